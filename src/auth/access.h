@@ -1,0 +1,14 @@
+/* access.h: the one access check every registry handler passes through. Accounts, tokens
+ * and roles plug in here later; for now every request is allowed. */
+#ifndef DD_ACCESS_H
+#define DD_ACCESS_H
+
+struct http_req;
+
+enum access_action { ACCESS_PULL, ACCESS_PUSH, ACCESS_DELETE, ACCESS_CATALOG };
+
+/* 0 when the request may perform action on repo (NULL for registry-wide actions), else
+ * DD_E_UNAUTHORIZED or DD_E_DENIED. */
+int access_check(struct http_req *r, const char *repo, enum access_action action);
+
+#endif

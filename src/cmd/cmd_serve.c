@@ -1,0 +1,184 @@
+/* cmd_serve.c: `drydock serve`: reads the configuration, opens the stores, serves until
+ * SIGINT or SIGTERM. The work lives in registry/, store/ and http/. */
+#include "common/dd.h"
+#include "cmds.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "http/server.h"
+#include "registry/events.h"
+#include "registry/registry.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+#include <jansson.h>
+#include <signal.h>
+
+static const char usage_text[] =
+	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
+	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
+	"                     [--access-log] [--event-log FILE]\n";
+
+struct event_log {
+	int fd;
+};
+
+static void write_event(void *ctx, const struct event *ev)
+{
+	struct event_log *el = ctx;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", event_kind_name(ev->kind), "repository", ev->repo,
+			      "digest", ev->digest, "size", (json_int_t)ev->size, "time", (json_int_t)util_now());
+	if (ev->media_type)
+		json_object_set_new(o, "mediaType", json_string(ev->media_type));
+	if (ev->tag)
+		json_object_set_new(o, "tag", json_string(ev->tag));
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return;
+	size_t n = strlen(text);
+	char *line = malloc(n + 2);
+	if (line) {
+		memcpy(line, text, n);
+		line[n] = '\n';
+		ssize_t w = write(el->fd, line, n + 1); /* O_APPEND: one line, one write */
+		(void)w;
+		free(line);
+	}
+	free(text);
+}
+
+static int parse_args(int argc, char **argv, struct config *c)
+{
+	const char *why;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			if (config_load(c, argv[++i], &why)) {
+				fprintf(stderr, "drydock serve: %s\n", why);
+				return DD_E_CONFIG;
+			}
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			exit(0);
+		}
+		if (!strcmp(a, "--access-log")) {
+			c->access_log = 1;
+			continue;
+		}
+		if (strncmp(a, "--", 2) || i + 1 >= argc) {
+			fprintf(stderr, "drydock serve: unexpected argument '%s'\n%s", a, usage_text);
+			return DD_E_USAGE;
+		}
+		const char *v = argv[++i];
+		if (!strcmp(a, "--config"))
+			continue;
+		if (config_set(c, a + 2, v, &why)) {
+			fprintf(stderr, "drydock serve: '%s': %s\n%s", a, why, usage_text);
+			return DD_E_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int is_loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct config c;
+	config_defaults(&c);
+	if (parse_args(argc, argv, &c))
+		return 2;
+	enum log_level lvl;
+	if (log_parse_level(c.log_level, &lvl)) {
+		fprintf(stderr, "drydock serve: unknown log level '%s'\n", c.log_level);
+		return 2;
+	}
+	log_set_level(lvl);
+	char host[256];
+	int port;
+	if (config_split_listen(c.listen, host, sizeof(host), &port)) {
+		fprintf(stderr, "drydock serve: cannot parse listen address '%s' (want HOST:PORT)\n", c.listen);
+		return 2;
+	}
+	if (!!*c.tls_cert != !!*c.tls_key) {
+		fprintf(stderr, "drydock serve: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	char *cert = NULL, *key = NULL;
+	size_t len;
+	if (*c.tls_cert && (util_read_file(c.tls_cert, 1 << 20, &cert, &len) ||
+			    util_read_file(c.tls_key, 1 << 20, &key, &len))) {
+		fprintf(stderr, "drydock serve: cannot read TLS certificate '%s' or key '%s'\n", c.tls_cert, c.tls_key);
+		free(cert);
+		return 1;
+	}
+	if (!cert && !is_loopback(host))
+		log_warn("serving plain HTTP on '%s': docker and podman require TLS for registries not on loopback",
+			 c.listen);
+
+	char path[PATH_MAX];
+	struct blobstore *blobs = NULL;
+	struct meta *meta = NULL;
+	struct registry *reg = NULL;
+	struct http_server *srv = NULL;
+	struct event_log el = {.fd = -1};
+	int rc = util_mkdirs(c.data_dir);
+	if (!rc)
+		rc = blobstore_fs_open(c.data_dir, &blobs);
+	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
+	if (!rc)
+		rc = meta_sqlite_open(path, &meta);
+	if (!rc)
+		rc = registry_new(blobs, meta, &reg);
+	if (!rc && *c.event_log) {
+		el.fd = open(c.event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (el.fd < 0) {
+			log_error("cannot open event log '%s': %s", c.event_log, strerror(errno));
+			rc = DD_E_CONFIG;
+		} else
+			events_subscribe(write_event, &el);
+	}
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct http_app app;
+	if (!rc) {
+		app = registry_app(reg);
+		struct http_config hc = {.host = host, .port = port, .tls_cert_pem = cert, .tls_key_pem = key,
+					 .access_log = c.access_log};
+		int bound = 0;
+		rc = http_server_start(&hc, &app, &srv, &bound);
+		if (!rc) {
+			log_info("drydock serving %s://%s:%d, data in '%s'", cert ? "https" : "http", *host ? host : "*",
+				 bound, c.data_dir);
+			fflush(stdout);
+		}
+	}
+	if (!rc) {
+		int sig;
+		sigwait(&set, &sig);
+		log_info("signal %d: stopping", sig);
+	}
+	http_server_stop(srv);
+	registry_free(reg);
+	if (meta)
+		meta->ops->free(meta);
+	if (blobs)
+		blobs->ops->free(blobs);
+	if (el.fd >= 0)
+		close(el.fd);
+	free(cert);
+	free(key);
+	if (rc)
+		fprintf(stderr, "drydock serve: %s\n", dd_err_message(rc));
+	return rc ? 1 : 0;
+}

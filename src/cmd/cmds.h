@@ -1,0 +1,6 @@
+/* cmds.h: the subcommands dispatched by main.c, one file each. */
+#ifndef DD_CMDS_H
+#define DD_CMDS_H
+int cmd_serve(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+#endif

@@ -1,0 +1,22 @@
+/* arena.h: per-request memory (h2o's mem pool). Allocations live until arena_free; nothing
+ * is freed one by one, so an error path cannot leak. Not thread-safe: one owner at a time. */
+#ifndef DD_ARENA_H
+#define DD_ARENA_H
+#include <stddef.h>
+
+struct arena_block;
+struct arena {
+	struct arena_block *head;
+};
+
+/* Returns zeroed memory owned by the arena; aborts on out-of-memory (as malloc failure in a
+ * request is not recoverable in any useful way). */
+void *arena_alloc(struct arena *a, size_t n);
+/* Returns an arena-owned NUL-terminated copy of (s, n). */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+/* Returns an arena-owned formatted string. */
+char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void arena_free(struct arena *a);
+
+#endif

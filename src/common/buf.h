@@ -1,0 +1,19 @@
+/* buf.h: a growable byte buffer created with its cap (curl's dynbuf). Appending past the cap
+ * fails with DD_E_TOO_LARGE instead of growing without bound. The buffer owns its memory. */
+#ifndef DD_BUF_H
+#define DD_BUF_H
+#include <stddef.h>
+
+struct buf {
+	char *data; /* always NUL-terminated when non-NULL */
+	size_t len, alloc, cap;
+};
+
+void buf_init(struct buf *b, size_t cap);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_release(struct buf *b);
+
+#endif

@@ -1,0 +1,121 @@
+/* config.c: the settings file and its keys. */
+#include "dd.h"
+#include "config.h"
+#include "util.h"
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:5000");
+	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
+	snprintf(c->log_level, sizeof(c->log_level), "info");
+}
+
+static int set_str(char *dst, size_t cap, const char *v, const char **why)
+{
+	if (strlen(v) >= cap) {
+		*why = "value too long";
+		return DD_E_CONFIG;
+	}
+	snprintf(dst, cap, "%s", v);
+	return 0;
+}
+
+int config_set(struct config *c, const char *key, const char *value, const char **why)
+{
+	*why = NULL;
+	if (!strcmp(key, "listen"))
+		return set_str(c->listen, sizeof(c->listen), value, why);
+	if (!strcmp(key, "data"))
+		return set_str(c->data_dir, sizeof(c->data_dir), value, why);
+	if (!strcmp(key, "tls-cert"))
+		return set_str(c->tls_cert, sizeof(c->tls_cert), value, why);
+	if (!strcmp(key, "tls-key"))
+		return set_str(c->tls_key, sizeof(c->tls_key), value, why);
+	if (!strcmp(key, "log-level"))
+		return set_str(c->log_level, sizeof(c->log_level), value, why);
+	if (!strcmp(key, "event-log"))
+		return set_str(c->event_log, sizeof(c->event_log), value, why);
+	if (!strcmp(key, "access-log")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "access-log must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->access_log = !strcmp(value, "true");
+		return 0;
+	}
+	*why = "unknown setting";
+	return DD_E_CONFIG;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = 0;
+	return s;
+}
+
+int config_load(struct config *c, const char *path, const char **why)
+{
+	static char msg[512];
+	char *data;
+	size_t len;
+	*why = NULL;
+	int rc = util_read_file(path, DD_MAX_CONFIG_BYTES, &data, &len);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "cannot read config '%s'%s", path, rc == DD_E_TOO_LARGE ? " (over 64 KiB)" : "");
+		*why = msg;
+		return DD_E_CONFIG;
+	}
+	int lineno = 0;
+	char *save = NULL;
+	rc = 0;
+	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(msg, sizeof(msg), "%s:%d: expected 'key = value'", path, lineno);
+			rc = DD_E_CONFIG;
+			break;
+		}
+		*eq = 0;
+		const char *w;
+		char *k = trim(s), *v = trim(eq + 1);
+		if (config_set(c, k, v, &w)) {
+			snprintf(msg, sizeof(msg), "%s:%d: '%s': %s", path, lineno, k, w);
+			rc = DD_E_CONFIG;
+			break;
+		}
+	}
+	free(data);
+	if (rc)
+		*why = msg;
+	return rc;
+}
+
+int config_split_listen(const char *listen, char *host, unsigned hostcap, int *port)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon)
+		return DD_E_CONFIG;
+	const char *h = listen;
+	size_t hl = (size_t)(colon - listen);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']')
+		h++, hl -= 2;
+	if (hl >= hostcap)
+		return DD_E_CONFIG;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || p < 0 || p > 65535)
+		return DD_E_CONFIG;
+	*port = (int)p;
+	return 0;
+}

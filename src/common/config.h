@@ -1,0 +1,24 @@
+/* config.h: drydock's settings, read from a "key = value" file and then overridden by
+ * command-line flags. Unknown keys are errors that name the key and the line. */
+#ifndef DD_CONFIG_H
+#define DD_CONFIG_H
+
+struct config {
+	char listen[256];     /* host:port */
+	char data_dir[1024];
+	char tls_cert[1024];  /* PEM files; both empty for plain HTTP */
+	char tls_key[1024];
+	char log_level[16];
+	char event_log[1024]; /* JSON lines of registry events, empty for none */
+	int access_log;
+};
+
+void config_defaults(struct config *c);
+/* Sets key to value; 0 or DD_E_CONFIG with *why. */
+int config_set(struct config *c, const char *key, const char *value, const char **why);
+/* Reads a config file; on error *why names the line (static buffer, not thread-safe). */
+int config_load(struct config *c, const char *path, const char **why);
+/* Splits "host:port" / "[v6]:port" / ":port"; 0 or DD_E_CONFIG. host receives "" for any. */
+int config_split_listen(const char *listen, char *host, unsigned hostcap, int *port);
+
+#endif

@@ -1,0 +1,37 @@
+/* limits.h: every size drydock reads from untrusted input is bounded here, with the reason.
+ * (SQLite's sqliteLimit.h.) Each limit, when exceeded, becomes a clear error naming it. */
+#ifndef DD_LIMITS_H
+#define DD_LIMITS_H
+
+/* Manifests and indexes: Distribution and the OCI spec suggest 4 MiB; real ones are < 100 KiB. */
+#define DD_MAX_MANIFEST_BYTES (4 * 1024 * 1024)
+/* JSON nesting accepted in a manifest (jansson is recursive). */
+#define DD_MAX_JSON_DEPTH 64
+/* Descriptors in one manifest (layers) or index (manifests): far above any real image. */
+#define DD_MAX_DESCRIPTORS 10000
+/* Repository name: the spec's grammar plus Distribution's 255-byte cap for name + host. */
+#define DD_MAX_NAME_BYTES 255
+/* Tag: the spec's grammar allows 128 characters. */
+#define DD_MAX_TAG_BYTES 128
+/* Digest string: "sha512:" + 128 hex is the longest we accept. */
+#define DD_MAX_DIGEST_BYTES 135
+/* Request path: name + "/blobs/uploads/" + uuid, with slack; longer is a 404/400. */
+#define DD_MAX_URL_BYTES 2048
+/* Request headers per connection (libmicrohttpd connection memory pool). */
+#define DD_MAX_HEADER_BYTES (64 * 1024)
+/* One blob: layers of tens of GiB exist (ML images); refuse beyond 64 GiB. */
+#define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
+/* Open upload sessions at once (each is a temp file and a row). */
+#define DD_MAX_UPLOAD_SESSIONS 4096
+/* Concurrent HTTP connections (each holds a thread in thread-per-connection mode). */
+#define DD_MAX_CONNECTIONS 512
+/* Seconds an idle connection may hold a thread. */
+#define DD_CONNECTION_TIMEOUT 120
+/* Page size for tags and catalog when the client asks for more (a Link header says so). */
+#define DD_MAX_PAGE 10000
+/* Referrers returned in one response (a Link header would page them; see docs/api.md). */
+#define DD_MAX_REFERRERS 10000
+/* Config file size and line length. */
+#define DD_MAX_CONFIG_BYTES (64 * 1024)
+
+#endif

@@ -1,0 +1,110 @@
+/* util.c: the helpers of util.h. */
+#include "dd.h"
+#include "util.h"
+#include "log.h"
+#include <openssl/rand.h>
+
+int util_mkdirs(const char *path)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(p))
+		return DD_E_IO;
+	memcpy(p, path, n + 1);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			log_error("cannot create directory '%s': %s", p, strerror(errno));
+			return DD_E_IO;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, 0755) && errno != EEXIST) {
+		log_error("cannot create directory '%s': %s", p, strerror(errno));
+		return DD_E_IO;
+	}
+	return 0;
+}
+
+int util_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return DD_E_IO;
+	int rc = fsync(fd) ? DD_E_IO : 0;
+	close(fd);
+	return rc;
+}
+
+void util_uuid(char out[37])
+{
+	unsigned char r[16];
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		abort();
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	static const char hex[] = "0123456789abcdef";
+	int k = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[k++] = '-';
+		out[k++] = hex[r[i] >> 4];
+		out[k++] = hex[r[i] & 15];
+	}
+	out[k] = 0;
+}
+
+int util_is_uuid(const char *s, size_t n)
+{
+	if (n != 36)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+int util_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return DD_E_IO;
+	struct stat st;
+	if (fstat(fd, &st) || st.st_size < 0) {
+		close(fd);
+		return DD_E_IO;
+	}
+	if ((size_t)st.st_size > max) {
+		close(fd);
+		return DD_E_TOO_LARGE;
+	}
+	char *d = malloc((size_t)st.st_size + 1);
+	if (!d) {
+		close(fd);
+		return DD_E_NOMEM;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, d + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	d[got] = 0;
+	*data = d;
+	*len = got;
+	return 0;
+}
+
+int64_t util_now(void) { return (int64_t)time(NULL); }

@@ -1,0 +1,18 @@
+/* util.h: small filesystem and identifier helpers shared by the stores and the CLI. */
+#ifndef DD_UTIL_H
+#define DD_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* mkdir -p; 0 or DD_E_IO (logged). */
+int util_mkdirs(const char *path);
+int util_fsync_dir(const char *path);
+/* Writes a random RFC 4122 version-4 UUID (36 chars + NUL) into out. */
+void util_uuid(char out[37]);
+/* 1 when (s, n) has the shape util_uuid writes. */
+int util_is_uuid(const char *s, size_t n);
+/* Reads a whole file of at most max bytes into owned memory; 0, DD_E_IO or DD_E_TOO_LARGE. */
+int util_read_file(const char *path, size_t max, char **data, size_t *len);
+int64_t util_now(void);
+
+#endif

@@ -1,0 +1,69 @@
+/* server.h: the HTTP server (libmicrohttpd): requests with streamed bodies, responses from
+ * memory or from a file descriptor (sendfile), and the acceptor that answers TLS bytes on a
+ * plain-HTTP port at once instead of waiting for a request line. It knows nothing of the
+ * registry: an application plugs in through struct http_app. */
+#ifndef DD_HTTP_SERVER_H
+#define DD_HTTP_SERVER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "common/arena.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+
+struct http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path; /* unescaped, without the query string */
+	struct arena arena;
+	void *app;   /* the http_app's ctx */
+	void *state; /* the application's per-request state */
+	int status;
+	struct MHD_Response *resp;
+	int64_t body_bytes;
+	int64_t start_ns;
+};
+
+struct http_app {
+	void *ctx;
+	/* First call, headers read. May set a response (the body is then not read). */
+	void (*begin)(struct http_req *r);
+	/* A piece of the body; called only while no response is set. */
+	void (*body)(struct http_req *r, const char *data, size_t n);
+	/* Whole body read; must set a response unless begin or body did. */
+	void (*end)(struct http_req *r);
+	/* The request is over (sent, failed or aborted): release per-request state. */
+	void (*done)(struct http_req *r);
+};
+
+struct http_config {
+	const char *host;
+	int port;
+	const char *tls_cert_pem; /* both NULL for plain HTTP */
+	const char *tls_key_pem;
+	int access_log;
+};
+
+struct http_server;
+
+/* Binds and starts serving. *port_out receives the bound port (for port 0). Owned result. */
+int http_server_start(const struct http_config *cfg, const struct http_app *app, struct http_server **out,
+		      int *port_out);
+void http_server_stop(struct http_server *s);
+
+/* Request accessors: borrowed strings valid for the request, NULL when absent. */
+const char *http_header(struct http_req *r, const char *name);
+const char *http_query(struct http_req *r, const char *name);
+/* 1 when the query string has `name`, even with an empty value. */
+int http_has_query(struct http_req *r, const char *name);
+
+/* Responses: set once per request. The data is copied. */
+void http_respond(struct http_req *r, int status, const char *content_type, const void *data, size_t len);
+/* Serves [off, off+len) of fd with sendfile; takes ownership of fd. */
+void http_respond_fd(struct http_req *r, int status, const char *content_type, int fd, int64_t off, int64_t len);
+/* Headers-only response whose Content-Length is `len` (for HEAD). */
+void http_respond_head(struct http_req *r, int status, const char *content_type, int64_t len);
+void http_add_header(struct http_req *r, const char *name, const char *value);
+int http_responded(struct http_req *r);
+
+#endif

@@ -1,0 +1,40 @@
+/* manifest.h: parsing and validating pushed manifests (OCI image manifest and index, Docker
+ * schema2 manifest and manifest list) from untrusted bytes. It extracts what the registry
+ * stores and checks: the media type, the descriptors a manifest references, its subject,
+ * artifact type and annotations. It does not look anything up: the caller checks that the
+ * references exist. Results are allocated from the caller's arena. */
+#ifndef DD_MANIFEST_H
+#define DD_MANIFEST_H
+#include <stddef.h>
+#include <stdint.h>
+#include "store/meta.h"
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+struct arena;
+
+struct manifest_info {
+	const char *media_type;
+	int is_index;
+	const char *artifact_type; /* "" when none */
+	const char *subject;       /* digest, "" when none */
+	const char *annotations;   /* compact JSON object text, "" when none */
+	struct manifest_ref *refs; /* config and layers, or child manifests */
+	size_t nrefs;
+};
+
+/* Parses (data, len). content_type is the request's Content-Type (may be NULL). Returns 0,
+ * or DD_E_MANIFEST_INVALID / DD_E_DIGEST_INVALID with *why naming what is wrong (an arena
+ * string). */
+int manifest_parse(struct arena *a, const char *data, size_t len, const char *content_type,
+		   struct manifest_info *out, const char **why);
+
+/* 1 when mt is one of the four manifest media types drydock stores. */
+int manifest_type_known(const char *mt);
+
+#endif

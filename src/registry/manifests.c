@@ -1,0 +1,165 @@
+/* manifests.c: GET, HEAD, PUT and DELETE of /v2/<name>/manifests/<reference>.
+ *
+ * Content negotiation: a manifest is served in the media type it was pushed with, whatever
+ * the Accept header lists (the spec allows it; Distribution instead answers 404 to a client
+ * that does not list the OCI type). See docs/api.md. */
+#include "common/dd.h"
+#include "registry.h"
+#include "auth/access.h"
+#include "events.h"
+#include "http/range.h"
+#include "image/manifest.h"
+#include "store/meta.h"
+
+/* Splits the reference into a digest or a tag, answering the error itself. */
+static int parse_reference(struct http_req *r, int *is_digest, struct digest *d)
+{
+	struct reg_req *q = reg_of(r);
+	const char *why;
+	*is_digest = strchr(q->arg, ':') != NULL;
+	if (*is_digest)
+		return reg_digest(r, q->arg, d);
+	int rc = tag_validate(q->arg, strlen(q->arg), &why);
+	if (rc)
+		reg_error(r, rc, arena_printf(&r->arena, "'%.140s': %s", q->arg, why));
+	return rc;
+}
+
+static void get_manifest(struct http_req *r, int head)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	struct digest d;
+	int is_digest, rc;
+	if (parse_reference(r, &is_digest, &d))
+		return;
+	if ((rc = access_check(r, q->name, ACCESS_PULL))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	struct manifest_rec m;
+	rc = reg->meta->ops->manifest_get(reg->meta, &r->arena, q->name, is_digest ? d.str : q->arg, is_digest, !head, &m);
+	if (rc) {
+		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg)
+			  : rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
+		return;
+	}
+	const char *inm = http_header(r, "If-None-Match");
+	if (inm && strstr(inm, m.digest)) {
+		http_respond(r, 304, NULL, "", 0);
+	} else if (head)
+		http_respond_head(r, 200, m.media_type, m.size);
+	else
+		http_respond(r, 200, m.media_type, m.content, (size_t)m.size);
+	http_add_header(r, "Docker-Content-Digest", m.digest);
+	http_add_header(r, "ETag", arena_printf(&r->arena, "\"%s\"", m.digest));
+}
+
+static void delete_manifest(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	struct digest d;
+	int is_digest, rc;
+	if (parse_reference(r, &is_digest, &d))
+		return;
+	if ((rc = access_check(r, q->name, ACCESS_DELETE))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	if (is_digest)
+		rc = reg->meta->ops->manifest_delete(reg->meta, q->name, d.str);
+	else
+		rc = reg->meta->ops->tag_delete(reg->meta, q->name, q->arg);
+	if (rc) {
+		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg) : NULL);
+		return;
+	}
+	if (is_digest) {
+		struct event ev = {.kind = EVENT_MANIFEST_DELETED, .repo = q->name, .digest = d.str};
+		events_emit(&ev);
+	}
+	http_respond(r, 202, NULL, "", 0);
+}
+
+void manifests_begin(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) {
+		get_manifest(r, r->method[0] == 'H');
+		return;
+	}
+	if (!strcmp(r->method, "DELETE")) {
+		delete_manifest(r);
+		return;
+	}
+	if (strcmp(r->method, "PUT")) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	struct digest d;
+	int is_digest, rc;
+	if (parse_reference(r, &is_digest, &d))
+		return;
+	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	const char *cl = http_header(r, "Content-Length");
+	int64_t len;
+	if (cl && !parse_i64(cl, strlen(cl), &len) && len > DD_MAX_MANIFEST_BYTES) {
+		reg_error(r, DD_E_TOO_LARGE, "manifest larger than 4 MiB");
+		return;
+	}
+	q->body = BODY_MANIFEST;
+}
+
+void manifests_end(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	if (q->err) {
+		reg_error(r, q->err, q->why);
+		return;
+	}
+	struct digest ref, got;
+	int is_digest = strchr(q->arg, ':') != NULL;
+	const char *why;
+	if (is_digest)
+		digest_parse(q->arg, strlen(q->arg), &ref, &why); /* checked in manifests_begin */
+	const char *data = q->manifest.data ? q->manifest.data : "";
+	size_t len = q->manifest.len;
+	struct manifest_info info;
+	int rc = manifest_parse(&r->arena, data, len, http_header(r, "Content-Type"), &info, &why);
+	if (rc) {
+		reg_error(r, rc, why);
+		return;
+	}
+	digest_of(is_digest ? ref.alg : DIGEST_SHA256, data, len, &got);
+	if (is_digest && strcmp(ref.str, got.str)) {
+		reg_error(r, DD_E_DIGEST_INVALID, arena_printf(&r->arena, "manifest is %s, not %s", got.str, ref.str));
+		return;
+	}
+	struct manifest_put p = {
+		.rec = {.repo = q->name, .digest = got.str, .media_type = info.media_type,
+			.artifact_type = info.artifact_type, .subject = info.subject, .annotations = info.annotations,
+			.content = data, .size = (int64_t)len},
+		.tag = is_digest ? NULL : q->arg,
+		.refs = info.refs,
+		.nrefs = info.nrefs,
+	};
+	const char *missing;
+	rc = reg->meta->ops->manifest_put(reg->meta, &r->arena, &p, &missing);
+	if (rc) {
+		reg_error(r, rc, missing);
+		return;
+	}
+	struct event ev = {.kind = EVENT_MANIFEST_PUT, .repo = q->name, .digest = got.str,
+			   .media_type = info.media_type, .tag = p.tag, .size = (int64_t)len};
+	events_emit(&ev);
+	http_respond(r, 201, NULL, "", 0);
+	http_add_header(r, "Location", arena_printf(&r->arena, "/v2/%s/manifests/%s", q->name, got.str));
+	http_add_header(r, "Docker-Content-Digest", got.str);
+	if (*info.subject)
+		http_add_header(r, "OCI-Subject", info.subject);
+}

@@ -1,0 +1,197 @@
+/* registry.c: request routing, name validation and error responses for the registry API. */
+#include "common/dd.h"
+#include "registry.h"
+#include "auth/access.h"
+#include "common/log.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+#include <jansson.h>
+
+struct reg_req *reg_of(struct http_req *r) { return r->state; }
+
+void reg_error(struct http_req *r, int err, const char *detail)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message", dd_err_message(err));
+	if (detail)
+		json_object_set_new(e, "detail", json_string(detail));
+	json_t *doc = json_pack("{s:[o]}", "errors", e);
+	char *text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	int status = dd_err_http_status(err);
+	if (!text) {
+		http_respond(r, 500, "text/plain", "out of memory\n", 14);
+		return;
+	}
+	size_t len = strlen(text);
+	if (!strcmp(r->method, "HEAD"))
+		http_respond_head(r, status, "application/json", (int64_t)len);
+	else
+		http_respond(r, status, "application/json", text, len);
+	free(text);
+	if (err == DD_E_METHOD)
+		log_debug("%s %s: method not allowed", r->method, r->path);
+	else if (dd_err_http_status(err) >= 500)
+		log_error("%s %s: %s%s%s", r->method, r->path, dd_err_message(err), detail ? ": " : "",
+			  detail ? detail : "");
+}
+
+int reg_digest(struct http_req *r, const char *s, struct digest *out)
+{
+	const char *why;
+	int rc = digest_parse(s, strlen(s), out, &why);
+	if (rc)
+		reg_error(r, rc, arena_printf(&r->arena, "'%.140s': %s", s, why));
+	return rc;
+}
+
+static int is(struct http_req *r, const char *m) { return !strcmp(r->method, m); }
+
+static void base_handle(struct http_req *r)
+{
+	if (!is(r, "GET") && !is(r, "HEAD")) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	if (is(r, "HEAD"))
+		http_respond_head(r, 200, "application/json", 2);
+	else
+		http_respond(r, 200, "application/json", "{}", 2);
+}
+
+static void on_begin(struct http_req *r)
+{
+	struct reg_req *q = arena_alloc(&r->arena, sizeof(*q));
+	q->reg = r->app;
+	q->range_start = q->range_end = -1;
+	buf_init(&q->manifest, DD_MAX_MANIFEST_BYTES);
+	r->state = q;
+
+	size_t plen = strlen(r->path);
+	if (plen > DD_MAX_URL_BYTES || route_parse(r->path, plen, &q->route)) {
+		reg_error(r, DD_E_NOT_FOUND, NULL);
+		return;
+	}
+	if (q->route.kind == ROUTE_BASE) {
+		base_handle(r);
+		return;
+	}
+	if (q->route.kind == ROUTE_CATALOG) {
+		catalog_handle(r);
+		return;
+	}
+	const char *why;
+	int rc = name_validate(q->route.name, q->route.name_len, &why);
+	if (rc) {
+		reg_error(r, rc, arena_printf(&r->arena, "'%.*s': %s", (int)(q->route.name_len > 300 ? 300 : q->route.name_len),
+					     q->route.name, why));
+		return;
+	}
+	q->name = arena_strndup(&r->arena, q->route.name, q->route.name_len);
+	q->arg = arena_strndup(&r->arena, q->route.arg ? q->route.arg : "", q->route.arg_len);
+	switch (q->route.kind) {
+	case ROUTE_UPLOAD:
+		uploads_begin(r);
+		break;
+	case ROUTE_BLOB:
+		blobs_handle(r);
+		break;
+	case ROUTE_MANIFEST:
+		manifests_begin(r);
+		break;
+	case ROUTE_TAGS:
+		tags_handle(r);
+		break;
+	case ROUTE_REFERRERS:
+		referrers_handle(r);
+		break;
+	default:
+		reg_error(r, DD_E_NOT_FOUND, NULL);
+	}
+}
+
+static void on_body(struct http_req *r, const char *data, size_t n)
+{
+	struct reg_req *q = reg_of(r);
+	if (q->err)
+		return; /* discard the rest; the error is answered at the end */
+	if (q->body == BODY_UPLOAD)
+		uploads_body(r, data, n);
+	else if (q->body == BODY_MANIFEST) {
+		if (buf_append(&q->manifest, data, n)) {
+			q->err = DD_E_TOO_LARGE;
+			q->why = "manifest larger than 4 MiB";
+			buf_release(&q->manifest);
+		}
+	}
+}
+
+static void on_end(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	if (q->body == BODY_UPLOAD)
+		uploads_end(r);
+	else if (q->body == BODY_MANIFEST)
+		manifests_end(r);
+	else if (q->err)
+		reg_error(r, q->err, q->why);
+}
+
+static void on_done(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	if (!q)
+		return;
+	if (q->body == BODY_UPLOAD)
+		uploads_done(r);
+	buf_release(&q->manifest);
+}
+
+static void add_version_header(struct http_req *r)
+{
+	http_add_header(r, "Docker-Distribution-API-Version", "registry/2.0");
+}
+
+/* Every response carries the API version header; wrap the app callbacks to add it. */
+static void begin_wrap(struct http_req *r)
+{
+	on_begin(r);
+	add_version_header(r);
+}
+static void body_wrap(struct http_req *r, const char *d, size_t n) { on_body(r, d, n); }
+static void end_wrap(struct http_req *r)
+{
+	on_end(r);
+	add_version_header(r);
+}
+
+struct http_app registry_app(struct registry *reg)
+{
+	struct http_app app = {.ctx = reg, .begin = begin_wrap, .body = body_wrap, .end = end_wrap, .done = on_done};
+	return app;
+}
+
+int registry_new(struct blobstore *blobs, struct meta *meta, struct registry **out)
+{
+	*out = NULL;
+	struct registry *reg = calloc(1, sizeof(*reg));
+	if (!reg)
+		return DD_E_NOMEM;
+	reg->blobs = blobs;
+	reg->meta = meta;
+	reg->max_sessions = DD_MAX_UPLOAD_SESSIONS;
+	int rc = upload_table_new(&reg->uploads);
+	if (rc) {
+		free(reg);
+		return rc;
+	}
+	*out = reg;
+	return 0;
+}
+
+void registry_free(struct registry *reg)
+{
+	if (!reg)
+		return;
+	upload_table_free(reg->uploads);
+	free(reg);
+}

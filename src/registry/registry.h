@@ -1,0 +1,74 @@
+/* registry.h: the OCI Distribution v1.1 API over a blob store and a metadata store.
+ * registry.c routes each request and owns the shared plumbing (error JSON, names, the
+ * per-request state); uploads.c, blobs.c, manifests.c and lists.c hold the endpoints. */
+#ifndef DD_REGISTRY_H
+#define DD_REGISTRY_H
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/digest.h"
+#include "http/server.h"
+#include "names.h"
+
+struct blobstore;
+struct meta;
+struct upload_file;
+struct upload_table;
+
+struct registry {
+	struct blobstore *blobs;
+	struct meta *meta;
+	struct upload_table *uploads; /* in-memory hash state of live uploads */
+	int64_t max_sessions;
+};
+
+/* Creates a registry over borrowed stores. Returns owned memory. */
+int registry_new(struct blobstore *blobs, struct meta *meta, struct registry **out);
+void registry_free(struct registry *reg);
+/* The http_app that serves reg. */
+struct http_app registry_app(struct registry *reg);
+
+/* ---- internal to the registry module ---- */
+
+enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST };
+
+struct reg_req {
+	struct registry *reg;
+	struct route route;
+	const char *name; /* validated repository name (arena) */
+	const char *arg;  /* route argument (arena), "" when none */
+	enum body_mode body;
+	int err;          /* an error met while reading the body, answered at the end */
+	const char *why;  /* its detail */
+	/* uploads */
+	const char *upload_id;
+	struct upload_file *file;
+	struct hasher *hasher;
+	int64_t start_offset, offset;
+	int64_t range_start, range_end; /* Content-Range of this request, or -1 */
+	int locked, monolithic, finishing;
+	struct digest want; /* PUT/POST ?digest= */
+	/* manifests */
+	struct buf manifest;
+};
+
+struct reg_req *reg_of(struct http_req *r);
+/* Answers with the OCI error JSON for err; detail may be NULL. */
+void reg_error(struct http_req *r, int err, const char *detail);
+/* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */
+int reg_digest(struct http_req *r, const char *s, struct digest *out);
+
+void uploads_begin(struct http_req *r);
+void uploads_body(struct http_req *r, const char *data, size_t n);
+void uploads_end(struct http_req *r);
+void uploads_done(struct http_req *r);
+int upload_table_new(struct upload_table **out);
+void upload_table_free(struct upload_table *t);
+
+void blobs_handle(struct http_req *r);
+void manifests_begin(struct http_req *r);
+void manifests_end(struct http_req *r);
+void tags_handle(struct http_req *r);
+void catalog_handle(struct http_req *r);
+void referrers_handle(struct http_req *r);
+
+#endif

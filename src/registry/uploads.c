@@ -1,0 +1,512 @@
+/* uploads.c: blob uploads: POST (session, monolithic ?digest=, cross-repository ?mount=),
+ * PATCH (chunked with Content-Range, or streamed), PUT ?digest= (with or without a last
+ * chunk), GET status and DELETE.
+ *
+ * Durability: the bytes of a PATCH are fdatasync'ed before the session's offset is moved in
+ * the metadata store, so after a crash a session resumes at the last acknowledged byte (a
+ * partial chunk beyond it is cut off). A PUT verifies the digest before the blob is committed
+ * (fsync + rename); any failure cuts the upload back to where the request found it.
+ *
+ * The running hash of each live session is kept in memory (struct upload_table); when it is
+ * missing (after a restart, or on another node) it is rebuilt by reading the staged bytes. */
+#include "common/dd.h"
+#include "registry.h"
+#include "auth/access.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "events.h"
+#include "http/range.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+
+#define NBUCKETS 256
+
+struct upload_state {
+	char id[37];
+	int busy;
+	int64_t offset;         /* bytes hashed */
+	struct hasher *hasher;  /* NULL when unknown */
+	struct upload_state *next;
+};
+
+struct upload_table {
+	pthread_mutex_t mu;
+	struct upload_state *b[NBUCKETS];
+};
+
+int upload_table_new(struct upload_table **out)
+{
+	struct upload_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return DD_E_NOMEM;
+	pthread_mutex_init(&t->mu, NULL);
+	*out = t;
+	return 0;
+}
+
+void upload_table_free(struct upload_table *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < NBUCKETS; i++) {
+		struct upload_state *s = t->b[i];
+		while (s) {
+			struct upload_state *n = s->next;
+			hasher_free(s->hasher);
+			free(s);
+			s = n;
+		}
+	}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+static unsigned bucket(const char *id)
+{
+	unsigned h = 2166136261u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % NBUCKETS;
+}
+
+/* Marks upload id busy. On success *h and *off are the stored hash state (ownership moves to
+ * the caller; *h may be NULL). DD_E_BUSY when another request holds it. */
+static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off)
+{
+	*h = NULL;
+	*off = 0;
+	pthread_mutex_lock(&t->mu);
+	struct upload_state **pp = &t->b[bucket(id)], *s;
+	for (s = *pp; s && strcmp(s->id, id); s = s->next)
+		;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			pthread_mutex_unlock(&t->mu);
+			return DD_E_NOMEM;
+		}
+		snprintf(s->id, sizeof(s->id), "%s", id);
+		s->next = *pp;
+		*pp = s;
+	}
+	int rc = 0;
+	if (s->busy)
+		rc = DD_E_BUSY;
+	else {
+		s->busy = 1;
+		*h = s->hasher;
+		*off = s->offset;
+		s->hasher = NULL;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+/* Releases upload id; keeps hash state h (owned) at offset, or forgets the upload when gone. */
+static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone)
+{
+	pthread_mutex_lock(&t->mu);
+	struct upload_state **pp = &t->b[bucket(id)];
+	while (*pp && strcmp((*pp)->id, id))
+		pp = &(*pp)->next;
+	struct upload_state *s = *pp;
+	if (s && gone) {
+		*pp = s->next;
+		hasher_free(s->hasher);
+		free(s);
+		hasher_free(h);
+	} else if (s) {
+		s->busy = 0;
+		hasher_free(s->hasher);
+		s->hasher = h;
+		s->offset = offset;
+	} else
+		hasher_free(h);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void set_location_headers(struct http_req *r, const char *id, int64_t offset)
+{
+	struct reg_req *q = reg_of(r);
+	http_add_header(r, "Location", arena_printf(&r->arena, "/v2/%s/blobs/uploads/%s", q->name, id));
+	http_add_header(r, "Range", arena_printf(&r->arena, "0-%" PRId64, offset > 0 ? offset - 1 : 0));
+	http_add_header(r, "Docker-Upload-UUID", id);
+}
+
+static void respond_blob_created(struct http_req *r, const char *digest)
+{
+	struct reg_req *q = reg_of(r);
+	http_respond(r, 201, NULL, "", 0);
+	http_add_header(r, "Location", arena_printf(&r->arena, "/v2/%s/blobs/%s", q->name, digest));
+	http_add_header(r, "Docker-Content-Digest", digest);
+}
+
+/* Rebuilds the hash of the first `upto` bytes of the upload with algorithm alg. */
+static int rehash(struct registry *reg, struct upload_file *f, enum digest_alg alg, int64_t upto, struct hasher **out)
+{
+	*out = NULL;
+	struct hasher *h = hasher_new(alg);
+	if (!h)
+		return DD_E_NOMEM;
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	if (!buf) {
+		hasher_free(h);
+		return DD_E_NOMEM;
+	}
+	int64_t off = 0;
+	int rc = 0;
+	while (off < upto) {
+		size_t want = upto - off < (int64_t)cap ? (size_t)(upto - off) : cap, got;
+		if ((rc = reg->blobs->ops->upload_read(f, off, buf, want, &got)))
+			break;
+		if (got == 0) {
+			rc = DD_E_IO;
+			break;
+		}
+		hasher_update(h, buf, got);
+		off += (int64_t)got;
+	}
+	free(buf);
+	if (rc)
+		hasher_free(h);
+	else
+		*out = h;
+	return rc;
+}
+
+/* Starts the session: creates it in the metadata store and as a staging file. */
+static int session_create(struct http_req *r, char id[37])
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	util_uuid(id);
+	int rc = reg->meta->ops->upload_create(reg->meta, id, q->name, reg->max_sessions);
+	if (rc)
+		return rc;
+	struct upload_file *f;
+	int64_t size;
+	rc = reg->blobs->ops->upload_open(reg->blobs, id, 1, &f, &size);
+	if (rc) {
+		reg->meta->ops->upload_delete(reg->meta, id);
+		return rc;
+	}
+	reg->blobs->ops->upload_close(f);
+	return 0;
+}
+
+static void post_begin(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	int rc;
+	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	const char *mount = http_query(r, "mount"), *from = http_query(r, "from"), *dg = http_query(r, "digest");
+	if (mount && from) {
+		struct digest d;
+		const char *why;
+		int64_t size;
+		if (reg_digest(r, mount, &d))
+			return;
+		if (!name_validate(from, strlen(from), &why) && !access_check(r, from, ACCESS_PULL) &&
+		    !reg->meta->ops->blob_linked(reg->meta, from, d.str, &size) &&
+		    !reg->blobs->ops->blob_stat(reg->blobs, d.str, &size)) {
+			if ((rc = reg->meta->ops->blob_link(reg->meta, q->name, d.str, size))) {
+				reg_error(r, rc, NULL);
+				return;
+			}
+			respond_blob_created(r, d.str);
+			return;
+		}
+		/* not mountable: fall through to an ordinary upload session, as the spec says */
+	}
+	if (dg) { /* monolithic: the body is the blob */
+		if (reg_digest(r, dg, &q->want))
+			return;
+		char *id = arena_alloc(&r->arena, 37);
+		util_uuid(id);
+		q->upload_id = id;
+		int64_t size;
+		if ((rc = reg->blobs->ops->upload_open(reg->blobs, id, 1, &q->file, &size))) {
+			reg_error(r, rc, NULL);
+			return;
+		}
+		q->hasher = hasher_new(q->want.alg);
+		if (!q->hasher) {
+			reg_error(r, DD_E_NOMEM, NULL);
+			return;
+		}
+		q->monolithic = 1;
+		q->finishing = 1;
+		q->body = BODY_UPLOAD;
+		return;
+	}
+	char id[37];
+	if ((rc = session_create(r, id))) {
+		reg_error(r, rc, rc == DD_E_TOOMANYREQUESTS ? "too many open upload sessions (limit 4096)" : NULL);
+		return;
+	}
+	http_respond(r, 202, NULL, "", 0);
+	set_location_headers(r, id, 0);
+}
+
+/* Opens an existing session for PATCH or PUT: checks it belongs to this repository, takes
+ * its lock, cuts unacknowledged bytes, checks Content-Range, and readies the hash. */
+static int session_open(struct http_req *r, enum digest_alg alg)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	struct upload_rec rec;
+	int rc;
+	if (!util_is_uuid(q->arg, strlen(q->arg)))
+		return DD_E_BLOB_UPLOAD_UNKNOWN;
+	if ((rc = reg->meta->ops->upload_get(reg->meta, &r->arena, q->arg, &rec)))
+		return rc;
+	if (strcmp(rec.repo, q->name))
+		return DD_E_BLOB_UPLOAD_UNKNOWN;
+	q->upload_id = rec.id;
+	struct hasher *h;
+	int64_t hoff;
+	if ((rc = table_acquire(reg->uploads, rec.id, &h, &hoff)))
+		return rc;
+	q->locked = 1;
+	int64_t size;
+	if ((rc = reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &q->file, &size))) {
+		hasher_free(h);
+		return rc;
+	}
+	if (size != rec.offset) { /* bytes of an unacknowledged request, e.g. before a crash */
+		if (size < rec.offset) {
+			log_error("upload '%s' has %" PRId64 " bytes, %" PRId64 " acknowledged", rec.id, size, rec.offset);
+			hasher_free(h);
+			return DD_E_IO;
+		}
+		if ((rc = reg->blobs->ops->upload_truncate(q->file, rec.offset))) {
+			hasher_free(h);
+			return rc;
+		}
+	}
+	q->start_offset = q->offset = rec.offset;
+	const char *cr = http_header(r, "Content-Range");
+	if (cr) {
+		if (content_range_parse(cr, strlen(cr), &q->range_start, &q->range_end) || q->range_start != rec.offset) {
+			hasher_free(h);
+			q->why = arena_printf(&r->arena, "Content-Range '%.64s' does not start at offset %" PRId64, cr,
+					      rec.offset);
+			return DD_E_RANGE_INVALID;
+		}
+	}
+	if (h && (hoff != rec.offset || hasher_alg(h) != alg)) {
+		hasher_free(h);
+		h = NULL;
+	}
+	if (!h && (rc = rehash(reg, q->file, alg, rec.offset, &h)))
+		return rc;
+	q->hasher = h;
+	q->body = BODY_UPLOAD;
+	return 0;
+}
+
+static void session_error(struct http_req *r, int rc)
+{
+	struct reg_req *q = reg_of(r);
+	reg_error(r, rc, q->why);
+	if (rc == DD_E_RANGE_INVALID && q->upload_id) {
+		set_location_headers(r, q->upload_id, q->start_offset);
+	}
+}
+
+void uploads_begin(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	int rc;
+	if (!strcmp(r->method, "POST")) {
+		if (*q->arg) {
+			reg_error(r, DD_E_METHOD, NULL);
+			return;
+		}
+		post_begin(r);
+		return;
+	}
+	if (!*q->arg) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	int is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	if (is_get || !strcmp(r->method, "DELETE")) {
+		struct upload_rec rec;
+		if (!util_is_uuid(q->arg, strlen(q->arg)))
+			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
+		else
+			rc = reg->meta->ops->upload_get(reg->meta, &r->arena, q->arg, &rec);
+		if (!rc && strcmp(rec.repo, q->name))
+			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
+		if (rc) {
+			reg_error(r, rc, NULL);
+			return;
+		}
+		if (is_get) {
+			http_respond(r, 204, NULL, "", 0);
+			set_location_headers(r, rec.id, rec.offset);
+			return;
+		}
+		struct hasher *h;
+		int64_t off;
+		if ((rc = table_acquire(reg->uploads, rec.id, &h, &off))) {
+			reg_error(r, rc, NULL);
+			return;
+		}
+		rc = reg->meta->ops->upload_delete(reg->meta, rec.id);
+		if (!rc)
+			rc = reg->blobs->ops->upload_remove(reg->blobs, rec.id);
+		table_release(reg->uploads, rec.id, h, off, 1);
+		if (rc)
+			reg_error(r, rc, NULL);
+		else
+			http_respond(r, 204, NULL, "", 0);
+		return;
+	}
+	enum digest_alg alg = DIGEST_SHA256;
+	if (!strcmp(r->method, "PUT")) {
+		const char *dg = http_query(r, "digest");
+		if (!dg) {
+			reg_error(r, DD_E_DIGEST_INVALID, "PUT to close an upload needs ?digest=");
+			return;
+		}
+		if (reg_digest(r, dg, &q->want))
+			return;
+		alg = q->want.alg;
+		q->finishing = 1;
+	} else if (strcmp(r->method, "PATCH")) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	if ((rc = session_open(r, alg)))
+		session_error(r, rc);
+}
+
+void uploads_body(struct http_req *r, const char *data, size_t n)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	if (q->offset + (int64_t)n > DD_MAX_BLOB_BYTES) {
+		q->err = DD_E_TOO_LARGE;
+		q->why = "blob larger than 64 GiB";
+		return;
+	}
+	int rc = reg->blobs->ops->upload_write(q->file, data, n);
+	if (rc) {
+		q->err = rc;
+		return;
+	}
+	hasher_update(q->hasher, data, n);
+	q->offset += (int64_t)n;
+}
+
+/* Cuts the upload back to where this request found it and answers err. */
+static void undo(struct http_req *r, int err, const char *why)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	if (q->file && q->offset != q->start_offset) {
+		if (reg->blobs->ops->upload_truncate(q->file, q->start_offset))
+			log_error("cannot cut upload '%s' back to %" PRId64, q->upload_id, q->start_offset);
+		hasher_free(q->hasher);
+		q->hasher = NULL; /* rebuilt from the file next time */
+		q->offset = q->start_offset;
+	}
+	reg_error(r, err, why);
+	if (err == DD_E_RANGE_INVALID && !q->monolithic)
+		set_location_headers(r, q->upload_id, q->start_offset);
+}
+
+static void finish_put(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	struct digest got;
+	hasher_peek(q->hasher, &got);
+	if (strcmp(got.str, q->want.str)) {
+		undo(r, DD_E_DIGEST_INVALID,
+		     arena_printf(&r->arena, "content is %s, not %s", got.str, q->want.str));
+		return;
+	}
+	struct upload_file *f = q->file;
+	q->file = NULL;
+	int rc = reg->blobs->ops->upload_commit(reg->blobs, f, got.str);
+	if (!rc)
+		rc = reg->meta->ops->blob_link(reg->meta, q->name, got.str, q->offset);
+	if (rc) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	if (!q->monolithic && reg->meta->ops->upload_delete(reg->meta, q->upload_id))
+		log_warn("cannot delete finished upload '%s'", q->upload_id);
+	q->upload_id = q->monolithic ? NULL : q->upload_id;
+	q->monolithic = 2; /* done: nothing to clean up */
+	struct event ev = {.kind = EVENT_BLOB_COMMITTED, .repo = q->name, .digest = got.str, .size = q->offset};
+	events_emit(&ev);
+	respond_blob_created(r, got.str);
+}
+
+void uploads_end(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	if (q->err) {
+		undo(r, q->err, q->why);
+		return;
+	}
+	if (q->range_start >= 0 && q->offset - q->start_offset != q->range_end - q->range_start + 1) {
+		undo(r, DD_E_RANGE_INVALID,
+		     arena_printf(&r->arena, "Content-Range %" PRId64 "-%" PRId64 " announced %" PRId64 " bytes, got %" PRId64,
+				  q->range_start, q->range_end, q->range_end - q->range_start + 1, q->offset - q->start_offset));
+		return;
+	}
+	if (q->finishing) {
+		finish_put(r);
+		return;
+	}
+	int rc = q->offset != q->start_offset ? reg->blobs->ops->upload_sync(q->file) : 0;
+	if (!rc)
+		rc = reg->meta->ops->upload_set_offset(reg->meta, q->upload_id, q->offset);
+	if (rc) {
+		undo(r, rc, NULL);
+		return;
+	}
+	q->start_offset = q->offset;
+	http_respond(r, 202, NULL, "", 0);
+	set_location_headers(r, q->upload_id, q->offset);
+}
+
+void uploads_done(struct http_req *r)
+{
+	struct reg_req *q = reg_of(r);
+	struct registry *reg = q->reg;
+	if (q->file) {
+		if (q->monolithic == 1)
+			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
+		else if (q->offset != q->start_offset) /* aborted mid-body: cut back */
+			reg->blobs->ops->upload_truncate(q->file, q->start_offset);
+		reg->blobs->ops->upload_close(q->file);
+		q->file = NULL;
+	}
+	if (q->locked) {
+		int gone = q->monolithic == 2;
+		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;
+		if (!keep)
+			hasher_free(q->hasher);
+		table_release(reg->uploads, q->upload_id, keep, q->start_offset, gone);
+		q->locked = 0;
+	} else
+		hasher_free(q->hasher);
+	q->hasher = NULL;
+}

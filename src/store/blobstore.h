@@ -1,0 +1,50 @@
+/* blobstore.h: the content-addressed blob store interface and its upload files.
+ *
+ * A backend implements struct blobstore_ops (blobstore_fs.c now; S3 later). Blobs are
+ * shared by all repositories: which repository may see which blob is metadata (meta.h).
+ * An upload is a named, append-only staging object that becomes a blob only through
+ * upload_commit, after the caller has verified its digest; a blob is never visible
+ * half-written. */
+#ifndef DD_BLOBSTORE_H
+#define DD_BLOBSTORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct blobstore;
+struct upload_file;
+
+/* Reads sequentially from an upload or blob; returns bytes read, 0 at end, -1 on error. */
+typedef long (*blob_read_fn)(void *ctx, void *buf, size_t n);
+
+struct blobstore_ops {
+	/* Opens the staging file of upload `id`, creating it when `create`. *size is its length. */
+	int (*upload_open)(struct blobstore *bs, const char *id, int create, struct upload_file **out,
+			   int64_t *size);
+	int (*upload_write)(struct upload_file *u, const void *p, size_t n);
+	/* Makes the bytes written so far durable. */
+	int (*upload_sync)(struct upload_file *u);
+	int (*upload_truncate)(struct upload_file *u, int64_t size);
+	/* Reads the upload from its start (used to rebuild a hash after a restart). */
+	int (*upload_read)(struct upload_file *u, int64_t off, void *p, size_t n, size_t *got);
+	/* Durably moves the upload to blob `digest` (already verified). If the blob exists,
+	 * the upload is dropped instead. Closes u in all cases. */
+	int (*upload_commit)(struct blobstore *bs, struct upload_file *u, const char *digest);
+	void (*upload_close)(struct upload_file *u);
+	int (*upload_remove)(struct blobstore *bs, const char *id);
+	/* 0 with *size, or DD_E_BLOB_UNKNOWN. */
+	int (*blob_stat)(struct blobstore *bs, const char *digest, int64_t *size);
+	/* Opens blob for reading: a file descriptor the HTTP layer may sendfile() from, owned by
+	 * the caller. 0 or DD_E_BLOB_UNKNOWN. */
+	int (*blob_open_fd)(struct blobstore *bs, const char *digest, int *fd, int64_t *size);
+	int (*blob_remove)(struct blobstore *bs, const char *digest);
+	void (*free)(struct blobstore *bs);
+};
+
+struct blobstore {
+	const struct blobstore_ops *ops;
+};
+
+/* Filesystem backend rooted at dir (created if missing). Returns an owned store. */
+int blobstore_fs_open(const char *dir, struct blobstore **out);
+
+#endif

@@ -1,0 +1,249 @@
+/* blobstore_fs.c: the filesystem blob store.
+ *
+ * Layout under the root: blobs/<alg>/<2 hex>/<hex> for blobs, uploads/<id> for staging files.
+ * Commit is fsync(file), rename(2) into place, fsync(directory): after a crash a blob is
+ * either absent or whole. It holds no metadata and knows nothing of repositories. */
+#include "common/dd.h"
+#include "blobstore.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct blobstore_fs {
+	struct blobstore base;
+	char *root;
+};
+
+struct upload_file {
+	int fd;
+	char path[PATH_MAX];
+};
+
+static struct blobstore_fs *fs_of(struct blobstore *bs) { return (struct blobstore_fs *)bs; }
+
+static int blob_path(struct blobstore_fs *fs, const char *digest, char *out, size_t cap)
+{
+	const char *colon = strchr(digest, ':');
+	if (!colon || strlen(colon + 1) < 2)
+		return DD_E_DIGEST_INVALID;
+	int n = snprintf(out, cap, "%s/blobs/%.*s/%.2s/%s", fs->root, (int)(colon - digest), digest, colon + 1,
+			 colon + 1);
+	return n < 0 || (size_t)n >= cap ? DD_E_INTERNAL : 0;
+}
+
+static int fs_upload_open(struct blobstore *bs, const char *id, int create, struct upload_file **out, int64_t *size)
+{
+	*out = NULL;
+	*size = 0;
+	struct upload_file *u = calloc(1, sizeof(*u));
+	if (!u)
+		return DD_E_NOMEM;
+	snprintf(u->path, sizeof(u->path), "%s/uploads/%s", fs_of(bs)->root, id);
+	u->fd = open(u->path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644);
+	if (u->fd < 0) {
+		int e = errno;
+		free(u);
+		if (e == ENOENT)
+			return DD_E_BLOB_UPLOAD_UNKNOWN;
+		log_error("cannot open upload file '%s': %s", id, strerror(e));
+		return DD_E_IO;
+	}
+	struct stat st;
+	if (fstat(u->fd, &st)) {
+		close(u->fd);
+		free(u);
+		return DD_E_IO;
+	}
+	*size = st.st_size;
+	if (lseek(u->fd, 0, SEEK_END) < 0) {
+		close(u->fd);
+		free(u);
+		return DD_E_IO;
+	}
+	*out = u;
+	return 0;
+}
+
+static int fs_upload_write(struct upload_file *u, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(u->fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("cannot write '%s': %s", u->path, strerror(errno));
+			return DD_E_IO;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fs_upload_sync(struct upload_file *u)
+{
+	if (fdatasync(u->fd)) {
+		log_error("cannot sync '%s': %s", u->path, strerror(errno));
+		return DD_E_IO;
+	}
+	return 0;
+}
+
+static int fs_upload_truncate(struct upload_file *u, int64_t size)
+{
+	if (ftruncate(u->fd, size) || lseek(u->fd, size, SEEK_SET) < 0)
+		return DD_E_IO;
+	return 0;
+}
+
+static int fs_upload_read(struct upload_file *u, int64_t off, void *p, size_t n, size_t *got)
+{
+	*got = 0;
+	for (;;) {
+		ssize_t r = pread(u->fd, p, n, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return DD_E_IO;
+		*got = (size_t)r;
+		return 0;
+	}
+}
+
+static void fs_upload_close(struct upload_file *u)
+{
+	if (!u)
+		return;
+	close(u->fd);
+	free(u);
+}
+
+static int fs_upload_commit(struct blobstore *bs, struct upload_file *u, const char *digest)
+{
+	struct blobstore_fs *fs = fs_of(bs);
+	char dst[PATH_MAX], dir[PATH_MAX];
+	int rc = blob_path(fs, digest, dst, sizeof(dst));
+	if (rc)
+		goto out;
+	struct stat st;
+	if (stat(dst, &st) == 0) { /* content-addressed: the same bytes are already there */
+		unlink(u->path);
+		goto out;
+	}
+	if (fsync(u->fd)) {
+		log_error("cannot fsync '%s': %s", u->path, strerror(errno));
+		rc = DD_E_IO;
+		goto out;
+	}
+	snprintf(dir, sizeof(dir), "%s", dst);
+	*strrchr(dir, '/') = 0;
+	if ((rc = util_mkdirs(dir)))
+		goto out;
+	if (rename(u->path, dst)) {
+		log_error("cannot rename '%s' to '%s': %s", u->path, dst, strerror(errno));
+		rc = DD_E_IO;
+		goto out;
+	}
+	rc = util_fsync_dir(dir);
+out:
+	fs_upload_close(u);
+	return rc;
+}
+
+static int fs_upload_remove(struct blobstore *bs, const char *id)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/uploads/%s", fs_of(bs)->root, id);
+	if (unlink(p) && errno != ENOENT)
+		return DD_E_IO;
+	return 0;
+}
+
+static int fs_blob_stat(struct blobstore *bs, const char *digest, int64_t *size)
+{
+	char p[PATH_MAX];
+	*size = 0;
+	int rc = blob_path(fs_of(bs), digest, p, sizeof(p));
+	if (rc)
+		return rc;
+	struct stat st;
+	if (stat(p, &st))
+		return errno == ENOENT ? DD_E_BLOB_UNKNOWN : DD_E_IO;
+	*size = st.st_size;
+	return 0;
+}
+
+static int fs_blob_open_fd(struct blobstore *bs, const char *digest, int *fd, int64_t *size)
+{
+	char p[PATH_MAX];
+	*fd = -1;
+	*size = 0;
+	int rc = blob_path(fs_of(bs), digest, p, sizeof(p));
+	if (rc)
+		return rc;
+	int f = open(p, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return errno == ENOENT ? DD_E_BLOB_UNKNOWN : DD_E_IO;
+	struct stat st;
+	if (fstat(f, &st)) {
+		close(f);
+		return DD_E_IO;
+	}
+	*fd = f;
+	*size = st.st_size;
+	return 0;
+}
+
+static int fs_blob_remove(struct blobstore *bs, const char *digest)
+{
+	char p[PATH_MAX];
+	int rc = blob_path(fs_of(bs), digest, p, sizeof(p));
+	if (rc)
+		return rc;
+	if (unlink(p) && errno != ENOENT)
+		return DD_E_IO;
+	return 0;
+}
+
+static void fs_free(struct blobstore *bs)
+{
+	struct blobstore_fs *fs = fs_of(bs);
+	free(fs->root);
+	free(fs);
+}
+
+static const struct blobstore_ops fs_ops = {
+	.upload_open = fs_upload_open,
+	.upload_write = fs_upload_write,
+	.upload_sync = fs_upload_sync,
+	.upload_truncate = fs_upload_truncate,
+	.upload_read = fs_upload_read,
+	.upload_commit = fs_upload_commit,
+	.upload_close = fs_upload_close,
+	.upload_remove = fs_upload_remove,
+	.blob_stat = fs_blob_stat,
+	.blob_open_fd = fs_blob_open_fd,
+	.blob_remove = fs_blob_remove,
+	.free = fs_free,
+};
+
+int blobstore_fs_open(const char *dir, struct blobstore **out)
+{
+	*out = NULL;
+	char p[PATH_MAX];
+	int rc;
+	snprintf(p, sizeof(p), "%s/uploads", dir);
+	if ((rc = util_mkdirs(p)))
+		return rc;
+	snprintf(p, sizeof(p), "%s/blobs", dir);
+	if ((rc = util_mkdirs(p)))
+		return rc;
+	struct blobstore_fs *fs = calloc(1, sizeof(*fs));
+	if (!fs || !(fs->root = strdup(dir))) {
+		free(fs);
+		return DD_E_NOMEM;
+	}
+	fs->base.ops = &fs_ops;
+	*out = &fs->base;
+	return 0;
+}

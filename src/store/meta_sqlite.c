@@ -1,0 +1,771 @@
+/* meta_sqlite.c: the SQLite metadata backend (WAL, synchronous=FULL).
+ *
+ * A pool of connections, each with its prepared statements cached by index into the sql[]
+ * table below; a call takes a connection, runs, and returns it. Writers are serialised by
+ * SQLite itself (BEGIN IMMEDIATE, busy timeout). Holds no blob bytes. */
+#include "common/dd.h"
+#include "meta.h"
+#include "common/arena.h"
+#include "common/log.h"
+#include "common/util.h"
+#include <sqlite3.h>
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"CREATE TABLE IF NOT EXISTS repos(name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+	" created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS repo_blobs(repo TEXT NOT NULL, digest TEXT NOT NULL,"
+	" PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS manifests(repo TEXT NOT NULL, digest TEXT NOT NULL,"
+	" media_type TEXT NOT NULL, artifact_type TEXT NOT NULL, subject TEXT NOT NULL,"
+	" annotations TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL,"
+	" created INTEGER NOT NULL, PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject) WHERE subject <> '';"
+	"CREATE TABLE IF NOT EXISTS manifest_refs(repo TEXT NOT NULL, parent TEXT NOT NULL,"
+	" child TEXT NOT NULL, kind INTEGER NOT NULL, PRIMARY KEY(repo, parent, child)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS tags(repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,"
+	" updated INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);"
+	"CREATE TABLE IF NOT EXISTS uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL,"
+	" offset INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;";
+
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_REPO_EXISTS,
+	S_REPO_ADD,
+	S_BLOB_ADD,
+	S_REPO_BLOB_ADD,
+	S_BLOB_LINKED,
+	S_BLOB_UNLINK,
+	S_MANIFEST_EXISTS,
+	S_MANIFEST_ADD,
+	S_REF_ADD,
+	S_TAG_SET,
+	S_TAG_RESOLVE,
+	S_MANIFEST_GET,
+	S_MANIFEST_HEAD,
+	S_MANIFEST_DEL,
+	S_MANIFEST_TAGS_DEL,
+	S_MANIFEST_REFS_DEL,
+	S_TAG_DEL,
+	S_TAGS,
+	S_CATALOG,
+	S_REFERRERS,
+	S_UPLOAD_COUNT,
+	S_UPLOAD_ADD,
+	S_UPLOAD_GET,
+	S_UPLOAD_SET,
+	S_UPLOAD_DEL,
+	S__COUNT
+};
+
+static const char *const sql[S__COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_REPO_EXISTS] = "SELECT 1 FROM repos WHERE name=?1",
+	[S_REPO_ADD] = "INSERT OR IGNORE INTO repos(name, created) VALUES(?1, ?2)",
+	[S_BLOB_ADD] = "INSERT OR IGNORE INTO blobs(digest, size, created) VALUES(?1, ?2, ?3)",
+	[S_REPO_BLOB_ADD] = "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES(?1, ?2)",
+	[S_BLOB_LINKED] = "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest=r.digest"
+			  " WHERE r.repo=?1 AND r.digest=?2",
+	[S_BLOB_UNLINK] = "DELETE FROM repo_blobs WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_EXISTS] = "SELECT 1 FROM manifests WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_ADD] = "INSERT OR IGNORE INTO manifests(repo, digest, media_type, artifact_type, subject,"
+			   " annotations, size, content, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+	[S_REF_ADD] = "INSERT OR IGNORE INTO manifest_refs(repo, parent, child, kind) VALUES(?1,?2,?3,?4)",
+	[S_TAG_SET] = "INSERT INTO tags(repo, name, digest, updated) VALUES(?1,?2,?3,?4)"
+		      " ON CONFLICT(repo, name) DO UPDATE SET digest=excluded.digest, updated=excluded.updated",
+	[S_TAG_RESOLVE] = "SELECT digest FROM tags WHERE repo=?1 AND name=?2",
+	[S_MANIFEST_GET] = "SELECT digest, media_type, artifact_type, subject, annotations, size, created, content"
+			   " FROM manifests WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_HEAD] = "SELECT digest, media_type, artifact_type, subject, annotations, size, created"
+			    " FROM manifests WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_DEL] = "DELETE FROM manifests WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_TAGS_DEL] = "DELETE FROM tags WHERE repo=?1 AND digest=?2",
+	[S_MANIFEST_REFS_DEL] = "DELETE FROM manifest_refs WHERE repo=?1 AND parent=?2",
+	[S_TAG_DEL] = "DELETE FROM tags WHERE repo=?1 AND name=?2",
+	[S_TAGS] = "SELECT name FROM tags WHERE repo=?1 AND name>?2 ORDER BY name LIMIT ?3",
+	[S_CATALOG] = "SELECT name FROM repos WHERE name>?1 ORDER BY name LIMIT ?2",
+	[S_REFERRERS] = "SELECT digest, media_type, artifact_type, subject, annotations, size, created"
+			" FROM manifests WHERE repo=?1 AND subject=?2 AND (?3 IS NULL OR artifact_type=?3)"
+			" ORDER BY created, digest LIMIT ?4",
+	[S_UPLOAD_COUNT] = "SELECT count(*) FROM uploads",
+	[S_UPLOAD_ADD] = "INSERT INTO uploads(id, repo, offset, created, updated) VALUES(?1,?2,0,?3,?3)",
+	[S_UPLOAD_GET] = "SELECT repo, offset, created FROM uploads WHERE id=?1",
+	[S_UPLOAD_SET] = "UPDATE uploads SET offset=?2, updated=?3 WHERE id=?1",
+	[S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id=?1",
+};
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[S__COUNT];
+	struct conn *next;
+};
+
+struct meta_sqlite {
+	struct meta base;
+	char *path;
+	pthread_mutex_t mu;
+	struct conn *pool;
+};
+
+static struct meta_sqlite *ms_of(struct meta *m) { return (struct meta_sqlite *)m; }
+
+static int sq_err(sqlite3 *db, const char *what)
+{
+	log_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+	return DD_E_IO;
+}
+
+static int conn_open(struct meta_sqlite *ms, struct conn **out)
+{
+	*out = NULL;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return DD_E_NOMEM;
+	if (sqlite3_open_v2(ms->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		log_error("cannot open metadata database '%s': %s", ms->path, sqlite3_errmsg(c->db));
+		sqlite3_close(c->db);
+		free(c);
+		return DD_E_IO;
+	}
+	sqlite3_busy_timeout(c->db, 30000);
+	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", NULL, NULL, NULL);
+	*out = c;
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+static int conn_get(struct meta_sqlite *ms, struct conn **out)
+{
+	pthread_mutex_lock(&ms->mu);
+	struct conn *c = ms->pool;
+	if (c)
+		ms->pool = c->next;
+	pthread_mutex_unlock(&ms->mu);
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	return conn_open(ms, out);
+}
+
+static void conn_put(struct meta_sqlite *ms, struct conn *c)
+{
+	pthread_mutex_lock(&ms->mu);
+	c->next = ms->pool;
+	ms->pool = c;
+	pthread_mutex_unlock(&ms->mu);
+}
+
+/* Returns the reset, cleared statement id of connection c (prepared once per connection). */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt_id id)
+{
+	if (!c->st[id]) {
+		if (sqlite3_prepare_v3(c->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id], NULL) != SQLITE_OK) {
+			log_error("sqlite prepare '%s': %s", sql[id], sqlite3_errmsg(c->db));
+			abort(); /* the SQL above is ours: failing to prepare it is a bug */
+		}
+	} else {
+		sqlite3_reset(c->st[id]);
+		sqlite3_clear_bindings(c->st[id]);
+	}
+	return c->st[id];
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows. */
+static int exec_done(struct conn *c, sqlite3_stmt *s, const char *what)
+{
+	int r = sqlite3_step(s);
+	sqlite3_reset(s);
+	return r == SQLITE_DONE ? 0 : sq_err(c->db, what);
+}
+
+static int tx_begin(struct conn *c) { return exec_done(c, stmt(c, S_BEGIN), "begin"); }
+static int tx_commit(struct conn *c) { return exec_done(c, stmt(c, S_COMMIT), "commit"); }
+static void tx_rollback(struct conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		exec_done(c, stmt(c, S_ROLLBACK), "rollback");
+}
+
+static char *col_text(struct arena *a, sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return arena_strndup(a, t ? (const char *)t : "", (size_t)sqlite3_column_bytes(s, i));
+}
+
+static int repo_add(struct conn *c, const char *repo)
+{
+	sqlite3_stmt *s = stmt(c, S_REPO_ADD);
+	bind_text(s, 1, repo);
+	sqlite3_bind_int64(s, 2, util_now());
+	return exec_done(c, s, "add repository");
+}
+
+static int repo_exists_c(struct conn *c, const char *repo)
+{
+	sqlite3_stmt *s = stmt(c, S_REPO_EXISTS);
+	bind_text(s, 1, repo);
+	int r = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	return r == SQLITE_DONE ? DD_E_NAME_UNKNOWN : sq_err(c->db, "repo lookup");
+}
+
+static int ms_repo_exists(struct meta *m, const char *repo)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	rc = repo_exists_c(c, repo);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_blob_link(struct meta *m, const char *repo, const char *digest, int64_t size)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	if ((rc = repo_add(c, repo)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_BLOB_ADD);
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, size);
+	sqlite3_bind_int64(s, 3, util_now());
+	if ((rc = exec_done(c, s, "add blob")))
+		goto out;
+	s = stmt(c, S_REPO_BLOB_ADD);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	if ((rc = exec_done(c, s, "link blob")))
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int blob_linked_c(struct conn *c, const char *repo, const char *digest, int64_t *size)
+{
+	sqlite3_stmt *s = stmt(c, S_BLOB_LINKED);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW && size)
+		*size = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	return r == SQLITE_DONE ? DD_E_BLOB_UNKNOWN : sq_err(c->db, "blob lookup");
+}
+
+static int ms_blob_linked(struct meta *m, const char *repo, const char *digest, int64_t *size)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	if (size)
+		*size = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	rc = blob_linked_c(c, repo, digest, size);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_blob_unlink(struct meta *m, const char *repo, const char *digest)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_BLOB_UNLINK);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	rc = exec_done(c, s, "unlink blob");
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = DD_E_BLOB_UNKNOWN;
+	conn_put(ms, c);
+	return rc;
+}
+
+static int manifest_exists_c(struct conn *c, const char *repo, const char *digest)
+{
+	sqlite3_stmt *s = stmt(c, S_MANIFEST_EXISTS);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	int r = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	return r == SQLITE_DONE ? DD_E_MANIFEST_UNKNOWN : sq_err(c->db, "manifest lookup");
+}
+
+static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifest_put *p, const char **missing)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	const struct manifest_rec *r = &p->rec;
+	struct conn *c;
+	*missing = NULL;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	for (size_t i = 0; i < p->nrefs; i++) {
+		const struct manifest_ref *ref = &p->refs[i];
+		rc = ref->kind == REF_BLOB ? blob_linked_c(c, r->repo, ref->digest, NULL)
+					   : manifest_exists_c(c, r->repo, ref->digest);
+		if (rc == DD_E_BLOB_UNKNOWN || rc == DD_E_MANIFEST_UNKNOWN) {
+			*missing = arena_strdup(a, ref->digest);
+			rc = DD_E_MANIFEST_BLOB_UNKNOWN;
+		}
+		if (rc)
+			goto out;
+	}
+	if ((rc = repo_add(c, r->repo)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_MANIFEST_ADD);
+	bind_text(s, 1, r->repo);
+	bind_text(s, 2, r->digest);
+	bind_text(s, 3, r->media_type);
+	bind_text(s, 4, r->artifact_type);
+	bind_text(s, 5, r->subject);
+	bind_text(s, 6, r->annotations);
+	sqlite3_bind_int64(s, 7, r->size);
+	sqlite3_bind_blob(s, 8, r->content, (int)r->size, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, util_now());
+	if ((rc = exec_done(c, s, "add manifest")))
+		goto out;
+	for (size_t i = 0; i < p->nrefs; i++) {
+		s = stmt(c, S_REF_ADD);
+		bind_text(s, 1, r->repo);
+		bind_text(s, 2, r->digest);
+		bind_text(s, 3, p->refs[i].digest);
+		sqlite3_bind_int(s, 4, (int)p->refs[i].kind);
+		if ((rc = exec_done(c, s, "add manifest reference")))
+			goto out;
+	}
+	if (p->tag) {
+		s = stmt(c, S_TAG_SET);
+		bind_text(s, 1, r->repo);
+		bind_text(s, 2, p->tag);
+		bind_text(s, 3, r->digest);
+		sqlite3_bind_int64(s, 4, util_now());
+		if ((rc = exec_done(c, s, "set tag")))
+			goto out;
+	}
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static void fill_rec(struct arena *a, sqlite3_stmt *s, const char *repo, struct manifest_rec *out)
+{
+	out->repo = repo;
+	out->digest = col_text(a, s, 0);
+	out->media_type = col_text(a, s, 1);
+	out->artifact_type = col_text(a, s, 2);
+	out->subject = col_text(a, s, 3);
+	out->annotations = col_text(a, s, 4);
+	out->size = sqlite3_column_int64(s, 5);
+	out->created = sqlite3_column_int64(s, 6);
+}
+
+static int ms_manifest_get(struct meta *m, struct arena *a, const char *repo, const char *reference, int is_digest,
+			   int with_content, struct manifest_rec *out)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	memset(out, 0, sizeof(*out));
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	const char *digest = reference;
+	sqlite3_stmt *s;
+	int r;
+	if (!is_digest) {
+		s = stmt(c, S_TAG_RESOLVE);
+		bind_text(s, 1, repo);
+		bind_text(s, 2, reference);
+		r = sqlite3_step(s);
+		if (r == SQLITE_ROW)
+			digest = col_text(a, s, 0);
+		sqlite3_reset(s);
+		if (r == SQLITE_DONE) {
+			rc = repo_exists_c(c, repo);
+			rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
+			goto out;
+		}
+		if (r != SQLITE_ROW) {
+			rc = sq_err(c->db, "tag lookup");
+			goto out;
+		}
+	}
+	s = stmt(c, with_content ? S_MANIFEST_GET : S_MANIFEST_HEAD);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		fill_rec(a, s, repo, out);
+		if (with_content) {
+			int n = sqlite3_column_bytes(s, 7);
+			char *d = arena_alloc(a, (size_t)n + 1);
+			if (n)
+				memcpy(d, sqlite3_column_blob(s, 7), (size_t)n);
+			out->content = d;
+		}
+	}
+	sqlite3_reset(s);
+	if (r == SQLITE_DONE) {
+		rc = repo_exists_c(c, repo);
+		rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
+	} else if (r != SQLITE_ROW)
+		rc = sq_err(c->db, "manifest lookup");
+out:
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_manifest_delete(struct meta *m, const char *repo, const char *digest)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_MANIFEST_DEL);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	if ((rc = exec_done(c, s, "delete manifest")))
+		goto out;
+	if (sqlite3_changes(c->db) == 0) {
+		rc = repo_exists_c(c, repo);
+		rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
+		goto out;
+	}
+	enum stmt_id more[] = {S_MANIFEST_TAGS_DEL, S_MANIFEST_REFS_DEL};
+	for (size_t i = 0; i < DD_ARRAY_LEN(more); i++) {
+		s = stmt(c, more[i]);
+		bind_text(s, 1, repo);
+		bind_text(s, 2, digest);
+		if ((rc = exec_done(c, s, "delete manifest")))
+			goto out;
+	}
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_tag_delete(struct meta *m, const char *repo, const char *tag)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_TAG_DEL);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, tag);
+	rc = exec_done(c, s, "delete tag");
+	if (!rc && sqlite3_changes(c->db) == 0) {
+		rc = repo_exists_c(c, repo);
+		rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
+	}
+	conn_put(ms, c);
+	return rc;
+}
+
+/* Collects column 0 of up to limit rows; *more when a limit+1'th row exists. */
+static int collect_names(struct conn *c, struct arena *a, sqlite3_stmt *s, int64_t limit, const char ***out,
+			 size_t *n, int *more)
+{
+	size_t cap = 64, k = 0;
+	const char **v = arena_alloc(a, cap * sizeof(*v));
+	int r;
+	*more = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((int64_t)k == limit) {
+			*more = 1;
+			break;
+		}
+		if (k == cap) {
+			const char **nv = arena_alloc(a, 2 * cap * sizeof(*v));
+			memcpy(nv, v, cap * sizeof(*v));
+			v = nv;
+			cap *= 2;
+		}
+		v[k++] = col_text(a, s, 0);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return sq_err(c->db, "list");
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static int ms_tags_list(struct meta *m, struct arena *a, const char *repo, const char *last, int64_t limit,
+			const char ***out, size_t *n, int *more)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = repo_exists_c(c, repo)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_TAGS);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, last);
+	sqlite3_bind_int64(s, 3, limit + 1);
+	rc = collect_names(c, a, s, limit, out, n, more);
+out:
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_catalog(struct meta *m, struct arena *a, const char *last, int64_t limit, const char ***out, size_t *n,
+		      int *more)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_CATALOG);
+	bind_text(s, 1, last);
+	sqlite3_bind_int64(s, 2, limit + 1);
+	rc = collect_names(c, a, s, limit, out, n, more);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_referrers(struct meta *m, struct arena *a, const char *repo, const char *subject,
+			const char *artifact_type, struct manifest_rec **out, size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*out = NULL;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_REFERRERS);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, subject);
+	bind_text(s, 3, artifact_type);
+	sqlite3_bind_int64(s, 4, DD_MAX_REFERRERS);
+	size_t cap = 16, k = 0;
+	struct manifest_rec *v = arena_alloc(a, cap * sizeof(*v));
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (k == cap) {
+			struct manifest_rec *nv = arena_alloc(a, 2 * cap * sizeof(*v));
+			memcpy(nv, v, cap * sizeof(*v));
+			v = nv;
+			cap *= 2;
+		}
+		fill_rec(a, s, repo, &v[k++]);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE)
+		rc = sq_err(c->db, "referrers");
+	*out = v;
+	*n = k;
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_upload_create(struct meta *m, const char *id, const char *repo, int64_t max_sessions)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_COUNT);
+	int64_t count = 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		count = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (count >= max_sessions) {
+		rc = DD_E_TOOMANYREQUESTS;
+		goto out;
+	}
+	s = stmt(c, S_UPLOAD_ADD);
+	bind_text(s, 1, id);
+	bind_text(s, 2, repo);
+	sqlite3_bind_int64(s, 3, util_now());
+	if ((rc = exec_done(c, s, "add upload")))
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_upload_get(struct meta *m, struct arena *a, const char *id, struct upload_rec *out)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	memset(out, 0, sizeof(*out));
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_GET);
+	bind_text(s, 1, id);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		out->id = arena_strdup(a, id);
+		out->repo = col_text(a, s, 0);
+		out->offset = sqlite3_column_int64(s, 1);
+		out->created = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_BLOB_UPLOAD_UNKNOWN : sq_err(c->db, "upload lookup");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_upload_set_offset(struct meta *m, const char *id, int64_t offset)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_SET);
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, offset);
+	sqlite3_bind_int64(s, 3, util_now());
+	rc = exec_done(c, s, "update upload");
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = DD_E_BLOB_UPLOAD_UNKNOWN;
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_upload_delete(struct meta *m, const char *id)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_DEL);
+	bind_text(s, 1, id);
+	rc = exec_done(c, s, "delete upload");
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = DD_E_BLOB_UPLOAD_UNKNOWN;
+	conn_put(ms, c);
+	return rc;
+}
+
+static void ms_free(struct meta *m)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	while (ms->pool) {
+		struct conn *c = ms->pool;
+		ms->pool = c->next;
+		conn_close(c);
+	}
+	pthread_mutex_destroy(&ms->mu);
+	free(ms->path);
+	free(ms);
+}
+
+static const struct meta_ops sqlite_ops = {
+	.repo_exists = ms_repo_exists,
+	.blob_link = ms_blob_link,
+	.blob_linked = ms_blob_linked,
+	.blob_unlink = ms_blob_unlink,
+	.manifest_put = ms_manifest_put,
+	.manifest_get = ms_manifest_get,
+	.manifest_delete = ms_manifest_delete,
+	.tag_delete = ms_tag_delete,
+	.tags_list = ms_tags_list,
+	.catalog = ms_catalog,
+	.referrers = ms_referrers,
+	.upload_create = ms_upload_create,
+	.upload_get = ms_upload_get,
+	.upload_set_offset = ms_upload_set_offset,
+	.upload_delete = ms_upload_delete,
+	.free = ms_free,
+};
+
+int meta_sqlite_open(const char *path, struct meta **out)
+{
+	*out = NULL;
+	struct meta_sqlite *ms = calloc(1, sizeof(*ms));
+	if (!ms || !(ms->path = strdup(path))) {
+		free(ms);
+		return DD_E_NOMEM;
+	}
+	pthread_mutex_init(&ms->mu, NULL);
+	ms->base.ops = &sqlite_ops;
+	struct conn *c;
+	int rc = conn_open(ms, &c);
+	if (rc) {
+		ms_free(&ms->base);
+		return rc;
+	}
+	char *err = NULL;
+	if (sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("cannot create schema in '%s': %s", path, err ? err : "?");
+		sqlite3_free(err);
+		conn_close(c);
+		ms_free(&ms->base);
+		return DD_E_IO;
+	}
+	conn_put(ms, c);
+	*out = &ms->base;
+	return 0;
+}
