@@ -16,7 +16,7 @@
 static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
-	"                     [--access-log] [--event-log FILE]\n";
+	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n";
 
 struct event_log {
 	int fd;
@@ -136,6 +136,8 @@ int cmd_serve(int argc, char **argv)
 		rc = meta_sqlite_open(path, &meta);
 	if (!rc)
 		rc = registry_new(blobs, meta, &reg);
+	if (!rc)
+		reg->max_sessions = c.max_upload_sessions;
 	if (!rc && *c.event_log) {
 		el.fd = open(c.event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (el.fd < 0) {

@@ -9,6 +9,7 @@ void config_defaults(struct config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:5000");
 	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
+	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
 }
 
 static int set_str(char *dst, size_t cap, const char *v, const char **why)
@@ -44,6 +45,16 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->access_log = !strcmp(value, "true");
 		return 0;
 	}
+	if (!strcmp(key, "max-upload-sessions")) {
+		char *end;
+		long v = strtol(value, &end, 10);
+		if (!*value || *end || v < 1 || v > 1000000) {
+			*why = "max-upload-sessions must be an integer from 1 to 1000000";
+			return DD_E_CONFIG;
+		}
+		c->max_upload_sessions = v;
+		return 0;
+	}
 	*why = "unknown setting";
 	return DD_E_CONFIG;
 }
@@ -71,9 +82,11 @@ int config_load(struct config *c, const char *path, const char **why)
 		return DD_E_CONFIG;
 	}
 	int lineno = 0;
-	char *save = NULL;
 	rc = 0;
-	for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = data, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
 		lineno++;
 		char *s = trim(line);
 		if (!*s || *s == '#')

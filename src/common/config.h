@@ -11,6 +11,7 @@ struct config {
 	char log_level[16];
 	char event_log[1024]; /* JSON lines of registry events, empty for none */
 	int access_log;
+	long max_upload_sessions; /* open upload sessions at once */
 };
 
 void config_defaults(struct config *c);

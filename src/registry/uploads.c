@@ -246,7 +246,7 @@ static void post_begin(struct http_req *r)
 	}
 	char id[37];
 	if ((rc = session_create(r, id))) {
-		reg_error(r, rc, rc == DD_E_TOOMANYREQUESTS ? "too many open upload sessions (limit 4096)" : NULL);
+		reg_error(r, rc, rc == DD_E_TOOMANYREQUESTS ? arena_printf(&r->arena, "too many open upload sessions (limit %" PRId64 ")", reg->max_sessions) : NULL);
 		return;
 	}
 	http_respond(r, 202, NULL, "", 0);
@@ -389,8 +389,10 @@ void uploads_begin(struct http_req *r)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if ((rc = session_open(r, alg)))
+	if ((rc = session_open(r, alg))) {
 		session_error(r, rc);
+		uploads_done(r); /* release the session before the client can retry */
+	}
 }
 
 void uploads_body(struct http_req *r, const char *data, size_t n)
@@ -457,7 +459,17 @@ static void finish_put(struct http_req *r)
 	respond_blob_created(r, got.str);
 }
 
+static void end_request(struct http_req *r);
+
+/* The reply is set here, and the session released before it is sent: a client may send its
+ * next request on another connection as soon as it reads this one's reply. */
 void uploads_end(struct http_req *r)
+{
+	end_request(r);
+	uploads_done(r);
+}
+
+static void end_request(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;

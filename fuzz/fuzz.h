@@ -1,0 +1,19 @@
+/* fuzz.h: the fuzz targets. Each checks invariants and abort()s when one breaks. Built
+ * with libFuzzer by `make fuzz`, and replayed over fuzz/corpus/ by the normal test run. */
+#ifndef DD_FUZZ_H
+#define DD_FUZZ_H
+#include <stddef.h>
+#include <stdint.h>
+
+int fuzz_digest(const uint8_t *data, size_t size);
+int fuzz_names(const uint8_t *data, size_t size);
+int fuzz_range(const uint8_t *data, size_t size);
+int fuzz_manifest(const uint8_t *data, size_t size);
+
+#ifdef DD_LIBFUZZER
+#define DD_FUZZ_ENTRY(fn) \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) { return fn(data, size); }
+#else
+#define DD_FUZZ_ENTRY(fn)
+#endif
+#endif

@@ -1,0 +1,194 @@
+"""Uploads: sessions, chunked and streamed PATCH, PUT to close, status, cancel, mount."""
+import os
+import sys
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import push_blob, sha256, sha512  # noqa: E402
+
+
+def err_code(r):
+    return r.json()["errors"][0]["code"]
+
+
+def start(http, base, repo):
+    r = http.post(f"{base}/v2/{repo}/blobs/uploads/")
+    assert r.status_code == 202, r.text
+    assert r.headers["Range"] == "0-0"
+    assert r.headers["Docker-Upload-UUID"]
+    loc = r.headers["Location"]
+    assert loc == f"/v2/{repo}/blobs/uploads/{r.headers['Docker-Upload-UUID']}"
+    return base + loc
+
+
+def test_monolithic_post(http, base):
+    data = b"monolithic"
+    d = sha256(data)
+    r = http.post(f"{base}/v2/up/mono/blobs/uploads/?digest={d}", data=data)
+    assert r.status_code == 201
+    assert r.headers["Location"] == f"/v2/up/mono/blobs/{d}"
+    assert r.headers["Docker-Content-Digest"] == d
+    assert http.get(f"{base}/v2/up/mono/blobs/{d}").content == data
+    # wrong digest: rejected and nothing becomes visible
+    r = http.post(f"{base}/v2/up/mono/blobs/uploads/?digest={sha256(b'other')}", data=b"not other")
+    assert r.status_code == 400 and err_code(r) == "DIGEST_INVALID"
+    assert http.get(f"{base}/v2/up/mono/blobs/{sha256(b'other')}").status_code == 404
+    assert http.get(f"{base}/v2/up/mono/blobs/{sha256(b'not other')}").status_code == 404
+    r = http.post(f"{base}/v2/up/mono/blobs/uploads/?digest=sha256:zz", data=b"x")
+    assert r.status_code == 400 and err_code(r) == "DIGEST_INVALID"
+
+
+def test_empty_blob(http, base):
+    d = sha256(b"")
+    r = http.post(f"{base}/v2/up/empty/blobs/uploads/?digest={d}", data=b"")
+    assert r.status_code == 201
+    r = http.get(f"{base}/v2/up/empty/blobs/{d}")
+    assert r.status_code == 200 and r.content == b""
+
+
+def test_chunked(http, base):
+    data = os.urandom(3000)
+    loc = start(http, base, "up/chunked")
+    r = http.patch(loc, data=data[:1000], headers={"Content-Range": "0-999", "Content-Type": "application/octet-stream"})
+    assert r.status_code == 202, r.text
+    assert r.headers["Range"] == "0-999"
+    assert base + r.headers["Location"] == loc
+    # status
+    r = http.get(loc)
+    assert r.status_code == 204 and r.headers["Range"] == "0-999"
+    # out of order: starts at 0 again, and overlapping
+    for cr in ("0-999", "500-1499", "1500-2499"):
+        r = http.patch(loc, data=data[:1000], headers={"Content-Range": cr})
+        assert r.status_code == 416, cr
+        assert r.headers["Range"] == "0-999"
+        assert base + r.headers["Location"] == loc
+    # a Content-Range that does not match the body length
+    r = http.patch(loc, data=data[1000:1500], headers={"Content-Range": "1000-1999"})
+    assert r.status_code == 416
+    assert http.get(loc).headers["Range"] == "0-999"
+    r = http.patch(loc, data=data[1000:2000], headers={"Content-Range": "1000-1999"})
+    assert r.status_code == 202 and r.headers["Range"] == "0-1999"
+    d = sha256(data)
+    r = http.put(f"{loc}?digest={d}", data=data[2000:], headers={"Content-Range": "2000-2999"})
+    assert r.status_code == 201, r.text
+    assert r.headers["Docker-Content-Digest"] == d
+    assert http.get(f"{base}/v2/up/chunked/blobs/{d}").content == data
+    # the session is gone
+    r = http.get(loc)
+    assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN"
+
+
+def test_streamed_patch_then_put_without_body(http, base):
+    data = os.urandom(200000)
+    loc = start(http, base, "up/stream")
+
+    def gen():
+        for i in range(0, len(data), 7000):
+            yield data[i:i + 7000]
+    r = http.patch(loc, data=gen())  # chunked transfer encoding, no Content-Range
+    assert r.status_code == 202 and r.headers["Range"] == f"0-{len(data) - 1}"
+    r = http.patch(loc, data=b"tail")
+    assert r.status_code == 202 and r.headers["Range"] == f"0-{len(data) + 3}"
+    d = sha256(data + b"tail")
+    r = http.put(f"{loc}?digest={d}")
+    assert r.status_code == 201
+    assert http.get(f"{base}/v2/up/stream/blobs/{d}").content == data + b"tail"
+
+
+def test_put_errors_keep_session(http, base):
+    loc = start(http, base, "up/puterr")
+    assert http.patch(loc, data=b"abc").status_code == 202
+    r = http.put(loc, data=b"def")
+    assert r.status_code == 400 and err_code(r) == "DIGEST_INVALID"
+    r = http.put(f"{loc}?digest={sha256(b'wrong')}", data=b"def")
+    assert r.status_code == 400 and err_code(r) == "DIGEST_INVALID"
+    assert sha256(b"abcdef") in r.json()["errors"][0]["detail"]
+    # the failed final chunk was cut back: the session still holds "abc"
+    assert http.get(loc).headers["Range"] == "0-2"
+    r = http.put(f"{loc}?digest={sha256(b'abcdef')}", data=b"def")
+    assert r.status_code == 201
+
+
+def test_sha512(http, base):
+    data = os.urandom(5000)
+    d = sha512(data)
+    r = http.post(f"{base}/v2/up/sha512/blobs/uploads/?digest={d}", data=data)
+    assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == d
+    assert http.get(f"{base}/v2/up/sha512/blobs/{d}").content == data
+    loc = start(http, base, "up/sha512")
+    assert http.patch(loc, data=data[:100]).status_code == 202
+    r = http.put(f"{loc}?digest={d}", data=data[100:])
+    assert r.status_code == 201
+
+
+def test_cancel_and_unknown(http, base):
+    loc = start(http, base, "up/cancel")
+    assert http.patch(loc, data=b"x").status_code == 202
+    r = http.delete(loc)
+    assert r.status_code == 204
+    for method in ("GET", "PATCH", "PUT", "DELETE"):
+        r = http.request(method, loc + ("?digest=" + sha256(b"x") if method == "PUT" else ""), data=b"x")
+        assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN", method
+    r = http.get(f"{base}/v2/up/cancel/blobs/uploads/{uuid.uuid4()}")
+    assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN"
+    r = http.get(f"{base}/v2/up/cancel/blobs/uploads/..%2f..%2fmeta.db")
+    assert r.status_code in (404,)
+    # a session belongs to its repository
+    loc = start(http, base, "up/owner")
+    other = loc.replace("/up/owner/", "/up/thief/")
+    r = http.patch(other, data=b"x")
+    assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN"
+
+
+def test_mount(http, base):
+    d = push_blob(http, base, "up/src", b"mount me")
+    r = http.post(f"{base}/v2/up/dst/blobs/uploads/?mount={d}&from=up/src")
+    assert r.status_code == 201
+    assert r.headers["Location"] == f"/v2/up/dst/blobs/{d}"
+    assert r.headers["Docker-Content-Digest"] == d
+    assert http.get(f"{base}/v2/up/dst/blobs/{d}").content == b"mount me"
+    # not in the source: an ordinary session instead
+    r = http.post(f"{base}/v2/up/dst/blobs/uploads/?mount={sha256(b'nope')}&from=up/src")
+    assert r.status_code == 202 and r.headers["Location"].startswith("/v2/up/dst/blobs/uploads/")
+    r = http.post(f"{base}/v2/up/dst2/blobs/uploads/?mount={d}&from=up/other")
+    assert r.status_code == 202
+    r = http.post(f"{base}/v2/up/dst/blobs/uploads/?mount=sha256:bad&from=up/src")
+    assert r.status_code == 400 and err_code(r) == "DIGEST_INVALID"
+
+
+def test_session_limit():
+    from drydock import Server
+    import requests
+    s = Server(extra_args=["--max-upload-sessions", "2"]).start()
+    try:
+        with requests.Session() as http:
+            for _ in range(2):
+                assert http.post(f"{s.url}/v2/lim/blobs/uploads/").status_code == 202
+            r = http.post(f"{s.url}/v2/lim/blobs/uploads/")
+            assert r.status_code == 429 and err_code(r) == "TOOMANYREQUESTS"
+            assert "limit 2" in r.json()["errors"][0]["detail"]
+    finally:
+        s.stop()
+
+
+def test_session_survives_restart():
+    from drydock import Server
+    import requests
+    s = Server().start()
+    try:
+        with requests.Session() as http:
+            data = os.urandom(100000)
+            loc = start(http, s.url, "up/restart")
+            path = loc[len(s.url):]
+            assert http.patch(loc, data=data[:60000]).status_code == 202
+        s.restart()
+        with requests.Session() as http:
+            r = http.get(s.url + path)
+            assert r.status_code == 204 and r.headers["Range"] == "0-59999"
+            r = http.patch(s.url + path, data=data[60000:], headers={"Content-Range": "60000-99999"})
+            assert r.status_code == 202
+            r = http.put(f"{s.url}{path}?digest={sha256(data)}")
+            assert r.status_code == 201
+            assert http.get(f"{s.url}/v2/up/restart/blobs/{sha256(data)}").content == data
+    finally:
+        s.stop()

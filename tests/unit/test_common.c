@@ -1,0 +1,164 @@
+/* test_common.c: error table, digests, buffers, arena, config, uuids. */
+#include "unit.h"
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/digest.h"
+#include "common/util.h"
+
+static void test_err_table(void)
+{
+	CHECK(dd_err_http_status(DD_E_BLOB_UNKNOWN) == 404);
+	CHECK_STR(dd_err_oci_code(DD_E_BLOB_UNKNOWN), "BLOB_UNKNOWN");
+	CHECK(dd_err_http_status(DD_E_DIGEST_INVALID) == 400);
+	CHECK(dd_err_http_status(DD_E_RANGE_INVALID) == 416);
+	CHECK_STR(dd_err_oci_code(DD_E_MANIFEST_BLOB_UNKNOWN), "MANIFEST_BLOB_UNKNOWN");
+	CHECK_STR(dd_err_oci_code(DD_E_NAME_UNKNOWN), "NAME_UNKNOWN");
+	CHECK(dd_err_http_status(DD_E_TOOMANYREQUESTS) == 429);
+	CHECK_STR(dd_err_message(-1), "unknown error");
+	CHECK_STR(dd_err_message(DD_E__COUNT), "unknown error");
+	/* every entry has a message and a 3-digit status */
+	for (int i = 0; i < DD_E__COUNT; i++) {
+		CHECK(*dd_err_message(i));
+		CHECK(dd_err_http_status(i) >= 200 && dd_err_http_status(i) < 600);
+	}
+	/* append-only: these numbers are stable */
+	CHECK(DD_E_OK == 0 && DD_E_BLOB_UNKNOWN == 4 && DD_E_USAGE == 27);
+}
+
+static void test_digest_parse(void)
+{
+	struct digest d;
+	const char *why;
+	const char *good = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	CHECK(digest_parse(good, strlen(good), &d, &why) == 0);
+	CHECK(d.alg == DIGEST_SHA256);
+	CHECK_STR(d.str, good);
+	const char *bad[] = {"", "sha256", "sha256:", ":abc", "sha256:abc",
+			     "sha256:2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824",
+			     "md5:d41d8cd98f00b204e9800998ecf8427e", "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b982g",
+			     "SHA256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", "sha256::",
+			     "-sha256:00", "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b98244"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(bad); i++) {
+		CHECK(digest_parse(bad[i], strlen(bad[i]), &d, &why) == DD_E_DIGEST_INVALID);
+		CHECK(why && *why);
+		CHECK(d.alg == DIGEST_NONE);
+	}
+	/* not NUL-terminated input: only n bytes are read */
+	char buf[80];
+	memcpy(buf, good, 71);
+	buf[71] = 'X';
+	CHECK(digest_parse(buf, 71, &d, &why) == 0);
+	char big[200];
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "sha512:", 7);
+	CHECK(digest_parse(big, 135, &d, &why) == 0);
+	CHECK(digest_parse(big, 136, &d, &why) == DD_E_DIGEST_INVALID);
+}
+
+static void test_hasher(void)
+{
+	struct digest d, e;
+	digest_of(DIGEST_SHA256, "hello", 5, &d);
+	CHECK_STR(d.str, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	digest_of(DIGEST_SHA512, "", 0, &d);
+	CHECK_STR(d.str, "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
+	struct hasher *h = hasher_new(DIGEST_SHA256);
+	hasher_update(h, "he", 2);
+	struct hasher *c = hasher_dup(h);
+	hasher_update(h, "llo", 3);
+	hasher_peek(h, &d);
+	CHECK_STR(d.str, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	hasher_peek(h, &e); /* peeking does not disturb the state */
+	CHECK_STR(d.str, e.str);
+	hasher_update(c, "llo", 3);
+	hasher_peek(c, &e);
+	CHECK_STR(d.str, e.str);
+	hasher_free(h);
+	hasher_free(c);
+}
+
+static void test_buf_cap(void)
+{
+	struct buf b;
+	buf_init(&b, 10);
+	CHECK(buf_append(&b, "12345", 5) == 0);
+	CHECK(buf_puts(&b, "67890") == 0);
+	CHECK(buf_append(&b, "x", 1) == DD_E_TOO_LARGE);
+	CHECK(b.len == 10);
+	CHECK_STR(b.data, "1234567890");
+	buf_reset(&b);
+	CHECK(buf_printf(&b, "%d-%s", 42, "a") == 0);
+	CHECK_STR(b.data, "42-a");
+	buf_release(&b);
+	CHECK(b.data == NULL);
+}
+
+static void test_arena(void)
+{
+	struct arena a = {0};
+	char *s = arena_printf(&a, "%s/%d", "x", 5);
+	CHECK_STR(s, "x/5");
+	char *big = arena_alloc(&a, 100000);
+	CHECK(big[99999] == 0);
+	CHECK_STR(arena_strndup(&a, "abcdef", 3), "abc");
+	arena_free(&a);
+	CHECK(a.head == NULL);
+}
+
+static void test_uuid(void)
+{
+	char a[37], b[37];
+	util_uuid(a);
+	util_uuid(b);
+	CHECK(util_is_uuid(a, 36));
+	CHECK(strcmp(a, b) != 0);
+	CHECK(!util_is_uuid("../../etc/passwd", 16));
+	CHECK(!util_is_uuid("0123456789012345678901234567890123456", 36));
+}
+
+static void test_config(void)
+{
+	struct config c;
+	const char *why;
+	config_defaults(&c);
+	CHECK_STR(c.listen, "127.0.0.1:5000");
+	CHECK(config_set(&c, "listen", "0.0.0.0:5443", &why) == 0);
+	CHECK(config_set(&c, "nonsense", "1", &why) == DD_E_CONFIG);
+	CHECK_STR(why, "unknown setting");
+	CHECK(config_set(&c, "access-log", "maybe", &why) == DD_E_CONFIG);
+	char host[64];
+	int port;
+	CHECK(config_split_listen("127.0.0.1:5000", host, sizeof(host), &port) == 0 && port == 5000);
+	CHECK_STR(host, "127.0.0.1");
+	CHECK(config_split_listen("[::1]:80", host, sizeof(host), &port) == 0 && port == 80);
+	CHECK_STR(host, "::1");
+	CHECK(config_split_listen(":0", host, sizeof(host), &port) == 0 && port == 0 && !*host);
+	CHECK(config_split_listen("localhost", host, sizeof(host), &port) == DD_E_CONFIG);
+	CHECK(config_split_listen("h:99999", host, sizeof(host), &port) == DD_E_CONFIG);
+	char *dir = unit_tmpdir();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/c.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs("# comment\nlisten = 127.0.0.1:6000\n\ndata=/x\nbogus = 1\n", f);
+	fclose(f);
+	config_defaults(&c);
+	CHECK(config_load(&c, path, &why) == DD_E_CONFIG);
+	CHECK(strstr(why, ":5:") && strstr(why, "bogus"));
+	CHECK_STR(c.listen, "127.0.0.1:6000");
+	CHECK_STR(c.data_dir, "/x");
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
+void suite_common(void)
+{
+	RUN(test_err_table);
+	RUN(test_digest_parse);
+	RUN(test_hasher);
+	RUN(test_buf_cap);
+	RUN(test_arena);
+	RUN(test_uuid);
+	RUN(test_config);
+}

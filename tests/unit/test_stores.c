@@ -1,0 +1,140 @@
+/* test_stores.c: the filesystem blob store and the SQLite metadata store, on real files. */
+#include "unit.h"
+#include "common/arena.h"
+#include "common/digest.h"
+#include "registry/events.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+static void test_blobstore_fs(void)
+{
+	char *dir = unit_tmpdir();
+	struct blobstore *bs;
+	CHECK(blobstore_fs_open(dir, &bs) == 0);
+	struct upload_file *u;
+	int64_t size;
+	CHECK(bs->ops->upload_open(bs, "u1", 1, &u, &size) == 0 && size == 0);
+	CHECK(bs->ops->upload_write(u, "hello world", 11) == 0);
+	CHECK(bs->ops->upload_truncate(u, 5) == 0);
+	char buf[16];
+	size_t got;
+	CHECK(bs->ops->upload_read(u, 0, buf, sizeof(buf), &got) == 0 && got == 5 && !memcmp(buf, "hello", 5));
+	struct digest d;
+	digest_of(DIGEST_SHA256, "hello", 5, &d);
+	CHECK(bs->ops->blob_stat(bs, d.str, &size) == DD_E_BLOB_UNKNOWN);
+	CHECK(bs->ops->upload_commit(bs, u, d.str) == 0);
+	CHECK(bs->ops->blob_stat(bs, d.str, &size) == 0 && size == 5);
+	CHECK(bs->ops->upload_open(bs, "u1", 0, &u, &size) == DD_E_BLOB_UPLOAD_UNKNOWN);
+	/* committing the same content again drops the upload */
+	CHECK(bs->ops->upload_open(bs, "u2", 1, &u, &size) == 0);
+	CHECK(bs->ops->upload_write(u, "hello", 5) == 0);
+	CHECK(bs->ops->upload_commit(bs, u, d.str) == 0);
+	int fd;
+	CHECK(bs->ops->blob_open_fd(bs, d.str, &fd, &size) == 0 && size == 5);
+	close(fd);
+	CHECK(bs->ops->blob_remove(bs, d.str) == 0);
+	CHECK(bs->ops->blob_open_fd(bs, d.str, &fd, &size) == DD_E_BLOB_UNKNOWN);
+	bs->ops->free(bs);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(dir);
+}
+
+static void test_meta_sqlite(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	struct meta *m;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	const struct meta_ops *o = m->ops;
+	struct arena a = {0};
+	int64_t size;
+	CHECK(o->repo_exists(m, "r") == DD_E_NAME_UNKNOWN);
+	CHECK(o->blob_link(m, "r", D1, 42) == 0);
+	CHECK(o->repo_exists(m, "r") == 0);
+	CHECK(o->blob_linked(m, "r", D1, &size) == 0 && size == 42);
+	CHECK(o->blob_linked(m, "other", D1, &size) == DD_E_BLOB_UNKNOWN);
+
+	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = "v1", .refs = refs, .nrefs = 1};
+	const char *missing;
+	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB}};
+	struct manifest_put p2 = p;
+	p2.refs = bad_refs;
+	p2.tag = "v2";
+	CHECK(o->manifest_put(m, &a, &p2, &missing) == DD_E_MANIFEST_BLOB_UNKNOWN);
+	CHECK_STR(missing, "sha256:404");
+	struct manifest_rec rec;
+	CHECK(o->manifest_get(m, &a, "r", "v1", 0, 1, &rec) == 0);
+	CHECK_STR(rec.digest, "sha256:aa");
+	CHECK(rec.size == 2 && !memcmp(rec.content, "{}", 2));
+	CHECK(o->manifest_get(m, &a, "r", "v2", 0, 1, &rec) == DD_E_MANIFEST_UNKNOWN);
+	CHECK(o->manifest_get(m, &a, "nope", "v1", 0, 1, &rec) == DD_E_NAME_UNKNOWN);
+
+	/* tags sorted and paged */
+	const char *names[] = {"c", "a", "b"};
+	for (size_t i = 0; i < 3; i++) {
+		p.tag = names[i];
+		CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	}
+	const char **v;
+	size_t n;
+	int more;
+	CHECK(o->tags_list(m, &a, "r", "", 2, &v, &n, &more) == 0);
+	CHECK(n == 2 && more && !strcmp(v[0], "a") && !strcmp(v[1], "b"));
+	CHECK(o->tags_list(m, &a, "r", "b", 2, &v, &n, &more) == 0);
+	CHECK(n == 2 && !more && !strcmp(v[0], "c") && !strcmp(v[1], "v1"));
+	CHECK(o->tag_delete(m, "r", "a") == 0);
+	CHECK(o->tag_delete(m, "r", "a") == DD_E_MANIFEST_UNKNOWN);
+	CHECK(o->manifest_delete(m, "r", "sha256:aa") == 0);
+	CHECK(o->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
+
+	/* uploads and the session cap */
+	CHECK(o->upload_create(m, "u1", "r", 1) == 0);
+	CHECK(o->upload_create(m, "u2", "r", 1) == DD_E_TOOMANYREQUESTS);
+	CHECK(o->upload_set_offset(m, "u1", 77) == 0);
+	struct upload_rec ur;
+	CHECK(o->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
+	CHECK(o->upload_delete(m, "u1") == 0);
+	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
+	arena_free(&a);
+	m->ops->free(m);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(dir);
+}
+
+static int seen;
+static void count_event(void *ctx, const struct event *ev)
+{
+	(void)ctx;
+	if (ev->kind == EVENT_MANIFEST_PUT && !strcmp(ev->repo, "r"))
+		seen++;
+}
+
+static void test_events(void)
+{
+	events_clear();
+	CHECK(events_subscribe(count_event, NULL) == 0);
+	struct event ev = {.kind = EVENT_MANIFEST_PUT, .repo = "r", .digest = D1};
+	events_emit(&ev);
+	ev.kind = EVENT_BLOB_COMMITTED;
+	events_emit(&ev);
+	CHECK(seen == 1);
+	CHECK_STR(event_kind_name(EVENT_BLOB_COMMITTED), "blob.committed");
+	events_clear();
+}
+
+void suite_stores(void)
+{
+	RUN(test_blobstore_fs);
+	RUN(test_meta_sqlite);
+	RUN(test_events);
+}
