@@ -175,24 +175,32 @@ static int rehash(struct registry *reg, struct upload_file *f, enum digest_alg a
 	return rc;
 }
 
-/* Starts the session: creates it in the metadata store and as a staging file. */
+/* Starts the session: the staging file first, then the row, so that a crash in between
+ * leaves only an orphan file (removed by gc), never a row without its file. */
 static int session_create(struct http_req *r, char id[37])
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	util_uuid(id);
-	int rc = reg->meta->ops->upload_create(reg->meta, id, q->name, reg->max_sessions);
-	if (rc)
-		return rc;
 	struct upload_file *f;
 	int64_t size;
-	rc = reg->blobs->ops->upload_open(reg->blobs, id, 1, &f, &size);
-	if (rc) {
-		reg->meta->ops->upload_delete(reg->meta, id);
+	int rc = reg->blobs->ops->upload_open(reg->blobs, id, 1, &f, &size);
+	if (rc)
 		return rc;
-	}
 	reg->blobs->ops->upload_close(f);
-	return 0;
+	rc = reg->meta->ops->upload_create(reg->meta, id, q->name, reg->max_sessions);
+	if (rc)
+		reg->blobs->ops->upload_remove(reg->blobs, id);
+	return rc;
+}
+
+/* A row whose staging file is gone belongs to an upload whose PUT committed the blob but
+ * crashed before the row was deleted: forget it and answer BLOB_UPLOAD_UNKNOWN. */
+static int forget_if_orphan(struct registry *reg, const char *id, int rc)
+{
+	if (rc == DD_E_BLOB_UPLOAD_UNKNOWN)
+		reg->meta->ops->upload_delete(reg->meta, id);
+	return rc;
 }
 
 static void post_begin(struct http_req *r)
@@ -276,7 +284,7 @@ static int session_open(struct http_req *r, enum digest_alg alg)
 	int64_t size;
 	if ((rc = reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &q->file, &size))) {
 		hasher_free(h);
-		return rc;
+		return forget_if_orphan(reg, rec.id, rc);
 	}
 	if (size != rec.offset) { /* bytes of an unacknowledged request, e.g. before a crash */
 		if (size < rec.offset) {
@@ -354,6 +362,13 @@ void uploads_begin(struct http_req *r)
 			return;
 		}
 		if (is_get) {
+			struct upload_file *f;
+			int64_t size;
+			if ((rc = forget_if_orphan(reg, rec.id, reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &f, &size)))) {
+				reg_error(r, rc, NULL);
+				return;
+			}
+			reg->blobs->ops->upload_close(f);
 			http_respond(r, 204, NULL, "", 0);
 			set_location_headers(r, rec.id, rec.offset);
 			return;
