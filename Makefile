@@ -17,6 +17,7 @@ ifneq ($(SANITIZER),)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
 endif
+LDFLAGS += -Wl,--as-needed
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
 
 LIB_SRC := $(sort $(filter-out src/cmd/%,$(wildcard src/*/*.c)))

@@ -11,6 +11,7 @@
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 
 static const char usage_text[] =
@@ -91,6 +92,9 @@ static int is_loopback(const char *host)
 int cmd_serve(int argc, char **argv)
 {
 	struct config c;
+	/* Thread-per-connection: glibc would give each busy thread its own malloc arena, and
+	 * memory freed in one is not reused by another. Two arenas keep RSS flat under load. */
+	mallopt(M_ARENA_MAX, 2);
 	config_defaults(&c);
 	if (parse_args(argc, argv, &c))
 		return 2;

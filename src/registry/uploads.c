@@ -242,14 +242,14 @@ static void post_begin(struct http_req *r)
 			reg_error(r, rc, NULL);
 			return;
 		}
+		q->monolithic = 1; /* from here on uploads_done removes the staging file */
+		q->finishing = 1;
+		q->body = BODY_UPLOAD;
 		q->hasher = hasher_new(q->want.alg);
 		if (!q->hasher) {
 			reg_error(r, DD_E_NOMEM, NULL);
-			return;
+			uploads_done(r);
 		}
-		q->monolithic = 1;
-		q->finishing = 1;
-		q->body = BODY_UPLOAD;
 		return;
 	}
 	char id[37];

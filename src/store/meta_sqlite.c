@@ -106,11 +106,17 @@ struct conn {
 	struct conn *next;
 };
 
+/* Connections open at once. SQLite serialises writers anyway and two cores saturate on a
+ * few readers; each connection costs its schema, statements and page cache in memory. */
+#define POOL_MAX 6
+
 struct meta_sqlite {
 	struct meta base;
 	char *path;
 	pthread_mutex_t mu;
-	struct conn *pool;
+	pthread_cond_t freed;
+	struct conn *pool; /* idle connections */
+	int open;          /* connections open, idle or busy */
 };
 
 static struct meta_sqlite *ms_of(struct meta *m) { return (struct meta_sqlite *)m; }
@@ -135,7 +141,10 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 		return DD_E_IO;
 	}
 	sqlite3_busy_timeout(c->db, 30000);
-	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;", NULL, NULL, NULL);
+	/* FULL: a transaction acknowledged to a client survives power loss, not only a crash.
+	 * A small page cache per connection: metadata rows are small and hot rows stay in the OS
+	 * page cache; the pool holds one connection per concurrently busy thread. */
+	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512;", NULL, NULL, NULL);
 	*out = c;
 	return 0;
 }
@@ -148,18 +157,30 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
+/* Takes an idle connection, opens one while fewer than POOL_MAX exist, else waits. */
 static int conn_get(struct meta_sqlite *ms, struct conn **out)
 {
 	pthread_mutex_lock(&ms->mu);
+	while (!ms->pool && ms->open >= POOL_MAX)
+		pthread_cond_wait(&ms->freed, &ms->mu);
 	struct conn *c = ms->pool;
 	if (c)
 		ms->pool = c->next;
+	else
+		ms->open++;
 	pthread_mutex_unlock(&ms->mu);
 	if (c) {
 		*out = c;
 		return 0;
 	}
-	return conn_open(ms, out);
+	int rc = conn_open(ms, out);
+	if (rc) {
+		pthread_mutex_lock(&ms->mu);
+		ms->open--;
+		pthread_cond_signal(&ms->freed);
+		pthread_mutex_unlock(&ms->mu);
+	}
+	return rc;
 }
 
 static void conn_put(struct meta_sqlite *ms, struct conn *c)
@@ -167,6 +188,7 @@ static void conn_put(struct meta_sqlite *ms, struct conn *c)
 	pthread_mutex_lock(&ms->mu);
 	c->next = ms->pool;
 	ms->pool = c;
+	pthread_cond_signal(&ms->freed);
 	pthread_mutex_unlock(&ms->mu);
 }
 
@@ -718,6 +740,7 @@ static void ms_free(struct meta *m)
 		conn_close(c);
 	}
 	pthread_mutex_destroy(&ms->mu);
+	pthread_cond_destroy(&ms->freed);
 	free(ms->path);
 	free(ms);
 }
@@ -750,9 +773,10 @@ int meta_sqlite_open(const char *path, struct meta **out)
 		return DD_E_NOMEM;
 	}
 	pthread_mutex_init(&ms->mu, NULL);
+	pthread_cond_init(&ms->freed, NULL);
 	ms->base.ops = &sqlite_ops;
 	struct conn *c;
-	int rc = conn_open(ms, &c);
+	int rc = conn_get(ms, &c);
 	if (rc) {
 		ms_free(&ms->base);
 		return rc;

@@ -1,0 +1,227 @@
+"""Side-by-side benchmark: drydock vs Debian's docker-registry (Distribution 2.8).
+
+For each registry, in the same run: skopeo push / re-push / pull wall time of debian-min and
+debian-big (fresh data directory for every push so nothing is mounted or cached), manifest GET
+requests/s and p99 with wrk (32 connections), large blob GET throughput with curl, and RSS
+(idle, and peak under load). Reports medians of several runs and drydock/peer ratios.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+ACCEPT = ("application/vnd.oci.image.manifest.v1+json,"
+          "application/vnd.docker.distribution.manifest.v2+json")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc):
+    for _ in range(500):
+        if proc.poll() is not None:
+            raise RuntimeError("registry exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("registry did not start")
+
+
+class Registry:
+    def __init__(self, kind, drydock_bin):
+        self.kind, self.bin, self.proc, self.dir = kind, drydock_bin, None, None
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{self.kind}-")
+        self.port = free_port()
+        log = open(os.path.join(self.dir, "log"), "w")
+        if self.kind == "drydock":
+            cmd = [self.bin, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", f"{self.dir}/data",
+                   "--log-level", "warn"]
+        else:
+            cfg = os.path.join(self.dir, "config.yml")
+            with open(cfg, "w") as f:
+                f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+                        f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\n"
+                        f"http:\n  addr: 127.0.0.1:{self.port}\n")
+            cmd = ["docker-registry", "serve", cfg]
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        wait_port(self.port, self.proc)
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.proc = None
+
+    def rss_kb(self, field="VmRSS"):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def pss_kb(self):
+        with open(f"/proc/{self.proc.pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+        return 0
+
+    def cpu_s(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    @property
+    def host(self):
+        return f"127.0.0.1:{self.port}"
+
+
+def timed(cmd):
+    t = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.monotonic() - t
+
+
+def skopeo_push(reg, layout, ref):
+    return timed(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                  f"docker://{reg.host}/{ref}"])
+
+
+def skopeo_pull(reg, ref, dest):
+    shutil.rmtree(dest, ignore_errors=True)
+    return timed(["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{reg.host}/{ref}",
+                  f"dir:{dest}"])
+
+
+def wrk(reg, path, seconds):
+    script = os.path.join(tempfile.gettempdir(), "bench-accept.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.headers["Accept"] = "{ACCEPT}"\n')
+    out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", script,
+                          f"http://{reg.host}{path}"], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk saw errors: {out}")
+    return rps, p99
+
+
+def blob_get(reg, repo, digest):
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{speed_download} %{size_download}",
+                          f"http://{reg.host}/v2/{repo}/blobs/{digest}"], check=True, capture_output=True,
+                         text=True).stdout.split()
+    return float(out[0]) / 1e6
+
+
+def biggest_layer(layout):
+    idx = json.load(open(os.path.join(layout, "index.json")))
+    d = idx["manifests"][0]["digest"]
+    m = json.load(open(os.path.join(layout, "blobs", *d.split(":"))))
+    layer = max(m["layers"], key=lambda l: l["size"])
+    return layer["digest"], layer["size"]
+
+
+def median(v):
+    return statistics.median(v) if v else float("nan")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--drydock", required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--wrk-seconds", type=int, default=8)
+    a = ap.parse_args()
+    kinds = ["drydock", "docker-registry"]
+    res = {k: {} for k in kinds}
+
+    def add(kind, key, v):
+        res[kind].setdefault(key, []).append(v)
+
+    pulldir = tempfile.mkdtemp(prefix="bench-pull-")
+    for run in range(a.runs):
+        for kind in (kinds if run % 2 == 0 else kinds[::-1]):  # alternate order against drift
+            for img in ("debian-min", "debian-big"):
+                reg = Registry(kind, a.drydock).start()
+                try:
+                    layout = os.path.join(a.images, img)
+                    c0 = reg.cpu_s()
+                    add(kind, f"push {img}", skopeo_push(reg, layout, f"bench/{img}:v1"))
+                    c1 = reg.cpu_s()
+                    add(kind, f"re-push {img}", skopeo_push(reg, layout, f"bench/{img}:v1"))
+                    c2 = reg.cpu_s()
+                    add(kind, f"pull {img}", skopeo_pull(reg, f"bench/{img}:v1", os.path.join(pulldir, "p")))
+                    c3 = reg.cpu_s()
+                    add(kind, f"server CPU s, push {img}", c1 - c0)
+                    add(kind, f"server CPU s, pull {img}", c3 - c2)
+                    if img == "debian-big":
+                        add(kind, "RSS idle after push (MiB)", reg.rss_kb() / 1024)
+                        add(kind, "anonymous RSS idle after push (MiB)", reg.rss_kb("RssAnon") / 1024)
+                        add(kind, "PSS idle after push (MiB)", reg.pss_kb() / 1024)
+                        digest, size = biggest_layer(layout)
+                        add(kind, f"blob GET MB/s ({size // 1000000} MB layer)",
+                            median([blob_get(reg, f"bench/{img}", digest) for _ in range(3)]))
+                        if run < 3:
+                            rps, p99 = wrk(reg, f"/v2/bench/{img}/manifests/v1", a.wrk_seconds)
+                            add(kind, "manifest GET req/s (32 conns)", rps)
+                            add(kind, "manifest GET p99 (ms)", p99)
+                            add(kind, "RSS peak under load (MiB)", reg.rss_kb("VmHWM") / 1024)
+                            add(kind, "anonymous RSS after load (MiB)", reg.rss_kb("RssAnon") / 1024)
+                            add(kind, "PSS after load (MiB)", reg.pss_kb() / 1024)
+                finally:
+                    reg.stop()
+    shutil.rmtree(pulldir, ignore_errors=True)
+
+    lower_better = lambda k: not ("req/s" in k or "MB/s" in k)  # noqa: E731
+    lines = ["# Benchmark results", "",
+             f"drydock vs Debian's docker-registry (Distribution {docker_registry_version()}), same machine, "
+             f"same run, {time.strftime('%Y-%m-%d')}. {os.cpu_count()} cores. Medians of {a.runs} runs "
+             "(wrk: 3 runs). Ratio = drydock / docker-registry; the target column says which way is better.",
+             "", "Produced by `make bench` (bench/run.sh, bench/bench.py). Machines here are shared and noisy: "
+             "read ratios, not absolute numbers.", "",
+             "| measure | drydock | docker-registry | ratio | target |", "|---|---|---|---|---|"]
+    targets = {"push": "≤ 0.5", "re-push": "≤ 0.5", "pull": "≤ 0.5", "manifest GET req/s": "≥ 3",
+               "RSS": "≤ 0.25", "anonymous RSS": "≤ 0.25", "PSS": "≤ 0.25"}
+    for key in res["drydock"]:
+        d, p = median(res["drydock"][key]), median(res["docker-registry"].get(key, []))
+        ratio = d / p if p else float("nan")
+        tgt = next((v for k, v in targets.items() if key.startswith(k)), "")
+        unit = "s" if key.split()[0] in ("push", "re-push", "pull") else ""
+        lines.append(f"| {key} | {d:.3f}{unit} | {p:.3f}{unit} | {ratio:.2f} | {tgt} |")
+    lines += ["", "Raw samples:", "", "```", json.dumps(res, indent=1), "```", ""]
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines[:len(lines) - 4]))
+
+
+def docker_registry_version():
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "docker-registry"], capture_output=True,
+                         text=True).stdout
+    return out or "?"
+
+
+if __name__ == "__main__":
+    main()
