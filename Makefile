@@ -11,7 +11,7 @@ BUILD := build$(if $(SANITIZER),-$(SANITIZER))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -pthread -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS))
 ifeq ($(DEVELOPER),1)
-CFLAGS += -Wall -Wextra -Werror -Wvla -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS += -Wall -Wextra -Werror -Wvla -Wstrict-prototypes
 endif
 ifneq ($(SANITIZER),)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
