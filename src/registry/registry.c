@@ -52,6 +52,11 @@ static void base_handle(struct http_req *r)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
+	int rc = access_check(r, NULL, ACCESS_BASE);
+	if (rc) {
+		reg_error(r, rc, NULL);
+		return;
+	}
 	if (is(r, "HEAD"))
 		http_respond_head(r, 200, "application/json", 2);
 	else

@@ -10,6 +10,9 @@ import tempfile
 import pytest
 import requests
 
+import sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+
 
 def run(*args, **kw):
     p = subprocess.run(list(args), capture_output=True, text=True, timeout=600, **kw)
@@ -116,3 +119,29 @@ def test_podman_pull_push(images, server, tmp_path):
         assert json.loads(out)[0]["RootFS"]["Layers"] == cfg["rootfs"]["diff_ids"]
     finally:
         shutil.rmtree(store, ignore_errors=True)
+
+
+def test_skopeo_over_https(images, tmp_path):
+    """A real Go TLS client against drydock's HTTPS, verifying the certificate."""
+    from drydock import Server
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    certs = tmp_path / "certs.d"
+    certs.mkdir()
+    shutil.copy(cert, certs / "ca.crt")
+    s = Server(tls=(str(cert), str(key))).start()
+    try:
+        host = f"127.0.0.1:{s.port}"
+        src = os.path.join(images, "debian-min")
+        run("skopeo", "copy", "--quiet", "--dest-cert-dir", str(certs), f"oci:{src}:latest",
+            f"docker://{host}/tls/min:v1")
+        run("skopeo", "copy", "--quiet", "--src-cert-dir", str(certs), f"docker://{host}/tls/min:v1",
+            f"oci:{tmp_path}/pulled:latest")
+        assert layer_digests(oci_manifest(str(tmp_path / "pulled"))) == layer_digests(oci_manifest(src))
+        # without the CA the client must refuse
+        p = subprocess.run(["skopeo", "inspect", f"docker://{host}/tls/min:v1"], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0 and "certificate" in p.stderr
+    finally:
+        s.stop()

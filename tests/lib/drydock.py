@@ -58,7 +58,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            rc = self.proc.returncode
+            self.proc = None
+            self.check_log()
+            assert rc == 0, f"drydock exited with {rc} on SIGTERM"
         self.proc = None
+
+    def check_log(self):
+        """Sanitizer reports (SANITIZER=address/undefined builds) fail the test."""
+        with open(self.log_path, errors="replace") as f:
+            text = f.read()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in text, f"sanitizer report in {self.log_path}:\n{text[-4000:]}"
 
     def kill9(self):
         if self.proc:
