@@ -17,7 +17,8 @@
 static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
-	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n";
+	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
+	"                     [--upload-max-age SECONDS]\n";
 
 struct event_log {
 	int fd;
@@ -46,6 +47,48 @@ static void write_event(void *ctx, const struct event *ev)
 		free(line);
 	}
 	free(text);
+}
+
+/* The janitor: purges stale upload sessions at start and then every half max-age (at most
+ * hourly), until stopped. */
+struct janitor {
+	struct registry *reg;
+	int64_t max_age;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, running;
+};
+
+static void *janitor_main(void *arg)
+{
+	struct janitor *j = arg;
+	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
+	pthread_mutex_lock(&j->mu);
+	while (!j->stop) {
+		pthread_mutex_unlock(&j->mu);
+		registry_purge_uploads(j->reg, j->max_age);
+		pthread_mutex_lock(&j->mu);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += every;
+		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+static void janitor_stop(struct janitor *j)
+{
+	if (!j->running)
+		return;
+	pthread_mutex_lock(&j->mu);
+	j->stop = 1;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(j->thread, NULL);
+	j->running = 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -142,6 +185,8 @@ int cmd_serve(int argc, char **argv)
 		rc = registry_new(blobs, meta, &reg);
 	if (!rc)
 		reg->max_sessions = c.max_upload_sessions;
+	struct janitor jan = {.reg = reg, .max_age = c.upload_max_age, .mu = PTHREAD_MUTEX_INITIALIZER,
+			      .cv = PTHREAD_COND_INITIALIZER};
 	if (!rc && *c.event_log) {
 		el.fd = open(c.event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (el.fd < 0) {
@@ -169,12 +214,15 @@ int cmd_serve(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	if (!rc && !pthread_create(&jan.thread, NULL, janitor_main, &jan))
+		jan.running = 1;
 	if (!rc) {
 		int sig;
 		sigwait(&set, &sig);
 		log_info("signal %d: stopping", sig);
 	}
 	http_server_stop(srv);
+	janitor_stop(&jan);
 	registry_free(reg);
 	if (meta)
 		meta->ops->free(meta);

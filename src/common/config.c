@@ -10,6 +10,20 @@ void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
+	c->upload_max_age = 24 * 3600;
+}
+
+static int set_long(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (!*value || *end || errno || v < lo || v > hi) {
+		*why = msg;
+		return DD_E_CONFIG;
+	}
+	*dst = v;
+	return 0;
 }
 
 static int set_str(char *dst, size_t cap, const char *v, const char **why)
@@ -45,16 +59,12 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->access_log = !strcmp(value, "true");
 		return 0;
 	}
-	if (!strcmp(key, "max-upload-sessions")) {
-		char *end;
-		long v = strtol(value, &end, 10);
-		if (!*value || *end || v < 1 || v > 1000000) {
-			*why = "max-upload-sessions must be an integer from 1 to 1000000";
-			return DD_E_CONFIG;
-		}
-		c->max_upload_sessions = v;
-		return 0;
-	}
+	if (!strcmp(key, "max-upload-sessions"))
+		return set_long(&c->max_upload_sessions, value, 1, 1000000,
+				"max-upload-sessions must be an integer from 1 to 1000000", why);
+	if (!strcmp(key, "upload-max-age"))
+		return set_long(&c->upload_max_age, value, 1, 365L * 24 * 3600,
+				"upload-max-age must be a number of seconds from 1 to 31536000", why);
 	*why = "unknown setting";
 	return DD_E_CONFIG;
 }

@@ -12,6 +12,7 @@ struct config {
 	char event_log[1024]; /* JSON lines of registry events, empty for none */
 	int access_log;
 	long max_upload_sessions; /* open upload sessions at once */
+	long upload_max_age;      /* seconds an idle upload session is kept */
 };
 
 void config_defaults(struct config *c);

@@ -41,10 +41,8 @@ void blobs_handle(struct http_req *r)
 	}
 	if (reg_digest(r, q->arg, &d))
 		return;
-	if ((rc = access_check(r, q->name, is_delete ? ACCESS_DELETE : ACCESS_PULL))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, q->name, is_delete ? ACCESS_DELETE : ACCESS_PULL))
 		return;
-	}
 	if (is_delete) {
 		rc = reg->meta->ops->blob_unlink(reg->meta, q->name, d.str);
 		if (rc)

@@ -75,10 +75,8 @@ void tags_handle(struct http_req *r)
 	int more, rc;
 	if (read_method(r) || page_args(r, &limit, &last, &asked))
 		return;
-	if ((rc = access_check(r, q->name, ACCESS_PULL))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, q->name, ACCESS_PULL))
 		return;
-	}
 	if ((rc = reg->meta->ops->tags_list(reg->meta, &r->arena, q->name, last, limit, &v, &n, &more))) {
 		reg_error(r, rc, rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
 		return;
@@ -96,10 +94,8 @@ void catalog_handle(struct http_req *r)
 	int more, rc;
 	if (read_method(r) || page_args(r, &limit, &last, &asked))
 		return;
-	if ((rc = access_check(r, NULL, ACCESS_CATALOG))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, NULL, ACCESS_CATALOG))
 		return;
-	}
 	if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
 		reg_error(r, rc, NULL);
 		return;
@@ -115,10 +111,8 @@ void referrers_handle(struct http_req *r)
 	int rc;
 	if (read_method(r) || reg_digest(r, q->arg, &d))
 		return;
-	if ((rc = access_check(r, q->name, ACCESS_PULL))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, q->name, ACCESS_PULL))
 		return;
-	}
 	const char *at = http_query(r, "artifactType");
 	if (at && !*at)
 		at = NULL;

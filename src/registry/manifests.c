@@ -11,18 +11,19 @@
 #include "image/manifest.h"
 #include "store/meta.h"
 
-/* Splits the reference into a digest or a tag, answering the error itself. */
-static int parse_reference(struct http_req *r, int *is_digest, struct digest *d)
+/* Splits the reference into a digest or a tag and checks access for action, answering the
+ * error itself. */
+static int parse_reference(struct http_req *r, enum access_action action, int *is_digest, struct digest *d)
 {
 	struct reg_req *q = reg_of(r);
 	const char *why;
+	int rc;
 	*is_digest = strchr(q->arg, ':') != NULL;
 	if (*is_digest)
-		return reg_digest(r, q->arg, d);
-	int rc = tag_validate(q->arg, strlen(q->arg), &why);
-	if (rc)
+		rc = reg_digest(r, q->arg, d);
+	else if ((rc = tag_validate(q->arg, strlen(q->arg), &why)))
 		reg_error(r, rc, arena_printf(&r->arena, "'%.140s': %s", q->arg, why));
-	return rc;
+	return rc ? rc : reg_access(r, q->name, action);
 }
 
 static void get_manifest(struct http_req *r, int head)
@@ -31,12 +32,8 @@ static void get_manifest(struct http_req *r, int head)
 	struct registry *reg = q->reg;
 	struct digest d;
 	int is_digest, rc;
-	if (parse_reference(r, &is_digest, &d))
+	if (parse_reference(r, ACCESS_PULL, &is_digest, &d))
 		return;
-	if ((rc = access_check(r, q->name, ACCESS_PULL))) {
-		reg_error(r, rc, NULL);
-		return;
-	}
 	struct manifest_rec m;
 	rc = reg->meta->ops->manifest_get(reg->meta, &r->arena, q->name, is_digest ? d.str : q->arg, is_digest, !head, &m);
 	if (rc) {
@@ -61,12 +58,8 @@ static void delete_manifest(struct http_req *r)
 	struct registry *reg = q->reg;
 	struct digest d;
 	int is_digest, rc;
-	if (parse_reference(r, &is_digest, &d))
+	if (parse_reference(r, ACCESS_DELETE, &is_digest, &d))
 		return;
-	if ((rc = access_check(r, q->name, ACCESS_DELETE))) {
-		reg_error(r, rc, NULL);
-		return;
-	}
 	if (is_digest)
 		rc = reg->meta->ops->manifest_delete(reg->meta, q->name, d.str);
 	else
@@ -98,13 +91,9 @@ void manifests_begin(struct http_req *r)
 		return;
 	}
 	struct digest d;
-	int is_digest, rc;
-	if (parse_reference(r, &is_digest, &d))
+	int is_digest;
+	if (parse_reference(r, ACCESS_PUSH, &is_digest, &d))
 		return;
-	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
-		reg_error(r, rc, NULL);
-		return;
-	}
 	const char *cl = http_header(r, "Content-Length");
 	int64_t len;
 	if (cl && !parse_i64(cl, strlen(cl), &len) && len > DD_MAX_MANIFEST_BYTES) {

@@ -35,6 +35,14 @@ void reg_error(struct http_req *r, int err, const char *detail)
 			  detail ? detail : "");
 }
 
+int reg_access(struct http_req *r, const char *repo, enum access_action action)
+{
+	int rc = access_check(r, repo, action);
+	if (rc)
+		reg_error(r, rc, NULL);
+	return rc;
+}
+
 int reg_digest(struct http_req *r, const char *s, struct digest *out)
 {
 	const char *why;
@@ -52,11 +60,8 @@ static void base_handle(struct http_req *r)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	int rc = access_check(r, NULL, ACCESS_BASE);
-	if (rc) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, NULL, ACCESS_BASE))
 		return;
-	}
 	if (is(r, "HEAD"))
 		http_respond_head(r, 200, "application/json", 2);
 	else

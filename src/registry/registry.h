@@ -4,6 +4,7 @@
 #ifndef DD_REGISTRY_H
 #define DD_REGISTRY_H
 #include <stdint.h>
+#include "auth/access.h"
 #include "common/buf.h"
 #include "common/digest.h"
 #include "http/server.h"
@@ -24,6 +25,9 @@ struct registry {
 /* Creates a registry over borrowed stores. Returns owned memory. */
 int registry_new(struct blobstore *blobs, struct meta *meta, struct registry **out);
 void registry_free(struct registry *reg);
+/* Cancels upload sessions idle for more than max_age seconds and removes staging files
+ * that no session owns (left by a crash). Safe while serving; returns how many it removed. */
+int registry_purge_uploads(struct registry *reg, int64_t max_age);
 /* The http_app that serves reg. */
 struct http_app registry_app(struct registry *reg);
 
@@ -54,6 +58,8 @@ struct reg_req {
 struct reg_req *reg_of(struct http_req *r);
 /* Answers with the OCI error JSON for err; detail may be NULL. */
 void reg_error(struct http_req *r, int err, const char *detail);
+/* access_check(), answering the error itself; returns its code. */
+int reg_access(struct http_req *r, const char *repo, enum access_action action);
 /* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */
 int reg_digest(struct http_req *r, const char *s, struct digest *out);
 

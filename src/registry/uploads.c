@@ -208,10 +208,8 @@ static void post_begin(struct http_req *r)
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	int rc;
-	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, q->name, ACCESS_PUSH))
 		return;
-	}
 	const char *mount = http_query(r, "mount"), *from = http_query(r, "from"), *dg = http_query(r, "digest");
 	if (mount && from) {
 		struct digest d;
@@ -245,6 +243,10 @@ static void post_begin(struct http_req *r)
 		q->monolithic = 1; /* from here on uploads_done removes the staging file */
 		q->finishing = 1;
 		q->body = BODY_UPLOAD;
+		struct hasher *none;
+		int64_t off;
+		if (!table_acquire(reg->uploads, id, &none, &off)) /* so the purge leaves it alone */
+			q->locked = 1;
 		q->hasher = hasher_new(q->want.alg);
 		if (!q->hasher) {
 			reg_error(r, DD_E_NOMEM, NULL);
@@ -345,10 +347,8 @@ void uploads_begin(struct http_req *r)
 		return;
 	}
 	int is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
-	if ((rc = access_check(r, q->name, ACCESS_PUSH))) {
-		reg_error(r, rc, NULL);
+	if (reg_access(r, q->name, ACCESS_PUSH))
 		return;
-	}
 	if (is_get || !strcmp(r->method, "DELETE")) {
 		struct upload_rec rec;
 		if (!util_is_uuid(q->arg, strlen(q->arg)))
@@ -527,7 +527,7 @@ void uploads_done(struct http_req *r)
 		q->file = NULL;
 	}
 	if (q->locked) {
-		int gone = q->monolithic == 2;
+		int gone = q->monolithic != 0; /* committed, or a monolithic upload's file removed */
 		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;
 		if (!keep)
 			hasher_free(q->hasher);
@@ -536,4 +536,58 @@ void uploads_done(struct http_req *r)
 	} else
 		hasher_free(q->hasher);
 	q->hasher = NULL;
+}
+
+struct purge_ctx {
+	struct registry *reg;
+	struct arena *a;
+	int removed;
+};
+
+/* A staging file with no session row: a crash between creating it and recording it, or an
+ * interrupted monolithic upload. Busy ids are skipped. */
+static void purge_orphan(void *ctx, const char *id)
+{
+	struct purge_ctx *p = ctx;
+	struct registry *reg = p->reg;
+	struct upload_rec rec;
+	struct hasher *h;
+	int64_t off;
+	if (!util_is_uuid(id, strlen(id)) || reg->meta->ops->upload_get(reg->meta, p->a, id, &rec) != DD_E_BLOB_UPLOAD_UNKNOWN)
+		return;
+	if (table_acquire(reg->uploads, id, &h, &off))
+		return;
+	if (!reg->blobs->ops->upload_remove(reg->blobs, id))
+		p->removed++;
+	table_release(reg->uploads, id, h, off, 1);
+}
+
+int registry_purge_uploads(struct registry *reg, int64_t max_age)
+{
+	struct arena a = {0};
+	struct purge_ctx p = {.reg = reg, .a = &a};
+	int64_t before = util_now() - max_age;
+	const char **ids;
+	size_t n;
+	if (!reg->meta->ops->uploads_stale(reg->meta, &a, before, 1000, &ids, &n)) {
+		for (size_t i = 0; i < n; i++) {
+			struct hasher *h;
+			int64_t off;
+			if (table_acquire(reg->uploads, ids[i], &h, &off))
+				continue; /* in use right now: not stale after all */
+			int rc = reg->meta->ops->upload_delete(reg->meta, ids[i]);
+			if (!rc)
+				rc = reg->blobs->ops->upload_remove(reg->blobs, ids[i]);
+			table_release(reg->uploads, ids[i], h, off, 1);
+			if (!rc)
+				p.removed++;
+		}
+	}
+	/* staging files older than the cutoff with no row; a monolithic upload in progress
+	 * is busy in the table, or its file is younger */
+	reg->blobs->ops->uploads_each_older(reg->blobs, before, purge_orphan, &p);
+	arena_free(&a);
+	if (p.removed)
+		log_info("purged %d stale upload session(s) or staging file(s)", p.removed);
+	return p.removed;
 }

@@ -31,6 +31,9 @@ struct blobstore_ops {
 	int (*upload_commit)(struct blobstore *bs, struct upload_file *u, const char *digest);
 	void (*upload_close)(struct upload_file *u);
 	int (*upload_remove)(struct blobstore *bs, const char *id);
+	/* Calls fn for each staging object last written before `before` (unix seconds). */
+	int (*uploads_each_older)(struct blobstore *bs, int64_t before, void (*fn)(void *ctx, const char *id),
+				  void *ctx);
 	/* 0 with *size, or DD_E_BLOB_UNKNOWN. */
 	int (*blob_stat)(struct blobstore *bs, const char *digest, int64_t *size);
 	/* Opens blob for reading: a file descriptor the HTTP layer may sendfile() from, owned by

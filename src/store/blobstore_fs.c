@@ -7,6 +7,7 @@
 #include "blobstore.h"
 #include "common/log.h"
 #include "common/util.h"
+#include <dirent.h>
 
 struct blobstore_fs {
 	struct blobstore base;
@@ -159,6 +160,26 @@ static int fs_upload_remove(struct blobstore *bs, const char *id)
 	return 0;
 }
 
+static int fs_uploads_each_older(struct blobstore *bs, int64_t before, void (*fn)(void *ctx, const char *id),
+				 void *ctx)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/uploads", fs_of(bs)->root);
+	DIR *d = opendir(dir);
+	if (!d)
+		return DD_E_IO;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (st.st_mtime < before)
+			fn(ctx, e->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
 static int fs_blob_stat(struct blobstore *bs, const char *digest, int64_t *size)
 {
 	char p[PATH_MAX];
@@ -221,6 +242,7 @@ static const struct blobstore_ops fs_ops = {
 	.upload_commit = fs_upload_commit,
 	.upload_close = fs_upload_close,
 	.upload_remove = fs_upload_remove,
+	.uploads_each_older = fs_uploads_each_older,
 	.blob_stat = fs_blob_stat,
 	.blob_open_fd = fs_blob_open_fd,
 	.blob_remove = fs_blob_remove,

@@ -71,6 +71,9 @@ struct meta_ops {
 	int (*upload_get)(struct meta *m, struct arena *a, const char *id, struct upload_rec *out);
 	int (*upload_set_offset)(struct meta *m, const char *id, int64_t offset);
 	int (*upload_delete)(struct meta *m, const char *id);
+	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
+	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
+			     size_t *n);
 	void (*free)(struct meta *m);
 };
 

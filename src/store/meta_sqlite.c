@@ -59,6 +59,7 @@ enum stmt_id {
 	S_UPLOAD_GET,
 	S_UPLOAD_SET,
 	S_UPLOAD_DEL,
+	S_UPLOAD_STALE,
 	S__COUNT
 };
 
@@ -98,6 +99,7 @@ static const char *const sql[S__COUNT] = {
 	[S_UPLOAD_GET] = "SELECT repo, offset, created FROM uploads WHERE id=?1",
 	[S_UPLOAD_SET] = "UPDATE uploads SET offset=?2, updated=?3 WHERE id=?1",
 	[S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id=?1",
+	[S_UPLOAD_STALE] = "SELECT id FROM uploads WHERE updated<?1 ORDER BY updated LIMIT ?2",
 };
 
 struct conn {
@@ -731,6 +733,25 @@ static int ms_upload_delete(struct meta *m, const char *id)
 	return rc;
 }
 
+static int ms_uploads_stale(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
+			    size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int more;
+	*ids = NULL;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_STALE);
+	sqlite3_bind_int64(s, 1, before);
+	sqlite3_bind_int64(s, 2, (int64_t)max + 1);
+	rc = collect_names(c, a, s, (int64_t)max, ids, n, &more);
+	conn_put(ms, c);
+	return rc;
+}
+
 static void ms_free(struct meta *m)
 {
 	struct meta_sqlite *ms = ms_of(m);
@@ -761,6 +782,7 @@ static const struct meta_ops sqlite_ops = {
 	.upload_get = ms_upload_get,
 	.upload_set_offset = ms_upload_set_offset,
 	.upload_delete = ms_upload_delete,
+	.uploads_stale = ms_uploads_stale,
 	.free = ms_free,
 };
 

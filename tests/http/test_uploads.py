@@ -192,3 +192,44 @@ def test_session_survives_restart():
             assert http.get(f"{s.url}/v2/up/restart/blobs/{sha256(data)}").content == data
     finally:
         s.stop()
+
+
+def test_stale_sessions_purged():
+    from drydock import Server
+    import requests
+    import time
+    s = Server(extra_args=["--upload-max-age", "2"]).start()
+    try:
+        with requests.Session() as http:
+            old = start(http, s.url, "up/stale")
+            assert http.patch(old, data=b"abandoned").status_code == 202
+            # a staging file no session owns (as a crash can leave), two minutes old
+            orphan = os.path.join(s.data_dir, "uploads", str(uuid.uuid4()))
+            open(orphan, "wb").write(b"x")
+            os.utime(orphan, (time.time() - 120, time.time() - 120))
+            # and one that is not a session id at all: left alone
+            stray = os.path.join(s.data_dir, "uploads", "not-an-upload")
+            open(stray, "wb").write(b"x")
+            os.utime(stray, (time.time() - 120, time.time() - 120))
+            deadline = time.time() + 30
+            while time.time() < deadline and http.get(old).status_code != 404:
+                time.sleep(0.5)
+            r = http.get(old)
+            assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN"
+            assert not os.path.exists(os.path.join(s.data_dir, "uploads", old.rsplit("/", 1)[1]))
+            while time.time() < deadline and os.path.exists(orphan):
+                time.sleep(0.5)
+            assert not os.path.exists(orphan)
+            assert os.path.exists(stray)
+            # a session in use is kept: touch it every half second for longer than max-age
+            live = start(http, s.url, "up/stale")
+            data = b""
+            for i in range(8):
+                r = http.patch(live, data=b"x")
+                assert r.status_code == 202, r.text
+                data += b"x"
+                time.sleep(0.5)
+            r = http.put(f"{live}?digest={sha256(data)}")
+            assert r.status_code == 201
+    finally:
+        s.stop()
