@@ -467,7 +467,6 @@ static void finish_put(struct http_req *r)
 	}
 	if (!q->monolithic && reg->meta->ops->upload_delete(reg->meta, q->upload_id))
 		log_warn("cannot delete finished upload '%s'", q->upload_id);
-	q->upload_id = q->monolithic ? NULL : q->upload_id;
 	q->monolithic = 2; /* done: nothing to clean up */
 	struct event ev = {.kind = EVENT_BLOB_COMMITTED, .repo = q->name, .digest = got.str, .size = q->offset};
 	events_emit(&ev);
