@@ -233,3 +233,62 @@ def test_stale_sessions_purged():
             assert r.status_code == 201
     finally:
         s.stop()
+
+
+def test_client_gone_mid_patch(http, base, server):
+    import socket
+    import time
+    loc = start(http, base, "up/abort")
+    assert http.patch(loc, data=b"a" * 1000).status_code == 202
+    path = loc[len(base):]
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(f"PATCH {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n".encode() + b"b" * 5000)
+    time.sleep(0.2)
+    sock.close()
+    # the half-sent chunk is not acknowledged and is cut off; the session goes on
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = http.get(loc)
+        if r.status_code == 204 and r.headers["Range"] == "0-999":
+            r = http.patch(loc, data=b"c" * 10, headers={"Content-Range": "1000-1009"})
+            if r.status_code == 202:
+                break
+        time.sleep(0.1)
+    assert r.status_code == 202 and r.headers["Range"] == "0-1009"
+    d = sha256(b"a" * 1000 + b"c" * 10)
+    assert http.put(f"{loc}?digest={d}").status_code == 201
+    assert http.get(f"{base}/v2/up/abort/blobs/{d}").content == b"a" * 1000 + b"c" * 10
+
+
+def test_concurrent_same_blob_and_tag(base):
+    import json
+    import threading
+    import requests
+    from drydock import OCI_CONFIG, OCI_MANIFEST
+    data = os.urandom(300000)
+    d = sha256(data)
+    results = []
+
+    def worker(i):
+        with requests.Session() as s:
+            r = s.post(f"{base}/v2/up/race/blobs/uploads/?digest={d}", data=data)
+            cfg = json.dumps({"i": i}).encode()
+            rc = s.post(f"{base}/v2/up/race/blobs/uploads/?digest={sha256(cfg)}", data=cfg)
+            m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                            "config": {"mediaType": OCI_CONFIG, "digest": sha256(cfg), "size": len(cfg)},
+                            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                        "digest": d, "size": len(data)}]}).encode()
+            rm = s.put(f"{base}/v2/up/race/manifests/latest", data=m, headers={"Content-Type": OCI_MANIFEST})
+            results.append((r.status_code, rc.status_code, rm.status_code, m))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r[:3] for r in results] == [(201, 201, 201)] * 8
+    assert requests.get(f"{base}/v2/up/race/blobs/{d}").content == data
+    # the tag points at one of the pushed manifests, whole
+    body = requests.get(f"{base}/v2/up/race/manifests/latest").content
+    assert body in [r[3] for r in results]
