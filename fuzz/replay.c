@@ -13,6 +13,7 @@ static const struct {
 	{"names", fuzz_names},
 	{"range", fuzz_range},
 	{"manifest", fuzz_manifest},
+	{"version", fuzz_version},
 };
 
 int main(int argc, char **argv)

@@ -3,4 +3,5 @@
 #define DD_CMDS_H
 int cmd_serve(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_version_compare(int argc, char **argv);
 #endif

@@ -9,6 +9,7 @@ static const struct {
 } commands[] = {
 	{"serve", cmd_serve, "run the registry"},
 	{"version", cmd_version, "print the version"},
+	{"version-compare", cmd_version_compare, "compare two package versions (dpkg, rpm, apk)"},
 };
 
 static const char *const not_yet[] = {"scan", "db", "query", "user", "gc"};

@@ -36,7 +36,8 @@
 	X(BUSY, 409, "BLOB_UPLOAD_INVALID", "upload is in use by another request")                 \
 	X(NOT_IMPLEMENTED, 501, "UNSUPPORTED", "not implemented")                                  \
 	X(CONFIG, 500, "UNKNOWN", "invalid configuration")                                         \
-	X(USAGE, 400, "UNKNOWN", "invalid arguments")
+	X(USAGE, 400, "UNKNOWN", "invalid arguments")                                             \
+	X(VERSION_INVALID, 400, "UNKNOWN", "invalid version")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

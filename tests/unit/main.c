@@ -33,6 +33,7 @@ int main(void)
 	suite_range();
 	suite_manifest();
 	suite_stores();
+	suite_version();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

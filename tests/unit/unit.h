@@ -26,5 +26,6 @@ void suite_names(void);
 void suite_range(void);
 void suite_manifest(void);
 void suite_stores(void);
+void suite_version(void);
 
 #endif

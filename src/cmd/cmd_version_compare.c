@@ -1,0 +1,48 @@
+/* cmd_version_compare.c: `drydock version-compare {dpkg|rpm|apk} A B` prints <, = or >.
+ * With "-" for A and B it reads "A B" pairs from standard input, one result per line (for
+ * differential tests against the real tools). */
+#include "common/dd.h"
+#include "cmds.h"
+#include "version/version.h"
+
+static const char usage[] = "usage: drydock version-compare {dpkg|rpm|apk} A B\n"
+			    "       drydock version-compare {dpkg|rpm|apk} - -   (pairs \"A B\" on stdin)\n";
+
+static int one(enum version_scheme s, const char *a, size_t an, const char *b, size_t bn)
+{
+	int cmp;
+	const char *why;
+	if (version_compare(s, a, an, b, bn, &cmp, &why)) {
+		fprintf(stderr, "drydock version-compare: '%.*s' vs '%.*s': %s\n", (int)an, a, (int)bn, b, why);
+		puts("!");
+		return 1;
+	}
+	puts(cmp < 0 ? "<" : cmp > 0 ? ">" : "=");
+	return 0;
+}
+
+int cmd_version_compare(int argc, char **argv)
+{
+	enum version_scheme s;
+	if (argc != 4 || version_scheme_parse(argv[1], &s)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[2], "-") || strcmp(argv[3], "-"))
+		return one(s, argv[2], strlen(argv[2]), argv[3], strlen(argv[3])) ? 2 : 0;
+	char line[4096];
+	int bad = 0;
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t n = strcspn(line, "\r\n");
+		line[n] = 0;
+		char *sp = strchr(line, ' ');
+		if (!sp) {
+			fprintf(stderr, "drydock version-compare: expected 'A B', got '%s'\n", line);
+			puts("!");
+			bad = 1;
+			continue;
+		}
+		bad |= one(s, line, (size_t)(sp - line), sp + 1, strlen(sp + 1));
+	}
+	return bad ? 1 : 0;
+}

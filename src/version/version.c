@@ -1,0 +1,96 @@
+/* version.c: dispatch by scheme, and validation messages. */
+#include "common/dd.h"
+#include "version.h"
+
+int version_scheme_parse(const char *name, enum version_scheme *out)
+{
+	if (!strcmp(name, "dpkg") || !strcmp(name, "deb"))
+		*out = VERSION_DPKG;
+	else if (!strcmp(name, "rpm"))
+		*out = VERSION_RPM;
+	else if (!strcmp(name, "apk"))
+		*out = VERSION_APK;
+	else
+		return DD_E_USAGE;
+	return 0;
+}
+
+static int rpm_valid(const char *s, size_t n, const char **why)
+{
+	if (n == 0) {
+		*why = "empty version";
+		return DD_E_VERSION_INVALID;
+	}
+	/* rpm itself orders any bytes (non-alphanumerics separate segments); only NUL is refused */
+	if (memchr(s, 0, n)) {
+		*why = "rpm version has a NUL byte";
+		return DD_E_VERSION_INVALID;
+	}
+	const char *colon = memchr(s, ':', n);
+	if (colon) {
+		if (colon == s) {
+			*why = "empty rpm epoch";
+			return DD_E_VERSION_INVALID;
+		}
+		for (const char *p = s; p < colon; p++)
+			if (*p < '0' || *p > '9') {
+				*why = "rpm epoch is not a number";
+				return DD_E_VERSION_INVALID;
+			}
+	}
+	return 0;
+}
+
+int version_validate(enum version_scheme scheme, const char *s, size_t n, const char **why)
+{
+	*why = NULL;
+	switch (scheme) {
+	case VERSION_DPKG: {
+		struct dpkg_version v;
+		return dpkg_version_parse(s, n, &v, why);
+	}
+	case VERSION_RPM:
+		return rpm_valid(s, n, why);
+	case VERSION_APK:
+		if (apk_version_valid(s, n))
+			return 0;
+		*why = "not an apk version (digit{.digit}...{letter}{_suffix{#}}...{~hash}{-r#})";
+		return DD_E_VERSION_INVALID;
+	}
+	*why = "unknown version scheme";
+	return DD_E_VERSION_INVALID;
+}
+
+int version_compare(enum version_scheme scheme, const char *a, size_t an, const char *b, size_t bn, int *cmp,
+		    const char **why)
+{
+	*cmp = 0;
+	*why = NULL;
+	const char *w;
+	if (version_validate(scheme, a, an, &w)) {
+		*why = w;
+		return DD_E_VERSION_INVALID;
+	}
+	if (version_validate(scheme, b, bn, &w)) {
+		*why = w;
+		return DD_E_VERSION_INVALID;
+	}
+	int r = 0;
+	switch (scheme) {
+	case VERSION_DPKG: {
+		struct dpkg_version va, vb;
+		dpkg_version_parse(a, an, &va, &w);
+		dpkg_version_parse(b, bn, &vb, &w);
+		r = dpkg_version_cmp(&va, &vb);
+		break;
+	}
+	case VERSION_RPM:
+		r = rpm_evr_cmp(a, an, b, bn);
+		break;
+	case VERSION_APK:
+		r = apk_version_cmp(a, an, b, bn, 0);
+		break;
+	}
+	*cmp = r < 0 ? -1 : r > 0;
+	return 0;
+}

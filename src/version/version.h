@@ -1,0 +1,45 @@
+/* version.h: package version comparison in each ecosystem's own order: dpkg (epochs,
+ * '~'), rpm (rpmvercmp with '~' and '^', epoch:version-release) and apk (Alpine/Gentoo
+ * style: letters, _alpha.._p suffixes, ~hash, -rN). Pure functions over (pointer, length);
+ * no allocation. A version that is not valid in its scheme is an error that says why, never
+ * silently ordered. */
+#ifndef DD_VERSION_H
+#define DD_VERSION_H
+#include <stddef.h>
+
+enum version_scheme { VERSION_DPKG, VERSION_RPM, VERSION_APK };
+
+/* "dpkg", "rpm" or "apk"; 0 or DD_E_USAGE. */
+int version_scheme_parse(const char *name, enum version_scheme *out);
+
+/* 0 with *cmp = -1, 0 or 1 (a older, equal, newer), or DD_E_VERSION_INVALID with *why naming
+ * the side and the reason. */
+int version_compare(enum version_scheme scheme, const char *a, size_t an, const char *b, size_t bn, int *cmp,
+		    const char **why);
+/* 0 when s is a valid version of the scheme, else DD_E_VERSION_INVALID with *why. */
+int version_validate(enum version_scheme scheme, const char *s, size_t n, const char **why);
+
+/* ---- per scheme ---- */
+
+struct dpkg_version {
+	unsigned long epoch;
+	const char *upstream; /* into the input */
+	size_t upstream_len;
+	const char *revision; /* "" (length 0) for a native version */
+	size_t revision_len;
+};
+/* Parses [epoch:]upstream[-revision] by dpkg's rules (parseversion). */
+int dpkg_version_parse(const char *s, size_t n, struct dpkg_version *out, const char **why);
+int dpkg_version_cmp(const struct dpkg_version *a, const struct dpkg_version *b);
+
+/* rpm's rpmvercmp on bare version (or release) strings; always defined. */
+int rpm_vercmp(const char *a, size_t an, const char *b, size_t bn);
+/* [epoch:]version[-release]: epoch absent counts as 0, release absent as "". */
+int rpm_evr_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* apk: 1 when valid; compare returns -1, 0, 1 (invalid parts sort as apk sorts them). With
+ * fuzzy, a equals b when b is a prefix of a's components (apk's '~' dependency operator). */
+int apk_version_valid(const char *s, size_t n);
+int apk_version_cmp(const char *a, size_t an, const char *b, size_t bn, int fuzzy);
+
+#endif

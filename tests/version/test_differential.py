@@ -1,0 +1,134 @@
+"""Differential tests of drydock's version comparators against the real tools:
+`dpkg --compare-versions` for dpkg and python3-rpm's `rpm.labelCompare` for rpm, on pairs
+drawn from real package versions (this machine's dpkg database, the test images' package
+lists and, when ../shared is there, the fixtures' databases), plus properties for all three
+schemes. apk has no tool on Debian: its upstream table runs in the unit tests."""
+import glob
+import itertools
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import BIN  # noqa: E402
+
+SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+
+
+def drydock_compare(scheme, pairs):
+    out = subprocess.run([BIN, "version-compare", scheme, "-", "-"], input="".join(f"{a} {b}\n" for a, b in pairs),
+                         capture_output=True, text=True, timeout=120).stdout.split()
+    assert len(out) == len(pairs)
+    return [{"<": -1, "=": 0, ">": 1, "!": None}[x] for x in out]
+
+
+def dpkg_versions():
+    vs = set(subprocess.run(["dpkg-query", "-W", "-f", "${Version}\n"], capture_output=True, text=True,
+                            check=True).stdout.split())
+    for status in glob.glob(os.path.join(SHARED, "testdata/pkgdb/dpkg/*/input/var/lib/dpkg/status")):
+        for line in open(status, errors="replace"):
+            if line.startswith("Version: "):
+                vs.add(line.split(None, 1)[1].strip())
+    table = os.path.join(SHARED, "testdata/version/dpkg-vercmp-upstream.txt")
+    if os.path.exists(table):
+        for line in open(table):
+            vs.update(line.split()[:2])
+    return sorted(v for v in vs if subprocess.run(["dpkg", "--validate-version", v],
+                                                  capture_output=True).returncode == 0)
+
+
+def pairs_from(versions, n_random, seed):
+    """Neighbours in sorted order (close calls) and random pairs."""
+    rnd = random.Random(seed)
+    pairs = list(zip(versions, versions[1:]))
+    pairs += [(rnd.choice(versions), rnd.choice(versions)) for _ in range(n_random)]
+    return pairs
+
+
+def test_dpkg_against_dpkg():
+    versions = dpkg_versions()
+    assert len(versions) > 200
+    pairs = pairs_from(versions, 1200, 1)
+    got = drydock_compare("dpkg", pairs)
+    mismatches = []
+    for (a, b), g in zip(pairs, got):
+        if subprocess.run(["dpkg", "--compare-versions", a, "lt", b]).returncode == 0:
+            want = -1
+        elif subprocess.run(["dpkg", "--compare-versions", a, "eq", b]).returncode == 0:
+            want = 0
+        else:
+            want = 1
+        if g != want:
+            mismatches.append((a, b, g, want))
+    assert not mismatches, mismatches[:20]
+    print(f"{len(pairs)} dpkg pairs from {len(versions)} real versions agree with dpkg --compare-versions")
+
+
+def rpm_evrs():
+    import rpm
+    evrs = set()
+    for db in glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/var/lib/rpm")) + \
+            glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/usr/lib/sysimage/rpm")):
+        rpm.addMacro("_dbpath", db)
+        try:
+            ts = rpm.TransactionSet()
+            ts.setVSFlags(-1)
+            for h in ts.dbMatch():
+                e = h[rpm.RPMTAG_EPOCH]
+                evrs.add((None if e is None else str(e), h[rpm.RPMTAG_VERSION], h[rpm.RPMTAG_RELEASE]))
+        except rpm.error:
+            pass
+        finally:
+            rpm.delMacro("_dbpath")
+    # versions of the upstream tables, each with releases and epochs
+    words = set()
+    for t in glob.glob(os.path.join(SHARED, "testdata/version/rpm-vercmp-*.txt")):
+        for line in open(t):
+            words.update(line.split()[:2])
+    base = ["1.0", "1.0.1", "2.4.57", "3.0.7", "1.2.11", "7.76.0", "5.1.8", "1.0~rc1", "1.0^git1"]
+    words.update(base)
+    words = {w for w in words if "-" not in w and ":" not in w}
+    for w in words:
+        for rel in ("1", "1.el9", "16.el9_2", "2.cm2"):
+            evrs.add((None, w, rel))
+        evrs.add(("1", w, "1"))
+    return sorted(evrs, key=str)
+
+
+def evr_str(e):
+    return (f"{e[0]}:" if e[0] is not None else "") + f"{e[1]}-{e[2]}"
+
+
+def test_rpm_against_python_rpm():
+    rpm = pytest.importorskip("rpm")
+    evrs = rpm_evrs()
+    assert len(evrs) > 300
+    rnd = random.Random(2)
+    pairs = [(rnd.choice(evrs), rnd.choice(evrs)) for _ in range(6000)]
+    pairs += list(zip(evrs, evrs[1:]))
+    got = drydock_compare("rpm", [(evr_str(a), evr_str(b)) for a, b in pairs])
+    mismatches = [(evr_str(a), evr_str(b), g, rpm.labelCompare(a, b)) for (a, b), g in zip(pairs, got)
+                  if g != rpm.labelCompare(a, b)]
+    assert not mismatches, mismatches[:20]
+    print(f"{len(pairs)} rpm pairs agree with rpm.labelCompare")
+
+
+@pytest.mark.parametrize("scheme,versions", [
+    ("dpkg", ["1.0", "1.0~rc1", "1:0.9", "1.0-1", "1.0-1+b1", "1.0a", "1.0+dfsg", "2.0~~", "2.0~", "0.9.9-10"]),
+    ("rpm", ["1.0-1", "1:1.0-1", "1.0~rc1-1", "1.0^git1-1", "1.0.1-1", "1.0-1.el9", "1.0-10", "1.0a-1", "2-1"]),
+    ("apk", ["1.0", "1.0-r1", "1.0_rc1", "1.0_p1", "1.0a", "1.01", "1.0.1", "1.0_alpha2", "1.0_git20240101"]),
+])
+def test_properties(scheme, versions):
+    """Reflexive, antisymmetric and transitive over every pair and triple."""
+    pairs = list(itertools.product(versions, repeat=2))
+    c = dict(zip(pairs, drydock_compare(scheme, pairs)))
+    for a in versions:
+        assert c[(a, a)] == 0
+    for a, b in pairs:
+        assert c[(a, b)] == -c[(b, a)]
+    for a, b, d in itertools.product(versions, repeat=3):
+        if c[(a, b)] <= 0 and c[(b, d)] <= 0:
+            assert c[(a, d)] <= 0, (a, b, d)
