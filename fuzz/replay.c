@@ -14,6 +14,7 @@ static const struct {
 	{"range", fuzz_range},
 	{"manifest", fuzz_manifest},
 	{"version", fuzz_version},
+	{"pkgdb", fuzz_pkgdb},
 };
 
 int main(int argc, char **argv)

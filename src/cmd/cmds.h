@@ -4,4 +4,5 @@
 int cmd_serve(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_version_compare(int argc, char **argv);
+int cmd_sbom(int argc, char **argv);
 #endif

@@ -10,6 +10,7 @@ static const struct {
 	{"serve", cmd_serve, "run the registry"},
 	{"version", cmd_version, "print the version"},
 	{"version-compare", cmd_version_compare, "compare two package versions (dpkg, rpm, apk)"},
+	{"sbom", cmd_sbom, "list the OS and packages of a root filesystem"},
 };
 
 static const char *const not_yet[] = {"scan", "db", "query", "user", "gc"};

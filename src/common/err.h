@@ -37,7 +37,8 @@
 	X(NOT_IMPLEMENTED, 501, "UNSUPPORTED", "not implemented")                                  \
 	X(CONFIG, 500, "UNKNOWN", "invalid configuration")                                         \
 	X(USAGE, 400, "UNKNOWN", "invalid arguments")                                             \
-	X(VERSION_INVALID, 400, "UNKNOWN", "invalid version")
+	X(VERSION_INVALID, 400, "UNKNOWN", "invalid version")                                     \
+	X(PKGDB_CORRUPT, 422, "UNKNOWN", "corrupt package database")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

@@ -31,6 +31,9 @@
 #define DD_MAX_PAGE 10000
 /* Referrers returned in one response (a Link header would page them; see docs/api.md). */
 #define DD_MAX_REFERRERS 10000
+/* One package database or os-release file read into memory (dpkg status of a large image is a
+ * few MiB; rpmdb.sqlite of a full distribution ~100 MiB). */
+#define DD_MAX_PKGDB_FILE_BYTES (256 * 1024 * 1024)
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
 

@@ -1,0 +1,116 @@
+/* cmd_sbom.c: `drydock sbom PATH [--format json]`: the inventory of a root filesystem
+ * directory as drydock JSON. Image inputs and the CycloneDX/SPDX formats are not built yet
+ * and say so. */
+#include "common/dd.h"
+#include "cmds.h"
+#include "common/arena.h"
+#include "inventory/inventory.h"
+#include "version/version.h"
+#include <jansson.h>
+
+static const char usage[] = "usage: drydock sbom ROOTFS_DIR [--format json]\n";
+
+static const char *kind_name(enum os_kind k)
+{
+	switch (k) {
+	case OS_KNOWN:
+		return "known";
+	case OS_DISTROLESS:
+		return "distroless";
+	case OS_SCRATCH:
+		return "scratch";
+	default:
+		return "unknown";
+	}
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+static json_t *package_json(const struct package *p)
+{
+	static const char *const types[] = {"dpkg", "apk", "rpm"};
+	json_t *o = json_object();
+	set_str(o, "type", types[p->type]);
+	set_str(o, "name", p->name);
+	set_str(o, "version", p->version);
+	set_str(o, "arch", p->arch);
+	set_str(o, "source_name", p->source_name);
+	set_str(o, "source_version", p->source_version);
+	if (p->type == PKG_DPKG) {
+		struct dpkg_version v;
+		const char *why;
+		if (!dpkg_version_parse(p->version, strlen(p->version), &v, &why)) {
+			json_object_set_new(o, "epoch", json_integer((json_int_t)v.epoch));
+			json_object_set_new(o, "upstream", json_stringn(v.upstream, v.upstream_len));
+			json_object_set_new(o, "revision", json_stringn(v.revision, v.revision_len));
+		}
+		set_str(o, "status", p->status);
+	}
+	if (p->type == PKG_APK) {
+		set_str(o, "origin", p->source_name);
+		set_str(o, "license", p->license);
+	}
+	set_str(o, "db", p->db_path);
+	return o;
+}
+
+int cmd_sbom(int argc, char **argv)
+{
+	const char *path = NULL, *format = "json";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc)
+			format = argv[++i];
+		else if (argv[i][0] == '-' || path) {
+			fputs(usage, stderr);
+			return 2;
+		} else
+			path = argv[i];
+	}
+	if (!path) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(format, "json")) {
+		fprintf(stderr, "drydock sbom: format '%s' is not implemented yet (json is)\n", format);
+		return 3;
+	}
+	struct stat st;
+	if (stat(path, &st)) {
+		fprintf(stderr, "drydock sbom: cannot open '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "drydock sbom: '%s': image archives and layouts are not implemented yet (root "
+				"filesystem directories are)\n", path);
+		return 3;
+	}
+	struct arena a = {0};
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	const char *why;
+	int rc = inventory_from_dir(&inv, path, &why);
+	if (rc) {
+		fprintf(stderr, "drydock sbom: %s: %s\n", dd_err_message(rc), why ? why : path);
+		arena_free(&a);
+		return 1;
+	}
+	json_t *os = json_object();
+	set_str(os, "kind", kind_name(inv.os.kind));
+	set_str(os, "id", inv.os.id);
+	set_str(os, "version_id", inv.os.version_id);
+	set_str(os, "codename", inv.os.codename);
+	set_str(os, "pretty_name", inv.os.pretty_name);
+	json_t *pkgs = json_array();
+	for (size_t i = 0; i < inv.n; i++)
+		json_array_append_new(pkgs, package_json(&inv.pkgs[i]));
+	json_t *doc = json_pack("{s:o, s:o}", "os", os, "packages", pkgs);
+	json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(doc);
+	arena_free(&a);
+	return 0;
+}
