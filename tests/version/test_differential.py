@@ -7,6 +7,7 @@ import glob
 import itertools
 import os
 import random
+import shutil
 import subprocess
 import sys
 
@@ -67,11 +68,16 @@ def test_dpkg_against_dpkg():
     print(f"{len(pairs)} dpkg pairs from {len(versions)} real versions agree with dpkg --compare-versions")
 
 
-def rpm_evrs():
+def rpm_evrs(tmp):
     import rpm
     evrs = set()
-    for db in glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/var/lib/rpm")) + \
-            glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/usr/lib/sysimage/rpm")):
+    dbs = glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/var/lib/rpm")) + \
+        glob.glob(os.path.join(SHARED, "testdata/pkgdb/rpm/*/input/usr/lib/sysimage/rpm"))
+    for i, src in enumerate(dbs):
+        # rpm writes into a database directory it opens (WAL, shm, even a new rpmdb.sqlite):
+        # never let it touch the shared fixtures, only a private copy
+        db = os.path.join(tmp, f"db{i}")
+        shutil.copytree(src, db)
         rpm.addMacro("_dbpath", db)
         try:
             ts = rpm.TransactionSet()
@@ -102,9 +108,9 @@ def evr_str(e):
     return (f"{e[0]}:" if e[0] is not None else "") + f"{e[1]}-{e[2]}"
 
 
-def test_rpm_against_python_rpm():
+def test_rpm_against_python_rpm(tmp_path):
     rpm = pytest.importorskip("rpm")
-    evrs = rpm_evrs()
+    evrs = rpm_evrs(str(tmp_path))
     assert len(evrs) > 300
     rnd = random.Random(2)
     pairs = [(rnd.choice(evrs), rnd.choice(evrs)) for _ in range(6000)]
