@@ -1,5 +1,6 @@
-/* fuzz_pkgdb.c: the dpkg, apk and os-release parsers. The first byte picks the parser; every
- * reported package has a non-empty name and version, and every error has a reason. */
+/* fuzz_pkgdb.c: the dpkg, apk, os-release and rpm (header blob, SQLite, Berkeley DB, NDB)
+ * parsers. The first byte picks the parser; every reported package has a non-empty name and
+ * every error has a reason. */
 #include "common/dd.h"
 #include "common/arena.h"
 #include "inventory/inventory.h"
@@ -18,7 +19,7 @@ int fuzz_pkgdb(const uint8_t *data, size_t size)
 	inventory_init(&inv, &a);
 	const char *why = NULL;
 	int rc;
-	switch (data[0] % 4) {
+	switch (data[0] % 8) {
 	case 0:
 		rc = dpkg_parse(&inv, "status", copy, size - 1, 0, &why);
 		break;
@@ -28,14 +29,26 @@ int fuzz_pkgdb(const uint8_t *data, size_t size)
 	case 2:
 		rc = apk_parse(&inv, "installed", copy, size - 1, &why);
 		break;
-	default:
+	case 3:
 		rc = os_release_parse(&a, copy, size - 1, &inv.os, &why);
+		break;
+	case 4:
+		rc = rpm_header_parse(&inv, "blob", (const unsigned char *)copy, size - 1, &why);
+		break;
+	case 5:
+		rc = rpm_sqlite_parse(&inv, "rpmdb.sqlite", copy, size - 1, &why);
+		break;
+	case 6:
+		rc = rpm_bdb_parse(&inv, "Packages", copy, size - 1, &why);
+		break;
+	default:
+		rc = rpm_ndb_parse(&inv, "Packages.db", copy, size - 1, &why);
 		break;
 	}
 	if (rc && (!why || !*why))
 		abort();
 	for (size_t i = 0; i < inv.n; i++)
-		if (!*inv.pkgs[i].name || !*inv.pkgs[i].version)
+		if (!*inv.pkgs[i].name || (inv.pkgs[i].type != PKG_RPM && !*inv.pkgs[i].version))
 			abort();
 	arena_free(&a);
 	free(copy);

@@ -54,6 +54,15 @@ static json_t *package_json(const struct package *p)
 		set_str(o, "origin", p->source_name);
 		set_str(o, "license", p->license);
 	}
+	if (p->type == PKG_RPM) {
+		json_object_set_new(o, "epoch", p->has_epoch ? json_integer(p->epoch) : json_null());
+		set_str(o, "release", p->release);
+		set_str(o, "sourcerpm", p->sourcerpm);
+		set_str(o, "vendor", p->vendor);
+		set_str(o, "license", p->license);
+		if (*p->modularity_label)
+			set_str(o, "modularity_label", p->modularity_label);
+	}
 	set_str(o, "db", p->db_path);
 	return o;
 }

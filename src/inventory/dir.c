@@ -146,6 +146,34 @@ static int read_apk(struct root *r, const char **why)
 	return rc > 0 ? apk_parse(r->inv, "lib/apk/db/installed", d, n, why) : 0;
 }
 
+static int read_rpm(struct root *r, const char **why)
+{
+	static const char *const dirs[] = {"usr/lib/sysimage/rpm", "var/lib/rpm"};
+	static const struct {
+		const char *file;
+		int (*parse)(struct inventory *, const char *, const char *, size_t, const char **);
+	} formats[] = {
+		{"rpmdb.sqlite", rpm_sqlite_parse},
+		{"Packages.db", rpm_ndb_parse},
+		{"Packages", rpm_bdb_parse},
+	};
+	/* The first database found is the one rpm uses: sysimage first (newer distributions
+	 * link var/lib/rpm to it), then sqlite, ndb, bdb. */
+	for (size_t i = 0; i < DD_ARRAY_LEN(dirs); i++) {
+		for (size_t f = 0; f < DD_ARRAY_LEN(formats); f++) {
+			const char *path = arena_printf(r->inv->arena, "%s/%s", dirs[i], formats[f].file);
+			char *d;
+			size_t n;
+			int got = read_in_root(r, path, &d, &n, why);
+			if (got < 0)
+				return DD_E_TOO_LARGE;
+			if (got > 0)
+				return formats[f].parse(r->inv, path, d, n, why);
+		}
+	}
+	return 0;
+}
+
 int inventory_from_dir(struct inventory *inv, const char *root, const char **why)
 {
 	*why = NULL;
@@ -160,6 +188,8 @@ int inventory_from_dir(struct inventory *inv, const char *root, const char **why
 		rc = read_dpkg(&r, why);
 	if (!rc)
 		rc = read_apk(&r, why);
+	if (!rc)
+		rc = read_rpm(&r, why);
 	close(r.fd);
 	if (!rc && !inv->os.id && inv->n == 0)
 		inv->os.kind = OS_SCRATCH;

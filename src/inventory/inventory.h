@@ -61,6 +61,13 @@ int dpkg_parse(struct inventory *inv, const char *path, const char *data, size_t
 	       const char **why);
 int apk_parse(struct inventory *inv, const char *path, const char *data, size_t len, const char **why);
 
+/* rpm: one header blob; the three database formats holding them. */
+int rpm_header_parse(struct inventory *inv, const char *path, const unsigned char *blob, size_t len,
+		     const char **why);
+int rpm_sqlite_parse(struct inventory *inv, const char *path, const char *data, size_t len, const char **why);
+int rpm_bdb_parse(struct inventory *inv, const char *path, const char *data, size_t len, const char **why);
+int rpm_ndb_parse(struct inventory *inv, const char *path, const char *data, size_t len, const char **why);
+
 /* os-release: fills os from KEY=value lines; 0 or DD_E_PKGDB_CORRUPT. */
 int os_release_parse(struct arena *a, const char *data, size_t len, struct os_info *os, const char **why);
 

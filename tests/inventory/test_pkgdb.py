@@ -1,6 +1,7 @@
-"""Package database parsers on real data: every dpkg and apk vector of ../shared/testdata
-(other scanners' public fixtures, compared as sets with their expected.jsonl), and this
-machine's own root filesystem against dpkg-query. rpm databases are not read yet."""
+"""Package database parsers on real data: every dpkg, apk and rpm (SQLite, Berkeley DB, NDB)
+vector of ../shared/testdata (other scanners' public fixtures, compared as sets with their
+expected.jsonl), this machine's own root filesystem against dpkg-query, and an rpmdb made
+here by Debian's rpm and rpmbuild against `rpm -qa`."""
 import glob
 import json
 import os
@@ -13,13 +14,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drydock import BIN  # noqa: E402
 
 SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
-VECTORS = sorted(glob.glob(os.path.join(SHARED, "testdata/pkgdb/dpkg/*")) +
-                 glob.glob(os.path.join(SHARED, "testdata/pkgdb/apk/*")))
+VECTORS = sorted(glob.glob(os.path.join(SHARED, "testdata/pkgdb/*/*/expected.jsonl")))
+VECTORS = [os.path.dirname(v) for v in VECTORS]
 
 FIELDS = {
     "dpkg": {"name": "name", "version": "version", "epoch": "epoch", "upstream": "upstream",
              "revision": "revision", "arch": "arch", "source": "source_name", "source_version": "source_version"},
     "apk": {"name": "name", "version": "version", "arch": "arch", "origin": "origin"},
+    "rpm": {"name": "name", "epoch": "epoch", "version": "version", "release": "release", "arch": "arch",
+            "sourcerpm": "sourcerpm", "source_name": "source_name"},
 }
 
 
@@ -91,3 +94,34 @@ def test_scratch_and_distroless(tmp_path):
     assert got["os"]["kind"] == "distroless"
     assert [(p["name"], p["source_name"], p["source_version"]) for p in got["packages"]] == \
         [("libc6", "glibc", "2.36-9+deb12u4")]
+
+
+def test_rpmdb_made_by_rpm(tmp_path):
+    """A real SQLite rpmdb written by Debian's rpm 4.18, with packages built by rpmbuild."""
+    top, root = tmp_path / "rpmbuild", tmp_path / "root"
+    specs = [("openssl-libs", "1", "3.0.7", "16.el9_2"), ("zlib", "0", "1.2.11", "39.el9"),
+             ("harness-hello", "0", "1.0", "1.el9")]
+    for d in ("SPECS", "RPMS", "BUILD", "BUILDROOT", "SOURCES", "SRPMS"):
+        (top / d).mkdir(parents=True)
+    for name, epoch, ver, rel in specs:
+        (top / "SPECS" / f"{name}.spec").write_text(
+            f"Name: {name}\n" + (f"Epoch: {epoch}\n" if epoch != "0" else "") +
+            f"Version: {ver}\nRelease: {rel}\nSummary: test\nLicense: MIT\nBuildArch: x86_64\n"
+            "%global debug_package %{nil}\n%global __os_install_post %{nil}\n"
+            "%description\ntest package\n%install\nmkdir -p %{buildroot}/usr/share/doc/" + name +
+            "\necho x > %{buildroot}/usr/share/doc/" + name + "/README\n%files\n/usr/share/doc/" + name + "/README\n")
+        subprocess.run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "--define", "_build_id_links none",
+                        "-bb", str(top / "SPECS" / f"{name}.spec")], check=True, capture_output=True)
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run(rpm + ["--initdb"], check=True)
+    subprocess.run(rpm + ["-i", "--nodeps", "--noscripts", "--ignorearch"] +
+                   glob.glob(str(top / "RPMS/x86_64/*.rpm")), check=True, capture_output=True)
+    want = sorted(subprocess.run(rpm + ["-qa", "--qf", "%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH}\\n"],
+                                 check=True, capture_output=True, text=True).stdout.split("\n"))
+    want = [w for w in want if w]
+    for f in glob.glob(str(root / "var/lib/rpm/rpmdb.sqlite-*")):  # as images ship it
+        os.unlink(f)
+    got = sbom(str(root))["packages"]
+    have = sorted(f"{p['name']} {p['epoch'] or 0} {p['version']} {p['release']} {p['arch']}" for p in got)
+    assert have == want and len(have) == 3
