@@ -15,6 +15,7 @@ static const struct {
 	{"manifest", fuzz_manifest},
 	{"version", fuzz_version},
 	{"pkgdb", fuzz_pkgdb},
+	{"layer", fuzz_layer},
 };
 
 int main(int argc, char **argv)

@@ -1,14 +1,15 @@
 /* cmd_sbom.c: `drydock sbom PATH [--format json]`: the inventory of a root filesystem
- * directory as drydock JSON. Image inputs and the CycloneDX/SPDX formats are not built yet
- * and say so. */
+ * directory or of an image in an OCI layout directory, as drydock JSON. Archive and registry
+ * inputs and the CycloneDX/SPDX formats are not built yet and say so. */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"
+#include "image/image.h"
 #include "inventory/inventory.h"
 #include "version/version.h"
 #include <jansson.h>
 
-static const char usage[] = "usage: drydock sbom ROOTFS_DIR [--format json]\n";
+static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG]} [--format json]\n";
 
 static const char *kind_name(enum os_kind k)
 {
@@ -64,6 +65,7 @@ static json_t *package_json(const struct package *p)
 			set_str(o, "modularity_label", p->modularity_label);
 	}
 	set_str(o, "db", p->db_path);
+	set_str(o, "layer", p->layer);
 	return o;
 }
 
@@ -87,23 +89,45 @@ int cmd_sbom(int argc, char **argv)
 		fprintf(stderr, "drydock sbom: format '%s' is not implemented yet (json is)\n", format);
 		return 3;
 	}
+	/* an OCI layout, optionally DIR:TAG */
+	char *dir = strdup(path);
+	const char *tag = NULL;
 	struct stat st;
-	if (stat(path, &st)) {
+	if (stat(dir, &st)) {
+		char *colon = strrchr(dir, ':');
+		if (colon) {
+			*colon = 0;
+			tag = colon + 1;
+		}
+	}
+	if (stat(dir, &st)) {
 		fprintf(stderr, "drydock sbom: cannot open '%s': %s\n", path, strerror(errno));
+		free(dir);
 		return 1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "drydock sbom: '%s': image archives and layouts are not implemented yet (root "
-				"filesystem directories are)\n", path);
+		fprintf(stderr, "drydock sbom: '%s': image archives (docker-archive, oci-archive) are not implemented yet "
+				"(root filesystem directories and OCI layout directories are)\n", path);
+		free(dir);
 		return 3;
 	}
 	struct arena a = {0};
 	struct inventory inv;
 	inventory_init(&inv, &a);
 	const char *why;
-	int rc = inventory_from_dir(&inv, path, &why);
+	char marker[PATH_MAX];
+	snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
+	struct image img = {0};
+	int is_image = access(marker, F_OK) == 0, rc;
+	if (is_image) {
+		rc = image_open_oci_layout(&a, dir, tag, &img, &why);
+		if (!rc)
+			rc = image_inventory(&a, &img, &inv, &why);
+	} else
+		rc = inventory_from_dir(&inv, dir, &why);
+	free(dir);
 	if (rc) {
-		fprintf(stderr, "drydock sbom: %s: %s\n", dd_err_message(rc), why ? why : path);
+		fprintf(stderr, "drydock sbom: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
 		arena_free(&a);
 		return 1;
 	}
@@ -117,6 +141,11 @@ int cmd_sbom(int argc, char **argv)
 	for (size_t i = 0; i < inv.n; i++)
 		json_array_append_new(pkgs, package_json(&inv.pkgs[i]));
 	json_t *doc = json_pack("{s:o, s:o}", "os", os, "packages", pkgs);
+	if (is_image) {
+		json_t *im = json_pack("{s:s, s:s, s:s, s:i}", "name", img.name, "manifest", img.manifest_digest,
+				       "platform", img.platform, "layers", (int)img.nlayers);
+		json_object_set_new(doc, "image", im);
+	}
 	json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(doc);

@@ -38,7 +38,9 @@
 	X(CONFIG, 500, "UNKNOWN", "invalid configuration")                                         \
 	X(USAGE, 400, "UNKNOWN", "invalid arguments")                                             \
 	X(VERSION_INVALID, 400, "UNKNOWN", "invalid version")                                     \
-	X(PKGDB_CORRUPT, 422, "UNKNOWN", "corrupt package database")
+	X(PKGDB_CORRUPT, 422, "UNKNOWN", "corrupt package database")                              \
+	X(LAYER_INVALID, 422, "UNKNOWN", "invalid image layer")                                   \
+	X(IMAGE_INVALID, 422, "UNKNOWN", "invalid image")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

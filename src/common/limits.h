@@ -34,6 +34,17 @@
 /* One package database or os-release file read into memory (dpkg status of a large image is a
  * few MiB; rpmdb.sqlite of a full distribution ~100 MiB). */
 #define DD_MAX_PKGDB_FILE_BYTES (256 * 1024 * 1024)
+/* One layer, uncompressed: the largest real layers are tens of GiB (ML images); beyond this a
+ * layer is treated as a decompression bomb. */
+#define DD_MAX_LAYER_BYTES (64LL * 1024 * 1024 * 1024)
+/* Tar entries in one layer (a full distribution has ~100k files). */
+#define DD_MAX_LAYER_ENTRIES 5000000
+/* A path inside a layer (PATH_MAX). */
+#define DD_MAX_PATH_BYTES 4096
+/* Symlinks followed while resolving one path inside an image (Linux's MAXSYMLINKS). */
+#define DD_MAX_SYMLINK_HOPS 40
+/* Layers in one image. */
+#define DD_MAX_LAYERS 1000
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
 

@@ -29,6 +29,7 @@ struct package {
 	const char *modularity_label;
 	const char *vendor;
 	const char *db_path; /* the database file it came from, relative to the root */
+	const char *layer;   /* digest of the layer that introduced it (images only) */
 };
 
 enum os_kind { OS_UNKNOWN, OS_KNOWN, OS_DISTROLESS, OS_SCRATCH };

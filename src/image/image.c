@@ -1,0 +1,227 @@
+/* image.c: OCI image layouts (index.json, blobs/<alg>/<hex>) and the layer-by-layer
+ * inventory of an image. */
+#include "common/dd.h"
+#include "image.h"
+#include "common/arena.h"
+#include "common/digest.h"
+#include "common/util.h"
+#include "image/layer.h"
+#include "image/manifest.h"
+#include "image/view.h"
+#include "inventory/inventory.h"
+#include <jansson.h>
+#include <sys/utsname.h>
+
+static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
+{
+	*why = arena_printf(a, fmt, arg);
+	return DD_E_IMAGE_INVALID;
+}
+
+/* Loads a JSON blob of the layout, verifying its digest. Returns owned json or NULL. */
+static json_t *load_blob(struct arena *a, const char *dir, const char *digest, const char **why)
+{
+	struct digest d;
+	const char *dwhy;
+	if (digest_parse(digest, strlen(digest), &d, &dwhy)) {
+		*why = arena_printf(a, "'%s': %s", digest, dwhy);
+		return NULL;
+	}
+	const char *path = arena_printf(a, "%s/blobs/%s/%s", dir, digest_alg_name(d.alg), strchr(d.str, ':') + 1);
+	char *data;
+	size_t len;
+	if (util_read_file(path, DD_MAX_MANIFEST_BYTES, &data, &len)) {
+		*why = arena_printf(a, "cannot read blob '%s' (missing, or over 4 MiB)", digest);
+		return NULL;
+	}
+	struct digest got;
+	digest_of(d.alg, data, len, &got);
+	if (strcmp(got.str, d.str)) {
+		free(data);
+		*why = arena_printf(a, "blob '%s' does not match its digest", digest);
+		return NULL;
+	}
+	json_error_t err;
+	json_t *j = json_loadb(data, len, 0, &err);
+	free(data);
+	if (!j)
+		*why = arena_printf(a, "blob '%s' is not JSON: %s", digest, err.text);
+	return j;
+}
+
+static const char *host_arch(void)
+{
+	struct utsname u;
+	if (uname(&u))
+		return "amd64";
+	if (!strcmp(u.machine, "x86_64"))
+		return "amd64";
+	if (!strcmp(u.machine, "aarch64"))
+		return "arm64";
+	return "amd64";
+}
+
+/* Picks a descriptor of an index's manifests: the linux one of this machine's architecture,
+ * else the first linux one. */
+static json_t *pick_platform(json_t *manifests, const char **platform, struct arena *a)
+{
+	json_t *first_linux = NULL, *d;
+	size_t i;
+	json_array_foreach(manifests, i, d)
+	{
+		json_t *p = json_object_get(d, "platform");
+		const char *os = json_string_value(json_object_get(p, "os"));
+		const char *arch = json_string_value(json_object_get(p, "architecture"));
+		if (!os || strcmp(os, "linux"))
+			continue;
+		if (arch && !strcmp(arch, host_arch())) {
+			*platform = arena_printf(a, "linux/%s", arch);
+			return d;
+		}
+		if (!first_linux) {
+			first_linux = d;
+			*platform = arena_printf(a, "linux/%s", arch ? arch : "?");
+		}
+	}
+	return first_linux;
+}
+
+int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = tag ? arena_printf(a, "%s:%s", dir, tag) : arena_strdup(a, dir);
+	out->platform = "";
+	*why = NULL;
+	char *data;
+	size_t len;
+	if (util_read_file(arena_printf(a, "%s/index.json", dir), DD_MAX_MANIFEST_BYTES, &data, &len))
+		return bad(a, why, "'%s' has no readable index.json: not an OCI image layout", dir);
+	json_error_t err;
+	json_t *index = json_loadb(data, len, 0, &err);
+	free(data);
+	if (!index)
+		return bad(a, why, "index.json is not JSON: %s", err.text);
+	int rc = 0;
+	json_t *root = NULL, *manifests = json_object_get(index, "manifests"), *desc = NULL, *d;
+	size_t i;
+	json_array_foreach(manifests, i, d)
+	{
+		const char *ref = json_string_value(
+			json_object_get(json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
+		if (!tag || (ref && !strcmp(ref, tag))) {
+			desc = d;
+			break;
+		}
+	}
+	if (!desc) {
+		rc = bad(a, why, tag ? "no image tagged '%s' in the layout" : "%s", tag ? tag : "the layout's index.json lists no image");
+		goto out;
+	}
+	for (int depth = 0; depth < 4; depth++) {
+		const char *digest = json_string_value(json_object_get(desc, "digest"));
+		if (!digest) {
+			rc = bad(a, why, "%s", "a descriptor has no digest");
+			goto out;
+		}
+		json_decref(root);
+		if (!(root = load_blob(a, dir, digest, why))) {
+			rc = DD_E_IMAGE_INVALID;
+			goto out;
+		}
+		out->manifest_digest = arena_strdup(a, digest);
+		json_t *sub = json_object_get(root, "manifests");
+		if (!json_is_array(sub))
+			break;
+		if (!(desc = pick_platform(sub, &out->platform, a))) {
+			rc = bad(a, why, "%s", "the image index has no linux platform");
+			goto out;
+		}
+	}
+	json_t *layers = json_object_get(root, "layers");
+	if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS) {
+		rc = bad(a, why, "manifest %s has no layers array (or over 1000 layers)", out->manifest_digest);
+		goto out;
+	}
+	out->nlayers = json_array_size(layers);
+	out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
+	json_array_foreach(layers, i, d)
+	{
+		struct image_layer *l = &out->layers[i];
+		const char *digest = json_string_value(json_object_get(d, "digest")), *dwhy;
+		struct digest dg;
+		if (!digest || digest_parse(digest, strlen(digest), &dg, &dwhy)) {
+			rc = bad(a, why, "layer %s has no valid digest", arena_printf(a, "%zu", i));
+			goto out;
+		}
+		l->digest = arena_strdup(a, digest);
+		const char *mt = json_string_value(json_object_get(d, "mediaType"));
+		l->media_type = arena_strdup(a, mt ? mt : "");
+		l->size = json_integer_value(json_object_get(d, "size"));
+		l->file = arena_printf(a, "%s/blobs/%s/%s", dir, digest_alg_name(dg.alg), strchr(dg.str, ':') + 1);
+	}
+out:
+	json_decref(root);
+	json_decref(index);
+	return rc;
+}
+
+/* Key of a package for "already there in the layer below". */
+static int same_pkg(const struct package *a, const struct package *b)
+{
+	return a->type == b->type && !strcmp(a->name, b->name) && !strcmp(a->version, b->version) &&
+	       !strcmp(a->arch ? a->arch : "", b->arch ? b->arch : "") &&
+	       !strcmp(a->release ? a->release : "", b->release ? b->release : "");
+}
+
+int image_inventory(struct arena *a, const struct image *img, struct inventory *inv, const char **why)
+{
+	struct view v;
+	view_init(&v, a);
+	struct inventory prev;
+	inventory_init(&prev, a);
+	*why = NULL;
+	int rc = 0, read_any = 0;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		const struct image_layer *il = &img->layers[i];
+		struct layer *l = arena_alloc(a, sizeof(*l));
+		struct digest want;
+		const char *dwhy;
+		digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
+		int fd = open(il->file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			*why = arena_printf(a, "layer %s: cannot open its blob: %s", il->digest, strerror(errno));
+			return DD_E_IMAGE_INVALID;
+		}
+		rc = layer_read_fd(a, fd, &want, l, why);
+		close(fd);
+		if (rc) {
+			*why = arena_printf(a, "layer %s: %s", il->digest, *why);
+			return rc;
+		}
+		view_apply(&v, l);
+		if (!layer_touches_inventory(l) && read_any)
+			continue;
+		struct inventory cur;
+		inventory_init(&cur, a);
+		if ((rc = inventory_from_rootfs(&cur, &v.base, why))) {
+			*why = arena_printf(a, "after layer %s: %s", il->digest, *why);
+			return rc;
+		}
+		for (size_t k = 0; k < cur.n; k++) {
+			cur.pkgs[k].layer = il->digest;
+			for (size_t j = 0; j < prev.n; j++) /* both sorted; a linear merge would do too */
+				if (same_pkg(&cur.pkgs[k], &prev.pkgs[j])) {
+					cur.pkgs[k].layer = prev.pkgs[j].layer;
+					break;
+				}
+		}
+		prev = cur;
+		read_any = 1;
+	}
+	if (!read_any)
+		inventory_from_rootfs(&prev, &v.base, why);
+	struct arena *keep = inv->arena;
+	*inv = prev;
+	inv->arena = keep;
+	return 0;
+}

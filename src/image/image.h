@@ -1,0 +1,34 @@
+/* image.h: images as the inventory sees them: a manifest's ordered layers, found in an OCI
+ * image layout directory; and the inventory of such an image, read layer by layer. */
+#ifndef DD_IMAGE_H
+#define DD_IMAGE_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct inventory;
+
+struct image_layer {
+	const char *digest;
+	const char *media_type;
+	int64_t size;
+	const char *file; /* where its bytes are */
+};
+
+struct image {
+	const char *name;            /* what the user named */
+	const char *manifest_digest;
+	const char *platform;        /* "linux/amd64", or "" when the manifest names none */
+	struct image_layer *layers;
+	size_t nlayers;
+};
+
+/* Opens image `tag` (NULL: the only one, or the first) of an OCI layout directory; an index
+ * is resolved to its linux platform matching this machine, else the first linux one. */
+int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why);
+
+/* Reads every layer once (digests verified), merges them, and fills inv; each package's
+ * `layer` is the digest of the layer that introduced it. */
+int image_inventory(struct arena *a, const struct image *img, struct inventory *inv, const char **why);
+
+#endif

@@ -1,0 +1,284 @@
+/* layer.c: one pass over a layer's tar stream with libarchive (gzip, zstd or none; ustar,
+ * PAX and GNU long names). Each entry's data is read block by block, so the limits on
+ * uncompressed bytes and entries stop a gzip or zstd bomb instead of enduring it. */
+#include "common/dd.h"
+#include "layer.h"
+#include "common/arena.h"
+#include "common/digest.h"
+#include <archive.h>
+#include <archive_entry.h>
+
+static const char *const files_of_interest[] = {
+	"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version",
+	"var/lib/dpkg/status", "lib/apk/db/installed",
+	"var/lib/rpm/rpmdb.sqlite", "var/lib/rpm/Packages", "var/lib/rpm/Packages.db",
+	"usr/lib/sysimage/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db",
+};
+
+int layer_path_of_interest(const char *path)
+{
+	for (size_t i = 0; i < DD_ARRAY_LEN(files_of_interest); i++)
+		if (!strcmp(path, files_of_interest[i]))
+			return 1;
+	static const char statusd[] = "var/lib/dpkg/status.d/";
+	size_t k = sizeof(statusd) - 1;
+	return !strncmp(path, statusd, k) && path[k] && !strchr(path + k, '/');
+}
+
+/* Files kept from a layer: those of interest, and any file with a package database's name,
+ * since a symlink (maybe in a later layer) may point a path of interest at it. */
+static int worth_keeping(const char *path)
+{
+	static const char *const names[] = {"os-release", "alpine-release", "debian_version", "status",
+					    "installed", "Packages", "Packages.db", "rpmdb.sqlite"};
+	if (layer_path_of_interest(path))
+		return 1;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	for (size_t i = 0; i < DD_ARRAY_LEN(names); i++)
+		if (!strcmp(base, names[i]))
+			return 1;
+	/* the files of a relocated status.d directory */
+	return slash && slash - path >= 8 && !strncmp(slash - 8, "status.d", 8);
+}
+
+/* Normalises a tar path into out (cap bytes): drops leading "/" and "./", empty and "."
+ * components; refuses "..". Returns the length, 0 for the root itself, -1 when invalid. */
+static int normalise(const char *in, char *out, size_t cap)
+{
+	size_t k = 0;
+	const char *p = in;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *s = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - s);
+		if (n == 0 || (n == 1 && s[0] == '.'))
+			continue;
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return -1;
+		if (k + n + 2 > cap)
+			return -1;
+		if (k)
+			out[k++] = '/';
+		memcpy(out + k, s, n);
+		k += n;
+	}
+	out[k] = 0;
+	return (int)k;
+}
+
+static struct lentry *add(struct arena *a, struct layer *l)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct lentry *v = arena_alloc(a, cap * sizeof(*v));
+		if (l->n)
+			memcpy(v, l->v, l->n * sizeof(*v));
+		l->v = v;
+		l->cap = cap;
+	}
+	struct lentry *e = &l->v[l->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* Reads (and keeps, when keep) the current entry's data, counting it against the limit. */
+static int consume(struct archive *ar, struct arena *a, struct layer *l, const char *path, int keep,
+		   struct lentry *e, const char **why)
+{
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	for (;;) {
+		const void *blk;
+		size_t n;
+		la_int64_t off;
+		int r = archive_read_data_block(ar, &blk, &n, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			*why = arena_printf(a, "'%s': %s", path, archive_error_string(ar));
+			return DD_E_LAYER_INVALID;
+		}
+		l->bytes += n;
+		if (l->bytes > DD_MAX_LAYER_BYTES) {
+			*why = arena_printf(a, "layer expands beyond %lld GiB (at '%s'): refused as a decompression bomb",
+					    DD_MAX_LAYER_BYTES >> 30, path);
+			return DD_E_TOO_LARGE;
+		}
+		if (!keep)
+			continue;
+		if (off < 0 || (uint64_t)off + n > DD_MAX_PKGDB_FILE_BYTES) {
+			*why = arena_printf(a, "'%s' is larger than the %d MiB limit for a package database", path,
+					    DD_MAX_PKGDB_FILE_BYTES >> 20);
+			return DD_E_TOO_LARGE;
+		}
+		size_t end = (size_t)off + n;
+		if (end > cap) {
+			size_t ncap = cap ? cap : 65536;
+			while (ncap < end)
+				ncap *= 2;
+			char *nb = arena_alloc(a, ncap);
+			if (len)
+				memcpy(nb, buf, len);
+			buf = nb;
+			cap = ncap;
+		}
+		if ((size_t)off > len)
+			memset(buf + len, 0, (size_t)off - len); /* sparse hole */
+		memcpy(buf + off, blk, n);
+		if (end > len)
+			len = end;
+	}
+	if (keep) {
+		e->data = buf ? buf : "";
+		e->len = len;
+	}
+	return 0;
+}
+
+/* The compressed stream, hashed as libarchive reads it. */
+struct source {
+	int fd;
+	struct hasher *h;
+	char buf[1 << 17];
+	int failed;
+};
+
+static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
+{
+	struct source *s = ctx;
+	(void)ar;
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			s->failed = 1;
+			return -1;
+		}
+		if (s->h)
+			hasher_update(s->h, s->buf, (size_t)n);
+		*out = s->buf;
+		return n;
+	}
+}
+
+/* Hashes whatever libarchive left unread (tar padding past the end-of-archive blocks). */
+static int drain(struct source *s)
+{
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return DD_E_IO;
+		if (n == 0)
+			return 0;
+		hasher_update(s->h, s->buf, (size_t)n);
+	}
+}
+
+int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct layer *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	struct archive *ar = archive_read_new();
+	if (!ar)
+		return DD_E_NOMEM;
+	archive_read_support_filter_gzip(ar);
+	archive_read_support_filter_zstd(ar);
+	archive_read_support_format_tar(ar);
+	int rc = 0;
+	struct source *src = arena_alloc(a, sizeof(*src));
+	src->fd = fd;
+	src->h = want ? hasher_new(want->alg) : NULL;
+	if (archive_read_open(ar, src, NULL, source_read, NULL) != ARCHIVE_OK) {
+		*why = arena_printf(a, "not a tar layer: %s", archive_error_string(ar));
+		rc = DD_E_LAYER_INVALID;
+		goto out;
+	}
+	char path[DD_MAX_PATH_BYTES + 2], target[DD_MAX_PATH_BYTES + 2];
+	for (;;) {
+		struct archive_entry *ent;
+		int r = archive_read_next_header(ar, &ent);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN) {
+			/* an empty layer is a valid tar of zero entries; libarchive calls it not a tar */
+			if (out->entries == 0 && archive_filter_bytes(ar, 0) == 0)
+				break;
+			*why = arena_printf(a, "after %" PRIu64 " entries: %s", out->entries, archive_error_string(ar));
+			rc = DD_E_LAYER_INVALID;
+			break;
+		}
+		if (++out->entries > DD_MAX_LAYER_ENTRIES) {
+			*why = arena_printf(a, "layer has more than %d entries", DD_MAX_LAYER_ENTRIES);
+			rc = DD_E_TOO_LARGE;
+			break;
+		}
+		const char *raw = archive_entry_pathname(ent);
+		if (!raw)
+			raw = "";
+		if (strlen(raw) > DD_MAX_PATH_BYTES) {
+			*why = arena_printf(a, "entry path longer than %d bytes", DD_MAX_PATH_BYTES);
+			rc = DD_E_LAYER_INVALID;
+			break;
+		}
+		int plen = normalise(raw, path, sizeof(path));
+		struct lentry *e = NULL;
+		int keep = 0;
+		if (plen > 0) {
+			const char *slash = strrchr(path, '/');
+			const char *base = slash ? slash + 1 : path;
+			size_t dirlen = slash ? (size_t)(slash - path) : 0;
+			mode_t type = archive_entry_filetype(ent);
+			const char *hl = archive_entry_hardlink(ent);
+			if (!strcmp(base, ".wh..wh..opq")) {
+				e = add(a, out);
+				e->kind = LE_OPAQUE;
+				e->path = arena_strndup(a, path, dirlen);
+			} else if (!strncmp(base, ".wh.", 4)) {
+				e = add(a, out);
+				e->kind = LE_WHITEOUT;
+				e->path = dirlen ? arena_printf(a, "%.*s/%s", (int)dirlen, path, base + 4) : arena_strdup(a, base + 4);
+			} else if (hl) {
+				if (normalise(hl, target, sizeof(target)) > 0) {
+					e = add(a, out);
+					e->kind = LE_HARDLINK;
+					e->path = arena_strdup(a, path);
+					e->target = arena_strdup(a, target);
+				}
+			} else if (type == AE_IFLNK) {
+				const char *t = archive_entry_symlink(ent);
+				e = add(a, out);
+				e->kind = LE_SYMLINK;
+				e->path = arena_strdup(a, path);
+				e->target = arena_strdup(a, t ? t : "");
+			} else if (type == AE_IFREG && worth_keeping(path)) {
+				e = add(a, out);
+				e->kind = LE_FILE;
+				e->path = arena_strdup(a, path);
+				keep = 1;
+			}
+		}
+		if ((rc = consume(ar, a, out, plen > 0 ? path : raw, keep, e, why)))
+			break;
+	}
+	if (!rc && src->h) {
+		struct digest got;
+		if ((rc = drain(src)))
+			*why = "cannot read the layer blob";
+		hasher_peek(src->h, &got);
+		if (!rc && strcmp(got.str, want->str)) {
+			*why = arena_printf(a, "layer blob is %s, not %s", got.str, want->str);
+			rc = DD_E_DIGEST_INVALID;
+		}
+	}
+out:
+	archive_read_free(ar);
+	hasher_free(src->h);
+	return rc;
+}

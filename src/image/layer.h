@@ -1,0 +1,37 @@
+/* layer.h: reading one image layer (a tar stream, gzip- or zstd-compressed or plain) once,
+ * keeping only what an inventory needs: the files of interest (package databases,
+ * os-release...), every symlink, and every whiteout. Nothing is unpacked to disk. */
+#ifndef DD_LAYER_H
+#define DD_LAYER_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+enum lentry_kind { LE_FILE, LE_SYMLINK, LE_HARDLINK, LE_WHITEOUT, LE_OPAQUE };
+
+struct lentry {
+	enum lentry_kind kind;
+	const char *path;   /* normalised: no leading "/" or "./", no "." or ".." components */
+	const char *target; /* symlink target as written; hardlink target normalised */
+	const char *data;   /* LE_FILE only */
+	size_t len;
+};
+
+struct layer {
+	struct lentry *v;
+	size_t n, cap;
+	uint64_t entries, bytes; /* tar entries and uncompressed bytes read */
+};
+
+struct digest;
+
+/* Reads a layer from fd (compressed or not). When want is not NULL, the bytes read must hash
+ * to it (DD_E_DIGEST_INVALID otherwise). 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why
+ * naming the entry or the limit. Memory comes from arena. */
+int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct layer *out, const char **why);
+
+/* 1 when a file at this normalised path is one the inventory reads. */
+int layer_path_of_interest(const char *path);
+
+#endif

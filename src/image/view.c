@@ -1,0 +1,241 @@
+/* view.c: the merged layer view. A hash table from path to the uppermost entry; deleting a
+ * directory's contents walks the table (cheap: it holds only kept entries). */
+#include "common/dd.h"
+#include "view.h"
+#include "common/arena.h"
+
+struct view_slot {
+	const char *path; /* NULL: empty; "" never used */
+	const struct lentry *e;
+	int dead;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct view_slot *find(struct view *v, const char *path, int insert)
+{
+	if (insert && (v->used + 1) * 2 > v->nslots) {
+		size_t n = v->nslots ? v->nslots * 2 : 256;
+		struct view_slot *old = v->slots;
+		size_t oldn = v->nslots;
+		v->slots = arena_alloc(v->arena, n * sizeof(*v->slots));
+		v->nslots = n;
+		v->used = 0;
+		for (size_t i = 0; i < oldn; i++) {
+			if (old[i].path && !old[i].dead) {
+				struct view_slot *s = find(v, old[i].path, 1);
+				*s = old[i];
+				v->used++;
+			}
+		}
+	}
+	if (!v->nslots)
+		return NULL;
+	for (size_t i = hash(path) & (v->nslots - 1);; i = (i + 1) & (v->nslots - 1)) {
+		struct view_slot *s = &v->slots[i];
+		if (!s->path)
+			return insert ? s : NULL;
+		if (!strcmp(s->path, path))
+			return s;
+	}
+}
+
+static void put(struct view *v, const struct lentry *e)
+{
+	struct view_slot *s = find(v, e->path, 1);
+	if (!s->path)
+		v->used++;
+	s->path = e->path;
+	s->e = e;
+	s->dead = 0;
+}
+
+static void kill(struct view *v, const char *path)
+{
+	struct view_slot *s = find(v, path, 0);
+	if (s)
+		s->dead = 1;
+}
+
+/* Hides everything strictly under dir ("" is the root). */
+static void kill_under(struct view *v, const char *dir)
+{
+	size_t n = strlen(dir);
+	for (size_t i = 0; i < v->nslots; i++) {
+		struct view_slot *s = &v->slots[i];
+		if (s->path && !s->dead && (n == 0 || (!strncmp(s->path, dir, n) && s->path[n] == '/')))
+			s->dead = 1;
+	}
+}
+
+void view_apply(struct view *v, const struct layer *l)
+{
+	/* whiteouts and opaque markers hide the lower layers only: apply them first */
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lentry *e = &l->v[i];
+		if (e->kind == LE_WHITEOUT) {
+			kill(v, e->path);
+			kill_under(v, e->path);
+		} else if (e->kind == LE_OPAQUE)
+			kill_under(v, e->path);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lentry *e = &l->v[i];
+		if (e->kind == LE_WHITEOUT || e->kind == LE_OPAQUE)
+			continue;
+		kill_under(v, e->path); /* a file or link replaces a directory of the lower layers */
+		put(v, e);
+	}
+}
+
+static const struct lentry *lookup(struct view *v, const char *path)
+{
+	struct view_slot *s = find(v, path, 0);
+	return s && !s->dead ? s->e : NULL;
+}
+
+/* Resolves path inside the image, following symlinks in every component (and the last one
+ * when follow_last). Writes the resolved path to out. 0, or -1 on too many hops. */
+static int resolve(struct view *v, const char *path, int follow_last, char *out, size_t cap)
+{
+	char todo[2 * DD_MAX_PATH_BYTES + 2];
+	size_t tn = strlen(path);
+	if (tn >= sizeof(todo))
+		return -1;
+	memcpy(todo, path, tn + 1);
+	size_t k = 0; /* out holds the resolved prefix, without leading '/' */
+	out[0] = 0;
+	int hops = 0;
+	const char *p = todo;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *s = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - s);
+		if (n == 1 && s[0] == '.')
+			continue;
+		if (n == 2 && s[0] == '.' && s[1] == '.') { /* never above the root */
+			char *slash = memrchr(out, '/', k);
+			k = slash ? (size_t)(slash - out) : 0;
+			out[k] = 0;
+			continue;
+		}
+		size_t save = k;
+		if (k + n + 2 > cap)
+			return -1;
+		if (k)
+			out[k++] = '/';
+		memcpy(out + k, s, n);
+		k += n;
+		out[k] = 0;
+		const struct lentry *e = lookup(v, out);
+		int last = !*p || !p[strspn(p, "/")];
+		if (e && e->kind == LE_SYMLINK && (!last || follow_last)) {
+			if (++hops > DD_MAX_SYMLINK_HOPS)
+				return -1;
+			char rest[2 * DD_MAX_PATH_BYTES + 2];
+			int m = snprintf(rest, sizeof(rest), "%s/%s", e->target, p);
+			if (m < 0 || (size_t)m >= sizeof(rest))
+				return -1;
+			k = e->target[0] == '/' ? 0 : save; /* absolute: from the image's root */
+			out[k] = 0;
+			memcpy(todo, rest, (size_t)m + 1);
+			p = todo;
+		}
+	}
+	return 0;
+}
+
+static int view_read(struct rootfs *fs, struct arena *a, const char *path, char **data, size_t *len, const char **why)
+{
+	struct view *v = (struct view *)fs;
+	char r[DD_MAX_PATH_BYTES + 2];
+	(void)a, (void)why;
+	*data = NULL;
+	*len = 0;
+	for (int hops = 0; hops < DD_MAX_SYMLINK_HOPS; hops++) {
+		if (resolve(v, path, 1, r, sizeof(r)))
+			return 0;
+		const struct lentry *e = lookup(v, r);
+		if (!e)
+			return 0;
+		if (e->kind == LE_FILE) {
+			*data = (char *)e->data;
+			*len = e->len;
+			return 1;
+		}
+		if (e->kind != LE_HARDLINK)
+			return 0;
+		path = e->target; /* hard link targets are paths from the image's root */
+	}
+	return 0;
+}
+
+static int name_cmp(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
+static int view_list(struct rootfs *fs, struct arena *a, const char *dir, const char ***names, size_t *n)
+{
+	struct view *v = (struct view *)fs;
+	char r[DD_MAX_PATH_BYTES + 2];
+	*names = NULL;
+	*n = 0;
+	if (resolve(v, dir, 1, r, sizeof(r)))
+		return 0;
+	size_t rl = strlen(r), k = 0;
+	const char **out = arena_alloc(a, (v->used + 1) * sizeof(*out));
+	for (size_t i = 0; i < v->nslots; i++) {
+		struct view_slot *s = &v->slots[i];
+		if (!s->path || s->dead || strncmp(s->path, r, rl) || s->path[rl] != '/')
+			continue;
+		const char *name = s->path + rl + 1;
+		if (!strchr(name, '/'))
+			out[k++] = name;
+	}
+	qsort(out, k, sizeof(*out), name_cmp);
+	*names = out;
+	*n = k;
+	return 0;
+}
+
+static const struct rootfs_ops view_ops = {.read = view_read, .list = view_list};
+
+void view_init(struct view *v, struct arena *a)
+{
+	memset(v, 0, sizeof(*v));
+	v->base.ops = &view_ops;
+	v->arena = a;
+}
+
+/* 1 when a symlink at path could redirect a file of interest: path is one, or a directory
+ * on the way to one. */
+static int on_the_way(const char *path)
+{
+	static const char *const watched[] = {"etc/os-release", "usr/lib/os-release", "etc/alpine-release",
+					      "etc/debian_version", "var/lib/dpkg/status.d/", "lib/apk/db/installed",
+					      "var/lib/rpm/", "usr/lib/sysimage/rpm/"};
+	size_t n = strlen(path);
+	for (size_t i = 0; i < DD_ARRAY_LEN(watched); i++)
+		if (!strncmp(watched[i], path, n) && (watched[i][n] == '/' || watched[i][n] == 0))
+			return 1;
+	return layer_path_of_interest(path);
+}
+
+int layer_touches_inventory(const struct layer *l)
+{
+	/* kept files, whiteouts and hard links may all matter; a symlink only when it lies on the
+	 * way to a path of interest */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].kind != LE_SYMLINK || on_the_way(l->v[i].path))
+			return 1;
+	return 0;
+}

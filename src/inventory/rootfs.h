@@ -1,0 +1,36 @@
+/* rootfs.h: a read-only root filesystem the inventory reads from: a directory on disk
+ * (rootfs_dir.c) or the merged view of an image's layers (image/view.c). Paths are relative
+ * to the root ("etc/os-release"); symlinks are resolved inside the root by the backend. */
+#ifndef DD_ROOTFS_H
+#define DD_ROOTFS_H
+#include <stddef.h>
+
+struct arena;
+struct rootfs;
+
+struct rootfs_ops {
+	/* Reads a regular file into arena memory: 1 when read, 0 when absent (or not a regular
+	 * file), -1 with *why when it cannot be read (too large, I/O). */
+	int (*read)(struct rootfs *fs, struct arena *a, const char *path, char **data, size_t *len, const char **why);
+	/* Names of the entries of directory `dir`, sorted; 0 when absent. */
+	int (*list)(struct rootfs *fs, struct arena *a, const char *dir, const char ***names, size_t *n);
+};
+
+struct rootfs {
+	const struct rootfs_ops *ops;
+};
+
+struct inventory;
+
+/* Fills inv from fs: OS, then dpkg, apk and rpm databases. 0, or an error with *why. */
+int inventory_from_rootfs(struct inventory *inv, struct rootfs *fs, const char **why);
+
+/* A directory on disk as a rootfs (every path resolved with openat2 RESOLVE_IN_ROOT). */
+struct rootfs_dir {
+	struct rootfs base;
+	int fd;
+};
+int rootfs_dir_open(struct rootfs_dir *d, const char *path);
+void rootfs_dir_close(struct rootfs_dir *d);
+
+#endif

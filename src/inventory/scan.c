@@ -1,0 +1,144 @@
+/* scan.c: the inventory of a root filesystem: which files to read, in which order, and how
+ * the OS is classified (known, distroless, scratch). The files' formats are parsed in
+ * os.c, dpkg.c, apk.c and rpm.c; where the files come from is the rootfs's business. */
+#include "common/dd.h"
+#include "inventory.h"
+#include "common/arena.h"
+#include "rootfs.h"
+
+struct scan {
+	struct inventory *inv;
+	struct rootfs *fs;
+};
+
+/* 1 read, 0 absent, -1 error (as rootfs_ops.read). */
+static int get(struct scan *s, const char *path, char **d, size_t *n, const char **why)
+{
+	return s->fs->ops->read(s->fs, s->inv->arena, path, d, n, why);
+}
+
+static int read_os(struct scan *s, const char **why)
+{
+	struct inventory *inv = s->inv;
+	char *d;
+	size_t n;
+	int rc = get(s, "etc/os-release", &d, &n, why);
+	if (rc == 0)
+		rc = get(s, "usr/lib/os-release", &d, &n, why);
+	if (rc < 0)
+		return DD_E_TOO_LARGE;
+	if (rc > 0 && (rc = os_release_parse(inv->arena, d, n, &inv->os, why)))
+		return rc;
+	/* Alpine: the exact release; Debian without os-release: debian_version */
+	if (get(s, "etc/alpine-release", &d, &n, why) > 0) {
+		if (!inv->os.id)
+			inv->os.id = "alpine";
+		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, "\r\n"));
+		inv->os.kind = OS_KNOWN;
+	}
+	if (!inv->os.id && get(s, "etc/debian_version", &d, &n, why) > 0) {
+		inv->os.id = "debian";
+		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, ".\r\n"));
+		inv->os.kind = OS_KNOWN;
+	}
+	return 0;
+}
+
+static int read_dpkg(struct scan *s, const char **why)
+{
+	char *d;
+	size_t n;
+	int rc = get(s, "var/lib/dpkg/status", &d, &n, why);
+	if (rc < 0)
+		return DD_E_TOO_LARGE;
+	if (rc > 0 && (rc = dpkg_parse(s->inv, "var/lib/dpkg/status", d, n, 0, why)))
+		return rc;
+	const char **names;
+	size_t count, found = 0;
+	s->fs->ops->list(s->fs, s->inv->arena, "var/lib/dpkg/status.d", &names, &count);
+	for (size_t i = 0; i < count; i++) {
+		size_t l = strlen(names[i]);
+		if (names[i][0] == '.' || (l > 8 && !strcmp(names[i] + l - 8, ".md5sums")))
+			continue;
+		const char *path = arena_printf(s->inv->arena, "var/lib/dpkg/status.d/%s", names[i]);
+		int got = get(s, path, &d, &n, why);
+		if (got < 0)
+			return DD_E_TOO_LARGE;
+		if (got > 0 && (rc = dpkg_parse(s->inv, path, d, n, 1, why)))
+			return rc;
+		found += got > 0;
+	}
+	if (found && !s->inv->os.id) { /* distroless: Debian packages, no os-release */
+		s->inv->os.kind = OS_DISTROLESS;
+		s->inv->os.id = "debian";
+	}
+	return 0;
+}
+
+static int read_apk(struct scan *s, const char **why)
+{
+	char *d;
+	size_t n;
+	int rc = get(s, "lib/apk/db/installed", &d, &n, why);
+	if (rc < 0)
+		return DD_E_TOO_LARGE;
+	return rc > 0 ? apk_parse(s->inv, "lib/apk/db/installed", d, n, why) : 0;
+}
+
+static int read_rpm(struct scan *s, const char **why)
+{
+	static const char *const dirs[] = {"usr/lib/sysimage/rpm", "var/lib/rpm"};
+	static const struct {
+		const char *file;
+		int (*parse)(struct inventory *, const char *, const char *, size_t, const char **);
+	} formats[] = {
+		{"rpmdb.sqlite", rpm_sqlite_parse},
+		{"Packages.db", rpm_ndb_parse},
+		{"Packages", rpm_bdb_parse},
+	};
+	/* The first database found is the one rpm uses: sysimage first (newer distributions
+	 * link var/lib/rpm to it), then sqlite, ndb, bdb. */
+	for (size_t i = 0; i < DD_ARRAY_LEN(dirs); i++) {
+		for (size_t f = 0; f < DD_ARRAY_LEN(formats); f++) {
+			const char *path = arena_printf(s->inv->arena, "%s/%s", dirs[i], formats[f].file);
+			char *d;
+			size_t n;
+			int got = get(s, path, &d, &n, why);
+			if (got < 0)
+				return DD_E_TOO_LARGE;
+			if (got > 0)
+				return formats[f].parse(s->inv, path, d, n, why);
+		}
+	}
+	return 0;
+}
+
+int inventory_from_rootfs(struct inventory *inv, struct rootfs *fs, const char **why)
+{
+	*why = NULL;
+	struct scan s = {.inv = inv, .fs = fs};
+	int rc = read_os(&s, why);
+	if (!rc)
+		rc = read_dpkg(&s, why);
+	if (!rc)
+		rc = read_apk(&s, why);
+	if (!rc)
+		rc = read_rpm(&s, why);
+	if (!rc && !inv->os.id && inv->n == 0)
+		inv->os.kind = OS_SCRATCH;
+	inventory_sort(inv);
+	return rc;
+}
+
+int inventory_from_dir(struct inventory *inv, const char *root, const char **why)
+{
+	struct rootfs_dir d;
+	*why = NULL;
+	if (rootfs_dir_open(&d, root)) {
+		*why = arena_printf(inv->arena, "cannot open directory '%s': %s", root, strerror(errno));
+		return DD_E_IO;
+	}
+	int rc = inventory_from_rootfs(inv, &d.base, why);
+	rootfs_dir_close(&d);
+	return rc;
+}

@@ -1,0 +1,187 @@
+"""Image inventories: real Debian images (read layer by layer, compared with what umoci
+unpacks and dpkg-query reads), and small images built here to exercise every layer
+compression, every whiteout form, links, and broken blobs."""
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import BIN  # noqa: E402
+
+
+def sbom(target, ok=True):
+    p = subprocess.run([BIN, "sbom", target], capture_output=True, text=True, timeout=300)
+    if ok:
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+    return p
+
+
+def test_debian_images_against_umoci_and_dpkg_query(images, tmp_path):
+    for name in ("debian-min", "debian-big"):
+        got = sbom(os.path.join(images, name))
+        assert got["os"]["id"] == "debian" and got["os"]["version_id"] == "12"
+        bundle = tmp_path / name
+        subprocess.run(["umoci", "unpack", "--image", f"{images}/{name}:latest", str(bundle)], check=True,
+                       capture_output=True)
+        out = subprocess.run(["dpkg-query", f"--admindir={bundle}/rootfs/var/lib/dpkg", "-W", "-f",
+                              "${db:Status-Status} ${Package} ${Version} ${Architecture} ${source:Package} "
+                              "${source:Version}\n"], capture_output=True, text=True, check=True).stdout
+        want = sorted(tuple(line.split()[1:]) for line in out.splitlines() if line.startswith("installed "))
+        have = sorted((p["name"], p["version"], p["arch"], p["source_name"], p["source_version"])
+                      for p in got["packages"])
+        assert have == want and len(have) > 80
+        # the same as reading the unpacked root filesystem
+        assert sbom(str(bundle / "rootfs"))["packages"] == [
+            {k: v for k, v in p.items() if k != "layer"} for p in got["packages"]]
+        layers = json.load(open(os.path.join(images, name, "blobs", *got["image"]["manifest"].split(":"))))["layers"]
+        assert got["image"]["layers"] == len(layers)
+        if name == "debian-min":
+            base = {p["name"] for p in got["packages"]}
+            assert {p["layer"] for p in got["packages"]} == {layers[0]["digest"]}
+        else:
+            # base packages come from the shared first layer, the rest from the layers above it
+            for p in got["packages"]:
+                assert (p["layer"] == layers[0]["digest"]) == (p["name"] in base), p["name"]
+            assert {p["layer"] for p in got["packages"]} == {layers[0]["digest"], layers[1]["digest"],
+                                                             layers[2]["digest"]}
+
+
+# ---- small images built here ----
+
+def tar_bytes(entries):
+    """entries: (path, kind, payload): kind file/symlink/hardlink/dir."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for path, kind, payload in entries:
+            ti = tarfile.TarInfo(path)
+            ti.mtime = 1700000000
+            if kind == "file":
+                data = payload.encode() if isinstance(payload, str) else payload
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+            elif kind == "dir":
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, payload
+                t.addfile(ti)
+            elif kind == "hardlink":
+                ti.type, ti.linkname = tarfile.LNKTYPE, payload
+                t.addfile(ti)
+    return buf.getvalue()
+
+
+def compress(data, how):
+    if how == "gzip":
+        return subprocess.run(["gzip", "-n", "-c"], input=data, capture_output=True, check=True).stdout
+    if how == "zstd":
+        return subprocess.run(["zstd", "-q", "-c"], input=data, capture_output=True, check=True).stdout
+    return data
+
+
+def make_layout(root, layers):
+    """layers: list of (tar bytes, compression). Writes an OCI layout, returns its path."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data):
+        d = hashlib.sha256(data).hexdigest()
+        (blobs / d).write_bytes(data)
+        return "sha256:" + d, len(data)
+    descs = []
+    for tar, how in layers:
+        d, n = put(compress(tar, how))
+        mt = {"gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+              "zstd": "application/vnd.oci.image.layer.v1.tar+zstd"}.get(how, "application/vnd.oci.image.layer.v1.tar")
+        descs.append({"mediaType": mt, "digest": d, "size": n})
+    cd, cn = put(b'{"architecture":"amd64","os":"linux"}')
+    md, mn = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd,
+                                        "size": cn}, "layers": descs}).encode())
+    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
+         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    return str(root), descs
+
+
+def stanza(name, version, status="install ok installed"):
+    return f"Package: {name}\nStatus: {status}\nArchitecture: amd64\nVersion: {version}\n\n"
+
+
+def names(doc, typ):
+    return sorted(p["name"] for p in doc["packages"] if p["type"] == typ)
+
+
+def test_compressions_and_whiteouts(tmp_path):
+    l1 = tar_bytes([("etc/", "dir", None), ("usr/lib/os-release", "file", 'ID=debian\nVERSION_ID="12"\n'),
+                    ("etc/os-release", "symlink", "../usr/lib/os-release"),
+                    ("var/lib/dpkg/status", "file", stanza("a", "1.0") + stanza("b", "2.0")),
+                    ("lib/apk/db/installed", "file", "P:musl\nV:1.2.4-r0\nA:x86_64\no:musl\n\n"),
+                    ("var/lib/dpkg/status.d/c", "file", stanza("c", "3.0"))])
+    # zstd: the apk database is whited out, dpkg's status replaced
+    l2 = tar_bytes([("lib/apk/db/.wh.installed", "file", ""),
+                    ("var/lib/dpkg/status", "file", stanza("a", "1.1"))])
+    # plain: status.d hidden by an opaque marker, then a new one added
+    l3 = tar_bytes([("var/lib/dpkg/status.d/.wh..wh..opq", "file", ""),
+                    ("var/lib/dpkg/status.d/d", "file", stanza("d", "4.0"))])
+    layout, descs = make_layout(tmp_path / "img", [(l1, "gzip"), (l2, "zstd"), (l3, "plain")])
+    got = sbom(layout)
+    assert got["os"]["id"] == "debian"  # through a relative symlink
+    assert names(got, "apk") == []
+    assert sorted((p["name"], p["version"], p["layer"]) for p in got["packages"]) == [
+        ("a", "1.1", descs[1]["digest"]), ("d", "4.0", descs[2]["digest"])]
+    tagged = sbom(layout + ":latest")
+    assert tagged["packages"] == got["packages"] and tagged["image"]["name"].endswith(":latest")
+    p = sbom(layout + ":nope", ok=False)
+    assert p.returncode == 1 and "nope" in p.stderr
+
+
+def test_whiteout_of_a_directory_and_links(tmp_path):
+    l1 = tar_bytes([("var/lib/dpkg/status", "file", stanza("a", "1.0")),
+                    ("etc/alpine-release", "file", "3.18.4\n"),
+                    ("lib/apk/db/installed", "file", "P:zlib\nV:1.2.13-r1\no:zlib\n\n"),
+                    ("usr/lib/sysimage/rpm/x", "file", "")])
+    l2 = tar_bytes([("var/lib/.wh.dpkg", "file", ""),  # the whole dpkg directory goes
+                    # hard link to the apk database under another name, then the original removed:
+                    # the link still holds the content
+                    ("lib/apk/db/installed.bak", "hardlink", "lib/apk/db/installed"),
+                    ("etc/os-release", "symlink", "/../../../etc/hostname")])  # stays inside the image
+    layout, _ = make_layout(tmp_path / "img", [(l1, "gzip"), (l2, "gzip")])
+    got = sbom(layout)
+    assert names(got, "dpkg") == []
+    assert names(got, "apk") == ["zlib"]
+    assert got["os"]["id"] == "alpine" and got["os"]["version_id"] == "3.18.4"
+
+
+def test_db_replaced_by_symlink(tmp_path):
+    l1 = tar_bytes([("var/lib/dpkg/status", "file", stanza("old", "1.0"))])
+    l2 = tar_bytes([("var/lib/dpkg", "symlink", "/srv/dpkg"),
+                    ("srv/dpkg/status", "file", stanza("new", "2.0"))])
+    layout, _ = make_layout(tmp_path / "img", [(l1, "gzip"), (l2, "plain")])
+    assert names(sbom(layout), "dpkg") == ["new"]
+
+
+def test_corrupt_layers_are_errors(tmp_path):
+    l1 = tar_bytes([("var/lib/dpkg/status", "file", stanza("a", "1.0"))])
+    layout, descs = make_layout(tmp_path / "img", [(l1, "gzip")])
+    blob = tmp_path / "img/blobs/sha256" / descs[0]["digest"].split(":")[1]
+    data = bytearray(blob.read_bytes())
+    data[-12] ^= 0xff  # inside the gzip stream
+    blob.write_bytes(bytes(data))
+    p = sbom(layout, ok=False)
+    assert p.returncode == 1 and descs[0]["digest"] in p.stderr
+    # not a tar at all
+    layout2, descs2 = make_layout(tmp_path / "img2", [(b"this is not a tar file" * 40, "gzip")])
+    p = sbom(layout2, ok=False)
+    assert p.returncode == 1 and descs2[0]["digest"] in p.stderr
+    # a corrupt package database inside a valid layer names the file and the layer
+    l3 = tar_bytes([("var/lib/dpkg/status", "file", "Package: a\n\x00binary")])
+    layout3, descs3 = make_layout(tmp_path / "img3", [(l3, "plain")])
+    p = sbom(layout3, ok=False)
+    assert p.returncode == 1 and "var/lib/dpkg/status" in p.stderr and descs3[0]["digest"] in p.stderr
