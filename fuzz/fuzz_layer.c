@@ -35,7 +35,7 @@ int fuzz_layer(const uint8_t *data, size_t size)
 	struct arena a = {0};
 	struct layer l;
 	const char *why;
-	int rc = layer_read_fd(&a, fd, NULL, &l, &why);
+	int rc = layer_read_fd(&a, fd, NULL, NULL, &l, &why);
 	if (rc && (!why || !*why))
 		abort();
 	for (size_t i = 0; i < l.n; i++) {

@@ -1,15 +1,17 @@
 /* cmd_sbom.c: `drydock sbom PATH [--format json]`: the inventory of a root filesystem
- * directory or of an image in an OCI layout directory, as drydock JSON. Archive and registry
- * inputs and the CycloneDX/SPDX formats are not built yet and say so. */
+ * directory, or of an image in an OCI layout directory or a docker/oci archive, as drydock
+ * JSON. Registry inputs and the CycloneDX/SPDX formats are not built yet and say so. */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"
+#include "common/util.h"
 #include "image/image.h"
 #include "inventory/inventory.h"
 #include "version/version.h"
 #include <jansson.h>
 
-static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG]} [--format json]\n";
+static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]} [--format json]\n"
+			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
 
 static const char *kind_name(enum os_kind k)
 {
@@ -105,12 +107,6 @@ int cmd_sbom(int argc, char **argv)
 		free(dir);
 		return 1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "drydock sbom: '%s': image archives (docker-archive, oci-archive) are not implemented yet "
-				"(root filesystem directories and OCI layout directories are)\n", path);
-		free(dir);
-		return 3;
-	}
 	struct arena a = {0};
 	struct inventory inv;
 	inventory_init(&inv, &a);
@@ -118,13 +114,18 @@ int cmd_sbom(int argc, char **argv)
 	char marker[PATH_MAX];
 	snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
 	struct image img = {0};
-	int is_image = access(marker, F_OK) == 0, rc;
-	if (is_image) {
+	char *tmpdir = NULL;
+	int is_image = !S_ISDIR(st.st_mode) || access(marker, F_OK) == 0, rc;
+	if (!S_ISDIR(st.st_mode))
+		rc = image_open_archive(&a, dir, tag, &img, &tmpdir, &why);
+	else if (is_image)
 		rc = image_open_oci_layout(&a, dir, tag, &img, &why);
-		if (!rc)
-			rc = image_inventory(&a, &img, &inv, &why);
-	} else
+	else
 		rc = inventory_from_dir(&inv, dir, &why);
+	if (!rc && is_image)
+		rc = image_inventory(&a, &img, &inv, &why);
+	if (tmpdir)
+		util_rmtree(tmpdir);
 	free(dir);
 	if (rc) {
 		fprintf(stderr, "drydock sbom: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");

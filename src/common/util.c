@@ -2,6 +2,7 @@
 #include "dd.h"
 #include "util.h"
 #include "log.h"
+#include <ftw.h>
 #include <openssl/rand.h>
 
 int util_mkdirs(const char *path)
@@ -108,3 +109,14 @@ int util_read_file(const char *path, size_t max, char **data, size_t *len)
 }
 
 int64_t util_now(void) { return (int64_t)time(NULL); }
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path) ? -1 : 0;
+}
+
+int util_rmtree(const char *path)
+{
+	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) ? DD_E_IO : 0;
+}

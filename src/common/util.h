@@ -14,5 +14,7 @@ int util_is_uuid(const char *s, size_t n);
 /* Reads a whole file of at most max bytes into owned memory; 0, DD_E_IO or DD_E_TOO_LARGE. */
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
 int64_t util_now(void);
+/* rm -rf path (does not follow symlinks); 0 or DD_E_IO. */
+int util_rmtree(const char *path);
 
 #endif

@@ -108,7 +108,8 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 	{
 		const char *ref = json_string_value(
 			json_object_get(json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
-		if (!tag || (ref && !strcmp(ref, tag))) {
+		const char *colon = ref ? strrchr(ref, ':') : NULL; /* "name:tag" as skopeo writes it */
+		if (!tag || (ref && (!strcmp(ref, tag) || (colon && !strcmp(colon + 1, tag))))) {
 			desc = d;
 			break;
 		}
@@ -184,31 +185,33 @@ int image_inventory(struct arena *a, const struct image *img, struct inventory *
 	for (size_t i = 0; i < img->nlayers; i++) {
 		const struct image_layer *il = &img->layers[i];
 		struct layer *l = arena_alloc(a, sizeof(*l));
-		struct digest want;
-		const char *dwhy;
-		digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
+		struct digest want, got;
+		const char *dwhy, *name = il->digest ? il->digest : il->file;
+		if (il->digest)
+			digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
 		int fd = open(il->file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			*why = arena_printf(a, "layer %s: cannot open its blob: %s", il->digest, strerror(errno));
+			*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
 			return DD_E_IMAGE_INVALID;
 		}
-		rc = layer_read_fd(a, fd, &want, l, why);
+		rc = layer_read_fd(a, fd, il->digest ? &want : NULL, &got, l, why);
 		close(fd);
 		if (rc) {
-			*why = arena_printf(a, "layer %s: %s", il->digest, *why);
+			*why = arena_printf(a, "layer %s: %s", name, *why);
 			return rc;
 		}
+		const char *digest = il->digest ? il->digest : arena_strdup(a, got.str);
 		view_apply(&v, l);
 		if (!layer_touches_inventory(l) && read_any)
 			continue;
 		struct inventory cur;
 		inventory_init(&cur, a);
 		if ((rc = inventory_from_rootfs(&cur, &v.base, why))) {
-			*why = arena_printf(a, "after layer %s: %s", il->digest, *why);
+			*why = arena_printf(a, "after layer %s: %s", digest, *why);
 			return rc;
 		}
 		for (size_t k = 0; k < cur.n; k++) {
-			cur.pkgs[k].layer = il->digest;
+			cur.pkgs[k].layer = digest;
 			for (size_t j = 0; j < prev.n; j++) /* both sorted; a linear merge would do too */
 				if (same_pkg(&cur.pkgs[k], &prev.pkgs[j])) {
 					cur.pkgs[k].layer = prev.pkgs[j].layer;

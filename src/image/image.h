@@ -9,7 +9,7 @@ struct arena;
 struct inventory;
 
 struct image_layer {
-	const char *digest;
+	const char *digest; /* NULL: computed while reading (docker-archive) */
 	const char *media_type;
 	int64_t size;
 	const char *file; /* where its bytes are */
@@ -26,6 +26,11 @@ struct image {
 /* Opens image `tag` (NULL: the only one, or the first) of an OCI layout directory; an index
  * is resolved to its linux platform matching this machine, else the first linux one. */
 int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why);
+
+/* Opens image `tag` of a docker-archive or oci-archive tar, unpacked into *tmpdir (arena
+ * string; the caller removes it, even on error). */
+int image_open_archive(struct arena *a, const char *path, const char *tag, struct image *out, char **tmpdir,
+		       const char **why);
 
 /* Reads every layer once (digests verified), merges them, and fills inv; each package's
  * `layer` is the digest of the layer that introduced it. */

@@ -181,7 +181,8 @@ static int drain(struct source *s)
 	}
 }
 
-int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct layer *out, const char **why)
+int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
+		  const char **why)
 {
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
@@ -194,7 +195,7 @@ int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct lay
 	int rc = 0;
 	struct source *src = arena_alloc(a, sizeof(*src));
 	src->fd = fd;
-	src->h = want ? hasher_new(want->alg) : NULL;
+	src->h = want || got ? hasher_new(want ? want->alg : DIGEST_SHA256) : NULL;
 	if (archive_read_open(ar, src, NULL, source_read, NULL) != ARCHIVE_OK) {
 		*why = arena_printf(a, "not a tar layer: %s", archive_error_string(ar));
 		rc = DD_E_LAYER_INVALID;
@@ -268,14 +269,16 @@ int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct lay
 			break;
 	}
 	if (!rc && src->h) {
-		struct digest got;
+		struct digest d;
 		if ((rc = drain(src)))
 			*why = "cannot read the layer blob";
-		hasher_peek(src->h, &got);
-		if (!rc && strcmp(got.str, want->str)) {
-			*why = arena_printf(a, "layer blob is %s, not %s", got.str, want->str);
+		hasher_peek(src->h, &d);
+		if (!rc && want && strcmp(d.str, want->str)) {
+			*why = arena_printf(a, "layer blob is %s, not %s", d.str, want->str);
 			rc = DD_E_DIGEST_INVALID;
 		}
+		if (got)
+			*got = d;
 	}
 out:
 	archive_read_free(ar);

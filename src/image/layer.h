@@ -27,9 +27,11 @@ struct layer {
 struct digest;
 
 /* Reads a layer from fd (compressed or not). When want is not NULL, the bytes read must hash
- * to it (DD_E_DIGEST_INVALID otherwise). 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why
- * naming the entry or the limit. Memory comes from arena. */
-int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct layer *out, const char **why);
+ * to it (DD_E_DIGEST_INVALID otherwise); when got is not NULL it receives their sha256 (or
+ * want's algorithm). 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why naming the entry or
+ * the limit. Memory comes from arena. */
+int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
+		  const char **why);
 
 /* 1 when a file at this normalised path is one the inventory reads. */
 int layer_path_of_interest(const char *path);

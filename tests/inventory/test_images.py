@@ -185,3 +185,31 @@ def test_corrupt_layers_are_errors(tmp_path):
     layout3, descs3 = make_layout(tmp_path / "img3", [(l3, "plain")])
     p = sbom(layout3, ok=False)
     assert p.returncode == 1 and "var/lib/dpkg/status" in p.stderr and descs3[0]["digest"] in p.stderr
+
+
+def test_archives_match_the_layout(images, tmp_path):
+    layout = os.path.join(images, "debian-min")
+    want = sbom(layout)
+    for fmt in ("docker-archive", "oci-archive"):
+        tar = tmp_path / f"{fmt}.tar"
+        subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}:latest", f"{fmt}:{tar}:example/min:v1"],
+                       check=True, capture_output=True)
+        for target in (str(tar), f"{tar}:v1"):
+            got = sbom(target)
+            strip = lambda pkgs: [{k: v for k, v in p.items() if k != "layer"} for p in pkgs]  # noqa: E731
+            assert strip(got["packages"]) == strip(want["packages"]), target
+            assert got["os"] == want["os"]
+        if fmt == "docker-archive":
+            # docker-archive layers are uncompressed: identified by their diffID
+            cfg = json.load(open(os.path.join(layout, "blobs", *want["image"]["manifest"].split(":"))))["config"]
+            diff_ids = json.load(open(os.path.join(layout, "blobs", *cfg["digest"].split(":"))))["rootfs"]["diff_ids"]
+            assert {p["layer"] for p in got["packages"]} == {diff_ids[0]}
+        else:
+            assert {p["layer"] for p in got["packages"]} == {p["layer"] for p in want["packages"]}
+    p = sbom(str(tmp_path / "docker-archive.tar") + ":nope", ok=False)
+    assert p.returncode == 1 and "nope" in p.stderr
+    (tmp_path / "junk.tar").write_bytes(b"not a tar" * 100)
+    p = sbom(str(tmp_path / "junk.tar"), ok=False)
+    assert p.returncode == 1 and "tar" in p.stderr
+    assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith("drydock-archive-") and
+                os.path.getmtime(os.path.join(os.environ.get("TMPDIR", "/tmp"), d)) > os.path.getmtime(str(tar))]
