@@ -1,75 +1,17 @@
-/* cmd_sbom.c: `drydock sbom PATH [--format json]`: the inventory of a root filesystem
- * directory, or of an image in an OCI layout directory or a docker/oci archive, as drydock
- * JSON. Registry inputs and the CycloneDX/SPDX formats are not built yet and say so. */
+/* cmd_sbom.c: `drydock sbom PATH [--format json|cyclonedx|spdx]`: the inventory of a root
+ * filesystem directory, or of an image in an OCI layout directory or a docker/oci archive.
+ * Registry inputs are not built yet. */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"
 #include "common/util.h"
 #include "image/image.h"
 #include "inventory/inventory.h"
-#include "version/version.h"
-#include <jansson.h>
+#include "inventory/sbom.h"
 
-static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]} [--format json]\n"
+static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
+			    "                   [--format json|cyclonedx|spdx]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
-
-static const char *kind_name(enum os_kind k)
-{
-	switch (k) {
-	case OS_KNOWN:
-		return "known";
-	case OS_DISTROLESS:
-		return "distroless";
-	case OS_SCRATCH:
-		return "scratch";
-	default:
-		return "unknown";
-	}
-}
-
-static void set_str(json_t *o, const char *k, const char *v)
-{
-	if (v)
-		json_object_set_new(o, k, json_string(v));
-}
-
-static json_t *package_json(const struct package *p)
-{
-	static const char *const types[] = {"dpkg", "apk", "rpm"};
-	json_t *o = json_object();
-	set_str(o, "type", types[p->type]);
-	set_str(o, "name", p->name);
-	set_str(o, "version", p->version);
-	set_str(o, "arch", p->arch);
-	set_str(o, "source_name", p->source_name);
-	set_str(o, "source_version", p->source_version);
-	if (p->type == PKG_DPKG) {
-		struct dpkg_version v;
-		const char *why;
-		if (!dpkg_version_parse(p->version, strlen(p->version), &v, &why)) {
-			json_object_set_new(o, "epoch", json_integer((json_int_t)v.epoch));
-			json_object_set_new(o, "upstream", json_stringn(v.upstream, v.upstream_len));
-			json_object_set_new(o, "revision", json_stringn(v.revision, v.revision_len));
-		}
-		set_str(o, "status", p->status);
-	}
-	if (p->type == PKG_APK) {
-		set_str(o, "origin", p->source_name);
-		set_str(o, "license", p->license);
-	}
-	if (p->type == PKG_RPM) {
-		json_object_set_new(o, "epoch", p->has_epoch ? json_integer(p->epoch) : json_null());
-		set_str(o, "release", p->release);
-		set_str(o, "sourcerpm", p->sourcerpm);
-		set_str(o, "vendor", p->vendor);
-		set_str(o, "license", p->license);
-		if (*p->modularity_label)
-			set_str(o, "modularity_label", p->modularity_label);
-	}
-	set_str(o, "db", p->db_path);
-	set_str(o, "layer", p->layer);
-	return o;
-}
 
 int cmd_sbom(int argc, char **argv)
 {
@@ -87,9 +29,10 @@ int cmd_sbom(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (strcmp(format, "json")) {
-		fprintf(stderr, "drydock sbom: format '%s' is not implemented yet (json is)\n", format);
-		return 3;
+	enum sbom_format fmt;
+	if (sbom_format_parse(format, &fmt)) {
+		fprintf(stderr, "drydock sbom: unknown format '%s' (json, cyclonedx, spdx)\n", format);
+		return 2;
 	}
 	/* an OCI layout, optionally DIR:TAG */
 	char *dir = strdup(path);
@@ -132,24 +75,16 @@ int cmd_sbom(int argc, char **argv)
 		arena_free(&a);
 		return 1;
 	}
-	json_t *os = json_object();
-	set_str(os, "kind", kind_name(inv.os.kind));
-	set_str(os, "id", inv.os.id);
-	set_str(os, "version_id", inv.os.version_id);
-	set_str(os, "codename", inv.os.codename);
-	set_str(os, "pretty_name", inv.os.pretty_name);
-	json_t *pkgs = json_array();
-	for (size_t i = 0; i < inv.n; i++)
-		json_array_append_new(pkgs, package_json(&inv.pkgs[i]));
-	json_t *doc = json_pack("{s:o, s:o}", "os", os, "packages", pkgs);
-	if (is_image) {
-		json_t *im = json_pack("{s:s, s:s, s:s, s:i}", "name", img.name, "manifest", img.manifest_digest,
-				       "platform", img.platform, "layers", (int)img.nlayers);
-		json_object_set_new(doc, "image", im);
+	struct sbom_subject subj = {.name = is_image ? img.name : path, .manifest = img.manifest_digest,
+				    .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
+	char *text = sbom_render(&a, &inv, &subj, fmt);
+	if (!text) {
+		fprintf(stderr, "drydock sbom: out of memory\n");
+		arena_free(&a);
+		return 1;
 	}
-	json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	putchar('\n');
-	json_decref(doc);
+	puts(text);
+	free(text);
 	arena_free(&a);
 	return 0;
 }

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drydock import BIN  # noqa: E402
@@ -213,3 +214,50 @@ def test_archives_match_the_layout(images, tmp_path):
     assert p.returncode == 1 and "tar" in p.stderr
     assert not [d for d in os.listdir(os.environ.get("TMPDIR", "/tmp")) if d.startswith("drydock-archive-") and
                 os.path.getmtime(os.path.join(os.environ.get("TMPDIR", "/tmp"), d)) > os.path.getmtime(str(tar))]
+
+
+def test_cyclonedx_and_spdx(images):
+    layout = os.path.join(images, "debian-min")
+    native = sbom(layout)
+    p = subprocess.run([BIN, "sbom", layout, "--format", "cyclonedx"], capture_output=True, text=True, check=True)
+    cdx = json.loads(p.stdout)
+    assert cdx["bomFormat"] == "CycloneDX" and cdx["specVersion"] == "1.5"
+    assert cdx["serialNumber"].startswith("urn:uuid:") and cdx["metadata"]["component"]["type"] == "container"
+    libs = [c for c in cdx["components"] if c["type"] == "library"]
+    oses = [c for c in cdx["components"] if c["type"] == "operating-system"]
+    assert oses == [{"type": "operating-system", "bom-ref": "os", "name": "debian", "version": "12",
+                     "description": "Debian GNU/Linux 12 (bookworm)"}]
+    assert len(libs) == len(native["packages"])
+    assert len({c["bom-ref"] for c in libs}) == len(libs)
+    for c, n in zip(libs, native["packages"]):
+        assert c["purl"] == n["purl"] and c["name"] == n["name"] and c["version"] == n["version"]
+        quoted = urllib.parse.quote(n["name"], safe=".-_~")
+        assert c["purl"].startswith(f"pkg:deb/debian/{quoted}@") and "distro=debian-12" in c["purl"]
+        assert "+" not in c["purl"] and ":" not in c["purl"][4:]
+    libc = next(c for c in libs if c["name"] == "libc6")
+    assert "upstream=glibc" in libc["purl"]
+    p = subprocess.run([BIN, "sbom", layout, "--format", "spdx"], capture_output=True, text=True, check=True)
+    spdx = json.loads(p.stdout)
+    assert spdx["spdxVersion"] == "SPDX-2.3" and spdx["dataLicense"] == "CC0-1.0"
+    ids = [x["SPDXID"] for x in spdx["packages"]]
+    assert len(ids) == len(set(ids)) == len(native["packages"]) + 1
+    purls = [r["referenceLocator"] for x in spdx["packages"] for r in x.get("externalRefs", [])]
+    assert purls == [n["purl"] for n in native["packages"]]
+    rel = {(r["spdxElementId"], r["relationshipType"]) for r in spdx["relationships"]}
+    assert ("SPDXRef-DOCUMENT", "DESCRIBES") in rel and ("SPDXRef-Subject", "CONTAINS") in rel
+    p = subprocess.run([BIN, "sbom", layout, "--format", "xml"], capture_output=True, text=True)
+    assert p.returncode == 2 and "xml" in p.stderr
+
+
+def test_purls_of_each_type(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text("ID=rocky\nVERSION_ID=9.2\n")
+    (tmp_path / "lib/apk/db").mkdir(parents=True)
+    (tmp_path / "lib/apk/db/installed").write_text("P:libcrypto3\nV:3.1.0-r0\nA:x86_64\no:openssl\n\n")
+    (tmp_path / "var/lib/dpkg").mkdir(parents=True)
+    (tmp_path / "var/lib/dpkg/status").write_text(
+        "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc (2.36-9)\n"
+        "Version: 1:2.36-9+deb12u4\n\n")
+    got = {p["type"]: p["purl"] for p in sbom(str(tmp_path))["packages"]}
+    assert got["dpkg"] == "pkg:deb/rocky/libc6@1%3A2.36-9%2Bdeb12u4?arch=amd64&distro=rocky-9.2&upstream=glibc"
+    assert got["apk"] == "pkg:apk/rocky/libcrypto3@3.1.0-r0?arch=x86_64&distro=rocky-9.2&upstream=openssl"
