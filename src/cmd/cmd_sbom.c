@@ -10,15 +10,20 @@
 #include "inventory/sbom.h"
 
 static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
-			    "                   [--format json|cyclonedx|spdx]\n"
+			    "                   [--format json|cyclonedx|spdx] [--cache DIR | --no-cache]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
 
 int cmd_sbom(int argc, char **argv)
 {
-	const char *path = NULL, *format = "json";
+	const char *path = NULL, *format = "json", *cache = NULL;
+	int no_cache = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--format") && i + 1 < argc)
 			format = argv[++i];
+		else if (!strcmp(argv[i], "--cache") && i + 1 < argc)
+			cache = argv[++i];
+		else if (!strcmp(argv[i], "--no-cache"))
+			no_cache = 1;
 		else if (argv[i][0] == '-' || path) {
 			fputs(usage, stderr);
 			return 2;
@@ -29,6 +34,17 @@ int cmd_sbom(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	char default_cache[PATH_MAX];
+	if (!cache && !no_cache) { /* $XDG_CACHE_HOME/drydock/layers, else ~/.cache/drydock/layers */
+		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+		if (xdg && *xdg)
+			snprintf(default_cache, sizeof(default_cache), "%s/drydock/layers", xdg);
+		else
+			snprintf(default_cache, sizeof(default_cache), "%s/.cache/drydock/layers", home ? home : "/tmp");
+		cache = default_cache;
+	}
+	if (no_cache)
+		cache = NULL;
 	enum sbom_format fmt;
 	if (sbom_format_parse(format, &fmt)) {
 		fprintf(stderr, "drydock sbom: unknown format '%s' (json, cyclonedx, spdx)\n", format);
@@ -66,7 +82,7 @@ int cmd_sbom(int argc, char **argv)
 	else
 		rc = inventory_from_dir(&inv, dir, &why);
 	if (!rc && is_image)
-		rc = image_inventory(&a, &img, &inv, &why);
+		rc = image_inventory(&a, &img, cache, &inv, &why);
 	if (tmpdir)
 		util_rmtree(tmpdir);
 	free(dir);

@@ -6,6 +6,7 @@
 #include "common/digest.h"
 #include "common/util.h"
 #include "image/layer.h"
+#include "image/layer_cache.h"
 #include "image/manifest.h"
 #include "image/view.h"
 #include "inventory/inventory.h"
@@ -174,7 +175,8 @@ static int same_pkg(const struct package *a, const struct package *b)
 	       !strcmp(a->release ? a->release : "", b->release ? b->release : "");
 }
 
-int image_inventory(struct arena *a, const struct image *img, struct inventory *inv, const char **why)
+int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
+		    const char **why)
 {
 	struct view v;
 	view_init(&v, a);
@@ -186,21 +188,26 @@ int image_inventory(struct arena *a, const struct image *img, struct inventory *
 		const struct image_layer *il = &img->layers[i];
 		struct layer *l = arena_alloc(a, sizeof(*l));
 		struct digest want, got;
-		const char *dwhy, *name = il->digest ? il->digest : il->file;
-		if (il->digest)
-			digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
-		int fd = open(il->file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
-			return DD_E_IMAGE_INVALID;
+		const char *dwhy, *name = il->digest ? il->digest : il->file, *digest = il->digest;
+		if (!digest || layer_cache_get(cache_dir, digest, a, l)) {
+			if (il->digest)
+				digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
+			int fd = open(il->file, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
+				return DD_E_IMAGE_INVALID;
+			}
+			rc = layer_read_fd(a, fd, il->digest ? &want : NULL, &got, l, why);
+			close(fd);
+			if (rc) {
+				*why = arena_printf(a, "layer %s: %s", name, *why);
+				return rc;
+			}
+			if (!digest)
+				digest = arena_strdup(a, got.str);
+			if (cache_dir)
+				layer_cache_put(cache_dir, digest, l);
 		}
-		rc = layer_read_fd(a, fd, il->digest ? &want : NULL, &got, l, why);
-		close(fd);
-		if (rc) {
-			*why = arena_printf(a, "layer %s: %s", name, *why);
-			return rc;
-		}
-		const char *digest = il->digest ? il->digest : arena_strdup(a, got.str);
 		view_apply(&v, l);
 		if (!layer_touches_inventory(l) && read_any)
 			continue;

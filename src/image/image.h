@@ -33,7 +33,9 @@ int image_open_archive(struct arena *a, const char *path, const char *tag, struc
 		       const char **why);
 
 /* Reads every layer once (digests verified), merges them, and fills inv; each package's
- * `layer` is the digest of the layer that introduced it. */
-int image_inventory(struct arena *a, const struct image *img, struct inventory *inv, const char **why);
+ * `layer` is the digest of the layer that introduced it. With cache_dir, a layer already
+ * read is taken from the layer cache instead, and a new one is stored there. */
+int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
+		    const char **why);
 
 #endif

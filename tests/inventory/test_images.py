@@ -261,3 +261,31 @@ def test_purls_of_each_type(tmp_path):
     got = {p["type"]: p["purl"] for p in sbom(str(tmp_path))["packages"]}
     assert got["dpkg"] == "pkg:deb/rocky/libc6@1%3A2.36-9%2Bdeb12u4?arch=amd64&distro=rocky-9.2&upstream=glibc"
     assert got["apk"] == "pkg:apk/rocky/libcrypto3@3.1.0-r0?arch=x86_64&distro=rocky-9.2&upstream=openssl"
+
+
+def test_layer_cache(images, tmp_path):
+    layout = os.path.join(images, "debian-big")
+    cache = tmp_path / "cache"
+    first = subprocess.run([BIN, "sbom", layout, "--cache", str(cache)], capture_output=True, text=True, check=True)
+    files = sorted(os.listdir(cache))
+    manifest = json.loads(first.stdout)["image"]["manifest"]
+    layers = json.load(open(os.path.join(layout, "blobs", *manifest.split(":"))))["layers"]
+    assert files == sorted(l["digest"].replace(":", "-") for l in layers)
+    second = subprocess.run([BIN, "sbom", layout, "--cache", str(cache)], capture_output=True, text=True, check=True)
+    assert second.stdout == first.stdout
+    # a damaged cache file is a miss: the layer is read again and the file rewritten
+    victim = cache / files[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    victim.write_bytes(bytes(data))
+    third = subprocess.run([BIN, "sbom", layout, "--cache", str(cache)], capture_output=True, text=True, check=True)
+    assert third.stdout == first.stdout and victim.read_bytes() != bytes(data)
+    # the cache is used: with every blob gone, the cached layers still answer
+    copy = tmp_path / "layout"
+    subprocess.run(["cp", "-a", layout, str(copy)], check=True)
+    for l in layers:
+        os.unlink(copy / "blobs" / "sha256" / l["digest"].split(":")[1])
+    fourth = subprocess.run([BIN, "sbom", str(copy), "--cache", str(cache)], capture_output=True, text=True, check=True)
+    assert json.loads(fourth.stdout)["packages"] == json.loads(first.stdout)["packages"]
+    p = subprocess.run([BIN, "sbom", str(copy), "--no-cache"], capture_output=True, text=True)
+    assert p.returncode == 1 and "cannot open its blob" in p.stderr
