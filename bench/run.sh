@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # run.sh DRYDOCK_BIN: the side-by-side benchmark of drydock and Debian's docker-registry
-# (CNCF Distribution 2.8) on this machine, same images, same clients, one run. Writes
-# bench/RESULTS.md. Not part of the tests.
+# (CNCF Distribution 2.8) on this machine, same images, same clients, one run; then the
+# inventory benchmark (drydock sbom against gzip -dc). Writes bench/RESULTS.md. Not part of
+# the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../scripts/deps.sh" --bench
 images=$(bash "$here/../tests/images/cached.sh")
-exec /usr/bin/python3 "$here/bench.py" --drydock "${1:?usage: run.sh DRYDOCK_BIN}" --images "$images/oci" \
-  --out "$here/RESULTS.md" "${@:2}"
+bin=${1:?usage: run.sh DRYDOCK_BIN [bench.py options]}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+/usr/bin/python3 "$here/bench.py" --drydock "$bin" --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
+/usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
+cat "$tmp/registry.md" "$tmp/inventory.md" > "$here/RESULTS.md"

@@ -18,27 +18,29 @@ static uint64_t hash(const char *s)
 	return h;
 }
 
-static struct view_slot *find(struct view *v, const char *path, int insert)
+/* Finds path in table (*slots, *nslots, *used), growing it first when inserting. */
+static struct view_slot *find_in(struct arena *a, struct view_slot **slots, size_t *nslots, size_t *used,
+				 const char *path, int insert)
 {
-	if (insert && (v->used + 1) * 2 > v->nslots) {
-		size_t n = v->nslots ? v->nslots * 2 : 256;
-		struct view_slot *old = v->slots;
-		size_t oldn = v->nslots;
-		v->slots = arena_alloc(v->arena, n * sizeof(*v->slots));
-		v->nslots = n;
-		v->used = 0;
+	if (insert && (*used + 1) * 2 > *nslots) {
+		size_t n = *nslots ? *nslots * 2 : 256;
+		struct view_slot *old = *slots;
+		size_t oldn = *nslots;
+		*slots = arena_alloc(a, n * sizeof(**slots));
+		*nslots = n;
+		*used = 0;
 		for (size_t i = 0; i < oldn; i++) {
 			if (old[i].path && !old[i].dead) {
-				struct view_slot *s = find(v, old[i].path, 1);
+				struct view_slot *s = find_in(a, slots, nslots, used, old[i].path, 1);
 				*s = old[i];
-				v->used++;
+				(*used)++;
 			}
 		}
 	}
-	if (!v->nslots)
+	if (!*nslots)
 		return NULL;
-	for (size_t i = hash(path) & (v->nslots - 1);; i = (i + 1) & (v->nslots - 1)) {
-		struct view_slot *s = &v->slots[i];
+	for (size_t i = hash(path) & (*nslots - 1);; i = (i + 1) & (*nslots - 1)) {
+		struct view_slot *s = &(*slots)[i];
 		if (!s->path)
 			return insert ? s : NULL;
 		if (!strcmp(s->path, path))
@@ -46,8 +48,33 @@ static struct view_slot *find(struct view *v, const char *path, int insert)
 	}
 }
 
+static struct view_slot *find(struct view *v, const char *path, int insert)
+{
+	return find_in(v->arena, &v->slots, &v->nslots, &v->used, path, insert);
+}
+
+/* Records every ancestor directory of path, so kill_under can skip directories that never
+ * had anything under them (most entries: walking the table for each would be quadratic). */
+static void note_ancestors(struct view *v, const char *path)
+{
+	for (const char *p = strrchr(path, '/'); p; p = memrchr(path, '/', (size_t)(p - path))) {
+		const char *dir = arena_strndup(v->arena, path, (size_t)(p - path));
+		struct view_slot *s = find_in(v->arena, &v->dirs, &v->ndirs, &v->useddirs, dir, 1);
+		if (s->path)
+			return; /* its ancestors are there already */
+		s->path = dir;
+		v->useddirs++;
+	}
+}
+
+static int had_children(struct view *v, const char *dir)
+{
+	return !*dir || find_in(v->arena, &v->dirs, &v->ndirs, &v->useddirs, dir, 0) != NULL;
+}
+
 static void put(struct view *v, const struct lentry *e)
 {
+	note_ancestors(v, e->path);
 	struct view_slot *s = find(v, e->path, 1);
 	if (!s->path)
 		v->used++;
@@ -66,6 +93,8 @@ static void kill(struct view *v, const char *path)
 /* Hides everything strictly under dir ("" is the root). */
 static void kill_under(struct view *v, const char *dir)
 {
+	if (!had_children(v, dir))
+		return;
 	size_t n = strlen(dir);
 	for (size_t i = 0; i < v->nslots; i++) {
 		struct view_slot *s = &v->slots[i];

@@ -15,6 +15,8 @@ struct view {
 	struct arena *arena;
 	struct view_slot *slots; /* open addressing, power-of-two size */
 	size_t nslots, used;
+	struct view_slot *dirs; /* every directory that has (or had) something under it */
+	size_t ndirs, useddirs;
 };
 
 void view_init(struct view *v, struct arena *a);
