@@ -10,12 +10,40 @@
 #include "inventory/sbom.h"
 
 static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
+			    "       drydock sbom --data DATA_DIR REPO:TAG|REPO@DIGEST   (an image in drydock's store)\n"
 			    "                   [--format json|cyclonedx|spdx] [--cache DIR | --no-cache]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
 
+/* A root filesystem directory (read into inv, *is_image = 0), an OCI layout DIR[:TAG] or an
+ * archive FILE[:TAG] (opened into img). */
+static int open_path(struct arena *a, const char *path, struct image *img, int *is_image, struct inventory *inv,
+		     const char **why)
+{
+	char *dir = arena_strdup(a, path);
+	const char *tag = NULL;
+	struct stat st;
+	if (stat(dir, &st)) {
+		char *colon = strrchr(dir, ':');
+		if (colon) {
+			*colon = 0;
+			tag = colon + 1;
+		}
+	}
+	if (stat(dir, &st)) {
+		*why = arena_printf(a, "cannot open it: %s", strerror(errno));
+		return DD_E_IO;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return image_open_archive(a, dir, tag, img, &img->tmpdir, why);
+	if (access(arena_printf(a, "%s/oci-layout", dir), F_OK) == 0)
+		return image_open_oci_layout(a, dir, tag, img, why);
+	*is_image = 0;
+	return inventory_from_dir(inv, dir, why);
+}
+
 int cmd_sbom(int argc, char **argv)
 {
-	const char *path = NULL, *format = "json", *cache = NULL;
+	const char *path = NULL, *format = "json", *cache = NULL, *data = NULL;
 	int no_cache = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--format") && i + 1 < argc)
@@ -24,6 +52,8 @@ int cmd_sbom(int argc, char **argv)
 			cache = argv[++i];
 		else if (!strcmp(argv[i], "--no-cache"))
 			no_cache = 1;
+		else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+			data = argv[++i];
 		else if (argv[i][0] == '-' || path) {
 			fputs(usage, stderr);
 			return 2;
@@ -50,42 +80,20 @@ int cmd_sbom(int argc, char **argv)
 		fprintf(stderr, "drydock sbom: unknown format '%s' (json, cyclonedx, spdx)\n", format);
 		return 2;
 	}
-	/* an OCI layout, optionally DIR:TAG */
-	char *dir = strdup(path);
-	const char *tag = NULL;
-	struct stat st;
-	if (stat(dir, &st)) {
-		char *colon = strrchr(dir, ':');
-		if (colon) {
-			*colon = 0;
-			tag = colon + 1;
-		}
-	}
-	if (stat(dir, &st)) {
-		fprintf(stderr, "drydock sbom: cannot open '%s': %s\n", path, strerror(errno));
-		free(dir);
-		return 1;
-	}
 	struct arena a = {0};
 	struct inventory inv;
 	inventory_init(&inv, &a);
-	const char *why;
-	char marker[PATH_MAX];
-	snprintf(marker, sizeof(marker), "%s/oci-layout", dir);
 	struct image img = {0};
-	char *tmpdir = NULL;
-	int is_image = !S_ISDIR(st.st_mode) || access(marker, F_OK) == 0, rc;
-	if (!S_ISDIR(st.st_mode))
-		rc = image_open_archive(&a, dir, tag, &img, &tmpdir, &why);
-	else if (is_image)
-		rc = image_open_oci_layout(&a, dir, tag, &img, &why);
+	const char *why = NULL;
+	int is_image = 1, rc;
+	if (data) /* an image in drydock's own store */
+		rc = image_open_store(&a, data, path, &img, &why);
 	else
-		rc = inventory_from_dir(&inv, dir, &why);
+		rc = open_path(&a, path, &img, &is_image, &inv, &why);
 	if (!rc && is_image)
 		rc = image_inventory(&a, &img, cache, &inv, &why);
-	if (tmpdir)
-		util_rmtree(tmpdir);
-	free(dir);
+	if (img.tmpdir)
+		util_rmtree(img.tmpdir);
 	if (rc) {
 		fprintf(stderr, "drydock sbom: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
 		arena_free(&a);

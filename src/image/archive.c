@@ -150,7 +150,6 @@ out:
 int image_open_archive(struct arena *a, const char *path, const char *tag, struct image *out, char **tmpdir,
 		       const char **why)
 {
-	memset(out, 0, sizeof(*out));
 	*why = NULL;
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char *dir = arena_printf(a, "%s/drydock-archive-XXXXXX", base);
@@ -166,6 +165,7 @@ int image_open_archive(struct arena *a, const char *path, const char *tag, struc
 		rc = image_open_oci_layout(a, dir, tag, out, why);
 	else
 		rc = open_docker(a, dir, tag, out, why);
+	out->tmpdir = dir; /* image_open_oci_layout cleared it */
 	out->name = tag ? arena_printf(a, "%s:%s", path, tag) : arena_strdup(a, path);
 	out->platform = out->platform ? out->platform : "";
 	return rc;

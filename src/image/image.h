@@ -21,6 +21,7 @@ struct image {
 	const char *platform;        /* "linux/amd64", or "" when the manifest names none */
 	struct image_layer *layers;
 	size_t nlayers;
+	char *tmpdir; /* an archive's unpacked copy, to remove when done (or NULL) */
 };
 
 /* Opens image `tag` (NULL: the only one, or the first) of an OCI layout directory; an index
@@ -28,9 +29,12 @@ struct image {
 int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why);
 
 /* Opens image `tag` of a docker-archive or oci-archive tar, unpacked into *tmpdir (arena
- * string; the caller removes it, even on error). */
+ * string; the caller removes it, even on error; pass &out->tmpdir). */
 int image_open_archive(struct arena *a, const char *path, const char *tag, struct image *out, char **tmpdir,
 		       const char **why);
+
+/* Opens REPO:TAG or REPO@DIGEST held by a drydock data directory (meta.db + blobs/). */
+int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why);
 
 /* Reads every layer once (digests verified), merges them, and fills inv; each package's
  * `layer` is the digest of the layer that introduced it. With cache_dir, a layer already

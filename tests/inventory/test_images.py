@@ -289,3 +289,55 @@ def test_layer_cache(images, tmp_path):
     assert json.loads(fourth.stdout)["packages"] == json.loads(first.stdout)["packages"]
     p = subprocess.run([BIN, "sbom", str(copy), "--no-cache"], capture_output=True, text=True)
     assert p.returncode == 1 and "cannot open its blob" in p.stderr
+
+
+def test_rpmdb_in_an_image_layer(tmp_path):
+    """An rpmdb written by Debian's rpm (SQLite backend), shipped in a layer of an image whose
+    lower layer has Rocky's os-release; an upper layer removes one package's files only."""
+    top, root = tmp_path / "rpmbuild", tmp_path / "root"
+    for d in ("SPECS", "RPMS", "BUILD", "BUILDROOT", "SOURCES", "SRPMS"):
+        (top / d).mkdir(parents=True)
+    for name, ver, rel in (("zlib", "1.2.11", "39.el9"), ("bash", "5.1.8", "6.el9_1")):
+        (top / "SPECS" / f"{name}.spec").write_text(
+            f"Name: {name}\nVersion: {ver}\nRelease: {rel}\nSummary: t\nLicense: MIT\nBuildArch: x86_64\n"
+            "%global debug_package %{nil}\n%description\nt\n%files\n")
+        subprocess.run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "-bb",
+                        str(top / "SPECS" / f"{name}.spec")], check=True, capture_output=True)
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run(rpm + ["--initdb"], check=True)
+    subprocess.run(rpm + ["-i", "--nodeps", "--noscripts", "--justdb"] +
+                   [str(p) for p in (top / "RPMS/x86_64").iterdir()], check=True, capture_output=True)
+    db = (root / "var/lib/rpm/rpmdb.sqlite").read_bytes()
+    l1 = tar_bytes([("etc/os-release", "file", 'ID="rocky"\nVERSION_ID="9.2"\n')])
+    l2 = tar_bytes([("usr/lib/sysimage/rpm/rpmdb.sqlite", "file", db),
+                    ("var/lib/rpm", "symlink", "../../usr/lib/sysimage/rpm")])
+    layout, descs = make_layout(tmp_path / "img", [(l1, "gzip"), (l2, "zstd")])
+    got = sbom(layout)
+    assert got["os"]["id"] == "rocky"
+    assert sorted((p["name"], p["version"], p["release"], p["layer"]) for p in got["packages"]) == [
+        ("bash", "5.1.8", "6.el9_1", descs[1]["digest"]), ("zlib", "1.2.11", "39.el9", descs[1]["digest"])]
+    assert all(p["purl"].startswith("pkg:rpm/rocky/") and "distro=rocky-9.2" in p["purl"] for p in got["packages"])
+
+
+def test_image_in_drydocks_store(images, tmp_path):
+    """An image pushed to a running drydock, read back from its data directory by tag and by
+    manifest digest: the same inventory as the OCI layout it was pushed from."""
+    from drydock import Server
+    layout = os.path.join(images, "debian-min")
+    s = Server(data_dir=str(tmp_path / "data")).start()
+    try:
+        subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}:latest",
+                        f"docker://127.0.0.1:{s.port}/team/min:v1"], check=True, capture_output=True)
+    finally:
+        s.stop()
+    want = sbom(layout)["packages"]
+    got = subprocess.run([BIN, "sbom", "--data", str(tmp_path / "data"), "team/min:v1"], capture_output=True,
+                         text=True, check=True)
+    doc = json.loads(got.stdout)
+    assert doc["packages"] == want
+    by_digest = subprocess.run([BIN, "sbom", "--data", str(tmp_path / "data"), "team/min@" + doc["image"]["manifest"]],
+                               capture_output=True, text=True, check=True)
+    assert json.loads(by_digest.stdout)["packages"] == want
+    p = subprocess.run([BIN, "sbom", "--data", str(tmp_path / "data"), "team/min:nope"], capture_output=True, text=True)
+    assert p.returncode == 1 and "manifest unknown" in p.stderr

@@ -19,6 +19,7 @@ class Server:
 
     def __init__(self, data_dir=None, extra_args=(), tls=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="drydock-test-")
+        os.makedirs(self.data_dir, exist_ok=True)
         self.extra_args = list(extra_args)
         self.tls = tls  # (cert, key) or None
         self.proc = None

@@ -1,0 +1,103 @@
+/* store_image.c: images held by a drydock data directory (the registry's own store): the
+ * manifest from the metadata store, the layers from the filesystem blob store. */
+#include "common/dd.h"
+#include "image.h"
+#include "common/arena.h"
+#include "common/digest.h"
+#include "store/meta.h"
+#include <jansson.h>
+
+static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
+{
+	*why = arena_printf(a, fmt, arg);
+	return DD_E_IMAGE_INVALID;
+}
+
+int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	out->name = arena_strdup(a, ref);
+	out->platform = "";
+	*why = NULL;
+	/* repo@digest or repo:tag (the tag after the last ':' that follows the last '/') */
+	const char *at = strchr(ref, '@'), *slash = strrchr(ref, '/');
+	const char *colon = strrchr(ref, ':');
+	const char *repo, *reference;
+	int is_digest = 0;
+	if (at) {
+		repo = arena_strndup(a, ref, (size_t)(at - ref));
+		reference = at + 1;
+		is_digest = 1;
+	} else if (colon && (!slash || colon > slash)) {
+		repo = arena_strndup(a, ref, (size_t)(colon - ref));
+		reference = colon + 1;
+	} else {
+		repo = ref;
+		reference = "latest";
+	}
+	struct meta *m;
+	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
+		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
+	int rc = 0;
+	json_t *root = NULL;
+	for (int depth = 0; depth < 4; depth++) {
+		struct manifest_rec rec;
+		rc = m->ops->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
+		if (rc) {
+			*why = arena_printf(a, "'%s@%s': %s", repo, reference, dd_err_message(rc));
+			rc = DD_E_IMAGE_INVALID;
+			break;
+		}
+		out->manifest_digest = rec.digest;
+		json_decref(root);
+		root = json_loadb(rec.content, (size_t)rec.size, 0, NULL);
+		json_t *sub = json_object_get(root, "manifests");
+		if (!json_is_array(sub))
+			break;
+		json_t *d, *pick = NULL;
+		size_t i;
+		json_array_foreach(sub, i, d)
+		{
+			json_t *p = json_object_get(d, "platform");
+			const char *os = json_string_value(json_object_get(p, "os"));
+			const char *arch = json_string_value(json_object_get(p, "architecture"));
+			if (os && !strcmp(os, "linux") && (!pick || (arch && !strcmp(arch, "amd64")))) {
+				pick = d;
+				out->platform = arena_printf(a, "linux/%s", arch ? arch : "?");
+			}
+		}
+		if (!pick || !json_string_value(json_object_get(pick, "digest"))) {
+			rc = bad(a, why, "index of '%s' has no linux platform", ref);
+			break;
+		}
+		reference = arena_strdup(a, json_string_value(json_object_get(pick, "digest")));
+		is_digest = 1;
+	}
+	if (!rc) {
+		json_t *layers = json_object_get(root, "layers"), *d;
+		size_t i;
+		if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS)
+			rc = bad(a, why, "manifest of '%s' has no layers array", ref);
+		else {
+			out->nlayers = json_array_size(layers);
+			out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
+			json_array_foreach(layers, i, d)
+			{
+				const char *dg = json_string_value(json_object_get(d, "digest")), *dwhy;
+				struct digest p;
+				if (!dg || digest_parse(dg, strlen(dg), &p, &dwhy)) {
+					rc = bad(a, why, "manifest of '%s' has a layer without a valid digest", ref);
+					break;
+				}
+				const char *hex = strchr(p.str, ':') + 1;
+				out->layers[i].digest = arena_strdup(a, p.str);
+				out->layers[i].file = arena_printf(a, "%s/blobs/%s/%.2s/%s", data_dir,
+								   digest_alg_name(p.alg), hex, hex);
+				out->layers[i].media_type = "";
+			}
+		}
+	}
+	json_decref(root);
+	m->ops->free(m);
+	return rc;
+}
