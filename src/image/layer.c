@@ -8,8 +8,22 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+/* The limits of limits.h, which an operator (or a test) may lower, never raise, through the
+ * environment: DRYDOCK_MAX_LAYER_BYTES, DRYDOCK_MAX_LAYER_ENTRIES, DRYDOCK_MAX_PKGDB_BYTES. */
+static uint64_t limit(const char *env, uint64_t builtin)
+{
+	const char *v = getenv(env);
+	char *end;
+	if (!v || !*v)
+		return builtin;
+	unsigned long long n = strtoull(v, &end, 10);
+	return *end || n == 0 || n > builtin ? builtin : n;
+}
+
 static const char *const files_of_interest[] = {
 	"etc/os-release", "usr/lib/os-release", "etc/alpine-release", "etc/debian_version",
+	"etc/rocky-release", "etc/almalinux-release", "etc/centos-release", "etc/fedora-release", "etc/oracle-release",
+	"etc/redhat-release", "etc/system-release",
 	"var/lib/dpkg/status", "lib/apk/db/installed",
 	"var/lib/rpm/rpmdb.sqlite", "var/lib/rpm/Packages", "var/lib/rpm/Packages.db",
 	"usr/lib/sysimage/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/Packages", "usr/lib/sysimage/rpm/Packages.db",
@@ -89,6 +103,8 @@ static struct lentry *add(struct arena *a, struct layer *l)
 static int consume(struct archive *ar, struct arena *a, struct layer *l, const char *path, int keep,
 		   struct lentry *e, const char **why)
 {
+	uint64_t max_bytes = limit("DRYDOCK_MAX_LAYER_BYTES", DD_MAX_LAYER_BYTES);
+	uint64_t max_file = limit("DRYDOCK_MAX_PKGDB_BYTES", DD_MAX_PKGDB_FILE_BYTES);
 	char *buf = NULL;
 	size_t cap = 0, len = 0;
 	for (;;) {
@@ -103,16 +119,16 @@ static int consume(struct archive *ar, struct arena *a, struct layer *l, const c
 			return DD_E_LAYER_INVALID;
 		}
 		l->bytes += n;
-		if (l->bytes > DD_MAX_LAYER_BYTES) {
-			*why = arena_printf(a, "layer expands beyond %lld GiB (at '%s'): refused as a decompression bomb",
-					    DD_MAX_LAYER_BYTES >> 30, path);
+		if (l->bytes > max_bytes) {
+			*why = arena_printf(a, "layer expands beyond %" PRIu64 " bytes (at '%s'): refused as a decompression bomb",
+					    max_bytes, path);
 			return DD_E_TOO_LARGE;
 		}
 		if (!keep)
 			continue;
-		if (off < 0 || (uint64_t)off + n > DD_MAX_PKGDB_FILE_BYTES) {
-			*why = arena_printf(a, "'%s' is larger than the %d MiB limit for a package database", path,
-					    DD_MAX_PKGDB_FILE_BYTES >> 20);
+		if (off < 0 || (uint64_t)off + n > max_file) {
+			*why = arena_printf(a, "'%s' is larger than the %" PRIu64 "-byte limit for a package database", path,
+					    max_file);
 			return DD_E_TOO_LARGE;
 		}
 		size_t end = (size_t)off + n;
@@ -202,6 +218,7 @@ int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct dig
 		goto out;
 	}
 	char path[DD_MAX_PATH_BYTES + 2], target[DD_MAX_PATH_BYTES + 2];
+	uint64_t max_entries = limit("DRYDOCK_MAX_LAYER_ENTRIES", DD_MAX_LAYER_ENTRIES);
 	for (;;) {
 		struct archive_entry *ent;
 		int r = archive_read_next_header(ar, &ent);
@@ -215,8 +232,8 @@ int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct dig
 			rc = DD_E_LAYER_INVALID;
 			break;
 		}
-		if (++out->entries > DD_MAX_LAYER_ENTRIES) {
-			*why = arena_printf(a, "layer has more than %d entries", DD_MAX_LAYER_ENTRIES);
+		if (++out->entries > max_entries) {
+			*why = arena_printf(a, "layer has more than %" PRIu64 " entries", max_entries);
 			rc = DD_E_TOO_LARGE;
 			break;
 		}

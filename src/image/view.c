@@ -249,9 +249,8 @@ void view_init(struct view *v, struct arena *a)
  * on the way to one. */
 static int on_the_way(const char *path)
 {
-	static const char *const watched[] = {"etc/os-release", "usr/lib/os-release", "etc/alpine-release",
-					      "etc/debian_version", "var/lib/dpkg/status.d/", "lib/apk/db/installed",
-					      "var/lib/rpm/", "usr/lib/sysimage/rpm/"};
+	static const char *const watched[] = {"etc/", "usr/lib/os-release", "var/lib/dpkg/status.d/",
+					      "lib/apk/db/installed", "var/lib/rpm/", "usr/lib/sysimage/rpm/"};
 	size_t n = strlen(path);
 	for (size_t i = 0; i < DD_ARRAY_LEN(watched); i++)
 		if (!strncmp(watched[i], path, n) && (watched[i][n] == '/' || watched[i][n] == 0))

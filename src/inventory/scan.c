@@ -17,6 +17,49 @@ static int get(struct scan *s, const char *path, char **d, size_t *n, const char
 	return s->fs->ops->read(s->fs, s->inv->arena, path, d, n, why);
 }
 
+/* Red Hat family without os-release (CentOS 6, RHEL 6): "<Name> release <version> (...)". */
+static int read_release_file(struct scan *s, const char **why)
+{
+	static const struct {
+		const char *file, *id;
+	} files[] = {
+		{"etc/rocky-release", "rocky"},     {"etc/almalinux-release", "almalinux"}, {"etc/centos-release", "centos"},
+		{"etc/fedora-release", "fedora"},   {"etc/oracle-release", "ol"},           {"etc/redhat-release", NULL},
+		{"etc/system-release", NULL},
+	};
+	static const struct {
+		const char *prefix, *id;
+	} names[] = {
+		{"Red Hat Enterprise Linux", "rhel"}, {"CentOS", "centos"},  {"Rocky Linux", "rocky"}, {"AlmaLinux", "almalinux"},
+		{"Fedora", "fedora"},                 {"Oracle Linux", "ol"}, {"Amazon Linux", "amzn"},
+	};
+	for (size_t i = 0; i < DD_ARRAY_LEN(files); i++) {
+		char *d;
+		size_t n;
+		int got = get(s, files[i].file, &d, &n, why);
+		if (got < 0)
+			return DD_E_TOO_LARGE;
+		if (got == 0)
+			continue;
+		const char *id = files[i].id;
+		for (size_t k = 0; !id && k < DD_ARRAY_LEN(names); k++)
+			if (!strncmp(d, names[k].prefix, strlen(names[k].prefix)))
+				id = names[k].id;
+		if (!id)
+			continue;
+		const char *rel = strstr(d, " release ");
+		s->inv->os.id = id;
+		if (rel) {
+			rel += 9;
+			s->inv->os.version_id = arena_strndup(s->inv->arena, rel, strspn(rel, "0123456789."));
+		}
+		s->inv->os.pretty_name = arena_strndup(s->inv->arena, d, strcspn(d, "\r\n"));
+		s->inv->os.kind = OS_KNOWN;
+		return 0;
+	}
+	return 0;
+}
+
 static int read_os(struct scan *s, const char **why)
 {
 	struct inventory *inv = s->inv;
@@ -36,6 +79,8 @@ static int read_os(struct scan *s, const char **why)
 		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, "\r\n"));
 		inv->os.kind = OS_KNOWN;
 	}
+	if (!inv->os.id && (rc = read_release_file(s, why)))
+		return rc;
 	if (!inv->os.id && get(s, "etc/debian_version", &d, &n, why) > 0) {
 		inv->os.id = "debian";
 		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, ".\r\n"));

@@ -341,3 +341,32 @@ def test_image_in_drydocks_store(images, tmp_path):
     assert json.loads(by_digest.stdout)["packages"] == want
     p = subprocess.run([BIN, "sbom", "--data", str(tmp_path / "data"), "team/min:nope"], capture_output=True, text=True)
     assert p.returncode == 1 and "manifest unknown" in p.stderr
+
+
+def test_limits_stop_bombs(tmp_path):
+    """A layer that expands far beyond its size, too many entries, an oversized database:
+    each is refused with an error naming the limit (the limits are lowered for the test
+    through the environment, as an operator may)."""
+    zeros = b"\0" * (64 << 20)
+    l1 = tar_bytes([("big.bin", "file", zeros), ("var/lib/dpkg/status", "file", stanza("a", "1.0"))])
+    for how in ("gzip", "zstd"):
+        layout, descs = make_layout(tmp_path / how, [(l1, how)])
+        assert os.path.getsize(os.path.join(layout, "blobs/sha256", descs[0]["digest"].split(":")[1])) < 1 << 20
+        env = dict(os.environ, DRYDOCK_MAX_LAYER_BYTES=str(16 << 20))
+        p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True, env=env)
+        assert p.returncode == 1 and "decompression bomb" in p.stderr and "big.bin" in p.stderr
+        assert names(sbom(layout), "dpkg") == ["a"]  # within the built-in limit it reads fine
+    many = tar_bytes([(f"f{i}", "file", "") for i in range(200)])
+    layout, _ = make_layout(tmp_path / "many", [(many, "plain")])
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True,
+                       env=dict(os.environ, DRYDOCK_MAX_LAYER_ENTRIES="100"))
+    assert p.returncode == 1 and "more than 100 entries" in p.stderr
+    fat = tar_bytes([("var/lib/dpkg/status", "file", stanza("a", "1.0") * 1000)])
+    layout, _ = make_layout(tmp_path / "fat", [(fat, "gzip")])
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True,
+                       env=dict(os.environ, DRYDOCK_MAX_PKGDB_BYTES="10000"))
+    assert p.returncode == 1 and "var/lib/dpkg/status" in p.stderr and "limit" in p.stderr
+    deep = tar_bytes([("a/" * 2100 + "x", "file", "")])
+    layout, _ = make_layout(tmp_path / "deep", [(deep, "plain")])
+    p = sbom(layout, ok=False)
+    assert p.returncode == 1 and "longer than 4096" in p.stderr

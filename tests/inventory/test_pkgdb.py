@@ -125,3 +125,16 @@ def test_rpmdb_made_by_rpm(tmp_path):
     got = sbom(str(root))["packages"]
     have = sorted(f"{p['name']} {p['epoch'] or 0} {p['version']} {p['release']} {p['arch']}" for p in got)
     assert have == want and len(have) == 3
+
+
+def test_red_hat_release_files(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/redhat-release").write_text("CentOS release 6.10 (Final)\n")
+    got = sbom(str(tmp_path))["os"]
+    assert (got["id"], got["version_id"], got["kind"]) == ("centos", "6.10", "known")
+    (tmp_path / "etc/rocky-release").write_text("Rocky Linux release 9.2 (Blue Onyx)\n")
+    got = sbom(str(tmp_path))["os"]
+    assert (got["id"], got["version_id"]) == ("rocky", "9.2")
+    (tmp_path / "etc/os-release").write_text('ID="rhel"\nVERSION_ID="9.3"\n')  # os-release wins
+    got = sbom(str(tmp_path))["os"]
+    assert (got["id"], got["version_id"]) == ("rhel", "9.3")
