@@ -12,6 +12,7 @@
 static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
 			    "       drydock sbom --data DATA_DIR REPO:TAG|REPO@DIGEST   (an image in drydock's store)\n"
 			    "                   [--format json|cyclonedx|spdx] [--cache DIR | --no-cache]\n"
+			    "                   [--platform linux/ARCH[/VARIANT] | --all-platforms]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
 
 /* A root filesystem directory (read into inv, *is_image = 0), an OCI layout DIR[:TAG] or an
@@ -43,8 +44,8 @@ static int open_path(struct arena *a, const char *path, struct image *img, int *
 
 int cmd_sbom(int argc, char **argv)
 {
-	const char *path = NULL, *format = "json", *cache = NULL, *data = NULL;
-	int no_cache = 0;
+	const char *path = NULL, *format = "json", *cache = NULL, *data = NULL, *platform = NULL;
+	int no_cache = 0, all_platforms = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--format") && i + 1 < argc)
 			format = argv[++i];
@@ -54,6 +55,10 @@ int cmd_sbom(int argc, char **argv)
 			no_cache = 1;
 		else if (!strcmp(argv[i], "--data") && i + 1 < argc)
 			data = argv[++i];
+		else if (!strcmp(argv[i], "--platform") && i + 1 < argc)
+			platform = argv[++i];
+		else if (!strcmp(argv[i], "--all-platforms"))
+			all_platforms = 1;
 		else if (argv[i][0] == '-' || path) {
 			fputs(usage, stderr);
 			return 2;
@@ -80,35 +85,58 @@ int cmd_sbom(int argc, char **argv)
 		fprintf(stderr, "drydock sbom: unknown format '%s' (json, cyclonedx, spdx)\n", format);
 		return 2;
 	}
-	struct arena a = {0};
-	struct inventory inv;
-	inventory_init(&inv, &a);
-	struct image img = {0};
-	const char *why = NULL;
-	int is_image = 1, rc;
-	if (data) /* an image in drydock's own store */
-		rc = image_open_store(&a, data, path, &img, &why);
-	else
-		rc = open_path(&a, path, &img, &is_image, &inv, &why);
-	if (!rc && is_image)
-		rc = image_inventory(&a, &img, cache, &inv, &why);
-	if (img.tmpdir)
-		util_rmtree(img.tmpdir);
-	if (rc) {
-		fprintf(stderr, "drydock sbom: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
-		arena_free(&a);
-		return 1;
+	if (platform && all_platforms) {
+		fputs(usage, stderr);
+		return 2;
 	}
-	struct sbom_subject subj = {.name = is_image ? img.name : path, .manifest = img.manifest_digest,
-				    .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
-	char *text = sbom_render(&a, &inv, &subj, fmt);
-	if (!text) {
-		fprintf(stderr, "drydock sbom: out of memory\n");
+	int first = 1, rc = 0;
+	for (int index = all_platforms ? 0 : -1;; index++) {
+		struct arena a = {0};
+		struct inventory inv;
+		inventory_init(&inv, &a);
+		struct image img = {.want_platform = platform, .want_index = index};
+		const char *why = NULL;
+		int is_image = 1;
+		if (data) /* an image in drydock's own store */
+			rc = image_open_store(&a, data, path, &img, &why);
+		else
+			rc = open_path(&a, path, &img, &is_image, &inv, &why);
+		if (!rc && is_image)
+			rc = image_inventory(&a, &img, cache, &inv, &why);
+		if (img.tmpdir)
+			util_rmtree(img.tmpdir);
+		if (rc == DD_E_NOT_FOUND && all_platforms && !first) { /* past the last platform */
+			rc = 0;
+			arena_free(&a);
+			break;
+		}
+		if (rc) {
+			fprintf(stderr, "drydock sbom: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
+			arena_free(&a);
+			break;
+		}
+		struct sbom_subject subj = {.name = is_image ? img.name : path, .manifest = img.manifest_digest,
+					    .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
+		char *text = sbom_render(&a, &inv, &subj, fmt);
+		if (!text) {
+			fprintf(stderr, "drydock sbom: out of memory\n");
+			arena_free(&a);
+			rc = DD_E_NOMEM;
+			break;
+		}
+		if (all_platforms)
+			fputs(first ? "[\n" : ",\n", stdout);
+		fputs(text, stdout);
+		free(text);
+		first = 0;
+		int single = !all_platforms || !img.platform || !*img.platform; /* not an index */
 		arena_free(&a);
-		return 1;
+		if (single)
+			break;
 	}
-	puts(text);
-	free(text);
-	arena_free(&a);
-	return 0;
+	if (all_platforms && !first)
+		fputs("\n]", stdout);
+	if (!first)
+		putchar('\n');
+	return rc ? 1 : 0;
 }

@@ -62,34 +62,66 @@ static const char *host_arch(void)
 	return "amd64";
 }
 
-/* Picks a descriptor of an index's manifests: the linux one of this machine's architecture,
- * else the first linux one. */
-static json_t *pick_platform(json_t *manifests, const char **platform, struct arena *a)
+static const char *platform_of(struct arena *a, json_t *d)
 {
-	json_t *first_linux = NULL, *d;
+	json_t *p = json_object_get(d, "platform");
+	const char *os = json_string_value(json_object_get(p, "os"));
+	const char *arch = json_string_value(json_object_get(p, "architecture"));
+	const char *variant = json_string_value(json_object_get(p, "variant"));
+	if (!os || strcmp(os, "linux") || !arch)
+		return NULL; /* attestation manifests say "unknown/unknown" */
+	return variant ? arena_printf(a, "linux/%s/%s", arch, variant) : arena_printf(a, "linux/%s", arch);
+}
+
+void *image_pick_platform(struct arena *a, void *manifests, struct image *img)
+{
+	json_t *d, *first = NULL, *host = NULL;
+	const char *first_p = NULL, *host_p = NULL;
 	size_t i;
-	json_array_foreach(manifests, i, d)
+	int n = 0;
+	json_array_foreach((json_t *)manifests, i, d)
 	{
-		json_t *p = json_object_get(d, "platform");
-		const char *os = json_string_value(json_object_get(p, "os"));
-		const char *arch = json_string_value(json_object_get(p, "architecture"));
-		if (!os || strcmp(os, "linux"))
+		const char *p = platform_of(a, d);
+		if (!p)
 			continue;
-		if (arch && !strcmp(arch, host_arch())) {
-			*platform = arena_printf(a, "linux/%s", arch);
-			return d;
+		if (img->want_platform) {
+			size_t wl = strlen(img->want_platform);
+			if (!strcmp(p, img->want_platform) || (!strncmp(p, img->want_platform, wl) && p[wl] == '/')) {
+				img->platform = p;
+				return d;
+			}
+			continue;
 		}
-		if (!first_linux) {
-			first_linux = d;
-			*platform = arena_printf(a, "linux/%s", arch ? arch : "?");
+		if (img->want_index >= 0) {
+			if (n++ == img->want_index) {
+				img->platform = p;
+				return d;
+			}
+			continue;
+		}
+		if (!first) {
+			first = d;
+			first_p = p;
+		}
+		if (!host && !strncmp(p + 6, host_arch(), strlen(host_arch())) &&
+		    (p[6 + strlen(host_arch())] == 0 || p[6 + strlen(host_arch())] == '/')) {
+			host = d;
+			host_p = p;
 		}
 	}
-	return first_linux;
+	if (img->want_platform || img->want_index >= 0)
+		return NULL;
+	img->platform = host ? host_p : first_p;
+	return host ? host : first;
 }
 
 int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why)
 {
+	const char *want = out->want_platform;
+	int want_index = out->want_index;
 	memset(out, 0, sizeof(*out));
+	out->want_platform = want;
+	out->want_index = want_index;
 	out->name = tag ? arena_printf(a, "%s:%s", dir, tag) : arena_strdup(a, dir);
 	out->platform = "";
 	*why = NULL;
@@ -125,6 +157,7 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 			rc = bad(a, why, "%s", "a descriptor has no digest");
 			goto out;
 		}
+		digest = arena_strdup(a, digest); /* desc may belong to root, released next */
 		json_decref(root);
 		if (!(root = load_blob(a, dir, digest, why))) {
 			rc = DD_E_IMAGE_INVALID;
@@ -134,8 +167,11 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 		json_t *sub = json_object_get(root, "manifests");
 		if (!json_is_array(sub))
 			break;
-		if (!(desc = pick_platform(sub, &out->platform, a))) {
-			rc = bad(a, why, "%s", "the image index has no linux platform");
+		if (!(desc = image_pick_platform(a, sub, out))) {
+			*why = out->want_platform ? arena_printf(a, "the image index has no platform '%s'", out->want_platform)
+			       : out->want_index >= 0 ? arena_printf(a, "the image index has no linux platform #%d", out->want_index + 1)
+						      : "the image index has no linux platform";
+			rc = out->want_platform || out->want_index >= 0 ? DD_E_NOT_FOUND : DD_E_IMAGE_INVALID;
 			goto out;
 		}
 	}

@@ -16,6 +16,10 @@ struct image_layer {
 };
 
 struct image {
+	/* set by the caller before opening, kept by the open functions */
+	const char *want_platform; /* "linux/arm64[/v8]", or NULL */
+	int want_index;            /* with no want_platform: the n-th linux platform; -1: this machine's */
+	/* filled by the open functions */
 	const char *name;            /* what the user named */
 	const char *manifest_digest;
 	const char *platform;        /* "linux/amd64", or "" when the manifest names none */
@@ -25,7 +29,9 @@ struct image {
 };
 
 /* Opens image `tag` (NULL: the only one, or the first) of an OCI layout directory; an index
- * is resolved to its linux platform matching this machine, else the first linux one. */
+ * is resolved to the platform the caller asked for in out->want_*, by default the linux one
+ * of this machine's architecture, else the first linux one. DD_E_NOT_FOUND when the asked
+ * platform is not there. */
 int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why);
 
 /* Opens image `tag` of a docker-archive or oci-archive tar, unpacked into *tmpdir (arena
@@ -35,6 +41,10 @@ int image_open_archive(struct arena *a, const char *path, const char *tag, struc
 
 /* Opens REPO:TAG or REPO@DIGEST held by a drydock data directory (meta.db + blobs/). */
 int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why);
+
+/* Picks a descriptor from an index's manifests array (a json_t *) as img->want_* say;
+ * returns it (borrowed) and sets img->platform, or NULL. */
+void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
 
 /* Reads every layer once (digests verified), merges them, and fills inv; each package's
  * `layer` is the digest of the layer that introduced it. With cache_dir, a layer already

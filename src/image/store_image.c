@@ -15,7 +15,11 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 
 int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why)
 {
+	const char *want = out->want_platform;
+	int want_index = out->want_index;
 	memset(out, 0, sizeof(*out));
+	out->want_platform = want;
+	out->want_index = want_index;
 	out->name = arena_strdup(a, ref);
 	out->platform = "";
 	*why = NULL;
@@ -54,20 +58,10 @@ int image_open_store(struct arena *a, const char *data_dir, const char *ref, str
 		json_t *sub = json_object_get(root, "manifests");
 		if (!json_is_array(sub))
 			break;
-		json_t *d, *pick = NULL;
-		size_t i;
-		json_array_foreach(sub, i, d)
-		{
-			json_t *p = json_object_get(d, "platform");
-			const char *os = json_string_value(json_object_get(p, "os"));
-			const char *arch = json_string_value(json_object_get(p, "architecture"));
-			if (os && !strcmp(os, "linux") && (!pick || (arch && !strcmp(arch, "amd64")))) {
-				pick = d;
-				out->platform = arena_printf(a, "linux/%s", arch ? arch : "?");
-			}
-		}
+		json_t *pick = image_pick_platform(a, sub, out);
 		if (!pick || !json_string_value(json_object_get(pick, "digest"))) {
-			rc = bad(a, why, "index of '%s' has no linux platform", ref);
+			*why = arena_printf(a, "index of '%s' has no such linux platform", ref);
+			rc = out->want_platform || out->want_index >= 0 ? DD_E_NOT_FOUND : DD_E_IMAGE_INVALID;
 			break;
 		}
 		reference = arena_strdup(a, json_string_value(json_object_get(pick, "digest")));

@@ -370,3 +370,47 @@ def test_limits_stop_bombs(tmp_path):
     layout, _ = make_layout(tmp_path / "deep", [(deep, "plain")])
     p = sbom(layout, ok=False)
     assert p.returncode == 1 and "longer than 4096" in p.stderr
+
+
+def test_multi_platform_index(tmp_path):
+    root = tmp_path / "idx"
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def put(data):
+        d = hashlib.sha256(data).hexdigest()
+        (blobs / d).write_bytes(data)
+        return {"digest": "sha256:" + d, "size": len(data)}
+
+    def image(pkg, arch):
+        layer = put(compress(tar_bytes([("var/lib/dpkg/status", "file", stanza(pkg, "1.0"))]), "gzip"))
+        cfg = put(json.dumps({"architecture": arch, "os": "linux"}).encode())
+        return put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": dict(cfg, mediaType="application/vnd.oci.image.config.v1+json"),
+                               "layers": [dict(layer, mediaType="application/vnd.oci.image.layer.v1.tar+gzip")]})
+                   .encode())
+    mt = "application/vnd.oci.image.manifest.v1+json"
+    entries = [dict(image("on-arm", "arm64"), mediaType=mt, platform={"os": "linux", "architecture": "arm64",
+                                                                        "variant": "v8"}),
+               dict(image("attest", "unknown"), mediaType=mt, platform={"os": "unknown", "architecture": "unknown"}),
+               dict(image("on-amd", "amd64"), mediaType=mt, platform={"os": "linux", "architecture": "amd64"})]
+    idx = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                          "manifests": entries}).encode())
+    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        dict(idx, mediaType="application/vnd.oci.image.index.v1+json")]}))
+    got = sbom(str(root))
+    assert names(got, "dpkg") == ["on-amd"] and got["image"]["platform"] == "linux/amd64"
+    p = subprocess.run([BIN, "sbom", str(root), "--platform", "linux/arm64"], capture_output=True, text=True, check=True)
+    doc = json.loads(p.stdout)
+    assert names(doc, "dpkg") == ["on-arm"] and doc["image"]["platform"] == "linux/arm64/v8"
+    p = subprocess.run([BIN, "sbom", str(root), "--all-platforms"], capture_output=True, text=True, check=True)
+    docs = json.loads(p.stdout)
+    assert [(d["image"]["platform"], names(d, "dpkg")) for d in docs] == [
+        ("linux/arm64/v8", ["on-arm"]), ("linux/amd64", ["on-amd"])]
+    p = subprocess.run([BIN, "sbom", str(root), "--platform", "linux/s390x"], capture_output=True, text=True)
+    assert p.returncode == 1 and "linux/s390x" in p.stderr
+    # a plain image with --all-platforms: one document in the array
+    layout, _ = make_layout(tmp_path / "one", [(tar_bytes([("var/lib/dpkg/status", "file", stanza("x", "1"))]), "gzip")])
+    p = subprocess.run([BIN, "sbom", layout, "--all-platforms"], capture_output=True, text=True, check=True)
+    assert [names(d, "dpkg") for d in json.loads(p.stdout)] == [["x"]]
