@@ -217,7 +217,7 @@ def main():
         tgt = next((v for k, v in targets.items() if key.startswith(k)), "")
         unit = "s" if key.split()[0] in ("push", "re-push", "pull") else ""
         lines.append(f"| {key} | {d:.3f}{unit} | {p:.3f}{unit} | {ratio:.2f} | {tgt} |")
-    lines += ["", "## Where push and pull time goes", "",
+    lines += ["", "## Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, libcrypto, SQLite, libarchive, and the gnutls that libmicrohttpd loads), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "## Where push and pull time goes", "",
               "The client floor: `skopeo copy oci:IMAGE dir:OUT`, the same copy with no registry and no network "
               "at all (median of the same runs):", "",
               "| image | skopeo alone | push to drydock | push to docker-registry | pull from drydock | "
