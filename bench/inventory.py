@@ -87,7 +87,7 @@ def main():
              f"| drydock sbom, cold | {med['drydock sbom, cold (s)']:.3f} s ({ratio:.2f}x gzip -dc) | ≤ 1.2x gzip -dc |",
              f"| drydock sbom, all layers cached (whole process) | {med['drydock sbom, all layers cached (ms)']:.1f} ms | |",
              f"| the same less the process floor (`drydock version`: {med['drydock version, the process floor (ms)']:.1f} ms, "
-             "exec and dynamic linking) | "
+             "the harness's fork and exec, and dynamic linking) | "
              f"{med['drydock sbom, all layers cached (ms)'] - med['drydock version, the process floor (ms)']:.1f} ms | < 10 ms |",
              f"| peak RSS reading a 1 GB layer | {med['peak RSS reading a 1 GB layer (MiB)']:.1f} MiB | < 64 MiB |",
              "", "Raw samples:", "", "```", json.dumps(res, indent=1), "```", ""]
