@@ -7,6 +7,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
+#include "image/layer.h"
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
@@ -20,12 +21,9 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 /* Unpacks the archive at path into dir. */
 static int unpack(struct arena *a, const char *path, const char *dir, const char **why)
 {
-	struct archive *ar = archive_read_new();
+	struct archive *ar = layer_tar_reader();
 	if (!ar)
 		return DD_E_NOMEM;
-	archive_read_support_filter_gzip(ar);
-	archive_read_support_filter_zstd(ar);
-	archive_read_support_format_tar(ar);
 	int rc = 0;
 	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK) {
 		rc = bad(a, why, "not a tar archive: %s", archive_error_string(ar));

@@ -197,17 +197,25 @@ static int drain(struct source *s)
 	}
 }
 
+struct archive *layer_tar_reader(void)
+{
+	struct archive *ar = archive_read_new();
+	if (ar) {
+		archive_read_support_filter_gzip(ar);
+		archive_read_support_filter_zstd(ar);
+		archive_read_support_format_tar(ar);
+	}
+	return ar;
+}
+
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why)
 {
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	struct archive *ar = archive_read_new();
+	struct archive *ar = layer_tar_reader();
 	if (!ar)
 		return DD_E_NOMEM;
-	archive_read_support_filter_gzip(ar);
-	archive_read_support_filter_zstd(ar);
-	archive_read_support_format_tar(ar);
 	int rc = 0;
 	struct source *src = arena_alloc(a, sizeof(*src));
 	src->fd = fd;

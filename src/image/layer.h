@@ -33,6 +33,11 @@ struct digest;
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why);
 
+struct archive;
+/* A libarchive reader for image tars: gzip, zstd or no compression, tar formats only (no
+ * other archive format is accepted from untrusted input). Owned; archive_read_free it. */
+struct archive *layer_tar_reader(void);
+
 /* 1 when a file at this normalised path is one the inventory reads. */
 int layer_path_of_interest(const char *path);
 
