@@ -16,6 +16,7 @@ static const struct {
 	{"version", fuzz_version},
 	{"pkgdb", fuzz_pkgdb},
 	{"layer", fuzz_layer},
+	{"osv", fuzz_osv},
 };
 
 int main(int argc, char **argv)

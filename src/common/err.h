@@ -40,7 +40,8 @@
 	X(VERSION_INVALID, 400, "UNKNOWN", "invalid version")                                     \
 	X(PKGDB_CORRUPT, 422, "UNKNOWN", "corrupt package database")                              \
 	X(LAYER_INVALID, 422, "UNKNOWN", "invalid image layer")                                   \
-	X(IMAGE_INVALID, 422, "UNKNOWN", "invalid image")
+	X(IMAGE_INVALID, 422, "UNKNOWN", "invalid image")                                         \
+	X(FEED_INVALID, 422, "UNKNOWN", "invalid vulnerability feed record")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

@@ -34,6 +34,7 @@ int main(void)
 	suite_manifest();
 	suite_stores();
 	suite_version();
+	suite_match();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -27,5 +27,6 @@ void suite_range(void);
 void suite_manifest(void);
 void suite_stores(void);
 void suite_version(void);
+void suite_match(void);
 
 #endif
