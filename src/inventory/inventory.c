@@ -39,4 +39,8 @@ static int pkg_cmp(const void *x, const void *y)
 	return r;
 }
 
-void inventory_sort(struct inventory *inv) { qsort(inv->pkgs, inv->n, sizeof(*inv->pkgs), pkg_cmp); }
+void inventory_sort(struct inventory *inv)
+{
+	if (inv->n > 1) /* qsort's base must not be NULL, even for no elements */
+		qsort(inv->pkgs, inv->n, sizeof(*inv->pkgs), pkg_cmp);
+}
