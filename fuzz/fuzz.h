@@ -13,6 +13,7 @@ int fuzz_version(const uint8_t *data, size_t size);
 int fuzz_pkgdb(const uint8_t *data, size_t size);
 int fuzz_layer(const uint8_t *data, size_t size);
 int fuzz_osv(const uint8_t *data, size_t size);
+int fuzz_secdb(const uint8_t *data, size_t size);
 
 #ifdef DD_LIBFUZZER
 #define DD_FUZZ_ENTRY(fn) \

@@ -17,6 +17,7 @@ static const struct {
 	{"pkgdb", fuzz_pkgdb},
 	{"layer", fuzz_layer},
 	{"osv", fuzz_osv},
+	{"secdb", fuzz_secdb},
 };
 
 int main(int argc, char **argv)

@@ -35,6 +35,7 @@ int main(void)
 	suite_stores();
 	suite_version();
 	suite_match();
+	suite_alpine();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 /* test_match.c: OSV parsing and range semantics in each ecosystem's order. */
 #include "unit.h"
 #include "common/arena.h"
+#include "common/util.h"
 #include "scan/match.h"
+#include "vulndb/alpine.h"
 #include "vulndb/osv.h"
 
 /* Builds an affected entry from "kind:version" strings (i introduced, f fixed, l
@@ -152,4 +154,69 @@ void suite_match(void)
 	RUN(test_osv_real_record);
 	RUN(test_osv_ranges);
 	RUN(test_osv_parse);
+}
+
+/* Alpine secdb from ../shared/vulndata (skipped when absent): openssl in v3.18. */
+static void test_alpine_secdb(void)
+{
+	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/vulndata/alpine-secdb/v3.18/main.json", root);
+	char *data;
+	size_t len;
+	if (util_read_file(path, 64 << 20, &data, &len)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return;
+	}
+	struct arena a = {0};
+	struct alpine_secdb db;
+	const char *why;
+	CHECK(alpine_secdb_parse(&a, data, len, &db, &why) == 0);
+	CHECK_STR(db.branch, "v3.18");
+	CHECK_STR(db.repo, "main");
+	CHECK(db.n > 1000);
+	int found = 0, never = 0;
+	for (size_t i = 0; i < db.n; i++) {
+		struct osv_affected *x = &db.records[i].affected[0];
+		if (strcmp(x->name, "openssl"))
+			continue;
+		struct match_result m;
+		if (!strcmp(db.records[i].id, "CVE-2023-2650")) { /* fixed in 3.1.1-r0 */
+			found = 1;
+			CHECK(osv_match(x, "3.1.0-r0", &m, &why) == 0 && m.affected && !strcmp(m.fixed, "3.1.1-r0"));
+			CHECK(osv_match(x, "3.1.1-r0", &m, &why) == 0 && !m.affected);
+		}
+		if (!strcmp(db.records[i].id, "CVE-2022-1292")) { /* listed under "0": never affected */
+			never = 1;
+			CHECK(osv_match(x, "1.0-r0", &m, &why) == 0 && !m.affected);
+		}
+	}
+	CHECK(found && never);
+	free(data);
+	arena_free(&a);
+}
+
+static void test_alpine_quirks(void)
+{
+	struct arena a = {0};
+	struct alpine_secdb db;
+	const char *why;
+	const char *j = "{\"distroversion\":\"v3.8\",\"reponame\":\"main\",\"packages\":["
+			"{\"pkg\":{\"name\":\"irssi\",\"secfixes\":{\"0.8.21.r2\":[\"CVE-2017-5193\"],"
+			"\"1.1.1-r0\":[\"CVE-2017-2887 TALOS-2017-0394\",\"XSA-1\"]}}}]}";
+	CHECK(alpine_secdb_parse(&a, j, strlen(j), &db, &why) == 0);
+	CHECK(db.skipped == 1); /* not an apk version: skipped, never "unfixed" */
+	CHECK(db.n == 3);
+	CHECK_STR(db.records[0].id, "CVE-2017-2887");
+	CHECK_STR(db.records[1].id, "TALOS-2017-0394");
+	CHECK_STR(db.records[2].id, "XSA-1");
+	CHECK_STR(db.records[0].affected[0].ecosystem, "Alpine:v3.8");
+	CHECK(alpine_secdb_parse(&a, "{}", 2, &db, &why) == DD_E_FEED_INVALID);
+	arena_free(&a);
+}
+
+void suite_alpine(void)
+{
+	RUN(test_alpine_secdb);
+	RUN(test_alpine_quirks);
 }

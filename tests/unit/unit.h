@@ -28,5 +28,6 @@ void suite_manifest(void);
 void suite_stores(void);
 void suite_version(void);
 void suite_match(void);
+void suite_alpine(void);
 
 #endif
