@@ -36,6 +36,7 @@ int main(void)
 	suite_version();
 	suite_match();
 	suite_alpine();
+	suite_match_inventory();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

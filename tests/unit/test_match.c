@@ -2,6 +2,7 @@
 #include "unit.h"
 #include "common/arena.h"
 #include "common/util.h"
+#include "inventory/inventory.h"
 #include "scan/match.h"
 #include "vulndb/alpine.h"
 #include "vulndb/osv.h"
@@ -220,3 +221,50 @@ void suite_alpine(void)
 	RUN(test_alpine_secdb);
 	RUN(test_alpine_quirks);
 }
+
+/* An Alpine 3.18 inventory with OpenSSL 3.1.0-r0 (origin openssl) against the real secdb. */
+static void test_match_inventory_alpine(void)
+{
+	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/vulndata/alpine-secdb/v3.18/main.json", root);
+	char *data;
+	size_t len;
+	if (util_read_file(path, 64 << 20, &data, &len)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return;
+	}
+	struct arena a = {0};
+	struct alpine_secdb db;
+	const char *why;
+	CHECK(alpine_secdb_parse(&a, data, len, &db, &why) == 0);
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	inv.os = (struct os_info){.kind = OS_KNOWN, .id = "alpine", .version_id = "3.18.0"};
+	const char *pk[][3] = {{"libcrypto3", "3.1.0-r0", "openssl"}, {"musl", "1.2.4-r0", "musl"},
+			       {"zlib", "1.2.13-r1", "zlib"}};
+	for (size_t i = 0; i < 3; i++) {
+		struct package *p = inventory_add(&inv);
+		*p = (struct package){.type = PKG_APK, .name = pk[i][0], .version = pk[i][1], .source_name = pk[i][2],
+				      .arch = "x86_64"};
+	}
+	struct finding *f;
+	size_t n;
+	CHECK(match_inventory(&a, &inv, db.records, db.n, &f, &n, &why) == 0);
+	int cve_2023_2650 = 0;
+	for (size_t i = 0; i < n; i++) {
+		CHECK_STR(f[i].pkg->name, "libcrypto3"); /* musl 1.2.4 and zlib 1.2.13-r1 had no open fixes in 3.18 */
+		CHECK(f[i].patchable && f[i].fixed);
+		if (!strcmp(f[i].id, "CVE-2023-2650"))
+			cve_2023_2650 = !strcmp(f[i].fixed, "3.1.1-r0");
+		CHECK(strcmp(f[i].id, "CVE-2022-1292")); /* "0": never affected */
+	}
+	CHECK(n >= 5 && cve_2023_2650);
+	/* an OS no feed covers is an error, not an empty result */
+	inv.os.id = "slackware";
+	CHECK(match_inventory(&a, &inv, db.records, db.n, &f, &n, &why) == DD_E_UNSUPPORTED && strstr(why, "slackware"));
+	free(data);
+	arena_free(&a);
+}
+
+void suite_match_inventory(void) { RUN(test_match_inventory_alpine); }

@@ -29,5 +29,6 @@ void suite_stores(void);
 void suite_version(void);
 void suite_match(void);
 void suite_alpine(void);
+void suite_match_inventory(void);
 
 #endif
