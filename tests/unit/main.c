@@ -1,5 +1,6 @@
 /* main.c: runs every unit suite and prints "N passed, N failed". */
 #include "unit.h"
+#include "common/util.h"
 
 int unit_failures_in_test, unit_passed, unit_failed;
 
@@ -15,6 +16,23 @@ void unit_run(const char *name, void (*fn)(void))
 		if (getenv("UNIT_VERBOSE"))
 			fprintf(stderr, "ok   %s\n", name);
 	}
+}
+
+const char *unit_shared(void)
+{
+	const char *s = getenv("DRYDOCK_SHARED");
+	return s && *s ? s : "../shared";
+}
+
+int unit_shared_file(const char *rel, char **data, size_t *len)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", unit_shared(), rel);
+	if (util_read_file(path, 256 << 20, data, len)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return -1;
+	}
+	return 0;
 }
 
 char *unit_tmpdir(void)

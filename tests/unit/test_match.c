@@ -121,17 +121,10 @@ static void test_osv_parse(void)
 /* The real record of ../shared/vulndata (skipped when absent): glibc in bookworm. */
 static void test_osv_real_record(void)
 {
-	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/vulndata/debian-osv/examples/CVE-2023-4911.json", root);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+	char *buf;
+	size_t n;
+	if (unit_shared_file("vulndata/debian-osv/examples/CVE-2023-4911.json", &buf, &n))
 		return;
-	}
-	char buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
 	struct arena a = {0};
 	struct osv_record r;
 	const char *why;
@@ -147,6 +140,7 @@ static void test_osv_real_record(void)
 		CHECK(hit(&r.affected[i], "2.36-9+deb12u4", &fixed) == 0);
 	}
 	CHECK(seen);
+	free(buf);
 	arena_free(&a);
 }
 
@@ -160,15 +154,10 @@ void suite_match(void)
 /* Alpine secdb from ../shared/vulndata (skipped when absent): openssl in v3.18. */
 static void test_alpine_secdb(void)
 {
-	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/vulndata/alpine-secdb/v3.18/main.json", root);
 	char *data;
 	size_t len;
-	if (util_read_file(path, 64 << 20, &data, &len)) {
-		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+	if (unit_shared_file("vulndata/alpine-secdb/v3.18/main.json", &data, &len))
 		return;
-	}
 	struct arena a = {0};
 	struct alpine_secdb db;
 	const char *why;
@@ -225,15 +214,10 @@ void suite_alpine(void)
 /* An Alpine 3.18 inventory with OpenSSL 3.1.0-r0 (origin openssl) against the real secdb. */
 static void test_match_inventory_alpine(void)
 {
-	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/vulndata/alpine-secdb/v3.18/main.json", root);
 	char *data;
 	size_t len;
-	if (util_read_file(path, 64 << 20, &data, &len)) {
-		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+	if (unit_shared_file("vulndata/alpine-secdb/v3.18/main.json", &data, &len))
 		return;
-	}
 	struct arena a = {0};
 	struct alpine_secdb db;
 	const char *why;

@@ -65,9 +65,8 @@ static void test_apk_basics(void)
 /* Runs one "a b expected" table; returns lines checked, -1 when the file is absent. */
 static int run_table(const char *file, int (*cmp)(const char *, size_t, const char *, size_t))
 {
-	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
 	char path[1024], line[1024];
-	snprintf(path, sizeof(path), "%s/testdata/version/%s", root, file);
+	snprintf(path, sizeof(path), "%s/testdata/version/%s", unit_shared(), file);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -116,9 +115,8 @@ static void test_apk_upstream_table(void) { check_table("apk-vercmp-upstream.txt
 
 static void test_apk_validity_table(void)
 {
-	const char *root = getenv("DRYDOCK_SHARED") ? getenv("DRYDOCK_SHARED") : "../shared";
 	char path[1024], line[512];
-	snprintf(path, sizeof(path), "%s/testdata/version/apk-version-validity-upstream.txt", root);
+	snprintf(path, sizeof(path), "%s/testdata/version/apk-version-validity-upstream.txt", unit_shared());
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "  skipped: shared testdata apk-version-validity-upstream.txt not found\n");

@@ -18,6 +18,11 @@ extern int unit_passed, unit_failed;
 #define RUN(fn) unit_run(#fn, fn)
 
 void unit_run(const char *name, void (*fn)(void));
+/* Where ../shared is (DRYDOCK_SHARED overrides); borrowed string. */
+const char *unit_shared(void);
+/* Reads file `rel` of the shared folder into owned memory; 0, or prints that the test is
+ * skipped and returns -1 when it is absent. */
+int unit_shared_file(const char *rel, char **data, size_t *len);
 /* A fresh empty directory for a test (owned string). */
 char *unit_tmpdir(void);
 
