@@ -5,6 +5,7 @@
 #include "inventory/inventory.h"
 #include "scan/match.h"
 #include "vulndb/alpine.h"
+#include "vulndb/feed.h"
 #include "vulndb/osv.h"
 
 /* Builds an affected entry from "kind:version" strings (i introduced, f fixed, l
@@ -252,3 +253,74 @@ static void test_match_inventory_alpine(void)
 }
 
 void suite_match_inventory(void) { RUN(test_match_inventory_alpine); }
+
+/* The real Debian OSV feed (../shared/vulndata, skipped when absent), read as it ships (xz
+ * JSON Lines), matched against an inventory of bookworm packages at old versions, so that
+ * both fixed and unfixed paths are taken. Checked by hand:
+ * - CVE-2023-4911 ("Looney Tunables"): glibc in Debian:12 fixed in 2.36-9+deb12u3, so libc6
+ *   2.36-9+deb12u1 is affected, patchable, with that fix;
+ * - CVE-2010-4756: glibc in Debian:12 has only {"introduced":"0"} (urgency unimportant): an
+ *   unfixed finding, not patchable;
+ * - libc6 is matched through its source package, glibc (the feed never names libc6). */
+struct feed_ctx {
+	struct arena *a;
+	struct osv_record *v;
+	size_t n, cap;
+};
+
+static int keep_glibc(void *p, const char *line, size_t len)
+{
+	struct feed_ctx *c = p;
+	if (!memmem(line, len, "\"glibc\"", 7))
+		return 0; /* parse only what this test matches */
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct osv_record *v = arena_alloc(c->a, cap * sizeof(*v));
+		if (c->n)
+			memcpy(v, c->v, c->n * sizeof(*v));
+		c->v = v;
+		c->cap = cap;
+	}
+	const char *why;
+	return osv_parse(c->a, line, len, &c->v[c->n++], &why);
+}
+
+static void test_match_debian_feed(void)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/vulndata/debian-osv/cve.jsonl.xz", unit_shared());
+	if (access(path, R_OK)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return;
+	}
+	struct arena a = {0};
+	struct feed_ctx c = {.a = &a};
+	const char *why;
+	CHECK(feed_read_lines(path, keep_glibc, &c, &why) == 0);
+	CHECK(c.n > 100);
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	inv.os = (struct os_info){.kind = OS_KNOWN, .id = "debian", .version_id = "12"};
+	struct package *p = inventory_add(&inv);
+	*p = (struct package){.type = PKG_DPKG, .name = "libc6", .version = "2.36-9+deb12u1", .arch = "amd64",
+			      .source_name = "glibc", .source_version = "2.36-9+deb12u1"};
+	struct finding *f;
+	size_t n;
+	CHECK(match_inventory(&a, &inv, c.v, c.n, &f, &n, &why) == 0);
+	int looney = 0, old = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(f[i].id, "CVE-2023-4911"))
+			looney = f[i].patchable && !strcmp(f[i].fixed, "2.36-9+deb12u3");
+		if (!strcmp(f[i].id, "CVE-2010-4756"))
+			old = !f[i].patchable && !f[i].fixed;
+	}
+	CHECK(looney && old);
+	/* at the version this machine's feed snapshot knows as fixed, the Looney Tunables finding goes */
+	p->source_version = "2.36-9+deb12u3";
+	CHECK(match_inventory(&a, &inv, c.v, c.n, &f, &n, &why) == 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK(strcmp(f[i].id, "CVE-2023-4911"));
+	arena_free(&a);
+}
+
+void suite_match_feed(void) { RUN(test_match_debian_feed); }
