@@ -176,9 +176,13 @@ int match_inventory(struct arena *a, const struct inventory *inv, const struct o
 				name = pkg->source_name;
 			if (pkg->type == PKG_DPKG && pkg->source_version && *pkg->source_version)
 				version = pkg->source_version;
-		} else
+		} else {
+			/* Rocky Linux's OSV (osv.dev) names source RPMs; AlmaLinux's names binary ones */
+			if (!strncmp(eco, "Rocky Linux:", 12) && pkg->source_name && *pkg->source_name)
+				name = pkg->source_name;
 			version = pkg->has_epoch ? arena_printf(a, "%ld:%s-%s", pkg->epoch, pkg->version, pkg->release)
 						 : arena_printf(a, "%s-%s", pkg->version, pkg->release);
+		}
 		for (size_t r = 0; r < n; r++) {
 			for (size_t i = 0; i < records[r].naffected; i++) {
 				const struct osv_affected *x = &records[r].affected[i];

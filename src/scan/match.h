@@ -38,8 +38,9 @@ struct finding {
 int match_ecosystem(struct arena *a, const struct inventory *inv, const char **eco, const char **why);
 
 /* Matches every package of inv against records (borrowed), with each distribution's rule:
- * dpkg by source package and source version, apk by origin, rpm by name and
- * epoch:version-release. Findings are arena memory, sorted by package then id. */
+ * dpkg by source package and source version, apk by origin, rpm by epoch:version-release and
+ * the name the feed uses (Rocky Linux: the source RPM; AlmaLinux: the binary RPM). Findings
+ * are arena memory, sorted by package then id. */
 int match_inventory(struct arena *a, const struct inventory *inv, const struct osv_record *records, size_t n,
 		    struct finding **out, size_t *nout, const char **why);
 

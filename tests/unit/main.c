@@ -56,6 +56,7 @@ int main(void)
 	suite_alpine();
 	suite_match_inventory();
 	suite_match_feed();
+	suite_match_rocky();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

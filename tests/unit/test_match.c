@@ -268,11 +268,10 @@ struct feed_ctx {
 	size_t n, cap;
 };
 
-static int keep_glibc(void *p, const char *line, size_t len)
+/* Parses a feed line into the context's records. */
+static int collect_record(void *p, const char *line, size_t len)
 {
 	struct feed_ctx *c = p;
-	if (!memmem(line, len, "\"glibc\"", 7))
-		return 0; /* parse only what this test matches */
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
 		struct osv_record *v = arena_alloc(c->a, cap * sizeof(*v));
@@ -283,6 +282,12 @@ static int keep_glibc(void *p, const char *line, size_t len)
 	}
 	const char *why;
 	return osv_parse(c->a, line, len, &c->v[c->n++], &why);
+}
+
+static int keep_glibc(void *p, const char *line, size_t len)
+{
+	/* parse only what the test matches */
+	return memmem(line, len, "\"glibc\"", 7) ? collect_record(p, line, len) : 0;
 }
 
 static void test_match_debian_feed(void)
@@ -324,3 +329,46 @@ static void test_match_debian_feed(void)
 }
 
 void suite_match_feed(void) { RUN(test_match_debian_feed); }
+
+/* Rocky Linux 9 from the real OSV feed: it names source RPMs, so openssl-libs (source
+ * openssl) is matched as openssl. Checked by hand with python3-rpm's labelCompare against
+ * installed 1:3.0.7-16.el9_2: RLSA-2024:6783 (fixed 1:3.0.7-28.el9_4) applies, RLSA-2023:0946
+ * (fixed 1:3.0.1-47.el9_1) does not. */
+static int keep_openssl(void *p, const char *line, size_t len)
+{
+	return memmem(line, len, "\"openssl\"", 9) ? collect_record(p, line, len) : 0;
+}
+
+static void test_match_rocky_feed(void)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/vulndata/rocky-osv/rocky-osv.jsonl.xz", unit_shared());
+	if (access(path, R_OK)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return;
+	}
+	struct arena a = {0};
+	struct feed_ctx c = {.a = &a};
+	const char *why;
+	CHECK(feed_read_lines(path, keep_openssl, &c, &why) == 0);
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	inv.os = (struct os_info){.kind = OS_KNOWN, .id = "rocky", .version_id = "9.2"};
+	struct package *p = inventory_add(&inv);
+	*p = (struct package){.type = PKG_RPM, .name = "openssl-libs", .version = "3.0.7", .release = "16.el9_2",
+			      .has_epoch = 1, .epoch = 1, .arch = "x86_64", .source_name = "openssl"};
+	struct finding *f;
+	size_t n;
+	CHECK(match_inventory(&a, &inv, c.v, c.n, &f, &n, &why) == 0);
+	int new = 0, old = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(f[i].id, "RLSA-2024:6783"))
+			new = !strcmp(f[i].fixed, "1:3.0.7-28.el9_4");
+		if (!strcmp(f[i].id, "RLSA-2023:0946"))
+			old = 1;
+	}
+	CHECK(new && !old);
+	arena_free(&a);
+}
+
+void suite_match_rocky(void) { RUN(test_match_rocky_feed); }

@@ -36,5 +36,6 @@ void suite_match(void);
 void suite_alpine(void);
 void suite_match_inventory(void);
 void suite_match_feed(void);
+void suite_match_rocky(void);
 
 #endif
