@@ -264,14 +264,17 @@ void suite_match_inventory(void) { RUN(test_match_inventory_alpine); }
  * - libc6 is matched through its source package, glibc (the feed never names libc6). */
 struct feed_ctx {
 	struct arena *a;
+	const char *needle; /* parse only the lines holding it: what the test matches */
 	struct osv_record *v;
 	size_t n, cap;
 };
 
-/* Parses a feed line into the context's records. */
+/* Parses a feed line holding the context's needle into its records. */
 static int collect_record(void *p, const char *line, size_t len)
 {
 	struct feed_ctx *c = p;
+	if (!memmem(line, len, c->needle, strlen(c->needle)))
+		return 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 256;
 		struct osv_record *v = arena_alloc(c->a, cap * sizeof(*v));
@@ -284,24 +287,29 @@ static int collect_record(void *p, const char *line, size_t len)
 	return osv_parse(c->a, line, len, &c->v[c->n++], &why);
 }
 
-static int keep_glibc(void *p, const char *line, size_t len)
+/* Reads the records of shared feed file `rel` that hold `needle`; -1 (test skipped) when the
+ * shared folder is absent. */
+static int load_feed(struct arena *a, const char *rel, const char *needle, struct feed_ctx *c)
 {
-	/* parse only what the test matches */
-	return memmem(line, len, "\"glibc\"", 7) ? collect_record(p, line, len) : 0;
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", unit_shared(), rel);
+	if (access(path, R_OK)) {
+		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
+		return -1;
+	}
+	*c = (struct feed_ctx){.a = a, .needle = needle};
+	const char *why;
+	CHECK(feed_read_lines(path, collect_record, c, &why) == 0);
+	return 0;
 }
 
 static void test_match_debian_feed(void)
 {
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/vulndata/debian-osv/cve.jsonl.xz", unit_shared());
-	if (access(path, R_OK)) {
-		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
-		return;
-	}
 	struct arena a = {0};
-	struct feed_ctx c = {.a = &a};
+	struct feed_ctx c;
 	const char *why;
-	CHECK(feed_read_lines(path, keep_glibc, &c, &why) == 0);
+	if (load_feed(&a, "vulndata/debian-osv/cve.jsonl.xz", "\"glibc\"", &c))
+		return;
 	CHECK(c.n > 100);
 	struct inventory inv;
 	inventory_init(&inv, &a);
@@ -334,23 +342,13 @@ void suite_match_feed(void) { RUN(test_match_debian_feed); }
  * openssl) is matched as openssl. Checked by hand with python3-rpm's labelCompare against
  * installed 1:3.0.7-16.el9_2: RLSA-2024:6783 (fixed 1:3.0.7-28.el9_4) applies, RLSA-2023:0946
  * (fixed 1:3.0.1-47.el9_1) does not. */
-static int keep_openssl(void *p, const char *line, size_t len)
-{
-	return memmem(line, len, "\"openssl\"", 9) ? collect_record(p, line, len) : 0;
-}
-
 static void test_match_rocky_feed(void)
 {
-	char path[1024];
-	snprintf(path, sizeof(path), "%s/vulndata/rocky-osv/rocky-osv.jsonl.xz", unit_shared());
-	if (access(path, R_OK)) {
-		fprintf(stderr, "  skipped: '%s' not found (set DRYDOCK_SHARED)\n", path);
-		return;
-	}
 	struct arena a = {0};
-	struct feed_ctx c = {.a = &a};
+	struct feed_ctx c;
 	const char *why;
-	CHECK(feed_read_lines(path, keep_openssl, &c, &why) == 0);
+	if (load_feed(&a, "vulndata/rocky-osv/rocky-osv.jsonl.xz", "\"openssl\"", &c))
+		return;
 	struct inventory inv;
 	inventory_init(&inv, &a);
 	inv.os = (struct os_info){.kind = OS_KNOWN, .id = "rocky", .version_id = "9.2"};
