@@ -18,7 +18,7 @@ CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-poin
 LDFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
 endif
 LDFLAGS += -Wl,--as-needed
-LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread -lm
 
 LIB_SRC := $(sort $(filter-out src/cmd/%,$(wildcard src/*/*.c)))
 CMD_SRC := $(sort $(wildcard src/cmd/*.c))

@@ -41,7 +41,8 @@
 	X(PKGDB_CORRUPT, 422, "UNKNOWN", "corrupt package database")                              \
 	X(LAYER_INVALID, 422, "UNKNOWN", "invalid image layer")                                   \
 	X(IMAGE_INVALID, 422, "UNKNOWN", "invalid image")                                         \
-	X(FEED_INVALID, 422, "UNKNOWN", "invalid vulnerability feed record")
+	X(FEED_INVALID, 422, "UNKNOWN", "invalid vulnerability feed record")                      \
+	X(DB_INVALID, 500, "UNKNOWN", "invalid vulnerability database file")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

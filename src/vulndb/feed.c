@@ -4,6 +4,7 @@
 #include "feed.h"
 #include "common/buf.h"
 #include <archive.h>
+#include <archive_entry.h>
 
 /* One feed record (an OSV record with a long `versions` list can reach a few MiB). */
 #define FEED_MAX_LINE (32 * 1024 * 1024)
@@ -66,6 +67,68 @@ int feed_read_lines(const char *path, int (*fn)(void *ctx, const char *line, siz
 		rc = fn(ctx, line.data, line.len);
 out:
 	buf_release(&line);
+	archive_read_free(ar);
+	return rc;
+}
+
+int feed_read_files(const char *path, size_t max,
+		    int (*fn)(void *ctx, const char *name, const char *data, size_t len), void *ctx,
+		    const char **why)
+{
+	static __thread char msg[512];
+	*why = NULL;
+	struct archive *ar = archive_read_new();
+	if (!ar)
+		return DD_E_NOMEM;
+	archive_read_support_filter_all(ar);
+	archive_read_support_format_zip(ar);
+	archive_read_support_format_tar(ar);
+	archive_read_support_format_raw(ar);
+	struct buf data;
+	buf_init(&data, max);
+	int rc = 0;
+	struct archive_entry *ent;
+	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK) {
+		snprintf(msg, sizeof(msg), "cannot read feed '%s': %s", path, archive_error_string(ar));
+		*why = msg;
+		rc = DD_E_IO;
+		goto out;
+	}
+	for (;;) {
+		int r = archive_read_next_header(ar, &ent);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			snprintf(msg, sizeof(msg), "feed '%s' is damaged: %s", path, archive_error_string(ar));
+			*why = msg;
+			rc = DD_E_IO;
+			goto out;
+		}
+		const char *name = archive_entry_pathname(ent);
+		if (archive_entry_filetype(ent) != AE_IFREG && archive_format(ar) != ARCHIVE_FORMAT_RAW)
+			continue;
+		buf_reset(&data);
+		char chunk[1 << 16];
+		la_ssize_t n;
+		while ((n = archive_read_data(ar, chunk, sizeof(chunk))) > 0)
+			if (buf_append(&data, chunk, (size_t)n)) {
+				snprintf(msg, sizeof(msg), "'%s' in feed '%s' is larger than %zu bytes",
+					 name ? name : "data", path, max);
+				*why = msg;
+				rc = DD_E_TOO_LARGE;
+				goto out;
+			}
+		if (n < 0) {
+			snprintf(msg, sizeof(msg), "feed '%s' is damaged: %s", path, archive_error_string(ar));
+			*why = msg;
+			rc = DD_E_IO;
+			goto out;
+		}
+		if ((rc = fn(ctx, name ? name : "data", data.data ? data.data : "", data.len)))
+			goto out;
+	}
+out:
+	buf_release(&data);
 	archive_read_free(ar);
 	return rc;
 }

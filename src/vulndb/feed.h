@@ -11,4 +11,11 @@
 int feed_read_lines(const char *path, int (*fn)(void *ctx, const char *line, size_t len), void *ctx,
 		    const char **why);
 
+/* Calls fn for each file of a zip or tar archive (the osv.dev all.zip exports), or once for a
+ * plain or compressed single file (name "data"); each file is read whole, at most max bytes.
+ * fn returns nonzero to stop. 0, DD_E_IO, DD_E_TOO_LARGE or fn's code, with *why. */
+int feed_read_files(const char *path, size_t max,
+		    int (*fn)(void *ctx, const char *name, const char *data, size_t len), void *ctx,
+		    const char **why);
+
 #endif

@@ -88,6 +88,13 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 		goto out;
 	}
 	out->summary = str(a, root, "summary");
+	/* AlmaLinux and Rocky Linux put Red Hat's impact first in the summary: "Important: ..." */
+	static const char *const impacts[] = {"Critical", "Important", "Moderate", "Low"};
+	for (size_t k = 0; out->summary && k < DD_ARRAY_LEN(impacts); k++) {
+		size_t n = strlen(impacts[k]);
+		if (!strncmp(out->summary, impacts[k], n) && out->summary[n] == ':')
+			out->severity = impacts[k];
+	}
 	out->details = str(a, root, "details");
 	out->published = str(a, root, "published");
 	out->modified = str(a, root, "modified");

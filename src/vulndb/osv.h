@@ -39,6 +39,7 @@ struct osv_record {
 	const char **aliases, **related;
 	size_t naliases, nrelated;
 	const char *cvss_v3; /* the CVSS v3 vector, or NULL */
+	const char *severity; /* the vendor's rating for the whole record ("Important", "high"), or NULL */
 	const char **references;
 	size_t nreferences;
 	struct osv_affected *affected;

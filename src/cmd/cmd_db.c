@@ -1,0 +1,204 @@
+/* cmd_db.c: `drydock db import|update|info`: build the vulnerability database from feed
+ * files, download the feeds and build it, or describe the database in place. The work is in
+ * vulndb/ (import.c, build.c, update.c); this file parses arguments and prints. */
+#include "common/dd.h"
+#include "cmds.h"
+#include "common/util.h"
+#include "vulndb/update.h"
+#include "vulndb/vulndb.h"
+#include <jansson.h>
+
+static const char usage[] =
+	"usage: drydock db import [--db FILE] PATH...   build the database from feed files or directories\n"
+	"       drydock db update [--db FILE] [--mirror URL] [--fallback-dir DIR]\n"
+	"                                                 download the default feeds and build the database\n"
+	"       drydock db info [--db FILE] [--json]      print the header, feeds, counts and age\n"
+	"The database is FILE, else $DRYDOCK_DB, else $XDG_CACHE_HOME/drydock/vulndb.ddb.\n";
+
+/* "3 days" style age of a unix time */
+static void age(char *out, size_t n, int64_t t)
+{
+	int64_t d = util_now() - t;
+	if (t <= 0)
+		snprintf(out, n, "unknown age");
+	else if (d < 3600)
+		snprintf(out, n, "%" PRId64 " minutes old", d / 60);
+	else if (d < 2 * 86400)
+		snprintf(out, n, "%" PRId64 " hours old", d / 3600);
+	else
+		snprintf(out, n, "%" PRId64 " days old", d / 86400);
+}
+
+static void iso(char *out, size_t n, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The newest feed snapshot: how fresh the data is (not when the file was built). */
+static int64_t newest_snapshot(const struct vulndb *db)
+{
+	int64_t t = 0;
+	for (size_t i = 0; i < vulndb_nfeeds(db); i++)
+		if (vulndb_feed(db, i)->snapshot > t)
+			t = vulndb_feed(db, i)->snapshot;
+	return t;
+}
+
+int db_print_summary(const char *path, FILE *f)
+{
+	struct vulndb *db;
+	const char *why;
+	if (vulndb_open(path, &db, &why)) {
+		fprintf(stderr, "drydock db: %s\n", why);
+		return 1;
+	}
+	char a[64], b[64];
+	age(a, sizeof(a), newest_snapshot(db));
+	iso(b, sizeof(b), newest_snapshot(db));
+	fprintf(f, "database %s: %zu vulnerabilities, %zu feeds, data up to %s (%s)\n", path, vulndb_nvulns(db),
+		vulndb_nfeeds(db), b, a);
+	vulndb_close(db);
+	return 0;
+}
+
+static int info(const char *path, int as_json)
+{
+	struct vulndb *db;
+	const char *why;
+	if (vulndb_open(path, &db, &why)) {
+		fprintf(stderr, "drydock db info: %s\n", why);
+		return 1;
+	}
+	const struct vdb_header *h = vulndb_header(db);
+	char built[32], snap[32], ag[64];
+	iso(built, sizeof(built), h->built_at);
+	iso(snap, sizeof(snap), newest_snapshot(db));
+	age(ag, sizeof(ag), newest_snapshot(db));
+	if (as_json) {
+		json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "path", path, "format",
+				      (int)h->format, "generation", "", "built_at", built, "data_up_to", snap, "size",
+				      (json_int_t)h->file_size, "vulnerabilities", (json_int_t)vulndb_nvulns(db),
+				      "packages", (json_int_t)h->sections[VDB_KEYS].count, "entries",
+				      (json_int_t)h->sections[VDB_ENTRIES].count);
+		char gen[17];
+		snprintf(gen, sizeof(gen), "%016" PRIx64, h->generation);
+		json_object_set_new(o, "generation", json_string(gen));
+		json_t *feeds = json_array(), *ecos = json_array();
+		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+			const struct vdb_feed *fd = vulndb_feed(db, i);
+			iso(snap, sizeof(snap), fd->snapshot);
+			json_array_append_new(feeds, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name",
+							       vulndb_str(db, fd->name), "origin", vulndb_str(db, fd->origin),
+							       "snapshot", snap, "records", (json_int_t)fd->records,
+							       "entries", (json_int_t)fd->entries, "skipped",
+							       (json_int_t)fd->skipped));
+		}
+		for (size_t i = 0; i < vulndb_necos(db); i++) {
+			const struct vdb_eco *e = vulndb_eco(db, i);
+			json_array_append_new(ecos, json_pack("{s:s, s:I, s:I}", "ecosystem", vulndb_str(db, e->name),
+							      "packages", (json_int_t)e->keys, "entries",
+							      (json_int_t)e->entries));
+		}
+		json_object_set_new(o, "feeds", feeds);
+		json_object_set_new(o, "ecosystems", ecos);
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+	} else {
+		printf("database:        %s\n", path);
+		printf("format:          %u\n", h->format);
+		printf("generation:      %016" PRIx64 "\n", h->generation);
+		printf("built:           %s\n", built);
+		printf("data up to:      %s (%s)\n", snap, ag);
+		printf("size:            %" PRIu64 " bytes\n", h->file_size);
+		printf("vulnerabilities: %zu\n", vulndb_nvulns(db));
+		printf("packages:        %u (ecosystem, name) keys, %u entries\n", h->sections[VDB_KEYS].count,
+		       h->sections[VDB_ENTRIES].count);
+		printf("\nfeeds:\n");
+		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+			const struct vdb_feed *fd = vulndb_feed(db, i);
+			iso(snap, sizeof(snap), fd->snapshot);
+			printf("  %-36s %8u records %9u entries %6u skipped  %s  %s\n", vulndb_str(db, fd->name),
+			       fd->records, fd->entries, fd->skipped, snap, vulndb_str(db, fd->origin));
+		}
+		printf("\necosystems:\n");
+		for (size_t i = 0; i < vulndb_necos(db); i++) {
+			const struct vdb_eco *e = vulndb_eco(db, i);
+			printf("  %-36s %7u packages %9u entries\n", vulndb_str(db, e->name), e->keys, e->entries);
+		}
+	}
+	vulndb_close(db);
+	return 0;
+}
+
+static int import(const char *path, char **paths, int n)
+{
+	struct vdb_builder *b = vdb_builder_new();
+	const char *why;
+	for (int i = 0; i < n; i++) {
+		if (vdb_import_path(b, paths[i], stderr, &why)) {
+			fprintf(stderr, "drydock db import: %s (the database was not changed)\n", why);
+			vdb_builder_free(b);
+			return 1;
+		}
+	}
+	int rc = vdb_builder_write(b, path, &why);
+	vdb_builder_free(b);
+	if (rc) {
+		fprintf(stderr, "drydock db import: %s (the database was not changed)\n", why);
+		return 1;
+	}
+	return db_print_summary(path, stdout);
+}
+
+int cmd_db(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *sub = argv[1], *path = NULL, *mirror = NULL, *fallback = getenv("DRYDOCK_FEEDS_DIR");
+	int as_json = 0, npaths = 0;
+	char **paths = calloc((size_t)argc, sizeof(*paths));
+	if (!paths)
+		return 1;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--db") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strcmp(a, "--mirror") && i + 1 < argc)
+			mirror = argv[++i];
+		else if (!strcmp(a, "--fallback-dir") && i + 1 < argc)
+			fallback = argv[++i];
+		else if (!strcmp(a, "--json"))
+			as_json = 1;
+		else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "drydock db: unknown option '%s'\n%s", a, usage);
+			free(paths);
+			return 2;
+		} else
+			paths[npaths++] = argv[i];
+	}
+	if (!path)
+		path = vulndb_default_path();
+	int rc = 2;
+	if (!strcmp(sub, "info") && !npaths)
+		rc = info(path, as_json);
+	else if (!strcmp(sub, "import") && npaths) {
+		char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash && slash != dir) {
+			*slash = 0;
+			util_mkdirs(dir);
+		}
+		free(dir);
+		rc = import(path, paths, npaths);
+	} else if (!strcmp(sub, "update") && !npaths)
+		rc = vulndb_update(path, mirror, fallback, stderr) ? 1 : db_print_summary(path, stdout);
+	else
+		fputs(usage, stderr);
+	free(paths);
+	return rc;
+}

@@ -1,0 +1,664 @@
+/* build.c: the database builder. Records from any feed reader arrive as OSV-shaped records;
+ * strings are interned into one pool, vulnerabilities merged by id (texts filled from
+ * whichever feed has them, aliases and references united), and entries kept per
+ * (ecosystem, package, vulnerability) from the most recently modified record. The file is
+ * laid out as format.h describes and written atomically. Reading it is vulndb.c. */
+#include "common/dd.h"
+#include "vulndb/vulndb.h"
+#include "common/arena.h"
+#include "common/util.h"
+#include "scan/match.h"
+#include <math.h>
+#include <openssl/rand.h>
+#include <zlib.h>
+
+#define VDB_MAX_ALIASES 64 /* ids kept per vulnerability (RHSA records relate up to hundreds) */
+#define VDB_MAX_REFS 32    /* references kept per vulnerability */
+
+/* a growable array of fixed-size items; aborts on out-of-memory like the arena */
+struct vec {
+	void *data;
+	size_t n, cap, size;
+};
+
+static void *vec_push(struct vec *v)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 64;
+		void *d = realloc(v->data, cap * v->size);
+		if (!d)
+			abort();
+		v->data = d;
+		v->cap = cap;
+	}
+	void *p = (char *)v->data + v->n++ * v->size;
+	memset(p, 0, v->size);
+	return p;
+}
+#define VEC(T) {NULL, 0, 0, sizeof(T)}
+#define AT(v, T, i) (((T *)(v).data)[i])
+
+/* a map from 64-bit hashes to u32 values, open addressing; the caller confirms equality */
+struct map {
+	uint64_t *hash;
+	uint32_t *val; /* value + 1; 0 empty */
+	size_t cap, n;
+};
+
+static void map_grow(struct map *m);
+static void map_put(struct map *m, uint64_t h, uint32_t v)
+{
+	if ((m->n + 1) * 2 > m->cap)
+		map_grow(m);
+	size_t i = h & (m->cap - 1);
+	while (m->val[i])
+		i = (i + 1) & (m->cap - 1);
+	m->hash[i] = h;
+	m->val[i] = v + 1;
+	m->n++;
+}
+
+static void map_grow(struct map *m)
+{
+	struct map old = *m;
+	m->cap = old.cap ? old.cap * 2 : 1024;
+	m->hash = calloc(m->cap, sizeof(*m->hash));
+	m->val = calloc(m->cap, sizeof(*m->val));
+	if (!m->hash || !m->val)
+		abort();
+	m->n = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.val[i])
+			map_put(m, old.hash[i], old.val[i] - 1);
+	free(old.hash);
+	free(old.val);
+}
+
+/* Calls eq(ctx, value) on each candidate for h; returns the first value it accepts, or -1. */
+static int64_t map_get(const struct map *m, uint64_t h, int (*eq)(void *, uint32_t), void *ctx)
+{
+	if (!m->cap)
+		return -1;
+	for (size_t i = h & (m->cap - 1); m->val[i]; i = (i + 1) & (m->cap - 1))
+		if (m->hash[i] == h && eq(ctx, m->val[i] - 1))
+			return m->val[i] - 1;
+	return -1;
+}
+
+static void map_release(struct map *m)
+{
+	free(m->hash);
+	free(m->val);
+}
+
+struct bvuln {
+	uint32_t id, summary, details, published, modified, cvss;
+	struct vec ids, refs; /* uint32_t strings */
+	uint16_t score10;
+	uint8_t level, feed;
+};
+
+struct bkey {
+	uint32_t eco, name;
+};
+
+struct bentry {
+	int64_t mtime; /* the record's modified time */
+	uint32_t key, vuln, seq, severity;
+	uint32_t first_range, nranges; /* into b->ranges */
+	uint32_t versions, nversions;  /* into b->lists */
+	uint8_t flags, level;
+};
+
+struct vdb_builder {
+	struct vec pool; /* char */
+	struct map strs; /* string hash -> offset */
+	struct vec feeds, vulns, keys, entries, ranges, events, lists;
+	struct map vulnmap, keymap;
+	uint32_t seq; /* records added */
+	struct vec ftimes; /* int64_t per feed: its files' newest time, for feeds without dates */
+};
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+struct str_probe {
+	struct vdb_builder *b;
+	const char *s;
+	size_t n;
+};
+
+static int str_eq(void *ctx, uint32_t off)
+{
+	struct str_probe *p = ctx;
+	const char *have = (const char *)p->b->pool.data + off;
+	return !strncmp(have, p->s, p->n) && have[p->n] == 0;
+}
+
+/* The pool offset of s (interned); 0 for NULL or "". */
+static uint32_t intern(struct vdb_builder *b, const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	size_t n = strlen(s);
+	uint64_t h = hash_bytes(s, n);
+	struct str_probe p = {b, s, n};
+	int64_t off = map_get(&b->strs, h, str_eq, &p);
+	if (off >= 0)
+		return (uint32_t)off;
+	uint32_t at = (uint32_t)b->pool.n;
+	for (size_t i = 0; i <= n; i++)
+		*(char *)vec_push(&b->pool) = s[i];
+	map_put(&b->strs, h, at);
+	return at;
+}
+
+static const char *S(const struct vdb_builder *b, uint32_t off) { return (const char *)b->pool.data + off; }
+
+struct vdb_builder *vdb_builder_new(void)
+{
+	struct vdb_builder *b = calloc(1, sizeof(*b));
+	if (!b)
+		abort();
+	b->pool = (struct vec)VEC(char);
+	b->feeds = (struct vec)VEC(struct vdb_feed);
+	b->vulns = (struct vec)VEC(struct bvuln);
+	b->keys = (struct vec)VEC(struct bkey);
+	b->entries = (struct vec)VEC(struct bentry);
+	b->ranges = (struct vec)VEC(struct vdb_range);
+	b->events = (struct vec)VEC(struct vdb_event);
+	b->lists = (struct vec)VEC(uint32_t);
+	b->ftimes = (struct vec)VEC(int64_t);
+	*(char *)vec_push(&b->pool) = 0; /* offset 0: "" */
+	return b;
+}
+
+void vdb_builder_free(struct vdb_builder *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->vulns.n; i++) {
+		free(AT(b->vulns, struct bvuln, i).ids.data);
+		free(AT(b->vulns, struct bvuln, i).refs.data);
+	}
+	free(b->pool.data);
+	free(b->feeds.data);
+	free(b->vulns.data);
+	free(b->keys.data);
+	free(b->entries.data);
+	free(b->ranges.data);
+	free(b->events.data);
+	free(b->lists.data);
+	free(b->ftimes.data);
+	map_release(&b->strs);
+	map_release(&b->vulnmap);
+	map_release(&b->keymap);
+	free(b);
+}
+
+void vdb_builder_feed(struct vdb_builder *b, const char *name, const char *kind, const char *origin)
+{
+	struct vdb_feed *f = vec_push(&b->feeds);
+	f->name = intern(b, name);
+	f->kind = intern(b, kind);
+	f->origin = intern(b, origin);
+	vec_push(&b->ftimes);
+}
+
+static struct vdb_feed *cur_feed(struct vdb_builder *b)
+{
+	if (!b->feeds.n)
+		vdb_builder_feed(b, "unnamed", "osv", "");
+	return &AT(b->feeds, struct vdb_feed, b->feeds.n - 1);
+}
+
+void vdb_builder_skip(struct vdb_builder *b) { cur_feed(b)->skipped++; }
+
+void vdb_builder_feed_time(struct vdb_builder *b, int64_t t)
+{
+	cur_feed(b);
+	int64_t *ft = &AT(b->ftimes, int64_t, b->feeds.n - 1);
+	if (t > *ft)
+		*ft = t;
+}
+
+/* "2025-02-12T18:06:49Z" (or a date alone) to unix seconds; 0 when unreadable. */
+static int64_t iso_time(const char *s)
+{
+	struct tm tm = {0};
+	if (!s || sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if (strlen(s) >= 19 && (s[10] == 'T' || s[10] == ' '))
+		sscanf(s + 11, "%2d:%2d:%2d", &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+	return (int64_t)timegm(&tm);
+}
+
+/* Ecosystem names as scans ask for them. Returns an arena string or the input. */
+static const char *normalise_eco(struct arena *a, const char *eco)
+{
+	static const char rh[] = "Red Hat:enterprise_linux:";
+	if (!strncmp(eco, rh, sizeof(rh) - 1)) { /* one stream set per major release */
+		const char *v = eco + sizeof(rh) - 1;
+		size_t n = strspn(v, "0123456789");
+		if (n && (v[n] == ':' || v[n] == 0))
+			return arena_printf(a, "Red Hat:%.*s", (int)n, v);
+	}
+	if (!strncmp(eco, "Ubuntu:", 7) && isdigit((unsigned char)eco[7])) { /* "Ubuntu:22.04:LTS" */
+		size_t n = strcspn(eco + 7, ":");
+		return arena_printf(a, "Ubuntu:%.*s", (int)n, eco + 7);
+	}
+	return eco;
+}
+
+struct key_probe {
+	struct vdb_builder *b;
+	uint32_t eco, name;
+};
+
+static int key_eq(void *ctx, uint32_t i)
+{
+	struct key_probe *p = ctx;
+	const struct bkey *k = &AT(p->b->keys, struct bkey, i);
+	return k->eco == p->eco && k->name == p->name;
+}
+
+static uint32_t key_of(struct vdb_builder *b, const char *eco, const char *name)
+{
+	struct key_probe p = {b, intern(b, eco), intern(b, name)};
+	uint64_t h = vdb_hash(eco, name);
+	int64_t k = map_get(&b->keymap, h, key_eq, &p);
+	if (k >= 0)
+		return (uint32_t)k;
+	struct bkey *nk = vec_push(&b->keys);
+	nk->eco = p.eco;
+	nk->name = p.name;
+	map_put(&b->keymap, h, (uint32_t)(b->keys.n - 1));
+	return (uint32_t)(b->keys.n - 1);
+}
+
+struct vuln_probe {
+	struct vdb_builder *b;
+	uint32_t id;
+};
+
+static int vuln_eq(void *ctx, uint32_t i)
+{
+	struct vuln_probe *p = ctx;
+	return AT(p->b->vulns, struct bvuln, i).id == p->id;
+}
+
+static void add_unique(struct vec *v, uint32_t s, size_t max)
+{
+	if (!s || v->n >= max)
+		return;
+	for (size_t i = 0; i < v->n; i++)
+		if (AT(*v, uint32_t, i) == s)
+			return;
+	*(uint32_t *)vec_push(v) = s;
+}
+
+static uint32_t vuln_of(struct vdb_builder *b, const struct osv_record *r)
+{
+	struct vuln_probe p = {b, intern(b, r->id)};
+	uint64_t h = vdb_hash(r->id, "");
+	int64_t i = map_get(&b->vulnmap, h, vuln_eq, &p);
+	struct bvuln *v;
+	if (i < 0) {
+		v = vec_push(&b->vulns);
+		v->id = p.id;
+		v->ids = (struct vec)VEC(uint32_t);
+		v->refs = (struct vec)VEC(uint32_t);
+		v->score10 = 0xffff;
+		v->feed = (uint8_t)(b->feeds.n - 1);
+		i = (int64_t)(b->vulns.n - 1);
+		map_put(&b->vulnmap, h, (uint32_t)i);
+	}
+	v = &AT(b->vulns, struct bvuln, i);
+	/* texts: the first feed that has one; the newest modified time */
+	if (!v->summary)
+		v->summary = intern(b, r->summary);
+	if (!v->details)
+		v->details = intern(b, r->details);
+	if (!v->published)
+		v->published = intern(b, r->published);
+	if (r->modified && (!v->modified || iso_time(r->modified) > iso_time(S(b, v->modified))))
+		v->modified = intern(b, r->modified);
+	double score;
+	if (r->cvss_v3 && v->score10 == 0xffff && !vdb_cvss3_score(r->cvss_v3, &score)) {
+		v->cvss = intern(b, r->cvss_v3);
+		v->score10 = (uint16_t)lround(score * 10);
+		v->level = (uint8_t)vdb_severity_from_score(score);
+	}
+	for (size_t k = 0; k < r->naliases; k++)
+		if (strcmp(r->aliases[k], r->id))
+			add_unique(&v->ids, intern(b, r->aliases[k]), VDB_MAX_ALIASES);
+	for (size_t k = 0; k < r->nrelated; k++)
+		if (strcmp(r->related[k], r->id))
+			add_unique(&v->ids, intern(b, r->related[k]), VDB_MAX_ALIASES);
+	for (size_t k = 0; k < r->nreferences; k++)
+		add_unique(&v->refs, intern(b, r->references[k]), VDB_MAX_REFS);
+	return (uint32_t)i;
+}
+
+/* 1 when every non-GIT range is exactly "introduced 0, fixed 0" (never affected). */
+static int never_affected(const struct osv_affected *x)
+{
+	int seen = 0;
+	for (size_t i = 0; i < x->nranges; i++) {
+		const struct osv_range *r = &x->ranges[i];
+		if (r->type == OSV_RANGE_GIT)
+			continue;
+		if (r->nevents != 2 || r->events[0].kind != OSV_INTRODUCED || strcmp(r->events[0].version, "0") ||
+		    r->events[1].kind != OSV_FIXED || strcmp(r->events[1].version, "0"))
+			return 0;
+		seen = 1;
+	}
+	return seen && !x->nversions;
+}
+
+void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
+{
+	struct vdb_feed *f = cur_feed(b);
+	int64_t t = iso_time(r->modified);
+	if (t > f->snapshot)
+		f->snapshot = t;
+	uint32_t seq = ++b->seq;
+	int64_t vuln = -1;
+	size_t kept = 0;
+	struct arena a = {0};
+	for (size_t i = 0; i < r->naffected; i++) {
+		const struct osv_affected *x = &r->affected[i];
+		enum version_scheme scheme;
+		int usable = 0;
+		for (size_t k = 0; k < x->nranges; k++)
+			usable |= x->ranges[k].type != OSV_RANGE_GIT;
+		if ((!usable && !x->nversions) || !x->ecosystem || !x->name || !*x->name)
+			continue;
+		const char *eco = normalise_eco(&a, x->ecosystem);
+		if (vuln < 0)
+			vuln = vuln_of(b, r);
+		struct bentry *e = vec_push(&b->entries);
+		e->key = key_of(b, eco, x->name);
+		e->vuln = (uint32_t)vuln;
+		e->seq = seq;
+		e->mtime = t;
+		const char *sev = x->urgency ? x->urgency : r->severity;
+		e->severity = intern(b, sev);
+		e->level = (uint8_t)vdb_severity_from_vendor(sev);
+		e->first_range = (uint32_t)b->ranges.n;
+		int fixed = 0;
+		for (size_t k = 0; k < x->nranges; k++) {
+			const struct osv_range *or = &x->ranges[k];
+			if (or->type == OSV_RANGE_GIT)
+				continue;
+			struct vdb_range *dr = vec_push(&b->ranges);
+			dr->type = (uint8_t)or->type;
+			dr->first_event = (uint32_t)b->events.n;
+			dr->nevents = (uint16_t)(or->nevents > 0xffff ? 0xffff : or->nevents);
+			for (size_t ev = 0; ev < dr->nevents; ev++) {
+				struct vdb_event *de = vec_push(&b->events);
+				de->kind = or->events[ev].kind;
+				de->version = intern(b, or->events[ev].version);
+				fixed |= or->events[ev].kind == OSV_FIXED;
+			}
+			e->nranges++;
+		}
+		/* explicit versions: only those the ranges do not already cover (OSV: the union) */
+		e->versions = (uint32_t)b->lists.n;
+		int known = !osv_ecosystem_scheme(eco, &scheme);
+		for (size_t k = 0; k < x->nversions; k++) {
+			struct match_result m = {0};
+			const char *why;
+			struct osv_affected ranges_only = *x;
+			ranges_only.ecosystem = eco;
+			ranges_only.nversions = 0;
+			if (known && !osv_match(&ranges_only, x->versions[k], &m, &why) && m.affected)
+				continue;
+			*(uint32_t *)vec_push(&b->lists) = intern(b, x->versions[k]);
+			e->nversions++;
+		}
+		if (never_affected(x))
+			e->flags |= VDB_NOT_AFFECTED;
+		else if (!fixed)
+			e->flags |= VDB_UNFIXED;
+		kept++;
+	}
+	arena_free(&a);
+	f->records++;
+	f->entries += (uint32_t)kept;
+}
+
+/* ---- writing ---- */
+
+static const struct vdb_builder *sort_b; /* qsort has no context argument in C11 */
+
+static int entry_cmp(const void *x, const void *y)
+{
+	const struct bentry *a = x, *c = y;
+	if (a->key != c->key) {
+		const struct bkey *ka = &AT(sort_b->keys, struct bkey, a->key), *kc = &AT(sort_b->keys, struct bkey, c->key);
+		int r = strcmp(S(sort_b, ka->eco), S(sort_b, kc->eco));
+		if (!r)
+			r = strcmp(S(sort_b, ka->name), S(sort_b, kc->name));
+		return r;
+	}
+	if (a->vuln != c->vuln) {
+		int r = strcmp(S(sort_b, AT(sort_b->vulns, struct bvuln, a->vuln).id),
+			       S(sort_b, AT(sort_b->vulns, struct bvuln, c->vuln).id));
+		if (r)
+			return r;
+		return a->vuln < c->vuln ? -1 : 1;
+	}
+	/* the newest record first, then the later one */
+	if (a->mtime != c->mtime)
+		return a->mtime > c->mtime ? -1 : 1;
+	if (a->seq != c->seq)
+		return a->seq > c->seq ? -1 : 1;
+	return 0;
+}
+
+struct out {
+	unsigned char *data;
+	size_t len, cap;
+};
+
+static size_t out_put(struct out *o, const void *p, size_t n)
+{
+	while (o->len % 8)
+		o->data[o->len++] = 0;
+	size_t at = o->len;
+	if (n)
+		memcpy(o->data + o->len, p, n);
+	o->len += n;
+	return at;
+}
+
+int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
+{
+	static __thread char msg[600];
+	*why = NULL;
+	/* entries: sorted by key then vulnerability, newest record first; keep one record's */
+	sort_b = b;
+	qsort(b->entries.data, b->entries.n, sizeof(struct bentry), entry_cmp);
+	struct vec ents = VEC(struct vdb_entry), ranges = VEC(struct vdb_range), events = VEC(struct vdb_event);
+	struct vec keys = VEC(struct vdb_key), ecos = VEC(struct vdb_eco), lists = VEC(uint32_t);
+	struct vec vulns = VEC(struct vdb_vuln);
+	for (size_t i = 0; i < b->entries.n; i++) {
+		const struct bentry *e = &AT(b->entries, struct bentry, i);
+		if (i && AT(b->entries, struct bentry, i - 1).key == e->key &&
+		    AT(b->entries, struct bentry, i - 1).vuln == e->vuln) {
+			/* same package and vulnerability: only more entries of the winning record */
+			size_t j = i - 1;
+			while (j && AT(b->entries, struct bentry, j - 1).key == e->key &&
+			       AT(b->entries, struct bentry, j - 1).vuln == e->vuln)
+				j--;
+			if (AT(b->entries, struct bentry, j).seq != e->seq)
+				continue;
+		}
+		if (!keys.n || AT(b->keys, struct bkey, e->key).eco != AT(keys, struct vdb_key, keys.n - 1).ecosystem ||
+		    AT(b->keys, struct bkey, e->key).name != AT(keys, struct vdb_key, keys.n - 1).name) {
+			struct vdb_key *k = vec_push(&keys);
+			k->ecosystem = AT(b->keys, struct bkey, e->key).eco;
+			k->name = AT(b->keys, struct bkey, e->key).name;
+			k->first_entry = (uint32_t)ents.n;
+			if (!ecos.n || AT(ecos, struct vdb_eco, ecos.n - 1).name != k->ecosystem)
+				((struct vdb_eco *)vec_push(&ecos))->name = k->ecosystem;
+			AT(ecos, struct vdb_eco, ecos.n - 1).keys++;
+		}
+		AT(keys, struct vdb_key, keys.n - 1).nentries++;
+		AT(ecos, struct vdb_eco, ecos.n - 1).entries++;
+		struct vdb_entry *d = vec_push(&ents);
+		d->vuln = e->vuln;
+		d->severity = e->severity;
+		d->level = e->level;
+		d->flags = e->flags;
+		d->first_range = (uint32_t)ranges.n;
+		d->nranges = (uint16_t)e->nranges;
+		for (uint32_t r = 0; r < e->nranges; r++) {
+			struct vdb_range *dr = vec_push(&ranges);
+			*dr = AT(b->ranges, struct vdb_range, e->first_range + r);
+			uint32_t first = dr->first_event;
+			dr->first_event = (uint32_t)events.n;
+			for (uint32_t k = 0; k < dr->nevents; k++)
+				*(struct vdb_event *)vec_push(&events) = AT(b->events, struct vdb_event, first + k);
+		}
+		d->versions = (uint32_t)lists.n;
+		d->nversions = e->nversions;
+		for (uint32_t k = 0; k < e->nversions; k++)
+			*(uint32_t *)vec_push(&lists) = AT(b->lists, uint32_t, e->versions + k);
+	}
+	for (size_t i = 0; i < b->vulns.n; i++) {
+		const struct bvuln *v = &AT(b->vulns, struct bvuln, i);
+		struct vdb_vuln *d = vec_push(&vulns);
+		d->id = v->id;
+		d->summary = v->summary;
+		d->details = v->details;
+		d->published = v->published;
+		d->modified = v->modified;
+		d->cvss_vector = v->cvss;
+		d->cvss_score10 = v->score10;
+		d->cvss_level = v->level;
+		d->feed = v->feed;
+		d->aliases = (uint32_t)lists.n;
+		d->naliases = (uint32_t)v->ids.n;
+		for (size_t k = 0; k < v->ids.n; k++)
+			*(uint32_t *)vec_push(&lists) = AT(v->ids, uint32_t, k);
+		d->refs = (uint32_t)lists.n;
+		d->nrefs = (uint32_t)v->refs.n;
+		for (size_t k = 0; k < v->refs.n; k++)
+			*(uint32_t *)vec_push(&lists) = AT(v->refs, uint32_t, k);
+	}
+	for (size_t i = 0; i < b->feeds.n; i++) /* a feed without record dates: its files' time */
+		if (!AT(b->feeds, struct vdb_feed, i).snapshot)
+			AT(b->feeds, struct vdb_feed, i).snapshot = AT(b->ftimes, int64_t, i);
+	size_t nslots = 16;
+	while (nslots < keys.n * 2)
+		nslots *= 2;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		abort();
+	for (size_t i = 0; i < keys.n; i++) {
+		const struct vdb_key *k = &AT(keys, struct vdb_key, i);
+		size_t s = vdb_hash(S(b, k->ecosystem), S(b, k->name)) & (nslots - 1);
+		while (slots[s])
+			s = (s + 1) & (nslots - 1);
+		slots[s] = (uint32_t)i + 1;
+	}
+
+	struct vdb_header h = {0};
+	memcpy(h.magic, VDB_MAGIC, 8);
+	h.format = VDB_FORMAT;
+	h.header_size = sizeof(h);
+	if (RAND_bytes((unsigned char *)&h.generation, sizeof(h.generation)) != 1)
+		abort();
+	h.built_at = util_now();
+	struct {
+		const void *p;
+		size_t n, size;
+	} sec[VDB__SECTIONS] = {
+		[VDB_STRINGS] = {b->pool.data, b->pool.n, 1},
+		[VDB_FEEDS] = {b->feeds.data, b->feeds.n, sizeof(struct vdb_feed)},
+		[VDB_ECOS] = {ecos.data, ecos.n, sizeof(struct vdb_eco)},
+		[VDB_VULNS] = {vulns.data, vulns.n, sizeof(struct vdb_vuln)},
+		[VDB_LISTS] = {lists.data, lists.n, sizeof(uint32_t)},
+		[VDB_KEYS] = {keys.data, keys.n, sizeof(struct vdb_key)},
+		[VDB_SLOTS] = {slots, nslots, sizeof(uint32_t)},
+		[VDB_ENTRIES] = {ents.data, ents.n, sizeof(struct vdb_entry)},
+		[VDB_RANGES] = {ranges.data, ranges.n, sizeof(struct vdb_range)},
+		[VDB_EVENTS] = {events.data, events.n, sizeof(struct vdb_event)},
+	};
+	size_t total = sizeof(h) + 8;
+	for (int s = 0; s < VDB__SECTIONS; s++)
+		total += sec[s].n * sec[s].size + 8;
+	int rc = 0;
+	struct out o = {0};
+	char *tmp = NULL;
+	int fd = -1;
+	if (total > UINT32_MAX) {
+		*why = "the database would be over 4 GiB";
+		rc = DD_E_TOO_LARGE;
+		goto out;
+	}
+	o.cap = total;
+	o.data = calloc(1, total);
+	if (!o.data)
+		abort();
+	out_put(&o, &h, sizeof(h));
+	for (int s = 0; s < VDB__SECTIONS; s++) {
+		h.sections[s].off = (uint32_t)out_put(&o, sec[s].p, sec[s].n * sec[s].size);
+		h.sections[s].count = (uint32_t)sec[s].n;
+	}
+	h.file_size = o.len;
+	h.crc32 = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), o.data + sizeof(h), o.len - sizeof(h));
+	memcpy(o.data, &h, sizeof(h));
+
+	size_t plen = strlen(path);
+	tmp = malloc(plen + 16);
+	if (!tmp)
+		abort();
+	snprintf(tmp, plen + 16, "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t done = 0;
+	while (fd >= 0 && done < o.len) {
+		ssize_t w = write(fd, o.data + done, o.len - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	if (fd < 0 || done != o.len || fsync(fd) || close(fd) || rename(tmp, path)) {
+		snprintf(msg, sizeof(msg), "cannot write '%s': %s", path, strerror(errno));
+		*why = msg;
+		rc = DD_E_IO;
+		if (fd >= 0)
+			unlink(tmp);
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	{
+		char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash)
+			*slash = 0;
+		util_fsync_dir(slash ? (*dir ? dir : "/") : ".");
+		free(dir);
+	}
+out:
+	free(tmp);
+	free(o.data);
+	free(slots);
+	free(ents.data);
+	free(ranges.data);
+	free(events.data);
+	free(keys.data);
+	free(ecos.data);
+	free(lists.data);
+	free(vulns.data);
+	return rc;
+}
