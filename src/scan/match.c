@@ -135,11 +135,17 @@ int match_ecosystem(struct arena *a, const struct inventory *inv, const char **e
 	size_t major = strcspn(ver, ".");
 	if (!strcmp(id, "debian"))
 		*eco = arena_printf(a, "Debian:%.*s", (int)major, ver);
+	else if (!strcmp(id, "alpine") && strstr(ver, "_alpha")) /* edge: "3.21_alpha20240807" */
+		*eco = arena_strdup(a, "Alpine:edge");
 	else if (!strcmp(id, "alpine")) { /* the secdb branch: major.minor */
 		const char *dot = strchr(ver, '.');
 		size_t mm = dot ? (size_t)(dot - ver) + 1 + strcspn(dot + 1, ".") : strlen(ver);
 		*eco = arena_printf(a, "Alpine:v%.*s", (int)mm, ver);
-	} else if (!strcmp(id, "rocky"))
+	} else if (!strcmp(id, "ubuntu")) /* "22.04" */
+		*eco = arena_printf(a, "Ubuntu:%s", ver);
+	else if (!strcmp(id, "rhel")) /* Red Hat Enterprise Linux and UBI images */
+		*eco = arena_printf(a, "Red Hat:%.*s", (int)major, ver);
+	else if (!strcmp(id, "rocky"))
 		*eco = arena_printf(a, "Rocky Linux:%.*s", (int)major, ver);
 	else if (!strcmp(id, "almalinux"))
 		*eco = arena_printf(a, "AlmaLinux:%.*s", (int)major, ver);
@@ -147,66 +153,5 @@ int match_ecosystem(struct arena *a, const struct inventory *inv, const char **e
 		*why = arena_printf(a, "no vulnerability feed covers '%s %s' yet", id, ver);
 		return DD_E_UNSUPPORTED;
 	}
-	return 0;
-}
-
-static int finding_cmp(const void *x, const void *y)
-{
-	const struct finding *a = x, *b = y;
-	int r = strcmp(a->pkg->name, b->pkg->name);
-	return r ? r : strcmp(a->id, b->id);
-}
-
-int match_inventory(struct arena *a, const struct inventory *inv, const struct osv_record *records, size_t n,
-		    struct finding **out, size_t *nout, const char **why)
-{
-	*out = NULL;
-	*nout = 0;
-	const char *eco;
-	int rc = match_ecosystem(a, inv, &eco, why);
-	if (rc)
-		return rc;
-	size_t cap = 64, k = 0;
-	struct finding *v = arena_alloc(a, cap * sizeof(*v));
-	for (size_t p = 0; p < inv->n; p++) {
-		const struct package *pkg = &inv->pkgs[p];
-		const char *name = pkg->name, *version = pkg->version;
-		if (pkg->type == PKG_DPKG || pkg->type == PKG_APK) { /* keyed by source package / origin */
-			if (pkg->source_name && *pkg->source_name)
-				name = pkg->source_name;
-			if (pkg->type == PKG_DPKG && pkg->source_version && *pkg->source_version)
-				version = pkg->source_version;
-		} else {
-			/* Rocky Linux's OSV (osv.dev) names source RPMs; AlmaLinux's names binary ones */
-			if (!strncmp(eco, "Rocky Linux:", 12) && pkg->source_name && *pkg->source_name)
-				name = pkg->source_name;
-			version = pkg->has_epoch ? arena_printf(a, "%ld:%s-%s", pkg->epoch, pkg->version, pkg->release)
-						 : arena_printf(a, "%s-%s", pkg->version, pkg->release);
-		}
-		for (size_t r = 0; r < n; r++) {
-			for (size_t i = 0; i < records[r].naffected; i++) {
-				const struct osv_affected *x = &records[r].affected[i];
-				if (strcmp(x->ecosystem, eco) || strcmp(x->name, name))
-					continue;
-				struct match_result m;
-				const char *w;
-				if (osv_match(x, version, &m, &w) || !m.affected)
-					continue;
-				if (k == cap) {
-					struct finding *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-					memcpy(nv, v, cap * sizeof(*v));
-					v = nv;
-					cap *= 2;
-				}
-				v[k++] = (struct finding){.id = records[r].id, .pkg = pkg, .installed = version,
-							  .fixed = m.fixed, .patchable = m.fixed != NULL, .record = &records[r]};
-				break; /* one finding per record and package */
-			}
-		}
-	}
-	if (k > 1)
-		qsort(v, k, sizeof(*v), finding_cmp);
-	*out = v;
-	*nout = k;
 	return 0;
 }

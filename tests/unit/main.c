@@ -54,9 +54,7 @@ int main(void)
 	suite_version();
 	suite_match();
 	suite_alpine();
-	suite_match_inventory();
-	suite_match_feed();
-	suite_match_rocky();
+	suite_findings();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -34,8 +34,6 @@ void suite_stores(void);
 void suite_version(void);
 void suite_match(void);
 void suite_alpine(void);
-void suite_match_inventory(void);
-void suite_match_feed(void);
-void suite_match_rocky(void);
+void suite_findings(void);
 
 #endif

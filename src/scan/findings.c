@@ -1,0 +1,310 @@
+/* findings.c: from an inventory and the database to findings and a fix plan.
+ *
+ * Each package is looked up by the name and version its feed uses (dpkg: the source
+ * package and source version; apk: the origin; rpm: the binary name with epoch:version-
+ * release, except Rocky Linux whose OSV names source RPMs). Entries of one vulnerability
+ * are evaluated together (a record may list a package in several repository streams); an
+ * entry that says "never affected" suppresses the vulnerability for that package. Then,
+ * per package, an advisory (DSA, DLA, RHSA, ...) whose CVEs are all already findings is
+ * folded into them as an alias, so one issue is reported once. */
+#include "common/dd.h"
+#include "scan/findings.h"
+#include "common/arena.h"
+#include "inventory/inventory.h"
+#include "scan/match.h"
+
+static int is_cve(const char *id) { return !strncmp(id, "CVE-", 4); }
+
+/* The (name, version) the feeds of this ecosystem key a package by. */
+static void feed_key(struct arena *a, const char *eco, const struct package *p, const char **name, const char **ver)
+{
+	*name = p->name;
+	*ver = p->version;
+	if (p->type == PKG_DPKG || p->type == PKG_APK) {
+		if (p->source_name && *p->source_name)
+			*name = p->source_name;
+		if (p->type == PKG_DPKG && p->source_version && *p->source_version)
+			*ver = p->source_version;
+	} else {
+		if (!strncmp(eco, "Rocky Linux:", 12) && p->source_name && *p->source_name)
+			*name = p->source_name;
+		*ver = p->has_epoch ? arena_printf(a, "%ld:%s-%s", p->epoch, p->version, p->release)
+				    : arena_printf(a, "%s-%s", p->version, p->release);
+	}
+}
+
+static const char *distro_name(const char *eco)
+{
+	return eco; /* "Debian:12" reads well enough in a sentence */
+}
+
+static const char *remediation(struct arena *a, const char *eco, const struct package *p, const char *name,
+			       const char *installed, const char *fixed, const char *vendor)
+{
+	if (!fixed) {
+		if (vendor && !strncmp(vendor, "end-of-life", 11))
+			return arena_printf(a, "%s is no longer supported with security updates in %s; replace it or "
+					       "move to a newer release",
+					    name, distro_name(eco));
+		return arena_printf(a, "no fixed version of %s is available in %s yet; watch for an update or "
+				       "mitigate",
+				    name, distro_name(eco));
+	}
+	int same = !strcmp(p->name, name) || (p->type != PKG_DPKG && !strcmp(p->version, installed)) ||
+		   (p->type == PKG_DPKG && !strcmp(p->version, installed));
+	if (same && p->type == PKG_DPKG && !strcmp(p->version, installed))
+		return arena_printf(a, "upgrade %s from %s to %s or later", p->name, installed, fixed);
+	if (p->type == PKG_RPM || p->type == PKG_APK || same)
+		return arena_printf(a, "upgrade %s from %s to %s or later", p->name, installed, fixed);
+	return arena_printf(a, "upgrade %s (%s, built from %s %s) to a version built from %s %s or later", p->name,
+			    p->version, name, installed, name, fixed);
+}
+
+/* growable arrays in the arena */
+#define GROW(a, v, n, cap)                                                                 \
+	do {                                                                               \
+		if ((n) == (cap)) {                                                        \
+			size_t nc_ = (cap) ? (cap) * 2 : 16;                               \
+			void *nv_ = arena_alloc((a), nc_ * sizeof(*(v)));                  \
+			if (n)                                                             \
+				memcpy(nv_, (v), (n) * sizeof(*(v)));                      \
+			(v) = nv_;                                                         \
+			(cap) = nc_;                                                       \
+		}                                                                          \
+	} while (0)
+
+struct hit {
+	uint32_t vuln;
+	const char *fixed;
+	const struct vdb_entry *entry; /* the entry that decided (for the vendor severity) */
+	const char **extra;            /* advisory ids folded in */
+	size_t nextra, capextra;
+	int dropped;
+};
+
+static int has_str(const char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return 1;
+	return 0;
+}
+
+static void fill(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
+		 const char *name, const char *installed, const struct hit *h, struct finding *f)
+{
+	const struct vdb_vuln *v = vulndb_vuln(db, h->vuln);
+	memset(f, 0, sizeof(*f));
+	f->id = vulndb_str(db, v->id);
+	f->pkg = p;
+	f->matched_name = name;
+	f->installed = installed;
+	f->fixed = h->fixed;
+	f->patchable = h->fixed != NULL;
+	f->vendor_severity = h->entry->severity ? vulndb_str(db, h->entry->severity) : NULL;
+	f->cvss_score = v->cvss_score10 == 0xffff ? -1 : v->cvss_score10 / 10.0;
+	f->cvss_vector = v->cvss_vector ? vulndb_str(db, v->cvss_vector) : NULL;
+	if (h->entry->level != VDB_SEV_UNKNOWN) {
+		f->severity = (enum vdb_severity)h->entry->level;
+		f->severity_source = "vendor";
+	} else if (v->cvss_score10 != 0xffff) {
+		f->severity = (enum vdb_severity)v->cvss_level;
+		f->severity_source = "cvss";
+	} else {
+		f->severity = VDB_SEV_UNKNOWN;
+		f->severity_source = "none";
+	}
+	f->summary = v->summary ? vulndb_str(db, v->summary) : NULL;
+	f->description = v->details ? vulndb_str(db, v->details) : NULL;
+	f->published = v->published ? vulndb_str(db, v->published) : NULL;
+	f->modified = v->modified ? vulndb_str(db, v->modified) : NULL;
+	const uint32_t *ids = vulndb_list(db, v->aliases, v->naliases);
+	size_t n = (ids ? v->naliases : 0) + h->nextra;
+	f->aliases = arena_alloc(a, (n + 1) * sizeof(*f->aliases));
+	for (size_t i = 0; ids && i < v->naliases; i++)
+		if (!has_str(f->aliases, f->naliases, vulndb_str(db, ids[i])))
+			f->aliases[f->naliases++] = vulndb_str(db, ids[i]);
+	for (size_t i = 0; i < h->nextra; i++)
+		if (!has_str(f->aliases, f->naliases, h->extra[i]))
+			f->aliases[f->naliases++] = h->extra[i];
+	const uint32_t *refs = vulndb_list(db, v->refs, v->nrefs);
+	f->references = arena_alloc(a, (v->nrefs + 1) * sizeof(*f->references));
+	for (size_t i = 0; refs && i < v->nrefs; i++)
+		f->references[f->nreferences++] = vulndb_str(db, refs[i]);
+	f->remediation = remediation(a, eco, p, name, installed, h->fixed, f->vendor_severity);
+}
+
+/* Matches one package: appends its findings. */
+static void match_package(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
+			  struct finding **fv, size_t *fn, size_t *fcap)
+{
+	const char *name, *ver;
+	feed_key(a, eco, p, &name, &ver);
+	size_t n;
+	const struct vdb_entry *es = vulndb_lookup(db, eco, name, &n);
+	if (!n)
+		return;
+	enum version_scheme scheme;
+	const char *why;
+	if (osv_ecosystem_scheme(eco, &scheme) || version_validate(scheme, ver, strlen(ver), &why))
+		return; /* an installed version no comparison can read matches nothing */
+	struct hit *hits = NULL;
+	size_t nh = 0, caph = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		int affected = 0, suppressed = 0;
+		const char *fixed = NULL;
+		const struct vdb_entry *decided = &es[i];
+		for (; j < n && es[j].vuln == es[i].vuln; j++) {
+			if (es[j].flags & VDB_NOT_AFFECTED) {
+				suppressed = 1;
+				continue;
+			}
+			struct osv_affected x;
+			struct match_result m;
+			vulndb_entry_affected(db, &es[j], eco, name, a, &x);
+			if (osv_match(&x, ver, &m, &why) || !m.affected)
+				continue;
+			if (!affected)
+				decided = &es[j];
+			affected = 1;
+			int c = 0;
+			if (m.fixed && (!fixed || (!version_compare(scheme, m.fixed, strlen(m.fixed), fixed, strlen(fixed),
+								     &c, &why) &&
+						   c < 0))) {
+				fixed = m.fixed; /* the lowest fix above the installed version */
+				decided = &es[j];
+			}
+		}
+		if (affected && !suppressed && vulndb_vuln(db, es[i].vuln)) {
+			GROW(a, hits, nh, caph);
+			hits[nh++] = (struct hit){.vuln = es[i].vuln, .fixed = fixed, .entry = decided};
+		}
+		i = j;
+	}
+	/* fold advisories into the CVE findings they fix */
+	for (size_t i = 0; i < nh; i++) {
+		const struct vdb_vuln *v = vulndb_vuln(db, hits[i].vuln);
+		const char *id = vulndb_str(db, v->id);
+		if (is_cve(id))
+			continue;
+		const uint32_t *ids = vulndb_list(db, v->aliases, v->naliases);
+		size_t cves = 0, covered = 0;
+		for (size_t k = 0; ids && k < v->naliases; k++) {
+			const char *alias = vulndb_str(db, ids[k]);
+			if (!is_cve(alias))
+				continue;
+			cves++;
+			for (size_t m = 0; m < nh; m++)
+				if (m != i && !strcmp(vulndb_str(db, vulndb_vuln(db, hits[m].vuln)->id), alias)) {
+					covered++;
+					break;
+				}
+		}
+		if (!cves || covered != cves)
+			continue; /* the advisory covers something no CVE finding does: it stays */
+		hits[i].dropped = 1;
+		for (size_t k = 0; k < v->naliases; k++)
+			for (size_t m = 0; m < nh; m++)
+				if (m != i && !strcmp(vulndb_str(db, vulndb_vuln(db, hits[m].vuln)->id),
+						      vulndb_str(db, ids[k]))) {
+					GROW(a, hits[m].extra, hits[m].nextra, hits[m].capextra);
+					hits[m].extra[hits[m].nextra++] = id;
+				}
+	}
+	for (size_t i = 0; i < nh; i++) {
+		if (hits[i].dropped)
+			continue;
+		GROW(a, *fv, *fn, *fcap);
+		fill(a, db, eco, p, name, ver, &hits[i], &(*fv)[(*fn)++]);
+	}
+}
+
+static int finding_cmp(const void *x, const void *y)
+{
+	const struct finding *a = x, *b = y;
+	if (a->severity != b->severity)
+		return a->severity > b->severity ? -1 : 1;
+	int r = strcmp(a->pkg->name, b->pkg->name);
+	return r ? r : strcmp(a->id, b->id);
+}
+
+static int step_cmp(const void *x, const void *y)
+{
+	const struct fix_step *a = x, *b = y;
+	if (a->worst != b->worst)
+		return a->worst > b->worst ? -1 : 1;
+	if (a->clears != b->clears)
+		return a->clears > b->clears ? -1 : 1;
+	return strcmp(a->source, b->source);
+}
+
+/* The fix plan: one step per package family (source package), to the highest fixed version
+ * among its findings, which clears every patchable finding of the family. Upgrades of
+ * different families are independent, so this is the fewest upgrades that clear the most. */
+static void plan(struct arena *a, const char *eco, struct scan_result *r)
+{
+	enum version_scheme scheme;
+	if (osv_ecosystem_scheme(eco, &scheme))
+		return;
+	size_t cap = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *f = &r->findings[i];
+		if (!f->patchable)
+			continue;
+		struct fix_step *s = NULL;
+		for (size_t k = 0; k < r->nplan; k++)
+			if (!strcmp(r->plan[k].source, f->matched_name) && !strcmp(r->plan[k].from, f->installed))
+				s = &r->plan[k];
+		if (!s) {
+			GROW(a, r->plan, r->nplan, cap);
+			s = &r->plan[r->nplan++];
+			memset(s, 0, sizeof(*s));
+			s->source = f->matched_name;
+			s->from = f->installed;
+			s->to = f->fixed;
+			s->packages = arena_alloc(a, 64 * sizeof(*s->packages));
+		}
+		int c = 0;
+		const char *why;
+		if (!version_compare(scheme, f->fixed, strlen(f->fixed), s->to, strlen(s->to), &c, &why) && c > 0)
+			s->to = f->fixed;
+		if (!has_str(s->packages, s->npackages, f->pkg->name) && s->npackages < 64)
+			s->packages[s->npackages++] = f->pkg->name;
+		s->clears++;
+		s->by_severity[f->severity]++;
+		if (f->severity > s->worst)
+			s->worst = f->severity;
+	}
+	if (r->nplan > 1)
+		qsort(r->plan, r->nplan, sizeof(*r->plan), step_cmp);
+}
+
+int scan_match(struct arena *a, const struct vulndb *db, const struct inventory *inv, struct scan_result *out,
+	       const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	const char *eco;
+	if (match_ecosystem(a, inv, &eco, why)) {
+		out->unsupported = *why;
+		*why = NULL;
+		return 0;
+	}
+	if (!vulndb_has_ecosystem(db, eco)) {
+		out->unsupported = arena_printf(a, "the vulnerability database has no data for %s", eco);
+		return 0;
+	}
+	out->ecosystem = eco;
+	size_t cap = 0;
+	for (size_t i = 0; i < inv->n; i++)
+		match_package(a, db, eco, &inv->pkgs[i], &out->findings, &out->n, &cap);
+	if (out->n > 1)
+		qsort(out->findings, out->n, sizeof(*out->findings), finding_cmp);
+	for (size_t i = 0; i < out->n; i++) {
+		out->by_severity[out->findings[i].severity]++;
+		out->unfixed += !out->findings[i].patchable;
+	}
+	plan(a, eco, out);
+	return 0;
+}
