@@ -8,39 +8,13 @@
 #include "image/image.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
+#include "input.h"
 
 static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
 			    "       drydock sbom --data DATA_DIR REPO:TAG|REPO@DIGEST   (an image in drydock's store)\n"
 			    "                   [--format json|cyclonedx|spdx] [--cache DIR | --no-cache]\n"
 			    "                   [--platform linux/ARCH[/VARIANT] | --all-platforms]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
-
-/* A root filesystem directory (read into inv, *is_image = 0), an OCI layout DIR[:TAG] or an
- * archive FILE[:TAG] (opened into img). */
-static int open_path(struct arena *a, const char *path, struct image *img, int *is_image, struct inventory *inv,
-		     const char **why)
-{
-	char *dir = arena_strdup(a, path);
-	const char *tag = NULL;
-	struct stat st;
-	if (stat(dir, &st)) {
-		char *colon = strrchr(dir, ':');
-		if (colon) {
-			*colon = 0;
-			tag = colon + 1;
-		}
-	}
-	if (stat(dir, &st)) {
-		*why = arena_printf(a, "cannot open it: %s", strerror(errno));
-		return DD_E_IO;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return image_open_archive(a, dir, tag, img, &img->tmpdir, why);
-	if (access(arena_printf(a, "%s/oci-layout", dir), F_OK) == 0)
-		return image_open_oci_layout(a, dir, tag, img, why);
-	*is_image = 0;
-	return inventory_from_dir(inv, dir, why);
-}
 
 int cmd_sbom(int argc, char **argv)
 {
@@ -69,15 +43,8 @@ int cmd_sbom(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	char default_cache[PATH_MAX];
-	if (!cache && !no_cache) { /* $XDG_CACHE_HOME/drydock/layers, else ~/.cache/drydock/layers */
-		const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-		if (xdg && *xdg)
-			snprintf(default_cache, sizeof(default_cache), "%s/drydock/layers", xdg);
-		else
-			snprintf(default_cache, sizeof(default_cache), "%s/.cache/drydock/layers", home ? home : "/tmp");
-		cache = default_cache;
-	}
+	if (!cache && !no_cache)
+		cache = input_default_cache();
 	if (no_cache)
 		cache = NULL;
 	enum sbom_format fmt;
@@ -94,17 +61,9 @@ int cmd_sbom(int argc, char **argv)
 		struct arena a = {0};
 		struct inventory inv;
 		inventory_init(&inv, &a);
-		struct image img = {.want_platform = platform, .want_index = index};
+		struct sbom_subject subj;
 		const char *why = NULL;
-		int is_image = 1;
-		if (data) /* an image in drydock's own store */
-			rc = image_open_store(&a, data, path, &img, &why);
-		else
-			rc = open_path(&a, path, &img, &is_image, &inv, &why);
-		if (!rc && is_image)
-			rc = image_inventory(&a, &img, cache, &inv, &why);
-		if (img.tmpdir)
-			util_rmtree(img.tmpdir);
+		rc = input_inventory(&a, data, path, platform, index, cache, &inv, &subj, &why);
 		if (rc == DD_E_NOT_FOUND && all_platforms && !first) { /* past the last platform */
 			rc = 0;
 			arena_free(&a);
@@ -115,8 +74,6 @@ int cmd_sbom(int argc, char **argv)
 			arena_free(&a);
 			break;
 		}
-		struct sbom_subject subj = {.name = is_image ? img.name : path, .manifest = img.manifest_digest,
-					    .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
 		char *text = sbom_render(&a, &inv, &subj, fmt);
 		if (!text) {
 			fprintf(stderr, "drydock sbom: out of memory\n");
@@ -129,7 +86,7 @@ int cmd_sbom(int argc, char **argv)
 		fputs(text, stdout);
 		free(text);
 		first = 0;
-		int single = !all_platforms || !img.platform || !*img.platform; /* not an index */
+		int single = !all_platforms || !subj.platform || !*subj.platform; /* not an index */
 		arena_free(&a);
 		if (single)
 			break;

@@ -11,17 +11,18 @@ static const struct {
 	{"version", cmd_version, "print the version"},
 	{"version-compare", cmd_version_compare, "compare two package versions (dpkg, rpm, apk)"},
 	{"sbom", cmd_sbom, "list the OS and packages of a root filesystem"},
+	{"scan", cmd_scan, "list the vulnerabilities of an image or root filesystem"},
 	{"db", cmd_db, "build, update or describe the vulnerability database"},
 };
 
-static const char *const not_yet[] = {"scan", "query", "user", "gc"};
+static const char *const not_yet[] = {"query", "user", "gc"};
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: drydock <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < DD_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nnot implemented yet: scan, query, user, gc\n");
+	fprintf(f, "\nnot implemented yet: query, user, gc\n");
 }
 
 int main(int argc, char **argv)

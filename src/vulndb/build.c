@@ -246,7 +246,7 @@ static const char *normalise_eco(struct arena *a, const char *eco)
 	static const char rh[] = "Red Hat:enterprise_linux:";
 	if (!strncmp(eco, rh, sizeof(rh) - 1)) { /* one stream set per major release */
 		const char *v = eco + sizeof(rh) - 1;
-		size_t n = strspn(v, "0123456789");
+		size_t n = strspn(v, "0123456789."); /* "9", and RHEL 2.1 */
 		if (n && (v[n] == ':' || v[n] == 0))
 			return arena_printf(a, "Red Hat:%.*s", (int)n, v);
 	}

@@ -1,0 +1,100 @@
+/* cmd_scan.c: `drydock scan IMAGE`: the inventory of anything `drydock sbom` reads, matched
+ * against the vulnerability database, as a table or JSON. Pulling from a remote registry and
+ * the SARIF/CycloneDX/SPDX vulnerability formats are not built yet (issue 5). */
+#include "common/dd.h"
+#include "cmds.h"
+#include "common/arena.h"
+#include "input.h"
+#include "inventory/inventory.h"
+#include "inventory/sbom.h"
+#include "scan/findings.h"
+#include "scan/report.h"
+#include "vulndb/vulndb.h"
+
+static const char usage[] =
+	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
+	"       drydock scan [options] --data DATA_DIR REPO:TAG|REPO@DIGEST\n"
+	"options: --db FILE  --format table|json  --severity LIST  --ignore-unfixed  --exit-code N\n"
+	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";
+
+int cmd_scan(int argc, char **argv)
+{
+	const char *path = NULL, *dbpath = NULL, *format = "table", *data = NULL, *platform = NULL, *cache = NULL;
+	int no_cache = 0, exit_code = 0;
+	struct report_filter filter = {0};
+	const char *why;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--db") && i + 1 < argc)
+			dbpath = argv[++i];
+		else if (!strcmp(a, "--format") && i + 1 < argc)
+			format = argv[++i];
+		else if (!strcmp(a, "--data") && i + 1 < argc)
+			data = argv[++i];
+		else if (!strcmp(a, "--platform") && i + 1 < argc)
+			platform = argv[++i];
+		else if (!strcmp(a, "--cache") && i + 1 < argc)
+			cache = argv[++i];
+		else if (!strcmp(a, "--no-cache"))
+			no_cache = 1;
+		else if (!strcmp(a, "--ignore-unfixed"))
+			filter.ignore_unfixed = 1;
+		else if (!strcmp(a, "--exit-code") && i + 1 < argc)
+			exit_code = atoi(argv[++i]);
+		else if (!strcmp(a, "--severity") && i + 1 < argc) {
+			if (report_severities(argv[++i], &filter.severities, &why)) {
+				fprintf(stderr, "drydock scan: --severity: %s\n", why);
+				return 2;
+			}
+		} else if (a[0] == '-' || path) {
+			fputs(usage, stderr);
+			return 2;
+		} else
+			path = a;
+	}
+	if (!path || (strcmp(format, "table") && strcmp(format, "json"))) {
+		if (path)
+			fprintf(stderr, "drydock scan: format '%s' is not implemented (table, json)\n", format);
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!dbpath)
+		dbpath = vulndb_default_path();
+	struct vulndb *db;
+	if (vulndb_open(dbpath, &db, &why)) {
+		fprintf(stderr, "drydock scan: no usable vulnerability database: %s\n"
+				"  build one with 'drydock db update' (or 'drydock db import FEED_DIR' offline)\n",
+			why);
+		return 2;
+	}
+	struct arena a = {0};
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	struct sbom_subject subj;
+	int rc = input_inventory(&a, data, path, platform, -1, no_cache ? NULL : cache ? cache : input_default_cache(),
+				 &inv, &subj, &why);
+	if (rc) {
+		fprintf(stderr, "drydock scan: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
+		arena_free(&a);
+		vulndb_close(db);
+		return 2;
+	}
+	struct scan_result r;
+	rc = scan_match(&a, db, &inv, &r, &why);
+	if (rc) {
+		fprintf(stderr, "drydock scan: '%s': %s\n", path, why ? why : dd_err_message(rc));
+	} else if (!strcmp(format, "json")) {
+		char *text = report_json(db, &inv, &subj, &r, &filter);
+		if (text) {
+			puts(text);
+			free(text);
+		}
+	} else
+		report_table(stdout, &inv, &subj, &r, &filter, isatty(1));
+	int status = rc ? 2 : 0;
+	if (!rc && exit_code && !strcmp(report_status(&r, &filter), "Unhealthy"))
+		status = exit_code;
+	arena_free(&a);
+	vulndb_close(db);
+	return status;
+}

@@ -1,0 +1,66 @@
+/* input.c: opening what the user named (see input.h) and reading its inventory. */
+#include "common/dd.h"
+#include "input.h"
+#include "common/arena.h"
+#include "common/util.h"
+#include "image/image.h"
+#include "inventory/inventory.h"
+#include "inventory/sbom.h"
+
+const char *input_default_cache(void)
+{
+	static char path[PATH_MAX];
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg)
+		snprintf(path, sizeof(path), "%s/drydock/layers", xdg);
+	else
+		snprintf(path, sizeof(path), "%s/.cache/drydock/layers", home ? home : "/tmp");
+	return path;
+}
+
+/* A root filesystem directory (read into inv, *is_image = 0), an OCI layout DIR[:TAG] or an
+ * archive FILE[:TAG] (opened into img). */
+static int open_path(struct arena *a, const char *path, struct image *img, int *is_image, struct inventory *inv,
+		     const char **why)
+{
+	char *dir = arena_strdup(a, path);
+	const char *tag = NULL;
+	struct stat st;
+	if (stat(dir, &st)) {
+		char *colon = strrchr(dir, ':');
+		if (colon) {
+			*colon = 0;
+			tag = colon + 1;
+		}
+	}
+	if (stat(dir, &st)) {
+		*why = arena_printf(a, "cannot open it: %s", strerror(errno));
+		return DD_E_IO;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return image_open_archive(a, dir, tag, img, &img->tmpdir, why);
+	if (access(arena_printf(a, "%s/oci-layout", dir), F_OK) == 0)
+		return image_open_oci_layout(a, dir, tag, img, why);
+	*is_image = 0;
+	return inventory_from_dir(inv, dir, why);
+}
+
+int input_inventory(struct arena *a, const char *data_dir, const char *path, const char *platform, int index,
+		    const char *cache, struct inventory *inv, struct sbom_subject *subj, const char **why)
+{
+	memset(subj, 0, sizeof(*subj));
+	*why = NULL;
+	struct image img = {.want_platform = platform, .want_index = index};
+	int is_image = 1, rc;
+	if (data_dir) /* an image in drydock's own store */
+		rc = image_open_store(a, data_dir, path, &img, why);
+	else
+		rc = open_path(a, path, &img, &is_image, inv, why);
+	if (!rc && is_image)
+		rc = image_inventory(a, &img, cache, inv, why);
+	if (img.tmpdir)
+		util_rmtree(img.tmpdir);
+	*subj = (struct sbom_subject){.name = is_image ? img.name : path, .manifest = img.manifest_digest,
+				      .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
+	return rc;
+}

@@ -1,0 +1,20 @@
+/* input.h: what `drydock sbom` and `drydock scan` read: a root filesystem directory, an OCI
+ * layout DIR[:TAG], a docker/oci archive FILE[:TAG], or REPO:TAG / REPO@DIGEST in drydock's
+ * own store (with data_dir). Shared by the commands so they accept exactly the same inputs. */
+#ifndef DD_INPUT_H
+#define DD_INPUT_H
+
+struct arena;
+struct inventory;
+struct sbom_subject;
+
+/* $XDG_CACHE_HOME/drydock/layers, else ~/.cache/drydock/layers (static storage). */
+const char *input_default_cache(void);
+
+/* Reads the inventory of `path` into inv (initialised by the caller) and describes it in
+ * subj (arena strings). index: -1 for the chosen platform, else the index-th linux platform
+ * of an index (DD_E_NOT_FOUND past the last). 0 or an error with *why. */
+int input_inventory(struct arena *a, const char *data_dir, const char *path, const char *platform, int index,
+		    const char *cache, struct inventory *inv, struct sbom_subject *subj, const char **why);
+
+#endif

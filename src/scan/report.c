@@ -1,0 +1,198 @@
+/* report.c: rendering scan results (see report.h). */
+#include "common/dd.h"
+#include "scan/report.h"
+#include "inventory/inventory.h"
+#include "inventory/sbom.h"
+#include <jansson.h>
+
+int report_severities(const char *list, unsigned *mask, const char **why)
+{
+	*mask = 0;
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		int found = 0;
+		for (int s = VDB_SEV_UNKNOWN; s <= VDB_SEV_CRITICAL; s++)
+			if (strlen(vdb_severity_name(s)) == n && !strncasecmp(p, vdb_severity_name(s), n)) {
+				*mask |= 1u << s;
+				found = 1;
+			}
+		if (!found) {
+			*why = "severities are CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN (comma-separated)";
+			return DD_E_USAGE;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+int report_keep(const struct report_filter *f, const struct finding *x)
+{
+	if (f->severities && !(f->severities & (1u << x->severity)))
+		return 0;
+	return !(f->ignore_unfixed && !x->patchable);
+}
+
+const char *report_status(const struct scan_result *r, const struct report_filter *f)
+{
+	if (r->unsupported)
+		return "NotApplicable";
+	for (size_t i = 0; i < r->n; i++)
+		if (report_keep(f, &r->findings[i]))
+			return "Unhealthy";
+	return "Healthy";
+}
+
+static json_t *strs(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static json_t *opt(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+char *report_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
+		  const struct scan_result *r, const struct report_filter *f)
+{
+	json_t *o = json_object(), *counts = json_object(), *list = json_array(), *plan = json_array();
+	json_object_set_new(o, "image", opt(subj->name));
+	json_object_set_new(o, "manifest", opt(subj->manifest));
+	json_object_set_new(o, "platform", opt(subj->platform));
+	json_object_set_new(o, "os", json_pack("{s:o, s:o, s:o}", "id", opt(inv->os.id), "version_id",
+					       opt(inv->os.version_id), "pretty_name", opt(inv->os.pretty_name)));
+	json_object_set_new(o, "ecosystem", opt(r->ecosystem));
+	json_object_set_new(o, "status", json_string(report_status(r, f)));
+	if (r->unsupported)
+		json_object_set_new(o, "reason", json_string(r->unsupported));
+	json_object_set_new(o, "packages", json_integer((json_int_t)inv->n));
+	const struct vdb_header *h = vulndb_header(db);
+	char gen[17];
+	snprintf(gen, sizeof(gen), "%016" PRIx64, h->generation);
+	json_object_set_new(o, "database", json_pack("{s:s, s:I}", "generation", gen, "built_at", (json_int_t)h->built_at));
+	size_t by[VDB_SEV_CRITICAL + 1] = {0}, unfixed = 0, kept = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *x = &r->findings[i];
+		if (!report_keep(f, x))
+			continue;
+		kept++;
+		by[x->severity]++;
+		unfixed += !x->patchable;
+		json_t *j = json_object();
+		json_object_set_new(j, "id", json_string(x->id));
+		json_object_set_new(j, "aliases", strs(x->aliases, x->naliases));
+		json_object_set_new(j, "package", json_string(x->pkg->name));
+		json_object_set_new(j, "package_version", opt(x->pkg->version));
+		json_object_set_new(j, "source_package", json_string(x->matched_name));
+		json_object_set_new(j, "installed_version", json_string(x->installed));
+		json_object_set_new(j, "fixed_version", opt(x->fixed));
+		json_object_set_new(j, "patchable", json_boolean(x->patchable));
+		json_object_set_new(j, "severity", json_string(vdb_severity_name(x->severity)));
+		json_object_set_new(j, "severity_source", json_string(x->severity_source));
+		json_object_set_new(j, "vendor_severity", opt(x->vendor_severity));
+		json_object_set_new(j, "cvss", x->cvss_score >= 0 ? json_pack("{s:f, s:o}", "score", x->cvss_score, "vector",
+									      opt(x->cvss_vector))
+								 : json_null());
+		json_object_set_new(j, "summary", opt(x->summary));
+		json_object_set_new(j, "description", opt(x->description));
+		json_object_set_new(j, "published", opt(x->published));
+		json_object_set_new(j, "modified", opt(x->modified));
+		json_object_set_new(j, "references", strs(x->references, x->nreferences));
+		json_object_set_new(j, "remediation", json_string(x->remediation));
+		json_object_set_new(j, "layer", opt(x->pkg->layer));
+		json_array_append_new(list, j);
+	}
+	for (int s = VDB_SEV_CRITICAL; s >= VDB_SEV_UNKNOWN; s--)
+		json_object_set_new(counts, vdb_severity_name(s), json_integer((json_int_t)by[s]));
+	json_object_set_new(counts, "total", json_integer((json_int_t)kept));
+	json_object_set_new(counts, "unfixed", json_integer((json_int_t)unfixed));
+	json_object_set_new(o, "counts", counts);
+	json_object_set_new(o, "findings", list);
+	for (size_t i = 0; i < r->nplan; i++) {
+		const struct fix_step *s = &r->plan[i];
+		json_t *sev = json_object();
+		for (int k = VDB_SEV_CRITICAL; k >= VDB_SEV_UNKNOWN; k--)
+			if (s->by_severity[k])
+				json_object_set_new(sev, vdb_severity_name(k), json_integer((json_int_t)s->by_severity[k]));
+		json_array_append_new(plan, json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:o}", "source", s->source, "packages",
+						      strs(s->packages, s->npackages), "from", s->from, "to", s->to,
+						      "clears", (json_int_t)s->clears, "worst",
+						      vdb_severity_name(s->worst), "by_severity", sev));
+	}
+	json_object_set_new(o, "fix_plan", plan);
+	char *text = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	return text;
+}
+
+static const char *colour(enum vdb_severity s)
+{
+	switch (s) {
+	case VDB_SEV_CRITICAL: return "\033[1;31m";
+	case VDB_SEV_HIGH: return "\033[31m";
+	case VDB_SEV_MEDIUM: return "\033[33m";
+	case VDB_SEV_LOW: return "\033[36m";
+	default: return "\033[2m";
+	}
+}
+
+void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
+		  const struct report_filter *f, int color)
+{
+	const char *os = inv->os.pretty_name ? inv->os.pretty_name : inv->os.id ? inv->os.id : "unknown OS";
+	fprintf(out, "%s (%s, %zu packages)\n", subj->name ? subj->name : "image", os, inv->n);
+	if (r->unsupported) {
+		fprintf(out, "NotApplicable: %s\n", r->unsupported);
+		return;
+	}
+	size_t by[VDB_SEV_CRITICAL + 1] = {0}, kept = 0, unfixed = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (report_keep(f, &r->findings[i])) {
+			kept++;
+			by[r->findings[i].severity]++;
+			unfixed += !r->findings[i].patchable;
+		}
+	fprintf(out, "%s: %zu findings (", report_status(r, f), kept);
+	for (int s = VDB_SEV_CRITICAL; s >= VDB_SEV_UNKNOWN; s--)
+		fprintf(out, "%s%zu %s", s == VDB_SEV_CRITICAL ? "" : ", ", by[s], vdb_severity_name(s));
+	fprintf(out, "), %zu without a fix\n", unfixed);
+	/* grouped by package, each package's findings worst first */
+	const struct package *done[4096];
+	size_t ndone = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct package *p = r->findings[i].pkg;
+		int seen = 0;
+		for (size_t k = 0; k < ndone; k++)
+			seen |= done[k] == p;
+		if (seen || !report_keep(f, &r->findings[i]))
+			continue;
+		if (ndone < DD_ARRAY_LEN(done))
+			done[ndone++] = p;
+		fprintf(out, "\n%s %s", p->name, p->version ? p->version : "");
+		if (strcmp(p->name, r->findings[i].matched_name))
+			fprintf(out, " (source %s %s)", r->findings[i].matched_name, r->findings[i].installed);
+		fputc('\n', out);
+		for (size_t j = i; j < r->n; j++) {
+			const struct finding *x = &r->findings[j];
+			if (x->pkg != p || !report_keep(f, x))
+				continue;
+			fprintf(out, "  %s%-10s%s %-18s %-26s %s\n", color ? colour(x->severity) : "",
+				vdb_severity_name(x->severity), color ? "\033[0m" : "", x->id,
+				x->fixed ? x->fixed : "(no fix yet)", x->remediation);
+		}
+	}
+	if (r->nplan) {
+		fprintf(out, "\nFix plan (%zu upgrades):\n", r->nplan);
+		for (size_t i = 0; i < r->nplan; i++) {
+			const struct fix_step *s = &r->plan[i];
+			fprintf(out, "  %zu. upgrade %s (", i + 1, s->source);
+			for (size_t k = 0; k < s->npackages; k++)
+				fprintf(out, "%s%s", k ? ", " : "", s->packages[k]);
+			fprintf(out, ") from %s to %s or later: clears %zu (worst %s)\n", s->from, s->to, s->clears,
+				vdb_severity_name(s->worst));
+		}
+	}
+}

@@ -1,0 +1,30 @@
+/* report.h: a scan result for people (a table grouped by package, the fix plan at the end,
+ * severity colours on a terminal) and for programs (drydock's JSON, which the security API
+ * serves too). Filters apply to both. */
+#ifndef DD_REPORT_H
+#define DD_REPORT_H
+#include <stdio.h>
+#include "scan/findings.h"
+
+struct inventory;
+struct sbom_subject;
+
+struct report_filter {
+	unsigned severities;  /* bit per enum vdb_severity; 0 = all */
+	int ignore_unfixed;
+};
+
+/* Parses "HIGH,CRITICAL" into a severity mask; 0 or DD_E_USAGE with *why. */
+int report_severities(const char *list, unsigned *mask, const char **why);
+int report_keep(const struct report_filter *f, const struct finding *x);
+
+/* "Healthy", "Unhealthy" or "NotApplicable" (the assessment states), after filtering. */
+const char *report_status(const struct scan_result *r, const struct report_filter *f);
+
+/* Owned JSON text (free()), or NULL on out-of-memory. */
+char *report_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
+		  const struct scan_result *r, const struct report_filter *f);
+void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
+		  const struct report_filter *f, int color);
+
+#endif

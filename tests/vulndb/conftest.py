@@ -1,0 +1,39 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from drydock import BIN  # noqa: E402
+
+SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(HERE, "..", "..", "..", "shared"))
+VULNDATA = os.path.join(SHARED, "vulndata")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Each test gets its own cache directory (layer cache, default database path)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv("DRYDOCK_DB", raising=False)
+    monkeypatch.delenv("DRYDOCK_FEEDS_DIR", raising=False)
+
+
+@pytest.fixture(scope="session")
+def full_db(tmp_path_factory):
+    """The database built from every real feed snapshot, once per test session."""
+    if not os.path.isdir(VULNDATA):
+        pytest.skip("../shared/vulndata not present (set DRYDOCK_SHARED)")
+    path = str(tmp_path_factory.mktemp("db") / "vulndb.ddb")
+    r = subprocess.run([BIN, "db", "import", "--db", path, VULNDATA], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+@pytest.fixture(scope="session")
+def images():
+    """The built test images (OCI layouts), from the cache outside the repository."""
+    out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh")], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.strip()
+    return os.path.join(out, "oci")
