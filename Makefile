@@ -57,7 +57,10 @@ $(BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/replay.o $(BUIL
 check: all
 	DRYDOCK_BIN=$(abspath $(BIN)) BUILD=$(BUILD) tests/run.sh
 
-bench: $(BIN)
+$(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(BIN) $(BUILD)/bench-vulndb
 	bench/run.sh $(abspath $(BIN))
 
 # libFuzzer builds (clang); run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest

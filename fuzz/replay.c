@@ -18,6 +18,8 @@ static const struct {
 	{"layer", fuzz_layer},
 	{"osv", fuzz_osv},
 	{"secdb", fuzz_secdb},
+	{"distro", fuzz_distro},
+	{"vulndb", fuzz_vulndb},
 };
 
 int main(int argc, char **argv)

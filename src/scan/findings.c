@@ -134,19 +134,28 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 	f->remediation = remediation(a, eco, p, name, installed, h->fixed, f->vendor_severity);
 }
 
-/* Matches one package: appends its findings. */
-static void match_package(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
-			  struct finding **fv, size_t *fn, size_t *fcap)
-{
+/* The hits of one (feed name, version): evaluated once per scan, however many binary
+ * packages come from that source package. */
+struct memo {
 	const char *name, *ver;
-	feed_key(a, eco, p, &name, &ver);
+	struct hit *hits;
+	size_t nh;
+	int used;
+};
+
+static void compute_hits(struct arena *a, const struct vulndb *db, const char *eco, const char *name, const char *ver,
+			 struct hit **out, size_t *nout)
+{
+	*out = NULL;
+	*nout = 0;
 	size_t n;
 	const struct vdb_entry *es = vulndb_lookup(db, eco, name, &n);
 	if (!n)
 		return;
 	enum version_scheme scheme;
 	const char *why;
-	if (osv_ecosystem_scheme(eco, &scheme) || version_validate(scheme, ver, strlen(ver), &why))
+	struct version_key key;
+	if (osv_ecosystem_scheme(eco, &scheme) || version_prepare(scheme, ver, strlen(ver), &key, &why))
 		return; /* an installed version no comparison can read matches nothing */
 	struct hit *hits = NULL;
 	size_t nh = 0, caph = 0;
@@ -160,11 +169,23 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 				suppressed = 1;
 				continue;
 			}
-			struct osv_affected x;
-			struct match_result m;
-			vulndb_entry_affected(db, &es[j], eco, name, a, &x);
-			if (osv_match(&x, ver, &m, &why) || !m.affected)
-				continue;
+			struct match_result m = {0};
+			const char *simple_fix;
+			if (vulndb_entry_simple(db, &es[j], &simple_fix)) {
+				/* introduced 0 [, fixed X]: affected below X (a fix of "0": never) */
+				int c = -1;
+				if (simple_fix && (!strcmp(simple_fix, "0") ||
+						   version_compare_key(&key, simple_fix, strlen(simple_fix), &c, &why) ||
+						   c >= 0))
+					continue;
+				m.affected = 1;
+				m.fixed = simple_fix;
+			} else {
+				struct osv_affected x;
+				vulndb_entry_affected(db, &es[j], eco, name, a, &x);
+				if (osv_match(&x, ver, &m, &why) || !m.affected)
+					continue;
+			}
 			if (!affected)
 				decided = &es[j];
 			affected = 1;
@@ -212,11 +233,31 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 					hits[m].extra[hits[m].nextra++] = id;
 				}
 	}
-	for (size_t i = 0; i < nh; i++) {
-		if (hits[i].dropped)
+	*out = hits;
+	*nout = nh;
+}
+
+static uint64_t memo_hash(const char *name, const char *ver) { return vdb_hash(name, ver); }
+
+/* Matches one package: appends its findings. */
+static void match_package(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
+			  struct memo *memo, size_t nmemo, struct finding **fv, size_t *fn, size_t *fcap)
+{
+	const char *name, *ver;
+	feed_key(a, eco, p, &name, &ver);
+	size_t i = (size_t)memo_hash(name, ver) & (nmemo - 1);
+	while (memo[i].used && (strcmp(memo[i].name, name) || strcmp(memo[i].ver, ver)))
+		i = (i + 1) & (nmemo - 1);
+	struct memo *m = &memo[i];
+	if (!m->used) {
+		*m = (struct memo){.name = name, .ver = ver, .used = 1};
+		compute_hits(a, db, eco, name, ver, &m->hits, &m->nh);
+	}
+	for (size_t k = 0; k < m->nh; k++) {
+		if (m->hits[k].dropped)
 			continue;
 		GROW(a, *fv, *fn, *fcap);
-		fill(a, db, eco, p, name, ver, &hits[i], &(*fv)[(*fn)++]);
+		fill(a, db, eco, p, name, ver, &m->hits[k], &(*fv)[(*fn)++]);
 	}
 }
 
@@ -296,9 +337,12 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 		return 0;
 	}
 	out->ecosystem = eco;
-	size_t cap = 0;
+	size_t cap = 0, nmemo = 16;
+	while (nmemo < 2 * inv->n)
+		nmemo *= 2;
+	struct memo *memo = arena_alloc(a, nmemo * sizeof(*memo));
 	for (size_t i = 0; i < inv->n; i++)
-		match_package(a, db, eco, &inv->pkgs[i], &out->findings, &out->n, &cap);
+		match_package(a, db, eco, &inv->pkgs[i], memo, nmemo, &out->findings, &out->n, &cap);
 	if (out->n > 1)
 		qsort(out->findings, out->n, sizeof(*out->findings), finding_cmp);
 	for (size_t i = 0; i < out->n; i++) {

@@ -67,6 +67,12 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 	*cmp = 0;
 	*why = NULL;
 	const char *w;
+	if (scheme == VERSION_DPKG) { /* parsing validates: once per side */
+		struct version_key k;
+		if (version_prepare(scheme, a, an, &k, why))
+			return DD_E_VERSION_INVALID;
+		return version_compare_key(&k, b, bn, cmp, why);
+	}
 	if (version_validate(scheme, a, an, &w)) {
 		*why = w;
 		return DD_E_VERSION_INVALID;
@@ -91,6 +97,34 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 		r = apk_version_cmp(a, an, b, bn, 0);
 		break;
 	}
+	*cmp = r < 0 ? -1 : r > 0;
+	return 0;
+}
+
+int version_prepare(enum version_scheme scheme, const char *s, size_t n, struct version_key *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	out->scheme = scheme;
+	out->s = s;
+	out->n = n;
+	if (scheme == VERSION_DPKG)
+		return dpkg_version_parse(s, n, &out->dpkg, why);
+	return version_validate(scheme, s, n, why);
+}
+
+int version_compare_key(const struct version_key *a, const char *b, size_t bn, int *cmp, const char **why)
+{
+	*cmp = 0;
+	*why = NULL;
+	if (a->scheme != VERSION_DPKG)
+		return version_compare(a->scheme, a->s, a->n, b, bn, cmp, why);
+	struct dpkg_version vb;
+	const char *w;
+	if (dpkg_version_parse(b, bn, &vb, &w)) {
+		*why = w;
+		return DD_E_VERSION_INVALID;
+	}
+	int r = dpkg_version_cmp(&a->dpkg, &vb);
 	*cmp = r < 0 ? -1 : r > 0;
 	return 0;
 }

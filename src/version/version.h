@@ -42,4 +42,17 @@ int rpm_evr_cmp(const char *a, size_t an, const char *b, size_t bn);
 int apk_version_valid(const char *s, size_t n);
 int apk_version_cmp(const char *a, size_t an, const char *b, size_t bn, int fuzzy);
 
+/* A version parsed once and compared with many (the installed version against every fixed
+ * version of a package's entries). Borrows s. */
+struct version_key {
+	enum version_scheme scheme;
+	const char *s;
+	size_t n;
+	struct dpkg_version dpkg;
+};
+/* 0, or DD_E_VERSION_INVALID with *why. */
+int version_prepare(enum version_scheme scheme, const char *s, size_t n, struct version_key *out, const char **why);
+/* As version_compare(a, b) with a prepared. */
+int version_compare_key(const struct version_key *a, const char *b, size_t bn, int *cmp, const char **why);
+
 #endif

@@ -3,8 +3,11 @@
 #include "common/dd.h"
 #include "version.h"
 
-static int upstream_char(char c) { return isalnum((unsigned char)c) || strchr(".-+~:", c); }
-static int revision_char(char c) { return isalnum((unsigned char)c) || strchr(".+~", c); }
+static int upstream_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '.' || c == '-' || c == '+' || c == '~' || c == ':';
+}
+static int revision_char(char c) { return isalnum((unsigned char)c) || c == '.' || c == '+' || c == '~'; }
 
 int dpkg_version_parse(const char *s, size_t n, struct dpkg_version *out, const char **why)
 {

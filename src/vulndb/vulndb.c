@@ -265,3 +265,23 @@ const char *vulndb_default_path(void)
 		snprintf(path, sizeof(path), "%s/.cache/drydock/vulndb.ddb", home && *home ? home : "/tmp");
 	return path;
 }
+
+int vulndb_entry_simple(const struct vulndb *db, const struct vdb_entry *e, const char **fixed)
+{
+	*fixed = NULL;
+	if (e->nranges != 1 || e->nversions || e->first_range >= db->n[VDB_RANGES])
+		return 0;
+	const struct vdb_range *r = &db->ranges[e->first_range];
+	if (r->type != OSV_RANGE_ECOSYSTEM || !r->nevents || r->nevents > 2 ||
+	    (uint64_t)r->first_event + r->nevents > db->n[VDB_EVENTS])
+		return 0;
+	const struct vdb_event *ev = &db->events[r->first_event];
+	if (ev[0].kind != OSV_INTRODUCED || strcmp(vulndb_str(db, ev[0].version), "0"))
+		return 0;
+	if (r->nevents == 2) {
+		if (ev[1].kind != OSV_FIXED || !ev[1].version)
+			return 0;
+		*fixed = vulndb_str(db, ev[1].version);
+	}
+	return 1;
+}

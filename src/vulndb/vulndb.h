@@ -46,6 +46,11 @@ const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, 
 void vulndb_entry_affected(const struct vulndb *db, const struct vdb_entry *e, const char *eco, const char *name,
 			   struct arena *a, struct osv_affected *out);
 
+/* 1 when e is the common shape "introduced 0" with at most one fix and no explicit versions
+ * (*fixed = the fix, or NULL for unfixed), so a scan needs one comparison instead of the
+ * general range walk; 0 for anything else. */
+int vulndb_entry_simple(const struct vulndb *db, const struct vdb_entry *e, const char **fixed);
+
 /* Severity: the vendor's words and CVSS v3 scores normalised to one scale. */
 const char *vdb_severity_name(enum vdb_severity s); /* "CRITICAL" ... "UNKNOWN" */
 /* Debian urgency, Ubuntu priority, Red Hat / AlmaLinux / Rocky impact; UNKNOWN otherwise. */

@@ -1,0 +1,61 @@
+/* fuzz_vulndb.c: opening a database file and walking it. The harness repairs the header's
+ * CRC first (when the input is long enough to hold a header), so mutations reach the
+ * structure behind it: whatever the sections say, opening either refuses the file or every
+ * lookup, list and entry read stays inside the mapping (ASan checks), and matching an entry
+ * never fails on the feed's side. */
+#include "common/dd.h"
+#include "common/arena.h"
+#include "scan/match.h"
+#include "vulndb/vulndb.h"
+#include "fuzz.h"
+#include <zlib.h>
+
+int fuzz_vulndb(const uint8_t *data, size_t size)
+{
+	unsigned char *copy = malloc(size ? size : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	if (size >= sizeof(struct vdb_header)) {
+		struct vdb_header h;
+		memcpy(&h, copy, sizeof(h));
+		h.file_size = size;
+		h.crc32 = (uint32_t)crc32_z(crc32_z(0L, Z_NULL, 0), copy + sizeof(h), size - sizeof(h));
+		memcpy(copy, &h, sizeof(h));
+	}
+	struct vulndb *db;
+	const char *why;
+	if (vulndb_open_mem(copy, size, &db, &why)) {
+		if (!why || !*why)
+			abort();
+		free(copy);
+		return 0;
+	}
+	struct arena a = {0};
+	for (size_t i = 0; i < vulndb_nfeeds(db); i++)
+		(void)strlen(vulndb_str(db, vulndb_feed(db, i)->name));
+	for (size_t i = 0; i < vulndb_necos(db); i++) {
+		const char *eco = vulndb_str(db, vulndb_eco(db, i)->name);
+		vulndb_has_ecosystem(db, eco);
+		size_t n;
+		const struct vdb_entry *e = vulndb_lookup(db, eco, "openssl", &n);
+		for (size_t k = 0; e && k < n && k < 64; k++) {
+			struct osv_affected x;
+			struct match_result m;
+			vulndb_entry_affected(db, &e[k], eco, "openssl", &a, &x);
+			osv_match(&x, "1.0", &m, &why);
+			const struct vdb_vuln *v = vulndb_vuln(db, e[k].vuln);
+			if (v) {
+				(void)strlen(vulndb_str(db, v->id));
+				const uint32_t *l = vulndb_list(db, v->aliases, v->naliases);
+				for (size_t j = 0; l && j < v->naliases; j++)
+					(void)strlen(vulndb_str(db, l[j]));
+			}
+		}
+	}
+	arena_free(&a);
+	vulndb_close(db);
+	free(copy);
+	return 0;
+}
+DD_FUZZ_ENTRY(fuzz_vulndb)
