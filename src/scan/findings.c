@@ -143,9 +143,46 @@ struct memo {
 	int used;
 };
 
-static void compute_hits(struct arena *a, const struct vulndb *db, const char *eco, const char *name, const char *ver,
-			 struct hit **out, size_t *nout)
+/* RPM modules: a fix built for a module stream ("...module+el8..." or "...module_el8...")
+ * applies only to packages of that module and stream, and a non-modular fix only to
+ * non-modular packages; otherwise nodejs 10 from the nodejs:10 stream would "need" nodejs:12's
+ * fixes. The stream comes from the advisory summary ("nodejs:12 security update"). */
+static int modular_version(const char *v) { return v && (strstr(v, ".module+el") || strstr(v, ".module_el")); }
+
+static int module_applies(const struct vulndb *db, const struct vdb_entry *e, const char *fixed, const char *label,
+			  int pkg_modular)
 {
+	int entry_modular = modular_version(fixed);
+	if (entry_modular != pkg_modular)
+		return 0;
+	if (!entry_modular || !label || !*label)
+		return 1;
+	/* "nodejs:10:8030020210304194401:..." -> "nodejs:10" */
+	const char *c1 = strchr(label, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	size_t n = c2 ? (size_t)(c2 - label) : strlen(label);
+	const struct vdb_vuln *v = vulndb_vuln(db, e->vuln);
+	const char *summary = v ? vulndb_str(db, v->summary) : "";
+	int named = 0;
+	for (const char *p = summary; *p;) {
+		size_t w = strcspn(p, " ,");
+		const char *colon = memchr(p, ':', w);
+		if (colon && colon > p && colon + 1 < p + w && isdigit((unsigned char)colon[1])) {
+			named = 1; /* the summary names module streams: ours must be one of them */
+			if (w == n && !strncmp(p, label, n))
+				return 1;
+		}
+		p += w;
+		while (*p == ' ' || *p == ',')
+			p++;
+	}
+	return !named;
+}
+
+static void compute_hits(struct arena *a, const struct vulndb *db, const char *eco, const char *name, const char *ver,
+			 const char *label, struct hit **out, size_t *nout)
+{
+	int rpm = !strncmp(eco, "Red Hat:", 8) || !strncmp(eco, "AlmaLinux:", 10) || !strncmp(eco, "Rocky Linux:", 12);
+	int pkg_modular = modular_version(ver) || (label && *label);
 	*out = NULL;
 	*nout = 0;
 	size_t n;
@@ -171,7 +208,10 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 			}
 			struct match_result m = {0};
 			const char *simple_fix;
-			if (vulndb_entry_simple(db, &es[j], &simple_fix)) {
+			int simple = vulndb_entry_simple(db, &es[j], &simple_fix);
+			if (rpm && simple && !module_applies(db, &es[j], simple_fix, label, pkg_modular))
+				continue;
+			if (simple) {
 				/* introduced 0 [, fixed X]: affected below X (a fix of "0": never) */
 				int c = -1;
 				if (simple_fix && (!strcmp(simple_fix, "0") ||
@@ -184,6 +224,8 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 				struct osv_affected x;
 				vulndb_entry_affected(db, &es[j], eco, name, a, &x);
 				if (osv_match(&x, ver, &m, &why) || !m.affected)
+					continue;
+				if (rpm && !module_applies(db, &es[j], m.fixed, label, pkg_modular))
 					continue;
 			}
 			if (!affected)
@@ -251,7 +293,7 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 	struct memo *m = &memo[i];
 	if (!m->used) {
 		*m = (struct memo){.name = name, .ver = ver, .used = 1};
-		compute_hits(a, db, eco, name, ver, &m->hits, &m->nh);
+		compute_hits(a, db, eco, name, ver, p->modularity_label, &m->hits, &m->nh);
 	}
 	for (size_t k = 0; k < m->nh; k++) {
 		if (m->hits[k].dropped)

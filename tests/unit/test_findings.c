@@ -174,6 +174,7 @@ static struct vulndb *golden_db(void)
 		"vulndata/debian-osv/cve.jsonl.xz", "vulndata/debian-osv/dsa.jsonl.xz",
 		"vulndata/debian-tracker-json-sample", "vulndata/alpine-secdb/v3.18",
 		"vulndata/rocky-osv", "vulndata/almalinux-osv", "vulndata/ubuntu-cve-tracker/uct.jsonl.xz",
+		"vulndata/redhat-osv",
 	};
 	char p[1024];
 	snprintf(p, sizeof(p), "%s/vulndata", unit_shared());
@@ -367,6 +368,54 @@ static void test_golden_rpm(void)
 	arena_free(&a);
 }
 
+/* RPM modules (AlmaLinux 8): nodejs 1:10.23.1 from the nodejs:10 stream is fixed by
+ * ALSA-2021:0735 ("nodejs:10 security update", fixed 1:10.24.0-1.module_el8.3.0+2047+b07ac28e
+ * among others) and must not be told to take ALSA-2021:3623 ("nodejs:12", 1:12.22.5), which
+ * rpm order alone would report; a non-modular nodejs gets neither. */
+static void test_golden_modules(void)
+{
+	struct vulndb *db = golden_db();
+	if (!db)
+		return;
+	struct arena a = {0};
+	struct package p = {.type = PKG_RPM, .name = "nodejs", .version = "10.23.1", .release = "1.module_el8.3.0+2047+b07ac28e",
+			    .has_epoch = 1, .epoch = 1, .arch = "x86_64", .source_name = "nodejs",
+			    .modularity_label = "nodejs:10:8030020201124152102:229f0a1c"};
+	struct inventory inv = one_pkg(&a, "almalinux", "8.3", p);
+	struct scan_result r;
+	const char *why;
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0);
+	const struct finding *f = find(&r, "ALSA-2021:0735", "nodejs");
+	CHECK(f && !strncmp(f->fixed, "1:10.24.0-1.module_el8", 22));
+	CHECK(!find(&r, "ALSA-2021:3623", "nodejs"));
+	inv.pkgs[0].modularity_label = NULL;
+	inv.pkgs[0].release = "1.el8";
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0);
+	CHECK(!find(&r, "ALSA-2021:0735", "nodejs") && !find(&r, "ALSA-2021:3623", "nodejs"));
+	arena_free(&a);
+}
+
+/* Red Hat (RHEL 9, UBI): binary RPM names, the CPE streams of enterprise_linux:9 folded into
+ * "Red Hat:9". RHSA-2024:2447 fixes openssl-libs at 1:3.0.7-27.el9 (baseos). */
+static void test_golden_redhat(void)
+{
+	struct vulndb *db = golden_db();
+	if (!db)
+		return;
+	struct arena a = {0};
+	struct package p = {.type = PKG_RPM, .name = "openssl-libs", .version = "3.0.7", .release = "24.el9",
+			    .has_epoch = 1, .epoch = 1, .arch = "x86_64", .source_name = "openssl"};
+	struct inventory inv = one_pkg(&a, "rhel", "9.3", p);
+	struct scan_result r;
+	const char *why;
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && !strcmp(r.ecosystem, "Red Hat:9"));
+	const struct finding *f = find(&r, "RHSA-2024:2447", "openssl-libs");
+	CHECK(f && !strcmp(f->fixed, "1:3.0.7-27.el9"));
+	for (size_t i = 0; i < r.n; i++)
+		CHECK(!strncmp(r.findings[i].id, "RH", 2));
+	arena_free(&a);
+}
+
 void suite_findings(void)
 {
 	RUN(test_db_build_and_damage);
@@ -377,6 +426,8 @@ void suite_findings(void)
 	RUN(test_golden_ubuntu);
 	RUN(test_golden_alpine);
 	RUN(test_golden_rpm);
+	RUN(test_golden_modules);
+	RUN(test_golden_redhat);
 	if (golden) {
 		vulndb_close(golden);
 		unlink(golden_path);
