@@ -464,6 +464,11 @@ static int entry_cmp(const void *x, const void *y)
 	return 0;
 }
 
+static int id_cmp(const void *x, const void *y)
+{
+	return strcmp(S(sort_b, *(const uint32_t *)x), S(sort_b, *(const uint32_t *)y));
+}
+
 struct out {
 	unsigned char *data;
 	size_t len, cap;
@@ -535,7 +540,9 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 			*(uint32_t *)vec_push(&lists) = AT(b->lists, uint32_t, e->versions + k);
 	}
 	for (size_t i = 0; i < b->vulns.n; i++) {
-		const struct bvuln *v = &AT(b->vulns, struct bvuln, i);
+		struct bvuln *v = &AT(b->vulns, struct bvuln, i);
+		/* ids in name order: the file does not depend on which parser thread came first */
+		qsort(v->ids.data, v->ids.n, sizeof(uint32_t), id_cmp);
 		struct vdb_vuln *d = vec_push(&vulns);
 		d->id = v->id;
 		d->summary = v->summary;

@@ -93,6 +93,10 @@ int debian_tracker_parse(struct arena *a, const char *data, size_t len, distro_r
 			continue;
 		json_object_foreach(cves, cve, c)
 		{
+			if (!*cve) { /* an entry needs an id to be reported by */
+				(*skipped)++;
+				continue;
+			}
 			json_t *rels = json_object_get(c, "releases");
 			/* the real feed writes an empty `releases` as [] rather than {} */
 			if (!json_is_object(rels) || json_object_size(rels) > DISTRO_MAX_ITEMS)
@@ -151,7 +155,7 @@ int ubuntu_uct_parse(struct arena *a, const char *data, size_t len, struct osv_r
 	}
 	int rc = 0;
 	json_t *pkgs = json_object_get(root, "packages");
-	if (!json_is_object(root) || !(out->id = str(a, root, "candidate"))) {
+	if (!json_is_object(root) || !(out->id = str(a, root, "candidate")) || !*out->id) {
 		*why = "not an Ubuntu CVE tracker record (no candidate)";
 		rc = DD_E_FEED_INVALID;
 		goto out;

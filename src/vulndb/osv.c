@@ -83,7 +83,7 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 	if (!root)
 		return bad(a, why, "not JSON: %s", err.text);
 	int rc = 0;
-	if (!json_is_object(root) || !(out->id = str(a, root, "id"))) {
+	if (!json_is_object(root) || !(out->id = str(a, root, "id")) || !*out->id) {
 		rc = bad(a, why, "%s", "not an OSV record (no id)");
 		goto out;
 	}

@@ -161,6 +161,70 @@ static void test_uct_quirks(void)
 	arena_free(&a);
 }
 
+/* Feed quirks on records shaped like the real ones (../shared/vulndata/README.md):
+ * - the tracker JSON writes an empty `releases` as [] (chromium-browser CVE-2022-0358);
+ *   fixed_version "0" is never affected; urgency may carry a derived mark ("high**");
+ * - OSV Alpine entries use fixed "0" for never affected;
+ * - an OSV entry may list explicit `versions` and no ranges;
+ * - entries with only GIT ranges and no package are upstream commits, not packages. */
+static int count_rec(void *ctx, const struct osv_record *r)
+{
+	(*(size_t *)ctx) += r->naffected;
+	return 0;
+}
+
+static void test_feed_quirks(void)
+{
+	struct arena a = {0};
+	const char *why;
+	size_t skipped, naff = 0;
+	const char *t = "{\"chromium-browser\":{\"CVE-2022-0358\":{\"description\":\"x\",\"releases\":[]}},"
+			"\"prototypejs\":{\"CVE-2007-2383\":{\"releases\":{\"buster\":{\"status\":\"resolved\","
+			"\"fixed_version\":\"0\",\"urgency\":\"unimportant\"},\"sid\":{\"status\":\"open\"}}},"
+			"\"CVE-2008-7220\":{\"releases\":{\"buster\":{\"status\":\"resolved\",\"fixed_version\":"
+			"\"1.6.0.2-1\",\"urgency\":\"high**\"}}}}}";
+	CHECK(debian_tracker_parse(&a, t, strlen(t), count_rec, &naff, &skipped, &why) == 0);
+	CHECK(naff == 2 && skipped == 0); /* [] gives nothing; sid is not a release */
+	CHECK(debian_tracker_parse(&a, "[1]", 3, count_rec, &naff, &skipped, &why) == DD_E_FEED_INVALID);
+
+	struct vdb_builder *b = vdb_builder_new();
+	vdb_builder_feed(b, "q", "osv", "test");
+	struct osv_record alp = rec(&a, "CVE-2022-1292", NULL, "Alpine:v3.18", "openssl", "0");
+	struct osv_record vers = rec(&a, "CVE-2099-9", NULL, "Debian:12", "zlib", NULL);
+	vers.affected[0].nranges = 0;
+	static const char *listed[] = {"1:1.2.13.dfsg-1"};
+	vers.affected[0].versions = listed;
+	vers.affected[0].nversions = 1;
+	struct osv_record git = rec(&a, "CVE-2099-10", NULL, "Debian:12", "zlib", NULL);
+	git.affected[0].ranges[0].type = OSV_RANGE_GIT;
+	vdb_builder_add(b, &alp);
+	vdb_builder_add(b, &vers);
+	vdb_builder_add(b, &git);
+	char *path;
+	struct vulndb *db = write_and_open(b, &path);
+	vdb_builder_free(b);
+	if (!db)
+		return;
+	size_t n;
+	const struct vdb_entry *e = vulndb_lookup(db, "Alpine:v3.18", "openssl", &n);
+	CHECK(n == 1 && (e->flags & VDB_NOT_AFFECTED));
+	CHECK(vulndb_lookup(db, "Debian:12", "zlib", &n) && n == 1); /* the GIT-only entry is not kept */
+	struct scan_result r;
+	struct inventory inv = one_pkg(&a, "debian", "12",
+				       (struct package){.type = PKG_DPKG, .name = "zlib1g", .version = "1:1.2.13.dfsg-1",
+							.source_name = "zlib", .source_version = "1:1.2.13.dfsg-1"});
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 1 && !strcmp(r.findings[0].id, "CVE-2099-9"));
+	inv.pkgs[0].source_version = "1:1.2.13.dfsg-2"; /* not in the list: not affected */
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 0);
+	inv = one_pkg(&a, "alpine", "3.18.4",
+		      (struct package){.type = PKG_APK, .name = "libcrypto3", .version = "3.1.0-r0", .source_name = "openssl"});
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 0);
+	vulndb_close(db);
+	unlink(path);
+	free(path);
+	arena_free(&a);
+}
+
 /* ---- golden tests on a database built from the real snapshots ---- */
 
 static struct vulndb *golden;
@@ -421,6 +485,7 @@ void suite_findings(void)
 	RUN(test_db_build_and_damage);
 	RUN(test_severity);
 	RUN(test_uct_quirks);
+	RUN(test_feed_quirks);
 	RUN(test_golden_debian);
 	RUN(test_golden_tracker);
 	RUN(test_golden_ubuntu);
