@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh DRYDOCK_BIN: the side-by-side benchmark of drydock and Debian's docker-registry
 # (CNCF Distribution 2.8) on this machine, same images, same clients, one run; then the
-# inventory benchmark (drydock sbom against gzip -dc). Writes bench/RESULTS.md. Not part of
-# the tests.
+# inventory benchmark (drydock sbom against gzip -dc), then the vulnerability database
+# benchmark when DRYDOCK_FEEDS_DIR names a directory of feed files. Writes bench/RESULTS.md.
+# Not part of the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../scripts/deps.sh" --bench
@@ -12,4 +13,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$here/bench.py" --drydock "$bin" --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
-cat "$tmp/registry.md" "$tmp/inventory.md" > "$here/RESULTS.md"
+touch "$tmp/vulndb.md"
+if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
+  /usr/bin/python3 "$here/vulndb.py" --drydock "$bin" --bench-vulndb "$(dirname "$bin")/bench-vulndb" \
+    --feeds "$DRYDOCK_FEEDS_DIR" --images "$images/oci" --out "$tmp/vulndb.md"
+fi
+cat "$tmp/registry.md" "$tmp/inventory.md" "$tmp/vulndb.md" > "$here/RESULTS.md"

@@ -37,14 +37,19 @@ static void iso(char *out, size_t n, int64_t t)
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* The newest feed snapshot: how fresh the data is (not when the file was built). */
+/* The newest feed snapshot: how fresh the data is (not when the file was built). Feeds whose
+ * records carry dates say it best; a file's time (a copy's, perhaps) only when none do. */
 static int64_t newest_snapshot(const struct vulndb *db)
 {
-	int64_t t = 0;
-	for (size_t i = 0; i < vulndb_nfeeds(db); i++)
-		if (vulndb_feed(db, i)->snapshot > t)
-			t = vulndb_feed(db, i)->snapshot;
-	return t;
+	int64_t dated = 0, any = 0;
+	for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+		const struct vdb_feed *f = vulndb_feed(db, i);
+		if (f->snapshot > any)
+			any = f->snapshot;
+		if (!strcmp(vulndb_str(db, f->kind), "record-dates") && f->snapshot > dated)
+			dated = f->snapshot;
+	}
+	return dated ? dated : any;
 }
 
 int db_print_summary(const char *path, FILE *f)
@@ -90,9 +95,9 @@ static int info(const char *path, int as_json)
 		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
 			const struct vdb_feed *fd = vulndb_feed(db, i);
 			iso(snap, sizeof(snap), fd->snapshot);
-			json_array_append_new(feeds, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name",
+			json_array_append_new(feeds, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "name",
 							       vulndb_str(db, fd->name), "origin", vulndb_str(db, fd->origin),
-							       "snapshot", snap, "records", (json_int_t)fd->records,
+							       "snapshot", snap, "snapshot_from", vulndb_str(db, fd->kind), "records", (json_int_t)fd->records,
 							       "entries", (json_int_t)fd->entries, "skipped",
 							       (json_int_t)fd->skipped));
 		}
@@ -121,8 +126,9 @@ static int info(const char *path, int as_json)
 		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
 			const struct vdb_feed *fd = vulndb_feed(db, i);
 			iso(snap, sizeof(snap), fd->snapshot);
-			printf("  %-36s %8u records %9u entries %6u skipped  %s  %s\n", vulndb_str(db, fd->name),
-			       fd->records, fd->entries, fd->skipped, snap, vulndb_str(db, fd->origin));
+			printf("  %-36s %8u records %9u entries %6u skipped  %s (%s)  %s\n", vulndb_str(db, fd->name),
+			       fd->records, fd->entries, fd->skipped, snap, vulndb_str(db, fd->kind),
+			       vulndb_str(db, fd->origin));
 		}
 		printf("\necosystems:\n");
 		for (size_t i = 0; i < vulndb_necos(db); i++) {

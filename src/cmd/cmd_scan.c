@@ -58,6 +58,16 @@ int cmd_scan(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	struct stat st;
+	const char *slash = strchr(path, '/');
+	if (!data && slash && stat(path, &st) && !memchr(path, '.', 1) &&
+	    (memchr(path, '.', (size_t)(slash - path)) || memchr(path, ':', (size_t)(slash - path)) ||
+	     !strncmp(path, "localhost/", 10))) {
+		fprintf(stderr, "drydock scan: '%s' looks like a registry reference: pulling from a registry is not "
+				"implemented yet (copy it with 'skopeo copy docker://%s oci:DIR' and scan DIR)\n",
+			path, path);
+		return 2;
+	}
 	if (!dbpath)
 		dbpath = vulndb_default_path();
 	struct vulndb *db;

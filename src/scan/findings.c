@@ -299,7 +299,8 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 		if (m->hits[k].dropped)
 			continue;
 		GROW(a, *fv, *fn, *fcap);
-		fill(a, db, eco, p, name, ver, &m->hits[k], &(*fv)[(*fn)++]);
+		fill(a, db, eco, p, name, ver, &m->hits[k], &(*fv)[*fn]);
+		(*fv)[(*fn)++].family = i;
 	}
 }
 
@@ -325,22 +326,20 @@ static int step_cmp(const void *x, const void *y)
 /* The fix plan: one step per package family (source package), to the highest fixed version
  * among its findings, which clears every patchable finding of the family. Upgrades of
  * different families are independent, so this is the fewest upgrades that clear the most. */
-static void plan(struct arena *a, const char *eco, struct scan_result *r)
+static void plan(struct arena *a, const char *eco, size_t nfamilies, struct scan_result *r)
 {
 	enum version_scheme scheme;
 	if (osv_ecosystem_scheme(eco, &scheme))
 		return;
-	size_t cap = 0;
+	size_t *step_of = arena_alloc(a, nfamilies * sizeof(*step_of)); /* family -> step + 1 */
+	r->plan = arena_alloc(a, (r->n + 1) * sizeof(*r->plan));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct finding *f = &r->findings[i];
 		if (!f->patchable)
 			continue;
-		struct fix_step *s = NULL;
-		for (size_t k = 0; k < r->nplan; k++)
-			if (!strcmp(r->plan[k].source, f->matched_name) && !strcmp(r->plan[k].from, f->installed))
-				s = &r->plan[k];
+		struct fix_step *s = step_of[f->family] ? &r->plan[step_of[f->family] - 1] : NULL;
 		if (!s) {
-			GROW(a, r->plan, r->nplan, cap);
+			step_of[f->family] = r->nplan + 1;
 			s = &r->plan[r->nplan++];
 			memset(s, 0, sizeof(*s));
 			s->source = f->matched_name;
@@ -391,6 +390,6 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 		out->by_severity[out->findings[i].severity]++;
 		out->unfixed += !out->findings[i].patchable;
 	}
-	plan(a, eco, out);
+	plan(a, eco, nmemo, out);
 	return 0;
 }

@@ -29,6 +29,7 @@ struct finding {
 	const char **references;
 	size_t nreferences;
 	const char *remediation; /* one sentence */
+	size_t family;           /* same value for findings of one (source package, version) */
 };
 
 /* One step of the fix plan: upgrading one package family clears these findings. */

@@ -562,9 +562,12 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 		for (size_t k = 0; k < v->refs.n; k++)
 			*(uint32_t *)vec_push(&lists) = AT(v->refs, uint32_t, k);
 	}
-	for (size_t i = 0; i < b->feeds.n; i++) /* a feed without record dates: its files' time */
-		if (!AT(b->feeds, struct vdb_feed, i).snapshot)
-			AT(b->feeds, struct vdb_feed, i).snapshot = AT(b->ftimes, int64_t, i);
+	for (size_t i = 0; i < b->feeds.n; i++) { /* a feed without record dates: its files' time */
+		struct vdb_feed *f = &AT(b->feeds, struct vdb_feed, i);
+		f->kind = intern(b, f->snapshot ? "record-dates" : "file-time");
+		if (!f->snapshot)
+			f->snapshot = AT(b->ftimes, int64_t, i);
+	}
 	size_t nslots = 16;
 	while (nslots < keys.n * 2)
 		nslots *= 2;

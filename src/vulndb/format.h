@@ -48,7 +48,8 @@ struct vdb_header {
 };
 
 struct vdb_feed {
-	uint32_t name, kind, origin; /* strings: "debian-osv", "osv", the URL or path read */
+	uint32_t name, kind, origin; /* strings: "debian-osv"; "record-dates" or "file-time" (where
+				      * `snapshot` comes from); the directory or file read */
 	uint32_t records, entries, skipped;
 	int64_t snapshot; /* newest `modified` seen in the feed, or the file's time; unix seconds */
 };

@@ -51,10 +51,11 @@ static int on_progress(void *p, curl_off_t total, curl_off_t now, curl_off_t ut,
 }
 
 /* Fetches url into dest. 0 fetched or unchanged (*changed says which), else nonzero. */
-static int fetch(const char *url, const char *dest, FILE *log, const char *name, int *changed, char *err,
-		 size_t errlen)
+static int fetch(const char *url, const char *dest, FILE *log, const char *name, int *changed, int *offline,
+		 char *err, size_t errlen)
 {
 	*changed = 0;
+	*offline = 0;
 	size_t n = strlen(dest) + 8;
 	char *part = malloc(n);
 	if (!part)
@@ -120,6 +121,8 @@ static int fetch(const char *url, const char *dest, FILE *log, const char *name,
 			resume = 0;
 		} else {
 			snprintf(err, errlen, "%s", *ebuf ? ebuf : curl_easy_strerror(cr));
+			*offline = cr == CURLE_COULDNT_RESOLVE_HOST || cr == CURLE_COULDNT_CONNECT ||
+				   cr == CURLE_OPERATION_TIMEDOUT || cr == CURLE_COULDNT_RESOLVE_PROXY;
 			break;
 		}
 	}
@@ -141,7 +144,7 @@ int vulndb_update(const char *path, const char *mirror, const char *fallback_dir
 		snprintf(dir, n, ".");
 	snprintf(feeds, n, "%s/feeds", dir);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	size_t ok = 0, failed = 0, changed = 0, held = 0;
+	size_t ok = 0, failed = 0, changed = 0, held = 0, unreachable = 0;
 	fprintf(log, "downloading feeds%s%s into %s\n", mirror ? " from mirror " : "", mirror ? mirror : "", feeds);
 	for (size_t i = 0; i < DD_ARRAY_LEN(sources); i++) {
 		const struct source *s = &sources[i];
@@ -161,20 +164,28 @@ int vulndb_update(const char *path, const char *mirror, const char *fallback_dir
 			util_mkdirs(d);
 		}
 		free(d);
-		int ch = 0;
+		int ch = 0, offline = 0;
 		struct stat st;
-		if (!fetch(url, dest, log, s->rel, &ch, err, sizeof(err))) {
+		if (!ok && unreachable >= 3) { /* nothing answered three times: offline, stop waiting */
+			failed++;
+			held += !stat(dest, &st);
+			continue;
+		}
+		if (!fetch(url, dest, log, s->rel, &ch, &offline, err, sizeof(err))) {
 			ok++;
 			changed += (size_t)ch;
 			fprintf(log, "  %-28s %s\n", s->rel, ch ? "downloaded" : "unchanged");
 		} else {
 			failed++;
+			unreachable += (size_t)offline;
 			held += !stat(dest, &st);
 			fprintf(log, "  %-28s failed: %s%s\n", s->rel, err,
 				!stat(dest, &st) ? " (keeping the copy from the last update)" : "");
 		}
 	}
 	curl_global_cleanup();
+	if (!ok && unreachable >= 3)
+		fprintf(log, "  (the network looks unreachable: the remaining feeds were not tried)\n");
 	const char *why;
 	int rc;
 	struct vdb_builder *b = vdb_builder_new();

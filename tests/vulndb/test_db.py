@@ -140,3 +140,19 @@ def test_update_offline_falls_back_or_keeps_the_old_database(tmp_path):
     r = db("update", "--db", path, "--mirror", dead, env=env)
     assert r.returncode == 1 and "unchanged" in r.stderr
     assert info(path)["generation"] == gen
+
+
+def test_run_script_prepares_a_database_offline(tmp_path):
+    """The README's run command: offline, it imports DRYDOCK_FEEDS_DIR and says how old the data is;
+    run again within 12 hours, it keeps the database."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    env = dict(os.environ, DRYDOCK_DATA=str(tmp_path / "data"), DRYDOCK_FEEDS_MIRROR="http://127.0.0.1:9/",
+               DRYDOCK_FEEDS_DIR=os.path.join(VULNDATA, "alpine-secdb", "v3.18"))
+    r = subprocess.run([os.path.join(root, "scripts", "run.sh"), "--prepare-only"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert "importing the local feed directory" in r.stderr and "vulnerability data up to" in r.stderr
+    assert os.path.exists(tmp_path / "data" / "vulndb.ddb")
+    r = subprocess.run([os.path.join(root, "scripts", "run.sh"), "--prepare-only"], env=env, capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "fresh" in r.stderr, r.stderr

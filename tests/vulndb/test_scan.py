@@ -108,3 +108,8 @@ def test_without_a_database(tmp_path, images):
     r = subprocess.run([BIN, "scan", "--db", str(tmp_path / "none.ddb"), "--format", "sarif", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "not implemented" in r.stderr
+
+
+def test_registry_reference_is_not_implemented(full_db):
+    r = scan(full_db, "registry.example:5000/team/app:1.0")
+    assert r.returncode == 2 and "not implemented" in r.stderr
