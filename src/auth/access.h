@@ -6,7 +6,16 @@
 struct http_req;
 
 /* ACCESS_BASE is the GET /v2/ probe that clients use to discover authentication. */
-enum access_action { ACCESS_BASE, ACCESS_PULL, ACCESS_PUSH, ACCESS_DELETE, ACCESS_CATALOG };
+enum access_action {
+	ACCESS_BASE,
+	ACCESS_PULL,
+	ACCESS_PUSH,
+	ACCESS_DELETE,
+	ACCESS_CATALOG,
+	ACCESS_SECURITY_READ, /* assessments and findings (the security-reader role) */
+	ACCESS_SETTINGS,      /* namespace settings */
+	ACCESS_METRICS,
+};
 
 /* 0 when the request may perform action on repo (NULL for registry-wide actions), else
  * DD_E_UNAUTHORIZED or DD_E_DENIED. */

@@ -8,6 +8,7 @@
 #include "http/server.h"
 #include "registry/events.h"
 #include "registry/registry.h"
+#include "scan/scanner.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include <jansson.h>
@@ -18,7 +19,7 @@ static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
-	"                     [--upload-max-age SECONDS]\n";
+	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N]\n";
 
 struct event_log {
 	int fd;
@@ -195,6 +196,20 @@ int cmd_serve(int argc, char **argv)
 		} else
 			events_subscribe(write_event, &el);
 	}
+	struct scanner *scanner = NULL;
+	if (!rc && c.scan_workers > 0) {
+		char dbpath[PATH_MAX];
+		snprintf(dbpath, sizeof(dbpath), "%s", *c.db ? c.db : "");
+		if (!*c.db)
+			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
+		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
+					    .workers = (int)c.scan_workers};
+		rc = scanner_start(&sc, &scanner);
+		if (rc)
+			log_error("cannot start the scanner: %s", dd_err_message(rc));
+		else
+			reg->scanner = scanner;
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -222,6 +237,7 @@ int cmd_serve(int argc, char **argv)
 		log_info("signal %d: stopping", sig);
 	}
 	http_server_stop(srv);
+	scanner_stop(scanner);
 	janitor_stop(&jan);
 	registry_free(reg);
 	if (meta)

@@ -11,6 +11,7 @@ void config_defaults(struct config *c)
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
 	c->upload_max_age = 24 * 3600;
+	c->scan_workers = 2;
 }
 
 static int set_long(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
@@ -65,6 +66,10 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "upload-max-age"))
 		return set_long(&c->upload_max_age, value, 1, 365L * 24 * 3600,
 				"upload-max-age must be a number of seconds from 1 to 31536000", why);
+	if (!strcmp(key, "db"))
+		return set_str(c->db, sizeof(c->db), value, why);
+	if (!strcmp(key, "scan-workers"))
+		return set_long(&c->scan_workers, value, 0, 16, "scan-workers must be an integer from 0 (off) to 16", why);
 	*why = "unknown setting";
 	return DD_E_CONFIG;
 }

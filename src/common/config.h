@@ -13,6 +13,8 @@ struct config {
 	int access_log;
 	long max_upload_sessions; /* open upload sessions at once */
 	long upload_max_age;      /* seconds an idle upload session is kept */
+	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
+	long scan_workers;        /* scan worker threads; 0 turns scanning off */
 };
 
 void config_defaults(struct config *c);

@@ -41,6 +41,10 @@ int image_open_archive(struct arena *a, const char *path, const char *tag, struc
 
 /* Opens REPO:TAG or REPO@DIGEST held by a drydock data directory (meta.db + blobs/). */
 int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why);
+/* The same through a metadata store the caller has open (the server's). */
+struct meta;
+int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir, const char *ref, struct image *out,
+			  const char **why);
 
 /* Picks a descriptor from an index's manifests array (a json_t *) as img->want_* say;
  * returns it (borrowed) and sets img->platform, or NULL. */

@@ -15,6 +15,18 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 
 int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why)
 {
+	struct meta *m;
+	*why = NULL;
+	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
+		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
+	int rc = image_open_store_meta(a, m, data_dir, ref, out, why);
+	m->ops->free(m);
+	return rc;
+}
+
+int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir, const char *ref, struct image *out,
+			  const char **why)
+{
 	const char *want = out->want_platform;
 	int want_index = out->want_index;
 	memset(out, 0, sizeof(*out));
@@ -39,9 +51,6 @@ int image_open_store(struct arena *a, const char *data_dir, const char *ref, str
 		repo = ref;
 		reference = "latest";
 	}
-	struct meta *m;
-	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
-		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
 	int rc = 0;
 	json_t *root = NULL;
 	for (int depth = 0; depth < 4; depth++) {
@@ -92,6 +101,5 @@ int image_open_store(struct arena *a, const char *data_dir, const char *ref, str
 		}
 	}
 	json_decref(root);
-	m->ops->free(m);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* registry.c: request routing, name validation and error responses for the registry API. */
 #include "common/dd.h"
 #include "registry.h"
+#include "assess/api.h"
 #include "auth/access.h"
 #include "common/log.h"
 #include "store/blobstore.h"
@@ -77,6 +78,10 @@ static void on_begin(struct http_req *r)
 	r->state = q;
 
 	size_t plen = strlen(r->path);
+	if (plen <= DD_MAX_URL_BYTES && assess_api_route(r->path)) {
+		assess_api_handle(r, q->reg);
+		return;
+	}
 	if (plen > DD_MAX_URL_BYTES || route_parse(r->path, plen, &q->route)) {
 		reg_error(r, DD_E_NOT_FOUND, NULL);
 		return;

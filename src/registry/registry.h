@@ -15,9 +15,12 @@ struct meta;
 struct upload_file;
 struct upload_table;
 
+struct scanner;
+
 struct registry {
 	struct blobstore *blobs;
 	struct meta *meta;
+	struct scanner *scanner; /* NULL when scanning is off; set by the caller after registry_new */
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
 };

@@ -42,6 +42,26 @@ struct upload_rec {
 	int64_t created;
 };
 
+/* Scans: a durable queue of (repository, manifest) jobs and the latest assessment of each. */
+enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 }; /* lower runs first */
+
+struct scan_job {
+	int64_t id;
+	const char *repo, *digest;
+	int priority;
+};
+
+struct assessment_rec {
+	const char *repo, *digest;
+	const char *status;    /* "Healthy", "Unhealthy", "NotApplicable", "Failed" */
+	const char *reason;    /* why NotApplicable or Failed, "" otherwise */
+	const char *report;    /* the scan report JSON, "" when none */
+	const char *inventory; /* the inventory JSON re-matched on database changes, "" when none */
+	const char *db_generation;
+	int64_t scanned_at;
+	int64_t duration_us;
+};
+
 struct meta_ops {
 	int (*repo_exists)(struct meta *m, const char *repo);
 	/* Records blob (digest, size) and lets repo see it (creating repo). */
@@ -74,6 +94,35 @@ struct meta_ops {
 	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
 	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
 			     size_t *n);
+	/* Queues a scan of (repo, digest); an existing job keeps the more urgent priority. */
+	int (*scan_enqueue)(struct meta *m, const char *repo, const char *digest, int priority);
+	/* Claims the most urgent, oldest queued job (marked running). DD_E_NOT_FOUND when none. */
+	int (*scan_claim)(struct meta *m, struct arena *a, struct scan_job *out);
+	/* Stores the assessment, removes the job and counts one scan for `ns` in `month` ("2026-11";
+	 * ns NULL: not counted, as for re-assessments), in one transaction. A job whose manifest
+	 * was deleted meanwhile is dropped. */
+	int (*scan_complete)(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
+			     const char *month);
+	/* At start: running jobs back to queued, and a job for every manifest without an assessment
+	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
+	int (*scan_recover)(struct meta *m);
+	/* Queues a re-assessment of every assessment made with another database generation. */
+	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
+	/* Job state of (repo, digest): -1 none, 0 queued, 1 running. */
+	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, int *state);
+	int (*scan_queue_depth)(struct meta *m, int64_t *queued, int64_t *running);
+	/* DD_E_NOT_FOUND when there is none. */
+	int (*assessment_get)(struct meta *m, struct arena *a, const char *repo, const char *digest,
+			      struct assessment_rec *out);
+	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
+	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+				size_t *n);
+	/* Scans counted per namespace and month: parallel arrays. */
+	int (*usage_list)(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
+			  size_t *n);
+	/* Scanning per namespace (the first path component); enabled unless set otherwise. */
+	int (*ns_scanning_get)(struct meta *m, const char *ns, int *enabled);
+	int (*ns_scanning_set)(struct meta *m, const char *ns, int enabled);
 	void (*free)(struct meta *m);
 };
 

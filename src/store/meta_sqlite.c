@@ -28,7 +28,17 @@ static const char schema[] =
 	" updated INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);"
 	"CREATE TABLE IF NOT EXISTS uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL,"
-	" offset INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;";
+	" offset INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS scan_jobs(id INTEGER PRIMARY KEY, repo TEXT NOT NULL, digest TEXT NOT NULL,"
+	" priority INTEGER NOT NULL, state INTEGER NOT NULL, enqueued INTEGER NOT NULL, UNIQUE(repo, digest));"
+	"CREATE INDEX IF NOT EXISTS scan_jobs_next ON scan_jobs(state, priority, id);"
+	"CREATE TABLE IF NOT EXISTS assessments(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
+	" reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
+	" scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS scan_usage(namespace TEXT NOT NULL, month TEXT NOT NULL, scans INTEGER NOT NULL,"
+	" PRIMARY KEY(namespace, month)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS namespace_settings(namespace TEXT PRIMARY KEY, scanning INTEGER NOT NULL)"
+	" WITHOUT ROWID;";
 
 enum stmt_id {
 	S_BEGIN,
@@ -60,6 +70,25 @@ enum stmt_id {
 	S_UPLOAD_SET,
 	S_UPLOAD_DEL,
 	S_UPLOAD_STALE,
+	S_SCAN_ENQUEUE,
+	S_SCAN_NEXT,
+	S_SCAN_MARK,
+	S_SCAN_ASSESS_PUT,
+	S_SCAN_JOB_DEL,
+	S_SCAN_USAGE_ADD,
+	S_SCAN_RESET,
+	S_SCAN_MISSING,
+	S_SCAN_STALE,
+	S_SCAN_STATE,
+	S_SCAN_DEPTH,
+	S_ASSESS_GET,
+	S_ASSESS_LIST,
+	S_ASSESS_LIST_ALL,
+	S_ASSESS_DEL,
+	S_SCAN_JOB_DEL_DIGEST,
+	S_USAGE_LIST,
+	S_NS_GET,
+	S_NS_SET,
 	S__COUNT
 };
 
@@ -100,6 +129,35 @@ static const char *const sql[S__COUNT] = {
 	[S_UPLOAD_SET] = "UPDATE uploads SET offset=?2, updated=?3 WHERE id=?1",
 	[S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id=?1",
 	[S_UPLOAD_STALE] = "SELECT id FROM uploads WHERE updated<?1 ORDER BY updated LIMIT ?2",
+	[S_SCAN_ENQUEUE] = "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES(?1,?2,?3,0,?4)"
+			   " ON CONFLICT(repo, digest) DO UPDATE SET priority=min(priority, excluded.priority)",
+	[S_SCAN_NEXT] = "SELECT id, repo, digest, priority FROM scan_jobs WHERE state=0 ORDER BY priority, id LIMIT 1",
+	[S_SCAN_MARK] = "UPDATE scan_jobs SET state=1 WHERE id=?1",
+	[S_SCAN_ASSESS_PUT] = "INSERT OR REPLACE INTO assessments(repo, digest, status, reason, report, inventory,"
+			      " db_generation, scanned_at, duration_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+	[S_SCAN_JOB_DEL] = "DELETE FROM scan_jobs WHERE id=?1",
+	[S_SCAN_USAGE_ADD] = "INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
+			     " ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
+	[S_SCAN_RESET] = "UPDATE scan_jobs SET state=0 WHERE state=1",
+	[S_SCAN_MISSING] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+			   " SELECT m.repo, m.digest, 0, 0, ?1 FROM manifests m WHERE NOT EXISTS"
+			   " (SELECT 1 FROM assessments a WHERE a.repo=m.repo AND a.digest=m.digest)",
+	[S_SCAN_STALE] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+			 " SELECT repo, digest, 1, 0, ?2 FROM assessments WHERE db_generation<>?1 AND inventory<>''",
+	[S_SCAN_STATE] = "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2",
+	[S_SCAN_DEPTH] = "SELECT coalesce(sum(state=0),0), coalesce(sum(state=1),0) FROM scan_jobs",
+	[S_ASSESS_GET] = "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us"
+			 " FROM assessments WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_LIST] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us"
+			  " FROM assessments WHERE repo=?1 ORDER BY repo, digest",
+	[S_ASSESS_LIST_ALL] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us"
+			      " FROM assessments ORDER BY repo, digest",
+	[S_ASSESS_DEL] = "DELETE FROM assessments WHERE repo=?1 AND digest=?2",
+	[S_SCAN_JOB_DEL_DIGEST] = "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2",
+	[S_USAGE_LIST] = "SELECT namespace, month, scans FROM scan_usage ORDER BY namespace, month",
+	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
+	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
+		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 };
 
 struct conn {
@@ -505,7 +563,8 @@ static int ms_manifest_delete(struct meta *m, const char *repo, const char *dige
 		rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
 		goto out;
 	}
-	enum stmt_id more[] = {S_MANIFEST_TAGS_DEL, S_MANIFEST_REFS_DEL};
+	/* its tags, references, assessment and queued scan go with it */
+	enum stmt_id more[] = {S_MANIFEST_TAGS_DEL, S_MANIFEST_REFS_DEL, S_ASSESS_DEL, S_SCAN_JOB_DEL_DIGEST};
 	for (size_t i = 0; i < DD_ARRAY_LEN(more); i++) {
 		s = stmt(c, more[i]);
 		bind_text(s, 1, repo);
@@ -752,6 +811,313 @@ static int ms_uploads_stale(struct meta *m, struct arena *a, int64_t before, siz
 	return rc;
 }
 
+/* ---- scans ---- */
+
+static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest, int priority)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SCAN_ENQUEUE);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	sqlite3_bind_int(s, 3, priority);
+	sqlite3_bind_int64(s, 4, util_now());
+	rc = exec_done(c, s, "queue scan");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_claim(struct meta *m, struct arena *a, struct scan_job *out)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	memset(out, 0, sizeof(*out));
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_SCAN_NEXT);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(s, 0);
+		out->repo = col_text(a, s, 1);
+		out->digest = col_text(a, s, 2);
+		out->priority = sqlite3_column_int(s, 3);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_ROW) {
+		rc = r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "next scan");
+		goto out;
+	}
+	s = stmt(c, S_SCAN_MARK);
+	sqlite3_bind_int64(s, 1, out->id);
+	if ((rc = exec_done(c, s, "claim scan")))
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_complete(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
+			    const char *month)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_SCAN_JOB_DEL);
+	sqlite3_bind_int64(s, 1, job);
+	if ((rc = exec_done(c, s, "finish scan")))
+		goto out;
+	if (sqlite3_changes(c->db) == 0) { /* the manifest was deleted while it was scanned */
+		rc = tx_commit(c);
+		goto out;
+	}
+	s = stmt(c, S_SCAN_ASSESS_PUT);
+	bind_text(s, 1, r->repo);
+	bind_text(s, 2, r->digest);
+	bind_text(s, 3, r->status);
+	bind_text(s, 4, r->reason ? r->reason : "");
+	bind_text(s, 5, r->report ? r->report : "");
+	bind_text(s, 6, r->inventory ? r->inventory : "");
+	bind_text(s, 7, r->db_generation ? r->db_generation : "");
+	sqlite3_bind_int64(s, 8, r->scanned_at);
+	sqlite3_bind_int64(s, 9, r->duration_us);
+	if ((rc = exec_done(c, s, "store assessment")))
+		goto out;
+	if (ns) {
+		s = stmt(c, S_SCAN_USAGE_ADD);
+		bind_text(s, 1, ns);
+		bind_text(s, 2, month);
+		if ((rc = exec_done(c, s, "count scan")))
+			goto out;
+	}
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_recover(struct meta *m)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if (!(rc = exec_done(c, stmt(c, S_SCAN_RESET), "requeue scans"))) {
+		sqlite3_stmt *s = stmt(c, S_SCAN_MISSING);
+		sqlite3_bind_int64(s, 1, util_now());
+		rc = exec_done(c, s, "queue missing scans");
+	}
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t *queued)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*queued = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SCAN_STALE);
+	bind_text(s, 1, generation);
+	sqlite3_bind_int64(s, 2, util_now());
+	rc = exec_done(c, s, "queue re-assessments");
+	if (!rc)
+		*queued = sqlite3_changes(c->db);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_job_state(struct meta *m, const char *repo, const char *digest, int *state)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*state = -1;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SCAN_STATE);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*state = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : sq_err(c->db, "scan state");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_scan_queue_depth(struct meta *m, int64_t *queued, int64_t *running)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*queued = *running = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SCAN_DEPTH);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*queued = sqlite3_column_int64(s, 0);
+		*running = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : sq_err(c->db, "queue depth");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, const char *digest,
+			     struct assessment_rec *out)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	memset(out, 0, sizeof(*out));
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_ASSESS_GET);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		out->repo = arena_strdup(a, repo);
+		out->digest = arena_strdup(a, digest);
+		out->status = col_text(a, s, 0);
+		out->reason = col_text(a, s, 1);
+		out->report = col_text(a, s, 2);
+		out->inventory = col_text(a, s, 3);
+		out->db_generation = col_text(a, s, 4);
+		out->scanned_at = sqlite3_column_int64(s, 5);
+		out->duration_us = sqlite3_column_int64(s, 6);
+	}
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "assessment");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+			       size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*out = NULL;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, repo ? S_ASSESS_LIST : S_ASSESS_LIST_ALL);
+	if (repo)
+		bind_text(s, 1, repo);
+	size_t cap = 0;
+	struct assessment_rec *v = NULL;
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct assessment_rec *nv = arena_alloc(a, nc * sizeof(*nv));
+			if (*n)
+				memcpy(nv, v, *n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		struct assessment_rec *x = &v[(*n)++];
+		x->repo = col_text(a, s, 0);
+		x->digest = col_text(a, s, 1);
+		x->status = col_text(a, s, 2);
+		x->reason = col_text(a, s, 3);
+		x->report = x->inventory = "";
+		x->db_generation = col_text(a, s, 4);
+		x->scanned_at = sqlite3_column_int64(s, 5);
+		x->duration_us = sqlite3_column_int64(s, 6);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE)
+		rc = sq_err(c->db, "assessments");
+	*out = v;
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_usage_list(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
+			 size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_USAGE_LIST);
+	size_t cap = 256;
+	*ns = arena_alloc(a, cap * sizeof(**ns));
+	*month = arena_alloc(a, cap * sizeof(**month));
+	*count = arena_alloc(a, cap * sizeof(**count));
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+		(*ns)[*n] = col_text(a, s, 0);
+		(*month)[*n] = col_text(a, s, 1);
+		(*count)[(*n)++] = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = sq_err(c->db, "usage");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_ns_scanning_get(struct meta *m, const char *ns, int *enabled)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*enabled = 1;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_NS_GET);
+	bind_text(s, 1, ns);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*enabled = sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW || r == SQLITE_DONE ? 0 : sq_err(c->db, "namespace setting");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_ns_scanning_set(struct meta *m, const char *ns, int enabled)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_NS_SET);
+	bind_text(s, 1, ns);
+	sqlite3_bind_int(s, 2, enabled);
+	rc = exec_done(c, s, "namespace setting");
+	conn_put(ms, c);
+	return rc;
+}
+
 static void ms_free(struct meta *m)
 {
 	struct meta_sqlite *ms = ms_of(m);
@@ -783,6 +1149,18 @@ static const struct meta_ops sqlite_ops = {
 	.upload_set_offset = ms_upload_set_offset,
 	.upload_delete = ms_upload_delete,
 	.uploads_stale = ms_uploads_stale,
+	.scan_enqueue = ms_scan_enqueue,
+	.scan_claim = ms_scan_claim,
+	.scan_complete = ms_scan_complete,
+	.scan_recover = ms_scan_recover,
+	.scan_enqueue_stale = ms_scan_enqueue_stale,
+	.scan_job_state = ms_scan_job_state,
+	.scan_queue_depth = ms_scan_queue_depth,
+	.assessment_get = ms_assessment_get,
+	.assessments_list = ms_assessments_list,
+	.usage_list = ms_usage_list,
+	.ns_scanning_get = ms_ns_scanning_get,
+	.ns_scanning_set = ms_ns_scanning_set,
 	.free = ms_free,
 };
 

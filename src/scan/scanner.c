@@ -1,0 +1,395 @@
+/* scanner.c: the scan workers and the database watcher (see scanner.h).
+ *
+ * The database in use is held by reference: a worker takes it for one job, the watcher swaps
+ * in a new one and the old mapping is closed when its last job ends. Jobs are claimed from
+ * the metadata store, most urgent first (pushes before re-assessments), so a bulk
+ * re-assessment never delays the scan of a new push by more than the job in hand. */
+#include "common/dd.h"
+#include "scan/scanner.h"
+#include "common/arena.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/image.h"
+#include "inventory/inventory.h"
+#include "inventory/sbom.h"
+#include "registry/events.h"
+#include "scan/findings.h"
+#include "scan/report.h"
+#include "store/meta.h"
+#include "vulndb/vulndb.h"
+#include <jansson.h>
+
+#define SCANNER_MAX_WORKERS 16
+#define SCANNER_WATCH_MS 1000 /* how often the database file is checked for a new generation */
+
+const double scanner_bucket_bounds[SCANNER_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120};
+
+struct dbref {
+	struct vulndb *db;
+	int refs;
+	char gen[17];
+};
+
+struct scanner {
+	struct scanner_config cfg;
+	char *data_dir, *db_path, *cache_dir;
+	pthread_t workers[SCANNER_MAX_WORKERS], watcher;
+	int nworkers, watching;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	int stop, kicks;
+	struct dbref *cur;
+	struct stat db_st;
+	struct scanner_stats st;
+};
+
+static struct dbref *db_take(struct scanner *s)
+{
+	pthread_mutex_lock(&s->mu);
+	struct dbref *d = s->cur;
+	if (d)
+		d->refs++;
+	pthread_mutex_unlock(&s->mu);
+	return d;
+}
+
+static void db_release(struct scanner *s, struct dbref *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&s->mu);
+	int last = --d->refs == 0;
+	pthread_mutex_unlock(&s->mu);
+	if (last) {
+		vulndb_close(d->db);
+		free(d);
+	}
+}
+
+/* Opens the database file when it changed (or first appears); queues re-assessments. */
+static void db_check(struct scanner *s)
+{
+	struct stat st;
+	if (stat(s->db_path, &st))
+		return;
+	if (s->cur && st.st_ino == s->db_st.st_ino && st.st_mtim.tv_sec == s->db_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == s->db_st.st_mtim.tv_nsec && st.st_size == s->db_st.st_size)
+		return;
+	struct vulndb *db;
+	const char *why;
+	if (vulndb_open(s->db_path, &db, &why)) {
+		log_warn("vulnerability database: %s", why);
+		s->db_st = st; /* do not retry the same broken file every second */
+		return;
+	}
+	struct dbref *d = calloc(1, sizeof(*d));
+	if (!d) {
+		vulndb_close(db);
+		return;
+	}
+	d->db = db;
+	d->refs = 1;
+	snprintf(d->gen, sizeof(d->gen), "%016" PRIx64, vulndb_header(db)->generation);
+	pthread_mutex_lock(&s->mu);
+	struct dbref *old = s->cur;
+	s->cur = d;
+	s->db_st = st;
+	snprintf(s->st.generation, sizeof(s->st.generation), "%s", d->gen);
+	s->st.db_built_at = vulndb_header(db)->built_at;
+	pthread_mutex_unlock(&s->mu);
+	db_release(s, old);
+	int64_t n = 0;
+	s->cfg.meta->ops->scan_enqueue_stale(s->cfg.meta, d->gen, &n);
+	log_info("vulnerability database generation %s in use; %" PRId64 " images queued for re-assessment", d->gen, n);
+	scanner_kick(s);
+}
+
+static void *watcher_main(void *arg)
+{
+	struct scanner *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		pthread_mutex_unlock(&s->mu);
+		db_check(s);
+		pthread_mutex_lock(&s->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += SCANNER_WATCH_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (!s->stop)
+			pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Reads a blob of the store as JSON (a config), NULL when absent or not JSON. */
+static json_t *blob_json(struct arena *a, const char *data_dir, const char *digest)
+{
+	const char *colon = digest ? strchr(digest, ':') : NULL;
+	if (!colon || strlen(colon + 1) < 2)
+		return NULL;
+	char *path = arena_printf(a, "%s/blobs/%.*s/%.2s/%s", data_dir, (int)(colon - digest), digest, colon + 1, colon + 1);
+	char *data;
+	size_t len;
+	if (util_read_file(path, DD_MAX_CONFIG_BYTES * 16, &data, &len))
+		return NULL;
+	json_t *j = json_loadb(data, len, 0, NULL);
+	free(data);
+	return j;
+}
+
+/* What the manifest is: NULL for a Linux image to scan, else why it is NotApplicable. */
+static const char *not_applicable(struct scanner *s, struct arena *a, const struct manifest_rec *m)
+{
+	json_t *root = json_loadb(m->content, (size_t)m->size, 0, NULL);
+	const char *why = NULL;
+	json_t *cfg = json_object_get(root, "config");
+	const char *cmt = json_string_value(json_object_get(cfg, "mediaType"));
+	if (json_is_array(json_object_get(root, "manifests")))
+		why = "an image index: each platform's manifest is assessed on its own";
+	else if (!json_is_object(cfg) || (cmt && strcmp(cmt, "application/vnd.oci.image.config.v1+json") &&
+					  strcmp(cmt, "application/vnd.docker.container.image.v1+json")))
+		why = arena_printf(a, "not an image (an artifact%s%s)", cmt ? " with config " : "", cmt ? cmt : "");
+	else if (!json_array_size(json_object_get(root, "layers")))
+		why = "a scratch image: no layers, no operating system";
+	else {
+		json_t *c = blob_json(a, s->data_dir, json_string_value(json_object_get(cfg, "digest")));
+		const char *os = json_string_value(json_object_get(c, "os"));
+		if (os && strcmp(os, "linux"))
+			why = arena_printf(a, "a non-Linux image (os '%s')", os);
+		json_decref(c);
+	}
+	json_decref(root);
+	return why;
+}
+
+static const char *month_now(struct arena *a)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	return arena_printf(a, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+}
+
+static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job)
+{
+	struct meta *meta = s->cfg.meta;
+	struct arena a = {0};
+	int64_t t0 = now_us();
+	struct assessment_rec rec = {.repo = job->repo, .digest = job->digest, .reason = "", .report = "",
+				     .inventory = "", .db_generation = d->gen};
+	const char *ns = arena_strndup(&a, job->repo, strcspn(job->repo, "/"));
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	const char *why = NULL;
+	int enabled = 1, have_inv = 0, rc;
+	struct assessment_rec prev;
+	meta->ops->ns_scanning_get(meta, ns, &enabled);
+	if (!enabled) {
+		rec.status = "NotApplicable";
+		rec.reason = arena_printf(&a, "scanning is disabled for namespace '%s'", ns);
+		goto store;
+	}
+	/* a re-assessment: the stored inventory, no layer read */
+	if (job->priority == SCAN_REASSESS &&
+	    !meta->ops->assessment_get(meta, &a, job->repo, job->digest, &prev) && *prev.inventory &&
+	    !inventory_from_json(&inv, prev.inventory, strlen(prev.inventory), &why))
+		have_inv = 1;
+	if (!have_inv) {
+		struct manifest_rec m;
+		if ((rc = meta->ops->manifest_get(meta, &a, job->repo, job->digest, 1, 1, &m))) {
+			rec.status = "Failed";
+			rec.reason = arena_printf(&a, "the manifest cannot be read: %s", dd_err_message(rc));
+			goto store;
+		}
+		const char *na = not_applicable(s, &a, &m);
+		if (na) {
+			rec.status = "NotApplicable";
+			rec.reason = na;
+			goto store;
+		}
+		struct image img = {.want_index = -1};
+		const char *ref = arena_printf(&a, "%s@%s", job->repo, job->digest);
+		rc = image_open_store_meta(&a, meta, s->data_dir, ref, &img, &why);
+		if (!rc)
+			rc = image_inventory(&a, &img, s->cache_dir, &inv, &why);
+		if (rc) {
+			rec.status = "Failed";
+			rec.reason = arena_printf(&a, "%s: %s", dd_err_message(rc), why ? why : "");
+			goto store;
+		}
+		if (inv.os.kind == OS_SCRATCH && !inv.n) {
+			rec.status = "NotApplicable";
+			rec.reason = "no operating system and no packages found (a scratch-based image)";
+			goto store;
+		}
+	}
+	{
+		char *text = inventory_to_json(&inv);
+		rec.inventory = text ? arena_strdup(&a, text) : "";
+		free(text);
+		struct scan_result r;
+		if ((rc = scan_match(&a, d->db, &inv, &r, &why))) {
+			rec.status = "Failed";
+			rec.reason = why ? why : dd_err_message(rc);
+			goto store;
+		}
+		struct report_filter none = {0};
+		struct sbom_subject subj = {.name = job->repo, .manifest = job->digest, .layers = -1};
+		rec.status = report_status(&r, &none);
+		rec.reason = r.unsupported ? r.unsupported : "";
+		char *rep = report_json(d->db, &inv, &subj, &r, &none);
+		rec.report = rep ? arena_strdup(&a, rep) : "";
+		free(rep);
+	}
+store:
+	rec.scanned_at = util_now();
+	rec.duration_us = now_us() - t0;
+	rc = meta->ops->scan_complete(meta, job->id, &rec, job->priority == SCAN_PUSH ? ns : NULL, month_now(&a));
+	if (rc)
+		log_error("cannot store the assessment of %s@%s: %s", job->repo, job->digest, dd_err_message(rc));
+	else
+		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
+			 rec.reason, rec.duration_us / 1e6);
+	double secs = rec.duration_us / 1e6;
+	pthread_mutex_lock(&s->mu);
+	s->st.completed++;
+	s->st.failed += !strcmp(rec.status, "Failed");
+	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(states); i++)
+		s->st.by_status[i] += !strcmp(rec.status, states[i]);
+	for (int b = 0; b < SCANNER_BUCKETS; b++)
+		s->st.latency_le[b] += secs <= scanner_bucket_bounds[b];
+	s->st.latency_sum += secs;
+	pthread_mutex_unlock(&s->mu);
+	arena_free(&a);
+}
+
+static void *worker_main(void *arg)
+{
+	struct scanner *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		int stop = s->stop;
+		pthread_mutex_unlock(&s->mu);
+		if (stop)
+			break;
+		struct dbref *d = db_take(s);
+		struct arena a = {0};
+		struct scan_job job;
+		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, &job) : DD_E_NOT_FOUND;
+		if (!rc)
+			run_job(s, d, &job);
+		db_release(s, d);
+		arena_free(&a);
+		if (rc) { /* nothing to do (or no database yet): sleep until kicked */
+			pthread_mutex_lock(&s->mu);
+			if (!s->stop && !s->kicks) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ts.tv_sec += 2;
+				pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+			}
+			if (s->kicks)
+				s->kicks--;
+			pthread_mutex_unlock(&s->mu);
+		}
+	}
+	return NULL;
+}
+
+static void on_event(void *ctx, const struct event *ev)
+{
+	struct scanner *s = ctx;
+	if (ev->kind != EVENT_MANIFEST_PUT)
+		return;
+	int rc = s->cfg.meta->ops->scan_enqueue(s->cfg.meta, ev->repo, ev->digest, SCAN_PUSH);
+	if (rc) /* the start-up recovery queues it anyway */
+		log_warn("cannot queue the scan of %s@%s: %s", ev->repo, ev->digest, dd_err_message(rc));
+	scanner_kick(s);
+}
+
+void scanner_kick(struct scanner *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->kicks = s->nworkers;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+}
+
+int scanner_start(const struct scanner_config *c, struct scanner **out)
+{
+	*out = NULL;
+	struct scanner *s = calloc(1, sizeof(*s));
+	if (!s)
+		return DD_E_NOMEM;
+	s->cfg = *c;
+	s->data_dir = strdup(c->data_dir);
+	s->db_path = strdup(c->db_path);
+	size_t n = strlen(c->data_dir) + 32;
+	s->cache_dir = malloc(n);
+	if (!s->data_dir || !s->db_path || !s->cache_dir) {
+		scanner_stop(s);
+		return DD_E_NOMEM;
+	}
+	snprintf(s->cache_dir, n, "%s/cache/layers", c->data_dir);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	int rc = c->meta->ops->scan_recover(c->meta);
+	if (rc) {
+		scanner_stop(s);
+		return rc;
+	}
+	db_check(s);
+	if (!s->cur)
+		log_warn("no vulnerability database at '%s': pushed images stay queued until one is there "
+			 "('drydock db update --db %s')",
+			 s->db_path, s->db_path);
+	events_subscribe(on_event, s);
+	int want = c->workers < 1 ? 1 : c->workers > SCANNER_MAX_WORKERS ? SCANNER_MAX_WORKERS : c->workers;
+	for (int i = 0; i < want; i++)
+		if (!pthread_create(&s->workers[s->nworkers], NULL, worker_main, s))
+			s->nworkers++;
+	if (!pthread_create(&s->watcher, NULL, watcher_main, s))
+		s->watching = 1;
+	*out = s;
+	return 0;
+}
+
+void scanner_stop(struct scanner *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->wake);
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	if (s->watching)
+		pthread_join(s->watcher, NULL);
+	if (s->cur)
+		db_release(s, s->cur);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->wake);
+	free(s->data_dir);
+	free(s->db_path);
+	free(s->cache_dir);
+	free(s);
+}
+
+void scanner_stats(struct scanner *s, struct scanner_stats *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = s->st;
+	pthread_mutex_unlock(&s->mu);
+}

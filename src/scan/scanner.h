@@ -1,0 +1,42 @@
+/* scanner.h: scan on push and continuous assessment inside `drydock serve`. A manifest PUT
+ * queues a scan in the metadata store (durable); worker threads claim jobs, read the image's
+ * inventory (layers cached by digest), match it against the vulnerability database and store
+ * the assessment with the inventory. A watcher notices a new database file (a rename by
+ * `drydock db import/update`) and queues a re-assessment of every image assessed with
+ * another generation, at a lower priority than pushes, re-matched from the stored inventory
+ * without reading a layer. */
+#ifndef DD_SCANNER_H
+#define DD_SCANNER_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct meta;
+struct scanner;
+
+struct scanner_config {
+	struct meta *meta;   /* borrowed */
+	const char *data_dir; /* blobs and the layer cache */
+	const char *db_path;  /* the vulnerability database file */
+	int workers;
+};
+
+/* Starts workers and the watcher; recovers jobs left running by a crash and queues every
+ * manifest never assessed. Returns an owned scanner. */
+int scanner_start(const struct scanner_config *c, struct scanner **out);
+void scanner_stop(struct scanner *s);
+/* Wakes the workers (a job was queued). */
+void scanner_kick(struct scanner *s);
+
+#define SCANNER_BUCKETS 12
+struct scanner_stats {
+	uint64_t completed, failed;
+	uint64_t by_status[4];                 /* Healthy, Unhealthy, NotApplicable, Failed */
+	uint64_t latency_le[SCANNER_BUCKETS];  /* cumulative counts of scan durations <= bound */
+	double latency_sum;                    /* seconds */
+	char generation[17];                   /* of the database in use, "" when none */
+	int64_t db_built_at;
+};
+extern const double scanner_bucket_bounds[SCANNER_BUCKETS];
+void scanner_stats(struct scanner *s, struct scanner_stats *out);
+
+#endif
