@@ -227,7 +227,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 			rec.reason = arena_printf(&a, "%s: %s", dd_err_message(rc), why ? why : "");
 			goto store;
 		}
-		if (inv.os.kind == OS_SCRATCH && !inv.n) {
+		if (!inv.n && inv.os.kind != OS_KNOWN) {
 			rec.status = "NotApplicable";
 			rec.reason = "no operating system and no packages found (a scratch-based image)";
 			goto store;
