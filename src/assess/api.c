@@ -2,6 +2,9 @@
  * filtered and paged here from the stored report. Every endpoint passes access_check. */
 #include "common/dd.h"
 #include "assess/api.h"
+#include "assess/rules.h"
+#include "common/util.h"
+#include <openssl/sha.h>
 #include "common/arena.h"
 #include "registry/registry.h"
 #include "scan/scanner.h"
@@ -13,8 +16,11 @@
 
 int assess_api_route(const char *path)
 {
-	return !strncmp(path, "/api/v1/", 8) || !strcmp(path, "/metrics") || !strcmp(path, "/healthz");
+	return !strncmp(path, "/api/v1/", 8) || !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
+	       !strncmp(path, "/providers/Microsoft.Security/", 30) || !strncmp(path, "/subscriptions/", 15);
 }
+
+static void ask_body(struct http_req *r);
 
 static void send_json(struct http_req *r, int status, json_t *o)
 {
@@ -101,6 +107,10 @@ static void image_handle(struct http_req *r, struct registry *reg)
 		json_object_set_new(o, "database_generation", json_string(rec.db_generation));
 		json_t *rep = *rec.report ? json_loads(rec.report, 0, NULL) : NULL;
 		if (rep) {
+			struct rule *rules;
+			size_t nrules = 0;
+			rules_load(reg->meta, &r->arena, &rules, &nrules);
+			json_object_set_new(o, "status", json_string(rules_apply(rules, nrules, repo, rep, rec.status)));
 			const char *keys[] = {"os", "ecosystem", "packages", "counts", "fix_plan"};
 			for (size_t i = 0; i < DD_ARRAY_LEN(keys); i++)
 				json_object_set(o, keys[i], json_object_get(rep, keys[i]));
@@ -132,15 +142,20 @@ static void image_handle(struct http_req *r, struct registry *reg)
 	send_json(r, 200, o);
 }
 
-/* Counts by severity of a stored report, added into acc. */
-static void add_counts(const char *report, json_int_t acc[6], json_int_t *unfixed)
+/* Counts by severity of a stored report under the rules, added into acc; returns the status
+ * under the rules (arena copy). */
+static const char *add_counts(struct arena *a, const struct rule *rules, size_t nrules, const struct assessment_rec *rec,
+			      json_int_t acc[6], json_int_t *unfixed)
 {
-	json_t *rep = *report ? json_loads(report, 0, NULL) : NULL;
+	json_t *rep = *rec->report ? json_loads(rec->report, 0, NULL) : NULL;
+	const char *status = rep ? rules_apply(rules, nrules, rec->repo, rep, rec->status) : rec->status;
 	json_t *c = json_object_get(rep, "counts");
 	for (int s = 0; s < 6; s++)
 		acc[s] += json_integer_value(json_object_get(c, vdb_severity_name(s)));
 	*unfixed += json_integer_value(json_object_get(c, "unfixed"));
+	status = arena_strdup(a, status);
 	json_decref(rep);
+	return status;
 }
 
 static json_t *sev_object(const json_int_t c[6])
@@ -164,11 +179,14 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 	}
 	json_t *images = json_array(), *by_status = json_object();
 	json_int_t total[6] = {0}, unfixed = 0;
+	struct rule *rules;
+	size_t nrules = 0;
+	rules_load(reg->meta, &r->arena, &rules, &nrules);
 	for (size_t i = 0; i < n; i++) {
 		struct assessment_rec full;
 		json_int_t c[6] = {0}, u = 0;
 		if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
-			add_counts(full.report, c, &u);
+			v[i].status = add_counts(&r->arena, rules, nrules, &full, c, &u);
 		for (int s = 0; s < 6; s++)
 			total[s] += c[s];
 		unfixed += u;
@@ -215,11 +233,24 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 {
 	const char *p = r->path + strlen("/api/v1/namespaces/");
 	const char *slash = strchr(p, '/');
-	if (!slash || strcmp(slash, "/scanning") || slash == p || (size_t)(slash - p) > 255) {
-		reg_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning");
+	if (!slash || (strcmp(slash, "/scanning") && strcmp(slash, "/policy")) || slash == p || (size_t)(slash - p) > 255) {
+		reg_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning or .../policy");
 		return;
 	}
 	const char *ns = arena_strndup(&r->arena, p, (size_t)(slash - p));
+	if (!strcmp(slash, "/policy")) {
+		if (!strcmp(r->method, "PUT")) {
+			if (!reg_access(r, ns, ACCESS_SETTINGS))
+				ask_body(r);
+		} else if (strcmp(r->method, "GET"))
+			reg_error(r, DD_E_METHOD, NULL);
+		else if (!reg_access(r, ns, ACCESS_SECURITY_READ)) {
+			int t = policy_threshold(reg->meta, &r->arena, ns);
+			send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
+						    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
+		}
+		return;
+	}
 	int enabled;
 	if (!strcmp(r->method, "PUT")) {
 		const char *e = http_query(r, "enabled");
@@ -274,11 +305,14 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	struct assessment_rec *v;
 	size_t n;
 	json_int_t total[6] = {0}, unfixed = 0;
+	struct rule *rules;
+	size_t nrules = 0;
+	rules_load(reg->meta, &r->arena, &rules, &nrules);
 	if (!reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n))
 		for (size_t i = 0; i < n; i++) {
 			struct assessment_rec full;
 			if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
-				add_counts(full.report, total, &unfixed);
+				add_counts(&r->arena, rules, nrules, &full, total, &unfixed);
 		}
 	buf_puts(&b, "# HELP drydock_findings Findings in the latest assessment of every stored image, by severity.\n"
 		     "# TYPE drydock_findings gauge\n");
@@ -305,10 +339,324 @@ static void health_handle(struct http_req *r, struct registry *reg)
 	send_json(r, rc ? 503 : 200, o);
 }
 
+/* ---- suppression rules and pull policies ---- */
+
+static void ask_body(struct http_req *r) { reg_of(r)->body = BODY_API; }
+
+static void rules_handle(struct http_req *r, struct registry *reg)
+{
+	const char *p = r->path + strlen("/api/v1/suppressions");
+	if (!strcmp(r->method, "POST") && !*p) {
+		if (!reg_access(r, NULL, ACCESS_SETTINGS))
+			ask_body(r);
+		return;
+	}
+	if (!strcmp(r->method, "DELETE") && *p == '/' && p[1]) {
+		if (reg_access(r, NULL, ACCESS_SETTINGS))
+			return;
+		const char *v;
+		const char *key = arena_printf(&r->arena, "suppression/%s", p + 1);
+		if (reg->meta->ops->setting_get(reg->meta, &r->arena, key, &v)) {
+			reg_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
+			return;
+		}
+		reg->meta->ops->setting_delete(reg->meta, key);
+		http_respond(r, 204, NULL, "", 0);
+		return;
+	}
+	if (strcmp(r->method, "GET") || *p) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	if (reg_access(r, NULL, ACCESS_SECURITY_READ))
+		return;
+	const char **keys, **values;
+	size_t n;
+	if (reg->meta->ops->settings_list(reg->meta, &r->arena, "suppression/", &keys, &values, &n)) {
+		reg_error(r, DD_E_IO, NULL);
+		return;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_loads(values[i], 0, NULL);
+		if (o) {
+			json_int_t exp = json_integer_value(json_object_get(o, "expires"));
+			json_object_set_new(o, "expired", json_boolean(exp && exp <= util_now()));
+			json_array_append_new(a, o);
+		}
+	}
+	send_json(r, 200, json_pack("{s:o}", "suppressions", a));
+}
+
+static void rule_create(struct http_req *r, struct registry *reg, const char *body, size_t len)
+{
+	struct rule rule;
+	const char *why;
+	if (rule_parse(&r->arena, body, len, &rule, &why)) {
+		reg_error(r, DD_E_USAGE, why);
+		return;
+	}
+	char id[37];
+	util_uuid(id);
+	rule.id = id;
+	rule.created = util_now();
+	char *text = rule_to_json(&rule);
+	int rc = text ? reg->meta->ops->setting_put(reg->meta, arena_printf(&r->arena, "suppression/%s", id), text)
+		      : DD_E_NOMEM;
+	if (rc) {
+		free(text);
+		reg_error(r, rc, NULL);
+		return;
+	}
+	http_respond(r, 201, "application/json", text, strlen(text));
+	http_add_header(r, "Location", arena_printf(&r->arena, "/api/v1/suppressions/%s", id));
+	free(text);
+}
+
+/* /api/v1/namespaces/<ns>/policy: {"deny_pull_at_or_above": "HIGH"} (null or {} clears it) */
+static void policy_set(struct http_req *r, struct registry *reg, const char *ns, const char *body, size_t len)
+{
+	json_t *o = json_loadb(body, len, 0, NULL);
+	json_t *v = json_object_get(o, "deny_pull_at_or_above");
+	const char *sev = json_string_value(v);
+	int ok = json_is_object(o) && (!v || json_is_null(v) || sev);
+	int found = 0;
+	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
+		found |= !strcasecmp(sev, vdb_severity_name(s));
+	if (!ok || (sev && !found)) {
+		json_decref(o);
+		reg_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
+					 " or {} to allow every pull");
+		return;
+	}
+	const char *key = arena_printf(&r->arena, "policy/%s", ns);
+	int rc;
+	if (sev) {
+		char *text = json_dumps(o, JSON_COMPACT);
+		rc = reg->meta->ops->setting_put(reg->meta, key, text ? text : "{}");
+		free(text);
+	} else
+		rc = reg->meta->ops->setting_delete(reg->meta, key);
+	json_decref(o);
+	if (rc) {
+		reg_error(r, rc, NULL);
+		return;
+	}
+	int t = policy_threshold(reg->meta, &r->arena, ns);
+	send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
+				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
+}
+
+/* ---- the Microsoft.Security shape ---- */
+
+#define AZURE_ASSESSMENT "dbd0cb49-b563-45e7-9724-889e799fa648"
+#define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
+
+static const char *azure_severity(const char *s)
+{
+	if (!strcmp(s, "CRITICAL") || !strcmp(s, "HIGH"))
+		return "High";
+	if (!strcmp(s, "MEDIUM"))
+		return "Medium";
+	return "Low";
+}
+
+/* A stable UUID-shaped name for (repo, digest, id, package). */
+static const char *stable_guid(struct arena *a, const char *repo, const char *digest, const char *id, const char *pkg)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, pkg);
+	SHA256((const unsigned char *)in, strlen(in), h);
+	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
+			    h[13], h[14], h[15]);
+}
+
+static const char *iso_time(struct arena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char buf[32];
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strdup(a, buf);
+}
+
+static json_t *azure_sub(struct arena *a, const char *scope, const char *host, const struct assessment_rec *rec,
+			 json_t *f)
+{
+	const char *id = json_string_value(json_object_get(f, "id"));
+	const char *pkg = json_string_value(json_object_get(f, "package"));
+	const char *name = stable_guid(a, rec->repo, rec->digest, id, pkg);
+	json_t *cves = json_array(), *al, *refs = json_array(), *ref;
+	size_t i;
+	if (!strncmp(id, "CVE-", 4))
+		json_array_append_new(cves, json_pack("{s:s, s:s}", "title", id, "link",
+						      arena_printf(a, "https://nvd.nist.gov/vuln/detail/%s", id)));
+	json_array_foreach(json_object_get(f, "aliases"), i, al)
+	{
+		const char *x = json_string_value(al);
+		if (x && !strncmp(x, "CVE-", 4))
+			json_array_append_new(cves, json_pack("{s:s, s:s}", "title", x, "link",
+							      arena_printf(a, "https://nvd.nist.gov/vuln/detail/%s", x)));
+	}
+	json_array_foreach(json_object_get(f, "references"), i, ref)
+		json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
+	json_t *cv = json_object_get(f, "cvss");
+	json_t *cvss = json_is_object(cv) ? json_pack("{s:{s:O, s:O}}", "3.0", "base", json_object_get(cv, "score"),
+						      "cvssVectorString", json_object_get(cv, "vector"))
+					  : json_null();
+	json_t *supp = json_object_get(f, "suppressed");
+	const char *desc = json_string_value(json_object_get(f, "description"));
+	const char *summary = json_string_value(json_object_get(f, "summary"));
+	json_t *status = json_pack("{s:s, s:s, s:o, s:s}", "code", supp ? "NotApplicable" : "Unhealthy", "severity",
+				   azure_severity(json_string_value(json_object_get(f, "severity"))), "cause",
+				   supp ? json_string("Exempt") : json_null(), "description",
+				   supp ? json_string_value(json_object_get(supp, "reason"))
+					: "The image has a package with this vulnerability");
+	json_t *props = json_pack(
+		"{s:s, s:s, s:o, s:O, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o, s:o, s:O, s:O, s:o, s:s, s:s, s:s}}",
+		"id", id, "displayName", summary && *summary ? summary : arena_printf(a, "%s in %s", id, pkg), "status", status,
+		"remediation", json_object_get(f, "remediation"), "impact",
+		arena_printf(a, "%s %s (%s) in this image is affected", pkg,
+			     json_string_value(json_object_get(f, "package_version")),
+			     json_string_value(json_object_get(f, "severity"))),
+		"category", "OS package", "description", desc ? desc : id, "timeGenerated", iso_time(a, rec->scanned_at),
+		"resourceDetails", "source", "drydock", "id",
+		arena_printf(a, "/repositories/%s/images/%s", rec->repo, rec->digest), "additionalData",
+		"assessedResourceType", "ContainerRegistryVulnerability", "type", "Vulnerability", "cve", cves, "cvss", cvss,
+		"patchable", json_object_get(f, "patchable"), "publishedTime", json_object_get(f, "published"),
+		"vendorReferences", refs, "imageDigest", rec->digest, "repositoryName", rec->repo, "registryHost", host);
+	return json_pack("{s:s, s:s, s:s, s:o}", "type", "Microsoft.Security/assessments/subAssessments", "id",
+			 arena_printf(a, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT "/subAssessments/%s",
+				      scope, name),
+			 "name", name, "properties", props);
+}
+
+/* [/subscriptions/<ns>]/providers/Microsoft.Security/assessments[/<key>[/subAssessments]] */
+static void azure_handle(struct http_req *r, struct registry *reg)
+{
+	const char *p = r->path, *ns = NULL, *scope = "";
+	if (!strncmp(p, "/subscriptions/", 15)) {
+		const char *s = p + 15, *slash = strchr(s, '/');
+		if (!slash || slash == s) {
+			reg_error(r, DD_E_NOT_FOUND, "use /subscriptions/<namespace>/providers/Microsoft.Security/assessments");
+			return;
+		}
+		ns = arena_strndup(&r->arena, s, (size_t)(slash - s));
+		scope = arena_strndup(&r->arena, p, (size_t)(slash - p));
+		p = slash;
+	}
+	static const char base[] = "/providers/Microsoft.Security/assessments";
+	if (strncmp(p, base, sizeof(base) - 1)) {
+		reg_error(r, DD_E_NOT_FOUND, "see docs/api.md for the Microsoft.Security shape");
+		return;
+	}
+	p += sizeof(base) - 1;
+	int list = !*p || !strcmp(p, "/");
+	int one = !strcmp(p, "/" AZURE_ASSESSMENT);
+	int subs = !strcmp(p, "/" AZURE_ASSESSMENT "/subAssessments");
+	if (!list && !one && !subs) {
+		reg_error(r, DD_E_NOT_FOUND, "the only assessment is " AZURE_ASSESSMENT);
+		return;
+	}
+	if (strcmp(r->method, "GET")) {
+		reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	if (reg_access(r, NULL, ACCESS_SECURITY_READ))
+		return;
+	const char *host = http_header(r, "Host");
+	host = host ? host : "drydock";
+	struct assessment_rec *v;
+	size_t n;
+	if (reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n)) {
+		reg_error(r, DD_E_IO, NULL);
+		return;
+	}
+	struct rule *rules;
+	size_t nrules = 0;
+	rules_load(reg->meta, &r->arena, &rules, &nrules);
+	long skip = http_query(r, "$skip") ? atol(http_query(r, "$skip")) : 0;
+	long top = http_query(r, "$top") ? atol(http_query(r, "$top")) : AZURE_PAGE;
+	if (top < 1 || top > AZURE_PAGE)
+		top = AZURE_PAGE;
+	if (skip < 0)
+		skip = 0;
+	json_t *value = json_array();
+	long seen = 0;
+	int unhealthy = 0, more = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strcspn(v[i].repo, "/");
+		if (ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl)))
+			continue;
+		struct assessment_rec full;
+		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
+			continue;
+		json_t *rep = json_loads(full.report, 0, NULL), *f;
+		const char *st = rules_apply(rules, nrules, full.repo, rep, full.status);
+		unhealthy |= !strcmp(st, "Unhealthy");
+		size_t k;
+		json_array_foreach(json_object_get(rep, "findings"), k, f)
+		{
+			if (!subs)
+				break;
+			if (seen++ < skip)
+				continue;
+			if ((long)json_array_size(value) >= top) {
+				more = 1;
+				break;
+			}
+			json_array_append_new(value, azure_sub(&r->arena, scope, host, &full, f));
+		}
+		json_decref(rep);
+	}
+	json_t *assessment = json_pack(
+		"{s:s, s:s, s:s, s:{s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:s}}}", "type", "Microsoft.Security/assessments",
+		"id", arena_printf(&r->arena, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT, scope), "name",
+		AZURE_ASSESSMENT, "properties", "displayName", "Vulnerabilities in container registry images should be remediated",
+		"status", "code", unhealthy ? "Unhealthy" : "Healthy", "resourceDetails", "source", "drydock", "id", host,
+		"metadata", "severity", "High", "assessmentType", "BuiltIn", "description",
+		"Container image vulnerability assessment scans the registry for security vulnerabilities and exposes "
+		"detailed findings for each image.");
+	if (one) {
+		json_decref(value);
+		send_json(r, 200, assessment);
+		return;
+	}
+	json_t *o;
+	if (list) {
+		json_decref(value);
+		o = json_pack("{s:[o]}", "value", assessment);
+	} else {
+		json_decref(assessment);
+		o = json_pack("{s:o}", "value", value);
+		if (more)
+			json_object_set_new(o, "nextLink",
+					    json_string(arena_printf(&r->arena, "%s?$skip=%ld&$top=%ld", r->path, skip + top, top)));
+	}
+	send_json(r, 200, o);
+}
+
+void assess_api_end(struct http_req *r, struct registry *reg, const char *body, size_t len)
+{
+	if (!strcmp(r->path, "/api/v1/suppressions"))
+		rule_create(r, reg, body, len);
+	else {
+		const char *p = r->path + strlen("/api/v1/namespaces/");
+		const char *slash = strchr(p, '/');
+		policy_set(r, reg, arena_strndup(&r->arena, p, slash ? (size_t)(slash - p) : 0), body, len);
+	}
+}
+
 void assess_api_handle(struct http_req *r, struct registry *reg)
 {
 	const char *p = r->path;
-	if (!strcmp(p, "/healthz"))
+	if (!strncmp(p, "/providers/", 11) || !strncmp(p, "/subscriptions/", 15))
+		azure_handle(r, reg);
+	else if (!strncmp(p, "/api/v1/suppressions", 20))
+		rules_handle(r, reg);
+	else if (!strcmp(p, "/healthz"))
 		health_handle(r, reg);
 	else if (!strcmp(p, "/metrics"))
 		metrics_handle(r, reg);

@@ -9,6 +9,7 @@
 #include "registry/events.h"
 #include "registry/registry.h"
 #include "scan/scanner.h"
+#include "assess/webhook.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include <jansson.h>
@@ -19,7 +20,7 @@ static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
-	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N]\n";
+	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n";
 
 struct event_log {
 	int fd;
@@ -203,12 +204,17 @@ int cmd_serve(int argc, char **argv)
 		if (!*c.db)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
-					    .workers = (int)c.scan_workers};
+					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0};
 		rc = scanner_start(&sc, &scanner);
 		if (rc)
 			log_error("cannot start the scanner: %s", dd_err_message(rc));
 		else
 			reg->scanner = scanner;
+	}
+	struct webhook *hook = NULL;
+	if (!rc && *c.webhook && !(hook = webhook_start(meta, c.webhook))) {
+		log_error("cannot start the webhook deliverer");
+		rc = DD_E_INTERNAL;
 	}
 	sigset_t set;
 	sigemptyset(&set);
@@ -238,6 +244,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	http_server_stop(srv);
 	scanner_stop(scanner);
+	webhook_stop(hook);
 	janitor_stop(&jan);
 	registry_free(reg);
 	if (meta)

@@ -66,6 +66,13 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "upload-max-age"))
 		return set_long(&c->upload_max_age, value, 1, 365L * 24 * 3600,
 				"upload-max-age must be a number of seconds from 1 to 31536000", why);
+	if (!strcmp(key, "webhook")) {
+		if (*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
+			*why = "webhook must be an http:// or https:// URL";
+			return DD_E_CONFIG;
+		}
+		return set_str(c->webhook, sizeof(c->webhook), value, why);
+	}
 	if (!strcmp(key, "db"))
 		return set_str(c->db, sizeof(c->db), value, why);
 	if (!strcmp(key, "scan-workers"))

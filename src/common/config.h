@@ -15,6 +15,7 @@ struct config {
 	long upload_max_age;      /* seconds an idle upload session is kept */
 	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
+	char webhook[1024];       /* URL that receives an event per completed assessment, or empty */
 };
 
 void config_defaults(struct config *c);

@@ -6,6 +6,7 @@
 #include "common/dd.h"
 #include "registry.h"
 #include "auth/access.h"
+#include "assess/rules.h"
 #include "events.h"
 #include "http/range.h"
 #include "image/manifest.h"
@@ -39,6 +40,11 @@ static void get_manifest(struct http_req *r, int head)
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg)
 			  : rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
+		return;
+	}
+	const char *why;
+	if (policy_check_pull(reg->meta, &r->arena, q->name, m.digest, &why)) {
+		reg_error(r, DD_E_DENIED, why);
 		return;
 	}
 	const char *inm = http_header(r, "If-None-Match");

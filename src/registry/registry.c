@@ -131,10 +131,10 @@ static void on_body(struct http_req *r, const char *data, size_t n)
 		return; /* discard the rest; the error is answered at the end */
 	if (q->body == BODY_UPLOAD)
 		uploads_body(r, data, n);
-	else if (q->body == BODY_MANIFEST) {
+	else if (q->body == BODY_MANIFEST || q->body == BODY_API) {
 		if (buf_append(&q->manifest, data, n)) {
 			q->err = DD_E_TOO_LARGE;
-			q->why = "manifest larger than 4 MiB";
+			q->why = q->body == BODY_API ? "request body larger than 4 MiB" : "manifest larger than 4 MiB";
 			buf_release(&q->manifest);
 		}
 	}
@@ -147,6 +147,8 @@ static void on_end(struct http_req *r)
 		uploads_end(r);
 	else if (q->body == BODY_MANIFEST)
 		manifests_end(r);
+	else if (q->body == BODY_API && !q->err)
+		assess_api_end(r, q->reg, q->manifest.data ? q->manifest.data : "", q->manifest.len);
 	else if (q->err)
 		reg_error(r, q->err, q->why);
 }

@@ -36,7 +36,7 @@ struct http_app registry_app(struct registry *reg);
 
 /* ---- internal to the registry module ---- */
 
-enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST };
+enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_API };
 
 struct reg_req {
 	struct registry *reg;

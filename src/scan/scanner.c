@@ -180,6 +180,24 @@ static const char *month_now(struct arena *a)
 	return arena_printf(a, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
 }
 
+/* The webhook event of a completed assessment (owned text): status, counts, digest. */
+static char *webhook_payload(const struct assessment_rec *rec, int reassessment)
+{
+	char id[37];
+	util_uuid(id);
+	json_t *rep = *rec->report ? json_loads(rec->report, 0, NULL) : NULL;
+	json_t *counts = json_object_get(rep, "counts");
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:O, s:s, s:b}", "id", id, "event",
+			      "assessment.completed", "time", (json_int_t)rec->scanned_at, "repository", rec->repo, "digest",
+			      rec->digest, "status", rec->status, "reason", rec->reason, "counts",
+			      counts ? counts : json_null(), "database_generation", rec->db_generation, "reassessment",
+			      reassessment);
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	json_decref(rep);
+	return text;
+}
+
 static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job)
 {
 	struct meta *meta = s->cfg.meta;
@@ -254,7 +272,10 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 store:
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
-	rc = meta->ops->scan_complete(meta, job->id, &rec, job->priority == SCAN_PUSH ? ns : NULL, month_now(&a));
+	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS) : NULL;
+	rc = meta->ops->scan_complete(meta, job->id, &rec, job->priority == SCAN_PUSH ? ns : NULL, month_now(&a),
+				      payload);
+	free(payload);
 	if (rc)
 		log_error("cannot store the assessment of %s@%s: %s", job->repo, job->digest, dd_err_message(rc));
 	else

@@ -18,6 +18,7 @@ struct scanner_config {
 	const char *data_dir; /* blobs and the layer cache */
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
+	int webhooks; /* add a webhook event to the outbox with every assessment */
 };
 
 /* Starts workers and the watcher; recovers jobs left running by a crash and queues every

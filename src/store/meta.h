@@ -100,9 +100,10 @@ struct meta_ops {
 	int (*scan_claim)(struct meta *m, struct arena *a, struct scan_job *out);
 	/* Stores the assessment, removes the job and counts one scan for `ns` in `month` ("2026-11";
 	 * ns NULL: not counted, as for re-assessments), in one transaction. A job whose manifest
-	 * was deleted meanwhile is dropped. */
+	 * was deleted meanwhile is dropped. webhook_payload, when not NULL, joins the webhook
+	 * outbox in the same transaction. */
 	int (*scan_complete)(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
-			     const char *month);
+			     const char *month, const char *webhook_payload);
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);
@@ -123,6 +124,21 @@ struct meta_ops {
 	/* Scanning per namespace (the first path component); enabled unless set otherwise. */
 	int (*ns_scanning_get)(struct meta *m, const char *ns, int *enabled);
 	int (*ns_scanning_set)(struct meta *m, const char *ns, int enabled);
+	/* Settings: small JSON documents by key ("suppression/<id>", "policy/<namespace>"). */
+	int (*setting_put)(struct meta *m, const char *key, const char *value);
+	/* DD_E_NOT_FOUND when absent. */
+	int (*setting_get)(struct meta *m, struct arena *a, const char *key, const char **value);
+	int (*setting_delete)(struct meta *m, const char *key);
+	/* Keys starting with prefix, in key order, and their values: parallel arrays. */
+	int (*settings_list)(struct meta *m, struct arena *a, const char *prefix, const char ***keys,
+			     const char ***values, size_t *n);
+	/* The webhook outbox: events stored durably, delivered and retried by the deliverer. */
+	int (*outbox_add)(struct meta *m, const char *payload);
+	/* Up to max events due at `now` (id order): parallel arrays of ids, payloads, attempts. */
+	int (*outbox_due)(struct meta *m, struct arena *a, int64_t now, size_t max, int64_t **ids,
+			  const char ***payloads, int **attempts, size_t *n);
+	int (*outbox_done)(struct meta *m, int64_t id);
+	int (*outbox_retry)(struct meta *m, int64_t id, int64_t next_at);
 	void (*free)(struct meta *m);
 };
 

@@ -38,7 +38,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS scan_usage(namespace TEXT NOT NULL, month TEXT NOT NULL, scans INTEGER NOT NULL,"
 	" PRIMARY KEY(namespace, month)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS namespace_settings(namespace TEXT PRIMARY KEY, scanning INTEGER NOT NULL)"
-	" WITHOUT ROWID;";
+	" WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, payload TEXT NOT NULL, attempts INTEGER NOT NULL,"
+	" next_at INTEGER NOT NULL);";
 
 enum stmt_id {
 	S_BEGIN,
@@ -89,6 +92,14 @@ enum stmt_id {
 	S_USAGE_LIST,
 	S_NS_GET,
 	S_NS_SET,
+	S_SET_PUT,
+	S_SET_GET,
+	S_SET_DEL,
+	S_SET_LIST,
+	S_OUT_ADD,
+	S_OUT_DUE,
+	S_OUT_DONE,
+	S_OUT_RETRY,
 	S__COUNT
 };
 
@@ -158,6 +169,14 @@ static const char *const sql[S__COUNT] = {
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
+	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+	[S_SET_GET] = "SELECT value FROM settings WHERE key=?1",
+	[S_SET_DEL] = "DELETE FROM settings WHERE key=?1",
+	[S_SET_LIST] = "SELECT key, value FROM settings WHERE substr(key, 1, length(?1))=?1 ORDER BY key LIMIT ?2",
+	[S_OUT_ADD] = "INSERT INTO outbox(payload, attempts, next_at) VALUES(?1, 0, 0)",
+	[S_OUT_DUE] = "SELECT id, payload, attempts FROM outbox WHERE next_at<=?1 ORDER BY id LIMIT ?2",
+	[S_OUT_DONE] = "DELETE FROM outbox WHERE id=?1",
+	[S_OUT_RETRY] = "UPDATE outbox SET attempts=attempts+1, next_at=?2 WHERE id=?1",
 };
 
 struct conn {
@@ -866,7 +885,7 @@ out:
 }
 
 static int ms_scan_complete(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
-			    const char *month)
+			    const char *month, const char *webhook_payload)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	struct conn *c;
@@ -895,6 +914,12 @@ static int ms_scan_complete(struct meta *m, int64_t job, const struct assessment
 	sqlite3_bind_int64(s, 9, r->duration_us);
 	if ((rc = exec_done(c, s, "store assessment")))
 		goto out;
+	if (webhook_payload) {
+		s = stmt(c, S_OUT_ADD);
+		bind_text(s, 1, webhook_payload);
+		if ((rc = exec_done(c, s, "queue webhook")))
+			goto out;
+	}
 	if (ns) {
 		s = stmt(c, S_SCAN_USAGE_ADD);
 		bind_text(s, 1, ns);
@@ -1118,6 +1143,139 @@ static int ms_ns_scanning_set(struct meta *m, const char *ns, int enabled)
 	return rc;
 }
 
+/* ---- settings and the webhook outbox ---- */
+
+static int simple_exec(struct meta *m, enum stmt_id id, const char *t1, const char *t2, int64_t i1, int64_t i2,
+		       const char *what)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, id);
+	if (t1) {
+		bind_text(s, 1, t1);
+		if (t2)
+			bind_text(s, 2, t2);
+	} else {
+		sqlite3_bind_int64(s, 1, i1);
+		sqlite3_bind_int64(s, 2, i2);
+	}
+	rc = exec_done(c, s, what);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_setting_put(struct meta *m, const char *key, const char *value)
+{
+	return simple_exec(m, S_SET_PUT, key, value, 0, 0, "store setting");
+}
+
+static int ms_setting_delete(struct meta *m, const char *key)
+{
+	return simple_exec(m, S_SET_DEL, key, NULL, 0, 0, "delete setting");
+}
+
+static int ms_setting_get(struct meta *m, struct arena *a, const char *key, const char **value)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*value = NULL;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SET_GET);
+	bind_text(s, 1, key);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*value = col_text(a, s, 0);
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "setting");
+	conn_put(ms, c);
+	return rc;
+}
+
+#define SETTINGS_MAX 10000 /* rules listed at once */
+
+static int ms_settings_list(struct meta *m, struct arena *a, const char *prefix, const char ***keys,
+			    const char ***values, size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_SET_LIST);
+	bind_text(s, 1, prefix);
+	sqlite3_bind_int64(s, 2, SETTINGS_MAX);
+	size_t cap = 16;
+	*keys = arena_alloc(a, cap * sizeof(**keys));
+	*values = arena_alloc(a, cap * sizeof(**values));
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			const char **k = arena_alloc(a, 2 * cap * sizeof(*k)), **v = arena_alloc(a, 2 * cap * sizeof(*v));
+			memcpy(k, *keys, cap * sizeof(*k));
+			memcpy(v, *values, cap * sizeof(*v));
+			*keys = k;
+			*values = v;
+			cap *= 2;
+		}
+		(*keys)[*n] = col_text(a, s, 0);
+		(*values)[(*n)++] = col_text(a, s, 1);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE)
+		rc = sq_err(c->db, "settings");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_outbox_add(struct meta *m, const char *payload)
+{
+	return simple_exec(m, S_OUT_ADD, payload, NULL, 0, 0, "queue webhook");
+}
+
+static int ms_outbox_due(struct meta *m, struct arena *a, int64_t now, size_t max, int64_t **ids,
+			 const char ***payloads, int **attempts, size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	*ids = arena_alloc(a, (max + 1) * sizeof(**ids));
+	*payloads = arena_alloc(a, (max + 1) * sizeof(**payloads));
+	*attempts = arena_alloc(a, (max + 1) * sizeof(**attempts));
+	sqlite3_stmt *s = stmt(c, S_OUT_DUE);
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		(*ids)[*n] = sqlite3_column_int64(s, 0);
+		(*payloads)[*n] = col_text(a, s, 1);
+		(*attempts)[(*n)++] = sqlite3_column_int(s, 2);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = sq_err(c->db, "outbox");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_outbox_done(struct meta *m, int64_t id)
+{
+	return simple_exec(m, S_OUT_DONE, NULL, NULL, id, 0, "webhook delivered");
+}
+
+static int ms_outbox_retry(struct meta *m, int64_t id, int64_t next_at)
+{
+	return simple_exec(m, S_OUT_RETRY, NULL, NULL, id, next_at, "webhook retry");
+}
+
 static void ms_free(struct meta *m)
 {
 	struct meta_sqlite *ms = ms_of(m);
@@ -1161,6 +1319,14 @@ static const struct meta_ops sqlite_ops = {
 	.usage_list = ms_usage_list,
 	.ns_scanning_get = ms_ns_scanning_get,
 	.ns_scanning_set = ms_ns_scanning_set,
+	.setting_put = ms_setting_put,
+	.setting_get = ms_setting_get,
+	.setting_delete = ms_setting_delete,
+	.settings_list = ms_settings_list,
+	.outbox_add = ms_outbox_add,
+	.outbox_due = ms_outbox_due,
+	.outbox_done = ms_outbox_done,
+	.outbox_retry = ms_outbox_retry,
 	.free = ms_free,
 };
 

@@ -12,6 +12,9 @@ import requests
 
 BIN = os.environ.get("DRYDOCK_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "drydock")
+# the shared folder of real data (feeds, package databases), beside the repository unless set
+SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+VULNDATA = os.path.join(SHARED, "vulndata")
 
 
 class Server:

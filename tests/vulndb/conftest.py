@@ -6,10 +6,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from drydock import BIN  # noqa: E402
-
-SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(HERE, "..", "..", "..", "shared"))
-VULNDATA = os.path.join(SHARED, "vulndata")
+from drydock import BIN, VULNDATA  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from conftest import BIN, VULNDATA
+from drydock import BIN, VULNDATA
 
 
 def db(*args, env=None):

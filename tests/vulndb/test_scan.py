@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, SHARED
+from drydock import BIN, SHARED
 
 SEVERITIES = {"CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN"}
 PKGDB = os.path.join(SHARED, "testdata", "pkgdb", "dpkg")

@@ -14,8 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import BIN, SHARED, VULNDATA
-from drydock import OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
+from drydock import BIN, SHARED, VULNDATA, OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
 
 FINAL = {"Healthy", "Unhealthy", "NotApplicable", "Failed"}
 

@@ -1,0 +1,240 @@
+/* rules.c: suppression rules and pull policies (see rules.h). Stored as settings
+ * "suppression/<id>" and "policy/<namespace>" in the metadata store. */
+#include "common/dd.h"
+#include "assess/rules.h"
+#include "common/arena.h"
+#include "common/util.h"
+#include "store/meta.h"
+#include "vulndb/vulndb.h"
+#include <fnmatch.h>
+#include <jansson.h>
+
+#define RULE_MAX_FIELD 512 /* bytes of one rule field */
+
+static int field(struct arena *a, json_t *o, const char *key, const char **out, const char **why)
+{
+	json_t *v = json_object_get(o, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) > RULE_MAX_FIELD) {
+		*why = arena_printf(a, "'%s' must be a string of at most %d bytes", key, RULE_MAX_FIELD);
+		return DD_E_USAGE;
+	}
+	*out = *json_string_value(v) ? arena_strdup(a, json_string_value(v)) : NULL;
+	return 0;
+}
+
+int rule_parse(struct arena *a, const char *json, size_t len, struct rule *out, const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	json_error_t err;
+	json_t *o = json_loadb(json, len, 0, &err);
+	int rc = 0;
+	if (!json_is_object(o)) {
+		*why = "the rule must be a JSON object";
+		rc = DD_E_USAGE;
+		goto out;
+	}
+	if ((rc = field(a, o, "vulnerability", &out->vulnerability, why)) ||
+	    (rc = field(a, o, "package", &out->package, why)) || (rc = field(a, o, "severity", &out->severity, why)) ||
+	    (rc = field(a, o, "repository", &out->repository, why)) || (rc = field(a, o, "reason", &out->reason, why)) ||
+	    (rc = field(a, o, "id", &out->id, why)))
+		goto out;
+	if (!out->vulnerability && !out->package && !out->severity && !out->repository) {
+		*why = "a rule needs at least one of vulnerability, package, severity, repository";
+		rc = DD_E_USAGE;
+		goto out;
+	}
+	if (!out->reason) {
+		*why = "a rule needs a reason";
+		rc = DD_E_USAGE;
+		goto out;
+	}
+	if (out->severity) {
+		unsigned mask;
+		for (const char *p = out->severity; *p;) {
+			size_t n = strcspn(p, ",");
+			mask = 0;
+			for (int s = 0; s <= VDB_SEV_CRITICAL; s++)
+				if (strlen(vdb_severity_name(s)) == n && !strncasecmp(p, vdb_severity_name(s), n))
+					mask = 1;
+			if (!mask) {
+				*why = "severity is a list of CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN";
+				rc = DD_E_USAGE;
+				goto out;
+			}
+			p += n + (p[n] == ',');
+		}
+	}
+	json_t *e = json_object_get(o, "expires");
+	if (json_is_integer(e) && json_integer_value(e) > 0)
+		out->expires = json_integer_value(e);
+	else if (e && !json_is_null(e)) {
+		*why = "'expires' must be unix seconds";
+		rc = DD_E_USAGE;
+		goto out;
+	}
+	out->created = json_integer_value(json_object_get(o, "created"));
+out:
+	json_decref(o);
+	return rc;
+}
+
+char *rule_to_json(const struct rule *r)
+{
+	json_t *o = json_object();
+	const char *k[] = {"id", "vulnerability", "package", "severity", "repository", "reason"};
+	const char *v[] = {r->id, r->vulnerability, r->package, r->severity, r->repository, r->reason};
+	for (size_t i = 0; i < DD_ARRAY_LEN(k); i++)
+		if (v[i])
+			json_object_set_new(o, k[i], json_string(v[i]));
+	json_object_set_new(o, "expires", r->expires ? json_integer(r->expires) : json_null());
+	json_object_set_new(o, "created", json_integer(r->created));
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return text;
+}
+
+int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
+{
+	const char **keys, **values;
+	size_t k;
+	*out = NULL;
+	*n = 0;
+	int rc = m->ops->settings_list(m, a, "suppression/", &keys, &values, &k);
+	if (rc)
+		return rc;
+	*out = arena_alloc(a, (k + 1) * sizeof(**out));
+	int64_t now = util_now();
+	for (size_t i = 0; i < k; i++) {
+		const char *why;
+		struct rule r;
+		if (rule_parse(a, values[i], strlen(values[i]), &r, &why) || (r.expires && r.expires <= now))
+			continue;
+		(*out)[(*n)++] = r;
+	}
+	return 0;
+}
+
+static int in_list(const char *list, const char *word)
+{
+	size_t w = strlen(word);
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == w && !strncasecmp(p, word, n))
+			return 1;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
+static int matches(const struct rule *r, const char *repo, json_t *f)
+{
+	if (r->repository && fnmatch(r->repository, repo, 0))
+		return 0;
+	if (r->severity && !in_list(r->severity, json_string_value(json_object_get(f, "severity"))))
+		return 0;
+	if (r->package && strcmp(r->package, json_string_value(json_object_get(f, "package"))) &&
+	    strcmp(r->package, json_string_value(json_object_get(f, "source_package"))))
+		return 0;
+	if (r->vulnerability) {
+		int hit = !strcmp(r->vulnerability, json_string_value(json_object_get(f, "id")));
+		json_t *al;
+		size_t i;
+		json_array_foreach(json_object_get(f, "aliases"), i, al) hit |= !strcmp(r->vulnerability, json_string_value(al));
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+const char *rules_apply(const struct rule *rules, size_t n, const char *repo, void *report, const char *stored_status)
+{
+	json_t *rep = report, *f;
+	size_t i;
+	json_int_t by[VDB_SEV_CRITICAL + 1] = {0}, total = 0, unfixed = 0, suppressed = 0;
+	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	{
+		const struct rule *hit = NULL;
+		for (size_t k = 0; k < n && !hit; k++)
+			if (matches(&rules[k], repo, f))
+				hit = &rules[k];
+		if (hit) {
+			json_object_set_new(f, "suppressed", json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "",
+								       "reason", hit->reason ? hit->reason : ""));
+			suppressed++;
+			continue;
+		}
+		const char *sev = json_string_value(json_object_get(f, "severity"));
+		for (int s = 0; s <= VDB_SEV_CRITICAL; s++)
+			if (sev && !strcmp(sev, vdb_severity_name(s)))
+				by[s]++;
+		total++;
+		unfixed += !json_is_true(json_object_get(f, "patchable"));
+	}
+	if (!suppressed)
+		return stored_status;
+	json_t *counts = json_object();
+	for (int s = VDB_SEV_CRITICAL; s >= 0; s--)
+		json_object_set_new(counts, vdb_severity_name(s), json_integer(by[s]));
+	json_object_set_new(counts, "total", json_integer(total));
+	json_object_set_new(counts, "unfixed", json_integer(unfixed));
+	json_object_set_new(counts, "suppressed", json_integer(suppressed));
+	json_object_set_new(rep, "counts", counts);
+	return !strcmp(stored_status, "Unhealthy") && !total ? "Healthy" : stored_status;
+}
+
+int policy_threshold(struct meta *m, struct arena *a, const char *ns)
+{
+	const char *v;
+	if (m->ops->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v))
+		return -1;
+	json_t *o = json_loads(v, 0, NULL);
+	const char *sev = json_string_value(json_object_get(o, "deny_pull_at_or_above"));
+	int t = -1;
+	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
+		if (!strcasecmp(sev, vdb_severity_name(s)))
+			t = s;
+	json_decref(o);
+	return t;
+}
+
+int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why)
+{
+	*why = NULL;
+	const char *ns = arena_strndup(a, repo, strcspn(repo, "/"));
+	int t = policy_threshold(m, a, ns);
+	struct assessment_rec rec;
+	if (t < 0 || m->ops->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
+		return 0; /* no policy, or not assessed yet */
+	json_t *rep = json_loads(rec.report, 0, NULL), *f;
+	struct rule *rules;
+	size_t nrules = 0, i, hits = 0;
+	rules_load(m, a, &rules, &nrules);
+	rules_apply(rules, nrules, repo, rep, rec.status);
+	char *list = arena_strdup(a, "");
+	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	{
+		if (json_object_get(f, "suppressed"))
+			continue;
+		const char *sev = json_string_value(json_object_get(f, "severity"));
+		int level = -1;
+		for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
+			if (!strcmp(sev, vdb_severity_name(s)))
+				level = s;
+		if (level < t)
+			continue;
+		if (hits++ < 5)
+			list = arena_printf(a, "%s%s%s %s in %s", list, *list ? ", " : "", sev,
+					    json_string_value(json_object_get(f, "id")),
+					    json_string_value(json_object_get(f, "package")));
+	}
+	json_decref(rep);
+	if (!hits)
+		return 0;
+	*why = arena_printf(a, "namespace '%s' refuses pulls of images with %s or worse findings; this image has %zu: %s%s",
+			    ns, vdb_severity_name(t), hits, list, hits > 5 ? ", ..." : "");
+	return DD_E_DENIED;
+}

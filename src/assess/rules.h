@@ -1,0 +1,42 @@
+/* rules.h: suppression rules and the per-namespace pull policy.
+ * A rule matches findings by any of vulnerability id (or alias), package (binary or source),
+ * severity (a list) and repository (a glob, '*' spanning '/'); all fields it gives must match.
+ * It may expire, and says why. Suppressed findings stay visible, marked with the rule, and no
+ * longer count towards the image's status or counts. Rules apply when assessments are read,
+ * so a new rule takes effect at once, without a re-scan. */
+#ifndef DD_RULES_H
+#define DD_RULES_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct meta;
+
+struct rule {
+	const char *id, *vulnerability, *package, *severity, *repository, *reason;
+	int64_t expires; /* unix seconds, 0 never */
+	int64_t created;
+};
+
+/* Parses a rule from untrusted JSON (a new rule: id and created are set by the caller).
+ * 0, or DD_E_USAGE with *why naming the field. */
+int rule_parse(struct arena *a, const char *json, size_t len, struct rule *out, const char **why);
+/* Owned JSON text of r. */
+char *rule_to_json(const struct rule *r);
+/* The rules in force now (expired ones left out). */
+int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n);
+
+/* Applies rules to a stored report (a json_t *, changed in place): suppressed findings get
+ * {"suppressed": {"rule", "reason"}}, counts cover the others (plus "suppressed": N).
+ * Returns the status the image has under the rules (stored_status unless every finding is
+ * suppressed: then "Healthy"). */
+const char *rules_apply(const struct rule *rules, size_t n, const char *repo, void *report, const char *stored_status);
+
+/* The pull policy of a namespace: the lowest severity that blocks pulls of an image, or -1. */
+int policy_threshold(struct meta *m, struct arena *a, const char *ns);
+
+/* The pull gate: 0 when repo@digest may be pulled under its namespace's policy, else
+ * DD_E_DENIED with *why naming the findings at or above the threshold (arena text). */
+int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why);
+
+#endif
