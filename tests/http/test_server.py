@@ -89,7 +89,7 @@ def test_config_file_and_errors(tmp_path):
     assert p.returncode == 2 and "nonsense" in p.stderr
     p = subprocess.run([BIN, "serve", "--tls-cert", "/x"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "go together" in p.stderr
-    p = subprocess.run([BIN, "scan", "x"], capture_output=True, text=True, timeout=10)
+    p = subprocess.run([BIN, "query", "x"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 3 and "not implemented" in p.stderr
     p = subprocess.run([BIN, "nope"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 2 and "unknown command" in p.stderr

@@ -185,3 +185,181 @@ def test_new_database_reassesses_without_reading_layers(full_db, images, tmp_pat
         if os.path.exists(tmp_path / "blobs-away"):
             os.rename(str(tmp_path / "blobs-away"), os.path.join(srv.data_dir, "blobs"))
         srv.stop()
+
+
+def distroless(url, repo, tag="1"):
+    status_d = open(os.path.join(SHARED, "testdata/pkgdb/dpkg/syft-statusd-coreutils/input/var/lib/dpkg/status.d/"
+                                 "coreutils-relationships"), "rb").read()
+    osr = b'PRETTY_NAME="Distroless"\nID=debian\nVERSION_ID="12"\n'
+    return push_layers(url, repo, tag, {"etc/os-release": osr, "var/lib/dpkg/status.d/coreutils": status_d})
+
+
+def test_suppressions_and_pull_policy(full_db, tmp_path):
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        distroless(srv.url, "t/app")
+        a = wait(srv.url, "t/app", "1")
+        assert a["status"] == "Unhealthy"
+        total = a["counts"]["total"]
+        api = f"{srv.url}/api/v1"
+        # a rule needs a reason and a valid severity list
+        r = requests.post(f"{api}/suppressions", json={"vulnerability": "CVE-2023-4911"})
+        assert r.status_code == 400 and "reason" in r.text
+        r = requests.post(f"{api}/suppressions", json={"severity": "SEVERE", "reason": "x"})
+        assert r.status_code == 400 and "severity" in r.text
+        r = requests.post(f"{api}/suppressions", json={"vulnerability": "CVE-2023-4911", "reason": "not reachable here"})
+        assert r.status_code == 201, r.text
+        rule = r.json()["id"]
+        r = requests.post(f"{api}/suppressions", json={"vulnerability": "CVE-2024-33601", "repository": "other/*",
+                                                       "reason": "elsewhere only"})
+        assert r.status_code == 201
+        b = requests.get(f"{api}/images", params={"repository": "t/app", "reference": "1", "limit": 1000}).json()
+        hit = [f for f in b["findings"] if f["id"] == "CVE-2023-4911"]
+        assert hit and hit[0]["suppressed"] == {"rule": rule, "reason": "not reachable here"}
+        other = [f for f in b["findings"] if f["id"] == "CVE-2024-33601"]
+        assert other and "suppressed" not in other[0]  # the repository pattern does not match
+        assert b["counts"]["total"] == total - len(hit) and b["counts"]["suppressed"] == len(hit)
+        # the pull gate
+        r = requests.put(f"{api}/namespaces/t/policy", json={"deny_pull_at_or_above": "SEVERE"})
+        assert r.status_code == 400
+        assert requests.put(f"{api}/namespaces/t/policy", json={"deny_pull_at_or_above": "HIGH"}).status_code == 200
+        r = requests.get(f"{srv.url}/v2/t/app/manifests/1", headers={"Accept": OCI_MANIFEST})
+        high = [f for f in b["findings"] if f["severity"] in ("HIGH", "CRITICAL") and "suppressed" not in f]
+        assert high, "the fixture has HIGH findings besides the suppressed one"
+        assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
+        assert high[0]["id"] in r.json()["errors"][0]["detail"]
+        assert "CVE-2023-4911" not in r.json()["errors"][0]["detail"]  # suppressed findings do not block
+        # suppress everything: Healthy, and the pull goes through
+        r = requests.post(f"{api}/suppressions", json={"severity": "CRITICAL,HIGH,MEDIUM,LOW,NEGLIGIBLE,UNKNOWN",
+                                                       "repository": "t/*", "reason": "accepted risk"})
+        assert r.status_code == 201
+        c = requests.get(f"{api}/images", params={"repository": "t/app", "reference": "1"}).json()
+        assert c["status"] == "Healthy" and c["counts"]["total"] == 0
+        assert requests.get(f"{srv.url}/v2/t/app/manifests/1", headers={"Accept": OCI_MANIFEST}).status_code == 200
+        assert requests.delete(f"{api}/suppressions/{r.json()['id']}").status_code == 204
+        assert requests.delete(f"{api}/suppressions/{r.json()['id']}").status_code == 404
+        assert requests.get(f"{srv.url}/v2/t/app/manifests/1").status_code == 403
+        assert requests.put(f"{api}/namespaces/t/policy", json={}).json()["deny_pull_at_or_above"] is None
+        assert requests.get(f"{srv.url}/v2/t/app/manifests/1").status_code == 200
+        rules = requests.get(f"{api}/suppressions").json()["suppressions"]
+        assert len(rules) == 2 and all(not x["expired"] for x in rules)
+    finally:
+        srv.stop()
+
+
+AZURE = "dbd0cb49-b563-45e7-9724-889e799fa648"
+
+
+def test_microsoft_security_shape(full_db, tmp_path):
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        distroless(srv.url, "t/app")
+        distroless(srv.url, "u/app")
+        a = wait(srv.url, "t/app", "1")
+        wait(srv.url, "u/app", "1")
+        base = f"{srv.url}/providers/Microsoft.Security/assessments"
+        lst = requests.get(base).json()["value"]
+        assert len(lst) == 1 and lst[0]["name"] == AZURE
+        assert lst[0]["properties"]["status"]["code"] == "Unhealthy"
+        assert lst[0]["properties"]["displayName"] == "Vulnerabilities in container registry images should be remediated"
+        subs = requests.get(f"{base}/{AZURE}/subAssessments").json()["value"]
+        assert len(subs) == 2 * a["counts"]["total"]
+        names = set()
+        for sub in subs:
+            p = sub["properties"]
+            assert sub["type"] == "Microsoft.Security/assessments/subAssessments"
+            names.add(sub["name"])
+            for k in ("id", "displayName", "status", "remediation", "impact", "category", "description",
+                      "timeGenerated", "resourceDetails", "additionalData"):
+                assert k in p, k
+            assert p["status"]["code"] == "Unhealthy" and p["status"]["severity"] in ("High", "Medium", "Low")
+            ad = p["additionalData"]
+            assert ad["assessedResourceType"] == "ContainerRegistryVulnerability"
+            for k in ("type", "cve", "cvss", "patchable", "publishedTime", "vendorReferences", "imageDigest",
+                      "repositoryName", "registryHost"):
+                assert k in ad, k
+            assert ad["repositoryName"] in ("t/app", "u/app") and ad["imageDigest"] == a["digest"]
+        assert len(names) == len(subs)  # one name per (vulnerability, image)
+        looney = [s for s in subs if s["properties"]["id"] == "CVE-2023-4911"][0]["properties"]
+        assert looney["status"]["severity"] == "High" and looney["additionalData"]["patchable"] is True
+        assert looney["additionalData"]["cve"][0]["link"].endswith("CVE-2023-4911")
+        assert looney["additionalData"]["cvss"]["3.0"]["base"] == 7.8
+        # a subscription is a namespace
+        only_t = requests.get(f"{srv.url}/subscriptions/t/providers/Microsoft.Security/assessments/{AZURE}/"
+                              "subAssessments").json()["value"]
+        assert len(only_t) == a["counts"]["total"]
+        assert all(s["properties"]["additionalData"]["repositoryName"] == "t/app" for s in only_t)
+        assert all(s["id"].startswith("/subscriptions/t/providers/") for s in only_t)
+        page = requests.get(f"{base}/{AZURE}/subAssessments", params={"$top": 3}).json()
+        assert len(page["value"]) == 3 and "nextLink" in page
+        nxt = requests.get(srv.url + page["nextLink"]).json()
+        assert [s["name"] for s in nxt["value"]] == [s["name"] for s in subs[3:6]]
+        assert requests.get(f"{base}/nope").status_code == 404
+    finally:
+        srv.stop()
+
+
+class Receiver:
+    """A webhook receiver on loopback: records every POST; answers 503 while `down`."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        rec = self
+        self.events, self.down = [], False
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if rec.down:
+                    self.send_response(503)
+                else:
+                    rec.events.append((self.headers["X-Drydock-Event-Id"], json.loads(body)))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait(self, n, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline and len(self.events) < n:
+            time.sleep(0.1)
+        return self.events
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_webhooks_are_delivered_once_and_survive_restart(full_db, tmp_path):
+    rx = Receiver()
+    srv = server_with_db(tmp_path, full_db, "--webhook", rx.url)
+    try:
+        d1 = distroless(srv.url, "w/one")
+        d2 = push_layers(srv.url, "w/two", "1", {"hello": b"static"})
+        ev = rx.wait(2)
+        assert len(ev) == 2
+        by_repo = {e["repository"]: e for _, e in ev}
+        assert by_repo["w/one"]["digest"] == d1 and by_repo["w/one"]["status"] == "Unhealthy"
+        assert by_repo["w/one"]["counts"]["total"] > 0 and by_repo["w/one"]["event"] == "assessment.completed"
+        assert by_repo["w/two"]["digest"] == d2 and by_repo["w/two"]["status"] == "NotApplicable"
+        assert all(h == e["id"] for h, e in ev) and len({h for h, _ in ev}) == 2
+        # the receiver fails: the event waits in the outbox, across a restart, and arrives once
+        rx.down = True
+        distroless(srv.url, "w/three")
+        wait(srv.url, "w/three", "1")
+        time.sleep(1.5)
+        srv.stop()
+        rx.down = False
+        srv.start()
+        ev = rx.wait(3)
+        time.sleep(2)
+        assert [e["repository"] for _, e in rx.events].count("w/three") == 1 and len(rx.events) == 3
+    finally:
+        srv.stop()
+        rx.close()
