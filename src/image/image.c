@@ -271,3 +271,36 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 	inv->arena = keep;
 	return 0;
 }
+
+int image_analyze_layer(const char *file, const char *digest, const char *cache_dir, const char **why)
+{
+	struct arena a = {0};
+	struct layer l;
+	struct digest want, got;
+	const char *dwhy;
+	*why = NULL;
+	int rc = 0;
+	if (!layer_cache_get(cache_dir, digest, &a, &l))
+		goto out; /* read before: nothing to do */
+	if (digest_parse(digest, strlen(digest), &want, &dwhy)) {
+		*why = "not a digest";
+		rc = DD_E_DIGEST_INVALID;
+		goto out;
+	}
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*why = "cannot open the blob";
+		rc = DD_E_IO;
+		goto out;
+	}
+	memset(&l, 0, sizeof(l));
+	rc = layer_read_fd(&a, fd, &want, &got, &l, why);
+	close(fd);
+	if (!rc)
+		rc = layer_cache_put(cache_dir, digest, &l);
+	if (*why)
+		*why = NULL; /* arena text: gone with the arena */
+out:
+	arena_free(&a);
+	return rc;
+}

@@ -56,4 +56,9 @@ void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
 int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
 		    const char **why);
 
+/* Reads one blob as a layer into the layer cache (nothing when it is there already), so that
+ * a later image_inventory finds it. A blob that is not a layer (a config) gives an error and
+ * caches nothing. 0 or an error code (*why is a static text or NULL). */
+int image_analyze_layer(const char *file, const char *digest, const char *cache_dir, const char **why);
+
 #endif

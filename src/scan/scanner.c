@@ -30,8 +30,18 @@ struct dbref {
 	char gen[17];
 };
 
+#define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
+#define LAYER_INFLIGHT 16
+
 struct scanner {
 	struct scanner_config cfg;
+	/* layers analysed as their blobs commit (in memory: a lost one is read by the image scan) */
+	char *lq[LAYER_QUEUE];
+	size_t lq_head, lq_n;
+	char *inflight[LAYER_INFLIGHT];
+	pthread_t layer_threads[SCANNER_MAX_WORKERS];
+	int nlayer_threads;
+	pthread_cond_t layer_wake, layer_done;
 	char *data_dir, *db_path, *cache_dir;
 	pthread_t workers[SCANNER_MAX_WORKERS], watcher;
 	int nworkers, watching;
@@ -180,6 +190,77 @@ static const char *month_now(struct arena *a)
 	return arena_printf(a, "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
 }
 
+static void *layer_main(void *arg)
+{
+	struct scanner *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && !s->lq_n)
+			pthread_cond_wait(&s->layer_wake, &s->mu);
+		if (s->stop)
+			break;
+		char *digest = s->lq[s->lq_head];
+		s->lq[s->lq_head] = NULL;
+		s->lq_head = (s->lq_head + 1) % LAYER_QUEUE;
+		s->lq_n--;
+		if (!digest)
+			continue; /* taken by an image scan */
+		int slot = -1;
+		for (int i = 0; i < LAYER_INFLIGHT && slot < 0; i++)
+			if (!s->inflight[i])
+				slot = i;
+		if (slot < 0) { /* cannot happen with fewer threads than slots; drop it */
+			free(digest);
+			continue;
+		}
+		s->inflight[slot] = digest;
+		pthread_mutex_unlock(&s->mu);
+		const char *colon = strchr(digest, ':'), *why;
+		size_t n = strlen(s->data_dir) + strlen(digest) + 32;
+		char *file = malloc(n);
+		if (file && colon && strlen(colon + 1) > 2) {
+			snprintf(file, n, "%s/blobs/%.*s/%.2s/%s", s->data_dir, (int)(colon - digest), digest, colon + 1,
+				 colon + 1);
+			image_analyze_layer(file, digest, s->cache_dir, &why); /* not a layer: nothing cached */
+		}
+		free(file);
+		pthread_mutex_lock(&s->mu);
+		s->inflight[slot] = NULL;
+		free(digest);
+		pthread_cond_broadcast(&s->layer_done);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Before an image scan: layers being analysed are waited for; queued ones are taken out of
+ * the queue (the image scan reads them now rather than twice). */
+static void claim_layers(struct scanner *s, const struct image *img)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < img->nlayers; i++) {
+		const char *d = img->layers[i].digest;
+		if (!d)
+			continue;
+		for (size_t k = 0; k < s->lq_n; k++) {
+			size_t at = (s->lq_head + k) % LAYER_QUEUE;
+			if (s->lq[at] && !strcmp(s->lq[at], d)) {
+				free(s->lq[at]);
+				s->lq[at] = NULL; /* a hole: skipped when reached */
+			}
+		}
+		for (;;) {
+			int busy = 0;
+			for (int k = 0; k < LAYER_INFLIGHT; k++)
+				busy |= s->inflight[k] && !strcmp(s->inflight[k], d);
+			if (!busy || s->stop)
+				break;
+			pthread_cond_wait(&s->layer_done, &s->mu);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* The webhook event of a completed assessment (owned text): status, counts, digest. */
 static char *webhook_payload(const struct assessment_rec *rec, int reassessment)
 {
@@ -238,8 +319,10 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		struct image img = {.want_index = -1};
 		const char *ref = arena_printf(&a, "%s@%s", job->repo, job->digest);
 		rc = image_open_store_meta(&a, meta, s->data_dir, ref, &img, &why);
-		if (!rc)
+		if (!rc) {
+			claim_layers(s, &img);
 			rc = image_inventory(&a, &img, s->cache_dir, &inv, &why);
+		}
 		if (rc) {
 			rec.status = "Failed";
 			rec.reason = arena_printf(&a, "%s: %s", dd_err_message(rc), why ? why : "");
@@ -331,6 +414,20 @@ static void *worker_main(void *arg)
 static void on_event(void *ctx, const struct event *ev)
 {
 	struct scanner *s = ctx;
+	if (ev->kind == EVENT_BLOB_COMMITTED) {
+		/* a layer is read while the rest of the image uploads; configs are tiny and fail fast */
+		char *d = strdup(ev->digest);
+		pthread_mutex_lock(&s->mu);
+		if (d && s->lq_n < LAYER_QUEUE && s->nlayer_threads) {
+			s->lq[(s->lq_head + s->lq_n) % LAYER_QUEUE] = d;
+			s->lq_n++;
+			d = NULL;
+			pthread_cond_signal(&s->layer_wake);
+		}
+		pthread_mutex_unlock(&s->mu);
+		free(d);
+		return;
+	}
 	if (ev->kind != EVENT_MANIFEST_PUT)
 		return;
 	int rc = s->cfg.meta->ops->scan_enqueue(s->cfg.meta, ev->repo, ev->digest, SCAN_PUSH);
@@ -365,6 +462,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 	snprintf(s->cache_dir, n, "%s/cache/layers", c->data_dir);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->layer_wake, NULL);
+	pthread_cond_init(&s->layer_done, NULL);
 	int rc = c->meta->ops->scan_recover(c->meta);
 	if (rc) {
 		scanner_stop(s);
@@ -380,6 +479,9 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 	for (int i = 0; i < want; i++)
 		if (!pthread_create(&s->workers[s->nworkers], NULL, worker_main, s))
 			s->nworkers++;
+	for (int i = 0; i < want && i < LAYER_INFLIGHT; i++)
+		if (!pthread_create(&s->layer_threads[s->nlayer_threads], NULL, layer_main, s))
+			s->nlayer_threads++;
 	if (!pthread_create(&s->watcher, NULL, watcher_main, s))
 		s->watching = 1;
 	*out = s;
@@ -393,15 +495,23 @@ void scanner_stop(struct scanner *s)
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&s->wake);
+	pthread_cond_broadcast(&s->layer_wake);
+	pthread_cond_broadcast(&s->layer_done);
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
+	for (int i = 0; i < s->nlayer_threads; i++)
+		pthread_join(s->layer_threads[i], NULL);
+	for (size_t k = 0; k < s->lq_n; k++)
+		free(s->lq[(s->lq_head + k) % LAYER_QUEUE]);
 	if (s->watching)
 		pthread_join(s->watcher, NULL);
 	if (s->cur)
 		db_release(s, s->cur);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->layer_wake);
+	pthread_cond_destroy(&s->layer_done);
 	free(s->data_dir);
 	free(s->db_path);
 	free(s->cache_dir);
