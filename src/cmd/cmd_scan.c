@@ -1,6 +1,6 @@
 /* cmd_scan.c: `drydock scan IMAGE`: the inventory of anything `drydock sbom` reads, matched
- * against the vulnerability database, as a table or JSON. Pulling from a remote registry and
- * the SARIF/CycloneDX/SPDX vulnerability formats are not built yet (issue 5). */
+ * against the vulnerability database, as a table, JSON, SARIF, CycloneDX or SPDX. Pulling from
+ * a remote registry is not built yet. */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"
@@ -14,7 +14,8 @@
 static const char usage[] =
 	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
 	"       drydock scan [options] --data DATA_DIR REPO:TAG|REPO@DIGEST\n"
-	"options: --db FILE  --format table|json  --severity LIST  --ignore-unfixed  --exit-code N\n"
+	"options: --db FILE  --format table|json|sarif|cyclonedx|spdx  --severity LIST  --ignore-unfixed\n"
+	"         --exit-code N (when findings remain after the filters)\n"
 	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";
 
 int cmd_scan(int argc, char **argv)
@@ -52,9 +53,10 @@ int cmd_scan(int argc, char **argv)
 		} else
 			path = a;
 	}
-	if (!path || (strcmp(format, "table") && strcmp(format, "json"))) {
+	if (!path || (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "sarif") &&
+		      strcmp(format, "cyclonedx") && strcmp(format, "spdx"))) {
 		if (path)
-			fprintf(stderr, "drydock scan: format '%s' is not implemented (table, json)\n", format);
+			fprintf(stderr, "drydock scan: unknown format '%s' (table, json, sarif, cyclonedx, spdx)\n", format);
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -93,8 +95,11 @@ int cmd_scan(int argc, char **argv)
 	rc = scan_match(&a, db, &inv, &r, &why);
 	if (rc) {
 		fprintf(stderr, "drydock scan: '%s': %s\n", path, why ? why : dd_err_message(rc));
-	} else if (!strcmp(format, "json")) {
-		char *text = report_json(db, &inv, &subj, &r, &filter);
+	} else if (strcmp(format, "table")) {
+		char *text = !strcmp(format, "json")	? report_json(db, &inv, &subj, &r, &filter)
+			     : !strcmp(format, "sarif") ? report_sarif(&a, &inv, &subj, &r, &filter)
+							: report_sbom_with_findings(&a, &inv, &subj, &r, &filter,
+										    !strcmp(format, "spdx"));
 		if (text) {
 			puts(text);
 			free(text);

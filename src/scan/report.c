@@ -1,6 +1,7 @@
 /* report.c: rendering scan results (see report.h). */
 #include "common/dd.h"
 #include "scan/report.h"
+#include "common/arena.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 #include <jansson.h>
@@ -195,4 +196,148 @@ void report_table(FILE *out, const struct inventory *inv, const struct sbom_subj
 				vdb_severity_name(s->worst));
 		}
 	}
+}
+
+/* ---- SARIF 2.1.0, CycloneDX 1.5 and SPDX 2.3 ---- */
+
+static const char *sarif_level(enum vdb_severity s)
+{
+	return s >= VDB_SEV_HIGH ? "error" : s == VDB_SEV_MEDIUM ? "warning" : "note";
+}
+
+char *report_sarif(struct arena *a, const struct inventory *inv, const struct sbom_subject *subj,
+		   const struct scan_result *r, const struct report_filter *f)
+{
+	json_t *rules = json_array(), *results = json_array();
+	const char *target = subj->name ? subj->name : "image";
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *x = &r->findings[i];
+		if (!report_keep(f, x))
+			continue;
+		/* one rule per vulnerability id */
+		size_t idx = json_array_size(rules), k;
+		json_t *rule;
+		json_array_foreach(rules, k, rule) if (!strcmp(json_string_value(json_object_get(rule, "id")), x->id)) idx = k;
+		if (idx == json_array_size(rules)) {
+			const char *text = x->summary && *x->summary ? x->summary : x->description && *x->description ? x->description : x->id;
+			json_t *props = json_pack("{s:[s, s, s]}", "tags", "security", "vulnerability", vdb_severity_name(x->severity));
+			if (x->cvss_score >= 0) {
+				char sc[16];
+				snprintf(sc, sizeof(sc), "%.1f", x->cvss_score);
+				json_object_set_new(props, "security-severity", json_string(sc));
+			}
+			json_t *nr = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:o}", "id", x->id, "name", x->id,
+					       "shortDescription", "text", x->id, "fullDescription", "text", text, "help",
+					       "text", x->remediation, "defaultConfiguration", "level", sarif_level(x->severity),
+					       "properties", props);
+			json_object_set_new(nr, "helpUri", json_string(arena_printf(a, "https://osv.dev/vulnerability/%s", x->id)));
+			json_array_append_new(rules, nr);
+		}
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s %s in %s %s (%s): %s", vdb_severity_name(x->severity), x->id, x->pkg->name,
+			 x->pkg->version ? x->pkg->version : "", x->fixed ? "fix available" : "no fix yet", x->remediation);
+		json_array_append_new(
+			results,
+			json_pack("{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:s}}, s:{s:s}}], s:{s:s, s:s, s:o, s:b}}", "ruleId", x->id,
+				  "ruleIndex", (json_int_t)idx, "level", sarif_level(x->severity), "message", "text", msg,
+				  "locations", "physicalLocation", "artifactLocation", "uri",
+				  x->pkg->db_path && *x->pkg->db_path ? x->pkg->db_path : target, "message", "text", target,
+				  "properties", "package", x->pkg->name, "installedVersion", x->installed, "fixedVersion",
+				  x->fixed ? json_string(x->fixed) : json_null(), "patchable", x->patchable));
+	}
+	json_t *o = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o}]}", "$schema",
+			      "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool", "driver",
+			      "name", "drydock", "semanticVersion", "0.1.0", "rules", rules, "results", results);
+	(void)inv;
+	char *text = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	return text;
+}
+
+/* The inventory document of sbom.c with the findings added in each format's own place. */
+char *report_sbom_with_findings(struct arena *a, const struct inventory *inv, const struct sbom_subject *subj,
+				const struct scan_result *r, const struct report_filter *f, int spdx)
+{
+	char *base = sbom_render(a, inv, subj, spdx ? SBOM_SPDX : SBOM_CYCLONEDX);
+	json_t *doc = base ? json_loads(base, 0, NULL) : NULL;
+	free(base);
+	if (!doc)
+		return NULL;
+	if (!spdx) {
+		json_t *vulns = json_array();
+		for (size_t i = 0; i < r->n; i++) {
+			const struct finding *x = &r->findings[i];
+			if (!report_keep(f, x))
+				continue;
+			size_t idx = (size_t)(x->pkg - inv->pkgs);
+			const char *ref = arena_printf(a, "%s#%zu", sbom_purl(a, inv, idx), idx);
+			json_t *ratings = json_array();
+			char sev[16];
+			snprintf(sev, sizeof(sev), "%s", vdb_severity_name(x->severity));
+			for (char *p = sev; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			json_t *rating = json_pack("{s:s}", "severity", !strcmp(sev, "negligible") ? "info" : sev);
+			if (x->cvss_score >= 0) {
+				json_object_set_new(rating, "score", json_real(x->cvss_score));
+				json_object_set_new(rating, "method",
+						    json_string(x->cvss_vector && !strncmp(x->cvss_vector, "CVSS:3.0", 8) ? "CVSSv3"
+															  : "CVSSv31"));
+				if (x->cvss_vector)
+					json_object_set_new(rating, "vector", json_string(x->cvss_vector));
+			}
+			json_array_append_new(ratings, rating);
+			json_t *v = json_pack("{s:s, s:s, s:o, s:s, s:s, s:[{s:s, s:[{s:s, s:s}]}]}", "bom-ref",
+					      arena_printf(a, "vuln-%zu", i), "id", x->id, "ratings", ratings, "description",
+					      x->description && *x->description ? x->description : x->id, "recommendation",
+					      x->remediation, "affects", "ref", ref, "versions", "version", x->installed, "status",
+					      "affected");
+			json_t *adv = json_array();
+			for (size_t k = 0; k < x->nreferences; k++)
+				json_array_append_new(adv, json_pack("{s:s}", "url", x->references[k]));
+			json_object_set_new(v, "advisories", adv);
+			if (x->naliases) {
+				json_t *rel = json_array();
+				for (size_t k = 0; k < x->naliases; k++)
+					json_array_append_new(rel, json_pack("{s:s}", "id", x->aliases[k]));
+				json_object_set_new(v, "references", rel);
+			}
+			if (x->published && *x->published)
+				json_object_set_new(v, "published", json_string(x->published));
+			json_array_append_new(vulns, v);
+		}
+		json_object_set_new(doc, "vulnerabilities", vulns);
+	} else {
+		/* SPDX 2.3 has no vulnerability section: each affected package gets SECURITY advisory
+		 * references and an annotation per finding (as SPDX 2.3 tools exchange them). */
+		json_t *pkgs = json_object_get(doc, "packages"), *ann = json_array();
+		for (size_t i = 0; i < r->n; i++) {
+			const struct finding *x = &r->findings[i];
+			if (!report_keep(f, x))
+				continue;
+			size_t idx = (size_t)(x->pkg - inv->pkgs);
+			json_t *p = json_array_get(pkgs, idx + 1); /* [0] is the subject */
+			if (!p)
+				continue;
+			json_t *refs = json_object_get(p, "externalRefs");
+			if (!refs) {
+				refs = json_array();
+				json_object_set_new(p, "externalRefs", refs);
+			}
+			json_array_append_new(refs, json_pack("{s:s, s:s, s:s}", "referenceCategory", "SECURITY", "referenceType",
+							      "advisory", "referenceLocator",
+							      x->nreferences ? x->references[0]
+									     : arena_printf(a, "https://osv.dev/vulnerability/%s", x->id)));
+			json_array_append_new(
+				ann, json_pack("{s:s, s:s, s:s, s:s}", "annotationDate",
+					       json_string_value(json_object_get(json_object_get(doc, "creationInfo"), "created")),
+					       "annotationType", "REVIEW", "annotator", "Tool: drydock", "comment",
+					       arena_printf(a, "%s %s affects %s (%s) %s: %s", vdb_severity_name(x->severity), x->id,
+							    json_string_value(json_object_get(p, "SPDXID")), x->pkg->name, x->installed,
+							    x->remediation)));
+		}
+		json_object_set_new(doc, "annotations", ann);
+	}
+	char *text = json_dumps(doc, JSON_INDENT(2));
+	json_decref(doc);
+	return text;
 }

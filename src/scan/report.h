@@ -27,4 +27,13 @@ char *report_json(const struct vulndb *db, const struct inventory *inv, const st
 void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
 		  const struct report_filter *f, int color);
 
+/* SARIF 2.1.0 (one rule per vulnerability, one result per finding); owned text. */
+struct arena;
+char *report_sarif(struct arena *a, const struct inventory *inv, const struct sbom_subject *subj,
+		   const struct scan_result *r, const struct report_filter *f);
+/* The CycloneDX 1.5 document (components and a vulnerabilities section) or the SPDX 2.3
+ * document (SECURITY advisory references and an annotation per finding); owned text. */
+char *report_sbom_with_findings(struct arena *a, const struct inventory *inv, const struct sbom_subject *subj,
+				const struct scan_result *r, const struct report_filter *f, int spdx);
+
 #endif
