@@ -1,6 +1,6 @@
 /* cmd_sbom.c: `drydock sbom PATH [--format json|cyclonedx|spdx]`: the inventory of a root
  * filesystem directory, or of an image in an OCI layout directory or a docker/oci archive.
- * Registry inputs are not built yet. */
+ * Images in a registry (HOST[:PORT]/REPO[:TAG]) are pulled over the OCI API (input.c). */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"

@@ -1,6 +1,6 @@
 /* cmd_scan.c: `drydock scan IMAGE`: the inventory of anything `drydock sbom` reads, matched
- * against the vulnerability database, as a table, JSON, SARIF, CycloneDX or SPDX. Pulling from
- * a remote registry is not built yet. */
+ * against the vulnerability database, as a table, JSON, SARIF, CycloneDX or SPDX; also an
+ * image pulled from any registry (HOST[:PORT]/REPO[:TAG]). */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/arena.h"
@@ -14,6 +14,8 @@
 static const char usage[] =
 	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
 	"       drydock scan [options] --data DATA_DIR REPO:TAG|REPO@DIGEST\n"
+	"       drydock scan [options] HOST[:PORT]/REPO[:TAG|@DIGEST]   (pulled from a registry; credentials in\n"
+	"                      DRYDOCK_CREDS=user:password, DRYDOCK_PLAIN_HTTP=1 for http, DRYDOCK_INSECURE=1)\n"
 	"options: --db FILE  --format table|json|sarif|cyclonedx|spdx  --severity LIST  --ignore-unfixed\n"
 	"         --exit-code N (when findings remain after the filters)\n"
 	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";
@@ -58,16 +60,6 @@ int cmd_scan(int argc, char **argv)
 		if (path)
 			fprintf(stderr, "drydock scan: unknown format '%s' (table, json, sarif, cyclonedx, spdx)\n", format);
 		fputs(usage, stderr);
-		return 2;
-	}
-	struct stat st;
-	const char *slash = strchr(path, '/');
-	if (!data && slash && stat(path, &st) && !memchr(path, '.', 1) &&
-	    (memchr(path, '.', (size_t)(slash - path)) || memchr(path, ':', (size_t)(slash - path)) ||
-	     !strncmp(path, "localhost/", 10))) {
-		fprintf(stderr, "drydock scan: '%s' looks like a registry reference: pulling from a registry is not "
-				"implemented yet (copy it with 'skopeo copy docker://%s oci:DIR' and scan DIR)\n",
-			path, path);
 		return 2;
 	}
 	if (!dbpath)

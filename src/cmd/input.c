@@ -45,6 +45,15 @@ static int open_path(struct arena *a, const char *path, struct image *img, int *
 	return inventory_from_dir(inv, dir, why);
 }
 
+int input_is_remote(const char *path)
+{
+	const char *slash = strchr(path, '/');
+	if (!slash || path[0] == '.' || path[0] == '/')
+		return 0;
+	size_t n = (size_t)(slash - path);
+	return memchr(path, '.', n) || memchr(path, ':', n) || (n == 9 && !strncmp(path, "localhost", 9));
+}
+
 int input_inventory(struct arena *a, const char *data_dir, const char *path, const char *platform, int index,
 		    const char *cache, struct inventory *inv, struct sbom_subject *subj, const char **why)
 {
@@ -52,8 +61,14 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 	*why = NULL;
 	struct image img = {.want_platform = platform, .want_index = index};
 	int is_image = 1, rc;
+	struct stat st;
 	if (data_dir) /* an image in drydock's own store */
 		rc = image_open_store(a, data_dir, path, &img, why);
+	else if (input_is_remote(path) && stat(path, &st)) {
+		struct remote_opts o = {.creds = getenv("DRYDOCK_CREDS"), .plain_http = !!getenv("DRYDOCK_PLAIN_HTTP"),
+					.insecure = !!getenv("DRYDOCK_INSECURE"), .progress = isatty(2)};
+		rc = image_open_remote(a, path, &o, cache, &img, why);
+	}
 	else
 		rc = open_path(a, path, &img, &is_image, inv, why);
 	if (!rc && is_image)

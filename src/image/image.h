@@ -56,6 +56,19 @@ void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
 int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
 		    const char **why);
 
+/* Pulling from a registry (remote.c). */
+struct remote_opts {
+	const char *creds; /* "user:password" or NULL (anonymous) */
+	int plain_http;    /* http only */
+	int insecure;      /* allow falling back to http off loopback */
+	int progress;      /* download progress on stderr */
+};
+/* Opens HOST[:PORT]/REPO[:TAG|@DIGEST]: fetches the manifest (an index resolved as for OCI
+ * layouts) and each layer that cache_dir does not hold into out->tmpdir (the caller removes
+ * it, even on error). The layers' digests are checked when image_inventory reads them. */
+int image_open_remote(struct arena *a, const char *ref, const struct remote_opts *o, const char *cache_dir,
+		      struct image *out, const char **why);
+
 /* Reads one blob as a layer into the layer cache (nothing when it is there already), so that
  * a later image_inventory finds it. A blob that is not a layer (a config) gives an error and
  * caches nothing. 0 or an error code (*why is a static text or NULL). */
