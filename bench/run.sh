@@ -2,7 +2,8 @@
 # run.sh DRYDOCK_BIN: the side-by-side benchmark of drydock and Debian's docker-registry
 # (CNCF Distribution 2.8) on this machine, same images, same clients, one run; then the
 # inventory benchmark (drydock sbom against gzip -dc), then the vulnerability database
-# benchmark when DRYDOCK_FEEDS_DIR names a directory of feed files. Writes bench/RESULTS.md.
+# and scan-on-push benchmarks when DRYDOCK_FEEDS_DIR names a directory of feed files. Writes
+# bench/RESULTS.md.
 # Not part of the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,8 +15,14 @@ trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$here/bench.py" --drydock "$bin" --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
 touch "$tmp/vulndb.md"
+touch "$tmp/scan.md"
 if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
   /usr/bin/python3 "$here/vulndb.py" --drydock "$bin" --bench-vulndb "$(dirname "$bin")/bench-vulndb" \
     --feeds "$DRYDOCK_FEEDS_DIR" --images "$images/oci" --out "$tmp/vulndb.md"
+  # scan on push: a database of every feed, and a second one (another generation) to swap in
+  "$bin" db import --db "$tmp/all.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
+  "$bin" db import --db "$tmp/other.ddb" "$DRYDOCK_FEEDS_DIR/debian-osv" >/dev/null
+  /usr/bin/python3 "$here/scan.py" --drydock "$bin" --db "$tmp/all.ddb" --small-db "$tmp/other.ddb" \
+    --images "$images/oci" --out "$tmp/scan.md"
 fi
-cat "$tmp/registry.md" "$tmp/inventory.md" "$tmp/vulndb.md" > "$here/RESULTS.md"
+cat "$tmp/registry.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md" > "$here/RESULTS.md"

@@ -279,7 +279,11 @@ static char *webhook_payload(const struct assessment_rec *rec, int reassessment)
 	return text;
 }
 
-static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job)
+#define SCANNER_BATCH 32 /* re-assessments claimed and stored per transaction */
+
+/* Runs one job into *done (arena memory); the caller stores a batch of them at once. */
+static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, struct arena *out_arena,
+		    struct scan_done *done)
 {
 	struct meta *meta = s->cfg.meta;
 	struct arena a = {0};
@@ -356,12 +360,21 @@ store:
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
 	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS) : NULL;
-	rc = meta->ops->scan_complete(meta, job->id, &rec, job->priority == SCAN_PUSH ? ns : NULL, month_now(&a),
-				      payload);
+	/* everything the batch store needs, copied out of this job's arena */
+	struct arena *o = out_arena;
+	*done = (struct scan_done){.job = job->id, .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
+				   .month = arena_strdup(o, month_now(&a)),
+				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
 	free(payload);
-	if (rc)
-		log_error("cannot store the assessment of %s@%s: %s", job->repo, job->digest, dd_err_message(rc));
-	else
+	done->rec = rec;
+	done->rec.repo = arena_strdup(o, rec.repo);
+	done->rec.digest = arena_strdup(o, rec.digest);
+	done->rec.status = arena_strdup(o, rec.status);
+	done->rec.reason = arena_strdup(o, rec.reason);
+	done->rec.report = arena_strdup(o, rec.report);
+	done->rec.inventory = arena_strdup(o, rec.inventory);
+	done->rec.db_generation = arena_strdup(o, rec.db_generation);
+	if (job->priority == SCAN_PUSH)
 		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
 			 rec.reason, rec.duration_us / 1e6);
 	double secs = rec.duration_us / 1e6;
@@ -389,10 +402,19 @@ static void *worker_main(void *arg)
 			break;
 		struct dbref *d = db_take(s);
 		struct arena a = {0};
-		struct scan_job job;
-		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, &job) : DD_E_NOT_FOUND;
-		if (!rc)
-			run_job(s, d, &job);
+		struct scan_job *jobs;
+		size_t n = 0;
+		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
+		if (!rc) {
+			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
+			for (size_t i = 0; i < n; i++)
+				run_job(s, d, &jobs[i], &a, &done[i]);
+			int src = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
+			if (src)
+				log_error("cannot store %zu assessments: %s", n, dd_err_message(src));
+			else if (n > 1 || jobs[0].priority == SCAN_REASSESS)
+				log_debug("re-assessed %zu images", n);
+		}
 		db_release(s, d);
 		arena_free(&a);
 		if (rc) { /* nothing to do (or no database yet): sleep until kicked */

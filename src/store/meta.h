@@ -62,6 +62,12 @@ struct assessment_rec {
 	int64_t duration_us;
 };
 
+struct scan_done {
+	int64_t job;
+	struct assessment_rec rec;
+	const char *ns, *month, *webhook_payload;
+};
+
 struct meta_ops {
 	int (*repo_exists)(struct meta *m, const char *repo);
 	/* Records blob (digest, size) and lets repo see it (creating repo). */
@@ -96,14 +102,14 @@ struct meta_ops {
 			     size_t *n);
 	/* Queues a scan of (repo, digest); an existing job keeps the more urgent priority. */
 	int (*scan_enqueue)(struct meta *m, const char *repo, const char *digest, int priority);
-	/* Claims the most urgent, oldest queued job (marked running). DD_E_NOT_FOUND when none. */
-	int (*scan_claim)(struct meta *m, struct arena *a, struct scan_job *out);
-	/* Stores the assessment, removes the job and counts one scan for `ns` in `month` ("2026-11";
-	 * ns NULL: not counted, as for re-assessments), in one transaction. A job whose manifest
-	 * was deleted meanwhile is dropped. webhook_payload, when not NULL, joins the webhook
-	 * outbox in the same transaction. */
-	int (*scan_complete)(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
-			     const char *month, const char *webhook_payload);
+	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
+	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
+	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);
+	/* For each done scan, in one transaction: stores the assessment, removes the job, counts
+	 * one scan for `ns` in `month` ("2026-11"; ns NULL: not counted, as for re-assessments) and
+	 * adds webhook_payload (when not NULL) to the webhook outbox. A job whose manifest was
+	 * deleted meanwhile is dropped. */
+	int (*scan_complete)(struct meta *m, const struct scan_done *done, size_t n);
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);

@@ -142,7 +142,9 @@ static const char *const sql[S__COUNT] = {
 	[S_UPLOAD_STALE] = "SELECT id FROM uploads WHERE updated<?1 ORDER BY updated LIMIT ?2",
 	[S_SCAN_ENQUEUE] = "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES(?1,?2,?3,0,?4)"
 			   " ON CONFLICT(repo, digest) DO UPDATE SET priority=min(priority, excluded.priority)",
-	[S_SCAN_NEXT] = "SELECT id, repo, digest, priority FROM scan_jobs WHERE state=0 ORDER BY priority, id LIMIT 1",
+	[S_SCAN_NEXT] = "SELECT id, repo, digest, priority FROM scan_jobs WHERE state=0 AND"
+			" priority=(SELECT min(priority) FROM scan_jobs WHERE state=0) ORDER BY id LIMIT"
+			" (CASE WHEN (SELECT min(priority) FROM scan_jobs WHERE state=0)=0 THEN 1 ELSE ?1 END)",
 	[S_SCAN_MARK] = "UPDATE scan_jobs SET state=1 WHERE id=?1",
 	[S_SCAN_ASSESS_PUT] = "INSERT OR REPLACE INTO assessments(repo, digest, status, reason, report, inventory,"
 			      " db_generation, scanned_at, duration_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -849,33 +851,42 @@ static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest,
 	return rc;
 }
 
-static int ms_scan_claim(struct meta *m, struct arena *a, struct scan_job *out)
+static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	struct conn *c;
-	memset(out, 0, sizeof(*out));
+	*out = arena_alloc(a, (max + 1) * sizeof(**out));
+	*n = 0;
 	int rc = conn_get(ms, &c);
 	if (rc)
 		return rc;
 	if ((rc = tx_begin(c)))
 		goto out;
 	sqlite3_stmt *s = stmt(c, S_SCAN_NEXT);
-	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		out->id = sqlite3_column_int64(s, 0);
-		out->repo = col_text(a, s, 1);
-		out->digest = col_text(a, s, 2);
-		out->priority = sqlite3_column_int(s, 3);
+	sqlite3_bind_int64(s, 1, (int64_t)max);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		struct scan_job *j = &(*out)[(*n)++];
+		j->id = sqlite3_column_int64(s, 0);
+		j->repo = col_text(a, s, 1);
+		j->digest = col_text(a, s, 2);
+		j->priority = sqlite3_column_int(s, 3);
 	}
 	sqlite3_reset(s);
-	if (r != SQLITE_ROW) {
-		rc = r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "next scan");
+	if (r != SQLITE_DONE && r != SQLITE_ROW) {
+		rc = sq_err(c->db, "next scan");
 		goto out;
 	}
-	s = stmt(c, S_SCAN_MARK);
-	sqlite3_bind_int64(s, 1, out->id);
-	if ((rc = exec_done(c, s, "claim scan")))
+	if (!*n) {
+		rc = DD_E_NOT_FOUND;
 		goto out;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		s = stmt(c, S_SCAN_MARK);
+		sqlite3_bind_int64(s, 1, (*out)[i].id);
+		if ((rc = exec_done(c, s, "claim scan")))
+			goto out;
+	}
 	rc = tx_commit(c);
 out:
 	if (rc)
@@ -884,24 +895,14 @@ out:
 	return rc;
 }
 
-static int ms_scan_complete(struct meta *m, int64_t job, const struct assessment_rec *r, const char *ns,
-			    const char *month, const char *webhook_payload)
+static int complete_one(struct conn *c, const struct scan_done *d)
 {
-	struct meta_sqlite *ms = ms_of(m);
-	struct conn *c;
-	int rc = conn_get(ms, &c);
-	if (rc)
-		return rc;
-	if ((rc = tx_begin(c)))
-		goto out;
+	const struct assessment_rec *r = &d->rec;
 	sqlite3_stmt *s = stmt(c, S_SCAN_JOB_DEL);
-	sqlite3_bind_int64(s, 1, job);
-	if ((rc = exec_done(c, s, "finish scan")))
-		goto out;
-	if (sqlite3_changes(c->db) == 0) { /* the manifest was deleted while it was scanned */
-		rc = tx_commit(c);
-		goto out;
-	}
+	sqlite3_bind_int64(s, 1, d->job);
+	int rc = exec_done(c, s, "finish scan");
+	if (rc || sqlite3_changes(c->db) == 0) /* the manifest was deleted while it was scanned */
+		return rc;
 	s = stmt(c, S_SCAN_ASSESS_PUT);
 	bind_text(s, 1, r->repo);
 	bind_text(s, 2, r->digest);
@@ -913,21 +914,35 @@ static int ms_scan_complete(struct meta *m, int64_t job, const struct assessment
 	sqlite3_bind_int64(s, 8, r->scanned_at);
 	sqlite3_bind_int64(s, 9, r->duration_us);
 	if ((rc = exec_done(c, s, "store assessment")))
-		goto out;
-	if (webhook_payload) {
+		return rc;
+	if (d->webhook_payload) {
 		s = stmt(c, S_OUT_ADD);
-		bind_text(s, 1, webhook_payload);
+		bind_text(s, 1, d->webhook_payload);
 		if ((rc = exec_done(c, s, "queue webhook")))
-			goto out;
+			return rc;
 	}
-	if (ns) {
+	if (d->ns) {
 		s = stmt(c, S_SCAN_USAGE_ADD);
-		bind_text(s, 1, ns);
-		bind_text(s, 2, month);
-		if ((rc = exec_done(c, s, "count scan")))
-			goto out;
+		bind_text(s, 1, d->ns);
+		bind_text(s, 2, d->month);
+		rc = exec_done(c, s, "count scan");
 	}
-	rc = tx_commit(c);
+	return rc;
+}
+
+static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = complete_one(c, &done[i]);
+	if (!rc)
+		rc = tx_commit(c);
 out:
 	if (rc)
 		tx_rollback(c);
