@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include "common/arena.h"
 #include "registry/registry.h"
+#include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta.h"
 #include "vulndb/vulndb.h"
@@ -107,6 +108,9 @@ static void image_handle(struct http_req *r, struct registry *reg)
 		json_object_set_new(o, "database_generation", json_string(rec.db_generation));
 		json_t *rep = *rec.report ? json_loads(rec.report, 0, NULL) : NULL;
 		if (rep) {
+			void *tok;
+			report_hydrate(scanner_db_acquire(reg->scanner, &tok), rep);
+			scanner_db_release(reg->scanner, tok);
 			struct rule *rules;
 			size_t nrules = 0;
 			rules_load(reg->meta, &r->arena, &rules, &nrules);
@@ -594,6 +598,11 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
+		if (subs) {
+			void *tok;
+			report_hydrate(scanner_db_acquire(reg->scanner, &tok), rep);
+			scanner_db_release(reg->scanner, tok);
+		}
 		const char *st = rules_apply(rules, nrules, full.repo, rep, full.status);
 		unhealthy |= !strcmp(st, "Unhealthy");
 		size_t k;

@@ -57,3 +57,5 @@ void jsonmem_end(void)
 	if (base) /* give the touched pages back; the reservation stays for the next import */
 		madvise(base, JSONMEM_REGION, MADV_DONTNEED);
 }
+
+void jsonmem_free(void *p) { jm_free(p); }

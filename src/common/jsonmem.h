@@ -10,4 +10,7 @@ void jsonmem_begin(void);
 /* Forgets everything allocated since jsonmem_begin (or the last jsonmem_reset). */
 void jsonmem_reset(void);
 void jsonmem_end(void);
+/* Frees text that jansson allocated (json_dumps) whether or not it came from the region:
+ * inside the bracket, use it instead of free() for such text. */
+void jsonmem_free(void *p);
 #endif

@@ -56,8 +56,69 @@ static json_t *strs(const char *const *v, size_t n)
 
 static json_t *opt(const char *s) { return s && *s ? json_string(s) : json_null(); }
 
+static char *render_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
+			 const struct scan_result *r, const struct report_filter *f, int compact);
+
 char *report_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
 		  const struct scan_result *r, const struct report_filter *f)
+{
+	return render_json(db, inv, subj, r, f, 0);
+}
+
+char *report_json_compact(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
+			  const struct scan_result *r)
+{
+	struct report_filter none = {0};
+	return render_json(db, inv, subj, r, &none, 1);
+}
+
+static void set_texts(json_t *j, const char *summary, const char *description, const char *published,
+		      const char *modified, const char *const *refs, size_t nrefs)
+{
+	json_object_set_new(j, "summary", opt(summary));
+	json_object_set_new(j, "description", opt(description));
+	json_object_set_new(j, "published", opt(published));
+	json_object_set_new(j, "modified", opt(modified));
+	json_object_set_new(j, "references", strs(refs, nrefs));
+}
+
+void report_hydrate(const struct vulndb *db, void *report)
+{
+	json_t *rep = report, *f;
+	const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
+	size_t i;
+	if (!db || !eco)
+		return;
+	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	{
+		if (json_object_get(f, "description"))
+			continue;
+		const char *id = json_string_value(json_object_get(f, "id"));
+		const char *name = json_string_value(json_object_get(f, "source_package"));
+		size_t n;
+		const struct vdb_entry *e = name ? vulndb_lookup(db, eco, name, &n) : NULL;
+		const struct vdb_vuln *v = NULL;
+		for (size_t k = 0; e && id && k < n && !v; k++) {
+			const struct vdb_vuln *c = vulndb_vuln(db, e[k].vuln);
+			if (c && !strcmp(vulndb_str(db, c->id), id))
+				v = c;
+		}
+		if (!v) { /* not in this database any more: the texts stay empty */
+			set_texts(f, NULL, NULL, NULL, NULL, NULL, 0);
+			continue;
+		}
+		const uint32_t *refs = vulndb_list(db, v->refs, v->nrefs);
+		const char *rv[64];
+		size_t nr = 0;
+		for (size_t k = 0; refs && k < v->nrefs && nr < DD_ARRAY_LEN(rv); k++)
+			rv[nr++] = vulndb_str(db, refs[k]);
+		set_texts(f, vulndb_str(db, v->summary), vulndb_str(db, v->details), vulndb_str(db, v->published),
+			  vulndb_str(db, v->modified), rv, nr);
+	}
+}
+
+static char *render_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
+			 const struct scan_result *r, const struct report_filter *f, int compact)
 {
 	json_t *o = json_object(), *counts = json_object(), *list = json_array(), *plan = json_array();
 	json_object_set_new(o, "image", opt(subj->name));
@@ -97,11 +158,8 @@ char *report_json(const struct vulndb *db, const struct inventory *inv, const st
 		json_object_set_new(j, "cvss", x->cvss_score >= 0 ? json_pack("{s:f, s:o}", "score", x->cvss_score, "vector",
 									      opt(x->cvss_vector))
 								 : json_null());
-		json_object_set_new(j, "summary", opt(x->summary));
-		json_object_set_new(j, "description", opt(x->description));
-		json_object_set_new(j, "published", opt(x->published));
-		json_object_set_new(j, "modified", opt(x->modified));
-		json_object_set_new(j, "references", strs(x->references, x->nreferences));
+		if (!compact)
+			set_texts(j, x->summary, x->description, x->published, x->modified, x->references, x->nreferences);
 		json_object_set_new(j, "remediation", json_string(x->remediation));
 		json_object_set_new(j, "layer", opt(x->pkg->layer));
 		json_array_append_new(list, j);
@@ -124,7 +182,7 @@ char *report_json(const struct vulndb *db, const struct inventory *inv, const st
 						      vdb_severity_name(s->worst), "by_severity", sev));
 	}
 	json_object_set_new(o, "fix_plan", plan);
-	char *text = json_dumps(o, JSON_INDENT(2));
+	char *text = json_dumps(o, compact ? JSON_COMPACT : JSON_INDENT(2));
 	json_decref(o);
 	return text;
 }

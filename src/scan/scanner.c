@@ -7,6 +7,7 @@
 #include "common/dd.h"
 #include "scan/scanner.h"
 #include "common/arena.h"
+#include "common/jsonmem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "image/image.h"
@@ -295,7 +296,6 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	inventory_init(&inv, &a);
 	const char *why = NULL;
 	int enabled = 1, have_inv = 0, rc;
-	struct assessment_rec prev;
 	meta->ops->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = "NotApplicable";
@@ -303,9 +303,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		goto store;
 	}
 	/* a re-assessment: the stored inventory, no layer read */
-	if (job->priority == SCAN_REASSESS &&
-	    !meta->ops->assessment_get(meta, &a, job->repo, job->digest, &prev) && *prev.inventory &&
-	    !inventory_from_json(&inv, prev.inventory, strlen(prev.inventory), &why))
+	const char *stored = "";
+	if (job->priority == SCAN_REASSESS && !meta->ops->assessment_inventory(meta, &a, job->repo, job->digest, &stored) &&
+	    *stored && !inventory_from_json(&inv, stored, strlen(stored), &why))
 		have_inv = 1;
 	if (!have_inv) {
 		struct manifest_rec m;
@@ -339,9 +339,13 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		}
 	}
 	{
-		char *text = inventory_to_json(&inv);
-		rec.inventory = text ? arena_strdup(&a, text) : "";
-		free(text);
+		if (have_inv)
+			rec.inventory = stored; /* unchanged: no layer was read */
+		else {
+			char *text = inventory_to_json(&inv);
+			rec.inventory = text ? arena_strdup(&a, text) : "";
+			jsonmem_free(text);
+		}
 		struct scan_result r;
 		if ((rc = scan_match(&a, d->db, &inv, &r, &why))) {
 			rec.status = "Failed";
@@ -352,9 +356,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		struct sbom_subject subj = {.name = job->repo, .manifest = job->digest, .layers = -1};
 		rec.status = report_status(&r, &none);
 		rec.reason = r.unsupported ? r.unsupported : "";
-		char *rep = report_json(d->db, &inv, &subj, &r, &none);
+		char *rep = report_json_compact(d->db, &inv, &subj, &r);
 		rec.report = rep ? arena_strdup(&a, rep) : "";
-		free(rep);
+		jsonmem_free(rep);
 	}
 store:
 	rec.scanned_at = util_now();
@@ -365,7 +369,7 @@ store:
 	*done = (struct scan_done){.job = job->id, .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
 				   .month = arena_strdup(o, month_now(&a)),
 				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
-	free(payload);
+	jsonmem_free(payload);
 	done->rec = rec;
 	done->rec.repo = arena_strdup(o, rec.repo);
 	done->rec.digest = arena_strdup(o, rec.digest);
@@ -394,6 +398,7 @@ store:
 static void *worker_main(void *arg)
 {
 	struct scanner *s = arg;
+	jsonmem_begin(); /* this thread's JSON is per job: a bump region, reset after each batch */
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		int stop = s->stop;
@@ -417,6 +422,7 @@ static void *worker_main(void *arg)
 		}
 		db_release(s, d);
 		arena_free(&a);
+		jsonmem_reset();
 		if (rc) { /* nothing to do (or no database yet): sleep until kicked */
 			pthread_mutex_lock(&s->mu);
 			if (!s->stop && !s->kicks) {
@@ -430,6 +436,7 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 		}
 	}
+	jsonmem_end();
 	return NULL;
 }
 
@@ -545,4 +552,17 @@ void scanner_stats(struct scanner *s, struct scanner_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->st;
 	pthread_mutex_unlock(&s->mu);
+}
+
+const struct vulndb *scanner_db_acquire(struct scanner *s, void **token)
+{
+	struct dbref *d = s ? db_take(s) : NULL;
+	*token = d;
+	return d ? d->db : NULL;
+}
+
+void scanner_db_release(struct scanner *s, void *token)
+{
+	if (s)
+		db_release(s, token);
 }

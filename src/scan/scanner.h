@@ -40,4 +40,9 @@ struct scanner_stats {
 extern const double scanner_bucket_bounds[SCANNER_BUCKETS];
 void scanner_stats(struct scanner *s, struct scanner_stats *out);
 
+/* The database in use, held until released (NULL when none); for reading texts. */
+struct vulndb;
+const struct vulndb *scanner_db_acquire(struct scanner *s, void **token);
+void scanner_db_release(struct scanner *s, void *token);
+
 #endif

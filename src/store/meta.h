@@ -121,6 +121,9 @@ struct meta_ops {
 	/* DD_E_NOT_FOUND when there is none. */
 	int (*assessment_get)(struct meta *m, struct arena *a, const char *repo, const char *digest,
 			      struct assessment_rec *out);
+	/* The stored inventory of (repo, digest) alone (what a re-assessment needs). */
+	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				    const char **inventory);
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);

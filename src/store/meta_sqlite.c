@@ -92,6 +92,7 @@ enum stmt_id {
 	S_USAGE_LIST,
 	S_NS_GET,
 	S_NS_SET,
+	S_ASSESS_INV,
 	S_SET_PUT,
 	S_SET_GET,
 	S_SET_DEL,
@@ -169,6 +170,7 @@ static const char *const sql[S__COUNT] = {
 	[S_SCAN_JOB_DEL_DIGEST] = "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2",
 	[S_USAGE_LIST] = "SELECT namespace, month, scans FROM scan_usage ORDER BY namespace, month",
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
+	[S_ASSESS_INV] = "SELECT inventory FROM assessments WHERE repo=?1 AND digest=?2",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -224,8 +226,10 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 	sqlite3_busy_timeout(c->db, 30000);
 	/* FULL: a transaction acknowledged to a client survives power loss, not only a crash.
 	 * A small page cache per connection: metadata rows are small and hot rows stay in the OS
-	 * page cache; the pool holds one connection per concurrently busy thread. */
-	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512;", NULL, NULL, NULL);
+	 * page cache; the pool holds one connection per concurrently busy thread. Reads go through
+	 * a shared mapping (no copy per page): assessments hold reports of ~100 KB. */
+	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=268435456;", NULL, NULL,
+		     NULL);
 	*out = c;
 	return 0;
 }
@@ -1054,6 +1058,27 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 	return rc;
 }
 
+static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				   const char **inventory)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*inventory = NULL;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_ASSESS_INV);
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*inventory = col_text(a, s, 0);
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "stored inventory");
+	conn_put(ms, c);
+	return rc;
+}
+
 static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 			       size_t *n)
 {
@@ -1330,6 +1355,7 @@ static const struct meta_ops sqlite_ops = {
 	.scan_job_state = ms_scan_job_state,
 	.scan_queue_depth = ms_scan_queue_depth,
 	.assessment_get = ms_assessment_get,
+	.assessment_inventory = ms_assessment_inventory,
 	.assessments_list = ms_assessments_list,
 	.usage_list = ms_usage_list,
 	.ns_scanning_get = ms_ns_scanning_get,
