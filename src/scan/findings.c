@@ -38,6 +38,23 @@ static const char *distro_name(const char *eco)
 	return eco; /* "Debian:12" reads well enough in a sentence */
 }
 
+/* Joins NULL-terminated pieces into one arena string (a printf-free sentence builder: one
+ * remediation per finding, hundreds per image). */
+static const char *join(struct arena *a, const char *const *parts)
+{
+	size_t n = 0;
+	for (size_t i = 0; parts[i]; i++)
+		n += strlen(parts[i]);
+	char *out = arena_alloc(a, n + 1), *p = out;
+	for (size_t i = 0; parts[i]; i++) {
+		size_t k = strlen(parts[i]);
+		memcpy(p, parts[i], k);
+		p += k;
+	}
+	*p = 0;
+	return out;
+}
+
 static const char *remediation(struct arena *a, const char *eco, const struct package *p, const char *name,
 			       const char *installed, const char *fixed, const char *vendor)
 {
@@ -46,16 +63,14 @@ static const char *remediation(struct arena *a, const char *eco, const struct pa
 			return arena_printf(a, "%s is no longer supported with security updates in %s; replace it or "
 					       "move to a newer release",
 					    name, distro_name(eco));
-		return arena_printf(a, "no fixed version of %s is available in %s yet; watch for an update or "
-				       "mitigate",
-				    name, distro_name(eco));
+		return join(a, (const char *const[]){"no fixed version of ", name, " is available in ", distro_name(eco),
+						     " yet; watch for an update or mitigate", NULL});
 	}
 	int same = !strcmp(p->name, name) || (p->type != PKG_DPKG && !strcmp(p->version, installed)) ||
 		   (p->type == PKG_DPKG && !strcmp(p->version, installed));
-	if (same && p->type == PKG_DPKG && !strcmp(p->version, installed))
-		return arena_printf(a, "upgrade %s from %s to %s or later", p->name, installed, fixed);
 	if (p->type == PKG_RPM || p->type == PKG_APK || same)
-		return arena_printf(a, "upgrade %s from %s to %s or later", p->name, installed, fixed);
+		return join(a, (const char *const[]){"upgrade ", p->name, " from ", installed, " to ", fixed, " or later",
+						     NULL});
 	return arena_printf(a, "upgrade %s (%s, built from %s %s) to a version built from %s %s or later", p->name,
 			    p->version, name, installed, name, fixed);
 }
@@ -121,9 +136,8 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 	const uint32_t *ids = vulndb_list(db, v->aliases, v->naliases);
 	size_t n = (ids ? v->naliases : 0) + h->nextra;
 	f->aliases = arena_alloc(a, (n + 1) * sizeof(*f->aliases));
-	for (size_t i = 0; ids && i < v->naliases; i++)
-		if (!has_str(f->aliases, f->naliases, vulndb_str(db, ids[i])))
-			f->aliases[f->naliases++] = vulndb_str(db, ids[i]);
+	for (size_t i = 0; ids && i < v->naliases; i++) /* unique in the database already */
+		f->aliases[f->naliases++] = vulndb_str(db, ids[i]);
 	for (size_t i = 0; i < h->nextra; i++)
 		if (!has_str(f->aliases, f->naliases, h->extra[i]))
 			f->aliases[f->naliases++] = h->extra[i];
@@ -178,6 +192,48 @@ static int module_applies(const struct vulndb *db, const struct vdb_entry *e, co
 	return !named;
 }
 
+/* Fixed versions are interned in the database, so many entries of one package share the
+ * same string (glibc's CVEs fixed by one update): a comparison is remembered by pointer. */
+#define FIX_CACHE 64
+struct fix_cache {
+	const char *fix[FIX_CACHE];
+	signed char below[FIX_CACHE];
+};
+
+/* 1 when the installed version (key) is below fix (so the entry applies); "0" never. */
+static int below_fix(struct fix_cache *c, const struct version_key *key, const char *fix)
+{
+	size_t i = ((uintptr_t)fix >> 3) % FIX_CACHE;
+	if (c->fix[i] == fix)
+		return c->below[i];
+	int cmp = 0, below;
+	const char *why;
+	if (!strcmp(fix, "0"))
+		below = 0;
+	else
+		below = !version_compare_key(key, fix, strlen(fix), &cmp, &why) && cmp < 0;
+	c->fix[i] = fix;
+	c->below[i] = (signed char)below;
+	return below;
+}
+
+/* The index of the hit whose vulnerability id is `id`, or -1 (hits sorted by id). */
+static long find_hit(const struct vulndb *db, const struct hit *hits, size_t nh, const char *id)
+{
+	size_t lo = 0, hi = nh;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(vulndb_str(db, vulndb_vuln(db, hits[mid].vuln)->id), id);
+		if (!c)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
 static void compute_hits(struct arena *a, const struct vulndb *db, const char *eco, const char *name, const char *ver,
 			 const char *label, struct hit **out, size_t *nout)
 {
@@ -194,6 +250,7 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 	struct version_key key;
 	if (osv_ecosystem_scheme(eco, &scheme) || version_prepare(scheme, ver, strlen(ver), &key, &why))
 		return; /* an installed version no comparison can read matches nothing */
+	struct fix_cache cache = {0};
 	struct hit *hits = NULL;
 	size_t nh = 0, caph = 0;
 	for (size_t i = 0; i < n;) {
@@ -213,10 +270,7 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 				continue;
 			if (simple) {
 				/* introduced 0 [, fixed X]: affected below X (a fix of "0": never) */
-				int c = -1;
-				if (simple_fix && (!strcmp(simple_fix, "0") ||
-						   version_compare_key(&key, simple_fix, strlen(simple_fix), &c, &why) ||
-						   c >= 0))
+				if (simple_fix && !below_fix(&cache, &key, simple_fix))
 					continue;
 				m.affected = 1;
 				m.fixed = simple_fix;
@@ -245,7 +299,8 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 		}
 		i = j;
 	}
-	/* fold advisories into the CVE findings they fix */
+	/* fold advisories into the CVE findings they fix; hits are in id order (the database keeps
+	 * each package's entries sorted by id), so a CVE is found by binary search */
 	for (size_t i = 0; i < nh; i++) {
 		const struct vdb_vuln *v = vulndb_vuln(db, hits[i].vuln);
 		const char *id = vulndb_str(db, v->id);
@@ -258,22 +313,18 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 			if (!is_cve(alias))
 				continue;
 			cves++;
-			for (size_t m = 0; m < nh; m++)
-				if (m != i && !strcmp(vulndb_str(db, vulndb_vuln(db, hits[m].vuln)->id), alias)) {
-					covered++;
-					break;
-				}
+			covered += find_hit(db, hits, nh, alias) >= 0;
 		}
 		if (!cves || covered != cves)
 			continue; /* the advisory covers something no CVE finding does: it stays */
 		hits[i].dropped = 1;
-		for (size_t k = 0; k < v->naliases; k++)
-			for (size_t m = 0; m < nh; m++)
-				if (m != i && !strcmp(vulndb_str(db, vulndb_vuln(db, hits[m].vuln)->id),
-						      vulndb_str(db, ids[k]))) {
-					GROW(a, hits[m].extra, hits[m].nextra, hits[m].capextra);
-					hits[m].extra[hits[m].nextra++] = id;
-				}
+		for (size_t k = 0; k < v->naliases; k++) {
+			long m = find_hit(db, hits, nh, vulndb_str(db, ids[k]));
+			if (m >= 0 && (size_t)m != i) {
+				GROW(a, hits[m].extra, hits[m].nextra, hits[m].capextra);
+				hits[m].extra[hits[m].nextra++] = id;
+			}
+		}
 	}
 	*out = hits;
 	*nout = nh;
