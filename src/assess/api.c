@@ -289,6 +289,15 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
+	buf_puts(&b, "# HELP drydock_http_requests_total Requests answered since start, by method and status class.\n"
+		     "# TYPE drydock_http_requests_total counter\n");
+	for (int m = 0; m < 7; m++)
+		for (int c = 1; c < 6; c++) {
+			uint64_t v = __atomic_load_n(&reg->requests[m][c], __ATOMIC_RELAXED);
+			if (v)
+				buf_printf(&b, "drydock_http_requests_total{method=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
+					   registry_methods[m], c, v);
+		}
 	buf_puts(&b, "# HELP drydock_scans_total Image assessments completed since start, by result.\n"
 		     "# TYPE drydock_scans_total counter\n");
 	for (size_t i = 0; i < DD_ARRAY_LEN(states); i++)

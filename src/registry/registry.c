@@ -153,11 +153,18 @@ static void on_end(struct http_req *r)
 		reg_error(r, q->err, q->why);
 }
 
+const char *const registry_methods[7] = {"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"};
+
 static void on_done(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	if (!q)
 		return;
+	int m = 6, cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
+	for (int i = 0; i < 6; i++)
+		if (!strcmp(r->method, registry_methods[i]))
+			m = i;
+	__atomic_fetch_add(&q->reg->requests[m][cls], 1, __ATOMIC_RELAXED);
 	if (q->body == BODY_UPLOAD)
 		uploads_done(r);
 	buf_release(&q->manifest);

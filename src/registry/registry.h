@@ -21,6 +21,8 @@ struct registry {
 	struct blobstore *blobs;
 	struct meta *meta;
 	struct scanner *scanner; /* NULL when scanning is off; set by the caller after registry_new */
+	/* requests answered, by method (GET, HEAD, PUT, POST, PATCH, DELETE, other) and status class */
+	uint64_t requests[7][6];
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
 };
@@ -31,6 +33,8 @@ void registry_free(struct registry *reg);
 /* Cancels upload sessions idle for more than max_age seconds and removes staging files
  * that no session owns (left by a crash). Safe while serving; returns how many it removed. */
 int registry_purge_uploads(struct registry *reg, int64_t max_age);
+/* Names of the method rows of registry.requests. */
+extern const char *const registry_methods[7];
 /* The http_app that serves reg. */
 struct http_app registry_app(struct registry *reg);
 

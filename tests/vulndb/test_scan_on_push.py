@@ -97,6 +97,7 @@ def test_push_is_assessed_like_drydock_scan(full_db, images, tmp_path):
         metrics = requests.get(f"{srv.url}/metrics").text
         assert 'drydock_scans_total{status="Unhealthy"} 1' in metrics
         assert "drydock_scan_duration_seconds_count 1" in metrics
+        assert 'drydock_http_requests_total{method="PUT",code="2xx"}' in metrics
         assert requests.get(f"{srv.url}/healthz").json()["status"] == "ok"
         # unknown image: the registry's error JSON
         r = requests.get(f"{srv.url}/api/v1/images", params={"repository": "team/min", "reference": "nope"})
