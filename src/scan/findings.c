@@ -95,6 +95,7 @@ struct hit {
 	const char **extra;            /* advisory ids folded in */
 	size_t nextra, capextra;
 	int dropped;
+	const struct finding *first;   /* filled for the first binary package; copied for the others */
 };
 
 static int has_str(const char **v, size_t n, const char *s)
@@ -142,9 +143,9 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 		if (!has_str(f->aliases, f->naliases, h->extra[i]))
 			f->aliases[f->naliases++] = h->extra[i];
 	const uint32_t *refs = vulndb_list(db, v->refs, v->nrefs);
-	f->references = arena_alloc(a, (v->nrefs + 1) * sizeof(*f->references));
-	for (size_t i = 0; refs && i < v->nrefs; i++)
-		f->references[f->nreferences++] = vulndb_str(db, refs[i]);
+	f->db = db;
+	f->reference_list = refs; /* materialised only when a report prints them */
+	f->nreferences = refs ? v->nrefs : 0;
 	f->remediation = remediation(a, eco, p, name, installed, h->fixed, f->vendor_severity);
 }
 
@@ -347,10 +348,21 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 		compute_hits(a, db, eco, name, ver, p->modularity_label, &m->hits, &m->nh);
 	}
 	for (size_t k = 0; k < m->nh; k++) {
-		if (m->hits[k].dropped)
+		struct hit *h = &m->hits[k];
+		if (h->dropped)
 			continue;
 		GROW(a, *fv, *fn, *fcap);
-		fill(a, db, eco, p, name, ver, &m->hits[k], &(*fv)[*fn]);
+		struct finding *f = &(*fv)[*fn];
+		if (h->first) { /* another binary of the same source: only the package differs */
+			*f = *h->first;
+			f->pkg = p;
+			f->remediation = remediation(a, eco, p, name, ver, h->fixed, f->vendor_severity);
+		} else {
+			fill(a, db, eco, p, name, ver, h, f);
+			struct finding *keep = arena_alloc(a, sizeof(*keep));
+			*keep = *f;
+			h->first = keep;
+		}
 		(*fv)[(*fn)++].family = i;
 	}
 }
@@ -443,4 +455,9 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 	}
 	plan(a, eco, nmemo, out);
 	return 0;
+}
+
+const char *finding_reference(const struct finding *f, size_t i)
+{
+	return i < f->nreferences ? vulndb_str(f->db, f->reference_list[i]) : "";
 }

@@ -26,11 +26,15 @@ struct finding {
 	double cvss_score;           /* -1 when none */
 	const char *cvss_vector;
 	const char *summary, *description, *published, *modified;
-	const char **references;
+	const uint32_t *reference_list; /* in the database: use finding_reference() */
 	size_t nreferences;
+	const struct vulndb *db;
 	const char *remediation; /* one sentence */
 	size_t family;           /* same value for findings of one (source package, version) */
 };
+
+/* The i-th reference URL of f (borrowed from the database mapping). */
+const char *finding_reference(const struct finding *f, size_t i);
 
 /* One step of the fix plan: upgrading one package family clears these findings. */
 struct fix_step {

@@ -158,8 +158,13 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		json_object_set_new(j, "cvss", x->cvss_score >= 0 ? json_pack("{s:f, s:o}", "score", x->cvss_score, "vector",
 									      opt(x->cvss_vector))
 								 : json_null());
-		if (!compact)
-			set_texts(j, x->summary, x->description, x->published, x->modified, x->references, x->nreferences);
+		if (!compact) {
+			const char *refs[64];
+			size_t nr = 0;
+			for (; nr < x->nreferences && nr < DD_ARRAY_LEN(refs); nr++)
+				refs[nr] = finding_reference(x, nr);
+			set_texts(j, x->summary, x->description, x->published, x->modified, refs, nr);
+		}
 		json_object_set_new(j, "remediation", json_string(x->remediation));
 		json_object_set_new(j, "layer", opt(x->pkg->layer));
 		json_array_append_new(list, j);
@@ -351,7 +356,7 @@ char *report_sbom_with_findings(struct arena *a, const struct inventory *inv, co
 					      "affected");
 			json_t *adv = json_array();
 			for (size_t k = 0; k < x->nreferences; k++)
-				json_array_append_new(adv, json_pack("{s:s}", "url", x->references[k]));
+				json_array_append_new(adv, json_pack("{s:s}", "url", finding_reference(x, k)));
 			json_object_set_new(v, "advisories", adv);
 			if (x->naliases) {
 				json_t *rel = json_array();
@@ -383,7 +388,7 @@ char *report_sbom_with_findings(struct arena *a, const struct inventory *inv, co
 			}
 			json_array_append_new(refs, json_pack("{s:s, s:s, s:s}", "referenceCategory", "SECURITY", "referenceType",
 							      "advisory", "referenceLocator",
-							      x->nreferences ? x->references[0]
+							      x->nreferences ? finding_reference(x, 0)
 									     : arena_printf(a, "https://osv.dev/vulnerability/%s", x->id)));
 			json_array_append_new(
 				ann, json_pack("{s:s, s:s, s:s, s:s}", "annotationDate",
