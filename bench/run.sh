@@ -21,8 +21,10 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
     --feeds "$DRYDOCK_FEEDS_DIR" --images "$images/oci" --out "$tmp/vulndb.md"
   # scan on push: a database of every feed, and a second one (another generation) to swap in
   "$bin" db import --db "$tmp/all.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
+  "$bin" db import --db "$tmp/again.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
   "$bin" db import --db "$tmp/other.ddb" "$DRYDOCK_FEEDS_DIR/debian-osv" >/dev/null
-  /usr/bin/python3 "$here/scan.py" --drydock "$bin" --db "$tmp/all.ddb" --small-db "$tmp/other.ddb" \
+  /usr/bin/python3 "$here/scan.py" --drydock "$bin" --db "$tmp/all.ddb" --same-db "$tmp/again.ddb" \
+    --small-db "$tmp/other.ddb" \
     --images "$images/oci" --out "$tmp/scan.md"
 fi
 cat "$tmp/registry.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md" > "$here/RESULTS.md"

@@ -46,7 +46,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--drydock", required=True)
     ap.add_argument("--db", required=True, help="a vulnerability database built from all feeds")
-    ap.add_argument("--small-db", required=True, help="another database (a different generation)")
+    ap.add_argument("--small-db", required=True, help="a database with other data (a different generation)")
+    ap.add_argument("--same-db", help="the same feeds built again (a new generation, the same findings)")
     ap.add_argument("--images", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--runs", type=int, default=5)
@@ -93,22 +94,26 @@ def main():
                 r = s.put(f"{srv.url}/v2/m/base/manifests/v{i}", data=json.dumps(m),
                           headers={"Content-Type": OCI_MANIFEST})
                 assert r.status_code == 201, r.text
-            while requests.get(f"{srv.url}/api/v1/summary").json()["queued"] or \
-                    requests.get(f"{srv.url}/api/v1/summary").json()["scanning"]:
+            while requests.get(f"{srv.url}/healthz").json()["scan_queue"] or \
+                    requests.get(f"{srv.url}/healthz").json()["scanning"]:
                 time.sleep(0.5)
-            t = time.monotonic()
-            shutil.copy(a.small_db, os.path.join(data, "vulndb.ddb.new"))
-            os.rename(os.path.join(data, "vulndb.ddb.new"), os.path.join(data, "vulndb.ddb"))
-            time.sleep(0.05)
-            while True:
-                q = requests.get(f"{srv.url}/metrics").text
-                depth = sum(int(l.split()[-1]) for l in q.splitlines() if l.startswith("drydock_scan_queue_depth"))
-                if depth == 0 and time.monotonic() - t > 1.5:
-                    break
+            def swap(path, label):
+                t = time.monotonic()
+                shutil.copy(path, os.path.join(data, "vulndb.ddb.new"))
+                os.rename(os.path.join(data, "vulndb.ddb.new"), os.path.join(data, "vulndb.ddb"))
                 time.sleep(0.05)
-            el = time.monotonic() - t - 0.05  # less the final poll interval
-            res["re-assessment of stored images (images/s)"] = [a.stored / el]
-            res["re-assessment wall time (s)"] = [el]
+                while True:
+                    h = requests.get(f"{srv.url}/healthz").json()
+                    depth = h["scan_queue"] + h["scanning"]
+                    if depth == 0 and time.monotonic() - t > 1.5:
+                        break
+                    time.sleep(0.05)
+                el = time.monotonic() - t - 0.05  # less the final poll interval
+                res[f"re-assessment, {label} (images/s)"] = [a.stored / el]
+                res[f"re-assessment wall time, {label} (s)"] = [el]
+            if a.same_db:
+                swap(a.same_db, "same findings (the feeds rebuilt)")
+            swap(a.small_db, "other findings (another feed set)")
         finally:
             srv.stop()
         # drydock scan of the docker-archive of debian-big, cold, against gzip -dc of its layers
@@ -141,13 +146,16 @@ def main():
                "debian-big push-to-assessed, layers already analysed (s)": "≤ 0.1 s",
                "debian-min push-to-assessed, cold (s)": "≤ 1 s",
                "debian-min push-to-assessed, layers already analysed (s)": "≤ 0.1 s",
-               "re-assessment of stored images (images/s)": "≥ 1000/s (10,000 in 10 s)"}
+               "re-assessment, same findings (the feeds rebuilt) (images/s)": "≥ 1000/s (10,000 in 10 s)",
+               "re-assessment, other findings (another feed set) (images/s)": "≥ 1000/s (10,000 in 10 s)"}
     for k, v in res.items():
         lines.append(f"| {k} | {med[k]:.3f} | {p95(v):.3f} | {targets.get(k, '')} |")
     ratio = med["drydock scan debian-big docker-archive, cold (s)"] / med["gzip -dc of debian-big's layers (s)"]
     lines += [f"| drydock scan / gzip -dc | {ratio:.2f}x | | |", "",
-              f"Re-assessment: {a.stored} stored images (distinct manifests over debian-min's layers), the "
-              "database file replaced by another generation, timed until the queue is empty.", "",
+              f"Re-assessment: {a.stored} stored images (distinct manifests over debian-min's layers); the "
+              "database file replaced, timed until the queue is empty: first by the same feeds built again (a new "
+              "generation, the same findings: the usual daily update, where only the generation is rewritten), then "
+              "by a database of other feeds (every image's findings change and its report is rewritten).", "",
               "Raw samples:", "", "```", json.dumps(res, indent=1), "```", ""]
     with open(a.out, "w") as f:
         f.write("\n".join(lines))

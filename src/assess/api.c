@@ -315,20 +315,32 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 		       "drydock_scan_queue_depth{state=\"queued\"} %" PRId64 "\n"
 		       "drydock_scan_queue_depth{state=\"running\"} %" PRId64 "\n",
 		   queued, running);
-	struct assessment_rec *v;
-	size_t n;
+	/* findings by severity read every stored report: computed at most every 30 s, so scrapes
+	 * stay cheap with many images */
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static json_int_t cached[6];
+	static int64_t cached_at;
 	json_int_t total[6] = {0}, unfixed = 0;
-	struct rule *rules;
-	size_t nrules = 0;
-	rules_load(reg->meta, &r->arena, &rules, &nrules);
-	if (!reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n))
-		for (size_t i = 0; i < n; i++) {
-			struct assessment_rec full;
-			if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
-				add_counts(&r->arena, rules, nrules, &full, total, &unfixed);
-		}
+	pthread_mutex_lock(&mu);
+	if (util_now() - cached_at >= 30) {
+		struct assessment_rec *v;
+		size_t n;
+		struct rule *rules;
+		size_t nrules = 0;
+		rules_load(reg->meta, &r->arena, &rules, &nrules);
+		if (!reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n))
+			for (size_t i = 0; i < n; i++) {
+				struct assessment_rec full;
+				if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
+					add_counts(&r->arena, rules, nrules, &full, total, &unfixed);
+			}
+		memcpy(cached, total, sizeof(cached));
+		cached_at = util_now();
+	}
+	memcpy(total, cached, sizeof(total));
+	pthread_mutex_unlock(&mu);
 	buf_puts(&b, "# HELP drydock_findings Findings in the latest assessment of every stored image, by severity.\n"
-		     "# TYPE drydock_findings gauge\n");
+		     "# TYPE drydock_findings gauge\n"); /* refreshed at most every 30 s */
 	for (int s = 5; s >= 0; s--)
 		buf_printf(&b, "drydock_findings{severity=\"%s\"} %lld\n", vdb_severity_name(s), (long long)total[s]);
 	buf_printf(&b, "# HELP drydock_vulndb_built_timestamp_seconds Build time of the vulnerability database in use.\n"
@@ -346,9 +358,9 @@ static void health_handle(struct http_req *r, struct registry *reg)
 		scanner_stats(reg->scanner, &st);
 	int64_t queued = 0, running = 0;
 	int rc = reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
-	json_t *o = json_pack("{s:s, s:b, s:o, s:I}", "status", rc ? "degraded" : "ok", "metadata", !rc,
+	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", rc ? "degraded" : "ok", "metadata", !rc,
 			      "vulnerability_database", *st.generation ? json_string(st.generation) : json_null(),
-			      "scan_queue", (json_int_t)queued);
+			      "scan_queue", (json_int_t)queued, "scanning", (json_int_t)running);
 	send_json(r, rc ? 503 : 200, o);
 }
 

@@ -72,10 +72,10 @@ int rpm_ndb_parse(struct inventory *inv, const char *path, const char *data, siz
 /* os-release: fills os from KEY=value lines; 0 or DD_E_PKGDB_CORRUPT. */
 int os_release_parse(struct arena *a, const char *data, size_t len, struct os_info *os, const char **why);
 
-/* The inventory as compact JSON (serial.c), owned text (free()), NULL on out-of-memory; and
- * back into inv (arena strings). 0 or DD_E_PKGDB_CORRUPT. */
-char *inventory_to_json(const struct inventory *inv);
-int inventory_from_json(struct inventory *inv, const char *text, size_t len, const char **why);
+/* The inventory as compact text (serial.c), owned (free()), NULL on out-of-memory; and back
+ * into inv (arena strings). 0 or DD_E_PKGDB_CORRUPT. */
+char *inventory_serialize(const struct inventory *inv);
+int inventory_deserialize(struct inventory *inv, const char *text, size_t len, const char **why);
 
 /* Reads the inventory of a root filesystem directory. */
 int inventory_from_dir(struct inventory *inv, const char *root, const char **why);

@@ -1,83 +1,150 @@
-/* serial.c: an inventory as compact JSON and back, so that a stored image can be re-matched
- * against a new vulnerability database without reading a layer again. The text is drydock's
- * own (stored in the metadata store, never exchanged): {"os": {...}, "p": [[type, name,
- * version, arch, source_name, source_version, release, epoch (-1: none), modularity_label,
- * layer], ...]}. Reading it back is bounded like any untrusted input. */
+/* serial.c: an inventory as compact text and back, so that a stored image can be re-matched
+ * against a new vulnerability database without reading a layer again. The format is
+ * drydock's own (stored in the metadata store, never exchanged) and cheap to read, since
+ * re-assessing every stored image reads one per image: a header line and one line per
+ * package, fields separated by tabs, with '\\', tab and newline escaped as \\\\, \\t, \\n, and
+ * an absent field written as a lone \\0 (NUL marker "\\-"):
+ *   DDINV1 <tab> kind <tab> id <tab> version_id <tab> codename <tab> pretty_name <tab> id_like
+ *   type <tab> name <tab> version <tab> arch <tab> source_name <tab> source_version <tab> release
+ *        <tab> epoch (-1: none) <tab> modularity_label <tab> layer
+ * Reading it back is bounded like any untrusted input. */
 #include "common/dd.h"
 #include "inventory/inventory.h"
 #include "common/arena.h"
-#include <jansson.h>
+#include "common/buf.h"
 
-#define SERIAL_MAX_PACKAGES 1000000
+#define SERIAL_MAX_BYTES (256 * 1024 * 1024)
+#define SERIAL_MAGIC "DDINV1"
 
-static json_t *s(const char *v) { return v ? json_string(v) : json_null(); }
-
-char *inventory_to_json(const struct inventory *inv)
+static void put(struct buf *b, const char *s, int last)
 {
-	json_t *o = json_object(), *p = json_array();
-	json_object_set_new(o, "os", json_pack("{s:i, s:o, s:o, s:o, s:o, s:o}", "kind", (int)inv->os.kind, "id",
-					       s(inv->os.id), "version_id", s(inv->os.version_id), "codename",
-					       s(inv->os.codename), "pretty_name", s(inv->os.pretty_name), "id_like",
-					       s(inv->os.id_like)));
+	if (!s)
+		buf_puts(b, "\\-");
+	else
+		for (const char *p = s; *p; p++) {
+			if (*p == '\\')
+				buf_puts(b, "\\\\");
+			else if (*p == '\t')
+				buf_puts(b, "\\t");
+			else if (*p == '\n')
+				buf_puts(b, "\\n");
+			else
+				buf_append(b, p, 1);
+		}
+	buf_puts(b, last ? "\n" : "\t");
+}
+
+char *inventory_serialize(const struct inventory *inv)
+{
+	struct buf b;
+	buf_init(&b, SERIAL_MAX_BYTES);
+	char num[32];
+	snprintf(num, sizeof(num), "%d", (int)inv->os.kind);
+	put(&b, SERIAL_MAGIC, 0);
+	put(&b, num, 0);
+	put(&b, inv->os.id, 0);
+	put(&b, inv->os.version_id, 0);
+	put(&b, inv->os.codename, 0);
+	put(&b, inv->os.pretty_name, 0);
+	put(&b, inv->os.id_like, 1);
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct package *k = &inv->pkgs[i];
-		json_array_append_new(p, json_pack("[i, o, o, o, o, o, o, I, o, o]", (int)k->type, s(k->name), s(k->version),
-						   s(k->arch), s(k->source_name), s(k->source_version), s(k->release),
-						   (json_int_t)(k->has_epoch ? k->epoch : -1), s(k->modularity_label),
-						   s(k->layer)));
+		snprintf(num, sizeof(num), "%d", (int)k->type);
+		put(&b, num, 0);
+		put(&b, k->name, 0);
+		put(&b, k->version, 0);
+		put(&b, k->arch, 0);
+		put(&b, k->source_name, 0);
+		put(&b, k->source_version, 0);
+		put(&b, k->release, 0);
+		snprintf(num, sizeof(num), "%ld", k->has_epoch ? k->epoch : -1L);
+		put(&b, num, 0);
+		put(&b, k->modularity_label, 0);
+		put(&b, k->layer, 1);
 	}
-	json_object_set_new(o, "p", p);
-	char *text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
+	if (b.len >= b.cap - 1) { /* over the cap: refuse rather than store half */
+		buf_release(&b);
+		return NULL;
+	}
+	char *out = b.data ? b.data : strdup("");
+	return out;
 }
 
-static const char *str(struct arena *a, json_t *v)
+/* Unescapes field [p, end) into the arena; NULL for the "\-" marker. */
+static const char *field(struct arena *a, const char *p, const char *end)
 {
-	const char *t = json_string_value(v);
-	return t ? arena_strdup(a, t) : NULL;
+	if (end - p == 2 && p[0] == '\\' && p[1] == '-')
+		return NULL;
+	char *out = arena_alloc(a, (size_t)(end - p) + 1), *o = out;
+	for (; p < end; p++) {
+		if (*p == '\\' && p + 1 < end) {
+			p++;
+			*o++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+		} else
+			*o++ = *p;
+	}
+	*o = 0;
+	return out;
 }
 
-int inventory_from_json(struct inventory *inv, const char *text, size_t len, const char **why)
+/* Splits one line into up to max fields; returns how many. */
+static size_t split(struct arena *a, const char *line, const char *end, const char **f, size_t max)
+{
+	size_t n = 0;
+	const char *start = line;
+	for (const char *p = line; p <= end && n < max; p++) {
+		if (p == end || *p == '\t') {
+			f[n++] = field(a, start, p);
+			start = p + 1;
+		}
+	}
+	return n;
+}
+
+int inventory_deserialize(struct inventory *inv, const char *text, size_t len, const char **why)
 {
 	*why = NULL;
-	json_error_t err;
-	json_t *o = json_loadb(text, len, 0, &err), *os = json_object_get(o, "os"), *p = json_object_get(o, "p");
-	int rc = 0;
-	if (!json_is_object(os) || !json_is_array(p) || json_array_size(p) > SERIAL_MAX_PACKAGES) {
+	if (len > SERIAL_MAX_BYTES || len < sizeof(SERIAL_MAGIC) || memcmp(text, SERIAL_MAGIC "\t", 7)) {
 		*why = "not a stored inventory";
-		rc = DD_E_PKGDB_CORRUPT;
-		goto out;
+		return DD_E_PKGDB_CORRUPT;
 	}
 	struct arena *a = inv->arena;
-	inv->os.kind = (enum os_kind)json_integer_value(json_object_get(os, "kind"));
-	inv->os.id = str(a, json_object_get(os, "id"));
-	inv->os.version_id = str(a, json_object_get(os, "version_id"));
-	inv->os.codename = str(a, json_object_get(os, "codename"));
-	inv->os.pretty_name = str(a, json_object_get(os, "pretty_name"));
-	inv->os.id_like = str(a, json_object_get(os, "id_like"));
-	size_t i;
-	json_t *row;
-	json_array_foreach(p, i, row)
-	{
-		if (!json_is_array(row) || json_array_size(row) != 10 || !json_is_string(json_array_get(row, 1)))
-			continue;
-		struct package *k = inventory_add(inv);
-		int type = (int)json_integer_value(json_array_get(row, 0));
-		k->type = type == PKG_APK ? PKG_APK : type == PKG_RPM ? PKG_RPM : PKG_DPKG;
-		k->name = str(a, json_array_get(row, 1));
-		k->version = str(a, json_array_get(row, 2));
-		k->arch = str(a, json_array_get(row, 3));
-		k->source_name = str(a, json_array_get(row, 4));
-		k->source_version = str(a, json_array_get(row, 5));
-		k->release = str(a, json_array_get(row, 6));
-		json_int_t e = json_integer_value(json_array_get(row, 7));
-		k->has_epoch = e >= 0;
-		k->epoch = e >= 0 ? (long)e : 0;
-		k->modularity_label = str(a, json_array_get(row, 8));
-		k->layer = str(a, json_array_get(row, 9));
+	const char *p = text, *end = text + len;
+	const char *f[10];
+	int first = 1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t n = split(a, p, le, f, DD_ARRAY_LEN(f));
+		if (first) {
+			if (n != 7) {
+				*why = "stored inventory: bad header";
+				return DD_E_PKGDB_CORRUPT;
+			}
+			inv->os.kind = (enum os_kind)atoi(f[1] ? f[1] : "0");
+			inv->os.id = f[2];
+			inv->os.version_id = f[3];
+			inv->os.codename = f[4];
+			inv->os.pretty_name = f[5];
+			inv->os.id_like = f[6];
+			first = 0;
+		} else if (n == 10 && f[1]) {
+			struct package *k = inventory_add(inv);
+			int type = atoi(f[0] ? f[0] : "0");
+			k->type = type == PKG_APK ? PKG_APK : type == PKG_RPM ? PKG_RPM : PKG_DPKG;
+			k->name = f[1];
+			k->version = f[2];
+			k->arch = f[3];
+			k->source_name = f[4];
+			k->source_version = f[5];
+			k->release = f[6];
+			long e = f[7] ? atol(f[7]) : -1;
+			k->has_epoch = e >= 0;
+			k->epoch = e >= 0 ? e : 0;
+			k->modularity_label = f[8];
+			k->layer = f[9];
+		}
+		p = nl ? nl + 1 : end;
 	}
-out:
-	json_decref(o);
-	return rc;
+	return 0;
 }

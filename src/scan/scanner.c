@@ -263,21 +263,52 @@ static void claim_layers(struct scanner *s, const struct image *img)
 }
 
 /* The webhook event of a completed assessment (owned text): status, counts, digest. */
-static char *webhook_payload(const struct assessment_rec *rec, int reassessment)
+static char *webhook_payload(const struct assessment_rec *rec, int reassessment, const size_t *by_sev, size_t n,
+			     size_t unfixed)
 {
 	char id[37];
 	util_uuid(id);
-	json_t *rep = *rec->report ? json_loads(rec->report, 0, NULL) : NULL;
-	json_t *counts = json_object_get(rep, "counts");
-	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:O, s:s, s:b}", "id", id, "event",
+	json_t *counts = json_object();
+	for (int k = VDB_SEV_CRITICAL; k >= 0; k--)
+		json_object_set_new(counts, vdb_severity_name(k), json_integer((json_int_t)by_sev[k]));
+	json_object_set_new(counts, "total", json_integer((json_int_t)n));
+	json_object_set_new(counts, "unfixed", json_integer((json_int_t)unfixed));
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "id", id, "event",
 			      "assessment.completed", "time", (json_int_t)rec->scanned_at, "repository", rec->repo, "digest",
-			      rec->digest, "status", rec->status, "reason", rec->reason, "counts",
-			      counts ? counts : json_null(), "database_generation", rec->db_generation, "reassessment",
-			      reassessment);
+			      rec->digest, "status", rec->status, "reason", rec->reason, "counts", counts,
+			      "database_generation", rec->db_generation, "reassessment", reassessment);
 	char *text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	json_decref(rep);
 	return text;
+}
+
+/* A digest of what an assessment says (status, reason, and each finding's id, package,
+ * versions and severity): equal digests mean the stored report still holds. */
+static const char *findings_hash(struct arena *a, const struct scan_result *r)
+{
+	uint64_t h = 1469598103934665603ULL;
+#define MIX(str)                                                                   \
+	do {                                                                       \
+		for (const unsigned char *p_ = (const unsigned char *)(str); *p_; p_++) \
+			h = (h ^ *p_) * 1099511628211ULL;                          \
+		h = (h ^ 0xff) * 1099511628211ULL;                                 \
+	} while (0)
+	MIX(r->unsupported ? r->unsupported : "");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *f = &r->findings[i];
+		char sev[32];
+		snprintf(sev, sizeof(sev), "%d/%d", (int)f->severity, (int)(f->cvss_score * 10));
+		MIX(f->id);
+		MIX(f->pkg->name);
+		MIX(f->installed);
+		MIX(f->fixed ? f->fixed : "-");
+		MIX(sev);
+		MIX(f->vendor_severity ? f->vendor_severity : "");
+		for (size_t k = 0; k < f->naliases; k++)
+			MIX(f->aliases[k]);
+	}
+#undef MIX
+	return arena_printf(a, "%016" PRIx64 "-%zu", h, r->n);
 }
 
 #define SCANNER_BATCH 32 /* re-assessments claimed and stored per transaction */
@@ -296,6 +327,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	inventory_init(&inv, &a);
 	const char *why = NULL;
 	int enabled = 1, have_inv = 0, rc;
+	size_t by_sev[VDB_SEV_CRITICAL + 1] = {0}, nfind = 0, unfixed = 0;
+	const char *stored = "", *old_hash = "";
+	int unchanged = 0;
 	meta->ops->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = "NotApplicable";
@@ -303,9 +337,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		goto store;
 	}
 	/* a re-assessment: the stored inventory, no layer read */
-	const char *stored = "";
-	if (job->priority == SCAN_REASSESS && !meta->ops->assessment_inventory(meta, &a, job->repo, job->digest, &stored) &&
-	    *stored && !inventory_from_json(&inv, stored, strlen(stored), &why))
+	if (job->priority == SCAN_REASSESS &&
+	    !meta->ops->assessment_inventory(meta, &a, job->repo, job->digest, &stored, &old_hash) && *stored &&
+	    !inventory_deserialize(&inv, stored, strlen(stored), &why))
 		have_inv = 1;
 	if (!have_inv) {
 		struct manifest_rec m;
@@ -342,9 +376,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		if (have_inv)
 			rec.inventory = stored; /* unchanged: no layer was read */
 		else {
-			char *text = inventory_to_json(&inv);
+			char *text = inventory_serialize(&inv);
 			rec.inventory = text ? arena_strdup(&a, text) : "";
-			jsonmem_free(text);
+			free(text);
 		}
 		struct scan_result r;
 		if ((rc = scan_match(&a, d->db, &inv, &r, &why))) {
@@ -356,17 +390,28 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		struct sbom_subject subj = {.name = job->repo, .manifest = job->digest, .layers = -1};
 		rec.status = report_status(&r, &none);
 		rec.reason = r.unsupported ? r.unsupported : "";
-		char *rep = report_json_compact(d->db, &inv, &subj, &r);
-		rec.report = rep ? arena_strdup(&a, rep) : "";
-		jsonmem_free(rep);
+		rec.findings_hash = findings_hash(&a, &r);
+		for (int k = 0; k <= VDB_SEV_CRITICAL; k++)
+			by_sev[k] = r.by_severity[k];
+		nfind = r.n;
+		unfixed = r.unfixed;
+		if (have_inv && *old_hash && !strcmp(old_hash, rec.findings_hash)) {
+			unchanged = 1; /* same findings: the stored report and inventory stand */
+			rec.inventory = "";
+		} else {
+			char *rep = report_json_compact(d->db, &inv, &subj, &r);
+			rec.report = rep ? arena_strdup(&a, rep) : "";
+			jsonmem_free(rep);
+		}
 	}
 store:
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
-	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS) : NULL;
+	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed)
+					: NULL;
 	/* everything the batch store needs, copied out of this job's arena */
 	struct arena *o = out_arena;
-	*done = (struct scan_done){.job = job->id, .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
+	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
 				   .month = arena_strdup(o, month_now(&a)),
 				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
 	jsonmem_free(payload);
@@ -378,6 +423,7 @@ store:
 	done->rec.report = arena_strdup(o, rec.report);
 	done->rec.inventory = arena_strdup(o, rec.inventory);
 	done->rec.db_generation = arena_strdup(o, rec.db_generation);
+	done->rec.findings_hash = rec.findings_hash ? arena_strdup(o, rec.findings_hash) : "";
 	if (job->priority == SCAN_PUSH)
 		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
 			 rec.reason, rec.duration_us / 1e6);

@@ -58,12 +58,14 @@ struct assessment_rec {
 	const char *report;    /* the scan report JSON, "" when none */
 	const char *inventory; /* the inventory JSON re-matched on database changes, "" when none */
 	const char *db_generation;
+	const char *findings_hash; /* a digest of the findings: a re-assessment that finds the same skips rewriting */
 	int64_t scanned_at;
 	int64_t duration_us;
 };
 
 struct scan_done {
 	int64_t job;
+	int unchanged; /* the same findings as stored: only the generation and time are updated */
 	struct assessment_rec rec;
 	const char *ns, *month, *webhook_payload;
 };
@@ -123,7 +125,7 @@ struct meta_ops {
 			      struct assessment_rec *out);
 	/* The stored inventory of (repo, digest) alone (what a re-assessment needs). */
 	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
-				    const char **inventory);
+				    const char **inventory, const char **findings_hash);
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);

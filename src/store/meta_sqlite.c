@@ -34,7 +34,8 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS scan_jobs_next ON scan_jobs(state, priority, id);"
 	"CREATE TABLE IF NOT EXISTS assessments(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
 	" reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
-	" scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	" scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
+	" PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS scan_usage(namespace TEXT NOT NULL, month TEXT NOT NULL, scans INTEGER NOT NULL,"
 	" PRIMARY KEY(namespace, month)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS namespace_settings(namespace TEXT PRIMARY KEY, scanning INTEGER NOT NULL)"
@@ -93,6 +94,7 @@ enum stmt_id {
 	S_NS_GET,
 	S_NS_SET,
 	S_ASSESS_INV,
+	S_ASSESS_TOUCH,
 	S_SET_PUT,
 	S_SET_GET,
 	S_SET_DEL,
@@ -148,7 +150,7 @@ static const char *const sql[S__COUNT] = {
 			" (CASE WHEN (SELECT min(priority) FROM scan_jobs WHERE state=0)=0 THEN 1 ELSE ?1 END)",
 	[S_SCAN_MARK] = "UPDATE scan_jobs SET state=1 WHERE id=?1",
 	[S_SCAN_ASSESS_PUT] = "INSERT OR REPLACE INTO assessments(repo, digest, status, reason, report, inventory,"
-			      " db_generation, scanned_at, duration_us) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+			      " db_generation, scanned_at, duration_us, findings_hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 	[S_SCAN_JOB_DEL] = "DELETE FROM scan_jobs WHERE id=?1",
 	[S_SCAN_USAGE_ADD] = "INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
 			     " ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
@@ -170,7 +172,8 @@ static const char *const sql[S__COUNT] = {
 	[S_SCAN_JOB_DEL_DIGEST] = "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2",
 	[S_USAGE_LIST] = "SELECT namespace, month, scans FROM scan_usage ORDER BY namespace, month",
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
-	[S_ASSESS_INV] = "SELECT inventory FROM assessments WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_INV] = "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_TOUCH] = "UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5 WHERE repo=?1 AND digest=?2",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -907,6 +910,17 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 	int rc = exec_done(c, s, "finish scan");
 	if (rc || sqlite3_changes(c->db) == 0) /* the manifest was deleted while it was scanned */
 		return rc;
+	if (d->unchanged) {
+		s = stmt(c, S_ASSESS_TOUCH);
+		bind_text(s, 1, r->repo);
+		bind_text(s, 2, r->digest);
+		bind_text(s, 3, r->db_generation ? r->db_generation : "");
+		sqlite3_bind_int64(s, 4, r->scanned_at);
+		sqlite3_bind_int64(s, 5, r->duration_us);
+		if ((rc = exec_done(c, s, "store assessment")))
+			return rc;
+		goto extras;
+	}
 	s = stmt(c, S_SCAN_ASSESS_PUT);
 	bind_text(s, 1, r->repo);
 	bind_text(s, 2, r->digest);
@@ -917,8 +931,10 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 	bind_text(s, 7, r->db_generation ? r->db_generation : "");
 	sqlite3_bind_int64(s, 8, r->scanned_at);
 	sqlite3_bind_int64(s, 9, r->duration_us);
+	bind_text(s, 10, r->findings_hash ? r->findings_hash : "");
 	if ((rc = exec_done(c, s, "store assessment")))
 		return rc;
+extras:
 	if (d->webhook_payload) {
 		s = stmt(c, S_OUT_ADD);
 		bind_text(s, 1, d->webhook_payload);
@@ -1059,11 +1075,11 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 }
 
 static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *repo, const char *digest,
-				   const char **inventory)
+				   const char **inventory, const char **findings_hash)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	struct conn *c;
-	*inventory = NULL;
+	*inventory = *findings_hash = NULL;
 	int rc = conn_get(ms, &c);
 	if (rc)
 		return rc;
@@ -1071,8 +1087,10 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 	bind_text(s, 1, repo);
 	bind_text(s, 2, digest);
 	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
+	if (r == SQLITE_ROW) {
 		*inventory = col_text(a, s, 0);
+		*findings_hash = col_text(a, s, 1);
+	}
 	sqlite3_reset(s);
 	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "stored inventory");
 	conn_put(ms, c);
