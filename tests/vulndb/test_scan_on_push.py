@@ -364,3 +364,30 @@ def test_webhooks_are_delivered_once_and_survive_restart(full_db, tmp_path):
     finally:
         srv.stop()
         rx.close()
+
+
+def test_podman_push_is_assessed(full_db, images, tmp_path):
+    """podman (daemonless, vfs) pulls an image and pushes it to another repository: its layers
+    come by cross-repository mount (no upload, no blob commit) and the assessment equals the
+    first one's."""
+    import tempfile
+    srv = server_with_db(tmp_path, full_db)
+    store = tempfile.mkdtemp(prefix="drydock-podman-")
+    host = srv.url.split("://")[1]
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    try:
+        skopeo_push(os.path.join(images, "debian-min"), srv.url, "pm/src:1")
+        first = wait(srv.url, "pm/src", "1")
+        subprocess.run(podman + ["pull", "-q", "--tls-verify=false", f"{host}/pm/src:1"], check=True,
+                       capture_output=True)
+        subprocess.run(podman + ["push", "-q", "--tls-verify=false", f"{host}/pm/src:1", f"docker://{host}/pm/dst:1"],
+                       check=True, capture_output=True)
+        second = wait(srv.url, "pm/dst", "1")
+        key = lambda f: (f["id"], f["package"], f["fixed_version"])  # noqa: E731
+        assert second["status"] == first["status"] == "Unhealthy"
+        assert sorted(map(key, second["findings"])) == sorted(map(key, first["findings"]))
+    finally:
+        subprocess.run(podman + ["rmi", "-a", "-f"], capture_output=True)
+        shutil.rmtree(store, ignore_errors=True)
+        srv.stop()
