@@ -493,7 +493,8 @@ static void on_event(void *ctx, const struct event *ev)
 		/* a layer is read while the rest of the image uploads; configs are tiny and fail fast */
 		char *d = strdup(ev->digest);
 		pthread_mutex_lock(&s->mu);
-		if (d && s->lq_n < LAYER_QUEUE && s->nlayer_threads) {
+		/* without a database nothing is matched yet: the image scan reads layers when one comes */
+		if (d && s->cur && s->lq_n < LAYER_QUEUE && s->nlayer_threads) {
 			s->lq[(s->lq_head + s->lq_n) % LAYER_QUEUE] = d;
 			s->lq_n++;
 			d = NULL;
