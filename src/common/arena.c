@@ -10,29 +10,43 @@ struct arena_block {
 
 #define ARENA_BLOCK 8192
 
-void *arena_alloc(struct arena *a, size_t n)
+/* Uninitialised memory. A large request gets a block of its own, linked behind the current
+ * one so that the room left in the current block still serves the small requests after it. */
+static void *alloc_raw(struct arena *a, size_t n)
 {
 	size_t need = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
 	struct arena_block *b = a->head;
-	if (!b || b->cap - b->used < need) {
-		size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
-		b = malloc(sizeof(*b) + cap);
-		if (!b)
-			abort();
-		b->cap = cap;
-		b->used = 0;
-		b->next = a->head;
-		a->head = b;
+	if (b && b->cap - b->used >= need) {
+		void *p = (char *)b->data + b->used;
+		b->used += need;
+		return p;
 	}
-	void *p = (char *)b->data + b->used;
-	b->used += need;
+	size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
+	struct arena_block *nb = malloc(sizeof(*nb) + cap);
+	if (!nb)
+		abort();
+	nb->cap = cap;
+	nb->used = need;
+	if (b && need > ARENA_BLOCK / 2) { /* keep the current block current */
+		nb->next = b->next;
+		b->next = nb;
+	} else {
+		nb->next = b;
+		a->head = nb;
+	}
+	return nb->data;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	void *p = alloc_raw(a, n);
 	memset(p, 0, n);
 	return p;
 }
 
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = alloc_raw(a, n + 1);
 	memcpy(p, s, n);
 	p[n] = 0;
 	return p;
@@ -48,7 +62,7 @@ char *arena_printf(struct arena *a, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		abort();
-	char *p = arena_alloc(a, (size_t)n + 1);
+	char *p = alloc_raw(a, (size_t)n + 1);
 	va_start(ap, fmt);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);

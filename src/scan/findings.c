@@ -395,13 +395,14 @@ static void plan(struct arena *a, const char *eco, size_t nfamilies, struct scan
 	if (osv_ecosystem_scheme(eco, &scheme))
 		return;
 	size_t *step_of = arena_alloc(a, nfamilies * sizeof(*step_of)); /* family -> step + 1 */
-	r->plan = arena_alloc(a, (r->n + 1) * sizeof(*r->plan));
+	size_t cap = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct finding *f = &r->findings[i];
 		if (!f->patchable)
 			continue;
 		struct fix_step *s = step_of[f->family] ? &r->plan[step_of[f->family] - 1] : NULL;
 		if (!s) {
+			GROW(a, r->plan, r->nplan, cap);
 			step_of[f->family] = r->nplan + 1;
 			s = &r->plan[r->nplan++];
 			memset(s, 0, sizeof(*s));
