@@ -491,7 +491,8 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 	*why = NULL;
 	/* entries: sorted by key then vulnerability, newest record first; keep one record's */
 	sort_b = b;
-	qsort(b->entries.data, b->entries.n, sizeof(struct bentry), entry_cmp);
+	if (b->entries.n > 1)
+		qsort(b->entries.data, b->entries.n, sizeof(struct bentry), entry_cmp);
 	struct vec ents = VEC(struct vdb_entry), ranges = VEC(struct vdb_range), events = VEC(struct vdb_event);
 	struct vec keys = VEC(struct vdb_key), ecos = VEC(struct vdb_eco), lists = VEC(uint32_t);
 	struct vec vulns = VEC(struct vdb_vuln);
@@ -542,7 +543,8 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 	for (size_t i = 0; i < b->vulns.n; i++) {
 		struct bvuln *v = &AT(b->vulns, struct bvuln, i);
 		/* ids in name order: the file does not depend on which parser thread came first */
-		qsort(v->ids.data, v->ids.n, sizeof(uint32_t), id_cmp);
+		if (v->ids.n > 1)
+			qsort(v->ids.data, v->ids.n, sizeof(uint32_t), id_cmp);
 		struct vdb_vuln *d = vec_push(&vulns);
 		d->id = v->id;
 		d->summary = v->summary;
