@@ -115,15 +115,37 @@ void *image_pick_platform(struct arena *a, void *manifests, struct image *img)
 	return host ? host : first;
 }
 
-int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why)
+void image_begin(struct arena *a, struct image *out, const char *name)
 {
 	const char *want = out->want_platform;
 	int want_index = out->want_index;
 	memset(out, 0, sizeof(*out));
 	out->want_platform = want;
 	out->want_index = want_index;
-	out->name = tag ? arena_printf(a, "%s:%s", dir, tag) : arena_strdup(a, dir);
+	out->name = arena_strdup(a, name);
 	out->platform = "";
+}
+
+void image_split_ref(struct arena *a, const char *ref, const char **repo, const char **reference, int *is_digest)
+{
+	const char *at = strchr(ref, '@'), *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	*is_digest = 0;
+	if (at) {
+		*repo = arena_strndup(a, ref, (size_t)(at - ref));
+		*reference = at + 1;
+		*is_digest = 1;
+	} else if (colon && (!slash || colon > slash)) {
+		*repo = arena_strndup(a, ref, (size_t)(colon - ref));
+		*reference = colon + 1;
+	} else {
+		*repo = ref;
+		*reference = "latest";
+	}
+}
+
+int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, struct image *out, const char **why)
+{
+	image_begin(a, out, tag ? arena_printf(a, "%s:%s", dir, tag) : dir);
 	*why = NULL;
 	char *data;
 	size_t len;

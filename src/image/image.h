@@ -28,6 +28,12 @@ struct image {
 	char *tmpdir; /* an archive's unpacked copy, to remove when done (or NULL) */
 };
 
+/* Clears out for an open function, keeping the caller's want_* fields; names it `name`. */
+void image_begin(struct arena *a, struct image *out, const char *name);
+/* Splits REPO@DIGEST or REPO[:TAG] (the tag after the last ':' past the last '/'; "latest"
+ * when absent) into arena strings. */
+void image_split_ref(struct arena *a, const char *ref, const char **repo, const char **reference, int *is_digest);
+
 /* Opens image `tag` (NULL: the only one, or the first) of an OCI layout directory; an index
  * is resolved to the platform the caller asked for in out->want_*, by default the linux one
  * of this machine's architecture, else the first linux one. DD_E_NOT_FOUND when the asked

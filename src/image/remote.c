@@ -196,12 +196,7 @@ static const char ACCEPT[] = "application/vnd.oci.image.index.v1+json, applicati
 int image_open_remote(struct arena *a, const char *ref, const struct remote_opts *o, const char *cache_dir,
 		      struct image *out, const char **why)
 {
-	const char *want = out->want_platform;
-	int want_index = out->want_index;
-	memset(out, 0, sizeof(*out));
-	out->want_platform = want;
-	out->want_index = want_index;
-	out->name = arena_strdup(a, ref);
+	image_begin(a, out, ref);
 	*why = NULL;
 	/* host[:port]/repo[:tag|@digest] */
 	const char *slash = strchr(ref, '/');
@@ -209,19 +204,10 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		*why = "expected HOST[:PORT]/REPOSITORY[:TAG|@DIGEST]";
 		return DD_E_USAGE;
 	}
-	const char *host = arena_strndup(a, ref, (size_t)(slash - ref)), *rest = slash + 1;
-	const char *at = strchr(rest, '@'), *colon = strrchr(rest, ':');
+	const char *host = arena_strndup(a, ref, (size_t)(slash - ref));
 	const char *repo, *reference;
-	if (at) {
-		repo = arena_strndup(a, rest, (size_t)(at - rest));
-		reference = at + 1;
-	} else if (colon && !strchr(colon, '/')) {
-		repo = arena_strndup(a, rest, (size_t)(colon - rest));
-		reference = colon + 1;
-	} else {
-		repo = rest;
-		reference = "latest";
-	}
+	int is_digest;
+	image_split_ref(a, slash + 1, &repo, &reference, &is_digest);
 	int loopback = !strncmp(host, "127.", 4) || !strncmp(host, "localhost", 9) || !strncmp(host, "[::1]", 5);
 	struct remote r = {.a = a, .repo = repo, .creds = o->creds, .progress = o->progress};
 	char *dir = arena_printf(a, "%s/drydock-pull-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -275,7 +261,6 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		mdigest = arena_strdup(a, md.str);
 	}
 	out->manifest_digest = mdigest;
-	out->platform = out->platform ? out->platform : "";
 	out->nlayers = json_array_size(layers);
 	out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
 	size_t i;

@@ -27,30 +27,11 @@ int image_open_store(struct arena *a, const char *data_dir, const char *ref, str
 int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir, const char *ref, struct image *out,
 			  const char **why)
 {
-	const char *want = out->want_platform;
-	int want_index = out->want_index;
-	memset(out, 0, sizeof(*out));
-	out->want_platform = want;
-	out->want_index = want_index;
-	out->name = arena_strdup(a, ref);
-	out->platform = "";
+	image_begin(a, out, ref);
 	*why = NULL;
-	/* repo@digest or repo:tag (the tag after the last ':' that follows the last '/') */
-	const char *at = strchr(ref, '@'), *slash = strrchr(ref, '/');
-	const char *colon = strrchr(ref, ':');
 	const char *repo, *reference;
-	int is_digest = 0;
-	if (at) {
-		repo = arena_strndup(a, ref, (size_t)(at - ref));
-		reference = at + 1;
-		is_digest = 1;
-	} else if (colon && (!slash || colon > slash)) {
-		repo = arena_strndup(a, ref, (size_t)(colon - ref));
-		reference = colon + 1;
-	} else {
-		repo = ref;
-		reference = "latest";
-	}
+	int is_digest;
+	image_split_ref(a, ref, &repo, &reference, &is_digest);
 	int rc = 0;
 	json_t *root = NULL;
 	for (int depth = 0; depth < 4; depth++) {

@@ -9,22 +9,44 @@
 /* One feed record (an OSV record with a long `versions` list can reach a few MiB). */
 #define FEED_MAX_LINE (32 * 1024 * 1024)
 
+/* Opens path for reading through libarchive: compressed or plain, and with `archives` also zip
+ * and tar. NULL on failure with msg filled. */
+static struct archive *feed_open(const char *path, int archives, char *msg, size_t n)
+{
+	struct archive *ar = archive_read_new();
+	if (!ar) {
+		snprintf(msg, n, "out of memory");
+		return NULL;
+	}
+	archive_read_support_filter_all(ar);
+	if (archives) {
+		archive_read_support_format_zip(ar);
+		archive_read_support_format_tar(ar);
+	}
+	archive_read_support_format_raw(ar);
+	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK) {
+		snprintf(msg, n, "cannot read feed '%s': %s", path, archive_error_string(ar));
+		archive_read_free(ar);
+		return NULL;
+	}
+	return ar;
+}
+
 int feed_read_lines(const char *path, int (*fn)(void *ctx, const char *line, size_t len), void *ctx,
 		    const char **why)
 {
 	static __thread char msg[512];
 	*why = NULL;
-	struct archive *ar = archive_read_new();
-	if (!ar)
-		return DD_E_NOMEM;
-	archive_read_support_filter_all(ar);
-	archive_read_support_format_raw(ar);
+	struct archive *ar = feed_open(path, 0, msg, sizeof(msg));
+	if (!ar) {
+		*why = msg;
+		return DD_E_IO;
+	}
 	struct buf line;
 	buf_init(&line, FEED_MAX_LINE);
 	int rc = 0;
 	struct archive_entry *ent;
-	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK ||
-	    archive_read_next_header(ar, &ent) != ARCHIVE_OK) {
+	if (archive_read_next_header(ar, &ent) != ARCHIVE_OK) {
 		snprintf(msg, sizeof(msg), "cannot read feed '%s': %s", path, archive_error_string(ar));
 		*why = msg;
 		rc = DD_E_IO;
@@ -77,23 +99,15 @@ int feed_read_files(const char *path, size_t max,
 {
 	static __thread char msg[512];
 	*why = NULL;
-	struct archive *ar = archive_read_new();
-	if (!ar)
-		return DD_E_NOMEM;
-	archive_read_support_filter_all(ar);
-	archive_read_support_format_zip(ar);
-	archive_read_support_format_tar(ar);
-	archive_read_support_format_raw(ar);
+	struct archive *ar = feed_open(path, 1, msg, sizeof(msg));
+	if (!ar) {
+		*why = msg;
+		return DD_E_IO;
+	}
 	struct buf data;
 	buf_init(&data, max);
 	int rc = 0;
 	struct archive_entry *ent;
-	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK) {
-		snprintf(msg, sizeof(msg), "cannot read feed '%s': %s", path, archive_error_string(ar));
-		*why = msg;
-		rc = DD_E_IO;
-		goto out;
-	}
 	for (;;) {
 		int r = archive_read_next_header(ar, &ent);
 		if (r == ARCHIVE_EOF)
