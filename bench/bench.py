@@ -50,7 +50,7 @@ class Registry:
         log = open(os.path.join(self.dir, "log"), "w")
         if self.kind == "drydock":
             cmd = [self.bin, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", f"{self.dir}/data",
-                   "--log-level", "warn"]
+                   "--log-level", "warn", "--auth", "off"]  # Distribution runs without auth too
         else:
             cfg = os.path.join(self.dir, "config.yml")
             with open(cfg, "w") as f:

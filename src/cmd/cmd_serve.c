@@ -6,6 +6,9 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "http/server.h"
+#include "auth/access.h"
+#include "auth/accounts.h"
+#include "auth/jwt.h"
 #include "registry/events.h"
 #include "registry/registry.h"
 #include "scan/scanner.h"
@@ -20,7 +23,9 @@ static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
-	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n";
+	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
+	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
+	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
 
 struct event_log {
 	int fd;
@@ -183,6 +188,20 @@ int cmd_serve(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
 	if (!rc)
 		rc = meta_sqlite_open(path, &meta);
+	struct jwt_key *token_key = NULL;
+	if (!rc && c.auth) {
+		snprintf(path, sizeof(path), "%s/token-key.pem", c.data_dir);
+		rc = jwt_key_open(path, &token_key);
+		if (!rc)
+			rc = accounts_bootstrap(meta, stderr);
+	} else if (!rc)
+		log_warn("authentication is off (auth = off): anyone who can reach %s may pull, push and delete",
+			 c.listen);
+	struct auth_config ac = {.enabled = c.auth, .meta = meta, .key = token_key, .service = c.auth_service,
+				 .realm = c.auth_realm, .tls = cert != NULL, .token_ttl = c.token_ttl,
+				 .anonymous_pull = c.anonymous_pull};
+	if (!rc)
+		rc = access_init(&ac);
 	if (!rc)
 		rc = registry_new(blobs, meta, &reg);
 	if (!rc)
@@ -247,6 +266,8 @@ int cmd_serve(int argc, char **argv)
 	webhook_stop(hook);
 	janitor_stop(&jan);
 	registry_free(reg);
+	access_shutdown();
+	jwt_key_free(token_key);
 	if (meta)
 		meta->ops->free(meta);
 	if (blobs)

@@ -12,6 +12,9 @@ void config_defaults(struct config *c)
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
 	c->upload_max_age = 24 * 3600;
 	c->scan_workers = 2;
+	c->auth = 1;
+	snprintf(c->auth_service, sizeof(c->auth_service), "drydock");
+	c->token_ttl = 300;
 }
 
 static int set_long(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
@@ -73,6 +76,32 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		}
 		return set_str(c->webhook, sizeof(c->webhook), value, why);
 	}
+	if (!strcmp(key, "auth")) {
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			*why = "auth must be on or off";
+			return DD_E_CONFIG;
+		}
+		c->auth = !strcmp(value, "on");
+		return 0;
+	}
+	if (!strcmp(key, "auth-realm")) {
+		if ((*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) || strpbrk(value, "\"\\ ")) {
+			*why = "auth-realm must be the token endpoint's http:// or https:// URL";
+			return DD_E_CONFIG;
+		}
+		return set_str(c->auth_realm, sizeof(c->auth_realm), value, why);
+	}
+	if (!strcmp(key, "auth-service")) {
+		if (!*value || strpbrk(value, "\"\\ ")) {
+			*why = "auth-service must be a non-empty word without quotes, backslashes or spaces";
+			return DD_E_CONFIG;
+		}
+		return set_str(c->auth_service, sizeof(c->auth_service), value, why);
+	}
+	if (!strcmp(key, "token-ttl"))
+		return set_long(&c->token_ttl, value, 1, 24 * 3600, "token-ttl must be a number of seconds from 1 to 86400", why);
+	if (!strcmp(key, "anonymous-pull"))
+		return set_str(c->anonymous_pull, sizeof(c->anonymous_pull), value, why);
 	if (!strcmp(key, "db"))
 		return set_str(c->db, sizeof(c->db), value, why);
 	if (!strcmp(key, "scan-workers"))

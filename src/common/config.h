@@ -16,6 +16,11 @@ struct config {
 	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
 	char webhook[1024];       /* URL that receives an event per completed assessment, or empty */
+	int auth;                 /* accounts and tokens required (default); 0: everyone may do everything */
+	char auth_realm[1024];    /* token endpoint URL announced to clients; empty: from the Host header */
+	char auth_service[256];   /* the token audience */
+	long token_ttl;           /* seconds an access token lives */
+	char anonymous_pull[1024]; /* comma-separated repository patterns anyone may pull; empty: none */
 };
 
 void config_defaults(struct config *c);

@@ -47,5 +47,22 @@
 #define DD_MAX_LAYERS 1000
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
+/* An Authorization header's credentials: a bearer token (ours are ~600 bytes; JWTs from
+ * other issuers with many scopes stay well under this), or Basic user:password decoded. */
+#define DD_MAX_TOKEN_BYTES (8 * 1024)
+#define DD_MAX_BASIC_BYTES 1024
+/* Account names (user, robot) and passwords. */
+#define DD_MAX_ACCOUNT_NAME 64
+#define DD_MAX_PASSWORD_BYTES 256
+/* Scopes asked for in one token request, and the body of a token POST (an OAuth2 form). */
+#define DD_MAX_SCOPES 32
+#define DD_MAX_TOKEN_FORM_BYTES (16 * 1024)
+/* Role grants held by one account, and accounts kept (the store is a settings table). */
+#define DD_MAX_GRANTS 256
+#define DD_MAX_ACCOUNTS 100000
+/* One htpasswd line. */
+#define DD_MAX_HTPASSWD_LINE 1024
+/* Audit entries returned in one page. */
+#define DD_MAX_AUDIT_PAGE 1000
 
 #endif

@@ -116,6 +116,40 @@ int http_has_query(struct http_req *r, const char *name)
 	return MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, NULL) == MHD_YES;
 }
 
+struct each_ctx {
+	const char *name;
+	void (*fn)(void *ctx, const char *value);
+	void *ctx;
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct each_ctx *e = cls;
+	if (key && !strcmp(key, e->name))
+		e->fn(e->ctx, value ? value : "");
+	return MHD_YES;
+}
+
+void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx)
+{
+	struct each_ctx e = {name, fn, ctx};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, each_arg, &e);
+}
+
+void http_client_addr(struct http_req *r, char *out, size_t cap)
+{
+	snprintf(out, cap, "unknown");
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
 /* ---- the libmicrohttpd callbacks ---- */
 
 static int has_body(struct http_req *r)

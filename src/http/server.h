@@ -18,6 +18,7 @@ struct http_req {
 	struct arena arena;
 	void *app;   /* the http_app's ctx */
 	void *state; /* the application's per-request state */
+	void *auth;  /* who is asking, resolved once by the access check */
 	int status;
 	struct MHD_Response *resp;
 	int64_t body_bytes;
@@ -56,6 +57,11 @@ const char *http_header(struct http_req *r, const char *name);
 const char *http_query(struct http_req *r, const char *name);
 /* 1 when the query string has `name`, even with an empty value. */
 int http_has_query(struct http_req *r, const char *name);
+
+/* Calls fn for every value of query parameter `name`, in order (scope= may repeat). */
+void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx);
+/* The peer's address as text ("unknown" when not known). */
+void http_client_addr(struct http_req *r, char *out, size_t cap);
 
 /* Responses: set once per request. The data is copied. */
 void http_respond(struct http_req *r, int status, const char *content_type, const void *data, size_t len);

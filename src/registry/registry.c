@@ -3,6 +3,7 @@
 #include "registry.h"
 #include "assess/api.h"
 #include "auth/access.h"
+#include "auth/token.h"
 #include "common/log.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
@@ -39,9 +40,47 @@ void reg_error(struct http_req *r, int err, const char *detail)
 int reg_access(struct http_req *r, const char *repo, enum access_action action)
 {
 	int rc = access_check(r, repo, action);
-	if (rc)
+	if (rc) {
 		reg_error(r, rc, NULL);
+		access_add_challenge(r, rc, repo, action);
+	}
 	return rc;
+}
+
+int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
+{
+	int rc = access_check_ns(r, ns, action);
+	if (rc) {
+		reg_error(r, rc, NULL);
+		access_add_challenge(r, rc, NULL, action);
+	}
+	return rc;
+}
+
+/* /auth/token: GET answers at once; POST (an OAuth2 form) when its body is read. */
+static void token_answer(struct http_req *r, const char *form, size_t len)
+{
+	json_t *o;
+	const char *why = NULL;
+	int64_t retry;
+	int rc = token_issue(r, form, len, &o, &why, &retry);
+	if (rc) {
+		reg_error(r, rc, why);
+		if (rc == DD_E_UNAUTHORIZED)
+			http_add_header(r, "WWW-Authenticate", "Basic realm=\"drydock\"");
+		else if (rc == DD_E_TOOMANYREQUESTS)
+			http_add_header(r, "Retry-After", arena_printf(&r->arena, "%lld", (long long)retry));
+		return;
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text) {
+		reg_error(r, DD_E_NOMEM, NULL);
+		return;
+	}
+	http_respond(r, 200, "application/json", text, strlen(text));
+	http_add_header(r, "Cache-Control", "no-store");
+	free(text);
 }
 
 int reg_digest(struct http_req *r, const char *s, struct digest *out)
@@ -78,6 +117,15 @@ static void on_begin(struct http_req *r)
 	r->state = q;
 
 	size_t plen = strlen(r->path);
+	if (!strcmp(r->path, TOKEN_PATH)) {
+		if (is(r, "GET"))
+			token_answer(r, NULL, 0);
+		else if (is(r, "POST"))
+			q->body = BODY_TOKEN;
+		else
+			reg_error(r, DD_E_METHOD, NULL);
+		return;
+	}
 	if (plen <= DD_MAX_URL_BYTES && assess_api_route(r->path)) {
 		assess_api_handle(r, q->reg);
 		return;
@@ -131,10 +179,13 @@ static void on_body(struct http_req *r, const char *data, size_t n)
 		return; /* discard the rest; the error is answered at the end */
 	if (q->body == BODY_UPLOAD)
 		uploads_body(r, data, n);
-	else if (q->body == BODY_MANIFEST || q->body == BODY_API) {
-		if (buf_append(&q->manifest, data, n)) {
+	else if (q->body == BODY_MANIFEST || q->body == BODY_API || q->body == BODY_TOKEN) {
+		if (buf_append(&q->manifest, data, n) ||
+		    (q->body == BODY_TOKEN && q->manifest.len > DD_MAX_TOKEN_FORM_BYTES)) {
 			q->err = DD_E_TOO_LARGE;
-			q->why = q->body == BODY_API ? "request body larger than 4 MiB" : "manifest larger than 4 MiB";
+			q->why = q->body == BODY_API     ? "request body larger than 4 MiB"
+				 : q->body == BODY_TOKEN ? "token request body larger than 16 KiB"
+							 : "manifest larger than 4 MiB";
 			buf_release(&q->manifest);
 		}
 	}
@@ -147,6 +198,8 @@ static void on_end(struct http_req *r)
 		uploads_end(r);
 	else if (q->body == BODY_MANIFEST)
 		manifests_end(r);
+	else if (q->body == BODY_TOKEN && !q->err)
+		token_answer(r, q->manifest.data ? q->manifest.data : "", q->manifest.len);
 	else if (q->body == BODY_API && !q->err)
 		assess_api_end(r, q->reg, q->manifest.data ? q->manifest.data : "", q->manifest.len);
 	else if (q->err)

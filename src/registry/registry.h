@@ -40,7 +40,7 @@ struct http_app registry_app(struct registry *reg);
 
 /* ---- internal to the registry module ---- */
 
-enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_API };
+enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_API, BODY_TOKEN };
 
 struct reg_req {
 	struct registry *reg;
@@ -67,6 +67,8 @@ struct reg_req *reg_of(struct http_req *r);
 void reg_error(struct http_req *r, int err, const char *detail);
 /* access_check(), answering the error itself; returns its code. */
 int reg_access(struct http_req *r, const char *repo, enum access_action action);
+/* The same for a namespace-wide action. */
+int reg_access_ns(struct http_req *r, const char *ns, enum access_action action);
 /* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */
 int reg_digest(struct http_req *r, const char *s, struct digest *out);
 

@@ -15,15 +15,21 @@ BIN = os.environ.get("DRYDOCK_BIN") or os.path.join(
 # the shared folder of real data (feeds, package databases), beside the repository unless set
 SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
 VULNDATA = os.path.join(SHARED, "vulndata")
+# the first-start administrator of servers started with auth=True
+ADMIN_PASSWORD = "admin-password-for-tests"
 
 
 class Server:
     """One drydock process over a data directory; restartable, killable."""
 
-    def __init__(self, data_dir=None, extra_args=(), tls=None):
+    def __init__(self, data_dir=None, extra_args=(), tls=None, auth=False, env=None):
+        """auth=False runs with `auth = off` (the registry-core tests speak to an open
+        registry); auth=True keeps the default, with the administrator's password from
+        ADMIN_PASSWORD."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="drydock-test-")
         os.makedirs(self.data_dir, exist_ok=True)
-        self.extra_args = list(extra_args)
+        self.extra_args = (["--auth", "off"] if not auth else []) + list(extra_args)
+        self.env = dict(os.environ, DRYDOCK_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.tls = tls  # (cert, key) or None
         self.proc = None
         self.port = None
@@ -40,7 +46,7 @@ class Server:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
         log = open(self.log_path, "a")
         start_len = os.path.getsize(self.log_path)
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
         deadline = time.time() + 20
         while time.time() < deadline:
             with open(self.log_path) as f:

@@ -148,7 +148,7 @@ def test_queue_survives_restart_and_kill9(full_db, images, tmp_path):
         r = requests.get(f"{srv.url}/api/v1/images", params={"repository": "q/app0", "reference": "1"}).json()
         assert r["status"] == "Queued"
         srv.stop()
-        srv.extra_args = []
+        srv.extra_args = ["--auth", "off"]
         srv.start()
         for i in range(3):
             assert wait(srv.url, f"q/app{i}", digests[i])["status"] == "NotApplicable"

@@ -1,0 +1,20 @@
+/* ratelimit.h: failed-login throttling per account and per client address. After
+ * LOGIN_FREE_FAILURES failures within the window a key is locked for 30 s, doubling with each
+ * further failure up to 15 minutes; a success clears the account's (not the address's) count.
+ * A fixed table: memory stays bounded whatever a client sends. */
+#ifndef DD_RATELIMIT_H
+#define DD_RATELIMIT_H
+#include <stdint.h>
+
+#define LOGIN_FREE_FAILURES 5
+
+struct ratelimit;
+
+struct ratelimit *ratelimit_new(void);
+void ratelimit_free(struct ratelimit *rl);
+/* 0 when a login for (account, addr) may be tried now, else the seconds to wait. */
+int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
+void ratelimit_failed(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
+void ratelimit_succeeded(struct ratelimit *rl, const char *account);
+
+#endif
