@@ -2,6 +2,9 @@
  * filtered and paged here from the stored report. Every endpoint passes access_check. */
 #include "common/dd.h"
 #include "assess/api.h"
+#include "auth/access.h"
+#include "auth/audit.h"
+#include "http/range.h"
 #include "assess/rules.h"
 #include "common/util.h"
 #include <openssl/sha.h>
@@ -172,7 +175,8 @@ static json_t *sev_object(const json_int_t c[6])
 
 static void list_handle(struct http_req *r, struct registry *reg, const char *repo)
 {
-	if (reg_access(r, repo, ACCESS_SECURITY_READ))
+	/* the registry-wide summary counts only the repositories the caller may see */
+	if (repo ? reg_access(r, repo, ACCESS_SECURITY_READ) : reg_access(r, NULL, ACCESS_BASE))
 		return;
 	struct assessment_rec *v;
 	size_t n;
@@ -189,6 +193,8 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 	for (size_t i = 0; i < n; i++) {
 		struct assessment_rec full;
 		json_int_t c[6] = {0}, u = 0;
+		if (!repo && !access_visible(r, v[i].repo))
+			continue;
 		if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
 			v[i].status = add_counts(&r->arena, rules, nrules, &full, c, &u);
 		for (int s = 0; s < 6; s++)
@@ -216,7 +222,7 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 
 static void usage_handle(struct http_req *r, struct registry *reg)
 {
-	if (reg_access(r, NULL, ACCESS_SECURITY_READ))
+	if (reg_access(r, NULL, ACCESS_BASE))
 		return;
 	const char **ns, **month;
 	int64_t *count;
@@ -227,8 +233,9 @@ static void usage_handle(struct http_req *r, struct registry *reg)
 	}
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "namespace", ns[i], "month", month[i], "scans",
-						   (json_int_t)count[i]));
+		if (!access_check_ns(r, ns[i], ACCESS_SECURITY_READ))
+			json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "namespace", ns[i], "month", month[i],
+							   "scans", (json_int_t)count[i]));
 	send_json(r, 200, json_pack("{s:o}", "usage", a));
 }
 
@@ -244,11 +251,11 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 	const char *ns = arena_strndup(&r->arena, p, (size_t)(slash - p));
 	if (!strcmp(slash, "/policy")) {
 		if (!strcmp(r->method, "PUT")) {
-			if (!reg_access(r, ns, ACCESS_SETTINGS))
+			if (!reg_access_ns(r, ns, ACCESS_SETTINGS))
 				ask_body(r);
 		} else if (strcmp(r->method, "GET"))
 			reg_error(r, DD_E_METHOD, NULL);
-		else if (!reg_access(r, ns, ACCESS_SECURITY_READ)) {
+		else if (!reg_access_ns(r, ns, ACCESS_SECURITY_READ)) {
 			int t = policy_threshold(reg->meta, &r->arena, ns);
 			send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 						    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
@@ -262,16 +269,17 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 			reg_error(r, DD_E_USAGE, "give ?enabled=true or ?enabled=false");
 			return;
 		}
-		if (reg_access(r, ns, ACCESS_SETTINGS))
+		if (reg_access_ns(r, ns, ACCESS_SETTINGS))
 			return;
 		if (reg->meta->ops->ns_scanning_set(reg->meta, ns, !strcmp(e, "true"))) {
 			reg_error(r, DD_E_IO, NULL);
 			return;
 		}
+		audit_record(r, reg->meta, "scanning-set", ns, arena_printf(&r->arena, "{\"enabled\":%s}", e));
 	} else if (strcmp(r->method, "GET")) {
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
-	} else if (reg_access(r, ns, ACCESS_SECURITY_READ))
+	} else if (reg_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
 	reg->meta->ops->ns_scanning_get(reg->meta, ns, &enabled);
 	send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
@@ -368,24 +376,51 @@ static void health_handle(struct http_req *r, struct registry *reg)
 
 static void ask_body(struct http_req *r) { reg_of(r)->body = BODY_API; }
 
+/* Access to a suppression rule is access to the repositories it covers: an exact name is that
+ * repository, "NS/..." followed by "*" is the namespace NS, and anything wider (or no pattern:
+ * every repository) needs a registry-wide grant. */
+static int rule_access(struct http_req *r, const char *pattern, enum access_action action)
+{
+	if (!pattern || !*pattern || !strcmp(pattern, "*"))
+		return access_check(r, NULL, action);
+	size_t n = strlen(pattern);
+	if (!strpbrk(pattern, "*?["))
+		return access_check(r, pattern, action);
+	if (n > 2 && !strcmp(pattern + n - 2, "/*") && !strpbrk(pattern, "?[") && !memchr(pattern, '*', n - 1))
+		return access_check_ns(r, arena_strndup(&r->arena, pattern, n - 2), action);
+	return access_check(r, NULL, action);
+}
+
+static const char *rule_repository(struct arena *a, const char *json)
+{
+	json_t *o = json_loads(json, 0, NULL);
+	const char *p = json_string_value(json_object_get(o, "repository"));
+	const char *out = p ? arena_strdup(a, p) : NULL;
+	json_decref(o);
+	return out;
+}
+
 static void rules_handle(struct http_req *r, struct registry *reg)
 {
 	const char *p = r->path + strlen("/api/v1/suppressions");
 	if (!strcmp(r->method, "POST") && !*p) {
-		if (!reg_access(r, NULL, ACCESS_SETTINGS))
+		if (!reg_access(r, NULL, ACCESS_BASE)) /* the rule's own scope is checked once it is read */
 			ask_body(r);
 		return;
 	}
 	if (!strcmp(r->method, "DELETE") && *p == '/' && p[1]) {
-		if (reg_access(r, NULL, ACCESS_SETTINGS))
+		if (reg_access(r, NULL, ACCESS_BASE))
 			return;
 		const char *v;
 		const char *key = arena_printf(&r->arena, "suppression/%s", p + 1);
-		if (reg->meta->ops->setting_get(reg->meta, &r->arena, key, &v)) {
+		int rc = reg->meta->ops->setting_get(reg->meta, &r->arena, key, &v);
+		if (rc || (rc = rule_access(r, rule_repository(&r->arena, v), ACCESS_SETTINGS))) {
+			/* a rule the caller may not manage reads as one that does not exist */
 			reg_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
 			return;
 		}
 		reg->meta->ops->setting_delete(reg->meta, key);
+		audit_record(r, reg->meta, "rule-delete", p + 1, v);
 		http_respond(r, 204, NULL, "", 0);
 		return;
 	}
@@ -393,7 +428,7 @@ static void rules_handle(struct http_req *r, struct registry *reg)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (reg_access(r, NULL, ACCESS_SECURITY_READ))
+	if (reg_access(r, NULL, ACCESS_BASE))
 		return;
 	const char **keys, **values;
 	size_t n;
@@ -404,6 +439,11 @@ static void rules_handle(struct http_req *r, struct registry *reg)
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_t *o = json_loads(values[i], 0, NULL);
+		const char *pat = json_string_value(json_object_get(o, "repository"));
+		if (o && pat && *pat && rule_access(r, pat, ACCESS_SECURITY_READ)) {
+			json_decref(o);
+			continue;
+		}
 		if (o) {
 			json_int_t exp = json_integer_value(json_object_get(o, "expires"));
 			json_object_set_new(o, "expired", json_boolean(exp && exp <= util_now()));
@@ -421,6 +461,15 @@ static void rule_create(struct http_req *r, struct registry *reg, const char *bo
 		reg_error(r, DD_E_USAGE, why);
 		return;
 	}
+	int arc = rule_access(r, rule.repository, ACCESS_SETTINGS);
+	if (arc) {
+		reg_error(r, arc, rule.repository && *rule.repository
+					  ? arena_printf(&r->arena, "managing rules for '%s' needs the owner role there",
+							 rule.repository)
+					  : "a rule for every repository needs a registry-wide owner or admin role");
+		access_add_challenge(r, arc, NULL, ACCESS_SETTINGS);
+		return;
+	}
 	char id[37];
 	util_uuid(id);
 	rule.id = id;
@@ -433,6 +482,7 @@ static void rule_create(struct http_req *r, struct registry *reg, const char *bo
 		reg_error(r, rc, NULL);
 		return;
 	}
+	audit_record(r, reg->meta, "rule-create", id, text);
 	http_respond(r, 201, "application/json", text, strlen(text));
 	http_add_header(r, "Location", arena_printf(&r->arena, "/api/v1/suppressions/%s", id));
 	free(text);
@@ -468,6 +518,8 @@ static void policy_set(struct http_req *r, struct registry *reg, const char *ns,
 		return;
 	}
 	int t = policy_threshold(reg->meta, &r->arena, ns);
+	audit_record(r, reg->meta, "policy-set", ns,
+		     t < 0 ? "{}" : arena_printf(&r->arena, "{\"deny_pull_at_or_above\":\"%s\"}", vdb_severity_name(t)));
 	send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
 }
@@ -589,7 +641,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (reg_access(r, NULL, ACCESS_SECURITY_READ))
+	if (reg_access(r, NULL, ACCESS_BASE)) /* then only the repositories the caller may see */
 		return;
 	const char *host = http_header(r, "Host");
 	host = host ? host : "drydock";
@@ -613,7 +665,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	int unhealthy = 0, more = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strcspn(v[i].repo, "/");
-		if (ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl)))
+		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
 			continue;
 		struct assessment_rec full;
 		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
@@ -668,6 +720,41 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	send_json(r, 200, o);
 }
 
+/* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
+static void audit_handle(struct http_req *r, struct registry *reg)
+{
+	if (reg_access(r, NULL, ACCESS_AUDIT))
+		return;
+	const char *after_s = http_query(r, "after"), *n_s = http_query(r, "n");
+	int64_t after = 0, max = 100;
+	if ((after_s && parse_i64(after_s, strlen(after_s), &after)) || (n_s && (parse_i64(n_s, strlen(n_s), &max) || max < 1))) {
+		reg_error(r, DD_E_USAGE, "after and n are non-negative integers (n at least 1)");
+		return;
+	}
+	if (max > DD_MAX_AUDIT_PAGE)
+		max = DD_MAX_AUDIT_PAGE;
+	struct audit_rec *v;
+	size_t n;
+	if (reg->meta->ops->audit_list(reg->meta, &r->arena, after, (size_t)max, &v, &n)) {
+		reg_error(r, DD_E_IO, NULL);
+		return;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id, "time", iso_time(&r->arena, v[i].time),
+				      "actor", v[i].actor, "action", v[i].action, "target", v[i].target);
+		json_t *d = *v[i].detail ? json_loads(v[i].detail, 0, NULL) : NULL;
+		if (d)
+			json_object_set_new(e, "detail", d);
+		json_array_append_new(a, e);
+	}
+	json_t *o = json_pack("{s:o}", "entries", a);
+	if (n == (size_t)max)
+		json_object_set_new(o, "next", json_string(arena_printf(&r->arena, "/api/v1/audit?after=%" PRId64 "&n=%" PRId64,
+								      v[n - 1].id, max)));
+	send_json(r, 200, o);
+}
+
 void assess_api_end(struct http_req *r, struct registry *reg, const char *body, size_t len)
 {
 	if (!strcmp(r->path, "/api/v1/suppressions"))
@@ -706,6 +793,8 @@ void assess_api_handle(struct http_req *r, struct registry *reg)
 		list_handle(r, reg, NULL);
 	else if (!strcmp(p, "/api/v1/usage"))
 		usage_handle(r, reg);
+	else if (!strcmp(p, "/api/v1/audit"))
+		audit_handle(r, reg);
 	else
 		reg_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
 }

@@ -320,3 +320,40 @@ int accounts_bootstrap(struct meta *m, FILE *notice)
 	arena_free(&a);
 	return rc;
 }
+
+int htpasswd_parse_line(const char *line, size_t n, char *user, size_t ucap, char *hash, size_t hcap,
+			const char **why)
+{
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+		n--;
+	size_t i = 0;
+	while (i < n && line[i] == ' ')
+		i++;
+	if (i == n || line[i] == '#')
+		return 1;
+	if (n > DD_MAX_HTPASSWD_LINE) {
+		*why = "line longer than 1 KiB";
+		return -1;
+	}
+	const char *colon = memchr(line + i, ':', n - i);
+	if (!colon) {
+		*why = "no ':' between user and hash";
+		return -1;
+	}
+	size_t ul = (size_t)(colon - line) - i, hl = n - (size_t)(colon + 1 - line);
+	if (!ul || ul >= ucap || !hl || hl >= hcap || memchr(line, 0, n)) {
+		*why = "user or hash empty or too long";
+		return -1;
+	}
+	memcpy(user, line + i, ul);
+	user[ul] = 0;
+	memcpy(hash, colon + 1, hl);
+	hash[hl] = 0;
+	if (account_name_check(user, 0, why))
+		return -1;
+	if (strncmp(hash, "$2y$", 4) && strncmp(hash, "$2b$", 4) && strncmp(hash, "$2a$", 4)) {
+		*why = "only bcrypt entries ($2y$, made by `htpasswd -B`) can be imported";
+		return -1;
+	}
+	return 0;
+}

@@ -63,6 +63,11 @@ int account_allows(const struct account *acc, const char *repo, enum access_acti
  * under ns/ (the pattern "*", "ns/" followed by "*", or ns itself). */
 int account_allows_ns(const struct account *acc, const char *ns, enum access_action action, int64_t now);
 
+/* One htpasswd line "user:hash" (blank lines and '#' comments: 1, nothing to take). 0 with
+ * user and hash, 1 to skip, or -1 with *why. */
+int htpasswd_parse_line(const char *line, size_t n, char *user, size_t ucap, char *hash, size_t hcap,
+			const char **why);
+
 /* At first start (no account at all): creates an admin account on "*", named by
  * DRYDOCK_ADMIN_USER (default "admin") with DRYDOCK_ADMIN_PASSWORD, or a generated password
  * printed once to `notice`. 0 or an error. */

@@ -59,7 +59,7 @@
 #define DD_MAX_TOKEN_FORM_BYTES (16 * 1024)
 /* Role grants held by one account, and accounts kept (the store is a settings table). */
 #define DD_MAX_GRANTS 256
-#define DD_MAX_ACCOUNTS 100000
+#define DD_MAX_ACCOUNTS 10000
 /* One htpasswd line. */
 #define DD_MAX_HTPASSWD_LINE 1024
 /* Audit entries returned in one page. */

@@ -1,6 +1,7 @@
 /* blobs.c: GET, HEAD and DELETE of /v2/<name>/blobs/<digest>, with Range (206) and ETag. */
 #include "common/dd.h"
 #include "registry.h"
+#include "auth/audit.h"
 #include "auth/access.h"
 #include "http/range.h"
 #include "store/blobstore.h"
@@ -48,6 +49,7 @@ void blobs_handle(struct http_req *r)
 		if (rc)
 			reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? d.str : NULL);
 		else {
+			audit_record(r, reg->meta, "blob-delete", arena_printf(&r->arena, "%s@%s", q->name, d.str), NULL);
 			http_respond(r, 202, NULL, "", 0);
 			http_add_header(r, "Docker-Content-Digest", d.str);
 		}

@@ -96,11 +96,40 @@ void catalog_handle(struct http_req *r)
 		return;
 	if (reg_access(r, NULL, ACCESS_CATALOG))
 		return;
-	if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
-		reg_error(r, rc, NULL);
+	if (!access_config()->enabled) {
+		if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
+			reg_error(r, rc, NULL);
+			return;
+		}
+		send_page(r, "/v2/_catalog", "repositories", NULL, v, n, more, limit);
 		return;
 	}
-	send_page(r, "/v2/_catalog", "repositories", NULL, v, n, more, limit);
+	/* Only what the caller may see: read the catalog in chunks, keep the visible names, and
+	 * look one visible name past the page so that the Link header is only sent when more
+	 * follow. */
+	const char **page = arena_alloc(&r->arena, sizeof(char *) * (size_t)(limit + 1));
+	size_t got = 0;
+	more = 0;
+	const char *cursor = last;
+	while (limit > 0 && !more) {
+		int chunk_more;
+		if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, cursor, 1000, &v, &n, &chunk_more))) {
+			reg_error(r, rc, NULL);
+			return;
+		}
+		for (size_t i = 0; i < n && !more; i++) {
+			if (!access_visible(r, v[i]))
+				continue;
+			if ((int64_t)got == limit)
+				more = 1;
+			else
+				page[got++] = v[i];
+		}
+		if (!chunk_more || !n)
+			break;
+		cursor = v[n - 1];
+	}
+	send_page(r, "/v2/_catalog", "repositories", NULL, page, got, more, limit);
 }
 
 void referrers_handle(struct http_req *r)

@@ -5,6 +5,7 @@
  * that does not list the OCI type). See docs/api.md. */
 #include "common/dd.h"
 #include "registry.h"
+#include "auth/audit.h"
 #include "auth/access.h"
 #include "assess/rules.h"
 #include "events.h"
@@ -77,7 +78,9 @@ static void delete_manifest(struct http_req *r)
 	if (is_digest) {
 		struct event ev = {.kind = EVENT_MANIFEST_DELETED, .repo = q->name, .digest = d.str};
 		events_emit(&ev);
-	}
+		audit_record(r, reg->meta, "delete", arena_printf(&r->arena, "%s@%s", q->name, d.str), NULL);
+	} else
+		audit_record(r, reg->meta, "tag-delete", arena_printf(&r->arena, "%s:%s", q->name, q->arg), NULL);
 	http_respond(r, 202, NULL, "", 0);
 }
 
@@ -152,6 +155,8 @@ void manifests_end(struct http_req *r)
 	struct event ev = {.kind = EVENT_MANIFEST_PUT, .repo = q->name, .digest = got.str,
 			   .media_type = info.media_type, .tag = p.tag, .size = (int64_t)len};
 	events_emit(&ev);
+	audit_record(r, reg->meta, "push", arena_printf(&r->arena, "%s@%s", q->name, got.str),
+		     p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : NULL);
 	http_respond(r, 201, NULL, "", 0);
 	http_add_header(r, "Location", arena_printf(&r->arena, "/v2/%s/manifests/%s", q->name, got.str));
 	http_add_header(r, "Docker-Content-Digest", got.str);

@@ -70,6 +70,15 @@ struct scan_done {
 	const char *ns, *month, *webhook_payload;
 };
 
+/* The audit log: who did what to which repository, rule or account, when. */
+struct audit_rec {
+	int64_t id, time;
+	const char *actor;  /* account name, "anonymous", "-" (auth off) or "cli:<user>" */
+	const char *action; /* "push", "delete", "tag-delete", "blob-delete", "rule-create", ... */
+	const char *target; /* "repo@digest", "repo:tag", a rule id, an account name */
+	const char *detail; /* "" or a short JSON object */
+};
+
 struct meta_ops {
 	int (*repo_exists)(struct meta *m, const char *repo);
 	/* Records blob (digest, size) and lets repo see it (creating repo). */
@@ -150,6 +159,10 @@ struct meta_ops {
 			  const char ***payloads, int **attempts, size_t *n);
 	int (*outbox_done)(struct meta *m, int64_t id);
 	int (*outbox_retry)(struct meta *m, int64_t id, int64_t next_at);
+	int (*audit_add)(struct meta *m, const struct audit_rec *e);
+	/* Up to max entries with id > after, oldest first (arena array). */
+	int (*audit_list)(struct meta *m, struct arena *a, int64_t after, size_t max, struct audit_rec **out,
+			  size_t *n);
 	void (*free)(struct meta *m);
 };
 

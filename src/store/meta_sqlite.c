@@ -42,7 +42,9 @@ static const char schema[] =
 	" WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, payload TEXT NOT NULL, attempts INTEGER NOT NULL,"
-	" next_at INTEGER NOT NULL);";
+	" next_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL,"
+	" action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);";
 
 enum stmt_id {
 	S_BEGIN,
@@ -103,6 +105,8 @@ enum stmt_id {
 	S_OUT_DUE,
 	S_OUT_DONE,
 	S_OUT_RETRY,
+	S_AUDIT_ADD,
+	S_AUDIT_LIST,
 	S__COUNT
 };
 
@@ -184,6 +188,8 @@ static const char *const sql[S__COUNT] = {
 	[S_OUT_DUE] = "SELECT id, payload, attempts FROM outbox WHERE next_at<=?1 ORDER BY id LIMIT ?2",
 	[S_OUT_DONE] = "DELETE FROM outbox WHERE id=?1",
 	[S_OUT_RETRY] = "UPDATE outbox SET attempts=attempts+1, next_at=?2 WHERE id=?1",
+	[S_AUDIT_ADD] = "INSERT INTO audit(time, actor, action, target, detail) VALUES(?1,?2,?3,?4,?5)",
+	[S_AUDIT_LIST] = "SELECT id, time, actor, action, target, detail FROM audit WHERE id>?1 ORDER BY id LIMIT ?2",
 };
 
 struct conn {
@@ -1348,6 +1354,54 @@ static void ms_free(struct meta *m)
 	free(ms);
 }
 
+static int ms_audit_add(struct meta *m, const struct audit_rec *e)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_AUDIT_ADD);
+	sqlite3_bind_int64(s, 1, e->time);
+	bind_text(s, 2, e->actor);
+	bind_text(s, 3, e->action);
+	bind_text(s, 4, e->target);
+	bind_text(s, 5, e->detail ? e->detail : "");
+	rc = exec_done(c, s, "audit");
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_audit_list(struct meta *m, struct arena *a, int64_t after, size_t max, struct audit_rec **out,
+			 size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*n = 0;
+	*out = arena_alloc(a, sizeof(**out) * (max + 1));
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_AUDIT_LIST);
+	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		struct audit_rec *e = &(*out)[(*n)++];
+		e->id = sqlite3_column_int64(s, 0);
+		e->time = sqlite3_column_int64(s, 1);
+		e->actor = col_text(a, s, 2);
+		e->action = col_text(a, s, 3);
+		e->target = col_text(a, s, 4);
+		e->detail = col_text(a, s, 5);
+	}
+	sqlite3_reset(s);
+	if (r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = sq_err(c->db, "audit");
+	conn_put(ms, c);
+	return rc;
+}
+
 static const struct meta_ops sqlite_ops = {
 	.repo_exists = ms_repo_exists,
 	.blob_link = ms_blob_link,
@@ -1386,6 +1440,8 @@ static const struct meta_ops sqlite_ops = {
 	.outbox_due = ms_outbox_due,
 	.outbox_done = ms_outbox_done,
 	.outbox_retry = ms_outbox_retry,
+	.audit_add = ms_audit_add,
+	.audit_list = ms_audit_list,
 	.free = ms_free,
 };
 
