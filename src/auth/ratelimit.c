@@ -84,7 +84,7 @@ int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *a
 	return a > b ? a : b;
 }
 
-static void fail(struct ratelimit *rl, uint64_t key, int64_t now)
+static void fail(struct ratelimit *rl, uint64_t key, int free_failures, int64_t now)
 {
 	struct slot *s = find(rl, key, 1, now);
 	if (now - s->first > WINDOW && s->locked_until <= now) {
@@ -92,8 +92,8 @@ static void fail(struct ratelimit *rl, uint64_t key, int64_t now)
 		s->failures = 0;
 	}
 	s->failures++;
-	if (s->failures >= LOGIN_FREE_FAILURES) {
-		int shift = s->failures - LOGIN_FREE_FAILURES;
+	if (s->failures >= free_failures) {
+		int shift = s->failures - free_failures;
 		int64_t lock = shift > 5 ? MAX_LOCK : 30LL << shift;
 		s->locked_until = now + (lock > MAX_LOCK ? MAX_LOCK : lock);
 	}
@@ -103,9 +103,9 @@ void ratelimit_failed(struct ratelimit *rl, const char *account, const char *add
 {
 	pthread_mutex_lock(&rl->mu);
 	if (account)
-		fail(rl, key_of('a', account), now);
+		fail(rl, key_of('a', account), LOGIN_FREE_FAILURES, now);
 	if (addr)
-		fail(rl, key_of('i', addr), now);
+		fail(rl, key_of('i', addr), ADDR_FREE_FAILURES, now);
 	pthread_mutex_unlock(&rl->mu);
 }
 

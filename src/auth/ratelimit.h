@@ -1,5 +1,6 @@
 /* ratelimit.h: failed-login throttling per account and per client address. After
- * LOGIN_FREE_FAILURES failures within the window a key is locked for 30 s, doubling with each
+ * LOGIN_FREE_FAILURES failures for one account (ADDR_FREE_FAILURES from one address, which
+ * may be a whole office behind NAT) within five minutes, it is locked for 30 s, doubling with each
  * further failure up to 15 minutes; a success clears the account's (not the address's) count.
  * A fixed table: memory stays bounded whatever a client sends. */
 #ifndef DD_RATELIMIT_H
@@ -7,6 +8,7 @@
 #include <stdint.h>
 
 #define LOGIN_FREE_FAILURES 5
+#define ADDR_FREE_FAILURES 20
 
 struct ratelimit;
 

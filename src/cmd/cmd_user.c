@@ -16,7 +16,7 @@ static const char usage_text[] =
 	"usage: drydock user [--data DIR | --config FILE] COMMAND\n"
 	"  add NAME [--role ROLE[:PATTERN]]... [--password-stdin]\n"
 	"      a person; the password is read from stdin, or generated and printed once\n"
-	"  add --robot NAME --role ROLE:PATTERN... [--expires DAYS|never]\n"
+	"  add --robot NAME --role ROLE:PATTERN... [--expires 90d|12h|30m|60s|never]\n"
 	"      a robot account 'robot$NAME' for CI; its secret is generated and printed once\n"
 	"  del NAME\n"
 	"  list [--json]\n"
@@ -162,12 +162,16 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	int64_t now = util_now(), exp = 0;
 	if (expires && strcmp(expires, "never")) {
 		char *end;
-		long days = strtol(expires, &end, 10);
-		if (!*expires || (*end && strcmp(end, "d")) || days < 1 || days > 36500) {
-			fprintf(stderr, "drydock user: --expires takes a number of days (1 to 36500) or 'never'\n");
+		long v = strtol(expires, &end, 10);
+		long unit = !*end || !strcmp(end, "d") ? 86400 : !strcmp(end, "h") ? 3600 : !strcmp(end, "m") ? 60
+			    : !strcmp(end, "s")		? 1
+								: 0;
+		if (!*expires || !unit || v < 1 || v > 36500L * 86400 / unit) {
+			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; days when "
+					"no unit) or 'never'\n");
 			return 1;
 		}
-		exp = now + days * 86400;
+		exp = now + v * unit;
 	} else if (!expires && robot)
 		exp = now + 90 * 86400;
 	char hash[160];
@@ -183,7 +187,7 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	audit_record_as(m, actor, robot ? "robot-add" : "user-add", name,
 			arena_printf(a, "{\"roles\":\"%s\",\"expires\":%lld}", grants_text(a, &acc), (long long)exp));
 	fprintf(stderr, "added %s '%s' (%s)%s\n", robot ? "robot" : "user", name, grants_text(a, &acc),
-		exp ? arena_printf(a, ", expires in %lld days", (long long)((exp - now) / 86400)) : "");
+		exp ? arena_printf(a, ", expires in %lld s", (long long)(exp - now)) : "");
 	return 0;
 }
 
