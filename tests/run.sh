@@ -28,7 +28,7 @@ echo "== fuzz corpus replay"
 if "$BUILD/fuzz-replay" fuzz/corpus; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, crash)"
-"$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/crash 2>&1 | tee "$log"
+"$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth tests/crash 2>&1 | tee "$log"
 count "$log"
 grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
 rm -f "$log"

@@ -365,6 +365,12 @@ int access_visible(struct http_req *r, const char *repo)
 	return account_allows(acc, repo, ACCESS_PULL, now) || account_allows(acc, repo, ACCESS_SECURITY_READ, now);
 }
 
+const char *access_why(struct http_req *r)
+{
+	struct identity *id = r->auth;
+	return id && id->err ? id->why : NULL;
+}
+
 const char *access_actor(struct http_req *r)
 {
 	if (!A.cfg.enabled)

@@ -47,6 +47,8 @@ const struct auth_config *access_config(void);
 int access_check(struct http_req *r, const char *repo, enum access_action action);
 /* The same for a namespace-wide action (the first path component, e.g. scanning settings). */
 int access_check_ns(struct http_req *r, const char *ns, enum access_action action);
+/* Why access_check refused (bad credentials, an expired token, ...), or NULL. */
+const char *access_why(struct http_req *r);
 /* Adds the headers that go with a refusal from access_check (WWW-Authenticate, Retry-After). */
 void access_add_challenge(struct http_req *r, int err, const char *repo, enum access_action action);
 /* 1 when the caller may see repo in listings (catalog, summaries): it may pull it or read its

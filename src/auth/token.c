@@ -197,8 +197,10 @@ int token_issue(struct http_req *r, const char *form, size_t form_len, json_t **
 		*why = "unknown service";
 		return DD_E_USAGE;
 	}
-	if (sc.err)
+	if (sc.err) {
+		*why = sc.why;
 		return sc.err;
+	}
 	int64_t now = util_now();
 	json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:o}", "iss", "drydock", "sub",
 				   have ? acc.name : "", "aud", cfg->service, "exp", (json_int_t)(now + cfg->token_ttl),

@@ -41,7 +41,7 @@ int reg_access(struct http_req *r, const char *repo, enum access_action action)
 {
 	int rc = access_check(r, repo, action);
 	if (rc) {
-		reg_error(r, rc, NULL);
+		reg_error(r, rc, access_why(r));
 		access_add_challenge(r, rc, repo, action);
 	}
 	return rc;
@@ -51,7 +51,7 @@ int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
 {
 	int rc = access_check_ns(r, ns, action);
 	if (rc) {
-		reg_error(r, rc, NULL);
+		reg_error(r, rc, access_why(r));
 		access_add_challenge(r, rc, NULL, action);
 	}
 	return rc;

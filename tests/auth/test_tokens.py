@@ -1,0 +1,236 @@
+"""Tokens and logins over the live server: refresh tokens, expiry, tampering, tokens for
+another repository, robot accounts, rate limiting, the first-start administrator, anonymous
+pull, htpasswd import, and that no credential ever reaches the log."""
+import base64
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import requests
+
+from authlib import ADMIN, add_user, basic, bearer, token, user
+from drydock import BIN, Server, make_image, push_blob
+
+
+def b64(d):
+    return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+
+def unb64(s):
+    return json.loads(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)))
+
+
+def push(s, url, repo, tag="1", seed=b"x"):
+    m = make_image(s, url, repo, seed=seed)
+    r = s.put(f"{url}/v2/{repo}/manifests/{tag}", data=m, headers={"Content-Type": json.loads(m)["mediaType"]})
+    assert r.status_code == 201, r.text
+    return m
+
+
+@pytest.fixture
+def srv():
+    s = Server(auth=True, extra_args=["--scan-workers", "0"]).start()
+    yield s
+    s.stop()
+
+
+def test_token_claims_are_what_the_roles_allow(srv):
+    alice = add_user(srv, "alice", "reader:team/*", "writer:team/app")
+    t = token(srv, alice, "repository:team/app:pull,push,delete", "repository:team/lib:pull,push",
+              "repository:other/x:pull")
+    assert t["expires_in"] == 300 and t["access_token"] == t["token"] and "refresh_token" not in t
+    header, claims, _ = t["token"].split(".")
+    assert unb64(header)["alg"] == "ES256"
+    c = unb64(claims)
+    assert c["sub"] == "alice" and c["aud"] == "drydock" and c["iss"] == "drydock"
+    assert sorted((a["name"], tuple(a["actions"])) for a in c["access"]) == [
+        ("team/app", ("pull", "push")), ("team/lib", ("pull",))]
+
+
+def test_bad_tokens_are_refused(srv):
+    push(basic(ADMIN), srv.url, "team/app")
+    push(basic(ADMIN), srv.url, "team/other")
+    good = token(srv, ADMIN, "repository:team/app:pull")["token"]
+    url = f"{srv.url}/v2/team/app/manifests/1"
+    assert bearer(good).get(url).status_code == 200
+
+    def refused(tok, error):
+        r = bearer(tok).get(url)
+        assert r.status_code == 401, r.text
+        assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+        assert f'error="{error}"' in r.headers["WWW-Authenticate"]
+        assert 'scope="repository:team/app:pull"' in r.headers["WWW-Authenticate"]
+
+    h, c, sig = good.split(".")
+    # a token for another repository
+    other = token(srv, ADMIN, "repository:team/other:pull")["token"]
+    refused(other, "insufficient_scope")
+    # a changed signature, changed claims, and "alg": "none"
+    flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+    refused(f"{h}.{c}.{flipped}", "invalid_token")
+    claims = unb64(c)
+    claims["access"][0]["actions"] = ["pull", "push"]
+    refused(f"{h}.{b64(claims)}.{sig}", "invalid_token")
+    refused(f"{b64({'alg': 'none', 'typ': 'JWT'})}.{c}.", "invalid_token")
+    refused(f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{c}.{sig}", "invalid_token")
+    refused("not-a-token", "invalid_token")
+    # a refresh token is not an access token
+    rt = token(srv, ADMIN, offline=True)["refresh_token"]
+    refused(rt, "invalid_token")
+
+
+def test_expired_token(tmp_path):
+    s = Server(auth=True, extra_args=["--token-ttl", "1", "--scan-workers", "0"]).start()
+    try:
+        push(basic(ADMIN), s.url, "team/app")
+        t = token(s, ADMIN, "repository:team/app:pull")["token"]
+        assert bearer(t).get(f"{s.url}/v2/team/app/manifests/1").status_code == 200
+        time.sleep(2.1)
+        r = bearer(t).get(f"{s.url}/v2/team/app/manifests/1")
+        assert r.status_code == 401 and "expired" in r.text
+    finally:
+        s.stop()
+
+
+def test_refresh_token_and_password_change(srv):
+    bob = add_user(srv, "bob", "writer:team/*")
+    rt = token(srv, bob, offline=True)["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": rt, "service": "drydock",
+            "scope": "repository:team/app:pull,push", "client_id": "test"}
+    r = requests.post(f"{srv.url}/auth/token", data=form)
+    assert r.status_code == 200, r.text
+    assert unb64(r.json()["access_token"].split(".")[1])["access"][0]["actions"] == ["pull", "push"]
+    # the OAuth2 password grant, as docker uses it
+    r = requests.post(f"{srv.url}/auth/token", data={"grant_type": "password", "username": bob[0],
+                                                      "password": bob[1], "service": "drydock",
+                                                      "access_type": "offline"})
+    assert r.status_code == 200 and "refresh_token" in r.json()
+    # a new password retires every refresh token of the old one
+    user(srv, "passwd", "bob", "--password-stdin", password="a-new-password")
+    r = requests.post(f"{srv.url}/auth/token", data=form)
+    assert r.status_code == 401 and "no longer valid" in r.text
+    assert basic(bob).get(f"{srv.url}/v2/").status_code == 401
+    assert basic(("bob", "a-new-password")).get(f"{srv.url}/v2/").status_code == 200
+    # bad requests to the token endpoint say what was wrong
+    r = requests.post(f"{srv.url}/auth/token", data={"grant_type": "client_credentials"})
+    assert r.status_code == 400 and "grant_type" in r.text
+    r = requests.get(f"{srv.url}/auth/token", params={"service": "elsewhere"}, auth=ADMIN)
+    assert r.status_code == 400 and "unknown service" in r.text
+    r = requests.get(f"{srv.url}/auth/token", params={"scope": "repository:UPPER:pull"}, auth=ADMIN)
+    assert r.status_code == 400 and "invalid repository" in r.text
+    r = requests.post(f"{srv.url}/auth/token", data="x" * 20000)
+    assert r.status_code == 413
+
+
+def test_wrong_passwords_are_rate_limited(srv):
+    carol = add_user(srv, "carol", "reader:team/*")
+    for _ in range(5):
+        r = basic(("carol", "wrong")).get(f"{srv.url}/v2/")
+        assert r.status_code == 401 and r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    # locked now, even with the right password, and the answer says for how long
+    r = basic(carol).get(f"{srv.url}/v2/")
+    assert r.status_code == 429 and r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+    assert 0 < int(r.headers["Retry-After"]) <= 30
+    r = requests.get(f"{srv.url}/auth/token", auth=carol)
+    assert r.status_code == 429
+    # other accounts from the same address are not locked by five failures
+    assert basic(ADMIN).get(f"{srv.url}/v2/").status_code == 200
+    # an unknown account fails the same way as a wrong password
+    r = basic(("nobody", "x")).get(f"{srv.url}/v2/")
+    assert r.status_code == 401
+
+
+def test_robot_accounts_are_scoped_and_expire(srv):
+    out = user(srv, "add", "--robot", "ci", "--role", "writer:team/*", "--expires", "3s").stdout
+    secret = re.search(r"secret for robot\$ci: (\S+)", out).group(1)
+    robot = ("robot$ci", secret)
+    s = basic(robot)
+    push(s, srv.url, "team/app")
+    assert s.get(f"{srv.url}/v2/team/app/manifests/1").status_code == 200
+    assert s.get(f"{srv.url}/v2/other/app/manifests/1").status_code == 403
+    # robots cannot be admins nor registry-wide
+    p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "--robot", "x", "--role", "admin"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "scoped to repositories" in p.stderr
+    time.sleep(3.2)
+    assert s.get(f"{srv.url}/v2/team/app/manifests/1").status_code == 401
+    assert requests.get(f"{srv.url}/auth/token", auth=robot).status_code == 401
+
+
+def test_first_start_generates_and_prints_the_admin_password_once(tmp_path):
+    s = Server(auth=True, extra_args=["--scan-workers", "0"])
+    s.env.pop("DRYDOCK_ADMIN_PASSWORD")
+    s.start()
+    try:
+        log = open(s.log_path).read()
+        m = re.search(r"created the administrator account 'admin' with password (\S+)", log)
+        assert m, log
+        pw = m.group(1)
+        assert len(pw) >= 20
+        assert basic(("admin", pw)).get(f"{s.url}/v2/").status_code == 200
+        assert basic(("admin", "admin")).get(f"{s.url}/v2/").status_code == 401
+        s.restart()
+        assert open(s.log_path).read().count("created the administrator account") == 1
+    finally:
+        s.stop()
+
+
+def test_anonymous_pull_where_configured():
+    s = Server(auth=True, extra_args=["--scan-workers", "0", "--anonymous-pull", "public/*"]).start()
+    try:
+        push(basic(ADMIN), s.url, "public/app")
+        push(basic(ADMIN), s.url, "private/app")
+        anon = requests.Session()
+        assert anon.get(f"{s.url}/v2/public/app/manifests/1").status_code == 200
+        assert anon.get(f"{s.url}/v2/private/app/manifests/1").status_code == 401
+        # an anonymous token carries pull on public/ only
+        t = requests.get(f"{s.url}/auth/token",
+                         params=[("scope", "repository:public/app:pull,push"),
+                                 ("scope", "repository:private/app:pull")]).json()["token"]
+        assert unb64(t.split(".")[1])["access"] == [{"type": "repository", "name": "public/app",
+                                                     "actions": ["pull"]}]
+        assert bearer(t).get(f"{s.url}/v2/public/app/manifests/1").status_code == 200
+        r = anon.post(f"{s.url}/v2/public/app/blobs/uploads/")
+        assert r.status_code == 401 and 'scope="repository:public/app:pull,push"' in r.headers["WWW-Authenticate"]
+    finally:
+        s.stop()
+
+
+def test_htpasswd_bcrypt_entries_are_imported_as_they_are(srv, tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt  # Debian's python3 (3.11) still has it; it is libcrypt's bcrypt
+    h = crypt.crypt("from-htpasswd", crypt.mksalt(crypt.METHOD_BLOWFISH)).replace("$2b$", "$2y$", 1)
+    f = tmp_path / "htpasswd"
+    f.write_text(f"# made by htpasswd -B\ndave:{h}\n\n")
+    user(srv, "import", str(f), "--role", "reader:team/*")
+    meta = subprocess.run(["sqlite3", os.path.join(srv.data_dir, "meta.db"),
+                           "SELECT value FROM settings WHERE key='account/dave'"], capture_output=True, text=True)
+    assert json.loads(meta.stdout)["hash"] == h
+    assert basic(("dave", "from-htpasswd")).get(f"{srv.url}/v2/").status_code == 200
+    assert basic(("dave", "wrong")).get(f"{srv.url}/v2/").status_code == 401
+    f.write_text("eve:$apr1$abc$def\n")
+    p = subprocess.run([BIN, "user", "--data", srv.data_dir, "import", str(f)], capture_output=True, text=True)
+    assert p.returncode != 0 and "only bcrypt" in p.stderr
+
+
+def test_credentials_never_reach_the_log(tmp_path):
+    s = Server(auth=True, extra_args=["--access-log", "--log-level", "debug", "--scan-workers", "0"]).start()
+    try:
+        frank = add_user(s, "frank", "writer:team/*", password="frank-very-secret")
+        push(basic(frank), s.url, "team/app")
+        t = token(s, frank, "repository:team/app:pull", offline=True)
+        bearer(t["token"]).get(f"{s.url}/v2/team/app/manifests/1")
+        basic(("frank", "frank-wrong-guess")).get(f"{s.url}/v2/")
+        requests.post(f"{s.url}/auth/token", data={"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
+    finally:
+        s.stop()
+    log = open(s.log_path).read()
+    for secret in ["frank-very-secret", "frank-wrong-guess", t["token"], t["refresh_token"],
+                   base64.b64encode(b"frank:frank-very-secret").decode()]:
+        assert secret not in log
+    assert "failed login for 'frank'" in log
