@@ -20,6 +20,8 @@ static const struct {
 	{"secdb", fuzz_secdb},
 	{"distro", fuzz_distro},
 	{"vulndb", fuzz_vulndb},
+	{"auth", fuzz_auth},
+	{"jwt", fuzz_jwt},
 };
 
 int main(int argc, char **argv)

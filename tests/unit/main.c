@@ -55,6 +55,7 @@ int main(void)
 	suite_match();
 	suite_alpine();
 	suite_findings();
+	suite_auth();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -35,5 +35,6 @@ void suite_version(void);
 void suite_match(void);
 void suite_alpine(void);
 void suite_findings(void);
+void suite_auth(void);
 
 #endif
