@@ -24,8 +24,8 @@ int fuzz_jwt(const uint8_t *data, size_t size)
 		abort();
 
 	/* round trip: the input as a subject, signed, verified, then one character changed */
-	if (size > 512 || size < 2)
-		return 0;
+	if (size > 512 || size < 2 || memchr(data + 1, 0, size - 1))
+		return 0; /* claims with NUL are refused on reading (jansson), so no round trip */
 	json_t *c = json_pack("{s:s%, s:s, s:s, s:I}", "sub", (const char *)data + 1, size - 1, "iss", "drydock", "aud",
 			      "drydock", "exp", (json_int_t)2000);
 	if (!c)
