@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh DRYDOCK_BIN: the side-by-side benchmark of drydock and Debian's docker-registry
-# (CNCF Distribution 2.8) on this machine, same images, same clients, one run; then the
-# inventory benchmark (drydock sbom against gzip -dc), then the vulnerability database
+# (CNCF Distribution 2.8) on this machine, same images, same clients, one run; what
+# authentication costs per request (bench/auth.py); then the inventory benchmark (drydock
+# sbom against gzip -dc), then the vulnerability database
 # and scan-on-push benchmarks when DRYDOCK_FEEDS_DIR names a directory of feed files. Writes
 # bench/RESULTS.md.
 # Not part of the tests.
@@ -13,6 +14,7 @@ bin=${1:?usage: run.sh DRYDOCK_BIN [bench.py options]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 "$here/bench.py" --drydock "$bin" --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
+/usr/bin/python3 "$here/auth.py" --drydock "$bin" --out "$tmp/auth.md"
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
 touch "$tmp/vulndb.md"
 touch "$tmp/scan.md"
@@ -27,4 +29,4 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
     --small-db "$tmp/other.ddb" \
     --images "$images/oci" --out "$tmp/scan.md"
 fi
-cat "$tmp/registry.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md" > "$here/RESULTS.md"
+cat "$tmp/registry.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md" > "$here/RESULTS.md"
