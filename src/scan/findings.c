@@ -296,6 +296,8 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 		}
 		if (affected && !suppressed && vulndb_vuln(db, es[i].vuln)) {
 			GROW(a, hits, nh, caph);
+			if (fixed && fixed[0] == '0' && fixed[1] == ':')
+				fixed += 2; /* epoch 0 is no epoch: "upgrade curl to 7.76.1-23.el9_2.4" */
 			hits[nh++] = (struct hit){.vuln = es[i].vuln, .fixed = fixed, .entry = decided};
 		}
 		i = j;

@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# cached.sh: print the directory holding the built test images, building them first when the
-# cache has no copy made by the current build.sh. The cache lives outside the repository
-# (DRYDOCK_IMAGE_CACHE, default /var/cache/drydock-tests) and is keyed by build.sh's hash.
+# cached.sh [SCRIPT]: print the directory holding the test images that SCRIPT builds
+# (build.sh, the default: the Debian images; build-rpm.sh: the Rocky-shaped rpm image),
+# building them first when the cache has no copy made by the current script. The cache lives
+# outside the repository (DRYDOCK_IMAGE_CACHE, default /var/cache/drydock-tests) and is keyed
+# by the script's hash.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+script=${1:-build.sh}
 base=${DRYDOCK_IMAGE_CACHE:-/var/cache/drydock-tests}
-key=$(sha256sum "$here/build.sh" | cut -c1-16)
-dir=$base/images-$key
+key=$(sha256sum "$here/$script" | cut -c1-16)
+case $script in
+  build.sh) dir=$base/images-$key ;;
+  build-rpm.sh) dir=$base/images-rpm-$key ;;
+  *) echo "cached.sh: unknown image script '$script'" >&2; exit 2 ;;
+esac
 if [[ ! -f $dir/.complete ]]; then
   mkdir -p "$base"
   exec 9>"$base/.lock"; flock 9
   if [[ ! -f $dir/.complete ]]; then
     rm -rf "$dir.tmp"
-    bash "$here/build.sh" "$dir.tmp" >&2
+    bash "$here/$script" "$dir.tmp" >&2
     rm -rf "$dir"; mv "$dir.tmp" "$dir"; touch "$dir/.complete"
   fi
 fi

@@ -34,3 +34,11 @@ def images():
     out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh")], check=True,
                          stdout=subprocess.PIPE, text=True).stdout.strip()
     return os.path.join(out, "oci")
+
+
+@pytest.fixture(scope="session")
+def rpm_images():
+    """rpm-min (tests/images/build-rpm.sh), from the same cache."""
+    out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh"), "build-rpm.sh"], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout.strip()
+    return os.path.join(out, "oci")

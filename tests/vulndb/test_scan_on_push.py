@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 
 import pytest
@@ -107,6 +108,47 @@ def test_push_is_assessed_like_drydock_scan(full_db, images, tmp_path):
         assert requests.get(f"{srv.url}/api/v1/summary").json()["images_by_status"] == {}
     finally:
         srv.stop()
+
+
+def test_rpm_image_pushed_with_skopeo_and_podman(full_db, rpm_images, tmp_path):
+    """rpm-min (a Rocky Linux 9.2 rpm database, packages split from their source RPMs as the
+    distribution does): matched on the source RPM against the real Rocky feed. Each expected
+    finding was checked by hand in rocky-osv (see tests/images/build-rpm.sh): curl and glibc
+    below their RLSA fixes, openssl below RLSA-2024:6783; zlib and bash at or above theirs."""
+    srv = server_with_db(tmp_path, full_db)
+    store = tempfile.mkdtemp(prefix="drydock-podman-")  # short: podman's run directory holds sockets
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    try:
+        layout = os.path.join(rpm_images, "rpm-min")
+        skopeo_push(layout, srv.url, "rocky/min:1")
+        a = wait(srv.url, "rocky/min", "1")
+        assert a["status"] == "Unhealthy" and a["ecosystem"] == "Rocky Linux:9", a
+        got = sorted((f["package"], f["id"], f["fixed_version"]) for f in a["findings"])
+        assert got == [("curl", "RLSA-2023:5763", "7.76.1-23.el9_2.4"),
+                       ("glibc", "RLSA-2024:3339", "2.34-100.el9_4.2"),
+                       ("glibc-common", "RLSA-2024:3339", "2.34-100.el9_4.2"),
+                       ("libcurl", "RLSA-2023:5763", "7.76.1-23.el9_2.4"),
+                       ("openssl-libs", "RLSA-2024:6783", "1:3.0.7-28.el9_4")]
+        ossl = next(f for f in a["findings"] if f["package"] == "openssl-libs")
+        assert ossl["source_package"] == "openssl" and "upgrade openssl-libs from 1:3.0.7-16.el9_2" in ossl["remediation"]
+        assert sorted((s["source"], s["to"], s["clears"]) for s in a["fix_plan"]) == [
+            ("curl", "7.76.1-23.el9_2.4", 2), ("glibc", "2.34-100.el9_4.2", 2), ("openssl", "1:3.0.7-28.el9_4", 1)]
+        cli = json.loads(subprocess.run([BIN, "scan", "--db", full_db, "--format", "json", layout], check=True,
+                                         capture_output=True, text=True).stdout)
+        key = lambda f: (f["id"], f["package"], f["fixed_version"], f["severity"])  # noqa: E731
+        assert sorted(map(key, a["findings"])) == sorted(map(key, cli["findings"]))
+        # the same image through podman: pulled, tagged, pushed to another repository
+        host = srv.url.split("://")[1]
+        subprocess.run([*podman, "pull", "-q", "--tls-verify=false", f"{host}/rocky/min:1"], check=True,
+                       capture_output=True)
+        subprocess.run([*podman, "push", "-q", "--tls-verify=false", f"{host}/rocky/min:1",
+                        f"docker://{host}/rocky/again:1"], check=True, capture_output=True)
+        b = wait(srv.url, "rocky/again", "1")
+        assert sorted(map(key, b["findings"])) == sorted(map(key, a["findings"]))
+    finally:
+        srv.stop()
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def test_images_that_cannot_be_assessed(full_db, tmp_path):
