@@ -59,7 +59,7 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 {
 	memset(subj, 0, sizeof(*subj));
 	*why = NULL;
-	struct image img = {.want_platform = platform, .want_index = index};
+	struct image img = {.want_platform = platform, .want_index = index, .progress = isatty(2)};
 	int is_image = 1, rc;
 	struct stat st;
 	if (data_dir) /* an image in drydock's own store */

@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "image/layer.h"
 #include "image/layer_cache.h"
+#include <sys/stat.h>
 #include "image/manifest.h"
 #include "image/view.h"
 #include "inventory/inventory.h"
@@ -118,10 +119,11 @@ void *image_pick_platform(struct arena *a, void *manifests, struct image *img)
 void image_begin(struct arena *a, struct image *out, const char *name)
 {
 	const char *want = out->want_platform;
-	int want_index = out->want_index;
+	int want_index = out->want_index, progress = out->progress;
 	memset(out, 0, sizeof(*out));
 	out->want_platform = want;
 	out->want_index = want_index;
+	out->progress = progress;
 	out->name = arena_strdup(a, name);
 	out->platform = "";
 }
@@ -255,8 +257,18 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 				*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
 				return DD_E_IMAGE_INVALID;
 			}
+			if (img->progress) {
+				struct stat st;
+				fprintf(stderr, "\r\033[Kreading layer %zu/%zu (%.1f MB)", i + 1, img->nlayers,
+					fstat(fd, &st) ? 0.0 : (double)st.st_size / 1e6);
+				fflush(stderr);
+			}
 			rc = layer_read_fd(a, fd, il->digest ? &want : NULL, &got, l, why);
 			close(fd);
+			if (img->progress) {
+				fputs("\r\033[K", stderr);
+				fflush(stderr);
+			}
 			if (rc) {
 				*why = arena_printf(a, "layer %s: %s", name, *why);
 				return rc;

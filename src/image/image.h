@@ -19,6 +19,7 @@ struct image {
 	/* set by the caller before opening, kept by the open functions */
 	const char *want_platform; /* "linux/arm64[/v8]", or NULL */
 	int want_index;            /* with no want_platform: the n-th linux platform; -1: this machine's */
+	int progress;              /* image_inventory says on stderr which layer it reads (a terminal) */
 	/* filled by the open functions */
 	const char *name;            /* what the user named */
 	const char *manifest_digest;
