@@ -306,6 +306,9 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 				buf_printf(&b, "drydock_http_requests_total{method=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
 					   registry_methods[m], c, v);
 		}
+	buf_printf(&b, "# HELP drydock_layers_streamed_total Layers analysed while they uploaded.\n"
+		       "# TYPE drydock_layers_streamed_total counter\ndrydock_layers_streamed_total %" PRIu64 "\n",
+		   st.layers_streamed);
 	buf_puts(&b, "# HELP drydock_scans_total Image assessments completed since start, by result.\n"
 		     "# TYPE drydock_scans_total counter\n");
 	for (size_t i = 0; i < DD_ARRAY_LEN(states); i++)

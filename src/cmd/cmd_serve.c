@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
+	"                     [--analyse-uploads true|false]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
 	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
 
@@ -223,7 +224,8 @@ int cmd_serve(int argc, char **argv)
 		if (!*c.db)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
-					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0};
+					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
+					    .stream_uploads = c.analyse_uploads};
 		rc = scanner_start(&sc, &scanner);
 		if (rc)
 			log_error("cannot start the scanner: %s", dd_err_message(rc));
@@ -262,10 +264,10 @@ int cmd_serve(int argc, char **argv)
 		log_info("signal %d: stopping", sig);
 	}
 	http_server_stop(srv);
+	janitor_stop(&jan);
+	registry_free(reg); /* ends the upload streams the scanner is reading */
 	scanner_stop(scanner);
 	webhook_stop(hook);
-	janitor_stop(&jan);
-	registry_free(reg);
 	access_shutdown();
 	jwt_key_free(token_key);
 	if (meta)

@@ -12,6 +12,7 @@ void config_defaults(struct config *c)
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
 	c->upload_max_age = 24 * 3600;
 	c->scan_workers = 2;
+	c->analyse_uploads = 1;
 	c->auth = 1;
 	snprintf(c->auth_service, sizeof(c->auth_service), "drydock");
 	c->token_ttl = 300;
@@ -55,6 +56,14 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		return set_str(c->log_level, sizeof(c->log_level), value, why);
 	if (!strcmp(key, "event-log"))
 		return set_str(c->event_log, sizeof(c->event_log), value, why);
+	if (!strcmp(key, "analyse-uploads")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "analyse-uploads must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->analyse_uploads = !strcmp(value, "true");
+		return 0;
+	}
 	if (!strcmp(key, "access-log")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "access-log must be true or false";

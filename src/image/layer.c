@@ -157,7 +157,8 @@ static int consume(struct archive *ar, struct arena *a, struct layer *l, const c
 
 /* The compressed stream, hashed as libarchive reads it. */
 struct source {
-	int fd;
+	layer_read_fn read;
+	void *ctx;
 	struct hasher *h;
 	char buf[1 << 17];
 	int failed;
@@ -168,7 +169,7 @@ static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
 	struct source *s = ctx;
 	(void)ar;
 	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		ssize_t n = s->read(s->ctx, s->buf, sizeof(s->buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -186,7 +187,7 @@ static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
 static int drain(struct source *s)
 {
 	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		ssize_t n = s->read(s->ctx, s->buf, sizeof(s->buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -208,8 +209,16 @@ struct archive *layer_tar_reader(void)
 	return ar;
 }
 
+static ssize_t fd_read(void *ctx, void *buf, size_t n) { return read(*(int *)ctx, buf, n); }
+
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why)
+{
+	return layer_read_stream(a, fd_read, &fd, want, got, out, why);
+}
+
+int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct digest *want, struct digest *got,
+		      struct layer *out, const char **why)
 {
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
@@ -218,7 +227,8 @@ int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct dig
 		return DD_E_NOMEM;
 	int rc = 0;
 	struct source *src = arena_alloc(a, sizeof(*src));
-	src->fd = fd;
+	src->read = fn;
+	src->ctx = ctx;
 	src->h = want || got ? hasher_new(want ? want->alg : DIGEST_SHA256) : NULL;
 	if (archive_read_open(ar, src, NULL, source_read, NULL) != ARCHIVE_OK) {
 		*why = arena_printf(a, "not a tar layer: %s", archive_error_string(ar));

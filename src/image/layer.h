@@ -4,6 +4,7 @@
 #ifndef DD_LAYER_H
 #define DD_LAYER_H
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 struct arena;
@@ -32,6 +33,11 @@ struct digest;
  * the limit. Memory comes from arena. */
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why);
+
+/* The same from any byte source: fn reads up to n bytes (0 at the end, -1 with errno). */
+typedef ssize_t (*layer_read_fn)(void *ctx, void *buf, size_t n);
+int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct digest *want, struct digest *got,
+		      struct layer *out, const char **why);
 
 struct archive;
 /* A libarchive reader for image tars: gzip, zstd or no compression, tar formats only (no

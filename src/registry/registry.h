@@ -58,6 +58,8 @@ struct reg_req {
 	int64_t range_start, range_end; /* Content-Range of this request, or -1 */
 	int locked, monolithic, finishing;
 	struct digest want; /* PUT/POST ?digest= */
+	struct layer_stream *stream; /* the scanner reading this upload as it arrives, or NULL */
+	int stream_tried;
 	/* manifests */
 	struct buf manifest;
 };

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "events.h"
 #include "http/range.h"
+#include "scan/scanner.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
 
@@ -26,6 +27,7 @@ struct upload_state {
 	int busy;
 	int64_t offset;         /* bytes hashed */
 	struct hasher *hasher;  /* NULL when unknown */
+	struct layer_stream *stream; /* the scanner's reader of these bytes, or NULL */
 	struct upload_state *next;
 };
 
@@ -53,6 +55,7 @@ void upload_table_free(struct upload_table *t)
 		while (s) {
 			struct upload_state *n = s->next;
 			hasher_free(s->hasher);
+			scanner_stream_end(s->stream, NULL);
 			free(s);
 			s = n;
 		}
@@ -69,12 +72,14 @@ static unsigned bucket(const char *id)
 	return h % NBUCKETS;
 }
 
-/* Marks upload id busy. On success *h and *off are the stored hash state (ownership moves to
- * the caller; *h may be NULL). DD_E_BUSY when another request holds it. */
-static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off)
+/* Marks upload id busy. On success *h, *off and *ls are the stored hash state and stream
+ * (ownership moves to the caller; both may be NULL). DD_E_BUSY when another request holds it. */
+static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off,
+			 struct layer_stream **ls)
 {
 	*h = NULL;
 	*off = 0;
+	*ls = NULL;
 	pthread_mutex_lock(&t->mu);
 	struct upload_state **pp = &t->b[bucket(id)], *s;
 	for (s = *pp; s && strcmp(s->id, id); s = s->next)
@@ -96,15 +101,23 @@ static int table_acquire(struct upload_table *t, const char *id, struct hasher *
 		s->busy = 1;
 		*h = s->hasher;
 		*off = s->offset;
+		*ls = s->stream;
 		s->hasher = NULL;
+		s->stream = NULL;
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
 
-/* Releases upload id; keeps hash state h (owned) at offset, or forgets the upload when gone. */
-static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone)
+/* Releases upload id; keeps hash state h and stream ls (owned) at offset, or forgets the
+ * upload when gone. */
+static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone,
+			  struct layer_stream *ls)
 {
+	if (gone) {
+		scanner_stream_end(ls, NULL);
+		ls = NULL;
+	}
 	pthread_mutex_lock(&t->mu);
 	struct upload_state **pp = &t->b[bucket(id)];
 	while (*pp && strcmp((*pp)->id, id))
@@ -120,9 +133,12 @@ static void table_release(struct upload_table *t, const char *id, struct hasher 
 		hasher_free(s->hasher);
 		s->hasher = h;
 		s->offset = offset;
+		s->stream = ls;
+		ls = NULL;
 	} else
 		hasher_free(h);
 	pthread_mutex_unlock(&t->mu);
+	scanner_stream_end(ls, NULL);
 }
 
 static void set_location_headers(struct http_req *r, const char *id, int64_t offset)
@@ -244,8 +260,9 @@ static void post_begin(struct http_req *r)
 		q->finishing = 1;
 		q->body = BODY_UPLOAD;
 		struct hasher *none;
+		struct layer_stream *no_stream;
 		int64_t off;
-		if (!table_acquire(reg->uploads, id, &none, &off)) /* so the purge leaves it alone */
+		if (!table_acquire(reg->uploads, id, &none, &off, &no_stream)) /* so the purge leaves it alone */
 			q->locked = 1;
 		q->hasher = hasher_new(q->want.alg);
 		if (!q->hasher) {
@@ -280,9 +297,13 @@ static int session_open(struct http_req *r, enum digest_alg alg)
 	q->upload_id = rec.id;
 	struct hasher *h;
 	int64_t hoff;
-	if ((rc = table_acquire(reg->uploads, rec.id, &h, &hoff)))
+	if ((rc = table_acquire(reg->uploads, rec.id, &h, &hoff, &q->stream)))
 		return rc;
 	q->locked = 1;
+	if (q->stream && hoff != rec.offset) { /* its bytes and the acknowledged ones differ */
+		scanner_stream_end(q->stream, NULL);
+		q->stream = NULL;
+	}
 	int64_t size;
 	if ((rc = reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &q->file, &size))) {
 		hasher_free(h);
@@ -374,15 +395,16 @@ void uploads_begin(struct http_req *r)
 			return;
 		}
 		struct hasher *h;
+		struct layer_stream *ls;
 		int64_t off;
-		if ((rc = table_acquire(reg->uploads, rec.id, &h, &off))) {
+		if ((rc = table_acquire(reg->uploads, rec.id, &h, &off, &ls))) {
 			reg_error(r, rc, NULL);
 			return;
 		}
 		rc = reg->meta->ops->upload_delete(reg->meta, rec.id);
 		if (!rc)
 			rc = reg->blobs->ops->upload_remove(reg->blobs, rec.id);
-		table_release(reg->uploads, rec.id, h, off, 1);
+		table_release(reg->uploads, rec.id, h, off, 1, ls);
 		if (rc)
 			reg_error(r, rc, NULL);
 		else
@@ -425,6 +447,14 @@ void uploads_body(struct http_req *r, const char *data, size_t n)
 		return;
 	}
 	hasher_update(q->hasher, data, n);
+	if (q->offset == 0 && !q->stream && !q->stream_tried) { /* a new blob: read it as it comes */
+		q->stream_tried = 1;
+		q->stream = scanner_stream_begin(reg->scanner);
+	}
+	if (q->stream && scanner_stream_feed(q->stream, data, n)) {
+		scanner_stream_end(q->stream, NULL);
+		q->stream = NULL;
+	}
 	q->offset += (int64_t)n;
 }
 
@@ -434,6 +464,8 @@ static void undo(struct http_req *r, int err, const char *why)
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	if (q->file && q->offset != q->start_offset) {
+		scanner_stream_end(q->stream, NULL); /* it read bytes that are cut back now */
+		q->stream = NULL;
 		if (reg->blobs->ops->upload_truncate(q->file, q->start_offset))
 			log_error("cannot cut upload '%s' back to %" PRId64, q->upload_id, q->start_offset);
 		hasher_free(q->hasher);
@@ -468,6 +500,8 @@ static void finish_put(struct http_req *r)
 	if (!q->monolithic && reg->meta->ops->upload_delete(reg->meta, q->upload_id))
 		log_warn("cannot delete finished upload '%s'", q->upload_id);
 	q->monolithic = 2; /* done: nothing to clean up */
+	scanner_stream_end(q->stream, got.str); /* before the event: the event's analysis waits for it */
+	q->stream = NULL;
 	struct event ev = {.kind = EVENT_BLOB_COMMITTED, .repo = q->name, .digest = got.str, .size = q->offset};
 	events_emit(&ev);
 	respond_blob_created(r, got.str);
@@ -525,15 +559,21 @@ void uploads_done(struct http_req *r)
 		reg->blobs->ops->upload_close(q->file);
 		q->file = NULL;
 	}
+	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
+	if (!ls)
+		scanner_stream_end(q->stream, NULL);
+	q->stream = NULL;
 	if (q->locked) {
 		int gone = q->monolithic != 0; /* committed, or a monolithic upload's file removed */
 		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;
 		if (!keep)
 			hasher_free(q->hasher);
-		table_release(reg->uploads, q->upload_id, keep, q->start_offset, gone);
+		table_release(reg->uploads, q->upload_id, keep, q->start_offset, gone, ls);
 		q->locked = 0;
-	} else
+	} else {
 		hasher_free(q->hasher);
+		scanner_stream_end(ls, NULL);
+	}
 	q->hasher = NULL;
 }
 
@@ -551,14 +591,15 @@ static void purge_orphan(void *ctx, const char *id)
 	struct registry *reg = p->reg;
 	struct upload_rec rec;
 	struct hasher *h;
+	struct layer_stream *ls;
 	int64_t off;
 	if (!util_is_uuid(id, strlen(id)) || reg->meta->ops->upload_get(reg->meta, p->a, id, &rec) != DD_E_BLOB_UPLOAD_UNKNOWN)
 		return;
-	if (table_acquire(reg->uploads, id, &h, &off))
+	if (table_acquire(reg->uploads, id, &h, &off, &ls))
 		return;
 	if (!reg->blobs->ops->upload_remove(reg->blobs, id))
 		p->removed++;
-	table_release(reg->uploads, id, h, off, 1);
+	table_release(reg->uploads, id, h, off, 1, ls);
 }
 
 int registry_purge_uploads(struct registry *reg, int64_t max_age)
@@ -571,13 +612,14 @@ int registry_purge_uploads(struct registry *reg, int64_t max_age)
 	if (!reg->meta->ops->uploads_stale(reg->meta, &a, before, 1000, &ids, &n)) {
 		for (size_t i = 0; i < n; i++) {
 			struct hasher *h;
+			struct layer_stream *ls;
 			int64_t off;
-			if (table_acquire(reg->uploads, ids[i], &h, &off))
+			if (table_acquire(reg->uploads, ids[i], &h, &off, &ls))
 				continue; /* in use right now: not stale after all */
 			int rc = reg->meta->ops->upload_delete(reg->meta, ids[i]);
 			if (!rc)
 				rc = reg->blobs->ops->upload_remove(reg->blobs, ids[i]);
-			table_release(reg->uploads, ids[i], h, off, 1);
+			table_release(reg->uploads, ids[i], h, off, 1, ls);
 			if (!rc)
 				p.removed++;
 		}

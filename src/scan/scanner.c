@@ -7,10 +7,13 @@
 #include "common/dd.h"
 #include "scan/scanner.h"
 #include "common/arena.h"
+#include "common/digest.h"
 #include "common/jsonmem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "image/image.h"
+#include "image/layer.h"
+#include "image/layer_cache.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 #include "registry/events.h"
@@ -32,7 +35,10 @@ struct dbref {
 };
 
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
-#define LAYER_INFLIGHT 16
+#define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
+#define STREAMS_MAX 4            /* uploads analysed as their bytes arrive, at once */
+#define STREAM_BUFFER (32 << 20) /* bytes received and not yet analysed; beyond, the upload waits */
+#define STREAM_BLOCK (1 << 20)   /* mmap'd by malloc: given back to the system when freed */
 
 struct scanner {
 	struct scanner_config cfg;
@@ -48,7 +54,7 @@ struct scanner {
 	int nworkers, watching;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
-	int stop, kicks;
+	int stop, kicks, streams;
 	struct dbref *cur;
 	struct stat db_st;
 	struct scanner_stats st;
@@ -232,6 +238,216 @@ static void *layer_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+/* ---- layers analysed while they upload ----
+ *
+ * An upload's bytes are copied into a bounded queue as they arrive and read by a thread of
+ * their own through the same layer reader, so that by the time the blob commits its analysis
+ * is mostly done. When the upload commits with the digest the reader computed, the result
+ * goes into the layer cache; anything else (a config blob, a cancelled upload, bytes cut back)
+ * is thrown away and the commit-time analysis does the work as before. The stream is owned
+ * by two: the upload (until scanner_stream_end) and its thread. */
+
+struct sblock {
+	struct sblock *next;
+	size_t len, off;
+	char data[];
+};
+
+struct layer_stream {
+	struct scanner *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct sblock *head, *tail;
+	size_t queued;
+	int eof, dead, ended, refs;
+	char *digest;   /* the committed digest, NULL when cancelled */
+	char *inflight; /* its entry in s->inflight while the analysis finishes */
+};
+
+static void stream_unref(struct layer_stream *ls)
+{
+	pthread_mutex_lock(&ls->mu);
+	int last = --ls->refs == 0;
+	pthread_mutex_unlock(&ls->mu);
+	if (!last)
+		return;
+	while (ls->head) {
+		struct sblock *b = ls->head;
+		ls->head = b->next;
+		free(b);
+	}
+	free(ls->digest);
+	pthread_mutex_destroy(&ls->mu);
+	pthread_cond_destroy(&ls->cv);
+	free(ls);
+}
+
+static ssize_t stream_read(void *ctx, void *buf, size_t n)
+{
+	struct layer_stream *ls = ctx;
+	pthread_mutex_lock(&ls->mu);
+	while (!ls->head && !ls->eof)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	size_t k = 0;
+	if (ls->head) {
+		struct sblock *b = ls->head;
+		k = b->len - b->off < n ? b->len - b->off : n;
+		memcpy(buf, b->data + b->off, k);
+		b->off += k;
+		ls->queued -= k;
+		if (b->off == b->len) {
+			ls->head = b->next;
+			if (!ls->head)
+				ls->tail = NULL;
+			free(b);
+		}
+		pthread_cond_broadcast(&ls->cv);
+	}
+	pthread_mutex_unlock(&ls->mu);
+	return (ssize_t)k;
+}
+
+static void *stream_main(void *arg)
+{
+	struct layer_stream *ls = arg;
+	struct scanner *s = ls->s;
+	struct arena a = {0};
+	struct layer l;
+	struct digest got;
+	const char *why;
+	int rc = layer_read_stream(&a, stream_read, ls, NULL, &got, &l, &why);
+	pthread_mutex_lock(&ls->mu);
+	if (rc) { /* not a layer (a config), or a broken one: stop taking bytes */
+		ls->dead = 1;
+		while (ls->head) {
+			struct sblock *b = ls->head;
+			ls->head = b->next;
+			free(b);
+		}
+		ls->tail = NULL;
+		ls->queued = 0;
+		pthread_cond_broadcast(&ls->cv);
+	}
+	while (!ls->ended)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	int keep = !rc && ls->digest && !strcmp(got.str, ls->digest);
+	pthread_mutex_unlock(&ls->mu);
+	if (keep)
+		layer_cache_put(s->cache_dir, got.str, &l);
+	arena_free(&a);
+	pthread_mutex_lock(&s->mu);
+	for (int k = 0; k < LAYER_INFLIGHT && ls->inflight; k++)
+		if (s->inflight[k] == ls->inflight) {
+			free(s->inflight[k]);
+			s->inflight[k] = NULL;
+		}
+	s->streams--;
+	s->st.layers_streamed += keep;
+	pthread_cond_broadcast(&s->layer_done);
+	pthread_mutex_unlock(&s->mu);
+	stream_unref(ls);
+	return NULL;
+}
+
+struct layer_stream *scanner_stream_begin(struct scanner *s)
+{
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&s->mu);
+	int ok = s->cfg.stream_uploads && !s->stop && s->cur && s->streams < STREAMS_MAX;
+	if (ok)
+		s->streams++;
+	pthread_mutex_unlock(&s->mu);
+	if (!ok)
+		return NULL;
+	struct layer_stream *ls = calloc(1, sizeof(*ls));
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (ls) {
+		ls->s = s;
+		ls->refs = 2;
+		pthread_mutex_init(&ls->mu, NULL);
+		pthread_cond_init(&ls->cv, NULL);
+	}
+	if (!ls || pthread_create(&t, &attr, stream_main, ls)) {
+		if (ls) {
+			pthread_mutex_destroy(&ls->mu);
+			pthread_cond_destroy(&ls->cv);
+			free(ls);
+		}
+		ls = NULL;
+		pthread_mutex_lock(&s->mu);
+		s->streams--;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_attr_destroy(&attr);
+	return ls;
+}
+
+int scanner_stream_feed(struct layer_stream *ls, const void *data, size_t n)
+{
+	const char *p = data;
+	pthread_mutex_lock(&ls->mu);
+	while (n && !ls->dead) {
+		while (ls->queued >= STREAM_BUFFER && !ls->dead)
+			pthread_cond_wait(&ls->cv, &ls->mu);
+		if (ls->dead)
+			break;
+		struct sblock *b = ls->tail;
+		if (!b || b->len == STREAM_BLOCK) {
+			b = malloc(sizeof(*b) + STREAM_BLOCK);
+			if (!b) {
+				ls->dead = 1; /* the reader sees the end, and nothing is kept */
+				ls->eof = 1;
+				break;
+			}
+			b->next = NULL;
+			b->len = b->off = 0;
+			if (ls->tail)
+				ls->tail->next = b;
+			else
+				ls->head = b;
+			ls->tail = b;
+		}
+		size_t k = STREAM_BLOCK - b->len < n ? STREAM_BLOCK - b->len : n;
+		memcpy(b->data + b->len, p, k);
+		b->len += k;
+		ls->queued += k;
+		p += k;
+		n -= k;
+		pthread_cond_broadcast(&ls->cv);
+	}
+	int rc = ls->dead ? -1 : 0;
+	pthread_mutex_unlock(&ls->mu);
+	return rc;
+}
+
+void scanner_stream_end(struct layer_stream *ls, const char *digest)
+{
+	if (!ls)
+		return;
+	struct scanner *s = ls->s;
+	char *mark = NULL;
+	if (digest) { /* the commit's event and image scans wait for this analysis */
+		pthread_mutex_lock(&s->mu);
+		for (int k = 0; k < LAYER_INFLIGHT && !mark; k++)
+			if (!s->inflight[k] && (mark = strdup(digest)))
+				s->inflight[k] = mark;
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_mutex_lock(&ls->mu);
+	ls->inflight = mark;
+	ls->digest = digest ? strdup(digest) : NULL;
+	ls->eof = ls->ended = 1;
+	if (!ls->digest)
+		ls->dead = 1;
+	pthread_cond_broadcast(&ls->cv);
+	pthread_mutex_unlock(&ls->mu);
+	stream_unref(ls);
 }
 
 /* Before an image scan: layers being analysed are waited for; queued ones are taken out of
@@ -494,7 +710,10 @@ static void on_event(void *ctx, const struct event *ev)
 		char *d = strdup(ev->digest);
 		pthread_mutex_lock(&s->mu);
 		/* without a database nothing is matched yet: the image scan reads layers when one comes */
-		if (d && s->cur && s->lq_n < LAYER_QUEUE && s->nlayer_threads) {
+		int busy = 0;
+		for (int k = 0; d && k < LAYER_INFLIGHT; k++)
+			busy |= s->inflight[k] && !strcmp(s->inflight[k], d);
+		if (d && !busy && s->cur && s->lq_n < LAYER_QUEUE && s->nlayer_threads) {
 			s->lq[(s->lq_head + s->lq_n) % LAYER_QUEUE] = d;
 			s->lq_n++;
 			d = NULL;
@@ -573,6 +792,8 @@ void scanner_stop(struct scanner *s)
 	pthread_cond_broadcast(&s->wake);
 	pthread_cond_broadcast(&s->layer_wake);
 	pthread_cond_broadcast(&s->layer_done);
+	while (s->streams > 0) /* the uploads ended every stream; their threads finish now */
+		pthread_cond_wait(&s->layer_done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);

@@ -19,6 +19,7 @@ struct scanner_config {
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
 	int webhooks; /* add a webhook event to the outbox with every assessment */
+	int stream_uploads; /* analyse layers while they upload (scanner_stream_begin) */
 };
 
 /* Starts workers and the watcher; recovers jobs left running by a crash and queues every
@@ -31,6 +32,7 @@ void scanner_kick(struct scanner *s);
 #define SCANNER_BUCKETS 12
 struct scanner_stats {
 	uint64_t completed, failed;
+	uint64_t layers_streamed; /* layers analysed while they uploaded, and cached */
 	uint64_t by_status[4];                 /* Healthy, Unhealthy, NotApplicable, Failed */
 	uint64_t latency_le[SCANNER_BUCKETS];  /* cumulative counts of scan durations <= bound */
 	double latency_sum;                    /* seconds */
@@ -39,6 +41,16 @@ struct scanner_stats {
 };
 extern const double scanner_bucket_bounds[SCANNER_BUCKETS];
 void scanner_stats(struct scanner *s, struct scanner_stats *out);
+
+/* Layers analysed while they upload. begin: NULL when not worth it now (no database, or
+ * enough uploads streaming already). feed: the upload's next bytes, in order; -1 when the
+ * stream gave up (not a layer; stop feeding). end: exactly once, with the digest the upload
+ * committed as (its analysis is then cached, when it read the same bytes), or NULL when the
+ * upload was cancelled or its bytes were cut back. The scanner must outlive every stream. */
+struct layer_stream;
+struct layer_stream *scanner_stream_begin(struct scanner *s);
+int scanner_stream_feed(struct layer_stream *ls, const void *data, size_t n);
+void scanner_stream_end(struct layer_stream *ls, const char *digest);
 
 /* The database in use, held until released (NULL when none); for reading texts. */
 struct vulndb;

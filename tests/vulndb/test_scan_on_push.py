@@ -151,6 +151,81 @@ def test_rpm_image_pushed_with_skopeo_and_podman(full_db, rpm_images, tmp_path):
         shutil.rmtree(store, ignore_errors=True)
 
 
+def oci_blobs(layout):
+    """(manifest bytes, config bytes, [layer bytes]) of an OCI layout's image."""
+    idx = json.load(open(os.path.join(layout, "index.json")))
+    blob = lambda d: open(os.path.join(layout, "blobs", *d.split(":")), "rb").read()  # noqa: E731
+    m = blob(idx["manifests"][0]["digest"])
+    doc = json.loads(m)
+    return m, blob(doc["config"]["digest"]), [blob(l["digest"]) for l in doc["layers"]]
+
+
+def test_layers_read_while_uploading(full_db, images, tmp_path):
+    """A layer is analysed as its bytes arrive, whatever the upload goes through on the way:
+    chunks, a refused out-of-order chunk, a request cut off mid-body (its bytes cut back), a
+    wrong digest at PUT, a cancelled twin upload. The assessment equals `drydock scan`."""
+    import socket
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        layout = os.path.join(images, "debian-min")
+        manifest, config, layers = oci_blobs(layout)
+        layer = layers[0]
+        s = requests.Session()
+        url = srv.url
+        # a cancelled upload of the same bytes, half sent
+        r = s.post(f"{url}/v2/up/min/blobs/uploads/")
+        r = s.patch(url + r.headers["Location"], data=layer[: len(layer) // 2])
+        assert r.status_code == 202
+        assert s.delete(url + r.headers["Location"]).status_code == 204
+        # the real one, in chunks
+        r = s.post(f"{url}/v2/up/min/blobs/uploads/")
+        loc = r.headers["Location"]
+        c1 = 3 << 20
+        r = s.patch(url + loc, data=layer[:c1], headers={"Content-Range": f"0-{c1 - 1}"})
+        assert r.status_code == 202, r.text
+        r = s.patch(url + loc, data=layer[c1 + 5: c1 + 10], headers={"Content-Range": f"{c1 + 5}-{c1 + 9}"})
+        assert r.status_code == 416
+        # a request cut off mid-body: its bytes are cut back
+        host, port = url.split("://")[1].split(":")
+        sock = socket.create_connection((host, int(port)))
+        path = loc if loc.startswith("/") else "/" + loc.split("/", 3)[3]
+        sock.sendall(f"PATCH {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/octet-stream\r\n"
+                     f"Content-Length: {len(layer) - c1}\r\nContent-Range: {c1}-{len(layer) - 1}\r\n\r\n".encode())
+        sock.sendall(layer[c1: c1 + (1 << 20)])
+        time.sleep(0.3)
+        sock.close()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            st = s.get(url + loc)
+            if st.status_code == 204 and st.headers["Range"] == f"0-{c1 - 1}":
+                break
+            time.sleep(0.05)
+        assert st.headers["Range"] == f"0-{c1 - 1}", st.headers
+        r = s.patch(url + loc, data=layer[c1:], headers={"Content-Range": f"{c1}-{len(layer) - 1}"})
+        assert r.status_code == 202, r.text
+        r = s.put(url + loc + ("&" if "?" in loc else "?") + "digest=sha256:" + "0" * 64)
+        assert r.status_code == 400 and r.json()["errors"][0]["code"] == "DIGEST_INVALID"
+        r = s.put(url + loc + ("&" if "?" in loc else "?") + "digest=" + sha256(layer))
+        assert r.status_code == 201, r.text
+        push_blob(s, url, "up/min", config)
+        r = s.put(f"{url}/v2/up/min/manifests/1", data=manifest, headers={"Content-Type": OCI_MANIFEST})
+        assert r.status_code == 201, r.text
+        a = wait(url, "up/min", "1")
+        cli = json.loads(subprocess.run([BIN, "scan", "--db", full_db, "--format", "json", layout], check=True,
+                                        capture_output=True, text=True).stdout)
+        key = lambda f: (f["id"], f["package"], f["fixed_version"], f["severity"])  # noqa: E731
+        assert sorted(map(key, a["findings"])) == sorted(map(key, cli["findings"]))
+        # a plain push (skopeo) is read as it uploads: its layer is counted
+        skopeo_push(os.path.join(images, "debian-big"), url, "up/big:1")
+        wait(url, "up/big", "1")
+        metrics = requests.get(f"{url}/metrics").text
+        streamed = int(next(l.split()[1] for l in metrics.splitlines()
+                            if l.startswith("drydock_layers_streamed_total")))
+        assert streamed >= 3, streamed  # debian-big's three new layers (its base layer is debian-min's)
+    finally:
+        srv.stop()
+
+
 def test_images_that_cannot_be_assessed(full_db, tmp_path):
     """Distroless-style (dpkg status.d, syft's real bookworm fixture with libc6 2.36-9+deb12u1),
     scratch (one static file), no layers, an artifact, a non-Linux image, a disabled namespace."""
