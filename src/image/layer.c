@@ -6,6 +6,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include <archive.h>
+#include <isa-l/igzip_lib.h>
 #include <archive_entry.h>
 
 /* The limits of limits.h, which an operator (or a test) may lower, never raise, through the
@@ -155,46 +156,137 @@ static int consume(struct archive *ar, struct arena *a, struct layer *l, const c
 	return 0;
 }
 
-/* The compressed stream, hashed as libarchive reads it. */
+/* The layer blob, hashed as it is read. gzip (nearly every layer) is inflated here with
+ * ISA-L, about 2.7 times as fast as zlib inside libarchive on this machine (bench: the
+ * 115 MB layer of debian-big in 0.6 s instead of 1.6 s); libarchive then reads a plain tar.
+ * zstd and uncompressed layers go to libarchive as they are. */
+#define GZ_OUT (1 << 18)
+
 struct source {
 	layer_read_fn read;
 	void *ctx;
 	struct hasher *h;
-	char buf[1 << 17];
+	unsigned char buf[1 << 17];
 	int failed;
+	int mode; /* 0: not looked at yet, 1: handed on as read, 2: gzip inflated here */
+	int in_eof;
+	struct inflate_state *gz;
+	unsigned char *out;
 };
 
-static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
+/* Raw bytes of the blob into buf, hashed. */
+static ssize_t raw_read(struct source *s)
 {
-	struct source *s = ctx;
-	(void)ar;
 	for (;;) {
 		ssize_t n = s->read(s->ctx, s->buf, sizeof(s->buf));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			s->failed = 1;
-			return -1;
-		}
-		if (s->h)
+		if (n > 0 && s->h)
 			hasher_update(s->h, s->buf, (size_t)n);
-		*out = s->buf;
 		return n;
 	}
 }
 
-/* Hashes whatever libarchive left unread (tar padding past the end-of-archive blocks). */
+static la_ssize_t gz_fail(struct archive *ar, struct source *s, const char *what)
+{
+	s->failed = 1;
+	if (ar)
+		archive_set_error(ar, EILSEQ, "gzip: %s", what);
+	return -1;
+}
+
+static int gz_refill(struct source *s)
+{
+	ssize_t n = raw_read(s);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		s->in_eof = 1;
+	s->gz->next_in = s->buf;
+	s->gz->avail_in = (uint32_t)n;
+	return 0;
+}
+
+static la_ssize_t gz_next(struct archive *ar, struct source *s, const void **out)
+{
+	struct inflate_state *st = s->gz;
+	for (;;) {
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			/* a member ended: another may follow (multi-member gzip); other bytes after
+			 * the end are not part of the tar (drain hashes them) */
+			if (!st->avail_in && !s->in_eof && gz_refill(s))
+				return gz_fail(ar, s, "cannot read the blob");
+			if (st->avail_in < 2 || st->next_in[0] != 0x1f || st->next_in[1] != 0x8b)
+				return 0;
+			uint8_t *ni = st->next_in;
+			uint32_t ai = st->avail_in;
+			isal_inflate_reset(st);
+			st->crc_flag = ISAL_GZIP;
+			st->next_in = ni;
+			st->avail_in = ai;
+		}
+		if (!st->avail_in && !s->in_eof && gz_refill(s))
+			return gz_fail(ar, s, "cannot read the blob");
+		uint32_t before = st->avail_in;
+		st->next_out = s->out;
+		st->avail_out = GZ_OUT;
+		int r = isal_inflate(st);
+		if (r < 0)
+			return gz_fail(ar, s, r == ISAL_INCORRECT_CHECKSUM ? "checksum mismatch" : "corrupt compressed data");
+		size_t produced = GZ_OUT - st->avail_out;
+		if (produced) {
+			*out = s->out;
+			return (la_ssize_t)produced;
+		}
+		if (st->block_state == ISAL_BLOCK_FINISH)
+			continue;
+		if (s->in_eof && !st->avail_in)
+			return gz_fail(ar, s, "the compressed stream ends early");
+		if (st->avail_in && st->avail_in == before)
+			return gz_fail(ar, s, "no progress in the compressed stream");
+	}
+}
+
+static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
+{
+	struct source *s = ctx;
+	if (s->mode == 2)
+		return gz_next(ar, s, out);
+	ssize_t n = raw_read(s);
+	if (n < 0) {
+		s->failed = 1;
+		return -1;
+	}
+	if (s->mode == 0) {
+		s->mode = 1;
+		if (n >= 2 && s->buf[0] == 0x1f && s->buf[1] == 0x8b) {
+			s->mode = 2;
+			isal_inflate_init(s->gz);
+			s->gz->crc_flag = ISAL_GZIP;
+			s->gz->next_in = s->buf;
+			s->gz->avail_in = (uint32_t)n;
+			return gz_next(ar, s, out);
+		}
+	}
+	*out = s->buf;
+	return n;
+}
+
+/* Hashes whatever was left unread (tar padding past the end-of-archive blocks, the rest of
+ * a gzip stream, which is inflated to its end so that its checksum and length are checked). */
 static int drain(struct source *s)
 {
+	const void *ignored;
+	la_ssize_t k;
+	while (s->mode == 2 && (k = gz_next(NULL, s, &ignored)) != 0)
+		if (k < 0)
+			return DD_E_LAYER_INVALID;
 	for (;;) {
-		ssize_t n = s->read(s->ctx, s->buf, sizeof(s->buf));
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = raw_read(s);
 		if (n < 0)
 			return DD_E_IO;
 		if (n == 0)
 			return 0;
-		hasher_update(s->h, s->buf, (size_t)n);
 	}
 }
 
@@ -229,6 +321,8 @@ int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct
 	struct source *src = arena_alloc(a, sizeof(*src));
 	src->read = fn;
 	src->ctx = ctx;
+	src->gz = arena_alloc(a, sizeof(*src->gz));
+	src->out = arena_alloc(a, GZ_OUT);
 	src->h = want || got ? hasher_new(want ? want->alg : DIGEST_SHA256) : NULL;
 	if (archive_read_open(ar, src, NULL, source_read, NULL) != ARCHIVE_OK) {
 		*why = arena_printf(a, "not a tar layer: %s", archive_error_string(ar));
@@ -306,7 +400,8 @@ int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct
 	if (!rc && src->h) {
 		struct digest d;
 		if ((rc = drain(src)))
-			*why = "cannot read the layer blob";
+			*why = rc == DD_E_LAYER_INVALID ? "the gzip stream is cut short or corrupt after the tar's end"
+							: "cannot read the layer blob";
 		hasher_peek(src->h, &d);
 		if (!rc && want && strcmp(d.str, want->str)) {
 			*why = arena_printf(a, "layer blob is %s, not %s", d.str, want->str);
