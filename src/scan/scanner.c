@@ -37,7 +37,7 @@ struct dbref {
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
 #define STREAMS_MAX 4            /* uploads analysed as their bytes arrive, at once */
-#define STREAM_BUFFER (32 << 20) /* bytes received and not yet analysed; beyond, the upload waits */
+#define STREAM_BUFFER (64 << 20) /* bytes received and not yet analysed; beyond, the upload waits */
 #define STREAM_BLOCK (1 << 20)   /* mmap'd by malloc: given back to the system when freed */
 
 struct scanner {
