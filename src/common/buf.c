@@ -54,6 +54,54 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	if (c < 0x80)
+		return 1;
+	size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f)))
+		return 0; /* overlong, or a surrogate */
+	if (n == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f)))
+		return 0;
+	return n;
+}
+
+int buf_json_str(struct buf *b, const char *s)
+{
+	if (!s)
+		return buf_append(b, "null", 4);
+	int rc = buf_append(b, "\"", 1);
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	while (!rc && *p) {
+		unsigned char c = *p;
+		size_t n = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p) : 0;
+		if (n) {
+			p += n;
+			continue;
+		}
+		rc = buf_append(b, run, (size_t)(p - run));
+		char esc[8];
+		if (!rc && c == '"')
+			rc = buf_append(b, "\\\"", 2);
+		else if (!rc && c == '\\')
+			rc = buf_append(b, "\\\\", 2);
+		else if (!rc && c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			rc = buf_append(b, esc, 6);
+		} else if (!rc)
+			rc = buf_append(b, "\\ufffd", 6);
+		run = ++p;
+	}
+	if (!rc)
+		rc = buf_append(b, run, (size_t)(p - run));
+	return rc ? rc : buf_append(b, "\"", 1);
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

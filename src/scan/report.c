@@ -1,5 +1,6 @@
 /* report.c: rendering scan results (see report.h). */
 #include "common/dd.h"
+#include "common/buf.h"
 #include "scan/report.h"
 #include "common/arena.h"
 #include "inventory/inventory.h"
@@ -65,11 +66,106 @@ char *report_json(const struct vulndb *db, const struct inventory *inv, const st
 	return render_json(db, inv, subj, r, f, 0);
 }
 
+/* ---- the compact report, written directly: the server stores one per assessment, and
+ * re-assessing 10,000 images built 10,000 jansson trees only to print them ---- */
+
+static void jkey(struct buf *b, const char *key)
+{
+	buf_json_str(b, key);
+	buf_append(b, ":", 1);
+}
+
+static void jopt(struct buf *b, const char *s) { buf_json_str(b, s && *s ? s : NULL); }
+
+static void jstrs(struct buf *b, const char *const *v, size_t n)
+{
+	buf_append(b, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_append(b, ",", 1);
+		buf_json_str(b, v[i]);
+	}
+	buf_append(b, "]", 1);
+}
+
 char *report_json_compact(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
 			  const struct scan_result *r)
 {
 	struct report_filter none = {0};
-	return render_json(db, inv, subj, r, &none, 1);
+	struct buf b;
+	buf_init(&b, (size_t)1 << 30);
+	size_t by[VDB_SEV_CRITICAL + 1] = {0}, unfixed = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		by[r->findings[i].severity]++;
+		unfixed += !r->findings[i].patchable;
+	}
+	buf_append(&b, "{", 1);
+	jkey(&b, "image"), jopt(&b, subj->name);
+	buf_append(&b, ",", 1), jkey(&b, "manifest"), jopt(&b, subj->manifest);
+	buf_append(&b, ",", 1), jkey(&b, "platform"), jopt(&b, subj->platform);
+	buf_append(&b, ",", 1), jkey(&b, "os");
+	buf_append(&b, "{", 1), jkey(&b, "id"), jopt(&b, inv->os.id);
+	buf_append(&b, ",", 1), jkey(&b, "version_id"), jopt(&b, inv->os.version_id);
+	buf_append(&b, ",", 1), jkey(&b, "pretty_name"), jopt(&b, inv->os.pretty_name);
+	buf_append(&b, "}", 1);
+	buf_append(&b, ",", 1), jkey(&b, "ecosystem"), jopt(&b, r->ecosystem);
+	buf_append(&b, ",", 1), jkey(&b, "status"), buf_json_str(&b, report_status(r, &none));
+	if (r->unsupported)
+		buf_append(&b, ",", 1), jkey(&b, "reason"), buf_json_str(&b, r->unsupported);
+	const struct vdb_header *h = vulndb_header(db);
+	buf_printf(&b, ",\"packages\":%zu,\"database\":{\"generation\":\"%016" PRIx64 "\",\"built_at\":%" PRId64 "}",
+		   inv->n, h->generation, (int64_t)h->built_at);
+	buf_puts(&b, ",\"counts\":{");
+	for (int s = VDB_SEV_CRITICAL; s >= VDB_SEV_UNKNOWN; s--)
+		buf_printf(&b, "\"%s\":%zu,", vdb_severity_name(s), by[s]);
+	buf_printf(&b, "\"total\":%zu,\"unfixed\":%zu},\"findings\":[", r->n, unfixed);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *x = &r->findings[i];
+		buf_puts(&b, i ? ",{" : "{");
+		jkey(&b, "id"), buf_json_str(&b, x->id);
+		buf_append(&b, ",", 1), jkey(&b, "aliases"), jstrs(&b, x->aliases, x->naliases);
+		buf_append(&b, ",", 1), jkey(&b, "package"), buf_json_str(&b, x->pkg->name);
+		buf_append(&b, ",", 1), jkey(&b, "package_version"), jopt(&b, x->pkg->version);
+		buf_append(&b, ",", 1), jkey(&b, "source_package"), buf_json_str(&b, x->matched_name);
+		buf_append(&b, ",", 1), jkey(&b, "installed_version"), buf_json_str(&b, x->installed);
+		buf_append(&b, ",", 1), jkey(&b, "fixed_version"), jopt(&b, x->fixed);
+		buf_puts(&b, x->patchable ? ",\"patchable\":true" : ",\"patchable\":false");
+		buf_append(&b, ",", 1), jkey(&b, "severity"), buf_json_str(&b, vdb_severity_name(x->severity));
+		buf_append(&b, ",", 1), jkey(&b, "severity_source"), buf_json_str(&b, x->severity_source);
+		buf_append(&b, ",", 1), jkey(&b, "vendor_severity"), jopt(&b, x->vendor_severity);
+		if (x->cvss_score >= 0) {
+			buf_printf(&b, ",\"cvss\":{\"score\":%.1f,\"vector\":", x->cvss_score);
+			jopt(&b, x->cvss_vector);
+			buf_append(&b, "}", 1);
+		} else
+			buf_puts(&b, ",\"cvss\":null");
+		buf_append(&b, ",", 1), jkey(&b, "remediation"), buf_json_str(&b, x->remediation);
+		buf_append(&b, ",", 1), jkey(&b, "layer"), jopt(&b, x->pkg->layer);
+		buf_append(&b, "}", 1);
+	}
+	buf_puts(&b, "],\"fix_plan\":[");
+	for (size_t i = 0; i < r->nplan; i++) {
+		const struct fix_step *st = &r->plan[i];
+		buf_puts(&b, i ? ",{" : "{");
+		jkey(&b, "source"), buf_json_str(&b, st->source);
+		buf_append(&b, ",", 1), jkey(&b, "packages"), jstrs(&b, st->packages, st->npackages);
+		buf_append(&b, ",", 1), jkey(&b, "from"), buf_json_str(&b, st->from);
+		buf_append(&b, ",", 1), jkey(&b, "to"), buf_json_str(&b, st->to);
+		buf_printf(&b, ",\"clears\":%zu,\"worst\":\"%s\",\"by_severity\":{", (size_t)st->clears,
+			   vdb_severity_name(st->worst));
+		int first = 1;
+		for (int k = VDB_SEV_CRITICAL; k >= VDB_SEV_UNKNOWN; k--)
+			if (st->by_severity[k]) {
+				buf_printf(&b, "%s\"%s\":%zu", first ? "" : ",", vdb_severity_name(k), (size_t)st->by_severity[k]);
+				first = 0;
+			}
+		buf_puts(&b, "}}");
+	}
+	if (buf_puts(&b, "]}")) { /* a report over 1 GiB, or no memory */
+		buf_release(&b);
+		return NULL;
+	}
+	return b.data; /* malloc'd: free() or jsonmem_free() */
 }
 
 static void set_texts(json_t *j, const char *summary, const char *description, const char *published,

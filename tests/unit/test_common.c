@@ -1,5 +1,6 @@
 /* test_common.c: error table, digests, buffers, arena, config, uuids. */
 #include "unit.h"
+#include <jansson.h>
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/config.h"
@@ -94,6 +95,26 @@ static void test_buf_cap(void)
 	CHECK(b.data == NULL);
 }
 
+static void test_buf_json_str(void)
+{
+	struct buf b;
+	buf_init(&b, 1024);
+	CHECK(buf_json_str(&b, "a\"b\\c\n\x01") == 0);
+	CHECK_STR(b.data, "\"a\\\"b\\\\c\\u000a\\u0001\"");
+	buf_reset(&b);
+	CHECK(buf_json_str(&b, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3") == 0); /* valid UTF-8 passes */
+	CHECK_STR(b.data, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3\"");
+	buf_reset(&b);
+	CHECK(buf_json_str(&b, "x\xff\xc3(\xed\xa0\x80y") == 0); /* stray, cut, surrogate */
+	CHECK_STR(b.data, "\"x\\ufffd\\ufffd(\\ufffd\\ufffd\\ufffdy\"");
+	json_t *j = json_loads(b.data, JSON_DECODE_ANY, NULL);
+	CHECK(j != NULL);
+	json_decref(j);
+	buf_reset(&b);
+	CHECK(buf_json_str(&b, NULL) == 0 && !strcmp(b.data, "null"));
+	buf_release(&b);
+}
+
 static void test_arena(void)
 {
 	struct arena a = {0};
@@ -154,6 +175,7 @@ static void test_config(void)
 
 void suite_common(void)
 {
+	RUN(test_buf_json_str);
 	RUN(test_err_table);
 	RUN(test_digest_parse);
 	RUN(test_hasher);
