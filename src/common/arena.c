@@ -37,6 +37,8 @@ static void *alloc_raw(struct arena *a, size_t n)
 	return nb->data;
 }
 
+void *arena_alloc_uninit(struct arena *a, size_t n) { return alloc_raw(a, n); }
+
 void *arena_alloc(struct arena *a, size_t n)
 {
 	void *p = alloc_raw(a, n);

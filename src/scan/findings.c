@@ -80,7 +80,7 @@ static const char *remediation(struct arena *a, const char *eco, const struct pa
 	do {                                                                               \
 		if ((n) == (cap)) {                                                        \
 			size_t nc_ = (cap) ? (cap) * 2 : 16;                               \
-			void *nv_ = arena_alloc((a), nc_ * sizeof(*(v)));                  \
+			void *nv_ = arena_alloc_uninit((a), nc_ * sizeof(*(v)));           \
 			if (n)                                                             \
 				memcpy(nv_, (v), (n) * sizeof(*(v)));                      \
 			(v) = nv_;                                                         \
