@@ -6,6 +6,7 @@
 #include "common/dd.h"
 #include "registry.h"
 #include "auth/audit.h"
+#include "common/util.h"
 #include "auth/access.h"
 #include "assess/rules.h"
 #include "events.h"
@@ -145,7 +146,13 @@ void manifests_end(struct http_req *r)
 		.tag = is_digest ? NULL : q->arg,
 		.refs = info.refs,
 		.nrefs = info.nrefs,
+		.queue_scan = reg->scanner != NULL,
 	};
+	/* one transaction, one fsync: the manifest, its tag, its assessment job, its audit entry */
+	struct audit_rec audit = {.time = util_now(), .actor = access_actor(r), .action = "push",
+				  .target = arena_printf(&r->arena, "%s@%s", q->name, got.str),
+				  .detail = p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : ""};
+	p.audit = &audit;
 	const char *missing;
 	rc = reg->meta->ops->manifest_put(reg->meta, &r->arena, &p, &missing);
 	if (rc) {
@@ -155,8 +162,6 @@ void manifests_end(struct http_req *r)
 	struct event ev = {.kind = EVENT_MANIFEST_PUT, .repo = q->name, .digest = got.str,
 			   .media_type = info.media_type, .tag = p.tag, .size = (int64_t)len};
 	events_emit(&ev);
-	audit_record(r, reg->meta, "push", arena_printf(&r->arena, "%s@%s", q->name, got.str),
-		     p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : NULL);
 	http_respond(r, 201, NULL, "", 0);
 	http_add_header(r, "Location", arena_printf(&r->arena, "/v2/%s/manifests/%s", q->name, got.str));
 	http_add_header(r, "Docker-Content-Digest", got.str);

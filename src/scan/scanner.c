@@ -725,9 +725,7 @@ static void on_event(void *ctx, const struct event *ev)
 	}
 	if (ev->kind != EVENT_MANIFEST_PUT)
 		return;
-	int rc = s->cfg.meta->ops->scan_enqueue(s->cfg.meta, ev->repo, ev->digest, SCAN_PUSH);
-	if (rc) /* the start-up recovery queues it anyway */
-		log_warn("cannot queue the scan of %s@%s: %s", ev->repo, ev->digest, dd_err_message(rc));
+	/* the registry queued the job with the manifest (one transaction); wake a worker */
 	scanner_kick(s);
 }
 

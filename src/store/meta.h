@@ -28,11 +28,15 @@ struct manifest_ref {
 	enum ref_kind kind;
 };
 
+struct audit_rec;
+
 struct manifest_put {
 	struct manifest_rec rec;
 	const char *tag; /* NULL when pushed by digest */
 	const struct manifest_ref *refs;
 	size_t nrefs;
+	int queue_scan;              /* also queue its assessment (SCAN_PUSH), in the same transaction */
+	const struct audit_rec *audit; /* also record this audit entry, or NULL */
 };
 
 struct upload_rec {

@@ -503,6 +503,25 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 		if ((rc = exec_done(c, s, "set tag")))
 			goto out;
 	}
+	if (p->queue_scan) {
+		s = stmt(c, S_SCAN_ENQUEUE);
+		bind_text(s, 1, r->repo);
+		bind_text(s, 2, r->digest);
+		sqlite3_bind_int(s, 3, SCAN_PUSH);
+		sqlite3_bind_int64(s, 4, util_now());
+		if ((rc = exec_done(c, s, "queue scan")))
+			goto out;
+	}
+	if (p->audit) {
+		s = stmt(c, S_AUDIT_ADD);
+		sqlite3_bind_int64(s, 1, p->audit->time);
+		bind_text(s, 2, p->audit->actor);
+		bind_text(s, 3, p->audit->action);
+		bind_text(s, 4, p->audit->target);
+		bind_text(s, 5, p->audit->detail ? p->audit->detail : "");
+		if ((rc = exec_done(c, s, "audit")))
+			goto out;
+	}
 	rc = tx_commit(c);
 out:
 	if (rc)
