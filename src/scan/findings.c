@@ -13,7 +13,7 @@
 #include "inventory/inventory.h"
 #include "scan/match.h"
 
-static int is_cve(const char *id) { return !strncmp(id, "CVE-", 4); }
+static int is_cve(const char *id) { return id[0] == 'C' && id[1] == 'V' && id[2] == 'E' && id[3] == '-'; }
 
 /* The (name, version) the feeds of this ecosystem key a package by. */
 static void feed_key(struct arena *a, const char *eco, const struct package *p, const char **name, const char **ver)
@@ -209,7 +209,7 @@ static int below_fix(struct fix_cache *c, const struct version_key *key, const c
 		return c->below[i];
 	int cmp = 0, below;
 	const char *why;
-	if (!strcmp(fix, "0"))
+	if (fix[0] == '0' && !fix[1])
 		below = 0;
 	else
 		below = !version_compare_key(key, fix, strlen(fix), &cmp, &why) && cmp < 0;
@@ -447,6 +447,10 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 	size_t cap = 0, nmemo = 16;
 	while (nmemo < 2 * inv->n)
 		nmemo *= 2;
+	/* room for about four findings per package (debian-big has 836 for 200): one array, not
+	 * eight doublings of it */
+	cap = inv->n * 4 + 16;
+	out->findings = arena_alloc_uninit(a, cap * sizeof(*out->findings));
 	struct memo *memo = arena_alloc(a, nmemo * sizeof(*memo));
 	for (size_t i = 0; i < inv->n; i++)
 		match_package(a, db, eco, &inv->pkgs[i], memo, nmemo, &out->findings, &out->n, &cap);
