@@ -37,9 +37,9 @@ void reg_error(struct http_req *r, int err, const char *detail)
 			  detail ? detail : "");
 }
 
-int reg_access(struct http_req *r, const char *repo, enum access_action action)
+/* Answers a refusal of access_check with its error JSON and challenge headers. */
+static int refused(struct http_req *r, int rc, const char *repo, enum access_action action)
 {
-	int rc = access_check(r, repo, action);
 	if (rc) {
 		reg_error(r, rc, access_why(r));
 		access_add_challenge(r, rc, repo, action);
@@ -47,14 +47,14 @@ int reg_access(struct http_req *r, const char *repo, enum access_action action)
 	return rc;
 }
 
+int reg_access(struct http_req *r, const char *repo, enum access_action action)
+{
+	return refused(r, access_check(r, repo, action), repo, action);
+}
+
 int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
 {
-	int rc = access_check_ns(r, ns, action);
-	if (rc) {
-		reg_error(r, rc, access_why(r));
-		access_add_challenge(r, rc, NULL, action);
-	}
-	return rc;
+	return refused(r, access_check_ns(r, ns, action), NULL, action);
 }
 
 /* /auth/token: GET answers at once; POST (an OAuth2 form) when its body is read. */

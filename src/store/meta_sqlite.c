@@ -449,6 +449,17 @@ static int manifest_exists_c(struct conn *c, const char *repo, const char *diges
 	return r == SQLITE_DONE ? DD_E_MANIFEST_UNKNOWN : sq_err(c->db, "manifest lookup");
 }
 
+static int audit_insert(struct conn *c, const struct audit_rec *e)
+{
+	sqlite3_stmt *s = stmt(c, S_AUDIT_ADD);
+	sqlite3_bind_int64(s, 1, e->time);
+	bind_text(s, 2, e->actor);
+	bind_text(s, 3, e->action);
+	bind_text(s, 4, e->target);
+	bind_text(s, 5, e->detail ? e->detail : "");
+	return exec_done(c, s, "audit");
+}
+
 static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifest_put *p, const char **missing)
 {
 	struct meta_sqlite *ms = ms_of(m);
@@ -512,16 +523,8 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 		if ((rc = exec_done(c, s, "queue scan")))
 			goto out;
 	}
-	if (p->audit) {
-		s = stmt(c, S_AUDIT_ADD);
-		sqlite3_bind_int64(s, 1, p->audit->time);
-		bind_text(s, 2, p->audit->actor);
-		bind_text(s, 3, p->audit->action);
-		bind_text(s, 4, p->audit->target);
-		bind_text(s, 5, p->audit->detail ? p->audit->detail : "");
-		if ((rc = exec_done(c, s, "audit")))
-			goto out;
-	}
+	if (p->audit && (rc = audit_insert(c, p->audit)))
+		goto out;
 	rc = tx_commit(c);
 out:
 	if (rc)
@@ -1380,13 +1383,7 @@ static int ms_audit_add(struct meta *m, const struct audit_rec *e)
 	int rc = conn_get(ms, &c);
 	if (rc)
 		return rc;
-	sqlite3_stmt *s = stmt(c, S_AUDIT_ADD);
-	sqlite3_bind_int64(s, 1, e->time);
-	bind_text(s, 2, e->actor);
-	bind_text(s, 3, e->action);
-	bind_text(s, 4, e->target);
-	bind_text(s, 5, e->detail ? e->detail : "");
-	rc = exec_done(c, s, "audit");
+	rc = audit_insert(c, e);
 	conn_put(ms, c);
 	return rc;
 }
