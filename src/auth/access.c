@@ -187,7 +187,12 @@ int access_login(struct http_req *r, const char *user, const char *pass, struct 
 		ok = 0;
 	if (!ok) {
 		ratelimit_failed(A.rl, user, addr, now);
-		log_info("failed login for '%s' from %s", user, addr);
+		const char *why;
+		/* the name is the client's: logged only when it is a name an account could have */
+		if (account_name_check(user, !strncmp(user, ROBOT_PREFIX, strlen(ROBOT_PREFIX)), &why))
+			log_info("failed login for a malformed account name from %s", addr);
+		else
+			log_info("failed login for '%s' from %s", user, addr);
 		return DD_E_UNAUTHORIZED;
 	}
 	ratelimit_succeeded(A.rl, user);

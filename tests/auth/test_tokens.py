@@ -226,6 +226,10 @@ def test_credentials_never_reach_the_log(tmp_path):
         t = token(s, frank, "repository:team/app:pull", offline=True)
         bearer(t["token"]).get(f"{s.url}/v2/team/app/manifests/1")
         basic(("frank", "frank-wrong-guess")).get(f"{s.url}/v2/")
+        # a name made to forge log lines is not written out
+        r = requests.get(f"{s.url}/v2/", headers={"Authorization": "Basic " + base64.b64encode(
+            b"x\n2026-01-01T00:00:00Z info  forged line:pw").decode()})
+        assert r.status_code == 401
         requests.post(f"{s.url}/auth/token", data={"grant_type": "refresh_token", "refresh_token": t["refresh_token"]})
     finally:
         s.stop()
@@ -234,3 +238,4 @@ def test_credentials_never_reach_the_log(tmp_path):
                    base64.b64encode(b"frank:frank-very-secret").decode()]:
         assert secret not in log
     assert "failed login for 'frank'" in log
+    assert "forged line" not in log and "failed login for a malformed account name" in log
