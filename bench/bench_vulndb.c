@@ -6,6 +6,7 @@
  * Prints one JSON object per image. Not a test: bench/run.sh calls it. */
 #include "common/dd.h"
 #include "common/arena.h"
+#include "common/util.h"
 #include "image/image.h"
 #include "inventory/inventory.h"
 #include "scan/findings.h"
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 	}
 	struct vulndb *db;
 	const char *why;
+	util_tune_malloc(); /* as drydock serve and drydock scan run */
 	double t0 = now();
 	if (vulndb_open(argv[1], &db, &why)) {
 		fprintf(stderr, "bench-vulndb: %s\n", why);

@@ -3,6 +3,7 @@
  * image pulled from any registry (HOST[:PORT]/REPO[:TAG]). */
 #include "common/dd.h"
 #include "cmds.h"
+#include "common/util.h"
 #include "common/arena.h"
 #include "input.h"
 #include "inventory/inventory.h"
@@ -26,6 +27,7 @@ int cmd_scan(int argc, char **argv)
 	int no_cache = 0, exit_code = 0;
 	struct report_filter filter = {0};
 	const char *why;
+	util_tune_malloc();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--db") && i + 1 < argc)

@@ -143,12 +143,7 @@ static int is_loopback(const char *host)
 int cmd_serve(int argc, char **argv)
 {
 	struct config c;
-	/* Thread-per-connection: glibc would give each busy thread its own malloc arena, and
-	 * memory freed in one is not reused by another. Two arenas keep RSS flat under load. */
-	mallopt(M_ARENA_MAX, 2);
-	/* Fixed, so that large blocks (the 1 MiB blocks of upload streams) are always mmap'd and
-	 * given back when freed; glibc's sliding threshold would move them into the heap. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	util_tune_malloc();
 	config_defaults(&c);
 	if (parse_args(argc, argv, &c))
 		return 2;

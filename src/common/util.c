@@ -1,6 +1,7 @@
 /* util.c: the helpers of util.h. */
 #include "dd.h"
 #include "util.h"
+#include <malloc.h>
 #include "log.h"
 #include <ftw.h>
 #include <openssl/rand.h>
@@ -119,4 +120,11 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 int util_rmtree(const char *path)
 {
 	return nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) ? DD_E_IO : 0;
+}
+
+void util_tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
 }

@@ -14,6 +14,13 @@ int util_is_uuid(const char *s, size_t n);
 /* Reads a whole file of at most max bytes into owned memory; 0, DD_E_IO or DD_E_TOO_LARGE. */
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
 int64_t util_now(void);
+/* malloc as drydock serve runs it: two arenas (thread-per-connection would otherwise give
+ * each busy thread its own, and memory freed in one is not reused by another); blocks of
+ * more than 1 MiB (upload stream blocks) always mmap'd, so that they go back to the system
+ * when freed; and up to
+ * 4 MiB of freed heap kept rather than trimmed, so that a scan job's allocations do not fault
+ * in fresh pages every time (a quarter of a match's cost). */
+void util_tune_malloc(void);
 /* rm -rf path (does not follow symlinks); 0 or DD_E_IO. */
 int util_rmtree(const char *path);
 
