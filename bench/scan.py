@@ -17,19 +17,11 @@ import time
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "lib"))
-from drydock import OCI_MANIFEST, Server  # noqa: E402
-
-FINAL = {"Healthy", "Unhealthy", "NotApplicable", "Failed"}
+from drydock import OCI_MANIFEST, Server, wait_assessed  # noqa: E402
 
 
-def wait(url, repo, ref, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = requests.get(f"{url}/api/v1/images", params={"repository": repo, "reference": ref, "limit": 1})
-        if r.status_code == 200 and r.json()["status"] in FINAL:
-            return r.json()
-        time.sleep(0.005)
-    raise RuntimeError(f"{repo}:{ref} not assessed")
+def wait(url, repo, ref):
+    return wait_assessed(url, repo, ref, timeout=300, every=0.005, limit=1)  # polled often, answers kept small
 
 
 def push(layout, url, repo):

@@ -331,7 +331,7 @@ static const struct account *account_of(struct http_req *r, struct identity *id)
 	return id->have_acc ? &id->acc : NULL;
 }
 
-static int anonymous_may_pull(const char *repo)
+int access_anonymous_may_pull(const char *repo)
 {
 	const char *p = A.anonymous;
 	char pat[DD_MAX_NAME_BYTES + 1];
@@ -383,7 +383,7 @@ static int check(struct http_req *r, const char *repo, const char *ns, enum acce
 	if (!acc) {
 		if (id->kind == ID_TOKEN && id->name)
 			return DD_E_UNAUTHORIZED; /* the token's account is gone or expired */
-		if (action == ACCESS_PULL && anonymous_may_pull(repo))
+		if (action == ACCESS_PULL && access_anonymous_may_pull(repo))
 			return 0;
 		return DD_E_UNAUTHORIZED;
 	}
@@ -413,7 +413,7 @@ int access_visible(struct http_req *r, const char *repo)
 		return 0;
 	const struct account *acc = account_of(r, id);
 	if (!acc)
-		return !id->name && anonymous_may_pull(repo);
+		return !id->name && access_anonymous_may_pull(repo);
 	int64_t now = util_now();
 	return account_allows(acc, repo, ACCESS_PULL, now) || account_allows(acc, repo, ACCESS_SECURITY_READ, now);
 }

@@ -61,22 +61,8 @@ static json_t *grant(const struct account *acc, const struct scopes *sc, int64_t
 			allowed |= account_allows(acc, s->name, ACCESS_PULL, now) ? SCOPE_PULL : 0;
 			allowed |= account_allows(acc, s->name, ACCESS_PUSH, now) ? SCOPE_PUSH : 0;
 			allowed |= account_allows(acc, s->name, ACCESS_DELETE, now) ? SCOPE_DELETE : 0;
-		} else {
-			/* anonymous: pull where the anonymous-pull patterns say so */
-			const char *pats = access_config()->anonymous_pull;
-			char pat[DD_MAX_NAME_BYTES + 1];
-			while (*pats) {
-				size_t n = strcspn(pats, ",");
-				if (n && n <= DD_MAX_NAME_BYTES) {
-					memcpy(pat, pats, n);
-					pat[n] = 0;
-					struct grant g = {ROLE_READER, pat};
-					struct account anon = {.grants = &g, .ngrants = 1};
-					if (account_allows(&anon, s->name, ACCESS_PULL, now))
-						allowed |= SCOPE_PULL;
-				}
-				pats += n + (pats[n] == ',');
-			}
+		} else if (access_anonymous_may_pull(s->name)) {
+			allowed = SCOPE_PULL; /* anonymous: pull where the anonymous-pull patterns say so */
 		}
 		unsigned got = s->actions & allowed;
 		if (!got)

@@ -16,7 +16,6 @@
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include <jansson.h>
-#include <malloc.h>
 #include <signal.h>
 
 static const char usage_text[] =

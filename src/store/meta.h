@@ -35,7 +35,8 @@ struct manifest_put {
 	const char *tag; /* NULL when pushed by digest */
 	const struct manifest_ref *refs;
 	size_t nrefs;
-	int queue_scan;              /* also queue its assessment (SCAN_PUSH), in the same transaction */
+	int queue_scan; /* also queue its assessment (SCAN_PUSH) in the same transaction; an existing
+			 * job keeps the more urgent priority */
 	const struct audit_rec *audit; /* also record this audit entry, or NULL */
 };
 
@@ -115,8 +116,6 @@ struct meta_ops {
 	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
 	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
 			     size_t *n);
-	/* Queues a scan of (repo, digest); an existing job keeps the more urgent priority. */
-	int (*scan_enqueue)(struct meta *m, const char *repo, const char *digest, int priority);
 	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
 	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
 	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);

@@ -869,23 +869,6 @@ static int ms_uploads_stale(struct meta *m, struct arena *a, int64_t before, siz
 
 /* ---- scans ---- */
 
-static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest, int priority)
-{
-	struct meta_sqlite *ms = ms_of(m);
-	struct conn *c;
-	int rc = conn_get(ms, &c);
-	if (rc)
-		return rc;
-	sqlite3_stmt *s = stmt(c, S_SCAN_ENQUEUE);
-	bind_text(s, 1, repo);
-	bind_text(s, 2, digest);
-	sqlite3_bind_int(s, 3, priority);
-	sqlite3_bind_int64(s, 4, util_now());
-	rc = exec_done(c, s, "queue scan");
-	conn_put(ms, c);
-	return rc;
-}
-
 static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n)
 {
 	struct meta_sqlite *ms = ms_of(m);
@@ -1435,7 +1418,6 @@ static const struct meta_ops sqlite_ops = {
 	.upload_set_offset = ms_upload_set_offset,
 	.upload_delete = ms_upload_delete,
 	.uploads_stale = ms_uploads_stale,
-	.scan_enqueue = ms_scan_enqueue,
 	.scan_claim = ms_scan_claim,
 	.scan_complete = ms_scan_complete,
 	.scan_recover = ms_scan_recover,

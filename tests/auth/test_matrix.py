@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-import requests
 
 from authlib import ADMIN, add_user, basic, bearer, token
 from drydock import BIN, VULNDATA, Server, make_image, sha256

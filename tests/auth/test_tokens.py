@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from authlib import ADMIN, add_user, basic, bearer, token, user
-from drydock import BIN, Server, make_image, push_blob
+from drydock import BIN, Server, make_image
 
 
 def b64(d):

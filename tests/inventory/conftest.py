@@ -1,9 +1,11 @@
 import os
-import subprocess
+import sys
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from drydock import cached_images  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +17,4 @@ def private_layer_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def images():
     """The built test images (OCI layouts), from the cache outside the repository."""
-    out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh")], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    return os.path.join(out, "oci")
+    return cached_images()

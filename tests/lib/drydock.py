@@ -92,6 +92,31 @@ class Server:
         return self.start()
 
 
+def cached_images(script="build.sh"):
+    """The OCI layouts built by tests/images/SCRIPT, from the cache outside the repository
+    (built first when the cache has no copy made by the current script)."""
+    out = subprocess.run(["bash", os.path.join(os.path.dirname(__file__), "..", "images", "cached.sh"), script],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    return os.path.join(out, "oci")
+
+
+ASSESSED = {"Healthy", "Unhealthy", "NotApplicable", "Failed"}
+
+
+def wait_assessed(url, repo, ref, timeout=120, want=None, every=0.1, limit=1000, session=None):
+    """Polls the security API until repo:ref has a final status (want, when given)."""
+    s = session or requests
+    deadline = time.time() + timeout
+    r = None
+    while time.time() < deadline:
+        r = s.get(f"{url}/api/v1/images", params={"repository": repo, "reference": ref, "limit": limit})
+        if r.status_code == 200 and r.json()["status"] in ASSESSED and (want is None or r.json()["status"] == want):
+            return r.json()
+        time.sleep(every)
+    raise AssertionError(f"{repo}:{ref} not assessed in {timeout}s: "
+                         f"{r.status_code if r is not None else '-'} {r.text[:500] if r is not None else ''}")
+
+
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

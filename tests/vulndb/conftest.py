@@ -6,7 +6,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
-from drydock import BIN, VULNDATA  # noqa: E402
+from drydock import BIN, VULNDATA, cached_images  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,14 +31,10 @@ def full_db(tmp_path_factory):
 @pytest.fixture(scope="session")
 def images():
     """The built test images (OCI layouts), from the cache outside the repository."""
-    out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh")], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    return os.path.join(out, "oci")
+    return cached_images()
 
 
 @pytest.fixture(scope="session")
 def rpm_images():
     """rpm-min (tests/images/build-rpm.sh), from the same cache."""
-    out = subprocess.run(["bash", os.path.join(HERE, "..", "images", "cached.sh"), "build-rpm.sh"], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout.strip()
-    return os.path.join(out, "oci")
+    return cached_images("build-rpm.sh")

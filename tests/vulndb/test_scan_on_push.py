@@ -12,22 +12,10 @@ import tarfile
 import tempfile
 import time
 
-import pytest
 import requests
 
 from drydock import BIN, SHARED, VULNDATA, OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
-
-FINAL = {"Healthy", "Unhealthy", "NotApplicable", "Failed"}
-
-
-def wait(url, repo, ref, timeout=120, want=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        r = requests.get(f"{url}/api/v1/images", params={"repository": repo, "reference": ref, "limit": 1000})
-        if r.status_code == 200 and r.json()["status"] in FINAL and (want is None or r.json()["status"] == want):
-            return r.json()
-        time.sleep(0.1)
-    raise AssertionError(f"{repo}:{ref} not assessed in {timeout}s: {r.status_code} {r.text[:500]}")
+from drydock import wait_assessed as wait
 
 
 def skopeo_push(layout, url, repo_tag):
