@@ -2,7 +2,8 @@
  *   bench-vulndb DB OCI_LAYOUT_DIR...
  * For each image: its inventory (read once), then the median over repeated runs of
  *  - one lookup per package (ecosystem, feed name), in ns per lookup;
- *  - scan_match over the whole inventory (lookups, range evaluation, findings, fix plan).
+ *  - scan_match over the whole inventory (lookups, range evaluation, findings, fix plan);
+ *    its first run for the image is reported apart (pages of the mapping not yet touched).
  * Prints one JSON object per image. Not a test: bench/run.sh calls it. */
 #include "common/dd.h"
 #include "common/arena.h"
@@ -61,8 +62,16 @@ int main(int argc, char **argv)
 		for (size_t p = 0; p < inv.n; p++)
 			names[p] = inv.pkgs[p].source_name && *inv.pkgs[p].source_name ? inv.pkgs[p].source_name
 											 : inv.pkgs[p].name;
-		double lookup[ROUNDS], match[ROUNDS];
+		double lookup[ROUNDS], match[ROUNDS], first;
 		size_t hits = 0, findings = 0, entries = 0;
+		{
+			struct arena m = {0};
+			struct scan_result res;
+			double s = now();
+			scan_match(&m, db, &inv, &res, &why);
+			first = (now() - s) * 1e3;
+			arena_free(&m);
+		}
 		for (size_t p = 0; p < inv.n; p++) {
 			size_t n;
 			vulndb_lookup(db, eco, names[p], &n);
@@ -92,8 +101,9 @@ int main(int argc, char **argv)
 		qsort(lookup, ROUNDS, sizeof(double), dcmp);
 		qsort(match, ROUNDS, sizeof(double), dcmp);
 		printf("{\"image\": \"%s\", \"ecosystem\": \"%s\", \"packages\": %zu, \"findings\": %zu, \"entries\": %zu, "
-		       "\"open_ms\": %.3f, \"lookup_ns_median\": %.1f, \"match_ms_median\": %.3f, \"match_us_per_package\": %.2f}\n",
-		       argv[i], eco, inv.n, findings, entries, open_ms, lookup[ROUNDS / 2], match[ROUNDS / 2],
+		       "\"open_ms\": %.3f, \"lookup_ns_median\": %.1f, \"match_first_ms\": %.3f, \"match_ms_median\": %.3f, "
+		       "\"match_us_per_package\": %.2f}\n",
+		       argv[i], eco, inv.n, findings, entries, open_ms, lookup[ROUNDS / 2], first, match[ROUNDS / 2],
 		       match[ROUNDS / 2] * 1e3 / (double)inv.n);
 		(void)hits;
 		arena_free(&a);

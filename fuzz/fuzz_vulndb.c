@@ -1,10 +1,14 @@
 /* fuzz_vulndb.c: opening a database file and walking it. The harness repairs the header's
  * CRC first (when the input is long enough to hold a header), so mutations reach the
  * structure behind it: whatever the sections say, opening either refuses the file or every
- * lookup, list and entry read stays inside the mapping (ASan checks), and matching an entry
- * never fails on the feed's side. */
+ * lookup, list and entry read stays inside the mapping (ASan checks), matching an entry
+ * never fails on the feed's side, and a whole scan of a small Debian 12 inventory (the ranked
+ * fixes of simple entries, the general range walk, advisories folded into CVEs, the fix
+ * plan) reads only what the accessors check. */
 #include "common/dd.h"
 #include "common/arena.h"
+#include "inventory/inventory.h"
+#include "scan/findings.h"
 #include "scan/match.h"
 #include "vulndb/vulndb.h"
 #include "fuzz.h"
@@ -53,6 +57,26 @@ int fuzz_vulndb(const uint8_t *data, size_t size)
 			}
 		}
 	}
+	struct vdb_pkg pk;
+	if (vulndb_lookup_pkg(db, "Debian:12", "openssl", &pk))
+		for (size_t k = 0; k < pk.nfixes; k++)
+			(void)strlen(vulndb_str(db, pk.fixes[k]));
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	inv.os = (struct os_info){.kind = OS_KNOWN, .id = "debian", .version_id = "12"};
+	static const char *const pkgs[][3] = {
+		{"libssl3", "openssl", "3.0.9-1"}, {"openssl", "openssl", "3.0.11-1~deb12u2"}, {"zlib1g", "zlib", "1:1.2.13"}};
+	for (size_t k = 0; k < DD_ARRAY_LEN(pkgs); k++) {
+		struct package *p = inventory_add(&inv);
+		p->type = PKG_DPKG;
+		p->name = pkgs[k][0];
+		p->source_name = pkgs[k][1];
+		p->version = p->source_version = pkgs[k][2];
+	}
+	struct scan_result res;
+	if (!scan_match(&a, db, &inv, &res, &why))
+		for (size_t k = 0; k < res.n; k++)
+			(void)strlen(res.findings[k].remediation);
 	arena_free(&a);
 	vulndb_close(db);
 	free(copy);

@@ -193,31 +193,6 @@ static int module_applies(const struct vulndb *db, const struct vdb_entry *e, co
 	return !named;
 }
 
-/* Fixed versions are interned in the database, so many entries of one package share the
- * same string (glibc's CVEs fixed by one update): a comparison is remembered by pointer. */
-#define FIX_CACHE 64
-struct fix_cache {
-	const char *fix[FIX_CACHE];
-	signed char below[FIX_CACHE];
-};
-
-/* 1 when the installed version (key) is below fix (so the entry applies); "0" never. */
-static int below_fix(struct fix_cache *c, const struct version_key *key, const char *fix)
-{
-	size_t i = ((uintptr_t)fix >> 3) % FIX_CACHE;
-	if (c->fix[i] == fix)
-		return c->below[i];
-	int cmp = 0, below;
-	const char *why;
-	if (fix[0] == '0' && !fix[1])
-		below = 0;
-	else
-		below = !version_compare_key(key, fix, strlen(fix), &cmp, &why) && cmp < 0;
-	c->fix[i] = fix;
-	c->below[i] = (signed char)below;
-	return below;
-}
-
 /* The index of the hit whose vulnerability id is `id`, or -1 (hits sorted by id). */
 static long find_hit(const struct vulndb *db, const struct hit *hits, size_t nh, const char *id)
 {
@@ -242,22 +217,35 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 	int pkg_modular = modular_version(ver) || (label && *label);
 	*out = NULL;
 	*nout = 0;
-	size_t n;
-	const struct vdb_entry *es = vulndb_lookup(db, eco, name, &n);
-	if (!n)
+	struct vdb_pkg pk;
+	if (!vulndb_lookup_pkg(db, eco, name, &pk))
 		return;
+	const struct vdb_entry *es = pk.entries;
+	size_t n = pk.n;
 	enum version_scheme scheme;
 	const char *why;
 	struct version_key key;
 	if (osv_ecosystem_scheme(eco, &scheme) || version_prepare(scheme, ver, strlen(ver), &key, &why))
 		return; /* an installed version no comparison can read matches nothing */
-	struct fix_cache cache = {0};
+	/* the installed version's rank among the package's fixes: fixes[0, rank) are at or below
+	 * it, so a simple entry applies exactly when its fix's index is rank or more */
+	size_t rank = 0, hi = pk.nfixes;
+	while (rank < hi) {
+		size_t mid = rank + (hi - rank) / 2;
+		const char *f = vulndb_str(db, pk.fixes[mid]);
+		int c = 0;
+		if (!version_compare_key(&key, f, strlen(f), &c, &why) && c < 0)
+			hi = mid;
+		else
+			rank = mid + 1;
+	}
 	struct hit *hits = NULL;
 	size_t nh = 0, caph = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
 		int affected = 0, suppressed = 0;
 		const char *fixed = NULL;
+		uint32_t fixed_rank = 0; /* 1 + fixed's index in pk.fixes when it came from a simple entry */
 		const struct vdb_entry *decided = &es[i];
 		for (; j < n && es[j].vuln == es[i].vuln; j++) {
 			if (es[j].flags & VDB_NOT_AFFECTED) {
@@ -265,16 +253,16 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 				continue;
 			}
 			struct match_result m = {0};
-			const char *simple_fix;
-			int simple = vulndb_entry_simple(db, &es[j], &simple_fix);
-			if (rpm && simple && !module_applies(db, &es[j], simple_fix, label, pkg_modular))
-				continue;
-			if (simple) {
-				/* introduced 0 [, fixed X]: affected below X (a fix of "0": never) */
-				if (simple_fix && !below_fix(&cache, &key, simple_fix))
+			uint32_t m_rank = 0;
+			if (es[j].flags & VDB_SIMPLE) {
+				/* introduced 0 [, fixed X]: affected below X */
+				m_rank = es[j].fix;
+				if (m_rank > pk.nfixes || (m_rank && m_rank - 1 < rank))
+					continue;
+				m.fixed = m_rank ? vulndb_str(db, pk.fixes[m_rank - 1]) : NULL;
+				if (rpm && !module_applies(db, &es[j], m.fixed, label, pkg_modular))
 					continue;
 				m.affected = 1;
-				m.fixed = simple_fix;
 			} else {
 				struct osv_affected x;
 				vulndb_entry_affected(db, &es[j], eco, name, a, &x);
@@ -286,11 +274,19 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 			if (!affected)
 				decided = &es[j];
 			affected = 1;
-			int c = 0;
-			if (m.fixed && (!fixed || (!version_compare(scheme, m.fixed, strlen(m.fixed), fixed, strlen(fixed),
-								     &c, &why) &&
-						   c < 0))) {
+			if (!m.fixed)
+				continue;
+			int lower = !fixed;
+			if (!lower && m_rank && fixed_rank)
+				lower = m_rank < fixed_rank;
+			else if (!lower) {
+				int c = 0;
+				lower = !version_compare(scheme, m.fixed, strlen(m.fixed), fixed, strlen(fixed), &c, &why) &&
+					c < 0;
+			}
+			if (lower) {
 				fixed = m.fixed; /* the lowest fix above the installed version */
+				fixed_rank = m_rank;
 				decided = &es[j];
 			}
 		}

@@ -464,6 +464,90 @@ static int entry_cmp(const void *x, const void *y)
 	return 0;
 }
 
+/* Fixed versions in the ecosystem's order (rank_scheme), ties by pool offset. */
+static enum version_scheme rank_scheme;
+static int fix_cmp(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+	const char *sa = S(sort_b, a), *sc = S(sort_b, c), *why;
+	int r = 0;
+	if (a != c && !version_compare(rank_scheme, sa, strlen(sa), sc, strlen(sc), &r, &why) && r)
+		return r;
+	return a < c ? -1 : a > c;
+}
+
+/* The fix of an entry of the simple shape (format.h, VDB_SIMPLE): its string, 0 when it has
+ * none; UINT32_MAX when the entry has another shape or its fix is not a valid version. */
+static uint32_t simple_fix(const struct vdb_builder *b, enum version_scheme scheme, const struct vdb_entry *d,
+			   const struct vec *ranges, const struct vec *events)
+{
+	if ((d->flags & VDB_NOT_AFFECTED) || d->nranges != 1 || d->nversions)
+		return UINT32_MAX;
+	const struct vdb_range *r = &AT(*ranges, struct vdb_range, d->first_range);
+	if (r->type != OSV_RANGE_ECOSYSTEM || !r->nevents || r->nevents > 2)
+		return UINT32_MAX;
+	const struct vdb_event *ev = &AT(*events, struct vdb_event, r->first_event);
+	if (ev[0].kind != OSV_INTRODUCED || strcmp(S(b, ev[0].version), "0"))
+		return UINT32_MAX;
+	if (r->nevents == 1)
+		return 0;
+	const char *v = S(b, ev[1].version), *why;
+	if (ev[1].kind != OSV_FIXED || !*v || !strcmp(v, "0") || version_validate(scheme, v, strlen(v), &why))
+		return UINT32_MAX;
+	return ev[1].version;
+}
+
+/* Marks each key's simple entries and lists their fixes in version order, so a scan ranks
+ * the installed version among them with a binary search and decides every simple entry of
+ * the package by comparing two integers. */
+static void rank_fixes(struct vdb_builder *b, struct vec *keys, struct vec *ents, const struct vec *ranges,
+		       const struct vec *events, struct vec *lists)
+{
+	uint32_t *fix = NULL, *sorted = NULL;
+	size_t cap = 0;
+	sort_b = b;
+	for (size_t i = 0; i < keys->n; i++) {
+		struct vdb_key *k = &AT(*keys, struct vdb_key, i);
+		if (osv_ecosystem_scheme(S(b, k->ecosystem), &rank_scheme))
+			continue;
+		if (k->nentries > cap) {
+			cap = k->nentries;
+			fix = realloc(fix, cap * sizeof(*fix));
+			sorted = realloc(sorted, cap * sizeof(*sorted));
+			if (!fix || !sorted)
+				abort();
+		}
+		size_t nf = 0, nu = 0;
+		for (uint32_t j = 0; j < k->nentries; j++) {
+			fix[j] = simple_fix(b, rank_scheme, &AT(*ents, struct vdb_entry, k->first_entry + j), ranges,
+					    events);
+			if (fix[j] && fix[j] != UINT32_MAX)
+				sorted[nf++] = fix[j];
+		}
+		if (nf > 1)
+			qsort(sorted, nf, sizeof(*sorted), fix_cmp);
+		for (size_t j = 0; j < nf; j++)
+			if (!nu || sorted[nu - 1] != sorted[j])
+				sorted[nu++] = sorted[j];
+		k->fixes = (uint32_t)lists->n;
+		k->nfixes = (uint32_t)nu;
+		for (size_t j = 0; j < nu; j++)
+			*(uint32_t *)vec_push(lists) = sorted[j];
+		for (uint32_t j = 0; j < k->nentries; j++) {
+			if (fix[j] == UINT32_MAX)
+				continue;
+			struct vdb_entry *d = &AT(*ents, struct vdb_entry, k->first_entry + j);
+			d->flags |= VDB_SIMPLE;
+			if (fix[j]) {
+				const uint32_t *at = bsearch(&fix[j], sorted, nu, sizeof(*sorted), fix_cmp);
+				d->fix = (uint32_t)(at - sorted) + 1;
+			}
+		}
+	}
+	free(fix);
+	free(sorted);
+}
+
 static int id_cmp(const void *x, const void *y)
 {
 	return strcmp(S(sort_b, *(const uint32_t *)x), S(sort_b, *(const uint32_t *)y));
@@ -540,6 +624,8 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 		for (uint32_t k = 0; k < e->nversions; k++)
 			*(uint32_t *)vec_push(&lists) = AT(b->lists, uint32_t, e->versions + k);
 	}
+	rank_fixes(b, &keys, &ents, &ranges, &events, &lists);
+	sort_b = b;
 	for (size_t i = 0; i < b->vulns.n; i++) {
 		struct bvuln *v = &AT(b->vulns, struct bvuln, i);
 		/* ids in name order: the file does not depend on which parser thread came first */

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define VDB_MAGIC "DDVULNDB"
-#define VDB_FORMAT 1
+#define VDB_FORMAT 2
 
 enum vdb_section {
 	VDB_STRINGS, /* bytes */
@@ -73,11 +73,16 @@ struct vdb_vuln {
 struct vdb_key {
 	uint32_t ecosystem, name;
 	uint32_t first_entry, nentries;
+	uint32_t fixes, nfixes; /* VDB_LISTS: the fixed versions of the key's VDB_SIMPLE entries,
+				 * distinct, in ascending order of the ecosystem's version scheme */
 };
 
 enum vdb_entry_flags {
 	VDB_NOT_AFFECTED = 1, /* the feed says this package never had it ("0", not-affected) */
 	VDB_UNFIXED = 2,      /* affected with no fixed version anywhere in the entry */
+	VDB_SIMPLE = 4,       /* one range "introduced 0" [, "fixed X"] and nothing else; X is the
+			       * key's fixes[fix - 1] (fix 0: no fix), so a scan ranks the installed
+			       * version among the key's fixes once and then compares integers */
 };
 
 struct vdb_entry {
@@ -88,6 +93,7 @@ struct vdb_entry {
 	uint16_t nranges;
 	uint8_t flags;
 	uint8_t level; /* enum vdb_severity from `severity`; UNKNOWN when the vendor gave none */
+	uint32_t fix;  /* VDB_SIMPLE: 1 + the fix's index in the key's fixes; 0 when unfixed */
 };
 
 struct vdb_range {

@@ -196,28 +196,44 @@ const uint32_t *vulndb_list(const struct vulndb *db, uint32_t first, uint32_t n)
 	return db->lists + first;
 }
 
-const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n)
+static const struct vdb_key *find_key(const struct vulndb *db, const char *eco, const char *name)
 {
-	*n = 0;
 	size_t ns = db->n[VDB_SLOTS];
 	if (!ns)
 		return NULL;
 	size_t mask = ns - 1;
 	for (size_t i = (size_t)vdb_hash(eco, name) & mask, probes = 0; probes < ns; i = (i + 1) & mask, probes++) {
 		uint32_t k = db->slots[i];
-		if (!k)
-			return NULL;
-		if (k - 1 >= db->n[VDB_KEYS])
+		if (!k || k - 1 >= db->n[VDB_KEYS])
 			return NULL;
 		const struct vdb_key *key = &db->keys[k - 1];
 		if (strcmp(vulndb_str(db, key->name), name) || strcmp(vulndb_str(db, key->ecosystem), eco))
 			continue;
 		if ((uint64_t)key->first_entry + key->nentries > db->n[VDB_ENTRIES])
 			return NULL;
-		*n = key->nentries;
-		return db->entries + key->first_entry;
+		return key;
 	}
 	return NULL;
+}
+
+const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n)
+{
+	const struct vdb_key *key = find_key(db, eco, name);
+	*n = key ? key->nentries : 0;
+	return key ? db->entries + key->first_entry : NULL;
+}
+
+int vulndb_lookup_pkg(const struct vulndb *db, const char *eco, const char *name, struct vdb_pkg *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct vdb_key *key = find_key(db, eco, name);
+	if (!key || !key->nentries)
+		return 0;
+	out->entries = db->entries + key->first_entry;
+	out->n = key->nentries;
+	out->fixes = vulndb_list(db, key->fixes, key->nfixes);
+	out->nfixes = out->fixes ? key->nfixes : 0;
+	return 1;
 }
 
 void vulndb_entry_affected(const struct vulndb *db, const struct vdb_entry *e, const char *eco, const char *name,
@@ -266,22 +282,3 @@ const char *vulndb_default_path(void)
 	return path;
 }
 
-int vulndb_entry_simple(const struct vulndb *db, const struct vdb_entry *e, const char **fixed)
-{
-	*fixed = NULL;
-	if (e->nranges != 1 || e->nversions || e->first_range >= db->n[VDB_RANGES])
-		return 0;
-	const struct vdb_range *r = &db->ranges[e->first_range];
-	if (r->type != OSV_RANGE_ECOSYSTEM || !r->nevents || r->nevents > 2 ||
-	    (uint64_t)r->first_event + r->nevents > db->n[VDB_EVENTS])
-		return 0;
-	const struct vdb_event *ev = &db->events[r->first_event];
-	if (ev[0].kind != OSV_INTRODUCED || strcmp(vulndb_str(db, ev[0].version), "0"))
-		return 0;
-	if (r->nevents == 2) {
-		if (ev[1].kind != OSV_FIXED || !ev[1].version)
-			return 0;
-		*fixed = vulndb_str(db, ev[1].version);
-	}
-	return 1;
-}

@@ -41,15 +41,19 @@ const uint32_t *vulndb_list(const struct vulndb *db, uint32_t first, uint32_t n)
 
 /* The entries for (ecosystem, package name), borrowed from the mapping; *n = 0 when none. */
 const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n);
+/* A package's entries and the fixes its VDB_SIMPLE entries name (format.h): 1, or 0 when the
+ * database has nothing for (ecosystem, name). */
+struct vdb_pkg {
+	const struct vdb_entry *entries;
+	size_t n;
+	const uint32_t *fixes; /* string offsets, ascending in the ecosystem's version order */
+	size_t nfixes;
+};
+int vulndb_lookup_pkg(const struct vulndb *db, const char *eco, const char *name, struct vdb_pkg *out);
 /* An entry as the matcher's affected entry: ranges and events in the arena, strings borrowed
  * from the mapping. */
 void vulndb_entry_affected(const struct vulndb *db, const struct vdb_entry *e, const char *eco, const char *name,
 			   struct arena *a, struct osv_affected *out);
-
-/* 1 when e is the common shape "introduced 0" with at most one fix and no explicit versions
- * (*fixed = the fix, or NULL for unfixed), so a scan needs one comparison instead of the
- * general range walk; 0 for anything else. */
-int vulndb_entry_simple(const struct vulndb *db, const struct vdb_entry *e, const char **fixed);
 
 /* Severity: the vendor's words and CVSS v3 scores normalised to one scale. */
 const char *vdb_severity_name(enum vdb_severity s); /* "CRITICAL" ... "UNKNOWN" */

@@ -4,6 +4,8 @@
 #   debian-min  debootstrap --variant=minbase bookworm: 1 layer
 #   debian-big  debian-min's layer (byte-identical) + a tools layer + a build layer + a 1 MiB
 #               incompressible app layer: 4 layers
+#   debian-wide debian-big + a layer of web-app libraries (PostgreSQL client, libxml2, nginx,
+#               ImageMagick, Ghostscript): 5 layers, about 300 packages (the matching benchmark)
 #
 # Each image is written as an OCI layout OUTDIR/oci/NAME (tag "latest"). The caller caches
 # OUTDIR keyed by a hash of this script (tests/images/cached.sh), so edits rebuild.
@@ -68,7 +70,9 @@ finish debian-min bash
 
 TOOLS="python3 perl curl openssl ca-certificates git procps less xz-utils bzip2 file sqlite3 jq"
 BUILD="build-essential pkg-config libssl-dev zlib1g-dev python3-dev"
-S2=$RF/tools S3=$RF/build S4=$RF/app
+WIDE="libpq-dev libxml2-dev libxslt1-dev libjpeg62-turbo-dev libpng-dev libffi-dev libyaml-dev gnupg
+  openssh-client unzip wget rsync vim-tiny postgresql-client nginx-light ghostscript imagemagick-6.q16"
+S2=$RF/tools S3=$RF/build S4=$RF/app S5=$RF/wide
 if [[ ! -x $S2/usr/bin/git ]]; then
   rm -rf "$S2"; cp -a "$S1" "$S2"
   log "tools layer: $TOOLS"
@@ -91,5 +95,15 @@ add_layer debian-big "$S2" "apt-get install $TOOLS"
 add_layer debian-big "$S3" "apt-get install $BUILD"
 add_layer debian-big "$S4" "COPY app /opt/app"
 finish debian-big bash
+if [[ ! -x $S5/usr/bin/gs ]]; then
+  rm -rf "$S5"; cp -a "$S4" "$S5"
+  log "wide layer: $WIDE"
+  chroot_run "$S5" sh -c "apt-get update && apt-get install -y --no-install-recommends $(echo $WIDE)" >"$OUT/logs/wide.log" 2>&1
+  strip_rootfs "$S5"
+fi
+log "umoci debian-wide"
+rm -rf "$OUT/oci/debian-wide"; cp -a "$OUT/oci/debian-big" "$OUT/oci/debian-wide"
+add_layer debian-wide "$S5" "apt-get install $(echo $WIDE)"
+finish debian-wide bash
 rm -rf "$RF"
 log "done"

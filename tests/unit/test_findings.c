@@ -104,6 +104,84 @@ static void test_db_build_and_damage(void)
 	arena_free(&a);
 }
 
+/* Simple entries ("introduced 0" [, "fixed X"]) are decided by the installed version's rank
+ * among the package's fixes, which the builder sorts in dpkg order, not string order. */
+static const struct finding *find_id(const struct scan_result *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->findings[i].id, id))
+			return &r->findings[i];
+	return NULL;
+}
+
+static void test_ranked_fixes(void)
+{
+	struct arena a = {0};
+	struct vdb_builder *b = vdb_builder_new();
+	vdb_builder_feed(b, "t", "osv", "test");
+	static const char *const fixes[][2] = {
+		{"CVE-10", "1.10-1"},        {"CVE-11", "1.9-1"}, {"CVE-12", "1:0.5-1"},
+		{"CVE-13", "1.9-1~deb12u1"}, {"CVE-14", NULL},    {"CVE-18", "0"},
+	};
+	for (size_t i = 0; i < DD_ARRAY_LEN(fixes); i++) {
+		struct osv_record r = rec(&a, fixes[i][0], NULL, "Debian:12", "pkg", fixes[i][1]);
+		vdb_builder_add(b, &r);
+	}
+	/* one record listing the package twice: the lowest fix above the installed version wins */
+	struct osv_record r16 = rec(&a, "CVE-16", NULL, "Debian:12", "pkg", "1.10-2");
+	struct osv_record second = rec(&a, "CVE-16", NULL, "Debian:12", "pkg", "1.9-2");
+	struct osv_affected *two = arena_alloc(&a, 2 * sizeof(*two));
+	two[0] = r16.affected[0];
+	two[1] = second.affected[0];
+	r16.affected = two;
+	r16.naffected = 2;
+	vdb_builder_add(b, &r16);
+	/* not the simple shape: the general range walk */
+	struct osv_record r17 = rec(&a, "CVE-17", NULL, "Debian:12", "pkg", "1.9-3");
+	r17.affected[0].ranges[0].events[0].version = "1.9-1";
+	vdb_builder_add(b, &r17);
+	char *path;
+	struct vulndb *db = write_and_open(b, &path);
+	vdb_builder_free(b);
+	if (!db)
+		return;
+	struct vdb_pkg pk;
+	CHECK(vulndb_lookup_pkg(db, "Debian:12", "pkg", &pk) && pk.n == 9 && pk.nfixes == 6);
+	static const char *const order[] = {"1.9-1~deb12u1", "1.9-1", "1.9-2", "1.10-1", "1.10-2", "1:0.5-1"};
+	for (size_t i = 0; i < pk.nfixes && i < DD_ARRAY_LEN(order); i++)
+		CHECK(!strcmp(vulndb_str(db, pk.fixes[i]), order[i]));
+	for (size_t i = 0; i < pk.n; i++) {
+		const char *id = vulndb_str(db, vulndb_vuln(db, pk.entries[i].vuln)->id);
+		int simple = strcmp(id, "CVE-17") && strcmp(id, "CVE-18"); /* fixed "0": never affected */
+		CHECK(!!(pk.entries[i].flags & VDB_SIMPLE) == simple);
+	}
+
+	struct inventory inv = one_pkg(&a, "debian", "12",
+				       (struct package){.type = PKG_DPKG, .name = "libpkg1", .version = "1.9-1",
+							.source_name = "pkg", .source_version = "1.9-1"});
+	struct scan_result r;
+	const char *why;
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 5);
+	const struct finding *f;
+	CHECK((f = find_id(&r, "CVE-10")) && !strcmp(f->fixed, "1.10-1"));
+	CHECK((f = find_id(&r, "CVE-12")) && !strcmp(f->fixed, "1:0.5-1"));
+	CHECK((f = find_id(&r, "CVE-14")) && !f->fixed && !f->patchable);
+	CHECK((f = find_id(&r, "CVE-16")) && !strcmp(f->fixed, "1.9-2"));
+	CHECK((f = find_id(&r, "CVE-17")) && !strcmp(f->fixed, "1.9-3"));
+	CHECK(!find_id(&r, "CVE-11") && !find_id(&r, "CVE-13") && !find_id(&r, "CVE-18"));
+	/* above every fix: only the unfixed one is left */
+	inv.pkgs[0].version = inv.pkgs[0].source_version = "2:1-1";
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 1 && find_id(&r, "CVE-14"));
+	/* below every fix */
+	inv.pkgs[0].version = inv.pkgs[0].source_version = "1.0-1";
+	CHECK(scan_match(&a, db, &inv, &r, &why) == 0 && r.n == 6 && !find_id(&r, "CVE-17") &&
+	      (f = find_id(&r, "CVE-13")) && !strcmp(f->fixed, "1.9-1~deb12u1"));
+	vulndb_close(db);
+	unlink(path);
+	free(path);
+	arena_free(&a);
+}
+
 static void test_severity(void)
 {
 	double s;
@@ -483,6 +561,7 @@ static void test_golden_redhat(void)
 void suite_findings(void)
 {
 	RUN(test_db_build_and_damage);
+	RUN(test_ranked_fixes);
 	RUN(test_severity);
 	RUN(test_uct_quirks);
 	RUN(test_feed_quirks);
