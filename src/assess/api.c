@@ -111,9 +111,6 @@ static void image_handle(struct http_req *r, struct registry *reg)
 		json_object_set_new(o, "database_generation", json_string(rec.db_generation));
 		json_t *rep = *rec.report ? json_loads(rec.report, 0, NULL) : NULL;
 		if (rep) {
-			void *tok;
-			report_hydrate(scanner_db_acquire(reg->scanner, &tok), rep);
-			scanner_db_release(reg->scanner, tok);
 			struct rule *rules;
 			size_t nrules = 0;
 			rules_load(reg->meta, &r->arena, &rules, &nrules);
@@ -139,6 +136,11 @@ static void image_handle(struct http_req *r, struct registry *reg)
 					json_array_append(out, f);
 				total++;
 			}
+			void *tok; /* texts only for the findings returned */
+			const struct vulndb *db = scanner_db_acquire(reg->scanner, &tok);
+			const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
+			json_array_foreach(out, i, f) report_hydrate(db, eco, f);
+			scanner_db_release(reg->scanner, tok);
 			json_object_set_new(o, "total_findings", json_integer((json_int_t)total));
 			json_object_set_new(o, "offset", json_integer(offset));
 			json_object_set_new(o, "limit", json_integer(limit));
@@ -674,11 +676,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
-		if (subs) {
-			void *tok;
-			report_hydrate(scanner_db_acquire(reg->scanner, &tok), rep);
-			scanner_db_release(reg->scanner, tok);
-		}
+		const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
 		const char *st = rules_apply(rules, nrules, full.repo, rep, full.status);
 		unhealthy |= !strcmp(st, "Unhealthy");
 		size_t k;
@@ -692,6 +690,9 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 				more = 1;
 				break;
 			}
+			void *tok; /* texts only for the findings returned */
+			report_hydrate(scanner_db_acquire(reg->scanner, &tok), eco, f);
+			scanner_db_release(reg->scanner, tok);
 			json_array_append_new(value, azure_sub(&r->arena, scope, host, &full, f));
 		}
 		json_decref(rep);

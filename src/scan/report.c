@@ -178,39 +178,37 @@ static void set_texts(json_t *j, const char *summary, const char *description, c
 	json_object_set_new(j, "references", strs(refs, nrefs));
 }
 
-void report_hydrate(const struct vulndb *db, void *report)
+void report_hydrate(const struct vulndb *db, const char *ecosystem, void *finding)
 {
-	json_t *rep = report, *f;
-	const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
-	size_t i;
-	if (!db || !eco)
+	json_t *f = finding;
+	if (!db || !ecosystem || !json_is_object(f) || json_object_get(f, "description"))
 		return;
-	json_array_foreach(json_object_get(rep, "findings"), i, f)
-	{
-		if (json_object_get(f, "description"))
-			continue;
-		const char *id = json_string_value(json_object_get(f, "id"));
-		const char *name = json_string_value(json_object_get(f, "source_package"));
-		size_t n;
-		const struct vdb_entry *e = name ? vulndb_lookup(db, eco, name, &n) : NULL;
-		const struct vdb_vuln *v = NULL;
-		for (size_t k = 0; e && id && k < n && !v; k++) {
-			const struct vdb_vuln *c = vulndb_vuln(db, e[k].vuln);
-			if (c && !strcmp(vulndb_str(db, c->id), id))
-				v = c;
-		}
-		if (!v) { /* not in this database any more: the texts stay empty */
-			set_texts(f, NULL, NULL, NULL, NULL, NULL, 0);
-			continue;
-		}
-		const uint32_t *refs = vulndb_list(db, v->refs, v->nrefs);
-		const char *rv[64];
-		size_t nr = 0;
-		for (size_t k = 0; refs && k < v->nrefs && nr < DD_ARRAY_LEN(rv); k++)
-			rv[nr++] = vulndb_str(db, refs[k]);
-		set_texts(f, vulndb_str(db, v->summary), vulndb_str(db, v->details), vulndb_str(db, v->published),
-			  vulndb_str(db, v->modified), rv, nr);
+	const char *id = json_string_value(json_object_get(f, "id"));
+	const char *name = json_string_value(json_object_get(f, "source_package"));
+	size_t n = 0;
+	const struct vdb_entry *e = name && id ? vulndb_lookup(db, ecosystem, name, &n) : NULL;
+	/* a package's entries are sorted by vulnerability id: the first whose id is not below */
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vdb_vuln *c = vulndb_vuln(db, e[mid].vuln);
+		if (c && strcmp(vulndb_str(db, c->id), id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	const struct vdb_vuln *v = lo < n ? vulndb_vuln(db, e[lo].vuln) : NULL;
+	if (!v || strcmp(vulndb_str(db, v->id), id)) { /* not in this database any more: no texts */
+		set_texts(f, NULL, NULL, NULL, NULL, NULL, 0);
+		return;
+	}
+	const uint32_t *refs = vulndb_list(db, v->refs, v->nrefs);
+	const char *rv[64];
+	size_t nr = 0;
+	for (size_t k = 0; refs && k < v->nrefs && nr < DD_ARRAY_LEN(rv); k++)
+		rv[nr++] = vulndb_str(db, refs[k]);
+	set_texts(f, vulndb_str(db, v->summary), vulndb_str(db, v->details), vulndb_str(db, v->published),
+		  vulndb_str(db, v->modified), rv, nr);
 }
 
 static char *render_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,

@@ -25,11 +25,13 @@ const char *report_status(const struct scan_result *r, const struct report_filte
 char *report_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
 		  const struct scan_result *r, const struct report_filter *f);
 /* The same without the vulnerabilities' texts (summary, description, dates, references):
- * what the server stores per image; report_hydrate puts the texts back when it is read. */
+ * what the server stores per image; report_hydrate puts the texts back into the findings a
+ * reader asks for. */
 char *report_json_compact(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
 			  const struct scan_result *r);
-/* Fills the texts of a compact report's findings (a json_t *, changed in place) from db. */
-void report_hydrate(const struct vulndb *db, void *report);
+/* Fills the texts of one finding of a compact report (a json_t *, changed in place) from db,
+ * for the report's ecosystem; texts stay empty when db no longer has the vulnerability. */
+void report_hydrate(const struct vulndb *db, const char *ecosystem, void *finding);
 void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
 		  const struct report_filter *f, int color);
 

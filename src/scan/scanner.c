@@ -56,7 +56,8 @@ struct scanner {
 	pthread_cond_t wake;
 	int stop, kicks, streams;
 	struct dbref *cur;
-	struct stat db_st;
+	struct stat db_st; /* the file last opened, or last refused */
+	int db_seen;       /* db_st is set */
 	struct scanner_stats st;
 };
 
@@ -89,7 +90,7 @@ static void db_check(struct scanner *s)
 	struct stat st;
 	if (stat(s->db_path, &st))
 		return;
-	if (s->cur && st.st_ino == s->db_st.st_ino && st.st_mtim.tv_sec == s->db_st.st_mtim.tv_sec &&
+	if (s->db_seen && st.st_ino == s->db_st.st_ino && st.st_mtim.tv_sec == s->db_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == s->db_st.st_mtim.tv_nsec && st.st_size == s->db_st.st_size)
 		return;
 	struct vulndb *db;
@@ -97,6 +98,7 @@ static void db_check(struct scanner *s)
 	if (vulndb_open(s->db_path, &db, &why)) {
 		log_warn("vulnerability database: %s", why);
 		s->db_st = st; /* do not retry the same broken file every second */
+		s->db_seen = 1;
 		return;
 	}
 	struct dbref *d = calloc(1, sizeof(*d));
@@ -111,6 +113,7 @@ static void db_check(struct scanner *s)
 	struct dbref *old = s->cur;
 	s->cur = d;
 	s->db_st = st;
+	s->db_seen = 1;
 	snprintf(s->st.generation, sizeof(s->st.generation), "%s", d->gen);
 	s->st.db_built_at = vulndb_header(db)->built_at;
 	pthread_mutex_unlock(&s->mu);
@@ -764,7 +767,7 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 	}
 	db_check(s);
 	if (!s->cur)
-		log_warn("no vulnerability database at '%s': pushed images stay queued until one is there "
+		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
 			 "('drydock db update --db %s')",
 			 s->db_path, s->db_path);
 	events_subscribe(on_event, s);

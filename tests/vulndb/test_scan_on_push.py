@@ -66,6 +66,11 @@ def test_push_is_assessed_like_drydock_scan(full_db, images, tmp_path):
         key = lambda f: (f["id"], f["package"], f["fixed_version"], f["severity"])  # noqa: E731
         assert sorted(map(key, a["findings"])) == sorted(map(key, cli["findings"]))
         assert a["total_findings"] == cli["counts"]["total"] == a["counts"]["total"]
+        # the stored report has no texts: each finding returned gets them back from the database
+        texts = lambda f: (f["id"], f["package"], f["summary"], f["description"], f["published"],  # noqa: E731
+                           f["modified"], tuple(f["references"]))
+        assert sorted(map(texts, a["findings"])) == sorted(map(texts, cli["findings"]))
+        assert sum(bool(f["description"]) for f in a["findings"]) > len(a["findings"]) // 2
         # filters and pages
         hi = requests.get(f"{srv.url}/api/v1/images", params={"repository": "team/min", "reference": "1",
                                                                "severity": "CRITICAL,HIGH"}).json()
@@ -73,6 +78,7 @@ def test_push_is_assessed_like_drydock_scan(full_db, images, tmp_path):
         page = requests.get(f"{srv.url}/api/v1/images", params={"repository": "team/min", "reference": a["digest"],
                                                                  "limit": 5, "offset": 5}).json()
         assert [f["id"] for f in page["findings"]] == [f["id"] for f in a["findings"][5:10]]
+        assert [texts(f) for f in page["findings"]] == [texts(f) for f in a["findings"][5:10]]
         one = a["findings"][0]
         by_id = requests.get(f"{srv.url}/api/v1/images", params={"repository": "team/min", "reference": "1",
                                                                   "id": one["id"], "package": one["package"]}).json()
