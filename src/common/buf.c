@@ -79,6 +79,10 @@ int buf_json_str(struct buf *b, const char *s)
 	const unsigned char *p = (const unsigned char *)s, *run = p;
 	while (!rc && *p) {
 		unsigned char c = *p;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* the common case: plain ASCII */
+			p++;
+			continue;
+		}
 		size_t n = c >= 0x20 && c != '"' && c != '\\' ? utf8_len(p) : 0;
 		if (n) {
 			p += n;

@@ -65,4 +65,9 @@
 /* Audit entries returned in one page. */
 #define DD_MAX_AUDIT_PAGE 1000
 
+/* A stored report or inventory, unpacked (meta_sqlite keeps them zstd-compressed): debian-big's
+ * report is 0.5 MB, so this is far above any image's, and a damaged row cannot make a reader
+ * allocate without bound. */
+#define DD_MAX_STORED_TEXT_BYTES (256 * 1024 * 1024)
+
 #endif

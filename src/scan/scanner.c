@@ -548,7 +548,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	int enabled = 1, have_inv = 0, rc;
 	size_t by_sev[VDB_SEV_CRITICAL + 1] = {0}, nfind = 0, unfixed = 0;
 	const char *stored = "", *old_hash = "";
-	int unchanged = 0;
+	int unchanged = 0, inventory_kept = 0;
 	meta->ops->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = "NotApplicable";
@@ -618,6 +618,10 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 			unchanged = 1; /* same findings: the stored report and inventory stand */
 			rec.inventory = "";
 		} else {
+			if (have_inv) {
+				inventory_kept = 1; /* only the report is rewritten */
+				rec.inventory = "";
+			}
 			char *rep = report_json_compact(d->db, &inv, &subj, &r);
 			rec.report = rep ? arena_strdup(&a, rep) : "";
 			jsonmem_free(rep);
@@ -630,7 +634,8 @@ store:
 					: NULL;
 	/* everything the batch store needs, copied out of this job's arena */
 	struct arena *o = out_arena;
-	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
+	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .inventory_kept = inventory_kept,
+				   .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
 				   .month = arena_strdup(o, month_now(&a)),
 				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
 	jsonmem_free(payload);

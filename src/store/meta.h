@@ -71,6 +71,7 @@ struct assessment_rec {
 struct scan_done {
 	int64_t job;
 	int unchanged; /* the same findings as stored: only the generation and time are updated */
+	int inventory_kept; /* a re-assessment of the stored inventory: rec.inventory is not rewritten */
 	struct assessment_rec rec;
 	const char *ns, *month, *webhook_payload;
 };

@@ -2,13 +2,15 @@
  *
  * A pool of connections, each with its prepared statements cached by index into the sql[]
  * table below; a call takes a connection, runs, and returns it. Writers are serialised by
- * SQLite itself (BEGIN IMMEDIATE, busy timeout). Holds no blob bytes. */
+ * SQLite itself (BEGIN IMMEDIATE, busy timeout). Holds no blob bytes. Assessment reports and
+ * inventories are stored zstd-compressed (pack/col_unpacked). */
 #include "common/dd.h"
 #include "meta.h"
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/util.h"
 #include <sqlite3.h>
+#include <zstd.h>
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -97,6 +99,7 @@ enum stmt_id {
 	S_NS_SET,
 	S_ASSESS_INV,
 	S_ASSESS_TOUCH,
+	S_ASSESS_REPORT,
 	S_SET_PUT,
 	S_SET_GET,
 	S_SET_DEL,
@@ -178,6 +181,8 @@ static const char *const sql[S__COUNT] = {
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
 	[S_ASSESS_INV] = "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
 	[S_ASSESS_TOUCH] = "UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5 WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_REPORT] = "UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?6, scanned_at=?7,"
+			    " duration_us=?8, findings_hash=?9 WHERE repo=?1 AND digest=?2",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -329,6 +334,52 @@ static char *col_text(struct arena *a, sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 	return arena_strndup(a, t ? (const char *)t : "", (size_t)sqlite3_column_bytes(s, i));
+}
+
+/* Reports and inventories are JSON and text of tens to hundreds of KB that compress about
+ * tenfold: stored as a BLOB holding one zstd frame, re-assessing thousands of images writes a
+ * tenth of the pages. Short values, and rows written before, stay TEXT and read as they are. */
+#define PACK_MIN 512
+
+static void bind_packed(sqlite3_stmt *s, int i, const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (n < PACK_MIN) {
+		bind_text(s, i, v ? v : "");
+		return;
+	}
+	size_t cap = ZSTD_compressBound(n);
+	void *out = malloc(cap);
+	size_t z = out ? ZSTD_compress(out, cap, v, n, 1) : 0;
+	if (!out || ZSTD_isError(z)) {
+		free(out);
+		bind_text(s, i, v); /* kept as text: still correct, only larger */
+		return;
+	}
+	sqlite3_bind_blob(s, i, out, (int)z, free);
+}
+
+/* The text of a column bind_packed wrote (arena memory); "" when a packed value is damaged. */
+static char *col_unpacked(struct arena *a, sqlite3_stmt *s, int i)
+{
+	if (sqlite3_column_type(s, i) != SQLITE_BLOB)
+		return col_text(a, s, i);
+	const void *z = sqlite3_column_blob(s, i);
+	size_t zn = (size_t)sqlite3_column_bytes(s, i);
+	unsigned long long n = z ? ZSTD_getFrameContentSize(z, zn) : ZSTD_CONTENTSIZE_ERROR;
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > DD_MAX_STORED_TEXT_BYTES) {
+		log_error("a stored assessment value is damaged (not a zstd frame of known size)");
+		return arena_strdup(a, "");
+	}
+	char *out = arena_alloc_uninit(a, (size_t)n + 1);
+	size_t got = ZSTD_decompress(out, (size_t)n, z, zn);
+	if (ZSTD_isError(got) || got != n || memchr(out, 0, (size_t)n)) {
+		log_error("a stored assessment value is damaged: %s",
+			  ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length or a NUL byte");
+		return arena_strdup(a, "");
+	}
+	out[n] = 0;
+	return out;
 }
 
 static int repo_add(struct conn *c, const char *repo)
@@ -932,13 +983,28 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 			return rc;
 		goto extras;
 	}
+	if (d->inventory_kept) { /* new findings of the stored inventory: the row minus the inventory */
+		s = stmt(c, S_ASSESS_REPORT);
+		bind_text(s, 1, r->repo);
+		bind_text(s, 2, r->digest);
+		bind_text(s, 3, r->status);
+		bind_text(s, 4, r->reason ? r->reason : "");
+		bind_packed(s, 5, r->report);
+		bind_text(s, 6, r->db_generation ? r->db_generation : "");
+		sqlite3_bind_int64(s, 7, r->scanned_at);
+		sqlite3_bind_int64(s, 8, r->duration_us);
+		bind_text(s, 9, r->findings_hash ? r->findings_hash : "");
+		if ((rc = exec_done(c, s, "store assessment")))
+			return rc;
+		goto extras;
+	}
 	s = stmt(c, S_SCAN_ASSESS_PUT);
 	bind_text(s, 1, r->repo);
 	bind_text(s, 2, r->digest);
 	bind_text(s, 3, r->status);
 	bind_text(s, 4, r->reason ? r->reason : "");
-	bind_text(s, 5, r->report ? r->report : "");
-	bind_text(s, 6, r->inventory ? r->inventory : "");
+	bind_packed(s, 5, r->report);
+	bind_packed(s, 6, r->inventory);
 	bind_text(s, 7, r->db_generation ? r->db_generation : "");
 	sqlite3_bind_int64(s, 8, r->scanned_at);
 	sqlite3_bind_int64(s, 9, r->duration_us);
@@ -1073,8 +1139,8 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 		out->digest = arena_strdup(a, digest);
 		out->status = col_text(a, s, 0);
 		out->reason = col_text(a, s, 1);
-		out->report = col_text(a, s, 2);
-		out->inventory = col_text(a, s, 3);
+		out->report = col_unpacked(a, s, 2);
+		out->inventory = col_unpacked(a, s, 3);
 		out->db_generation = col_text(a, s, 4);
 		out->scanned_at = sqlite3_column_int64(s, 5);
 		out->duration_us = sqlite3_column_int64(s, 6);
@@ -1099,7 +1165,7 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 	bind_text(s, 2, digest);
 	int r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		*inventory = col_text(a, s, 0);
+		*inventory = col_unpacked(a, s, 0);
 		*findings_hash = col_text(a, s, 1);
 	}
 	sqlite3_reset(s);

@@ -5,6 +5,7 @@
 #include "registry/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include <sqlite3.h>
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
@@ -111,6 +112,92 @@ static void test_meta_sqlite(void)
 	free(dir);
 }
 
+/* Assessments: reports and inventories come back exactly as stored (they are kept compressed),
+ * a re-assessment of the stored inventory rewrites only the report, rows written as text
+ * before still read, and a damaged compressed value reads as empty instead of failing. */
+static char *filler(const char *tag, size_t n)
+{
+	static const char unit[] = "{\"id\": \"CVE-2024-0001\", \"caf\xc3\xa9\"},\n";
+	char *t = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		t[i] = unit[i % (sizeof(unit) - 1)];
+	memcpy(t, tag, strlen(tag));
+	t[n] = 0;
+	return t;
+}
+
+static void test_meta_assessments(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	struct meta *m;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	const struct meta_ops *o = m->ops;
+	struct arena a = {0};
+	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	CHECK(o->blob_link(m, "r", D1, 42) == 0);
+	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = "v1", .refs = refs, .nrefs = 1, .queue_scan = 1};
+	const char *missing;
+	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	struct scan_job *jobs;
+	size_t n;
+	CHECK(o->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	char *report = filler("report-1", 100000), *inventory = filler("inventory", 20000);
+	struct scan_done d = {.job = jobs[0].id,
+			      .rec = {.repo = "r", .digest = "sha256:aa", .status = "Unhealthy", .reason = "",
+				      .report = report, .inventory = inventory, .db_generation = "g1",
+				      .findings_hash = "h1", .scanned_at = 1, .duration_us = 2}};
+	CHECK(o->scan_complete(m, &d, 1) == 0);
+	struct assessment_rec got;
+	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(!strcmp(got.report, report) && !strcmp(got.inventory, inventory) && !strcmp(got.status, "Unhealthy"));
+	sqlite3 *db; /* stored compressed: a zstd frame, far smaller than the text */
+	sqlite3_stmt *st;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT typeof(report), length(report) FROM assessments", -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "blob") &&
+	      sqlite3_column_int(st, 1) < 10000);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	const char *inv, *hash;
+	CHECK(o->assessment_inventory(m, &a, "r", "sha256:aa", &inv, &hash) == 0 && !strcmp(inv, inventory) &&
+	      !strcmp(hash, "h1"));
+
+	/* re-assessed from the stored inventory: a new report, the inventory as it was */
+	int64_t queued = 0;
+	CHECK(o->scan_enqueue_stale(m, "g2", &queued) == 0 && queued == 1);
+	CHECK(o->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	char *report2 = filler("report-2", 50000);
+	d.job = jobs[0].id;
+	d.inventory_kept = 1;
+	d.rec.report = report2;
+	d.rec.inventory = "";
+	d.rec.db_generation = "g2";
+	d.rec.findings_hash = "h2";
+	CHECK(o->scan_complete(m, &d, 1) == 0);
+	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(!strcmp(got.report, report2) && !strcmp(got.inventory, inventory) && !strcmp(got.db_generation, "g2"));
+
+	/* a row written as text (before compression) and a damaged compressed value */
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE assessments SET report='{\"old\": true}', inventory=x'28b52ffd2005010000'",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(!strcmp(got.report, "{\"old\": true}") && !strcmp(got.inventory, ""));
+	free(report);
+	free(report2);
+	free(inventory);
+	arena_free(&a);
+	m->ops->free(m);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -136,5 +223,6 @@ void suite_stores(void)
 {
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
+	RUN(test_meta_assessments);
 	RUN(test_events);
 }
