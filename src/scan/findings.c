@@ -120,10 +120,11 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 	f->vendor_severity = h->entry->severity ? vulndb_str(db, h->entry->severity) : NULL;
 	f->cvss_score = v->cvss_score10 == 0xffff ? -1 : v->cvss_score10 / 10.0;
 	f->cvss_vector = v->cvss_vector ? vulndb_str(db, v->cvss_vector) : NULL;
-	if (h->entry->level != VDB_SEV_UNKNOWN) {
+	/* levels index per-severity counters: one out of range (a damaged file) counts as none */
+	if (h->entry->level != VDB_SEV_UNKNOWN && h->entry->level <= VDB_SEV_CRITICAL) {
 		f->severity = (enum vdb_severity)h->entry->level;
 		f->severity_source = "vendor";
-	} else if (v->cvss_score10 != 0xffff) {
+	} else if (v->cvss_score10 != 0xffff && v->cvss_level <= VDB_SEV_CRITICAL) {
 		f->severity = (enum vdb_severity)v->cvss_level;
 		f->severity_source = "cvss";
 	} else {
