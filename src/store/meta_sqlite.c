@@ -181,8 +181,8 @@ static const char *const sql[S__COUNT] = {
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
 	[S_ASSESS_INV] = "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
 	[S_ASSESS_TOUCH] = "UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5 WHERE repo=?1 AND digest=?2",
-	[S_ASSESS_REPORT] = "UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?6, scanned_at=?7,"
-			    " duration_us=?8, findings_hash=?9 WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_REPORT] = "UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?7, scanned_at=?8,"
+			    " duration_us=?9, findings_hash=?10 WHERE repo=?1 AND digest=?2",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -983,28 +983,15 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 			return rc;
 		goto extras;
 	}
-	if (d->inventory_kept) { /* new findings of the stored inventory: the row minus the inventory */
-		s = stmt(c, S_ASSESS_REPORT);
-		bind_text(s, 1, r->repo);
-		bind_text(s, 2, r->digest);
-		bind_text(s, 3, r->status);
-		bind_text(s, 4, r->reason ? r->reason : "");
-		bind_packed(s, 5, r->report);
-		bind_text(s, 6, r->db_generation ? r->db_generation : "");
-		sqlite3_bind_int64(s, 7, r->scanned_at);
-		sqlite3_bind_int64(s, 8, r->duration_us);
-		bind_text(s, 9, r->findings_hash ? r->findings_hash : "");
-		if ((rc = exec_done(c, s, "store assessment")))
-			return rc;
-		goto extras;
-	}
-	s = stmt(c, S_SCAN_ASSESS_PUT);
+	/* a re-assessment of the stored inventory rewrites the row but for the inventory (?6) */
+	s = stmt(c, d->inventory_kept ? S_ASSESS_REPORT : S_SCAN_ASSESS_PUT);
 	bind_text(s, 1, r->repo);
 	bind_text(s, 2, r->digest);
 	bind_text(s, 3, r->status);
 	bind_text(s, 4, r->reason ? r->reason : "");
 	bind_packed(s, 5, r->report);
-	bind_packed(s, 6, r->inventory);
+	if (!d->inventory_kept)
+		bind_packed(s, 6, r->inventory);
 	bind_text(s, 7, r->db_generation ? r->db_generation : "");
 	sqlite3_bind_int64(s, 8, r->scanned_at);
 	sqlite3_bind_int64(s, 9, r->duration_us);

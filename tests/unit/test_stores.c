@@ -44,12 +44,30 @@ static void test_blobstore_fs(void)
 	free(dir);
 }
 
+/* A new SQLite metadata store in a fresh directory (path: its file); remove_dir when done. */
+static struct meta *fresh_meta(char **dir, char *path, size_t n)
+{
+	*dir = unit_tmpdir();
+	snprintf(path, n, "%s/meta.db", *dir);
+	struct meta *m = NULL;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	return m;
+}
+
+static void remove_dir(char *dir)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+	free(dir);
+}
+
 static void test_meta_sqlite(void)
 {
-	char *dir = unit_tmpdir(), path[512];
-	snprintf(path, sizeof(path), "%s/meta.db", dir);
-	struct meta *m;
-	CHECK(meta_sqlite_open(path, &m) == 0);
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
 	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
 	int64_t size;
@@ -106,10 +124,7 @@ static void test_meta_sqlite(void)
 	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
 	arena_free(&a);
 	m->ops->free(m);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
-	free(dir);
+	remove_dir(dir);
 }
 
 /* Assessments: reports and inventories come back exactly as stored (they are kept compressed),
@@ -128,10 +143,10 @@ static char *filler(const char *tag, size_t n)
 
 static void test_meta_assessments(void)
 {
-	char *dir = unit_tmpdir(), path[512];
-	snprintf(path, sizeof(path), "%s/meta.db", dir);
-	struct meta *m;
-	CHECK(meta_sqlite_open(path, &m) == 0);
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
 	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
 	struct manifest_ref refs[] = {{D1, REF_BLOB}};
@@ -192,10 +207,7 @@ static void test_meta_assessments(void)
 	free(inventory);
 	arena_free(&a);
 	m->ops->free(m);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CHECK(system(cmd) == 0);
-	free(dir);
+	remove_dir(dir);
 }
 
 static int seen;
