@@ -256,7 +256,8 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 			struct match_result m = {0};
 			uint32_t m_rank = 0;
 			if (es[j].flags & VDB_SIMPLE) {
-				/* introduced 0 [, fixed X]: affected below X */
+				/* introduced 0 [, fixed X]: affected below X; never when X cannot be read
+				 * (VDB_FIX_UNREADABLE) or lies outside the list (a damaged file) */
 				m_rank = es[j].fix;
 				if (m_rank > pk.nfixes || (m_rank && m_rank - 1 < rank))
 					continue;

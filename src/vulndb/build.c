@@ -477,24 +477,27 @@ static int fix_cmp(const void *x, const void *y)
 }
 
 /* The fix of an entry of the simple shape (format.h, VDB_SIMPLE): its string, 0 when it has
- * none; UINT32_MAX when the entry has another shape or its fix is not a valid version. */
+ * none, NOT_SIMPLE when the entry has another shape, UNREADABLE when its fix is no valid
+ * version (Alpine's "0.8.21.r2"): no installed version can be placed below it. */
+#define NOT_SIMPLE UINT32_MAX
+#define UNREADABLE (UINT32_MAX - 1)
 static uint32_t simple_fix(const struct vdb_builder *b, enum version_scheme scheme, const struct vdb_entry *d,
 			   const struct vec *ranges, const struct vec *events)
 {
 	if ((d->flags & VDB_NOT_AFFECTED) || d->nranges != 1 || d->nversions)
-		return UINT32_MAX;
+		return NOT_SIMPLE;
 	const struct vdb_range *r = &AT(*ranges, struct vdb_range, d->first_range);
 	if (r->type != OSV_RANGE_ECOSYSTEM || !r->nevents || r->nevents > 2)
-		return UINT32_MAX;
+		return NOT_SIMPLE;
 	const struct vdb_event *ev = &AT(*events, struct vdb_event, r->first_event);
 	if (ev[0].kind != OSV_INTRODUCED || strcmp(S(b, ev[0].version), "0"))
-		return UINT32_MAX;
+		return NOT_SIMPLE;
 	if (r->nevents == 1)
 		return 0;
 	const char *v = S(b, ev[1].version), *why;
-	if (ev[1].kind != OSV_FIXED || !*v || !strcmp(v, "0") || version_validate(scheme, v, strlen(v), &why))
-		return UINT32_MAX;
-	return ev[1].version;
+	if (ev[1].kind != OSV_FIXED || !*v || !strcmp(v, "0"))
+		return NOT_SIMPLE;
+	return version_validate(scheme, v, strlen(v), &why) ? UNREADABLE : ev[1].version;
 }
 
 /* Marks each key's simple entries and lists their fixes in version order, so a scan ranks
@@ -521,7 +524,7 @@ static void rank_fixes(struct vdb_builder *b, struct vec *keys, struct vec *ents
 		for (uint32_t j = 0; j < k->nentries; j++) {
 			fix[j] = simple_fix(b, rank_scheme, &AT(*ents, struct vdb_entry, k->first_entry + j), ranges,
 					    events);
-			if (fix[j] && fix[j] != UINT32_MAX)
+			if (fix[j] && fix[j] < UNREADABLE)
 				sorted[nf++] = fix[j];
 		}
 		if (nf > 1)
@@ -534,11 +537,13 @@ static void rank_fixes(struct vdb_builder *b, struct vec *keys, struct vec *ents
 		for (size_t j = 0; j < nu; j++)
 			*(uint32_t *)vec_push(lists) = sorted[j];
 		for (uint32_t j = 0; j < k->nentries; j++) {
-			if (fix[j] == UINT32_MAX)
+			if (fix[j] == NOT_SIMPLE)
 				continue;
 			struct vdb_entry *d = &AT(*ents, struct vdb_entry, k->first_entry + j);
 			d->flags |= VDB_SIMPLE;
-			if (fix[j]) {
+			if (fix[j] == UNREADABLE)
+				d->fix = VDB_FIX_UNREADABLE;
+			else if (fix[j]) {
 				const uint32_t *at = bsearch(&fix[j], sorted, nu, sizeof(*sorted), fix_cmp);
 				d->fix = (uint32_t)(at - sorted) + 1;
 			}

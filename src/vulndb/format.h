@@ -93,8 +93,10 @@ struct vdb_entry {
 	uint16_t nranges;
 	uint8_t flags;
 	uint8_t level; /* enum vdb_severity from `severity`; UNKNOWN when the vendor gave none */
-	uint32_t fix;  /* VDB_SIMPLE: 1 + the fix's index in the key's fixes; 0 when unfixed */
+	uint32_t fix;  /* VDB_SIMPLE: 1 + the fix's index in the key's fixes; 0 when unfixed;
+			* VDB_FIX_UNREADABLE when the fix is no valid version: the entry never applies */
 };
+#define VDB_FIX_UNREADABLE 0xffffffffu
 
 struct vdb_range {
 	uint32_t first_event;
