@@ -151,17 +151,28 @@ static void image_handle(struct http_req *r, struct registry *reg)
 	send_json(r, 200, o);
 }
 
-/* Counts by severity of a stored report under the rules, added into acc; returns the status
- * under the rules (arena copy). */
-static const char *add_counts(struct arena *a, const struct rule *rules, size_t nrules, const struct assessment_rec *rec,
-			      json_int_t acc[6], json_int_t *unfixed)
+/* Counts by severity of an assessment under the rules, added into acc; returns its status
+ * under the rules (arena copy). The counts stored with it stand when no rule covers its
+ * repository; otherwise (or for assessments stored before counts were) the report is read. */
+static const char *add_counts(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+			      const struct assessment_rec *listed, json_int_t acc[6], json_int_t *unfixed)
 {
-	json_t *rep = *rec->report ? json_loads(rec->report, 0, NULL) : NULL;
-	const char *status = rep ? rules_apply(rules, nrules, rec->repo, rep, rec->status) : rec->status;
-	json_t *c = json_object_get(rep, "counts");
+	long long c[6], u;
+	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u)) {
+		for (int s = 0; s < 6; s++)
+			acc[s] += c[s];
+		*unfixed += u;
+		return listed->status;
+	}
+	struct assessment_rec full;
+	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full))
+		return listed->status;
+	json_t *rep = *full.report ? json_loads(full.report, 0, NULL) : NULL;
+	const char *status = rep ? rules_apply(rules, nrules, full.repo, rep, full.status) : full.status;
+	json_t *cj = json_object_get(rep, "counts");
 	for (int s = 0; s < 6; s++)
-		acc[s] += json_integer_value(json_object_get(c, vdb_severity_name(s)));
-	*unfixed += json_integer_value(json_object_get(c, "unfixed"));
+		acc[s] += json_integer_value(json_object_get(cj, vdb_severity_name(s)));
+	*unfixed += json_integer_value(json_object_get(cj, "unfixed"));
 	status = arena_strdup(a, status);
 	json_decref(rep);
 	return status;
@@ -193,12 +204,10 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 	size_t nrules = 0;
 	rules_load(reg->meta, &r->arena, &rules, &nrules);
 	for (size_t i = 0; i < n; i++) {
-		struct assessment_rec full;
 		json_int_t c[6] = {0}, u = 0;
 		if (!repo && !access_visible(r, v[i].repo))
 			continue;
-		if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
-			v[i].status = add_counts(&r->arena, rules, nrules, &full, c, &u);
+		v[i].status = add_counts(reg, &r->arena, rules, nrules, &v[i], c, &u);
 		for (int s = 0; s < 6; s++)
 			total[s] += c[s];
 		unfixed += u;
@@ -328,8 +337,8 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 		       "drydock_scan_queue_depth{state=\"queued\"} %" PRId64 "\n"
 		       "drydock_scan_queue_depth{state=\"running\"} %" PRId64 "\n",
 		   queued, running);
-	/* findings by severity read every stored report: computed at most every 30 s, so scrapes
-	 * stay cheap with many images */
+	/* findings by severity from every stored assessment (its stored counts, or its report where
+	 * a rule may apply): computed at most every 30 s, so scrapes stay cheap with many images */
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static json_int_t cached[6];
 	static int64_t cached_at;
@@ -342,11 +351,8 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 		size_t nrules = 0;
 		rules_load(reg->meta, &r->arena, &rules, &nrules);
 		if (!reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n))
-			for (size_t i = 0; i < n; i++) {
-				struct assessment_rec full;
-				if (!reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full))
-					add_counts(&r->arena, rules, nrules, &full, total, &unfixed);
-			}
+			for (size_t i = 0; i < n; i++)
+				add_counts(reg, &r->arena, rules, nrules, &v[i], total, &unfixed);
 		memcpy(cached, total, sizeof(cached));
 		cached_at = util_now();
 	}

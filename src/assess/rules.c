@@ -118,6 +118,26 @@ int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
 	return 0;
 }
 
+int counts_parse(const char *counts, long long by[VDB_SEV_CRITICAL + 1], long long *unfixed)
+{
+	long long v[7];
+	const char *p = counts ? counts : "";
+	for (int k = 0; k < 7; k++) {
+		char *end;
+		errno = 0;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		v[k] = strtoll(p, &end, 10);
+		if (errno || (k < 6 ? *end != ' ' : *end != 0))
+			return 0;
+		p = end + (k < 6);
+	}
+	for (int s = VDB_SEV_CRITICAL, k = 0; s >= 0; s--, k++)
+		by[s] = v[k];
+	*unfixed = v[6];
+	return 1;
+}
+
 static int in_list(const char *list, const char *word)
 {
 	size_t w = strlen(word);
@@ -148,6 +168,14 @@ static int matches(const struct rule *r, const char *repo, json_t *f)
 			return 0;
 	}
 	return 1;
+}
+
+int rules_cover(const struct rule *rules, size_t n, const char *repo)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!rules[i].repository || !fnmatch(rules[i].repository, repo, 0))
+			return 1;
+	return 0;
 }
 
 const char *rules_apply(const struct rule *rules, size_t n, const char *repo, void *report, const char *stored_status)
@@ -209,10 +237,18 @@ int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const c
 	struct assessment_rec rec;
 	if (t < 0 || m->ops->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
 		return 0; /* no policy, or not assessed yet */
-	json_t *rep = json_loads(rec.report, 0, NULL), *f;
 	struct rule *rules;
 	size_t nrules = 0, i, hits = 0;
 	rules_load(m, a, &rules, &nrules);
+	long long c[VDB_SEV_CRITICAL + 1], unfixed;
+	if (!rules_cover(rules, nrules, repo) && counts_parse(rec.counts, c, &unfixed)) {
+		long long at_or_above = 0; /* the stored counts stand: the report is read only to name findings */
+		for (int s = t; s <= VDB_SEV_CRITICAL; s++)
+			at_or_above += c[s];
+		if (!at_or_above)
+			return 0;
+	}
+	json_t *rep = json_loads(rec.report, 0, NULL), *f;
 	rules_apply(rules, nrules, repo, rep, rec.status);
 	char *list = arena_strdup(a, "");
 	json_array_foreach(json_object_get(rep, "findings"), i, f)

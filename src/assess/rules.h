@@ -32,6 +32,14 @@ int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n);
  * suppressed: then "Healthy"). */
 const char *rules_apply(const struct rule *rules, size_t n, const char *repo, void *report, const char *stored_status);
 
+/* An assessment's stored counts ("C H M L N U F", meta.h) into by[severity] and *unfixed: 1,
+ * or 0 when they are absent or malformed (read the report instead). */
+int counts_parse(const char *counts, long long by[6], long long *unfixed);
+
+/* 1 when some rule could suppress findings of repo (no repository pattern, or one that matches):
+ * otherwise an assessment's stored counts and status stand as they are. */
+int rules_cover(const struct rule *rules, size_t n, const char *repo);
+
 /* The pull policy of a namespace: the lowest severity that blocks pulls of an image, or -1. */
 int policy_threshold(struct meta *m, struct arena *a, const char *ns);
 

@@ -628,6 +628,9 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		}
 	}
 store:
+	rec.counts = arena_printf(&a, "%zu %zu %zu %zu %zu %zu %zu", by_sev[VDB_SEV_CRITICAL], by_sev[VDB_SEV_HIGH],
+				  by_sev[VDB_SEV_MEDIUM], by_sev[VDB_SEV_LOW], by_sev[VDB_SEV_NEGLIGIBLE],
+				  by_sev[VDB_SEV_UNKNOWN], unfixed);
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
 	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed)
@@ -648,6 +651,7 @@ store:
 	done->rec.inventory = arena_strdup(o, rec.inventory);
 	done->rec.db_generation = arena_strdup(o, rec.db_generation);
 	done->rec.findings_hash = rec.findings_hash ? arena_strdup(o, rec.findings_hash) : "";
+	done->rec.counts = arena_strdup(o, rec.counts);
 	if (job->priority == SCAN_PUSH)
 		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
 			 rec.reason, rec.duration_us / 1e6);

@@ -64,6 +64,8 @@ struct assessment_rec {
 	const char *inventory; /* the inventory JSON re-matched on database changes, "" when none */
 	const char *db_generation;
 	const char *findings_hash; /* a digest of the findings: a re-assessment that finds the same skips rewriting */
+	const char *counts; /* "C H M L N U F": findings per severity (CRITICAL first), then unfixed, before
+			     * any suppression rule; "" when not recorded (assessments stored before) */
 	int64_t scanned_at;
 	int64_t duration_us;
 };

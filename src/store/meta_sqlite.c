@@ -37,7 +37,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS assessments(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
 	" reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
 	" scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
-	" PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	" counts TEXT NOT NULL DEFAULT '', PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS scan_usage(namespace TEXT NOT NULL, month TEXT NOT NULL, scans INTEGER NOT NULL,"
 	" PRIMARY KEY(namespace, month)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS namespace_settings(namespace TEXT PRIMARY KEY, scanning INTEGER NOT NULL)"
@@ -157,7 +157,8 @@ static const char *const sql[S__COUNT] = {
 			" (CASE WHEN (SELECT min(priority) FROM scan_jobs WHERE state=0)=0 THEN 1 ELSE ?1 END)",
 	[S_SCAN_MARK] = "UPDATE scan_jobs SET state=1 WHERE id=?1",
 	[S_SCAN_ASSESS_PUT] = "INSERT OR REPLACE INTO assessments(repo, digest, status, reason, report, inventory,"
-			      " db_generation, scanned_at, duration_us, findings_hash) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+			      " db_generation, scanned_at, duration_us, findings_hash, counts)"
+			      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 	[S_SCAN_JOB_DEL] = "DELETE FROM scan_jobs WHERE id=?1",
 	[S_SCAN_USAGE_ADD] = "INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
 			     " ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
@@ -169,20 +170,21 @@ static const char *const sql[S__COUNT] = {
 			 " SELECT repo, digest, 1, 0, ?2 FROM assessments WHERE db_generation<>?1 AND inventory<>''",
 	[S_SCAN_STATE] = "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2",
 	[S_SCAN_DEPTH] = "SELECT coalesce(sum(state=0),0), coalesce(sum(state=1),0) FROM scan_jobs",
-	[S_ASSESS_GET] = "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us"
+	[S_ASSESS_GET] = "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us, counts"
 			 " FROM assessments WHERE repo=?1 AND digest=?2",
-	[S_ASSESS_LIST] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us"
+	[S_ASSESS_LIST] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
 			  " FROM assessments WHERE repo=?1 ORDER BY repo, digest",
-	[S_ASSESS_LIST_ALL] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us"
+	[S_ASSESS_LIST_ALL] = "SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
 			      " FROM assessments ORDER BY repo, digest",
 	[S_ASSESS_DEL] = "DELETE FROM assessments WHERE repo=?1 AND digest=?2",
 	[S_SCAN_JOB_DEL_DIGEST] = "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2",
 	[S_USAGE_LIST] = "SELECT namespace, month, scans FROM scan_usage ORDER BY namespace, month",
 	[S_NS_GET] = "SELECT scanning FROM namespace_settings WHERE namespace=?1",
 	[S_ASSESS_INV] = "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
-	[S_ASSESS_TOUCH] = "UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5 WHERE repo=?1 AND digest=?2",
+	[S_ASSESS_TOUCH] = "UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6"
+			   " WHERE repo=?1 AND digest=?2",
 	[S_ASSESS_REPORT] = "UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?7, scanned_at=?8,"
-			    " duration_us=?9, findings_hash=?10 WHERE repo=?1 AND digest=?2",
+			    " duration_us=?9, findings_hash=?10, counts=?11 WHERE repo=?1 AND digest=?2",
 	[S_NS_SET] = "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
 		     " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
 	[S_SET_PUT] = "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -245,6 +247,30 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=268435456;", NULL, NULL,
 		     NULL);
 	*out = c;
+	return 0;
+}
+
+/* Columns added after a table was first created, for data directories made before them. */
+static int migrate(sqlite3 *db, char **err)
+{
+	static const struct {
+		const char *table, *column, *add;
+	} added[] = {
+		{"assessments", "counts", "ALTER TABLE assessments ADD COLUMN counts TEXT NOT NULL DEFAULT ''"},
+	};
+	for (size_t i = 0; i < DD_ARRAY_LEN(added); i++) {
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &s, NULL) != SQLITE_OK) {
+			*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+			return 1;
+		}
+		sqlite3_bind_text(s, 1, added[i].table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, added[i].column, -1, SQLITE_STATIC);
+		int have = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (!have && sqlite3_exec(db, added[i].add, NULL, NULL, err) != SQLITE_OK)
+			return 1;
+	}
 	return 0;
 }
 
@@ -979,6 +1005,7 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 		bind_text(s, 3, r->db_generation ? r->db_generation : "");
 		sqlite3_bind_int64(s, 4, r->scanned_at);
 		sqlite3_bind_int64(s, 5, r->duration_us);
+		bind_text(s, 6, r->counts ? r->counts : ""); /* the same findings: fills rows stored before counts */
 		if ((rc = exec_done(c, s, "store assessment")))
 			return rc;
 		goto extras;
@@ -996,6 +1023,7 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 	sqlite3_bind_int64(s, 8, r->scanned_at);
 	sqlite3_bind_int64(s, 9, r->duration_us);
 	bind_text(s, 10, r->findings_hash ? r->findings_hash : "");
+	bind_text(s, 11, r->counts ? r->counts : "");
 	if ((rc = exec_done(c, s, "store assessment")))
 		return rc;
 extras:
@@ -1131,6 +1159,7 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 		out->db_generation = col_text(a, s, 4);
 		out->scanned_at = sqlite3_column_int64(s, 5);
 		out->duration_us = sqlite3_column_int64(s, 6);
+		out->counts = col_text(a, s, 7);
 	}
 	sqlite3_reset(s);
 	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_NOT_FOUND : sq_err(c->db, "assessment");
@@ -1195,6 +1224,7 @@ static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo
 		x->db_generation = col_text(a, s, 4);
 		x->scanned_at = sqlite3_column_int64(s, 5);
 		x->duration_us = sqlite3_column_int64(s, 6);
+		x->counts = col_text(a, s, 7);
 	}
 	sqlite3_reset(s);
 	if (r != SQLITE_DONE)
@@ -1514,7 +1544,7 @@ int meta_sqlite_open(const char *path, struct meta **out)
 		return rc;
 	}
 	char *err = NULL;
-	if (sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+	if (sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK || migrate(c->db, &err)) {
 		log_error("cannot create schema in '%s': %s", path, err ? err : "?");
 		sqlite3_free(err);
 		conn_close(c);

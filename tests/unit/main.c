@@ -56,6 +56,7 @@ int main(void)
 	suite_alpine();
 	suite_findings();
 	suite_auth();
+	suite_rules();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -163,11 +163,13 @@ static void test_meta_assessments(void)
 	struct scan_done d = {.job = jobs[0].id,
 			      .rec = {.repo = "r", .digest = "sha256:aa", .status = "Unhealthy", .reason = "",
 				      .report = report, .inventory = inventory, .db_generation = "g1",
-				      .findings_hash = "h1", .scanned_at = 1, .duration_us = 2}};
+				      .findings_hash = "h1", .counts = "1 2 3 4 5 6 7", .scanned_at = 1,
+				      .duration_us = 2}};
 	CHECK(o->scan_complete(m, &d, 1) == 0);
 	struct assessment_rec got;
 	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
-	CHECK(!strcmp(got.report, report) && !strcmp(got.inventory, inventory) && !strcmp(got.status, "Unhealthy"));
+	CHECK(!strcmp(got.report, report) && !strcmp(got.inventory, inventory) && !strcmp(got.status, "Unhealthy") &&
+	      !strcmp(got.counts, "1 2 3 4 5 6 7"));
 	sqlite3 *db; /* stored compressed: a zstd frame, far smaller than the text */
 	sqlite3_stmt *st;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
@@ -210,6 +212,39 @@ static void test_meta_assessments(void)
 	remove_dir(dir);
 }
 
+/* A data directory from before a column was added: opening adds it, old rows read with it empty. */
+static void test_meta_migration(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db,
+			   "CREATE TABLE assessments(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
+			   " reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
+			   " scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
+			   " PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	struct meta *m = NULL;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		return;
+	struct arena a = {0};
+	struct assessment_rec got, *v;
+	size_t n;
+	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
+	      !strcmp(got.counts, ""));
+	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	m->ops->free(m);
+	CHECK(meta_sqlite_open(path, &m) == 0); /* and once more: nothing left to add */
+	if (m)
+		m->ops->free(m);
+	arena_free(&a);
+	remove_dir(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -236,5 +271,6 @@ void suite_stores(void)
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
+	RUN(test_meta_migration);
 	RUN(test_events);
 }

@@ -36,5 +36,6 @@ void suite_match(void);
 void suite_alpine(void);
 void suite_findings(void);
 void suite_auth(void);
+void suite_rules(void);
 
 #endif

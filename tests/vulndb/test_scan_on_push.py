@@ -347,6 +347,8 @@ def test_suppressions_and_pull_policy(full_db, tmp_path):
         assert r.status_code == 201
         c = requests.get(f"{api}/images", params={"repository": "t/app", "reference": "1"}).json()
         assert c["status"] == "Healthy" and c["counts"]["total"] == 0
+        s = requests.get(f"{api}/summary").json()  # a rule covers t/app: its report is read
+        assert s["images_by_status"] == {"Healthy": 1} and sum(s["findings_by_severity"].values()) == 0
         assert requests.get(f"{srv.url}/v2/t/app/manifests/1", headers={"Accept": OCI_MANIFEST}).status_code == 200
         assert requests.delete(f"{api}/suppressions/{r.json()['id']}").status_code == 204
         assert requests.delete(f"{api}/suppressions/{r.json()['id']}").status_code == 404
@@ -355,6 +357,17 @@ def test_suppressions_and_pull_policy(full_db, tmp_path):
         assert requests.get(f"{srv.url}/v2/t/app/manifests/1").status_code == 200
         rules = requests.get(f"{api}/suppressions").json()["suppressions"]
         assert len(rules) == 2 and all(not x["expired"] for x in rules)
+        # no rule covers t/app any more: the counts stored with the assessment decide
+        for x in rules:
+            assert requests.delete(f"{api}/suppressions/{x['id']}").status_code == 204
+        s = requests.get(f"{api}/summary").json()
+        assert s["images_by_status"] == {"Unhealthy": 1} and s["unfixed_findings"] == a["counts"]["unfixed"]
+        assert s["findings_by_severity"] == {k: a["counts"][k] for k in s["findings_by_severity"]}
+        one = requests.get(f"{api}/repositories", params={"repository": "t/app"}).json()["images"][0]
+        assert one["counts"] == s["findings_by_severity"] and one["status"] == "Unhealthy"
+        assert requests.put(f"{api}/namespaces/t/policy", json={"deny_pull_at_or_above": "CRITICAL"}).status_code == 200
+        want = 403 if a["counts"]["CRITICAL"] else 200
+        assert requests.get(f"{srv.url}/v2/t/app/manifests/1").status_code == want
     finally:
         srv.stop()
 
