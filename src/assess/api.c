@@ -674,10 +674,17 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	json_t *value = json_array();
 	long seen = 0;
 	int unhealthy = 0, more = 0;
+	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
+	const struct vulndb *db = subs ? scanner_db_acquire(reg->scanner, &tok) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strcspn(v[i].repo, "/");
 		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
 			continue;
+		long long c[6], u;
+		if (!subs && !rules_cover(rules, nrules, v[i].repo) && counts_parse(v[i].counts, c, &u)) {
+			unhealthy |= !strcmp(v[i].status, "Unhealthy"); /* the stored status stands */
+			continue;
+		}
 		struct assessment_rec full;
 		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
@@ -696,13 +703,13 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 				more = 1;
 				break;
 			}
-			void *tok; /* texts only for the findings returned */
-			report_hydrate(scanner_db_acquire(reg->scanner, &tok), eco, f);
-			scanner_db_release(reg->scanner, tok);
+			report_hydrate(db, eco, f); /* texts only for the findings returned */
 			json_array_append_new(value, azure_sub(&r->arena, scope, host, &full, f));
 		}
 		json_decref(rep);
 	}
+	if (subs)
+		scanner_db_release(reg->scanner, tok);
 	json_t *assessment = json_pack(
 		"{s:s, s:s, s:s, s:{s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:s}}}", "type", "Microsoft.Security/assessments",
 		"id", arena_printf(&r->arena, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT, scope), "name",
