@@ -15,18 +15,28 @@
 #include "store/meta.h"
 
 /* Splits the reference into a digest or a tag and checks access for action, answering the
- * error itself. */
+ * error itself. A reference that is neither a digest nor a valid tag names nothing that can
+ * exist: a PUT of it is invalid (400), a GET, HEAD or DELETE finds nothing (404
+ * MANIFEST_UNKNOWN, as Distribution answers and the OCI conformance suite expects of
+ * `.INVALID_MANIFEST_NAME`). Access is checked first either way. */
 static int parse_reference(struct http_req *r, enum access_action action, int *is_digest, struct digest *d)
 {
 	struct reg_req *q = reg_of(r);
-	const char *why;
-	int rc;
+	const char *why = NULL;
+	int rc, bad_tag = 0;
 	*is_digest = strchr(q->arg, ':') != NULL;
-	if (*is_digest)
-		rc = reg_digest(r, q->arg, d);
-	else if ((rc = tag_validate(q->arg, strlen(q->arg), &why)))
-		reg_error(r, rc, arena_printf(&r->arena, "'%.140s': %s", q->arg, why));
-	return rc ? rc : reg_access(r, q->name, action);
+	if (*is_digest) {
+		if ((rc = reg_digest(r, q->arg, d)))
+			return rc;
+	} else
+		bad_tag = tag_validate(q->arg, strlen(q->arg), &why);
+	if ((rc = reg_access(r, q->name, action)))
+		return rc;
+	if (!bad_tag)
+		return 0;
+	rc = action == ACCESS_PUSH ? DD_E_TAG_INVALID : DD_E_MANIFEST_UNKNOWN;
+	reg_error(r, rc, arena_printf(&r->arena, "'%.140s': %s", q->arg, why));
+	return rc;
 }
 
 static void get_manifest(struct http_req *r, int head)

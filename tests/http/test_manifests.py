@@ -105,6 +105,15 @@ def test_invalid_manifests(http, base):
     assert r.status_code == 400 and err(r)["code"] == "DIGEST_INVALID"
     r = put(http, base, "m/invalid", ".badtag", body)
     assert r.status_code == 400 and err(r)["code"] in ("MANIFEST_INVALID", "TAG_INVALID")
+    assert put(http, base, "m/invalid", "v1", body).status_code == 201
+    # a reference that no tag can match finds nothing: 404, as the OCI conformance suite
+    # expects of GET and HEAD of ".INVALID_MANIFEST_NAME"; the detail says why
+    for method in ("GET", "HEAD", "DELETE"):
+        r = http.request(method, f"{base}/v2/m/invalid/manifests/.INVALID_MANIFEST_NAME")
+        assert r.status_code == 404, (method, r.status_code)
+        if method != "HEAD":
+            assert err(r)["code"] == "MANIFEST_UNKNOWN" and "tag must match" in err(r)["detail"]
+    assert http.get(f"{base}/v2/m/invalid/manifests/v1").status_code == 200
     big = b'{"schemaVersion":2,"pad":"' + b"x" * (4 * 1024 * 1024) + b'"}'
     r = put(http, base, "m/invalid", "big", big)
     assert r.status_code == 413 and err(r)["code"] == "SIZE_INVALID"
