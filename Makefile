@@ -60,7 +60,14 @@ check: all
 $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: $(BIN) $(BUILD)/bench-vulndb
+# Only the libraries of the serving path, none of drydock's code (bench/floor_rss.c).
+FLOOR_PKGS := libmicrohttpd libcrypto sqlite3 jansson
+$(BUILD)/floor-rss: bench/floor_rss.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc -MMD -MP,$(CFLAGS)) $(shell pkg-config --cflags $(FLOOR_PKGS)) -o $@ $< \
+	  $(LDFLAGS) $(shell pkg-config --libs $(FLOOR_PKGS)) -pthread
+
+bench: $(BIN) $(BUILD)/bench-vulndb $(BUILD)/floor-rss
 	bench/run.sh $(abspath $(BIN))
 
 # libFuzzer builds (clang); run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest

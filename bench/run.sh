@@ -13,7 +13,8 @@ images=$(bash "$here/../tests/images/cached.sh")
 bin=${1:?usage: run.sh DRYDOCK_BIN [bench.py options]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-/usr/bin/python3 "$here/bench.py" --drydock "$bin" --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
+/usr/bin/python3 "$here/bench.py" --drydock "$bin" --floor-rss "$(dirname "$bin")/floor-rss" \
+  --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
 /usr/bin/python3 "$here/auth.py" --drydock "$bin" --out "$tmp/auth.md"
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
 touch "$tmp/vulndb.md"
