@@ -161,17 +161,13 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	}
 	int64_t now = util_now(), exp = 0;
 	if (expires && strcmp(expires, "never")) {
-		char *end;
-		long v = strtol(expires, &end, 10);
-		long unit = !*end || !strcmp(end, "d") ? 86400 : !strcmp(end, "h") ? 3600 : !strcmp(end, "m") ? 60
-			    : !strcmp(end, "s")		? 1
-								: 0;
-		if (!*expires || !unit || v < 1 || v > 36500L * 86400 / unit) {
+		int64_t span;
+		if (util_parse_duration(expires, 86400, 1, 36500L * 86400, &span)) {
 			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; days when "
 					"no unit) or 'never'\n");
 			return 1;
 		}
-		exp = now + v * unit;
+		exp = now + span;
 	} else if (!expires && robot)
 		exp = now + 90 * 86400;
 	char hash[160];

@@ -14,16 +14,17 @@ static const struct {
 	{"scan", cmd_scan, "list the vulnerabilities of an image or root filesystem"},
 	{"db", cmd_db, "build, update or describe the vulnerability database"},
 	{"user", cmd_user, "manage accounts, robot accounts and roles"},
+	{"gc", cmd_gc, "remove the blobs no manifest names"},
 };
 
-static const char *const not_yet[] = {"query", "gc"};
+static const char *const not_yet[] = {"query"};
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: drydock <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < DD_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(f, "\nnot implemented yet: query, gc\n");
+	fprintf(f, "\nnot implemented yet: query\n");
 }
 
 int main(int argc, char **argv)

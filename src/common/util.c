@@ -111,6 +111,21 @@ int util_read_file(const char *path, size_t max, char **data, size_t *len)
 
 int64_t util_now(void) { return (int64_t)time(NULL); }
 
+int util_parse_duration(const char *s, int64_t default_unit, int64_t min, int64_t max, int64_t *seconds)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int64_t unit = !*end ? default_unit : !strcmp(end, "d") ? 86400 : !strcmp(end, "h") ? 3600
+					    : !strcmp(end, "m")			? 60
+					    : !strcmp(end, "s")			? 1
+										: 0;
+	if (end == s || errno || !unit || v < 0 || v > INT64_MAX / unit || v * unit < min || v * unit > max)
+		return -1;
+	*seconds = v * unit;
+	return 0;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st, (void)flag, (void)ftw;

@@ -181,3 +181,13 @@ int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 	buf_release(&b);
 	return rc;
 }
+
+int layer_cache_remove(const char *dir, const char *digest)
+{
+	if (!valid_digest(digest))
+		return DD_E_DIGEST_INVALID;
+	struct arena a = {0};
+	int rc = unlink(cache_path(&a, dir, digest)) && errno != ENOENT ? DD_E_IO : 0;
+	arena_free(&a);
+	return rc;
+}

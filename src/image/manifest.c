@@ -177,19 +177,17 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 	const char *config_type = json_string_value(json_object_get(config, "mediaType"));
 	if (!*out->artifact_type && strcmp(config_type, MT_OCI_CONFIG) && strcmp(config_type, MT_DOCKER_CONFIG))
 		out->artifact_type = arena_strdup(a, config_type);
-	size_t k = 1;
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(layers, i);
 		const char *where = arena_printf(a, "layers[%zu]", i);
 		const char *dg;
 		if ((rc = check_descriptor(a, d, where, &dg, why)))
 			return rc;
-		if (nondistributable(json_string_value(json_object_get(d, "mediaType"))))
-			continue; /* foreign layers live elsewhere by design */
-		out->refs[k].digest = dg;
-		out->refs[k++].kind = REF_BLOB;
+		/* foreign layers live elsewhere by design: named, not required */
+		int foreign = nondistributable(json_string_value(json_object_get(d, "mediaType")));
+		out->refs[i + 1] = (struct manifest_ref){.digest = dg, .kind = foreign ? REF_FOREIGN : REF_BLOB};
 	}
-	out->nrefs = k;
+	out->nrefs = n + 1;
 	return 0;
 }
 

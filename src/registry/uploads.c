@@ -488,11 +488,18 @@ static void finish_put(struct http_req *r)
 		     arena_printf(&r->arena, "content is %s, not %s", got.str, q->want.str));
 		return;
 	}
+	int lock, rc = reg->blobs->ops->gc_lock(reg->blobs, 0, &lock);
+	if (rc) {
+		undo(r, rc, "cannot take the blob store's lock");
+		return;
+	}
 	struct upload_file *f = q->file;
 	q->file = NULL;
-	int rc = reg->blobs->ops->upload_commit(reg->blobs, f, got.str);
+	/* under the gc lock: a collection cannot remove the blob between these two */
+	rc = reg->blobs->ops->upload_commit(reg->blobs, f, got.str);
 	if (!rc)
 		rc = reg->meta->ops->blob_link(reg->meta, q->name, got.str, q->offset);
+	reg->blobs->ops->gc_unlock(reg->blobs, lock);
 	if (rc) {
 		reg_error(r, rc, NULL);
 		return;

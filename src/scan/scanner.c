@@ -764,7 +764,7 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 		scanner_stop(s);
 		return DD_E_NOMEM;
 	}
-	snprintf(s->cache_dir, n, "%s/cache/layers", c->data_dir);
+	snprintf(s->cache_dir, n, "%s/" LAYER_CACHE_SUBDIR, c->data_dir);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->layer_wake, NULL);

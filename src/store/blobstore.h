@@ -40,6 +40,16 @@ struct blobstore_ops {
 	 * the caller. 0 or DD_E_BLOB_UNKNOWN. */
 	int (*blob_open_fd)(struct blobstore *bs, const char *digest, int *fd, int64_t *size);
 	int (*blob_remove)(struct blobstore *bs, const char *digest);
+	/* Calls fn for each stored blob with its last modification time (unix seconds). Names
+	 * that are not digests are skipped. */
+	int (*blobs_each)(struct blobstore *bs, void (*fn)(void *ctx, const char *digest, int64_t mtime),
+			  void *ctx);
+	/* The garbage collector's lock, across processes: held shared around committing a blob
+	 * and recording it in the metadata, exclusive while the collector forgets blobs and
+	 * removes them, so a blob is never removed between its commit (which finds the same bytes
+	 * already there and keeps them) and its record. *token goes back to gc_unlock. */
+	int (*gc_lock)(struct blobstore *bs, int exclusive, int *token);
+	void (*gc_unlock)(struct blobstore *bs, int token);
 	void (*free)(struct blobstore *bs);
 };
 

@@ -1,13 +1,16 @@
 /* blobstore_fs.c: the filesystem blob store.
  *
- * Layout under the root: blobs/<alg>/<2 hex>/<hex> for blobs, uploads/<id> for staging files.
+ * Layout under the root: blobs/<alg>/<2 hex>/<hex> for blobs, uploads/<id> for staging files,
+ * gc.lock for the garbage collector's lock (flock(2), one open file per holder).
  * Commit is fsync(file), rename(2) into place, fsync(directory): after a crash a blob is
  * either absent or whole. It holds no metadata and knows nothing of repositories. */
 #include "common/dd.h"
 #include "blobstore.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/util.h"
 #include <dirent.h>
+#include <sys/file.h>
 
 struct blobstore_fs {
 	struct blobstore base;
@@ -226,6 +229,79 @@ static int fs_blob_remove(struct blobstore *bs, const char *digest)
 	return 0;
 }
 
+/* Walks blobs/<alg>/<2 hex>/ for one algorithm. */
+static void each_in_alg(const char *dir, const char *alg, void (*fn)(void *ctx, const char *digest, int64_t mtime),
+			void *ctx)
+{
+	DIR *top = opendir(dir);
+	if (!top)
+		return;
+	struct dirent *e;
+	while ((e = readdir(top))) {
+		if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+			continue;
+		int sub = openat(dirfd(top), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = sub < 0 ? NULL : fdopendir(sub);
+		if (!d) {
+			if (sub >= 0)
+				close(sub);
+			continue;
+		}
+		struct dirent *f;
+		while ((f = readdir(d))) {
+			char dg[DD_MAX_DIGEST_BYTES + 1];
+			struct digest parsed;
+			const char *why;
+			struct stat st;
+			int n = snprintf(dg, sizeof(dg), "%s:%s", alg, f->d_name);
+			if (n < 0 || (size_t)n >= sizeof(dg) || digest_parse(dg, (size_t)n, &parsed, &why) ||
+			    strncmp(f->d_name, e->d_name, 2) || fstatat(dirfd(d), f->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			fn(ctx, parsed.str, (int64_t)st.st_mtime);
+		}
+		closedir(d);
+	}
+	closedir(top);
+}
+
+static int fs_blobs_each(struct blobstore *bs, void (*fn)(void *ctx, const char *digest, int64_t mtime), void *ctx)
+{
+	static const char *const algs[] = {"sha256", "sha512"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(algs); i++) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s/blobs/%s", fs_of(bs)->root, algs[i]);
+		each_in_alg(dir, algs[i], fn, ctx);
+	}
+	return 0;
+}
+
+static int fs_gc_lock(struct blobstore *bs, int exclusive, int *token)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/gc.lock", fs_of(bs)->root);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("cannot open '%s': %s", p, strerror(errno));
+		return DD_E_IO;
+	}
+	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
+		if (errno != EINTR) {
+			log_error("cannot lock '%s': %s", p, strerror(errno));
+			close(fd);
+			return DD_E_IO;
+		}
+	}
+	*token = fd;
+	return 0;
+}
+
+static void fs_gc_unlock(struct blobstore *bs, int token)
+{
+	(void)bs;
+	close(token); /* drops the lock */
+}
+
 static void fs_free(struct blobstore *bs)
 {
 	struct blobstore_fs *fs = fs_of(bs);
@@ -246,6 +322,9 @@ static const struct blobstore_ops fs_ops = {
 	.blob_stat = fs_blob_stat,
 	.blob_open_fd = fs_blob_open_fd,
 	.blob_remove = fs_blob_remove,
+	.blobs_each = fs_blobs_each,
+	.gc_lock = fs_gc_lock,
+	.gc_unlock = fs_gc_unlock,
 	.free = fs_free,
 };
 

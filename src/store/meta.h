@@ -22,7 +22,9 @@ struct manifest_rec {
 	int64_t created;
 };
 
-enum ref_kind { REF_BLOB, REF_MANIFEST };
+/* What a manifest names: a blob the repository must hold, a child manifest it must hold, or a
+ * foreign (non-distributable) layer, which need not be there but is kept when it is. */
+enum ref_kind { REF_BLOB, REF_MANIFEST, REF_FOREIGN };
 struct manifest_ref {
 	const char *digest;
 	enum ref_kind kind;
@@ -94,6 +96,16 @@ struct meta_ops {
 	/* 0 with *size when repo may see the blob, else DD_E_BLOB_UNKNOWN. */
 	int (*blob_linked)(struct meta *m, const char *repo, const char *digest, int64_t *size);
 	int (*blob_unlink)(struct meta *m, const char *repo, const char *digest);
+	/* Blobs no manifest of any repository names, last uploaded or mounted before `before`
+	 * (unix seconds), in digest order after `after` ("" for the start): up to max, as arena
+	 * arrays of digests and sizes. */
+	int (*blobs_unreferenced)(struct meta *m, struct arena *a, int64_t before, const char *after, size_t max,
+				  const char ***digests, int64_t **sizes, size_t *n);
+	/* Forgets blob `digest` in every repository, if it is still unreferenced and was last
+	 * uploaded or mounted before `before`: 0, or DD_E_NOT_FOUND when it no longer qualifies. */
+	int (*blob_forget)(struct meta *m, const char *digest, int64_t before);
+	/* 0 when the metadata records blob `digest` at all, else DD_E_BLOB_UNKNOWN. */
+	int (*blob_known)(struct meta *m, const char *digest);
 	/* Stores a manifest and moves its tag, atomically. DD_E_MANIFEST_BLOB_UNKNOWN when a
 	 * reference is missing, naming it in *missing (arena copy). */
 	int (*manifest_put)(struct meta *m, struct arena *a, const struct manifest_put *p, const char **missing);

@@ -15,10 +15,12 @@
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS repos(name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
+	/* blobs.created: when the blob was last uploaded or mounted (gc's grace period) */
 	"CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL,"
 	" created INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS repo_blobs(repo TEXT NOT NULL, digest TEXT NOT NULL,"
 	" PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS repo_blobs_digest ON repo_blobs(digest);"
 	"CREATE TABLE IF NOT EXISTS manifests(repo TEXT NOT NULL, digest TEXT NOT NULL,"
 	" media_type TEXT NOT NULL, artifact_type TEXT NOT NULL, subject TEXT NOT NULL,"
 	" annotations TEXT NOT NULL, size INTEGER NOT NULL, content BLOB NOT NULL,"
@@ -26,6 +28,7 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject) WHERE subject <> '';"
 	"CREATE TABLE IF NOT EXISTS manifest_refs(repo TEXT NOT NULL, parent TEXT NOT NULL,"
 	" child TEXT NOT NULL, kind INTEGER NOT NULL, PRIMARY KEY(repo, parent, child)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS manifest_refs_child ON manifest_refs(child);"
 	"CREATE TABLE IF NOT EXISTS tags(repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,"
 	" updated INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);"
@@ -58,6 +61,10 @@ enum stmt_id {
 	S_REPO_BLOB_ADD,
 	S_BLOB_LINKED,
 	S_BLOB_UNLINK,
+	S_BLOBS_UNREFERENCED,
+	S_BLOB_FORGET,
+	S_BLOB_FORGET_LINKS,
+	S_BLOB_KNOWN,
 	S_MANIFEST_EXISTS,
 	S_MANIFEST_ADD,
 	S_REF_ADD,
@@ -119,11 +126,20 @@ static const char *const sql[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_REPO_EXISTS] = "SELECT 1 FROM repos WHERE name=?1",
 	[S_REPO_ADD] = "INSERT OR IGNORE INTO repos(name, created) VALUES(?1, ?2)",
-	[S_BLOB_ADD] = "INSERT OR IGNORE INTO blobs(digest, size, created) VALUES(?1, ?2, ?3)",
+	[S_BLOB_ADD] = "INSERT INTO blobs(digest, size, created) VALUES(?1, ?2, ?3)"
+		       " ON CONFLICT(digest) DO UPDATE SET created=excluded.created",
 	[S_REPO_BLOB_ADD] = "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES(?1, ?2)",
 	[S_BLOB_LINKED] = "SELECT b.size FROM repo_blobs r JOIN blobs b ON b.digest=r.digest"
 			  " WHERE r.repo=?1 AND r.digest=?2",
 	[S_BLOB_UNLINK] = "DELETE FROM repo_blobs WHERE repo=?1 AND digest=?2",
+	/* a blob any manifest names (as a blob or a foreign layer) is referenced */
+	[S_BLOBS_UNREFERENCED] = "SELECT b.digest, b.size FROM blobs b WHERE b.digest>?1 AND b.created<?2 AND"
+				 " NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=b.digest AND r.kind<>1)"
+				 " ORDER BY b.digest LIMIT ?3",
+	[S_BLOB_FORGET] = "DELETE FROM blobs WHERE digest=?1 AND created<?2 AND"
+			  " NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=?1 AND r.kind<>1)",
+	[S_BLOB_FORGET_LINKS] = "DELETE FROM repo_blobs WHERE digest=?1",
+	[S_BLOB_KNOWN] = "SELECT 1 FROM blobs WHERE digest=?1",
 	[S_MANIFEST_EXISTS] = "SELECT 1 FROM manifests WHERE repo=?1 AND digest=?2",
 	[S_MANIFEST_ADD] = "INSERT OR IGNORE INTO manifests(repo, digest, media_type, artifact_type, subject,"
 			   " annotations, size, content, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -514,6 +530,79 @@ static int ms_blob_unlink(struct meta *m, const char *repo, const char *digest)
 	return rc;
 }
 
+static int ms_blobs_unreferenced(struct meta *m, struct arena *a, int64_t before, const char *after, size_t max,
+				 const char ***digests, int64_t **sizes, size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*digests = arena_alloc(a, (max + 1) * sizeof(**digests));
+	*sizes = arena_alloc(a, (max + 1) * sizeof(**sizes));
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_BLOBS_UNREFERENCED);
+	bind_text(s, 1, after);
+	sqlite3_bind_int64(s, 2, before);
+	sqlite3_bind_int64(s, 3, (int64_t)max);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		(*digests)[*n] = col_text(a, s, 0);
+		(*sizes)[(*n)++] = sqlite3_column_int64(s, 1);
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = sq_err(c->db, "unreferenced blobs");
+	sqlite3_reset(s);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_blob_forget(struct meta *m, const char *digest, int64_t before)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	if ((rc = tx_begin(c)))
+		goto out;
+	sqlite3_stmt *s = stmt(c, S_BLOB_FORGET);
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, before);
+	if ((rc = exec_done(c, s, "forget blob")))
+		goto out;
+	if (sqlite3_changes(c->db) == 0) {
+		rc = DD_E_NOT_FOUND; /* referenced or linked again meanwhile */
+		goto out;
+	}
+	s = stmt(c, S_BLOB_FORGET_LINKS);
+	bind_text(s, 1, digest);
+	if ((rc = exec_done(c, s, "forget blob links")))
+		goto out;
+	rc = tx_commit(c);
+out:
+	if (rc)
+		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_blob_known(struct meta *m, const char *digest)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_BLOB_KNOWN);
+	bind_text(s, 1, digest);
+	int r = sqlite3_step(s);
+	sqlite3_reset(s);
+	rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? DD_E_BLOB_UNKNOWN : sq_err(c->db, "blob lookup");
+	conn_put(ms, c);
+	return rc;
+}
+
 static int manifest_exists_c(struct conn *c, const char *repo, const char *digest)
 {
 	sqlite3_stmt *s = stmt(c, S_MANIFEST_EXISTS);
@@ -550,6 +639,8 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 		goto out;
 	for (size_t i = 0; i < p->nrefs; i++) {
 		const struct manifest_ref *ref = &p->refs[i];
+		if (ref->kind == REF_FOREIGN)
+			continue;
 		rc = ref->kind == REF_BLOB ? blob_linked_c(c, r->repo, ref->digest, NULL)
 					   : manifest_exists_c(c, r->repo, ref->digest);
 		if (rc == DD_E_BLOB_UNKNOWN || rc == DD_E_MANIFEST_UNKNOWN) {
@@ -1489,6 +1580,9 @@ static const struct meta_ops sqlite_ops = {
 	.blob_link = ms_blob_link,
 	.blob_linked = ms_blob_linked,
 	.blob_unlink = ms_blob_unlink,
+	.blobs_unreferenced = ms_blobs_unreferenced,
+	.blob_forget = ms_blob_forget,
+	.blob_known = ms_blob_known,
 	.manifest_put = ms_manifest_put,
 	.manifest_get = ms_manifest_get,
 	.manifest_delete = ms_manifest_delete,

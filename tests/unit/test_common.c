@@ -138,6 +138,26 @@ static void test_uuid(void)
 	CHECK(!util_is_uuid("0123456789012345678901234567890123456", 36));
 }
 
+static void test_duration(void)
+{
+	int64_t v = -1;
+	CHECK(util_parse_duration("90d", 86400, 1, 1000L * 86400, &v) == 0 && v == 90 * 86400);
+	CHECK(util_parse_duration("12h", 86400, 1, 1000L * 86400, &v) == 0 && v == 12 * 3600);
+	CHECK(util_parse_duration("30m", 0, 0, 86400, &v) == 0 && v == 1800);
+	CHECK(util_parse_duration("0s", 0, 0, 86400, &v) == 0 && v == 0);
+	CHECK(util_parse_duration("7", 86400, 1, 1000L * 86400, &v) == 0 && v == 7 * 86400);
+	v = -1;
+	CHECK(util_parse_duration("7", 0, 0, 86400, &v) == -1 && v == -1); /* no default unit */
+	CHECK(util_parse_duration("", 1, 0, 86400, &v) == -1);
+	CHECK(util_parse_duration("h", 1, 0, 86400, &v) == -1);
+	CHECK(util_parse_duration("-1s", 1, 0, 86400, &v) == -1);
+	CHECK(util_parse_duration("2w", 1, 0, 86400, &v) == -1);
+	CHECK(util_parse_duration("1hh", 1, 0, 86400, &v) == -1);
+	CHECK(util_parse_duration("0s", 1, 1, 86400, &v) == -1);   /* below min */
+	CHECK(util_parse_duration("2d", 1, 0, 86400, &v) == -1);   /* above max */
+	CHECK(util_parse_duration("9223372036854775807d", 1, 0, INT64_MAX, &v) == -1); /* overflow */
+}
+
 static void test_config(void)
 {
 	struct config c;
@@ -182,5 +202,6 @@ void suite_common(void)
 	RUN(test_buf_cap);
 	RUN(test_arena);
 	RUN(test_uuid);
+	RUN(test_duration);
 	RUN(test_config);
 }

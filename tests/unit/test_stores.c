@@ -2,12 +2,44 @@
 #include "unit.h"
 #include "common/arena.h"
 #include "common/digest.h"
+#include "common/util.h"
 #include "registry/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include <pthread.h>
 #include <sqlite3.h>
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
+struct listing {
+	size_t n;
+	char last[160];
+	int64_t mtime;
+};
+
+static void list_one(void *ctx, const char *digest, int64_t mtime)
+{
+	struct listing *l = ctx;
+	l->n++;
+	snprintf(l->last, sizeof(l->last), "%s", digest);
+	l->mtime = mtime;
+}
+
+struct gc_waiter {
+	struct blobstore *bs;
+	int rc, done;
+};
+
+static void *take_shared(void *arg)
+{
+	struct gc_waiter *w = arg;
+	int token;
+	w->rc = w->bs->ops->gc_lock(w->bs, 0, &token);
+	__atomic_store_n(&w->done, 1, __ATOMIC_SEQ_CST);
+	if (!w->rc)
+		w->bs->ops->gc_unlock(w->bs, token);
+	return NULL;
+}
 
 static void test_blobstore_fs(void)
 {
@@ -35,8 +67,36 @@ static void test_blobstore_fs(void)
 	int fd;
 	CHECK(bs->ops->blob_open_fd(bs, d.str, &fd, &size) == 0 && size == 5);
 	close(fd);
+	/* listing: the blob, not the upload, nor a file whose name is no digest */
+	char odd[600];
+	snprintf(odd, sizeof(odd), "%s/blobs/sha256/2c/not-a-digest", dir);
+	FILE *f = fopen(odd, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	struct listing l = {0};
+	CHECK(bs->ops->upload_open(bs, "u3", 1, &u, &size) == 0);
+	bs->ops->upload_close(u);
+	CHECK(bs->ops->blobs_each(bs, list_one, &l) == 0);
+	CHECK(l.n == 1 && !strcmp(l.last, d.str) && l.mtime > 0);
 	CHECK(bs->ops->blob_remove(bs, d.str) == 0);
 	CHECK(bs->ops->blob_open_fd(bs, d.str, &fd, &size) == DD_E_BLOB_UNKNOWN);
+	/* the gc lock: a commit (shared) waits while a collection (exclusive) holds it */
+	struct gc_waiter w = {.bs = bs};
+	int token;
+	pthread_t t;
+	CHECK(bs->ops->gc_lock(bs, 1, &token) == 0);
+	CHECK(pthread_create(&t, NULL, take_shared, &w) == 0);
+	usleep(20000);
+	CHECK(!__atomic_load_n(&w.done, __ATOMIC_SEQ_CST)); /* cannot have it yet, however long it tried */
+	bs->ops->gc_unlock(bs, token);
+	pthread_join(t, NULL);
+	CHECK(w.done && w.rc == 0);
+	CHECK(bs->ops->gc_lock(bs, 0, &token) == 0); /* shared with another shared holder */
+	int token2;
+	CHECK(bs->ops->gc_lock(bs, 0, &token2) == 0);
+	bs->ops->gc_unlock(bs, token2);
+	bs->ops->gc_unlock(bs, token);
 	bs->ops->free(bs);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -212,6 +272,50 @@ static void test_meta_assessments(void)
 	remove_dir(dir);
 }
 
+/* What gc may collect: blobs no manifest names (a foreign layer counts as named), last
+ * uploaded or mounted before the cutoff; forgetting re-checks both. */
+static void test_meta_unreferenced(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	const struct meta_ops *o = m->ops;
+	struct arena a = {0};
+	const char *blob[4] = {"sha256:a1", "sha256:b2", "sha256:c3", "sha256:d4"};
+	for (int i = 0; i < 4; i++)
+		CHECK(o->blob_link(m, i == 3 ? "s" : "r", blob[i], 10 + i) == 0);
+	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB}, {"sha256:b2", REF_FOREIGN}};
+	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:m1", .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = "v1", .refs = refs, .nrefs = 2};
+	const char *missing, **v;
+	int64_t *sizes;
+	size_t n;
+	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	int64_t later = util_now() + 10;
+	CHECK(o->blobs_unreferenced(m, &a, util_now() - 10, "", 10, &v, &sizes, &n) == 0 && n == 0); /* grace */
+	CHECK(o->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 2);
+	CHECK_STR(v[0], "sha256:c3");
+	CHECK_STR(v[1], "sha256:d4");
+	CHECK(sizes[0] == 12 && sizes[1] == 13);
+	CHECK(o->blobs_unreferenced(m, &a, later, "sha256:c3", 10, &v, &sizes, &n) == 0 && n == 1);
+	CHECK_STR(v[0], "sha256:d4");
+	CHECK(o->blobs_unreferenced(m, &a, later, "", 1, &v, &sizes, &n) == 0 && n == 1);
+	CHECK(o->blob_forget(m, "sha256:a1", later) == DD_E_NOT_FOUND); /* named */
+	CHECK(o->blob_forget(m, "sha256:c3", util_now() - 10) == DD_E_NOT_FOUND); /* within the grace */
+	CHECK(o->blob_forget(m, "sha256:d4", later) == 0);
+	CHECK(o->blob_known(m, "sha256:d4") == DD_E_BLOB_UNKNOWN);
+	CHECK(o->blob_linked(m, "s", "sha256:d4", NULL) == DD_E_BLOB_UNKNOWN);
+	CHECK(o->blob_known(m, "sha256:c3") == 0);
+	/* the manifest goes: its blobs are named by nothing */
+	CHECK(o->manifest_delete(m, "r", "sha256:m1") == 0);
+	CHECK(o->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 3);
+	arena_free(&a);
+	m->ops->free(m);
+	remove_dir(dir);
+}
+
 /* A data directory from before a column was added: opening adds it, old rows read with it empty. */
 static void test_meta_migration(void)
 {
@@ -271,6 +375,7 @@ void suite_stores(void)
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
+	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
 	RUN(test_events);
 }

@@ -1,0 +1,95 @@
+/* cmd_gc.c: `drydock gc`: removes the blobs no manifest names (src/registry/gc.c), safe to
+ * run while drydock serve runs on the same data directory. */
+#include "common/dd.h"
+#include "cmds.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "image/layer_cache.h"
+#include "registry/gc.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+
+static const char usage_text[] =
+	"usage: drydock gc [--data DIR | --config FILE] [--grace DURATION] [--dry-run] [--list]\n"
+	"  removes the blobs that no manifest of any repository names (config, layers), and files in\n"
+	"  the blob store that the metadata does not record; safe while the registry runs.\n"
+	"  --grace DURATION  keep blobs uploaded or mounted within this time (default 1h; 30m, 12h,\n"
+	"                    2d, 0s), so that pushes whose manifest is still to come keep their layers\n"
+	"  --dry-run         say what would be removed, remove nothing\n"
+	"  --list            print each blob removed: digest and size in bytes\n"
+	"Manifests are not collected: delete them (DELETE /v2/<name>/manifests/<digest>) first.\n";
+
+static int usage_err(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "drydock gc: %s\n", msg);
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+static double mib(int64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+int cmd_gc(int argc, char **argv)
+{
+	struct config c;
+	const char *why;
+	config_defaults(&c);
+	struct gc_options o = {.grace = 3600};
+	int list = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(a, "--dry-run"))
+			o.dry_run = 1;
+		else if (!strcmp(a, "--list"))
+			list = 1;
+		else if (i + 1 >= argc)
+			return usage_err(NULL);
+		else if (!strcmp(a, "--config")) {
+			if (config_load(&c, argv[++i], &why)) {
+				fprintf(stderr, "drydock gc: %s\n", why);
+				return 2;
+			}
+		} else if (!strcmp(a, "--data"))
+			snprintf(c.data_dir, sizeof(c.data_dir), "%s", argv[++i]);
+		else if (!strcmp(a, "--grace")) {
+			if (util_parse_duration(argv[++i], 0, 0, 3650L * 86400, &o.grace))
+				return usage_err("--grace takes a time with its unit: 30m, 1h, 2d, 0s");
+		} else
+			return usage_err(NULL);
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
+	if (access(path, F_OK)) {
+		fprintf(stderr, "drydock gc: '%s' holds no registry data (no meta.db)\n", c.data_dir);
+		return 1;
+	}
+	struct meta *m = NULL;
+	struct blobstore *bs = NULL;
+	int rc = meta_sqlite_open(path, &m);
+	if (!rc)
+		rc = blobstore_fs_open(c.data_dir, &bs);
+	if (rc) {
+		fprintf(stderr, "drydock gc: cannot open '%s': %s\n", c.data_dir, dd_err_message(rc));
+		if (m)
+			m->ops->free(m);
+		return 1;
+	}
+	char cache[PATH_MAX];
+	snprintf(cache, sizeof(cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
+	o.cache_dir = cache;
+	o.list = list || o.dry_run ? stdout : NULL;
+	struct gc_result r;
+	rc = gc_run(m, bs, &o, &r);
+	const char *verb = o.dry_run ? "would remove" : "removed";
+	printf("%s %" PRId64 " blobs no manifest names (%.1f MiB) and %" PRId64
+	       " files with no record (%.1f MiB); kept what was uploaded or mounted in the last %" PRId64 " s\n",
+	       verb, r.blobs, mib(r.bytes), r.orphans, mib(r.orphan_bytes), o.grace);
+	if (rc)
+		fprintf(stderr, "drydock gc: stopped: %s\n", dd_err_message(rc));
+	bs->ops->free(bs);
+	m->ops->free(m);
+	return rc ? 1 : 0;
+}

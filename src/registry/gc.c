@@ -1,0 +1,149 @@
+/* gc.c: mark and sweep over the metadata, then over the blob store's files.
+ *
+ * Concurrency with a running registry (another process, or threads of this one):
+ *  - The metadata decides, one blob per transaction: blob_forget deletes a blob's record only
+ *    if, at that moment, no manifest names it and it was not uploaded or mounted within the
+ *    grace period. A manifest PUT that commits first keeps the blob; one that commits after
+ *    finds the blob unknown and is refused with MANIFEST_BLOB_UNKNOWN, so a client retries the
+ *    push instead of holding a manifest whose layer is gone.
+ *  - The file goes while the collector holds the blob store's gc lock exclusively; an upload
+ *    holds it shared from its commit to its record, so it never records a blob whose file the
+ *    collector is about to remove.
+ *  - A reader that opened the file before keeps reading it; one that comes after gets
+ *    BLOB_UNKNOWN. */
+#include "common/dd.h"
+#include "gc.h"
+#include "common/arena.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "image/layer_cache.h"
+#include "store/blobstore.h"
+#include "store/meta.h"
+
+#define GC_BATCH 256 /* blobs per hold of the exclusive lock: uploads wait at most this long */
+
+static void drop(struct blobstore *bs, const struct gc_options *o, const char *digest)
+{
+	int rc = bs->ops->blob_remove(bs, digest);
+	if (rc) /* recorded no more: a later run removes the file as an orphan */
+		log_warn("gc: cannot remove blob %s: %s", digest, dd_err_message(rc));
+	if (o->cache_dir && layer_cache_remove(o->cache_dir, digest))
+		log_warn("gc: cannot remove the layer cache entry of %s", digest);
+}
+
+/* The blobs the metadata records that nothing names. */
+static int sweep_recorded(struct meta *m, struct blobstore *bs, const struct gc_options *o, int64_t before,
+			  struct gc_result *out)
+{
+	struct arena a = {0};
+	char after[DD_MAX_DIGEST_BYTES + 1] = "";
+	int rc = 0;
+	for (;;) {
+		const char **digests;
+		int64_t *sizes;
+		size_t n;
+		arena_free(&a); /* the last batch's names */
+		if ((rc = m->ops->blobs_unreferenced(m, &a, before, after, GC_BATCH, &digests, &sizes, &n)) || !n)
+			break;
+		snprintf(after, sizeof(after), "%s", digests[n - 1]);
+		int lock = -1;
+		if (!o->dry_run && (rc = bs->ops->gc_lock(bs, 1, &lock)))
+			break;
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (!o->dry_run) {
+				rc = m->ops->blob_forget(m, digests[i], before);
+				if (rc == DD_E_NOT_FOUND) { /* named or uploaded again meanwhile */
+					rc = 0;
+					continue;
+				}
+				if (rc)
+					break;
+				drop(bs, o, digests[i]);
+			}
+			out->blobs++;
+			out->bytes += sizes[i];
+			if (o->list)
+				fprintf(o->list, "%s %" PRId64 "\n", digests[i], sizes[i]);
+		}
+		if (lock >= 0)
+			bs->ops->gc_unlock(bs, lock);
+		if (rc || n < GC_BATCH)
+			break;
+	}
+	arena_free(&a);
+	return rc;
+}
+
+struct file_list {
+	struct arena *a;
+	int64_t before;
+	const char **v;
+	size_t n, cap;
+	int nomem;
+};
+
+static void collect_old(void *ctx, const char *digest, int64_t mtime)
+{
+	struct file_list *l = ctx;
+	if (mtime >= l->before || l->nomem)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 1024;
+		const char **v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			l->nomem = 1;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = arena_strdup(l->a, digest);
+}
+
+/* The files older than the grace period that the metadata does not record. */
+static int sweep_files(struct meta *m, struct blobstore *bs, const struct gc_options *o, int64_t before,
+		       struct gc_result *out)
+{
+	struct arena a = {0};
+	struct file_list l = {.a = &a, .before = before};
+	int rc = bs->ops->blobs_each(bs, collect_old, &l);
+	if (!rc && l.nomem)
+		rc = DD_E_NOMEM;
+	for (size_t i = 0; i < l.n && !rc; i += GC_BATCH) {
+		int lock = -1;
+		if (!o->dry_run && (rc = bs->ops->gc_lock(bs, 1, &lock)))
+			break;
+		for (size_t k = i; k < l.n && k < i + GC_BATCH && !rc; k++) {
+			rc = m->ops->blob_known(m, l.v[k]);
+			if (!rc) /* recorded: the first sweep's business */
+				continue;
+			if (rc != DD_E_BLOB_UNKNOWN)
+				break;
+			rc = 0;
+			int64_t size = 0;
+			if (bs->ops->blob_stat(bs, l.v[k], &size))
+				continue; /* gone meanwhile */
+			if (!o->dry_run)
+				drop(bs, o, l.v[k]);
+			out->orphans++;
+			out->orphan_bytes += size;
+			if (o->list)
+				fprintf(o->list, "%s %" PRId64 " (no record)\n", l.v[k], size);
+		}
+		if (lock >= 0)
+			bs->ops->gc_unlock(bs, lock);
+	}
+	free(l.v);
+	arena_free(&a);
+	return rc;
+}
+
+int gc_run(struct meta *m, struct blobstore *bs, const struct gc_options *o, struct gc_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	int64_t before = util_now() - o->grace;
+	int rc = sweep_recorded(m, bs, o, before, out);
+	if (!rc)
+		rc = sweep_files(m, bs, o, before, out);
+	return rc;
+}

@@ -1,0 +1,31 @@
+/* gc.h: garbage collection of the blob store, safe while the registry serves.
+ *
+ * A blob is collected when no manifest of any repository names it (as its config, a layer
+ * or a foreign layer) and it was last uploaded or mounted longer ago than the grace period,
+ * which covers pushes whose manifest has not arrived yet. Files in the store that the
+ * metadata does not record at all (a crash between a commit and its record) are collected
+ * under the same grace. Manifests are never collected: delete them through the API first. */
+#ifndef DD_GC_H
+#define DD_GC_H
+#include <stdint.h>
+#include <stdio.h>
+
+struct meta;
+struct blobstore;
+
+struct gc_options {
+	int64_t grace;         /* seconds */
+	int dry_run;           /* count and list, remove nothing */
+	const char *cache_dir; /* the layer cache, whose entries of removed blobs go too; or NULL */
+	FILE *list;            /* each blob collected, "<digest> <bytes>" per line; or NULL */
+};
+
+struct gc_result {
+	int64_t blobs, bytes;     /* unreferenced blobs the metadata recorded */
+	int64_t orphans, orphan_bytes; /* files the metadata did not record */
+};
+
+/* 0, or the first error of the stores (what was collected before it stays collected). */
+int gc_run(struct meta *m, struct blobstore *bs, const struct gc_options *o, struct gc_result *out);
+
+#endif

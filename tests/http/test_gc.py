@@ -1,0 +1,190 @@
+"""drydock gc: removes exactly the blobs no manifest names (and files with no record), after a
+grace period, while the registry keeps serving; nothing a stored manifest needs is ever removed."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import BIN, LAYER, OCI_CONFIG, OCI_MANIFEST, Server, make_image, push_blob, sha256  # noqa: E402
+
+FOREIGN = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+
+
+@pytest.fixture
+def srv():
+    s = Server().start()
+    yield s
+    s.stop()
+
+
+def gc(srv, *args):
+    r = subprocess.run([BIN, "gc", "--data", srv.data_dir, "--list", *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    listed = {line.split()[0] for line in r.stdout.splitlines() if line.startswith("sha256:")}
+    return listed, r.stdout
+
+
+def blob_file(srv, digest):
+    hexd = digest.split(":")[1]
+    return os.path.join(srv.data_dir, "blobs", "sha256", hexd[:2], hexd)
+
+
+def put_manifest(http, base, repo, ref, body):
+    return http.put(f"{base}/v2/{repo}/manifests/{ref}", data=body, headers={"Content-Type": OCI_MANIFEST})
+
+
+def manifest(config, config_body, layers):
+    return json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": {"mediaType": OCI_CONFIG, "digest": config, "size": len(config_body)},
+                       "layers": [{"mediaType": mt, "digest": sha256(b), "size": len(b)} for mt, b in layers]}).encode()
+
+
+def test_collects_only_what_no_manifest_names(srv):
+    http, base = requests.Session(), srv.url
+    one = make_image(http, base, "gc/one", seed=b"one")
+    assert put_manifest(http, base, "gc/one", "v1", one).status_code == 201
+    one_config, one_layer = json.loads(one)["config"]["digest"], json.loads(one)["layers"][0]["digest"]
+    # gc/two names gc/one's layer (mounted), its own config, and a foreign layer it pushed anyway
+    cfg2 = b'{"architecture":"amd64","os":"linux","two":1}'
+    foreign = b"foreign layer bytes"
+    r = http.post(f"{base}/v2/gc/two/blobs/uploads/?mount={one_layer}&from=gc/one")
+    assert r.status_code == 201
+    push_blob(http, base, "gc/two", cfg2)
+    push_blob(http, base, "gc/two", foreign)
+    two = manifest(sha256(cfg2), cfg2, [(LAYER, b"layer-one"), (FOREIGN, foreign)])
+    assert put_manifest(http, base, "gc/two", "v1", two).status_code == 201
+    stray = push_blob(http, base, "gc/one", b"a blob no manifest names")
+    # gc/one's manifest goes: its config is named by nothing now, its layer still by gc/two
+    assert http.delete(f"{base}/v2/gc/one/manifests/{sha256(one)}").status_code == 202
+    time.sleep(1.1)  # the grace period counts whole seconds
+
+    listed, out = gc(srv, "--grace", "0s")
+    assert listed == {one_config, stray}, out
+    assert "removed 2 blobs" in out and "0 files with no record" in out
+    for d in (one_config, stray):
+        assert not os.path.exists(blob_file(srv, d))
+        assert http.get(f"{base}/v2/gc/one/blobs/{d}").status_code == 404
+    for d, body in ((one_layer, b"layer-one"), (sha256(cfg2), cfg2), (sha256(foreign), foreign)):
+        r = http.get(f"{base}/v2/gc/two/blobs/{d}")
+        assert r.status_code == 200 and r.content == body, d
+    assert http.get(f"{base}/v2/gc/two/manifests/v1").content == two
+    listed, out = gc(srv, "--grace", "0s")  # nothing more to do
+    assert "removed 0 blobs" in out
+
+
+def test_grace_dry_run_and_reupload(srv):
+    http, base = requests.Session(), srv.url
+    stray = push_blob(http, base, "gc/grace", b"stray bytes")
+    time.sleep(1.1)
+    listed, out = gc(srv)  # default grace: an hour
+    assert not listed and "removed 0 blobs" in out
+    listed, out = gc(srv, "--grace", "0s", "--dry-run")
+    assert listed == {stray} and "would remove 1 blobs" in out
+    assert http.get(f"{base}/v2/gc/grace/blobs/{stray}").status_code == 200  # a dry run removes nothing
+    # uploading the same bytes again restarts its grace period (times are whole seconds: a
+    # blob last uploaded at second S goes once S < now - grace)
+    time.sleep(2.1)
+    push_blob(http, base, "gc/grace", b"stray bytes")
+    listed, out = gc(srv, "--grace", "1s")
+    assert not listed, out
+    assert http.get(f"{base}/v2/gc/grace/blobs/{stray}").status_code == 200
+    time.sleep(2.1)
+    listed, out = gc(srv, "--grace", "1s")
+    assert listed == {stray}
+    assert http.get(f"{base}/v2/gc/grace/blobs/{stray}").status_code == 404
+
+
+def test_manifest_after_its_blobs_were_collected_is_refused(srv):
+    http, base = requests.Session(), srv.url
+    body = make_image(http, base, "gc/late", seed=b"late")
+    time.sleep(1.1)
+    gc(srv, "--grace", "0s")
+    r = put_manifest(http, base, "gc/late", "v1", body)
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+    make_image(http, base, "gc/late", seed=b"late")  # the client pushes its blobs again
+    assert put_manifest(http, base, "gc/late", "v1", body).status_code == 201
+
+
+def test_files_with_no_record(srv):
+    old = sha256(b"orphan")
+    young = sha256(b"young orphan")
+    for d, body in ((old, b"orphan"), (young, b"young orphan")):
+        os.makedirs(os.path.dirname(blob_file(srv, d)), exist_ok=True)
+        with open(blob_file(srv, d), "wb") as f:
+            f.write(body)
+    two_hours_ago = time.time() - 7200
+    os.utime(blob_file(srv, old), (two_hours_ago, two_hours_ago))
+    odd = os.path.join(srv.data_dir, "blobs", "sha256", "zz")
+    os.makedirs(odd, exist_ok=True)
+    with open(os.path.join(odd, "not-a-digest"), "w") as f:
+        f.write("x")
+    listed, out = gc(srv)  # default grace: the young one stays
+    assert listed == {old} and "1 files with no record" in out, out
+    assert not os.path.exists(blob_file(srv, old))
+    assert os.path.exists(blob_file(srv, young)) and os.path.exists(os.path.join(odd, "not-a-digest"))
+
+
+def test_concurrent_pushes_lose_nothing(srv):
+    """gc with no grace at all, over and over, while four clients push: a push may be refused
+    (its blobs went before its manifest came) and is retried, but every manifest the registry
+    accepted keeps every blob it names, byte for byte."""
+    base = srv.url
+    stop = threading.Event()
+    runs, errors = [], []
+
+    def collector():
+        while not stop.is_set():
+            r = subprocess.run([BIN, "gc", "--data", srv.data_dir, "--grace", "0s"], capture_output=True,
+                               text=True)
+            runs.append(r.returncode)
+            if r.returncode:
+                errors.append(r.stderr)
+
+    accepted, refused = [], []
+
+    def pusher(k):
+        http = requests.Session()
+        for i in range(12):
+            repo, seed = f"gc/busy{k}", f"{k}-{i}".encode()
+            for attempt in range(20):
+                body = make_image(http, base, repo, seed=seed)
+                if i % 3 == 0 and attempt == 0:
+                    time.sleep(1.05)  # let a collection pass between the blobs and the manifest
+                r = put_manifest(http, base, repo, f"t{i}", body)
+                if r.status_code == 201:
+                    accepted.append((repo, body))
+                    break
+                assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN", r.text
+                refused.append(repo)
+            else:
+                errors.append(f"{repo} t{i} never accepted")
+
+    t = threading.Thread(target=collector)
+    t.start()
+    pushers = [threading.Thread(target=pusher, args=(k,)) for k in range(4)]
+    for p in pushers:
+        p.start()
+    for p in pushers:
+        p.join()
+    stop.set()
+    t.join()
+    assert not errors, errors
+    assert len(runs) >= 3 and len(accepted) == 48
+    assert refused  # the pauses let collections in: the refusal path was taken
+    gc(srv, "--grace", "0s")
+    http = requests.Session()
+    for repo, body in accepted:
+        m = json.loads(body)
+        for desc in [m["config"]] + m["layers"]:
+            r = http.get(f"{base}/v2/{repo}/blobs/{desc['digest']}")
+            assert r.status_code == 200 and sha256(r.content) == desc["digest"], (repo, desc)
+    leftovers = glob.glob(os.path.join(srv.data_dir, "blobs", "sha256", "*", "*"))
+    assert len(leftovers) == 2 * len(accepted)  # each image: its own config and layer, nothing else
