@@ -263,6 +263,11 @@ def main():
         "above the 0.25x target before one line of registry code runs, so no program built on these "
         "libraries can meet that target as stated; the process's own memory is the anonymous RSS row."
         if rss_floor > 0.25 else "below the 0.25x target, which leaves room for registry code.")]
+    for img in ("debian-min", "debian-big"):
+        lines.append(f"| {img} | {median(floor[img]):.3f}s | {median(res['drydock'][f'push {img}']):.3f}s | "
+                     f"{median(res['docker-registry'][f'push {img}']):.3f}s | "
+                     f"{median(res['drydock'][f'pull {img}']):.3f}s | "
+                     f"{median(res['docker-registry'][f'pull {img}']):.3f}s |")
     lines += ["", "skopeo's own work (reading, hashing, writing the image) takes about as long as a whole push or "
               "pull through either registry: the wall time is the client's, and no registry can make it 2x "
               "faster. What the registry itself spends is its CPU time, in the table above (`server CPU s`).",
