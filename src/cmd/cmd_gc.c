@@ -8,16 +8,22 @@
 #include "registry/gc.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include <pwd.h>
 
 static const char usage_text[] =
-	"usage: drydock gc [--data DIR | --config FILE] [--grace DURATION] [--dry-run] [--list]\n"
+	"usage: drydock gc [--data DIR | --config FILE] [--grace DURATION] [--delete-untagged] [--dry-run]\n"
+	"                  [--list]\n"
 	"  removes the blobs that no manifest of any repository names (config, layers), and files in\n"
 	"  the blob store that the metadata does not record; safe while the registry runs.\n"
 	"  --grace DURATION  keep blobs uploaded or mounted within this time (default 1h; 30m, 12h,\n"
 	"                    2d, 0s), so that pushes whose manifest is still to come keep their layers\n"
-	"  --dry-run         say what would be removed, remove nothing\n"
-	"  --list            print each blob removed: digest and size in bytes\n"
-	"Manifests are not collected: delete them (DELETE /v2/<name>/manifests/<digest>) first.\n";
+	"  --delete-untagged also delete the manifests no tag points to, no index names and no subject\n"
+	"                    holds (older than the grace period), then the blobs they alone named;\n"
+	"                    an image pushed only by digest goes too\n"
+	"  --dry-run         say what would be removed, remove nothing (of nested untagged indexes,\n"
+	"                    only the outermost are counted)\n"
+	"  --list            print each manifest and blob removed (blobs with their size in bytes)\n"
+	"Without --delete-untagged no manifest is touched: delete them through the API first.\n";
 
 static int usage_err(const char *msg)
 {
@@ -45,6 +51,8 @@ int cmd_gc(int argc, char **argv)
 			o.dry_run = 1;
 		else if (!strcmp(a, "--list"))
 			list = 1;
+		else if (!strcmp(a, "--delete-untagged"))
+			o.delete_untagged = 1;
 		else if (i + 1 >= argc)
 			return usage_err(NULL);
 		else if (!strcmp(a, "--config")) {
@@ -81,9 +89,15 @@ int cmd_gc(int argc, char **argv)
 	snprintf(cache, sizeof(cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
 	o.cache_dir = cache;
 	o.list = list || o.dry_run ? stdout : NULL;
+	struct passwd *pw = getpwuid(geteuid());
+	char actor[96];
+	snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "?");
+	o.actor = actor;
 	struct gc_result r;
 	rc = gc_run(m, bs, &o, &r);
 	const char *verb = o.dry_run ? "would remove" : "removed";
+	if (o.delete_untagged)
+		printf("%s %" PRId64 " untagged manifests\n", verb, r.manifests);
 	printf("%s %" PRId64 " blobs no manifest names (%.1f MiB) and %" PRId64
 	       " files with no record (%.1f MiB); kept what was uploaded or mounted in the last %" PRId64 " s\n",
 	       verb, r.blobs, mib(r.bytes), r.orphans, mib(r.orphan_bytes), o.grace);

@@ -9,7 +9,9 @@
 #include "auth/access.h"
 #include "auth/accounts.h"
 #include "auth/jwt.h"
+#include "image/layer_cache.h"
 #include "registry/events.h"
+#include "registry/gc.h"
 #include "registry/registry.h"
 #include "scan/scanner.h"
 #include "assess/webhook.h"
@@ -23,6 +25,7 @@ static const char usage_text[] =
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
+	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
 	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
@@ -57,28 +60,52 @@ static void write_event(void *ctx, const struct event *ev)
 }
 
 /* The janitor: purges stale upload sessions at start and then every half max-age (at most
- * hourly), until stopped. */
+ * hourly), and collects garbage every gc_every seconds when that is set (first after one
+ * interval), until stopped. */
 struct janitor {
 	struct registry *reg;
 	int64_t max_age;
+	int64_t gc_every;
+	struct gc_options gc;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop, running;
 };
 
+static void collect(struct janitor *j)
+{
+	struct gc_result r;
+	int rc = gc_run(j->reg->meta, j->reg->blobs, &j->gc, &r);
+	if (rc)
+		log_error("gc: stopped: %s", dd_err_message(rc));
+	if (r.manifests || r.blobs || r.orphans)
+		log_info("gc: removed %" PRId64 " untagged manifests, %" PRId64 " blobs no manifest names (%" PRId64
+			 " bytes) and %" PRId64 " files with no record (%" PRId64 " bytes)",
+			 r.manifests, r.blobs, r.bytes, r.orphans, r.orphan_bytes);
+}
+
 static void *janitor_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
+	int64_t now = util_now(), next_purge = now, next_gc = j->gc_every ? now + j->gc_every : INT64_MAX;
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);
-		registry_purge_uploads(j->reg, j->max_age);
+		if ((now = util_now()) >= next_purge) {
+			registry_purge_uploads(j->reg, j->max_age);
+			next_purge = now + every;
+		}
+		if (now >= next_gc) {
+			collect(j);
+			next_gc = util_now() + j->gc_every;
+		}
 		pthread_mutex_lock(&j->mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += every;
+		int64_t next = next_purge < next_gc ? next_purge : next_gc;
+		until.tv_sec += next > now ? next - now : 1;
 		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)
 			;
 	}
@@ -204,8 +231,12 @@ int cmd_serve(int argc, char **argv)
 		rc = registry_new(blobs, meta, &reg);
 	if (!rc)
 		reg->max_sessions = c.max_upload_sessions;
-	struct janitor jan = {.reg = reg, .max_age = c.upload_max_age, .mu = PTHREAD_MUTEX_INITIALIZER,
-			      .cv = PTHREAD_COND_INITIALIZER};
+	char gc_cache[PATH_MAX];
+	snprintf(gc_cache, sizeof(gc_cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
+	struct janitor jan = {.reg = reg, .max_age = c.upload_max_age, .gc_every = c.gc_interval,
+			      .gc = {.grace = c.gc_grace, .delete_untagged = c.gc_delete_untagged,
+				     .cache_dir = gc_cache, .actor = "gc"},
+			      .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	if (!rc && *c.event_log) {
 		el.fd = open(c.event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (el.fd < 0) {

@@ -11,6 +11,7 @@ void config_defaults(struct config *c)
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
 	c->upload_max_age = 24 * 3600;
+	c->gc_grace = 3600;
 	c->scan_workers = 2;
 	c->analyse_uploads = 1;
 	c->auth = 1;
@@ -64,6 +65,14 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->analyse_uploads = !strcmp(value, "true");
 		return 0;
 	}
+	if (!strcmp(key, "gc-delete-untagged")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "gc-delete-untagged must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->gc_delete_untagged = !strcmp(value, "true");
+		return 0;
+	}
 	if (!strcmp(key, "access-log")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "access-log must be true or false";
@@ -78,6 +87,12 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "upload-max-age"))
 		return set_long(&c->upload_max_age, value, 1, 365L * 24 * 3600,
 				"upload-max-age must be a number of seconds from 1 to 31536000", why);
+	if (!strcmp(key, "gc-interval"))
+		return set_long(&c->gc_interval, value, 0, 365L * 24 * 3600,
+				"gc-interval must be a number of seconds from 0 (no collection) to 31536000", why);
+	if (!strcmp(key, "gc-grace"))
+		return set_long(&c->gc_grace, value, 0, 3650L * 24 * 3600,
+				"gc-grace must be a number of seconds from 0 to 315360000", why);
 	if (!strcmp(key, "webhook")) {
 		if (*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
 			*why = "webhook must be an http:// or https:// URL";

@@ -13,6 +13,9 @@ struct config {
 	int access_log;
 	long max_upload_sessions; /* open upload sessions at once */
 	long upload_max_age;      /* seconds an idle upload session is kept */
+	long gc_interval;         /* seconds between garbage collections in the server; 0: none */
+	long gc_grace;            /* seconds a blob (or untagged manifest) is kept after its upload */
+	int gc_delete_untagged;   /* the server's collections also delete untagged manifests */
 	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
 	int analyse_uploads;      /* read layers as they upload (default), not only once committed */

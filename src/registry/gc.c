@@ -20,7 +20,7 @@
 #include "store/blobstore.h"
 #include "store/meta.h"
 
-#define GC_BATCH 256 /* blobs per hold of the exclusive lock: uploads wait at most this long */
+#define GC_BATCH 64 /* blobs per hold of the exclusive lock (one transaction each): what an upload may wait */
 
 static void drop(struct blobstore *bs, const struct gc_options *o, const char *digest)
 {
@@ -29,6 +29,57 @@ static void drop(struct blobstore *bs, const struct gc_options *o, const char *d
 		log_warn("gc: cannot remove blob %s: %s", digest, dd_err_message(rc));
 	if (o->cache_dir && layer_cache_remove(o->cache_dir, digest))
 		log_warn("gc: cannot remove the layer cache entry of %s", digest);
+}
+
+/* Untagged manifests, round after round (an index deleted unties its children), at most
+ * GC_ROUNDS deep; a dry run sees the first round only. */
+#define GC_ROUNDS 64
+
+static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t before, struct gc_result *out)
+{
+	struct arena a = {0};
+	int rc = 0;
+	for (int round = 0; round < GC_ROUNDS && !rc; round++) {
+		char after_repo[DD_MAX_NAME_BYTES + 1] = "", after_digest[DD_MAX_DIGEST_BYTES + 1] = "";
+		int64_t deleted = 0;
+		for (;;) {
+			const char **repos, **digests;
+			size_t n;
+			arena_free(&a);
+			rc = m->ops->manifests_untagged(m, &a, before, after_repo, after_digest, GC_BATCH, &repos, &digests, &n);
+			if (rc || !n)
+				break;
+			snprintf(after_repo, sizeof(after_repo), "%s", repos[n - 1]);
+			snprintf(after_digest, sizeof(after_digest), "%s", digests[n - 1]);
+			for (size_t i = 0; i < n && !rc; i++) {
+				if (!o->dry_run) {
+					rc = m->ops->manifest_forget_untagged(m, repos[i], digests[i], before);
+					if (rc == DD_E_NOT_FOUND) { /* tagged or named meanwhile */
+						rc = 0;
+						continue;
+					}
+					if (rc)
+						break;
+					struct audit_rec e = {.time = util_now(), .actor = o->actor ? o->actor : "gc",
+							      .action = "gc-delete",
+							      .target = arena_printf(&a, "%s@%s", repos[i], digests[i]),
+							      .detail = "{\"reason\":\"untagged\"}"};
+					if (m->ops->audit_add(m, &e))
+						log_warn("gc: cannot record the deletion of %s in the audit log", e.target);
+				}
+				deleted++;
+				out->manifests++;
+				if (o->list)
+					fprintf(o->list, "%s@%s (untagged manifest)\n", repos[i], digests[i]);
+			}
+			if (rc || n < GC_BATCH)
+				break;
+		}
+		if (!deleted || o->dry_run)
+			break;
+	}
+	arena_free(&a);
+	return rc;
 }
 
 /* The blobs the metadata records that nothing names. */
@@ -142,7 +193,9 @@ int gc_run(struct meta *m, struct blobstore *bs, const struct gc_options *o, str
 {
 	memset(out, 0, sizeof(*out));
 	int64_t before = util_now() - o->grace;
-	int rc = sweep_recorded(m, bs, o, before, out);
+	int rc = o->delete_untagged ? sweep_untagged(m, o, before, out) : 0;
+	if (!rc)
+		rc = sweep_recorded(m, bs, o, before, out);
 	if (!rc)
 		rc = sweep_files(m, bs, o, before, out);
 	return rc;

@@ -4,7 +4,9 @@
  * or a foreign layer) and it was last uploaded or mounted longer ago than the grace period,
  * which covers pushes whose manifest has not arrived yet. Files in the store that the
  * metadata does not record at all (a crash between a commit and its record) are collected
- * under the same grace. Manifests are never collected: delete them through the API first. */
+ * under the same grace. Manifests are collected only when asked (delete_untagged): those no tag
+ * points to, no index of their repository names, and no subject there still holds (a referrer
+ * whose image is gone), round after round, as deleting an index unties its children. */
 #ifndef DD_GC_H
 #define DD_GC_H
 #include <stdint.h>
@@ -15,12 +17,15 @@ struct blobstore;
 
 struct gc_options {
 	int64_t grace;         /* seconds */
-	int dry_run;           /* count and list, remove nothing */
+	int dry_run;           /* count and list, remove nothing (untagged manifests: the first round) */
+	int delete_untagged;   /* also delete untagged manifests stored before the grace period */
 	const char *cache_dir; /* the layer cache, whose entries of removed blobs go too; or NULL */
 	FILE *list;            /* each blob collected, "<digest> <bytes>" per line; or NULL */
+	const char *actor;     /* who, in the audit log of deleted manifests ("cli:<user>") */
 };
 
 struct gc_result {
+	int64_t manifests;        /* untagged manifests deleted */
 	int64_t blobs, bytes;     /* unreferenced blobs the metadata recorded */
 	int64_t orphans, orphan_bytes; /* files the metadata did not record */
 };

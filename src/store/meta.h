@@ -84,7 +84,7 @@ struct scan_done {
 struct audit_rec {
 	int64_t id, time;
 	const char *actor;  /* account name, "anonymous", "-" (auth off) or "cli:<user>" */
-	const char *action; /* "push", "delete", "tag-delete", "blob-delete", "rule-create", ... */
+	const char *action; /* "push", "delete", "tag-delete", "blob-delete", "gc-delete", "rule-create", ... */
 	const char *target; /* "repo@digest", "repo:tag", a rule id, an account name */
 	const char *detail; /* "" or a short JSON object */
 };
@@ -115,6 +115,15 @@ struct meta_ops {
 			    int with_content, struct manifest_rec *out);
 	/* Deletes a manifest and every tag that points to it. */
 	int (*manifest_delete)(struct meta *m, const char *repo, const char *digest);
+	/* Manifests that no tag of their repository points to, no index there names, and whose
+	 * subject (if any) the repository no longer holds, stored before `before`: up to max after
+	 * (after_repo, after_digest) ("", "" for the start) in (repo, digest) order; parallel
+	 * arena arrays. */
+	int (*manifests_untagged)(struct meta *m, struct arena *a, int64_t before, const char *after_repo,
+				  const char *after_digest, size_t max, const char ***repos, const char ***digests,
+				  size_t *n);
+	/* Deletes it as manifest_delete does if it still qualifies: 0, or DD_E_NOT_FOUND. */
+	int (*manifest_forget_untagged)(struct meta *m, const char *repo, const char *digest, int64_t before);
 	int (*tag_delete)(struct meta *m, const char *repo, const char *tag);
 	/* Up to limit names after `last` ("" for the start), sorted; *more when others follow. */
 	int (*tags_list)(struct meta *m, struct arena *a, const char *repo, const char *last, int64_t limit,

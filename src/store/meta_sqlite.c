@@ -51,6 +51,13 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL,"
 	" action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);";
 
+/* A manifest of repository m.repo that no tag points to, no index there names, and whose
+ * subject, if it has one, the repository no longer holds (gc --delete-untagged). */
+#define UNTAGGED                                                                                           \
+	" NOT EXISTS(SELECT 1 FROM tags t WHERE t.repo=m.repo AND t.digest=m.digest) AND"                       \
+	" NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repo=m.repo AND r.child=m.digest AND r.kind=1) AND" \
+	" (m.subject='' OR NOT EXISTS(SELECT 1 FROM manifests s WHERE s.repo=m.repo AND s.digest=m.subject))"
+
 enum stmt_id {
 	S_BEGIN,
 	S_COMMIT,
@@ -65,6 +72,8 @@ enum stmt_id {
 	S_BLOB_FORGET,
 	S_BLOB_FORGET_LINKS,
 	S_BLOB_KNOWN,
+	S_MANIFESTS_UNTAGGED,
+	S_MANIFEST_DEL_UNTAGGED,
 	S_MANIFEST_EXISTS,
 	S_MANIFEST_ADD,
 	S_REF_ADD,
@@ -140,6 +149,10 @@ static const char *const sql[S__COUNT] = {
 			  " NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=?1 AND r.kind<>1)",
 	[S_BLOB_FORGET_LINKS] = "DELETE FROM repo_blobs WHERE digest=?1",
 	[S_BLOB_KNOWN] = "SELECT 1 FROM blobs WHERE digest=?1",
+	[S_MANIFESTS_UNTAGGED] = "SELECT m.repo, m.digest FROM manifests m WHERE (m.repo, m.digest)>(?1, ?2) AND"
+				 " m.created<?3 AND" UNTAGGED " ORDER BY m.repo, m.digest LIMIT ?4",
+	[S_MANIFEST_DEL_UNTAGGED] = "DELETE FROM manifests AS m WHERE m.repo=?1 AND m.digest=?2 AND m.created<?3 AND"
+				    UNTAGGED,
 	[S_MANIFEST_EXISTS] = "SELECT 1 FROM manifests WHERE repo=?1 AND digest=?2",
 	[S_MANIFEST_ADD] = "INSERT OR IGNORE INTO manifests(repo, digest, media_type, artifact_type, subject,"
 			   " annotations, size, content, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
@@ -768,7 +781,9 @@ out:
 	return rc;
 }
 
-static int ms_manifest_delete(struct meta *m, const char *repo, const char *digest)
+/* Deletes a manifest; with untagged_before >= 0 only if it is untagged (UNTAGGED) and was
+ * stored before then, else DD_E_NOT_FOUND. */
+static int manifest_delete(struct meta *m, const char *repo, const char *digest, int64_t untagged_before)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	struct conn *c;
@@ -777,13 +792,15 @@ static int ms_manifest_delete(struct meta *m, const char *repo, const char *dige
 		return rc;
 	if ((rc = tx_begin(c)))
 		goto out;
-	sqlite3_stmt *s = stmt(c, S_MANIFEST_DEL);
+	sqlite3_stmt *s = stmt(c, untagged_before >= 0 ? S_MANIFEST_DEL_UNTAGGED : S_MANIFEST_DEL);
 	bind_text(s, 1, repo);
 	bind_text(s, 2, digest);
+	if (untagged_before >= 0)
+		sqlite3_bind_int64(s, 3, untagged_before);
 	if ((rc = exec_done(c, s, "delete manifest")))
 		goto out;
 	if (sqlite3_changes(c->db) == 0) {
-		rc = repo_exists_c(c, repo);
+		rc = untagged_before >= 0 ? DD_E_NOT_FOUND : repo_exists_c(c, repo);
 		rc = rc ? rc : DD_E_MANIFEST_UNKNOWN;
 		goto out;
 	}
@@ -800,6 +817,45 @@ static int ms_manifest_delete(struct meta *m, const char *repo, const char *dige
 out:
 	if (rc)
 		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_manifest_delete(struct meta *m, const char *repo, const char *digest)
+{
+	return manifest_delete(m, repo, digest, -1);
+}
+
+static int ms_manifest_forget_untagged(struct meta *m, const char *repo, const char *digest, int64_t before)
+{
+	return manifest_delete(m, repo, digest, before < 0 ? 0 : before);
+}
+
+static int ms_manifests_untagged(struct meta *m, struct arena *a, int64_t before, const char *after_repo,
+				 const char *after_digest, size_t max, const char ***repos, const char ***digests,
+				 size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	*repos = arena_alloc(a, (max + 1) * sizeof(**repos));
+	*digests = arena_alloc(a, (max + 1) * sizeof(**digests));
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_MANIFESTS_UNTAGGED);
+	bind_text(s, 1, after_repo);
+	bind_text(s, 2, after_digest);
+	sqlite3_bind_int64(s, 3, before);
+	sqlite3_bind_int64(s, 4, (int64_t)max);
+	int r;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && *n < max) {
+		(*repos)[*n] = col_text(a, s, 0);
+		(*digests)[(*n)++] = col_text(a, s, 1);
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = sq_err(c->db, "untagged manifests");
+	sqlite3_reset(s);
 	conn_put(ms, c);
 	return rc;
 }
@@ -1586,6 +1642,8 @@ static const struct meta_ops sqlite_ops = {
 	.manifest_put = ms_manifest_put,
 	.manifest_get = ms_manifest_get,
 	.manifest_delete = ms_manifest_delete,
+	.manifests_untagged = ms_manifests_untagged,
+	.manifest_forget_untagged = ms_manifest_forget_untagged,
 	.tag_delete = ms_tag_delete,
 	.tags_list = ms_tags_list,
 	.catalog = ms_catalog,

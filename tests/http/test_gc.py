@@ -12,7 +12,8 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drydock import BIN, LAYER, OCI_CONFIG, OCI_MANIFEST, Server, make_image, push_blob, sha256  # noqa: E402
+from drydock import (BIN, LAYER, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Server, make_image, push_blob,  # noqa: E402
+                     sha256)
 
 FOREIGN = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
 
@@ -188,3 +189,105 @@ def test_concurrent_pushes_lose_nothing(srv):
             assert r.status_code == 200 and sha256(r.content) == desc["digest"], (repo, desc)
     leftovers = glob.glob(os.path.join(srv.data_dir, "blobs", "sha256", "*", "*"))
     assert len(leftovers) == 2 * len(accepted)  # each image: its own config and layer, nothing else
+
+
+def test_delete_untagged(srv):
+    http, base, repo = requests.Session(), srv.url, "gc/untagged"
+
+    def image(seed, tag=None):
+        body = make_image(http, base, repo, seed=seed)
+        r = put_manifest(http, base, repo, tag or sha256(body), body)
+        assert r.status_code == 201, r.text
+        return sha256(body), body
+
+    def index(children, tag=None):
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": d, "size": len(b)} for d, b in children]}).encode()
+        r = http.put(f"{base}/v2/{repo}/manifests/{tag or sha256(body)}", data=body,
+                     headers={"Content-Type": OCI_INDEX})
+        assert r.status_code == 201, r.text
+        return sha256(body), body
+
+    empty = push_blob(http, base, repo, b"{}")
+
+    def referrer(subject, note):
+        body = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.note",
+                           "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+                           "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2}],
+                           "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 1},
+                           "annotations": {"note": note}}).encode()
+        assert put_manifest(http, base, repo, sha256(body), body).status_code == 201
+        return sha256(body), body
+
+    tagged = image(b"tagged", "keep")
+    by_digest = image(b"by-digest")
+    c1, c2 = image(b"child1"), image(b"child2")
+    multi = index([c1, c2], "multi")
+    inner = image(b"inner")
+    outer = index([inner])  # an untagged index: it goes first, then the child it alone named
+    r_kept = referrer(tagged[0], "on a tagged image")
+    r_orphaned = referrer(by_digest[0], "on an image that goes")
+    r_lost = referrer(sha256(b"never pushed"), "on nothing")
+    keep = [tagged, c1, c2, multi, r_kept]
+    gone = [by_digest, outer, inner, r_orphaned, r_lost]
+    time.sleep(1.1)
+
+    listed, out = gc(srv, "--delete-untagged")  # the default grace keeps everything this young
+    assert "removed 0 untagged manifests" in out
+    listed, out = gc(srv, "--grace", "0s")  # without the flag no manifest is touched
+    assert "untagged" not in out
+    for d, _ in gone:
+        assert http.get(f"{base}/v2/{repo}/manifests/{d}").status_code == 200
+    _, out = gc(srv, "--grace", "0s", "--delete-untagged", "--dry-run")
+    round_one = {line.split("@")[1].split()[0] for line in out.splitlines() if "(untagged manifest)" in line}
+    assert round_one == {by_digest[0], outer[0], r_lost[0]}, out
+    assert http.get(f"{base}/v2/{repo}/manifests/{by_digest[0]}").status_code == 200
+
+    listed, out = gc(srv, "--grace", "0s", "--delete-untagged")
+    deleted = {line.split("@")[1].split()[0] for line in out.splitlines() if "(untagged manifest)" in line}
+    assert deleted == {d for d, _ in gone}, out
+    for d, _ in gone:
+        assert http.get(f"{base}/v2/{repo}/manifests/{d}").status_code == 404
+    for d, body in keep:
+        r = http.get(f"{base}/v2/{repo}/manifests/{d}")
+        assert r.status_code == 200 and r.content == body
+        m = json.loads(body)
+        for desc in ([m["config"]] + m["layers"]) if "config" in m else []:
+            assert http.get(f"{base}/v2/{repo}/blobs/{desc['digest']}").status_code == 200
+    for d, body in (by_digest, inner):  # the blobs only the deleted images named went with them
+        m = json.loads(body)
+        for desc in [m["config"]] + m["layers"]:
+            assert desc["digest"] in listed
+            assert not os.path.exists(blob_file(srv, desc["digest"]))
+    assert empty not in listed  # still named by the referrer that stays
+    refs = http.get(f"{base}/v2/{repo}/referrers/{tagged[0]}").json()["manifests"]
+    assert [x["digest"] for x in refs] == [r_kept[0]]
+    audit = http.get(f"{base}/api/v1/audit?n=1000").json()
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    gc_entries = {e["target"] for e in entries if e["action"] == "gc-delete"}
+    assert gc_entries == {f"{repo}@{d}" for d, _ in gone}
+
+
+def test_server_collects_on_a_schedule():
+    s = Server(extra_args=["--gc-interval", "1", "--gc-grace", "0", "--gc-delete-untagged", "true"]).start()
+    try:
+        http, base = requests.Session(), s.url
+        kept = make_image(http, base, "gc/sched", seed=b"kept")
+        assert put_manifest(http, base, "gc/sched", "v1", kept).status_code == 201
+        untagged = make_image(http, base, "gc/sched", seed=b"untagged")
+        assert put_manifest(http, base, "gc/sched", sha256(untagged), untagged).status_code == 201
+        stray = push_blob(http, base, "gc/sched", b"stray, collected by the server itself")
+        deadline = time.time() + 60
+        while time.time() < deadline and http.get(f"{base}/v2/gc/sched/blobs/{stray}").status_code != 404:
+            time.sleep(0.2)
+        assert http.get(f"{base}/v2/gc/sched/blobs/{stray}").status_code == 404
+        while time.time() < deadline and http.get(f"{base}/v2/gc/sched/manifests/{sha256(untagged)}").status_code != 404:
+            time.sleep(0.2)
+        assert http.get(f"{base}/v2/gc/sched/manifests/{sha256(untagged)}").status_code == 404
+        assert http.get(f"{base}/v2/gc/sched/manifests/v1").content == kept
+        for desc in [json.loads(kept)["config"]] + json.loads(kept)["layers"]:
+            assert http.get(f"{base}/v2/gc/sched/blobs/{desc['digest']}").status_code == 200
+        with open(s.log_path) as f:
+            assert "gc: removed" in f.read()
+    finally:
+        s.stop()

@@ -168,6 +168,12 @@ static void test_config(void)
 	CHECK(config_set(&c, "nonsense", "1", &why) == DD_E_CONFIG);
 	CHECK_STR(why, "unknown setting");
 	CHECK(config_set(&c, "access-log", "maybe", &why) == DD_E_CONFIG);
+	CHECK(c.gc_interval == 0 && c.gc_grace == 3600 && !c.gc_delete_untagged);
+	CHECK(config_set(&c, "gc-interval", "86400", &why) == 0 && c.gc_interval == 86400);
+	CHECK(config_set(&c, "gc-interval", "-1", &why) == DD_E_CONFIG && strstr(why, "gc-interval"));
+	CHECK(config_set(&c, "gc-grace", "0", &why) == 0 && c.gc_grace == 0);
+	CHECK(config_set(&c, "gc-delete-untagged", "true", &why) == 0 && c.gc_delete_untagged);
+	CHECK(config_set(&c, "gc-delete-untagged", "yes", &why) == DD_E_CONFIG);
 	char host[64];
 	int port;
 	CHECK(config_split_listen("127.0.0.1:5000", host, sizeof(host), &port) == 0 && port == 5000);
