@@ -15,6 +15,7 @@ static const char usage_text[] =
 	"                  [--list]\n"
 	"  removes the blobs that no manifest of any repository names (config, layers), and files in\n"
 	"  the blob store that the metadata does not record; safe while the registry runs.\n"
+	"  --config FILE     the server's file: its data, gc-grace and gc-delete-untagged\n"
 	"  --grace DURATION  keep blobs uploaded or mounted within this time (default 1h; 30m, 12h,\n"
 	"                    2d, 0s), so that pushes whose manifest is still to come keep their layers\n"
 	"  --delete-untagged also delete the manifests no tag points to, no index names and no subject\n"
@@ -40,7 +41,13 @@ int cmd_gc(int argc, char **argv)
 	struct config c;
 	const char *why;
 	config_defaults(&c);
-	struct gc_options o = {.grace = 3600};
+	for (int i = 1; i + 1 < argc; i++) { /* the file first: flags override it */
+		if (!strcmp(argv[i], "--config") && config_load(&c, argv[++i], &why)) {
+			fprintf(stderr, "drydock gc: %s\n", why);
+			return 2;
+		}
+	}
+	struct gc_options o = {.grace = c.gc_grace, .delete_untagged = c.gc_delete_untagged};
 	int list = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -55,12 +62,9 @@ int cmd_gc(int argc, char **argv)
 			o.delete_untagged = 1;
 		else if (i + 1 >= argc)
 			return usage_err(NULL);
-		else if (!strcmp(a, "--config")) {
-			if (config_load(&c, argv[++i], &why)) {
-				fprintf(stderr, "drydock gc: %s\n", why);
-				return 2;
-			}
-		} else if (!strcmp(a, "--data"))
+		else if (!strcmp(a, "--config"))
+			i++;
+		else if (!strcmp(a, "--data"))
 			snprintf(c.data_dir, sizeof(c.data_dir), "%s", argv[++i]);
 		else if (!strcmp(a, "--grace")) {
 			if (util_parse_duration(argv[++i], 0, 0, 3650L * 86400, &o.grace))

@@ -291,3 +291,16 @@ def test_server_collects_on_a_schedule():
             assert "gc: removed" in f.read()
     finally:
         s.stop()
+
+
+def test_settings_from_the_config_file(srv, tmp_path):
+    http, base = requests.Session(), srv.url
+    stray = push_blob(http, base, "gc/conf", b"stray, for the config file's grace")
+    conf = tmp_path / "drydock.conf"
+    conf.write_text(f"data = {srv.data_dir}\ngc-grace = 0\n")
+    time.sleep(1.1)
+    r = subprocess.run([BIN, "gc", "--config", str(conf), "--grace", "1h"], capture_output=True, text=True)
+    assert r.returncode == 0 and "removed 0 blobs" in r.stdout, r.stdout + r.stderr  # the flag wins
+    r = subprocess.run([BIN, "gc", "--config", str(conf)], capture_output=True, text=True)
+    assert r.returncode == 0 and "removed 1 blobs" in r.stdout, r.stdout + r.stderr
+    assert http.get(f"{base}/v2/gc/conf/blobs/{stray}").status_code == 404
