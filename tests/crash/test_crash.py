@@ -1,7 +1,9 @@
 """Crash safety: kill -9 the server while several clients push, restart, repeat. Every blob
 and manifest that was acknowledged must be intact; a partial blob is never served; every
 interrupted upload either resumes or answers BLOB_UPLOAD_UNKNOWN; every file in the blob
-store hashes to its name."""
+store hashes to its name. The same again with the server collecting garbage every second with
+no grace period: then an acknowledged blob no acknowledged manifest names may be gone, but
+every blob an acknowledged manifest names is intact."""
 import hashlib
 import json
 import os
@@ -64,7 +66,22 @@ def push_one(http, url, repo, ledger, rnd):
     return d, len(data)
 
 
-def client(url, idx, ledger, stop, seed):
+def put_manifest(http, url, repo, tag, m, blobs, ledger, collecting):
+    """PUT, and when a collection took the manifest's blobs before it came (MANIFEST_BLOB_UNKNOWN),
+    push them again and retry, as a client retries a failed push."""
+    for _ in range(20):
+        r = http.put(f"{url}/v2/{repo}/manifests/{tag}", data=m, headers={"Content-Type": OCI_MANIFEST}, timeout=30)
+        if r.status_code == 201:
+            return
+        assert collecting and r.status_code == 400, r.text
+        assert r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN", r.text
+        for d in blobs:
+            r = http.post(f"{url}/v2/{repo}/blobs/uploads/?digest={d}", data=ledger.attempted[d], timeout=30)
+            assert r.status_code == 201, r.text
+    raise AssertionError(f"{repo}:{tag} never accepted")
+
+
+def client(url, idx, ledger, stop, seed, collecting=False):
     rnd = random.Random(seed)
     repo = f"crash/c{idx}"
     n = 0
@@ -74,6 +91,8 @@ def client(url, idx, ledger, stop, seed):
                 layers = [push_one(http, url, repo, ledger, rnd) for _ in range(rnd.randint(1, 3))]
                 cfg = json.dumps({"n": n, "seed": seed}).encode()
                 cd = sha256(cfg)
+                with ledger.lock:
+                    ledger.attempted[cd] = cfg
                 r = http.post(f"{url}/v2/{repo}/blobs/uploads/?digest={cd}", data=cfg, timeout=30)
                 assert r.status_code == 201
                 with ledger.lock:
@@ -83,9 +102,7 @@ def client(url, idx, ledger, stop, seed):
                                 "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
                                             "digest": d, "size": s} for d, s in layers]}).encode()
                 tag = f"s{seed}-{n}"
-                r = http.put(f"{url}/v2/{repo}/manifests/{tag}", data=m,
-                             headers={"Content-Type": OCI_MANIFEST}, timeout=30)
-                assert r.status_code == 201, r.text
+                put_manifest(http, url, repo, tag, m, [cd] + [d for d, _ in layers], ledger, collecting)
                 with ledger.lock:
                     ledger.manifests[(repo, tag)] = m
                 n += 1
@@ -93,10 +110,16 @@ def client(url, idx, ledger, stop, seed):
             pass  # the server was killed under us
 
 
-def verify(url, data_dir, ledger):
+def verify(url, data_dir, ledger, collecting=False):
+    named = set()  # (repo, digest) of every blob an acknowledged manifest names
+    for (repo, _), m in ledger.manifests.items():
+        doc = json.loads(m)
+        named |= {(repo, x["digest"]) for x in [doc["config"]] + doc["layers"]}
     with requests.Session() as http:
         for (repo, d), data in ledger.blobs.items():
             r = http.get(f"{url}/v2/{repo}/blobs/{d}")
+            if collecting and (repo, d) not in named and r.status_code == 404:
+                continue  # collected: no acknowledged manifest needs it
             assert r.status_code == 200 and r.content == data, f"lost acknowledged blob {repo}@{d}"
         for (repo, tag), m in ledger.manifests.items():
             r = http.get(f"{url}/v2/{repo}/manifests/{tag}")
@@ -143,14 +166,22 @@ def verify(url, data_dir, ledger):
     return resumed, unknown
 
 
-def test_kill9_while_pushing():
-    s = Server().start()
+def run_rounds(collecting):
+    s = Server(extra_args=["--gc-interval", "1", "--gc-grace", "0"] if collecting else []).start()
     ledger = Ledger()
     rnd = random.Random(1234)
+    failures = []
+
+    def guarded(*args):
+        try:
+            client(*args)
+        except AssertionError as e:  # a client's assertion fails the test, not only its thread
+            failures.append(e)
+
     try:
         for rnd_i in range(ROUNDS):
             stop = threading.Event()
-            threads = [threading.Thread(target=client, args=(s.url, i, ledger, stop, rnd_i * 100 + i))
+            threads = [threading.Thread(target=guarded, args=(s.url, i, ledger, stop, rnd_i * 100 + i, collecting))
                        for i in range(CLIENTS)]
             for t in threads:
                 t.start()
@@ -159,10 +190,22 @@ def test_kill9_while_pushing():
             stop.set()
             for t in threads:
                 t.join(60)
+            assert not failures, failures
             s.start()
-            resumed, unknown = verify(s.url, s.data_dir, ledger)
+            resumed, unknown = verify(s.url, s.data_dir, ledger, collecting)
             print(f"round {rnd_i}: {len(ledger.blobs)} blobs, {len(ledger.manifests)} manifests acknowledged;"
                   f" {resumed} interrupted uploads resumed, {unknown} unknown")
         assert len(ledger.manifests) > 0 and len(ledger.blobs) > 0
     finally:
         s.stop()
+    if collecting:
+        with open(s.log_path) as f:
+            assert "gc: removed" in f.read()  # collections did run and remove things
+
+
+def test_kill9_while_pushing():
+    run_rounds(collecting=False)
+
+
+def test_kill9_while_pushing_and_collecting():
+    run_rounds(collecting=True)
