@@ -8,7 +8,6 @@
 #include "registry/gc.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
-#include <pwd.h>
 
 static const char usage_text[] =
 	"usage: drydock gc [--data DIR | --config FILE] [--grace DURATION] [--delete-untagged] [--dry-run]\n"
@@ -93,10 +92,7 @@ int cmd_gc(int argc, char **argv)
 	snprintf(cache, sizeof(cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
 	o.cache_dir = cache;
 	o.list = list || o.dry_run ? stdout : NULL;
-	struct passwd *pw = getpwuid(geteuid());
-	char actor[96];
-	snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "?");
-	o.actor = actor;
+	o.actor = cli_actor();
 	struct gc_result r;
 	rc = gc_run(m, bs, &o, &r);
 	const char *verb = o.dry_run ? "would remove" : "removed";

@@ -10,7 +10,6 @@
 #include "store/meta.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <pwd.h>
 
 static const char usage_text[] =
 	"usage: drydock user [--data DIR | --config FILE] COMMAND\n"
@@ -25,8 +24,6 @@ static const char usage_text[] =
 	"  import HTPASSWD [--role ROLE[:PATTERN]]...   bcrypt entries, kept as they are\n"
 	"roles: reader, writer, owner, admin, security-reader; PATTERN: a repository name or glob\n"
 	"('team/*'), '*' (the default) for the whole registry.\n";
-
-static char actor[96];
 
 static int usage_err(const char *msg)
 {
@@ -180,7 +177,7 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 		fprintf(stderr, "drydock user: cannot store '%s': %s\n", name, dd_err_message(rc));
 		return 1;
 	}
-	audit_record_as(m, actor, robot ? "robot-add" : "user-add", name,
+	audit_record_as(m, cli_actor(), robot ? "robot-add" : "user-add", name,
 			arena_printf(a, "{\"roles\":\"%s\",\"expires\":%lld}", grants_text(a, &acc), (long long)exp));
 	fprintf(stderr, "added %s '%s' (%s)%s\n", robot ? "robot" : "user", name, grants_text(a, &acc),
 		exp ? arena_printf(a, ", expires in %lld s", (long long)(exp - now)) : "");
@@ -210,7 +207,7 @@ static int cmd_passwd(struct meta *m, struct arena *a, int argc, char **argv)
 		fprintf(stderr, "drydock user: cannot store '%s': %s\n", acc.name, dd_err_message(rc));
 		return 1;
 	}
-	audit_record_as(m, actor, "passwd", acc.name, NULL);
+	audit_record_as(m, cli_actor(), "passwd", acc.name, NULL);
 	fprintf(stderr, "changed the password of '%s'; its refresh tokens no longer work\n", acc.name);
 	return 0;
 }
@@ -261,7 +258,7 @@ static int cmd_role(struct meta *m, struct arena *a, int argc, char **argv)
 		fprintf(stderr, "drydock user: cannot store '%s': %s\n", acc.name, dd_err_message(rc));
 		return 1;
 	}
-	audit_record_as(m, actor, !strcmp(argv[2], "grant") ? "role-grant" : "role-revoke", acc.name,
+	audit_record_as(m, cli_actor(), !strcmp(argv[2], "grant") ? "role-grant" : "role-revoke", acc.name,
 			arena_printf(a, "{\"role\":\"%s\",\"scope\":\"%s\"}", role_name(g.role), g.pattern));
 	fprintf(stderr, "%s: %s\n", acc.name, grants_text(a, &acc));
 	return 0;
@@ -276,7 +273,7 @@ static int cmd_del(struct meta *m, struct arena *a, int argc, char **argv)
 		fprintf(stderr, "drydock user: no account '%s'\n", argv[1]);
 		return 1;
 	}
-	audit_record_as(m, actor, "user-del", argv[1], NULL);
+	audit_record_as(m, cli_actor(), "user-del", argv[1], NULL);
 	(void)a;
 	fprintf(stderr, "removed '%s'\n", argv[1]);
 	return 0;
@@ -378,7 +375,7 @@ static int cmd_import(struct meta *m, struct arena *a, int argc, char **argv)
 			bad = 1;
 			continue;
 		}
-		audit_record_as(m, actor, "user-import", user, NULL);
+		audit_record_as(m, cli_actor(), "user-import", user, NULL);
 		added++;
 	}
 	fclose(f);
@@ -412,8 +409,6 @@ int cmd_user(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage_err(NULL);
-	struct passwd *pw = getpwuid(geteuid());
-	snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "?");
 	char path[PATH_MAX];
 	struct meta *m = NULL;
 	if (util_mkdirs(c.data_dir))

@@ -1,6 +1,7 @@
 /* main.c: the drydock binary's entry point: a table of subcommands (git's git.c). */
 #include "common/dd.h"
 #include "cmds.h"
+#include <pwd.h>
 
 static const struct {
 	const char *name;
@@ -18,6 +19,16 @@ static const struct {
 };
 
 static const char *const not_yet[] = {"query"};
+
+const char *cli_actor(void)
+{
+	static char actor[96];
+	if (!*actor) {
+		struct passwd *pw = getpwuid(geteuid());
+		snprintf(actor, sizeof(actor), "cli:%s", pw ? pw->pw_name : "?");
+	}
+	return actor;
+}
 
 static void usage(FILE *f)
 {
