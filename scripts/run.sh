@@ -4,7 +4,9 @@
 #
 # The database (DATA/vulndb.ddb) is refreshed when it is older than 12 hours: `drydock db
 # update` downloads the feeds; when nothing can be downloaded it imports the directory of feed
-# files named by DRYDOCK_FEEDS_DIR instead. It says which it did and how old the data is.
+# files named by DRYDOCK_FEEDS_DIR instead. It says which it did and how old the data is. With
+# neither (offline, no feed files) the registry still starts and says so: pushed images wait,
+# queued, until a database is put in place, which the running server picks up.
 #   DRYDOCK_DATA         data directory (default ./drydock-data)
 #   DRYDOCK_LISTEN       listen address (default 127.0.0.1:5000)
 #   DRYDOCK_FEEDS_DIR    local feed files for offline machines
@@ -27,11 +29,12 @@ else
     if [ -f "$db" ]; then
       echo "run: the update failed; keeping the previous database" >&2
     else
-      echo "run: no vulnerability database (offline? set DRYDOCK_FEEDS_DIR to a directory of feed files)" >&2
-      exit 1
+      echo "run: no vulnerability database: the feeds could not be downloaded (offline?) and" \
+        "DRYDOCK_FEEDS_DIR names no feed files. The registry starts anyway; pushed images stay" \
+        "queued until 'build/drydock db import --db $db DIR' (or db update) puts one in place." >&2
     fi
   fi
 fi
-build/drydock db info --db "$db" | sed -n 's/^data up to: */run: vulnerability data up to /p' >&2
+[ -f "$db" ] && build/drydock db info --db "$db" | sed -n 's/^data up to: */run: vulnerability data up to /p' >&2
 [ "${1:-}" = "--prepare-only" ] && exit 0
 exec build/drydock serve --listen "${DRYDOCK_LISTEN:-127.0.0.1:5000}" --data "$data"
