@@ -2,7 +2,7 @@
 # `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizer>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
-PKGS := libmicrohttpd libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
+PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
 CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1

@@ -22,6 +22,7 @@ static const struct {
 	{"vulndb", fuzz_vulndb},
 	{"auth", fuzz_auth},
 	{"jwt", fuzz_jwt},
+	{"http1", fuzz_http1},
 };
 
 int main(int argc, char **argv)

@@ -26,7 +26,9 @@ static const char usage_text[] =
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
-	"                     [--analyse-uploads true|false]\n"
+	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
+	"                     [--max-connections N] [--max-connections-per-client N]\n"
+	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
 	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
 
@@ -275,7 +277,10 @@ int cmd_serve(int argc, char **argv)
 	if (!rc) {
 		app = registry_app(reg);
 		struct http_config hc = {.host = host, .port = port, .tls_cert_pem = cert, .tls_key_pem = key,
-					 .access_log = c.access_log};
+					 .access_log = c.access_log, .http2 = c.http2,
+					 .max_connections = c.max_connections,
+					 .max_connections_per_client = c.max_connections_per_client,
+					 .idle_timeout = c.idle_timeout, .header_timeout = c.header_timeout};
 		int bound = 0;
 		rc = http_server_start(&hc, &app, &srv, &bound);
 		if (!rc) {

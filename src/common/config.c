@@ -17,6 +17,11 @@ void config_defaults(struct config *c)
 	c->auth = 1;
 	snprintf(c->auth_service, sizeof(c->auth_service), "drydock");
 	c->token_ttl = 300;
+	c->http2 = 1;
+	c->max_connections = DD_MAX_CONNECTIONS;
+	c->max_connections_per_client = DD_MAX_CONNECTIONS_PER_CLIENT;
+	c->idle_timeout = DD_CONNECTION_TIMEOUT;
+	c->header_timeout = DD_HEADER_TIMEOUT;
 }
 
 static int set_long(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
@@ -73,6 +78,26 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->gc_delete_untagged = !strcmp(value, "true");
 		return 0;
 	}
+	if (!strcmp(key, "http2")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "http2 must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->http2 = !strcmp(value, "true");
+		return 0;
+	}
+	if (!strcmp(key, "max-connections"))
+		return set_long(&c->max_connections, value, 16, 1000000,
+				"max-connections must be an integer from 16 to 1000000", why);
+	if (!strcmp(key, "max-connections-per-client"))
+		return set_long(&c->max_connections_per_client, value, 0, 1000000,
+				"max-connections-per-client must be an integer from 0 (no cap) to 1000000", why);
+	if (!strcmp(key, "idle-timeout"))
+		return set_long(&c->idle_timeout, value, 1, 24 * 3600,
+				"idle-timeout must be a number of seconds from 1 to 86400", why);
+	if (!strcmp(key, "header-timeout"))
+		return set_long(&c->header_timeout, value, 1, 3600,
+				"header-timeout must be a number of seconds from 1 to 3600", why);
 	if (!strcmp(key, "access-log")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "access-log must be true or false";

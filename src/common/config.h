@@ -25,6 +25,11 @@ struct config {
 	char auth_service[256];   /* the token audience */
 	long token_ttl;           /* seconds an access token lives */
 	char anonymous_pull[1024]; /* comma-separated repository patterns anyone may pull; empty: none */
+	int http2;                /* offer HTTP/2 (TLS ALPN h2, and prior knowledge on plain HTTP) */
+	long max_connections;     /* open connections in all */
+	long max_connections_per_client; /* from one client address; 0: no cap */
+	long idle_timeout;        /* seconds a connection may wait between requests or stall */
+	long header_timeout;      /* seconds from a request head's first byte to its end */
 };
 
 void config_defaults(struct config *c);

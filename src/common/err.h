@@ -42,7 +42,11 @@
 	X(LAYER_INVALID, 422, "UNKNOWN", "invalid image layer")                                   \
 	X(IMAGE_INVALID, 422, "UNKNOWN", "invalid image")                                         \
 	X(FEED_INVALID, 422, "UNKNOWN", "invalid vulnerability feed record")                      \
-	X(DB_INVALID, 500, "UNKNOWN", "invalid vulnerability database file")
+	X(DB_INVALID, 500, "UNKNOWN", "invalid vulnerability database file")                      \
+	X(REQUEST_INVALID, 400, "UNKNOWN", "malformed HTTP request")                              \
+	X(HEADERS_TOO_LARGE, 431, "UNKNOWN", "request header fields too large")                   \
+	X(HTTP_VERSION, 505, "UNKNOWN", "HTTP version not supported")                             \
+	X(UNAVAILABLE, 503, "UNAVAILABLE", "service unavailable")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

@@ -17,16 +17,39 @@
 #define DD_MAX_DIGEST_BYTES 135
 /* Request path: name + "/blobs/uploads/" + uuid, with slack; longer is a 404/400. */
 #define DD_MAX_URL_BYTES 2048
-/* Request headers per connection (libmicrohttpd connection memory pool). */
+/* One request head: request line and header fields (nginx allows 4 x 8 KiB by default, Go
+ * 1 MiB; registry clients send under 4 KiB, a bearer token included). Beyond: 431. */
 #define DD_MAX_HEADER_BYTES (64 * 1024)
+/* Header fields in one request (real clients send about a dozen). Beyond: 431. */
+#define DD_MAX_HEADER_FIELDS 100
 /* One blob: layers of tens of GiB exist (ML images); refuse beyond 64 GiB. */
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
 /* Open upload sessions at once (each is a temp file and a row). */
 #define DD_MAX_UPLOAD_SESSIONS 4096
-/* Concurrent HTTP connections (each holds a thread in thread-per-connection mode). */
-#define DD_MAX_CONNECTIONS 512
-/* Seconds an idle connection may hold a thread. */
+/* Open HTTP connections (default of max-connections; the open-file limit may lower it). An
+ * idle connection costs a few hundred bytes and its socket; at the limit the connection idle
+ * longest is closed to admit a new one, and only if none is idle is the new one refused. */
+#define DD_MAX_CONNECTIONS 16384
+/* Connections from one client address (default of max-connections-per-client; 0: no cap):
+ * one host cannot take every slot. Clients behind one NAT or proxy share it: raise it there. */
+#define DD_MAX_CONNECTIONS_PER_CLIENT 2048
+/* Seconds a connection may wait between requests (keep-alive), and wait for progress of a
+ * request body or a response (a client that stopped reading or sending). */
 #define DD_CONNECTION_TIMEOUT 120
+/* Seconds from the first byte of a request head (or a TLS handshake) to its end: a client
+ * sending a head a byte at a time (slowloris) is cut off here. */
+#define DD_HEADER_TIMEOUT 30
+/* Request body bytes read ahead of the handler, per request: the unit of work handed to a
+ * handler thread, and the memory a slow handler can make a connection hold. */
+#define DD_MAX_BODY_CHUNK (1024 * 1024)
+/* Request body bytes buffered in the whole server: beyond it connections read in small steps
+ * (16 KiB), so thousands of uploads at once cannot take the memory. */
+#define DD_MAX_BUFFERED_BYTES (256 * 1024 * 1024)
+/* Threads that run handlers (disk and database work): they start on demand and end when
+ * idle. Requests beyond them wait in a queue; connections waiting on the network hold none. */
+#define DD_MAX_HANDLER_THREADS 256
+/* Concurrent HTTP/2 streams on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+#define DD_MAX_H2_STREAMS 128
 /* Page size for tags and catalog when the client asks for more (a Link header says so). */
 #define DD_MAX_PAGE 10000
 /* Referrers returned in one response (a Link header would page them; see docs/api.md). */

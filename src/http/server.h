@@ -1,18 +1,18 @@
-/* server.h: the HTTP server (libmicrohttpd): requests with streamed bodies, responses from
- * memory or from a file descriptor (sendfile), and the acceptor that answers TLS bytes on a
- * plain-HTTP port at once instead of waiting for a request line. It knows nothing of the
- * registry: an application plugs in through struct http_app. */
+/* server.h: the HTTP server: HTTP/1.1 and, over TLS, HTTP/2; requests with streamed bodies;
+ * responses from memory or from a file descriptor (sendfile, or large TLS records); bounded
+ * connections and timeouts. It knows nothing of the registry: an application plugs in
+ * through struct http_app, whose callbacks run on handler threads and may block on disk and
+ * database work, while the network is served by event loops that never block. */
 #ifndef DD_HTTP_SERVER_H
 #define DD_HTTP_SERVER_H
 #include <stddef.h>
 #include <stdint.h>
 #include "common/arena.h"
 
-struct MHD_Connection;
-struct MHD_Response;
+struct http_stream;
+struct http_resp;
 
 struct http_req {
-	struct MHD_Connection *conn;
 	const char *method;
 	const char *path; /* unescaped, without the query string */
 	struct arena arena;
@@ -20,11 +20,13 @@ struct http_req {
 	void *state; /* the application's per-request state */
 	void *auth;  /* who is asking, resolved once by the access check */
 	int status;
-	struct MHD_Response *resp;
+	struct http_resp *resp;
 	int64_t body_bytes;
 	int64_t start_ns;
+	struct http_stream *stream; /* the server's side of the request */
 };
 
+/* The callbacks of one request run one at a time, in this order, on handler threads. */
 struct http_app {
 	void *ctx;
 	/* First call, headers read. May set a response (the body is then not read). */
@@ -43,6 +45,12 @@ struct http_config {
 	const char *tls_cert_pem; /* both NULL for plain HTTP */
 	const char *tls_key_pem;
 	int access_log;
+	int http2;                   /* offer h2 in TLS ALPN (and take h2 prior knowledge on plain HTTP) */
+	long max_connections;        /* 0: DD_MAX_CONNECTIONS */
+	long max_connections_per_client; /* 0: no cap */
+	long idle_timeout;           /* seconds; 0: DD_CONNECTION_TIMEOUT */
+	long header_timeout;         /* seconds; 0: DD_HEADER_TIMEOUT */
+	int loops;                   /* event loop threads; 0: one per CPU, at most 8 */
 };
 
 struct http_server;
@@ -50,6 +58,8 @@ struct http_server;
 /* Binds and starts serving. *port_out receives the bound port (for port 0). Owned result. */
 int http_server_start(const struct http_config *cfg, const struct http_app *app, struct http_server **out,
 		      int *port_out);
+/* Stops accepting, lets handlers that are running finish, calls done for every request
+ * still open, and frees the server. */
 void http_server_stop(struct http_server *s);
 
 /* Request accessors: borrowed strings valid for the request, NULL when absent. */
@@ -63,9 +73,9 @@ void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx,
 /* The peer's address as text ("unknown" when not known). */
 void http_client_addr(struct http_req *r, char *out, size_t cap);
 
-/* Responses: set once per request. The data is copied. */
+/* Responses: set once per request (a second call replaces the first). The data is copied. */
 void http_respond(struct http_req *r, int status, const char *content_type, const void *data, size_t len);
-/* Serves [off, off+len) of fd with sendfile; takes ownership of fd. */
+/* Serves [off, off+len) of fd; takes ownership of fd. */
 void http_respond_fd(struct http_req *r, int status, const char *content_type, int fd, int64_t off, int64_t len);
 /* Headers-only response whose Content-Length is `len` (for HEAD). */
 void http_respond_head(struct http_req *r, int status, const char *content_type, int64_t len);

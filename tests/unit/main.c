@@ -57,6 +57,7 @@ int main(void)
 	suite_findings();
 	suite_auth();
 	suite_rules();
+	suite_http1();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -37,5 +37,6 @@ void suite_alpine(void);
 void suite_findings(void);
 void suite_auth(void);
 void suite_rules(void);
+void suite_http1(void);
 
 #endif

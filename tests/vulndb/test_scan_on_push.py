@@ -43,7 +43,7 @@ def push_layers(url, repo, tag, files, config=None, config_type=OCI_CONFIG):
                 info = tarfile.TarInfo(path)
                 info.size = len(data)
                 t.addfile(info, io.BytesIO(data))
-        blob = gzip.compress(buf.getvalue())
+        blob = gzip.compress(buf.getvalue(), mtime=0)  # the same files make the same blob
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                        "digest": push_blob(s, url, repo, blob), "size": len(blob)})
     m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,

@@ -1,0 +1,182 @@
+/* serverInt.h: the server's internals shared by server.c (connections, event loops,
+ * handler threads, HTTP/1.1) and h2.c (HTTP/2). Not for applications: they see server.h. */
+#ifndef DD_HTTP_SERVER_INT_H
+#define DD_HTTP_SERVER_INT_H
+#include "server.h"
+#include "http1.h"
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+struct kv {
+	const char *name, *value; /* arena strings; value NULL for a query key without '=' */
+};
+
+/* What the application answered. Headers live in the request's arena; the memory body is
+ * malloc'ed and the fd owned, both released with the stream. */
+struct http_resp {
+	int status;
+	int kind; /* RESP_MEM, RESP_FD, RESP_HEAD */
+	struct kv *hdrs;
+	int nhdrs, hdrs_cap;
+	char *mem;
+	size_t mem_len;
+	int fd;
+	int64_t off, len; /* RESP_FD: the range; RESP_HEAD: the Content-Length */
+};
+enum { RESP_MEM, RESP_FD, RESP_HEAD };
+
+/* The task a handler thread runs for a stream. */
+enum { TASK_RUN, TASK_DONE };
+
+/* One request and its response: an HTTP/1.1 exchange or an HTTP/2 stream. */
+struct http_stream {
+	struct http_req req;
+	struct conn *conn;
+	struct http_stream *next;      /* the handler queue, a loop's mailbox */
+	struct http_stream *h2_next;   /* h2: the connection's list of streams */
+	int32_t h2_id;                 /* h2: the stream id */
+	struct kv *headers, *query;
+	int nheaders, nquery, headers_cap;
+	int64_t content_length; /* -1: not given */
+	int chunked;
+	struct h1_chunked ch;
+	int64_t body_left;      /* Content-Length framing: bytes still to read */
+	/* The body bytes the next task hands to body(): set by the loop, read by the task. */
+	const char *body;
+	size_t body_len;
+	int body_complete;      /* every body byte has been read (and handed over or queued) */
+	int task;
+	int busy;               /* a handler thread has it */
+	int began, ended;
+	int aborted;            /* the connection failed or timed out before the response was sent */
+	int head_only;          /* HEAD: no body is sent */
+	int continue_pending;   /* "Expect: 100-continue": answer it when the body is wanted */
+	int finished;           /* the done task ran */
+	int h2_headers_done;    /* h2: the request's headers are all here */
+	int h2_eos;             /* h2: the request's last byte is here */
+	int h2_closed;          /* h2: nghttp2 closed the stream */
+	int h2_submitted;       /* h2: the response was handed to nghttp2 */
+	int h2_resp_done;       /* h2: the response's last frame was sent */
+	size_t h2_hdr_bytes;    /* h2: the request's header list size (RFC 9113 6.5.2) */
+	char *h2_buf;           /* h2: request body bytes received, not yet handed to a task */
+	size_t h2_len, h2_cap, h2_handed;
+	int64_t h2_sent;        /* h2: response body bytes given to nghttp2 */
+};
+
+enum conn_proto { PROTO_SNIFF, PROTO_TLS_HANDSHAKE, PROTO_H1, PROTO_H2 };
+enum h1_state { H1_HEAD, H1_TASK, H1_BODY, H1_WRITE, H1_DONE_WAIT, H1_LINGER };
+
+struct loop;
+struct h2_conn;
+
+struct conn {
+	struct loop *loop;
+	struct conn *prev, *next;           /* the loop's connections */
+	struct conn *idle_prev, *idle_next; /* the loop's idle connections, oldest first */
+	int in_idle;
+	int fd;
+	SSL *ssl;
+	int proto;
+	int h1;                 /* enum h1_state */
+	int closed;             /* the socket is closed; on the loop's dead list until no stream is left */
+	int nstreams;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint32_t client_key;    /* the per-client table's key for this address */
+	int64_t since_ms;       /* start of what the timeout measures */
+	int64_t timeout_ms;     /* 0: none (a handler has the request) */
+	/* input */
+	char *in;
+	size_t in_len, in_cap;
+	size_t scanned;         /* h1_head_end's position */
+	size_t raw_off;         /* bytes of in[] a running task's body slice covers */
+	int eof;
+	int want_read;          /* the peer's TLS wants our write before it can read (and reverse) */
+	int want_write;
+	/* HTTP/1.1 */
+	struct http_stream *cur;
+	int keep_alive;
+	int64_t linger_left;
+	/* output */
+	char *out;
+	size_t out_len, out_off, out_cap;
+	const char *mem;        /* a response body from memory, after out */
+	size_t mem_len, mem_off;
+	int file_fd;            /* a response body from a file, after out and mem */
+	int64_t file_off, file_left;
+	char *fbuf;             /* TLS: file bytes read, not yet written */
+	size_t fbuf_len, fbuf_off;
+	/* HTTP/2 */
+	struct h2_conn *h2;
+	struct http_stream *h2_streams; /* linked by h2_next */
+};
+
+/* An event loop thread: its connections, and the mailbox where handler threads return
+ * streams. */
+struct loop {
+	struct http_server *srv;
+	int epfd, evfd;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	struct http_stream *mail; /* tasks done, newest first */
+	int mail_signalled;
+	struct conn *conns;                  /* every open connection of this loop */
+	struct conn *dead;                   /* closed ones, freed when their streams are */
+	struct conn *idle_head, *idle_tail;  /* the idle ones, oldest first */
+	int nidle;                           /* atomic: read by other loops */
+	int evict_wanted;                    /* atomic: idle connections other loops asked to close */
+	int64_t next_sweep;
+	time_t date_sec;
+	char date[40];
+};
+
+/* The server: shared by every loop and handler thread. */
+struct http_server {
+	struct http_app app;
+	int listen_fd;
+	int tls;
+	int http2;
+	int access_log;
+	SSL_CTX *ssl_ctx;
+	long max_conns, max_per_client;
+	int64_t idle_ms, header_ms;
+	int nloops;
+	struct loop *loops;
+	volatile int running;
+	int nconns;             /* atomic */
+	int64_t buffered;       /* atomic: bytes of request bodies in buffers */
+	pthread_mutex_t clients_mu;
+	struct client_slot *clients;
+	size_t clients_cap;
+	/* handler threads */
+	pthread_mutex_t pool_mu;
+	pthread_cond_t pool_cv, pool_idle_cv;
+	struct http_stream *queue_head, *queue_tail;
+	int queued, threads, idle_threads, pool_stop;
+};
+
+/* server.c, for h2.c */
+int64_t http_now_ms(void);
+struct http_stream *stream_new(struct conn *c);
+void stream_dispatch(struct http_stream *s, int task);
+void stream_free(struct http_stream *s);
+void stream_add_header(struct http_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
+int stream_set_target(struct http_stream *s, const char *target, size_t len, const char **why);
+const char *http_reason(int status);
+const char *loop_date(struct loop *l);
+/* Writes to the socket (TLS or plain): bytes written, 0 when it would block, -1 on error. */
+ssize_t conn_send(struct conn *c, const void *p, size_t n);
+/* Reads: bytes read, 0 when it would block, -1 on EOF or error. */
+ssize_t conn_recv(struct conn *c, void *p, size_t n);
+void conn_close(struct conn *c);
+
+/* h2.c */
+int h2_start(struct conn *c);
+/* Feeds input and writes output; -1 when the connection is over. */
+int h2_pump(struct conn *c);
+/* A task of one of the connection's streams came back. */
+void h2_task_done(struct conn *c, struct http_stream *s);
+void h2_free(struct conn *c);
+int h2_idle(struct conn *c);
+
+#endif

@@ -1,0 +1,349 @@
+"""The server's connections under load and abuse: floods of partial requests, idle and slow
+clients, the connection caps and timeouts, malformed requests, pipelining, 100-continue, and
+HTTP/2 (curl over TLS with ALPN, and prior knowledge on the plain port)."""
+import os
+import re
+import resource
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import OCI_MANIFEST, Server, make_image, sha256  # noqa: E402
+
+# enough descriptors for a thousand-odd client sockets in this process
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(_hard, 65536), _hard))
+
+
+def connect(port, source="127.0.0.1", timeout=10):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def get(url, timeout=5):
+    """A request that must be served promptly: before this change, new clients waited about
+    10 s behind idle connections, and forever once the server had hung."""
+    return requests.get(url, timeout=timeout)
+
+
+def raw(port, data, timeout=10):
+    """Sends bytes on a fresh connection, returns everything the server sends until it closes."""
+    s = connect(port, timeout=timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+def test_flood_of_partial_requests_does_not_hang(tmp_path):
+    """Regression: about 520 connections that each send part of a request and close a few
+    seconds later hung the server for good (libmicrohttpd 0.9.75's connection-limit path),
+    /healthz never answered again and SIGTERM was ignored."""
+    s = Server(data_dir=str(tmp_path)).start()
+    try:
+        for _round in range(2):
+            socks = []
+            for i in range(700):
+                c = connect(s.port, source=f"127.0.0.{2 + i % 50}")
+                c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                socks.append(c)
+            assert get(f"{s.url}/healthz").status_code == 200
+            time.sleep(2)
+            for c in socks:
+                c.close()
+        assert get(f"{s.url}/healthz").status_code == 200
+        assert get(f"{s.url}/v2/").status_code == 200
+    finally:
+        s.stop()  # asserts a clean exit on SIGTERM within 10 s
+
+
+def test_idle_and_slow_clients_do_not_delay_others(tmp_path):
+    """300 idle connections filled the old acceptor's pending table and every new client then
+    waited about 10 s; now idle and slow clients cost no thread and others are served."""
+    s = Server(data_dir=str(tmp_path)).start()
+    socks = []
+    try:
+        for i in range(1000):
+            c = connect(s.port, source=f"127.0.0.{2 + i % 50}")
+            if i % 2:
+                c.sendall(b"GET /v2/ HTTP/1.1\r\nHo")  # slowloris: a head that never ends
+            socks.append(c)
+        with requests.Session() as http:
+            for _ in range(20):
+                assert http.get(f"{s.url}/v2/", timeout=5).status_code == 200
+            body = make_image(http, s.url, "busy/repo")
+            r = http.put(f"{s.url}/v2/busy/repo/manifests/v1", data=body, headers={"Content-Type": OCI_MANIFEST},
+                         timeout=5)
+            assert r.status_code == 201
+    finally:
+        for c in socks:
+            c.close()
+        s.stop()
+
+
+def test_connection_cap_closes_the_longest_idle(tmp_path):
+    s = Server(data_dir=str(tmp_path), extra_args=["--max-connections", "50"]).start()
+    socks = []
+    try:
+        for i in range(60):
+            socks.append(connect(s.port, source=f"127.0.0.{2 + i % 10}"))
+        time.sleep(0.2)
+        assert get(f"{s.url}/v2/").status_code == 200
+        # idle ones were closed to admit the later ones (each event loop closes its own idle
+        # longest): at least the ten beyond the cap, and the newest ones are open
+        closed = 0
+        for c in socks:
+            c.settimeout(0.05)
+            try:
+                closed += c.recv(10) == b""
+            except socket.timeout:
+                pass
+        assert closed >= 10
+        socks[-1].sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks[-1].settimeout(5)
+        assert socks[-1].recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        for c in socks:
+            c.close()
+        s.stop()
+
+
+def test_per_client_cap(tmp_path):
+    s = Server(data_dir=str(tmp_path), extra_args=["--max-connections-per-client", "20"]).start()
+    socks = []
+    try:
+        for _ in range(20):
+            socks.append(connect(s.port, source="127.0.0.5"))
+        extra = connect(s.port, source="127.0.0.5")
+        extra.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = extra.recv(4096)
+        extra.close()
+        assert answer.startswith(b"HTTP/1.1 503") and b"max-connections-per-client" in answer
+        # another address is served
+        c = connect(s.port, source="127.0.0.6")
+        c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        c.close()
+        # and the capped address is served again once its connections close
+        for c in socks:
+            c.close()
+        socks = []
+        time.sleep(0.3)
+        c = connect(s.port, source="127.0.0.5")
+        c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        c.close()
+    finally:
+        for c in socks:
+            c.close()
+        s.stop()
+
+
+def test_header_and_idle_timeouts(tmp_path):
+    s = Server(data_dir=str(tmp_path), extra_args=["--header-timeout", "1", "--idle-timeout", "2"]).start()
+    try:
+        slow = connect(s.port, timeout=10)
+        slow.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n")
+        idle = connect(s.port, timeout=10)
+        idle.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+        t0 = time.time()
+        assert slow.recv(10) == b""  # closed: the head did not end within the header timeout
+        assert idle.recv(10) == b""  # closed: nothing asked within the idle timeout
+        assert time.time() - t0 < 9
+        slow.close()
+        idle.close()
+    finally:
+        s.stop()
+
+
+def test_malformed_requests_get_clear_answers(server):
+    cases = [
+        (b"GET /v2/ HTTP/1.1\r\nHost : x\r\n\r\n", b"400", b"field name followed by a colon"),
+        (b"GET /v2/ HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", b"400", b"obs-fold"),
+        (b"GET /v2/ HTTP/1.1\r\n\r\n", b"400", b"Host"),
+        (b"GET /v2/ HTTP/3.0\r\nHost: x\r\n\r\n", b"505", b"HTTP/1.0 and HTTP/1.1"),
+        (b"POST /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", b"400",
+         b"both Content-Length and Transfer-Encoding"),
+        (b"POST /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", b"400", b"differ"),
+        (b"POST /v2/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", b"501", b"chunked"),
+        (b"GET /v2/%zz HTTP/1.1\r\nHost: x\r\n\r\n", b"400", b"percent-escape"),
+        (b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"431", b"64 KiB"),
+    ]
+    for req, status, why in cases:
+        out = raw(server.port, req)
+        assert out.startswith(b"HTTP/1.1 " + status), (req[:60], out[:200])
+        assert why in out, (req[:60], out)
+    assert get(f"{server.url}/v2/").status_code == 200
+
+
+def test_pipelined_requests_answered_in_order(server):
+    out = raw(server.port, b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n"
+                           b"GET /v2/nope/tags/list HTTP/1.1\r\nHost: x\r\n\r\n"
+                           b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", out) == [b"200", b"404", b"200"]
+
+
+def test_expect_100_continue_and_chunked_upload(server):
+    data = os.urandom(300000)
+    digest = sha256(data)
+    c = connect(server.port)
+    c.sendall(f"POST /v2/cont/repo/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
+              f"Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
+    assert c.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    for i in range(0, len(data), 70000):
+        piece = data[i:i + 70000]
+        c.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+    c.sendall(b"0\r\n\r\n")
+    answer = c.recv(4096)
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 201"), answer
+    assert requests.get(f"{server.url}/v2/cont/repo/blobs/{digest}").content == data
+
+
+def test_early_answer_to_a_body_is_read_by_the_client(server):
+    """The server answers before reading a body (a refused upload); it then drains what the
+    client still sends, so the client reads the answer instead of a connection reset."""
+    c = connect(server.port)
+    c.sendall(b"PATCH /v2/x/y/blobs/uploads/no-such-session HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")
+    try:
+        c.sendall(os.urandom(1000000))
+    except OSError:
+        pass
+    answer = c.recv(4096)
+    c.close()
+    assert answer.startswith(b"HTTP/1.1 404") and b"Connection: close" in answer, answer[:300]
+
+
+def test_stop_with_connections_and_an_upload_open(tmp_path):
+    s = Server(data_dir=str(tmp_path)).start()
+    socks = [connect(s.port) for _ in range(100)]
+    up = connect(s.port)
+    up.sendall(b"POST /v2/stop/repo/blobs/uploads/?digest=sha256:" + b"0" * 64 +
+               b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n" + b"x" * 100000)
+    time.sleep(0.3)
+    t0 = time.time()
+    s.stop()  # SIGTERM: exits 0
+    assert time.time() - t0 < 10
+    for c in socks + [up]:
+        c.close()
+
+
+def tls_server(tmp_path, extra=()):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return Server(data_dir=str(tmp_path / "data"), tls=(str(cert), str(key)), extra_args=list(extra)).start(), cert
+
+
+def curl(*args):
+    p = subprocess.run(["curl", "-sS", *args], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_http2_over_tls(tmp_path):
+    s, cert = tls_server(tmp_path)
+    try:
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        (tmp_path / "blob").write_bytes(data)
+        digest = sha256(data)
+        out = curl("--http2", "--cacert", str(cert), "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                   "-X", "POST", "--data-binary", f"@{tmp_path / 'blob'}",
+                   f"{s.url}/v2/h2/repo/blobs/uploads/?digest={digest}")
+        assert out == b"2 201"
+        got = curl("--http2", "--cacert", str(cert), f"{s.url}/v2/h2/repo/blobs/{digest}")
+        assert got == data
+        head = curl("--http2", "--cacert", str(cert), "-I", f"{s.url}/v2/h2/repo/blobs/{digest}")
+        assert head.startswith(b"HTTP/2 200") and f"content-length: {len(data)}".encode() in head
+        part = curl("--http2", "--cacert", str(cert), "-r", "5-14", f"{s.url}/v2/h2/repo/blobs/{digest}")
+        assert part == data[5:15]
+        # many streams on one connection, answered each with its own body
+        urls = [f"{s.url}/v2/h2/repo/blobs/{digest}" if i % 2 else f"{s.url}/v2/" for i in range(20)]
+        outs = curl("--http2", "--cacert", str(cert), "--parallel", "--parallel-max", "20",
+                    *sum([["-o", str(tmp_path / f"o{i}"), u] for i, u in enumerate(urls)], []))
+        assert outs == b""
+        for i in range(20):
+            assert (tmp_path / f"o{i}").read_bytes() == (data if i % 2 else b"{}")
+        # a client that offers only http/1.1 gets it
+        assert curl("--http1.1", "--cacert", str(cert), "-o", "/dev/null", "-w", "%{http_version}",
+                    f"{s.url}/v2/") == b"1.1"
+        # python's client (ALPN http/1.1) pushes an image over the same port
+        with requests.Session() as http:
+            http.verify = str(cert)
+            http.trust_env = False
+            body = make_image(http, s.url, "h2/img")
+            assert http.put(f"{s.url}/v2/h2/img/manifests/v1", data=body,
+                            headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        m = curl("--http2", "--cacert", str(cert), "-H", f"Accept: {OCI_MANIFEST}", f"{s.url}/v2/h2/img/manifests/v1")
+        assert m == body
+    finally:
+        s.stop()
+
+
+def test_http2_off_and_prior_knowledge(tmp_path, server):
+    assert curl("--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+                f"{server.url}/v2/") == b"2 200"
+    s, cert = tls_server(tmp_path, extra=["--http2", "false"])
+    try:
+        assert curl("--http2", "--cacert", str(cert), "-o", "/dev/null", "-w", "%{http_version}",
+                    f"{s.url}/v2/") == b"1.1"
+    finally:
+        s.stop()
+
+
+def test_tls_connections_many_and_clean(tmp_path):
+    """TLS handshakes from many threads at once, and partial TLS handshakes that stall, leave
+    the server serving."""
+    s, cert = tls_server(tmp_path)
+    try:
+        stalled = []
+        for _ in range(200):
+            c = connect(s.port)
+            c.sendall(b"\x16\x03\x01\x00\xff\x01")  # the start of a ClientHello, never finished
+            stalled.append(c)
+        errors = []
+
+        def worker():
+            try:
+                with requests.Session() as http:
+                    http.verify = str(cert)
+                    http.trust_env = False  # else a CA bundle from the environment wins
+                    for _ in range(10):
+                        assert http.get(f"{s.url}/v2/", timeout=10).status_code == 200
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=worker) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:3]
+        for c in stalled:
+            c.close()
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with socket.create_connection(("127.0.0.1", s.port), timeout=10) as raw_sock:
+            with ctx.wrap_socket(raw_sock, server_hostname="127.0.0.1") as t:
+                t.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert t.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        s.stop()
