@@ -50,6 +50,17 @@ def test_token_claims_are_what_the_roles_allow(srv):
         ("team/app", ("pull", "push")), ("team/lib", ("pull",))]
 
 
+def test_overlong_service_is_refused(srv):
+    """Regression: a service of 256+ characters was ignored (a token was issued), not refused."""
+    long = "x" * 300
+    r = requests.get(f"{srv.url}/auth/token", params={"service": long, "scope": "repository:a/b:pull"}, auth=ADMIN)
+    assert r.status_code == 400 and "service longer than 255" in r.text
+    r = requests.post(f"{srv.url}/auth/token", data={"grant_type": "password", "username": ADMIN[0],
+                                                     "password": ADMIN[1], "service": long})
+    assert r.status_code == 400 and "service longer than 255" in r.text
+    assert requests.get(f"{srv.url}/auth/token", params={"service": "drydock"}, auth=ADMIN).status_code == 200
+
+
 def test_bad_tokens_are_refused(srv):
     push(basic(ADMIN), srv.url, "team/app")
     push(basic(ADMIN), srv.url, "team/other")
