@@ -427,7 +427,10 @@ static void run_task(struct http_server *srv, struct http_stream *s)
 	struct http_req *r = &s->req;
 	if (s->task == TASK_DONE) {
 		if (srv->access_log && s->began)
-			log_info("%s %s %d %" PRId64 "B in %.1fms %s%s", r->method, r->path, r->status, r->body_bytes,
+			log_info("%s %s %d received %" PRId64 "B sent %" PRId64 "B %.1fms %s%s", r->method, r->path,
+				 r->status, r->body_bytes,
+				 s->h2_id ? (s->h2_sent > 0 ? s->h2_sent : 0)
+					  : s->prepared ? s->conn->sent_total - s->sent_base : 0,
 				 (double)(now_ns() - r->start_ns) / 1e6, s->h2_id ? "HTTP/2" : "HTTP/1.1",
 				 s->aborted ? " (aborted)" : "");
 		if (s->began)
@@ -908,6 +911,7 @@ static int conn_flush(struct conn *c)
 			return -1;
 		if (w == 0)
 			return 0;
+		c->sent_total += w;
 		c->since_ms = http_now_ms();
 	}
 }
@@ -1156,6 +1160,7 @@ static void h1_prepare(struct conn *c, struct http_stream *s)
 		}
 	}
 	s->prepared = 1;
+	s->sent_base = c->sent_total;
 }
 
 /* The request is over (its done ran): the connection waits for the next one, or ends. */

@@ -56,6 +56,7 @@ struct http_stream {
 	int done_ran;           /* handler: the done task ran (read only at stop) */
 	int responded;          /* loop: a task came back with a response set */
 	int prepared;           /* h1: the response is in the connection's output */
+	int64_t sent_base;      /* h1: the connection's bytes sent when the response was queued */
 	int sent;               /* h1: the handler thread wrote it all, and ran done */
 	int send_failed;        /* h1: the handler thread's write failed, and it ran done */
 	int h2_headers_done;    /* h2: the request's headers are all here */
@@ -108,6 +109,7 @@ struct conn {
 	size_t out_len, out_off, out_cap;
 	const char *mem;        /* a response body from memory, after out */
 	size_t mem_len, mem_off;
+	int64_t sent_total;     /* bytes written on this connection (HTTP/1.1: for the access log) */
 	int file_fd;            /* a response body from a file, after out and mem */
 	int64_t file_off, file_left;
 	char *fbuf;             /* TLS: file bytes read, not yet written */
