@@ -247,8 +247,10 @@ static void *layer_main(void *arg)
  * appended; a thread of the stream's own reads them back from that file (the page cache, a
  * descriptor of its own) through the same layer reader, so that by the time the blob commits
  * its analysis is mostly done. No copy of the bytes is held: the upload never waits for the
- * reader, however far behind it falls. When the upload commits with the digest the reader
- * computed, the result goes into the layer cache; anything else (a config blob, a cancelled upload, bytes cut back) is
+ * reader, however far behind it falls. The reader takes exactly the bytes the upload
+ * reported, which are the blob's when it commits (every cut-back ends the stream first), so
+ * they are not hashed a second time. When the upload commits, the result goes into the layer
+ * cache under its digest; anything else (a config blob, a cancelled upload, bytes cut back) is
  * thrown away and the commit-time analysis does the work as before. The stream is owned by
  * two: the upload (until scanner_stream_end) and its thread. */
 
@@ -308,9 +310,8 @@ static void *stream_main(void *arg)
 	struct scanner *s = ls->s;
 	struct arena a = {0};
 	struct layer l;
-	struct digest got;
 	const char *why;
-	int rc = layer_read_stream(&a, stream_read, ls, NULL, &got, &l, &why);
+	int rc = layer_read_stream(&a, stream_read, ls, NULL, NULL, &l, &why);
 	pthread_mutex_lock(&ls->mu);
 	if (rc) { /* not a layer (a config), or a broken one: stop taking bytes */
 		ls->dead = 1;
@@ -318,7 +319,8 @@ static void *stream_main(void *arg)
 	}
 	while (!ls->ended)
 		pthread_cond_wait(&ls->cv, &ls->mu);
-	int keep = !rc && !ls->dead && ls->digest && !strcmp(got.str, ls->digest);
+	/* the whole blob read (layer_read_stream reads to the end), and nothing more */
+	int keep = !rc && !ls->dead && ls->digest && ls->pos == ls->fed;
 	pthread_mutex_unlock(&ls->mu);
 	if (keep)
 		layer_cache_put(s->cache_dir, ls->digest, &l);

@@ -47,7 +47,7 @@ void scanner_stats(struct scanner *s, struct scanner_stats *out);
  * from it. NULL when not worth it now (no database, or enough uploads streaming already).
  * feed: n more bytes were appended to the file, in order, from its start; -1 when the stream
  * gave up (not a layer; stop feeding). end: exactly once, with the digest the upload committed
- * as (its analysis is then cached, when it read the same bytes), or NULL when the upload was
+ * as (its analysis is then cached, the bytes fed being the blob's), or NULL when the upload was
  * cancelled or its bytes are to be cut back: a stream must be ended before the file it reads
  * is truncated, and is never fed again after that. The scanner must outlive every stream. */
 struct layer_stream;
