@@ -13,8 +13,13 @@ images=$(bash "$here/../tests/images/cached.sh")
 bin=${1:?usage: run.sh DRYDOCK_BIN [bench.py options]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+db=()
+if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then  # a database of every feed: pushes are also measured scanned
+  "$bin" db import --db "$tmp/all.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
+  db=(--db "$tmp/all.ddb")
+fi
 /usr/bin/python3 "$here/bench.py" --drydock "$bin" --floor-rss "$(dirname "$bin")/floor-rss" \
-  --images "$images/oci" --out "$tmp/registry.md" "${@:2}"
+  --images "$images/oci" --out "$tmp/registry.md" "${db[@]}" "${@:2}"
 /usr/bin/python3 "$here/auth.py" --drydock "$bin" --out "$tmp/auth.md"
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
 touch "$tmp/vulndb.md"
@@ -22,8 +27,7 @@ touch "$tmp/scan.md"
 if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
   /usr/bin/python3 "$here/vulndb.py" --drydock "$bin" --bench-vulndb "$(dirname "$bin")/bench-vulndb" \
     --feeds "$DRYDOCK_FEEDS_DIR" --images "$images/oci" --out "$tmp/vulndb.md"
-  # scan on push: a database of every feed, and a second one (another generation) to swap in
-  "$bin" db import --db "$tmp/all.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
+  # scan on push: the database of every feed, and a second one (another generation) to swap in
   "$bin" db import --db "$tmp/again.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
   "$bin" db import --db "$tmp/other.ddb" "$DRYDOCK_FEEDS_DIR/debian-osv" >/dev/null
   /usr/bin/python3 "$here/scan.py" --drydock "$bin" --db "$tmp/all.ddb" --same-db "$tmp/again.ddb" \

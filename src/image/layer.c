@@ -272,8 +272,9 @@ static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
 	return n;
 }
 
-/* Hashes whatever was left unread (tar padding past the end-of-archive blocks, the rest of
- * a gzip stream, which is inflated to its end so that its checksum and length are checked). */
+/* Reads (and hashes, when hashing) whatever was left unread (tar padding past the
+ * end-of-archive blocks, the rest of a gzip stream, which is inflated to its end so that its
+ * checksum and length are checked). */
 static int drain(struct source *s)
 {
 	const void *ignored;
@@ -397,13 +398,13 @@ int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct
 		if ((rc = consume(ar, a, out, plen > 0 ? path : raw, keep, e, why)))
 			break;
 	}
+	if (!rc && (rc = drain(src)))
+		*why = rc == DD_E_LAYER_INVALID ? "the gzip stream is cut short or corrupt after the tar's end"
+						: "cannot read the layer blob";
 	if (!rc && src->h) {
 		struct digest d;
-		if ((rc = drain(src)))
-			*why = rc == DD_E_LAYER_INVALID ? "the gzip stream is cut short or corrupt after the tar's end"
-							: "cannot read the layer blob";
 		hasher_peek(src->h, &d);
-		if (!rc && want && strcmp(d.str, want->str)) {
+		if (want && strcmp(d.str, want->str)) {
 			*why = arena_printf(a, "layer blob is %s, not %s", d.str, want->str);
 			rc = DD_E_DIGEST_INVALID;
 		}

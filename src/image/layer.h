@@ -27,9 +27,11 @@ struct layer {
 
 struct digest;
 
-/* Reads a layer from fd (compressed or not). When want is not NULL, the bytes read must hash
- * to it (DD_E_DIGEST_INVALID otherwise); when got is not NULL it receives their sha256 (or
- * want's algorithm). 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why naming the entry or
+/* Reads a layer from fd (compressed or not), always to the end of the blob: the bytes after
+ * the tar's end too, and a gzip stream to its end, so that its checksum and length are
+ * checked. When want is not NULL, the bytes read must hash to it (DD_E_DIGEST_INVALID
+ * otherwise); when got is not NULL it receives their sha256 (or want's algorithm); with
+ * neither, nothing is hashed. 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why naming the entry or
  * the limit. Memory comes from arena. */
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why);

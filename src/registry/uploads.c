@@ -447,11 +447,13 @@ void uploads_body(struct http_req *r, const char *data, size_t n)
 		return;
 	}
 	hasher_update(q->hasher, data, n);
-	if (q->offset == 0 && !q->stream && !q->stream_tried) { /* a new blob: read it as it comes */
+	if (q->offset == 0 && !q->stream && !q->stream_tried && reg->scanner) { /* a new blob: read it as it comes */
+		int fd;
 		q->stream_tried = 1;
-		q->stream = scanner_stream_begin(reg->scanner);
+		if (!reg->blobs->ops->upload_open_fd(q->file, &fd))
+			q->stream = scanner_stream_begin(reg->scanner, fd);
 	}
-	if (q->stream && scanner_stream_feed(q->stream, data, n)) {
+	if (q->stream && scanner_stream_feed(q->stream, n)) {
 		scanner_stream_end(q->stream, NULL);
 		q->stream = NULL;
 	}
@@ -558,6 +560,10 @@ void uploads_done(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
+	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
+	if (!ls) /* before the cut-back below: the stream reads the file */
+		scanner_stream_end(q->stream, NULL);
+	q->stream = NULL;
 	if (q->file) {
 		if (q->monolithic == 1)
 			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
@@ -566,10 +572,6 @@ void uploads_done(struct http_req *r)
 		reg->blobs->ops->upload_close(q->file);
 		q->file = NULL;
 	}
-	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
-	if (!ls)
-		scanner_stream_end(q->stream, NULL);
-	q->stream = NULL;
 	if (q->locked) {
 		int gone = q->monolithic != 0; /* committed, or a monolithic upload's file removed */
 		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;

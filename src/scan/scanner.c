@@ -36,9 +36,7 @@ struct dbref {
 
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
-#define STREAMS_MAX 4            /* uploads analysed as their bytes arrive, at once */
-#define STREAM_BUFFER (64 << 20) /* bytes received and not yet analysed; beyond, the upload waits */
-#define STREAM_BLOCK (1 << 20)   /* mmap'd by malloc: given back to the system when freed */
+#define STREAMS_MAX 4 /* uploads analysed as their bytes arrive, at once */
 
 struct scanner {
 	struct scanner_config cfg;
@@ -245,25 +243,25 @@ static void *layer_main(void *arg)
 
 /* ---- layers analysed while they upload ----
  *
- * An upload's bytes are copied into a bounded queue as they arrive and read by a thread of
- * their own through the same layer reader, so that by the time the blob commits its analysis
- * is mostly done. When the upload commits with the digest the reader computed, the result
- * goes into the layer cache; anything else (a config blob, a cancelled upload, bytes cut back)
- * is thrown away and the commit-time analysis does the work as before. The stream is owned
- * by two: the upload (until scanner_stream_end) and its thread. */
-
-struct sblock {
-	struct sblock *next;
-	size_t len, off;
-	char data[];
-};
+ * An upload's thread writes its bytes to the staging file and tells the stream how many it
+ * appended; a thread of the stream's own reads them back from that file (the page cache, a
+ * descriptor of its own) through the same layer reader, so that by the time the blob commits
+ * its analysis is mostly done. No copy of the bytes is held: the upload never waits for the
+ * reader, however far behind it falls. The reader takes exactly the bytes the upload
+ * reported, which are the blob's when it commits (every cut-back ends the stream first), so
+ * they are not hashed a second time. When the upload commits, the result goes into the layer
+ * cache under its digest; anything else (a config blob, a cancelled upload, bytes cut back) is
+ * thrown away and the commit-time analysis does the work as before. The stream is owned by
+ * two: the upload (until scanner_stream_end) and its thread. */
 
 struct layer_stream {
 	struct scanner *s;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct sblock *head, *tail;
-	size_t queued;
+	int fd;        /* the staging file, read with pread */
+	uint64_t fed;  /* bytes the upload appended to it */
+	uint64_t pos;  /* bytes the reader took (its thread's alone) */
+	int waiting;   /* the reader sleeps until more bytes or the end */
 	int eof, dead, ended, refs;
 	char *digest;   /* the committed digest, NULL when cancelled */
 	char *inflight; /* its entry in s->inflight while the analysis finishes */
@@ -276,11 +274,7 @@ static void stream_unref(struct layer_stream *ls)
 	pthread_mutex_unlock(&ls->mu);
 	if (!last)
 		return;
-	while (ls->head) {
-		struct sblock *b = ls->head;
-		ls->head = b->next;
-		free(b);
-	}
+	close(ls->fd);
 	free(ls->digest);
 	pthread_mutex_destroy(&ls->mu);
 	pthread_cond_destroy(&ls->cv);
@@ -291,25 +285,23 @@ static ssize_t stream_read(void *ctx, void *buf, size_t n)
 {
 	struct layer_stream *ls = ctx;
 	pthread_mutex_lock(&ls->mu);
-	while (!ls->head && !ls->eof)
+	while (ls->pos == ls->fed && !ls->eof && !ls->dead) {
+		ls->waiting = 1;
 		pthread_cond_wait(&ls->cv, &ls->mu);
-	size_t k = 0;
-	if (ls->head) {
-		struct sblock *b = ls->head;
-		k = b->len - b->off < n ? b->len - b->off : n;
-		memcpy(buf, b->data + b->off, k);
-		b->off += k;
-		ls->queued -= k;
-		if (b->off == b->len) {
-			ls->head = b->next;
-			if (!ls->head)
-				ls->tail = NULL;
-			free(b);
-		}
-		pthread_cond_broadcast(&ls->cv);
 	}
+	ls->waiting = 0;
+	uint64_t avail = ls->dead ? 0 : ls->fed - ls->pos;
 	pthread_mutex_unlock(&ls->mu);
-	return (ssize_t)k;
+	if (!avail)
+		return 0;
+	ssize_t k = pread(ls->fd, buf, avail < n ? (size_t)avail : n, (off_t)ls->pos);
+	if (k == 0) { /* shorter than reported: cut back under the reader, which is ended now */
+		errno = EIO;
+		return -1;
+	}
+	if (k > 0)
+		ls->pos += (uint64_t)k;
+	return k;
 }
 
 static void *stream_main(void *arg)
@@ -318,27 +310,20 @@ static void *stream_main(void *arg)
 	struct scanner *s = ls->s;
 	struct arena a = {0};
 	struct layer l;
-	struct digest got;
 	const char *why;
-	int rc = layer_read_stream(&a, stream_read, ls, NULL, &got, &l, &why);
+	int rc = layer_read_stream(&a, stream_read, ls, NULL, NULL, &l, &why);
 	pthread_mutex_lock(&ls->mu);
 	if (rc) { /* not a layer (a config), or a broken one: stop taking bytes */
 		ls->dead = 1;
-		while (ls->head) {
-			struct sblock *b = ls->head;
-			ls->head = b->next;
-			free(b);
-		}
-		ls->tail = NULL;
-		ls->queued = 0;
 		pthread_cond_broadcast(&ls->cv);
 	}
 	while (!ls->ended)
 		pthread_cond_wait(&ls->cv, &ls->mu);
-	int keep = !rc && ls->digest && !strcmp(got.str, ls->digest);
+	/* the whole blob read (layer_read_stream reads to the end), and nothing more */
+	int keep = !rc && !ls->dead && ls->digest && ls->pos == ls->fed;
 	pthread_mutex_unlock(&ls->mu);
 	if (keep)
-		layer_cache_put(s->cache_dir, got.str, &l);
+		layer_cache_put(s->cache_dir, ls->digest, &l);
 	arena_free(&a);
 	pthread_mutex_lock(&s->mu);
 	for (int k = 0; k < LAYER_INFLIGHT && ls->inflight; k++)
@@ -354,17 +339,21 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-struct layer_stream *scanner_stream_begin(struct scanner *s)
+struct layer_stream *scanner_stream_begin(struct scanner *s, int fd)
 {
-	if (!s)
+	if (!s) {
+		close(fd);
 		return NULL;
+	}
 	pthread_mutex_lock(&s->mu);
 	int ok = s->cfg.stream_uploads && !s->stop && s->cur && s->streams < STREAMS_MAX;
 	if (ok)
 		s->streams++;
 	pthread_mutex_unlock(&s->mu);
-	if (!ok)
+	if (!ok) {
+		close(fd);
 		return NULL;
+	}
 	struct layer_stream *ls = calloc(1, sizeof(*ls));
 	pthread_t t;
 	pthread_attr_t attr;
@@ -372,6 +361,7 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (ls) {
 		ls->s = s;
+		ls->fd = fd;
 		ls->refs = 2;
 		pthread_mutex_init(&ls->mu, NULL);
 		pthread_cond_init(&ls->cv, NULL);
@@ -382,6 +372,7 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 			pthread_cond_destroy(&ls->cv);
 			free(ls);
 		}
+		close(fd);
 		ls = NULL;
 		pthread_mutex_lock(&s->mu);
 		s->streams--;
@@ -391,38 +382,13 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 	return ls;
 }
 
-int scanner_stream_feed(struct layer_stream *ls, const void *data, size_t n)
+int scanner_stream_feed(struct layer_stream *ls, size_t n)
 {
-	const char *p = data;
 	pthread_mutex_lock(&ls->mu);
-	while (n && !ls->dead) {
-		while (ls->queued >= STREAM_BUFFER && !ls->dead)
-			pthread_cond_wait(&ls->cv, &ls->mu);
-		if (ls->dead)
-			break;
-		struct sblock *b = ls->tail;
-		if (!b || b->len == STREAM_BLOCK) {
-			b = malloc(sizeof(*b) + STREAM_BLOCK);
-			if (!b) {
-				ls->dead = 1; /* the reader sees the end, and nothing is kept */
-				ls->eof = 1;
-				break;
-			}
-			b->next = NULL;
-			b->len = b->off = 0;
-			if (ls->tail)
-				ls->tail->next = b;
-			else
-				ls->head = b;
-			ls->tail = b;
-		}
-		size_t k = STREAM_BLOCK - b->len < n ? STREAM_BLOCK - b->len : n;
-		memcpy(b->data + b->len, p, k);
-		b->len += k;
-		ls->queued += k;
-		p += k;
-		n -= k;
-		pthread_cond_broadcast(&ls->cv);
+	if (!ls->dead) {
+		ls->fed += n;
+		if (ls->waiting)
+			pthread_cond_signal(&ls->cv);
 	}
 	int rc = ls->dead ? -1 : 0;
 	pthread_mutex_unlock(&ls->mu);

@@ -114,6 +114,16 @@ static int fs_upload_read(struct upload_file *u, int64_t off, void *p, size_t n,
 	}
 }
 
+static int fs_upload_open_fd(struct upload_file *u, int *fd)
+{
+	*fd = open(u->path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		log_error("cannot open upload file '%s': %s", u->path, strerror(errno));
+		return DD_E_IO;
+	}
+	return 0;
+}
+
 static void fs_upload_close(struct upload_file *u)
 {
 	if (!u)
@@ -315,6 +325,7 @@ static const struct blobstore_ops fs_ops = {
 	.upload_sync = fs_upload_sync,
 	.upload_truncate = fs_upload_truncate,
 	.upload_read = fs_upload_read,
+	.upload_open_fd = fs_upload_open_fd,
 	.upload_commit = fs_upload_commit,
 	.upload_close = fs_upload_close,
 	.upload_remove = fs_upload_remove,
