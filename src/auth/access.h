@@ -51,6 +51,9 @@ int access_check_ns(struct http_req *r, const char *ns, enum access_action actio
 const char *access_why(struct http_req *r);
 /* Adds the headers that go with a refusal from access_check (WWW-Authenticate, Retry-After). */
 void access_add_challenge(struct http_req *r, int err, const char *repo, enum access_action action);
+/* The same, naming one more scope in the bearer challenge (a mount's source: "repository:FROM:pull"). */
+void access_add_challenge_scope(struct http_req *r, int err, const char *repo, enum access_action action,
+				const char *extra_scope);
 /* 1 when the caller may see repo in listings (catalog, summaries): it may pull it or read its
  * assessments. Never answers a request. */
 int access_visible(struct http_req *r, const char *repo);

@@ -38,23 +38,28 @@ void reg_error(struct http_req *r, int err, const char *detail)
 }
 
 /* Answers a refusal of access_check with its error JSON and challenge headers. */
-static int refused(struct http_req *r, int rc, const char *repo, enum access_action action)
+static int refused(struct http_req *r, int rc, const char *repo, enum access_action action, const char *extra)
 {
 	if (rc) {
 		reg_error(r, rc, access_why(r));
-		access_add_challenge(r, rc, repo, action);
+		access_add_challenge_scope(r, rc, repo, action, extra);
 	}
 	return rc;
 }
 
 int reg_access(struct http_req *r, const char *repo, enum access_action action)
 {
-	return refused(r, access_check(r, repo, action), repo, action);
+	return refused(r, access_check(r, repo, action), repo, action, NULL);
+}
+
+int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope)
+{
+	return refused(r, access_check(r, repo, action), repo, action, extra_scope);
 }
 
 int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
 {
-	return refused(r, access_check_ns(r, ns, action), NULL, action);
+	return refused(r, access_check_ns(r, ns, action), NULL, action, NULL);
 }
 
 /* /auth/token: GET answers at once; POST (an OAuth2 form) when its body is read. */

@@ -69,6 +69,8 @@ struct reg_req *reg_of(struct http_req *r);
 void reg_error(struct http_req *r, int err, const char *detail);
 /* access_check(), answering the error itself; returns its code. */
 int reg_access(struct http_req *r, const char *repo, enum access_action action);
+/* The same, naming extra_scope too in a bearer challenge when refused. */
+int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope);
 /* The same for a namespace-wide action. */
 int reg_access_ns(struct http_req *r, const char *ns, enum access_action action);
 /* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */

@@ -224,16 +224,20 @@ static void post_begin(struct http_req *r)
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	int rc;
-	if (reg_access(r, q->name, ACCESS_PUSH))
-		return;
 	const char *mount = http_query(r, "mount"), *from = http_query(r, "from"), *dg = http_query(r, "digest");
+	const char *why;
+	/* a refused mount's challenge names the source's pull scope too (as Distribution's does), so
+	 * a client that follows it gets a token that lets the mount happen */
+	int from_ok = mount && from && !name_validate(from, strlen(from), &why);
+	if (reg_access_scope(r, q->name, ACCESS_PUSH,
+			     from_ok ? arena_printf(&r->arena, "repository:%s:pull", from) : NULL))
+		return;
 	if (mount && from) {
 		struct digest d;
-		const char *why;
 		int64_t size;
 		if (reg_digest(r, mount, &d))
 			return;
-		if (!name_validate(from, strlen(from), &why) && !access_check(r, from, ACCESS_PULL) &&
+		if (from_ok && !access_check(r, from, ACCESS_PULL) &&
 		    !reg->meta->ops->blob_linked(reg->meta, from, d.str, &size) &&
 		    !reg->blobs->ops->blob_stat(reg->blobs, d.str, &size)) {
 			if ((rc = reg->meta->ops->blob_link(reg->meta, q->name, d.str, size))) {

@@ -61,6 +61,27 @@ def test_overlong_service_is_refused(srv):
     assert requests.get(f"{srv.url}/auth/token", params={"service": "drydock"}, auth=ADMIN).status_code == 200
 
 
+def test_refused_mount_challenge_names_the_source(srv):
+    """Regression: the challenge to a refused cross-repository mount named only the target's
+    scope, so a client that followed it never got the source's pull scope and every mount
+    became a full upload."""
+    m = push(basic(ADMIN), srv.url, "other/base")
+    layer = json.loads(m)["layers"][0]["digest"]
+    url = f"{srv.url}/v2/team/app/blobs/uploads/?mount={layer}&from=other/base"
+    r = requests.post(url)
+    assert r.status_code == 401
+    scope = re.search(r'scope="([^"]*)"', r.headers["WWW-Authenticate"]).group(1)
+    assert scope.split(" ") == ["repository:team/app:pull,push", "repository:other/base:pull"]
+    # a client that asks for exactly those scopes gets a token that mounts
+    carol = add_user(srv, "carol", "writer:team/*", "reader:other/*")
+    t = token(srv, carol, *scope.split(" "))["token"]
+    r = bearer(t).post(url)
+    assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == layer
+    # with a token for the target only, the mount falls back to an upload session (202)
+    t = token(srv, carol, "repository:team/app:pull,push")["token"]
+    assert bearer(t).post(url).status_code == 202
+
+
 def test_bad_tokens_are_refused(srv):
     push(basic(ADMIN), srv.url, "team/app")
     push(basic(ADMIN), srv.url, "team/other")
