@@ -56,7 +56,7 @@ static void get_manifest(struct http_req *r, int head)
 	}
 	const char *why;
 	if (policy_check_pull(reg->meta, &r->arena, q->name, m.digest, &why)) {
-		reg_error(r, DD_E_DENIED, why);
+		reg_error_msg(r, DD_E_DENIED, why, why); /* docker shows the message: say why */
 		return;
 	}
 	const char *inm = http_header(r, "If-None-Match");

@@ -11,9 +11,12 @@
 
 struct reg_req *reg_of(struct http_req *r) { return r->state; }
 
-void reg_error(struct http_req *r, int err, const char *detail)
+void reg_error(struct http_req *r, int err, const char *detail) { reg_error_msg(r, err, NULL, detail); }
+
+void reg_error_msg(struct http_req *r, int err, const char *message, const char *detail)
 {
-	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message", dd_err_message(err));
+	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message",
+			      message ? message : dd_err_message(err));
 	if (detail)
 		json_object_set_new(e, "detail", json_string(detail));
 	json_t *doc = json_pack("{s:[o]}", "errors", e);

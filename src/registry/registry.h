@@ -66,6 +66,9 @@ struct reg_req {
 
 struct reg_req *reg_of(struct http_req *r);
 /* Answers with the OCI error JSON for err; detail may be NULL. */
+/* The same with a message of its own instead of the error's generic one (clients such as docker
+ * show only the message). */
+void reg_error_msg(struct http_req *r, int err, const char *message, const char *detail);
 void reg_error(struct http_req *r, int err, const char *detail);
 /* access_check(), answering the error itself; returns its code. */
 int reg_access(struct http_req *r, const char *repo, enum access_action action);
