@@ -164,7 +164,8 @@ struct meta_ops {
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);
-	/* Queues a re-assessment of every assessment made with another database generation. */
+	/* Queues a re-assessment of every assessment made with another database generation, and of
+	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
 	/* Job state of (repo, digest): -1 none, 0 queued, 1 running. */
 	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, int *state);

@@ -261,8 +261,11 @@ static const char *const sql[S__COUNT] = {
 	[S_SCAN_MISSING] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
 			   " SELECT m.repo, m.digest, 0, 0, ?1 FROM manifests m WHERE NOT EXISTS"
 			   " (SELECT 1 FROM assessments a WHERE a.repo=m.repo AND a.digest=m.digest)",
+	/* a Failed assessment with an inventory failed in matching (a database that turned out
+	 * damaged, say): tried again whenever a database is put in place, even of the same build */
 	[S_SCAN_STALE] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
-			 " SELECT repo, digest, 1, 0, ?2 FROM assessments WHERE db_generation<>?1 AND inventory<>''",
+			 " SELECT repo, digest, 1, 0, ?2 FROM assessments WHERE (db_generation<>?1 OR status='Failed')"
+			 " AND inventory<>''",
 	[S_SCAN_STATE] = "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2",
 	[S_SCAN_DEPTH] = "SELECT coalesce(sum(state=0),0), coalesce(sum(state=1),0) FROM scan_jobs",
 	[S_ASSESS_GET] = "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us, counts"
