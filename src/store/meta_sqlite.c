@@ -258,9 +258,11 @@ static const char *const sql[S__COUNT] = {
 	[S_SCAN_USAGE_ADD] = "INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
 			     " ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
 	[S_SCAN_RESET] = "UPDATE scan_jobs SET state=0 WHERE state=1",
+	/* by the small rows of assessments_list: a search of the table itself compares whole rows,
+	 * reports and all (40,001 images: 0.5 s at every start, instead of 0.06 s) */
 	[S_SCAN_MISSING] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
-			   " SELECT m.repo, m.digest, 0, 0, ?1 FROM manifests m WHERE NOT EXISTS"
-			   " (SELECT 1 FROM assessments a WHERE a.repo=m.repo AND a.digest=m.digest)",
+			   " SELECT m.repo, m.digest, 0, 0, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
+			   " assessments a INDEXED BY assessments_list WHERE a.repo=m.repo AND a.digest=m.digest)",
 	/* a Failed assessment with an inventory failed in matching (a database that turned out
 	 * damaged, say): tried again whenever a database is put in place, even of the same build */
 	[S_SCAN_STALE] = "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
@@ -344,10 +346,11 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 	sqlite3_busy_timeout(c->db, 30000);
 	/* FULL: a transaction acknowledged to a client survives power loss, not only a crash.
 	 * A small page cache per connection: metadata rows are small and hot rows stay in the OS
-	 * page cache; the pool holds one connection per concurrently busy thread. Reads go through
-	 * a shared mapping (no copy per page): assessments hold reports of ~100 KB. */
-	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=268435456;", NULL, NULL,
-		     NULL);
+	 * page cache; the pool holds one connection per concurrently busy thread. No mapping of the
+	 * file: each connection's mapping kept every page it had read resident in the process
+	 * (40,001 images, 423 MB of meta.db: RSS 541 MB, PSS 277 MB), while a compressed report
+	 * is a few pages and listings read the assessments_list index, not the reports. */
+	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=0;", NULL, NULL, NULL);
 	*out = c;
 	return 0;
 }
@@ -373,13 +376,20 @@ static int migrate(sqlite3 *db, char **err)
 		if (!have && sqlite3_exec(db, added[i].add, NULL, NULL, err) != SQLITE_OK)
 			return 1;
 	}
+	/* what listings read of every assessment, so they never step through the pages of its report
+	 * and inventory (a covering index; after the columns above, which it holds) */
+	if (sqlite3_exec(db,
+			 "CREATE INDEX IF NOT EXISTS assessments_list ON assessments(repo, digest, status, reason,"
+			 " db_generation, scanned_at, duration_us, counts)",
+			 NULL, NULL, err) != SQLITE_OK)
+		return 1;
 	/* the running totals, made (and filled from the assessments there) once per data directory;
 	 * in one transaction, so two processes opening it at once cannot both fill them */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)
 		return 1;
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='assessment_totals'", -1, &s,
-			       NULL) != SQLITE_OK) {
+	static const char have_totals[] = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='assessment_totals'";
+	if (sqlite3_prepare_v2(db, have_totals, -1, &s, NULL) != SQLITE_OK) {
 		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;

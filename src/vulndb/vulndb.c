@@ -168,7 +168,7 @@ static int crc_file(struct vulndb *db, const char **why)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0) {
-			*why = got < 0 ? "cannot read it for its checksum" : "it became shorter while its checksum was checked";
+			*why = got < 0 ? "cannot read it for its checksum" : "it shrank while its checksum was checked";
 			rc = -1;
 			break;
 		}

@@ -341,6 +341,17 @@ static void test_meta_migration(void)
 	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
 	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	/* listings read the covering index, never the rows with their reports */
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db,
+				 "EXPLAIN QUERY PLAN SELECT repo, digest, status, reason, db_generation, scanned_at,"
+				 " duration_us, counts FROM assessments WHERE repo='r' ORDER BY repo, digest",
+				 -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && strstr((const char *)sqlite3_column_text(st, 3),
+						       "COVERING INDEX assessments_list"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	m->ops->free(m);
 	CHECK(meta_sqlite_open(path, &m) == 0); /* and once more: nothing left to add */
 	if (m)
