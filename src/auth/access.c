@@ -418,6 +418,18 @@ int access_visible(struct http_req *r, const char *repo)
 	return account_allows(acc, repo, ACCESS_PULL, now) || account_allows(acc, repo, ACCESS_SECURITY_READ, now);
 }
 
+int access_visible_all(struct http_req *r)
+{
+	if (!A.cfg.enabled)
+		return 1;
+	struct identity *id = resolve(r);
+	const struct account *acc = id->err ? NULL : account_of(r, id);
+	if (!acc)
+		return 0; /* anonymous callers see repositories pattern by pattern */
+	int64_t now = util_now(); /* a grant on "*" (account_allows with no repository) covers every one */
+	return account_allows(acc, NULL, ACCESS_PULL, now) || account_allows(acc, NULL, ACCESS_SECURITY_READ, now);
+}
+
 const char *access_why(struct http_req *r)
 {
 	struct identity *id = r->auth;

@@ -57,6 +57,9 @@ void access_add_challenge_scope(struct http_req *r, int err, const char *repo, e
 /* 1 when the caller may see repo in listings (catalog, summaries): it may pull it or read its
  * assessments. Never answers a request. */
 int access_visible(struct http_req *r, const char *repo);
+/* 1 when access_visible is 1 for every repository there is or could be (authentication off, or a
+ * grant on "*" that may pull or read assessments); 0 says nothing: ask access_visible. */
+int access_visible_all(struct http_req *r);
 /* 1 when the anonymous-pull patterns cover repo. */
 int access_anonymous_may_pull(const char *repo);
 /* Who is asking, for the audit log: the account name, "anonymous", or "-" when auth is off. */

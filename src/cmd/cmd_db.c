@@ -56,8 +56,9 @@ int db_print_summary(const char *path, FILE *f)
 {
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(path, &db, &why)) {
+	if (vulndb_open(path, &db, &why) || (db && vulndb_verify(db, &why))) {
 		fprintf(stderr, "drydock db: %s\n", why);
+		vulndb_close(db);
 		return 1;
 	}
 	char a[64], b[64];
@@ -73,8 +74,9 @@ static int info(const char *path, int as_json)
 {
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(path, &db, &why)) {
+	if (vulndb_open(path, &db, &why) || (db && vulndb_verify(db, &why))) {
 		fprintf(stderr, "drydock db info: %s\n", why);
+		vulndb_close(db);
 		return 1;
 	}
 	const struct vdb_header *h = vulndb_header(db);

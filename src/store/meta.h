@@ -72,6 +72,19 @@ struct assessment_rec {
 	int64_t duration_us;
 };
 
+/* Running totals of the stored assessments, kept by the store in the transaction of every
+ * change to one (a push's, a re-assessment's, a deletion's), as the assessments' counts say:
+ * before any suppression rule. */
+struct assessment_total {
+	const char *repo; /* "" in the registry-wide totals */
+	const char *status;
+	int64_t images;
+	int64_t severity[6]; /* findings: CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN (the order of counts) */
+	int64_t unfixed;
+	int64_t uncounted; /* of the images, those without counts in their canonical form (stored before
+			    * counts were): counted as zero findings here, their reports say */
+};
+
 struct scan_done {
 	int64_t job;
 	int unchanged; /* the same findings as stored: only the generation and time are updated */
@@ -151,7 +164,8 @@ struct meta_ops {
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);
-	/* Queues a re-assessment of every assessment made with another database generation. */
+	/* Queues a re-assessment of every assessment made with another database generation, and of
+	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
 	/* Job state of (repo, digest): -1 none, 0 queued, 1 running. */
 	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, int *state);
@@ -165,6 +179,10 @@ struct meta_ops {
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);
+	/* The running totals by status of repository repo, of the whole registry (repo ""), or of every
+	 * repository (NULL: by repository, then status); statuses with no image left out. Arena array. */
+	int (*assessment_totals)(struct meta *m, struct arena *a, const char *repo, struct assessment_total **out,
+				 size_t *n);
 	/* Scans counted per namespace and month: parallel arrays. */
 	int (*usage_list)(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
 			  size_t *n);

@@ -341,10 +341,192 @@ static void test_meta_migration(void)
 	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
 	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	/* listings read the covering index, never the rows with their reports */
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db,
+				 "EXPLAIN QUERY PLAN SELECT repo, digest, status, reason, db_generation, scanned_at,"
+				 " duration_us, counts FROM assessments WHERE repo='r' ORDER BY repo, digest",
+				 -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && strstr((const char *)sqlite3_column_text(st, 3),
+						       "COVERING INDEX assessments_list"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	m->ops->free(m);
 	CHECK(meta_sqlite_open(path, &m) == 0); /* and once more: nothing left to add */
 	if (m)
 		m->ops->free(m);
+	arena_free(&a);
+	remove_dir(dir);
+}
+
+/* The running totals against a recount of every assessment: counts "%d %d ..." of seven numbers
+ * below 10^12 add up, anything else counts as `uncounted`. */
+static int canonical_counts(const char *c, long long v[7])
+{
+	char again[200];
+	if (sscanf(c, "%lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) != 7)
+		return 0;
+	for (int k = 0; k < 7; k++)
+		if (v[k] < 0 || v[k] >= 1000000000000LL)
+			return 0;
+	snprintf(again, sizeof(again), "%lld %lld %lld %lld %lld %lld %lld", v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+	return !strcmp(again, c);
+}
+
+struct recount {
+	char repo[64], status[32];
+	long long images, c[7], uncounted;
+};
+
+static struct recount *recount_at(struct recount *t, size_t *n, const char *repo, const char *status)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(t[i].repo, repo) && !strcmp(t[i].status, status))
+			return &t[i];
+	struct recount *x = &t[(*n)++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->repo, sizeof(x->repo), "%s", repo);
+	snprintf(x->status, sizeof(x->status), "%s", status);
+	return x;
+}
+
+/* 1 when assessment_totals (per repository and registry-wide) equal a recount; *images: how many. */
+static int totals_match(struct meta *m, long long *images)
+{
+	struct arena a = {0};
+	struct assessment_rec *v;
+	struct assessment_total *t, *g;
+	size_t n, nt, ng, nr = 0;
+	struct recount want[64];
+	int ok = m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n < 20 &&
+		 m->ops->assessment_totals(m, &a, NULL, &t, &nt) == 0 && m->ops->assessment_totals(m, &a, "", &g, &ng) == 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		long long c[7];
+		int counted = canonical_counts(v[i].counts, c);
+		for (int pass = 0; pass < 2; pass++) {
+			struct recount *x = recount_at(want, &nr, pass ? "" : v[i].repo, v[i].status);
+			x->images++;
+			x->uncounted += !counted;
+			for (int k = 0; k < 7 && counted; k++)
+				x->c[k] += c[k];
+		}
+	}
+	size_t seen = 0;
+	for (size_t pass = 0; ok && pass < 2; pass++)
+		for (size_t i = 0; ok && i < (pass ? ng : nt); i++) {
+			const struct assessment_total *x = pass ? &g[i] : &t[i];
+			struct recount *w = recount_at(want, &nr, x->repo, x->status);
+			ok = w->images == x->images && w->uncounted == x->uncounted && w->c[6] == x->unfixed;
+			for (int k = 0; k < 6; k++)
+				ok &= w->c[k] == x->severity[k];
+			seen++;
+		}
+	ok &= seen == nr; /* and no recounted (repository, status) the totals lack */
+	*images = (long long)n;
+	arena_free(&a);
+	return ok;
+}
+
+/* Stores an assessment of repo@digest (a new manifest and its job, or a re-assessment): how 0 stores
+ * the whole row, 1 the same findings (only touched), 2 a new report of the stored inventory. */
+static void assess(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
+		   int how)
+{
+	struct arena a = {0};
+	struct scan_job *jobs;
+	size_t n;
+	const char *missing;
+	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = NULL, .queue_scan = 1};
+	CHECK(m->ops->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->ops->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
+	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
+			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
+				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
+				      .scanned_at = 1, .duration_us = 1}};
+	CHECK(m->ops->scan_complete(m, &d, 1) == 0);
+	arena_free(&a);
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	char *err = NULL;
+	CHECK(sqlite3_exec(db, text, NULL, NULL, &err) == SQLITE_OK);
+	if (err)
+		fprintf(stderr, "  sql: %s\n", err);
+	sqlite3_free(err);
+	sqlite3_close(db);
+}
+
+static void test_meta_totals(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	long long images;
+	struct arena a = {0};
+	struct assessment_total *t;
+	size_t n;
+	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0 && n == 0);
+	/* pushes: statuses, repositories, a repository's listing */
+	assess(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0);
+	assess(m, "r1", "sha256:a2", "Unhealthy", "0 1 0 2 0 3 4", 0);
+	assess(m, "r1", "sha256:a3", "NotApplicable", "0 0 0 0 0 0 0", 0);
+	assess(m, "r2/x", "sha256:b1", "Failed", "0 0 0 0 0 0 0", 0);
+	assess(m, "r2/x", "sha256:b2", "Healthy", "0 0 0 0 7 0 0", 0);
+	CHECK(totals_match(m, &images) && images == 5);
+	CHECK(m->ops->assessment_totals(m, &a, "r1", &t, &n) == 0 && n == 2);
+	CHECK(!strcmp(t[0].status, "NotApplicable") && t[0].images == 1 && !strcmp(t[1].status, "Unhealthy") &&
+	      t[1].images == 2 && t[1].severity[0] == 1 && t[1].severity[1] == 3 && t[1].unfixed == 11);
+	/* re-assessments: other findings (the row rewritten), the same findings with counts filled in
+	 * (only touched), a status that changes */
+	assess(m, "r1", "sha256:a1", "Unhealthy", "2 0 0 0 0 0 1", 0);
+	assess(m, "r1", "sha256:a2", "Unhealthy", "0 1 0 2 0 3 5", 1);
+	assess(m, "r2/x", "sha256:b2", "Unhealthy", "0 9 0 0 7 0 0", 2);
+	assess(m, "r1", "sha256:a3", "NotApplicable", "0 0 0 0 0 0 0", 1);
+	CHECK(totals_match(m, &images) && images == 5);
+	/* counts in no form drydock writes (and none at all: stored before counts were) */
+	sql(path, "UPDATE assessments SET counts='' WHERE digest='sha256:a1';"
+		  "UPDATE assessments SET counts='01 2 3 4 5 6 7' WHERE digest='sha256:a2';"
+		  "UPDATE assessments SET counts='-1 0 0 0 0 0 0' WHERE digest='sha256:a3';"
+		  "UPDATE assessments SET counts='1 2 3' WHERE digest='sha256:b1';"
+		  "UPDATE assessments SET counts='1000000000000 0 0 0 0 0 0' WHERE digest='sha256:b2';");
+	CHECK(totals_match(m, &images));
+	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0);
+	long long uncounted = 0;
+	for (size_t i = 0; i < n; i++)
+		uncounted += t[i].uncounted;
+	CHECK(uncounted == 5);
+	sql(path, "UPDATE assessments SET counts='1 1 1 1 1 1 1' WHERE digest IN ('sha256:a1', 'sha256:b2');"
+		  "UPDATE assessments SET status='Healthy' WHERE digest='sha256:a3';");
+	CHECK(totals_match(m, &images));
+	/* deletes: a manifest (its assessment goes with it), an untagged one collected */
+	CHECK(m->ops->manifest_delete(m, "r1", "sha256:a1") == 0);
+	CHECK(totals_match(m, &images) && images == 4);
+	CHECK(m->ops->manifest_forget_untagged(m, "r2/x", "sha256:b1", util_now() + 10) == 0);
+	CHECK(totals_match(m, &images) && images == 3);
+	/* reopened, the totals are as they were; a data directory from before them gets them */
+	m->ops->free(m);
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	CHECK(totals_match(m, &images) && images == 3);
+	m->ops->free(m);
+	sql(path, "DROP TRIGGER assessments_totals_insert; DROP TRIGGER assessments_totals_delete;"
+		  "DROP TRIGGER assessments_totals_update; DROP TABLE assessment_totals;");
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	CHECK(totals_match(m, &images) && images == 3);
+	assess(m, "r3", "sha256:c1", "Unhealthy", "5 0 0 0 0 0 5", 0);
+	CHECK(totals_match(m, &images) && images == 4);
+	m->ops->free(m);
+out:
 	arena_free(&a);
 	remove_dir(dir);
 }
@@ -377,5 +559,6 @@ void suite_stores(void)
 	RUN(test_meta_assessments);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
+	RUN(test_meta_totals);
 	RUN(test_events);
 }
