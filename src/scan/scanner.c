@@ -93,7 +93,10 @@ static void db_check(struct scanner *s)
 		return;
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(s->db_path, &db, &why)) {
+	int rc = vulndb_open(s->db_path, &db, &why);
+	if (!rc && (rc = vulndb_verify(db, &why))) /* the whole file checked before it answers anything */
+		vulndb_close(db);
+	if (rc) {
 		log_warn("vulnerability database: %s", why);
 		s->db_st = st; /* do not retry the same broken file every second */
 		s->db_seen = 1;
@@ -122,9 +125,17 @@ static void db_check(struct scanner *s)
 	scanner_kick(s);
 }
 
+/* The database watcher. Its first look, as the server starts, opens the database and checks
+ * the whole file (its CRC) off the path that opens the port; images pushed meanwhile wait in the
+ * queue, as they do while no database, or only a damaged one, is in place. */
 static void *watcher_main(void *arg)
 {
 	struct scanner *s = arg;
+	db_check(s);
+	if (!s->cur)
+		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
+			 "('drydock db update --db %s')",
+			 s->db_path, s->db_path);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mu);
@@ -740,11 +751,6 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 		scanner_stop(s);
 		return rc;
 	}
-	db_check(s);
-	if (!s->cur)
-		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
-			 "('drydock db update --db %s')",
-			 s->db_path, s->db_path);
 	events_subscribe(on_event, s);
 	int want = c->workers < 1 ? 1 : c->workers > SCANNER_MAX_WORKERS ? SCANNER_MAX_WORKERS : c->workers;
 	for (int i = 0; i < want; i++)
