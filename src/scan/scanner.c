@@ -646,6 +646,17 @@ store:
 	arena_free(&a);
 }
 
+#define SCANNER_STORE_US 20000 /* a push's assessment waits at most this for others to share its commit */
+
+static void store_done(struct scanner *s, struct scan_done *done, size_t n)
+{
+	if (!n)
+		return;
+	int rc = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
+	if (rc)
+		log_error("cannot store %zu assessments: %s", n, dd_err_message(rc));
+}
+
 static void *worker_main(void *arg)
 {
 	struct scanner *s = arg;
@@ -663,13 +674,21 @@ static void *worker_main(void *arg)
 		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
-			for (size_t i = 0; i < n; i++)
+			size_t stored = 0;
+			int64_t since = now_us();
+			for (size_t i = 0; i < n; i++) {
 				run_job(s, d, &jobs[i], &a, &done[i]);
-			int src = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
-			if (src)
-				log_error("cannot store %zu assessments: %s", n, dd_err_message(src));
-			else if (n > 1 || jobs[0].priority == SCAN_REASSESS)
-				log_debug("re-assessed %zu images", n);
+				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
+				 * batch does not wait for the last; re-assessments in whole batches */
+				if (i + 1 < n && jobs[i].priority == SCAN_PUSH && now_us() - since > SCANNER_STORE_US) {
+					store_done(s, done + stored, i + 1 - stored);
+					stored = i + 1;
+					since = now_us();
+				}
+			}
+			store_done(s, done + stored, n - stored);
+			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
+				log_debug("assessed %zu images in a batch", n);
 		}
 		db_release(s, d);
 		arena_free(&a);
