@@ -175,7 +175,9 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 		return rc;
 	out->refs[0].kind = REF_BLOB;
 	const char *config_type = json_string_value(json_object_get(config, "mediaType"));
-	if (!*out->artifact_type && strcmp(config_type, MT_OCI_CONFIG) && strcmp(config_type, MT_DOCKER_CONFIG))
+	/* distribution-spec, referrers: "if the artifactType is empty or missing in the image
+	 * manifest, the value of artifactType MUST be set to the config descriptor mediaType" */
+	if (!*out->artifact_type && config_type)
 		out->artifact_type = arena_strdup(a, config_type);
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(layers, i);

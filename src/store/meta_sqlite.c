@@ -396,6 +396,21 @@ static int migrate(sqlite3 *db, char **err)
 		if (!have && sqlite3_exec(db, added[i].add, NULL, NULL, err) != SQLITE_OK)
 			return 1;
 	}
+	/* A referrer that is an image manifest without artifactType is listed with its config's
+	 * media type (distribution-spec, referrers API); manifests stored before that was done for
+	 * image configs too get it once, marked done in the settings table. */
+	if (sqlite3_exec(db,
+			 "BEGIN IMMEDIATE;"
+			 "UPDATE manifests SET artifact_type=json_extract(content, '$.config.mediaType')"
+			 " WHERE artifact_type='' AND subject<>'' AND json_valid(content)"
+			 " AND json_type(content, '$.config.mediaType')='text'"
+			 " AND NOT EXISTS (SELECT 1 FROM settings WHERE key='migrated.referrer-artifact-type');"
+			 "INSERT OR IGNORE INTO settings(key, value) VALUES('migrated.referrer-artifact-type', '1');"
+			 "COMMIT;",
+			 NULL, NULL, err) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
 	/* what listings read of every assessment, so they never step through the pages of its report
 	 * and inventory (a covering index; after the columns above, which it holds) */
 	if (sqlite3_exec(db,

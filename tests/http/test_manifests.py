@@ -210,6 +210,17 @@ def test_subject_and_referrers(http, base):
     assert put(http, base, repo, sha256(art), art).status_code == 201
     r = http.get(f"{base}/v2/{repo}/referrers/{subject}?artifactType=application/vnd.example.cfg%2Bjson")
     assert [m["digest"] for m in r.json()["manifests"]] == [sha256(art)]
+    # also for an image config: the newest conformance suite's artifacts-with-subject/referrers
+    img_cfg = push_blob(http, base, repo, b'{"architecture":"amd64","os":"linux"}')
+    img = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                      "config": {"mediaType": OCI_CONFIG, "digest": img_cfg, "size": 37},
+                      "layers": [], "subject": {"mediaType": OCI_MANIFEST, "digest": subject,
+                                                "size": len(body)}}).encode()
+    assert put(http, base, repo, sha256(img), img).status_code == 201
+    listed = {m["digest"]: m for m in http.get(f"{base}/v2/{repo}/referrers/{subject}").json()["manifests"]}
+    assert listed[sha256(img)]["artifactType"] == OCI_CONFIG
+    r = http.get(f"{base}/v2/{repo}/referrers/{subject}", params={"artifactType": OCI_CONFIG})
+    assert [m["digest"] for m in r.json()["manifests"]] == [sha256(img)]
 
 
 def test_subject_may_be_absent(http, base):

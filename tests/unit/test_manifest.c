@@ -36,7 +36,7 @@ static void test_image_manifest(void)
 	CHECK(parse(&a, f, MT_OCI_MANIFEST, &mi, &why) == 0);
 	CHECK(mi.nrefs == 2 && mi.refs[1].kind == REF_FOREIGN);
 	CHECK_STR(mi.refs[1].digest, D2);
-	CHECK_STR(mi.artifact_type, "");
+	CHECK_STR(mi.artifact_type, MT_OCI_CONFIG); /* none given: the config's media type (referrers API) */
 	/* no mediaType field (umoci): Content-Type names it */
 	const char *u = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" MT_OCI_CONFIG "\",\"digest\":\"" D1
 			"\",\"size\":1},\"layers\":[]}";

@@ -317,6 +317,43 @@ static void test_meta_unreferenced(void)
 }
 
 /* A data directory from before a column was added: opening adds it, old rows read with it empty. */
+/* Referrers stored before an image manifest without artifactType was given its config's media
+ * type get it once when the data directory is opened. */
+static void test_meta_referrer_migration(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	struct meta *m = NULL;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		return;
+	m->ops->free(m);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db,
+			   "DELETE FROM settings WHERE key='migrated.referrer-artifact-type';"
+			   "INSERT INTO manifests(repo, digest, media_type, artifact_type, subject, annotations, size, content,"
+			   " created) VALUES('r', 'sha256:ref', 'application/vnd.oci.image.manifest.v1+json', '', 'sha256:s',"
+			   " '', 2, '{\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\"}}', 1),"
+			   " ('r', 'sha256:idx', 'application/vnd.oci.image.index.v1+json', '', 'sha256:s', '', 2,"
+			   " '{\"manifests\":[]}', 1);",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (m)
+		m->ops->free(m);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db, "SELECT digest, artifact_type FROM manifests ORDER BY digest", -1, &st, NULL) ==
+	      SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 1), ""));
+	CHECK(sqlite3_step(st) == SQLITE_ROW &&
+	      !strcmp((const char *)sqlite3_column_text(st, 1), "application/vnd.oci.image.config.v1+json"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	remove_dir(dir);
+}
+
 static void test_meta_migration(void)
 {
 	char *dir = unit_tmpdir(), path[512];
@@ -559,6 +596,7 @@ void suite_stores(void)
 	RUN(test_meta_assessments);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
+	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
 	RUN(test_events);
 }
