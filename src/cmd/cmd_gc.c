@@ -66,8 +66,8 @@ int cmd_gc(int argc, char **argv)
 		else if (!strcmp(a, "--data"))
 			snprintf(c.data_dir, sizeof(c.data_dir), "%s", argv[++i]);
 		else if (!strcmp(a, "--grace")) {
-			if (util_parse_duration(argv[++i], 0, 0, 3650L * 86400, &o.grace))
-				return usage_err("--grace takes a time with its unit: 30m, 1h, 2d, 0s");
+			if (util_parse_duration(argv[++i], 1, 0, 3650L * 86400, &o.grace))
+				return usage_err("--grace takes a duration from 0 to 3650d: 30m, 1h, 2d (a bare number is seconds)");
 		} else
 			return usage_err(NULL);
 	}

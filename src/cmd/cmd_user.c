@@ -159,8 +159,8 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	int64_t now = util_now(), exp = 0;
 	if (expires && strcmp(expires, "never")) {
 		int64_t span;
-		if (util_parse_duration(expires, 86400, 1, 36500L * 86400, &span)) {
-			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; days when "
+		if (util_parse_duration(expires, 1, 1, 36500L * 86400, &span)) {
+			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; seconds when "
 					"no unit) or 'never'\n");
 			return 1;
 		}

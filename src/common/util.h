@@ -15,7 +15,8 @@ int util_is_uuid(const char *s, size_t n);
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
 int64_t util_now(void);
 /* A span of time, "<n>d", "<n>h", "<n>m" or "<n>s" ("<n>" alone counts in default_unit
- * seconds), into *seconds: 0, or -1 when s is not one or is not in [min, max] seconds. */
+ * seconds: every setting and flag passes 1, so a bare number is seconds everywhere), into
+ * *seconds: 0, or -1 when s is not one or is not in [min, max] seconds. */
 int util_parse_duration(const char *s, int64_t default_unit, int64_t min, int64_t max, int64_t *seconds);
 /* malloc as drydock serve runs it: two arenas (thread-per-connection would otherwise give
  * each busy thread its own, and memory freed in one is not reused by another); blocks of

@@ -172,6 +172,14 @@ static void test_config(void)
 	CHECK(config_set(&c, "gc-interval", "86400", &why) == 0 && c.gc_interval == 86400);
 	CHECK(config_set(&c, "gc-interval", "-1", &why) == DD_E_CONFIG && strstr(why, "gc-interval"));
 	CHECK(config_set(&c, "gc-grace", "0", &why) == 0 && c.gc_grace == 0);
+	/* one grammar for durations in settings and flags: a bare number is seconds, or a unit */
+	CHECK(config_set(&c, "gc-grace", "2h", &why) == 0 && c.gc_grace == 7200);
+	CHECK(config_set(&c, "upload-max-age", "1d", &why) == 0 && c.upload_max_age == 86400);
+	CHECK(config_set(&c, "token-ttl", "5m", &why) == 0 && c.token_ttl == 300);
+	CHECK(config_set(&c, "idle-timeout", "2w", &why) == DD_E_CONFIG && strstr(why, "idle-timeout"));
+	int64_t sec;
+	CHECK(util_parse_duration("0", 1, 0, 10, &sec) == 0 && sec == 0);
+	CHECK(util_parse_duration("90", 1, 0, 100, &sec) == 0 && sec == 90);
 	CHECK(config_set(&c, "gc-delete-untagged", "true", &why) == 0 && c.gc_delete_untagged);
 	CHECK(config_set(&c, "gc-delete-untagged", "yes", &why) == DD_E_CONFIG);
 	char host[64];
