@@ -66,8 +66,33 @@
 #define DD_MAX_PATH_BYTES 4096
 /* Symlinks followed while resolving one path inside an image (Linux's MAXSYMLINKS). */
 #define DD_MAX_SYMLINK_HOPS 40
-/* Layers in one image. */
+/* Layers in one image (Docker refuses more than 125; 1000 is far above any real image). */
 #define DD_MAX_LAYERS 1000
+/* Compression ratio of a layer (uncompressed bytes over the compressed bytes consumed so far),
+ * checked once DD_LAYER_RATIO_AFTER_BYTES have come out. Real layers compress 2-10:1 (the test
+ * images' Debian layers 2.4-2.8:1, an encrypted one 1:1); only long runs of one byte come near
+ * 1000:1 (a GiB of zeros is 1030:1 with gzip, deflate's ceiling; 32,000:1 with zstd -3). So a
+ * stream past 1000:1 is a bomb (2 MB of zstd held a scan worker 17 s on its way to the 64 GiB
+ * limit), and under it a layer costs at most 1000 times the bytes pushed. */
+#define DD_MAX_LAYER_RATIO 1000
+/* Output before the ratio is checked: small layers that are mostly zeros (a sparse file, an
+ * empty disk image) pass, and a bomb is refused after 64 MiB, a few hundredths of a second of
+ * decompression. */
+#define DD_LAYER_RATIO_AFTER_BYTES (64 * 1024 * 1024)
+/* Bytes one layer keeps for the inventory: its package databases and os files, its links and
+ * whiteouts, paths included (the layer cache stores the same). Real layers keep well under
+ * 10 MiB (debian-wide's largest 0.4 MiB: its dpkg status and a few thousand links); this is
+ * room for one database at DD_MAX_PKGDB_FILE_BYTES and 128 MiB besides. */
+#define DD_MAX_LAYER_KEPT_BYTES (384LL * 1024 * 1024)
+/* The same over every layer of an image, all held by its scan at once: each layer that installs
+ * packages keeps its own copy of the database (twenty layers over a 40 MiB rpmdb keep 800 MiB). */
+#define DD_MAX_IMAGE_KEPT_BYTES (1024LL * 1024 * 1024)
+/* Bytes one layer keeps of files outside the package managers' paths that are named like a
+ * package database or an os file ('status', 'installed', 'os-release', ... anywhere): they are
+ * kept only in case a link (in a later layer, or earlier in the tar) points a package manager's
+ * path at them, as a relocated /var/lib/dpkg would. Beyond this they are noted but not kept, and
+ * an inventory that reaches one through a link fails naming this limit. */
+#define DD_MAX_LAYER_SPARE_BYTES (32 * 1024 * 1024)
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
 /* An Authorization header's credentials: a bearer token (ours are ~600 bytes; JWTs from

@@ -250,10 +250,14 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		m = json_loadb(s.mem, s.len, 0, NULL);
 	}
 	json_t *layers = json_object_get(m, "layers"), *l;
-	if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS) {
+	if (!json_is_array(layers)) {
 		json_decref(m);
 		*why = arena_printf(a, "'%s' is not an image manifest", ref);
 		return DD_E_IMAGE_INVALID;
+	}
+	if ((rc = image_check_layer_count(a, arena_printf(a, "manifest of '%s'", ref), json_array_size(layers), why))) {
+		json_decref(m);
+		return rc;
 	}
 	if (!mdigest) {
 		struct digest md;
@@ -275,6 +279,7 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		}
 		out->layers[i].digest = arena_strdup(a, p.str);
 		out->layers[i].media_type = "";
+		out->layers[i].size = image_descriptor_size(l);
 		out->layers[i].file = arena_printf(a, "%s/layer-%zu", dir, i);
 		struct layer cached;
 		struct arena tmp = {0};

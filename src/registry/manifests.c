@@ -123,6 +123,36 @@ void manifests_begin(struct http_req *r)
 	q->body = BODY_MANIFEST;
 }
 
+/* Every descriptor's size must be that of the blob or manifest it names, where the repository
+ * holds it (one it lacks is left to manifest_put, which answers MANIFEST_BLOB_UNKNOWN): the
+ * image spec says content whose length differs from its descriptor's must not be trusted, so a
+ * registry that stores the lie serves every client content it must refuse. (Distribution checks
+ * only that the blobs exist; OpenShift's registry refuses a size that differs, as here.) */
+static int check_sizes(struct http_req *r, struct registry *reg, const char *repo, const struct manifest_info *info,
+		       const char **why)
+{
+	for (size_t i = 0; i < info->nrefs; i++) {
+		const struct manifest_ref *ref = &info->refs[i];
+		int64_t have;
+		if (ref->kind == REF_MANIFEST) {
+			struct manifest_rec m;
+			if (reg->meta->ops->manifest_get(reg->meta, &r->arena, repo, ref->digest, 1, 0, &m))
+				continue;
+			have = m.size;
+		} else if (reg->meta->ops->blob_linked(reg->meta, repo, ref->digest, &have))
+			continue;
+		if (have == ref->size)
+			continue;
+		const char *where = info->is_index ? arena_printf(&r->arena, "manifests[%zu]", i)
+				    : i == 0	   ? "config"
+						   : arena_printf(&r->arena, "layers[%zu]", i - 1);
+		*why = arena_printf(&r->arena, "%s: size %" PRId64 " differs from the %" PRId64 " bytes of '%s'", where,
+				    ref->size, have, ref->digest);
+		return DD_E_MANIFEST_INVALID;
+	}
+	return 0;
+}
+
 void manifests_end(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
@@ -147,6 +177,10 @@ void manifests_end(struct http_req *r)
 	digest_of(is_digest ? ref.alg : DIGEST_SHA256, data, len, &got);
 	if (is_digest && strcmp(ref.str, got.str)) {
 		reg_error(r, DD_E_DIGEST_INVALID, arena_printf(&r->arena, "manifest is %s, not %s", got.str, ref.str));
+		return;
+	}
+	if ((rc = check_sizes(r, reg, q->name, &info, &why))) {
+		reg_error(r, rc, why);
 		return;
 	}
 	struct manifest_put p = {

@@ -28,6 +28,7 @@ enum ref_kind { REF_BLOB, REF_MANIFEST, REF_FOREIGN };
 struct manifest_ref {
 	const char *digest;
 	enum ref_kind kind;
+	int64_t size; /* as the manifest's descriptor gives it */
 };
 
 struct audit_rec;

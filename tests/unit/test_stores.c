@@ -137,13 +137,13 @@ static void test_meta_sqlite(void)
 	CHECK(o->blob_linked(m, "r", D1, &size) == 0 && size == 42);
 	CHECK(o->blob_linked(m, "other", D1, &size) == DD_E_BLOB_UNKNOWN);
 
-	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 1};
 	const char *missing;
 	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
-	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB}};
+	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB, 0}};
 	struct manifest_put p2 = p;
 	p2.refs = bad_refs;
 	p2.tag = "v2";
@@ -209,7 +209,7 @@ static void test_meta_assessments(void)
 		return;
 	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
-	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	CHECK(o->blob_link(m, "r", D1, 42) == 0);
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
@@ -285,7 +285,7 @@ static void test_meta_unreferenced(void)
 	const char *blob[4] = {"sha256:a1", "sha256:b2", "sha256:c3", "sha256:d4"};
 	for (int i = 0; i < 4; i++)
 		CHECK(o->blob_link(m, i == 3 ? "s" : "r", blob[i], 10 + i) == 0);
-	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB}, {"sha256:b2", REF_FOREIGN}};
+	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB, 0}, {"sha256:b2", REF_FOREIGN, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:m1", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 2};
