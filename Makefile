@@ -1,5 +1,5 @@
-# drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined`,
-# `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizer>/ for
+# drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined|address,undefined`,
+# `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
 PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
@@ -7,7 +7,8 @@ CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1
 
-BUILD := build$(if $(SANITIZER),-$(SANITIZER))
+comma := ,
+BUILD := build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -pthread -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS))
 ifeq ($(DEVELOPER),1)
@@ -31,7 +32,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
 
-.PHONY: all check unit-test http-test bench fuzz clean
+.PHONY: all check check-plain bench fuzz clean
 all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
@@ -53,9 +54,22 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a
 $(BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/replay.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Every test: unit tests, fuzz corpus replay, black-box HTTP tests, real clients, crash test.
+# Every test: unit tests, fuzz corpus replay, black-box HTTP tests, real clients, crash test;
+# `make check` runs them all twice, on the plain build and on one built with AddressSanitizer
+# and UndefinedBehaviorSanitizer (no recovery: a report fails the test), and prints one total.
+# `make check SANITIZER=...` or `make check-plain` runs one flavour only.
+SAN_CHECK := address,undefined
+ifeq ($(SANITIZER),)
 check: all
-	DRYDOCK_BIN=$(abspath $(BIN)) BUILD=$(BUILD) tests/run.sh
+	$(MAKE) --no-print-directory SANITIZER=$(SAN_CHECK) all
+	RUNS="$(BUILD) build-$(subst $(comma),-,$(SAN_CHECK))" tests/run.sh
+else
+check: all
+	RUNS="$(BUILD)" tests/run.sh
+endif
+
+check-plain: all
+	RUNS="$(BUILD)" tests/run.sh
 
 $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
