@@ -32,7 +32,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
 
-.PHONY: all check check-plain bench fuzz clean
+.PHONY: all check check-plain bench fuzz fuzz-coverage clean
 all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
@@ -84,12 +84,39 @@ $(BUILD)/floor-rss: bench/floor_rss.c
 bench: $(BIN) $(BUILD)/bench-vulndb $(BUILD)/floor-rss
 	bench/run.sh $(abspath $(BIN))
 
-# libFuzzer builds (clang); run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest
-fuzz:
-	@mkdir -p build-fuzz
-	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(shell pkg-config --cflags $(PKGS)) \
-	    -DDD_LIBFUZZER -o build-fuzz/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; done
+# libFuzzer builds (clang): the library built once with fuzzer instrumentation and the
+# sanitizers, each harness linked to it. Run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest;
+# fuzz/campaign.sh runs them all and keeps what they find.
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 -pthread -Isrc -MMD -MP \
+	$(shell pkg-config --cflags $(PKGS)) -DDD_LIBFUZZER
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_BUILD)/libdrydock.a: $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libdrydock.a
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+# Source coverage of the saved corpora: the replay driver built with clang's coverage
+# mapping, run over fuzz/corpus, summed by llvm-cov (fuzz/campaign.sh prints it).
+COV_BUILD := build-cov
+COV_CFLAGS := -g -O0 -fprofile-instr-generate -fcoverage-mapping -std=c11 -pthread -Isrc -MMD -MP \
+	$(shell pkg-config --cflags $(PKGS))
+$(COV_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(COV_CFLAGS) -c -o $@ $<
+$(COV_BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(COV_BUILD)/%.o) $(COV_BUILD)/fuzz/replay.o $(LIB_SRC:%.c=$(COV_BUILD)/%.o)
+	clang -fprofile-instr-generate -o $@ $^ $(LDLIBS)
+fuzz-coverage: $(COV_BUILD)/fuzz-replay
+	rm -f $(COV_BUILD)/*.profraw
+	LLVM_PROFILE_FILE=$(COV_BUILD)/replay.profraw $(COV_BUILD)/fuzz-replay fuzz/corpus
+	llvm-profdata merge -o $(COV_BUILD)/replay.profdata $(COV_BUILD)/replay.profraw
+	llvm-cov report $(COV_BUILD)/fuzz-replay -instr-profile=$(COV_BUILD)/replay.profdata \
+	  -ignore-filename-regex='(fuzz|tests)/' $(LIB_SRC)
 
 clean:
 	rm -rf build build-* 
