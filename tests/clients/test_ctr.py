@@ -67,6 +67,7 @@ def test_ctr_push_mount_pull(srv, containerd, accounts, images, tmp_path):
     archive = str(tmp_path / "min.tar")
     run("skopeo", "copy", "--quiet", f"oci:{layout}:latest", f"oci-archive:{archive}:latest")
     ctr(containerd, "images", "import", "--no-unpack", "--base-name", "drydock-tests/min", archive)
+    os.unlink(archive)
     ctr(containerd, "images", "tag", "drydock-tests/min:latest", f"{host}/team/min:v1")
 
     # a wrong password: the token endpoint refuses it and nothing is pushed
@@ -104,6 +105,7 @@ def test_ctr_oci_index(srv, containerd, accounts, images, tmp_path):
     archive = layout_archive(str(tmp_path / "index"), str(tmp_path / "index.tar"))
     ctr(containerd, "images", "import", "--no-unpack", "--all-platforms", "--base-name", "drydock-tests/index",
         archive)
+    os.unlink(archive)
     ctr(containerd, "images", "tag", "drydock-tests/index:latest", f"{host}/team/index:v1")
     ctr(containerd, "images", "push", "--plain-http", "--user", user, f"{host}/team/index:v1")
     ctype, got = registry_manifest(srv, "team/index", "v1")
@@ -130,6 +132,7 @@ def test_ctr_reader_push_refused(srv, containerd, accounts, images, tmp_path):
     run("skopeo", "copy", "--quiet", f"oci:{os.path.join(images, 'debian-min')}:latest",
         f"oci-archive:{archive}:latest")
     ctr(containerd, "images", "import", "--no-unpack", "--base-name", "drydock-tests/min", archive)
+    os.unlink(archive)
     ctr(containerd, "images", "tag", "drydock-tests/min:latest", f"{host}/team/readonly:v1")
     p = ctr(containerd, "images", "push", "--plain-http", "--user", f"viewer:{accounts['viewer']}",
             f"{host}/team/readonly:v1", ok=False)
