@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: every test of drydock, in order: unit tests, fuzz corpus replay, black-box HTTP
-# tests, the vulnerability database and scans, real clients, the kill -9 crash test; once per
+# tests, the vulnerability database and scans, real clients (skopeo, podman, buildah, docker,
+# ctr), the kill -9 crash test; once per
 # build directory named in RUNS (default: build), e.g. the plain build and the one with
 # AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line "N passed, N failed".
 # Called by `make check`.

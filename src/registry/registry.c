@@ -44,7 +44,9 @@ void reg_error_msg(struct http_req *r, int err, const char *message, const char 
 static int refused(struct http_req *r, int rc, const char *repo, enum access_action action, const char *extra)
 {
 	if (rc) {
-		reg_error(r, rc, access_why(r));
+		/* credentials that failed say why in the message too: docker shows only the message */
+		const char *why = access_why(r);
+		reg_error_msg(r, rc, why, why);
 		access_add_challenge_scope(r, rc, repo, action, extra);
 	}
 	return rc;
