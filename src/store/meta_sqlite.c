@@ -331,11 +331,18 @@ struct meta_sqlite {
 
 static struct meta_sqlite *ms_of(struct meta *m) { return (struct meta_sqlite *)m; }
 
-static int sq_err(sqlite3 *db, const char *what)
+/* The error code of SQLite result r: DD_E_NO_SPACE when the filesystem (or a quota) is full, so
+ * that a push is answered 507 and a delete can release the reserve (store/space.h). */
+static int sq_fail(sqlite3 *db, const char *what, int r)
 {
 	log_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+	int e = sqlite3_system_errno(db);
+	if ((r & 0xff) == SQLITE_FULL || ((r & 0xff) == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT)))
+		return DD_E_NO_SPACE;
 	return DD_E_IO;
 }
+
+static int sq_err(sqlite3 *db, const char *what) { return sq_fail(db, what, sqlite3_extended_errcode(db)); }
 
 /* Another process (drydock gc, drydock user) holds the database: wait in 1 ms steps, not
  * SQLite's growing sleeps, for up to 30 s. Writers of this process queue on write_mu. */
@@ -516,7 +523,7 @@ static int exec_done(struct conn *c, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	if (lock)
 		pthread_mutex_unlock(&c->ms->write_mu);
-	return r == SQLITE_DONE ? 0 : sq_err(c->db, what);
+	return r == SQLITE_DONE ? 0 : sq_fail(c->db, what, r);
 }
 
 /* Write transactions: the process's write mutex from BEGIN IMMEDIATE to COMMIT or ROLLBACK.

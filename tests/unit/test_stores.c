@@ -6,6 +6,7 @@
 #include "registry/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -589,8 +590,60 @@ static void test_events(void)
 	events_clear();
 }
 
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? -1 : (int64_t)st.st_size;
+}
+
+/* The reserve file: made in steps while there is room above the floor, given back a step at a
+ * time, made again; pushes (space_admit) refused below the floor, never what stores nothing. */
+static void test_space(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/reserve", dir);
+	const int64_t MiB = 1024 * 1024, want = 10 * MiB; /* steps of 4, 4 and 2 MiB */
+	struct space *sp;
+	struct space_stat st;
+	CHECK(space_open(dir, 0, want, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == 0 && st.reserve_wanted == want && st.free_bytes > 0);
+	if (st.free_bytes < 64 * MiB) { /* the steps below need room on the temporary directory */
+		fprintf(stderr, "  skipped: less than 64 MiB free in '%s'\n", dir);
+		space_free(sp);
+		remove_dir(dir);
+		return;
+	}
+	CHECK(file_size(path) == -1); /* opening makes nothing */
+	CHECK(space_refill(sp) == 0 && file_size(path) == want);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == want && st.state == SPACE_OK);
+	CHECK(space_admit(sp, 1) == 0 && space_admit(sp, 0) == 0);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 4 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 8 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == -1); /* all given back: no file */
+	CHECK(space_release(sp) == 0);
+	CHECK(space_admit(sp, 1) == 0 && file_size(path) == want); /* room again: the reserve first */
+	space_free(sp);
+
+	/* a floor above what the filesystem could ever have free: pushes refused, the reserve not
+	 * made (it would eat into the floor), and what stores nothing still admitted */
+	CHECK(space_open(dir, 1LL << 60, want, &sp) == 0);
+	CHECK(space_release(sp) == 1 && space_release(sp) == 1 && space_release(sp) == 1 && file_size(path) == -1);
+	CHECK(space_admit(sp, 1) == DD_E_NO_SPACE && space_admit(sp, 0) == 0);
+	CHECK(space_refill(sp) == 0 && file_size(path) == -1);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_FULL); /* no reserve to fall back on */
+	space_free(sp);
+	CHECK(space_open(dir, 1LL << 60, 0, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_LOW && st.reserve_wanted == 0);
+	CHECK(space_admit(sp, 100) == DD_E_NO_SPACE);
+	space_free(sp);
+	CHECK(space_admit(NULL, 1LL << 60) == 0 && space_release(NULL) == 0);
+	CHECK(!strcmp(space_state_name(SPACE_OK), "ok") && !strcmp(space_state_name(SPACE_FULL), "full"));
+	remove_dir(dir);
+}
+
 void suite_stores(void)
 {
+	RUN(test_space);
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
