@@ -25,7 +25,7 @@ static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
-	"                     [--min-free-space SIZE] [--reserve-space SIZE]\n"
+	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
@@ -281,8 +281,14 @@ int cmd_serve(int argc, char **argv)
 		space_refill(space); /* before the first push: the room it needs comes first */
 		reg->space = space;
 	}
-	if (!rc)
+	if (!rc) {
 		reg->max_sessions = c.max_upload_sessions;
+		reg->max_sessions_per_owner = c.max_upload_sessions_per_account;
+		if (!c.max_upload_sessions_per_account || c.max_upload_sessions_per_account >= c.max_upload_sessions)
+			log_warn("max-upload-sessions-per-account (%ld) does not stay under max-upload-sessions (%ld): one "
+				 "account can hold every upload session and leave the others 429",
+				 c.max_upload_sessions_per_account, c.max_upload_sessions);
+	}
 	char gc_cache[PATH_MAX];
 	snprintf(gc_cache, sizeof(gc_cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
 	struct janitor jan = {.reg = reg, .max_age = c.upload_max_age, .gc_every = c.gc_interval,

@@ -10,6 +10,7 @@ void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
+	c->max_upload_sessions_per_account = DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT;
 	c->min_free_space = DD_MIN_FREE_BYTES;
 	c->reserve_space = DD_RESERVE_BYTES;
 	c->upload_max_age = 24 * 3600;
@@ -134,6 +135,9 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "max-upload-sessions"))
 		return set_long(&c->max_upload_sessions, value, 1, 1000000,
 				"max-upload-sessions must be an integer from 1 to 1000000", why);
+	if (!strcmp(key, "max-upload-sessions-per-account"))
+		return set_long(&c->max_upload_sessions_per_account, value, 0, 1000000,
+				"max-upload-sessions-per-account must be an integer from 0 (no cap) to 1000000", why);
 	if (!strcmp(key, "min-free-space"))
 		return set_size(&c->min_free_space, value, 1LL << 50,
 				"min-free-space must be a size: a number of bytes or with a unit, 0, 512M, 2G (K, M, G, T"

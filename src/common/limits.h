@@ -26,6 +26,13 @@
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
 /* Open upload sessions at once (each is a temp file and a row). */
 #define DD_MAX_UPLOAD_SESSIONS 4096
+/* Open upload sessions of one account, or of one client address when no account is known
+ * (auth off) (default of max-upload-sessions-per-account; 0: no cap). A client uploads a few
+ * layers of an image at once, so this is dozens of pushes in flight from one CI account, while
+ * no single account can hold more than a sixteenth of DD_MAX_UPLOAD_SESSIONS. At the cap the
+ * account's own least recently used session that no request is using is cancelled to admit
+ * the new one: what an account leaves open costs it alone, never another account. */
+#define DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT 256
 /* Open HTTP connections (default of max-connections; the open-file limit may lower it). An
  * idle connection costs a few hundred bytes and its socket; at the limit the connection idle
  * longest is closed to admit a new one, and only if none is idle is the new one refused. */

@@ -26,6 +26,7 @@ struct registry {
 	uint64_t requests[7][6];
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
+	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */
 	struct space *space; /* the free space of the data directory (borrowed; NULL: not watched) */
 };
 

@@ -192,6 +192,19 @@ static int rehash(struct registry *reg, struct upload_file *f, enum digest_alg a
 	return rc;
 }
 
+/* Whose a new session is, for max-upload-sessions-per-account: the account, or the client
+ * address when there is none (auth off). Account names hold no ':', so neither can pass for the
+ * other. Arena memory. */
+static const char *session_owner(struct http_req *r)
+{
+	const char *actor = access_actor(r);
+	if (strcmp(actor, "-") && strcmp(actor, "anonymous"))
+		return actor;
+	char addr[64];
+	http_client_addr(r, addr, sizeof(addr));
+	return arena_printf(&r->arena, "addr:%s", addr);
+}
+
 /* Cancels session id (its row, then its file) unless a request is using it: 1 when it went. */
 static int session_cancel(struct registry *reg, const char *id)
 {
@@ -208,12 +221,32 @@ static int session_cancel(struct registry *reg, const char *id)
 	return !rc;
 }
 
+/* At its cap an account makes room by cancelling its own least recently used session that no
+ * request is using: what it left open costs it, never another account. 1 when one went. */
+static int evict_oldest(struct registry *reg, const char *owner)
+{
+	struct arena a = {0};
+	const char **ids;
+	size_t n;
+	int done = 0;
+	if (!reg->meta->ops->uploads_of_owner(reg->meta, &a, owner, 16, &ids, &n))
+		for (size_t i = 0; i < n && !done; i++)
+			if ((done = session_cancel(reg, ids[i])))
+				log_info("upload session %s of '%s' cancelled to admit a new one (max-upload-sessions-per-account"
+					 " %" PRId64 ")", ids[i], owner, reg->max_sessions_per_owner);
+	arena_free(&a);
+	return done;
+}
+
 /* Starts the session: the staging file first, then the row, so that a crash in between
- * leaves only an orphan file (removed by gc), never a row without its file. */
-static int session_create(struct http_req *r, char id[37])
+ * leaves only an orphan file (removed by gc), never a row without its file. *why says which cap
+ * refused it (arena text). */
+static int session_create(struct http_req *r, char id[37], const char **why)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
+	const char *owner = session_owner(r);
+	*why = NULL;
 	util_uuid(id);
 	struct upload_file *f;
 	int64_t size;
@@ -221,9 +254,24 @@ static int session_create(struct http_req *r, char id[37])
 	if (rc)
 		return rc;
 	reg->blobs->ops->upload_close(f);
-	rc = reg->meta->ops->upload_create(reg->meta, id, q->name, reg->max_sessions);
+	enum upload_cap cap;
+	for (int tries = 0;; tries++) { /* others of the account may take the room made meanwhile */
+		rc = reg->meta->ops->upload_create(reg->meta, id, q->name, owner, reg->max_sessions,
+						   reg->max_sessions_per_owner, &cap);
+		if (rc != DD_E_TOOMANYREQUESTS || cap != UPLOAD_CAP_OWNER || tries == 4 || !evict_oldest(reg, owner))
+			break;
+	}
 	if (rc)
 		reg->blobs->ops->upload_remove(reg->blobs, id);
+	int addr = !strncmp(owner, "addr:", 5);
+	if (rc == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER)
+		*why = arena_printf(&r->arena,
+				    "%s '%s' has %" PRId64 " upload sessions open, all in use by requests right now"
+				    " (max-upload-sessions-per-account)",
+				    addr ? "client address" : "account", addr ? owner + 5 : owner, reg->max_sessions_per_owner);
+	else if (rc == DD_E_TOOMANYREQUESTS)
+		*why = arena_printf(&r->arena, "too many open upload sessions (limit %" PRId64 ", max-upload-sessions)",
+				    reg->max_sessions);
 	return rc;
 }
 
@@ -298,8 +346,11 @@ static void post_begin(struct http_req *r)
 	char id[37];
 	if (reg_admit(r, 1)) /* a new session: bytes to come */
 		return;
-	if ((rc = session_create(r, id))) {
-		reg_error(r, rc, rc == DD_E_TOOMANYREQUESTS ? arena_printf(&r->arena, "too many open upload sessions (limit %" PRId64 ")", reg->max_sessions) : NULL);
+	if ((rc = session_create(r, id, &why))) {
+		if (rc == DD_E_TOOMANYREQUESTS)
+			reg_error_msg(r, rc, why, why); /* docker shows the message: say which cap */
+		else
+			reg_error(r, rc, NULL);
 		return;
 	}
 	http_respond(r, 202, NULL, "", 0);

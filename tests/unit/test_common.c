@@ -192,12 +192,14 @@ static void test_config(void)
 	CHECK(config_set(&c, "gc-grace", "2h", &why) == 0 && c.gc_grace == 7200);
 	CHECK(config_set(&c, "upload-max-age", "1d", &why) == 0 && c.upload_max_age == 86400);
 	CHECK(c.min_free_space == DD_MIN_FREE_BYTES && c.reserve_space == DD_RESERVE_BYTES);
+	CHECK(c.max_upload_sessions_per_account == DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT);
 	CHECK(config_set(&c, "min-free-space", "2G", &why) == 0 && c.min_free_space == 2LL << 30);
 	CHECK(config_set(&c, "min-free-space", "0", &why) == 0 && c.min_free_space == 0);
 	CHECK(config_set(&c, "min-free-space", "10%", &why) == DD_E_CONFIG && strstr(why, "min-free-space"));
 	CHECK(config_set(&c, "reserve-space", "64MiB", &why) == 0 && c.reserve_space == 64LL << 20);
 	CHECK(config_set(&c, "reserve-space", "2T", &why) == DD_E_CONFIG);
-
+	CHECK(config_set(&c, "max-upload-sessions-per-account", "0", &why) == 0 && c.max_upload_sessions_per_account == 0);
+	CHECK(config_set(&c, "max-upload-sessions-per-account", "-1", &why) == DD_E_CONFIG);
 	CHECK(config_set(&c, "token-ttl", "5m", &why) == 0 && c.token_ttl == 300);
 	CHECK(config_set(&c, "idle-timeout", "2w", &why) == DD_E_CONFIG && strstr(why, "idle-timeout"));
 	int64_t sec;

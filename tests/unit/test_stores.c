@@ -176,13 +176,31 @@ static void test_meta_sqlite(void)
 	CHECK(o->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
 
 	/* uploads and the session cap */
-	CHECK(o->upload_create(m, "u1", "r", 1) == 0);
-	CHECK(o->upload_create(m, "u2", "r", 1) == DD_E_TOOMANYREQUESTS);
+	enum upload_cap cap;
+	CHECK(o->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
 	CHECK(o->upload_set_offset(m, "u1", 77) == 0);
 	struct upload_rec ur;
 	CHECK(o->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
 	CHECK(o->upload_delete(m, "u1") == 0);
 	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
+
+	/* the cap of one owner leaves the others their room; its sessions are listed least recently
+	 * used first, and a session moved on goes to the end */
+	const char *ids[] = {"a1", "a2", "a3"};
+	for (int i = 0; i < 3; i++)
+		CHECK(o->upload_create(m, ids[i], "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
+	CHECK(o->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
+	CHECK(o->upload_set_offset(m, "a1", 5) == 0);
+	const char **own;
+	CHECK(o->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
+	CHECK(n == 3 && !strcmp(own[0], "a2") && !strcmp(own[1], "a3") && !strcmp(own[2], "a1"));
+	CHECK(o->uploads_of_owner(m, &a, "alice", 1, &own, &n) == 0 && n == 1 && !strcmp(own[0], "a2"));
+	CHECK(o->upload_delete(m, "a2") == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->uploads_of_owner(m, &a, "nobody", 10, &own, &n) == 0 && n == 0);
 	arena_free(&a);
 	m->ops->free(m);
 	remove_dir(dir);
@@ -366,7 +384,10 @@ static void test_meta_migration(void)
 			   " reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
 			   " scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
 			   " PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
-			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');",
+			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');"
+			   "CREATE TABLE uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL, offset INTEGER NOT NULL,"
+			   " created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+			   "INSERT INTO uploads VALUES('old', 'r', 3, 1, 1);",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	struct meta *m = NULL;
@@ -379,6 +400,11 @@ static void test_meta_migration(void)
 	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
 	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	/* a session from before owners were recorded is kept, and counts for no one's cap */
+	struct upload_rec ur;
+	enum upload_cap cap;
+	CHECK(m->ops->upload_get(m, &a, "old", &ur) == 0 && ur.offset == 3);
+	CHECK(m->ops->upload_create(m, "new", "r", "alice", 10, 1, &cap) == 0);
 	/* listings read the covering index, never the rows with their reports */
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *st;
