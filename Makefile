@@ -122,8 +122,8 @@ fuzz-coverage: $(COV_BUILD)/fuzz-replay
 # registry; a timer that refreshes its vulnerability database), the sysusers.d entry of the
 # account they run as and, unless there is one already, the service's configuration file.
 # PREFIX (default /usr/local) and DESTDIR (a staging root for packages) as usual; the
-# configuration goes to /etc with PREFIX=/usr, else to PREFIX/etc (SYSCONFDIR). Without
-# DESTDIR it also creates the account (systemd-sysusers). `make uninstall` removes what
+# configuration goes to /etc with PREFIX=/usr, else to PREFIX/etc (SYSCONFDIR). Run by root
+# without DESTDIR it also creates the account (systemd-sysusers). `make uninstall` removes what
 # install put, the configuration only when it is unchanged, and never the data.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -147,7 +147,7 @@ install: $(BIN)
 	$(INSTALL) -m 644 dist/drydock.sysusers $(DESTDIR)$(SYSUSERSDIR)/drydock.conf
 	@if [ -e $(CONF) ]; then echo "install: keeping $(CONF) as it is"; \
 	else echo "$(INSTALL) -m 644 dist/drydock.conf $(CONF)"; $(INSTALL) -m 644 dist/drydock.conf $(CONF); fi
-	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
 	  echo "systemd-sysusers $(SYSUSERSDIR)/drydock.conf"; systemd-sysusers $(SYSUSERSDIR)/drydock.conf; fi
 
 uninstall:

@@ -172,6 +172,15 @@ def test_units_verify(dest, tmp_path):
         assert re.search(rf"^{re.escape(want)}$", unit, re.M), want
 
 
+def test_sysusers_creates_the_account(dest, tmp_path):
+    if not shutil.which("systemd-sysusers"):
+        pytest.skip("systemd-sysusers is not installed")
+    (tmp_path / "etc").mkdir()
+    run("systemd-sysusers", f"--root={tmp_path}", installed(dest, "/usr/lib/sysusers.d/drydock.conf"))
+    account = [l for l in open(tmp_path / "etc" / "passwd") if l.startswith("drydock:")]
+    assert len(account) == 1 and account[0].rstrip().endswith(":/var/lib/drydock:/usr/sbin/nologin"), account
+
+
 def start(drydock, data, cwd, env):
     """The installed server on a free port; returns (process, port, first-start notice)."""
     log = open(os.path.join(cwd, "server.log"), "w+")
