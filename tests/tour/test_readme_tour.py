@@ -64,8 +64,9 @@ def tour_env(tmp_path):
     run.mkdir(mode=0o700)
     (tmp_path / "storage.conf").write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path}/storage"\nrunroot = "{run}/storage"\n')
-    (tmp_path / "containers.conf").write_text(
-        '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "none"\n')
+    (tmp_path / "containers.conf").write_text(  # a libpod tmp dir of its own: /run/libpod is shared
+        f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "none"\ntmp_dir = "{run}/libpod"\n'
+        f'image_copy_tmp_dir = "{tmp_path}"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DRYDOCK_", "XDG_", "REGISTRY_AUTH"))}
     env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), XDG_CACHE_HOME=str(tmp_path / "cache"),
                XDG_CONFIG_HOME=str(home / ".config"), CONTAINERS_STORAGE_CONF=str(tmp_path / "storage.conf"),
@@ -73,8 +74,9 @@ def tour_env(tmp_path):
     srv = Server(data_dir=str(data), auth=True).start()
     yield top, env, srv
     srv.stop()
-    # podman's vfs store may hold files only root can remove as a user would not: drop it all
-    subprocess.run(["podman", "system", "reset", "--force"], env=env, capture_output=True, timeout=120)
+    # the images in the test's own podman store (vfs: every layer a full copy)
+    subprocess.run(["podman", "rmi", "--all", "--force"], env=env, capture_output=True, timeout=120)
+    shutil.rmtree(tmp_path / "storage", ignore_errors=True)
 
 
 def test_readme_tour_runs_as_written(tour_env):
