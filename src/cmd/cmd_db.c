@@ -300,8 +300,7 @@ int cmd_db(int argc, char **argv)
 					snprintf(from_config, sizeof(from_config), "%s/vulndb.ddb", c.data_dir);
 				path = from_config;
 			}
-		}
-		else if (!strcmp(a, "--mirror") && i + 1 < argc)
+		} else if (!strcmp(a, "--mirror") && i + 1 < argc)
 			mirror = argv[++i];
 		else if (!strcmp(a, "--fallback-dir") && i + 1 < argc)
 			fallback = argv[++i];
@@ -339,8 +338,7 @@ int cmd_db(int argc, char **argv)
 		else
 			rc = vulndb_update(path, mirror, fallback, stderr) ? 1 : db_print_summary(path, stdout);
 		free(dir);
-	}
-	else
+	} else
 		fputs(usage, stderr);
 	free(paths);
 	return rc;
