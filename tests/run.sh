@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: every test of drydock, in order: unit tests, fuzz corpus replay, black-box HTTP
 # tests, the vulnerability database and scans, real clients (skopeo, podman, buildah, docker,
-# ctr), the kill -9 crash test; once per
+# ctr), `make install` and README.md's tour run as written, the kill -9 crash test; once per
 # build directory named in RUNS (default: build), e.g. the plain build and the one with
 # AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line "N passed, N failed".
 # The builds' suites run side by side. Called by `make check`.
@@ -35,8 +35,9 @@ suite() {
     echo "== fuzz corpus replay"
     if "$BUILD/fuzz-replay" fuzz/corpus; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
-    echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, crash)"
-    "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth tests/crash >"$log" 2>&1
+    echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, install, the README's tour, crash)"
+    "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth \
+      tests/install tests/tour tests/crash >"$log" 2>&1
     cat "$log"
     count "$log"
     grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke

@@ -32,7 +32,10 @@ static const char usage_text[] =
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
 	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
-	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
+	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n"
+	"  every flag is also a setting of the --config file: 'key = value' lines, '#' comments;\n"
+	"  flags win over the file (drydock(1) says what each one does)\n";
+const char *const cmd_serve_usage = usage_text;
 
 struct event_log {
 	int fd;
@@ -185,10 +188,6 @@ static int parse_args(int argc, char **argv, struct config *c)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			exit(0);
-		}
 		if (!strcmp(a, "--access-log")) {
 			c->access_log = 1;
 			continue;
@@ -255,6 +254,11 @@ int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct event_log el = {.fd = -1};
 	int rc = util_mkdirs(c.data_dir);
+	/* from here on the data directory is absolute, so that the commands the server prints
+	 * (the first-start notice, the missing database) work from any directory */
+	char abs_data[PATH_MAX];
+	if (!rc && realpath(c.data_dir, abs_data) && strlen(abs_data) < sizeof(c.data_dir))
+		memcpy(c.data_dir, abs_data, strlen(abs_data) + 1);
 	if (!rc)
 		rc = blobstore_fs_open(c.data_dir, &blobs);
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
@@ -264,8 +268,11 @@ int cmd_serve(int argc, char **argv)
 	if (!rc && c.auth) {
 		snprintf(path, sizeof(path), "%s/token-key.pem", c.data_dir);
 		rc = jwt_key_open(path, &token_key);
-		if (!rc)
-			rc = accounts_bootstrap(meta, stderr);
+		if (!rc) {
+			char user_cmd[3 * PATH_MAX];
+			snprintf(user_cmd, sizeof(user_cmd), "%s user --data %s", cli_self(), cli_quote(c.data_dir, 0));
+			rc = accounts_bootstrap(meta, user_cmd, stderr);
+		}
 	} else if (!rc)
 		log_warn("authentication is off (auth = off): anyone who can reach %s may pull, push and delete",
 			 c.listen);
