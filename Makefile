@@ -2,7 +2,7 @@
 # `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizer>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
-PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
+PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal libseccomp
 CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1
@@ -30,9 +30,12 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
+# The same binary with the sandboxed worker's test hooks (src/scan/sandbox_worker.c), for the
+# tests that make a worker crash, hang or make a forbidden system call; never installed.
+HOOKS_BIN := $(BUILD)/drydock-test-hooks
 
 .PHONY: all check unit-test http-test bench fuzz clean
-all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
+all: $(BIN) $(HOOKS_BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -45,6 +48,14 @@ $(BUILD)/libdrydock.a: $(LIB_OBJ)
 $(BIN): $(CMD_OBJ) $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/src/scan/sandbox_worker-hooks.o: src/scan/sandbox_worker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDD_TEST_HOOKS -c -o $@ $<
+
+# the hooks object comes first, so the archive's own sandbox_worker.o is not linked
+$(HOOKS_BIN): $(CMD_OBJ) $(BUILD)/src/scan/sandbox_worker-hooks.o $(BUILD)/libdrydock.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -55,7 +66,7 @@ $(BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/replay.o $(BUIL
 
 # Every test: unit tests, fuzz corpus replay, black-box HTTP tests, real clients, crash test.
 check: all
-	DRYDOCK_BIN=$(abspath $(BIN)) BUILD=$(BUILD) tests/run.sh
+	DRYDOCK_BIN=$(abspath $(BIN)) DRYDOCK_HOOKS_BIN=$(abspath $(HOOKS_BIN)) BUILD=$(BUILD) tests/run.sh
 
 $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -26,7 +26,7 @@ static const char usage_text[] =
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
-	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
+	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
 	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
@@ -255,12 +255,15 @@ int cmd_serve(int argc, char **argv)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
 					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
-					    .stream_uploads = c.analyse_uploads};
-		rc = scanner_start(&sc, &scanner);
+					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
+		const char *why;
+		rc = scanner_start(&sc, &scanner, &why);
 		if (rc)
-			log_error("cannot start the scanner: %s", dd_err_message(rc));
+			log_error("cannot start the scanner: %s%s%s", dd_err_message(rc), why ? ": " : "", why ? why : "");
 		else
 			reg->scanner = scanner;
+		if (!rc && !c.sandbox)
+			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
 	struct webhook *hook = NULL;
 	if (!rc && *c.webhook && !(hook = webhook_start(meta, c.webhook))) {

@@ -47,7 +47,8 @@
 	X(HEADERS_TOO_LARGE, 431, "UNKNOWN", "request header fields too large")                   \
 	X(HTTP_VERSION, 505, "UNKNOWN", "HTTP version not supported")                             \
 	X(UNAVAILABLE, 503, "UNAVAILABLE", "service unavailable")                                 \
-	X(SCAN_LIMIT, 422, "UNKNOWN", "image over a scanning limit")
+	X(SCAN_LIMIT, 422, "UNKNOWN", "image over a scanning limit")                              \
+	X(SANDBOX, 422, "UNKNOWN", "a sandboxed scan worker failed")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,
