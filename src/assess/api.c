@@ -13,6 +13,7 @@
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
 
@@ -443,6 +444,9 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	buf_release(&b);
 }
 
+/* 503 only when the metadata store fails. A disk that is low or full makes the status
+ * "degraded" but stays 200: the registry still serves pulls and deletes and frees space with gc,
+ * and a probe that restarted it or took it out of a load balancer would stop exactly that. */
 static void health_handle(struct http_req *r, struct registry *reg)
 {
 	struct scanner_stats st = {0};
@@ -450,9 +454,18 @@ static void health_handle(struct http_req *r, struct registry *reg)
 		scanner_stats(reg->scanner, &st);
 	int64_t queued = 0, running = 0;
 	int rc = reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
-	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", rc ? "degraded" : "ok", "metadata", !rc,
+	struct space_stat sp;
+	int have_space = reg->space && !space_stat(reg->space, &sp);
+	int degraded = rc || (have_space && sp.state != SPACE_OK);
+	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", degraded ? "degraded" : "ok", "metadata", !rc,
 			      "vulnerability_database", *st.generation ? json_string(st.generation) : json_null(),
 			      "scan_queue", (json_int_t)queued, "scanning", (json_int_t)running);
+	if (have_space)
+		json_object_set_new(o, "storage",
+				    json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", space_state_name(sp.state), "free_bytes",
+					      (json_int_t)sp.free_bytes, "min_free_bytes", (json_int_t)sp.min_free,
+					      "reserve_bytes", (json_int_t)sp.reserve_held, "reserve_target_bytes",
+					      (json_int_t)sp.reserve_wanted));
 	send_json(r, rc ? 503 : 200, o);
 }
 

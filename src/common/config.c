@@ -10,6 +10,9 @@ void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
+	c->max_upload_sessions_per_account = DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT;
+	c->min_free_space = DD_MIN_FREE_BYTES;
+	c->reserve_space = DD_RESERVE_BYTES;
 	c->upload_max_age = 24 * 3600;
 	c->gc_grace = 3600;
 	c->scan_workers = 2;
@@ -48,6 +51,16 @@ static int set_duration(long *dst, const char *value, long lo, long hi, const ch
 		return DD_E_CONFIG;
 	}
 	*dst = (long)v;
+	return 0;
+}
+
+/* An amount of bytes: "<n>", or with a unit, "512M", "2GiB" (powers of 1024). */
+static int set_size(int64_t *dst, const char *value, int64_t max, const char *msg, const char **why)
+{
+	if (util_parse_size(value, max, dst)) {
+		*why = msg;
+		return DD_E_CONFIG;
+	}
 	return 0;
 }
 
@@ -131,6 +144,19 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "max-upload-sessions"))
 		return set_long(&c->max_upload_sessions, value, 1, 1000000,
 				"max-upload-sessions must be an integer from 1 to 1000000", why);
+	if (!strcmp(key, "max-upload-sessions-per-account"))
+		return set_long(&c->max_upload_sessions_per_account, value, 0, 1000000,
+				"max-upload-sessions-per-account must be an integer from 0 (no cap) to 1000000", why);
+	if (!strcmp(key, "min-free-space"))
+		return set_size(&c->min_free_space, value, 1LL << 50,
+				"min-free-space must be a size: a number of bytes or with a unit, 0, 512M, 2G (K, M, G, T"
+				" are powers of 1024)",
+				why);
+	if (!strcmp(key, "reserve-space"))
+		return set_size(&c->reserve_space, value, 1LL << 40,
+				"reserve-space must be a size: a number of bytes or with a unit, 0, 32M, 1G (K, M, G, T"
+				" are powers of 1024)",
+				why);
 	if (!strcmp(key, "upload-max-age"))
 		return set_duration(&c->upload_max_age, value, 1, 365L * 24 * 3600,
 				    "upload-max-age must be a duration from 1s to 365d (a bare number is seconds; 12h, 1d)", why);

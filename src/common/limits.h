@@ -26,6 +26,13 @@
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
 /* Open upload sessions at once (each is a temp file and a row). */
 #define DD_MAX_UPLOAD_SESSIONS 4096
+/* Open upload sessions of one account, or of one client address when no account is known
+ * (auth off) (default of max-upload-sessions-per-account; 0: no cap). A client uploads a few
+ * layers of an image at once, so this is dozens of pushes in flight from one CI account, while
+ * no single account can hold more than a sixteenth of DD_MAX_UPLOAD_SESSIONS. At the cap the
+ * account's own least recently used session that no request is using is cancelled to admit
+ * the new one: what an account leaves open costs it alone, never another account. */
+#define DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT 256
 /* Open HTTP connections (default of max-connections; the open-file limit may lower it). An
  * idle connection costs a few hundred bytes and its socket; at the limit the connection idle
  * longest is closed to admit a new one, and only if none is idle is the new one refused. */
@@ -50,6 +57,38 @@
 #define DD_MAX_HANDLER_THREADS 256
 /* Concurrent HTTP/2 streams on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define DD_MAX_H2_STREAMS 128
+/* Free space kept on the data directory's filesystem (default of min-free-space): below it
+ * pushes are refused with 507 (new upload sessions, blob bytes, manifests) and the registry
+ * only serves reads, deletes and garbage collection. It covers what is still written once
+ * pushes stop: request bodies in flight (each checks the free space again before every piece
+ * of at most DD_MAX_BODY_CHUNK it writes), assessments and the layer cache, SQLite's WAL, and
+ * other users of the filesystem, with room to spare. */
+#define DD_MIN_FREE_BYTES (512LL * 1024 * 1024)
+/* Size of the reserve file DATA/reserve (default of reserve-space; 0: none): disk space held
+ * back so that a delete or a garbage collection can still commit in SQLite (which needs room
+ * for its WAL even to delete) when the filesystem is full. A delete commits in a few KiB and a
+ * collection one blob per transaction, so this lasts through many releases. */
+#define DD_RESERVE_BYTES (32LL * 1024 * 1024)
+/* What one release of the reserve gives back: a metadata change that failed for lack of space
+ * releases this much and runs again (and again, a step at a time), so a filesystem that keeps
+ * filling from elsewhere does not swallow the whole reserve on the first delete. */
+#define DD_RESERVE_STEP_BYTES (4LL * 1024 * 1024)
+/* Free bytes under which the filesystem counts as full (healthz "full"): less than one step of
+ * the reserve, too little for SQLite to commit much. */
+#define DD_SPACE_FULL_BYTES (4LL * 1024 * 1024)
+/* Free inodes under which the filesystem counts as full (on filesystems that count them): each
+ * blob and staging file takes one. */
+#define DD_MIN_FREE_INODES 1024
+/* Seconds between the server's checks of the free space (the reserve is topped up when there
+ * is room again) and between trims of the layer cache. */
+#define DD_SPACE_CHECK_SECONDS 10
+#define DD_LAYER_CACHE_TRIM_SECONDS 600
+/* How far the layer cache (DATA/cache/layers) may outweigh the blobs it describes before its
+ * entries are evicted. Real layers keep a small part of their size (the Debian test images
+ * 0.2-0.3%: debian-big 0.5 MB for 229 MB of layers), but one whose package database compresses
+ * well keeps more than its blob (the rpm test image 467 KB for a 31 KB layer), so a small
+ * registry may keep more than it stores, and evicting there would only read layers again. */
+#define DD_LAYER_CACHE_SLACK_BYTES (64LL * 1024 * 1024)
 /* Page size for tags and catalog when the client asks for more (a Link header says so). */
 #define DD_MAX_PAGE 10000
 /* Referrers returned in one response (a Link header would page them; see docs/api.md). */

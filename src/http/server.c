@@ -784,6 +784,8 @@ static void out_reset(struct conn *c)
 
 static void out_append(struct conn *c, const void *p, size_t n)
 {
+	if (!n)
+		return; /* an empty body has no buffer at all */
 	if (c->out_cap - c->out_len < n) {
 		size_t cap = c->out_cap ? c->out_cap : 512;
 		while (cap - c->out_len < n)

@@ -6,6 +6,7 @@
  * handled. https first; http only for loopback hosts or when the caller allows it. */
 #include "common/dd.h"
 #include "image.h"
+#include "regauth.h"
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
@@ -210,6 +211,12 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 	image_split_ref(a, slash + 1, &repo, &reference, &is_digest);
 	int loopback = !strncmp(host, "127.", 4) || !strncmp(host, "localhost", 9) || !strncmp(host, "[::1]", 5);
 	struct remote r = {.a = a, .repo = repo, .creds = o->creds, .progress = o->progress};
+	if (!r.creds) { /* the login podman, skopeo, buildah or docker saved for this registry */
+		const char *source;
+		r.creds = regauth_lookup(a, host, repo, &source);
+		if (r.creds && o->progress)
+			fprintf(stderr, "using the login for %s saved in %s\n", host, source);
+	}
 	char *dir = arena_printf(a, "%s/drydock-pull-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		*why = "cannot create a temporary directory";

@@ -13,6 +13,7 @@
 #include "http/range.h"
 #include "image/manifest.h"
 #include "store/meta.h"
+#include "store/space.h"
 
 /* Splits the reference into a digest or a tag and checks access for action, answering the
  * error itself. A reference that is neither a digest nor a valid tag names nothing that can
@@ -78,10 +79,11 @@ static void delete_manifest(struct http_req *r)
 	int is_digest, rc;
 	if (parse_reference(r, ACCESS_DELETE, &is_digest, &d))
 		return;
+	/* deleting needs room in SQLite too: on a full disk a step of the reserve is released for it */
 	if (is_digest)
-		rc = reg->meta->ops->manifest_delete(reg->meta, q->name, d.str);
+		SPACE_RETRY(reg->space, rc, reg->meta->ops->manifest_delete(reg->meta, q->name, d.str));
 	else
-		rc = reg->meta->ops->tag_delete(reg->meta, q->name, q->arg);
+		SPACE_RETRY(reg->space, rc, reg->meta->ops->tag_delete(reg->meta, q->name, q->arg));
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg) : NULL);
 		return;
@@ -120,6 +122,9 @@ void manifests_begin(struct http_req *r)
 		reg_error(r, DD_E_TOO_LARGE, "manifest larger than 4 MiB");
 		return;
 	}
+	int64_t n = reg_body_bytes(r);
+	if (reg_admit(r, n > 0 ? n : 1))
+		return;
 	q->body = BODY_MANIFEST;
 }
 

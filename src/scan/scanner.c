@@ -96,8 +96,13 @@ static void db_check(struct scanner *s)
 	struct vulndb *db;
 	const char *why;
 	int rc = vulndb_open(s->db_path, &db, &why);
-	if (!rc && (rc = vulndb_verify(db, &why))) /* the whole file checked before it answers anything */
+	if (!rc && (rc = vulndb_verify(db, &why))) { /* the whole file checked before it answers anything */
+		log_warn("vulnerability database: %s", why); /* why is the database's: said before it is closed */
 		vulndb_close(db);
+		s->db_st = st;
+		s->db_seen = 1;
+		return;
+	}
 	if (rc) {
 		log_warn("vulnerability database: %s", why);
 		s->db_st = st; /* do not retry the same broken file every second */

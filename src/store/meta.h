@@ -43,6 +43,9 @@ struct manifest_put {
 	const struct audit_rec *audit; /* also record this audit entry, or NULL */
 };
 
+/* Which cap refused a new upload session. */
+enum upload_cap { UPLOAD_CAP_NONE, UPLOAD_CAP_ALL, UPLOAD_CAP_OWNER };
+
 struct upload_rec {
 	const char *id;
 	const char *repo;
@@ -147,13 +150,20 @@ struct meta_ops {
 	/* Manifests of repo whose subject is `subject`, filtered by artifact type when non-NULL. */
 	int (*referrers)(struct meta *m, struct arena *a, const char *repo, const char *subject,
 			 const char *artifact_type, struct manifest_rec **out, size_t *n);
-	int (*upload_create)(struct meta *m, const char *id, const char *repo, int64_t max_sessions);
+	/* Records upload session id of repo for owner (an account, or "addr:<client address>"),
+	 * unless max_sessions are open in all or max_per_owner (0: no cap) are open for owner: then
+	 * DD_E_TOOMANYREQUESTS, *cap saying which. */
+	int (*upload_create)(struct meta *m, const char *id, const char *repo, const char *owner, int64_t max_sessions,
+			     int64_t max_per_owner, enum upload_cap *cap);
 	int (*upload_get)(struct meta *m, struct arena *a, const char *id, struct upload_rec *out);
 	int (*upload_set_offset)(struct meta *m, const char *id, int64_t offset);
 	int (*upload_delete)(struct meta *m, const char *id);
 	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
 	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
 			     size_t *n);
+	/* Ids of up to max sessions of owner, least recently created or moved on first. */
+	int (*uploads_of_owner)(struct meta *m, struct arena *a, const char *owner, size_t max, const char ***ids,
+				size_t *n);
 	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
 	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
 	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);

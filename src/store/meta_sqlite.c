@@ -32,8 +32,11 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tags(repo TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL,"
 	" updated INTEGER NOT NULL, PRIMARY KEY(repo, name)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);"
+	/* uploads.owner: the account (or "addr:<client address>") whose session it is, for its cap;
+	 * touched: when it was created or moved on, in microseconds (its least recently used order) */
 	"CREATE TABLE IF NOT EXISTS uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL,"
-	" offset INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+	" offset INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	" owner TEXT NOT NULL DEFAULT '', touched INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS scan_jobs(id INTEGER PRIMARY KEY, repo TEXT NOT NULL, digest TEXT NOT NULL,"
 	" priority INTEGER NOT NULL, state INTEGER NOT NULL, enqueued INTEGER NOT NULL, UNIQUE(repo, digest));"
 	"CREATE INDEX IF NOT EXISTS scan_jobs_next ON scan_jobs(state, priority, id);"
@@ -147,6 +150,8 @@ enum stmt_id {
 	S_CATALOG,
 	S_REFERRERS,
 	S_UPLOAD_COUNT,
+	S_UPLOAD_COUNT_OWNER,
+	S_UPLOADS_OF_OWNER,
 	S_UPLOAD_ADD,
 	S_UPLOAD_GET,
 	S_UPLOAD_SET,
@@ -234,9 +239,12 @@ static const char *const sql[S__COUNT] = {
 			" FROM manifests WHERE repo=?1 AND subject=?2 AND (?3 IS NULL OR artifact_type=?3)"
 			" ORDER BY created, digest LIMIT ?4",
 	[S_UPLOAD_COUNT] = "SELECT count(*) FROM uploads",
-	[S_UPLOAD_ADD] = "INSERT INTO uploads(id, repo, offset, created, updated) VALUES(?1,?2,0,?3,?3)",
+	[S_UPLOAD_COUNT_OWNER] = "SELECT count(*) FROM uploads WHERE owner=?1",
+	[S_UPLOADS_OF_OWNER] = "SELECT id FROM uploads WHERE owner=?1 ORDER BY touched, id LIMIT ?2",
+	[S_UPLOAD_ADD] = "INSERT INTO uploads(id, repo, offset, created, updated, owner, touched)"
+			 " VALUES(?1,?2,0,?3,?3,?4,?5)",
 	[S_UPLOAD_GET] = "SELECT repo, offset, created FROM uploads WHERE id=?1",
-	[S_UPLOAD_SET] = "UPDATE uploads SET offset=?2, updated=?3 WHERE id=?1",
+	[S_UPLOAD_SET] = "UPDATE uploads SET offset=?2, updated=?3, touched=?4 WHERE id=?1",
 	[S_UPLOAD_DEL] = "DELETE FROM uploads WHERE id=?1",
 	[S_UPLOAD_STALE] = "SELECT id FROM uploads WHERE updated<?1 ORDER BY updated LIMIT ?2",
 	[S_SCAN_ENQUEUE] = "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES(?1,?2,?3,0,?4)"
@@ -331,10 +339,25 @@ struct meta_sqlite {
 
 static struct meta_sqlite *ms_of(struct meta *m) { return (struct meta_sqlite *)m; }
 
-static int sq_err(sqlite3 *db, const char *what)
+/* The error code of SQLite result r: DD_E_NO_SPACE when the filesystem (or a quota) is full, so
+ * that a push is answered 507 and a delete can release the reserve (store/space.h). */
+static int sq_fail(sqlite3 *db, const char *what, int r)
 {
 	log_error("sqlite: %s: %s", what, sqlite3_errmsg(db));
+	int e = sqlite3_system_errno(db);
+	if ((r & 0xff) == SQLITE_FULL || ((r & 0xff) == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT)))
+		return DD_E_NO_SPACE;
 	return DD_E_IO;
+}
+
+static int sq_err(sqlite3 *db, const char *what) { return sq_fail(db, what, sqlite3_extended_errcode(db)); }
+
+/* Microseconds since the epoch: the order of upload sessions' use. */
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Another process (drydock gc, drydock user) holds the database: wait in 1 ms steps, not
@@ -382,6 +405,8 @@ static int migrate(sqlite3 *db, char **err)
 		const char *table, *column, *add;
 	} added[] = {
 		{"assessments", "counts", "ALTER TABLE assessments ADD COLUMN counts TEXT NOT NULL DEFAULT ''"},
+		{"uploads", "owner", "ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''"},
+		{"uploads", "touched", "ALTER TABLE uploads ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(added); i++) {
 		sqlite3_stmt *s;
@@ -411,6 +436,10 @@ static int migrate(sqlite3 *db, char **err)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
 	}
+	/* an account's sessions, counted for its cap and listed oldest first (after the columns above) */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner, touched)", NULL, NULL, err) !=
+	    SQLITE_OK)
+		return 1;
 	/* what listings read of every assessment, so they never step through the pages of its report
 	 * and inventory (a covering index; after the columns above, which it holds) */
 	if (sqlite3_exec(db,
@@ -516,7 +545,7 @@ static int exec_done(struct conn *c, sqlite3_stmt *s, const char *what)
 	sqlite3_reset(s);
 	if (lock)
 		pthread_mutex_unlock(&c->ms->write_mu);
-	return r == SQLITE_DONE ? 0 : sq_err(c->db, what);
+	return r == SQLITE_DONE ? 0 : sq_fail(c->db, what, r);
 }
 
 /* Write transactions: the process's write mutex from BEGIN IMMEDIATE to COMMIT or ROLLBACK.
@@ -1167,21 +1196,35 @@ static int ms_referrers(struct meta *m, struct arena *a, const char *repo, const
 	return rc;
 }
 
-static int ms_upload_create(struct meta *m, const char *id, const char *repo, int64_t max_sessions)
+static int64_t count_of(sqlite3_stmt *s)
+{
+	int64_t count = 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		count = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return count;
+}
+
+static int ms_upload_create(struct meta *m, const char *id, const char *repo, const char *owner, int64_t max_sessions,
+			    int64_t max_per_owner, enum upload_cap *cap)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	struct conn *c;
+	*cap = UPLOAD_CAP_NONE;
 	int rc = conn_get(ms, &c);
 	if (rc)
 		return rc;
 	if ((rc = tx_begin(c)))
 		goto out;
-	sqlite3_stmt *s = stmt(c, S_UPLOAD_COUNT);
-	int64_t count = 0;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		count = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (count >= max_sessions) {
+	if (count_of(stmt(c, S_UPLOAD_COUNT)) >= max_sessions) {
+		*cap = UPLOAD_CAP_ALL;
+		rc = DD_E_TOOMANYREQUESTS;
+		goto out;
+	}
+	sqlite3_stmt *s = stmt(c, S_UPLOAD_COUNT_OWNER);
+	bind_text(s, 1, owner);
+	if (max_per_owner > 0 && count_of(s) >= max_per_owner) {
+		*cap = UPLOAD_CAP_OWNER;
 		rc = DD_E_TOOMANYREQUESTS;
 		goto out;
 	}
@@ -1189,12 +1232,33 @@ static int ms_upload_create(struct meta *m, const char *id, const char *repo, in
 	bind_text(s, 1, id);
 	bind_text(s, 2, repo);
 	sqlite3_bind_int64(s, 3, util_now());
+	bind_text(s, 4, owner);
+	sqlite3_bind_int64(s, 5, now_us());
 	if ((rc = exec_done(c, s, "add upload")))
 		goto out;
 	rc = tx_commit(c);
 out:
 	if (rc)
 		tx_rollback(c);
+	conn_put(ms, c);
+	return rc;
+}
+
+static int ms_uploads_of_owner(struct meta *m, struct arena *a, const char *owner, size_t max, const char ***ids,
+			       size_t *n)
+{
+	struct meta_sqlite *ms = ms_of(m);
+	struct conn *c;
+	int more;
+	*ids = NULL;
+	*n = 0;
+	int rc = conn_get(ms, &c);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = stmt(c, S_UPLOADS_OF_OWNER);
+	bind_text(s, 1, owner);
+	sqlite3_bind_int64(s, 2, (int64_t)max + 1);
+	rc = collect_names(c, a, s, (int64_t)max, ids, n, &more);
 	conn_put(ms, c);
 	return rc;
 }
@@ -1233,6 +1297,7 @@ static int ms_upload_set_offset(struct meta *m, const char *id, int64_t offset)
 	bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, offset);
 	sqlite3_bind_int64(s, 3, util_now());
+	sqlite3_bind_int64(s, 4, now_us());
 	rc = exec_done(c, s, "update upload");
 	if (!rc && sqlite3_changes(c->db) == 0)
 		rc = DD_E_BLOB_UPLOAD_UNKNOWN;
@@ -1880,6 +1945,7 @@ static const struct meta_ops sqlite_ops = {
 	.upload_set_offset = ms_upload_set_offset,
 	.upload_delete = ms_upload_delete,
 	.uploads_stale = ms_uploads_stale,
+	.uploads_of_owner = ms_uploads_of_owner,
 	.scan_claim = ms_scan_claim,
 	.scan_complete = ms_scan_complete,
 	.scan_recover = ms_scan_recover,

@@ -50,6 +50,17 @@ def test_token_claims_are_what_the_roles_allow(srv):
         ("team/app", ("pull", "push")), ("team/lib", ("pull",))]
 
 
+def test_wrong_password_says_so_in_the_message(srv):
+    """docker shows only the OCI error's message: a wrong password says so there, not only in
+    the detail (it said "authentication required")."""
+    r = basic(("admin", "not-the-password")).get(f"{srv.url}/v2/")
+    assert r.status_code == 401
+    e = r.json()["errors"][0]
+    assert e["code"] == "UNAUTHORIZED" and "wrong" in e["message"] and e["detail"] == e["message"]
+    anon = requests.get(f"{srv.url}/v2/").json()["errors"][0]
+    assert anon["message"] == "authentication required"  # no credentials: the generic message
+
+
 def test_overlong_service_is_refused(srv):
     """Regression: a service of 256+ characters was ignored (a token was issued), not refused."""
     long = "x" * 300

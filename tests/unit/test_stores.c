@@ -6,6 +6,7 @@
 #include "registry/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -175,13 +176,31 @@ static void test_meta_sqlite(void)
 	CHECK(o->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
 
 	/* uploads and the session cap */
-	CHECK(o->upload_create(m, "u1", "r", 1) == 0);
-	CHECK(o->upload_create(m, "u2", "r", 1) == DD_E_TOOMANYREQUESTS);
+	enum upload_cap cap;
+	CHECK(o->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
 	CHECK(o->upload_set_offset(m, "u1", 77) == 0);
 	struct upload_rec ur;
 	CHECK(o->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
 	CHECK(o->upload_delete(m, "u1") == 0);
 	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
+
+	/* the cap of one owner leaves the others their room; its sessions are listed least recently
+	 * used first, and a session moved on goes to the end */
+	const char *ids[] = {"a1", "a2", "a3"};
+	for (int i = 0; i < 3; i++)
+		CHECK(o->upload_create(m, ids[i], "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
+	CHECK(o->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
+	CHECK(o->upload_set_offset(m, "a1", 5) == 0);
+	const char **own;
+	CHECK(o->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
+	CHECK(n == 3 && !strcmp(own[0], "a2") && !strcmp(own[1], "a3") && !strcmp(own[2], "a1"));
+	CHECK(o->uploads_of_owner(m, &a, "alice", 1, &own, &n) == 0 && n == 1 && !strcmp(own[0], "a2"));
+	CHECK(o->upload_delete(m, "a2") == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->uploads_of_owner(m, &a, "nobody", 10, &own, &n) == 0 && n == 0);
 	arena_free(&a);
 	m->ops->free(m);
 	remove_dir(dir);
@@ -365,7 +384,10 @@ static void test_meta_migration(void)
 			   " reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
 			   " scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
 			   " PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
-			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');",
+			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');"
+			   "CREATE TABLE uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL, offset INTEGER NOT NULL,"
+			   " created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+			   "INSERT INTO uploads VALUES('old', 'r', 3, 1, 1);",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	struct meta *m = NULL;
@@ -378,6 +400,11 @@ static void test_meta_migration(void)
 	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
 	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	/* a session from before owners were recorded is kept, and counts for no one's cap */
+	struct upload_rec ur;
+	enum upload_cap cap;
+	CHECK(m->ops->upload_get(m, &a, "old", &ur) == 0 && ur.offset == 3);
+	CHECK(m->ops->upload_create(m, "new", "r", "alice", 10, 1, &cap) == 0);
 	/* listings read the covering index, never the rows with their reports */
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *st;
@@ -589,8 +616,60 @@ static void test_events(void)
 	events_clear();
 }
 
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? -1 : (int64_t)st.st_size;
+}
+
+/* The reserve file: made in steps while there is room above the floor, given back a step at a
+ * time, made again; pushes (space_admit) refused below the floor, never what stores nothing. */
+static void test_space(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/reserve", dir);
+	const int64_t MiB = 1024 * 1024, want = 10 * MiB; /* steps of 4, 4 and 2 MiB */
+	struct space *sp;
+	struct space_stat st;
+	CHECK(space_open(dir, 0, want, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == 0 && st.reserve_wanted == want && st.free_bytes > 0);
+	if (st.free_bytes < 64 * MiB) { /* the steps below need room on the temporary directory */
+		fprintf(stderr, "  skipped: less than 64 MiB free in '%s'\n", dir);
+		space_free(sp);
+		remove_dir(dir);
+		return;
+	}
+	CHECK(file_size(path) == -1); /* opening makes nothing */
+	CHECK(space_refill(sp) == 0 && file_size(path) == want);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == want && st.state == SPACE_OK);
+	CHECK(space_admit(sp, 1) == 0 && space_admit(sp, 0) == 0);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 4 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 8 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == -1); /* all given back: no file */
+	CHECK(space_release(sp) == 0);
+	CHECK(space_admit(sp, 1) == 0 && file_size(path) == want); /* room again: the reserve first */
+	space_free(sp);
+
+	/* a floor above what the filesystem could ever have free: pushes refused, the reserve not
+	 * made (it would eat into the floor), and what stores nothing still admitted */
+	CHECK(space_open(dir, 1LL << 60, want, &sp) == 0);
+	CHECK(space_release(sp) == 1 && space_release(sp) == 1 && space_release(sp) == 1 && file_size(path) == -1);
+	CHECK(space_admit(sp, 1) == DD_E_NO_SPACE && space_admit(sp, 0) == 0);
+	CHECK(space_refill(sp) == 0 && file_size(path) == -1);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_FULL); /* no reserve to fall back on */
+	space_free(sp);
+	CHECK(space_open(dir, 1LL << 60, 0, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_LOW && st.reserve_wanted == 0);
+	CHECK(space_admit(sp, 100) == DD_E_NO_SPACE);
+	space_free(sp);
+	CHECK(space_admit(NULL, 1LL << 60) == 0 && space_release(NULL) == 0);
+	CHECK(!strcmp(space_state_name(SPACE_OK), "ok") && !strcmp(space_state_name(SPACE_FULL), "full"));
+	remove_dir(dir);
+}
+
 void suite_stores(void)
 {
+	RUN(test_space);
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
