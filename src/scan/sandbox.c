@@ -768,7 +768,7 @@ static char **worker_env(void)
 	size_t n = 0;
 	for (char **e = environ; e && *e; e++)
 		n++;
-	char **out = calloc(n + 1, sizeof(*out));
+	char **out = calloc(n + 2, sizeof(*out)); /* one more: ASAN_OPTIONS */
 	if (!out)
 		return NULL;
 	size_t k = 0;
@@ -777,9 +777,27 @@ static char **worker_env(void)
 	for (char **e = environ; e && *e; e++)
 		for (size_t i = 0; i < DD_ARRAY_LEN(keep); i++)
 			if (!strncmp(*e, keep[i], strlen(keep[i]))) {
+#ifdef SB_ASAN
+				if (!strcmp(keep[i], "ASAN_OPTIONS=")) /* set below */
+					break;
+#endif
 				out[k++] = strdup(*e);
 				break;
 			}
+#ifdef SB_ASAN
+	const char *asan = getenv("ASAN_OPTIONS");
+	size_t an = (asan ? strlen(asan) : 0) + 96;
+	if ((out[k] = malloc(an)))
+		snprintf(out[k++], an, "ASAN_OPTIONS=%s%shandle_segv=0:handle_sigbus=0:handle_sigfpe=0", asan ? asan : "",
+			 asan && *asan ? ":" : "");
+#endif
+	for (size_t i = 0; i < k; i++)
+		if (!out[i]) { /* out of memory */
+			for (size_t j = 0; j < k; j++)
+				free(out[j]);
+			free(out);
+			return NULL;
+		}
 	return out;
 }
 

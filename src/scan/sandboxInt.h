@@ -43,6 +43,18 @@ enum sb_frame {
 #define SB_MAX_ERROR_TEXT 4096
 #define SB_PROGRESS_BYTES (1u << 20)
 
+/* Built with AddressSanitizer (the sanitizer test flavour): a worker has no address-space
+ * limit (the sanitizer reserves terabytes of shadow memory), and its environment turns off the
+ * sanitizer's SIGSEGV, SIGBUS and SIGFPE handlers, whose reports need files the filter forbids:
+ * a crash ends the worker with the signal, as in the plain build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SB_ASAN 1
+#endif
+#endif
+
 /* Exit codes beyond 0 (a result sent). */
 #define SB_EXIT_FAILED 1   /* an SB_F_ERROR frame was sent */
 #define SB_EXIT_NOMEM 3    /* the memory limit was reached (an SB_F_ERROR frame says so) */
