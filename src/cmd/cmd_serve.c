@@ -217,6 +217,16 @@ int cmd_serve(int argc, char **argv)
 {
 	struct config c;
 	util_tune_malloc();
+	/* SIGINT and SIGTERM blocked before any thread starts, so that every thread inherits the
+	 * mask and only the sigwait below takes them: one arriving while the server stops (a second
+	 * ^C, a stop finishing a scan) waits, where it once reached a thread that did not block it
+	 * and ended the process half-way through its stop */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&c);
 	if (parse_args(argc, argv, &c))
 		return 2;
@@ -326,12 +336,6 @@ int cmd_serve(int argc, char **argv)
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	struct http_app app;
 	if (!rc) {
 		app = registry_app(reg);

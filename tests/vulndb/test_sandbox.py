@@ -61,6 +61,18 @@ def workers(server_pid):
     return out
 
 
+def busy_reader(server_pid):
+    """A confined layer reader holding a task's descriptor (the blob, or the upload's pipe), or
+    None; a spare still warming up, before its filter, may hold other descriptors."""
+    for pid, kind in workers(server_pid).items():
+        try:
+            if kind == "layer" and status(pid)["Seccomp"].strip() == "2" and len(os.listdir(f"/proc/{pid}/fd")) > 4:
+                return pid
+        except (OSError, KeyError):
+            pass
+    return None
+
+
 def wait_for(cond, timeout=60, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -146,18 +158,7 @@ def test_a_hanging_reader_is_confined_and_stopped(full_db, tmp_path):
     try:
         assert push(srv.url, "sb/hang", [(hooked("hang"), GZ)]).status_code == 201
 
-        def busy():
-            """A confined layer reader holding a task's descriptor (the blob, or the upload's
-            pipe); a spare still warming up, before its filter, may hold others."""
-            for pid, kind in workers(srv.proc.pid).items():
-                try:
-                    if kind == "layer" and status(pid)["Seccomp"].strip() == "2" and \
-                            len(os.listdir(f"/proc/{pid}/fd")) > 4:
-                        return pid
-                except (OSError, KeyError):
-                    pass
-            return None
-        pid = wait_for(busy, what="a busy layer reader")
+        pid = wait_for(lambda: busy_reader(srv.proc.pid), what="a busy layer reader")
         fds = assert_confined(pid, unprivileged_uid())
         assert set(fds) == {0, 1, 2, 3, 4}, fds
         assert fds[4].startswith("pipe:") or "/blobs/" in fds[4] or "/uploads/" in fds[4], fds
@@ -201,6 +202,27 @@ def test_a_failing_reader_fails_only_its_scan(full_db, tmp_path, what, reason):
         # the layer cache is the server's: written by it, never by a worker
         cache = os.path.join(srv.data_dir, "cache", "layers")
         assert all(os.stat(os.path.join(cache, f)).st_uid == os.geteuid() for f in os.listdir(cache))
+    finally:
+        srv.stop()
+
+
+def test_stop_with_a_hanging_reader_survives_a_second_sigterm(full_db, tmp_path):
+    """Regression: the server stopping waits for the scan in progress, here a reader that hangs
+    until its stall limit; a second SIGTERM meanwhile (a second ^C) reached a scanner thread,
+    which did not block it, and killed the process half-way through its stop (-15). Now it
+    waits: the stop ends cleanly once the reader is stopped."""
+    srv = start(tmp_path, full_db, "stop", binary=HOOKS_BIN,
+                env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1", "DRYDOCK_MAX_SANDBOX_STALL_SECONDS": "5"})
+    try:
+        assert push(srv.url, "sb/hang", [(hooked("hang"), GZ)]).status_code == 201
+        wait_for(lambda: busy_reader(srv.proc.pid), what="a busy layer reader")
+        t = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.proc.poll() is None, "the stop should wait for the hanging reader"
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(60) == 0
+        assert time.monotonic() - t < 30
     finally:
         srv.stop()
 
