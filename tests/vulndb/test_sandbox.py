@@ -140,6 +140,10 @@ def test_workers_are_confined_before_any_task(full_db, tmp_path):
             wait_for(lambda: status(pid)["Seccomp"].strip() == "2", what="the filter")
             fds = assert_confined(pid, unprivileged_uid())
             assert set(fds) == {0, 1, 2, 3}, fds
+            # a process group of its own (a terminal's ^C is the server's to handle), in the
+            # server's session: a session of its own is a scheduling group of its own, in which
+            # a worker took 2-3 times as long to read a layer on a busy machine
+            assert os.getpgid(pid) == pid and os.getsid(pid) == os.getsid(srv.proc.pid)
             if not asan(pid):
                 assert limits(pid)["Max address space"][0] == str(1 << 30 if kind == "layer" else 3 << 30)
     finally:
