@@ -272,7 +272,7 @@ static _Noreturn void task_inventory(const int *fds, size_t nfds, char *text)
 /* Receives the task: its head, text (NUL-terminated, owned) and descriptors. */
 static void recv_task(struct sb_task_head *h, char **text, int *fds, size_t maxfds, size_t *nfds)
 {
-	size_t got = 0, need = sizeof(*h), extra = 0;
+	size_t got = 0, need = sizeof(*h);
 	char *t = NULL;
 	*nfds = 0;
 	for (;;) {
@@ -303,10 +303,8 @@ static void recv_task(struct sb_task_head *h, char **text, int *fds, size_t maxf
 			memcpy(fds + *nfds, CMSG_DATA(c), m * sizeof(int));
 			*nfds += m;
 		}
-		if (got >= need) {
-			extra++;
-			continue;
-		}
+		if (got >= need)
+			continue; /* a batch's byte */
 		size_t at = got;
 		got += (size_t)k;
 		if (at < sizeof(*h)) {
@@ -325,7 +323,6 @@ static void recv_task(struct sb_task_head *h, char **text, int *fds, size_t maxf
 		} else
 			memcpy(t + (at - sizeof(*h)), buf, (size_t)k);
 	}
-	(void)extra;
 	t[h->text_len] = 0;
 	if (strlen(t) != h->text_len)
 		fail(DD_E_INTERNAL, "a malformed task", SB_EXIT_PROTOCOL);
@@ -461,6 +458,13 @@ static int limit(int what, uint64_t soft, uint64_t hard)
 	return setrlimit(what, &r);
 }
 
+/* Allows sys when its argument arg compares with a (and b, for SCMP_CMP_MASKED_EQ's value). */
+static int allow_if(scmp_filter_ctx f, int sys, unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = {.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+	return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, sys, 1, &c);
+}
+
 /* The seccomp filter: everything not listed kills the process (SIGSYS). */
 static int load_filter(void)
 {
@@ -483,16 +487,16 @@ static int load_filter(void)
 	for (size_t i = 0; i < DD_ARRAY_LEN(plain) && !rc; i++)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, plain[i], 0);
 	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		rc = allow_if(f, SCMP_SYS(mmap), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		rc = allow_if(f, SCMP_SYS(mprotect), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	/* abort() signals itself, and nothing else */
 	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+		rc = allow_if(f, SCMP_SYS(tgkill), 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	/* asking where the signal stack is, never setting one: AddressSanitizer asks before every
 	 * call of a function that does not return (the plain build never does) */
 	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1, SCMP_A0(SCMP_CMP_EQ, 0));
+		rc = allow_if(f, SCMP_SYS(sigaltstack), 0, SCMP_CMP_EQ, 0, 0);
 	if (!rc)
 		rc = seccomp_attr_set(f, SCMP_FLTATR_CTL_NNP, 1);
 	if (!rc)
