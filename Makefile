@@ -2,7 +2,7 @@
 # `make install` / `make uninstall` (PREFIX, DESTDIR), `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
-PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
+PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal libseccomp
 CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1
@@ -31,9 +31,12 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
+# The same binary with the sandboxed worker's test hooks (src/scan/sandbox_worker.c), for the
+# tests that make a worker crash, hang or make a forbidden system call; never installed.
+HOOKS_BIN := $(BUILD)/drydock-test-hooks
 
 .PHONY: all check check-plain bench fuzz fuzz-coverage clean install uninstall
-all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
+all: $(BIN) $(HOOKS_BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,6 +47,14 @@ $(BUILD)/libdrydock.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(CMD_OBJ) $(BUILD)/libdrydock.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/src/scan/sandbox_worker-hooks.o: src/scan/sandbox_worker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDD_TEST_HOOKS -c -o $@ $<
+
+# the hooks object comes first, so the archive's own sandbox_worker.o is not linked
+$(HOOKS_BIN): $(CMD_OBJ) $(BUILD)/src/scan/sandbox_worker-hooks.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a

@@ -28,7 +28,7 @@ static const char usage_text[] =
 	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
-	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
+	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
 	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
@@ -216,6 +216,16 @@ int cmd_serve(int argc, char **argv)
 {
 	struct config c;
 	util_tune_malloc();
+	/* SIGINT and SIGTERM blocked before any thread starts, so that every thread inherits the
+	 * mask and only the sigwait below takes them: one arriving while the server stops (a second
+	 * ^C, a stop finishing a scan) waits, where it once reached a thread that did not block it
+	 * and ended the process half-way through its stop */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&c);
 	if (parse_args(argc, argv, &c))
 		return 2;
@@ -318,24 +328,21 @@ int cmd_serve(int argc, char **argv)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
 					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
-					    .stream_uploads = c.analyse_uploads};
-		rc = scanner_start(&sc, &scanner);
+					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
+		const char *why;
+		rc = scanner_start(&sc, &scanner, &why);
 		if (rc)
-			log_error("cannot start the scanner: %s", dd_err_message(rc));
+			log_error("cannot start the scanner: %s%s%s", dd_err_message(rc), why ? ": " : "", why ? why : "");
 		else
 			reg->scanner = scanner;
+		if (!rc && !c.sandbox)
+			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
 	struct webhook *hook = NULL;
 	if (!rc && *c.webhook && !(hook = webhook_start(meta, c.webhook))) {
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	struct http_app app;
 	if (!rc) {
 		app = registry_app(reg);

@@ -29,6 +29,14 @@ static const struct {
 		  "  yet (exits with 3)\n"},
 };
 
+/* Not listed: the sandboxed scan worker the server starts (src/scan/sandbox.h). */
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+} hidden[] = {
+	{"scan-worker", cmd_scan_worker},
+};
+
 const char *cli_actor(void)
 {
 	static char actor[96];
@@ -92,6 +100,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < DD_ARRAY_LEN(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < DD_ARRAY_LEN(hidden); i++)
+		if (!strcmp(argv[1], hidden[i].name))
+			return hidden[i].fn(argc - 1, argv + 1);
 	for (size_t i = 0; i < DD_ARRAY_LEN(not_yet); i++) {
 		if (!strcmp(argv[1], not_yet[i].name)) {
 			fprintf(stderr, "drydock: '%s' is not implemented yet\n", argv[1]);
