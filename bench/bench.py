@@ -3,10 +3,12 @@
 For each registry, in the same run: skopeo push / re-push / pull wall time of debian-min and
 debian-big (fresh data directory for every push so nothing is mounted or cached), manifest GET
 requests/s and p99 with wrk (32 connections), large blob GET throughput with curl, and RSS
-(idle, and peak under load). Reports medians of several runs and drydock/peer ratios.
+(idle, and peak under load). Reports medians of several runs and drydock/peer ratios. With
+--db, drydock scans every push against that vulnerability database, as it does in service.
 
 Also the memory floor: bench/floor_rss.c, a process with only the libraries drydock's serving
-path needs (libmicrohttpd, libcrypto, SQLite, jansson) and no drydock code, sent the same layers.
+path needs (OpenSSL's libssl and libcrypto, libnghttp2, SQLite, jansson) and no drydock code,
+sent the same layers.
 """
 import argparse
 import json
@@ -44,25 +46,36 @@ def wait_port(port, proc):
 
 
 class Registry:
-    def __init__(self, kind, drydock_bin, floor_bin=None):
+    """One registry process on a fresh data directory and a free port. db: drydock's
+    vulnerability database (scanning on; without it pushed images stay queued); tls: (cert,
+    key) to serve HTTPS (both registries then offer h2 and http/1.1 in ALPN); extra: more
+    drydock flags; root: where the data directory goes (default: the temporary directory)."""
+
+    def __init__(self, kind, drydock_bin, floor_bin=None, db=None, tls=None, extra=(), root=None):
         self.kind, self.bin, self.proc, self.dir = kind, drydock_bin, None, None
-        self.floor_bin = floor_bin
+        self.floor_bin, self.db, self.tls, self.extra, self.root = floor_bin, db, tls, list(extra), root
 
     def start(self):
-        self.dir = tempfile.mkdtemp(prefix=f"bench-{self.kind}-")
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{self.kind}-", dir=self.root)
         self.port = free_port()
         log = open(os.path.join(self.dir, "log"), "w")
         if self.kind == "drydock":
             cmd = [self.bin, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", f"{self.dir}/data",
                    "--log-level", "warn", "--auth", "off"]  # Distribution runs without auth too
+            if self.db:
+                cmd += ["--db", self.db]
+            if self.tls:
+                cmd += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
+            cmd += self.extra
         elif self.kind == "floor":
             cmd = [self.floor_bin, str(self.port), self.dir]
         else:
             cfg = os.path.join(self.dir, "config.yml")
+            tls = f"  tls:\n    certificate: {self.tls[0]}\n    key: {self.tls[1]}\n" if self.tls else ""
             with open(cfg, "w") as f:
                 f.write(f"version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
                         f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n  delete:\n    enabled: true\n"
-                        f"http:\n  addr: 127.0.0.1:{self.port}\n")
+                        f"http:\n  addr: 127.0.0.1:{self.port}\n{tls}")
             cmd = ["docker-registry", "serve", cfg]
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
@@ -97,9 +110,33 @@ class Registry:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def threads(self):
+        return self.rss_kb("Threads")
+
+    def mapped_kb(self, path):
+        """The resident kB of the process's mappings of the file path (e.g. drydock's
+        vulnerability database)."""
+        return smaps_rss_kb(self.proc.pid, os.path.realpath(path))
+
     @property
     def host(self):
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self):
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+
+def smaps_rss_kb(pid, path):
+    """The resident kB of process pid's mappings of the file path."""
+    total, inside = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                inside = line.rstrip().endswith(" " + path)
+            elif inside and line.startswith("Rss:"):
+                total += int(line.split()[1])
+    return total
 
 
 def timed(cmd):
@@ -108,8 +145,8 @@ def timed(cmd):
     return time.monotonic() - t
 
 
-def skopeo_push(reg, layout, ref):
-    return timed(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:latest",
+def skopeo_push(reg, layout, ref, tag="latest"):
+    return timed(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:{tag}",
                   f"docker://{reg.host}/{ref}"])
 
 
@@ -167,6 +204,7 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--floor-rss", required=True, help="the bench/floor_rss.c binary")
+    ap.add_argument("--db", help="drydock's vulnerability database: scanning on (without: images stay queued)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--wrk-seconds", type=int, default=8)
     a = ap.parse_args()
@@ -186,7 +224,7 @@ def main():
                                                     f"oci:{os.path.join(a.images, img)}:latest", f"dir:{dest}"]))
         for kind in (kinds if run % 2 == 0 else kinds[::-1]):  # alternate order against drift
             for img in ("debian-min", "debian-big"):
-                reg = Registry(kind, a.drydock).start()
+                reg = Registry(kind, a.drydock, db=a.db).start()
                 try:
                     layout = os.path.join(a.images, img)
                     c0 = reg.cpu_s()
@@ -202,6 +240,8 @@ def main():
                         add(kind, "RSS idle after push (MiB)", reg.rss_kb() / 1024)
                         add(kind, "anonymous RSS idle after push (MiB)", reg.rss_kb("RssAnon") / 1024)
                         add(kind, "PSS idle after push (MiB)", reg.pss_kb() / 1024)
+                        if kind == "drydock" and a.db:
+                            add(kind, "of which the vulnerability database mapped (MiB)", reg.mapped_kb(a.db) / 1024)
                         digest, size = biggest_layer(layout)
                         add(kind, f"blob GET MB/s ({size // 1000000} MB layer)",
                             median([blob_get(reg, f"bench/{img}", digest) for _ in range(3)]))
@@ -229,7 +269,10 @@ def main():
     lines = ["# Benchmark results", "",
              f"drydock vs Debian's docker-registry (Distribution {docker_registry_version()}), same machine, "
              f"same run, {time.strftime('%Y-%m-%d')}. {os.cpu_count()} cores. Medians of {a.runs} runs "
-             "(wrk: 3 runs). Ratio = drydock / docker-registry; the target column says which way is better.",
+             "(wrk: 3 runs). Ratio = drydock / docker-registry; the target column says which way is better. " + (
+                 "drydock scans every push (a vulnerability database of every feed in place): its push figures "
+                 "include reading the layers as they upload." if a.db else
+                 "drydock ran without a vulnerability database (DRYDOCK_FEEDS_DIR unset): scanning off."),
              "", "Produced by `make bench` (bench/run.sh, bench/bench.py). Machines here are shared and noisy: "
              "read ratios, not absolute numbers.", "",
              "| measure | drydock | docker-registry | ratio | target |", "|---|---|---|---|---|"]
@@ -237,20 +280,25 @@ def main():
                "RSS": "≤ 0.25", "anonymous RSS": "≤ 0.25", "PSS": "≤ 0.25"}
     for key in res["drydock"]:
         d, p = median(res["drydock"][key]), median(res["docker-registry"].get(key, []))
-        ratio = d / p if p else float("nan")
         tgt = next((v for k, v in targets.items() if key.startswith(k)), "")
         unit = "s" if key.split()[0] in ("push", "re-push", "pull") else ""
+        if p != p:  # drydock's alone
+            lines.append(f"| {key} | {d:.3f}{unit} | — | — | |")
+            continue
+        ratio = d / p if p else float("nan")
         lines.append(f"| {key} | {d:.3f}{unit} | {p:.3f}{unit} | {ratio:.2f} | {tgt} |")
-    lines += ["", "## Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, libcrypto, SQLite, libarchive, and the gnutls that libmicrohttpd loads), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "## Where push and pull time goes", "",
+    lines += ["", "## Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, OpenSSL, nghttp2, SQLite, libarchive, libcurl and what they load), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. " + ("With scanning on, drydock's RSS and PSS also count the pages of the vulnerability database it maps (its own row): file pages of the page cache, read once at start, which the kernel may drop and read again. " if a.db else "") + "PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "## Where push and pull time goes", "",
               "The client floor: `skopeo copy oci:IMAGE dir:OUT`, the same copy with no registry and no network "
               "at all (median of the same runs):", "",
               "| image | skopeo alone | push to drydock | push to docker-registry | pull from drydock | "
               "pull from docker-registry |", "|---|---|---|---|---|---|"]
     floor_lines = ["", "## The libraries' own floor", "",
-                   "`bench/floor_rss.c` links only the four libraries drydock's serving path needs for its own jobs "
-                   "(libmicrohttpd for HTTP, which brings gnutls; libcrypto for SHA-256; SQLite in WAL mode; "
-                   "jansson) and no drydock code: it hashes each POSTed body, inserts its digest into SQLite and "
-                   "answers JSON. It is sent debian-big's blobs, then measured idle like the registries "
+                   "`bench/floor_rss.c` links only the libraries drydock's serving path needs for its own jobs "
+                   "(OpenSSL's libssl for TLS and libcrypto for SHA-256, libnghttp2 for HTTP/2, SQLite in WAL mode, "
+                   "jansson) and no drydock code: it sets up a TLS context offering h2 and an HTTP/2 session as an "
+                   "HTTPS server does, then answers HTTP/1.1 on one thread with blocking sockets (its own few lines, "
+                   "no HTTP library): it hashes each POSTed body, inserts its digest into SQLite and answers JSON. "
+                   "It is sent debian-big's blobs, then measured idle like the registries "
                    f"(median of {a.runs} runs):", "",
                    "| measure, idle after debian-big's blobs | libraries alone | drydock | docker-registry | "
                    "libraries alone / docker-registry |", "|---|---|---|---|---|"]
