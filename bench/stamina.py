@@ -22,7 +22,6 @@ Writes a Markdown section. Not part of the tests.
 """
 import argparse
 import gzip
-import hashlib
 import http.client
 import io
 import itertools
@@ -48,12 +47,9 @@ import urllib3
 from bench import ACCEPT, Registry, docker_registry_version, median, skopeo_pull, skopeo_push, biggest_layer
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "lib"))
-from drydock import ASSESSED, wait_assessed  # noqa: E402
+from drydock import ASSESSED, LAYER as OCI_LAYER, OCI_CONFIG, OCI_MANIFEST, sha256, wait_assessed  # noqa: E402
 
 KINDS = ("drydock", "docker-registry")
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 urllib3.disable_warnings()  # the bench's own self-signed certificate
@@ -93,10 +89,6 @@ def order(run):
 
 
 # --- images -------------------------------------------------------------------------------
-
-def sha256(b):
-    return "sha256:" + hashlib.sha256(b).hexdigest()
-
 
 def tar_gz(files):
     """A gzip'd tar of {path: bytes}; returns (compressed, uncompressed digest)."""
