@@ -1,5 +1,5 @@
-# drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined`,
-# `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizer>/ for
+# drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined|address,undefined`,
+# `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
 PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
@@ -7,7 +7,8 @@ CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1
 
-BUILD := build$(if $(SANITIZER),-$(SANITIZER))
+comma := ,
+BUILD := build$(if $(SANITIZER),-$(subst $(comma),-,$(SANITIZER)))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -pthread -Isrc -MMD -MP $(shell pkg-config --cflags $(PKGS))
 ifeq ($(DEVELOPER),1)
@@ -31,7 +32,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
 
-.PHONY: all check unit-test http-test bench fuzz clean
+.PHONY: all check check-plain bench fuzz fuzz-coverage clean
 all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
@@ -53,9 +54,22 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a
 $(BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/replay.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Every test: unit tests, fuzz corpus replay, black-box HTTP tests, real clients, crash test.
+# Every test: unit tests, fuzz corpus replay, black-box HTTP tests, real clients, crash test;
+# `make check` runs them all twice, on the plain build and on one built with AddressSanitizer
+# and UndefinedBehaviorSanitizer (no recovery: a report fails the test), and prints one total.
+# `make check SANITIZER=...` or `make check-plain` runs one flavour only.
+SAN_CHECK := address,undefined
+ifeq ($(SANITIZER),)
 check: all
-	DRYDOCK_BIN=$(abspath $(BIN)) BUILD=$(BUILD) tests/run.sh
+	$(MAKE) --no-print-directory SANITIZER=$(SAN_CHECK) all
+	RUNS="$(BUILD) build-$(subst $(comma),-,$(SAN_CHECK))" tests/run.sh
+else
+check: all
+	RUNS="$(BUILD)" tests/run.sh
+endif
+
+check-plain: all
+	RUNS="$(BUILD)" tests/run.sh
 
 $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -70,12 +84,39 @@ $(BUILD)/floor-rss: bench/floor_rss.c
 bench: $(BIN) $(BUILD)/bench-vulndb $(BUILD)/floor-rss
 	bench/run.sh $(abspath $(BIN))
 
-# libFuzzer builds (clang); run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest
-fuzz:
-	@mkdir -p build-fuzz
-	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc $(shell pkg-config --cflags $(PKGS)) \
-	    -DDD_LIBFUZZER -o build-fuzz/$$n $$f $(LIB_SRC) $(LDLIBS) || exit 1; done
+# libFuzzer builds (clang): the library built once with fuzzer instrumentation and the
+# sanitizers, each harness linked to it. Run e.g. build-fuzz/fuzz_digest fuzz/corpus/digest;
+# fuzz/campaign.sh runs them all and keeps what they find.
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 -pthread -Isrc -MMD -MP \
+	$(shell pkg-config --cflags $(PKGS)) -DDD_LIBFUZZER
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_BUILD)/libdrydock.a: $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_BUILD)/libdrydock.a
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+.SECONDARY: $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/%.o)
+
+# Source coverage of the saved corpora: the replay driver built with clang's coverage
+# mapping, run over fuzz/corpus, summed by llvm-cov (fuzz/campaign.sh prints it).
+COV_BUILD := build-cov
+COV_CFLAGS := -g -O0 -fprofile-instr-generate -fcoverage-mapping -std=c11 -pthread -Isrc -MMD -MP \
+	$(shell pkg-config --cflags $(PKGS))
+$(COV_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(COV_CFLAGS) -c -o $@ $<
+$(COV_BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(COV_BUILD)/%.o) $(COV_BUILD)/fuzz/replay.o $(LIB_SRC:%.c=$(COV_BUILD)/%.o)
+	clang -fprofile-instr-generate -o $@ $^ $(LDLIBS)
+fuzz-coverage: $(COV_BUILD)/fuzz-replay
+	rm -f $(COV_BUILD)/*.profraw
+	LLVM_PROFILE_FILE=$(COV_BUILD)/replay.profraw $(COV_BUILD)/fuzz-replay fuzz/corpus
+	llvm-profdata merge -o $(COV_BUILD)/replay.profdata $(COV_BUILD)/replay.profraw
+	llvm-cov report $(COV_BUILD)/fuzz-replay -instr-profile=$(COV_BUILD)/replay.profdata \
+	  -ignore-filename-regex='(fuzz|tests)/' $(LIB_SRC)
 
 clean:
 	rm -rf build build-* 

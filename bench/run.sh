@@ -16,7 +16,7 @@ bin=${1:?usage: run.sh DRYDOCK_BIN [bench.py options]}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db=()
-if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
+if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then  # a database of every feed: pushes are measured scanned
   "$bin" db import --db "$tmp/all.ddb" "$DRYDOCK_FEEDS_DIR" >/dev/null
   db=(--db "$tmp/all.ddb")
 fi

@@ -5,6 +5,7 @@
  * input picks where the head ends and the body (decoded as chunked) begins. */
 #include "common/dd.h"
 #include "http/http1.h"
+#include "http/serverInt.h"
 #include "fuzz.h"
 
 static int inside(const char *p, size_t n, const char *q, size_t qn) { return q >= p && q + qn <= p + n; }
@@ -42,6 +43,20 @@ static void check_head(const char *p, size_t n)
 	if (t && !h1_unescape(h.target, h.target_len, 1, t, &tl) && (tl > h.target_len || t[tl]))
 		abort();
 	free(t);
+	struct http_stream st = {.content_length = -1};
+	if (!stream_set_target(&st, h.target, h.target_len, &why)) {
+		const char *p = st.req.path;
+		if (!p || p[0] != '/')
+			abort();
+		for (; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				abort();
+		for (int i = 0; i < st.nquery; i++)
+			if (!st.query[i].name)
+				abort();
+	} else if (!why)
+		abort();
+	arena_free(&st.req.arena);
 }
 
 static int decode(const char *p, size_t n, size_t step, char *out, size_t *outn, int *done)

@@ -1,5 +1,6 @@
-/* fuzz_layer.c: a layer's tar stream (any compression libarchive is given). Every kept path
- * is normalised: relative, no "." or ".." component, no empty component. */
+/* fuzz_layer.c: a layer's tar stream (gzip, zstd or plain). Every kept path is normalised:
+ * relative, no "." or ".." component, no empty component; what the layer keeps is within its
+ * limit and is the sum of what its entries cost. */
 #define _GNU_SOURCE 1
 #include "common/dd.h"
 #include "common/arena.h"
@@ -37,6 +38,11 @@ int fuzz_layer(const uint8_t *data, size_t size)
 	const char *why;
 	int rc = layer_read_fd(&a, fd, NULL, NULL, &l, &why);
 	if (rc && (!why || !*why))
+		abort();
+	uint64_t kept = 0;
+	for (size_t i = 0; i < l.n; i++)
+		kept += layer_entry_cost(&l.v[i]);
+	if (!rc && (kept != l.kept || kept > DD_MAX_LAYER_KEPT_BYTES))
 		abort();
 	for (size_t i = 0; i < l.n; i++) {
 		if (l.v[i].kind == LE_OPAQUE && !*l.v[i].path)

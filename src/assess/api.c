@@ -13,6 +13,7 @@
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
 
@@ -186,48 +187,121 @@ static json_t *sev_object(const json_int_t c[6])
 	return o;
 }
 
+/* What the summary, a repository listing and /metrics count: images by status, findings by
+ * severity (enum vdb_severity) and unfixed findings, under the rules. */
+struct tally {
+	json_t *by_status; /* status -> images */
+	json_int_t sev[6], unfixed;
+};
+
+static void tally_status(struct tally *t, const char *status, json_int_t images)
+{
+	json_object_set_new(t->by_status, status,
+			    json_integer(json_integer_value(json_object_get(t->by_status, status)) + images));
+}
+
+/* Adds the store's running totals of one status as they stand. */
+static void tally_totals(struct tally *t, const struct assessment_total *x)
+{
+	tally_status(t, x->status, (json_int_t)x->images);
+	for (int k = 0; k < 6; k++) /* CRITICAL first */
+		t->sev[VDB_SEV_CRITICAL - k] += (json_int_t)x->severity[k];
+	t->unfixed += (json_int_t)x->unfixed;
+}
+
+/* Adds every image of repo one by one (add_counts: a report is read where a rule covers repo
+ * or the counts were not recorded), and lists each in images when not NULL. */
+static int tally_images(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+			const char *repo, struct tally *t, json_t *images)
+{
+	struct assessment_rec *v;
+	size_t n;
+	int rc = reg->meta->ops->assessments_list(reg->meta, a, repo, &v, &n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		json_int_t c[6] = {0}, u = 0;
+		v[i].status = add_counts(reg, a, rules, nrules, &v[i], c, &u);
+		for (int s = 0; s < 6; s++)
+			t->sev[s] += c[s];
+		t->unfixed += u;
+		tally_status(t, v[i].status, 1);
+		if (images)
+			json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:I, s:o}", "digest", v[i].digest, "status",
+								v[i].status, "reason", v[i].reason, "scanned_at",
+								(json_int_t)v[i].scanned_at, "counts", sev_object(c)));
+	}
+	return rc;
+}
+
+/* Registry-wide: everything the caller r may see (r NULL: everything, for /metrics). The store's
+ * running totals stand for every repository no rule covers, so with no rule in force and a
+ * caller who sees every repository this reads one row per status, whatever the number of
+ * images; a repository some rule covers (or holding assessments stored before counts were) is
+ * counted image by image from its reports, as the listing of that repository is. The same
+ * numbers either way (tests/vulndb/test_totals.py). */
+static int tally_registry(struct registry *reg, struct arena *a, struct http_req *r, const struct rule *rules,
+			  size_t nrules, struct tally *t)
+{
+	struct meta *m = reg->meta;
+	struct assessment_total *v;
+	size_t n;
+	int all = !r || access_visible_all(r), rc;
+	if (all && !nrules) {
+		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+			return rc;
+		int64_t uncounted = 0;
+		for (size_t i = 0; i < n; i++)
+			uncounted += v[i].uncounted;
+		if (!uncounted) {
+			for (size_t i = 0; i < n; i++)
+				tally_totals(t, &v[i]);
+			return 0;
+		}
+	}
+	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+		return rc;
+	for (size_t i = 0, j; i < n; i = j) { /* one repository: entries i..j-1, one per status */
+		int64_t uncounted = 0;
+		for (j = i; j < n && !strcmp(v[j].repo, v[i].repo); j++)
+			uncounted += v[j].uncounted;
+		if (!all && !access_visible(r, v[i].repo))
+			continue;
+		if (uncounted || rules_cover(rules, nrules, v[i].repo)) {
+			if ((rc = tally_images(reg, a, rules, nrules, v[i].repo, t, NULL)))
+				return rc;
+		} else
+			for (size_t k = i; k < j; k++)
+				tally_totals(t, &v[k]);
+	}
+	return 0;
+}
+
 static void list_handle(struct http_req *r, struct registry *reg, const char *repo)
 {
 	/* the registry-wide summary counts only the repositories the caller may see */
 	if (repo ? reg_access(r, repo, ACCESS_SECURITY_READ) : reg_access(r, NULL, ACCESS_BASE))
 		return;
-	struct assessment_rec *v;
-	size_t n;
-	int rc = reg->meta->ops->assessments_list(reg->meta, &r->arena, repo, &v, &n);
-	if (rc) {
-		reg_error(r, rc, NULL);
-		return;
-	}
-	json_t *images = json_array(), *by_status = json_object();
-	json_int_t total[6] = {0}, unfixed = 0;
+	struct tally t = {.by_status = json_object()};
+	json_t *images = repo ? json_array() : NULL;
 	struct rule *rules;
 	size_t nrules = 0;
 	rules_load(reg->meta, &r->arena, &rules, &nrules);
-	for (size_t i = 0; i < n; i++) {
-		json_int_t c[6] = {0}, u = 0;
-		if (!repo && !access_visible(r, v[i].repo))
-			continue;
-		v[i].status = add_counts(reg, &r->arena, rules, nrules, &v[i], c, &u);
-		for (int s = 0; s < 6; s++)
-			total[s] += c[s];
-		unfixed += u;
-		json_object_set_new(by_status, v[i].status,
-				    json_integer(json_integer_value(json_object_get(by_status, v[i].status)) + 1));
-		if (repo)
-			json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:I, s:o}", "digest", v[i].digest, "status",
-								v[i].status, "reason", v[i].reason, "scanned_at",
-								(json_int_t)v[i].scanned_at, "counts", sev_object(c)));
+	int rc = repo ? tally_images(reg, &r->arena, rules, nrules, repo, &t, images)
+		      : tally_registry(reg, &r->arena, r, rules, nrules, &t);
+	if (rc) {
+		json_decref(t.by_status);
+		json_decref(images);
+		reg_error(r, rc, NULL);
+		return;
 	}
 	int64_t queued = 0, running = 0;
 	reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
-	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I}", "images_by_status", by_status, "findings_by_severity",
-			      sev_object(total), "unfixed_findings", unfixed, "queued", (json_int_t)queued, "scanning",
+	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I}", "images_by_status", t.by_status, "findings_by_severity",
+			      sev_object(t.sev), "unfixed_findings", t.unfixed, "queued", (json_int_t)queued, "scanning",
 			      (json_int_t)running);
 	if (repo) {
 		json_object_set_new(o, "repository", json_string(repo));
 		json_object_set_new(o, "images", images);
-	} else
-		json_decref(images);
+	}
 	send_json(r, 200, o);
 }
 
@@ -337,29 +411,29 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 		       "drydock_scan_queue_depth{state=\"queued\"} %" PRId64 "\n"
 		       "drydock_scan_queue_depth{state=\"running\"} %" PRId64 "\n",
 		   queued, running);
-	/* findings by severity from every stored assessment (its stored counts, or its report where
-	 * a rule may apply): computed at most every 30 s, so scrapes stay cheap with many images */
+	/* findings by severity in every stored assessment, as the summary counts them: from the
+	 * running totals at every scrape; while rules are in force (the repositories they cover are
+	 * counted image by image) at most every 30 s, so scrapes stay cheap with many images */
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static json_int_t cached[6];
 	static int64_t cached_at;
-	json_int_t total[6] = {0}, unfixed = 0;
+	json_int_t total[6] = {0};
+	struct rule *rules;
+	size_t nrules = 0;
+	rules_load(reg->meta, &r->arena, &rules, &nrules);
 	pthread_mutex_lock(&mu);
-	if (util_now() - cached_at >= 30) {
-		struct assessment_rec *v;
-		size_t n;
-		struct rule *rules;
-		size_t nrules = 0;
-		rules_load(reg->meta, &r->arena, &rules, &nrules);
-		if (!reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n))
-			for (size_t i = 0; i < n; i++)
-				add_counts(reg, &r->arena, rules, nrules, &v[i], total, &unfixed);
-		memcpy(cached, total, sizeof(cached));
-		cached_at = util_now();
+	if (!nrules || util_now() - cached_at >= 30) {
+		struct tally t = {.by_status = json_object()};
+		if (!tally_registry(reg, &r->arena, NULL, rules, nrules, &t)) {
+			memcpy(cached, t.sev, sizeof(cached));
+			cached_at = nrules ? util_now() : 0;
+		}
+		json_decref(t.by_status);
 	}
 	memcpy(total, cached, sizeof(total));
 	pthread_mutex_unlock(&mu);
 	buf_puts(&b, "# HELP drydock_findings Findings in the latest assessment of every stored image, by severity.\n"
-		     "# TYPE drydock_findings gauge\n"); /* refreshed at most every 30 s */
+		     "# TYPE drydock_findings gauge\n");
 	for (int s = 5; s >= 0; s--)
 		buf_printf(&b, "drydock_findings{severity=\"%s\"} %lld\n", vdb_severity_name(s), (long long)total[s]);
 	buf_printf(&b, "# HELP drydock_vulndb_built_timestamp_seconds Build time of the vulnerability database in use.\n"
@@ -370,6 +444,9 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	buf_release(&b);
 }
 
+/* 503 only when the metadata store fails. A disk that is low or full makes the status
+ * "degraded" but stays 200: the registry still serves pulls and deletes and frees space with gc,
+ * and a probe that restarted it or took it out of a load balancer would stop exactly that. */
 static void health_handle(struct http_req *r, struct registry *reg)
 {
 	struct scanner_stats st = {0};
@@ -377,9 +454,18 @@ static void health_handle(struct http_req *r, struct registry *reg)
 		scanner_stats(reg->scanner, &st);
 	int64_t queued = 0, running = 0;
 	int rc = reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
-	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", rc ? "degraded" : "ok", "metadata", !rc,
+	struct space_stat sp;
+	int have_space = reg->space && !space_stat(reg->space, &sp);
+	int degraded = rc || (have_space && sp.state != SPACE_OK);
+	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", degraded ? "degraded" : "ok", "metadata", !rc,
 			      "vulnerability_database", *st.generation ? json_string(st.generation) : json_null(),
 			      "scan_queue", (json_int_t)queued, "scanning", (json_int_t)running);
+	if (have_space)
+		json_object_set_new(o, "storage",
+				    json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", space_state_name(sp.state), "free_bytes",
+					      (json_int_t)sp.free_bytes, "min_free_bytes", (json_int_t)sp.min_free,
+					      "reserve_bytes", (json_int_t)sp.reserve_held, "reserve_target_bytes",
+					      (json_int_t)sp.reserve_wanted));
 	send_json(r, rc ? 503 : 200, o);
 }
 
@@ -621,6 +707,72 @@ static json_t *azure_sub(struct arena *a, const char *scope, const char *host, c
 			 "name", name, "properties", props);
 }
 
+/* Whether an image of repository `listed` (one listed by assessments_list) is Unhealthy under the
+ * rules, as the assessment reports it. */
+static int azure_image_unhealthy(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+				 const struct assessment_rec *listed)
+{
+	long long c[6], u;
+	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u))
+		return !strcmp(listed->status, "Unhealthy"); /* the stored status stands */
+	struct assessment_rec full;
+	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full) || !*full.report)
+		return 0;
+	json_t *rep = json_loads(full.report, 0, NULL);
+	int unhealthy = !strcmp(rules_apply(rules, nrules, full.repo, rep, full.status), "Unhealthy");
+	json_decref(rep);
+	return unhealthy;
+}
+
+/* Whether any image the caller may see, of namespace ns when not NULL, is Unhealthy under the
+ * rules: from the running totals of the repositories no rule covers, image by image elsewhere. */
+static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_req *r, const char *ns,
+			   const struct rule *rules, size_t nrules, int *unhealthy)
+{
+	struct meta *m = reg->meta;
+	struct assessment_total *v;
+	size_t n;
+	int rc;
+	*unhealthy = 0;
+	if (!ns && !nrules && access_visible_all(r)) {
+		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+			return rc;
+		int64_t uncounted = 0;
+		for (size_t i = 0; i < n; i++) {
+			uncounted += v[i].uncounted;
+			*unhealthy |= !strcmp(v[i].status, "Unhealthy");
+		}
+		if (!uncounted)
+			return 0;
+		*unhealthy = 0;
+	}
+	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+		return rc;
+	for (size_t i = 0, j; i < n && !*unhealthy; i = j) { /* one repository: entries i..j-1 */
+		int64_t uncounted = 0;
+		int any = 0;
+		for (j = i; j < n && !strcmp(v[j].repo, v[i].repo); j++) {
+			uncounted += v[j].uncounted;
+			any |= !strcmp(v[j].status, "Unhealthy");
+		}
+		const char *repo = v[i].repo;
+		size_t nl = strcspn(repo, "/");
+		if ((ns && (strlen(ns) != nl || strncmp(ns, repo, nl))) || !access_visible(r, repo))
+			continue;
+		if (!uncounted && !rules_cover(rules, nrules, repo)) {
+			*unhealthy = any;
+			continue;
+		}
+		struct assessment_rec *img;
+		size_t ni;
+		if ((rc = m->ops->assessments_list(m, a, repo, &img, &ni)))
+			return rc;
+		for (size_t k = 0; k < ni && !*unhealthy; k++)
+			*unhealthy = azure_image_unhealthy(reg, a, rules, nrules, &img[k]);
+	}
+	return 0;
+}
+
 /* [/subscriptions/<ns>]/providers/Microsoft.Security/assessments[/<key>[/subAssessments]] */
 static void azure_handle(struct http_req *r, struct registry *reg)
 {
@@ -656,15 +808,18 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		return;
 	const char *host = http_header(r, "Host");
 	host = host ? host : "drydock";
-	struct assessment_rec *v;
-	size_t n;
-	if (reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n)) {
-		reg_error(r, DD_E_IO, NULL);
-		return;
-	}
 	struct rule *rules;
 	size_t nrules = 0;
 	rules_load(reg->meta, &r->arena, &rules, &nrules);
+	struct assessment_rec *v = NULL;
+	size_t n = 0;
+	int unhealthy = 0, more = 0;
+	/* the assessment alone: from the running totals; its sub-assessments: image by image */
+	if (subs ? reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n)
+		 : azure_unhealthy(reg, &r->arena, r, ns, rules, nrules, &unhealthy)) {
+		reg_error(r, DD_E_IO, NULL);
+		return;
+	}
 	long skip = http_query(r, "$skip") ? atol(http_query(r, "$skip")) : 0;
 	long top = http_query(r, "$top") ? atol(http_query(r, "$top")) : AZURE_PAGE;
 	if (top < 1 || top > AZURE_PAGE)
@@ -673,30 +828,21 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		skip = 0;
 	json_t *value = json_array();
 	long seen = 0;
-	int unhealthy = 0, more = 0;
 	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
 	const struct vulndb *db = subs ? scanner_db_acquire(reg->scanner, &tok) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strcspn(v[i].repo, "/");
 		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
 			continue;
-		long long c[6], u;
-		if (!subs && !rules_cover(rules, nrules, v[i].repo) && counts_parse(v[i].counts, c, &u)) {
-			unhealthy |= !strcmp(v[i].status, "Unhealthy"); /* the stored status stands */
-			continue;
-		}
 		struct assessment_rec full;
 		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
 		const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
-		const char *st = rules_apply(rules, nrules, full.repo, rep, full.status);
-		unhealthy |= !strcmp(st, "Unhealthy");
+		rules_apply(rules, nrules, full.repo, rep, full.status); /* marks the suppressed findings */
 		size_t k;
 		json_array_foreach(json_object_get(rep, "findings"), k, f)
 		{
-			if (!subs)
-				break;
 			if (seen++ < skip)
 				continue;
 			if ((long)json_array_size(value) >= top) {

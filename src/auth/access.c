@@ -418,6 +418,18 @@ int access_visible(struct http_req *r, const char *repo)
 	return account_allows(acc, repo, ACCESS_PULL, now) || account_allows(acc, repo, ACCESS_SECURITY_READ, now);
 }
 
+int access_visible_all(struct http_req *r)
+{
+	if (!A.cfg.enabled)
+		return 1;
+	struct identity *id = resolve(r);
+	const struct account *acc = id->err ? NULL : account_of(r, id);
+	if (!acc)
+		return 0; /* anonymous callers see repositories pattern by pattern */
+	int64_t now = util_now(); /* a grant on "*" (account_allows with no repository) covers every one */
+	return account_allows(acc, NULL, ACCESS_PULL, now) || account_allows(acc, NULL, ACCESS_SECURITY_READ, now);
+}
+
 const char *access_why(struct http_req *r)
 {
 	struct identity *id = r->auth;
@@ -446,6 +458,12 @@ static int plain_host(const char *h)
 
 void access_add_challenge(struct http_req *r, int err, const char *repo, enum access_action action)
 {
+	access_add_challenge_scope(r, err, repo, action, NULL);
+}
+
+void access_add_challenge_scope(struct http_req *r, int err, const char *repo, enum access_action action,
+				const char *extra_scope)
+{
 	struct identity *id = r->auth;
 	if (err == DD_E_TOOMANYREQUESTS && id) {
 		http_add_header(r, "Retry-After", arena_printf(&r->arena, "%lld", (long long)id->retry_after));
@@ -465,6 +483,8 @@ void access_add_challenge(struct http_req *r, int err, const char *repo, enum ac
 	else if (repo && (action == ACCESS_PULL || action == ACCESS_PUSH || action == ACCESS_DELETE))
 		scope = arena_printf(&r->arena, "repository:%s:%s", repo,
 				     action == ACCESS_PULL ? "pull" : action == ACCESS_PUSH ? "pull,push" : "delete");
+	if (extra_scope) /* scopes are space-separated in one parameter (Docker's token spec) */
+		scope = scope ? arena_printf(&r->arena, "%s %s", scope, extra_scope) : extra_scope;
 	const char *error = "";
 	if (id && id->kind == ID_TOKEN)
 		error = id->err ? ",error=\"invalid_token\"" : ",error=\"insufficient_scope\"";

@@ -51,9 +51,15 @@ int access_check_ns(struct http_req *r, const char *ns, enum access_action actio
 const char *access_why(struct http_req *r);
 /* Adds the headers that go with a refusal from access_check (WWW-Authenticate, Retry-After). */
 void access_add_challenge(struct http_req *r, int err, const char *repo, enum access_action action);
+/* The same, naming one more scope in the bearer challenge (a mount's source: "repository:FROM:pull"). */
+void access_add_challenge_scope(struct http_req *r, int err, const char *repo, enum access_action action,
+				const char *extra_scope);
 /* 1 when the caller may see repo in listings (catalog, summaries): it may pull it or read its
  * assessments. Never answers a request. */
 int access_visible(struct http_req *r, const char *repo);
+/* 1 when access_visible is 1 for every repository there is or could be (authentication off, or a
+ * grant on "*" that may pull or read assessments); 0 says nothing: ask access_visible. */
+int access_visible_all(struct http_req *r);
 /* 1 when the anonymous-pull patterns cover repo. */
 int access_anonymous_may_pull(const char *repo);
 /* Who is asking, for the audit log: the account name, "anonymous", or "-" when auth is off. */

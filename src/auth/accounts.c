@@ -268,7 +268,7 @@ int account_allows_ns(const struct account *acc, const char *ns, enum access_act
 		size_t pl = strlen(g->pattern);
 		if (!role_allows(g->role, action))
 			continue;
-		if (!strcmp(g->pattern, "*") || !strcmp(g->pattern, ns) ||
+		if (!strcmp(g->pattern, "*") ||
 		    (pl && g->pattern[pl - 1] == '*' && !fnmatch(g->pattern, probe, 0)))
 			return 1;
 	}

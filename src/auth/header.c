@@ -279,22 +279,25 @@ void form_each(const char *body, size_t n, const char *key, void (*fn)(void *ctx
 struct first {
 	char *out;
 	size_t cap;
-	int found;
+	int found, too_long;
 };
 
 static void take_first(void *ctx, const char *v)
 {
 	struct first *f = ctx;
-	if (!f->found && strlen(v) < f->cap) {
+	if (f->found || f->too_long)
+		return;
+	if (strlen(v) < f->cap) {
 		snprintf(f->out, f->cap, "%s", v);
 		f->found = 1;
-	}
+	} else
+		f->too_long = 1;
 }
 
 int form_get(const char *body, size_t n, const char *key, char *out, size_t cap)
 {
-	struct first f = {out, cap, 0};
+	struct first f = {out, cap, 0, 0};
 	*out = 0;
 	form_each(body, n, key, take_first, &f);
-	return f.found ? 0 : -1;
+	return f.found ? 0 : f.too_long ? DD_E_TOO_LARGE : -1;
 }

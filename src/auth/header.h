@@ -47,7 +47,8 @@ const char *scope_actions_text(unsigned actions);
 /* Calls fn for each value of `key` in an application/x-www-form-urlencoded body, decoded
  * (%XX and '+'); values longer than cap-1 bytes or with bad escapes are skipped. */
 void form_each(const char *body, size_t n, const char *key, void (*fn)(void *ctx, const char *value), void *ctx);
-/* The first value of key into out ("" when absent); 0, or -1 when absent. */
+/* The first value of key into out ("" when absent); 0, -1 when absent, or DD_E_TOO_LARGE
+ * when its first value is longer than cap - 1 bytes. */
 int form_get(const char *body, size_t n, const char *key, char *out, size_t cap);
 
 #endif

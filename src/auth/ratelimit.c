@@ -1,8 +1,10 @@
 /* ratelimit.c: failed-login throttling (see ratelimit.h). */
 #include "common/dd.h"
 #include "ratelimit.h"
+#include "common/siphash.h"
 
-#define SLOTS 4096 /* power of two */
+#define SLOTS 16384 /* power of two */
+#define PROBE 16
 #define WINDOW 300 /* seconds over which failures count */
 #define MAX_LOCK 900
 
@@ -12,16 +14,27 @@ struct slot {
 	int failures;
 };
 
+/* A slot that counts failures (in its window, or locked) is never taken from its key. Keys
+ * hash with a per-process secret, so nobody can choose names that land on an account's slots;
+ * a key whose probe run is all busy (the table filled by an attack) counts in its kind's shared
+ * overflow slot, which locks every such key together: fail closed, never open. */
 struct ratelimit {
 	pthread_mutex_t mu;
+	struct siphash_key hash_key;
 	struct slot slots[SLOTS];
+	struct slot overflow[2]; /* accounts, addresses */
 };
 
 struct ratelimit *ratelimit_new(void)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
-	if (rl)
-		pthread_mutex_init(&rl->mu, NULL);
+	if (!rl)
+		return NULL;
+	if (siphash_key_random(&rl->hash_key)) {
+		free(rl);
+		return NULL;
+	}
+	pthread_mutex_init(&rl->mu, NULL);
 	return rl;
 }
 
@@ -33,60 +46,64 @@ void ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-static uint64_t key_of(char kind, const char *s)
+static uint64_t key_of(struct ratelimit *rl, char kind, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(unsigned char)kind;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	size_t n = strlen(s);
+	char buf[DD_MAX_TOKEN_BYTES + 2];
+	if (n > DD_MAX_TOKEN_BYTES)
+		n = DD_MAX_TOKEN_BYTES;
+	buf[0] = kind;
+	memcpy(buf + 1, s, n);
+	uint64_t h = siphash24(&rl->hash_key, buf, n + 1);
 	return h ? h : 1;
 }
 
-/* The slot for key, or the slot to take over (free, else the stalest of the probe run). */
-static struct slot *find(struct ratelimit *rl, uint64_t key, int create, int64_t now)
+static int counting(const struct slot *s, int64_t now)
 {
-	struct slot *victim = NULL;
-	for (unsigned i = 0; i < 8; i++) {
+	return s->key && (s->locked_until > now || now - s->first <= WINDOW);
+}
+
+/* The slot of key; with create, a free or spent slot of its probe run taken for it, else its
+ * kind's overflow slot. Without create, NULL when key has no slot and there is room for one. */
+static struct slot *find(struct ratelimit *rl, char kind, uint64_t key, int create, int64_t now)
+{
+	struct slot *room = NULL;
+	for (unsigned i = 0; i < PROBE; i++) {
 		struct slot *s = &rl->slots[(key + i) & (SLOTS - 1)];
 		if (s->key == key)
 			return s;
-		int stale = !s->key || (s->locked_until <= now && now - s->first > WINDOW);
-		if (stale && !victim)
-			victim = s;
+		if (!room && !counting(s, now))
+			room = s;
 	}
+	struct slot *over = &rl->overflow[kind == 'i'];
+	if (!room)
+		return over;
 	if (!create)
 		return NULL;
-	if (!victim) { /* all eight busy: the one locked for the shortest time gives way */
-		victim = &rl->slots[key & (SLOTS - 1)];
-		for (unsigned i = 1; i < 8; i++) {
-			struct slot *s = &rl->slots[(key + i) & (SLOTS - 1)];
-			if (s->locked_until < victim->locked_until)
-				victim = s;
-		}
-	}
-	memset(victim, 0, sizeof(*victim));
-	victim->key = key;
-	victim->first = now;
-	return victim;
+	memset(room, 0, sizeof(*room));
+	room->key = key;
+	room->first = now;
+	return room;
 }
 
-static int64_t wait_of(struct ratelimit *rl, uint64_t key, int64_t now)
+static int64_t wait_of(struct ratelimit *rl, char kind, const char *name, int64_t now)
 {
-	struct slot *s = find(rl, key, 0, now);
+	struct slot *s = find(rl, kind, key_of(rl, kind, name), 0, now);
 	return s && s->locked_until > now ? s->locked_until - now : 0;
 }
 
 int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
 {
 	pthread_mutex_lock(&rl->mu);
-	int64_t a = account ? wait_of(rl, key_of('a', account), now) : 0;
-	int64_t b = addr ? wait_of(rl, key_of('i', addr), now) : 0;
+	int64_t a = account ? wait_of(rl, 'a', account, now) : 0;
+	int64_t b = addr ? wait_of(rl, 'i', addr, now) : 0;
 	pthread_mutex_unlock(&rl->mu);
 	return a > b ? a : b;
 }
 
-static void fail(struct ratelimit *rl, uint64_t key, int free_failures, int64_t now)
+static void fail(struct ratelimit *rl, char kind, const char *name, int free_failures, int64_t now)
 {
-	struct slot *s = find(rl, key, 1, now);
+	struct slot *s = find(rl, kind, key_of(rl, kind, name), 1, now);
 	if (now - s->first > WINDOW && s->locked_until <= now) {
 		s->first = now;
 		s->failures = 0;
@@ -103,17 +120,20 @@ void ratelimit_failed(struct ratelimit *rl, const char *account, const char *add
 {
 	pthread_mutex_lock(&rl->mu);
 	if (account)
-		fail(rl, key_of('a', account), LOGIN_FREE_FAILURES, now);
+		fail(rl, 'a', account, LOGIN_FREE_FAILURES, now);
 	if (addr)
-		fail(rl, key_of('i', addr), ADDR_FREE_FAILURES, now);
+		fail(rl, 'i', addr, ADDR_FREE_FAILURES, now);
 	pthread_mutex_unlock(&rl->mu);
 }
 
 void ratelimit_succeeded(struct ratelimit *rl, const char *account)
 {
 	pthread_mutex_lock(&rl->mu);
-	struct slot *s = find(rl, key_of('a', account), 0, 0);
-	if (s)
-		memset(s, 0, sizeof(*s));
+	uint64_t key = key_of(rl, 'a', account);
+	for (unsigned i = 0; i < PROBE; i++) { /* only its own slot: the overflow stays */
+		struct slot *s = &rl->slots[(key + i) & (SLOTS - 1)];
+		if (s->key == key)
+			memset(s, 0, sizeof(*s));
+	}
 	pthread_mutex_unlock(&rl->mu);
 }

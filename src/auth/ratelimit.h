@@ -2,7 +2,10 @@
  * LOGIN_FREE_FAILURES failures for one account (ADDR_FREE_FAILURES from one address, which
  * may be a whole office behind NAT) within five minutes, it is locked for 30 s, doubling with each
  * further failure up to 15 minutes; a success clears the account's (not the address's) count.
- * A fixed table: memory stays bounded whatever a client sends. */
+ * A fixed table with a keyed hash: memory stays bounded whatever a client sends, and a slot
+ * counting failures is never given to another name (names made to collide cannot reset an
+ * account's count); when an attack fills the table, names without a slot share one that
+ * locks (fail closed). */
 #ifndef DD_RATELIMIT_H
 #define DD_RATELIMIT_H
 #include <stdint.h>

@@ -107,7 +107,10 @@ int token_issue(struct http_req *r, const char *form, size_t form_len, json_t **
 			*why = "token request body larger than 16 KiB";
 			return DD_E_TOO_LARGE;
 		}
-		form_get(form, form_len, "service", service, sizeof(service));
+		if (form_get(form, form_len, "service", service, sizeof(service)) == DD_E_TOO_LARGE) {
+			*why = "service longer than 255 characters";
+			return DD_E_USAGE;
+		}
 		form_get(form, form_len, "grant_type", grant_type, sizeof(grant_type));
 		form_get(form, form_len, "access_type", offline, sizeof(offline));
 		form_each(form, form_len, "scope", add_scope, &sc);
@@ -153,7 +156,11 @@ int token_issue(struct http_req *r, const char *form, size_t form_len, json_t **
 			snprintf(offline, sizeof(offline), "true");
 	} else {
 		const char *s = http_query(r, "service");
-		if (s && strlen(s) < sizeof(service))
+		if (s && strlen(s) >= sizeof(service)) {
+			*why = "service longer than 255 characters";
+			return DD_E_USAGE;
+		}
+		if (s)
 			snprintf(service, sizeof(service), "%s", s);
 		s = http_query(r, "offline_token");
 		if (s && !strcmp(s, "true"))

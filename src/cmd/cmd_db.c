@@ -12,7 +12,9 @@ static const char usage[] =
 	"usage: drydock db import [--db FILE] PATH...   build the database from feed files or directories\n"
 	"       drydock db update [--db FILE] [--mirror URL] [--fallback-dir DIR]\n"
 	"                                                 download the default feeds and build the database\n"
-	"       drydock db info [--db FILE] [--json]      print the header, feeds, counts and age\n"
+	"       drydock db info [--db FILE] [--verbose | --json]\n"
+	"                                                 the header, feeds and ecosystems by family, age;\n"
+	"                                                 --verbose: every feed and release\n"
 	"The database is FILE, else $DRYDOCK_DB, else $XDG_CACHE_HOME/drydock/vulndb.ddb.\n";
 
 /* "3 days" style age of a unix time */
@@ -56,8 +58,9 @@ int db_print_summary(const char *path, FILE *f)
 {
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(path, &db, &why)) {
+	if (vulndb_open(path, &db, &why) || (db && vulndb_verify(db, &why))) {
 		fprintf(stderr, "drydock db: %s\n", why);
+		vulndb_close(db);
 		return 1;
 	}
 	char a[64], b[64];
@@ -69,12 +72,121 @@ int db_print_summary(const char *path, FILE *f)
 	return 0;
 }
 
-static int info(const char *path, int as_json)
+#define STALE_DAYS 7 /* a feed whose data is older than this is named in a warning */
+
+/* Every feed and ecosystem, a line each (`db info --verbose`). */
+static void print_all(const struct vulndb *db)
+{
+	char snap[32];
+	printf("\nfeeds:\n");
+	for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+		const struct vdb_feed *fd = vulndb_feed(db, i);
+		iso(snap, sizeof(snap), fd->snapshot);
+		printf("  %-36s %8u records %9u entries %6u skipped  %s (%s)  %s\n", vulndb_str(db, fd->name),
+		       fd->records, fd->entries, fd->skipped, snap, vulndb_str(db, fd->kind), vulndb_str(db, fd->origin));
+	}
+	printf("\necosystems:\n");
+	for (size_t i = 0; i < vulndb_necos(db); i++) {
+		const struct vdb_eco *e = vulndb_eco(db, i);
+		printf("  %-36s %7u packages %9u entries\n", vulndb_str(db, e->name), e->keys, e->entries);
+	}
+}
+
+/* The length of a name's family: "alpine-secdb/v3.18" -> "alpine-secdb", "Debian:12" -> "Debian". */
+static size_t family_len(const char *name, const char *seps)
+{
+	size_t n = strcspn(name, seps);
+	return n ? n : strlen(name);
+}
+
+/* Feeds and ecosystems grouped by family, a line each, and the feeds whose data is stale. */
+static void print_summary(const struct vulndb *db)
+{
+	char snap[32], ag[64];
+	printf("\nfeeds (by source; every feed with --verbose):\n");
+	size_t nf = vulndb_nfeeds(db), stale = 0;
+	const struct vdb_feed *oldest = NULL;
+	for (size_t i = 0; i < nf; i++) {
+		const char *name = vulndb_str(db, vulndb_feed(db, i)->name);
+		size_t fl = family_len(name, "/");
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *other = vulndb_str(db, vulndb_feed(db, j)->name);
+			seen = family_len(other, "/") == fl && !strncmp(other, name, fl);
+		}
+		if (seen)
+			continue;
+		uint64_t records = 0, entries = 0, skipped = 0;
+		int64_t newest = 0;
+		size_t count = 0;
+		for (size_t j = i; j < nf; j++) {
+			const struct vdb_feed *fd = vulndb_feed(db, j);
+			const char *other = vulndb_str(db, fd->name);
+			if (family_len(other, "/") != fl || strncmp(other, name, fl))
+				continue;
+			count++;
+			records += fd->records;
+			entries += fd->entries;
+			skipped += fd->skipped;
+			if (fd->snapshot > newest)
+				newest = fd->snapshot;
+		}
+		iso(snap, sizeof(snap), newest);
+		char label[96];
+		snprintf(label, sizeof(label), count > 1 ? "%.*s (%zu feeds)" : "%.*s", (int)fl, name, count);
+		printf("  %-36s %8" PRIu64 " records %9" PRIu64 " entries %6" PRIu64 " skipped  data up to %.10s\n", label,
+		       records, entries, skipped, snap);
+	}
+	for (size_t i = 0; i < nf; i++) {
+		const struct vdb_feed *fd = vulndb_feed(db, i);
+		if (fd->snapshot > 0 && util_now() - fd->snapshot > STALE_DAYS * 86400) {
+			stale++;
+			if (!oldest || fd->snapshot < oldest->snapshot)
+				oldest = fd;
+		}
+	}
+	printf("\necosystems (by family; every release with --verbose):\n");
+	size_t ne = vulndb_necos(db);
+	for (size_t i = 0; i < ne; i++) {
+		const char *name = vulndb_str(db, vulndb_eco(db, i)->name);
+		size_t fl = family_len(name, ":");
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *other = vulndb_str(db, vulndb_eco(db, j)->name);
+			seen = family_len(other, ":") == fl && !strncmp(other, name, fl);
+		}
+		if (seen)
+			continue;
+		uint64_t keys = 0, entries = 0;
+		size_t count = 0;
+		for (size_t j = i; j < ne; j++) {
+			const struct vdb_eco *e = vulndb_eco(db, j);
+			const char *other = vulndb_str(db, e->name);
+			if (family_len(other, ":") != fl || strncmp(other, name, fl))
+				continue;
+			count++;
+			keys += e->keys;
+			entries += e->entries;
+		}
+		char label[96];
+		snprintf(label, sizeof(label), count > 1 ? "%.*s (%zu releases)" : "%.*s", (int)fl, name, count);
+		printf("  %-36s %7" PRIu64 " packages %9" PRIu64 " entries\n", label, keys, entries);
+	}
+	if (stale) {
+		age(ag, sizeof(ag), oldest->snapshot);
+		printf("\nwarning: %zu of %zu feeds hold data more than %d days old (the oldest, %s, is %s); "
+		       "`drydock db update` fetches fresh feeds\n",
+		       stale, nf, STALE_DAYS, vulndb_str(db, oldest->name), ag);
+	}
+}
+
+static int info(const char *path, int as_json, int verbose)
 {
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(path, &db, &why)) {
+	if (vulndb_open(path, &db, &why) || (db && vulndb_verify(db, &why))) {
 		fprintf(stderr, "drydock db info: %s\n", why);
+		vulndb_close(db);
 		return 1;
 	}
 	const struct vdb_header *h = vulndb_header(db);
@@ -122,19 +234,10 @@ static int info(const char *path, int as_json)
 		printf("vulnerabilities: %zu\n", vulndb_nvulns(db));
 		printf("packages:        %u (ecosystem, name) keys, %u entries\n", h->sections[VDB_KEYS].count,
 		       h->sections[VDB_ENTRIES].count);
-		printf("\nfeeds:\n");
-		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
-			const struct vdb_feed *fd = vulndb_feed(db, i);
-			iso(snap, sizeof(snap), fd->snapshot);
-			printf("  %-36s %8u records %9u entries %6u skipped  %s (%s)  %s\n", vulndb_str(db, fd->name),
-			       fd->records, fd->entries, fd->skipped, snap, vulndb_str(db, fd->kind),
-			       vulndb_str(db, fd->origin));
-		}
-		printf("\necosystems:\n");
-		for (size_t i = 0; i < vulndb_necos(db); i++) {
-			const struct vdb_eco *e = vulndb_eco(db, i);
-			printf("  %-36s %7u packages %9u entries\n", vulndb_str(db, e->name), e->keys, e->entries);
-		}
+		if (verbose)
+			print_all(db);
+		else
+			print_summary(db);
 	}
 	vulndb_close(db);
 	return 0;
@@ -167,7 +270,7 @@ int cmd_db(int argc, char **argv)
 		return 2;
 	}
 	const char *sub = argv[1], *path = NULL, *mirror = NULL, *fallback = getenv("DRYDOCK_FEEDS_DIR");
-	int as_json = 0, npaths = 0;
+	int as_json = 0, verbose = 0, npaths = 0;
 	char **paths = calloc((size_t)argc, sizeof(*paths));
 	if (!paths)
 		return 1;
@@ -181,6 +284,8 @@ int cmd_db(int argc, char **argv)
 			fallback = argv[++i];
 		else if (!strcmp(a, "--json"))
 			as_json = 1;
+		else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+			verbose = 1;
 		else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "drydock db: unknown option '%s'\n%s", a, usage);
 			free(paths);
@@ -192,7 +297,7 @@ int cmd_db(int argc, char **argv)
 		path = vulndb_default_path();
 	int rc = 2;
 	if (!strcmp(sub, "info") && !npaths)
-		rc = info(path, as_json);
+		rc = info(path, as_json, verbose);
 	else if (!strcmp(sub, "import") && npaths) {
 		char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
 		if (slash && slash != dir) {

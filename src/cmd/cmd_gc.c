@@ -8,12 +8,15 @@
 #include "registry/gc.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 
 static const char usage_text[] =
 	"usage: drydock gc [--data DIR | --config FILE] [--grace DURATION] [--delete-untagged] [--dry-run]\n"
 	"                  [--list]\n"
 	"  removes the blobs that no manifest of any repository names (config, layers), and files in\n"
-	"  the blob store that the metadata does not record; safe while the registry runs.\n"
+	"  the blob store that the metadata does not record, and keeps the layer cache to the blobs it\n"
+	"  describes; safe while the registry runs, and on a full disk (a step of the server's reserve\n"
+	"  file is given back when SQLite has no room to commit).\n"
 	"  --config FILE     the server's file: its data, gc-grace and gc-delete-untagged\n"
 	"  --grace DURATION  keep blobs uploaded or mounted within this time (default 1h; 30m, 12h,\n"
 	"                    2d, 0s), so that pushes whose manifest is still to come keep their layers\n"
@@ -66,8 +69,8 @@ int cmd_gc(int argc, char **argv)
 		else if (!strcmp(a, "--data"))
 			snprintf(c.data_dir, sizeof(c.data_dir), "%s", argv[++i]);
 		else if (!strcmp(a, "--grace")) {
-			if (util_parse_duration(argv[++i], 0, 0, 3650L * 86400, &o.grace))
-				return usage_err("--grace takes a time with its unit: 30m, 1h, 2d, 0s");
+			if (util_parse_duration(argv[++i], 1, 0, 3650L * 86400, &o.grace))
+				return usage_err("--grace takes a duration from 0 to 3650d: 30m, 1h, 2d (a bare number is seconds)");
 		} else
 			return usage_err(NULL);
 	}
@@ -91,6 +94,14 @@ int cmd_gc(int argc, char **argv)
 	char cache[PATH_MAX];
 	snprintf(cache, sizeof(cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
 	o.cache_dir = cache;
+	struct space *sp = NULL; /* only released from here: the server tops it up again */
+	if (!o.dry_run && space_open(c.data_dir, c.min_free_space, c.reserve_space, &sp)) {
+		fprintf(stderr, "drydock gc: out of memory\n");
+		bs->ops->free(bs);
+		m->ops->free(m);
+		return 1;
+	}
+	o.space = sp;
 	o.list = list || o.dry_run ? stdout : NULL;
 	o.actor = cli_actor();
 	struct gc_result r;
@@ -101,8 +112,13 @@ int cmd_gc(int argc, char **argv)
 	printf("%s %" PRId64 " blobs no manifest names (%.1f MiB) and %" PRId64
 	       " files with no record (%.1f MiB); kept what was uploaded or mounted in the last %" PRId64 " s\n",
 	       verb, r.blobs, mib(r.bytes), r.orphans, mib(r.orphan_bytes), o.grace);
+	if (r.cache.entries)
+		printf("%s %" PRId64 " layer cache entries (%.1f MiB): of blobs gone, or beyond the bytes of the blobs they"
+		       " describe\n",
+		       verb, r.cache.entries, mib(r.cache.bytes));
 	if (rc)
 		fprintf(stderr, "drydock gc: stopped: %s\n", dd_err_message(rc));
+	space_free(sp);
 	bs->ops->free(bs);
 	m->ops->free(m);
 	return rc ? 1 : 0;

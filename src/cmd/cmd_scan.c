@@ -15,8 +15,9 @@
 static const char usage[] =
 	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
 	"       drydock scan [options] --data DATA_DIR REPO:TAG|REPO@DIGEST\n"
-	"       drydock scan [options] HOST[:PORT]/REPO[:TAG|@DIGEST]   (pulled from a registry; credentials in\n"
-	"                      DRYDOCK_CREDS=user:password, DRYDOCK_PLAIN_HTTP=1 for http, DRYDOCK_INSECURE=1)\n"
+	"       drydock scan [options] HOST[:PORT]/REPO[:TAG|@DIGEST]   (pulled from a registry with the login\n"
+	"                      podman, skopeo, buildah or docker saved, or DRYDOCK_CREDS=user:password;\n"
+	"                      DRYDOCK_PLAIN_HTTP=1 for http, DRYDOCK_INSECURE=1)\n"
 	"options: --db FILE  --format table|json|sarif|cyclonedx|spdx  --severity LIST  --ignore-unfixed\n"
 	"         --exit-code N (when findings remain after the filters)\n"
 	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";

@@ -17,6 +17,7 @@
 #include "assess/webhook.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include <jansson.h>
 #include <signal.h>
 
@@ -24,6 +25,7 @@ static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
 	"                     [--tls-cert PEM --tls-key PEM] [--log-level debug|info|warn|error]\n"
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
+	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
@@ -62,13 +64,16 @@ static void write_event(void *ctx, const struct event *ev)
 }
 
 /* The janitor: purges stale upload sessions at start and then every half max-age (at most
- * hourly), and collects garbage every gc_every seconds when that is set (first after one
- * interval), until stopped. */
+ * hourly), collects garbage every gc_every seconds when that is set (first after one
+ * interval), looks at the free space every DD_SPACE_CHECK_SECONDS (topping the reserve up when
+ * there is room, saying when pushes stop and start again) and keeps the layer cache to the blobs
+ * it describes, at start and every DD_LAYER_CACHE_TRIM_SECONDS, until stopped. */
 struct janitor {
 	struct registry *reg;
 	int64_t max_age;
 	int64_t gc_every;
 	struct gc_options gc;
+	enum space_state space_was;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -87,11 +92,40 @@ static void collect(struct janitor *j)
 			 r.manifests, r.blobs, r.bytes, r.orphans, r.orphan_bytes);
 }
 
+/* Tops the reserve up when there is room and says when the state of the disk changes. */
+static void watch_space(struct janitor *j)
+{
+	struct space_stat st;
+	struct space *sp = j->reg->space;
+	if (!sp)
+		return;
+	space_refill(sp);
+	if (space_stat(sp, &st) || st.state == j->space_was)
+		return;
+	if (st.state == SPACE_OK)
+		log_info("disk space: %" PRId64 " MiB free again: pushes are admitted", st.free_bytes >> 20);
+	else
+		log_warn("disk space %s: %" PRId64 " MiB free, the reserve holds %" PRId64 " of %" PRId64 " MiB: pushes are "
+			 "refused (507) until %" PRId64 " MiB are free (min-free-space); delete images and run gc",
+			 space_state_name(st.state), st.free_bytes >> 20, st.reserve_held >> 20, st.reserve_wanted >> 20,
+			 (st.min_free + st.reserve_wanted - st.reserve_held) >> 20);
+	j->space_was = st.state;
+}
+
+static void trim_cache(struct janitor *j)
+{
+	struct gc_cache_result r;
+	int rc = gc_trim_cache(j->reg->blobs, j->gc.cache_dir, 0, NULL, &r);
+	if (rc)
+		log_error("layer cache: %s", dd_err_message(rc));
+}
+
 static void *janitor_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
 	int64_t now = util_now(), next_purge = now, next_gc = j->gc_every ? now + j->gc_every : INT64_MAX;
+	int64_t next_space = now, next_trim = now;
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);
@@ -100,13 +134,24 @@ static void *janitor_main(void *arg)
 			next_purge = now + every;
 		}
 		if (now >= next_gc) {
-			collect(j);
+			collect(j); /* trims the layer cache too */
 			next_gc = util_now() + j->gc_every;
+			next_trim = util_now() + DD_LAYER_CACHE_TRIM_SECONDS;
+		}
+		if (now >= next_trim) {
+			trim_cache(j);
+			next_trim = util_now() + DD_LAYER_CACHE_TRIM_SECONDS;
+		}
+		if (now >= next_space) {
+			watch_space(j);
+			next_space = util_now() + DD_SPACE_CHECK_SECONDS;
 		}
 		pthread_mutex_lock(&j->mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		int64_t next = next_purge < next_gc ? next_purge : next_gc;
+		next = next < next_trim ? next : next_trim;
+		next = next < next_space ? next : next_space;
 		until.tv_sec += next > now ? next - now : 1;
 		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)
 			;
@@ -231,13 +276,24 @@ int cmd_serve(int argc, char **argv)
 		rc = access_init(&ac);
 	if (!rc)
 		rc = registry_new(blobs, meta, &reg);
-	if (!rc)
+	struct space *space = NULL;
+	if (!rc && !(rc = space_open(c.data_dir, c.min_free_space, c.reserve_space, &space))) {
+		space_refill(space); /* before the first push: the room it needs comes first */
+		reg->space = space;
+	}
+	if (!rc) {
 		reg->max_sessions = c.max_upload_sessions;
+		reg->max_sessions_per_owner = c.max_upload_sessions_per_account;
+		if (!c.max_upload_sessions_per_account || c.max_upload_sessions_per_account >= c.max_upload_sessions)
+			log_warn("max-upload-sessions-per-account (%ld) does not stay under max-upload-sessions (%ld): one "
+				 "account can hold every upload session and leave the others 429",
+				 c.max_upload_sessions_per_account, c.max_upload_sessions);
+	}
 	char gc_cache[PATH_MAX];
 	snprintf(gc_cache, sizeof(gc_cache), "%s/" LAYER_CACHE_SUBDIR, c.data_dir);
 	struct janitor jan = {.reg = reg, .max_age = c.upload_max_age, .gc_every = c.gc_interval,
 			      .gc = {.grace = c.gc_grace, .delete_untagged = c.gc_delete_untagged,
-				     .cache_dir = gc_cache, .actor = "gc"},
+				     .cache_dir = gc_cache, .actor = "gc", .space = space},
 			      .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 	if (!rc && *c.event_log) {
 		el.fd = open(c.event_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -307,6 +363,7 @@ int cmd_serve(int argc, char **argv)
 		meta->ops->free(meta);
 	if (blobs)
 		blobs->ops->free(blobs);
+	space_free(space);
 	if (el.fd >= 0)
 		close(el.fd);
 	free(cert);

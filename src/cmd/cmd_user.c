@@ -10,16 +10,18 @@
 #include "store/meta.h"
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <termios.h>
 
 static const char usage_text[] =
 	"usage: drydock user [--data DIR | --config FILE] COMMAND\n"
-	"  add NAME [--role ROLE[:PATTERN]]... [--password-stdin]\n"
-	"      a person; the password is read from stdin, or generated and printed once\n"
+	"  add NAME [--role ROLE[:PATTERN]]... [--password-stdin | --generate]\n"
+	"      a person; the password is asked twice at the terminal (no echo), read from stdin\n"
+	"      when piped or with --password-stdin, or generated and printed once with --generate\n"
 	"  add --robot NAME --role ROLE:PATTERN... [--expires 90d|12h|30m|60s|never]\n"
 	"      a robot account 'robot$NAME' for CI; its secret is generated and printed once\n"
 	"  del NAME\n"
 	"  list [--json]\n"
-	"  passwd NAME [--password-stdin]     (a robot gets a new generated secret)\n"
+	"  passwd NAME [--password-stdin | --generate]   as add (a robot gets a new generated secret)\n"
 	"  role NAME grant|revoke ROLE[:PATTERN]\n"
 	"  import HTPASSWD [--role ROLE[:PATTERN]]...   bcrypt entries, kept as they are\n"
 	"roles: reader, writer, owner, admin, security-reader; PATTERN: a repository name or glob\n"
@@ -64,14 +66,19 @@ static int parse_grant(struct arena *a, const char *s, int robot, struct grant *
 	return 0;
 }
 
-static int read_password(char *out, size_t cap)
+/* How a person's password is given: a line on stdin (--password-stdin, or stdin piped),
+ * typed twice at the terminal without echo, or generated (--generate). Robots' secrets are
+ * always generated. */
+enum pw_source { PW_ASK, PW_STDIN, PW_GENERATE };
+
+static int read_line(FILE *f, char *out, size_t cap, const char *what)
 {
-	if (!fgets(out, (int)cap, stdin)) {
-		fprintf(stderr, "drydock user: no password on stdin\n");
+	if (!fgets(out, (int)cap, f)) {
+		fprintf(stderr, "drydock user: no password %s\n", what);
 		return -1;
 	}
 	size_t n = strcspn(out, "\r\n");
-	if (out[n] == 0 && !feof(stdin)) {
+	if (out[n] == 0 && !feof(f)) {
 		fprintf(stderr, "drydock user: password longer than 256 bytes\n");
 		return -1;
 	}
@@ -83,16 +90,50 @@ static int read_password(char *out, size_t cap)
 	return 0;
 }
 
-static int set_password(struct account *acc, int from_stdin, char *hash, size_t hcap)
+/* Asks at the terminal on stdin, twice, echo off; restores the terminal whatever happens. */
+static int ask_password(const char *name, char *out, size_t cap)
+{
+	struct termios old, quiet;
+	if (tcgetattr(0, &old))
+		return read_line(stdin, out, cap, "on stdin");
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	char again[DD_MAX_PASSWORD_BYTES + 2];
+	int rc = -1;
+	/* echo off before the prompt: what is typed after it never shows */
+	if (tcsetattr(0, TCSANOW, &quiet))
+		return read_line(stdin, out, cap, "on stdin");
+	fprintf(stderr, "new password for '%s': ", name);
+	fflush(stderr);
+	if (!read_line(stdin, out, cap, "typed")) {
+		fprintf(stderr, "again: ");
+		fflush(stderr);
+		if (!read_line(stdin, again, sizeof(again), "typed")) {
+			if (strcmp(out, again))
+				fprintf(stderr, "drydock user: the two passwords differ; nothing changed\n");
+			else
+				rc = 0;
+		}
+	}
+	tcsetattr(0, TCSANOW, &old);
+	OPENSSL_cleanse(again, sizeof(again));
+	return rc;
+}
+
+static int set_password(struct account *acc, enum pw_source src, char *hash, size_t hcap)
 {
 	char pass[DD_MAX_PASSWORD_BYTES + 2];
-	if (from_stdin && !acc->robot) {
-		if (read_password(pass, sizeof(pass)))
-			return -1;
-	} else
+	int generate = acc->robot || src == PW_GENERATE;
+	if (generate)
 		password_generate(pass, 25);
+	else if (src == PW_STDIN || !isatty(0)) {
+		if (read_line(stdin, pass, sizeof(pass), "on stdin"))
+			return -1;
+	} else if (ask_password(acc->name, pass, sizeof(pass)))
+		return -1;
 	int rc = password_hash(pass, hash, hcap);
-	if (!rc && !(from_stdin && !acc->robot))
+	if (!rc && generate)
 		printf("%s %s: %s\n", acc->robot ? "secret for" : "password for", acc->name, pass);
 	OPENSSL_cleanse(pass, sizeof(pass));
 	if (rc)
@@ -111,7 +152,8 @@ static const char *grants_text(struct arena *a, const struct account *acc)
 
 static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 {
-	int robot = 0, from_stdin = 0;
+	int robot = 0;
+	enum pw_source src = PW_ASK;
 	const char *name = NULL, *expires = NULL, *why;
 	struct grant *grants = arena_alloc(a, sizeof(struct grant) * (size_t)(argc + 1));
 	size_t ng = 0;
@@ -119,7 +161,9 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 		if (!strcmp(argv[i], "--robot"))
 			robot = 1;
 		else if (!strcmp(argv[i], "--password-stdin"))
-			from_stdin = 1;
+			src = PW_STDIN;
+		else if (!strcmp(argv[i], "--generate"))
+			src = PW_GENERATE;
 		else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
 			if (ng >= DD_MAX_GRANTS)
 				return usage_err("too many roles");
@@ -159,8 +203,8 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	int64_t now = util_now(), exp = 0;
 	if (expires && strcmp(expires, "never")) {
 		int64_t span;
-		if (util_parse_duration(expires, 86400, 1, 36500L * 86400, &span)) {
-			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; days when "
+		if (util_parse_duration(expires, 1, 1, 36500L * 86400, &span)) {
+			fprintf(stderr, "drydock user: --expires takes a time from now (90d, 12h, 30m, 60s; seconds when "
 					"no unit) or 'never'\n");
 			return 1;
 		}
@@ -170,7 +214,7 @@ static int cmd_add(struct meta *m, struct arena *a, int argc, char **argv)
 	char hash[160];
 	struct account acc = {.name = name, .robot = robot, .created = now, .expires = exp, .grants = grants,
 			      .ngrants = ng};
-	if (set_password(&acc, from_stdin, hash, sizeof(hash)))
+	if (set_password(&acc, src, hash, sizeof(hash)))
 		return 1;
 	int rc = accounts_put(m, &acc);
 	if (rc) {
@@ -194,12 +238,16 @@ static int load(struct meta *m, struct arena *a, const char *name, struct accoun
 
 static int cmd_passwd(struct meta *m, struct arena *a, int argc, char **argv)
 {
-	int from_stdin = argc == 3 && !strcmp(argv[2], "--password-stdin");
-	if (argc != 2 && !from_stdin)
-		return usage_err("passwd NAME [--password-stdin]");
+	enum pw_source src = PW_ASK;
+	if (argc == 3 && !strcmp(argv[2], "--password-stdin"))
+		src = PW_STDIN;
+	else if (argc == 3 && !strcmp(argv[2], "--generate"))
+		src = PW_GENERATE;
+	else if (argc != 2)
+		return usage_err("passwd NAME [--password-stdin | --generate]");
 	struct account acc;
 	char hash[160];
-	if (load(m, a, argv[1], &acc) || set_password(&acc, from_stdin, hash, sizeof(hash)))
+	if (load(m, a, argv[1], &acc) || set_password(&acc, src, hash, sizeof(hash)))
 		return 1;
 	acc.gen++;
 	int rc = accounts_put(m, &acc);

@@ -1,4 +1,6 @@
-/* cmd_version_compare.c: `drydock version-compare {dpkg|rpm|apk} A B` prints <, = or >.
+/* cmd_version_compare.c: `drydock version-compare {dpkg|rpm|apk} A B` prints <, = or >
+ * (an invalid dpkg or rpm version is refused; apk-tools orders invalid versions, and so does
+ * this, with a note on stderr).
  * With "-" for A and B it reads "A B" pairs from standard input, one result per line (for
  * differential tests against the real tools). */
 #include "common/dd.h"
@@ -12,6 +14,15 @@ static int one(enum version_scheme s, const char *a, size_t an, const char *b, s
 {
 	int cmp;
 	const char *why;
+	if (s == VERSION_APK && (!apk_version_valid(a, an) || !apk_version_valid(b, bn))) {
+		/* apk-tools orders invalid versions too (the tokens before the invalid part decide,
+		 * then the kinds of the next ones): do as it does, and say so */
+		fprintf(stderr, "drydock version-compare: '%.*s' is not a valid apk version; ordered as apk-tools orders it\n",
+			(int)(apk_version_valid(a, an) ? bn : an), apk_version_valid(a, an) ? b : a);
+		cmp = apk_version_cmp(a, an, b, bn, 0);
+		puts(cmp < 0 ? "<" : cmp > 0 ? ">" : "=");
+		return 0;
+	}
 	if (version_compare(s, a, an, b, bn, &cmp, &why)) {
 		fprintf(stderr, "drydock version-compare: '%.*s' vs '%.*s': %s\n", (int)an, a, (int)bn, b, why);
 		puts("!");

@@ -10,6 +10,9 @@ void config_defaults(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "drydock-data");
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->max_upload_sessions = DD_MAX_UPLOAD_SESSIONS;
+	c->max_upload_sessions_per_account = DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT;
+	c->min_free_space = DD_MIN_FREE_BYTES;
+	c->reserve_space = DD_RESERVE_BYTES;
 	c->upload_max_age = 24 * 3600;
 	c->gc_grace = 3600;
 	c->scan_workers = 2;
@@ -34,6 +37,29 @@ static int set_long(long *dst, const char *value, long lo, long hi, const char *
 		return DD_E_CONFIG;
 	}
 	*dst = v;
+	return 0;
+}
+
+/* A duration, in the one grammar of every setting and flag: "<n>" seconds, or "<n>s", "<n>m",
+ * "<n>h", "<n>d". */
+static int set_duration(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
+{
+	int64_t v;
+	if (util_parse_duration(value, 1, lo, hi, &v)) {
+		*why = msg;
+		return DD_E_CONFIG;
+	}
+	*dst = (long)v;
+	return 0;
+}
+
+/* An amount of bytes: "<n>", or with a unit, "512M", "2GiB" (powers of 1024). */
+static int set_size(int64_t *dst, const char *value, int64_t max, const char *msg, const char **why)
+{
+	if (util_parse_size(value, max, dst)) {
+		*why = msg;
+		return DD_E_CONFIG;
+	}
 	return 0;
 }
 
@@ -93,11 +119,11 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		return set_long(&c->max_connections_per_client, value, 0, 1000000,
 				"max-connections-per-client must be an integer from 0 (no cap) to 1000000", why);
 	if (!strcmp(key, "idle-timeout"))
-		return set_long(&c->idle_timeout, value, 1, 24 * 3600,
-				"idle-timeout must be a number of seconds from 1 to 86400", why);
+		return set_duration(&c->idle_timeout, value, 1, 24 * 3600,
+				    "idle-timeout must be a duration from 1s to 1d (a bare number is seconds; 30s, 2m, 1h)", why);
 	if (!strcmp(key, "header-timeout"))
-		return set_long(&c->header_timeout, value, 1, 3600,
-				"header-timeout must be a number of seconds from 1 to 3600", why);
+		return set_duration(&c->header_timeout, value, 1, 3600,
+				    "header-timeout must be a duration from 1s to 1h (a bare number is seconds; 30s, 2m)", why);
 	if (!strcmp(key, "access-log")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "access-log must be true or false";
@@ -109,15 +135,28 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "max-upload-sessions"))
 		return set_long(&c->max_upload_sessions, value, 1, 1000000,
 				"max-upload-sessions must be an integer from 1 to 1000000", why);
+	if (!strcmp(key, "max-upload-sessions-per-account"))
+		return set_long(&c->max_upload_sessions_per_account, value, 0, 1000000,
+				"max-upload-sessions-per-account must be an integer from 0 (no cap) to 1000000", why);
+	if (!strcmp(key, "min-free-space"))
+		return set_size(&c->min_free_space, value, 1LL << 50,
+				"min-free-space must be a size: a number of bytes or with a unit, 0, 512M, 2G (K, M, G, T"
+				" are powers of 1024)",
+				why);
+	if (!strcmp(key, "reserve-space"))
+		return set_size(&c->reserve_space, value, 1LL << 40,
+				"reserve-space must be a size: a number of bytes or with a unit, 0, 32M, 1G (K, M, G, T"
+				" are powers of 1024)",
+				why);
 	if (!strcmp(key, "upload-max-age"))
-		return set_long(&c->upload_max_age, value, 1, 365L * 24 * 3600,
-				"upload-max-age must be a number of seconds from 1 to 31536000", why);
+		return set_duration(&c->upload_max_age, value, 1, 365L * 24 * 3600,
+				    "upload-max-age must be a duration from 1s to 365d (a bare number is seconds; 12h, 1d)", why);
 	if (!strcmp(key, "gc-interval"))
-		return set_long(&c->gc_interval, value, 0, 365L * 24 * 3600,
-				"gc-interval must be a number of seconds from 0 (no collection) to 31536000", why);
+		return set_duration(&c->gc_interval, value, 0, 365L * 24 * 3600,
+				    "gc-interval must be a duration from 0 (no collection) to 365d (a bare number is seconds; 30m, 6h)", why);
 	if (!strcmp(key, "gc-grace"))
-		return set_long(&c->gc_grace, value, 0, 3650L * 24 * 3600,
-				"gc-grace must be a number of seconds from 0 to 315360000", why);
+		return set_duration(&c->gc_grace, value, 0, 3650L * 24 * 3600,
+				    "gc-grace must be a duration from 0 to 3650d (a bare number is seconds; 30m, 1h, 2d)", why);
 	if (!strcmp(key, "webhook")) {
 		if (*value && strncmp(value, "http://", 7) && strncmp(value, "https://", 8)) {
 			*why = "webhook must be an http:// or https:// URL";
@@ -148,7 +187,8 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		return set_str(c->auth_service, sizeof(c->auth_service), value, why);
 	}
 	if (!strcmp(key, "token-ttl"))
-		return set_long(&c->token_ttl, value, 1, 24 * 3600, "token-ttl must be a number of seconds from 1 to 86400", why);
+		return set_duration(&c->token_ttl, value, 1, 24 * 3600,
+				    "token-ttl must be a duration from 1s to 1d (a bare number is seconds; 5m, 1h)", why);
 	if (!strcmp(key, "anonymous-pull"))
 		return set_str(c->anonymous_pull, sizeof(c->anonymous_pull), value, why);
 	if (!strcmp(key, "db"))

@@ -2,6 +2,7 @@
  * command-line flags. Unknown keys are errors that name the key and the line. */
 #ifndef DD_CONFIG_H
 #define DD_CONFIG_H
+#include <stdint.h>
 
 struct config {
 	char listen[256];     /* host:port */
@@ -12,6 +13,9 @@ struct config {
 	char event_log[1024]; /* JSON lines of registry events, empty for none */
 	int access_log;
 	long max_upload_sessions; /* open upload sessions at once */
+	long max_upload_sessions_per_account; /* of one account (or client address); 0: no cap */
+	int64_t min_free_space;   /* bytes kept free on the data directory's filesystem; 0: none */
+	int64_t reserve_space;    /* bytes of the reserve file that keeps deletes and gc working; 0: none */
 	long upload_max_age;      /* seconds an idle upload session is kept */
 	long gc_interval;         /* seconds between garbage collections in the server; 0: none */
 	long gc_grace;            /* seconds a blob (or untagged manifest) is kept after its upload */

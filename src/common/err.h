@@ -46,7 +46,9 @@
 	X(REQUEST_INVALID, 400, "UNKNOWN", "malformed HTTP request")                              \
 	X(HEADERS_TOO_LARGE, 431, "UNKNOWN", "request header fields too large")                   \
 	X(HTTP_VERSION, 505, "UNKNOWN", "HTTP version not supported")                             \
-	X(UNAVAILABLE, 503, "UNAVAILABLE", "service unavailable")
+	X(UNAVAILABLE, 503, "UNAVAILABLE", "service unavailable")                                 \
+	X(SCAN_LIMIT, 422, "UNKNOWN", "image over a scanning limit")                              \
+	X(NO_SPACE, 507, "UNKNOWN", "no space left on the registry's storage")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

@@ -26,6 +26,13 @@
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
 /* Open upload sessions at once (each is a temp file and a row). */
 #define DD_MAX_UPLOAD_SESSIONS 4096
+/* Open upload sessions of one account, or of one client address when no account is known
+ * (auth off) (default of max-upload-sessions-per-account; 0: no cap). A client uploads a few
+ * layers of an image at once, so this is dozens of pushes in flight from one CI account, while
+ * no single account can hold more than a sixteenth of DD_MAX_UPLOAD_SESSIONS. At the cap the
+ * account's own least recently used session that no request is using is cancelled to admit
+ * the new one: what an account leaves open costs it alone, never another account. */
+#define DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT 256
 /* Open HTTP connections (default of max-connections; the open-file limit may lower it). An
  * idle connection costs a few hundred bytes and its socket; at the limit the connection idle
  * longest is closed to admit a new one, and only if none is idle is the new one refused. */
@@ -50,6 +57,38 @@
 #define DD_MAX_HANDLER_THREADS 256
 /* Concurrent HTTP/2 streams on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
 #define DD_MAX_H2_STREAMS 128
+/* Free space kept on the data directory's filesystem (default of min-free-space): below it
+ * pushes are refused with 507 (new upload sessions, blob bytes, manifests) and the registry
+ * only serves reads, deletes and garbage collection. It covers what is still written once
+ * pushes stop: request bodies in flight (each checks the free space again before every piece
+ * of at most DD_MAX_BODY_CHUNK it writes), assessments and the layer cache, SQLite's WAL, and
+ * other users of the filesystem, with room to spare. */
+#define DD_MIN_FREE_BYTES (512LL * 1024 * 1024)
+/* Size of the reserve file DATA/reserve (default of reserve-space; 0: none): disk space held
+ * back so that a delete or a garbage collection can still commit in SQLite (which needs room
+ * for its WAL even to delete) when the filesystem is full. A delete commits in a few KiB and a
+ * collection one blob per transaction, so this lasts through many releases. */
+#define DD_RESERVE_BYTES (32LL * 1024 * 1024)
+/* What one release of the reserve gives back: a metadata change that failed for lack of space
+ * releases this much and runs again (and again, a step at a time), so a filesystem that keeps
+ * filling from elsewhere does not swallow the whole reserve on the first delete. */
+#define DD_RESERVE_STEP_BYTES (4LL * 1024 * 1024)
+/* Free bytes under which the filesystem counts as full (healthz "full"): less than one step of
+ * the reserve, too little for SQLite to commit much. */
+#define DD_SPACE_FULL_BYTES (4LL * 1024 * 1024)
+/* Free inodes under which the filesystem counts as full (on filesystems that count them): each
+ * blob and staging file takes one. */
+#define DD_MIN_FREE_INODES 1024
+/* Seconds between the server's checks of the free space (the reserve is topped up when there
+ * is room again) and between trims of the layer cache. */
+#define DD_SPACE_CHECK_SECONDS 10
+#define DD_LAYER_CACHE_TRIM_SECONDS 600
+/* How far the layer cache (DATA/cache/layers) may outweigh the blobs it describes before its
+ * entries are evicted. Real layers keep a small part of their size (the Debian test images
+ * 0.2-0.3%: debian-big 0.5 MB for 229 MB of layers), but one whose package database compresses
+ * well keeps more than its blob (the rpm test image 467 KB for a 31 KB layer), so a small
+ * registry may keep more than it stores, and evicting there would only read layers again. */
+#define DD_LAYER_CACHE_SLACK_BYTES (64LL * 1024 * 1024)
 /* Page size for tags and catalog when the client asks for more (a Link header says so). */
 #define DD_MAX_PAGE 10000
 /* Referrers returned in one response (a Link header would page them; see docs/api.md). */
@@ -66,8 +105,33 @@
 #define DD_MAX_PATH_BYTES 4096
 /* Symlinks followed while resolving one path inside an image (Linux's MAXSYMLINKS). */
 #define DD_MAX_SYMLINK_HOPS 40
-/* Layers in one image. */
+/* Layers in one image (Docker refuses more than 125; 1000 is far above any real image). */
 #define DD_MAX_LAYERS 1000
+/* Compression ratio of a layer (uncompressed bytes over the compressed bytes consumed so far),
+ * checked once DD_LAYER_RATIO_AFTER_BYTES have come out. Real layers compress 2-10:1 (the test
+ * images' Debian layers 2.4-2.8:1, an encrypted one 1:1); only long runs of one byte come near
+ * 1000:1 (a GiB of zeros is 1030:1 with gzip, deflate's ceiling; 32,000:1 with zstd -3). So a
+ * stream past 1000:1 is a bomb (2 MB of zstd held a scan worker 17 s on its way to the 64 GiB
+ * limit), and under it a layer costs at most 1000 times the bytes pushed. */
+#define DD_MAX_LAYER_RATIO 1000
+/* Output before the ratio is checked: small layers that are mostly zeros (a sparse file, an
+ * empty disk image) pass, and a bomb is refused after 64 MiB, a few hundredths of a second of
+ * decompression. */
+#define DD_LAYER_RATIO_AFTER_BYTES (64 * 1024 * 1024)
+/* Bytes one layer keeps for the inventory: its package databases and os files, its links and
+ * whiteouts, paths included (the layer cache stores the same). Real layers keep well under
+ * 10 MiB (debian-wide's largest 0.4 MiB: its dpkg status and a few thousand links); this is
+ * room for one database at DD_MAX_PKGDB_FILE_BYTES and 128 MiB besides. */
+#define DD_MAX_LAYER_KEPT_BYTES (384LL * 1024 * 1024)
+/* The same over every layer of an image, all held by its scan at once: each layer that installs
+ * packages keeps its own copy of the database (twenty layers over a 40 MiB rpmdb keep 800 MiB). */
+#define DD_MAX_IMAGE_KEPT_BYTES (1024LL * 1024 * 1024)
+/* Bytes one layer keeps of files outside the package managers' paths that are named like a
+ * package database or an os file ('status', 'installed', 'os-release', ... anywhere): they are
+ * kept only in case a link (in a later layer, or earlier in the tar) points a package manager's
+ * path at them, as a relocated /var/lib/dpkg would. Beyond this they are noted but not kept, and
+ * an inventory that reaches one through a link fails naming this limit. */
+#define DD_MAX_LAYER_SPARE_BYTES (32 * 1024 * 1024)
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
 /* An Authorization header's credentials: a bearer token (ours are ~600 bytes; JWTs from

@@ -19,16 +19,18 @@ int util_mkdirs(const char *path)
 		*s = 0;
 		if (mkdir(p, 0755) && errno != EEXIST) {
 			log_error("cannot create directory '%s': %s", p, strerror(errno));
-			return DD_E_IO;
+			return util_io_err(errno);
 		}
 		*s = '/';
 	}
 	if (mkdir(p, 0755) && errno != EEXIST) {
 		log_error("cannot create directory '%s': %s", p, strerror(errno));
-		return DD_E_IO;
+		return util_io_err(errno);
 	}
 	return 0;
 }
+
+int util_io_err(int e) { return e == ENOSPC || e == EDQUOT ? DD_E_NO_SPACE : DD_E_IO; }
 
 int util_fsync_dir(const char *path)
 {
@@ -124,6 +126,29 @@ int util_parse_duration(const char *s, int64_t default_unit, int64_t min, int64_
 		return -1;
 	*seconds = v * unit;
 	return 0;
+}
+
+int util_parse_size(const char *s, int64_t max, int64_t *bytes)
+{
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = {{"", 0},	  {"B", 0},    {"K", 10},   {"KiB", 10}, {"M", 20},
+		     {"MiB", 20}, {"G", 30},   {"GiB", 30}, {"T", 40},	 {"TiB", 40}};
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || errno || v < 0 || !isdigit((unsigned char)*s))
+		return -1;
+	for (size_t i = 0; i < DD_ARRAY_LEN(units); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		if (v > (max >> units[i].shift))
+			return -1;
+		*bytes = (int64_t)v << units[i].shift;
+		return 0;
+	}
+	return -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

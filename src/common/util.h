@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* mkdir -p; 0 or DD_E_IO (logged). */
+/* mkdir -p; 0, DD_E_NO_SPACE or DD_E_IO (logged). */
 int util_mkdirs(const char *path);
 int util_fsync_dir(const char *path);
 /* Writes a random RFC 4122 version-4 UUID (36 chars + NUL) into out. */
@@ -15,8 +15,15 @@ int util_is_uuid(const char *s, size_t n);
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
 int64_t util_now(void);
 /* A span of time, "<n>d", "<n>h", "<n>m" or "<n>s" ("<n>" alone counts in default_unit
- * seconds), into *seconds: 0, or -1 when s is not one or is not in [min, max] seconds. */
+ * seconds: every setting and flag passes 1, so a bare number is seconds everywhere), into
+ * *seconds: 0, or -1 when s is not one or is not in [min, max] seconds. */
 int util_parse_duration(const char *s, int64_t default_unit, int64_t min, int64_t max, int64_t *seconds);
+/* An amount of bytes, "<n>" or "<n>" with a unit: K, M, G, T (or KiB, MiB, GiB, TiB; all
+ * powers of 1024), into *bytes: 0, or -1 when s is not one or is more than max. */
+int util_parse_size(const char *s, int64_t max, int64_t *bytes);
+/* The error code of a failed write's errno: DD_E_NO_SPACE for ENOSPC and EDQUOT (a full
+ * filesystem or quota), DD_E_IO for anything else. */
+int util_io_err(int e);
 /* malloc as drydock serve runs it: two arenas (thread-per-connection would otherwise give
  * each busy thread its own, and memory freed in one is not reused by another); blocks of
  * more than 1 MiB (upload stream blocks) always mmap'd, so that they go back to the system

@@ -117,7 +117,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	(void)flags;
 	struct conn *c = ud;
 	struct http_stream *s = nghttp2_session_get_stream_user_data(ng, id);
-	if (!s || s->req.resp || s->finished) { /* nobody reads it: give the window back */
+	if (!s || s->responded || s->finished) { /* nobody reads it: give the window back */
 		nghttp2_session_consume(ng, id, len);
 		return 0;
 	}
@@ -210,7 +210,7 @@ static void submit_response(struct conn *c, struct http_stream *s)
 	size_t n = 0;
 	char *status = arena_printf(a, "%d", st);
 	nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, strlen(status), NGHTTP2_NV_FLAG_NONE};
-	const char *date = loop_date(c->loop);
+	const char *date = http_date();
 	nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4, strlen(date), NGHTTP2_NV_FLAG_NO_COPY_NAME};
 	for (int i = 0; i < rs->nhdrs; i++) {
 		size_t nl = strlen(rs->hdrs[i].name);
@@ -240,7 +240,7 @@ static void stream_kick(struct conn *c, struct http_stream *s)
 	if (s->busy || s->finished)
 		return;
 	if (s->h2_closed) {
-		if (!s->began && !s->req.resp) { /* reset before it began: nothing to tell the app */
+		if (!s->began && !s->responded) { /* reset before it began: nothing to tell the app */
 			s->finished = 1;
 			return;
 		}
@@ -249,7 +249,7 @@ static void stream_kick(struct conn *c, struct http_stream *s)
 	}
 	if (!s->h2_headers_done)
 		return; /* headers still coming */
-	if (s->req.resp) {
+	if (s->responded) {
 		if (!s->h2_submitted)
 			submit_response(c, s);
 		return;
@@ -272,6 +272,7 @@ void h2_task_done(struct conn *c, struct http_stream *s)
 		stream_free(s);
 		return;
 	}
+	s->responded = s->req.resp != NULL;
 	size_t handed = s->h2_handed;
 	s->body = NULL;
 	s->body_len = 0;
@@ -290,7 +291,7 @@ void h2_task_done(struct conn *c, struct http_stream *s)
 		else
 			nghttp2_session_consume_connection(h->ng, handed);
 	}
-	if (s->req.resp && s->h2_len) { /* a response before the whole body: drop what came */
+	if (s->responded && s->h2_len) { /* a response before the whole body: drop what came */
 		if (!s->h2_closed)
 			nghttp2_session_consume(h->ng, s->h2_id, s->h2_len);
 		s->h2_len = 0;
@@ -408,8 +409,14 @@ static int h2_write(struct conn *c)
 				memcpy(c->out + c->out_len, d, (size_t)n);
 				c->out_len += (size_t)n;
 			}
-			if (!c->out_len)
+			if (!c->out_len) {
+				if (!c->h2_streams && c->out_cap) { /* idle: give the buffer back */
+					free(c->out);
+					c->out = NULL;
+					c->out_cap = 0;
+				}
 				return 1;
+			}
 		}
 		ssize_t w = conn_send(c, c->out + c->out_off, c->out_len - c->out_off);
 		if (w < 0)

@@ -26,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <semaphore.h>
 #include <sys/uio.h>
 
 #define IN_MIN (16 * 1024)          /* a connection's input buffer when first needed */
@@ -238,6 +239,8 @@ void stream_free(struct http_stream *s)
 	struct conn *c = s->conn;
 	resp_release(s->req.resp);
 	arena_free(&s->req.arena);
+	if (s->h2_buf)
+		__atomic_fetch_sub(&c->loop->srv->buffered, (int64_t)s->h2_cap, __ATOMIC_RELAXED);
 	free(s->h2_buf);
 	free(s);
 	c->nstreams--;
@@ -288,6 +291,12 @@ int stream_set_target(struct http_stream *s, const char *t, size_t n, const char
 		*why = "request path holds a bad percent-escape or an encoded NUL";
 		return DD_E_REQUEST_INVALID;
 	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f) {
+			/* no name or reference holds one; refused here, no log line can be forged */
+			*why = "request path holds an encoded control character";
+			return DD_E_REQUEST_INVALID;
+		}
 	s->req.path = path;
 	if (!q)
 		return 0;
@@ -350,6 +359,36 @@ static void loop_post(struct loop *l, struct http_stream *s)
 
 /* Hands a stream to the handler threads (loop thread). Starts a thread when every one is
  * busy and the cap allows. */
+/* A handler thread waiting for work: the dispatcher hands it a stream directly and posts its
+ * semaphore (no shared condition variable for every thread to wake on and fight over). The
+ * idle ones form a stack, so the thread that ran last, with warm caches, runs next. */
+struct handler {
+	struct handler *next_idle;
+	struct http_stream *task;
+	sem_t sem;
+};
+
+static void handler_spawn(struct http_server *srv)
+{
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, HANDLER_STACK);
+	pthread_t t;
+	if (pthread_create(&t, &at, handler_main, srv)) {
+		pthread_mutex_lock(&srv->pool_mu);
+		srv->threads--;
+		int none = !srv->threads;
+		pthread_cond_broadcast(&srv->pool_idle_cv);
+		pthread_mutex_unlock(&srv->pool_mu);
+		if (none)
+			log_error("cannot start a handler thread: %s", strerror(errno));
+	}
+	pthread_attr_destroy(&at);
+}
+
+/* Hands a stream to a handler thread (loop thread): an idle one if there is one, else the
+ * queue, starting a thread when the cap allows. */
 void stream_dispatch(struct http_stream *s, int task)
 {
 	struct http_server *srv = s->conn->loop->srv;
@@ -357,45 +396,46 @@ void stream_dispatch(struct http_stream *s, int task)
 	s->busy = 1;
 	s->next = NULL;
 	pthread_mutex_lock(&srv->pool_mu);
+	struct handler *h = srv->idle;
+	if (h) {
+		srv->idle = h->next_idle;
+		srv->idle_threads--;
+		h->task = s;
+		pthread_mutex_unlock(&srv->pool_mu);
+		sem_post(&h->sem);
+		return;
+	}
 	if (srv->queue_tail)
 		srv->queue_tail->next = s;
 	else
 		srv->queue_head = s;
 	srv->queue_tail = s;
 	srv->queued++;
-	int spawn = srv->queued > srv->idle_threads && srv->threads < DD_MAX_HANDLER_THREADS;
+	int spawn = srv->threads < DD_MAX_HANDLER_THREADS;
 	if (spawn)
 		srv->threads++;
-	pthread_cond_signal(&srv->pool_cv);
 	pthread_mutex_unlock(&srv->pool_mu);
-	if (spawn) {
-		pthread_attr_t at;
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&at, HANDLER_STACK);
-		pthread_t t;
-		if (pthread_create(&t, &at, handler_main, srv)) {
-			pthread_mutex_lock(&srv->pool_mu);
-			srv->threads--;
-			pthread_cond_broadcast(&srv->pool_idle_cv);
-			pthread_mutex_unlock(&srv->pool_mu);
-			if (!srv->threads)
-				log_error("cannot start a handler thread: %s", strerror(errno));
-		}
-		pthread_attr_destroy(&at);
-	}
+	if (spawn)
+		handler_spawn(srv);
 }
+
+static void h1_prepare(struct conn *c, struct http_stream *s);
+static int conn_flush(struct conn *c);
 
 static void run_task(struct http_server *srv, struct http_stream *s)
 {
 	struct http_req *r = &s->req;
 	if (s->task == TASK_DONE) {
 		if (srv->access_log && s->began)
-			log_info("%s %s %d %" PRId64 "B in %.1fms%s", r->method, r->path, r->status, r->body_bytes,
-				 (double)(now_ns() - r->start_ns) / 1e6, s->aborted ? " (aborted)" : "");
+			log_info("%s %s %d received %" PRId64 "B sent %" PRId64 "B %.1fms %s%s", r->method, r->path,
+				 r->status, r->body_bytes,
+				 s->h2_id ? (s->h2_sent > 0 ? s->h2_sent : 0)
+					  : s->prepared ? s->conn->sent_total - s->sent_base : 0,
+				 (double)(now_ns() - r->start_ns) / 1e6, s->h2_id ? "HTTP/2" : "HTTP/1.1",
+				 s->aborted ? " (aborted)" : "");
 		if (s->began)
 			srv->app.done(r);
-		s->finished = 1;
+		s->done_ran = 1;
 		return;
 	}
 	if (!s->began) {
@@ -415,39 +455,84 @@ static void run_task(struct http_server *srv, struct http_stream *s)
 			http_respond(r, 500, "text/plain", "internal error\n", 15);
 		}
 	}
+	/* HTTP/1.1: the response goes out from here when the socket takes it at once, and the
+	 * request ends here too: two hand-overs per request instead of four. The loop leaves
+	 * the connection alone while this thread has its stream. */
+	if (s->conn->proto == PROTO_H1 && r->resp && s->body_complete) {
+		h1_prepare(s->conn, s);
+		int w = conn_flush(s->conn);
+		if (w > 0) {
+			s->sent = 1;
+			s->task = TASK_DONE;
+			run_task(srv, s);
+		} else if (w < 0) {
+			s->send_failed = 1;
+			s->aborted = 1;
+			s->task = TASK_DONE;
+			run_task(srv, s);
+		}
+	}
 }
 
 static void *handler_main(void *arg)
 {
 	struct http_server *srv = arg;
+	struct handler self = {0};
+	sem_init(&self.sem, 0, 0);
 	pthread_mutex_lock(&srv->pool_mu);
 	for (;;) {
-		while (!srv->queue_head && !srv->pool_stop) {
+		struct http_stream *s = srv->queue_head;
+		if (s) {
+			srv->queue_head = s->next;
+			if (!srv->queue_head)
+				srv->queue_tail = NULL;
+			srv->queued--;
+		} else {
+			if (srv->pool_stop)
+				break;
+			self.task = NULL;
+			self.next_idle = srv->idle;
+			srv->idle = &self;
+			srv->idle_threads++;
+			pthread_mutex_unlock(&srv->pool_mu);
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += THREAD_IDLE_S;
-			srv->idle_threads++;
-			int rc = pthread_cond_timedwait(&srv->pool_cv, &srv->pool_mu, &until);
-			srv->idle_threads--;
-			if (rc == ETIMEDOUT && !srv->queue_head && srv->threads > MIN_THREADS)
-				goto out;
+			int rc;
+			while ((rc = sem_timedwait(&self.sem, &until)) && errno == EINTR)
+				;
+			pthread_mutex_lock(&srv->pool_mu);
+			if (!self.task) { /* timed out, or the server stops: leave the idle stack */
+				struct handler **pp = &srv->idle;
+				while (*pp && *pp != &self)
+					pp = &(*pp)->next_idle;
+				if (*pp) {
+					*pp = self.next_idle;
+					srv->idle_threads--;
+				}
+				if (rc == 0) /* the stop's post */
+					continue;
+				if (srv->threads > MIN_THREADS || srv->pool_stop)
+					break;
+				continue;
+			}
+			if (rc) { /* timed out as a task came: its post is on the way */
+				pthread_mutex_unlock(&srv->pool_mu);
+				while (sem_wait(&self.sem) && errno == EINTR)
+					;
+				pthread_mutex_lock(&srv->pool_mu);
+			}
+			s = self.task;
 		}
-		if (!srv->queue_head)
-			break; /* stopping and nothing left */
-		struct http_stream *s = srv->queue_head;
-		srv->queue_head = s->next;
-		if (!srv->queue_head)
-			srv->queue_tail = NULL;
-		srv->queued--;
 		pthread_mutex_unlock(&srv->pool_mu);
 		run_task(srv, s);
 		loop_post(s->conn->loop, s);
 		pthread_mutex_lock(&srv->pool_mu);
 	}
-out:
 	srv->threads--;
 	pthread_cond_broadcast(&srv->pool_idle_cv);
 	pthread_mutex_unlock(&srv->pool_mu);
+	sem_destroy(&self.sem);
 	return NULL;
 }
 
@@ -690,13 +775,17 @@ static void out_reset(struct conn *c)
 	c->mem_len = c->mem_off = 0;
 	c->file_fd = -1;
 	c->file_left = 0;
+	if (c->fbuf)
+		__atomic_fetch_sub(&c->loop->srv->buffered, (int64_t)c->fbuf_cap, __ATOMIC_RELAXED);
 	free(c->fbuf);
 	c->fbuf = NULL;
-	c->fbuf_len = c->fbuf_off = 0;
+	c->fbuf_len = c->fbuf_off = c->fbuf_cap = 0;
 }
 
 static void out_append(struct conn *c, const void *p, size_t n)
 {
+	if (!n)
+		return; /* an empty body has no buffer at all */
 	if (c->out_cap - c->out_len < n) {
 		size_t cap = c->out_cap ? c->out_cap : 512;
 		while (cap - c->out_len < n)
@@ -787,9 +876,23 @@ static int conn_flush(struct conn *c)
 			}
 		} else if (c->fbuf_off < c->fbuf_len || c->file_left) {
 			if (c->fbuf_off == c->fbuf_len) {
-				if (!c->fbuf && !(c->fbuf = malloc(FILE_CHUNK)))
-					return -1;
-				size_t n = c->file_left > FILE_CHUNK ? FILE_CHUNK : (size_t)c->file_left;
+				if (!c->fbuf) {
+					/* large reads while the server's buffer budget lasts, small ones
+					 * when thousands of clients read slowly at once */
+					struct http_server *srv = c->loop->srv;
+					size_t cap = FILE_CHUNK;
+					if (__atomic_add_fetch(&srv->buffered, (int64_t)cap, __ATOMIC_RELAXED) >
+					    DD_MAX_BUFFERED_BYTES) {
+						__atomic_fetch_sub(&srv->buffered, (int64_t)cap - 16384, __ATOMIC_RELAXED);
+						cap = 16384;
+					}
+					if (!(c->fbuf = malloc(cap))) {
+						__atomic_fetch_sub(&srv->buffered, (int64_t)cap, __ATOMIC_RELAXED);
+						return -1;
+					}
+					c->fbuf_cap = cap;
+				}
+				size_t n = c->file_left > (int64_t)c->fbuf_cap ? c->fbuf_cap : (size_t)c->file_left;
 				ssize_t r = pread(c->file_fd, c->fbuf, n, (off_t)c->file_off);
 				if (r <= 0) {
 					log_error("cannot read a file being sent: %s", r ? strerror(errno) : "it ended early");
@@ -810,6 +913,7 @@ static int conn_flush(struct conn *c)
 			return -1;
 		if (w == 0)
 			return 0;
+		c->sent_total += w;
 		c->since_ms = http_now_ms();
 	}
 }
@@ -894,7 +998,7 @@ static void h1_fail(struct conn *c, int err, const char *why)
 	out_printf(c,
 		   "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
 		   "Connection: close\r\n\r\n%.*s",
-		   status, http_reason(status), loop_date(c->loop), n, n, body);
+		   status, http_reason(status), http_date(), n, n, body);
 	c->keep_alive = 0;
 	c->h1 = H1_WRITE;
 	conn_timer(c, c->loop->srv->idle_ms);
@@ -938,6 +1042,7 @@ static void h1_begin(struct conn *c, size_t len)
 	s->body_left = length > 0 ? length : 0;
 	s->body_complete = !chunked && length <= 0;
 	s->head_only = !strcmp(s->req.method, "HEAD");
+	s->minor = h.minor;
 	const struct h1_field *conn_hdr = h1_field_get(&h, "Connection");
 	if (h.minor == 0)
 		c->keep_alive = conn_hdr && h1_list_has(conn_hdr->value, conn_hdr->value_len, "keep-alive");
@@ -1023,19 +1128,24 @@ static int h1_body(struct conn *c)
 }
 
 /* The handler set a response: queues the head and the body. */
-static void h1_respond(struct conn *c, struct http_stream *s)
+/* Queues the response's head and body in the connection's output. Runs on the handler
+ * thread that set the response (or on the loop): the loop does not touch the connection's
+ * output while a handler has its stream, and this changes no state the loop reads. */
+static void h1_prepare(struct conn *c, struct http_stream *s)
 {
 	struct http_resp *rs = s->req.resp;
 	int st = rs->status;
 	out_reset(c);
-	out_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st, http_reason(st), loop_date(c->loop));
+	out_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\n", st, http_reason(st), http_date());
 	for (int i = 0; i < rs->nhdrs; i++)
 		out_printf(c, "%s: %s\r\n", rs->hdrs[i].name, rs->hdrs[i].value);
 	int64_t len = rs->kind == RESP_MEM ? (int64_t)rs->mem_len : rs->len;
 	if (st >= 200 && st != 204 && st != 304)
 		out_printf(c, "Content-Length: %" PRId64 "\r\n", len);
-	if (!c->keep_alive)
+	if (!c->keep_alive || !s->body_complete)
 		out_printf(c, "Connection: close\r\n");
+	else if (s->minor == 0)
+		out_printf(c, "Connection: keep-alive\r\n"); /* HTTP/1.0 closes unless told */
 	out_append(c, "\r\n", 2);
 	if (!s->head_only && st >= 200 && st != 204 && st != 304) {
 		if (rs->kind == RESP_MEM) {
@@ -1051,43 +1161,61 @@ static void h1_respond(struct conn *c, struct http_stream *s)
 			c->file_left = rs->len;
 		}
 	}
-	c->h1 = H1_WRITE;
+	s->prepared = 1;
+	s->sent_base = c->sent_total;
+}
+
+/* The request is over (its done ran): the connection waits for the next one, or ends. */
+static void h1_next(struct conn *c, struct http_stream *s)
+{
+	c->cur = NULL;
+	stream_free(s);
+	if (c->closed)
+		return;
+	out_reset(c);
+	if (!c->keep_alive) {
+		c->h1 = H1_LINGER;
+		return;
+	}
+	c->h1 = H1_HEAD;
+	if (!c->in_len)
+		in_release(c);
+	idle_push(c);
 	conn_timer(c, c->loop->srv->idle_ms);
 }
 
 /* A handler task of the current stream came back. */
 static void h1_task_done(struct conn *c, struct http_stream *s)
 {
-	if (s->task == TASK_DONE) {
+	if (s->task == TASK_RUN || s->sent) { /* the body slice it was given is used up */
+		s->body = NULL;
+		s->body_len = 0;
+		if (!c->closed)
+			in_consume(c, c->raw_off);
+		c->raw_off = 0;
+	}
+	if (s->send_failed) { /* the handler thread's write failed; its done ran */
 		c->cur = NULL;
 		stream_free(s);
-		if (c->closed)
-			return;
-		out_reset(c);
-		if (!c->keep_alive) {
-			c->h1 = H1_LINGER;
-			return;
-		}
-		c->h1 = H1_HEAD;
-		if (!c->in_len)
-			in_release(c);
-		idle_push(c);
-		conn_timer(c, c->loop->srv->idle_ms);
+		conn_close(c);
 		return;
 	}
-	s->body = NULL;
-	s->body_len = 0;
+	if (s->task == TASK_DONE) {
+		h1_next(c, s);
+		return;
+	}
 	if (c->closed) {
 		s->aborted = 1;
 		stream_dispatch(s, TASK_DONE);
 		return;
 	}
-	in_consume(c, c->raw_off);
-	c->raw_off = 0;
 	if (s->req.resp) {
 		if (!s->body_complete)
 			c->keep_alive = 0; /* the rest of the body is not read */
-		h1_respond(c, s);
+		if (!s->prepared)
+			h1_prepare(c, s);
+		c->h1 = H1_WRITE;
+		conn_timer(c, c->loop->srv->idle_ms);
 		return;
 	}
 	/* the handler wants the body */
@@ -1386,16 +1514,18 @@ static void conn_pump(struct conn *c)
 
 /* ---- event loops ---- */
 
-const char *loop_date(struct loop *l)
+const char *http_date(void)
 {
+	static __thread time_t sec;
+	static __thread char date[40];
 	time_t now = time(NULL);
-	if (now != l->date_sec) {
+	if (now != sec) {
 		struct tm tm;
 		gmtime_r(&now, &tm);
-		strftime(l->date, sizeof(l->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-		l->date_sec = now;
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		sec = now;
 	}
-	return l->date;
+	return date;
 }
 
 /* Closes the connection of this loop idle longest, to admit a new one. 1 if one was. */
@@ -1694,7 +1824,6 @@ int http_server_start(const struct http_config *cfg, const struct http_app *app,
 	s->header_ms = (cfg->header_timeout > 0 ? cfg->header_timeout : DD_HEADER_TIMEOUT) * 1000;
 	pthread_mutex_init(&s->clients_mu, NULL);
 	pthread_mutex_init(&s->pool_mu, NULL);
-	pthread_cond_init(&s->pool_cv, NULL);
 	pthread_cond_init(&s->pool_idle_cv, NULL);
 	s->clients_cap = 4096;
 	s->clients = calloc(s->clients_cap, sizeof(*s->clients));
@@ -1780,7 +1909,7 @@ static void conn_reap(struct http_server *srv, struct conn *c)
 	for (int i = 0; i < 2; i++) {
 		for (struct http_stream *st = list[i], *n; st; st = n) {
 			n = i ? st->h2_next : NULL;
-			if (st->began && !st->finished)
+			if (st->began && !st->done_ran)
 				srv->app.done(&st->req);
 			stream_free(st);
 		}
@@ -1807,7 +1936,8 @@ void http_server_stop(struct http_server *s)
 	 * upload); then the threads end. Nothing dispatches any more: the loops are gone. */
 	pthread_mutex_lock(&s->pool_mu);
 	s->pool_stop = 1;
-	pthread_cond_broadcast(&s->pool_cv);
+	for (struct handler *h = s->idle; h; h = h->next_idle)
+		sem_post(&h->sem);
 	while (s->threads > 0)
 		pthread_cond_wait(&s->pool_idle_cv, &s->pool_mu);
 	pthread_mutex_unlock(&s->pool_mu);
@@ -1836,7 +1966,6 @@ void http_server_stop(struct http_server *s)
 	free(s->clients);
 	pthread_mutex_destroy(&s->clients_mu);
 	pthread_mutex_destroy(&s->pool_mu);
-	pthread_cond_destroy(&s->pool_cv);
 	pthread_cond_destroy(&s->pool_idle_cv);
 	free(s);
 }

@@ -50,8 +50,15 @@ struct http_stream {
 	int began, ended;
 	int aborted;            /* the connection failed or timed out before the response was sent */
 	int head_only;          /* HEAD: no body is sent */
+	int minor;              /* h1: HTTP/1.minor */
 	int continue_pending;   /* "Expect: 100-continue": answer it when the body is wanted */
-	int finished;           /* the done task ran */
+	int finished;           /* loop: the done task came back (or the stream needs none) */
+	int done_ran;           /* handler: the done task ran (read only at stop) */
+	int responded;          /* loop: a task came back with a response set */
+	int prepared;           /* h1: the response is in the connection's output */
+	int64_t sent_base;      /* h1: the connection's bytes sent when the response was queued */
+	int sent;               /* h1: the handler thread wrote it all, and ran done */
+	int send_failed;        /* h1: the handler thread's write failed, and it ran done */
 	int h2_headers_done;    /* h2: the request's headers are all here */
 	int h2_eos;             /* h2: the request's last byte is here */
 	int h2_closed;          /* h2: nghttp2 closed the stream */
@@ -102,10 +109,11 @@ struct conn {
 	size_t out_len, out_off, out_cap;
 	const char *mem;        /* a response body from memory, after out */
 	size_t mem_len, mem_off;
+	int64_t sent_total;     /* bytes written on this connection (HTTP/1.1: for the access log) */
 	int file_fd;            /* a response body from a file, after out and mem */
 	int64_t file_off, file_left;
 	char *fbuf;             /* TLS: file bytes read, not yet written */
-	size_t fbuf_len, fbuf_off;
+	size_t fbuf_len, fbuf_off, fbuf_cap;
 	/* HTTP/2 */
 	struct h2_conn *h2;
 	struct http_stream *h2_streams; /* linked by h2_next */
@@ -126,8 +134,6 @@ struct loop {
 	int nidle;                           /* atomic: read by other loops */
 	int evict_wanted;                    /* atomic: idle connections other loops asked to close */
 	int64_t next_sweep;
-	time_t date_sec;
-	char date[40];
 };
 
 /* The server: shared by every loop and handler thread. */
@@ -150,7 +156,8 @@ struct http_server {
 	size_t clients_cap;
 	/* handler threads */
 	pthread_mutex_t pool_mu;
-	pthread_cond_t pool_cv, pool_idle_cv;
+	pthread_cond_t pool_idle_cv;
+	struct handler *idle;   /* idle handler threads, last idle first */
 	struct http_stream *queue_head, *queue_tail;
 	int queued, threads, idle_threads, pool_stop;
 };
@@ -163,7 +170,8 @@ void stream_free(struct http_stream *s);
 void stream_add_header(struct http_stream *s, const char *name, size_t nlen, const char *value, size_t vlen);
 int stream_set_target(struct http_stream *s, const char *target, size_t len, const char **why);
 const char *http_reason(int status);
-const char *loop_date(struct loop *l);
+/* The Date header's value, cached per thread for the second. Borrowed. */
+const char *http_date(void);
 /* Writes to the socket (TLS or plain): bytes written, 0 when it would block, -1 on error. */
 ssize_t conn_send(struct conn *c, const void *p, size_t n);
 /* Reads: bytes read, 0 when it would block, -1 on EOF or error. */

@@ -121,11 +121,13 @@ static int open_docker(struct arena *a, const char *dir, const char *tag, struct
 	}
 	int rc = 0;
 	json_t *layers = json_object_get(pick, "Layers");
-	if (!pick || !json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS) {
+	if (!pick || !json_is_array(layers)) {
 		rc = bad(a, why, tag ? "no image tagged '%s' in the archive" : "%s",
 			 tag ? tag : "manifest.json names no image with layers");
 		goto out;
 	}
+	if ((rc = image_check_layer_count(a, "manifest.json's image", json_array_size(layers), why)))
+		goto out;
 	out->manifest_digest = "";
 	out->nlayers = json_array_size(layers);
 	out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
@@ -139,6 +141,7 @@ static int open_docker(struct arena *a, const char *dir, const char *tag, struct
 		out->layers[i].file = arena_printf(a, "%s/%s", dir, p);
 		out->layers[i].digest = NULL; /* computed while reading */
 		out->layers[i].media_type = "application/vnd.docker.image.rootfs.diff.tar";
+		out->layers[i].size = -1; /* manifest.json gives none */
 	}
 out:
 	json_decref(m);

@@ -200,10 +200,12 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 		}
 	}
 	json_t *layers = json_object_get(root, "layers");
-	if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS) {
-		rc = bad(a, why, "manifest %s has no layers array (or over 1000 layers)", out->manifest_digest);
+	if (!json_is_array(layers)) {
+		rc = bad(a, why, "manifest %s has no layers array", out->manifest_digest);
 		goto out;
 	}
+	if ((rc = image_check_layer_count(a, arena_printf(a, "manifest %s", out->manifest_digest), json_array_size(layers), why)))
+		goto out;
 	out->nlayers = json_array_size(layers);
 	out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
 	json_array_foreach(layers, i, d)
@@ -218,13 +220,27 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 		l->digest = arena_strdup(a, digest);
 		const char *mt = json_string_value(json_object_get(d, "mediaType"));
 		l->media_type = arena_strdup(a, mt ? mt : "");
-		l->size = json_integer_value(json_object_get(d, "size"));
+		l->size = image_descriptor_size(d);
 		l->file = arena_printf(a, "%s/blobs/%s/%s", dir, digest_alg_name(dg.alg), strchr(dg.str, ':') + 1);
 	}
 out:
 	json_decref(root);
 	json_decref(index);
 	return rc;
+}
+
+int image_check_layer_count(struct arena *a, const char *subject, size_t n, const char **why)
+{
+	if (n <= DD_MAX_LAYERS)
+		return 0;
+	*why = arena_printf(a, "%s has %zu layers, more than the %d an image may have", subject, n, DD_MAX_LAYERS);
+	return DD_E_SCAN_LIMIT;
+}
+
+int64_t image_descriptor_size(const void *desc)
+{
+	json_t *sz = json_object_get((const json_t *)desc, "size");
+	return json_is_integer(sz) && json_integer_value(sz) >= 0 ? (int64_t)json_integer_value(sz) : -1;
 }
 
 /* Key of a package for "already there in the layer below". */
@@ -244,11 +260,20 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 	inventory_init(&prev, a);
 	*why = NULL;
 	int rc = 0, read_any = 0;
+	uint64_t kept = 0, max_kept = layer_limit("DRYDOCK_MAX_IMAGE_KEPT_BYTES", DD_MAX_IMAGE_KEPT_BYTES);
 	for (size_t i = 0; i < img->nlayers; i++) {
 		const struct image_layer *il = &img->layers[i];
 		struct layer *l = arena_alloc(a, sizeof(*l));
 		struct digest want, got;
 		const char *dwhy, *name = il->digest ? il->digest : il->file, *digest = il->digest;
+		/* the descriptor's size is the blob's (a client must not trust content whose length
+		 * differs); a blob already gone is answered from the cache */
+		struct stat st;
+		if (il->size >= 0 && !stat(il->file, &st) && st.st_size != il->size) {
+			*why = arena_printf(a, "layer %s: its descriptor gives %" PRId64 " bytes, its blob has %jd", name,
+					    il->size, (intmax_t)st.st_size);
+			return DD_E_IMAGE_INVALID;
+		}
 		if (!digest || layer_cache_get(cache_dir, digest, a, l)) {
 			if (il->digest)
 				digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
@@ -277,6 +302,14 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 				digest = arena_strdup(a, got.str);
 			if (cache_dir)
 				layer_cache_put(cache_dir, digest, l);
+		}
+		kept += l->kept;
+		if (kept > max_kept) {
+			*why = arena_printf(a,
+					    "image keeps more than %" PRIu64 " bytes of package databases, os files and links "
+					    "(at layer %s, the %zu. of %zu), over the per-image limit",
+					    max_kept, digest, i + 1, img->nlayers);
+			return DD_E_SCAN_LIMIT;
 		}
 		view_apply(&v, l);
 		if (!layer_touches_inventory(l) && read_any)

@@ -11,7 +11,7 @@ struct inventory;
 struct image_layer {
 	const char *digest; /* NULL: computed while reading (docker-archive) */
 	const char *media_type;
-	int64_t size;
+	int64_t size;     /* the descriptor's, -1 when none gives one (a docker-archive) */
 	const char *file; /* where its bytes are */
 };
 
@@ -57,11 +57,18 @@ int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir,
  * returns it (borrowed) and sets img->platform, or NULL. */
 void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
 
-/* Reads every layer once (digests verified), merges them, and fills inv; each package's
- * `layer` is the digest of the layer that introduced it. With cache_dir, a layer already
+/* Reads every layer once (digests, and sizes where a descriptor gives one, verified), merges
+ * them, and fills inv; each package's `layer` is the digest of the layer that introduced it.
+ * What the layers keep may not pass DD_MAX_IMAGE_KEPT_BYTES in all (DD_E_SCAN_LIMIT). With cache_dir, a layer already
  * read is taken from the layer cache instead, and a new one is stored there. */
 int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
 		    const char **why);
+
+/* DD_E_SCAN_LIMIT with *why when the image `subject` ("manifest sha256:...") has n layers,
+ * over DD_MAX_LAYERS; else 0. */
+int image_check_layer_count(struct arena *a, const char *subject, size_t n, const char **why);
+/* The size of a descriptor (a json_t *), -1 when it has none (or a negative one). */
+int64_t image_descriptor_size(const void *desc);
 
 /* Pulling from a registry (remote.c). */
 struct remote_opts {

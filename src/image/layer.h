@@ -1,6 +1,7 @@
 /* layer.h: reading one image layer (a tar stream, gzip- or zstd-compressed or plain) once,
- * keeping only what an inventory needs: the files of interest (package databases,
- * os-release...), every symlink, and every whiteout. Nothing is unpacked to disk. */
+ * keeping only what an inventory needs: the files at the paths the package managers and the
+ * os files use (and where distributions place them behind links), every symlink and hard
+ * link, and every whiteout. Nothing is unpacked to disk. */
 #ifndef DD_LAYER_H
 #define DD_LAYER_H
 #include <stddef.h>
@@ -9,7 +10,9 @@
 
 struct arena;
 
-enum lentry_kind { LE_FILE, LE_SYMLINK, LE_HARDLINK, LE_WHITEOUT, LE_OPAQUE };
+/* LE_DROPPED: a regular file that might have been a link's target, noted (path only) but not
+ * kept, over DD_MAX_LAYER_SPARE_BYTES; reading it through the view fails naming the limit. */
+enum lentry_kind { LE_FILE, LE_SYMLINK, LE_HARDLINK, LE_WHITEOUT, LE_OPAQUE, LE_DROPPED };
 
 struct lentry {
 	enum lentry_kind kind;
@@ -23,14 +26,21 @@ struct layer {
 	struct lentry *v;
 	size_t n, cap;
 	uint64_t entries, bytes; /* tar entries and uncompressed bytes read */
+	uint64_t kept;           /* bytes kept: entries, paths, targets, data (DD_MAX_LAYER_KEPT_BYTES) */
+	uint64_t blob_bytes;     /* bytes of the blob read (0 for a layer from the cache) */
 };
+
+/* The bytes an entry costs to keep, as counted against DD_MAX_LAYER_KEPT_BYTES. */
+uint64_t layer_entry_cost(const struct lentry *e);
 
 struct digest;
 
-/* Reads a layer from fd (compressed or not). When want is not NULL, the bytes read must hash
- * to it (DD_E_DIGEST_INVALID otherwise); when got is not NULL it receives their sha256 (or
- * want's algorithm). 0, or DD_E_LAYER_INVALID / DD_E_TOO_LARGE with *why naming the entry or
- * the limit. Memory comes from arena. */
+/* Reads a layer from fd (compressed or not), always to the end of the blob: the bytes after
+ * the tar's end too, and a gzip or zstd stream to its end (within the limits), so that its
+ * checksum and length are checked. When want is not NULL, the bytes read must hash to it (DD_E_DIGEST_INVALID
+ * otherwise); when got is not NULL it receives their sha256 (or want's algorithm); with
+ * neither, nothing is hashed. 0, or DD_E_LAYER_INVALID / DD_E_SCAN_LIMIT with *why naming the entry or
+ * the limit. A blob of no bytes at all is an empty layer. Memory comes from arena. */
 int layer_read_fd(struct arena *a, int fd, const struct digest *want, struct digest *got, struct layer *out,
 		  const char **why);
 
@@ -39,6 +49,10 @@ typedef ssize_t (*layer_read_fn)(void *ctx, void *buf, size_t n);
 int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct digest *want, struct digest *got,
 		      struct layer *out, const char **why);
 
+/* The limit of limits.h named `builtin`, or lower when the environment variable env says so
+ * (an operator's or a test's choice; never higher). */
+uint64_t layer_limit(const char *env, uint64_t builtin);
+
 struct archive;
 /* A libarchive reader for image tars: gzip, zstd or no compression, tar formats only (no
  * other archive format is accepted from untrusted input). Owned; archive_read_free it. */
@@ -46,5 +60,8 @@ struct archive *layer_tar_reader(void);
 
 /* 1 when a file at this normalised path is one the inventory reads. */
 int layer_path_of_interest(const char *path);
+/* 1 when a link at this normalised path can change what the inventory reads: the path is one a
+ * layer keeps a file at, or a directory on the way to one. */
+int layer_path_on_the_way(const char *path);
 
 #endif

@@ -1,23 +1,25 @@
-/* layer_cache.c: the layer cache's file format: "DDLAYER2" magic, the entry count, then per
+/* layer_cache.c: the layer cache's file format: "DDLAYER3" magic, the entry count, then per
  * entry its kind (1 byte), path, target and data, each a 64-bit length and its bytes; and a
  * trailing CRC-32 (zlib) of everything before it, so a damaged file reads as a miss. (Files
  * are renamed into place whole, so a torn write cannot be seen; the check is against the
- * disk, and CRC-32 runs at memory speed where SHA-256 cost more than the rest of a lookup.) */
+ * disk, and CRC-32 runs at memory speed where SHA-256 cost more than the rest of a lookup.)
+ * A file is written as it is serialised and read through a mapping, so neither side holds a
+ * second copy of what the layer kept. Version 3: files are kept at the package managers' paths
+ * only, and LE_DROPPED entries; a file of an older version is a miss, and read again. */
 #include "common/dd.h"
 #include "layer_cache.h"
 #include "common/arena.h"
-#include "common/buf.h"
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/util.h"
+#include <sys/mman.h>
 #include <zlib.h>
 
-static const char magic[8] = {'D', 'D', 'L', 'A', 'Y', 'E', 'R', '2'};
+static const char magic[8] = {'D', 'D', 'L', 'A', 'Y', 'E', 'R', '3'};
 
-/* The CRC-32 of (p, n), little-endian, in out. */
-static void check_of(const void *p, size_t n, unsigned char out[4])
+/* The running CRC-32 c over (p, n). */
+static uLong crc_more(uLong c, const void *p, size_t n)
 {
-	uLong c = crc32(0L, Z_NULL, 0);
 	const unsigned char *b = p;
 	while (n) { /* zlib takes uInt lengths */
 		uInt k = n > 1u << 30 ? 1u << 30 : (uInt)n;
@@ -25,6 +27,11 @@ static void check_of(const void *p, size_t n, unsigned char out[4])
 		b += k;
 		n -= k;
 	}
+	return c;
+}
+
+static void crc_out(uLong c, unsigned char out[4])
+{
 	for (int i = 0; i < 4; i++)
 		out[i] = (unsigned char)(c >> (8 * i));
 }
@@ -75,38 +82,52 @@ static int take_str(struct reader *r, struct arena *a, const char **s, size_t *l
 	return 0;
 }
 
+/* A cache file is at most what a layer may keep, in the file's own framing (25 bytes an entry
+ * against the 40 of struct lentry counted in kept bytes), plus its head and check. */
+#define CACHE_FILE_MAX ((uint64_t)DD_MAX_LAYER_KEPT_BYTES + 64)
+
 int layer_cache_get(const char *dir, const char *digest, struct arena *a, struct layer *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!dir || !valid_digest(digest))
 		return DD_E_NOT_FOUND;
 	struct arena tmp = {0};
-	char *data;
-	size_t len;
-	int rc = util_read_file(cache_path(&tmp, dir, digest), (size_t)DD_MAX_PKGDB_FILE_BYTES * 4, &data, &len);
+	int fd = open(cache_path(&tmp, dir, digest), O_RDONLY | O_CLOEXEC);
 	arena_free(&tmp);
-	if (rc)
+	if (fd < 0)
 		return DD_E_NOT_FOUND;
-	rc = DD_E_NOT_FOUND;
+	struct stat st;
+	void *map = MAP_FAILED;
+	size_t len = 0;
+	if (!fstat(fd, &st) && st.st_size >= (off_t)(sizeof(magic) + 8 + 4) && (uint64_t)st.st_size <= CACHE_FILE_MAX) {
+		len = (size_t)st.st_size;
+		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	}
+	close(fd);
+	if (map == MAP_FAILED)
+		return DD_E_NOT_FOUND;
+	const char *data = map;
+	int rc = DD_E_NOT_FOUND;
 	unsigned char check[4];
-	if (len < sizeof(magic) + 8 + 4 || memcmp(data, magic, sizeof(magic)))
+	if (memcmp(data, magic, sizeof(magic)))
 		goto out;
-	check_of(data, len - 4, check);
+	crc_out(crc_more(crc32(0L, Z_NULL, 0), data, len - 4), check);
 	if (memcmp(check, data + len - 4, 4))
 		goto out;
 	struct reader r = {.p = (const unsigned char *)data + sizeof(magic), .end = (const unsigned char *)data + len - 4};
 	uint64_t n;
-	if (take_u64(&r, &n) || n > DD_MAX_LAYER_ENTRIES)
+	if (take_u64(&r, &n) || n > DD_MAX_LAYER_ENTRIES || n > (uint64_t)(r.end - r.p) / 25)
 		goto out;
 	out->v = arena_alloc(a, (size_t)(n ? n : 1) * sizeof(*out->v));
 	for (uint64_t i = 0; i < n; i++) {
 		struct lentry *e = &out->v[i];
-		if (r.p >= r.end || *r.p > LE_OPAQUE)
+		if (r.p >= r.end || *r.p > LE_DROPPED)
 			goto out;
 		e->kind = (enum lentry_kind)*r.p++;
 		if (take_str(&r, a, &e->path, NULL) || !e->path || take_str(&r, a, &e->target, NULL) ||
 		    take_str(&r, a, &e->data, &e->len))
 			goto out;
+		out->kept += layer_entry_cost(e);
 	}
 	if (r.p != r.end)
 		goto out;
@@ -115,61 +136,73 @@ int layer_cache_get(const char *dir, const char *digest, struct arena *a, struct
 out:
 	if (rc)
 		memset(out, 0, sizeof(*out));
-	free(data);
+	munmap(map, len);
 	return rc;
 }
 
-static int put_u64(struct buf *b, uint64_t v) { return buf_append(b, &v, 8); }
+/* The file being written: buffered, checksummed as it goes. */
+struct writer {
+	FILE *f;
+	uLong crc;
+	int err;
+};
 
-static int put_str(struct buf *b, const char *s, size_t n)
+static void put(struct writer *w, const void *p, size_t n)
 {
-	if (!s)
-		return put_u64(b, UINT64_MAX - 1);
-	int rc = put_u64(b, n);
-	return rc ? rc : buf_append(b, s, n);
+	if (w->err || !n)
+		return;
+	w->crc = crc_more(w->crc, p, n);
+	if (fwrite(p, 1, n, w->f) != n)
+		w->err = 1;
+}
+
+static void put_u64(struct writer *w, uint64_t v) { put(w, &v, 8); }
+
+static void put_str(struct writer *w, const char *s, size_t n)
+{
+	if (!s) {
+		put_u64(w, UINT64_MAX - 1);
+		return;
+	}
+	put_u64(w, n);
+	put(w, s, n);
 }
 
 int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 {
 	if (!dir || !valid_digest(digest))
 		return DD_E_IO;
-	struct buf b;
-	buf_init(&b, (size_t)DD_MAX_PKGDB_FILE_BYTES * 4);
-	int rc = buf_append(&b, magic, sizeof(magic));
-	rc = rc ? rc : put_u64(&b, l->n);
-	for (size_t i = 0; i < l->n && !rc; i++) {
-		const struct lentry *e = &l->v[i];
-		unsigned char k = (unsigned char)e->kind;
-		rc = buf_append(&b, &k, 1);
-		rc = rc ? rc : put_str(&b, e->path, strlen(e->path));
-		rc = rc ? rc : put_str(&b, e->target, e->target ? strlen(e->target) : 0);
-		rc = rc ? rc : put_str(&b, e->kind == LE_FILE ? e->data : NULL, e->len);
-	}
-	if (!rc) {
-		unsigned char check[4];
-		check_of(b.data, b.len, check);
-		rc = buf_append(&b, check, 4);
-	}
 	struct arena a = {0};
-	if (!rc && !(rc = util_mkdirs(dir))) {
+	int rc = util_mkdirs(dir);
+	if (!rc) {
 		const char *path = cache_path(&a, dir, digest);
 		char tmpl[PATH_MAX];
 		snprintf(tmpl, sizeof(tmpl), "%s.tmp-XXXXXX", path);
 		int fd = mkstemp(tmpl);
-		if (fd < 0)
-			rc = DD_E_IO;
-		else {
-			size_t off = 0;
-			while (off < b.len && !rc) {
-				ssize_t w = write(fd, b.data + off, b.len - off);
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w <= 0)
-					rc = DD_E_IO;
-				else
-					off += (size_t)w;
+		FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
+		if (!f) {
+			if (fd >= 0) {
+				close(fd);
+				unlink(tmpl);
 			}
-			if (close(fd) || rc || rename(tmpl, path)) {
+			rc = DD_E_IO;
+		} else {
+			struct writer w = {.f = f, .crc = crc32(0L, Z_NULL, 0)};
+			put(&w, magic, sizeof(magic));
+			put_u64(&w, l->n);
+			for (size_t i = 0; i < l->n && !w.err; i++) {
+				const struct lentry *e = &l->v[i];
+				unsigned char k = (unsigned char)e->kind;
+				put(&w, &k, 1);
+				put_str(&w, e->path, strlen(e->path));
+				put_str(&w, e->target, e->target ? strlen(e->target) : 0);
+				put_str(&w, e->kind == LE_FILE ? e->data : NULL, e->len);
+			}
+			unsigned char check[4];
+			crc_out(w.crc, check);
+			if (!w.err && fwrite(check, 1, 4, f) != 4)
+				w.err = 1;
+			if (fclose(f) || w.err || rename(tmpl, path)) {
 				unlink(tmpl);
 				rc = DD_E_IO;
 			}
@@ -178,7 +211,6 @@ int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 	if (rc)
 		log_warn("cannot store layer %s in the cache '%s'", digest, dir);
 	arena_free(&a);
-	buf_release(&b);
 	return rc;
 }
 

@@ -55,8 +55,10 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 	return DD_E_MANIFEST_INVALID;
 }
 
-/* Checks a descriptor object; on success *digest is its digest (arena copy). */
-static int check_descriptor(struct arena *a, json_t *d, const char *where, const char **digest, const char **why)
+/* Checks a descriptor object; on success *digest is its digest (arena copy) and *size its size
+ * (when size is not NULL). */
+static int check_descriptor(struct arena *a, json_t *d, const char *where, const char **digest, int64_t *size,
+			    const char **why)
 {
 	if (!json_is_object(d))
 		return bad(a, why, "%s is not a descriptor object", where);
@@ -75,6 +77,8 @@ static int check_descriptor(struct arena *a, json_t *d, const char *where, const
 		return DD_E_MANIFEST_INVALID;
 	}
 	*digest = arena_strdup(a, parsed.str);
+	if (size)
+		*size = (int64_t)json_integer_value(sz);
 	return 0;
 }
 
@@ -122,7 +126,7 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 
 	json_t *subject = json_object_get(root, "subject");
 	if (subject) {
-		int rc = check_descriptor(a, subject, "subject", &out->subject, why);
+		int rc = check_descriptor(a, subject, "subject", &out->subject, NULL, why);
 		if (rc)
 			return rc;
 	}
@@ -152,7 +156,7 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 		for (size_t i = 0; i < n; i++) {
 			json_t *d = json_array_get(manifests, i);
 			const char *where = arena_printf(a, "manifests[%zu]", i);
-			int rc = check_descriptor(a, d, where, &out->refs[i].digest, why);
+			int rc = check_descriptor(a, d, where, &out->refs[i].digest, &out->refs[i].size, why);
 			if (rc)
 				return rc;
 			out->refs[i].kind = REF_MANIFEST;
@@ -170,22 +174,25 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 	if (n > DD_MAX_DESCRIPTORS)
 		return bad(a, why, "%s", "manifest has more than 10000 layers");
 	out->refs = arena_alloc(a, (n + 1) * sizeof(*out->refs));
-	int rc = check_descriptor(a, config, "config", &out->refs[0].digest, why);
+	int rc = check_descriptor(a, config, "config", &out->refs[0].digest, &out->refs[0].size, why);
 	if (rc)
 		return rc;
 	out->refs[0].kind = REF_BLOB;
 	const char *config_type = json_string_value(json_object_get(config, "mediaType"));
-	if (!*out->artifact_type && strcmp(config_type, MT_OCI_CONFIG) && strcmp(config_type, MT_DOCKER_CONFIG))
+	/* distribution-spec, referrers: "if the artifactType is empty or missing in the image
+	 * manifest, the value of artifactType MUST be set to the config descriptor mediaType" */
+	if (!*out->artifact_type && config_type)
 		out->artifact_type = arena_strdup(a, config_type);
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(layers, i);
 		const char *where = arena_printf(a, "layers[%zu]", i);
 		const char *dg;
-		if ((rc = check_descriptor(a, d, where, &dg, why)))
+		int64_t size;
+		if ((rc = check_descriptor(a, d, where, &dg, &size, why)))
 			return rc;
 		/* foreign layers live elsewhere by design: named, not required */
 		int foreign = nondistributable(json_string_value(json_object_get(d, "mediaType")));
-		out->refs[i + 1] = (struct manifest_ref){.digest = dg, .kind = foreign ? REF_FOREIGN : REF_BLOB};
+		out->refs[i + 1] = (struct manifest_ref){.digest = dg, .kind = foreign ? REF_FOREIGN : REF_BLOB, .size = size};
 	}
 	out->nrefs = n + 1;
 	return 0;

@@ -6,6 +6,7 @@
  * handled. https first; http only for loopback hosts or when the caller allows it. */
 #include "common/dd.h"
 #include "image.h"
+#include "regauth.h"
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
@@ -210,6 +211,12 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 	image_split_ref(a, slash + 1, &repo, &reference, &is_digest);
 	int loopback = !strncmp(host, "127.", 4) || !strncmp(host, "localhost", 9) || !strncmp(host, "[::1]", 5);
 	struct remote r = {.a = a, .repo = repo, .creds = o->creds, .progress = o->progress};
+	if (!r.creds) { /* the login podman, skopeo, buildah or docker saved for this registry */
+		const char *source;
+		r.creds = regauth_lookup(a, host, repo, &source);
+		if (r.creds && o->progress)
+			fprintf(stderr, "using the login for %s saved in %s\n", host, source);
+	}
 	char *dir = arena_printf(a, "%s/drydock-pull-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir)) {
 		*why = "cannot create a temporary directory";
@@ -250,10 +257,14 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		m = json_loadb(s.mem, s.len, 0, NULL);
 	}
 	json_t *layers = json_object_get(m, "layers"), *l;
-	if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS) {
+	if (!json_is_array(layers)) {
 		json_decref(m);
 		*why = arena_printf(a, "'%s' is not an image manifest", ref);
 		return DD_E_IMAGE_INVALID;
+	}
+	if ((rc = image_check_layer_count(a, arena_printf(a, "manifest of '%s'", ref), json_array_size(layers), why))) {
+		json_decref(m);
+		return rc;
 	}
 	if (!mdigest) {
 		struct digest md;
@@ -275,6 +286,7 @@ int image_open_remote(struct arena *a, const char *ref, const struct remote_opts
 		}
 		out->layers[i].digest = arena_strdup(a, p.str);
 		out->layers[i].media_type = "";
+		out->layers[i].size = image_descriptor_size(l);
 		out->layers[i].file = arena_printf(a, "%s/layer-%zu", dir, i);
 		struct layer cached;
 		struct arena tmp = {0};

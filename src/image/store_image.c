@@ -60,9 +60,9 @@ int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir,
 	if (!rc) {
 		json_t *layers = json_object_get(root, "layers"), *d;
 		size_t i;
-		if (!json_is_array(layers) || json_array_size(layers) > DD_MAX_LAYERS)
+		if (!json_is_array(layers))
 			rc = bad(a, why, "manifest of '%s' has no layers array", ref);
-		else {
+		else if (!(rc = image_check_layer_count(a, arena_printf(a, "manifest of '%s'", ref), json_array_size(layers), why))) {
 			out->nlayers = json_array_size(layers);
 			out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
 			json_array_foreach(layers, i, d)
@@ -78,6 +78,7 @@ int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir,
 				out->layers[i].file = arena_printf(a, "%s/blobs/%s/%.2s/%s", data_dir,
 								   digest_alg_name(p.alg), hex, hex);
 				out->layers[i].media_type = "";
+				out->layers[i].size = image_descriptor_size(d);
 			}
 		}
 	}

@@ -189,7 +189,7 @@ static int view_read(struct rootfs *fs, struct arena *a, const char *path, char 
 {
 	struct view *v = (struct view *)fs;
 	char r[DD_MAX_PATH_BYTES + 2];
-	(void)a, (void)why;
+	const char *asked = path;
 	*data = NULL;
 	*len = 0;
 	for (int hops = 0; hops < DD_MAX_SYMLINK_HOPS; hops++) {
@@ -202,6 +202,13 @@ static int view_read(struct rootfs *fs, struct arena *a, const char *path, char 
 			*data = (char *)e->data;
 			*len = e->len;
 			return 1;
+		}
+		if (e->kind == LE_DROPPED) {
+			*why = arena_printf(a,
+					    "'%s' leads to '%s', which its layer did not keep: files named like a package "
+					    "database outside the package managers' paths are kept up to %d bytes per layer",
+					    asked, e->path, DD_MAX_LAYER_SPARE_BYTES);
+			return -DD_E_SCAN_LIMIT;
 		}
 		if (e->kind != LE_HARDLINK)
 			return 0;
@@ -245,25 +252,12 @@ void view_init(struct view *v, struct arena *a)
 	v->arena = a;
 }
 
-/* 1 when a symlink at path could redirect a file of interest: path is one, or a directory
- * on the way to one. */
-static int on_the_way(const char *path)
-{
-	static const char *const watched[] = {"etc/", "usr/lib/os-release", "var/lib/dpkg/status.d/",
-					      "lib/apk/db/installed", "var/lib/rpm/", "usr/lib/sysimage/rpm/"};
-	size_t n = strlen(path);
-	for (size_t i = 0; i < DD_ARRAY_LEN(watched); i++)
-		if (!strncmp(watched[i], path, n) && (watched[i][n] == '/' || watched[i][n] == 0))
-			return 1;
-	return layer_path_of_interest(path);
-}
-
 int layer_touches_inventory(const struct layer *l)
 {
 	/* kept files, whiteouts and hard links may all matter; a symlink only when it lies on the
 	 * way to a path of interest */
 	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].kind != LE_SYMLINK || on_the_way(l->v[i].path))
+		if (l->v[i].kind != LE_SYMLINK || layer_path_on_the_way(l->v[i].path))
 			return 1;
 	return 0;
 }

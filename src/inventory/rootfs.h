@@ -10,7 +10,8 @@ struct rootfs;
 
 struct rootfs_ops {
 	/* Reads a regular file into arena memory: 1 when read, 0 when absent (or not a regular
-	 * file), -1 with *why when it cannot be read (too large, I/O). */
+	 * file), or minus an error code with *why when it cannot be read (-DD_E_SCAN_LIMIT: over
+	 * a limit; -DD_E_IO). */
 	int (*read)(struct rootfs *fs, struct arena *a, const char *path, char **data, size_t *len, const char **why);
 	/* Names of the entries of directory `dir`, sorted; 0 when absent. */
 	int (*list)(struct rootfs *fs, struct arena *a, const char *dir, const char ***names, size_t *n);

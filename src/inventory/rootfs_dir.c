@@ -31,7 +31,7 @@ static int dir_read(struct rootfs *fs, struct arena *a, const char *path, char *
 		close(fd);
 		*why = arena_printf(a, "'%s' is larger than the %d MiB limit for a package database", path,
 				    DD_MAX_PKGDB_FILE_BYTES >> 20);
-		return -1;
+		return -DD_E_SCAN_LIMIT;
 	}
 	char *buf = arena_alloc(a, (size_t)st.st_size + 1);
 	size_t got = 0;
@@ -42,7 +42,7 @@ static int dir_read(struct rootfs *fs, struct arena *a, const char *path, char *
 		if (n < 0) {
 			close(fd);
 			*why = arena_printf(a, "cannot read '%s': %s", path, strerror(errno));
-			return -1;
+			return -DD_E_IO;
 		}
 		if (n == 0)
 			break;

@@ -11,7 +11,7 @@ struct scan {
 	struct rootfs *fs;
 };
 
-/* 1 read, 0 absent, -1 error (as rootfs_ops.read). */
+/* 1 read, 0 absent, minus an error code (as rootfs_ops.read). */
 static int get(struct scan *s, const char *path, char **d, size_t *n, const char **why)
 {
 	return s->fs->ops->read(s->fs, s->inv->arena, path, d, n, why);
@@ -38,7 +38,7 @@ static int read_release_file(struct scan *s, const char **why)
 		size_t n;
 		int got = get(s, files[i].file, &d, &n, why);
 		if (got < 0)
-			return DD_E_TOO_LARGE;
+			return -got;
 		if (got == 0)
 			continue;
 		const char *id = files[i].id;
@@ -69,11 +69,13 @@ static int read_os(struct scan *s, const char **why)
 	if (rc == 0)
 		rc = get(s, "usr/lib/os-release", &d, &n, why);
 	if (rc < 0)
-		return DD_E_TOO_LARGE;
+		return -rc;
 	if (rc > 0 && (rc = os_release_parse(inv->arena, d, n, &inv->os, why)))
 		return rc;
 	/* Alpine: the exact release; Debian without os-release: debian_version */
-	if (get(s, "etc/alpine-release", &d, &n, why) > 0) {
+	if ((rc = get(s, "etc/alpine-release", &d, &n, why)) < 0)
+		return -rc;
+	if (rc > 0) {
 		if (!inv->os.id)
 			inv->os.id = "alpine";
 		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, "\r\n"));
@@ -81,7 +83,9 @@ static int read_os(struct scan *s, const char **why)
 	}
 	if (!inv->os.id && (rc = read_release_file(s, why)))
 		return rc;
-	if (!inv->os.id && get(s, "etc/debian_version", &d, &n, why) > 0) {
+	if (!inv->os.id && (rc = get(s, "etc/debian_version", &d, &n, why)) < 0)
+		return -rc;
+	if (!inv->os.id && rc > 0) {
 		inv->os.id = "debian";
 		inv->os.version_id = arena_strndup(inv->arena, d, strcspn(d, ".\r\n"));
 		inv->os.kind = OS_KNOWN;
@@ -95,7 +99,7 @@ static int read_dpkg(struct scan *s, const char **why)
 	size_t n;
 	int rc = get(s, "var/lib/dpkg/status", &d, &n, why);
 	if (rc < 0)
-		return DD_E_TOO_LARGE;
+		return -rc;
 	if (rc > 0 && (rc = dpkg_parse(s->inv, "var/lib/dpkg/status", d, n, 0, why)))
 		return rc;
 	const char **names;
@@ -108,7 +112,7 @@ static int read_dpkg(struct scan *s, const char **why)
 		const char *path = arena_printf(s->inv->arena, "var/lib/dpkg/status.d/%s", names[i]);
 		int got = get(s, path, &d, &n, why);
 		if (got < 0)
-			return DD_E_TOO_LARGE;
+			return -got;
 		if (got > 0 && (rc = dpkg_parse(s->inv, path, d, n, 1, why)))
 			return rc;
 		found += got > 0;
@@ -126,7 +130,7 @@ static int read_apk(struct scan *s, const char **why)
 	size_t n;
 	int rc = get(s, "lib/apk/db/installed", &d, &n, why);
 	if (rc < 0)
-		return DD_E_TOO_LARGE;
+		return -rc;
 	return rc > 0 ? apk_parse(s->inv, "lib/apk/db/installed", d, n, why) : 0;
 }
 
@@ -150,7 +154,7 @@ static int read_rpm(struct scan *s, const char **why)
 			size_t n;
 			int got = get(s, path, &d, &n, why);
 			if (got < 0)
-				return DD_E_TOO_LARGE;
+				return -got;
 			if (got > 0)
 				return formats[f].parse(s->inv, path, d, n, why);
 		}

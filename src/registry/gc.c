@@ -10,15 +10,24 @@
  *    holds it shared from its commit to its record, so it never records a blob whose file the
  *    collector is about to remove.
  *  - A reader that opened the file before keeps reading it; one that comes after gets
- *    BLOB_UNKNOWN. */
+ *    BLOB_UNKNOWN.
+ *  - On a full disk SQLite cannot even delete: each metadata change here that fails for lack
+ *    of room releases a step of the reserve (store/space.h) and runs again.
+ *
+ * The layer cache (what each layer held, by digest, written by the scanner) is kept to the
+ * blobs it describes (gc_trim_cache): entries of blobs gone, and beyond that the entries that
+ * save the least reading for the room they take. It only costs a layer read again. */
 #include "common/dd.h"
 #include "gc.h"
 #include "common/arena.h"
+#include "common/digest.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "image/layer_cache.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
+#include <dirent.h>
 
 #define GC_BATCH 64 /* blobs per hold of the exclusive lock (one transaction each): what an upload may wait */
 
@@ -53,7 +62,7 @@ static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t be
 			snprintf(after_digest, sizeof(after_digest), "%s", digests[n - 1]);
 			for (size_t i = 0; i < n && !rc; i++) {
 				if (!o->dry_run) {
-					rc = m->ops->manifest_forget_untagged(m, repos[i], digests[i], before);
+					SPACE_RETRY(o->space, rc, m->ops->manifest_forget_untagged(m, repos[i], digests[i], before));
 					if (rc == DD_E_NOT_FOUND) { /* tagged or named meanwhile */
 						rc = 0;
 						continue;
@@ -64,7 +73,9 @@ static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t be
 							      .action = "gc-delete",
 							      .target = arena_printf(&a, "%s@%s", repos[i], digests[i]),
 							      .detail = "{\"reason\":\"untagged\"}"};
-					if (m->ops->audit_add(m, &e))
+					int arc;
+					SPACE_RETRY(o->space, arc, m->ops->audit_add(m, &e));
+					if (arc)
 						log_warn("gc: cannot record the deletion of %s in the audit log", e.target);
 				}
 				deleted++;
@@ -102,7 +113,7 @@ static int sweep_recorded(struct meta *m, struct blobstore *bs, const struct gc_
 			break;
 		for (size_t i = 0; i < n && !rc; i++) {
 			if (!o->dry_run) {
-				rc = m->ops->blob_forget(m, digests[i], before);
+				SPACE_RETRY(o->space, rc, m->ops->blob_forget(m, digests[i], before));
 				if (rc == DD_E_NOT_FOUND) { /* named or uploaded again meanwhile */
 					rc = 0;
 					continue;
@@ -189,6 +200,124 @@ static int sweep_files(struct meta *m, struct blobstore *bs, const struct gc_opt
 	return rc;
 }
 
+/* ---- the layer cache ---- */
+
+/* A temporary file of the layer cache older than this was left by a crash mid-write. */
+#define CACHE_TMP_AGE 3600
+
+struct cache_entry {
+	char *name;
+	int64_t size, blob; /* the entry's bytes, its blob's */
+	int64_t used;       /* last read or written (atime is coarse, but orders well enough) */
+};
+
+/* The entries that save the least reading per byte they take first (largest next to their
+ * blob), then the least recently used. */
+static int cache_order(const void *pa, const void *pb)
+{
+	const struct cache_entry *a = pa, *b = pb;
+	double ra = (double)a->size / (double)(a->blob > 0 ? a->blob : 1);
+	double rb = (double)b->size / (double)(b->blob > 0 ? b->blob : 1);
+	if (ra != rb)
+		return ra > rb ? -1 : 1;
+	return a->used < b->used ? -1 : a->used > b->used;
+}
+
+static void cache_drop(int dfd, const char *name, int64_t size, const char *why, int dry_run, FILE *list,
+		       struct gc_cache_result *out)
+{
+	if (!dry_run && unlinkat(dfd, name, 0) && errno != ENOENT) {
+		log_warn("gc: cannot remove the layer cache entry '%s': %s", name, strerror(errno));
+		return;
+	}
+	out->entries++;
+	out->bytes += size;
+	if (list)
+		fprintf(list, "cache/layers/%s %" PRId64 " (layer cache: %s)\n", name, size, why);
+}
+
+/* The digest a cache file name stands for (layer_cache.c names an entry "<alg>-<hex>"); 0 or -1. */
+static int cache_digest(const char *name, struct digest *d)
+{
+	char text[DD_MAX_DIGEST_BYTES + 1];
+	const char *dash = strchr(name, '-'), *why;
+	int n = dash ? snprintf(text, sizeof(text), "%.*s:%s", (int)(dash - name), name, dash + 1) : -1;
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -1;
+	return digest_parse(text, (size_t)n, d, &why) ? -1 : 0;
+}
+
+int gc_trim_cache(struct blobstore *bs, const char *cache_dir, int dry_run, FILE *list, struct gc_cache_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	DIR *d = cache_dir ? opendir(cache_dir) : NULL;
+	if (!d)
+		return 0; /* no cache (yet) */
+	struct cache_entry *v = NULL;
+	size_t n = 0, cap = 0;
+	int64_t total = 0, described = 0, now = util_now();
+	int rc = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && !rc) {
+		struct stat st;
+		struct digest dg;
+		int64_t blob;
+		if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (strstr(e->d_name, ".tmp-")) {
+			if (st.st_mtime < now - CACHE_TMP_AGE)
+				cache_drop(dirfd(d), e->d_name, st.st_size, "left by an interrupted write", dry_run, list, out);
+			continue;
+		}
+		if (cache_digest(e->d_name, &dg))
+			continue; /* not ours */
+		int brc = bs->ops->blob_stat(bs, dg.str, &blob);
+		if (brc == DD_E_BLOB_UNKNOWN) {
+			cache_drop(dirfd(d), e->d_name, st.st_size, "its blob is gone", dry_run, list, out);
+			continue;
+		}
+		if (brc)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			struct cache_entry *nv = realloc(v, ncap * sizeof(*nv));
+			if (!nv) {
+				rc = DD_E_NOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		if (!(v[n].name = strdup(e->d_name))) {
+			rc = DD_E_NOMEM;
+			break;
+		}
+		v[n].size = st.st_size;
+		v[n].blob = blob;
+		v[n].used = st.st_atime > st.st_mtime ? st.st_atime : st.st_mtime;
+		total += st.st_size;
+		described += blob;
+		n++;
+	}
+	if (!rc && total > described + DD_LAYER_CACHE_SLACK_BYTES) {
+		qsort(v, n, sizeof(*v), cache_order);
+		for (size_t i = 0; i < n && total > described + DD_LAYER_CACHE_SLACK_BYTES; i++) {
+			cache_drop(dirfd(d), v[i].name, v[i].size, "over the bytes of the blobs it describes", dry_run, list,
+				   out);
+			total -= v[i].size;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	closedir(d);
+	if (out->entries && !dry_run)
+		log_info("gc: removed %" PRId64 " layer cache entries (%" PRId64 " bytes): of blobs gone, or beyond the "
+			 "bytes of the blobs they describe",
+			 out->entries, out->bytes);
+	return rc;
+}
+
 int gc_run(struct meta *m, struct blobstore *bs, const struct gc_options *o, struct gc_result *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -198,5 +327,7 @@ int gc_run(struct meta *m, struct blobstore *bs, const struct gc_options *o, str
 		rc = sweep_recorded(m, bs, o, before, out);
 	if (!rc)
 		rc = sweep_files(m, bs, o, before, out);
+	if (!rc && o->cache_dir)
+		rc = gc_trim_cache(bs, o->cache_dir, o->dry_run, o->list, &out->cache);
 	return rc;
 }

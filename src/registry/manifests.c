@@ -13,6 +13,7 @@
 #include "http/range.h"
 #include "image/manifest.h"
 #include "store/meta.h"
+#include "store/space.h"
 
 /* Splits the reference into a digest or a tag and checks access for action, answering the
  * error itself. A reference that is neither a digest nor a valid tag names nothing that can
@@ -56,7 +57,7 @@ static void get_manifest(struct http_req *r, int head)
 	}
 	const char *why;
 	if (policy_check_pull(reg->meta, &r->arena, q->name, m.digest, &why)) {
-		reg_error(r, DD_E_DENIED, why);
+		reg_error_msg(r, DD_E_DENIED, why, why); /* docker shows the message: say why */
 		return;
 	}
 	const char *inm = http_header(r, "If-None-Match");
@@ -78,10 +79,11 @@ static void delete_manifest(struct http_req *r)
 	int is_digest, rc;
 	if (parse_reference(r, ACCESS_DELETE, &is_digest, &d))
 		return;
+	/* deleting needs room in SQLite too: on a full disk a step of the reserve is released for it */
 	if (is_digest)
-		rc = reg->meta->ops->manifest_delete(reg->meta, q->name, d.str);
+		SPACE_RETRY(reg->space, rc, reg->meta->ops->manifest_delete(reg->meta, q->name, d.str));
 	else
-		rc = reg->meta->ops->tag_delete(reg->meta, q->name, q->arg);
+		SPACE_RETRY(reg->space, rc, reg->meta->ops->tag_delete(reg->meta, q->name, q->arg));
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg) : NULL);
 		return;
@@ -120,7 +122,40 @@ void manifests_begin(struct http_req *r)
 		reg_error(r, DD_E_TOO_LARGE, "manifest larger than 4 MiB");
 		return;
 	}
+	int64_t n = reg_body_bytes(r);
+	if (reg_admit(r, n > 0 ? n : 1))
+		return;
 	q->body = BODY_MANIFEST;
+}
+
+/* Every descriptor's size must be that of the blob or manifest it names, where the repository
+ * holds it (one it lacks is left to manifest_put, which answers MANIFEST_BLOB_UNKNOWN): the
+ * image spec says content whose length differs from its descriptor's must not be trusted, so a
+ * registry that stores the lie serves every client content it must refuse. (Distribution checks
+ * only that the blobs exist; OpenShift's registry refuses a size that differs, as here.) */
+static int check_sizes(struct http_req *r, struct registry *reg, const char *repo, const struct manifest_info *info,
+		       const char **why)
+{
+	for (size_t i = 0; i < info->nrefs; i++) {
+		const struct manifest_ref *ref = &info->refs[i];
+		int64_t have;
+		if (ref->kind == REF_MANIFEST) {
+			struct manifest_rec m;
+			if (reg->meta->ops->manifest_get(reg->meta, &r->arena, repo, ref->digest, 1, 0, &m))
+				continue;
+			have = m.size;
+		} else if (reg->meta->ops->blob_linked(reg->meta, repo, ref->digest, &have))
+			continue;
+		if (have == ref->size)
+			continue;
+		const char *where = info->is_index ? arena_printf(&r->arena, "manifests[%zu]", i)
+				    : i == 0	   ? "config"
+						   : arena_printf(&r->arena, "layers[%zu]", i - 1);
+		*why = arena_printf(&r->arena, "%s: size %" PRId64 " differs from the %" PRId64 " bytes of '%s'", where,
+				    ref->size, have, ref->digest);
+		return DD_E_MANIFEST_INVALID;
+	}
+	return 0;
 }
 
 void manifests_end(struct http_req *r)
@@ -147,6 +182,10 @@ void manifests_end(struct http_req *r)
 	digest_of(is_digest ? ref.alg : DIGEST_SHA256, data, len, &got);
 	if (is_digest && strcmp(ref.str, got.str)) {
 		reg_error(r, DD_E_DIGEST_INVALID, arena_printf(&r->arena, "manifest is %s, not %s", got.str, ref.str));
+		return;
+	}
+	if ((rc = check_sizes(r, reg, q->name, &info, &why))) {
+		reg_error(r, rc, why);
 		return;
 	}
 	struct manifest_put p = {

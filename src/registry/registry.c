@@ -5,15 +5,56 @@
 #include "auth/access.h"
 #include "auth/token.h"
 #include "common/log.h"
+#include "http/range.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include <jansson.h>
 
 struct reg_req *reg_of(struct http_req *r) { return r->state; }
 
-void reg_error(struct http_req *r, int err, const char *detail)
+void reg_error(struct http_req *r, int err, const char *detail) { reg_error_msg(r, err, NULL, detail); }
+
+/* What the request would have stored, for the 507 it gets when there is no room. */
+static const char *stored_what(struct http_req *r)
 {
-	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message", dd_err_message(err));
+	struct reg_req *q = reg_of(r);
+	int del = !strcmp(r->method, "DELETE");
+	const char *verb = del ? "record the deletion of" : "store";
+	if (!q || !q->name)
+		return arena_printf(&r->arena, "%s what %s %.200s asks", verb, r->method, r->path);
+	switch (q->route.kind) {
+	case ROUTE_MANIFEST:
+		return arena_printf(&r->arena, "%s manifest '%s%s%s'", verb, q->name, strchr(q->arg, ':') ? "@" : ":", q->arg);
+	case ROUTE_BLOB:
+		return arena_printf(&r->arena, "%s blob %s in '%s'", verb, q->arg, q->name);
+	case ROUTE_UPLOAD:
+		if (del)
+			return arena_printf(&r->arena, "record the cancellation of upload %s in '%s'", q->arg, q->name);
+		if (q->want.str[0])
+			return arena_printf(&r->arena, "store blob %s in '%s'", q->want.str, q->name);
+		if (*q->arg)
+			return arena_printf(&r->arena, "store more bytes of upload %s in '%s'", q->arg, q->name);
+		return arena_printf(&r->arena, "start an upload in '%s'", q->name);
+	default:
+		return arena_printf(&r->arena, "%s what %s %.200s asks", verb, r->method, r->path);
+	}
+}
+
+void reg_error_msg(struct http_req *r, int err, const char *message, const char *detail)
+{
+	struct reg_req *q = reg_of(r);
+	if (err == DD_E_NO_SPACE && !message)
+		message = arena_printf(&r->arena, "%s: cannot %s", dd_err_message(err), stored_what(r));
+	struct space_stat st;
+	if (err == DD_E_NO_SPACE && !detail && q && q->reg->space && !space_stat(q->reg->space, &st))
+		detail = arena_printf(&r->arena,
+				      "%" PRId64 " bytes free on the data directory's filesystem; pushes are refused while"
+				      " fewer than %" PRId64 " (min-free-space) and the reserve of %" PRId64
+				      " (reserve-space) would be left; delete images and run garbage collection",
+				      st.free_bytes, st.min_free, st.reserve_wanted);
+	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message",
+			      message ? message : dd_err_message(err));
 	if (detail)
 		json_object_set_new(e, "detail", json_string(detail));
 	json_t *doc = json_pack("{s:[o]}", "errors", e);
@@ -32,29 +73,38 @@ void reg_error(struct http_req *r, int err, const char *detail)
 	free(text);
 	if (err == DD_E_METHOD)
 		log_debug("%s %s: method not allowed", r->method, r->path);
+	else if (err == DD_E_NO_SPACE) /* the disk's state, said once by the janitor: not a fault here */
+		log_warn("%s %s: %s", r->method, r->path, message);
 	else if (dd_err_http_status(err) >= 500)
 		log_error("%s %s: %s%s%s", r->method, r->path, dd_err_message(err), detail ? ": " : "",
 			  detail ? detail : "");
 }
 
 /* Answers a refusal of access_check with its error JSON and challenge headers. */
-static int refused(struct http_req *r, int rc, const char *repo, enum access_action action)
+static int refused(struct http_req *r, int rc, const char *repo, enum access_action action, const char *extra)
 {
 	if (rc) {
-		reg_error(r, rc, access_why(r));
-		access_add_challenge(r, rc, repo, action);
+		/* credentials that failed say why in the message too: docker shows only the message */
+		const char *why = access_why(r);
+		reg_error_msg(r, rc, why, why);
+		access_add_challenge_scope(r, rc, repo, action, extra);
 	}
 	return rc;
 }
 
 int reg_access(struct http_req *r, const char *repo, enum access_action action)
 {
-	return refused(r, access_check(r, repo, action), repo, action);
+	return refused(r, access_check(r, repo, action), repo, action, NULL);
+}
+
+int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope)
+{
+	return refused(r, access_check(r, repo, action), repo, action, extra_scope);
 }
 
 int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
 {
-	return refused(r, access_check_ns(r, ns, action), NULL, action);
+	return refused(r, access_check_ns(r, ns, action), NULL, action, NULL);
 }
 
 /* /auth/token: GET answers at once; POST (an OAuth2 form) when its body is read. */
@@ -81,6 +131,23 @@ static void token_answer(struct http_req *r, const char *form, size_t len)
 	http_respond(r, 200, "application/json", text, strlen(text));
 	http_add_header(r, "Cache-Control", "no-store");
 	free(text);
+}
+
+int64_t reg_body_bytes(struct http_req *r)
+{
+	const char *cl = http_header(r, "Content-Length");
+	int64_t len;
+	if (cl)
+		return !parse_i64(cl, strlen(cl), &len) && len >= 0 ? len : 1;
+	return http_header(r, "Transfer-Encoding") ? 1 : 0;
+}
+
+int reg_admit(struct http_req *r, int64_t n)
+{
+	int rc = space_admit(reg_of(r)->reg->space, n);
+	if (rc)
+		reg_error(r, rc, NULL);
+	return rc;
 }
 
 int reg_digest(struct http_req *r, const char *s, struct digest *out)
@@ -256,6 +323,7 @@ int registry_new(struct blobstore *blobs, struct meta *meta, struct registry **o
 	reg->blobs = blobs;
 	reg->meta = meta;
 	reg->max_sessions = DD_MAX_UPLOAD_SESSIONS;
+	reg->max_sessions_per_owner = DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT;
 	int rc = upload_table_new(&reg->uploads);
 	if (rc) {
 		free(reg);

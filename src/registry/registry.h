@@ -16,6 +16,7 @@ struct upload_file;
 struct upload_table;
 
 struct scanner;
+struct space;
 
 struct registry {
 	struct blobstore *blobs;
@@ -25,6 +26,8 @@ struct registry {
 	uint64_t requests[7][6];
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
+	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */
+	struct space *space; /* the free space of the data directory (borrowed; NULL: not watched) */
 };
 
 /* Creates a registry over borrowed stores. Returns owned memory. */
@@ -55,6 +58,7 @@ struct reg_req {
 	struct upload_file *file;
 	struct hasher *hasher;
 	int64_t start_offset, offset;
+	int64_t admitted; /* the offset up to which the free space was checked (store/space.h) */
 	int64_t range_start, range_end; /* Content-Range of this request, or -1 */
 	int locked, monolithic, finishing;
 	struct digest want; /* PUT/POST ?digest= */
@@ -65,14 +69,26 @@ struct reg_req {
 };
 
 struct reg_req *reg_of(struct http_req *r);
-/* Answers with the OCI error JSON for err; detail may be NULL. */
+/* Answers with the OCI error JSON for err; detail may be NULL. DD_E_NO_SPACE without a message
+ * gets one naming what the request could not store, and, without a detail, the free space. */
+/* The same with a message of its own instead of the error's generic one (clients such as docker
+ * show only the message). */
+void reg_error_msg(struct http_req *r, int err, const char *message, const char *detail);
 void reg_error(struct http_req *r, int err, const char *detail);
 /* access_check(), answering the error itself; returns its code. */
 int reg_access(struct http_req *r, const char *repo, enum access_action action);
+/* The same, naming extra_scope too in a bearer challenge when refused. */
+int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope);
 /* The same for a namespace-wide action. */
 int reg_access_ns(struct http_req *r, const char *ns, enum access_action action);
 /* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */
 int reg_digest(struct http_req *r, const char *s, struct digest *out);
+/* Refuses a request that would store n more bytes (a body; 1 for a new upload session) when the
+ * disk has no room for them above min-free-space, answering 507 itself: returns its code. */
+int reg_admit(struct http_req *r, int64_t n);
+/* The bytes a request's body announces: Content-Length, or 1 when it is chunked or unknown (some
+ * is coming), 0 when there is none. */
+int64_t reg_body_bytes(struct http_req *r);
 
 void uploads_begin(struct http_req *r);
 void uploads_body(struct http_req *r, const char *data, size_t n);

@@ -19,6 +19,7 @@
 #include "scan/scanner.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 
 #define NBUCKETS 256
 
@@ -191,12 +192,61 @@ static int rehash(struct registry *reg, struct upload_file *f, enum digest_alg a
 	return rc;
 }
 
+/* Whose a new session is, for max-upload-sessions-per-account: the account, or the client
+ * address when there is none (auth off). Account names hold no ':', so neither can pass for the
+ * other. Arena memory. */
+static const char *session_owner(struct http_req *r)
+{
+	const char *actor = access_actor(r);
+	if (strcmp(actor, "-") && strcmp(actor, "anonymous"))
+		return actor;
+	char addr[64];
+	http_client_addr(r, addr, sizeof(addr));
+	return arena_printf(&r->arena, "addr:%s", addr);
+}
+
+/* Cancels session id (its row, then its file) unless a request is using it: 1 when it went. */
+static int session_cancel(struct registry *reg, const char *id)
+{
+	struct hasher *h;
+	struct layer_stream *ls;
+	int64_t off;
+	if (table_acquire(reg->uploads, id, &h, &off, &ls))
+		return 0; /* in use right now */
+	int rc;
+	SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, id));
+	if (!rc || rc == DD_E_BLOB_UPLOAD_UNKNOWN)
+		rc = reg->blobs->ops->upload_remove(reg->blobs, id);
+	table_release(reg->uploads, id, h, off, 1, ls);
+	return !rc;
+}
+
+/* At its cap an account makes room by cancelling its own least recently used session that no
+ * request is using: what it left open costs it, never another account. 1 when one went. */
+static int evict_oldest(struct registry *reg, const char *owner)
+{
+	struct arena a = {0};
+	const char **ids;
+	size_t n;
+	int done = 0;
+	if (!reg->meta->ops->uploads_of_owner(reg->meta, &a, owner, 16, &ids, &n))
+		for (size_t i = 0; i < n && !done; i++)
+			if ((done = session_cancel(reg, ids[i])))
+				log_info("upload session %s of '%s' cancelled to admit a new one (max-upload-sessions-per-account"
+					 " %" PRId64 ")", ids[i], owner, reg->max_sessions_per_owner);
+	arena_free(&a);
+	return done;
+}
+
 /* Starts the session: the staging file first, then the row, so that a crash in between
- * leaves only an orphan file (removed by gc), never a row without its file. */
-static int session_create(struct http_req *r, char id[37])
+ * leaves only an orphan file (removed by gc), never a row without its file. *why says which cap
+ * refused it (arena text). */
+static int session_create(struct http_req *r, char id[37], const char **why)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
+	const char *owner = session_owner(r);
+	*why = NULL;
 	util_uuid(id);
 	struct upload_file *f;
 	int64_t size;
@@ -204,9 +254,24 @@ static int session_create(struct http_req *r, char id[37])
 	if (rc)
 		return rc;
 	reg->blobs->ops->upload_close(f);
-	rc = reg->meta->ops->upload_create(reg->meta, id, q->name, reg->max_sessions);
+	enum upload_cap cap;
+	for (int tries = 0;; tries++) { /* others of the account may take the room made meanwhile */
+		rc = reg->meta->ops->upload_create(reg->meta, id, q->name, owner, reg->max_sessions,
+						   reg->max_sessions_per_owner, &cap);
+		if (rc != DD_E_TOOMANYREQUESTS || cap != UPLOAD_CAP_OWNER || tries == 4 || !evict_oldest(reg, owner))
+			break;
+	}
 	if (rc)
 		reg->blobs->ops->upload_remove(reg->blobs, id);
+	int addr = !strncmp(owner, "addr:", 5);
+	if (rc == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER)
+		*why = arena_printf(&r->arena,
+				    "%s '%s' has %" PRId64 " upload sessions open, all in use by requests right now"
+				    " (max-upload-sessions-per-account)",
+				    addr ? "client address" : "account", addr ? owner + 5 : owner, reg->max_sessions_per_owner);
+	else if (rc == DD_E_TOOMANYREQUESTS)
+		*why = arena_printf(&r->arena, "too many open upload sessions (limit %" PRId64 ", max-upload-sessions)",
+				    reg->max_sessions);
 	return rc;
 }
 
@@ -224,16 +289,20 @@ static void post_begin(struct http_req *r)
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	int rc;
-	if (reg_access(r, q->name, ACCESS_PUSH))
-		return;
 	const char *mount = http_query(r, "mount"), *from = http_query(r, "from"), *dg = http_query(r, "digest");
+	const char *why;
+	/* a refused mount's challenge names the source's pull scope too (as Distribution's does), so
+	 * a client that follows it gets a token that lets the mount happen */
+	int from_ok = mount && from && !name_validate(from, strlen(from), &why);
+	if (reg_access_scope(r, q->name, ACCESS_PUSH,
+			     from_ok ? arena_printf(&r->arena, "repository:%s:pull", from) : NULL))
+		return;
 	if (mount && from) {
 		struct digest d;
-		const char *why;
 		int64_t size;
 		if (reg_digest(r, mount, &d))
 			return;
-		if (!name_validate(from, strlen(from), &why) && !access_check(r, from, ACCESS_PULL) &&
+		if (from_ok && !access_check(r, from, ACCESS_PULL) &&
 		    !reg->meta->ops->blob_linked(reg->meta, from, d.str, &size) &&
 		    !reg->blobs->ops->blob_stat(reg->blobs, d.str, &size)) {
 			if ((rc = reg->meta->ops->blob_link(reg->meta, q->name, d.str, size))) {
@@ -247,6 +316,9 @@ static void post_begin(struct http_req *r)
 	}
 	if (dg) { /* monolithic: the body is the blob */
 		if (reg_digest(r, dg, &q->want))
+			return;
+		int64_t n = reg_body_bytes(r);
+		if (reg_admit(r, n > 0 ? n : 1))
 			return;
 		char *id = arena_alloc(&r->arena, 37);
 		util_uuid(id);
@@ -272,8 +344,13 @@ static void post_begin(struct http_req *r)
 		return;
 	}
 	char id[37];
-	if ((rc = session_create(r, id))) {
-		reg_error(r, rc, rc == DD_E_TOOMANYREQUESTS ? arena_printf(&r->arena, "too many open upload sessions (limit %" PRId64 ")", reg->max_sessions) : NULL);
+	if (reg_admit(r, 1)) /* a new session: bytes to come */
+		return;
+	if ((rc = session_create(r, id, &why))) {
+		if (rc == DD_E_TOOMANYREQUESTS)
+			reg_error_msg(r, rc, why, why); /* docker shows the message: say which cap */
+		else
+			reg_error(r, rc, NULL);
 		return;
 	}
 	http_respond(r, 202, NULL, "", 0);
@@ -401,7 +478,7 @@ void uploads_begin(struct http_req *r)
 			reg_error(r, rc, NULL);
 			return;
 		}
-		rc = reg->meta->ops->upload_delete(reg->meta, rec.id);
+		SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, rec.id));
 		if (!rc)
 			rc = reg->blobs->ops->upload_remove(reg->blobs, rec.id);
 		table_release(reg->uploads, rec.id, h, off, 1, ls);
@@ -426,6 +503,8 @@ void uploads_begin(struct http_req *r)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
+	if (reg_admit(r, reg_body_bytes(r))) /* a closing PUT without a body stores nothing new */
+		return;
 	if ((rc = session_open(r, alg))) {
 		session_error(r, rc);
 		uploads_done(r); /* release the session before the client can retry */
@@ -441,17 +520,25 @@ void uploads_body(struct http_req *r, const char *data, size_t n)
 		q->why = "blob larger than 64 GiB";
 		return;
 	}
-	int rc = reg->blobs->ops->upload_write(q->file, data, n);
+	int rc = 0;
+	if (q->offset + (int64_t)n > q->admitted) { /* room for the next MiB? others write meanwhile too */
+		rc = space_admit(reg->space, (int64_t)n + DD_MAX_BODY_CHUNK);
+		q->admitted = q->offset + (int64_t)n + DD_MAX_BODY_CHUNK;
+	}
+	if (!rc)
+		rc = reg->blobs->ops->upload_write(q->file, data, n);
 	if (rc) {
 		q->err = rc;
 		return;
 	}
 	hasher_update(q->hasher, data, n);
-	if (q->offset == 0 && !q->stream && !q->stream_tried) { /* a new blob: read it as it comes */
+	if (q->offset == 0 && !q->stream && !q->stream_tried && reg->scanner) { /* a new blob: read it as it comes */
+		int fd;
 		q->stream_tried = 1;
-		q->stream = scanner_stream_begin(reg->scanner);
+		if (!reg->blobs->ops->upload_open_fd(q->file, &fd))
+			q->stream = scanner_stream_begin(reg->scanner, fd);
 	}
-	if (q->stream && scanner_stream_feed(q->stream, data, n)) {
+	if (q->stream && scanner_stream_feed(q->stream, n)) {
 		scanner_stream_end(q->stream, NULL);
 		q->stream = NULL;
 	}
@@ -558,6 +645,10 @@ void uploads_done(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
+	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
+	if (!ls) /* before the cut-back below: the stream reads the file */
+		scanner_stream_end(q->stream, NULL);
+	q->stream = NULL;
 	if (q->file) {
 		if (q->monolithic == 1)
 			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
@@ -566,10 +657,6 @@ void uploads_done(struct http_req *r)
 		reg->blobs->ops->upload_close(q->file);
 		q->file = NULL;
 	}
-	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
-	if (!ls)
-		scanner_stream_end(q->stream, NULL);
-	q->stream = NULL;
 	if (q->locked) {
 		int gone = q->monolithic != 0; /* committed, or a monolithic upload's file removed */
 		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;
@@ -617,19 +704,8 @@ int registry_purge_uploads(struct registry *reg, int64_t max_age)
 	const char **ids;
 	size_t n;
 	if (!reg->meta->ops->uploads_stale(reg->meta, &a, before, 1000, &ids, &n)) {
-		for (size_t i = 0; i < n; i++) {
-			struct hasher *h;
-			struct layer_stream *ls;
-			int64_t off;
-			if (table_acquire(reg->uploads, ids[i], &h, &off, &ls))
-				continue; /* in use right now: not stale after all */
-			int rc = reg->meta->ops->upload_delete(reg->meta, ids[i]);
-			if (!rc)
-				rc = reg->blobs->ops->upload_remove(reg->blobs, ids[i]);
-			table_release(reg->uploads, ids[i], h, off, 1, ls);
-			if (!rc)
-				p.removed++;
-		}
+		for (size_t i = 0; i < n; i++)
+			p.removed += session_cancel(reg, ids[i]); /* one in use is not stale after all */
 	}
 	/* staging files older than the cutoff with no row; a monolithic upload in progress
 	 * is busy in the table, or its file is younger */

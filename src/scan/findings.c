@@ -432,6 +432,9 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
 	const char *eco;
+	int rc = vulndb_verify(db, why); /* a damaged database answers no scan, not an empty one */
+	if (rc)
+		return rc;
 	if (match_ecosystem(a, inv, &eco, why)) {
 		out->unsupported = *why;
 		*why = NULL;

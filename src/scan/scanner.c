@@ -36,9 +36,7 @@ struct dbref {
 
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
-#define STREAMS_MAX 4            /* uploads analysed as their bytes arrive, at once */
-#define STREAM_BUFFER (64 << 20) /* bytes received and not yet analysed; beyond, the upload waits */
-#define STREAM_BLOCK (1 << 20)   /* mmap'd by malloc: given back to the system when freed */
+#define STREAMS_MAX 4 /* uploads analysed as their bytes arrive, at once */
 
 struct scanner {
 	struct scanner_config cfg;
@@ -95,7 +93,15 @@ static void db_check(struct scanner *s)
 		return;
 	struct vulndb *db;
 	const char *why;
-	if (vulndb_open(s->db_path, &db, &why)) {
+	int rc = vulndb_open(s->db_path, &db, &why);
+	if (!rc && (rc = vulndb_verify(db, &why))) { /* the whole file checked before it answers anything */
+		log_warn("vulnerability database: %s", why); /* why is the database's: said before it is closed */
+		vulndb_close(db);
+		s->db_st = st;
+		s->db_seen = 1;
+		return;
+	}
+	if (rc) {
 		log_warn("vulnerability database: %s", why);
 		s->db_st = st; /* do not retry the same broken file every second */
 		s->db_seen = 1;
@@ -124,9 +130,17 @@ static void db_check(struct scanner *s)
 	scanner_kick(s);
 }
 
+/* The database watcher. Its first look, as the server starts, opens the database and checks
+ * the whole file (its CRC) off the path that opens the port; images pushed meanwhile wait in the
+ * queue, as they do while no database, or only a damaged one, is in place. */
 static void *watcher_main(void *arg)
 {
 	struct scanner *s = arg;
+	db_check(s);
+	if (!s->cur)
+		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
+			 "('drydock db update --db %s')",
+			 s->db_path, s->db_path);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mu);
@@ -245,25 +259,25 @@ static void *layer_main(void *arg)
 
 /* ---- layers analysed while they upload ----
  *
- * An upload's bytes are copied into a bounded queue as they arrive and read by a thread of
- * their own through the same layer reader, so that by the time the blob commits its analysis
- * is mostly done. When the upload commits with the digest the reader computed, the result
- * goes into the layer cache; anything else (a config blob, a cancelled upload, bytes cut back)
- * is thrown away and the commit-time analysis does the work as before. The stream is owned
- * by two: the upload (until scanner_stream_end) and its thread. */
-
-struct sblock {
-	struct sblock *next;
-	size_t len, off;
-	char data[];
-};
+ * An upload's thread writes its bytes to the staging file and tells the stream how many it
+ * appended; a thread of the stream's own reads them back from that file (the page cache, a
+ * descriptor of its own) through the same layer reader, so that by the time the blob commits
+ * its analysis is mostly done. No copy of the bytes is held: the upload never waits for the
+ * reader, however far behind it falls. The reader takes exactly the bytes the upload
+ * reported, which are the blob's when it commits (every cut-back ends the stream first), so
+ * they are not hashed a second time. When the upload commits, the result goes into the layer
+ * cache under its digest; anything else (a config blob, a cancelled upload, bytes cut back) is
+ * thrown away and the commit-time analysis does the work as before. The stream is owned by
+ * two: the upload (until scanner_stream_end) and its thread. */
 
 struct layer_stream {
 	struct scanner *s;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct sblock *head, *tail;
-	size_t queued;
+	int fd;        /* the staging file, read with pread */
+	uint64_t fed;  /* bytes the upload appended to it */
+	uint64_t pos;  /* bytes the reader took (its thread's alone) */
+	int waiting;   /* the reader sleeps until more bytes or the end */
 	int eof, dead, ended, refs;
 	char *digest;   /* the committed digest, NULL when cancelled */
 	char *inflight; /* its entry in s->inflight while the analysis finishes */
@@ -276,11 +290,7 @@ static void stream_unref(struct layer_stream *ls)
 	pthread_mutex_unlock(&ls->mu);
 	if (!last)
 		return;
-	while (ls->head) {
-		struct sblock *b = ls->head;
-		ls->head = b->next;
-		free(b);
-	}
+	close(ls->fd);
 	free(ls->digest);
 	pthread_mutex_destroy(&ls->mu);
 	pthread_cond_destroy(&ls->cv);
@@ -291,25 +301,23 @@ static ssize_t stream_read(void *ctx, void *buf, size_t n)
 {
 	struct layer_stream *ls = ctx;
 	pthread_mutex_lock(&ls->mu);
-	while (!ls->head && !ls->eof)
+	while (ls->pos == ls->fed && !ls->eof && !ls->dead) {
+		ls->waiting = 1;
 		pthread_cond_wait(&ls->cv, &ls->mu);
-	size_t k = 0;
-	if (ls->head) {
-		struct sblock *b = ls->head;
-		k = b->len - b->off < n ? b->len - b->off : n;
-		memcpy(buf, b->data + b->off, k);
-		b->off += k;
-		ls->queued -= k;
-		if (b->off == b->len) {
-			ls->head = b->next;
-			if (!ls->head)
-				ls->tail = NULL;
-			free(b);
-		}
-		pthread_cond_broadcast(&ls->cv);
 	}
+	ls->waiting = 0;
+	uint64_t avail = ls->dead ? 0 : ls->fed - ls->pos;
 	pthread_mutex_unlock(&ls->mu);
-	return (ssize_t)k;
+	if (!avail)
+		return 0;
+	ssize_t k = pread(ls->fd, buf, avail < n ? (size_t)avail : n, (off_t)ls->pos);
+	if (k == 0) { /* shorter than reported: cut back under the reader, which is ended now */
+		errno = EIO;
+		return -1;
+	}
+	if (k > 0)
+		ls->pos += (uint64_t)k;
+	return k;
 }
 
 static void *stream_main(void *arg)
@@ -318,27 +326,20 @@ static void *stream_main(void *arg)
 	struct scanner *s = ls->s;
 	struct arena a = {0};
 	struct layer l;
-	struct digest got;
 	const char *why;
-	int rc = layer_read_stream(&a, stream_read, ls, NULL, &got, &l, &why);
+	int rc = layer_read_stream(&a, stream_read, ls, NULL, NULL, &l, &why);
 	pthread_mutex_lock(&ls->mu);
 	if (rc) { /* not a layer (a config), or a broken one: stop taking bytes */
 		ls->dead = 1;
-		while (ls->head) {
-			struct sblock *b = ls->head;
-			ls->head = b->next;
-			free(b);
-		}
-		ls->tail = NULL;
-		ls->queued = 0;
 		pthread_cond_broadcast(&ls->cv);
 	}
 	while (!ls->ended)
 		pthread_cond_wait(&ls->cv, &ls->mu);
-	int keep = !rc && ls->digest && !strcmp(got.str, ls->digest);
+	/* the whole blob read (layer_read_stream reads to the end), and nothing more */
+	int keep = !rc && !ls->dead && ls->digest && ls->pos == ls->fed;
 	pthread_mutex_unlock(&ls->mu);
 	if (keep)
-		layer_cache_put(s->cache_dir, got.str, &l);
+		layer_cache_put(s->cache_dir, ls->digest, &l);
 	arena_free(&a);
 	pthread_mutex_lock(&s->mu);
 	for (int k = 0; k < LAYER_INFLIGHT && ls->inflight; k++)
@@ -354,17 +355,21 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-struct layer_stream *scanner_stream_begin(struct scanner *s)
+struct layer_stream *scanner_stream_begin(struct scanner *s, int fd)
 {
-	if (!s)
+	if (!s) {
+		close(fd);
 		return NULL;
+	}
 	pthread_mutex_lock(&s->mu);
 	int ok = s->cfg.stream_uploads && !s->stop && s->cur && s->streams < STREAMS_MAX;
 	if (ok)
 		s->streams++;
 	pthread_mutex_unlock(&s->mu);
-	if (!ok)
+	if (!ok) {
+		close(fd);
 		return NULL;
+	}
 	struct layer_stream *ls = calloc(1, sizeof(*ls));
 	pthread_t t;
 	pthread_attr_t attr;
@@ -372,6 +377,7 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (ls) {
 		ls->s = s;
+		ls->fd = fd;
 		ls->refs = 2;
 		pthread_mutex_init(&ls->mu, NULL);
 		pthread_cond_init(&ls->cv, NULL);
@@ -382,6 +388,7 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 			pthread_cond_destroy(&ls->cv);
 			free(ls);
 		}
+		close(fd);
 		ls = NULL;
 		pthread_mutex_lock(&s->mu);
 		s->streams--;
@@ -391,38 +398,13 @@ struct layer_stream *scanner_stream_begin(struct scanner *s)
 	return ls;
 }
 
-int scanner_stream_feed(struct layer_stream *ls, const void *data, size_t n)
+int scanner_stream_feed(struct layer_stream *ls, size_t n)
 {
-	const char *p = data;
 	pthread_mutex_lock(&ls->mu);
-	while (n && !ls->dead) {
-		while (ls->queued >= STREAM_BUFFER && !ls->dead)
-			pthread_cond_wait(&ls->cv, &ls->mu);
-		if (ls->dead)
-			break;
-		struct sblock *b = ls->tail;
-		if (!b || b->len == STREAM_BLOCK) {
-			b = malloc(sizeof(*b) + STREAM_BLOCK);
-			if (!b) {
-				ls->dead = 1; /* the reader sees the end, and nothing is kept */
-				ls->eof = 1;
-				break;
-			}
-			b->next = NULL;
-			b->len = b->off = 0;
-			if (ls->tail)
-				ls->tail->next = b;
-			else
-				ls->head = b;
-			ls->tail = b;
-		}
-		size_t k = STREAM_BLOCK - b->len < n ? STREAM_BLOCK - b->len : n;
-		memcpy(b->data + b->len, p, k);
-		b->len += k;
-		ls->queued += k;
-		p += k;
-		n -= k;
-		pthread_cond_broadcast(&ls->cv);
+	if (!ls->dead) {
+		ls->fed += n;
+		if (ls->waiting)
+			pthread_cond_signal(&ls->cv);
 	}
 	int rc = ls->dead ? -1 : 0;
 	pthread_mutex_unlock(&ls->mu);
@@ -669,6 +651,17 @@ store:
 	arena_free(&a);
 }
 
+#define SCANNER_STORE_US 20000 /* a push's assessment waits at most this for others to share its commit */
+
+static void store_done(struct scanner *s, struct scan_done *done, size_t n)
+{
+	if (!n)
+		return;
+	int rc = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
+	if (rc)
+		log_error("cannot store %zu assessments: %s", n, dd_err_message(rc));
+}
+
 static void *worker_main(void *arg)
 {
 	struct scanner *s = arg;
@@ -686,13 +679,21 @@ static void *worker_main(void *arg)
 		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
-			for (size_t i = 0; i < n; i++)
+			size_t stored = 0;
+			int64_t since = now_us();
+			for (size_t i = 0; i < n; i++) {
 				run_job(s, d, &jobs[i], &a, &done[i]);
-			int src = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
-			if (src)
-				log_error("cannot store %zu assessments: %s", n, dd_err_message(src));
-			else if (n > 1 || jobs[0].priority == SCAN_REASSESS)
-				log_debug("re-assessed %zu images", n);
+				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
+				 * batch does not wait for the last; re-assessments in whole batches */
+				if (i + 1 < n && jobs[i].priority == SCAN_PUSH && now_us() - since > SCANNER_STORE_US) {
+					store_done(s, done + stored, i + 1 - stored);
+					stored = i + 1;
+					since = now_us();
+				}
+			}
+			store_done(s, done + stored, n - stored);
+			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
+				log_debug("assessed %zu images in a batch", n);
 		}
 		db_release(s, d);
 		arena_free(&a);
@@ -774,11 +775,6 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 		scanner_stop(s);
 		return rc;
 	}
-	db_check(s);
-	if (!s->cur)
-		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
-			 "('drydock db update --db %s')",
-			 s->db_path, s->db_path);
 	events_subscribe(on_event, s);
 	int want = c->workers < 1 ? 1 : c->workers > SCANNER_MAX_WORKERS ? SCANNER_MAX_WORKERS : c->workers;
 	for (int i = 0; i < want; i++)

@@ -26,6 +26,11 @@ struct blobstore_ops {
 	int (*upload_truncate)(struct upload_file *u, int64_t size);
 	/* Reads the upload from its start (used to rebuild a hash after a restart). */
 	int (*upload_read)(struct upload_file *u, int64_t off, void *p, size_t n, size_t *got);
+	/* A new read-only descriptor of the upload's staging file (pread(2) from offset 0), owned
+	 * by the caller and still valid after the upload commits or is removed: the scanner reads
+	 * a layer's bytes back from it while the rest uploads, instead of holding a copy.
+	 * DD_E_UNSUPPORTED when the backend keeps no local file. */
+	int (*upload_open_fd)(struct upload_file *u, int *fd);
 	/* Durably moves the upload to blob `digest` (already verified). If the blob exists,
 	 * the upload is dropped instead. Closes u in all cases. */
 	int (*upload_commit)(struct blobstore *bs, struct upload_file *u, const char *digest);

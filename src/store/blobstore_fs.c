@@ -49,7 +49,7 @@ static int fs_upload_open(struct blobstore *bs, const char *id, int create, stru
 		if (e == ENOENT)
 			return DD_E_BLOB_UPLOAD_UNKNOWN;
 		log_error("cannot open upload file '%s': %s", id, strerror(e));
-		return DD_E_IO;
+		return util_io_err(e);
 	}
 	struct stat st;
 	if (fstat(u->fd, &st)) {
@@ -76,7 +76,7 @@ static int fs_upload_write(struct upload_file *u, const void *p, size_t n)
 			if (errno == EINTR)
 				continue;
 			log_error("cannot write '%s': %s", u->path, strerror(errno));
-			return DD_E_IO;
+			return util_io_err(errno);
 		}
 		c += w;
 		n -= (size_t)w;
@@ -88,7 +88,7 @@ static int fs_upload_sync(struct upload_file *u)
 {
 	if (fdatasync(u->fd)) {
 		log_error("cannot sync '%s': %s", u->path, strerror(errno));
-		return DD_E_IO;
+		return util_io_err(errno);
 	}
 	return 0;
 }
@@ -114,6 +114,16 @@ static int fs_upload_read(struct upload_file *u, int64_t off, void *p, size_t n,
 	}
 }
 
+static int fs_upload_open_fd(struct upload_file *u, int *fd)
+{
+	*fd = open(u->path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		log_error("cannot open upload file '%s': %s", u->path, strerror(errno));
+		return DD_E_IO;
+	}
+	return 0;
+}
+
 static void fs_upload_close(struct upload_file *u)
 {
 	if (!u)
@@ -136,7 +146,7 @@ static int fs_upload_commit(struct blobstore *bs, struct upload_file *u, const c
 	}
 	if (fsync(u->fd)) {
 		log_error("cannot fsync '%s': %s", u->path, strerror(errno));
-		rc = DD_E_IO;
+		rc = util_io_err(errno);
 		goto out;
 	}
 	snprintf(dir, sizeof(dir), "%s", dst);
@@ -145,7 +155,7 @@ static int fs_upload_commit(struct blobstore *bs, struct upload_file *u, const c
 		goto out;
 	if (rename(u->path, dst)) {
 		log_error("cannot rename '%s' to '%s': %s", u->path, dst, strerror(errno));
-		rc = DD_E_IO;
+		rc = util_io_err(errno);
 		goto out;
 	}
 	rc = util_fsync_dir(dir);
@@ -315,6 +325,7 @@ static const struct blobstore_ops fs_ops = {
 	.upload_sync = fs_upload_sync,
 	.upload_truncate = fs_upload_truncate,
 	.upload_read = fs_upload_read,
+	.upload_open_fd = fs_upload_open_fd,
 	.upload_commit = fs_upload_commit,
 	.upload_close = fs_upload_close,
 	.upload_remove = fs_upload_remove,

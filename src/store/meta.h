@@ -28,6 +28,7 @@ enum ref_kind { REF_BLOB, REF_MANIFEST, REF_FOREIGN };
 struct manifest_ref {
 	const char *digest;
 	enum ref_kind kind;
+	int64_t size; /* as the manifest's descriptor gives it */
 };
 
 struct audit_rec;
@@ -41,6 +42,9 @@ struct manifest_put {
 			 * job keeps the more urgent priority */
 	const struct audit_rec *audit; /* also record this audit entry, or NULL */
 };
+
+/* Which cap refused a new upload session. */
+enum upload_cap { UPLOAD_CAP_NONE, UPLOAD_CAP_ALL, UPLOAD_CAP_OWNER };
 
 struct upload_rec {
 	const char *id;
@@ -70,6 +74,19 @@ struct assessment_rec {
 			     * any suppression rule; "" when not recorded (assessments stored before) */
 	int64_t scanned_at;
 	int64_t duration_us;
+};
+
+/* Running totals of the stored assessments, kept by the store in the transaction of every
+ * change to one (a push's, a re-assessment's, a deletion's), as the assessments' counts say:
+ * before any suppression rule. */
+struct assessment_total {
+	const char *repo; /* "" in the registry-wide totals */
+	const char *status;
+	int64_t images;
+	int64_t severity[6]; /* findings: CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN (the order of counts) */
+	int64_t unfixed;
+	int64_t uncounted; /* of the images, those without counts in their canonical form (stored before
+			    * counts were): counted as zero findings here, their reports say */
 };
 
 struct scan_done {
@@ -133,13 +150,20 @@ struct meta_ops {
 	/* Manifests of repo whose subject is `subject`, filtered by artifact type when non-NULL. */
 	int (*referrers)(struct meta *m, struct arena *a, const char *repo, const char *subject,
 			 const char *artifact_type, struct manifest_rec **out, size_t *n);
-	int (*upload_create)(struct meta *m, const char *id, const char *repo, int64_t max_sessions);
+	/* Records upload session id of repo for owner (an account, or "addr:<client address>"),
+	 * unless max_sessions are open in all or max_per_owner (0: no cap) are open for owner: then
+	 * DD_E_TOOMANYREQUESTS, *cap saying which. */
+	int (*upload_create)(struct meta *m, const char *id, const char *repo, const char *owner, int64_t max_sessions,
+			     int64_t max_per_owner, enum upload_cap *cap);
 	int (*upload_get)(struct meta *m, struct arena *a, const char *id, struct upload_rec *out);
 	int (*upload_set_offset)(struct meta *m, const char *id, int64_t offset);
 	int (*upload_delete)(struct meta *m, const char *id);
 	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
 	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,
 			     size_t *n);
+	/* Ids of up to max sessions of owner, least recently created or moved on first. */
+	int (*uploads_of_owner)(struct meta *m, struct arena *a, const char *owner, size_t max, const char ***ids,
+				size_t *n);
 	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
 	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
 	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);
@@ -151,7 +175,8 @@ struct meta_ops {
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);
-	/* Queues a re-assessment of every assessment made with another database generation. */
+	/* Queues a re-assessment of every assessment made with another database generation, and of
+	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
 	/* Job state of (repo, digest): -1 none, 0 queued, 1 running. */
 	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, int *state);
@@ -165,6 +190,10 @@ struct meta_ops {
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);
+	/* The running totals by status of repository repo, of the whole registry (repo ""), or of every
+	 * repository (NULL: by repository, then status); statuses with no image left out. Arena array. */
+	int (*assessment_totals)(struct meta *m, struct arena *a, const char *repo, struct assessment_total **out,
+				 size_t *n);
 	/* Scans counted per namespace and month: parallel arrays. */
 	int (*usage_list)(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
 			  size_t *n);

@@ -1,13 +1,23 @@
 /* vulndb.c: opening the compiled database and looking packages up in it. The file is
- * mapped read-only; opening checks the header, the CRC and that every section lies inside
- * the file, and each accessor checks the offsets it follows, so a damaged file gives
- * DD_E_DB_INVALID or empty answers, never a read outside the mapping. Building it is in
- * build.c. */
+ * mapped read-only; opening checks the header and that every section lies inside the file,
+ * and each accessor checks the offsets it follows, so a damaged file gives DD_E_DB_INVALID or
+ * empty answers, never a read outside the mapping. The CRC over the body is checked by reading
+ * the file (not the mapping, so the process does not hold every page of it), before open
+ * returns when another database is open in the process (a replacement: the one in use answers
+ * meanwhile), else by a thread of its own while the caller starts; every lookup waits for
+ * that check, and a database that fails it answers nothing (vulndb_verify says why). Building
+ * it is in build.c. */
 #include "common/dd.h"
 #include "vulndb/vulndb.h"
 #include "common/arena.h"
+#include "common/log.h"
+#include <isa-l/crc.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
-#include <zlib.h>
+
+#define VDB_CHECK_CHUNK (512 * 1024) /* bytes read at a time for the checksum */
+
+enum vdb_check { VDB_CHECK_PENDING, VDB_CHECK_GOOD, VDB_CHECK_BAD };
 
 struct vulndb {
 	const unsigned char *base;
@@ -26,7 +36,18 @@ struct vulndb {
 	const struct vdb_range *ranges;
 	const struct vdb_event *events;
 	size_t n[VDB__SECTIONS];
+	/* the checksum: enum vdb_check, set once; the thread that reads the file for it, if any */
+	_Atomic int check;
+	atomic_bool stop;
+	int fd, checker_running;
+	pthread_t checker;
+	pthread_mutex_t mu;
+	pthread_cond_t checked;
+	char path[PATH_MAX], why[PATH_MAX + 128];
 };
+
+/* File-backed databases open in this process: with one, the next is checked before use. */
+static atomic_int open_files;
 
 static const size_t item_size[VDB__SECTIONS] = {
 	[VDB_STRINGS] = 1,
@@ -58,10 +79,6 @@ static int validate(struct vulndb *db, const char **why)
 		return invalid(why, "unsupported database format version (rebuild it with 'drydock db import')");
 	if (h->header_size != sizeof(*h) || h->file_size != db->len)
 		return invalid(why, "the file's size does not match its header (truncated?)");
-	uLong crc = crc32_z(0L, Z_NULL, 0);
-	crc = crc32_z(crc, db->base + h->header_size, db->len - h->header_size);
-	if ((uint32_t)crc != h->crc32)
-		return invalid(why, "checksum mismatch (the file is damaged)");
 	for (int s = 0; s < VDB__SECTIONS; s++) {
 		uint64_t off = h->sections[s].off, cnt = h->sections[s].count;
 		if (off < h->header_size || off % 8 || off + cnt * item_size[s] > db->len)
@@ -92,27 +109,126 @@ static int validate(struct vulndb *db, const char **why)
 	return 0;
 }
 
+#define CHECKSUM_BAD "checksum mismatch (the file is damaged)"
+
+static struct vulndb *db_new(const void *data, size_t len)
+{
+	struct vulndb *db = calloc(1, sizeof(*db));
+	if (!db)
+		return NULL;
+	db->base = data;
+	db->len = len;
+	db->fd = -1;
+	atomic_init(&db->check, VDB_CHECK_PENDING);
+	atomic_init(&db->stop, false);
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_cond_init(&db->checked, NULL);
+	return db;
+}
+
+static void db_free(struct vulndb *db)
+{
+	pthread_mutex_destroy(&db->mu);
+	pthread_cond_destroy(&db->checked);
+	if (db->fd >= 0)
+		close(db->fd);
+	free(db);
+}
+
+/* Records the checksum's verdict (once) and wakes whoever waits for it. */
+static void check_done(struct vulndb *db, int good)
+{
+	pthread_mutex_lock(&db->mu);
+	atomic_store_explicit(&db->check, good ? VDB_CHECK_GOOD : VDB_CHECK_BAD, memory_order_release);
+	pthread_cond_broadcast(&db->checked);
+	pthread_mutex_unlock(&db->mu);
+}
+
+/* The CRC of the body read from db->fd (pread: the pages go through the page cache, not into
+ * the process): 1 when it matches the header, 0 when not, -1 when it cannot be read or the
+ * check was stopped (*why says which). */
+static int crc_file(struct vulndb *db, const char **why)
+{
+	unsigned char *buf = malloc(VDB_CHECK_CHUNK);
+	if (!buf) {
+		*why = "out of memory for the checksum";
+		return -1;
+	}
+	uint32_t crc = 0;
+	off_t off = (off_t)db->h->header_size, end = (off_t)db->len;
+	int rc = 1;
+	while (off < end) {
+		if (atomic_load_explicit(&db->stop, memory_order_relaxed)) {
+			*why = "closed before its checksum was checked";
+			rc = -1;
+			break;
+		}
+		size_t want = (size_t)(end - off) < VDB_CHECK_CHUNK ? (size_t)(end - off) : VDB_CHECK_CHUNK;
+		ssize_t got = pread(db->fd, buf, want, off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			*why = got < 0 ? "cannot read it for its checksum" : "it shrank while its checksum was checked";
+			rc = -1;
+			break;
+		}
+		crc = crc32_gzip_refl(crc, buf, (uint64_t)got); /* zlib's CRC-32 (build.c), faster */
+		off += got;
+	}
+	free(buf);
+	if (rc == 1 && crc != db->h->crc32) {
+		*why = CHECKSUM_BAD;
+		rc = 0;
+	}
+	return rc;
+}
+
+static void check_file(struct vulndb *db)
+{
+	const char *why = NULL;
+	int good = crc_file(db, &why) == 1;
+	if (!good)
+		snprintf(db->why, sizeof(db->why), "'%s': %s", db->path, why);
+	close(db->fd);
+	db->fd = -1;
+	check_done(db, good);
+}
+
+static void *checker_main(void *arg)
+{
+	struct vulndb *db = arg;
+	check_file(db);
+	if (atomic_load_explicit(&db->check, memory_order_acquire) == VDB_CHECK_BAD &&
+	    !atomic_load_explicit(&db->stop, memory_order_relaxed))
+		log_error("vulnerability database %s: it answers nothing until it is replaced", db->why);
+	return NULL;
+}
+
 int vulndb_open_mem(const void *data, size_t len, struct vulndb **out, const char **why)
 {
 	*out = NULL;
 	*why = NULL;
-	struct vulndb *db = calloc(1, sizeof(*db));
+	struct vulndb *db = db_new(data, len);
 	if (!db)
 		return DD_E_NOMEM;
-	db->base = data;
-	db->len = len;
 	int rc = validate(db, why);
+	if (!rc) { /* bytes in memory: checked at once */
+		uint32_t crc = crc32_gzip_refl(0, db->base + db->h->header_size, db->len - db->h->header_size);
+		if (crc != db->h->crc32)
+			rc = invalid(why, CHECKSUM_BAD);
+	}
 	if (rc) {
-		free(db);
+		db_free(db);
 		return rc;
 	}
+	check_done(db, 1);
 	*out = db;
 	return 0;
 }
 
 int vulndb_open(const char *path, struct vulndb **out, const char **why)
 {
-	static __thread char msg[512];
+	static __thread char msg[PATH_MAX + 128];
 	*out = NULL;
 	*why = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -131,30 +247,80 @@ int vulndb_open(const char *path, struct vulndb **out, const char **why)
 		return DD_E_DB_INVALID;
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	if (m == MAP_FAILED) {
 		snprintf(msg, sizeof(msg), "cannot map '%s': %s", path, strerror(errno));
 		*why = msg;
+		close(fd);
 		return DD_E_IO;
 	}
-	int rc = vulndb_open_mem(m, (size_t)st.st_size, out, why);
+	struct vulndb *db = db_new(m, (size_t)st.st_size);
+	int rc = db ? validate(db, why) : DD_E_NOMEM;
 	if (rc) {
-		munmap(m, (size_t)st.st_size);
-		snprintf(msg, sizeof(msg), "'%s': %s", path, *why);
+		snprintf(msg, sizeof(msg), "'%s': %s", path, db ? *why : dd_err_message(rc));
 		*why = msg;
+		if (db)
+			db_free(db);
+		munmap(m, (size_t)st.st_size);
+		close(fd);
 		return rc;
 	}
-	(*out)->mapped = 1;
+	db->mapped = 1;
+	db->fd = fd;
+	snprintf(db->path, sizeof(db->path), "%s", path);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* with another database open (a replacement), check before it can be used at all;
+	 * otherwise while the caller goes on, and every lookup waits for the verdict */
+	if (atomic_fetch_add(&open_files, 1) > 0 ||
+	    pthread_create(&db->checker, NULL, checker_main, db) != 0)
+		check_file(db);
+	else
+		db->checker_running = 1;
+	if (atomic_load_explicit(&db->check, memory_order_acquire) == VDB_CHECK_BAD) {
+		snprintf(msg, sizeof(msg), "%s", db->why);
+		*why = msg;
+		vulndb_close(db);
+		return DD_E_DB_INVALID;
+	}
+	*out = db;
 	return 0;
+}
+
+/* Waits for the checksum's verdict: 1 when the database may answer. */
+static int usable(const struct vulndb *cdb)
+{
+	struct vulndb *db = (struct vulndb *)cdb; /* the verdict is state the lookups share */
+	int c = atomic_load_explicit(&db->check, memory_order_acquire);
+	if (c == VDB_CHECK_PENDING) {
+		pthread_mutex_lock(&db->mu);
+		while ((c = atomic_load_explicit(&db->check, memory_order_acquire)) == VDB_CHECK_PENDING)
+			pthread_cond_wait(&db->checked, &db->mu);
+		pthread_mutex_unlock(&db->mu);
+	}
+	return c == VDB_CHECK_GOOD;
+}
+
+int vulndb_verify(const struct vulndb *db, const char **why)
+{
+	*why = NULL;
+	if (usable(db))
+		return 0;
+	*why = db->why;
+	return DD_E_DB_INVALID;
 }
 
 void vulndb_close(struct vulndb *db)
 {
 	if (!db)
 		return;
-	if (db->mapped)
+	if (db->checker_running) {
+		atomic_store(&db->stop, true);
+		pthread_join(db->checker, NULL);
+	}
+	if (db->mapped) {
 		munmap((void *)db->base, db->len);
-	free(db);
+		atomic_fetch_sub(&open_files, 1);
+	}
+	db_free(db);
 }
 
 const struct vdb_header *vulndb_header(const struct vulndb *db) { return db->h; }
@@ -177,6 +343,8 @@ const struct vdb_eco *vulndb_eco(const struct vulndb *db, size_t i)
 
 int vulndb_has_ecosystem(const struct vulndb *db, const char *eco)
 {
+	if (!usable(db))
+		return 0;
 	for (size_t i = 0; i < db->n[VDB_ECOS]; i++)
 		if (!strcmp(vulndb_str(db, db->ecos[i].name), eco))
 			return db->ecos[i].entries > 0;
@@ -199,7 +367,7 @@ const uint32_t *vulndb_list(const struct vulndb *db, uint32_t first, uint32_t n)
 static const struct vdb_key *find_key(const struct vulndb *db, const char *eco, const char *name)
 {
 	size_t ns = db->n[VDB_SLOTS];
-	if (!ns)
+	if (!ns || !usable(db))
 		return NULL;
 	size_t mask = ns - 1;
 	for (size_t i = (size_t)vdb_hash(eco, name) & mask, probes = 0; probes < ns; i = (i + 1) & mask, probes++) {

@@ -18,11 +18,18 @@ struct vulndb;
  * $XDG_CACHE_HOME/drydock/vulndb.ddb, else ~/.cache/drydock/vulndb.ddb (static storage). */
 const char *vulndb_default_path(void);
 
-/* Opens and validates (magic, format, sizes, CRC, every section in bounds) the file at path.
- * 0, DD_E_IO (cannot open; *why says so) or DD_E_DB_INVALID. *out is owned: vulndb_close. */
+/* Opens the file at path and validates its header (magic, format, size) and that every section
+ * lies inside it: 0, DD_E_IO (cannot open; *why says so) or DD_E_DB_INVALID. The CRC of the
+ * body is checked by reading the file: before this returns when the process has another
+ * database open (a replacement, refused when damaged while the other answers), otherwise by a
+ * thread while the caller goes on. Lookups wait for that check; a database that fails it
+ * answers nothing, and vulndb_verify says why. *out is owned: vulndb_close. */
 int vulndb_open(const char *path, struct vulndb **out, const char **why);
-/* Same over bytes the caller keeps alive (fuzzing, tests). */
+/* Same over bytes the caller keeps alive (fuzzing, tests), the CRC checked at once. */
 int vulndb_open_mem(const void *data, size_t len, struct vulndb **out, const char **why);
+/* Waits for the CRC check of db: 0, or DD_E_DB_INVALID with *why (borrowed from db) when the
+ * file is damaged. Whatever answers from the database (a scan, `db info`) asks this first. */
+int vulndb_verify(const struct vulndb *db, const char **why);
 void vulndb_close(struct vulndb *db);
 
 const struct vdb_header *vulndb_header(const struct vulndb *db);

@@ -190,3 +190,26 @@ def test_audit_log_names_who_did_what(world):
     assert len(first["entries"]) == 2 and "next" in first
     nxt = basic(ADMIN).get(url + first["next"]).json()["entries"]
     assert nxt[0]["id"] == first["entries"][1]["id"] + 1
+
+
+def test_owner_of_one_repository_has_no_namespace_powers(world):
+    """Regression: a grant on the exact repository `team` (or `team/x`) passed the namespace
+    check for `team` (or `team/x`): its owner could switch scanning off for team/*, set the
+    pull policy and hide findings of repositories it cannot even pull."""
+    srv = world["srv"]
+    narrow = basic(add_user(srv, "narrow-owner", "owner:team", "owner:team/x"))
+    api = f"{srv.url}/api/v1"
+    assert narrow.put(f"{api}/namespaces/team/scanning?enabled=false").status_code == 403
+    assert narrow.put(f"{api}/namespaces/team/policy", data="{}").status_code == 403
+    assert narrow.put(f"{api}/namespaces/team/x/scanning?enabled=false").status_code in (403, 404)
+    for pattern in ("team/*", "team/x/*"):
+        r = narrow.post(f"{api}/suppressions", data=json.dumps(
+            {"vulnerability": "CVE-2000-0002", "repository": pattern, "reason": "narrow"}))
+        assert r.status_code == 403, (pattern, r.text)
+    # what the grants do cover: rules on exactly those repositories
+    for repo in ("team", "team/x"):
+        r = narrow.post(f"{api}/suppressions", data=json.dumps(
+            {"vulnerability": "CVE-2000-0002", "repository": repo, "reason": "narrow"}))
+        assert r.status_code == 201, (repo, r.text)
+    # and scanning for team/* is still on
+    assert basic(ADMIN).get(f"{api}/namespaces/team/scanning").json()["scanning"] is True

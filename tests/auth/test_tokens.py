@@ -50,6 +50,93 @@ def test_token_claims_are_what_the_roles_allow(srv):
         ("team/app", ("pull", "push")), ("team/lib", ("pull",))]
 
 
+def test_wrong_password_says_so_in_the_message(srv):
+    """docker shows only the OCI error's message: a wrong password says so there, not only in
+    the detail (it said "authentication required")."""
+    r = basic(("admin", "not-the-password")).get(f"{srv.url}/v2/")
+    assert r.status_code == 401
+    e = r.json()["errors"][0]
+    assert e["code"] == "UNAUTHORIZED" and "wrong" in e["message"] and e["detail"] == e["message"]
+    anon = requests.get(f"{srv.url}/v2/").json()["errors"][0]
+    assert anon["message"] == "authentication required"  # no credentials: the generic message
+
+
+def test_overlong_service_is_refused(srv):
+    """Regression: a service of 256+ characters was ignored (a token was issued), not refused."""
+    long = "x" * 300
+    r = requests.get(f"{srv.url}/auth/token", params={"service": long, "scope": "repository:a/b:pull"}, auth=ADMIN)
+    assert r.status_code == 400 and "service longer than 255" in r.text
+    r = requests.post(f"{srv.url}/auth/token", data={"grant_type": "password", "username": ADMIN[0],
+                                                     "password": ADMIN[1], "service": long})
+    assert r.status_code == 400 and "service longer than 255" in r.text
+    assert requests.get(f"{srv.url}/auth/token", params={"service": "drydock"}, auth=ADMIN).status_code == 200
+
+
+def test_refused_mount_challenge_names_the_source(srv):
+    """Regression: the challenge to a refused cross-repository mount named only the target's
+    scope, so a client that followed it never got the source's pull scope and every mount
+    became a full upload."""
+    m = push(basic(ADMIN), srv.url, "other/base")
+    layer = json.loads(m)["layers"][0]["digest"]
+    url = f"{srv.url}/v2/team/app/blobs/uploads/?mount={layer}&from=other/base"
+    r = requests.post(url)
+    assert r.status_code == 401
+    scope = re.search(r'scope="([^"]*)"', r.headers["WWW-Authenticate"]).group(1)
+    assert scope.split(" ") == ["repository:team/app:pull,push", "repository:other/base:pull"]
+    # a client that asks for exactly those scopes gets a token that mounts
+    carol = add_user(srv, "carol", "writer:team/*", "reader:other/*")
+    t = token(srv, carol, *scope.split(" "))["token"]
+    r = bearer(t).post(url)
+    assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == layer
+    # with a token for the target only, the mount falls back to an upload session (202)
+    t = token(srv, carol, "repository:team/app:pull,push")["token"]
+    assert bearer(t).post(url).status_code == 202
+
+
+def _at_terminal(args, answers):
+    """Runs a command with a pseudo-terminal as its stdin and stderr, answering each prompt."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, stdin=slave, stdout=subprocess.PIPE, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen, pending = b"", list(answers)
+    deadline = time.time() + 60
+    while p.poll() is None and time.time() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                seen += os.read(master, 4096)
+            except OSError:
+                break
+        if pending and seen.rstrip().endswith(b":"):
+            os.write(master, pending.pop(0).encode() + b"\n")
+            seen += b"<answered>"
+    out = p.communicate(timeout=30)[0]
+    os.close(master)
+    return p.returncode, seen, out
+
+
+def test_passwd_asks_at_the_terminal(srv):
+    """`drydock user passwd` (which the first-start banner recommends) asks twice at a terminal,
+    without echo; it used to replace the password with a generated one without asking."""
+    add_user(srv, "tina", "reader:team/*", password="old-password-1")
+    cmd = [BIN, "user", "--data", srv.data_dir, "passwd", "tina"]
+    rc, seen, out = _at_terminal(cmd, ["first-try", "second-try"])
+    assert rc != 0 and b"differ" in seen and b"first-try" not in seen  # no echo
+    assert basic(("tina", "old-password-1")).get(f"{srv.url}/v2/").status_code == 200
+    rc, seen, out = _at_terminal(cmd, ["typed-password-2", "typed-password-2"])
+    assert rc == 0 and b"typed-password-2" not in seen and b"typed-password-2" not in out
+    assert basic(("tina", "typed-password-2")).get(f"{srv.url}/v2/").status_code == 200
+    # piped: read from stdin; --generate: a new one printed once
+    p = subprocess.run(cmd, input="piped-password-3\n", capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "piped-password-3" not in p.stdout
+    assert basic(("tina", "piped-password-3")).get(f"{srv.url}/v2/").status_code == 200
+    p = subprocess.run(cmd + ["--generate"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    new = re.search(r"password for tina: (\S+)", p.stdout).group(1)
+    assert basic(("tina", new)).get(f"{srv.url}/v2/").status_code == 200
+
+
 def test_bad_tokens_are_refused(srv):
     push(basic(ADMIN), srv.url, "team/app")
     push(basic(ADMIN), srv.url, "team/other")

@@ -105,3 +105,48 @@ def test_drydock_reads_images_through_the_token_flow(images, srv):
     env.pop("DRYDOCK_CREDS")
     p = run(BIN, "sbom", f"{host}/scan/min:v1", env=env, ok=False)
     assert p.returncode != 0 and "authentication required" in p.stderr and "answered 401" in p.stderr
+
+
+def test_drydock_uses_the_login_the_clients_saved(images, srv, tmp_path):
+    """`drydock scan HOST/REPO` pulls with the login podman, skopeo, buildah or docker saved
+    (it ignored them, and needed DRYDOCK_CREDS)."""
+    import base64
+    host = f"127.0.0.1:{srv.port}"
+    run("skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", f"admin:{ADMIN_PASSWORD}",
+        f"oci:{os.path.join(images, 'debian-min')}:latest", f"docker://{host}/saved/min:v1")
+    home = tmp_path / "home"
+    runtime = tmp_path / "run"
+    home.mkdir()
+    runtime.mkdir()
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("DRYDOCK_CREDS", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "XDG_CONFIG_HOME")}
+    env = dict(base, HOME=str(home), XDG_RUNTIME_DIR=str(runtime), DRYDOCK_PLAIN_HTTP="1")
+
+    def sbom(ok=True):
+        p = run(BIN, "sbom", f"{host}/saved/min:v1", env=env, ok=ok)
+        return p
+
+    p = sbom(ok=False)
+    assert p.returncode != 0 and "answered 401" in p.stderr  # nothing saved yet
+    # skopeo login writes $XDG_RUNTIME_DIR/containers/auth.json, as podman and buildah do
+    run("skopeo", "login", "--tls-verify=false", "-u", "admin", "-p", ADMIN_PASSWORD, host, env=env)
+    assert json.loads(sbom().stdout)["os"]["kind"] == "known"
+    # docker's config.json, keyed with a scheme and a repository-specific entry that wins
+    os.remove(runtime / "containers" / "auth.json")
+    (home / ".docker").mkdir()
+    good = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+    bad = base64.b64encode(b"admin:wrong").decode()
+    (home / ".docker" / "config.json").write_text(json.dumps({"auths": {
+        f"http://{host}": {"auth": bad}, f"{host}/saved": {"auth": good}, "other.example:5000": {"auth": bad}}}))
+    assert json.loads(sbom().stdout)["os"]["kind"] == "known"
+    # a credential helper named for the host
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-fortest"
+    helper.write_text("#!/bin/sh\nread server\n[ \"$server\" = \"%s\" ] || exit 1\n"
+                      "printf '{\"ServerURL\":\"%%s\",\"Username\":\"admin\",\"Secret\":\"%s\"}' \"$server\"\n"
+                      % (host, ADMIN_PASSWORD))
+    helper.chmod(0o755)
+    (home / ".docker" / "config.json").write_text(json.dumps({"credHelpers": {host: "fortest"}}))
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    assert json.loads(sbom().stdout)["os"]["kind"] == "known"

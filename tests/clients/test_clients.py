@@ -121,8 +121,10 @@ def test_podman_pull_push(images, server, tmp_path):
         shutil.rmtree(store, ignore_errors=True)
 
 
-def test_skopeo_over_https(images, tmp_path):
-    """A real Go TLS client against drydock's HTTPS, verifying the certificate."""
+def test_skopeo_and_podman_over_https(images, tmp_path):
+    """Real Go TLS clients against drydock's HTTPS, verifying the certificate. Debian 12's
+    skopeo and podman (containers/image) offer no ALPN, so they speak HTTP/1.1 over TLS, with
+    Distribution as here; HTTP/2 is tested with curl in tests/http/test_connections.py."""
     from drydock import Server
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
@@ -130,18 +132,29 @@ def test_skopeo_over_https(images, tmp_path):
     certs = tmp_path / "certs.d"
     certs.mkdir()
     shutil.copy(cert, certs / "ca.crt")
-    s = Server(tls=(str(cert), str(key))).start()
+    s = Server(tls=(str(cert), str(key)), extra_args=["--access-log"]).start()
+    store = tempfile.mkdtemp(prefix="drydock-podman-")
     try:
         host = f"127.0.0.1:{s.port}"
-        src = os.path.join(images, "debian-min")
+        src = os.path.join(images, "debian-big")
         run("skopeo", "copy", "--quiet", "--dest-cert-dir", str(certs), f"oci:{src}:latest",
-            f"docker://{host}/tls/min:v1")
-        run("skopeo", "copy", "--quiet", "--src-cert-dir", str(certs), f"docker://{host}/tls/min:v1",
+            f"docker://{host}/tls/big:v1")
+        run("skopeo", "copy", "--quiet", "--src-cert-dir", str(certs), f"docker://{host}/tls/big:v1",
             f"oci:{tmp_path}/pulled:latest")
         assert layer_digests(oci_manifest(str(tmp_path / "pulled"))) == layer_digests(oci_manifest(src))
+        # podman pulls it and pushes it to another repository over the same HTTPS
+        podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+                  "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+        run(*podman, "pull", "-q", "--cert-dir", str(certs), f"{host}/tls/big:v1")
+        run(*podman, "push", "-q", "--cert-dir", str(certs), f"{host}/tls/big:v1", f"docker://{host}/tls/copy:v1")
+        pushed = json.loads(run("skopeo", "inspect", "--raw", "--cert-dir", str(certs), f"docker://{host}/tls/copy:v1"))
+        assert layer_digests(pushed) == layer_digests(oci_manifest(src))
         # without the CA the client must refuse
-        p = subprocess.run(["skopeo", "inspect", f"docker://{host}/tls/min:v1"], capture_output=True, text=True,
+        p = subprocess.run(["skopeo", "inspect", f"docker://{host}/tls/big:v1"], capture_output=True, text=True,
                            timeout=60)
         assert p.returncode != 0 and "certificate" in p.stderr
     finally:
+        shutil.rmtree(store, ignore_errors=True)
         s.stop()
+    log = open(s.log_path).read()
+    assert "PUT /v2/tls/big/manifests/v1 201" in log and "PUT /v2/tls/copy/manifests/v1 201" in log

@@ -185,6 +185,7 @@ def test_malformed_requests_get_clear_answers(server):
         (b"POST /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", b"400", b"differ"),
         (b"POST /v2/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", b"501", b"chunked"),
         (b"GET /v2/%zz HTTP/1.1\r\nHost: x\r\n\r\n", b"400", b"percent-escape"),
+        (b"GET /v2/a%0Ab HTTP/1.1\r\nHost: x\r\n\r\n", b"400", b"control character"),
         (b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70000 + b"\r\n\r\n", b"431", b"64 KiB"),
     ]
     for req, status, why in cases:
@@ -199,6 +200,22 @@ def test_pipelined_requests_answered_in_order(server):
                            b"GET /v2/nope/tags/list HTTP/1.1\r\nHost: x\r\n\r\n"
                            b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", out) == [b"200", b"404", b"200"]
+
+
+def test_http10_keep_alive_only_when_asked(server):
+    c = connect(server.port)
+    c.sendall(b"GET /v2/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    first = c.recv(4096)
+    assert first.startswith(b"HTTP/1.1 200") and b"Connection: keep-alive" in first
+    c.sendall(b"GET /v2/ HTTP/1.0\r\n\r\n")  # no keep-alive: answered, then closed
+    rest = b""
+    while True:
+        b = c.recv(4096)
+        if not b:
+            break
+        rest += b
+    c.close()
+    assert rest.startswith(b"HTTP/1.1 200") and b"Connection: close" in rest
 
 
 def test_expect_100_continue_and_chunked_upload(server):

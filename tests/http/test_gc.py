@@ -304,3 +304,44 @@ def test_settings_from_the_config_file(srv, tmp_path):
     r = subprocess.run([BIN, "gc", "--config", str(conf)], capture_output=True, text=True)
     assert r.returncode == 0 and "removed 1 blobs" in r.stdout, r.stdout + r.stderr
     assert http.get(f"{base}/v2/gc/conf/blobs/{stray}").status_code == 404
+
+
+def test_layer_cache_kept_to_the_blobs_it_describes(srv):
+    """The layer cache (DATA/cache/layers, what each layer held, by digest) never outgrows the blobs
+    it describes: gc removes the entries of blobs that are gone, temporary files an interrupted
+    write left, and, beyond the blobs' bytes (with 64 MiB of slack), the entries largest next to
+    their blob; what fits, and files that are not entries, stay."""
+    http, base = requests.Session(), srv.url
+    m = make_image(http, base, "gc/cache", seed=b"cache")
+    assert put_manifest(http, base, "gc/cache", "v1", m).status_code == 201
+    config, layer = json.loads(m)["config"]["digest"], json.loads(m)["layers"][0]["digest"]
+    cache = os.path.join(srv.data_dir, "cache", "layers")
+    os.makedirs(cache, exist_ok=True)
+
+    def entry(digest):
+        return os.path.join(cache, digest.replace(":", "-"))
+
+    open(entry(layer), "wb").write(b"x" * 100)  # fits: kept
+    gone = sha256(b"a blob that was never stored, or was collected")
+    open(entry(gone), "wb").write(b"x" * 100)
+    with open(entry(config), "wb") as f:  # 100 MiB for a blob of a few dozen bytes
+        f.truncate(100 << 20)
+    stale = entry(layer) + ".tmp-AbC123"
+    open(stale, "wb").write(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh = entry(layer) + ".tmp-XyZ789"  # a write in progress
+    open(fresh, "wb").write(b"half")
+    foreign = os.path.join(cache, "README")
+    open(foreign, "wb").write(b"not an entry")
+
+    r = subprocess.run([BIN, "gc", "--data", srv.data_dir, "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "would remove 3 layer cache entries" in r.stdout, r.stdout + r.stderr
+    assert os.path.exists(entry(config)) and os.path.exists(entry(gone)) and os.path.exists(stale)
+
+    listed, out = gc(srv, "--grace", "1h")
+    assert "removed 3 layer cache entries (100.0 MiB)" in out, out
+    assert "cache/layers/" + os.path.basename(entry(gone)) + " 100 (layer cache: its blob is gone)" in out
+    assert not os.path.exists(entry(gone)) and not os.path.exists(entry(config)) and not os.path.exists(stale)
+    assert os.path.exists(entry(layer)) and os.path.exists(fresh) and os.path.exists(foreign)
+    assert listed == set(), out  # no blob went: only the cache was trimmed
+    assert http.get(f"{base}/v2/gc/cache/manifests/v1").content == m

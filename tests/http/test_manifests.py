@@ -78,6 +78,33 @@ def test_missing_blob(http, base):
     assert r.status_code == 400 and err(r)["code"] == "MANIFEST_BLOB_UNKNOWN"
 
 
+def test_descriptor_sizes_must_match(http, base):
+    """A descriptor whose size differs from the blob's (or the child manifest's) is refused:
+    the image spec says such content must not be trusted, so the registry must not store the
+    lie (Distribution only checks that the blobs exist)."""
+    body = make_image(http, base, "m/sizes")
+    m = json.loads(body)
+    for where, value in (("layers", 2 ** 63 - 1), ("layers", 0), ("config", m["config"]["size"] + 1)):
+        bad = json.loads(body)
+        if where == "layers":
+            bad["layers"][0]["size"] = value
+        else:
+            bad["config"]["size"] = value
+        r = put(http, base, "m/sizes", "v1", json.dumps(bad).encode())
+        assert r.status_code == 400 and err(r)["code"] == "MANIFEST_INVALID", r.text
+        label = "layers[0]" if where == "layers" else "config"
+        have = m["layers"][0]["size"] if where == "layers" else m["config"]["size"]
+        assert err(r)["detail"].startswith(f"{label}: size {value} differs from the {have} bytes of"), err(r)
+    assert http.get(f"{base}/v2/m/sizes/manifests/v1").status_code == 404
+    assert put(http, base, "m/sizes", "v1", body).status_code == 201
+    idx = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha256(body), "size": len(body) + 1}]}
+    r = put(http, base, "m/sizes", "multi", json.dumps(idx).encode(), OCI_INDEX)
+    assert r.status_code == 400 and err(r)["detail"].startswith("manifests[0]: size"), r.text
+    idx["manifests"][0]["size"] = len(body)
+    assert put(http, base, "m/sizes", "multi", json.dumps(idx).encode(), OCI_INDEX).status_code == 201
+
+
 def test_umoci_style_no_media_type(http, base):
     m = json.loads(make_image(http, base, "m/umoci"))
     del m["mediaType"]
@@ -210,6 +237,17 @@ def test_subject_and_referrers(http, base):
     assert put(http, base, repo, sha256(art), art).status_code == 201
     r = http.get(f"{base}/v2/{repo}/referrers/{subject}?artifactType=application/vnd.example.cfg%2Bjson")
     assert [m["digest"] for m in r.json()["manifests"]] == [sha256(art)]
+    # also for an image config: the newest conformance suite's artifacts-with-subject/referrers
+    img_cfg = push_blob(http, base, repo, b'{"architecture":"amd64","os":"linux"}')
+    img = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                      "config": {"mediaType": OCI_CONFIG, "digest": img_cfg, "size": 37},
+                      "layers": [], "subject": {"mediaType": OCI_MANIFEST, "digest": subject,
+                                                "size": len(body)}}).encode()
+    assert put(http, base, repo, sha256(img), img).status_code == 201
+    listed = {m["digest"]: m for m in http.get(f"{base}/v2/{repo}/referrers/{subject}").json()["manifests"]}
+    assert listed[sha256(img)]["artifactType"] == OCI_CONFIG
+    r = http.get(f"{base}/v2/{repo}/referrers/{subject}", params={"artifactType": OCI_CONFIG})
+    assert [m["digest"] for m in r.json()["manifests"]] == [sha256(img)]
 
 
 def test_subject_may_be_absent(http, base):

@@ -292,3 +292,83 @@ def test_concurrent_same_blob_and_tag(base):
     # the tag points at one of the pushed manifests, whole
     body = requests.get(f"{base}/v2/up/race/manifests/latest").content
     assert body in [r[3] for r in results]
+
+
+def test_session_cap_per_account():
+    """One account cannot hold every upload session: at max-upload-sessions-per-account its own
+    least recently used session that no request is using is cancelled to admit a new one, others'
+    are never touched, and only when all of its sessions are in use is it refused, with a 429
+    that names the cap."""
+    import base64
+    import socket
+    import subprocess
+    import time
+    import requests
+    from drydock import BIN, Server
+    s = Server(auth=True, extra_args=["--max-upload-sessions", "100", "--max-upload-sessions-per-account", "3"])
+    s.start()
+    try:
+        creds = {}
+        for name in ("alice", "bob", "carol"):
+            creds[name] = (name, f"pw-{name}-secret")
+            p = subprocess.run([BIN, "user", "--data", s.data_dir, "add", name, "--password-stdin",
+                                "--role", "writer:team/*"], input=creds[name][1] + "\n", capture_output=True,
+                               text=True, timeout=30)
+            assert p.returncode == 0, p.stderr
+        alice, bob, carol = (requests.Session() for _ in range(3))
+        alice.auth, bob.auth, carol.auth = creds["alice"], creds["bob"], creds["carol"]
+
+        a = [start(alice, s.url, "team/a") for _ in range(3)]
+        assert alice.patch(a[0], data=b"moved on").status_code == 202  # a[0] is now the most recently used
+        b = [start(bob, s.url, "team/b") for _ in range(3)]
+        a.append(start(alice, s.url, "team/a"))  # at the cap: a[1], the least recently used, goes
+        r = alice.get(a[1])
+        assert r.status_code == 404 and err_code(r) == "BLOB_UPLOAD_UNKNOWN"
+        assert all(alice.get(u).status_code == 204 for u in (a[0], a[2], a[3]))
+        assert all(bob.get(u).status_code == 204 for u in b)  # bob's are his
+        a.append(start(alice, s.url, "team/a"))  # then a[2]
+        assert alice.get(a[2]).status_code == 404 and alice.get(a[0]).status_code == 204
+        d = sha256(b"moved on")
+        assert alice.put(f"{a[0]}?digest={d}").status_code == 201  # what was kept works on
+
+        # every one of carol's sessions in use by a request (a PATCH whose body is still coming):
+        # nothing to cancel, so a new one is refused, naming the cap
+        c = [start(carol, s.url, "team/c") for _ in range(3)]
+        auth = base64.b64encode(b"carol:pw-carol-secret").decode()
+        socks = []
+        for u in c:
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            sock.sendall(f"PATCH {u[len(s.url):]} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                         "Content-Length: 10\r\n\r\n12345".encode())
+            socks.append(sock)
+        for u in c:  # each is held by its PATCH once a second request finds it busy
+            deadline = time.time() + 30
+            while carol.patch(u, data=b"").status_code != 409 and time.time() < deadline:
+                time.sleep(0.05)
+        r = carol.post(f"{s.url}/v2/team/c/blobs/uploads/")
+        assert r.status_code == 429 and err_code(r) == "TOOMANYREQUESTS", r.text
+        assert r.json()["errors"][0]["message"] == (
+            "account 'carol' has 3 upload sessions open, all in use by requests right now"
+            " (max-upload-sessions-per-account)")
+        assert start(bob, s.url, "team/b")  # another account is not held up
+        for sock in socks:
+            sock.sendall(b"67890")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 202")
+            sock.close()
+        assert start(carol, s.url, "team/c")  # idle again: the oldest makes room
+    finally:
+        s.stop()
+
+
+def test_session_cap_per_client_address():
+    """Without accounts (auth off) the cap counts per client address."""
+    from drydock import Server
+    import requests
+    s = Server(extra_args=["--max-upload-sessions-per-account", "2"]).start()
+    try:
+        with requests.Session() as http:
+            u = [start(http, s.url, "up/addr") for _ in range(3)]
+            assert http.get(u[0]).status_code == 404
+            assert http.get(u[1]).status_code == 204 and http.get(u[2]).status_code == 204
+    finally:
+        s.stop()

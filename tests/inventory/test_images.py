@@ -347,7 +347,7 @@ def test_limits_stop_bombs(tmp_path):
     """A layer that expands far beyond its size, too many entries, an oversized database:
     each is refused with an error naming the limit (the limits are lowered for the test
     through the environment, as an operator may)."""
-    zeros = b"\0" * (64 << 20)
+    zeros = b"\0" * (48 << 20)  # under the 64 MiB after which the compression ratio counts
     l1 = tar_bytes([("big.bin", "file", zeros), ("var/lib/dpkg/status", "file", stanza("a", "1.0"))])
     for how in ("gzip", "zstd"):
         layout, descs = make_layout(tmp_path / how, [(l1, how)])
@@ -355,6 +355,7 @@ def test_limits_stop_bombs(tmp_path):
         env = dict(os.environ, DRYDOCK_MAX_LAYER_BYTES=str(16 << 20))
         p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True, env=env)
         assert p.returncode == 1 and "decompression bomb" in p.stderr and "big.bin" in p.stderr
+        assert "image over a scanning limit" in p.stderr and "request body too large" not in p.stderr, p.stderr
         assert names(sbom(layout), "dpkg") == ["a"]  # within the built-in limit it reads fine
     many = tar_bytes([(f"f{i}", "file", "") for i in range(200)])
     layout, _ = make_layout(tmp_path / "many", [(many, "plain")])
@@ -414,3 +415,95 @@ def test_multi_platform_index(tmp_path):
     layout, _ = make_layout(tmp_path / "one", [(tar_bytes([("var/lib/dpkg/status", "file", stanza("x", "1"))]), "gzip")])
     p = subprocess.run([BIN, "sbom", layout, "--all-platforms"], capture_output=True, text=True, check=True)
     assert [names(d, "dpkg") for d in json.loads(p.stdout)] == [["x"]]
+
+
+def test_compression_ratio_limit(tmp_path):
+    """Past 64 MiB out, a layer may not expand beyond 1000 times the compressed bytes read:
+    gzip's ceiling (about 1030:1, a stream of nothing but zeros) and any zstd bomb are refused
+    there, however far the 64 GiB limit is; real layers (2-10:1) never come near."""
+    zeros = tar_bytes([("var/lib/dpkg/status", "file", stanza("a", "1.0")), ("disk.img", "file", b"\0" * (80 << 20))])
+    for how in ("gzip", "zstd"):
+        layout, descs = make_layout(tmp_path / how, [(zeros, how)])
+        p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True)
+        assert p.returncode == 1 and "image over a scanning limit" in p.stderr, p.stderr
+        assert "1000 times its compressed size at 'disk.img'" in p.stderr and "compression-ratio limit" in p.stderr
+    # an operator may lower it: 80 MB of text (about 10:1) passes 1000:1 and fails 2:1
+    text = tar_bytes([("var/lib/dpkg/status", "file", "".join(stanza(f"p{i}", f"1.{i}") for i in range(20000))),
+                      ("usr/share/doc/all.txt", "file", "".join(stanza(f"p{i}", f"1.{i}") for i in range(1000000)))])
+    layout, _ = make_layout(tmp_path / "text", [(text, "gzip")])
+    assert len(names(sbom(layout), "dpkg")) == 20000
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True,
+                       env=dict(os.environ, DRYDOCK_MAX_LAYER_RATIO="2"))
+    assert p.returncode == 1 and "more than 2 times its compressed size" in p.stderr, p.stderr
+
+
+def test_links_to_where_distributions_put_the_files(tmp_path):
+    """Only the package managers' paths are kept, and where real images put those files behind
+    a link: Red Hat's etc/redhat-release -> ../usr/lib/redhat-release, a merged /usr's
+    lib -> usr/lib over apk's database. A file that a link elsewhere points at is kept in a
+    small budget, whichever comes first in the tar, or in another layer."""
+    l1 = tar_bytes([("etc/redhat-release", "symlink", "../usr/lib/redhat-release"),
+                    ("usr/lib/redhat-release", "file", "Red Hat Enterprise Linux release 9.4 (Plow)\n"),
+                    ("lib", "symlink", "usr/lib"),
+                    ("usr/lib/apk/db/installed", "file", "P:musl\nV:1.2.4-r0\nA:x86_64\no:musl\n\n")])
+    layout, _ = make_layout(tmp_path / "rh", [(l1, "gzip")])
+    got = sbom(layout)
+    assert (got["os"]["id"], got["os"]["version_id"]) == ("rhel", "9.4")
+    assert names(got, "apk") == ["musl"]
+    # the file before the link in one layer; the file in one layer and the link in the next
+    before = tar_bytes([("srv/dpkg/status", "file", stanza("moved", "1.0")), ("var/lib/dpkg", "symlink", "/srv/dpkg")])
+    layout, _ = make_layout(tmp_path / "before", [(before, "gzip")])
+    assert names(sbom(layout), "dpkg") == ["moved"]
+    layout, _ = make_layout(tmp_path / "across", [(tar_bytes([("opt/db/status", "file", stanza("later", "2.0"))]), "gzip"),
+                                                  (tar_bytes([("var/lib/dpkg", "symlink", "../../opt/db")]), "gzip")])
+    assert names(sbom(layout), "dpkg") == ["later"]
+    # beyond the budget (32 MiB a layer) such a file is noted, not kept: reached through a
+    # link, the inventory fails naming the limit rather than report without it
+    big = "".join(stanza(f"p{i}", "1.0") for i in range(600000))
+    assert len(big) > 32 << 20
+    layout, _ = make_layout(tmp_path / "spare", [(tar_bytes([("opt/db/status", "file", big)]), "gzip"),
+                                                 (tar_bytes([("var/lib/dpkg", "symlink", "/opt/db")]), "gzip")])
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True)
+    assert p.returncode == 1 and "image over a scanning limit" in p.stderr, p.stderr
+    assert "'var/lib/dpkg/status' leads to 'opt/db/status', which its layer did not keep" in p.stderr
+
+
+def test_kept_bytes_per_layer_and_per_image(tmp_path):
+    """What the layers keep is bounded per layer (384 MiB) and per image (1 GiB); lowered here
+    through the environment, as an operator may."""
+    status = "".join(stanza(f"p{i}", "1.0") for i in range(20000))  # about 1.1 MB
+    l1 = tar_bytes([("var/lib/dpkg/status", "file", status)])
+    l2 = tar_bytes([("var/lib/dpkg/status", "file", status + stanza("q", "2.0"))])
+    layout, descs = make_layout(tmp_path / "img", [(l1, "gzip"), (l2, "gzip")])
+    assert len(names(sbom(layout), "dpkg")) == 20001
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True,
+                       env=dict(os.environ, DRYDOCK_MAX_LAYER_KEPT_BYTES="1000000"))
+    assert p.returncode == 1 and "layer keeps more than 1000000 bytes" in p.stderr, p.stderr
+    assert "per-layer limit" in p.stderr and "var/lib/dpkg/status" in p.stderr
+    for cache in ("--no-cache", "--cache"):  # read, or taken from the cache: the same sum
+        args = [BIN, "sbom", layout, cache] + ([str(tmp_path / "cache")] if cache == "--cache" else [])
+        subprocess.run(args, capture_output=True, check=True)
+        p = subprocess.run(args, capture_output=True, text=True,
+                           env=dict(os.environ, DRYDOCK_MAX_IMAGE_KEPT_BYTES="2000000"))
+        assert p.returncode == 1 and "image keeps more than 2000000 bytes" in p.stderr, p.stderr
+        assert "per-image limit" in p.stderr and descs[1]["digest"] in p.stderr
+
+
+def test_descriptor_sizes_are_checked(tmp_path):
+    """A layer whose descriptor gives another size than its blob's is refused (the image spec:
+    content whose length differs must not be trusted), the blob itself being fine."""
+    l1 = tar_bytes([("var/lib/dpkg/status", "file", stanza("a", "1.0"))])
+    layout, descs = make_layout(tmp_path / "img", [(l1, "gzip")])
+    assert names(sbom(layout), "dpkg") == ["a"]
+    idx = json.load(open(os.path.join(layout, "index.json")))
+    mpath = os.path.join(layout, "blobs", *idx["manifests"][0]["digest"].split(":"))
+    m = json.load(open(mpath))
+    m["layers"][0]["size"] = 2 ** 63 - 1
+    data = json.dumps(m).encode()
+    d = hashlib.sha256(data).hexdigest()
+    (tmp_path / "img/blobs/sha256" / d).write_bytes(data)
+    idx["manifests"][0].update(digest="sha256:" + d, size=len(data))
+    (tmp_path / "img/index.json").write_text(json.dumps(idx))
+    p = subprocess.run([BIN, "sbom", layout, "--no-cache"], capture_output=True, text=True)
+    assert p.returncode == 1 and "its descriptor gives 9223372036854775807 bytes" in p.stderr, p.stderr
+    assert f"its blob has {descs[0]['size']}" in p.stderr

@@ -22,10 +22,10 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 class Server:
     """One drydock process over a data directory; restartable, killable."""
 
-    def __init__(self, data_dir=None, extra_args=(), tls=None, auth=False, env=None):
+    def __init__(self, data_dir=None, extra_args=(), tls=None, auth=False, env=None, host="127.0.0.1"):
         """auth=False runs with `auth = off` (the registry-core tests speak to an open
         registry); auth=True keeps the default, with the administrator's password from
-        ADMIN_PASSWORD."""
+        ADMIN_PASSWORD. host: the loopback address to listen on, "127.0.0.1" or "::1"."""
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="drydock-test-")
         os.makedirs(self.data_dir, exist_ok=True)
         self.extra_args = (["--auth", "off"] if not auth else []) + list(extra_args)
@@ -33,14 +33,15 @@ class Server:
         self.tls = tls  # (cert, key) or None
         self.proc = None
         self.port = None
+        self.host = f"[{host}]" if ":" in host else host  # as it goes in a URL or HOST:PORT
         self.log_path = os.path.join(self.data_dir, "server.log")
 
     @property
     def url(self):
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self):
-        args = [BIN, "serve", "--listen", f"127.0.0.1:{self.port or 0}",
+        args = [BIN, "serve", "--listen", f"{self.host}:{self.port or 0}",
                 "--data", self.data_dir, "--log-level", "info"] + self.extra_args
         if self.tls:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]
@@ -51,7 +52,7 @@ class Server:
         while time.time() < deadline:
             with open(self.log_path) as f:
                 f.seek(start_len)
-                m = re.search(r"serving https?://[^:]+:(\d+)", f.read())
+                m = re.search(r"serving https?://\S+:(\d+),", f.read())
             if m:
                 self.port = int(m.group(1))
                 return self

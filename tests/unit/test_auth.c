@@ -188,6 +188,33 @@ static void test_ratelimit(void)
 	ratelimit_free(rl);
 }
 
+/* Regression: failures for other names (that need not exist) evicted the slot counting a
+ * victim's failures, so a guesser who cycled colliding names was never locked out. */
+static void test_ratelimit_no_eviction(void)
+{
+	struct ratelimit *rl = ratelimit_new();
+	char name[32];
+	for (int round = 0; round < 8; round++) {
+		ratelimit_failed(rl, "victim", NULL, 1000 + round);
+		for (int i = 0; i < 5000; i++) { /* names whose slots may collide with the victim's */
+			snprintf(name, sizeof(name), "junk-%d-%d", round, i);
+			ratelimit_failed(rl, name, NULL, 1000 + round);
+		}
+	}
+	CHECK(ratelimit_check(rl, "victim", NULL, 1010) > 0);
+	/* a full table: an account it cannot track shares a slot that locks, it is not let through */
+	struct ratelimit *full = ratelimit_new();
+	for (int i = 0; i < 200000; i++) {
+		snprintf(name, sizeof(name), "fill-%d", i);
+		ratelimit_failed(full, name, NULL, 5000);
+	}
+	for (int i = 0; i < 64; i++)
+		ratelimit_failed(full, "late-victim", NULL, 5001);
+	CHECK(ratelimit_check(full, "late-victim", NULL, 5001) > 0);
+	ratelimit_free(full);
+	ratelimit_free(rl);
+}
+
 void suite_auth(void)
 {
 	RUN(test_base64);
@@ -197,4 +224,5 @@ void suite_auth(void)
 	RUN(test_passwords);
 	RUN(test_roles);
 	RUN(test_ratelimit);
+	RUN(test_ratelimit_no_eviction);
 }

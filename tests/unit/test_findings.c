@@ -104,6 +104,65 @@ static void test_db_build_and_damage(void)
 	arena_free(&a);
 }
 
+/* A file's CRC is checked by a thread of its own when nothing else is open (lookups wait for it,
+ * and a damaged file answers nothing: no entries, no ecosystem, a scan that fails), and before
+ * open returns when another database is open (a replacement is refused whole). */
+static void test_checksum_after_open(void)
+{
+	struct arena a = {0};
+	struct vdb_builder *b = vdb_builder_new();
+	vdb_builder_feed(b, "t", "osv", "test");
+	struct osv_record r1 = rec(&a, "CVE-1", "2024-01-01T00:00:00Z", "Debian:12", "zlib", "1.2-2");
+	vdb_builder_add(b, &r1);
+	char *path, *damaged;
+	struct vulndb *db = write_and_open(b, &path);
+	vdb_builder_free(b);
+	if (!db)
+		return;
+	const char *why;
+	size_t n;
+	CHECK(vulndb_verify(db, &why) == 0 && !why);
+	CHECK(vulndb_lookup(db, "Debian:12", "zlib", &n) && n == 1);
+	vulndb_close(db);
+	char *data;
+	size_t len;
+	CHECK(util_read_file(path, 1 << 26, &data, &len) == 0);
+	data[len - 3] ^= 0x40; /* in the body: the header and every section still look right */
+	damaged = malloc(strlen(path) + 8);
+	snprintf(damaged, strlen(path) + 8, "%s.bad", path);
+	FILE *f = fopen(damaged, "wb");
+	CHECK(f && fwrite(data, 1, len, f) == len && fclose(f) == 0);
+	free(data);
+
+	/* nothing else open: it opens, and answers nothing once its check fails */
+	CHECK(vulndb_open(damaged, &db, &why) == 0);
+	if (db) {
+		CHECK(vulndb_verify(db, &why) == DD_E_DB_INVALID && strstr(why, "checksum") && strstr(why, ".bad"));
+		CHECK(!vulndb_lookup(db, "Debian:12", "zlib", &n) && n == 0);
+		CHECK(!vulndb_has_ecosystem(db, "Debian:12"));
+		struct inventory inv = one_pkg(&a, "debian", "12",
+					       (struct package){.type = PKG_DPKG, .name = "zlib", .version = "1.2-1"});
+		struct scan_result res;
+		CHECK(scan_match(&a, db, &inv, &res, &why) == DD_E_DB_INVALID && strstr(why, "checksum"));
+		vulndb_close(db);
+	}
+	/* with a good one open, the damaged one is refused at open */
+	struct vulndb *good = NULL;
+	CHECK(vulndb_open(path, &good, &why) == 0);
+	CHECK(vulndb_open(damaged, &db, &why) == DD_E_DB_INVALID && !db && strstr(why, "checksum"));
+	CHECK(vulndb_open(path, &db, &why) == 0 && vulndb_verify(db, &why) == 0);
+	vulndb_close(db);
+	vulndb_close(good);
+	/* closed while its check may still run */
+	CHECK(vulndb_open(path, &db, &why) == 0);
+	vulndb_close(db);
+	unlink(damaged);
+	unlink(path);
+	free(damaged);
+	free(path);
+	arena_free(&a);
+}
+
 /* Simple entries ("introduced 0" [, "fixed X"]) are decided by the installed version's rank
  * among the package's fixes, which the builder sorts in dpkg order, not string order. */
 static const struct finding *find_id(const struct scan_result *r, const char *id)
@@ -563,6 +622,7 @@ static void test_golden_redhat(void)
 void suite_findings(void)
 {
 	RUN(test_db_build_and_damage);
+	RUN(test_checksum_after_open);
 	RUN(test_ranked_fixes);
 	RUN(test_severity);
 	RUN(test_uct_quirks);

@@ -27,6 +27,7 @@ static void test_image_manifest(void)
 	CHECK_STR(mi.refs[0].digest, D1);
 	CHECK_STR(mi.refs[1].digest, D2);
 	CHECK(mi.refs[0].kind == REF_BLOB && mi.refs[1].kind == REF_BLOB);
+	CHECK(mi.refs[0].size == 10 && mi.refs[1].size == 5); /* checked against the blobs at the PUT */
 	CHECK_STR(mi.annotations, "{\"a\":\"1\",\"b\":\"2\"}");
 	/* a foreign layer is named (gc keeps it when pushed) but not required */
 	const char *f = "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\","
@@ -36,7 +37,7 @@ static void test_image_manifest(void)
 	CHECK(parse(&a, f, MT_OCI_MANIFEST, &mi, &why) == 0);
 	CHECK(mi.nrefs == 2 && mi.refs[1].kind == REF_FOREIGN);
 	CHECK_STR(mi.refs[1].digest, D2);
-	CHECK_STR(mi.artifact_type, "");
+	CHECK_STR(mi.artifact_type, MT_OCI_CONFIG); /* none given: the config's media type (referrers API) */
 	/* no mediaType field (umoci): Content-Type names it */
 	const char *u = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" MT_OCI_CONFIG "\",\"digest\":\"" D1
 			"\",\"size\":1},\"layers\":[]}";

@@ -6,6 +6,7 @@
 #include "registry/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/space.h"
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -137,13 +138,13 @@ static void test_meta_sqlite(void)
 	CHECK(o->blob_linked(m, "r", D1, &size) == 0 && size == 42);
 	CHECK(o->blob_linked(m, "other", D1, &size) == DD_E_BLOB_UNKNOWN);
 
-	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 1};
 	const char *missing;
 	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
-	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB}};
+	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB, 0}};
 	struct manifest_put p2 = p;
 	p2.refs = bad_refs;
 	p2.tag = "v2";
@@ -175,13 +176,31 @@ static void test_meta_sqlite(void)
 	CHECK(o->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
 
 	/* uploads and the session cap */
-	CHECK(o->upload_create(m, "u1", "r", 1) == 0);
-	CHECK(o->upload_create(m, "u2", "r", 1) == DD_E_TOOMANYREQUESTS);
+	enum upload_cap cap;
+	CHECK(o->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
 	CHECK(o->upload_set_offset(m, "u1", 77) == 0);
 	struct upload_rec ur;
 	CHECK(o->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
 	CHECK(o->upload_delete(m, "u1") == 0);
 	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
+
+	/* the cap of one owner leaves the others their room; its sessions are listed least recently
+	 * used first, and a session moved on goes to the end */
+	const char *ids[] = {"a1", "a2", "a3"};
+	for (int i = 0; i < 3; i++)
+		CHECK(o->upload_create(m, ids[i], "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
+	CHECK(o->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(o->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
+	CHECK(o->upload_set_offset(m, "a1", 5) == 0);
+	const char **own;
+	CHECK(o->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
+	CHECK(n == 3 && !strcmp(own[0], "a2") && !strcmp(own[1], "a3") && !strcmp(own[2], "a1"));
+	CHECK(o->uploads_of_owner(m, &a, "alice", 1, &own, &n) == 0 && n == 1 && !strcmp(own[0], "a2"));
+	CHECK(o->upload_delete(m, "a2") == 0);
+	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == 0);
+	CHECK(o->uploads_of_owner(m, &a, "nobody", 10, &own, &n) == 0 && n == 0);
 	arena_free(&a);
 	m->ops->free(m);
 	remove_dir(dir);
@@ -209,7 +228,7 @@ static void test_meta_assessments(void)
 		return;
 	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
-	struct manifest_ref refs[] = {{D1, REF_BLOB}};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	CHECK(o->blob_link(m, "r", D1, 42) == 0);
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
@@ -285,7 +304,7 @@ static void test_meta_unreferenced(void)
 	const char *blob[4] = {"sha256:a1", "sha256:b2", "sha256:c3", "sha256:d4"};
 	for (int i = 0; i < 4; i++)
 		CHECK(o->blob_link(m, i == 3 ? "s" : "r", blob[i], 10 + i) == 0);
-	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB}, {"sha256:b2", REF_FOREIGN}};
+	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB, 0}, {"sha256:b2", REF_FOREIGN, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:m1", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 2};
@@ -317,6 +336,43 @@ static void test_meta_unreferenced(void)
 }
 
 /* A data directory from before a column was added: opening adds it, old rows read with it empty. */
+/* Referrers stored before an image manifest without artifactType was given its config's media
+ * type get it once when the data directory is opened. */
+static void test_meta_referrer_migration(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/meta.db", dir);
+	struct meta *m = NULL;
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		return;
+	m->ops->free(m);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db,
+			   "DELETE FROM settings WHERE key='migrated.referrer-artifact-type';"
+			   "INSERT INTO manifests(repo, digest, media_type, artifact_type, subject, annotations, size, content,"
+			   " created) VALUES('r', 'sha256:ref', 'application/vnd.oci.image.manifest.v1+json', '', 'sha256:s',"
+			   " '', 2, '{\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\"}}', 1),"
+			   " ('r', 'sha256:idx', 'application/vnd.oci.image.index.v1+json', '', 'sha256:s', '', 2,"
+			   " '{\"manifests\":[]}', 1);",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (m)
+		m->ops->free(m);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db, "SELECT digest, artifact_type FROM manifests ORDER BY digest", -1, &st, NULL) ==
+	      SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 1), ""));
+	CHECK(sqlite3_step(st) == SQLITE_ROW &&
+	      !strcmp((const char *)sqlite3_column_text(st, 1), "application/vnd.oci.image.config.v1+json"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	remove_dir(dir);
+}
+
 static void test_meta_migration(void)
 {
 	char *dir = unit_tmpdir(), path[512];
@@ -328,7 +384,10 @@ static void test_meta_migration(void)
 			   " reason TEXT NOT NULL, report TEXT NOT NULL, inventory TEXT NOT NULL, db_generation TEXT NOT NULL,"
 			   " scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '',"
 			   " PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
-			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');",
+			   "INSERT INTO assessments VALUES('r', 'sha256:aa', 'Healthy', '', '{}', '', 'g', 1, 2, 'h');"
+			   "CREATE TABLE uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL, offset INTEGER NOT NULL,"
+			   " created INTEGER NOT NULL, updated INTEGER NOT NULL) WITHOUT ROWID;"
+			   "INSERT INTO uploads VALUES('old', 'r', 3, 1, 1);",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	struct meta *m = NULL;
@@ -341,10 +400,197 @@ static void test_meta_migration(void)
 	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
 	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	/* a session from before owners were recorded is kept, and counts for no one's cap */
+	struct upload_rec ur;
+	enum upload_cap cap;
+	CHECK(m->ops->upload_get(m, &a, "old", &ur) == 0 && ur.offset == 3);
+	CHECK(m->ops->upload_create(m, "new", "r", "alice", 10, 1, &cap) == 0);
+	/* listings read the covering index, never the rows with their reports */
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CHECK(sqlite3_prepare_v2(db,
+				 "EXPLAIN QUERY PLAN SELECT repo, digest, status, reason, db_generation, scanned_at,"
+				 " duration_us, counts FROM assessments WHERE repo='r' ORDER BY repo, digest",
+				 -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && strstr((const char *)sqlite3_column_text(st, 3),
+						       "COVERING INDEX assessments_list"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	m->ops->free(m);
 	CHECK(meta_sqlite_open(path, &m) == 0); /* and once more: nothing left to add */
 	if (m)
 		m->ops->free(m);
+	arena_free(&a);
+	remove_dir(dir);
+}
+
+/* The running totals against a recount of every assessment: counts "%d %d ..." of seven numbers
+ * below 10^12 add up, anything else counts as `uncounted`. */
+static int canonical_counts(const char *c, long long v[7])
+{
+	char again[200];
+	if (sscanf(c, "%lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) != 7)
+		return 0;
+	for (int k = 0; k < 7; k++)
+		if (v[k] < 0 || v[k] >= 1000000000000LL)
+			return 0;
+	snprintf(again, sizeof(again), "%lld %lld %lld %lld %lld %lld %lld", v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+	return !strcmp(again, c);
+}
+
+struct recount {
+	char repo[64], status[32];
+	long long images, c[7], uncounted;
+};
+
+static struct recount *recount_at(struct recount *t, size_t *n, const char *repo, const char *status)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(t[i].repo, repo) && !strcmp(t[i].status, status))
+			return &t[i];
+	struct recount *x = &t[(*n)++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->repo, sizeof(x->repo), "%s", repo);
+	snprintf(x->status, sizeof(x->status), "%s", status);
+	return x;
+}
+
+/* 1 when assessment_totals (per repository and registry-wide) equal a recount; *images: how many. */
+static int totals_match(struct meta *m, long long *images)
+{
+	struct arena a = {0};
+	struct assessment_rec *v;
+	struct assessment_total *t, *g;
+	size_t n, nt, ng, nr = 0;
+	struct recount want[64];
+	int ok = m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n < 20 &&
+		 m->ops->assessment_totals(m, &a, NULL, &t, &nt) == 0 && m->ops->assessment_totals(m, &a, "", &g, &ng) == 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		long long c[7];
+		int counted = canonical_counts(v[i].counts, c);
+		for (int pass = 0; pass < 2; pass++) {
+			struct recount *x = recount_at(want, &nr, pass ? "" : v[i].repo, v[i].status);
+			x->images++;
+			x->uncounted += !counted;
+			for (int k = 0; k < 7 && counted; k++)
+				x->c[k] += c[k];
+		}
+	}
+	size_t seen = 0;
+	for (size_t pass = 0; ok && pass < 2; pass++)
+		for (size_t i = 0; ok && i < (pass ? ng : nt); i++) {
+			const struct assessment_total *x = pass ? &g[i] : &t[i];
+			struct recount *w = recount_at(want, &nr, x->repo, x->status);
+			ok = w->images == x->images && w->uncounted == x->uncounted && w->c[6] == x->unfixed;
+			for (int k = 0; k < 6; k++)
+				ok &= w->c[k] == x->severity[k];
+			seen++;
+		}
+	ok &= seen == nr; /* and no recounted (repository, status) the totals lack */
+	*images = (long long)n;
+	arena_free(&a);
+	return ok;
+}
+
+/* Stores an assessment of repo@digest (a new manifest and its job, or a re-assessment): how 0 stores
+ * the whole row, 1 the same findings (only touched), 2 a new report of the stored inventory. */
+static void assess(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
+		   int how)
+{
+	struct arena a = {0};
+	struct scan_job *jobs;
+	size_t n;
+	const char *missing;
+	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = NULL, .queue_scan = 1};
+	CHECK(m->ops->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->ops->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
+	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
+			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
+				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
+				      .scanned_at = 1, .duration_us = 1}};
+	CHECK(m->ops->scan_complete(m, &d, 1) == 0);
+	arena_free(&a);
+}
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	char *err = NULL;
+	CHECK(sqlite3_exec(db, text, NULL, NULL, &err) == SQLITE_OK);
+	if (err)
+		fprintf(stderr, "  sql: %s\n", err);
+	sqlite3_free(err);
+	sqlite3_close(db);
+}
+
+static void test_meta_totals(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	long long images;
+	struct arena a = {0};
+	struct assessment_total *t;
+	size_t n;
+	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0 && n == 0);
+	/* pushes: statuses, repositories, a repository's listing */
+	assess(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0);
+	assess(m, "r1", "sha256:a2", "Unhealthy", "0 1 0 2 0 3 4", 0);
+	assess(m, "r1", "sha256:a3", "NotApplicable", "0 0 0 0 0 0 0", 0);
+	assess(m, "r2/x", "sha256:b1", "Failed", "0 0 0 0 0 0 0", 0);
+	assess(m, "r2/x", "sha256:b2", "Healthy", "0 0 0 0 7 0 0", 0);
+	CHECK(totals_match(m, &images) && images == 5);
+	CHECK(m->ops->assessment_totals(m, &a, "r1", &t, &n) == 0 && n == 2);
+	CHECK(!strcmp(t[0].status, "NotApplicable") && t[0].images == 1 && !strcmp(t[1].status, "Unhealthy") &&
+	      t[1].images == 2 && t[1].severity[0] == 1 && t[1].severity[1] == 3 && t[1].unfixed == 11);
+	/* re-assessments: other findings (the row rewritten), the same findings with counts filled in
+	 * (only touched), a status that changes */
+	assess(m, "r1", "sha256:a1", "Unhealthy", "2 0 0 0 0 0 1", 0);
+	assess(m, "r1", "sha256:a2", "Unhealthy", "0 1 0 2 0 3 5", 1);
+	assess(m, "r2/x", "sha256:b2", "Unhealthy", "0 9 0 0 7 0 0", 2);
+	assess(m, "r1", "sha256:a3", "NotApplicable", "0 0 0 0 0 0 0", 1);
+	CHECK(totals_match(m, &images) && images == 5);
+	/* counts in no form drydock writes (and none at all: stored before counts were) */
+	sql(path, "UPDATE assessments SET counts='' WHERE digest='sha256:a1';"
+		  "UPDATE assessments SET counts='01 2 3 4 5 6 7' WHERE digest='sha256:a2';"
+		  "UPDATE assessments SET counts='-1 0 0 0 0 0 0' WHERE digest='sha256:a3';"
+		  "UPDATE assessments SET counts='1 2 3' WHERE digest='sha256:b1';"
+		  "UPDATE assessments SET counts='1000000000000 0 0 0 0 0 0' WHERE digest='sha256:b2';");
+	CHECK(totals_match(m, &images));
+	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0);
+	long long uncounted = 0;
+	for (size_t i = 0; i < n; i++)
+		uncounted += t[i].uncounted;
+	CHECK(uncounted == 5);
+	sql(path, "UPDATE assessments SET counts='1 1 1 1 1 1 1' WHERE digest IN ('sha256:a1', 'sha256:b2');"
+		  "UPDATE assessments SET status='Healthy' WHERE digest='sha256:a3';");
+	CHECK(totals_match(m, &images));
+	/* deletes: a manifest (its assessment goes with it), an untagged one collected */
+	CHECK(m->ops->manifest_delete(m, "r1", "sha256:a1") == 0);
+	CHECK(totals_match(m, &images) && images == 4);
+	CHECK(m->ops->manifest_forget_untagged(m, "r2/x", "sha256:b1", util_now() + 10) == 0);
+	CHECK(totals_match(m, &images) && images == 3);
+	/* reopened, the totals are as they were; a data directory from before them gets them */
+	m->ops->free(m);
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	CHECK(totals_match(m, &images) && images == 3);
+	m->ops->free(m);
+	sql(path, "DROP TRIGGER assessments_totals_insert; DROP TRIGGER assessments_totals_delete;"
+		  "DROP TRIGGER assessments_totals_update; DROP TABLE assessment_totals;");
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	CHECK(totals_match(m, &images) && images == 3);
+	assess(m, "r3", "sha256:c1", "Unhealthy", "5 0 0 0 0 0 5", 0);
+	CHECK(totals_match(m, &images) && images == 4);
+	m->ops->free(m);
+out:
 	arena_free(&a);
 	remove_dir(dir);
 }
@@ -370,12 +616,66 @@ static void test_events(void)
 	events_clear();
 }
 
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) ? -1 : (int64_t)st.st_size;
+}
+
+/* The reserve file: made in steps while there is room above the floor, given back a step at a
+ * time, made again; pushes (space_admit) refused below the floor, never what stores nothing. */
+static void test_space(void)
+{
+	char *dir = unit_tmpdir(), path[512];
+	snprintf(path, sizeof(path), "%s/reserve", dir);
+	const int64_t MiB = 1024 * 1024, want = 10 * MiB; /* steps of 4, 4 and 2 MiB */
+	struct space *sp;
+	struct space_stat st;
+	CHECK(space_open(dir, 0, want, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == 0 && st.reserve_wanted == want && st.free_bytes > 0);
+	if (st.free_bytes < 64 * MiB) { /* the steps below need room on the temporary directory */
+		fprintf(stderr, "  skipped: less than 64 MiB free in '%s'\n", dir);
+		space_free(sp);
+		remove_dir(dir);
+		return;
+	}
+	CHECK(file_size(path) == -1); /* opening makes nothing */
+	CHECK(space_refill(sp) == 0 && file_size(path) == want);
+	CHECK(space_stat(sp, &st) == 0 && st.reserve_held == want && st.state == SPACE_OK);
+	CHECK(space_admit(sp, 1) == 0 && space_admit(sp, 0) == 0);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 4 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == want - 8 * MiB);
+	CHECK(space_release(sp) == 1 && file_size(path) == -1); /* all given back: no file */
+	CHECK(space_release(sp) == 0);
+	CHECK(space_admit(sp, 1) == 0 && file_size(path) == want); /* room again: the reserve first */
+	space_free(sp);
+
+	/* a floor above what the filesystem could ever have free: pushes refused, the reserve not
+	 * made (it would eat into the floor), and what stores nothing still admitted */
+	CHECK(space_open(dir, 1LL << 60, want, &sp) == 0);
+	CHECK(space_release(sp) == 1 && space_release(sp) == 1 && space_release(sp) == 1 && file_size(path) == -1);
+	CHECK(space_admit(sp, 1) == DD_E_NO_SPACE && space_admit(sp, 0) == 0);
+	CHECK(space_refill(sp) == 0 && file_size(path) == -1);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_FULL); /* no reserve to fall back on */
+	space_free(sp);
+	CHECK(space_open(dir, 1LL << 60, 0, &sp) == 0);
+	CHECK(space_stat(sp, &st) == 0 && st.state == SPACE_LOW && st.reserve_wanted == 0);
+	CHECK(space_admit(sp, 100) == DD_E_NO_SPACE);
+	space_free(sp);
+	CHECK(space_admit(NULL, 1LL << 60) == 0 && space_release(NULL) == 0);
+	CHECK(!strcmp(space_state_name(SPACE_OK), "ok") && !strcmp(space_state_name(SPACE_FULL), "full"));
+	remove_dir(dir);
+}
+
 void suite_stores(void)
 {
+	RUN(test_space);
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
+	RUN(test_meta_referrer_migration);
+	RUN(test_meta_totals);
 	RUN(test_events);
 }

@@ -41,7 +41,11 @@ def test_info_lists_every_feed_and_ecosystem(full_db):
     # snapshot times come from the records' own `modified` where the feed has them
     assert feeds["debian-osv"]["snapshot"].startswith("2025-02-12")
     text = db("info", "--db", full_db)
-    assert text.returncode == 0 and "data up to" in text.stdout and "Debian:12" in text.stdout
+    assert text.returncode == 0 and "data up to" in text.stdout and "Debian (" in text.stdout
+    assert len(text.stdout.splitlines()) < 60  # a summary by source and family (it printed ~670 lines)
+    assert "warning:" in text.stdout and "days old" in text.stdout  # the test feeds are stale snapshots
+    full = db("info", "--db", full_db, "--verbose")
+    assert "Debian:12" in full.stdout and "debian-osv" in full.stdout and len(full.stdout.splitlines()) > 100
 
 
 def test_failed_import_keeps_the_previous_database(tmp_path):

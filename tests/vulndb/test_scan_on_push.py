@@ -340,6 +340,8 @@ def test_suppressions_and_pull_policy(full_db, tmp_path):
         assert high, "the fixture has HIGH findings besides the suppressed one"
         assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
         assert high[0]["id"] in r.json()["errors"][0]["detail"]
+        # clients such as docker show only the message: it says why, not just "denied"
+        assert r.json()["errors"][0]["message"].startswith("namespace 't' refuses pulls of images with HIGH")
         assert "CVE-2023-4911" not in r.json()["errors"][0]["detail"]  # suppressed findings do not block
         # suppress everything: Healthy, and the pull goes through
         r = requests.post(f"{api}/suppressions", json={"severity": "CRITICAL,HIGH,MEDIUM,LOW,NEGLIGIBLE,UNKNOWN",
