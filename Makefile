@@ -86,7 +86,7 @@ $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Only the libraries of the serving path, none of drydock's code (bench/floor_rss.c).
-FLOOR_PKGS := libmicrohttpd libcrypto sqlite3 jansson
+FLOOR_PKGS := libssl libcrypto libnghttp2 sqlite3 jansson
 $(BUILD)/floor-rss: bench/floor_rss.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Isrc -MMD -MP,$(CFLAGS)) $(shell pkg-config --cflags $(FLOOR_PKGS)) -o $@ $< \
