@@ -131,6 +131,9 @@ def test_per_client_cap(tmp_path):
     try:
         for _ in range(20):
             socks.append(connect(s.port, source="127.0.0.5"))
+        for c in socks:  # each answered, so each was accepted and counted before the 21st comes
+            c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
         extra = connect(s.port, source="127.0.0.5")
         extra.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = extra.recv(4096)
