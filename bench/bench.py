@@ -241,6 +241,7 @@ def main():
     def add(kind, key, v):
         res[kind].setdefault(key, []).append(v)
 
+    load0 = os.getloadavg()[0]
     pulldir = tempfile.mkdtemp(prefix="bench-pull-")
     floor = {}
     for run in range(a.runs):
@@ -308,15 +309,16 @@ def main():
                 cpu_floor.setdefault("ISA-L inflate", []).append(v)
 
     lower_better = lambda k: not ("req/s" in k or "MB/s" in k)  # noqa: E731
-    lines = ["# Benchmark results", "",
+    lines = ["## Side by side: push, pull, GET, memory", "",
              f"drydock vs Debian's docker-registry (Distribution {docker_registry_version()}), same machine, "
              f"same run, {time.strftime('%Y-%m-%d')}. {os.cpu_count()} cores. Medians of {a.runs} runs "
-             "(wrk: 3 runs). Ratio = drydock / docker-registry; the target column says which way is better. " + (
+             f"(wrk: {min(3, a.runs)} runs). Ratio = drydock / docker-registry; the target column says which way is better. " + (
                  "drydock scans every push (a vulnerability database of every feed in place): its push figures "
                  "include reading the layers as they upload." if a.db else
                  "drydock ran without a vulnerability database (DRYDOCK_FEEDS_DIR unset): scanning off."),
              "", "Produced by `make bench` (bench/run.sh, bench/bench.py). Machines here are shared and noisy: "
-             "read ratios, not absolute numbers.", "",
+             f"read ratios, not absolute numbers (1-minute load average {load0:.1f} at the start, "
+             f"{os.getloadavg()[0]:.1f} at the end).", "",
              "| measure | drydock | docker-registry | ratio | target |", "|---|---|---|---|---|"]
     targets = {"push": "≤ 0.5", "re-push": "≤ 0.5", "pull": "≤ 0.5", "manifest GET req/s": "≥ 3",
                "RSS": "≤ 0.25", "anonymous RSS": "≤ 0.25", "PSS": "≤ 0.25"}
@@ -334,12 +336,12 @@ def main():
         lines += ["", f"Rows marked '{UNSCANNED}': debian-big pushed to a drydock with no vulnerability database, "
                   "so nothing is inflated or read, against the same Distribution push; the difference between its "
                   "server CPU and the scanned push's is what reading the layers as they upload costs."]
-    lines += ["", "## Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, OpenSSL, nghttp2, SQLite, libarchive, libcurl and what they load), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. " + ("With scanning on, drydock's RSS and PSS also count the pages of the vulnerability database it maps (its own row): the pages its lookups have read, file pages of the page cache, which the kernel may drop and read again. " if a.db else "") + "PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "## Where push and pull time goes", "",
+    lines += ["", "### Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, OpenSSL, nghttp2, SQLite, libarchive, libcurl and what they load), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. " + ("With scanning on, drydock's RSS and PSS also count the pages of the vulnerability database it maps (its own row): the pages its lookups have read, file pages of the page cache, which the kernel may drop and read again. " if a.db else "") + "PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "### Where push and pull time goes", "",
               "The client floor: `skopeo copy oci:IMAGE dir:OUT`, the same copy with no registry and no network "
               "at all (median of the same runs):", "",
               "| image | skopeo alone | push to drydock | push to docker-registry | pull from drydock | "
               "pull from docker-registry |", "|---|---|---|---|---|---|"]
-    floor_lines = ["", "## The libraries' own floor", "",
+    floor_lines = ["", "### The libraries' own floor", "",
                    "`bench/floor_rss.c` links only the libraries drydock's serving path needs for its own jobs "
                    "(OpenSSL's libssl for TLS and libcrypto for SHA-256, libnghttp2 for HTTP/2, SQLite in WAL mode, "
                    "jansson) and no drydock code: it sets up a TLS context offering h2 and an HTTP/2 session as an "
@@ -364,7 +366,7 @@ def main():
         dd, off = median(res["drydock"]["server CPU s, push debian-big"]), median(
             res["drydock"].get(f"server CPU s, push debian-big, {UNSCANNED}", []))
         pp = median(res["docker-registry"]["server CPU s, push debian-big"])
-        floor_lines += ["", "## The CPU floor of a scanned push", "",
+        floor_lines += ["", "### The CPU floor of a scanned push", "",
                         "What a push of debian-big costs in CPU at the least when every layer is read as it uploads: "
                         "its blobs received over HTTP/1.1, hashed with SHA-256, written and flushed by floor-rss "
                         "above (its CPU time, utime + stime, while curl POSTs them), plus ISA-L inflating its gzip "
@@ -377,12 +379,13 @@ def main():
                          ("drydock, scanning on", dd), (f"drydock, {UNSCANNED}", off),
                          ("docker-registry (scans nothing)", pp)):
             floor_lines.append(f"| {label} | {v:.3f} | {v / pp:.2f} |")
-        floor_lines += ["", f"With scanning on, drydock's push takes {dd / pp:.2f}x Distribution's server CPU; the "
-                        f"floor of receiving, hashing, writing and inflating alone is {(rx + inf) / pp:.2f}x, and "
-                        f"drydock spends {dd / (rx + inf):.2f}x that floor. Inflating the layers is work "
-                        "Distribution does not do" + (
-                            ": measured here, a registry that reads every layer as it uploads cannot spend less "
-                            "CPU on a push than Distribution does." if rx + inf >= pp else ".")]
+        floor_lines += ["", f"With scanning on, drydock's push takes {dd / pp:.2f}x Distribution's server CPU "
+                        f"({UNSCANNED}: {off / pp:.2f}x). The same work done by the libraries alone, with no registry "
+                        f"code, takes {(rx + inf) / pp:.2f}x, and drydock's scanned push {dd / (rx + inf):.2f}x of "
+                        "that (CPU times are counted in 10 ms ticks and move with the machine's load). Inflating "
+                        f"the layers, work Distribution does not do, costs {inf / pp:.2f}x Distribution's whole push "
+                        "by itself" + (": a registry that reads every layer as it uploads cannot spend less CPU on a "
+                                       "push than Distribution does." if inf >= pp else ".")]
     for img in ("debian-min", "debian-big"):
         lines.append(f"| {img} | {median(floor[img]):.3f}s | {median(res['drydock'][f'push {img}']):.3f}s | "
                      f"{median(res['docker-registry'][f'push {img}']):.3f}s | "

@@ -7,7 +7,7 @@
 # scan-on-push benchmarks. When DRYDOCK_FEEDS_DIR names a directory of feed files, drydock scans
 # every push in the registry comparisons (a database of every feed in place); without it they
 # run with scanning off and say so, and the database benchmarks are skipped. Writes
-# bench/RESULTS.md. Not part of the tests.
+# bench/RESULTS.md, the key numbers first (bench/summary.py). Not part of the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../scripts/deps.sh" --bench
@@ -39,5 +39,6 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
     --small-db "$tmp/other.ddb" \
     --images "$images/oci" --out "$tmp/scan.md"
 fi
-cat "$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md" \
-  > "$here/RESULTS.md"
+sections=("$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md")
+/usr/bin/python3 "$here/summary.py" "${sections[@]}" > "$tmp/summary.md"
+cat "$tmp/summary.md" "${sections[@]}" > "$here/RESULTS.md"

@@ -285,6 +285,7 @@ class Env:
         self.res = {}  # section -> measure -> kind -> [samples]
         self.notes = {}  # section -> [text]
         self.failures = []  # parts that did not run to their end
+        self.load = []  # (part, the 1-minute load average at its start)
 
     def registry(self, kind, proto, root=None):
         extra = [] if self.scanning else ["--scan-workers", "0"]
@@ -966,7 +967,8 @@ def report(env, started):
                  "ran with `--scan-workers 0`; no push-to-assessed figures."),
              "Both registries without authentication; HTTPS with a self-signed ECDSA P-256 certificate. The "
              "machine is shared and noisy: read the ratios (drydock / docker-registry, same run), not the "
-             "absolute numbers.", ""]
+             "absolute numbers. The 1-minute load average at the start of each part (other work on the machine "
+             f"as well as this benchmark's): {', '.join(f'{n} {v:.1f}' for n, v in env.load)}.", ""]
     for f in env.failures:
         lines += [f"**Not measured to the end**: {f}", ""]
     for key, (title, text) in SECTIONS.items():
@@ -1028,6 +1030,7 @@ def main():
         env = Env(a, tmp)
         for name in a.phases.split(","):
             t = time.monotonic()
+            env.load.append((name, os.getloadavg()[0]))
             try:
                 PHASES[name](env)
             except Exception as e:  # the other parts still run; the report says what failed
