@@ -604,6 +604,8 @@ static void client_release(struct http_server *srv, struct conn *c)
 
 /* ---- connections ---- */
 
+static uint64_t idle_clock; /* orders idle connections across loops */
+
 static void idle_remove(struct conn *c)
 {
 	if (!c->in_idle)
@@ -620,6 +622,7 @@ static void idle_remove(struct conn *c)
 	c->idle_prev = c->idle_next = NULL;
 	c->in_idle = 0;
 	__atomic_sub_fetch(&l->nidle, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->idle_oldest, l->idle_head ? l->idle_head->idle_seq : UINT64_MAX, __ATOMIC_RELAXED);
 }
 
 static void idle_push(struct conn *c)
@@ -634,7 +637,9 @@ static void idle_push(struct conn *c)
 		l->idle_head = c;
 	l->idle_tail = c;
 	c->in_idle = 1;
+	c->idle_seq = __atomic_add_fetch(&idle_clock, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&l->nidle, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->idle_oldest, l->idle_head->idle_seq, __ATOMIC_RELAXED);
 }
 
 static void conn_timer(struct conn *c, int64_t ms)
@@ -1555,26 +1560,26 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-/* At max-connections: closes the idle connection waiting longest in this loop, or asks the
- * loop holding the most idle ones to close one (the cap is then passed by one for a moment).
+/* At max-connections: closes the connection idle longest across all loops. When another loop
+ * holds it, that loop is asked to close its oldest idle one (the cap is then passed by one for a
+ * moment). A loop with closes already asked of it counts only if it has idle ones beyond those.
  * 0 when no connection is idle anywhere. */
 static int make_room(struct loop *l)
 {
-	if (evict_idle(l))
-		return 1;
 	struct http_server *srv = l->srv;
 	struct loop *best = NULL;
-	int most = 0;
+	uint64_t oldest = UINT64_MAX;
 	for (int i = 0; i < srv->nloops; i++) {
 		struct loop *o = &srv->loops[i];
-		int n = __atomic_load_n(&o->nidle, __ATOMIC_RELAXED) - __atomic_load_n(&o->evict_wanted, __ATOMIC_RELAXED);
-		if (o != l && n > most) {
-			most = n;
+		int spare = __atomic_load_n(&o->nidle, __ATOMIC_RELAXED) - __atomic_load_n(&o->evict_wanted, __ATOMIC_RELAXED);
+		uint64_t at = __atomic_load_n(&o->idle_oldest, __ATOMIC_RELAXED);
+		if (spare > 0 && at < oldest) {
+			oldest = at;
 			best = o;
 		}
 	}
-	if (!best)
-		return 0;
+	if (!best || best == l)
+		return evict_idle(l);
 	__atomic_add_fetch(&best->evict_wanted, 1, __ATOMIC_RELAXED);
 	loop_wake(best);
 	return 1;
@@ -1867,6 +1872,7 @@ int http_server_start(const struct http_config *cfg, const struct http_app *app,
 		struct loop *l = &s->loops[i];
 		l->srv = s;
 		pthread_mutex_init(&l->mu, NULL);
+		l->idle_oldest = UINT64_MAX;
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = &mark_listen};

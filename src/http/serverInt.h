@@ -81,6 +81,7 @@ struct conn {
 	struct conn *prev, *next;           /* the loop's connections */
 	struct conn *idle_prev, *idle_next; /* the loop's idle connections, oldest first */
 	int in_idle;
+	uint64_t idle_seq; /* the order in which it joined an idle list, across all loops */
 	int fd;
 	SSL *ssl;
 	int proto;
@@ -132,6 +133,7 @@ struct loop {
 	struct conn *dead;                   /* closed ones, freed when their streams are */
 	struct conn *idle_head, *idle_tail;  /* the idle ones, oldest first */
 	int nidle;                           /* atomic: read by other loops */
+	uint64_t idle_oldest;                /* atomic: idle_seq of the oldest idle one; UINT64_MAX if none */
 	int evict_wanted;                    /* atomic: idle connections other loops asked to close */
 	int64_t next_sweep;
 };
