@@ -7,8 +7,7 @@
 # scan-on-push benchmarks. When DRYDOCK_FEEDS_DIR names a directory of feed files, drydock scans
 # every push in the registry comparisons (a database of every feed in place); without it they
 # run with scanning off and say so, and the database benchmarks are skipped. Writes
-# bench/RESULTS.md, the key numbers first (bench/summary.py), keeping the hand-written sections
-# after its marker line. Not part of the tests.
+# bench/RESULTS.md, the key numbers first (bench/summary.py). Not part of the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../scripts/deps.sh" --bench
@@ -42,13 +41,4 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
 fi
 sections=("$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md")
 /usr/bin/python3 "$here/summary.py" "${sections[@]}" > "$tmp/summary.md"
-# the hand-written sections (measurements taken by hand or by other scripts) stay, after a marker
-marker='<!-- Everything below this line is written by hand'
-kept=$tmp/kept.md
-: > "$kept"
-if [ -f "$here/RESULTS.md" ] && grep -q "^$marker" "$here/RESULTS.md"; then
-  sed -n "/^$marker/,\$p" "$here/RESULTS.md" > "$kept"
-fi
-cat "$tmp/summary.md" "${sections[@]}" > "$tmp/RESULTS.md"
-if [ -s "$kept" ]; then printf '\n' >> "$tmp/RESULTS.md"; cat "$kept" >> "$tmp/RESULTS.md"; fi
-mv "$tmp/RESULTS.md" "$here/RESULTS.md"
+cat "$tmp/summary.md" "${sections[@]}" > "$here/RESULTS.md"
