@@ -1,8 +1,8 @@
 # drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined|address,undefined`,
-# `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
+# `make install` / `make uninstall` (PREFIX, DESTDIR), `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
-PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal
+PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal libseccomp
 CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1
@@ -31,9 +31,12 @@ CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 BIN := $(BUILD)/drydock
+# The same binary with the sandboxed worker's test hooks (src/scan/sandbox_worker.c), for the
+# tests that make a worker crash, hang or make a forbidden system call; never installed.
+HOOKS_BIN := $(BUILD)/drydock-test-hooks
 
-.PHONY: all check check-plain bench fuzz fuzz-coverage clean
-all: $(BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
+.PHONY: all check check-plain bench fuzz fuzz-coverage clean install uninstall
+all: $(BIN) $(HOOKS_BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,6 +47,14 @@ $(BUILD)/libdrydock.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(CMD_OBJ) $(BUILD)/libdrydock.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/src/scan/sandbox_worker-hooks.o: src/scan/sandbox_worker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDD_TEST_HOOKS -c -o $@ $<
+
+# the hooks object comes first, so the archive's own sandbox_worker.o is not linked
+$(HOOKS_BIN): $(CMD_OBJ) $(BUILD)/src/scan/sandbox_worker-hooks.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a
@@ -117,6 +128,46 @@ fuzz-coverage: $(COV_BUILD)/fuzz-replay
 	llvm-profdata merge -o $(COV_BUILD)/replay.profdata $(COV_BUILD)/replay.profraw
 	llvm-cov report $(COV_BUILD)/fuzz-replay -instr-profile=$(COV_BUILD)/replay.profdata \
 	  -ignore-filename-regex='(fuzz|tests)/' $(LIB_SRC)
+
+# `make install` puts the binary on PATH, the man page drydock(1), the systemd units (the
+# registry; a timer that refreshes its vulnerability database), the sysusers.d entry of the
+# account they run as and, unless there is one already, the service's configuration file.
+# PREFIX (default /usr/local) and DESTDIR (a staging root for packages) as usual; the
+# configuration goes to /etc with PREFIX=/usr, else to PREFIX/etc (SYSCONFDIR). Run by root
+# without DESTDIR it also creates the account (systemd-sysusers). `make uninstall` removes what
+# install put, the configuration only when it is unchanged, and never the data.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL ?= install
+UNITS := drydock.service drydock-db-update.service drydock-db-update.timer
+CONF := $(DESTDIR)$(SYSCONFDIR)/drydock/drydock.conf
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/drydock
+	$(INSTALL) -m 755 $(BIN) $(DESTDIR)$(BINDIR)/drydock
+	$(INSTALL) -m 644 man/drydock.1 $(DESTDIR)$(MANDIR)/man1/drydock.1
+	for u in $(UNITS); do \
+	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' dist/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	  chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 dist/drydock.sysusers $(DESTDIR)$(SYSUSERSDIR)/drydock.conf
+	@if [ -e $(CONF) ]; then echo "install: keeping $(CONF) as it is"; \
+	else echo "$(INSTALL) -m 644 dist/drydock.conf $(CONF)"; $(INSTALL) -m 644 dist/drydock.conf $(CONF); fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+	  echo "systemd-sysusers $(SYSUSERSDIR)/drydock.conf"; systemd-sysusers $(SYSUSERSDIR)/drydock.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/drydock $(DESTDIR)$(MANDIR)/man1/drydock.1 $(UNITS:%=$(DESTDIR)$(UNITDIR)/%) \
+	  $(DESTDIR)$(SYSUSERSDIR)/drydock.conf
+	@if cmp -s dist/drydock.conf $(CONF); then echo "rm -f $(CONF)"; rm -f $(CONF); \
+	  rmdir $(DESTDIR)$(SYSCONFDIR)/drydock 2>/dev/null || true; \
+	elif [ -e $(CONF) ]; then echo "uninstall: keeping $(CONF): it was changed"; fi
+	@echo "uninstall: the service's data (/var/lib/drydock) and its account 'drydock' stay"
 
 clean:
 	rm -rf build build-* 

@@ -23,6 +23,7 @@ static const struct {
 	{"auth", fuzz_auth},
 	{"jwt", fuzz_jwt},
 	{"http1", fuzz_http1},
+	{"sandbox", fuzz_sandbox},
 };
 
 int main(int argc, char **argv)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run.sh: every test of drydock, in order: unit tests, fuzz corpus replay, black-box HTTP
 # tests, the vulnerability database and scans, real clients (skopeo, podman, buildah, docker,
-# ctr), the kill -9 crash test; once per
+# ctr), `make install` and README.md's tour run as written, the kill -9 crash test; once per
 # build directory named in RUNS (default: build), e.g. the plain build and the one with
 # AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line "N passed, N failed".
-# Called by `make check`.
+# The builds' suites run side by side. Called by `make check`.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-${BUILD:-build}}
@@ -21,25 +21,47 @@ count() {  # count LOGFILE: add "N passed" / "N failed" / "N error(s)" of its su
   failed=$((failed + ${f:-0} + ${e:-0}))
 }
 
-log=$(mktemp)
-for BUILD in $RUNS; do
+# one build's whole suite: its output into $out/BUILD.log, "PASSED FAILED" into $out/BUILD.count
+suite() {
+  local BUILD=$1 log=$out/$1.pytest
+  passed=0 failed=0
   export DRYDOCK_BIN=$PWD/$BUILD/drydock
-  before_p=$passed before_f=$failed
-  echo "==== $BUILD"
-  echo "== unit tests"
-  if "$BUILD/unit-tests" >"$log" 2>&1; then :; else [ -n "$(grep -E 'passed' "$log")" ] || failed=$((failed + 1)); fi
-  cat "$log"; count "$log"
+  {
+    echo "==== $BUILD"
+    echo "== unit tests"
+    if "$BUILD/unit-tests" >"$log" 2>&1; then :; else [ -n "$(grep -E 'passed' "$log")" ] || failed=$((failed + 1)); fi
+    cat "$log"; count "$log"
 
-  echo "== fuzz corpus replay"
-  if "$BUILD/fuzz-replay" fuzz/corpus; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    echo "== fuzz corpus replay"
+    if "$BUILD/fuzz-replay" fuzz/corpus; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
-  echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, crash)"
-  "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth tests/crash 2>&1 | tee "$log"
-  count "$log"
-  grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
-  echo "==== $BUILD: $((passed - before_p)) passed, $((failed - before_f)) failed"
+    echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, install, the README's tour, crash)"
+    "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth \
+      tests/install tests/tour tests/crash >"$log" 2>&1
+    cat "$log"
+    count "$log"
+    grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
+    echo "==== $BUILD: $passed passed, $failed failed"
+  } >"$out/$BUILD.log" 2>&1
+  echo "$passed $failed" >"$out/$BUILD.count"
+}
+
+# The builds' suites run at the same time: they spend most of their time waiting on clients,
+# daemons and the network stack (a whole run uses about a third of two cores), every test
+# starts its own servers on ports of its own, and the shared image cache is built under a lock.
+# Their outputs follow one after the other.
+out=$(mktemp -d)
+bash tests/images/cached.sh build.sh >/dev/null && bash tests/images/cached.sh build-rpm.sh >/dev/null
+for BUILD in $RUNS; do
+  suite "$BUILD" &
 done
-rm -f "$log"
+wait
+for BUILD in $RUNS; do
+  cat "$out/$BUILD.log"
+  read -r p f <"$out/$BUILD.count" || { p=0; f=1; }
+  passed=$((passed + p)) failed=$((failed + f))
+done
+rm -rf "$out"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

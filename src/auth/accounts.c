@@ -275,7 +275,7 @@ int account_allows_ns(const struct account *acc, const char *ns, enum access_act
 	return 0;
 }
 
-int accounts_bootstrap(struct meta *m, FILE *notice)
+int accounts_bootstrap(struct meta *m, const char *user_cmd, FILE *notice)
 {
 	struct arena a = {0};
 	struct account *list;
@@ -310,8 +310,8 @@ int accounts_bootstrap(struct meta *m, FILE *notice)
 	if (!rc && !(given && *given))
 		fprintf(notice,
 			"drydock: first start: created the administrator account '%s' with password %s\n"
-			"drydock: it is shown only this once; change it with `drydock user passwd %s`\n",
-			user, pass, user);
+			"drydock: it is shown only this once; change it with `%s passwd %s`\n",
+			user, pass, user_cmd, user);
 	else if (!rc)
 		fprintf(notice, "drydock: first start: created the administrator account '%s' (password from "
 				"DRYDOCK_ADMIN_PASSWORD)\n", user);

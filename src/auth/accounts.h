@@ -70,7 +70,9 @@ int htpasswd_parse_line(const char *line, size_t n, char *user, size_t ucap, cha
 
 /* At first start (no account at all): creates an admin account on "*", named by
  * DRYDOCK_ADMIN_USER (default "admin") with DRYDOCK_ADMIN_PASSWORD, or a generated password
- * printed once to `notice`. 0 or an error. */
-int accounts_bootstrap(struct meta *m, FILE *notice);
+ * printed once to `notice` with the command that changes it: user_cmd, the command line that
+ * manages this registry's accounts ("drydock user --data /var/lib/drydock"; borrowed).
+ * 0 or an error. */
+int accounts_bootstrap(struct meta *m, const char *user_cmd, FILE *notice);
 
 #endif

@@ -3,19 +3,25 @@
  * vulndb/ (import.c, build.c, update.c); this file parses arguments and prints. */
 #include "common/dd.h"
 #include "cmds.h"
+#include "common/config.h"
 #include "common/util.h"
 #include "vulndb/update.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
 
 static const char usage[] =
-	"usage: drydock db import [--db FILE] PATH...   build the database from feed files or directories\n"
-	"       drydock db update [--db FILE] [--mirror URL] [--fallback-dir DIR]\n"
+	"usage: drydock db import [--db FILE | --config FILE] PATH...\n"
+	"                                                 build the database from feed files or directories\n"
+	"       drydock db update [--db FILE | --config FILE] [--mirror URL] [--fallback-dir DIR]\n"
 	"                                                 download the default feeds and build the database\n"
-	"       drydock db info [--db FILE] [--verbose | --json]\n"
+	"       drydock db info [--db FILE | --config FILE] [--verbose | --json]\n"
 	"                                                 the header, feeds and ecosystems by family, age;\n"
 	"                                                 --verbose: every feed and release\n"
-	"The database is FILE, else $DRYDOCK_DB, else $XDG_CACHE_HOME/drydock/vulndb.ddb.\n";
+	"The database is FILE, else the server's (its --config file's db, else DATA/vulndb.ddb), else\n"
+	"$DRYDOCK_DB, else $XDG_CACHE_HOME/drydock/vulndb.ddb (~/.cache/drydock/vulndb.ddb).\n"
+	"Run as root on the database of a data directory another account owns (the service's), update\n"
+	"runs as that account, so that the files it writes there stay the server's.\n";
+const char *const cmd_db_usage = usage;
 
 /* "3 days" style age of a unix time */
 static void age(char *out, size_t n, int64_t t)
@@ -269,7 +275,9 @@ int cmd_db(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	const char *sub = argv[1], *path = NULL, *mirror = NULL, *fallback = getenv("DRYDOCK_FEEDS_DIR");
+	const char *sub = argv[1], *path = NULL, *mirror = NULL, *fallback = getenv("DRYDOCK_FEEDS_DIR"), *why;
+	struct config c;
+	char from_config[PATH_MAX];
 	int as_json = 0, verbose = 0, npaths = 0;
 	char **paths = calloc((size_t)argc, sizeof(*paths));
 	if (!paths)
@@ -278,7 +286,21 @@ int cmd_db(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "--db") && i + 1 < argc)
 			path = argv[++i];
-		else if (!strcmp(a, "--mirror") && i + 1 < argc)
+		else if (!strcmp(a, "--config") && i + 1 < argc) {
+			config_defaults(&c);
+			if (config_load(&c, argv[++i], &why)) {
+				fprintf(stderr, "drydock db: %s\n", why);
+				free(paths);
+				return 2;
+			}
+			if (!path) {
+				if (*c.db)
+					snprintf(from_config, sizeof(from_config), "%s", c.db);
+				else
+					snprintf(from_config, sizeof(from_config), "%s/vulndb.ddb", c.data_dir);
+				path = from_config;
+			}
+		} else if (!strcmp(a, "--mirror") && i + 1 < argc)
 			mirror = argv[++i];
 		else if (!strcmp(a, "--fallback-dir") && i + 1 < argc)
 			fallback = argv[++i];
@@ -306,9 +328,17 @@ int cmd_db(int argc, char **argv)
 		}
 		free(dir);
 		rc = import(path, paths, npaths);
-	} else if (!strcmp(sub, "update") && !npaths)
-		rc = vulndb_update(path, mirror, fallback, stderr) ? 1 : db_print_summary(path, stdout);
-	else
+	} else if (!strcmp(sub, "update") && !npaths) {
+		/* as the owner of the database's directory: the feeds it keeps there stay theirs */
+		char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash)
+			*slash = 0;
+		if (dir && cli_become_owner(slash == dir ? "/" : slash ? dir : ".", "db update"))
+			rc = 1;
+		else
+			rc = vulndb_update(path, mirror, fallback, stderr) ? 1 : db_print_summary(path, stdout);
+		free(dir);
+	} else
 		fputs(usage, stderr);
 	free(paths);
 	return rc;

@@ -26,7 +26,9 @@ static const char usage_text[] =
 	"  --dry-run         say what would be removed, remove nothing (of nested untagged indexes,\n"
 	"                    only the outermost are counted)\n"
 	"  --list            print each manifest and blob removed (blobs with their size in bytes)\n"
-	"Without --delete-untagged no manifest is touched: delete them through the API first.\n";
+	"Without --delete-untagged no manifest is touched: delete them through the API first.\n"
+	"Run as root on a data directory another account owns (the service's), it runs as that account.\n";
+const char *const cmd_gc_usage = usage_text;
 
 static int usage_err(const char *msg)
 {
@@ -53,10 +55,7 @@ int cmd_gc(int argc, char **argv)
 	int list = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (!strcmp(a, "--dry-run"))
+		if (!strcmp(a, "--dry-run"))
 			o.dry_run = 1;
 		else if (!strcmp(a, "--list"))
 			list = 1;
@@ -74,6 +73,8 @@ int cmd_gc(int argc, char **argv)
 		} else
 			return usage_err(NULL);
 	}
+	if (cli_become_owner(c.data_dir, "gc"))
+		return 1;
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
 	if (access(path, F_OK)) {

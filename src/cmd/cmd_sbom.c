@@ -15,6 +15,7 @@ static const char usage[] = "usage: drydock sbom {ROOTFS_DIR | OCI_LAYOUT_DIR[:T
 			    "                   [--format json|cyclonedx|spdx] [--cache DIR | --no-cache]\n"
 			    "                   [--platform linux/ARCH[/VARIANT] | --all-platforms]\n"
 			    "  ARCHIVE: docker-archive (docker save, skopeo) or oci-archive\n";
+const char *const cmd_sbom_usage = usage;
 
 int cmd_sbom(int argc, char **argv)
 {

@@ -21,6 +21,7 @@ static const char usage[] =
 	"options: --db FILE  --format table|json|sarif|cyclonedx|spdx  --severity LIST  --ignore-unfixed\n"
 	"         --exit-code N (when findings remain after the filters)\n"
 	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";
+const char *const cmd_scan_usage = usage;
 
 int cmd_scan(int argc, char **argv)
 {

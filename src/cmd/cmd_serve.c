@@ -28,11 +28,14 @@ static const char usage_text[] =
 	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
-	"                     [--analyse-uploads true|false] [--http2 true|false]\n"
+	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
 	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
-	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n";
+	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n"
+	"  every flag is also a setting of the --config file: 'key = value' lines, '#' comments;\n"
+	"  flags win over the file (drydock(1) says what each one does)\n";
+const char *const cmd_serve_usage = usage_text;
 
 struct event_log {
 	int fd;
@@ -185,10 +188,6 @@ static int parse_args(int argc, char **argv, struct config *c)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			exit(0);
-		}
 		if (!strcmp(a, "--access-log")) {
 			c->access_log = 1;
 			continue;
@@ -217,6 +216,16 @@ int cmd_serve(int argc, char **argv)
 {
 	struct config c;
 	util_tune_malloc();
+	/* SIGINT and SIGTERM blocked before any thread starts, so that every thread inherits the
+	 * mask and only the sigwait below takes them: one arriving while the server stops (a second
+	 * ^C, a stop finishing a scan) waits, where it once reached a thread that did not block it
+	 * and ended the process half-way through its stop */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	config_defaults(&c);
 	if (parse_args(argc, argv, &c))
 		return 2;
@@ -255,6 +264,11 @@ int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct event_log el = {.fd = -1};
 	int rc = util_mkdirs(c.data_dir);
+	/* from here on the data directory is absolute, so that the commands the server prints
+	 * (the first-start notice, the missing database) work from any directory */
+	char abs_data[PATH_MAX];
+	if (!rc && realpath(c.data_dir, abs_data) && strlen(abs_data) < sizeof(c.data_dir))
+		memcpy(c.data_dir, abs_data, strlen(abs_data) + 1);
 	if (!rc)
 		rc = blobstore_fs_open(c.data_dir, &blobs);
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
@@ -264,8 +278,11 @@ int cmd_serve(int argc, char **argv)
 	if (!rc && c.auth) {
 		snprintf(path, sizeof(path), "%s/token-key.pem", c.data_dir);
 		rc = jwt_key_open(path, &token_key);
-		if (!rc)
-			rc = accounts_bootstrap(meta, stderr);
+		if (!rc) {
+			char user_cmd[3 * PATH_MAX];
+			snprintf(user_cmd, sizeof(user_cmd), "%s user --data %s", cli_self(), cli_quote(c.data_dir, 0));
+			rc = accounts_bootstrap(meta, user_cmd, stderr);
+		}
 	} else if (!rc)
 		log_warn("authentication is off (auth = off): anyone who can reach %s may pull, push and delete",
 			 c.listen);
@@ -311,24 +328,21 @@ int cmd_serve(int argc, char **argv)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
 					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
-					    .stream_uploads = c.analyse_uploads};
-		rc = scanner_start(&sc, &scanner);
+					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
+		const char *why;
+		rc = scanner_start(&sc, &scanner, &why);
 		if (rc)
-			log_error("cannot start the scanner: %s", dd_err_message(rc));
+			log_error("cannot start the scanner: %s%s%s", dd_err_message(rc), why ? ": " : "", why ? why : "");
 		else
 			reg->scanner = scanner;
+		if (!rc && !c.sandbox)
+			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
 	struct webhook *hook = NULL;
 	if (!rc && *c.webhook && !(hook = webhook_start(meta, c.webhook))) {
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	struct http_app app;
 	if (!rc) {
 		app = registry_app(reg);

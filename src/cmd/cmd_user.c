@@ -25,7 +25,9 @@ static const char usage_text[] =
 	"  role NAME grant|revoke ROLE[:PATTERN]\n"
 	"  import HTPASSWD [--role ROLE[:PATTERN]]...   bcrypt entries, kept as they are\n"
 	"roles: reader, writer, owner, admin, security-reader; PATTERN: a repository name or glob\n"
-	"('team/*'), '*' (the default) for the whole registry.\n";
+	"('team/*'), '*' (the default) for the whole registry. Run as root on a data directory another\n"
+	"account owns (the service's), it runs as that account; the audit log still names root.\n";
+const char *const cmd_user_usage = usage_text;
 
 static int usage_err(const char *msg)
 {
@@ -439,10 +441,6 @@ int cmd_user(int argc, char **argv)
 	const char *why;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		}
 		if (i + 1 >= argc)
 			return usage_err(NULL);
 		if (!strcmp(argv[i], "--config")) {
@@ -457,6 +455,8 @@ int cmd_user(int argc, char **argv)
 	}
 	if (i >= argc)
 		return usage_err(NULL);
+	if (cli_become_owner(c.data_dir, "user"))
+		return 1;
 	char path[PATH_MAX];
 	struct meta *m = NULL;
 	if (util_mkdirs(c.data_dir))

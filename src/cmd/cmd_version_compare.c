@@ -8,7 +8,9 @@
 #include "version/version.h"
 
 static const char usage[] = "usage: drydock version-compare {dpkg|rpm|apk} A B\n"
-			    "       drydock version-compare {dpkg|rpm|apk} - -   (pairs \"A B\" on stdin)\n";
+			    "       drydock version-compare {dpkg|rpm|apk} - -   (pairs \"A B\" on stdin)\n"
+			    "  prints <, = or > as A sorts before, equal to or after B in that package manager's order\n";
+const char *const cmd_version_compare_usage = usage;
 
 static int one(enum version_scheme s, const char *a, size_t an, const char *b, size_t bn)
 {

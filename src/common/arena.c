@@ -10,6 +10,17 @@ struct arena_block {
 
 #define ARENA_BLOCK 8192
 
+static arena_oom_fn oom_handler;
+
+void arena_set_oom_handler(arena_oom_fn fn) { oom_handler = fn; }
+
+static void out_of_memory(size_t n)
+{
+	if (oom_handler)
+		oom_handler(n);
+	abort();
+}
+
 /* Uninitialised memory. A large request gets a block of its own, linked behind the current
  * one so that the room left in the current block still serves the small requests after it. */
 static void *alloc_raw(struct arena *a, size_t n)
@@ -24,7 +35,7 @@ static void *alloc_raw(struct arena *a, size_t n)
 	size_t cap = need > ARENA_BLOCK ? need : ARENA_BLOCK;
 	struct arena_block *nb = malloc(sizeof(*nb) + cap);
 	if (!nb)
-		abort();
+		out_of_memory(sizeof(*nb) + cap);
 	nb->cap = cap;
 	nb->used = need;
 	if (b && need > ARENA_BLOCK / 2) { /* keep the current block current */

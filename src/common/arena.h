@@ -21,4 +21,10 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void arena_free(struct arena *a);
 
+/* Called, when set, with the size asked for just before an allocation failure aborts: the
+ * sandboxed scan worker reports that it reached its memory limit instead of dying unexplained.
+ * Process-wide; set once before any thread starts. */
+typedef void (*arena_oom_fn)(size_t n);
+void arena_set_oom_handler(arena_oom_fn fn);
+
 #endif

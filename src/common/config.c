@@ -17,6 +17,7 @@ void config_defaults(struct config *c)
 	c->gc_grace = 3600;
 	c->scan_workers = 2;
 	c->analyse_uploads = 1;
+	c->sandbox = 1;
 	c->auth = 1;
 	snprintf(c->auth_service, sizeof(c->auth_service), "drydock");
 	c->token_ttl = 300;
@@ -94,6 +95,14 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			return DD_E_CONFIG;
 		}
 		c->analyse_uploads = !strcmp(value, "true");
+		return 0;
+	}
+	if (!strcmp(key, "sandbox")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "sandbox must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->sandbox = !strcmp(value, "true");
 		return 0;
 	}
 	if (!strcmp(key, "gc-delete-untagged")) {

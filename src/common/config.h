@@ -23,6 +23,7 @@ struct config {
 	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
 	int analyse_uploads;      /* read layers as they upload (default), not only once committed */
+	int sandbox;              /* read layers and package databases in sandboxed workers (default) */
 	char webhook[1024];       /* URL that receives an event per completed assessment, or empty */
 	int auth;                 /* accounts and tokens required (default); 0: everyone may do everything */
 	char auth_realm[1024];    /* token endpoint URL announced to clients; empty: from the Host header */

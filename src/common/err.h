@@ -48,7 +48,8 @@
 	X(HTTP_VERSION, 505, "UNKNOWN", "HTTP version not supported")                             \
 	X(UNAVAILABLE, 503, "UNAVAILABLE", "service unavailable")                                 \
 	X(SCAN_LIMIT, 422, "UNKNOWN", "image over a scanning limit")                              \
-	X(NO_SPACE, 507, "UNKNOWN", "no space left on the registry's storage")
+	X(NO_SPACE, 507, "UNKNOWN", "no space left on the registry's storage")                    \
+	X(SANDBOX, 422, "UNKNOWN", "a sandboxed scan worker failed")
 
 enum dd_err {
 #define X(name, status, code, msg) DD_E_##name,

@@ -157,4 +157,33 @@
  * allocate without bound. */
 #define DD_MAX_STORED_TEXT_BYTES (256 * 1024 * 1024)
 
+/* The sandboxed scan workers (src/scan/sandbox.c): every layer is read, and every package
+ * database parsed, in a process of its own that may only read the descriptors it is given. An
+ * operator (or a test) may lower, never raise, the first three with DRYDOCK_MAX_SANDBOX_MEMORY,
+ * DRYDOCK_MAX_SANDBOX_CPU_SECONDS and DRYDOCK_MAX_SANDBOX_STALL_SECONDS. */
+/* Address space of a layer reader (RLIMIT_AS): what one layer may keep
+ * (DD_MAX_LAYER_KEPT_BYTES, 384 MiB), the growth of its entry table, the decompressors' and
+ * libarchive's buffers, and the program with its libraries (about 60 MiB mapped). Past it an
+ * allocation fails and the scan fails saying so; the bounds above keep real layers far below. */
+#define DD_SANDBOX_LAYER_MEMORY (1024LL * 1024 * 1024)
+/* Address space of a package database reader: every layer's kept bytes (DD_MAX_IMAGE_KEPT_BYTES,
+ * 1 GiB), one cache entry mapped while it is copied (384 MiB), the merged view, a copy of an
+ * rpm SQLite database (256 MiB) and the packages parsed from it. */
+#define DD_SANDBOX_INVENTORY_MEMORY (3LL * 1024 * 1024 * 1024)
+/* CPU seconds of one worker (RLIMIT_CPU): a layer at DD_MAX_LAYER_BYTES (64 GiB) inflates in
+ * about 2 minutes with ISA-L on these machines; parsing the databases of any real image takes
+ * well under a second. Past it the worker is killed (SIGXCPU) and the scan fails saying so. */
+#define DD_SANDBOX_CPU_SECONDS 600
+/* Seconds a worker may go without taking input or reporting progress (it reports after every
+ * MiB of a layer read and every layer merged) before it is killed: a hang in a parser. The
+ * slowest honest step, parsing one 256 MiB rpm database, takes a few seconds. */
+#define DD_SANDBOX_STALL_SECONDS 60
+/* Descriptors a worker may hold (RLIMIT_NOFILE): one per distinct layer of an image
+ * (DD_MAX_LAYERS), its socket to the server and the three standard ones (/dev/null). */
+#define DD_SANDBOX_FILES (DD_MAX_LAYERS + 8)
+/* Workers started ahead of need, per kind (layer reader, package database reader): a worker
+ * costs a few tens of milliseconds of CPU to start (the program and its libraries loaded and
+ * relocated), spent before a push rather than after it. Each runs one task and exits. */
+#define DD_SANDBOX_SPARES 1
+
 #endif

@@ -956,6 +956,10 @@ void conn_close(struct conn *c)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	/* out of the epoll set before the close: close() takes it out only with the socket's last
+	 * descriptor, and another process may hold a copy (a scan worker between its spawn and its
+	 * exec), whose events would then name this connection after it is freed */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
 	in_release(c);

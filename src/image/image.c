@@ -251,29 +251,84 @@ static int same_pkg(const struct package *a, const struct package *b)
 	       !strcmp(a->release ? a->release : "", b->release ? b->release : "");
 }
 
+struct image_merge {
+	struct arena *a;
+	struct view v;
+	struct inventory prev;
+	uint64_t kept, max_kept;
+	size_t i, n;
+	int read_any;
+};
+
+struct image_merge *image_merge_begin(struct arena *a, size_t nlayers)
+{
+	struct image_merge *m = arena_alloc(a, sizeof(*m));
+	m->a = a;
+	view_init(&m->v, a);
+	inventory_init(&m->prev, a);
+	m->max_kept = layer_limit("DRYDOCK_MAX_IMAGE_KEPT_BYTES", DD_MAX_IMAGE_KEPT_BYTES);
+	m->n = nlayers;
+	return m;
+}
+
+int image_merge_add(struct image_merge *m, const struct layer *l, const char *digest, const char **why)
+{
+	struct arena *a = m->a;
+	size_t i = m->i++;
+	m->kept += l->kept;
+	if (m->kept > m->max_kept) {
+		*why = arena_printf(a,
+				    "image keeps more than %" PRIu64 " bytes of package databases, os files and links "
+				    "(at layer %s, the %zu. of %zu), over the per-image limit",
+				    m->max_kept, digest, i + 1, m->n);
+		return DD_E_SCAN_LIMIT;
+	}
+	view_apply(&m->v, l);
+	if (!layer_touches_inventory(l) && m->read_any)
+		return 0;
+	struct inventory cur;
+	inventory_init(&cur, a);
+	int rc = inventory_from_rootfs(&cur, &m->v.base, why);
+	if (rc) {
+		*why = arena_printf(a, "after layer %s: %s", digest, *why);
+		return rc;
+	}
+	for (size_t k = 0; k < cur.n; k++) {
+		cur.pkgs[k].layer = digest;
+		for (size_t j = 0; j < m->prev.n; j++) /* both sorted; a linear merge would do too */
+			if (same_pkg(&cur.pkgs[k], &m->prev.pkgs[j])) {
+				cur.pkgs[k].layer = m->prev.pkgs[j].layer;
+				break;
+			}
+	}
+	m->prev = cur;
+	m->read_any = 1;
+	return 0;
+}
+
+void image_merge_end(struct image_merge *m, struct inventory *inv)
+{
+	const char *why;
+	if (!m->read_any)
+		inventory_from_rootfs(&m->prev, &m->v.base, &why);
+	struct arena *keep = inv->arena;
+	*inv = m->prev;
+	inv->arena = keep;
+}
+
 int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
 		    const char **why)
 {
-	struct view v;
-	view_init(&v, a);
-	struct inventory prev;
-	inventory_init(&prev, a);
+	struct image_merge *m = image_merge_begin(a, img->nlayers);
 	*why = NULL;
-	int rc = 0, read_any = 0;
-	uint64_t kept = 0, max_kept = layer_limit("DRYDOCK_MAX_IMAGE_KEPT_BYTES", DD_MAX_IMAGE_KEPT_BYTES);
+	int rc = 0;
 	for (size_t i = 0; i < img->nlayers; i++) {
 		const struct image_layer *il = &img->layers[i];
 		struct layer *l = arena_alloc(a, sizeof(*l));
 		struct digest want, got;
 		const char *dwhy, *name = il->digest ? il->digest : il->file, *digest = il->digest;
-		/* the descriptor's size is the blob's (a client must not trust content whose length
-		 * differs); a blob already gone is answered from the cache */
-		struct stat st;
-		if (il->size >= 0 && !stat(il->file, &st) && st.st_size != il->size) {
-			*why = arena_printf(a, "layer %s: its descriptor gives %" PRId64 " bytes, its blob has %jd", name,
-					    il->size, (intmax_t)st.st_size);
-			return DD_E_IMAGE_INVALID;
-		}
+		if ((rc = image_check_layer_size(a, il, why)))
+			return rc;
 		if (!digest || layer_cache_get(cache_dir, digest, a, l)) {
 			if (il->digest)
 				digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
@@ -303,39 +358,23 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 			if (cache_dir)
 				layer_cache_put(cache_dir, digest, l);
 		}
-		kept += l->kept;
-		if (kept > max_kept) {
-			*why = arena_printf(a,
-					    "image keeps more than %" PRIu64 " bytes of package databases, os files and links "
-					    "(at layer %s, the %zu. of %zu), over the per-image limit",
-					    max_kept, digest, i + 1, img->nlayers);
-			return DD_E_SCAN_LIMIT;
-		}
-		view_apply(&v, l);
-		if (!layer_touches_inventory(l) && read_any)
-			continue;
-		struct inventory cur;
-		inventory_init(&cur, a);
-		if ((rc = inventory_from_rootfs(&cur, &v.base, why))) {
-			*why = arena_printf(a, "after layer %s: %s", digest, *why);
+		if ((rc = image_merge_add(m, l, digest, why)))
 			return rc;
-		}
-		for (size_t k = 0; k < cur.n; k++) {
-			cur.pkgs[k].layer = digest;
-			for (size_t j = 0; j < prev.n; j++) /* both sorted; a linear merge would do too */
-				if (same_pkg(&cur.pkgs[k], &prev.pkgs[j])) {
-					cur.pkgs[k].layer = prev.pkgs[j].layer;
-					break;
-				}
-		}
-		prev = cur;
-		read_any = 1;
 	}
-	if (!read_any)
-		inventory_from_rootfs(&prev, &v.base, why);
-	struct arena *keep = inv->arena;
-	*inv = prev;
-	inv->arena = keep;
+	image_merge_end(m, inv);
+	return 0;
+}
+
+int image_check_layer_size(struct arena *a, const struct image_layer *il, const char **why)
+{
+	/* the descriptor's size is the blob's (a client must not trust content whose length
+	 * differs); a blob already gone is answered from the cache */
+	struct stat st;
+	if (il->size >= 0 && !stat(il->file, &st) && st.st_size != il->size) {
+		*why = arena_printf(a, "layer %s: its descriptor gives %" PRId64 " bytes, its blob has %jd",
+				    il->digest ? il->digest : il->file, il->size, (intmax_t)st.st_size);
+		return DD_E_IMAGE_INVALID;
+	}
 	return 0;
 }
 

@@ -64,6 +64,18 @@ void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
 int image_inventory(struct arena *a, const struct image *img, const char *cache_dir, struct inventory *inv,
 		    const char **why);
 
+/* image_inventory's steps, for a caller that reads the layers itself (the sandboxed worker,
+ * from the layer cache): begin for an image of nlayers layers (arena memory); add each layer
+ * in order, named by its digest (l and digest must outlive the merge): 0, or DD_E_SCAN_LIMIT
+ * (DD_MAX_IMAGE_KEPT_BYTES) or a parser's error with *why; end fills inv. */
+struct image_merge;
+struct layer;
+struct image_merge *image_merge_begin(struct arena *a, size_t nlayers);
+int image_merge_add(struct image_merge *m, const struct layer *l, const char *digest, const char **why);
+void image_merge_end(struct image_merge *m, struct inventory *inv);
+/* DD_E_IMAGE_INVALID with *why when il's descriptor gives a size its blob does not have. */
+int image_check_layer_size(struct arena *a, const struct image_layer *il, const char **why);
+
 /* DD_E_SCAN_LIMIT with *why when the image `subject` ("manifest sha256:...") has n layers,
  * over DD_MAX_LAYERS; else 0. */
 int image_check_layer_count(struct arena *a, const char *subject, size_t n, const char **why);

@@ -5,7 +5,9 @@
  * disk, and CRC-32 runs at memory speed where SHA-256 cost more than the rest of a lookup.)
  * A file is written as it is serialised and read through a mapping, so neither side holds a
  * second copy of what the layer kept. Version 3: files are kept at the package managers' paths
- * only, and LE_DROPPED entries; a file of an older version is a miss, and read again. */
+ * only, and LE_DROPPED entries; a file of an older version is a miss, and read again. The same
+ * bytes are what a sandboxed layer reader sends back (layer_cache_encode), which the server
+ * checks as it writes them into the cache (layer_cache_receive). */
 #include "common/dd.h"
 #include "layer_cache.h"
 #include "common/arena.h"
@@ -86,24 +88,38 @@ static int take_str(struct reader *r, struct arena *a, const char **s, size_t *l
  * against the 40 of struct lentry counted in kept bytes), plus its head and check. */
 #define CACHE_FILE_MAX ((uint64_t)DD_MAX_LAYER_KEPT_BYTES + 64)
 
-int layer_cache_get(const char *dir, const char *digest, struct arena *a, struct layer *out)
+int layer_cache_open(const char *dir, const char *digest)
 {
-	memset(out, 0, sizeof(*out));
 	if (!dir || !valid_digest(digest))
-		return DD_E_NOT_FOUND;
+		return -1;
 	struct arena tmp = {0};
 	int fd = open(cache_path(&tmp, dir, digest), O_RDONLY | O_CLOEXEC);
 	arena_free(&tmp);
+	return fd;
+}
+
+int layer_cache_get(const char *dir, const char *digest, struct arena *a, struct layer *out)
+{
+	memset(out, 0, sizeof(*out));
+	int fd = layer_cache_open(dir, digest);
 	if (fd < 0)
 		return DD_E_NOT_FOUND;
-	struct stat st;
+	int rc = layer_cache_read_fd(fd, a, out);
+	close(fd);
+	return rc;
+}
+
+int layer_cache_read_fd(int fd, struct arena *a, struct layer *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* the size by lseek, not fstat: the sandboxed worker is allowed no stat call */
+	off_t size = lseek(fd, 0, SEEK_END);
 	void *map = MAP_FAILED;
 	size_t len = 0;
-	if (!fstat(fd, &st) && st.st_size >= (off_t)(sizeof(magic) + 8 + 4) && (uint64_t)st.st_size <= CACHE_FILE_MAX) {
-		len = (size_t)st.st_size;
+	if (size >= (off_t)(sizeof(magic) + 8 + 4) && (uint64_t)size <= CACHE_FILE_MAX) {
+		len = (size_t)size;
 		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	}
-	close(fd);
 	if (map == MAP_FAILED)
 		return DD_E_NOT_FOUND;
 	const char *data = map;
@@ -140,9 +156,10 @@ out:
 	return rc;
 }
 
-/* The file being written: buffered, checksummed as it goes. */
+/* The bytes being encoded: checksummed as they go, handed to fn. */
 struct writer {
-	FILE *f;
+	layer_cache_write_fn fn;
+	void *ctx;
 	uLong crc;
 	int err;
 };
@@ -152,8 +169,7 @@ static void put(struct writer *w, const void *p, size_t n)
 	if (w->err || !n)
 		return;
 	w->crc = crc_more(w->crc, p, n);
-	if (fwrite(p, 1, n, w->f) != n)
-		w->err = 1;
+	w->err = w->fn(w->ctx, p, n);
 }
 
 static void put_u64(struct writer *w, uint64_t v) { put(w, &v, 8); }
@@ -168,6 +184,50 @@ static void put_str(struct writer *w, const char *s, size_t n)
 	put(w, s, n);
 }
 
+uint64_t layer_cache_encoded_size(const struct layer *l)
+{
+	uint64_t n = sizeof(magic) + 8 + 4;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lentry *e = &l->v[i];
+		n += 1 + 3 * 8 + strlen(e->path) + (e->target ? strlen(e->target) : 0) + (e->kind == LE_FILE ? e->len : 0);
+	}
+	return n;
+}
+
+int layer_cache_encode(const struct layer *l, layer_cache_write_fn fn, void *ctx)
+{
+	struct writer w = {.fn = fn, .ctx = ctx, .crc = crc32(0L, Z_NULL, 0)};
+	put(&w, magic, sizeof(magic));
+	put_u64(&w, l->n);
+	for (size_t i = 0; i < l->n && !w.err; i++) {
+		const struct lentry *e = &l->v[i];
+		unsigned char k = (unsigned char)e->kind;
+		put(&w, &k, 1);
+		put_str(&w, e->path, strlen(e->path));
+		put_str(&w, e->target, e->target ? strlen(e->target) : 0);
+		put_str(&w, e->kind == LE_FILE ? e->data : NULL, e->len);
+	}
+	unsigned char check[4];
+	crc_out(w.crc, check);
+	if (!w.err)
+		w.err = fn(ctx, check, 4);
+	return w.err;
+}
+
+static int file_write(void *ctx, const void *p, size_t n) { return fwrite(p, 1, n, ctx) == n ? 0 : DD_E_IO; }
+
+/* A temporary file beside the entry of digest, for writing: its descriptor (-1 on failure)
+ * and its name in tmpl. */
+static int temp_beside(const char *path, char *tmpl, size_t cap)
+{
+	int n = snprintf(tmpl, cap, "%.*s.tmp-XXXXXX", (int)(cap > 16 ? cap - 16 : 0), path);
+	if (n < 0 || (size_t)n >= cap || strlen(path) > cap - 16) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return mkstemp(tmpl);
+}
+
 int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 {
 	if (!dir || !valid_digest(digest))
@@ -177,8 +237,7 @@ int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 	if (!rc) {
 		const char *path = cache_path(&a, dir, digest);
 		char tmpl[PATH_MAX];
-		snprintf(tmpl, sizeof(tmpl), "%s.tmp-XXXXXX", path);
-		int fd = mkstemp(tmpl);
+		int fd = temp_beside(path, tmpl, sizeof(tmpl));
 		FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
 		if (!f) {
 			if (fd >= 0) {
@@ -187,22 +246,8 @@ int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 			}
 			rc = DD_E_IO;
 		} else {
-			struct writer w = {.f = f, .crc = crc32(0L, Z_NULL, 0)};
-			put(&w, magic, sizeof(magic));
-			put_u64(&w, l->n);
-			for (size_t i = 0; i < l->n && !w.err; i++) {
-				const struct lentry *e = &l->v[i];
-				unsigned char k = (unsigned char)e->kind;
-				put(&w, &k, 1);
-				put_str(&w, e->path, strlen(e->path));
-				put_str(&w, e->target, e->target ? strlen(e->target) : 0);
-				put_str(&w, e->kind == LE_FILE ? e->data : NULL, e->len);
-			}
-			unsigned char check[4];
-			crc_out(w.crc, check);
-			if (!w.err && fwrite(check, 1, 4, f) != 4)
-				w.err = 1;
-			if (fclose(f) || w.err || rename(tmpl, path)) {
+			int err = layer_cache_encode(l, file_write, f);
+			if (fclose(f) || err || rename(tmpl, path)) {
 				unlink(tmpl);
 				rc = DD_E_IO;
 			}
@@ -212,6 +257,87 @@ int layer_cache_put(const char *dir, const char *digest, const struct layer *l)
 		log_warn("cannot store layer %s in the cache '%s'", digest, dir);
 	arena_free(&a);
 	return rc;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return DD_E_IO;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int layer_cache_receive(int fd, layer_read_fn fn, void *ctx, uint64_t len, const char **why)
+{
+	*why = NULL;
+	if (len < sizeof(magic) + 8 + 4 || len > CACHE_FILE_MAX) {
+		*why = "a layer entry of an impossible size";
+		return DD_E_LAYER_INVALID;
+	}
+	unsigned char buf[1 << 16], tail[4], head[sizeof(magic)];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t pos = 0, body = len - 4;
+	while (pos < len) {
+		size_t want = len - pos < sizeof(buf) ? (size_t)(len - pos) : sizeof(buf);
+		ssize_t k = fn(ctx, buf, want);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return DD_E_IO;
+		size_t n = (size_t)k;
+		for (uint64_t at = pos; at < pos + n && at < sizeof(head); at++) /* the head and the check */
+			head[at] = buf[at - pos];
+		for (uint64_t at = pos > body ? pos : body; at < pos + n; at++)
+			tail[at - body] = buf[at - pos];
+		if (pos < body)
+			crc = crc_more(crc, buf, pos + n <= body ? n : (size_t)(body - pos));
+		if (write_all(fd, buf, n))
+			return DD_E_IO;
+		pos += n;
+	}
+	unsigned char check[4];
+	crc_out(crc, check);
+	if (memcmp(head, magic, sizeof(magic)) || memcmp(check, tail, 4)) {
+		*why = "a layer entry whose head or checksum is wrong";
+		return DD_E_LAYER_INVALID;
+	}
+	return 0;
+}
+
+int layer_cache_begin(const char *dir, const char *digest, struct layer_cache_tmp *t)
+{
+	t->fd = -1;
+	if (!dir || !valid_digest(digest) || util_mkdirs(dir))
+		return DD_E_IO;
+	struct arena a = {0};
+	snprintf(t->path, sizeof(t->path), "%s", cache_path(&a, dir, digest));
+	arena_free(&a);
+	t->fd = temp_beside(t->path, t->tmp, sizeof(t->tmp));
+	return t->fd < 0 ? DD_E_IO : 0;
+}
+
+int layer_cache_commit(struct layer_cache_tmp *t)
+{
+	int rc = close(t->fd) || rename(t->tmp, t->path) ? DD_E_IO : 0;
+	if (rc)
+		unlink(t->tmp);
+	t->fd = -1;
+	return rc;
+}
+
+void layer_cache_abort(struct layer_cache_tmp *t)
+{
+	if (t->fd < 0)
+		return;
+	close(t->fd);
+	unlink(t->tmp);
+	t->fd = -1;
 }
 
 int layer_cache_remove(const char *dir, const char *digest)

@@ -168,6 +168,7 @@ struct bdb {
 	size_t len;
 	uint32_t pagesize, npages;
 	int swapped;
+	unsigned char *used; /* a bit per page: already read as part of an overflow chain */
 };
 
 static uint32_t bdb32(const struct bdb *b, const unsigned char *p) { return b->swapped ? be32(p) : le32(p); }
@@ -176,17 +177,24 @@ static uint16_t bdb16(const struct bdb *b, const unsigned char *p)
 	return b->swapped ? (uint16_t)(p[0] << 8 | p[1]) : le16(p);
 }
 
-/* Concatenates an overflow chain into one arena buffer of at most tlen bytes. */
-static int bdb_chain(struct inventory *inv, const char *path, const struct bdb *b, uint32_t pgno, uint32_t tlen,
+/* Concatenates an overflow chain into one arena buffer of at most tlen bytes. Every page is
+ * read at most once in the whole file (a chain that loops, or two items that share pages, is
+ * damage), so the work and the memory stay within the file's size whatever the items say. */
+static int bdb_chain(struct inventory *inv, const char *path, struct bdb *b, uint32_t pgno, uint32_t tlen,
 		     const char **why)
 {
 	if (tlen > MAX_HEADER_DATA)
 		return corrupt(inv, why, path, "Berkeley DB item larger than an rpm header can be");
-	unsigned char *out = arena_alloc(inv->arena, tlen ? tlen : 1);
+	if (tlen > (uint64_t)b->npages * (b->pagesize - BDB_PAGE_HEADER))
+		return corrupt(inv, why, path, "Berkeley DB item larger than the file");
+	unsigned char *out = arena_alloc_uninit(inv->arena, tlen ? tlen : 1);
 	size_t got = 0;
-	for (uint32_t hops = 0; pgno; hops++) {
-		if (pgno >= b->npages || hops > b->npages)
-			return corrupt(inv, why, path, "Berkeley DB overflow chain leaves the file or loops");
+	while (pgno) {
+		if (pgno >= b->npages)
+			return corrupt(inv, why, path, "Berkeley DB overflow chain leaves the file");
+		if (b->used[pgno / 8] & (1u << (pgno % 8)))
+			return corrupt(inv, why, path, "Berkeley DB overflow page read twice (a chain that loops or is shared)");
+		b->used[pgno / 8] |= (unsigned char)(1u << (pgno % 8));
 		const unsigned char *pg = b->data + (size_t)pgno * b->pagesize;
 		if (pg[25] != P_OVERFLOW)
 			return corrupt(inv, why, path, "Berkeley DB overflow chain reaches a non-overflow page");
@@ -224,6 +232,7 @@ int rpm_bdb_parse(struct inventory *inv, const char *path, const char *data, siz
 	if ((uint64_t)last + 1 > len / b.pagesize)
 		return corrupt(inv, why, path, "Berkeley DB is shorter than its last page number says");
 	b.npages = last + 1;
+	b.used = arena_alloc(inv->arena, b.npages / 8 + 1);
 	for (uint32_t pgno = 1; pgno < b.npages; pgno++) {
 		const unsigned char *pg = b.data + (size_t)pgno * b.pagesize;
 		if (pg[25] != P_HASH && pg[25] != P_HASH_UNSORTED)
@@ -263,6 +272,9 @@ int rpm_ndb_parse(struct inventory *inv, const char *path, const char *data, siz
 	if (npages == 0 || npages > 2048 || (size_t)npages * NDB_SLOT_PAGE > len)
 		return corrupt(inv, why, path, "NDB slot page count out of range");
 	size_t nslots = (size_t)npages * (NDB_SLOT_PAGE / 16);
+	/* a bit per 16-byte block: blobs may not overlap, so that the headers parsed add up to at
+	 * most the file's size whatever the slots say */
+	unsigned char *used = arena_alloc(inv->arena, len / NDB_BLOB_BLOCK / 8 + 1);
 	for (size_t i = 2; i < nslots; i++) { /* slots 0 and 1 are the file header */
 		const unsigned char *s = d + i * 16;
 		if (memcmp(s, "Slot", 4))
@@ -279,6 +291,12 @@ int rpm_ndb_parse(struct inventory *inv, const char *path, const char *data, siz
 		uint32_t blen = le32(h + 12);
 		if (blen > len - off - 16)
 			return corrupt(inv, why, path, "NDB blob longer than the file");
+		for (size_t blk_i = off / NDB_BLOB_BLOCK; blk_i < (off + 16 + blen + NDB_BLOB_BLOCK - 1) / NDB_BLOB_BLOCK;
+		     blk_i++) {
+			if (used[blk_i / 8] & (1u << (blk_i % 8)))
+				return corrupt(inv, why, path, "NDB blobs overlap (two slots name the same bytes)");
+			used[blk_i / 8] |= (unsigned char)(1u << (blk_i % 8));
+		}
 		int rc = rpm_header_parse(inv, path, h + 16, blen, why);
 		if (rc)
 			return rc;

@@ -19,6 +19,7 @@
 #include "registry/events.h"
 #include "scan/findings.h"
 #include "scan/report.h"
+#include "scan/sandbox.h"
 #include "store/meta.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
@@ -54,6 +55,7 @@ struct scanner {
 	pthread_cond_t wake;
 	int stop, kicks, streams;
 	struct dbref *cur;
+	struct sandbox *sb; /* NULL: layers and package databases read in this process */
 	struct stat db_st; /* the file last opened, or last refused */
 	int db_seen;       /* db_st is set */
 	struct scanner_stats st;
@@ -245,7 +247,13 @@ static void *layer_main(void *arg)
 		if (file && colon && strlen(colon + 1) > 2) {
 			snprintf(file, n, "%s/blobs/%.*s/%.2s/%s", s->data_dir, (int)(colon - digest), digest, colon + 1,
 				 colon + 1);
-			image_analyze_layer(file, digest, s->cache_dir, &why); /* not a layer: nothing cached */
+			/* not a layer (a config): nothing cached */
+			if (s->sb) {
+				struct arena a = {0};
+				sandbox_analyze_layer(s->sb, &a, file, digest, s->cache_dir, &why);
+				arena_free(&a);
+			} else
+				image_analyze_layer(file, digest, s->cache_dir, &why);
 		}
 		free(file);
 		pthread_mutex_lock(&s->mu);
@@ -320,14 +328,13 @@ static ssize_t stream_read(void *ctx, void *buf, size_t n)
 	return k;
 }
 
-static void *stream_main(void *arg)
+/* The stream read here, by the layer reader in this thread (sandbox = false). 1 when its
+ * result went into the layer cache. */
+static int stream_in_process(struct layer_stream *ls, struct arena *a)
 {
-	struct layer_stream *ls = arg;
-	struct scanner *s = ls->s;
-	struct arena a = {0};
 	struct layer l;
 	const char *why;
-	int rc = layer_read_stream(&a, stream_read, ls, NULL, NULL, &l, &why);
+	int rc = layer_read_stream(a, stream_read, ls, NULL, NULL, &l, &why);
 	pthread_mutex_lock(&ls->mu);
 	if (rc) { /* not a layer (a config), or a broken one: stop taking bytes */
 		ls->dead = 1;
@@ -339,7 +346,70 @@ static void *stream_main(void *arg)
 	int keep = !rc && !ls->dead && ls->digest && ls->pos == ls->fed;
 	pthread_mutex_unlock(&ls->mu);
 	if (keep)
-		layer_cache_put(s->cache_dir, ls->digest, &l);
+		layer_cache_put(ls->s->cache_dir, ls->digest, &l);
+	return keep;
+}
+
+/* The stream handed to a sandboxed layer reader: this thread splices the bytes the upload
+ * reports from the staging file into the worker's pipe, and stores its answer when the upload
+ * commits. 1 when it went into the layer cache. */
+static int stream_sandboxed(struct layer_stream *ls, struct arena *a)
+{
+	struct scanner *s = ls->s;
+	/* the first byte: '{' is an image config (every push has one), not worth a worker */
+	pthread_mutex_lock(&ls->mu);
+	while (!ls->fed && !ls->eof && !ls->dead) {
+		ls->waiting = 1;
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	}
+	ls->waiting = 0;
+	int some = ls->fed > 0 && !ls->dead;
+	pthread_mutex_unlock(&ls->mu);
+	char first = 0;
+	int config = some && pread(ls->fd, &first, 1, 0) == 1 && first == '{';
+	struct sandbox_run *r = some && !config ? sandbox_stream_begin(s->sb) : NULL;
+	int failed = !r;
+	while (!failed) {
+		pthread_mutex_lock(&ls->mu);
+		while (ls->pos == ls->fed && !ls->eof && !ls->dead) {
+			ls->waiting = 1;
+			pthread_cond_wait(&ls->cv, &ls->mu);
+		}
+		ls->waiting = 0;
+		uint64_t from = ls->pos, avail = ls->dead ? 0 : ls->fed - ls->pos;
+		pthread_mutex_unlock(&ls->mu);
+		if (!avail)
+			break;
+		if (sandbox_stream_feed(r, ls->fd, from, avail))
+			failed = 1; /* not a layer (a config), a broken one, or a failed worker */
+		else
+			ls->pos += avail;
+	}
+	pthread_mutex_lock(&ls->mu);
+	if (failed) { /* stop taking bytes */
+		ls->dead = 1;
+		pthread_cond_broadcast(&ls->cv);
+	}
+	while (!ls->ended)
+		pthread_cond_wait(&ls->cv, &ls->mu);
+	int keep = !ls->dead && ls->digest && ls->pos == ls->fed;
+	pthread_mutex_unlock(&ls->mu);
+	if (r) {
+		const char *why;
+		if (sandbox_stream_end(r, a, keep ? ls->digest : NULL, s->cache_dir, &why)) {
+			log_debug("layer %s, read as it uploaded: %s", ls->digest, why);
+			keep = 0;
+		}
+	}
+	return keep;
+}
+
+static void *stream_main(void *arg)
+{
+	struct layer_stream *ls = arg;
+	struct scanner *s = ls->s;
+	struct arena a = {0};
+	int keep = s->sb ? stream_sandboxed(ls, &a) : stream_in_process(ls, &a);
 	arena_free(&a);
 	pthread_mutex_lock(&s->mu);
 	for (int k = 0; k < LAYER_INFLIGHT && ls->inflight; k++)
@@ -560,7 +630,8 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		rc = image_open_store_meta(&a, meta, s->data_dir, ref, &img, &why);
 		if (!rc) {
 			claim_layers(s, &img);
-			rc = image_inventory(&a, &img, s->cache_dir, &inv, &why);
+			rc = s->sb ? sandbox_image_inventory(s->sb, &a, &img, s->cache_dir, &inv, &why)
+				   : image_inventory(&a, &img, s->cache_dir, &inv, &why);
 		}
 		if (rc) {
 			rec.status = "Failed";
@@ -750,9 +821,10 @@ void scanner_kick(struct scanner *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-int scanner_start(const struct scanner_config *c, struct scanner **out)
+int scanner_start(const struct scanner_config *c, struct scanner **out, const char **why)
 {
 	*out = NULL;
+	*why = NULL;
 	struct scanner *s = calloc(1, sizeof(*s));
 	if (!s)
 		return DD_E_NOMEM;
@@ -771,6 +843,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out)
 	pthread_cond_init(&s->layer_wake, NULL);
 	pthread_cond_init(&s->layer_done, NULL);
 	int rc = c->meta->ops->scan_recover(c->meta);
+	if (!rc && c->sandbox)
+		rc = sandbox_new(&s->sb, why);
 	if (rc) {
 		scanner_stop(s);
 		return rc;
@@ -811,6 +885,7 @@ void scanner_stop(struct scanner *s)
 		pthread_join(s->watcher, NULL);
 	if (s->cur)
 		db_release(s, s->cur);
+	sandbox_free(s->sb); /* every thread that used it is joined, every stream ended */
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->layer_wake);

@@ -20,11 +20,13 @@ struct scanner_config {
 	int workers;
 	int webhooks; /* add a webhook event to the outbox with every assessment */
 	int stream_uploads; /* analyse layers while they upload (scanner_stream_begin) */
+	int sandbox;        /* read layers and package databases in sandboxed workers (sandbox.h) */
 };
 
 /* Starts workers and the watcher; recovers jobs left running by a crash and queues every
- * manifest never assessed. Returns an owned scanner. */
-int scanner_start(const struct scanner_config *c, struct scanner **out);
+ * manifest never assessed. Returns an owned scanner; with c->sandbox, DD_E_INTERNAL when no
+ * sandboxed worker can be started (*why static text). */
+int scanner_start(const struct scanner_config *c, struct scanner **out, const char **why);
 void scanner_stop(struct scanner *s);
 /* Wakes the workers (a job was queued). */
 void scanner_kick(struct scanner *s);

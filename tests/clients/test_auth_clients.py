@@ -37,7 +37,7 @@ def test_podman_login_push_pull(images, srv, tmp_path):
     pw = add_user(srv, "dev", "writer:team/*")
     auth = str(tmp_path / "auth.json")
     store = tempfile.mkdtemp(prefix="drydock-podman-")
-    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp", "--storage-driver", "vfs",
               "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
     env = dict(os.environ, REGISTRY_AUTH_FILE=auth)
     try:

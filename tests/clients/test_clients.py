@@ -102,7 +102,7 @@ def test_podman_pull_push(images, server, tmp_path):
         f"docker://{host}/podman/src:v1")
     want = registry_manifest(server.url, "podman/src", "v1")
     store = tempfile.mkdtemp(prefix="drydock-podman-")
-    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp", "--storage-driver", "vfs",
               "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
     try:
         run(*podman, "pull", "-q", "--tls-verify=false", f"{host}/podman/src:v1")
@@ -143,7 +143,7 @@ def test_skopeo_and_podman_over_https(images, tmp_path):
             f"oci:{tmp_path}/pulled:latest")
         assert layer_digests(oci_manifest(str(tmp_path / "pulled"))) == layer_digests(oci_manifest(src))
         # podman pulls it and pushes it to another repository over the same HTTPS
-        podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+        podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp", "--storage-driver", "vfs",
                   "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
         run(*podman, "pull", "-q", "--cert-dir", str(certs), f"{host}/tls/big:v1")
         run(*podman, "push", "-q", "--cert-dir", str(certs), f"{host}/tls/big:v1", f"docker://{host}/tls/copy:v1")

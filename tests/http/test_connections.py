@@ -131,6 +131,9 @@ def test_per_client_cap(tmp_path):
     try:
         for _ in range(20):
             socks.append(connect(s.port, source="127.0.0.5"))
+        for c in socks:  # each answered, so each was accepted and counted before the 21st comes
+            c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
         extra = connect(s.port, source="127.0.0.5")
         extra.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = extra.recv(4096)
@@ -364,3 +367,86 @@ def test_tls_connections_many_and_clean(tmp_path):
                 assert t.recv(4096).startswith(b"HTTP/1.1 200")
     finally:
         s.stop()
+
+
+def server_socket_fd(pid, server_port, client_port):
+    """The descriptor number, in process pid, of the accepted socket whose peer is client_port."""
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                local, remote = fields[1].rsplit(":", 1), fields[2].rsplit(":", 1)
+                if int(local[1], 16) == server_port and int(remote[1], 16) == client_port:
+                    inode = fields[9]
+    assert inode, "no such connection"
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                return int(fd)
+        except OSError:
+            pass
+    raise AssertionError("the server holds no descriptor of the connection")
+
+
+def pidfd_getfd(pid, fd):
+    """A copy, in this process, of descriptor fd of process pid (pidfd_getfd(2), Linux 5.6)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        got = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd on every architecture
+        if got < 0:
+            raise OSError(ctypes.get_errno(), "pidfd_getfd")
+        return got
+    finally:
+        os.close(pidfd)
+
+
+def test_a_closed_connection_copied_elsewhere_raises_no_event(tmp_path):
+    """Regression: a connection's socket left the event loop's epoll set only when its last
+    descriptor closed, but another process can hold a copy for a while: the sandboxed scan
+    workers are spawned from the server's threads, and the child holds copies of every descriptor
+    until it execs. An event on such a socket after the server closed it and freed the connection
+    was a use after free (AddressSanitizer saw it in a push while workers started). Here the copy
+    is taken with pidfd_getfd; the server closes the connection (its idle timeout), the client
+    then sends more and hangs up, and the server must neither crash nor touch the freed
+    connection (the sanitizer build reports it)."""
+    s = Server(data_dir=str(tmp_path), extra_args=["--idle-timeout", "1"]).start()
+    copy = None
+    try:
+        c = connect(s.port)
+        c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(65536).startswith(b"HTTP/1.1 200")
+        copy = pidfd_getfd(s.proc.pid, server_socket_fd(s.proc.pid, s.port, c.getsockname()[1]))
+        # closed after 1 s idle (the sweep runs every second), then freed by its loop
+        link = f"socket:[{os.fstat(copy).st_ino}]"
+
+        def held():
+            for fd in os.listdir(f"/proc/{s.proc.pid}/fd"):
+                try:
+                    if os.readlink(f"/proc/{s.proc.pid}/fd/{fd}") == link:
+                        return True
+                except OSError:
+                    pass
+            return False
+        deadline = time.time() + 10
+        while held() and time.time() < deadline:
+            time.sleep(0.1)
+        assert not held(), "the idle connection was not closed"
+        time.sleep(1.5)
+        for _ in range(3):  # events on the socket the server closed
+            try:
+                c.sendall(b"more bytes")
+            except OSError:
+                break
+            time.sleep(0.2)
+        c.close()
+        time.sleep(0.5)
+        assert s.proc.poll() is None, "the server died: " + open(s.log_path, errors="replace").read()[-3000:]
+        assert get(f"{s.url}/v2/").status_code == 200
+    finally:
+        if copy is not None:
+            os.close(copy)
+        s.stop()  # and no sanitizer report in its log

@@ -335,16 +335,27 @@ def test_session_cap_per_account():
         # nothing to cancel, so a new one is refused, naming the cap
         c = [start(carol, s.url, "team/c") for _ in range(3)]
         auth = base64.b64encode(b"carol:pw-carol-secret").decode()
-        socks = []
-        for u in c:
+        import select
+
+        def hold(u):  # a PATCH whose body is still coming, on a connection of its own
             sock = socket.create_connection(("127.0.0.1", s.port))
             sock.sendall(f"PATCH {u[len(s.url):]} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
                          "Content-Length: 10\r\n\r\n12345".encode())
-            socks.append(sock)
+            return sock
+
+        socks = []
         for u in c:  # each is held by its PATCH once a second request finds it busy
+            sock = hold(u)
             deadline = time.time() + 30
-            while carol.patch(u, data=b"").status_code != 409 and time.time() < deadline:
+            while carol.patch(u, data=b"").status_code != 409:
+                assert time.time() < deadline, f"{u} never held by its PATCH"
+                if select.select([sock], [], [], 0)[0]:
+                    # the probe had the session when the held PATCH came, which was answered
+                    # 409 itself: hold it again
+                    sock.close()
+                    sock = hold(u)
                 time.sleep(0.05)
+            socks.append(sock)
         r = carol.post(f"{s.url}/v2/team/c/blobs/uploads/")
         assert r.status_code == 429 and err_code(r) == "TOOMANYREQUESTS", r.text
         assert r.json()["errors"][0]["message"] == (

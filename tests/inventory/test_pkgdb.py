@@ -72,6 +72,88 @@ def test_corrupt_database_is_an_error(tmp_path):
     assert p.returncode == 1 and "line 3" in p.stderr
 
 
+def first_bdb_header(path):
+    """The first package's rpm header in a real Berkeley DB hash Packages file (little-endian)."""
+    import struct
+    d = open(path, "rb").read()
+    pagesize, last = struct.unpack_from("<I", d, 20)[0], struct.unpack_from("<I", d, 32)[0]
+    for pgno in range(1, last + 1):
+        pg = d[pgno * pagesize:(pgno + 1) * pagesize]
+        if pg[25] not in (2, 13):
+            continue
+        entries = struct.unpack_from("<H", pg, 20)[0]
+        for i in range(1, entries, 2):
+            off = struct.unpack_from("<H", pg, 26 + i * 2)[0]
+            if pg[off] == 3:  # H_OFFPAGE: the chain's first page and the item's length
+                chain, tlen = struct.unpack_from("<II", pg, off + 4)
+                out = b""
+                while chain:
+                    op = d[chain * pagesize:(chain + 1) * pagesize]
+                    out += op[26:26 + struct.unpack_from("<H", op, 22)[0]]
+                    chain = struct.unpack_from("<I", op, 16)[0]
+                assert len(out) == tlen
+                return out
+    raise AssertionError("no package in " + path)
+
+
+def bdb_file(header, items, pagesize=4096):
+    """A Berkeley DB hash Packages file whose one hash page holds ITEMS off-page items that all
+    name the same overflow chain, which holds HEADER."""
+    import struct
+    room = pagesize - 26
+    chain = [header[i:i + room] for i in range(0, len(header), room)]
+    npages = 2 + len(chain)
+    meta = bytearray(pagesize)
+    struct.pack_into("<I", meta, 12, 0x061561)
+    struct.pack_into("<I", meta, 20, pagesize)
+    meta[25] = 8  # P_HASHMETA
+    struct.pack_into("<I", meta, 32, npages - 1)
+    hp = bytearray(pagesize)
+    hp[25] = 13  # P_HASH
+    struct.pack_into("<H", hp, 20, 2 * items)
+    item_off = 26 + 2 * 2 * items
+    for i in range(items):
+        struct.pack_into("<H", hp, 26 + (2 * i) * 2, item_off)      # the key (not read)
+        struct.pack_into("<H", hp, 26 + (2 * i + 1) * 2, item_off)  # the value: off-page
+    hp[item_off] = 3
+    struct.pack_into("<II", hp, item_off + 4, 2, len(header))
+    pages = [bytes(meta), bytes(hp)]
+    for k, part in enumerate(chain):
+        op = bytearray(pagesize)
+        op[25] = 7  # P_OVERFLOW
+        struct.pack_into("<I", op, 16, 2 + k + 1 if k + 1 < len(chain) else 0)
+        struct.pack_into("<H", op, 22, len(part))
+        op[26:26 + len(part)] = part
+        pages.append(bytes(op))
+    return b"".join(pages)
+
+
+@pytest.mark.skipif(not VECTORS, reason="../shared/testdata not present (set DRYDOCK_SHARED)")
+def test_berkeley_db_pages_are_read_once(tmp_path):
+    """A hostile rpm Berkeley DB cannot make the parser do more work or hold more memory than
+    its size: items that share an overflow chain (each read again, a package per item) and an
+    item announcing more bytes than the file has (an allocation of up to 256 MiB per item) are
+    refused as damage, naming it."""
+    header = first_bdb_header(os.path.join(SHARED, "testdata/pkgdb/rpm/syft-dive-bdb/input/var/lib/rpm/Packages"))
+    rpmdir = tmp_path / "var/lib/rpm"
+    rpmdir.mkdir(parents=True)
+    (rpmdir / "Packages").write_bytes(bdb_file(header, 1))
+    got = sbom(str(tmp_path))["packages"]
+    assert len(got) == 1 and got[0]["type"] == "rpm"  # the file is well formed with one item
+
+    (rpmdir / "Packages").write_bytes(bdb_file(header, 200))
+    p = subprocess.run([BIN, "sbom", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "overflow page read twice" in p.stderr, p.stderr
+
+    import struct
+    d = bytearray(bdb_file(header, 1))
+    off = 4096 + 26 + 4  # the one item's length
+    struct.pack_into("<I", d, off + 8, 200 * 1024 * 1024)
+    (rpmdir / "Packages").write_bytes(bytes(d))
+    p = subprocess.run([BIN, "sbom", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "item larger than the file" in p.stderr, p.stderr
+
+
 def test_symlinks_stay_inside_the_root(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "usr/lib").mkdir(parents=True)
@@ -138,3 +220,26 @@ def test_red_hat_release_files(tmp_path):
     (tmp_path / "etc/os-release").write_text('ID="rhel"\nVERSION_ID="9.3"\n')  # os-release wins
     got = sbom(str(tmp_path))["os"]
     assert (got["id"], got["version_id"]) == ("rhel", "9.3")
+
+
+@pytest.mark.skipif(not VECTORS, reason="../shared/testdata not present (set DRYDOCK_SHARED)")
+def test_ndb_slots_may_not_share_a_blob(tmp_path):
+    """Every slot of a real NDB Packages.db made to name the first package's blob: before, each
+    slot parsed it again (up to 524,288 slots over one large blob); now overlapping blobs are
+    damage, named."""
+    import shutil
+    import struct
+    src = os.path.join(SHARED, "testdata/pkgdb/rpm/go-rpmdb-sle15-ndb/input")
+    root = tmp_path / "root"
+    shutil.copytree(src, root)
+    db = root / "usr/lib/sysimage/rpm/Packages.db"
+    d = bytearray(db.read_bytes())
+    npages = struct.unpack_from("<I", d, 12)[0]
+    slots = [i for i in range(2, npages * 256) if d[i * 16:i * 16 + 4] == b"Slot" and struct.unpack_from("<I", d, i * 16 + 4)[0]]
+    assert len(slots) > 2
+    first = d[slots[0] * 16:slots[0] * 16 + 16]
+    for i in slots[1:]:
+        d[i * 16:i * 16 + 16] = first
+    db.write_bytes(bytes(d))
+    p = subprocess.run([BIN, "sbom", str(root)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "NDB blobs overlap" in p.stderr, p.stderr

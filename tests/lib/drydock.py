@@ -12,6 +12,8 @@ import requests
 
 BIN = os.environ.get("DRYDOCK_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "drydock")
+# the same binary with the sandboxed scan worker's test hooks (make builds both)
+HOOKS_BIN = os.environ.get("DRYDOCK_HOOKS_BIN") or os.path.join(os.path.dirname(BIN), "drydock-test-hooks")
 # the shared folder of real data (feeds, package databases), beside the repository unless set
 SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
 VULNDATA = os.path.join(SHARED, "vulndata")
@@ -22,10 +24,13 @@ ADMIN_PASSWORD = "admin-password-for-tests"
 class Server:
     """One drydock process over a data directory; restartable, killable."""
 
-    def __init__(self, data_dir=None, extra_args=(), tls=None, auth=False, env=None, host="127.0.0.1"):
+    def __init__(self, data_dir=None, extra_args=(), tls=None, auth=False, env=None, host="127.0.0.1",
+                 binary=None):
         """auth=False runs with `auth = off` (the registry-core tests speak to an open
         registry); auth=True keeps the default, with the administrator's password from
-        ADMIN_PASSWORD. host: the loopback address to listen on, "127.0.0.1" or "::1"."""
+        ADMIN_PASSWORD. host: the loopback address to listen on, "127.0.0.1" or "::1".
+        binary: another drydock binary (HOOKS_BIN) than BIN."""
+        self.binary = binary
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="drydock-test-")
         os.makedirs(self.data_dir, exist_ok=True)
         self.extra_args = (["--auth", "off"] if not auth else []) + list(extra_args)
@@ -41,7 +46,7 @@ class Server:
         return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self):
-        args = [BIN, "serve", "--listen", f"{self.host}:{self.port or 0}",
+        args = [self.binary or BIN, "serve", "--listen", f"{self.host}:{self.port or 0}",
                 "--data", self.data_dir, "--log-level", "info"] + self.extra_args
         if self.tls:
             args += ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]]

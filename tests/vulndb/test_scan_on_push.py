@@ -111,7 +111,7 @@ def test_rpm_image_pushed_with_skopeo_and_podman(full_db, rpm_images, tmp_path):
     below their RLSA fixes, openssl below RLSA-2024:6783; zlib and bash at or above theirs."""
     srv = server_with_db(tmp_path, full_db)
     store = tempfile.mkdtemp(prefix="drydock-podman-")  # short: podman's run directory holds sockets
-    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp", "--storage-driver", "vfs",
               "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
     try:
         layout = os.path.join(rpm_images, "rpm-min")
@@ -500,7 +500,7 @@ def test_podman_push_is_assessed(full_db, images, tmp_path):
     srv = server_with_db(tmp_path, full_db)
     store = tempfile.mkdtemp(prefix="drydock-podman-")
     host = srv.url.split("://")[1]
-    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--storage-driver", "vfs",
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp", "--storage-driver", "vfs",
               "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
     try:
         skopeo_push(os.path.join(images, "debian-min"), srv.url, "pm/src:1")

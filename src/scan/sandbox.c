@@ -1,0 +1,864 @@
+/* sandbox.c: the server's side of the sandboxed scan workers (sandbox.h; the worker is
+ * sandbox_worker.c, the words between them sandboxInt.h).
+ *
+ * A worker is the drydock binary itself, started by posix_spawn of /proc/self/exe: the server
+ * is threaded, so it never forks a copy of itself (a fork would copy locks held by other
+ * threads, and the token key in memory); the new program has a fresh address space and layout
+ * every time, and /proc/self/exe is the running binary even after the file was replaced. One
+ * worker of each kind is started ahead of need (DD_SANDBOX_SPARES), so its start (loading the
+ * program, about 40 ms of CPU) is spent before a push rather than after. Each worker runs one
+ * task, then is reaped: the next task always gets a fresh one.
+ *
+ * What a worker answers is read as untrusted input, within bounds, under a progress timeout
+ * (DD_SANDBOX_STALL_SECONDS): a worker that neither takes input nor reports progress for that
+ * long is killed. Whatever way a worker ends, the calling thread gets a result or an error
+ * code and a reason, and the worker is reaped. */
+#include "common/dd.h"
+#include "scan/sandbox.h"
+#include "scan/sandboxInt.h"
+#include "common/arena.h"
+#include "common/digest.h"
+#include "common/log.h"
+#include "image/image.h"
+#include "image/layer.h"
+#include "image/layer_cache.h"
+#include "inventory/inventory.h"
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define SB_KINDS 3 /* indexed by enum sb_kind */
+#define SB_PIPE_BYTES (1 << 20)
+
+struct proc {
+	pid_t pid; /* -1: none */
+	int sock;  /* our end of its socket */
+	int kind;
+};
+
+struct sandbox {
+	pthread_mutex_t mu;
+	struct proc spare[SB_KINDS];
+	int closing;
+	char **env;          /* a worker's environment: the limits an operator lowered, sanitizer options */
+	char uid[24], gid[24]; /* "-": not started as root, no user to become */
+	uint64_t memory[SB_KINDS], cpu, files;
+	int64_t stall_ms;
+};
+
+struct sandbox_run {
+	struct sandbox *sb;
+	struct proc p;
+	int in;         /* a stream's pipe (its write end), else -1 */
+	int64_t last;   /* when the worker last made progress (ms, monotonic) */
+	int stalled;    /* killed here for making none */
+	int dead;       /* a stream's worker stopped taking input */
+	int cut;        /* its answer ended (or stalled) before a frame was whole */
+	int have_head;  /* a frame head read while feeding */
+	unsigned char head[SB_FRAME_HEAD];
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *role(int kind) { return kind == SB_LAYER ? "the layer reader" : "the package database reader"; }
+
+/* ---- starting and ending workers ---- */
+
+static int spawn(struct sandbox *sb, int kind, struct proc *p)
+{
+	p->pid = -1;
+	p->sock = -1;
+	p->kind = kind;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	/* its socket as descriptor 3, /dev/null as 0-2, nothing else (whatever another thread
+	 * opened without O_CLOEXEC included) */
+	posix_spawn_file_actions_adddup2(&fa, sv[1], SB_SOCK_FD);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, SB_SOCK_FD + 1);
+	/* no blocked signal, every disposition the default (the server ignores SIGPIPE and blocks
+	 * SIGTERM), and a process group of its own (a terminal's ^C is the server's to handle). Not
+	 * a session of its own: with the scheduler's autogroups (on in Debian's kernel) a session is
+	 * a scheduling group of its own, and on a busy machine a worker in a new session took 2-3
+	 * times the wall time, for the same CPU time, to read a layer as one in the server's */
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	char mem[24], cpu[24], files[24], name[] = "drydock", cmd[] = "scan-worker", layer[] = "layer",
+					       inventory[] = "inventory";
+	snprintf(mem, sizeof(mem), "%" PRIu64, sb->memory[kind]);
+	snprintf(cpu, sizeof(cpu), "%" PRIu64, sb->cpu);
+	snprintf(files, sizeof(files), "%" PRIu64, sb->files);
+	char *argv[] = {name, cmd, kind == SB_LAYER ? layer : inventory, sb->uid, sb->gid, mem, cpu, files, NULL};
+	int rc = posix_spawn(&p->pid, "/proc/self/exe", &fa, &at, argv, sb->env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		p->pid = -1;
+		errno = rc;
+		return -1;
+	}
+	p->sock = sv[0];
+	return 0;
+}
+
+/* Kills and reaps p (a spare never used, or a worker whose answer is complete or unwanted). */
+static void discard(struct proc *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGKILL); /* not reaped yet: the pid is still this process's */
+		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (p->sock >= 0)
+		close(p->sock);
+	p->pid = -1;
+	p->sock = -1;
+}
+
+/* A worker of kind for one task: the spare, or a new one. */
+static int take(struct sandbox *sb, int kind, struct proc *p, int *was_spare)
+{
+	pthread_mutex_lock(&sb->mu);
+	*p = sb->spare[kind];
+	sb->spare[kind].pid = -1;
+	sb->spare[kind].sock = -1;
+	pthread_mutex_unlock(&sb->mu);
+	*was_spare = p->pid > 0;
+	return *was_spare ? 0 : spawn(sb, kind, p);
+}
+
+static void refill(struct sandbox *sb, int kind)
+{
+	struct proc q;
+	pthread_mutex_lock(&sb->mu);
+	int want = !sb->closing && sb->spare[kind].pid < 0 && DD_SANDBOX_SPARES > 0;
+	pthread_mutex_unlock(&sb->mu);
+	if (!want || spawn(sb, kind, &q))
+		return;
+	pthread_mutex_lock(&sb->mu);
+	if (!sb->closing && sb->spare[kind].pid < 0) {
+		sb->spare[kind] = q;
+		q.pid = -1;
+		q.sock = -1;
+	}
+	pthread_mutex_unlock(&sb->mu);
+	discard(&q);
+}
+
+/* Sends the task: head and text with the first batch of descriptors, a byte with each further
+ * batch. 0, or -1 (the worker is gone). */
+static int send_task(struct proc *p, int kind, const char *text, const int *fds, size_t nfds)
+{
+	struct sb_task_head h = {.magic = SB_TASK_MAGIC, .kind = (uint32_t)kind, .nfds = (uint32_t)nfds,
+				 .text_len = (uint32_t)strlen(text)};
+	size_t done = 0, total = sizeof(h) + h.text_len, sent_fds = 0;
+	char plus = '+';
+	do {
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(sizeof(int) * SB_FDS_PER_MSG)];
+		} ctl;
+		size_t batch = nfds - sent_fds < SB_FDS_PER_MSG ? nfds - sent_fds : SB_FDS_PER_MSG;
+		struct iovec iov[2];
+		struct msghdr msg = {.msg_iov = iov};
+		if (done == 0) {
+			iov[0] = (struct iovec){.iov_base = &h, .iov_len = sizeof(h)};
+			iov[1] = (struct iovec){.iov_base = (void *)text, .iov_len = h.text_len};
+			msg.msg_iovlen = h.text_len ? 2 : 1;
+		} else {
+			iov[0] = (struct iovec){.iov_base = &plus, .iov_len = 1};
+			msg.msg_iovlen = 1;
+		}
+		if (batch) {
+			msg.msg_control = ctl.b;
+			msg.msg_controllen = CMSG_SPACE(sizeof(int) * batch);
+			struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int) * batch);
+			memcpy(CMSG_DATA(c), fds + sent_fds, sizeof(int) * batch);
+		}
+		ssize_t k = sendmsg(p->sock, &msg, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		sent_fds += batch;
+		if (done == 0) {
+			/* the rest of head and text, if the socket took only part */
+			size_t at = (size_t)k;
+			while (at < total) {
+				const char *from = at < sizeof(h) ? (const char *)&h + at : text + (at - sizeof(h));
+				size_t n = at < sizeof(h) ? sizeof(h) - at : total - at;
+				ssize_t m = send(p->sock, from, n, MSG_NOSIGNAL);
+				if (m < 0 && errno == EINTR)
+					continue;
+				if (m <= 0)
+					return -1;
+				at += (size_t)m;
+			}
+			done = total;
+		}
+	} while (sent_fds < nfds);
+	return 0;
+}
+
+/* A worker doing one task (owned; run_free it). */
+static struct sandbox_run *run_start(struct sandbox *sb, int kind, const char *text, const int *fds, size_t nfds,
+				     int in)
+{
+	struct sandbox_run *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->sb = sb;
+	r->in = in;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int was_spare;
+		if (take(sb, kind, &r->p, &was_spare)) {
+			log_error("cannot start a scan worker: %s", strerror(errno));
+			break;
+		}
+		if (!send_task(&r->p, kind, text, fds, nfds)) {
+			r->last = now_ms();
+			if (was_spare)
+				refill(sb, kind);
+			return r;
+		}
+		discard(&r->p); /* a spare that died waiting: once more with a new one */
+	}
+	free(r);
+	return NULL;
+}
+
+static void run_free(struct sandbox_run *r)
+{
+	if (!r)
+		return;
+	if (r->in >= 0)
+		close(r->in);
+	discard(&r->p);
+	free(r);
+}
+
+/* ---- reading a worker's answer ---- */
+
+static void stall_kill(struct sandbox_run *r)
+{
+	if (!r->stalled && r->p.pid > 0)
+		kill(r->p.pid, SIGKILL);
+	r->stalled = 1;
+}
+
+/* Up to n bytes of the answer: > 0, 0 at its end, -1 when the worker stalled (killed). */
+static ssize_t read_some(struct sandbox_run *r, void *buf, size_t n)
+{
+	for (;;) {
+		if (r->stalled)
+			return -1;
+		ssize_t k = recv(r->p.sock, buf, n, MSG_DONTWAIT);
+		if (k > 0) {
+			r->last = now_ms();
+			return k;
+		}
+		if (k == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return 0; /* reset: the worker is gone */
+		int64_t left = r->last + r->sb->stall_ms - now_ms();
+		if (left <= 0) {
+			stall_kill(r);
+			return -1;
+		}
+		struct pollfd pf = {.fd = r->p.sock, .events = POLLIN};
+		poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
+	}
+}
+
+static int read_exact(struct sandbox_run *r, void *buf, size_t n)
+{
+	char *p = buf;
+	while (n) {
+		ssize_t k = read_some(r, p, n);
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static ssize_t answer_read(void *ctx, void *buf, size_t n)
+{
+	struct sandbox_run *r = ctx;
+	ssize_t k = read_some(r, buf, n);
+	if (k <= 0) {
+		r->cut = 1;
+		errno = EIO;
+		return -1;
+	}
+	return k;
+}
+
+/* The next frame that is not progress: 0 with its type and length, or -1 (the answer ended,
+ * the worker stalled, or a progress frame had a payload). */
+static int next_frame(struct sandbox_run *r, int *type, uint64_t *len)
+{
+	for (;;) {
+		unsigned char h[SB_FRAME_HEAD];
+		if (r->have_head) {
+			memcpy(h, r->head, sizeof(h));
+			r->have_head = 0;
+		} else if (read_exact(r, h, sizeof(h)))
+			return -1;
+		*type = h[0];
+		memcpy(len, h + 1, 8);
+		if (*type != SB_F_PROGRESS)
+			return 0;
+		if (*len)
+			return -1;
+	}
+}
+
+/* How the worker ended, once it ended without a complete answer: reaps it and says why. */
+static int ended(struct sandbox_run *r, struct arena *a, const char **why)
+{
+	const char *who = role(r->p.kind);
+	int status = 0;
+	pid_t got = -1;
+	if (r->p.pid < 0) {
+		*why = arena_printf(a, "%s ended without an answer", who);
+		return DD_E_SANDBOX;
+	}
+	if (!r->stalled) { /* its socket is closed: it is exiting, or closed it and lingers */
+		int64_t until = now_ms() + r->sb->stall_ms;
+		while ((got = waitpid(r->p.pid, &status, WNOHANG)) == 0 && now_ms() < until) {
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+		if (got == 0)
+			stall_kill(r);
+	}
+	if (got <= 0) {
+		while ((got = waitpid(r->p.pid, &status, 0)) < 0 && errno == EINTR)
+			;
+	}
+	pid_t pid = r->p.pid;
+	r->p.pid = -1;
+	if (r->stalled)
+		*why = arena_printf(a, "%s made no progress for %" PRId64 " s and was stopped", who, r->sb->stall_ms / 1000);
+	else if (got < 0)
+		*why = arena_printf(a, "%s ended without an answer", who);
+	else if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		const char *abbrev = sigabbrev_np(sig);
+		if (sig == SIGSYS)
+			*why = arena_printf(a, "%s made a system call its sandbox forbids and was killed (SIGSYS)", who);
+		else if (sig == SIGXCPU)
+			*why = arena_printf(a, "%s exceeded its CPU time limit (%" PRIu64 " s)", who, r->sb->cpu);
+		else if (sig == SIGXFSZ)
+			*why = arena_printf(a, "%s tried to write a file and was killed (SIGXFSZ)", who);
+		else if (sig == SIGKILL)
+			*why = arena_printf(a, "%s was killed (SIGKILL: the CPU time limit, or the system out of memory)", who);
+		else
+			*why = arena_printf(a, "%s crashed (signal %d, SIG%s)", who, sig, abbrev ? abbrev : "?");
+	} else
+		*why = arena_printf(a, "%s exited (status %d) without an answer", who, WEXITSTATUS(status));
+	log_warn("scan worker %d: %s", (int)pid, *why);
+	return DD_E_SANDBOX;
+}
+
+/* An answer that breaks the protocol: the worker is not trusted for anything after it. */
+static int garbled(struct sandbox_run *r, struct arena *a, const char **why)
+{
+	discard(&r->p);
+	*why = arena_printf(a, "%s sent a malformed answer", role(r->p.kind));
+	log_warn("scan worker: %s", *why);
+	return DD_E_SANDBOX;
+}
+
+/* An error frame of len bytes: the worker's code and reason (printable text only). */
+static int worker_error(struct sandbox_run *r, struct arena *a, uint64_t len, const char **why)
+{
+	if (len < 4 || len > 4 + SB_MAX_ERROR_TEXT)
+		return garbled(r, a, why);
+	char *buf = arena_alloc(a, (size_t)len + 1);
+	if (read_exact(r, buf, (size_t)len))
+		return ended(r, a, why);
+	uint32_t code;
+	memcpy(&code, buf, 4);
+	char *text = buf + 4;
+	for (char *p = text; p < buf + len; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	int kind = r->p.kind;
+	discard(&r->p);
+	static const int theirs[] = {DD_E_LAYER_INVALID, DD_E_SCAN_LIMIT, DD_E_DIGEST_INVALID, DD_E_PKGDB_CORRUPT,
+				     DD_E_IMAGE_INVALID};
+	for (size_t i = 0; i < DD_ARRAY_LEN(theirs); i++)
+		if ((int)code == theirs[i]) {
+			*why = text;
+			return (int)code;
+		}
+	if (code == DD_E_NOMEM)
+		*why = arena_printf(a, "%s exceeded its memory limit (%" PRIu64 " MiB)", role(kind),
+				    r->sb->memory[kind] >> 20);
+	else
+		*why = arena_printf(a, "%s failed: %s", role(kind), text);
+	log_warn("scan worker: %s", *why);
+	return DD_E_SANDBOX;
+}
+
+/* The end of a layer task: its entry into the cache as digest, and its read-only descriptor
+ * into *out_fd when out_fd is not NULL (when the cache cannot be written, a memory file's). */
+static int finish_layer(struct sandbox_run *r, struct arena *a, const char *digest, const char *cache_dir,
+			int *out_fd, const char **why)
+{
+	int type;
+	uint64_t len;
+	if (out_fd)
+		*out_fd = -1;
+	if (next_frame(r, &type, &len))
+		return ended(r, a, why);
+	if (type == SB_F_ERROR)
+		return worker_error(r, a, len, why);
+	if (type != SB_F_LAYER)
+		return garbled(r, a, why);
+	struct layer_cache_tmp t = {.fd = -1};
+	int fd = -1, rc;
+	if (layer_cache_begin(cache_dir, digest, &t)) {
+		if (cache_dir)
+			log_warn("cannot write in the layer cache '%s': the layer is kept in memory", cache_dir);
+		fd = memfd_create("layer", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0) {
+			discard(&r->p);
+			*why = "cannot make a memory file for the layer";
+			return DD_E_IO;
+		}
+	}
+	const char *rwhy;
+	rc = layer_cache_receive(t.fd >= 0 ? t.fd : fd, answer_read, r, len, &rwhy);
+	if (rc) {
+		layer_cache_abort(&t);
+		if (fd >= 0)
+			close(fd);
+		if (rc == DD_E_LAYER_INVALID)
+			return garbled(r, a, why);
+		if (r->cut)
+			return ended(r, a, why);
+		discard(&r->p);
+		*why = "cannot write the layer into the layer cache";
+		return DD_E_IO;
+	}
+	discard(&r->p); /* the answer is whole: whatever the worker does now does not matter */
+	if (t.fd >= 0) {
+		if (layer_cache_commit(&t)) {
+			*why = "cannot write the layer into the layer cache";
+			return DD_E_IO;
+		}
+		if (out_fd && (*out_fd = layer_cache_open(cache_dir, digest)) < 0) {
+			*why = "the layer cache lost an entry just written";
+			return DD_E_IO;
+		}
+	} else if (out_fd) { /* sealed: the worker that reads it cannot change it */
+		fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+		*out_fd = fd;
+		lseek(fd, 0, SEEK_SET);
+	} else
+		close(fd);
+	return 0;
+}
+
+/* ---- layers ---- */
+
+/* Reads the blob file in a layer worker: the entry into the cache (and *out_fd, as
+ * finish_layer gives it). */
+static int read_layer(struct sandbox *sb, struct arena *a, const char *file, const char *digest, const char *cache_dir,
+		      int *out_fd, const char **why)
+{
+	int blob = open(file, O_RDONLY | O_CLOEXEC);
+	if (blob < 0) {
+		*why = arena_printf(a, "cannot open its blob: %s", strerror(errno));
+		return DD_E_IMAGE_INVALID;
+	}
+	struct sandbox_run *r = run_start(sb, SB_LAYER, digest, &blob, 1, -1);
+	close(blob);
+	if (!r) {
+		*why = "cannot start a worker to read it";
+		return DD_E_SANDBOX;
+	}
+	int rc = finish_layer(r, a, digest, cache_dir, out_fd, why);
+	run_free(r);
+	return rc;
+}
+
+int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, const char *file, const char *digest,
+			  const char *cache_dir, const char **why)
+{
+	*why = NULL;
+	int fd = layer_cache_open(cache_dir, digest);
+	if (fd >= 0) { /* read before */
+		close(fd);
+		return 0;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	char first = 0;
+	int json = fd >= 0 && pread(fd, &first, 1, 0) == 1 && first == '{';
+	if (fd >= 0)
+		close(fd);
+	if (json) { /* an image config (every push has one): no worker started for it */
+		*why = "not a layer (a JSON document)";
+		return DD_E_LAYER_INVALID;
+	}
+	return read_layer(sb, a, file, digest, cache_dir, NULL, why);
+}
+
+struct sandbox_run *sandbox_stream_begin(struct sandbox *sb)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC))
+		return NULL;
+	fcntl(p[1], F_SETPIPE_SZ, SB_PIPE_BYTES); /* fewer wake-ups; a smaller pipe works too */
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	struct sandbox_run *r = run_start(sb, SB_LAYER, "", &p[0], 1, p[1]);
+	close(p[0]);
+	if (!r)
+		close(p[1]);
+	return r;
+}
+
+/* Waits until the pipe takes bytes again: 0, or -1 when the worker stopped taking them (it
+ * answered early, closed its end, or stalled). */
+static int wait_writable(struct sandbox_run *r)
+{
+	for (;;) {
+		int64_t left = r->last + r->sb->stall_ms - now_ms();
+		if (left <= 0) {
+			stall_kill(r);
+			return -1;
+		}
+		struct pollfd pf[2] = {{.fd = r->in, .events = POLLOUT}, {.fd = r->p.sock, .events = POLLIN}};
+		if (poll(pf, 2, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR)
+			return -1;
+		if (pf[1].revents) { /* a frame while it should be reading: progress, or its answer */
+			unsigned char h[SB_FRAME_HEAD];
+			if (read_exact(r, h, sizeof(h)))
+				return -1;
+			uint64_t len;
+			memcpy(&len, h + 1, 8);
+			if (h[0] != SB_F_PROGRESS || len) {
+				memcpy(r->head, h, sizeof(h));
+				r->have_head = 1;
+				return -1;
+			}
+			continue;
+		}
+		if (pf[0].revents & (POLLERR | POLLHUP))
+			return -1;
+		if (pf[0].revents & POLLOUT)
+			return 0;
+	}
+}
+
+int sandbox_stream_feed(struct sandbox_run *r, int fd, uint64_t off, uint64_t n)
+{
+	char buf[1 << 16];
+	size_t bn = 0, bpos = 0; /* bytes copied through buf when splice cannot be used */
+	int copy = 0;
+	while (!r->dead && (n || bpos < bn)) {
+		ssize_t k;
+		if (!copy) {
+			loff_t o = (loff_t)off;
+			k = splice(fd, &o, r->in, NULL, n < SB_PIPE_BYTES ? (size_t)n : SB_PIPE_BYTES,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (k < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				copy = 1;
+				continue;
+			}
+		} else {
+			if (bpos == bn) {
+				ssize_t g = pread(fd, buf, n < sizeof(buf) ? (size_t)n : sizeof(buf), (off_t)off);
+				if (g <= 0) {
+					r->dead = 1; /* shorter than reported: cut back (the stream is ended) */
+					break;
+				}
+				bn = (size_t)g;
+				bpos = 0;
+				n -= (uint64_t)g;
+				off += (uint64_t)g;
+			}
+			k = write(r->in, buf + bpos, bn - bpos);
+			if (k > 0) {
+				bpos += (size_t)k;
+				r->last = now_ms();
+				continue;
+			}
+		}
+		if (k > 0) {
+			off += (uint64_t)k;
+			n -= (uint64_t)k;
+			r->last = now_ms();
+			continue;
+		}
+		if (k == 0) { /* the file is shorter than reported: cut back under the stream */
+			r->dead = 1;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if ((errno != EAGAIN && errno != EWOULDBLOCK) || wait_writable(r))
+			r->dead = 1;
+	}
+	return r->dead ? -1 : 0;
+}
+
+int sandbox_stream_end(struct sandbox_run *r, struct arena *a, const char *digest, const char *cache_dir,
+		       const char **why)
+{
+	*why = NULL;
+	int rc = 0;
+	if (digest && cache_dir) {
+		close(r->in); /* the worker reads to the end of its input */
+		r->in = -1;
+		rc = finish_layer(r, a, digest, cache_dir, NULL, why);
+	}
+	run_free(r);
+	return rc;
+}
+
+/* ---- images ---- */
+
+/* One inventory task over the layers' entries: 0 and inv, an error, or DD_E_NOT_FOUND with
+ * *damaged the layer whose entry could not be read. */
+static int inventory_task(struct sandbox *sb, struct arena *a, const struct image *img, const char *const *digests,
+			  const size_t *idx, const int *fds, size_t nfds, struct inventory *inv, size_t *damaged,
+			  const char **why)
+{
+	size_t cap = 1;
+	for (size_t i = 0; i < img->nlayers; i++)
+		cap += strlen(digests[i]) + 24;
+	char *text = arena_alloc(a, cap);
+	size_t n = 0;
+	for (size_t i = 0; i < img->nlayers; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%s\t%zu\n", digests[i], idx[i]);
+	struct sandbox_run *r = run_start(sb, SB_INVENTORY, text, fds, nfds, -1);
+	if (!r) {
+		*why = "cannot start a worker to read the package databases";
+		return DD_E_SANDBOX;
+	}
+	int type, rc;
+	uint64_t len;
+	if (next_frame(r, &type, &len))
+		rc = r->have_head ? garbled(r, a, why) : ended(r, a, why);
+	else if (type == SB_F_ERROR)
+		rc = worker_error(r, a, len, why);
+	else if (type == SB_F_DAMAGED) {
+		uint32_t i;
+		if (len != 4 || read_exact(r, &i, 4) || i >= img->nlayers)
+			rc = garbled(r, a, why);
+		else {
+			*damaged = i;
+			rc = DD_E_NOT_FOUND;
+		}
+	} else if (type != SB_F_INVENTORY || len > DD_MAX_STORED_TEXT_BYTES)
+		rc = garbled(r, a, why);
+	else {
+		char *buf = arena_alloc_uninit(a, (size_t)len + 1);
+		const char *dwhy;
+		if (read_exact(r, buf, (size_t)len))
+			rc = ended(r, a, why);
+		else if (inventory_deserialize(inv, buf, (size_t)len, &dwhy))
+			rc = garbled(r, a, why);
+		else
+			rc = 0;
+	}
+	run_free(r);
+	return rc;
+}
+
+int sandbox_image_inventory(struct sandbox *sb, struct arena *a, const struct image *img, const char *cache_dir,
+			    struct inventory *inv, const char **why)
+{
+	*why = NULL;
+	size_t n = img->nlayers;
+	const char **digests = arena_alloc(a, (n + 1) * sizeof(*digests));
+	size_t *idx = arena_alloc(a, (n + 1) * sizeof(*idx));
+	int *fds = arena_alloc(a, (n + 1) * sizeof(*fds));
+	size_t nfds = 0, damaged = n;
+	int rc = 0, retried = 0;
+again:
+	for (size_t i = 0; i < n && !rc; i++) {
+		const struct image_layer *il = &img->layers[i];
+		if (!il->digest) { /* only the CLI's docker-archives lack them; the server's images never */
+			*why = arena_printf(a, "layer %s: no digest", il->file);
+			rc = DD_E_IMAGE_INVALID;
+			break;
+		}
+		if ((rc = image_check_layer_size(a, il, why)))
+			break;
+		size_t k = nfds;
+		for (size_t j = 0; j < i; j++) /* a layer named twice is passed once */
+			if (digests[j] && !strcmp(digests[j], il->digest))
+				k = idx[j];
+		if (k < nfds) {
+			digests[i] = il->digest;
+			idx[i] = k;
+			continue;
+		}
+		int fd = layer_cache_open(cache_dir, il->digest);
+		digests[i] = il->digest;
+		if (fd < 0 && (rc = read_layer(sb, a, il->file, il->digest, cache_dir, &fd, why))) {
+			*why = arena_printf(a, "layer %s: %s", il->digest, *why);
+			break;
+		}
+		idx[i] = nfds;
+		fds[nfds++] = fd;
+	}
+	if (!rc) {
+		rc = inventory_task(sb, a, img, digests, idx, fds, nfds, inv, &damaged, why);
+		if (rc == DD_E_NOT_FOUND && !retried) { /* a damaged cache entry: read that layer again, once */
+			retried = 1;
+			if (cache_dir)
+				layer_cache_remove(cache_dir, digests[damaged]);
+			for (size_t i = 0; i < nfds; i++)
+				close(fds[i]);
+			nfds = 0;
+			memset(digests, 0, (n + 1) * sizeof(*digests));
+			rc = 0;
+			goto again;
+		}
+		if (rc == DD_E_NOT_FOUND) {
+			*why = arena_printf(a, "the layer cache's entry of %s cannot be read", digests[damaged]);
+			rc = DD_E_IO;
+		}
+	}
+	for (size_t i = 0; i < nfds; i++)
+		close(fds[i]);
+	return rc;
+}
+
+/* ---- the sandbox ---- */
+
+/* Copies the environment a worker sees: the limits an operator or a test lowered, and the
+ * sanitizers' options; nothing else. */
+static char **worker_env(void)
+{
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **out = calloc(n + 2, sizeof(*out)); /* one more: ASAN_OPTIONS */
+	if (!out)
+		return NULL;
+	size_t k = 0;
+	static const char *const keep[] = {"DRYDOCK_MAX_", "DRYDOCK_SANDBOX_TEST_HOOKS=", "ASAN_OPTIONS=",
+					   "UBSAN_OPTIONS=", "LSAN_OPTIONS="};
+	for (char **e = environ; e && *e; e++)
+		for (size_t i = 0; i < DD_ARRAY_LEN(keep); i++)
+			if (!strncmp(*e, keep[i], strlen(keep[i]))) {
+#ifdef SB_ASAN
+				if (!strcmp(keep[i], "ASAN_OPTIONS=")) /* set below */
+					break;
+#endif
+				out[k++] = strdup(*e);
+				break;
+			}
+#ifdef SB_ASAN
+	const char *asan = getenv("ASAN_OPTIONS");
+	size_t an = (asan ? strlen(asan) : 0) + 96;
+	if ((out[k] = malloc(an)))
+		snprintf(out[k++], an, "ASAN_OPTIONS=%s%shandle_segv=0:handle_sigbus=0:handle_sigfpe=0", asan ? asan : "",
+			 asan && *asan ? ":" : "");
+#endif
+	for (size_t i = 0; i < k; i++)
+		if (!out[i]) { /* out of memory */
+			for (size_t j = 0; j < k; j++)
+				free(out[j]);
+			free(out);
+			return NULL;
+		}
+	return out;
+}
+
+int sandbox_new(struct sandbox **out, const char **why)
+{
+	*out = NULL;
+	*why = NULL;
+	struct sandbox *sb = calloc(1, sizeof(*sb));
+	if (!sb || !(sb->env = worker_env())) {
+		free(sb);
+		*why = "out of memory";
+		return DD_E_NOMEM;
+	}
+	pthread_mutex_init(&sb->mu, NULL);
+	for (int k = 0; k < SB_KINDS; k++)
+		sb->spare[k] = (struct proc){.pid = -1, .sock = -1};
+	sb->memory[SB_LAYER] = layer_limit("DRYDOCK_MAX_SANDBOX_MEMORY", DD_SANDBOX_LAYER_MEMORY);
+	sb->memory[SB_INVENTORY] = layer_limit("DRYDOCK_MAX_SANDBOX_MEMORY", DD_SANDBOX_INVENTORY_MEMORY);
+	sb->cpu = layer_limit("DRYDOCK_MAX_SANDBOX_CPU_SECONDS", DD_SANDBOX_CPU_SECONDS);
+	sb->stall_ms = (int64_t)layer_limit("DRYDOCK_MAX_SANDBOX_STALL_SECONDS", DD_SANDBOX_STALL_SECONDS) * 1000;
+	sb->files = DD_SANDBOX_FILES;
+	snprintf(sb->uid, sizeof(sb->uid), "-");
+	snprintf(sb->gid, sizeof(sb->gid), "-");
+	if (geteuid() == 0) { /* workers run as nobody (65534 where there is no such user) */
+		struct passwd pw, *res = NULL;
+		char buf[4096];
+		uid_t uid = 65534;
+		gid_t gid = 65534;
+		if (!getpwnam_r("nobody", &pw, buf, sizeof(buf), &res) && res && res->pw_uid != 0) {
+			uid = res->pw_uid;
+			gid = res->pw_gid;
+		}
+		snprintf(sb->uid, sizeof(sb->uid), "%u", (unsigned)uid);
+		snprintf(sb->gid, sizeof(sb->gid), "%u", (unsigned)gid);
+	}
+	for (int k = SB_LAYER; k <= SB_INVENTORY; k++)
+		if (spawn(sb, k, &sb->spare[k])) {
+			*why = "cannot start a scan worker (is /proc mounted?)";
+			sandbox_free(sb);
+			return DD_E_INTERNAL;
+		}
+	*out = sb;
+	return 0;
+}
+
+void sandbox_free(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	pthread_mutex_lock(&sb->mu);
+	sb->closing = 1;
+	pthread_mutex_unlock(&sb->mu);
+	for (int k = 0; k < SB_KINDS; k++)
+		discard(&sb->spare[k]);
+	for (char **e = sb->env; e && *e; e++)
+		free(*e);
+	free(sb->env);
+	pthread_mutex_destroy(&sb->mu);
+	free(sb);
+}

@@ -1,0 +1,311 @@
+"""The sandboxed scan workers (src/scan/sandbox.c): every layer is read, and every image's
+package databases parsed, in a `drydock scan-worker` process confined before it reads a byte.
+Seen from outside: the workers' /proc status (an unprivileged user, no_new_privs, a seccomp
+filter, no capability, only their own descriptors, the resource limits); a layer that makes its
+reader crash, hang, spin, open a file or run out of memory fails that one scan with the reason
+and never the server, whose next scan gets a fresh worker and succeeds; the same findings with
+the sandbox as without; no worker outlives the server.
+
+The crash, hang, spin and open cases use the test hooks of build/drydock-test-hooks (a layer
+whose etc/os-release says DRYDOCK_TEST_HOOK=<what>, honoured only by that binary and only with
+DRYDOCK_SANDBOX_TEST_HOOKS set); the memory case is a real layer, a 200 MiB dpkg database,
+under a lowered memory limit."""
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+from drydock import BIN, HOOKS_BIN, Server
+from drydock import wait_assessed as wait
+from test_scan_limits import GZ, OS, STATUS, layer, push
+
+FAILED = "a sandboxed scan worker failed"
+
+
+def hooked(what):
+    """A layer whose reader, in the hooks binary, does `what`."""
+    return layer({"etc/os-release": OS + b"DRYDOCK_TEST_HOOK=" + what.encode() + b"\n",
+                  "var/lib/dpkg/status": STATUS})
+
+
+def start(tmp_path, db, name, binary=None, env=None, extra=()):
+    data = tmp_path / name
+    data.mkdir()
+    try:  # the server only reads it: a link spares 150 MB a server
+        os.link(db, data / "vulndb.ddb")
+    except OSError:
+        shutil.copy(db, data / "vulndb.ddb")
+    return Server(str(data), binary=binary, env=env, extra_args=list(extra)).start()
+
+
+def status(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def workers(server_pid):
+    """{pid: kind} of the scan workers the server started (its children running scan-worker)."""
+    out = {}
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if len(argv) > 2 and argv[1] == b"scan-worker" and int(status(p)["PPid"]) == server_pid:
+                out[int(p)] = argv[2].decode()
+        except (OSError, KeyError, ValueError):
+            continue  # gone meanwhile
+    return out
+
+
+def busy_reader(server_pid):
+    """A confined layer reader holding a task's descriptor (the blob, or the upload's pipe), or
+    None; a spare still warming up, before its filter, may hold other descriptors."""
+    for pid, kind in workers(server_pid).items():
+        try:
+            if kind == "layer" and status(pid)["Seccomp"].strip() == "2" and len(os.listdir(f"/proc/{pid}/fd")) > 4:
+                return pid
+        except (OSError, KeyError):
+            pass
+    return None
+
+
+def wait_for(cond, timeout=60, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"no {what} within {timeout}s")
+
+
+def limits(pid):
+    """/proc/PID/limits as {name: (soft, hard)}."""
+    out = {}
+    with open(f"/proc/{pid}/limits") as f:
+        next(f)
+        for line in f:
+            name, rest = line[:26].strip(), line[26:].split()
+            out[name] = (rest[0], rest[1])
+    return out
+
+
+def asan(pid):
+    """Whether process pid runs a build with AddressSanitizer, whose workers have no
+    address-space limit (the sanitizer reserves terabytes of shadow memory)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def assert_confined(pid, expect_uid):
+    st = status(pid)
+    assert st["Seccomp"].strip() == "2", st  # a filter
+    assert st["NoNewPrivs"].strip() == "1", st
+    assert st["Uid"].split() == [str(expect_uid)] * 4, st
+    assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, st
+    lim = limits(pid)
+    assert lim["Max file size"] == ("0", "0"), lim
+    assert lim["Max open files"] == ("1008", "1008"), lim
+    assert lim["Max cpu time"][0] == "600", lim
+    assert lim["Max address space"][0] in (str(1 << 30), str(3 << 30)) or asan(pid), lim
+    assert lim["Max core file size"] == ("0", "0"), lim
+    fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    assert all(fds[k] == "/dev/null" for k in (0, 1, 2)), fds
+    assert fds[3].startswith("socket:"), fds
+    return fds
+
+
+def unprivileged_uid():
+    if os.geteuid() != 0:
+        return os.geteuid()
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return 65534
+
+
+def test_workers_are_confined_before_any_task(full_db, tmp_path):
+    """The spare workers, started before anything was pushed, are already confined: an
+    unprivileged user, no_new_privs, the seccomp filter, no capability, the limits, and no
+    descriptor but /dev/null and their socket."""
+    srv = start(tmp_path, full_db, "spares")
+    try:
+        w = wait_for(lambda: (lambda w: w if sorted(w.values()) == ["inventory", "layer"] else None)(
+            workers(srv.proc.pid)), what="spare workers")
+        for pid, kind in w.items():
+            wait_for(lambda: status(pid)["Seccomp"].strip() == "2", what="the filter")
+            fds = assert_confined(pid, unprivileged_uid())
+            assert set(fds) == {0, 1, 2, 3}, fds
+            # a process group of its own (a terminal's ^C is the server's to handle), in the
+            # server's session: a session of its own is a scheduling group of its own, in which
+            # a worker took 2-3 times as long to read a layer on a busy machine
+            assert os.getpgid(pid) == pid and os.getsid(pid) == os.getsid(srv.proc.pid)
+            if not asan(pid):
+                assert limits(pid)["Max address space"][0] == str(1 << 30 if kind == "layer" else 3 << 30)
+    finally:
+        srv.stop()
+    # no worker outlives its server
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") and b"scan-worker" in open(f"/proc/{p}/cmdline", "rb").read()
+                             for p in w), what="the workers' end")
+
+
+def test_a_hanging_reader_is_confined_and_stopped(full_db, tmp_path):
+    """A reader that stops making progress (it blocks, in the hooks binary) is seen at work
+    under the same confinement, holding only its socket and the layer's bytes, and is killed
+    after DRYDOCK_MAX_SANDBOX_STALL_SECONDS: that scan fails saying so; the next one works."""
+    srv = start(tmp_path, full_db, "hang", binary=HOOKS_BIN,
+                env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1", "DRYDOCK_MAX_SANDBOX_STALL_SECONDS": "5"})
+    try:
+        assert push(srv.url, "sb/hang", [(hooked("hang"), GZ)]).status_code == 201
+
+        pid = wait_for(lambda: busy_reader(srv.proc.pid), what="a busy layer reader")
+        fds = assert_confined(pid, unprivileged_uid())
+        assert set(fds) == {0, 1, 2, 3, 4}, fds
+        assert fds[4].startswith("pipe:") or "/blobs/" in fds[4] or "/uploads/" in fds[4], fds
+        a = wait(srv.url, "sb/hang", "1", timeout=300)
+        assert a["status"] == "Failed", a
+        assert a["reason"].startswith(FAILED) and "the layer reader made no progress for 5 s and was stopped" in \
+            a["reason"], a["reason"]
+        assert push(srv.url, "sb/after", [(hooked("none"), GZ)]).status_code == 201
+        b = wait(srv.url, "sb/after", "1", timeout=300)
+        assert b["status"] in ("Healthy", "Unhealthy") and b["packages"] == 1, b
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("what,reason", [
+    ("crash", "the layer reader crashed (signal 11, SIGSEGV)"),
+    ("open", "the layer reader made a system call its sandbox forbids and was killed (SIGSYS)"),
+    ("db-crash", "the package database reader crashed (signal 11, SIGSEGV)"),
+    ("db-open", "the package database reader made a system call its sandbox forbids and was killed (SIGSYS)"),
+])
+def test_a_failing_reader_fails_only_its_scan(full_db, tmp_path, what, reason):
+    """A layer reader or a package database reader that crashes, or tries to open a file
+    (which the filter answers with SIGSYS), fails that scan with the reason; the server goes
+    on, and scans the next image (pushed after, and one pushed at the same time) with fresh
+    workers."""
+    srv = start(tmp_path, full_db, what, binary=HOOKS_BIN, env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1"})
+    try:
+        pid = srv.proc.pid
+        assert push(srv.url, "sb/bad", [(hooked(what), GZ)]).status_code == 201
+        assert push(srv.url, "sb/good", [(hooked("none"), GZ)]).status_code == 201
+        a = wait(srv.url, "sb/bad", "1", timeout=300)
+        assert a["status"] == "Failed" and a["reason"].startswith(FAILED) and reason in a["reason"], a
+        g = wait(srv.url, "sb/good", "1", timeout=300)
+        assert g["status"] in ("Healthy", "Unhealthy") and g["packages"] == 1, g
+        assert push(srv.url, "sb/next", [(layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS}), GZ)],
+                    tag="2").status_code == 201
+        n = wait(srv.url, "sb/next", "2", timeout=300)
+        assert n["status"] in ("Healthy", "Unhealthy") and n["packages"] == 1, n
+        assert srv.proc.poll() is None and srv.proc.pid == pid
+        assert requests.get(f"{srv.url}/healthz").json()["status"] == "ok"
+        # the layer cache is the server's: written by it, never by a worker
+        cache = os.path.join(srv.data_dir, "cache", "layers")
+        assert all(os.stat(os.path.join(cache, f)).st_uid == os.geteuid() for f in os.listdir(cache))
+    finally:
+        srv.stop()
+
+
+def test_stop_with_a_hanging_reader_survives_a_second_sigterm(full_db, tmp_path):
+    """Regression: the server stopping waits for the scan in progress, here a reader that hangs
+    until its stall limit; a second SIGTERM meanwhile (a second ^C) reached a scanner thread,
+    which did not block it, and killed the process half-way through its stop (-15). Now it
+    waits: the stop ends cleanly once the reader is stopped."""
+    srv = start(tmp_path, full_db, "stop", binary=HOOKS_BIN,
+                env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1", "DRYDOCK_MAX_SANDBOX_STALL_SECONDS": "5"})
+    try:
+        assert push(srv.url, "sb/hang", [(hooked("hang"), GZ)]).status_code == 201
+        wait_for(lambda: busy_reader(srv.proc.pid), what="a busy layer reader")
+        t = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert srv.proc.poll() is None, "the stop should wait for the hanging reader"
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(60) == 0
+        assert time.monotonic() - t < 30
+    finally:
+        srv.stop()
+
+
+def test_cpu_limit(full_db, tmp_path):
+    """A reader that spins is killed at its CPU time limit (lowered to 1 s here; SIGXCPU)."""
+    srv = start(tmp_path, full_db, "spin", binary=HOOKS_BIN, extra=("--analyse-uploads", "false"),
+                env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1", "DRYDOCK_MAX_SANDBOX_CPU_SECONDS": "1"})
+    try:
+        assert push(srv.url, "sb/spin", [(hooked("spin"), GZ)]).status_code == 201
+        a = wait(srv.url, "sb/spin", "1", timeout=300)
+        assert a["status"] == "Failed" and "the layer reader exceeded its CPU time limit (1 s)" in a["reason"], a
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()
+
+
+def test_memory_limit_with_a_real_layer(full_db, tmp_path):
+    """No hook: a layer whose dpkg database is 200 MiB (within the per-file limit, 400 KB
+    pushed) read under a memory limit lowered to 160 MiB fails naming the limit; a normal image
+    is assessed after it by the same server."""
+    srv = start(tmp_path, full_db, "memory", env={"DRYDOCK_MAX_SANDBOX_MEMORY": str(160 << 20)})
+    try:
+        if asan(srv.proc.pid):
+            pytest.skip("AddressSanitizer build: its workers have no address-space limit")
+        big = layer({"etc/os-release": OS, "var/lib/dpkg/status": (200 << 20,)})
+        assert len(big) < 1 << 20
+        assert push(srv.url, "sb/big", [(big, GZ)]).status_code == 201
+        a = wait(srv.url, "sb/big", "1", timeout=300)
+        assert a["status"] == "Failed" and a["reason"].startswith(FAILED), a
+        assert "the layer reader exceeded its memory limit (160 MiB)" in a["reason"], a["reason"]
+        assert push(srv.url, "sb/small", [(layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS}), GZ)]
+                    ).status_code == 201
+        b = wait(srv.url, "sb/small", "1", timeout=300)
+        assert b["status"] in ("Healthy", "Unhealthy") and b["packages"] == 1, b
+    finally:
+        srv.stop()
+
+
+def findings(a):
+    return sorted((f["id"], f["package"], f["installed_version"], f["fixed_version"], f["severity"], f["layer"])
+                  for f in a["findings"])
+
+
+@pytest.mark.parametrize("image", ["debian-min", "rpm-min"])
+def test_same_assessment_with_and_without_the_sandbox(full_db, images, rpm_images, tmp_path, image):
+    """dpkg and rpm (SQLite) images assessed by the sandboxed workers and by the server
+    itself (sandbox = false): the same packages, findings and layers that introduced them."""
+    layout = os.path.join(images if image.startswith("debian") else rpm_images, image)
+    got = {}
+    for sandbox in ("true", "false"):
+        srv = start(tmp_path, full_db, f"{image}-{sandbox}", extra=("--sandbox", sandbox))
+        try:
+            subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}",
+                            f"docker://127.0.0.1:{srv.port}/sb/img:1"], check=True, capture_output=True)
+            a = wait(srv.url, "sb/img", "1", timeout=300, limit=100000)
+            assert a["status"] == "Unhealthy", a
+            got[sandbox] = a
+            if sandbox == "false":
+                assert not workers(srv.proc.pid)
+        finally:
+            srv.stop()
+    assert got["true"]["packages"] == got["false"]["packages"] > 0
+    assert findings(got["true"]) == findings(got["false"]) and findings(got["true"])
+
+
+def test_kill9_leaves_no_worker(full_db, tmp_path):
+    """The server killed with SIGKILL: its spare workers see their socket close and exit."""
+    srv = start(tmp_path, full_db, "kill9")
+    w = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(workers(srv.proc.pid)), what="spare workers")
+    srv.kill9()
+
+    def alive(p):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                return "State:\tZ" not in f.read()
+        except OSError:
+            return False
+    wait_for(lambda: not any(alive(p) for p in w), what="the workers' end")
