@@ -95,32 +95,58 @@ class Registry:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.proc = None
 
+    def pids(self):
+        """The process and its children (drydock's sandboxed scan workers, busy or spare)."""
+        out = [self.proc.pid]
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    if int(stat_fields(p)[1]) == self.proc.pid:
+                        out.append(int(p))
+                except (OSError, IndexError, ValueError):
+                    pass  # gone meanwhile
+        return out
+
     def rss_kb(self, field="VmRSS"):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-        return 0
+        """A /proc/PID/status field (kB, or a count), summed over the process and its children."""
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next((int(line.split()[1]) for line in f if line.startswith(field + ":")), 0)
+            except OSError:
+                pass
+        return total
 
     def pss_kb(self):
-        with open(f"/proc/{self.proc.pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-        return 0
+        total = 0
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
+                    total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+            except OSError:
+                pass
+        return total
 
     def cpu_s(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds of the process and of its children: those reaped (drydock's sandboxed
+        scan workers that ended) and those still running (spare workers started meanwhile)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                f = stat_fields(pid)
+            except OSError:
+                continue
+            total += sum(int(x) for x in f[11:15]) if pid == self.proc.pid else int(f[11]) + int(f[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def threads(self):
         return self.rss_kb("Threads")
 
     def mapped_kb(self, path):
-        """The resident kB of the process's mappings of the file path (e.g. drydock's
-        vulnerability database)."""
-        return smaps_rss_kb(self.proc.pid, os.path.realpath(path))
+        """The resident kB of the mappings of the file path (e.g. drydock's vulnerability
+        database) in the process and its children."""
+        return sum(smaps_rss_kb(pid, os.path.realpath(path)) for pid in self.pids())
 
     @property
     def host(self):
@@ -131,10 +157,20 @@ class Registry:
         return f"{'https' if self.tls else 'http'}://{self.host}"
 
 
+def stat_fields(pid):
+    """/proc/PID/stat's fields after the command name: [0] state, [1] ppid, [11] utime, ..."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def smaps_rss_kb(pid, path):
-    """The resident kB of process pid's mappings of the file path."""
+    """The resident kB of process pid's mappings of the file path (0 once it is gone)."""
     total, inside = 0, False
-    with open(f"/proc/{pid}/smaps") as f:
+    try:
+        f = open(f"/proc/{pid}/smaps")
+    except OSError:
+        return 0
+    with f:
         for line in f:
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
                 inside = line.rstrip().endswith(" " + path)
@@ -336,7 +372,7 @@ def main():
         lines += ["", f"Rows marked '{UNSCANNED}': debian-big pushed to a drydock with no vulnerability database, "
                   "so nothing is inflated or read, against the same Distribution push; the difference between its "
                   "server CPU and the scanned push's is what reading the layers as they upload costs."]
-    lines += ["", "### Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, OpenSSL, nghttp2, SQLite, libarchive, libcurl and what they load), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. " + ("With scanning on, drydock's RSS and PSS also count the pages of the vulnerability database it maps (its own row): the pages its lookups have read, file pages of the page cache, which the kernel may drop and read again. " if a.db else "") + "PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons.", "", "### Where push and pull time goes", "",
+    lines += ["", "### Reading the memory figures", "", "Total RSS counts the pages of the shared libraries drydock links (libc, OpenSSL, nghttp2, SQLite, libarchive, libcurl and what they load), pages every other process using them shares; the Go peer is one static binary, so its RSS is its own. " + ("With scanning on, drydock's RSS and PSS also count the pages of the vulnerability database it maps (its own row): the pages its lookups have read, file pages of the page cache, which the kernel may drop and read again. " if a.db else "") + "PSS divides each shared page among its users, and anonymous RSS is the process's own memory: those are the fair comparisons. drydock's figures, and its CPU, are the sums over the server and its sandboxed scan-worker processes.", "", "### Where push and pull time goes", "",
               "The client floor: `skopeo copy oci:IMAGE dir:OUT`, the same copy with no registry and no network "
               "at all (median of the same runs):", "",
               "| image | skopeo alone | push to drydock | push to docker-registry | pull from drydock | "

@@ -7,7 +7,8 @@
 # scan-on-push benchmarks. When DRYDOCK_FEEDS_DIR names a directory of feed files, drydock scans
 # every push in the registry comparisons (a database of every feed in place); without it they
 # run with scanning off and say so, and the database benchmarks are skipped. Writes
-# bench/RESULTS.md, the key numbers first (bench/summary.py). Not part of the tests.
+# bench/RESULTS.md, the key numbers first (bench/summary.py), and keeps what it holds below the
+# marker line of hand-written sections. Not part of the tests.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/../scripts/deps.sh" --bench
@@ -41,4 +42,10 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
 fi
 sections=("$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md")
 /usr/bin/python3 "$here/summary.py" "${sections[@]}" > "$tmp/summary.md"
-cat "$tmp/summary.md" "${sections[@]}" > "$here/RESULTS.md"
+# what RESULTS.md holds from the marker line on was written by hand (other benchmarks, campaigns): kept
+marker='<!-- Sections below this line are written by hand; bench/run.sh keeps them. -->'
+touch "$tmp/kept.md"
+if [ -f "$here/RESULTS.md" ]; then
+  awk -v m="$marker" 'kept || $0 == m { kept = 1; print }' "$here/RESULTS.md" > "$tmp/kept.md"
+fi
+cat "$tmp/summary.md" "${sections[@]}" "$tmp/kept.md" > "$here/RESULTS.md"

@@ -890,7 +890,7 @@ SECTIONS = {
     "push": ("Push and pull, scanning on", lambda a: (
         f"skopeo copy of the test images into a fresh registry each time (so nothing is mounted or cached), "
         f"then back out into a directory; medians of {a.runs} runs. Server CPU is utime+stime of the registry "
-        f"process (/proc/PID/stat) across the command. For drydock, push-to-assessed is the time from skopeo's "
+        f"process and of its children (/proc/PID/stat; drydock's sandboxed scan workers) across the command. For drydock, push-to-assessed is the time from skopeo's "
         f"exit until the security API gives the image a final status (polled every 10 ms), and the CPU with the "
         f"scan is read once the image is assessed. Over HTTPS skopeo speaks HTTP/2 to both registries.")),
     "blob": ("HTTPS blob GET", lambda a: (
@@ -935,7 +935,9 @@ SECTIONS = {
         f"connections (the tags' PUTs pipelined). Then one client walks GET /v2/_catalog?n=1000 and GET "
         f"/v2/list/tags/tags/list?n=1000, following Link headers to the end.")),
     "memory": ("Memory idle after the pushes", lambda a: (
-        "Read 1 s after debian-big's push and pull (the same registries as the first table). drydock's RSS "
+        "Read 1 s after debian-big's push and pull (the same registries as the first table). drydock's figures, "
+        "here and in every part, are the sums over the server and its sandboxed scan-worker processes (two spare "
+        "ones wait for the next layer and image). drydock's RSS "
         "includes the pages of the vulnerability database it maps (its own row): the pages its lookups have "
         "read, file pages that the page cache holds anyway and the kernel may drop and read again; anonymous "
         "RSS is each process's own memory; PSS divides shared pages among the processes that map them. The "
