@@ -9,7 +9,9 @@
 #include "common/util.h"
 #include <openssl/sha.h>
 #include "common/arena.h"
-#include "registry/registry.h"
+#include "common/buf.h"
+#include "web/reply.h"
+#include "web/router.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta.h"
@@ -32,7 +34,7 @@ static void send_json(struct http_req *r, int status, json_t *o)
 	char *text = json_dumps(o, JSON_INDENT(2));
 	json_decref(o);
 	if (!text) {
-		reg_error(r, DD_E_NOMEM, NULL);
+		web_error(r, DD_E_NOMEM, NULL);
 		return;
 	}
 	http_respond(r, status, "application/json", text, strlen(text));
@@ -42,10 +44,10 @@ static void send_json(struct http_req *r, int status, json_t *o)
 static int is_digest(const char *s) { return !strncmp(s, "sha256:", 7) || !strncmp(s, "sha512:", 7); }
 
 /* The state of (repo, digest) as the API shows it, with its assessment when there is one. */
-static const char *state_of(struct registry *reg, struct arena *a, const char *repo, const char *digest,
+static const char *state_of(struct assess_api *api, struct arena *a, const char *repo, const char *digest,
 			    struct assessment_rec *rec, int *has, int *pending)
 {
-	struct meta *m = reg->meta;
+	struct meta *m = api->meta;
 	int job = -1;
 	*has = !m->ops->assessment_get(m, a, repo, digest, rec);
 	m->ops->scan_job_state(m, repo, digest, &job);
@@ -85,24 +87,24 @@ static int keep(json_t *f, const char *sev, const char *patchable, const char *i
 	return 1;
 }
 
-static void image_handle(struct http_req *r, struct registry *reg)
+static void image_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
 	if (!repo || !ref || !*repo || !*ref) {
-		reg_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
+		web_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
 		return;
 	}
-	if (reg_access(r, repo, ACCESS_SECURITY_READ))
+	if (web_access(r, repo, ACCESS_SECURITY_READ))
 		return;
 	struct manifest_rec m;
-	int rc = reg->meta->ops->manifest_get(reg->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
+	int rc = api->meta->ops->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
 	if (rc) {
-		reg_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
+		web_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
 		return;
 	}
 	struct assessment_rec rec;
 	int has, pending;
-	const char *state = state_of(reg, &r->arena, repo, m.digest, &rec, &has, &pending);
+	const char *state = state_of(api, &r->arena, repo, m.digest, &rec, &has, &pending);
 	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "repository", repo, "digest", m.digest, "status", state,
 			      "reassessment_pending", has && pending);
 	if (has) {
@@ -114,7 +116,7 @@ static void image_handle(struct http_req *r, struct registry *reg)
 		if (rep) {
 			struct rule *rules;
 			size_t nrules = 0;
-			rules_load(reg->meta, &r->arena, &rules, &nrules);
+			rules_load(api->meta, &r->arena, &rules, &nrules);
 			json_object_set_new(o, "status", json_string(rules_apply(rules, nrules, repo, rep, rec.status)));
 			const char *keys[] = {"os", "ecosystem", "packages", "counts", "fix_plan"};
 			for (size_t i = 0; i < DD_ARRAY_LEN(keys); i++)
@@ -138,10 +140,10 @@ static void image_handle(struct http_req *r, struct registry *reg)
 				total++;
 			}
 			void *tok; /* texts only for the findings returned */
-			const struct vulndb *db = scanner_db_acquire(reg->scanner, &tok);
+			const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
 			const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
 			json_array_foreach(out, i, f) report_hydrate(db, eco, f);
-			scanner_db_release(reg->scanner, tok);
+			scanner_db_release(api->scanner, tok);
 			json_object_set_new(o, "total_findings", json_integer((json_int_t)total));
 			json_object_set_new(o, "offset", json_integer(offset));
 			json_object_set_new(o, "limit", json_integer(limit));
@@ -155,7 +157,7 @@ static void image_handle(struct http_req *r, struct registry *reg)
 /* Counts by severity of an assessment under the rules, added into acc; returns its status
  * under the rules (arena copy). The counts stored with it stand when no rule covers its
  * repository; otherwise (or for assessments stored before counts were) the report is read. */
-static const char *add_counts(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+static const char *add_counts(struct assess_api *api, struct arena *a, const struct rule *rules, size_t nrules,
 			      const struct assessment_rec *listed, json_int_t acc[6], json_int_t *unfixed)
 {
 	long long c[6], u;
@@ -166,7 +168,7 @@ static const char *add_counts(struct registry *reg, struct arena *a, const struc
 		return listed->status;
 	}
 	struct assessment_rec full;
-	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full))
+	if (api->meta->ops->assessment_get(api->meta, a, listed->repo, listed->digest, &full))
 		return listed->status;
 	json_t *rep = *full.report ? json_loads(full.report, 0, NULL) : NULL;
 	const char *status = rep ? rules_apply(rules, nrules, full.repo, rep, full.status) : full.status;
@@ -211,15 +213,15 @@ static void tally_totals(struct tally *t, const struct assessment_total *x)
 
 /* Adds every image of repo one by one (add_counts: a report is read where a rule covers repo
  * or the counts were not recorded), and lists each in images when not NULL. */
-static int tally_images(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+static int tally_images(struct assess_api *api, struct arena *a, const struct rule *rules, size_t nrules,
 			const char *repo, struct tally *t, json_t *images)
 {
 	struct assessment_rec *v;
 	size_t n;
-	int rc = reg->meta->ops->assessments_list(reg->meta, a, repo, &v, &n);
+	int rc = api->meta->ops->assessments_list(api->meta, a, repo, &v, &n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_int_t c[6] = {0}, u = 0;
-		v[i].status = add_counts(reg, a, rules, nrules, &v[i], c, &u);
+		v[i].status = add_counts(api, a, rules, nrules, &v[i], c, &u);
 		for (int s = 0; s < 6; s++)
 			t->sev[s] += c[s];
 		t->unfixed += u;
@@ -238,10 +240,10 @@ static int tally_images(struct registry *reg, struct arena *a, const struct rule
  * images; a repository some rule covers (or holding assessments stored before counts were) is
  * counted image by image from its reports, as the listing of that repository is. The same
  * numbers either way (tests/vulndb/test_totals.py). */
-static int tally_registry(struct registry *reg, struct arena *a, struct http_req *r, const struct rule *rules,
+static int tally_registry(struct assess_api *api, struct arena *a, struct http_req *r, const struct rule *rules,
 			  size_t nrules, struct tally *t)
 {
-	struct meta *m = reg->meta;
+	struct meta *m = api->meta;
 	struct assessment_total *v;
 	size_t n;
 	int all = !r || access_visible_all(r), rc;
@@ -266,7 +268,7 @@ static int tally_registry(struct registry *reg, struct arena *a, struct http_req
 		if (!all && !access_visible(r, v[i].repo))
 			continue;
 		if (uncounted || rules_cover(rules, nrules, v[i].repo)) {
-			if ((rc = tally_images(reg, a, rules, nrules, v[i].repo, t, NULL)))
+			if ((rc = tally_images(api, a, rules, nrules, v[i].repo, t, NULL)))
 				return rc;
 		} else
 			for (size_t k = i; k < j; k++)
@@ -275,26 +277,26 @@ static int tally_registry(struct registry *reg, struct arena *a, struct http_req
 	return 0;
 }
 
-static void list_handle(struct http_req *r, struct registry *reg, const char *repo)
+static void list_handle(struct http_req *r, struct assess_api *api, const char *repo)
 {
 	/* the registry-wide summary counts only the repositories the caller may see */
-	if (repo ? reg_access(r, repo, ACCESS_SECURITY_READ) : reg_access(r, NULL, ACCESS_BASE))
+	if (repo ? web_access(r, repo, ACCESS_SECURITY_READ) : web_access(r, NULL, ACCESS_BASE))
 		return;
 	struct tally t = {.by_status = json_object()};
 	json_t *images = repo ? json_array() : NULL;
 	struct rule *rules;
 	size_t nrules = 0;
-	rules_load(reg->meta, &r->arena, &rules, &nrules);
-	int rc = repo ? tally_images(reg, &r->arena, rules, nrules, repo, &t, images)
-		      : tally_registry(reg, &r->arena, r, rules, nrules, &t);
+	rules_load(api->meta, &r->arena, &rules, &nrules);
+	int rc = repo ? tally_images(api, &r->arena, rules, nrules, repo, &t, images)
+		      : tally_registry(api, &r->arena, r, rules, nrules, &t);
 	if (rc) {
 		json_decref(t.by_status);
 		json_decref(images);
-		reg_error(r, rc, NULL);
+		web_error(r, rc, NULL);
 		return;
 	}
 	int64_t queued = 0, running = 0;
-	reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
 	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I}", "images_by_status", t.by_status, "findings_by_severity",
 			      sev_object(t.sev), "unfixed_findings", t.unfixed, "queued", (json_int_t)queued, "scanning",
 			      (json_int_t)running);
@@ -305,15 +307,15 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 	send_json(r, 200, o);
 }
 
-static void usage_handle(struct http_req *r, struct registry *reg)
+static void usage_handle(struct http_req *r, struct assess_api *api)
 {
-	if (reg_access(r, NULL, ACCESS_BASE))
+	if (web_access(r, NULL, ACCESS_BASE))
 		return;
 	const char **ns, **month;
 	int64_t *count;
 	size_t n;
-	if (reg->meta->ops->usage_list(reg->meta, &r->arena, &ns, &month, &count, &n)) {
-		reg_error(r, DD_E_IO, NULL);
+	if (api->meta->ops->usage_list(api->meta, &r->arena, &ns, &month, &count, &n)) {
+		web_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -325,23 +327,23 @@ static void usage_handle(struct http_req *r, struct registry *reg)
 }
 
 /* /api/v1/namespaces/<ns>/scanning, GET or PUT ?enabled=true|false */
-static void namespace_handle(struct http_req *r, struct registry *reg)
+static void namespace_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path + strlen("/api/v1/namespaces/");
 	const char *slash = strchr(p, '/');
 	if (!slash || (strcmp(slash, "/scanning") && strcmp(slash, "/policy")) || slash == p || (size_t)(slash - p) > 255) {
-		reg_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning or .../policy");
+		web_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning or .../policy");
 		return;
 	}
 	const char *ns = arena_strndup(&r->arena, p, (size_t)(slash - p));
 	if (!strcmp(slash, "/policy")) {
 		if (!strcmp(r->method, "PUT")) {
-			if (!reg_access_ns(r, ns, ACCESS_SETTINGS))
+			if (!web_access_ns(r, ns, ACCESS_SETTINGS))
 				ask_body(r);
 		} else if (strcmp(r->method, "GET"))
-			reg_error(r, DD_E_METHOD, NULL);
-		else if (!reg_access_ns(r, ns, ACCESS_SECURITY_READ)) {
-			int t = policy_threshold(reg->meta, &r->arena, ns);
+			web_error(r, DD_E_METHOD, NULL);
+		else if (!web_access_ns(r, ns, ACCESS_SECURITY_READ)) {
+			int t = policy_threshold(api->meta, &r->arena, ns);
 			send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 						    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
 		}
@@ -351,46 +353,47 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 	if (!strcmp(r->method, "PUT")) {
 		const char *e = http_query(r, "enabled");
 		if (!e || (strcmp(e, "true") && strcmp(e, "false"))) {
-			reg_error(r, DD_E_USAGE, "give ?enabled=true or ?enabled=false");
+			web_error(r, DD_E_USAGE, "give ?enabled=true or ?enabled=false");
 			return;
 		}
-		if (reg_access_ns(r, ns, ACCESS_SETTINGS))
+		if (web_access_ns(r, ns, ACCESS_SETTINGS))
 			return;
-		if (reg->meta->ops->ns_scanning_set(reg->meta, ns, !strcmp(e, "true"))) {
-			reg_error(r, DD_E_IO, NULL);
+		if (api->meta->ops->ns_scanning_set(api->meta, ns, !strcmp(e, "true"))) {
+			web_error(r, DD_E_IO, NULL);
 			return;
 		}
-		audit_record(r, reg->meta, "scanning-set", ns, arena_printf(&r->arena, "{\"enabled\":%s}", e));
+		audit_record(r, api->meta, "scanning-set", ns, arena_printf(&r->arena, "{\"enabled\":%s}", e));
 	} else if (strcmp(r->method, "GET")) {
-		reg_error(r, DD_E_METHOD, NULL);
+		web_error(r, DD_E_METHOD, NULL);
 		return;
-	} else if (reg_access_ns(r, ns, ACCESS_SECURITY_READ))
+	} else if (web_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
-	reg->meta->ops->ns_scanning_get(reg->meta, ns, &enabled);
+	api->meta->ops->ns_scanning_get(api->meta, ns, &enabled);
 	send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
 }
 
-static void metrics_handle(struct http_req *r, struct registry *reg)
+static void metrics_handle(struct http_req *r, struct assess_api *api)
 {
-	if (reg_access(r, NULL, ACCESS_METRICS))
+	if (web_access(r, NULL, ACCESS_METRICS))
 		return;
 	struct scanner_stats st = {0};
-	if (reg->scanner)
-		scanner_stats(reg->scanner, &st);
+	if (api->scanner)
+		scanner_stats(api->scanner, &st);
 	int64_t queued = 0, running = 0;
-	reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
 	buf_puts(&b, "# HELP drydock_http_requests_total Requests answered since start, by method and status class.\n"
 		     "# TYPE drydock_http_requests_total counter\n");
-	for (int m = 0; m < 7; m++)
-		for (int c = 1; c < 6; c++) {
-			uint64_t v = __atomic_load_n(&reg->requests[m][c], __ATOMIC_RELAXED);
-			if (v)
+	uint64_t requests[ROUTER_METHODS][6] = {{0}};
+	if (api->router)
+		router_requests(api->router, requests);
+	for (int m = 0; m < ROUTER_METHODS; m++)
+		for (int c = 1; c < 6; c++)
+			if (requests[m][c])
 				buf_printf(&b, "drydock_http_requests_total{method=\"%s\",code=\"%dxx\"} %" PRIu64 "\n",
-					   registry_methods[m], c, v);
-		}
+					   router_methods[m], c, requests[m][c]);
 	buf_printf(&b, "# HELP drydock_layers_streamed_total Layers analysed while they uploaded.\n"
 		       "# TYPE drydock_layers_streamed_total counter\ndrydock_layers_streamed_total %" PRIu64 "\n",
 		   st.layers_streamed);
@@ -420,11 +423,11 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	json_int_t total[6] = {0};
 	struct rule *rules;
 	size_t nrules = 0;
-	rules_load(reg->meta, &r->arena, &rules, &nrules);
+	rules_load(api->meta, &r->arena, &rules, &nrules);
 	pthread_mutex_lock(&mu);
 	if (!nrules || util_now() - cached_at >= 30) {
 		struct tally t = {.by_status = json_object()};
-		if (!tally_registry(reg, &r->arena, NULL, rules, nrules, &t)) {
+		if (!tally_registry(api, &r->arena, NULL, rules, nrules, &t)) {
 			memcpy(cached, t.sev, sizeof(cached));
 			cached_at = nrules ? util_now() : 0;
 		}
@@ -447,15 +450,15 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 /* 503 only when the metadata store fails. A disk that is low or full makes the status
  * "degraded" but stays 200: the registry still serves pulls and deletes and frees space with gc,
  * and a probe that restarted it or took it out of a load balancer would stop exactly that. */
-static void health_handle(struct http_req *r, struct registry *reg)
+static void health_handle(struct http_req *r, struct assess_api *api)
 {
 	struct scanner_stats st = {0};
-	if (reg->scanner)
-		scanner_stats(reg->scanner, &st);
+	if (api->scanner)
+		scanner_stats(api->scanner, &st);
 	int64_t queued = 0, running = 0;
-	int rc = reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	int rc = api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
 	struct space_stat sp;
-	int have_space = reg->space && !space_stat(reg->space, &sp);
+	int have_space = api->space && !space_stat(api->space, &sp);
 	int degraded = rc || (have_space && sp.state != SPACE_OK);
 	json_t *o = json_pack("{s:s, s:b, s:o, s:I, s:I}", "status", degraded ? "degraded" : "ok", "metadata", !rc,
 			      "vulnerability_database", *st.generation ? json_string(st.generation) : json_null(),
@@ -471,7 +474,13 @@ static void health_handle(struct http_req *r, struct registry *reg)
 
 /* ---- suppression rules and pull policies ---- */
 
-static void ask_body(struct http_req *r) { reg_of(r)->body = BODY_API; }
+/* The per-request state of the service: a JSON body being read, when one was asked for. */
+struct api_req {
+	struct buf body;
+	int want_body, err;
+};
+
+static void ask_body(struct http_req *r) { ((struct api_req *)r->state)->want_body = 1; }
 
 /* Access to a suppression rule is access to the repositories it covers: an exact name is that
  * repository, "NS/..." followed by "*" is the namespace NS, and anything wider (or no pattern:
@@ -497,40 +506,40 @@ static const char *rule_repository(struct arena *a, const char *json)
 	return out;
 }
 
-static void rules_handle(struct http_req *r, struct registry *reg)
+static void rules_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path + strlen("/api/v1/suppressions");
 	if (!strcmp(r->method, "POST") && !*p) {
-		if (!reg_access(r, NULL, ACCESS_BASE)) /* the rule's own scope is checked once it is read */
+		if (!web_access(r, NULL, ACCESS_BASE)) /* the rule's own scope is checked once it is read */
 			ask_body(r);
 		return;
 	}
 	if (!strcmp(r->method, "DELETE") && *p == '/' && p[1]) {
-		if (reg_access(r, NULL, ACCESS_BASE))
+		if (web_access(r, NULL, ACCESS_BASE))
 			return;
 		const char *v;
 		const char *key = arena_printf(&r->arena, "suppression/%s", p + 1);
-		int rc = reg->meta->ops->setting_get(reg->meta, &r->arena, key, &v);
+		int rc = api->meta->ops->setting_get(api->meta, &r->arena, key, &v);
 		if (rc || (rc = rule_access(r, rule_repository(&r->arena, v), ACCESS_SETTINGS))) {
 			/* a rule the caller may not manage reads as one that does not exist */
-			reg_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
+			web_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
 			return;
 		}
-		reg->meta->ops->setting_delete(reg->meta, key);
-		audit_record(r, reg->meta, "rule-delete", p + 1, v);
+		api->meta->ops->setting_delete(api->meta, key);
+		audit_record(r, api->meta, "rule-delete", p + 1, v);
 		http_respond(r, 204, NULL, "", 0);
 		return;
 	}
 	if (strcmp(r->method, "GET") || *p) {
-		reg_error(r, DD_E_METHOD, NULL);
+		web_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (reg_access(r, NULL, ACCESS_BASE))
+	if (web_access(r, NULL, ACCESS_BASE))
 		return;
 	const char **keys, **values;
 	size_t n;
-	if (reg->meta->ops->settings_list(reg->meta, &r->arena, "suppression/", &keys, &values, &n)) {
-		reg_error(r, DD_E_IO, NULL);
+	if (api->meta->ops->settings_list(api->meta, &r->arena, "suppression/", &keys, &values, &n)) {
+		web_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -550,17 +559,17 @@ static void rules_handle(struct http_req *r, struct registry *reg)
 	send_json(r, 200, json_pack("{s:o}", "suppressions", a));
 }
 
-static void rule_create(struct http_req *r, struct registry *reg, const char *body, size_t len)
+static void rule_create(struct http_req *r, struct assess_api *api, const char *body, size_t len)
 {
 	struct rule rule;
 	const char *why;
 	if (rule_parse(&r->arena, body, len, &rule, &why)) {
-		reg_error(r, DD_E_USAGE, why);
+		web_error(r, DD_E_USAGE, why);
 		return;
 	}
 	int arc = rule_access(r, rule.repository, ACCESS_SETTINGS);
 	if (arc) {
-		reg_error(r, arc, rule.repository && *rule.repository
+		web_error(r, arc, rule.repository && *rule.repository
 					  ? arena_printf(&r->arena, "managing rules for '%s' needs the owner role there",
 							 rule.repository)
 					  : "a rule for every repository needs a registry-wide owner or admin role");
@@ -572,21 +581,21 @@ static void rule_create(struct http_req *r, struct registry *reg, const char *bo
 	rule.id = id;
 	rule.created = util_now();
 	char *text = rule_to_json(&rule);
-	int rc = text ? reg->meta->ops->setting_put(reg->meta, arena_printf(&r->arena, "suppression/%s", id), text)
+	int rc = text ? api->meta->ops->setting_put(api->meta, arena_printf(&r->arena, "suppression/%s", id), text)
 		      : DD_E_NOMEM;
 	if (rc) {
 		free(text);
-		reg_error(r, rc, NULL);
+		web_error(r, rc, NULL);
 		return;
 	}
-	audit_record(r, reg->meta, "rule-create", id, text);
+	audit_record(r, api->meta, "rule-create", id, text);
 	http_respond(r, 201, "application/json", text, strlen(text));
 	http_add_header(r, "Location", arena_printf(&r->arena, "/api/v1/suppressions/%s", id));
 	free(text);
 }
 
 /* /api/v1/namespaces/<ns>/policy: {"deny_pull_at_or_above": "HIGH"} (null or {} clears it) */
-static void policy_set(struct http_req *r, struct registry *reg, const char *ns, const char *body, size_t len)
+static void policy_set(struct http_req *r, struct assess_api *api, const char *ns, const char *body, size_t len)
 {
 	json_t *o = json_loadb(body, len, 0, NULL);
 	json_t *v = json_object_get(o, "deny_pull_at_or_above");
@@ -597,7 +606,7 @@ static void policy_set(struct http_req *r, struct registry *reg, const char *ns,
 		found |= !strcasecmp(sev, vdb_severity_name(s));
 	if (!ok || (sev && !found)) {
 		json_decref(o);
-		reg_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
+		web_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
 					 " or {} to allow every pull");
 		return;
 	}
@@ -605,17 +614,17 @@ static void policy_set(struct http_req *r, struct registry *reg, const char *ns,
 	int rc;
 	if (sev) {
 		char *text = json_dumps(o, JSON_COMPACT);
-		rc = reg->meta->ops->setting_put(reg->meta, key, text ? text : "{}");
+		rc = api->meta->ops->setting_put(api->meta, key, text ? text : "{}");
 		free(text);
 	} else
-		rc = reg->meta->ops->setting_delete(reg->meta, key);
+		rc = api->meta->ops->setting_delete(api->meta, key);
 	json_decref(o);
 	if (rc) {
-		reg_error(r, rc, NULL);
+		web_error(r, rc, NULL);
 		return;
 	}
-	int t = policy_threshold(reg->meta, &r->arena, ns);
-	audit_record(r, reg->meta, "policy-set", ns,
+	int t = policy_threshold(api->meta, &r->arena, ns);
+	audit_record(r, api->meta, "policy-set", ns,
 		     t < 0 ? "{}" : arena_printf(&r->arena, "{\"deny_pull_at_or_above\":\"%s\"}", vdb_severity_name(t)));
 	send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
@@ -709,14 +718,14 @@ static json_t *azure_sub(struct arena *a, const char *scope, const char *host, c
 
 /* Whether an image of repository `listed` (one listed by assessments_list) is Unhealthy under the
  * rules, as the assessment reports it. */
-static int azure_image_unhealthy(struct registry *reg, struct arena *a, const struct rule *rules, size_t nrules,
+static int azure_image_unhealthy(struct assess_api *api, struct arena *a, const struct rule *rules, size_t nrules,
 				 const struct assessment_rec *listed)
 {
 	long long c[6], u;
 	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u))
 		return !strcmp(listed->status, "Unhealthy"); /* the stored status stands */
 	struct assessment_rec full;
-	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full) || !*full.report)
+	if (api->meta->ops->assessment_get(api->meta, a, listed->repo, listed->digest, &full) || !*full.report)
 		return 0;
 	json_t *rep = json_loads(full.report, 0, NULL);
 	int unhealthy = !strcmp(rules_apply(rules, nrules, full.repo, rep, full.status), "Unhealthy");
@@ -726,10 +735,10 @@ static int azure_image_unhealthy(struct registry *reg, struct arena *a, const st
 
 /* Whether any image the caller may see, of namespace ns when not NULL, is Unhealthy under the
  * rules: from the running totals of the repositories no rule covers, image by image elsewhere. */
-static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_req *r, const char *ns,
+static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_req *r, const char *ns,
 			   const struct rule *rules, size_t nrules, int *unhealthy)
 {
-	struct meta *m = reg->meta;
+	struct meta *m = api->meta;
 	struct assessment_total *v;
 	size_t n;
 	int rc;
@@ -768,19 +777,19 @@ static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_re
 		if ((rc = m->ops->assessments_list(m, a, repo, &img, &ni)))
 			return rc;
 		for (size_t k = 0; k < ni && !*unhealthy; k++)
-			*unhealthy = azure_image_unhealthy(reg, a, rules, nrules, &img[k]);
+			*unhealthy = azure_image_unhealthy(api, a, rules, nrules, &img[k]);
 	}
 	return 0;
 }
 
 /* [/subscriptions/<ns>]/providers/Microsoft.Security/assessments[/<key>[/subAssessments]] */
-static void azure_handle(struct http_req *r, struct registry *reg)
+static void azure_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path, *ns = NULL, *scope = "";
 	if (!strncmp(p, "/subscriptions/", 15)) {
 		const char *s = p + 15, *slash = strchr(s, '/');
 		if (!slash || slash == s) {
-			reg_error(r, DD_E_NOT_FOUND, "use /subscriptions/<namespace>/providers/Microsoft.Security/assessments");
+			web_error(r, DD_E_NOT_FOUND, "use /subscriptions/<namespace>/providers/Microsoft.Security/assessments");
 			return;
 		}
 		ns = arena_strndup(&r->arena, s, (size_t)(slash - s));
@@ -789,7 +798,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	}
 	static const char base[] = "/providers/Microsoft.Security/assessments";
 	if (strncmp(p, base, sizeof(base) - 1)) {
-		reg_error(r, DD_E_NOT_FOUND, "see docs/api.md for the Microsoft.Security shape");
+		web_error(r, DD_E_NOT_FOUND, "see docs/api.md for the Microsoft.Security shape");
 		return;
 	}
 	p += sizeof(base) - 1;
@@ -797,27 +806,27 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	int one = !strcmp(p, "/" AZURE_ASSESSMENT);
 	int subs = !strcmp(p, "/" AZURE_ASSESSMENT "/subAssessments");
 	if (!list && !one && !subs) {
-		reg_error(r, DD_E_NOT_FOUND, "the only assessment is " AZURE_ASSESSMENT);
+		web_error(r, DD_E_NOT_FOUND, "the only assessment is " AZURE_ASSESSMENT);
 		return;
 	}
 	if (strcmp(r->method, "GET")) {
-		reg_error(r, DD_E_METHOD, NULL);
+		web_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (reg_access(r, NULL, ACCESS_BASE)) /* then only the repositories the caller may see */
+	if (web_access(r, NULL, ACCESS_BASE)) /* then only the repositories the caller may see */
 		return;
 	const char *host = http_header(r, "Host");
 	host = host ? host : "drydock";
 	struct rule *rules;
 	size_t nrules = 0;
-	rules_load(reg->meta, &r->arena, &rules, &nrules);
+	rules_load(api->meta, &r->arena, &rules, &nrules);
 	struct assessment_rec *v = NULL;
 	size_t n = 0;
 	int unhealthy = 0, more = 0;
 	/* the assessment alone: from the running totals; its sub-assessments: image by image */
-	if (subs ? reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n)
-		 : azure_unhealthy(reg, &r->arena, r, ns, rules, nrules, &unhealthy)) {
-		reg_error(r, DD_E_IO, NULL);
+	if (subs ? api->meta->ops->assessments_list(api->meta, &r->arena, NULL, &v, &n)
+		 : azure_unhealthy(api, &r->arena, r, ns, rules, nrules, &unhealthy)) {
+		web_error(r, DD_E_IO, NULL);
 		return;
 	}
 	long skip = http_query(r, "$skip") ? atol(http_query(r, "$skip")) : 0;
@@ -829,13 +838,13 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	json_t *value = json_array();
 	long seen = 0;
 	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
-	const struct vulndb *db = subs ? scanner_db_acquire(reg->scanner, &tok) : NULL;
+	const struct vulndb *db = subs ? scanner_db_acquire(api->scanner, &tok) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		size_t nl = strcspn(v[i].repo, "/");
 		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
 			continue;
 		struct assessment_rec full;
-		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
+		if (api->meta->ops->assessment_get(api->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
 		const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
@@ -855,7 +864,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		json_decref(rep);
 	}
 	if (subs)
-		scanner_db_release(reg->scanner, tok);
+		scanner_db_release(api->scanner, tok);
 	json_t *assessment = json_pack(
 		"{s:s, s:s, s:s, s:{s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:s}}}", "type", "Microsoft.Security/assessments",
 		"id", arena_printf(&r->arena, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT, scope), "name",
@@ -884,22 +893,22 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 }
 
 /* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
-static void audit_handle(struct http_req *r, struct registry *reg)
+static void audit_handle(struct http_req *r, struct assess_api *api)
 {
-	if (reg_access(r, NULL, ACCESS_AUDIT))
+	if (web_access(r, NULL, ACCESS_AUDIT))
 		return;
 	const char *after_s = http_query(r, "after"), *n_s = http_query(r, "n");
 	int64_t after = 0, max = 100;
 	if ((after_s && parse_i64(after_s, strlen(after_s), &after)) || (n_s && (parse_i64(n_s, strlen(n_s), &max) || max < 1))) {
-		reg_error(r, DD_E_USAGE, "after and n are non-negative integers (n at least 1)");
+		web_error(r, DD_E_USAGE, "after and n are non-negative integers (n at least 1)");
 		return;
 	}
 	if (max > DD_MAX_AUDIT_PAGE)
 		max = DD_MAX_AUDIT_PAGE;
 	struct audit_rec *v;
 	size_t n;
-	if (reg->meta->ops->audit_list(reg->meta, &r->arena, after, (size_t)max, &v, &n)) {
-		reg_error(r, DD_E_IO, NULL);
+	if (api->meta->ops->audit_list(api->meta, &r->arena, after, (size_t)max, &v, &n)) {
+		web_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -918,46 +927,93 @@ static void audit_handle(struct http_req *r, struct registry *reg)
 	send_json(r, 200, o);
 }
 
-void assess_api_end(struct http_req *r, struct registry *reg, const char *body, size_t len)
+static void body_read(struct http_req *r, struct assess_api *api, const char *body, size_t len)
 {
 	if (!strcmp(r->path, "/api/v1/suppressions"))
-		rule_create(r, reg, body, len);
+		rule_create(r, api, body, len);
 	else {
 		const char *p = r->path + strlen("/api/v1/namespaces/");
 		const char *slash = strchr(p, '/');
-		policy_set(r, reg, arena_strndup(&r->arena, p, slash ? (size_t)(slash - p) : 0), body, len);
+		policy_set(r, api, arena_strndup(&r->arena, p, slash ? (size_t)(slash - p) : 0), body, len);
 	}
 }
 
-void assess_api_handle(struct http_req *r, struct registry *reg)
+static void route(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path;
 	if (!strncmp(p, "/providers/", 11) || !strncmp(p, "/subscriptions/", 15))
-		azure_handle(r, reg);
+		azure_handle(r, api);
 	else if (!strncmp(p, "/api/v1/suppressions", 20))
-		rules_handle(r, reg);
+		rules_handle(r, api);
 	else if (!strcmp(p, "/healthz"))
-		health_handle(r, reg);
+		health_handle(r, api);
 	else if (!strcmp(p, "/metrics"))
-		metrics_handle(r, reg);
+		metrics_handle(r, api);
 	else if (!strncmp(p, "/api/v1/namespaces/", 19))
-		namespace_handle(r, reg);
+		namespace_handle(r, api);
 	else if (strcmp(r->method, "GET"))
-		reg_error(r, DD_E_METHOD, NULL);
+		web_error(r, DD_E_METHOD, NULL);
 	else if (!strcmp(p, "/api/v1/images"))
-		image_handle(r, reg);
+		image_handle(r, api);
 	else if (!strcmp(p, "/api/v1/repositories")) {
 		const char *repo = http_query(r, "repository");
 		if (!repo || !*repo)
-			reg_error(r, DD_E_USAGE, "give ?repository=NAME");
+			web_error(r, DD_E_USAGE, "give ?repository=NAME");
 		else
-			list_handle(r, reg, repo);
+			list_handle(r, api, repo);
 	} else if (!strcmp(p, "/api/v1/summary"))
-		list_handle(r, reg, NULL);
+		list_handle(r, api, NULL);
 	else if (!strcmp(p, "/api/v1/usage"))
-		usage_handle(r, reg);
+		usage_handle(r, api);
 	else if (!strcmp(p, "/api/v1/audit"))
-		audit_handle(r, reg);
+		audit_handle(r, api);
 	else
-		reg_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
+		web_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
+}
+
+static void on_begin(struct http_req *r)
+{
+	struct api_req *q = arena_alloc(&r->arena, sizeof(*q));
+	buf_init(&q->body, DD_MAX_MANIFEST_BYTES);
+	r->state = q;
+	if (strlen(r->path) > DD_MAX_URL_BYTES) {
+		web_error(r, DD_E_NOT_FOUND, NULL);
+		return;
+	}
+	route(r, r->app);
+}
+
+static void on_body(struct http_req *r, const char *data, size_t n)
+{
+	struct api_req *q = r->state;
+	if (!q->want_body || q->err)
+		return;
+	if (buf_append(&q->body, data, n)) {
+		q->err = DD_E_TOO_LARGE;
+		buf_release(&q->body);
+	}
+}
+
+static void on_end(struct http_req *r)
+{
+	struct api_req *q = r->state;
+	if (q->err)
+		web_error(r, q->err, "request body larger than 4 MiB");
+	else if (q->want_body)
+		body_read(r, r->app, q->body.data ? q->body.data : "", q->body.len);
+	else
+		web_error(r, DD_E_NOT_FOUND, NULL); /* every handler answers; never reached */
+}
+
+static void on_done(struct http_req *r)
+{
+	struct api_req *q = r->state;
+	if (q)
+		buf_release(&q->body);
+}
+
+struct http_app assess_api_app(struct assess_api *api)
+{
+	struct http_app app = {.ctx = api, .begin = on_begin, .body = on_body, .end = on_end, .done = on_done};
+	return app;
 }

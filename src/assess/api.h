@@ -7,15 +7,25 @@
 #ifndef DD_ASSESS_API_H
 #define DD_ASSESS_API_H
 
-struct http_req;
-struct registry;
+#include "http/server.h"
 
-/* 1 when path is one of ours (the request is then answered), else 0. */
+struct meta;
+struct router;
+struct scanner;
+struct space;
+
+/* What the service reads; every pointer borrowed, and NULL when there is none (no scanner:
+ * scanning is off). */
+struct assess_api {
+	struct meta *meta;
+	struct scanner *scanner;
+	struct space *space;          /* the data directory's free space, for /healthz */
+	const struct router *router;  /* its request counters, for /metrics */
+};
+
+/* 1 when path is one of the service's. */
 int assess_api_route(const char *path);
-#include <stddef.h>
-/* Answers the request, or asks for its body (POST/PUT of a JSON document), which then
- * arrives in assess_api_end. */
-void assess_api_handle(struct http_req *r, struct registry *reg);
-void assess_api_end(struct http_req *r, struct registry *reg, const char *body, size_t len);
+/* The service (web/router.h) that answers those paths over api. */
+struct http_app assess_api_app(struct assess_api *api);
 
 #endif

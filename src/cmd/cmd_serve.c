@@ -10,10 +10,12 @@
 #include "auth/accounts.h"
 #include "auth/jwt.h"
 #include "image/layer_cache.h"
-#include "registry/events.h"
+#include "events/events.h"
 #include "registry/gc.h"
 #include "registry/registry.h"
+#include "web/router.h"
 #include "scan/scanner.h"
+#include "assess/api.h"
 #include "assess/webhook.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
@@ -334,7 +336,7 @@ int cmd_serve(int argc, char **argv)
 		if (rc)
 			log_error("cannot start the scanner: %s%s%s", dd_err_message(rc), why ? ": " : "", why ? why : "");
 		else
-			reg->scanner = scanner;
+			reg->scan_on_push = 1;
 		if (!rc && !c.sandbox)
 			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
@@ -343,9 +345,20 @@ int cmd_serve(int argc, char **argv)
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}
+	/* the services, each on its paths: the security API, metrics and health; the OCI API (which
+	 * also answers unknown paths with its error JSON, as Distribution does) */
+	struct router *router = NULL;
+	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space};
 	struct http_app app;
+	if (!rc && !(rc = router_new(&router))) {
+		api.router = router;
+		router_add(router, assess_api_route, assess_api_app(&api));
+		router_add(router, registry_route, registry_app(reg));
+		router_add(router, NULL, registry_app(reg));
+		router_add_header(router, "Docker-Distribution-API-Version", "registry/2.0");
+	}
 	if (!rc) {
-		app = registry_app(reg);
+		app = router_app(router);
 		struct http_config hc = {.host = host, .port = port, .tls_cert_pem = cert, .tls_key_pem = key,
 					 .access_log = c.access_log, .http2 = c.http2,
 					 .max_connections = c.max_connections,
@@ -368,6 +381,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	http_server_stop(srv);
 	janitor_stop(&jan);
+	router_free(router);
 	registry_free(reg); /* ends the upload streams the scanner is reading */
 	scanner_stop(scanner);
 	webhook_stop(hook);

@@ -18,6 +18,8 @@ struct http_req {
 	struct arena arena;
 	void *app;   /* the http_app's ctx */
 	void *state; /* the application's per-request state */
+	const void *route; /* the service a router chose for it (web/router.h), or NULL */
+	void *router;      /* that router, or NULL */
 	void *auth;  /* who is asking, resolved once by the access check */
 	int status;
 	struct http_resp *resp;

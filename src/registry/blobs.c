@@ -43,7 +43,7 @@ void blobs_handle(struct http_req *r)
 	}
 	if (reg_digest(r, q->arg, &d))
 		return;
-	if (reg_access(r, q->name, is_delete ? ACCESS_DELETE : ACCESS_PULL))
+	if (web_access(r, q->name, is_delete ? ACCESS_DELETE : ACCESS_PULL))
 		return;
 	if (is_delete) {
 		SPACE_RETRY(reg->space, rc, reg->meta->ops->blob_unlink(reg->meta, q->name, d.str));

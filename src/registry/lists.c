@@ -75,7 +75,7 @@ void tags_handle(struct http_req *r)
 	int more, rc;
 	if (read_method(r) || page_args(r, &limit, &last, &asked))
 		return;
-	if (reg_access(r, q->name, ACCESS_PULL))
+	if (web_access(r, q->name, ACCESS_PULL))
 		return;
 	if ((rc = reg->meta->ops->tags_list(reg->meta, &r->arena, q->name, last, limit, &v, &n, &more))) {
 		reg_error(r, rc, rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
@@ -94,7 +94,7 @@ void catalog_handle(struct http_req *r)
 	int more, rc;
 	if (read_method(r) || page_args(r, &limit, &last, &asked))
 		return;
-	if (reg_access(r, NULL, ACCESS_CATALOG))
+	if (web_access(r, NULL, ACCESS_CATALOG))
 		return;
 	if (!access_config()->enabled) {
 		if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
@@ -140,7 +140,7 @@ void referrers_handle(struct http_req *r)
 	int rc;
 	if (read_method(r) || reg_digest(r, q->arg, &d))
 		return;
-	if (reg_access(r, q->name, ACCESS_PULL))
+	if (web_access(r, q->name, ACCESS_PULL))
 		return;
 	const char *at = http_query(r, "artifactType");
 	if (at && !*at)

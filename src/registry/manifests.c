@@ -9,7 +9,7 @@
 #include "common/util.h"
 #include "auth/access.h"
 #include "assess/rules.h"
-#include "events.h"
+#include "events/events.h"
 #include "http/range.h"
 #include "image/manifest.h"
 #include "store/meta.h"
@@ -31,7 +31,7 @@ static int parse_reference(struct http_req *r, enum access_action action, int *i
 			return rc;
 	} else
 		bad_tag = tag_validate(q->arg, strlen(q->arg), &why);
-	if ((rc = reg_access(r, q->name, action)))
+	if ((rc = web_access(r, q->name, action)))
 		return rc;
 	if (!bad_tag)
 		return 0;
@@ -195,7 +195,7 @@ void manifests_end(struct http_req *r)
 		.tag = is_digest ? NULL : q->arg,
 		.refs = info.refs,
 		.nrefs = info.nrefs,
-		.queue_scan = reg->scanner != NULL,
+		.queue_scan = reg->scan_on_push,
 	};
 	/* one transaction, one fsync: the manifest, its tag, its assessment job, its audit entry */
 	struct audit_rec audit = {.time = util_now(), .actor = access_actor(r), .action = "push",

@@ -1,7 +1,8 @@
-/* registry.c: request routing, name validation and error responses for the registry API. */
+/* registry.c: the OCI API's service (web/router.h): routing under /v2, name validation, the
+ * token endpoint and the registry's error responses. */
 #include "common/dd.h"
 #include "registry.h"
-#include "assess/api.h"
+#include "web/reply.h"
 #include "auth/access.h"
 #include "auth/token.h"
 #include "common/log.h"
@@ -53,58 +54,7 @@ void reg_error_msg(struct http_req *r, int err, const char *message, const char 
 				      " fewer than %" PRId64 " (min-free-space) and the reserve of %" PRId64
 				      " (reserve-space) would be left; delete images and run garbage collection",
 				      st.free_bytes, st.min_free, st.reserve_wanted);
-	json_t *e = json_pack("{s:s, s:s}", "code", dd_err_oci_code(err), "message",
-			      message ? message : dd_err_message(err));
-	if (detail)
-		json_object_set_new(e, "detail", json_string(detail));
-	json_t *doc = json_pack("{s:[o]}", "errors", e);
-	char *text = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	int status = dd_err_http_status(err);
-	if (!text) {
-		http_respond(r, 500, "text/plain", "out of memory\n", 14);
-		return;
-	}
-	size_t len = strlen(text);
-	if (!strcmp(r->method, "HEAD"))
-		http_respond_head(r, status, "application/json", (int64_t)len);
-	else
-		http_respond(r, status, "application/json", text, len);
-	free(text);
-	if (err == DD_E_METHOD)
-		log_debug("%s %s: method not allowed", r->method, r->path);
-	else if (err == DD_E_NO_SPACE) /* the disk's state, said once by the janitor: not a fault here */
-		log_warn("%s %s: %s", r->method, r->path, message);
-	else if (dd_err_http_status(err) >= 500)
-		log_error("%s %s: %s%s%s", r->method, r->path, dd_err_message(err), detail ? ": " : "",
-			  detail ? detail : "");
-}
-
-/* Answers a refusal of access_check with its error JSON and challenge headers. */
-static int refused(struct http_req *r, int rc, const char *repo, enum access_action action, const char *extra)
-{
-	if (rc) {
-		/* credentials that failed say why in the message too: docker shows only the message */
-		const char *why = access_why(r);
-		reg_error_msg(r, rc, why, why);
-		access_add_challenge_scope(r, rc, repo, action, extra);
-	}
-	return rc;
-}
-
-int reg_access(struct http_req *r, const char *repo, enum access_action action)
-{
-	return refused(r, access_check(r, repo, action), repo, action, NULL);
-}
-
-int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope)
-{
-	return refused(r, access_check(r, repo, action), repo, action, extra_scope);
-}
-
-int reg_access_ns(struct http_req *r, const char *ns, enum access_action action)
-{
-	return refused(r, access_check_ns(r, ns, action), NULL, action, NULL);
+	web_error_msg(r, err, message, detail);
 }
 
 /* /auth/token: GET answers at once; POST (an OAuth2 form) when its body is read. */
@@ -167,7 +117,7 @@ static void base_handle(struct http_req *r)
 		reg_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (reg_access(r, NULL, ACCESS_BASE))
+	if (web_access(r, NULL, ACCESS_BASE))
 		return;
 	if (is(r, "HEAD"))
 		http_respond_head(r, 200, "application/json", 2);
@@ -191,10 +141,6 @@ static void on_begin(struct http_req *r)
 			q->body = BODY_TOKEN;
 		else
 			reg_error(r, DD_E_METHOD, NULL);
-		return;
-	}
-	if (plen <= DD_MAX_URL_BYTES && assess_api_route(r->path)) {
-		assess_api_handle(r, q->reg);
 		return;
 	}
 	if (plen > DD_MAX_URL_BYTES || route_parse(r->path, plen, &q->route)) {
@@ -246,13 +192,11 @@ static void on_body(struct http_req *r, const char *data, size_t n)
 		return; /* discard the rest; the error is answered at the end */
 	if (q->body == BODY_UPLOAD)
 		uploads_body(r, data, n);
-	else if (q->body == BODY_MANIFEST || q->body == BODY_API || q->body == BODY_TOKEN) {
+	else if (q->body == BODY_MANIFEST || q->body == BODY_TOKEN) {
 		if (buf_append(&q->manifest, data, n) ||
 		    (q->body == BODY_TOKEN && q->manifest.len > DD_MAX_TOKEN_FORM_BYTES)) {
 			q->err = DD_E_TOO_LARGE;
-			q->why = q->body == BODY_API     ? "request body larger than 4 MiB"
-				 : q->body == BODY_TOKEN ? "token request body larger than 16 KiB"
-							 : "manifest larger than 4 MiB";
+			q->why = q->body == BODY_TOKEN ? "token request body larger than 16 KiB" : "manifest larger than 4 MiB";
 			buf_release(&q->manifest);
 		}
 	}
@@ -267,50 +211,29 @@ static void on_end(struct http_req *r)
 		manifests_end(r);
 	else if (q->body == BODY_TOKEN && !q->err)
 		token_answer(r, q->manifest.data ? q->manifest.data : "", q->manifest.len);
-	else if (q->body == BODY_API && !q->err)
-		assess_api_end(r, q->reg, q->manifest.data ? q->manifest.data : "", q->manifest.len);
 	else if (q->err)
 		reg_error(r, q->err, q->why);
 }
-
-const char *const registry_methods[7] = {"GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "other"};
 
 static void on_done(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	if (!q)
 		return;
-	int m = 6, cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
-	for (int i = 0; i < 6; i++)
-		if (!strcmp(r->method, registry_methods[i]))
-			m = i;
-	__atomic_fetch_add(&q->reg->requests[m][cls], 1, __ATOMIC_RELAXED);
 	if (q->body == BODY_UPLOAD)
 		uploads_done(r);
 	buf_release(&q->manifest);
 }
 
-static void add_version_header(struct http_req *r)
+/* The OCI API's paths: /v2 and under it, and the token endpoint. */
+int registry_route(const char *path)
 {
-	http_add_header(r, "Docker-Distribution-API-Version", "registry/2.0");
-}
-
-/* Every response carries the API version header; wrap the app callbacks to add it. */
-static void begin_wrap(struct http_req *r)
-{
-	on_begin(r);
-	add_version_header(r);
-}
-static void body_wrap(struct http_req *r, const char *d, size_t n) { on_body(r, d, n); }
-static void end_wrap(struct http_req *r)
-{
-	on_end(r);
-	add_version_header(r);
+	return !strcmp(path, "/v2") || !strncmp(path, "/v2/", 4) || !strcmp(path, TOKEN_PATH);
 }
 
 struct http_app registry_app(struct registry *reg)
 {
-	struct http_app app = {.ctx = reg, .begin = begin_wrap, .body = body_wrap, .end = end_wrap, .done = on_done};
+	struct http_app app = {.ctx = reg, .begin = on_begin, .body = on_body, .end = on_end, .done = on_done};
 	return app;
 }
 

@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/digest.h"
 #include "http/server.h"
+#include "web/reply.h"
 #include "names.h"
 
 struct blobstore;
@@ -15,15 +16,12 @@ struct meta;
 struct upload_file;
 struct upload_table;
 
-struct scanner;
 struct space;
 
 struct registry {
 	struct blobstore *blobs;
 	struct meta *meta;
-	struct scanner *scanner; /* NULL when scanning is off; set by the caller after registry_new */
-	/* requests answered, by method (GET, HEAD, PUT, POST, PATCH, DELETE, other) and status class */
-	uint64_t requests[7][6];
+	int scan_on_push; /* queue an assessment with every manifest pushed; set by the caller */
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
 	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */
@@ -36,14 +34,15 @@ void registry_free(struct registry *reg);
 /* Cancels upload sessions idle for more than max_age seconds and removes staging files
  * that no session owns (left by a crash). Safe while serving; returns how many it removed. */
 int registry_purge_uploads(struct registry *reg, int64_t max_age);
-/* Names of the method rows of registry.requests. */
-extern const char *const registry_methods[7];
-/* The http_app that serves reg. */
+/* The service (web/router.h) that answers the OCI API over reg, and the paths it answers: /v2,
+ * everything under it, and the token endpoint. As the fallback service it also answers unknown
+ * paths with the OCI error JSON, as Distribution does. */
 struct http_app registry_app(struct registry *reg);
+int registry_route(const char *path);
 
 /* ---- internal to the registry module ---- */
 
-enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_API, BODY_TOKEN };
+enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_TOKEN };
 
 struct reg_req {
 	struct registry *reg;
@@ -62,8 +61,8 @@ struct reg_req {
 	int64_t range_start, range_end; /* Content-Range of this request, or -1 */
 	int locked, monolithic, finishing;
 	struct digest want; /* PUT/POST ?digest= */
-	struct layer_stream *stream; /* the scanner reading this upload as it arrives, or NULL */
-	int stream_tried;
+	void *watch; /* a watcher reading this upload as it arrives (events/events.h), or NULL */
+	int watch_tried;
 	/* manifests */
 	struct buf manifest;
 };
@@ -75,12 +74,6 @@ struct reg_req *reg_of(struct http_req *r);
  * show only the message). */
 void reg_error_msg(struct http_req *r, int err, const char *message, const char *detail);
 void reg_error(struct http_req *r, int err, const char *detail);
-/* access_check(), answering the error itself; returns its code. */
-int reg_access(struct http_req *r, const char *repo, enum access_action action);
-/* The same, naming extra_scope too in a bearer challenge when refused. */
-int reg_access_scope(struct http_req *r, const char *repo, enum access_action action, const char *extra_scope);
-/* The same for a namespace-wide action. */
-int reg_access_ns(struct http_req *r, const char *ns, enum access_action action);
 /* Parses a digest route argument or query value, answering DIGEST_INVALID itself on error. */
 int reg_digest(struct http_req *r, const char *s, struct digest *out);
 /* Refuses a request that would store n more bytes (a body; 1 for a new upload session) when the

@@ -14,9 +14,8 @@
 #include "auth/access.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "events.h"
+#include "events/events.h"
 #include "http/range.h"
-#include "scan/scanner.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include "store/space.h"
@@ -28,7 +27,7 @@ struct upload_state {
 	int busy;
 	int64_t offset;         /* bytes hashed */
 	struct hasher *hasher;  /* NULL when unknown */
-	struct layer_stream *stream; /* the scanner's reader of these bytes, or NULL */
+	void *watch; /* a watcher reading these bytes as they arrive (events.h), or NULL */
 	struct upload_state *next;
 };
 
@@ -56,7 +55,7 @@ void upload_table_free(struct upload_table *t)
 		while (s) {
 			struct upload_state *n = s->next;
 			hasher_free(s->hasher);
-			scanner_stream_end(s->stream, NULL);
+			events_upload_end(s->watch, NULL);
 			free(s);
 			s = n;
 		}
@@ -73,14 +72,13 @@ static unsigned bucket(const char *id)
 	return h % NBUCKETS;
 }
 
-/* Marks upload id busy. On success *h, *off and *ls are the stored hash state and stream
- * (ownership moves to the caller; both may be NULL). DD_E_BUSY when another request holds it. */
-static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off,
-			 struct layer_stream **ls)
+/* Marks upload id busy. On success *h, *off and *watch are the stored hash state and upload
+ * watch (ownership moves to the caller; both may be NULL). DD_E_BUSY when another request holds it. */
+static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off, void **watch)
 {
 	*h = NULL;
 	*off = 0;
-	*ls = NULL;
+	*watch = NULL;
 	pthread_mutex_lock(&t->mu);
 	struct upload_state **pp = &t->b[bucket(id)], *s;
 	for (s = *pp; s && strcmp(s->id, id); s = s->next)
@@ -102,22 +100,22 @@ static int table_acquire(struct upload_table *t, const char *id, struct hasher *
 		s->busy = 1;
 		*h = s->hasher;
 		*off = s->offset;
-		*ls = s->stream;
+		*watch = s->watch;
 		s->hasher = NULL;
-		s->stream = NULL;
+		s->watch = NULL;
 	}
 	pthread_mutex_unlock(&t->mu);
 	return rc;
 }
 
-/* Releases upload id; keeps hash state h and stream ls (owned) at offset, or forgets the
+/* Releases upload id; keeps hash state h and upload watch w (owned) at offset, or forgets the
  * upload when gone. */
 static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone,
-			  struct layer_stream *ls)
+			  void *w)
 {
 	if (gone) {
-		scanner_stream_end(ls, NULL);
-		ls = NULL;
+		events_upload_end(w, NULL);
+		w = NULL;
 	}
 	pthread_mutex_lock(&t->mu);
 	struct upload_state **pp = &t->b[bucket(id)];
@@ -134,12 +132,12 @@ static void table_release(struct upload_table *t, const char *id, struct hasher 
 		hasher_free(s->hasher);
 		s->hasher = h;
 		s->offset = offset;
-		s->stream = ls;
-		ls = NULL;
+		s->watch = w;
+		w = NULL;
 	} else
 		hasher_free(h);
 	pthread_mutex_unlock(&t->mu);
-	scanner_stream_end(ls, NULL);
+	events_upload_end(w, NULL);
 }
 
 static void set_location_headers(struct http_req *r, const char *id, int64_t offset)
@@ -209,15 +207,15 @@ static const char *session_owner(struct http_req *r)
 static int session_cancel(struct registry *reg, const char *id)
 {
 	struct hasher *h;
-	struct layer_stream *ls;
+	void *w;
 	int64_t off;
-	if (table_acquire(reg->uploads, id, &h, &off, &ls))
+	if (table_acquire(reg->uploads, id, &h, &off, &w))
 		return 0; /* in use right now */
 	int rc;
 	SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, id));
 	if (!rc || rc == DD_E_BLOB_UPLOAD_UNKNOWN)
 		rc = reg->blobs->ops->upload_remove(reg->blobs, id);
-	table_release(reg->uploads, id, h, off, 1, ls);
+	table_release(reg->uploads, id, h, off, 1, w);
 	return !rc;
 }
 
@@ -294,7 +292,7 @@ static void post_begin(struct http_req *r)
 	/* a refused mount's challenge names the source's pull scope too (as Distribution's does), so
 	 * a client that follows it gets a token that lets the mount happen */
 	int from_ok = mount && from && !name_validate(from, strlen(from), &why);
-	if (reg_access_scope(r, q->name, ACCESS_PUSH,
+	if (web_access_scope(r, q->name, ACCESS_PUSH,
 			     from_ok ? arena_printf(&r->arena, "repository:%s:pull", from) : NULL))
 		return;
 	if (mount && from) {
@@ -332,9 +330,9 @@ static void post_begin(struct http_req *r)
 		q->finishing = 1;
 		q->body = BODY_UPLOAD;
 		struct hasher *none;
-		struct layer_stream *no_stream;
+		void *no_watch;
 		int64_t off;
-		if (!table_acquire(reg->uploads, id, &none, &off, &no_stream)) /* so the purge leaves it alone */
+		if (!table_acquire(reg->uploads, id, &none, &off, &no_watch)) /* so the purge leaves it alone */
 			q->locked = 1;
 		q->hasher = hasher_new(q->want.alg);
 		if (!q->hasher) {
@@ -374,12 +372,12 @@ static int session_open(struct http_req *r, enum digest_alg alg)
 	q->upload_id = rec.id;
 	struct hasher *h;
 	int64_t hoff;
-	if ((rc = table_acquire(reg->uploads, rec.id, &h, &hoff, &q->stream)))
+	if ((rc = table_acquire(reg->uploads, rec.id, &h, &hoff, &q->watch)))
 		return rc;
 	q->locked = 1;
-	if (q->stream && hoff != rec.offset) { /* its bytes and the acknowledged ones differ */
-		scanner_stream_end(q->stream, NULL);
-		q->stream = NULL;
+	if (q->watch && hoff != rec.offset) { /* its bytes and the acknowledged ones differ */
+		events_upload_end(q->watch, NULL);
+		q->watch = NULL;
 	}
 	int64_t size;
 	if ((rc = reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &q->file, &size))) {
@@ -445,7 +443,7 @@ void uploads_begin(struct http_req *r)
 		return;
 	}
 	int is_get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
-	if (reg_access(r, q->name, ACCESS_PUSH))
+	if (web_access(r, q->name, ACCESS_PUSH))
 		return;
 	if (is_get || !strcmp(r->method, "DELETE")) {
 		struct upload_rec rec;
@@ -472,16 +470,16 @@ void uploads_begin(struct http_req *r)
 			return;
 		}
 		struct hasher *h;
-		struct layer_stream *ls;
+		void *w;
 		int64_t off;
-		if ((rc = table_acquire(reg->uploads, rec.id, &h, &off, &ls))) {
+		if ((rc = table_acquire(reg->uploads, rec.id, &h, &off, &w))) {
 			reg_error(r, rc, NULL);
 			return;
 		}
 		SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, rec.id));
 		if (!rc)
 			rc = reg->blobs->ops->upload_remove(reg->blobs, rec.id);
-		table_release(reg->uploads, rec.id, h, off, 1, ls);
+		table_release(reg->uploads, rec.id, h, off, 1, w);
 		if (rc)
 			reg_error(r, rc, NULL);
 		else
@@ -532,15 +530,15 @@ void uploads_body(struct http_req *r, const char *data, size_t n)
 		return;
 	}
 	hasher_update(q->hasher, data, n);
-	if (q->offset == 0 && !q->stream && !q->stream_tried && reg->scanner) { /* a new blob: read it as it comes */
+	if (q->offset == 0 && !q->watch && !q->watch_tried && events_uploads_watched()) { /* a new blob */
 		int fd;
-		q->stream_tried = 1;
+		q->watch_tried = 1;
 		if (!reg->blobs->ops->upload_open_fd(q->file, &fd))
-			q->stream = scanner_stream_begin(reg->scanner, fd);
+			q->watch = events_upload_begin(fd);
 	}
-	if (q->stream && scanner_stream_feed(q->stream, n)) {
-		scanner_stream_end(q->stream, NULL);
-		q->stream = NULL;
+	if (q->watch && events_upload_feed(q->watch, n)) {
+		events_upload_end(q->watch, NULL);
+		q->watch = NULL;
 	}
 	q->offset += (int64_t)n;
 }
@@ -551,8 +549,8 @@ static void undo(struct http_req *r, int err, const char *why)
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
 	if (q->file && q->offset != q->start_offset) {
-		scanner_stream_end(q->stream, NULL); /* it read bytes that are cut back now */
-		q->stream = NULL;
+		events_upload_end(q->watch, NULL); /* it read bytes that are cut back now */
+		q->watch = NULL;
 		if (reg->blobs->ops->upload_truncate(q->file, q->start_offset))
 			log_error("cannot cut upload '%s' back to %" PRId64, q->upload_id, q->start_offset);
 		hasher_free(q->hasher);
@@ -594,8 +592,8 @@ static void finish_put(struct http_req *r)
 	if (!q->monolithic && reg->meta->ops->upload_delete(reg->meta, q->upload_id))
 		log_warn("cannot delete finished upload '%s'", q->upload_id);
 	q->monolithic = 2; /* done: nothing to clean up */
-	scanner_stream_end(q->stream, got.str); /* before the event: the event's analysis waits for it */
-	q->stream = NULL;
+	events_upload_end(q->watch, got.str); /* before the event: the event's analysis waits for it */
+	q->watch = NULL;
 	struct event ev = {.kind = EVENT_BLOB_COMMITTED, .repo = q->name, .digest = got.str, .size = q->offset};
 	events_emit(&ev);
 	respond_blob_created(r, got.str);
@@ -645,10 +643,10 @@ void uploads_done(struct http_req *r)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
-	struct layer_stream *ls = q->offset == q->start_offset ? q->stream : NULL;
-	if (!ls) /* before the cut-back below: the stream reads the file */
-		scanner_stream_end(q->stream, NULL);
-	q->stream = NULL;
+	void *w = q->offset == q->start_offset ? q->watch : NULL;
+	if (!w) /* before the cut-back below: the watcher reads the file */
+		events_upload_end(q->watch, NULL);
+	q->watch = NULL;
 	if (q->file) {
 		if (q->monolithic == 1)
 			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
@@ -662,11 +660,11 @@ void uploads_done(struct http_req *r)
 		struct hasher *keep = q->offset == q->start_offset ? q->hasher : NULL;
 		if (!keep)
 			hasher_free(q->hasher);
-		table_release(reg->uploads, q->upload_id, keep, q->start_offset, gone, ls);
+		table_release(reg->uploads, q->upload_id, keep, q->start_offset, gone, w);
 		q->locked = 0;
 	} else {
 		hasher_free(q->hasher);
-		scanner_stream_end(ls, NULL);
+		events_upload_end(w, NULL);
 	}
 	q->hasher = NULL;
 }
@@ -685,15 +683,15 @@ static void purge_orphan(void *ctx, const char *id)
 	struct registry *reg = p->reg;
 	struct upload_rec rec;
 	struct hasher *h;
-	struct layer_stream *ls;
+	void *w;
 	int64_t off;
 	if (!util_is_uuid(id, strlen(id)) || reg->meta->ops->upload_get(reg->meta, p->a, id, &rec) != DD_E_BLOB_UPLOAD_UNKNOWN)
 		return;
-	if (table_acquire(reg->uploads, id, &h, &off, &ls))
+	if (table_acquire(reg->uploads, id, &h, &off, &w))
 		return;
 	if (!reg->blobs->ops->upload_remove(reg->blobs, id))
 		p->removed++;
-	table_release(reg->uploads, id, h, off, 1, ls);
+	table_release(reg->uploads, id, h, off, 1, w);
 }
 
 int registry_purge_uploads(struct registry *reg, int64_t max_age)

@@ -16,7 +16,7 @@
 #include "image/layer_cache.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
-#include "registry/events.h"
+#include "events/events.h"
 #include "scan/findings.h"
 #include "scan/report.h"
 #include "scan/sandbox.h"
@@ -276,7 +276,7 @@ static void *layer_main(void *arg)
  * they are not hashed a second time. When the upload commits, the result goes into the layer
  * cache under its digest; anything else (a config blob, a cancelled upload, bytes cut back) is
  * thrown away and the commit-time analysis does the work as before. The stream is owned by
- * two: the upload (until scanner_stream_end) and its thread. */
+ * two: the upload (until stream_end) and its thread. */
 
 struct layer_stream {
 	struct scanner *s;
@@ -425,8 +425,9 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-struct layer_stream *scanner_stream_begin(struct scanner *s, int fd)
+static void *stream_begin(void *ctx, int fd)
 {
+	struct scanner *s = ctx;
 	if (!s) {
 		close(fd);
 		return NULL;
@@ -468,8 +469,9 @@ struct layer_stream *scanner_stream_begin(struct scanner *s, int fd)
 	return ls;
 }
 
-int scanner_stream_feed(struct layer_stream *ls, size_t n)
+static int stream_feed(void *watch, size_t n)
 {
+	struct layer_stream *ls = watch;
 	pthread_mutex_lock(&ls->mu);
 	if (!ls->dead) {
 		ls->fed += n;
@@ -481,8 +483,9 @@ int scanner_stream_feed(struct layer_stream *ls, size_t n)
 	return rc;
 }
 
-void scanner_stream_end(struct layer_stream *ls, const char *digest)
+static void stream_end(void *watch, const char *digest)
 {
+	struct layer_stream *ls = watch;
 	if (!ls)
 		return;
 	struct scanner *s = ls->s;
@@ -504,6 +507,9 @@ void scanner_stream_end(struct layer_stream *ls, const char *digest)
 	pthread_mutex_unlock(&ls->mu);
 	stream_unref(ls);
 }
+
+/* The scanner reads layers while they upload: the registry's upload watcher (events.h). */
+static const struct upload_watcher stream_watcher = {.begin = stream_begin, .feed = stream_feed, .end = stream_end};
 
 /* Before an image scan: layers being analysed are waited for; queued ones are taken out of
  * the queue (the image scan reads them now rather than twice). */
@@ -850,6 +856,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 		return rc;
 	}
 	events_subscribe(on_event, s);
+	if (c->stream_uploads)
+		events_watch_uploads(&stream_watcher, s);
 	int want = c->workers < 1 ? 1 : c->workers > SCANNER_MAX_WORKERS ? SCANNER_MAX_WORKERS : c->workers;
 	for (int i = 0; i < want; i++)
 		if (!pthread_create(&s->workers[s->nworkers], NULL, worker_main, s))
@@ -867,6 +875,8 @@ void scanner_stop(struct scanner *s)
 {
 	if (!s)
 		return;
+	if (s->cfg.stream_uploads && s->cfg.meta) /* started: no new upload is handed to it now */
+		events_watch_uploads(NULL, NULL);
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&s->wake);

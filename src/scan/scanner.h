@@ -19,11 +19,12 @@ struct scanner_config {
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
 	int webhooks; /* add a webhook event to the outbox with every assessment */
-	int stream_uploads; /* analyse layers while they upload (scanner_stream_begin) */
+	int stream_uploads; /* analyse layers while they upload: the upload watcher of events/events.h */
 	int sandbox;        /* read layers and package databases in sandboxed workers (sandbox.h) */
 };
 
-/* Starts workers and the watcher; recovers jobs left running by a crash and queues every
+/* Starts workers and the watcher; subscribes to the registry's events (events/events.h) and,
+ * with c->stream_uploads, watches uploads; recovers jobs left running by a crash and queues every
  * manifest never assessed. Returns an owned scanner; with c->sandbox, DD_E_INTERNAL when no
  * sandboxed worker can be started (*why static text). */
 int scanner_start(const struct scanner_config *c, struct scanner **out, const char **why);
@@ -43,19 +44,6 @@ struct scanner_stats {
 };
 extern const double scanner_bucket_bounds[SCANNER_BUCKETS];
 void scanner_stats(struct scanner *s, struct scanner_stats *out);
-
-/* Layers analysed while they upload. begin: fd is a read descriptor of the upload's staging
- * file (blobstore upload_open_fd), taken over in every case; the stream reads the blob back
- * from it. NULL when not worth it now (no database, or enough uploads streaming already).
- * feed: n more bytes were appended to the file, in order, from its start; -1 when the stream
- * gave up (not a layer; stop feeding). end: exactly once, with the digest the upload committed
- * as (its analysis is then cached, the bytes fed being the blob's), or NULL when the upload was
- * cancelled or its bytes are to be cut back: a stream must be ended before the file it reads
- * is truncated, and is never fed again after that. The scanner must outlive every stream. */
-struct layer_stream;
-struct layer_stream *scanner_stream_begin(struct scanner *s, int fd);
-int scanner_stream_feed(struct layer_stream *ls, size_t n);
-void scanner_stream_end(struct layer_stream *ls, const char *digest);
 
 /* The database in use, held until released (NULL when none); for reading texts. */
 struct vulndb;
