@@ -328,7 +328,7 @@ int cmd_serve(int argc, char **argv)
 		snprintf(dbpath, sizeof(dbpath), "%s", *c.db ? c.db : "");
 		if (!*c.db)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
-		struct scanner_config sc = {.meta = meta, .data_dir = c.data_dir, .db_path = dbpath,
+		struct scanner_config sc = {.meta = meta, .blobs = blobs, .data_dir = c.data_dir, .db_path = dbpath,
 					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
 					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
 		const char *why;

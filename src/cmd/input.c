@@ -4,6 +4,7 @@
 #include "common/arena.h"
 #include "common/util.h"
 #include "image/image.h"
+#include "store/blobstore.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 
@@ -62,8 +63,13 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 	struct image img = {.want_platform = platform, .want_index = index, .progress = isatty(2)};
 	int is_image = 1, rc;
 	struct stat st;
-	if (data_dir) /* an image in drydock's own store */
-		rc = image_open_store(a, data_dir, path, &img, why);
+	struct blobstore *bs = NULL;
+	if (data_dir) { /* an image in drydock's own store */
+		if ((rc = blobstore_fs_open(data_dir, &bs)))
+			*why = arena_printf(a, "cannot open the blobs of data directory '%s'", data_dir);
+		else
+			rc = image_open_store(a, data_dir, bs, path, &img, why);
+	}
 	else if (input_is_remote(path) && stat(path, &st)) {
 		struct remote_opts o = {.creds = getenv("DRYDOCK_CREDS"), .plain_http = !!getenv("DRYDOCK_PLAIN_HTTP"),
 					.insecure = !!getenv("DRYDOCK_INSECURE"), .progress = isatty(2)};
@@ -75,6 +81,8 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 		rc = image_inventory(a, &img, cache, inv, why);
 	if (img.tmpdir)
 		util_rmtree(img.tmpdir);
+	if (bs)
+		bs->ops->free(bs);
 	*subj = (struct sbom_subject){.name = is_image ? img.name : path, .manifest = img.manifest_digest,
 				      .platform = img.platform, .layers = is_image ? (int)img.nlayers : -1};
 	return rc;

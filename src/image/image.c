@@ -2,6 +2,7 @@
  * inventory of an image. */
 #include "common/dd.h"
 #include "image.h"
+#include "store/blobstore.h"
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
@@ -332,11 +333,9 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 		if (!digest || layer_cache_get(cache_dir, digest, a, l)) {
 			if (il->digest)
 				digest_parse(il->digest, strlen(il->digest), &want, &dwhy);
-			int fd = open(il->file, O_RDONLY | O_CLOEXEC);
-			if (fd < 0) {
-				*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
-				return DD_E_IMAGE_INVALID;
-			}
+			int fd;
+			if ((rc = image_layer_open(a, il, &fd, why)))
+				return rc;
 			if (img->progress) {
 				struct stat st;
 				fprintf(stderr, "\r\033[Kreading layer %zu/%zu (%.1f MB)", i + 1, img->nlayers,
@@ -365,20 +364,46 @@ int image_inventory(struct arena *a, const struct image *img, const char *cache_
 	return 0;
 }
 
-int image_check_layer_size(struct arena *a, const struct image_layer *il, const char **why)
+int image_layer_open(struct arena *a, const struct image_layer *il, int *fd, const char **why)
 {
-	/* the descriptor's size is the blob's (a client must not trust content whose length
-	 * differs); a blob already gone is answered from the cache */
-	struct stat st;
-	if (il->size >= 0 && !stat(il->file, &st) && st.st_size != il->size) {
-		*why = arena_printf(a, "layer %s: its descriptor gives %" PRId64 " bytes, its blob has %jd",
-				    il->digest ? il->digest : il->file, il->size, (intmax_t)st.st_size);
+	const char *name = il->digest ? il->digest : il->file;
+	int64_t size;
+	*fd = -1;
+	if (il->store) {
+		int rc = il->digest ? il->store->ops->blob_open_fd(il->store, il->digest, fd, &size) : DD_E_BLOB_UNKNOWN;
+		if (rc) {
+			*why = arena_printf(a, "layer %s: cannot open its blob: %s", name ? name : "?", dd_err_message(rc));
+			return DD_E_IMAGE_INVALID;
+		}
+		return 0;
+	}
+	if ((*fd = open(il->file, O_RDONLY | O_CLOEXEC)) < 0) {
+		*why = arena_printf(a, "layer %s: cannot open its blob: %s", name, strerror(errno));
 		return DD_E_IMAGE_INVALID;
 	}
 	return 0;
 }
 
-int image_analyze_layer(const char *file, const char *digest, const char *cache_dir, const char **why)
+int image_check_layer_size(struct arena *a, const struct image_layer *il, const char **why)
+{
+	/* the descriptor's size is the blob's (a client must not trust content whose length
+	 * differs); a blob already gone is answered from the cache */
+	struct stat st;
+	int64_t size = -1;
+	if (il->store) {
+		if (il->digest && il->store->ops->blob_stat(il->store, il->digest, &size))
+			size = -1;
+	} else if (!stat(il->file, &st))
+		size = st.st_size;
+	if (il->size >= 0 && size >= 0 && size != il->size) {
+		*why = arena_printf(a, "layer %s: its descriptor gives %" PRId64 " bytes, its blob has %" PRId64,
+				    il->digest ? il->digest : il->file, il->size, size);
+		return DD_E_IMAGE_INVALID;
+	}
+	return 0;
+}
+
+int image_analyze_layer(struct blobstore *bs, const char *digest, const char *cache_dir, const char **why)
 {
 	struct arena a = {0};
 	struct layer l;
@@ -393,8 +418,9 @@ int image_analyze_layer(const char *file, const char *digest, const char *cache_
 		rc = DD_E_DIGEST_INVALID;
 		goto out;
 	}
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	int fd;
+	int64_t size;
+	if (bs->ops->blob_open_fd(bs, digest, &fd, &size)) {
 		*why = "cannot open the blob";
 		rc = DD_E_IO;
 		goto out;

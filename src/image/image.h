@@ -8,12 +8,19 @@
 struct arena;
 struct inventory;
 
+struct blobstore;
+
 struct image_layer {
 	const char *digest; /* NULL: computed while reading (docker-archive) */
 	const char *media_type;
 	int64_t size;     /* the descriptor's, -1 when none gives one (a docker-archive) */
-	const char *file; /* where its bytes are */
+	const char *file;         /* where its bytes are, or NULL when `store` holds them */
+	struct blobstore *store;  /* holds its bytes as blob `digest` (borrowed), or NULL */
 };
+
+/* Opens a layer's bytes for reading (from its file, or its blob store): 0 with an owned
+ * descriptor, or DD_E_IMAGE_INVALID with *why (arena text). */
+int image_layer_open(struct arena *a, const struct image_layer *il, int *fd, const char **why);
 
 struct image {
 	/* set by the caller before opening, kept by the open functions */
@@ -46,11 +53,14 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 int image_open_archive(struct arena *a, const char *path, const char *tag, struct image *out, char **tmpdir,
 		       const char **why);
 
-/* Opens REPO:TAG or REPO@DIGEST held by a drydock data directory (meta.db + blobs/). */
-int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why);
+/* Opens REPO:TAG or REPO@DIGEST held by a drydock data directory: its manifest from the data
+ * directory's metadata (meta.db), its layers from blob store bs (borrowed; it must outlive the
+ * image's use). */
+int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs, const char *ref, struct image *out,
+		     const char **why);
 /* The same through a metadata store the caller has open (the server's). */
 struct meta;
-int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir, const char *ref, struct image *out,
+int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs, const char *ref, struct image *out,
 			  const char **why);
 
 /* Picks a descriptor from an index's manifests array (a json_t *) as img->want_* say;
@@ -95,9 +105,9 @@ struct remote_opts {
 int image_open_remote(struct arena *a, const char *ref, const struct remote_opts *o, const char *cache_dir,
 		      struct image *out, const char **why);
 
-/* Reads one blob as a layer into the layer cache (nothing when it is there already), so that
+/* Reads blob `digest` of bs as a layer into the layer cache (nothing when it is there already), so that
  * a later image_inventory finds it. A blob that is not a layer (a config) gives an error and
  * caches nothing. 0 or an error code (*why is a static text or NULL). */
-int image_analyze_layer(const char *file, const char *digest, const char *cache_dir, const char **why);
+int image_analyze_layer(struct blobstore *bs, const char *digest, const char *cache_dir, const char **why);
 
 #endif

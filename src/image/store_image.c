@@ -1,5 +1,5 @@
 /* store_image.c: images held by a drydock data directory (the registry's own store): the
- * manifest from the metadata store, the layers from the filesystem blob store. */
+ * manifest from the metadata store, the layers from the blob store (blobstore.h). */
 #include "common/dd.h"
 #include "image.h"
 #include "common/arena.h"
@@ -13,18 +13,19 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 	return DD_E_IMAGE_INVALID;
 }
 
-int image_open_store(struct arena *a, const char *data_dir, const char *ref, struct image *out, const char **why)
+int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs, const char *ref, struct image *out,
+		     const char **why)
 {
 	struct meta *m;
 	*why = NULL;
 	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
 		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
-	int rc = image_open_store_meta(a, m, data_dir, ref, out, why);
+	int rc = image_open_store_meta(a, m, bs, ref, out, why);
 	m->ops->free(m);
 	return rc;
 }
 
-int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir, const char *ref, struct image *out,
+int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs, const char *ref, struct image *out,
 			  const char **why)
 {
 	image_begin(a, out, ref);
@@ -73,10 +74,8 @@ int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir,
 					rc = bad(a, why, "manifest of '%s' has a layer without a valid digest", ref);
 					break;
 				}
-				const char *hex = strchr(p.str, ':') + 1;
 				out->layers[i].digest = arena_strdup(a, p.str);
-				out->layers[i].file = arena_printf(a, "%s/blobs/%s/%.2s/%s", data_dir,
-								   digest_alg_name(p.alg), hex, hex);
+				out->layers[i].store = bs;
 				out->layers[i].media_type = "";
 				out->layers[i].size = image_descriptor_size(d);
 			}

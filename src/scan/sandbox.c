@@ -16,6 +16,7 @@
 #include "common/dd.h"
 #include "scan/sandbox.h"
 #include "scan/sandboxInt.h"
+#include "store/blobstore.h"
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/log.h"
@@ -499,14 +500,10 @@ static int finish_layer(struct sandbox_run *r, struct arena *a, const char *dige
 
 /* Reads the blob file in a layer worker: the entry into the cache (and *out_fd, as
  * finish_layer gives it). */
-static int read_layer(struct sandbox *sb, struct arena *a, const char *file, const char *digest, const char *cache_dir,
+/* blob: a descriptor of the layer's bytes, taken over. */
+static int read_layer(struct sandbox *sb, struct arena *a, int blob, const char *digest, const char *cache_dir,
 		      int *out_fd, const char **why)
 {
-	int blob = open(file, O_RDONLY | O_CLOEXEC);
-	if (blob < 0) {
-		*why = arena_printf(a, "cannot open its blob: %s", strerror(errno));
-		return DD_E_IMAGE_INVALID;
-	}
 	struct sandbox_run *r = run_start(sb, SB_LAYER, digest, &blob, 1, -1);
 	close(blob);
 	if (!r) {
@@ -518,7 +515,7 @@ static int read_layer(struct sandbox *sb, struct arena *a, const char *file, con
 	return rc;
 }
 
-int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, const char *file, const char *digest,
+int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, struct blobstore *bs, const char *digest,
 			  const char *cache_dir, const char **why)
 {
 	*why = NULL;
@@ -527,16 +524,18 @@ int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, const char *file,
 		close(fd);
 		return 0;
 	}
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	int64_t size;
+	if (bs->ops->blob_open_fd(bs, digest, &fd, &size)) {
+		*why = "cannot open its blob";
+		return DD_E_IMAGE_INVALID;
+	}
 	char first = 0;
-	int json = fd >= 0 && pread(fd, &first, 1, 0) == 1 && first == '{';
-	if (fd >= 0)
+	if (pread(fd, &first, 1, 0) == 1 && first == '{') { /* an image config (every push has one): no worker */
 		close(fd);
-	if (json) { /* an image config (every push has one): no worker started for it */
 		*why = "not a layer (a JSON document)";
 		return DD_E_LAYER_INVALID;
 	}
-	return read_layer(sb, a, file, digest, cache_dir, NULL, why);
+	return read_layer(sb, a, fd, digest, cache_dir, NULL, why);
 }
 
 struct sandbox_run *sandbox_stream_begin(struct sandbox *sb)
@@ -731,9 +730,11 @@ again:
 			idx[i] = k;
 			continue;
 		}
-		int fd = layer_cache_open(cache_dir, il->digest);
+		int fd = layer_cache_open(cache_dir, il->digest), blob;
 		digests[i] = il->digest;
-		if (fd < 0 && (rc = read_layer(sb, a, il->file, il->digest, cache_dir, &fd, why))) {
+		if (fd < 0 && (rc = image_layer_open(a, il, &blob, why)))
+			break;
+		if (fd < 0 && (rc = read_layer(sb, a, blob, il->digest, cache_dir, &fd, why))) {
 			*why = arena_printf(a, "layer %s: %s", il->digest, *why);
 			break;
 		}

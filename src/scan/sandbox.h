@@ -26,12 +26,13 @@ struct sandbox;
 int sandbox_new(struct sandbox **out, const char **why);
 void sandbox_free(struct sandbox *sb);
 
-/* Reads the layer in the blob file `file` (which must hash to digest) in a worker, into the
+/* Reads blob `digest` of bs as a layer (its bytes must hash to digest) in a worker, into the
  * layer cache under cache_dir. Nothing when the cache holds it already, and no worker for a
  * blob that starts with '{' (an image config). 0, or an error code
  * with *why (arena text): the layer's own (DD_E_LAYER_INVALID, DD_E_SCAN_LIMIT,
  * DD_E_DIGEST_INVALID) or DD_E_SANDBOX when the worker crashed, hit a limit or hung. */
-int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, const char *file, const char *digest,
+struct blobstore;
+int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, struct blobstore *bs, const char *digest,
 			  const char *cache_dir, const char **why);
 
 /* A layer read while it uploads: its bytes are handed to a worker as they arrive (a pipe).

@@ -20,6 +20,7 @@
 #include "scan/findings.h"
 #include "scan/report.h"
 #include "scan/sandbox.h"
+#include "store/blobstore.h"
 #include "store/meta.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
@@ -167,19 +168,19 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Reads a blob of the store as JSON (a config), NULL when absent or not JSON. */
-static json_t *blob_json(struct arena *a, const char *data_dir, const char *digest)
+/* Reads a blob of the store as JSON (a config), NULL when absent, too large or not JSON. */
+static json_t *blob_json(struct blobstore *bs, const char *digest)
 {
-	const char *colon = digest ? strchr(digest, ':') : NULL;
-	if (!colon || strlen(colon + 1) < 2)
+	int fd;
+	int64_t size;
+	if (!digest || bs->ops->blob_open_fd(bs, digest, &fd, &size))
 		return NULL;
-	char *path = arena_printf(a, "%s/blobs/%.*s/%.2s/%s", data_dir, (int)(colon - digest), digest, colon + 1, colon + 1);
-	char *data;
-	size_t len;
-	if (util_read_file(path, DD_MAX_CONFIG_BYTES * 16, &data, &len))
-		return NULL;
-	json_t *j = json_loadb(data, len, 0, NULL);
+	json_t *j = NULL;
+	char *data = size >= 0 && size <= DD_MAX_CONFIG_BYTES * 16 ? malloc((size_t)size + 1) : NULL;
+	if (data && pread(fd, data, (size_t)size, 0) == (ssize_t)size)
+		j = json_loadb(data, (size_t)size, 0, NULL);
 	free(data);
+	close(fd);
 	return j;
 }
 
@@ -198,7 +199,7 @@ static const char *not_applicable(struct scanner *s, struct arena *a, const stru
 	else if (!json_array_size(json_object_get(root, "layers")))
 		why = "a scratch image: no layers, no operating system";
 	else {
-		json_t *c = blob_json(a, s->data_dir, json_string_value(json_object_get(cfg, "digest")));
+		json_t *c = blob_json(s->cfg.blobs, json_string_value(json_object_get(cfg, "digest")));
 		const char *os = json_string_value(json_object_get(c, "os"));
 		if (os && strcmp(os, "linux"))
 			why = arena_printf(a, "a non-Linux image (os '%s')", os);
@@ -241,21 +242,14 @@ static void *layer_main(void *arg)
 		}
 		s->inflight[slot] = digest;
 		pthread_mutex_unlock(&s->mu);
-		const char *colon = strchr(digest, ':'), *why;
-		size_t n = strlen(s->data_dir) + strlen(digest) + 32;
-		char *file = malloc(n);
-		if (file && colon && strlen(colon + 1) > 2) {
-			snprintf(file, n, "%s/blobs/%.*s/%.2s/%s", s->data_dir, (int)(colon - digest), digest, colon + 1,
-				 colon + 1);
-			/* not a layer (a config): nothing cached */
-			if (s->sb) {
-				struct arena a = {0};
-				sandbox_analyze_layer(s->sb, &a, file, digest, s->cache_dir, &why);
-				arena_free(&a);
-			} else
-				image_analyze_layer(file, digest, s->cache_dir, &why);
-		}
-		free(file);
+		const char *why;
+		/* not a layer (a config): nothing cached */
+		if (s->sb) {
+			struct arena a = {0};
+			sandbox_analyze_layer(s->sb, &a, s->cfg.blobs, digest, s->cache_dir, &why);
+			arena_free(&a);
+		} else
+			image_analyze_layer(s->cfg.blobs, digest, s->cache_dir, &why);
 		pthread_mutex_lock(&s->mu);
 		s->inflight[slot] = NULL;
 		free(digest);
@@ -633,7 +627,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		}
 		struct image img = {.want_index = -1};
 		const char *ref = arena_printf(&a, "%s@%s", job->repo, job->digest);
-		rc = image_open_store_meta(&a, meta, s->data_dir, ref, &img, &why);
+		rc = image_open_store_meta(&a, meta, s->cfg.blobs, ref, &img, &why);
 		if (!rc) {
 			claim_layers(s, &img);
 			rc = s->sb ? sandbox_image_inventory(s->sb, &a, &img, s->cache_dir, &inv, &why)

@@ -10,12 +10,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct blobstore;
 struct meta;
 struct scanner;
 
 struct scanner_config {
-	struct meta *meta;   /* borrowed */
-	const char *data_dir; /* blobs and the layer cache */
+	struct meta *meta;       /* borrowed */
+	struct blobstore *blobs; /* the blobs (borrowed): every blob is read through it */
+	const char *data_dir;    /* the layer cache */
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
 	int webhooks; /* add a webhook event to the outbox with every assessment */
