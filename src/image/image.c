@@ -75,46 +75,64 @@ static const char *platform_of(struct arena *a, json_t *d)
 	return variant ? arena_printf(a, "linux/%s/%s", arch, variant) : arena_printf(a, "linux/%s", arch);
 }
 
-void *image_pick_platform(struct arena *a, void *manifests, struct image *img)
+/* Picks one of n platforms ("linux/ARCH[/VARIANT]"; NULL: not a Linux one) as img->want_*
+ * say: its index and img->platform, or -1. */
+static long pick(const char *const *platforms, size_t n, struct image *img)
 {
-	json_t *d, *first = NULL, *host = NULL;
-	const char *first_p = NULL, *host_p = NULL;
-	size_t i;
-	int n = 0;
-	json_array_foreach((json_t *)manifests, i, d)
-	{
-		const char *p = platform_of(a, d);
+	long first = -1, host = -1;
+	int linux_n = 0;
+	size_t hl = strlen(host_arch());
+	for (size_t i = 0; i < n; i++) {
+		const char *p = platforms[i];
 		if (!p)
 			continue;
 		if (img->want_platform) {
 			size_t wl = strlen(img->want_platform);
 			if (!strcmp(p, img->want_platform) || (!strncmp(p, img->want_platform, wl) && p[wl] == '/')) {
 				img->platform = p;
-				return d;
+				return (long)i;
 			}
 			continue;
 		}
 		if (img->want_index >= 0) {
-			if (n++ == img->want_index) {
+			if (linux_n++ == img->want_index) {
 				img->platform = p;
-				return d;
+				return (long)i;
 			}
 			continue;
 		}
-		if (!first) {
-			first = d;
-			first_p = p;
-		}
-		if (!host && !strncmp(p + 6, host_arch(), strlen(host_arch())) &&
-		    (p[6 + strlen(host_arch())] == 0 || p[6 + strlen(host_arch())] == '/')) {
-			host = d;
-			host_p = p;
-		}
+		if (first < 0)
+			first = (long)i;
+		if (host < 0 && !strncmp(p + 6, host_arch(), hl) && (p[6 + hl] == 0 || p[6 + hl] == '/'))
+			host = (long)i;
 	}
 	if (img->want_platform || img->want_index >= 0)
-		return NULL;
-	img->platform = host ? host_p : first_p;
-	return host ? host : first;
+		return -1;
+	long at = host >= 0 ? host : first;
+	if (at >= 0)
+		img->platform = platforms[at];
+	return at;
+}
+
+void *image_pick_platform(struct arena *a, void *manifests, struct image *img)
+{
+	size_t n = json_array_size(manifests);
+	const char **p = arena_alloc(a, (n ? n : 1) * sizeof(*p));
+	for (size_t i = 0; i < n; i++)
+		p[i] = platform_of(a, json_array_get(manifests, i));
+	long at = pick(p, n, img);
+	return at < 0 ? NULL : json_array_get(manifests, (size_t)at);
+}
+
+const struct manifest_desc *image_pick_manifest(struct arena *a, const struct manifest_info *info, struct image *img)
+{
+	const char **p = arena_alloc(a, (info->nmanifests ? info->nmanifests : 1) * sizeof(*p));
+	for (size_t i = 0; i < info->nmanifests; i++) {
+		const char *pl = info->manifests[i].platform;
+		p[i] = pl && !strncmp(pl, "linux/", 6) ? pl : NULL; /* attestation manifests say "unknown/unknown" */
+	}
+	long at = pick(p, info->nmanifests, img);
+	return at < 0 ? NULL : &info->manifests[at];
 }
 
 void image_begin(struct arena *a, struct image *out, const char *name)

@@ -66,6 +66,10 @@ int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs,
 /* Picks a descriptor from an index's manifests array (a json_t *) as img->want_* say;
  * returns it (borrowed) and sets img->platform, or NULL. */
 void *image_pick_platform(struct arena *a, void *manifests, struct image *img);
+/* The same over a parsed index (image/manifest.h): the descriptor picked (borrowed), or NULL. */
+struct manifest_info;
+struct manifest_desc;
+const struct manifest_desc *image_pick_manifest(struct arena *a, const struct manifest_info *info, struct image *img);
 
 /* Reads every layer once (digests, and sizes where a descriptor gives one, verified), merges
  * them, and fills inv; each package's `layer` is the digest of the layer that introduced it.

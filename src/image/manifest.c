@@ -56,9 +56,9 @@ static int bad(struct arena *a, const char **why, const char *fmt, const char *a
 }
 
 /* Checks a descriptor object; on success *digest is its digest (arena copy) and *size its size
- * (when size is not NULL). */
-static int check_descriptor(struct arena *a, json_t *d, const char *where, const char **digest, int64_t *size,
-			    const char **why)
+ * (when size is not NULL), and *out (when not NULL) the whole descriptor. */
+static int check_descriptor_full(struct arena *a, json_t *d, const char *where, const char **digest, int64_t *size,
+				 struct manifest_desc *out, const char **why)
 {
 	if (!json_is_object(d))
 		return bad(a, why, "%s is not a descriptor object", where);
@@ -79,7 +79,23 @@ static int check_descriptor(struct arena *a, json_t *d, const char *where, const
 	*digest = arena_strdup(a, parsed.str);
 	if (size)
 		*size = (int64_t)json_integer_value(sz);
+	if (out) {
+		*out = (struct manifest_desc){.digest = *digest, .media_type = arena_strdup(a, json_string_value(mt)),
+					      .size = (int64_t)json_integer_value(sz)};
+		json_t *p = json_object_get(d, "platform");
+		const char *os = json_string_value(json_object_get(p, "os"));
+		const char *arch = json_string_value(json_object_get(p, "architecture"));
+		const char *variant = json_string_value(json_object_get(p, "variant"));
+		if (os && arch)
+			out->platform = variant ? arena_printf(a, "%s/%s/%s", os, arch, variant) : arena_printf(a, "%s/%s", os, arch);
+	}
 	return 0;
+}
+
+static int check_descriptor(struct arena *a, json_t *d, const char *where, const char **digest, int64_t *size,
+			    const char **why)
+{
+	return check_descriptor_full(a, d, where, digest, size, NULL, why);
 }
 
 static int nondistributable(const char *mt)
@@ -153,15 +169,16 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 		if (n > DD_MAX_DESCRIPTORS)
 			return bad(a, why, "%s", "index has more than 10000 manifests");
 		out->refs = arena_alloc(a, (n ? n : 1) * sizeof(*out->refs));
+		out->manifests = arena_alloc(a, (n ? n : 1) * sizeof(*out->manifests));
 		for (size_t i = 0; i < n; i++) {
 			json_t *d = json_array_get(manifests, i);
 			const char *where = arena_printf(a, "manifests[%zu]", i);
-			int rc = check_descriptor(a, d, where, &out->refs[i].digest, &out->refs[i].size, why);
+			int rc = check_descriptor_full(a, d, where, &out->refs[i].digest, &out->refs[i].size, &out->manifests[i], why);
 			if (rc)
 				return rc;
 			out->refs[i].kind = REF_MANIFEST;
 		}
-		out->nrefs = n;
+		out->nrefs = out->nmanifests = n;
 		return 0;
 	}
 	if (manifests)
@@ -174,7 +191,8 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 	if (n > DD_MAX_DESCRIPTORS)
 		return bad(a, why, "%s", "manifest has more than 10000 layers");
 	out->refs = arena_alloc(a, (n + 1) * sizeof(*out->refs));
-	int rc = check_descriptor(a, config, "config", &out->refs[0].digest, &out->refs[0].size, why);
+	out->layers = arena_alloc(a, (n ? n : 1) * sizeof(*out->layers));
+	int rc = check_descriptor_full(a, config, "config", &out->refs[0].digest, &out->refs[0].size, &out->config, why);
 	if (rc)
 		return rc;
 	out->refs[0].kind = REF_BLOB;
@@ -188,13 +206,14 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 		const char *where = arena_printf(a, "layers[%zu]", i);
 		const char *dg;
 		int64_t size;
-		if ((rc = check_descriptor(a, d, where, &dg, &size, why)))
+		if ((rc = check_descriptor_full(a, d, where, &dg, &size, &out->layers[i], why)))
 			return rc;
 		/* foreign layers live elsewhere by design: named, not required */
 		int foreign = nondistributable(json_string_value(json_object_get(d, "mediaType")));
 		out->refs[i + 1] = (struct manifest_ref){.digest = dg, .kind = foreign ? REF_FOREIGN : REF_BLOB, .size = size};
 	}
 	out->nrefs = n + 1;
+	out->nlayers = n;
 	return 0;
 }
 

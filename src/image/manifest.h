@@ -1,8 +1,10 @@
-/* manifest.h: parsing and validating pushed manifests (OCI image manifest and index, Docker
- * schema2 manifest and manifest list) from untrusted bytes. It extracts what the registry
- * stores and checks: the media type, the descriptors a manifest references, its subject,
- * artifact type and annotations. It does not look anything up: the caller checks that the
- * references exist. Results are allocated from the caller's arena. */
+/* manifest.h: the one parser of manifests (OCI image manifest and index, Docker schema2
+ * manifest and manifest list), from untrusted bytes. It validates and returns everything its
+ * users need: the registry (media type, the descriptors a manifest references, subject,
+ * artifact type, annotations), the scanner (is it an image, its config's media type, its
+ * layers) and the image readers (layers, and the platforms of an index's manifests). It does
+ * not look anything up: the caller checks that the references exist. Results are allocated
+ * from the caller's arena. */
 #ifndef DD_MANIFEST_H
 #define DD_MANIFEST_H
 #include <stddef.h>
@@ -18,6 +20,15 @@
 
 struct arena;
 
+/* A descriptor of the manifest: its config, a layer, or a manifest of an index. */
+struct manifest_desc {
+	const char *digest;     /* canonical */
+	const char *media_type;
+	int64_t size;
+	const char *platform;   /* a manifest of an index: "OS/ARCH" or "OS/ARCH/VARIANT" when its
+				 * descriptor has a platform with both, else NULL */
+};
+
 struct manifest_info {
 	const char *media_type;
 	int is_index;
@@ -26,6 +37,11 @@ struct manifest_info {
 	const char *annotations;   /* compact JSON object text, "" when none */
 	struct manifest_ref *refs; /* config and layers, or child manifests */
 	size_t nrefs;
+	struct manifest_desc config;     /* an image manifest's; zeroed in an index */
+	struct manifest_desc *layers;    /* an image manifest's, in order */
+	size_t nlayers;
+	struct manifest_desc *manifests; /* an index's, in order */
+	size_t nmanifests;
 };
 
 /* Parses (data, len). content_type is the request's Content-Type (may be NULL). Returns 0,

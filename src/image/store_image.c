@@ -4,8 +4,8 @@
 #include "image.h"
 #include "common/arena.h"
 #include "common/digest.h"
+#include "image/manifest.h"
 #include "store/meta.h"
-#include <jansson.h>
 
 static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
 {
@@ -33,54 +33,39 @@ int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs,
 	const char *repo, *reference;
 	int is_digest;
 	image_split_ref(a, ref, &repo, &reference, &is_digest);
-	int rc = 0;
-	json_t *root = NULL;
-	for (int depth = 0; depth < 4; depth++) {
+	struct manifest_info info;
+	for (int depth = 0;; depth++) {
 		struct manifest_rec rec;
-		rc = m->ops->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
+		int rc = m->ops->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
 		if (rc) {
 			*why = arena_printf(a, "'%s@%s': %s", repo, reference, dd_err_message(rc));
-			rc = DD_E_IMAGE_INVALID;
-			break;
+			return DD_E_IMAGE_INVALID;
 		}
 		out->manifest_digest = rec.digest;
-		json_decref(root);
-		root = json_loadb(rec.content, (size_t)rec.size, 0, NULL);
-		json_t *sub = json_object_get(root, "manifests");
-		if (!json_is_array(sub))
-			break;
-		json_t *pick = image_pick_platform(a, sub, out);
-		if (!pick || !json_string_value(json_object_get(pick, "digest"))) {
-			*why = arena_printf(a, "index of '%s' has no such linux platform", ref);
-			rc = out->want_platform || out->want_index >= 0 ? DD_E_NOT_FOUND : DD_E_IMAGE_INVALID;
-			break;
+		const char *mwhy;
+		if (manifest_parse(a, rec.content, (size_t)rec.size, rec.media_type, &info, &mwhy)) {
+			*why = arena_printf(a, "manifest of '%s': %s", ref, mwhy);
+			return DD_E_IMAGE_INVALID;
 		}
-		reference = arena_strdup(a, json_string_value(json_object_get(pick, "digest")));
+		if (!info.is_index)
+			break;
+		if (depth == 3)
+			return bad(a, why, "'%s' is an index of indexes nested too deep", ref);
+		const struct manifest_desc *pick = image_pick_manifest(a, &info, out);
+		if (!pick) {
+			*why = arena_printf(a, "index of '%s' has no such linux platform", ref);
+			return out->want_platform || out->want_index >= 0 ? DD_E_NOT_FOUND : DD_E_IMAGE_INVALID;
+		}
+		reference = pick->digest;
 		is_digest = 1;
 	}
-	if (!rc) {
-		json_t *layers = json_object_get(root, "layers"), *d;
-		size_t i;
-		if (!json_is_array(layers))
-			rc = bad(a, why, "manifest of '%s' has no layers array", ref);
-		else if (!(rc = image_check_layer_count(a, arena_printf(a, "manifest of '%s'", ref), json_array_size(layers), why))) {
-			out->nlayers = json_array_size(layers);
-			out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
-			json_array_foreach(layers, i, d)
-			{
-				const char *dg = json_string_value(json_object_get(d, "digest")), *dwhy;
-				struct digest p;
-				if (!dg || digest_parse(dg, strlen(dg), &p, &dwhy)) {
-					rc = bad(a, why, "manifest of '%s' has a layer without a valid digest", ref);
-					break;
-				}
-				out->layers[i].digest = arena_strdup(a, p.str);
-				out->layers[i].store = bs;
-				out->layers[i].media_type = "";
-				out->layers[i].size = image_descriptor_size(d);
-			}
-		}
-	}
-	json_decref(root);
-	return rc;
+	int rc = image_check_layer_count(a, arena_printf(a, "manifest of '%s'", ref), info.nlayers, why);
+	if (rc)
+		return rc;
+	out->nlayers = info.nlayers;
+	out->layers = arena_alloc(a, (out->nlayers + 1) * sizeof(*out->layers));
+	for (size_t i = 0; i < info.nlayers; i++)
+		out->layers[i] = (struct image_layer){.digest = info.layers[i].digest, .media_type = "",
+						      .size = info.layers[i].size, .store = bs};
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include "image/image.h"
 #include "image/layer.h"
 #include "image/layer_cache.h"
+#include "image/manifest.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 #include "events/events.h"
@@ -187,25 +188,23 @@ static json_t *blob_json(struct blobstore *bs, const char *digest)
 /* What the manifest is: NULL for a Linux image to scan, else why it is NotApplicable. */
 static const char *not_applicable(struct scanner *s, struct arena *a, const struct manifest_rec *m)
 {
-	json_t *root = json_loadb(m->content, (size_t)m->size, 0, NULL);
-	const char *why = NULL;
-	json_t *cfg = json_object_get(root, "config");
-	const char *cmt = json_string_value(json_object_get(cfg, "mediaType"));
-	if (json_is_array(json_object_get(root, "manifests")))
-		why = "an image index: each platform's manifest is assessed on its own";
-	else if (!json_is_object(cfg) || (cmt && strcmp(cmt, "application/vnd.oci.image.config.v1+json") &&
-					  strcmp(cmt, "application/vnd.docker.container.image.v1+json")))
-		why = arena_printf(a, "not an image (an artifact%s%s)", cmt ? " with config " : "", cmt ? cmt : "");
-	else if (!json_array_size(json_object_get(root, "layers")))
-		why = "a scratch image: no layers, no operating system";
-	else {
-		json_t *c = blob_json(s->cfg.blobs, json_string_value(json_object_get(cfg, "digest")));
-		const char *os = json_string_value(json_object_get(c, "os"));
-		if (os && strcmp(os, "linux"))
-			why = arena_printf(a, "a non-Linux image (os '%s')", os);
-		json_decref(c);
-	}
-	json_decref(root);
+	struct manifest_info info;
+	const char *why;
+	if (manifest_parse(a, m->content, (size_t)m->size, m->media_type, &info, &why))
+		return arena_printf(a, "not a manifest drydock reads: %s", why);
+	if (info.is_index)
+		return "an image index: each platform's manifest is assessed on its own";
+	const char *cmt = info.config.media_type;
+	if (strcmp(cmt, MT_OCI_CONFIG) && strcmp(cmt, MT_DOCKER_CONFIG))
+		return arena_printf(a, "not an image (an artifact with config %s)", cmt);
+	if (!info.nlayers)
+		return "a scratch image: no layers, no operating system";
+	why = NULL;
+	json_t *c = blob_json(s->cfg.blobs, info.config.digest);
+	const char *os = json_string_value(json_object_get(c, "os"));
+	if (os && strcmp(os, "linux"))
+		why = arena_printf(a, "a non-Linux image (os '%s')", os);
+	json_decref(c);
 	return why;
 }
 
