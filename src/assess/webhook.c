@@ -4,8 +4,11 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "scan/scanner.h"
 #include "store/meta.h"
+#include "vulndb/vulndb.h"
 #include <curl/curl.h>
+#include <jansson.h>
 
 #define WEBHOOK_BATCH 32
 #define WEBHOOK_MAX_DELAY 300 /* seconds between retries, at most */
@@ -148,4 +151,23 @@ void webhook_stop(struct webhook *w)
 	pthread_cond_destroy(&w->cv);
 	free(w->url);
 	free(w);
+}
+
+char *webhook_payload(const struct scan_outcome *o)
+{
+	const struct assessment_rec *rec = o->rec;
+	char id[37];
+	util_uuid(id);
+	json_t *counts = json_object();
+	for (int k = VDB_SEV_CRITICAL; k >= 0; k--)
+		json_object_set_new(counts, vdb_severity_name(k), json_integer((json_int_t)o->by_severity[k]));
+	json_object_set_new(counts, "total", json_integer((json_int_t)o->findings));
+	json_object_set_new(counts, "unfixed", json_integer((json_int_t)o->unfixed));
+	json_t *e = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "id", id, "event",
+			      "assessment.completed", "time", (json_int_t)rec->scanned_at, "repository", rec->repo, "digest",
+			      rec->digest, "status", rec->status, "reason", rec->reason, "counts", counts,
+			      "database_generation", rec->db_generation, "reassessment", o->reassessment);
+	char *text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	return text;
 }

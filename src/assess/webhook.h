@@ -15,4 +15,10 @@ struct webhook *webhook_start(struct meta *meta, const char *url);
 void webhook_kick(struct webhook *w);
 void webhook_stop(struct webhook *w);
 
+/* The outbox event of a completed assessment (the scanner's outbox_payload): owned JSON text
+ * (free()) with its id, status, counts per severity, digest and database generation; NULL when
+ * out of memory. The event's shape is documented in docs/api.md. */
+struct scan_outcome;
+char *webhook_payload(const struct scan_outcome *o);
+
 #endif

@@ -329,7 +329,7 @@ int cmd_serve(int argc, char **argv)
 		if (!*c.db)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .blobs = blobs, .data_dir = c.data_dir, .db_path = dbpath,
-					    .workers = (int)c.scan_workers, .webhooks = *c.webhook != 0,
+					    .workers = (int)c.scan_workers, .outbox_payload = *c.webhook ? webhook_payload : NULL,
 					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
 		const char *why;
 		rc = scanner_start(&sc, &scanner, &why);

@@ -532,26 +532,6 @@ static void claim_layers(struct scanner *s, const struct image *img)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The webhook event of a completed assessment (owned text): status, counts, digest. */
-static char *webhook_payload(const struct assessment_rec *rec, int reassessment, const size_t *by_sev, size_t n,
-			     size_t unfixed)
-{
-	char id[37];
-	util_uuid(id);
-	json_t *counts = json_object();
-	for (int k = VDB_SEV_CRITICAL; k >= 0; k--)
-		json_object_set_new(counts, vdb_severity_name(k), json_integer((json_int_t)by_sev[k]));
-	json_object_set_new(counts, "total", json_integer((json_int_t)n));
-	json_object_set_new(counts, "unfixed", json_integer((json_int_t)unfixed));
-	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "id", id, "event",
-			      "assessment.completed", "time", (json_int_t)rec->scanned_at, "repository", rec->repo, "digest",
-			      rec->digest, "status", rec->status, "reason", rec->reason, "counts", counts,
-			      "database_generation", rec->db_generation, "reassessment", reassessment);
-	char *text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
-}
-
 /* A digest of what an assessment says (status, reason, and each finding's id, package,
  * versions and severity): equal digests mean the stored report still holds. */
 static const char *findings_hash(struct arena *a, const struct scan_result *r)
@@ -685,8 +665,9 @@ store:
 				  by_sev[VDB_SEV_UNKNOWN], unfixed);
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
-	char *payload = s->cfg.webhooks ? webhook_payload(&rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed)
-					: NULL;
+	struct scan_outcome outcome = {.rec = &rec, .reassessment = job->priority == SCAN_REASSESS,
+				       .by_severity = by_sev, .findings = nfind, .unfixed = unfixed};
+	char *payload = s->cfg.outbox_payload ? s->cfg.outbox_payload(&outcome) : NULL;
 	/* everything the batch store needs, copied out of this job's arena */
 	struct arena *o = out_arena;
 	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .inventory_kept = inventory_kept,

@@ -14,13 +14,25 @@ struct blobstore;
 struct meta;
 struct scanner;
 
+struct assessment_rec;
+
+/* What an assessment found, for its outbox event. */
+struct scan_outcome {
+	const struct assessment_rec *rec;
+	int reassessment;          /* of a stored inventory, after a database change */
+	const size_t *by_severity; /* findings per severity, indexed by enum vdb_severity */
+	size_t findings, unfixed;
+};
+
 struct scanner_config {
 	struct meta *meta;       /* borrowed */
 	struct blobstore *blobs; /* the blobs (borrowed): every blob is read through it */
 	const char *data_dir;    /* the layer cache */
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
-	int webhooks; /* add a webhook event to the outbox with every assessment */
+	/* The outbox event of a completed assessment (owned text, freed with free()), stored in the
+	 * assessment's own transaction; NULL: no outbox (no webhook configured). */
+	char *(*outbox_payload)(const struct scan_outcome *o);
 	int stream_uploads; /* analyse layers while they upload: the upload watcher of events/events.h */
 	int sandbox;        /* read layers and package databases in sandboxed workers (sandbox.h) */
 };
