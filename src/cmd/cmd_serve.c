@@ -16,6 +16,7 @@
 #include "web/router.h"
 #include "scan/scanner.h"
 #include "assess/api.h"
+#include "assess/rules.h"
 #include "assess/webhook.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
@@ -301,6 +302,7 @@ int cmd_serve(int argc, char **argv)
 		reg->space = space;
 	}
 	if (!rc) {
+		reg->pull_gate = policy_check_pull;
 		reg->max_sessions = c.max_upload_sessions;
 		reg->max_sessions_per_owner = c.max_upload_sessions_per_account;
 		if (!c.max_upload_sessions_per_account || c.max_upload_sessions_per_account >= c.max_upload_sessions)

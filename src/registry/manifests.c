@@ -8,7 +8,6 @@
 #include "auth/audit.h"
 #include "common/util.h"
 #include "auth/access.h"
-#include "assess/rules.h"
 #include "events/events.h"
 #include "http/range.h"
 #include "image/manifest.h"
@@ -56,7 +55,7 @@ static void get_manifest(struct http_req *r, int head)
 		return;
 	}
 	const char *why;
-	if (policy_check_pull(reg->meta, &r->arena, q->name, m.digest, &why)) {
+	if (reg->pull_gate && reg->pull_gate(reg->meta, &r->arena, q->name, m.digest, &why)) {
 		reg_error_msg(r, DD_E_DENIED, why, why); /* docker shows the message: say why */
 		return;
 	}

@@ -22,6 +22,9 @@ struct registry {
 	struct blobstore *blobs;
 	struct meta *meta;
 	int scan_on_push; /* queue an assessment with every manifest pushed; set by the caller */
+	/* Whether repo@digest may be pulled (the security policies', assess/rules.h): 0, or an error
+	 * with *why (arena text) that a manifest GET answers. NULL: every pull is allowed. */
+	int (*pull_gate)(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why);
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
 	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */
