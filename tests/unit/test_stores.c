@@ -3,7 +3,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
-#include "registry/events.h"
+#include "events/events.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
 #include "store/space.h"
