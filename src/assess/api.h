@@ -2,7 +2,7 @@
  * assessments with findings and fix plan, per-repository and registry-wide summaries, scan
  * usage per namespace and month, the per-namespace scanning switch, Prometheus metrics and a
  * health check, suppression rules and pull policies, and the assessments and sub-assessments
- * in the Microsoft.Security shape. Routes under /api/v1/, /metrics, /healthz,
+ * in the Microsoft.Security shape (azure.h). Routes under /api/v1/, /metrics, /healthz,
  * /providers/Microsoft.Security/ and /subscriptions/<namespace>/providers/... (docs/api.md). */
 #ifndef DD_ASSESS_API_H
 #define DD_ASSESS_API_H
