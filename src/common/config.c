@@ -26,6 +26,23 @@ void config_defaults(struct config *c)
 	c->max_connections_per_client = DD_MAX_CONNECTIONS_PER_CLIENT;
 	c->idle_timeout = DD_CONNECTION_TIMEOUT;
 	c->header_timeout = DD_HEADER_TIMEOUT;
+	snprintf(c->azure_resource_group, sizeof(c->azure_resource_group), "drydock");
+}
+
+/* A name that goes in an Azure resource id: 1 to 90 of letters, digits, '-', '_', '.', '(' and
+ * ')' (Azure's resource group rule, the widest of the three). */
+static int set_azure_name(char *dst, size_t cap, const char *v, int empty_ok, const char *msg, const char **why)
+{
+	size_t n = strlen(v);
+	int ok = (n || empty_ok) && n <= 90 && n < cap;
+	for (const char *p = v; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || strchr("-_.()", *p);
+	if (!ok) {
+		*why = msg;
+		return DD_E_CONFIG;
+	}
+	snprintf(dst, cap, "%s", v);
+	return 0;
 }
 
 static int set_long(long *dst, const char *value, long lo, long hi, const char *msg, const char **why)
@@ -188,6 +205,15 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		}
 		return set_str(c->auth_realm, sizeof(c->auth_realm), value, why);
 	}
+	if (!strcmp(key, "azure-subscription"))
+		return set_azure_name(c->azure_subscription, sizeof(c->azure_subscription), value, 1,
+				      "azure-subscription must be up to 90 letters, digits, '-', '_', '.', '(' or ')'", why);
+	if (!strcmp(key, "azure-resource-group"))
+		return set_azure_name(c->azure_resource_group, sizeof(c->azure_resource_group), value, 0,
+				      "azure-resource-group must be 1 to 90 letters, digits, '-', '_', '.', '(' or ')'", why);
+	if (!strcmp(key, "azure-registry"))
+		return set_azure_name(c->azure_registry, sizeof(c->azure_registry), value, 1,
+				      "azure-registry must be up to 90 letters, digits, '-', '_', '.', '(' or ')'", why);
 	if (!strcmp(key, "auth-service")) {
 		if (!*value || strpbrk(value, "\"\\ ")) {
 			*why = "auth-service must be a non-empty word without quotes, backslashes or spaces";
