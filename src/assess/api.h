@@ -21,6 +21,10 @@ struct assess_api {
 	struct scanner *scanner;
 	struct space *space;          /* the data directory's free space, for /healthz */
 	const struct router *router;  /* its request counters, for /metrics */
+	/* where the registry sits in Azure's resource tree, for the Microsoft.Security shape:
+	 * "" or NULL for the defaults (azure.h) */
+	const char *azure_subscription, *azure_resource_group, *azure_registry;
+	int tls; /* served over TLS: the scheme of the links it writes */
 };
 
 /* 1 when path is one of the service's. */

@@ -1,7 +1,12 @@
-/* azure.c: the Microsoft.Security shape (see azure.h): the assessment and its sub-assessments,
- * one per (finding, image), built from the stored assessments with the suppression rules
- * applied. It holds no state of its own and reads nothing but the metadata store and the
- * vulnerability database's texts. */
+/* azure.c: the Microsoft.Security shape (see azure.h): the assessments and their
+ * sub-assessments, one per (finding, image, key), built from the stored assessments with the
+ * suppression rules applied. It holds no state of its own and reads nothing but the metadata
+ * store and the vulnerability database's texts.
+ *
+ * The shapes follow the published REST specification of Microsoft.Security
+ * (subAssessments.json of 2019-01-01-preview, assessments.json and assessmentMetadata.json of
+ * 2021-06-01, the common ResourceDetails and CloudError types) and Defender for Cloud's
+ * documentation of the container registry sub-assessments; docs/api.md maps every field. */
 #include "common/dd.h"
 #include "assess/azure.h"
 #include "assess/api.h"
@@ -15,6 +20,45 @@
 #include "vulndb/vulndb.h"
 #include <openssl/sha.h>
 
+#define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
+#define AZURE_SUB_API "2019-01-01-preview" /* the one version of the sub-assessments API */
+
+/* What each key says of itself (its assessment metadata). The names and descriptions are the
+ * service's; the remediation text is ours. */
+static const struct key_info {
+	const char *name, *display, *description, *policy, *resource_type;
+} keys[AZURE_NKEYS] = {
+	[AZURE_KEY_QUALYS] = {AZURE_KEY_QUALYS_NAME,
+			      "Azure registry container images should have vulnerabilities resolved (powered by Qualys)",
+			      "Container image vulnerability assessment scans your registry for security vulnerabilities "
+			      "and exposes detailed findings for each image. Resolving the vulnerabilities can greatly "
+			      "improve your containers' security posture and protect them from attacks.",
+			      "/providers/Microsoft.Authorization/policyDefinitions/5f0f936f-2f01-4bf5-b6be-d423792fa562",
+			      "ContainerRegistryVulnerability"},
+	[AZURE_KEY_MDVM] = {AZURE_KEY_MDVM_NAME,
+			    "Azure registry container images should have vulnerabilities resolved (powered by Microsoft "
+			    "Defender Vulnerability Management)",
+			    "Container image vulnerability assessment scans your registry for commonly known vulnerabilities "
+			    "(CVEs) and provides a detailed vulnerability report for each image. Resolving vulnerabilities "
+			    "can greatly improve your security posture, ensuring images are safe to use prior to deployment.",
+			    "/providers/Microsoft.Authorization/policyDefinitions/090c7b07-b4ed-4561-ad20-e9075f3ccaff",
+			    "AzureContainerRegistryVulnerability"},
+};
+
+#define REMEDIATION_TEXT                                                                                           \
+	"Upgrade the affected packages to the fixed versions that each finding names (or rebuild the image on an "     \
+	"updated base image), push the image again and delete the vulnerable one."
+
+const char *azure_key_name(enum azure_key k) { return keys[k].name; }
+
+int azure_key_find(const char *name)
+{
+	for (int k = 0; k < AZURE_NKEYS; k++)
+		if (!strcasecmp(name, keys[k].name))
+			return k;
+	return -1;
+}
+
 static void send_json(struct http_req *r, int status, json_t *o)
 {
 	char *text = json_dumps(o, JSON_INDENT(2));
@@ -27,26 +71,21 @@ static void send_json(struct http_req *r, int status, json_t *o)
 	free(text);
 }
 
-#define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
+/* Azure's error shape (CloudError): {"error": {"code", "message"}}. */
+static void azure_error(struct http_req *r, int status, const char *code, const char *message)
+{
+	send_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
 
 static const char *azure_severity(const char *s)
 {
+	if (!s)
+		return "Low";
 	if (!strcmp(s, "CRITICAL") || !strcmp(s, "HIGH"))
 		return "High";
 	if (!strcmp(s, "MEDIUM"))
 		return "Medium";
 	return "Low";
-}
-
-/* A stable UUID-shaped name for (repo, digest, id, package). */
-static const char *stable_guid(struct arena *a, const char *repo, const char *digest, const char *id, const char *pkg)
-{
-	unsigned char h[SHA256_DIGEST_LENGTH];
-	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, pkg);
-	SHA256((const unsigned char *)in, strlen(in), h);
-	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
-			    h[13], h[14], h[15]);
 }
 
 static const char *iso_time(struct arena *a, int64_t t)
@@ -59,14 +98,64 @@ static const char *iso_time(struct arena *a, int64_t t)
 	return arena_strdup(a, buf);
 }
 
-json_t *azure_subassessment(struct arena *a, const char *scope, const char *host, const struct assessment_rec *rec,
-			    json_t *f)
+static const char *str_of(json_t *o, const char *key)
 {
-	const char *id = json_string_value(json_object_get(f, "id"));
-	const char *pkg = json_string_value(json_object_get(f, "package"));
-	const char *name = stable_guid(a, rec->repo, rec->digest, id, pkg);
-	json_t *cves = json_array(), *al, *refs = json_array(), *ref;
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+const char *azure_subscription_of(struct arena *a, const struct azure_names *n, const char *repo)
+{
+	if (*n->subscription)
+		return n->subscription;
+	return arena_strndup(a, repo, strcspn(repo, "/"));
+}
+
+const char *azure_registry_id(struct arena *a, const struct azure_names *n, const char *sub)
+{
+	return arena_printf(a, "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ContainerRegistry/registries/%s", sub,
+			    n->resource_group, n->registry);
+}
+
+const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, str_of(f, "id"), str_of(f, "package"));
+	SHA256((const unsigned char *)in, strlen(in), h);
+	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
+			    h[13], h[14], h[15]);
+}
+
+/* ---- the objects ---- */
+
+json_t *azure_assessment(struct arena *a, const struct azure_names *n, enum azure_key k, const char *sub,
+			 const struct azure_state *st)
+{
+	const struct key_info *ki = &keys[k];
+	const char *resource = sub ? azure_registry_id(a, n, sub) : "";
+	int unhealthy = !strcmp(st->code, "Unhealthy");
+	json_t *status = json_pack("{s:s, s:s, s:s}", "code", st->code, "cause", "", "description",
+				   unhealthy ? "The resource is unhealthy" : "The resource is healthy");
+	if (st->first_evaluation)
+		json_object_set_new(status, "firstEvaluationDate", json_string(iso_time(a, st->first_evaluation)));
+	if (st->status_change)
+		json_object_set_new(status, "statusChangeDate", json_string(iso_time(a, st->status_change)));
+	json_t *metadata = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:b}", "displayName", ki->display,
+				     "policyDefinitionId", ki->policy, "description", ki->description,
+				     "remediationDescription", REMEDIATION_TEXT, "severity", "High", "categories",
+				     "Compute", "assessmentType", "BuiltIn", "preview", 0);
+	return json_pack("{s:s, s:s, s:s, s:{s:{s:s, s:s}, s:s, s:o, s:{}, s:o}}", "type", "Microsoft.Security/assessments",
+			 "id", arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s", resource, ki->name), "name",
+			 ki->name, "properties", "resourceDetails", "source", "Azure", "id", sub ? resource : "/",
+			 "displayName", ki->display, "status", status, "additionalData", "metadata", metadata);
+}
+
+static json_t *cve_links(struct arena *a, json_t *f)
+{
+	json_t *cves = json_array(), *al;
 	size_t i;
+	const char *id = str_of(f, "id");
 	if (!strncmp(id, "CVE-", 4))
 		json_array_append_new(cves, json_pack("{s:s, s:s}", "title", id, "link",
 						      arena_printf(a, "https://nvd.nist.gov/vuln/detail/%s", id)));
@@ -77,49 +166,255 @@ json_t *azure_subassessment(struct arena *a, const char *scope, const char *host
 			json_array_append_new(cves, json_pack("{s:s, s:s}", "title", x, "link",
 							      arena_printf(a, "https://nvd.nist.gov/vuln/detail/%s", x)));
 	}
-	json_array_foreach(json_object_get(f, "references"), i, ref)
-		json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
-	json_t *cv = json_object_get(f, "cvss");
-	json_t *cvss = json_is_object(cv) ? json_pack("{s:{s:O, s:O}}", "3.0", "base", json_object_get(cv, "score"),
-						      "cvssVectorString", json_object_get(cv, "vector"))
-					  : json_null();
+	return cves;
+}
+
+/* {"2.0": {base, cvssVectorString} | null, "3.0": ... | null} from the finding's one score: a
+ * vector that starts "CVSS:3" is version 3, one without a prefix version 2; a bare score 3. */
+static json_t *cvss_of(json_t *f, double *v3)
+{
+	json_t *cv = json_object_get(f, "cvss"), *score = json_object_get(cv, "score");
+	const char *vec = json_string_value(json_object_get(cv, "vector"));
+	json_t *o = json_pack("{s:n, s:n}", "2.0", "3.0");
+	*v3 = -1;
+	if (!json_is_number(score))
+		return o;
+	int two = vec && *vec && strncmp(vec, "CVSS:", 5);
+	json_t *d = json_pack("{s:O}", "base", score);
+	if (vec && *vec)
+		json_object_set_new(d, "cvssVectorString", json_string(vec));
+	json_object_set_new(o, two ? "2.0" : "3.0", d);
+	if (!two)
+		*v3 = json_number_value(score);
+	return o;
+}
+
+static json_t *sub_status(json_t *f)
+{
 	json_t *supp = json_object_get(f, "suppressed");
+	const char *sev = azure_severity(json_string_value(json_object_get(f, "severity")));
+	if (supp) {
+		const char *why = json_string_value(json_object_get(supp, "reason"));
+		return json_pack("{s:s, s:s, s:s, s:s}", "code", "NotApplicable", "severity", sev, "cause", "Exempt",
+				 "description", why ? why : "Exempt");
+	}
+	return json_pack("{s:s, s:s, s:s, s:s}", "code", "Unhealthy", "severity", sev, "cause", "", "description",
+			 "The resource is unhealthy");
+}
+
+/* The 2020 shape: additionalData of type ContainerRegistryVulnerability. */
+static json_t *additional_qualys(struct arena *a, const struct azure_names *n, const struct assessment_rec *rec,
+				 json_t *f)
+{
+	json_t *refs = json_array(), *ref;
+	size_t i;
+	const char *id = str_of(f, "id");
+	json_array_foreach(json_object_get(f, "references"), i, ref)
+		if (json_is_string(ref))
+			json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
+	double v3;
+	json_t *pub = json_object_get(f, "published");
+	(void)a;
+	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:O, s:o, s:s, s:s, s:s, s:s}", "assessedResourceType",
+			 keys[AZURE_KEY_QUALYS].resource_type, "type", "Vulnerability", "cve", cve_links(a, f), "cvss",
+			 cvss_of(f, &v3), "patchable", json_is_true(json_object_get(f, "patchable")), "publishedTime",
+			 json_is_string(pub) ? pub : json_null(), "vendorReferences", refs, "imageDigest", rec->digest,
+			 "repositoryName", rec->repo, "registryHost", n->host, "imageName", rec->repo);
+}
+
+/* "Debian:12" -> ("Debian", "12"); no ecosystem: ("", ""). */
+static void os_of(struct arena *a, const char *eco, const char **name, const char **version)
+{
+	*name = *version = "";
+	if (!eco || !*eco)
+		return;
+	size_t c = strcspn(eco, ":");
+	*name = arena_strndup(a, eco, c);
+	*version = eco[c] ? eco + c + 1 : "";
+}
+
+/* The current shape: additionalData of type AzureContainerRegistryVulnerability. */
+static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, const struct assessment_rec *rec,
+			       const struct azure_image *img, const char *eco, json_t *f)
+{
+	const char *id = str_of(f, "id");
+	json_t *refs = cve_links(a, f), *ref, *al;
+	size_t i;
+	json_array_foreach(json_object_get(f, "references"), i, ref)
+		if (json_is_string(ref))
+			json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
+	const char *cve = !strncmp(id, "CVE-", 4) ? id : NULL;
+	json_array_foreach(json_object_get(f, "aliases"), i, al)
+		if (!cve && json_is_string(al) && !strncmp(json_string_value(al), "CVE-", 4))
+			cve = json_string_value(al);
+	double v3;
+	json_t *cvss = cvss_of(f, &v3);
+	const char *sev = azure_severity(json_string_value(json_object_get(f, "severity")));
+	json_t *vuln = json_pack("{s:s, s:s, s:o, s:[], s:o}", "severity", sev, "cveId", cve ? cve : id, "cvss", cvss,
+				 "workarounds", "references", refs);
+	json_t *pub = json_object_get(f, "published"), *mod = json_object_get(f, "modified");
+	if (json_is_string(pub))
+		json_object_set(vuln, "publishedDate", pub);
+	if (json_is_string(mod))
+		json_object_set(vuln, "lastModifiedDate", mod);
+	json_t *tags = json_array();
+	for (size_t t = 0; img && t < img->ntags; t++)
+		json_array_append_new(tags, json_string(img->tags[t]));
+	json_t *art = json_pack("{s:s, s:s, s:s, s:s, s:o}", "repositoryName", rec->repo, "registryHost", n->host,
+				"artifactType", "ContainerImage", "digest", rec->digest, "tags", tags);
+	if (img && img->media_type)
+		json_object_set_new(art, "mediaType", json_string(img->media_type));
+	if (img && img->pushed)
+		json_object_set_new(art, "lastPushedToRegistryUTC", json_string(iso_time(a, img->pushed)));
+	const char *osname, *osver;
+	os_of(a, eco, &osname, &osver);
+	const char *fixed = json_string_value(json_object_get(f, "fixed_version"));
+	int patchable = json_is_true(json_object_get(f, "patchable"));
+	char *vendor = arena_strdup(a, osname);
+	for (char *p = vendor; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	json_t *soft = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "osDetails",
+				 "osPlatform", "linux", "osName", osname, "osVersion", osver, "packageName",
+				 str_of(f, "package"), "category", "OS", "language", "", "vendor", vendor, "version",
+				 json_string_value(json_object_get(f, "package_version"))
+				     ? json_string_value(json_object_get(f, "package_version"))
+				     : str_of(f, "installed_version"),
+				 "fixedVersion", fixed ? fixed : "", "fixStatus",
+				 patchable ? "FixAvailable" : "NoFixAvailable", "evidence");
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o}", "assessedResourceType", keys[AZURE_KEY_MDVM].resource_type,
+			      "vulnerabilityDetails", vuln, "artifactDetails", art, "softwareDetails", soft);
+	if (v3 >= 0)
+		json_object_set_new(o, "cvssV30Score", json_real(v3));
+	return o;
+}
+
+json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum azure_key k,
+			    const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f)
+{
+	const char *id = str_of(f, "id"), *pkg = str_of(f, "package");
+	const char *name = azure_subassessment_name(a, rec->repo, rec->digest, f);
 	const char *desc = json_string_value(json_object_get(f, "description"));
 	const char *summary = json_string_value(json_object_get(f, "summary"));
-	json_t *status = json_pack("{s:s, s:s, s:o, s:s}", "code", supp ? "NotApplicable" : "Unhealthy", "severity",
-				   azure_severity(json_string_value(json_object_get(f, "severity"))), "cause",
-				   supp ? json_string("Exempt") : json_null(), "description",
-				   supp ? json_string_value(json_object_get(supp, "reason"))
-					: "The image has a package with this vulnerability");
-	json_t *props = json_pack(
-		"{s:s, s:s, s:o, s:O, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:o, s:o, s:O, s:O, s:o, s:s, s:s, s:s}}",
-		"id", id, "displayName", summary && *summary ? summary : arena_printf(a, "%s in %s", id, pkg), "status", status,
-		"remediation", json_object_get(f, "remediation"), "impact",
-		arena_printf(a, "%s %s (%s) in this image is affected", pkg,
-			     json_string_value(json_object_get(f, "package_version")),
-			     json_string_value(json_object_get(f, "severity"))),
-		"category", "OS package", "description", desc ? desc : id, "timeGenerated", iso_time(a, rec->scanned_at),
-		"resourceDetails", "source", "drydock", "id",
-		arena_printf(a, "/repositories/%s/images/%s", rec->repo, rec->digest), "additionalData",
-		"assessedResourceType", "ContainerRegistryVulnerability", "type", "Vulnerability", "cve", cves, "cvss", cvss,
-		"patchable", json_object_get(f, "patchable"), "publishedTime", json_object_get(f, "published"),
-		"vendorReferences", refs, "imageDigest", rec->digest, "repositoryName", rec->repo, "registryHost", host);
+	const char *remediation = json_string_value(json_object_get(f, "remediation"));
+	json_t *props = json_pack("{s:s, s:o, s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "status", sub_status(f),
+				  "remediation", remediation ? remediation : "", "description", desc && *desc ? desc : id,
+				  "timeGenerated", iso_time(a, rec->scanned_at), "resourceDetails", "source", "Azure", "id",
+				  arena_printf(a, "/repositories/%s/images/%s", rec->repo, rec->digest));
+	if (k == AZURE_KEY_QUALYS) {
+		json_object_set_new(props, "displayName",
+				    json_string(summary && *summary ? summary : arena_printf(a, "%s in %s", id, pkg)));
+		json_object_set_new(props, "impact",
+				    json_string(arena_printf(a, "%s %s (%s) in this image is affected", pkg,
+							     str_of(f, "package_version"), str_of(f, "severity"))));
+		json_object_set_new(props, "category", json_string("OS package"));
+		json_object_set_new(props, "additionalData", additional_qualys(a, n, rec, f));
+	} else {
+		json_object_set_new(props, "displayName", json_string(id));
+		json_object_set_new(props, "additionalData", additional_mdvm(a, n, rec, img, eco, f));
+	}
+	const char *sub = azure_subscription_of(a, n, rec->repo);
 	return json_pack("{s:s, s:s, s:s, s:o}", "type", "Microsoft.Security/assessments/subAssessments", "id",
-			 arena_printf(a, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT "/subAssessments/%s",
-				      scope, name),
+			 arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s/subAssessments/%s",
+				      azure_registry_id(a, n, sub), keys[k].name, name),
 			 "name", name, "properties", props);
 }
 
-json_t *azure_assessment(struct arena *a, const char *scope, const char *host, int unhealthy)
+/* ---- the REST paths ---- */
+
+/* A parsed request path: [scope]/providers/Microsoft.Security/<what>. */
+struct azure_req {
+	const char *ns;  /* the namespace the scope stands for, or NULL for every one */
+	const char *sub; /* the subscription the scope names, or NULL */
+	int none;        /* the scope names no registry of this server: nothing in it */
+	enum { W_ASSESSMENTS, W_ASSESSMENT, W_SUBS, W_SUB, W_SUBS_ALL } what;
+	int key;          /* W_ASSESSMENT, W_SUBS, W_SUB */
+	const char *name; /* W_SUB */
+	long skip, top;
+};
+
+/* Consumes "/lit" (case-insensitive, as Azure Resource Manager reads paths) at *p. */
+static int literal(const char **p, const char *lit)
 {
-	return json_pack(
-		"{s:s, s:s, s:s, s:{s:s, s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:s}}}", "type", "Microsoft.Security/assessments",
-		"id", arena_printf(a, "%s/providers/Microsoft.Security/assessments/" AZURE_ASSESSMENT, scope), "name",
-		AZURE_ASSESSMENT, "properties", "displayName", "Vulnerabilities in container registry images should be remediated",
-		"status", "code", unhealthy ? "Unhealthy" : "Healthy", "resourceDetails", "source", "drydock", "id", host,
-		"metadata", "severity", "High", "assessmentType", "BuiltIn", "description",
-		"Container image vulnerability assessment scans the registry for security vulnerabilities and exposes "
-		"detailed findings for each image.");
+	size_t n = strlen(lit);
+	if ((*p)[0] != '/' || strncasecmp(*p + 1, lit, n) || ((*p)[1 + n] && (*p)[1 + n] != '/'))
+		return 0;
+	*p += 1 + n;
+	return 1;
+}
+
+/* Consumes "/value" at *p: an arena copy, or NULL when there is none. */
+static const char *segment(struct arena *a, const char **p)
+{
+	if ((*p)[0] != '/' || !(*p)[1] || (*p)[1] == '/')
+		return NULL;
+	size_t n = strcspn(*p + 1, "/");
+	const char *v = arena_strndup(a, *p + 1, n);
+	*p += 1 + n;
+	return v;
+}
+
+/* 0, or a message for a 404. */
+static const char *parse_path(struct arena *a, const char *p, const struct azure_names *n, struct azure_req *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->key = -1;
+	if (literal(&p, "subscriptions")) {
+		const char *s = segment(a, &p), *g, *reg;
+		if (!s)
+			return "the subscription id is missing";
+		q->sub = s;
+		if (*n->subscription)
+			q->none |= !!strcasecmp(s, n->subscription);
+		else
+			q->ns = s;
+		if (literal(&p, "resourceGroups")) {
+			if (!(g = segment(a, &p)))
+				return "the resource group name is missing";
+			q->none |= !!strcasecmp(g, n->resource_group);
+			const char *save = p;
+			if (literal(&p, "providers") && literal(&p, "Microsoft.ContainerRegistry")) {
+				if (!literal(&p, "registries") || !(reg = segment(a, &p)))
+					return "use .../providers/Microsoft.ContainerRegistry/registries/<name>";
+				q->none |= !!strcasecmp(reg, n->registry);
+			} else
+				p = save;
+		}
+	}
+	if (!literal(&p, "providers") || !literal(&p, "Microsoft.Security"))
+		return "see docs/api.md for the Microsoft.Security paths";
+	if (literal(&p, "subAssessments")) {
+		q->what = W_SUBS_ALL;
+		return *p ? "no such path under subAssessments" : NULL;
+	}
+	if (!literal(&p, "assessments"))
+		return "the Microsoft.Security resources served are assessments and subAssessments";
+	q->what = W_ASSESSMENTS;
+	if (!*p || !strcmp(p, "/"))
+		return NULL;
+	const char *key = segment(a, &p);
+	if (!key || (q->key = azure_key_find(key)) < 0)
+		return arena_printf(a, "the assessment '%s' is not found: the assessments are " AZURE_KEY_QUALYS_NAME
+				       " and " AZURE_KEY_MDVM_NAME, key ? key : "");
+	q->what = W_ASSESSMENT;
+	if (!*p)
+		return NULL;
+	if (!literal(&p, "subAssessments"))
+		return "no such path under the assessment";
+	q->what = W_SUBS;
+	if (!*p || !strcmp(p, "/"))
+		return NULL;
+	q->what = W_SUB;
+	if (!(q->name = segment(a, &p)) || *p)
+		return "no such path under subAssessments";
+	return NULL;
+}
+
+static int in_scope(const struct azure_req *q, const char *repo)
+{
+	if (q->none)
+		return 0;
+	size_t nl = strcspn(repo, "/");
+	return !q->ns || (strlen(q->ns) == nl && !strncmp(q->ns, repo, nl));
 }
 
 /* Whether an image of repository `listed` (one listed by assessments_list) is Unhealthy under the
@@ -138,7 +433,6 @@ static int azure_image_unhealthy(struct assess_api *api, struct arena *a, const 
 	json_decref(rep);
 	return unhealthy;
 }
-
 /* Whether any image the caller may see, of namespace ns when not NULL, is Unhealthy under the
  * rules: from the running totals of the repositories no rule covers, image by image elsewhere. */
 static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_req *r, const char *ns,
@@ -188,105 +482,338 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 	return 0;
 }
 
-/* [/subscriptions/<ns>]/providers/Microsoft.Security/assessments[/<key>[/subAssessments]] */
-void azure_handle(struct http_req *r, struct assess_api *api)
+/* The state of the assessment over the images of namespace ns (NULL: every one) that the caller
+ * may see. The dates come from the stored assessments, before suppression rules: the first
+ * evaluation is the earliest image assessment; the status changed, for Unhealthy, when the
+ * earliest Unhealthy image was assessed, for Healthy, at the latest image assessment. */
+static int assessment_state(struct assess_api *api, struct arena *a, struct http_req *r, const char *ns,
+			    const struct rule *rules, size_t nrules, struct azure_state *st)
 {
-	const char *p = r->path, *ns = NULL, *scope = "";
-	if (!strncmp(p, "/subscriptions/", 15)) {
-		const char *s = p + 15, *slash = strchr(s, '/');
-		if (!slash || slash == s) {
-			web_error(r, DD_E_NOT_FOUND, "use /subscriptions/<namespace>/providers/Microsoft.Security/assessments");
-			return;
-		}
-		ns = arena_strndup(&r->arena, s, (size_t)(slash - s));
-		scope = arena_strndup(&r->arena, p, (size_t)(slash - p));
-		p = slash;
-	}
-	static const char base[] = "/providers/Microsoft.Security/assessments";
-	if (strncmp(p, base, sizeof(base) - 1)) {
-		web_error(r, DD_E_NOT_FOUND, "see docs/api.md for the Microsoft.Security shape");
-		return;
-	}
-	p += sizeof(base) - 1;
-	int list = !*p || !strcmp(p, "/");
-	int one = !strcmp(p, "/" AZURE_ASSESSMENT);
-	int subs = !strcmp(p, "/" AZURE_ASSESSMENT "/subAssessments");
-	if (!list && !one && !subs) {
-		web_error(r, DD_E_NOT_FOUND, "the only assessment is " AZURE_ASSESSMENT);
-		return;
-	}
-	if (strcmp(r->method, "GET")) {
-		web_error(r, DD_E_METHOD, NULL);
-		return;
-	}
-	if (web_access(r, NULL, ACCESS_BASE)) /* then only the repositories the caller may see */
-		return;
-	const char *host = http_header(r, "Host");
-	host = host ? host : "drydock";
-	struct rule *rules;
-	size_t nrules = 0;
-	rules_load(api->meta, &r->arena, &rules, &nrules);
-	struct assessment_rec *v = NULL;
-	size_t n = 0;
-	int unhealthy = 0, more = 0;
-	/* the assessment alone: from the running totals; its sub-assessments: image by image */
-	if (subs ? api->meta->ops->assessments_list(api->meta, &r->arena, NULL, &v, &n)
-		 : azure_unhealthy(api, &r->arena, r, ns, rules, nrules, &unhealthy)) {
-		web_error(r, DD_E_IO, NULL);
-		return;
-	}
-	long skip = http_query(r, "$skip") ? atol(http_query(r, "$skip")) : 0;
-	long top = http_query(r, "$top") ? atol(http_query(r, "$top")) : AZURE_PAGE;
-	if (top < 1 || top > AZURE_PAGE)
-		top = AZURE_PAGE;
-	if (skip < 0)
-		skip = 0;
-	json_t *value = json_array();
-	long seen = 0;
-	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
-	const struct vulndb *db = subs ? scanner_db_acquire(api->scanner, &tok) : NULL;
+	int unhealthy, rc;
+	memset(st, 0, sizeof(*st));
+	if ((rc = azure_unhealthy(api, a, r, ns, rules, nrules, &unhealthy)))
+		return rc;
+	st->code = unhealthy ? "Unhealthy" : "Healthy";
+	struct assessment_rec *v;
+	size_t n;
+	if ((rc = api->meta->ops->assessments_list(api->meta, a, NULL, &v, &n)))
+		return rc;
+	int64_t first = 0, first_bad = 0, last = 0;
+	struct azure_req q = {.ns = ns};
 	for (size_t i = 0; i < n; i++) {
-		size_t nl = strcspn(v[i].repo, "/");
-		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
+		if (!in_scope(&q, v[i].repo) || !access_visible(r, v[i].repo) || !v[i].scanned_at)
+			continue;
+		int64_t t = v[i].scanned_at;
+		first = !first || t < first ? t : first;
+		last = t > last ? t : last;
+		if (!strcmp(v[i].status, "Unhealthy"))
+			first_bad = !first_bad || t < first_bad ? t : first_bad;
+	}
+	st->first_evaluation = first;
+	st->status_change = unhealthy && first_bad ? first_bad : last;
+	return 0;
+}
+
+/* The namespaces that hold an assessed image the caller may see, sorted, distinct. */
+static int visible_namespaces(struct assess_api *api, struct arena *a, struct http_req *r, const char ***out,
+			      size_t *nout)
+{
+	struct assessment_total *v;
+	size_t n;
+	int rc;
+	*out = NULL;
+	*nout = 0;
+	if ((rc = api->meta->ops->assessment_totals(api->meta, a, NULL, &v, &n)))
+		return rc;
+	const char **ns = arena_alloc(a, (n + 1) * sizeof(*ns));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) { /* by repository: a namespace's repositories are adjacent */
+		const char *repo = v[i].repo;
+		size_t nl = strcspn(repo, "/");
+		if (!access_visible(r, repo) || (k && strlen(ns[k - 1]) == nl && !strncmp(ns[k - 1], repo, nl)))
+			continue;
+		ns[k++] = arena_strndup(a, repo, nl);
+	}
+	*out = ns;
+	*nout = k;
+	return 0;
+}
+
+/* What a walk over the sub-assessments collects. */
+struct walk {
+	int keys[AZURE_NKEYS];
+	int nkeys;
+	const char *name; /* the one wanted, or NULL for a page */
+	long skip, top, seen;
+	json_t *value;    /* the page */
+	json_t *found;    /* the one wanted */
+	int more;
+};
+
+/* The sub-assessments in scope, image by image, finding by finding, key by key. */
+static int walk_subs(struct assess_api *api, struct http_req *r, const struct azure_req *q,
+		     const struct azure_names *n, const struct rule *rules, size_t nrules, struct walk *w)
+{
+	struct meta *m = api->meta;
+	struct arena *a = &r->arena;
+	struct assessment_rec *v = NULL;
+	size_t nv = 0;
+	int rc;
+	if (q->none)
+		return 0;
+	if ((rc = m->ops->assessments_list(m, a, NULL, &v, &nv)))
+		return rc;
+	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
+	const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
+	int done = 0;
+	for (size_t i = 0; i < nv && !done; i++) {
+		if (!in_scope(q, v[i].repo) || !access_visible(r, v[i].repo))
 			continue;
 		struct assessment_rec full;
-		if (api->meta->ops->assessment_get(api->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
+		if (m->ops->assessment_get(m, a, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
-		const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
+		const char *eco = arena_strdup(a, str_of(rep, "ecosystem"));
 		rules_apply(rules, nrules, full.repo, rep, full.status); /* marks the suppressed findings */
+		struct azure_image img = {0};
+		int have_img = 0;
 		size_t k;
 		json_array_foreach(json_object_get(rep, "findings"), k, f)
 		{
-			if (seen++ < skip)
-				continue;
-			if ((long)json_array_size(value) >= top) {
-				more = 1;
-				break;
+			int hydrated = 0;
+			for (int j = 0; j < w->nkeys && !done; j++) {
+				if (w->name) {
+					if (strcasecmp(w->name, azure_subassessment_name(a, full.repo, full.digest, f)))
+						continue;
+				} else if (w->seen++ < w->skip)
+					continue;
+				else if ((long)json_array_size(w->value) >= w->top) {
+					w->more = 1;
+					done = 1;
+					break;
+				}
+				if (!hydrated)
+					report_hydrate(db, eco, f); /* texts only for the findings returned */
+				hydrated = 1;
+				if (w->keys[j] == AZURE_KEY_MDVM && !have_img) {
+					struct manifest_rec mr;
+					if (!m->ops->manifest_get(m, a, full.repo, full.digest, 1, 0, &mr)) {
+						img.media_type = mr.media_type;
+						img.pushed = mr.created;
+					}
+					have_img = 1;
+				}
+				json_t *o = azure_subassessment(a, n, w->keys[j], &full, &img, eco, f);
+				if (w->name) {
+					w->found = o;
+					done = 1;
+				} else
+					json_array_append_new(w->value, o);
 			}
-			report_hydrate(db, eco, f); /* texts only for the findings returned */
-			json_array_append_new(value, azure_subassessment(&r->arena, scope, host, &full, f));
+			if (done)
+				break;
 		}
 		json_decref(rep);
 	}
-	if (subs)
-		scanner_db_release(api->scanner, tok);
-	json_t *assessment = azure_assessment(&r->arena, scope, host, unhealthy);
-	if (one) {
-		json_decref(value);
-		send_json(r, 200, assessment);
+	scanner_db_release(api->scanner, tok);
+	return 0;
+}
+
+static int plain_host(const char *h)
+{
+	if (!h || !*h || strlen(h) > 255)
+		return 0;
+	for (; *h; h++)
+		if (!isalnum((unsigned char)*h) && !strchr(".-:[]", *h))
+			return 0;
+	return 1;
+}
+
+/* The path as it goes in a URL: bytes outside RFC 3986's pchar set and '/' percent-encoded. */
+static const char *url_path(struct arena *a, const char *p)
+{
+	size_t n = strlen(p);
+	char *out = arena_alloc(a, 3 * n + 1), *o = out;
+	for (; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c))
+			*o++ = (char)c;
+		else
+			o += snprintf(o, 4, "%%%02X", c);
+	}
+	*o = 0;
+	return out;
+}
+
+static int one_of(const char *v, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(v, *set))
+			return 1;
+	return 0;
+}
+
+/* Reads a non-negative count from query parameter name; 0 with *out, or a 400 answered. */
+static int query_count(struct http_req *r, const char *name, long lo, long dflt, long *out)
+{
+	const char *s = http_query(r, name);
+	*out = dflt;
+	if (!http_has_query(r, name))
+		return 0;
+	char *end;
+	errno = 0;
+	long v = s ? strtol(s, &end, 10) : 0;
+	if (!s || !*s || *end || errno || v < lo) {
+		azure_error(r, 400, "InvalidQueryParameterValue",
+			    arena_printf(&r->arena, "the value of '%s' must be an integer of at least %ld", name, lo));
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+void azure_handle(struct http_req *r, struct assess_api *api)
+{
+	struct arena *a = &r->arena;
+	const char *host = http_header(r, "Host");
+	host = plain_host(host) ? host : "localhost";
+	struct azure_names n = {.subscription = api->azure_subscription ? api->azure_subscription : "",
+				.resource_group = api->azure_resource_group && *api->azure_resource_group
+							  ? api->azure_resource_group
+							  : "drydock",
+				.registry = api->azure_registry, .host = host};
+	if (!n.registry || !*n.registry) { /* the host name, without the port */
+		const char *h = host;
+		size_t len = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
+		n.registry = arena_strndup(a, h, len);
+	}
+	struct azure_req q;
+	const char *why = parse_path(a, r->path, &n, &q);
+	if (why) {
+		azure_error(r, 404, "ResourceNotFound", why);
 		return;
 	}
-	json_t *o;
-	if (list) {
-		json_decref(value);
-		o = json_pack("{s:[o]}", "value", assessment);
-	} else {
-		json_decref(assessment);
-		o = json_pack("{s:o}", "value", value);
-		if (more)
-			json_object_set_new(o, "nextLink",
-					    json_string(arena_printf(&r->arena, "%s?$skip=%ld&$top=%ld", r->path, skip + top, top)));
+	if (strcmp(r->method, "GET")) {
+		http_add_header(r, "Allow", "GET");
+		azure_error(r, 405, "MethodNotAllowed", "the Microsoft.Security resources are read-only here: use GET");
+		return;
+	}
+	int rc = access_check(r, NULL, ACCESS_BASE); /* then only the repositories the caller may see */
+	if (rc) {
+		access_add_challenge(r, rc, NULL, ACCESS_BASE);
+		int status = dd_err_http_status(rc);
+		const char *msg = access_why(r);
+		azure_error(r, status,
+			    status == 401   ? "AuthenticationFailed"
+			    : status == 429 ? "TooManyRequests"
+					    : "AuthorizationFailed",
+			    msg && *msg ? msg : dd_err_message(rc));
+		return;
+	}
+	/* api-version: required, one the operation has */
+	static const char *const assessment_versions[] = {"2019-01-01-preview", "2020-01-01", "2021-06-01", NULL};
+	static const char *const sub_versions[] = {AZURE_SUB_API, NULL};
+	int subs = q.what == W_SUBS || q.what == W_SUB || q.what == W_SUBS_ALL;
+	const char *version = http_query(r, "api-version");
+	if (!version || !*version) {
+		azure_error(r, 400, "MissingApiVersionParameter",
+			    "The api-version query parameter (?api-version=) is required for all requests.");
+		return;
+	}
+	if (!one_of(version, subs ? sub_versions : assessment_versions)) {
+		azure_error(r, 400, "InvalidApiVersionParameter",
+			    arena_printf(a, "The api-version '%s' is invalid. The supported versions are '%s'.", version,
+					 subs ? AZURE_SUB_API : "2019-01-01-preview,2020-01-01,2021-06-01"));
+		return;
+	}
+	/* the OData options: none is documented for these operations but $expand on one assessment;
+	 * an option that would change the answer is refused, never ignored */
+	static const char *const odata[] = {"$filter", "$select", "$orderby", "$search", "$count",
+					    "$apply",  "$skip",   "$expand", NULL};
+	for (const char *const *o = odata; *o; o++) {
+		if (!http_has_query(r, *o))
+			continue;
+		const char *ev = http_query(r, *o);
+		if (!strcmp(*o, "$expand") && q.what == W_ASSESSMENT && ev &&
+		    (!strcmp(ev, "links") || !strcmp(ev, "metadata")))
+			continue; /* metadata is always there; links to Azure's portal have no meaning here */
+		azure_error(r, 400, "InvalidQueryParameter",
+			    arena_printf(a, "the query option '%s' is not supported on this operation%s", *o,
+					 !strcmp(*o, "$skip") ? ": page with the nextLink ($skipToken)" : ""));
+		return;
+	}
+	if (query_count(r, "$skipToken", 0, 0, &q.skip) || query_count(r, "$top", 1, AZURE_PAGE, &q.top))
+		return;
+	if (q.top > AZURE_PAGE)
+		q.top = AZURE_PAGE;
+	struct rule *rules;
+	size_t nrules = 0;
+	rules_load(api->meta, a, &rules, &nrules);
+	if (q.what == W_ASSESSMENT || q.what == W_ASSESSMENTS) {
+		/* the registries in scope: the configured subscription's, one per namespace, or (a
+		 * single assessment asked for with no subscription) the aggregate of them all */
+		const char **list = NULL;
+		size_t nl = 0;
+		if (q.none)
+			;
+		else if (*n.subscription || q.ns) {
+			list = arena_alloc(a, sizeof(*list));
+			list[nl++] = *n.subscription ? n.subscription : q.ns;
+		} else if (q.what == W_ASSESSMENTS && visible_namespaces(api, a, r, &list, &nl)) {
+			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
+			return;
+		}
+		if (q.what == W_ASSESSMENT && q.none) {
+			azure_error(r, 404, "ResourceNotFound", "the scope names no registry of this server");
+			return;
+		}
+		json_t *value = json_array();
+		size_t count = q.what == W_ASSESSMENT && !list ? 1 : nl;
+		for (size_t i = 0; i < count; i++) {
+			const char *sub = list ? list[i] : NULL;
+			struct azure_state st;
+			if (assessment_state(api, a, r, *n.subscription || !sub ? NULL : sub, rules, nrules, &st)) {
+				json_decref(value);
+				azure_error(r, 500, "InternalServerError", "cannot read the assessments");
+				return;
+			}
+			for (int k = 0; k < AZURE_NKEYS; k++)
+				if (q.what == W_ASSESSMENTS || k == q.key)
+					json_array_append_new(value, azure_assessment(a, &n, k, sub, &st));
+		}
+		if (q.what == W_ASSESSMENT) {
+			json_t *one = json_incref(json_array_get(value, 0));
+			json_decref(value);
+			send_json(r, 200, one);
+		} else
+			send_json(r, 200, json_pack("{s:o}", "value", value));
+		return;
+	}
+	struct walk w = {.name = q.what == W_SUB ? q.name : NULL, .skip = q.skip, .top = q.top, .value = json_array()};
+	for (int k = 0; k < AZURE_NKEYS; k++)
+		if (q.what == W_SUBS_ALL || k == q.key)
+			w.keys[w.nkeys++] = k;
+	if (walk_subs(api, r, &q, &n, rules, nrules, &w)) {
+		json_decref(w.value);
+		azure_error(r, 500, "InternalServerError", "cannot read the assessments");
+		return;
+	}
+	if (q.what == W_SUB) {
+		json_decref(w.value);
+		if (!w.found)
+			azure_error(r, 404, "ResourceNotFound",
+				    arena_printf(a, "the sub-assessment '%s' is not found in this scope", q.name));
+		else
+			send_json(r, 200, w.found);
+		return;
+	}
+	json_t *o = json_pack("{s:o}", "value", w.value);
+	if (w.more) {
+		const char *top = http_has_query(r, "$top") ? arena_printf(a, "&$top=%ld", q.top) : "";
+		json_object_set_new(o, "nextLink",
+				    json_string(arena_printf(a, "%s://%s%s?api-version=%s&$skipToken=%ld%s",
+							     api->tls ? "https" : "http", host, url_path(a, r->path),
+							     AZURE_SUB_API, q.skip + q.top, top)));
 	}
 	send_json(r, 200, o);
 }

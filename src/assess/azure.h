@@ -1,28 +1,80 @@
 /* azure.h: the assessments and sub-assessments in the shape of Azure Security Center's
- * container registry vulnerability assessment (Microsoft.Security), from the stored
- * assessments. The object builders take no HTTP types, so a query table can build the same
- * objects; azure_handle answers the paths (docs/api.md). */
+ * (Microsoft Defender for Cloud's) container registry vulnerability assessment
+ * (Microsoft.Security, api-version 2019-01-01-preview for sub-assessments, 2020-01-01 and
+ * 2021-06-01 for assessments), built from the stored assessments. Two assessment keys are
+ * served from the same findings: the 2020 one ("ContainerRegistryVulnerability",
+ * additionalData with cve, cvss, patchable, imageDigest ...) and its current replacement
+ * ("AzureContainerRegistryVulnerability", additionalData with vulnerabilityDetails,
+ * artifactDetails, softwareDetails).
+ *
+ * The object builders take no HTTP types, so a query table (securityresources) builds the
+ * same objects; azure_handle answers the REST paths (docs/api.md). */
 #ifndef DD_ASSESS_AZURE_H
 #define DD_ASSESS_AZURE_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct arena;
 struct assessment_rec;
 struct assess_api;
 struct http_req;
 
-#define AZURE_ASSESSMENT "dbd0cb49-b563-45e7-9724-889e799fa648"
+/* The assessment keys, in the order they are listed. */
+enum azure_key { AZURE_KEY_QUALYS, AZURE_KEY_MDVM, AZURE_NKEYS };
+#define AZURE_KEY_QUALYS_NAME "dbd0cb49-b563-45e7-9724-889e799fa648"
+#define AZURE_KEY_MDVM_NAME "c0b7cfc6-3172-465a-b378-53c7ff2cc0d5"
 
-/* The sub-assessment of one finding f (a report finding, texts hydrated) of the stored
- * assessment rec, under scope ("" or "/subscriptions/NS"), found on registry host. Borrows
+/* The key's name (its GUID). */
+const char *azure_key_name(enum azure_key k);
+/* The key named `name` (case-insensitive), or -1. */
+int azure_key_find(const char *name);
+
+/* Where the registry sits in Azure's resource tree: the resource id of the registry is
+ * /subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerRegistry/registries/R.
+ * Every pointer borrowed. */
+struct azure_names {
+	const char *subscription;   /* the configured one; "" makes each namespace a subscription */
+	const char *resource_group; /* never empty */
+	const char *registry;       /* never empty */
+	const char *host;           /* registryHost: the host (and port) clients push to */
+};
+
+/* The subscription of repository repo: the configured one, else repo's namespace. Arena string. */
+const char *azure_subscription_of(struct arena *a, const struct azure_names *n, const char *repo);
+/* The resource id of the registry in subscription sub. Arena string. */
+const char *azure_registry_id(struct arena *a, const struct azure_names *n, const char *sub);
+
+/* What an assessment reports over the images it covers. */
+struct azure_state {
+	const char *code;            /* "Healthy", "Unhealthy" or "NotApplicable" (no image assessed) */
+	int64_t first_evaluation;    /* earliest assessment of an image it covers; 0: none */
+	int64_t status_change;       /* when the status last changed, as far as the store tells; 0: none */
+};
+
+/* The assessment of key k on the registry of subscription sub (NULL: every registry, an
+ * aggregate whose id has no resource part). Borrows everything; returns a new reference. */
+json_t *azure_assessment(struct arena *a, const struct azure_names *n, enum azure_key k, const char *sub,
+			 const struct azure_state *st);
+
+/* What the store knows of an image beyond its assessment; any field may be NULL or 0. */
+struct azure_image {
+	const char *media_type; /* the manifest's */
+	int64_t pushed;         /* when the manifest was stored */
+	const char *const *tags;
+	size_t ntags;
+};
+
+/* The sub-assessment of key k for one finding f (a report finding with its texts; "suppressed"
+ * set by the rules when one applies) of the stored assessment rec, whose report names the
+ * ecosystem eco ("Debian:12", may be NULL). Its name is azure_subassessment_name. Borrows
  * everything; returns a new reference; strings from arena a. */
-json_t *azure_subassessment(struct arena *a, const char *scope, const char *host, const struct assessment_rec *rec,
-			    json_t *f);
-/* The assessment under scope, Unhealthy when unhealthy, of registry host. New reference. */
-json_t *azure_assessment(struct arena *a, const char *scope, const char *host, int unhealthy);
+json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum azure_key k,
+			    const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f);
+/* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
+const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
 
-/* Answers [/subscriptions/<ns>]/providers/Microsoft.Security/... over api. */
+/* Answers [scope]/providers/Microsoft.Security/... over api, errors in Azure's shape. */
 void azure_handle(struct http_req *r, struct assess_api *api);
 
 #endif

@@ -36,6 +36,7 @@ static const char usage_text[] =
 	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
 	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n"
+	"                     [--azure-subscription ID] [--azure-resource-group NAME] [--azure-registry NAME]\n"
 	"  every flag is also a setting of the --config file: 'key = value' lines, '#' comments;\n"
 	"  flags win over the file (drydock(1) says what each one does)\n";
 const char *const cmd_serve_usage = usage_text;
@@ -350,7 +351,9 @@ int cmd_serve(int argc, char **argv)
 	/* the services, each on its paths: the security API, metrics and health; the OCI API (which
 	 * also answers unknown paths with its error JSON, as Distribution does) */
 	struct router *router = NULL;
-	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space};
+	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space,
+				 .azure_subscription = c.azure_subscription, .azure_resource_group = c.azure_resource_group,
+				 .azure_registry = c.azure_registry, .tls = !!*c.tls_cert};
 	struct http_app app;
 	if (!rc && !(rc = router_new(&router))) {
 		api.router = router;
