@@ -694,13 +694,12 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 		return;
 	}
 	if (strcmp(r->method, "GET")) {
-		http_add_header(r, "Allow", "GET");
 		azure_error(r, 405, "MethodNotAllowed", "the Microsoft.Security resources are read-only here: use GET");
+		http_add_header(r, "Allow", "GET");
 		return;
 	}
 	int rc = access_check(r, NULL, ACCESS_BASE); /* then only the repositories the caller may see */
 	if (rc) {
-		access_add_challenge(r, rc, NULL, ACCESS_BASE);
 		int status = dd_err_http_status(rc);
 		const char *msg = access_why(r);
 		azure_error(r, status,
@@ -708,6 +707,7 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 			    : status == 429 ? "TooManyRequests"
 					    : "AuthorizationFailed",
 			    msg && *msg ? msg : dd_err_message(rc));
+		access_add_challenge(r, rc, NULL, ACCESS_BASE); /* headers go on the response just set */
 		return;
 	}
 	/* api-version: required, one the operation has */

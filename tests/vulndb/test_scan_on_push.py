@@ -374,58 +374,6 @@ def test_suppressions_and_pull_policy(full_db, tmp_path):
         srv.stop()
 
 
-AZURE = "dbd0cb49-b563-45e7-9724-889e799fa648"
-
-
-def test_microsoft_security_shape(full_db, tmp_path):
-    srv = server_with_db(tmp_path, full_db)
-    try:
-        distroless(srv.url, "t/app")
-        distroless(srv.url, "u/app")
-        a = wait(srv.url, "t/app", "1")
-        wait(srv.url, "u/app", "1")
-        base = f"{srv.url}/providers/Microsoft.Security/assessments"
-        lst = requests.get(base).json()["value"]
-        assert len(lst) == 1 and lst[0]["name"] == AZURE
-        assert lst[0]["properties"]["status"]["code"] == "Unhealthy"
-        assert lst[0]["properties"]["displayName"] == "Vulnerabilities in container registry images should be remediated"
-        subs = requests.get(f"{base}/{AZURE}/subAssessments").json()["value"]
-        assert len(subs) == 2 * a["counts"]["total"]
-        names = set()
-        for sub in subs:
-            p = sub["properties"]
-            assert sub["type"] == "Microsoft.Security/assessments/subAssessments"
-            names.add(sub["name"])
-            for k in ("id", "displayName", "status", "remediation", "impact", "category", "description",
-                      "timeGenerated", "resourceDetails", "additionalData"):
-                assert k in p, k
-            assert p["status"]["code"] == "Unhealthy" and p["status"]["severity"] in ("High", "Medium", "Low")
-            ad = p["additionalData"]
-            assert ad["assessedResourceType"] == "ContainerRegistryVulnerability"
-            for k in ("type", "cve", "cvss", "patchable", "publishedTime", "vendorReferences", "imageDigest",
-                      "repositoryName", "registryHost"):
-                assert k in ad, k
-            assert ad["repositoryName"] in ("t/app", "u/app") and ad["imageDigest"] == a["digest"]
-        assert len(names) == len(subs)  # one name per (vulnerability, image)
-        looney = [s for s in subs if s["properties"]["id"] == "CVE-2023-4911"][0]["properties"]
-        assert looney["status"]["severity"] == "High" and looney["additionalData"]["patchable"] is True
-        assert looney["additionalData"]["cve"][0]["link"].endswith("CVE-2023-4911")
-        assert looney["additionalData"]["cvss"]["3.0"]["base"] == 7.8
-        # a subscription is a namespace
-        only_t = requests.get(f"{srv.url}/subscriptions/t/providers/Microsoft.Security/assessments/{AZURE}/"
-                              "subAssessments").json()["value"]
-        assert len(only_t) == a["counts"]["total"]
-        assert all(s["properties"]["additionalData"]["repositoryName"] == "t/app" for s in only_t)
-        assert all(s["id"].startswith("/subscriptions/t/providers/") for s in only_t)
-        page = requests.get(f"{base}/{AZURE}/subAssessments", params={"$top": 3}).json()
-        assert len(page["value"]) == 3 and "nextLink" in page
-        nxt = requests.get(srv.url + page["nextLink"]).json()
-        assert [s["name"] for s in nxt["value"]] == [s["name"] for s in subs[3:6]]
-        assert requests.get(f"{base}/nope").status_code == 404
-    finally:
-        srv.stop()
-
-
 class Receiver:
     """A webhook receiver on loopback: records every POST; answers 503 while `down`."""
 

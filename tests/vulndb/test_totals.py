@@ -120,7 +120,8 @@ def metrics_findings(s, url):
 
 def azure_status(s, url, ns=None):
     scope = f"/subscriptions/{ns}" if ns else ""
-    r = s.get(f"{url}{scope}/providers/Microsoft.Security/assessments/dbd0cb49-b563-45e7-9724-889e799fa648")
+    r = s.get(f"{url}{scope}/providers/Microsoft.Security/assessments/dbd0cb49-b563-45e7-9724-889e799fa648",
+              params={"api-version": "2021-06-01"})
     assert r.status_code == 200, r.text
     return r.json()["properties"]["status"]["code"]
 
