@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 
 #define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
+#define AZURE_MAX_TAGS 1000 /* tags of a repository looked through for an image's own */
 #define AZURE_SUB_API "2019-01-01-preview" /* the one version of the sub-assessments API */
 
 /* What each key says of itself (its assessment metadata). The names and descriptions are the
@@ -214,7 +215,6 @@ static json_t *additional_qualys(struct arena *a, const struct azure_names *n, c
 			json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
 	double v3;
 	json_t *pub = json_object_get(f, "published");
-	(void)a;
 	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:O, s:o, s:s, s:s, s:s, s:s}", "assessedResourceType",
 			 keys[AZURE_KEY_QUALYS].resource_type, "type", "Vulnerability", "cve", cve_links(a, f), "cvss",
 			 cvss_of(f, &v3), "patchable", json_is_true(json_object_get(f, "patchable")), "publishedTime",
@@ -550,6 +550,25 @@ struct walk {
 	int more;
 };
 
+/* The tags of image (repo, digest), among the first AZURE_MAX_TAGS of repo, into img. */
+static void image_tags(struct meta *m, struct arena *a, const char *repo, const char *digest, struct azure_image *img)
+{
+	const char **tags;
+	size_t n;
+	int more;
+	if (m->ops->tags_list(m, a, repo, "", AZURE_MAX_TAGS, &tags, &n, &more))
+		return;
+	const char **mine = arena_alloc(a, (n + 1) * sizeof(*mine));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct manifest_rec mr;
+		if (!m->ops->manifest_get(m, a, repo, tags[i], 0, 0, &mr) && !strcmp(mr.digest, digest))
+			mine[k++] = tags[i];
+	}
+	img->tags = mine;
+	img->ntags = k;
+}
+
 /* The sub-assessments in scope, image by image, finding by finding, key by key. */
 static int walk_subs(struct assess_api *api, struct http_req *r, const struct azure_req *q,
 		     const struct azure_names *n, const struct rule *rules, size_t nrules, struct walk *w)
@@ -601,6 +620,7 @@ static int walk_subs(struct assess_api *api, struct http_req *r, const struct az
 						img.media_type = mr.media_type;
 						img.pushed = mr.created;
 					}
+					image_tags(m, a, full.repo, full.digest, &img);
 					have_img = 1;
 				}
 				json_t *o = azure_subassessment(a, n, w->keys[j], &full, &img, eco, f);

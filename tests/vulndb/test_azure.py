@@ -206,7 +206,7 @@ def test_mdvm_additional_data(plain):
         assert art["repositoryName"] in ("t/app", "u/app") and art["digest"] == a["digest"]
         assert art["registryHost"] == srv.url.split("://")[1] and art["artifactType"] == "ContainerImage"
         assert art["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-        assert ISO.match(art["lastPushedToRegistryUTC"])
+        assert ISO.match(art["lastPushedToRegistryUTC"]) and art["tags"] == ["1"]
         assert soft["osDetails"] == {"osPlatform": "linux", "osName": "Debian", "osVersion": "12"}
         assert soft["category"] == "OS" and soft["packageName"] and soft["version"]
         assert (soft["fixStatus"] == "FixAvailable") == bool(soft["fixedVersion"])
