@@ -24,7 +24,7 @@
 int assess_api_route(const char *path)
 {
 	return !strncmp(path, "/api/v1/", 8) || !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
-	       !strncmp(path, "/providers/Microsoft.Security/", 30) || !strncmp(path, "/subscriptions/", 15);
+	       !strncasecmp(path, "/providers/Microsoft.Security/", 30) || !strncasecmp(path, "/subscriptions/", 15);
 }
 
 static void ask_body(struct http_req *r);
@@ -689,7 +689,7 @@ static void body_read(struct http_req *r, struct assess_api *api, const char *bo
 static void route(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path;
-	if (!strncmp(p, "/providers/", 11) || !strncmp(p, "/subscriptions/", 15))
+	if (!strncasecmp(p, "/providers/", 11) || !strncasecmp(p, "/subscriptions/", 15)) /* paths read as Azure does */
 		azure_handle(r, api);
 	else if (!strncmp(p, "/api/v1/suppressions", 20))
 		rules_handle(r, api);

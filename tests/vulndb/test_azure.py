@@ -235,6 +235,10 @@ def test_ids_begin_with_the_registry_resource(named):
             assert s["id"].split("/providers/Microsoft.Security/assessments/")[0] == REGISTRY_ID
             # split(id, '/providers/Microsoft.ContainerRegistry/registries/')[1]
             assert s["id"].split("/providers/Microsoft.ContainerRegistry/registries/")[1].startswith("acme/")
+    # Azure reads paths without regard to case (Resource Graph writes ids in lowercase)
+    s = subs_of(srv.url, MDVM)["value"][0]
+    r = requests.get(srv.url + s["id"].lower(), params=SUB_API)
+    assert r.status_code == 200 and r.json() == s
     # the registry's own scope, and the subscription's, serve the same; another registry nothing
     everything = subs_of(srv.url, QUALYS)["value"]
     assert subs_of(srv.url, QUALYS, REGISTRY_ID)["value"] == everything
