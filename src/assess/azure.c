@@ -483,21 +483,18 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 }
 
 /* The state of the assessment over the images of namespace ns (NULL: every one) that the caller
- * may see. The dates come from the stored assessments, before suppression rules: the first
+ * may see, v[0..n-1] being every stored assessment (assessments_list). The dates come from the stored assessments, before suppression rules: the first
  * evaluation is the earliest image assessment; the status changed, for Unhealthy, when the
  * earliest Unhealthy image was assessed, for Healthy, at the latest image assessment. */
 static int assessment_state(struct assess_api *api, struct arena *a, struct http_req *r, const char *ns,
-			    const struct rule *rules, size_t nrules, struct azure_state *st)
+			    const struct rule *rules, size_t nrules, const struct assessment_rec *v, size_t n,
+			    struct azure_state *st)
 {
 	int unhealthy, rc;
 	memset(st, 0, sizeof(*st));
 	if ((rc = azure_unhealthy(api, a, r, ns, rules, nrules, &unhealthy)))
 		return rc;
 	st->code = unhealthy ? "Unhealthy" : "Healthy";
-	struct assessment_rec *v;
-	size_t n;
-	if ((rc = api->meta->ops->assessments_list(api->meta, a, NULL, &v, &n)))
-		return rc;
 	int64_t first = 0, first_bad = 0, last = 0;
 	struct azure_req q = {.ns = ns};
 	for (size_t i = 0; i < n; i++) {
@@ -787,12 +784,18 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 			azure_error(r, 404, "ResourceNotFound", "the scope names no registry of this server");
 			return;
 		}
-		json_t *value = json_array();
 		size_t count = q.what == W_ASSESSMENT && !list ? 1 : nl;
+		struct assessment_rec *v = NULL; /* every stored assessment, for the dates */
+		size_t nv = 0;
+		if (count && api->meta->ops->assessments_list(api->meta, a, NULL, &v, &nv)) {
+			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
+			return;
+		}
+		json_t *value = json_array();
 		for (size_t i = 0; i < count; i++) {
 			const char *sub = list ? list[i] : NULL;
 			struct azure_state st;
-			if (assessment_state(api, a, r, *n.subscription || !sub ? NULL : sub, rules, nrules, &st)) {
+			if (assessment_state(api, a, r, *n.subscription || !sub ? NULL : sub, rules, nrules, v, nv, &st)) {
 				json_decref(value);
 				azure_error(r, 500, "InternalServerError", "cannot read the assessments");
 				return;
