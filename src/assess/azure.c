@@ -324,7 +324,6 @@ json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum a
 /* A parsed request path: [scope]/providers/Microsoft.Security/<what>. */
 struct azure_req {
 	const char *ns;  /* the namespace the scope stands for, or NULL for every one */
-	const char *sub; /* the subscription the scope names, or NULL */
 	int none;        /* the scope names no registry of this server: nothing in it */
 	enum { W_ASSESSMENTS, W_ASSESSMENT, W_SUBS, W_SUB, W_SUBS_ALL } what;
 	int key;          /* W_ASSESSMENT, W_SUBS, W_SUB */
@@ -362,7 +361,6 @@ static const char *parse_path(struct arena *a, const char *p, const struct azure
 		const char *s = segment(a, &p), *g, *reg;
 		if (!s)
 			return "the subscription id is missing";
-		q->sub = s;
 		if (*n->subscription)
 			q->none |= !!strcasecmp(s, n->subscription);
 		else
@@ -483,9 +481,10 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 }
 
 /* The state of the assessment over the images of namespace ns (NULL: every one) that the caller
- * may see, v[0..n-1] being every stored assessment (assessments_list). The dates come from the stored assessments, before suppression rules: the first
- * evaluation is the earliest image assessment; the status changed, for Unhealthy, when the
- * earliest Unhealthy image was assessed, for Healthy, at the latest image assessment. */
+ * may see, v[0..n-1] being every stored assessment (assessments_list). The dates come from the
+ * stored assessments, before suppression rules: the first evaluation is the earliest image
+ * assessment; the status changed, for Unhealthy, when the earliest Unhealthy image was assessed,
+ * for Healthy, at the latest image assessment. */
 static int assessment_state(struct assess_api *api, struct arena *a, struct http_req *r, const char *ns,
 			    const struct rule *rules, size_t nrules, const struct assessment_rec *v, size_t n,
 			    struct azure_state *st)
@@ -511,7 +510,7 @@ static int assessment_state(struct assess_api *api, struct arena *a, struct http
 	return 0;
 }
 
-/* The namespaces that hold an assessed image the caller may see, sorted, distinct. */
+/* The namespaces that hold an assessed image the caller may see, distinct. */
 static int visible_namespaces(struct assess_api *api, struct arena *a, struct http_req *r, const char ***out,
 			      size_t *nout)
 {
@@ -524,12 +523,15 @@ static int visible_namespaces(struct assess_api *api, struct arena *a, struct ht
 		return rc;
 	const char **ns = arena_alloc(a, (n + 1) * sizeof(*ns));
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++) { /* by repository: a namespace's repositories are adjacent */
+	for (size_t i = 0; i < n; i++) { /* by repository ("a", "a-b/c", "a/c": not always adjacent) */
 		const char *repo = v[i].repo;
-		size_t nl = strcspn(repo, "/");
-		if (!access_visible(r, repo) || (k && strlen(ns[k - 1]) == nl && !strncmp(ns[k - 1], repo, nl)))
+		size_t nl = strcspn(repo, "/"), j = k;
+		if (!access_visible(r, repo))
 			continue;
-		ns[k++] = arena_strndup(a, repo, nl);
+		while (j > 0 && !(strlen(ns[j - 1]) == nl && !strncmp(ns[j - 1], repo, nl)))
+			j--;
+		if (!j)
+			ns[k++] = arena_strndup(a, repo, nl);
 	}
 	*out = ns;
 	*nout = k;
