@@ -207,6 +207,14 @@ static void test_config(void)
 	CHECK(util_parse_duration("90", 1, 0, 100, &sec) == 0 && sec == 90);
 	CHECK(config_set(&c, "gc-delete-untagged", "true", &why) == 0 && c.gc_delete_untagged);
 	CHECK(config_set(&c, "gc-delete-untagged", "yes", &why) == DD_E_CONFIG);
+	/* the names in Azure resource ids: no '/', no empty resource group */
+	CHECK(!*c.azure_subscription && !strcmp(c.azure_resource_group, "drydock") && !*c.azure_registry);
+	CHECK(config_set(&c, "azure-subscription", "0b06d9ea-afe6-4779-bd59-30e5c2d9d13f", &why) == 0);
+	CHECK(config_set(&c, "azure-subscription", "", &why) == 0 && !*c.azure_subscription);
+	CHECK(config_set(&c, "azure-resource-group", "rg-prod_(1).x", &why) == 0);
+	CHECK(config_set(&c, "azure-resource-group", "", &why) == DD_E_CONFIG && strstr(why, "azure-resource-group"));
+	CHECK(config_set(&c, "azure-registry", "acme/x", &why) == DD_E_CONFIG && strstr(why, "azure-registry"));
+	CHECK(config_set(&c, "azure-registry", "acme", &why) == 0 && !strcmp(c.azure_registry, "acme"));
 	char host[64];
 	int port;
 	CHECK(config_split_listen("127.0.0.1:5000", host, sizeof(host), &port) == 0 && port == 5000);
