@@ -761,6 +761,14 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 					 !strcmp(*o, "$skip") ? ": page with the nextLink ($skipToken)" : ""));
 		return;
 	}
+	int paged = q.what == W_SUBS || q.what == W_SUBS_ALL;
+	static const char *const paging[] = {"$top", "$skipToken", NULL};
+	for (const char *const *o = paging; *o && !paged; o++)
+		if (http_has_query(r, *o)) {
+			azure_error(r, 400, "InvalidQueryParameter",
+				    arena_printf(a, "the query option '%s' is not supported on this operation", *o));
+			return;
+		}
 	if (query_count(r, "$skipToken", 0, 0, &q.skip) || query_count(r, "$top", 1, AZURE_PAGE, &q.top))
 		return;
 	if (q.top > AZURE_PAGE)

@@ -384,6 +384,12 @@ def test_unsupported_odata_options_are_refused(plain):
     e = azure_error(requests.get(f"{srv.url}/providers/Microsoft.Security/assessments",
                                  params=dict(API, **{"$filter": "name eq 'x'"})), 400)
     assert "$filter" in e["message"]
+    # paging options only where there are pages
+    for path, opt in (("/providers/Microsoft.Security/assessments", "$top"),
+                      (f"/providers/Microsoft.Security/assessments/{QUALYS}/subAssessments/x", "$skipToken")):
+        e = azure_error(requests.get(srv.url + path, params=dict(API if "sub" not in path else SUB_API, **{opt: "1"})),
+                        400)
+        assert opt in e["message"]
 
 
 def test_errors_in_azure_shape(plain):
