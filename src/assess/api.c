@@ -29,12 +29,27 @@ int assess_api_route(const char *path)
 
 static void ask_body(struct http_req *r);
 
+/* web_error, and for a full disk (a rule or setting not stored) the message and detail the
+ * registry's 507s give. */
+static void api_error(struct http_req *r, int err, const char *detail)
+{
+	const char *message = NULL;
+	if (err == DD_E_NO_SPACE) {
+		struct assess_api *api = r->app;
+		message = arena_printf(&r->arena, "%s: cannot %s what %s %.200s asks", dd_err_message(err),
+				       strcmp(r->method, "DELETE") ? "store" : "record the deletion of", r->method, r->path);
+		if (!detail)
+			detail = web_no_space_detail(r, api->space);
+	}
+	web_error_msg(r, err, message, detail);
+}
+
 static void send_json(struct http_req *r, int status, json_t *o)
 {
 	char *text = json_dumps(o, JSON_INDENT(2));
 	json_decref(o);
 	if (!text) {
-		web_error(r, DD_E_NOMEM, NULL);
+		api_error(r, DD_E_NOMEM, NULL);
 		return;
 	}
 	http_respond(r, status, "application/json", text, strlen(text));
@@ -91,7 +106,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
 	if (!repo || !ref || !*repo || !*ref) {
-		web_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
+		api_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
 		return;
 	}
 	if (web_access(r, repo, ACCESS_SECURITY_READ))
@@ -99,7 +114,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 	struct manifest_rec m;
 	int rc = api->meta->ops->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
 	if (rc) {
-		web_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
+		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
 		return;
 	}
 	struct assessment_rec rec;
@@ -292,7 +307,7 @@ static void list_handle(struct http_req *r, struct assess_api *api, const char *
 	if (rc) {
 		json_decref(t.by_status);
 		json_decref(images);
-		web_error(r, rc, NULL);
+		api_error(r, rc, NULL);
 		return;
 	}
 	int64_t queued = 0, running = 0;
@@ -315,7 +330,7 @@ static void usage_handle(struct http_req *r, struct assess_api *api)
 	int64_t *count;
 	size_t n;
 	if (api->meta->ops->usage_list(api->meta, &r->arena, &ns, &month, &count, &n)) {
-		web_error(r, DD_E_IO, NULL);
+		api_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -332,7 +347,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 	const char *p = r->path + strlen("/api/v1/namespaces/");
 	const char *slash = strchr(p, '/');
 	if (!slash || (strcmp(slash, "/scanning") && strcmp(slash, "/policy")) || slash == p || (size_t)(slash - p) > 255) {
-		web_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning or .../policy");
+		api_error(r, DD_E_NOT_FOUND, "use /api/v1/namespaces/NAMESPACE/scanning or .../policy");
 		return;
 	}
 	const char *ns = arena_strndup(&r->arena, p, (size_t)(slash - p));
@@ -341,7 +356,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 			if (!web_access_ns(r, ns, ACCESS_SETTINGS))
 				ask_body(r);
 		} else if (strcmp(r->method, "GET"))
-			web_error(r, DD_E_METHOD, NULL);
+			api_error(r, DD_E_METHOD, NULL);
 		else if (!web_access_ns(r, ns, ACCESS_SECURITY_READ)) {
 			int t = policy_threshold(api->meta, &r->arena, ns);
 			send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
@@ -353,18 +368,18 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 	if (!strcmp(r->method, "PUT")) {
 		const char *e = http_query(r, "enabled");
 		if (!e || (strcmp(e, "true") && strcmp(e, "false"))) {
-			web_error(r, DD_E_USAGE, "give ?enabled=true or ?enabled=false");
+			api_error(r, DD_E_USAGE, "give ?enabled=true or ?enabled=false");
 			return;
 		}
 		if (web_access_ns(r, ns, ACCESS_SETTINGS))
 			return;
 		if (api->meta->ops->ns_scanning_set(api->meta, ns, !strcmp(e, "true"))) {
-			web_error(r, DD_E_IO, NULL);
+			api_error(r, DD_E_IO, NULL);
 			return;
 		}
 		audit_record(r, api->meta, "scanning-set", ns, arena_printf(&r->arena, "{\"enabled\":%s}", e));
 	} else if (strcmp(r->method, "GET")) {
-		web_error(r, DD_E_METHOD, NULL);
+		api_error(r, DD_E_METHOD, NULL);
 		return;
 	} else if (web_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
@@ -522,7 +537,7 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 		int rc = api->meta->ops->setting_get(api->meta, &r->arena, key, &v);
 		if (rc || (rc = rule_access(r, rule_repository(&r->arena, v), ACCESS_SETTINGS))) {
 			/* a rule the caller may not manage reads as one that does not exist */
-			web_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
+			api_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
 			return;
 		}
 		api->meta->ops->setting_delete(api->meta, key);
@@ -531,7 +546,7 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 		return;
 	}
 	if (strcmp(r->method, "GET") || *p) {
-		web_error(r, DD_E_METHOD, NULL);
+		api_error(r, DD_E_METHOD, NULL);
 		return;
 	}
 	if (web_access(r, NULL, ACCESS_BASE))
@@ -539,7 +554,7 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 	const char **keys, **values;
 	size_t n;
 	if (api->meta->ops->settings_list(api->meta, &r->arena, "suppression/", &keys, &values, &n)) {
-		web_error(r, DD_E_IO, NULL);
+		api_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -564,12 +579,12 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 	struct rule rule;
 	const char *why;
 	if (rule_parse(&r->arena, body, len, &rule, &why)) {
-		web_error(r, DD_E_USAGE, why);
+		api_error(r, DD_E_USAGE, why);
 		return;
 	}
 	int arc = rule_access(r, rule.repository, ACCESS_SETTINGS);
 	if (arc) {
-		web_error(r, arc, rule.repository && *rule.repository
+		api_error(r, arc, rule.repository && *rule.repository
 					  ? arena_printf(&r->arena, "managing rules for '%s' needs the owner role there",
 							 rule.repository)
 					  : "a rule for every repository needs a registry-wide owner or admin role");
@@ -585,7 +600,7 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 		      : DD_E_NOMEM;
 	if (rc) {
 		free(text);
-		web_error(r, rc, NULL);
+		api_error(r, rc, NULL);
 		return;
 	}
 	audit_record(r, api->meta, "rule-create", id, text);
@@ -606,7 +621,7 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 		found |= !strcasecmp(sev, vdb_severity_name(s));
 	if (!ok || (sev && !found)) {
 		json_decref(o);
-		web_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
+		api_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
 					 " or {} to allow every pull");
 		return;
 	}
@@ -620,7 +635,7 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 		rc = api->meta->ops->setting_delete(api->meta, key);
 	json_decref(o);
 	if (rc) {
-		web_error(r, rc, NULL);
+		api_error(r, rc, NULL);
 		return;
 	}
 	int t = policy_threshold(api->meta, &r->arena, ns);
@@ -648,7 +663,7 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 	const char *after_s = http_query(r, "after"), *n_s = http_query(r, "n");
 	int64_t after = 0, max = 100;
 	if ((after_s && parse_i64(after_s, strlen(after_s), &after)) || (n_s && (parse_i64(n_s, strlen(n_s), &max) || max < 1))) {
-		web_error(r, DD_E_USAGE, "after and n are non-negative integers (n at least 1)");
+		api_error(r, DD_E_USAGE, "after and n are non-negative integers (n at least 1)");
 		return;
 	}
 	if (max > DD_MAX_AUDIT_PAGE)
@@ -656,7 +671,7 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 	struct audit_rec *v;
 	size_t n;
 	if (api->meta->ops->audit_list(api->meta, &r->arena, after, (size_t)max, &v, &n)) {
-		web_error(r, DD_E_IO, NULL);
+		api_error(r, DD_E_IO, NULL);
 		return;
 	}
 	json_t *a = json_array();
@@ -700,13 +715,13 @@ static void route(struct http_req *r, struct assess_api *api)
 	else if (!strncmp(p, "/api/v1/namespaces/", 19))
 		namespace_handle(r, api);
 	else if (strcmp(r->method, "GET"))
-		web_error(r, DD_E_METHOD, NULL);
+		api_error(r, DD_E_METHOD, NULL);
 	else if (!strcmp(p, "/api/v1/images"))
 		image_handle(r, api);
 	else if (!strcmp(p, "/api/v1/repositories")) {
 		const char *repo = http_query(r, "repository");
 		if (!repo || !*repo)
-			web_error(r, DD_E_USAGE, "give ?repository=NAME");
+			api_error(r, DD_E_USAGE, "give ?repository=NAME");
 		else
 			list_handle(r, api, repo);
 	} else if (!strcmp(p, "/api/v1/summary"))
@@ -716,7 +731,7 @@ static void route(struct http_req *r, struct assess_api *api)
 	else if (!strcmp(p, "/api/v1/audit"))
 		audit_handle(r, api);
 	else
-		web_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
+		api_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
 }
 
 static void on_begin(struct http_req *r)
@@ -725,7 +740,7 @@ static void on_begin(struct http_req *r)
 	buf_init(&q->body, DD_MAX_MANIFEST_BYTES);
 	r->state = q;
 	if (strlen(r->path) > DD_MAX_URL_BYTES) {
-		web_error(r, DD_E_NOT_FOUND, NULL);
+		api_error(r, DD_E_NOT_FOUND, NULL);
 		return;
 	}
 	route(r, r->app);
@@ -746,11 +761,11 @@ static void on_end(struct http_req *r)
 {
 	struct api_req *q = r->state;
 	if (q->err)
-		web_error(r, q->err, "request body larger than 4 MiB");
+		api_error(r, q->err, "request body larger than 4 MiB");
 	else if (q->want_body)
 		body_read(r, r->app, q->body.data ? q->body.data : "", q->body.len);
 	else
-		web_error(r, DD_E_NOT_FOUND, NULL); /* every handler answers; never reached */
+		api_error(r, DD_E_NOT_FOUND, NULL); /* a handler that answered nothing at begin */
 }
 
 static void on_done(struct http_req *r)

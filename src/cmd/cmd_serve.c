@@ -348,8 +348,9 @@ int cmd_serve(int argc, char **argv)
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}
-	/* the services, each on its paths: the security API, metrics and health; the OCI API (which
-	 * also answers unknown paths with its error JSON, as Distribution does) */
+	/* the services, each on its paths: the security API, metrics and health; the OCI API on /v2 and
+	 * the token endpoint, as the fallback: it answers unknown paths with its error JSON, as
+	 * Distribution does */
 	struct router *router = NULL;
 	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space,
 				 .azure_subscription = c.azure_subscription, .azure_resource_group = c.azure_resource_group,
@@ -358,7 +359,6 @@ int cmd_serve(int argc, char **argv)
 	if (!rc && !(rc = router_new(&router))) {
 		api.router = router;
 		router_add(router, assess_api_route, assess_api_app(&api));
-		router_add(router, registry_route, registry_app(reg));
 		router_add(router, NULL, registry_app(reg));
 		router_add_header(router, "Docker-Distribution-API-Version", "registry/2.0");
 	}

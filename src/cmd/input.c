@@ -64,8 +64,11 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 	int is_image = 1, rc;
 	struct stat st;
 	struct blobstore *bs = NULL;
-	if (data_dir) { /* an image in drydock's own store */
-		if ((rc = blobstore_fs_open(data_dir, &bs)))
+	if (data_dir) { /* an image in drydock's own store: read, never created */
+		if (access(arena_printf(a, "%s/meta.db", data_dir), R_OK)) {
+			*why = arena_printf(a, "cannot open the metadata of data directory '%s'", data_dir);
+			rc = DD_E_IMAGE_INVALID;
+		} else if ((rc = blobstore_fs_open(data_dir, &bs)))
 			*why = arena_printf(a, "cannot open the blobs of data directory '%s'", data_dir);
 		else
 			rc = image_open_store(a, data_dir, bs, path, &img, why);

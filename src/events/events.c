@@ -1,6 +1,7 @@
 /* events.c: the subscriber list and the upload watcher of events.h. */
 #include "common/dd.h"
 #include "events.h"
+#include <stdlib.h>
 #include <unistd.h>
 
 static struct {
@@ -52,21 +53,50 @@ void events_watch_uploads(const struct upload_watcher *w, void *ctx)
 	watcher_ctx = ctx;
 }
 
+void events_unwatch_uploads(void *ctx)
+{
+	if (watcher_ctx == ctx) {
+		watcher = NULL;
+		watcher_ctx = NULL;
+	}
+}
+
 int events_uploads_watched(void) { return watcher != NULL; }
+
+/* A handle given to the publisher: the watcher's own, with the watcher that made it, so that a
+ * handle still held when the watcher is unset is ended by the watcher that began it. */
+struct upload_watch {
+	const struct upload_watcher *w;
+	void *h;
+};
 
 void *events_upload_begin(int fd)
 {
-	if (!watcher) {
+	const struct upload_watcher *w = watcher;
+	struct upload_watch *u = w ? malloc(sizeof(*u)) : NULL;
+	if (!u) {
 		close(fd);
 		return NULL;
 	}
-	return watcher->begin(watcher_ctx, fd);
+	u->w = w;
+	if (!(u->h = w->begin(watcher_ctx, fd))) {
+		free(u);
+		return NULL;
+	}
+	return u;
 }
 
-int events_upload_feed(void *watch, size_t n) { return watch ? watcher->feed(watch, n) : -1; }
+int events_upload_feed(void *watch, size_t n)
+{
+	struct upload_watch *u = watch;
+	return u ? u->w->feed(u->h, n) : -1;
+}
 
 void events_upload_end(void *watch, const char *digest)
 {
-	if (watch)
-		watcher->end(watch, digest);
+	struct upload_watch *u = watch;
+	if (!u)
+		return;
+	u->w->end(u->h, digest);
+	free(u);
 }

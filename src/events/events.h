@@ -52,8 +52,11 @@ struct upload_watcher {
 	void (*end)(void *watch, const char *digest);
 };
 
-/* Sets the one upload watcher (NULL: none). The watcher and ctx must outlive every handle. */
+/* Sets the one upload watcher (NULL: none). The watcher and ctx must outlive every handle it
+ * began: a handle is ended by the watcher that began it, even after another is set. */
 void events_watch_uploads(const struct upload_watcher *w, void *ctx);
+/* Unsets the watcher if ctx is its ctx: no new upload is handed to it. */
+void events_unwatch_uploads(void *ctx);
 /* 1 when a watcher is set: the publisher need not open a descriptor otherwise. */
 int events_uploads_watched(void);
 /* The publisher's side of the calls above; end(NULL handle) does nothing, begin without a

@@ -1563,7 +1563,10 @@ static void refuse(int fd, const char *why)
 /* At max-connections: closes the connection idle longest across all loops. When another loop
  * holds it, that loop is asked to close its oldest idle one (the cap is then passed by one for a
  * moment). A loop with closes already asked of it counts only if it has idle ones beyond those.
- * 0 when no connection is idle anywhere. */
+ * 0 when no connection is idle anywhere. The other loops' counts are read without a lock: in a
+ * burst a loop with closes pending still shows its oldest and may be asked again (closing its
+ * next oldest), and a loop caught between its two updates may be passed over; either way an idle
+ * connection is closed, or at worst one new connection is answered 503 for a moment. */
 static int make_room(struct loop *l)
 {
 	struct http_server *srv = l->srv;

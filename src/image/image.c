@@ -390,7 +390,8 @@ int image_layer_open(struct arena *a, const struct image_layer *il, int *fd, con
 	if (il->store) {
 		int rc = il->digest ? il->store->ops->blob_open_fd(il->store, il->digest, fd, &size) : DD_E_BLOB_UNKNOWN;
 		if (rc) {
-			*why = arena_printf(a, "layer %s: cannot open its blob: %s", name ? name : "?", dd_err_message(rc));
+			*why = arena_printf(a, "layer %s: cannot open its blob: %s", name ? name : "?",
+					    rc == DD_E_BLOB_UNKNOWN ? strerror(ENOENT) : dd_err_message(rc));
 			return DD_E_IMAGE_INVALID;
 		}
 		return 0;

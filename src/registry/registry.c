@@ -47,13 +47,8 @@ void reg_error_msg(struct http_req *r, int err, const char *message, const char 
 	struct reg_req *q = reg_of(r);
 	if (err == DD_E_NO_SPACE && !message)
 		message = arena_printf(&r->arena, "%s: cannot %s", dd_err_message(err), stored_what(r));
-	struct space_stat st;
-	if (err == DD_E_NO_SPACE && !detail && q && q->reg->space && !space_stat(q->reg->space, &st))
-		detail = arena_printf(&r->arena,
-				      "%" PRId64 " bytes free on the data directory's filesystem; pushes are refused while"
-				      " fewer than %" PRId64 " (min-free-space) and the reserve of %" PRId64
-				      " (reserve-space) would be left; delete images and run garbage collection",
-				      st.free_bytes, st.min_free, st.reserve_wanted);
+	if (err == DD_E_NO_SPACE && !detail && q)
+		detail = web_no_space_detail(r, q->reg->space);
 	web_error_msg(r, err, message, detail);
 }
 
@@ -223,12 +218,6 @@ static void on_done(struct http_req *r)
 	if (q->body == BODY_UPLOAD)
 		uploads_done(r);
 	buf_release(&q->manifest);
-}
-
-/* The OCI API's paths: /v2 and under it, and the token endpoint. */
-int registry_route(const char *path)
-{
-	return !strcmp(path, "/v2") || !strncmp(path, "/v2/", 4) || !strcmp(path, TOKEN_PATH);
 }
 
 struct http_app registry_app(struct registry *reg)

@@ -37,11 +37,10 @@ void registry_free(struct registry *reg);
 /* Cancels upload sessions idle for more than max_age seconds and removes staging files
  * that no session owns (left by a crash). Safe while serving; returns how many it removed. */
 int registry_purge_uploads(struct registry *reg, int64_t max_age);
-/* The service (web/router.h) that answers the OCI API over reg, and the paths it answers: /v2,
- * everything under it, and the token endpoint. As the fallback service it also answers unknown
- * paths with the OCI error JSON, as Distribution does. */
+/* The service (web/router.h) that answers the OCI API over reg: /v2, everything under it, and
+ * the token endpoint; as the router's fallback it also answers unknown paths with the OCI error
+ * JSON, as Distribution does. */
 struct http_app registry_app(struct registry *reg);
-int registry_route(const char *path);
 
 /* ---- internal to the registry module ---- */
 

@@ -50,7 +50,7 @@ struct scanner {
 	pthread_t layer_threads[SCANNER_MAX_WORKERS];
 	int nlayer_threads;
 	pthread_cond_t layer_wake, layer_done;
-	char *data_dir, *db_path, *cache_dir;
+	char *db_path, *cache_dir;
 	pthread_t workers[SCANNER_MAX_WORKERS], watcher;
 	int nworkers, watching;
 	pthread_mutex_t mu;
@@ -809,11 +809,10 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 	if (!s)
 		return DD_E_NOMEM;
 	s->cfg = *c;
-	s->data_dir = strdup(c->data_dir);
 	s->db_path = strdup(c->db_path);
 	size_t n = strlen(c->data_dir) + 32;
 	s->cache_dir = malloc(n);
-	if (!s->data_dir || !s->db_path || !s->cache_dir) {
+	if (!s->db_path || !s->cache_dir) {
 		scanner_stop(s);
 		return DD_E_NOMEM;
 	}
@@ -849,8 +848,7 @@ void scanner_stop(struct scanner *s)
 {
 	if (!s)
 		return;
-	if (s->cfg.stream_uploads && s->cfg.meta) /* started: no new upload is handed to it now */
-		events_watch_uploads(NULL, NULL);
+	events_unwatch_uploads(s); /* no new upload is handed to it now */
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&s->wake);
@@ -874,7 +872,6 @@ void scanner_stop(struct scanner *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->layer_wake);
 	pthread_cond_destroy(&s->layer_done);
-	free(s->data_dir);
 	free(s->db_path);
 	free(s->cache_dir);
 	free(s);

@@ -2,9 +2,22 @@
 #include "common/dd.h"
 #include "reply.h"
 #include "common/log.h"
+#include "store/space.h"
 #include <jansson.h>
 
 void web_error(struct http_req *r, int err, const char *detail) { web_error_msg(r, err, NULL, detail); }
+
+const char *web_no_space_detail(struct http_req *r, struct space *sp)
+{
+	struct space_stat st;
+	if (!sp || space_stat(sp, &st))
+		return NULL;
+	return arena_printf(&r->arena,
+			    "%" PRId64 " bytes free on the data directory's filesystem; pushes are refused while"
+			    " fewer than %" PRId64 " (min-free-space) and the reserve of %" PRId64
+			    " (reserve-space) would be left; delete images and run garbage collection",
+			    st.free_bytes, st.min_free, st.reserve_wanted);
+}
 
 void web_error_msg(struct http_req *r, int err, const char *message, const char *detail)
 {

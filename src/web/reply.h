@@ -10,6 +10,10 @@
  * `detail` when not NULL; a HEAD request gets the head only. Logs server errors. */
 void web_error_msg(struct http_req *r, int err, const char *message, const char *detail);
 void web_error(struct http_req *r, int err, const char *detail);
+/* The detail of a 507 (DD_E_NO_SPACE): the free space of the data directory and what to do
+ * (arena text), or NULL when sp is NULL or cannot say. */
+struct space;
+const char *web_no_space_detail(struct http_req *r, struct space *sp);
 /* access_check(), answering a refusal itself (the error JSON and the Basic or Bearer challenge);
  * returns its code. */
 int web_access(struct http_req *r, const char *repo, enum access_action action);

@@ -2,6 +2,8 @@
  * service's own callbacks then run with r->app set to its ctx. */
 #include "common/dd.h"
 #include "router.h"
+#include "reply.h"
+#include <assert.h>
 
 struct route_entry {
 	route_match_fn match;
@@ -79,7 +81,7 @@ static void on_begin(struct http_req *r)
 	if (!app && rt->has_fallback)
 		app = &rt->fallback;
 	if (!app) {
-		http_respond(r, 404, "text/plain", "not found\n", 10);
+		web_error(r, DD_E_NOT_FOUND, NULL);
 		add_headers(rt, r);
 		return;
 	}
@@ -108,7 +110,8 @@ static void on_end(struct http_req *r)
 static void on_done(struct http_req *r)
 {
 	const struct http_app *app = chosen(r);
-	struct router *rt = r->router ? r->router : r->app; /* begin always runs first; to be safe */
+	struct router *rt = r->router; /* set by on_begin, which always runs first */
+	assert(rt);
 	int m = ROUTER_METHODS - 1, cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
 	for (int i = 0; i < ROUTER_METHODS - 1; i++)
 		if (!strcmp(r->method, router_methods[i]))

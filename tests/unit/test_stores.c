@@ -616,6 +616,63 @@ static void test_events(void)
 	events_clear();
 }
 
+/* A watcher that records what it was told, by handle. */
+struct fake_watch {
+	size_t fed;
+	int ended;
+	char digest[80];
+};
+static struct fake_watch watches[2];
+static int nwatches;
+static void *fake_begin(void *ctx, int fd)
+{
+	close(fd);
+	if (ctx == (void *)1 || nwatches == 2)
+		return NULL; /* does not want it */
+	return &watches[nwatches++];
+}
+static int fake_feed(void *w, size_t n)
+{
+	((struct fake_watch *)w)->fed += n;
+	return 0;
+}
+static void fake_end(void *w, const char *digest)
+{
+	struct fake_watch *f = w;
+	f->ended++;
+	snprintf(f->digest, sizeof(f->digest), "%s", digest ? digest : "-");
+}
+static const struct upload_watcher fake_watcher = {.begin = fake_begin, .feed = fake_feed, .end = fake_end};
+
+static void test_upload_watcher(void)
+{
+	events_clear();
+	CHECK(!events_uploads_watched());
+	CHECK(events_upload_begin(open("/dev/null", O_RDONLY)) == NULL); /* none: the fd is closed */
+	int ctx;
+	events_watch_uploads(&fake_watcher, &ctx);
+	CHECK(events_uploads_watched());
+	void *a = events_upload_begin(open("/dev/null", O_RDONLY));
+	void *b = events_upload_begin(open("/dev/null", O_RDONLY));
+	CHECK(a && b);
+	CHECK(events_upload_feed(a, 10) == 0 && events_upload_feed(a, 5) == 0);
+	events_upload_end(a, D1);
+	CHECK(watches[0].fed == 15 && watches[0].ended == 1);
+	CHECK_STR(watches[0].digest, D1);
+	events_unwatch_uploads(NULL); /* not its ctx: still watched */
+	CHECK(events_uploads_watched());
+	events_unwatch_uploads(&ctx);
+	CHECK(!events_uploads_watched());
+	events_upload_end(b, NULL); /* a handle held across the unwatch is ended by its own watcher */
+	CHECK(watches[1].ended == 1);
+	CHECK_STR(watches[1].digest, "-");
+	events_upload_end(NULL, D1);                 /* nothing */
+	CHECK(events_upload_feed(NULL, 1) == -1);
+	events_watch_uploads(&fake_watcher, (void *)1); /* a watcher that declines */
+	CHECK(events_upload_begin(open("/dev/null", O_RDONLY)) == NULL);
+	events_clear();
+}
+
 static int64_t file_size(const char *path)
 {
 	struct stat st;
@@ -678,4 +735,5 @@ void suite_stores(void)
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
 	RUN(test_events);
+	RUN(test_upload_watcher);
 }
