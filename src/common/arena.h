@@ -11,9 +11,9 @@ struct arena {
 
 /* Returns zeroed memory owned by the arena; aborts on out-of-memory (as malloc failure in a
  * request is not recoverable in any useful way). */
+void *arena_alloc(struct arena *a, size_t n);
 /* The same without zeroing, for memory the caller fills at once (grown arrays). */
 void *arena_alloc_uninit(struct arena *a, size_t n);
-void *arena_alloc(struct arena *a, size_t n);
 /* Returns an arena-owned NUL-terminated copy of (s, n). */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);

@@ -1,4 +1,5 @@
 /* err.c: lookups into the error table of err.h. Nothing else lives here. */
+#include "dd.h"
 #include "err.h"
 
 #define X(name, status, code, msg) msg,
