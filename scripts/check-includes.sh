@@ -25,7 +25,7 @@ events:    common
 inventory: common version
 vulndb:    common version
 auth:      common http store
-web:       common auth http
+web:       common auth http store
 image:     common auth inventory store
 registry:  common auth events http image store web
 scan:      common events image inventory store version vulndb
