@@ -1,4 +1,4 @@
-# drydock: one GNU Makefile. `make`, `make check`, `make SANITIZER=address|undefined|address,undefined`,
+# drydock: one GNU Makefile. `make`, `make check`, `make check-includes`, `make SANITIZER=address|undefined|address,undefined`,
 # `make install` / `make uninstall` (PREFIX, DESTDIR), `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
@@ -35,7 +35,7 @@ BIN := $(BUILD)/drydock
 # tests that make a worker crash, hang or make a forbidden system call; never installed.
 HOOKS_BIN := $(BUILD)/drydock-test-hooks
 
-.PHONY: all check check-plain bench fuzz fuzz-coverage clean install uninstall
+.PHONY: all check check-plain check-includes bench fuzz fuzz-coverage clean install uninstall
 all: $(BIN) $(HOOKS_BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
@@ -69,18 +69,24 @@ $(BUILD)/fuzz-replay: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/fuzz/replay.o $(BUIL
 # `make check` runs them all twice, on the plain build and on one built with AddressSanitizer
 # and UndefinedBehaviorSanitizer (no recovery: a report fails the test), and prints one total.
 # `make check SANITIZER=...` or `make check-plain` runs one flavour only.
+# `make check` and `make check-plain` start with the include-arrow check (instant), so a
+# forbidden include fails at once; tests/run.sh counts it again among the tests.
 SAN_CHECK := address,undefined
 ifeq ($(SANITIZER),)
-check: all
+check: check-includes all
 	$(MAKE) --no-print-directory SANITIZER=$(SAN_CHECK) all
 	RUNS="$(BUILD) build-$(subst $(comma),-,$(SAN_CHECK))" tests/run.sh
 else
-check: all
+check: check-includes all
 	RUNS="$(BUILD)" tests/run.sh
 endif
 
-check-plain: all
+check-plain: check-includes all
 	RUNS="$(BUILD)" tests/run.sh
+
+# The arrows allowed between the folders of src/ (docs/architecture.md): every #include checked.
+check-includes:
+	scripts/check-includes.sh
 
 $(BUILD)/bench-vulndb: $(BUILD)/bench/bench_vulndb.o $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# run.sh: every test of drydock, in order: unit tests, fuzz corpus replay, black-box HTTP
-# tests, the vulnerability database and scans, real clients (skopeo, podman, buildah, docker,
-# ctr), `make install` and README.md's tour run as written, the kill -9 crash test; once per
-# build directory named in RUNS (default: build), e.g. the plain build and the one with
-# AddressSanitizer and UndefinedBehaviorSanitizer. Ends with one line "N passed, N failed".
+# run.sh: every test of drydock. First, once, the include arrows between the folders of src/
+# (scripts/check-includes.sh and its tests); then, once per build directory named in RUNS
+# (default: build), e.g. the plain build and the one with AddressSanitizer and
+# UndefinedBehaviorSanitizer, in order: unit tests, fuzz corpus replay, black-box HTTP tests,
+# the vulnerability database and scans, real clients (skopeo, podman, buildah, docker, ctr),
+# `make install` and README.md's tour run as written, the kill -9 crash test. Ends with one
+# line "N passed, N failed".
 # The builds' suites run side by side. Called by `make check`.
 set -u
 cd "$(dirname "$0")/.."
@@ -51,6 +53,16 @@ suite() {
 # starts its own servers on ports of its own, and the shared image cache is built under a lock.
 # Their outputs follow one after the other.
 out=$(mktemp -d)
+
+# Once per run, not per build: the include arrows between the folders of src/ (one test) and
+# the checker's own tests.
+echo "==== include arrows (scripts/check-includes.sh)"
+if scripts/check-includes.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+"$PY" -m pytest -q -p no:cacheprovider tests/scripts >"$out/scripts.log" 2>&1
+cat "$out/scripts.log"
+count "$out/scripts.log"
+grep -qE '[0-9]+ (passed|failed)' "$out/scripts.log" || failed=$((failed + 1))  # pytest itself broke
+
 bash tests/images/cached.sh build.sh >/dev/null && bash tests/images/cached.sh build-rpm.sh >/dev/null
 for BUILD in $RUNS; do
   suite "$BUILD" &

@@ -20,7 +20,7 @@ struct webhook {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stop, kicked;
+	int stop;
 };
 
 static size_t discard(char *p, size_t size, size_t n, void *ctx)
@@ -95,13 +95,12 @@ static void *deliver_main(void *arg)
 		if (n == WEBHOOK_BATCH && !failed)
 			continue;
 		pthread_mutex_lock(&w->mu);
-		if (!w->stop && !w->kicked) {
+		if (!w->stop) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
 		}
-		w->kicked = 0;
 		pthread_mutex_unlock(&w->mu);
 	}
 	if (c)
@@ -126,16 +125,6 @@ struct webhook *webhook_start(struct meta *meta, const char *url)
 		return NULL;
 	}
 	return w;
-}
-
-void webhook_kick(struct webhook *w)
-{
-	if (!w)
-		return;
-	pthread_mutex_lock(&w->mu);
-	w->kicked = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
 }
 
 void webhook_stop(struct webhook *w)

@@ -12,7 +12,6 @@ struct webhook;
 
 /* Returns an owned deliverer (running), or NULL on failure. url and meta are borrowed. */
 struct webhook *webhook_start(struct meta *meta, const char *url);
-void webhook_kick(struct webhook *w);
 void webhook_stop(struct webhook *w);
 
 /* The outbox event of a completed assessment (the scanner's outbox_payload): owned JSON text

@@ -11,14 +11,17 @@ struct arena {
 
 /* Returns zeroed memory owned by the arena; aborts on out-of-memory (as malloc failure in a
  * request is not recoverable in any useful way). */
+void *arena_alloc(struct arena *a, size_t n);
 /* The same without zeroing, for memory the caller fills at once (grown arrays). */
 void *arena_alloc_uninit(struct arena *a, size_t n);
-void *arena_alloc(struct arena *a, size_t n);
 /* Returns an arena-owned NUL-terminated copy of (s, n). */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 /* Returns an arena-owned formatted string. */
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets *why to an arena-owned reason formatted as arena_printf does and returns err: the error
+ * path of a parser in one line, `return arena_fail(a, why, DD_E_MANIFEST_INVALID, "...", x);`. */
+int arena_fail(struct arena *a, const char **why, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void arena_free(struct arena *a);
 
 /* Called, when set, with the size asked for just before an allocation failure aborts: the

@@ -1,5 +1,6 @@
 /* banned.h: libc calls that invite overflows, banned at compile time (git's banned.h).
- * Included last by every source file through the Makefile's -include. */
+ * Included at the end of dd.h, which every drydock source file includes first, so a banned
+ * call fails to compile wherever it is written after that. */
 #ifndef DD_BANNED_H
 #define DD_BANNED_H
 #define DD_BANNED(f) sorry_##f##_is_banned

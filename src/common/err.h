@@ -61,6 +61,5 @@ enum dd_err {
 const char *dd_err_message(int err);
 const char *dd_err_oci_code(int err);
 int dd_err_http_status(int err);
-const char *dd_err_name(int err);
 
 #endif

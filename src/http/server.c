@@ -58,8 +58,6 @@ static int64_t now_ns(void)
 
 /* ---- responses (handler threads) ---- */
 
-int http_responded(struct http_req *r) { return r->resp != NULL; }
-
 static void resp_release(struct http_resp *rs)
 {
 	if (!rs)
@@ -187,15 +185,6 @@ const char *http_query(struct http_req *r, const char *name)
 		if (!strcmp(s->query[i].name, name))
 			return s->query[i].value;
 	return NULL;
-}
-
-int http_has_query(struct http_req *r, const char *name)
-{
-	struct http_stream *s = r->stream;
-	for (int i = 0; i < s->nquery; i++)
-		if (!strcmp(s->query[i].name, name))
-			return 1;
-	return 0;
 }
 
 void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx)

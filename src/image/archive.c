@@ -12,12 +12,6 @@
 #include <archive_entry.h>
 #include <jansson.h>
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_IMAGE_INVALID;
-}
-
 /* Unpacks the archive at path into dir. */
 static int unpack(struct arena *a, const char *path, const char *dir, const char **why)
 {
@@ -26,7 +20,7 @@ static int unpack(struct arena *a, const char *path, const char *dir, const char
 		return DD_E_NOMEM;
 	int rc = 0;
 	if (archive_read_open_filename(ar, path, 1 << 20) != ARCHIVE_OK) {
-		rc = bad(a, why, "not a tar archive: %s", archive_error_string(ar));
+		rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "not a tar archive: %s", archive_error_string(ar));
 		goto out;
 	}
 	uint64_t total = 0, entries = 0;
@@ -34,7 +28,7 @@ static int unpack(struct arena *a, const char *path, const char *dir, const char
 	int r;
 	while ((r = archive_read_next_header(ar, &ent)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		if (++entries > 100000) {
-			rc = bad(a, why, "%s", "image archive has more than 100000 entries");
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "image archive has more than 100000 entries");
 			break;
 		}
 		const char *name = archive_entry_pathname(ent);
@@ -52,12 +46,12 @@ static int unpack(struct arena *a, const char *path, const char *dir, const char
 		char *parent = arena_strdup(a, dest);
 		*strrchr(parent, '/') = 0;
 		if (util_mkdirs(parent)) {
-			rc = bad(a, why, "cannot unpack into '%s'", parent);
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot unpack into '%s'", parent);
 			break;
 		}
 		int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0) {
-			rc = bad(a, why, "cannot write '%s'", dest);
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot write '%s'", dest);
 			break;
 		}
 		const void *blk;
@@ -66,22 +60,22 @@ static int unpack(struct arena *a, const char *path, const char *dir, const char
 		while ((r = archive_read_data_block(ar, &blk, &n, &off)) == ARCHIVE_OK) {
 			total += n;
 			if (total > (uint64_t)DD_MAX_LAYER_BYTES) {
-				rc = bad(a, why, "%s", "image archive larger than 64 GiB");
+				rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "image archive larger than 64 GiB");
 				break;
 			}
 			if (pwrite(fd, blk, n, off) != (ssize_t)n) {
-				rc = bad(a, why, "cannot write '%s'", dest);
+				rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot write '%s'", dest);
 				break;
 			}
 		}
 		close(fd);
 		if (!rc && r != ARCHIVE_EOF)
-			rc = bad(a, why, "damaged archive: %s", archive_error_string(ar));
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "damaged archive: %s", archive_error_string(ar));
 		if (rc)
 			break;
 	}
 	if (!rc && r != ARCHIVE_EOF)
-		rc = bad(a, why, "damaged archive: %s", archive_error_string(ar));
+		rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "damaged archive: %s", archive_error_string(ar));
 out:
 	archive_read_free(ar);
 	return rc;
@@ -93,13 +87,14 @@ static int open_docker(struct arena *a, const char *dir, const char *tag, struct
 	char *data;
 	size_t len;
 	if (util_read_file(arena_printf(a, "%s/manifest.json", dir), DD_MAX_MANIFEST_BYTES, &data, &len))
-		return bad(a, why, "%s", "neither an oci-archive (no oci-layout) nor a docker-archive (no manifest.json)");
+		return arena_fail(a, why, DD_E_IMAGE_INVALID,
+				  "neither an oci-archive (no oci-layout) nor a docker-archive (no manifest.json)");
 	json_error_t err;
 	json_t *m = json_loadb(data, len, 0, &err);
 	free(data);
 	if (!json_is_array(m)) {
 		json_decref(m);
-		return bad(a, why, "manifest.json is not a JSON array: %s", err.text);
+		return arena_fail(a, why, DD_E_IMAGE_INVALID, "manifest.json is not a JSON array: %s", err.text);
 	}
 	json_t *pick = NULL, *e, *t;
 	size_t i, j;
@@ -122,8 +117,8 @@ static int open_docker(struct arena *a, const char *dir, const char *tag, struct
 	int rc = 0;
 	json_t *layers = json_object_get(pick, "Layers");
 	if (!pick || !json_is_array(layers)) {
-		rc = bad(a, why, tag ? "no image tagged '%s' in the archive" : "%s",
-			 tag ? tag : "manifest.json names no image with layers");
+		rc = tag ? arena_fail(a, why, DD_E_IMAGE_INVALID, "no image tagged '%s' in the archive", tag)
+			 : arena_fail(a, why, DD_E_IMAGE_INVALID, "manifest.json names no image with layers");
 		goto out;
 	}
 	if ((rc = image_check_layer_count(a, "manifest.json's image", json_array_size(layers), why)))
@@ -135,7 +130,7 @@ static int open_docker(struct arena *a, const char *dir, const char *tag, struct
 	{
 		const char *p = json_string_value(e);
 		if (!p || p[0] == '/' || strstr(p, "..")) {
-			rc = bad(a, why, "%s", "manifest.json names a layer outside the archive");
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "manifest.json names a layer outside the archive");
 			goto out;
 		}
 		out->layers[i].file = arena_printf(a, "%s/%s", dir, p);

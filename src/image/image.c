@@ -15,12 +15,6 @@
 #include <jansson.h>
 #include <sys/utsname.h>
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_IMAGE_INVALID;
-}
-
 /* Loads a JSON blob of the layout, verifying its digest. Returns owned json or NULL. */
 static json_t *load_blob(struct arena *a, const char *dir, const char *digest, const char **why)
 {
@@ -171,12 +165,13 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 	char *data;
 	size_t len;
 	if (util_read_file(arena_printf(a, "%s/index.json", dir), DD_MAX_MANIFEST_BYTES, &data, &len))
-		return bad(a, why, "'%s' has no readable index.json: not an OCI image layout", dir);
+		return arena_fail(a, why, DD_E_IMAGE_INVALID, "'%s' has no readable index.json: not an OCI image layout",
+				  dir);
 	json_error_t err;
 	json_t *index = json_loadb(data, len, 0, &err);
 	free(data);
 	if (!index)
-		return bad(a, why, "index.json is not JSON: %s", err.text);
+		return arena_fail(a, why, DD_E_IMAGE_INVALID, "index.json is not JSON: %s", err.text);
 	int rc = 0;
 	json_t *root = NULL, *manifests = json_object_get(index, "manifests"), *desc = NULL, *d;
 	size_t i;
@@ -191,13 +186,14 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 		}
 	}
 	if (!desc) {
-		rc = bad(a, why, tag ? "no image tagged '%s' in the layout" : "%s", tag ? tag : "the layout's index.json lists no image");
+		rc = tag ? arena_fail(a, why, DD_E_IMAGE_INVALID, "no image tagged '%s' in the layout", tag)
+			 : arena_fail(a, why, DD_E_IMAGE_INVALID, "the layout's index.json lists no image");
 		goto out;
 	}
 	for (int depth = 0; depth < 4; depth++) {
 		const char *digest = json_string_value(json_object_get(desc, "digest"));
 		if (!digest) {
-			rc = bad(a, why, "%s", "a descriptor has no digest");
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "a descriptor has no digest");
 			goto out;
 		}
 		digest = arena_strdup(a, digest); /* desc may belong to root, released next */
@@ -220,7 +216,7 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 	}
 	json_t *layers = json_object_get(root, "layers");
 	if (!json_is_array(layers)) {
-		rc = bad(a, why, "manifest %s has no layers array", out->manifest_digest);
+		rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "manifest %s has no layers array", out->manifest_digest);
 		goto out;
 	}
 	if ((rc = image_check_layer_count(a, arena_printf(a, "manifest %s", out->manifest_digest), json_array_size(layers), why)))
@@ -233,7 +229,7 @@ int image_open_oci_layout(struct arena *a, const char *dir, const char *tag, str
 		const char *digest = json_string_value(json_object_get(d, "digest")), *dwhy;
 		struct digest dg;
 		if (!digest || digest_parse(digest, strlen(digest), &dg, &dwhy)) {
-			rc = bad(a, why, "layer %s has no valid digest", arena_printf(a, "%zu", i));
+			rc = arena_fail(a, why, DD_E_IMAGE_INVALID, "layer %zu has no valid digest", i);
 			goto out;
 		}
 		l->digest = arena_strdup(a, digest);

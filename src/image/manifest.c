@@ -49,27 +49,21 @@ static const char *bare_type(struct arena *a, const char *ct)
 	return arena_strndup(a, ct, n);
 }
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_MANIFEST_INVALID;
-}
-
 /* Checks a descriptor object; on success *digest is its digest (arena copy) and *size its size
  * (when size is not NULL), and *out (when not NULL) the whole descriptor. */
 static int check_descriptor_full(struct arena *a, json_t *d, const char *where, const char **digest, int64_t *size,
 				 struct manifest_desc *out, const char **why)
 {
 	if (!json_is_object(d))
-		return bad(a, why, "%s is not a descriptor object", where);
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "%s is not a descriptor object", where);
 	json_t *mt = json_object_get(d, "mediaType"), *dg = json_object_get(d, "digest"),
 	       *sz = json_object_get(d, "size");
 	if (!json_is_string(mt))
-		return bad(a, why, "%s lacks a string mediaType", where);
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "%s lacks a string mediaType", where);
 	if (!json_is_string(dg))
-		return bad(a, why, "%s lacks a string digest", where);
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "%s lacks a string digest", where);
 	if (!json_is_integer(sz) || json_integer_value(sz) < 0)
-		return bad(a, why, "%s lacks a non-negative integer size", where);
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "%s lacks a non-negative integer size", where);
 	struct digest parsed;
 	const char *dwhy;
 	if (digest_parse(json_string_value(dg), json_string_length(dg), &parsed, &dwhy)) {
@@ -106,20 +100,22 @@ static int nondistributable(const char *mt)
 static int parse_root(struct arena *a, json_t *root, const char *ct, struct manifest_info *out, const char **why)
 {
 	if (!json_is_object(root))
-		return bad(a, why, "%s", "manifest is not a JSON object");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest is not a JSON object");
 	json_t *sv = json_object_get(root, "schemaVersion");
 	if (!json_is_integer(sv))
-		return bad(a, why, "%s", "manifest lacks an integer schemaVersion");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest lacks an integer schemaVersion");
 	if (json_integer_value(sv) != 2)
-		return bad(a, why, "%s", "only schemaVersion 2 is supported (Docker schema1 is not)");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID,
+				  "only schemaVersion 2 is supported (Docker schema1 is not)");
 	json_t *mt = json_object_get(root, "mediaType");
 	if (mt && !json_is_string(mt))
-		return bad(a, why, "%s", "mediaType is not a string");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "mediaType is not a string");
 	const char *body_type = mt ? json_string_value(mt) : NULL;
 	const char *type = body_type;
 	if (ct && *ct && strcmp(ct, "application/json") && strcmp(ct, "application/octet-stream")) {
 		if (body_type && strcmp(body_type, ct))
-			return bad(a, why, "Content-Type does not match the manifest's mediaType '%s'", body_type);
+			return arena_fail(a, why, DD_E_MANIFEST_INVALID,
+					  "Content-Type does not match the manifest's mediaType '%s'", body_type);
 		type = ct;
 	}
 	json_t *manifests = json_object_get(root, "manifests"), *layers = json_object_get(root, "layers"),
@@ -127,7 +123,7 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 	if (!type) /* no mediaType and no telling Content-Type: an OCI document by its shape */
 		type = manifests ? MT_OCI_INDEX : MT_OCI_MANIFEST;
 	if (!manifest_type_known(type))
-		return bad(a, why, "unsupported manifest media type '%s'", type);
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "unsupported manifest media type '%s'", type);
 	out->media_type = arena_strdup(a, type);
 	out->is_index = !strcmp(type, MT_OCI_INDEX) || !strcmp(type, MT_DOCKER_LIST);
 	out->artifact_type = "";
@@ -136,7 +132,7 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 
 	json_t *at = json_object_get(root, "artifactType");
 	if (at && !json_is_string(at))
-		return bad(a, why, "%s", "artifactType is not a string");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "artifactType is not a string");
 	if (at)
 		out->artifact_type = arena_strdup(a, json_string_value(at));
 
@@ -149,10 +145,14 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 	json_t *ann = json_object_get(root, "annotations");
 	if (ann) {
 		if (!json_is_object(ann))
-			return bad(a, why, "%s", "annotations is not an object");
+			return arena_fail(a, why, DD_E_MANIFEST_INVALID, "annotations is not an object");
 		const char *k;
 		json_t *v;
-		json_object_foreach(ann, k, v) if (!json_is_string(v)) return bad(a, why, "annotation '%s' is not a string", k);
+		json_object_foreach(ann, k, v)
+		{
+			if (!json_is_string(v))
+				return arena_fail(a, why, DD_E_MANIFEST_INVALID, "annotation '%s' is not a string", k);
+		}
 		char *text = json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!text)
 			return DD_E_NOMEM;
@@ -162,12 +162,12 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 
 	if (out->is_index) {
 		if (!json_is_array(manifests))
-			return bad(a, why, "%s", "index lacks a manifests array");
+			return arena_fail(a, why, DD_E_MANIFEST_INVALID, "index lacks a manifests array");
 		if (config || layers)
-			return bad(a, why, "%s", "an index has no config or layers");
+			return arena_fail(a, why, DD_E_MANIFEST_INVALID, "an index has no config or layers");
 		size_t n = json_array_size(manifests);
 		if (n > DD_MAX_DESCRIPTORS)
-			return bad(a, why, "%s", "index has more than 10000 manifests");
+			return arena_fail(a, why, DD_E_MANIFEST_INVALID, "index has more than 10000 manifests");
 		out->refs = arena_alloc(a, (n ? n : 1) * sizeof(*out->refs));
 		out->manifests = arena_alloc(a, (n ? n : 1) * sizeof(*out->manifests));
 		for (size_t i = 0; i < n; i++) {
@@ -182,14 +182,14 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 		return 0;
 	}
 	if (manifests)
-		return bad(a, why, "%s", "an image manifest has no manifests array");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "an image manifest has no manifests array");
 	if (!config)
-		return bad(a, why, "%s", "image manifest lacks config");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "image manifest lacks config");
 	if (!json_is_array(layers))
-		return bad(a, why, "%s", "image manifest lacks a layers array");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "image manifest lacks a layers array");
 	size_t n = json_array_size(layers);
 	if (n > DD_MAX_DESCRIPTORS)
-		return bad(a, why, "%s", "manifest has more than 10000 layers");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest has more than 10000 layers");
 	out->refs = arena_alloc(a, (n + 1) * sizeof(*out->refs));
 	out->layers = arena_alloc(a, (n ? n : 1) * sizeof(*out->layers));
 	int rc = check_descriptor_full(a, config, "config", &out->refs[0].digest, &out->refs[0].size, &out->config, why);
@@ -223,11 +223,11 @@ int manifest_parse(struct arena *a, const char *data, size_t len, const char *co
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
 	if (len == 0)
-		return bad(a, why, "%s", "manifest is empty");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest is empty");
 	if (len > DD_MAX_MANIFEST_BYTES)
-		return bad(a, why, "%s", "manifest larger than 4 MiB");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest larger than 4 MiB");
 	if (!json_depth_ok(data, len, DD_MAX_JSON_DEPTH))
-		return bad(a, why, "%s", "manifest JSON nested deeper than 64 levels");
+		return arena_fail(a, why, DD_E_MANIFEST_INVALID, "manifest JSON nested deeper than 64 levels");
 	json_error_t err;
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!root) {

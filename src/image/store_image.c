@@ -7,19 +7,14 @@
 #include "image/manifest.h"
 #include "store/meta.h"
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_IMAGE_INVALID;
-}
-
 int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs, const char *ref, struct image *out,
 		     const char **why)
 {
 	struct meta *m;
 	*why = NULL;
 	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
-		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
+		return arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot open the metadata of data directory '%s'",
+				  data_dir);
 	int rc = image_open_store_meta(a, m, bs, ref, out, why);
 	m->ops->free(m);
 	return rc;
@@ -50,7 +45,7 @@ int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs,
 		if (!info.is_index)
 			break;
 		if (depth == 3)
-			return bad(a, why, "'%s' is an index of indexes nested too deep", ref);
+			return arena_fail(a, why, DD_E_IMAGE_INVALID, "'%s' is an index of indexes nested too deep", ref);
 		const struct manifest_desc *pick = image_pick_manifest(a, &info, out);
 		if (!pick) {
 			*why = arena_printf(a, "index of '%s' has no such linux platform", ref);

@@ -42,6 +42,65 @@ int registry_purge_uploads(struct registry *reg, int64_t max_age);
  * JSON, as Distribution does. */
 struct http_app registry_app(struct registry *reg);
 
+/* The states of an upload session (uploads.c), written down as SQLite's pager.c writes down
+ * its own. A session is three things: its row in the uploads table of the metadata store
+ * (store/meta.h: repo, the acknowledged offset, `updated` for the janitor, owner and `touched`
+ * for the per-account cap), its staging file uploads/<id> in the blob store
+ * (store/blobstore.h), and its entry in the in-memory upload_table (busy flag, running hash,
+ * the upload watcher reading it as it arrives, events/events.h), which a restart loses.
+ *
+ *          file created      row inserted
+ *   POST ──────────────► STAGED ─────────────► OPEN(n) ◄─────────────────────┐
+ *                          │                    │   ▲                        │ PATCH synced and
+ *               refused by │       PATCH or PUT │   │ a failure, a client    │ acknowledged:
+ *               a cap      │     takes the lock ▼   │ gone: cut back to n    │ OPEN(n + bytes)
+ *                          │                  BUSY(n) ───────────────────────┘
+ *                          │                    │ PUT, the digest matches
+ *                          │                    ▼
+ *                          │               COMMITTING ──────► GONE
+ *                          └────────────────────────────────► GONE
+ *   OPEN ── DELETE, janitor (idle > upload-max-age), owner's cap ──► CANCELLING ──► GONE
+ *
+ * STAGED: the staging file exists (empty), no row. session_create creates the file first and
+ *   the row second (upload_create counts the caps; at the per-account cap evict_oldest cancels
+ *   the owner's least recently touched session that no request is using, and it tries again,
+ *   at most 4 times), so creating a session never leaves a row without its file. A cap that
+ *   still refuses removes the file and answers 429. A monolithic POST ?digest= stays STAGED
+ *   all its life: it never gets a row, its table entry is marked busy so the janitor leaves the
+ *   file alone, and finish_put commits the file or uploads_done removes it. Crash: the file is
+ *   an orphan no request can name; registry_purge_uploads (purge_orphan) removes it once it is
+ *   older than upload-max-age.
+ * OPEN(n): row and file agree. The row's offset n is what the client was told (202, Range
+ *   0-(n-1)) and the first n bytes of the file are on disk (fdatasync'ed before the row
+ *   moved); GET answers 204 with the same Range. The hash of those n bytes may be kept in the
+ *   table. Crash: nothing is lost; the hash is rebuilt from the n bytes (rehash) on next use.
+ * BUSY(n): one PATCH or PUT holds the session (session_open: table_acquire; another request
+ *   gets DD_E_BUSY, 409). session_open cuts the file back to n (bytes of a request never
+ *   acknowledged) and checks that Content-Range starts at n (else 416 naming n); the body is
+ *   appended beyond n. A PATCH ends in end_request: upload_sync, then upload_set_offset moves
+ *   the row: OPEN(n + bytes), 202. An error while writing, a Content-Range whose length was
+ *   not what came, a PUT whose digest does not match (undo) or a client gone mid-body
+ *   (uploads_done) cut the file back to n: OPEN(n) again. Crash: the row still says n and the
+ *   bytes past it are cut off when the session is next opened, so it resumes at n. A row
+ *   update that committed before the 202 went out moves the session all the same: a retry
+ *   whose Content-Range starts at n gets 416 with the new Range.
+ * COMMITTING: finish_put, holding the blob store's gc lock shared: upload_commit fsyncs the
+ *   file and renames it to blobs/<alg>/<xx>/<hex> (it leaves uploads/), blob_link records the
+ *   blob in the repository, upload_delete removes the row, and the client gets 201. Crash
+ *   before the rename: still OPEN, and the client's retry of the PUT works. Crash after it:
+ *   the row has no file; the next request that names the session forgets the row
+ *   (forget_if_orphan, BLOB_UPLOAD_UNKNOWN), as the janitor does once it is stale, and the
+ *   client pushes the blob again. A renamed blob that was not linked yet has no record, and gc
+ *   removes it after its grace period.
+ * CANCELLING: a DELETE (uploads_begin; refused while the session is busy) and session_cancel
+ *   (the janitor's stale sessions, evict_oldest; both skip a busy session) delete the row
+ *   first and the file second. Crash between the two: an orphan file, purged as in STAGED.
+ * GONE: neither row nor file; a request that names the id gets BLOB_UPLOAD_UNKNOWN.
+ *
+ * After a restart the table is empty, so no session is busy and every OPEN session resumes at
+ * its row's offset. The janitor (registry_purge_uploads) runs at start and then every half
+ * upload-max-age (at most hourly). */
+
 /* ---- internal to the registry module ---- */
 
 enum body_mode { BODY_DISCARD, BODY_UPLOAD, BODY_MANIFEST, BODY_TOKEN };

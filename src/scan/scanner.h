@@ -10,6 +10,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The states of a scan job, written down as SQLite's pager.c writes down its own. A job is a
+ * row of the scan_jobs table of the metadata store (store/meta.h, meta_sqlite.c): at most one
+ * per (repository, manifest digest), with a priority (SCAN_PUSH 0 runs before SCAN_REASSESS
+ * 1) and a state (0 QUEUED, 1 RUNNING). The row is the job: storing the assessment deletes it.
+ *
+ *   manifest_put (SCAN_PUSH) ──────────────────────┐
+ *   scan_enqueue_stale (SCAN_REASSESS) ────────────┤
+ *   scan_recover: a manifest never assessed ───────┤
+ *                                                  ▼
+ *                  ┌─ scan_recover, at start ──► QUEUED ◄── queued again: no new row, a push
+ *                  │                               │        raises the priority to SCAN_PUSH
+ *                  │                               │ scan_claim (a worker, a database in place)
+ *                  │                               ▼
+ *                  └─────────────────────────── RUNNING
+ *                                                  │ scan_complete: the assessment stored
+ *                                                  ▼
+ *                                                NO JOB ◄── manifest_delete, in either state
+ *
+ * NO JOB: the manifest has an assessment, or was never queued (pushed with scanning off). A
+ *   manifest PUT queues a SCAN_PUSH job in the transaction that stores the manifest
+ *   (manifest_put's queue_scan: the registry's scan_on_push), then wakes the workers
+ *   (EVENT_MANIFEST_PUT, scanner_kick). When the watcher puts a database in place (the first at
+ *   start, then each new generation), scan_enqueue_stale queues a SCAN_REASSESS job for every
+ *   assessment with a stored inventory that another generation made or that Failed. Crash: a
+ *   manifest stored is never without its job; at start scan_recover also queues a SCAN_PUSH job
+ *   for every manifest with neither an assessment nor a job (pushed while scanning was off, or
+ *   stored before scanning was).
+ * QUEUED (0): waiting for a worker. scan_claim takes the lowest priority number, oldest job
+ *   (lowest id) first, and marks what it took RUNNING in one transaction: one job when pushes
+ *   are waiting, else up to SCANNER_BATCH re-assessments. Nothing is claimed while no usable
+ *   database is in place: jobs wait QUEUED. Queuing a job that exists adds no row: a push keeps
+ *   the more urgent priority (an upsert, which leaves a RUNNING job RUNNING), a re-assessment
+ *   leaves the job as it is. Crash: nothing is lost; the job is claimed after the restart.
+ * RUNNING (1): claimed by a worker of this process, which reads the image (the layer cache, or
+ *   the stored inventory for a re-assessment), matches it and builds the assessment; a worker
+ *   finishes the batch in hand before scanner_stop returns. scan_complete then, in one
+ *   transaction per batch, deletes the job, stores the assessment, counts a push's scan in
+ *   scan_usage and adds its event to the webhook outbox (outbox_payload, when a webhook is
+ *   configured). A job whose row is gone (its manifest deleted meanwhile) is dropped with its
+ *   result. A batch whose scan_complete fails (logged) stays RUNNING until the next start:
+ *   nothing claims a RUNNING job. Crash: nothing of the job was stored, since all of it commits
+ *   with the job's deletion; scanner_start's scan_recover puts every RUNNING job back to
+ *   QUEUED, and it runs again from the start, so its webhook event is still sent once.
+ *
+ * manifest_delete deletes the job with the manifest, its tags and its assessment. The security
+ * API shows a manifest with a job and no assessment as "Queued" or "Scanning"
+ * (scan_job_state); /metrics counts both states (scan_queue_depth). The queue of committed
+ * layers to read ahead (the layer threads) is memory only and no part of a job: an entry a
+ * restart loses costs only a layer read by the image's scan. */
+
 struct blobstore;
 struct meta;
 struct scanner;

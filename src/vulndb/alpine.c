@@ -9,12 +9,6 @@
 
 #define SECDB_MAX_RECORDS 1000000
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_FEED_INVALID;
-}
-
 /* Appends a record for (origin, id) fixed in `fixed` (arena strings). */
 static int add(struct arena *a, struct alpine_secdb *db, size_t *cap, const char *eco, const char *origin,
 	       const char *id, const char *fixed)
@@ -54,12 +48,12 @@ int alpine_secdb_parse(struct arena *a, const char *data, size_t len, struct alp
 	json_error_t err;
 	json_t *root = json_loadb(data, len, 0, &err);
 	if (!root)
-		return bad(a, why, "secdb is not JSON: %s", err.text);
+		return arena_fail(a, why, DD_E_FEED_INVALID, "secdb is not JSON: %s", err.text);
 	int rc = 0;
 	const char *branch = json_string_value(json_object_get(root, "distroversion"));
 	json_t *pkgs = json_object_get(root, "packages");
 	if (!branch || !json_is_array(pkgs)) {
-		rc = bad(a, why, "%s", "not an Alpine secdb file (no distroversion or packages)");
+		rc = arena_fail(a, why, DD_E_FEED_INVALID, "not an Alpine secdb file (no distroversion or packages)");
 		goto out;
 	}
 	out->branch = arena_strdup(a, branch);

@@ -6,12 +6,6 @@
 
 #define OSV_MAX_ITEMS 100000 /* affected entries, events, versions, references per record */
 
-static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
-{
-	*why = arena_printf(a, fmt, arg);
-	return DD_E_FEED_INVALID;
-}
-
 static const char *str(struct arena *a, json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -40,7 +34,7 @@ static int parse_range(struct arena *a, json_t *r, struct osv_range *out, const 
 {
 	const char *type = json_string_value(json_object_get(r, "type"));
 	if (!type)
-		return bad(a, why, "%s", "range without a type");
+		return arena_fail(a, why, DD_E_FEED_INVALID, "range without a type");
 	if (!strcmp(type, "ECOSYSTEM"))
 		out->type = OSV_RANGE_ECOSYSTEM;
 	else if (!strcmp(type, "SEMVER"))
@@ -48,10 +42,10 @@ static int parse_range(struct arena *a, json_t *r, struct osv_range *out, const 
 	else if (!strcmp(type, "GIT"))
 		out->type = OSV_RANGE_GIT;
 	else
-		return bad(a, why, "unknown range type '%s'", type);
+		return arena_fail(a, why, DD_E_FEED_INVALID, "unknown range type '%s'", type);
 	json_t *events = json_object_get(r, "events");
 	if (!json_is_array(events) || json_array_size(events) > OSV_MAX_ITEMS)
-		return bad(a, why, "%s", "range without an events array");
+		return arena_fail(a, why, DD_E_FEED_INVALID, "range without an events array");
 	out->events = arena_alloc(a, (json_array_size(events) + 1) * sizeof(*out->events));
 	static const char *const keys[] = {"introduced", "fixed", "last_affected", "limit"};
 	json_t *e;
@@ -69,7 +63,8 @@ static int parse_range(struct arena *a, json_t *r, struct osv_range *out, const 
 			}
 		}
 		if (!found)
-			return bad(a, why, "%s", "event without introduced, fixed, last_affected or limit");
+			return arena_fail(a, why, DD_E_FEED_INVALID,
+					  "event without introduced, fixed, last_affected or limit");
 	}
 	return 0;
 }
@@ -81,10 +76,10 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 	json_error_t err;
 	json_t *root = json_loadb(data, len, 0, &err);
 	if (!root)
-		return bad(a, why, "not JSON: %s", err.text);
+		return arena_fail(a, why, DD_E_FEED_INVALID, "not JSON: %s", err.text);
 	int rc = 0;
 	if (!json_is_object(root) || !(out->id = str(a, root, "id")) || !*out->id) {
-		rc = bad(a, why, "%s", "not an OSV record (no id)");
+		rc = arena_fail(a, why, DD_E_FEED_INVALID, "not an OSV record (no id)");
 		goto out;
 	}
 	out->summary = str(a, root, "summary");
@@ -118,7 +113,7 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 		}
 	}
 	if (aff && (!json_is_array(aff) || json_array_size(aff) > OSV_MAX_ITEMS)) {
-		rc = bad(a, why, "%s: affected is not an array", out->id);
+		rc = arena_fail(a, why, DD_E_FEED_INVALID, "%s: affected is not an array", out->id);
 		goto out;
 	}
 	out->affected = arena_alloc(a, (json_array_size(aff) + 1) * sizeof(*out->affected));
@@ -132,7 +127,7 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 		x->versions = strings(a, json_object_get(s, "versions"), &x->nversions);
 		x->urgency = str(a, json_object_get(s, "ecosystem_specific"), "urgency");
 		if (ranges && (!json_is_array(ranges) || json_array_size(ranges) > OSV_MAX_ITEMS)) {
-			rc = bad(a, why, "%s: ranges is not an array", out->id);
+			rc = arena_fail(a, why, DD_E_FEED_INVALID, "%s: ranges is not an array", out->id);
 			goto out;
 		}
 		x->ranges = arena_alloc(a, (json_array_size(ranges) + 1) * sizeof(*x->ranges));

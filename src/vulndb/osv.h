@@ -1,8 +1,8 @@
 /* osv.h: one OSV record (https://ossf.github.io/osv-schema/, 1.6) parsed from untrusted JSON
  * into what drydock keeps: ids, texts, times, severity, references, and per affected package
- * its ecosystem, name, ranges (events in the feed's order) and explicit versions. This is the
- * first piece of the vulnerability database (issue 4): the compiled database file, the other
- * feed formats and `drydock db` are not built yet. */
+ * its ecosystem, name, ranges (events in the feed's order) and explicit versions. The other
+ * feed readers (alpine.h, distro.h) produce the same records, the builder's one input shape
+ * (vulndb.h). */
 #ifndef DD_OSV_H
 #define DD_OSV_H
 #include <stddef.h>

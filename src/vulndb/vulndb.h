@@ -1,8 +1,9 @@
 /* vulndb.h: the compiled vulnerability database: one file, opened read-only with mmap and
  * shared by every scan (the server swaps in a new generation atomically), and the builder
- * that turns feed records into that file. The layout is in format.h; the feed readers that
- * feed the builder are osv.c, alpine.c, debian_tracker.c and ubuntu.c, and import.c picks
- * the right one for a path. */
+ * that turns feed records into that file (build.c; reading it is vulndb.c, severities
+ * severity.c). The layout is in format.h; the feed readers that feed the builder are osv.c,
+ * alpine.c and distro.c (the Debian and Ubuntu trackers), feed.c reads the files they come in,
+ * and import.c recognises each file's format from its content. */
 #ifndef DD_VULNDB_H
 #define DD_VULNDB_H
 #include <stddef.h>

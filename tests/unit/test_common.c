@@ -124,6 +124,10 @@ static void test_arena(void)
 	char *big = arena_alloc(&a, 100000);
 	CHECK(big[99999] == 0);
 	CHECK_STR(arena_strndup(&a, "abcdef", 3), "abc");
+	const char *why = NULL;
+	int rc = arena_fail(&a, &why, DD_E_MANIFEST_INVALID, "'%s' has %zu layers", "x", (size_t)3);
+	CHECK(rc == DD_E_MANIFEST_INVALID);
+	CHECK(why && !strcmp(why, "'x' has 3 layers"));
 	arena_free(&a);
 	CHECK(a.head == NULL);
 }
