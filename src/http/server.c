@@ -187,6 +187,15 @@ const char *http_query(struct http_req *r, const char *name)
 	return NULL;
 }
 
+int http_has_query(struct http_req *r, const char *name)
+{
+	struct http_stream *s = r->stream;
+	for (int i = 0; i < s->nquery; i++)
+		if (!strcmp(s->query[i].name, name))
+			return 1;
+	return 0;
+}
+
 void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx)
 {
 	struct http_stream *s = r->stream;

@@ -67,6 +67,8 @@ void http_server_stop(struct http_server *s);
 /* Request accessors: borrowed strings valid for the request, NULL when absent. */
 const char *http_header(struct http_req *r, const char *name);
 const char *http_query(struct http_req *r, const char *name);
+/* 1 when the query string has `name`, even with an empty value. */
+int http_has_query(struct http_req *r, const char *name);
 
 /* Calls fn for every value of query parameter `name`, in order (scope= may repeat). */
 void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx);
