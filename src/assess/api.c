@@ -12,7 +12,9 @@
 #include "registry/registry.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
 #include "store/space.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
@@ -47,8 +49,8 @@ static const char *state_of(struct registry *reg, struct arena *a, const char *r
 {
 	struct meta *m = reg->meta;
 	int job = -1;
-	*has = !m->ops->assessment_get(m, a, repo, digest, rec);
-	m->ops->scan_job_state(m, repo, digest, &job);
+	*has = !m->scans->assessment_get(m, a, repo, digest, rec);
+	m->scans->scan_job_state(m, repo, digest, &job);
 	*pending = job >= 0;
 	if (*has)
 		return rec->status;
@@ -95,7 +97,7 @@ static void image_handle(struct http_req *r, struct registry *reg)
 	if (reg_access(r, repo, ACCESS_SECURITY_READ))
 		return;
 	struct manifest_rec m;
-	int rc = reg->meta->ops->manifest_get(reg->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
+	int rc = reg->meta->repos->manifest_get(reg->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
 	if (rc) {
 		reg_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
 		return;
@@ -166,7 +168,7 @@ static const char *add_counts(struct registry *reg, struct arena *a, const struc
 		return listed->status;
 	}
 	struct assessment_rec full;
-	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full))
+	if (reg->meta->scans->assessment_get(reg->meta, a, listed->repo, listed->digest, &full))
 		return listed->status;
 	json_t *rep = *full.report ? json_loads(full.report, 0, NULL) : NULL;
 	const char *status = rep ? rules_apply(rules, nrules, full.repo, rep, full.status) : full.status;
@@ -216,7 +218,7 @@ static int tally_images(struct registry *reg, struct arena *a, const struct rule
 {
 	struct assessment_rec *v;
 	size_t n;
-	int rc = reg->meta->ops->assessments_list(reg->meta, a, repo, &v, &n);
+	int rc = reg->meta->scans->assessments_list(reg->meta, a, repo, &v, &n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_int_t c[6] = {0}, u = 0;
 		v[i].status = add_counts(reg, a, rules, nrules, &v[i], c, &u);
@@ -246,7 +248,7 @@ static int tally_registry(struct registry *reg, struct arena *a, struct http_req
 	size_t n;
 	int all = !r || access_visible_all(r), rc;
 	if (all && !nrules) {
-		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+		if ((rc = m->scans->assessment_totals(m, a, "", &v, &n)))
 			return rc;
 		int64_t uncounted = 0;
 		for (size_t i = 0; i < n; i++)
@@ -257,7 +259,7 @@ static int tally_registry(struct registry *reg, struct arena *a, struct http_req
 			return 0;
 		}
 	}
-	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+	if ((rc = m->scans->assessment_totals(m, a, NULL, &v, &n)))
 		return rc;
 	for (size_t i = 0, j; i < n; i = j) { /* one repository: entries i..j-1, one per status */
 		int64_t uncounted = 0;
@@ -294,7 +296,7 @@ static void list_handle(struct http_req *r, struct registry *reg, const char *re
 		return;
 	}
 	int64_t queued = 0, running = 0;
-	reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	reg->meta->scans->scan_queue_depth(reg->meta, &queued, &running);
 	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I}", "images_by_status", t.by_status, "findings_by_severity",
 			      sev_object(t.sev), "unfixed_findings", t.unfixed, "queued", (json_int_t)queued, "scanning",
 			      (json_int_t)running);
@@ -312,7 +314,7 @@ static void usage_handle(struct http_req *r, struct registry *reg)
 	const char **ns, **month;
 	int64_t *count;
 	size_t n;
-	if (reg->meta->ops->usage_list(reg->meta, &r->arena, &ns, &month, &count, &n)) {
+	if (reg->meta->scans->usage_list(reg->meta, &r->arena, &ns, &month, &count, &n)) {
 		reg_error(r, DD_E_IO, NULL);
 		return;
 	}
@@ -356,7 +358,7 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 		}
 		if (reg_access_ns(r, ns, ACCESS_SETTINGS))
 			return;
-		if (reg->meta->ops->ns_scanning_set(reg->meta, ns, !strcmp(e, "true"))) {
+		if (reg->meta->scans->ns_scanning_set(reg->meta, ns, !strcmp(e, "true"))) {
 			reg_error(r, DD_E_IO, NULL);
 			return;
 		}
@@ -366,7 +368,7 @@ static void namespace_handle(struct http_req *r, struct registry *reg)
 		return;
 	} else if (reg_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
-	reg->meta->ops->ns_scanning_get(reg->meta, ns, &enabled);
+	reg->meta->scans->ns_scanning_get(reg->meta, ns, &enabled);
 	send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
 }
 
@@ -378,7 +380,7 @@ static void metrics_handle(struct http_req *r, struct registry *reg)
 	if (reg->scanner)
 		scanner_stats(reg->scanner, &st);
 	int64_t queued = 0, running = 0;
-	reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	reg->meta->scans->scan_queue_depth(reg->meta, &queued, &running);
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
@@ -453,7 +455,7 @@ static void health_handle(struct http_req *r, struct registry *reg)
 	if (reg->scanner)
 		scanner_stats(reg->scanner, &st);
 	int64_t queued = 0, running = 0;
-	int rc = reg->meta->ops->scan_queue_depth(reg->meta, &queued, &running);
+	int rc = reg->meta->scans->scan_queue_depth(reg->meta, &queued, &running);
 	struct space_stat sp;
 	int have_space = reg->space && !space_stat(reg->space, &sp);
 	int degraded = rc || (have_space && sp.state != SPACE_OK);
@@ -510,13 +512,13 @@ static void rules_handle(struct http_req *r, struct registry *reg)
 			return;
 		const char *v;
 		const char *key = arena_printf(&r->arena, "suppression/%s", p + 1);
-		int rc = reg->meta->ops->setting_get(reg->meta, &r->arena, key, &v);
+		int rc = reg->meta->admin->setting_get(reg->meta, &r->arena, key, &v);
 		if (rc || (rc = rule_access(r, rule_repository(&r->arena, v), ACCESS_SETTINGS))) {
 			/* a rule the caller may not manage reads as one that does not exist */
 			reg_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
 			return;
 		}
-		reg->meta->ops->setting_delete(reg->meta, key);
+		reg->meta->admin->setting_delete(reg->meta, key);
 		audit_record(r, reg->meta, "rule-delete", p + 1, v);
 		http_respond(r, 204, NULL, "", 0);
 		return;
@@ -529,7 +531,7 @@ static void rules_handle(struct http_req *r, struct registry *reg)
 		return;
 	const char **keys, **values;
 	size_t n;
-	if (reg->meta->ops->settings_list(reg->meta, &r->arena, "suppression/", &keys, &values, &n)) {
+	if (reg->meta->admin->settings_list(reg->meta, &r->arena, "suppression/", &keys, &values, &n)) {
 		reg_error(r, DD_E_IO, NULL);
 		return;
 	}
@@ -572,7 +574,7 @@ static void rule_create(struct http_req *r, struct registry *reg, const char *bo
 	rule.id = id;
 	rule.created = util_now();
 	char *text = rule_to_json(&rule);
-	int rc = text ? reg->meta->ops->setting_put(reg->meta, arena_printf(&r->arena, "suppression/%s", id), text)
+	int rc = text ? reg->meta->admin->setting_put(reg->meta, arena_printf(&r->arena, "suppression/%s", id), text)
 		      : DD_E_NOMEM;
 	if (rc) {
 		free(text);
@@ -605,10 +607,10 @@ static void policy_set(struct http_req *r, struct registry *reg, const char *ns,
 	int rc;
 	if (sev) {
 		char *text = json_dumps(o, JSON_COMPACT);
-		rc = reg->meta->ops->setting_put(reg->meta, key, text ? text : "{}");
+		rc = reg->meta->admin->setting_put(reg->meta, key, text ? text : "{}");
 		free(text);
 	} else
-		rc = reg->meta->ops->setting_delete(reg->meta, key);
+		rc = reg->meta->admin->setting_delete(reg->meta, key);
 	json_decref(o);
 	if (rc) {
 		reg_error(r, rc, NULL);
@@ -716,7 +718,7 @@ static int azure_image_unhealthy(struct registry *reg, struct arena *a, const st
 	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u))
 		return !strcmp(listed->status, "Unhealthy"); /* the stored status stands */
 	struct assessment_rec full;
-	if (reg->meta->ops->assessment_get(reg->meta, a, listed->repo, listed->digest, &full) || !*full.report)
+	if (reg->meta->scans->assessment_get(reg->meta, a, listed->repo, listed->digest, &full) || !*full.report)
 		return 0;
 	json_t *rep = json_loads(full.report, 0, NULL);
 	int unhealthy = !strcmp(rules_apply(rules, nrules, full.repo, rep, full.status), "Unhealthy");
@@ -735,7 +737,7 @@ static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_re
 	int rc;
 	*unhealthy = 0;
 	if (!ns && !nrules && access_visible_all(r)) {
-		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+		if ((rc = m->scans->assessment_totals(m, a, "", &v, &n)))
 			return rc;
 		int64_t uncounted = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -746,7 +748,7 @@ static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_re
 			return 0;
 		*unhealthy = 0;
 	}
-	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+	if ((rc = m->scans->assessment_totals(m, a, NULL, &v, &n)))
 		return rc;
 	for (size_t i = 0, j; i < n && !*unhealthy; i = j) { /* one repository: entries i..j-1 */
 		int64_t uncounted = 0;
@@ -765,7 +767,7 @@ static int azure_unhealthy(struct registry *reg, struct arena *a, struct http_re
 		}
 		struct assessment_rec *img;
 		size_t ni;
-		if ((rc = m->ops->assessments_list(m, a, repo, &img, &ni)))
+		if ((rc = m->scans->assessments_list(m, a, repo, &img, &ni)))
 			return rc;
 		for (size_t k = 0; k < ni && !*unhealthy; k++)
 			*unhealthy = azure_image_unhealthy(reg, a, rules, nrules, &img[k]);
@@ -815,7 +817,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 	size_t n = 0;
 	int unhealthy = 0, more = 0;
 	/* the assessment alone: from the running totals; its sub-assessments: image by image */
-	if (subs ? reg->meta->ops->assessments_list(reg->meta, &r->arena, NULL, &v, &n)
+	if (subs ? reg->meta->scans->assessments_list(reg->meta, &r->arena, NULL, &v, &n)
 		 : azure_unhealthy(reg, &r->arena, r, ns, rules, nrules, &unhealthy)) {
 		reg_error(r, DD_E_IO, NULL);
 		return;
@@ -835,7 +837,7 @@ static void azure_handle(struct http_req *r, struct registry *reg)
 		if ((ns && (strlen(ns) != nl || strncmp(ns, v[i].repo, nl))) || !access_visible(r, v[i].repo))
 			continue;
 		struct assessment_rec full;
-		if (reg->meta->ops->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
+		if (reg->meta->scans->assessment_get(reg->meta, &r->arena, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
 		const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
@@ -898,7 +900,7 @@ static void audit_handle(struct http_req *r, struct registry *reg)
 		max = DD_MAX_AUDIT_PAGE;
 	struct audit_rec *v;
 	size_t n;
-	if (reg->meta->ops->audit_list(reg->meta, &r->arena, after, (size_t)max, &v, &n)) {
+	if (reg->meta->admin->audit_list(reg->meta, &r->arena, after, (size_t)max, &v, &n)) {
 		reg_error(r, DD_E_IO, NULL);
 		return;
 	}

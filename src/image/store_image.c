@@ -4,7 +4,7 @@
 #include "image.h"
 #include "common/arena.h"
 #include "common/digest.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
 #include <jansson.h>
 
 static int bad(struct arena *a, const char **why, const char *fmt, const char *arg)
@@ -20,7 +20,7 @@ int image_open_store(struct arena *a, const char *data_dir, const char *ref, str
 	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
 		return bad(a, why, "cannot open the metadata of data directory '%s'", data_dir);
 	int rc = image_open_store_meta(a, m, data_dir, ref, out, why);
-	m->ops->free(m);
+	meta_free(m);
 	return rc;
 }
 
@@ -36,7 +36,7 @@ int image_open_store_meta(struct arena *a, struct meta *m, const char *data_dir,
 	json_t *root = NULL;
 	for (int depth = 0; depth < 4; depth++) {
 		struct manifest_rec rec;
-		rc = m->ops->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
+		rc = m->repos->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
 		if (rc) {
 			*why = arena_printf(a, "'%s@%s': %s", repo, reference, dd_err_message(rc));
 			rc = DD_E_IMAGE_INVALID;
