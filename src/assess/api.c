@@ -48,13 +48,13 @@ static const char *state_of(struct registry *reg, struct arena *a, const char *r
 			    struct assessment_rec *rec, int *has, int *pending)
 {
 	struct meta *m = reg->meta;
-	int job = -1;
+	enum scan_job_state job = SCAN_JOB_NONE;
 	*has = !m->scans->assessment_get(m, a, repo, digest, rec);
 	m->scans->scan_job_state(m, repo, digest, &job);
-	*pending = job >= 0;
+	*pending = job != SCAN_JOB_NONE;
 	if (*has)
 		return rec->status;
-	return job == 1 ? "Scanning" : "Queued";
+	return job == SCAN_JOB_RUNNING ? "Scanning" : "Queued";
 }
 
 static int keep(json_t *f, const char *sev, const char *patchable, const char *id, const char *pkg)

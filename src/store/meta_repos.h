@@ -23,8 +23,9 @@ struct manifest_rec {
 };
 
 /* What a manifest names: a blob the repository must hold, a child manifest it must hold, or a
- * foreign (non-distributable) layer, which need not be there but is kept when it is. */
-enum ref_kind { REF_BLOB, REF_MANIFEST, REF_FOREIGN };
+ * foreign (non-distributable) layer, which need not be there but is kept when it is. The values
+ * are stored: append only, never renumber. */
+enum ref_kind { REF_BLOB = 0, REF_MANIFEST = 1, REF_FOREIGN = 2 };
 struct manifest_ref {
 	const char *digest;
 	enum ref_kind kind;

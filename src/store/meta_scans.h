@@ -11,12 +11,16 @@
 
 struct arena;
 
-enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 }; /* lower runs first */
+/* A job's priority, lower runs first. The values are stored: never renumber. */
+enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 };
+
+/* A job's state. QUEUED and RUNNING are stored: never renumber. */
+enum scan_job_state { SCAN_JOB_NONE = -1, SCAN_JOB_QUEUED = 0, SCAN_JOB_RUNNING = 1 };
 
 struct scan_job {
 	int64_t id;
 	const char *repo, *digest;
-	int priority;
+	enum scan_priority priority;
 };
 
 struct assessment_rec {
@@ -69,8 +73,8 @@ struct meta_scans_ops {
 	/* Queues a re-assessment of every assessment made with another database generation, and of
 	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
-	/* Job state of (repo, digest): -1 none, 0 queued, 1 running. */
-	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, int *state);
+	/* The job of (repo, digest): SCAN_JOB_NONE when there is none. */
+	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, enum scan_job_state *state);
 	int (*scan_queue_depth)(struct meta *m, int64_t *queued, int64_t *running);
 	/* DD_E_NOT_FOUND when there is none. */
 	int (*assessment_get)(struct meta *m, struct arena *a, const char *repo, const char *digest,

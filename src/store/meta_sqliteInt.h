@@ -101,7 +101,7 @@ int sq_tx_end(struct conn *c, int rc);
  * its audit entry, a deleted manifest's assessment and job go with it, a done scan queues its
  * webhook. Each is defined with its part's other SQL; the _at ones serve that part's own
  * operation too (c NULL, m given). */
-int sq_scan_enqueue(struct conn *c, const char *repo, const char *digest, int priority);
+int sq_scan_enqueue(struct conn *c, const char *repo, const char *digest, enum scan_priority priority);
 int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
 int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e);
 int sq_outbox_insert(struct meta *m, struct conn *c, const char *payload);

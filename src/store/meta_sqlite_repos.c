@@ -90,9 +90,9 @@ static int ms_blobs_unreferenced(struct meta *m, struct arena *a, int64_t before
 	struct sq q;
 	sq_query(&q, m,
 		 "SELECT b.digest, b.size FROM blobs b WHERE b.digest>?1 AND b.created<?2 AND"
-		 " NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=b.digest AND r.kind<>1)"
+		 " NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=b.digest AND r.kind<>?4)"
 		 " ORDER BY b.digest LIMIT ?3",
-		 TEXT(after), INT(before), INT(max));
+		 TEXT(after), INT(before), INT(max), INT(REF_MANIFEST));
 	while (sq_row(&q) && *n < max) {
 		(*digests)[*n] = sq_text(a, &q, 0);
 		(*sizes)[(*n)++] = sq_int(&q, 1);
@@ -107,8 +107,8 @@ static int ms_blob_forget(struct meta *m, const char *digest, int64_t before)
 	if (!rc)
 		rc = sq_exec_on(c, "forget blob",
 				"DELETE FROM blobs WHERE digest=?1 AND created<?2 AND"
-				" NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=?1 AND r.kind<>1)",
-				TEXT(digest), INT(before));
+				" NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.child=?1 AND r.kind<>?3)",
+				TEXT(digest), INT(before), INT(REF_MANIFEST));
 	if (!rc && sq_changes(c) == 0)
 		rc = DD_E_NOT_FOUND; /* referenced or linked again meanwhile */
 	if (!rc)
@@ -229,12 +229,13 @@ static int ms_manifest_get(struct meta *m, struct arena *a, const char *repo, co
 	return rc;
 }
 
-/* A manifest of repository m.repo that no tag points to, no index there names, and whose
- * subject, if it has one, the repository no longer holds (gc --delete-untagged). */
-#define UNTAGGED                                                                                           \
+/* A manifest of repository m.repo that no tag points to, no index there names (a reference of
+ * kind REF_MANIFEST, bound to parameter KIND), and whose subject, if it has one, the repository
+ * no longer holds (gc --delete-untagged). */
+#define UNTAGGED(KIND)                                                                                     \
 	" NOT EXISTS(SELECT 1 FROM tags t WHERE t.repo=m.repo AND t.digest=m.digest) AND"                       \
-	" NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repo=m.repo AND r.child=m.digest AND r.kind=1) AND" \
-	" (m.subject='' OR NOT EXISTS(SELECT 1 FROM manifests s WHERE s.repo=m.repo AND s.digest=m.subject))"
+	" NOT EXISTS(SELECT 1 FROM manifest_refs r WHERE r.repo=m.repo AND r.child=m.digest AND r.kind=" KIND \
+	") AND (m.subject='' OR NOT EXISTS(SELECT 1 FROM manifests s WHERE s.repo=m.repo AND s.digest=m.subject))"
 
 /* Deletes a manifest; with untagged_before >= 0 only if it is untagged (UNTAGGED) and was
  * stored before then, else DD_E_NOT_FOUND. */
@@ -244,8 +245,8 @@ static int manifest_delete(struct meta *m, const char *repo, const char *digest,
 	int rc = sq_tx_begin(m, &c);
 	if (!rc && untagged_before >= 0)
 		rc = sq_exec_on(c, "delete manifest",
-				"DELETE FROM manifests AS m WHERE m.repo=?1 AND m.digest=?2 AND m.created<?3 AND" UNTAGGED,
-				TEXT(repo), TEXT(digest), INT(untagged_before));
+				"DELETE FROM manifests AS m WHERE m.repo=?1 AND m.digest=?2 AND m.created<?3 AND" UNTAGGED("?4"),
+				TEXT(repo), TEXT(digest), INT(untagged_before), INT(REF_MANIFEST));
 	else if (!rc)
 		rc = sq_exec_on(c, "delete manifest", "DELETE FROM manifests WHERE repo=?1 AND digest=?2", TEXT(repo),
 				TEXT(digest));
@@ -283,8 +284,8 @@ static int ms_manifests_untagged(struct meta *m, struct arena *a, int64_t before
 	struct sq q;
 	sq_query(&q, m,
 		 "SELECT m.repo, m.digest FROM manifests m WHERE (m.repo, m.digest)>(?1, ?2) AND m.created<?3 AND"
-		 UNTAGGED " ORDER BY m.repo, m.digest LIMIT ?4",
-		 TEXT(after_repo), TEXT(after_digest), INT(before), INT(max));
+		 UNTAGGED("?5") " ORDER BY m.repo, m.digest LIMIT ?4",
+		 TEXT(after_repo), TEXT(after_digest), INT(before), INT(max), INT(REF_MANIFEST));
 	while (sq_row(&q) && *n < max) {
 		(*repos)[*n] = sq_text(a, &q, 0);
 		(*digests)[(*n)++] = sq_text(a, &q, 1);

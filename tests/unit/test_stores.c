@@ -593,6 +593,83 @@ out:
 	remove_dir(dir);
 }
 
+/* The numbers the store writes for reference kinds, job priorities and job states are on disk:
+ * they stay what data directories already hold, and rows written by an older drydock read
+ * as they did. */
+static int64_t sql_int(const char *path, const char *query)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -100;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_meta_stored_values(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	const char *missing;
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	struct manifest_put child = {.rec = {.repo = "r", .digest = "sha256:c", .media_type = "t", .artifact_type = "",
+					     .subject = "", .annotations = "", .content = "{}", .size = 2}};
+	CHECK(m->repos->manifest_put(m, &a, &child, &missing) == 0);
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}, {"sha256:c", REF_MANIFEST, 0}, {"sha256:f", REF_FOREIGN, 0}};
+	struct manifest_put index = child;
+	index.rec.digest = "sha256:i";
+	index.tag = "v1";
+	index.refs = refs;
+	index.nrefs = 3;
+	index.queue_scan = 1;
+	CHECK(m->repos->manifest_put(m, &a, &index, &missing) == 0);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='" D1 "'") == 0);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='sha256:c'") == 1);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='sha256:f'") == 2);
+	CHECK(sql_int(path, "SELECT priority FROM scan_jobs WHERE digest='sha256:i'") == 0);
+	CHECK(sql_int(path, "SELECT state FROM scan_jobs WHERE digest='sha256:i'") == 0);
+	enum scan_job_state state;
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_QUEUED);
+	struct scan_job *jobs;
+	size_t n;
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH);
+	CHECK(sql_int(path, "SELECT state FROM scan_jobs WHERE digest='sha256:i'") == 1);
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_RUNNING);
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:none", &state) == 0 && state == SCAN_JOB_NONE);
+	/* the index names the child: gc keeps it; the blob and the foreign layer are named */
+	const char **repos, **digests;
+	CHECK(m->repos->manifests_untagged(m, &a, util_now() + 10, "", "", 10, &repos, &digests, &n) == 0 && n == 0);
+	int64_t *sizes;
+	CHECK(m->repos->blobs_unreferenced(m, &a, util_now() + 10, "", 10, &digests, &sizes, &n) == 0 && n == 0);
+	/* rows an older drydock wrote: a running re-assessment, a queued push */
+	sql(path, "INSERT INTO manifests(repo, digest, media_type, artifact_type, subject, annotations, size, content,"
+		  " created) VALUES('r', 'sha256:o1', 't', '', '', '', 2, '{}', 1), ('r', 'sha256:o2', 't', '', '', '', 2,"
+		  " '{}', 1);"
+		  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES('r', 'sha256:o1', 1, 1, 1),"
+		  " ('r', 'sha256:o2', 0, 0, 1);");
+	int64_t queued, running;
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 1 && running == 2);
+	CHECK(m->scans->scan_recover(m) == 0); /* and the child, never queued, gets a job */
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 4 && running == 0);
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
+	      !strcmp(jobs[0].digest, "sha256:i"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:o2"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:c"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_REASSESS &&
+	      !strcmp(jobs[0].digest, "sha256:o1"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == DD_E_NOT_FOUND);
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -675,5 +752,6 @@ void suite_stores(void)
 	RUN(test_meta_migration);
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
+	RUN(test_meta_stored_values);
 	RUN(test_events);
 }
