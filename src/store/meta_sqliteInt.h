@@ -55,7 +55,8 @@ struct sq {
 /* "" sql "": only a string literal compiles there (the statement cache keys on its address).
  * The _on forms run on connection c, which the caller holds; the _at forms on c, or when c is
  * NULL on a connection of m's pool (for what runs both inside and outside a transaction). */
-#define SQ_ARGS(...) ((const struct sq_arg[]){__VA_ARGS__}), (sizeof((struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg))
+#define SQ_ARGS(...) \
+	((const struct sq_arg[]){__VA_ARGS__}), (sizeof((struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg))
 #define sq_query_at(q, m, c, sql, ...) sq_start((q), (m), (c), "" sql "", SQ_ARGS(__VA_ARGS__))
 #define sq_query(q, m, sql, ...) sq_query_at(q, m, NULL, sql, __VA_ARGS__)
 #define sq_query_on(q, c, sql, ...) sq_query_at(q, NULL, c, sql, __VA_ARGS__)
@@ -99,8 +100,8 @@ int sq_tx_end(struct conn *c, int rc);
 
 /* Statements one part runs in another's transaction (c): a push queues its scan and records
  * its audit entry, a deleted manifest's assessment and job go with it, a done scan queues its
- * webhook. Each is defined with its part's other SQL; the _at ones serve that part's own
- * operation too (c NULL, m given). */
+ * webhook. Each is defined with its part's other SQL; the two that also take m serve their own
+ * part's operation too, on a connection of the pool (c NULL). */
 int sq_scan_enqueue(struct conn *c, const char *repo, const char *digest, enum scan_priority priority);
 int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
 int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e);
