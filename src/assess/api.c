@@ -14,7 +14,9 @@
 #include "web/router.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
 #include "store/space.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
@@ -63,13 +65,13 @@ static const char *state_of(struct assess_api *api, struct arena *a, const char 
 			    struct assessment_rec *rec, int *has, int *pending)
 {
 	struct meta *m = api->meta;
-	int job = -1;
-	*has = !m->ops->assessment_get(m, a, repo, digest, rec);
-	m->ops->scan_job_state(m, repo, digest, &job);
-	*pending = job >= 0;
+	enum scan_job_state job = SCAN_JOB_NONE;
+	*has = !m->scans->assessment_get(m, a, repo, digest, rec);
+	m->scans->scan_job_state(m, repo, digest, &job);
+	*pending = job != SCAN_JOB_NONE;
 	if (*has)
 		return rec->status;
-	return job == 1 ? "Scanning" : "Queued";
+	return job == SCAN_JOB_RUNNING ? "Scanning" : "Queued";
 }
 
 static int keep(json_t *f, const char *sev, const char *patchable, const char *id, const char *pkg)
@@ -112,7 +114,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 	if (web_access(r, repo, ACCESS_SECURITY_READ))
 		return;
 	struct manifest_rec m;
-	int rc = api->meta->ops->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
+	int rc = api->meta->repos->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
 	if (rc) {
 		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
 		return;
@@ -183,7 +185,7 @@ static const char *add_counts(struct assess_api *api, struct arena *a, const str
 		return listed->status;
 	}
 	struct assessment_rec full;
-	if (api->meta->ops->assessment_get(api->meta, a, listed->repo, listed->digest, &full))
+	if (api->meta->scans->assessment_get(api->meta, a, listed->repo, listed->digest, &full))
 		return listed->status;
 	json_t *rep = *full.report ? json_loads(full.report, 0, NULL) : NULL;
 	const char *status = rep ? rules_apply(rules, nrules, full.repo, rep, full.status) : full.status;
@@ -233,7 +235,7 @@ static int tally_images(struct assess_api *api, struct arena *a, const struct ru
 {
 	struct assessment_rec *v;
 	size_t n;
-	int rc = api->meta->ops->assessments_list(api->meta, a, repo, &v, &n);
+	int rc = api->meta->scans->assessments_list(api->meta, a, repo, &v, &n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		json_int_t c[6] = {0}, u = 0;
 		v[i].status = add_counts(api, a, rules, nrules, &v[i], c, &u);
@@ -263,7 +265,7 @@ static int tally_registry(struct assess_api *api, struct arena *a, struct http_r
 	size_t n;
 	int all = !r || access_visible_all(r), rc;
 	if (all && !nrules) {
-		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+		if ((rc = m->scans->assessment_totals(m, a, "", &v, &n)))
 			return rc;
 		int64_t uncounted = 0;
 		for (size_t i = 0; i < n; i++)
@@ -274,7 +276,7 @@ static int tally_registry(struct assess_api *api, struct arena *a, struct http_r
 			return 0;
 		}
 	}
-	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+	if ((rc = m->scans->assessment_totals(m, a, NULL, &v, &n)))
 		return rc;
 	for (size_t i = 0, j; i < n; i = j) { /* one repository: entries i..j-1, one per status */
 		int64_t uncounted = 0;
@@ -311,7 +313,7 @@ static void list_handle(struct http_req *r, struct assess_api *api, const char *
 		return;
 	}
 	int64_t queued = 0, running = 0;
-	api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
+	api->meta->scans->scan_queue_depth(api->meta, &queued, &running);
 	json_t *o = json_pack("{s:o, s:o, s:I, s:I, s:I}", "images_by_status", t.by_status, "findings_by_severity",
 			      sev_object(t.sev), "unfixed_findings", t.unfixed, "queued", (json_int_t)queued, "scanning",
 			      (json_int_t)running);
@@ -329,7 +331,7 @@ static void usage_handle(struct http_req *r, struct assess_api *api)
 	const char **ns, **month;
 	int64_t *count;
 	size_t n;
-	if (api->meta->ops->usage_list(api->meta, &r->arena, &ns, &month, &count, &n)) {
+	if (api->meta->scans->usage_list(api->meta, &r->arena, &ns, &month, &count, &n)) {
 		api_error(r, DD_E_IO, NULL);
 		return;
 	}
@@ -373,7 +375,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 		}
 		if (web_access_ns(r, ns, ACCESS_SETTINGS))
 			return;
-		if (api->meta->ops->ns_scanning_set(api->meta, ns, !strcmp(e, "true"))) {
+		if (api->meta->scans->ns_scanning_set(api->meta, ns, !strcmp(e, "true"))) {
 			api_error(r, DD_E_IO, NULL);
 			return;
 		}
@@ -383,7 +385,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 		return;
 	} else if (web_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
-	api->meta->ops->ns_scanning_get(api->meta, ns, &enabled);
+	api->meta->scans->ns_scanning_get(api->meta, ns, &enabled);
 	send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
 }
 
@@ -395,7 +397,7 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 	if (api->scanner)
 		scanner_stats(api->scanner, &st);
 	int64_t queued = 0, running = 0;
-	api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
+	api->meta->scans->scan_queue_depth(api->meta, &queued, &running);
 	struct buf b;
 	buf_init(&b, 1 << 20);
 	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
@@ -471,7 +473,7 @@ static void health_handle(struct http_req *r, struct assess_api *api)
 	if (api->scanner)
 		scanner_stats(api->scanner, &st);
 	int64_t queued = 0, running = 0;
-	int rc = api->meta->ops->scan_queue_depth(api->meta, &queued, &running);
+	int rc = api->meta->scans->scan_queue_depth(api->meta, &queued, &running);
 	struct space_stat sp;
 	int have_space = api->space && !space_stat(api->space, &sp);
 	int degraded = rc || (have_space && sp.state != SPACE_OK);
@@ -534,13 +536,13 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 			return;
 		const char *v;
 		const char *key = arena_printf(&r->arena, "suppression/%s", p + 1);
-		int rc = api->meta->ops->setting_get(api->meta, &r->arena, key, &v);
+		int rc = api->meta->admin->setting_get(api->meta, &r->arena, key, &v);
 		if (rc || (rc = rule_access(r, rule_repository(&r->arena, v), ACCESS_SETTINGS))) {
 			/* a rule the caller may not manage reads as one that does not exist */
 			api_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no suppression rule '%s'", p + 1));
 			return;
 		}
-		api->meta->ops->setting_delete(api->meta, key);
+		api->meta->admin->setting_delete(api->meta, key);
 		audit_record(r, api->meta, "rule-delete", p + 1, v);
 		http_respond(r, 204, NULL, "", 0);
 		return;
@@ -553,7 +555,7 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 		return;
 	const char **keys, **values;
 	size_t n;
-	if (api->meta->ops->settings_list(api->meta, &r->arena, "suppression/", &keys, &values, &n)) {
+	if (api->meta->admin->settings_list(api->meta, &r->arena, "suppression/", &keys, &values, &n)) {
 		api_error(r, DD_E_IO, NULL);
 		return;
 	}
@@ -596,7 +598,7 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 	rule.id = id;
 	rule.created = util_now();
 	char *text = rule_to_json(&rule);
-	int rc = text ? api->meta->ops->setting_put(api->meta, arena_printf(&r->arena, "suppression/%s", id), text)
+	int rc = text ? api->meta->admin->setting_put(api->meta, arena_printf(&r->arena, "suppression/%s", id), text)
 		      : DD_E_NOMEM;
 	if (rc) {
 		free(text);
@@ -629,10 +631,10 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 	int rc;
 	if (sev) {
 		char *text = json_dumps(o, JSON_COMPACT);
-		rc = api->meta->ops->setting_put(api->meta, key, text ? text : "{}");
+		rc = api->meta->admin->setting_put(api->meta, key, text ? text : "{}");
 		free(text);
 	} else
-		rc = api->meta->ops->setting_delete(api->meta, key);
+		rc = api->meta->admin->setting_delete(api->meta, key);
 	json_decref(o);
 	if (rc) {
 		api_error(r, rc, NULL);
@@ -670,7 +672,7 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 		max = DD_MAX_AUDIT_PAGE;
 	struct audit_rec *v;
 	size_t n;
-	if (api->meta->ops->audit_list(api->meta, &r->arena, after, (size_t)max, &v, &n)) {
+	if (api->meta->admin->audit_list(api->meta, &r->arena, after, (size_t)max, &v, &n)) {
 		api_error(r, DD_E_IO, NULL);
 		return;
 	}

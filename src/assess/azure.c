@@ -16,7 +16,8 @@
 #include "web/reply.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
 #include <openssl/sha.h>
 
@@ -424,7 +425,7 @@ static int azure_image_unhealthy(struct assess_api *api, struct arena *a, const 
 	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u))
 		return !strcmp(listed->status, "Unhealthy"); /* the stored status stands */
 	struct assessment_rec full;
-	if (api->meta->ops->assessment_get(api->meta, a, listed->repo, listed->digest, &full) || !*full.report)
+	if (api->meta->scans->assessment_get(api->meta, a, listed->repo, listed->digest, &full) || !*full.report)
 		return 0;
 	json_t *rep = json_loads(full.report, 0, NULL);
 	int unhealthy = !strcmp(rules_apply(rules, nrules, full.repo, rep, full.status), "Unhealthy");
@@ -442,7 +443,7 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 	int rc;
 	*unhealthy = 0;
 	if (!ns && !nrules && access_visible_all(r)) {
-		if ((rc = m->ops->assessment_totals(m, a, "", &v, &n)))
+		if ((rc = m->scans->assessment_totals(m, a, "", &v, &n)))
 			return rc;
 		int64_t uncounted = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -453,7 +454,7 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 			return 0;
 		*unhealthy = 0;
 	}
-	if ((rc = m->ops->assessment_totals(m, a, NULL, &v, &n)))
+	if ((rc = m->scans->assessment_totals(m, a, NULL, &v, &n)))
 		return rc;
 	for (size_t i = 0, j; i < n && !*unhealthy; i = j) { /* one repository: entries i..j-1 */
 		int64_t uncounted = 0;
@@ -472,7 +473,7 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 		}
 		struct assessment_rec *img;
 		size_t ni;
-		if ((rc = m->ops->assessments_list(m, a, repo, &img, &ni)))
+		if ((rc = m->scans->assessments_list(m, a, repo, &img, &ni)))
 			return rc;
 		for (size_t k = 0; k < ni && !*unhealthy; k++)
 			*unhealthy = azure_image_unhealthy(api, a, rules, nrules, &img[k]);
@@ -519,7 +520,7 @@ static int visible_namespaces(struct assess_api *api, struct arena *a, struct ht
 	int rc;
 	*out = NULL;
 	*nout = 0;
-	if ((rc = api->meta->ops->assessment_totals(api->meta, a, NULL, &v, &n)))
+	if ((rc = api->meta->scans->assessment_totals(api->meta, a, NULL, &v, &n)))
 		return rc;
 	const char **ns = arena_alloc(a, (n + 1) * sizeof(*ns));
 	size_t k = 0;
@@ -555,13 +556,13 @@ static void image_tags(struct meta *m, struct arena *a, const char *repo, const 
 	const char **tags;
 	size_t n;
 	int more;
-	if (m->ops->tags_list(m, a, repo, "", AZURE_MAX_TAGS, &tags, &n, &more))
+	if (m->repos->tags_list(m, a, repo, "", AZURE_MAX_TAGS, &tags, &n, &more))
 		return;
 	const char **mine = arena_alloc(a, (n + 1) * sizeof(*mine));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct manifest_rec mr;
-		if (!m->ops->manifest_get(m, a, repo, tags[i], 0, 0, &mr) && !strcmp(mr.digest, digest))
+		if (!m->repos->manifest_get(m, a, repo, tags[i], 0, 0, &mr) && !strcmp(mr.digest, digest))
 			mine[k++] = tags[i];
 	}
 	img->tags = mine;
@@ -579,7 +580,7 @@ static int walk_subs(struct assess_api *api, struct http_req *r, const struct az
 	int rc;
 	if (q->none)
 		return 0;
-	if ((rc = m->ops->assessments_list(m, a, NULL, &v, &nv)))
+	if ((rc = m->scans->assessments_list(m, a, NULL, &v, &nv)))
 		return rc;
 	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
 	const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
@@ -588,7 +589,7 @@ static int walk_subs(struct assess_api *api, struct http_req *r, const struct az
 		if (!in_scope(q, v[i].repo) || !access_visible(r, v[i].repo))
 			continue;
 		struct assessment_rec full;
-		if (m->ops->assessment_get(m, a, v[i].repo, v[i].digest, &full) || !*full.report)
+		if (m->scans->assessment_get(m, a, v[i].repo, v[i].digest, &full) || !*full.report)
 			continue;
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
 		const char *eco = arena_strdup(a, str_of(rep, "ecosystem"));
@@ -615,7 +616,7 @@ static int walk_subs(struct assess_api *api, struct http_req *r, const struct az
 				hydrated = 1;
 				if (w->keys[j] == AZURE_KEY_MDVM && !have_img) {
 					struct manifest_rec mr;
-					if (!m->ops->manifest_get(m, a, full.repo, full.digest, 1, 0, &mr)) {
+					if (!m->repos->manifest_get(m, a, full.repo, full.digest, 1, 0, &mr)) {
 						img.media_type = mr.media_type;
 						img.pushed = mr.created;
 					}
@@ -797,7 +798,7 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 		size_t count = q.what == W_ASSESSMENT && !list ? 1 : nl;
 		struct assessment_rec *v = NULL; /* every stored assessment, for the dates */
 		size_t nv = 0;
-		if (count && api->meta->ops->assessments_list(api->meta, a, NULL, &v, &nv)) {
+		if (count && api->meta->scans->assessments_list(api->meta, a, NULL, &v, &nv)) {
 			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
 			return;
 		}

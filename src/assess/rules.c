@@ -4,7 +4,8 @@
 #include "assess/rules.h"
 #include "common/arena.h"
 #include "common/util.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
+#include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
 #include <fnmatch.h>
 #include <jansson.h>
@@ -103,7 +104,7 @@ int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
 	size_t k;
 	*out = NULL;
 	*n = 0;
-	int rc = m->ops->settings_list(m, a, "suppression/", &keys, &values, &k);
+	int rc = m->admin->settings_list(m, a, "suppression/", &keys, &values, &k);
 	if (rc)
 		return rc;
 	*out = arena_alloc(a, (k + 1) * sizeof(**out));
@@ -217,7 +218,7 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 int policy_threshold(struct meta *m, struct arena *a, const char *ns)
 {
 	const char *v;
-	if (m->ops->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v))
+	if (m->admin->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v))
 		return -1;
 	json_t *o = json_loads(v, 0, NULL);
 	const char *sev = json_string_value(json_object_get(o, "deny_pull_at_or_above"));
@@ -235,7 +236,7 @@ int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const c
 	const char *ns = arena_strndup(a, repo, strcspn(repo, "/"));
 	int t = policy_threshold(m, a, ns);
 	struct assessment_rec rec;
-	if (t < 0 || m->ops->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
+	if (t < 0 || m->scans->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
 		return 0; /* no policy, or not assessed yet */
 	struct rule *rules;
 	size_t nrules = 0, i, hits = 0;

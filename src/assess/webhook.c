@@ -5,7 +5,8 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "scan/scanner.h"
-#include "store/meta.h"
+#include "store/meta_outbox.h"
+#include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
 #include <curl/curl.h>
 #include <jansson.h>
@@ -73,14 +74,14 @@ static void *deliver_main(void *arg)
 		const char **payloads;
 		int *attempts;
 		size_t n = 0;
-		w->meta->ops->outbox_due(w->meta, &a, util_now(), WEBHOOK_BATCH, &ids, &payloads, &attempts, &n);
+		w->meta->outbox->outbox_due(w->meta, &a, util_now(), WEBHOOK_BATCH, &ids, &payloads, &attempts, &n);
 		int failed = 0;
 		for (size_t i = 0; i < n && !failed; i++) {
 			char id[40];
 			long status;
 			event_id(payloads[i], id);
 			if (!post(c, w->url, payloads[i], id, &status)) {
-				w->meta->ops->outbox_done(w->meta, ids[i]);
+				w->meta->outbox->outbox_done(w->meta, ids[i]);
 				continue;
 			}
 			int64_t delay = (int64_t)1 << (attempts[i] < 9 ? attempts[i] : 9);
@@ -88,7 +89,7 @@ static void *deliver_main(void *arg)
 				delay = WEBHOOK_MAX_DELAY;
 			log_warn("webhook %s: event %s not delivered (HTTP %ld); retrying in %" PRId64 " s", w->url, id, status,
 				 delay);
-			w->meta->ops->outbox_retry(w->meta, ids[i], util_now() + delay);
+			w->meta->outbox->outbox_retry(w->meta, ids[i], util_now() + delay);
 			failed = 1; /* keep the order: later events wait for this one */
 		}
 		arena_free(&a);

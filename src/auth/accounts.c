@@ -4,7 +4,7 @@
 #include "common/arena.h"
 #include "common/jsonmem.h"
 #include "common/limits.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
 #include "common/util.h"
 #include <crypt.h>
 #include <fnmatch.h>
@@ -108,7 +108,7 @@ static char *key_of(struct arena *a, const char *name) { return arena_printf(a, 
 int accounts_get(struct meta *m, struct arena *a, const char *name, struct account *out)
 {
 	const char *v;
-	int rc = m->ops->setting_get(m, a, key_of(a, name), &v);
+	int rc = m->admin->setting_get(m, a, key_of(a, name), &v);
 	if (rc)
 		return rc;
 	return account_parse(a, name, v, out);
@@ -128,7 +128,7 @@ int accounts_put(struct meta *m, const struct account *acc)
 	if (!text)
 		return DD_E_NOMEM;
 	struct arena a = {0};
-	int rc = m->ops->setting_put(m, key_of(&a, acc->name), text);
+	int rc = m->admin->setting_put(m, key_of(&a, acc->name), text);
 	arena_free(&a);
 	free(text);
 	return rc;
@@ -138,9 +138,9 @@ int accounts_delete(struct meta *m, const char *name)
 {
 	struct arena a = {0};
 	const char *v;
-	int rc = m->ops->setting_get(m, &a, key_of(&a, name), &v);
+	int rc = m->admin->setting_get(m, &a, key_of(&a, name), &v);
 	if (!rc)
-		rc = m->ops->setting_delete(m, key_of(&a, name));
+		rc = m->admin->setting_delete(m, key_of(&a, name));
 	arena_free(&a);
 	return rc;
 }
@@ -151,7 +151,7 @@ int accounts_list(struct meta *m, struct arena *a, struct account **out, size_t 
 	size_t k;
 	*out = NULL;
 	*n = 0;
-	int rc = m->ops->settings_list(m, a, "account/", &keys, &values, &k);
+	int rc = m->admin->settings_list(m, a, "account/", &keys, &values, &k);
 	if (rc)
 		return rc;
 	*out = arena_alloc(a, sizeof(struct account) * (k + 1));

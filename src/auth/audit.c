@@ -4,13 +4,13 @@
 #include "access.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
 
 void audit_record_as(struct meta *m, const char *actor, const char *action, const char *target, const char *detail)
 {
 	struct audit_rec e = {.time = util_now(), .actor = actor, .action = action, .target = target,
 			      .detail = detail ? detail : ""};
-	int rc = m->ops->audit_add(m, &e);
+	int rc = m->admin->audit_add(m, &e);
 	if (rc)
 		log_error("cannot record '%s %s' by '%s' in the audit log: %s", action, target, actor, dd_err_message(rc));
 }

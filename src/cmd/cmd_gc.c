@@ -89,7 +89,7 @@ int cmd_gc(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "drydock gc: cannot open '%s': %s\n", c.data_dir, dd_err_message(rc));
 		if (m)
-			m->ops->free(m);
+			meta_free(m);
 		return 1;
 	}
 	char cache[PATH_MAX];
@@ -99,7 +99,7 @@ int cmd_gc(int argc, char **argv)
 	if (!o.dry_run && space_open(c.data_dir, c.min_free_space, c.reserve_space, &sp)) {
 		fprintf(stderr, "drydock gc: out of memory\n");
 		bs->ops->free(bs);
-		m->ops->free(m);
+		meta_free(m);
 		return 1;
 	}
 	o.space = sp;
@@ -121,6 +121,6 @@ int cmd_gc(int argc, char **argv)
 		fprintf(stderr, "drydock gc: stopped: %s\n", dd_err_message(rc));
 	space_free(sp);
 	bs->ops->free(bs);
-	m->ops->free(m);
+	meta_free(m);
 	return rc ? 1 : 0;
 }

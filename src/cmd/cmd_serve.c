@@ -393,7 +393,7 @@ int cmd_serve(int argc, char **argv)
 	access_shutdown();
 	jwt_key_free(token_key);
 	if (meta)
-		meta->ops->free(meta);
+		meta_free(meta);
 	if (blobs)
 		blobs->ops->free(blobs);
 	space_free(space);

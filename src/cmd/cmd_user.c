@@ -486,6 +486,6 @@ int cmd_user(int argc, char **argv)
 	else
 		rc = usage_err(arena_printf(&a, "unknown command '%s'", cmd));
 	arena_free(&a);
-	m->ops->free(m);
+	meta_free(m);
 	return rc;
 }

@@ -9,7 +9,7 @@
 #define DD_MANIFEST_H
 #include <stddef.h>
 #include <stdint.h>
-#include "store/meta.h"
+#include "store/meta_repos.h"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"

@@ -5,7 +5,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include "image/manifest.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
 
 int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs, const char *ref, struct image *out,
 		     const char **why)
@@ -16,7 +16,7 @@ int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs
 		return arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot open the metadata of data directory '%s'",
 				  data_dir);
 	int rc = image_open_store_meta(a, m, bs, ref, out, why);
-	m->ops->free(m);
+	meta_free(m);
 	return rc;
 }
 
@@ -31,7 +31,7 @@ int image_open_store_meta(struct arena *a, struct meta *m, struct blobstore *bs,
 	struct manifest_info info;
 	for (int depth = 0;; depth++) {
 		struct manifest_rec rec;
-		int rc = m->ops->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
+		int rc = m->repos->manifest_get(m, a, repo, reference, is_digest, 1, &rec);
 		if (rc) {
 			*why = arena_printf(a, "'%s@%s': %s", repo, reference, dd_err_message(rc));
 			return DD_E_IMAGE_INVALID;

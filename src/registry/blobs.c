@@ -5,7 +5,7 @@
 #include "auth/access.h"
 #include "http/range.h"
 #include "store/blobstore.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
 #include "store/space.h"
 
 static void blob_headers(struct http_req *r, const char *digest)
@@ -46,7 +46,7 @@ void blobs_handle(struct http_req *r)
 	if (web_access(r, q->name, is_delete ? ACCESS_DELETE : ACCESS_PULL))
 		return;
 	if (is_delete) {
-		SPACE_RETRY(reg->space, rc, reg->meta->ops->blob_unlink(reg->meta, q->name, d.str));
+		SPACE_RETRY(reg->space, rc, reg->meta->repos->blob_unlink(reg->meta, q->name, d.str));
 		if (rc)
 			reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? d.str : NULL);
 		else {
@@ -57,7 +57,7 @@ void blobs_handle(struct http_req *r)
 		return;
 	}
 	int64_t size;
-	if ((rc = reg->meta->ops->blob_linked(reg->meta, q->name, d.str, &size))) {
+	if ((rc = reg->meta->repos->blob_linked(reg->meta, q->name, d.str, &size))) {
 		reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? d.str : NULL);
 		return;
 	}

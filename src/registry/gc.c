@@ -25,7 +25,8 @@
 #include "common/util.h"
 #include "image/layer_cache.h"
 #include "store/blobstore.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
+#include "store/meta_repos.h"
 #include "store/space.h"
 #include <dirent.h>
 
@@ -55,14 +56,14 @@ static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t be
 			const char **repos, **digests;
 			size_t n;
 			arena_free(&a);
-			rc = m->ops->manifests_untagged(m, &a, before, after_repo, after_digest, GC_BATCH, &repos, &digests, &n);
+			rc = m->repos->manifests_untagged(m, &a, before, after_repo, after_digest, GC_BATCH, &repos, &digests, &n);
 			if (rc || !n)
 				break;
 			snprintf(after_repo, sizeof(after_repo), "%s", repos[n - 1]);
 			snprintf(after_digest, sizeof(after_digest), "%s", digests[n - 1]);
 			for (size_t i = 0; i < n && !rc; i++) {
 				if (!o->dry_run) {
-					SPACE_RETRY(o->space, rc, m->ops->manifest_forget_untagged(m, repos[i], digests[i], before));
+					SPACE_RETRY(o->space, rc, m->repos->manifest_forget_untagged(m, repos[i], digests[i], before));
 					if (rc == DD_E_NOT_FOUND) { /* tagged or named meanwhile */
 						rc = 0;
 						continue;
@@ -74,7 +75,7 @@ static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t be
 							      .target = arena_printf(&a, "%s@%s", repos[i], digests[i]),
 							      .detail = "{\"reason\":\"untagged\"}"};
 					int arc;
-					SPACE_RETRY(o->space, arc, m->ops->audit_add(m, &e));
+					SPACE_RETRY(o->space, arc, m->admin->audit_add(m, &e));
 					if (arc)
 						log_warn("gc: cannot record the deletion of %s in the audit log", e.target);
 				}
@@ -105,7 +106,7 @@ static int sweep_recorded(struct meta *m, struct blobstore *bs, const struct gc_
 		int64_t *sizes;
 		size_t n;
 		arena_free(&a); /* the last batch's names */
-		if ((rc = m->ops->blobs_unreferenced(m, &a, before, after, GC_BATCH, &digests, &sizes, &n)) || !n)
+		if ((rc = m->repos->blobs_unreferenced(m, &a, before, after, GC_BATCH, &digests, &sizes, &n)) || !n)
 			break;
 		snprintf(after, sizeof(after), "%s", digests[n - 1]);
 		int lock = -1;
@@ -113,7 +114,7 @@ static int sweep_recorded(struct meta *m, struct blobstore *bs, const struct gc_
 			break;
 		for (size_t i = 0; i < n && !rc; i++) {
 			if (!o->dry_run) {
-				SPACE_RETRY(o->space, rc, m->ops->blob_forget(m, digests[i], before));
+				SPACE_RETRY(o->space, rc, m->repos->blob_forget(m, digests[i], before));
 				if (rc == DD_E_NOT_FOUND) { /* named or uploaded again meanwhile */
 					rc = 0;
 					continue;
@@ -176,7 +177,7 @@ static int sweep_files(struct meta *m, struct blobstore *bs, const struct gc_opt
 		if (!o->dry_run && (rc = bs->ops->gc_lock(bs, 1, &lock)))
 			break;
 		for (size_t k = i; k < l.n && k < i + GC_BATCH && !rc; k++) {
-			rc = m->ops->blob_known(m, l.v[k]);
+			rc = m->repos->blob_known(m, l.v[k]);
 			if (!rc) /* recorded: the first sweep's business */
 				continue;
 			if (rc != DD_E_BLOB_UNKNOWN)

@@ -5,7 +5,7 @@
 #include "auth/access.h"
 #include "http/range.h"
 #include "image/manifest.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
 #include <jansson.h>
 
 /* Reads n and last. *limit is the page size (capped at DD_MAX_PAGE; a Link header then
@@ -77,7 +77,7 @@ void tags_handle(struct http_req *r)
 		return;
 	if (web_access(r, q->name, ACCESS_PULL))
 		return;
-	if ((rc = reg->meta->ops->tags_list(reg->meta, &r->arena, q->name, last, limit, &v, &n, &more))) {
+	if ((rc = reg->meta->repos->tags_list(reg->meta, &r->arena, q->name, last, limit, &v, &n, &more))) {
 		reg_error(r, rc, rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
 		return;
 	}
@@ -97,7 +97,7 @@ void catalog_handle(struct http_req *r)
 	if (web_access(r, NULL, ACCESS_CATALOG))
 		return;
 	if (!access_config()->enabled) {
-		if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
+		if ((rc = reg->meta->repos->catalog(reg->meta, &r->arena, last, limit, &v, &n, &more))) {
 			reg_error(r, rc, NULL);
 			return;
 		}
@@ -113,7 +113,7 @@ void catalog_handle(struct http_req *r)
 	const char *cursor = last;
 	while (limit > 0 && !more) {
 		int chunk_more;
-		if ((rc = reg->meta->ops->catalog(reg->meta, &r->arena, cursor, 1000, &v, &n, &chunk_more))) {
+		if ((rc = reg->meta->repos->catalog(reg->meta, &r->arena, cursor, 1000, &v, &n, &chunk_more))) {
 			reg_error(r, rc, NULL);
 			return;
 		}
@@ -147,7 +147,7 @@ void referrers_handle(struct http_req *r)
 		at = NULL;
 	struct manifest_rec *v;
 	size_t n;
-	if ((rc = reg->meta->ops->referrers(reg->meta, &r->arena, q->name, d.str, at, &v, &n))) {
+	if ((rc = reg->meta->repos->referrers(reg->meta, &r->arena, q->name, d.str, at, &v, &n))) {
 		reg_error(r, rc, NULL);
 		return;
 	}

@@ -11,7 +11,8 @@
 #include "events/events.h"
 #include "http/range.h"
 #include "image/manifest.h"
-#include "store/meta.h"
+#include "store/meta_admin.h"
+#include "store/meta_repos.h"
 #include "store/space.h"
 
 /* Splits the reference into a digest or a tag and checks access for action, answering the
@@ -48,7 +49,7 @@ static void get_manifest(struct http_req *r, int head)
 	if (parse_reference(r, ACCESS_PULL, &is_digest, &d))
 		return;
 	struct manifest_rec m;
-	rc = reg->meta->ops->manifest_get(reg->meta, &r->arena, q->name, is_digest ? d.str : q->arg, is_digest, !head, &m);
+	rc = reg->meta->repos->manifest_get(reg->meta, &r->arena, q->name, is_digest ? d.str : q->arg, is_digest, !head, &m);
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg)
 			  : rc == DD_E_NAME_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->name) : NULL);
@@ -80,9 +81,9 @@ static void delete_manifest(struct http_req *r)
 		return;
 	/* deleting needs room in SQLite too: on a full disk a step of the reserve is released for it */
 	if (is_digest)
-		SPACE_RETRY(reg->space, rc, reg->meta->ops->manifest_delete(reg->meta, q->name, d.str));
+		SPACE_RETRY(reg->space, rc, reg->meta->repos->manifest_delete(reg->meta, q->name, d.str));
 	else
-		SPACE_RETRY(reg->space, rc, reg->meta->ops->tag_delete(reg->meta, q->name, q->arg));
+		SPACE_RETRY(reg->space, rc, reg->meta->repos->tag_delete(reg->meta, q->name, q->arg));
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_MANIFEST_UNKNOWN ? arena_printf(&r->arena, "'%s'", q->arg) : NULL);
 		return;
@@ -140,10 +141,10 @@ static int check_sizes(struct http_req *r, struct registry *reg, const char *rep
 		int64_t have;
 		if (ref->kind == REF_MANIFEST) {
 			struct manifest_rec m;
-			if (reg->meta->ops->manifest_get(reg->meta, &r->arena, repo, ref->digest, 1, 0, &m))
+			if (reg->meta->repos->manifest_get(reg->meta, &r->arena, repo, ref->digest, 1, 0, &m))
 				continue;
 			have = m.size;
-		} else if (reg->meta->ops->blob_linked(reg->meta, repo, ref->digest, &have))
+		} else if (reg->meta->repos->blob_linked(reg->meta, repo, ref->digest, &have))
 			continue;
 		if (have == ref->size)
 			continue;
@@ -202,7 +203,7 @@ void manifests_end(struct http_req *r)
 				  .detail = p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : ""};
 	p.audit = &audit;
 	const char *missing;
-	rc = reg->meta->ops->manifest_put(reg->meta, &r->arena, &p, &missing);
+	rc = reg->meta->repos->manifest_put(reg->meta, &r->arena, &p, &missing);
 	if (rc) {
 		reg_error(r, rc, missing);
 		return;

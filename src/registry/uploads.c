@@ -17,7 +17,7 @@
 #include "events/events.h"
 #include "http/range.h"
 #include "store/blobstore.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
 #include "store/space.h"
 
 #define NBUCKETS 256
@@ -212,7 +212,7 @@ static int session_cancel(struct registry *reg, const char *id)
 	if (table_acquire(reg->uploads, id, &h, &off, &w))
 		return 0; /* in use right now */
 	int rc;
-	SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, id));
+	SPACE_RETRY(reg->space, rc, reg->meta->repos->upload_delete(reg->meta, id));
 	if (!rc || rc == DD_E_BLOB_UPLOAD_UNKNOWN)
 		rc = reg->blobs->ops->upload_remove(reg->blobs, id);
 	table_release(reg->uploads, id, h, off, 1, w);
@@ -227,7 +227,7 @@ static int evict_oldest(struct registry *reg, const char *owner)
 	const char **ids;
 	size_t n;
 	int done = 0;
-	if (!reg->meta->ops->uploads_of_owner(reg->meta, &a, owner, 16, &ids, &n))
+	if (!reg->meta->repos->uploads_of_owner(reg->meta, &a, owner, 16, &ids, &n))
 		for (size_t i = 0; i < n && !done; i++)
 			if ((done = session_cancel(reg, ids[i])))
 				log_info("upload session %s of '%s' cancelled to admit a new one (max-upload-sessions-per-account"
@@ -254,7 +254,7 @@ static int session_create(struct http_req *r, char id[37], const char **why)
 	reg->blobs->ops->upload_close(f);
 	enum upload_cap cap;
 	for (int tries = 0;; tries++) { /* others of the account may take the room made meanwhile */
-		rc = reg->meta->ops->upload_create(reg->meta, id, q->name, owner, reg->max_sessions,
+		rc = reg->meta->repos->upload_create(reg->meta, id, q->name, owner, reg->max_sessions,
 						   reg->max_sessions_per_owner, &cap);
 		if (rc != DD_E_TOOMANYREQUESTS || cap != UPLOAD_CAP_OWNER || tries == 4 || !evict_oldest(reg, owner))
 			break;
@@ -278,7 +278,7 @@ static int session_create(struct http_req *r, char id[37], const char **why)
 static int forget_if_orphan(struct registry *reg, const char *id, int rc)
 {
 	if (rc == DD_E_BLOB_UPLOAD_UNKNOWN)
-		reg->meta->ops->upload_delete(reg->meta, id);
+		reg->meta->repos->upload_delete(reg->meta, id);
 	return rc;
 }
 
@@ -301,9 +301,9 @@ static void post_begin(struct http_req *r)
 		if (reg_digest(r, mount, &d))
 			return;
 		if (from_ok && !access_check(r, from, ACCESS_PULL) &&
-		    !reg->meta->ops->blob_linked(reg->meta, from, d.str, &size) &&
+		    !reg->meta->repos->blob_linked(reg->meta, from, d.str, &size) &&
 		    !reg->blobs->ops->blob_stat(reg->blobs, d.str, &size)) {
-			if ((rc = reg->meta->ops->blob_link(reg->meta, q->name, d.str, size))) {
+			if ((rc = reg->meta->repos->blob_link(reg->meta, q->name, d.str, size))) {
 				reg_error(r, rc, NULL);
 				return;
 			}
@@ -365,7 +365,7 @@ static int session_open(struct http_req *r, enum digest_alg alg)
 	int rc;
 	if (!util_is_uuid(q->arg, strlen(q->arg)))
 		return DD_E_BLOB_UPLOAD_UNKNOWN;
-	if ((rc = reg->meta->ops->upload_get(reg->meta, &r->arena, q->arg, &rec)))
+	if ((rc = reg->meta->repos->upload_get(reg->meta, &r->arena, q->arg, &rec)))
 		return rc;
 	if (strcmp(rec.repo, q->name))
 		return DD_E_BLOB_UPLOAD_UNKNOWN;
@@ -450,7 +450,7 @@ void uploads_begin(struct http_req *r)
 		if (!util_is_uuid(q->arg, strlen(q->arg)))
 			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
 		else
-			rc = reg->meta->ops->upload_get(reg->meta, &r->arena, q->arg, &rec);
+			rc = reg->meta->repos->upload_get(reg->meta, &r->arena, q->arg, &rec);
 		if (!rc && strcmp(rec.repo, q->name))
 			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
 		if (rc) {
@@ -476,7 +476,7 @@ void uploads_begin(struct http_req *r)
 			reg_error(r, rc, NULL);
 			return;
 		}
-		SPACE_RETRY(reg->space, rc, reg->meta->ops->upload_delete(reg->meta, rec.id));
+		SPACE_RETRY(reg->space, rc, reg->meta->repos->upload_delete(reg->meta, rec.id));
 		if (!rc)
 			rc = reg->blobs->ops->upload_remove(reg->blobs, rec.id);
 		table_release(reg->uploads, rec.id, h, off, 1, w);
@@ -583,13 +583,13 @@ static void finish_put(struct http_req *r)
 	/* under the gc lock: a collection cannot remove the blob between these two */
 	rc = reg->blobs->ops->upload_commit(reg->blobs, f, got.str);
 	if (!rc)
-		rc = reg->meta->ops->blob_link(reg->meta, q->name, got.str, q->offset);
+		rc = reg->meta->repos->blob_link(reg->meta, q->name, got.str, q->offset);
 	reg->blobs->ops->gc_unlock(reg->blobs, lock);
 	if (rc) {
 		reg_error(r, rc, NULL);
 		return;
 	}
-	if (!q->monolithic && reg->meta->ops->upload_delete(reg->meta, q->upload_id))
+	if (!q->monolithic && reg->meta->repos->upload_delete(reg->meta, q->upload_id))
 		log_warn("cannot delete finished upload '%s'", q->upload_id);
 	q->monolithic = 2; /* done: nothing to clean up */
 	events_upload_end(q->watch, got.str); /* before the event: the event's analysis waits for it */
@@ -629,7 +629,7 @@ static void end_request(struct http_req *r)
 	}
 	int rc = q->offset != q->start_offset ? reg->blobs->ops->upload_sync(q->file) : 0;
 	if (!rc)
-		rc = reg->meta->ops->upload_set_offset(reg->meta, q->upload_id, q->offset);
+		rc = reg->meta->repos->upload_set_offset(reg->meta, q->upload_id, q->offset);
 	if (rc) {
 		undo(r, rc, NULL);
 		return;
@@ -685,7 +685,7 @@ static void purge_orphan(void *ctx, const char *id)
 	struct hasher *h;
 	void *w;
 	int64_t off;
-	if (!util_is_uuid(id, strlen(id)) || reg->meta->ops->upload_get(reg->meta, p->a, id, &rec) != DD_E_BLOB_UPLOAD_UNKNOWN)
+	if (!util_is_uuid(id, strlen(id)) || reg->meta->repos->upload_get(reg->meta, p->a, id, &rec) != DD_E_BLOB_UPLOAD_UNKNOWN)
 		return;
 	if (table_acquire(reg->uploads, id, &h, &off, &w))
 		return;
@@ -701,7 +701,7 @@ int registry_purge_uploads(struct registry *reg, int64_t max_age)
 	int64_t before = util_now() - max_age;
 	const char **ids;
 	size_t n;
-	if (!reg->meta->ops->uploads_stale(reg->meta, &a, before, 1000, &ids, &n)) {
+	if (!reg->meta->repos->uploads_stale(reg->meta, &a, before, 1000, &ids, &n)) {
 		for (size_t i = 0; i < n; i++)
 			p.removed += session_cancel(reg, ids[i]); /* one in use is not stale after all */
 	}

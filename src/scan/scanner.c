@@ -22,7 +22,8 @@
 #include "scan/report.h"
 #include "scan/sandbox.h"
 #include "store/blobstore.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
 #include <jansson.h>
 
@@ -129,7 +130,7 @@ static void db_check(struct scanner *s)
 	pthread_mutex_unlock(&s->mu);
 	db_release(s, old);
 	int64_t n = 0;
-	s->cfg.meta->ops->scan_enqueue_stale(s->cfg.meta, d->gen, &n);
+	s->cfg.meta->scans->scan_enqueue_stale(s->cfg.meta, d->gen, &n);
 	log_info("vulnerability database generation %s in use; %" PRId64 " images queued for re-assessment", d->gen, n);
 	scanner_kick(s);
 }
@@ -580,7 +581,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	size_t by_sev[VDB_SEV_CRITICAL + 1] = {0}, nfind = 0, unfixed = 0;
 	const char *stored = "", *old_hash = "";
 	int unchanged = 0, inventory_kept = 0;
-	meta->ops->ns_scanning_get(meta, ns, &enabled);
+	meta->scans->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = "NotApplicable";
 		rec.reason = arena_printf(&a, "scanning is disabled for namespace '%s'", ns);
@@ -588,12 +589,12 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	}
 	/* a re-assessment: the stored inventory, no layer read */
 	if (job->priority == SCAN_REASSESS &&
-	    !meta->ops->assessment_inventory(meta, &a, job->repo, job->digest, &stored, &old_hash) && *stored &&
+	    !meta->scans->assessment_inventory(meta, &a, job->repo, job->digest, &stored, &old_hash) && *stored &&
 	    !inventory_deserialize(&inv, stored, strlen(stored), &why))
 		have_inv = 1;
 	if (!have_inv) {
 		struct manifest_rec m;
-		if ((rc = meta->ops->manifest_get(meta, &a, job->repo, job->digest, 1, 1, &m))) {
+		if ((rc = meta->repos->manifest_get(meta, &a, job->repo, job->digest, 1, 1, &m))) {
 			rec.status = "Failed";
 			rec.reason = arena_printf(&a, "the manifest cannot be read: %s", dd_err_message(rc));
 			goto store;
@@ -708,7 +709,7 @@ static void store_done(struct scanner *s, struct scan_done *done, size_t n)
 {
 	if (!n)
 		return;
-	int rc = s->cfg.meta->ops->scan_complete(s->cfg.meta, done, n);
+	int rc = s->cfg.meta->scans->scan_complete(s->cfg.meta, done, n);
 	if (rc)
 		log_error("cannot store %zu assessments: %s", n, dd_err_message(rc));
 }
@@ -727,7 +728,7 @@ static void *worker_main(void *arg)
 		struct arena a = {0};
 		struct scan_job *jobs;
 		size_t n = 0;
-		int rc = d ? s->cfg.meta->ops->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
+		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
 			size_t stored = 0;
@@ -821,7 +822,7 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->layer_wake, NULL);
 	pthread_cond_init(&s->layer_done, NULL);
-	int rc = c->meta->ops->scan_recover(c->meta);
+	int rc = c->meta->scans->scan_recover(c->meta);
 	if (!rc && c->sandbox)
 		rc = sandbox_new(&s->sb, why);
 	if (rc) {

@@ -4,7 +4,7 @@
 #include "unit.h"
 #include "assess/azure.h"
 #include "common/arena.h"
-#include "store/meta.h"
+#include "store/meta_scans.h"
 
 static const struct azure_names names = {.subscription = "", .resource_group = "drydock", .registry = "acme",
 					 .host = "acme.example:5000"};

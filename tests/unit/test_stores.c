@@ -5,7 +5,8 @@
 #include "common/util.h"
 #include "events/events.h"
 #include "store/blobstore.h"
-#include "store/meta.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
 #include "store/space.h"
 #include <pthread.h>
 #include <sqlite3.h>
@@ -129,80 +130,79 @@ static void test_meta_sqlite(void)
 	struct meta *m = fresh_meta(&dir, path, sizeof(path));
 	if (!m)
 		return;
-	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
 	int64_t size;
-	CHECK(o->repo_exists(m, "r") == DD_E_NAME_UNKNOWN);
-	CHECK(o->blob_link(m, "r", D1, 42) == 0);
-	CHECK(o->repo_exists(m, "r") == 0);
-	CHECK(o->blob_linked(m, "r", D1, &size) == 0 && size == 42);
-	CHECK(o->blob_linked(m, "other", D1, &size) == DD_E_BLOB_UNKNOWN);
+	CHECK(m->repos->repo_exists(m, "r") == DD_E_NAME_UNKNOWN);
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	CHECK(m->repos->repo_exists(m, "r") == 0);
+	CHECK(m->repos->blob_linked(m, "r", D1, &size) == 0 && size == 42);
+	CHECK(m->repos->blob_linked(m, "other", D1, &size) == DD_E_BLOB_UNKNOWN);
 
 	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 1};
 	const char *missing;
-	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	struct manifest_ref bad_refs[] = {{"sha256:404", REF_BLOB, 0}};
 	struct manifest_put p2 = p;
 	p2.refs = bad_refs;
 	p2.tag = "v2";
-	CHECK(o->manifest_put(m, &a, &p2, &missing) == DD_E_MANIFEST_BLOB_UNKNOWN);
+	CHECK(m->repos->manifest_put(m, &a, &p2, &missing) == DD_E_MANIFEST_BLOB_UNKNOWN);
 	CHECK_STR(missing, "sha256:404");
 	struct manifest_rec rec;
-	CHECK(o->manifest_get(m, &a, "r", "v1", 0, 1, &rec) == 0);
+	CHECK(m->repos->manifest_get(m, &a, "r", "v1", 0, 1, &rec) == 0);
 	CHECK_STR(rec.digest, "sha256:aa");
 	CHECK(rec.size == 2 && !memcmp(rec.content, "{}", 2));
-	CHECK(o->manifest_get(m, &a, "r", "v2", 0, 1, &rec) == DD_E_MANIFEST_UNKNOWN);
-	CHECK(o->manifest_get(m, &a, "nope", "v1", 0, 1, &rec) == DD_E_NAME_UNKNOWN);
+	CHECK(m->repos->manifest_get(m, &a, "r", "v2", 0, 1, &rec) == DD_E_MANIFEST_UNKNOWN);
+	CHECK(m->repos->manifest_get(m, &a, "nope", "v1", 0, 1, &rec) == DD_E_NAME_UNKNOWN);
 
 	/* tags sorted and paged */
 	const char *names[] = {"c", "a", "b"};
 	for (size_t i = 0; i < 3; i++) {
 		p.tag = names[i];
-		CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	}
 	const char **v;
 	size_t n;
 	int more;
-	CHECK(o->tags_list(m, &a, "r", "", 2, &v, &n, &more) == 0);
+	CHECK(m->repos->tags_list(m, &a, "r", "", 2, &v, &n, &more) == 0);
 	CHECK(n == 2 && more && !strcmp(v[0], "a") && !strcmp(v[1], "b"));
-	CHECK(o->tags_list(m, &a, "r", "b", 2, &v, &n, &more) == 0);
+	CHECK(m->repos->tags_list(m, &a, "r", "b", 2, &v, &n, &more) == 0);
 	CHECK(n == 2 && !more && !strcmp(v[0], "c") && !strcmp(v[1], "v1"));
-	CHECK(o->tag_delete(m, "r", "a") == 0);
-	CHECK(o->tag_delete(m, "r", "a") == DD_E_MANIFEST_UNKNOWN);
-	CHECK(o->manifest_delete(m, "r", "sha256:aa") == 0);
-	CHECK(o->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
+	CHECK(m->repos->tag_delete(m, "r", "a") == 0);
+	CHECK(m->repos->tag_delete(m, "r", "a") == DD_E_MANIFEST_UNKNOWN);
+	CHECK(m->repos->manifest_delete(m, "r", "sha256:aa") == 0);
+	CHECK(m->repos->tags_list(m, &a, "r", "", 100, &v, &n, &more) == 0 && n == 0);
 
 	/* uploads and the session cap */
 	enum upload_cap cap;
-	CHECK(o->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
-	CHECK(o->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
-	CHECK(o->upload_set_offset(m, "u1", 77) == 0);
+	CHECK(m->repos->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(m->repos->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
+	CHECK(m->repos->upload_set_offset(m, "u1", 77) == 0);
 	struct upload_rec ur;
-	CHECK(o->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
-	CHECK(o->upload_delete(m, "u1") == 0);
-	CHECK(o->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
+	CHECK(m->repos->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
+	CHECK(m->repos->upload_delete(m, "u1") == 0);
+	CHECK(m->repos->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
 
 	/* the cap of one owner leaves the others their room; its sessions are listed least recently
 	 * used first, and a session moved on goes to the end */
 	const char *ids[] = {"a1", "a2", "a3"};
 	for (int i = 0; i < 3; i++)
-		CHECK(o->upload_create(m, ids[i], "r", "alice", 100, 3, &cap) == 0);
-	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
-	CHECK(o->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
-	CHECK(o->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
-	CHECK(o->upload_set_offset(m, "a1", 5) == 0);
+		CHECK(m->repos->upload_create(m, ids[i], "r", "alice", 100, 3, &cap) == 0);
+	CHECK(m->repos->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
+	CHECK(m->repos->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
+	CHECK(m->repos->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
+	CHECK(m->repos->upload_set_offset(m, "a1", 5) == 0);
 	const char **own;
-	CHECK(o->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
+	CHECK(m->repos->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
 	CHECK(n == 3 && !strcmp(own[0], "a2") && !strcmp(own[1], "a3") && !strcmp(own[2], "a1"));
-	CHECK(o->uploads_of_owner(m, &a, "alice", 1, &own, &n) == 0 && n == 1 && !strcmp(own[0], "a2"));
-	CHECK(o->upload_delete(m, "a2") == 0);
-	CHECK(o->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == 0);
-	CHECK(o->uploads_of_owner(m, &a, "nobody", 10, &own, &n) == 0 && n == 0);
+	CHECK(m->repos->uploads_of_owner(m, &a, "alice", 1, &own, &n) == 0 && n == 1 && !strcmp(own[0], "a2"));
+	CHECK(m->repos->upload_delete(m, "a2") == 0);
+	CHECK(m->repos->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == 0);
+	CHECK(m->repos->uploads_of_owner(m, &a, "nobody", 10, &own, &n) == 0 && n == 0);
 	arena_free(&a);
-	m->ops->free(m);
+	meta_free(m);
 	remove_dir(dir);
 }
 
@@ -226,27 +226,26 @@ static void test_meta_assessments(void)
 	struct meta *m = fresh_meta(&dir, path, sizeof(path));
 	if (!m)
 		return;
-	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
 	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-	CHECK(o->blob_link(m, "r", D1, 42) == 0);
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:aa", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = "v1", .refs = refs, .nrefs = 1, .queue_scan = 1};
 	const char *missing;
-	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	struct scan_job *jobs;
 	size_t n;
-	CHECK(o->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
 	char *report = filler("report-1", 100000), *inventory = filler("inventory", 20000);
 	struct scan_done d = {.job = jobs[0].id,
 			      .rec = {.repo = "r", .digest = "sha256:aa", .status = "Unhealthy", .reason = "",
 				      .report = report, .inventory = inventory, .db_generation = "g1",
 				      .findings_hash = "h1", .counts = "1 2 3 4 5 6 7", .scanned_at = 1,
 				      .duration_us = 2}};
-	CHECK(o->scan_complete(m, &d, 1) == 0);
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
 	struct assessment_rec got;
-	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(m->scans->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
 	CHECK(!strcmp(got.report, report) && !strcmp(got.inventory, inventory) && !strcmp(got.status, "Unhealthy") &&
 	      !strcmp(got.counts, "1 2 3 4 5 6 7"));
 	sqlite3 *db; /* stored compressed: a zstd frame, far smaller than the text */
@@ -258,13 +257,13 @@ static void test_meta_assessments(void)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	const char *inv, *hash;
-	CHECK(o->assessment_inventory(m, &a, "r", "sha256:aa", &inv, &hash) == 0 && !strcmp(inv, inventory) &&
+	CHECK(m->scans->assessment_inventory(m, &a, "r", "sha256:aa", &inv, &hash) == 0 && !strcmp(inv, inventory) &&
 	      !strcmp(hash, "h1"));
 
 	/* re-assessed from the stored inventory: a new report, the inventory as it was */
 	int64_t queued = 0;
-	CHECK(o->scan_enqueue_stale(m, "g2", &queued) == 0 && queued == 1);
-	CHECK(o->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	CHECK(m->scans->scan_enqueue_stale(m, "g2", &queued) == 0 && queued == 1);
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
 	char *report2 = filler("report-2", 50000);
 	d.job = jobs[0].id;
 	d.inventory_kept = 1;
@@ -272,8 +271,8 @@ static void test_meta_assessments(void)
 	d.rec.inventory = "";
 	d.rec.db_generation = "g2";
 	d.rec.findings_hash = "h2";
-	CHECK(o->scan_complete(m, &d, 1) == 0);
-	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	CHECK(m->scans->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
 	CHECK(!strcmp(got.report, report2) && !strcmp(got.inventory, inventory) && !strcmp(got.db_generation, "g2"));
 
 	/* a row written as text (before compression) and a damaged compressed value */
@@ -281,13 +280,13 @@ static void test_meta_assessments(void)
 	CHECK(sqlite3_exec(db, "UPDATE assessments SET report='{\"old\": true}', inventory=x'28b52ffd2005010000'",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
-	CHECK(o->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
+	CHECK(m->scans->assessment_get(m, &a, "r", "sha256:aa", &got) == 0);
 	CHECK(!strcmp(got.report, "{\"old\": true}") && !strcmp(got.inventory, ""));
 	free(report);
 	free(report2);
 	free(inventory);
 	arena_free(&a);
-	m->ops->free(m);
+	meta_free(m);
 	remove_dir(dir);
 }
 
@@ -299,11 +298,10 @@ static void test_meta_unreferenced(void)
 	struct meta *m = fresh_meta(&dir, path, sizeof(path));
 	if (!m)
 		return;
-	const struct meta_ops *o = m->ops;
 	struct arena a = {0};
 	const char *blob[4] = {"sha256:a1", "sha256:b2", "sha256:c3", "sha256:d4"};
 	for (int i = 0; i < 4; i++)
-		CHECK(o->blob_link(m, i == 3 ? "s" : "r", blob[i], 10 + i) == 0);
+		CHECK(m->repos->blob_link(m, i == 3 ? "s" : "r", blob[i], 10 + i) == 0);
 	struct manifest_ref refs[] = {{"sha256:a1", REF_BLOB, 0}, {"sha256:b2", REF_FOREIGN, 0}};
 	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:m1", .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
@@ -311,27 +309,27 @@ static void test_meta_unreferenced(void)
 	const char *missing, **v;
 	int64_t *sizes;
 	size_t n;
-	CHECK(o->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	int64_t later = util_now() + 10;
-	CHECK(o->blobs_unreferenced(m, &a, util_now() - 10, "", 10, &v, &sizes, &n) == 0 && n == 0); /* grace */
-	CHECK(o->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 2);
+	CHECK(m->repos->blobs_unreferenced(m, &a, util_now() - 10, "", 10, &v, &sizes, &n) == 0 && n == 0); /* grace */
+	CHECK(m->repos->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 2);
 	CHECK_STR(v[0], "sha256:c3");
 	CHECK_STR(v[1], "sha256:d4");
 	CHECK(sizes[0] == 12 && sizes[1] == 13);
-	CHECK(o->blobs_unreferenced(m, &a, later, "sha256:c3", 10, &v, &sizes, &n) == 0 && n == 1);
+	CHECK(m->repos->blobs_unreferenced(m, &a, later, "sha256:c3", 10, &v, &sizes, &n) == 0 && n == 1);
 	CHECK_STR(v[0], "sha256:d4");
-	CHECK(o->blobs_unreferenced(m, &a, later, "", 1, &v, &sizes, &n) == 0 && n == 1);
-	CHECK(o->blob_forget(m, "sha256:a1", later) == DD_E_NOT_FOUND); /* named */
-	CHECK(o->blob_forget(m, "sha256:c3", util_now() - 10) == DD_E_NOT_FOUND); /* within the grace */
-	CHECK(o->blob_forget(m, "sha256:d4", later) == 0);
-	CHECK(o->blob_known(m, "sha256:d4") == DD_E_BLOB_UNKNOWN);
-	CHECK(o->blob_linked(m, "s", "sha256:d4", NULL) == DD_E_BLOB_UNKNOWN);
-	CHECK(o->blob_known(m, "sha256:c3") == 0);
+	CHECK(m->repos->blobs_unreferenced(m, &a, later, "", 1, &v, &sizes, &n) == 0 && n == 1);
+	CHECK(m->repos->blob_forget(m, "sha256:a1", later) == DD_E_NOT_FOUND); /* named */
+	CHECK(m->repos->blob_forget(m, "sha256:c3", util_now() - 10) == DD_E_NOT_FOUND); /* within the grace */
+	CHECK(m->repos->blob_forget(m, "sha256:d4", later) == 0);
+	CHECK(m->repos->blob_known(m, "sha256:d4") == DD_E_BLOB_UNKNOWN);
+	CHECK(m->repos->blob_linked(m, "s", "sha256:d4", NULL) == DD_E_BLOB_UNKNOWN);
+	CHECK(m->repos->blob_known(m, "sha256:c3") == 0);
 	/* the manifest goes: its blobs are named by nothing */
-	CHECK(o->manifest_delete(m, "r", "sha256:m1") == 0);
-	CHECK(o->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 3);
+	CHECK(m->repos->manifest_delete(m, "r", "sha256:m1") == 0);
+	CHECK(m->repos->blobs_unreferenced(m, &a, later, "", 10, &v, &sizes, &n) == 0 && n == 3);
 	arena_free(&a);
-	m->ops->free(m);
+	meta_free(m);
 	remove_dir(dir);
 }
 
@@ -346,7 +344,7 @@ static void test_meta_referrer_migration(void)
 	CHECK(meta_sqlite_open(path, &m) == 0);
 	if (!m)
 		return;
-	m->ops->free(m);
+	meta_free(m);
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db,
@@ -360,7 +358,7 @@ static void test_meta_referrer_migration(void)
 	sqlite3_close(db);
 	CHECK(meta_sqlite_open(path, &m) == 0);
 	if (m)
-		m->ops->free(m);
+		meta_free(m);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *st;
 	CHECK(sqlite3_prepare_v2(db, "SELECT digest, artifact_type FROM manifests ORDER BY digest", -1, &st, NULL) ==
@@ -397,14 +395,14 @@ static void test_meta_migration(void)
 	struct arena a = {0};
 	struct assessment_rec got, *v;
 	size_t n;
-	CHECK(m->ops->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
+	CHECK(m->scans->assessment_get(m, &a, "r", "sha256:aa", &got) == 0 && !strcmp(got.report, "{}") &&
 	      !strcmp(got.counts, ""));
-	CHECK(m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
+	CHECK(m->scans->assessments_list(m, &a, NULL, &v, &n) == 0 && n == 1 && !strcmp(v[0].counts, ""));
 	/* a session from before owners were recorded is kept, and counts for no one's cap */
 	struct upload_rec ur;
 	enum upload_cap cap;
-	CHECK(m->ops->upload_get(m, &a, "old", &ur) == 0 && ur.offset == 3);
-	CHECK(m->ops->upload_create(m, "new", "r", "alice", 10, 1, &cap) == 0);
+	CHECK(m->repos->upload_get(m, &a, "old", &ur) == 0 && ur.offset == 3);
+	CHECK(m->repos->upload_create(m, "new", "r", "alice", 10, 1, &cap) == 0);
 	/* listings read the covering index, never the rows with their reports */
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	sqlite3_stmt *st;
@@ -416,10 +414,10 @@ static void test_meta_migration(void)
 						       "COVERING INDEX assessments_list"));
 	sqlite3_finalize(st);
 	sqlite3_close(db);
-	m->ops->free(m);
+	meta_free(m);
 	CHECK(meta_sqlite_open(path, &m) == 0); /* and once more: nothing left to add */
 	if (m)
-		m->ops->free(m);
+		meta_free(m);
 	arena_free(&a);
 	remove_dir(dir);
 }
@@ -463,8 +461,8 @@ static int totals_match(struct meta *m, long long *images)
 	struct assessment_total *t, *g;
 	size_t n, nt, ng, nr = 0;
 	struct recount want[64];
-	int ok = m->ops->assessments_list(m, &a, NULL, &v, &n) == 0 && n < 20 &&
-		 m->ops->assessment_totals(m, &a, NULL, &t, &nt) == 0 && m->ops->assessment_totals(m, &a, "", &g, &ng) == 0;
+	int ok = m->scans->assessments_list(m, &a, NULL, &v, &n) == 0 && n < 20 &&
+		 m->scans->assessment_totals(m, &a, NULL, &t, &nt) == 0 && m->scans->assessment_totals(m, &a, "", &g, &ng) == 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		long long c[7];
 		int counted = canonical_counts(v[i].counts, c);
@@ -504,13 +502,13 @@ static void assess(struct meta *m, const char *repo, const char *digest, const c
 	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = NULL, .queue_scan = 1};
-	CHECK(m->ops->manifest_put(m, &a, &p, &missing) == 0);
-	CHECK(m->ops->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(m->scans->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
 	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
 			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
 				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
 				      .scanned_at = 1, .duration_us = 1}};
-	CHECK(m->ops->scan_complete(m, &d, 1) == 0);
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
 	arena_free(&a);
 }
 
@@ -536,7 +534,7 @@ static void test_meta_totals(void)
 	struct arena a = {0};
 	struct assessment_total *t;
 	size_t n;
-	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0 && n == 0);
+	CHECK(m->scans->assessment_totals(m, &a, "", &t, &n) == 0 && n == 0);
 	/* pushes: statuses, repositories, a repository's listing */
 	assess(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0);
 	assess(m, "r1", "sha256:a2", "Unhealthy", "0 1 0 2 0 3 4", 0);
@@ -544,7 +542,7 @@ static void test_meta_totals(void)
 	assess(m, "r2/x", "sha256:b1", "Failed", "0 0 0 0 0 0 0", 0);
 	assess(m, "r2/x", "sha256:b2", "Healthy", "0 0 0 0 7 0 0", 0);
 	CHECK(totals_match(m, &images) && images == 5);
-	CHECK(m->ops->assessment_totals(m, &a, "r1", &t, &n) == 0 && n == 2);
+	CHECK(m->scans->assessment_totals(m, &a, "r1", &t, &n) == 0 && n == 2);
 	CHECK(!strcmp(t[0].status, "NotApplicable") && t[0].images == 1 && !strcmp(t[1].status, "Unhealthy") &&
 	      t[1].images == 2 && t[1].severity[0] == 1 && t[1].severity[1] == 3 && t[1].unfixed == 11);
 	/* re-assessments: other findings (the row rewritten), the same findings with counts filled in
@@ -561,7 +559,7 @@ static void test_meta_totals(void)
 		  "UPDATE assessments SET counts='1 2 3' WHERE digest='sha256:b1';"
 		  "UPDATE assessments SET counts='1000000000000 0 0 0 0 0 0' WHERE digest='sha256:b2';");
 	CHECK(totals_match(m, &images));
-	CHECK(m->ops->assessment_totals(m, &a, "", &t, &n) == 0);
+	CHECK(m->scans->assessment_totals(m, &a, "", &t, &n) == 0);
 	long long uncounted = 0;
 	for (size_t i = 0; i < n; i++)
 		uncounted += t[i].uncounted;
@@ -570,17 +568,17 @@ static void test_meta_totals(void)
 		  "UPDATE assessments SET status='Healthy' WHERE digest='sha256:a3';");
 	CHECK(totals_match(m, &images));
 	/* deletes: a manifest (its assessment goes with it), an untagged one collected */
-	CHECK(m->ops->manifest_delete(m, "r1", "sha256:a1") == 0);
+	CHECK(m->repos->manifest_delete(m, "r1", "sha256:a1") == 0);
 	CHECK(totals_match(m, &images) && images == 4);
-	CHECK(m->ops->manifest_forget_untagged(m, "r2/x", "sha256:b1", util_now() + 10) == 0);
+	CHECK(m->repos->manifest_forget_untagged(m, "r2/x", "sha256:b1", util_now() + 10) == 0);
 	CHECK(totals_match(m, &images) && images == 3);
 	/* reopened, the totals are as they were; a data directory from before them gets them */
-	m->ops->free(m);
+	meta_free(m);
 	CHECK(meta_sqlite_open(path, &m) == 0);
 	if (!m)
 		goto out;
 	CHECK(totals_match(m, &images) && images == 3);
-	m->ops->free(m);
+	meta_free(m);
 	sql(path, "DROP TRIGGER assessments_totals_insert; DROP TRIGGER assessments_totals_delete;"
 		  "DROP TRIGGER assessments_totals_update; DROP TABLE assessment_totals;");
 	CHECK(meta_sqlite_open(path, &m) == 0);
@@ -589,9 +587,86 @@ static void test_meta_totals(void)
 	CHECK(totals_match(m, &images) && images == 3);
 	assess(m, "r3", "sha256:c1", "Unhealthy", "5 0 0 0 0 0 5", 0);
 	CHECK(totals_match(m, &images) && images == 4);
-	m->ops->free(m);
+	meta_free(m);
 out:
 	arena_free(&a);
+	remove_dir(dir);
+}
+
+/* The numbers the store writes for reference kinds, job priorities and job states are on disk:
+ * they stay what data directories already hold, and rows written by an older drydock read
+ * as they did. */
+static int64_t sql_int(const char *path, const char *query)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -100;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void test_meta_stored_values(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	const char *missing;
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	struct manifest_put child = {.rec = {.repo = "r", .digest = "sha256:c", .media_type = "t", .artifact_type = "",
+					     .subject = "", .annotations = "", .content = "{}", .size = 2}};
+	CHECK(m->repos->manifest_put(m, &a, &child, &missing) == 0);
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}, {"sha256:c", REF_MANIFEST, 0}, {"sha256:f", REF_FOREIGN, 0}};
+	struct manifest_put index = child;
+	index.rec.digest = "sha256:i";
+	index.tag = "v1";
+	index.refs = refs;
+	index.nrefs = 3;
+	index.queue_scan = 1;
+	CHECK(m->repos->manifest_put(m, &a, &index, &missing) == 0);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='" D1 "'") == 0);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='sha256:c'") == 1);
+	CHECK(sql_int(path, "SELECT kind FROM manifest_refs WHERE child='sha256:f'") == 2);
+	CHECK(sql_int(path, "SELECT priority FROM scan_jobs WHERE digest='sha256:i'") == 0);
+	CHECK(sql_int(path, "SELECT state FROM scan_jobs WHERE digest='sha256:i'") == 0);
+	enum scan_job_state state;
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_QUEUED);
+	struct scan_job *jobs;
+	size_t n;
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH);
+	CHECK(sql_int(path, "SELECT state FROM scan_jobs WHERE digest='sha256:i'") == 1);
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_RUNNING);
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:none", &state) == 0 && state == SCAN_JOB_NONE);
+	/* the index names the child: gc keeps it; the blob and the foreign layer are named */
+	const char **repos, **digests;
+	CHECK(m->repos->manifests_untagged(m, &a, util_now() + 10, "", "", 10, &repos, &digests, &n) == 0 && n == 0);
+	int64_t *sizes;
+	CHECK(m->repos->blobs_unreferenced(m, &a, util_now() + 10, "", 10, &digests, &sizes, &n) == 0 && n == 0);
+	/* rows an older drydock wrote: a running re-assessment, a queued push */
+	sql(path, "INSERT INTO manifests(repo, digest, media_type, artifact_type, subject, annotations, size, content,"
+		  " created) VALUES('r', 'sha256:o1', 't', '', '', '', 2, '{}', 1), ('r', 'sha256:o2', 't', '', '', '', 2,"
+		  " '{}', 1);"
+		  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES('r', 'sha256:o1', 1, 1, 1),"
+		  " ('r', 'sha256:o2', 0, 0, 1);");
+	int64_t queued, running;
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 1 && running == 2);
+	CHECK(m->scans->scan_recover(m) == 0); /* and the child, never queued, gets a job */
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 4 && running == 0);
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
+	      !strcmp(jobs[0].digest, "sha256:i"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:o2"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:c"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_REASSESS &&
+	      !strcmp(jobs[0].digest, "sha256:o1"));
+	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == DD_E_NOT_FOUND);
+	arena_free(&a);
+	meta_free(m);
 	remove_dir(dir);
 }
 
@@ -734,6 +809,7 @@ void suite_stores(void)
 	RUN(test_meta_migration);
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
+	RUN(test_meta_stored_values);
 	RUN(test_events);
 	RUN(test_upload_watcher);
 }

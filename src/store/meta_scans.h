@@ -1,0 +1,100 @@
+/* meta_scans.h: the part of the metadata store that holds scans: a durable queue of
+ * (repository, manifest) jobs, the latest assessment of each manifest and their running totals,
+ * scans counted per namespace and month, and whether a namespace is scanned at all (meta.h says
+ * how the parts fit). A manifest's job is queued by manifest_put (meta_repos.h) in the push's
+ * own transaction, and its job and assessment go with manifest_delete. */
+#ifndef DD_META_SCANS_H
+#define DD_META_SCANS_H
+#include "meta.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+/* A job's priority, lower runs first. The values are stored: never renumber. */
+enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 };
+
+/* A job's state. QUEUED and RUNNING are stored: never renumber. */
+enum scan_job_state { SCAN_JOB_NONE = -1, SCAN_JOB_QUEUED = 0, SCAN_JOB_RUNNING = 1 };
+
+struct scan_job {
+	int64_t id;
+	const char *repo, *digest;
+	enum scan_priority priority;
+};
+
+struct assessment_rec {
+	const char *repo, *digest;
+	const char *status;    /* "Healthy", "Unhealthy", "NotApplicable", "Failed" */
+	const char *reason;    /* why NotApplicable or Failed, "" otherwise */
+	const char *report;    /* the scan report JSON, "" when none */
+	const char *inventory; /* the inventory JSON re-matched on database changes, "" when none */
+	const char *db_generation;
+	const char *findings_hash; /* a digest of the findings: a re-assessment that finds the same skips rewriting */
+	const char *counts; /* "C H M L N U F": findings per severity (CRITICAL first), then unfixed, before
+			     * any suppression rule; "" when not recorded (assessments stored before) */
+	int64_t scanned_at;
+	int64_t duration_us;
+};
+
+/* Running totals of the stored assessments, kept by the store in the transaction of every
+ * change to one (a push's, a re-assessment's, a deletion's), as the assessments' counts say:
+ * before any suppression rule. */
+struct assessment_total {
+	const char *repo; /* "" in the registry-wide totals */
+	const char *status;
+	int64_t images;
+	int64_t severity[6]; /* findings: CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN (the order of counts) */
+	int64_t unfixed;
+	int64_t uncounted; /* of the images, those without counts in their canonical form (stored before
+			    * counts were): counted as zero findings here, their reports say */
+};
+
+struct scan_done {
+	int64_t job;
+	int unchanged; /* the same findings as stored: only the generation and time are updated */
+	int inventory_kept; /* a re-assessment of the stored inventory: rec.inventory is not rewritten */
+	struct assessment_rec rec;
+	const char *ns, *month, *webhook_payload;
+};
+
+struct meta_scans_ops {
+	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
+	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
+	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);
+	/* For each done scan, in one transaction: stores the assessment, removes the job, counts
+	 * one scan for `ns` in `month` ("2026-11"; ns NULL: not counted, as for re-assessments) and
+	 * adds webhook_payload (when not NULL) to the webhook outbox (meta_outbox.h). A job whose
+	 * manifest was deleted meanwhile is dropped. */
+	int (*scan_complete)(struct meta *m, const struct scan_done *done, size_t n);
+	/* At start: running jobs back to queued, and a job for every manifest without an assessment
+	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
+	int (*scan_recover)(struct meta *m);
+	/* Queues a re-assessment of every assessment made with another database generation, and of
+	 * every Failed one that has an inventory (its matching failed). */
+	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
+	/* The job of (repo, digest): SCAN_JOB_NONE when there is none. */
+	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, enum scan_job_state *state);
+	int (*scan_queue_depth)(struct meta *m, int64_t *queued, int64_t *running);
+	/* DD_E_NOT_FOUND when there is none. */
+	int (*assessment_get)(struct meta *m, struct arena *a, const char *repo, const char *digest,
+			      struct assessment_rec *out);
+	/* The stored inventory of (repo, digest) alone (what a re-assessment needs). */
+	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				    const char **inventory, const char **findings_hash);
+	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
+	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+				size_t *n);
+	/* The running totals by status of repository repo, of the whole registry (repo ""), or of every
+	 * repository (NULL: by repository, then status); statuses with no image left out. Arena array. */
+	int (*assessment_totals)(struct meta *m, struct arena *a, const char *repo, struct assessment_total **out,
+				 size_t *n);
+	/* Scans counted per namespace and month: parallel arrays. */
+	int (*usage_list)(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
+			  size_t *n);
+	/* Scanning per namespace (the first path component); enabled unless set otherwise. */
+	int (*ns_scanning_get)(struct meta *m, const char *ns, int *enabled);
+	int (*ns_scanning_set)(struct meta *m, const char *ns, int enabled);
+};
+
+#endif

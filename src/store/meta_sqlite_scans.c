@@ -1,0 +1,341 @@
+/* meta_sqlite_scans.c: the SQLite backend's scans (meta_scans.h): the scan queue, assessments
+ * (reports and inventories stored PACKED), their running totals (kept by the triggers of
+ * meta_sqlite.c's schema, only read here), scans counted per namespace and month, and scanning
+ * per namespace. Job states and priorities are bound from their enums, never written as numbers
+ * in the SQL. */
+#include "common/dd.h"
+#include "meta_sqliteInt.h"
+#include "common/arena.h"
+#include "common/util.h"
+
+int sq_scan_enqueue(struct conn *c, const char *repo, const char *digest, enum scan_priority priority)
+{
+	return sq_exec_on(c, "queue scan",
+			  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES(?1,?2,?3,?4,?5)"
+			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=min(priority, excluded.priority)",
+			  TEXT(repo), TEXT(digest), INT(priority), INT(SCAN_JOB_QUEUED), INT(util_now()));
+}
+
+int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
+{
+	int rc = sq_exec_on(c, "delete manifest", "DELETE FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
+			    TEXT(digest));
+	if (!rc)
+		rc = sq_exec_on(c, "delete manifest", "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2", TEXT(repo),
+				TEXT(digest));
+	return rc;
+}
+
+static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n)
+{
+	*out = arena_alloc(a, (max + 1) * sizeof(**out));
+	*n = 0;
+	struct conn *c;
+	int rc = sq_tx_begin_lazy(m, &c);
+	if (!rc) {
+		/* the oldest jobs of the most urgent priority queued: one push, or up to max others */
+		struct sq q;
+		sq_query_on(&q, c,
+			    "SELECT id, repo, digest, priority FROM scan_jobs WHERE state=?2 AND"
+			    " priority=(SELECT min(priority) FROM scan_jobs WHERE state=?2) ORDER BY id LIMIT"
+			    " (CASE WHEN (SELECT min(priority) FROM scan_jobs WHERE state=?2)=?3 THEN 1 ELSE ?1 END)",
+			    INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH));
+		while (sq_row(&q) && *n < max) {
+			struct scan_job *j = &(*out)[(*n)++];
+			j->id = sq_int(&q, 0);
+			j->repo = sq_text(a, &q, 1);
+			j->digest = sq_text(a, &q, 2);
+			j->priority = (enum scan_priority)sq_int(&q, 3);
+		}
+		rc = sq_end(&q, "next scan");
+	}
+	if (!rc && !*n)
+		rc = DD_E_NOT_FOUND;
+	for (size_t i = 0; !rc && i < *n; i++)
+		rc = sq_exec_on(c, "claim scan", "UPDATE scan_jobs SET state=?2 WHERE id=?1", INT((*out)[i].id),
+				INT(SCAN_JOB_RUNNING));
+	return sq_tx_end(c, rc);
+}
+
+static int complete_one(struct conn *c, const struct scan_done *d)
+{
+	const struct assessment_rec *r = &d->rec;
+	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1", INT(d->job));
+	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
+		return rc;
+	/* ?1 to ?11 of both statements that store the whole row; a re-assessment of the stored
+	 * inventory rewrites all of it but the inventory (?6) */
+#define ASSESSMENT_ARGS                                                                                      \
+	TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), PACKED(r->report),    \
+		d->inventory_kept ? SKIP : PACKED(r->inventory), TEXT(r->db_generation ? r->db_generation : ""), \
+		INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),         \
+		TEXT(r->counts ? r->counts : "")
+	if (d->unchanged) /* the same findings: counts fill rows stored before counts were */
+		rc = sq_exec_on(c, "store assessment",
+				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6"
+				" WHERE repo=?1 AND digest=?2",
+				TEXT(r->repo), TEXT(r->digest), TEXT(r->db_generation ? r->db_generation : ""),
+				INT(r->scanned_at), INT(r->duration_us), TEXT(r->counts ? r->counts : ""));
+	else if (d->inventory_kept)
+		rc = sq_exec_on(c, "store assessment",
+				"UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?7, scanned_at=?8,"
+				" duration_us=?9, findings_hash=?10, counts=?11 WHERE repo=?1 AND digest=?2",
+				ASSESSMENT_ARGS);
+	else /* an upsert, not INSERT OR REPLACE: a replaced row would leave the running totals without
+	      * the delete trigger's update */
+		rc = sq_exec_on(c, "store assessment",
+				"INSERT INTO assessments(repo, digest, status, reason, report, inventory,"
+				" db_generation, scanned_at, duration_us, findings_hash, counts)"
+				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(repo, digest) DO UPDATE SET"
+				" status=excluded.status, reason=excluded.reason, report=excluded.report,"
+				" inventory=excluded.inventory, db_generation=excluded.db_generation,"
+				" scanned_at=excluded.scanned_at, duration_us=excluded.duration_us,"
+				" findings_hash=excluded.findings_hash, counts=excluded.counts",
+				ASSESSMENT_ARGS);
+#undef ASSESSMENT_ARGS
+	if (!rc && d->webhook_payload)
+		rc = sq_outbox_insert(NULL, c, d->webhook_payload);
+	if (!rc && d->ns)
+		rc = sq_exec_on(c, "count scan",
+				"INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
+				" ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
+				TEXT(d->ns), TEXT(d->month));
+	return rc;
+}
+
+static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t n)
+{
+	struct conn *c;
+	int rc = sq_tx_begin_lazy(m, &c);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = complete_one(c, &done[i]);
+	return sq_tx_end(c, rc);
+}
+
+static int ms_scan_recover(struct meta *m)
+{
+	struct conn *c;
+	int rc = sq_conn_get(m, &c);
+	if (rc)
+		return rc;
+	rc = sq_exec_on(c, "requeue scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2", INT(SCAN_JOB_QUEUED),
+			INT(SCAN_JOB_RUNNING));
+	/* by the small rows of assessments_list: a search of the table itself compares whole rows,
+	 * reports and all (40,001 images: 0.5 s at every start, instead of 0.06 s) */
+	if (!rc)
+		rc = sq_exec_on(c, "queue missing scans",
+				"INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+				" SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
+				" assessments a INDEXED BY assessments_list WHERE a.repo=m.repo AND a.digest=m.digest)",
+				INT(util_now()), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED));
+	sq_conn_put(c);
+	return rc;
+}
+
+/* A Failed assessment with an inventory failed in matching (a database that turned out damaged,
+ * say): tried again whenever a database is put in place, even of the same build. */
+static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t *queued)
+{
+	*queued = 0;
+	struct sq q;
+	sq_query(&q, m,
+		 "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		 " SELECT repo, digest, ?3, ?4, ?2 FROM assessments WHERE (db_generation<>?1 OR status='Failed')"
+		 " AND inventory<>''",
+		 TEXT(generation), INT(util_now()), INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED));
+	int rc = sq_done(&q, "queue re-assessments");
+	if (!rc)
+		*queued = q.changes;
+	return rc;
+}
+
+static int ms_scan_job_state(struct meta *m, const char *repo, const char *digest, enum scan_job_state *state)
+{
+	*state = SCAN_JOB_NONE;
+	struct sq q;
+	sq_query(&q, m, "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2", TEXT(repo), TEXT(digest));
+	if (sq_row(&q))
+		*state = (enum scan_job_state)sq_int(&q, 0);
+	return sq_end(&q, "scan state");
+}
+
+static int ms_scan_queue_depth(struct meta *m, int64_t *queued, int64_t *running)
+{
+	*queued = *running = 0;
+	struct sq q;
+	sq_query(&q, m, "SELECT coalesce(sum(state=?1),0), coalesce(sum(state=?2),0) FROM scan_jobs",
+		 INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
+	if (sq_row(&q)) {
+		*queued = sq_int(&q, 0);
+		*running = sq_int(&q, 1);
+	}
+	return sq_end(&q, "queue depth");
+}
+
+static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, const char *digest,
+			     struct assessment_rec *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct sq q;
+	sq_query(&q, m,
+		 "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us, counts"
+		 " FROM assessments WHERE repo=?1 AND digest=?2",
+		 TEXT(repo), TEXT(digest));
+	if (sq_row(&q)) {
+		out->repo = arena_strdup(a, repo);
+		out->digest = arena_strdup(a, digest);
+		out->status = sq_text(a, &q, 0);
+		out->reason = sq_text(a, &q, 1);
+		out->report = sq_unpacked(a, &q, 2);
+		out->inventory = sq_unpacked(a, &q, 3);
+		out->db_generation = sq_text(a, &q, 4);
+		out->scanned_at = sq_int(&q, 5);
+		out->duration_us = sq_int(&q, 6);
+		out->counts = sq_text(a, &q, 7);
+	}
+	return sq_one(&q, "assessment", DD_E_NOT_FOUND);
+}
+
+static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				   const char **inventory, const char **findings_hash)
+{
+	*inventory = *findings_hash = NULL;
+	struct sq q;
+	sq_query(&q, m, "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
+		 TEXT(digest));
+	if (sq_row(&q)) {
+		*inventory = sq_unpacked(a, &q, 0);
+		*findings_hash = sq_text(a, &q, 1);
+	}
+	return sq_one(&q, "stored inventory", DD_E_NOT_FOUND);
+}
+
+/* What listings read of an assessment: the columns of the covering index assessments_list. */
+#define LIST_COLUMNS "repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
+
+static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+			       size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct sq q;
+	if (repo)
+		sq_query(&q, m, "SELECT " LIST_COLUMNS " FROM assessments WHERE repo=?1 ORDER BY repo, digest", TEXT(repo));
+	else
+		sq_query(&q, m, "SELECT " LIST_COLUMNS " FROM assessments ORDER BY repo, digest", NOARGS);
+	size_t cap = 0;
+	struct assessment_rec *v = NULL;
+	while (sq_row(&q)) {
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct assessment_rec *nv = arena_alloc(a, nc * sizeof(*nv));
+			if (*n)
+				memcpy(nv, v, *n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		struct assessment_rec *x = &v[(*n)++];
+		x->repo = sq_text(a, &q, 0);
+		x->digest = sq_text(a, &q, 1);
+		x->status = sq_text(a, &q, 2);
+		x->reason = sq_text(a, &q, 3);
+		x->report = x->inventory = "";
+		x->db_generation = sq_text(a, &q, 4);
+		x->scanned_at = sq_int(&q, 5);
+		x->duration_us = sq_int(&q, 6);
+		x->counts = sq_text(a, &q, 7);
+	}
+	*out = v;
+	return sq_end(&q, "assessments");
+}
+
+#define TOTALS_SELECT                                                                                     \
+	"SELECT repo, status, images, critical, high, medium, low, negligible, unknown, unfixed, uncounted" \
+	" FROM assessment_totals"
+
+static int ms_assessment_totals(struct meta *m, struct arena *a, const char *repo, struct assessment_total **out,
+				size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct sq q;
+	if (repo)
+		sq_query(&q, m, TOTALS_SELECT " WHERE repo=?1 AND images<>0 ORDER BY status", TEXT(repo));
+	else
+		sq_query(&q, m, TOTALS_SELECT " WHERE repo<>'' AND images<>0 ORDER BY repo, status", NOARGS);
+	size_t cap = 0;
+	struct assessment_total *v = NULL;
+	while (sq_row(&q)) {
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct assessment_total *nv = arena_alloc(a, nc * sizeof(*nv));
+			if (*n)
+				memcpy(nv, v, *n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		struct assessment_total *x = &v[(*n)++];
+		x->repo = sq_text(a, &q, 0);
+		x->status = sq_text(a, &q, 1);
+		x->images = sq_int(&q, 2);
+		for (int k = 0; k < 6; k++)
+			x->severity[k] = sq_int(&q, 3 + k);
+		x->unfixed = sq_int(&q, 9);
+		x->uncounted = sq_int(&q, 10);
+	}
+	*out = v;
+	return sq_end(&q, "assessment totals");
+}
+
+#define USAGE_MAX 256 /* (namespace, month) rows listed */
+
+static int ms_usage_list(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
+			 size_t *n)
+{
+	*n = 0;
+	*ns = arena_alloc(a, USAGE_MAX * sizeof(**ns));
+	*month = arena_alloc(a, USAGE_MAX * sizeof(**month));
+	*count = arena_alloc(a, USAGE_MAX * sizeof(**count));
+	struct sq q;
+	sq_query(&q, m, "SELECT namespace, month, scans FROM scan_usage ORDER BY namespace, month", NOARGS);
+	while (sq_row(&q) && *n < USAGE_MAX) {
+		(*ns)[*n] = sq_text(a, &q, 0);
+		(*month)[*n] = sq_text(a, &q, 1);
+		(*count)[(*n)++] = sq_int(&q, 2);
+	}
+	return sq_end(&q, "usage");
+}
+
+static int ms_ns_scanning_get(struct meta *m, const char *ns, int *enabled)
+{
+	*enabled = 1;
+	struct sq q;
+	sq_query(&q, m, "SELECT scanning FROM namespace_settings WHERE namespace=?1", TEXT(ns));
+	if (sq_row(&q))
+		*enabled = sq_int(&q, 0) != 0;
+	return sq_end(&q, "namespace setting");
+}
+
+static int ms_ns_scanning_set(struct meta *m, const char *ns, int enabled)
+{
+	return sq_exec(m, "namespace setting",
+		       "INSERT INTO namespace_settings(namespace, scanning) VALUES(?1,?2)"
+		       " ON CONFLICT(namespace) DO UPDATE SET scanning=excluded.scanning",
+		       TEXT(ns), INT(enabled));
+}
+
+const struct meta_scans_ops meta_sqlite_scans = {
+	.scan_claim = ms_scan_claim,
+	.scan_complete = ms_scan_complete,
+	.scan_recover = ms_scan_recover,
+	.scan_enqueue_stale = ms_scan_enqueue_stale,
+	.scan_job_state = ms_scan_job_state,
+	.scan_queue_depth = ms_scan_queue_depth,
+	.assessment_get = ms_assessment_get,
+	.assessment_inventory = ms_assessment_inventory,
+	.assessments_list = ms_assessments_list,
+	.assessment_totals = ms_assessment_totals,
+	.usage_list = ms_usage_list,
+	.ns_scanning_get = ms_ns_scanning_get,
+	.ns_scanning_set = ms_ns_scanning_set,
+};
