@@ -38,5 +38,6 @@ void suite_findings(void);
 void suite_auth(void);
 void suite_rules(void);
 void suite_http1(void);
+void suite_query(void);
 
 #endif
