@@ -10,6 +10,8 @@
 
 void q_fail(struct qctx *q, int code, size_t pos, const char *fmt, ...)
 {
+	if (pos == Q_HERE)
+		pos = q->op_pos;
 	if (q->err) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -28,7 +30,7 @@ static void account(struct qctx *q, size_t n)
 {
 	q->bytes += n;
 	if (q->bytes > q->lim.max_bytes)
-		q_fail(q, DD_E_TOO_LARGE, 0, "the query needs more than %zu MiB of memory", q->lim.max_bytes >> 20);
+		q_fail(q, DD_E_TOO_LARGE, Q_HERE, "the query needs more than %zu MiB of memory", q->lim.max_bytes >> 20);
 }
 
 void *q_alloc(struct qctx *q, size_t n)
@@ -52,13 +54,13 @@ char *q_strndup(struct qctx *q, const char *s, size_t n)
 json_t *q_own(struct qctx *q, json_t *j)
 {
 	if (!j)
-		q_fail(q, DD_E_NOMEM, 0, "out of memory");
+		q_fail(q, DD_E_NOMEM, Q_HERE, "out of memory");
 	if (q->nowned == q->capowned) {
 		size_t cap = q->capowned ? 2 * q->capowned : 64;
 		json_t **o = realloc(q->owned, cap * sizeof(*o));
 		if (!o) {
 			json_decref(j);
-			q_fail(q, DD_E_NOMEM, 0, "out of memory");
+			q_fail(q, DD_E_NOMEM, Q_HERE, "out of memory");
 		}
 		q->owned = o;
 		q->capowned = cap;
@@ -246,6 +248,8 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos)
 static struct rowset *op_where(struct qctx *q, struct op *o, struct rowset *in)
 {
 	bind_expr(q, o->e, in, 0);
+	if (o->e->type != QT_BOOL && o->e->type != QT_NULL && o->e->type != QT_DYNAMIC)
+		q_fail(q, DD_E_USAGE, o->e->pos, "where needs a bool predicate, not %s", query_type_name(o->e->type));
 	struct rowset *out = rs_new(q, in->ncols);
 	memcpy(out->cols, in->cols, sizeof(*in->cols) * (size_t)in->ncols);
 	for (size_t i = 0; i < in->n; i++) {
@@ -435,7 +439,7 @@ static size_t ht_find(struct qctx *q, struct htab *h, struct qval **keys, int k,
 		}
 	}
 	if (h->n >= UINT32_MAX - 1)
-		q_fail(q, DD_E_TOO_LARGE, 0, "too many groups");
+		q_fail(q, DD_E_TOO_LARGE, Q_HERE, "too many groups");
 	size_t e = h->n++;
 	h->slot[s] = (uint32_t)e + 1;
 	h->hash[e] = hv;
@@ -641,6 +645,20 @@ static int sum_type(int t)
 	return QT_REAL;
 }
 
+/* name, or name1, name2 ... when one of the first n columns has it already */
+static const char *unique_name(struct qctx *q, const struct rowset *rs, int n, const char *name)
+{
+	const char *try = name;
+	for (int suffix = 1;; suffix++) {
+		int dup = 0;
+		for (int j = 0; j < n && !dup; j++)
+			dup = !strcmp(rs->cols[j].name, try);
+		if (!dup)
+			return try;
+		try = arena_printf(q->arena, "%s%d", name, suffix);
+	}
+}
+
 static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *in)
 {
 	int nby = o->nby;
@@ -685,7 +703,7 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 	struct rowset *out = rs_new(q, ncols);
 	for (int b = 0; b < nby; b++) {
 		bind_expr(q, o->by[b].e, in, 0);
-		out->cols[b].name = column_name(q, &o->by[b]);
+		out->cols[b].name = unique_name(q, out, b, column_name(q, &o->by[b]));
 		out->cols[b].type = o->by[b].e->type;
 	}
 	int *argcol = q_alloc(q, sizeof(int) * (size_t)(ncols + 1)); /* arg_max: input column or -1 */
@@ -696,7 +714,7 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 		struct expr *c = sp->call;
 		int col = real_cols;
 		sp->first_col = col;
-		out->cols[col].name = agg_column_name(q, &o->items[k], sp);
+		out->cols[col].name = unique_name(q, out, col, agg_column_name(q, &o->items[k], sp));
 		int at = c->args && c->nargs ? c->args[0]->type : QT_NULL;
 		switch (sp->agg->id) {
 		case A_COUNT: case A_COUNTIF: case A_DCOUNT: case A_DCOUNTIF: out->cols[col].type = QT_LONG; break;
@@ -723,7 +741,7 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 					}
 				} else {
 					struct assign a = {.e = c->args[i]};
-					out->cols[col].name = column_name(q, &a);
+					out->cols[col].name = unique_name(q, out, col, column_name(q, &a));
 					out->cols[col].type = c->args[i]->type;
 					argcol[col] = -1;
 					argexpr[col] = c->args[i];
@@ -1382,6 +1400,7 @@ static struct rowset *op_count(struct qctx *q, struct op *o, struct rowset *in)
 static struct rowset *apply(struct qctx *q, struct op *o, struct rowset *in)
 {
 	q->column_seq = 0;
+	q->op_pos = o->pos;
 	switch (o->kind) {
 	case O_WHERE: return op_where(q, o, in);
 	case O_EXTEND: return op_extend(q, o, in);
@@ -1497,7 +1516,7 @@ int query_run(const char *text, size_t len, const struct query_tables *tables,
 		q_fail(q, DD_E_TOO_LARGE, 0, "query text longer than %zu bytes", q->lim.max_text_bytes);
 	q->md = pcre2_match_data_create(Q_MAX_ARGS + 1, NULL);
 	if (!q->md)
-		q_fail(q, DD_E_NOMEM, 0, "out of memory");
+		q_fail(q, DD_E_NOMEM, Q_HERE, "out of memory");
 	struct tab *t = parse_query(q);
 	q->depth = 0;
 	struct rowset *rs = eval_tab(q, t);

@@ -43,7 +43,11 @@ struct qctx {
 	struct qlet *lets;     /* let statements, newest first */
 	struct qsrc *sources;  /* tables already read, so each is read once */
 	int column_seq;        /* ColumnN names given so far in one operator */
+	size_t op_pos;         /* where the operator being evaluated is written */
 };
+
+/* A position meaning "the operator being evaluated", for failures found while it runs. */
+#define Q_HERE SIZE_MAX
 
 /* Leaves query_run with code (DD_E_USAGE, DD_E_TOO_LARGE, ...) and a message pointing at
  * text offset pos. */

@@ -198,7 +198,7 @@ int qv_same(struct qval a, struct qval b)
 static struct qval str_copy(struct qctx *q, const char *s, size_t n)
 {
 	if (n > DD_MAX_QUERY_STRING_BYTES)
-		q_fail(q, DD_E_TOO_LARGE, 0, "a string longer than %d bytes", DD_MAX_QUERY_STRING_BYTES);
+		q_fail(q, DD_E_TOO_LARGE, Q_HERE, "a string longer than %d bytes", DD_MAX_QUERY_STRING_BYTES);
 	return qv_str(q_strndup(q, s, n), n);
 }
 
@@ -246,12 +246,12 @@ struct qval qv_tostring(struct qctx *q, struct qval v)
 			return empty_string;
 		char *s = json_dumps(v.u.j, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!s)
-			q_fail(q, DD_E_NOMEM, 0, "cannot write a dynamic value as text");
+			q_fail(q, DD_E_NOMEM, Q_HERE, "cannot write a dynamic value as text");
 		size_t len = strlen(s);
 		struct qval r = len > DD_MAX_QUERY_STRING_BYTES ? empty_string : str_copy(q, s, len);
 		free(s);
 		if (len > DD_MAX_QUERY_STRING_BYTES)
-			q_fail(q, DD_E_TOO_LARGE, 0, "a string longer than %d bytes", DD_MAX_QUERY_STRING_BYTES);
+			q_fail(q, DD_E_TOO_LARGE, Q_HERE, "a string longer than %d bytes", DD_MAX_QUERY_STRING_BYTES);
 		return r;
 	}
 	}
@@ -583,7 +583,7 @@ static int regex_match(struct qctx *q, pcre2_code *re, struct qval s, size_t sta
 {
 	int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, s.len, start, 0, q->md, NULL);
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
-		q_fail(q, DD_E_TOO_LARGE, 0, "a regex needed more than its match limit");
+		q_fail(q, DD_E_TOO_LARGE, Q_HERE, "a regex needed more than its match limit");
 	return rc;
 }
 
