@@ -840,6 +840,9 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 				break;
 			}
 		}
+		for (int c = nby; c < out->ncols; c++) /* strings are never null */
+			if (out->cols[c].type == QT_STRING && r[c].type == QT_NULL)
+				r[c] = qv_str("", 0);
 		rs_push(q, out, r, o->pos);
 	}
 	return out;

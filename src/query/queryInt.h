@@ -258,6 +258,9 @@ int parse_datetime(const char *s, size_t n, int64_t *ticks);
 int parse_timespan(const char *s, size_t n, int64_t *ticks);
 int format_datetime(int64_t ticks, char *out, size_t cap);
 int format_timespan(int64_t ticks, char *out, size_t cap);
+/* A finite real as Kusto writes it: integral values without exponent, else the shortest
+ * text that reads back. */
+int query_real_text(double r, char *out, size_t cap);
 
 /* Aggregates (eval.c): name, arguments, and the name prefix of their default column. */
 struct qagg {

@@ -211,12 +211,7 @@ static struct qval real_string(struct qctx *q, double r)
 		return qv_str("NaN", 3);
 	if (isinf(r))
 		return r > 0 ? qv_str("Infinity", 8) : qv_str("-Infinity", 9);
-	int n = 0;
-	for (int prec = 1; prec <= 17; prec++) {
-		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, r);
-		if (strtod(tmp, NULL) == r)
-			break;
-	}
+	int n = query_real_text(r, tmp, sizeof(tmp));
 	return str_copy(q, tmp, (size_t)n);
 }
 

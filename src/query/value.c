@@ -231,6 +231,19 @@ int format_timespan(int64_t ticks, char *out, size_t cap)
 	return n;
 }
 
+int query_real_text(double r, char *out, size_t cap)
+{
+	if (r == floor(r) && fabs(r) < 1e17)
+		return snprintf(out, cap, "%.0f", r == 0 ? 0.0 : r);
+	int n = 0;
+	for (int prec = 1; prec <= 17; prec++) { /* the shortest text that reads back */
+		n = snprintf(out, cap, "%.*g", prec, r);
+		if (strtod(out, NULL) == r)
+			break;
+	}
+	return n;
+}
+
 static int json_dump_cb(const char *buffer, size_t size, void *data)
 {
 	return buf_append(data, buffer, size) ? -1 : 0;
@@ -252,17 +265,7 @@ int query_value_json(const struct qval *v, struct buf *out)
 			return buf_puts(out, "\"NaN\"");
 		if (isinf(v->u.r))
 			return buf_puts(out, v->u.r > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-		snprintf(tmp, sizeof(tmp), "%.17g", v->u.r);
-		if (strtod(tmp, NULL) == v->u.r) { /* the shortest that reads back */
-			for (int prec = 1; prec < 17; prec++) {
-				char t2[64];
-				snprintf(t2, sizeof(t2), "%.*g", prec, v->u.r);
-				if (strtod(t2, NULL) == v->u.r) {
-					memcpy(tmp, t2, sizeof(tmp));
-					break;
-				}
-			}
-		}
+		query_real_text(v->u.r, tmp, sizeof(tmp));
 		return buf_puts(out, tmp);
 	case QT_STRING:
 		return buf_json_str(out, v->u.s);

@@ -373,6 +373,43 @@ static void test_operators(void)
 	ROWS("// a comment\nnums // trailing\n| count", "[[4]]");
 }
 
+
+/* Every operator on empty input, and the edges of conversions and aggregates. */
+static void test_edges(void)
+{
+	ROWS("nums | where false | extend y = x | project y", "[]");
+	ROWS("nums | where false | summarize count() by s", "[]");
+	ROWS("nums | where false | summarize count(), dcount(s), avg(x), max(s), make_set(s), arg_max(x, s)",
+	     "[[0,0,null,\"\",[],null,\"\"]]");
+	ROWS("nums | where false | join kind=leftouter (nums) on x | count", "[[0]]");
+	ROWS("nums | join kind=leftouter (nums | where false | project x, y = 1) on x | project x, y",
+	     "[[1,null],[null,null],[3,null],[2,null]]");
+	ROWS("nums | where false | mv-expand j | order by x | top 1 by x | distinct x | count", "[[0]]");
+	ROWS("nums | take 100 | count", "[[4]]");
+	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1), sum(x) + 0", "error: expected an aggregate function such as count() or sum()");
+	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1)", "[[3,2,2]]");
+	ROWS("nums | summarize s1 = sum(r), mn = min(s), mx = max(s), a = avg(r)", "[[-0.75,\"\",\"a\",-0.25]]");
+	ROWS("print toint(3000000000), tolong(1.9), tolong(true), todouble('1e3'), todouble('x'), tolong(' 42 ')",
+	     "[[null,1,1,1000,null,42]]");
+	ROWS("print todatetime('2024-02-30'), todatetime('x'), todatetime('2024-01-01 10:00'), totimespan('2h'), totimespan('x')",
+	     "[[\"2024-03-01T00:00:00Z\",null,\"2024-01-01T10:00:00Z\",\"02:00:00\",null]]");
+	ROWS("nums | where x == 3 | mv-expand j | project j", "[[{\"k\":\"v\"}]]");
+	ROWS("nums | where x == 2 | mv-expand j | count", "[[0]]");
+	ROWS("nums | extend x = tostring(x) | project x", "[[\"1\"],[\"\"],[\"3\"],[\"2\"]]");
+	COLS("nums | extend x = tostring(x) | project x", "[{\"name\":\"x\",\"type\":\"string\"}]");
+	ROWS("let a = 2; let b = a * 3; print b", "[[6]]");
+	ROWS("let l = dynamic(['a', 'z']); nums | where s in (l) | project x", "[[1],[2]]");
+	ROWS("union withsource=T nums, (nums | take 1) | summarize count() by T", "[[\"nums\",5]]");
+	ROWS("print x = 1 | where x == 1 | project y = x * 2", "[[2]]");
+	ROWS("nums | where 'x'", "error: where needs a bool predicate, not string");
+	ROWS("nums | summarize arg_max(r, x) by b | order by r asc", "[[null,null,null],[false,-2.25,3],[true,1.5,1]]");
+	ROWS("nums | order by t asc | project t", "[[null],[\"-00:30:00\"],[\"01:00:00\"],[\"1.00:00:00\"]]");
+	ROWS("nums | order by j asc | project x", "[[null],[1],[2],[3]]");
+	ROWS("nums | summarize count() by j | count", "[[4]]");
+	ROWS("print 9223372036854775807 + 1, -9223372036854775807 - 2, 1e308 * 10, 0.0 / 0", "[[-9223372036854775808,9223372036854775807,\"Infinity\",\"NaN\"]]");
+	ROWS("print x = 5 | extend y = x between (1 .. 3), z = isnull(x / 0)", "[[5,false,true]]");
+}
+
 static void check_error(const char *text, int line, int column, const char *msg, int at)
 {
 	setup();
@@ -530,6 +567,7 @@ void suite_query(void)
 	RUN(test_tabular);
 	RUN(test_scalars);
 	RUN(test_operators);
+	RUN(test_edges);
 	RUN(test_errors);
 	RUN(test_limits);
 	RUN(test_scan_table);
