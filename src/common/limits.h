@@ -199,6 +199,9 @@
 #define DD_MAX_QUERY_BYTES (1024LL * 1024 * 1024)
 /* Wall-clock budget of one query, checked while operators run. */
 #define DD_MAX_QUERY_MILLIS 30000
+/* Backtracking steps of one regex match (PCRE2's match limit; its default is 10 million): a
+ * pattern that backtracks catastrophically fails the query instead of spinning per row. */
+#define DD_MAX_QUERY_REGEX_STEPS 1000000
 /* Bytes of one string a query builds (strcat, replace_string, tostring of a dynamic value). */
 #define DD_MAX_QUERY_STRING_BYTES (16 * 1024 * 1024)
 

@@ -1153,7 +1153,7 @@ static struct rowset *op_parse(struct qctx *q, struct op *o, struct rowset *in)
 		for (int c = 0; c < ncap; c++)
 			r[target[c]] = ctype[c] == QT_STRING ? qv_str("", 0) : qv_null();
 		struct qval s = qv_tostring(q, qv_unwrap(eval_expr(q, o->e, in->rows[i])));
-		int rc = pcre2_match(code, (PCRE2_SPTR)s.u.s, s.len, 0, 0, q->md, NULL);
+		int rc = pcre2_match(code, (PCRE2_SPTR)s.u.s, s.len, 0, 0, q->md, q->mctx);
 		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
 			q_fail(q, DD_E_TOO_LARGE, o->pos, "the parse pattern needed more than its match limit");
 		if (rc > 0) {
@@ -1468,6 +1468,8 @@ static void release(struct qctx *q)
 	free(q->regexes);
 	if (q->md)
 		pcre2_match_data_free(q->md);
+	if (q->mctx)
+		pcre2_match_context_free(q->mctx);
 }
 
 int query_run(const char *text, size_t len, const struct query_tables *tables,

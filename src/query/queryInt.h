@@ -40,6 +40,7 @@ struct qctx {
 	pcre2_code **regexes;  /* compiled regexes (malloc'ed vector) */
 	size_t nregexes, capregexes;
 	pcre2_match_data *md;  /* one match block, reused */
+	pcre2_match_context *mctx; /* the regex step limit */
 	struct qlet *lets;     /* let statements, newest first */
 	struct qsrc *sources;  /* tables already read, so each is read once */
 	int column_seq;        /* ColumnN names given so far in one operator */

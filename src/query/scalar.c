@@ -576,7 +576,7 @@ static pcre2_code *regex_of(struct qctx *q, struct expr *e, struct qval re, int 
 
 static int regex_match(struct qctx *q, pcre2_code *re, struct qval s, size_t start)
 {
-	int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, s.len, start, 0, q->md, NULL);
+	int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, s.len, start, 0, q->md, q->mctx);
 	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
 		q_fail(q, DD_E_TOO_LARGE, Q_HERE, "a regex needed more than its match limit");
 	return rc;
@@ -630,7 +630,7 @@ static struct qval f_indexof(struct qctx *q, struct expr *e, struct qval *a)
 		start += (int64_t)s.len;
 	if (start < 0 || start > (int64_t)s.len || length < -1)
 		return qv_long(-1);
-	size_t end = length < 0 || start + length > (int64_t)s.len ? s.len : (size_t)(start + length);
+	size_t end = length < 0 || length > (int64_t)s.len - start ? s.len : (size_t)(start + length);
 	size_t pos = (size_t)start;
 	for (;;) {
 		const char *hit = memmem(s.u.s + pos, end - pos, l.u.s, l.len);
@@ -676,7 +676,7 @@ static struct qval f_trim(struct qctx *q, struct expr *e, struct qval *a)
 	if (which & 1) {
 		/* the regex matched repeatedly at the start */
 		while (b < en) {
-			int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, en, b, PCRE2_ANCHORED, q->md, NULL);
+			int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, en, b, PCRE2_ANCHORED, q->md, q->mctx);
 			if (rc <= 0)
 				break;
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(q->md);
@@ -690,7 +690,7 @@ static struct qval f_trim(struct qctx *q, struct expr *e, struct qval *a)
 		for (;;) {
 			size_t found = en;
 			for (size_t i = b; i < en; i++) {
-				int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, en, i, PCRE2_ANCHORED | PCRE2_ENDANCHORED, q->md, NULL);
+				int rc = pcre2_match(re, (PCRE2_SPTR)s.u.s, en, i, PCRE2_ANCHORED | PCRE2_ENDANCHORED, q->md, q->mctx);
 				if (rc > 0) {
 					found = i;
 					break;
@@ -847,13 +847,13 @@ static struct qval f_bin(struct qctx *q, struct expr *e, struct qval *a)
 	if ((v.type == QT_DATETIME || v.type == QT_TIMESPAN) && (s.type == QT_TIMESPAN || is_intlike(s.type))) {
 		if (s.u.i <= 0)
 			return qv_null();
-		return qv_ticks(v.type, floor_div(v.u.i, s.u.i) * s.u.i);
+		return qv_ticks(v.type, (int64_t)((uint64_t)floor_div(v.u.i, s.u.i) * (uint64_t)s.u.i));
 	}
 	if (is_intlike(v.type) && is_intlike(s.type)) {
 		if (s.u.i <= 0)
 			return qv_null();
 		struct qval r = v;
-		r.u.i = floor_div(v.u.i, s.u.i) * s.u.i;
+		r.u.i = (int64_t)((uint64_t)floor_div(v.u.i, s.u.i) * (uint64_t)s.u.i);
 		return r;
 	}
 	if (is_number(v.type) && is_number(s.type)) {
