@@ -89,6 +89,7 @@ pcre2_code *q_regex(struct qctx *q, const char *re, size_t n, uint32_t options, 
 		q_fail(q, DD_E_USAGE, pos, "invalid regex: %s", (char *)msg);
 	}
 	q->regexes[q->nregexes++] = c;
+	pcre2_jit_compile(c, PCRE2_JIT_COMPLETE); /* the interpreter runs it when JIT is unavailable */
 	account(q, 1024);
 	return c;
 }
@@ -1127,6 +1128,7 @@ static struct rowset *op_parse(struct qctx *q, struct op *o, struct rowset *in)
 			q->capregexes = cap;
 		}
 		q->regexes[q->nregexes++] = code;
+		pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
 	}
 	/* the output: input columns, captures replacing columns of the same name or appended */
 	struct rowset *out = rs_new(q, in->ncols + ncap);

@@ -1300,6 +1300,41 @@ static struct qval eval_between(struct qctx *q, struct expr *e, struct qval *row
 	return qv_bool((ge.u.i && le.u.i) != e->neg);
 }
 
+/* split(s, d)[i], Resource Graph's way of taking a path apart, without building the array:
+ * the same value as the array's element, a string, or null past the end. */
+static struct qval split_index(struct qctx *q, struct expr *e, struct qval *row)
+{
+	struct qval i = qv_unwrap(eval_expr(q, e->b, row));
+	struct qval s = arg_string(q, eval_expr(q, e->a->args[0], row));
+	struct qval d = arg_string(q, eval_expr(q, e->a->args[1], row));
+	if (!is_intlike(i.type))
+		return qv_null();
+	int64_t k = i.u.i;
+	if (k < 0) { /* from the end: count the pieces first */
+		int64_t pieces = 1;
+		for (size_t pos = 0; d.len;) {
+			const char *hit = memmem(s.u.s + pos, s.len - pos, d.u.s, d.len);
+			if (!hit)
+				break;
+			pieces++;
+			pos = (size_t)(hit - s.u.s) + d.len;
+		}
+		k += pieces;
+		if (k < 0)
+			return qv_null();
+	}
+	size_t pos = 0;
+	for (;;) {
+		const char *hit = d.len ? memmem(s.u.s + pos, s.len - pos, d.u.s, d.len) : NULL;
+		size_t end = hit ? (size_t)(hit - s.u.s) : s.len;
+		if (k-- == 0)
+			return qv_str(q_strndup(q, s.u.s + pos, end - pos), end - pos);
+		if (!hit)
+			return qv_null();
+		pos = end + d.len;
+	}
+}
+
 struct qval eval_expr(struct qctx *q, struct expr *e, struct qval *row)
 {
 	switch (e->kind) {
@@ -1314,6 +1349,8 @@ struct qval eval_expr(struct qctx *q, struct expr *e, struct qval *row)
 		return qv_dyn(json_object_get(b.u.j, e->name));
 	}
 	case E_INDEX: {
+		if (e->a->kind == E_CALL && e->a->fn->fn == f_split && e->a->nargs == 2)
+			return split_index(q, e, row);
 		struct qval b = eval_expr(q, e->a, row);
 		struct qval i = qv_unwrap(eval_expr(q, e->b, row));
 		if (b.type != QT_DYNAMIC)

@@ -389,6 +389,8 @@ static void test_edges(void)
 	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1), sum(x) + 0", "error: expected an aggregate function such as count() or sum()");
 	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1)", "[[3,2,2]]");
 	ROWS("nums | summarize s1 = sum(r), mn = min(s), mx = max(s), a = avg(r)", "[[-0.75,\"\",\"a\",-0.25]]");
+	ROWS("print split('a/b/c', '/')[-1], split('a/b/c', '/')[3], split('', '/')[0], split('a//b', '//')[1], split('ab', '')[0]",
+	     "[[\"c\",null,\"\",\"b\",\"ab\"]]");
 	ROWS("print toint(3000000000), tolong(1.9), tolong(true), todouble('1e3'), todouble('x'), tolong(' 42 ')",
 	     "[[null,1,1,1000,null,42]]");
 	ROWS("print todatetime('2024-02-30'), todatetime('x'), todatetime('2024-01-01 10:00'), totimespan('2h'), totimespan('x')",
