@@ -409,6 +409,13 @@ static void test_edges(void)
 	ROWS("nums | order by j asc | project x", "[[null],[1],[2],[3]]");
 	ROWS("nums | summarize count() by j | count", "[[4]]");
 	ROWS("print 9223372036854775807 + 1, -9223372036854775807 - 2, 1e308 * 10, 0.0 / 0", "[[-9223372036854775808,9223372036854775807,\"Infinity\",\"NaN\"]]");
+	ROWS("print a = dynamic([1,2,3]), b = dynamic(['x']) | mv-expand a, b", "[[1,\"x\"],[2,null],[3,null]]");
+	ROWS("print 'the quick' hasprefix 'qu', 'the quick' hassuffix 'ick', 'B' !in~ ('b'), long(null) !between (1 .. 2)",
+	     "[[true,true,false,null]]");
+	COLS("print x = 1 | summarize count() by x, x",
+	     "[{\"name\":\"x\",\"type\":\"long\"},{\"name\":\"x1\",\"type\":\"long\"},{\"name\":\"count_\",\"type\":\"long\"}]");
+	ROWS("print d = datetime(null), t = timespan(null) | extend e = d + t", "[[null,null,null]]");
+	ROWS("print x = 'a' | extend x = 1, y = x + 1", "[[1,2]]");
 	ROWS("print x = 5 | extend y = x between (1 .. 3), z = isnull(x / 0)", "[[5,false,true]]");
 }
 
@@ -451,6 +458,10 @@ static void test_errors(void)
 	ERR("print x = substring('a')", 1, 11, "substring() takes 2 to 3 arguments, not 1");
 	ERR("nums | where x ~ 1", 1, 16, "unexpected character");
 	ERR("print x = 1 | order x", 1, 21, "expected 'by' but found 'x'");
+	ERR("print x = 1 | project-rename y = z", 1, 34, "unknown column 'z'");
+	ERR("print x = 1\n| parse x with", 2, 15, "expected a parse pattern but found end of query");
+	ERR("print x = 1 | join kind=sideways (nums) on x", 1, 20, "unknown join kind 'sideways'");
+	ERR("let T = nums | count;\nT | where Count > 'a'", 2, 17, "cannot compare long with string");
 }
 
 static void test_limits(void)
