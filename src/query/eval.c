@@ -1472,6 +1472,8 @@ static void release(struct qctx *q)
 		pcre2_match_data_free(q->md);
 	if (q->mctx)
 		pcre2_match_context_free(q->mctx);
+	if (q->tmp_re)
+		pcre2_code_free(q->tmp_re);
 }
 
 int query_run(const char *text, size_t len, const struct query_tables *tables,

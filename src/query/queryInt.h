@@ -41,6 +41,7 @@ struct qctx {
 	size_t nregexes, capregexes;
 	pcre2_match_data *md;  /* one match block, reused */
 	pcre2_match_context *mctx; /* the regex step limit */
+	pcre2_code *tmp_re;    /* a regex compiled for one row, while it is used */
 	struct qlet *lets;     /* let statements, newest first */
 	struct qsrc *sources;  /* tables already read, so each is read once */
 	int column_seq;        /* ColumnN names given so far in one operator */

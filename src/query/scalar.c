@@ -556,6 +556,12 @@ static struct qval f_split(struct qctx *q, struct expr *e, struct qval *a)
 	return qv_dyn(arr);
 }
 
+static void drop_regex(struct qctx *q, pcre2_code *re)
+{
+	pcre2_code_free(re);
+	q->tmp_re = NULL;
+}
+
 static pcre2_code *regex_of(struct qctx *q, struct expr *e, struct qval re, int *temporary)
 {
 	*temporary = 0;
@@ -571,6 +577,7 @@ static pcre2_code *regex_of(struct qctx *q, struct expr *e, struct qval re, int 
 		q_fail(q, DD_E_USAGE, e->pos, "invalid regex: %s", (char *)msg);
 	}
 	*temporary = 1;
+	q->tmp_re = c; /* freed by the caller, or by query_run if the match fails the query */
 	return c;
 }
 
@@ -600,7 +607,7 @@ static struct qval f_extract(struct qctx *q, struct expr *e, struct qval *a)
 		}
 	}
 	if (tmp)
-		pcre2_code_free(re);
+		drop_regex(q, re);
 	return r;
 }
 
@@ -702,7 +709,7 @@ static struct qval f_trim(struct qctx *q, struct expr *e, struct qval *a)
 		}
 	}
 	if (tmp)
-		pcre2_code_free(re);
+		drop_regex(q, re);
 	return qv_str(q_strndup(q, s.u.s + b, en - b), en - b);
 }
 
@@ -1426,7 +1433,7 @@ struct qval eval_expr(struct qctx *q, struct expr *e, struct qval *row)
 		struct qval s = arg_string(q, a);
 		int rc = regex_match(q, re, s, 0);
 		if (tmp)
-			pcre2_code_free(re);
+			drop_regex(q, re);
 		return qv_bool(rc > 0);
 	}
 	}
