@@ -488,11 +488,12 @@ static struct expr *parse_cmp(struct parser *p)
 			return b;
 		}
 	}
-	if (!strcmp(base, "in") || !strcmp(base, "in~")) {
+	int hasany = !neg && (!strcmp(w, "has_any") || !strcmp(w, "has_all"));
+	if (!strcmp(base, "in") || !strcmp(base, "in~") || hasany) {
 		next(p);
-		struct expr *in = new_expr(p, E_IN, pos);
+		struct expr *in = new_expr(p, hasany ? E_HASANY : E_IN, pos);
 		in->a = e;
-		in->neg = (uint8_t)neg;
+		in->neg = (uint8_t)(hasany ? !strcmp(w, "has_all") : neg);
 		in->cs = base[2] != '~';
 		want_punct(p, "(");
 		struct expr *args[Q_MAX_ARGS];

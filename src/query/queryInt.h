@@ -98,7 +98,7 @@ void q_position(const char *text, size_t len, size_t pos, int *line, int *column
 
 /* ---- syntax tree (parser.c) ---- */
 
-enum expr_kind { E_LIT, E_COL, E_MEMBER, E_INDEX, E_CALL, E_BIN, E_NEG, E_IN, E_BETWEEN, E_STAR };
+enum expr_kind { E_LIT, E_COL, E_MEMBER, E_INDEX, E_CALL, E_BIN, E_NEG, E_IN, E_BETWEEN, E_STAR, E_HASANY };
 
 enum binop {
 	OP_OR, OP_AND,
@@ -118,7 +118,7 @@ struct expr {
 	uint8_t kind;    /* enum expr_kind */
 	uint8_t op;      /* enum binop */
 	uint8_t type;    /* inferred by bind: enum query_type (QT_NULL: unknown/any) */
-	uint8_t strop, cs, neg; /* OP_STROP, E_IN (cs: case-sensitive), negation */
+	uint8_t strop, cs, neg; /* OP_STROP, E_IN (cs: case-sensitive), negation; E_HASANY: neg = has_all */
 	size_t pos;
 	const char *name;       /* E_COL, E_MEMBER, E_CALL */
 	struct expr *a, *b, *c; /* operands; E_BETWEEN: a between (b .. c) */

@@ -1073,6 +1073,7 @@ void bind_expr(struct qctx *q, struct expr *e, const struct rowset *rs, int aggs
 		e->type = e->a->type;
 		break;
 	case E_IN:
+	case E_HASANY:
 		bind_expr(q, e->a, rs, 0);
 		for (int i = 0; i < e->nargs; i++)
 			bind_expr(q, e->args[i], rs, 0);
@@ -1292,6 +1293,26 @@ static struct qval eval_in(struct qctx *q, struct expr *e, struct qval *row)
 	return qv_bool(found != e->neg);
 }
 
+/* x has_any (terms) / has_all: each term as with has; a dynamic array gives its elements. */
+static struct qval eval_hasany(struct qctx *q, struct expr *e, struct qval *row)
+{
+	struct qval h = arg_string(q, eval_expr(q, e->a, row));
+	int all = e->neg, any = 0, every = 1;
+	for (int i = 0; i < e->nargs; i++) {
+		struct qval x = eval_expr(q, e->args[i], row);
+		size_t n = x.type == QT_DYNAMIC && json_is_array(x.u.j) ? json_array_size(x.u.j) : 1;
+		for (size_t k = 0; k < n; k++) {
+			struct qval t = x.type == QT_DYNAMIC && json_is_array(x.u.j) ? qv_dyn(json_array_get(x.u.j, k)) : x;
+			int hit = str_op(SO_HAS, 0, h, arg_string(q, t));
+			any |= hit;
+			every &= hit;
+			if (all ? !every : any)
+				return qv_bool(!all);
+		}
+	}
+	return qv_bool(all ? every : any);
+}
+
 static struct qval eval_between(struct qctx *q, struct expr *e, struct qval *row)
 {
 	struct qval v = qv_unwrap(eval_expr(q, e->a, row));
@@ -1382,6 +1403,8 @@ struct qval eval_expr(struct qctx *q, struct expr *e, struct qval *row)
 	}
 	case E_IN:
 		return eval_in(q, e, row);
+	case E_HASANY:
+		return eval_hasany(q, e, row);
 	case E_BETWEEN:
 		return eval_between(q, e, row);
 	case E_CALL: {

@@ -357,6 +357,9 @@ static void test_operators(void)
 	     "[[true,true,false,true,false]]");
 	ROWS("print 'b' in ('a', 'b'), 'B' in ('a', 'b'), 'B' in~ ('a', 'b'), 'c' !in ('a', 'b'), 2 in (dynamic([1, 2])), long(null) in (1)",
 	     "[[true,false,true,true,true,false]]");
+	ROWS("print 'a quick fox' has_any ('slow', 'fox'), 'a quick fox' has_any ('ox'), 'a quick fox' has_all ('quick', 'A'), "
+	     "'a quick fox' has_all (dynamic(['quick', 'dog'])), 'x' has_any (dynamic([]))",
+	     "[[true,false,true,false,false]]");
 	ROWS("print 5 between (1 .. 5), 6 between (1 .. 5), 6 !between (1 .. 5), datetime(2024-01-01T05:00:00) between (datetime(2024-01-01) .. 6h)",
 	     "[[true,false,true,true]]");
 	ROWS("print 'ab12' matches regex '[a-z]+[0-9]+', 'AB' matches regex '^[a-z]+$', 'AB' matches regex '(?i)^[a-z]+$'",
