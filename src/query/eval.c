@@ -660,47 +660,119 @@ static const char *unique_name(struct qctx *q, const struct rowset *rs, int n, c
 	}
 }
 
+/* Checks an aggregate call and binds its arguments to the input. */
+static void spec_setup(struct qctx *q, struct aggspec *sp, struct expr *c, const struct qagg *ag, struct rowset *in)
+{
+	if (c->nargs < ag->min || c->nargs > ag->max)
+		q_fail(q, DD_E_USAGE, c->pos, "%s() takes %d to %d arguments, not %d", ag->name, ag->min, ag->max, c->nargs);
+	sp->agg = ag;
+	sp->call = c;
+	sp->max_size = 1048576;
+	int first_arg_star = c->nargs && c->args[0]->kind == E_STAR;
+	if (ag->id == A_COUNT && c->nargs == 1 && !first_arg_star)
+		q_fail(q, DD_E_USAGE, c->pos, "count() takes no argument (use countif)");
+	for (int i = 0; i < c->nargs; i++) {
+		if (c->args[i]->kind == E_STAR) {
+			if (!((ag->id == A_ARG_MAX || ag->id == A_ARG_MIN) && i > 0) && ag->id != A_COUNT)
+				q_fail(q, DD_E_USAGE, c->args[i]->pos, "'*' is allowed only in arg_max, arg_min and count");
+			continue;
+		}
+		bind_expr(q, c->args[i], in, 0);
+	}
+	if ((ag->id == A_MAKE_SET || ag->id == A_MAKE_LIST || ag->id == A_MAKE_BAG) && c->nargs == 2) {
+		struct qval m = qv_convert(q, eval_expr(q, c->args[1], NULL), QT_LONG);
+		if (qv_isnull(m) || m.u.i < 1)
+			q_fail(q, DD_E_USAGE, c->args[1]->pos, "expected a positive maximum size");
+		sp->max_size = m.u.i;
+	}
+	sp->ncols = 1;
+	if (ag->id == A_ARG_MAX || ag->id == A_ARG_MIN)
+		for (int i = 1; i < c->nargs; i++)
+			sp->ncols += c->args[i]->kind == E_STAR ? in->ncols : 1;
+}
+
+static int agg_type(const struct aggspec *sp)
+{
+	int at = sp->call->nargs ? sp->call->args[0]->type : QT_NULL;
+	switch (sp->agg->id) {
+	case A_COUNT: case A_COUNTIF: case A_DCOUNT: case A_DCOUNTIF: return QT_LONG;
+	case A_SUM: case A_SUMIF: return sum_type(at);
+	case A_AVG: case A_AVGIF: return QT_REAL;
+	case A_MAKE_SET: case A_MAKE_LIST: case A_MAKE_BAG: return QT_DYNAMIC;
+	default: return at;
+	}
+}
+
+/* Aggregates inside an expression (summarize pct = 100.0 * countif(p) / count()): each
+ * becomes a hidden aggregate, and its call a reference to the hidden column "\x01N". */
+static int hoist_aggs(struct qctx *q, struct expr *e, struct aggspec *spec, int nspec, struct rowset *in, int count_only)
+{
+	if (!e)
+		return nspec;
+	if (e->kind == E_CALL && agg_lookup(e->name)) {
+		const struct qagg *ag = agg_lookup(e->name);
+		if (!count_only) {
+			if (ag->id == A_ARG_MAX || ag->id == A_ARG_MIN)
+				q_fail(q, DD_E_USAGE, e->pos, "%s() cannot be part of an expression", ag->name);
+			struct expr *copy = q_alloc(q, sizeof(*copy));
+			*copy = *e;
+			spec_setup(q, &spec[nspec], copy, ag, in);
+			memset(e, 0, sizeof(*e));
+			e->kind = E_COL;
+			e->pos = copy->pos;
+			e->col = -1;
+			e->name = arena_printf(q->arena, "\x01%d", nspec);
+		}
+		return nspec + 1;
+	}
+	nspec = hoist_aggs(q, e->a, spec, nspec, in, count_only);
+	nspec = hoist_aggs(q, e->b, spec, nspec, in, count_only);
+	nspec = hoist_aggs(q, e->c, spec, nspec, in, count_only);
+	for (int i = 0; i < e->nargs; i++)
+		nspec = hoist_aggs(q, e->args[i], spec, nspec, in, count_only);
+	return nspec;
+}
+
 static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *in)
 {
 	int nby = o->nby;
-	struct aggspec *spec = q_alloc(q, sizeof(*spec) * (size_t)(o->nitems + 1));
-	/* the output columns: by columns, then each aggregate's (arg_max may give many) */
-	int ncols = nby;
+	/* the aggregates: one per item that is an aggregate call, then those inside expressions */
+	int nspec = 0;
 	for (int k = 0; k < o->nitems; k++) {
 		struct expr *c = o->items[k].e;
-		const struct qagg *ag = c->kind == E_CALL ? agg_lookup(c->name) : NULL;
-		if (!ag)
-			q_fail(q, DD_E_USAGE, c->pos, "expected an aggregate function such as count() or sum()");
-		if (c->nargs < ag->min || c->nargs > ag->max)
-			q_fail(q, DD_E_USAGE, c->pos, "%s() takes %d to %d arguments, not %d", ag->name, ag->min, ag->max, c->nargs);
-		spec[k].agg = ag;
-		spec[k].call = c;
-		spec[k].max_size = 1048576;
-		int first_arg_star = c->nargs && c->args[0]->kind == E_STAR;
-		if (ag->id == A_COUNT && c->nargs == 1 && !first_arg_star)
-			q_fail(q, DD_E_USAGE, c->pos, "count() takes no argument (use countif)");
-		for (int i = 0; i < c->nargs; i++) {
-			if (c->args[i]->kind == E_STAR) {
-				if (!((ag->id == A_ARG_MAX || ag->id == A_ARG_MIN) && i > 0) && ag->id != A_COUNT)
-					q_fail(q, DD_E_USAGE, c->args[i]->pos, "'*' is allowed only in arg_max, arg_min and count");
-				continue;
-			}
-			bind_expr(q, c->args[i], in, 0);
-		}
-		if ((ag->id == A_MAKE_SET || ag->id == A_MAKE_LIST || ag->id == A_MAKE_BAG) && c->nargs == 2) {
-			struct qval m = qv_convert(q, eval_expr(q, c->args[1], NULL), QT_LONG);
-			if (qv_isnull(m) || m.u.i < 1)
-				q_fail(q, DD_E_USAGE, c->args[1]->pos, "expected a positive maximum size");
-			spec[k].max_size = m.u.i;
-		}
-		spec[k].first_col = ncols;
-		spec[k].ncols = 1;
-		if (ag->id == A_ARG_MAX || ag->id == A_ARG_MIN) {
-			for (int i = 1; i < c->nargs; i++)
-				spec[k].ncols += c->args[i]->kind == E_STAR ? in->ncols : 1;
-		}
-		ncols += spec[k].ncols;
+		if (c->kind == E_CALL && agg_lookup(c->name))
+			nspec++;
+		else
+			nspec = hoist_aggs(q, c, NULL, nspec, in, 1);
 	}
+	struct aggspec *spec = q_alloc(q, sizeof(*spec) * (size_t)(nspec + 1));
+	int *item_spec = q_alloc(q, sizeof(int) * (size_t)(o->nitems + 1));
+	int ntop = 0;
+	for (int k = 0; k < o->nitems; k++) {
+		struct expr *c = o->items[k].e;
+		item_spec[k] = -1;
+		if (c->kind == E_CALL && agg_lookup(c->name)) {
+			spec_setup(q, &spec[ntop], c, agg_lookup(c->name), in);
+			item_spec[k] = ntop++;
+		}
+	}
+	int nhidden = ntop;
+	for (int k = 0; k < o->nitems; k++) {
+		if (item_spec[k] >= 0)
+			continue;
+		int before = nhidden;
+		nhidden = hoist_aggs(q, o->items[k].e, spec, nhidden, in, 0);
+		if (nhidden == before)
+			q_fail(q, DD_E_USAGE, o->items[k].e->pos, "expected an aggregate function such as count() or sum()");
+	}
+	nspec = nhidden;
+	/* the output columns: by columns, each item's (arg_max may give many), then the hidden
+	 * aggregates, which rows carry past ncols */
+	int ncols = nby;
+	for (int k = 0; k < o->nitems; k++)
+		ncols += item_spec[k] >= 0 ? spec[item_spec[k]].ncols : 1;
+	int visible = ncols;
+	ncols += nspec - ntop;
 	struct rowset *out = rs_new(q, ncols);
 	for (int b = 0; b < nby; b++) {
 		bind_expr(q, o->by[b].e, in, 0);
@@ -709,22 +781,22 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 	}
 	int *argcol = q_alloc(q, sizeof(int) * (size_t)(ncols + 1)); /* arg_max: input column or -1 */
 	struct expr **argexpr = q_alloc(q, sizeof(*argexpr) * (size_t)(ncols + 1));
+	int *expr_col = q_alloc(q, sizeof(int) * (size_t)(o->nitems + 1));
 	int real_cols = nby;
 	for (int k = 0; k < o->nitems; k++) {
-		struct aggspec *sp = &spec[k];
+		if (item_spec[k] < 0) {
+			expr_col[k] = real_cols;
+			out->cols[real_cols].name = unique_name(q, out, real_cols, column_name(q, &o->items[k]));
+			real_cols++;
+			continue;
+		}
+		struct aggspec *sp = &spec[item_spec[k]];
 		struct expr *c = sp->call;
 		int col = real_cols;
 		sp->first_col = col;
 		out->cols[col].name = unique_name(q, out, col, agg_column_name(q, &o->items[k], sp));
-		int at = c->args && c->nargs ? c->args[0]->type : QT_NULL;
-		switch (sp->agg->id) {
-		case A_COUNT: case A_COUNTIF: case A_DCOUNT: case A_DCOUNTIF: out->cols[col].type = QT_LONG; break;
-		case A_SUM: case A_SUMIF: out->cols[col].type = sum_type(at); break;
-		case A_AVG: case A_AVGIF: out->cols[col].type = QT_REAL; break;
-		case A_MAKE_SET: case A_MAKE_LIST: case A_MAKE_BAG: out->cols[col].type = QT_DYNAMIC; break;
-		default: out->cols[col].type = at;
-		}
-		sp->sum_type = sum_type(at);
+		out->cols[col].type = agg_type(sp);
+		sp->sum_type = sum_type(c->nargs ? c->args[0]->type : QT_NULL);
 		col++;
 		if (sp->agg->id == A_ARG_MAX || sp->agg->id == A_ARG_MIN) {
 			for (int i = 1; i < c->nargs; i++) {
@@ -753,7 +825,23 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 		sp->ncols = col - sp->first_col;
 		real_cols = col;
 	}
+	visible = real_cols;
+	for (int s = ntop; s < nspec; s++) {
+		spec[s].first_col = real_cols;
+		spec[s].sum_type = sum_type(spec[s].call->nargs ? spec[s].call->args[0]->type : QT_NULL);
+		out->cols[real_cols].name = arena_printf(q->arena, "\x01%d", s);
+		out->cols[real_cols++].type = agg_type(&spec[s]);
+	}
+	/* the expressions over aggregates see the by columns and the aggregates */
 	out->ncols = real_cols;
+	for (int k = 0; k < o->nitems; k++) {
+		if (item_spec[k] >= 0)
+			continue;
+		bind_expr(q, o->items[k].e, out, 0);
+		out->cols[expr_col[k]].type = o->items[k].e->type;
+	}
+	int row_cols = real_cols;
+	out->ncols = visible;
 
 	/* group */
 	struct htab h;
@@ -764,7 +852,7 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 	struct qval key[Q_MAX_ARGS + 1];
 	if (nby > Q_MAX_ARGS)
 		q_fail(q, DD_E_TOO_LARGE, o->pos, "more than %d group-by columns", Q_MAX_ARGS);
-	int nagg = o->nitems;
+	int nagg = nspec;
 	for (size_t i = 0; i < in->n; i++) {
 		q_tick(q, o->pos);
 		struct qval *row = in->rows[i];
@@ -798,7 +886,7 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 		states[0] = q_alloc(q, sizeof(struct aggst) * (size_t)(nagg ? nagg : 1));
 	}
 	for (size_t g = 0; g < h.n; g++) {
-		struct qval *r = row_new(q, out->ncols);
+		struct qval *r = row_new(q, row_cols);
 		memcpy(r, keys + g * (size_t)nby, sizeof(*r) * (size_t)nby);
 		for (int k = 0; k < nagg; k++) {
 			struct aggspec *sp = &spec[k];
@@ -841,6 +929,9 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 				break;
 			}
 		}
+		for (int k = 0; k < o->nitems; k++)
+			if (item_spec[k] < 0)
+				r[expr_col[k]] = eval_expr(q, o->items[k].e, r);
 		for (int c = nby; c < out->ncols; c++) /* strings are never null */
 			if (out->cols[c].type == QT_STRING && r[c].type == QT_NULL)
 				r[c] = qv_str("", 0);

@@ -389,7 +389,14 @@ static void test_edges(void)
 	     "[[1,null],[null,null],[3,null],[2,null]]");
 	ROWS("nums | where false | mv-expand j | order by x | top 1 by x | distinct x | count", "[[0]]");
 	ROWS("nums | take 100 | count", "[[4]]");
-	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1), sum(x) + 0", "error: expected an aggregate function such as count() or sum()");
+	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1), sum(x) + 0", "[[3,2,2,6]]");
+	ROWS("nums | summarize pct = 100.0 * countif(b) / count(), n = strcat(s, '-', count()) by s",
+	     "[[\"a\",100,\"a-2\"],[\"\",0,\"-1\"],[\"B\",0,\"B-1\"]]");
+	COLS("nums | summarize pct = 100.0 * countif(b) / count(), n = strcat(s, '-', count()) by s",
+	     "[{\"name\":\"s\",\"type\":\"string\"},{\"name\":\"pct\",\"type\":\"real\"},{\"name\":\"n\",\"type\":\"string\"}]");
+	ROWS("nums | summarize x = iif(count() > 3, 'many', 'few')", "[[\"many\"]]");
+	ROWS("nums | summarize y = x + count()", "error: unknown column or name 'x'");
+	ROWS("nums | summarize y = arg_max(x, s) + 1", "error: arg_max() cannot be part of an expression");
 	ROWS("nums | summarize dcount(x), countif(b), countif(x > 1)", "[[3,2,2]]");
 	ROWS("nums | summarize s1 = sum(r), mn = min(s), mx = max(s), a = avg(r)", "[[-0.75,\"\",\"a\",-0.25]]");
 	ROWS("print split('a/b/c', '/')[-1], split('a/b/c', '/')[3], split('', '/')[0], split('a//b', '//')[1], split('ab', '')[0]",
