@@ -1525,6 +1525,21 @@ struct rowset *eval_tab(struct qctx *q, struct tab *t)
 	struct op *o = t->ops;
 	if (t->sub) {
 		rs = eval_tab(q, t->sub);
+	} else if (t->dt_ncols) {
+		rs = rs_new(q, t->dt_ncols);
+		for (int c = 0; c < t->dt_ncols; c++) {
+			rs->cols[c].name = t->dt_cols[c].name;
+			rs->cols[c].type = t->dt_cols[c].type;
+		}
+		for (int i = 0; i + t->dt_ncols <= t->dt_nvals; i += t->dt_ncols) {
+			struct qval *r = row_new(q, t->dt_ncols);
+			for (int c = 0; c < t->dt_ncols; c++) {
+				struct expr *e = t->dt_vals[i + c];
+				bind_expr(q, e, NULL, 0);
+				r[c] = qv_convert(q, eval_expr(q, e, NULL), t->dt_cols[c].type);
+			}
+			rs_push(q, rs, r, t->pos);
+		}
 	} else if (t->print) {
 		rs = rs_new(q, 0);
 		rs_push(q, rs, row_new(q, 0), t->pos);

@@ -993,6 +993,35 @@ static struct op *parse_operator(struct parser *p)
 	return o;
 }
 
+/* datatable(name:type, ...) [value, ...]: the values row by row, each a constant. */
+static void parse_datatable(struct parser *p, struct tab *t)
+{
+	want_punct(p, "(");
+	do {
+		struct assign a = {.pos = p->t.pos};
+		a.name = want_name(p, "a column name");
+		want_punct(p, ":");
+		a.type = type_name(p);
+		t->dt_cols = grow(p, t->dt_cols, t->dt_ncols, sizeof(a));
+		t->dt_cols[t->dt_ncols++] = a;
+	} while (accept_punct(p, ","));
+	want_punct(p, ")");
+	want_punct(p, "[");
+	if (!is_punct(p, "]")) {
+		do {
+			if (is_punct(p, "]")) /* a trailing comma */
+				break;
+			struct expr *e = parse_expr(p);
+			t->dt_vals = grow(p, t->dt_vals, t->dt_nvals, sizeof(e));
+			t->dt_vals[t->dt_nvals++] = e;
+		} while (accept_punct(p, ","));
+	}
+	want_punct(p, "]");
+	if (t->dt_nvals % t->dt_ncols)
+		q_fail(p->q, DD_E_USAGE, t->pos, "datatable has %d values, not a multiple of its %d columns", t->dt_nvals,
+		       t->dt_ncols);
+}
+
 static int is_tabular_name(struct parser *p, const char *name)
 {
 	for (struct qlet *l = p->q->lets; l; l = l->next)
@@ -1015,6 +1044,9 @@ static struct tab *parse_tabular(struct parser *p)
 		next(p);
 		*tail = parse_union(p, pos);
 		tail = &(*tail)->next;
+	} else if (is_word(p, "datatable") && peek(p).kind == TK_PUNCT && !strcmp(peek(p).s, "(")) {
+		next(p);
+		parse_datatable(p, t);
 	} else if (is_word(p, "print")) {
 		size_t pos = p->t.pos;
 		next(p);
@@ -1053,7 +1085,7 @@ struct tab *parse_query(struct qctx *q)
 		l->pos = p.t.pos;
 		l->name = want_name(&p, "a name after 'let'");
 		want_punct(&p, "=");
-		int tabular = is_word(&p, "union") ||
+		int tabular = is_word(&p, "union") || is_word(&p, "datatable") ||
 			      (at_name(&p) && p.t.kind == TK_IDENT && is_tabular_name(&p, p.t.s));
 		if (!tabular && is_punct(&p, "(")) {
 			/* ( tabular ) or a parenthesised scalar: look at what follows the '(' */

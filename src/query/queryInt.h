@@ -201,6 +201,10 @@ struct tab {
 	const char *source;   /* a table or a tabular let; NULL for a union or a subquery */
 	struct tab *sub;      /* ( tabular ) */
 	int print;            /* print x = ...: one row, no columns, then ops[0] (an extend) */
+	struct assign *dt_cols; /* datatable(name:type, ...) [values]: name and type (in .type) */
+	int dt_ncols;
+	struct expr **dt_vals;
+	int dt_nvals;
 	struct op *ops;
 };
 

@@ -413,6 +413,12 @@ static void test_edges(void)
 	ROWS("let l = dynamic(['a', 'z']); nums | where s in (l) | project x", "[[1],[2]]");
 	ROWS("union withsource=T nums, (nums | take 1) | summarize count() by T", "[[\"nums\",5]]");
 	ROWS("print x = 1 | where x == 1 | project y = x * 2", "[[2]]");
+	ROWS("datatable(a:long, b:string, c:dynamic) [1, 'x', dynamic([1]), 2, \"y\", dynamic(null),] | extend d = a * 2",
+	     "[[1,\"x\",[1],2],[2,\"y\",null,4]]");
+	ROWS("let T = datatable(k:string) ['a', 'B']; nums | join kind=leftsemi (T | project s = k) on s | project x",
+	     "[[1],[3],[2]]");
+	ROWS("datatable(a:long) [1, 2, 3]", "[[1],[2],[3]]");
+	ROWS("datatable(a:long, b:long) [1, 2, 3]", "error: datatable has 3 values, not a multiple of its 2 columns");
 	ROWS("nums | where 'x'", "error: where needs a bool predicate, not string");
 	ROWS("nums | summarize arg_max(r, x) by b | order by r asc", "[[null,null,null],[false,-2.25,3],[true,1.5,1]]");
 	ROWS("nums | order by t asc | project t", "[[null],[\"-00:30:00\"],[\"01:00:00\"],[\"1.00:00:00\"]]");
