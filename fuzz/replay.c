@@ -24,6 +24,7 @@ static const struct {
 	{"jwt", fuzz_jwt},
 	{"http1", fuzz_http1},
 	{"sandbox", fuzz_sandbox},
+	{"query", fuzz_query},
 };
 
 int main(int argc, char **argv)

@@ -22,6 +22,7 @@ version:   common
 store:     common
 http:      common
 events:    common
+query:     common
 inventory: common version
 vulndb:    common version
 auth:      common http store

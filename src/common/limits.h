@@ -186,4 +186,23 @@
  * relocated), spent before a push rather than after it. Each runs one task and exits. */
 #define DD_SANDBOX_SPARES 1
 
+/* Kusto queries (src/query/): the text and the work of one query, so that no query can take
+ * the memory or the CPU of the server from the registry it runs in. */
+/* Query text: Resource Graph caps a query at 256 KiB; real ones are under a few KiB. */
+#define DD_MAX_QUERY_TEXT_BYTES (256 * 1024)
+/* Nesting of expressions and subqueries: the parser and the evaluator recurse once per level. */
+#define DD_MAX_QUERY_DEPTH 64
+/* Rows any one operator may produce (a join or an mv-expand multiplies rows): the drydock
+ * tables hold at most a few million findings. */
+#define DD_MAX_QUERY_ROWS (16 * 1024 * 1024)
+/* Memory one query may allocate for rows, strings and values (its arena and dynamic values). */
+#define DD_MAX_QUERY_BYTES (1024LL * 1024 * 1024)
+/* Wall-clock budget of one query, checked while operators run. */
+#define DD_MAX_QUERY_MILLIS 30000
+/* Backtracking steps of one regex match (PCRE2's match limit; its default is 10 million): a
+ * pattern that backtracks catastrophically fails the query instead of spinning per row. */
+#define DD_MAX_QUERY_REGEX_STEPS 1000000
+/* Bytes of one string a query builds (strcat, replace_string, tostring of a dynamic value). */
+#define DD_MAX_QUERY_STRING_BYTES (16 * 1024 * 1024)
+
 #endif

@@ -65,6 +65,7 @@ int main(void)
 	suite_rules();
 	suite_http1();
 	suite_azure();
+	suite_query();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -39,5 +39,6 @@ void suite_auth(void);
 void suite_rules(void);
 void suite_http1(void);
 void suite_azure(void);
+void suite_query(void);
 
 #endif
