@@ -19,6 +19,7 @@
 #include "store/meta_scans.h"
 #include "store/space.h"
 #include "vulndb/vulndb.h"
+#include "scan/status.h"
 #include <jansson.h>
 
 #define API_MAX_LIMIT 1000 /* findings per page */
@@ -400,7 +401,6 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 	api->meta->scans->scan_queue_depth(api->meta, &queued, &running);
 	struct buf b;
 	buf_init(&b, 1 << 20);
-	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
 	buf_puts(&b, "# HELP drydock_http_requests_total Requests answered since start, by method and status class.\n"
 		     "# TYPE drydock_http_requests_total counter\n");
 	uint64_t requests[ROUTER_METHODS][6] = {{0}};
@@ -416,8 +416,8 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		   st.layers_streamed);
 	buf_puts(&b, "# HELP drydock_scans_total Image assessments completed since start, by result.\n"
 		     "# TYPE drydock_scans_total counter\n");
-	for (size_t i = 0; i < DD_ARRAY_LEN(states); i++)
-		buf_printf(&b, "drydock_scans_total{status=\"%s\"} %" PRIu64 "\n", states[i], st.by_status[i]);
+	for (int i = 0; i < ASSESSMENT_STATUSES; i++)
+		buf_printf(&b, "drydock_scans_total{status=\"%s\"} %" PRIu64 "\n", assessment_status_name(i), st.by_status[i]);
 	buf_puts(&b, "# HELP drydock_scan_duration_seconds Time from claiming a scan job to storing its assessment.\n"
 		     "# TYPE drydock_scan_duration_seconds histogram\n");
 	for (int i = 0; i < SCANNER_BUCKETS; i++)

@@ -19,6 +19,7 @@
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
+#include "scan/status.h"
 #include <openssl/sha.h>
 
 #define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
@@ -136,7 +137,7 @@ json_t *azure_assessment(struct arena *a, const struct azure_names *n, enum azur
 {
 	const struct key_info *ki = &keys[k];
 	const char *resource = sub ? azure_registry_id(a, n, sub) : "";
-	int unhealthy = !strcmp(st->code, "Unhealthy");
+	int unhealthy = assessment_status_is(st->code, STATUS_UNHEALTHY);
 	json_t *status = json_pack("{s:s, s:s, s:s}", "code", st->code, "cause", "", "description",
 				   unhealthy ? "The resource is unhealthy" : "The resource is healthy");
 	if (st->first_evaluation)
@@ -197,10 +198,10 @@ static json_t *sub_status(json_t *f)
 	const char *sev = azure_severity(json_string_value(json_object_get(f, "severity")));
 	if (supp) {
 		const char *why = json_string_value(json_object_get(supp, "reason"));
-		return json_pack("{s:s, s:s, s:s, s:s}", "code", "NotApplicable", "severity", sev, "cause", "Exempt",
+		return json_pack("{s:s, s:s, s:s, s:s}", "code", assessment_status_name(STATUS_NOT_APPLICABLE), "severity", sev, "cause", "Exempt",
 				 "description", why ? why : "Exempt");
 	}
-	return json_pack("{s:s, s:s, s:s, s:s}", "code", "Unhealthy", "severity", sev, "cause", "", "description",
+	return json_pack("{s:s, s:s, s:s, s:s}", "code", assessment_status_name(STATUS_UNHEALTHY), "severity", sev, "cause", "", "description",
 			 "The resource is unhealthy");
 }
 
@@ -423,12 +424,12 @@ static int azure_image_unhealthy(struct assess_api *api, struct arena *a, const 
 {
 	long long c[6], u;
 	if (!rules_cover(rules, nrules, listed->repo) && counts_parse(listed->counts, c, &u))
-		return !strcmp(listed->status, "Unhealthy"); /* the stored status stands */
+		return assessment_status_is(listed->status, STATUS_UNHEALTHY); /* the stored status stands */
 	struct assessment_rec full;
 	if (api->meta->scans->assessment_get(api->meta, a, listed->repo, listed->digest, &full) || !*full.report)
 		return 0;
 	json_t *rep = json_loads(full.report, 0, NULL);
-	int unhealthy = !strcmp(rules_apply(rules, nrules, full.repo, rep, full.status), "Unhealthy");
+	int unhealthy = assessment_status_is(rules_apply(rules, nrules, full.repo, rep, full.status), STATUS_UNHEALTHY);
 	json_decref(rep);
 	return unhealthy;
 }
@@ -448,7 +449,7 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 		int64_t uncounted = 0;
 		for (size_t i = 0; i < n; i++) {
 			uncounted += v[i].uncounted;
-			*unhealthy |= !strcmp(v[i].status, "Unhealthy");
+			*unhealthy |= assessment_status_is(v[i].status, STATUS_UNHEALTHY);
 		}
 		if (!uncounted)
 			return 0;
@@ -461,7 +462,7 @@ static int azure_unhealthy(struct assess_api *api, struct arena *a, struct http_
 		int any = 0;
 		for (j = i; j < n && !strcmp(v[j].repo, v[i].repo); j++) {
 			uncounted += v[j].uncounted;
-			any |= !strcmp(v[j].status, "Unhealthy");
+			any |= assessment_status_is(v[j].status, STATUS_UNHEALTHY);
 		}
 		const char *repo = v[i].repo;
 		size_t nl = strcspn(repo, "/");
@@ -494,7 +495,7 @@ static int assessment_state(struct assess_api *api, struct arena *a, struct http
 	memset(st, 0, sizeof(*st));
 	if ((rc = azure_unhealthy(api, a, r, ns, rules, nrules, &unhealthy)))
 		return rc;
-	st->code = unhealthy ? "Unhealthy" : "Healthy";
+	st->code = assessment_status_name(unhealthy ? STATUS_UNHEALTHY : STATUS_HEALTHY);
 	int64_t first = 0, first_bad = 0, last = 0;
 	struct azure_req q = {.ns = ns};
 	for (size_t i = 0; i < n; i++) {
@@ -503,7 +504,7 @@ static int assessment_state(struct assess_api *api, struct arena *a, struct http
 		int64_t t = v[i].scanned_at;
 		first = !first || t < first ? t : first;
 		last = t > last ? t : last;
-		if (!strcmp(v[i].status, "Unhealthy"))
+		if (assessment_status_is(v[i].status, STATUS_UNHEALTHY))
 			first_bad = !first_bad || t < first_bad ? t : first_bad;
 	}
 	st->first_evaluation = first;

@@ -7,6 +7,7 @@
 #include "store/meta_admin.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
+#include "scan/status.h"
 #include <fnmatch.h>
 #include <jansson.h>
 
@@ -212,7 +213,8 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 	json_object_set_new(counts, "unfixed", json_integer(unfixed));
 	json_object_set_new(counts, "suppressed", json_integer(suppressed));
 	json_object_set_new(rep, "counts", counts);
-	return !strcmp(stored_status, "Unhealthy") && !total ? "Healthy" : stored_status;
+	return assessment_status_is(stored_status, STATUS_UNHEALTHY) && !total ? assessment_status_name(STATUS_HEALTHY)
+										  : stored_status;
 }
 
 int policy_threshold(struct meta *m, struct arena *a, const char *ns)

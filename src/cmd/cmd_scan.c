@@ -11,6 +11,7 @@
 #include "scan/findings.h"
 #include "scan/report.h"
 #include "vulndb/vulndb.h"
+#include "scan/status.h"
 
 static const char usage[] =
 	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
@@ -103,7 +104,7 @@ int cmd_scan(int argc, char **argv)
 	} else
 		report_table(stdout, &inv, &subj, &r, &filter, isatty(1));
 	int status = rc ? 2 : 0;
-	if (!rc && exit_code && !strcmp(report_status(&r, &filter), "Unhealthy"))
+	if (!rc && exit_code && report_status(&r, &filter) == STATUS_UNHEALTHY)
 		status = exit_code;
 	arena_free(&a);
 	vulndb_close(db);

@@ -37,14 +37,14 @@ int report_keep(const struct report_filter *f, const struct finding *x)
 	return !(f->ignore_unfixed && !x->patchable);
 }
 
-const char *report_status(const struct scan_result *r, const struct report_filter *f)
+enum assessment_status report_status(const struct scan_result *r, const struct report_filter *f)
 {
 	if (r->unsupported)
-		return "NotApplicable";
+		return STATUS_NOT_APPLICABLE;
 	for (size_t i = 0; i < r->n; i++)
 		if (report_keep(f, &r->findings[i]))
-			return "Unhealthy";
-	return "Healthy";
+			return STATUS_UNHEALTHY;
+	return STATUS_HEALTHY;
 }
 
 static json_t *strs(const char *const *v, size_t n)
@@ -109,7 +109,7 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 	buf_append(&b, ",", 1), jkey(&b, "pretty_name"), jopt(&b, inv->os.pretty_name);
 	buf_append(&b, "}", 1);
 	buf_append(&b, ",", 1), jkey(&b, "ecosystem"), jopt(&b, r->ecosystem);
-	buf_append(&b, ",", 1), jkey(&b, "status"), buf_json_str(&b, report_status(r, &none));
+	buf_append(&b, ",", 1), jkey(&b, "status"), buf_json_str(&b, assessment_status_name(report_status(r, &none)));
 	if (r->unsupported)
 		buf_append(&b, ",", 1), jkey(&b, "reason"), buf_json_str(&b, r->unsupported);
 	const struct vdb_header *h = vulndb_header(db);
@@ -221,7 +221,7 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 	json_object_set_new(o, "os", json_pack("{s:o, s:o, s:o}", "id", opt(inv->os.id), "version_id",
 					       opt(inv->os.version_id), "pretty_name", opt(inv->os.pretty_name)));
 	json_object_set_new(o, "ecosystem", opt(r->ecosystem));
-	json_object_set_new(o, "status", json_string(report_status(r, f)));
+	json_object_set_new(o, "status", json_string(assessment_status_name(report_status(r, f))));
 	if (r->unsupported)
 		json_object_set_new(o, "reason", json_string(r->unsupported));
 	json_object_set_new(o, "packages", json_integer((json_int_t)inv->n));
@@ -313,7 +313,7 @@ void report_table(FILE *out, const struct inventory *inv, const struct sbom_subj
 			by[r->findings[i].severity]++;
 			unfixed += !r->findings[i].patchable;
 		}
-	fprintf(out, "%s: %zu findings (", report_status(r, f), kept);
+	fprintf(out, "%s: %zu findings (", assessment_status_name(report_status(r, f)), kept);
 	for (int s = VDB_SEV_CRITICAL; s >= VDB_SEV_UNKNOWN; s--)
 		fprintf(out, "%s%zu %s", s == VDB_SEV_CRITICAL ? "" : ", ", by[s], vdb_severity_name(s));
 	fprintf(out, "), %zu without a fix\n", unfixed);

@@ -5,6 +5,7 @@
 #define DD_REPORT_H
 #include <stdio.h>
 #include "scan/findings.h"
+#include "scan/status.h"
 
 struct inventory;
 struct sbom_subject;
@@ -18,8 +19,8 @@ struct report_filter {
 int report_severities(const char *list, unsigned *mask, const char **why);
 int report_keep(const struct report_filter *f, const struct finding *x);
 
-/* "Healthy", "Unhealthy" or "NotApplicable" (the assessment states), after filtering. */
-const char *report_status(const struct scan_result *r, const struct report_filter *f);
+/* Healthy, Unhealthy or NotApplicable (scan/status.h), after filtering. */
+enum assessment_status report_status(const struct scan_result *r, const struct report_filter *f);
 
 /* Owned JSON text (free()), or NULL on out-of-memory. */
 char *report_json(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,

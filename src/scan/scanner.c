@@ -25,6 +25,7 @@
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
+#include "scan/status.h"
 #include <jansson.h>
 
 #define SCANNER_MAX_WORKERS 16
@@ -583,7 +584,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	int unchanged = 0, inventory_kept = 0;
 	meta->scans->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
-		rec.status = "NotApplicable";
+		rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
 		rec.reason = arena_printf(&a, "scanning is disabled for namespace '%s'", ns);
 		goto store;
 	}
@@ -595,13 +596,13 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	if (!have_inv) {
 		struct manifest_rec m;
 		if ((rc = meta->repos->manifest_get(meta, &a, job->repo, job->digest, 1, 1, &m))) {
-			rec.status = "Failed";
+			rec.status = assessment_status_name(STATUS_FAILED);
 			rec.reason = arena_printf(&a, "the manifest cannot be read: %s", dd_err_message(rc));
 			goto store;
 		}
 		const char *na = not_applicable(s, &a, &m);
 		if (na) {
-			rec.status = "NotApplicable";
+			rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
 			rec.reason = na;
 			goto store;
 		}
@@ -614,12 +615,12 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 				   : image_inventory(&a, &img, s->cache_dir, &inv, &why);
 		}
 		if (rc) {
-			rec.status = "Failed";
+			rec.status = assessment_status_name(STATUS_FAILED);
 			rec.reason = arena_printf(&a, "%s: %s", dd_err_message(rc), why ? why : "");
 			goto store;
 		}
 		if (!inv.n && inv.os.kind != OS_KNOWN) {
-			rec.status = "NotApplicable";
+			rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
 			rec.reason = "no operating system and no packages found (a scratch-based image)";
 			goto store;
 		}
@@ -634,13 +635,13 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		}
 		struct scan_result r;
 		if ((rc = scan_match(&a, d->db, &inv, &r, &why))) {
-			rec.status = "Failed";
+			rec.status = assessment_status_name(STATUS_FAILED);
 			rec.reason = why ? why : dd_err_message(rc);
 			goto store;
 		}
 		struct report_filter none = {0};
 		struct sbom_subject subj = {.name = job->repo, .manifest = job->digest, .layers = -1};
-		rec.status = report_status(&r, &none);
+		rec.status = assessment_status_name(report_status(&r, &none));
 		rec.reason = r.unsupported ? r.unsupported : "";
 		rec.findings_hash = findings_hash(&a, &r);
 		for (int k = 0; k <= VDB_SEV_CRITICAL; k++)
@@ -692,10 +693,10 @@ store:
 	double secs = rec.duration_us / 1e6;
 	pthread_mutex_lock(&s->mu);
 	s->st.completed++;
-	s->st.failed += !strcmp(rec.status, "Failed");
-	static const char *const states[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
-	for (size_t i = 0; i < DD_ARRAY_LEN(states); i++)
-		s->st.by_status[i] += !strcmp(rec.status, states[i]);
+	s->st.failed += assessment_status_is(rec.status, STATUS_FAILED);
+	enum assessment_status st;
+	if (!assessment_status_parse(rec.status, &st))
+		s->st.by_status[st]++;
 	for (int b = 0; b < SCANNER_BUCKETS; b++)
 		s->st.latency_le[b] += secs <= scanner_bucket_bounds[b];
 	s->st.latency_sum += secs;

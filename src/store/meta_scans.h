@@ -25,7 +25,7 @@ struct scan_job {
 
 struct assessment_rec {
 	const char *repo, *digest;
-	const char *status;    /* "Healthy", "Unhealthy", "NotApplicable", "Failed" */
+	const char *status;    /* the name of an enum assessment_status (scan/status.h), as stored */
 	const char *reason;    /* why NotApplicable or Failed, "" otherwise */
 	const char *report;    /* the scan report JSON, "" when none */
 	const char *inventory; /* the inventory JSON re-matched on database changes, "" when none */
