@@ -693,8 +693,10 @@ struct kid {
  * noted. Never returns. */
 static _Noreturn void zygote_serve(struct args *g, int argc, char **argv)
 {
-	static struct kid kids[DD_SANDBOX_FILES / 2];
-	static struct pollfd pf[DD_SANDBOX_FILES / 2 + 1];
+	/* two descriptors a child, within RLIMIT_NOFILE with the standard three, the control socket
+	 * and a request's two */
+	static struct kid kids[(DD_SANDBOX_FILES - 6) / 2];
+	static struct pollfd pf[(DD_SANDBOX_FILES - 6) / 2 + 1];
 	size_t n = 0;
 	for (;;) {
 		pf[0] = (struct pollfd){.fd = SOCK, .events = POLLIN};
