@@ -48,6 +48,7 @@ struct proc {
 	int kind;
 	int pidfd;  /* a worker the zygote forked: signals it, readable once it ended; else -1 */
 	int note;   /* and the zygote's notes about it (its pid, then its wait status); else -1 */
+	unsigned gen; /* the zygote asked for it (struct zygote's gen) */
 };
 
 /* The fork server (sandboxInt.h). */
@@ -254,6 +255,7 @@ static int ask(struct sandbox *sb, int kind, struct proc *p)
 		close(sv[1]);
 		close(nv[1]);
 		if (k == (ssize_t)sizeof(req)) {
+			p->gen = gen;
 			p->pid = 0;
 			p->sock = sv[0];
 			p->note = nv[0];
@@ -280,9 +282,7 @@ static int answer(struct sandbox *sb, struct proc *p)
 	struct iovec iov = {.iov_base = &n, .iov_len = sizeof(n)};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
 	struct pollfd pf = {.fd = p->note, .events = POLLIN};
-	pthread_mutex_lock(&sb->zy.mu);
-	unsigned gen = sb->zy.gen;
-	pthread_mutex_unlock(&sb->zy.mu);
+	unsigned gen = p->gen; /* the zygote asked, which may have been replaced since */
 	ssize_t k = -1;
 	int ready;
 	while ((ready = poll(&pf, 1, sb->stall_ms > INT_MAX ? INT_MAX : (int)sb->stall_ms)) < 0 && errno == EINTR)
