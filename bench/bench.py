@@ -96,16 +96,9 @@ class Registry:
         self.proc = None
 
     def pids(self):
-        """The process and its children (drydock's sandboxed scan workers, busy or spare)."""
-        out = [self.proc.pid]
-        for p in os.listdir("/proc"):
-            if p.isdigit():
-                try:
-                    if int(stat_fields(p)[1]) == self.proc.pid:
-                        out.append(int(p))
-                except (OSError, IndexError, ValueError):
-                    pass  # gone meanwhile
-        return out
+        """The process and its descendants (drydock's zygote and the sandboxed scan workers it
+        forked, busy or spare)."""
+        return descendants(self.proc.pid)
 
     def rss_kb(self, field="VmRSS"):
         """A /proc/PID/status field (kB, or a count), summed over the process and its children."""
@@ -129,16 +122,8 @@ class Registry:
         return total
 
     def cpu_s(self):
-        """CPU seconds of the process and of its children: those reaped (drydock's sandboxed
-        scan workers that ended) and those still running (spare workers started meanwhile)."""
-        total = 0
-        for pid in self.pids():
-            try:
-                f = stat_fields(pid)
-            except OSError:
-                continue
-            total += sum(int(x) for x in f[11:15]) if pid == self.proc.pid else int(f[11]) + int(f[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        """CPU seconds of the process and of its descendants, live or ended: tree_cpu_s."""
+        return tree_cpu_s(self.proc.pid)
 
     def threads(self):
         return self.rss_kb("Threads")
@@ -161,6 +146,37 @@ def stat_fields(pid):
     """/proc/PID/stat's fields after the command name: [0] state, [1] ppid, [11] utime, ..."""
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()
+
+
+def descendants(root):
+    """root and every live process below it (children, their children, ...)."""
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                kids.setdefault(int(stat_fields(p)[1]), []).append(int(p))
+            except (OSError, IndexError, ValueError):
+                pass  # gone meanwhile
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def tree_cpu_s(root):
+    """CPU seconds of root and of every process below it, live or ended. Each live process
+    counts its own time and its reaped children's (cutime, cstime, which hold their reaped
+    children's in turn): drydock's scan workers are forked by its zygote and reaped by it, so the
+    zygote's cutime holds those that ended, and those still running count themselves."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            total += sum(int(x) for x in stat_fields(pid)[11:15])  # utime stime cutime cstime
+        except (OSError, IndexError, ValueError):
+            pass  # gone meanwhile: counted by its parent once reaped
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def smaps_rss_kb(pid, path):

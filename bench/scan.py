@@ -20,6 +20,7 @@ import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "lib"))
 from drydock import OCI_MANIFEST, Server, wait_assessed  # noqa: E402
+from bench import tree_cpu_s  # noqa: E402
 
 
 def wait(url, repo, ref):
@@ -32,24 +33,9 @@ def push(layout, url, repo):
 
 
 def cpu_s(pid):
-    """CPU seconds of the server and of its children: those reaped (the scan workers that ended)
-    and those still running (the spare workers started meanwhile)."""
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def fields(p):
-        with open(f"/proc/{p}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    own = fields(pid)
-    total = sum(int(x) for x in own[11:15])  # utime stime cutime cstime
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                f = fields(p)
-                if int(f[1]) == pid:
-                    total += int(f[11]) + int(f[12])
-            except (OSError, IndexError, ValueError):
-                pass
-    return total / tick
+    """CPU seconds of the server and of every process below it, live or ended (the zygote and
+    the scan workers it forked and reaped): bench.tree_cpu_s."""
+    return tree_cpu_s(pid)
 
 
 def p95(v):

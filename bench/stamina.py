@@ -890,7 +890,7 @@ SECTIONS = {
     "push": ("Push and pull, scanning on", lambda a: (
         f"skopeo copy of the test images into a fresh registry each time (so nothing is mounted or cached), "
         f"then back out into a directory; medians of {a.runs} runs. Server CPU is utime+stime of the registry "
-        f"process and of its children (/proc/PID/stat; drydock's sandboxed scan workers) across the command. For drydock, push-to-assessed is the time from skopeo's "
+        f"process and of every process below it, live or ended (/proc/PID/stat; drydock's zygote and the sandboxed scan workers it forks) across the command. For drydock, push-to-assessed is the time from skopeo's "
         f"exit until the security API gives the image a final status (polled every 10 ms), and the CPU with the "
         f"scan is read once the image is assessed. Over HTTPS skopeo speaks HTTP/2 to both registries.")),
     "blob": ("HTTPS blob GET", lambda a: (

@@ -182,8 +182,9 @@
  * (DD_MAX_LAYERS), its socket to the server and the three standard ones (/dev/null). */
 #define DD_SANDBOX_FILES (DD_MAX_LAYERS + 8)
 /* Workers started ahead of need, per kind (layer reader, package database reader): a worker
- * costs a few tens of milliseconds of CPU to start (the program and its libraries loaded and
- * relocated), spent before a push rather than after it. Each runs one task and exits. */
+ * forked by the zygote costs a few milliseconds of CPU to start and end (one started as a
+ * program, without a zygote, about 35: its libraries loaded and relocated, its warm-up), spent
+ * before a push rather than after it. Each runs one task and exits. */
 #define DD_SANDBOX_SPARES 1
 
 /* Kusto queries (src/query/): the text and the work of one query, so that no query can take

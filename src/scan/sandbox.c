@@ -1,13 +1,17 @@
 /* sandbox.c: the server's side of the sandboxed scan workers (sandbox.h; the worker is
  * sandbox_worker.c, the words between them sandboxInt.h).
  *
- * A worker is the drydock binary itself, started by posix_spawn of /proc/self/exe: the server
- * is threaded, so it never forks a copy of itself (a fork would copy locks held by other
- * threads, and the token key in memory); the new program has a fresh address space and layout
- * every time, and /proc/self/exe is the running binary even after the file was replaced. One
- * worker of each kind is started ahead of need (DD_SANDBOX_SPARES), so its start (loading the
- * program, about 40 ms of CPU) is spent before a push rather than after. Each worker runs one
- * task, then is reaped: the next task always gets a fresh one.
+ * Workers come from a zygote: the drydock binary itself, started by posix_spawn of
+ * /proc/self/exe (the server is threaded, so it never forks a copy of itself: a fork would copy
+ * locks held by other threads, and the token key in memory), which warms up, confines itself as
+ * far as a process that forks may be, and forks one fresh worker per task on request. That
+ * spares each task the program's start (its libraries loaded and relocated, about 35 ms of
+ * CPU). The server holds a pidfd of each forked worker (its own end: readable once it ended,
+ * and a signal that cannot reach another process); the zygote reaps it and notes its wait
+ * status. A zygote that dies is started again; one that cannot start (no pidfds, or it cannot
+ * confine itself) leaves the server spawning each worker itself, as it did before there was a
+ * zygote. One worker of each kind is asked for ahead of need (DD_SANDBOX_SPARES). Each worker
+ * runs one task and ends: the next task always gets a fresh one.
  *
  * What a worker answers is read as untrusted input, within bounds, under a progress timeout
  * (DD_SANDBOX_STALL_SECONDS): a worker that neither takes input nor reports progress for that
@@ -30,6 +34,7 @@
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -38,15 +43,29 @@ extern char **environ;
 #define SB_PIPE_BYTES (1 << 20)
 
 struct proc {
-	pid_t pid; /* -1: none */
-	int sock;  /* our end of its socket */
+	pid_t pid;  /* -1: none; 0: asked of the zygote, its answer not read yet */
+	int sock;   /* our end of its socket */
 	int kind;
+	int pidfd;  /* a worker the zygote forked: signals it, readable once it ended; else -1 */
+	int note;   /* and the zygote's notes about it (its pid, then its wait status); else -1 */
+	unsigned gen; /* the zygote asked for it (struct zygote's gen) */
+};
+
+/* The fork server (sandboxInt.h). */
+struct zygote {
+	pthread_mutex_t mu; /* held while a request is sent, and while it is replaced */
+	pid_t pid;          /* -1: none */
+	int ctl;            /* its control socket */
+	unsigned gen;       /* replacements so far: a thread that saw it fail names the one it saw */
+	int answered;       /* it forked a worker: it started (else it could not, and is not restarted) */
+	int off;            /* none: workers are spawned one by one */
 };
 
 struct sandbox {
 	pthread_mutex_t mu;
 	struct proc spare[SB_KINDS];
 	int closing;
+	struct zygote zy;
 	char **env;          /* a worker's environment: the limits an operator lowered, sanitizer options */
 	char uid[24], gid[24]; /* "-": not started as root, no user to become */
 	uint64_t memory[SB_KINDS], cpu, files;
@@ -76,13 +95,16 @@ static const char *role(int kind) { return kind == SB_LAYER ? "the layer reader"
 
 /* ---- starting and ending workers ---- */
 
-static int spawn(struct sandbox *sb, int kind, struct proc *p)
+#define PROC_NONE ((struct proc){.pid = -1, .sock = -1, .pidfd = -1, .note = -1})
+
+/* Starts /proc/self/exe with argv, its end of a new socket of type as descriptor 3: 0 with
+ * *pid and our end in *sock, or -1 with errno. */
+static int spawn_exe(struct sandbox *sb, char **argv, int type, pid_t *pid, int *sock)
 {
-	p->pid = -1;
-	p->sock = -1;
-	p->kind = kind;
+	*pid = -1;
+	*sock = -1;
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv))
 		return -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -107,38 +129,231 @@ static int spawn(struct sandbox *sb, int kind, struct proc *p)
 	posix_spawnattr_setsigdefault(&at, &all);
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	int rc = posix_spawn(pid, "/proc/self/exe", &fa, &at, argv, sb->env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(sv[1]);
+	if (rc) {
+		close(sv[0]);
+		*pid = -1;
+		errno = rc;
+		return -1;
+	}
+	*sock = sv[0];
+	return 0;
+}
+
+/* A worker started on its own (no zygote). */
+static int spawn(struct sandbox *sb, int kind, struct proc *p)
+{
+	*p = PROC_NONE;
+	p->kind = kind;
 	char mem[24], cpu[24], files[24], name[] = "drydock", cmd[] = "scan-worker", layer[] = "layer",
 					       inventory[] = "inventory";
 	snprintf(mem, sizeof(mem), "%" PRIu64, sb->memory[kind]);
 	snprintf(cpu, sizeof(cpu), "%" PRIu64, sb->cpu);
 	snprintf(files, sizeof(files), "%" PRIu64, sb->files);
 	char *argv[] = {name, cmd, kind == SB_LAYER ? layer : inventory, sb->uid, sb->gid, mem, cpu, files, NULL};
-	int rc = posix_spawn(&p->pid, "/proc/self/exe", &fa, &at, argv, sb->env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	close(sv[1]);
-	if (rc) {
-		close(sv[0]);
-		p->pid = -1;
-		errno = rc;
-		return -1;
-	}
-	p->sock = sv[0];
-	return 0;
+	return spawn_exe(sb, argv, SOCK_STREAM, &p->pid, &p->sock);
 }
 
-/* Kills and reaps p (a spare never used, or a worker whose answer is complete or unwanted). */
+/* Starts the zygote (sb->zy.mu held): 0, or -1 with errno. */
+static int zygote_start(struct sandbox *sb)
+{
+	struct zygote *z = &sb->zy;
+	char lmem[24], imem[24], cpu[24], files[24], name[] = "drydock", cmd[] = "scan-worker", zygote[] = "zygote";
+	snprintf(lmem, sizeof(lmem), "%" PRIu64, sb->memory[SB_LAYER]);
+	snprintf(imem, sizeof(imem), "%" PRIu64, sb->memory[SB_INVENTORY]);
+	snprintf(cpu, sizeof(cpu), "%" PRIu64, sb->cpu);
+	snprintf(files, sizeof(files), "%" PRIu64, sb->files);
+	char *argv[] = {name, cmd, zygote, sb->uid, sb->gid, lmem, imem, cpu, files, NULL};
+	z->answered = 0;
+	return spawn_exe(sb, argv, SOCK_SEQPACKET, &z->pid, &z->ctl);
+}
+
+/* Ends the zygote (sb->zy.mu held): its control socket closed, it kills and reaps its
+ * children, then exits; killed when it does not within 5 s. Reaped here. */
+static void zygote_stop(struct sandbox *sb)
+{
+	struct zygote *z = &sb->zy;
+	if (z->ctl >= 0)
+		close(z->ctl);
+	z->ctl = -1;
+	if (z->pid > 0) {
+		int64_t until = now_ms() + 5000;
+		pid_t got;
+		while ((got = waitpid(z->pid, NULL, WNOHANG)) == 0 && now_ms() < until) {
+			struct timespec ts = {0, 2000000};
+			nanosleep(&ts, NULL);
+		}
+		if (got == 0) {
+			kill(z->pid, SIGKILL); /* not reaped yet: still this process's child */
+			while (waitpid(z->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	z->pid = -1;
+}
+
+/* A zygote that failed (gen, as the caller saw it): replaced once it had forked a worker; one
+ * that never did could not start (a kernel without pidfds, or it could not confine itself), and
+ * workers are spawned one by one from then on (said once). */
+static void zygote_lost(struct sandbox *sb, unsigned gen)
+{
+	struct zygote *z = &sb->zy;
+	pthread_mutex_lock(&z->mu);
+	if (gen == z->gen && !z->off) {
+		int answered = z->answered;
+		zygote_stop(sb);
+		z->gen++;
+		if (!answered || zygote_start(sb)) {
+			z->off = 1;
+			log_warn("the scan workers' fork server could not be started: each worker is started as a program "
+				 "of its own (about 40 ms of CPU more per task)");
+		} else
+			log_warn("the scan workers' fork server ended: started again");
+	}
+	pthread_mutex_unlock(&z->mu);
+}
+
+/* Asks the zygote for a worker of kind: 0 with p pending (pid 0: answer() reads its pid), or
+ * -1 when there is no zygote (workers are spawned). */
+static int ask(struct sandbox *sb, int kind, struct proc *p)
+{
+	struct zygote *z = &sb->zy;
+	*p = PROC_NONE;
+	p->kind = kind;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int sv[2], nv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			return -1;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nv)) {
+			close(sv[0]);
+			close(sv[1]);
+			return -1;
+		}
+		struct sb_fork req = {.magic = SB_FORK_MAGIC, .kind = (uint32_t)kind};
+		int fds[2] = {sv[1], nv[1]};
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(sizeof(fds))];
+		} ctl;
+		struct iovec iov = {.iov_base = &req, .iov_len = sizeof(req)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(fds));
+		memcpy(CMSG_DATA(c), fds, sizeof(fds));
+		pthread_mutex_lock(&z->mu);
+		int off = z->off;
+		unsigned gen = z->gen;
+		ssize_t k = -1;
+		while (!off && (k = sendmsg(z->ctl, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+			;
+		pthread_mutex_unlock(&z->mu);
+		close(sv[1]);
+		close(nv[1]);
+		if (k == (ssize_t)sizeof(req)) {
+			p->gen = gen;
+			p->pid = 0;
+			p->sock = sv[0];
+			p->note = nv[0];
+			return 0;
+		}
+		close(sv[0]);
+		close(nv[0]);
+		if (off)
+			return -1;
+		zygote_lost(sb, gen); /* it is gone: once more with a new one */
+	}
+	return -1;
+}
+
+/* The zygote's answer to ask(): 0 with p->pid and p->pidfd, or -1 (p discarded) when it failed
+ * or is gone. */
+static int answer(struct sandbox *sb, struct proc *p)
+{
+	struct sb_note n;
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = {.iov_base = &n, .iov_len = sizeof(n)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+	struct pollfd pf = {.fd = p->note, .events = POLLIN};
+	unsigned gen = p->gen; /* the zygote asked, which may have been replaced since */
+	ssize_t k = -1;
+	int ready;
+	while ((ready = poll(&pf, 1, sb->stall_ms > INT_MAX ? INT_MAX : (int)sb->stall_ms)) < 0 && errno == EINTR)
+		;
+	if (ready > 0)
+		while ((k = recvmsg(p->note, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
+			;
+	int pidfd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); k > 0 && c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			if (pidfd >= 0)
+				close(pidfd);
+			memcpy(&pidfd, CMSG_DATA(c), sizeof(int));
+		}
+	if (k == (ssize_t)sizeof(n) && n.what == SB_N_FORKED && n.value > 0 && pidfd >= 0) {
+		p->pid = n.value;
+		p->pidfd = pidfd;
+		pthread_mutex_lock(&sb->zy.mu);
+		if (gen == sb->zy.gen)
+			sb->zy.answered = 1;
+		pthread_mutex_unlock(&sb->zy.mu);
+		return 0;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	close(p->sock);
+	close(p->note);
+	*p = (struct proc){.pid = -1, .sock = -1, .kind = p->kind, .pidfd = -1, .note = -1};
+	if (k == (ssize_t)sizeof(n) && n.what == SB_N_FAILED) {
+		errno = n.value;
+		return -1;
+	}
+	zygote_lost(sb, gen); /* no answer: it is gone, or stuck */
+	errno = ECHILD;
+	return -1;
+}
+
+/* A new worker of kind: forked by the zygote, or spawned when there is none. 0 or -1. */
+static int start(struct sandbox *sb, int kind, struct proc *p)
+{
+	for (int attempt = 0; attempt < 2; attempt++)
+		if (!ask(sb, kind, p) && !answer(sb, p))
+			return 0;
+	return spawn(sb, kind, p);
+}
+
+/* Kills p (a spare never used, or a worker whose answer is complete or unwanted): reaped here
+ * when this process started it, by the zygote when it forked it. */
 static void discard(struct proc *p)
 {
-	if (p->pid > 0) {
+	if (p->pidfd >= 0) {
+		syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+		close(p->pidfd);
+	} else if (p->pid > 0) {
 		kill(p->pid, SIGKILL); /* not reaped yet: the pid is still this process's */
 		while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
 	if (p->sock >= 0)
 		close(p->sock);
-	p->pid = -1;
-	p->sock = -1;
+	if (p->note >= 0)
+		close(p->note);
+	*p = (struct proc){.pid = -1, .sock = -1, .kind = p->kind, .pidfd = -1, .note = -1};
+}
+
+/* Whether the spare p is still waiting for a task: not ended, and (forked) its zygote still
+ * there to say how it ends. */
+static int usable(const struct proc *p)
+{
+	struct pollfd pf[2] = {{.fd = p->pidfd, .events = POLLIN}, {.fd = p->note, .events = POLLIN}};
+	return p->pidfd < 0 || poll(pf, 2, 0) == 0;
 }
 
 /* A worker of kind for one task: the spare, or a new one. */
@@ -146,11 +361,14 @@ static int take(struct sandbox *sb, int kind, struct proc *p, int *was_spare)
 {
 	pthread_mutex_lock(&sb->mu);
 	*p = sb->spare[kind];
-	sb->spare[kind].pid = -1;
-	sb->spare[kind].sock = -1;
+	sb->spare[kind] = PROC_NONE;
 	pthread_mutex_unlock(&sb->mu);
+	if (p->pid == 0 && answer(sb, p)) /* asked ahead, answered only now */
+		*p = PROC_NONE;
+	if (p->pid > 0 && !usable(p))
+		discard(p);
 	*was_spare = p->pid > 0;
-	return *was_spare ? 0 : spawn(sb, kind, p);
+	return *was_spare ? 0 : start(sb, kind, p);
 }
 
 static void refill(struct sandbox *sb, int kind)
@@ -159,13 +377,12 @@ static void refill(struct sandbox *sb, int kind)
 	pthread_mutex_lock(&sb->mu);
 	int want = !sb->closing && sb->spare[kind].pid < 0 && DD_SANDBOX_SPARES > 0;
 	pthread_mutex_unlock(&sb->mu);
-	if (!want || spawn(sb, kind, &q))
+	if (!want || (ask(sb, kind, &q) && spawn(sb, kind, &q))) /* the zygote's answer is read when it is taken */
 		return;
 	pthread_mutex_lock(&sb->mu);
 	if (!sb->closing && sb->spare[kind].pid < 0) {
 		sb->spare[kind] = q;
-		q.pid = -1;
-		q.sock = -1;
+		q = PROC_NONE;
 	}
 	pthread_mutex_unlock(&sb->mu);
 	discard(&q);
@@ -270,7 +487,9 @@ static void run_free(struct sandbox_run *r)
 
 static void stall_kill(struct sandbox_run *r)
 {
-	if (!r->stalled && r->p.pid > 0)
+	if (!r->stalled && r->p.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, r->p.pidfd, SIGKILL, NULL, 0);
+	else if (!r->stalled && r->p.pid > 0)
 		kill(r->p.pid, SIGKILL);
 	r->stalled = 1;
 }
@@ -347,6 +566,36 @@ static int next_frame(struct sandbox_run *r, int *type, uint64_t *len)
 	}
 }
 
+/* How a forked worker ended (its socket closed, or it stalled): waits for its end as ended()
+ * does, then for the zygote's note of its wait status. 1 with *status, or 0 when the zygote
+ * cannot say (it is gone). */
+static int forked_end(struct sandbox_run *r, int *status)
+{
+	struct pollfd pf = {.fd = r->p.pidfd, .events = POLLIN};
+	int stall = r->sb->stall_ms > INT_MAX ? INT_MAX : (int)r->sb->stall_ms, k;
+	if (!r->stalled) {
+		while ((k = poll(&pf, 1, stall)) < 0 && errno == EINTR)
+			;
+		if (k == 0)
+			stall_kill(r);
+	}
+	while (poll(&pf, 1, -1) < 0 && errno == EINTR)
+		;
+	pf = (struct pollfd){.fd = r->p.note, .events = POLLIN};
+	for (;;) {
+		while ((k = poll(&pf, 1, stall)) < 0 && errno == EINTR)
+			;
+		struct sb_note n;
+		ssize_t got = k > 0 ? recv(r->p.note, &n, sizeof(n), MSG_DONTWAIT) : -1;
+		if (got != (ssize_t)sizeof(n))
+			return 0;
+		if (n.what == SB_N_ENDED) {
+			*status = n.value;
+			return 1;
+		}
+	}
+}
+
 /* How the worker ended, once it ended without a complete answer: reaps it and says why. */
 static int ended(struct sandbox_run *r, struct arena *a, const char **why)
 {
@@ -357,7 +606,9 @@ static int ended(struct sandbox_run *r, struct arena *a, const char **why)
 		*why = arena_printf(a, "%s ended without an answer", who);
 		return DD_E_SANDBOX;
 	}
-	if (!r->stalled) { /* its socket is closed: it is exiting, or closed it and lingers */
+	if (r->p.pidfd >= 0)
+		got = forked_end(r, &status) ? r->p.pid : -1;
+	else if (!r->stalled) { /* its socket is closed: it is exiting, or closed it and lingers */
 		int64_t until = now_ms() + r->sb->stall_ms;
 		while ((got = waitpid(r->p.pid, &status, WNOHANG)) == 0 && now_ms() < until) {
 			struct timespec ts = {0, 2000000};
@@ -366,7 +617,7 @@ static int ended(struct sandbox_run *r, struct arena *a, const char **why)
 		if (got == 0)
 			stall_kill(r);
 	}
-	if (got <= 0) {
+	if (got == 0 || (got < 0 && r->p.pidfd < 0)) {
 		while ((got = waitpid(r->p.pid, &status, 0)) < 0 && errno == EINTR)
 			;
 	}
@@ -817,8 +1068,11 @@ int sandbox_new(struct sandbox **out, const char **why)
 		return DD_E_NOMEM;
 	}
 	pthread_mutex_init(&sb->mu, NULL);
+	pthread_mutex_init(&sb->zy.mu, NULL);
+	sb->zy.pid = -1;
+	sb->zy.ctl = -1;
 	for (int k = 0; k < SB_KINDS; k++)
-		sb->spare[k] = (struct proc){.pid = -1, .sock = -1};
+		sb->spare[k] = PROC_NONE;
 	sb->memory[SB_LAYER] = layer_limit("DRYDOCK_MAX_SANDBOX_MEMORY", DD_SANDBOX_LAYER_MEMORY);
 	sb->memory[SB_INVENTORY] = layer_limit("DRYDOCK_MAX_SANDBOX_MEMORY", DD_SANDBOX_INVENTORY_MEMORY);
 	sb->cpu = layer_limit("DRYDOCK_MAX_SANDBOX_CPU_SECONDS", DD_SANDBOX_CPU_SECONDS);
@@ -838,12 +1092,28 @@ int sandbox_new(struct sandbox **out, const char **why)
 		snprintf(sb->uid, sizeof(sb->uid), "%u", (unsigned)uid);
 		snprintf(sb->gid, sizeof(sb->gid), "%u", (unsigned)gid);
 	}
-	for (int k = SB_LAYER; k <= SB_INVENTORY; k++)
-		if (spawn(sb, k, &sb->spare[k])) {
+	/* the zygote needs pidfds (Linux 5.3): without them, every worker is spawned */
+	int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self >= 0)
+		close(self);
+	else {
+		sb->zy.off = 1;
+		log_warn("no pidfds (Linux 5.3): each scan worker is started as a program of its own");
+	}
+	if (!sb->zy.off && zygote_start(sb)) {
+		*why = "cannot start a scan worker (is /proc mounted?)";
+		sandbox_free(sb);
+		return DD_E_INTERNAL;
+	}
+	for (int k = SB_LAYER; k <= SB_INVENTORY; k++) {
+		if (sb->zy.off && spawn(sb, k, &sb->spare[k])) {
 			*why = "cannot start a scan worker (is /proc mounted?)";
 			sandbox_free(sb);
 			return DD_E_INTERNAL;
 		}
+		if (!sb->zy.off)
+			refill(sb, k); /* asked ahead: the zygote answers once it has warmed up */
+	}
 	*out = sb;
 	return 0;
 }
@@ -857,6 +1127,10 @@ void sandbox_free(struct sandbox *sb)
 	pthread_mutex_unlock(&sb->mu);
 	for (int k = 0; k < SB_KINDS; k++)
 		discard(&sb->spare[k]);
+	pthread_mutex_lock(&sb->zy.mu);
+	zygote_stop(sb);
+	pthread_mutex_unlock(&sb->zy.mu);
+	pthread_mutex_destroy(&sb->zy.mu);
 	for (char **e = sb->env; e && *e; e++)
 		free(*e);
 	free(sb->env);

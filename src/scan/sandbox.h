@@ -2,8 +2,9 @@
  *
  * Every byte the scanner parses comes from whoever can push. So `drydock serve` reads each
  * layer, and parses the package databases of each image, in a worker process of its own: the
- * same binary started again as `drydock scan-worker` (never a fork of the threaded server),
- * which, before it sees any input, sets its resource limits (address space, CPU time, open
+ * same binary started again as `drydock scan-worker` (never a fork of the threaded server; a
+ * fork of a zygote started so, which forks a fresh worker per task), which, before it sees any
+ * input, sets its resource limits (address space, CPU time, open
  * files, no file writes), drops to an unprivileged user when started by root, sets
  * no_new_privs and installs a seccomp filter that allows reading and writing the descriptors
  * it was given, memory management and exiting: no open, no socket, no exec. A worker does one

@@ -1,7 +1,8 @@
 /* sandboxInt.h: what the server (sandbox.c) and a sandboxed scan worker (sandbox_worker.c)
  * say to each other over the socket between them. Not for other modules.
  *
- * A worker is started as `drydock scan-worker KIND UID GID MEMORY CPU FILES` with its socket
+ * A worker is forked by the zygote (below), or started as
+ * `drydock scan-worker KIND UID GID MEMORY CPU FILES` with its socket
  * as descriptor 3 (0, 1 and 2 are /dev/null, nothing else is open). It confines itself, then
  * waits for one task: a head, its text, and its descriptors (SCM_RIGHTS, in batches). It
  * answers with frames, each a type byte, a 64-bit length (host order: both ends are the same
@@ -55,10 +56,41 @@ enum sb_frame {
 #endif
 #endif
 
+/* The zygote: `drydock scan-worker zygote UID GID LAYER_MEMORY INVENTORY_MEMORY CPU FILES`, its
+ * control socket (SOCK_SEQPACKET) as descriptor 3. It warms up both kinds, confines itself as far
+ * as a process that forks may be, and then forks one worker per request:
+ *
+ *   server -> zygote, on the control socket: a struct sb_fork, with two descriptors (SCM_RIGHTS):
+ *     the worker's end of its task socket, and the zygote's end of a note socket (SOCK_SEQPACKET)
+ *     that is this worker's alone;
+ *   zygote -> server, on that note socket: SB_N_FORKED with the worker's pid and a pidfd of it
+ *     (SCM_RIGHTS; opened by its parent before it could be reaped, so it names that process),
+ *     or SB_N_FAILED with an errno; later SB_N_ENDED with its wait status, once it is reaped.
+ *
+ * The forked child confines itself the rest of the way (its own seccomp filter, without fork,
+ * on top of the zygote's; its memory and CPU limits; no process) and then is a worker started
+ * as above in every way, on that task socket. The zygote never reads a task: no child holds
+ * anything of another's. The control socket closed (the server gone), it kills and reaps its
+ * children and exits. */
+#define SB_FORK_MAGIC 0x5a594444u /* "DDYZ" */
+struct sb_fork {
+	uint32_t magic, kind;
+};
+enum sb_note_what {
+	SB_N_FORKED = 'P', /* value: the pid; a pidfd attached */
+	SB_N_FAILED = 'F', /* value: errno */
+	SB_N_ENDED = 'X',  /* value: the wait status */
+};
+struct sb_note {
+	uint32_t what;
+	int32_t value;
+};
+
 /* Exit codes beyond 0 (a result sent). */
 #define SB_EXIT_FAILED 1   /* an SB_F_ERROR frame was sent */
 #define SB_EXIT_NOMEM 3    /* the memory limit was reached (an SB_F_ERROR frame says so) */
 #define SB_EXIT_CONFINE 4  /* it could not confine itself (an SB_F_ERROR frame says why) */
 #define SB_EXIT_PROTOCOL 5 /* no task, or a malformed one */
+#define SB_EXIT_ZYGOTE 6   /* the zygote could not confine itself: the server starts workers itself */
 
 #endif

@@ -1,5 +1,5 @@
 /* sandbox_worker.c: the sandboxed scan worker, `drydock scan-worker` (see sandbox.h; started
- * only by sandbox.c, never by hand). In order:
+ * only by sandbox.c, never by hand), and the zygote that forks workers. A worker, in order:
  *
  *   1. warm up: run the code it will run on its own built-in inputs, so that what the libraries
  *      set up on first use (libarchive's character-set conversions, which load iconv's module
@@ -7,6 +7,11 @@
  *   2. confine itself (confine()): resource limits, no other descriptors, an unprivileged
  *      user when started by root, no_new_privs, then the seccomp filter;
  *   3. receive one task and its descriptors, answer with frames (sandboxInt.h), exit.
+ *
+ * The zygote (`scan-worker zygote`) does 1 for both kinds and 2 but for what would stop it
+ * forking (no process, a worker's filter; its own allows fork), then forks a child per request
+ * of the server: the child finishes its confinement (zygote_child()) and does 3. The zygote reads
+ * no task; it only forks, and reaps.
  *
  * Nothing here opens a file, a socket or a process after step 2: the filter kills the
  * worker (SIGSYS) if anything tries. What it reads is untrusted; what it writes goes only to
@@ -24,6 +29,8 @@
 #include <archive_entry.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -32,6 +39,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #define SOCK SB_SOCK_FD
 
@@ -153,9 +161,10 @@ static ssize_t mem_read(void *ctx, void *buf, size_t n)
 
 #ifdef DD_TEST_HOOKS
 /* With DRYDOCK_SANDBOX_TEST_HOOKS set, a layer whose etc/os-release says
- * DRYDOCK_TEST_HOOK=<what> makes its reader crash, hang, spin or open a file, and
- * DRYDOCK_TEST_HOOK=db-<what> does the same in the package database reader (stage "db-"), so
- * the tests can see each failure end only that scan. */
+ * DRYDOCK_TEST_HOOK=<what> makes its reader crash, hang, spin, open a file or fail naming its
+ * pid, and DRYDOCK_TEST_HOOK=db-<what> does the same in the package database reader (stage
+ * "db-"), so the tests can see each failure end only that scan, and each task in a process of
+ * its own. */
 static void test_hook(const struct layer *l, const char *stage)
 {
 	if (!getenv("DRYDOCK_SANDBOX_TEST_HOOKS"))
@@ -187,6 +196,11 @@ static void test_hook(const struct layer *l, const char *stage)
 		if (left >= 4 && !memcmp(k, "spin", 4))
 			for (volatile unsigned long n = 0;; n++)
 				;
+		if (left >= 3 && !memcmp(k, "pid", 3)) { /* which process read it: a fresh one per task */
+			char say[32];
+			snprintf(say, sizeof(say), "pid %d", (int)getpid());
+			fail(DD_E_INTERNAL, say, SB_EXIT_FAILED);
+		}
 		if (left >= 4 && !memcmp(k, "open", 4)) {
 			int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
 			fail(DD_E_INTERNAL, fd >= 0 ? "opened a file" : "open failed", SB_EXIT_FAILED);
@@ -445,11 +459,11 @@ static void warm_up_inventory(void)
 /* ---- confinement ---- */
 
 struct args {
-	int kind;
+	int kind; /* SB_LAYER, SB_INVENTORY, or 0 for the zygote */
 	int drop; /* started by root: become uid/gid */
 	uid_t uid;
 	gid_t gid;
-	uint64_t memory, cpu, files;
+	uint64_t memory[SB_INVENTORY + 1], cpu, files; /* memory[kind] */
 };
 
 static int limit(int what, uint64_t soft, uint64_t hard)
@@ -465,8 +479,10 @@ static int allow_if(scmp_filter_ctx f, int sys, unsigned arg, enum scmp_compare 
 	return seccomp_rule_add_array(f, SCMP_ACT_ALLOW, sys, 1, &c);
 }
 
-/* The seccomp filter: everything not listed kills the process (SIGSYS). */
-static int load_filter(void)
+/* The seccomp filter: everything not listed kills the process (SIGSYS). A worker's, or with
+ * zygote set the zygote's: the worker's calls, and what forking a child and that child's
+ * confinement need (the child adds a worker's filter on top, which forbids them again). */
+static int load_filter(int zygote)
 {
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!f)
@@ -486,12 +502,34 @@ static int load_filter(void)
 	int rc = 0;
 	for (size_t i = 0; i < DD_ARRAY_LEN(plain) && !rc; i++)
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, plain[i], 0);
+	static const int forking[] = {
+		/* requests (descriptors attached), notes, the children's ends */
+		SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(wait4),
+		SCMP_SYS(waitid), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal), SCMP_SYS(kill),
+		/* a fork's child (glibc's set_robust_list), then its confinement: its socket as descriptor
+		 * 3, a process group of its own, its limits, its filter */
+		SCMP_SYS(set_robust_list), SCMP_SYS(dup2), SCMP_SYS(dup3), SCMP_SYS(close_range),
+		SCMP_SYS(setpgid), SCMP_SYS(prlimit64), SCMP_SYS(setrlimit), SCMP_SYS(seccomp),
+		/* any thread of its own: a child's own filter allows only its own */
+		SCMP_SYS(tgkill),
+	};
+	for (size_t i = 0; zygote && i < DD_ARRAY_LEN(forking) && !rc; i++)
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, forking[i], 0);
+	/* fork() is clone with these flags, and nothing else may be (no thread, no namespace);
+	 * clone3 says it is not there, so a libc that tries it first falls back */
+	if (!rc && zygote)
+		rc = allow_if(f, SCMP_SYS(clone), 0, SCMP_CMP_EQ, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0);
+	if (!rc && zygote)
+		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	/* libseccomp sets no_new_privs (set already) as it loads a child's filter */
+	if (!rc && zygote)
+		rc = allow_if(f, SCMP_SYS(prctl), 0, SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0);
 	if (!rc)
 		rc = allow_if(f, SCMP_SYS(mmap), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (!rc)
 		rc = allow_if(f, SCMP_SYS(mprotect), 2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	/* abort() signals itself, and nothing else */
-	if (!rc)
+	if (!rc && !zygote)
 		rc = allow_if(f, SCMP_SYS(tgkill), 0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	/* asking where the signal stack is, never setting one: AddressSanitizer asks before every
 	 * call of a function that does not return (the plain build never does) */
@@ -505,14 +543,34 @@ static int load_filter(void)
 	return rc ? -1 : 0;
 }
 
-/* NULL, or what could not be done. */
-static const char *confine(const struct args *g)
+/* Its own limits, which a worker the zygote forks sets too (its memory and CPU are its own). */
+static int worker_limits(const struct args *g, int kind)
 {
 	int bad = 0;
 #ifndef SB_ASAN /* AddressSanitizer reserves terabytes of shadow memory: no limit fits */
-	bad |= limit(RLIMIT_AS, g->memory, g->memory);
+	bad |= limit(RLIMIT_AS, g->memory[kind], g->memory[kind]);
+#else
+	(void)kind;
 #endif
 	bad |= limit(RLIMIT_CPU, g->cpu, g->cpu + 5); /* SIGXCPU at the soft limit, SIGKILL at the hard one */
+	return bad;
+}
+
+/* NULL, or what could not be done. A worker (g->kind) confines itself all the way; the zygote
+ * (kind 0) leaves out what would stop it forking (no process, the worker's filter) and what is
+ * a child's own (memory: the larger kind's here, each child lowers it to its own; CPU time,
+ * counted from zero in each child, while the zygote lives as long as the server). */
+static const char *confine(const struct args *g)
+{
+	int bad = 0;
+	if (g->kind)
+		bad |= worker_limits(g, g->kind);
+#ifndef SB_ASAN
+	else { /* the larger kind's: each child lowers it to its own */
+		uint64_t most = g->memory[SB_INVENTORY] > g->memory[SB_LAYER] ? g->memory[SB_INVENTORY] : g->memory[SB_LAYER];
+		bad |= limit(RLIMIT_AS, most, most);
+	}
+#endif
 	bad |= limit(RLIMIT_FSIZE, 0, 0);
 	bad |= limit(RLIMIT_NOFILE, g->files, g->files);
 	bad |= limit(RLIMIT_CORE, 0, 0);
@@ -536,13 +594,191 @@ static const char *confine(const struct args *g)
 	struct __user_cap_data_struct data[2] = {{0}};
 	if (syscall(SYS_capset, &hdr, data))
 		return "cannot drop its capabilities";
-	if (limit(RLIMIT_NPROC, 0, 0))
+	if (g->kind && limit(RLIMIT_NPROC, 0, 0))
 		return "cannot set its resource limits";
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return "cannot set no_new_privs";
-	if (load_filter())
+	if (load_filter(!g->kind))
 		return "cannot install its seccomp filter";
 	return NULL;
+}
+
+/* Receives one task on the socket and does it (the worker, confined). */
+static _Noreturn void serve(int kind)
+{
+	struct sb_task_head h;
+	char *text;
+	static int fds[DD_SANDBOX_FILES];
+	size_t nfds;
+	recv_task(&h, &text, fds, kind == SB_LAYER ? 1 : DD_MAX_LAYERS, &nfds);
+	if ((int)h.kind != kind || (kind == SB_LAYER && nfds != 1))
+		fail(DD_E_INTERNAL, "a task of the wrong kind", SB_EXIT_PROTOCOL);
+	if (kind == SB_LAYER)
+		task_layer(fds[0], text);
+	task_inventory(fds, nfds, text);
+}
+
+/* ---- the zygote ---- */
+
+/* Rewrites the command line the zygote was started with (argv[0] "scan-worker" to the end of
+ * the last argument) into a worker's, so that ps and /proc show which kind this one is. */
+static void retitle(int argc, char **argv, int kind)
+{
+	char *area = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1, title[256];
+	int n = snprintf(title, sizeof(title), "%s%c%s%c%s%c%s%c%s%c%s%c%s", argv[0], 0,
+			 kind == SB_LAYER ? "layer" : "inventory", 0, argv[2], 0, argv[3], 0,
+			 argv[kind == SB_LAYER ? 4 : 5], 0, argv[6], 0, argv[7]);
+	size_t len = n < 0 ? 0 : (size_t)n + 1 < sizeof(title) ? (size_t)n + 1 : sizeof(title);
+	if (len > (size_t)(end - area))
+		len = (size_t)(end - area);
+	memcpy(area, title, len);
+	memset(area + len, 0, (size_t)(end - area) - len);
+	end[-1] = 0;
+}
+
+/* The forked child: the rest of a worker's confinement on top of the zygote's (its socket as
+ * descriptor 3 and no other, a process group of its own, its memory and CPU limits, no process,
+ * a worker's filter), then one task, as a spawned worker. */
+static _Noreturn void zygote_child(struct args *g, int kind, int sock, int argc, char **argv)
+{
+	arena_set_oom_handler(out_of_memory);
+	if (dup2(sock, SOCK) != SOCK)
+		_exit(SB_EXIT_CONFINE);
+	const char *why = NULL;
+	if (setpgid(0, 0))
+		why = "cannot have a process group of its own";
+	else if (syscall(SYS_close_range, SOCK + 1, ~0U, 0))
+		why = "cannot close its other descriptors";
+	else if (worker_limits(g, kind) || limit(RLIMIT_NPROC, 0, 0))
+		why = "cannot set its resource limits";
+	else if (load_filter(0))
+		why = "cannot install its seccomp filter";
+	if (why)
+		fail(DD_E_SANDBOX, why, SB_EXIT_CONFINE);
+	g->kind = kind;
+	retitle(argc, argv, kind);
+	serve(kind);
+}
+
+/* One note to the server about a child (never blocks, never raises SIGPIPE: a server thread that
+ * stopped listening loses it). fd: a descriptor to attach, or -1. */
+static void note(int to, int what, int value, int fd)
+{
+	struct sb_note n = {.what = (uint32_t)what, .value = value};
+	struct iovec iov = {.iov_base = &n, .iov_len = sizeof(n)};
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	while (sendmsg(to, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
+		;
+}
+
+struct kid {
+	pid_t pid;
+	int pidfd, note; /* its end: readable once it exited; where its notes go */
+};
+
+/* The zygote's loop (single-threaded): a request forks a child; a child's end is reaped and
+ * noted. Never returns. */
+static _Noreturn void zygote_serve(struct args *g, int argc, char **argv)
+{
+	/* two descriptors a child, within RLIMIT_NOFILE with the standard three, the control socket
+	 * and a request's two */
+	static struct kid kids[(DD_SANDBOX_FILES - 6) / 2];
+	static struct pollfd pf[(DD_SANDBOX_FILES - 6) / 2 + 1];
+	size_t n = 0;
+	for (;;) {
+		pf[0] = (struct pollfd){.fd = SOCK, .events = POLLIN};
+		for (size_t i = 0; i < n; i++)
+			pf[i + 1] = (struct pollfd){.fd = kids[i].pidfd, .events = POLLIN};
+		if (poll(pf, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(SB_EXIT_PROTOCOL);
+		}
+		for (size_t i = n; i-- > 0;) { /* from the end: the last one moves into a slot seen already */
+			int st;
+			if (!pf[i + 1].revents || waitpid(kids[i].pid, &st, WNOHANG) != kids[i].pid)
+				continue;
+			note(kids[i].note, SB_N_ENDED, st, -1);
+			close(kids[i].note);
+			close(kids[i].pidfd);
+			kids[i] = kids[--n];
+		}
+		if (!pf[0].revents)
+			continue;
+		struct sb_fork req;
+		int fds[2] = {-1, -1};
+		size_t nfds = 0;
+		union {
+			struct cmsghdr align;
+			char b[CMSG_SPACE(sizeof(int) * 2)];
+		} ctl;
+		struct iovec iov = {.iov_base = &req, .iov_len = sizeof(req)};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+		ssize_t k = recvmsg(SOCK, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k <= 0) { /* the server is gone: so are its workers */
+			for (size_t i = 0; i < n; i++)
+				syscall(SYS_pidfd_send_signal, kids[i].pidfd, SIGKILL, NULL, 0);
+			for (size_t i = 0; i < n; i++)
+				while (waitpid(kids[i].pid, NULL, 0) < 0 && errno == EINTR)
+					;
+			_exit(0);
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+				for (size_t j = 0; j < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); j++) {
+					int fd;
+					memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+					if (nfds < 2)
+						fds[nfds++] = fd;
+					else
+						close(fd);
+				}
+		if (k != sizeof(req) || req.magic != SB_FORK_MAGIC || (req.kind != SB_LAYER && req.kind != SB_INVENTORY) ||
+		    nfds != 2) {
+			for (size_t j = 0; j < nfds; j++)
+				close(fds[j]);
+			continue;
+		}
+		if (n == DD_ARRAY_LEN(kids)) {
+			note(fds[1], SB_N_FAILED, EMFILE, -1);
+			close(fds[0]);
+			close(fds[1]);
+			continue;
+		}
+		pid_t pid = fork();
+		if (pid == 0)
+			zygote_child(g, (int)req.kind, fds[0], argc, argv);
+		int e = errno, pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+		close(fds[0]);
+		if (pidfd < 0) {
+			if (pid > 0) {
+				e = errno;
+				kill(pid, SIGKILL); /* not reaped: still this child */
+				while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+					;
+			}
+			note(fds[1], SB_N_FAILED, e, -1);
+			close(fds[1]);
+			continue;
+		}
+		note(fds[1], SB_N_FORKED, pid, pidfd);
+		kids[n++] = (struct kid){.pid = pid, .pidfd = pidfd, .note = fds[1]};
+	}
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -558,15 +794,20 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int sandbox_worker_main(int argc, char **argv)
 {
-	/* argv: scan-worker KIND UID GID MEMORY CPU FILES */
+	/* argv: scan-worker KIND UID GID MEMORY CPU FILES, or
+	 * scan-worker zygote UID GID LAYER_MEMORY INVENTORY_MEMORY CPU FILES */
 	struct args g = {0};
 	uint64_t uid = 0, gid = 0;
-	if (argc != 7 || (strcmp(argv[1], "layer") && strcmp(argv[1], "inventory")) || parse_u64(argv[5], &g.cpu) ||
-	    parse_u64(argv[4], &g.memory) || parse_u64(argv[6], &g.files)) {
+	int zygote = argc == 8 && !strcmp(argv[1], "zygote"), bad = 1;
+	if (zygote)
+		bad = parse_u64(argv[4], &g.memory[SB_LAYER]) || parse_u64(argv[5], &g.memory[SB_INVENTORY]);
+	else if (argc == 7 && (!strcmp(argv[1], "layer") || !strcmp(argv[1], "inventory")))
+		bad = parse_u64(argv[4], &g.memory[!strcmp(argv[1], "layer") ? SB_LAYER : SB_INVENTORY]);
+	if (bad || parse_u64(argv[argc - 2], &g.cpu) || parse_u64(argv[argc - 1], &g.files)) {
 		fprintf(stderr, "drydock scan-worker: started only by drydock serve\n");
 		_exit(2);
 	}
-	g.kind = !strcmp(argv[1], "layer") ? SB_LAYER : SB_INVENTORY;
+	g.kind = zygote ? 0 : !strcmp(argv[1], "layer") ? SB_LAYER : SB_INVENTORY;
 	if (strcmp(argv[2], "-")) {
 		if (parse_u64(argv[2], &uid) || parse_u64(argv[3], &gid))
 			_exit(2);
@@ -574,23 +815,19 @@ int sandbox_worker_main(int argc, char **argv)
 		g.uid = (uid_t)uid;
 		g.gid = (gid_t)gid;
 	}
-	arena_set_oom_handler(out_of_memory);
-	if (g.kind == SB_LAYER)
+	if (!zygote)
+		arena_set_oom_handler(out_of_memory);
+	if (g.kind != SB_INVENTORY)
 		warm_up_layer();
-	else
+	if (g.kind != SB_LAYER)
 		warm_up_inventory();
 	const char *why = confine(&g);
+	if (why && zygote) /* the server starts workers itself: their own confinement says why it fails */
+		_exit(SB_EXIT_ZYGOTE);
 	if (why)
 		fail(DD_E_SANDBOX, why, SB_EXIT_CONFINE);
 	/* confined: from here on, only the task's descriptors and the socket */
-	struct sb_task_head h;
-	char *text;
-	static int fds[DD_SANDBOX_FILES];
-	size_t nfds;
-	recv_task(&h, &text, fds, g.kind == SB_LAYER ? 1 : DD_MAX_LAYERS, &nfds);
-	if ((int)h.kind != g.kind || (g.kind == SB_LAYER && nfds != 1))
-		fail(DD_E_INTERNAL, "a task of the wrong kind", SB_EXIT_PROTOCOL);
-	if (g.kind == SB_LAYER)
-		task_layer(fds[0], text);
-	task_inventory(fds, nfds, text);
+	if (zygote)
+		zygote_serve(&g, argc, argv);
+	serve(g.kind);
 }

@@ -48,8 +48,9 @@ def status(pid):
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
-def workers(server_pid):
-    """{pid: kind} of the scan workers the server started (its children running scan-worker)."""
+def scan_processes():
+    """{pid: (ppid, kind)} of every drydock scan-worker process: kind "zygote", "layer" or
+    "inventory" (a worker the zygote forked shows a worker's command line)."""
     out = {}
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -57,11 +58,24 @@ def workers(server_pid):
         try:
             with open(f"/proc/{p}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-            if len(argv) > 2 and argv[1] == b"scan-worker" and int(status(p)["PPid"]) == server_pid:
-                out[int(p)] = argv[2].decode()
+            if len(argv) > 2 and argv[1] == b"scan-worker":
+                out[int(p)] = (int(status(p)["PPid"]), argv[2].decode())
         except (OSError, KeyError, ValueError):
             continue  # gone meanwhile
     return out
+
+
+def zygote(server_pid):
+    """The pid of the server's zygote (the fork server its workers come from), or None."""
+    return next((p for p, (pp, kind) in scan_processes().items() if pp == server_pid and kind == "zygote"), None)
+
+
+def workers(server_pid):
+    """{pid: kind} of the scan workers of the server: those its zygote forked, and any it
+    started itself."""
+    procs = scan_processes()
+    parents = {server_pid} | {p for p, (pp, kind) in procs.items() if pp == server_pid and kind == "zygote"}
+    return {p: kind for p, (pp, kind) in procs.items() if pp in parents and kind != "zygote"}
 
 
 def busy_reader(server_pid):
@@ -149,6 +163,20 @@ def test_workers_are_confined_before_any_task(full_db, tmp_path):
             assert os.getpgid(pid) == pid and os.getsid(pid) == os.getsid(srv.proc.pid)
             if not asan(pid):
                 assert limits(pid)["Max address space"][0] == str(1 << 30 if kind == "layer" else 3 << 30)
+        # the zygote they were forked from is confined as far as a process that forks may be:
+        # its filter (another one, which allows fork) and no_new_privs, the user, no capability,
+        # no descriptor but its control socket; CPU time and no process are its children's
+        z = zygote(srv.proc.pid)
+        assert z and all(status(pid)["PPid"].strip() == str(z) for pid in w), (z, w)
+        st = status(z)
+        assert st["Seccomp"].strip() == "2" and st["NoNewPrivs"].strip() == "1", st
+        assert st["Uid"].split() == [str(unprivileged_uid())] * 4 and int(st["CapEff"], 16) == 0, st
+        lim = limits(z)
+        assert lim["Max file size"] == ("0", "0") and lim["Max open files"] == ("1008", "1008"), lim
+        assert lim["Max address space"][0] == str(3 << 30) or asan(z), lim
+        fds = {int(fd): os.readlink(f"/proc/{z}/fd/{fd}") for fd in os.listdir(f"/proc/{z}/fd")}
+        assert fds[0] == fds[1] == fds[2] == "/dev/null" and fds[3].startswith("socket:"), fds
+        w[z] = "zygote"
     finally:
         srv.stop()
     # no worker outlives its server
@@ -209,6 +237,49 @@ def test_a_failing_reader_fails_only_its_scan(full_db, tmp_path, what, reason):
         # the layer cache is the server's: written by it, never by a worker
         cache = os.path.join(srv.data_dir, "cache", "layers")
         assert all(os.stat(os.path.join(cache, f)).st_uid == os.geteuid() for f in os.listdir(cache))
+    finally:
+        srv.stop()
+
+
+def test_a_fresh_worker_per_task(full_db, tmp_path):
+    """Each layer and each image's package databases are read by a process of its own: the
+    readers of five images (each fails naming its pid, in the hooks binary) are five processes,
+    none of them the zygote, which is the same one throughout."""
+    srv = start(tmp_path, full_db, "fresh", binary=HOOKS_BIN, env={"DRYDOCK_SANDBOX_TEST_HOOKS": "1"})
+    try:
+        z = wait_for(lambda: zygote(srv.proc.pid), what="the zygote")
+        pids = []
+        for i, what in enumerate(["pid", "db-pid", "pid", "db-pid", "pid"]):
+            img = layer({"etc/os-release": OS + b"DRYDOCK_TEST_HOOK=" + what.encode() + b"\n",
+                         "var/lib/dpkg/status": STATUS, f"etc/n{i}": b"x"})  # a layer never read before
+            assert push(srv.url, f"sb/fresh{i}", [(img, GZ)]).status_code == 201
+            a = wait(srv.url, f"sb/fresh{i}", "1", timeout=300)
+            assert a["status"] == "Failed" and " failed: pid " in a["reason"], a
+            assert ("package database reader" if what == "db-pid" else "layer reader") in a["reason"], a
+            pids.append(int(a["reason"].rsplit(" ", 1)[1]))
+        assert len(set(pids)) == 5 and z not in pids and srv.proc.pid not in pids, pids
+        assert zygote(srv.proc.pid) == z
+    finally:
+        srv.stop()
+
+
+def test_the_zygote_killed_is_replaced(full_db, tmp_path):
+    """The zygote killed (SIGKILL) while spare workers it forked wait: the next push is
+    assessed as before, by workers of a new zygote; the old one is reaped."""
+    srv = start(tmp_path, full_db, "zygote")
+    try:
+        z = wait_for(lambda: zygote(srv.proc.pid), what="the zygote")
+        wait_for(lambda: len(workers(srv.proc.pid)) == 2, what="spare workers")
+        os.kill(z, signal.SIGKILL)
+        for i in range(2):
+            assert push(srv.url, f"sb/after{i}", [(layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS,
+                                                          f"etc/n{i}": b"x"}), GZ)]).status_code == 201
+            a = wait(srv.url, f"sb/after{i}", "1", timeout=300)
+            assert a["status"] in ("Healthy", "Unhealthy") and a["packages"] == 1, a
+        z2 = zygote(srv.proc.pid)
+        assert z2 and z2 != z, (z, z2)
+        assert not os.path.exists(f"/proc/{z}"), "the old zygote is reaped"
+        assert srv.proc.poll() is None and requests.get(f"{srv.url}/healthz").json()["status"] == "ok"
     finally:
         srv.stop()
 
@@ -297,9 +368,11 @@ def test_same_assessment_with_and_without_the_sandbox(full_db, images, rpm_image
 
 
 def test_kill9_leaves_no_worker(full_db, tmp_path):
-    """The server killed with SIGKILL: its spare workers see their socket close and exit."""
+    """The server killed with SIGKILL: its zygote sees its socket close, kills the spare
+workers and exits."""
     srv = start(tmp_path, full_db, "kill9")
     w = wait_for(lambda: (lambda w: w if len(w) == 2 else None)(workers(srv.proc.pid)), what="spare workers")
+    w[zygote(srv.proc.pid)] = "zygote"
     srv.kill9()
 
     def alive(p):
