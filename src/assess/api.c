@@ -48,17 +48,6 @@ static void api_error(struct http_req *r, int err, const char *detail)
 	web_error_msg(r, err, message, detail);
 }
 
-static void send_json(struct http_req *r, int status, json_t *o)
-{
-	char *text = json_dumps(o, JSON_INDENT(2));
-	json_decref(o);
-	if (!text) {
-		api_error(r, DD_E_NOMEM, NULL);
-		return;
-	}
-	http_respond(r, status, "application/json", text, strlen(text));
-	free(text);
-}
 
 static int is_digest(const char *s) { return !strncmp(s, "sha256:", 7) || !strncmp(s, "sha512:", 7); }
 
@@ -170,7 +159,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			json_decref(rep);
 		}
 	}
-	send_json(r, 200, o);
+	web_send_json(r, 200, o);
 }
 
 /* Counts by severity of an assessment under the rules, added into acc; returns its status
@@ -323,7 +312,7 @@ static void list_handle(struct http_req *r, struct assess_api *api, const char *
 		json_object_set_new(o, "repository", json_string(repo));
 		json_object_set_new(o, "images", images);
 	}
-	send_json(r, 200, o);
+	web_send_json(r, 200, o);
 }
 
 static void usage_handle(struct http_req *r, struct assess_api *api)
@@ -342,7 +331,7 @@ static void usage_handle(struct http_req *r, struct assess_api *api)
 		if (!access_check_ns(r, ns[i], ACCESS_SECURITY_READ))
 			json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "namespace", ns[i], "month", month[i],
 							   "scans", (json_int_t)count[i]));
-	send_json(r, 200, json_pack("{s:o}", "usage", a));
+	web_send_json(r, 200, json_pack("{s:o}", "usage", a));
 }
 
 /* /api/v1/namespaces/<ns>/scanning, GET or PUT ?enabled=true|false */
@@ -363,7 +352,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 			api_error(r, DD_E_METHOD, NULL);
 		else if (!web_access_ns(r, ns, ACCESS_SECURITY_READ)) {
 			int t = policy_threshold(api->meta, &r->arena, ns);
-			send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
+			web_send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 						    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
 		}
 		return;
@@ -388,7 +377,7 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 	} else if (web_access_ns(r, ns, ACCESS_SECURITY_READ))
 		return;
 	api->meta->scans->ns_scanning_get(api->meta, ns, &enabled);
-	send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
+	web_send_json(r, 200, json_pack("{s:s, s:b}", "namespace", ns, "scanning", enabled));
 }
 
 static void metrics_handle(struct http_req *r, struct assess_api *api)
@@ -487,7 +476,7 @@ static void health_handle(struct http_req *r, struct assess_api *api)
 					      (json_int_t)sp.free_bytes, "min_free_bytes", (json_int_t)sp.min_free,
 					      "reserve_bytes", (json_int_t)sp.reserve_held, "reserve_target_bytes",
 					      (json_int_t)sp.reserve_wanted));
-	send_json(r, rc ? 503 : 200, o);
+	web_send_json(r, rc ? 503 : 200, o);
 }
 
 /* ---- suppression rules and pull policies ---- */
@@ -574,7 +563,7 @@ static void rules_handle(struct http_req *r, struct assess_api *api)
 			json_array_append_new(a, o);
 		}
 	}
-	send_json(r, 200, json_pack("{s:o}", "suppressions", a));
+	web_send_json(r, 200, json_pack("{s:o}", "suppressions", a));
 }
 
 static void rule_create(struct http_req *r, struct assess_api *api, const char *body, size_t len)
@@ -644,7 +633,7 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 	int t = policy_threshold(api->meta, &r->arena, ns);
 	audit_record(r, api->meta, "policy-set", ns,
 		     t < 0 ? "{}" : arena_printf(&r->arena, "{\"deny_pull_at_or_above\":\"%s\"}", vdb_severity_name(t)));
-	send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
+	web_send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
 				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
 }
 
@@ -690,7 +679,7 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 	if (n == (size_t)max)
 		json_object_set_new(o, "next", json_string(arena_printf(&r->arena, "/api/v1/audit?after=%" PRId64 "&n=%" PRId64,
 								      v[n - 1].id, max)));
-	send_json(r, 200, o);
+	web_send_json(r, 200, o);
 }
 
 static void body_read(struct http_req *r, struct assess_api *api, const char *body, size_t len)

@@ -62,22 +62,11 @@ int azure_key_find(const char *name)
 	return -1;
 }
 
-static void send_json(struct http_req *r, int status, json_t *o)
-{
-	char *text = json_dumps(o, JSON_INDENT(2));
-	json_decref(o);
-	if (!text) {
-		web_error(r, DD_E_NOMEM, NULL);
-		return;
-	}
-	http_respond(r, status, "application/json", text, strlen(text));
-	free(text);
-}
 
 /* Azure's error shape (CloudError): {"error": {"code", "message"}}. */
 static void azure_error(struct http_req *r, int status, const char *code, const char *message)
 {
-	send_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+	web_send_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
 static const char *azure_severity(const char *s)
@@ -819,9 +808,9 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 		if (q.what == W_ASSESSMENT) {
 			json_t *one = json_incref(json_array_get(value, 0));
 			json_decref(value);
-			send_json(r, 200, one);
+			web_send_json(r, 200, one);
 		} else
-			send_json(r, 200, json_pack("{s:o}", "value", value));
+			web_send_json(r, 200, json_pack("{s:o}", "value", value));
 		return;
 	}
 	struct walk w = {.name = q.what == W_SUB ? q.name : NULL, .skip = q.skip, .top = q.top, .value = json_array()};
@@ -839,7 +828,7 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 			azure_error(r, 404, "ResourceNotFound",
 				    arena_printf(a, "the sub-assessment '%s' is not found in this scope", q.name));
 		else
-			send_json(r, 200, w.found);
+			web_send_json(r, 200, w.found);
 		return;
 	}
 	json_t *o = json_pack("{s:o}", "value", w.value);
@@ -850,5 +839,5 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 							     api->tls ? "https" : "http", host, url_path(a, r->path),
 							     AZURE_SUB_API, q.skip + q.top, top)));
 	}
-	send_json(r, 200, o);
+	web_send_json(r, 200, o);
 }

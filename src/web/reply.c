@@ -7,6 +7,18 @@
 
 void web_error(struct http_req *r, int err, const char *detail) { web_error_msg(r, err, NULL, detail); }
 
+void web_send_json(struct http_req *r, int status, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+	json_decref(o);
+	if (!text) {
+		web_error(r, DD_E_NOMEM, NULL);
+		return;
+	}
+	http_respond(r, status, "application/json", text, strlen(text));
+	free(text);
+}
+
 const char *web_no_space_detail(struct http_req *r, struct space *sp)
 {
 	struct space_stat st;

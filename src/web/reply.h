@@ -10,6 +10,9 @@
  * `detail` when not NULL; a HEAD request gets the head only. Logs server errors. */
 void web_error_msg(struct http_req *r, int err, const char *message, const char *detail);
 void web_error(struct http_req *r, int err, const char *detail);
+/* Answers status with o as indented JSON; takes o over (a NULL o, or no memory: a 500). */
+struct json_t;
+void web_send_json(struct http_req *r, int status, struct json_t *o);
 /* The detail of a 507 (DD_E_NO_SPACE): the free space of the data directory and what to do
  * (arena text), or NULL when sp is NULL or cannot say. */
 struct space;
