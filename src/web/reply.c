@@ -51,8 +51,8 @@ void web_error_msg(struct http_req *r, int err, const char *message, const char 
 	else
 		http_respond(r, status, "application/json", text, len);
 	free(text);
-	if (err == DD_E_METHOD)
-		log_debug("%s %s: method not allowed", r->method, r->path);
+	if (err == DD_E_METHOD || err == DD_E_NOT_IMPLEMENTED) /* the client's choice, not a fault here */
+		log_debug("%s %s: %s", r->method, r->path, dd_err_message(err));
 	else if (err == DD_E_NO_SPACE) /* the disk's state, said once by the janitor: not a fault here */
 		log_warn("%s %s: %s", r->method, r->path, message ? message : dd_err_message(err));
 	else if (dd_err_http_status(err) >= 500)
