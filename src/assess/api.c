@@ -7,6 +7,7 @@
 #include "auth/audit.h"
 #include "http/range.h"
 #include "assess/rules.h"
+#include "assess/tables.h"
 #include "common/util.h"
 #include "common/arena.h"
 #include "common/buf.h"
@@ -684,7 +685,9 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 
 static void body_read(struct http_req *r, struct assess_api *api, const char *body, size_t len)
 {
-	if (!strcmp(r->path, "/api/v1/suppressions"))
+	if (query_api_route(r->path))
+		query_api_body(r, api, body, len);
+	else if (!strcmp(r->path, "/api/v1/suppressions"))
 		rule_create(r, api, body, len);
 	else {
 		const char *p = r->path + strlen("/api/v1/namespaces/");
@@ -696,9 +699,8 @@ static void body_read(struct http_req *r, struct assess_api *api, const char *bo
 static void route(struct http_req *r, struct assess_api *api)
 {
 	const char *p = r->path;
-	if (!strcmp(p, "/api/v1/query") || !strncasecmp(p, "/providers/Microsoft.ResourceGraph/", 35))
-		/* the query language's engine is built (src/query/); its tables and endpoints are not yet */
-		api_error(r, DD_E_NOT_IMPLEMENTED, "the query endpoints are not built yet (README, 'Status')");
+	if (query_api_route(p))
+		query_api_begin(r, api, ask_body);
 	else if (!strncasecmp(p, "/providers/", 11) || !strncasecmp(p, "/subscriptions/", 15)) /* paths read as Azure does */
 		azure_handle(r, api);
 	else if (!strncmp(p, "/api/v1/suppressions", 20))

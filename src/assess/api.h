@@ -13,6 +13,7 @@ struct meta;
 struct router;
 struct scanner;
 struct space;
+struct vulndb;
 
 /* What the service reads; every pointer borrowed, and NULL when there is none (no scanner:
  * scanning is off). */
@@ -25,6 +26,10 @@ struct assess_api {
 	 * "" or NULL for the defaults (azure.h) */
 	const char *azure_subscription, *azure_resource_group, *azure_registry;
 	int tls; /* served over TLS: the scheme of the links it writes */
+	/* with no request to tell them (`drydock query` on a data directory): the host clients push
+	 * to, and the database that fills the findings' texts when there is no scanner */
+	const char *host;
+	const struct vulndb *db;
 };
 
 /* 1 when path is one of the service's. */

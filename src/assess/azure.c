@@ -32,7 +32,7 @@ static const struct key_info {
 	const char *name, *display, *description, *policy, *resource_type;
 } keys[AZURE_NKEYS] = {
 	[AZURE_KEY_QUALYS] = {AZURE_KEY_QUALYS_NAME,
-			      "Azure registry container images should have vulnerabilities resolved (powered by Qualys)",
+			      "Container registry images should have vulnerability findings resolved (powered by Qualys)",
 			      "Container image vulnerability assessment scans your registry for security vulnerabilities "
 			      "and exposes detailed findings for each image. Resolving the vulnerabilities can greatly "
 			      "improve your containers' security posture and protect them from attacks.",
@@ -63,8 +63,7 @@ int azure_key_find(const char *name)
 }
 
 
-/* Azure's error shape (CloudError): {"error": {"code", "message"}}. */
-static void azure_error(struct http_req *r, int status, const char *code, const char *message)
+void azure_error(struct http_req *r, int status, const char *code, const char *message)
 {
 	web_send_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
@@ -529,17 +528,6 @@ static int visible_namespaces(struct assess_api *api, struct arena *a, struct ht
 	return 0;
 }
 
-/* What a walk over the sub-assessments collects. */
-struct walk {
-	int keys[AZURE_NKEYS];
-	int nkeys;
-	const char *name; /* the one wanted, or NULL for a page */
-	long skip, top, seen;
-	json_t *value;    /* the page */
-	json_t *found;    /* the one wanted */
-	int more;
-};
-
 /* The tags of image (repo, digest), among the first AZURE_MAX_TAGS of repo, into img. */
 static void image_tags(struct meta *m, struct arena *a, const char *repo, const char *digest, struct azure_image *img)
 {
@@ -559,74 +547,105 @@ static void image_tags(struct meta *m, struct arena *a, const char *repo, const 
 	img->ntags = k;
 }
 
-/* The sub-assessments in scope, image by image, finding by finding, key by key. */
-static int walk_subs(struct assess_api *api, struct http_req *r, const struct azure_req *q,
-		     const struct azure_names *n, const struct rule *rules, size_t nrules, struct walk *w)
+int azure_walk(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_walk *w)
 {
 	struct meta *m = api->meta;
-	struct arena *a = &r->arena;
 	struct assessment_rec *v = NULL;
 	size_t nv = 0;
 	int rc;
-	if (q->none)
-		return 0;
-	if ((rc = m->scans->assessments_list(m, a, NULL, &v, &nv)))
+	if ((rc = m->scans->assessments_list(m, a, w->repo, &v, &nv)))
 		return rc;
-	void *tok = NULL; /* the database that fills the texts of the sub-assessments returned */
-	const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
-	int done = 0;
-	for (size_t i = 0; i < nv && !done; i++) {
-		if (!in_scope(q, v[i].repo) || !access_visible(r, v[i].repo))
+	void *tok = NULL; /* the database that fills the texts of the sub-assessments built */
+	const struct vulndb *db = api->db ? api->db : scanner_db_acquire(api->scanner, &tok);
+	int stop = 0;
+	for (size_t i = 0; i < nv && !stop; i++) {
+		size_t nl = strcspn(v[i].repo, "/");
+		if ((w->ns && (strlen(w->ns) != nl || strncmp(w->ns, v[i].repo, nl))) || (r && !access_visible(r, v[i].repo)))
 			continue;
+		struct arena ia = {0}; /* the image's: released before the next */
 		struct assessment_rec full;
-		if (m->scans->assessment_get(m, a, v[i].repo, v[i].digest, &full) || !*full.report)
+		if (m->scans->assessment_get(m, &ia, v[i].repo, v[i].digest, &full) || !*full.report ||
+		    (w->want_image && !w->want_image(w->ctx, &full))) {
+			arena_free(&ia);
 			continue;
+		}
 		json_t *rep = json_loads(full.report, 0, NULL), *f;
-		const char *eco = arena_strdup(a, str_of(rep, "ecosystem"));
-		rules_apply(rules, nrules, full.repo, rep, full.status); /* marks the suppressed findings */
+		const char *eco = arena_strdup(&ia, str_of(rep, "ecosystem"));
+		rules_apply(w->rules, w->nrules, full.repo, rep, full.status); /* marks the suppressed findings */
 		struct azure_image img = {0};
 		int have_img = 0;
 		size_t k;
 		json_array_foreach(json_object_get(rep, "findings"), k, f)
 		{
 			int hydrated = 0;
-			for (int j = 0; j < w->nkeys && !done; j++) {
-				if (w->name) {
-					if (strcasecmp(w->name, azure_subassessment_name(a, full.repo, full.digest, f)))
-						continue;
-				} else if (w->seen++ < w->skip)
+			for (int j = 0; j < w->nkeys && !stop; j++) {
+				int want = w->want ? w->want(w->ctx, w->keys[j], &full, f) : 1;
+				if (want < 0)
+					stop = 1;
+				if (want <= 0)
 					continue;
-				else if ((long)json_array_size(w->value) >= w->top) {
-					w->more = 1;
-					done = 1;
-					break;
-				}
 				if (!hydrated)
-					report_hydrate(db, eco, f); /* texts only for the findings returned */
+					report_hydrate(db, eco, f); /* texts only for the findings built */
 				hydrated = 1;
 				if (w->keys[j] == AZURE_KEY_MDVM && !have_img) {
 					struct manifest_rec mr;
-					if (!m->repos->manifest_get(m, a, full.repo, full.digest, 1, 0, &mr)) {
+					if (!m->repos->manifest_get(m, &ia, full.repo, full.digest, 1, 0, &mr)) {
 						img.media_type = mr.media_type;
 						img.pushed = mr.created;
 					}
-					image_tags(m, a, full.repo, full.digest, &img);
+					image_tags(m, &ia, full.repo, full.digest, &img);
 					have_img = 1;
 				}
-				json_t *o = azure_subassessment(a, n, w->keys[j], &full, &img, eco, f);
-				if (w->name) {
-					w->found = o;
-					done = 1;
-				} else
-					json_array_append_new(w->value, o);
+				if ((rc = w->emit(w->ctx, w->keys[j], azure_subassessment(&ia, w->names, w->keys[j], &full, &img, eco, f))))
+					stop = 1;
+				if (rc == AZURE_WALK_STOP)
+					rc = 0;
 			}
-			if (done)
+			if (stop)
 				break;
 		}
 		json_decref(rep);
+		arena_free(&ia);
 	}
 	scanner_db_release(api->scanner, tok);
-	return 0;
+	return rc;
+}
+
+/* What the REST listing collects: one sub-assessment by name, or a page. */
+struct rest_walk {
+	struct arena *a;
+	const char *name; /* the one wanted, or NULL for a page */
+	long skip, top, seen;
+	json_t *value;    /* the page */
+	json_t *found;    /* the one wanted */
+	int more;
+};
+
+static int rest_want(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *f)
+{
+	(void)k;
+	struct rest_walk *w = ctx;
+	if (w->name)
+		return !strcasecmp(w->name, azure_subassessment_name(w->a, rec->repo, rec->digest, f));
+	if (w->seen++ < w->skip)
+		return 0;
+	if ((long)json_array_size(w->value) >= w->top) {
+		w->more = 1;
+		return -1;
+	}
+	return 1;
+}
+
+static int rest_emit(void *ctx, enum azure_key k, json_t *o)
+{
+	(void)k;
+	struct rest_walk *w = ctx;
+	if (!w->name) {
+		json_array_append_new(w->value, o);
+		return 0;
+	}
+	w->found = o;
+	return AZURE_WALK_STOP; /* the one wanted */
 }
 
 static int plain_host(const char *h)
@@ -682,21 +701,70 @@ static int query_count(struct http_req *r, const char *name, long lo, long dflt,
 	return 0;
 }
 
+int azure_access(struct http_req *r)
+{
+	int rc = access_check(r, NULL, ACCESS_BASE);
+	if (rc) {
+		int status = dd_err_http_status(rc);
+		const char *msg = access_why(r);
+		azure_error(r, status,
+			    status == 401   ? "AuthenticationFailed"
+			    : status == 429 ? "TooManyRequests"
+					    : "AuthorizationFailed",
+			    msg && *msg ? msg : dd_err_message(rc));
+		access_add_challenge(r, rc, NULL, ACCESS_BASE); /* headers go on the response just set */
+		return rc;
+	}
+	return 0;
+}
+
+void azure_names_of(struct assess_api *api, struct arena *a, struct http_req *r, struct azure_names *n)
+{
+	const char *host = r ? http_header(r, "Host") : api->host;
+	host = plain_host(host) ? host : "localhost";
+	n->subscription = api->azure_subscription ? api->azure_subscription : "";
+	n->resource_group = api->azure_resource_group && *api->azure_resource_group ? api->azure_resource_group : "drydock";
+	n->registry = api->azure_registry;
+	n->host = host;
+	if (!n->registry || !*n->registry) { /* the host name, without the port */
+		size_t len = *host == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
+		n->registry = arena_strndup(a, host, len);
+	}
+}
+
+int azure_assessments_append(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_names *n,
+			     const struct rule *rules, size_t nrules, const char *ns, int key, json_t *value)
+{
+	/* the registries in scope: the configured subscription's, or one per namespace */
+	const char **list = NULL;
+	size_t nl = 0;
+	int rc;
+	if (*n->subscription || ns) {
+		list = arena_alloc(a, sizeof(*list));
+		list[nl++] = *n->subscription ? n->subscription : ns;
+	} else if ((rc = visible_namespaces(api, a, r, &list, &nl)))
+		return rc;
+	struct assessment_rec *v = NULL; /* every stored assessment, for the dates */
+	size_t nv = 0;
+	if (nl && (rc = api->meta->scans->assessments_list(api->meta, a, NULL, &v, &nv)))
+		return rc;
+	for (size_t i = 0; i < nl; i++) {
+		struct azure_state st;
+		if ((rc = assessment_state(api, a, r, *n->subscription ? NULL : list[i], rules, nrules, v, nv, &st)))
+			return rc;
+		for (int k = 0; k < AZURE_NKEYS; k++)
+			if (key < 0 || k == key)
+				json_array_append_new(value, azure_assessment(a, n, k, list[i], &st));
+	}
+	return 0;
+}
+
 void azure_handle(struct http_req *r, struct assess_api *api)
 {
 	struct arena *a = &r->arena;
-	const char *host = http_header(r, "Host");
-	host = plain_host(host) ? host : "localhost";
-	struct azure_names n = {.subscription = api->azure_subscription ? api->azure_subscription : "",
-				.resource_group = api->azure_resource_group && *api->azure_resource_group
-							  ? api->azure_resource_group
-							  : "drydock",
-				.registry = api->azure_registry, .host = host};
-	if (!n.registry || !*n.registry) { /* the host name, without the port */
-		const char *h = host;
-		size_t len = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":");
-		n.registry = arena_strndup(a, h, len);
-	}
+	struct azure_names n;
+	azure_names_of(api, a, r, &n);
+	const char *host = n.host;
 	struct azure_req q;
 	const char *why = parse_path(a, r->path, &n, &q);
 	if (why) {
@@ -708,18 +776,8 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 		http_add_header(r, "Allow", "GET");
 		return;
 	}
-	int rc = access_check(r, NULL, ACCESS_BASE); /* then only the repositories the caller may see */
-	if (rc) {
-		int status = dd_err_http_status(rc);
-		const char *msg = access_why(r);
-		azure_error(r, status,
-			    status == 401   ? "AuthenticationFailed"
-			    : status == 429 ? "TooManyRequests"
-					    : "AuthorizationFailed",
-			    msg && *msg ? msg : dd_err_message(rc));
-		access_add_challenge(r, rc, NULL, ACCESS_BASE); /* headers go on the response just set */
+	if (azure_access(r)) /* then only the repositories the caller may see */
 		return;
-	}
 	/* api-version: required, one the operation has */
 	static const char *const assessment_versions[] = {"2019-01-01-preview", "2020-01-01", "2021-06-01", NULL};
 	static const char *const sub_versions[] = {AZURE_SUB_API, NULL};
@@ -767,43 +825,30 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 	struct rule *rules;
 	size_t nrules = 0;
 	rules_load(api->meta, a, &rules, &nrules);
-	if (q.what == W_ASSESSMENT || q.what == W_ASSESSMENTS) {
-		/* the registries in scope: the configured subscription's, one per namespace, or (a
-		 * single assessment asked for with no subscription) the aggregate of them all */
-		const char **list = NULL;
-		size_t nl = 0;
-		if (q.none)
-			;
-		else if (*n.subscription || q.ns) {
-			list = arena_alloc(a, sizeof(*list));
-			list[nl++] = *n.subscription ? n.subscription : q.ns;
-		} else if (q.what == W_ASSESSMENTS && visible_namespaces(api, a, r, &list, &nl)) {
-			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
-			return;
-		}
-		if (q.what == W_ASSESSMENT && q.none) {
-			azure_error(r, 404, "ResourceNotFound", "the scope names no registry of this server");
-			return;
-		}
-		size_t count = q.what == W_ASSESSMENT && !list ? 1 : nl;
-		struct assessment_rec *v = NULL; /* every stored assessment, for the dates */
+	if (q.what == W_ASSESSMENT && q.none) {
+		azure_error(r, 404, "ResourceNotFound", "the scope names no registry of this server");
+		return;
+	}
+	if (q.what == W_ASSESSMENT && !*n.subscription && !q.ns) {
+		/* one assessment asked for with no subscription: the aggregate of every registry */
+		struct assessment_rec *v = NULL;
 		size_t nv = 0;
-		if (count && api->meta->scans->assessments_list(api->meta, a, NULL, &v, &nv)) {
+		struct azure_state st;
+		if (api->meta->scans->assessments_list(api->meta, a, NULL, &v, &nv) ||
+		    assessment_state(api, a, r, NULL, rules, nrules, v, nv, &st)) {
 			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
 			return;
 		}
+		web_send_json(r, 200, azure_assessment(a, &n, q.key, NULL, &st));
+		return;
+	}
+	if (q.what == W_ASSESSMENT || q.what == W_ASSESSMENTS) {
 		json_t *value = json_array();
-		for (size_t i = 0; i < count; i++) {
-			const char *sub = list ? list[i] : NULL;
-			struct azure_state st;
-			if (assessment_state(api, a, r, *n.subscription || !sub ? NULL : sub, rules, nrules, v, nv, &st)) {
-				json_decref(value);
-				azure_error(r, 500, "InternalServerError", "cannot read the assessments");
-				return;
-			}
-			for (int k = 0; k < AZURE_NKEYS; k++)
-				if (q.what == W_ASSESSMENTS || k == q.key)
-					json_array_append_new(value, azure_assessment(a, &n, k, sub, &st));
+		if (!q.none && azure_assessments_append(api, a, r, &n, rules, nrules, q.ns,
+							q.what == W_ASSESSMENT ? q.key : -1, value)) {
+			json_decref(value);
+			azure_error(r, 500, "InternalServerError", "cannot read the assessments");
+			return;
 		}
 		if (q.what == W_ASSESSMENT) {
 			json_t *one = json_incref(json_array_get(value, 0));
@@ -813,11 +858,15 @@ void azure_handle(struct http_req *r, struct assess_api *api)
 			web_send_json(r, 200, json_pack("{s:o}", "value", value));
 		return;
 	}
-	struct walk w = {.name = q.what == W_SUB ? q.name : NULL, .skip = q.skip, .top = q.top, .value = json_array()};
+	struct rest_walk w = {.a = a, .name = q.what == W_SUB ? q.name : NULL, .skip = q.skip, .top = q.top,
+			      .value = json_array()};
+	int keys[AZURE_NKEYS], nkeys = 0;
 	for (int k = 0; k < AZURE_NKEYS; k++)
 		if (q.what == W_SUBS_ALL || k == q.key)
-			w.keys[w.nkeys++] = k;
-	if (walk_subs(api, r, &q, &n, rules, nrules, &w)) {
+			keys[nkeys++] = k;
+	struct azure_walk aw = {.names = &n, .rules = rules, .nrules = nrules, .keys = keys, .nkeys = nkeys,
+				.ns = q.ns, .want = rest_want, .emit = rest_emit, .ctx = &w};
+	if (!q.none && azure_walk(api, a, r, &aw)) {
 		json_decref(w.value);
 		azure_error(r, 500, "InternalServerError", "cannot read the assessments");
 		return;

@@ -17,6 +17,7 @@
 
 struct arena;
 struct assessment_rec;
+struct rule;
 struct assess_api;
 struct http_req;
 
@@ -73,6 +74,46 @@ json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum a
 			    const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f);
 /* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
+
+/* The names of the registry as request r reaches it (its Host header), or with no request (NULL:
+ * `drydock query` on a data directory) as api->host names it; the configured names first. */
+void azure_names_of(struct assess_api *api, struct arena *a, struct http_req *r, struct azure_names *n);
+
+/* Appends to value the assessments (key k, or both when k < 0) of the registries in scope: the
+ * configured subscription's, namespace ns's (when not NULL), else one per namespace holding an
+ * image r may see (r NULL: every image, as the data directory's owner sees them). */
+int azure_assessments_append(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_names *n,
+			     const struct rule *rules, size_t nrules, const char *ns, int k, json_t *value);
+
+/* A walk over the sub-assessments of the images r may see (r NULL: all), image by image, finding
+ * by finding, key by key, with the suppression rules applied. The callbacks let a caller skip
+ * what it does not want before it is built: */
+#define AZURE_WALK_STOP (-1) /* emit's way to end the walk early, not an error */
+struct azure_walk {
+	const struct azure_names *names;
+	const struct rule *rules;
+	size_t nrules;
+	const int *keys; /* enum azure_key, in the order built */
+	int nkeys;
+	const char *ns;   /* only this namespace, when not NULL */
+	const char *repo; /* only this repository, when not NULL (read through the store's index) */
+	/* An image's stored assessment (its report still text): 0 skips the image. NULL: all. */
+	int (*want_image)(void *ctx, const struct assessment_rec *rec);
+	/* A finding (texts not filled yet) under key k: 1 builds its sub-assessment, 0 skips it,
+	 * -1 ends the walk. NULL: all. */
+	int (*want)(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *f);
+	/* A sub-assessment built (the reference is the callee's): 0 goes on, AZURE_WALK_STOP ends the
+	 * walk, another code ends it and is returned. */
+	int (*emit)(void *ctx, enum azure_key k, json_t *sub);
+	void *ctx;
+};
+int azure_walk(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_walk *w);
+
+/* Answers status with Azure's error shape (CloudError): {"error": {"code", "message"}}. */
+void azure_error(struct http_req *r, int status, const char *code, const char *message);
+/* access_check(r, NULL, ACCESS_BASE), a refusal answered in Azure's shape (with the challenge):
+ * 0 when the caller may go on (to see only what its roles allow), else the error answered. */
+int azure_access(struct http_req *r);
 
 /* Answers [scope]/providers/Microsoft.Security/... over api, errors in Azure's shape. */
 void azure_handle(struct http_req *r, struct assess_api *api);

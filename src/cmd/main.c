@@ -18,15 +18,7 @@ static const struct {
 	{"db", cmd_db, &cmd_db_usage, "build, update or describe the vulnerability database"},
 	{"user", cmd_user, &cmd_user_usage, "manage accounts, robot accounts and roles"},
 	{"gc", cmd_gc, &cmd_gc_usage, "remove the blobs no manifest names"},
-};
-
-static const struct {
-	const char *name;
-	const char *usage;
-} not_yet[] = {
-	{"query", "usage: drydock query 'KQL'\n"
-		  "  a Kusto-style query over the securityresources and resources tables: not implemented\n"
-		  "  yet (exits with 3)\n"},
+	{"query", cmd_query, &cmd_query_usage, "run a Kusto (KQL) query over the findings, images and repositories"},
 };
 
 /* Not listed: the sandboxed scan worker the server starts (src/scan/sandbox.h). */
@@ -53,8 +45,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < DD_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "  %-16s %s\n", "help [COMMAND]", "this list, or a command's options (as COMMAND --help)");
-	fprintf(f, "\nnot implemented yet: query\n"
-		   "`drydock COMMAND --help` shows a command's options; man drydock tells the whole story.\n");
+	fprintf(f, "\n`drydock COMMAND --help` shows a command's options; man drydock tells the whole story.\n");
 }
 
 /* `drydock NAME --help` and `drydock help NAME`: the command's usage on stdout, 0; 2 when there
@@ -64,11 +55,6 @@ static int help(const char *name)
 	for (size_t i = 0; i < DD_ARRAY_LEN(commands); i++)
 		if (!strcmp(name, commands[i].name)) {
 			fputs(*commands[i].usage, stdout);
-			return 0;
-		}
-	for (size_t i = 0; i < DD_ARRAY_LEN(not_yet); i++)
-		if (!strcmp(name, not_yet[i].name)) {
-			fputs(not_yet[i].usage, stdout);
 			return 0;
 		}
 	fprintf(stderr, "drydock: unknown command '%s'\n", name);
@@ -103,12 +89,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < DD_ARRAY_LEN(hidden); i++)
 		if (!strcmp(argv[1], hidden[i].name))
 			return hidden[i].fn(argc - 1, argv + 1);
-	for (size_t i = 0; i < DD_ARRAY_LEN(not_yet); i++) {
-		if (!strcmp(argv[1], not_yet[i].name)) {
-			fprintf(stderr, "drydock: '%s' is not implemented yet\n", argv[1]);
-			return 3;
-		}
-	}
 	fprintf(stderr, "drydock: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

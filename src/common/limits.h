@@ -205,5 +205,15 @@
 #define DD_MAX_QUERY_REGEX_STEPS 1000000
 /* Bytes of one string a query builds (strcat, replace_string, tostring of a dynamic value). */
 #define DD_MAX_QUERY_STRING_BYTES (16 * 1024 * 1024)
+/* Queries the server runs at once (POST /api/v1/query, Resource Graph's endpoint): one more is
+ * answered 429. Each runs within the limits above, its memory within the next. */
+#define DD_MAX_QUERIES_RUNNING 2
+#define DD_MAX_QUERY_SERVER_BYTES (256LL * 1024 * 1024)
+/* Rows of a query's result in one answer: /api/v1/query's default and most, Resource Graph's
+ * (its own: 100 by default, 1000 at most). */
+#define DD_QUERY_PAGE 1000
+#define DD_MAX_QUERY_PAGE 10000
+#define DD_RG_PAGE 100
+#define DD_MAX_RG_PAGE 1000
 
 #endif

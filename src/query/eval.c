@@ -181,6 +181,9 @@ struct scan_state {
 	struct qctx *q;
 	struct rowset *rs;
 	size_t pos;
+	struct op **wheres; /* the leading where operators, applied before a row is kept */
+	int nwheres;
+	int failed; /* a failure raised while a row was kept: raised again after the scan */
 };
 
 static struct qval copy_value(struct qctx *q, struct qval v)
@@ -192,13 +195,17 @@ static struct qval copy_value(struct qctx *q, struct qval v)
 	return v;
 }
 
-static int scan_emit(void *qp, const struct qval *row)
+static int emit_row(struct scan_state *st, const struct qval *row)
 {
-	struct scan_state *st = qp;
 	struct qctx *q = st->q;
+	q_tick(q, st->pos);
+	for (int w = 0; w < st->nwheres; w++) { /* on the scan's own values: nothing copied for a row dropped */
+		q->op_pos = st->wheres[w]->pos;
+		if (!qv_truthy(eval_expr(q, st->wheres[w]->e, (struct qval *)row)))
+			return 0;
+	}
 	if (st->rs->n >= q->lim.max_rows)
 		return DD_E_TOO_LARGE;
-	q_tick(q, st->pos);
 	struct qval *r = row_new(q, st->rs->ncols);
 	for (int c = 0; c < st->rs->ncols; c++)
 		r[c] = copy_value(q, row[c]);
@@ -206,15 +213,108 @@ static int scan_emit(void *qp, const struct qval *row)
 	return 0;
 }
 
-static struct rowset *read_table(struct qctx *q, const char *name, size_t pos)
+/* A failure while a row is kept (a limit, an error in the where) must not jump over the scan,
+ * which holds what it must release: it returns the code instead, and read_table raises the
+ * failure (already written to the error) once the scan has returned. */
+static int scan_emit(void *qp, const struct qval *row)
+{
+	struct scan_state *st = qp;
+	struct qctx *q = st->q;
+	jmp_buf outer;
+	memcpy(outer, q->jb, sizeof(outer));
+	int rc;
+	if (!setjmp(q->jb))
+		rc = emit_row(st, row);
+	else {
+		st->failed = 1;
+		rc = q->code ? q->code : DD_E_INTERNAL;
+	}
+	memcpy(q->jb, outer, sizeof(outer));
+	return rc;
+}
+
+/* The member path of e into a column (col.a.b, col["a"], col.["a"]), outermost first, tostring()
+ * around it allowed: the column's index, or -1 when e is something else. */
+static int filter_path(const struct expr *e, struct query_filter *f)
+{
+	if (e->kind == E_CALL && e->nargs == 1 && e->name && !strcasecmp(e->name, "tostring"))
+		e = e->args[0];
+	const char *rev[QUERY_MAX_PATH];
+	int n = 0;
+	for (; e->kind == E_MEMBER || e->kind == E_INDEX; e = e->a) {
+		const char *name = e->kind == E_MEMBER ? e->name
+				   : e->b->kind == E_LIT && e->b->lit.type == QT_STRING ? e->b->lit.u.s : NULL;
+		if (!name || n == QUERY_MAX_PATH)
+			return -1;
+		rev[n++] = name;
+	}
+	if (e->kind != E_COL)
+		return -1;
+	f->npath = n;
+	for (int i = 0; i < n; i++)
+		f->path[i] = rev[n - 1 - i];
+	return f->column = e->col;
+}
+
+static int is_string_lit(const struct expr *e) { return e->kind == E_LIT && e->lit.type == QT_STRING; }
+
+/* The filters the conjunction e states (path == 'x', path =~ 'x', path in ('x', 'y'), path in~
+ * (...)), appended to v. */
+static void filters_of(struct qctx *q, const struct expr *e, struct query_filter **v, size_t *n, size_t *cap)
+{
+	if (e->kind == E_BIN && e->op == OP_AND) {
+		filters_of(q, e->a, v, n, cap);
+		filters_of(q, e->b, v, n, cap);
+		return;
+	}
+	struct query_filter f = {0};
+	const char **vals;
+	if (e->kind == E_BIN && (e->op == OP_EQ || e->op == OP_EQI)) {
+		const struct expr *path = is_string_lit(e->b) ? e->a : e->b, *lit = is_string_lit(e->b) ? e->b : e->a;
+		if (!is_string_lit(lit) || filter_path(path, &f) < 0)
+			return;
+		vals = q_alloc(q, sizeof(*vals));
+		vals[0] = lit->lit.u.s;
+		f.nvalues = 1;
+		f.icase = e->op == OP_EQI;
+	} else if (e->kind == E_IN && !e->neg && e->nargs > 0 && filter_path(e->a, &f) >= 0) {
+		vals = q_alloc(q, sizeof(*vals) * (size_t)e->nargs);
+		for (int i = 0; i < e->nargs; i++) {
+			if (!is_string_lit(e->args[i]))
+				return;
+			vals[i] = e->args[i]->lit.u.s;
+		}
+		f.nvalues = (size_t)e->nargs;
+		f.icase = !e->cs;
+	} else
+		return;
+	f.values = vals;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct query_filter *nv = q_alloc(q, sizeof(*nv) * nc);
+		if (*n)
+			memcpy(nv, *v, sizeof(*nv) * *n);
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = f;
+}
+
+/* Reads table `name`. A table pushed by a scan takes the `where` operators that lead *ops along:
+ * they are applied as rows arrive (and given to the scan as a hint), and *ops moves past them;
+ * such a read is not shared. Other reads are made once per query. */
+static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, struct op **ops)
 {
 	const struct query_table *t = NULL;
-	for (size_t i = 0; q->tables && i < q->tables->n; i++)
-		if (!strcmp(q->tables->tables[i].name, name))
-			t = &q->tables->tables[i];
+	for (size_t i = 0; q->tables && i < q->tables->n && !t; i++) {
+		const struct query_table *x = &q->tables->tables[i];
+		if (x->any_case ? !strcasecmp(x->name, name) : !strcmp(x->name, name))
+			t = x;
+	}
 	if (!t)
 		q_fail(q, DD_E_USAGE, pos, "unknown table '%s'", name);
-	for (struct qsrc *s = q->sources; s; s = s->next)
+	int fused = t->scan && ops && *ops && (*ops)->kind == O_WHERE;
+	for (struct qsrc *s = q->sources; s && !fused; s = s->next)
 		if (s->table == t)
 			return s->rs;
 	struct rowset *rs = rs_new(q, (int)t->ncolumns);
@@ -223,8 +323,25 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos)
 		rs->cols[c].type = t->columns[c].type;
 	}
 	if (t->scan) {
-		struct scan_state st = {q, rs, pos};
-		int rc = t->scan(t->ctx, scan_emit, &st);
+		struct scan_state st = {q, rs, pos, NULL, 0, 0};
+		struct query_filter *fv = NULL;
+		size_t nf = 0, capf = 0;
+		for (struct op *o = ops ? *ops : NULL; o && o->kind == O_WHERE; o = o->next)
+			st.nwheres++;
+		st.wheres = q_alloc(q, sizeof(*st.wheres) * (size_t)(st.nwheres + 1));
+		for (int w = 0; w < st.nwheres; w++, *ops = (*ops)->next) {
+			struct op *o = st.wheres[w] = *ops;
+			bind_expr(q, o->e, rs, 0);
+			if (o->e->type != QT_BOOL && o->e->type != QT_NULL && o->e->type != QT_DYNAMIC)
+				q_fail(q, DD_E_USAGE, o->e->pos, "where needs a bool predicate, not %s",
+				       query_type_name(o->e->type));
+			filters_of(q, o->e, &fv, &nf, &capf);
+		}
+		struct query_hint hint = {fv, nf};
+		int rc = t->scan(t->ctx, &hint, scan_emit, &st);
+		if (st.failed)
+			longjmp(q->jb, 1); /* q->code and the error as the failure wrote them */
+		q->op_pos = pos;
 		if (rc == DD_E_TOO_LARGE)
 			q_check_rows(q, q->lim.max_rows + 1, pos);
 		if (rc)
@@ -236,6 +353,8 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos)
 			rs->rows[i] = (struct qval *)(t->rows + i * t->ncolumns);
 		rs->n = rs->cap = t->nrows;
 	}
+	if (fused)
+		return rs;
 	struct qsrc *s = q_alloc(q, sizeof(*s));
 	s->table = t;
 	s->rs = rs;
@@ -1553,7 +1672,7 @@ struct rowset *eval_tab(struct qctx *q, struct tab *t)
 				l->cache = eval_tab(q, l->tab);
 			rs = l->cache;
 		} else
-			rs = read_table(q, t->source, t->pos);
+			rs = read_table(q, t->source, t->pos, &o);
 	} else {
 		/* a union starts the expression */
 		rs = apply(q, o, NULL);

@@ -1027,9 +1027,11 @@ static int is_tabular_name(struct parser *p, const char *name)
 	for (struct qlet *l = p->q->lets; l; l = l->next)
 		if (!strcmp(l->name, name))
 			return l->tab != NULL;
-	for (size_t i = 0; p->q->tables && i < p->q->tables->n; i++)
-		if (!strcmp(p->q->tables->tables[i].name, name))
+	for (size_t i = 0; p->q->tables && i < p->q->tables->n; i++) {
+		const struct query_table *x = &p->q->tables->tables[i];
+		if (x->any_case ? !strcasecmp(x->name, name) : !strcmp(x->name, name))
 			return 1;
+	}
 	return 0;
 }
 

@@ -25,23 +25,46 @@ struct query_column {
 	enum query_type type;
 };
 
+/* What a query's leading `where` operators over a table ask of every row, given to the
+ * table's scan so that it can skip rows that cannot pass (read an index, not build them): each
+ * filter says that column `column`, or the value at a member path inside that dynamic column
+ * (properties.status.severity: path {"status", "severity"}), equals one of `values`, compared
+ * as == (or as =~ when icase). All filters hold for a row that passes. A hint only: the engine
+ * applies the whole `where` to every row emitted, so a scan may ignore any filter. */
+#define QUERY_MAX_PATH 6
+struct query_filter {
+	int column;
+	const char *path[QUERY_MAX_PATH];
+	int npath;
+	int icase;
+	const char *const *values; /* NUL-terminated strings */
+	size_t nvalues;
+};
+struct query_hint {
+	const struct query_filter *filters;
+	size_t n;
+};
+
 /* Pushes rows: a table's scan callback calls emit once per row with ncolumns values, which
- * are copied (strings and dynamic values too) before emit returns; emit returns non-zero
- * when the scan must stop (a limit was reached), and scan then returns that code. */
+ * are copied (strings and dynamic values too) before emit returns when the row passes the
+ * query's leading `where` operators, and dropped otherwise; emit returns non-zero when the scan
+ * must stop (a limit was reached), and scan then returns that code. A scan may be called more
+ * than once in a query (a table named twice, each with its own filters). */
 typedef int (*query_emit_fn)(void *q, const struct qval *row);
-typedef int (*query_scan_fn)(void *table_ctx, query_emit_fn emit, void *q);
+typedef int (*query_scan_fn)(void *table_ctx, const struct query_hint *hint, query_emit_fn emit, void *q);
 
 struct query_table {
-	const char *name; /* case-sensitive, as Kusto's names */
+	const char *name; /* case-sensitive, as Kusto's names, unless any_case */
 	const struct query_column *columns;
 	size_t ncolumns;
 	/* Either rows: nrows * ncolumns values, row-major, borrowed for the whole query (its
 	 * strings NUL-terminated, its dynamic values not changed while the query runs) ... */
 	const struct qval *rows;
 	size_t nrows;
-	/* ... or, when scan is set, rows pushed by scan(ctx, ...), at most once per query. */
+	/* ... or, when scan is set, rows pushed by scan(ctx, ...). */
 	query_scan_fn scan;
 	void *ctx;
+	int any_case; /* the name matched without regard to case, as Resource Graph's tables are */
 };
 
 struct query_tables {

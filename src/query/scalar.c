@@ -45,10 +45,33 @@ static int ci_equal(const char *a, const char *b, size_t n)
 	return 1;
 }
 
+/* A string held in a dynamic value, against a datetime or a timespan, is read as one (null when
+ * it is not one), as Kusto compares properties.timeGenerated > ago(1h): d is the value that was
+ * dynamic before unwrapping, other the typed one. */
+static void time_of_dynamic(struct qval *d, int was_dynamic, struct qval other)
+{
+	int64_t t;
+	if (!was_dynamic || d->type != QT_STRING || (other.type != QT_DATETIME && other.type != QT_TIMESPAN))
+		return;
+	if ((other.type == QT_DATETIME ? parse_datetime(d->u.s, d->len, &t) : parse_timespan(d->u.s, d->len, &t)))
+		*d = qv_null();
+	else
+		*d = qv_ticks((enum query_type)other.type, t);
+}
+
+/* Both values unwrapped, with time_of_dynamic applied either way. */
+static void unwrap_pair(struct qval *a, struct qval *b)
+{
+	int ad = a->type == QT_DYNAMIC, bd = b->type == QT_DYNAMIC;
+	*a = qv_unwrap(*a);
+	*b = qv_unwrap(*b);
+	time_of_dynamic(a, ad, *b);
+	time_of_dynamic(b, bd, *a);
+}
+
 int qv_equal(struct qval a, struct qval b, int ci)
 {
-	a = qv_unwrap(a);
-	b = qv_unwrap(b);
+	unwrap_pair(&a, &b);
 	int an = qv_isnull(a), bn = qv_isnull(b);
 	if (an || bn)
 		return an && bn ? -1 : 0;
@@ -1260,8 +1283,7 @@ static struct qval arith(struct qctx *q, struct expr *e, struct qval a, struct q
 
 static struct qval compare(int op, struct qval a, struct qval b)
 {
-	a = qv_unwrap(a);
-	b = qv_unwrap(b);
+	unwrap_pair(&a, &b);
 	if (qv_isnull(a) || qv_isnull(b))
 		return qv_null();
 	int ra = type_rank(a.type), rb = type_rank(b.type);

@@ -52,6 +52,16 @@ struct upload_rec {
 	int64_t created;
 };
 
+/* A stored manifest as a listing of images shows it: its record (without content and
+ * annotations), its tags and its latest assessment's summary (meta_scans.h). */
+struct image_row {
+	struct manifest_rec rec;
+	const char *tags;   /* its tags, one per line; "" when none */
+	const char *status; /* its assessment's status, NULL when it has none yet */
+	const char *counts; /* its assessment's counts ("" when not recorded, NULL when none) */
+	int64_t scanned_at; /* 0 when it has no assessment */
+};
+
 struct meta_repos_ops {
 	int (*repo_exists)(struct meta *m, const char *repo);
 	/* Records blob (digest, size) and lets repo see it (creating repo). */
@@ -93,6 +103,9 @@ struct meta_repos_ops {
 			 const char ***out, size_t *n, int *more);
 	int (*catalog)(struct meta *m, struct arena *a, const char *last, int64_t limit, const char ***out,
 		       size_t *n, int *more);
+	/* The manifests of repo (every repository when NULL), by repository and digest, with their
+	 * tags and assessments. Arena array. */
+	int (*images_list)(struct meta *m, struct arena *a, const char *repo, struct image_row **out, size_t *n);
 	/* Manifests of repo whose subject is `subject`, filtered by artifact type when non-NULL. */
 	int (*referrers)(struct meta *m, struct arena *a, const char *repo, const char *subject,
 			 const char *artifact_type, struct manifest_rec **out, size_t *n);

@@ -364,6 +364,50 @@ static int ms_catalog(struct meta *m, struct arena *a, const char *last, int64_t
 	return collect_names(&q, a, limit, out, n, more);
 }
 
+static int ms_images_list(struct meta *m, struct arena *a, const char *repo, struct image_row **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct sq q;
+	sq_query(&q, m,
+		 "SELECT m.repo, m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.created,"
+		 " (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags t WHERE t.repo=m.repo AND"
+		 " t.digest=m.digest ORDER BY name)), s.repo IS NOT NULL, s.status, s.counts, s.scanned_at FROM manifests m"
+		 " LEFT JOIN assessments s ON s.repo=m.repo AND s.digest=m.digest WHERE ?1 IS NULL OR m.repo=?1"
+		 " ORDER BY m.repo, m.digest",
+		 TEXT(repo));
+	size_t cap = 0;
+	struct image_row *v = NULL;
+	while (sq_row(&q)) {
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct image_row *nv = arena_alloc(a, nc * sizeof(*nv));
+			if (*n)
+				memcpy(nv, v, *n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		struct image_row *x = &v[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->rec.repo = sq_text(a, &q, 0);
+		x->rec.digest = sq_text(a, &q, 1);
+		x->rec.media_type = sq_text(a, &q, 2);
+		x->rec.artifact_type = sq_text(a, &q, 3);
+		x->rec.subject = sq_text(a, &q, 4);
+		x->rec.annotations = "";
+		x->rec.size = sq_int(&q, 5);
+		x->rec.created = sq_int(&q, 6);
+		x->tags = sq_text(a, &q, 7);
+		if (sq_int(&q, 8)) {
+			x->status = sq_text(a, &q, 9);
+			x->counts = sq_text(a, &q, 10);
+			x->scanned_at = sq_int(&q, 11);
+		}
+	}
+	*out = v;
+	return sq_end(&q, "images list");
+}
+
 static int ms_referrers(struct meta *m, struct arena *a, const char *repo, const char *subject,
 			const char *artifact_type, struct manifest_rec **out, size_t *n)
 {
@@ -497,6 +541,7 @@ const struct meta_repos_ops meta_sqlite_repos = {
 	.tag_delete = ms_tag_delete,
 	.tags_list = ms_tags_list,
 	.catalog = ms_catalog,
+	.images_list = ms_images_list,
 	.referrers = ms_referrers,
 	.upload_create = ms_upload_create,
 	.upload_get = ms_upload_get,

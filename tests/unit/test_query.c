@@ -93,7 +93,7 @@ static void setup(void)
 		r[8] = qv_dyn(J(sec_rows[i][2]));
 		r[9] = qv_dyn(NULL);
 	}
-	tables[0] = (struct query_table){"securityresources", sec_cols, nc, sec_vals, NSEC, NULL, NULL};
+	tables[0] = (struct query_table){"securityresources", sec_cols, nc, sec_vals, NSEC, NULL, NULL, 0};
 
 	nc = DD_ARRAY_LEN(res_cols);
 	const char *ids[] = {SUB "reg1", SUB "reg2", "/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Compute/virtualMachines/vm1"};
@@ -109,7 +109,7 @@ static void setup(void)
 		r[3] = S(locs[i]);
 		r[4] = qv_dyn(J(tagv[i]));
 	}
-	tables[1] = (struct query_table){"resources", res_cols, nc, res_vals, 3, NULL, NULL};
+	tables[1] = (struct query_table){"resources", res_cols, nc, res_vals, 3, NULL, NULL, 0};
 
 	nc = DD_ARRAY_LEN(num_cols);
 	struct qval *n = num_vals;
@@ -123,7 +123,7 @@ static void setup(void)
 	n += nc;
 	n[0] = qv_long(2), n[1] = qv_real(0), n[2] = S("a"), n[3] = qv_ticks(QT_DATETIME, dt("2023-12-31T23:59:59"));
 	n[4] = qv_ticks(QT_TIMESPAN, -1800 * QT_TICKS_PER_SECOND), n[5] = qv_bool(1), n[6] = qv_dyn(J("[]"));
-	tables[2] = (struct query_table){"nums", num_cols, nc, num_vals, 4, NULL, NULL};
+	tables[2] = (struct query_table){"nums", num_cols, nc, num_vals, 4, NULL, NULL, 0};
 }
 
 static struct query_limits fixed_now(void)
@@ -519,24 +519,46 @@ static void test_limits(void)
 	query_result_free(&r);
 }
 
-static int scan_rows(void *ctx, query_emit_fn emit, void *q)
+/* What the scan saw: its hint's first filter, the calls, and whether it ended each one
+ * (returned) rather than being jumped over. */
+static struct {
+	int calls, returned;
+	size_t nfilters;
+	char filter[128];
+} seen;
+
+static int scan_rows(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
 {
 	(void)ctx;
+	seen.calls++;
+	seen.nfilters = h ? h->n : 0;
+	seen.filter[0] = 0;
+	if (h && h->n) {
+		const struct query_filter *f = &h->filters[0];
+		size_t o = (size_t)snprintf(seen.filter, sizeof(seen.filter), "%d%s", f->column, f->icase ? "~" : "");
+		for (int i = 0; i < f->npath; i++)
+			o += (size_t)snprintf(seen.filter + o, sizeof(seen.filter) - o, ".%s", f->path[i]);
+		for (size_t i = 0; i < f->nvalues; i++)
+			o += (size_t)snprintf(seen.filter + o, sizeof(seen.filter) - o, "%s%s", i ? "|" : "=", f->values[i]);
+	}
 	for (int64_t i = 0; i < 1000; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "n%d", (int)(i % 7));
 		struct qval row[2] = {qv_long(i), qv_str(name, strlen(name))};
 		int rc = emit(q, row);
-		if (rc)
+		if (rc) {
+			seen.returned++;
 			return rc;
+		}
 	}
+	seen.returned++;
 	return 0;
 }
 
 static void test_scan_table(void)
 {
 	static const struct query_column cols[] = {{"i", QT_LONG}, {"name", QT_STRING}};
-	struct query_table t = {"gen", cols, 2, NULL, 0, scan_rows, NULL};
+	struct query_table t = {"gen", cols, 2, NULL, 0, scan_rows, NULL, 0};
 	struct query_tables ts = {&t, 1};
 	struct query_result r;
 	struct query_error e;
@@ -551,6 +573,37 @@ static void test_scan_table(void)
 	query_result_free(&r);
 	struct query_limits l = {.max_rows = 100};
 	CHECK(query_run("gen | count", 11, &ts, &l, &r, &e) == DD_E_TOO_LARGE);
+	/* leading wheres: applied as rows arrive (only the kept rows count against max_rows), and
+	 * their equalities given to the scan as a hint */
+	memset(&seen, 0, sizeof(seen));
+	q = "gen | where name == 'n3' and i < 100 | where i > 10 | count";
+	CHECK(query_run(q, strlen(q), &ts, &l, &r, &e) == 0 && r.nrows == 1 && r.rows[0][0].u.i == 12);
+	query_result_free(&r);
+	CHECK(seen.calls == 1 && seen.nfilters == 1);
+	CHECK_STR(seen.filter, "1=n3");
+	q = "gen | where name in~ ('N1', 'n2') | where tostring(name) =~ 'N2' | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == 0 && r.rows[0][0].u.i == 143);
+	query_result_free(&r);
+	CHECK(seen.nfilters == 2);
+	CHECK_STR(seen.filter, "1~=N1|n2");
+	/* an or, a negation, a non-literal: no filter; the where still applies */
+	q = "gen | where name == 'n1' or i == 1 | where name != 'x' | where name == strcat('n', '2') | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == 0 && r.rows[0][0].u.i == 0);
+	query_result_free(&r);
+	CHECK(seen.nfilters == 0);
+	/* a table named twice with its own filters: scanned twice */
+	seen.calls = 0;
+	q = "gen | where name == 'n1' | join kind=inner (gen | where name == 'n1' | where i < 20) on i | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == 0 && r.rows[0][0].u.i == 3);
+	query_result_free(&r);
+	CHECK(seen.calls == 2);
+	/* a failure while rows arrive (the row limit; a bad regex in the where) ends the scan through
+	 * its own return, never by jumping over it */
+	seen.calls = seen.returned = 0;
+	CHECK(query_run("gen | where i >= 0 | count", 26, &ts, &l, &r, &e) == DD_E_TOO_LARGE);
+	q = "gen | where name matches regex strcat('(', name) | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == DD_E_USAGE && e.column > 1);
+	CHECK(seen.calls == 2 && seen.returned == 2);
 }
 
 /* summarize count() by one column over many rows: the hot path. */
@@ -564,7 +617,7 @@ static void test_summarize_speed(void)
 		rows[2 * i] = qv_str(sev[i % 5], strlen(sev[i % 5]));
 		rows[2 * i + 1] = qv_long((int64_t)i);
 	}
-	struct query_table t = {"findings", cols, 2, rows, n, NULL, NULL};
+	struct query_table t = {"findings", cols, 2, rows, n, NULL, NULL, 0};
 	struct query_tables ts = {&t, 1};
 	struct query_result r;
 	struct query_error e;

@@ -270,7 +270,7 @@ def test_assessment_objects(named):
     base = f"{srv.url}/providers/Microsoft.Security/assessments"
     lst = requests.get(base, params=API).json()["value"]
     assert [x["name"] for x in lst] == [QUALYS, MDVM]
-    want = {QUALYS: "Azure registry container images should have vulnerabilities resolved (powered by Qualys)",
+    want = {QUALYS: "Container registry images should have vulnerability findings resolved (powered by Qualys)",
             MDVM: "Azure registry container images should have vulnerabilities resolved (powered by Microsoft "
                   "Defender Vulnerability Management)"}
     for x in lst:

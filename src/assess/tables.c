@@ -1,0 +1,511 @@
+/* tables.c: securityresources and resources over the store (see tables.h). Each table is a scan
+ * (query.h) that builds its rows one image at a time and hands them to the engine, which keeps
+ * those that pass the query's leading `where`; what the hint rules out is never built. */
+#include "common/dd.h"
+#include "assess/tables.h"
+#include "assess/api.h"
+#include "assess/azure.h"
+#include "assess/rules.h"
+#include "auth/access.h"
+#include "common/arena.h"
+#include "scan/status.h"
+#include "store/meta_repos.h"
+#include "store/meta_scans.h"
+#include <openssl/sha.h>
+
+#define T_SUB_TYPE "microsoft.security/assessments/subassessments"
+#define T_ASSESS_TYPE "microsoft.security/assessments"
+#define T_REGISTRY_TYPE "microsoft.containerregistry/registries"
+#define T_REPO_TYPE "microsoft.containerregistry/registries/repositories"
+#define T_IMAGE_TYPE "microsoft.containerregistry/registries/repositories/images"
+
+/* Resource Graph's columns, the same for both tables. */
+enum col {
+	C_ID, C_NAME, C_TYPE, C_TENANT, C_KIND, C_LOCATION, C_RG, C_SUB, C_MANAGED_BY, C_SKU, C_PLAN,
+	C_PROPERTIES, C_TAGS, C_IDENTITY, C_ZONES, C_EXTENDED_LOCATION, NCOLS
+};
+static const struct query_column columns[NCOLS] = {
+	{"id", QT_STRING},         {"name", QT_STRING},        {"type", QT_STRING},     {"tenantId", QT_STRING},
+	{"kind", QT_STRING},       {"location", QT_STRING},    {"resourceGroup", QT_STRING},
+	{"subscriptionId", QT_STRING}, {"managedBy", QT_STRING}, {"sku", QT_DYNAMIC},  {"plan", QT_DYNAMIC},
+	{"properties", QT_DYNAMIC}, {"tags", QT_DYNAMIC},      {"identity", QT_DYNAMIC}, {"zones", QT_DYNAMIC},
+	{"extendedLocation", QT_DYNAMIC},
+};
+
+/* What a finding's filter is about, once the hint's paths are read. */
+enum field { F_NONE, F_REPO, F_DIGEST, F_SEVERITY, F_VULN, F_PACKAGE, F_NAME, F_SUB, F_TYPE };
+
+/* A hint's filter the scans understand: the field, the keys whose rows have that path (a row of
+ * another key has null there and cannot pass), and the values. */
+struct tfilter {
+	enum field field;
+	unsigned keys;
+	const struct query_filter *f;
+};
+
+struct tctx {
+	struct assess_api *api;
+	const struct assess_query *aq;
+	struct arena *a;
+	struct azure_names names;
+	const char *rg_lower;
+	struct rule *rules;
+	size_t nrules;
+	/* the scan under way */
+	query_emit_fn emit;
+	void *q;
+	struct tfilter tf[32];
+	int ntf;
+	unsigned keys;        /* the keys whose sub-assessments may pass */
+	int want_sub, want_assess, want_registry, want_repo, want_image;
+	const char *repo;     /* one repository, when a filter names exactly one */
+	int rc;               /* the engine's code that stopped the scan */
+};
+
+static int eq(const struct query_filter *f, const char *v, size_t i)
+{
+	return f->icase ? !strcasecmp(f->values[i], v) : !strcmp(f->values[i], v);
+}
+
+/* Whether value v is one of filter f's values. */
+static int matches(const struct query_filter *f, const char *v)
+{
+	for (size_t i = 0; i < f->nvalues; i++)
+		if (eq(f, v ? v : "", i))
+			return 1;
+	return 0;
+}
+
+static int path_is(const struct query_filter *f, int column, const char *const *path, int n)
+{
+	if (f->column != column || f->npath != n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (strcmp(f->path[i], path[i]))
+			return 0;
+	return 1;
+}
+
+#define ALL_KEYS ((1u << AZURE_NKEYS) - 1)
+#define KEY(k) (1u << (k))
+
+/* The paths of properties (and columns) the scans read a filter on, by field. */
+static const struct tpath {
+	int column;
+	const char *path[4];
+	int n;
+	enum field field;
+	unsigned keys; /* of securityresources' sub-assessments; resources reads them too */
+} tpaths[] = {
+	{C_TYPE, {0}, 0, F_TYPE, ALL_KEYS},
+	{C_SUB, {0}, 0, F_SUB, ALL_KEYS},
+	{C_NAME, {0}, 0, F_NAME, ALL_KEYS},
+	{C_PROPERTIES, {"additionalData", "repositoryName"}, 2, F_REPO, KEY(AZURE_KEY_QUALYS)},
+	{C_PROPERTIES, {"additionalData", "imageDigest"}, 2, F_DIGEST, KEY(AZURE_KEY_QUALYS)},
+	{C_PROPERTIES, {"additionalData", "artifactDetails", "repositoryName"}, 3, F_REPO, KEY(AZURE_KEY_MDVM)},
+	{C_PROPERTIES, {"additionalData", "artifactDetails", "digest"}, 3, F_DIGEST, KEY(AZURE_KEY_MDVM)},
+	{C_PROPERTIES, {"additionalData", "vulnerabilityDetails", "cveId"}, 3, F_VULN, KEY(AZURE_KEY_MDVM)},
+	{C_PROPERTIES, {"additionalData", "softwareDetails", "packageName"}, 3, F_PACKAGE, KEY(AZURE_KEY_MDVM)},
+	{C_PROPERTIES, {"id"}, 1, F_VULN, ALL_KEYS},
+	{C_PROPERTIES, {"status", "severity"}, 2, F_SEVERITY, ALL_KEYS},
+	/* resources' images */
+	{C_PROPERTIES, {"repositoryName"}, 1, F_REPO, 0},
+	{C_PROPERTIES, {"digest"}, 1, F_DIGEST, 0},
+};
+
+/* Reads the hint into c: which row kinds and keys can pass, and the filters to apply. */
+static void read_hint(struct tctx *c, const struct query_hint *h)
+{
+	c->ntf = 0;
+	c->keys = ALL_KEYS;
+	c->want_sub = c->want_assess = c->want_registry = c->want_repo = c->want_image = 1;
+	c->repo = NULL;
+	for (size_t i = 0; h && i < h->n; i++) {
+		const struct query_filter *f = &h->filters[i];
+		for (size_t p = 0; p < DD_ARRAY_LEN(tpaths); p++) {
+			const struct tpath *t = &tpaths[p];
+			if (!path_is(f, t->column, t->path, t->n))
+				continue;
+			if (t->field == F_TYPE) {
+				c->want_sub &= matches(f, T_SUB_TYPE);
+				c->want_assess &= matches(f, T_ASSESS_TYPE);
+				c->want_registry &= matches(f, T_REGISTRY_TYPE);
+				c->want_repo &= matches(f, T_REPO_TYPE);
+				c->want_image &= matches(f, T_IMAGE_TYPE);
+				break;
+			}
+			if (c->ntf == (int)DD_ARRAY_LEN(c->tf))
+				break;
+			c->tf[c->ntf++] = (struct tfilter){t->field, t->keys, f};
+			if (t->field == F_REPO && f->nvalues == 1 && !f->icase && !c->repo)
+				c->repo = f->values[0];
+			break;
+		}
+	}
+}
+
+/* ---- securityresources ---- */
+
+/* The tenant of subscription sub: a stable UUID-shaped name drawn from it (there is no
+ * directory tenant here). Arena string. */
+static const char *tenant_of(struct arena *a, const char *sub)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	const char *in = arena_printf(a, "drydock tenant\n%s", sub);
+	SHA256((const unsigned char *)in, strlen(in), h);
+	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
+			    h[13], h[14], h[15]);
+}
+
+static int in_scope(const struct tctx *c, const char *sub)
+{
+	if (!c->aq->nsubscriptions)
+		return 1;
+	for (size_t i = 0; i < c->aq->nsubscriptions; i++)
+		if (!strcasecmp(c->aq->subscriptions[i], sub))
+			return 1;
+	return 0;
+}
+
+static struct qval str(const char *s) { return qv_str(s ? s : "", s ? strlen(s) : 0); }
+
+/* One row of Resource Graph's columns for object o ({id, name, properties}) of type `type` in
+ * subscription sub; 0, or the engine's code that stops the scan. */
+static int emit_row(struct tctx *c, struct arena *a, const char *type, const char *sub, json_t *o)
+{
+	struct qval row[NCOLS];
+	for (int i = 0; i < NCOLS; i++)
+		row[i] = columns[i].type == QT_STRING ? str("") : qv_null();
+	row[C_ID] = str(json_string_value(json_object_get(o, "id")));
+	row[C_NAME] = str(json_string_value(json_object_get(o, "name")));
+	row[C_TYPE] = str(type);
+	row[C_TENANT] = str(tenant_of(a, sub));
+	row[C_RG] = str(c->rg_lower);
+	row[C_SUB] = str(sub);
+	row[C_PROPERTIES] = qv_dyn(json_object_get(o, "properties"));
+	return c->emit(c->q, row);
+}
+
+/* Whether a filter on a field of an image (repository, digest, subscription) rules out image
+ * (repo, digest) under every key left; keys narrows to those a filter restricts. */
+static int image_passes(struct tctx *c, const char *repo, const char *digest, unsigned *keys)
+{
+	*keys = c->keys;
+	for (int i = 0; i < c->ntf; i++) {
+		const struct tfilter *t = &c->tf[i];
+		const char *v = t->field == F_REPO ? repo : t->field == F_DIGEST ? digest : NULL;
+		if (t->field == F_SUB)
+			v = azure_subscription_of(c->a, &c->names, repo);
+		if (!v)
+			continue;
+		*keys &= t->keys;
+		if (!matches(t->f, v))
+			return 0;
+	}
+	return *keys != 0;
+}
+
+static int sub_want_image(void *ctx, const struct assessment_rec *rec)
+{
+	struct tctx *c = ctx;
+	unsigned keys;
+	if (!in_scope(c, azure_subscription_of(c->a, &c->names, rec->repo)) || !image_passes(c, rec->repo, rec->digest, &keys))
+		return 0;
+	/* a vulnerability id: only an image whose report names it somewhere */
+	for (int i = 0; i < c->ntf; i++) {
+		const struct tfilter *t = &c->tf[i];
+		if (t->field != F_VULN)
+			continue;
+		int any = 0;
+		for (size_t k = 0; k < t->f->nvalues && !any; k++)
+			any = t->f->icase ? strcasestr(rec->report, t->f->values[k]) != NULL
+					  : strstr(rec->report, t->f->values[k]) != NULL;
+		if (!any)
+			return 0;
+	}
+	return 1;
+}
+
+static const char *azure_severity_of(json_t *f)
+{
+	const char *s = json_string_value(json_object_get(f, "severity"));
+	if (s && (!strcmp(s, "CRITICAL") || !strcmp(s, "HIGH")))
+		return "High";
+	return s && !strcmp(s, "MEDIUM") ? "Medium" : "Low";
+}
+
+static int vuln_matches(const struct query_filter *q, json_t *f)
+{
+	if (matches(q, json_string_value(json_object_get(f, "id"))))
+		return 1;
+	json_t *al;
+	size_t i;
+	json_array_foreach(json_object_get(f, "aliases"), i, al) if (matches(q, json_string_value(al))) return 1;
+	return 0;
+}
+
+static int sub_want(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *f)
+{
+	struct tctx *c = ctx;
+	unsigned keys;
+	if (!image_passes(c, rec->repo, rec->digest, &keys) || !(keys & KEY(k)))
+		return 0;
+	for (int i = 0; i < c->ntf; i++) {
+		const struct tfilter *t = &c->tf[i];
+		if (!(t->keys & KEY(k)))
+			return 0;
+		switch (t->field) {
+		case F_SEVERITY:
+			if (!matches(t->f, azure_severity_of(f)))
+				return 0;
+			break;
+		case F_VULN:
+			if (!vuln_matches(t->f, f))
+				return 0;
+			break;
+		case F_PACKAGE:
+			if (!matches(t->f, json_string_value(json_object_get(f, "package"))))
+				return 0;
+			break;
+		case F_NAME:
+			if (!matches(t->f, azure_subassessment_name(c->a, rec->repo, rec->digest, f)))
+				return 0;
+			break;
+		default:
+			break;
+		}
+	}
+	return 1;
+}
+
+static int sub_emit(void *ctx, enum azure_key k, json_t *o)
+{
+	(void)k;
+	struct tctx *c = ctx;
+	struct arena a = {0};
+	const char *id = json_string_value(json_object_get(o, "id"));
+	/* the subscription, from the id: /subscriptions/S/... */
+	const char *s = id ? id + strlen("/subscriptions/") : "";
+	const char *sub = arena_strndup(&a, s, strcspn(s, "/"));
+	int rc = emit_row(c, &a, T_SUB_TYPE, sub, o);
+	json_decref(o);
+	arena_free(&a);
+	if (rc) {
+		c->rc = rc;
+		return rc;
+	}
+	return 0;
+}
+
+static int scan_securityresources(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
+{
+	struct tctx *c = ctx;
+	c->emit = emit;
+	c->q = q;
+	c->rc = 0;
+	read_hint(c, h);
+	int rc = 0;
+	if (c->want_assess) {
+		json_t *value = json_array(), *o;
+		size_t i;
+		rc = azure_assessments_append(c->api, c->a, c->aq->r, &c->names, c->rules, c->nrules, NULL, -1, value);
+		json_array_foreach(value, i, o)
+		{
+			const char *id = json_string_value(json_object_get(o, "id"));
+			const char *s = id && !strncmp(id, "/subscriptions/", 15) ? id + 15 : "";
+			const char *sub = arena_strndup(c->a, s, strcspn(s, "/"));
+			if (rc || !in_scope(c, sub))
+				continue;
+			rc = emit_row(c, c->a, T_ASSESS_TYPE, sub, o);
+		}
+		json_decref(value);
+		if (rc)
+			return rc;
+	}
+	if (!c->want_sub || !c->keys)
+		return 0;
+	int keys[AZURE_NKEYS], nkeys = 0;
+	for (int k = 0; k < AZURE_NKEYS; k++)
+		keys[nkeys++] = k;
+	struct azure_walk w = {.names = &c->names, .rules = c->rules, .nrules = c->nrules, .keys = keys, .nkeys = nkeys,
+			       .repo = c->repo, .want_image = sub_want_image, .want = sub_want, .emit = sub_emit, .ctx = c};
+	rc = azure_walk(c->api, c->a, c->aq->r, &w);
+	return c->rc ? c->rc : rc;
+}
+
+/* ---- resources ---- */
+
+static json_t *counts_json(const char *counts)
+{
+	long long by[6], unfixed;
+	if (!counts || !counts_parse(counts, by, &unfixed))
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "critical", (json_int_t)by[0], "high", (json_int_t)by[1],
+			 "medium", (json_int_t)by[2], "low", (json_int_t)by[3], "negligible", (json_int_t)by[4],
+			 "unknown", (json_int_t)by[5], "unfixed", (json_int_t)unfixed);
+}
+
+static const char *iso(struct arena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+	gmtime_r(&tt, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strdup(a, buf);
+}
+
+static int emit_resource(struct tctx *c, struct arena *a, const char *type, const char *sub, const char *id,
+			 const char *name, json_t *props)
+{
+	json_t *o = json_pack("{s:s, s:s, s:o}", "id", id, "name", name, "properties", props);
+	int rc = emit_row(c, a, type, sub, o);
+	json_decref(o);
+	return rc;
+}
+
+/* Whether the filters on subscription, repository, digest and name let row (sub, repo, digest,
+ * name) through; repo and digest are NULL in rows without them. */
+static int resource_passes(struct tctx *c, const char *sub, const char *repo, const char *digest, const char *name)
+{
+	for (int i = 0; i < c->ntf; i++) {
+		const struct tfilter *t = &c->tf[i];
+		if ((t->field == F_REPO || t->field == F_DIGEST) && t->keys) /* a sub-assessment's path: null here */
+			return 0;
+		const char *v = t->field == F_REPO ? repo : t->field == F_DIGEST ? digest : t->field == F_NAME ? name
+							  : t->field == F_SUB ? sub : "";
+		if (t->field == F_SEVERITY || t->field == F_VULN || t->field == F_PACKAGE) /* paths these rows lack */
+			return 0;
+		if (t->field == F_NONE || t->field == F_TYPE)
+			continue;
+		if (!v || !matches(t->f, v))
+			return 0;
+	}
+	return 1;
+}
+
+static int scan_resources(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
+{
+	struct tctx *c = ctx;
+	c->emit = emit;
+	c->q = q;
+	read_hint(c, h);
+	struct meta *m = c->api->meta;
+	struct image_row *v;
+	size_t n;
+	int rc;
+	if ((rc = m->repos->images_list(m, c->a, c->repo, &v, &n)))
+		return rc;
+	const char *last_sub = NULL, *last_repo = NULL;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct image_row *x = &v[i];
+		struct arena a = {0};
+		const char *repo = x->rec.repo, *sub = azure_subscription_of(&a, &c->names, repo);
+		if ((c->aq->r && !access_visible(c->aq->r, repo)) || !in_scope(c, sub)) {
+			arena_free(&a);
+			continue;
+		}
+		const char *reg = azure_registry_id(&a, &c->names, sub);
+		/* a registry row before the first image of each subscription (images by repository:
+		 * a namespace's repositories are not always adjacent, so remember those given) */
+		if (c->want_registry && (!last_sub || strcmp(last_sub, sub)) && resource_passes(c, sub, NULL, NULL, c->names.registry)) {
+			int seen = 0;
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = !strcmp(azure_subscription_of(&a, &c->names, v[j].rec.repo), sub) &&
+				       (!c->aq->r || access_visible(c->aq->r, v[j].rec.repo));
+			if (!seen)
+				rc = emit_resource(c, &a, T_REGISTRY_TYPE, sub, reg, c->names.registry,
+						   json_pack("{s:s, s:s, s:s}", "loginServer", c->names.host, "provisioningState",
+							     "Succeeded", "resourceGroup", c->names.resource_group));
+		}
+		last_sub = arena_strdup(c->a, sub);
+		if (!rc && c->want_repo && (!last_repo || strcmp(last_repo, repo)) && resource_passes(c, sub, repo, NULL, repo)) {
+			size_t images = 0, tagged = 0;
+			for (size_t j = i; j < n && !strcmp(v[j].rec.repo, repo); j++) {
+				images++;
+				tagged += *v[j].tags != 0;
+			}
+			rc = emit_resource(c, &a, T_REPO_TYPE, sub, arena_printf(&a, "%s/repositories/%s", reg, repo), repo,
+					   json_pack("{s:s, s:s, s:I, s:I}", "repositoryName", repo, "registryHost",
+						     c->names.host, "imageCount", (json_int_t)images, "taggedImageCount",
+						     (json_int_t)tagged));
+		}
+		last_repo = repo;
+		const char *name = arena_printf(&a, "%s@%s", repo, x->rec.digest);
+		if (!rc && c->want_image && resource_passes(c, sub, repo, x->rec.digest, name)) {
+			json_t *tags = json_array();
+			for (const char *t = x->tags; *t;) {
+				size_t l = strcspn(t, "\n");
+				json_array_append_new(tags, json_stringn(t, l));
+				t += l + (t[l] == '\n');
+			}
+			const char *status = x->status ? x->status : "Queued";
+			json_t *p = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:s, s:s, s:o}", "repositoryName", repo, "registryHost",
+					      c->names.host, "digest", x->rec.digest, "tags", tags, "mediaType",
+					      x->rec.media_type, "size", (json_int_t)x->rec.size, "pushedAt",
+					      iso(&a, x->rec.created), "status", status, "counts", counts_json(x->counts));
+			if (*x->rec.artifact_type)
+				json_object_set_new(p, "artifactType", json_string(x->rec.artifact_type));
+			if (*x->rec.subject)
+				json_object_set_new(p, "subject", json_string(x->rec.subject));
+			if (x->scanned_at)
+				json_object_set_new(p, "scannedAt", json_string(iso(&a, x->scanned_at)));
+			rc = emit_resource(c, &a, T_IMAGE_TYPE, sub,
+					   arena_printf(&a, "%s/repositories/%s/images/%s", reg, repo, x->rec.digest), name, p);
+		}
+		arena_free(&a);
+	}
+	return rc;
+}
+
+int assess_query_run(struct assess_api *api, const struct assess_query *aq, const char *text, size_t len,
+		     struct query_result *out, struct query_error *err)
+{
+	struct arena a = {0};
+	struct tctx c = {.api = api, .aq = aq, .a = &a};
+	azure_names_of(api, &a, aq->r, &c.names);
+	char *rg = arena_strdup(&a, c.names.resource_group);
+	for (char *p = rg; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	c.rg_lower = rg;
+	rules_load(api->meta, &a, &c.rules, &c.nrules);
+	struct tctx c2 = c; /* each table its own scan state */
+	const struct query_table tables[] = {
+		{.name = "securityresources", .columns = columns, .ncolumns = NCOLS, .scan = scan_securityresources, .ctx = &c,
+		 .any_case = 1},
+		{.name = "resources", .columns = columns, .ncolumns = NCOLS, .scan = scan_resources, .ctx = &c2,
+		 .any_case = 1},
+	};
+	struct query_tables ts = {tables, DD_ARRAY_LEN(tables)};
+	int rc = query_run(text, len, &ts, aq->limits, out, err);
+	arena_free(&a);
+	return rc;
+}
+
+int assess_query_page_json(const struct query_result *r, size_t skip, size_t top, int objects, struct buf *out)
+{
+	int rc = buf_puts(out, objects ? "[" : "{\"columns\":[");
+	for (size_t c = 0; !objects && c < r->ncolumns && !rc; c++)
+		rc = buf_printf(out, "%s{\"name\":", c ? "," : "") || buf_json_str(out, r->columns[c].name) ||
+		     buf_printf(out, ",\"type\":\"%s\"}", query_type_name(r->columns[c].type));
+	if (!objects && !rc)
+		rc = buf_puts(out, "],\"rows\":[");
+	size_t end = skip < r->nrows ? (top < r->nrows - skip ? skip + top : r->nrows) : skip;
+	for (size_t i = skip; i < end && !rc; i++) {
+		rc = buf_puts(out, i > skip ? (objects ? ",{" : ",[") : (objects ? "{" : "["));
+		for (size_t c = 0; c < r->ncolumns && !rc; c++) {
+			if (c)
+				rc = buf_puts(out, ",");
+			if (objects && !rc)
+				rc = buf_json_str(out, r->columns[c].name) || buf_puts(out, ":");
+			if (!rc)
+				rc = query_value_json(&r->rows[i][c], out);
+		}
+		if (!rc)
+			rc = buf_puts(out, objects ? "}" : "]");
+	}
+	if (!rc)
+		rc = buf_puts(out, objects ? "]" : "]}");
+	return rc;
+}
