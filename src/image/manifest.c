@@ -153,11 +153,13 @@ static int parse_root(struct arena *a, json_t *root, const char *ct, struct mani
 			if (!json_is_string(v))
 				return arena_fail(a, why, DD_E_MANIFEST_INVALID, "annotation '%s' is not a string", k);
 		}
-		char *text = json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!text)
+		/* written into the arena: jansson's own allocation may be a scan worker's bump region
+		 * (common/jsonmem.h), which free() must never see */
+		size_t n = json_dumpb(ann, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+		char *text = arena_alloc(a, n + 1);
+		if (n && json_dumpb(ann, text, n, JSON_COMPACT | JSON_SORT_KEYS) != n)
 			return DD_E_NOMEM;
-		out->annotations = arena_strdup(a, text);
-		free(text);
+		out->annotations = text;
 	}
 
 	if (out->is_index) {

@@ -31,8 +31,9 @@ def server_with_db(tmp_path, db, *extra):
     return Server(str(data), extra_args=list(extra)).start()
 
 
-def push_layers(url, repo, tag, files, config=None, config_type=OCI_CONFIG):
-    """An image of one gzip layer holding `files` {path: bytes} (none: no layer at all)."""
+def push_layers(url, repo, tag, files, config=None, config_type=OCI_CONFIG, annotations=None):
+    """An image of one gzip layer holding `files` {path: bytes} (none: no layer at all), with the
+    manifest's `annotations` when given."""
     s = requests.Session()
     cfg = json.dumps(config or {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}).encode()
     layers = []
@@ -46,9 +47,12 @@ def push_layers(url, repo, tag, files, config=None, config_type=OCI_CONFIG):
         blob = gzip.compress(buf.getvalue(), mtime=0)  # the same files make the same blob
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                        "digest": push_blob(s, url, repo, blob), "size": len(blob)})
-    m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                    "config": {"mediaType": config_type, "digest": push_blob(s, url, repo, cfg), "size": len(cfg)},
-                    "layers": layers}).encode()
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+           "config": {"mediaType": config_type, "digest": push_blob(s, url, repo, cfg), "size": len(cfg)},
+           "layers": layers}
+    if annotations is not None:
+        doc["annotations"] = annotations
+    m = json.dumps(doc).encode()
     r = s.put(f"{url}/v2/{repo}/manifests/{tag}", data=m, headers={"Content-Type": OCI_MANIFEST})
     assert r.status_code == 201, r.text
     return sha256(m)
@@ -216,6 +220,22 @@ def test_layers_read_while_uploading(full_db, images, tmp_path):
         streamed = int(next(l.split()[1] for l in metrics.splitlines()
                             if l.startswith("drydock_layers_streamed_total")))
         assert streamed >= 3, streamed  # debian-big's three new layers (its base layer is debian-min's)
+    finally:
+        srv.stop()
+
+
+def test_annotated_manifests_are_assessed(full_db, tmp_path):
+    """A manifest with annotations (as buildah and docker buildx write them) is assessed like any
+    other: its annotations were once freed with the wrong allocator inside the scan workers,
+    which aborted the server."""
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        osr = b'ID=debian\nVERSION_ID="12"\n'
+        for i in range(3):
+            push_layers(srv.url, "t/annotated", f"v{i}", {"etc/os-release": osr},
+                        annotations={"org.opencontainers.image.created": "2026-12-06T00:00:00Z", "n": str(i)})
+            assert wait(srv.url, "t/annotated", f"v{i}")["status"] == "Healthy"
+        assert requests.get(f"{srv.url}/healthz").status_code == 200
     finally:
         srv.stop()
 
