@@ -23,7 +23,7 @@
 #include <openssl/sha.h>
 
 #define AZURE_PAGE 1000 /* sub-assessments per page; nextLink for the rest */
-#define AZURE_MAX_TAGS 1000 /* tags of a repository looked through for an image's own */
+#define AZURE_MAX_TAGS 1000 /* tags of an image listed in its artifactDetails */
 #define AZURE_SUB_API "2019-01-01-preview" /* the one version of the sub-assessments API */
 
 /* What each key says of itself (its assessment metadata). The names and descriptions are the
@@ -281,32 +281,56 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum azure_key k,
 			    const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f)
 {
+	return azure_subassessment_parts(a, n, k, rec, img, eco, f, AZP_ALL);
+}
+
+json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, enum azure_key k,
+				  const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f,
+				  unsigned parts)
+{
 	const char *id = str_of(f, "id"), *pkg = str_of(f, "package");
-	const char *name = azure_subassessment_name(a, rec->repo, rec->digest, f);
-	const char *desc = json_string_value(json_object_get(f, "description"));
-	const char *summary = json_string_value(json_object_get(f, "summary"));
-	const char *remediation = json_string_value(json_object_get(f, "remediation"));
-	json_t *props = json_pack("{s:s, s:o, s:s, s:s, s:s, s:{s:s, s:s}}", "id", id, "status", sub_status(f),
-				  "remediation", remediation ? remediation : "", "description", desc && *desc ? desc : id,
-				  "timeGenerated", iso_time(a, rec->scanned_at), "resourceDetails", "source", "Azure", "id",
-				  arena_printf(a, "/repositories/%s/images/%s", rec->repo, rec->digest));
-	if (k == AZURE_KEY_QUALYS) {
-		json_object_set_new(props, "displayName",
-				    json_string(summary && *summary ? summary : arena_printf(a, "%s in %s", id, pkg)));
-		json_object_set_new(props, "impact",
-				    json_string(arena_printf(a, "%s %s (%s) in this image is affected", pkg,
-							     str_of(f, "package_version"), str_of(f, "severity"))));
-		json_object_set_new(props, "category", json_string("OS package"));
-		json_object_set_new(props, "additionalData", additional_qualys(a, n, rec, f));
-	} else {
-		json_object_set_new(props, "displayName", json_string(id));
-		json_object_set_new(props, "additionalData", additional_mdvm(a, n, rec, img, eco, f));
+	json_t *o = json_pack("{s:s}", "type", "Microsoft.Security/assessments/subAssessments");
+	if (parts & AZP_ENVELOPE) {
+		const char *name = azure_subassessment_name(a, rec->repo, rec->digest, f);
+		const char *sub = azure_subscription_of(a, n, rec->repo);
+		json_object_set_new(o, "id", json_string(arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s/subAssessments/%s",
+									azure_registry_id(a, n, sub), keys[k].name, name)));
+		json_object_set_new(o, "name", json_string(name));
 	}
-	const char *sub = azure_subscription_of(a, n, rec->repo);
-	return json_pack("{s:s, s:s, s:s, s:o}", "type", "Microsoft.Security/assessments/subAssessments", "id",
-			 arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s/subAssessments/%s",
-				      azure_registry_id(a, n, sub), keys[k].name, name),
-			 "name", name, "properties", props);
+	if (!(parts & ~AZP_ENVELOPE))
+		return o;
+	json_t *props = json_object();
+	if (parts & AZP_ID)
+		json_object_set_new(props, "id", json_string(id));
+	if (parts & AZP_STATUS)
+		json_object_set_new(props, "status", sub_status(f));
+	if (parts & AZP_TEXTS) {
+		const char *desc = json_string_value(json_object_get(f, "description"));
+		const char *summary = json_string_value(json_object_get(f, "summary"));
+		const char *remediation = json_string_value(json_object_get(f, "remediation"));
+		json_object_set_new(props, "remediation", json_string(remediation ? remediation : ""));
+		json_object_set_new(props, "description", json_string(desc && *desc ? desc : id));
+		if (k == AZURE_KEY_QUALYS) {
+			json_object_set_new(props, "displayName",
+					    json_string(summary && *summary ? summary : arena_printf(a, "%s in %s", id, pkg)));
+			json_object_set_new(props, "impact",
+					    json_string(arena_printf(a, "%s %s (%s) in this image is affected", pkg,
+								     str_of(f, "package_version"), str_of(f, "severity"))));
+			json_object_set_new(props, "category", json_string("OS package"));
+		} else
+			json_object_set_new(props, "displayName", json_string(id));
+	}
+	if (parts & AZP_TIME)
+		json_object_set_new(props, "timeGenerated", json_string(iso_time(a, rec->scanned_at)));
+	if (parts & AZP_RESOURCE)
+		json_object_set_new(props, "resourceDetails",
+				    json_pack("{s:s, s:s}", "source", "Azure", "id",
+					      arena_printf(a, "/repositories/%s/images/%s", rec->repo, rec->digest)));
+	if (parts & AZP_ADDITIONAL)
+		json_object_set_new(props, "additionalData", k == AZURE_KEY_QUALYS ? additional_qualys(a, n, rec, f)
+										 : additional_mdvm(a, n, rec, img, eco, f));
+	json_object_set_new(o, "properties", props);
+	return o;
 }
 
 /* ---- the REST paths ---- */
@@ -528,87 +552,86 @@ static int visible_namespaces(struct assess_api *api, struct arena *a, struct ht
 	return 0;
 }
 
-/* The tags of image (repo, digest), among the first AZURE_MAX_TAGS of repo, into img. */
+/* The tags of image (repo, digest), the first AZURE_MAX_TAGS, into img. */
 static void image_tags(struct meta *m, struct arena *a, const char *repo, const char *digest, struct azure_image *img)
 {
-	const char **tags;
-	size_t n;
 	int more;
-	if (m->repos->tags_list(m, a, repo, "", AZURE_MAX_TAGS, &tags, &n, &more))
-		return;
-	const char **mine = arena_alloc(a, (n + 1) * sizeof(*mine));
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct manifest_rec mr;
-		if (!m->repos->manifest_get(m, a, repo, tags[i], 0, 0, &mr) && !strcmp(mr.digest, digest))
-			mine[k++] = tags[i];
+	img->tags = NULL;
+	img->ntags = 0;
+	if (m->repos->tags_of(m, a, repo, digest, AZURE_MAX_TAGS, (const char ***)&img->tags, &img->ntags, &more))
+		img->ntags = 0;
+}
+
+/* A walk under way: azure_walk's state for each image the store gives. */
+struct walking {
+	struct assess_api *api;
+	struct http_req *r;
+	const struct azure_walk *w;
+	const struct vulndb *db;
+	unsigned parts;
+	int stop;
+};
+
+static int walk_image(void *ctx, const struct assessment_rec *full)
+{
+	struct walking *g = ctx;
+	const struct azure_walk *w = g->w;
+	struct meta *m = g->api->meta;
+	size_t nl = strcspn(full->repo, "/");
+	if ((w->ns && (strlen(w->ns) != nl || strncmp(w->ns, full->repo, nl))) || (g->r && !access_visible(g->r, full->repo)) ||
+	    !*full->report || (w->want_image && !w->want_image(w->ctx, full)))
+		return 0;
+	struct arena ia = {0}; /* the image's: released before the next */
+	json_t *rep = json_loads(full->report, 0, NULL), *f;
+	const char *eco = arena_strdup(&ia, str_of(rep, "ecosystem"));
+	rules_apply(w->rules, w->nrules, full->repo, rep, full->status); /* marks the suppressed findings */
+	struct azure_image img = {0};
+	int have_img = 0, rc = 0;
+	size_t k;
+	json_array_foreach(json_object_get(rep, "findings"), k, f)
+	{
+		int hydrated = 0;
+		for (int j = 0; j < w->nkeys && !g->stop; j++) {
+			int want = w->want ? w->want(w->ctx, w->keys[j], full, f) : 1;
+			if (want < 0)
+				g->stop = 1;
+			if (want <= 0)
+				continue;
+			if (!hydrated && (g->parts & (AZP_TEXTS | AZP_ADDITIONAL)))
+				report_hydrate(g->db, eco, f); /* texts only for the findings built */
+			hydrated = 1;
+			if (w->keys[j] == AZURE_KEY_MDVM && !have_img && (g->parts & AZP_ADDITIONAL)) {
+				struct manifest_rec mr;
+				if (!m->repos->manifest_get(m, &ia, full->repo, full->digest, 1, 0, &mr)) {
+					img.media_type = mr.media_type;
+					img.pushed = mr.created;
+				}
+				image_tags(m, &ia, full->repo, full->digest, &img);
+				have_img = 1;
+			}
+			json_t *o = azure_subassessment_parts(&ia, w->names, w->keys[j], full, &img, eco, f, g->parts);
+			if ((rc = w->emit(w->ctx, w->keys[j], full, o)))
+				g->stop = 1;
+			if (rc == AZURE_WALK_STOP)
+				rc = 0;
+		}
+		if (g->stop)
+			break;
 	}
-	img->tags = mine;
-	img->ntags = k;
+	json_decref(rep);
+	arena_free(&ia);
+	return rc ? rc : g->stop ? AZURE_WALK_STOP : 0;
 }
 
 int azure_walk(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_walk *w)
 {
-	struct meta *m = api->meta;
-	struct assessment_rec *v = NULL;
-	size_t nv = 0;
-	int rc;
-	if ((rc = m->scans->assessments_list(m, a, w->repo, &v, &nv)))
-		return rc;
+	(void)a;
 	void *tok = NULL; /* the database that fills the texts of the sub-assessments built */
-	const struct vulndb *db = api->db ? api->db : scanner_db_acquire(api->scanner, &tok);
-	int stop = 0;
-	for (size_t i = 0; i < nv && !stop; i++) {
-		size_t nl = strcspn(v[i].repo, "/");
-		if ((w->ns && (strlen(w->ns) != nl || strncmp(w->ns, v[i].repo, nl))) || (r && !access_visible(r, v[i].repo)))
-			continue;
-		struct arena ia = {0}; /* the image's: released before the next */
-		struct assessment_rec full;
-		if (m->scans->assessment_get(m, &ia, v[i].repo, v[i].digest, &full) || !*full.report ||
-		    (w->want_image && !w->want_image(w->ctx, &full))) {
-			arena_free(&ia);
-			continue;
-		}
-		json_t *rep = json_loads(full.report, 0, NULL), *f;
-		const char *eco = arena_strdup(&ia, str_of(rep, "ecosystem"));
-		rules_apply(w->rules, w->nrules, full.repo, rep, full.status); /* marks the suppressed findings */
-		struct azure_image img = {0};
-		int have_img = 0;
-		size_t k;
-		json_array_foreach(json_object_get(rep, "findings"), k, f)
-		{
-			int hydrated = 0;
-			for (int j = 0; j < w->nkeys && !stop; j++) {
-				int want = w->want ? w->want(w->ctx, w->keys[j], &full, f) : 1;
-				if (want < 0)
-					stop = 1;
-				if (want <= 0)
-					continue;
-				if (!hydrated)
-					report_hydrate(db, eco, f); /* texts only for the findings built */
-				hydrated = 1;
-				if (w->keys[j] == AZURE_KEY_MDVM && !have_img) {
-					struct manifest_rec mr;
-					if (!m->repos->manifest_get(m, &ia, full.repo, full.digest, 1, 0, &mr)) {
-						img.media_type = mr.media_type;
-						img.pushed = mr.created;
-					}
-					image_tags(m, &ia, full.repo, full.digest, &img);
-					have_img = 1;
-				}
-				if ((rc = w->emit(w->ctx, w->keys[j], azure_subassessment(&ia, w->names, w->keys[j], &full, &img, eco, f))))
-					stop = 1;
-				if (rc == AZURE_WALK_STOP)
-					rc = 0;
-			}
-			if (stop)
-				break;
-		}
-		json_decref(rep);
-		arena_free(&ia);
-	}
+	struct walking g = {.api = api, .r = r, .w = w, .parts = w->parts ? w->parts : AZP_ALL};
+	g.db = api->db ? api->db : scanner_db_acquire(api->scanner, &tok);
+	int rc = api->meta->scans->assessments_each(api->meta, w->repo, walk_image, &g);
 	scanner_db_release(api->scanner, tok);
-	return rc;
+	return rc == AZURE_WALK_STOP ? 0 : rc;
 }
 
 /* What the REST listing collects: one sub-assessment by name, or a page. */
@@ -636,9 +659,10 @@ static int rest_want(void *ctx, enum azure_key k, const struct assessment_rec *r
 	return 1;
 }
 
-static int rest_emit(void *ctx, enum azure_key k, json_t *o)
+static int rest_emit(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *o)
 {
 	(void)k;
+	(void)rec;
 	struct rest_walk *w = ctx;
 	if (!w->name) {
 		json_array_append_new(w->value, o);

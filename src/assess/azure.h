@@ -66,12 +66,30 @@ struct azure_image {
 	size_t ntags;
 };
 
+/* The parts of a sub-assessment a caller wants built (azure_subassessment, azure_walk): the id
+ * and name around it, and each member of its properties. */
+enum azure_part {
+	AZP_ENVELOPE = 1 << 0,   /* id, name */
+	AZP_ID = 1 << 1,         /* properties.id */
+	AZP_STATUS = 1 << 2,     /* properties.status */
+	AZP_TEXTS = 1 << 3,      /* properties.displayName, description, remediation, impact, category */
+	AZP_TIME = 1 << 4,       /* properties.timeGenerated */
+	AZP_RESOURCE = 1 << 5,   /* properties.resourceDetails */
+	AZP_ADDITIONAL = 1 << 6, /* properties.additionalData */
+	AZP_ALL = (1 << 7) - 1,
+};
+
 /* The sub-assessment of key k for one finding f (a report finding with its texts; "suppressed"
  * set by the rules when one applies) of the stored assessment rec, whose report names the
  * ecosystem eco ("Debian:12", may be NULL). Its name is azure_subassessment_name. Borrows
  * everything; returns a new reference; strings from arena a. */
 json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum azure_key k,
 			    const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f);
+/* The same with only `parts` (enum azure_part) built: type is always there, properties when any
+ * of its members is asked for. */
+json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, enum azure_key k,
+				  const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f,
+				  unsigned parts);
 /* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
 
@@ -102,9 +120,10 @@ struct azure_walk {
 	/* A finding (texts not filled yet) under key k: 1 builds its sub-assessment, 0 skips it,
 	 * -1 ends the walk. NULL: all. */
 	int (*want)(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *f);
-	/* A sub-assessment built (the reference is the callee's): 0 goes on, AZURE_WALK_STOP ends the
-	 * walk, another code ends it and is returned. */
-	int (*emit)(void *ctx, enum azure_key k, json_t *sub);
+	/* A sub-assessment built (the reference is the callee's) from image rec: 0 goes on,
+	 * AZURE_WALK_STOP ends the walk, another code ends it and is returned. */
+	int (*emit)(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *sub);
+	unsigned parts; /* what to build of each (enum azure_part); 0: everything */
 	void *ctx;
 };
 int azure_walk(struct assess_api *api, struct arena *a, struct http_req *r, const struct azure_walk *w);

@@ -59,6 +59,8 @@ struct tctx {
 	unsigned keys;        /* the keys whose sub-assessments may pass */
 	int want_sub, want_assess, want_registry, want_repo, want_image;
 	const char *repo;     /* one repository, when a filter names exactly one */
+	const struct query_use *use; /* what the query reads of each column, NULL: everything */
+	unsigned parts;       /* of a sub-assessment, what the query reads (enum azure_part) */
 	int rc;               /* the engine's code that stopped the scan */
 };
 
@@ -120,6 +122,26 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 	c->keys = ALL_KEYS;
 	c->want_sub = c->want_assess = c->want_registry = c->want_repo = c->want_image = 1;
 	c->repo = NULL;
+	c->use = h ? h->use : NULL;
+	c->parts = AZP_ALL;
+	if (c->use) {
+		static const struct {
+			const char *member;
+			unsigned part;
+		} members[] = {
+			{"id", AZP_ID},		{"status", AZP_STATUS},	   {"displayName", AZP_TEXTS}, {"description", AZP_TEXTS},
+			{"remediation", AZP_TEXTS}, {"impact", AZP_TEXTS},	   {"category", AZP_TEXTS},
+			{"timeGenerated", AZP_TIME}, {"resourceDetails", AZP_RESOURCE}, {"additionalData", AZP_ADDITIONAL},
+		};
+		const struct query_use *p = &c->use[C_PROPERTIES];
+		c->parts = c->use[C_ID].read || c->use[C_NAME].read ? AZP_ENVELOPE : 0;
+		if (p->read && p->whole)
+			c->parts = AZP_ALL;
+		for (size_t i = 0; p->read && !p->whole && i < p->nmembers; i++)
+			for (size_t k = 0; k < DD_ARRAY_LEN(members); k++)
+				if (!strcmp(p->members[i], members[k].member))
+					c->parts |= members[k].part;
+	}
 	for (size_t i = 0; h && i < h->n; i++) {
 		const struct query_filter *f = &h->filters[i];
 		for (size_t p = 0; p < DD_ARRAY_LEN(tpaths); p++) {
@@ -147,15 +169,31 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 /* ---- securityresources ---- */
 
 /* The tenant of subscription sub: a stable UUID-shaped name drawn from it (there is no
- * directory tenant here). Arena string. */
-static const char *tenant_of(struct arena *a, const char *sub)
+ * directory tenant here), into out. */
+static const char *tenant_of(char out[37], const char *sub)
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	const char *in = arena_printf(a, "drydock tenant\n%s", sub);
-	SHA256((const unsigned char *)in, strlen(in), h);
-	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
-			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
-			    h[13], h[14], h[15]);
+	char in[600];
+	int n = snprintf(in, sizeof(in), "drydock tenant\n%s", sub);
+	SHA256((const unsigned char *)in, n < (int)sizeof(in) ? (size_t)n : sizeof(in) - 1, h);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3],
+		 h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12], h[13], h[14],
+		 h[15]);
+	return out;
+}
+
+/* The subscription of repository repo (azure_subscription_of) without an allocation: the
+ * configured one, or the namespace copied into buf (cap bytes); NULL when it does not fit. */
+static const char *sub_of(const struct tctx *c, const char *repo, char *buf, size_t cap)
+{
+	if (*c->names.subscription)
+		return c->names.subscription;
+	size_t n = strcspn(repo, "/");
+	if (n >= cap)
+		return NULL;
+	memcpy(buf, repo, n);
+	buf[n] = 0;
+	return buf;
 }
 
 static int in_scope(const struct tctx *c, const char *sub)
@@ -172,15 +210,17 @@ static struct qval str(const char *s) { return qv_str(s ? s : "", s ? strlen(s) 
 
 /* One row of Resource Graph's columns for object o ({id, name, properties}) of type `type` in
  * subscription sub; 0, or the engine's code that stops the scan. */
-static int emit_row(struct tctx *c, struct arena *a, const char *type, const char *sub, json_t *o)
+static int emit_row(struct tctx *c, const char *type, const char *sub, json_t *o)
 {
+	char tenant[37];
 	struct qval row[NCOLS];
 	for (int i = 0; i < NCOLS; i++)
 		row[i] = columns[i].type == QT_STRING ? str("") : qv_null();
 	row[C_ID] = str(json_string_value(json_object_get(o, "id")));
 	row[C_NAME] = str(json_string_value(json_object_get(o, "name")));
 	row[C_TYPE] = str(type);
-	row[C_TENANT] = str(tenant_of(a, sub));
+	if (!c->use || c->use[C_TENANT].read)
+		row[C_TENANT] = str(tenant_of(tenant, sub));
 	row[C_RG] = str(c->rg_lower);
 	row[C_SUB] = str(sub);
 	row[C_PROPERTIES] = qv_dyn(json_object_get(o, "properties"));
@@ -195,7 +235,8 @@ static int image_passes(struct tctx *c, const char *repo, const char *digest, un
 	for (int i = 0; i < c->ntf; i++) {
 		const struct tfilter *t = &c->tf[i];
 		const char *v = t->field == F_REPO ? repo : t->field == F_DIGEST ? digest : NULL;
-		if (t->field == F_SUB)
+		char buf[512];
+		if (t->field == F_SUB && !(v = sub_of(c, repo, buf, sizeof(buf))))
 			v = azure_subscription_of(c->a, &c->names, repo);
 		if (!v)
 			continue;
@@ -210,7 +251,10 @@ static int sub_want_image(void *ctx, const struct assessment_rec *rec)
 {
 	struct tctx *c = ctx;
 	unsigned keys;
-	if (!in_scope(c, azure_subscription_of(c->a, &c->names, rec->repo)) || !image_passes(c, rec->repo, rec->digest, &keys))
+	char buf[512];
+	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
+	if (!in_scope(c, sub ? sub : azure_subscription_of(c->a, &c->names, rec->repo)) ||
+	    !image_passes(c, rec->repo, rec->digest, &keys))
 		return 0;
 	/* a vulnerability id: only an image whose report names it somewhere */
 	for (int i = 0; i < c->ntf; i++) {
@@ -279,18 +323,14 @@ static int sub_want(void *ctx, enum azure_key k, const struct assessment_rec *re
 	return 1;
 }
 
-static int sub_emit(void *ctx, enum azure_key k, json_t *o)
+static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *o)
 {
 	(void)k;
 	struct tctx *c = ctx;
-	struct arena a = {0};
-	const char *id = json_string_value(json_object_get(o, "id"));
-	/* the subscription, from the id: /subscriptions/S/... */
-	const char *s = id ? id + strlen("/subscriptions/") : "";
-	const char *sub = arena_strndup(&a, s, strcspn(s, "/"));
-	int rc = emit_row(c, &a, T_SUB_TYPE, sub, o);
+	char buf[512];
+	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
+	int rc = emit_row(c, T_SUB_TYPE, sub ? sub : azure_subscription_of(c->a, &c->names, rec->repo), o);
 	json_decref(o);
-	arena_free(&a);
 	if (rc) {
 		c->rc = rc;
 		return rc;
@@ -317,7 +357,7 @@ static int scan_securityresources(void *ctx, const struct query_hint *h, query_e
 			const char *sub = arena_strndup(c->a, s, strcspn(s, "/"));
 			if (rc || !in_scope(c, sub))
 				continue;
-			rc = emit_row(c, c->a, T_ASSESS_TYPE, sub, o);
+			rc = emit_row(c, T_ASSESS_TYPE, sub, o);
 		}
 		json_decref(value);
 		if (rc)
@@ -329,7 +369,8 @@ static int scan_securityresources(void *ctx, const struct query_hint *h, query_e
 	for (int k = 0; k < AZURE_NKEYS; k++)
 		keys[nkeys++] = k;
 	struct azure_walk w = {.names = &c->names, .rules = c->rules, .nrules = c->nrules, .keys = keys, .nkeys = nkeys,
-			       .repo = c->repo, .want_image = sub_want_image, .want = sub_want, .emit = sub_emit, .ctx = c};
+			       .repo = c->repo, .want_image = sub_want_image, .want = sub_want, .emit = sub_emit, .ctx = c,
+			       .parts = c->parts ? c->parts : AZP_STATUS /* something; nothing reads it */};
 	rc = azure_walk(c->api, c->a, c->aq->r, &w);
 	return c->rc ? c->rc : rc;
 }
@@ -360,7 +401,8 @@ static int emit_resource(struct tctx *c, struct arena *a, const char *type, cons
 			 const char *name, json_t *props)
 {
 	json_t *o = json_pack("{s:s, s:s, s:o}", "id", id, "name", name, "properties", props);
-	int rc = emit_row(c, a, type, sub, o);
+	(void)a;
+	int rc = emit_row(c, type, sub, o);
 	json_decref(o);
 	return rc;
 }

@@ -177,6 +177,11 @@ struct qsrc {
 	struct rowset *rs;
 };
 
+struct summ;
+static struct summ *summ_begin(struct qctx *q, struct op *o, struct rowset *in);
+static void summ_add(struct qctx *q, struct summ *sm, struct qval *row, int transient);
+static struct rowset *summ_end(struct qctx *q, struct summ *sm);
+
 struct scan_state {
 	struct qctx *q;
 	struct rowset *rs;
@@ -184,6 +189,9 @@ struct scan_state {
 	struct op **wheres; /* the leading where operators, applied before a row is kept */
 	int nwheres;
 	int failed; /* a failure raised while a row was kept: raised again after the scan */
+	struct summ *summ; /* a summarize after the wheres: fed the rows as they arrive */
+	int counting;      /* a count after the wheres */
+	int64_t count;
 };
 
 static struct qval copy_value(struct qctx *q, struct qval v)
@@ -203,6 +211,14 @@ static int emit_row(struct scan_state *st, const struct qval *row)
 		q->op_pos = st->wheres[w]->pos;
 		if (!qv_truthy(eval_expr(q, st->wheres[w]->e, (struct qval *)row)))
 			return 0;
+	}
+	if (st->summ) {
+		summ_add(q, st->summ, (struct qval *)row, 1);
+		return 0;
+	}
+	if (st->counting) {
+		st->count++;
+		return 0;
 	}
 	if (st->rs->n >= q->lim.max_rows)
 		return DD_E_TOO_LARGE;
@@ -300,6 +316,165 @@ static void filters_of(struct qctx *q, const struct expr *e, struct query_filter
 	(*v)[(*n)++] = f;
 }
 
+/* ---- what a query reads of the tables' columns ---- */
+
+/* Column names read anywhere in the query, by name (any table, any let: an over-approximation),
+ * and whether every column is read whole (a table's rows reach the output unprojected, a `*`). */
+struct uname {
+	struct uname *next;
+	const char *name;
+	int whole;
+	const char **members;
+	size_t n, cap;
+};
+struct usage {
+	struct uname *names;
+	int all;
+};
+
+static struct uname *uname_of(struct qctx *q, struct usage *u, const char *name)
+{
+	for (struct uname *x = u->names; x; x = x->next)
+		if (!strcmp(x->name, name))
+			return x;
+	struct uname *x = q_alloc(q, sizeof(*x));
+	x->name = name;
+	x->next = u->names;
+	u->names = x;
+	return x;
+}
+
+static void use_member(struct qctx *q, struct usage *u, const char *col, const char *member)
+{
+	struct uname *x = uname_of(q, u, col);
+	if (!member) {
+		x->whole = 1;
+		return;
+	}
+	for (size_t i = 0; i < x->n; i++)
+		if (!strcmp(x->members[i], member))
+			return;
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? 2 * x->cap : 8;
+		const char **nv = q_alloc(q, sizeof(*nv) * nc);
+		if (x->n)
+			memcpy(nv, x->members, sizeof(*nv) * x->n);
+		x->members = nv;
+		x->cap = nc;
+	}
+	x->members[x->n++] = member;
+}
+
+static void use_expr(struct qctx *q, struct usage *u, const struct expr *e)
+{
+	if (!e)
+		return;
+	if (e->kind == E_MEMBER || e->kind == E_INDEX) {
+		/* col.a.b, col["a"][0]: the first member of the path below the column */
+		const struct expr *x = e, *first = NULL;
+		int constant = 1;
+		for (; x->kind == E_MEMBER || x->kind == E_INDEX; x = x->a) {
+			if (x->kind == E_INDEX) {
+				use_expr(q, u, x->b);
+				constant &= x->b->kind == E_LIT && x->b->lit.type == QT_STRING;
+			}
+			first = x;
+		}
+		if (x->kind == E_COL) {
+			const char *m = first->kind == E_MEMBER ? first->name : constant && first->b->kind == E_LIT &&
+								     first->b->lit.type == QT_STRING ? first->b->lit.u.s : NULL;
+			use_member(q, u, x->name, constant ? m : NULL);
+		} else
+			use_expr(q, u, x);
+		return;
+	}
+	switch (e->kind) {
+	case E_COL:
+		use_member(q, u, e->name, NULL);
+		return;
+	case E_STAR:
+		u->all = 1;
+		return;
+	case E_CALL:
+		if (e->name && !strcasecmp(e->name, "pack_all"))
+			u->all = 1;
+		break;
+	default:
+		break;
+	}
+	use_expr(q, u, e->a);
+	use_expr(q, u, e->b);
+	use_expr(q, u, e->c);
+	for (int i = 0; i < e->nargs; i++)
+		use_expr(q, u, e->args[i]);
+}
+
+static int drops_columns(const struct op *o)
+{
+	return o->kind == O_PROJECT || o->kind == O_SUMMARIZE || o->kind == O_COUNT || (o->kind == O_DISTINCT && !o->star);
+}
+
+/* Every expression of tabular expression t; out: t's result reaches the output (or a caller
+ * that keeps every column), so a table read at its start is read whole unless an operator of t
+ * after it keeps only some columns. */
+static void use_tab(struct qctx *q, struct usage *u, const struct tab *t, int out)
+{
+	if (!t)
+		return;
+	int drop_after = 0; /* an operator after the one at hand drops columns */
+	for (const struct op *o = t->ops; o; o = o->next)
+		drop_after |= drops_columns(o);
+	if (t->source && out && !drop_after) {
+		int let = 0;
+		for (struct qlet *l = q->lets; l; l = l->next)
+			let |= !strcmp(l->name, t->source) && l->tab;
+		if (!let)
+			u->all = 1;
+	}
+	use_tab(q, u, t->sub, out && !drop_after);
+	for (int i = 0; i < t->dt_nvals; i++)
+		use_expr(q, u, t->dt_vals[i]);
+	for (const struct op *o = t->ops; o; o = o->next) {
+		int later = 0;
+		for (const struct op *x = o->next; x; x = x->next)
+			later |= drops_columns(x);
+		use_expr(q, u, o->e);
+		for (int i = 0; i < o->nitems; i++)
+			use_expr(q, u, o->items[i].e);
+		for (int i = 0; i < o->nby; i++)
+			use_expr(q, u, o->by[i].e);
+		for (int i = 0; i < o->nkeys; i++)
+			use_expr(q, u, o->keys[i].e);
+		for (int i = 0; i < o->non; i++) {
+			if (o->on[i].left)
+				use_member(q, u, o->on[i].left, NULL);
+			if (o->on[i].right)
+				use_member(q, u, o->on[i].right, NULL);
+		}
+		if (o->kind == O_DISTINCT && o->star)
+			u->all |= out && !later;
+		for (int i = 0; i < o->ntabs; i++)
+			use_tab(q, u, o->tabs[i], out && !later);
+	}
+}
+
+/* The use of each column of table t under usage u (arena array). */
+static const struct query_use *table_use(struct qctx *q, const struct usage *u, const struct query_table *t)
+{
+	struct query_use *v = q_alloc(q, sizeof(*v) * (t->ncolumns ? t->ncolumns : 1));
+	for (size_t c = 0; c < t->ncolumns; c++) {
+		v[c].read = v[c].whole = u->all;
+		for (const struct uname *x = u->names; x && !u->all; x = x->next)
+			if (!strcmp(x->name, t->columns[c].name)) {
+				v[c].read = 1;
+				v[c].whole = x->whole || t->columns[c].type != QT_DYNAMIC;
+				v[c].members = x->members;
+				v[c].nmembers = x->n;
+			}
+	}
+	return v;
+}
+
 /* Reads table `name`. A table pushed by a scan takes the `where` operators that lead *ops along:
  * they are applied as rows arrive (and given to the scan as a hint), and *ops moves past them;
  * such a read is not shared. Other reads are made once per query. */
@@ -313,7 +488,8 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 	}
 	if (!t)
 		q_fail(q, DD_E_USAGE, pos, "unknown table '%s'", name);
-	int fused = t->scan && ops && *ops && (*ops)->kind == O_WHERE;
+	int fused = t->scan && ops && *ops &&
+		    ((*ops)->kind == O_WHERE || (*ops)->kind == O_SUMMARIZE || (*ops)->kind == O_COUNT);
 	for (struct qsrc *s = q->sources; s && !fused; s = s->next)
 		if (s->table == t)
 			return s->rs;
@@ -323,7 +499,7 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 		rs->cols[c].type = t->columns[c].type;
 	}
 	if (t->scan) {
-		struct scan_state st = {q, rs, pos, NULL, 0, 0};
+		struct scan_state st = {q, rs, pos, NULL, 0, 0, NULL, 0, 0};
 		struct query_filter *fv = NULL;
 		size_t nf = 0, capf = 0;
 		for (struct op *o = ops ? *ops : NULL; o && o->kind == O_WHERE; o = o->next)
@@ -337,7 +513,17 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 				       query_type_name(o->e->type));
 			filters_of(q, o->e, &fv, &nf, &capf);
 		}
-		struct query_hint hint = {fv, nf};
+		struct op *after = ops ? *ops : NULL; /* the operator after the wheres: a summarize or a count is
+							   * fed the rows as they arrive, none kept */
+		if (after && after->kind == O_SUMMARIZE) {
+			q->op_pos = after->pos;
+			st.summ = summ_begin(q, after, rs);
+			*ops = after->next;
+		} else if (after && after->kind == O_COUNT) {
+			st.counting = 1;
+			*ops = after->next;
+		}
+		struct query_hint hint = {fv, nf, q->usage ? table_use(q, q->usage, t) : NULL};
 		int rc = t->scan(t->ctx, &hint, scan_emit, &st);
 		if (st.failed)
 			longjmp(q->jb, 1); /* q->code and the error as the failure wrote them */
@@ -346,6 +532,17 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 			q_check_rows(q, q->lim.max_rows + 1, pos);
 		if (rc)
 			q_fail(q, rc, pos, "cannot read table '%s': %s", name, dd_err_message(rc));
+		if (st.summ) {
+			q->op_pos = after->pos;
+			rs = summ_end(q, st.summ);
+		} else if (st.counting) {
+			rs = rs_new(q, 1);
+			rs->cols[0].name = "Count";
+			rs->cols[0].type = QT_LONG;
+			struct qval *r = row_new(q, 1);
+			r[0] = qv_long(st.count);
+			rs_push(q, rs, r, after->pos);
+		}
 	} else {
 		q_check_rows(q, t->nrows, pos);
 		rs->rows = q_alloc_uninit(q, sizeof(*rs->rows) * (t->nrows ? t->nrows : 1));
@@ -852,7 +1049,24 @@ static int hoist_aggs(struct qctx *q, struct expr *e, struct aggspec *spec, int 
 	return nspec;
 }
 
-static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *in)
+/* A summarize under way: set up from its input's columns (summ_begin), fed rows one by one
+ * (summ_add), then its output (summ_end). Rows may be fed as a scan pushes them. */
+struct summ {
+	struct op *o;
+	int nby, nspec, ntop, nagg, row_cols;
+	struct aggspec *spec;
+	int *item_spec, *argcol, *expr_col;
+	struct expr **argexpr;
+	struct rowset *out;
+	struct htab h;
+	struct qval *keys;
+	struct aggst **states;
+	size_t states_cap;
+	int keeps_values; /* an aggregate keeps a value or a row it was given (min, arg_max, make_set...) */
+	int in_ncols;
+};
+
+static struct summ *summ_begin(struct qctx *q, struct op *o, struct rowset *in)
 {
 	int nby = o->nby;
 	/* the aggregates: one per item that is an aggregate call, then those inside expressions */
@@ -962,41 +1176,72 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 	int row_cols = real_cols;
 	out->ncols = visible;
 
-	/* group */
-	struct htab h;
-	ht_init(q, &h, 64);
-	struct qval *keys = NULL;
-	struct aggst **states = NULL;
-	size_t states_cap = 0;
-	struct qval key[Q_MAX_ARGS + 1];
+	struct summ *sm = q_alloc(q, sizeof(*sm));
+	*sm = (struct summ){.o = o, .nby = nby, .nspec = nspec, .ntop = ntop, .nagg = nspec, .row_cols = row_cols,
+			    .spec = spec, .item_spec = item_spec, .argcol = argcol, .expr_col = expr_col,
+			    .argexpr = argexpr, .out = out, .in_ncols = in->ncols};
+	ht_init(q, &sm->h, 64);
 	if (nby > Q_MAX_ARGS)
 		q_fail(q, DD_E_TOO_LARGE, o->pos, "more than %d group-by columns", Q_MAX_ARGS);
-	int nagg = nspec;
-	for (size_t i = 0; i < in->n; i++) {
-		q_tick(q, o->pos);
-		struct qval *row = in->rows[i];
-		for (int b = 0; b < nby; b++) {
-			key[b] = eval_expr(q, o->by[b].e, row);
-			if (key[b].type == QT_DYNAMIC && !json_is_array(key[b].u.j) && !json_is_object(key[b].u.j))
-				key[b] = qv_unwrap(key[b]);
-		}
-		int created;
-		size_t g = ht_find(q, &h, &keys, nby, key, keys_hash(key, nby), &created);
-		if (created) {
-			if (g >= states_cap) {
-				size_t cap = states_cap ? 2 * states_cap : 64;
-				struct aggst **ns = q_alloc_uninit(q, sizeof(*ns) * cap);
-				if (states_cap)
-					memcpy(ns, states, sizeof(*ns) * states_cap);
-				states = ns;
-				states_cap = cap;
-			}
-			states[g] = q_alloc(q, sizeof(struct aggst) * (size_t)(nagg ? nagg : 1));
-			q_check_rows(q, h.n, o->pos);
-		}
-		for (int k = 0; k < nagg; k++)
-			agg_update(q, &spec[k], &states[g][k], row);
+	for (int k = 0; k < nspec; k++) {
+		int id = spec[k].agg->id;
+		sm->keeps_values |= !(id == A_COUNT || id == A_COUNTIF || id == A_SUM || id == A_SUMIF || id == A_AVG ||
+				      id == A_AVGIF);
 	}
+	return sm;
+}
+
+/* Adds one row; transient: the row's values live only for this call (a scan's), so what is
+ * kept of it is copied. */
+static void summ_add(struct qctx *q, struct summ *sm, struct qval *row, int transient)
+{
+	struct op *o = sm->o;
+	int nby = sm->nby;
+	struct qval key[Q_MAX_ARGS + 1];
+	q_tick(q, o->pos);
+	for (int b = 0; b < nby; b++) {
+		key[b] = eval_expr(q, o->by[b].e, row);
+		if (key[b].type == QT_DYNAMIC && !json_is_array(key[b].u.j) && !json_is_object(key[b].u.j))
+			key[b] = qv_unwrap(key[b]);
+	}
+	int created;
+	size_t g = ht_find(q, &sm->h, &sm->keys, nby, key, keys_hash(key, nby), &created);
+	if (created) {
+		if (transient) /* the keys kept for the group: its own copies */
+			for (int b = 0; b < nby; b++)
+				sm->keys[g * (size_t)nby + (size_t)b] = copy_value(q, key[b]);
+		if (g >= sm->states_cap) {
+			size_t cap = sm->states_cap ? 2 * sm->states_cap : 64;
+			struct aggst **ns = q_alloc_uninit(q, sizeof(*ns) * cap);
+			if (sm->states_cap)
+				memcpy(ns, sm->states, sizeof(*ns) * sm->states_cap);
+			sm->states = ns;
+			sm->states_cap = cap;
+		}
+		sm->states[g] = q_alloc(q, sizeof(struct aggst) * (size_t)(sm->nagg ? sm->nagg : 1));
+		q_check_rows(q, sm->h.n, o->pos);
+	}
+	if (transient && sm->keeps_values) { /* a row an aggregate may keep: copied */
+		struct qval *r = row_new(q, sm->in_ncols);
+		for (int c = 0; c < sm->in_ncols; c++)
+			r[c] = copy_value(q, row[c]);
+		row = r;
+	}
+	for (int k = 0; k < sm->nagg; k++)
+		agg_update(q, &sm->spec[k], &sm->states[g][k], row);
+}
+
+static struct rowset *summ_end(struct qctx *q, struct summ *sm)
+{
+	struct op *o = sm->o;
+	int nby = sm->nby, nagg = sm->nagg, row_cols = sm->row_cols;
+	struct aggspec *spec = sm->spec;
+	int *item_spec = sm->item_spec, *argcol = sm->argcol, *expr_col = sm->expr_col;
+	struct expr **argexpr = sm->argexpr;
+	struct rowset *out = sm->out;
+	struct htab h = sm->h;
+	struct qval *keys = sm->keys, key[1] = {qv_null()};
+	struct aggst **states = sm->states;
 	/* summarize without by gives one row even over no input */
 	if (nby == 0 && h.n == 0) {
 		int created;
@@ -1057,6 +1302,14 @@ static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *
 		rs_push(q, out, r, o->pos);
 	}
 	return out;
+}
+
+static struct rowset *op_summarize(struct qctx *q, struct op *o, struct rowset *in)
+{
+	struct summ *sm = summ_begin(q, o, in);
+	for (size_t i = 0; i < in->n; i++)
+		summ_add(q, sm, in->rows[i], 0);
+	return summ_end(q, sm);
 }
 
 /* ---- join ---- */
@@ -1752,6 +2005,13 @@ int query_run(const char *text, size_t len, const struct query_tables *tables,
 	if (!q->md)
 		q_fail(q, DD_E_NOMEM, Q_HERE, "out of memory");
 	struct tab *t = parse_query(q);
+	struct usage *u = q_alloc(q, sizeof(*u));
+	for (struct qlet *l = q->lets; l; l = l->next) {
+		use_expr(q, u, l->scalar);
+		use_tab(q, u, l->tab, 1);
+	}
+	use_tab(q, u, t, 1);
+	q->usage = u;
 	q->depth = 0;
 	struct rowset *rs = eval_tab(q, t);
 	out->ncolumns = (size_t)rs->ncols;

@@ -40,9 +40,21 @@ struct query_filter {
 	const char *const *values; /* NUL-terminated strings */
 	size_t nvalues;
 };
+/* What the whole query reads of one column of the table (an over-approximation: a name read
+ * anywhere counts): nothing, the value as a whole, or, for a dynamic column read only through
+ * member paths (properties.status.severity), only the subtrees of those first members. A scan
+ * may give a column nothing reads as null or "", and build only those members of a dynamic one. */
+struct query_use {
+	int read;
+	int whole;
+	const char *const *members; /* when read && !whole */
+	size_t nmembers;
+};
+
 struct query_hint {
 	const struct query_filter *filters;
 	size_t n;
+	const struct query_use *use; /* one per column of the table */
 };
 
 /* Pushes rows: a table's scan callback calls emit once per row with ncolumns values, which

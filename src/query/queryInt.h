@@ -20,6 +20,7 @@
 
 struct qlet;
 struct qsrc;
+struct usage;
 
 struct qctx {
 	struct arena *arena; /* the result's arena: all memory of the query */
@@ -44,6 +45,7 @@ struct qctx {
 	pcre2_code *tmp_re;    /* a regex compiled for one row, while it is used */
 	struct qlet *lets;     /* let statements, newest first */
 	struct qsrc *sources;  /* tables already read, so each is read once */
+	struct usage *usage;   /* what the query reads of the tables' columns (eval.c) */
 	int column_seq;        /* ColumnN names given so far in one operator */
 	size_t op_pos;         /* where the operator being evaluated is written */
 };

@@ -103,6 +103,9 @@ struct meta_repos_ops {
 			 const char ***out, size_t *n, int *more);
 	int (*catalog)(struct meta *m, struct arena *a, const char *last, int64_t limit, const char ***out,
 		       size_t *n, int *more);
+	/* The tags of (repo, digest), up to max, sorted; *more when others follow. Arena array. */
+	int (*tags_of)(struct meta *m, struct arena *a, const char *repo, const char *digest, size_t max,
+		       const char ***out, size_t *n, int *more);
 	/* The manifests of repo (every repository when NULL), by repository and digest, with their
 	 * tags and assessments. Arena array. */
 	int (*images_list)(struct meta *m, struct arena *a, const char *repo, struct image_row **out, size_t *n);

@@ -82,6 +82,11 @@ struct meta_scans_ops {
 	/* The stored inventory of (repo, digest) alone (what a re-assessment needs). */
 	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
 				    const char **inventory, const char **findings_hash);
+	/* Calls fn for each assessment of repo (all when NULL), by repo and digest, with its report
+	 * but not its inventory, in one statement; rec and its strings live until fn returns. A
+	 * non-zero return of fn ends the walk and is returned. */
+	int (*assessments_each)(struct meta *m, const char *repo,
+				int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx);
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);

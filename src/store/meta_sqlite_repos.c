@@ -364,6 +364,25 @@ static int ms_catalog(struct meta *m, struct arena *a, const char *last, int64_t
 	return collect_names(&q, a, limit, out, n, more);
 }
 
+static int ms_tags_of(struct meta *m, struct arena *a, const char *repo, const char *digest, size_t max,
+		      const char ***out, size_t *n, int *more)
+{
+	*n = 0;
+	*more = 0;
+	*out = arena_alloc(a, (max + 1) * sizeof(**out));
+	struct sq q;
+	sq_query(&q, m, "SELECT name FROM tags WHERE repo=?1 AND digest=?2 ORDER BY name LIMIT ?3", TEXT(repo),
+		 TEXT(digest), INT(max + 1));
+	while (sq_row(&q)) {
+		if (*n == max) {
+			*more = 1;
+			break;
+		}
+		(*out)[(*n)++] = sq_text(a, &q, 0);
+	}
+	return sq_end(&q, "tags of an image");
+}
+
 static int ms_images_list(struct meta *m, struct arena *a, const char *repo, struct image_row **out, size_t *n)
 {
 	*out = NULL;
@@ -541,6 +560,7 @@ const struct meta_repos_ops meta_sqlite_repos = {
 	.tag_delete = ms_tag_delete,
 	.tags_list = ms_tags_list,
 	.catalog = ms_catalog,
+	.tags_of = ms_tags_of,
 	.images_list = ms_images_list,
 	.referrers = ms_referrers,
 	.upload_create = ms_upload_create,

@@ -213,6 +213,35 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 /* What listings read of an assessment: the columns of the covering index assessments_list. */
 #define LIST_COLUMNS "repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
 
+static int ms_assessments_each(struct meta *m, const char *repo,
+			       int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx)
+{
+	struct sq q;
+	sq_query(&q, m,
+		 "SELECT repo, digest, status, reason, report, db_generation, scanned_at, duration_us, counts,"
+		 " findings_hash FROM assessments WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
+		 TEXT(repo));
+	int rc = 0;
+	while (!rc && sq_row(&q)) {
+		struct arena a = {0};
+		struct assessment_rec x = {.inventory = ""};
+		x.repo = sq_text(&a, &q, 0);
+		x.digest = sq_text(&a, &q, 1);
+		x.status = sq_text(&a, &q, 2);
+		x.reason = sq_text(&a, &q, 3);
+		x.report = sq_unpacked(&a, &q, 4);
+		x.db_generation = sq_text(&a, &q, 5);
+		x.scanned_at = sq_int(&q, 6);
+		x.duration_us = sq_int(&q, 7);
+		x.counts = sq_text(&a, &q, 8);
+		x.findings_hash = sq_text(&a, &q, 9);
+		rc = fn(ctx, &x);
+		arena_free(&a);
+	}
+	int end = sq_end(&q, "assessments");
+	return rc ? rc : end;
+}
+
 static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 			       size_t *n)
 {
@@ -333,6 +362,7 @@ const struct meta_scans_ops meta_sqlite_scans = {
 	.scan_queue_depth = ms_scan_queue_depth,
 	.assessment_get = ms_assessment_get,
 	.assessment_inventory = ms_assessment_inventory,
+	.assessments_each = ms_assessments_each,
 	.assessments_list = ms_assessments_list,
 	.assessment_totals = ms_assessment_totals,
 	.usage_list = ms_usage_list,

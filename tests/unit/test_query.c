@@ -572,7 +572,16 @@ static void test_scan_table(void)
 	buf_release(&b);
 	query_result_free(&r);
 	struct query_limits l = {.max_rows = 100};
-	CHECK(query_run("gen | count", 11, &ts, &l, &r, &e) == DD_E_TOO_LARGE);
+	CHECK(query_run("gen | take 5", 12, &ts, &l, &r, &e) == DD_E_TOO_LARGE); /* all 1000 rows read first */
+	/* a count or a summarize right after the table (and its wheres) is fed the rows as they
+	 * arrive: none is kept, so the row limit counts only its groups */
+	CHECK(query_run("gen | count", 11, &ts, &l, &r, &e) == 0 && r.rows[0][0].u.i == 1000);
+	query_result_free(&r);
+	q = "gen | where i > 10 | summarize n = count(), m = max(name), a = arg_max(i, name) by name | order by name asc";
+	CHECK(query_run(q, strlen(q), &ts, &l, &r, &e) == 0 && r.nrows == 7);
+	CHECK(r.rows[0][1].u.i == 141 && !strcmp(r.rows[0][2].u.s, "n0") && r.rows[0][3].u.i == 994);
+	CHECK(!strcmp(r.rows[6][0].u.s, "n6") && r.rows[6][1].u.i == 141 && r.rows[6][3].u.i == 993);
+	query_result_free(&r);
 	/* leading wheres: applied as rows arrive (only the kept rows count against max_rows), and
 	 * their equalities given to the scan as a hint */
 	memset(&seen, 0, sizeof(seen));
@@ -600,7 +609,7 @@ static void test_scan_table(void)
 	/* a failure while rows arrive (the row limit; a bad regex in the where) ends the scan through
 	 * its own return, never by jumping over it */
 	seen.calls = seen.returned = 0;
-	CHECK(query_run("gen | where i >= 0 | count", 26, &ts, &l, &r, &e) == DD_E_TOO_LARGE);
+	CHECK(query_run("gen | where i >= 0 | take 1", 27, &ts, &l, &r, &e) == DD_E_TOO_LARGE);
 	q = "gen | where name matches regex strcat('(', name) | count";
 	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == DD_E_USAGE && e.column > 1);
 	CHECK(seen.calls == 2 && seen.returned == 2);
