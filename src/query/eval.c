@@ -626,19 +626,28 @@ static struct rowset *op_project(struct qctx *q, struct op *o, struct rowset *in
 	return out;
 }
 
+/* Whether s matches pat, '*' matching any run of characters: greedy with one backtrack point,
+ * O(len(pat) x len(s)) whatever the pattern (the recursive form took exponential time on
+ * patterns of many stars, found by the fuzzer). */
 static int glob_match(const char *pat, const char *s)
 {
-	if (!*pat)
-		return !*s;
-	if (*pat == '*') {
-		for (const char *p = s;; p++) {
-			if (glob_match(pat + 1, p))
-				return 1;
-			if (!*p)
-				return 0;
-		}
+	const char *star = NULL, *retry = NULL;
+	while (*s) {
+		if (*pat == '*') {
+			star = pat++;
+			retry = s;
+		} else if (*pat == *s) {
+			pat++;
+			s++;
+		} else if (star) {
+			pat = star + 1;
+			s = ++retry;
+		} else
+			return 0;
 	}
-	return *pat == *s && glob_match(pat + 1, s + 1);
+	while (*pat == '*')
+		pat++;
+	return !*pat;
 }
 
 static struct rowset *remap(struct qctx *q, struct rowset *in, const int *keep, int n, struct op *o)
