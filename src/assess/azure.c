@@ -579,8 +579,11 @@ static int walk_image(void *ctx, const struct assessment_rec *full)
 	struct meta *m = g->api->meta;
 	size_t nl = strcspn(full->repo, "/");
 	if ((w->ns && (strlen(w->ns) != nl || strncmp(w->ns, full->repo, nl))) || (g->r && !access_visible(g->r, full->repo)) ||
-	    !*full->report || (w->want_image && !w->want_image(w->ctx, full)))
+	    !*full->report)
 		return 0;
+	int wanted = w->want_image ? w->want_image(w->ctx, full) : 1;
+	if (wanted <= 0)
+		return wanted < 0 ? AZURE_WALK_STOP : 0;
 	struct arena ia = {0}; /* the image's: released before the next */
 	json_t *rep = json_loads(full->report, 0, NULL), *f;
 	const char *eco = arena_strdup(&ia, str_of(rep, "ecosystem"));

@@ -115,7 +115,8 @@ struct azure_walk {
 	int nkeys;
 	const char *ns;   /* only this namespace, when not NULL */
 	const char *repo; /* only this repository, when not NULL (read through the store's index) */
-	/* An image's stored assessment (its report still text): 0 skips the image. NULL: all. */
+	/* An image's stored assessment (its report still text): 1 reads it, 0 skips it, -1 ends the
+	 * walk. NULL: all. */
 	int (*want_image)(void *ctx, const struct assessment_rec *rec);
 	/* A finding (texts not filled yet) under key k: 1 builds its sub-assessment, 0 skips it,
 	 * -1 ends the walk. NULL: all. */

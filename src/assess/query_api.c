@@ -159,9 +159,9 @@ void query_api_body(struct http_req *r, struct assess_api *api, const char *body
 	struct query_result res;
 	struct query_error err;
 	int rc = assess_query_run(api, &aq, text, strlen(text), &res, &err);
-	atomic_fetch_sub(&running, 1);
 	json_decref(req);
 	if (rc) {
+		atomic_fetch_sub(&running, 1);
 		const char *code = rc == DD_E_USAGE ? (rg ? "InvalidQuery" : "QUERY_INVALID")
 				   : rc == DD_E_TOO_LARGE ? (rg ? "QueryLimitExceeded" : "QUERY_LIMIT")
 							  : (rg ? "InternalServerError" : "UNKNOWN");
@@ -178,17 +178,14 @@ void query_api_body(struct http_req *r, struct assess_api *api, const char *body
 	int e = buf_printf(&out, "{\"totalRecords\":%zu,\"count\":%zu,", total, count);
 	if (rg) {
 		e = e || buf_puts(&out, "\"data\":") ||
-		    assess_query_page_json(&res, first, count, !format || !strcmp(format, "objectArray"), &out) ||
+		    assess_query_page_json(&res, first, count,
+					   !format || !strcmp(format, "objectArray") ? PAGE_OBJECTS : PAGE_TABLE, &out) ||
 		    buf_printf(&out, ",\"facets\":[],\"resultTruncated\":\"%s\"", more ? "true" : "false");
 		if (more)
 			e = e || buf_printf(&out, ",\"$skipToken\":\"%zu\"", first + count);
 	} else {
-		/* the table's columns and rows, inline */
-		struct buf t;
-		buf_init(&t, (size_t)DD_MAX_QUERY_SERVER_BYTES);
-		e = e || assess_query_page_json(&res, first, count, 0, &t) ||
-		    buf_append(&out, t.data + 1, t.len - 2) || buf_printf(&out, ",\"truncated\":%s", more ? "true" : "false");
-		buf_release(&t);
+		e = e || assess_query_page_json(&res, first, count, PAGE_MEMBERS, &out) ||
+		    buf_printf(&out, ",\"truncated\":%s", more ? "true" : "false");
 	}
 	e = e || buf_puts(&out, "}\n");
 	query_result_free(&res);
@@ -197,4 +194,5 @@ void query_api_body(struct http_req *r, struct assess_api *api, const char *body
 	else
 		http_respond(r, 200, "application/json", out.data, out.len);
 	buf_release(&out);
+	atomic_fetch_sub(&running, 1); /* the result and its answer are gone: the next may run */
 }

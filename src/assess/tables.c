@@ -251,6 +251,8 @@ static int sub_want_image(void *ctx, const struct assessment_rec *rec)
 {
 	struct tctx *c = ctx;
 	unsigned keys;
+	if ((c->rc = c->emit(c->q, NULL))) /* the time limit, however many images are skipped */
+		return -1;
 	char buf[512];
 	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
 	if (!in_scope(c, sub ? sub : azure_subscription_of(c->a, &c->names, rec->repo)) ||
@@ -338,13 +340,25 @@ static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *re
 	return 0;
 }
 
+static int scan_securityresources1(struct tctx *c);
+
 static int scan_securityresources(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
 {
 	struct tctx *c = ctx;
+	struct arena sa = {0}, *outer = c->a; /* this scan's, released when it returns */
 	c->emit = emit;
 	c->q = q;
 	c->rc = 0;
+	c->a = &sa;
 	read_hint(c, h);
+	int rc = scan_securityresources1(c);
+	c->a = outer;
+	arena_free(&sa);
+	return rc;
+}
+
+static int scan_securityresources1(struct tctx *c)
+{
 	int rc = 0;
 	if (c->want_assess) {
 		json_t *value = json_array(), *o;
@@ -427,21 +441,70 @@ static int resource_passes(struct tctx *c, const char *sub, const char *repo, co
 	return 1;
 }
 
+/* A set of strings (the subscriptions given a registry row): open addressing in an arena. */
+struct strset {
+	const char **v;
+	size_t n, cap;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Adds s (copied): 1 when it was not there. */
+static int strset_add(struct arena *a, struct strset *t, const char *s)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct strset b = {.cap = t->cap ? 2 * t->cap : 64};
+		b.v = arena_alloc(a, b.cap * sizeof(*b.v));
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i])
+				strset_add(a, &b, t->v[i]);
+		*t = b;
+	}
+	size_t i = (size_t)(str_hash(s) & (t->cap - 1));
+	for (; t->v[i]; i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->v[i], s))
+			return 0;
+	t->v[i] = arena_strdup(a, s);
+	t->n++;
+	return 1;
+}
+
+static int scan_resources1(struct tctx *c);
+
 static int scan_resources(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
 {
 	struct tctx *c = ctx;
+	struct arena sa = {0}, *outer = c->a; /* this scan's, released when it returns */
 	c->emit = emit;
 	c->q = q;
+	c->a = &sa;
 	read_hint(c, h);
+	int rc = scan_resources1(c);
+	c->a = outer;
+	arena_free(&sa);
+	return rc;
+}
+
+static int scan_resources1(struct tctx *c)
+{
 	struct meta *m = c->api->meta;
 	struct image_row *v;
 	size_t n;
 	int rc;
 	if ((rc = m->repos->images_list(m, c->a, c->repo, &v, &n)))
 		return rc;
-	const char *last_sub = NULL, *last_repo = NULL;
+	const char *last_repo = NULL;
+	struct strset given = {0}; /* the subscriptions given their registry row */
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct image_row *x = &v[i];
+		if ((rc = c->emit(c->q, NULL))) /* the time limit, however many images are skipped */
+			break;
 		struct arena a = {0};
 		const char *repo = x->rec.repo, *sub = azure_subscription_of(&a, &c->names, repo);
 		if ((c->aq->r && !access_visible(c->aq->r, repo)) || !in_scope(c, sub)) {
@@ -451,17 +514,11 @@ static int scan_resources(void *ctx, const struct query_hint *h, query_emit_fn e
 		const char *reg = azure_registry_id(&a, &c->names, sub);
 		/* a registry row before the first image of each subscription (images by repository:
 		 * a namespace's repositories are not always adjacent, so remember those given) */
-		if (c->want_registry && (!last_sub || strcmp(last_sub, sub)) && resource_passes(c, sub, NULL, NULL, c->names.registry)) {
-			int seen = 0;
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = !strcmp(azure_subscription_of(&a, &c->names, v[j].rec.repo), sub) &&
-				       (!c->aq->r || access_visible(c->aq->r, v[j].rec.repo));
-			if (!seen)
-				rc = emit_resource(c, &a, T_REGISTRY_TYPE, sub, reg, c->names.registry,
-						   json_pack("{s:s, s:s, s:s}", "loginServer", c->names.host, "provisioningState",
-							     "Succeeded", "resourceGroup", c->names.resource_group));
-		}
-		last_sub = arena_strdup(c->a, sub);
+		if (c->want_registry && resource_passes(c, sub, NULL, NULL, c->names.registry) &&
+		    strset_add(c->a, &given, sub))
+			rc = emit_resource(c, &a, T_REGISTRY_TYPE, sub, reg, c->names.registry,
+					   json_pack("{s:s, s:s, s:s}", "loginServer", c->names.host, "provisioningState",
+						     "Succeeded", "resourceGroup", c->names.resource_group));
 		if (!rc && c->want_repo && (!last_repo || strcmp(last_repo, repo)) && resource_passes(c, sub, repo, NULL, repo)) {
 			size_t images = 0, tagged = 0;
 			for (size_t j = i; j < n && !strcmp(v[j].rec.repo, repo); j++) {
@@ -511,7 +568,14 @@ int assess_query_run(struct assess_api *api, const struct assess_query *aq, cons
 	for (char *p = rg; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	c.rg_lower = rg;
-	rules_load(api->meta, &a, &c.rules, &c.nrules);
+	if (rules_load(api->meta, &a, &c.rules, &c.nrules)) { /* unapplied rules would show what they suppress */
+		memset(out, 0, sizeof(*out));
+		memset(err, 0, sizeof(*err));
+		err->line = err->column = 1;
+		snprintf(err->message, sizeof(err->message), "cannot read the suppression rules");
+		arena_free(&a);
+		return DD_E_IO;
+	}
 	struct tctx c2 = c; /* each table its own scan state */
 	const struct query_table tables[] = {
 		{.name = "securityresources", .columns = columns, .ncolumns = NCOLS, .scan = scan_securityresources, .ctx = &c,
@@ -525,9 +589,11 @@ int assess_query_run(struct assess_api *api, const struct assess_query *aq, cons
 	return rc;
 }
 
-int assess_query_page_json(const struct query_result *r, size_t skip, size_t top, int objects, struct buf *out)
+int assess_query_page_json(const struct query_result *r, size_t skip, size_t top, enum page_form form,
+			   struct buf *out)
 {
-	int rc = buf_puts(out, objects ? "[" : "{\"columns\":[");
+	int objects = form == PAGE_OBJECTS;
+	int rc = buf_puts(out, objects ? "[" : form == PAGE_TABLE ? "{\"columns\":[" : "\"columns\":[");
 	for (size_t c = 0; !objects && c < r->ncolumns && !rc; c++)
 		rc = buf_printf(out, "%s{\"name\":", c ? "," : "") || buf_json_str(out, r->columns[c].name) ||
 		     buf_printf(out, ",\"type\":\"%s\"}", query_type_name(r->columns[c].type));
@@ -548,6 +614,6 @@ int assess_query_page_json(const struct query_result *r, size_t skip, size_t top
 			rc = buf_puts(out, objects ? "}" : "]");
 	}
 	if (!rc)
-		rc = buf_puts(out, objects ? "]" : "]}");
+		rc = buf_puts(out, form == PAGE_TABLE ? "]}" : "]");
 	return rc;
 }

@@ -36,8 +36,11 @@ int assess_query_run(struct assess_api *api, const struct assess_query *aq, cons
 		     struct query_result *out, struct query_error *err);
 
 /* Appends rows [skip, skip + top) of r as JSON: as a table ({"columns":[{"name","type"}],
- * "rows":[[...]]}) or, when objects, as an array of objects, one per row, by column name. */
-int assess_query_page_json(const struct query_result *r, size_t skip, size_t top, int objects, struct buf *out);
+ * "rows":[[...]]}), as the table's two members alone ("columns":[...],"rows":[...]), or as an
+ * array of objects, one per row, by column name. */
+enum page_form { PAGE_TABLE, PAGE_MEMBERS, PAGE_OBJECTS };
+int assess_query_page_json(const struct query_result *r, size_t skip, size_t top, enum page_form form,
+			   struct buf *out);
 
 /* The HTTP side (query_api.c): whether path is one of the query endpoints; the request's
  * beginning (method, access, api-version), which calls ask_body when the body is wanted; the body. */

@@ -151,7 +151,7 @@ static int from_data(const struct config *c, const char *text, json_t **out)
 	else {
 		struct buf b;
 		buf_init(&b, SIZE_MAX);
-		if (!assess_query_page_json(&r, 0, r.nrows, 0, &b))
+		if (!assess_query_page_json(&r, 0, r.nrows, PAGE_TABLE, &b))
 			*out = json_loadb(b.data, b.len, 0, NULL);
 		buf_release(&b);
 		query_result_free(&r);

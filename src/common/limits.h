@@ -203,6 +203,8 @@
 /* Backtracking steps of one regex match (PCRE2's match limit; its default is 10 million): a
  * pattern that backtracks catastrophically fails the query instead of spinning per row. */
 #define DD_MAX_QUERY_REGEX_STEPS 1000000
+/* Reads of a table pushed by a scan (each reads the store) in one query. */
+#define DD_MAX_QUERY_SCANS 16
 /* Bytes of one string a query builds (strcat, replace_string, tostring of a dynamic value). */
 #define DD_MAX_QUERY_STRING_BYTES (16 * 1024 * 1024)
 /* Queries the server runs at once (POST /api/v1/query, Resource Graph's endpoint): one more is

@@ -194,6 +194,36 @@ struct scan_state {
 	int64_t count;
 };
 
+/* About the memory a JSON value holds (jansson's nodes, keys, strings), for the memory limit. */
+static size_t json_cost(json_t *j, int depth)
+{
+	size_t n = 32;
+	if (depth > 64)
+		return n;
+	if (json_is_string(j))
+		return n + json_string_length(j);
+	if (json_is_object(j)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach(j, k, x) n += 48 + strlen(k) + json_cost(x, depth + 1);
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(j, i, x) n += 8 + json_cost(x, depth + 1);
+	}
+	return n;
+}
+
+static struct qval copy_value(struct qctx *q, struct qval v);
+
+/* A value a scan gave, kept: its strings copied, its JSON shared and counted at its size. */
+static struct qval keep_value(struct qctx *q, struct qval v)
+{
+	if (v.type == QT_DYNAMIC && v.u.j)
+		account(q, json_cost(v.u.j, 0));
+	return copy_value(q, v);
+}
+
 static struct qval copy_value(struct qctx *q, struct qval v)
 {
 	if (v.type == QT_STRING)
@@ -207,6 +237,8 @@ static int emit_row(struct scan_state *st, const struct qval *row)
 {
 	struct qctx *q = st->q;
 	q_tick(q, st->pos);
+	if (!row) /* a heartbeat: the time limit checked while the scan skips rows */
+		return 0;
 	for (int w = 0; w < st->nwheres; w++) { /* on the scan's own values: nothing copied for a row dropped */
 		q->op_pos = st->wheres[w]->pos;
 		if (!qv_truthy(eval_expr(q, st->wheres[w]->e, (struct qval *)row)))
@@ -224,7 +256,7 @@ static int emit_row(struct scan_state *st, const struct qval *row)
 		return DD_E_TOO_LARGE;
 	struct qval *r = row_new(q, st->rs->ncols);
 	for (int c = 0; c < st->rs->ncols; c++)
-		r[c] = copy_value(q, row[c]);
+		r[c] = keep_value(q, row[c]);
 	rs_push(q, st->rs, r, st->pos);
 	return 0;
 }
@@ -344,7 +376,21 @@ static struct uname *uname_of(struct qctx *q, struct usage *u, const char *name)
 	return x;
 }
 
+static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *member);
+
+/* A read of member `member` (NULL: the whole value) of column col. A join names a right-side
+ * column that the left side also has col1, col2...: such a name is a read of col too. */
 static void use_member(struct qctx *q, struct usage *u, const char *col, const char *member)
+{
+	use_member1(q, u, col, member);
+	size_t n = strlen(col), k = n;
+	while (k > 0 && col[k - 1] >= '0' && col[k - 1] <= '9')
+		k--;
+	if (k > 0 && k < n)
+		use_member1(q, u, q_strndup(q, col, k), member);
+}
+
+static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *member)
 {
 	struct uname *x = uname_of(q, u, col);
 	if (!member) {
@@ -499,6 +545,9 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 		rs->cols[c].type = t->columns[c].type;
 	}
 	if (t->scan) {
+		if (++q->scans > DD_MAX_QUERY_SCANS)
+			q_fail(q, DD_E_TOO_LARGE, pos, "the query reads its tables more than %d times", DD_MAX_QUERY_SCANS);
+		q_tick(q, pos);
 		struct scan_state st = {q, rs, pos, NULL, 0, 0, NULL, 0, 0};
 		struct query_filter *fv = NULL;
 		size_t nf = 0, capf = 0;
@@ -517,6 +566,7 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 							   * fed the rows as they arrive, none kept */
 		if (after && after->kind == O_SUMMARIZE) {
 			q->op_pos = after->pos;
+			q->column_seq = 0;
 			st.summ = summ_begin(q, after, rs);
 			*ops = after->next;
 		} else if (after && after->kind == O_COUNT) {
@@ -837,16 +887,30 @@ struct aggspec {
 	int sum_type;
 };
 
-static void vset_add(struct qctx *q, struct vset **sp, struct qval v, int *added)
+/* transient: v lives only for this call (a scan's row), so a value kept is copied. */
+static void vset_add(struct qctx *q, struct vset **sp, struct qval v, int *added, int transient)
 {
 	if (!*sp) {
 		*sp = q_alloc(q, sizeof(**sp));
 		ht_init(q, &(*sp)->h, 8);
 	}
-	ht_find(q, &(*sp)->h, &(*sp)->keys, 1, &v, qv_hash(v), added);
+	size_t g = ht_find(q, &(*sp)->h, &(*sp)->keys, 1, &v, qv_hash(v), added);
+	if (*added && transient)
+		(*sp)->keys[g] = keep_value(q, v);
 }
 
-static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, struct qval *row)
+static struct qval *copy_row(struct qctx *q, const struct qval *row, int ncols)
+{
+	struct qval *r = row_new(q, ncols);
+	for (int c = 0; c < ncols; c++)
+		r[c] = keep_value(q, row[c]);
+	return r;
+}
+
+/* Adds row to an aggregate's state; transient: the row's values live only for this call (a
+ * scan's), so what the state keeps of it (a value, a row) is copied, only when it keeps it. */
+static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, struct qval *row, int transient,
+		       int ncols)
 {
 	struct expr *c = sp->call;
 	int id = sp->agg->id;
@@ -868,7 +932,7 @@ static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, str
 	switch (id) {
 	case A_DCOUNT:
 	case A_DCOUNTIF:
-		vset_add(q, &st->set, v, &added);
+		vset_add(q, &st->set, v, &added, transient);
 		st->n += added;
 		break;
 	case A_SUM:
@@ -897,7 +961,7 @@ static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, str
 	case A_MAX: {
 		struct qval u = qv_unwrap(v);
 		if (!st->has || (id == A_MIN ? qv_compare(u, st->v) < 0 : qv_compare(u, st->v) > 0))
-			st->v = u;
+			st->v = transient ? keep_value(q, u) : u;
 		st->has = 1;
 		break;
 	}
@@ -905,15 +969,15 @@ static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, str
 	case A_ARG_MIN: {
 		struct qval u = qv_unwrap(v);
 		if (!st->has || (id == A_ARG_MIN ? qv_compare(u, st->v) < 0 : qv_compare(u, st->v) > 0)) {
-			st->v = u;
-			st->row = row;
+			st->v = transient ? keep_value(q, u) : u;
+			st->row = transient ? copy_row(q, row, ncols) : row;
 		}
 		st->has = 1;
 		break;
 	}
 	case A_TAKE_ANY:
 		if (!st->has) {
-			st->v = v;
+			st->v = transient ? keep_value(q, v) : v;
 			st->has = 1;
 		}
 		break;
@@ -924,7 +988,7 @@ static void agg_update(struct qctx *q, struct aggspec *sp, struct aggst *st, str
 		if ((int64_t)json_array_size(st->j) >= sp->max_size)
 			break;
 		if (id == A_MAKE_SET) {
-			vset_add(q, &st->set, v, &added);
+			vset_add(q, &st->set, v, &added, transient);
 			if (!added)
 				break;
 		}
@@ -1071,7 +1135,6 @@ struct summ {
 	struct qval *keys;
 	struct aggst **states;
 	size_t states_cap;
-	int keeps_values; /* an aggregate keeps a value or a row it was given (min, arg_max, make_set...) */
 	int in_ncols;
 };
 
@@ -1192,11 +1255,6 @@ static struct summ *summ_begin(struct qctx *q, struct op *o, struct rowset *in)
 	ht_init(q, &sm->h, 64);
 	if (nby > Q_MAX_ARGS)
 		q_fail(q, DD_E_TOO_LARGE, o->pos, "more than %d group-by columns", Q_MAX_ARGS);
-	for (int k = 0; k < nspec; k++) {
-		int id = spec[k].agg->id;
-		sm->keeps_values |= !(id == A_COUNT || id == A_COUNTIF || id == A_SUM || id == A_SUMIF || id == A_AVG ||
-				      id == A_AVGIF);
-	}
 	return sm;
 }
 
@@ -1218,7 +1276,7 @@ static void summ_add(struct qctx *q, struct summ *sm, struct qval *row, int tran
 	if (created) {
 		if (transient) /* the keys kept for the group: its own copies */
 			for (int b = 0; b < nby; b++)
-				sm->keys[g * (size_t)nby + (size_t)b] = copy_value(q, key[b]);
+				sm->keys[g * (size_t)nby + (size_t)b] = keep_value(q, key[b]);
 		if (g >= sm->states_cap) {
 			size_t cap = sm->states_cap ? 2 * sm->states_cap : 64;
 			struct aggst **ns = q_alloc_uninit(q, sizeof(*ns) * cap);
@@ -1230,14 +1288,8 @@ static void summ_add(struct qctx *q, struct summ *sm, struct qval *row, int tran
 		sm->states[g] = q_alloc(q, sizeof(struct aggst) * (size_t)(sm->nagg ? sm->nagg : 1));
 		q_check_rows(q, sm->h.n, o->pos);
 	}
-	if (transient && sm->keeps_values) { /* a row an aggregate may keep: copied */
-		struct qval *r = row_new(q, sm->in_ncols);
-		for (int c = 0; c < sm->in_ncols; c++)
-			r[c] = copy_value(q, row[c]);
-		row = r;
-	}
 	for (int k = 0; k < sm->nagg; k++)
-		agg_update(q, &sm->spec[k], &sm->states[g][k], row);
+		agg_update(q, &sm->spec[k], &sm->states[g][k], row, transient, sm->in_ncols);
 }
 
 static struct rowset *summ_end(struct qctx *q, struct summ *sm)

@@ -57,7 +57,9 @@ struct query_hint {
 	const struct query_use *use; /* one per column of the table */
 };
 
-/* Pushes rows: a table's scan callback calls emit once per row with ncolumns values, which
+/* Pushes rows: a table's scan callback calls emit once per row with ncolumns values (or with
+ * NULL, a heartbeat, from time to time while it reads without emitting: it may return the
+ * time limit's code), which
  * are copied (strings and dynamic values too) before emit returns when the row passes the
  * query's leading `where` operators, and dropped otherwise; emit returns non-zero when the scan
  * must stop (a limit was reached), and scan then returns that code. A scan may be called more

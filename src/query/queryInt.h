@@ -46,6 +46,7 @@ struct qctx {
 	struct qlet *lets;     /* let statements, newest first */
 	struct qsrc *sources;  /* tables already read, so each is read once */
 	struct usage *usage;   /* what the query reads of the tables' columns (eval.c) */
+	int scans;             /* tables read by a scan so far */
 	int column_seq;        /* ColumnN names given so far in one operator */
 	size_t op_pos;         /* where the operator being evaluated is written */
 };

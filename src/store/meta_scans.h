@@ -83,8 +83,9 @@ struct meta_scans_ops {
 	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
 				    const char **inventory, const char **findings_hash);
 	/* Calls fn for each assessment of repo (all when NULL), by repo and digest, with its report
-	 * but not its inventory, in one statement; rec and its strings live until fn returns. A
-	 * non-zero return of fn ends the walk and is returned. */
+	 * but not its inventory, read a few at a time (no statement open while fn runs: fn may use
+	 * the store); rec and its strings live until fn returns. A non-zero return of fn ends the
+	 * walk and is returned. */
 	int (*assessments_each)(struct meta *m, const char *repo,
 				int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx);
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */

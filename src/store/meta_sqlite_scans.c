@@ -213,33 +213,57 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 /* What listings read of an assessment: the columns of the covering index assessments_list. */
 #define LIST_COLUMNS "repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
 
+/* Rows read per statement: the statement (and its connection) is done before fn runs, which may
+ * read the store itself on the pool's other connections. */
+#define EACH_BATCH 32
+
 static int ms_assessments_each(struct meta *m, const char *repo,
 			       int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx)
 {
-	struct sq q;
-	sq_query(&q, m,
-		 "SELECT repo, digest, status, reason, report, db_generation, scanned_at, duration_us, counts,"
-		 " findings_hash FROM assessments WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
-		 TEXT(repo));
-	int rc = 0;
-	while (!rc && sq_row(&q)) {
+	char *last_repo = strdup(""), *last_digest = strdup("");
+	int rc = 0, more = 1;
+	while (!rc && more && last_repo && last_digest) {
 		struct arena a = {0};
-		struct assessment_rec x = {.inventory = ""};
-		x.repo = sq_text(&a, &q, 0);
-		x.digest = sq_text(&a, &q, 1);
-		x.status = sq_text(&a, &q, 2);
-		x.reason = sq_text(&a, &q, 3);
-		x.report = sq_unpacked(&a, &q, 4);
-		x.db_generation = sq_text(&a, &q, 5);
-		x.scanned_at = sq_int(&q, 6);
-		x.duration_us = sq_int(&q, 7);
-		x.counts = sq_text(&a, &q, 8);
-		x.findings_hash = sq_text(&a, &q, 9);
-		rc = fn(ctx, &x);
+		struct assessment_rec v[EACH_BATCH];
+		size_t n = 0;
+		struct sq q;
+		sq_query(&q, m,
+			 "SELECT repo, digest, status, reason, report, db_generation, scanned_at, duration_us, counts,"
+			 " findings_hash FROM assessments WHERE (?1 IS NULL OR repo=?1) AND (repo, digest) > (?2, ?3)"
+			 " ORDER BY repo, digest LIMIT ?4",
+			 TEXT(repo), TEXT(last_repo), TEXT(last_digest), INT(EACH_BATCH));
+		while (n < EACH_BATCH && sq_row(&q)) {
+			struct assessment_rec *x = &v[n++];
+			memset(x, 0, sizeof(*x));
+			x->inventory = "";
+			x->repo = sq_text(&a, &q, 0);
+			x->digest = sq_text(&a, &q, 1);
+			x->status = sq_text(&a, &q, 2);
+			x->reason = sq_text(&a, &q, 3);
+			x->report = sq_unpacked(&a, &q, 4);
+			x->db_generation = sq_text(&a, &q, 5);
+			x->scanned_at = sq_int(&q, 6);
+			x->duration_us = sq_int(&q, 7);
+			x->counts = sq_text(&a, &q, 8);
+			x->findings_hash = sq_text(&a, &q, 9);
+		}
+		rc = sq_end(&q, "assessments");
+		more = n == EACH_BATCH;
+		if (n) {
+			free(last_repo);
+			free(last_digest);
+			last_repo = strdup(v[n - 1].repo);
+			last_digest = strdup(v[n - 1].digest);
+		}
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = fn(ctx, &v[i]);
 		arena_free(&a);
 	}
-	int end = sq_end(&q, "assessments");
-	return rc ? rc : end;
+	if (!rc && (!last_repo || !last_digest))
+		rc = DD_E_NOMEM;
+	free(last_repo);
+	free(last_digest);
+	return rc;
 }
 
 static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,

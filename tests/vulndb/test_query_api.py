@@ -234,6 +234,12 @@ PRUNED = [
     "{t} | where properties['status'].severity == 'High' | summarize arg_max(tostring(properties.id), *) by subscriptionId"
     " | project subscriptionId, name | order by subscriptionId asc",
     "{t} | count",
+    # a join names the right side's properties properties1: read through that name too
+    "{t} | where type == 'microsoft.security/assessments' | extend dn = tostring(properties.displayName)"
+    " | join kind=inner ({t} | where type == 'microsoft.security/assessments/subassessments'"
+    " | extend aid = tostring(split(id, '/subAssessments/')[0])) on $left.id == $right.aid"
+    " | project dn, sev = tostring(properties1.status.severity), cve = tostring(properties1.id), t1 = tenantId1"
+    " | order by cve asc, dn asc, sev asc",
     SAMPLE_LIST.replace("SecurityResources", "{t}").replace("securityresources", "{t}") + " | order by id asc",
 ]
 
@@ -291,6 +297,10 @@ def test_errors_name_what_was_wrong(srv):
     assert e["code"] == "QUERY_INVALID" and e["detail"]["line"] == 2 and "line 2" in e["message"]
     r = requests.post(s.url + "/api/v1/query", json={"query": "nosuchtable | take 1"})
     assert r.status_code == 400 and "unknown table 'nosuchtable'" in r.text
+    # each read of a table reads the store: a query may read them 16 times, not more
+    many = "union " + ", ".join(["(securityresources | where type == 'x')"] * 17)
+    r = requests.post(s.url + "/api/v1/query", json={"query": many})
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "QUERY_LIMIT" and "16 times" in r.text
     for body in (b"not json", b"[1]", b'{"q": 1}', b'{"query": "x", "options": {"$top": 0}}',
                  b'{"query": "x", "options": {"$skip": -1}}', b'{"query": "x", "options": 3}'):
         r = requests.post(s.url + "/api/v1/query", data=body)
