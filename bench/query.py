@@ -11,7 +11,7 @@ server as a push is), scanning on with the full database in place, over POST /ap
 Medians of --runs, the server's RSS after them. No peer runs: Azure Resource Graph is a cloud
 service, and none of Distribution, zot, Harbor or Trivy has a query language.
 
-    query.py --drydock BIN --db vulndb.ddb --images DIR [--images-stored N] [--runs R]
+    query.py --drydock BIN --db vulndb.ddb --images DIR [--images-stored N] [--runs R] [--out FILE]
 
 Not part of the tests.
 """
@@ -44,13 +44,14 @@ def rss_mib(pid):
 
 
 def run(url, text, runs):
+    """The median time of runs, and the last answer (an error's message when it failed: a limit)."""
     times, body = [], None
     for _ in range(runs):
         t = time.monotonic()
         r = requests.post(url + "/api/v1/query", json={"query": text, "options": {"$top": 1000}}, timeout=600)
         times.append(time.monotonic() - t)
-        assert r.status_code == 200, r.text
-        body = r.json()
+        body = r.json() if r.status_code == 200 else {"error": r.json()["errors"][0]["message"], "totalRecords": 0,
+                                                      "rows": []}
     return statistics.median(times), body
 
 
@@ -61,6 +62,7 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--images-stored", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", help="write the section here (Markdown) instead of standard output")
     a = ap.parse_args()
     import drydock
     drydock.BIN = a.drydock
@@ -97,6 +99,8 @@ def main():
                        a.runs)
         rows = sum(r[1] for r in body["rows"])
         res.append((f"summarize count() by severity over {rows:,} sub-assessment rows (s)", el, "< 1 s (1,000,000 rows)"))
+        el, body = run(srv.url, f"{SUBS} | where properties.status.severity == 'High' | count", a.runs)
+        res.append((f"count of the High sub-assessments ({body['rows'][0][0] if body['rows'] else '-'}) (s)", el, ""))
         el, body = run(srv.url, "securityresources | summarize count() by type", a.runs)
         res.append(("summarize count() by type over the whole table (s)", el, ""))
         have = next(f for f in base["findings"] if f["id"].startswith("CVE-"))["id"]
@@ -109,16 +113,22 @@ def main():
                         el, "< 50 ms"))
         sample = open(os.path.join(os.path.dirname(__file__), "..", "tests", "vulndb", "test_query_api.py")).read()
         sample = sample.split('SAMPLE_LIST = """')[1].split('"""')[0]
-        el, body = run(srv.url, sample, max(1, a.runs // 2))
-        res.append((f"the published sample listing every finding ({body['totalRecords']:,} rows, first 1,000 returned) (s)",
-                    el, ""))
+        el, body = run(srv.url, sample, 1)
+        what = body.get("error") or f"{body['totalRecords']:,} rows, first 1,000 returned"
+        res.append((f"the published sample listing every finding ({what}) (s)", el, ""))
         el, body = run(srv.url, "resources | where type == 'microsoft.containerregistry/registries/repositories/images'"
                                 " | summarize count() by status = tostring(properties.status)", a.runs)
         res.append((f"resources: images by status over {a.images_stored:,} images (s)", el, ""))
-        print("| query | median | target |\n|---|---|---|")
-        for label, v, target in res:
-            print(f"| {label} | {v:.3f} | {target} |")
-        print(f"| server RSS after the queries (MiB) | {rss_mib(srv.proc.pid):.0f} | |")
+        lines = [f"## The query language over {a.images_stored:,} images (bench/query.py)", "",
+                 "| query | median | target |", "|---|---|---|"]
+        lines += [f"| {label} | {v:.3f} | {target} |" for label, v, target in res]
+        lines.append(f"| server RSS after the queries (MiB) | {rss_mib(srv.proc.pid):.0f} | |")
+        text = "\n".join(lines) + "\n"
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write(text + "\n")
+        else:
+            print(text)
     except Exception:
         print(open(srv.log_path).read()[-3000:], file=sys.stderr)
         raise

@@ -3,8 +3,8 @@
 # docker-registry (CNCF Distribution 2.8) on this machine, same images, same clients, one run
 # (bench/bench.py), the same two under load and at scale, over HTTP and HTTPS (bench/stamina.py;
 # options in DRYDOCK_STAMINA_ARGS); what authentication costs per request (bench/auth.py); then
-# the inventory benchmark (drydock sbom against gzip -dc), then the vulnerability database and
-# scan-on-push benchmarks. When DRYDOCK_FEEDS_DIR names a directory of feed files, drydock scans
+# the inventory benchmark (drydock sbom against gzip -dc), then the vulnerability database,
+# scan-on-push and query language (bench/query.py) benchmarks. When DRYDOCK_FEEDS_DIR names a directory of feed files, drydock scans
 # every push in the registry comparisons (a database of every feed in place); without it they
 # run with scanning off and say so, and the database benchmarks are skipped. Writes
 # bench/RESULTS.md, the key numbers first (bench/summary.py), and keeps what it holds below the
@@ -30,6 +30,7 @@ fi
 /usr/bin/python3 "$here/inventory.py" --drydock "$bin" --images "$images/oci" --out "$tmp/inventory.md"
 touch "$tmp/vulndb.md"
 touch "$tmp/scan.md"
+touch "$tmp/query.md"
 if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
   /usr/bin/python3 "$here/vulndb.py" --drydock "$bin" --bench-vulndb "$(dirname "$bin")/bench-vulndb" \
     --feeds "$DRYDOCK_FEEDS_DIR" --images "$images/oci" --out "$tmp/vulndb.md"
@@ -39,8 +40,11 @@ if [ -n "${DRYDOCK_FEEDS_DIR:-}" ]; then
   /usr/bin/python3 "$here/scan.py" --drydock "$bin" --db "$tmp/all.ddb" --same-db "$tmp/again.ddb" \
     --small-db "$tmp/other.ddb" \
     --images "$images/oci" --out "$tmp/scan.md"
+  /usr/bin/python3 "$here/query.py" --drydock "$bin" --db "$tmp/all.ddb" --images "$images/oci" --runs 3 \
+    --out "$tmp/query.md"
 fi
-sections=("$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md")
+sections=("$tmp/registry.md" "$tmp/stamina.md" "$tmp/auth.md" "$tmp/inventory.md" "$tmp/vulndb.md" "$tmp/scan.md"
+  "$tmp/query.md")
 /usr/bin/python3 "$here/summary.py" "${sections[@]}" > "$tmp/summary.md"
 # what RESULTS.md holds from the marker line on was written by hand (other benchmarks, campaigns): kept
 marker='<!-- Sections below this line are written by hand; bench/run.sh keeps them. -->'
