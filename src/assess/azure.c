@@ -632,7 +632,19 @@ int azure_walk(struct assess_api *api, struct arena *a, struct http_req *r, cons
 	void *tok = NULL; /* the database that fills the texts of the sub-assessments built */
 	struct walking g = {.api = api, .r = r, .w = w, .parts = w->parts ? w->parts : AZP_ALL};
 	g.db = api->db ? api->db : scanner_db_acquire(api->scanner, &tok);
-	int rc = api->meta->scans->assessments_each(api->meta, w->repo, walk_image, &g);
+	int rc = 0;
+	if (!w->only)
+		rc = api->meta->scans->assessments_each(api->meta, w->repo, walk_image, &g);
+	for (size_t i = 0; w->only && i < w->nonly && !rc; i++) {
+		struct arena ia = {0};
+		struct assessment_rec full;
+		int got = api->meta->scans->assessment_get(api->meta, &ia, w->only[i].repo, w->only[i].digest, &full);
+		if (got && got != DD_E_NOT_FOUND) /* one deleted since it was listed is passed over */
+			rc = got;
+		else if (!got)
+			rc = walk_image(&g, &full);
+		arena_free(&ia);
+	}
 	scanner_db_release(api->scanner, tok);
 	return rc == AZURE_WALK_STOP ? 0 : rc;
 }

@@ -115,6 +115,9 @@ struct azure_walk {
 	int nkeys;
 	const char *ns;   /* only this namespace, when not NULL */
 	const char *repo; /* only this repository, when not NULL (read through the store's index) */
+	/* only these images, in this order (their repo and digest), when only is not NULL */
+	const struct assessment_rec *only;
+	size_t nonly;
 	/* An image's stored assessment (its report still text): 1 reads it, 0 skips it, -1 ends the
 	 * walk. NULL: all. */
 	int (*want_image)(void *ctx, const struct assessment_rec *rec);

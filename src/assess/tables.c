@@ -5,6 +5,7 @@
 #include "assess/tables.h"
 #include "assess/api.h"
 #include "assess/azure.h"
+#include "assess/idcache.h"
 #include "assess/rules.h"
 #include "auth/access.h"
 #include "common/arena.h"
@@ -385,6 +386,18 @@ static int scan_securityresources1(struct tctx *c)
 	struct azure_walk w = {.names = &c->names, .rules = c->rules, .nrules = c->nrules, .keys = keys, .nkeys = nkeys,
 			       .repo = c->repo, .want_image = sub_want_image, .want = sub_want, .emit = sub_emit, .ctx = c,
 			       .parts = c->parts ? c->parts : AZP_STATUS /* something; nothing reads it */};
+	/* a vulnerability id asked for: only the images whose findings have it (the id cache) */
+	for (int i = 0; i < c->ntf; i++)
+		if (c->tf[i].field == F_VULN) {
+			const struct query_filter *f = c->tf[i].f;
+			struct assessment_rec *only;
+			size_t n;
+			if (idcache_images(c->api->meta, c->a, c->repo, f->values, f->nvalues, f->icase, &only, &n))
+				break; /* every image, then */
+			w.only = only;
+			w.nonly = n;
+			break;
+		}
 	rc = azure_walk(c->api, c->a, c->aq->r, &w);
 	return c->rc ? c->rc : rc;
 }

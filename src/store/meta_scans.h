@@ -88,6 +88,13 @@ struct meta_scans_ops {
 	 * walk and is returned. */
 	int (*assessments_each)(struct meta *m, const char *repo,
 				int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx);
+	/* The name and findings hash of each assessment of repo (all when NULL), by repo and digest,
+	 * from an index (no report read): rec's repo, digest and findings_hash, the rest empty. */
+	int (*assessment_stamps)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+				 size_t *n);
+	/* The report of (repo, digest) alone, with its findings hash; DD_E_NOT_FOUND when none. */
+	int (*assessment_report)(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				 const char **report, const char **findings_hash);
 	/* Assessments of repo (all when NULL), without report and inventory texts, by repo, digest. */
 	int (*assessments_list)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n);

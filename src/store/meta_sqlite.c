@@ -247,6 +247,11 @@ static int migrate(sqlite3 *db, char **err)
 			 " db_generation, scanned_at, duration_us, counts)",
 			 NULL, NULL, err) != SQLITE_OK)
 		return 1;
+	/* each assessment's findings hash beside its name, for the query tables' cache of which
+	 * vulnerability ids each image has (a covering index: never the pages of the report) */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS assessments_stamps ON assessments(repo, digest, findings_hash)",
+			 NULL, NULL, err) != SQLITE_OK)
+		return 1;
 	/* the running totals, made (and filled from the assessments there) once per data directory;
 	 * in one transaction, so two processes opening it at once cannot both fill them */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)

@@ -266,6 +266,52 @@ static int ms_assessments_each(struct meta *m, const char *repo,
 	return rc;
 }
 
+static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
+				size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct sq q;
+	sq_query(&q, m,
+		 "SELECT repo, digest, findings_hash FROM assessments INDEXED BY assessments_stamps"
+		 " WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
+		 TEXT(repo));
+	size_t cap = 0;
+	struct assessment_rec *v = NULL;
+	while (sq_row(&q)) {
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct assessment_rec *nv = arena_alloc(a, nc * sizeof(*nv));
+			if (*n)
+				memcpy(nv, v, *n * sizeof(*nv));
+			v = nv;
+			cap = nc;
+		}
+		struct assessment_rec *x = &v[(*n)++];
+		memset(x, 0, sizeof(*x));
+		x->repo = sq_text(a, &q, 0);
+		x->digest = sq_text(a, &q, 1);
+		x->findings_hash = sq_text(a, &q, 2);
+		x->status = x->reason = x->report = x->inventory = x->db_generation = x->counts = "";
+	}
+	*out = v;
+	return sq_end(&q, "assessment stamps");
+}
+
+static int ms_assessment_report(struct meta *m, struct arena *a, const char *repo, const char *digest,
+				const char **report, const char **findings_hash)
+{
+	*report = *findings_hash = NULL;
+	struct sq q;
+	sq_query(&q, m, "SELECT report, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
+		 TEXT(digest));
+	if (sq_row(&q)) {
+		*report = sq_unpacked(a, &q, 0);
+		*findings_hash = sq_text(a, &q, 1);
+	}
+	return sq_one(&q, "assessment report", DD_E_NOT_FOUND);
+}
+
 static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 			       size_t *n)
 {
@@ -387,6 +433,8 @@ const struct meta_scans_ops meta_sqlite_scans = {
 	.assessment_get = ms_assessment_get,
 	.assessment_inventory = ms_assessment_inventory,
 	.assessments_each = ms_assessments_each,
+	.assessment_stamps = ms_assessment_stamps,
+	.assessment_report = ms_assessment_report,
 	.assessments_list = ms_assessments_list,
 	.assessment_totals = ms_assessment_totals,
 	.usage_list = ms_usage_list,

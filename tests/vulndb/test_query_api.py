@@ -8,9 +8,11 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 import requests
@@ -250,6 +252,52 @@ def test_what_a_query_reads_is_all_that_is_built(srv):
         pruned = query(s.url, q.format(t="securityresources"), **{"$top": 10000})
         whole = query(s.url, q.format(t="securityresources | extend zz_ = properties"), **{"$top": 10000})
         assert pruned["totalRecords"] > 0 and pruned["rows"] == whole["rows"], q
+
+
+def test_vulnerability_ids_follow_a_database_change(full_db, tmp_path):
+    """The tables remember which ids each image's findings have; when the database changes and
+    the images are re-assessed with other findings, a query for an id reads the new ones."""
+    from drydock import VULNDATA
+    other_db = tmp_path / "dsa-only.ddb"  # the same inventory, fewer findings (DSA ids), then all
+    r = subprocess.run([BIN, "db", "import", "--db", str(other_db), os.path.join(VULNDATA, "debian-osv", "dsa.jsonl.xz")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    s = server_with_db(tmp_path, str(other_db))
+    try:
+        distroless(s.url, "t/app")
+        before = wait(s.url, "t/app", "1")
+
+        def ids_of(a):
+            return {f["id"] for f in a["findings"]} | {x for f in a["findings"] for x in f.get("aliases", [])}
+
+        def agree(ids):
+            for v in sorted(ids)[:20]:
+                ahead = query(s.url, f"securityresources | where properties.id == '{v}' | count")["rows"]
+                after = query(s.url, f"securityresources | extend zz = 1 | where properties.id == '{v}' | count")["rows"]
+                assert ahead == after, v
+                q = f"securityresources | where properties.additionalData.vulnerabilityDetails.cveId =~ '{v.lower()}' | count"
+                assert query(s.url, q)["rows"] == query(s.url, q.replace("securityresources", "securityresources | extend zz = 1"))["rows"]
+        agree(ids_of(before))  # the cache filled
+        gen = requests.get(f"{s.url}/healthz").json()["vulnerability_database"]
+        shutil.copy(full_db, os.path.join(s.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(s.data_dir, "vulndb.ddb.new"), os.path.join(s.data_dir, "vulndb.ddb"))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            a = requests.get(f"{s.url}/api/v1/images", params={"repository": "t/app", "reference": "1"}).json()
+            if a.get("database_generation") not in (None, gen) and not a.get("reassessment_pending"):
+                break
+            time.sleep(0.1)
+        after = wait(s.url, "t/app", "1")
+        new = {f["id"] for f in after["findings"]} - ids_of(before)  # findings the image has only now
+        assert new
+        agree(new)
+        for v in sorted(new)[:5]:  # found
+            assert query(s.url, f"securityresources | where properties.id == '{v}' | count")["rows"][0][0] > 0
+        gone = sorted(ids_of(before) - ids_of(after))[:5]
+        for v in gone:  # and those it no longer has: not found
+            assert query(s.url, f"securityresources | where properties.id == '{v}' | count")["rows"] == [[0]]
+    finally:
+        s.stop()
 
 
 def test_paging(srv):
