@@ -1,25 +1,28 @@
-/* idcache.c: see idcache.h. An open-addressing map from "repo\ndigest" to the image's findings
- * hash and its ids, each id between newlines ("\nCVE-1\nDSA-2\n"), so that a look for one is a
- * substring search. */
+/* idcache.c: see idcache.h. Two open-addressing maps: "repo\ndigest" to the image's findings
+ * hash and the key of its ids, and that key (the ids' SHA-256) to the ids, each between newlines
+ * ("\nCVE-1\nDSA-2\n"), so that a look for one is a substring search and images with the same ids
+ * share one copy. */
 #include "common/dd.h"
 #include "assess/idcache.h"
 #include "common/arena.h"
 #include "common/buf.h"
 #include "store/meta_scans.h"
 #include <jansson.h>
+#include <openssl/sha.h>
 
-#define IDCACHE_MAX_BYTES (64u << 20)
+#define IDCACHE_MAX_BYTES (256u << 20)
 
-struct entry {
-	char *key;  /* "repo\ndigest" */
-	char *hash; /* the findings hash the ids are of */
-	char *ids;  /* "\nid\nid\n", or "\n" */
+/* A map of strings to strings: open addressing, keys and values malloc'ed. */
+struct smap {
+	char **k, **v;
+	size_t n, cap;
 };
 
 static struct {
 	pthread_mutex_t mu;
-	struct entry *v;
-	size_t n, cap, bytes;
+	struct smap images; /* "repo\ndigest" -> "its findings hash\nthe key of its ids" */
+	struct smap ids;    /* SHA-256 of the ids -> "\nid\n...": images with the same ids share it */
+	size_t bytes;
 } C = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t hash_of(const char *s)
@@ -30,16 +33,22 @@ static uint64_t hash_of(const char *s)
 	return h;
 }
 
+static void smap_clear(struct smap *m)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->k[i]);
+		free(m->v[i]);
+	}
+	free(m->k);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
 static void clear_locked(void)
 {
-	for (size_t i = 0; i < C.cap; i++) {
-		free(C.v[i].key);
-		free(C.v[i].hash);
-		free(C.v[i].ids);
-	}
-	free(C.v);
-	C.v = NULL;
-	C.n = C.cap = C.bytes = 0;
+	smap_clear(&C.images);
+	smap_clear(&C.ids);
+	C.bytes = 0;
 }
 
 void idcache_clear(void)
@@ -49,66 +58,97 @@ void idcache_clear(void)
 	pthread_mutex_unlock(&C.mu);
 }
 
-static struct entry *slot(struct entry *v, size_t cap, const char *key)
+static size_t smap_slot(const struct smap *m, const char *key)
 {
-	size_t i = (size_t)(hash_of(key) & (cap - 1));
-	while (v[i].key && strcmp(v[i].key, key))
-		i = (i + 1) & (cap - 1);
-	return &v[i];
+	size_t i = (size_t)(hash_of(key) & (m->cap - 1));
+	while (m->k[i] && strcmp(m->k[i], key))
+		i = (i + 1) & (m->cap - 1);
+	return i;
 }
 
-/* The ids of key when its entry is of hash: a copy into the arena, or NULL. */
+static const char *smap_get(const struct smap *m, const char *key)
+{
+	return m->cap ? m->v[smap_slot(m, key)] : NULL;
+}
+
+/* Sets key to value (copies); 0, or -1 out of memory. */
+static int smap_put(struct smap *m, const char *key, const char *value)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct smap b = {.cap = m->cap ? 2 * m->cap : 1024};
+		b.k = calloc(b.cap, sizeof(*b.k));
+		b.v = calloc(b.cap, sizeof(*b.v));
+		if (!b.k || !b.v) {
+			free(b.k);
+			free(b.v);
+			return -1;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->k[i]) {
+				size_t j = smap_slot(&b, m->k[i]);
+				b.k[j] = m->k[i];
+				b.v[j] = m->v[i];
+			}
+		b.n = m->n;
+		free(m->k);
+		free(m->v);
+		*m = b;
+	}
+	size_t i = smap_slot(m, key);
+	char *v = strdup(value), *k = m->k[i] ? m->k[i] : strdup(key);
+	if (!v || !k) {
+		free(v);
+		if (!m->k[i])
+			free(k);
+		return -1;
+	}
+	if (!m->k[i])
+		m->n++;
+	free(m->v[i]);
+	m->k[i] = k;
+	m->v[i] = v;
+	return 0;
+}
+
+/* The SHA-256 of ids, in hex: the key its list is shared under (content-addressed, so that no
+ * image can make its list stand for another's). */
+static const char *ids_key(struct arena *a, const char *ids)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)ids, strlen(ids), h);
+	char *out = arena_alloc(a, 2 * SHA256_DIGEST_LENGTH + 1);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	return out;
+}
+
+/* The ids of key when its entry is of findings hash `hash`: a copy into the arena, or NULL. */
 static const char *lookup(struct arena *a, const char *key, const char *hash)
 {
 	const char *ids = NULL;
 	pthread_mutex_lock(&C.mu);
-	if (C.cap) {
-		struct entry *e = slot(C.v, C.cap, key);
-		if (e->key && !strcmp(e->hash, hash))
-			ids = arena_strdup(a, e->ids);
-	}
+	const char *e = smap_get(&C.images, key), *v; /* "findings hash\nids key" */
+	size_t hl = strlen(hash);
+	if (e && !strncmp(e, hash, hl) && e[hl] == '\n' && (v = smap_get(&C.ids, e + hl + 1)))
+		ids = arena_strdup(a, v);
 	pthread_mutex_unlock(&C.mu);
 	return ids;
 }
 
-static void store(const char *key, const char *hash, const char *ids)
+static void store(struct arena *a, const char *key, const char *hash, const char *ids)
 {
+	const char *ik = ids_key(a, ids), *e = arena_printf(a, "%s\n%s", hash, ik);
 	pthread_mutex_lock(&C.mu);
-	size_t add = strlen(key) + strlen(hash) + strlen(ids) + 3 + sizeof(struct entry);
-	if (C.bytes + add > IDCACHE_MAX_BYTES)
+	size_t add = strlen(key) + strlen(e) + 2 * sizeof(char *) + 2;
+	int have = smap_get(&C.ids, ik) != NULL;
+	if (!have)
+		add += strlen(ik) + strlen(ids) + 2 * sizeof(char *) + 2;
+	if (C.bytes + add > IDCACHE_MAX_BYTES) {
 		clear_locked(); /* past the bound: start afresh */
-	if (2 * (C.n + 1) > C.cap) {
-		size_t cap = C.cap ? 2 * C.cap : 1024;
-		struct entry *v = calloc(cap, sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&C.mu);
-			return;
-		}
-		for (size_t i = 0; i < C.cap; i++)
-			if (C.v[i].key)
-				*slot(v, cap, C.v[i].key) = C.v[i];
-		free(C.v);
-		C.v = v;
-		C.cap = cap;
+		have = 0;
 	}
-	struct entry *e = slot(C.v, C.cap, key);
-	char *h = strdup(hash), *d = strdup(ids), *k = e->key ? e->key : strdup(key);
-	if (!h || !d || !k) {
-		free(h);
-		free(d);
-		if (!e->key)
-			free(k);
-		pthread_mutex_unlock(&C.mu);
-		return;
-	}
-	if (!e->key)
-		C.n++;
-	else {
-		free(e->hash);
-		free(e->ids);
-	}
-	*e = (struct entry){k, h, d};
-	C.bytes += add;
+	if (!smap_put(&C.images, key, e) && (have || !smap_put(&C.ids, ik, ids)))
+		C.bytes += add;
 	pthread_mutex_unlock(&C.mu);
 }
 
@@ -177,7 +217,7 @@ int idcache_images(struct meta *m, struct arena *a, const char *repo, const char
 				return rc;
 			}
 			ids = ids_of(&t, report);
-			store(key, hash, ids);
+			store(&t, key, hash, ids);
 		}
 		if (has_one(&t, ids, values, nvalues, icase))
 			hit[(*n)++] = v[i];

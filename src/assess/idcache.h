@@ -2,8 +2,8 @@
  * memory for the query tables, so that "the images with CVE-X" reads no report but those of the
  * images that have it. An entry is valid while the image's findings hash is the one stored (a
  * covering index gives every image's hash without its report); a stale or missing entry is
- * filled from the report. Process-wide, thread-safe, bounded (IDCACHE_MAX_BYTES: past it the
- * cache starts afresh). */
+ * filled from the report. Images with the same ids share one list (kept under its SHA-256). Process-wide,
+ * thread-safe, bounded (IDCACHE_MAX_BYTES, 256 MiB: past it the cache starts afresh). */
 #ifndef DD_ASSESS_IDCACHE_H
 #define DD_ASSESS_IDCACHE_H
 
