@@ -638,16 +638,6 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
 }
 
-static const char *iso_time(struct arena *a, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	char buf[32];
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
-}
-
 /* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
 static void audit_handle(struct http_req *r, struct assess_api *api)
 {
@@ -669,7 +659,7 @@ static void audit_handle(struct http_req *r, struct assess_api *api)
 	}
 	json_t *a = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id, "time", iso_time(&r->arena, v[i].time),
+		json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)v[i].id, "time", util_iso_time(&r->arena, v[i].time),
 				      "actor", v[i].actor, "action", v[i].action, "target", v[i].target);
 		json_t *d = *v[i].detail ? json_loads(v[i].detail, 0, NULL) : NULL;
 		if (d)

@@ -13,6 +13,7 @@
 #include "assess/rules.h"
 #include "auth/access.h"
 #include "common/arena.h"
+#include "common/util.h"
 #include "web/reply.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
@@ -79,16 +80,6 @@ static const char *azure_severity(const char *s)
 	return "Low";
 }
 
-static const char *iso_time(struct arena *a, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	char buf[32];
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
-}
-
 static const char *str_of(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
@@ -129,9 +120,9 @@ json_t *azure_assessment(struct arena *a, const struct azure_names *n, enum azur
 	json_t *status = json_pack("{s:s, s:s, s:s}", "code", st->code, "cause", "", "description",
 				   unhealthy ? "The resource is unhealthy" : "The resource is healthy");
 	if (st->first_evaluation)
-		json_object_set_new(status, "firstEvaluationDate", json_string(iso_time(a, st->first_evaluation)));
+		json_object_set_new(status, "firstEvaluationDate", json_string(util_iso_time(a, st->first_evaluation)));
 	if (st->status_change)
-		json_object_set_new(status, "statusChangeDate", json_string(iso_time(a, st->status_change)));
+		json_object_set_new(status, "statusChangeDate", json_string(util_iso_time(a, st->status_change)));
 	json_t *metadata = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:b}", "displayName", ki->display,
 				     "policyDefinitionId", ki->policy, "description", ki->description,
 				     "remediationDescription", REMEDIATION_TEXT, "severity", "High", "categories",
@@ -255,7 +246,7 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 	if (img && img->media_type)
 		json_object_set_new(art, "mediaType", json_string(img->media_type));
 	if (img && img->pushed)
-		json_object_set_new(art, "lastPushedToRegistryUTC", json_string(iso_time(a, img->pushed)));
+		json_object_set_new(art, "lastPushedToRegistryUTC", json_string(util_iso_time(a, img->pushed)));
 	const char *osname, *osver;
 	os_of(a, eco, &osname, &osver);
 	const char *fixed = json_string_value(json_object_get(f, "fixed_version"));
@@ -321,7 +312,7 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 			json_object_set_new(props, "displayName", json_string(id));
 	}
 	if (parts & AZP_TIME)
-		json_object_set_new(props, "timeGenerated", json_string(iso_time(a, rec->scanned_at)));
+		json_object_set_new(props, "timeGenerated", json_string(util_iso_time(a, rec->scanned_at)));
 	if (parts & AZP_RESOURCE)
 		json_object_set_new(props, "resourceDetails",
 				    json_pack("{s:s, s:s}", "source", "Azure", "id",

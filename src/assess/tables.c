@@ -9,6 +9,7 @@
 #include "assess/rules.h"
 #include "auth/access.h"
 #include "common/arena.h"
+#include "common/util.h"
 #include "scan/status.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
@@ -414,16 +415,6 @@ static json_t *counts_json(const char *counts)
 			 "unknown", (json_int_t)by[5], "unfixed", (json_int_t)unfixed);
 }
 
-static const char *iso(struct arena *a, int64_t t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char buf[32];
-	gmtime_r(&tt, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return arena_strdup(a, buf);
-}
-
 static int emit_resource(struct tctx *c, struct arena *a, const char *type, const char *sub, const char *id,
 			 const char *name, json_t *props)
 {
@@ -556,13 +547,13 @@ static int scan_resources1(struct tctx *c)
 			json_t *p = json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:s, s:s, s:o}", "repositoryName", repo, "registryHost",
 					      c->names.host, "digest", x->rec.digest, "tags", tags, "mediaType",
 					      x->rec.media_type, "size", (json_int_t)x->rec.size, "pushedAt",
-					      iso(&a, x->rec.created), "status", status, "counts", counts_json(x->counts));
+					      util_iso_time(&a, x->rec.created), "status", status, "counts", counts_json(x->counts));
 			if (*x->rec.artifact_type)
 				json_object_set_new(p, "artifactType", json_string(x->rec.artifact_type));
 			if (*x->rec.subject)
 				json_object_set_new(p, "subject", json_string(x->rec.subject));
 			if (x->scanned_at)
-				json_object_set_new(p, "scannedAt", json_string(iso(&a, x->scanned_at)));
+				json_object_set_new(p, "scannedAt", json_string(util_iso_time(&a, x->scanned_at)));
 			rc = emit_resource(c, &a, T_IMAGE_TYPE, sub,
 					   arena_printf(&a, "%s/repositories/%s/images/%s", reg, repo, x->rec.digest), name, p);
 		}

@@ -1,6 +1,7 @@
 /* util.c: the helpers of util.h. */
 #include "dd.h"
 #include "util.h"
+#include "arena.h"
 #include <malloc.h>
 #include "log.h"
 #include <ftw.h>
@@ -167,4 +168,15 @@ void util_tune_malloc(void)
 	mallopt(M_ARENA_MAX, 2);
 	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
+}
+
+const char *util_iso_time(struct arena *a, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char out[32];
+	gmtime_r(&tt, &tm);
+	if (!strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		out[0] = 0;
+	return arena_strdup(a, out);
 }

@@ -14,6 +14,9 @@ int util_is_uuid(const char *s, size_t n);
 /* Reads a whole file of at most max bytes into owned memory; 0, DD_E_IO or DD_E_TOO_LARGE. */
 int util_read_file(const char *path, size_t max, char **data, size_t *len);
 int64_t util_now(void);
+struct arena;
+/* t (seconds since the epoch) as "2026-12-06T01:02:03Z", in arena a. */
+const char *util_iso_time(struct arena *a, int64_t t);
 /* A span of time, "<n>d", "<n>h", "<n>m" or "<n>s" ("<n>" alone counts in default_unit
  * seconds: every setting and flag passes 1, so a bare number is seconds everywhere), into
  * *seconds: 0, or -1 when s is not one or is not in [min, max] seconds. */
