@@ -12,6 +12,10 @@ Medians of --runs, the server's RSS after them. No peer runs: Azure Resource Gra
 service, and none of Distribution, zot, Harbor or Trivy has a query language.
 
     query.py --drydock BIN --db vulndb.ddb --images DIR [--images-stored N] [--runs R] [--out FILE]
+             [--data DIR]
+
+--data keeps the registry's data directory there, and a second run over the same directory
+queries the images stored by the first instead of pushing them again.
 
 Not part of the tests.
 """
@@ -55,6 +59,33 @@ def run(url, text, runs):
     return statistics.median(times), body
 
 
+def populate(srv, images, stored):
+    """debian-min pushed once as m/base, then stored - 1 distinct manifests over its layers in 100
+    repositories, all assessed."""
+    push(os.path.join(images, "debian-min"), srv.url, "m/base")
+    base = wait_assessed(srv.url, "m/base", "1", timeout=300)
+    s = requests.Session()
+    m = json.loads(s.get(f"{srv.url}/v2/m/base/manifests/1", headers={"Accept": OCI_MANIFEST}).content)
+    t = time.monotonic()
+    repos = [f"ns{k % 10}/app{k}" for k in range(100)]  # 100 repositories in 10 namespaces
+    for repo in repos:  # the layers mounted into each
+        for d in [m["config"]["digest"]] + [x["digest"] for x in m["layers"]]:
+            q = s.post(f"{srv.url}/v2/{repo}/blobs/uploads/", params={"mount": d, "from": "m/base"})
+            assert q.status_code == 201, q.text
+    for i in range(stored - 1):  # distinct manifests over the same layers
+        m["annotations"] = {"n": str(i)}
+        r = s.put(f"{srv.url}/v2/{repos[i % 100]}/manifests/v{i}", data=json.dumps(m),
+                  headers={"Content-Type": OCI_MANIFEST})
+        assert r.status_code == 201, r.text
+    while True:
+        h = requests.get(f"{srv.url}/healthz").json()
+        if not h["scan_queue"] and not h["scanning"]:
+            break
+        time.sleep(0.5)
+    print(f"# {stored} images stored and assessed in {time.monotonic() - t:.0f} s; "
+          f"{base['counts']['total']} findings each", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--drydock", required=True)
@@ -63,37 +94,21 @@ def main():
     ap.add_argument("--images-stored", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", help="write the section here (Markdown) instead of standard output")
+    ap.add_argument("--data", help="the data directory, kept (reused when it holds a registry)")
     a = ap.parse_args()
     import drydock
     drydock.BIN = a.drydock
     tmp = tempfile.mkdtemp(prefix="drydock-bench-query-")
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    shutil.copy(a.db, os.path.join(data, "vulndb.ddb"))
+    data = a.data or os.path.join(tmp, "data")
+    reuse = os.path.exists(os.path.join(data, "meta.db"))
+    os.makedirs(data, exist_ok=True)
+    if not reuse:
+        shutil.copy(a.db, os.path.join(data, "vulndb.ddb"))
     srv = Server(data).start()
     try:
-        push(os.path.join(a.images, "debian-min"), srv.url, "m/base")
+        if not reuse:
+            populate(srv, a.images, a.images_stored)
         base = wait_assessed(srv.url, "m/base", "1", timeout=300)
-        s = requests.Session()
-        m = json.loads(s.get(f"{srv.url}/v2/m/base/manifests/1", headers={"Accept": OCI_MANIFEST}).content)
-        t = time.monotonic()
-        repos = [f"ns{k % 10}/app{k}" for k in range(100)]  # 100 repositories in 10 namespaces
-        for repo in repos:  # the layers mounted into each
-            for d in [m["config"]["digest"]] + [x["digest"] for x in m["layers"]]:
-                q = s.post(f"{srv.url}/v2/{repo}/blobs/uploads/", params={"mount": d, "from": "m/base"})
-                assert q.status_code == 201, q.text
-        for i in range(a.images_stored - 1):  # distinct manifests over the same layers
-            m["annotations"] = {"n": str(i)}
-            r = s.put(f"{srv.url}/v2/{repos[i % 100]}/manifests/v{i}", data=json.dumps(m),
-                      headers={"Content-Type": OCI_MANIFEST})
-            assert r.status_code == 201, r.text
-        while True:
-            h = requests.get(f"{srv.url}/healthz").json()
-            if not h["scan_queue"] and not h["scanning"]:
-                break
-            time.sleep(0.5)
-        print(f"# {a.images_stored} images stored and assessed in {time.monotonic() - t:.0f} s; "
-              f"{base['counts']['total']} findings each", file=sys.stderr)
         res = []
         el, body = run(srv.url, f"{SUBS} | summarize count() by severity = tostring(properties.status.severity)",
                        a.runs)
@@ -139,7 +154,7 @@ def main():
         raise
     finally:
         srv.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # --data's directory stays
 
 
 if __name__ == "__main__":

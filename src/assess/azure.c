@@ -69,7 +69,7 @@ void azure_error(struct http_req *r, int status, const char *code, const char *m
 	web_send_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
 }
 
-static const char *azure_severity(const char *s)
+const char *azure_severity(const char *s)
 {
 	if (!s)
 		return "Low";
@@ -101,8 +101,14 @@ const char *azure_registry_id(struct arena *a, const struct azure_names *n, cons
 
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f)
 {
+	return azure_subassessment_name_of(a, repo, digest, str_of(f, "id"), str_of(f, "package"));
+}
+
+const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
+					const char *package)
+{
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, str_of(f, "id"), str_of(f, "package"));
+	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, package);
 	SHA256((const unsigned char *)in, strlen(in), h);
 	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
 			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
@@ -184,6 +190,98 @@ static json_t *sub_status(json_t *f)
 			 "The resource is unhealthy");
 }
 
+static json_t *shared_status[3]; /* High, Medium, Low */
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void shared_init(void)
+{
+	static const char *const sev[] = {"HIGH", "MEDIUM", "LOW"};
+	for (int i = 0; i < 3; i++) {
+		json_t *f = json_pack("{s:s}", "severity", sev[i]);
+		shared_status[i] = sub_status(f);
+		json_decref(f);
+	}
+}
+
+json_t *azure_subassessment_status(const char *severity)
+{
+	pthread_once(&shared_once, shared_init);
+	const char *s = azure_severity(severity);
+	return shared_status[!strcmp(s, "High") ? 0 : !strcmp(s, "Medium") ? 1 : 2];
+}
+
+/* The CVE a finding is known by: its id when that is one, else its first CVE alias, else its id. */
+static const char *cve_id_of(const char *id, const char *const *aliases, size_t n)
+{
+	if (!strncmp(id, "CVE-", 4))
+		return id;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(aliases[i], "CVE-", 4))
+			return aliases[i];
+	return id;
+}
+
+#define SOFTWARE_CATEGORY "OS"
+#define QUALYS_TYPE "Vulnerability"
+
+/* artifactDetails without its tags, media type and push time. */
+static json_t *artifact_of(const struct azure_names *n, const struct assessment_rec *rec)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "repositoryName", rec->repo, "registryHost", n->host, "artifactType",
+			 "ContainerImage", "digest", rec->digest);
+}
+
+/* The 2020 shape's members that name the image (the rest describe the finding). */
+static json_t *qualys_names_of(const struct azure_names *n, const struct assessment_rec *rec)
+{
+	return json_pack("{s:s, s:s, s:s, s:s}", "imageDigest", rec->digest, "repositoryName", rec->repo, "registryHost",
+			 n->host, "imageName", rec->repo);
+}
+
+/* ... and those that are the same for every finding of an image. */
+static json_t *qualys_image_of(const struct azure_names *n, const struct assessment_rec *rec)
+{
+	json_t *o = json_pack("{s:s, s:s}", "assessedResourceType", keys[AZURE_KEY_QUALYS].resource_type, "type", QUALYS_TYPE);
+	json_object_update_new(o, qualys_names_of(n, rec));
+	return o;
+}
+
+/* The paths below additionalData that the lite objects hold, under either key. */
+static const char *const lite_paths[][2] = {
+	{"assessedResourceType", NULL},	 {"type", NULL},	     {"imageDigest", NULL},
+	{"repositoryName", NULL},	 {"registryHost", NULL},     {"imageName", NULL},
+	{"vulnerabilityDetails", "cveId"}, {"vulnerabilityDetails", "severity"},
+	{"artifactDetails", "repositoryName"}, {"artifactDetails", "registryHost"},
+	{"artifactDetails", "artifactType"}, {"artifactDetails", "digest"},
+	{"softwareDetails", "packageName"}, {"softwareDetails", "category"},
+};
+
+int azure_additional_lite_has(const char *const *path, int n)
+{
+	for (size_t i = 0; i < DD_ARRAY_LEN(lite_paths); i++) {
+		int depth = lite_paths[i][1] ? 2 : 1;
+		if (n >= depth && !strcmp(path[0], lite_paths[i][0]) && (depth == 1 || !strcmp(path[1], lite_paths[i][1])))
+			return 1;
+	}
+	return 0;
+}
+
+json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key k, const struct assessment_rec *rec)
+{
+	return k == AZURE_KEY_QUALYS ? qualys_image_of(n, rec) : artifact_of(n, rec);
+}
+
+json_t *azure_additional_lite(enum azure_key k, json_t *image, const char *id, const char *const *aliases,
+			      size_t naliases, const char *package, const char *severity)
+{
+	if (k == AZURE_KEY_QUALYS)
+		return json_incref(image);
+	return json_pack("{s:s, s:{s:s, s:s}, s:O, s:{s:s, s:s}}", "assessedResourceType",
+			 keys[AZURE_KEY_MDVM].resource_type, "vulnerabilityDetails", "severity", azure_severity(severity),
+			 "cveId", cve_id_of(id, aliases, naliases), "artifactDetails", image, "softwareDetails",
+			 "packageName", package, "category", SOFTWARE_CATEGORY);
+}
+
 /* The 2020 shape: additionalData of type ContainerRegistryVulnerability. */
 static json_t *additional_qualys(struct arena *a, const struct azure_names *n, const struct assessment_rec *rec,
 				 json_t *f)
@@ -196,11 +294,12 @@ static json_t *additional_qualys(struct arena *a, const struct azure_names *n, c
 			json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
 	double v3;
 	json_t *pub = json_object_get(f, "published");
-	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:O, s:o, s:s, s:s, s:s, s:s}", "assessedResourceType",
-			 keys[AZURE_KEY_QUALYS].resource_type, "type", "Vulnerability", "cve", cve_links(a, f), "cvss",
-			 cvss_of(f, &v3), "patchable", json_is_true(json_object_get(f, "patchable")), "publishedTime",
-			 json_is_string(pub) ? pub : json_null(), "vendorReferences", refs, "imageDigest", rec->digest,
-			 "repositoryName", rec->repo, "registryHost", n->host, "imageName", rec->repo);
+	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:b, s:O, s:o}", "assessedResourceType",
+			      keys[AZURE_KEY_QUALYS].resource_type, "type", QUALYS_TYPE, "cve", cve_links(a, f), "cvss",
+			      cvss_of(f, &v3), "patchable", json_is_true(json_object_get(f, "patchable")), "publishedTime",
+			      json_is_string(pub) ? pub : json_null(), "vendorReferences", refs);
+	json_object_update_new(o, qualys_names_of(n, rec));
+	return o;
 }
 
 /* "Debian:12" -> ("Debian", "12"); no ecosystem: ("", ""). */
@@ -224,15 +323,16 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 	json_array_foreach(json_object_get(f, "references"), i, ref)
 		if (json_is_string(ref))
 			json_array_append_new(refs, json_pack("{s:s, s:O}", "title", id, "link", ref));
-	const char *cve = !strncmp(id, "CVE-", 4) ? id : NULL;
-	json_array_foreach(json_object_get(f, "aliases"), i, al)
-		if (!cve && json_is_string(al) && !strncmp(json_string_value(al), "CVE-", 4))
-			cve = json_string_value(al);
+	const char *few[16], **aliases = json_array_size(json_object_get(f, "aliases")) <= DD_ARRAY_LEN(few)
+						   ? few
+						   : arena_alloc(a, json_array_size(json_object_get(f, "aliases")) * sizeof(*aliases));
+	size_t nal = 0;
+	json_array_foreach(json_object_get(f, "aliases"), i, al) if (json_is_string(al)) aliases[nal++] = json_string_value(al);
 	double v3;
 	json_t *cvss = cvss_of(f, &v3);
 	const char *sev = azure_severity(json_string_value(json_object_get(f, "severity")));
-	json_t *vuln = json_pack("{s:s, s:s, s:o, s:[], s:o}", "severity", sev, "cveId", cve ? cve : id, "cvss", cvss,
-				 "workarounds", "references", refs);
+	json_t *vuln = json_pack("{s:s, s:s, s:o, s:[], s:o}", "severity", sev, "cveId", cve_id_of(id, aliases, nal), "cvss",
+				 cvss, "workarounds", "references", refs);
 	json_t *pub = json_object_get(f, "published"), *mod = json_object_get(f, "modified");
 	if (json_is_string(pub))
 		json_object_set(vuln, "publishedDate", pub);
@@ -241,8 +341,8 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 	json_t *tags = json_array();
 	for (size_t t = 0; img && t < img->ntags; t++)
 		json_array_append_new(tags, json_string(img->tags[t]));
-	json_t *art = json_pack("{s:s, s:s, s:s, s:s, s:o}", "repositoryName", rec->repo, "registryHost", n->host,
-				"artifactType", "ContainerImage", "digest", rec->digest, "tags", tags);
+	json_t *art = artifact_of(n, rec);
+	json_object_set_new(art, "tags", tags);
 	if (img && img->media_type)
 		json_object_set_new(art, "mediaType", json_string(img->media_type));
 	if (img && img->pushed)
@@ -256,7 +356,7 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 		*p = (char)tolower((unsigned char)*p);
 	json_t *soft = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "osDetails",
 				 "osPlatform", "linux", "osName", osname, "osVersion", osver, "packageName",
-				 str_of(f, "package"), "category", "OS", "language", "", "vendor", vendor, "version",
+				 str_of(f, "package"), "category", SOFTWARE_CATEGORY, "language", "", "vendor", vendor, "version",
 				 json_string_value(json_object_get(f, "package_version"))
 				     ? json_string_value(json_object_get(f, "package_version"))
 				     : str_of(f, "installed_version"),
@@ -275,6 +375,13 @@ json_t *azure_subassessment(struct arena *a, const struct azure_names *n, enum a
 	return azure_subassessment_parts(a, n, k, rec, img, eco, f, AZP_ALL);
 }
 
+const char *azure_subassessment_id(struct arena *a, const struct azure_names *n, enum azure_key k, const char *repo,
+				   const char *name)
+{
+	return arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s/subAssessments/%s",
+			    azure_registry_id(a, n, azure_subscription_of(a, n, repo)), keys[k].name, name);
+}
+
 json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, enum azure_key k,
 				  const struct assessment_rec *rec, const struct azure_image *img, const char *eco, json_t *f,
 				  unsigned parts)
@@ -283,9 +390,7 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 	json_t *o = json_pack("{s:s}", "type", "Microsoft.Security/assessments/subAssessments");
 	if (parts & AZP_ENVELOPE) {
 		const char *name = azure_subassessment_name(a, rec->repo, rec->digest, f);
-		const char *sub = azure_subscription_of(a, n, rec->repo);
-		json_object_set_new(o, "id", json_string(arena_printf(a, "%s/providers/Microsoft.Security/assessments/%s/subAssessments/%s",
-									azure_registry_id(a, n, sub), keys[k].name, name)));
+		json_object_set_new(o, "id", json_string(azure_subassessment_id(a, n, k, rec->repo, name)));
 		json_object_set_new(o, "name", json_string(name));
 	}
 	if (!(parts & ~AZP_ENVELOPE))

@@ -92,6 +92,29 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 				  unsigned parts);
 /* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
+/* The same from the finding's id and package. */
+const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
+					const char *package);
+/* properties.status of the sub-assessment of a finding of severity `severity` (the report's:
+ * CRITICAL, HIGH, ...) that no rule suppresses: one shared object per Azure severity, read-only,
+ * never released (a caller may hold it without a reference). */
+json_t *azure_subassessment_status(const char *severity);
+/* properties.additionalData of a sub-assessment as far as the paths below it that
+ * azure_additional_lite_has names: the image's names, and the finding's CVE, severity and package.
+ * A query that reads no other path of additionalData sees the same values as in the whole object.
+ * azure_additional_lite_has: 1 when path (n names below additionalData) lies in that part.
+ * azure_additional_lite_image: the part of key k that is the image's, the same for each of its
+ * findings (a new reference). azure_additional_lite: key k's object for one finding, given that
+ * part (borrowed); a new reference. */
+int azure_additional_lite_has(const char *const *path, int n);
+json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key k, const struct assessment_rec *rec);
+json_t *azure_additional_lite(enum azure_key k, json_t *image, const char *id, const char *const *aliases,
+			      size_t naliases, const char *package, const char *severity);
+/* The sub-assessment's id under key k of the finding named `name` of an image of repo. */
+const char *azure_subassessment_id(struct arena *a, const struct azure_names *n, enum azure_key k, const char *repo,
+				   const char *name);
+/* The Azure severity (High, Medium, Low) of a report's severity (CRITICAL, HIGH, ...; NULL: Low). */
+const char *azure_severity(const char *severity);
 
 /* The names of the registry as request r reaches it (its Host header), or with no request (NULL:
  * `drydock query` on a data directory) as api->host names it; the configured names first. */

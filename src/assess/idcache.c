@@ -1,27 +1,47 @@
 /* idcache.c: see idcache.h. Two open-addressing maps: "repo\ndigest" to the image's findings
- * hash and the key of its ids, and that key (the ids' SHA-256) to the ids, each between newlines
- * ("\nCVE-1\nDSA-2\n"), so that a look for one is a substring search and images with the same ids
- * share one copy. */
+ * hash and its list, and a list's key (the SHA-256 of its findings) to the list, so that images
+ * with the same findings share one copy. A list is one allocation (header, findings, alias
+ * arrays, strings), counted by references: the map's, one per image entry, one per caller
+ * reading it. */
 #include "common/dd.h"
 #include "assess/idcache.h"
 #include "common/arena.h"
-#include "common/buf.h"
 #include "store/meta_scans.h"
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #define IDCACHE_MAX_BYTES (256u << 20)
 
-/* A map of strings to strings: open addressing, keys and values malloc'ed. */
-struct smap {
-	char **k, **v;
+struct list {
+	char key[2 * SHA256_DIGEST_LENGTH + 1];
+	size_t n, bytes;
+	int refs;
+	struct idc_finding *f;
+};
+
+struct entry {
+	char *name; /* "repo\ndigest" */
+	char *hash; /* its findings hash when the entry was filled */
+	struct list *l;
+};
+
+/* A map of names to entries (open addressing). */
+struct emap {
+	struct entry *v;
+	size_t n, cap;
+};
+
+/* A map of keys to lists. */
+struct lmap {
+	struct list **v;
 	size_t n, cap;
 };
 
 static struct {
 	pthread_mutex_t mu;
-	struct smap images; /* "repo\ndigest" -> "its findings hash\nthe key of its ids" */
-	struct smap ids;    /* SHA-256 of the ids -> "\nid\n...": images with the same ids share it */
+	struct emap images;
+	struct lmap lists;
 	size_t bytes;
 } C = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -33,21 +53,26 @@ static uint64_t hash_of(const char *s)
 	return h;
 }
 
-static void smap_clear(struct smap *m)
+static void unref_locked(struct list *l)
 {
-	for (size_t i = 0; i < m->cap; i++) {
-		free(m->k[i]);
-		free(m->v[i]);
-	}
-	free(m->k);
-	free(m->v);
-	memset(m, 0, sizeof(*m));
+	if (l && !--l->refs)
+		free(l);
 }
 
 static void clear_locked(void)
 {
-	smap_clear(&C.images);
-	smap_clear(&C.ids);
+	for (size_t i = 0; i < C.images.cap; i++)
+		if (C.images.v[i].name) {
+			free(C.images.v[i].name);
+			free(C.images.v[i].hash);
+			unref_locked(C.images.v[i].l);
+		}
+	for (size_t i = 0; i < C.lists.cap; i++)
+		unref_locked(C.lists.v[i]);
+	free(C.images.v);
+	free(C.lists.v);
+	memset(&C.images, 0, sizeof(C.images));
+	memset(&C.lists, 0, sizeof(C.lists));
 	C.bytes = 0;
 }
 
@@ -58,134 +83,230 @@ void idcache_clear(void)
 	pthread_mutex_unlock(&C.mu);
 }
 
-static size_t smap_slot(const struct smap *m, const char *key)
+static size_t eslot(const struct emap *m, const char *name)
 {
-	size_t i = (size_t)(hash_of(key) & (m->cap - 1));
-	while (m->k[i] && strcmp(m->k[i], key))
+	size_t i = (size_t)(hash_of(name) & (m->cap - 1));
+	while (m->v[i].name && strcmp(m->v[i].name, name))
 		i = (i + 1) & (m->cap - 1);
 	return i;
 }
 
-static const char *smap_get(const struct smap *m, const char *key)
+static size_t lslot(const struct lmap *m, const char *key)
 {
-	return m->cap ? m->v[smap_slot(m, key)] : NULL;
+	size_t i = (size_t)(hash_of(key) & (m->cap - 1));
+	while (m->v[i] && strcmp(m->v[i]->key, key))
+		i = (i + 1) & (m->cap - 1);
+	return i;
 }
 
-/* Sets key to value (copies); 0, or -1 out of memory. */
-static int smap_put(struct smap *m, const char *key, const char *value)
+/* Room for one more in each map: 0, or -1 out of memory. */
+static int grow_locked(void)
 {
-	if (2 * (m->n + 1) > m->cap) {
-		struct smap b = {.cap = m->cap ? 2 * m->cap : 1024};
-		b.k = calloc(b.cap, sizeof(*b.k));
-		b.v = calloc(b.cap, sizeof(*b.v));
-		if (!b.k || !b.v) {
-			free(b.k);
-			free(b.v);
+	if (2 * (C.images.n + 1) > C.images.cap) {
+		struct emap b = {.cap = C.images.cap ? 2 * C.images.cap : 1024, .n = C.images.n};
+		if (!(b.v = calloc(b.cap, sizeof(*b.v))))
 			return -1;
-		}
-		for (size_t i = 0; i < m->cap; i++)
-			if (m->k[i]) {
-				size_t j = smap_slot(&b, m->k[i]);
-				b.k[j] = m->k[i];
-				b.v[j] = m->v[i];
-			}
-		b.n = m->n;
-		free(m->k);
-		free(m->v);
-		*m = b;
+		for (size_t i = 0; i < C.images.cap; i++)
+			if (C.images.v[i].name)
+				b.v[eslot(&b, C.images.v[i].name)] = C.images.v[i];
+		free(C.images.v);
+		C.images = b;
 	}
-	size_t i = smap_slot(m, key);
-	char *v = strdup(value), *k = m->k[i] ? m->k[i] : strdup(key);
-	if (!v || !k) {
-		free(v);
-		if (!m->k[i])
-			free(k);
-		return -1;
+	if (2 * (C.lists.n + 1) > C.lists.cap) {
+		struct lmap b = {.cap = C.lists.cap ? 2 * C.lists.cap : 256, .n = C.lists.n};
+		if (!(b.v = calloc(b.cap, sizeof(*b.v))))
+			return -1;
+		for (size_t i = 0; i < C.lists.cap; i++)
+			if (C.lists.v[i])
+				b.v[lslot(&b, C.lists.v[i]->key)] = C.lists.v[i];
+		free(C.lists.v);
+		C.lists = b;
 	}
-	if (!m->k[i])
-		m->n++;
-	free(m->v[i]);
-	m->k[i] = k;
-	m->v[i] = v;
 	return 0;
 }
 
-/* The SHA-256 of ids, in hex: the key its list is shared under (content-addressed, so that no
- * image can make its list stand for another's). */
-static const char *ids_key(struct arena *a, const char *ids)
+/* The list of image `name` when its entry is of findings hash `hash`, with a reference the
+ * caller drops (release), or NULL. */
+static struct list *lookup(const char *name, const char *hash)
 {
-	unsigned char h[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)ids, strlen(ids), h);
-	char *out = arena_alloc(a, 2 * SHA256_DIGEST_LENGTH + 1);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
-	return out;
-}
-
-/* The ids of key when its entry is of findings hash `hash`: a copy into the arena, or NULL. */
-static const char *lookup(struct arena *a, const char *key, const char *hash)
-{
-	const char *ids = NULL;
+	struct list *l = NULL;
 	pthread_mutex_lock(&C.mu);
-	const char *e = smap_get(&C.images, key), *v; /* "findings hash\nids key" */
-	size_t hl = strlen(hash);
-	if (e && !strncmp(e, hash, hl) && e[hl] == '\n' && (v = smap_get(&C.ids, e + hl + 1)))
-		ids = arena_strdup(a, v);
-	pthread_mutex_unlock(&C.mu);
-	return ids;
-}
-
-static void store(struct arena *a, const char *key, const char *hash, const char *ids)
-{
-	const char *ik = ids_key(a, ids), *e = arena_printf(a, "%s\n%s", hash, ik);
-	pthread_mutex_lock(&C.mu);
-	size_t add = strlen(key) + strlen(e) + 2 * sizeof(char *) + 2;
-	int have = smap_get(&C.ids, ik) != NULL;
-	if (!have)
-		add += strlen(ik) + strlen(ids) + 2 * sizeof(char *) + 2;
-	if (C.bytes + add > IDCACHE_MAX_BYTES) {
-		clear_locked(); /* past the bound: start afresh */
-		have = 0;
+	if (C.images.cap) {
+		struct entry *e = &C.images.v[eslot(&C.images, name)];
+		if (e->name && !strcmp(e->hash, hash) && (l = e->l))
+			l->refs++;
 	}
-	if (!smap_put(&C.images, key, e) && (have || !smap_put(&C.ids, ik, ids)))
-		C.bytes += add;
+	pthread_mutex_unlock(&C.mu);
+	return l;
+}
+
+static void release(struct list *l)
+{
+	pthread_mutex_lock(&C.mu);
+	unref_locked(l);
 	pthread_mutex_unlock(&C.mu);
 }
 
-/* "\nid\nalias\n..." of a report's findings (arena text); "\n" when it has none or is not JSON. */
-static const char *ids_of(struct arena *a, const char *report)
+/* Keeps l (the caller's reference, a new list) for image name at findings hash `hash`: the list
+ * the caller now holds a reference to (l, or the same findings kept before, l freed). */
+static struct list *store(const char *name, const char *hash, struct list *l)
 {
-	struct buf b;
-	buf_init(&b, DD_MAX_STORED_TEXT_BYTES);
-	buf_puts(&b, "\n");
-	json_t *rep = json_loads(report, 0, NULL), *f, *al;
-	size_t i, k;
-	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	pthread_mutex_lock(&C.mu);
+	size_t add = strlen(name) + strlen(hash) + sizeof(struct entry) * 2 + 2;
+	if (C.bytes + add + l->bytes > IDCACHE_MAX_BYTES)
+		clear_locked(); /* past the bound: start afresh (lists in use live on in their callers) */
+	if (grow_locked()) {
+		pthread_mutex_unlock(&C.mu);
+		return l; /* not kept: the caller's alone */
+	}
+	struct list **have = &C.lists.v[lslot(&C.lists, l->key)];
+	if (*have) { /* the same findings as another image's */
+		free(l);
+		l = *have;
+		l->refs++;
+	} else {
+		*have = l;
+		l->refs++; /* the map's */
+		C.lists.n++;
+		C.bytes += l->bytes;
+	}
+	struct entry *e = &C.images.v[eslot(&C.images, name)];
+	char *h = strdup(hash), *nm = e->name ? NULL : strdup(name);
+	if (!h || (!e->name && !nm)) {
+		free(h);
+		free(nm);
+		pthread_mutex_unlock(&C.mu);
+		return l; /* the list is kept for others; this image's entry is not */
+	}
+	if (e->name) {
+		free(e->hash);
+		unref_locked(e->l);
+	} else {
+		e->name = nm;
+		C.images.n++;
+		C.bytes += add;
+	}
+	e->hash = h;
+	e->l = l;
+	l->refs++; /* the entry's */
+	pthread_mutex_unlock(&C.mu);
+	return l;
+}
+
+static const char *str_or_empty(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* The list of a report's findings (one per report finding; none when it has no findings or is
+ * not JSON), with one reference, or NULL out of memory. */
+static struct list *list_of(const char *report)
+{
+	json_t *rep = json_loads(report, 0, NULL), *fs = json_object_get(rep, "findings"), *f, *al;
+	size_t n = json_array_size(fs), nal = 0, text = 0, i, k;
+	json_array_foreach(fs, i, f)
 	{
-		const char *id = json_string_value(json_object_get(f, "id"));
-		if (id && !strchr(id, '\n'))
-			buf_printf(&b, "%s\n", id);
-		json_array_foreach(json_object_get(f, "aliases"), k, al)
+		text += strlen(str_or_empty(f, "id")) + strlen(str_or_empty(f, "package")) +
+			strlen(str_or_empty(f, "severity")) + 3;
+		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
 		{
-			const char *x = json_string_value(al);
-			if (x && !strchr(x, '\n'))
-				buf_printf(&b, "%s\n", x);
+			nal++;
+			text += json_string_length(al) + 1;
 		}
 	}
+	size_t bytes = sizeof(struct list) + n * sizeof(struct idc_finding) + nal * sizeof(char *) + text;
+	struct list *l = calloc(1, bytes);
+	if (!l) {
+		json_decref(rep);
+		return NULL;
+	}
+	l->n = n;
+	l->bytes = bytes;
+	l->refs = 1;
+	l->f = (struct idc_finding *)(l + 1);
+	const char **aliases = (const char **)(l->f + n);
+	char *p = (char *)(aliases + nal);
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	if (!sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(sha);
+		json_decref(rep);
+		free(l);
+		return NULL;
+	}
+#define COPY(dst, src)                                          \
+	do {                                                    \
+		size_t len_ = strlen(src) + 1;                  \
+		memcpy(p, src, len_);                           \
+		EVP_DigestUpdate(sha, p, len_);                   \
+		(dst) = p;                                      \
+		p += len_;                                      \
+	} while (0)
+	json_array_foreach(fs, i, f)
+	{
+		struct idc_finding *x = &l->f[i];
+		COPY(x->id, str_or_empty(f, "id"));
+		COPY(x->package, str_or_empty(f, "package"));
+		COPY(x->severity, str_or_empty(f, "severity"));
+		x->aliases = aliases;
+		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
+		{
+			COPY(aliases[x->naliases], json_string_value(al));
+			x->naliases++;
+		}
+		aliases += x->naliases;
+		char count[24];
+		int cn = snprintf(count, sizeof(count), "%zu", x->naliases); /* the fields' boundaries, hashed */
+		EVP_DigestUpdate(sha, count, (size_t)cn + 1);
+	}
+#undef COPY
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	EVP_DigestFinal_ex(sha, h, NULL);
+	EVP_MD_CTX_free(sha);
+	for (int j = 0; j < SHA256_DIGEST_LENGTH; j++)
+		snprintf(l->key + 2 * j, 3, "%02x", h[j]);
 	json_decref(rep);
-	const char *out = arena_strdup(a, b.data ? b.data : "\n");
-	buf_release(&b);
-	return out;
+	return l;
 }
 
-/* Whether ids ("\nid\n...") holds one of values. */
-static int has_one(struct arena *a, const char *ids, const char *const *values, size_t nvalues, int icase)
+/* The list of the image rec (repo, digest, findings hash) with a reference, filled from its
+ * report when the cache has none; NULL with *rc: 0 when it was deleted since it was listed,
+ * else the store's error (or DD_E_NOMEM). */
+static struct list *get(struct meta *m, const struct assessment_rec *rec, int *rc)
 {
-	for (size_t i = 0; i < nvalues; i++) {
-		const char *needle = arena_printf(a, "\n%s\n", values[i]);
-		if (icase ? strcasestr(ids, needle) != NULL : strstr(ids, needle) != NULL)
-			return 1;
+	struct arena t = {0};
+	const char *name = arena_printf(&t, "%s\n%s", rec->repo, rec->digest), *report, *hash;
+	struct list *l = lookup(name, rec->findings_hash);
+	*rc = 0;
+	if (!l) {
+		*rc = m->scans->assessment_report(m, &t, rec->repo, rec->digest, &report, &hash);
+		if (*rc == DD_E_NOT_FOUND) /* deleted since it was listed */
+			*rc = 0;
+		else if (!*rc && !(l = list_of(report)))
+			*rc = DD_E_NOMEM;
+		else if (!*rc)
+			l = store(name, hash, l);
 	}
+	arena_free(&t);
+	return l;
+}
+
+static int is(const char *v, const char *want, int icase)
+{
+	return icase ? !strcasecmp(v, want) : !strcmp(v, want);
+}
+
+/* Whether list l has a finding whose id or alias is one of values. */
+static int has_one(const struct list *l, const char *const *values, size_t nvalues, int icase)
+{
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t v = 0; v < nvalues; v++) {
+			if (is(l->f[i].id, values[v], icase))
+				return 1;
+			for (size_t k = 0; k < l->f[i].naliases; k++)
+				if (is(l->f[i].aliases[k], values[v], icase))
+					return 1;
+		}
 	return 0;
 }
 
@@ -201,28 +322,52 @@ int idcache_images(struct meta *m, struct arena *a, const char *repo, const char
 		return rc;
 	struct assessment_rec *hit = arena_alloc(a, (nv ? nv : 1) * sizeof(*hit));
 	for (size_t i = 0; i < nv; i++) {
-		struct arena t = {0}; /* this image's */
-		const char *key = arena_printf(&t, "%s\n%s", v[i].repo, v[i].digest);
-		const char *ids = lookup(&t, key, v[i].findings_hash);
-		if (!ids) {
-			const char *report, *hash;
-			rc = m->scans->assessment_report(m, &t, v[i].repo, v[i].digest, &report, &hash);
-			if (rc == DD_E_NOT_FOUND) { /* deleted since it was listed */
-				arena_free(&t);
-				rc = 0;
-				continue;
-			}
-			if (rc) {
-				arena_free(&t);
-				return rc;
-			}
-			ids = ids_of(&t, report);
-			store(&t, key, hash, ids);
-		}
-		if (has_one(&t, ids, values, nvalues, icase))
+		struct list *l = get(m, &v[i], &rc);
+		if (rc)
+			return rc;
+		if (l && has_one(l, values, nvalues, icase))
 			hit[(*n)++] = v[i];
-		arena_free(&t);
+		if (l)
+			release(l);
 	}
 	*out = hit;
 	return 0;
+}
+
+int idcache_each(struct meta *m, const char *repo, idcache_fn fn, void *ctx)
+{
+	struct arena a = {0};
+	struct assessment_rec *v;
+	size_t nv;
+	int rc = m->scans->assessment_stamps(m, &a, repo, &v, &nv);
+	for (size_t i = 0; i < nv && !rc; i++) {
+		struct list *l = get(m, &v[i], &rc);
+		if (l) {
+			rc = fn(ctx, &v[i], l->f, l->n);
+			release(l);
+		}
+	}
+	arena_free(&a);
+	return rc;
+}
+
+struct warming {
+	int (*stop)(void *ctx);
+	void *ctx;
+};
+
+static int warm_one(void *ctx, const struct assessment_rec *rec, const struct idc_finding *f, size_t n)
+{
+	struct warming *w = ctx;
+	(void)rec;
+	(void)f;
+	(void)n;
+	return w->stop(w->ctx) ? -1 : 0;
+}
+
+int idcache_warm(struct meta *m, int (*stop)(void *ctx), void *ctx)
+{
+	struct warming w = {stop, ctx};
+	int rc = idcache_each(m, NULL, warm_one, &w);
+	return rc == -1 ? 0 : rc;
 }

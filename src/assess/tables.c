@@ -63,6 +63,7 @@ struct tctx {
 	const char *repo;     /* one repository, when a filter names exactly one */
 	const struct query_use *use; /* what the query reads of each column, NULL: everything */
 	unsigned parts;       /* of a sub-assessment, what the query reads (enum azure_part) */
+	int lite;             /* what it reads of additionalData is in azure_additional_lite's part */
 	int rc;               /* the engine's code that stopped the scan */
 };
 
@@ -126,6 +127,7 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 	c->repo = NULL;
 	c->use = h ? h->use : NULL;
 	c->parts = AZP_ALL;
+	c->lite = 0;
 	if (c->use) {
 		static const struct {
 			const char *member;
@@ -143,6 +145,10 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 			for (size_t k = 0; k < DD_ARRAY_LEN(members); k++)
 				if (!strcmp(p->members[i], members[k].member))
 					c->parts |= members[k].part;
+		c->lite = p->read && !p->whole;
+		for (size_t i = 0; c->lite && i < p->npaths; i++)
+			if (!strcmp(p->paths[i].names[0], "additionalData"))
+				c->lite = azure_additional_lite_has(p->paths[i].names + 1, p->paths[i].n - 1);
 	}
 	for (size_t i = 0; h && i < h->n; i++) {
 		const struct query_filter *f = &h->filters[i];
@@ -210,23 +216,31 @@ static int in_scope(const struct tctx *c, const char *sub)
 
 static struct qval str(const char *s) { return qv_str(s ? s : "", s ? strlen(s) : 0); }
 
-/* One row of Resource Graph's columns for object o ({id, name, properties}) of type `type` in
- * subscription sub; 0, or the engine's code that stops the scan. */
-static int emit_row(struct tctx *c, const char *type, const char *sub, json_t *o)
+/* One row of Resource Graph's columns (id, name, properties, of type `type` in subscription
+ * sub); 0, or the engine's code that stops the scan. */
+static int emit_cols(struct tctx *c, const char *type, const char *sub, const char *id, const char *name,
+		     json_t *props)
 {
 	char tenant[37];
 	struct qval row[NCOLS];
 	for (int i = 0; i < NCOLS; i++)
 		row[i] = columns[i].type == QT_STRING ? str("") : qv_null();
-	row[C_ID] = str(json_string_value(json_object_get(o, "id")));
-	row[C_NAME] = str(json_string_value(json_object_get(o, "name")));
+	row[C_ID] = str(id);
+	row[C_NAME] = str(name);
 	row[C_TYPE] = str(type);
 	if (!c->use || c->use[C_TENANT].read)
 		row[C_TENANT] = str(tenant_of(tenant, sub));
 	row[C_RG] = str(c->rg_lower);
 	row[C_SUB] = str(sub);
-	row[C_PROPERTIES] = qv_dyn(json_object_get(o, "properties"));
+	row[C_PROPERTIES] = qv_dyn(props);
 	return c->emit(c->q, row);
+}
+
+/* The same for object o ({id, name, properties}). */
+static int emit_row(struct tctx *c, const char *type, const char *sub, json_t *o)
+{
+	return emit_cols(c, type, sub, json_string_value(json_object_get(o, "id")),
+			 json_string_value(json_object_get(o, "name")), json_object_get(o, "properties"));
 }
 
 /* Whether a filter on a field of an image (repository, digest, subscription) rules out image
@@ -249,17 +263,25 @@ static int image_passes(struct tctx *c, const char *repo, const char *digest, un
 	return *keys != 0;
 }
 
-static int sub_want_image(void *ctx, const struct assessment_rec *rec)
+/* Whether the caller may see image rec and it is in the query's scope, and a filter on the image
+ * does not rule it out: 1, 0, or -1 with c->rc when the scan must stop. */
+static int image_wanted(struct tctx *c, const struct assessment_rec *rec, unsigned *keys)
 {
-	struct tctx *c = ctx;
-	unsigned keys;
 	if ((c->rc = c->emit(c->q, NULL))) /* the time limit, however many images are skipped */
 		return -1;
 	char buf[512];
 	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
-	if (!in_scope(c, sub ? sub : azure_subscription_of(c->a, &c->names, rec->repo)) ||
-	    !image_passes(c, rec->repo, rec->digest, &keys))
-		return 0;
+	return in_scope(c, sub ? sub : azure_subscription_of(c->a, &c->names, rec->repo)) &&
+	       image_passes(c, rec->repo, rec->digest, keys);
+}
+
+static int sub_want_image(void *ctx, const struct assessment_rec *rec)
+{
+	struct tctx *c = ctx;
+	unsigned keys;
+	int w = image_wanted(c, rec, &keys);
+	if (w <= 0)
+		return w;
 	/* a vulnerability id: only an image whose report names it somewhere */
 	for (int i = 0; i < c->ntf; i++) {
 		const struct tfilter *t = &c->tf[i];
@@ -275,22 +297,37 @@ static int sub_want_image(void *ctx, const struct assessment_rec *rec)
 	return 1;
 }
 
-static const char *azure_severity_of(json_t *f)
+/* Whether finding x of image rec can pass the filters under key k (the image's own were read). */
+static int finding_passes(struct tctx *c, enum azure_key k, const struct assessment_rec *rec,
+			  const struct idc_finding *x)
 {
-	const char *s = json_string_value(json_object_get(f, "severity"));
-	if (s && (!strcmp(s, "CRITICAL") || !strcmp(s, "HIGH")))
-		return "High";
-	return s && !strcmp(s, "MEDIUM") ? "Medium" : "Low";
-}
-
-static int vuln_matches(const struct query_filter *q, json_t *f)
-{
-	if (matches(q, json_string_value(json_object_get(f, "id"))))
-		return 1;
-	json_t *al;
-	size_t i;
-	json_array_foreach(json_object_get(f, "aliases"), i, al) if (matches(q, json_string_value(al))) return 1;
-	return 0;
+	for (int i = 0; i < c->ntf; i++) {
+		const struct tfilter *t = &c->tf[i];
+		if (!(t->keys & KEY(k)))
+			return 0;
+		int hit = 1;
+		switch (t->field) {
+		case F_SEVERITY:
+			hit = matches(t->f, azure_severity(x->severity));
+			break;
+		case F_VULN:
+			hit = matches(t->f, x->id);
+			for (size_t j = 0; j < x->naliases && !hit; j++)
+				hit = matches(t->f, x->aliases[j]);
+			break;
+		case F_PACKAGE:
+			hit = matches(t->f, x->package);
+			break;
+		case F_NAME:
+			hit = matches(t->f, azure_subassessment_name_of(c->a, rec->repo, rec->digest, x->id, x->package));
+			break;
+		default:
+			break;
+		}
+		if (!hit)
+			return 0;
+	}
+	return 1;
 }
 
 static int sub_want(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *f)
@@ -299,32 +336,16 @@ static int sub_want(void *ctx, enum azure_key k, const struct assessment_rec *re
 	unsigned keys;
 	if (!image_passes(c, rec->repo, rec->digest, &keys) || !(keys & KEY(k)))
 		return 0;
-	for (int i = 0; i < c->ntf; i++) {
-		const struct tfilter *t = &c->tf[i];
-		if (!(t->keys & KEY(k)))
-			return 0;
-		switch (t->field) {
-		case F_SEVERITY:
-			if (!matches(t->f, azure_severity_of(f)))
-				return 0;
-			break;
-		case F_VULN:
-			if (!vuln_matches(t->f, f))
-				return 0;
-			break;
-		case F_PACKAGE:
-			if (!matches(t->f, json_string_value(json_object_get(f, "package"))))
-				return 0;
-			break;
-		case F_NAME:
-			if (!matches(t->f, azure_subassessment_name(c->a, rec->repo, rec->digest, f)))
-				return 0;
-			break;
-		default:
-			break;
-		}
-	}
-	return 1;
+	json_t *al, *aliases = json_object_get(f, "aliases");
+	size_t i, n = 0;
+	const char *few[16], **v = json_array_size(aliases) <= DD_ARRAY_LEN(few)
+					  ? few
+					  : arena_alloc(c->a, json_array_size(aliases) * sizeof(*v));
+	json_array_foreach(aliases, i, al) if (json_is_string(al)) v[n++] = json_string_value(al);
+	const char *id = json_string_value(json_object_get(f, "id")), *pkg = json_string_value(json_object_get(f, "package"));
+	struct idc_finding x = {.id = id ? id : "", .package = pkg ? pkg : "",
+				.severity = json_string_value(json_object_get(f, "severity")), .aliases = v, .naliases = n};
+	return finding_passes(c, k, rec, &x);
 }
 
 static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *rec, json_t *o)
@@ -340,6 +361,114 @@ static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *re
 		return rc;
 	}
 	return 0;
+}
+
+/* ---- sub-assessments from the findings cache ----
+ * When a query reads no more of a sub-assessment than its id, name, properties.id,
+ * properties.status and the part of properties.additionalData that names the image, the CVE,
+ * the severity and the package, its rows come from the findings cache (idcache.h), with no
+ * report read or parsed: those parts need a finding's id, aliases, package and severity alone.
+ * Images a suppression rule may cover are read as the walk reads them (their status depends on
+ * the rules). */
+#define FAST_PARTS (AZP_ENVELOPE | AZP_ID | AZP_STATUS)
+
+static int fast_enough(const struct tctx *c)
+{
+	return c->use && !(c->parts & ~(FAST_PARTS | AZP_ADDITIONAL)) && (!(c->parts & AZP_ADDITIONAL) || c->lite);
+}
+
+struct fast {
+	struct tctx *c;
+	struct azure_walk *w;
+	json_t *status_only[3]; /* {"status"} of each Azure severity, built when first needed */
+	json_t *image[AZURE_NKEYS]; /* the image's part of additionalData, for the image at hand */
+};
+
+/* The properties of a row of key k for finding x: NULL (none read), or a new reference. */
+static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_finding *x)
+{
+	unsigned parts = fs->c->parts;
+	if (!(parts & (AZP_ID | AZP_STATUS | AZP_ADDITIONAL)))
+		return NULL;
+	json_t *status = azure_subassessment_status(x->severity);
+	if (parts & (AZP_ID | AZP_ADDITIONAL)) {
+		json_t *p = json_object();
+		if (parts & AZP_ID)
+			json_object_set_new(p, "id", json_string(x->id));
+		if (parts & AZP_STATUS)
+			json_object_set(p, "status", status);
+		if (parts & AZP_ADDITIONAL)
+			json_object_set_new(p, "additionalData",
+					    azure_additional_lite(k, fs->image[k], x->id, x->aliases, x->naliases,
+								  x->package, x->severity));
+		return p;
+	}
+	const char *sev = azure_severity(x->severity);
+	int i = !strcmp(sev, "High") ? 0 : !strcmp(sev, "Medium") ? 1 : 2;
+	if (!fs->status_only[i])
+		fs->status_only[i] = json_pack("{s:O}", "status", status);
+	return json_incref(fs->status_only[i]);
+}
+
+static int fast_image(void *ctx, const struct assessment_rec *rec, const struct idc_finding *f, size_t n)
+{
+	struct fast *fs = ctx;
+	struct tctx *c = fs->c;
+	unsigned keys;
+	if (c->aq->r && !access_visible(c->aq->r, rec->repo))
+		return 0;
+	int w = image_wanted(c, rec, &keys);
+	if (w <= 0)
+		return w < 0 ? c->rc : 0;
+	if (c->nrules && rules_cover(c->rules, c->nrules, rec->repo)) {
+		fs->w->only = rec;
+		fs->w->nonly = 1;
+		int rc = azure_walk(c->api, c->a, c->aq->r, fs->w);
+		return c->rc ? c->rc : rc;
+	}
+	struct arena a = {0}, *outer = c->a; /* this image's */
+	c->a = &a;
+	char buf[512];
+	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
+	if (!sub)
+		sub = azure_subscription_of(&a, &c->names, rec->repo);
+	int rc = 0;
+	for (int k = 0; k < AZURE_NKEYS && (c->parts & AZP_ADDITIONAL); k++)
+		fs->image[k] = azure_additional_lite_image(&c->names, (enum azure_key)k, rec);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const char *name = NULL;
+		for (int k = 0; k < AZURE_NKEYS && !rc; k++) {
+			if (!(keys & KEY(k)) || !finding_passes(c, (enum azure_key)k, rec, &f[i]))
+				continue;
+			const char *id = NULL;
+			if (c->parts & AZP_ENVELOPE) {
+				if (!name)
+					name = azure_subassessment_name_of(&a, rec->repo, rec->digest, f[i].id, f[i].package);
+				id = azure_subassessment_id(&a, &c->names, (enum azure_key)k, rec->repo, name);
+			}
+			json_t *props = fast_props(fs, (enum azure_key)k, &f[i]);
+			rc = emit_cols(c, T_SUB_TYPE, sub, id, name, props);
+			json_decref(props);
+		}
+	}
+	for (int k = 0; k < AZURE_NKEYS; k++) {
+		json_decref(fs->image[k]);
+		fs->image[k] = NULL;
+	}
+	c->a = outer;
+	arena_free(&a);
+	if (rc)
+		c->rc = rc;
+	return rc;
+}
+
+static int scan_subs_fast(struct tctx *c, struct azure_walk *w)
+{
+	struct fast fs = {.c = c, .w = w};
+	int rc = idcache_each(c->api->meta, c->repo, fast_image, &fs);
+	for (int i = 0; i < 3; i++)
+		json_decref(fs.status_only[i]);
+	return c->rc ? c->rc : rc;
 }
 
 static int scan_securityresources1(struct tctx *c);
@@ -387,6 +516,8 @@ static int scan_securityresources1(struct tctx *c)
 	struct azure_walk w = {.names = &c->names, .rules = c->rules, .nrules = c->nrules, .keys = keys, .nkeys = nkeys,
 			       .repo = c->repo, .want_image = sub_want_image, .want = sub_want, .emit = sub_emit, .ctx = c,
 			       .parts = c->parts ? c->parts : AZP_STATUS /* something; nothing reads it */};
+	if (fast_enough(c))
+		return scan_subs_fast(c, &w);
 	/* a vulnerability id asked for: only the images whose findings have it (the id cache) */
 	for (int i = 0; i < c->ntf; i++)
 		if (c->tf[i].field == F_VULN) {

@@ -16,6 +16,7 @@
 #include "web/router.h"
 #include "scan/scanner.h"
 #include "assess/api.h"
+#include "assess/idcache.h"
 #include "assess/rules.h"
 #include "assess/webhook.h"
 #include "store/blobstore.h"
@@ -127,12 +128,22 @@ static void trim_cache(struct janitor *j)
 		log_error("layer cache: %s", dd_err_message(rc));
 }
 
+static int janitor_stopping(void *arg)
+{
+	struct janitor *j = arg;
+	pthread_mutex_lock(&j->mu);
+	int stop = j->stop;
+	pthread_mutex_unlock(&j->mu);
+	return stop;
+}
+
 static void *janitor_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
 	int64_t now = util_now(), next_purge = now, next_gc = j->gc_every ? now + j->gc_every : INT64_MAX;
 	int64_t next_space = now, next_trim = now;
+	int warmed = 0;
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);
@@ -152,6 +163,16 @@ static void *janitor_main(void *arg)
 		if (now >= next_space) {
 			watch_space(j);
 			next_space = util_now() + DD_SPACE_CHECK_SECONDS;
+		}
+		if (!warmed) { /* the findings the query tables read, from the reports, once */
+			int64_t t0 = util_now();
+			int rc = idcache_warm(j->reg->meta, janitor_stopping, j);
+			if (rc)
+				log_warn("findings cache: %s (queries read the reports they need)", dd_err_message(rc));
+			else
+				log_debug("findings cache: filled in %" PRId64 " s", util_now() - t0);
+			warmed = 1;
+			now = util_now();
 		}
 		pthread_mutex_lock(&j->mu);
 		struct timespec until;

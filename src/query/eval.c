@@ -358,6 +358,8 @@ struct uname {
 	int whole;
 	const char **members;
 	size_t n, cap;
+	struct query_path *paths;
+	size_t npaths, pcap;
 };
 struct usage {
 	struct uname *names;
@@ -376,26 +378,54 @@ static struct uname *uname_of(struct qctx *q, struct usage *u, const char *name)
 	return x;
 }
 
-static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *member);
+static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *const *path, int npath);
 
-/* A read of member `member` (NULL: the whole value) of column col. A join names a right-side
- * column that the left side also has col1, col2...: such a name is a read of col too. */
-static void use_member(struct qctx *q, struct usage *u, const char *col, const char *member)
+/* A read of member path `path` (npath names, outermost first; none: the whole value) of column
+ * col. A join names a right-side column that the left side also has col1, col2...: such a name
+ * is a read of col too. */
+static void use_member(struct qctx *q, struct usage *u, const char *col, const char *const *path, int npath)
 {
-	use_member1(q, u, col, member);
+	use_member1(q, u, col, path, npath);
 	size_t n = strlen(col), k = n;
 	while (k > 0 && col[k - 1] >= '0' && col[k - 1] <= '9')
 		k--;
 	if (k > 0 && k < n)
-		use_member1(q, u, q_strndup(q, col, k), member);
+		use_member1(q, u, q_strndup(q, col, k), path, npath);
 }
 
-static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *member)
+static int same_path(const struct query_path *p, const char *const *path, int n)
+{
+	if (p->n != n)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (strcmp(p->names[i], path[i]))
+			return 0;
+	return 1;
+}
+
+static void use_member1(struct qctx *q, struct usage *u, const char *col, const char *const *path, int npath)
 {
 	struct uname *x = uname_of(q, u, col);
-	if (!member) {
+	if (!npath) {
 		x->whole = 1;
 		return;
+	}
+	const char *member = path[0];
+	int have = 0;
+	for (size_t i = 0; i < x->npaths && !have; i++)
+		have = same_path(&x->paths[i], path, npath);
+	if (!have) {
+		if (x->npaths == x->pcap) {
+			size_t nc = x->pcap ? 2 * x->pcap : 8;
+			struct query_path *nv = q_alloc(q, sizeof(*nv) * nc);
+			if (x->npaths)
+				memcpy(nv, x->paths, sizeof(*nv) * x->npaths);
+			x->paths = nv;
+			x->pcap = nc;
+		}
+		const char **names = q_alloc(q, sizeof(*names) * (size_t)npath);
+		memcpy(names, path, sizeof(*names) * (size_t)npath);
+		x->paths[x->npaths++] = (struct query_path){names, npath};
 	}
 	for (size_t i = 0; i < x->n; i++)
 		if (!strcmp(x->members[i], member))
@@ -416,27 +446,36 @@ static void use_expr(struct qctx *q, struct usage *u, const struct expr *e)
 	if (!e)
 		return;
 	if (e->kind == E_MEMBER || e->kind == E_INDEX) {
-		/* col.a.b, col["a"][0]: the first member of the path below the column */
-		const struct expr *x = e, *first = NULL;
-		int constant = 1;
+		/* col.a.b, col["a"][0]: the path below the column, up to a step that is not a name */
+		const char *rev[QUERY_MAX_PATH];
+		int n = 0;
+		const struct expr *x = e;
 		for (; x->kind == E_MEMBER || x->kind == E_INDEX; x = x->a) {
-			if (x->kind == E_INDEX) {
+			const char *name = x->kind == E_MEMBER ? x->name
+					   : x->b->kind == E_LIT && x->b->lit.type == QT_STRING ? x->b->lit.u.s : NULL;
+			if (x->kind == E_INDEX)
 				use_expr(q, u, x->b);
-				constant &= x->b->kind == E_LIT && x->b->lit.type == QT_STRING;
+			if (!name)
+				n = 0; /* the subtree above this step, read whole */
+			else if (n < QUERY_MAX_PATH)
+				rev[n++] = name;
+			else { /* deeper than a hint goes: the subtree of the outermost names kept */
+				memmove(rev, rev + 1, sizeof(rev[0]) * (QUERY_MAX_PATH - 1));
+				rev[QUERY_MAX_PATH - 1] = name;
 			}
-			first = x;
 		}
 		if (x->kind == E_COL) {
-			const char *m = first->kind == E_MEMBER ? first->name : constant && first->b->kind == E_LIT &&
-								     first->b->lit.type == QT_STRING ? first->b->lit.u.s : NULL;
-			use_member(q, u, x->name, constant ? m : NULL);
+			const char *path[QUERY_MAX_PATH];
+			for (int i = 0; i < n; i++)
+				path[i] = rev[n - 1 - i];
+			use_member(q, u, x->name, path, n);
 		} else
 			use_expr(q, u, x);
 		return;
 	}
 	switch (e->kind) {
 	case E_COL:
-		use_member(q, u, e->name, NULL);
+		use_member(q, u, e->name, NULL, 0);
 		return;
 	case E_STAR:
 		u->all = 1;
@@ -493,9 +532,9 @@ static void use_tab(struct qctx *q, struct usage *u, const struct tab *t, int ou
 			use_expr(q, u, o->keys[i].e);
 		for (int i = 0; i < o->non; i++) {
 			if (o->on[i].left)
-				use_member(q, u, o->on[i].left, NULL);
+				use_member(q, u, o->on[i].left, NULL, 0);
 			if (o->on[i].right)
-				use_member(q, u, o->on[i].right, NULL);
+				use_member(q, u, o->on[i].right, NULL, 0);
 		}
 		if (o->kind == O_DISTINCT && o->star)
 			u->all |= out && !later;
@@ -516,6 +555,8 @@ static const struct query_use *table_use(struct qctx *q, const struct usage *u, 
 				v[c].whole = x->whole || t->columns[c].type != QT_DYNAMIC;
 				v[c].members = x->members;
 				v[c].nmembers = x->n;
+				v[c].paths = x->paths;
+				v[c].npaths = x->npaths;
 			}
 	}
 	return v;

@@ -44,11 +44,21 @@ struct query_filter {
  * anywhere counts): nothing, the value as a whole, or, for a dynamic column read only through
  * member paths (properties.status.severity), only the subtrees of those first members. A scan
  * may give a column nothing reads as null or "", and build only those members of a dynamic one. */
+struct query_path {
+	const char *const *names; /* outermost first */
+	int n;
+};
 struct query_use {
 	int read;
 	int whole;
 	const char *const *members; /* when read && !whole */
 	size_t nmembers;
+	/* when read && !whole: each member path read (properties.additionalData.artifactDetails.digest:
+	 * {"additionalData", "artifactDetails", "digest"}), cut before a step that is not a constant
+	 * name (a[0], a[x]); the whole subtree below a path's end is read. Their first names are
+	 * members. */
+	const struct query_path *paths;
+	size_t npaths;
 };
 
 struct query_hint {

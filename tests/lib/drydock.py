@@ -3,10 +3,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
+import weakref
 
 import requests
 
@@ -32,6 +34,8 @@ class Server:
         binary: another drydock binary (HOOKS_BIN) than BIN."""
         self.binary = binary
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="drydock-test-")
+        if not data_dir:  # a directory of its own: gone with this object (a test's end), server and all
+            weakref.finalize(self, _discard, self.__dict__)
         os.makedirs(self.data_dir, exist_ok=True)
         self.extra_args = (["--auth", "off"] if not auth else []) + list(extra_args)
         self.env = dict(os.environ, DRYDOCK_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
@@ -96,6 +100,15 @@ class Server:
     def restart(self):
         self.stop()
         return self.start()
+
+
+def _discard(state):
+    """A Server's own data directory removed, its process killed first if a test left it running."""
+    proc = state.get("proc")
+    if proc and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(state["data_dir"], ignore_errors=True)
 
 
 def cached_images(script="build.sh"):

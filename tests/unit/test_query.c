@@ -615,6 +615,56 @@ static void test_scan_table(void)
 	CHECK(seen.calls == 2 && seen.returned == 2);
 }
 
+/* What a scan was told the query reads of its dynamic column d: "whole", or its paths. */
+static char used[256];
+
+static int scan_use(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
+{
+	(void)ctx;
+	(void)emit;
+	(void)q;
+	const struct query_use *u = &h->use[1];
+	size_t o = 0;
+	used[0] = 0;
+	if (!u->read)
+		snprintf(used, sizeof(used), "none");
+	else if (u->whole)
+		snprintf(used, sizeof(used), "whole");
+	for (size_t i = 0; u->read && !u->whole && i < u->npaths; i++)
+		for (int k = 0; k < u->paths[i].n; k++)
+			o += (size_t)snprintf(used + o, sizeof(used) - o, "%s%s", k ? "." : i ? ";" : "", u->paths[i].names[k]);
+	return 0;
+}
+
+/* The member paths a query reads of a dynamic column, given to its scan (query_use). */
+static void test_use_paths(void)
+{
+	static const struct query_column cols[] = {{"i", QT_LONG}, {"d", QT_DYNAMIC}};
+	struct query_table t = {"t", cols, 2, NULL, 0, scan_use, NULL, 0};
+	struct query_tables ts = {&t, 1};
+	static const struct {
+		const char *q, *want;
+	} cases[] = {
+		{"t | project x = d.a.b, y = d['c'][0].e", "a.b;c"},
+		{"t | where d.a.b == 1 | summarize count() by tostring(d.a.b)", "a.b"},
+		{"t | project x = d.a[0], y = d.a[0]", "a"},
+		{"t | project x = d[strcat('a')]", "whole"},
+		{"t | project d", "whole"},
+		{"t | project i", "none"},
+		{"t | project x = d.a.b.c.d.e.f.g.h", "a.b.c.d.e.f"},
+		{"t | join kind=inner (t) on i | project x = d1.q", "q"},
+	};
+	for (size_t i = 0; i < DD_ARRAY_LEN(cases); i++) {
+		struct query_result r;
+		struct query_error e;
+		CHECK(query_run(cases[i].q, strlen(cases[i].q), &ts, NULL, &r, &e) == 0);
+		query_result_free(&r);
+		if (strcmp(used, cases[i].want))
+			fprintf(stderr, "%s: read %s\n", cases[i].q, used);
+		CHECK_STR(used, cases[i].want);
+	}
+}
+
 /* summarize count() by one column over many rows: the hot path. */
 static void test_summarize_speed(void)
 {
@@ -662,6 +712,7 @@ void suite_query(void)
 	RUN(test_errors);
 	RUN(test_limits);
 	RUN(test_scan_table);
+	RUN(test_use_paths);
 	RUN(test_summarize_speed);
 	teardown();
 }
