@@ -256,12 +256,17 @@ static const char *const lite_paths[][2] = {
 	{"softwareDetails", "packageName"}, {"softwareDetails", "category"},
 };
 
-int azure_additional_lite_has(const char *const *path, int n)
+unsigned azure_additional_lite_has(const char *const *path, int n)
 {
+	static const char *const groups[] = {"vulnerabilityDetails", "artifactDetails", "softwareDetails"};
 	for (size_t i = 0; i < DD_ARRAY_LEN(lite_paths); i++) {
 		int depth = lite_paths[i][1] ? 2 : 1;
-		if (n >= depth && !strcmp(path[0], lite_paths[i][0]) && (depth == 1 || !strcmp(path[1], lite_paths[i][1])))
-			return 1;
+		if (n < depth || strcmp(path[0], lite_paths[i][0]) || (depth == 2 && strcmp(path[1], lite_paths[i][1])))
+			continue;
+		for (size_t g = 0; g < DD_ARRAY_LEN(groups); g++)
+			if (!strcmp(path[0], groups[g]))
+				return AZ_LITE_VULN << g;
+		return AZ_LITE_TOP;
 	}
 	return 0;
 }
@@ -271,15 +276,22 @@ json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key 
 	return k == AZURE_KEY_QUALYS ? qualys_image_of(n, rec) : artifact_of(n, rec);
 }
 
-json_t *azure_additional_lite(enum azure_key k, json_t *image, const char *id, const char *const *aliases,
-			      size_t naliases, const char *package, const char *severity)
+json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, const char *id,
+			      const char *const *aliases, size_t naliases, const char *package, const char *severity)
 {
 	if (k == AZURE_KEY_QUALYS)
 		return json_incref(image);
-	return json_pack("{s:s, s:{s:s, s:s}, s:O, s:{s:s, s:s}}", "assessedResourceType",
-			 keys[AZURE_KEY_MDVM].resource_type, "vulnerabilityDetails", "severity", azure_severity(severity),
-			 "cveId", cve_id_of(id, aliases, naliases), "artifactDetails", image, "softwareDetails",
-			 "packageName", package, "category", SOFTWARE_CATEGORY);
+	json_t *o = json_pack("{s:s}", "assessedResourceType", keys[AZURE_KEY_MDVM].resource_type);
+	if (groups & AZ_LITE_VULN)
+		json_object_set_new(o, "vulnerabilityDetails",
+				    json_pack("{s:s, s:s}", "severity", azure_severity(severity), "cveId",
+					      cve_id_of(id, aliases, naliases)));
+	if (groups & AZ_LITE_ARTIFACT)
+		json_object_set(o, "artifactDetails", image);
+	if (groups & AZ_LITE_SOFTWARE)
+		json_object_set_new(o, "softwareDetails",
+				    json_pack("{s:s, s:s}", "packageName", package, "category", SOFTWARE_CATEGORY));
+	return o;
 }
 
 /* The 2020 shape: additionalData of type ContainerRegistryVulnerability. */

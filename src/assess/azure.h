@@ -102,14 +102,16 @@ json_t *azure_subassessment_status(const char *severity);
 /* properties.additionalData of a sub-assessment as far as the paths below it that
  * azure_additional_lite_has names: the image's names, and the finding's CVE, severity and package.
  * A query that reads no other path of additionalData sees the same values as in the whole object.
- * azure_additional_lite_has: 1 when path (n names below additionalData) lies in that part.
+ * azure_additional_lite_has: the group (enum az_lite) that path (n names below additionalData)
+ * lies in, or 0 when it is not in that part.
  * azure_additional_lite_image: the part of key k that is the image's, the same for each of its
- * findings (a new reference). azure_additional_lite: key k's object for one finding, given that
- * part (borrowed); a new reference. */
-int azure_additional_lite_has(const char *const *path, int n);
+ * findings (a new reference). azure_additional_lite: key k's object for one finding with the
+ * groups asked for, given that part (borrowed); a new reference. */
+enum az_lite { AZ_LITE_TOP = 1, AZ_LITE_VULN = 2, AZ_LITE_ARTIFACT = 4, AZ_LITE_SOFTWARE = 8 };
+unsigned azure_additional_lite_has(const char *const *path, int n);
 json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key k, const struct assessment_rec *rec);
-json_t *azure_additional_lite(enum azure_key k, json_t *image, const char *id, const char *const *aliases,
-			      size_t naliases, const char *package, const char *severity);
+json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, const char *id,
+			      const char *const *aliases, size_t naliases, const char *package, const char *severity);
 /* The sub-assessment's id under key k of the finding named `name` of an image of repo. */
 const char *azure_subassessment_id(struct arena *a, const struct azure_names *n, enum azure_key k, const char *repo,
 				   const char *name);

@@ -274,8 +274,11 @@ static struct list *list_of(const char *report)
  * else the store's error (or DD_E_NOMEM). */
 static struct list *get(struct meta *m, const struct assessment_rec *rec, int *rc)
 {
-	struct arena t = {0};
-	const char *name = arena_printf(&t, "%s\n%s", rec->repo, rec->digest), *report, *hash;
+	struct arena t = {0}; /* used on a miss alone: a hit allocates nothing */
+	char buf[1024];
+	int bn = snprintf(buf, sizeof(buf), "%s\n%s", rec->repo, rec->digest);
+	const char *name = bn >= 0 && (size_t)bn < sizeof(buf) ? buf : arena_printf(&t, "%s\n%s", rec->repo, rec->digest);
+	const char *report, *hash;
 	struct list *l = lookup(name, rec->findings_hash);
 	*rc = 0;
 	if (!l) {
@@ -343,7 +346,7 @@ int idcache_each(struct meta *m, const char *repo, idcache_fn fn, void *ctx)
 	for (size_t i = 0; i < nv && !rc; i++) {
 		struct list *l = get(m, &v[i], &rc);
 		if (l) {
-			rc = fn(ctx, &v[i], l->f, l->n);
+			rc = fn(ctx, &v[i], l->key, l->f, l->n);
 			release(l);
 		}
 	}
@@ -356,10 +359,12 @@ struct warming {
 	void *ctx;
 };
 
-static int warm_one(void *ctx, const struct assessment_rec *rec, const struct idc_finding *f, size_t n)
+static int warm_one(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f,
+		    size_t n)
 {
 	struct warming *w = ctx;
 	(void)rec;
+	(void)key;
 	(void)f;
 	(void)n;
 	return w->stop(w->ctx) ? -1 : 0;

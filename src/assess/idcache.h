@@ -30,9 +30,11 @@ int idcache_images(struct meta *m, struct arena *a, const char *repo, const char
 		   int icase, struct assessment_rec **out, size_t *n);
 
 /* Calls fn for each assessed image of repo (all when NULL), by repo and digest, with its findings
- * (rec has repo, digest and findings_hash; f stays valid until fn returns). Stops at fn's first
- * non-zero value and returns it; otherwise 0, or the store's error. */
-typedef int (*idcache_fn)(void *ctx, const struct assessment_rec *rec, const struct idc_finding *f, size_t n);
+ * (rec has repo, digest and findings_hash; f stays valid until fn returns) and the key of their
+ * list (the SHA-256 of their content, in hex: images whose findings are the same have the same
+ * key). Stops at fn's first non-zero value and returns it; otherwise 0, or the store's error. */
+typedef int (*idcache_fn)(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f,
+			  size_t n);
 int idcache_each(struct meta *m, const char *repo, idcache_fn fn, void *ctx);
 
 /* Fills the cache with every stored image's findings (a server just started, in the background,

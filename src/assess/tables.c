@@ -64,6 +64,7 @@ struct tctx {
 	const struct query_use *use; /* what the query reads of each column, NULL: everything */
 	unsigned parts;       /* of a sub-assessment, what the query reads (enum azure_part) */
 	int lite;             /* what it reads of additionalData is in azure_additional_lite's part */
+	unsigned lite_groups; /* and which of its groups (enum az_lite) */
 	int rc;               /* the engine's code that stopped the scan */
 };
 
@@ -146,9 +147,13 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 				if (!strcmp(p->members[i], members[k].member))
 					c->parts |= members[k].part;
 		c->lite = p->read && !p->whole;
+		c->lite_groups = 0;
 		for (size_t i = 0; c->lite && i < p->npaths; i++)
-			if (!strcmp(p->paths[i].names[0], "additionalData"))
-				c->lite = azure_additional_lite_has(p->paths[i].names + 1, p->paths[i].n - 1);
+			if (!strcmp(p->paths[i].names[0], "additionalData")) {
+				unsigned g = azure_additional_lite_has(p->paths[i].names + 1, p->paths[i].n - 1);
+				c->lite = g != 0;
+				c->lite_groups |= g;
+			}
 	}
 	for (size_t i = 0; h && i < h->n; i++) {
 		const struct query_filter *f = &h->filters[i];
@@ -363,6 +368,40 @@ static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *re
 	return 0;
 }
 
+/* A set of strings (the subscriptions given a registry row): open addressing in an arena. */
+struct strset {
+	const char **v;
+	size_t n, cap;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Adds s (copied): 1 when it was not there. */
+static int strset_add(struct arena *a, struct strset *t, const char *s)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct strset b = {.cap = t->cap ? 2 * t->cap : 64};
+		b.v = arena_alloc(a, b.cap * sizeof(*b.v));
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i])
+				strset_add(a, &b, t->v[i]);
+		*t = b;
+	}
+	size_t i = (size_t)(str_hash(s) & (t->cap - 1));
+	for (; t->v[i]; i = (i + 1) & (t->cap - 1))
+		if (!strcmp(t->v[i], s))
+			return 0;
+	t->v[i] = arena_strdup(a, s);
+	t->n++;
+	return 1;
+}
+
 /* ---- sub-assessments from the findings cache ----
  * When a query reads no more of a sub-assessment than its id, name, properties.id,
  * properties.status and the part of properties.additionalData that names the image, the CVE,
@@ -380,8 +419,17 @@ static int fast_enough(const struct tctx *c)
 struct fast {
 	struct tctx *c;
 	struct azure_walk *w;
+	struct {
+		struct memo {
+			const char *key;
+			const unsigned char *pass;
+			int any;
+		} *v;
+		size_t n, cap;
+	} memo; /* passes_of's, by list key */
 	json_t *status_only[3]; /* {"status"} of each Azure severity, built when first needed */
-	json_t *image[AZURE_NKEYS]; /* the image's part of additionalData, for the image at hand */
+	const struct assessment_rec *rec; /* the image at hand */
+	json_t *image[AZURE_NKEYS];       /* its part of additionalData, when built */
 };
 
 /* The properties of a row of key k for finding x: NULL (none read), or a new reference. */
@@ -397,9 +445,11 @@ static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_fi
 			json_object_set_new(p, "id", json_string(x->id));
 		if (parts & AZP_STATUS)
 			json_object_set(p, "status", status);
+		if ((parts & AZP_ADDITIONAL) && !fs->image[k]) /* the image's part, once per image */
+			fs->image[k] = azure_additional_lite_image(&fs->c->names, k, fs->rec);
 		if (parts & AZP_ADDITIONAL)
 			json_object_set_new(p, "additionalData",
-					    azure_additional_lite(k, fs->image[k], x->id, x->aliases, x->naliases,
+					    azure_additional_lite(k, fs->c->lite_groups, fs->image[k], x->id, x->aliases, x->naliases,
 								  x->package, x->severity));
 		return p;
 	}
@@ -410,7 +460,60 @@ static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_fi
 	return json_incref(fs->status_only[i]);
 }
 
-static int fast_image(void *ctx, const struct assessment_rec *rec, const struct idc_finding *f, size_t n)
+/* Which findings of the list of key `key` (f, n) can pass the filters on a finding (severity,
+ * vulnerability id, package), under which keys (bit k): an array of n, remembered by list (images
+ * share lists; the key is of their content). NULL when a filter on the name asks for the image
+ * too (finding_passes then decides each), or out of memory. *any: some finding can pass. */
+static const unsigned char *passes_of(struct fast *fs, const char *key, const struct assessment_rec *rec,
+				      const struct idc_finding *f, size_t n, int *any)
+{
+	struct tctx *c = fs->c;
+	*any = 1;
+	for (int i = 0; i < c->ntf; i++)
+		if (c->tf[i].field == F_NAME)
+			return NULL;
+	if (fs->memo.cap) {
+		size_t i = (size_t)(str_hash(key) & (fs->memo.cap - 1));
+		for (; fs->memo.v[i].key; i = (i + 1) & (fs->memo.cap - 1))
+			if (!strcmp(fs->memo.v[i].key, key)) {
+				*any = fs->memo.v[i].any;
+				return fs->memo.v[i].pass;
+			}
+	}
+	if (2 * (fs->memo.n + 1) > fs->memo.cap) { /* grown in the scan's arena */
+		size_t cap = fs->memo.cap ? 2 * fs->memo.cap : 64;
+		struct memo *v = arena_alloc(c->a, cap * sizeof(*v));
+		memset(v, 0, cap * sizeof(*v));
+		for (size_t i = 0; i < fs->memo.cap; i++)
+			if (fs->memo.v[i].key) {
+				size_t j = (size_t)(str_hash(fs->memo.v[i].key) & (cap - 1));
+				while (v[j].key)
+					j = (j + 1) & (cap - 1);
+				v[j] = fs->memo.v[i];
+			}
+		fs->memo.v = v;
+		fs->memo.cap = cap;
+	}
+	unsigned char *pass = arena_alloc(c->a, n ? n : 1);
+	int some = 0;
+	for (size_t i = 0; i < n; i++) {
+		pass[i] = 0;
+		for (int k = 0; k < AZURE_NKEYS; k++)
+			if (finding_passes(c, (enum azure_key)k, rec, &f[i]))
+				pass[i] |= (unsigned char)KEY(k);
+		some |= pass[i] != 0;
+	}
+	size_t j = (size_t)(str_hash(key) & (fs->memo.cap - 1));
+	while (fs->memo.v[j].key)
+		j = (j + 1) & (fs->memo.cap - 1);
+	fs->memo.v[j] = (struct memo){arena_strdup(c->a, key), pass, some};
+	fs->memo.n++;
+	*any = some;
+	return pass;
+}
+
+static int fast_image(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f,
+		      size_t n)
 {
 	struct fast *fs = ctx;
 	struct tctx *c = fs->c;
@@ -420,6 +523,10 @@ static int fast_image(void *ctx, const struct assessment_rec *rec, const struct 
 	int w = image_wanted(c, rec, &keys);
 	if (w <= 0)
 		return w < 0 ? c->rc : 0;
+	int any;
+	const unsigned char *pass = passes_of(fs, key, rec, f, n, &any);
+	if (!any) /* no finding can pass, whatever the rules say */
+		return 0;
 	if (c->nrules && rules_cover(c->rules, c->nrules, rec->repo)) {
 		fs->w->only = rec;
 		fs->w->nonly = 1;
@@ -428,17 +535,16 @@ static int fast_image(void *ctx, const struct assessment_rec *rec, const struct 
 	}
 	struct arena a = {0}, *outer = c->a; /* this image's */
 	c->a = &a;
+	fs->rec = rec;
 	char buf[512];
 	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
 	if (!sub)
 		sub = azure_subscription_of(&a, &c->names, rec->repo);
 	int rc = 0;
-	for (int k = 0; k < AZURE_NKEYS && (c->parts & AZP_ADDITIONAL); k++)
-		fs->image[k] = azure_additional_lite_image(&c->names, (enum azure_key)k, rec);
 	for (size_t i = 0; i < n && !rc; i++) {
 		const char *name = NULL;
 		for (int k = 0; k < AZURE_NKEYS && !rc; k++) {
-			if (!(keys & KEY(k)) || !finding_passes(c, (enum azure_key)k, rec, &f[i]))
+			if (!(keys & KEY(k)) || !(pass ? (pass[i] & KEY(k)) != 0 : finding_passes(c, (enum azure_key)k, rec, &f[i])))
 				continue;
 			const char *id = NULL;
 			if (c->parts & AZP_ENVELOPE) {
@@ -573,40 +679,6 @@ static int resource_passes(struct tctx *c, const char *sub, const char *repo, co
 		if (!v || !matches(t->f, v))
 			return 0;
 	}
-	return 1;
-}
-
-/* A set of strings (the subscriptions given a registry row): open addressing in an arena. */
-struct strset {
-	const char **v;
-	size_t n, cap;
-};
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Adds s (copied): 1 when it was not there. */
-static int strset_add(struct arena *a, struct strset *t, const char *s)
-{
-	if (2 * (t->n + 1) > t->cap) {
-		struct strset b = {.cap = t->cap ? 2 * t->cap : 64};
-		b.v = arena_alloc(a, b.cap * sizeof(*b.v));
-		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i])
-				strset_add(a, &b, t->v[i]);
-		*t = b;
-	}
-	size_t i = (size_t)(str_hash(s) & (t->cap - 1));
-	for (; t->v[i]; i = (i + 1) & (t->cap - 1))
-		if (!strcmp(t->v[i], s))
-			return 0;
-	t->v[i] = arena_strdup(a, s);
-	t->n++;
 	return 1;
 }
 
