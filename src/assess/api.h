@@ -30,6 +30,9 @@ struct assess_api {
 	 * to, and the database that fills the findings' texts when there is no scanner */
 	const char *host;
 	const struct vulndb *db;
+	/* the blobs, for the image configs the query tables read an image's platform from (NULL:
+	 * no platform) */
+	struct blobstore *blobs;
 };
 
 /* 1 when path is one of the service's. */

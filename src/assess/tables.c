@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "scan/status.h"
 #include "store/meta_repos.h"
+#include "store/blobstore.h"
 #include "store/meta_scans.h"
 #include <openssl/sha.h>
 
@@ -682,6 +683,82 @@ static int resource_passes(struct tctx *c, const char *sub, const char *repo, co
 	return 1;
 }
 
+/* Whether the query reads member `name` of properties (or all of it). */
+static int reads_member(const struct tctx *c, const char *name)
+{
+	const struct query_use *p = c->use ? &c->use[C_PROPERTIES] : NULL;
+	if (!p || p->whole)
+		return !p || p->read;
+	for (size_t i = 0; i < p->nmembers; i++)
+		if (!strcmp(p->members[i], name))
+			return 1;
+	return 0;
+}
+
+/* "os/architecture[/variant]" of o (an image config, or a descriptor's platform), or NULL. */
+static const char *platform_name(struct arena *a, json_t *o)
+{
+	const char *os = json_string_value(json_object_get(o, "os"));
+	const char *arch = json_string_value(json_object_get(o, "architecture"));
+	const char *variant = json_string_value(json_object_get(o, "variant"));
+	if (!os || !arch)
+		return NULL;
+	return variant && *variant ? arena_printf(a, "%s/%s/%s", os, arch, variant) : arena_printf(a, "%s/%s", os, arch);
+}
+
+/* Sets an image's platform on p: `platform` from the config of an image manifest, or, for an
+ * index, `platforms`, those its manifests name; nothing when neither is known (an artifact, a
+ * config that is not an image's, one over DD_MAX_IMAGE_CONFIG_BYTES, no blob store). */
+static void set_platform(struct tctx *c, struct arena *a, const struct image_row *x, json_t *p)
+{
+	struct meta *m = c->api->meta;
+	struct manifest_rec mr;
+	if (m->repos->manifest_get(m, a, x->rec.repo, x->rec.digest, 1, 1, &mr) || !mr.content)
+		return;
+	json_t *root = json_loads(mr.content, 0, NULL), *d;
+	json_t *list = json_object_get(root, "manifests");
+	size_t i;
+	if (json_is_array(list)) {
+		json_t *v = json_array();
+		json_array_foreach(list, i, d)
+		{
+			const char *name = platform_name(a, json_object_get(d, "platform"));
+			if (name)
+				json_array_append_new(v, json_string(name));
+		}
+		json_object_set_new(p, "platforms", v);
+		json_decref(root);
+		return;
+	}
+	json_t *cfg = json_object_get(root, "config");
+	const char *mt = json_string_value(json_object_get(cfg, "mediaType"));
+	const char *digest = json_string_value(json_object_get(cfg, "digest"));
+	struct blobstore *bs = c->api->blobs;
+	int fd;
+	int64_t size;
+	if (bs && mt && digest &&
+	    (!strcmp(mt, "application/vnd.oci.image.config.v1+json") ||
+	     !strcmp(mt, "application/vnd.docker.container.image.v1+json")) &&
+	    !bs->ops->blob_open_fd(bs, digest, &fd, &size)) {
+		if (size > 0 && size <= DD_MAX_IMAGE_CONFIG_BYTES) {
+			char *buf = arena_alloc_uninit(a, (size_t)size);
+			size_t got = 0;
+			ssize_t r = 1;
+			while (got < (size_t)size && (r = pread(fd, buf + got, (size_t)size - got, (off_t)got)) > 0)
+				got += (size_t)r;
+			if (got == (size_t)size) {
+				json_t *conf = json_loadb(buf, (size_t)size, 0, NULL);
+				const char *name = platform_name(a, conf);
+				if (name)
+					json_object_set_new(p, "platform", json_string(name));
+				json_decref(conf);
+			}
+		}
+		close(fd);
+	}
+	json_decref(root);
+}
+
 static int scan_resources1(struct tctx *c);
 
 static int scan_resources(void *ctx, const struct query_hint *h, query_emit_fn emit, void *q)
@@ -757,6 +834,8 @@ static int scan_resources1(struct tctx *c)
 				json_object_set_new(p, "subject", json_string(x->rec.subject));
 			if (x->scanned_at)
 				json_object_set_new(p, "scannedAt", json_string(util_iso_time(&a, x->scanned_at)));
+			if (reads_member(c, "platform") || reads_member(c, "platforms"))
+				set_platform(c, &a, x, p);
 			rc = emit_resource(c, &a, T_IMAGE_TYPE, sub,
 					   arena_printf(&a, "%s/repositories/%s/images/%s", reg, repo, x->rec.digest), name, p);
 		}

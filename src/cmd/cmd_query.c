@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/limits.h"
+#include "store/blobstore.h"
 #include "store/meta.h"
 #include "vulndb/vulndb.h"
 #include <curl/curl.h>
@@ -139,7 +140,10 @@ static int from_data(const struct config *c, const char *text, json_t **out)
 		snprintf(path, sizeof(path), "%s/vulndb.ddb", c->data_dir);
 	if (!access(path, F_OK) && vulndb_open(path, &db, &why))
 		db = NULL; /* the findings' texts stay empty */
-	struct assess_api api = {.meta = meta, .db = db, .host = "localhost",
+	struct blobstore *blobs = NULL;
+	if (blobstore_fs_open(c->data_dir, &blobs))
+		blobs = NULL; /* no platforms */
+	struct assess_api api = {.meta = meta, .db = db, .host = "localhost", .blobs = blobs,
 				 .azure_subscription = c->azure_subscription, .azure_resource_group = c->azure_resource_group,
 				 .azure_registry = c->azure_registry};
 	struct assess_query aq = {0};
@@ -162,6 +166,8 @@ static int from_data(const struct config *c, const char *text, json_t **out)
 	}
 	if (db)
 		vulndb_close(db);
+	if (blobs)
+		blobs->ops->free(blobs);
 	meta_free(meta);
 	return rc ? 1 : 0;
 }

@@ -373,7 +373,7 @@ int cmd_serve(int argc, char **argv)
 	 * the token endpoint, as the fallback: it answers unknown paths with its error JSON, as
 	 * Distribution does */
 	struct router *router = NULL;
-	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space,
+	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space, .blobs = blobs,
 				 .azure_subscription = c.azure_subscription, .azure_resource_group = c.azure_resource_group,
 				 .azure_registry = c.azure_registry, .tls = !!*c.tls_cert};
 	struct http_app app;

@@ -132,6 +132,9 @@
  * path at them, as a relocated /var/lib/dpkg would. Beyond this they are noted but not kept, and
  * an inventory that reaches one through a link fails naming this limit. */
 #define DD_MAX_LAYER_SPARE_BYTES (32 * 1024 * 1024)
+/* An image config read for its platform (the query tables): larger ones go without one. Configs
+ * are a few KiB; long build histories reach some hundreds. */
+#define DD_MAX_IMAGE_CONFIG_BYTES (4 * 1024 * 1024)
 /* Config file size and line length. */
 #define DD_MAX_CONFIG_BYTES (64 * 1024)
 /* An Authorization header's credentials: a bearer token (ours are ~600 bytes; JWTs from

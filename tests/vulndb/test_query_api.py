@@ -296,6 +296,44 @@ def test_suppressed_findings_read_from_the_cache_as_from_the_reports(srv):
         assert requests.delete(f"{api}/suppressions/{r.json()['id']}").status_code == 204
 
 
+def test_resources_give_each_image_its_platform(tmp_path):
+    """An image's platform from its config ("os/architecture[/variant]"); an index's, the
+    platforms its manifests name; an artifact whose config is not an image's has none."""
+    s = Server(str(tmp_path / "data")).start()
+    try:
+        files = {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'}
+        amd = push_layers(s.url, "p/multi", "amd", files)
+        arm = push_layers(s.url, "p/multi", "arm", files, config={"architecture": "arm64", "variant": "v8", "os": "linux",
+                                                               "rootfs": {"type": "layers"}})
+        art = push_layers(s.url, "p/art", "1", None, config={"k": "v"}, config_type="application/vnd.example.config+json")
+        req = requests.Session()
+        size = {t: len(req.get(f"{s.url}/v2/p/multi/manifests/{t}",
+                               headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).content)
+                for t in ("amd", "arm")}
+        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": size["amd"],
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": size["arm"],
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}
+        r = req.put(f"{s.url}/v2/p/multi/manifests/latest", data=json.dumps(index),
+                    headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        assert r.status_code == 201, r.text
+        idx = r.headers["Docker-Content-Digest"]
+        got = {x["name"].split("@")[1]: (x["p"], x["ps"]) for x in rows(
+            s.url, "resources | where type == 'microsoft.containerregistry/registries/repositories/images'"
+                   " | project name, p = properties.platform, ps = properties.platforms", **{"$top": 100})}
+        assert got == {amd: ("linux/amd64", None), arm: ("linux/arm64/v8", None),
+                       idx: (None, ["linux/amd64", "linux/arm64/v8"]), art: (None, None)}
+        whole = rows(s.url, f"resources | where name == 'p/multi@{arm}'")  # unprojected: everything
+        assert whole[0]["properties"]["platform"] == "linux/arm64/v8"
+        out = subprocess.run([BIN, "query", "--data", s.data_dir, "--format", "json",
+                              "resources | where properties.platform == 'linux/arm64/v8' | project name"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0 and arm in out.stdout, out.stderr  # the data directory's blobs too
+    finally:
+        s.stop()
+
+
 def test_vulnerability_ids_follow_a_database_change(full_db, tmp_path):
     """The tables remember which ids each image's findings have; when the database changes and
     the images are re-assessed with other findings, a query for an id reads the new ones."""
