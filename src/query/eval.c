@@ -613,6 +613,20 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 		} else if (after && after->kind == O_COUNT) {
 			st.counting = 1;
 			*ops = after->next;
+		} else if (after && after->kind == O_DISTINCT && !after->star && after->nitems) {
+			/* distinct a, b = e: the groups of summarize by a, b = e, fed as rows arrive */
+			struct op *by = q_alloc(q, sizeof(*by));
+			*by = *after;
+			by->kind = O_SUMMARIZE;
+			by->by = after->items;
+			by->nby = after->nitems;
+			by->items = NULL;
+			by->nitems = 0;
+			q->op_pos = after->pos;
+			q->column_seq = 0;
+			st.summ = summ_begin(q, by, rs);
+			after = by;
+			*ops = by->next;
 		}
 		struct query_hint hint = {fv, nf, q->usage ? table_use(q, q->usage, t) : NULL};
 		int rc = t->scan(t->ctx, &hint, scan_emit, &st);

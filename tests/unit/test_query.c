@@ -582,6 +582,22 @@ static void test_scan_table(void)
 	CHECK(r.rows[0][1].u.i == 141 && !strcmp(r.rows[0][2].u.s, "n0") && r.rows[0][3].u.i == 994);
 	CHECK(!strcmp(r.rows[6][0].u.s, "n6") && r.rows[6][1].u.i == 141 && r.rows[6][3].u.i == 993);
 	query_result_free(&r);
+	/* a distinct right after the table (and its wheres) is fed as rows arrive too: the same
+	 * rows, in the same order, as over rows kept first */
+	const char *dq[] = {"gen | where i < 50 | distinct name, m = i % 3, tostring(i / 20)",
+			    "gen | extend zz = 1 | where i < 50 | distinct name, m = i % 3, tostring(i / 20)"};
+	struct buf db[2];
+	for (int k = 0; k < 2; k++) {
+		buf_init(&db[k], 1 << 20);
+		CHECK(query_run(dq[k], strlen(dq[k]), &ts, NULL, &r, &e) == 0 && r.nrows == 50);
+		query_result_json(&r, &db[k]);
+		query_result_free(&r);
+	}
+	if (strcmp(db[0].data, db[1].data))
+		fprintf(stderr, "%.300s\n%.300s\n", db[0].data, db[1].data);
+	CHECK_STR(db[0].data, db[1].data);
+	buf_release(&db[0]);
+	buf_release(&db[1]);
 	/* leading wheres: applied as rows arrive (only the kept rows count against max_rows), and
 	 * their equalities given to the scan as a hint */
 	memset(&seen, 0, sizeof(seen));
