@@ -108,6 +108,8 @@ def main():
     try:
         if not reuse:
             populate(srv, a.images, a.images_stored)
+        else:  # a restarted server fills its findings cache in the background: let it finish
+            time.sleep(15)
         base = wait_assessed(srv.url, "m/base", "1", timeout=300)
         res = []
         el, body = run(srv.url, f"{SUBS} | summarize count() by severity = tostring(properties.status.severity)",
