@@ -18,7 +18,7 @@ ifneq ($(SANITIZER),)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all
 endif
-LDFLAGS += -Wl,--as-needed
+LDFLAGS += -Wl,--as-needed -Wl,-z,now
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -pthread -lm
 
 LIB_SRC := $(sort $(filter-out src/cmd/%,$(wildcard src/*/*.c)))
