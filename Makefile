@@ -26,7 +26,9 @@ CMD_SRC := $(sort $(wildcard src/cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the dashboard's files, embedded in the binary (src/web/ui.h)
+UI_FILES := ui/index.html ui/app.js ui/app.css
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/ui_files.o
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
@@ -40,6 +42,14 @@ all: $(BIN) $(HOOKS_BIN) $(BUILD)/unit-tests $(BUILD)/fuzz-replay
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/ui_files.c: $(UI_FILES) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ "/=ui/index.html:text/html; charset=utf-8" "/ui/app.js=ui/app.js:text/javascript; charset=utf-8" \
+	  "/ui/app.css=ui/app.css:text/css; charset=utf-8"
+
+$(BUILD)/gen/ui_files.o: $(BUILD)/gen/ui_files.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libdrydock.a: $(LIB_OBJ)

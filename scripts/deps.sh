@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD="build-essential pkg-config libnghttp2-dev libcurl4-openssl-dev libssl-dev libjansson-dev
   libarchive-dev zlib1g-dev libzstd-dev libsqlite3-dev libpq-dev libseccomp-dev libcrypt-dev libisal-dev libpcre2-dev"
 TEST="python3 python3-pytest python3-requests curl openssl skopeo podman umoci debootstrap rsync jq
-  uidmap fuse-overlayfs sqlite3 dpkg python3-rpm rpm zstd docker.io containerd buildah man-db groff-base"
+  uidmap fuse-overlayfs sqlite3 dpkg python3-rpm rpm zstd docker.io containerd buildah man-db groff-base chromium"
 BENCH="docker-registry wrk isal"  # isal: igzip, the inflate floor of a scanned push
 
 want="$BUILD $TEST"
@@ -20,6 +20,9 @@ missing=()
 for p in $want; do
   dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
 done
+# node and npm run the browser tests (playwright-core from the npm registry, tests/browser/):
+# Debian's nodejs and npm, unless a Node.js with its npm is there already
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 ((${#missing[@]} == 0)) && exit 0
 
 sudo=""

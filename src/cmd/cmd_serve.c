@@ -14,6 +14,7 @@
 #include "registry/gc.h"
 #include "registry/registry.h"
 #include "web/router.h"
+#include "web/ui.h"
 #include "scan/scanner.h"
 #include "assess/api.h"
 #include "assess/idcache.h"
@@ -380,6 +381,7 @@ int cmd_serve(int argc, char **argv)
 	if (!rc && !(rc = router_new(&router))) {
 		api.router = router;
 		router_add(router, assess_api_route, assess_api_app(&api));
+		router_add(router, ui_route, ui_app());
 		router_add(router, NULL, registry_app(reg));
 		router_add_header(router, "Docker-Distribution-API-Version", "registry/2.0");
 	}

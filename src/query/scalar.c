@@ -792,6 +792,34 @@ static struct qval f_array_length(struct qctx *q, struct expr *e, struct qval *a
 	return qv_null();
 }
 
+/* strcat_array(array, delimiter): the elements as tostring gives them, joined; "" for a value
+ * that is not an array. */
+static struct qval f_strcat_array(struct qctx *q, struct expr *e, struct qval *a)
+{
+	struct qval d = arg_string(q, a[1]);
+	if (a[0].type != QT_DYNAMIC || !json_is_array(a[0].u.j))
+		return qv_str("", 0);
+	size_t n = json_array_size(a[0].u.j), total = 0, o = 0;
+	struct qval *v = q_alloc_uninit(q, sizeof(*v) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		v[i] = arg_string(q, qv_dyn(json_array_get(a[0].u.j, i)));
+		total += v[i].len + (i ? d.len : 0);
+		if (total > DD_MAX_QUERY_STRING_BYTES)
+			q_fail(q, DD_E_TOO_LARGE, e->pos, "a string longer than %d bytes", DD_MAX_QUERY_STRING_BYTES);
+	}
+	char *out = q_alloc_uninit(q, total + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i) {
+			memcpy(out + o, d.u.s, d.len);
+			o += d.len;
+		}
+		memcpy(out + o, v[i].u.s, v[i].len);
+		o += v[i].len;
+	}
+	out[o] = 0;
+	return qv_str(out, o);
+}
+
 static struct qval f_iif(struct qctx *q, struct expr *e, struct qval *a)
 {
 	(void)q;
@@ -960,6 +988,7 @@ static const struct qfunc funcs[] = {
 	{"bag_pack", 0, Q_MAX_ARGS, R_FIXED, QT_DYNAMIC, f_pack},
 	{"pack_array", 0, Q_MAX_ARGS, R_FIXED, QT_DYNAMIC, f_pack_array},
 	{"array_length", 1, 1, R_FIXED, QT_LONG, f_array_length},
+	{"strcat_array", 2, 2, R_FIXED, QT_STRING, f_strcat_array},
 	{"iif", 3, 3, R_IIF, 0, f_iif},
 	{"iff", 3, 3, R_IIF, 0, f_iif},
 	{"case", 3, Q_MAX_ARGS - 1, R_CASE, 0, f_case},

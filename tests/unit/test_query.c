@@ -323,6 +323,8 @@ static void test_scalars(void)
 	ROWS("print extract('([0-9]+)', 1, 'ab123c', typeof(long)) + 1", "[[124]]");
 	ROWS("print pack('a', 1, 'b', 'x'), bag_pack('k', dynamic(null)), array_length(dynamic([1,2])), array_length('x')",
 	     "[[{\"a\":1,\"b\":\"x\"},{\"k\":null},2,null]]");
+	ROWS("print strcat_array(dynamic(['a', 1, {'k': 2}, null]), ', '), strcat_array(dynamic([]), '-'), strcat_array('x', '-')",
+	     "[[\"a, 1, {\\\"k\\\":2}, \",\"\",\"\"]]");
 	ROWS("print iif(1 > 2, 'a', 'b'), iff(bool(null), 1, 2), case(false, 1, true, 2, 3), case(false, 1, 9)",
 	     "[[\"b\",2,2,9]]");
 	ROWS("print isnull(long(null)), isnull(''), isempty(''), isempty(long(null)), isnotempty('a'), isnull(dynamic(null))",

@@ -1,0 +1,110 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core):
+// signing in, each page, filters and search, the query page, hostile text shown as text, and
+// screenshots of the overview and an image page. Run by tests/vulndb/test_dashboard.py:
+//
+//   node dashboard.mjs  (environment: URL, MODULES: playwright-core's node_modules folder,
+//                        READER / READER_PASSWORD, CVE: an id the images have, OUT: artefacts)
+//
+// Prints one line per check and exits non-zero when one fails.
+import { createRequire } from 'node:module';
+
+const require = createRequire(process.env.MODULES + '/');
+const { chromium } = require('playwright-core');
+const URL = process.env.URL, OUT = process.env.OUT;
+let failed = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok' : 'FAILED'}: ${what}`);
+  if (!ok) failed++;
+}
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on('pageerror', e => problems.push('page error: ' + e.message));
+  // every failed request is one the checks below make on purpose (a wrong password, a bad query)
+  const expected = [];
+  page.on('response', r => { if (r.status() >= 400 && !expected.some(e => r.url().includes(e) )) problems.push(`${r.status()} ${r.url()}`); });
+  page.on('console', m => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console: ' + m.text()); });
+  const text = async sel => (await page.locator(sel).first().textContent({ timeout: 15000 })) || '';
+
+  // signing in: the page asks for it; a wrong password says so; the right one goes on
+  const t0 = Date.now();
+  expected.push('/api/v1/summary'); // the first page asks, and learns that it must sign in
+  await page.goto(URL + '/');
+  await page.waitForSelector('#user', { timeout: 15000 });
+  check(Date.now() - t0 < 15000, 'the sign-in form appears');
+  await page.fill('#user', process.env.READER);
+  await page.fill('#pass', 'wrong password');
+  expected.push('/auth/token');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('p.error:not(:empty)', { timeout: 15000 });
+  check(/wrong/.test(await text('p.error')), 'a wrong password is refused with a message');
+  await page.fill('#pass', process.env.READER_PASSWORD);
+  expected.length = 0;
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Overview")', { timeout: 15000 });
+  check((await text('#who')).includes(process.env.READER), 'signed in: the account is named');
+
+  // the overview: images by status, findings by severity, the vulnerabilities in most images
+  await page.waitForSelector('table tbody tr', { timeout: 30000 });
+  const cards = await page.locator('.card').allTextContents();
+  check(cards.some(c => /^\s*[1-9][0-9,]*\s*Unhealthy/.test(c)), 'the overview counts unhealthy images: ' + cards.join(' | '));
+  check(await page.locator('svg[aria-label^="Findings by severity"]').count() === 1, 'findings by severity as a chart with a text label');
+  check((await page.locator('table tbody tr').count()) > 0, 'the vulnerabilities affecting most images are listed');
+  await page.screenshot({ path: OUT + '/overview.png', fullPage: true });
+
+  // images: filtered by status, sorted, and one opened
+  await page.click('nav a[href="#/images"]');
+  await page.waitForSelector('h1:text("Images")');
+  await page.selectOption('#f-status', 'Unhealthy');
+  await page.click('form button[type=submit]');
+  await page.waitForFunction(() => location.hash.includes('status=Unhealthy'));
+  await page.waitForSelector('table tbody tr td a');
+  const statuses = await page.locator('table tbody tr td:nth-child(6)').allTextContents();
+  check(statuses.length > 0 && statuses.every(s => s === 'Unhealthy'), 'the status filter keeps only unhealthy images');
+  await page.click('th button:text("Image")');
+  await page.waitForFunction(() => location.hash.includes('sort=name'));
+  const names = await page.locator('table tbody tr td:first-child').allTextContents();
+  check(names.length > 0 && names.every((n, i) => !i || names[i - 1] >= n), 'sorting by image name (descending first)');
+  await page.locator('table tbody tr td a').first().click();
+  await page.waitForSelector('h2:text-matches("Findings by package")', { timeout: 15000 });
+  check((await page.locator('details summary').count()) > 0, 'the image page groups its findings by package');
+  check(/Status: Unhealthy/.test(await text('main p')), 'the image page gives its status');
+  await page.screenshot({ path: OUT + '/image.png', fullPage: true });
+
+  // search by vulnerability id
+  await page.goto(URL + '/#/search');
+  await page.fill('#s-q', process.env.CVE);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('h2:text-matches("Images with")');
+  check(/: [1-9]/.test(await text('h2')), `search finds the images with ${process.env.CVE}`);
+  check((await page.locator('table tbody tr').count()) > 0, 'and lists them');
+
+  // the query page, and hostile text shown as text, never run
+  await page.goto(URL + '/#/query');
+  await page.fill('#kql', "print x = '<img src=x onerror=\"window.pwned=1\">', y = '<script>window.pwned=2</script>'");
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('table tbody tr');
+  check((await text('table tbody tr td')).includes('<img src=x'), 'hostile text is shown as text');
+  check(await page.evaluate(() => window.pwned === undefined), 'and none of it runs');
+  check(await page.locator('main img').count() === 0, 'and no element is made of it');
+  check(await page.locator('a[download="query.csv"]').count() === 1, 'the result can be downloaded as CSV');
+  await page.fill('#kql', 'securityresources | where');
+  expected.push('/api/v1/query');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('p.error');
+  check(/line 1/.test(await text('p.error')), 'a query error names where: ' + await text('p.error'));
+
+  // signing out
+  await page.click('#logout');
+  await page.waitForSelector('#user');
+  check(await page.evaluate(() => sessionStorage.length === 0), 'signing out forgets the tokens');
+
+  check(problems.length === 0, 'no script error and no Content-Security-Policy violation' + (problems.length ? ': ' + problems.join('; ') : ''));
+} finally {
+  await browser.close();
+}
+console.log(failed ? `${failed} checks failed` : 'all checks passed');
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,103 @@
+"""The dashboard (issue 18): its files as the server serves them, and the pages in a real
+browser (tests/browser/dashboard.mjs: Debian's chromium driven by playwright-core, installed
+from the npm registry into a cache outside the repository, keyed by its lock file's hash).
+Screenshots of the overview and an image page are kept in build/test-artefacts/."""
+import hashlib
+import os
+import shutil
+import subprocess
+
+import pytest
+import requests
+
+from drydock import ADMIN_PASSWORD, Server
+from drydock import wait_assessed as wait
+from test_query_api import add_user, authenticated
+from test_scan_on_push import distroless, push_layers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BROWSER = os.path.join(HERE, "..", "browser")
+ARTEFACTS = os.path.join(HERE, "..", "..", "build", "test-artefacts")
+CACHE = os.environ.get("DRYDOCK_TEST_CACHE", "/var/cache/drydock-tests")
+
+
+def playwright_modules():
+    """playwright-core's node_modules, installed once per version of the lock file."""
+    lock = open(os.path.join(BROWSER, "package-lock.json"), "rb").read()
+    where = os.path.join(CACHE, "browser-" + hashlib.sha256(lock).hexdigest()[:16])
+    if not os.path.isdir(os.path.join(where, "node_modules", "playwright-core")):
+        tmp = where + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy(os.path.join(BROWSER, f), tmp)
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", tmp], capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        shutil.rmtree(where, ignore_errors=True)
+        os.rename(tmp, where)
+    return os.path.join(where, "node_modules")
+
+
+def test_files_are_served_with_a_strict_policy(tmp_path):
+    s = Server(str(tmp_path / "data")).start()
+    try:
+        r = requests.get(s.url + "/")
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert '<script src="/ui/app.js"' in r.text
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        for path, kind in (("/ui/app.js", "text/javascript"), ("/ui/app.css", "text/css")):
+            r = requests.get(s.url + path)
+            assert r.status_code == 200 and r.headers["Content-Type"].startswith(kind) and len(r.content) > 100
+            again = requests.get(s.url + path, headers={"If-None-Match": r.headers["ETag"]})
+            assert again.status_code == 304 and not again.content
+        body = requests.get(s.url + "/ui/app.js").content
+        assert requests.head(s.url + "/ui/app.js").headers["Content-Length"] == str(len(body))
+        assert requests.get(s.url + "/ui/nothing.js").status_code == 404
+        assert requests.get(s.url + "/ui/../meta.db").status_code == 404
+        assert requests.post(s.url + "/", data="x").status_code == 405
+        assert requests.get(s.url + "/v2/").status_code == 200  # the registry is still there
+    finally:
+        s.stop()
+
+
+def test_the_pages_in_a_browser(full_db, tmp_path):
+    if not shutil.which("chromium") or not shutil.which("node"):
+        pytest.fail("chromium and node are needed (scripts/deps.sh installs them)")
+    modules = playwright_modules()
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(full_db, data / "vulndb.ddb")
+    s = Server(str(data), auth=True).start()
+    try:
+        pusher = add_user(s, "pusher", "writer:*")
+        reader, reader_pw = add_user(s, "reader", "security-reader:team/*")
+        with authenticated(pusher):
+            distroless(s.url, "team/app")
+            distroless(s.url, "other/app")  # not the reader's: never shown to them
+            push_layers(s.url, "team/clean", "1", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+        admin = ("admin", ADMIN_PASSWORD)
+        a = wait(s.url, "team/app", "1", session=_session(admin))
+        wait(s.url, "other/app", "1", session=_session(admin))
+        cve = next(f["id"] for f in a["findings"] if f["id"].startswith("CVE-"))
+        os.makedirs(ARTEFACTS, exist_ok=True)
+        env = dict(os.environ, URL=s.url, MODULES=modules, READER=reader, READER_PASSWORD=reader_pw, CVE=cve,
+                   OUT=os.path.abspath(ARTEFACTS))
+        r = subprocess.run(["node", os.path.join(BROWSER, "dashboard.mjs")], env=env, capture_output=True, text=True,
+                           timeout=300)
+        print(r.stdout)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for shot in ("overview.png", "image.png"):
+            assert os.path.getsize(os.path.join(ARTEFACTS, shot)) > 10000
+    finally:
+        s.stop()
+
+
+def _session(creds):
+    x = requests.Session()
+    x.auth = creds
+    return x

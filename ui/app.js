@@ -1,0 +1,395 @@
+// drydock's dashboard: a page over the security API and the query language (docs/ui.md).
+// Every value from the server is put in the page as text (never as HTML), and the page talks
+// only to its own origin with a bearer token kept for the tab (sessionStorage): no cookie, so
+// no request can be forged from another site.
+'use strict';
+
+const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'NEGLIGIBLE', 'UNKNOWN'];
+const STATUSES = ['Unhealthy', 'Healthy', 'NotApplicable', 'Failed', 'Queued'];
+const SUBS = "securityresources | where type == 'microsoft.security/assessments/subassessments'";
+const IMAGES = "resources | where type == 'microsoft.containerregistry/registries/repositories/images'";
+const PAGE = 50;
+const main = () => document.getElementById('main');
+
+// ---- building the page: text only ----
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'text') e.textContent = v;
+    else if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false)
+    e.append(k instanceof Node ? k : String(k));
+  return e;
+}
+const svg = (tag, attrs, ...kids) => {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  for (const k of kids) e.append(k instanceof Node ? k : String(k));
+  return e;
+};
+function show(...nodes) { const m = main(); m.replaceChildren(...nodes); }
+function link(hash, text, attrs) { return el('a', Object.assign({ href: hash, text }, attrs || {})); }
+function hashOf(path, params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== '' && v !== null) q.set(k, v);
+  const s = q.toString();
+  return '#' + path + (s ? '?' + s : '');
+}
+const imageHash = (repo, digest) => '#/image/' + encodeURIComponent(repo) + '@' + encodeURIComponent(digest);
+const fmtBytes = n => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + ' GiB' : n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + ' MiB'
+  : n >= 1024 ? (n / 1024).toFixed(1) + ' KiB' : n + ' B';
+const fmtTime = s => s ? s.replace('T', ' ').replace('Z', ' UTC') : '';
+const sevBadge = s => el('span', { class: 'sev sev-' + s, text: s });
+const statusText = s => el('span', { class: 'status-' + s, text: s });
+
+// A severity bar with its numbers in words beside it (not colour alone).
+function sevBar(counts) {
+  const total = SEVERITIES.reduce((t, s) => t + (counts[s] || counts[s.toLowerCase()] || 0), 0);
+  const bar = el('span', { class: 'bar', role: 'img', 'aria-label': SEVERITIES.map(s =>
+    `${counts[s] || counts[s.toLowerCase()] || 0} ${s.toLowerCase()}`).join(', ') });
+  for (const s of SEVERITIES) {
+    const n = counts[s] || counts[s.toLowerCase()] || 0;
+    if (n && total) bar.append(el('span', { class: s, style: null, title: `${n} ${s}` }));
+    if (n && total) bar.lastChild.style.width = (100 * n / total) + '%';
+  }
+  const words = SEVERITIES.filter(s => counts[s] || counts[s.toLowerCase()]).map(s =>
+    `${s[0]}${s.slice(1).toLowerCase()} ${counts[s] || counts[s.toLowerCase()]}`).join(', ');
+  return el('span', {}, bar, ' ', el('span', { class: 'muted', text: words || 'no findings' }));
+}
+
+function table(head, rows, opts) {
+  const t = el('table', {}, el('caption', { class: 'muted', text: opts && opts.caption || '' }));
+  t.append(el('thead', {}, el('tr', {}, head.map(h => typeof h === 'string' ? el('th', { scope: 'col', text: h }) : h))));
+  t.append(el('tbody', {}, rows.map(r => el('tr', {}, r.map(c => c instanceof Node && c.tagName === 'TD' ? c : el('td', {}, c))))));
+  return t;
+}
+const num = v => el('td', { class: 'num', text: String(v) });
+
+// ---- talking to the server ----
+
+const tok = { get access() { return sessionStorage.getItem('drydock.access'); },
+              get refresh() { return sessionStorage.getItem('drydock.refresh'); } };
+
+class NeedLogin extends Error {}
+
+async function api(path, opts = {}, retried = false) {
+  const headers = Object.assign({}, opts.headers || {});
+  if (tok.access) headers.Authorization = 'Bearer ' + tok.access;
+  const r = await fetch(path, Object.assign({}, opts, { headers, credentials: 'omit', cache: 'no-store' }));
+  if (r.status === 401 && !retried && tok.refresh && await renew()) return api(path, opts, true);
+  if (r.status === 401) throw new NeedLogin();
+  return r;
+}
+
+function message(body, r) {
+  const e = body && body.errors && body.errors[0];
+  if (e && e.message) return e.message + (typeof e.detail === 'string' && e.detail ? ': ' + e.detail : '');
+  return body && ((body.error && body.error.message) || body.error_description || (typeof body.error === 'string' && body.error))
+    || `${r.status} ${r.statusText}`;
+}
+
+async function getJSON(path, opts) {
+  const r = await api(path, opts);
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(message(body, r));
+  return body;
+}
+
+async function tokenRequest(form) {
+  const r = await fetch('/auth/token', { method: 'POST', credentials: 'omit', cache: 'no-store',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(message(body, r));
+  sessionStorage.setItem('drydock.access', body.access_token || body.token);
+  if (body.refresh_token) sessionStorage.setItem('drydock.refresh', body.refresh_token);
+  return body;
+}
+
+async function renew() {
+  try { await tokenRequest({ grant_type: 'refresh_token', refresh_token: tok.refresh }); return true; }
+  catch (e) { logout(false); return false; }
+}
+
+function logout(go = true) {
+  sessionStorage.removeItem('drydock.access');
+  sessionStorage.removeItem('drydock.refresh');
+  sessionStorage.removeItem('drydock.user');
+  whoami();
+  if (go) location.hash = '#/login';
+}
+
+function whoami() {
+  const u = sessionStorage.getItem('drydock.user');
+  document.getElementById('who').textContent = u ? 'Signed in as ' + u : '';
+  document.getElementById('logout').hidden = !u;
+}
+
+async function query(text, top = 1000, skip = 0) {
+  return getJSON('/api/v1/query', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ query: text, options: { $top: top, $skip: skip } }) });
+}
+// A string as a Kusto literal.
+const kq = s => '"' + String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  .replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/\0/g, '\\0') + '"';
+const rowsOf = r => r.rows.map(row => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]])));
+
+// ---- pages ----
+
+function loginPage(params) {
+  const user = el('input', { id: 'user', name: 'username', autocomplete: 'username', required: true });
+  const pass = el('input', { id: 'pass', name: 'password', type: 'password', autocomplete: 'current-password', required: true });
+  const err = el('p', { class: 'error', role: 'alert' });
+  const form = el('form', { class: 'inline', onsubmit: async e => {
+    e.preventDefault();
+    err.textContent = '';
+    try {
+      await tokenRequest({ grant_type: 'password', username: user.value, password: pass.value, access_type: 'offline' });
+      sessionStorage.setItem('drydock.user', user.value);
+      pass.value = '';
+      whoami();
+      location.hash = params.get('next') || '#/';
+    } catch (x) { err.textContent = x.message; }
+  } }, el('label', { for: 'user' }, 'User', user), el('label', { for: 'pass' }, 'Password', pass),
+  el('button', { type: 'submit', text: 'Sign in' }));
+  show(el('h1', { text: 'Sign in' }), form, err);
+  user.focus();
+}
+
+function sevChart(by) {
+  const w = 520, rowH = 26, max = Math.max(1, ...SEVERITIES.map(s => by[s] || 0));
+  const g = svg('svg', { width: w, height: rowH * SEVERITIES.length + 4, role: 'img',
+    'aria-label': 'Findings by severity: ' + SEVERITIES.map(s => `${by[s] || 0} ${s.toLowerCase()}`).join(', ') });
+  SEVERITIES.forEach((s, i) => {
+    const n = by[s] || 0, y = i * rowH + 2, bw = Math.round((w - 220) * n / max);
+    g.append(svg('text', { x: 0, y: y + 16 }, s[0] + s.slice(1).toLowerCase()));
+    g.append(svg('rect', { x: 110, y: y + 4, width: Math.max(bw, n ? 2 : 0), height: rowH - 10,
+      fill: getComputedStyle(document.documentElement).getPropertyValue('--' + ({ CRITICAL: 'crit', HIGH: 'high',
+        MEDIUM: 'med', LOW: 'low', NEGLIGIBLE: 'neg', UNKNOWN: 'unk' })[s]).trim() }));
+    g.append(svg('text', { x: 116 + bw, y: y + 16 }, n.toLocaleString('en')));
+  });
+  return g;
+}
+
+async function overview() {
+  const [sum, health] = await Promise.all([getJSON('/api/v1/summary'), getJSON('/healthz').catch(() => ({}))]);
+  const cards = el('div', { class: 'cards' });
+  for (const s of STATUSES) {
+    const n = s === 'Queued' ? (sum.queued || 0) + (sum.scanning || 0) : (sum.images_by_status[s] || 0);
+    cards.append(el('a', { class: 'card', href: hashOf('/images', { status: s }) },
+      el('div', { class: 'n', text: n.toLocaleString('en') }), el('div', { text: s === 'Queued' ? 'Queued or scanning' : s })));
+  }
+  const top = el('div', {}, el('p', { class: 'muted', text: 'Loading…' }));
+  const db = health.vulnerability_database ? el('p', {}, 'Vulnerability database: ',
+    el('span', { class: 'mono', text: String(health.vulnerability_database) })) : el('p', { class: 'muted', text: 'No vulnerability database: images are not assessed.' });
+  show(el('h1', { text: 'Overview' }), cards, el('h2', { text: 'Findings by severity' }), sevChart(sum.findings_by_severity),
+    el('p', { class: 'muted', text: `${(sum.unfixed_findings || 0).toLocaleString('en')} findings have no fix yet.` }),
+    el('h2', { text: 'Vulnerabilities affecting most images' }), top, el('h2', { text: 'Database' }), db);
+  const q = await query(`${SUBS} | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))` +
+    ' by cve = tostring(properties.additionalData.vulnerabilityDetails.cveId),' +
+    ' severity = tostring(properties.additionalData.vulnerabilityDetails.severity)' +
+    ' | where isnotempty(cve) | extend rank = case(severity == "High", 0, severity == "Medium", 1, 2)' +
+    ' | order by images desc, rank asc, cve asc | take 10 | project-away rank', 10);
+  top.replaceChildren(rowsOf(q).length ? table(['Vulnerability', 'Severity', el('th', { class: 'num', scope: 'col', text: 'Images' })],
+    rowsOf(q).map(r => [link(hashOf('/search', { q: r.cve }), r.cve), r.severity, num(r.images)])) :
+    el('p', { class: 'muted', text: 'No findings.' }));
+}
+
+async function recommendation() {
+  const q = await query(`${IMAGES} | extend ns = tostring(split(tostring(properties.repositoryName), '/')[0]),` +
+    ' st = tostring(properties.status) | summarize unhealthy = countif(st == "Unhealthy"), healthy = countif(st == "Healthy"),' +
+    ' na = countif(st == "NotApplicable"), other = countif(st !in ("Unhealthy", "Healthy", "NotApplicable")) by ns | order by unhealthy desc, ns asc');
+  const rows = rowsOf(q);
+  const unhealthy = rows.filter(r => r.unhealthy), fine = rows.filter(r => !r.unhealthy);
+  const entry = r => {
+    const d = el('details', {}, el('summary', {}, el('strong', { text: r.ns }),
+      ` — ${r.unhealthy} unhealthy, ${r.healthy} healthy, ${r.na} not applicable` + (r.other ? `, ${r.other} queued or failed` : '')));
+    d.addEventListener('toggle', async () => {
+      if (!d.open || d.dataset.loaded) return;
+      d.dataset.loaded = '1';
+      const imgs = rowsOf(await query(`${IMAGES} | where tostring(properties.repositoryName) startswith ${kq(r.ns + '/')}` +
+        ' | where tostring(properties.status) == "Unhealthy" | project repo = tostring(properties.repositoryName),' +
+        ' digest = tostring(properties.digest), counts = properties.counts | order by repo asc', 100));
+      d.append(table(['Image', 'Findings'], imgs.map(i => [link(imageHash(i.repo, i.digest), `${i.repo}@${i.digest.slice(0, 19)}…`),
+        sevBar(i.counts || {})])), link(hashOf('/images', { ns: r.ns, status: 'Unhealthy' }), 'All unhealthy images of ' + r.ns));
+    });
+    return d;
+  };
+  show(el('h1', { text: 'Vulnerabilities in container registry images should be remediated' }),
+    el('p', { class: 'muted', text: 'Each namespace (a registry of its own in the Azure shape) with its unhealthy images; open one to list them.' }),
+    el('h2', { text: `Unhealthy (${unhealthy.length})` }), ...unhealthy.map(entry),
+    el('h2', { text: `Healthy or not applicable (${fine.length})` }), ...fine.map(entry));
+}
+
+async function images(params) {
+  const page = Math.max(0, parseInt(params.get('page') || '0', 10) || 0);
+  const status = params.get('status') || '', text = params.get('q') || '', ns = params.get('ns') || '';
+  const sort = params.get('sort') || 'pushed', dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
+  const cols = { name: 'name', pushed: 'pushed', size: 'size', status: 'st', critical: 'crit' };
+  let k = `${IMAGES} | extend st = tostring(properties.status), pushed = todatetime(properties.pushedAt),` +
+    ' size = tolong(properties.size), crit = tolong(properties.counts.critical)';
+  if (status) k += ` | where st == ${kq(status)}`;
+  if (ns) k += ` | where tostring(properties.repositoryName) startswith ${kq(ns + '/')}`;
+  if (text) k += ` | where name contains ${kq(text)} or tostring(properties.tags) contains ${kq(text)}`;
+  k += ` | order by ${cols[sort] || 'pushed'} ${dir}, name asc | project name, repo = tostring(properties.repositoryName),` +
+    ' digest = tostring(properties.digest), tags = properties.tags, platform = coalesce(tostring(properties.platform),' +
+    ' strcat_array(properties.platforms, ", ")), size, pushed, st, counts = properties.counts';
+  const sel = el('select', { id: 'f-status', name: 'status' }, el('option', { value: '', text: 'any' }),
+    STATUSES.map(s => el('option', { value: s, text: s, selected: s === status })));
+  const box = el('input', { id: 'f-text', name: 'q', value: text, type: 'search' });
+  const nsBox = el('input', { id: 'f-ns', name: 'ns', value: ns });
+  const form = el('form', { class: 'inline', role: 'search', onsubmit: e => {
+    e.preventDefault();
+    location.hash = hashOf('/images', { status: sel.value, q: box.value, ns: nsBox.value, sort, dir });
+  } }, el('label', { for: 'f-status' }, 'Status', sel), el('label', { for: 'f-ns' }, 'Namespace', nsBox),
+  el('label', { for: 'f-text' }, 'Name or tag contains', box), el('button', { type: 'submit', text: 'Filter' }));
+  const r = await query(k, PAGE, page * PAGE);
+  const sortHead = (key, label, cls) => el('th', { scope: 'col', class: cls, 'aria-sort': sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : null },
+    el('button', { type: 'button', text: label + (sort === key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''), onclick: () => {
+      location.hash = hashOf('/images', { status, q: text, ns, sort: key, dir: sort === key && dir === 'desc' ? 'asc' : 'desc' });
+    } }));
+  const rows = rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), i.name), (i.tags || []).join(', '), i.platform || '',
+    el('td', { class: 'num', text: fmtBytes(i.size || 0) }), fmtTime(i.pushed), statusText(i.st), sevBar(i.counts || {})]);
+  const last = Math.max(0, Math.ceil(r.totalRecords / PAGE) - 1);
+  const pager = el('div', { class: 'pager' },
+    page > 0 ? link(hashOf('/images', { status, q: text, ns, sort, dir, page: page - 1 }), 'Previous') : '',
+    el('span', { text: `Page ${page + 1} of ${last + 1} (${r.totalRecords.toLocaleString('en')} images)` }),
+    page < last ? link(hashOf('/images', { status, q: text, ns, sort, dir, page: page + 1 }), 'Next') : '');
+  show(el('h1', { text: 'Images' }), form, table([sortHead('name', 'Image'), 'Tags', 'Platform', sortHead('size', 'Size', 'num'),
+    sortHead('pushed', 'Pushed'), sortHead('status', 'Status'), sortHead('critical', 'Findings')], rows), pager);
+}
+
+async function image(ref) {
+  const at = ref.lastIndexOf('@');
+  const repo = decodeURIComponent(ref.slice(0, at)), digest = decodeURIComponent(ref.slice(at + 1));
+  const a = await getJSON('/api/v1/images?' + new URLSearchParams({ repository: repo, reference: digest, limit: 1000 }));
+  const meta = rowsOf(await query(`${IMAGES} | where name == ${kq(repo + '@' + digest)} | project tags = properties.tags,` +
+    ' platform = coalesce(tostring(properties.platform), strcat_array(properties.platforms, ", ")), size = tolong(properties.size),' +
+    ' pushed = tostring(properties.pushedAt)', 1))[0] || {};
+  const byPkg = new Map();
+  for (const f of a.findings || []) {
+    const key = f.package + ' ' + (f.installed_version || f.package_version || '');
+    if (!byPkg.has(key)) byPkg.set(key, []);
+    byPkg.get(key).push(f);
+  }
+  const groups = [...byPkg.entries()].sort((x, y) => SEVERITIES.indexOf(x[1][0].severity) - SEVERITIES.indexOf(y[1][0].severity));
+  const findings = groups.map(([pkg, fs]) => el('details', { open: fs.some(f => f.severity === 'CRITICAL' || f.severity === 'HIGH') },
+    el('summary', {}, el('strong', { text: pkg }), ` — ${fs.length} finding${fs.length > 1 ? 's' : ''}`),
+    table(['Vulnerability', 'Severity', 'Fixed in', 'Remediation'], fs.map(f => [
+      el('span', {}, link(hashOf('/search', { q: f.id }), f.id), f.suppressed ? el('span', { class: 'muted',
+        text: ` (suppressed by rule ${f.suppressed.rule}${f.suppressed.reason ? ': ' + f.suppressed.reason : ''})` }) : ''),
+      sevBadge(f.severity), f.fixed_version || 'no fix yet', f.remediation || '']))));
+  const plan = (a.fix_plan || []).length ? table(['Source package', 'Packages', 'Upgrade', el('th', { class: 'num', scope: 'col', text: 'Clears' }), 'Worst'],
+    a.fix_plan.map(p => [p.source, (p.packages || []).join(', '), `${p.from} → ${p.to}`, num(p.clears), sevBadge(p.worst)]))
+    : el('p', { class: 'muted', text: 'No upgrade available clears a finding yet.' });
+  show(el('h1', { class: 'mono', text: `${repo}@${digest}` }),
+    el('p', {}, 'Status: ', statusText(a.status), a.reason ? ` — ${a.reason}` : '', ' · ', sevBar(a.counts || {})),
+    el('p', { class: 'muted', text: [meta.tags && meta.tags.length ? 'Tags: ' + meta.tags.join(', ') : 'No tags',
+      meta.platform ? 'Platform: ' + meta.platform : '', meta.size ? 'Size: ' + fmtBytes(meta.size) : '',
+      meta.pushed ? 'Pushed: ' + fmtTime(meta.pushed) : '', a.os && a.os.pretty_name ? 'OS: ' + a.os.pretty_name : '',
+      a.scanned_at ? 'Assessed: ' + new Date(a.scanned_at * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '']
+      .filter(Boolean).join(' · ') }),
+    el('h2', { text: 'Fix plan' }), plan,
+    el('h2', { text: `Findings by package (${(a.findings || []).length}${a.total_findings > (a.findings || []).length ? ' of ' + a.total_findings : ''})` }),
+    ...(findings.length ? findings : [el('p', { class: 'muted', text: 'No findings.' })]));
+}
+
+async function search(params) {
+  const q = (params.get('q') || '').trim();
+  const box = el('input', { id: 's-q', name: 'q', value: q, type: 'search', size: 50 });
+  const form = el('form', { class: 'inline', role: 'search', onsubmit: e => {
+    e.preventDefault(); location.hash = hashOf('/search', { q: box.value.trim() });
+  } }, el('label', { for: 's-q' }, 'Vulnerability id, package or digest', box), el('button', { type: 'submit', text: 'Search' }));
+  if (!q) { show(el('h1', { text: 'Search' }), form); box.focus(); return; }
+  let k, what;
+  if (/^sha(256|512):[0-9a-f]+$/.test(q)) {
+    what = 'Images with this digest';
+    k = `${IMAGES} | where tostring(properties.digest) == ${kq(q)} | project repo = tostring(properties.repositoryName),` +
+      ' digest = tostring(properties.digest), detail = tostring(properties.status)';
+  } else if (/^[A-Za-z]+-[0-9A-Za-z:.-]+$/.test(q) && /\d/.test(q)) {
+    what = `Images with ${q}`;
+    k = `${SUBS} | where properties.id =~ ${kq(q)} or properties.additionalData.vulnerabilityDetails.cveId =~ ${kq(q)}` +
+      ' | distinct repo = tostring(properties.additionalData.artifactDetails.repositoryName),' +
+      ' digest = tostring(properties.additionalData.artifactDetails.digest), detail = tostring(properties.additionalData.softwareDetails.packageName)' +
+      ' | where isnotempty(digest) | order by repo asc';
+  } else {
+    what = `Images with package ${q}`;
+    k = `${SUBS} | where properties.additionalData.softwareDetails.packageName == ${kq(q)}` +
+      ' | distinct repo = tostring(properties.additionalData.artifactDetails.repositoryName),' +
+      ' digest = tostring(properties.additionalData.artifactDetails.digest), detail = tostring(properties.additionalData.vulnerabilityDetails.cveId)' +
+      ' | summarize detail = strcat_array(make_set(detail), ", ") by repo, digest | order by repo asc';
+  }
+  const r = await query(k, 500);
+  show(el('h1', { text: 'Search' }), form, el('h2', { text: `${what}: ${r.totalRecords.toLocaleString('en')}` }),
+    table(['Image', /^sha/.test(q) ? 'Status' : /Images with package/.test(what) ? 'Vulnerabilities' : 'Package'],
+      rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), `${i.repo}@${i.digest}`), i.detail || ''])));
+}
+
+function csvOf(r) {
+  const cell = v => { const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+  return [r.columns.map(c => cell(c.name)).join(','), ...r.rows.map(row => row.map(cell).join(','))].join('\r\n') + '\r\n';
+}
+
+function queryPage(params) {
+  const area = el('textarea', { id: 'kql', name: 'query', spellcheck: 'false' });
+  area.value = params.get('q') || `${SUBS}\n| summarize count() by severity = tostring(properties.status.severity)`;
+  const out = el('div', { 'aria-live': 'polite' });
+  const run = async e => {
+    e.preventDefault();
+    out.replaceChildren(el('p', { class: 'muted', text: 'Running…' }));
+    try {
+      const r = await query(area.value, 1000);
+      const url = URL.createObjectURL(new Blob([csvOf(r)], { type: 'text/csv' }));
+      out.replaceChildren(el('p', {}, `${r.totalRecords.toLocaleString('en')} rows${r.totalRecords > r.rows.length ? ', the first ' + r.rows.length + ' shown' : ''}. `,
+        el('a', { href: url, download: 'query.csv', text: 'Download CSV' })),
+        table(r.columns.map(c => c.name), r.rows.map(row => row.map(v => v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)))));
+    } catch (x) {
+      if (x instanceof NeedLogin) throw x;
+      out.replaceChildren(el('p', { class: 'error', role: 'alert', text: x.message }));
+    }
+  };
+  show(el('h1', { text: 'Query' }), el('p', { class: 'muted' }, 'Kusto over the tables securityresources and resources (docs/query.md).'),
+    el('form', { onsubmit: e => run(e).catch(fail) }, el('label', { for: 'kql' }, 'Query', area), el('p', {}, el('button', { type: 'submit', text: 'Run' }))), out);
+}
+
+// ---- the router ----
+
+function fail(x) {
+  if (x instanceof NeedLogin) {
+    if (!location.hash.startsWith('#/login')) location.hash = hashOf('/login', { next: location.hash });
+    return;
+  }
+  show(el('h1', { text: 'Something went wrong' }), el('p', { class: 'error', role: 'alert', text: x.message }));
+}
+
+async function route() {
+  const h = location.hash.slice(1) || '/';
+  const qi = h.indexOf('?');
+  const path = qi < 0 ? h : h.slice(0, qi), params = new URLSearchParams(qi < 0 ? '' : h.slice(qi + 1));
+  for (const a of document.querySelectorAll('nav a'))
+    if (a.getAttribute('href') === '#' + (path.startsWith('/image/') ? '/images' : path)) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  try {
+    if (path === '/login') loginPage(params);
+    else if (path === '/') await overview();
+    else if (path === '/recommendation') await recommendation();
+    else if (path === '/images') await images(params);
+    else if (path.startsWith('/image/')) await image(path.slice(7));
+    else if (path === '/search') await search(params);
+    else if (path === '/query') queryPage(params);
+    else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
+    document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
+  } catch (x) { fail(x); }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('logout').addEventListener('click', () => logout());
+  whoami();
+  window.addEventListener('hashchange', route);
+  route();
+});
