@@ -330,8 +330,10 @@ async function search(params) {
 }
 
 function csvOf(r) {
-  const cell = v => { const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
+  // a text that a spreadsheet would take for a formula (=, +, -, @, tab, CR first) gets a ' before it
+  const cell = v => { let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; };
   return [r.columns.map(c => cell(c.name)).join(','), ...r.rows.map(row => row.map(cell).join(','))].join('\r\n') + '\r\n';
 }
 
