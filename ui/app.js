@@ -329,6 +329,45 @@ async function search(params) {
       rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), `${i.repo}@${i.digest}`), i.detail || ''])));
 }
 
+async function suppressions() {
+  const list = (await getJSON('/api/v1/suppressions')).suppressions || [];
+  const err = el('p', { class: 'error', role: 'alert' });
+  const remove = async rule => {
+    err.textContent = '';
+    try {
+      const r = await api('/api/v1/suppressions/' + encodeURIComponent(rule.id), { method: 'DELETE' });
+      if (!r.ok) throw new Error(message(await r.json().catch(() => null), r));
+      await route();
+    } catch (x) { if (x instanceof NeedLogin) throw x; err.textContent = x.message; }
+  };
+  const rows = list.map(rule => [rule.vulnerability || '', rule.package || '', rule.severity || '', rule.repository || '',
+    rule.reason || '', rule.expires ? new Date(rule.expires * 1000).toISOString().slice(0, 10) + (rule.expired ? ' (expired)' : '') : 'never',
+    el('button', { type: 'button', text: 'Delete', 'aria-label': `Delete the rule ${rule.id}`, onclick: () => remove(rule).catch(fail) })]);
+  const field = (id, label, attrs) => el('label', { for: id }, label, el('input', Object.assign({ id, name: id }, attrs || {})));
+  const form = el('form', { class: 'inline', onsubmit: async e => {
+    e.preventDefault();
+    err.textContent = '';
+    const v = id => document.getElementById(id).value.trim();
+    const body = { reason: v('r-reason') };
+    for (const [k, id] of [['vulnerability', 'r-vuln'], ['package', 'r-pkg'], ['severity', 'r-sev'], ['repository', 'r-repo']])
+      if (v(id)) body[k] = v(id);
+    if (v('r-exp')) body.expires = Math.floor(Date.parse(v('r-exp') + 'T00:00:00Z') / 1000);
+    try {
+      const r = await api('/api/v1/suppressions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body) });
+      if (!r.ok) throw new Error(message(await r.json().catch(() => null), r));
+      await route();
+    } catch (x) { if (x instanceof NeedLogin) throw x; err.textContent = x.message; }
+  } }, field('r-vuln', 'Vulnerability'), field('r-pkg', 'Package'), field('r-sev', 'Severities (LOW,NEGLIGIBLE)'),
+  field('r-repo', 'Repositories (team/*)'), field('r-reason', 'Reason', { required: true }), field('r-exp', 'Expires', { type: 'date' }),
+  el('button', { type: 'submit', text: 'Add rule' }));
+  show(el('h1', { text: 'Suppression rules' }),
+    el('p', { class: 'muted', text: 'A suppressed finding stays listed, marked with its rule, and no longer counts towards its image\'s status. Owners of the repositories a rule covers and admins may add and delete rules.' }),
+    list.length ? table(['Vulnerability', 'Package', 'Severities', 'Repositories', 'Reason', 'Expires', ''], rows)
+      : el('p', { class: 'muted', text: 'No rules.' }),
+    el('h2', { text: 'Add a rule' }), form, err);
+}
+
 function csvOf(r) {
   // a text that a spreadsheet would take for a formula (=, +, -, @, tab, CR first) gets a ' before it
   const cell = v => { let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -384,6 +423,7 @@ async function route() {
     else if (path.startsWith('/image/')) await image(path.slice(7));
     else if (path === '/search') await search(params);
     else if (path === '/query') queryPage(params);
+    else if (path === '/suppressions') await suppressions();
     else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
     document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
   } catch (x) { fail(x); }

@@ -3,7 +3,8 @@
 // screenshots of the overview and an image page. Run by tests/vulndb/test_dashboard.py:
 //
 //   node dashboard.mjs  (environment: URL, MODULES: playwright-core's node_modules folder,
-//                        READER / READER_PASSWORD, CVE: an id the images have, OUT: artefacts)
+//                        READER / READER_PASSWORD, OWNER / OWNER_PASSWORD, CVE: an id the
+//                        images have, IMAGE: an image page's hash, OUT: artefacts)
 //
 // Prints one line per check and exits non-zero when one fails.
 import { createRequire } from 'node:module';
@@ -97,10 +98,44 @@ try {
   await page.waitForSelector('p.error');
   check(/line 1/.test(await text('p.error')), 'a query error names where: ' + await text('p.error'));
 
+  // a security reader may not add a suppression rule: the page says why
+  await page.goto(URL + '/#/suppressions');
+  await page.waitForSelector('h1:text("Suppression rules")');
+  await page.fill('#r-vuln', process.env.CVE);
+  await page.fill('#r-reason', 'reader tries');
+  expected.push('/api/v1/suppressions');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('p.error:not(:empty)');
+  check(/denied|not allowed|may not/i.test(await text('p.error')), 'a reader cannot add a rule: ' + await text('p.error'));
+  expected.length = 0;
+
   // signing out
   await page.click('#logout');
   await page.waitForSelector('#user');
   check(await page.evaluate(() => sessionStorage.length === 0), 'signing out forgets the tokens');
+
+  // an owner's suppression round trip: a rule added, the finding marked on the image page, the rule deleted
+  await page.fill('#user', process.env.OWNER);
+  await page.fill('#pass', process.env.OWNER_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Overview")');
+  await page.goto(URL + '/#/suppressions');
+  await page.waitForSelector('h1:text("Suppression rules")');
+  await page.fill('#r-vuln', process.env.CVE);
+  await page.fill('#r-repo', 'team/*');
+  await page.fill('#r-reason', 'not reachable <b>here</b>');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector(`table tbody tr td:text("${process.env.CVE}")`);
+  check((await text('table tbody tr')).includes('not reachable <b>here</b>'), 'the rule is listed, its reason as text');
+  await page.goto(URL + '/' + process.env.IMAGE);
+  await page.waitForSelector('h2:text-matches("Findings by package")');
+  const row = page.locator('tr', { has: page.locator(`a:text("${process.env.CVE}")`) }).first();
+  check(/suppressed by rule .*not reachable <b>here<\/b>/.test(await row.textContent()), 'the image page marks the finding suppressed');
+  await page.goto(URL + '/#/suppressions');
+  await page.waitForSelector('table tbody tr button');
+  await page.click('table tbody tr button:text("Delete")');
+  await page.waitForSelector('p:text("No rules.")');
+  check(true, 'the rule is deleted');
 
   check(problems.length === 0, 'no script error and no Content-Security-Policy violation' + (problems.length ? ': ' + problems.join('; ') : ''));
 } finally {

@@ -76,6 +76,7 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
     try:
         pusher = add_user(s, "pusher", "writer:*")
         reader, reader_pw = add_user(s, "reader", "security-reader:team/*")
+        owner, owner_pw = add_user(s, "owner", "owner:team/*")
         with authenticated(pusher):
             distroless(s.url, "team/app")
             distroless(s.url, "other/app")  # not the reader's: never shown to them
@@ -85,7 +86,8 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
         wait(s.url, "other/app", "1", session=_session(admin))
         cve = next(f["id"] for f in a["findings"] if f["id"].startswith("CVE-"))
         os.makedirs(ARTEFACTS, exist_ok=True)
-        env = dict(os.environ, URL=s.url, MODULES=modules, READER=reader, READER_PASSWORD=reader_pw, CVE=cve,
+        env = dict(os.environ, URL=s.url, MODULES=modules, READER=reader, READER_PASSWORD=reader_pw, OWNER=owner,
+                   OWNER_PASSWORD=owner_pw, CVE=cve, IMAGE=f"#/image/team%2Fapp@{a['digest'].replace(':', '%3A')}",
                    OUT=os.path.abspath(ARTEFACTS))
         r = subprocess.run(["node", os.path.join(BROWSER, "dashboard.mjs")], env=env, capture_output=True, text=True,
                            timeout=300)
