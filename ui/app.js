@@ -207,7 +207,8 @@ async function recommendation() {
   const unhealthy = rows.filter(r => r.unhealthy), fine = rows.filter(r => !r.unhealthy);
   const entry = r => {
     const d = el('details', {}, el('summary', {}, el('strong', { text: r.ns }),
-      ` — ${r.unhealthy} unhealthy, ${r.healthy} healthy, ${r.na} not applicable` + (r.other ? `, ${r.other} queued or failed` : '')));
+      ` — ${r.unhealthy} unhealthy, ${r.healthy} healthy, ${r.na} not applicable` + (r.other ? `, ${r.other} queued or failed` : '') + ' · ',
+      link('#/namespace/' + encodeURIComponent(r.ns), 'settings')));
     d.addEventListener('toggle', async () => {
       if (!d.open || d.dataset.loaded) return;
       d.dataset.loaded = '1';
@@ -368,6 +369,49 @@ async function suppressions() {
     el('h2', { text: 'Add a rule' }), form, err);
 }
 
+// A namespace's settings: scanning on or off, and the pull policy.
+async function namespacePage(ns) {
+  ns = decodeURIComponent(ns);
+  const base = '/api/v1/namespaces/' + encodeURIComponent(ns);
+  const [scan, policy] = await Promise.all([getJSON(base + '/scanning'), getJSON(base + '/policy')]);
+  const err = el('p', { class: 'error', role: 'alert' });
+  const send = async (path, opts) => {
+    err.textContent = '';
+    try {
+      const r = await api(base + path, opts);
+      if (!r.ok) throw new Error(message(await r.json().catch(() => null), r));
+      await route();
+    } catch (x) { if (x instanceof NeedLogin) throw x; err.textContent = x.message; }
+  };
+  const sel = el('select', { id: 'n-policy', name: 'policy' }, el('option', { value: '', text: 'no gate' }),
+    SEVERITIES.map(s => el('option', { value: s, text: `${s} or worse`, selected: s === policy.deny_pull_at_or_above })));
+  show(el('h1', { text: `Namespace ${ns}` }),
+    el('h2', { text: 'Scanning' }),
+    el('p', {}, `Scanning is ${scan.scanning ? 'on' : 'off'}. `, el('button', { type: 'button', id: 'n-scan',
+      text: scan.scanning ? 'Turn scanning off' : 'Turn scanning on',
+      onclick: () => send('/scanning?enabled=' + (!scan.scanning), { method: 'PUT' }).catch(fail) })),
+    el('h2', { text: 'Pull policy' }),
+    el('form', { class: 'inline', onsubmit: e => {
+      e.preventDefault();
+      send('/policy', { method: 'PUT', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(sel.value ? { deny_pull_at_or_above: sel.value } : {}) }).catch(fail);
+    } }, el('label', { for: 'n-policy' }, 'Refuse pulls of images with an unsuppressed finding of', sel),
+    el('button', { type: 'submit', text: 'Save' })),
+    el('p', { class: 'muted', text: policy.deny_pull_at_or_above ? `Pulls of images with ${policy.deny_pull_at_or_above} or worse findings are refused.` : 'Pulls are not gated on findings.' }),
+    err, el('p', {}, link(hashOf('/images', { ns }), `The images of ${ns}`)));
+}
+
+// The audit log (admins): who changed what, oldest first, a page at a time.
+async function audit(params) {
+  const after = params.get('after') || '0';
+  const r = await getJSON('/api/v1/audit?' + new URLSearchParams({ after, n: 100 }));
+  const rows = (r.entries || []).map(e => [fmtTime(e.time), e.actor, e.action, e.target,
+    el('span', { class: 'mono', text: e.detail ? JSON.stringify(e.detail) : '' })]);
+  const next = r.next && r.entries.length ? link(hashOf('/audit', { after: r.entries[r.entries.length - 1].id }), 'Next page') : '';
+  show(el('h1', { text: 'Audit log' }), rows.length ? table(['Time', 'Account', 'Action', 'Target', 'Detail'], rows)
+    : el('p', { class: 'muted', text: 'Nothing recorded.' }), next);
+}
+
 function csvOf(r) {
   // a text that a spreadsheet would take for a formula (=, +, -, @, tab, CR first) gets a ' before it
   const cell = v => { let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -424,6 +468,8 @@ async function route() {
     else if (path === '/search') await search(params);
     else if (path === '/query') queryPage(params);
     else if (path === '/suppressions') await suppressions();
+    else if (path.startsWith('/namespace/')) await namespacePage(path.slice(11));
+    else if (path === '/audit') await audit(params);
     else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
     document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
   } catch (x) { fail(x); }

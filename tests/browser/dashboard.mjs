@@ -137,6 +137,36 @@ try {
   await page.waitForSelector('p:text("No rules.")');
   check(true, 'the rule is deleted');
 
+  // the owner sets the namespace's pull policy from the recommendation view's settings link
+  await page.goto(URL + '/#/recommendation');
+  await page.locator('summary', { hasText: 'team' }).locator('a:text("settings")').click();
+  await page.waitForSelector('h1:text("Namespace team")');
+  await page.selectOption('#n-policy', 'HIGH');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('p:text("Pulls of images with HIGH or worse findings are refused.")');
+  check(true, 'the pull policy is set');
+  await page.selectOption('#n-policy', '');
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('p:text("Pulls are not gated on findings.")');
+  check(true, 'and taken off again');
+  // the audit log is the admins': the owner is told so, the admin reads who did what
+  expected.push('/api/v1/audit');
+  await page.goto(URL + '/#/audit');
+  await page.waitForSelector('p.error');
+  check(/denied/i.test(await text('p.error')), 'an owner may not read the audit log: ' + await text('p.error'));
+  expected.length = 0;
+  await page.click('#logout');
+  await page.waitForSelector('#user');
+  await page.fill('#user', 'admin');
+  await page.fill('#pass', process.env.ADMIN_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text("Overview")');
+  await page.goto(URL + '/#/audit');
+  await page.waitForSelector('h1:text("Audit log")');
+  const log = await page.locator('table tbody').textContent();
+  check(/owner\s*rule-create/.test(log) && /owner\s*rule-delete/.test(log) && /owner\s*policy-set\s*team/.test(log),
+    'the admin reads the owner\'s changes in the audit log');
+
   check(problems.length === 0, 'no script error and no Content-Security-Policy violation' + (problems.length ? ': ' + problems.join('; ') : ''));
 } finally {
   await browser.close();

@@ -87,8 +87,8 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
         cve = next(f["id"] for f in a["findings"] if f["id"].startswith("CVE-"))
         os.makedirs(ARTEFACTS, exist_ok=True)
         env = dict(os.environ, URL=s.url, MODULES=modules, READER=reader, READER_PASSWORD=reader_pw, OWNER=owner,
-                   OWNER_PASSWORD=owner_pw, CVE=cve, IMAGE=f"#/image/team%2Fapp@{a['digest'].replace(':', '%3A')}",
-                   OUT=os.path.abspath(ARTEFACTS))
+                   OWNER_PASSWORD=owner_pw, ADMIN_PASSWORD=ADMIN_PASSWORD, CVE=cve,
+                   IMAGE="#/image/team%2Fapp@" + a["digest"].replace(":", "%3A"), OUT=os.path.abspath(ARTEFACTS))
         r = subprocess.run(["node", os.path.join(BROWSER, "dashboard.mjs")], env=env, capture_output=True, text=True,
                            timeout=300)
         print(r.stdout)
