@@ -105,7 +105,9 @@ async function tokenRequest(form) {
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
   const body = await r.json().catch(() => null);
   if (!r.ok) throw new Error(message(body, r));
-  sessionStorage.setItem('drydock.access', body.access_token || body.token);
+  const access = body && (body.access_token || body.token);
+  if (!access) throw new Error('the token endpoint gave no token');
+  sessionStorage.setItem('drydock.access', access);
   if (body.refresh_token) sessionStorage.setItem('drydock.refresh', body.refresh_token);
   return body;
 }
@@ -136,6 +138,8 @@ async function query(text, top = 1000, skip = 0) {
 // A string as a Kusto literal.
 const kq = s => '"' + String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
   .replace(/\r/g, '\\r').replace(/\t/g, '\\t').replace(/\0/g, '\\0') + '"';
+// An image's repository is in namespace ns: ns itself (a repository without a slash) or under it.
+const inNamespace = ns => `(tostring(properties.repositoryName) == ${kq(ns)} or tostring(properties.repositoryName) startswith ${kq(ns + '/')})`;
 const rowsOf = r => r.rows.map(row => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]])));
 
 // ---- pages ----
@@ -212,7 +216,7 @@ async function recommendation() {
     d.addEventListener('toggle', async () => {
       if (!d.open || d.dataset.loaded) return;
       d.dataset.loaded = '1';
-      const imgs = rowsOf(await query(`${IMAGES} | where tostring(properties.repositoryName) startswith ${kq(r.ns + '/')}` +
+      const imgs = rowsOf(await query(`${IMAGES} | where ${inNamespace(r.ns)}` +
         ' | where tostring(properties.status) == "Unhealthy" | project repo = tostring(properties.repositoryName),' +
         ' digest = tostring(properties.digest), counts = properties.counts | order by repo asc', 100));
       d.append(table(['Image', 'Findings'], imgs.map(i => [link(imageHash(i.repo, i.digest), `${i.repo}@${i.digest.slice(0, 19)}…`),
@@ -229,14 +233,15 @@ async function recommendation() {
 async function images(params) {
   const page = Math.max(0, parseInt(params.get('page') || '0', 10) || 0);
   const status = params.get('status') || '', text = params.get('q') || '', ns = params.get('ns') || '';
-  const sort = params.get('sort') || 'pushed', dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
   const cols = { name: 'name', pushed: 'pushed', size: 'size', status: 'st', critical: 'crit' };
+  const sort = Object.hasOwn(cols, params.get('sort') || '') ? params.get('sort') : 'pushed';
+  const dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
   let k = `${IMAGES} | extend st = tostring(properties.status), pushed = todatetime(properties.pushedAt),` +
     ' size = tolong(properties.size), crit = tolong(properties.counts.critical)';
   if (status) k += ` | where st == ${kq(status)}`;
-  if (ns) k += ` | where tostring(properties.repositoryName) startswith ${kq(ns + '/')}`;
+  if (ns) k += ` | where ${inNamespace(ns)}`;
   if (text) k += ` | where name contains ${kq(text)} or tostring(properties.tags) contains ${kq(text)}`;
-  k += ` | order by ${cols[sort] || 'pushed'} ${dir}, name asc | project name, repo = tostring(properties.repositoryName),` +
+  k += ` | order by ${cols[sort]} ${dir}, name asc | project name, repo = tostring(properties.repositoryName),` +
     ' digest = tostring(properties.digest), tags = properties.tags, platform = coalesce(tostring(properties.platform),' +
     ' strcat_array(properties.platforms, ", ")), size, pushed, st, counts = properties.counts';
   const sel = el('select', { id: 'f-status', name: 'status' }, el('option', { value: '', text: 'any' }),
@@ -429,7 +434,8 @@ function queryPage(params) {
     out.replaceChildren(el('p', { class: 'muted', text: 'Running…' }));
     try {
       const r = await query(area.value, 1000);
-      const url = URL.createObjectURL(new Blob([csvOf(r)], { type: 'text/csv' }));
+      if (queryPage.csv) URL.revokeObjectURL(queryPage.csv);
+      const url = queryPage.csv = URL.createObjectURL(new Blob([csvOf(r)], { type: 'text/csv' }));
       out.replaceChildren(el('p', {}, `${r.totalRecords.toLocaleString('en')} rows${r.totalRecords > r.rows.length ? ', the first ' + r.rows.length + ' shown' : ''}. `,
         el('a', { href: url, download: 'query.csv', text: 'Download CSV' })),
         table(r.columns.map(c => c.name), r.rows.map(row => row.map(v => v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v)))));
@@ -453,6 +459,7 @@ function fail(x) {
 }
 
 async function route() {
+  if (location.hash && !location.hash.startsWith('#/')) return; // an anchor in the page (the skip link)
   const h = location.hash.slice(1) || '/';
   const qi = h.indexOf('?');
   const path = qi < 0 ? h : h.slice(0, qi), params = new URLSearchParams(qi < 0 ? '' : h.slice(qi + 1));

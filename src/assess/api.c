@@ -721,6 +721,22 @@ static void route(struct http_req *r, struct assess_api *api)
 		api_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
 }
 
+/* Whether a browser sent r from a page of another site: its Sec-Fetch-Site says so, or, from a
+ * browser that sends none, its Origin names another host than the request's. Such a request
+ * rides on credentials the browser keeps for this server (HTTP Basic, once typed into its
+ * prompt), so no change is made on its say-so; tools (curl, scripts) send neither header. */
+static int cross_site(struct http_req *r)
+{
+	const char *site = http_header(r, "Sec-Fetch-Site");
+	if (site)
+		return strcmp(site, "same-origin") && strcmp(site, "none");
+	const char *origin = http_header(r, "Origin"), *host = http_header(r, "Host");
+	if (!origin)
+		return 0;
+	const char *o = strstr(origin, "://");
+	return !o || !host || strcasecmp(o + 3, host);
+}
+
 static void on_begin(struct http_req *r)
 {
 	struct api_req *q = arena_alloc(&r->arena, sizeof(*q));
@@ -728,6 +744,10 @@ static void on_begin(struct http_req *r)
 	r->state = q;
 	if (strlen(r->path) > DD_MAX_URL_BYTES) {
 		api_error(r, DD_E_NOT_FOUND, NULL);
+		return;
+	}
+	if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD") && cross_site(r)) {
+		api_error(r, DD_E_DENIED, "a change asked by a page of another site is refused (Sec-Fetch-Site, Origin)");
 		return;
 	}
 	route(r, r->app);

@@ -182,6 +182,19 @@ static struct summ *summ_begin(struct qctx *q, struct op *o, struct rowset *in);
 static void summ_add(struct qctx *q, struct summ *sm, struct qval *row, int transient);
 static struct rowset *summ_end(struct qctx *q, struct summ *sm);
 
+/* `distinct a, b = e` as `summarize by a, b = e` (the same groups, in the order first seen). */
+static struct op *distinct_by(struct qctx *q, const struct op *o)
+{
+	struct op *by = q_alloc(q, sizeof(*by));
+	*by = *o;
+	by->kind = O_SUMMARIZE;
+	by->by = o->items;
+	by->nby = o->nitems;
+	by->items = NULL;
+	by->nitems = 0;
+	return by;
+}
+
 struct scan_state {
 	struct qctx *q;
 	struct rowset *rs;
@@ -576,7 +589,8 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 	if (!t)
 		q_fail(q, DD_E_USAGE, pos, "unknown table '%s'", name);
 	int fused = t->scan && ops && *ops &&
-		    ((*ops)->kind == O_WHERE || (*ops)->kind == O_SUMMARIZE || (*ops)->kind == O_COUNT);
+		    ((*ops)->kind == O_WHERE || (*ops)->kind == O_SUMMARIZE || (*ops)->kind == O_COUNT ||
+		     ((*ops)->kind == O_DISTINCT && !(*ops)->star && (*ops)->nitems));
 	for (struct qsrc *s = q->sources; s && !fused; s = s->next)
 		if (s->table == t)
 			return s->rs;
@@ -614,14 +628,7 @@ static struct rowset *read_table(struct qctx *q, const char *name, size_t pos, s
 			st.counting = 1;
 			*ops = after->next;
 		} else if (after && after->kind == O_DISTINCT && !after->star && after->nitems) {
-			/* distinct a, b = e: the groups of summarize by a, b = e, fed as rows arrive */
-			struct op *by = q_alloc(q, sizeof(*by));
-			*by = *after;
-			by->kind = O_SUMMARIZE;
-			by->by = after->items;
-			by->nby = after->nitems;
-			by->items = NULL;
-			by->nitems = 0;
+			struct op *by = distinct_by(q, after); /* fed as rows arrive, as op_distinct feeds it */
 			q->op_pos = after->pos;
 			q->column_seq = 0;
 			st.summ = summ_begin(q, by, rs);
@@ -1939,17 +1946,18 @@ static struct rowset *op_take(struct qctx *q, struct op *o, struct rowset *in)
 
 static struct rowset *op_distinct(struct qctx *q, struct op *o, struct rowset *in)
 {
-	int n = o->star ? in->ncols : o->nitems;
-	struct rowset *out = rs_new(q, n);
-	for (int k = 0; k < n; k++) {
-		if (o->star) {
-			out->cols[k] = in->cols[k];
-			continue;
-		}
-		bind_expr(q, o->items[k].e, in, 0);
-		out->cols[k].name = column_name(q, &o->items[k]);
-		out->cols[k].type = o->items[k].e->type;
+	if (!o->star && o->nitems) { /* the groups of a summarize by its columns: one way, streamed or not */
+		struct op *by = distinct_by(q, o);
+		q->column_seq = 0;
+		struct summ *sm = summ_begin(q, by, in);
+		for (size_t i = 0; i < in->n; i++)
+			summ_add(q, sm, in->rows[i], 0);
+		return summ_end(q, sm);
 	}
+	int n = in->ncols; /* distinct *: whole rows */
+	struct rowset *out = rs_new(q, n);
+	for (int k = 0; k < n; k++)
+		out->cols[k] = in->cols[k];
 	struct htab h;
 	ht_init(q, &h, 64);
 	struct qval *keys = NULL;
@@ -1957,7 +1965,7 @@ static struct rowset *op_distinct(struct qctx *q, struct op *o, struct rowset *i
 		q_tick(q, o->pos);
 		struct qval *r = row_new(q, n);
 		for (int k = 0; k < n; k++) {
-			r[k] = o->star ? in->rows[i][k] : eval_expr(q, o->items[k].e, in->rows[i]);
+			r[k] = in->rows[i][k];
 			if (r[k].type == QT_DYNAMIC && !json_is_array(r[k].u.j) && !json_is_object(r[k].u.j) &&
 			    out->cols[k].type != QT_DYNAMIC)
 				r[k] = qv_unwrap(r[k]);

@@ -600,6 +600,13 @@ static void test_scan_table(void)
 	CHECK_STR(db[0].data, db[1].data);
 	buf_release(&db[0]);
 	buf_release(&db[1]);
+	/* a streamed distinct is not the table: a second read of it in the same query reads rows */
+	q = "gen | distinct name | union (gen | where i < 3 | project name) | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == 0 && r.rows[0][0].u.i == 10);
+	query_result_free(&r);
+	q = "gen | distinct name | join kind=inner (gen | project name, i) on name | count";
+	CHECK(query_run(q, strlen(q), &ts, NULL, &r, &e) == 0 && r.rows[0][0].u.i == 1000);
+	query_result_free(&r);
 	/* leading wheres: applied as rows arrive (only the kept rows count against max_rows), and
 	 * their equalities given to the scan as a hint */
 	memset(&seen, 0, sizeof(seen));

@@ -65,6 +65,37 @@ def test_files_are_served_with_a_strict_policy(tmp_path):
         s.stop()
 
 
+def test_changes_asked_by_another_site_are_refused(tmp_path):
+    """A browser that keeps Basic credentials for the server (typed once into its prompt) would
+    send them with a form or a no-cors fetch from any page: the security API makes no change on
+    such a request. Same-origin requests and tools (no Origin, no Sec-Fetch-Site) go on."""
+    s = Server(str(tmp_path / "data")).start()
+    try:
+        rule = {"vulnerability": "CVE-2023-4911", "reason": "x"}
+        api = s.url + "/api/v1/suppressions"
+        for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"},
+                        {"Sec-Fetch-Site": "same-site"}, {"Origin": "null"}):
+            r = requests.post(api, data=json_text(rule), headers=dict(headers, **{"Content-Type": "text/plain"}))
+            assert r.status_code == 403 and "another site" in r.text, (headers, r.text)
+            r = requests.put(s.url + "/api/v1/namespaces/team/scanning?enabled=false", headers=headers)
+            assert r.status_code == 403, headers
+        assert requests.get(api).json()["suppressions"] == []  # nothing was made
+        host = s.url.split("://")[1]
+        ok = [{}, {"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://" + host}]
+        for headers in ok:
+            r = requests.post(api, json=rule, headers=headers)
+            assert r.status_code == 201, (headers, r.text)
+        r = requests.get(api, headers={"Origin": "https://evil.example"})  # reading is not a change
+        assert r.status_code == 200 and len(r.json()["suppressions"]) == len(ok)
+    finally:
+        s.stop()
+
+
+def json_text(o):
+    import json
+    return json.dumps(o)
+
+
 def test_the_pages_in_a_browser(full_db, tmp_path):
     if not shutil.which("chromium") or not shutil.which("node"):
         pytest.fail("chromium and node are needed (scripts/deps.sh installs them)")
