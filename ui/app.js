@@ -193,7 +193,8 @@ async function overview() {
   show(el('h1', { text: 'Overview' }), cards, el('h2', { text: 'Findings by severity' }), sevChart(sum.findings_by_severity),
     el('p', { class: 'muted', text: `${(sum.unfixed_findings || 0).toLocaleString('en')} findings have no fix yet.` }),
     el('h2', { text: 'Vulnerabilities affecting most images' }), top, el('h2', { text: 'Database' }), db);
-  const q = await query(`${SUBS} | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))` +
+  const q = await query(`${SUBS} | where properties.additionalData.assessedResourceType == "AzureContainerRegistryVulnerability"` +
+    ' | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))' +
     ' by cve = tostring(properties.additionalData.vulnerabilityDetails.cveId),' +
     ' severity = tostring(properties.additionalData.vulnerabilityDetails.severity)' +
     ' | where isnotempty(cve) | extend rank = case(severity == "High", 0, severity == "Medium", 1, 2)' +
@@ -242,8 +243,7 @@ async function images(params) {
   if (ns) k += ` | where ${inNamespace(ns)}`;
   if (text) k += ` | where name contains ${kq(text)} or tostring(properties.tags) contains ${kq(text)}`;
   k += ` | order by ${cols[sort]} ${dir}, name asc | project name, repo = tostring(properties.repositoryName),` +
-    ' digest = tostring(properties.digest), tags = properties.tags, platform = coalesce(tostring(properties.platform),' +
-    ' strcat_array(properties.platforms, ", ")), size, pushed, st, counts = properties.counts';
+    ' digest = tostring(properties.digest), tags = properties.tags, size, pushed, st, counts = properties.counts';
   const sel = el('select', { id: 'f-status', name: 'status' }, el('option', { value: '', text: 'any' }),
     STATUSES.map(s => el('option', { value: s, text: s, selected: s === status })));
   const box = el('input', { id: 'f-text', name: 'q', value: text, type: 'search' });
@@ -254,11 +254,16 @@ async function images(params) {
   } }, el('label', { for: 'f-status' }, 'Status', sel), el('label', { for: 'f-ns' }, 'Namespace', nsBox),
   el('label', { for: 'f-text' }, 'Name or tag contains', box), el('button', { type: 'submit', text: 'Filter' }));
   const r = await query(k, PAGE, page * PAGE);
+  // the platforms of this page's images alone (each is read from its image's config)
+  const names = rowsOf(r).map(i => i.name);
+  const plat = names.length ? Object.fromEntries(rowsOf(await query(`${IMAGES} | where name in (${names.map(kq).join(', ')})` +
+    ' | project name, platform = coalesce(tostring(properties.platform), strcat_array(properties.platforms, ", "))', PAGE))
+    .map(x => [x.name, x.platform])) : {};
   const sortHead = (key, label, cls) => el('th', { scope: 'col', class: cls, 'aria-sort': sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : null },
     el('button', { type: 'button', text: label + (sort === key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''), onclick: () => {
       location.hash = hashOf('/images', { status, q: text, ns, sort: key, dir: sort === key && dir === 'desc' ? 'asc' : 'desc' });
     } }));
-  const rows = rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), i.name), (i.tags || []).join(', '), i.platform || '',
+  const rows = rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), i.name), (i.tags || []).join(', '), plat[i.name] || '',
     el('td', { class: 'num', text: fmtBytes(i.size || 0) }), fmtTime(i.pushed), statusText(i.st), sevBar(i.counts || {})]);
   const last = Math.max(0, Math.ceil(r.totalRecords / PAGE) - 1);
   const pager = el('div', { class: 'pager' },

@@ -54,6 +54,7 @@ static const struct key_info {
 	"updated base image), push the image again and delete the vulnerable one."
 
 const char *azure_key_name(enum azure_key k) { return keys[k].name; }
+const char *azure_key_resource_type(enum azure_key k) { return keys[k].resource_type; }
 
 int azure_key_find(const char *name)
 {

@@ -28,6 +28,8 @@ enum azure_key { AZURE_KEY_QUALYS, AZURE_KEY_MDVM, AZURE_NKEYS };
 
 /* The key's name (its GUID). */
 const char *azure_key_name(enum azure_key k);
+/* The assessedResourceType of key k's sub-assessments (ContainerRegistryVulnerability, ...). */
+const char *azure_key_resource_type(enum azure_key k);
 /* The key named `name` (case-insensitive), or -1. */
 int azure_key_find(const char *name);
 

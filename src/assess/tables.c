@@ -36,7 +36,7 @@ static const struct query_column columns[NCOLS] = {
 };
 
 /* What a finding's filter is about, once the hint's paths are read. */
-enum field { F_NONE, F_REPO, F_DIGEST, F_SEVERITY, F_VULN, F_PACKAGE, F_NAME, F_SUB, F_TYPE };
+enum field { F_NONE, F_REPO, F_DIGEST, F_SEVERITY, F_VULN, F_PACKAGE, F_NAME, F_SUB, F_TYPE, F_RTYPE };
 
 /* A hint's filter the scans understand: the field, the keys whose rows have that path (a row of
  * another key has null there and cannot pass), and the values. */
@@ -115,6 +115,7 @@ static const struct tpath {
 	{C_PROPERTIES, {"additionalData", "softwareDetails", "packageName"}, 3, F_PACKAGE, KEY(AZURE_KEY_MDVM)},
 	{C_PROPERTIES, {"id"}, 1, F_VULN, ALL_KEYS},
 	{C_PROPERTIES, {"status", "severity"}, 2, F_SEVERITY, ALL_KEYS},
+	{C_PROPERTIES, {"additionalData", "assessedResourceType"}, 2, F_RTYPE, ALL_KEYS},
 	/* resources' images */
 	{C_PROPERTIES, {"repositoryName"}, 1, F_REPO, 0},
 	{C_PROPERTIES, {"digest"}, 1, F_DIGEST, 0},
@@ -162,6 +163,14 @@ static void read_hint(struct tctx *c, const struct query_hint *h)
 			const struct tpath *t = &tpaths[p];
 			if (!path_is(f, t->column, t->path, t->n))
 				continue;
+			if (t->field == F_RTYPE) { /* which key's sub-assessments: the others cannot pass */
+				for (int k = 0; k < AZURE_NKEYS; k++)
+					if (!matches(f, azure_key_resource_type((enum azure_key)k)))
+						c->keys &= ~KEY(k);
+				if (c->ntf < (int)DD_ARRAY_LEN(c->tf))
+					c->tf[c->ntf++] = (struct tfilter){t->field, t->keys, f}; /* for resources' rows */
+				break;
+			}
 			if (t->field == F_TYPE) {
 				c->want_sub &= matches(f, T_SUB_TYPE);
 				c->want_assess &= matches(f, T_ASSESS_TYPE);
@@ -673,7 +682,7 @@ static int resource_passes(struct tctx *c, const char *sub, const char *repo, co
 			return 0;
 		const char *v = t->field == F_REPO ? repo : t->field == F_DIGEST ? digest : t->field == F_NAME ? name
 							  : t->field == F_SUB ? sub : "";
-		if (t->field == F_SEVERITY || t->field == F_VULN || t->field == F_PACKAGE) /* paths these rows lack */
+		if (t->field == F_SEVERITY || t->field == F_VULN || t->field == F_PACKAGE || t->field == F_RTYPE) /* paths these rows lack */
 			return 0;
 		if (t->field == F_NONE || t->field == F_TYPE)
 			continue;

@@ -205,6 +205,9 @@ FILTERS = [
     "name == '{name}'",
     "properties.id == 'CVE-2023-4911' or properties.id == 'CVE-2024-33601'",
     "properties.additionalData.repositoryName == 'nope'",
+    "properties.additionalData.assessedResourceType == 'AzureContainerRegistryVulnerability'",
+    "properties.additionalData.assessedResourceType =~ 'containerregistryvulnerability' and properties.status.severity == 'High'",
+    "properties.additionalData.assessedResourceType in ('x', 'ContainerRegistryVulnerability')",
 ]
 
 
