@@ -297,8 +297,18 @@ async function image(ref) {
   const plan = (a.fix_plan || []).length ? table(['Source package', 'Packages', 'Upgrade', el('th', { class: 'num', scope: 'col', text: 'Clears' }), 'Worst'],
     a.fix_plan.map(p => [p.source, (p.packages || []).join(', '), `${p.from} → ${p.to}`, num(p.clears), sevBadge(p.worst)]))
     : el('p', { class: 'muted', text: 'No upgrade available clears a finding yet.' });
+  const note = el('span', { role: 'status' });
+  const rescan = el('button', { type: 'button', id: 'rescan', text: 'Scan again', onclick: async () => {
+    note.textContent = '';
+    try {
+      const r = await api('/api/v1/images/scan?' + new URLSearchParams({ repository: repo, reference: digest }), { method: 'POST' });
+      const body = await r.json().catch(() => null);
+      if (!r.ok) throw new Error(message(body, r));
+      note.textContent = body.queued ? ' Queued: reload this page for the new result.' : ' A scan of it is already queued.';
+    } catch (x) { if (x instanceof NeedLogin) return fail(x); note.textContent = ' ' + x.message; }
+  } });
   show(el('h1', { class: 'mono', text: `${repo}@${digest}` }),
-    el('p', {}, 'Status: ', statusText(a.status), a.reason ? ` — ${a.reason}` : '', ' · ', sevBar(a.counts || {})),
+    el('p', {}, 'Status: ', statusText(a.status), a.reason ? ` — ${a.reason}` : '', ' · ', sevBar(a.counts || {}), ' ', rescan, note),
     el('p', { class: 'muted', text: [meta.tags && meta.tags.length ? 'Tags: ' + meta.tags.join(', ') : 'No tags',
       meta.platform ? 'Platform: ' + meta.platform : '', meta.size ? 'Size: ' + fmtBytes(meta.size) : '',
       meta.pushed ? 'Pushed: ' + fmtTime(meta.pushed) : '', a.os && a.os.pretty_name ? 'OS: ' + a.os.pretty_name : '',

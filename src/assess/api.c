@@ -96,6 +96,37 @@ static int keep(json_t *f, const char *sev, const char *patchable, const char *i
 	return 1;
 }
 
+/* POST /api/v1/images/scan?repository=R&reference=REF: the image scanned again from its layers
+ * (after a scanner upgrade, or a Failed scan), by those who may push to its repository. */
+static void rescan_handle(struct http_req *r, struct assess_api *api)
+{
+	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
+	if (strcmp(r->method, "POST")) {
+		api_error(r, DD_E_METHOD, NULL);
+		return;
+	}
+	if (!repo || !ref || !*repo || !*ref) {
+		api_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
+		return;
+	}
+	if (web_access(r, repo, ACCESS_PUSH))
+		return;
+	struct manifest_rec m;
+	int queued, rc = api->meta->repos->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
+	if (!rc)
+		rc = api->meta->scans->scan_enqueue(api->meta, repo, m.digest, SCAN_PUSH, &queued);
+	if (rc) {
+		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
+		return;
+	}
+	if (queued) {
+		audit_record(r, api->meta, "scan-request", arena_printf(&r->arena, "%s@%s", repo, m.digest), "");
+		if (api->scanner)
+			scanner_kick(api->scanner);
+	}
+	web_send_json(r, 202, json_pack("{s:s, s:s, s:b}", "repository", repo, "digest", m.digest, "queued", queued));
+}
+
 static void image_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
@@ -701,6 +732,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		metrics_handle(r, api);
 	else if (!strncmp(p, "/api/v1/namespaces/", 19))
 		namespace_handle(r, api);
+	else if (!strcmp(p, "/api/v1/images/scan"))
+		rescan_handle(r, api);
 	else if (strcmp(r->method, "GET"))
 		api_error(r, DD_E_METHOD, NULL);
 	else if (!strcmp(p, "/api/v1/images"))

@@ -73,6 +73,10 @@ struct meta_scans_ops {
 	/* Queues a re-assessment of every assessment made with another database generation, and of
 	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
+	/* Queues a scan of manifest (repo, digest) at priority p (SCAN_PUSH reads its layers again);
+	 * *queued 0 when a job for it is already there. DD_E_MANIFEST_UNKNOWN when the repository
+	 * holds no such manifest. */
+	int (*scan_enqueue)(struct meta *m, const char *repo, const char *digest, enum scan_priority p, int *queued);
 	/* The job of (repo, digest): SCAN_JOB_NONE when there is none. */
 	int (*scan_job_state)(struct meta *m, const char *repo, const char *digest, enum scan_job_state *state);
 	int (*scan_queue_depth)(struct meta *m, int64_t *queued, int64_t *running);

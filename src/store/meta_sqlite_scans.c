@@ -149,6 +149,27 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	return rc;
 }
 
+static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest, enum scan_priority p, int *queued)
+{
+	*queued = 0;
+	struct sq q;
+	sq_query(&q, m,
+		 "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		 " SELECT repo, digest, ?3, ?4, ?5 FROM manifests WHERE repo=?1 AND digest=?2",
+		 TEXT(repo), TEXT(digest), INT(p), INT(SCAN_JOB_QUEUED), INT(util_now()));
+	int rc = sq_done(&q, "queue a scan");
+	if (rc)
+		return rc;
+	*queued = q.changes > 0;
+	if (*queued)
+		return 0;
+	sq_query(&q, m, "SELECT 1 FROM manifests WHERE repo=?1 AND digest=?2", TEXT(repo), TEXT(digest));
+	int have = sq_row(&q);
+	if ((rc = sq_end(&q, "queue a scan")))
+		return rc;
+	return have ? 0 : DD_E_MANIFEST_UNKNOWN;
+}
+
 static int ms_scan_job_state(struct meta *m, const char *repo, const char *digest, enum scan_job_state *state)
 {
 	*state = SCAN_JOB_NONE;
@@ -428,6 +449,7 @@ const struct meta_scans_ops meta_sqlite_scans = {
 	.scan_complete = ms_scan_complete,
 	.scan_recover = ms_scan_recover,
 	.scan_enqueue_stale = ms_scan_enqueue_stale,
+	.scan_enqueue = ms_scan_enqueue,
 	.scan_job_state = ms_scan_job_state,
 	.scan_queue_depth = ms_scan_queue_depth,
 	.assessment_get = ms_assessment_get,

@@ -131,6 +131,9 @@ try {
   await page.waitForSelector('h2:text-matches("Findings by package")');
   const row = page.locator('tr', { has: page.locator(`a:text("${process.env.CVE}")`) }).first();
   check(/suppressed by rule .*not reachable <b>here<\/b>/.test(await row.textContent()), 'the image page marks the finding suppressed');
+  await page.click('#rescan');
+  await page.waitForSelector('span[role=status]:text-matches("Queued|already queued")');
+  check(true, 'the owner asks for the image to be scanned again: ' + await text('span[role=status]'));
   await page.goto(URL + '/#/suppressions');
   await page.waitForSelector('table tbody tr button');
   await page.click('table tbody tr button:text("Delete")');

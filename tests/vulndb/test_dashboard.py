@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 import requests
@@ -134,3 +135,42 @@ def _session(creds):
     x = requests.Session()
     x.auth = creds
     return x
+
+
+def test_an_image_scanned_again_on_request(full_db, tmp_path):
+    """POST /api/v1/images/scan (the image page's button): those who may push to the repository
+    queue a scan that reads the image again; others are refused; the audit log names who asked."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(full_db, data / "vulndb.ddb")
+    s = Server(str(data), auth=True).start()
+    try:
+        writer = add_user(s, "w", "writer:team/*")
+        reader = add_user(s, "r", "security-reader:team/*")
+        with authenticated(writer):
+            distroless(s.url, "team/app")
+        admin = _session(("admin", ADMIN_PASSWORD))
+        first = wait(s.url, "team/app", "1", session=admin)
+        url = s.url + "/api/v1/images/scan"
+        r = _session(reader).post(url, params={"repository": "team/app", "reference": "1"})
+        assert r.status_code == 403, r.text
+        r = _session(writer).get(url, params={"repository": "team/app", "reference": "1"})
+        assert r.status_code == 405
+        r = _session(writer).post(url, params={"repository": "team/app", "reference": "nope"})
+        assert r.status_code == 404
+        r = _session(writer).post(url, params={"repository": "team/app"})
+        assert r.status_code == 400 and "reference" in r.text
+        time.sleep(1.1)  # scanned_at counts seconds: the new one must differ
+        r = _session(writer).post(url, params={"repository": "team/app", "reference": "1"})
+        assert r.status_code == 202 and r.json()["queued"] is True and r.json()["digest"] == first["digest"], r.text
+        again = first
+        deadline = time.time() + 60
+        while again["scanned_at"] == first["scanned_at"] and time.time() < deadline:
+            time.sleep(0.2)
+            again = wait(s.url, "team/app", "1", session=admin)
+        assert again["scanned_at"] > first["scanned_at"] and again["counts"] == first["counts"]
+        log = admin.get(s.url + "/api/v1/audit").json()["entries"]
+        assert any(e["action"] == "scan-request" and e["actor"] == "w" and e["target"] == "team/app@" + first["digest"]
+                   for e in log), log
+    finally:
+        s.stop()
