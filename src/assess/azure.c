@@ -277,16 +277,21 @@ json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key 
 	return k == AZURE_KEY_QUALYS ? qualys_image_of(n, rec) : artifact_of(n, rec);
 }
 
-json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, const char *id,
+json_t *azure_additional_lite_vuln(const char *id, const char *const *aliases, size_t naliases, const char *severity)
+{
+	return json_pack("{s:s, s:s}", "severity", azure_severity(severity), "cveId", cve_id_of(id, aliases, naliases));
+}
+
+json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, json_t *vuln, const char *id,
 			      const char *const *aliases, size_t naliases, const char *package, const char *severity)
 {
 	if (k == AZURE_KEY_QUALYS)
 		return json_incref(image);
 	json_t *o = json_pack("{s:s}", "assessedResourceType", keys[AZURE_KEY_MDVM].resource_type);
-	if (groups & AZ_LITE_VULN)
-		json_object_set_new(o, "vulnerabilityDetails",
-				    json_pack("{s:s, s:s}", "severity", azure_severity(severity), "cveId",
-					      cve_id_of(id, aliases, naliases)));
+	if ((groups & AZ_LITE_VULN) && vuln)
+		json_object_set(o, "vulnerabilityDetails", vuln);
+	else if (groups & AZ_LITE_VULN)
+		json_object_set_new(o, "vulnerabilityDetails", azure_additional_lite_vuln(id, aliases, naliases, severity));
 	if (groups & AZ_LITE_ARTIFACT)
 		json_object_set(o, "artifactDetails", image);
 	if (groups & AZ_LITE_SOFTWARE)

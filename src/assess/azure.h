@@ -112,8 +112,12 @@ json_t *azure_subassessment_status(const char *severity);
 enum az_lite { AZ_LITE_TOP = 1, AZ_LITE_VULN = 2, AZ_LITE_ARTIFACT = 4, AZ_LITE_SOFTWARE = 8 };
 unsigned azure_additional_lite_has(const char *const *path, int n);
 json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key k, const struct assessment_rec *rec);
-json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, const char *id,
+json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, json_t *vuln, const char *id,
 			      const char *const *aliases, size_t naliases, const char *package, const char *severity);
+/* The group AZ_LITE_VULN of one finding (a new reference): the same for every image that has
+ * it, so a caller may build it once and pass it to azure_additional_lite as vuln (NULL: built
+ * there). */
+json_t *azure_additional_lite_vuln(const char *id, const char *const *aliases, size_t naliases, const char *severity);
 /* The sub-assessment's id under key k of the finding named `name` of an image of repo. */
 const char *azure_subassessment_id(struct arena *a, const struct azure_names *n, enum azure_key k, const char *repo,
 				   const char *name);

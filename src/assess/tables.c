@@ -440,7 +440,50 @@ struct fast {
 	json_t *status_only[3]; /* {"status"} of each Azure severity, built when first needed */
 	const struct assessment_rec *rec; /* the image at hand */
 	json_t *image[AZURE_NKEYS];       /* its part of additionalData, when built */
+	/* the vulnerabilityDetails of each finding of the list last read (images in a row often
+	 * share their list: built once for them all), by the list's key */
+	char vuln_key[2 * 32 + 1];
+	json_t **vuln;
+	size_t nvuln;
+	const struct idc_finding *vuln_first; /* the findings of the image at hand (same content) */
 };
+
+static void vuln_drop(struct fast *fs)
+{
+	for (size_t i = 0; i < fs->nvuln; i++)
+		json_decref(fs->vuln[i]);
+	free(fs->vuln);
+	fs->vuln = NULL;
+	fs->nvuln = 0;
+	fs->vuln_key[0] = 0;
+}
+
+/* Keeps the list of key `key` (n findings) as the one whose vulnerabilityDetails vuln_of gives,
+ * when the query reads that group. */
+static void vuln_list(struct fast *fs, const char *key, size_t n)
+{
+	if (!(fs->c->lite_groups & AZ_LITE_VULN) || !(fs->c->parts & AZP_ADDITIONAL) || !strcmp(fs->vuln_key, key))
+		return;
+	vuln_drop(fs);
+	if (strlen(key) >= sizeof(fs->vuln_key) || !(fs->vuln = calloc(n ? n : 1, sizeof(*fs->vuln))))
+		return; /* built for each row instead */
+	fs->nvuln = n;
+	snprintf(fs->vuln_key, sizeof(fs->vuln_key), "%s", key);
+}
+
+/* The vulnerabilityDetails of finding x (of the list vuln_list kept), built on first use; NULL:
+ * azure_additional_lite builds it. */
+static json_t *vuln_of(struct fast *fs, const struct idc_finding *x)
+{
+	if (!fs->vuln)
+		return NULL;
+	size_t i = (size_t)(x - fs->vuln_first);
+	if (i >= fs->nvuln)
+		return NULL;
+	if (!fs->vuln[i])
+		fs->vuln[i] = azure_additional_lite_vuln(x->id, x->aliases, x->naliases, x->severity);
+	return fs->vuln[i];
+}
 
 /* The properties of a row of key k for finding x: NULL (none read), or a new reference. */
 static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_finding *x)
@@ -459,8 +502,8 @@ static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_fi
 			fs->image[k] = azure_additional_lite_image(&fs->c->names, k, fs->rec);
 		if (parts & AZP_ADDITIONAL)
 			json_object_set_new(p, "additionalData",
-					    azure_additional_lite(k, fs->c->lite_groups, fs->image[k], x->id, x->aliases, x->naliases,
-								  x->package, x->severity));
+					    azure_additional_lite(k, fs->c->lite_groups, fs->image[k], vuln_of(fs, x), x->id,
+								  x->aliases, x->naliases, x->package, x->severity));
 		return p;
 	}
 	const char *sev = azure_severity(x->severity);
@@ -546,6 +589,8 @@ static int fast_image(void *ctx, const struct assessment_rec *rec, const char *k
 	struct arena a = {0}, *outer = c->a; /* this image's */
 	c->a = &a;
 	fs->rec = rec;
+	vuln_list(fs, key, n);
+	fs->vuln_first = f; /* this image's copy of the list's content */
 	char buf[512];
 	const char *sub = sub_of(c, rec->repo, buf, sizeof(buf));
 	if (!sub)
@@ -584,6 +629,7 @@ static int scan_subs_fast(struct tctx *c, struct azure_walk *w)
 	int rc = idcache_each(c->api->meta, c->repo, fast_image, &fs);
 	for (int i = 0; i < 3; i++)
 		json_decref(fs.status_only[i]);
+	vuln_drop(&fs);
 	return c->rc ? c->rc : rc;
 }
 
