@@ -96,27 +96,42 @@ static int keep(json_t *f, const char *sev, const char *patchable, const char *i
 	return 1;
 }
 
+/* The image that ?repository=R&reference=TAG_OR_DIGEST names, when the caller may do `action`
+ * on R: 0 with *repo and *m (no content), or -1 with the refusal answered. */
+static int image_of(struct http_req *r, struct assess_api *api, enum access_action action, const char **repo,
+		    struct manifest_rec *m)
+{
+	const char *ref = http_query(r, "reference");
+	*repo = http_query(r, "repository");
+	if (!*repo || !ref || !**repo || !*ref) {
+		api_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
+		return -1;
+	}
+	if (web_access(r, *repo, action))
+		return -1;
+	int rc = api->meta->repos->manifest_get(api->meta, &r->arena, *repo, ref, is_digest(ref), 0, m);
+	if (rc) {
+		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, *repo));
+		return -1;
+	}
+	return 0;
+}
+
 /* POST /api/v1/images/scan?repository=R&reference=REF: the image scanned again from its layers
  * (after a scanner upgrade, or a Failed scan), by those who may push to its repository. */
 static void rescan_handle(struct http_req *r, struct assess_api *api)
 {
-	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
 	if (strcmp(r->method, "POST")) {
 		api_error(r, DD_E_METHOD, NULL);
 		return;
 	}
-	if (!repo || !ref || !*repo || !*ref) {
-		api_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
-		return;
-	}
-	if (web_access(r, repo, ACCESS_PUSH))
-		return;
+	const char *repo;
 	struct manifest_rec m;
-	int queued, rc = api->meta->repos->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
-	if (!rc)
-		rc = api->meta->scans->scan_enqueue(api->meta, repo, m.digest, SCAN_PUSH, &queued);
-	if (rc) {
-		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
+	int queued, rc;
+	if (image_of(r, api, ACCESS_PUSH, &repo, &m))
+		return;
+	if ((rc = api->meta->scans->scan_enqueue(api->meta, repo, m.digest, SCAN_PUSH, &queued))) {
+		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", m.digest, repo));
 		return;
 	}
 	if (queued) {
@@ -129,19 +144,10 @@ static void rescan_handle(struct http_req *r, struct assess_api *api)
 
 static void image_handle(struct http_req *r, struct assess_api *api)
 {
-	const char *repo = http_query(r, "repository"), *ref = http_query(r, "reference");
-	if (!repo || !ref || !*repo || !*ref) {
-		api_error(r, DD_E_USAGE, "give ?repository=NAME&reference=TAG_OR_DIGEST");
-		return;
-	}
-	if (web_access(r, repo, ACCESS_SECURITY_READ))
-		return;
+	const char *repo;
 	struct manifest_rec m;
-	int rc = api->meta->repos->manifest_get(api->meta, &r->arena, repo, ref, is_digest(ref), 0, &m);
-	if (rc) {
-		api_error(r, rc, arena_printf(&r->arena, "'%s' in '%s'", ref, repo));
+	if (image_of(r, api, ACCESS_SECURITY_READ, &repo, &m))
 		return;
-	}
 	struct assessment_rec rec;
 	int has, pending;
 	const char *state = state_of(api, &r->arena, repo, m.digest, &rec, &has, &pending);

@@ -40,6 +40,14 @@ def playwright_modules():
     return os.path.join(where, "node_modules")
 
 
+def server_with_auth(db, tmp_path):
+    """A server with authentication on (the administrator's password ADMIN_PASSWORD) and db."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(db, data / "vulndb.ddb")
+    return Server(str(data), auth=True).start()
+
+
 def test_files_are_served_with_a_strict_policy(tmp_path):
     s = Server(str(tmp_path / "data")).start()
     try:
@@ -101,10 +109,7 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
     if not shutil.which("chromium") or not shutil.which("node"):
         pytest.fail("chromium and node are needed (scripts/deps.sh installs them)")
     modules = playwright_modules()
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(full_db, data / "vulndb.ddb")
-    s = Server(str(data), auth=True).start()
+    s = server_with_auth(full_db, tmp_path)
     try:
         pusher = add_user(s, "pusher", "writer:*")
         reader, reader_pw = add_user(s, "reader", "security-reader:team/*")
@@ -140,10 +145,7 @@ def _session(creds):
 def test_an_image_scanned_again_on_request(full_db, tmp_path):
     """POST /api/v1/images/scan (the image page's button): those who may push to the repository
     queue a scan that reads the image again; others are refused; the audit log names who asked."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(full_db, data / "vulndb.ddb")
-    s = Server(str(data), auth=True).start()
+    s = server_with_auth(full_db, tmp_path)
     try:
         writer = add_user(s, "w", "writer:team/*")
         reader = add_user(s, "r", "security-reader:team/*")
