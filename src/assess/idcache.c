@@ -153,7 +153,8 @@ static struct list *store(const char *name, const char *hash, struct list *l)
 {
 	pthread_mutex_lock(&C.mu);
 	size_t add = strlen(name) + strlen(hash) + sizeof(struct entry) * 2 + 2;
-	if (C.bytes + add + l->bytes > IDCACHE_MAX_BYTES)
+	int shared = C.lists.cap && C.lists.v[lslot(&C.lists, l->key)]; /* its list is kept: no new bytes */
+	if (C.bytes + add + (shared ? 0 : l->bytes) > IDCACHE_MAX_BYTES)
 		clear_locked(); /* past the bound: start afresh (lists in use live on in their callers) */
 	if (grow_locked()) {
 		pthread_mutex_unlock(&C.mu);
