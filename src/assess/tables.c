@@ -378,9 +378,11 @@ static int sub_emit(void *ctx, enum azure_key k, const struct assessment_rec *re
 	return 0;
 }
 
-/* A set of strings (the subscriptions given a registry row): open addressing in an arena. */
-struct strset {
-	const char **v;
+/* A map of strings to pointers (the subscriptions given a registry row; what each findings
+ * list passes): open addressing in an arena. */
+struct strmap {
+	const char **k;
+	void **v;
 	size_t n, cap;
 };
 
@@ -392,24 +394,36 @@ static uint64_t str_hash(const char *s)
 	return h;
 }
 
-/* Adds s (copied): 1 when it was not there. */
-static int strset_add(struct arena *a, struct strset *t, const char *s)
+static size_t strmap_find(const struct strmap *t, const char *key)
+{
+	size_t i = (size_t)(str_hash(key) & (t->cap - 1));
+	while (t->k[i] && strcmp(t->k[i], key))
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+/* The value slot of key, added (the key copied, the value NULL) when it is not there: *created. */
+static void **strmap_slot(struct arena *a, struct strmap *t, const char *key, int *created)
 {
 	if (2 * (t->n + 1) > t->cap) {
-		struct strset b = {.cap = t->cap ? 2 * t->cap : 64};
+		struct strmap b = {.cap = t->cap ? 2 * t->cap : 64, .n = t->n};
+		b.k = arena_alloc(a, b.cap * sizeof(*b.k));
 		b.v = arena_alloc(a, b.cap * sizeof(*b.v));
 		for (size_t i = 0; i < t->cap; i++)
-			if (t->v[i])
-				strset_add(a, &b, t->v[i]);
+			if (t->k[i]) {
+				size_t j = strmap_find(&b, t->k[i]);
+				b.k[j] = t->k[i];
+				b.v[j] = t->v[i];
+			}
 		*t = b;
 	}
-	size_t i = (size_t)(str_hash(s) & (t->cap - 1));
-	for (; t->v[i]; i = (i + 1) & (t->cap - 1))
-		if (!strcmp(t->v[i], s))
-			return 0;
-	t->v[i] = arena_strdup(a, s);
-	t->n++;
-	return 1;
+	size_t i = strmap_find(t, key);
+	*created = !t->k[i];
+	if (*created) {
+		t->k[i] = arena_strdup(a, key);
+		t->n++;
+	}
+	return &t->v[i];
 }
 
 /* ---- sub-assessments from the findings cache ----
@@ -426,17 +440,16 @@ static int fast_enough(const struct tctx *c)
 	return c->use && !(c->parts & ~(FAST_PARTS | AZP_ADDITIONAL)) && (!(c->parts & AZP_ADDITIONAL) || c->lite);
 }
 
+/* What the findings of one list pass (passes_of). */
+struct memo {
+	const unsigned char *pass;
+	int any;
+};
+
 struct fast {
 	struct tctx *c;
 	struct azure_walk *w;
-	struct {
-		struct memo {
-			const char *key;
-			const unsigned char *pass;
-			int any;
-		} *v;
-		size_t n, cap;
-	} memo; /* passes_of's, by list key */
+	struct strmap memo; /* passes_of's (struct memo), by list key */
 	json_t *status_only[3]; /* {"status"} of each Azure severity, built when first needed */
 	const struct assessment_rec *rec; /* the image at hand */
 	json_t *image[AZURE_NKEYS];       /* its part of additionalData, when built */
@@ -525,27 +538,11 @@ static const unsigned char *passes_of(struct fast *fs, const char *key, const st
 	for (int i = 0; i < c->ntf; i++)
 		if (c->tf[i].field == F_NAME)
 			return NULL;
-	if (fs->memo.cap) {
-		size_t i = (size_t)(str_hash(key) & (fs->memo.cap - 1));
-		for (; fs->memo.v[i].key; i = (i + 1) & (fs->memo.cap - 1))
-			if (!strcmp(fs->memo.v[i].key, key)) {
-				*any = fs->memo.v[i].any;
-				return fs->memo.v[i].pass;
-			}
-	}
-	if (2 * (fs->memo.n + 1) > fs->memo.cap) { /* grown in the scan's arena */
-		size_t cap = fs->memo.cap ? 2 * fs->memo.cap : 64;
-		struct memo *v = arena_alloc(c->a, cap * sizeof(*v));
-		memset(v, 0, cap * sizeof(*v));
-		for (size_t i = 0; i < fs->memo.cap; i++)
-			if (fs->memo.v[i].key) {
-				size_t j = (size_t)(str_hash(fs->memo.v[i].key) & (cap - 1));
-				while (v[j].key)
-					j = (j + 1) & (cap - 1);
-				v[j] = fs->memo.v[i];
-			}
-		fs->memo.v = v;
-		fs->memo.cap = cap;
+	int created;
+	struct memo **m = (struct memo **)strmap_slot(c->a, &fs->memo, key, &created);
+	if (!created) {
+		*any = (*m)->any;
+		return (*m)->pass;
 	}
 	unsigned char *pass = arena_alloc(c->a, n ? n : 1);
 	int some = 0;
@@ -556,11 +553,8 @@ static const unsigned char *passes_of(struct fast *fs, const char *key, const st
 				pass[i] |= (unsigned char)KEY(k);
 		some |= pass[i] != 0;
 	}
-	size_t j = (size_t)(str_hash(key) & (fs->memo.cap - 1));
-	while (fs->memo.v[j].key)
-		j = (j + 1) & (fs->memo.cap - 1);
-	fs->memo.v[j] = (struct memo){arena_strdup(c->a, key), pass, some};
-	fs->memo.n++;
+	*m = arena_alloc(c->a, sizeof(**m));
+	**m = (struct memo){pass, some};
 	*any = some;
 	return pass;
 }
@@ -839,7 +833,8 @@ static int scan_resources1(struct tctx *c)
 	if ((rc = m->repos->images_list(m, c->a, c->repo, &v, &n)))
 		return rc;
 	const char *last_repo = NULL;
-	struct strset given = {0}; /* the subscriptions given their registry row */
+	struct strmap given = {0}; /* the subscriptions given their registry row */
+	int added;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct image_row *x = &v[i];
 		if ((rc = c->emit(c->q, NULL))) /* the time limit, however many images are skipped */
@@ -854,7 +849,7 @@ static int scan_resources1(struct tctx *c)
 		/* a registry row before the first image of each subscription (images by repository:
 		 * a namespace's repositories are not always adjacent, so remember those given) */
 		if (c->want_registry && resource_passes(c, sub, NULL, NULL, c->names.registry) &&
-		    strset_add(c->a, &given, sub))
+		    (strmap_slot(c->a, &given, sub, &added), added))
 			rc = emit_resource(c, &a, T_REGISTRY_TYPE, sub, reg, c->names.registry,
 					   json_pack("{s:s, s:s, s:s}", "loginServer", c->names.host, "provisioningState",
 						     "Succeeded", "resourceGroup", c->names.resource_group));

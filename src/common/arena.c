@@ -108,3 +108,15 @@ void arena_free(struct arena *a)
 	}
 	a->head = NULL;
 }
+
+void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	size_t nc = *cap ? 2 * *cap : 64;
+	void *nv = arena_alloc(a, nc * size);
+	if (n)
+		memcpy(nv, v, n * size);
+	*cap = nc;
+	return nv;
+}

@@ -23,6 +23,10 @@ char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(
  * path of a parser in one line, `return arena_fail(a, why, DD_E_MANIFEST_INVALID, "...", x);`. */
 int arena_fail(struct arena *a, const char **why, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void arena_free(struct arena *a);
+/* An arena array of n elements of `size` bytes, v, with room for one more: v itself while n <
+ * *cap, else a copy with twice the room (64 at first; the old one stays in the arena). The new
+ * room is zeroed. `v = arena_grow(a, v, n, &cap, sizeof(*v)); v[n++] = x;` */
+void *arena_grow(struct arena *a, void *v, size_t n, size_t *cap, size_t size);
 
 /* Called, when set, with the size asked for just before an allocation failure aborts: the
  * sandboxed scan worker reports that it reached its memory limit instead of dying unexplained.

@@ -309,20 +309,15 @@ static int ms_tag_delete(struct meta *m, const char *repo, const char *tag)
 /* Collects column 0 of up to limit rows of q and ends it; *more when a limit+1'th row exists. */
 static int collect_names(struct sq *q, struct arena *a, int64_t limit, const char ***out, size_t *n, int *more)
 {
-	size_t cap = 64, k = 0;
-	const char **v = arena_alloc(a, cap * sizeof(*v));
+	size_t cap = 0, k = 0;
+	const char **v = arena_grow(a, NULL, 0, &cap, sizeof(*v));
 	*more = 0;
 	while (sq_row(q)) {
 		if ((int64_t)k == limit) {
 			*more = 1;
 			break;
 		}
-		if (k == cap) {
-			const char **nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cap * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
+		v = arena_grow(a, v, k, &cap, sizeof(*v));
 		v[k++] = sq_text(a, q, 0);
 	}
 	int rc = sq_end(q, "list");
@@ -398,16 +393,8 @@ static int ms_images_list(struct meta *m, struct arena *a, const char *repo, str
 	size_t cap = 0;
 	struct image_row *v = NULL;
 	while (sq_row(&q)) {
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct image_row *nv = arena_alloc(a, nc * sizeof(*nv));
-			if (*n)
-				memcpy(nv, v, *n * sizeof(*nv));
-			v = nv;
-			cap = nc;
-		}
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		struct image_row *x = &v[(*n)++];
-		memset(x, 0, sizeof(*x));
 		x->rec.repo = sq_text(a, &q, 0);
 		x->rec.digest = sq_text(a, &q, 1);
 		x->rec.media_type = sq_text(a, &q, 2);
@@ -437,15 +424,10 @@ static int ms_referrers(struct meta *m, struct arena *a, const char *repo, const
 		 "SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo=?1 AND subject=?2 AND (?3 IS NULL OR"
 		 " artifact_type=?3) ORDER BY created, digest LIMIT ?4",
 		 TEXT(repo), TEXT(subject), TEXT(artifact_type), INT(DD_MAX_REFERRERS));
-	size_t cap = 16, k = 0;
-	struct manifest_rec *v = arena_alloc(a, cap * sizeof(*v));
+	size_t cap = 0, k = 0;
+	struct manifest_rec *v = arena_grow(a, NULL, 0, &cap, sizeof(*v));
 	while (sq_row(&q)) {
-		if (k == cap) {
-			struct manifest_rec *nv = arena_alloc(a, 2 * cap * sizeof(*v));
-			memcpy(nv, v, cap * sizeof(*v));
-			v = nv;
-			cap *= 2;
-		}
+		v = arena_grow(a, v, k, &cap, sizeof(*v));
 		fill_rec(a, &q, repo, &v[k++]);
 	}
 	*out = v;

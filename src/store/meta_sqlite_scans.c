@@ -217,18 +217,29 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 	return sq_one(&q, "assessment", DD_E_NOT_FOUND);
 }
 
+/* The packed column `col` ("report" or "inventory") of (repo, digest), with its findings hash. */
+static int packed_of(struct meta *m, struct arena *a, const char *repo, const char *digest, const char *col,
+		     const char **text, const char **findings_hash)
+{
+	*text = *findings_hash = NULL;
+	struct sq q;
+	if (!strcmp(col, "report")) /* statements are literals: the column is chosen here, not passed in */
+		sq_query(&q, m, "SELECT report, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
+			 TEXT(digest));
+	else
+		sq_query(&q, m, "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
+			 TEXT(repo), TEXT(digest));
+	if (sq_row(&q)) {
+		*text = sq_unpacked(a, &q, 0);
+		*findings_hash = sq_text(a, &q, 1);
+	}
+	return sq_one(&q, col, DD_E_NOT_FOUND);
+}
+
 static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *repo, const char *digest,
 				   const char **inventory, const char **findings_hash)
 {
-	*inventory = *findings_hash = NULL;
-	struct sq q;
-	sq_query(&q, m, "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
-		 TEXT(digest));
-	if (sq_row(&q)) {
-		*inventory = sq_unpacked(a, &q, 0);
-		*findings_hash = sq_text(a, &q, 1);
-	}
-	return sq_one(&q, "stored inventory", DD_E_NOT_FOUND);
+	return packed_of(m, a, repo, digest, "inventory", inventory, findings_hash);
 }
 
 /* What listings read of an assessment: the columns of the covering index assessments_list. */
@@ -300,16 +311,8 @@ static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *rep
 	size_t cap = 0;
 	struct assessment_rec *v = NULL;
 	while (sq_row(&q)) {
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct assessment_rec *nv = arena_alloc(a, nc * sizeof(*nv));
-			if (*n)
-				memcpy(nv, v, *n * sizeof(*nv));
-			v = nv;
-			cap = nc;
-		}
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		struct assessment_rec *x = &v[(*n)++];
-		memset(x, 0, sizeof(*x));
 		x->repo = sq_text(a, &q, 0);
 		x->digest = sq_text(a, &q, 1);
 		x->findings_hash = sq_text(a, &q, 2);
@@ -322,15 +325,7 @@ static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *rep
 static int ms_assessment_report(struct meta *m, struct arena *a, const char *repo, const char *digest,
 				const char **report, const char **findings_hash)
 {
-	*report = *findings_hash = NULL;
-	struct sq q;
-	sq_query(&q, m, "SELECT report, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
-		 TEXT(digest));
-	if (sq_row(&q)) {
-		*report = sq_unpacked(a, &q, 0);
-		*findings_hash = sq_text(a, &q, 1);
-	}
-	return sq_one(&q, "assessment report", DD_E_NOT_FOUND);
+	return packed_of(m, a, repo, digest, "report", report, findings_hash);
 }
 
 static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
@@ -346,14 +341,7 @@ static int ms_assessments_list(struct meta *m, struct arena *a, const char *repo
 	size_t cap = 0;
 	struct assessment_rec *v = NULL;
 	while (sq_row(&q)) {
-		if (*n == cap) {
-			size_t nc = cap ? cap * 2 : 64;
-			struct assessment_rec *nv = arena_alloc(a, nc * sizeof(*nv));
-			if (*n)
-				memcpy(nv, v, *n * sizeof(*nv));
-			v = nv;
-			cap = nc;
-		}
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		struct assessment_rec *x = &v[(*n)++];
 		x->repo = sq_text(a, &q, 0);
 		x->digest = sq_text(a, &q, 1);
