@@ -83,10 +83,10 @@ struct janitor {
 	int64_t gc_every;
 	struct gc_options gc;
 	enum space_state space_was;
-	pthread_t thread;
+	pthread_t thread, warmer;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stop, running;
+	int stop, running, warming;
 };
 
 static void collect(struct janitor *j)
@@ -138,13 +138,26 @@ static int janitor_stopping(void *arg)
 	return stop;
 }
 
+/* The findings the query tables read, filled from the reports once after the start, in a
+ * thread of its own (a large registry takes minutes; the janitor's disk watch must not wait). */
+static void *warmer_main(void *arg)
+{
+	struct janitor *j = arg;
+	int64_t t0 = util_now();
+	int rc = idcache_warm(j->reg->meta, janitor_stopping, j);
+	if (rc)
+		log_warn("findings cache: %s (queries read the reports they need)", dd_err_message(rc));
+	else if (!janitor_stopping(j))
+		log_debug("findings cache: filled in %" PRId64 " s", util_now() - t0);
+	return NULL;
+}
+
 static void *janitor_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
 	int64_t now = util_now(), next_purge = now, next_gc = j->gc_every ? now + j->gc_every : INT64_MAX;
 	int64_t next_space = now, next_trim = now;
-	int warmed = 0;
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);
@@ -164,16 +177,6 @@ static void *janitor_main(void *arg)
 		if (now >= next_space) {
 			watch_space(j);
 			next_space = util_now() + DD_SPACE_CHECK_SECONDS;
-		}
-		if (!warmed) { /* the findings the query tables read, from the reports, once */
-			int64_t t0 = util_now();
-			int rc = idcache_warm(j->reg->meta, janitor_stopping, j);
-			if (rc)
-				log_warn("findings cache: %s (queries read the reports they need)", dd_err_message(rc));
-			else
-				log_debug("findings cache: filled in %" PRId64 " s", util_now() - t0);
-			warmed = 1;
-			now = util_now();
 		}
 		pthread_mutex_lock(&j->mu);
 		struct timespec until;
@@ -198,7 +201,9 @@ static void janitor_stop(struct janitor *j)
 	pthread_cond_signal(&j->cv);
 	pthread_mutex_unlock(&j->mu);
 	pthread_join(j->thread, NULL);
-	j->running = 0;
+	if (j->warming)
+		pthread_join(j->warmer, NULL);
+	j->running = j->warming = 0;
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -400,8 +405,10 @@ int cmd_serve(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
-	if (!rc && !pthread_create(&jan.thread, NULL, janitor_main, &jan))
+	if (!rc && !pthread_create(&jan.thread, NULL, janitor_main, &jan)) {
 		jan.running = 1;
+		jan.warming = !pthread_create(&jan.warmer, NULL, warmer_main, &jan);
+	}
 	if (!rc) {
 		int sig;
 		sigwait(&set, &sig);
