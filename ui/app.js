@@ -494,6 +494,7 @@ async function route() {
     else if (path === '/audit') await audit(params);
     else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
     document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
+    main().dataset.route = location.hash; // which route the content shows (tests wait for it)
   } catch (x) { fail(x); }
 }
 

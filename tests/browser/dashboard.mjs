@@ -28,6 +28,9 @@ try {
   const expected = [];
   page.on('response', r => { if (r.status() >= 400 && !expected.some(e => r.url().includes(e) )) problems.push(`${r.status()} ${r.url()}`); });
   page.on('console', m => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push('console: ' + m.text()); });
+  // the content of the route the address names is on screen (not the page before's)
+  const rendered = () => page.waitForFunction(() => document.getElementById('main').dataset.route === location.hash,
+    null, { timeout: 30000 });
   const text = async sel => (await page.locator(sel).first().textContent({ timeout: 15000 })) || '';
 
   // signing in: the page asks for it; a wrong password says so; the right one goes on
@@ -62,11 +65,12 @@ try {
   await page.selectOption('#f-status', 'Unhealthy');
   await page.click('form button[type=submit]');
   await page.waitForFunction(() => location.hash.includes('status=Unhealthy'));
-  await page.waitForSelector('table tbody tr td a');
+  await rendered();
   const statuses = await page.locator('table tbody tr td:nth-child(6)').allTextContents();
   check(statuses.length > 0 && statuses.every(s => s === 'Unhealthy'), 'the status filter keeps only unhealthy images');
   await page.click('th button:text("Image")');
   await page.waitForFunction(() => location.hash.includes('sort=name'));
+  await rendered();
   const names = await page.locator('table tbody tr td:first-child').allTextContents();
   check(names.length > 0 && names.every((n, i) => !i || names[i - 1] >= n), 'sorting by image name (descending first)');
   await page.locator('table tbody tr td a').first().click();
