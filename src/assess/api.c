@@ -442,6 +442,15 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 	buf_printf(&b, "# HELP drydock_layers_streamed_total Layers analysed while they uploaded.\n"
 		       "# TYPE drydock_layers_streamed_total counter\ndrydock_layers_streamed_total %" PRIu64 "\n",
 		   st.layers_streamed);
+	buf_printf(&b, "# HELP drydock_scan_worker_tasks_total Tasks given to sandboxed scan workers, by what they read.\n"
+		       "# TYPE drydock_scan_worker_tasks_total counter\n"
+		       "drydock_scan_worker_tasks_total{reader=\"layer\"} %" PRIu64 "\n"
+		       "drydock_scan_worker_tasks_total{reader=\"package-databases\"} %" PRIu64 "\n"
+		       "# HELP drydock_scan_inventories_from_layer_total Images of one layer whose package list came with "
+		       "the reading of that layer (no second worker).\n"
+		       "# TYPE drydock_scan_inventories_from_layer_total counter\n"
+		       "drydock_scan_inventories_from_layer_total %" PRIu64 "\n",
+		   st.worker_layer_tasks, st.worker_inventory_tasks, st.inventories_spared);
 	buf_puts(&b, "# HELP drydock_scans_total Image assessments completed since start, by result.\n"
 		     "# TYPE drydock_scans_total counter\n");
 	for (int i = 0; i < ASSESSMENT_STATUSES; i++)

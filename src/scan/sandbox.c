@@ -61,8 +61,28 @@ struct zygote {
 	int off;            /* none: workers are spawned one by one */
 };
 
+/* The inventories of layers read lately, each as if it were an image of its own (sandboxInt.h,
+ * SB_F_INVENTORY after SB_F_LAYER): an image of one layer read so needs no second worker. A
+ * ring, oldest out first, bounded in entries and bytes; kept as the worker sent them (untrusted:
+ * checked when used). */
+#define SOLO_SLOTS 512
+#define SOLO_BYTES (16u << 20)
+#define SOLO_MAX_ONE (1u << 20)
+
+struct solo {
+	char *digest, *text;
+	size_t len;
+};
+
+struct solo_ring {
+	pthread_mutex_t mu;
+	struct solo v[SOLO_SLOTS];
+	size_t next, bytes;
+};
+
 struct sandbox {
 	pthread_mutex_t mu;
+	struct solo_ring solo;
 	struct proc spare[SB_KINDS];
 	int closing;
 	struct zygote zy;
@@ -70,6 +90,7 @@ struct sandbox {
 	char uid[24], gid[24]; /* "-": not started as root, no user to become */
 	uint64_t memory[SB_KINDS], cpu, files;
 	int64_t stall_ms;
+	uint64_t tasks[SB_KINDS], spared; /* (atomic) tasks given to workers; images whose layer's inventory served */
 };
 
 struct sandbox_run {
@@ -463,6 +484,7 @@ static struct sandbox_run *run_start(struct sandbox *sb, int kind, const char *t
 		}
 		if (!send_task(&r->p, kind, text, fds, nfds)) {
 			r->last = now_ms();
+			__atomic_add_fetch(&sb->tasks[kind], 1, __ATOMIC_RELAXED);
 			if (was_spare)
 				refill(sb, kind);
 			return r;
@@ -687,6 +709,93 @@ static int worker_error(struct sandbox_run *r, struct arena *a, uint64_t len, co
 	return DD_E_SANDBOX;
 }
 
+/* ---- the inventories of layers read lately (struct solo_ring) ---- */
+
+/* Keeps text (malloc'd, taken over) as digest's. */
+static void solo_put(struct sandbox *sb, const char *digest, char *text, size_t len)
+{
+	char *d = strdup(digest);
+	if (!d) {
+		free(text);
+		return;
+	}
+	struct solo_ring *ring = &sb->solo;
+	pthread_mutex_lock(&ring->mu);
+	for (size_t i = 0; i < SOLO_SLOTS; i++) /* the same layer read again (its cache entry was lost) */
+		if (ring->v[i].digest && !strcmp(ring->v[i].digest, digest)) {
+			ring->bytes -= ring->v[i].len;
+			free(ring->v[i].digest);
+			free(ring->v[i].text);
+			ring->v[i] = (struct solo){0};
+		}
+	for (size_t k = 0; k < SOLO_SLOTS && (ring->v[ring->next].digest || ring->bytes + len > SOLO_BYTES); k++) {
+		struct solo *o = &ring->v[(ring->next + k) % SOLO_SLOTS];
+		if (!o->digest)
+			continue;
+		ring->bytes -= o->len;
+		free(o->digest);
+		free(o->text);
+		*o = (struct solo){0};
+	}
+	struct solo *e = &ring->v[ring->next];
+	if (e->digest) { /* cannot be: the loop above emptied the slot */
+		free(d);
+		free(text);
+	} else {
+		*e = (struct solo){.digest = d, .text = text, .len = len};
+		ring->bytes += len;
+		ring->next = (ring->next + 1) % SOLO_SLOTS;
+	}
+	pthread_mutex_unlock(&ring->mu);
+}
+
+/* The inventory of an image of one layer from that layer's own, when it was read lately: 1 and
+ * inv filled, or 0 (a worker must merge it). */
+static int solo_use(struct sandbox *sb, struct arena *a, const struct image_layer *il, struct inventory *inv)
+{
+	const char *why;
+	if (!il->digest || image_check_layer_size(a, il, &why))
+		return 0;
+	struct solo_ring *ring = &sb->solo;
+	char *text = NULL;
+	size_t len = 0;
+	pthread_mutex_lock(&ring->mu);
+	for (size_t i = 0; i < SOLO_SLOTS && !text; i++)
+		if (ring->v[i].digest && !strcmp(ring->v[i].digest, il->digest)) {
+			len = ring->v[i].len;
+			text = arena_alloc_uninit(a, len + 1);
+			memcpy(text, ring->v[i].text, len);
+			text[len] = 0;
+		}
+	pthread_mutex_unlock(&ring->mu);
+	struct inventory got;
+	inventory_init(&got, inv->arena);
+	if (!text || inventory_deserialize(&got, text, len, &why))
+		return 0;
+	for (size_t i = 0; i < got.n; i++) /* the worker read it before the upload named it */
+		got.pkgs[i].layer = il->digest;
+	*inv = got;
+	__atomic_add_fetch(&sb->spared, 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
+/* After a layer's entry, its worker sends that layer's inventory (as if it were an image of its
+ * own) when it could make one: kept for solo_use. Nothing is lost without it. */
+static void solo_receive(struct sandbox_run *r, const char *digest)
+{
+	int type;
+	uint64_t len;
+	if (next_frame(r, &type, &len) || type != SB_F_INVENTORY || len > SOLO_MAX_ONE)
+		return;
+	char *text = malloc((size_t)len + 1);
+	if (!text || read_exact(r, text, (size_t)len)) {
+		free(text);
+		return;
+	}
+	text[len] = 0;
+	solo_put(r->sb, digest, text, (size_t)len);
+}
+
 /* The end of a layer task: its entry into the cache as digest, and its read-only descriptor
  * into *out_fd when out_fd is not NULL (when the cache cannot be written, a memory file's). */
 static int finish_layer(struct sandbox_run *r, struct arena *a, const char *digest, const char *cache_dir,
@@ -728,6 +837,7 @@ static int finish_layer(struct sandbox_run *r, struct arena *a, const char *dige
 		*why = "cannot write the layer into the layer cache";
 		return DD_E_IO;
 	}
+	solo_receive(r, digest);
 	discard(&r->p); /* the answer is whole: whatever the worker does now does not matter */
 	if (t.fd >= 0) {
 		if (layer_cache_commit(&t)) {
@@ -962,6 +1072,8 @@ int sandbox_image_inventory(struct sandbox *sb, struct arena *a, const struct im
 	int *fds = arena_alloc(a, (n + 1) * sizeof(*fds));
 	size_t nfds = 0, damaged = n;
 	int rc = 0, retried = 0;
+	if (n == 1 && solo_use(sb, a, &img->layers[0], inv)) /* read as it uploaded: no worker */
+		return 0;
 again:
 	for (size_t i = 0; i < n && !rc; i++) {
 		const struct image_layer *il = &img->layers[i];
@@ -992,7 +1104,9 @@ again:
 		idx[i] = nfds;
 		fds[nfds++] = fd;
 	}
-	if (!rc) {
+	if (!rc && n == 1 && solo_use(sb, a, &img->layers[0], inv)) /* its layer was just read */
+		rc = 0;
+	else if (!rc) {
 		rc = inventory_task(sb, a, img, digests, idx, fds, nfds, inv, &damaged, why);
 		if (rc == DD_E_NOT_FOUND && !retried) { /* a damaged cache entry: read that layer again, once */
 			retried = 1;
@@ -1013,6 +1127,13 @@ again:
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	return rc;
+}
+
+void sandbox_counts(struct sandbox *sb, struct sandbox_counts *out)
+{
+	out->layer_tasks = __atomic_load_n(&sb->tasks[SB_LAYER], __ATOMIC_RELAXED);
+	out->inventory_tasks = __atomic_load_n(&sb->tasks[SB_INVENTORY], __ATOMIC_RELAXED);
+	out->inventories_spared = __atomic_load_n(&sb->spared, __ATOMIC_RELAXED);
 }
 
 /* ---- the sandbox ---- */
@@ -1068,6 +1189,7 @@ int sandbox_new(struct sandbox **out, const char **why)
 		return DD_E_NOMEM;
 	}
 	pthread_mutex_init(&sb->mu, NULL);
+	pthread_mutex_init(&sb->solo.mu, NULL);
 	pthread_mutex_init(&sb->zy.mu, NULL);
 	sb->zy.pid = -1;
 	sb->zy.ctl = -1;
@@ -1134,6 +1256,11 @@ void sandbox_free(struct sandbox *sb)
 	for (char **e = sb->env; e && *e; e++)
 		free(*e);
 	free(sb->env);
+	for (size_t i = 0; i < SOLO_SLOTS; i++) {
+		free(sb->solo.v[i].digest);
+		free(sb->solo.v[i].text);
+	}
+	pthread_mutex_destroy(&sb->solo.mu);
 	pthread_mutex_destroy(&sb->mu);
 	free(sb);
 }

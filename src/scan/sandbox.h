@@ -57,6 +57,15 @@ int sandbox_stream_end(struct sandbox_run *r, struct arena *a, const char *diges
 int sandbox_image_inventory(struct sandbox *sb, struct arena *a, const struct image *img, const char *cache_dir,
 			    struct inventory *inv, const char **why);
 
+/* What the workers did since sandbox_new: tasks given to layer readers and to package database
+ * readers, and images of one layer whose inventory came with their layer's reading (a layer
+ * reader also sends its layer's inventory as if it were an image of its own, kept a while by
+ * digest: such an image needs no second worker). */
+struct sandbox_counts {
+	uint64_t layer_tasks, inventory_tasks, inventories_spared;
+};
+void sandbox_counts(struct sandbox *sb, struct sandbox_counts *out);
+
 /* The worker's side (sandbox_worker.c), `drydock scan-worker`: never returns. */
 int sandbox_worker_main(int argc, char **argv);
 

@@ -165,10 +165,10 @@ static ssize_t mem_read(void *ctx, void *buf, size_t n)
  * pid, and DRYDOCK_TEST_HOOK=db-<what> does the same in the package database reader (stage
  * "db-"), so the tests can see each failure end only that scan, and each task in a process of
  * its own. */
-static void test_hook(const struct layer *l, const char *stage)
+static const char *hooked(const struct layer *l, const char *stage, size_t *left)
 {
 	if (!getenv("DRYDOCK_SANDBOX_TEST_HOOKS"))
-		return;
+		return NULL;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct lentry *e = &l->v[i];
 		if (e->kind != LE_FILE || strcmp(e->path, "etc/os-release"))
@@ -177,11 +177,21 @@ static void test_hook(const struct layer *l, const char *stage)
 		if (!k)
 			continue;
 		k += 18;
-		size_t left = e->len - (size_t)(k - e->data), sn = strlen(stage);
-		if (left < sn || memcmp(k, stage, sn))
+		size_t sn = strlen(stage);
+		*left = e->len - (size_t)(k - e->data);
+		if (*left < sn || memcmp(k, stage, sn))
 			continue;
-		k += sn;
-		left -= sn;
+		*left -= sn;
+		return k + sn;
+	}
+	return NULL;
+}
+
+static void test_hook(const struct layer *l, const char *stage)
+{
+	size_t left;
+	const char *k = hooked(l, stage, &left);
+	if (k) {
 		if (left >= 5 && !memcmp(k, "crash", 5)) {
 			/* SIGSEGV: a page never mapped (mmap_min_addr), not NULL, which UBSan would catch */
 			int *volatile nowhere = (int *)(uintptr_t)16;
@@ -208,6 +218,14 @@ static void test_hook(const struct layer *l, const char *stage)
 	}
 }
 #else
+static const char *hooked(const struct layer *l, const char *stage, size_t *left)
+{
+	(void)l;
+	(void)stage;
+	(void)left;
+	return NULL;
+}
+
 static void test_hook(const struct layer *l, const char *stage)
 {
 	(void)l;
@@ -235,6 +253,21 @@ static _Noreturn void task_layer(int in_fd, const char *text)
 	frame_head(SB_F_LAYER, layer_cache_encoded_size(&l));
 	layer_cache_encode(&l, send_cb, &out);
 	send_all(out.b, out.n);
+	/* and the layer's inventory as if it were an image of its own, which spares an image of one
+	 * layer a second worker. Not when a test asks the package database reader to fail: that
+	 * reader must be the one to fail. */
+	size_t left;
+	if (hooked(&l, "db-", &left))
+		_exit(0);
+	struct image_merge *m = image_merge_begin(&a, 1);
+	if (image_merge_add(m, &l, "", &why))
+		_exit(0);
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	image_merge_end(m, &inv);
+	char *inv_text = inventory_serialize(&inv);
+	if (inv_text)
+		frame(SB_F_INVENTORY, inv_text, strlen(inv_text));
 	_exit(0);
 }
 

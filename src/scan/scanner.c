@@ -884,6 +884,13 @@ void scanner_stats(struct scanner *s, struct scanner_stats *out)
 	pthread_mutex_lock(&s->mu);
 	*out = s->st;
 	pthread_mutex_unlock(&s->mu);
+	if (s->sb) {
+		struct sandbox_counts c;
+		sandbox_counts(s->sb, &c);
+		out->worker_layer_tasks = c.layer_tasks;
+		out->worker_inventory_tasks = c.inventory_tasks;
+		out->inventories_spared = c.inventories_spared;
+	}
 }
 
 const struct vulndb *scanner_db_acquire(struct scanner *s, void **token)

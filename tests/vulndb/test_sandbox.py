@@ -20,7 +20,7 @@ import time
 import pytest
 import requests
 
-from drydock import BIN, HOOKS_BIN, Server
+from drydock import BIN, HOOKS_BIN, Server, sha256
 from drydock import wait_assessed as wait
 from test_scan_limits import GZ, OS, STATUS, layer, push
 
@@ -336,6 +336,49 @@ def test_memory_limit_with_a_real_layer(full_db, tmp_path):
                     ).status_code == 201
         b = wait(srv.url, "sb/small", "1", timeout=300)
         assert b["status"] in ("Healthy", "Unhealthy") and b["packages"] == 1, b
+    finally:
+        srv.stop()
+
+
+def worker_counts(url):
+    """(layer reader tasks, package database reader tasks, images whose inventory came with
+    their one layer's reading) from /metrics."""
+    text = requests.get(f"{url}/metrics").text
+    got = {}
+    for line in text.splitlines():
+        for key in ('drydock_scan_worker_tasks_total{reader="layer"}',
+                    'drydock_scan_worker_tasks_total{reader="package-databases"}',
+                    "drydock_scan_inventories_from_layer_total"):
+            if line.startswith(key + " "):
+                got[key] = int(line.split()[-1])
+    assert len(got) == 3, text
+    return tuple(got.values())
+
+
+def test_an_image_of_one_layer_needs_one_worker(full_db, tmp_path):
+    """A layer reader also sends its layer's package list as if the layer were an image: an
+    image of that one layer is assessed from it without a package database reader, with the
+    same packages, findings and layer as a reader that merges it (after a restart, when the
+    list is no longer kept). An image of two layers still has its layers merged by a reader."""
+    srv = start(tmp_path, full_db, "one")
+    try:
+        one = layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS, "etc/one": b"1"})
+        assert push(srv.url, "sb/one", [(one, GZ)]).status_code == 201
+        first = wait(srv.url, "sb/one", "1", timeout=300)
+        assert first["status"] == "Unhealthy" and first["packages"] == 1, first
+        assert worker_counts(srv.url) == (1, 0, 1)
+        base, top = layer({"etc/base": b"b"}), layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS})
+        assert push(srv.url, "sb/two", [(base, GZ), (top, GZ)]).status_code == 201
+        two = wait(srv.url, "sb/two", "1", timeout=300)
+        assert two["status"] == "Unhealthy" and two["packages"] == 1, two
+        assert worker_counts(srv.url) == (3, 1, 1)
+        srv.stop()
+        srv.start()
+        assert push(srv.url, "sb/again", [(one, GZ)]).status_code == 201  # the layer is cached
+        again = wait(srv.url, "sb/again", "1", timeout=300)
+        assert worker_counts(srv.url) == (0, 1, 0)
+        assert findings(again) == findings(first) and findings(first)
+        assert {f["layer"] for f in first["findings"]} == {sha256(one)}
     finally:
         srv.stop()
 
