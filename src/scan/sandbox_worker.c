@@ -528,6 +528,8 @@ static int load_filter(int zygote)
 		SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
 		/* ending, and what libc's abort() and locks use */
 		SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask),
+		/* a call interrupted by a stop (^Z, a debugger) resumes with this once continued */
+		SCMP_SYS(restart_syscall),
 		SCMP_SYS(futex), SCMP_SYS(getpid), SCMP_SYS(gettid),
 		/* clocks (usually the vDSO, without a system call) and random bytes */
 		SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getrandom),

@@ -284,6 +284,33 @@ def test_the_zygote_killed_is_replaced(full_db, tmp_path):
         srv.stop()
 
 
+def test_stopped_and_continued_workers_live_on(full_db, tmp_path):
+    """Regression: the zygote and its spare workers stopped and continued (^Z and fg of a server
+    in a terminal's foreground, a debugger, kill -STOP/-CONT) resume their interrupted system
+    call with restart_syscall, which their filters forbade: the kernel killed them (SIGSYS).
+    Now they live on, and the next push is read by the same zygote's workers."""
+    srv = start(tmp_path, full_db, "stopped")
+    try:
+        z = wait_for(lambda: zygote(srv.proc.pid), what="the zygote")
+        spares = wait_for(lambda: len(workers(srv.proc.pid)) == 2 and workers(srv.proc.pid), what="spare workers")
+        time.sleep(0.5)  # all of them waiting in a system call
+        for p in [z, *spares]:
+            os.kill(p, signal.SIGSTOP)
+        time.sleep(0.2)
+        for p in [z, *spares]:
+            os.kill(p, signal.SIGCONT)
+        time.sleep(0.5)
+        for p in [z, *spares]:
+            assert os.path.exists(f"/proc/{p}") and status(p)["State"][0] != "Z", f"process {p} died"
+        assert push(srv.url, "sb/cont", [(layer({"etc/os-release": OS, "var/lib/dpkg/status": STATUS,
+                                                  "etc/cont": b"x"}), GZ)]).status_code == 201
+        a = wait(srv.url, "sb/cont", "1", timeout=300)
+        assert a["status"] == "Unhealthy" and a["packages"] == 1, a
+        assert zygote(srv.proc.pid) == z
+    finally:
+        srv.stop()
+
+
 def test_stop_with_a_hanging_reader_survives_a_second_sigterm(full_db, tmp_path):
     """Regression: the server stopping waits for the scan in progress, here a reader that hangs
     until its stall limit; a second SIGTERM meanwhile (a second ^C) reached a scanner thread,
