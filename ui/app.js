@@ -179,19 +179,47 @@ function sevChart(by) {
   return g;
 }
 
+// The last days' findings (a line each: all, and critical with high) and images assessed each
+// day (bars), with the numbers as a table beside it (not the picture alone).
+function trendChart(days) {
+  const w = 520, h = 150, pad = 30, n = days.length;
+  const total = d => SEVERITIES.reduce((t, s) => t + (d.findings_by_severity[s] || 0), 0);
+  const severe = d => (d.findings_by_severity.CRITICAL || 0) + (d.findings_by_severity.HIGH || 0);
+  const maxF = Math.max(1, ...days.map(total)), maxA = Math.max(1, ...days.map(d => d.assessed));
+  const x = i => pad + (w - 2 * pad) * (n > 1 ? i / (n - 1) : 0.5);
+  const y = (v, max) => h - pad - (h - 2 * pad) * v / max;
+  const g = svg('svg', { width: w, height: h, role: 'img', 'aria-label': `Findings over the last ${n} days: ` +
+    `${total(days[0]).toLocaleString('en')} on ${days[0].day}, ${total(days[n - 1]).toLocaleString('en')} today` });
+  days.forEach((d, i) => { if (d.assessed) g.append(svg('rect', { x: x(i) - 3, y: y(d.assessed, maxA), width: 6,
+    height: h - pad - y(d.assessed, maxA), class: 'assessed' }, svg('title', {}, `${d.day}: ${d.assessed} assessed`))); });
+  g.append(svg('polyline', { class: 'all', fill: 'none', points: days.map((d, i) => `${x(i)},${y(total(d), maxF)}`).join(' ') }));
+  g.append(svg('polyline', { class: 'severe', fill: 'none', points: days.map((d, i) => `${x(i)},${y(severe(d), maxF)}`).join(' ') }));
+  g.append(svg('text', { x: 0, y: 12 }, maxF.toLocaleString('en')), svg('text', { x: 0, y: h - pad }, '0'),
+    svg('text', { x: pad, y: h - 8 }, days[0].day), svg('text', { x: w - pad - 70, y: h - 8 }, days[n - 1].day));
+  const rows = days.filter(d => d.assessed || total(d)).slice(-10).reverse();
+  return el('div', {}, g, el('p', { class: 'legend' }, el('span', { class: 'key all', text: 'all findings' }), ' ',
+    el('span', { class: 'key severe', text: 'critical and high' }), ' ', el('span', { class: 'key assessed', text: 'images assessed that day' }),
+    el('span', { class: 'muted', text: ' · before suppression rules' })),
+  el('details', {}, el('summary', { text: 'As a table' }), table(['Day', el('th', { class: 'num', scope: 'col', text: 'Findings' }),
+    el('th', { class: 'num', scope: 'col', text: 'Critical and high' }), el('th', { class: 'num', scope: 'col', text: 'Assessed' })],
+  rows.map(d => [d.day, num(total(d)), num(severe(d)), num(d.assessed)]), { caption: 'The last days with findings or assessments' })));
+}
+
 async function overview() {
-  const [sum, health] = await Promise.all([getJSON('/api/v1/summary'), getJSON('/healthz').catch(() => ({}))]);
+  const [sum, health, trend] = await Promise.all([getJSON('/api/v1/summary'), getJSON('/healthz').catch(() => ({})),
+    getJSON('/api/v1/trend?days=30').catch(() => null)]);
   const cards = el('div', { class: 'cards' });
   for (const s of STATUSES) {
     const n = s === 'Queued' ? (sum.queued || 0) + (sum.scanning || 0) : (sum.images_by_status[s] || 0);
     cards.append(el('a', { class: 'card', href: hashOf('/images', { status: s }) },
       el('div', { class: 'n', text: n.toLocaleString('en') }), el('div', { text: s === 'Queued' ? 'Queued or scanning' : s })));
   }
-  const top = el('div', {}, el('p', { class: 'muted', text: 'Loading…' }));
+  const top = el('div', { id: 'top-vulns' }, el('p', { class: 'muted', text: 'Loading…' }));
   const db = health.vulnerability_database ? el('p', {}, 'Vulnerability database: ',
     el('span', { class: 'mono', text: String(health.vulnerability_database) })) : el('p', { class: 'muted', text: 'No vulnerability database: images are not assessed.' });
   show(el('h1', { text: 'Overview' }), cards, el('h2', { text: 'Findings by severity' }), sevChart(sum.findings_by_severity),
     el('p', { class: 'muted', text: `${(sum.unfixed_findings || 0).toLocaleString('en')} findings have no fix yet.` }),
+    el('h2', { text: 'The last 30 days' }), trend ? trendChart(trend.days) : el('p', { class: 'muted', text: 'No history.' }),
     el('h2', { text: 'Vulnerabilities affecting most images' }), top, el('h2', { text: 'Database' }), db);
   const q = await query(`${SUBS} | where properties.additionalData.assessedResourceType == "AzureContainerRegistryVulnerability"` +
     ' | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))' +

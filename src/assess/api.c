@@ -372,6 +372,80 @@ static void usage_handle(struct http_req *r, struct assess_api *api)
 	web_send_json(r, 200, json_pack("{s:o}", "usage", a));
 }
 
+#define TREND_MAX_DAYS 366
+
+/* The UTC day t + off days, "YYYY-MM-DD", into out. */
+static void utc_day(time_t t, int off, char out[16])
+{
+	t += (time_t)off * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* /api/v1/trend?days=N: the running totals (before suppression rules) at the end of each of the
+ * last N UTC days (30 by default, today last, the level so far) and the assessments written each
+ * day, summed over the namespaces the caller may read. */
+static void trend_handle(struct http_req *r, struct assess_api *api)
+{
+	if (web_access(r, NULL, ACCESS_BASE))
+		return;
+	const char *d = http_query(r, "days");
+	char *end = NULL;
+	long days = d ? strtol(d, &end, 10) : 30;
+	if (d && (!*d || *end || days < 1 || days > TREND_MAX_DAYS)) {
+		api_error(r, DD_E_USAGE, arena_printf(&r->arena, "days is a number from 1 to %d", TREND_MAX_DAYS));
+		return;
+	}
+	time_t now = time(NULL);
+	char since[16], day[16];
+	utc_day(now, -(int)(days - 1), since);
+	struct assessment_day *v;
+	size_t n;
+	if (api->meta->scans->assessment_days(api->meta, &r->arena, since, &v, &n)) {
+		api_error(r, DD_E_IO, NULL);
+		return;
+	}
+	json_t *by_status = json_object(), *out = json_array();
+	json_int_t sev[6] = {0}, unfixed = 0;
+	const char *ns_seen = NULL;
+	int ns_ok = 0;
+	size_t i = 0;
+	for (long k = -1; k < days; k++) { /* k = -1: the days before `since` */
+		if (k >= 0)
+			utc_day(now, (int)(k - days + 1), day);
+		json_int_t assessed = 0;
+		for (; i < n && (k < 0 ? !*v[i].day : !strcmp(v[i].day, day)); i++) {
+			if (!ns_seen || strcmp(ns_seen, v[i].ns)) { /* rows come by namespace within a day */
+				ns_seen = v[i].ns;
+				ns_ok = !access_check_ns(r, v[i].ns, ACCESS_SECURITY_READ);
+			}
+			if (!ns_ok)
+				continue;
+			json_object_set_new(by_status, v[i].status,
+					    json_integer(json_integer_value(json_object_get(by_status, v[i].status)) +
+							 (json_int_t)v[i].images));
+			for (int s = 0; s < 6; s++) /* CRITICAL first */
+				sev[VDB_SEV_CRITICAL - s] += (json_int_t)v[i].severity[s];
+			unfixed += (json_int_t)v[i].unfixed;
+			assessed += (json_int_t)v[i].assessed;
+		}
+		if (k < 0)
+			continue;
+		json_t *st = json_object();
+		const char *key;
+		json_t *val;
+		json_object_foreach(by_status, key, val)
+			if (json_integer_value(val)) /* a status with no image left is left out, as in the summary */
+				json_object_set_new(st, key, json_integer(json_integer_value(val)));
+		json_array_append_new(out, json_pack("{s:s, s:o, s:o, s:I, s:I}", "day", day, "images_by_status", st,
+						     "findings_by_severity", sev_object(sev), "unfixed_findings", unfixed,
+						     "assessed", assessed));
+	}
+	json_decref(by_status);
+	web_send_json(r, 200, json_pack("{s:o, s:b}", "days", out, "before_suppression_rules", 1));
+}
+
 /* /api/v1/namespaces/<ns>/scanning, GET or PUT ?enabled=true|false */
 static void namespace_handle(struct http_req *r, struct assess_api *api)
 {
@@ -763,6 +837,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		list_handle(r, api, NULL);
 	else if (!strcmp(p, "/api/v1/usage"))
 		usage_handle(r, api);
+	else if (!strcmp(p, "/api/v1/trend"))
+		trend_handle(r, api);
 	else if (!strcmp(p, "/api/v1/audit"))
 		audit_handle(r, api);
 	else

@@ -50,6 +50,15 @@ struct assessment_total {
 			    * counts were): counted as zero findings here, their reports say */
 };
 
+/* The history of the running totals (before any suppression rule), by UTC day ("2026-12-06"),
+ * namespace and status: how that day's changes moved them (images and findings may be negative:
+ * the level on a day is the sum of the deltas up to it), and the assessments written that day. */
+struct assessment_day {
+	const char *day; /* "" for the sum of every day before the one asked from */
+	const char *ns, *status;
+	int64_t images, severity[6], unfixed, assessed;
+};
+
 struct scan_done {
 	int64_t job;
 	int unchanged; /* the same findings as stored: only the generation and time are updated */
@@ -106,6 +115,10 @@ struct meta_scans_ops {
 	 * repository (NULL: by repository, then status); statuses with no image left out. Arena array. */
 	int (*assessment_totals)(struct meta *m, struct arena *a, const char *repo, struct assessment_total **out,
 				 size_t *n);
+	/* The history from day `since` ("YYYY-MM-DD") on, by day, namespace and status, after one
+	 * row per namespace and status (day "") summing every day before it. Arena array. */
+	int (*assessment_days)(struct meta *m, struct arena *a, const char *since, struct assessment_day **out,
+			       size_t *n);
 	/* Scans counted per namespace and month: parallel arrays. */
 	int (*usage_list)(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
 			  size_t *n);

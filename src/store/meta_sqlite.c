@@ -113,6 +113,46 @@ static const char totals_schema[] =
 	" sum(critical), sum(high), sum(medium), sum(low), sum(negligible), sum(unknown), sum(unfixed),"
 	" sum(uncounted) FROM assessment_totals GROUP BY status;";
 
+/* The posture's history (assessment_days, meta_scans.h): for each UTC day, namespace (a
+ * repository's first path component) and status, how that day's changes to the assessments moved
+ * the running totals (a delta: the level on a day is the sum of the deltas up to it), and how many
+ * assessments were written that day. Triggers beside the totals' keep it in the same transaction;
+ * the assessments already there when it is made are one first day's deltas (a baseline). */
+#define DAY_NS(R) "substr(" R ".repo, 1, instr(" R ".repo || '/', '/') - 1)"
+#define DAYS_APPLY(R, SIGN)                                                                                 \
+	"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown," \
+	" unfixed, assessed) SELECT date('now'), " DAY_NS(R) ", s, " SIGN "1, " SIGN COUNT_AT("0") ", "          \
+	SIGN COUNT_AT("1") ", " SIGN COUNT_AT("2") ", " SIGN COUNT_AT("3") ", " SIGN COUNT_AT("4") ", "        \
+	SIGN COUNT_AT("5") ", " SIGN COUNT_AT("6") ", 0 FROM " COUNTS_PARSED(R) " WHERE 1"                     \
+	" ON CONFLICT(day, ns, status) DO UPDATE SET images=images+excluded.images,"                        \
+	" critical=critical+excluded.critical, high=high+excluded.high, medium=medium+excluded.medium,"     \
+	" low=low+excluded.low, negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown," \
+	" unfixed=unfixed+excluded.unfixed;"
+#define DAYS_ASSESSED(R)                                                                                    \
+	"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown," \
+	" unfixed, assessed) VALUES(date('now'), " DAY_NS(R) ", " R ".status, 0, 0, 0, 0, 0, 0, 0, 0, 1)"     \
+	" ON CONFLICT(day, ns, status) DO UPDATE SET assessed=assessed+1;"
+
+static const char days_schema[] =
+	"CREATE TABLE assessment_days(day TEXT NOT NULL, ns TEXT NOT NULL, status TEXT NOT NULL,"
+	" images INTEGER NOT NULL, critical INTEGER NOT NULL, high INTEGER NOT NULL, medium INTEGER NOT NULL,"
+	" low INTEGER NOT NULL, negligible INTEGER NOT NULL, unknown INTEGER NOT NULL, unfixed INTEGER NOT NULL,"
+	" assessed INTEGER NOT NULL, PRIMARY KEY(day, ns, status)) WITHOUT ROWID;"
+	"CREATE TRIGGER assessments_days_insert AFTER INSERT ON assessments BEGIN " DAYS_APPLY("NEW", "")
+	DAYS_ASSESSED("NEW") " END;"
+	"CREATE TRIGGER assessments_days_delete AFTER DELETE ON assessments BEGIN " DAYS_APPLY("OLD", "-") " END;"
+	"CREATE TRIGGER assessments_days_update AFTER UPDATE OF repo, status, counts ON assessments"
+	" WHEN OLD.repo IS NOT NEW.repo OR OLD.status IS NOT NEW.status OR OLD.counts IS NOT NEW.counts BEGIN "
+	DAYS_APPLY("OLD", "-") DAYS_APPLY("NEW", "") " END;"
+	"CREATE TRIGGER assessments_days_assessed AFTER UPDATE OF scanned_at ON assessments"
+	" WHEN OLD.scanned_at IS NOT NEW.scanned_at BEGIN " DAYS_ASSESSED("NEW") " END;"
+	"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
+	" unfixed, assessed) SELECT date('now'), " DAY_NS("a") ", s, count(*), sum(" COUNT_AT("0") "),"
+	" sum(" COUNT_AT("1") "), sum(" COUNT_AT("2") "), sum(" COUNT_AT("3") "), sum(" COUNT_AT("4") "),"
+	" sum(" COUNT_AT("5") "), sum(" COUNT_AT("6") "), 0"
+	" FROM (SELECT repo, status AS s, j, " COUNTS_OK("counts") " AS ok FROM (SELECT repo, status, counts,"
+	" " COUNTS_JSON("counts") " AS j FROM assessments)) AS a GROUP BY 2, 3;";
+
 /* A connection's prepared statements, by the address of their SQL text (a string literal,
  * meta_sqliteInt.h): open addressing, in a table over three times the size of all the SQL
  * there is (about 70 statements). */
@@ -265,7 +305,16 @@ static int migrate(sqlite3 *db, char **err)
 	}
 	int have = sqlite3_step(s) == SQLITE_ROW;
 	sqlite3_finalize(s);
+	static const char have_days[] = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='assessment_days'";
+	if (sqlite3_prepare_v2(db, have_days, -1, &s, NULL) != SQLITE_OK) {
+		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return 1;
+	}
+	int have_d = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
 	if ((!have && sqlite3_exec(db, totals_schema, NULL, NULL, err) != SQLITE_OK) ||
+	    (!have_d && sqlite3_exec(db, days_schema, NULL, NULL, err) != SQLITE_OK) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;

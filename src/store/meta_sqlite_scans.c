@@ -395,6 +395,43 @@ static int ms_assessment_totals(struct meta *m, struct arena *a, const char *rep
 	return sq_end(&q, "assessment totals");
 }
 
+static int ms_assessment_days(struct meta *m, struct arena *a, const char *since, struct assessment_day **out,
+			      size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	struct sq q;
+	/* the days before `since`: the running totals less every change since (the triggers keep both
+	 * in the same transactions), so older history is never read however long it grows */
+	sq_query(&q, m,
+		 "SELECT '' AS d, ns, status, sum(images), sum(critical), sum(high), sum(medium), sum(low),"
+		 " sum(negligible), sum(unknown), sum(unfixed), 0 FROM ("
+		 " SELECT substr(repo, 1, instr(repo || '/', '/') - 1) AS ns, status, images, critical, high, medium, low,"
+		 " negligible, unknown, unfixed FROM assessment_totals WHERE repo<>''"
+		 " UNION ALL SELECT ns, status, -images, -critical, -high, -medium, -low, -negligible, -unknown, -unfixed"
+		 " FROM assessment_days WHERE day >= ?1) GROUP BY ns, status"
+		 " UNION ALL SELECT day, ns, status, sum(images), sum(critical), sum(high), sum(medium), sum(low),"
+		 " sum(negligible), sum(unknown), sum(unfixed), sum(assessed) FROM assessment_days WHERE day >= ?1"
+		 " GROUP BY day, ns, status ORDER BY 1, 2, 3",
+		 TEXT(since));
+	size_t cap = 0;
+	struct assessment_day *v = NULL;
+	while (sq_row(&q)) {
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
+		struct assessment_day *x = &v[(*n)++];
+		x->day = sq_text(a, &q, 0);
+		x->ns = sq_text(a, &q, 1);
+		x->status = sq_text(a, &q, 2);
+		x->images = sq_int(&q, 3);
+		for (int k = 0; k < 6; k++)
+			x->severity[k] = sq_int(&q, 4 + k);
+		x->unfixed = sq_int(&q, 10);
+		x->assessed = sq_int(&q, 11);
+	}
+	*out = v;
+	return sq_end(&q, "assessment history");
+}
+
 #define USAGE_MAX 256 /* (namespace, month) rows listed */
 
 static int ms_usage_list(struct meta *m, struct arena *a, const char ***ns, const char ***month, int64_t **count,
@@ -447,6 +484,7 @@ const struct meta_scans_ops meta_sqlite_scans = {
 	.assessment_report = ms_assessment_report,
 	.assessments_list = ms_assessments_list,
 	.assessment_totals = ms_assessment_totals,
+	.assessment_days = ms_assessment_days,
 	.usage_list = ms_usage_list,
 	.ns_scanning_get = ms_ns_scanning_get,
 	.ns_scanning_set = ms_ns_scanning_set,

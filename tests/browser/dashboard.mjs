@@ -35,7 +35,7 @@ try {
 
   // signing in: the page asks for it; a wrong password says so; the right one goes on
   const t0 = Date.now();
-  expected.push('/api/v1/summary'); // the first page asks, and learns that it must sign in
+  expected.push('/api/v1/summary', '/api/v1/trend'); // the first page asks, and learns that it must sign in
   await page.goto(URL + '/');
   await page.waitForSelector('#user', { timeout: 15000 });
   check(Date.now() - t0 < 15000, 'the sign-in form appears');
@@ -52,11 +52,15 @@ try {
   check((await text('#who')).includes(process.env.READER), 'signed in: the account is named');
 
   // the overview: images by status, findings by severity, the vulnerabilities in most images
-  await page.waitForSelector('table tbody tr', { timeout: 30000 });
+  await page.waitForSelector('#top-vulns table tbody tr', { timeout: 30000 });
   const cards = await page.locator('.card').allTextContents();
   check(cards.some(c => /^\s*[1-9][0-9,]*\s*Unhealthy/.test(c)), 'the overview counts unhealthy images: ' + cards.join(' | '));
   check(await page.locator('svg[aria-label^="Findings by severity"]').count() === 1, 'findings by severity as a chart with a text label');
-  check((await page.locator('table tbody tr').count()) > 0, 'the vulnerabilities affecting most images are listed');
+  check((await page.locator('#top-vulns table tbody tr').count()) > 0, 'the vulnerabilities affecting most images are listed');
+  check(await page.locator('svg[aria-label^="Findings over the last 30 days"]').count() === 1, 'the trend as a chart with a text label');
+  const today = await page.locator('details table tbody tr').first().locator('td').allTextContents();
+  check(today.length === 4 && today[0] === new Date().toISOString().slice(0, 10) && Number(today[3]) > 0,
+    "the trend's table names today, with the images assessed today: " + today.join(' | '));
   await page.screenshot({ path: OUT + '/overview.png', fullPage: true });
 
   // images: filtered by status, sorted, and one opened

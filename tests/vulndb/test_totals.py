@@ -267,3 +267,87 @@ def test_running_totals_match_a_full_recount(full_db, tmp_path):
         check(s, url, (reader, "t/"), reports=False)
     finally:
         srv.stop()
+
+
+def trend(s, url, days):
+    r = s.get(f"{url}/api/v1/trend", params={"days": days})
+    assert r.status_code == 200, r.text
+    out = r.json()["days"]
+    assert len(out) == days and out == sorted(out, key=lambda d: d["day"])
+    return out
+
+
+def level(day):
+    return {k: day[k] for k in ("images_by_status", "findings_by_severity", "unfixed_findings")}
+
+
+def test_trend_by_day(full_db, tmp_path):
+    """/api/v1/trend: the totals at the end of each UTC day and the assessments written that day,
+    summed over the namespaces the caller may read. Today's level is the summary's (no rule in
+    force); days without a change carry the level before them; a day's changes (a delete, a
+    push) move that day's level only; the days before the ones asked for are folded into the
+    first; a data directory from before the history starts it with today's totals."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(full_db, data / "vulndb.ddb")
+    srv = Server(str(data), auth=True).start()
+    s = requests.Session()
+    s.auth = ADMIN
+    try:
+        p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
+                            "security-reader:t/*"], input="pw-sec-secret\n", capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        reader = requests.Session()
+        reader.auth = ("sec", "pw-sec-secret")
+        url = srv.url
+        distroless(s, url, "t/app", "v0")
+        u = distroless(s, url, "u/app", "1", "syft-statusd-multiple", "multiple")
+        push_image(s, url, "u/static", "1", {"hello": b"\x7fELF static binary"})  # NotApplicable
+        want = check(s, url, (reader, "t/"))
+        mine = {k: reader.get(f"{url}/api/v1/summary").json()[k]
+                for k in ("images_by_status", "findings_by_severity", "unfixed_findings")}
+        days = trend(s, url, 3)
+        assert level(days[-1]) == want and days[-1]["assessed"] == 3
+        assert all(not d["images_by_status"] and not d["assessed"] for d in days[:-1])
+        seen = trend(reader, url, 3)
+        assert level(seen[-1]) == mine and seen[-1]["assessed"] == 1 and mine != want
+
+        # the history two days older: those days keep their level, later ones carry it
+        srv.stop()
+        db = sqlite3.connect(os.path.join(srv.data_dir, "meta.db"))
+        db.execute("UPDATE assessment_days SET day=date(day, '-2 days')")
+        db.commit()
+        srv.start()
+        url = srv.url
+        days = trend(s, url, 3)
+        assert [level(d) for d in days] == [want] * 3 and [d["assessed"] for d in days] == [3, 0, 0]
+        # today: one image deleted, one pushed
+        assert s.delete(f"{url}/v2/u/app/manifests/{u}").status_code == 202
+        distroless(s, url, "t/app", "v1", extra=b"#1\n")
+        now = check(s, url, (reader, "t/"))
+        days = trend(s, url, 3)
+        assert [level(d) for d in days] == [want, want, now] and now != want
+        assert [d["assessed"] for d in days] == [3, 0, 1]
+        assert level(trend(s, url, 1)[0]) == now  # the days before folded in
+        assert level(trend(reader, url, 3)[0]) == mine
+
+        # a data directory from before the history: it starts today, from the totals
+        srv.stop()
+        for trigger in ("insert", "delete", "update", "assessed"):
+            db.execute(f"DROP TRIGGER assessments_days_{trigger}")
+        db.execute("DROP TABLE assessment_days")
+        db.commit()
+        db.close()
+        srv.start()
+        url = srv.url
+        days = trend(s, url, 2)
+        assert not days[0]["images_by_status"] and level(days[1]) == now and days[1]["assessed"] == 0
+        distroless(s, url, "t/app", "v2", extra=b"#2\n")
+        later = check(s, url, (reader, "t/"))
+        assert level(trend(s, url, 1)[0]) == later and later != now
+
+        for bad in ("0", "367", "x", ""):
+            r = s.get(f"{url}/api/v1/trend", params={"days": bad})
+            assert r.status_code == 400 and "days" in r.text, (bad, r.text)
+    finally:
+        srv.stop()
