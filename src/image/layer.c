@@ -216,7 +216,6 @@ struct source {
 	layer_read_fn read;
 	void *ctx;
 	struct hasher *h;
-	unsigned char buf[1 << 17];
 	int failed;
 	int mode; /* 0: not looked at yet, 1: handed on as read, 2: gzip, 3: zstd */
 	int in_eof;
@@ -230,6 +229,7 @@ struct source {
 	uint64_t in_used;   /* bytes of the blob the decompressor has consumed */
 	uint64_t max_bytes, max_ratio;
 	int limit; /* which limit stopped the stream */
+	unsigned char buf[1 << 17]; /* last: left unzeroed (a page never read is never touched) */
 };
 
 /* Raw bytes of the blob into (dst, cap), hashed. */
@@ -704,10 +704,11 @@ int layer_read_stream(struct arena *a, layer_read_fn fn, void *ctx, const struct
 	archive_read_support_format_tar(ar);
 	archive_read_support_format_empty(ar);
 	int rc = 0;
-	struct source *src = arena_alloc(a, sizeof(*src));
+	struct source *src = arena_alloc_uninit(a, sizeof(*src));
+	memset(src, 0, offsetof(struct source, buf));
 	src->read = fn;
 	src->ctx = ctx;
-	src->gz = arena_alloc(a, sizeof(*src->gz));
+	src->gz = arena_alloc_uninit(a, sizeof(*src->gz)); /* isal_inflate_init sets it up before use */
 	src->out = arena_alloc_uninit(a, OUT_CHUNK);
 	src->h = want || got ? hasher_new(want ? want->alg : DIGEST_SHA256) : NULL;
 	src->max_bytes = layer_limit("DRYDOCK_MAX_LAYER_BYTES", DD_MAX_LAYER_BYTES);
