@@ -206,8 +206,8 @@ function trendChart(days) {
 }
 
 async function overview() {
-  const [sum, health, trend] = await Promise.all([getJSON('/api/v1/summary'), getJSON('/healthz').catch(() => ({})),
-    getJSON('/api/v1/trend?days=30').catch(() => null)]);
+  const [sum, trend, dbinfo] = await Promise.all([getJSON('/api/v1/summary'), getJSON('/api/v1/trend?days=30').catch(() => null),
+    getJSON('/api/v1/database').catch(() => ({ feeds: [] }))]);
   const cards = el('div', { class: 'cards' });
   for (const s of STATUSES) {
     const n = s === 'Queued' ? (sum.queued || 0) + (sum.scanning || 0) : (sum.images_by_status[s] || 0);
@@ -215,12 +215,22 @@ async function overview() {
       el('div', { class: 'n', text: n.toLocaleString('en') }), el('div', { text: s === 'Queued' ? 'Queued or scanning' : s })));
   }
   const top = el('div', { id: 'top-vulns' }, el('p', { class: 'muted', text: 'Loading…' }));
-  const db = health.vulnerability_database ? el('p', {}, 'Vulnerability database: ',
-    el('span', { class: 'mono', text: String(health.vulnerability_database) })) : el('p', { class: 'muted', text: 'No vulnerability database: images are not assessed.' });
+  const stale = dbinfo.feeds.filter(f => f.stale);
+  const db = dbinfo.generation ? el('div', {}, el('p', {}, 'Vulnerability database ', el('span', { class: 'mono', text: dbinfo.generation }),
+    `, built ${fmtTime(dbinfo.built_at)}.`),
+  stale.length ? el('p', { class: 'error', role: 'status', text: `Warning: ${stale.length} of ${dbinfo.feeds.length} feeds hold data ` +
+    `more than ${dbinfo.stale_after_days} days old: ${stale.map(f => f.name).join(', ')}. Findings published since are missing.` }) : null,
+  table(['Feed', 'Kind', el('th', { class: 'num', scope: 'col', text: 'Records' }), 'Newest data', el('th', { class: 'num', scope: 'col', text: 'Age (days)' })],
+    dbinfo.feeds.map(f => [f.name, f.kind, num(f.records), fmtTime(f.snapshot || ''),
+      el('td', { class: 'num' + (f.stale ? ' error' : ''), text: f.age_days === undefined ? '' : String(f.age_days) + (f.stale ? ' (stale)' : '') })]),
+    { caption: 'Each feed in the database and how old its newest data is' }))
+    : el('p', { class: 'muted', text: 'No vulnerability database: images are not assessed.' });
+  const upgrades = el('div', { id: 'upgrades' }, el('p', { class: 'muted', text: 'Loading…' }));
   show(el('h1', { text: 'Overview' }), cards, el('h2', { text: 'Findings by severity' }), sevChart(sum.findings_by_severity),
     el('p', { class: 'muted', text: `${(sum.unfixed_findings || 0).toLocaleString('en')} findings have no fix yet.` }),
     el('h2', { text: 'The last 30 days' }), trend ? trendChart(trend.days) : el('p', { class: 'muted', text: 'No history.' }),
-    el('h2', { text: 'Vulnerabilities affecting most images' }), top, el('h2', { text: 'Database' }), db);
+    el('h2', { text: 'Vulnerabilities affecting most images' }), top,
+    el('h2', { text: 'Upgrades that clear most findings' }), upgrades, el('h2', { text: 'Database' }), db);
   const q = await query(`${SUBS} | where properties.additionalData.assessedResourceType == "AzureContainerRegistryVulnerability"` +
     ' | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))' +
     ' by cve = tostring(properties.additionalData.vulnerabilityDetails.cveId),' +
@@ -230,6 +240,12 @@ async function overview() {
   top.replaceChildren(rowsOf(q).length ? table(['Vulnerability', 'Severity', el('th', { class: 'num', scope: 'col', text: 'Images' })],
     rowsOf(q).map(r => [link(hashOf('/search', { q: r.cve }), r.cve), r.severity, num(r.images)])) :
     el('p', { class: 'muted', text: 'No findings.' }));
+  const u = (await getJSON('/api/v1/upgrades?limit=10')).upgrades;
+  upgrades.replaceChildren(u.length ? table(['Source package', 'Upgrade to', el('th', { class: 'num', scope: 'col', text: 'Findings cleared' }),
+    el('th', { class: 'num', scope: 'col', text: 'Images' }), 'Worst'], u.map(r => [link(hashOf('/search', { q: r.source }), r.source),
+    el('span', { class: 'mono', text: r.to }), num(r.clears), num(r.images), sevBadge(r.worst)]),
+    { caption: "Each image's fix plan (every package of a source package to the highest fixed version among its findings), summed over the images; before suppression rules" })
+    : el('p', { class: 'muted', text: 'No finding has a fix.' }));
 }
 
 async function recommendation() {

@@ -10,6 +10,7 @@
 #include "assess/tables.h"
 #include "common/util.h"
 #include "common/arena.h"
+#include "common/strmap.h"
 #include "common/buf.h"
 #include "web/reply.h"
 #include "web/router.h"
@@ -370,6 +371,137 @@ static void usage_handle(struct http_req *r, struct assess_api *api)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:I}", "namespace", ns[i], "month", month[i],
 							   "scans", (json_int_t)count[i]));
 	web_send_json(r, 200, json_pack("{s:o}", "usage", a));
+}
+
+/* /api/v1/database: the vulnerability database in use, and each feed's age (a feed whose newest
+ * data is older than VDB_STALE_DAYS is stale). */
+static void database_handle(struct http_req *r, struct assess_api *api)
+{
+	if (web_access(r, NULL, ACCESS_BASE))
+		return;
+	void *tok;
+	const struct vulndb *db = api->scanner ? scanner_db_acquire(api->scanner, &tok) : NULL;
+	if (!db) {
+		web_send_json(r, 200, json_pack("{s:n, s:[], s:i}", "generation", "feeds", "stale_after_days", VDB_STALE_DAYS));
+		return;
+	}
+	const struct vdb_header *h = vulndb_header(db);
+	int64_t now = util_now();
+	json_t *feeds = json_array();
+	for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+		const struct vdb_feed *f = vulndb_feed(db, i);
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "name", vulndb_str(db, f->name), "kind", vulndb_str(db, f->kind),
+				      "records", (json_int_t)f->records, "skipped", (json_int_t)f->skipped);
+		if (f->snapshot > 0) {
+			json_object_set_new(o, "snapshot", json_string(util_iso_time(&r->arena, f->snapshot)));
+			json_object_set_new(o, "age_days", json_integer((json_int_t)((now - f->snapshot) / 86400)));
+			json_object_set_new(o, "stale", json_boolean(now - f->snapshot > VDB_STALE_DAYS * 86400));
+		}
+		json_array_append_new(feeds, o);
+	}
+	json_t *out = json_pack("{s:s, s:s, s:o, s:i}", "generation", arena_printf(&r->arena, "%016" PRIx64, h->generation),
+				"built_at", util_iso_time(&r->arena, h->built_at), "feeds", feeds, "stale_after_days",
+				VDB_STALE_DAYS);
+	scanner_db_release(api->scanner, tok);
+	web_send_json(r, 200, out);
+}
+
+/* /api/v1/upgrades?limit=N: the steps of the stored fix plans (one per source package: from the
+ * installed version to the highest fixed version among its findings) summed over every image the
+ * caller may read, by source package and target version: the upgrades that clear most findings. */
+#define UPGRADES_MAX 100
+
+struct upgrade {
+	const char *source, *to;
+	json_int_t clears, images;
+	int worst;
+};
+
+struct upgrades_walk {
+	struct http_req *r;
+	struct arena *a;
+	struct upgrade *v;
+	size_t n, cap;
+	struct strmap at; /* "SOURCE\tTO" -> 1 + its index in v */
+};
+
+static int upgrades_image(void *ctx, const struct assessment_rec *rec)
+{
+	struct upgrades_walk *w = ctx;
+	if (!access_visible(w->r, rec->repo) || !rec->report)
+		return 0;
+	/* the plan alone: it follows the findings, and the report's own writer put this text there
+	 * (inside a string it would be escaped) */
+	static const char key[] = "],\"fix_plan\":";
+	const char *p = strstr(rec->report, key);
+	if (!p)
+		return 0; /* no plan (nothing to fix, or a report from before plans) */
+	p += sizeof(key) - 1;
+	json_t *plan = json_loadb(p, strlen(p), JSON_DISABLE_EOF_CHECK, NULL);
+	size_t i;
+	json_t *step;
+	json_array_foreach(plan, i, step)
+	{
+		const char *src = json_string_value(json_object_get(step, "source")),
+			   *to = json_string_value(json_object_get(step, "to"));
+		json_int_t clears = json_integer_value(json_object_get(step, "clears"));
+		if (!src || !to || clears <= 0)
+			continue;
+		int created;
+		void **slot = strmap_slot(w->a, &w->at, arena_printf(w->a, "%s\t%s", src, to), &created);
+		if (created) {
+			w->v = arena_grow(w->a, w->v, w->n, &w->cap, sizeof(*w->v));
+			w->v[w->n++] = (struct upgrade){.source = arena_strdup(w->a, src), .to = arena_strdup(w->a, to),
+							.worst = VDB_SEV_UNKNOWN};
+			*slot = (void *)(uintptr_t)w->n;
+		}
+		size_t k = (size_t)(uintptr_t)*slot - 1;
+		w->v[k].clears += clears;
+		w->v[k].images++;
+		int worst = vdb_severity_of_name(json_string_value(json_object_get(step, "worst")));
+		if (worst > w->v[k].worst)
+			w->v[k].worst = worst;
+	}
+	json_decref(plan);
+	return 0;
+}
+
+static int upgrade_order(const void *x, const void *y)
+{
+	const struct upgrade *a = x, *b = y;
+	if (a->clears != b->clears)
+		return a->clears > b->clears ? -1 : 1;
+	if (a->images != b->images)
+		return a->images > b->images ? -1 : 1;
+	int c = strcmp(a->source, b->source);
+	return c ? c : strcmp(a->to, b->to);
+}
+
+static void upgrades_handle(struct http_req *r, struct assess_api *api)
+{
+	if (web_access(r, NULL, ACCESS_BASE))
+		return;
+	const char *l = http_query(r, "limit");
+	char *end = NULL;
+	long limit = l ? strtol(l, &end, 10) : 10;
+	if (l && (!*l || *end || limit < 1 || limit > UPGRADES_MAX)) {
+		api_error(r, DD_E_USAGE, arena_printf(&r->arena, "limit is a number from 1 to %d", UPGRADES_MAX));
+		return;
+	}
+	struct upgrades_walk w = {.r = r, .a = &r->arena};
+	if (api->meta->scans->assessments_each(api->meta, NULL, upgrades_image, &w)) {
+		api_error(r, DD_E_IO, NULL);
+		return;
+	}
+	if (w.n)
+		qsort(w.v, w.n, sizeof(*w.v), upgrade_order);
+	json_t *out = json_array();
+	for (size_t i = 0; i < w.n && (long)i < limit; i++)
+		json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:s}", "source", w.v[i].source, "to", w.v[i].to,
+						     "clears", w.v[i].clears, "images", w.v[i].images, "worst",
+						     vdb_severity_name(w.v[i].worst)));
+	web_send_json(r, 200, json_pack("{s:o, s:I, s:b}", "upgrades", out, "total", (json_int_t)w.n,
+					"before_suppression_rules", 1));
 }
 
 #define TREND_MAX_DAYS 366
@@ -839,6 +971,10 @@ static void route(struct http_req *r, struct assess_api *api)
 		usage_handle(r, api);
 	else if (!strcmp(p, "/api/v1/trend"))
 		trend_handle(r, api);
+	else if (!strcmp(p, "/api/v1/database"))
+		database_handle(r, api);
+	else if (!strcmp(p, "/api/v1/upgrades"))
+		upgrades_handle(r, api);
 	else if (!strcmp(p, "/api/v1/audit"))
 		audit_handle(r, api);
 	else

@@ -78,7 +78,6 @@ int db_print_summary(const char *path, FILE *f)
 	return 0;
 }
 
-#define STALE_DAYS 7 /* a feed whose data is older than this is named in a warning */
 
 /* Every feed and ecosystem, a line each (`db info --verbose`). */
 static void print_all(const struct vulndb *db)
@@ -145,7 +144,7 @@ static void print_summary(const struct vulndb *db)
 	}
 	for (size_t i = 0; i < nf; i++) {
 		const struct vdb_feed *fd = vulndb_feed(db, i);
-		if (fd->snapshot > 0 && util_now() - fd->snapshot > STALE_DAYS * 86400) {
+		if (fd->snapshot > 0 && util_now() - fd->snapshot > VDB_STALE_DAYS * 86400) {
 			stale++;
 			if (!oldest || fd->snapshot < oldest->snapshot)
 				oldest = fd;
@@ -182,7 +181,7 @@ static void print_summary(const struct vulndb *db)
 		age(ag, sizeof(ag), oldest->snapshot);
 		printf("\nwarning: %zu of %zu feeds hold data more than %d days old (the oldest, %s, is %s); "
 		       "`drydock db update` fetches fresh feeds\n",
-		       stale, nf, STALE_DAYS, vulndb_str(db, oldest->name), ag);
+		       stale, nf, VDB_STALE_DAYS, vulndb_str(db, oldest->name), ag);
 	}
 }
 

@@ -11,6 +11,14 @@ const char *vdb_severity_name(enum vdb_severity s)
 	return (unsigned)s < DD_ARRAY_LEN(names) ? names[s] : "UNKNOWN";
 }
 
+enum vdb_severity vdb_severity_of_name(const char *name)
+{
+	for (int s = VDB_SEV_CRITICAL; s > VDB_SEV_UNKNOWN; s--)
+		if (name && !strcmp(name, vdb_severity_name(s)))
+			return s;
+	return VDB_SEV_UNKNOWN;
+}
+
 enum vdb_severity vdb_severity_from_vendor(const char *raw)
 {
 	static const struct {

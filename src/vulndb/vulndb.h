@@ -34,6 +34,9 @@ int vulndb_verify(const struct vulndb *db, const char **why);
 void vulndb_close(struct vulndb *db);
 
 const struct vdb_header *vulndb_header(const struct vulndb *db);
+/* A feed whose data is older than this many days is stale: `drydock db info` warns of it, and
+ * the dashboard's overview (GET /api/v1/database) marks it. */
+#define VDB_STALE_DAYS 7
 /* The string at a pool offset ("" for 0 or an offset out of bounds). */
 const char *vulndb_str(const struct vulndb *db, uint32_t off);
 size_t vulndb_nfeeds(const struct vulndb *db);
@@ -65,6 +68,7 @@ void vulndb_entry_affected(const struct vulndb *db, const struct vdb_entry *e, c
 
 /* Severity: the vendor's words and CVSS v3 scores normalised to one scale. */
 const char *vdb_severity_name(enum vdb_severity s); /* "CRITICAL" ... "UNKNOWN" */
+enum vdb_severity vdb_severity_of_name(const char *name); /* its inverse; UNKNOWN for any other text */
 /* Debian urgency, Ubuntu priority, Red Hat / AlmaLinux / Rocky impact; UNKNOWN otherwise. */
 enum vdb_severity vdb_severity_from_vendor(const char *raw);
 enum vdb_severity vdb_severity_from_score(double score);

@@ -35,7 +35,7 @@ try {
 
   // signing in: the page asks for it; a wrong password says so; the right one goes on
   const t0 = Date.now();
-  expected.push('/api/v1/summary', '/api/v1/trend'); // the first page asks, and learns that it must sign in
+  expected.push('/api/v1/summary', '/api/v1/trend', '/api/v1/database'); // the first page asks, and learns that it must sign in
   await page.goto(URL + '/');
   await page.waitForSelector('#user', { timeout: 15000 });
   check(Date.now() - t0 < 15000, 'the sign-in form appears');
@@ -58,6 +58,13 @@ try {
   check(await page.locator('svg[aria-label^="Findings by severity"]').count() === 1, 'findings by severity as a chart with a text label');
   check((await page.locator('#top-vulns table tbody tr').count()) > 0, 'the vulnerabilities affecting most images are listed');
   check(await page.locator('svg[aria-label^="Findings over the last 30 days"]').count() === 1, 'the trend as a chart with a text label');
+  await page.waitForSelector('#upgrades table tbody tr, #upgrades p:text("No finding has a fix")', { timeout: 30000 });
+  const upgrade = await page.locator('#upgrades table tbody tr').first().locator('td').allTextContents();
+  check(upgrade.length === 5 && upgrade[1] && Number(upgrade[2]) > 0, 'the upgrades that clear most findings: ' + upgrade.join(' | '));
+  const feeds = await page.locator('table:has(th:text("Newest data")) tbody tr').allTextContents();
+  check(feeds.length > 0 && feeds.some(f => /debian/.test(f)), 'each feed of the database with its age: ' + feeds.length);
+  // the test feeds are stale snapshots: the overview says so in words
+  check(/Warning: \d+ of \d+ feeds hold data more than 7 days old/.test(await page.locator('main').textContent()), 'stale feeds are named');
   const today = await page.locator('details table tbody tr').first().locator('td').allTextContents();
   check(today.length === 4 && today[0] === new Date().toISOString().slice(0, 10) && Number(today[3]) > 0,
     "the trend's table names today, with the images assessed today: " + today.join(' | '));

@@ -351,3 +351,71 @@ def test_trend_by_day(full_db, tmp_path):
             assert r.status_code == 400 and "days" in r.text, (bad, r.text)
     finally:
         srv.stop()
+
+
+def test_upgrades_and_database(full_db, tmp_path):
+    """/api/v1/upgrades sums the stored fix plans (one step per source package, to the highest
+    fixed version of its findings) by source package and target version over the images the
+    caller may read, most findings cleared first; /api/v1/database names each feed with its age
+    and whether it is stale."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(full_db, data / "vulndb.ddb")
+    srv = Server(str(data), auth=True).start()
+    s = requests.Session()
+    s.auth = ADMIN
+    try:
+        p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
+                            "security-reader:t/*"], input="pw-sec-secret\n", capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
+        reader = requests.Session()
+        reader.auth = ("sec", "pw-sec-secret")
+        url = srv.url
+        distroless(s, url, "t/app", "1")
+        distroless(s, url, "t/app", "2", extra=b"#2\n")
+        distroless(s, url, "t/lib", "1", "syft-statusd-multiple", "multiple")
+        distroless(s, url, "u/app", "1", "syft-statusd-multiple", "multiple", extra=b"#u\n")
+        settle(s, url)
+
+        def expected(keep):
+            want = {}
+            for repo in s.get(f"{url}/v2/_catalog").json()["repositories"]:
+                if not keep(repo):
+                    continue
+                for img in s.get(f"{url}/api/v1/repositories", params={"repository": repo}).json()["images"]:
+                    a = s.get(f"{url}/api/v1/images", params={"repository": repo, "reference": img["digest"],
+                                                              "limit": 1}).json()
+                    for step in a.get("fix_plan") or []:
+                        k = (step["source"], step["to"])
+                        c, n = want.get(k, (0, 0))
+                        want[k] = (c + step["clears"], n + 1)
+            return want
+
+        def got(session, limit=100):
+            r = session.get(f"{url}/api/v1/upgrades", params={"limit": limit})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        everything = expected(lambda r: True)
+        assert everything and any(n > 1 for c, n in everything.values())
+        g = got(s)
+        assert g["total"] == len(everything) and g["before_suppression_rules"]
+        assert {(u["source"], u["to"]): (u["clears"], u["images"]) for u in g["upgrades"]} == everything
+        order = [(-u["clears"], -u["images"], u["source"], u["to"]) for u in g["upgrades"]]
+        assert order == sorted(order)
+        assert got(s, 1)["upgrades"] == g["upgrades"][:1]
+        mine = expected(lambda r: r.startswith("t/"))
+        assert {(u["source"], u["to"]): (u["clears"], u["images"]) for u in got(reader)["upgrades"]} == mine
+        assert mine != everything
+        for bad in ("0", "101", "x"):
+            assert s.get(f"{url}/api/v1/upgrades", params={"limit": bad}).status_code == 400
+
+        d = reader.get(f"{url}/api/v1/database").json()
+        assert d["generation"] == s.get(f"{url}/healthz").json()["vulnerability_database"]
+        assert d["stale_after_days"] == 7 and len(d["feeds"]) > 5
+        dated = [f for f in d["feeds"] if "age_days" in f]
+        assert dated and all(f["stale"] == (f["age_days"] > 7 or (f["age_days"] == 7 and f["stale"])) for f in dated)
+        assert any(f["stale"] for f in dated)  # the test feeds are old snapshots
+        assert all(f["records"] >= 0 and f["name"] and f["kind"] for f in d["feeds"])
+    finally:
+        srv.stop()
