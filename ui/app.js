@@ -32,7 +32,7 @@ const svg = (tag, attrs, ...kids) => {
   for (const k of kids) e.append(k instanceof Node ? k : String(k));
   return e;
 };
-function show(...nodes) { const m = main(); m.replaceChildren(...nodes); }
+function show(...nodes) { const m = main(); m.replaceChildren(...nodes.filter(n => n !== null && n !== undefined && n !== false)); }
 function link(hash, text, attrs) { return el('a', Object.assign({ href: hash, text }, attrs || {})); }
 function hashOf(path, params) {
   const q = new URLSearchParams();
@@ -341,6 +341,20 @@ async function image(ref) {
   const plan = (a.fix_plan || []).length ? table(['Source package', 'Packages', 'Upgrade', el('th', { class: 'num', scope: 'col', text: 'Clears' }), 'Worst'],
     a.fix_plan.map(p => [p.source, (p.packages || []).join(', '), `${p.from} → ${p.to}`, num(p.clears), sevBadge(p.worst)]))
     : el('p', { class: 'muted', text: 'No upgrade available clears a finding yet.' });
+  const layers = a.layers ? table(['#', 'Layer', el('th', { class: 'num', scope: 'col', text: 'Size' }), 'Packages it introduced'],
+    a.layers.map((l, i) => [num(i + 1), el('span', { class: 'mono', text: l.digest }), num(fmtBytes(l.size)),
+      l.packages === null ? el('span', { class: 'muted', text: 'not recorded (assessed before layers were; scan again)' })
+        : l.packages.length ? el('details', {}, el('summary', { text: `${l.packages.length} package${l.packages.length > 1 ? 's' : ''}` }),
+          el('p', { class: 'mono', text: l.packages.map(p => p.version ? `${p.name} ${p.version}` : p.name).join(', ') }))
+        : el('span', { class: 'muted', text: 'none' })]), { caption: 'Bottom layer first' }) : null;
+  const platforms = a.manifests ? el('div', {}, el('p', {}, 'The worst of its platforms: ', statusText(a.worst_platform_status || '')),
+    table(['Platform', 'Image', 'Status', 'Findings'], a.manifests.map(p => [p.platform || 'unknown',
+      link(imageHash(repo, p.digest), p.digest.slice(0, 19) + '…'), statusText(p.status), sevBar(p.counts || {})]))) : null;
+  const referrers = (a.referrers || []).length ? table(['Artifact type', 'Digest', el('th', { class: 'num', scope: 'col', text: 'Size' }), 'Pushed'],
+    a.referrers.map(x => [x.artifact_type || x.media_type, el('span', { class: 'mono', text: x.digest }), num(fmtBytes(x.size)),
+      x.created ? new Date(x.created * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '']),
+    { caption: 'Signatures, SBOMs and other artifacts whose subject is this image' })
+    : el('p', { class: 'muted', text: 'No referrers (signatures, SBOMs, attestations).' });
   const note = el('span', { role: 'status' });
   const rescan = el('button', { type: 'button', id: 'rescan', text: 'Scan again', onclick: async () => {
     note.textContent = '';
@@ -358,7 +372,10 @@ async function image(ref) {
       meta.pushed ? 'Pushed: ' + fmtTime(meta.pushed) : '', a.os && a.os.pretty_name ? 'OS: ' + a.os.pretty_name : '',
       a.scanned_at ? 'Assessed: ' + new Date(a.scanned_at * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '']
       .filter(Boolean).join(' · ') }),
+    platforms ? el('h2', { text: 'Platforms' }) : null, platforms,
     el('h2', { text: 'Fix plan' }), plan,
+    layers ? el('h2', { text: 'Layers' }) : null, layers,
+    el('h2', { text: 'Referrers' }), referrers,
     el('h2', { text: `Findings by package (${(a.findings || []).length}${a.total_findings > (a.findings || []).length ? ' of ' + a.total_findings : ''})` }),
     ...(findings.length ? findings : [el('p', { class: 'muted', text: 'No findings.' })]));
 }

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "web/reply.h"
 #include "web/router.h"
+#include "scan/parts.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta_admin.h"
@@ -143,6 +144,9 @@ static void rescan_handle(struct http_req *r, struct assess_api *api)
 	web_send_json(r, 202, json_pack("{s:s, s:s, s:b}", "repository", repo, "digest", m.digest, "queued", queued));
 }
 
+static void image_parts_json(struct http_req *r, struct assess_api *api, const char *repo, const char *digest,
+			     json_t *o);
+
 static void image_handle(struct http_req *r, struct assess_api *api)
 {
 	const char *repo;
@@ -165,7 +169,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			size_t nrules = 0;
 			rules_load(api->meta, &r->arena, &rules, &nrules);
 			json_object_set_new(o, "status", json_string(rules_apply(rules, nrules, repo, rep, rec.status)));
-			const char *keys[] = {"os", "ecosystem", "packages", "counts", "fix_plan"};
+			const char *keys[] = {"os", "ecosystem", "packages", "counts", "fix_plan", "layer_packages"};
 			for (size_t i = 0; i < DD_ARRAY_LEN(keys); i++)
 				json_object_set(o, keys[i], json_object_get(rep, keys[i]));
 			const char *sev = http_query(r, "severity"), *pat = http_query(r, "patchable"),
@@ -198,6 +202,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			json_decref(rep);
 		}
 	}
+	image_parts_json(r, api, repo, m.digest, o);
 	web_send_json(r, 200, o);
 }
 
@@ -234,6 +239,85 @@ static json_t *sev_object(const json_int_t c[6])
 	for (int s = 5; s >= 0; s--)
 		json_object_set_new(o, vdb_severity_name(s), json_integer(c[s]));
 	return o;
+}
+
+/* How bad a status is, for the worst of an index's platforms: Unhealthy first, then Failed,
+ * then not assessed yet, then Healthy, then NotApplicable. */
+static int status_rank(const char *s)
+{
+	static const char *const order[] = {"Unhealthy", "Failed", "Scanning", "Queued", "Healthy", "NotApplicable"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(order); i++)
+		if (!strcmp(s, order[i]))
+			return (int)i;
+	return (int)DD_ARRAY_LEN(order);
+}
+
+/* Into the image answer o: an image's "layers" (digest, size, media type, and the packages each
+ * introduced, from the stored report; null when the report is from before it said), or an
+ * index's "manifests" (each platform's status and counts under the rules) with the worst of
+ * them; and the "referrers" (signatures, SBOMs, attestations) whose subject it is. */
+static void image_parts_json(struct http_req *r, struct assess_api *api, const char *repo, const char *digest,
+			     json_t *o)
+{
+	struct arena *a = &r->arena;
+	struct meta *m = api->meta;
+	struct manifest_rec full;
+	struct image_part *v;
+	size_t n;
+	int is_index = 0;
+	if (!m->repos->manifest_get(m, a, repo, digest, 1, 1, &full) &&
+	    !image_parts(a, full.content, (size_t)full.size, full.media_type, &is_index, &v, &n)) {
+		json_t *parts = json_array();
+		if (!is_index) {
+			json_t *lp = json_object_get(o, "layer_packages");
+			for (size_t i = 0; i < n; i++) {
+				json_t *pk = NULL, *x;
+				size_t k;
+				json_array_foreach(lp, k, x)
+				{
+					const char *layer = json_string_value(json_object_get(x, "layer"));
+					if (layer && !strcmp(layer, v[i].digest))
+						pk = json_object_get(x, "packages");
+				}
+				json_array_append_new(parts, json_pack("{s:s, s:s, s:I, s:o}", "digest", v[i].digest, "media_type",
+								       v[i].media_type, "size", (json_int_t)v[i].size, "packages",
+								       !lp ? json_null() : pk ? json_incref(pk) : json_array()));
+			}
+			json_object_set_new(o, "layers", parts);
+		} else {
+			struct rule *rules;
+			size_t nrules = 0;
+			rules_load(m, a, &rules, &nrules);
+			const char *worst = NULL;
+			for (size_t i = 0; i < n; i++) {
+				struct assessment_rec rec;
+				int has, pending;
+				const char *st = state_of(api, a, repo, v[i].digest, &rec, &has, &pending);
+				json_int_t c[6] = {0}, u = 0;
+				if (has)
+					st = add_counts(api, a, rules, nrules, &rec, c, &u);
+				if (!worst || status_rank(st) < status_rank(worst))
+					worst = st;
+				json_array_append_new(parts, json_pack("{s:s, s:s, s:s?, s:I, s:s, s:o, s:I}", "digest", v[i].digest,
+								       "media_type", v[i].media_type, "platform", v[i].platform,
+								       "size", (json_int_t)v[i].size, "status", st, "counts",
+								       sev_object(c), "unfixed", u));
+			}
+			json_object_set_new(o, "manifests", parts);
+			if (worst)
+				json_object_set_new(o, "worst_platform_status", json_string(worst));
+		}
+	}
+	json_object_del(o, "layer_packages");
+	struct manifest_rec *refs;
+	size_t nrefs = 0;
+	json_t *ra = json_array();
+	if (!m->repos->referrers(m, a, repo, digest, NULL, &refs, &nrefs))
+		for (size_t i = 0; i < nrefs; i++)
+			json_array_append_new(ra, json_pack("{s:s, s:s, s:s, s:I, s:I}", "digest", refs[i].digest, "media_type",
+							    refs[i].media_type, "artifact_type", refs[i].artifact_type, "size",
+							    (json_int_t)refs[i].size, "created", (json_int_t)refs[i].created));
+	json_object_set_new(o, "referrers", ra);
 }
 
 /* What the summary, a repository listing and /metrics count: images by status, findings by

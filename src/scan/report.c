@@ -88,6 +88,23 @@ static void jstrs(struct buf *b, const char *const *v, size_t n)
 	buf_append(b, "]", 1);
 }
 
+/* The layers that introduced packages, each once, in the order the inventory first names them
+ * (owned array of the packages' own strings; NULL and *n 0 when none or out of memory). */
+static const char **layers_of(const struct inventory *inv, size_t *n)
+{
+	*n = 0;
+	const char **v = inv->n ? malloc(inv->n * sizeof(*v)) : NULL;
+	for (size_t i = 0; v && i < inv->n; i++) {
+		const char *l = inv->pkgs[i].layer;
+		size_t k = 0;
+		while (l && *l && k < *n && strcmp(v[k], l))
+			k++;
+		if (l && *l && k == *n)
+			v[(*n)++] = l;
+	}
+	return v;
+}
+
 char *report_json_compact(const struct vulndb *db, const struct inventory *inv, const struct sbom_subject *subj,
 			  const struct scan_result *r)
 {
@@ -161,6 +178,25 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 			}
 		buf_puts(&b, "}}");
 	}
+	buf_puts(&b, "],\"layer_packages\":[");
+	size_t nl = 0;
+	const char **layers = layers_of(inv, &nl);
+	for (size_t l = 0; l < nl; l++) {
+		buf_puts(&b, l ? ",{" : "{");
+		jkey(&b, "layer"), buf_json_str(&b, layers[l]);
+		buf_puts(&b, ",\"packages\":[");
+		int first = 1;
+		for (size_t i = 0; i < inv->n; i++)
+			if (inv->pkgs[i].layer && !strcmp(inv->pkgs[i].layer, layers[l])) {
+				buf_puts(&b, first ? "{" : ",{");
+				jkey(&b, "name"), buf_json_str(&b, inv->pkgs[i].name);
+				buf_append(&b, ",", 1), jkey(&b, "version"), jopt(&b, inv->pkgs[i].version);
+				buf_append(&b, "}", 1);
+				first = 0;
+			}
+		buf_puts(&b, "]}");
+	}
+	free(layers);
 	if (buf_puts(&b, "]}")) { /* a report over 1 GiB, or no memory */
 		buf_release(&b);
 		return NULL;
@@ -281,6 +317,19 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 						      vdb_severity_name(s->worst), "by_severity", sev));
 	}
 	json_object_set_new(o, "fix_plan", plan);
+	json_t *lp = json_array();
+	size_t nl = 0;
+	const char **layers = layers_of(inv, &nl);
+	for (size_t l = 0; l < nl; l++) {
+		json_t *pk = json_array();
+		for (size_t i = 0; i < inv->n; i++)
+			if (inv->pkgs[i].layer && !strcmp(inv->pkgs[i].layer, layers[l]))
+				json_array_append_new(pk, json_pack("{s:s, s:o}", "name", inv->pkgs[i].name, "version",
+								    opt(inv->pkgs[i].version)));
+		json_array_append_new(lp, json_pack("{s:s, s:o}", "layer", layers[l], "packages", pk));
+	}
+	free(layers);
+	json_object_set_new(o, "layer_packages", lp);
 	char *text = json_dumps(o, compact ? JSON_COMPACT : JSON_INDENT(2));
 	json_decref(o);
 	return text;

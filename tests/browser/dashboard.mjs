@@ -88,6 +88,9 @@ try {
   await page.waitForSelector('h2:text-matches("Findings by package")', { timeout: 15000 });
   check((await page.locator('details summary').count()) > 0, 'the image page groups its findings by package');
   check(/Status: Unhealthy/.test(await text('main p')), 'the image page gives its status');
+  const layerRow = await page.locator('table:has(caption:text("Bottom layer first")) tbody tr').first().textContent();
+  check(/sha256:[0-9a-f]{64}.*[1-9][0-9]* packages?/.test(layerRow), 'the image page lists its layers with the packages each introduced: ' + layerRow);
+  check(await page.locator('h2:text("Referrers")').count() === 1, 'the image page has a place for its referrers');
   await page.screenshot({ path: OUT + '/image.png', fullPage: true });
 
   // search by vulnerability id

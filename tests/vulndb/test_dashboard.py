@@ -3,6 +3,7 @@ browser (tests/browser/dashboard.mjs: Debian's chromium driven by playwright-cor
 from the npm registry into a cache outside the repository, keyed by its lock file's hash).
 Screenshots of the overview and an image page are kept in build/test-artefacts/."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -176,3 +177,73 @@ def test_an_image_scanned_again_on_request(full_db, tmp_path):
                    for e in log), log
     finally:
         s.stop()
+
+
+def test_image_parts_for_the_image_page(full_db, images, tmp_path):
+    """What the image page shows beside the findings: an image's layers, bottom first, with
+    their sizes and the packages each introduced (a layer that introduced none: an empty list);
+    an index's platforms, each with its status and counts under the rules, and the worst of them;
+    the referrers (an SBOM, a signature) whose subject the image is."""
+    from test_scan_on_push import server_with_db, push_layers
+    from drydock import push_blob, sha256
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        url = srv.url
+        subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                        f"oci:{os.path.join(images, 'debian-big')}", f"docker://127.0.0.1:{srv.port}/t/big:1"],
+                       check=True, capture_output=True)
+        a = wait(url, "t/big", "1", limit=1)
+        m = requests.get(f"{url}/v2/t/big/manifests/1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}).json()
+        assert [x["digest"] for x in a["layers"]] == [x["digest"] for x in m["layers"]]
+        assert [x["size"] for x in a["layers"]] == [x["size"] for x in m["layers"]]
+        counts = [len(x["packages"]) for x in a["layers"]]
+        assert sum(counts) == a["packages"] and counts[0] > 0, counts
+        assert any(p["name"] == "libc6" and p["version"] for x in a["layers"] for p in x["packages"])
+        assert "layer_packages" not in a and a["referrers"] == []
+
+        # an index of two platforms, one unhealthy and one healthy
+        unhealthy = push_layers(url, "t/multi", "amd64", {
+            "etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
+            "var/lib/dpkg/status": b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n"
+                                   b"Source: zlib\nVersion: 1:1.2.13.dfsg-1\n\n"})
+        healthy = push_layers(url, "t/multi", "arm64", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+        wait(url, "t/multi", "amd64")
+        wait(url, "t/multi", "arm64")
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d,
+             "size": len(requests.get(f"{url}/v2/t/multi/manifests/{d}").content),
+             "platform": {"os": "linux", "architecture": arch}} for d, arch in ((healthy, "arm64"), (unhealthy, "amd64"))]})
+        r = requests.put(f"{url}/v2/t/multi/manifests/1", data=index,
+                         headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        assert r.status_code == 201, r.text
+        i = requests.get(f"{url}/api/v1/images", params={"repository": "t/multi", "reference": "1"}).json()
+        assert [(p["platform"], p["status"]) for p in i["manifests"]] == [("linux/arm64", "Healthy"),
+                                                                          ("linux/amd64", "Unhealthy")]
+        assert i["worst_platform_status"] == "Unhealthy" and i["manifests"][1]["counts"]["CRITICAL"] >= 0
+        assert sum(i["manifests"][1]["counts"].values()) > 0 and "layers" not in i
+        # every finding of the unhealthy platform suppressed: the worst is Healthy now
+        rule = requests.post(f"{url}/api/v1/suppressions", json={"repository": "t/multi", "reason": "accepted",
+                                                                 "severity": "CRITICAL,HIGH,MEDIUM,LOW,NEGLIGIBLE,UNKNOWN"})
+        assert rule.status_code == 201, rule.text
+        i = requests.get(f"{url}/api/v1/images", params={"repository": "t/multi", "reference": "1"}).json()
+        assert i["worst_platform_status"] == "Healthy", i["manifests"]
+
+        # referrers: an SBOM of the image, then listed on it
+        cfg = b"{}"
+        sbom = b'{"spdxVersion": "SPDX-2.3"}'
+        s = requests.Session()
+        art = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "artifactType": "application/spdx+json",
+                          "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": push_blob(s, url, "t/big", cfg),
+                                     "size": len(cfg)},
+                          "layers": [{"mediaType": "application/spdx+json", "digest": push_blob(s, url, "t/big", sbom),
+                                      "size": len(sbom)}],
+                          "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": a["digest"],
+                                      "size": len(requests.get(f"{url}/v2/t/big/manifests/1").content)}}).encode()
+        assert s.put(f"{url}/v2/t/big/manifests/sbom", data=art,
+                     headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"}).status_code == 201
+        a = requests.get(f"{url}/api/v1/images", params={"repository": "t/big", "reference": "1", "limit": 1}).json()
+        assert [(x["digest"], x["artifact_type"], x["size"]) for x in a["referrers"]] == [
+            (sha256(art), "application/spdx+json", len(art))]
+    finally:
+        srv.stop()
