@@ -493,6 +493,15 @@ async function audit(params) {
     : el('p', { class: 'muted', text: 'Nothing recorded.' }), next);
 }
 
+async function accounts() {
+  const r = await getJSON('/api/v1/accounts');
+  show(el('h1', { text: 'Accounts' }), el('p', { class: 'muted', text: 'Accounts are managed with drydock user on the server (add, role, password, delete).' }),
+    table(['Name', 'Kind', 'Roles', 'Created', 'Expires'], r.accounts.map(a => [el('span', { class: 'mono', text: a.name }), a.kind,
+      a.roles.map(g => `${g.role} on ${g.scope}`).join(', ') || el('span', { class: 'muted', text: 'none' }),
+      a.created ? new Date(a.created * 1000).toISOString().slice(0, 10) : '',
+      a.expires ? el('span', { class: a.expired ? 'error' : '', text: fmtTime(a.expires) + (a.expired ? ' (expired)' : '') }) : 'never'])));
+}
+
 function csvOf(r) {
   // a text that a spreadsheet would take for a formula (=, +, -, @, tab, CR first) gets a ' before it
   const cell = v => { let s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
@@ -553,6 +562,7 @@ async function route() {
     else if (path === '/suppressions') await suppressions();
     else if (path.startsWith('/namespace/')) await namespacePage(path.slice(11));
     else if (path === '/audit') await audit(params);
+    else if (path === '/accounts') await accounts();
     else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
     document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
     main().dataset.route = location.hash; // which route the content shows (tests wait for it)

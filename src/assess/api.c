@@ -4,6 +4,7 @@
 #include "assess/api.h"
 #include "assess/azure.h"
 #include "auth/access.h"
+#include "auth/accounts.h"
 #include "auth/audit.h"
 #include "http/range.h"
 #include "assess/rules.h"
@@ -975,6 +976,27 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 }
 
 /* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
+/* GET /api/v1/accounts: every account with its roles, never a password hash (admins). */
+static void accounts_handle(struct http_req *r, struct assess_api *api)
+{
+	if (web_access(r, NULL, ACCESS_AUDIT))
+		return;
+	struct account *v;
+	size_t n;
+	if (accounts_list(api->meta, &r->arena, &v, &n)) {
+		api_error(r, DD_E_IO, NULL);
+		return;
+	}
+	int64_t now = util_now();
+	json_t *out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = account_json(&v[i]);
+		json_object_set_new(o, "expired", json_boolean(v[i].expires && v[i].expires <= now));
+		json_array_append_new(out, o);
+	}
+	web_send_json(r, 200, json_pack("{s:o}", "accounts", out));
+}
+
 static void audit_handle(struct http_req *r, struct assess_api *api)
 {
 	if (web_access(r, NULL, ACCESS_AUDIT))
@@ -1061,6 +1083,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		upgrades_handle(r, api);
 	else if (!strcmp(p, "/api/v1/audit"))
 		audit_handle(r, api);
+	else if (!strcmp(p, "/api/v1/accounts"))
+		accounts_handle(r, api);
 	else
 		api_error(r, DD_E_NOT_FOUND, "see docs/api.md for the security API");
 }

@@ -21,7 +21,7 @@ enum access_action {
 	ACCESS_SECURITY_READ, /* assessments and findings (the security-reader role) */
 	ACCESS_SETTINGS,      /* namespace settings, suppression rules, pull policy */
 	ACCESS_METRICS,
-	ACCESS_AUDIT, /* the audit log (admins) */
+	ACCESS_AUDIT, /* the audit log and the accounts (admins) */
 };
 
 struct auth_config {

@@ -216,6 +216,23 @@ void password_generate(char *out, size_t cap)
 	out[n] = 0;
 }
 
+void *account_json(const struct account *acc)
+{
+	char exp[32] = "";
+	if (acc->expires) {
+		time_t t = (time_t)acc->expires;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	json_t *roles = json_array();
+	for (size_t k = 0; k < acc->ngrants; k++)
+		json_array_append_new(roles, json_pack("{s:s, s:s}", "role", role_name(acc->grants[k].role), "scope",
+						       acc->grants[k].pattern));
+	return json_pack("{s:s, s:s, s:o, s:I, s:o}", "name", acc->name, "kind", acc->robot ? "robot" : "user", "expires",
+			 acc->expires ? json_string(exp) : json_null(), "created", (json_int_t)acc->created, "roles", roles);
+}
+
 /* ---- roles ---- */
 
 static int role_allows(enum role r, enum access_action action)

@@ -44,6 +44,9 @@ int accounts_get(struct meta *m, struct arena *a, const char *name, struct accou
 int accounts_put(struct meta *m, const struct account *acc);
 int accounts_delete(struct meta *m, const char *name);
 int accounts_list(struct meta *m, struct arena *a, struct account **out, size_t *n);
+/* An account as `drydock user list --json` and GET /api/v1/accounts show it (a json_t *, owned):
+ * name, kind, created, expires, roles; never its password hash. */
+void *account_json(const struct account *acc);
 /* Parses a stored account document; 0 or DD_E_IO (corrupt). */
 int account_parse(struct arena *a, const char *name, const char *json, struct account *out);
 

@@ -351,16 +351,9 @@ static int cmd_list(struct meta *m, struct arena *a, int argc, char **argv)
 			gmtime_r(&t, &tm);
 			strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		}
-		if (as_json) {
-			json_t *roles = json_array();
-			for (size_t k = 0; k < v[i].ngrants; k++)
-				json_array_append_new(roles, json_pack("{s:s, s:s}", "role", role_name(v[i].grants[k].role),
-								       "scope", v[i].grants[k].pattern));
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:o}", "name", v[i].name, "kind",
-							     v[i].robot ? "robot" : "user", "expires",
-							     v[i].expires ? json_string(exp) : json_null(), "created",
-							     (json_int_t)v[i].created, "roles", roles));
-		} else
+		if (as_json)
+			json_array_append_new(arr, account_json(&v[i]));
+		else
 			printf("%-32s %-6s %-20s %s\n", v[i].name, v[i].robot ? "robot" : "user", exp, grants_text(a, &v[i]));
 	}
 	if (as_json) {

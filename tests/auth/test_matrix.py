@@ -46,6 +46,10 @@ MATRIX = {
                                 "?api-version=2019-01-01-preview", None, AUTHED),
     "metrics":          ("GET", "/metrics", None, {A}),
     "audit":            ("GET", "/api/v1/audit", None, {A}),
+    "accounts":         ("GET", "/api/v1/accounts", None, {A}),
+    "trend":            ("GET", "/api/v1/trend", None, AUTHED),
+    "upgrades":         ("GET", "/api/v1/upgrades", None, AUTHED),
+    "database":         ("GET", "/api/v1/database", None, AUTHED),
     "token":            ("GET", "/auth/token?service=drydock", None, AUTHED),
     "healthz":          ("GET", "/healthz", None, set(ROLES)),
 }
@@ -195,6 +199,21 @@ def test_audit_log_names_who_did_what(world):
     assert len(first["entries"]) == 2 and "next" in first
     nxt = basic(ADMIN).get(url + first["next"]).json()["entries"]
     assert nxt[0]["id"] == first["entries"][1]["id"] + 1
+
+
+def test_accounts_listed_for_admins_without_hashes(world):
+    """GET /api/v1/accounts: each account with its kind and roles, as `drydock user list --json`
+    gives them, never a password hash."""
+    srv = world["srv"]
+    r = basic(ADMIN).get(f"{srv.url}/api/v1/accounts")
+    assert r.status_code == 200
+    got = {a["name"]: a for a in r.json()["accounts"]}
+    assert got["secreader"]["roles"] == [{"role": "security-reader", "scope": "team/*"}]
+    assert got["owner"]["kind"] == "user" and got["owner"]["expires"] is None and not got["owner"]["expired"]
+    cli = json.loads(subprocess.run([BIN, "user", "--data", srv.data_dir, "list", "--json"], check=True,
+                                    capture_output=True, text=True).stdout)
+    assert {a["name"]: a for a in cli} == {n: {k: v for k, v in a.items() if k != "expired"} for n, a in got.items()}
+    assert "hash" not in r.text and not any(p in r.text for p in ("$y$", "$2b$", "$2y$", "$6$", "$7$", "$gy$"))
 
 
 def test_owner_of_one_repository_has_no_namespace_powers(world):

@@ -175,6 +175,10 @@ try {
   await page.goto(URL + '/#/audit');
   await page.waitForSelector('p.error');
   check(/denied/i.test(await text('p.error')), 'an owner may not read the audit log: ' + await text('p.error'));
+  expected.push('/api/v1/accounts');
+  await page.goto(URL + '/#/accounts');
+  await page.waitForSelector('p.error');
+  check(/denied/i.test(await text('p.error')), 'nor the accounts');
   expected.length = 0;
   await page.click('#logout');
   await page.waitForSelector('#user');
@@ -187,6 +191,11 @@ try {
   const log = await page.locator('table tbody').textContent();
   check(/owner\s*rule-create/.test(log) && /owner\s*rule-delete/.test(log) && /owner\s*policy-set\s*team/.test(log),
     'the admin reads the owner\'s changes in the audit log');
+  await page.goto(URL + '/#/accounts');
+  await page.waitForSelector('h1:text("Accounts")');
+  const accounts = await page.locator('table tbody').textContent();
+  check(/owner\s*user\s*owner on team\/\*/.test(accounts) && /reader\s*user\s*security-reader on team\/\*/.test(accounts),
+    'the admin sees the accounts and their roles: ' + accounts.slice(0, 200));
 
   check(problems.length === 0, 'no script error and no Content-Security-Policy violation' + (problems.length ? ': ' + problems.join('; ') : ''));
 } finally {
