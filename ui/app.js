@@ -281,7 +281,7 @@ async function images(params) {
   const cols = { name: 'name', pushed: 'pushed', size: 'size', status: 'st', critical: 'crit' };
   const sort = Object.hasOwn(cols, params.get('sort') || '') ? params.get('sort') : 'pushed';
   const dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
-  let k = `${IMAGES} | extend st = tostring(properties.status), pushed = todatetime(properties.pushedAt),` +
+  let k = `${IMAGES} | extend st = tostring(coalesce(properties.worstPlatformStatus, properties.status)), pushed = todatetime(properties.pushedAt),` +
     ' size = tolong(properties.size), crit = tolong(properties.counts.critical)';
   if (status) k += ` | where st == ${kq(status)}`;
   if (ns) k += ` | where ${inNamespace(ns)}`;

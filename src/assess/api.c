@@ -242,17 +242,6 @@ static json_t *sev_object(const json_int_t c[6])
 	return o;
 }
 
-/* How bad a status is, for the worst of an index's platforms: Unhealthy first, then Failed,
- * then not assessed yet, then Healthy, then NotApplicable. */
-static int status_rank(const char *s)
-{
-	static const char *const order[] = {"Unhealthy", "Failed", "Scanning", "Queued", "Healthy", "NotApplicable"};
-	for (size_t i = 0; i < DD_ARRAY_LEN(order); i++)
-		if (!strcmp(s, order[i]))
-			return (int)i;
-	return (int)DD_ARRAY_LEN(order);
-}
-
 /* Into the image answer o: an image's "layers" (digest, size, media type, and the packages each
  * introduced, from the stored report; null when the report is from before it said), or an
  * index's "manifests" (each platform's status and counts under the rules) with the worst of
@@ -267,7 +256,7 @@ static void image_parts_json(struct http_req *r, struct assess_api *api, const c
 	size_t n;
 	int is_index = 0;
 	if (!m->repos->manifest_get(m, a, repo, digest, 1, 1, &full) &&
-	    !image_parts(a, full.content, (size_t)full.size, full.media_type, &is_index, &v, &n)) {
+	    !image_parts(a, full.content, (size_t)full.size, full.media_type, &is_index, &v, &n, NULL)) {
 		json_t *parts = json_array();
 		if (!is_index) {
 			json_t *lp = json_object_get(o, "layer_packages");
@@ -297,7 +286,7 @@ static void image_parts_json(struct http_req *r, struct assess_api *api, const c
 				json_int_t c[6] = {0}, u = 0;
 				if (has)
 					st = add_counts(api, a, rules, nrules, &rec, c, &u);
-				if (!worst || status_rank(st) < status_rank(worst))
+				if (!worst || assessment_status_rank(st) < assessment_status_rank(worst))
 					worst = st;
 				json_array_append_new(parts, json_pack("{s:s, s:s, s:s?, s:I, s:s, s:o, s:I}", "digest", v[i].digest,
 								       "media_type", v[i].media_type, "platform", v[i].platform,

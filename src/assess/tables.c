@@ -11,6 +11,7 @@
 #include "common/arena.h"
 #include "common/strmap.h"
 #include "common/util.h"
+#include "scan/parts.h"
 #include "scan/status.h"
 #include "store/meta_repos.h"
 #include "store/blobstore.h"
@@ -709,56 +710,67 @@ static const char *platform_name(struct arena *a, json_t *o)
 }
 
 /* Sets an image's platform on p: `platform` from the config of an image manifest, or, for an
- * index, `platforms`, those its manifests name; nothing when neither is known (an artifact, a
- * config that is not an image's, one over DD_MAX_IMAGE_CONFIG_BYTES, no blob store). */
-static void set_platform(struct tctx *c, struct arena *a, const struct image_row *x, json_t *p)
+ * index, `platforms`, those its manifests name, and `worstPlatformStatus`, the worst status of
+ * those manifests among the rows of its repository in v (by repository: x is v[at]); nothing when neither is known
+ * (an artifact, a config that is not an image's, one over DD_MAX_IMAGE_CONFIG_BYTES, no blob
+ * store). The manifest is read by the one manifest parser (scan/parts.h). */
+static void set_platform(struct tctx *c, struct arena *a, const struct image_row *x, json_t *p,
+			 const struct image_row *v, size_t n, size_t at)
 {
 	struct meta *m = c->api->meta;
 	struct manifest_rec mr;
-	if (m->repos->manifest_get(m, a, x->rec.repo, x->rec.digest, 1, 1, &mr) || !mr.content)
+	struct image_part *parts, cfg;
+	size_t np;
+	int is_index;
+	if (m->repos->manifest_get(m, a, x->rec.repo, x->rec.digest, 1, 1, &mr) || !mr.content ||
+	    image_parts(a, mr.content, (size_t)mr.size, mr.media_type, &is_index, &parts, &np, &cfg))
 		return;
-	json_t *root = json_loads(mr.content, 0, NULL), *d;
-	json_t *list = json_object_get(root, "manifests");
-	size_t i;
-	if (json_is_array(list)) {
-		json_t *v = json_array();
-		json_array_foreach(list, i, d)
-		{
-			const char *name = platform_name(a, json_object_get(d, "platform"));
-			if (name)
-				json_array_append_new(v, json_string(name));
+	if (is_index) {
+		json_t *names = json_array();
+		const char *worst = NULL;
+		size_t lo = at, hi = at + 1;
+		while (lo > 0 && !strcmp(v[lo - 1].rec.repo, x->rec.repo))
+			lo--;
+		while (hi < n && !strcmp(v[hi].rec.repo, x->rec.repo))
+			hi++;
+		for (size_t i = 0; i < np; i++) {
+			if (parts[i].platform)
+				json_array_append_new(names, json_string(parts[i].platform));
+			for (size_t j = lo; j < hi; j++)
+				if (!strcmp(v[j].rec.digest, parts[i].digest)) {
+					const char *st = v[j].status ? v[j].status : "Queued";
+					if (!worst || assessment_status_rank(st) < assessment_status_rank(worst))
+						worst = st;
+				}
 		}
-		json_object_set_new(p, "platforms", v);
-		json_decref(root);
+		json_object_set_new(p, "platforms", names);
+		if (worst)
+			json_object_set_new(p, "worstPlatformStatus", json_string(worst));
 		return;
 	}
-	json_t *cfg = json_object_get(root, "config");
-	const char *mt = json_string_value(json_object_get(cfg, "mediaType"));
-	const char *digest = json_string_value(json_object_get(cfg, "digest"));
 	struct blobstore *bs = c->api->blobs;
 	int fd;
 	int64_t size;
-	if (bs && mt && digest &&
-	    (!strcmp(mt, "application/vnd.oci.image.config.v1+json") ||
-	     !strcmp(mt, "application/vnd.docker.container.image.v1+json")) &&
-	    !bs->ops->blob_open_fd(bs, digest, &fd, &size)) {
-		if (size > 0 && size <= DD_MAX_IMAGE_CONFIG_BYTES) {
-			char *buf = arena_alloc_uninit(a, (size_t)size);
-			size_t got = 0;
-			ssize_t r = 1;
-			while (got < (size_t)size && (r = pread(fd, buf + got, (size_t)size - got, (off_t)got)) > 0)
-				got += (size_t)r;
-			if (got == (size_t)size) {
-				json_t *conf = json_loadb(buf, (size_t)size, 0, NULL);
-				const char *name = platform_name(a, conf);
-				if (name)
-					json_object_set_new(p, "platform", json_string(name));
-				json_decref(conf);
-			}
+	if (!bs || !cfg.digest ||
+	    (strcmp(cfg.media_type, "application/vnd.oci.image.config.v1+json") &&
+	     strcmp(cfg.media_type, "application/vnd.docker.container.image.v1+json")) ||
+	    bs->ops->blob_open_fd(bs, cfg.digest, &fd, &size))
+		return;
+	if (size > 0 && size <= DD_MAX_IMAGE_CONFIG_BYTES) {
+		char *buf = arena_alloc_uninit(a, (size_t)size);
+		size_t got = 0;
+		ssize_t r = 1;
+		while (got < (size_t)size && (r = pread(fd, buf + got, (size_t)size - got, (off_t)got)) > 0)
+			got += (size_t)r;
+		if (got == (size_t)size) {
+			json_t *conf = json_loadb(buf, (size_t)size, 0, NULL);
+			const char *name = platform_name(a, conf);
+			if (name)
+				json_object_set_new(p, "platform", json_string(name));
+			json_decref(conf);
 		}
-		close(fd);
 	}
-	json_decref(root);
+	close(fd);
 }
 
 static int scan_resources1(struct tctx *c);
@@ -837,8 +849,11 @@ static int scan_resources1(struct tctx *c)
 				json_object_set_new(p, "subject", json_string(x->rec.subject));
 			if (x->scanned_at)
 				json_object_set_new(p, "scannedAt", json_string(util_iso_time(&a, x->scanned_at)));
-			if (reads_member(c, "platform") || reads_member(c, "platforms"))
-				set_platform(c, &a, x, p);
+			/* the platform reads a manifest and a config: only when asked; the worst platform
+			 * of an index reads its manifest alone, and is asked by every status filter */
+			if (reads_member(c, "platform") || reads_member(c, "platforms") ||
+			    (reads_member(c, "worstPlatformStatus") && image_parts_is_index(x->rec.media_type)))
+				set_platform(c, &a, x, p, v, n, i);
 			rc = emit_resource(c, &a, T_IMAGE_TYPE, sub,
 					   arena_printf(&a, "%s/repositories/%s/images/%s", reg, repo, x->rec.digest), name, p);
 		}

@@ -28,3 +28,12 @@ int assessment_status_is(const char *name, enum assessment_status s)
 {
 	return name && !strcmp(name, assessment_status_name(s));
 }
+
+int assessment_status_rank(const char *name)
+{
+	static const char *const order[] = {"Unhealthy", "Failed", "Scanning", "Queued", "Healthy", "NotApplicable"};
+	for (size_t i = 0; name && i < DD_ARRAY_LEN(order); i++)
+		if (!strcmp(name, order[i]))
+			return (int)i;
+	return (int)DD_ARRAY_LEN(order);
+}

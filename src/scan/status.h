@@ -19,5 +19,9 @@ const char *assessment_status_name(enum assessment_status s);
 int assessment_status_parse(const char *name, enum assessment_status *out);
 /* 1 when `name` (NULL allowed) is the name of s. */
 int assessment_status_is(const char *name, enum assessment_status s);
+/* How bad a status (or the API's "Queued", "Scanning") is, for the worst of an index's
+ * platforms: lower is worse. Unhealthy, then Failed, then not assessed yet, then Healthy,
+ * then NotApplicable, then any other text. */
+int assessment_status_rank(const char *name);
 
 #endif

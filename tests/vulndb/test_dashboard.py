@@ -221,6 +221,11 @@ def test_image_parts_for_the_image_page(full_db, images, tmp_path):
                                                                           ("linux/amd64", "Unhealthy")]
         assert i["worst_platform_status"] == "Unhealthy" and i["manifests"][1]["counts"]["CRITICAL"] >= 0
         assert sum(i["manifests"][1]["counts"].values()) > 0 and "layers" not in i
+        # the resources table says the same of the index row (the image list filters on it)
+        q = requests.post(f"{url}/api/v1/query", json={"query": "resources | where name == "
+                          f"'t/multi@{i['digest']}' | project w = tostring(properties.worstPlatformStatus), "
+                          "s = tostring(properties.status), p = strcat_array(properties.platforms, ',')"}).json()
+        assert q["rows"] == [["Unhealthy", "NotApplicable", "linux/arm64,linux/amd64"]], q
         # every finding of the unhealthy platform suppressed: the worst is Healthy now
         rule = requests.post(f"{url}/api/v1/suppressions", json={"repository": "t/multi", "reason": "accepted",
                                                                  "severity": "CRITICAL,HIGH,MEDIUM,LOW,NEGLIGIBLE,UNKNOWN"})
