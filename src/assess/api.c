@@ -3,6 +3,7 @@
 #include "common/dd.h"
 #include "assess/api.h"
 #include "assess/azure.h"
+#include "assess/idcache.h"
 #include "auth/access.h"
 #include "auth/accounts.h"
 #include "auth/audit.h"
@@ -170,11 +171,15 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			size_t nrules = 0;
 			rules_load(api->meta, &r->arena, &rules, &nrules);
 			json_object_set_new(o, "status", json_string(rules_apply(rules, nrules, repo, rep, rec.status)));
+			void *tok; /* the catalogue for every finding, the texts for those returned */
+			const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
+			report_mark_known_exploited(db, rep);
 			const char *keys[] = {"os", "ecosystem", "packages", "counts", "fix_plan", "layer_packages"};
 			for (size_t i = 0; i < DD_ARRAY_LEN(keys); i++)
 				json_object_set(o, keys[i], json_object_get(rep, keys[i]));
 			const char *sev = http_query(r, "severity"), *pat = http_query(r, "patchable"),
-				   *id = http_query(r, "id"), *pkg = http_query(r, "package");
+				   *id = http_query(r, "id"), *pkg = http_query(r, "package"),
+				   *kev = http_query(r, "known_exploited");
 			long limit = http_query(r, "limit") ? atol(http_query(r, "limit")) : 100;
 			long offset = http_query(r, "offset") ? atol(http_query(r, "offset")) : 0;
 			if (limit < 1 || limit > API_MAX_LIMIT)
@@ -185,14 +190,13 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			size_t i, total = 0;
 			json_array_foreach(json_object_get(rep, "findings"), i, f)
 			{
-				if (!keep(f, sev, pat, id, pkg))
+				if (!keep(f, sev, pat, id, pkg) || (kev && *kev && json_is_null(json_object_get(f, "known_exploited")) ==
+										   !strcmp(kev, "true")))
 					continue;
 				if ((long)total >= offset && (long)json_array_size(out) < limit)
 					json_array_append(out, f);
 				total++;
 			}
-			void *tok; /* texts only for the findings returned */
-			const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
 			const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
 			json_array_foreach(out, i, f) report_hydrate(db, eco, f);
 			scanner_db_release(api->scanner, tok);
@@ -578,6 +582,115 @@ static void upgrades_handle(struct http_req *r, struct assess_api *api)
 					"before_suppression_rules", 1));
 }
 
+/* GET /api/v1/known-exploited: the vulnerabilities of CISA's known-exploited catalogue (in the
+ * database in use) that findings of the images the caller may read have, most images first, with
+ * the catalogue's note and the packages they are in; read from the findings cache (no report). */
+struct kev_hit {
+	const struct vdb_kev *k;
+	json_int_t images;
+	json_t *packages; /* object: package -> true */
+};
+
+struct kev_walk {
+	struct http_req *r;
+	struct arena *a;
+	const struct vulndb *db;
+	struct strmap memo;  /* list key -> struct kev_list * (what each shared list has) */
+	struct strmap byid;  /* cve -> 1 + index in v */
+	struct kev_hit *v;
+	size_t n, cap;
+	json_int_t images;
+};
+
+struct kev_list {
+	size_t n;
+	const struct vdb_kev **k;
+	const char **pkg;
+};
+
+static int kev_image(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f, size_t n)
+{
+	struct kev_walk *w = ctx;
+	if (!access_visible(w->r, rec->repo))
+		return 0;
+	int created;
+	struct kev_list **l = (struct kev_list **)strmap_slot(w->a, &w->memo, key, &created);
+	if (created) {
+		*l = arena_alloc(w->a, sizeof(**l));
+		for (size_t i = 0; i < n; i++) {
+			const struct vdb_kev *k = vulndb_kev_of(w->db, f[i].id, f[i].aliases, f[i].naliases);
+			if (!k)
+				continue;
+			if (!(*l)->k) {
+				(*l)->k = arena_alloc(w->a, n * sizeof(*(*l)->k));
+				(*l)->pkg = arena_alloc(w->a, n * sizeof(*(*l)->pkg));
+			}
+			(*l)->k[(*l)->n] = k;
+			(*l)->pkg[(*l)->n++] = arena_strdup(w->a, f[i].package);
+		}
+	}
+	w->images += (*l)->n > 0;
+	for (size_t i = 0; i < (*l)->n; i++) {
+		const struct vdb_kev *k = (*l)->k[i];
+		void **slot = strmap_slot(w->a, &w->byid, vulndb_str(w->db, k->cve), &created);
+		if (created) {
+			w->v = arena_grow(w->a, w->v, w->n, &w->cap, sizeof(*w->v));
+			w->v[w->n++] = (struct kev_hit){.k = k, .packages = json_object()};
+			*slot = (void *)(uintptr_t)w->n;
+		}
+		struct kev_hit *h = &w->v[(uintptr_t)*slot - 1];
+		int first = 1; /* one image counts once per vulnerability, whatever its packages */
+		for (size_t j = 0; j < i; j++)
+			first &= (*l)->k[j] != k;
+		h->images += first;
+		json_object_set_new(h->packages, (*l)->pkg[i], json_true());
+	}
+	return 0;
+}
+
+static int kev_order(const void *x, const void *y)
+{
+	const struct kev_hit *a = x, *b = y;
+	if (a->images != b->images)
+		return a->images > b->images ? -1 : 1;
+	return a->k < b->k ? -1 : a->k > b->k; /* the catalogue is sorted by cve */
+}
+
+static void kev_handle(struct http_req *r, struct assess_api *api)
+{
+	if (web_access(r, NULL, ACCESS_BASE))
+		return;
+	void *tok;
+	struct kev_walk w = {.r = r, .a = &r->arena};
+	w.db = api->scanner ? scanner_db_acquire(api->scanner, &tok) : NULL;
+	json_t *out = json_array();
+	int rc = w.db && vulndb_nkev(w.db) ? idcache_each(api->meta, NULL, kev_image, &w) : 0;
+	if (w.n)
+		qsort(w.v, w.n, sizeof(*w.v), kev_order);
+	for (size_t i = 0; i < w.n; i++) {
+		const struct vdb_kev *k = w.v[i].k;
+		const char *due = vulndb_str(w.db, k->due_date), *key;
+		json_t *pk = json_array(), *val;
+		json_object_foreach(w.v[i].packages, key, val) json_array_append_new(pk, json_string(key));
+		json_decref(w.v[i].packages);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s?, s:s, s:b, s:I, s:o}", "cve", vulndb_str(w.db, k->cve),
+						     "name", vulndb_str(w.db, k->name), "date_added",
+						     vulndb_str(w.db, k->date_added), "due_date", *due ? due : NULL,
+						     "required_action", vulndb_str(w.db, k->action), "ransomware",
+						     (int)k->ransomware, "images", w.v[i].images, "packages", pk));
+	}
+	json_t *o = json_pack("{s:o, s:I, s:I}", "vulnerabilities", out, "images", w.images, "catalogue",
+			      (json_int_t)(w.db ? vulndb_nkev(w.db) : 0));
+	if (w.db)
+		scanner_db_release(api->scanner, tok);
+	if (rc) {
+		json_decref(o);
+		api_error(r, rc, NULL);
+		return;
+	}
+	web_send_json(r, 200, o);
+}
+
 #define TREND_MAX_DAYS 366
 
 /* The UTC day t + off days, "YYYY-MM-DD", into out. */
@@ -669,9 +782,9 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 		} else if (strcmp(r->method, "GET"))
 			api_error(r, DD_E_METHOD, NULL);
 		else if (!web_access_ns(r, ns, ACCESS_SECURITY_READ)) {
-			int t = policy_threshold(api->meta, &r->arena, ns);
-			web_send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
-						    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
+			struct pull_policy pol;
+			policy_get(api->meta, &r->arena, ns, &pol);
+			web_send_json(r, 200, policy_json(ns, &pol));
 		}
 		return;
 	}
@@ -928,43 +1041,50 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 	free(text);
 }
 
-/* /api/v1/namespaces/<ns>/policy: {"deny_pull_at_or_above": "HIGH"} (null or {} clears it) */
+/* /api/v1/namespaces/<ns>/policy: {"deny_pull_at_or_above": "HIGH", "deny_known_exploited": true}
+ * (either may be left out; null, false or {} clears it) */
 static void policy_set(struct http_req *r, struct assess_api *api, const char *ns, const char *body, size_t len)
 {
 	json_t *o = json_loadb(body, len, 0, NULL);
-	json_t *v = json_object_get(o, "deny_pull_at_or_above");
+	json_t *v = json_object_get(o, "deny_pull_at_or_above"), *k = json_object_get(o, "deny_known_exploited");
 	const char *sev = json_string_value(v);
-	int ok = json_is_object(o) && (!v || json_is_null(v) || sev);
-	int found = 0;
+	int ok = json_is_object(o) && (!v || json_is_null(v) || sev) && (!k || json_is_boolean(k) || json_is_null(k));
+	const char *key;
+	json_t *val;
+	json_object_foreach(o, key, val) ok &= !strcmp(key, "deny_pull_at_or_above") || !strcmp(key, "deny_known_exploited");
+	struct pull_policy pol = {.threshold = -1, .known_exploited = json_is_true(k)};
 	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
-		found |= !strcasecmp(sev, vdb_severity_name(s));
-	if (!ok || (sev && !found)) {
-		json_decref(o);
-		api_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\"}"
-					 " or {} to allow every pull");
+		if (!strcasecmp(sev, vdb_severity_name(s)))
+			pol.threshold = s;
+	json_decref(o);
+	if (!ok || (sev && pol.threshold < 0)) {
+		api_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\","
+					 " \"deny_known_exploited\": true|false}, either left out, or {} to allow every pull");
 		return;
 	}
-	const char *key = arena_printf(&r->arena, "policy/%s", ns);
+	const char *skey = arena_printf(&r->arena, "policy/%s", ns);
+	json_t *shown = policy_json(ns, &pol);
 	int rc;
-	if (sev) {
-		char *text = json_dumps(o, JSON_COMPACT);
-		rc = api->meta->admin->setting_put(api->meta, key, text ? text : "{}");
+	if (pol.threshold >= 0 || pol.known_exploited) {
+		json_t *stored = json_pack("{s:o, s:b}", "deny_pull_at_or_above", pol.threshold < 0 ? json_null()
+						     : json_string(vdb_severity_name(pol.threshold)), "deny_known_exploited", pol.known_exploited);
+		char *text = json_dumps(stored, JSON_COMPACT);
+		rc = api->meta->admin->setting_put(api->meta, skey, text ? text : "{}");
 		free(text);
+		json_decref(stored);
 	} else
-		rc = api->meta->admin->setting_delete(api->meta, key);
-	json_decref(o);
+		rc = api->meta->admin->setting_delete(api->meta, skey);
 	if (rc) {
+		json_decref(shown);
 		api_error(r, rc, NULL);
 		return;
 	}
-	int t = policy_threshold(api->meta, &r->arena, ns);
-	audit_record(r, api->meta, "policy-set", ns,
-		     t < 0 ? "{}" : arena_printf(&r->arena, "{\"deny_pull_at_or_above\":\"%s\"}", vdb_severity_name(t)));
-	web_send_json(r, 200, json_pack("{s:s, s:o}", "namespace", ns, "deny_pull_at_or_above",
-				    t < 0 ? json_null() : json_string(vdb_severity_name(t))));
+	char *detail = json_dumps(shown, JSON_COMPACT);
+	audit_record(r, api->meta, "policy-set", ns, detail ? arena_strdup(&r->arena, detail) : "{}");
+	free(detail);
+	web_send_json(r, 200, shown);
 }
 
-/* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
 /* GET /api/v1/accounts: every account with its roles, never a password hash (admins). */
 static void accounts_handle(struct http_req *r, struct assess_api *api)
 {
@@ -986,6 +1106,7 @@ static void accounts_handle(struct http_req *r, struct assess_api *api)
 	web_send_json(r, 200, json_pack("{s:o}", "accounts", out));
 }
 
+/* GET /api/v1/audit?after=ID&n=N: the audit log, oldest first, for admins. */
 static void audit_handle(struct http_req *r, struct assess_api *api)
 {
 	if (web_access(r, NULL, ACCESS_AUDIT))
@@ -1070,6 +1191,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		database_handle(r, api);
 	else if (!strcmp(p, "/api/v1/upgrades"))
 		upgrades_handle(r, api);
+	else if (!strcmp(p, "/api/v1/known-exploited"))
+		kev_handle(r, api);
 	else if (!strcmp(p, "/api/v1/audit"))
 		audit_handle(r, api);
 	else if (!strcmp(p, "/api/v1/accounts"))

@@ -7,6 +7,8 @@
 #include "store/meta_admin.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
+#include "scan/report.h"
+#include "scan/scanner.h"
 #include "scan/status.h"
 #include <fnmatch.h>
 #include <jansson.h>
@@ -217,34 +219,44 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 										  : stored_status;
 }
 
-int policy_threshold(struct meta *m, struct arena *a, const char *ns)
+void policy_get(struct meta *m, struct arena *a, const char *ns, struct pull_policy *p)
 {
+	*p = (struct pull_policy){.threshold = -1};
 	const char *v;
 	if (m->admin->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v))
-		return -1;
+		return;
 	json_t *o = json_loads(v, 0, NULL);
 	const char *sev = json_string_value(json_object_get(o, "deny_pull_at_or_above"));
-	int t = -1;
 	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
 		if (!strcasecmp(sev, vdb_severity_name(s)))
-			t = s;
+			p->threshold = s;
+	p->known_exploited = json_is_true(json_object_get(o, "deny_known_exploited"));
 	json_decref(o);
-	return t;
 }
 
-int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why)
+void *policy_json(const char *ns, const struct pull_policy *p)
+{
+	return json_pack("{s:s, s:o, s:b}", "namespace", ns, "deny_pull_at_or_above",
+			 p->threshold < 0 ? json_null() : json_string(vdb_severity_name(p->threshold)),
+			 "deny_known_exploited", p->known_exploited);
+}
+
+int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char *repo, const char *digest,
+		      const char **why)
 {
 	*why = NULL;
 	const char *ns = arena_strndup(a, repo, strcspn(repo, "/"));
-	int t = policy_threshold(m, a, ns);
+	struct pull_policy pol;
+	policy_get(m, a, ns, &pol);
+	int t = pol.threshold;
 	struct assessment_rec rec;
-	if (t < 0 || m->scans->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
+	if ((t < 0 && !pol.known_exploited) || m->scans->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
 		return 0; /* no policy, or not assessed yet */
 	struct rule *rules;
-	size_t nrules = 0, i, hits = 0;
+	size_t nrules = 0, i, hits = 0, exploited = 0;
 	rules_load(m, a, &rules, &nrules);
 	long long c[VDB_SEV_CRITICAL + 1], unfixed;
-	if (!rules_cover(rules, nrules, repo) && counts_parse(rec.counts, c, &unfixed)) {
+	if (!pol.known_exploited && !rules_cover(rules, nrules, repo) && counts_parse(rec.counts, c, &unfixed)) {
 		long long at_or_above = 0; /* the stored counts stand: the report is read only to name findings */
 		for (int s = t; s <= VDB_SEV_CRITICAL; s++)
 			at_or_above += c[s];
@@ -253,27 +265,36 @@ int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const c
 	}
 	json_t *rep = json_loads(rec.report, 0, NULL), *f;
 	rules_apply(rules, nrules, repo, rep, rec.status);
+	if (pol.known_exploited && scanner) {
+		void *tok;
+		const struct vulndb *db = scanner_db_acquire(scanner, &tok);
+		report_mark_known_exploited(db, rep);
+		scanner_db_release(scanner, tok);
+	}
 	char *list = arena_strdup(a, "");
 	json_array_foreach(json_object_get(rep, "findings"), i, f)
 	{
 		if (json_object_get(f, "suppressed"))
 			continue;
 		const char *sev = json_string_value(json_object_get(f, "severity"));
-		int level = -1;
+		int level = -1, known = pol.known_exploited && json_is_object(json_object_get(f, "known_exploited"));
 		for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
 			if (!strcmp(sev, vdb_severity_name(s)))
 				level = s;
-		if (level < t)
+		if (!known && (t < 0 || level < t))
 			continue;
+		exploited += known;
 		if (hits++ < 5)
-			list = arena_printf(a, "%s%s%s %s in %s", list, *list ? ", " : "", sev,
-					    json_string_value(json_object_get(f, "id")),
-					    json_string_value(json_object_get(f, "package")));
+			list = arena_printf(a, "%s%s%s %s%s in %s", list, *list ? ", " : "", sev, json_string_value(json_object_get(f, "id")),
+					    known ? " (known exploited)" : "", json_string_value(json_object_get(f, "package")));
 	}
 	json_decref(rep);
 	if (!hits)
 		return 0;
-	*why = arena_printf(a, "namespace '%s' refuses pulls of images with %s or worse findings; this image has %zu: %s%s",
-			    ns, vdb_severity_name(t), hits, list, hits > 5 ? ", ..." : "");
+	const char *rule = t < 0 ? "known-exploited findings"
+			   : pol.known_exploited ? arena_printf(a, "%s or worse findings, or known-exploited ones", vdb_severity_name(t))
+						 : arena_printf(a, "%s or worse findings", vdb_severity_name(t));
+	*why = arena_printf(a, "namespace '%s' refuses pulls of images with %s; this image has %zu%s: %s%s", ns, rule, hits,
+			    exploited ? arena_printf(a, " (%zu known exploited)", exploited) : "", list, hits > 5 ? ", ..." : "");
 	return DD_E_DENIED;
 }

@@ -40,11 +40,21 @@ int counts_parse(const char *counts, long long by[6], long long *unfixed);
  * otherwise an assessment's stored counts and status stand as they are. */
 int rules_cover(const struct rule *rules, size_t n, const char *repo);
 
-/* The pull policy of a namespace: the lowest severity that blocks pulls of an image, or -1. */
-int policy_threshold(struct meta *m, struct arena *a, const char *ns);
+/* The pull policy of a namespace (a setting, "policy/NS"): the lowest severity that blocks pulls
+ * of an image (-1: none), and whether a known-exploited finding blocks them whatever its
+ * severity. Nothing set: {-1, 0}. */
+struct pull_policy {
+	int threshold;
+	int known_exploited;
+};
+void policy_get(struct meta *m, struct arena *a, const char *ns, struct pull_policy *p);
+/* The policy as the API shows it (a json_t *, owned). */
+void *policy_json(const char *ns, const struct pull_policy *p);
 
 /* The pull gate: 0 when repo@digest may be pulled under its namespace's policy, else
- * DD_E_DENIED with *why naming the findings at or above the threshold (arena text). */
-int policy_check_pull(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why);
+ * DD_E_DENIED with *why naming the findings that block it (arena text). scanner: the
+ * scanner whose database says which findings are known exploited (struct scanner *, or NULL). */
+int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char *repo, const char *digest,
+		      const char **why);
 
 #endif

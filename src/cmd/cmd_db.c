@@ -224,6 +224,7 @@ static int info(const char *path, int as_json, int verbose)
 							      "packages", (json_int_t)e->keys, "entries",
 							      (json_int_t)e->entries));
 		}
+		json_object_set_new(o, "known_exploited", json_integer((json_int_t)vulndb_nkev(db)));
 		json_object_set_new(o, "feeds", feeds);
 		json_object_set_new(o, "ecosystems", ecos);
 		json_dumpf(o, stdout, JSON_INDENT(2));
@@ -239,6 +240,7 @@ static int info(const char *path, int as_json, int verbose)
 		printf("vulnerabilities: %zu\n", vulndb_nvulns(db));
 		printf("packages:        %u (ecosystem, name) keys, %u entries\n", h->sections[VDB_KEYS].count,
 		       h->sections[VDB_ENTRIES].count);
+		printf("known exploited: %zu CVEs\n", vulndb_nkev(db));
 		if (verbose)
 			print_all(db);
 		else

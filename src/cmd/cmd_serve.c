@@ -365,8 +365,10 @@ int cmd_serve(int argc, char **argv)
 		rc = scanner_start(&sc, &scanner, &why);
 		if (rc)
 			log_error("cannot start the scanner: %s%s%s", dd_err_message(rc), why ? ": " : "", why ? why : "");
-		else
+		else {
 			reg->scan_on_push = 1;
+			reg->pull_gate_ctx = scanner; /* its database says which findings are known exploited */
+		}
 		if (!rc && !c.sandbox)
 			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}

@@ -56,7 +56,7 @@ static void get_manifest(struct http_req *r, int head)
 		return;
 	}
 	const char *why;
-	if (reg->pull_gate && reg->pull_gate(reg->meta, &r->arena, q->name, m.digest, &why)) {
+	if (reg->pull_gate && reg->pull_gate(reg->pull_gate_ctx, reg->meta, &r->arena, q->name, m.digest, &why)) {
 		reg_error_msg(r, DD_E_DENIED, why, why); /* docker shows the message: say why */
 		return;
 	}

@@ -24,7 +24,9 @@ struct registry {
 	int scan_on_push; /* queue an assessment with every manifest pushed; set by the caller */
 	/* Whether repo@digest may be pulled (the security policies', assess/rules.h): 0, or an error
 	 * with *why (arena text) that a manifest GET answers. NULL: every pull is allowed. */
-	int (*pull_gate)(struct meta *m, struct arena *a, const char *repo, const char *digest, const char **why);
+	int (*pull_gate)(void *ctx, struct meta *m, struct arena *a, const char *repo, const char *digest,
+			 const char **why);
+	void *pull_gate_ctx;
 	struct upload_table *uploads; /* in-memory hash state of live uploads */
 	int64_t max_sessions;
 	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */

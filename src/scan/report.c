@@ -214,6 +214,39 @@ static void set_texts(json_t *j, const char *summary, const char *description, c
 	json_object_set_new(j, "references", strs(refs, nrefs));
 }
 
+/* The known-exploited note on a vulnerability (its id or an alias), or JSON null. */
+static json_t *kev_json(const struct vulndb *db, const char *id, const char *const *aliases, size_t n)
+{
+	const struct vdb_kev *k = db ? vulndb_kev_of(db, id, aliases, n) : NULL;
+	if (!k)
+		return json_null();
+	const char *due = vulndb_str(db, k->due_date);
+	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:b}", "cve", vulndb_str(db, k->cve), "date_added",
+			 vulndb_str(db, k->date_added), "due_date", *due ? due : NULL, "required_action",
+			 vulndb_str(db, k->action), "name", vulndb_str(db, k->name), "ransomware", (int)k->ransomware);
+}
+
+size_t report_mark_known_exploited(const struct vulndb *db, void *report)
+{
+	json_t *rep = report, *f;
+	size_t i, hits = 0;
+	json_array_foreach(json_object_get(rep, "findings"), i, f)
+	{
+		const char *ids[64];
+		size_t n = 0, k;
+		json_t *al;
+		json_array_foreach(json_object_get(f, "aliases"), k, al) if (n < DD_ARRAY_LEN(ids) && json_is_string(al))
+			ids[n++] = json_string_value(al);
+		json_t *kj = kev_json(db, json_string_value(json_object_get(f, "id")), ids, n);
+		hits += !json_is_null(kj) && !json_object_get(f, "suppressed");
+		json_object_set_new(f, "known_exploited", kj);
+	}
+	json_t *c = json_object_get(rep, "counts");
+	if (json_is_object(c))
+		json_object_set_new(c, "known_exploited", json_integer((json_int_t)hits));
+	return hits;
+}
+
 void report_hydrate(const struct vulndb *db, const char *ecosystem, void *finding)
 {
 	json_t *f = finding;
@@ -265,7 +298,7 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 	char gen[17];
 	snprintf(gen, sizeof(gen), "%016" PRIx64, h->generation);
 	json_object_set_new(o, "database", json_pack("{s:s, s:I}", "generation", gen, "built_at", (json_int_t)h->built_at));
-	size_t by[VDB_SEV_CRITICAL + 1] = {0}, unfixed = 0, kept = 0;
+	size_t by[VDB_SEV_CRITICAL + 1] = {0}, unfixed = 0, kept = 0, known = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct finding *x = &r->findings[i];
 		if (!report_keep(f, x))
@@ -297,12 +330,19 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		}
 		json_object_set_new(j, "remediation", json_string(x->remediation));
 		json_object_set_new(j, "layer", opt(x->pkg->layer));
+		if (!compact) {
+			json_t *kj = kev_json(db, x->id, x->aliases, x->naliases);
+			known += !json_is_null(kj);
+			json_object_set_new(j, "known_exploited", kj);
+		}
 		json_array_append_new(list, j);
 	}
 	for (int s = VDB_SEV_CRITICAL; s >= VDB_SEV_UNKNOWN; s--)
 		json_object_set_new(counts, vdb_severity_name(s), json_integer((json_int_t)by[s]));
 	json_object_set_new(counts, "total", json_integer((json_int_t)kept));
 	json_object_set_new(counts, "unfixed", json_integer((json_int_t)unfixed));
+	if (!compact)
+		json_object_set_new(counts, "known_exploited", json_integer((json_int_t)known));
 	json_object_set_new(o, "counts", counts);
 	json_object_set_new(o, "findings", list);
 	for (size_t i = 0; i < r->nplan; i++) {

@@ -33,6 +33,11 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 /* Fills the texts of one finding of a compact report (a json_t *, changed in place) from db,
  * for the report's ecosystem; texts stay empty when db no longer has the vulnerability. */
 void report_hydrate(const struct vulndb *db, const char *ecosystem, void *finding);
+/* Sets each finding's `known_exploited` in a report (a json_t *, changed in place) from db's
+ * known-exploited catalogue (`{cve, date_added, due_date, required_action, name, ransomware}`,
+ * or null), and `counts.known_exploited` (findings not suppressed); returns that count. Read
+ * from the database in use, so a catalogue update reaches every stored report. */
+size_t report_mark_known_exploited(const struct vulndb *db, void *report);
 void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
 		  const struct report_filter *f, int color);
 

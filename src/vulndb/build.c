@@ -117,6 +117,7 @@ struct vdb_builder {
 	struct map vulnmap, keymap;
 	uint32_t seq; /* records added */
 	struct vec ftimes; /* int64_t per feed: its files' newest time, for feeds without dates */
+	struct vec kev;    /* struct vdb_kev */
 };
 
 static uint64_t hash_bytes(const char *s, size_t n)
@@ -174,6 +175,7 @@ struct vdb_builder *vdb_builder_new(void)
 	b->events = (struct vec)VEC(struct vdb_event);
 	b->lists = (struct vec)VEC(uint32_t);
 	b->ftimes = (struct vec)VEC(int64_t);
+	b->kev = (struct vec)VEC(struct vdb_kev);
 	*(char *)vec_push(&b->pool) = 0; /* offset 0: "" */
 	return b;
 }
@@ -195,6 +197,7 @@ void vdb_builder_free(struct vdb_builder *b)
 	free(b->events.data);
 	free(b->lists.data);
 	free(b->ftimes.data);
+	free(b->kev.data);
 	map_release(&b->strs);
 	map_release(&b->vulnmap);
 	map_release(&b->keymap);
@@ -218,6 +221,27 @@ static struct vdb_feed *cur_feed(struct vdb_builder *b)
 }
 
 void vdb_builder_skip(struct vdb_builder *b) { cur_feed(b)->skipped++; }
+
+void vdb_builder_kev(struct vdb_builder *b, const char *cve, const char *date_added, const char *due_date,
+		     const char *action, const char *name, int ransomware)
+{
+	struct vdb_feed *f = cur_feed(b);
+	struct vdb_kev *k = vec_push(&b->kev);
+	*k = (struct vdb_kev){.cve = intern(b, cve), .date_added = intern(b, date_added), .due_date = intern(b, due_date),
+			      .action = intern(b, action), .name = intern(b, name), .ransomware = ransomware ? 1 : 0};
+	f->records++;
+	struct tm tm = {0};
+	int y, mo, d;
+	if (date_added && sscanf(date_added, "%4d-%2d-%2d", &y, &mo, &d) == 3) {
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = d;
+		int64_t t = (int64_t)timegm(&tm);
+		if (t > f->snapshot)
+			f->snapshot = t;
+	}
+}
+
 
 void vdb_builder_feed_time(struct vdb_builder *b, int64_t t)
 {
@@ -438,6 +462,13 @@ void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 /* ---- writing ---- */
 
 static const struct vdb_builder *sort_b; /* qsort has no context argument in C11 */
+
+static int kev_cmp(const void *x, const void *y)
+{
+	const struct vdb_kev *a = x, *c = y;
+	int r = strcmp(S(sort_b, a->cve), S(sort_b, c->cve));
+	return r ? r : (a < c ? -1 : a > c);
+}
 
 static int entry_cmp(const void *x, const void *y)
 {
@@ -661,6 +692,15 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 		if (!f->snapshot)
 			f->snapshot = AT(b->ftimes, int64_t, i);
 	}
+	/* the catalogue by cve, each once */
+	if (b->kev.n)
+		qsort(b->kev.data, b->kev.n, sizeof(struct vdb_kev), kev_cmp);
+	size_t nkev = 0;
+	for (size_t i = 0; i < b->kev.n; i++) {
+		struct vdb_kev *k = &AT(b->kev, struct vdb_kev, i);
+		if (k->cve && (!nkev || strcmp(S(b, AT(b->kev, struct vdb_kev, nkev - 1).cve), S(b, k->cve))))
+			AT(b->kev, struct vdb_kev, nkev++) = *k;
+	}
 	size_t nslots = 16;
 	while (nslots < keys.n * 2)
 		nslots *= 2;
@@ -696,6 +736,7 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 		[VDB_ENTRIES] = {ents.data, ents.n, sizeof(struct vdb_entry)},
 		[VDB_RANGES] = {ranges.data, ranges.n, sizeof(struct vdb_range)},
 		[VDB_EVENTS] = {events.data, events.n, sizeof(struct vdb_event)},
+		[VDB_KEV] = {b->kev.data, nkev, sizeof(struct vdb_kev)},
 	};
 	size_t total = sizeof(h) + 8;
 	for (int s = 0; s < VDB__SECTIONS; s++)

@@ -5,7 +5,7 @@
  * and reads that key's entries, ranges and events without parsing anything. Strings live
  * NUL-terminated in one pool whose offset 0 is the empty string (meaning "absent").
  *
- *   header | strings | feeds | ecosystems | vulns | lists | keys | slots | entries | ranges | events
+ *   header | strings | feeds | ecosystems | vulns | lists | keys | slots | entries | ranges | events | kev
  *
  * The header's CRC-32 covers every byte after the header, so a torn or damaged file is
  * refused at open. Readers check every offset against its section before using it. */
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define VDB_MAGIC "DDVULNDB"
-#define VDB_FORMAT 2
+#define VDB_FORMAT 3 /* 3: the known-exploited catalogue (VDB_KEV) */
 
 enum vdb_section {
 	VDB_STRINGS, /* bytes */
@@ -27,6 +27,7 @@ enum vdb_section {
 	VDB_ENTRIES, /* struct vdb_entry, grouped by key */
 	VDB_RANGES,  /* struct vdb_range */
 	VDB_EVENTS,  /* struct vdb_event */
+	VDB_KEV,     /* struct vdb_kev, sorted by cve (strcmp), each cve once */
 	VDB__SECTIONS
 };
 
@@ -103,6 +104,13 @@ struct vdb_range {
 	uint16_t nevents;
 	uint8_t type; /* enum osv_range_type */
 	uint8_t pad;
+};
+
+/* A vulnerability known to be exploited (CISA's KEV catalogue): not a feed of affected
+ * packages, a note on CVEs that findings carry. Strings. */
+struct vdb_kev {
+	uint32_t cve, date_added, due_date, action, name;
+	uint32_t ransomware; /* 1: used in ransomware campaigns ("Known"), 0 unknown */
 };
 
 struct vdb_event {

@@ -11,6 +11,7 @@
 #include "common/jsonmem.h"
 #include "vulndb/alpine.h"
 #include "vulndb/distro.h"
+#include "vulndb/kev.h"
 #include "vulndb/feed.h"
 #include <dirent.h>
 #include <jansson.h>
@@ -187,6 +188,11 @@ static int import_lines(struct imp *im, const char *path, const char **why)
 	return rc;
 }
 
+static void add_kev(void *ctx, const struct kev_entry *e)
+{
+	vdb_builder_kev(ctx, e->cve, e->date_added, e->due_date, e->action, e->name, e->ransomware);
+}
+
 /* A whole JSON document: which feed is it? */
 static int one_doc(void *ctx, const char *name, const char *data, size_t len)
 {
@@ -196,9 +202,11 @@ static int one_doc(void *ctx, const char *name, const char *data, size_t len)
 	json_error_t err;
 	/* a cheap look at the top-level keys decides; the readers then parse for real */
 	json_t *root = json_loadb(data, len, JSON_DISABLE_EOF_CHECK, &err);
-	int kind = 0; /* 1 OSV, 2 UCT, 3 secdb, 4 tracker */
+	int kind = 0; /* 1 OSV, 2 UCT, 3 secdb, 4 tracker, 5 the known-exploited catalogue */
 	if (json_is_object(root)) {
-		if (json_object_get(root, "candidate"))
+		if (kev_is_catalogue(root))
+			kind = 5;
+		else if (json_object_get(root, "candidate"))
 			kind = 2;
 		else if (json_is_array(json_object_get(root, "packages")) && json_object_get(root, "distroversion"))
 			kind = 3;
@@ -250,6 +258,10 @@ static int one_doc(void *ctx, const char *name, const char *data, size_t len)
 	}
 	case 4:
 		if ((rc = debian_tracker_parse(&a, data, len, add_rec, im, &skipped, &why)))
+			skip(im, name, why);
+		break;
+	case 5:
+		if ((rc = kev_parse(&a, data, len, add_kev, im->b, &skipped, &why)))
 			skip(im, name, why);
 		break;
 	default:

@@ -35,6 +35,7 @@ struct vulndb {
 	const struct vdb_entry *entries;
 	const struct vdb_range *ranges;
 	const struct vdb_event *events;
+	const struct vdb_kev *kev;
 	size_t n[VDB__SECTIONS];
 	/* the checksum: enum vdb_check, set once; the thread that reads the file for it, if any */
 	_Atomic int check;
@@ -60,6 +61,7 @@ static const size_t item_size[VDB__SECTIONS] = {
 	[VDB_ENTRIES] = sizeof(struct vdb_entry),
 	[VDB_RANGES] = sizeof(struct vdb_range),
 	[VDB_EVENTS] = sizeof(struct vdb_event),
+	[VDB_KEV] = sizeof(struct vdb_kev),
 };
 
 static int invalid(const char **why, const char *what)
@@ -100,6 +102,7 @@ static int validate(struct vulndb *db, const char **why)
 	db->entries = SEC(VDB_ENTRIES);
 	db->ranges = SEC(VDB_RANGES);
 	db->events = SEC(VDB_EVENTS);
+	db->kev = SEC(VDB_KEV);
 #undef SEC
 	size_t ns = db->n[VDB_SLOTS];
 	if (ns & (ns - 1))
@@ -349,6 +352,34 @@ int vulndb_has_ecosystem(const struct vulndb *db, const char *eco)
 		if (!strcmp(vulndb_str(db, db->ecos[i].name), eco))
 			return db->ecos[i].entries > 0;
 	return 0;
+}
+
+size_t vulndb_nkev(const struct vulndb *db) { return db->n[VDB_KEV]; }
+
+const struct vdb_kev *vulndb_kev(const struct vulndb *db, const char *id)
+{
+	size_t lo = 0, hi = db->n[VDB_KEV];
+	if (!id || strncmp(id, "CVE-", 4))
+		return NULL;
+	while (lo < hi) { /* sorted by the builder; a damaged order only misses */
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(vulndb_str(db, db->kev[mid].cve), id);
+		if (!c)
+			return &db->kev[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct vdb_kev *vulndb_kev_of(const struct vulndb *db, const char *id, const char *const *ids, size_t n)
+{
+	const struct vdb_kev *k = vulndb_kev(db, id);
+	for (size_t i = 0; !k && i < n; i++)
+		k = vulndb_kev(db, ids[i]);
+	return k;
 }
 
 size_t vulndb_nvulns(const struct vulndb *db) { return db->n[VDB_VULNS]; }

@@ -50,6 +50,12 @@ const struct vdb_vuln *vulndb_vuln(const struct vulndb *db, uint32_t i);
 /* The string offsets of a list (aliases, references, versions); NULL when out of bounds. */
 const uint32_t *vulndb_list(const struct vulndb *db, uint32_t first, uint32_t n);
 
+/* The known-exploited note on vulnerability id (a CVE id), or NULL; vulndb_kev_of: on id or any
+ * of ids[0..n) (a finding's id and aliases). */
+const struct vdb_kev *vulndb_kev(const struct vulndb *db, const char *id);
+const struct vdb_kev *vulndb_kev_of(const struct vulndb *db, const char *id, const char *const *ids, size_t n);
+size_t vulndb_nkev(const struct vulndb *db);
+
 /* The entries for (ecosystem, package name), borrowed from the mapping; *n = 0 when none. */
 const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n);
 /* A package's entries and the fixes its VDB_SIMPLE entries name (format.h): 1, or 0 when the
@@ -89,6 +95,10 @@ void vdb_builder_feed(struct vdb_builder *b, const char *name, const char *kind,
 void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r);
 /* Raises the current feed's snapshot time to t (a file's time, for feeds without dates). */
 void vdb_builder_feed_time(struct vdb_builder *b, int64_t t);
+/* Adds a known-exploited note (strings borrowed; date_added "YYYY-MM-DD" also raises the
+ * current feed's snapshot); a cve given twice is kept once. */
+void vdb_builder_kev(struct vdb_builder *b, const char *cve, const char *date_added, const char *due_date,
+		     const char *action, const char *name, int ransomware);
 /* Counts a record a feed reader could not use. */
 void vdb_builder_skip(struct vdb_builder *b);
 /* Writes the file atomically (a temporary beside it, fsync, rename, fsync of the directory).
