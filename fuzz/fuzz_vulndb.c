@@ -57,6 +57,16 @@ int fuzz_vulndb(const uint8_t *data, size_t size)
 			}
 		}
 	}
+	/* the known-exploited catalogue: every note's strings, and lookups in and out of it */
+	static const char *const ids[] = {"CVE-2023-4911", "CVE-0000-0000", "CVE-9999-99999999", ""};
+	for (size_t i = 0; i < vulndb_nkev(db) && i < 64; i++) /* each found again by its own id */
+		(void)vulndb_kev(db, vulndb_str(db, vulndb_kev_at(db, i)->cve));
+	for (size_t i = 0; i < DD_ARRAY_LEN(ids); i++) {
+		const struct vdb_kev *k = vulndb_kev_of(db, ids[i], ids, DD_ARRAY_LEN(ids));
+		if (k)
+			(void)(strlen(vulndb_str(db, k->cve)) + strlen(vulndb_str(db, k->action)) +
+			       strlen(vulndb_str(db, k->date_added)) + strlen(vulndb_str(db, k->name)));
+	}
 	struct vdb_pkg pk;
 	if (vulndb_lookup_pkg(db, "Debian:12", "openssl", &pk))
 		for (size_t k = 0; k < pk.nfixes; k++)

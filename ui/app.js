@@ -226,11 +226,21 @@ async function overview() {
     { caption: 'Each feed in the database and how old its newest data is' }))
     : el('p', { class: 'muted', text: 'No vulnerability database: images are not assessed.' });
   const upgrades = el('div', { id: 'upgrades' }, el('p', { class: 'muted', text: 'Loading…' }));
+  const exploited = el('div', { id: 'known-exploited' }, el('p', { class: 'muted', text: 'Loading…' }));
   show(el('h1', { text: 'Overview' }), cards, el('h2', { text: 'Findings by severity' }), sevChart(sum.findings_by_severity),
     el('p', { class: 'muted', text: `${(sum.unfixed_findings || 0).toLocaleString('en')} findings have no fix yet.` }),
     el('h2', { text: 'The last 30 days' }), trend ? trendChart(trend.days) : el('p', { class: 'muted', text: 'No history.' }),
+    el('h2', { text: 'Known exploited' }), exploited,
     el('h2', { text: 'Vulnerabilities affecting most images' }), top,
     el('h2', { text: 'Upgrades that clear most findings' }), upgrades, el('h2', { text: 'Database' }), db);
+  const kevs = await getJSON('/api/v1/known-exploited');
+  exploited.replaceChildren(!kevs.catalogue ? el('p', { class: 'muted', text: 'The database has no catalogue of known-exploited vulnerabilities.' })
+    : kevs.vulnerabilities.length ? el('div', {}, el('p', { class: 'error', text: `${kevs.images.toLocaleString('en')} image${kevs.images > 1 ? 's have' : ' has'} ` +
+      `findings in CISA's catalogue of ${kevs.catalogue.toLocaleString('en')} vulnerabilities known to be exploited.` }),
+    table(['Vulnerability', 'Name', 'In the catalogue since', el('th', { class: 'num', scope: 'col', text: 'Images' }), 'Packages', 'Required action'],
+      kevs.vulnerabilities.slice(0, 20).map(k => [link(hashOf('/search', { q: k.cve }), k.cve), k.name, k.date_added, num(k.images),
+        k.packages.join(', '), k.required_action]), { caption: 'Known-exploited vulnerabilities found in the images, most images first' }))
+    : el('p', { class: 'muted', text: `No image has a finding in CISA's catalogue of ${kevs.catalogue.toLocaleString('en')} known-exploited vulnerabilities.` }));
   const q = await query(`${SUBS} | where properties.additionalData.assessedResourceType == "AzureContainerRegistryVulnerability"` +
     ' | summarize images = dcount(tostring(properties.additionalData.artifactDetails.digest))' +
     ' by cve = tostring(properties.additionalData.vulnerabilityDetails.cveId),' +
@@ -335,7 +345,9 @@ async function image(ref) {
   const findings = groups.map(([pkg, fs]) => el('details', { open: fs.some(f => f.severity === 'CRITICAL' || f.severity === 'HIGH') },
     el('summary', {}, el('strong', { text: pkg }), ` — ${fs.length} finding${fs.length > 1 ? 's' : ''}`),
     table(['Vulnerability', 'Severity', 'Fixed in', 'Remediation'], fs.map(f => [
-      el('span', {}, link(hashOf('/search', { q: f.id }), f.id), f.suppressed ? el('span', { class: 'muted',
+      el('span', {}, link(hashOf('/search', { q: f.id }), f.id), f.known_exploited ? el('span', { class: 'kev',
+        title: `${f.known_exploited.name}; in CISA's catalogue since ${f.known_exploited.date_added}: ${f.known_exploited.required_action}`,
+        text: ' known exploited' }) : '', f.suppressed ? el('span', { class: 'muted',
         text: ` (suppressed by rule ${f.suppressed.rule}${f.suppressed.reason ? ': ' + f.suppressed.reason : ''})` }) : ''),
       sevBadge(f.severity), f.fixed_version || 'no fix yet', f.remediation || '']))));
   const plan = (a.fix_plan || []).length ? table(['Source package', 'Packages', 'Upgrade', el('th', { class: 'num', scope: 'col', text: 'Clears' }), 'Worst'],
@@ -464,6 +476,7 @@ async function namespacePage(ns) {
       await route();
     } catch (x) { if (x instanceof NeedLogin) throw x; err.textContent = x.message; }
   };
+  const kev = el('input', { id: 'n-kev', name: 'kev', type: 'checkbox', checked: !!policy.deny_known_exploited });
   const sel = el('select', { id: 'n-policy', name: 'policy' }, el('option', { value: '', text: 'no gate' }),
     SEVERITIES.map(s => el('option', { value: s, text: `${s} or worse`, selected: s === policy.deny_pull_at_or_above })));
   show(el('h1', { text: `Namespace ${ns}` }),
@@ -474,11 +487,16 @@ async function namespacePage(ns) {
     el('h2', { text: 'Pull policy' }),
     el('form', { class: 'inline', onsubmit: e => {
       e.preventDefault();
-      send('/policy', { method: 'PUT', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(sel.value ? { deny_pull_at_or_above: sel.value } : {}) }).catch(fail);
+      const body = {};
+      if (sel.value) body.deny_pull_at_or_above = sel.value;
+      if (kev.checked) body.deny_known_exploited = true;
+      send('/policy', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).catch(fail);
     } }, el('label', { for: 'n-policy' }, 'Refuse pulls of images with an unsuppressed finding of', sel),
+    el('label', { for: 'n-kev', class: 'check' }, kev, ' and of any known-exploited finding'),
     el('button', { type: 'submit', text: 'Save' })),
-    el('p', { class: 'muted', text: policy.deny_pull_at_or_above ? `Pulls of images with ${policy.deny_pull_at_or_above} or worse findings are refused.` : 'Pulls are not gated on findings.' }),
+    el('p', { class: 'muted', text: [policy.deny_pull_at_or_above ? `Pulls of images with ${policy.deny_pull_at_or_above} or worse findings are refused.` : '',
+      policy.deny_known_exploited ? 'Pulls of images with a known-exploited finding are refused, whatever its severity.' : '']
+      .filter(Boolean).join(' ') || 'Pulls are not gated on findings.' }),
     err, el('p', {}, link(hashOf('/images', { ns }), `The images of ${ns}`)));
 }
 

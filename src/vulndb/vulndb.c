@@ -355,6 +355,7 @@ int vulndb_has_ecosystem(const struct vulndb *db, const char *eco)
 }
 
 size_t vulndb_nkev(const struct vulndb *db) { return db->n[VDB_KEV]; }
+const struct vdb_kev *vulndb_kev_at(const struct vulndb *db, size_t i) { return i < db->n[VDB_KEV] ? &db->kev[i] : NULL; }
 
 const struct vdb_kev *vulndb_kev(const struct vulndb *db, const char *id)
 {

@@ -55,6 +55,7 @@ const uint32_t *vulndb_list(const struct vulndb *db, uint32_t first, uint32_t n)
 const struct vdb_kev *vulndb_kev(const struct vulndb *db, const char *id);
 const struct vdb_kev *vulndb_kev_of(const struct vulndb *db, const char *id, const char *const *ids, size_t n);
 size_t vulndb_nkev(const struct vulndb *db);
+const struct vdb_kev *vulndb_kev_at(const struct vulndb *db, size_t i); /* i < vulndb_nkev, else NULL */
 
 /* The entries for (ecosystem, package name), borrowed from the mapping; *n = 0 when none. */
 const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n);

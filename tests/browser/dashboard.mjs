@@ -58,6 +58,8 @@ try {
   check(await page.locator('svg[aria-label^="Findings by severity"]').count() === 1, 'findings by severity as a chart with a text label');
   check((await page.locator('#top-vulns table tbody tr').count()) > 0, 'the vulnerabilities affecting most images are listed');
   check(await page.locator('svg[aria-label^="Findings over the last 30 days"]').count() === 1, 'the trend as a chart with a text label');
+  const kevRow = await page.locator('#known-exploited table tbody tr').first().textContent();
+  check(/CVE-2023-4911.*GNU C Library.*2023-11-21.*libc6/.test(kevRow), 'the known-exploited findings are listed: ' + kevRow);
   await page.waitForSelector('#upgrades table tbody tr, #upgrades p:text("No finding has a fix")', { timeout: 30000 });
   const upgrade = await page.locator('#upgrades table tbody tr').first().locator('td').allTextContents();
   check(upgrade.length === 5 && upgrade[1] && Number(upgrade[2]) > 0, 'the upgrades that clear most findings: ' + upgrade.join(' | '));
@@ -88,6 +90,8 @@ try {
   await page.waitForSelector('h2:text-matches("Findings by package")', { timeout: 15000 });
   check((await page.locator('details summary').count()) > 0, 'the image page groups its findings by package');
   check(/Status: Unhealthy/.test(await text('main p')), 'the image page gives its status');
+  const kevMark = await page.locator('tr:has(a:text("CVE-2023-4911")) .kev').count();
+  check(kevMark === 1, 'the image page marks a known-exploited finding');
   const layerRow = await page.locator('table:has(caption:text("Bottom layer first")) tbody tr').first().textContent();
   check(/sha256:[0-9a-f]{64}.*[1-9][0-9]* packages?/.test(layerRow), 'the image page lists its layers with the packages each introduced: ' + layerRow);
   check(await page.locator('h2:text("Referrers")').count() === 1, 'the image page has a place for its referrers');
