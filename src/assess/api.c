@@ -484,6 +484,20 @@ static void database_handle(struct http_req *r, struct assess_api *api)
 	web_send_json(r, 200, out);
 }
 
+/* Query parameter `name`, a number from 1 to max (dflt when absent): 0 with *out, or -1 with
+ * the 400 answered. */
+static int query_number(struct http_req *r, const char *name, long dflt, long max, long *out)
+{
+	const char *v = http_query(r, name);
+	char *end = NULL;
+	*out = v ? strtol(v, &end, 10) : dflt;
+	if (v && (!*v || *end || *out < 1 || *out > max)) {
+		api_error(r, DD_E_USAGE, arena_printf(&r->arena, "%s is a number from 1 to %ld", name, max));
+		return -1;
+	}
+	return 0;
+}
+
 /* /api/v1/upgrades?limit=N: the steps of the stored fix plans (one per source package: from the
  * installed version to the highest fixed version among its findings) summed over every image the
  * caller may read, by source package and target version: the upgrades that clear most findings. */
@@ -559,13 +573,9 @@ static void upgrades_handle(struct http_req *r, struct assess_api *api)
 {
 	if (web_access(r, NULL, ACCESS_BASE))
 		return;
-	const char *l = http_query(r, "limit");
-	char *end = NULL;
-	long limit = l ? strtol(l, &end, 10) : 10;
-	if (l && (!*l || *end || limit < 1 || limit > UPGRADES_MAX)) {
-		api_error(r, DD_E_USAGE, arena_printf(&r->arena, "limit is a number from 1 to %d", UPGRADES_MAX));
+	long limit;
+	if (query_number(r, "limit", 10, UPGRADES_MAX, &limit))
 		return;
-	}
 	struct upgrades_walk w = {.r = r, .a = &r->arena};
 	if (api->meta->scans->assessments_each(api->meta, NULL, upgrades_image, &w)) {
 		api_error(r, DD_E_IO, NULL);
@@ -709,13 +719,9 @@ static void trend_handle(struct http_req *r, struct assess_api *api)
 {
 	if (web_access(r, NULL, ACCESS_BASE))
 		return;
-	const char *d = http_query(r, "days");
-	char *end = NULL;
-	long days = d ? strtol(d, &end, 10) : 30;
-	if (d && (!*d || *end || days < 1 || days > TREND_MAX_DAYS)) {
-		api_error(r, DD_E_USAGE, arena_printf(&r->arena, "days is a number from 1 to %d", TREND_MAX_DAYS));
+	long days;
+	if (query_number(r, "days", 30, TREND_MAX_DAYS, &days))
 		return;
-	}
 	time_t now = time(NULL);
 	char since[16], day[16];
 	utc_day(now, -(int)(days - 1), since);

@@ -239,6 +239,21 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 }
 
 /* Columns and tables added after a data directory was made: added (and filled) when it is opened. */
+
+/* Whether table `name` exists: 0 with *have, or 1 with *err. */
+static int has_table(sqlite3 *db, const char *name, int *have, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC) != SQLITE_OK) {
+		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+		sqlite3_finalize(s);
+		return 1;
+	}
+	*have = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return 0;
+}
 static int migrate(sqlite3 *db, char **err)
 {
 	static const struct {
@@ -296,23 +311,11 @@ static int migrate(sqlite3 *db, char **err)
 	 * in one transaction, so two processes opening it at once cannot both fill them */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)
 		return 1;
-	sqlite3_stmt *s;
-	static const char have_totals[] = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='assessment_totals'";
-	if (sqlite3_prepare_v2(db, have_totals, -1, &s, NULL) != SQLITE_OK) {
-		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+	int have, have_d;
+	if (has_table(db, "assessment_totals", &have, err) || has_table(db, "assessment_days", &have_d, err)) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
 	}
-	int have = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
-	static const char have_days[] = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='assessment_days'";
-	if (sqlite3_prepare_v2(db, have_days, -1, &s, NULL) != SQLITE_OK) {
-		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return 1;
-	}
-	int have_d = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
 	if ((!have && sqlite3_exec(db, totals_schema, NULL, NULL, err) != SQLITE_OK) ||
 	    (!have_d && sqlite3_exec(db, days_schema, NULL, NULL, err) != SQLITE_OK) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {

@@ -156,18 +156,8 @@ def test_running_totals_match_a_full_recount(full_db, tmp_path):
     r = subprocess.run([BIN, "db", "import", "--db", str(other_db), os.path.join(VULNDATA, "debian-osv", "dsa.jsonl.xz")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(full_db, data / "vulndb.ddb")
-    srv = Server(str(data), auth=True).start()
-    s = requests.Session()
-    s.auth = ADMIN
+    srv, s, reader = with_reader(full_db, tmp_path, "t/*")
     try:
-        p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
-                            "security-reader:t/*"], input="pw-sec-secret\n", capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
-        reader = requests.Session()
-        reader.auth = ("sec", "pw-sec-secret")
         url = srv.url
         # several repositories and namespaces, several images each, every status
         for i in range(3):
@@ -269,6 +259,23 @@ def test_running_totals_match_a_full_recount(full_db, tmp_path):
         srv.stop()
 
 
+def with_reader(db, tmp_path, pattern):
+    """A server with authentication and database db: it, an admin's session and the session of
+    a security reader of `pattern`."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(db, data / "vulndb.ddb")
+    srv = Server(str(data), auth=True).start()
+    s = requests.Session()
+    s.auth = ADMIN
+    p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
+                        f"security-reader:{pattern}"], input="pw-sec-secret\n", capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    reader = requests.Session()
+    reader.auth = ("sec", "pw-sec-secret")
+    return srv, s, reader
+
+
 def trend(s, url, days):
     r = s.get(f"{url}/api/v1/trend", params={"days": days})
     assert r.status_code == 200, r.text
@@ -287,18 +294,8 @@ def test_trend_by_day(full_db, tmp_path):
     force); days without a change carry the level before them; a day's changes (a delete, a
     push) move that day's level only; the days before the ones asked for are folded into the
     first; a data directory from before the history starts it with today's totals."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(full_db, data / "vulndb.ddb")
-    srv = Server(str(data), auth=True).start()
-    s = requests.Session()
-    s.auth = ADMIN
+    srv, s, reader = with_reader(full_db, tmp_path, "t/*")
     try:
-        p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
-                            "security-reader:t/*"], input="pw-sec-secret\n", capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
-        reader = requests.Session()
-        reader.auth = ("sec", "pw-sec-secret")
         url = srv.url
         distroless(s, url, "t/app", "v0")
         u = distroless(s, url, "u/app", "1", "syft-statusd-multiple", "multiple")
@@ -358,18 +355,8 @@ def test_upgrades_and_database(full_db, tmp_path):
     fixed version of its findings) by source package and target version over the images the
     caller may read, most findings cleared first; /api/v1/database names each feed with its age
     and whether it is stale."""
-    data = tmp_path / "data"
-    data.mkdir()
-    shutil.copy(full_db, data / "vulndb.ddb")
-    srv = Server(str(data), auth=True).start()
-    s = requests.Session()
-    s.auth = ADMIN
+    srv, s, reader = with_reader(full_db, tmp_path, "t/*")
     try:
-        p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "sec", "--password-stdin", "--role",
-                            "security-reader:t/*"], input="pw-sec-secret\n", capture_output=True, text=True)
-        assert p.returncode == 0, p.stderr
-        reader = requests.Session()
-        reader.auth = ("sec", "pw-sec-secret")
         url = srv.url
         distroless(s, url, "t/app", "1")
         distroless(s, url, "t/app", "2", extra=b"#2\n")
