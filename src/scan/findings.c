@@ -444,6 +444,11 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 		out->unsupported = arena_printf(a, "the vulnerability database has no data for %s", eco);
 		return 0;
 	}
+	if (!inv->n) { /* nothing to match is not "no vulnerabilities" */
+		out->unsupported = arena_printf(a, "no package database found (the operating system is %s %s): nothing to match",
+						inv->os.id ? inv->os.id : "", inv->os.version_id ? inv->os.version_id : "");
+		return 0;
+	}
 	out->ecosystem = eco;
 	size_t cap = 0, nmemo = 16;
 	while (nmemo < 2 * inv->n)

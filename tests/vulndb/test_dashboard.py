@@ -15,7 +15,7 @@ import requests
 from drydock import ADMIN_PASSWORD, Server
 from drydock import wait_assessed as wait
 from test_query_api import add_user, authenticated
-from test_scan_on_push import distroless, push_layers
+from test_scan_on_push import CLEAN, distroless, push_layers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER = os.path.join(HERE, "..", "browser")
@@ -118,7 +118,7 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
         with authenticated(pusher):
             distroless(s.url, "team/app")
             distroless(s.url, "other/app")  # not the reader's: never shown to them
-            push_layers(s.url, "team/clean", "1", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+            push_layers(s.url, "team/clean", "1", CLEAN)
         admin = ("admin", ADMIN_PASSWORD)
         a = wait(s.url, "team/app", "1", session=_session(admin))
         wait(s.url, "other/app", "1", session=_session(admin))
@@ -184,7 +184,7 @@ def test_image_parts_for_the_image_page(full_db, images, tmp_path):
     their sizes and the packages each introduced (a layer that introduced none: an empty list);
     an index's platforms, each with its status and counts under the rules, and the worst of them;
     the referrers (an SBOM, a signature) whose subject the image is."""
-    from test_scan_on_push import server_with_db, push_layers
+    from test_scan_on_push import server_with_db, push_layers, CLEAN
     from drydock import push_blob, sha256
     srv = server_with_db(tmp_path, full_db)
     try:
@@ -206,7 +206,7 @@ def test_image_parts_for_the_image_page(full_db, images, tmp_path):
             "etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
             "var/lib/dpkg/status": b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\n"
                                    b"Source: zlib\nVersion: 1:1.2.13.dfsg-1\n\n"})
-        healthy = push_layers(url, "t/multi", "arm64", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+        healthy = push_layers(url, "t/multi", "arm64", CLEAN)
         wait(url, "t/multi", "amd64")
         wait(url, "t/multi", "arm64")
         index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [

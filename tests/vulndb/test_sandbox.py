@@ -10,6 +10,7 @@ The crash, hang, spin and open cases use the test hooks of build/drydock-test-ho
 whose etc/os-release says DRYDOCK_TEST_HOOK=<what>, honoured only by that binary and only with
 DRYDOCK_SANDBOX_TEST_HOOKS set); the memory case is a real layer, a 200 MiB dpkg database,
 under a lowered memory limit."""
+import json
 import os
 import pwd
 import shutil
@@ -20,7 +21,7 @@ import time
 import pytest
 import requests
 
-from drydock import BIN, HOOKS_BIN, Server, sha256
+from drydock import BIN, HOOKS_BIN, OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
 from drydock import wait_assessed as wait
 from test_scan_limits import GZ, OS, STATUS, layer, push
 
@@ -401,8 +402,16 @@ def test_an_image_of_one_layer_needs_one_worker(full_db, tmp_path):
         assert worker_counts(srv.url) == (3, 1, 1)
         srv.stop()
         srv.start()
-        assert push(srv.url, "sb/again", [(one, GZ)]).status_code == 201  # the layer is cached
-        again = wait(srv.url, "sb/again", "1", timeout=300)
+        # a new image of the same layer, which is not uploaded again (the repository has it): its
+        # entry is in the layer cache, its package list no longer in memory
+        cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}, "n": 2}).encode()
+        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": OCI_CONFIG, "digest": push_blob(requests.Session(), srv.url, "sb/one", cfg),
+                                   "size": len(cfg)},
+                        "layers": [{"mediaType": GZ, "digest": sha256(one), "size": len(one)}]}).encode()
+        assert requests.put(f"{srv.url}/v2/sb/one/manifests/again", data=m,
+                            headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        again = wait(srv.url, "sb/one", "again", timeout=300)
         assert worker_counts(srv.url) == (0, 1, 0)
         assert findings(again) == findings(first) and findings(first)
         assert {f["layer"] for f in first["findings"]} == {sha256(one)}

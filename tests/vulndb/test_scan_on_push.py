@@ -224,15 +224,21 @@ def test_layers_read_while_uploading(full_db, images, tmp_path):
         srv.stop()
 
 
+# an os-release and a dpkg database whose one package no feed knows: Healthy (an image with no
+# package database at all is NotApplicable: nothing to match)
+CLEAN = {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n',
+         "var/lib/dpkg/status": b"Package: drydock-clean\nStatus: install ok installed\nArchitecture: amd64\n"
+                                b"Version: 1.0\n\n"}
+
+
 def test_annotated_manifests_are_assessed(full_db, tmp_path):
     """A manifest with annotations (as buildah and docker buildx write them) is assessed like any
     other: its annotations were once freed with the wrong allocator inside the scan workers,
     which aborted the server."""
     srv = server_with_db(tmp_path, full_db)
     try:
-        osr = b'ID=debian\nVERSION_ID="12"\n'
         for i in range(3):
-            push_layers(srv.url, "t/annotated", f"v{i}", {"etc/os-release": osr},
+            push_layers(srv.url, "t/annotated", f"v{i}", CLEAN,
                         annotations={"org.opencontainers.image.created": "2026-12-06T00:00:00Z", "n": str(i)})
             assert wait(srv.url, "t/annotated", f"v{i}")["status"] == "Healthy"
         assert requests.get(f"{srv.url}/healthz").status_code == 200
@@ -485,3 +491,26 @@ def test_podman_push_is_assessed(full_db, images, tmp_path):
         subprocess.run(podman + ["rmi", "-a", "-f"], capture_output=True)
         shutil.rmtree(store, ignore_errors=True)
         srv.stop()
+
+
+def test_an_os_without_packages_is_not_applicable(full_db, tmp_path):
+    """An image whose operating system is known but which has no package database at all is
+    NotApplicable with the reason, not Healthy with "no vulnerabilities"; one with a database
+    whose packages have no finding is Healthy. `drydock scan` says the same of such a tree."""
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        push_layers(srv.url, "t/bare", "1", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+        a = wait(srv.url, "t/bare", "1")
+        assert a["status"] == "NotApplicable" and a["packages"] == 0, a
+        assert a["reason"] == "no package database found (the operating system is debian 12): nothing to match"
+        push_layers(srv.url, "t/clean", "1", CLEAN)
+        c = wait(srv.url, "t/clean", "1")
+        assert c["status"] == "Healthy" and c["packages"] == 1 and not c["findings"], c
+    finally:
+        srv.stop()
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/os-release").write_bytes(b'ID=debian\nVERSION_ID="12"\n')
+    out = json.loads(subprocess.run([BIN, "scan", "--db", full_db, "--format", "json", str(root)], check=True,
+                                    capture_output=True, text=True).stdout)
+    assert out["status"] == "NotApplicable" and "no package database found" in out["reason"]
