@@ -288,25 +288,33 @@ async function recommendation() {
 async function images(params) {
   const page = Math.max(0, parseInt(params.get('page') || '0', 10) || 0);
   const status = params.get('status') || '', text = params.get('q') || '', ns = params.get('ns') || '';
+  const sev = SEVERITIES.slice(0, 4).includes(params.get('sev')) ? params.get('sev') : '', repo = params.get('repo') || '';
+  const state = { status, q: text, ns, sev, repo };
   const cols = { name: 'name', pushed: 'pushed', size: 'size', status: 'st', critical: 'crit' };
   const sort = Object.hasOwn(cols, params.get('sort') || '') ? params.get('sort') : 'pushed';
   const dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
   let k = `${IMAGES} | extend st = tostring(coalesce(properties.worstPlatformStatus, properties.status)), pushed = todatetime(properties.pushedAt),` +
     ' size = tolong(properties.size), crit = tolong(properties.counts.critical)';
   if (status) k += ` | where st == ${kq(status)}`;
+  if (repo) k += ` | where tostring(properties.repositoryName) == ${kq(repo)}`;
   if (ns) k += ` | where ${inNamespace(ns)}`;
+  if (sev) k += ' | where ' + SEVERITIES.slice(0, SEVERITIES.indexOf(sev) + 1)
+    .map(s => `tolong(properties.counts.${s.toLowerCase()}) > 0`).join(' or ');
   if (text) k += ` | where name contains ${kq(text)} or tostring(properties.tags) contains ${kq(text)}`;
   k += ` | order by ${cols[sort]} ${dir}, name asc | project name, repo = tostring(properties.repositoryName),` +
     ' digest = tostring(properties.digest), tags = properties.tags, size, pushed, st, counts = properties.counts';
   const sel = el('select', { id: 'f-status', name: 'status' }, el('option', { value: '', text: 'any' }),
     STATUSES.map(s => el('option', { value: s, text: s, selected: s === status })));
+  const sevSel = el('select', { id: 'f-sev', name: 'sev' }, el('option', { value: '', text: 'any' }),
+    SEVERITIES.slice(0, 4).map(s => el('option', { value: s, text: `${s} or worse`, selected: s === sev })));
   const box = el('input', { id: 'f-text', name: 'q', value: text, type: 'search' });
   const nsBox = el('input', { id: 'f-ns', name: 'ns', value: ns });
   const form = el('form', { class: 'inline', role: 'search', onsubmit: e => {
     e.preventDefault();
-    location.hash = hashOf('/images', { status: sel.value, q: box.value, ns: nsBox.value, sort, dir });
-  } }, el('label', { for: 'f-status' }, 'Status', sel), el('label', { for: 'f-ns' }, 'Namespace', nsBox),
-  el('label', { for: 'f-text' }, 'Name or tag contains', box), el('button', { type: 'submit', text: 'Filter' }));
+    location.hash = hashOf('/images', { status: sel.value, sev: sevSel.value, q: box.value, ns: nsBox.value, repo, sort, dir });
+  } }, el('label', { for: 'f-status' }, 'Status', sel), el('label', { for: 'f-sev' }, 'Findings of', sevSel),
+  el('label', { for: 'f-ns' }, 'Namespace', nsBox), el('label', { for: 'f-text' }, 'Name or tag contains', box),
+  el('button', { type: 'submit', text: 'Filter' }));
   const r = await query(k, PAGE, page * PAGE);
   // the platforms of this page's images alone (each is read from its image's config)
   const names = rowsOf(r).map(i => i.name);
@@ -315,17 +323,51 @@ async function images(params) {
     .map(x => [x.name, x.platform])) : {};
   const sortHead = (key, label, cls) => el('th', { scope: 'col', class: cls, 'aria-sort': sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : null },
     el('button', { type: 'button', text: label + (sort === key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''), onclick: () => {
-      location.hash = hashOf('/images', { status, q: text, ns, sort: key, dir: sort === key && dir === 'desc' ? 'asc' : 'desc' });
+      location.hash = hashOf('/images', { ...state, sort: key, dir: sort === key && dir === 'desc' ? 'asc' : 'desc' });
     } }));
   const rows = rowsOf(r).map(i => [link(imageHash(i.repo, i.digest), i.name), (i.tags || []).join(', '), plat[i.name] || '',
     el('td', { class: 'num', text: fmtBytes(i.size || 0) }), fmtTime(i.pushed), statusText(i.st), sevBar(i.counts || {})]);
   const last = Math.max(0, Math.ceil(r.totalRecords / PAGE) - 1);
   const pager = el('div', { class: 'pager' },
-    page > 0 ? link(hashOf('/images', { status, q: text, ns, sort, dir, page: page - 1 }), 'Previous') : '',
+    page > 0 ? link(hashOf('/images', { ...state, sort, dir, page: page - 1 }), 'Previous') : '',
     el('span', { text: `Page ${page + 1} of ${last + 1} (${r.totalRecords.toLocaleString('en')} images)` }),
-    page < last ? link(hashOf('/images', { status, q: text, ns, sort, dir, page: page + 1 }), 'Next') : '');
-  show(el('h1', { text: 'Images' }), form, table([sortHead('name', 'Image'), 'Tags', 'Platform', sortHead('size', 'Size', 'num'),
+    page < last ? link(hashOf('/images', { ...state, sort, dir, page: page + 1 }), 'Next') : '');
+  show(el('h1', { text: repo ? `Images of ${repo}` : 'Images' }), form, table([sortHead('name', 'Image'), 'Tags', 'Platform', sortHead('size', 'Size', 'num'),
     sortHead('pushed', 'Pushed'), sortHead('status', 'Status'), sortHead('critical', 'Findings')], rows), pager);
+}
+
+async function repositories(params) {
+  const page = Math.max(0, parseInt(params.get('page') || '0', 10) || 0);
+  const text = params.get('q') || '';
+  const cols = { repo: 'repo', images: 'images', unhealthy: 'unhealthy', critical: 'critical', high: 'high' };
+  const sort = Object.hasOwn(cols, params.get('sort') || '') ? params.get('sort') : 'unhealthy';
+  const dir = params.get('dir') === 'asc' ? 'asc' : 'desc';
+  let k = `${IMAGES} | extend repo = tostring(properties.repositoryName), st = tostring(coalesce(properties.worstPlatformStatus, properties.status))`;
+  if (text) k += ` | where repo contains ${kq(text)}`;
+  k += ' | summarize images = count(), tagged = countif(array_length(properties.tags) > 0), unhealthy = countif(st == "Unhealthy"),' +
+    ' critical = sum(tolong(properties.counts.critical)), high = sum(tolong(properties.counts.high)),' +
+    ' medium = sum(tolong(properties.counts.medium)), low = sum(tolong(properties.counts.low)),' +
+    ' negligible = sum(tolong(properties.counts.negligible)), unknown = sum(tolong(properties.counts.unknown)),' +
+    ` pushed = max(todatetime(properties.pushedAt)) by repo | order by ${cols[sort]} ${dir}, repo asc`;
+  const r = await query(k, PAGE, page * PAGE);
+  const box = el('input', { id: 'r-text', name: 'q', value: text, type: 'search' });
+  const form = el('form', { class: 'inline', role: 'search', onsubmit: e => {
+    e.preventDefault(); location.hash = hashOf('/repositories', { q: box.value, sort, dir });
+  } }, el('label', { for: 'r-text' }, 'Name contains', box), el('button', { type: 'submit', text: 'Filter' }));
+  const sortHead = (key, label, cls) => el('th', { scope: 'col', class: cls, 'aria-sort': sort === key ? (dir === 'asc' ? 'ascending' : 'descending') : null },
+    el('button', { type: 'button', text: label + (sort === key ? (dir === 'asc' ? ' ▲' : ' ▼') : ''), onclick: () => {
+      location.hash = hashOf('/repositories', { q: text, sort: key, dir: sort === key && dir === 'desc' ? 'asc' : 'desc' });
+    } }));
+  const rows = rowsOf(r).map(x => [link(hashOf('/images', { repo: x.repo }), x.repo), num(x.images), num(x.tagged), num(x.unhealthy),
+    sevBar({ CRITICAL: x.critical, HIGH: x.high, MEDIUM: x.medium, LOW: x.low, NEGLIGIBLE: x.negligible, UNKNOWN: x.unknown }), fmtTime(x.pushed)]);
+  const last = Math.max(0, Math.ceil(r.totalRecords / PAGE) - 1);
+  const pager = el('div', { class: 'pager' },
+    page > 0 ? link(hashOf('/repositories', { q: text, sort, dir, page: page - 1 }), 'Previous') : '',
+    el('span', { text: `Page ${page + 1} of ${last + 1} (${r.totalRecords.toLocaleString('en')} repositories)` }),
+    page < last ? link(hashOf('/repositories', { q: text, sort, dir, page: page + 1 }), 'Next') : '');
+  show(el('h1', { text: 'Repositories' }), form, table([sortHead('repo', 'Repository'), sortHead('images', 'Images', 'num'),
+    el('th', { scope: 'col', class: 'num', text: 'Tagged' }), sortHead('unhealthy', 'Unhealthy', 'num'), sortHead('critical', 'Findings'),
+    'Last push'], rows), pager);
 }
 
 async function image(ref) {
@@ -581,6 +623,7 @@ async function route() {
     else if (path.startsWith('/namespace/')) await namespacePage(path.slice(11));
     else if (path === '/audit') await audit(params);
     else if (path === '/accounts') await accounts();
+    else if (path === '/repositories') await repositories(params);
     else show(el('h1', { text: 'Not found' }), el('p', {}, link('#/', 'Overview')));
     document.title = 'drydock — ' + (main().querySelector('h1') || { textContent: '' }).textContent;
     main().dataset.route = location.hash; // which route the content shows (tests wait for it)

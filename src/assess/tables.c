@@ -12,6 +12,7 @@
 #include "common/strmap.h"
 #include "common/util.h"
 #include "scan/parts.h"
+#include "vulndb/vulndb.h"
 #include "scan/status.h"
 #include "store/meta_repos.h"
 #include "store/blobstore.h"
@@ -651,9 +652,11 @@ static json_t *counts_json(const char *counts)
 	long long by[6], unfixed;
 	if (!counts || !counts_parse(counts, by, &unfixed))
 		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "critical", (json_int_t)by[0], "high", (json_int_t)by[1],
-			 "medium", (json_int_t)by[2], "low", (json_int_t)by[3], "negligible", (json_int_t)by[4],
-			 "unknown", (json_int_t)by[5], "unfixed", (json_int_t)unfixed);
+	/* by[] is indexed by enum vdb_severity (counts_parse) */
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "critical", (json_int_t)by[VDB_SEV_CRITICAL], "high",
+			 (json_int_t)by[VDB_SEV_HIGH], "medium", (json_int_t)by[VDB_SEV_MEDIUM], "low",
+			 (json_int_t)by[VDB_SEV_LOW], "negligible", (json_int_t)by[VDB_SEV_NEGLIGIBLE], "unknown",
+			 (json_int_t)by[VDB_SEV_UNKNOWN], "unfixed", (json_int_t)unfixed);
 }
 
 static int emit_resource(struct tctx *c, struct arena *a, const char *type, const char *sub, const char *id,

@@ -445,7 +445,7 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 		return 0;
 	}
 	if (!inv->n) { /* nothing to match is not "no vulnerabilities" */
-		out->unsupported = arena_printf(a, "no package database found (the operating system is %s %s): nothing to match",
+		out->unsupported = arena_printf(a, "no installed package found (the operating system is %s %s): nothing to match",
 						inv->os.id ? inv->os.id : "", inv->os.version_id ? inv->os.version_id : "");
 		return 0;
 	}

@@ -113,6 +113,15 @@ def _at_terminal(args, answers):
             os.write(master, pending.pop(0).encode() + b"\n")
             seen += b"<answered>"
     out = p.communicate(timeout=30)[0]
+    # what it wrote just before it exited: still in the terminal, unread when the loop saw it end
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            more = os.read(master, 4096)
+        except OSError:
+            break
+        if not more:
+            break
+        seen += more
     os.close(master)
     return p.returncode, seen, out
 

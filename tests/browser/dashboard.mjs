@@ -97,6 +97,27 @@ try {
   check(await page.locator('h2:text("Referrers")').count() === 1, 'the image page has a place for its referrers');
   await page.screenshot({ path: OUT + '/image.png', fullPage: true });
 
+  // images by the severity of their findings: HIGH or worse keeps the unhealthy image, CRITICAL none
+  await page.goto(URL + '/#/images?sev=HIGH');
+  await rendered();
+  const high = await page.locator('table tbody tr td:first-child').allTextContents();
+  check(high.length === 1 && high[0].startsWith('team/app@'), 'the severity filter keeps the images with HIGH or worse: ' + high.join(' | '));
+  await page.goto(URL + '/#/images?sev=CRITICAL');
+  await rendered();
+  check(await page.locator('table tbody tr').count() === 0 && /\(0 images\)/.test(await text('.pager')), 'and CRITICAL none');
+
+  // repositories: each with its images, the unhealthy ones and their findings; one opened
+  await page.click('nav a[href="#/repositories"]');
+  await page.waitForSelector('h1:text("Repositories")');
+  await rendered();
+  const repos = await page.locator('table tbody tr').allTextContents();
+  check(repos.length === 2 && /^team\/app\s*1\s*1\s*1/.test(repos[0]) && /^team\/clean\s*1\s*1\s*0/.test(repos[1]),
+    'the repositories the reader may see, unhealthy first: ' + repos.join(' | '));
+  await page.locator('table tbody tr td a').first().click();
+  await page.waitForSelector('h1:text("Images of team/app")');
+  await rendered();
+  check(await page.locator('table tbody tr').count() === 1, "a repository's images");
+
   // search by vulnerability id
   await page.goto(URL + '/#/search');
   await page.fill('#s-q', process.env.CVE);
@@ -190,6 +211,13 @@ try {
   await page.fill('#pass', process.env.ADMIN_PASSWORD);
   await page.click('button[type=submit]');
   await page.waitForSelector('h1:text("Overview")');
+  // an image whose OS name and a package's version are markup: shown as text, never run
+  await page.goto(URL + '/' + process.env.HOSTILE);
+  await page.waitForSelector('h2:text-matches("Findings by package")', { timeout: 15000 });
+  await page.locator('table:has(caption:text("Bottom layer first")) summary').first().click();
+  const shown = await page.locator('main').textContent();
+  check(shown.includes('OS: <img src=x onerror=window.pwned=4>') && shown.includes('evil<script>window.pwned=5</script> 1.0') &&
+    await page.evaluate(() => window.pwned === undefined), 'uploaded markup (an OS name, a package name) is shown as text');
   await page.goto(URL + '/#/audit');
   await page.waitForSelector('h1:text("Audit log")');
   const log = await page.locator('table tbody').textContent();

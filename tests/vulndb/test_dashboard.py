@@ -119,14 +119,21 @@ def test_the_pages_in_a_browser(full_db, tmp_path):
             distroless(s.url, "team/app")
             distroless(s.url, "other/app")  # not the reader's: never shown to them
             push_layers(s.url, "team/clean", "1", CLEAN)
+            # uploaded text that is markup: an OS name and a package's name
+            hostile = push_layers(s.url, "other/hostile", "1", {
+                "etc/os-release": b'PRETTY_NAME="<img src=x onerror=window.pwned=4>"\nID=debian\nVERSION_ID="12"\n',
+                "var/lib/dpkg/status": b"Package: evil<script>window.pwned=5</script>\nStatus: install ok installed\n"
+                                       b"Architecture: amd64\nVersion: 1.0\n\n"})
         admin = ("admin", ADMIN_PASSWORD)
+        wait(s.url, "other/hostile", "1", session=_session(admin))
         a = wait(s.url, "team/app", "1", session=_session(admin))
         wait(s.url, "other/app", "1", session=_session(admin))
         cve = next(f["id"] for f in a["findings"] if f["id"].startswith("CVE-"))
         os.makedirs(ARTEFACTS, exist_ok=True)
         env = dict(os.environ, URL=s.url, MODULES=modules, READER=reader, READER_PASSWORD=reader_pw, OWNER=owner,
                    OWNER_PASSWORD=owner_pw, ADMIN_PASSWORD=ADMIN_PASSWORD, CVE=cve,
-                   IMAGE="#/image/team%2Fapp@" + a["digest"].replace(":", "%3A"), OUT=os.path.abspath(ARTEFACTS))
+                   IMAGE="#/image/team%2Fapp@" + a["digest"].replace(":", "%3A"), OUT=os.path.abspath(ARTEFACTS),
+                   HOSTILE="#/image/other%2Fhostile@" + hostile.replace(":", "%3A"))
         r = subprocess.run(["node", os.path.join(BROWSER, "dashboard.mjs")], env=env, capture_output=True, text=True,
                            timeout=300)
         print(r.stdout)

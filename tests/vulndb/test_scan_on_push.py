@@ -502,7 +502,7 @@ def test_an_os_without_packages_is_not_applicable(full_db, tmp_path):
         push_layers(srv.url, "t/bare", "1", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
         a = wait(srv.url, "t/bare", "1")
         assert a["status"] == "NotApplicable" and a["packages"] == 0, a
-        assert a["reason"] == "no package database found (the operating system is debian 12): nothing to match"
+        assert a["reason"] == "no installed package found (the operating system is debian 12): nothing to match"
         push_layers(srv.url, "t/clean", "1", CLEAN)
         c = wait(srv.url, "t/clean", "1")
         assert c["status"] == "Healthy" and c["packages"] == 1 and not c["findings"], c
@@ -513,4 +513,4 @@ def test_an_os_without_packages_is_not_applicable(full_db, tmp_path):
     (root / "etc/os-release").write_bytes(b'ID=debian\nVERSION_ID="12"\n')
     out = json.loads(subprocess.run([BIN, "scan", "--db", full_db, "--format", "json", str(root)], check=True,
                                     capture_output=True, text=True).stdout)
-    assert out["status"] == "NotApplicable" and "no package database found" in out["reason"]
+    assert out["status"] == "NotApplicable" and "no installed package found" in out["reason"]
