@@ -3,6 +3,7 @@
 #include "common/dd.h"
 #include "assess/rules.h"
 #include "common/arena.h"
+#include "common/digest.h"
 #include "common/util.h"
 #include "store/meta_admin.h"
 #include "store/meta_scans.h"
@@ -44,8 +45,20 @@ int rule_parse(struct arena *a, const char *json, size_t len, struct rule *out, 
 	if ((rc = field(a, o, "vulnerability", &out->vulnerability, why)) ||
 	    (rc = field(a, o, "package", &out->package, why)) || (rc = field(a, o, "severity", &out->severity, why)) ||
 	    (rc = field(a, o, "repository", &out->repository, why)) || (rc = field(a, o, "reason", &out->reason, why)) ||
-	    (rc = field(a, o, "id", &out->id, why)))
+	    (rc = field(a, o, "id", &out->id, why)) || (rc = field(a, o, "digest", &out->digest, why)))
 		goto out;
+	struct digest d;
+	const char *dwhy;
+	if (out->digest && (digest_parse(out->digest, strlen(out->digest), &d, &dwhy) || strcmp(d.str, out->digest))) {
+		*why = "digest is an image's manifest digest (sha256:<64 hex digits>)";
+		rc = DD_E_USAGE;
+		goto out;
+	}
+	if (out->digest && !out->repository) {
+		*why = "a rule for one image (digest) names its repository too";
+		rc = DD_E_USAGE;
+		goto out;
+	}
 	if (!out->vulnerability && !out->package && !out->severity && !out->repository) {
 		*why = "a rule needs at least one of vulnerability, package, severity, repository";
 		rc = DD_E_USAGE;
@@ -89,8 +102,8 @@ out:
 char *rule_to_json(const struct rule *r)
 {
 	json_t *o = json_object();
-	const char *k[] = {"id", "vulnerability", "package", "severity", "repository", "reason"};
-	const char *v[] = {r->id, r->vulnerability, r->package, r->severity, r->repository, r->reason};
+	const char *k[] = {"id", "vulnerability", "package", "severity", "repository", "digest", "reason"};
+	const char *v[] = {r->id, r->vulnerability, r->package, r->severity, r->repository, r->digest, r->reason};
 	for (size_t i = 0; i < DD_ARRAY_LEN(k); i++)
 		if (v[i])
 			json_object_set_new(o, k[i], json_string(v[i]));
@@ -154,9 +167,11 @@ static int in_list(const char *list, const char *word)
 	return 0;
 }
 
-static int matches(const struct rule *r, const char *repo, json_t *f)
+static int matches(const struct rule *r, const char *repo, const char *digest, json_t *f)
 {
 	if (r->repository && fnmatch(r->repository, repo, 0))
+		return 0;
+	if (r->digest && (!digest || strcmp(r->digest, digest)))
 		return 0;
 	if (r->severity && !in_list(r->severity, json_string_value(json_object_get(f, "severity"))))
 		return 0;
@@ -187,11 +202,12 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 	json_t *rep = report, *f;
 	size_t i;
 	json_int_t by[VDB_SEV_CRITICAL + 1] = {0}, total = 0, unfixed = 0, suppressed = 0;
+	const char *digest = json_string_value(json_object_get(rep, "manifest")); /* the image's */
 	json_array_foreach(json_object_get(rep, "findings"), i, f)
 	{
 		const struct rule *hit = NULL;
 		for (size_t k = 0; k < n && !hit; k++)
-			if (matches(&rules[k], repo, f))
+			if (matches(&rules[k], repo, digest, f))
 				hit = &rules[k];
 		if (hit) {
 			json_object_set_new(f, "suppressed", json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "",

@@ -1,6 +1,7 @@
 /* rules.h: suppression rules and the per-namespace pull policy.
  * A rule matches findings by any of vulnerability id (or alias), package (binary or source),
- * severity (a list) and repository (a glob, '*' spanning '/'); all fields it gives must match.
+ * severity (a list), repository (a glob, '*' spanning '/') and image digest (with a repository);
+ * all fields it gives must match.
  * It may expire, and says why. Suppressed findings stay visible, marked with the rule, and no
  * longer count towards the image's status or counts. Rules apply when assessments are read,
  * so a new rule takes effect at once, without a re-scan. */
@@ -14,6 +15,7 @@ struct meta;
 
 struct rule {
 	const char *id, *vulnerability, *package, *severity, *repository, *reason;
+	const char *digest; /* one image (its manifest digest), of the repositories `repository` names */
 	int64_t expires; /* unix seconds, 0 never */
 	int64_t created;
 };

@@ -514,3 +514,32 @@ def test_an_os_without_packages_is_not_applicable(full_db, tmp_path):
     out = json.loads(subprocess.run([BIN, "scan", "--db", full_db, "--format", "json", str(root)], check=True,
                                     capture_output=True, text=True).stdout)
     assert out["status"] == "NotApplicable" and "no installed package found" in out["reason"]
+
+
+def test_a_rule_for_one_image(full_db, tmp_path):
+    """A suppression rule scoped to one image digest (with its repository) suppresses that
+    image's findings only; another image of the same repository keeps them. A digest without a
+    repository, or one that is not a digest, is refused with the reason."""
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        api = f"{srv.url}/api/v1/suppressions"
+        one = distroless(srv.url, "t/app", "1")
+        two = push_layers(srv.url, "t/app", "2", {**CLEAN, "var/lib/dpkg/status": (
+            b"Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\n"
+            b"Version: 1:1.2.13.dfsg-1\n\n")})
+        a1, a2 = wait(srv.url, "t/app", "1"), wait(srv.url, "t/app", "2")
+        assert a1["status"] == a2["status"] == "Unhealthy"
+        r = requests.post(api, json={"repository": "t/app", "digest": one, "reason": "this build is retired"})
+        assert r.status_code == 201, r.text
+        assert r.json()["digest"] == one
+        a1 = requests.get(f"{srv.url}/api/v1/images", params={"repository": "t/app", "reference": "1"}).json()
+        a2 = requests.get(f"{srv.url}/api/v1/images", params={"repository": "t/app", "reference": "2"}).json()
+        assert a1["status"] == "Healthy" and a1["counts"]["suppressed"] == len(a1["findings"]) > 0
+        assert all(f["suppressed"]["reason"] == "this build is retired" for f in a1["findings"])
+        assert a2["status"] == "Unhealthy" and not any("suppressed" in f for f in a2["findings"]), two
+        for bad, word in (({"digest": one, "reason": "x"}, "repository"),
+                          ({"repository": "t/app", "digest": "sha256:abc", "reason": "x"}, "digest")):
+            r = requests.post(api, json=bad)
+            assert r.status_code == 400 and word in r.text, r.text
+    finally:
+        srv.stop()
