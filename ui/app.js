@@ -519,6 +519,10 @@ async function namespacePage(ns) {
     } catch (x) { if (x instanceof NeedLogin) throw x; err.textContent = x.message; }
   };
   const kev = el('input', { id: 'n-kev', name: 'kev', type: 'checkbox', checked: !!policy.deny_known_exploited });
+  const gates = [['deny_unassessed', 'not assessed yet'], ['deny_failed', 'Failed'], ['deny_not_applicable', 'NotApplicable']]
+    .map(([key, label]) => [key, label, el('input', { id: 'n-' + key, type: 'checkbox', checked: !!policy[key] })]);
+  const unk = el('select', { id: 'n-unknown', name: 'unknown' }, el('option', { value: '', text: 'as UNKNOWN' }),
+    SEVERITIES.slice(0, 5).map(s => el('option', { value: s, text: `as ${s}`, selected: s === policy.unknown_as })));
   const sel = el('select', { id: 'n-policy', name: 'policy' }, el('option', { value: '', text: 'no gate' }),
     SEVERITIES.map(s => el('option', { value: s, text: `${s} or worse`, selected: s === policy.deny_pull_at_or_above })));
   show(el('h1', { text: `Namespace ${ns}` }),
@@ -532,12 +536,17 @@ async function namespacePage(ns) {
       const body = {};
       if (sel.value) body.deny_pull_at_or_above = sel.value;
       if (kev.checked) body.deny_known_exploited = true;
+      for (const [key, , box] of gates) if (box.checked) body[key] = true;
+      if (unk.value) body.unknown_as = unk.value;
       send('/policy', { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }).catch(fail);
     } }, el('label', { for: 'n-policy' }, 'Refuse pulls of images with an unsuppressed finding of', sel),
     el('label', { for: 'n-kev', class: 'check' }, kev, ' and of any known-exploited finding'),
+    el('label', { for: 'n-unknown' }, 'UNKNOWN findings count', unk),
+    ...gates.map(([key, label, box]) => el('label', { for: 'n-' + key, class: 'check' }, box, ` refuse images ${label}`)),
     el('button', { type: 'submit', text: 'Save' })),
     el('p', { class: 'muted', text: [policy.deny_pull_at_or_above ? `Pulls of images with ${policy.deny_pull_at_or_above} or worse findings are refused.` : '',
-      policy.deny_known_exploited ? 'Pulls of images with a known-exploited finding are refused, whatever its severity.' : '']
+      policy.deny_known_exploited ? 'Pulls of images with a known-exploited finding are refused, whatever its severity.' : '',
+      ...gates.filter(([key]) => policy[key]).map(([, label]) => `Pulls of images ${label} are refused.`)]
       .filter(Boolean).join(' ') || 'Pulls are not gated on findings.' }),
     err, el('p', {}, link(hashOf('/images', { ns }), `The images of ${ns}`)));
 }

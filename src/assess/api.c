@@ -1047,33 +1047,21 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 	free(text);
 }
 
-/* /api/v1/namespaces/<ns>/policy: {"deny_pull_at_or_above": "HIGH", "deny_known_exploited": true}
- * (either may be left out; null, false or {} clears it) */
+/* /api/v1/namespaces/<ns>/policy: rules.h's struct pull_policy as JSON (any key left out; {}
+ * clears it) */
 static void policy_set(struct http_req *r, struct assess_api *api, const char *ns, const char *body, size_t len)
 {
-	json_t *o = json_loadb(body, len, 0, NULL);
-	json_t *v = json_object_get(o, "deny_pull_at_or_above"), *k = json_object_get(o, "deny_known_exploited");
-	const char *sev = json_string_value(v);
-	int ok = json_is_object(o) && (!v || json_is_null(v) || sev) && (!k || json_is_boolean(k) || json_is_null(k));
-	const char *key;
-	json_t *val;
-	json_object_foreach(o, key, val) ok &= !strcmp(key, "deny_pull_at_or_above") || !strcmp(key, "deny_known_exploited");
-	struct pull_policy pol = {.threshold = -1, .known_exploited = json_is_true(k)};
-	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
-		if (!strcasecmp(sev, vdb_severity_name(s)))
-			pol.threshold = s;
-	json_decref(o);
-	if (!ok || (sev && pol.threshold < 0)) {
-		api_error(r, DD_E_USAGE, "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\","
-					 " \"deny_known_exploited\": true|false}, either left out, or {} to allow every pull");
+	struct pull_policy pol;
+	const char *why;
+	if (policy_parse(body, len, &pol, &why)) {
+		api_error(r, DD_E_USAGE, why);
 		return;
 	}
 	const char *skey = arena_printf(&r->arena, "policy/%s", ns);
-	json_t *shown = policy_json(ns, &pol);
 	int rc;
-	if (pol.threshold >= 0 || pol.known_exploited) {
-		json_t *stored = json_pack("{s:o, s:b}", "deny_pull_at_or_above", pol.threshold < 0 ? json_null()
-						     : json_string(vdb_severity_name(pol.threshold)), "deny_known_exploited", pol.known_exploited);
+	if (pol.threshold >= 0 || pol.known_exploited || pol.unassessed || pol.failed || pol.not_applicable ||
+	    pol.unknown_as >= 0) {
+		json_t *stored = policy_json(NULL, &pol);
 		char *text = json_dumps(stored, JSON_COMPACT);
 		rc = api->meta->admin->setting_put(api->meta, skey, text ? text : "{}");
 		free(text);
@@ -1081,10 +1069,10 @@ static void policy_set(struct http_req *r, struct assess_api *api, const char *n
 	} else
 		rc = api->meta->admin->setting_delete(api->meta, skey);
 	if (rc) {
-		json_decref(shown);
 		api_error(r, rc, NULL);
 		return;
 	}
+	json_t *shown = policy_json(ns, &pol);
 	char *detail = json_dumps(shown, JSON_COMPACT);
 	audit_record(r, api->meta, "policy-set", ns, detail ? arena_strdup(&r->arena, detail) : "{}");
 	free(detail);

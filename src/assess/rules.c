@@ -6,8 +6,10 @@
 #include "common/digest.h"
 #include "common/util.h"
 #include "store/meta_admin.h"
+#include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
+#include "scan/parts.h"
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "scan/status.h"
@@ -235,26 +237,65 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 										  : stored_status;
 }
 
-void policy_get(struct meta *m, struct arena *a, const char *ns, struct pull_policy *p)
+static int severity_of_text(const char *sev)
 {
-	*p = (struct pull_policy){.threshold = -1};
-	const char *v;
-	if (m->admin->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v))
-		return;
-	json_t *o = json_loads(v, 0, NULL);
-	const char *sev = json_string_value(json_object_get(o, "deny_pull_at_or_above"));
 	for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
 		if (!strcasecmp(sev, vdb_severity_name(s)))
-			p->threshold = s;
-	p->known_exploited = json_is_true(json_object_get(o, "deny_known_exploited"));
+			return s;
+	return -1;
+}
+
+static const char *const policy_keys[] = {"deny_pull_at_or_above", "deny_known_exploited", "deny_unassessed",
+					  "deny_failed", "deny_not_applicable", "unknown_as"};
+
+int policy_parse(const char *body, size_t len, struct pull_policy *p, const char **why)
+{
+	*p = (struct pull_policy){.threshold = -1, .unknown_as = -1};
+	json_t *o = json_loadb(body, len, 0, NULL), *v;
+	const char *key;
+	int ok = json_is_object(o);
+	json_object_foreach(o, key, v)
+	{
+		int known = 0;
+		for (size_t i = 0; i < DD_ARRAY_LEN(policy_keys); i++)
+			known |= !strcmp(key, policy_keys[i]);
+		int sev = !strcmp(key, "deny_pull_at_or_above") || !strcmp(key, "unknown_as");
+		if (!known || (json_is_null(v) ? 0 : sev ? severity_of_text(json_string_value(v)) < 0 : !json_is_boolean(v)))
+			ok = 0;
+	}
+	if (ok) {
+		p->threshold = severity_of_text(json_string_value(json_object_get(o, "deny_pull_at_or_above")));
+		p->unknown_as = severity_of_text(json_string_value(json_object_get(o, "unknown_as")));
+		p->known_exploited = json_is_true(json_object_get(o, "deny_known_exploited"));
+		p->unassessed = json_is_true(json_object_get(o, "deny_unassessed"));
+		p->failed = json_is_true(json_object_get(o, "deny_failed"));
+		p->not_applicable = json_is_true(json_object_get(o, "deny_not_applicable"));
+	}
 	json_decref(o);
+	if (!ok)
+		*why = "the policy is {\"deny_pull_at_or_above\": \"CRITICAL|HIGH|MEDIUM|LOW|NEGLIGIBLE|UNKNOWN\", "
+		       "\"unknown_as\": a severity, \"deny_known_exploited\", \"deny_unassessed\", \"deny_failed\", "
+		       "\"deny_not_applicable\": true|false}, any left out, or {} to allow every pull";
+	return ok ? 0 : DD_E_USAGE;
+}
+
+void policy_get(struct meta *m, struct arena *a, const char *ns, struct pull_policy *p)
+{
+	const char *v, *why;
+	if (m->admin->setting_get(m, a, arena_printf(a, "policy/%s", ns), &v) || policy_parse(v, strlen(v), p, &why))
+		*p = (struct pull_policy){.threshold = -1, .unknown_as = -1};
 }
 
 void *policy_json(const char *ns, const struct pull_policy *p)
 {
-	return json_pack("{s:s, s:o, s:b}", "namespace", ns, "deny_pull_at_or_above",
-			 p->threshold < 0 ? json_null() : json_string(vdb_severity_name(p->threshold)),
-			 "deny_known_exploited", p->known_exploited);
+	json_t *o = json_pack("{s:o, s:b, s:b, s:b, s:b, s:o}", "deny_pull_at_or_above",
+			      p->threshold < 0 ? json_null() : json_string(vdb_severity_name(p->threshold)),
+			      "deny_known_exploited", p->known_exploited, "deny_unassessed", p->unassessed, "deny_failed",
+			      p->failed, "deny_not_applicable", p->not_applicable, "unknown_as",
+			      p->unknown_as < 0 ? json_null() : json_string(vdb_severity_name(p->unknown_as)));
+	if (ns)
+		json_object_set_new(o, "namespace", json_string(ns));
+	return o;
 }
 
 int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char *repo, const char *digest,
@@ -265,9 +306,29 @@ int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char
 	struct pull_policy pol;
 	policy_get(m, a, ns, &pol);
 	int t = pol.threshold;
+	if (t < 0 && !pol.known_exploited && !pol.unassessed && !pol.failed && !pol.not_applicable)
+		return 0; /* no policy */
 	struct assessment_rec rec;
-	if ((t < 0 && !pol.known_exploited) || m->scans->assessment_get(m, a, repo, digest, &rec) || !*rec.report)
-		return 0; /* no policy, or not assessed yet */
+	int has = !m->scans->assessment_get(m, a, repo, digest, &rec);
+	const char *status_gate = NULL;
+	if (!has && pol.unassessed)
+		status_gate = "not assessed yet";
+	else if (has && pol.failed && assessment_status_is(rec.status, STATUS_FAILED))
+		status_gate = arena_printf(a, "Failed (%s)", rec.reason);
+	else if (has && pol.not_applicable && assessment_status_is(rec.status, STATUS_NOT_APPLICABLE)) {
+		struct manifest_rec mr; /* an index is let through: its platforms are gated one by one */
+		if (m->repos->manifest_get(m, a, repo, digest, 1, 0, &mr) || !image_parts_is_index(mr.media_type))
+			status_gate = arena_printf(a, "NotApplicable (%s)", rec.reason);
+	}
+	if (status_gate) {
+		*why = arena_printf(a, "namespace '%s' refuses pulls of images that are %s; this image is %s", ns,
+				    !has ? "not assessed yet" : assessment_status_is(rec.status, STATUS_FAILED) ? "Failed"
+											     : "NotApplicable",
+				    status_gate);
+		return DD_E_DENIED;
+	}
+	if ((t < 0 && !pol.known_exploited) || !has || !*rec.report)
+		return 0; /* no finding gate, or not assessed yet */
 	struct rule *rules;
 	size_t nrules = 0, i, hits = 0, exploited = 0;
 	rules_load(m, a, &rules, &nrules);
@@ -275,7 +336,9 @@ int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char
 	if (!pol.known_exploited && !rules_cover(rules, nrules, repo) && counts_parse(rec.counts, c, &unfixed)) {
 		long long at_or_above = 0; /* the stored counts stand: the report is read only to name findings */
 		for (int s = t; s <= VDB_SEV_CRITICAL; s++)
-			at_or_above += c[s];
+			at_or_above += s == VDB_SEV_UNKNOWN && pol.unknown_as >= 0 ? 0 : c[s];
+		if (pol.unknown_as >= t)
+			at_or_above += c[VDB_SEV_UNKNOWN];
 		if (!at_or_above)
 			return 0;
 	}
@@ -297,6 +360,8 @@ int policy_check_pull(void *scanner, struct meta *m, struct arena *a, const char
 		for (int s = 0; sev && s <= VDB_SEV_CRITICAL; s++)
 			if (!strcmp(sev, vdb_severity_name(s)))
 				level = s;
+		if (level == VDB_SEV_UNKNOWN && pol.unknown_as >= 0)
+			level = pol.unknown_as;
 		if (!known && (t < 0 || level < t))
 			continue;
 		exploited += known;

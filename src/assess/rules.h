@@ -43,15 +43,20 @@ int counts_parse(const char *counts, long long by[6], long long *unfixed);
 int rules_cover(const struct rule *rules, size_t n, const char *repo);
 
 /* The pull policy of a namespace (a setting, "policy/NS"): the lowest severity that blocks pulls
- * of an image (-1: none), and whether a known-exploited finding blocks them whatever its
- * severity. Nothing set: {-1, 0}. */
+ * of an image (-1: none), whether a known-exploited finding blocks them whatever its severity,
+ * the statuses that block them, and how UNKNOWN findings count. Nothing set: allow every pull. */
 struct pull_policy {
 	int threshold;
 	int known_exploited;
+	int unassessed, failed, not_applicable; /* refuse images not assessed yet, Failed, NotApplicable (an
+						 * index excepted: its platforms are gated one by one) */
+	int unknown_as; /* the severity an UNKNOWN finding counts as against threshold; -1: UNKNOWN's own */
 };
 void policy_get(struct meta *m, struct arena *a, const char *ns, struct pull_policy *p);
-/* The policy as the API shows it (a json_t *, owned). */
+/* The policy as the API shows it (a json_t *, owned; ns NULL: as stored, without it). */
 void *policy_json(const char *ns, const struct pull_policy *p);
+/* A policy from the API's JSON: 0, or DD_E_USAGE with *why. */
+int policy_parse(const char *body, size_t len, struct pull_policy *p, const char **why);
 
 /* The pull gate: 0 when repo@digest may be pulled under its namespace's policy, else
  * DD_E_DENIED with *why naming the findings that block it (arena text). scanner: the

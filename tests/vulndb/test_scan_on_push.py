@@ -543,3 +543,85 @@ def test_a_rule_for_one_image(full_db, tmp_path):
             assert r.status_code == 400 and word in r.text, r.text
     finally:
         srv.stop()
+
+
+def test_status_gates_and_unknown(full_db, tmp_path):
+    """A namespace that wants nothing unscanned to run refuses pulls of images not assessed yet
+    (scanning off for it, so nothing ever is), Failed and NotApplicable, each gate on its own and
+    only when asked; an index is let through (its platforms are gated one by one). UNKNOWN
+    findings count as a chosen severity against the threshold."""
+    srv = server_with_db(tmp_path, full_db)
+    accept = {"Accept": f"{OCI_MANIFEST}, application/vnd.oci.image.index.v1+json"}
+    pull = lambda repo, ref="1": requests.get(f"{srv.url}/v2/{repo}/manifests/{ref}", headers=accept)  # noqa: E731
+    policy = lambda ns, body: requests.put(f"{srv.url}/api/v1/namespaces/{ns}/policy", json=body)  # noqa: E731
+    try:
+        push_layers(srv.url, "g/failed", "1", None)  # no layer at all: NotApplicable (scratch)
+        failed = push_layers(srv.url, "g/broken", "1", {"etc/os-release": b'ID=debian\nVERSION_ID="12"\n'})
+        wait(srv.url, "g/broken", "1")
+        # a layer that is not gzip: Failed
+        s = requests.Session()
+        blob = b"this is not a layer"
+        cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}}).encode()
+        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": OCI_CONFIG, "digest": push_blob(s, srv.url, "g/bad", cfg), "size": len(cfg)},
+                        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                    "digest": push_blob(s, srv.url, "g/bad", blob), "size": len(blob)}]}).encode()
+        assert s.put(f"{srv.url}/v2/g/bad/manifests/1", data=m, headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        assert wait(srv.url, "g/bad", "1")["status"] == "Failed"
+        assert wait(srv.url, "g/failed", "1")["status"] == "NotApplicable"
+        # an index of the NotApplicable image
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": failed, "size": len(pull("g/broken").content),
+             "platform": {"os": "linux", "architecture": "amd64"}}]})
+        assert requests.put(f"{srv.url}/v2/g/broken/manifests/multi", data=index,
+                            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"}).status_code == 201
+        assert all(pull(r).status_code == 200 for r in ("g/failed", "g/broken", "g/bad"))
+        # scanning off for namespace h: its images are never assessed
+        assert requests.put(f"{srv.url}/api/v1/namespaces/h/scanning", params={"enabled": "false"}).status_code == 200
+
+        assert policy("g", {"deny_failed": True}).status_code == 200
+        r = pull("g/bad")
+        assert r.status_code == 403 and "refuses pulls of images that are Failed" in r.text, r.text
+        assert pull("g/failed").status_code == 200 and pull("g/broken").status_code == 200
+        assert policy("g", {"deny_not_applicable": True}).status_code == 200
+        assert pull("g/bad").status_code == 200
+        r = pull("g/failed")
+        assert r.status_code == 403 and "NotApplicable (" in r.text, r.text
+        assert pull("g/broken", "multi").status_code == 200  # the index itself
+        assert pull("g/broken").status_code == 403  # its platform
+
+        assert policy("h", {"deny_unassessed": True}).status_code == 200
+        push_layers(srv.url, "h/app", "1", CLEAN)
+        st = requests.get(f"{srv.url}/api/v1/images", params={"repository": "h/app", "reference": "1"}).json()
+        assert st["status"] == "NotApplicable"  # scanning disabled: assessed as NotApplicable, not unassessed
+        assert pull("h/app").status_code == 200
+
+        # UNKNOWN findings: under a LOW threshold they do not count, as HIGH they do
+        distroless(srv.url, "u/app")
+        a = wait(srv.url, "u/app", "1")
+        assert a["counts"]["UNKNOWN"] > 0 and a["counts"]["CRITICAL"] == 0
+        assert policy("u", {"deny_pull_at_or_above": "CRITICAL"}).status_code == 200
+        assert pull("u/app").status_code == 200
+        assert policy("u", {"deny_pull_at_or_above": "CRITICAL", "unknown_as": "CRITICAL"}).json()["unknown_as"] == "CRITICAL"
+        r = pull("u/app")
+        assert r.status_code == 403 and "UNKNOWN CVE-" in r.text, r.text
+        for bad in ({"unknown_as": "SEVERE"}, {"deny_failed": 1}, {"deny_everything": True}):
+            assert policy("u", bad).status_code == 400, bad
+    finally:
+        srv.stop()
+
+
+def test_unassessed_gate(full_db, tmp_path):
+    """An image no scanner has assessed (a registry run without scan workers) is refused under
+    deny_unassessed, and allowed without it."""
+    (tmp_path / "noscan").mkdir()
+    srv = server_with_db(tmp_path / "noscan", full_db, "--scan-workers", "0")
+    try:
+        push_layers(srv.url, "n/app", "1", CLEAN)
+        get = lambda: requests.get(f"{srv.url}/v2/n/app/manifests/1", headers={"Accept": OCI_MANIFEST})  # noqa: E731
+        assert get().status_code == 200
+        assert requests.put(f"{srv.url}/api/v1/namespaces/n/policy", json={"deny_unassessed": True}).status_code == 200
+        r = get()
+        assert r.status_code == 403 and "refuses pulls of images that are not assessed yet" in r.text, r.text
+    finally:
+        srv.stop()
