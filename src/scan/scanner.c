@@ -581,7 +581,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	int enabled = 1, have_inv = 0, rc;
 	size_t by_sev[VDB_SEV_CRITICAL + 1] = {0}, nfind = 0, unfixed = 0;
 	const char *stored = "", *old_hash = "";
-	int unchanged = 0, inventory_kept = 0;
+	int unchanged = 0, inventory_kept = 0, metered = 0;
 	meta->scans->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
@@ -606,6 +606,8 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 			rec.reason = na;
 			goto store;
 		}
+		metered = 1; /* an image whose layers are read: what usage counts (not an index, an
+			      * artifact, scratch, a non-Linux image, or a namespace with scanning off) */
 		struct image img = {.want_index = -1};
 		const char *ref = arena_printf(&a, "%s@%s", job->repo, job->digest);
 		rc = image_open_store_meta(&a, meta, s->cfg.blobs, ref, &img, &why);
@@ -673,7 +675,7 @@ store:
 	/* everything the batch store needs, copied out of this job's arena */
 	struct arena *o = out_arena;
 	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .inventory_kept = inventory_kept,
-				   .ns = job->priority == SCAN_PUSH ? arena_strdup(o, ns) : NULL,
+				   .ns = job->priority == SCAN_PUSH && metered ? arena_strdup(o, ns) : NULL,
 				   .month = arena_strdup(o, month_now(&a)),
 				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
 	jsonmem_free(payload);

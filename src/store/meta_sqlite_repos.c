@@ -165,8 +165,8 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 				"INSERT INTO tags(repo, name, digest, updated) VALUES(?1,?2,?3,?4)"
 				" ON CONFLICT(repo, name) DO UPDATE SET digest=excluded.digest, updated=excluded.updated",
 				TEXT(r->repo), TEXT(p->tag), TEXT(r->digest), INT(util_now()));
-	if (!rc && p->queue_scan)
-		rc = sq_scan_enqueue(c, r->repo, r->digest, SCAN_PUSH);
+	if (!rc && p->queue_scan) /* a manifest pushed again (a re-tag) is not scanned again */
+		rc = sq_scan_enqueue_unassessed(c, r->repo, r->digest);
 	if (!rc && p->audit)
 		rc = sq_audit_insert(NULL, c, p->audit);
 	return sq_tx_end(c, rc);

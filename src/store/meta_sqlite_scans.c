@@ -8,12 +8,13 @@
 #include "common/arena.h"
 #include "common/util.h"
 
-int sq_scan_enqueue(struct conn *c, const char *repo, const char *digest, enum scan_priority priority)
+int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *digest)
 {
 	return sq_exec_on(c, "queue scan",
-			  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) VALUES(?1,?2,?3,?4,?5)"
+			  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT ?1,?2,?3,?4,?5"
+			  " WHERE NOT EXISTS (SELECT 1 FROM assessments WHERE repo=?1 AND digest=?2)"
 			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=min(priority, excluded.priority)",
-			  TEXT(repo), TEXT(digest), INT(priority), INT(SCAN_JOB_QUEUED), INT(util_now()));
+			  TEXT(repo), TEXT(digest), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED), INT(util_now()));
 }
 
 int sq_scans_forget(struct conn *c, const char *repo, const char *digest)

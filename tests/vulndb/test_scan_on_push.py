@@ -625,3 +625,40 @@ def test_unassessed_gate(full_db, tmp_path):
         assert r.status_code == 403 and "refuses pulls of images that are not assessed yet" in r.text, r.text
     finally:
         srv.stop()
+
+
+def test_usage_counts_scanned_images(full_db, tmp_path):
+    """Usage counts what was scanned: one per image whose layers were read (an index's platforms
+    each once), never the index, an artifact, a re-tag, a re-assessment or a push to a namespace
+    with scanning off."""
+    srv = server_with_db(tmp_path, full_db)
+    usage = lambda: {u["namespace"]: u["scans"] for u in requests.get(f"{srv.url}/api/v1/usage").json()["usage"]}  # noqa: E731
+    try:
+        a = distroless(srv.url, "m/app", "1")
+        b = push_layers(srv.url, "m/app", "2", CLEAN)
+        wait(srv.url, "m/app", "1")
+        wait(srv.url, "m/app", "2")
+        assert usage() == {"m": 2}
+        index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": d, "size": len(requests.get(
+                f"{srv.url}/v2/m/app/manifests/{d}", headers={"Accept": OCI_MANIFEST}).content),
+             "platform": {"os": "linux", "architecture": arch}} for d, arch in ((a, "amd64"), (b, "arm64"))]})
+        assert requests.put(f"{srv.url}/v2/m/app/manifests/multi", data=index,
+                            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"}).status_code == 201
+        wait(srv.url, "m/app", "multi")
+        assert usage() == {"m": 2}, ("index", usage())
+        m1 = requests.get(f"{srv.url}/v2/m/app/manifests/1", headers={"Accept": OCI_MANIFEST}).content
+        assert requests.put(f"{srv.url}/v2/m/app/manifests/retag", data=m1,
+                            headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        time.sleep(0.5)
+        assert usage() == {"m": 2}, ("retag", usage())
+        push_layers(srv.url, "m/art", "1", {"sbom.json": b"{}"}, config={"x": 1},
+                    config_type="application/vnd.example.artifact+json")
+        wait(srv.url, "m/art", "1")
+        assert requests.put(f"{srv.url}/api/v1/namespaces/off/scanning", params={"enabled": "false"}).status_code == 200
+        push_layers(srv.url, "off/app", "1", CLEAN)
+        wait(srv.url, "off/app", "1")
+        time.sleep(0.5)
+        assert usage() == {"m": 2}, usage()
+    finally:
+        srv.stop()
