@@ -503,6 +503,8 @@ static void assess(struct meta *m, const char *repo, const char *digest, const c
 					 .subject = "", .annotations = "", .content = "{}", .size = 2},
 				 .tag = NULL, .queue_scan = 1};
 	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	int queued; /* a manifest put again is not queued again (a re-tag): queued as Scan again does */
+	CHECK(m->scans->scan_enqueue(m, repo, digest, SCAN_PUSH, &queued) == 0);
 	CHECK(m->scans->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
 	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
 			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
@@ -542,6 +544,14 @@ static void test_meta_totals(void)
 	assess(m, "r2/x", "sha256:b1", "Failed", "0 0 0 0 0 0 0", 0);
 	assess(m, "r2/x", "sha256:b2", "Healthy", "0 0 0 0 7 0 0", 0);
 	CHECK(totals_match(m, &images) && images == 5);
+	/* an assessed manifest put again (a re-tag) queues no scan */
+	const char *missing;
+	struct manifest_put again = {.rec = {.repo = "r1", .digest = "sha256:a1", .media_type = "t", .artifact_type = "",
+					     .subject = "", .annotations = "", .content = "{}", .size = 2},
+				     .tag = "retag", .queue_scan = 1};
+	int64_t queued = -1, running = -1;
+	CHECK(m->repos->manifest_put(m, &a, &again, &missing) == 0);
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 0 && running == 0);
 	CHECK(m->scans->assessment_totals(m, &a, "r1", &t, &n) == 0 && n == 2);
 	CHECK(!strcmp(t[0].status, "NotApplicable") && t[0].images == 1 && !strcmp(t[1].status, "Unhealthy") &&
 	      t[1].images == 2 && t[1].severity[0] == 1 && t[1].severity[1] == 3 && t[1].unfixed == 11);
