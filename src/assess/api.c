@@ -20,6 +20,7 @@
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "store/meta_admin.h"
+#include "store/meta_outbox.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "store/space.h"
@@ -896,6 +897,41 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		       "# TYPE drydock_vulndb_built_timestamp_seconds gauge\n"
 		       "drydock_vulndb_built_timestamp_seconds %" PRId64 "\n",
 		   st.db_built_at);
+	void *tok;
+	const struct vulndb *db = api->scanner ? scanner_db_acquire(api->scanner, &tok) : NULL;
+	if (db) {
+		int64_t now = util_now();
+		buf_puts(&b, "# HELP drydock_vulndb_feed_age_seconds How old each feed's newest data is.\n"
+			     "# TYPE drydock_vulndb_feed_age_seconds gauge\n");
+		for (size_t i = 0; i < vulndb_nfeeds(db); i++) {
+			const struct vdb_feed *f = vulndb_feed(db, i);
+			if (f->snapshot <= 0)
+				continue;
+			buf_puts(&b, "drydock_vulndb_feed_age_seconds{feed=\"");
+			for (const char *p = vulndb_str(db, f->name); *p; p++) /* a label value, escaped */
+				buf_puts(&b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : (char[2]){*p, 0});
+			buf_printf(&b, "\"} %" PRId64 "\n", now - f->snapshot);
+		}
+		scanner_db_release(api->scanner, tok);
+	}
+	int64_t waiting = 0, failed = 0, blobs = 0, bytes = 0;
+	if (!api->meta->outbox->outbox_backlog(api->meta, &waiting, &failed))
+		buf_printf(&b, "# HELP drydock_webhook_backlog Webhook events waiting to be delivered.\n"
+			       "# TYPE drydock_webhook_backlog gauge\ndrydock_webhook_backlog %" PRId64 "\n"
+			       "# HELP drydock_webhook_failing Of those, the events whose delivery failed at least once.\n"
+			       "# TYPE drydock_webhook_failing gauge\ndrydock_webhook_failing %" PRId64 "\n",
+			   waiting, failed);
+	if (!api->meta->repos->blob_totals(api->meta, &blobs, &bytes))
+		buf_printf(&b, "# HELP drydock_storage_blobs Blobs stored (each once).\n"
+			       "# TYPE drydock_storage_blobs gauge\ndrydock_storage_blobs %" PRId64 "\n"
+			       "# HELP drydock_storage_blob_bytes Bytes of the blobs stored.\n"
+			       "# TYPE drydock_storage_blob_bytes gauge\ndrydock_storage_blob_bytes %" PRId64 "\n",
+			   blobs, bytes);
+	struct space_stat sp;
+	if (api->space && !space_stat(api->space, &sp))
+		buf_printf(&b, "# HELP drydock_storage_free_bytes Free bytes of the data directory's file system.\n"
+			       "# TYPE drydock_storage_free_bytes gauge\ndrydock_storage_free_bytes %" PRId64 "\n",
+			   sp.free_bytes);
 	http_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
 	buf_release(&b);
 }

@@ -16,6 +16,8 @@ struct meta_outbox_ops {
 			  const char ***payloads, int **attempts, size_t *n);
 	int (*outbox_done)(struct meta *m, int64_t id);
 	int (*outbox_retry)(struct meta *m, int64_t id, int64_t next_at);
+	/* Events waiting, and of those the ones whose delivery failed at least once. */
+	int (*outbox_backlog)(struct meta *m, int64_t *waiting, int64_t *failed);
 };
 
 #endif

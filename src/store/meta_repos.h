@@ -79,6 +79,9 @@ struct meta_repos_ops {
 	int (*blob_forget)(struct meta *m, const char *digest, int64_t before);
 	/* 0 when the metadata records blob `digest` at all, else DD_E_BLOB_UNKNOWN. */
 	int (*blob_known)(struct meta *m, const char *digest);
+	/* The blobs the metadata records, and their bytes (each blob once, however many repositories
+	 * hold it). */
+	int (*blob_totals)(struct meta *m, int64_t *count, int64_t *bytes);
 	/* Stores a manifest and moves its tag, atomically. DD_E_MANIFEST_BLOB_UNKNOWN when a
 	 * reference is missing, naming it in *missing (arena copy). */
 	int (*manifest_put)(struct meta *m, struct arena *a, const struct manifest_put *p, const char **missing);

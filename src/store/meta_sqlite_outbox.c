@@ -41,9 +41,22 @@ static int ms_outbox_retry(struct meta *m, int64_t id, int64_t next_at)
 		       INT(next_at));
 }
 
+static int ms_outbox_backlog(struct meta *m, int64_t *waiting, int64_t *failed)
+{
+	struct sq q;
+	*waiting = *failed = 0;
+	sq_query(&q, m, "SELECT count(*), coalesce(sum(attempts > 0), 0) FROM outbox", NOARGS);
+	if (sq_row(&q)) {
+		*waiting = sq_int(&q, 0);
+		*failed = sq_int(&q, 1);
+	}
+	return sq_end(&q, "outbox backlog");
+}
+
 const struct meta_outbox_ops meta_sqlite_outbox = {
 	.outbox_add = ms_outbox_add,
 	.outbox_due = ms_outbox_due,
 	.outbox_done = ms_outbox_done,
 	.outbox_retry = ms_outbox_retry,
+	.outbox_backlog = ms_outbox_backlog,
 };

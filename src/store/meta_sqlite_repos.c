@@ -123,6 +123,18 @@ static int ms_blob_known(struct meta *m, const char *digest)
 	return sq_one(&q, "blob lookup", DD_E_BLOB_UNKNOWN);
 }
 
+static int ms_blob_totals(struct meta *m, int64_t *count, int64_t *bytes)
+{
+	struct sq q;
+	*count = *bytes = 0;
+	sq_query(&q, m, "SELECT count(*), coalesce(sum(size), 0) FROM blobs", NOARGS);
+	if (sq_row(&q)) {
+		*count = sq_int(&q, 0);
+		*bytes = sq_int(&q, 1);
+	}
+	return sq_end(&q, "blob totals");
+}
+
 static int manifest_exists(struct conn *c, const char *repo, const char *digest)
 {
 	struct sq q;
@@ -534,6 +546,7 @@ const struct meta_repos_ops meta_sqlite_repos = {
 	.blobs_unreferenced = ms_blobs_unreferenced,
 	.blob_forget = ms_blob_forget,
 	.blob_known = ms_blob_known,
+	.blob_totals = ms_blob_totals,
 	.manifest_put = ms_manifest_put,
 	.manifest_get = ms_manifest_get,
 	.manifest_delete = ms_manifest_delete,

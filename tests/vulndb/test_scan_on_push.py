@@ -97,6 +97,11 @@ def test_push_is_assessed_like_drydock_scan(full_db, images, tmp_path):
         assert 'drydock_scans_total{status="Unhealthy"} 1' in metrics
         assert "drydock_scan_duration_seconds_count 1" in metrics
         assert 'drydock_http_requests_total{method="PUT",code="2xx"}' in metrics
+        # storage and each feed's age
+        got = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+        assert int(got["drydock_storage_blobs"]) == 2 and int(got["drydock_storage_blob_bytes"]) > 0
+        assert int(got["drydock_storage_free_bytes"]) > 0 and int(got["drydock_webhook_backlog"]) == 0
+        assert int(got['drydock_vulndb_feed_age_seconds{feed="debian-osv"}']) > 86400  # the snapshot is old
         assert requests.get(f"{srv.url}/healthz").json()["status"] == "ok"
         # unknown image: the registry's error JSON
         r = requests.get(f"{srv.url}/api/v1/images", params={"repository": "team/min", "reference": "nope"})
@@ -455,12 +460,15 @@ def test_webhooks_are_delivered_once_and_survive_restart(full_db, tmp_path):
         distroless(srv.url, "w/three")
         wait(srv.url, "w/three", "1")
         time.sleep(1.5)
+        metrics = requests.get(f"{srv.url}/metrics").text  # the event waits, its delivery failed
+        assert "drydock_webhook_backlog 1\n" in metrics and "drydock_webhook_failing 1\n" in metrics, metrics
         srv.stop()
         rx.down = False
         srv.start()
         ev = rx.wait(3)
         time.sleep(2)
         assert [e["repository"] for _, e in rx.events].count("w/three") == 1 and len(rx.events) == 3
+        assert "drydock_webhook_backlog 0\n" in requests.get(f"{srv.url}/metrics").text
     finally:
         srv.stop()
         rx.close()
