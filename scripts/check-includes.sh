@@ -30,7 +30,7 @@ web:       common auth http store
 image:     common auth inventory store
 registry:  common auth events http image store web
 scan:      common events image inventory store version vulndb
-assess:    common auth http query scan store vulndb web
+assess:    common auth events http query scan store vulndb web
 cmd:       *
 '
 

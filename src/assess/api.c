@@ -10,6 +10,7 @@
 #include "http/range.h"
 #include "assess/rules.h"
 #include "assess/tables.h"
+#include "assess/webhook.h"
 #include "common/util.h"
 #include "common/arena.h"
 #include "common/strmap.h"
@@ -914,13 +915,16 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		}
 		scanner_db_release(api->scanner, tok);
 	}
-	int64_t waiting = 0, failed = 0, blobs = 0, bytes = 0;
-	if (!api->meta->outbox->outbox_backlog(api->meta, &waiting, &failed))
+	int64_t waiting = 0, failed = 0, given_up = 0, blobs = 0, bytes = 0;
+	if (!api->meta->outbox->outbox_backlog(api->meta, &waiting, &failed, &given_up))
 		buf_printf(&b, "# HELP drydock_webhook_backlog Webhook events waiting to be delivered.\n"
 			       "# TYPE drydock_webhook_backlog gauge\ndrydock_webhook_backlog %" PRId64 "\n"
 			       "# HELP drydock_webhook_failing Of those, the events whose delivery failed at least once.\n"
-			       "# TYPE drydock_webhook_failing gauge\ndrydock_webhook_failing %" PRId64 "\n",
-			   waiting, failed);
+			       "# TYPE drydock_webhook_failing gauge\ndrydock_webhook_failing %" PRId64 "\n"
+			       "# HELP drydock_webhook_given_up_total Webhook events dropped after failing for the"
+			       " give-up limit (the targets there are).\n"
+			       "# TYPE drydock_webhook_given_up_total counter\ndrydock_webhook_given_up_total %" PRId64 "\n",
+			   waiting, failed, given_up);
 	if (!api->meta->repos->blob_totals(api->meta, &blobs, &bytes))
 		buf_printf(&b, "# HELP drydock_storage_blobs Blobs stored (each once).\n"
 			       "# TYPE drydock_storage_blobs gauge\ndrydock_storage_blobs %" PRId64 "\n"
@@ -1177,6 +1181,8 @@ static void body_read(struct http_req *r, struct assess_api *api, const char *bo
 		query_api_body(r, api, body, len);
 	else if (!strcmp(r->path, "/api/v1/suppressions"))
 		rule_create(r, api, body, len);
+	else if (webhook_api_route(r->path))
+		webhook_api(r, api->meta, body, len, NULL);
 	else {
 		const char *p = r->path + strlen("/api/v1/namespaces/");
 		const char *slash = strchr(p, '/');
@@ -1193,6 +1199,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		azure_handle(r, api);
 	else if (!strncmp(p, "/api/v1/suppressions", 20))
 		rules_handle(r, api);
+	else if (webhook_api_route(p))
+		webhook_api(r, api->meta, NULL, 0, &((struct api_req *)r->state)->want_body);
 	else if (!strcmp(p, "/healthz"))
 		health_handle(r, api);
 	else if (!strcmp(p, "/metrics"))

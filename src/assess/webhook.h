@@ -1,23 +1,34 @@
-/* webhook.h: delivering the webhook outbox. Each completed assessment adds an event to the
- * outbox in the same transaction as the assessment itself, so a restart loses none; this
- * thread POSTs them in order to the configured URL and removes each on a 2xx answer, retrying
- * failures with a growing delay (1 s doubling to 5 min). Delivery is at least once: a crash
- * between the answer and the removal repeats an event, which receivers recognise by its
- * "id" (also sent as X-Drydock-Event-Id). */
+/* webhook.h: delivering the webhook outbox (store/meta_outbox.h), and the API that manages its
+ * targets (/api/v1/webhooks).
+ *
+ * Events (events/hooks.h) join the outbox of each target that wants them in the transaction of
+ * the change they tell of, so a restart loses none. One thread POSTs them, target by target,
+ * in order: a target's events wait behind its oldest, which is retried after 1, 2, 4 ... up to
+ * 300 s, and given up (removed, counted on the target and in /metrics) once it has failed for
+ * `give_up` seconds; the next one then goes. Delivery is at least once: a crash between the
+ * answer and the removal repeats an event, which receivers recognise by its "id" (also in the
+ * X-Drydock-Event-Id header). A target with a secret gets each body signed:
+ * X-Drydock-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">, with the timestamp in
+ * X-Drydock-Timestamp, so a receiver can refuse replays. A target of format "cloudevents" gets
+ * each event as a CloudEvents 1.0 JSON envelope (structured mode) whose data is the event. */
 #ifndef DD_WEBHOOK_H
 #define DD_WEBHOOK_H
+#include <stdint.h>
 
 struct meta;
 struct webhook;
+struct http_req;
 
-/* Returns an owned deliverer (running), or NULL on failure. url and meta are borrowed. */
-struct webhook *webhook_start(struct meta *meta, const char *url);
+/* Returns an owned deliverer (running), or NULL on failure. meta is borrowed. */
+struct webhook *webhook_start(struct meta *meta, int64_t give_up);
 void webhook_stop(struct webhook *w);
 
-/* The outbox event of a completed assessment (the scanner's outbox_payload): owned JSON text
- * (free()) with its id, status, counts per severity, digest and database generation; NULL when
- * out of memory. The event's shape is documented in docs/api.md. */
-struct scan_outcome;
-char *webhook_payload(const struct scan_outcome *o);
+/* The signature header's value for body at time t with secret: "sha256=<64 hex>" into out. */
+void webhook_sign(const char *secret, int64_t t, const char *body, size_t n, char out[72]);
+
+/* /api/v1/webhooks[/ID]: whether path is one, and its handler (body: the request's, once read;
+ * NULL at the start, when *want_body says whether to read one). */
+int webhook_api_route(const char *path);
+void webhook_api(struct http_req *r, struct meta *meta, const char *body, size_t len, int *want_body);
 
 #endif

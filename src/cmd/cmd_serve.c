@@ -22,6 +22,7 @@
 #include "assess/webhook.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/meta_outbox.h"
 #include "store/space.h"
 #include <jansson.h>
 #include <signal.h>
@@ -32,6 +33,7 @@ static const char usage_text[] =
 	"                     [--access-log] [--event-log FILE] [--max-upload-sessions N]\n"
 	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
+	"                     [--webhook-secret KEY] [--webhook-give-up SECONDS]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
@@ -359,7 +361,7 @@ int cmd_serve(int argc, char **argv)
 		if (!*c.db)
 			snprintf(dbpath, sizeof(dbpath), "%s/vulndb.ddb", c.data_dir);
 		struct scanner_config sc = {.meta = meta, .blobs = blobs, .data_dir = c.data_dir, .db_path = dbpath,
-					    .workers = (int)c.scan_workers, .outbox_payload = *c.webhook ? webhook_payload : NULL,
+					    .workers = (int)c.scan_workers,
 					    .stream_uploads = c.analyse_uploads, .sandbox = c.sandbox};
 		const char *why;
 		rc = scanner_start(&sc, &scanner, &why);
@@ -373,7 +375,9 @@ int cmd_serve(int argc, char **argv)
 			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
 	struct webhook *hook = NULL;
-	if (!rc && *c.webhook && !(hook = webhook_start(meta, c.webhook))) {
+	if (!rc && meta->outbox->webhook_config(meta, c.webhook, c.webhook_secret))
+		log_warn("cannot record the webhook setting's target");
+	if (!rc && !(hook = webhook_start(meta, c.webhook_give_up))) {
 		log_error("cannot start the webhook deliverer");
 		rc = DD_E_INTERNAL;
 	}

@@ -14,6 +14,7 @@ void config_defaults(struct config *c)
 	c->min_free_space = DD_MIN_FREE_BYTES;
 	c->reserve_space = DD_RESERVE_BYTES;
 	c->upload_max_age = 24 * 3600;
+	c->webhook_give_up = 24 * 3600;
 	c->gc_grace = 3600;
 	c->scan_workers = 2;
 	c->analyse_uploads = 1;
@@ -190,6 +191,11 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		}
 		return set_str(c->webhook, sizeof(c->webhook), value, why);
 	}
+	if (!strcmp(key, "webhook-secret"))
+		return set_str(c->webhook_secret, sizeof(c->webhook_secret), value, why);
+	if (!strcmp(key, "webhook-give-up"))
+		return set_duration(&c->webhook_give_up, value, 1, 30L * 24 * 3600,
+				    "webhook-give-up must be a duration from 1s to 30d (a bare number is seconds; 6h, 1d)", why);
 	if (!strcmp(key, "auth")) {
 		if (strcmp(value, "on") && strcmp(value, "off")) {
 			*why = "auth must be on or off";

@@ -24,7 +24,9 @@ struct config {
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
 	int analyse_uploads;      /* read layers as they upload (default), not only once committed */
 	int sandbox;              /* read layers and package databases in sandboxed workers (default) */
-	char webhook[1024];       /* URL that receives an event per completed assessment, or empty */
+	char webhook[1024];       /* URL that receives every webhook event (a target of origin "config"), or empty */
+	char webhook_secret[256]; /* its signing key (HMAC-SHA256); empty: deliveries unsigned */
+	long webhook_give_up;     /* seconds an event of any target is retried before it is given up */
 	int auth;                 /* accounts and tokens required (default); 0: everyone may do everything */
 	char auth_realm[1024];    /* token endpoint URL announced to clients; empty: from the Host header */
 	char auth_service[256];   /* the token audience */

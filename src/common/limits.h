@@ -154,6 +154,10 @@
 #define DD_MAX_HTPASSWD_LINE 1024
 /* Audit entries returned in one page. */
 #define DD_MAX_AUDIT_PAGE 1000
+/* Webhook targets kept, a target's URL and its secret (a namespace owner may add targets). */
+#define DD_MAX_WEBHOOKS 100
+#define DD_MAX_WEBHOOK_URL 1024
+#define DD_MAX_WEBHOOK_SECRET 256
 
 /* A stored report or inventory, unpacked (meta_sqlite keeps them zstd-compressed): debian-big's
  * report is 0.5 MB, so this is far above any image's, and a damaged row cannot make a reader

@@ -23,6 +23,8 @@
 #include "common/digest.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "events/hooks.h"
+#include "store/meta_outbox.h"
 #include "image/layer_cache.h"
 #include "store/blobstore.h"
 #include "store/meta_admin.h"
@@ -78,6 +80,12 @@ static int sweep_untagged(struct meta *m, const struct gc_options *o, int64_t be
 					SPACE_RETRY(o->space, arc, m->admin->audit_add(m, &e));
 					if (arc)
 						log_warn("gc: cannot record the deletion of %s in the audit log", e.target);
+					const char *hook = hook_event(&a, HOOK_IMAGE_DELETED, repos[i], digests[i], e.time,
+								      json_pack("{s:s, s:s}", "actor", e.actor, "reason",
+										"untagged (garbage collection)"));
+					struct outbox_event ev = {.type = HOOK_IMAGE_DELETED, .repo = repos[i], .payload = hook};
+					if (hook && m->outbox->outbox_add(m, &ev))
+						log_warn("gc: cannot queue the webhook event of the deletion of %s", e.target);
 				}
 				deleted++;
 				out->manifests++;

@@ -6,12 +6,15 @@
 #include "common/dd.h"
 #include "registry.h"
 #include "auth/audit.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "auth/access.h"
 #include "events/events.h"
+#include "events/hooks.h"
 #include "http/range.h"
 #include "image/manifest.h"
 #include "store/meta_admin.h"
+#include "store/meta_outbox.h"
 #include "store/meta_repos.h"
 #include "store/space.h"
 
@@ -92,6 +95,11 @@ static void delete_manifest(struct http_req *r)
 		struct event ev = {.kind = EVENT_MANIFEST_DELETED, .repo = q->name, .digest = d.str};
 		events_emit(&ev);
 		audit_record(r, reg->meta, "delete", arena_printf(&r->arena, "%s@%s", q->name, d.str), NULL);
+		const char *text = hook_event(&r->arena, HOOK_IMAGE_DELETED, q->name, d.str, util_now(),
+					      json_pack("{s:s}", "actor", access_actor(r)));
+		struct outbox_event hook = {.type = HOOK_IMAGE_DELETED, .repo = q->name, .payload = text};
+		if (text && reg->meta->outbox->outbox_add(reg->meta, &hook))
+			log_warn("cannot queue the webhook event of the deletion of %s@%s", q->name, d.str);
 	} else
 		audit_record(r, reg->meta, "tag-delete", arena_printf(&r->arena, "%s:%s", q->name, q->arg), NULL);
 	http_respond(r, 202, NULL, "", 0);
@@ -202,6 +210,13 @@ void manifests_end(struct http_req *r)
 				  .target = arena_printf(&r->arena, "%s@%s", q->name, got.str),
 				  .detail = p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : ""};
 	p.audit = &audit;
+	json_t *fields = json_pack("{s:s, s:I, s:s}", "media_type", info.media_type, "size", (json_int_t)len, "actor",
+				   audit.actor);
+	if (fields && p.tag)
+		json_object_set_new(fields, "tag", json_string(p.tag));
+	struct outbox_event hook = {.type = HOOK_IMAGE_PUSHED, .repo = q->name,
+				    .payload = hook_event(&r->arena, HOOK_IMAGE_PUSHED, q->name, got.str, audit.time, fields)};
+	p.event = hook.payload ? &hook : NULL;
 	const char *missing;
 	rc = reg->meta->repos->manifest_put(reg->meta, &r->arena, &p, &missing);
 	if (rc) {

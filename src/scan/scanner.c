@@ -18,10 +18,12 @@
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 #include "events/events.h"
+#include "events/hooks.h"
 #include "scan/findings.h"
 #include "scan/report.h"
 #include "scan/sandbox.h"
 #include "store/blobstore.h"
+#include "store/meta_outbox.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "vulndb/vulndb.h"
@@ -565,6 +567,96 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 
 #define SCANNER_BATCH 32 /* re-assessments claimed and stored per transaction */
 
+static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
+
+/* "id package" of each finding of a stored report (arena), sorted. */
+static const char **report_keys(struct arena *a, const char *report, size_t *n)
+{
+	*n = 0;
+	json_t *o = json_loads(report, 0, NULL), *f;
+	json_t *fs = json_object_get(o, "findings");
+	const char **v = arena_alloc(a, (json_array_size(fs) + 1) * sizeof(*v));
+	size_t i;
+	json_array_foreach(fs, i, f)
+	{
+		const char *id = json_string_value(json_object_get(f, "id"));
+		const char *pkg = json_string_value(json_object_get(f, "package"));
+		if (id && pkg)
+			v[(*n)++] = arena_printf(a, "%s %s", id, pkg);
+	}
+	json_decref(o);
+	qsort(v, *n, sizeof(*v), cmp_str);
+	return v;
+}
+
+/* The fields of a findings.changed event: the findings of r that the stored report of the
+ * image lacks ("new", with their severity and fix) and those it had that r lacks ("resolved");
+ * NULL when both are empty (only a severity or a fix moved) or the report cannot be read. */
+static json_t *findings_changes(struct meta *meta, struct arena *a, const struct scan_job *job,
+				const struct scan_result *r)
+{
+	const char *report = NULL, *hash;
+	if (meta->scans->assessment_report(meta, a, job->repo, job->digest, &report, &hash) || !report || !*report)
+		return NULL;
+	size_t nold, nnew = 0;
+	const char **old = report_keys(a, report, &nold);
+	const char **now = arena_alloc(a, (r->n + 1) * sizeof(*now));
+	for (size_t i = 0; i < r->n; i++)
+		now[nnew++] = arena_printf(a, "%s %s", r->findings[i].id, r->findings[i].pkg->name);
+	qsort(now, nnew, sizeof(*now), cmp_str);
+	json_t *added = json_array(), *gone = json_array();
+	for (size_t i = 0; i < r->n; i++) {
+		const struct finding *f = &r->findings[i];
+		const char *key = arena_printf(a, "%s %s", f->id, f->pkg->name);
+		if (!bsearch(&key, old, nold, sizeof(*old), cmp_str))
+			json_array_append_new(added, json_pack("{s:s, s:s, s:s, s:s}", "id", f->id, "package",
+							       f->pkg->name, "severity", vdb_severity_name(f->severity),
+							       "fixed_version", f->fixed ? f->fixed : ""));
+	}
+	for (size_t i = 0; i < nold; i++)
+		if ((!i || strcmp(old[i], old[i - 1])) && !bsearch(&old[i], now, nnew, sizeof(*now), cmp_str)) {
+			size_t sp = strcspn(old[i], " ");
+			json_array_append_new(gone, json_pack("{s:s%, s:s}", "id", old[i], sp, "package", old[i] + sp + 1));
+		}
+	if (!json_array_size(added) && !json_array_size(gone)) {
+		json_decref(added);
+		json_decref(gone);
+		return NULL;
+	}
+	return json_pack("{s:o, s:o}", "new", added, "resolved", gone);
+}
+
+/* The webhook events of an assessment (events/hooks.h) into done (arena a): scan.completed, or
+ * scan.failed, with its counts; and findings.changed when `changes` (taken) says what moved. */
+static void scan_events(struct arena *a, const struct assessment_rec *rec, int reassessment, const size_t *by_sev,
+			size_t nfind, size_t unfixed, json_t *changes, struct scan_done *done)
+{
+	struct outbox_event *ev = arena_alloc(a, 2 * sizeof(*ev));
+	size_t n = 0;
+	json_t *counts = json_object();
+	for (int k = VDB_SEV_CRITICAL; k >= 0; k--)
+		json_object_set_new(counts, vdb_severity_name(k), json_integer((json_int_t)by_sev[k]));
+	json_object_set_new(counts, "total", json_integer((json_int_t)nfind));
+	json_object_set_new(counts, "unfixed", json_integer((json_int_t)unfixed));
+	json_t *fields = json_pack("{s:s, s:s, s:O, s:s, s:b}", "status", rec->status, "reason", rec->reason, "counts",
+				   counts, "database_generation", rec->db_generation, "reassessment", reassessment);
+	const char *type = assessment_status_is(rec->status, STATUS_FAILED) ? HOOK_SCAN_FAILED : HOOK_SCAN_COMPLETED;
+	const char *text = hook_event(a, type, rec->repo, rec->digest, rec->scanned_at, fields);
+	if (text)
+		ev[n++] = (struct outbox_event){.type = type, .repo = rec->repo, .payload = text};
+	if (changes) {
+		json_object_set_new(changes, "status", json_string(rec->status));
+		json_object_set(changes, "counts", counts);
+		json_object_set_new(changes, "database_generation", json_string(rec->db_generation));
+		text = hook_event(a, HOOK_FINDINGS_CHANGED, rec->repo, rec->digest, rec->scanned_at, changes);
+		if (text)
+			ev[n++] = (struct outbox_event){.type = HOOK_FINDINGS_CHANGED, .repo = rec->repo, .payload = text};
+	}
+	json_decref(counts);
+	done->events = ev;
+	done->nevents = n;
+}
+
 /* Runs one job into *done (arena memory); the caller stores a batch of them at once. */
 static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, struct arena *out_arena,
 		    struct scan_done *done)
@@ -582,6 +674,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	size_t by_sev[VDB_SEV_CRITICAL + 1] = {0}, nfind = 0, unfixed = 0;
 	const char *stored = "", *old_hash = "";
 	int unchanged = 0, inventory_kept = 0, metered = 0;
+	json_t *changes = NULL; /* a re-assessment's new and resolved findings */
 	meta->scans->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
@@ -650,6 +743,8 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 			by_sev[k] = r.by_severity[k];
 		nfind = r.n;
 		unfixed = r.unfixed;
+		if (have_inv && *old_hash && strcmp(old_hash, rec.findings_hash))
+			changes = findings_changes(meta, &a, job, &r);
 		if (have_inv && *old_hash && !strcmp(old_hash, rec.findings_hash)) {
 			unchanged = 1; /* same findings: the stored report and inventory stand */
 			rec.inventory = "";
@@ -669,16 +764,11 @@ store:
 				  by_sev[VDB_SEV_UNKNOWN], unfixed);
 	rec.scanned_at = util_now();
 	rec.duration_us = now_us() - t0;
-	struct scan_outcome outcome = {.rec = &rec, .reassessment = job->priority == SCAN_REASSESS,
-				       .by_severity = by_sev, .findings = nfind, .unfixed = unfixed};
-	char *payload = s->cfg.outbox_payload ? s->cfg.outbox_payload(&outcome) : NULL;
 	/* everything the batch store needs, copied out of this job's arena */
 	struct arena *o = out_arena;
 	*done = (struct scan_done){.job = job->id, .unchanged = unchanged, .inventory_kept = inventory_kept,
 				   .ns = job->priority == SCAN_PUSH && metered ? arena_strdup(o, ns) : NULL,
-				   .month = arena_strdup(o, month_now(&a)),
-				   .webhook_payload = payload ? arena_strdup(o, payload) : NULL};
-	jsonmem_free(payload);
+				   .month = arena_strdup(o, month_now(&a))};
 	done->rec = rec;
 	done->rec.repo = arena_strdup(o, rec.repo);
 	done->rec.digest = arena_strdup(o, rec.digest);
@@ -689,6 +779,7 @@ store:
 	done->rec.db_generation = arena_strdup(o, rec.db_generation);
 	done->rec.findings_hash = rec.findings_hash ? arena_strdup(o, rec.findings_hash) : "";
 	done->rec.counts = arena_strdup(o, rec.counts);
+	scan_events(o, &done->rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed, changes, done);
 	if (job->priority == SCAN_PUSH)
 		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
 			 rec.reason, rec.duration_us / 1e6);

@@ -47,12 +47,12 @@
  *   the stored inventory for a re-assessment), matches it and builds the assessment; a worker
  *   finishes the batch in hand before scanner_stop returns. scan_complete then, in one
  *   transaction per batch, deletes the job, stores the assessment, counts a push's scan in
- *   scan_usage and adds its event to the webhook outbox (outbox_payload, when a webhook is
- *   configured). A job whose row is gone (its manifest deleted meanwhile) is dropped with its
- *   result. A batch whose scan_complete fails (logged) stays RUNNING until the next start:
+ *   scan_usage and adds its webhook events (events/hooks.h: scan.completed or scan.failed, and
+ *   findings.changed) to the outbox of each target that wants them. A job whose row is gone
+ *   (its manifest deleted meanwhile) is dropped with its result. A batch whose scan_complete fails (logged) stays RUNNING until the next start:
  *   nothing claims a RUNNING job. Crash: nothing of the job was stored, since all of it commits
  *   with the job's deletion; scanner_start's scan_recover puts every RUNNING job back to
- *   QUEUED, and it runs again from the start, so its webhook event is still sent once.
+ *   QUEUED, and it runs again from the start, so its webhook events are still sent once.
  *
  * manifest_delete deletes the job with the manifest, its tags and its assessment. The security
  * API shows a manifest with a job and no assessment as "Queued" or "Scanning"
@@ -64,25 +64,12 @@ struct blobstore;
 struct meta;
 struct scanner;
 
-struct assessment_rec;
-
-/* What an assessment found, for its outbox event. */
-struct scan_outcome {
-	const struct assessment_rec *rec;
-	int reassessment;          /* of a stored inventory, after a database change */
-	const size_t *by_severity; /* findings per severity, indexed by enum vdb_severity */
-	size_t findings, unfixed;
-};
-
 struct scanner_config {
 	struct meta *meta;       /* borrowed */
 	struct blobstore *blobs; /* the blobs (borrowed): every blob is read through it */
 	const char *data_dir;    /* the layer cache */
 	const char *db_path;  /* the vulnerability database file */
 	int workers;
-	/* The outbox event of a completed assessment (owned text, freed with free()), stored in the
-	 * assessment's own transaction; NULL: no outbox (no webhook configured). */
-	char *(*outbox_payload)(const struct scan_outcome *o);
 	int stream_uploads; /* analyse layers while they upload: the upload watcher of events/events.h */
 	int sandbox;        /* read layers and package databases in sandboxed workers (sandbox.h) */
 };

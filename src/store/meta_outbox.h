@@ -1,6 +1,11 @@
-/* meta_outbox.h: the part of the metadata store that holds the webhook outbox: events stored
- * durably, delivered and retried by the deliverer (assess/webhook.c). scan_complete
- * (meta_scans.h) adds a scan's event in the transaction that stores its assessment. */
+/* meta_outbox.h: the part of the metadata store that holds the webhooks: the targets events are
+ * sent to, and the outbox of events waiting for each, stored durably, delivered in order and
+ * retried by the deliverer (assess/webhook.c). scan_complete (meta_scans.h) and manifest_put
+ * (meta_repos.h) add their events in the transaction that makes the change they tell of.
+ *
+ * An event is stored once per target that wants it: a target scoped to a namespace (a
+ * repository's first path component; "" for every one) and to a set of event types ("" for
+ * every type, else a comma-separated list). */
 #ifndef DD_META_OUTBOX_H
 #define DD_META_OUTBOX_H
 #include "meta.h"
@@ -9,15 +14,53 @@
 
 struct arena;
 
+/* An event to add: its type ("image.pushed", ...), its repository (for the targets' scope)
+ * and its JSON text. */
+struct outbox_event {
+	const char *type, *repo, *payload;
+};
+
+/* A target. origin "config" is the one of the server's --webhook option (kept in step with it
+ * at start), "api" one made through the API. */
+struct webhook_target {
+	int64_t id;
+	const char *url, *secret, *ns, *events, *format, *origin;
+	int64_t created;
+	/* what the store counts of its deliveries (webhook_list only) */
+	int64_t waiting, delivered, given_up, failing_since, next_at;
+	const char *last_error;
+};
+
+/* The event at the head of a target's queue, or one of the batch after it. */
+struct outbox_item {
+	int64_t id, first_failed_at;
+	const char *type, *payload;
+	int attempts;
+};
+
 struct meta_outbox_ops {
-	int (*outbox_add)(struct meta *m, const char *payload);
-	/* Up to max events due at `now` (id order): parallel arrays of ids, payloads, attempts. */
-	int (*outbox_due)(struct meta *m, struct arena *a, int64_t now, size_t max, int64_t **ids,
-			  const char ***payloads, int **attempts, size_t *n);
-	int (*outbox_done)(struct meta *m, int64_t id);
-	int (*outbox_retry)(struct meta *m, int64_t id, int64_t next_at);
-	/* Events waiting, and of those the ones whose delivery failed at least once. */
-	int (*outbox_backlog)(struct meta *m, int64_t *waiting, int64_t *failed);
+	int (*outbox_add)(struct meta *m, const struct outbox_event *e);
+	/* Targets whose oldest waiting event is due at `now`, with that event's due time. */
+	int (*outbox_heads)(struct meta *m, struct arena *a, int64_t now, struct webhook_target **out, size_t *n);
+	/* Up to max of a target's events, oldest first. */
+	int (*outbox_batch)(struct meta *m, struct arena *a, int64_t target, size_t max, struct outbox_item **out,
+			    size_t *n);
+	int (*outbox_done)(struct meta *m, int64_t target, int64_t id);
+	/* A failed delivery: due again at next_at; `error` kept as the target's last error. */
+	int (*outbox_retry)(struct meta *m, int64_t target, int64_t id, int64_t now, int64_t next_at, const char *error);
+	/* An event dropped after failing for the documented limit: removed, counted on its target. */
+	int (*outbox_give_up)(struct meta *m, int64_t target, int64_t id, const char *error);
+	/* Events waiting, those whose delivery failed at least once, and those given up (ever). */
+	int (*outbox_backlog)(struct meta *m, int64_t *waiting, int64_t *failed, int64_t *given_up);
+
+	/* Adds target t (id, created and counts ignored): *id. */
+	int (*webhook_add)(struct meta *m, const struct webhook_target *t, int64_t *id);
+	/* Every target (secrets included: the caller leaves them out of what it shows), by id. */
+	int (*webhook_list)(struct meta *m, struct arena *a, struct webhook_target **out, size_t *n);
+	/* Removes a target and its waiting events; DD_E_NOT_FOUND when there is none. */
+	int (*webhook_delete)(struct meta *m, int64_t id);
+	/* The target of origin "config": url ("" removes it and its waiting events) and secret. */
+	int (*webhook_config)(struct meta *m, const char *url, const char *secret);
 };
 
 #endif

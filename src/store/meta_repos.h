@@ -9,6 +9,7 @@
 
 struct arena;
 struct audit_rec;
+struct outbox_event;
 
 struct manifest_rec {
 	const char *repo;
@@ -40,6 +41,7 @@ struct manifest_put {
 	int queue_scan; /* also queue its assessment (SCAN_PUSH, meta_scans.h) in the same transaction; an
 			 * existing job keeps the more urgent priority */
 	const struct audit_rec *audit; /* also record this audit entry (meta_admin.h), or NULL */
+	const struct outbox_event *event; /* also add this webhook event (meta_outbox.h), or NULL */
 };
 
 /* Which cap refused a new upload session. */

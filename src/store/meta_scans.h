@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct arena;
+struct outbox_event;
 
 /* A job's priority, lower runs first. The values are stored: never renumber. */
 enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 };
@@ -64,7 +65,9 @@ struct scan_done {
 	int unchanged; /* the same findings as stored: only the generation and time are updated */
 	int inventory_kept; /* a re-assessment of the stored inventory: rec.inventory is not rewritten */
 	struct assessment_rec rec;
-	const char *ns, *month, *webhook_payload;
+	const char *ns, *month;
+	const struct outbox_event *events; /* its webhook events (meta_outbox.h), to each target that wants them */
+	size_t nevents;
 };
 
 struct meta_scans_ops {
@@ -73,7 +76,7 @@ struct meta_scans_ops {
 	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);
 	/* For each done scan, in one transaction: stores the assessment, removes the job, counts
 	 * one scan for `ns` in `month` ("2026-11"; ns NULL: not counted, as for re-assessments) and
-	 * adds webhook_payload (when not NULL) to the webhook outbox (meta_outbox.h). A job whose
+	 * adds its events to the webhook outbox (meta_outbox.h). A job whose
 	 * manifest was deleted meanwhile is dropped. */
 	int (*scan_complete)(struct meta *m, const struct scan_done *done, size_t n);
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment

@@ -50,8 +50,15 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS namespace_settings(namespace TEXT PRIMARY KEY, scanning INTEGER NOT NULL)"
 	" WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+	/* the webhook targets and the events waiting for each (meta_outbox.h): outbox.target is a
+	 * webhooks.id (0: an event stored before there were targets, given to the --webhook option's) */
+	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL,"
+	" ns TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL, origin TEXT NOT NULL,"
+	" created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, given_up INTEGER NOT NULL DEFAULT 0,"
+	" last_error TEXT NOT NULL DEFAULT '', last_error_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, payload TEXT NOT NULL, attempts INTEGER NOT NULL,"
-	" next_at INTEGER NOT NULL);"
+	" next_at INTEGER NOT NULL, target INTEGER NOT NULL DEFAULT 0, type TEXT NOT NULL DEFAULT '',"
+	" first_failed_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL,"
 	" action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);";
 
@@ -262,6 +269,9 @@ static int migrate(sqlite3 *db, char **err)
 		{"assessments", "counts", "ALTER TABLE assessments ADD COLUMN counts TEXT NOT NULL DEFAULT ''"},
 		{"uploads", "owner", "ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''"},
 		{"uploads", "touched", "ALTER TABLE uploads ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"},
+		{"outbox", "target", "ALTER TABLE outbox ADD COLUMN target INTEGER NOT NULL DEFAULT 0"},
+		{"outbox", "type", "ALTER TABLE outbox ADD COLUMN type TEXT NOT NULL DEFAULT ''"},
+		{"outbox", "first_failed_at", "ALTER TABLE outbox ADD COLUMN first_failed_at INTEGER NOT NULL DEFAULT 0"},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(added); i++) {
 		sqlite3_stmt *s;
@@ -293,6 +303,10 @@ static int migrate(sqlite3 *db, char **err)
 	}
 	/* an account's sessions, counted for its cap and listed oldest first (after the columns above) */
 	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS uploads_owner ON uploads(owner, touched)", NULL, NULL, err) !=
+	    SQLITE_OK)
+		return 1;
+	/* a target's events in order (after the columns above) */
+	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS outbox_target ON outbox(target, id)", NULL, NULL, err) !=
 	    SQLITE_OK)
 		return 1;
 	/* what listings read of every assessment, so they never step through the pages of its report

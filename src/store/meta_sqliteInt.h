@@ -106,7 +106,7 @@ int sq_tx_end(struct conn *c, int rc);
 int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *digest);
 int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
 int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e);
-int sq_outbox_insert(struct meta *m, struct conn *c, const char *payload);
+int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *e);
 
 extern const struct meta_repos_ops meta_sqlite_repos;
 extern const struct meta_scans_ops meta_sqlite_scans;

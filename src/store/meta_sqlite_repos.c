@@ -181,6 +181,8 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 		rc = sq_scan_enqueue_unassessed(c, r->repo, r->digest);
 	if (!rc && p->audit)
 		rc = sq_audit_insert(NULL, c, p->audit);
+	if (!rc && p->event)
+		rc = sq_outbox_insert(NULL, c, p->event);
 	return sq_tx_end(c, rc);
 }
 

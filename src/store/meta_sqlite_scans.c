@@ -94,8 +94,8 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 				" findings_hash=excluded.findings_hash, counts=excluded.counts",
 				ASSESSMENT_ARGS);
 #undef ASSESSMENT_ARGS
-	if (!rc && d->webhook_payload)
-		rc = sq_outbox_insert(NULL, c, d->webhook_payload);
+	for (size_t i = 0; !rc && i < d->nevents; i++)
+		rc = sq_outbox_insert(NULL, c, &d->events[i]);
 	if (!rc && d->ns)
 		rc = sq_exec_on(c, "count scan",
 				"INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
