@@ -21,6 +21,7 @@ int fuzz_jwt(const uint8_t *data, size_t size);
 int fuzz_http1(const uint8_t *data, size_t size);
 int fuzz_sandbox(const uint8_t *data, size_t size);
 int fuzz_query(const uint8_t *data, size_t size);
+int fuzz_admission(const uint8_t *data, size_t size);
 
 #ifdef DD_LIBFUZZER
 #define DD_FUZZ_ENTRY(fn) \

@@ -25,6 +25,7 @@ static const struct {
 	{"http1", fuzz_http1},
 	{"sandbox", fuzz_sandbox},
 	{"query", fuzz_query},
+	{"admission", fuzz_admission},
 };
 
 int main(int argc, char **argv)

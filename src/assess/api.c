@@ -1183,6 +1183,8 @@ static void body_read(struct http_req *r, struct assess_api *api, const char *bo
 		rule_create(r, api, body, len);
 	else if (webhook_api_route(r->path))
 		webhook_api(r, api->meta, body, len, NULL);
+	else if (!strcmp(r->path, "/api/v1/admission"))
+		admission_handle(r, api, body, len);
 	else {
 		const char *p = r->path + strlen("/api/v1/namespaces/");
 		const char *slash = strchr(p, '/');
@@ -1201,6 +1203,12 @@ static void route(struct http_req *r, struct assess_api *api)
 		rules_handle(r, api);
 	else if (webhook_api_route(p))
 		webhook_api(r, api->meta, NULL, 0, &((struct api_req *)r->state)->want_body);
+	else if (!strcmp(p, "/api/v1/admission")) {
+		if (strcmp(r->method, "POST"))
+			api_error(r, DD_E_METHOD, "POST an AdmissionReview (admission.k8s.io/v1)");
+		else if (!web_access(r, NULL, ACCESS_BASE)) /* each image's repository is checked as it is read */
+			ask_body(r);
+	}
 	else if (!strcmp(p, "/healthz"))
 		health_handle(r, api);
 	else if (!strcmp(p, "/metrics"))

@@ -7,6 +7,7 @@
 #ifndef DD_ASSESS_API_H
 #define DD_ASSESS_API_H
 
+#include "assess/admission.h"
 #include "http/server.h"
 
 struct meta;
@@ -33,6 +34,7 @@ struct assess_api {
 	/* the blobs, for the image configs the query tables read an image's platform from (NULL:
 	 * no platform) */
 	struct blobstore *blobs;
+	struct admission_config admission; /* the admission webhook's (admission.h) */
 };
 
 /* 1 when path is one of the service's. */

@@ -34,6 +34,7 @@ static const char usage_text[] =
 	"                     [--max-upload-sessions-per-account N] [--min-free-space SIZE] [--reserve-space SIZE]\n"
 	"                     [--upload-max-age SECONDS] [--db FILE] [--scan-workers N] [--webhook URL]\n"
 	"                     [--webhook-secret KEY] [--webhook-give-up SECONDS]\n"
+	"                     [--admission-hosts HOST[:PORT],...] [--admission-other-images allow|deny]\n"
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
@@ -387,7 +388,8 @@ int cmd_serve(int argc, char **argv)
 	struct router *router = NULL;
 	struct assess_api api = {.meta = meta, .scanner = scanner, .space = space, .blobs = blobs,
 				 .azure_subscription = c.azure_subscription, .azure_resource_group = c.azure_resource_group,
-				 .azure_registry = c.azure_registry, .tls = !!*c.tls_cert};
+				 .azure_registry = c.azure_registry, .tls = !!*c.tls_cert,
+				 .admission = {.hosts = c.admission_hosts, .deny_other = c.admission_deny_other}};
 	struct http_app app;
 	if (!rc && !(rc = router_new(&router))) {
 		api.router = router;

@@ -191,6 +191,16 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		}
 		return set_str(c->webhook, sizeof(c->webhook), value, why);
 	}
+	if (!strcmp(key, "admission-hosts"))
+		return set_str(c->admission_hosts, sizeof(c->admission_hosts), value, why);
+	if (!strcmp(key, "admission-other-images")) {
+		if (strcmp(value, "allow") && strcmp(value, "deny")) {
+			*why = "admission-other-images must be allow or deny";
+			return DD_E_CONFIG;
+		}
+		c->admission_deny_other = !strcmp(value, "deny");
+		return 0;
+	}
 	if (!strcmp(key, "webhook-secret"))
 		return set_str(c->webhook_secret, sizeof(c->webhook_secret), value, why);
 	if (!strcmp(key, "webhook-give-up"))

@@ -27,6 +27,8 @@ struct config {
 	char webhook[1024];       /* URL that receives every webhook event (a target of origin "config"), or empty */
 	char webhook_secret[256]; /* its signing key (HMAC-SHA256); empty: deliveries unsigned */
 	long webhook_give_up;     /* seconds an event of any target is retried before it is given up */
+	char admission_hosts[1024]; /* names the cluster pulls from this registry under; empty: the Host header */
+	int admission_deny_other;   /* the admission webhook denies images of other registries */
 	int auth;                 /* accounts and tokens required (default); 0: everyone may do everything */
 	char auth_realm[1024];    /* token endpoint URL announced to clients; empty: from the Host header */
 	char auth_service[256];   /* the token audience */
