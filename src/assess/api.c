@@ -27,6 +27,8 @@
 #include "store/space.h"
 #include "vulndb/vulndb.h"
 #include "scan/status.h"
+#include "scan/vex.h"
+#include "common/limits.h"
 #include <jansson.h>
 
 #define API_MAX_LIMIT 1000 /* findings per page */
@@ -1087,6 +1089,123 @@ static void rule_create(struct http_req *r, struct assess_api *api, const char *
 	free(text);
 }
 
+/* /api/v1/vex[/ID]: VEX documents uploaded (scan/vex.h), kept as settings "vex/<id>" beside the
+ * ones attached to images as referrers ("vex/ref:<repo>@<digest>", listed, removed with their
+ * referrer). Access is that of a suppression rule over the same repositories. */
+static void vex_handle(struct http_req *r, struct assess_api *api)
+{
+	const char *p = r->path + strlen("/api/v1/vex");
+	if (!strcmp(r->method, "POST") && !*p) {
+		if (!web_access(r, NULL, ACCESS_BASE)) /* the document's scope is checked once it is read */
+			ask_body(r);
+		return;
+	}
+	int del = !strcmp(r->method, "DELETE");
+	if ((!del && strcmp(r->method, "GET")) || (del && !*p) || (*p && (p[0] != '/' || !p[1] || strlen(p) > 200))) {
+		api_error(r, *p && p[0] != '/' ? DD_E_NOT_FOUND : DD_E_METHOD, NULL);
+		return;
+	}
+	if (web_access(r, NULL, ACCESS_BASE))
+		return;
+	const char **keys, **values;
+	size_t n;
+	if (api->meta->admin->settings_list(api->meta, &r->arena, "vex/", &keys, &values, &n)) {
+		api_error(r, DD_E_IO, NULL);
+		return;
+	}
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_loads(values[i], 0, NULL);
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *repo = json_string_value(json_object_get(o, "repository"));
+		enum access_action need = del ? ACCESS_SETTINGS : ACCESS_SECURITY_READ;
+		if (!o || !id || rule_access(r, repo && *repo ? repo : NULL, need) || (*p && strcmp(id, p + 1))) {
+			json_decref(o); /* a document the caller may not see reads as one that does not exist */
+			continue;
+		}
+		if (*p && !del) { /* the document itself */
+			const char *doc = json_string_value(json_object_get(o, "document"));
+			http_respond(r, 200, "application/json", arena_strdup(&r->arena, doc ? doc : "{}"), doc ? strlen(doc) : 2);
+			json_decref(o);
+			json_decref(list);
+			return;
+		}
+		if (*p) {
+			json_decref(list);
+			if (strcmp(json_string_value(json_object_get(o, "source")), "api")) {
+				json_decref(o);
+				api_error(r, DD_E_USAGE, "this document is attached to an image: delete its referrer manifest");
+				return;
+			}
+			json_decref(o);
+			api->meta->admin->setting_delete(api->meta, keys[i]);
+			audit_record(r, api->meta, "vex-delete", p + 1, NULL);
+			http_respond(r, 204, NULL, "", 0);
+			return;
+		}
+		json_object_del(o, "document");
+		json_array_append_new(list, o);
+	}
+	if (*p) {
+		json_decref(list);
+		api_error(r, DD_E_NOT_FOUND, arena_printf(&r->arena, "no VEX document '%s'", p + 1));
+		return;
+	}
+	web_send_json(r, 200, json_pack("{s:o}", "documents", list));
+}
+
+static void vex_create(struct http_req *r, struct assess_api *api, const char *body, size_t len)
+{
+	const char *scope = http_query(r, "repository"), *format, *why;
+	struct vex_statement *st;
+	size_t n;
+	if (vex_parse(&r->arena, body, len, &format, &st, &n, &why)) {
+		api_error(r, DD_E_USAGE, why);
+		return;
+	}
+	if (scope && (!*scope || strlen(scope) > 255)) {
+		api_error(r, DD_E_USAGE, "repository: a repository name or pattern (NS/*) of at most 255 bytes");
+		return;
+	}
+	int arc = rule_access(r, scope, ACCESS_SETTINGS);
+	if (arc) {
+		api_error(r, arc, scope ? arena_printf(&r->arena, "VEX for '%s' needs the owner role there", scope)
+				       : "VEX for every repository needs a registry-wide owner or admin role"
+					 " (or give ?repository=NS/*)");
+		access_add_challenge(r, arc, NULL, ACCESS_SETTINGS);
+		return;
+	}
+	const char **keys, **values;
+	size_t have;
+	if (api->meta->admin->settings_list(api->meta, &r->arena, "vex/", &keys, &values, &have)) {
+		api_error(r, DD_E_IO, NULL);
+		return;
+	}
+	if (have >= DD_MAX_VEX_DOCUMENTS) {
+		api_error(r, DD_E_USAGE, "100 VEX documents are kept at most: delete one first");
+		return;
+	}
+	char id[37];
+	util_uuid(id);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s%}", "id", id, "source", "api", "repository",
+			      scope ? scope : "", "format", format, "statements", (json_int_t)n, "created",
+			      (json_int_t)util_now(), "document", body, len);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc = text ? api->meta->admin->setting_put(api->meta, arena_printf(&r->arena, "vex/%s", id), text) : DD_E_NOMEM;
+	free(text);
+	if (rc) {
+		json_decref(o);
+		api_error(r, rc, NULL);
+		return;
+	}
+	json_object_del(o, "document");
+	char *detail = json_dumps(o, JSON_COMPACT);
+	audit_record(r, api->meta, "vex-create", id, detail);
+	free(detail);
+	web_send_json(r, 201, o);
+	http_add_header(r, "Location", arena_printf(&r->arena, "/api/v1/vex/%s", id));
+}
+
 /* /api/v1/namespaces/<ns>/policy: rules.h's struct pull_policy as JSON (any key left out; {}
  * clears it) */
 static void policy_set(struct http_req *r, struct assess_api *api, const char *ns, const char *body, size_t len)
@@ -1183,6 +1302,8 @@ static void body_read(struct http_req *r, struct assess_api *api, const char *bo
 		rule_create(r, api, body, len);
 	else if (webhook_api_route(r->path))
 		webhook_api(r, api->meta, body, len, NULL);
+	else if (!strcmp(r->path, "/api/v1/vex"))
+		vex_create(r, api, body, len);
 	else if (!strcmp(r->path, "/api/v1/admission"))
 		admission_handle(r, api, body, len);
 	else {
@@ -1201,6 +1322,8 @@ static void route(struct http_req *r, struct assess_api *api)
 		azure_handle(r, api);
 	else if (!strncmp(p, "/api/v1/suppressions", 20))
 		rules_handle(r, api);
+	else if (!strncmp(p, "/api/v1/vex", 11) && (!p[11] || p[11] == '/'))
+		vex_handle(r, api);
 	else if (webhook_api_route(p))
 		webhook_api(r, api->meta, NULL, 0, &((struct api_req *)r->state)->want_body);
 	else if (!strcmp(p, "/api/v1/admission")) {

@@ -13,6 +13,7 @@
 #include "scan/report.h"
 #include "scan/scanner.h"
 #include "scan/status.h"
+#include "scan/vex.h"
 #include <fnmatch.h>
 #include <jansson.h>
 
@@ -116,24 +117,64 @@ char *rule_to_json(const struct rule *r)
 	return text;
 }
 
-int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
+/* The statements of the VEX documents kept, appended to v as rules. */
+static void vex_rules(struct meta *m, struct arena *a, struct rule **v, size_t *n, size_t *cap)
 {
 	const char **keys, **values;
 	size_t k;
+	if (m->admin->settings_list(m, a, "vex/", &keys, &values, &k))
+		return;
+	for (size_t i = 0; i < k; i++) {
+		json_t *o = json_loads(values[i], 0, NULL);
+		const char *doc = json_string_value(json_object_get(o, "document"));
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *repo = json_string_value(json_object_get(o, "repository"));
+		const char *ref = json_string_value(json_object_get(o, "referrer"));
+		const char *subject = json_string_value(json_object_get(o, "subject"));
+		struct manifest_rec mr;
+		const char *format, *why;
+		struct vex_statement *st;
+		size_t ns = 0;
+		/* a referrer's document holds while the referrer is there */
+		if (doc && id && (!ref || !m->repos->manifest_get(m, a, repo, ref, 1, 0, &mr)) &&
+		    !vex_parse(a, doc, strlen(doc), &format, &st, &ns, &why)) {
+			const char *rid = arena_strdup(a, id), *rrepo = repo && *repo ? arena_strdup(a, repo) : NULL;
+			const char *rsub = ref && subject ? arena_strdup(a, subject) : NULL;
+			for (size_t j = 0; j < ns; j++) {
+				if (rsub && !st[j].digest)
+					st[j].digest = rsub; /* a package of the image it is attached to */
+				*v = arena_grow(a, *v, *n, cap, sizeof(**v));
+				(*v)[(*n)++] = (struct rule){.id = rid, .repository = rrepo, .vex = &st[j],
+							     .reason = arena_printf(a, "VEX %s%s%s", st[j].status,
+										    st[j].justification ? ": " : "",
+										    st[j].justification ? st[j].justification : "")};
+			}
+		}
+		json_decref(o);
+	}
+}
+
+int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
+{
+	const char **keys, **values;
+	size_t k, cap = 0;
 	*out = NULL;
 	*n = 0;
 	int rc = m->admin->settings_list(m, a, "suppression/", &keys, &values, &k);
 	if (rc)
 		return rc;
-	*out = arena_alloc(a, (k + 1) * sizeof(**out));
+	struct rule *v = arena_grow(a, NULL, 0, &cap, sizeof(*v));
 	int64_t now = util_now();
 	for (size_t i = 0; i < k; i++) {
 		const char *why;
 		struct rule r;
 		if (rule_parse(a, values[i], strlen(values[i]), &r, &why) || (r.expires && r.expires <= now))
 			continue;
-		(*out)[(*n)++] = r;
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
+		v[(*n)++] = r;
 	}
+	vex_rules(m, a, &v, n, &cap);
+	*out = v;
 	return 0;
 }
 
@@ -169,10 +210,28 @@ static int in_list(const char *list, const char *word)
 	return 0;
 }
 
+static int vex_matches(const struct vex_statement *st, const char *digest, json_t *f)
+{
+	const char *al[64];
+	size_t nal = 0, i;
+	json_t *x;
+	json_array_foreach(json_object_get(f, "aliases"), i, x) if (nal < DD_ARRAY_LEN(al) && json_is_string(x))
+		al[nal++] = json_string_value(x);
+	const char *id = json_string_value(json_object_get(f, "id"));
+	const char *pkg = json_string_value(json_object_get(f, "package"));
+	const char *src = json_string_value(json_object_get(f, "source_package"));
+	const char *ver = json_string_value(json_object_get(f, "package_version"));
+	const char *inst = json_string_value(json_object_get(f, "installed_version"));
+	return id && (vex_applies(st, digest, id, al, nal, pkg, src, ver) ||
+		      (inst && (!ver || strcmp(inst, ver)) && vex_applies(st, digest, id, al, nal, pkg, src, inst)));
+}
+
 static int matches(const struct rule *r, const char *repo, const char *digest, json_t *f)
 {
 	if (r->repository && fnmatch(r->repository, repo, 0))
 		return 0;
+	if (r->vex)
+		return vex_matches(r->vex, digest, f);
 	if (r->digest && (!digest || strcmp(r->digest, digest)))
 		return 0;
 	if (r->severity && !in_list(r->severity, json_string_value(json_object_get(f, "severity"))))
@@ -199,6 +258,25 @@ int rules_cover(const struct rule *rules, size_t n, const char *repo)
 	return 0;
 }
 
+/* What a VEX statement says of a finding, as the finding shows it. */
+static json_t *vex_json(const struct rule *r)
+{
+	const struct vex_statement *st = r->vex;
+	json_t *o = json_pack("{s:s, s:s, s:s}", "document", r->id ? r->id : "", "status", st->status, "vulnerability",
+			      st->vulnerability);
+	if (st->justification)
+		json_object_set_new(o, "justification", json_string(st->justification));
+	if (st->detail)
+		json_object_set_new(o, "detail", json_string(st->detail));
+	if (st->digest)
+		json_object_set_new(o, "image", json_string(st->digest));
+	if (st->package)
+		json_object_set_new(o, "package", json_string(st->package));
+	if (st->version)
+		json_object_set_new(o, "version", json_string(st->version));
+	return o;
+}
+
 const char *rules_apply(const struct rule *rules, size_t n, const char *repo, void *report, const char *stored_status)
 {
 	json_t *rep = report, *f;
@@ -207,16 +285,25 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 	const char *digest = json_string_value(json_object_get(rep, "manifest")); /* the image's */
 	json_array_foreach(json_object_get(rep, "findings"), i, f)
 	{
-		const struct rule *hit = NULL;
+		const struct rule *hit = NULL, *mark = NULL;
 		for (size_t k = 0; k < n && !hit; k++)
-			if (matches(&rules[k], repo, digest, f))
-				hit = &rules[k];
+			if (matches(&rules[k], repo, digest, f)) {
+				if (!rules[k].vex || vex_suppresses(rules[k].vex->status))
+					hit = &rules[k];
+				else if (!mark)
+					mark = &rules[k]; /* affected, under_investigation: said, not suppressed */
+			}
 		if (hit) {
-			json_object_set_new(f, "suppressed", json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "",
-								       "reason", hit->reason ? hit->reason : ""));
+			json_t *sup = json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "", "reason",
+						hit->reason ? hit->reason : "");
+			if (hit->vex)
+				json_object_set_new(sup, "vex", vex_json(hit));
+			json_object_set_new(f, "suppressed", sup);
 			suppressed++;
 			continue;
 		}
+		if (mark)
+			json_object_set_new(f, "vex", vex_json(mark));
 		const char *sev = json_string_value(json_object_get(f, "severity"));
 		for (int s = 0; s <= VDB_SEV_CRITICAL; s++)
 			if (sev && !strcmp(sev, vdb_severity_name(s)))

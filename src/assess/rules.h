@@ -12,12 +12,16 @@
 
 struct arena;
 struct meta;
+struct vex_statement;
 
 struct rule {
 	const char *id, *vulnerability, *package, *severity, *repository, *reason;
 	const char *digest; /* one image (its manifest digest), of the repositories `repository` names */
 	int64_t expires; /* unix seconds, 0 never */
 	int64_t created;
+	/* a statement of a VEX document (scan/vex.h) read as a rule: id is the document's, and it
+	 * applies by the statement's own match (vulnerability or alias, image, package, version) */
+	const struct vex_statement *vex;
 };
 
 /* Parses a rule from untrusted JSON (a new rule: id and created are set by the caller).
@@ -25,7 +29,10 @@ struct rule {
 int rule_parse(struct arena *a, const char *json, size_t len, struct rule *out, const char **why);
 /* Owned JSON text of r. */
 char *rule_to_json(const struct rule *r);
-/* The rules in force now (expired ones left out). */
+/* The rules in force now (expired ones left out), then the statements of the VEX documents
+ * kept (settings "vex/<id>": uploaded, or attached to an image as a referrer that is still
+ * there), each as a rule: not_affected and fixed ones suppress findings, affected and
+ * under_investigation ones mark them ("vex" on the finding). */
 int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n);
 
 /* Applies rules to a stored report (a json_t *, changed in place): suppressed findings get

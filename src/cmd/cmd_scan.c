@@ -12,6 +12,9 @@
 #include "scan/report.h"
 #include "vulndb/vulndb.h"
 #include "scan/status.h"
+#include "scan/vex.h"
+#include "common/limits.h"
+#include <time.h>
 
 static const char usage[] =
 	"usage: drydock scan [options] {ROOTFS_DIR | OCI_LAYOUT_DIR[:TAG] | ARCHIVE.tar[:TAG]}\n"
@@ -21,8 +24,119 @@ static const char usage[] =
 	"                      DRYDOCK_PLAIN_HTTP=1 for http, DRYDOCK_INSECURE=1)\n"
 	"options: --db FILE  --format table|json|sarif|cyclonedx|spdx  --severity LIST  --ignore-unfixed\n"
 	"         --exit-code N (when findings remain after the filters)\n"
-	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n";
+	"         --platform linux/ARCH[/VARIANT]  --cache DIR | --no-cache\n"
+	"         --vex FILE (OpenVEX or CycloneDX; repeatable)  --ignorefile FILE (ID [PACKAGE] [exp:YYYY-MM-DD] a line)\n";
 const char *const cmd_scan_usage = usage;
+
+/* What --vex and --ignorefile say to leave out: VEX statements that suppress (not_affected,
+ * fixed), and ignore-file entries, each an id with an optional package, in force until their
+ * expiry. */
+struct suppress {
+	struct vex_statement *st;
+	size_t n, cap;
+	const char *digest; /* the image's manifest digest, for statements about an image */
+};
+
+static int suppressed(void *ctx, const struct finding *f)
+{
+	const struct suppress *s = ctx;
+	for (size_t i = 0; i < s->n; i++)
+		if (vex_suppresses(s->st[i].status) &&
+		    (vex_applies(&s->st[i], s->digest, f->id, f->aliases, f->naliases, f->pkg->name, f->matched_name,
+				 f->pkg->version) ||
+		     vex_applies(&s->st[i], s->digest, f->id, f->aliases, f->naliases, f->pkg->name, f->matched_name,
+				 f->installed)))
+			return 1;
+	return 0;
+}
+
+static int add_vex(struct arena *a, struct suppress *s, const char *path)
+{
+	char *text;
+	size_t len;
+	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
+	if (rc) {
+		fprintf(stderr, "drydock scan: --vex '%s': %s%s\n", path, dd_err_message(rc),
+			rc == DD_E_TOO_LARGE ? " (a VEX document is at most 1 MiB)" : "");
+		return 2;
+	}
+	const char *format, *why;
+	struct vex_statement *st;
+	size_t n;
+	rc = vex_parse(a, text, len, &format, &st, &n, &why);
+	free(text);
+	if (rc) {
+		fprintf(stderr, "drydock scan: --vex '%s': %s\n", path, why);
+		return 2;
+	}
+	for (size_t i = 0; i < n; i++) {
+		s->st = arena_grow(a, s->st, s->n, &s->cap, sizeof(*s->st));
+		s->st[s->n++] = st[i];
+	}
+	return 0;
+}
+
+/* An ignore file: "ID [PACKAGE] [exp:YYYY-MM-DD]" a line, '#' comments (Trivy's .trivyignore,
+ * with a package). */
+static int add_ignorefile(struct arena *a, struct suppress *s, const char *path)
+{
+	char *text;
+	size_t len;
+	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
+	if (rc) {
+		fprintf(stderr, "drydock scan: --ignorefile '%s': %s\n", path, dd_err_message(rc));
+		return 2;
+	}
+	time_t now = time(NULL);
+	int line = 0;
+	rc = 0;
+	for (char *p = text, *end; p < text + len && !rc; p = end + 1) {
+		end = memchr(p, '\n', (size_t)(text + len - p));
+		if (!end)
+			end = text + len;
+		line++;
+		char *l = arena_strndup(a, p, (size_t)(end - p));
+		char *hash = strchr(l, '#');
+		if (hash)
+			*hash = 0;
+		char *tok[4], *save = NULL;
+		int nt = 0;
+		for (char *t = strtok_r(l, " \t\r", &save); t && nt < 4; t = strtok_r(NULL, " \t\r", &save))
+			tok[nt++] = t;
+		if (!nt)
+			continue;
+		struct vex_statement st = {.vulnerability = tok[0], .status = "not_affected"};
+		for (int k = 1; k < nt; k++) {
+			if (!strncmp(tok[k], "exp:", 4)) {
+				struct tm tm = {0};
+				char *rest = strptime(tok[k] + 4, "%Y-%m-%d", &tm);
+				if (!rest || *rest) {
+					fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: expiry is exp:YYYY-MM-DD\n", path, line);
+					rc = 2;
+					break;
+				}
+				if (timegm(&tm) + 86400 <= now)
+					st.vulnerability = NULL; /* expired: no longer ignored */
+			} else if (k == 1)
+				st.package = tok[k];
+			else {
+				fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: ID [PACKAGE] [exp:YYYY-MM-DD]\n", path, line);
+				rc = 2;
+				break;
+			}
+		}
+		if (nt == 4) {
+			fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: ID [PACKAGE] [exp:YYYY-MM-DD]\n", path, line);
+			rc = 2;
+		}
+		if (!rc && st.vulnerability) {
+			s->st = arena_grow(a, s->st, s->n, &s->cap, sizeof(*s->st));
+			s->st[s->n++] = st;
+		}
+	}
+	free(text);
+	return rc;
+}
 
 int cmd_scan(int argc, char **argv)
 {
@@ -30,6 +144,9 @@ int cmd_scan(int argc, char **argv)
 	int no_cache = 0, exit_code = 0;
 	struct report_filter filter = {0};
 	const char *why;
+	struct arena sa = {0}; /* what --vex and --ignorefile read */
+	struct suppress sup = {0};
+	int used_suppress = 0;
 	util_tune_malloc();
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -52,10 +169,18 @@ int cmd_scan(int argc, char **argv)
 		else if (!strcmp(a, "--severity") && i + 1 < argc) {
 			if (report_severities(argv[++i], &filter.severities, &why)) {
 				fprintf(stderr, "drydock scan: --severity: %s\n", why);
+				arena_free(&sa);
+				return 2;
+			}
+		} else if ((!strcmp(a, "--vex") || !strcmp(a, "--ignorefile")) && i + 1 < argc) {
+			used_suppress = 1;
+			if (a[2] == 'v' ? add_vex(&sa, &sup, argv[++i]) : add_ignorefile(&sa, &sup, argv[++i])) {
+				arena_free(&sa);
 				return 2;
 			}
 		} else if (a[0] == '-' || path) {
 			fputs(usage, stderr);
+			arena_free(&sa);
 			return 2;
 		} else
 			path = a;
@@ -65,6 +190,7 @@ int cmd_scan(int argc, char **argv)
 		if (path)
 			fprintf(stderr, "drydock scan: unknown format '%s' (table, json, sarif, cyclonedx, spdx)\n", format);
 		fputs(usage, stderr);
+		arena_free(&sa);
 		return 2;
 	}
 	if (!dbpath)
@@ -74,6 +200,7 @@ int cmd_scan(int argc, char **argv)
 		fprintf(stderr, "drydock scan: no usable vulnerability database: %s\n"
 				"  build one with 'drydock db update' (or 'drydock db import FEED_DIR' offline)\n",
 			why);
+		arena_free(&sa);
 		return 2;
 	}
 	struct arena a = {0};
@@ -85,11 +212,17 @@ int cmd_scan(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "drydock scan: '%s': %s: %s\n", path, dd_err_message(rc), why ? why : "");
 		arena_free(&a);
+		arena_free(&sa);
 		vulndb_close(db);
 		return 2;
 	}
 	struct scan_result r;
 	rc = scan_match(&a, db, &inv, &r, &why);
+	if (!rc && used_suppress) {
+		sup.digest = subj.manifest;
+		size_t gone = scan_drop(&a, &r, suppressed, &sup);
+		fprintf(stderr, "drydock scan: %zu finding%s left out by --vex/--ignorefile\n", gone, gone == 1 ? "" : "s");
+	}
 	if (rc) {
 		fprintf(stderr, "drydock scan: '%s': %s\n", path, why ? why : dd_err_message(rc));
 	} else if (strcmp(format, "table")) {
@@ -107,6 +240,7 @@ int cmd_scan(int argc, char **argv)
 	if (!rc && exit_code && report_status(&r, &filter) == STATUS_UNHEALTHY)
 		status = exit_code;
 	arena_free(&a);
+	arena_free(&sa);
 	vulndb_close(db);
 	return status;
 }

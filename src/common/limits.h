@@ -158,6 +158,11 @@
 #define DD_MAX_WEBHOOKS 100
 #define DD_MAX_WEBHOOK_URL 1024
 #define DD_MAX_WEBHOOK_SECRET 256
+/* A VEX document, the statements read from it (products times subcomponents), and the
+ * documents kept (uploaded, or attached to images as referrers). */
+#define DD_MAX_VEX_BYTES (1024 * 1024)
+#define DD_MAX_VEX_STATEMENTS 10000
+#define DD_MAX_VEX_DOCUMENTS 100
 
 /* A stored report or inventory, unpacked (meta_sqlite keeps them zstd-compressed): debian-big's
  * report is 0.5 MB, so this is far above any image's, and a damaged row cannot make a reader

@@ -470,6 +470,31 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 	return 0;
 }
 
+size_t scan_drop(struct arena *a, struct scan_result *r, int (*drop)(void *ctx, const struct finding *f), void *ctx)
+{
+	size_t k = 0, nfam = 1;
+	for (size_t i = 0; i < r->n; i++) {
+		if (drop(ctx, &r->findings[i]))
+			continue;
+		r->findings[k++] = r->findings[i];
+	}
+	size_t dropped = r->n - k;
+	r->n = k;
+	memset(r->by_severity, 0, sizeof(r->by_severity));
+	r->unfixed = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		r->by_severity[r->findings[i].severity]++;
+		r->unfixed += !r->findings[i].patchable;
+		if (r->findings[i].family >= nfam)
+			nfam = r->findings[i].family + 1;
+	}
+	r->plan = NULL;
+	r->nplan = 0;
+	if (r->ecosystem)
+		plan(a, r->ecosystem, nfam, r);
+	return dropped;
+}
+
 const char *finding_reference(const struct finding *f, size_t i)
 {
 	return i < f->nreferences ? vulndb_str(f->db, f->reference_list[i]) : "";

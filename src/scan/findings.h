@@ -64,4 +64,7 @@ struct scan_result {
 int scan_match(struct arena *a, const struct vulndb *db, const struct inventory *inv, struct scan_result *out,
 	       const char **why);
 
+/* Removes the findings drop() says to, and counts and plans the rest again: how many went. */
+size_t scan_drop(struct arena *a, struct scan_result *r, int (*drop)(void *ctx, const struct finding *f), void *ctx);
+
 #endif

@@ -22,7 +22,9 @@
 #include "scan/findings.h"
 #include "scan/report.h"
 #include "scan/sandbox.h"
+#include "scan/vex.h"
 #include "store/blobstore.h"
+#include "store/meta_admin.h"
 #include "store/meta_outbox.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
@@ -189,6 +191,47 @@ static json_t *blob_json(struct blobstore *bs, const char *digest)
 	return j;
 }
 
+/* A VEX document attached to an image (an artifact whose subject it is): read from the
+ * artifact's first layer and kept as the setting "vex/ref:<repo>@<digest>", which the rules
+ * (assess/rules.c) apply to the subject, in its repository, while the artifact is there.
+ * Returns the artifact's NotApplicable reason. */
+static const char *vex_referrer(struct scanner *s, struct arena *a, const struct manifest_rec *m,
+				const struct manifest_info *info)
+{
+	struct meta *meta = s->cfg.meta;
+	int fd;
+	int64_t size;
+	if (!info->nlayers || s->cfg.blobs->ops->blob_open_fd(s->cfg.blobs, info->layers[0].digest, &fd, &size))
+		return "a VEX document whose layer cannot be read";
+	char *data = size >= 0 && size <= DD_MAX_VEX_BYTES ? arena_alloc(a, (size_t)size + 1) : NULL;
+	int ok = data && pread(fd, data, (size_t)size, 0) == (ssize_t)size;
+	close(fd);
+	if (!ok)
+		return "a VEX document over 1 MiB: not applied";
+	const char *format, *why;
+	struct vex_statement *st;
+	size_t n;
+	if (vex_parse(a, data, (size_t)size, &format, &st, &n, &why))
+		return arena_printf(a, "a VEX document that cannot be read (%s): not applied", why);
+	const char *key = arena_printf(a, "vex/ref:%s@%s", m->repo, m->digest);
+	const char **keys, **values;
+	size_t have = 0;
+	const char *old;
+	if (meta->admin->setting_get(meta, a, key, &old) &&
+	    (meta->admin->settings_list(meta, a, "vex/", &keys, &values, &have) || have >= DD_MAX_VEX_DOCUMENTS))
+		return "a VEX document not applied: 100 documents are kept at most";
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s%}", "id", key + 4, "source", "referrer",
+			      "repository", m->repo, "referrer", m->digest, "subject", info->subject, "format", format,
+			      "statements", (json_int_t)n, "created", (json_int_t)util_now(), "document", data, (size_t)size);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	int rc = text ? meta->admin->setting_put(meta, key, text) : DD_E_NOMEM;
+	jsonmem_free(text);
+	if (rc)
+		return arena_printf(a, "a VEX document not applied: %s", dd_err_message(rc));
+	return arena_printf(a, "a VEX document (%s, %zu statements) applied to %s", format, n, info->subject);
+}
+
 /* What the manifest is: NULL for a Linux image to scan, else why it is NotApplicable. */
 static const char *not_applicable(struct scanner *s, struct arena *a, const struct manifest_rec *m)
 {
@@ -199,6 +242,8 @@ static const char *not_applicable(struct scanner *s, struct arena *a, const stru
 	if (info.is_index)
 		return "an image index: each platform's manifest is assessed on its own";
 	const char *cmt = info.config.media_type;
+	if (vex_artifact_type(*info.artifact_type ? info.artifact_type : cmt) && *info.subject)
+		return vex_referrer(s, a, m, &info);
 	if (strcmp(cmt, MT_OCI_CONFIG) && strcmp(cmt, MT_DOCKER_CONFIG))
 		return arena_printf(a, "not an image (an artifact with config %s)", cmt);
 	if (!info.nlayers)
