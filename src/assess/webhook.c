@@ -18,17 +18,29 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#define WEBHOOK_BATCH 32
-#define WEBHOOK_MAX_DELAY 300 /* seconds between retries, at most */
+#define WEBHOOK_MAX_DELAY 300 /* seconds between retries of a failing target, at most */
 #define WEBHOOK_TIMEOUT 10    /* seconds per POST */
+
+/* One POST in flight: each target has at most one, so its events go in order, and a target
+ * that never answers holds no other. */
+struct flight {
+	int used;
+	int64_t target, event, created;
+	int attempts;
+	CURL *c;
+	struct curl_slist *h;
+	char url[DD_MAX_WEBHOOK_URL + 1];
+	char err[CURL_ERROR_SIZE];
+};
 
 struct webhook {
 	struct meta *meta;
 	int64_t give_up;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	CURLM *multi;
 	int stop;
+	struct flight flights[DD_MAX_WEBHOOKS + 1]; /* slots (the setting's target too); a used one is in flight */
 };
 
 static size_t discard(char *p, size_t size, size_t n, void *ctx)
@@ -60,7 +72,7 @@ void webhook_sign(const char *secret, int64_t t, const char *body, size_t n, cha
 		p += snprintf(p, 3, "%02x", md[i]);
 }
 
-/* The body sent to target t for event item e (arena): the event itself, or for format
+/* The body sent to target t for event e (arena): the event itself, or for format
  * "cloudevents" its CloudEvents 1.0 envelope. NULL when the stored event cannot be read. */
 static const char *body_of(struct arena *a, const struct webhook_target *t, const struct outbox_item *e,
 			   const char **content_type, const char **id)
@@ -89,119 +101,156 @@ static const char *body_of(struct arena *a, const struct webhook_target *t, cons
 	return out;
 }
 
-/* POSTs e to t: 0 on a 2xx answer, else 1 with *error (arena). */
-static int post(CURL *c, struct arena *a, const struct webhook_target *t, const struct outbox_item *e,
-		const char **error)
+/* Starts the POST of e to t as flight f: 0, or 1 when it cannot be made (*error). */
+static int start(struct webhook *w, struct flight *f, const struct webhook_target *t, const struct outbox_item *e,
+		 const char **error)
 {
+	struct arena a = {0};
 	const char *ctype, *id;
-	const char *body = body_of(a, t, e, &ctype, &id);
-	if (!body) {
-		*error = "the stored event cannot be read";
+	const char *body = body_of(&a, t, e, &ctype, &id);
+	*f = (struct flight){.target = t->id, .event = e->id, .created = e->created, .attempts = e->attempts};
+	/* used once the transfer is added, below */
+	snprintf(f->url, sizeof(f->url), "%s", t->url);
+	if (!body || !(f->c = curl_easy_init())) {
+		*error = body ? "out of memory" : "the stored event cannot be read";
+		arena_free(&a);
 		return 1;
 	}
-	struct curl_slist *h = curl_slist_append(NULL, arena_printf(a, "Content-Type: %s", ctype));
-	h = curl_slist_append(h, arena_printf(a, "X-Drydock-Event-Id: %s", id));
-	h = curl_slist_append(h, arena_printf(a, "X-Drydock-Event: %s", e->type));
-	h = curl_slist_append(h, arena_printf(a, "X-Drydock-Delivery-Attempt: %d", e->attempts + 1));
+	f->h = curl_slist_append(NULL, arena_printf(&a, "Content-Type: %s", ctype));
+	f->h = curl_slist_append(f->h, arena_printf(&a, "X-Drydock-Event-Id: %s", id));
+	f->h = curl_slist_append(f->h, arena_printf(&a, "X-Drydock-Event: %s", e->type));
+	f->h = curl_slist_append(f->h, arena_printf(&a, "X-Drydock-Delivery-Attempt: %d", e->attempts + 1));
 	if (*t->secret) {
 		int64_t now = util_now();
 		char sig[72];
 		webhook_sign(t->secret, now, body, strlen(body), sig);
-		h = curl_slist_append(h, arena_printf(a, "X-Drydock-Timestamp: %" PRId64, now));
-		h = curl_slist_append(h, arena_printf(a, "X-Drydock-Signature: %s", sig));
+		f->h = curl_slist_append(f->h, arena_printf(&a, "X-Drydock-Timestamp: %" PRId64, now));
+		f->h = curl_slist_append(f->h, arena_printf(&a, "X-Drydock-Signature: %s", sig));
 	}
-	h = curl_slist_append(h, "Expect:");
-	char err[CURL_ERROR_SIZE] = "";
-	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, t->url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	CURLcode rc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	if (rc == CURLE_OK && status >= 200 && status < 300)
-		return 0;
-	*error = rc != CURLE_OK ? arena_printf(a, "%s", *err ? err : curl_easy_strerror(rc))
-				: arena_printf(a, "HTTP %ld", status);
-	return 1;
+	f->h = curl_slist_append(f->h, "Expect:");
+	curl_easy_setopt(f->c, CURLOPT_URL, t->url);
+	curl_easy_setopt(f->c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(f->c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(f->c, CURLOPT_COPYPOSTFIELDS, body);
+	curl_easy_setopt(f->c, CURLOPT_HTTPHEADER, f->h);
+	curl_easy_setopt(f->c, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT);
+	curl_easy_setopt(f->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f->c, CURLOPT_ERRORBUFFER, f->err);
+	curl_easy_setopt(f->c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(f->c, CURLOPT_PRIVATE, f);
+	arena_free(&a);
+	curl_multi_add_handle(w->multi, f->c);
+	f->used = 1;
+	return 0;
 }
 
-/* Delivers target t's waiting events in order until one fails: 1 when a full batch went (more
- * may wait). */
-static int deliver_target(struct webhook *w, CURL *c, const struct webhook_target *t)
+/* What a failed delivery of f (or of an event of f's target that could not be sent) does:
+ * the target is tried again after 1, 2, 4 ... 300 s, and its events made `give_up` seconds
+ * ago or more are given up. */
+static void failed(struct webhook *w, int64_t target, int64_t event, const char *url, const char *error)
 {
 	struct arena a = {0};
-	struct outbox_item *v;
+	struct webhook_target *t;
 	size_t n = 0;
-	struct meta *m = w->meta;
-	int more = 0;
-	if (!m->outbox->outbox_batch(m, &a, t->id, WEBHOOK_BATCH, &v, &n)) {
-		size_t i = 0;
-		for (; i < n; i++) {
-			const char *error;
-			if (!post(c, &a, t, &v[i], &error)) {
-				m->outbox->outbox_done(m, t->id, v[i].id);
-				continue;
-			}
-			int64_t now = util_now();
-			if (v[i].first_failed_at && now - v[i].first_failed_at >= w->give_up) {
-				log_warn("webhook %" PRId64 " (%s): event %" PRId64 " given up after %d attempts over %" PRId64
-					 " s: %s",
-					 t->id, t->url, v[i].id, v[i].attempts + 1, now - v[i].first_failed_at, error);
-				m->outbox->outbox_give_up(m, t->id, v[i].id, error);
-				continue; /* the next event goes */
-			}
-			int64_t delay = (int64_t)1 << (v[i].attempts < 9 ? v[i].attempts : 9);
-			if (delay > WEBHOOK_MAX_DELAY)
-				delay = WEBHOOK_MAX_DELAY;
-			log_warn("webhook %" PRId64 " (%s): event %" PRId64 " not delivered (%s); retrying in %" PRId64 " s",
-				 t->id, t->url, v[i].id, error, delay);
-			m->outbox->outbox_retry(m, t->id, v[i].id, now, now + delay, error);
-			break; /* keep the order: later events wait for this one */
-		}
-		more = n == WEBHOOK_BATCH && i == n;
-	}
+	int64_t failures = 0;
+	if (!w->meta->outbox->webhook_list(w->meta, &a, &t, &n))
+		for (size_t i = 0; i < n; i++)
+			if (t[i].id == target)
+				failures = t[i].failures;
 	arena_free(&a);
-	return more;
+	int64_t now = util_now(), delay = (int64_t)1 << (failures < 9 ? failures : 9), given_up = 0;
+	if (delay > WEBHOOK_MAX_DELAY)
+		delay = WEBHOOK_MAX_DELAY;
+	w->meta->outbox->outbox_failed(w->meta, target, event, now, now + delay, now - w->give_up, error, &given_up);
+	char shown[160];
+	webhook_url_shown(url, shown, sizeof(shown));
+	log_warn("webhook %" PRId64 " (%s): event %" PRId64 " not delivered (%s); retrying in %" PRId64 " s%s", target,
+		 shown, event, error, delay,
+		 given_up ? "; events older than the give-up limit given up" : "");
+}
+
+/* Ends the finished transfers: a 2xx answer (whatever became of its body) is delivered. */
+static void reap(struct webhook *w)
+{
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(w->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct flight *f = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+		long status = 0;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			w->meta->outbox->outbox_done(w->meta, f->target, f->event);
+		else {
+			char error[CURL_ERROR_SIZE + 32];
+			if (msg->data.result != CURLE_OK)
+				snprintf(error, sizeof(error), "%s", *f->err ? f->err : curl_easy_strerror(msg->data.result));
+			else
+				snprintf(error, sizeof(error), "HTTP %ld", status);
+			failed(w, f->target, f->event, f->url, error);
+		}
+		curl_multi_remove_handle(w->multi, f->c);
+		curl_easy_cleanup(f->c);
+		curl_slist_free_all(f->h);
+		f->used = 0;
+	}
+}
+
+/* A free slot, or NULL when target has a POST in flight or every slot is taken. */
+static struct flight *slot_for(struct webhook *w, int64_t target)
+{
+	struct flight *free_slot = NULL;
+	for (size_t i = 0; i < DD_ARRAY_LEN(w->flights); i++) {
+		if (w->flights[i].used && w->flights[i].target == target)
+			return NULL;
+		if (!w->flights[i].used && !free_slot)
+			free_slot = &w->flights[i];
+	}
+	return free_slot;
 }
 
 static void *deliver_main(void *arg)
 {
 	struct webhook *w = arg;
-	CURL *c = curl_easy_init();
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		int stop = w->stop;
 		pthread_mutex_unlock(&w->mu);
-		if (stop || !c)
+		if (stop)
 			break;
 		struct arena a = {0};
 		struct webhook_target *t;
+		struct outbox_item *h;
 		size_t n = 0;
-		int more = 0;
-		if (!w->meta->outbox->outbox_heads(w->meta, &a, util_now(), &t, &n))
-			for (size_t i = 0; i < n; i++)
-				more |= deliver_target(w, c, &t[i]);
+		if (!w->meta->outbox->outbox_heads(w->meta, &a, util_now(), &t, &h, &n))
+			for (size_t i = 0; i < n; i++) {
+				const char *error;
+				struct flight *f = slot_for(w, t[i].id);
+				if (f && start(w, f, &t[i], &h[i], &error)) {
+					if (f->c)
+						curl_easy_cleanup(f->c);
+					failed(w, t[i].id, h[i].id, t[i].url, error);
+				}
+			}
 		arena_free(&a);
-		if (more)
-			continue;
-		pthread_mutex_lock(&w->mu);
-		if (!w->stop) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-		}
-		pthread_mutex_unlock(&w->mu);
+		int running;
+		curl_multi_perform(w->multi, &running);
+		reap(w);
+		/* a second at most: a new event, or a target's retry time, waits no longer */
+		curl_multi_poll(w->multi, NULL, 0, 1000, NULL);
+		curl_multi_perform(w->multi, &running);
+		reap(w);
 	}
-	if (c)
-		curl_easy_cleanup(c);
+	for (size_t i = 0; i < DD_ARRAY_LEN(w->flights); i++) { /* left in the outbox: sent again after a restart */
+		if (!w->flights[i].used)
+			continue;
+		curl_multi_remove_handle(w->multi, w->flights[i].c);
+		curl_easy_cleanup(w->flights[i].c);
+		curl_slist_free_all(w->flights[i].h);
+		w->flights[i].used = 0;
+	}
 	return NULL;
 }
 
@@ -214,8 +263,10 @@ struct webhook *webhook_start(struct meta *meta, int64_t give_up)
 	w->give_up = give_up;
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* here, on the main thread, before any transfer */
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, deliver_main, w)) {
+	if (!(w->multi = curl_multi_init()) || pthread_create(&w->thread, NULL, deliver_main, w)) {
+		if (w->multi)
+			curl_multi_cleanup(w->multi);
+		pthread_mutex_destroy(&w->mu);
 		free(w);
 		return NULL;
 	}
@@ -228,15 +279,29 @@ void webhook_stop(struct webhook *w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stop = 1;
-	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	curl_multi_wakeup(w->multi);
 	pthread_join(w->thread, NULL);
+	curl_multi_cleanup(w->multi);
 	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
 	free(w);
 }
 
+void webhook_url_shown(const char *url, char *out, size_t cap)
+{
+	const char *s = strstr(url, "://");
+	const char *host = s ? s + 3 : url;
+	size_t auth = strcspn(host, "/?#");
+	const char *at = memchr(host, '@', auth);
+	if (at) /* credentials in the URL are not logged */
+		snprintf(out, cap, "%.*s***@%s", (int)(host - url), url, at + 1);
+	else
+		snprintf(out, cap, "%s", url);
+}
+
 /* ---- /api/v1/webhooks ---- */
+
+#define WEBHOOKS_PER_NAMESPACE 10 /* targets of one namespace (or of every one), at most */
 
 int webhook_api_route(const char *path)
 {
@@ -261,65 +326,118 @@ static json_t *target_json(struct arena *a, const struct webhook_target *t)
 			      "namespace", t->ns, "events", ev, "format", t->format, "origin", t->origin, "created",
 			      util_iso_time(a, t->created), "signed", *t->secret != 0);
 	json_object_set_new(o, "delivery",
-			    json_pack("{s:I, s:I, s:I, s:s?, s:s?, s:s?}", "delivered", (json_int_t)t->delivered, "waiting",
-				      (json_int_t)t->waiting, "given_up", (json_int_t)t->given_up, "failing_since",
-				      t->failing_since ? util_iso_time(a, t->failing_since) : NULL, "next_attempt",
-				      t->waiting && t->failing_since ? util_iso_time(a, t->next_at) : NULL, "last_error",
+			    json_pack("{s:I, s:I, s:I, s:I, s:s?, s:s?}", "delivered", (json_int_t)t->delivered, "waiting",
+				      (json_int_t)t->waiting, "given_up", (json_int_t)t->given_up, "failures",
+				      (json_int_t)t->failures, "next_attempt",
+				      t->failures && t->retry_at ? util_iso_time(a, t->retry_at) : NULL, "last_error",
 				      *t->last_error ? t->last_error : NULL));
 	return o;
 }
 
+/* A namespace as the grammar of repository path components has it ([a-z0-9]+ joined by one
+ * '.', '_', "__" or any number of '-'): "." and ".." are none. */
 static int ns_valid(const char *ns)
 {
 	size_t n = strlen(ns);
 	if (n > 255)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '.' || ns[i] == '_' ||
-		      ns[i] == '-'))
+	for (size_t i = 0; i < n; i++) {
+		int alnum = (ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9');
+		if (alnum)
+			continue;
+		if (!i || i == n - 1 || !strchr("._-", ns[i]))
 			return 0;
+		if (ns[i] == '.' && strchr("._-", ns[i + 1]))
+			return 0;
+		if (ns[i] == '_' && ns[i + 1] == '_' && (i + 2 == n || strchr("._-", ns[i + 2])))
+			return 0;
+		if (ns[i] == '_' && strchr(".-", ns[i + 1]))
+			return 0;
+	}
 	return 1;
 }
 
-static int url_valid(const char *u)
+/* 0, or the reason url cannot be a target (curl's own parser reads it, as delivery will). */
+static const char *url_problem(struct arena *a, const char *u)
 {
-	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
-		return 0;
-	if (strlen(u) > DD_MAX_WEBHOOK_URL)
-		return 0;
+	if ((strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) || strlen(u) > DD_MAX_WEBHOOK_URL)
+		return "url: an http:// or https:// URL of at most 1024 printable characters";
 	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f)
-			return 0;
-	return u[strlen(u) - 1] != '/' || strlen(u) > 8;
+			return "url: an http:// or https:// URL of at most 1024 printable characters";
+	CURLU *h = curl_url();
+	char *host = NULL, *user = NULL, *port = NULL;
+	CURLUcode rc = h ? curl_url_set(h, CURLUPART_URL, u, 0) : CURLUE_OUT_OF_MEMORY;
+	const char *why = NULL;
+	if (rc != CURLUE_OK)
+		why = arena_printf(a, "url: %s", curl_url_strerror(rc));
+	else if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host)
+		why = "url: it names no host";
+	else if (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK && user)
+		why = "url: no user or password in it (receivers check the signature instead: give a secret)";
+	curl_free(host);
+	curl_free(user);
+	curl_free(port);
+	curl_url_cleanup(h);
+	return why;
 }
 
-/* The events member: an array of type names or a comma-separated string ("" or absent: every
- * type), as the comma-separated text stored. */
+static int known_once(const char *acc, const char *type)
+{
+	size_t n = strlen(type);
+	for (const char *p = acc; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && !strncmp(p, type, n))
+			return 1;
+		p += k + (p[k] == ',');
+	}
+	return 0;
+}
+
+/* The events member: an array of type names or a comma-separated string (absent, null or "":
+ * every type), as the comma-separated text stored, each type once. */
 static int events_of(struct arena *a, json_t *v, const char **out, const char **why)
 {
+	static const char *const bad = "events: a list of image.pushed, image.deleted, scan.completed, scan.failed,"
+				       " findings.changed (none for every type)";
 	*out = "";
-	if (!v || json_is_null(v))
+	if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
 		return 0;
+	const char *list = NULL;
 	if (json_is_string(v))
-		*out = arena_strdup(a, json_string_value(v));
-	else if (json_is_array(v)) {
+		list = json_string_value(v);
+	else if (json_is_array(v) && json_array_size(v)) {
 		const char *acc = "";
 		size_t i;
 		json_t *x;
 		json_array_foreach(v, i, x)
 		{
-			if (!json_is_string(x)) {
-				*why = "events: an array of event type names";
+			if (!json_is_string(x) || !json_string_length(x) || strchr(json_string_value(x), ',') || i >= 16) {
+				*why = bad;
 				return 1;
 			}
 			acc = arena_printf(a, "%s%s%s", acc, *acc ? "," : "", json_string_value(x));
 		}
-		*out = acc;
+		list = acc;
 	} else {
-		*why = "events: an array of event type names";
+		*why = bad;
 		return 1;
 	}
-	return hook_types_valid(*out, why);
+	size_t n = strlen(list);
+	if (!n || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,") || hook_types_valid(list, why)) {
+		*why = bad;
+		return 1;
+	}
+	const char *acc = "";
+	for (const char *p = list; *p;) {
+		size_t k = strcspn(p, ",");
+		const char *type = arena_strndup(a, p, k);
+		if (!known_once(acc, type))
+			acc = arena_printf(a, "%s%s%s", acc, *acc ? "," : "", type);
+		p += k + (p[k] == ',');
+	}
+	*out = acc;
+	return 0;
 }
 
 static void create(struct http_req *r, struct meta *meta, const char *body, size_t len)
@@ -328,7 +446,10 @@ static void create(struct http_req *r, struct meta *meta, const char *body, size
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *why = NULL;
 	struct webhook_target t = {.origin = "api", .ns = "", .format = "drydock"};
-	if (!json_is_object(o))
+	if (!o)
+		why = arena_printf(&r->arena, "the body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+				   jerr.column);
+	else if (!json_is_object(o))
 		why = "the body must be a JSON object: {\"url\", \"namespace\", \"events\", \"format\", \"secret\"}";
 	const char *key;
 	json_t *v;
@@ -336,21 +457,27 @@ static void create(struct http_req *r, struct meta *meta, const char *body, size
 		json_object_foreach(o, key, v) if (strcmp(key, "url") && strcmp(key, "namespace") && strcmp(key, "events") &&
 						   strcmp(key, "format") && strcmp(key, "secret"))
 		{
-			why = arena_printf(&r->arena, "unknown member '%.64s' (url, namespace, events, format, secret)", key);
+			why = strlen(key) <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+							   strlen(key)
+				      ? arena_printf(&r->arena, "unknown member '%s' (url, namespace, events, format, secret)", key)
+				      : "an unknown member (the members are url, namespace, events, format, secret)";
 			break;
 		}
 	if (!why) {
 		json_t *u = json_object_get(o, "url"), *ns = json_object_get(o, "namespace"), *f = json_object_get(o, "format"),
 		       *s = json_object_get(o, "secret");
-		if (!json_is_string(u) || !url_valid(json_string_value(u)))
+		if (!json_is_string(u))
 			why = "url: an http:// or https:// URL of at most 1024 printable characters";
+		else if ((why = url_problem(&r->arena, json_string_value(u))))
+			;
 		else if (ns && (!json_is_string(ns) || !ns_valid(json_string_value(ns))))
-			why = "namespace: a repository's first path component (lowercase letters, digits, '.', '_', '-'),"
-			      " or \"\" for every namespace";
+			why = "namespace: a repository's first path component (lowercase letters and digits, joined by"
+			      " '.', '_' or '-'), or \"\" for every namespace";
 		else if (f && (!json_is_string(f) || (strcmp(json_string_value(f), "drydock") &&
 						       strcmp(json_string_value(f), "cloudevents"))))
 			why = "format: \"drydock\" (the event itself) or \"cloudevents\" (a CloudEvents 1.0 envelope)";
-		else if (s && (!json_is_string(s) || json_string_length(s) > DD_MAX_WEBHOOK_SECRET))
+		else if (s && (!json_is_string(s) || json_string_length(s) > DD_MAX_WEBHOOK_SECRET ||
+			       strlen(json_string_value(s)) != json_string_length(s)))
 			why = "secret: a string of at most 256 bytes (\"\" sends unsigned deliveries; left out, one is made)";
 		else if (!events_of(&r->arena, json_object_get(o, "events"), &t.events, &why)) {
 			t.url = arena_strdup(&r->arena, json_string_value(u));
@@ -374,16 +501,6 @@ static void create(struct http_req *r, struct meta *meta, const char *body, size
 		access_add_challenge(r, arc, NULL, ACCESS_SETTINGS);
 		return;
 	}
-	struct webhook_target *all;
-	size_t n;
-	if (meta->outbox->webhook_list(meta, &r->arena, &all, &n)) {
-		web_error(r, DD_E_IO, NULL);
-		return;
-	}
-	if (n >= DD_MAX_WEBHOOKS) {
-		web_error(r, DD_E_USAGE, "100 webhooks are kept at most: delete one first");
-		return;
-	}
 	if (!t.secret) { /* one made here, shown in this answer only */
 		unsigned char raw[24];
 		if (RAND_bytes(raw, sizeof(raw)) != 1) {
@@ -395,9 +512,14 @@ static void create(struct http_req *r, struct meta *meta, const char *body, size
 			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 		t.secret = arena_printf(&r->arena, "whsec_%s", hex);
 	}
-	int rc = meta->outbox->webhook_add(meta, &t, &t.id);
+	int rc = meta->outbox->webhook_add(meta, &t, DD_MAX_WEBHOOKS, WEBHOOKS_PER_NAMESPACE, &t.id);
 	if (rc) {
-		web_error(r, rc, NULL);
+		web_error(r, rc, rc == DD_E_USAGE ? arena_printf(&r->arena, "at most %d webhooks in all, and %d of %s, are"
+									     " kept: delete one first", DD_MAX_WEBHOOKS,
+								 WEBHOOKS_PER_NAMESPACE,
+								 *t.ns ? arena_printf(&r->arena, "namespace '%s'", t.ns)
+								       : "every namespace")
+						  : NULL);
 		return;
 	}
 	t.created = util_now();
@@ -419,6 +541,8 @@ void webhook_api(struct http_req *r, struct meta *meta, const char *body, size_t
 		return;
 	}
 	const char *p = r->path + 16;
+	if (!strcmp(p, "/"))
+		p = ""; /* the list, with a trailing slash */
 	if (!strcmp(r->method, "POST") && !*p) {
 		if (!web_access(r, NULL, ACCESS_BASE)) /* the target's own scope is checked once it is read */
 			*want_body = 1;
@@ -427,14 +551,19 @@ void webhook_api(struct http_req *r, struct meta *meta, const char *body, size_t
 	int del = !strcmp(r->method, "DELETE");
 	if ((!del && strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) || (del && !*p)) {
 		web_error(r, DD_E_METHOD, NULL);
+		http_add_header(r, "Allow", *p ? "GET, HEAD, DELETE" : "GET, HEAD, POST");
 		return;
 	}
 	if (web_access(r, NULL, ACCESS_BASE))
 		return;
 	int64_t id = -1;
-	if (*p && (p[0] != '/' || parse_i64(p + 1, strlen(p + 1), &id) || id < 1)) {
-		web_error(r, DD_E_NOT_FOUND, "no such webhook");
-		return;
+	if (*p) { /* a decimal id, as the list gives it: no sign, no leading zero */
+		size_t k = strlen(p + 1);
+		if (p[0] != '/' || !k || k > 18 || p[1] == '0' || strspn(p + 1, "0123456789") != k ||
+		    parse_i64(p + 1, k, &id) || id < 1) {
+			web_error(r, DD_E_NOT_FOUND, "no such webhook");
+			return;
+		}
 	}
 	struct webhook_target *v;
 	size_t n;

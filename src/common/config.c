@@ -189,6 +189,11 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 			*why = "webhook must be an http:// or https:// URL";
 			return DD_E_CONFIG;
 		}
+		const char *host = strstr(value, "://");
+		if (host && memchr(host + 3, '@', strcspn(host + 3, "/?#"))) {
+			*why = "webhook: no user or password in the URL (set webhook-secret: deliveries are signed)";
+			return DD_E_CONFIG;
+		}
 		return set_str(c->webhook, sizeof(c->webhook), value, why);
 	}
 	if (!strcmp(key, "admission-hosts"))

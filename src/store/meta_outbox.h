@@ -27,34 +27,36 @@ struct webhook_target {
 	const char *url, *secret, *ns, *events, *format, *origin;
 	int64_t created;
 	/* what the store counts of its deliveries (webhook_list only) */
-	int64_t waiting, delivered, given_up, failing_since, next_at;
+	int64_t waiting, delivered, given_up, failures, retry_at;
 	const char *last_error;
 };
 
-/* The event at the head of a target's queue, or one of the batch after it. */
+/* A target's oldest waiting event. */
 struct outbox_item {
-	int64_t id, first_failed_at;
+	int64_t id, created;
 	const char *type, *payload;
 	int attempts;
 };
 
 struct meta_outbox_ops {
 	int (*outbox_add)(struct meta *m, const struct outbox_event *e);
-	/* Targets whose oldest waiting event is due at `now`, with that event's due time. */
-	int (*outbox_heads)(struct meta *m, struct arena *a, int64_t now, struct webhook_target **out, size_t *n);
-	/* Up to max of a target's events, oldest first. */
-	int (*outbox_batch)(struct meta *m, struct arena *a, int64_t target, size_t max, struct outbox_item **out,
-			    size_t *n);
+	/* Each target with an event waiting whose retry time has come (at `now`): the target (id,
+	 * url, secret, format) and its oldest event, in parallel arena arrays. */
+	int (*outbox_heads)(struct meta *m, struct arena *a, int64_t now, struct webhook_target **targets,
+			    struct outbox_item **heads, size_t *n);
+	/* Event id delivered: removed, and the target's failures cleared. */
 	int (*outbox_done)(struct meta *m, int64_t target, int64_t id);
-	/* A failed delivery: due again at next_at; `error` kept as the target's last error. */
-	int (*outbox_retry)(struct meta *m, int64_t target, int64_t id, int64_t now, int64_t next_at, const char *error);
-	/* An event dropped after failing for the documented limit: removed, counted on its target. */
-	int (*outbox_give_up)(struct meta *m, int64_t target, int64_t id, const char *error);
-	/* Events waiting, those whose delivery failed at least once, and those given up (ever). */
+	/* Event id's delivery failed at `now` with `error`: its target is tried again at retry_at,
+	 * and every event of the target made at or before give_up_before is given up (removed,
+	 * counted on the target and in the registry's total): *given_up. */
+	int (*outbox_failed)(struct meta *m, int64_t target, int64_t id, int64_t now, int64_t retry_at,
+			     int64_t give_up_before, const char *error, int64_t *given_up);
+	/* Events waiting, those whose delivery failed at least once, and those ever given up. */
 	int (*outbox_backlog)(struct meta *m, int64_t *waiting, int64_t *failed, int64_t *given_up);
 
-	/* Adds target t (id, created and counts ignored): *id. */
-	int (*webhook_add)(struct meta *m, const struct webhook_target *t, int64_t *id);
+	/* Adds target t (id, created and counts ignored) as *id, unless `max` targets are there, or
+	 * max_ns of t's namespace: DD_E_USAGE. */
+	int (*webhook_add)(struct meta *m, const struct webhook_target *t, int64_t max, int64_t max_ns, int64_t *id);
 	/* Every target (secrets included: the caller leaves them out of what it shows), by id. */
 	int (*webhook_list)(struct meta *m, struct arena *a, struct webhook_target **out, size_t *n);
 	/* Removes a target and its waiting events; DD_E_NOT_FOUND when there is none. */

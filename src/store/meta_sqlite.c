@@ -52,13 +52,17 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
 	/* the webhook targets and the events waiting for each (meta_outbox.h): outbox.target is a
 	 * webhooks.id (0: an event stored before there were targets, given to the --webhook option's) */
-	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL,"
-	" ns TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL, origin TEXT NOT NULL,"
+	/* AUTOINCREMENT: a deleted target's id is never given to another, whose events would go
+	 * where the deleted one's went (a deliverer holds a target's URL across its POST).
+	 * failures: its consecutive failed deliveries; retry_at: when the next may be tried */
+	"CREATE TABLE IF NOT EXISTS webhooks(id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL,"
+	" secret TEXT NOT NULL, ns TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL, origin TEXT NOT NULL,"
 	" created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, given_up INTEGER NOT NULL DEFAULT 0,"
-	" last_error TEXT NOT NULL DEFAULT '', last_error_at INTEGER NOT NULL DEFAULT 0);"
+	" last_error TEXT NOT NULL DEFAULT '', last_error_at INTEGER NOT NULL DEFAULT 0,"
+	" failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, payload TEXT NOT NULL, attempts INTEGER NOT NULL,"
 	" next_at INTEGER NOT NULL, target INTEGER NOT NULL DEFAULT 0, type TEXT NOT NULL DEFAULT '',"
-	" first_failed_at INTEGER NOT NULL DEFAULT 0);"
+	" created INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL,"
 	" action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);";
 
@@ -271,7 +275,7 @@ static int migrate(sqlite3 *db, char **err)
 		{"uploads", "touched", "ALTER TABLE uploads ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"},
 		{"outbox", "target", "ALTER TABLE outbox ADD COLUMN target INTEGER NOT NULL DEFAULT 0"},
 		{"outbox", "type", "ALTER TABLE outbox ADD COLUMN type TEXT NOT NULL DEFAULT ''"},
-		{"outbox", "first_failed_at", "ALTER TABLE outbox ADD COLUMN first_failed_at INTEGER NOT NULL DEFAULT 0"},
+		{"outbox", "created", "ALTER TABLE outbox ADD COLUMN created INTEGER NOT NULL DEFAULT 0"},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(added); i++) {
 		sqlite3_stmt *s;

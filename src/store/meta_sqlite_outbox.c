@@ -7,53 +7,49 @@
 
 int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *e)
 {
-	char ns[256];
-	size_t n = strcspn(e->repo, "/");
-	snprintf(ns, sizeof(ns), "%.*s", (int)(n < sizeof(ns) ? n : 0), e->repo);
+	/* the namespace is the first path component of a name that has more than one: a name
+	 * without '/' is in none, as the grants see it (access.h), and only a target of every
+	 * namespace gets its events */
+	char ns[256] = "";
+	const char *slash = strchr(e->repo, '/');
+	if (slash && (size_t)(slash - e->repo) < sizeof(ns))
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - e->repo), e->repo);
+	else if (slash)
+		snprintf(ns, sizeof(ns), "/"); /* no target has it */
 	/* one row per target whose scope takes it */
 	return sq_exec_at(m, c, "queue webhook",
-			  "INSERT INTO outbox(target, type, payload, attempts, next_at, first_failed_at)"
-			  " SELECT id, ?1, ?3, 0, 0, 0 FROM webhooks WHERE (ns='' OR ns=?2)"
+			  "INSERT INTO outbox(target, type, payload, attempts, next_at, created)"
+			  " SELECT id, ?1, ?3, 0, 0, unixepoch() FROM webhooks WHERE (ns='' OR ns=?2)"
 			  " AND (events='' OR instr(',' || events || ',', ',' || ?1 || ',') > 0) ORDER BY id",
 			  TEXT(e->type), TEXT(ns), TEXT(e->payload));
 }
 
 static int ms_outbox_add(struct meta *m, const struct outbox_event *e) { return sq_outbox_insert(m, NULL, e); }
 
-static int ms_outbox_heads(struct meta *m, struct arena *a, int64_t now, struct webhook_target **out, size_t *n)
+static int ms_outbox_heads(struct meta *m, struct arena *a, int64_t now, struct webhook_target **targets,
+			   struct outbox_item **heads, size_t *n)
 {
-	size_t cap = 0;
-	struct webhook_target *v = arena_grow(a, NULL, 0, &cap, sizeof(*v));
+	size_t cap = 0, cap2 = 0;
+	struct webhook_target *t = arena_grow(a, NULL, 0, &cap, sizeof(*t));
+	struct outbox_item *h = arena_grow(a, NULL, 0, &cap2, sizeof(*h));
 	*n = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT w.id, w.url, w.secret, w.format, o.next_at FROM webhooks w JOIN outbox o"
-		 " ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id) WHERE o.next_at<=?1 ORDER BY w.id",
+		 "SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created FROM webhooks w"
+		 " JOIN outbox o ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id) WHERE w.retry_at<=?1 ORDER BY w.id",
 		 INT(now));
 	while (sq_row(&q)) {
-		v = arena_grow(a, v, *n, &cap, sizeof(*v));
-		v[*n] = (struct webhook_target){.id = sq_int(&q, 0), .url = sq_text(a, &q, 1), .secret = sq_text(a, &q, 2),
-						.format = sq_text(a, &q, 3), .next_at = sq_int(&q, 4)};
+		t = arena_grow(a, t, *n, &cap, sizeof(*t));
+		h = arena_grow(a, h, *n, &cap2, sizeof(*h));
+		t[*n] = (struct webhook_target){.id = sq_int(&q, 0), .url = sq_text(a, &q, 1), .secret = sq_text(a, &q, 2),
+						.format = sq_text(a, &q, 3)};
+		h[*n] = (struct outbox_item){.id = sq_int(&q, 4), .type = sq_text(a, &q, 5), .payload = sq_text(a, &q, 6),
+					     .attempts = (int)sq_int(&q, 7), .created = sq_int(&q, 8)};
 		(*n)++;
 	}
-	*out = v;
+	*targets = t;
+	*heads = h;
 	return sq_end(&q, "webhook heads");
-}
-
-static int ms_outbox_batch(struct meta *m, struct arena *a, int64_t target, size_t max, struct outbox_item **out,
-			   size_t *n)
-{
-	*n = 0;
-	*out = arena_alloc(a, (max + 1) * sizeof(**out));
-	struct sq q;
-	sq_query(&q, m,
-		 "SELECT id, type, payload, attempts, first_failed_at FROM outbox WHERE target=?1 ORDER BY id LIMIT ?2",
-		 INT(target), INT(max));
-	while (sq_row(&q) && *n < max)
-		(*out)[(*n)++] = (struct outbox_item){.id = sq_int(&q, 0), .type = sq_text(a, &q, 1),
-						      .payload = sq_text(a, &q, 2), .attempts = (int)sq_int(&q, 3),
-						      .first_failed_at = sq_int(&q, 4)};
-	return sq_end(&q, "webhook batch");
 }
 
 static int ms_outbox_done(struct meta *m, int64_t target, int64_t id)
@@ -63,35 +59,34 @@ static int ms_outbox_done(struct meta *m, int64_t target, int64_t id)
 	if (!rc)
 		rc = sq_exec_on(c, "webhook delivered", "DELETE FROM outbox WHERE id=?1", INT(id));
 	if (!rc)
-		rc = sq_exec_on(c, "webhook delivered", "UPDATE webhooks SET delivered=delivered+1 WHERE id=?1", INT(target));
+		rc = sq_exec_on(c, "webhook delivered",
+				"UPDATE webhooks SET delivered=delivered+1, failures=0, retry_at=0 WHERE id=?1", INT(target));
 	return sq_tx_end(c, rc);
 }
 
-static int ms_outbox_retry(struct meta *m, int64_t target, int64_t id, int64_t now, int64_t next_at, const char *error)
+static int ms_outbox_failed(struct meta *m, int64_t target, int64_t id, int64_t now, int64_t retry_at,
+			    int64_t give_up_before, const char *error, int64_t *given_up)
 {
 	struct conn *c;
+	*given_up = 0;
 	int rc = sq_tx_begin(m, &c);
 	if (!rc)
-		rc = sq_exec_on(c, "webhook retry",
-				"UPDATE outbox SET attempts=attempts+1, next_at=?2,"
-				" first_failed_at=iif(first_failed_at=0, ?3, first_failed_at) WHERE id=?1",
-				INT(id), INT(next_at), INT(now));
+		rc = sq_exec_on(c, "webhook failed", "UPDATE outbox SET attempts=attempts+1 WHERE id=?1", INT(id));
 	if (!rc)
-		rc = sq_exec_on(c, "webhook retry", "UPDATE webhooks SET last_error=?2, last_error_at=?3 WHERE id=?1",
-				INT(target), TEXT(error), INT(now));
-	return sq_tx_end(c, rc);
-}
-
-static int ms_outbox_give_up(struct meta *m, int64_t target, int64_t id, const char *error)
-{
-	struct conn *c;
-	int rc = sq_tx_begin(m, &c);
+		rc = sq_exec_on(c, "webhook failed", "DELETE FROM outbox WHERE target=?1 AND created<=?2", INT(target),
+				INT(give_up_before));
 	if (!rc)
-		rc = sq_exec_on(c, "webhook given up", "DELETE FROM outbox WHERE id=?1", INT(id));
+		*given_up = sq_changes(c);
 	if (!rc)
-		rc = sq_exec_on(c, "webhook given up",
-				"UPDATE webhooks SET given_up=given_up+1, last_error=?2, last_error_at=?3 WHERE id=?1",
-				INT(target), TEXT(error), INT(util_now()));
+		rc = sq_exec_on(c, "webhook failed",
+				"UPDATE webhooks SET failures=failures+1, retry_at=?2, last_error=?3, last_error_at=?4,"
+				" given_up=given_up+?5 WHERE id=?1",
+				INT(target), INT(retry_at), TEXT(error), INT(now), INT(*given_up));
+	if (!rc && *given_up) /* the registry's total, which deleting a target does not lower */
+		rc = sq_exec_on(c, "webhook failed",
+				"INSERT INTO settings(key, value) VALUES('webhooks/given-up', ?1) ON CONFLICT(key)"
+				" DO UPDATE SET value=CAST(value AS INTEGER)+?1",
+				INT(*given_up));
 	return sq_tx_end(c, rc);
 }
 
@@ -100,8 +95,8 @@ static int ms_outbox_backlog(struct meta *m, int64_t *waiting, int64_t *failed, 
 	struct sq q;
 	*waiting = *failed = *given_up = 0;
 	sq_query(&q, m,
-		 "SELECT count(*), coalesce(sum(attempts > 0), 0), (SELECT coalesce(sum(given_up), 0) FROM webhooks)"
-		 " FROM outbox",
+		 "SELECT count(*), coalesce(sum(attempts > 0), 0),"
+		 " (SELECT coalesce(CAST(value AS INTEGER), 0) FROM settings WHERE key='webhooks/given-up') FROM outbox",
 		 NOARGS);
 	if (sq_row(&q)) {
 		*waiting = sq_int(&q, 0);
@@ -111,10 +106,19 @@ static int ms_outbox_backlog(struct meta *m, int64_t *waiting, int64_t *failed, 
 	return sq_end(&q, "outbox backlog");
 }
 
-static int ms_webhook_add(struct meta *m, const struct webhook_target *t, int64_t *id)
+static int ms_webhook_add(struct meta *m, const struct webhook_target *t, int64_t max, int64_t max_ns, int64_t *id)
 {
 	struct conn *c;
 	int rc = sq_tx_begin(m, &c);
+	if (!rc) { /* counted in the transaction that adds: requests at once cannot pass the caps together */
+		struct sq q;
+		sq_query_on(&q, c, "SELECT count(*), coalesce(sum(ns=?1), 0) FROM webhooks", TEXT(t->ns));
+		if (sq_row(&q) && (sq_int(&q, 0) >= max || sq_int(&q, 1) >= max_ns))
+			rc = DD_E_USAGE;
+		int qrc = sq_end(&q, "count webhooks");
+		if (!rc)
+			rc = qrc;
+	}
 	if (!rc)
 		rc = sq_exec_on(c, "add webhook",
 				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created)"
@@ -138,9 +142,7 @@ static int ms_webhook_list(struct meta *m, struct arena *a, struct webhook_targe
 	struct sq q;
 	sq_query(&q, m,
 		 "SELECT w.id, w.url, w.secret, w.ns, w.events, w.format, w.origin, w.created, w.delivered, w.given_up,"
-		 " w.last_error, (SELECT count(*) FROM outbox WHERE target=w.id),"
-		 " coalesce((SELECT first_failed_at FROM outbox WHERE target=w.id ORDER BY id LIMIT 1), 0),"
-		 " coalesce((SELECT next_at FROM outbox WHERE target=w.id ORDER BY id LIMIT 1), 0)"
+		 " w.last_error, (SELECT count(*) FROM outbox WHERE target=w.id), w.failures, w.retry_at"
 		 " FROM webhooks w ORDER BY w.id",
 		 NOARGS);
 	while (sq_row(&q)) {
@@ -149,8 +151,8 @@ static int ms_webhook_list(struct meta *m, struct arena *a, struct webhook_targe
 			.id = sq_int(&q, 0), .url = sq_text(a, &q, 1), .secret = sq_text(a, &q, 2), .ns = sq_text(a, &q, 3),
 			.events = sq_text(a, &q, 4), .format = sq_text(a, &q, 5), .origin = sq_text(a, &q, 6),
 			.created = sq_int(&q, 7), .delivered = sq_int(&q, 8), .given_up = sq_int(&q, 9),
-			.last_error = sq_text(a, &q, 10), .waiting = sq_int(&q, 11), .failing_since = sq_int(&q, 12),
-			.next_at = sq_int(&q, 13)};
+			.last_error = sq_text(a, &q, 10), .waiting = sq_int(&q, 11), .failures = sq_int(&q, 12),
+			.retry_at = sq_int(&q, 13)};
 		(*n)++;
 	}
 	*out = v;
@@ -185,7 +187,7 @@ static int ms_webhook_config(struct meta *m, const char *url, const char *secret
 		return sq_tx_end(c, rc);
 	}
 	if (!rc)
-		rc = sq_exec_on(c, "webhook option", "UPDATE webhooks SET url=?1, secret=?2 WHERE origin='config'", TEXT(url),
+		rc = sq_exec_on(c, "webhook option", "UPDATE webhooks SET url=?1, secret=?2, failures=0, retry_at=0 WHERE origin='config'", TEXT(url),
 				TEXT(secret));
 	if (!rc && sq_changes(c) == 0)
 		rc = sq_exec_on(c, "webhook option",
@@ -195,7 +197,8 @@ static int ms_webhook_config(struct meta *m, const char *url, const char *secret
 	if (!rc) /* events stored before targets were the option's, and told of assessments */
 		rc = sq_exec_on(c, "webhook option",
 				"UPDATE outbox SET target=(SELECT id FROM webhooks WHERE origin='config'),"
-				" type=iif(type='', 'scan.completed', type) WHERE target=0",
+				" type=iif(type='', 'scan.completed', type), created=iif(created=0, unixepoch(), created)"
+				" WHERE target=0",
 				NOARGS);
 	return sq_tx_end(c, rc);
 }
@@ -203,10 +206,8 @@ static int ms_webhook_config(struct meta *m, const char *url, const char *secret
 const struct meta_outbox_ops meta_sqlite_outbox = {
 	.outbox_add = ms_outbox_add,
 	.outbox_heads = ms_outbox_heads,
-	.outbox_batch = ms_outbox_batch,
 	.outbox_done = ms_outbox_done,
-	.outbox_retry = ms_outbox_retry,
-	.outbox_give_up = ms_outbox_give_up,
+	.outbox_failed = ms_outbox_failed,
 	.outbox_backlog = ms_outbox_backlog,
 	.webhook_add = ms_webhook_add,
 	.webhook_list = ms_webhook_list,
