@@ -26,6 +26,7 @@ static const struct {
 	{"sandbox", fuzz_sandbox},
 	{"query", fuzz_query},
 	{"admission", fuzz_admission},
+	{"vex", fuzz_vex},
 };
 
 int main(int argc, char **argv)
