@@ -74,8 +74,21 @@ static const char *state_of(struct assess_api *api, struct arena *a, const char 
 	return job == SCAN_JOB_RUNNING ? "Scanning" : "Queued";
 }
 
-static int keep(json_t *f, const char *sev, const char *patchable, const char *id, const char *pkg)
+static int keep(json_t *f, const char *sev, const char *patchable, const char *id, const char *pkg,
+		const char *tracker)
 {
+	if (tracker && *tracker) { /* a list, as severity */
+		const char *t = json_string_value(json_object_get(f, "tracker_status"));
+		int found = 0;
+		for (const char *p = tracker; *p;) {
+			size_t n = strcspn(p, ",");
+			if (t && strlen(t) == n && !strncmp(p, t, n))
+				found = 1;
+			p += n + (p[n] == ',');
+		}
+		if (!found)
+			return 0;
+	}
 	if (sev && *sev) {
 		const char *s = json_string_value(json_object_get(f, "severity"));
 		int found = 0;
@@ -174,6 +187,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			struct rule *rules;
 			size_t nrules = 0;
 			rules_load(api->meta, &r->arena, &rules, &nrules);
+			report_versions(rep);
 			json_object_set_new(o, "status", json_string(rules_apply(rules, nrules, repo, rep, rec.status)));
 			void *tok; /* the catalogue for every finding, the texts for those returned */
 			const struct vulndb *db = scanner_db_acquire(api->scanner, &tok);
@@ -183,7 +197,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 				json_object_set(o, keys[i], json_object_get(rep, keys[i]));
 			const char *sev = http_query(r, "severity"), *pat = http_query(r, "patchable"),
 				   *id = http_query(r, "id"), *pkg = http_query(r, "package"),
-				   *kev = http_query(r, "known_exploited");
+				   *kev = http_query(r, "known_exploited"), *tracker = http_query(r, "tracker_status");
 			long limit = http_query(r, "limit") ? atol(http_query(r, "limit")) : 100;
 			long offset = http_query(r, "offset") ? atol(http_query(r, "offset")) : 0;
 			if (limit < 1 || limit > API_MAX_LIMIT)
@@ -194,7 +208,7 @@ static void image_handle(struct http_req *r, struct assess_api *api)
 			size_t i, total = 0;
 			json_array_foreach(json_object_get(rep, "findings"), i, f)
 			{
-				if (!keep(f, sev, pat, id, pkg) || (kev && *kev && json_is_null(json_object_get(f, "known_exploited")) ==
+				if (!keep(f, sev, pat, id, pkg, tracker) || (kev && *kev && json_is_null(json_object_get(f, "known_exploited")) ==
 										   !strcmp(kev, "true")))
 					continue;
 				if ((long)total >= offset && (long)json_array_size(out) < limit)

@@ -221,7 +221,9 @@ static int vex_matches(const struct vex_statement *st, const char *digest, json_
 	const char *pkg = json_string_value(json_object_get(f, "package"));
 	const char *src = json_string_value(json_object_get(f, "source_package"));
 	const char *ver = json_string_value(json_object_get(f, "package_version"));
-	const char *inst = json_string_value(json_object_get(f, "installed_version"));
+	const char *inst = json_string_value(json_object_get(f, "compared_version"));
+	if (!inst) /* a report from before compared_version: installed_version was the compared one */
+		inst = json_string_value(json_object_get(f, "installed_version"));
 	return id && (vex_applies(st, digest, id, al, nal, pkg, src, ver) ||
 		      (inst && (!ver || strcmp(inst, ver)) && vex_applies(st, digest, id, al, nal, pkg, src, inst)));
 }

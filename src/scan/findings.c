@@ -106,6 +106,58 @@ static int has_str(const char **v, size_t n, const char *s)
 	return 0;
 }
 
+/* Entry of vulnerability id among e[0..n) (a package's entries, sorted by vulnerability id). */
+static const struct vdb_entry *entry_of(const struct vulndb *db, const struct vdb_entry *e, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vdb_vuln *c = vulndb_vuln(db, e[mid].vuln);
+		if (c && strcmp(vulndb_str(db, c->id), id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct vdb_vuln *v = lo < n ? vulndb_vuln(db, e[lo].vuln) : NULL;
+	return v && !strcmp(vulndb_str(db, v->id), id) ? &e[lo] : NULL;
+}
+
+/* A finding of a distribution whose feed rates nothing (Alpine's secdb and OSV records carry
+ * no severity) that no CVSS scores either: the worst rating another distribution (an
+ * "OS:release" ecosystem, not a language's) gives the same vulnerability for a package of the
+ * same name (source, else binary), with *source "distribution:<ecosystem>". 0 when none does,
+ * or for other distributions, whose UNKNOWN is their own word ("not yet assigned"). */
+static int other_rating(struct arena *a, const struct vulndb *db, const char *eco, const char *name,
+			const char *binary, const char *id, enum vdb_severity *level, const char **source)
+{
+	int best = -1;
+	const char *from = NULL;
+	if (strncmp(eco, "Alpine:", 7))
+		return 0;
+	for (size_t i = 0; i < vulndb_necos(db); i++) {
+		const char *other = vulndb_str(db, vulndb_eco(db, i)->name);
+		if (!strchr(other, ':') || !strncmp(other, "Alpine:", 7))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			const char *nm = k ? binary : name;
+			if (!nm || (k && name && !strcmp(nm, name)))
+				continue;
+			size_t n = 0;
+			const struct vdb_entry *es = vulndb_lookup(db, other, nm, &n);
+			const struct vdb_entry *e = es ? entry_of(db, es, n, id) : NULL;
+			if (e && e->level != VDB_SEV_UNKNOWN && e->level <= VDB_SEV_CRITICAL && (int)e->level > best) {
+				best = e->level;
+				from = other;
+			}
+		}
+	}
+	if (best < 0)
+		return 0;
+	*level = (enum vdb_severity)best;
+	*source = arena_printf(a, "distribution:%s", from);
+	return 1;
+}
+
 static void fill(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
 		 const char *name, const char *installed, const struct hit *h, struct finding *f)
 {
@@ -127,10 +179,11 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 	} else if (v->cvss_score10 != 0xffff && v->cvss_level <= VDB_SEV_CRITICAL) {
 		f->severity = (enum vdb_severity)v->cvss_level;
 		f->severity_source = "cvss";
-	} else {
+	} else if (!other_rating(a, db, eco, name, p->name, f->id, &f->severity, &f->severity_source)) {
 		f->severity = VDB_SEV_UNKNOWN;
 		f->severity_source = "none";
 	}
+	f->tracker_status = vdb_tracker_status_name(h->entry->flags);
 	f->summary = v->summary ? vulndb_str(db, v->summary) : NULL;
 	f->description = v->details ? vulndb_str(db, v->details) : NULL;
 	f->published = v->published ? vulndb_str(db, v->published) : NULL;

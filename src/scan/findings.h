@@ -21,7 +21,10 @@ struct finding {
 	const char *fixed;          /* NULL when no fix exists (patchable = 0) */
 	int patchable;
 	enum vdb_severity severity; /* vendor rating first, then CVSS v3, else UNKNOWN */
-	const char *severity_source; /* "vendor", "cvss" or "none" */
+	const char *severity_source; /* "vendor", "cvss", "distribution:<ecosystem>" (another one's
+				      * rating of the same vulnerability for a package of that name) or "none" */
+	const char *tracker_status;  /* the distribution tracker's status (Ubuntu: needed, needs-triage,
+				      * deferred, pending, released), or NULL */
 	const char *vendor_severity; /* the vendor's own word, or NULL */
 	double cvss_score;           /* -1 when none */
 	const char *cvss_vector;

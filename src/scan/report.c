@@ -144,8 +144,12 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 		buf_append(&b, ",", 1), jkey(&b, "package"), buf_json_str(&b, x->pkg->name);
 		buf_append(&b, ",", 1), jkey(&b, "package_version"), jopt(&b, x->pkg->version);
 		buf_append(&b, ",", 1), jkey(&b, "source_package"), buf_json_str(&b, x->matched_name);
-		buf_append(&b, ",", 1), jkey(&b, "installed_version"), buf_json_str(&b, x->installed);
+		buf_append(&b, ",", 1), jkey(&b, "installed_version"),
+			buf_json_str(&b, x->pkg->version && *x->pkg->version ? x->pkg->version : x->installed);
+		buf_append(&b, ",", 1), jkey(&b, "compared_version"), buf_json_str(&b, x->installed);
 		buf_append(&b, ",", 1), jkey(&b, "fixed_version"), jopt(&b, x->fixed);
+		if (x->tracker_status)
+			buf_append(&b, ",", 1), jkey(&b, "tracker_status"), buf_json_str(&b, x->tracker_status);
 		buf_puts(&b, x->patchable ? ",\"patchable\":true" : ",\"patchable\":false");
 		buf_append(&b, ",", 1), jkey(&b, "severity"), buf_json_str(&b, vdb_severity_name(x->severity));
 		buf_append(&b, ",", 1), jkey(&b, "severity_source"), buf_json_str(&b, x->severity_source);
@@ -224,6 +228,21 @@ static json_t *kev_json(const struct vulndb *db, const char *id, const char *con
 	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:b}", "cve", vulndb_str(db, k->cve), "date_added",
 			 vulndb_str(db, k->date_added), "due_date", *due ? due : NULL, "required_action",
 			 vulndb_str(db, k->action), "name", vulndb_str(db, k->name), "ransomware", (int)k->ransomware);
+}
+
+void report_versions(void *report)
+{
+	json_t *f;
+	size_t i;
+	json_array_foreach(json_object_get(report, "findings"), i, f)
+	{
+		if (json_object_get(f, "compared_version"))
+			continue;
+		json_t *inst = json_object_get(f, "installed_version"), *bin = json_object_get(f, "package_version");
+		json_object_set(f, "compared_version", inst ? inst : json_null());
+		if (json_is_string(bin) && json_string_length(bin))
+			json_object_set(f, "installed_version", bin);
+	}
 }
 
 size_t report_mark_known_exploited(const struct vulndb *db, void *report)
@@ -312,8 +331,12 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		json_object_set_new(j, "package", json_string(x->pkg->name));
 		json_object_set_new(j, "package_version", opt(x->pkg->version));
 		json_object_set_new(j, "source_package", json_string(x->matched_name));
-		json_object_set_new(j, "installed_version", json_string(x->installed));
+		json_object_set_new(j, "installed_version",
+				    json_string(x->pkg->version && *x->pkg->version ? x->pkg->version : x->installed));
+		json_object_set_new(j, "compared_version", json_string(x->installed));
 		json_object_set_new(j, "fixed_version", opt(x->fixed));
+		if (x->tracker_status)
+			json_object_set_new(j, "tracker_status", json_string(x->tracker_status));
 		json_object_set_new(j, "patchable", json_boolean(x->patchable));
 		json_object_set_new(j, "severity", json_string(vdb_severity_name(x->severity)));
 		json_object_set_new(j, "severity_source", json_string(x->severity_source));

@@ -38,6 +38,10 @@ void report_hydrate(const struct vulndb *db, const char *ecosystem, void *findin
  * or null), and `counts.known_exploited` (findings not suppressed); returns that count. Read
  * from the database in use, so a catalogue update reaches every stored report. */
 size_t report_mark_known_exploited(const struct vulndb *db, void *report);
+/* A stored report (json_t *) written before findings had compared_version, read as one written
+ * now: installed_version the binary package's version, compared_version the one compared (for
+ * Debian, the source package's). */
+void report_versions(void *report);
 void report_table(FILE *out, const struct inventory *inv, const struct sbom_subject *subj, const struct scan_result *r,
 		  const struct report_filter *f, int color);
 

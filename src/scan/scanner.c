@@ -603,6 +603,8 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 		MIX(f->fixed ? f->fixed : "-");
 		MIX(sev);
 		MIX(f->vendor_severity ? f->vendor_severity : "");
+		if (f->tracker_status) /* only where there is one: other images' hashes stay as they were */
+			MIX(f->tracker_status);
 		for (size_t k = 0; k < f->naliases; k++)
 			MIX(f->aliases[k]);
 	}

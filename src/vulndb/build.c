@@ -387,6 +387,16 @@ static int never_affected(const struct osv_affected *x)
 	return seen && !x->nversions;
 }
 
+static unsigned tracker_status(const char *s)
+{
+	static const char *const names[] = {"", "needed", "needs-triage", "deferred", "pending", "released",
+					    "not-affected"};
+	for (unsigned i = 1; s && i < DD_ARRAY_LEN(names); i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	return VDB_TRACK_NONE;
+}
+
 void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 {
 	struct vdb_feed *f = cur_feed(b);
@@ -452,6 +462,7 @@ void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 			e->flags |= VDB_NOT_AFFECTED;
 		else if (!fixed)
 			e->flags |= VDB_UNFIXED;
+		e->flags |= (uint8_t)(tracker_status(x->status) << VDB_TRACKER_SHIFT);
 		kept++;
 	}
 	arena_free(&a);

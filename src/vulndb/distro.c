@@ -221,6 +221,7 @@ int ubuntu_uct_parse(struct arena *a, const char *data, size_t len, struct osv_r
 			x->ecosystem = arena_printf(a, "Ubuntu:%s", num);
 			x->name = arena_strdup(a, name);
 			x->urgency = str(a, p, "priority"); /* a per-package priority overrides the CVE's */
+			x->status = arena_strdup(a, status);
 			if (!strcmp(status, "released")) {
 				if (!note || !dpkg_ok(note)) { /* a fix with no version: cannot compare */
 					(*skipped)++;

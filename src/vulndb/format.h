@@ -84,7 +84,15 @@ enum vdb_entry_flags {
 	VDB_SIMPLE = 4,       /* one range "introduced 0" [, "fixed X"] and nothing else; X is the
 			       * key's fixes[fix - 1] (fix 0: no fix), so a scan ranks the installed
 			       * version among the key's fixes once and then compares integers */
+	/* bits 3-5: the distribution tracker's status of the package (enum vdb_tracker_status,
+	 * shifted), 0 when the feed gives none: a file from before them reads as none */
+	VDB_TRACKER_SHIFT = 3,
+	VDB_TRACKER_MASK = 0x38,
 };
+
+/* The Ubuntu CVE tracker's statuses that make an entry. */
+enum vdb_tracker_status { VDB_TRACK_NONE, VDB_TRACK_NEEDED, VDB_TRACK_NEEDS_TRIAGE, VDB_TRACK_DEFERRED,
+			  VDB_TRACK_PENDING, VDB_TRACK_RELEASED, VDB_TRACK_NOT_AFFECTED };
 
 struct vdb_entry {
 	uint32_t vuln;

@@ -32,6 +32,7 @@ struct osv_affected {
 	const char **versions; /* explicit affected versions */
 	size_t nversions;
 	const char *urgency; /* ecosystem_specific.urgency (Debian), or NULL */
+	const char *status;  /* the tracker's status (Ubuntu: needed, needs-triage, ...), or NULL */
 };
 
 struct osv_record {

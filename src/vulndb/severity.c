@@ -151,3 +151,11 @@ int vdb_cvss3_score(const char *vector, double *score)
 	*score = v31 ? roundup31(base) : ceil(base * 10.0 - 1e-9) / 10.0;
 	return 0;
 }
+
+const char *vdb_tracker_status_name(unsigned flags)
+{
+	static const char *const names[] = {NULL, "needed", "needs-triage", "deferred", "pending", "released",
+					    "not-affected"};
+	unsigned k = (flags & VDB_TRACKER_MASK) >> VDB_TRACKER_SHIFT;
+	return k < DD_ARRAY_LEN(names) ? names[k] : NULL;
+}

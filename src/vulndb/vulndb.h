@@ -75,6 +75,8 @@ void vulndb_entry_affected(const struct vulndb *db, const struct vdb_entry *e, c
 
 /* Severity: the vendor's words and CVSS v3 scores normalised to one scale. */
 const char *vdb_severity_name(enum vdb_severity s); /* "CRITICAL" ... "UNKNOWN" */
+/* The tracker status an entry's flags carry ("needed", "needs-triage", ...), or NULL. */
+const char *vdb_tracker_status_name(unsigned flags);
 enum vdb_severity vdb_severity_of_name(const char *name); /* its inverse; UNKNOWN for any other text */
 /* Debian urgency, Ubuntu priority, Red Hat / AlmaLinux / Rocky impact; UNKNOWN otherwise. */
 enum vdb_severity vdb_severity_from_vendor(const char *raw);

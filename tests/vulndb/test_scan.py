@@ -92,8 +92,34 @@ def test_old_ubuntu_packages(full_db, tmp_path):
     f = by_id(r, "CVE-2018-25032", "zlib1g")
     assert f and f["fixed_version"] == "1:1.2.11.dfsg-0ubuntu2.1" and f["severity"] == "MEDIUM"
     assert f["vendor_severity"] == "medium" and f["severity_source"] == "vendor"
+    assert f["tracker_status"] == "released"
     f = by_id(r, "CVE-2019-19126", "libc6")
     assert f and f["fixed_version"] == "2.27-3ubuntu1.2" and f["severity"] == "LOW"
+    # the binary's version as installed, and the one compared (Ubuntu keys by source package)
+    assert f["installed_version"] == f["package_version"] and f["compared_version"]
+    # every finding keeps the tracker's word (fixed ones "released"; unfixed: needed, needs-triage,
+    # deferred, pending) and can be filtered on it
+    states = {(x.get("tracker_status"), x["patchable"]) for x in r["findings"]}
+    assert states and all(s == "released" if p else s in ("needed", "needs-triage", "deferred", "pending")
+                          for s, p in states), states
+
+
+def test_alpine_findings_rated_by_another_distribution(full_db, tmp_path):
+    """Alpine's feeds rate nothing: a finding no CVSS scores takes the worst rating another
+    distribution gives the same CVE for a package of the same name, and says whose."""
+    root = tmp_path / "rootfs"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text('ID=alpine\nVERSION_ID=3.18.4\n')
+    shutil.copytree(os.path.join(PKGDB, "..", "apk", "trivy-apk", "input", "lib"), root / "lib")
+    r = scan_json(full_db, str(root))
+    assert r["ecosystem"].startswith("Alpine:")
+    others = [f for f in r["findings"] if f["severity_source"].startswith("distribution:")]
+    assert others and all(f["severity"] != "UNKNOWN" and f["cvss"] is None and f["vendor_severity"] is None
+                          for f in others)
+    assert all(f["severity_source"].split(":", 1)[1].split(":")[0] in ("Ubuntu", "Debian", "Red Hat", "Rocky Linux",
+                                                                      "AlmaLinux") for f in others), others[0]
+    # a finding that has a CVSS score keeps it
+    assert all(f["severity_source"] in ("cvss", "none") or f in others for f in r["findings"])
 
 
 def test_unsupported_os_is_not_healthy(full_db, tmp_path):

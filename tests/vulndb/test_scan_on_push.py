@@ -601,3 +601,25 @@ def test_usage_counts_scanned_images(full_db, tmp_path):
         assert usage() == {"m": 2}, usage()
     finally:
         srv.stop()
+
+
+def test_ubuntu_tracker_status_kept_and_filtered(full_db, tmp_path):
+    """Ubuntu's tracker says of an unfixed CVE needed, needs-triage, deferred or pending: each
+    finding keeps it, and the image API filters on it (?tracker_status=)."""
+    srv = server_with_db(tmp_path, full_db)
+    try:
+        status = (b"Package: binutils\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.38-4ubuntu2\n\n"
+                  b"Package: libxml2\nStatus: install ok installed\nArchitecture: amd64\n"
+                  b"Version: 2.9.13+dfsg-1build1\n\n")
+        push_layers(srv.url, "u/app", "1", {"etc/os-release": b'ID=ubuntu\nVERSION_ID="22.04"\nVERSION_CODENAME=jammy\n',
+                                            "var/lib/dpkg/status": status})
+        a = wait(srv.url, "u/app", "1")
+        states = {f.get("tracker_status") for f in a["findings"]}
+        assert {"needed", "needs-triage"} <= states, states
+        for want in ("needs-triage", "needed,deferred"):
+            got = requests.get(f"{srv.url}/api/v1/images", params={"repository": "u/app", "reference": "1",
+                                                                   "tracker_status": want, "limit": 1000}).json()
+            assert got["findings"] and all(f["tracker_status"] in want.split(",") for f in got["findings"])
+            assert len(got["findings"]) == sum(f.get("tracker_status") in want.split(",") for f in a["findings"])
+    finally:
+        srv.stop()
