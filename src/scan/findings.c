@@ -106,22 +106,6 @@ static int has_str(const char **v, size_t n, const char *s)
 	return 0;
 }
 
-/* Entry of vulnerability id among e[0..n) (a package's entries, sorted by vulnerability id). */
-static const struct vdb_entry *entry_of(const struct vulndb *db, const struct vdb_entry *e, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct vdb_vuln *c = vulndb_vuln(db, e[mid].vuln);
-		if (c && strcmp(vulndb_str(db, c->id), id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	const struct vdb_vuln *v = lo < n ? vulndb_vuln(db, e[lo].vuln) : NULL;
-	return v && !strcmp(vulndb_str(db, v->id), id) ? &e[lo] : NULL;
-}
-
 /* A finding of a distribution whose feed rates nothing (Alpine's secdb and OSV records carry
  * no severity) that no CVSS scores either: the worst rating another distribution (an
  * "OS:release" ecosystem, not a language's) gives the same vulnerability for a package of the
@@ -144,7 +128,7 @@ static int other_rating(struct arena *a, const struct vulndb *db, const char *ec
 				continue;
 			size_t n = 0;
 			const struct vdb_entry *es = vulndb_lookup(db, other, nm, &n);
-			const struct vdb_entry *e = es ? entry_of(db, es, n, id) : NULL;
+			const struct vdb_entry *e = es ? vulndb_entry_of(db, es, n, id) : NULL;
 			if (e && e->level != VDB_SEV_UNKNOWN && e->level <= VDB_SEV_CRITICAL && (int)e->level > best) {
 				best = e->level;
 				from = other;

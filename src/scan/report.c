@@ -275,18 +275,9 @@ void report_hydrate(const struct vulndb *db, const char *ecosystem, void *findin
 	const char *name = json_string_value(json_object_get(f, "source_package"));
 	size_t n = 0;
 	const struct vdb_entry *e = name && id ? vulndb_lookup(db, ecosystem, name, &n) : NULL;
-	/* a package's entries are sorted by vulnerability id: the first whose id is not below */
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct vdb_vuln *c = vulndb_vuln(db, e[mid].vuln);
-		if (c && strcmp(vulndb_str(db, c->id), id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	const struct vdb_vuln *v = lo < n ? vulndb_vuln(db, e[lo].vuln) : NULL;
-	if (!v || strcmp(vulndb_str(db, v->id), id)) { /* not in this database any more: no texts */
+	e = e ? vulndb_entry_of(db, e, n, id) : NULL;
+	const struct vdb_vuln *v = e ? vulndb_vuln(db, e->vuln) : NULL;
+	if (!v) { /* not in this database any more: no texts */
 		set_texts(f, NULL, NULL, NULL, NULL, NULL, 0);
 		return;
 	}

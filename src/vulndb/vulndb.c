@@ -482,3 +482,17 @@ const char *vulndb_default_path(void)
 	return path;
 }
 
+const struct vdb_entry *vulndb_entry_of(const struct vulndb *db, const struct vdb_entry *e, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n; /* the first whose id is not below */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct vdb_vuln *c = vulndb_vuln(db, e[mid].vuln);
+		if (c && strcmp(vulndb_str(db, c->id), id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct vdb_vuln *v = lo < n ? vulndb_vuln(db, e[lo].vuln) : NULL;
+	return v && !strcmp(vulndb_str(db, v->id), id) ? &e[lo] : NULL;
+}

@@ -59,6 +59,9 @@ const struct vdb_kev *vulndb_kev_at(const struct vulndb *db, size_t i); /* i < v
 
 /* The entries for (ecosystem, package name), borrowed from the mapping; *n = 0 when none. */
 const struct vdb_entry *vulndb_lookup(const struct vulndb *db, const char *eco, const char *name, size_t *n);
+/* The entry of vulnerability id among a package's entries e[0..n) (vulndb_lookup's: sorted by
+ * vulnerability id), or NULL. */
+const struct vdb_entry *vulndb_entry_of(const struct vulndb *db, const struct vdb_entry *e, size_t n, const char *id);
 /* A package's entries and the fixes its VDB_SIMPLE entries name (format.h): 1, or 0 when the
  * database has nothing for (ecosystem, name). */
 struct vdb_pkg {
