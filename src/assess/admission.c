@@ -78,6 +78,17 @@ static int host_is_ours(struct http_req *r, const struct assess_api *api, const 
 	return 0;
 }
 
+/* 1 for the kinds whose pod spec the webhook reads. */
+static int is_workload(const char *kind)
+{
+	static const char *const kinds[] = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+					    "ReplicationController", "Job", "CronJob"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(kinds); i++)
+		if (!strcmp(kind, kinds[i]))
+			return 1;
+	return 0;
+}
+
 /* The pod spec of the object a review is about, by its kind; NULL for a kind without one. */
 static json_t *pod_spec(json_t *object, const char *kind)
 {
@@ -103,6 +114,7 @@ struct verdict {
 	json_t *warnings;
 	const char **seen;    /* images checked already */
 	size_t nseen;
+	int over;             /* more images than are looked at */
 };
 
 static void deny(struct verdict *v, const char *why)
@@ -145,15 +157,17 @@ static void check_image(struct http_req *r, struct assess_api *api, struct verdi
 	for (size_t i = 0; i < v->nseen; i++)
 		if (!strcmp(v->seen[i], image))
 			return;
-	if (v->nseen == ADMISSION_MAX_IMAGES) {
-		if (v->nseen++ == ADMISSION_MAX_IMAGES)
+	if (v->nseen >= ADMISSION_MAX_IMAGES) {
+		if (!v->over) {
+			v->over = 1;
 			deny(v, "over 256 distinct images: not checked");
+		}
 		return;
 	}
 	v->seen[v->nseen++] = image;
 	struct image_ref ref;
 	if (admission_ref_parse(a, image, &ref)) {
-		deny(v, arena_printf(a, "container %s: '%.200s' is not an image reference", container, image));
+		deny(v, arena_printf(a, "container %.100s: '%.200s' is not an image reference", container, image));
 		return;
 	}
 	if (!host_is_ours(r, api, ref.host)) {
@@ -172,7 +186,8 @@ static void check_image(struct http_req *r, struct assess_api *api, struct verdi
 	if (!digest) {
 		struct manifest_rec m;
 		if (api->meta->repos->manifest_get(api->meta, a, ref.repo, ref.tag, 0, 0, &m)) {
-			deny(v, arena_printf(a, "image %.300s: not on this registry", image));
+			deny(v, arena_printf(a, "image %.300s: tag '%.128s' of %.256s is not on this registry", image, ref.tag,
+					     ref.repo));
 			return;
 		}
 		digest = m.digest;
@@ -186,7 +201,12 @@ static void review_error(struct http_req *r, const char *why) { web_error(r, DD_
 void admission_handle(struct http_req *r, struct assess_api *api, const char *body, size_t len)
 {
 	json_error_t jerr;
-	json_t *rev = json_loadb(body, len, 0, &jerr);
+	json_t *rev = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!rev) {
+		review_error(r, arena_printf(&r->arena, "the body is not JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+					     jerr.column));
+		return;
+	}
 	const char *version = json_string_value(json_object_get(rev, "apiVersion"));
 	json_t *req = json_object_get(rev, "request");
 	const char *uid = json_string_value(json_object_get(req, "uid"));
@@ -207,18 +227,29 @@ void admission_handle(struct http_req *r, struct assess_api *api, const char *bo
 	const char *op = json_string_value(json_object_get(req, "operation"));
 	const char *okind = json_string_value(json_object_get(json_object_get(req, "kind"), "kind"));
 	json_t *object = json_object_get(req, "object");
-	json_t *spec = okind && json_is_object(object) ? pod_spec(object, okind) : NULL;
-	if (op && (!strcmp(op, "DELETE") || !strcmp(op, "CONNECT")))
-		spec = NULL; /* nothing runs because of it */
+	int runs = !op || (strcmp(op, "DELETE") && strcmp(op, "CONNECT")); /* a deletion runs nothing */
+	int handled = okind && is_workload(okind);
+	json_t *spec = handled && json_is_object(object) ? pod_spec(object, okind) : NULL;
+	const char *said = json_string_value(json_object_get(object, "kind"));
+	if (runs && handled && said && strcmp(said, okind))
+		deny(&v, arena_printf(&r->arena, "the object is a %.64s, the request says a %s", said, okind));
+	if (runs && handled && !json_is_object(spec))
+		deny(&v, arena_printf(&r->arena, "the %s has no pod spec drydock can read", okind));
 	static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
-	for (size_t l = 0; spec && l < DD_ARRAY_LEN(lists); l++) {
+	for (size_t l = 0; runs && json_is_object(spec) && l < DD_ARRAY_LEN(lists); l++) {
 		size_t i;
-		json_t *c;
-		json_array_foreach(json_object_get(spec, lists[l]), i, c)
+		json_t *c, *list = json_object_get(spec, lists[l]);
+		if (list && !json_is_array(list)) {
+			deny(&v, arena_printf(&r->arena, "%s is not a list", lists[l]));
+			continue;
+		}
+		json_array_foreach(list, i, c)
 		{
 			const char *image = json_string_value(json_object_get(c, "image"));
 			const char *name = json_string_value(json_object_get(c, "name"));
-			if (image)
+			if (!image)
+				deny(&v, arena_printf(&r->arena, "%s[%zu] has no image drydock can read", lists[l], i));
+			else
 				check_image(r, api, &v, name ? name : "?", image);
 		}
 	}

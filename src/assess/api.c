@@ -1132,6 +1132,15 @@ static void vex_handle(struct http_req *r, struct assess_api *api)
 		json_t *o = json_loads(values[i], 0, NULL);
 		const char *id = json_string_value(json_object_get(o, "id"));
 		const char *repo = json_string_value(json_object_get(o, "repository"));
+		const char *ref = json_string_value(json_object_get(o, "referrer"));
+		struct manifest_rec mr;
+		if (ref && repo &&
+		    api->meta->repos->manifest_get(api->meta, &r->arena, repo, ref, 1, 0, &mr) == DD_E_MANIFEST_UNKNOWN) {
+			api->meta->admin->setting_delete(api->meta, keys[i]); /* its referrer is gone: so is it */
+			vex_touch(api->meta);
+			json_decref(o);
+			continue;
+		}
 		enum access_action need = del ? ACCESS_SETTINGS : ACCESS_SECURITY_READ;
 		if (!o || !id || rule_access(r, repo && *repo ? repo : NULL, need) || (*p && strcmp(id, p + 1))) {
 			json_decref(o); /* a document the caller may not see reads as one that does not exist */
@@ -1153,6 +1162,7 @@ static void vex_handle(struct http_req *r, struct assess_api *api)
 			}
 			json_decref(o);
 			api->meta->admin->setting_delete(api->meta, keys[i]);
+			vex_touch(api->meta);
 			audit_record(r, api->meta, "vex-delete", p + 1, NULL);
 			http_respond(r, 204, NULL, "", 0);
 			return;
@@ -1177,8 +1187,14 @@ static void vex_create(struct http_req *r, struct assess_api *api, const char *b
 		api_error(r, DD_E_USAGE, why);
 		return;
 	}
-	if (scope && (!*scope || strlen(scope) > 255)) {
+	if (scope && (!*scope || strlen(scope) > 255 || strspn(scope, "abcdefghijklmnopqrstuvwxyz0123456789._-/*") !=
+								      strlen(scope) ||
+		      strstr(scope, "..") || strstr(scope, "//") || scope[0] == '/')) {
 		api_error(r, DD_E_USAGE, "repository: a repository name or pattern (NS/*) of at most 255 bytes");
+		return;
+	}
+	if (!n) {
+		api_error(r, DD_E_USAGE, "the document has no statement to apply");
 		return;
 	}
 	int arc = rule_access(r, scope, ACCESS_SETTINGS);
@@ -1195,8 +1211,23 @@ static void vex_create(struct http_req *r, struct assess_api *api, const char *b
 		api_error(r, DD_E_IO, NULL);
 		return;
 	}
-	if (have >= DD_MAX_VEX_DOCUMENTS) {
-		api_error(r, DD_E_USAGE, "100 VEX documents are kept at most: delete one first");
+	size_t ns_len = scope ? strcspn(scope, "/") : 0, in_ns = 0;
+	for (size_t i = 0; i < have; i++) { /* uploaded for the same namespace (or for every one) */
+		const char *k = keys[i] + 4;
+		if (!strncmp(k, "ref:", 4))
+			continue;
+		json_t *o = json_loads(values[i], 0, NULL);
+		const char *rs = json_string_value(json_object_get(o, "repository"));
+		in_ns += rs && (scope ? strlen(rs) >= ns_len && !strncmp(rs, scope, ns_len) &&
+					    (rs[ns_len] == '/' || !rs[ns_len])
+				      : !*rs);
+		json_decref(o);
+	}
+	if (have >= DD_MAX_VEX_DOCUMENTS || in_ns >= DD_MAX_VEX_PER_NAMESPACE) {
+		api_error(r, DD_E_USAGE,
+			  arena_printf(&r->arena, "%d VEX documents are kept at most, %d uploaded for one namespace (or for"
+						  " every repository): delete one first",
+				       DD_MAX_VEX_DOCUMENTS, DD_MAX_VEX_PER_NAMESPACE));
 		return;
 	}
 	char id[37];
@@ -1207,6 +1238,8 @@ static void vex_create(struct http_req *r, struct assess_api *api, const char *b
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int rc = text ? api->meta->admin->setting_put(api->meta, arena_printf(&r->arena, "vex/%s", id), text) : DD_E_NOMEM;
 	free(text);
+	if (!rc)
+		rc = vex_touch(api->meta);
 	if (rc) {
 		json_decref(o);
 		api_error(r, rc, NULL);

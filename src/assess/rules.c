@@ -14,6 +14,9 @@
 #include "scan/scanner.h"
 #include "scan/status.h"
 #include "scan/vex.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include <pthread.h>
 #include <fnmatch.h>
 #include <jansson.h>
 
@@ -117,13 +120,82 @@ char *rule_to_json(const struct rule *r)
 	return text;
 }
 
-/* The statements of the VEX documents kept, appended to v as rules. */
-static void vex_rules(struct meta *m, struct arena *a, struct rule **v, size_t *n, size_t *cap)
+/* The VEX documents kept, read once per change (the setting VEX_GENERATION_KEY changes with
+ * every document added or removed) and shared by every request while they stand: each request
+ * holds a reference, let go with its arena. Statements are found by vulnerability id or alias. */
+#define VEX_MAX_ALL_STATEMENTS 100000 /* across the documents kept */
+
+struct vex_doc {
+	const char *key, *id, *scope; /* scope: a repository pattern, or NULL for every repository */
+	const char *repo, *referrer;  /* a referrer's repository and manifest digest, or NULL */
+	const char *subject;
+};
+
+struct vex_idx {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+struct vex_set {
+	int refs;
+	const char *stamp;
+	struct arena a;
+	struct vex_doc *docs;
+	size_t ndocs, capdocs;
+	struct vex_statement *st;
+	uint32_t *doc_of;
+	size_t n, cap, capdoc;
+	struct strmap by_id; /* vulnerability id or alias -> struct vex_idx */
+	int covers_all;      /* a document of every repository */
+};
+
+static pthread_mutex_t vex_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct vex_set *vex_cur;
+
+static void vex_set_release(void *p)
 {
-	const char **keys, **values;
-	size_t k;
-	if (m->admin->settings_list(m, a, "vex/", &keys, &values, &k))
+	struct vex_set *s = p;
+	pthread_mutex_lock(&vex_mu);
+	int last = --s->refs == 0;
+	pthread_mutex_unlock(&vex_mu);
+	if (last) {
+		arena_free(&s->a);
+		free(s);
+	}
+}
+
+static void vex_index(struct vex_set *s, const char *key, uint32_t i)
+{
+	int created;
+	void **slot = strmap_slot(&s->a, &s->by_id, key, &created);
+	struct vex_idx *x = *slot;
+	if (!x)
+		*slot = x = arena_alloc(&s->a, sizeof(*x));
+	if (x->n && x->v[x->n - 1] == i)
 		return;
+	x->v = arena_grow(&s->a, x->v, x->n, &x->cap, sizeof(*x->v));
+	x->v[x->n++] = i;
+}
+
+/* A document whose referrer manifest is gone goes with it (a delete, a collection). */
+static void vex_forget(struct meta *m, const struct vex_doc *d)
+{
+	m->admin->setting_delete(m, d->key);
+	vex_touch(m);
+}
+
+static struct vex_set *vex_build(struct meta *m, const char *stamp)
+{
+	struct vex_set *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->stamp = arena_strdup(&s->a, stamp);
+	struct arena tmp = {0};
+	const char **keys, **values;
+	size_t k = 0;
+	if (m->admin->settings_list(m, &tmp, "vex/", &keys, &values, &k))
+		k = 0;
 	for (size_t i = 0; i < k; i++) {
 		json_t *o = json_loads(values[i], 0, NULL);
 		const char *doc = json_string_value(json_object_get(o, "document"));
@@ -131,27 +203,81 @@ static void vex_rules(struct meta *m, struct arena *a, struct rule **v, size_t *
 		const char *repo = json_string_value(json_object_get(o, "repository"));
 		const char *ref = json_string_value(json_object_get(o, "referrer"));
 		const char *subject = json_string_value(json_object_get(o, "subject"));
+		struct vex_doc d = {.key = arena_strdup(&s->a, keys[i]), .id = id ? arena_strdup(&s->a, id) : "",
+				    .scope = repo && *repo ? arena_strdup(&s->a, repo) : NULL,
+				    .repo = ref && repo ? arena_strdup(&s->a, repo) : NULL,
+				    .referrer = ref ? arena_strdup(&s->a, ref) : NULL,
+				    .subject = ref && subject ? arena_strdup(&s->a, subject) : NULL};
 		struct manifest_rec mr;
 		const char *format, *why;
 		struct vex_statement *st;
 		size_t ns = 0;
-		/* a referrer's document holds while the referrer is there */
-		if (doc && id && (!ref || !m->repos->manifest_get(m, a, repo, ref, 1, 0, &mr)) &&
-		    !vex_parse(a, doc, strlen(doc), &format, &st, &ns, &why)) {
-			const char *rid = arena_strdup(a, id), *rrepo = repo && *repo ? arena_strdup(a, repo) : NULL;
-			const char *rsub = ref && subject ? arena_strdup(a, subject) : NULL;
-			for (size_t j = 0; j < ns; j++) {
-				if (rsub && !st[j].digest)
-					st[j].digest = rsub; /* a package of the image it is attached to */
-				*v = arena_grow(a, *v, *n, cap, sizeof(**v));
-				(*v)[(*n)++] = (struct rule){.id = rid, .repository = rrepo, .vex = &st[j],
-							     .reason = arena_printf(a, "VEX %s%s%s", st[j].status,
-										    st[j].justification ? ": " : "",
-										    st[j].justification ? st[j].justification : "")};
+		if (d.referrer && m->repos->manifest_get(m, &tmp, d.repo, d.referrer, 1, 0, &mr)) {
+			vex_forget(m, &d);
+		} else if (doc && !vex_parse(&s->a, doc, strlen(doc), &format, &st, &ns, &why)) {
+			if (s->n + ns > VEX_MAX_ALL_STATEMENTS) {
+				log_warn("VEX document %s not applied: the documents kept hold over %d statements", d.id,
+					 VEX_MAX_ALL_STATEMENTS);
+				json_decref(o);
+				continue;
 			}
+			s->docs = arena_grow(&s->a, s->docs, s->ndocs, &s->capdocs, sizeof(*s->docs));
+			s->docs[s->ndocs] = d;
+			s->covers_all |= !d.scope;
+			for (size_t j = 0; j < ns; j++) {
+				if (d.subject && !st[j].digest)
+					st[j].digest = d.subject; /* a package of the image it is attached to */
+				s->doc_of = arena_grow(&s->a, s->doc_of, s->n, &s->capdoc, sizeof(*s->doc_of));
+				s->st = arena_grow(&s->a, s->st, s->n, &s->cap, sizeof(*s->st));
+				s->st[s->n] = st[j];
+				s->doc_of[s->n] = (uint32_t)s->ndocs;
+				vex_index(s, st[j].vulnerability, (uint32_t)s->n);
+				for (size_t al = 0; al < st[j].naliases; al++)
+					vex_index(s, st[j].aliases[al], (uint32_t)s->n);
+				s->n++;
+			}
+			s->ndocs++;
 		}
 		json_decref(o);
 	}
+	arena_free(&tmp);
+	return s;
+}
+
+/* The VEX documents in force: a reference the request's arena lets go. */
+static struct vex_set *vex_current(struct meta *m, struct arena *a, int again)
+{
+	const char *stamp = "";
+	if (m->admin->setting_get(m, a, VEX_GENERATION_KEY, &stamp))
+		stamp = "";
+	pthread_mutex_lock(&vex_mu);
+	if (!vex_cur || strcmp(vex_cur->stamp, stamp)) {
+		struct vex_set *fresh = vex_build(m, stamp), *old = vex_cur;
+		if (fresh) {
+			vex_cur = fresh;
+			if (old && --old->refs == 0) {
+				arena_free(&old->a);
+				free(old);
+			}
+		}
+	}
+	struct vex_set *s = vex_cur;
+	if (s)
+		s->refs++;
+	pthread_mutex_unlock(&vex_mu);
+	if (!s)
+		return NULL;
+	arena_defer(a, vex_set_release, s);
+	int gone = 0;
+	for (size_t i = 0; i < s->ndocs; i++) { /* a referrer deleted since (a delete, a collection) */
+		struct manifest_rec mr;
+		const struct vex_doc *d = &s->docs[i];
+		if (d->referrer && m->repos->manifest_get(m, a, d->repo, d->referrer, 1, 0, &mr) == DD_E_MANIFEST_UNKNOWN) {
+			vex_forget(m, d);
+			gone = 1;
+		}
+	}
+	return gone && again ? vex_current(m, a, 0) : s; /* read again without it */
 }
 
 int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
@@ -173,7 +299,11 @@ int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
 		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		v[(*n)++] = r;
 	}
-	vex_rules(m, a, &v, n, &cap);
+	struct vex_set *vs = vex_current(m, a, 1);
+	if (vs && vs->n) { /* one rule holds them all */
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
+		v[(*n)++] = (struct rule){.vexset = vs, .reason = "VEX"};
+	}
 	*out = v;
 	return 0;
 }
@@ -232,8 +362,8 @@ static int matches(const struct rule *r, const char *repo, const char *digest, j
 {
 	if (r->repository && fnmatch(r->repository, repo, 0))
 		return 0;
-	if (r->vex)
-		return vex_matches(r->vex, digest, f);
+	if (r->vexset)
+		return 0; /* vex_find reads those */
 	if (r->digest && (!digest || strcmp(r->digest, digest)))
 		return 0;
 	if (r->severity && !in_list(r->severity, json_string_value(json_object_get(f, "severity"))))
@@ -252,20 +382,57 @@ static int matches(const struct rule *r, const char *repo, const char *digest, j
 	return 1;
 }
 
+static int doc_covers(const struct vex_doc *d, const char *repo)
+{
+	return d->referrer ? !strcmp(d->repo, repo) : !d->scope || !fnmatch(d->scope, repo, 0);
+}
+
 int rules_cover(const struct rule *rules, size_t n, const char *repo)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!rules[i].repository || !fnmatch(rules[i].repository, repo, 0))
+	for (size_t i = 0; i < n; i++) {
+		const struct vex_set *vs = rules[i].vexset;
+		if (vs) {
+			for (size_t d = 0; d < vs->ndocs; d++)
+				if (doc_covers(&vs->docs[d], repo))
+					return 1;
+		} else if (!rules[i].repository || !fnmatch(rules[i].repository, repo, 0))
 			return 1;
+	}
 	return 0;
 }
 
-/* What a VEX statement says of a finding, as the finding shows it. */
-static json_t *vex_json(const struct rule *r)
+/* The statements of vs about finding f of repo's image digest: the first that suppresses it
+ * (*sup), else the first that marks it (*mark). */
+static void vex_find(const struct vex_set *vs, const char *repo, const char *digest, json_t *f, uint32_t *sup,
+		     uint32_t *mark)
 {
-	const struct vex_statement *st = r->vex;
-	json_t *o = json_pack("{s:s, s:s, s:s}", "document", r->id ? r->id : "", "status", st->status, "vulnerability",
-			      st->vulnerability);
+	*sup = *mark = UINT32_MAX;
+	const char *keys[65];
+	size_t nk = 0, i;
+	json_t *x;
+	keys[nk++] = json_string_value(json_object_get(f, "id"));
+	json_array_foreach(json_object_get(f, "aliases"), i, x) if (nk < DD_ARRAY_LEN(keys) && json_is_string(x))
+		keys[nk++] = json_string_value(x);
+	for (size_t k = 0; k < nk && *sup == UINT32_MAX; k++) {
+		const struct vex_idx *ix = keys[k] ? strmap_get(&vs->by_id, keys[k]) : NULL;
+		for (size_t j = 0; ix && j < ix->n && *sup == UINT32_MAX; j++) {
+			uint32_t t = ix->v[j];
+			if (!doc_covers(&vs->docs[vs->doc_of[t]], repo) || !vex_matches(&vs->st[t], digest, f))
+				continue;
+			if (vex_suppresses(vs->st[t].status))
+				*sup = t;
+			else if (*mark == UINT32_MAX)
+				*mark = t; /* affected, under_investigation: said, not suppressed */
+		}
+	}
+}
+
+/* What statement t of vs says of a finding, as the finding shows it. */
+static json_t *vex_json(const struct vex_set *vs, uint32_t t)
+{
+	const struct vex_statement *st = &vs->st[t];
+	json_t *o = json_pack("{s:s, s:s, s:s}", "document", vs->docs[vs->doc_of[t]].id, "status", st->status,
+			      "vulnerability", st->vulnerability);
 	if (st->justification)
 		json_object_set_new(o, "justification", json_string(st->justification));
 	if (st->detail)
@@ -287,25 +454,33 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 	const char *digest = json_string_value(json_object_get(rep, "manifest")); /* the image's */
 	json_array_foreach(json_object_get(rep, "findings"), i, f)
 	{
-		const struct rule *hit = NULL, *mark = NULL;
-		for (size_t k = 0; k < n && !hit; k++)
-			if (matches(&rules[k], repo, digest, f)) {
-				if (!rules[k].vex || vex_suppresses(rules[k].vex->status))
-					hit = &rules[k];
-				else if (!mark)
-					mark = &rules[k]; /* affected, under_investigation: said, not suppressed */
+		const struct rule *hit = NULL;
+		const struct vex_set *vs = NULL;
+		uint32_t vsup = UINT32_MAX, vmark = UINT32_MAX;
+		for (size_t k = 0; k < n && !hit; k++) {
+			if (rules[k].vexset) {
+				vs = rules[k].vexset;
+				vex_find(vs, repo, digest, f, &vsup, &vmark);
+			} else if (matches(&rules[k], repo, digest, f))
+				hit = &rules[k];
+		}
+		if (hit || vsup != UINT32_MAX) {
+			json_t *sup;
+			if (hit)
+				sup = json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "", "reason", hit->reason ? hit->reason : "");
+			else {
+				const struct vex_statement *st = &vs->st[vsup];
+				sup = json_pack("{s:s, s:o, s:o}", "rule", vs->docs[vs->doc_of[vsup]].id, "reason",
+						st->justification ? json_sprintf("VEX %s: %s", st->status, st->justification)
+								  : json_sprintf("VEX %s", st->status),
+						"vex", vex_json(vs, vsup));
 			}
-		if (hit) {
-			json_t *sup = json_pack("{s:s, s:s}", "rule", hit->id ? hit->id : "", "reason",
-						hit->reason ? hit->reason : "");
-			if (hit->vex)
-				json_object_set_new(sup, "vex", vex_json(hit));
 			json_object_set_new(f, "suppressed", sup);
 			suppressed++;
 			continue;
 		}
-		if (mark)
-			json_object_set_new(f, "vex", vex_json(mark));
+		if (vmark != UINT32_MAX)
+			json_object_set_new(f, "vex", vex_json(vs, vmark));
 		const char *sev = json_string_value(json_object_get(f, "severity"));
 		for (int s = 0; s <= VDB_SEV_CRITICAL; s++)
 			if (sev && !strcmp(sev, vdb_severity_name(s)))

@@ -12,16 +12,17 @@
 
 struct arena;
 struct meta;
-struct vex_statement;
+struct vex_set;
 
 struct rule {
 	const char *id, *vulnerability, *package, *severity, *repository, *reason;
 	const char *digest; /* one image (its manifest digest), of the repositories `repository` names */
 	int64_t expires; /* unix seconds, 0 never */
 	int64_t created;
-	/* a statement of a VEX document (scan/vex.h) read as a rule: id is the document's, and it
-	 * applies by the statement's own match (vulnerability or alias, image, package, version) */
-	const struct vex_statement *vex;
+	/* the VEX documents kept (scan/vex.h), all in one rule (rules_load's last): each statement
+	 * applies by its own match (vulnerability or alias, image, package, version) in its
+	 * document's repositories; NULL in an ordinary rule */
+	const struct vex_set *vexset;
 };
 
 /* Parses a rule from untrusted JSON (a new rule: id and created are set by the caller).

@@ -14,6 +14,7 @@
 #include "scan/status.h"
 #include "scan/vex.h"
 #include "common/limits.h"
+#include <errno.h>
 #include <time.h>
 
 static const char usage[] =
@@ -54,10 +55,13 @@ static int add_vex(struct arena *a, struct suppress *s, const char *path)
 {
 	char *text;
 	size_t len;
+	errno = 0;
 	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
 	if (rc) {
-		fprintf(stderr, "drydock scan: --vex '%s': %s%s\n", path, dd_err_message(rc),
-			rc == DD_E_TOO_LARGE ? " (a VEX document is at most 1 MiB)" : "");
+		fprintf(stderr, "drydock scan: --vex '%s': %s\n", path,
+			rc == DD_E_TOO_LARGE ? "over 1 MiB (a VEX document is at most 1 MiB)"
+			: errno		     ? strerror(errno)
+					     : dd_err_message(rc));
 		return 2;
 	}
 	const char *format, *why;
@@ -82,9 +86,11 @@ static int add_ignorefile(struct arena *a, struct suppress *s, const char *path)
 {
 	char *text;
 	size_t len;
+	errno = 0;
 	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
 	if (rc) {
-		fprintf(stderr, "drydock scan: --ignorefile '%s': %s\n", path, dd_err_message(rc));
+		fprintf(stderr, "drydock scan: --ignorefile '%s': %s\n", path,
+			rc == DD_E_TOO_LARGE ? "over 1 MiB" : errno ? strerror(errno) : dd_err_message(rc));
 		return 2;
 	}
 	time_t now = time(NULL);
@@ -105,12 +111,20 @@ static int add_ignorefile(struct arena *a, struct suppress *s, const char *path)
 			tok[nt++] = t;
 		if (!nt)
 			continue;
+		if (nt == 4) {
+			fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: ID [PACKAGE] [exp:YYYY-MM-DD]\n", path, line);
+			rc = 2;
+			break;
+		}
 		struct vex_statement st = {.vulnerability = tok[0], .status = "not_affected"};
 		for (int k = 1; k < nt; k++) {
 			if (!strncmp(tok[k], "exp:", 4)) {
-				struct tm tm = {0};
+				struct tm tm = {0}, asked, back;
 				char *rest = strptime(tok[k] + 4, "%Y-%m-%d", &tm);
-				if (!rest || *rest) {
+				asked = tm; /* timegm moves 2030-02-30 on to March: it is no date */
+				time_t t = rest && !*rest ? timegm(&tm) : (time_t)-1;
+				if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != asked.tm_mday ||
+				    back.tm_mon != asked.tm_mon) {
 					fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: expiry is exp:YYYY-MM-DD\n", path, line);
 					rc = 2;
 					break;
@@ -124,10 +138,6 @@ static int add_ignorefile(struct arena *a, struct suppress *s, const char *path)
 				rc = 2;
 				break;
 			}
-		}
-		if (nt == 4) {
-			fprintf(stderr, "drydock scan: --ignorefile '%s' line %d: ID [PACKAGE] [exp:YYYY-MM-DD]\n", path, line);
-			rc = 2;
 		}
 		if (!rc && st.vulnerability) {
 			s->st = arena_grow(a, s->st, s->n, &s->cap, sizeof(*s->st));

@@ -98,8 +98,24 @@ int arena_fail(struct arena *a, const char **why, int err, const char *fmt, ...)
 	return err;
 }
 
+struct arena_defer {
+	void (*fn)(void *ctx);
+	void *ctx;
+	struct arena_defer *next;
+};
+
+void arena_defer(struct arena *a, void (*fn)(void *ctx), void *ctx)
+{
+	struct arena_defer *d = arena_alloc(a, sizeof(*d));
+	*d = (struct arena_defer){.fn = fn, .ctx = ctx, .next = a->defers};
+	a->defers = d;
+}
+
 void arena_free(struct arena *a)
 {
+	for (struct arena_defer *d = a->defers; d; d = d->next)
+		d->fn(d->ctx);
+	a->defers = NULL;
 	struct arena_block *b = a->head;
 	while (b) {
 		struct arena_block *next = b->next;

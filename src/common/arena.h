@@ -5,8 +5,10 @@
 #include <stddef.h>
 
 struct arena_block;
+struct arena_defer;
 struct arena {
 	struct arena_block *head;
+	struct arena_defer *defers; /* run by arena_free, last added first */
 };
 
 /* Returns zeroed memory owned by the arena; aborts on out-of-memory (as malloc failure in a
@@ -23,6 +25,9 @@ char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(
  * path of a parser in one line, `return arena_fail(a, why, DD_E_MANIFEST_INVALID, "...", x);`. */
 int arena_fail(struct arena *a, const char **why, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void arena_free(struct arena *a);
+/* Has arena_free call fn(ctx) (before it frees the memory): what a request holds of a shared,
+ * reference-counted object is let go with the request. */
+void arena_defer(struct arena *a, void (*fn)(void *ctx), void *ctx);
 /* An arena array of n elements of `size` bytes, v, with room for one more: v itself while n <
  * *cap, else a copy with twice the room (64 at first; the old one stays in the arena). The new
  * room is zeroed. `v = arena_grow(a, v, n, &cap, sizeof(*v)); v[n++] = x;` */

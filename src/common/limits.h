@@ -162,7 +162,9 @@
  * documents kept (uploaded, or attached to images as referrers). */
 #define DD_MAX_VEX_BYTES (1024 * 1024)
 #define DD_MAX_VEX_STATEMENTS 10000
-#define DD_MAX_VEX_DOCUMENTS 100
+#define DD_MAX_VEX_DOCUMENTS 1000
+#define DD_MAX_VEX_PER_NAMESPACE 20  /* uploaded for one namespace's repositories (or for every one) */
+#define DD_MAX_VEX_PER_REPOSITORY 20 /* attached in one repository */
 
 /* A stored report or inventory, unpacked (meta_sqlite keeps them zstd-compressed): debian-big's
  * report is 0.5 MB, so this is far above any image's, and a damaged row cannot make a reader

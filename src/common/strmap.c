@@ -41,3 +41,11 @@ void **strmap_slot(struct arena *a, struct strmap *t, const char *key, int *crea
 	}
 	return &t->v[i];
 }
+
+void *strmap_get(const struct strmap *t, const char *key)
+{
+	if (!t->cap)
+		return NULL;
+	size_t i = strmap_find(t, key);
+	return t->k[i] ? t->v[i] : NULL;
+}

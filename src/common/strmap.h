@@ -14,5 +14,7 @@ struct strmap {
 
 /* The value slot of key, added (the key copied, the value NULL) when it is not there: *created. */
 void **strmap_slot(struct arena *a, struct strmap *t, const char *key, int *created);
+/* The value of key, or NULL: a read, safe beside other readers of a map no one changes. */
+void *strmap_get(const struct strmap *t, const char *key);
 
 #endif

@@ -240,3 +240,9 @@ int manifest_parse(struct arena *a, const char *data, size_t len, const char *co
 	json_decref(root);
 	return rc;
 }
+
+int manifest_is_vex_type(const char *t)
+{
+	return t && (!strcmp(t, "application/vnd.openvex+json") || !strcmp(t, "application/vnd.cyclonedx+json") ||
+		     !strcmp(t, "application/vnd.cyclonedx.vex+json"));
+}

@@ -52,5 +52,12 @@ int manifest_parse(struct arena *a, const char *data, size_t len, const char *co
 
 /* 1 when mt is one of the four manifest media types drydock stores. */
 int manifest_type_known(const char *mt);
+/* 1 when t is an artifact type under which a VEX document is attached to an image (OpenVEX,
+ * CycloneDX). */
+int manifest_is_vex_type(const char *t);
+/* The setting that names who pushed VEX referrer REPO@DIGEST with the owner role on REPO: the
+ * registry writes it before the manifest, and without it the scanner applies nothing (a VEX
+ * document changes what the pull gates let through, as a suppression rule does). */
+#define VEX_PUSHER_PREFIX "vex-pusher/"
 
 #endif

@@ -210,6 +210,14 @@ void manifests_end(struct http_req *r)
 				  .target = arena_printf(&r->arena, "%s@%s", q->name, got.str),
 				  .detail = p.tag ? arena_printf(&r->arena, "{\"tag\":\"%s\"}", p.tag) : ""};
 	p.audit = &audit;
+	if (*info.subject && manifest_is_vex_type(*info.artifact_type ? info.artifact_type : info.config.media_type) &&
+	    !access_check(r, q->name, ACCESS_SETTINGS) &&
+	    (rc = reg->meta->admin->setting_put(reg->meta, arena_printf(&r->arena, VEX_PUSHER_PREFIX "%s@%s", q->name,
+									got.str),
+					       audit.actor))) {
+		reg_error(r, rc, NULL);
+		return;
+	}
 	json_t *fields = json_pack("{s:s, s:I, s:s}", "media_type", info.media_type, "size", (json_int_t)len, "actor",
 				   audit.actor);
 	if (fields && p.tag)

@@ -213,13 +213,23 @@ static const char *vex_referrer(struct scanner *s, struct arena *a, const struct
 	size_t n;
 	if (vex_parse(a, data, (size_t)size, &format, &st, &n, &why))
 		return arena_printf(a, "a VEX document that cannot be read (%s): not applied", why);
-	const char *key = arena_printf(a, "vex/ref:%s@%s", m->repo, m->digest);
+	const char *key = arena_printf(a, "vex/ref:%s@%s", m->repo, m->digest), *pusher;
+	if (meta->admin->setting_get(meta, a, arena_printf(a, VEX_PUSHER_PREFIX "%s@%s", m->repo, m->digest), &pusher))
+		return arena_printf(a, "a VEX document not applied: it was not pushed by an owner of %s (a VEX document"
+				       " changes what the pull gates let through, as a suppression rule does)", m->repo);
 	const char **keys, **values;
-	size_t have = 0;
+	size_t have = 0, in_repo = 0;
 	const char *old;
-	if (meta->admin->setting_get(meta, a, key, &old) &&
-	    (meta->admin->settings_list(meta, a, "vex/", &keys, &values, &have) || have >= DD_MAX_VEX_DOCUMENTS))
-		return "a VEX document not applied: 100 documents are kept at most";
+	if (meta->admin->setting_get(meta, a, key, &old)) {
+		if (meta->admin->settings_list(meta, a, "vex/", &keys, &values, &have))
+			return "a VEX document not applied: the documents kept cannot be read";
+		const char *mine = arena_printf(a, "vex/ref:%s@", m->repo);
+		for (size_t i = 0; i < have; i++)
+			in_repo += !strncmp(keys[i], mine, strlen(mine));
+		if (have >= DD_MAX_VEX_DOCUMENTS || in_repo >= DD_MAX_VEX_PER_REPOSITORY)
+			return arena_printf(a, "a VEX document not applied: %d documents are kept at most, %d attached"
+					       " in one repository", DD_MAX_VEX_DOCUMENTS, DD_MAX_VEX_PER_REPOSITORY);
+	}
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s%}", "id", key + 4, "source", "referrer",
 			      "repository", m->repo, "referrer", m->digest, "subject", info->subject, "format", format,
 			      "statements", (json_int_t)n, "created", (json_int_t)util_now(), "document", data, (size_t)size);
@@ -227,6 +237,8 @@ static const char *vex_referrer(struct scanner *s, struct arena *a, const struct
 	json_decref(o);
 	int rc = text ? meta->admin->setting_put(meta, key, text) : DD_E_NOMEM;
 	jsonmem_free(text);
+	if (!rc)
+		rc = vex_touch(meta);
 	if (rc)
 		return arena_printf(a, "a VEX document not applied: %s", dd_err_message(rc));
 	return arena_printf(a, "a VEX document (%s, %zu statements) applied to %s", format, n, info->subject);
@@ -242,7 +254,7 @@ static const char *not_applicable(struct scanner *s, struct arena *a, const stru
 	if (info.is_index)
 		return "an image index: each platform's manifest is assessed on its own";
 	const char *cmt = info.config.media_type;
-	if (vex_artifact_type(*info.artifact_type ? info.artifact_type : cmt) && *info.subject)
+	if (manifest_is_vex_type(*info.artifact_type ? info.artifact_type : cmt) && *info.subject)
 		return vex_referrer(s, a, m, &info);
 	if (strcmp(cmt, MT_OCI_CONFIG) && strcmp(cmt, MT_DOCKER_CONFIG))
 		return arena_printf(a, "not an image (an artifact with config %s)", cmt);

@@ -3,6 +3,9 @@
 #include "scan/vex.h"
 #include "common/arena.h"
 #include "common/limits.h"
+#include "common/strmap.h"
+#include "common/util.h"
+#include "store/meta_admin.h"
 #include <jansson.h>
 
 #define VEX_MAX_FIELD 1024 /* bytes of one id, purl or justification */
@@ -11,10 +14,11 @@ static const char *const statuses[] = {"not_affected", "fixed", "affected", "und
 
 int vex_suppresses(const char *status) { return !strcmp(status, "not_affected") || !strcmp(status, "fixed"); }
 
-int vex_artifact_type(const char *t)
+int vex_touch(struct meta *m)
 {
-	return t && (!strcmp(t, "application/vnd.openvex+json") || !strcmp(t, "application/vnd.cyclonedx+json") ||
-		     !strcmp(t, "application/vnd.cyclonedx.vex+json"));
+	char v[37];
+	util_uuid(v);
+	return m->admin->setting_put(m, VEX_GENERATION_KEY, v);
 }
 
 struct reader {
@@ -35,7 +39,7 @@ static const char *str(struct reader *r, json_t *o, const char *key)
 
 static int hexval(int c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
 
-/* s[0..n) percent-decoded (arena); a bad escape is kept as it is. */
+/* s[0..n) percent-decoded (arena); a bad escape is kept as it is; NULL when it decodes to a NUL. */
 static const char *decode(struct arena *a, const char *s, size_t n)
 {
 	char *out = arena_alloc(a, n + 1);
@@ -48,7 +52,7 @@ static const char *decode(struct arena *a, const char *s, size_t n)
 			out[k++] = s[i];
 	}
 	out[k] = 0;
-	return out;
+	return strlen(out) == k ? out : NULL;
 }
 
 static int is_digest(const char *s)
@@ -83,8 +87,8 @@ static int product(struct arena *a, const char *id, const char **digest, const c
 	const char *p = id + 4;
 	size_t end = strcspn(p, "?#");
 	const char *type_end = memchr(p, '/', end);
-	if (!type_end)
-		return 0;
+	if (!type_end || type_end == p)
+		return 0; /* no type */
 	const char *path = type_end + 1;
 	size_t plen = end - (size_t)(path - p);
 	const char *at = memchr(path, '@', plen);
@@ -98,6 +102,8 @@ static int product(struct arena *a, const char *id, const char **digest, const c
 	if (!nmlen)
 		return 0;
 	const char *ver = at ? decode(a, at + 1, plen - nlen - 1) : NULL;
+	if (at && (!ver || !*ver))
+		return 0; /* "name@" says no version, not every version */
 	if ((size_t)(type_end - p) == 3 && !strncasecmp(p, "oci", 3)) {
 		if (!ver || !is_digest(ver))
 			return 0;
@@ -105,8 +111,8 @@ static int product(struct arena *a, const char *id, const char **digest, const c
 		return 1;
 	}
 	*name = decode(a, nm, nmlen);
-	*version = ver && *ver ? ver : NULL;
-	return 1;
+	*version = ver;
+	return *name && **name;
 }
 
 static struct vex_statement *add(struct reader *r, const struct vex_statement *tmpl)
@@ -133,14 +139,16 @@ static int known_status(const char *s)
 static int openvex_product(struct reader *r, const struct vex_statement *base, json_t *prod, json_t *subs, size_t si,
 			   size_t pi)
 {
-	const char *id = json_is_string(prod) ? arena_strdup(r->a, json_string_value(prod)) : str(r, prod, "@id");
+	const char *id = json_is_string(prod) && json_string_length(prod) <= VEX_MAX_FIELD
+				 ? arena_strdup(r->a, json_string_value(prod))
+				 : str(r, prod, "@id");
 	if (!id && json_is_object(prod))
 		id = str(r, json_object_get(prod, "identifiers"), "purl");
 	struct vex_statement s = *base;
 	const char *d, *nm, *ver;
 	if (!product(r->a, id, &d, &nm, &ver)) {
-		r->why = arena_printf(r->a, "statements[%zu].products[%zu]: an image digest, a pkg:oci purl or a package purl",
-				      si, pi);
+		r->why = arena_printf(r->a, "statements[%zu].products[%zu]: an image digest, a pkg:oci purl or a package purl"
+					    " (of at most 1024 bytes)", si, pi);
 		return 1;
 	}
 	s.digest = d;
@@ -148,13 +156,19 @@ static int openvex_product(struct reader *r, const struct vex_statement *base, j
 	s.version = ver;
 	if (json_is_object(prod) && json_object_get(prod, "subcomponents"))
 		subs = json_object_get(prod, "subcomponents");
-	if (!json_array_size(subs) || !d)
+	if (json_array_size(subs) && !d) {
+		r->why = arena_printf(r->a, "statements[%zu].products[%zu]: subcomponents belong to an image product", si, pi);
+		return 1;
+	}
+	if (!json_array_size(subs))
 		return add(r, &s) ? 0 : 1;
 	size_t k;
 	json_t *sub;
 	json_array_foreach(subs, k, sub)
 	{
-		const char *sid = json_is_string(sub) ? arena_strdup(r->a, json_string_value(sub)) : str(r, sub, "@id");
+		const char *sid = json_is_string(sub) && json_string_length(sub) <= VEX_MAX_FIELD
+					  ? arena_strdup(r->a, json_string_value(sub))
+					  : str(r, sub, "@id");
 		if (!sid && json_is_object(sub))
 			sid = str(r, json_object_get(sub, "identifiers"), "purl");
 		const char *d2, *n2, *v2;
@@ -226,23 +240,28 @@ static int openvex(struct reader *r, json_t *doc)
 	return 0;
 }
 
-/* The purl of bom-ref `ref` among the components (nested ones too) of list. */
-static const char *purl_of_ref(json_t *list, const char *ref, int depth)
+/* Each bom-ref of the components (nested ones too, 16 deep) of list to its purl, the first
+ * kept: one walk, then a lookup per ref. */
+static void purls_of_refs(struct arena *a, struct strmap *m, json_t *list, int depth, size_t *seen)
 {
 	size_t i;
 	json_t *c;
 	if (depth > 16)
-		return NULL;
+		return;
 	json_array_foreach(list, i, c)
 	{
+		if (++*seen > 4 * DD_MAX_VEX_STATEMENTS)
+			return;
 		const char *br = json_string_value(json_object_get(c, "bom-ref"));
-		if (br && !strcmp(br, ref))
-			return json_string_value(json_object_get(c, "purl"));
-		const char *in = purl_of_ref(json_object_get(c, "components"), ref, depth + 1);
-		if (in)
-			return in;
+		const char *purl = json_string_value(json_object_get(c, "purl"));
+		int created;
+		if (br && purl) {
+			void **slot = strmap_slot(a, m, br, &created);
+			if (created)
+				*slot = (void *)purl;
+		}
+		purls_of_refs(a, m, json_object_get(c, "components"), depth + 1, seen);
 	}
-	return NULL;
 }
 
 static int cyclonedx(struct reader *r, json_t *doc)
@@ -253,21 +272,23 @@ static int cyclonedx(struct reader *r, json_t *doc)
 		return 1;
 	}
 	json_t *meta = json_object_get(json_object_get(doc, "metadata"), "component");
-	json_t *comps = json_object_get(doc, "components");
-	size_t i;
+	struct strmap refs = {0};
+	size_t i, seen = 0;
+	purls_of_refs(r->a, &refs, json_object_get(doc, "components"), 0, &seen);
 	json_array_foreach(vs, i, x)
 	{
 		json_t *an = json_object_get(x, "analysis");
-		const char *state = json_string_value(json_object_get(an, "state"));
-		if (!state)
+		if (!an)
 			continue; /* no analysis: not a VEX statement */
+		const char *state = json_string_value(json_object_get(an, "state"));
 		struct vex_statement s = {0};
 		s.vulnerability = str(r, x, "id");
 		if (!s.vulnerability) {
 			r->why = arena_printf(r->a, "vulnerabilities[%zu]: no id", i);
 			return 1;
 		}
-		s.status = !strcmp(state, "not_affected") || !strcmp(state, "false_positive") ? "not_affected"
+		s.status = !state ? NULL
+			   : !strcmp(state, "not_affected") || !strcmp(state, "false_positive") ? "not_affected"
 			   : !strcmp(state, "resolved") || !strcmp(state, "resolved_with_pedigree") ? "fixed"
 			   : !strcmp(state, "exploitable")					   ? "affected"
 			   : !strcmp(state, "in_triage")					   ? "under_investigation"
@@ -295,7 +316,7 @@ static int cyclonedx(struct reader *r, json_t *doc)
 			}
 			const char *hash = !strncmp(ref, "urn:cdx:", 8) ? strchr(ref, '#') : NULL;
 			const char *key = hash ? hash + 1 : ref;
-			const char *purl = purl_of_ref(comps, key, 0);
+			const char *purl = strmap_get(&refs, key);
 			const char *mref = json_string_value(json_object_get(meta, "bom-ref"));
 			if (!purl && mref && !strcmp(mref, key))
 				purl = json_string_value(json_object_get(meta, "purl"));
@@ -336,14 +357,14 @@ int vex_parse(struct arena *a, const char *text, size_t len, const char **format
 	const char *ctx = json_string_value(json_object_get(doc, "@context"));
 	const char *bom = json_string_value(json_object_get(doc, "bomFormat"));
 	int rc;
-	if (ctx && !strncmp(ctx, "https://openvex.dev/ns", 22)) {
+	if (ctx && !strncmp(ctx, "https://openvex.dev/ns/", 23)) {
 		*format = "openvex";
 		rc = openvex(&r, doc);
 	} else if (bom && !strcmp(bom, "CycloneDX")) {
 		*format = "cyclonedx";
 		rc = cyclonedx(&r, doc);
 	} else {
-		r.why = "neither OpenVEX (@context https://openvex.dev/ns/...) nor CycloneDX (bomFormat CycloneDX)";
+		r.why = "neither OpenVEX (@context https://openvex.dev/ns/v0.2.0) nor CycloneDX (bomFormat CycloneDX)";
 		rc = 1;
 	}
 	json_decref(doc);

@@ -40,7 +40,11 @@ int vex_suppresses(const char *status);
 int vex_applies(const struct vex_statement *s, const char *digest, const char *id, const char *const *aliases,
 		size_t naliases, const char *package, const char *source, const char *version);
 
-/* The artifact types under which a VEX document is attached to an image as a referrer. */
-int vex_artifact_type(const char *artifact_type);
+/* The setting that changes whenever a VEX document is kept or dropped (settings "vex/..."):
+ * readers keep what they read of them until it does. */
+#define VEX_GENERATION_KEY "vex-generation"
+struct meta;
+int vex_touch(struct meta *m);
+
 
 #endif

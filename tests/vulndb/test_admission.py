@@ -136,13 +136,28 @@ def test_admission_by_the_namespace_policy(full_db, tmp_path):
         assert out["allowed"] is False and f"platform linux/amd64, {bad}" in out["status"]["message"], out
         assert "linux/arm64" not in out["status"]["message"]
         # what is not a review, named
-        for body, word in (("{", "AdmissionReview"), (json.dumps({"apiVersion": "v1", "kind": "Pod"}), "admission.k8s.io/v1"),
+        for body, word in (("{", "not JSON"), (json.dumps({"apiVersion": "v1", "kind": "Pod"}), "admission.k8s.io/v1"),
                            (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}), "uid")):
             r = requests.post(f"{srv.url}/api/v1/admission", data=body)
             assert r.status_code == 400 and word in r.text, r.text
         assert requests.get(f"{srv.url}/api/v1/admission").status_code == 405
         out = ask(srv.url, review(pod("team/app:1 ; rm")))
         assert out["allowed"] is False and "not an image reference" in out["status"]["message"]
+        # what cannot be read is refused, not let through
+        for mangle, word in ((lambda o: o["spec"].update(containers={"a": 1}), "containers is not a list"),
+                             (lambda o: o["spec"]["containers"][0].update(image=5), "containers[0] has no image"),
+                             (lambda o: o.pop("spec"), "no pod spec"),
+                             (lambda o: o.update(kind="Deployment"), "the object is a Deployment, the request says a Pod")):
+            rev = review(pod(f"{host}/team/clean:1"))
+            mangle(rev["request"]["object"])
+            out = ask(srv.url, rev)
+            assert out["allowed"] is False and word in out["status"]["message"], (word, out)
+        # more images than are looked at: refused once, whatever the count
+        for n in (257, 300):
+            out = ask(srv.url, review(pod(*[f"{host}/team/clean:t{i}" for i in range(n)])))
+            assert out["allowed"] is False and out["status"]["message"].count("over 256 distinct images") == 1
+        out = ask(srv.url, review(pod(f"{host}/team/nothing")))
+        assert "tag 'latest' of team/nothing is not on this registry" in out["status"]["message"]
     finally:
         srv.stop()
 

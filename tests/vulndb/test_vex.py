@@ -60,6 +60,18 @@ def test_vex_uploaded_and_attached(full_db, tmp_path):
         total = a["counts"]["total"]
         # what is not a VEX document, named
         for body, word in (("nope", "not JSON"), (json.dumps({"a": 1}), "neither OpenVEX"),
+                           (json.dumps(dict(openvex(), **{"@context": "https://openvex.dev/nsXYZ"})), "neither OpenVEX"),
+                           (json.dumps(openvex()), "no statement"),
+                           (json.dumps(openvex(stmt("CVE-1", "fixed", ["pkg:/openssl"]))), "products[0]"),
+                           (json.dumps(openvex(stmt("CVE-1", "fixed", ["pkg:deb/debian/openssl@"]))), "products[0]"),
+                           (json.dumps(openvex(stmt("CVE-1", "fixed", ["pkg:deb/debian/open%00ssl"]))), "products[0]"),
+                           (json.dumps(openvex(stmt("CVE-1", "fixed", ["pkg:deb/debian/" + "x" * 2000]))), "1024 bytes"),
+                           (json.dumps(openvex(stmt("CVE-1", "fixed", [{"@id": "pkg:deb/debian/openssl",
+                                                                         "subcomponents": [{"@id": "pkg:deb/debian/x"}]}]))),
+                            "subcomponents belong to an image"),
+                           (json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "vulnerabilities": [
+                               {"id": "CVE-1", "analysis": {"state": 1}, "affects": [{"ref": "pkg:deb/debian/x"}]}]}),
+                            "analysis.state"),
                            (json.dumps(openvex(stmt("CVE-1", "maybe", ["pkg:deb/debian/x"]))), "status"),
                            (json.dumps(openvex(stmt("CVE-1", "fixed", []))), "products"),
                            (json.dumps(openvex(stmt("CVE-1", "fixed", ["https://example.com/x"]))), "products[0]"),
@@ -70,6 +82,8 @@ def test_vex_uploaded_and_attached(full_db, tmp_path):
         doc = openvex(stmt(f1["id"], "not_affected", [f"pkg:deb/debian/{f1['package']}"],
                            justification="vulnerable_code_not_in_execute_path", impact_statement="never called"),
                       stmt(f2["id"], "under_investigation", [f"pkg:oci/app@{digest.replace(':', '%3A')}"]))
+        r = requests.post(f"{api}/vex", params={"repository": "v/../other/x"}, data=json.dumps(doc))
+        assert r.status_code == 400 and "repository" in r.text
         r = requests.post(f"{api}/vex", params={"repository": "v/*"}, data=json.dumps(doc))
         assert r.status_code == 201, r.text
         made = r.json()
@@ -99,14 +113,23 @@ def test_vex_uploaded_and_attached(full_db, tmp_path):
         b = image(api, "v/app")
         g1 = next(f for f in b["findings"] if f["id"] == f1["id"] and f["package"] == f1["package"])
         assert g1["suppressed"]["vex"]["status"] == "fixed" and g1["suppressed"]["vex"]["image"] == digest
-        assert image(api, "v/other")["counts"]["total"] == total  # another repository's image: untouched
+        o = image(api, "v/other")
+        assert o["counts"]["total"] == total, [f for f in o["findings"] if "suppressed" in f or "vex" in f]  # another repository's image: untouched
         listed = requests.get(f"{api}/vex").json()["documents"]
         assert [d["source"] for d in listed] == ["referrer"] and listed[0]["subject"] == digest
         r = requests.delete(f"{api}/vex/{listed[0]['id']}")
         assert r.status_code == 400 and "referrer" in r.text
-        # the referrer deleted: its statements go with it
+        # the referrer deleted: its statements go with it, and so does the document
         assert requests.delete(f"{srv.url}/v2/v/app/manifests/{ref}").status_code == 202
         assert image(api, "v/app")["counts"]["total"] == total
+        assert requests.get(f"{api}/vex").json()["documents"] == []
+        # a namespace's uploads are capped (20), whoever else is near theirs
+        small = json.dumps(openvex(stmt("CVE-0000-0001", "fixed", ["pkg:deb/debian/x"])))
+        for i in range(20):
+            assert requests.post(f"{api}/vex", params={"repository": "v/*"}, data=small).status_code == 201
+        r = requests.post(f"{api}/vex", params={"repository": "v/app"}, data=small)
+        assert r.status_code == 400 and "20 uploaded for one namespace" in r.text
+        assert requests.post(f"{api}/vex", params={"repository": "w/*"}, data=small).status_code == 201
     finally:
         srv.stop()
 
@@ -152,10 +175,48 @@ def test_scan_with_vex_and_an_ignore_file(full_db, images, tmp_path):
     rc, got, err = scan("--vex", str(vex), "--vex", str(cdx), "--ignorefile", str(ignore))
     assert rc == 0 and left(got, first) == left(got, second) == left(got, third) == 0
     assert got["counts"]["total"] == base["counts"]["total"] - 3 and "3 findings left out" in err
-    # an expired entry ignores nothing; a bad one is named
-    (tmp_path / "bad").write_text("CVE-1 pkg exp:yesterday\n")
-    rc, _, err = scan("--ignorefile", str(tmp_path / "bad"))
-    assert rc == 2 and "line 1" in err and "exp:YYYY-MM-DD" in err
+    # an expired entry ignores nothing; a bad one is named, once
+    for bad in ("CVE-1 pkg exp:yesterday\n", "CVE-1 exp:2030-02-30\n", "CVE-1 a b c\n"):
+        (tmp_path / "bad").write_text(bad)
+        rc, _, err = scan("--ignorefile", str(tmp_path / "bad"))
+        assert rc == 2 and err.count("line 1") == 1 and "YYYY-MM-DD" in err, (bad, err)
+    rc, _, err = scan("--vex", str(tmp_path / "missing.json"))
+    assert rc == 2 and "No such file" in err
     (tmp_path / "notvex").write_text('{"hello": 1}')
     rc, _, err = scan("--vex", str(tmp_path / "notvex"))
     assert rc == 2 and "neither OpenVEX" in err
+
+
+def test_vex_attached_by_a_writer_is_not_applied(full_db, tmp_path):
+    """A VEX document lets findings through the pull gates as a suppression rule does: attached by
+    an account that may push but not manage the repository's rules, it is kept and not applied."""
+    from drydock import ADMIN_PASSWORD
+    from test_dashboard import _session, server_with_auth
+    from test_query_api import add_user, authenticated
+    s = server_with_auth(full_db, tmp_path)
+    try:
+        admin = _session(("admin", ADMIN_PASSWORD))
+        writer = add_user(s, "wr", "writer:team/*")
+        owner = add_user(s, "ow", "owner:team/*")
+        with authenticated(writer):
+            digest = distroless(s.url, "team/app")
+        a = wait(s.url, "team/app", "1", session=admin)
+        f1 = a["findings"][0]
+        size = len(admin.get(f"{s.url}/v2/team/app/manifests/{digest}").content)
+        doc = openvex(stmt(f1["id"], "not_affected", [f"pkg:deb/debian/{f1['package']}"]))
+        with authenticated(writer):
+            ref = attach(s.url, "team/app", digest, size, doc)
+        art = wait(s.url, "team/app", ref, session=admin)
+        assert "not pushed by an owner of team/app" in art["reason"], art["reason"]
+        api = f"{s.url}/api/v1"
+        assert admin.get(f"{api}/images", params={"repository": "team/app", "reference": "1"}).json()["counts"] == a["counts"]
+        assert admin.get(f"{api}/vex").json()["documents"] == []
+        doc["statements"][0]["status"] = "fixed"  # another document: another digest
+        with authenticated(owner):
+            ref = attach(s.url, "team/app", digest, size, doc)
+        art = wait(s.url, "team/app", ref, session=admin)
+        assert "applied to" in art["reason"], art["reason"]
+        b = admin.get(f"{api}/images", params={"repository": "team/app", "reference": "1", "limit": 1000}).json()
+        assert b["counts"]["total"] < a["counts"]["total"] and b["counts"]["suppressed"] >= 1
+    finally:
+        s.stop()
