@@ -27,7 +27,7 @@ int fuzz_vex(const uint8_t *data, size_t size)
 				abort(); /* every statement names an image or a package */
 			const char *al[1] = {"x"};
 			/* a statement applies to its own vulnerability, image and package */
-			if (!vex_applies(s, s->digest, s->vulnerability, al, 0, s->package, NULL, s->version))
+			if (!vex_applies(s, NULL, s->digest, s->vulnerability, al, 0, s->package, NULL, s->version))
 				abort();
 		}
 	} else if (!why || !*why)

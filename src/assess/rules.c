@@ -177,14 +177,8 @@ static void vex_index(struct vex_set *s, const char *key, uint32_t i)
 	x->v[x->n++] = i;
 }
 
-/* A document whose referrer manifest is gone goes with it (a delete, a collection). */
-static void vex_forget(struct meta *m, const struct vex_doc *d)
-{
-	m->admin->setting_delete(m, d->key);
-	vex_touch(m);
-}
-
-static struct vex_set *vex_build(struct meta *m, const char *stamp)
+static struct vex_set *vex_build(struct meta *m, const char *stamp, struct arena *gone_a, const char ***gone,
+				 size_t *ngone)
 {
 	struct vex_set *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -193,7 +187,7 @@ static struct vex_set *vex_build(struct meta *m, const char *stamp)
 	s->stamp = arena_strdup(&s->a, stamp);
 	struct arena tmp = {0};
 	const char **keys, **values;
-	size_t k = 0;
+	size_t k = 0, gone_cap = 0;
 	if (m->admin->settings_list(m, &tmp, "vex/", &keys, &values, &k))
 		k = 0;
 	for (size_t i = 0; i < k; i++) {
@@ -212,8 +206,13 @@ static struct vex_set *vex_build(struct meta *m, const char *stamp)
 		const char *format, *why;
 		struct vex_statement *st;
 		size_t ns = 0;
-		if (d.referrer && m->repos->manifest_get(m, &tmp, d.repo, d.referrer, 1, 0, &mr)) {
-			vex_forget(m, &d);
+		int lookup = d.referrer ? m->repos->manifest_get(m, &tmp, d.repo, d.referrer, 1, 0, &mr) : 0;
+		if (lookup == DD_E_MANIFEST_UNKNOWN || lookup == DD_E_NAME_UNKNOWN) {
+			*gone = arena_grow(gone_a, *gone, *ngone, &gone_cap, sizeof(**gone)); /* forgotten once unlocked */
+			(*gone)[(*ngone)++] = arena_strdup(gone_a, keys[i]);
+		} else if (lookup) {
+			json_decref(o); /* the store did not answer: left as it is, not applied this time */
+			continue;
 		} else if (doc && !vex_parse(&s->a, doc, strlen(doc), &format, &st, &ns, &why)) {
 			if (s->n + ns > VEX_MAX_ALL_STATEMENTS) {
 				log_warn("VEX document %s not applied: the documents kept hold over %d statements", d.id,
@@ -244,15 +243,19 @@ static struct vex_set *vex_build(struct meta *m, const char *stamp)
 	return s;
 }
 
-/* The VEX documents in force: a reference the request's arena lets go. */
-static struct vex_set *vex_current(struct meta *m, struct arena *a, int again)
+/* The VEX documents in force: a reference the request's arena lets go. The set is built again
+ * when the generation setting has moved (read under the lock, so an older reader never labels
+ * a newer set with its stamp); documents whose referrer is gone are dropped once unlocked. */
+static struct vex_set *vex_current(struct meta *m, struct arena *a)
 {
+	const char **gone = NULL;
+	size_t ngone = 0;
+	pthread_mutex_lock(&vex_mu);
 	const char *stamp = "";
 	if (m->admin->setting_get(m, a, VEX_GENERATION_KEY, &stamp))
 		stamp = "";
-	pthread_mutex_lock(&vex_mu);
 	if (!vex_cur || strcmp(vex_cur->stamp, stamp)) {
-		struct vex_set *fresh = vex_build(m, stamp), *old = vex_cur;
+		struct vex_set *fresh = vex_build(m, stamp, a, &gone, &ngone), *old = vex_cur;
 		if (fresh) {
 			vex_cur = fresh;
 			if (old && --old->refs == 0) {
@@ -265,19 +268,13 @@ static struct vex_set *vex_current(struct meta *m, struct arena *a, int again)
 	if (s)
 		s->refs++;
 	pthread_mutex_unlock(&vex_mu);
-	if (!s)
-		return NULL;
-	arena_defer(a, vex_set_release, s);
-	int gone = 0;
-	for (size_t i = 0; i < s->ndocs; i++) { /* a referrer deleted since (a delete, a collection) */
-		struct manifest_rec mr;
-		const struct vex_doc *d = &s->docs[i];
-		if (d->referrer && m->repos->manifest_get(m, a, d->repo, d->referrer, 1, 0, &mr) == DD_E_MANIFEST_UNKNOWN) {
-			vex_forget(m, d);
-			gone = 1;
-		}
-	}
-	return gone && again ? vex_current(m, a, 0) : s; /* read again without it */
+	for (size_t i = 0; i < ngone; i++) /* a referrer deleted (a collection): its document goes */
+		m->admin->setting_delete(m, gone[i]);
+	if (ngone)
+		vex_touch(m);
+	if (s)
+		arena_defer(a, vex_set_release, s);
+	return s;
 }
 
 int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
@@ -299,7 +296,7 @@ int rules_load(struct meta *m, struct arena *a, struct rule **out, size_t *n)
 		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		v[(*n)++] = r;
 	}
-	struct vex_set *vs = vex_current(m, a, 1);
+	struct vex_set *vs = vex_current(m, a);
 	if (vs && vs->n) { /* one rule holds them all */
 		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		v[(*n)++] = (struct rule){.vexset = vs, .reason = "VEX"};
@@ -340,7 +337,7 @@ static int in_list(const char *list, const char *word)
 	return 0;
 }
 
-static int vex_matches(const struct vex_statement *st, const char *digest, json_t *f)
+static int vex_matches(const struct vex_statement *st, const char *eco, const char *digest, json_t *f)
 {
 	const char *al[64];
 	size_t nal = 0, i;
@@ -354,8 +351,8 @@ static int vex_matches(const struct vex_statement *st, const char *digest, json_
 	const char *inst = json_string_value(json_object_get(f, "compared_version"));
 	if (!inst) /* a report from before compared_version: installed_version was the compared one */
 		inst = json_string_value(json_object_get(f, "installed_version"));
-	return id && (vex_applies(st, digest, id, al, nal, pkg, src, ver) ||
-		      (inst && (!ver || strcmp(inst, ver)) && vex_applies(st, digest, id, al, nal, pkg, src, inst)));
+	return id && (vex_applies(st, eco, digest, id, al, nal, pkg, src, ver) ||
+		      (inst && (!ver || strcmp(inst, ver)) && vex_applies(st, eco, digest, id, al, nal, pkg, src, inst)));
 }
 
 static int matches(const struct rule *r, const char *repo, const char *digest, json_t *f)
@@ -403,8 +400,8 @@ int rules_cover(const struct rule *rules, size_t n, const char *repo)
 
 /* The statements of vs about finding f of repo's image digest: the first that suppresses it
  * (*sup), else the first that marks it (*mark). */
-static void vex_find(const struct vex_set *vs, const char *repo, const char *digest, json_t *f, uint32_t *sup,
-		     uint32_t *mark)
+static void vex_find(const struct vex_set *vs, const char *repo, const char *eco, const char *digest, json_t *f,
+		     uint32_t *sup, uint32_t *mark)
 {
 	*sup = *mark = UINT32_MAX;
 	const char *keys[65];
@@ -413,18 +410,22 @@ static void vex_find(const struct vex_set *vs, const char *repo, const char *dig
 	keys[nk++] = json_string_value(json_object_get(f, "id"));
 	json_array_foreach(json_object_get(f, "aliases"), i, x) if (nk < DD_ARRAY_LEN(keys) && json_is_string(x))
 		keys[nk++] = json_string_value(x);
-	for (size_t k = 0; k < nk && *sup == UINT32_MAX; k++) {
+	uint32_t last = UINT32_MAX; /* a later statement says more than an earlier one (OpenVEX) */
+	for (size_t k = 0; k < nk; k++) {
 		const struct vex_idx *ix = keys[k] ? strmap_get(&vs->by_id, keys[k]) : NULL;
-		for (size_t j = 0; ix && j < ix->n && *sup == UINT32_MAX; j++) {
+		for (size_t j = 0; ix && j < ix->n; j++) {
 			uint32_t t = ix->v[j];
-			if (!doc_covers(&vs->docs[vs->doc_of[t]], repo) || !vex_matches(&vs->st[t], digest, f))
-				continue;
-			if (vex_suppresses(vs->st[t].status))
-				*sup = t;
-			else if (*mark == UINT32_MAX)
-				*mark = t; /* affected, under_investigation: said, not suppressed */
+			if ((last == UINT32_MAX || t > last) && doc_covers(&vs->docs[vs->doc_of[t]], repo) &&
+			    vex_matches(&vs->st[t], eco, digest, f))
+				last = t;
 		}
 	}
+	if (last == UINT32_MAX)
+		return;
+	if (vex_suppresses(vs->st[last].status))
+		*sup = last;
+	else
+		*mark = last; /* affected, under_investigation: said, not suppressed */
 }
 
 /* What statement t of vs says of a finding, as the finding shows it. */
@@ -452,6 +453,7 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 	size_t i;
 	json_int_t by[VDB_SEV_CRITICAL + 1] = {0}, total = 0, unfixed = 0, suppressed = 0;
 	const char *digest = json_string_value(json_object_get(rep, "manifest")); /* the image's */
+	const char *eco = json_string_value(json_object_get(rep, "ecosystem"));
 	json_array_foreach(json_object_get(rep, "findings"), i, f)
 	{
 		const struct rule *hit = NULL;
@@ -460,7 +462,7 @@ const char *rules_apply(const struct rule *rules, size_t n, const char *repo, vo
 		for (size_t k = 0; k < n && !hit; k++) {
 			if (rules[k].vexset) {
 				vs = rules[k].vexset;
-				vex_find(vs, repo, digest, f, &vsup, &vmark);
+				vex_find(vs, repo, eco, digest, f, &vsup, &vmark);
 			} else if (matches(&rules[k], repo, digest, f))
 				hit = &rules[k];
 		}

@@ -12,7 +12,10 @@
 #include "http/server.h"
 #include "store/meta_outbox.h"
 #include "web/reply.h"
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -27,6 +30,8 @@ struct flight {
 	int used;
 	int64_t target, event, created;
 	int attempts;
+	int internal;          /* may reach an internal address */
+	char refused[96];      /* the internal address a connection was refused, or "" */
 	CURL *c;
 	struct curl_slist *h;
 	char url[DD_MAX_WEBHOOK_URL + 1];
@@ -101,6 +106,49 @@ static const char *body_of(struct arena *a, const struct webhook_target *t, cons
 	return out;
 }
 
+/* Whether a is an address a webhook of a namespace may not reach: loopback, link-local (the
+ * cloud metadata services), private, unspecified or multicast. */
+static int internal_address(const struct sockaddr *a)
+{
+	if (a->sa_family == AF_INET) {
+		uint32_t v = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+		return (v >> 24) == 127 || (v >> 24) == 10 || (v >> 24) == 0 || (v >> 16) == 0xa9fe ||
+		       (v >> 20) == 0xac1 || (v >> 16) == 0xc0a8 || (v >> 28) == 0xe || (v >> 22) == (100 << 2 | 1);
+	}
+	if (a->sa_family == AF_INET6) {
+		const uint8_t *b = ((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr;
+		static const uint8_t zero[10] = {0};
+		if (!memcmp(b, zero, 10) && b[10] == 0xff && b[11] == 0xff) { /* ::ffff:a.b.c.d */
+			struct sockaddr_in v4 = {.sin_family = AF_INET};
+			memcpy(&v4.sin_addr, b + 12, 4);
+			return internal_address((const struct sockaddr *)&v4);
+		}
+		static const uint8_t any[16] = {0};
+		uint8_t one[16] = {0};
+		one[15] = 1;
+		return !memcmp(b, any, 16) || !memcmp(b, one, 16) || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+		       (b[0] & 0xfe) == 0xfc || b[0] == 0xff;
+	}
+	return 1;
+}
+
+/* curl's socket opener: a namespace's target connects to no internal address (checked on the
+ * address connected to, so a name that resolves inside is refused too). */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct flight *f = ctx;
+	(void)purpose;
+	if (!f->internal && internal_address(&addr->addr)) {
+		char host[INET6_ADDRSTRLEN] = "?";
+		const void *in = addr->family == AF_INET ? (const void *)&((const struct sockaddr_in *)&addr->addr)->sin_addr
+							 : (const void *)&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr;
+		inet_ntop(addr->family, in, host, sizeof(host));
+		snprintf(f->refused, sizeof(f->refused), "%s", host);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype, addr->protocol);
+}
+
 /* Starts the POST of e to t as flight f: 0, or 1 when it cannot be made (*error). */
 static int start(struct webhook *w, struct flight *f, const struct webhook_target *t, const struct outbox_item *e,
 		 const char **error)
@@ -108,7 +156,8 @@ static int start(struct webhook *w, struct flight *f, const struct webhook_targe
 	struct arena a = {0};
 	const char *ctype, *id;
 	const char *body = body_of(&a, t, e, &ctype, &id);
-	*f = (struct flight){.target = t->id, .event = e->id, .created = e->created, .attempts = e->attempts};
+	*f = (struct flight){.target = t->id, .event = e->id, .created = e->created, .attempts = e->attempts,
+			     .internal = t->internal};
 	/* used once the transfer is added, below */
 	snprintf(f->url, sizeof(f->url), "%s", t->url);
 	if (!body || !(f->c = curl_easy_init())) {
@@ -138,8 +187,15 @@ static int start(struct webhook *w, struct flight *f, const struct webhook_targe
 	curl_easy_setopt(f->c, CURLOPT_ERRORBUFFER, f->err);
 	curl_easy_setopt(f->c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(f->c, CURLOPT_PRIVATE, f);
+	curl_easy_setopt(f->c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(f->c, CURLOPT_OPENSOCKETDATA, f);
 	arena_free(&a);
-	curl_multi_add_handle(w->multi, f->c);
+	if (curl_multi_add_handle(w->multi, f->c) != CURLM_OK) {
+		curl_slist_free_all(f->h);
+		f->h = NULL;
+		*error = "the transfer cannot be started";
+		return 1;
+	}
 	f->used = 1;
 	return 0;
 }
@@ -184,8 +240,12 @@ static void reap(struct webhook *w)
 		if (status >= 200 && status < 300)
 			w->meta->outbox->outbox_done(w->meta, f->target, f->event);
 		else {
-			char error[CURL_ERROR_SIZE + 32];
-			if (msg->data.result != CURLE_OK)
+			char error[CURL_ERROR_SIZE + 160];
+			if (*f->refused)
+				snprintf(error, sizeof(error),
+					 "refused: %s is an internal address (only a target made by a registry-wide owner or"
+					 " admin may reach one)", f->refused);
+			else if (msg->data.result != CURLE_OK)
 				snprintf(error, sizeof(error), "%s", *f->err ? f->err : curl_easy_strerror(msg->data.result));
 			else
 				snprintf(error, sizeof(error), "HTTP %ld", status);
@@ -325,6 +385,7 @@ static json_t *target_json(struct arena *a, const struct webhook_target *t)
 	json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:s, s:s, s:s, s:b}", "id", (json_int_t)t->id, "url", t->url,
 			      "namespace", t->ns, "events", ev, "format", t->format, "origin", t->origin, "created",
 			      util_iso_time(a, t->created), "signed", *t->secret != 0);
+	json_object_set_new(o, "internal_addresses", json_boolean(t->internal));
 	json_object_set_new(o, "delivery",
 			    json_pack("{s:I, s:I, s:I, s:I, s:s?, s:s?}", "delivered", (json_int_t)t->delivered, "waiting",
 				      (json_int_t)t->waiting, "given_up", (json_int_t)t->given_up, "failures",
@@ -352,6 +413,8 @@ static int ns_valid(const char *ns)
 		if (ns[i] == '_' && ns[i + 1] == '_' && (i + 2 == n || strchr("._-", ns[i + 2])))
 			return 0;
 		if (ns[i] == '_' && strchr(".-", ns[i + 1]))
+			return 0;
+		if (ns[i] == '-' && strchr("._", ns[i + 1]))
 			return 0;
 	}
 	return 1;
@@ -512,6 +575,7 @@ static void create(struct http_req *r, struct meta *meta, const char *body, size
 			snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 		t.secret = arena_printf(&r->arena, "whsec_%s", hex);
 	}
+	t.internal = !access_check(r, NULL, ACCESS_SETTINGS); /* a registry-wide owner's may reach inside */
 	int rc = meta->outbox->webhook_add(meta, &t, DD_MAX_WEBHOOKS, WEBHOOKS_PER_NAMESPACE, &t.id);
 	if (rc) {
 		web_error(r, rc, rc == DD_E_USAGE ? arena_printf(&r->arena, "at most %d webhooks in all, and %d of %s, are"

@@ -36,18 +36,18 @@ struct suppress {
 	struct vex_statement *st;
 	size_t n, cap;
 	const char *digest; /* the image's manifest digest, for statements about an image */
+	const char *eco;    /* the image's ecosystem, for the purl types of statements */
 };
 
 static int suppressed(void *ctx, const struct finding *f)
 {
 	const struct suppress *s = ctx;
-	for (size_t i = 0; i < s->n; i++)
-		if (vex_suppresses(s->st[i].status) &&
-		    (vex_applies(&s->st[i], s->digest, f->id, f->aliases, f->naliases, f->pkg->name, f->matched_name,
-				 f->pkg->version) ||
-		     vex_applies(&s->st[i], s->digest, f->id, f->aliases, f->naliases, f->pkg->name, f->matched_name,
-				 f->installed)))
-			return 1;
+	for (size_t i = s->n; i-- > 0;) /* the last statement that applies says (a later one overrides) */
+		if ((vex_applies(&s->st[i], s->eco, s->digest, f->id, f->aliases, f->naliases, f->pkg->name,
+				 f->matched_name, f->pkg->version) ||
+		     vex_applies(&s->st[i], s->eco, s->digest, f->id, f->aliases, f->naliases, f->pkg->name,
+				 f->matched_name, f->installed)))
+			return vex_suppresses(s->st[i].status);
 	return 0;
 }
 
@@ -230,6 +230,7 @@ int cmd_scan(int argc, char **argv)
 	rc = scan_match(&a, db, &inv, &r, &why);
 	if (!rc && used_suppress) {
 		sup.digest = subj.manifest;
+		sup.eco = r.ecosystem;
 		size_t gone = scan_drop(&a, &r, suppressed, &sup);
 		fprintf(stderr, "drydock scan: %zu finding%s left out by --vex/--ignorefile\n", gone, gone == 1 ? "" : "s");
 	}

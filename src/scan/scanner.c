@@ -941,6 +941,16 @@ static void on_event(void *ctx, const struct event *ev)
 		free(d);
 		return;
 	}
+	if (ev->kind == EVENT_MANIFEST_DELETED) { /* a VEX referrer's document goes with it */
+		struct arena a = {0};
+		struct meta *m = s->cfg.meta;
+		const char *key = arena_printf(&a, "vex/ref:%s@%s", ev->repo, ev->digest), *v;
+		if (!m->admin->setting_get(m, &a, key, &v) && !m->admin->setting_delete(m, key))
+			vex_touch(m);
+		m->admin->setting_delete(m, arena_printf(&a, VEX_PUSHER_PREFIX "%s@%s", ev->repo, ev->digest));
+		arena_free(&a);
+		return;
+	}
 	if (ev->kind != EVENT_MANIFEST_PUT)
 		return;
 	/* the registry queued the job with the manifest (one transaction); wake a worker */

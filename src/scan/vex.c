@@ -6,6 +6,7 @@
 #include "common/strmap.h"
 #include "common/util.h"
 #include "store/meta_admin.h"
+#include <ctype.h>
 #include <jansson.h>
 
 #define VEX_MAX_FIELD 1024 /* bytes of one id, purl or justification */
@@ -67,9 +68,10 @@ static int is_digest(const char *s)
 }
 
 /* A product id: an image (*digest) or a package (*name, *version), or neither (0 returned). */
-static int product(struct arena *a, const char *id, const char **digest, const char **name, const char **version)
+static int product(struct arena *a, const char *id, const char **digest, const char **name, const char **version,
+		   const char **type)
 {
-	*digest = *name = *version = NULL;
+	*digest = *name = *version = *type = NULL;
 	if (!id)
 		return 0;
 	if (is_digest(id)) {
@@ -112,6 +114,10 @@ static int product(struct arena *a, const char *id, const char **digest, const c
 	}
 	*name = decode(a, nm, nmlen);
 	*version = ver;
+	char *t = arena_strndup(a, p, (size_t)(type_end - p));
+	for (char *c = t; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	*type = t;
 	return *name && **name;
 }
 
@@ -145,8 +151,8 @@ static int openvex_product(struct reader *r, const struct vex_statement *base, j
 	if (!id && json_is_object(prod))
 		id = str(r, json_object_get(prod, "identifiers"), "purl");
 	struct vex_statement s = *base;
-	const char *d, *nm, *ver;
-	if (!product(r->a, id, &d, &nm, &ver)) {
+	const char *d, *nm, *ver, *ty;
+	if (!product(r->a, id, &d, &nm, &ver, &ty)) {
 		r->why = arena_printf(r->a, "statements[%zu].products[%zu]: an image digest, a pkg:oci purl or a package purl"
 					    " (of at most 1024 bytes)", si, pi);
 		return 1;
@@ -154,6 +160,7 @@ static int openvex_product(struct reader *r, const struct vex_statement *base, j
 	s.digest = d;
 	s.package = nm;
 	s.version = ver;
+	s.type = ty;
 	if (json_is_object(prod) && json_object_get(prod, "subcomponents"))
 		subs = json_object_get(prod, "subcomponents");
 	if (json_array_size(subs) && !d) {
@@ -171,13 +178,14 @@ static int openvex_product(struct reader *r, const struct vex_statement *base, j
 					  : str(r, sub, "@id");
 		if (!sid && json_is_object(sub))
 			sid = str(r, json_object_get(sub, "identifiers"), "purl");
-		const char *d2, *n2, *v2;
-		if (!product(r->a, sid, &d2, &n2, &v2) || !n2) {
+		const char *d2, *n2, *v2, *t2;
+		if (!product(r->a, sid, &d2, &n2, &v2, &t2) || !n2) {
 			r->why = arena_printf(r->a, "statements[%zu].products[%zu].subcomponents[%zu]: a package purl", si, pi, k);
 			return 1;
 		}
 		s.package = n2;
 		s.version = v2;
+		s.type = t2;
 		if (!add(r, &s))
 			return 1;
 	}
@@ -322,8 +330,13 @@ static int cyclonedx(struct reader *r, json_t *doc)
 				purl = json_string_value(json_object_get(meta, "purl"));
 			if (!purl)
 				purl = key;
+			if (json_object_get(af, "versions")) {
+				r->why = arena_printf(r->a, "vulnerabilities[%zu].affects[%zu]: versions are not read: name the"
+							    " version in the component's purl", i, k);
+				return 1;
+			}
 			struct vex_statement one = s;
-			if (!product(r->a, arena_strdup(r->a, purl), &one.digest, &one.package, &one.version)) {
+			if (!product(r->a, arena_strdup(r->a, purl), &one.digest, &one.package, &one.version, &one.type)) {
 				r->why = arena_printf(r->a, "vulnerabilities[%zu].affects[%zu]: '%.100s' names no component with a"
 							    " purl, image digest or pkg:oci purl", i, k, ref);
 				return 1;
@@ -377,10 +390,33 @@ int vex_parse(struct arena *a, const char *text, size_t len, const char **format
 	return 0;
 }
 
-int vex_applies(const struct vex_statement *s, const char *digest, const char *id, const char *const *aliases,
-		size_t naliases, const char *package, const char *source, const char *version)
+/* Whether purl type t names packages of ecosystem eco. */
+static int type_of_ecosystem(const char *t, const char *eco)
+{
+	static const struct {
+		const char *type, *eco;
+	} map[] = {{"deb", "Debian:"},      {"deb", "Ubuntu:"},	      {"apk", "Alpine:"},  {"rpm", "Red Hat"},
+		   {"rpm", "Rocky Linux:"}, {"rpm", "AlmaLinux:"}, {"golang", "Go"},   {"npm", "npm"},
+		   {"pypi", "PyPI"},	    {"cargo", "crates.io"}, {"maven", "Maven"}, {"gem", "RubyGems"},
+		   {"nuget", "NuGet"},	    {"composer", "Packagist"}};
+	int known = 0;
+	for (size_t i = 0; i < DD_ARRAY_LEN(map); i++) {
+		if (strcmp(map[i].type, t))
+			continue;
+		known = 1;
+		if (!strncmp(eco, map[i].eco, strlen(map[i].eco)))
+			return 1;
+	}
+	return !known; /* a type drydock does not know: the name decides */
+}
+
+int vex_applies(const struct vex_statement *s, const char *eco, const char *digest, const char *id,
+		const char *const *aliases, size_t naliases, const char *package, const char *source,
+		const char *version)
 {
 	if (s->digest && (!digest || strcmp(s->digest, digest)))
+		return 0;
+	if (s->type && eco && !type_of_ecosystem(s->type, eco))
 		return 0;
 	if (s->package && (!package || strcmp(s->package, package)) && (!source || strcmp(s->package, source)))
 		return 0;

@@ -22,6 +22,7 @@ struct vex_statement {
 	size_t naliases;
 	const char *digest;           /* the image's manifest digest, or NULL: any image */
 	const char *package, *version; /* a package name (binary or source) and version, or NULL */
+	const char *type;             /* the package purl's type ("deb", "apk", "rpm", "npm", ...), or NULL */
 	const char *status;           /* not_affected, fixed, affected, under_investigation */
 	const char *justification;    /* or NULL */
 	const char *detail;           /* the impact statement or analysis detail, or NULL */
@@ -35,10 +36,13 @@ int vex_parse(struct arena *a, const char *text, size_t len, const char **format
 /* 1 when status suppresses the findings it names (not_affected, fixed). */
 int vex_suppresses(const char *status);
 
-/* Whether s applies to a finding of image `digest` (NULL: unknown) with id and aliases, of
- * package (binary) or source (the name the feed keys it by), installed at version. */
-int vex_applies(const struct vex_statement *s, const char *digest, const char *id, const char *const *aliases,
-		size_t naliases, const char *package, const char *source, const char *version);
+/* Whether s applies to a finding of ecosystem eco ("Debian:12"; NULL: unknown) in image `digest`
+ * (NULL: unknown) with id and aliases, of package (binary) or source (the name the feed keys it
+ * by), installed at version. A package purl's type must be the ecosystem's (deb: Debian,
+ * Ubuntu; apk: Alpine; rpm: Red Hat, Rocky, AlmaLinux; golang, npm, pypi, cargo, maven, ...). */
+int vex_applies(const struct vex_statement *s, const char *eco, const char *digest, const char *id,
+		const char *const *aliases, size_t naliases, const char *package, const char *source,
+		const char *version);
 
 /* The setting that changes whenever a VEX document is kept or dropped (settings "vex/..."):
  * readers keep what they read of them until it does. */

@@ -26,6 +26,8 @@ struct webhook_target {
 	int64_t id;
 	const char *url, *secret, *ns, *events, *format, *origin;
 	int64_t created;
+	int internal; /* may reach loopback, link-local and private addresses (made by a registry-wide
+		       * owner or admin, or the setting's) */
 	/* what the store counts of its deliveries (webhook_list only) */
 	int64_t waiting, delivered, given_up, failures, retry_at;
 	const char *last_error;

@@ -59,7 +59,7 @@ static const char schema[] =
 	" secret TEXT NOT NULL, ns TEXT NOT NULL, events TEXT NOT NULL, format TEXT NOT NULL, origin TEXT NOT NULL,"
 	" created INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, given_up INTEGER NOT NULL DEFAULT 0,"
 	" last_error TEXT NOT NULL DEFAULT '', last_error_at INTEGER NOT NULL DEFAULT 0,"
-	" failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER NOT NULL DEFAULT 0);"
+	" failures INTEGER NOT NULL DEFAULT 0, retry_at INTEGER NOT NULL DEFAULT 0, internal INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, payload TEXT NOT NULL, attempts INTEGER NOT NULL,"
 	" next_at INTEGER NOT NULL, target INTEGER NOT NULL DEFAULT 0, type TEXT NOT NULL DEFAULT '',"
 	" created INTEGER NOT NULL DEFAULT 0);"
@@ -276,6 +276,7 @@ static int migrate(sqlite3 *db, char **err)
 		{"outbox", "target", "ALTER TABLE outbox ADD COLUMN target INTEGER NOT NULL DEFAULT 0"},
 		{"outbox", "type", "ALTER TABLE outbox ADD COLUMN type TEXT NOT NULL DEFAULT ''"},
 		{"outbox", "created", "ALTER TABLE outbox ADD COLUMN created INTEGER NOT NULL DEFAULT 0"},
+		{"webhooks", "internal", "ALTER TABLE webhooks ADD COLUMN internal INTEGER NOT NULL DEFAULT 0"},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(added); i++) {
 		sqlite3_stmt *s;

@@ -35,14 +35,15 @@ static int ms_outbox_heads(struct meta *m, struct arena *a, int64_t now, struct 
 	*n = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created FROM webhooks w"
+		 "SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created, w.internal"
+		 " FROM webhooks w"
 		 " JOIN outbox o ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id) WHERE w.retry_at<=?1 ORDER BY w.id",
 		 INT(now));
 	while (sq_row(&q)) {
 		t = arena_grow(a, t, *n, &cap, sizeof(*t));
 		h = arena_grow(a, h, *n, &cap2, sizeof(*h));
 		t[*n] = (struct webhook_target){.id = sq_int(&q, 0), .url = sq_text(a, &q, 1), .secret = sq_text(a, &q, 2),
-						.format = sq_text(a, &q, 3)};
+						.format = sq_text(a, &q, 3), .internal = (int)sq_int(&q, 9)};
 		h[*n] = (struct outbox_item){.id = sq_int(&q, 4), .type = sq_text(a, &q, 5), .payload = sq_text(a, &q, 6),
 					     .attempts = (int)sq_int(&q, 7), .created = sq_int(&q, 8)};
 		(*n)++;
@@ -121,10 +122,10 @@ static int ms_webhook_add(struct meta *m, const struct webhook_target *t, int64_
 	}
 	if (!rc)
 		rc = sq_exec_on(c, "add webhook",
-				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created)"
-				" VALUES(?1,?2,?3,?4,?5,?6,?7)",
+				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created, internal)"
+				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
 				TEXT(t->url), TEXT(t->secret), TEXT(t->ns), TEXT(t->events), TEXT(t->format),
-				TEXT(t->origin), INT(util_now()));
+				TEXT(t->origin), INT(util_now()), INT(t->internal));
 	if (!rc) {
 		struct sq q;
 		sq_query_on(&q, c, "SELECT last_insert_rowid()", NOARGS);
@@ -142,7 +143,7 @@ static int ms_webhook_list(struct meta *m, struct arena *a, struct webhook_targe
 	struct sq q;
 	sq_query(&q, m,
 		 "SELECT w.id, w.url, w.secret, w.ns, w.events, w.format, w.origin, w.created, w.delivered, w.given_up,"
-		 " w.last_error, (SELECT count(*) FROM outbox WHERE target=w.id), w.failures, w.retry_at"
+		 " w.last_error, (SELECT count(*) FROM outbox WHERE target=w.id), w.failures, w.retry_at, w.internal"
 		 " FROM webhooks w ORDER BY w.id",
 		 NOARGS);
 	while (sq_row(&q)) {
@@ -152,7 +153,7 @@ static int ms_webhook_list(struct meta *m, struct arena *a, struct webhook_targe
 			.events = sq_text(a, &q, 4), .format = sq_text(a, &q, 5), .origin = sq_text(a, &q, 6),
 			.created = sq_int(&q, 7), .delivered = sq_int(&q, 8), .given_up = sq_int(&q, 9),
 			.last_error = sq_text(a, &q, 10), .waiting = sq_int(&q, 11), .failures = sq_int(&q, 12),
-			.retry_at = sq_int(&q, 13)};
+			.retry_at = sq_int(&q, 13), .internal = (int)sq_int(&q, 14)};
 		(*n)++;
 	}
 	*out = v;
@@ -191,8 +192,8 @@ static int ms_webhook_config(struct meta *m, const char *url, const char *secret
 				TEXT(secret));
 	if (!rc && sq_changes(c) == 0)
 		rc = sq_exec_on(c, "webhook option",
-				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created)"
-				" VALUES(?1, ?2, '', '', 'drydock', 'config', ?3)",
+				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created, internal)"
+				" VALUES(?1, ?2, '', '', 'drydock', 'config', ?3, 1)",
 				TEXT(url), TEXT(secret), INT(util_now()));
 	if (!rc) /* events stored before targets were the option's, and told of assessments */
 		rc = sq_exec_on(c, "webhook option",

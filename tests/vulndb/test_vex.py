@@ -172,6 +172,18 @@ def test_scan_with_vex_and_an_ignore_file(full_db, images, tmp_path):
     rc, got, err = scan("--vex", str(vex))
     assert rc == 0 and left(got, first) == 0 and left(got, second) == 1 and left(got, third) == 1, err
     assert "1 finding left out" in err
+    # a later statement overrides an earlier one; a purl of another ecosystem's type names nothing here
+    later = tmp_path / "later.json"
+    later.write_text(json.dumps(openvex(stmt(first["id"], "affected", [f"pkg:deb/debian/{first['package']}"]),
+                                        stmt(third["id"], "not_affected", [f"pkg:npm/{third['package']}"]))))
+    rc, got, err = scan("--vex", str(vex), "--vex", str(later))
+    assert rc == 0 and left(got, first) == 1 and left(got, third) == 1 and "0 findings left out" in err, err
+    cdxv = tmp_path / "cdxv.json"
+    cdxv.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "vulnerabilities": [
+        {"id": "CVE-1", "analysis": {"state": "not_affected"},
+         "affects": [{"ref": "pkg:deb/debian/x", "versions": [{"version": "1.0", "status": "unaffected"}]}]}]}))
+    rc, _, err = scan("--vex", str(cdxv))
+    assert rc == 2 and "versions are not read" in err
     rc, got, err = scan("--vex", str(vex), "--vex", str(cdx), "--ignorefile", str(ignore))
     assert rc == 0 and left(got, first) == left(got, second) == left(got, third) == 0
     assert got["counts"]["total"] == base["counts"]["total"] - 3 and "3 findings left out" in err
