@@ -115,11 +115,33 @@ struct verdict {
 	const char **seen;    /* images checked already */
 	size_t nseen;
 	int over;             /* more images than are looked at */
+	size_t checks;        /* pull-policy checks run (each image, each platform of an index) */
+	size_t nreasons;      /* reasons to deny, named or not */
+	const char **resolved; /* repo@digest checked already */
+	size_t nresolved;
 };
+
+#define ADMISSION_MAX_REASONS 20 /* named in the message; the rest counted */
 
 static void deny(struct verdict *v, const char *why)
 {
-	v->denied = *v->denied ? arena_printf(v->a, "%s; %s", v->denied, why) : why;
+	if (v->nreasons++ < ADMISSION_MAX_REASONS)
+		v->denied = *v->denied ? arena_printf(v->a, "%s; %s", v->denied, why) : why;
+}
+
+/* 1 when one more policy check may run (ADMISSION_MAX_IMAGES in all, platforms counted);
+ * denies once when none may. */
+static int budget(struct verdict *v)
+{
+	if (v->checks < ADMISSION_MAX_IMAGES) {
+		v->checks++;
+		return 1;
+	}
+	if (!v->over) {
+		v->over = 1;
+		deny(v, "over 256 distinct images and platforms: not checked");
+	}
+	return 0;
 }
 
 /* Checks repo@digest, or each platform of an index there, by its namespace's pull policy. */
@@ -132,7 +154,13 @@ static void check_digest(struct http_req *r, struct assess_api *api, struct verd
 		deny(v, arena_printf(a, "image %s: not on this registry", shown));
 		return;
 	}
-	const char *why;
+	const char *key = arena_printf(a, "%s@%s", repo, digest), *why;
+	for (size_t i = 0; i < v->nresolved; i++) /* tags and digests of the same image: checked once */
+		if (!strcmp(v->resolved[i], key))
+			return;
+	if (!budget(v))
+		return;
+	v->resolved[v->nresolved++] = key;
 	if (policy_check_pull(api->scanner, api->meta, a, repo, digest, &why)) {
 		deny(v, arena_printf(a, "image %s: %s", shown, why));
 		return;
@@ -143,7 +171,7 @@ static void check_digest(struct http_req *r, struct assess_api *api, struct verd
 	if (!image_parts_is_index(m.media_type) ||
 	    image_parts(a, m.content, (size_t)m.size, m.media_type, &is_index, &parts, &n, NULL) || !is_index)
 		return;
-	for (size_t i = 0; i < n; i++) /* each platform the cluster's nodes may pull */
+	for (size_t i = 0; i < n && budget(v); i++) /* each platform the cluster's nodes may pull */
 		if (policy_check_pull(api->scanner, api->meta, a, repo, parts[i].digest, &why))
 			deny(v, arena_printf(a, "image %s (platform %s, %s): %s", shown,
 					     parts[i].platform ? parts[i].platform : "unknown", parts[i].digest, why));
@@ -160,7 +188,7 @@ static void check_image(struct http_req *r, struct assess_api *api, struct verdi
 	if (v->nseen >= ADMISSION_MAX_IMAGES) {
 		if (!v->over) {
 			v->over = 1;
-			deny(v, "over 256 distinct images: not checked");
+			deny(v, "over 256 distinct images and platforms: not checked");
 		}
 		return;
 	}
@@ -223,7 +251,8 @@ void admission_handle(struct http_req *r, struct assess_api *api, const char *bo
 		return;
 	}
 	struct verdict v = {.a = &r->arena, .denied = "", .warnings = json_array(),
-			    .seen = arena_alloc(&r->arena, (ADMISSION_MAX_IMAGES + 1) * sizeof(*v.seen))};
+			    .seen = arena_alloc(&r->arena, (ADMISSION_MAX_IMAGES + 1) * sizeof(*v.seen)),
+			    .resolved = arena_alloc(&r->arena, (ADMISSION_MAX_IMAGES + 1) * sizeof(*v.resolved))};
 	const char *op = json_string_value(json_object_get(req, "operation"));
 	const char *okind = json_string_value(json_object_get(json_object_get(req, "kind"), "kind"));
 	json_t *object = json_object_get(req, "object");
@@ -253,6 +282,8 @@ void admission_handle(struct http_req *r, struct assess_api *api, const char *bo
 				check_image(r, api, &v, name ? name : "?", image);
 		}
 	}
+	if (v.nreasons > ADMISSION_MAX_REASONS)
+		v.denied = arena_printf(&r->arena, "%s; and %zu more", v.denied, v.nreasons - ADMISSION_MAX_REASONS);
 	int allowed = !*v.denied;
 	json_t *resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", allowed);
 	if (!allowed) {

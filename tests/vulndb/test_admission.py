@@ -155,7 +155,11 @@ def test_admission_by_the_namespace_policy(full_db, tmp_path):
         # more images than are looked at: refused once, whatever the count
         for n in (257, 300):
             out = ask(srv.url, review(pod(*[f"{host}/team/clean:t{i}" for i in range(n)])))
-            assert out["allowed"] is False and out["status"]["message"].count("over 256 distinct images") == 1
+            assert out["allowed"] is False and out["status"]["message"].count("over 256 distinct images and platforms") == 1
+        # many names of one image: one check; many refusals: twenty named, the rest counted
+        assert ask(srv.url, review(pod(*[f"{host}/team/clean:x{i}@{good}" for i in range(200)])))["allowed"] is True
+        out = ask(srv.url, review(pod(*[f"{host}/team/none:t{i}" for i in range(30)])))
+        assert out["status"]["message"].count("is not on this registry") == 20 and "; and 10 more" in out["status"]["message"]
         out = ask(srv.url, review(pod(f"{host}/team/nothing")))
         assert "tag 'latest' of team/nothing is not on this registry" in out["status"]["message"]
     finally:
