@@ -137,10 +137,7 @@ static int budget(struct verdict *v)
 		v->checks++;
 		return 1;
 	}
-	if (!v->over) {
-		v->over = 1;
-		deny(v, "over 256 distinct images and platforms: not checked");
-	}
+	v->over = 1; /* said first, in the answer */
 	return 0;
 }
 
@@ -186,10 +183,7 @@ static void check_image(struct http_req *r, struct assess_api *api, struct verdi
 		if (!strcmp(v->seen[i], image))
 			return;
 	if (v->nseen >= ADMISSION_MAX_IMAGES) {
-		if (!v->over) {
-			v->over = 1;
-			deny(v, "over 256 distinct images and platforms: not checked");
-		}
+		v->over = 1;
 		return;
 	}
 	v->seen[v->nseen++] = image;
@@ -284,6 +278,9 @@ void admission_handle(struct http_req *r, struct assess_api *api, const char *bo
 	}
 	if (v.nreasons > ADMISSION_MAX_REASONS)
 		v.denied = arena_printf(&r->arena, "%s; and %zu more", v.denied, v.nreasons - ADMISSION_MAX_REASONS);
+	if (v.over)
+		v.denied = arena_printf(&r->arena, "over 256 distinct images and platforms: not checked%s%s",
+					*v.denied ? "; " : "", v.denied);
 	int allowed = !*v.denied;
 	json_t *resp = json_pack("{s:s, s:b}", "uid", uid, "allowed", allowed);
 	if (!allowed) {
