@@ -10,6 +10,10 @@ int version_scheme_parse(const char *name, enum version_scheme *out)
 		*out = VERSION_RPM;
 	else if (!strcmp(name, "apk"))
 		*out = VERSION_APK;
+	else if (!strcmp(name, "pep440") || !strcmp(name, "pypi"))
+		*out = VERSION_PEP440;
+	else if (!strcmp(name, "go") || !strcmp(name, "golang"))
+		*out = VERSION_GO;
 	else
 		return DD_E_USAGE;
 	return 0;
@@ -56,6 +60,10 @@ int version_validate(enum version_scheme scheme, const char *s, size_t n, const 
 			return 0;
 		*why = "not an apk version (digit{.digit}...{letter}{_suffix{#}}...{~hash}{-r#})";
 		return DD_E_VERSION_INVALID;
+	case VERSION_PEP440:
+		return pep440_valid(s, n, why);
+	case VERSION_GO:
+		return go_version_valid(s, n, why);
 	}
 	*why = "unknown version scheme";
 	return DD_E_VERSION_INVALID;
@@ -73,6 +81,10 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 			return DD_E_VERSION_INVALID;
 		return version_compare_key(&k, b, bn, cmp, why);
 	}
+	if (scheme == VERSION_PEP440)
+		return pep440_cmp(a, an, b, bn, cmp, why);
+	if (scheme == VERSION_GO)
+		return go_version_cmp(a, an, b, bn, cmp, why);
 	if (version_validate(scheme, a, an, &w)) {
 		*why = w;
 		return DD_E_VERSION_INVALID;
@@ -96,6 +108,9 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 	case VERSION_APK:
 		r = apk_version_cmp(a, an, b, bn, 0);
 		break;
+	case VERSION_PEP440:
+	case VERSION_GO:
+		break; /* above */
 	}
 	*cmp = r < 0 ? -1 : r > 0;
 	return 0;

@@ -1,15 +1,15 @@
 /* version.h: package version comparison in each ecosystem's own order: dpkg (epochs,
- * '~'), rpm (rpmvercmp with '~' and '^', epoch:version-release) and apk (Alpine/Gentoo
- * style: letters, _alpha.._p suffixes, ~hash, -rN). Pure functions over (pointer, length);
+ * '~'), rpm (rpmvercmp with '~' and '^', epoch:version-release), apk (Alpine/Gentoo
+ * style: letters, _alpha.._p suffixes, ~hash, -rN), PEP 440 (Python) and Go modules. Pure functions over (pointer, length);
  * no allocation. A version that is not valid in its scheme is an error that says why, never
  * silently ordered. */
 #ifndef DD_VERSION_H
 #define DD_VERSION_H
 #include <stddef.h>
 
-enum version_scheme { VERSION_DPKG, VERSION_RPM, VERSION_APK };
+enum version_scheme { VERSION_DPKG, VERSION_RPM, VERSION_APK, VERSION_PEP440, VERSION_GO };
 
-/* "dpkg", "rpm" or "apk"; 0 or DD_E_USAGE. */
+/* "dpkg", "rpm", "apk", "pep440" (or "pypi") or "go"; 0 or DD_E_USAGE. */
 int version_scheme_parse(const char *name, enum version_scheme *out);
 
 /* 0 with *cmp = -1, 0 or 1 (a older, equal, newer), or DD_E_VERSION_INVALID with *why naming
@@ -41,6 +41,14 @@ int rpm_evr_cmp(const char *a, size_t an, const char *b, size_t bn);
  * fuzzy, a equals b when b is a prefix of a's components (apk's '~' dependency operator). */
 int apk_version_valid(const char *s, size_t n);
 int apk_version_cmp(const char *a, size_t an, const char *b, size_t bn, int fuzzy);
+
+/* PEP 440 (Python packages, as pip's `packaging` reads them) and Go module versions
+ * (golang.org/x/mod/semver's order, with or without the leading 'v'): 0, or
+ * DD_E_VERSION_INVALID with *why. */
+int pep440_valid(const char *s, size_t n, const char **why);
+int pep440_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
+int go_version_valid(const char *s, size_t n, const char **why);
+int go_version_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
 
 /* A version parsed once and compared with many (the installed version against every fixed
  * version of a package's entries). Borrows s. */

@@ -151,3 +151,101 @@ def test_apk_cli_follows_the_whole_upstream_table():
     got = drydock_compare("apk", [(a, b) for a, b, _ in rows])
     wrong = [(a, b, want, g) for (a, b, want), g in zip(rows, got) if int(want) != g]
     assert len(rows) >= 738 and not wrong, wrong[:5]
+
+
+def feed_versions(name):
+    """Every version an OSV feed of ../shared/vulndata/languages names (ranges' events, lists)."""
+    import json
+    import lzma
+    path = os.path.join(SHARED, "vulndata", "languages", name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} not present")
+    vs = set()
+    with lzma.open(path, "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            for aff in r.get("affected", []):
+                vs.update(aff.get("versions", []))
+                for rng in aff.get("ranges", []):
+                    if rng.get("type") == "GIT":
+                        continue
+                    for ev in rng.get("events", []):
+                        vs.update(v for k, v in ev.items() if k in ("introduced", "fixed", "last_affected"))
+    vs.discard("0")
+    return sorted(vs)
+
+
+# spellings PEP 440 normalises, and what it refuses
+PEP440_EXTRA = ["1.0", "1.0.0", "1.0.0.0", "v1.0", "V1.0", "1!1.0", "0!1.0", "1.0a", "1.0a0", "1.0alpha1", "1.0-a1",
+                "1.0_a_1", "1.0.a.1", "1.0b2", "1.0beta2", "1.0c3", "1.0rc3", "1.0pre3", "1.0preview3", "1.0RC3",
+                "1.0.post", "1.0.post0", "1.0-1", "1.0post1", "1.0-post1", "1.0.rev1", "1.0r1", "1.0.dev", "1.0.dev0",
+                "1.0dev1", "1.0a1.dev1", "1.0a1.post1", "1.0a1.post1.dev1", "1.0.post1.dev1", "1.0+local",
+                "1.0+local.1", "1.0+local-1", "1.0+local_1", "1.0+1", "1.0+abc.5", "1.0+abc.abc", "1.0+5", "1.0+ABC",
+                "1.0.0+ubuntu1", "2012.1", "1.01", "1.001", "1.0.01",
+                "1.0-", "1.0+", "1.0++1", "1.0+a..b", "1.0a1a", "a1.0", "1.0-dev-1", "1.0..0", "", "01.0",
+                "1.0.post1-1", "1.0.a", "1.0foo", "1!", "!1.0", "1.0a1.dev1.post1", "100000000000000000000001.0",
+                "99999999999999999999.0"]
+
+
+def test_pep440_against_packaging():
+    """PEP 440 as pip's `packaging` (Debian's python3-packaging) reads and orders it, on every
+    version the PyPA advisory feed names and spellings it normalises or refuses."""
+    from packaging.version import InvalidVersion, Version
+    versions = [v for v in feed_versions("pypa-advisory-db.osv.jsonl.xz") + PEP440_EXTRA if not any(map(str.isspace, v))]
+    assert len(versions) > 1000
+
+    def ref(v):
+        try:
+            return Version(v)
+        except InvalidVersion:
+            return None
+    # validity: a version compared with itself is "=" when valid, "!" when refused
+    got = drydock_compare("pep440", [(v, v) for v in versions])
+    wrong = [(v, g) for v, g in zip(versions, got) if (g == 0) != (ref(v) is not None)]
+    assert not wrong, wrong[:20]
+    valid = sorted({v for v in versions if ref(v) is not None}, key=ref)
+    pairs = pairs_from(valid, 3000, 7)
+    got = drydock_compare("pep440", pairs)
+    mismatches = [(a, b, g) for (a, b), g in zip(pairs, got) if g != (ref(a) > ref(b)) - (ref(a) < ref(b))]
+    assert not mismatches, mismatches[:20]
+    print(f"{len(pairs)} PEP 440 pairs from {len(valid)} versions agree with packaging")
+
+
+def semver_key(v):
+    """golang.org/x/mod/semver's order, written from its documentation, as an independent reference."""
+    v = v[1:] if v.startswith("v") else v
+    v = v.split("+", 1)[0]
+    main, _, pre = v.partition("-")
+    nums = [int(x) for x in main.split(".")] + [0] * (3 - len(main.split(".")))
+    ids = []
+    for x in pre.split(".") if pre else []:
+        ids.append((0, int(x), "") if x.isdigit() else (1, 0, x))
+    return (nums, 1 if not pre else 0, ids)
+
+
+def semver_cmp(a, b):
+    ka, kb = semver_key(a), semver_key(b)
+    if ka[0] != kb[0] or ka[1] != kb[1]:
+        return (ka[:2] > kb[:2]) - (ka[:2] < kb[:2])
+    return (ka[2] > kb[2]) - (ka[2] < kb[2])
+
+
+def test_go_module_versions():
+    """Go module versions in golang.org/x/mod/semver's order: semver.org's precedence example,
+    pseudo-versions, +incompatible, shorthands, and every version the Go vulnerability feed names,
+    checked against a reference written from the same rules."""
+    chain = ["v1.0.0-alpha", "v1.0.0-alpha.1", "v1.0.0-alpha.beta", "v1.0.0-beta", "v1.0.0-beta.2",
+             "v1.0.0-beta.11", "v1.0.0-rc.1", "v1.0.0", "v1.0.1-0.20210101000000-abcdef123456", "v1.0.1", "v1.2",
+             "v1.2.1", "v2.0.0-20190101000000-aaaaaaaaaaaa", "v2.0.0+incompatible", "v10.0.0"]
+    got = drydock_compare("go", list(zip(chain, chain[1:])))
+    assert got == [-1] * (len(chain) - 1) + [0] * 0 or got[:-2] + got[-1:] == [-1] * (len(chain) - 2), got
+    assert drydock_compare("go", [("v2.0.0+incompatible", "v2.0.0"), ("1.21.5", "v1.21.5"), ("v1", "v1.0.0")]) == [0, 0, 0]
+    assert drydock_compare("go", [("v01.0.0", "v1"), ("v1.0.0-01", "v1"), ("v1.0.0-", "v1"), ("1.0.0.0", "v1"),
+                                  ("v1.0.0+", "v1"), ("latest", "v1")]) == [None] * 6
+    versions = feed_versions("go-vulndb.osv.jsonl.xz")
+    assert len(versions) > 1000
+    rnd = random.Random(3)
+    pairs = [(rnd.choice(versions), rnd.choice(versions)) for _ in range(3000)]
+    got = drydock_compare("go", pairs)
+    mismatches = [(a, b, g) for (a, b), g in zip(pairs, got) if g != semver_cmp(a, b)]
+    assert not mismatches, mismatches[:20]
