@@ -17,6 +17,8 @@ int osv_ecosystem_scheme(const char *eco, enum version_scheme *out)
 		{"Red Hat", VERSION_RPM},     {"AlmaLinux", VERSION_RPM},        {"Rocky Linux", VERSION_RPM},
 		{"openSUSE", VERSION_RPM},    {"SUSE", VERSION_RPM},             {"Mageia", VERSION_RPM},
 		{"PyPI", VERSION_PEP440},     {"Go", VERSION_GO},
+		/* SemVer 2.0's precedence, which golang.org/x/mod/semver follows (OSV SEMVER ranges) */
+		{"npm", VERSION_GO},          {"crates.io", VERSION_GO},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(map); i++) {
 		size_t n = strlen(map[i].prefix);

@@ -12,8 +12,8 @@ int version_scheme_parse(const char *name, enum version_scheme *out)
 		*out = VERSION_APK;
 	else if (!strcmp(name, "pep440") || !strcmp(name, "pypi"))
 		*out = VERSION_PEP440;
-	else if (!strcmp(name, "go") || !strcmp(name, "golang"))
-		*out = VERSION_GO;
+	else if (!strcmp(name, "go") || !strcmp(name, "golang") || !strcmp(name, "semver"))
+		*out = VERSION_GO; /* SemVer 2.0's precedence, as golang.org/x/mod/semver orders it */
 	else
 		return DD_E_USAGE;
 	return 0;
