@@ -27,6 +27,7 @@ static const struct {
 	{"query", fuzz_query},
 	{"admission", fuzz_admission},
 	{"vex", fuzz_vex},
+	{"langfeed", fuzz_langfeed},
 };
 
 int main(int argc, char **argv)

@@ -18,7 +18,7 @@ int osv_ecosystem_scheme(const char *eco, enum version_scheme *out)
 		{"openSUSE", VERSION_RPM},    {"SUSE", VERSION_RPM},             {"Mageia", VERSION_RPM},
 		{"PyPI", VERSION_PEP440},     {"Go", VERSION_GO},
 		/* SemVer 2.0's precedence, which golang.org/x/mod/semver follows (OSV SEMVER ranges) */
-		{"npm", VERSION_GO},          {"crates.io", VERSION_GO},
+		{"npm", VERSION_GO},          {"crates.io", VERSION_GO},         {"Node.js", VERSION_GO},
 	};
 	for (size_t i = 0; i < DD_ARRAY_LEN(map); i++) {
 		size_t n = strlen(map[i].prefix);

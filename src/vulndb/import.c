@@ -11,6 +11,7 @@
 #include "common/jsonmem.h"
 #include "vulndb/alpine.h"
 #include "vulndb/distro.h"
+#include "vulndb/langfeeds.h"
 #include "vulndb/kev.h"
 #include "vulndb/feed.h"
 #include <dirent.h>
@@ -48,7 +49,21 @@ static void one_line(struct imp *im, int kind, const char *line, size_t len)
 	const char *why;
 	struct osv_record r;
 	size_t skipped = 0;
-	int rc = kind == 2 ? ubuntu_uct_parse(&a, line, len, &r, &skipped, &why) : osv_parse(&a, line, len, &r, &why);
+	int rc = kind == 2   ? ubuntu_uct_parse(&a, line, len, &r, &skipped, &why)
+		 : kind == 6 ? npmwg_parse(&a, line, len, &r, &why)
+		 : kind == 7 ? nodecore_parse(&a, line, len, &r, &why)
+		 : kind == 8 ? rustsec_parse(&a, line, len, &r, &skipped, &why)
+			     : osv_parse(&a, line, len, &r, &why);
+	if (!rc && kind == 8 && skipped) { /* not a vulnerability of a version: nothing to add */
+		if (im->lock)
+			pthread_mutex_lock(im->lock);
+		vdb_builder_skip(im->b);
+		if (im->lock)
+			pthread_mutex_unlock(im->lock);
+		arena_free(&a);
+		jsonmem_reset();
+		return;
+	}
 	if (im->lock)
 		pthread_mutex_lock(im->lock);
 	if (rc)
@@ -132,11 +147,29 @@ static void push(struct pipe *p)
 	p->cur = (struct batch){0};
 }
 
+/* The reader a JSON Lines file needs, from its first record: 2 the Ubuntu CVE tracker, 6 the
+ * Node.js working group's npm advisories, 7 its Node.js runtime advisories, 8 RustSec's, else
+ * 1 OSV. */
+static int line_kind(const char *line, size_t len)
+{
+#define HAS(s) (memmem(line, len, s, sizeof(s) - 1) != NULL)
+	if (memmem(line, len < 256 ? len : 256, "\"candidate\"", 11))
+		return 2;
+	if (len > 12 && !strncmp(line, "{\"advisory\":", 12))
+		return 8;
+	if (HAS("\"module_name\":") && HAS("\"vulnerable_versions\":"))
+		return 6;
+	if (HAS("\"vulnerable\":") && HAS("\"patched\":") && HAS("\"_file\":"))
+		return 7;
+	return 1;
+#undef HAS
+}
+
 static int cut_line(void *ctx, const char *line, size_t len)
 {
 	struct pipe *p = ctx;
 	if (!p->kind) /* the first record says which reader the file needs */
-		p->kind = memmem(line, len < 256 ? len : 256, "\"candidate\"", 11) ? 2 : 1;
+		p->kind = line_kind(line, len);
 	if (p->cur.len && p->cur.len + len + 1 > IMPORT_BATCH)
 		push(p);
 	if (!p->cur.data) {

@@ -79,7 +79,7 @@ static void test_osv_ranges(void)
 	x.nversions = 1;
 	CHECK(hit(&x, "1.0-1", &fixed) == 1 && hit(&x, "1.0-2", &fixed) == 0);
 	/* an unknown ecosystem or an invalid installed version is an error, not "not affected" */
-	x = one_range(&a, "crates.io", deb, 2);
+	x = one_range(&a, "Hackage", deb, 2);
 	CHECK(hit(&x, "1.0", &fixed) == -1);
 	x = one_range(&a, "Debian:12", deb, 2);
 	CHECK(hit(&x, "not a version", &fixed) == -1);

@@ -3,6 +3,9 @@
  * overrides where it is; without it those tests say they were skipped). */
 #include "unit.h"
 #include "version/version.h"
+#include "common/arena.h"
+#include "vulndb/langfeeds.h"
+#include "vulndb/semver_range.h"
 
 static int cmp3(enum version_scheme s, const char *a, const char *b)
 {
@@ -138,6 +141,143 @@ static void test_apk_validity_table(void)
 	CHECK(n >= 31);
 }
 
+
+
+/* node-semver's documented ranges (its README's tables) and Cargo's requirements (the Cargo
+ * book), by membership of versions on each side of every bound. */
+static int in_range(enum sv_dialect d, const char *range, const char *v)
+{
+	struct arena a = {0};
+	struct sv_set s;
+	const char *why;
+	int r = sv_parse(&a, range, d, &s, &why) ? -1 : sv_contains(&s, v);
+	arena_free(&a);
+	return r;
+}
+
+static void test_semver_ranges(void)
+{
+	static const struct {
+		enum sv_dialect d;
+		const char *range, *in, *out;
+	} t[] = {
+		{SV_NPM, "1.2.7 || >=1.2.9 <2.0.0", "1.2.7", "1.2.8"},
+		{SV_NPM, "1.2.7 || >=1.2.9 <2.0.0", "1.4.6", "2.0.0"},
+		{SV_NPM, ">=1.2.7 <1.3.0", "1.2.99", "1.3.0"},
+		{SV_NPM, "1.2.3 - 2.3.4", "2.3.4", "2.3.5"},
+		{SV_NPM, "1.2 - 2.3.4", "1.2.0", "1.1.9"},
+		{SV_NPM, "1.2.3 - 2.3", "2.3.99", "2.4.0"},
+		{SV_NPM, "1.2.3 - 2", "2.99.0", "3.0.0"},
+		{SV_NPM, "1.x", "1.99.0", "2.0.0"},
+		{SV_NPM, "1.2.x", "1.2.99", "1.3.0"},
+		{SV_NPM, "1", "1.0.0", "2.0.0"},
+		{SV_NPM, "1.2", "1.2.5", "1.3.0"},
+		{SV_NPM, "~1.2.3", "1.2.9", "1.3.0"},
+		{SV_NPM, "~1.2", "1.2.0", "1.3.0"},
+		{SV_NPM, "~1", "1.9.9", "2.0.0"},
+		{SV_NPM, "~0.2", "0.2.9", "0.3.0"},
+		{SV_NPM, "~1.2.3-beta.2", "1.2.3-beta.4", "1.2.3-beta.1"},
+		{SV_NPM, "^1.2.3", "1.9.9", "2.0.0"},
+		{SV_NPM, "^0.2.3", "0.2.9", "0.3.0"},
+		{SV_NPM, "^0.0.3", "0.0.3", "0.0.4"},
+		{SV_NPM, "^1.2.x", "1.2.0", "2.0.0"},
+		{SV_NPM, "^0.0.x", "0.0.9", "0.1.0"},
+		{SV_NPM, "^0.0", "0.0.9", "0.1.0"},
+		{SV_NPM, "^1.x", "1.0.0", "2.0.0"},
+		{SV_NPM, "^0.x", "0.99.0", "1.0.0"},
+		{SV_NPM, ">1.2", "1.3.0", "1.2.9"},
+		{SV_NPM, "<1.2", "1.1.9", "1.2.0"},
+		{SV_NPM, "<=1.2", "1.2.9", "1.3.0"},
+		{SV_NPM, ">= 4.17.0 < 4.17.21", "4.17.20", "4.17.21"},
+		{SV_NPM, "<=4.17.15", "4.17.15", "4.17.16"},
+		{SV_NPM, ">1.2.3", "1.2.4-0", "1.2.3"},
+		{SV_CARGO, "^0.9.5", "0.9.9", "0.10.0"},
+		{SV_CARGO, ">= 0.9.1", "1.0.0", "0.9.0"},
+		{SV_CARGO, "0.3", "0.3.9", "0.4.0"},
+		{SV_CARGO, ">= 1.2.0, < 1.5", "1.4.9", "1.5.0"},
+		{SV_CARGO, "= 1.0.0", "1.0.0", "1.0.1"},
+		{SV_CARGO, "~1.2.3", "1.2.9", "1.3.0"},
+		{SV_CARGO, "<0.1.0", "0.0.9", "0.1.0"},
+	};
+	for (size_t i = 0; i < DD_ARRAY_LEN(t); i++) {
+		int in = in_range(t[i].d, t[i].range, t[i].in), out = in_range(t[i].d, t[i].range, t[i].out);
+		if (in != 1 || out != 0) {
+			fprintf(stderr, "  range '%s': %s -> %d (want 1), %s -> %d (want 0)\n", t[i].range, t[i].in, in,
+				t[i].out, out);
+			unit_failures_in_test++;
+		}
+	}
+	const char *bad[] = {"1.2.3.4.5", ">=", "1.2.3 - ", "abc", "^", ">=1.2.3 <", "1.2.3-", "1.2.3 garbage"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(bad); i++)
+		if (in_range(SV_NPM, bad[i], "1.0.0") != -1) {
+			fprintf(stderr, "  range '%s' read\n", bad[i]);
+			unit_failures_in_test++;
+		}
+	/* sets: RustSec's "neither patched nor unaffected", and their OSV ranges */
+	struct arena a = {0};
+	struct sv_set p, u, both, s;
+	const char *why;
+	CHECK(!sv_parse(&a, ">= 1.5.1", SV_CARGO, &p, &why) && !sv_parse(&a, "< 1.0.0", SV_CARGO, &u, &why));
+	sv_union(&a, &p, &u, &both);
+	sv_complement(&a, &both, &s);
+	CHECK(s.n == 1 && sv_contains(&s, "1.0.0") && sv_contains(&s, "1.5.0") && !sv_contains(&s, "1.5.1") &&
+	      !sv_contains(&s, "0.9.9"));
+	struct osv_range *r;
+	size_t nr;
+	sv_to_osv(&a, &s, &r, &nr);
+	CHECK(nr == 1 && r[0].nevents == 2 && !strcmp(r[0].events[0].version, "1.0.0") &&
+	      r[0].events[1].kind == OSV_FIXED && !strcmp(r[0].events[1].version, "1.5.1"));
+	CHECK(!sv_parse(&a, ">1.2.3 <=2.0.0", SV_NPM, &s, &why));
+	sv_to_osv(&a, &s, &r, &nr);
+	CHECK(nr == 1 && !strcmp(r[0].events[0].version, "1.2.4-0") && r[0].events[1].kind == OSV_LAST_AFFECTED);
+	CHECK(!sv_parse(&a, "8.x || 7.x", SV_NPM, &p, &why) && !sv_parse(&a, "^8.1.4 || ^7.10.1", SV_NPM, &u, &why));
+	sv_complement(&a, &u, &both);
+	sv_intersect(&a, &p, &both, &s);
+	CHECK(s.n == 2 && sv_contains(&s, "8.1.3") && !sv_contains(&s, "8.1.4") && sv_contains(&s, "7.10.0") &&
+	      !sv_contains(&s, "7.10.1") && !sv_contains(&s, "9.0.0"));
+	arena_free(&a);
+}
+
+/* The non-OSV language feeds' records, as the files of ../shared/vulndata/languages write them. */
+static void test_language_feeds(void)
+{
+	struct arena a = {0};
+	struct osv_record r;
+	const char *why;
+	size_t skipped;
+	const char *npm = "{\"id\":1,\"updated_at\":\"2016-04-28\",\"title\":\"Arbitrary JavaScript Execution\","
+			  "\"module_name\":\"bassmaster\",\"publish_date\":\"2014-09-27\",\"cves\":[\"CVE-2014-7205\"],"
+			  "\"vulnerable_versions\":\"<=1.5.1\",\"patched_versions\":\">=1.5.2\","
+			  "\"cvss_vector\":\"CVSS:3.0/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N\"}";
+	CHECK(!npmwg_parse(&a, npm, strlen(npm), &r, &why));
+	CHECK(!strcmp(r.id, "CVE-2014-7205") && r.naliases == 1 && !strcmp(r.aliases[0], "NSWG-ECO-1"));
+	CHECK(r.naffected == 1 && !strcmp(r.affected[0].ecosystem, "npm") && !strcmp(r.affected[0].name, "bassmaster"));
+	CHECK(r.affected[0].nranges == 1 && r.affected[0].ranges[0].events[1].kind == OSV_LAST_AFFECTED &&
+	      !strcmp(r.affected[0].ranges[0].events[1].version, "1.5.1") && r.cvss_v3);
+	const char *core = "{\"cve\":[\"CVE-2017-1000381\"],\"vulnerable\":\"8.x || 7.x\","
+			   "\"patched\":\"^8.1.4 || ^7.10.1\",\"description\":\"memory overread\",\"severity\":\"high\","
+			   "\"_file\":\"1.json\"}";
+	CHECK(!nodecore_parse(&a, core, strlen(core), &r, &why));
+	CHECK(!strcmp(r.id, "CVE-2017-1000381") && !strcmp(r.aliases[0], "NSWG-CORE-1") &&
+	      !strcmp(r.affected[0].ecosystem, "Node.js") && r.affected[0].nranges == 2 && !strcmp(r.severity, "high"));
+	const char *rust = "{\"advisory\":{\"id\":\"RUSTSEC-2020-0105\",\"package\":\"abi_stable\",\"aliases\":"
+			   "[\"CVE-2020-36212\",\"GHSA-vq23-5h4f-vwpv\"],\"date\":\"2020-12-21\"},"
+			   "\"versions\":{\"patched\":[\">= 0.9.1\"]},\"markdown\":\"\\n# Update unsound DrainFilter\\nbody\"}";
+	CHECK(!rustsec_parse(&a, rust, strlen(rust), &r, &skipped, &why) && !skipped);
+	CHECK(!strcmp(r.id, "CVE-2020-36212") && r.naliases == 2 && !strcmp(r.summary, "Update unsound DrainFilter"));
+	CHECK(!strcmp(r.affected[0].ecosystem, "crates.io") && r.affected[0].ranges[0].nevents == 2 &&
+	      !strcmp(r.affected[0].ranges[0].events[0].version, "0") &&
+	      !strcmp(r.affected[0].ranges[0].events[1].version, "0.9.1"));
+	const char *info = "{\"advisory\":{\"id\":\"RUSTSEC-2021-0001\",\"package\":\"x\",\"informational\":"
+			   "\"unmaintained\"},\"versions\":{\"patched\":[]}}";
+	CHECK(!rustsec_parse(&a, info, strlen(info), &r, &skipped, &why) && skipped == 1);
+	const char *badrange = "{\"advisory\":{\"id\":\"RUSTSEC-2021-0002\",\"package\":\"x\"},"
+			       "\"versions\":{\"patched\":[\">= banana\"]}}";
+	CHECK(rustsec_parse(&a, badrange, strlen(badrange), &r, &skipped, &why) == DD_E_FEED_INVALID && why &&
+	      strstr(why, "versions.patched[0]"));
+	arena_free(&a);
+}
+
 void suite_version(void)
 {
 	RUN(test_dpkg_basics);
@@ -148,4 +288,6 @@ void suite_version(void)
 	RUN(test_rpm_claircore_table);
 	RUN(test_apk_upstream_table);
 	RUN(test_apk_validity_table);
+	RUN(test_semver_ranges);
+	RUN(test_language_feeds);
 }
