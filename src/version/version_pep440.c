@@ -157,6 +157,8 @@ static int num_cmp(const struct num *a, const struct num *b)
 {
 	if (a->n != b->n)
 		return a->n < b->n ? -1 : 1;
+	if (!a->n)
+		return 0; /* both 0 (a part left out has no digits to compare) */
 	int r = memcmp(a->p, b->p, a->n);
 	return r < 0 ? -1 : r > 0;
 }

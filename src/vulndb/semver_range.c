@@ -340,8 +340,10 @@ int sv_parse(struct arena *a, const char *text, enum sv_dialect d, struct sv_set
 void sv_union(struct arena *a, const struct sv_set *x, const struct sv_set *y, struct sv_set *out)
 {
 	struct sv_interval *v = arena_alloc(a, (x->n + y->n + 1) * sizeof(*v));
-	memcpy(v, x->v, x->n * sizeof(*v));
-	memcpy(v + x->n, y->v, y->n * sizeof(*v));
+	if (x->n)
+		memcpy(v, x->v, x->n * sizeof(*v));
+	if (y->n)
+		memcpy(v + x->n, y->v, y->n * sizeof(*v));
 	*out = (struct sv_set){v, x->n + y->n};
 	normalise(out);
 }
@@ -349,7 +351,8 @@ void sv_union(struct arena *a, const struct sv_set *x, const struct sv_set *y, s
 void sv_complement(struct arena *a, const struct sv_set *s, struct sv_set *out)
 {
 	struct sv_set n = {arena_alloc(a, (s->n + 1) * sizeof(*s->v)), s->n};
-	memcpy(n.v, s->v, s->n * sizeof(*s->v));
+	if (s->n)
+		memcpy(n.v, s->v, s->n * sizeof(*s->v));
 	normalise(&n);
 	out->v = arena_alloc(a, (n.n + 2) * sizeof(*out->v));
 	out->n = 0;
