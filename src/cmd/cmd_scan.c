@@ -51,19 +51,24 @@ static int suppressed(void *ctx, const struct finding *f)
 	return 0;
 }
 
+/* The file an option names (at most 1 MiB): 0, or 2 having said why it cannot be read. */
+static int read_option_file(const char *option, const char *path, char **text, size_t *len)
+{
+	errno = 0;
+	int rc = util_read_file(path, DD_MAX_VEX_BYTES, text, len);
+	if (rc)
+		fprintf(stderr, "drydock scan: %s '%s': %s\n", option, path,
+			rc == DD_E_TOO_LARGE ? "over 1 MiB" : errno ? strerror(errno) : dd_err_message(rc));
+	return rc ? 2 : 0;
+}
+
 static int add_vex(struct arena *a, struct suppress *s, const char *path)
 {
 	char *text;
 	size_t len;
-	errno = 0;
-	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
-	if (rc) {
-		fprintf(stderr, "drydock scan: --vex '%s': %s\n", path,
-			rc == DD_E_TOO_LARGE ? "over 1 MiB (a VEX document is at most 1 MiB)"
-			: errno		     ? strerror(errno)
-					     : dd_err_message(rc));
-		return 2;
-	}
+	int rc = read_option_file("--vex", path, &text, &len);
+	if (rc)
+		return rc;
 	const char *format, *why;
 	struct vex_statement *st;
 	size_t n;
@@ -86,13 +91,9 @@ static int add_ignorefile(struct arena *a, struct suppress *s, const char *path)
 {
 	char *text;
 	size_t len;
-	errno = 0;
-	int rc = util_read_file(path, DD_MAX_VEX_BYTES, &text, &len);
-	if (rc) {
-		fprintf(stderr, "drydock scan: --ignorefile '%s': %s\n", path,
-			rc == DD_E_TOO_LARGE ? "over 1 MiB" : errno ? strerror(errno) : dd_err_message(rc));
-		return 2;
-	}
+	int rc = read_option_file("--ignorefile", path, &text, &len);
+	if (rc)
+		return rc;
 	time_t now = time(NULL);
 	int line = 0;
 	rc = 0;
