@@ -28,6 +28,7 @@ static const struct {
 	{"admission", fuzz_admission},
 	{"vex", fuzz_vex},
 	{"langfeed", fuzz_langfeed},
+	{"lang", fuzz_lang},
 };
 
 int main(int argc, char **argv)

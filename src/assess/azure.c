@@ -102,14 +102,16 @@ const char *azure_registry_id(struct arena *a, const struct azure_names *n, cons
 
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f)
 {
-	return azure_subassessment_name_of(a, repo, digest, str_of(f, "id"), str_of(f, "package"));
+	return azure_subassessment_name_of(a, repo, digest, str_of(f, "id"), str_of(f, "package"),
+					   json_string_value(json_object_get(f, "path")));
 }
 
 const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
-					const char *package)
+					const char *package, const char *path)
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	const char *in = arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, package);
+	const char *in = path && *path ? arena_printf(a, "%s\n%s\n%s\n%s\n%s", repo, digest, id, package, path)
+				       : arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, package);
 	SHA256((const unsigned char *)in, strlen(in), h);
 	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
 			    h[3], h[4], h[5], (h[6] & 0x0f) | 0x50, h[7], (h[8] & 0x3f) | 0x80, h[9], h[10], h[11], h[12],
@@ -223,6 +225,21 @@ static const char *cve_id_of(const char *id, const char *const *aliases, size_t 
 }
 
 #define SOFTWARE_CATEGORY "OS"
+/* An application package's (Defender's MDVM results say "Language", with the language in
+ * softwareDetails.language: "python", ...). */
+#define LANGUAGE_CATEGORY "Language"
+
+/* softwareDetails.language of a finding in ecosystem eco ("" for an OS package). */
+static const char *language_of(const char *eco)
+{
+	static const struct {
+		const char *eco, *language;
+	} map[] = {{"PyPI", "python"}, {"npm", "javascript"}, {"Node.js", "javascript"}, {"Go", "go"}, {"crates.io", "rust"}};
+	for (size_t i = 0; eco && i < DD_ARRAY_LEN(map); i++)
+		if (!strcmp(eco, map[i].eco))
+			return map[i].language;
+	return "";
+}
 #define QUALYS_TYPE "Vulnerability"
 
 /* artifactDetails without its tags, media type and push time. */
@@ -283,7 +300,8 @@ json_t *azure_additional_lite_vuln(const char *id, const char *const *aliases, s
 }
 
 json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, json_t *vuln, const char *id,
-			      const char *const *aliases, size_t naliases, const char *package, const char *severity)
+			      const char *const *aliases, size_t naliases, const char *package, const char *path,
+			      const char *severity)
 {
 	if (k == AZURE_KEY_QUALYS)
 		return json_incref(image);
@@ -296,7 +314,8 @@ json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, 
 		json_object_set(o, "artifactDetails", image);
 	if (groups & AZ_LITE_SOFTWARE)
 		json_object_set_new(o, "softwareDetails",
-				    json_pack("{s:s, s:s}", "packageName", package, "category", SOFTWARE_CATEGORY));
+				    json_pack("{s:s, s:s}", "packageName", package, "category",
+					      path && *path ? LANGUAGE_CATEGORY : SOFTWARE_CATEGORY));
 	return o;
 }
 
@@ -374,7 +393,9 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 		*p = (char)tolower((unsigned char)*p);
 	json_t *soft = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "osDetails",
 				 "osPlatform", "linux", "osName", osname, "osVersion", osver, "packageName",
-				 str_of(f, "package"), "category", SOFTWARE_CATEGORY, "language", "", "vendor", vendor, "version",
+				 str_of(f, "package"), "category",
+				 *language_of(str_of(f, "ecosystem")) ? LANGUAGE_CATEGORY : SOFTWARE_CATEGORY, "language",
+				 language_of(str_of(f, "ecosystem")), "vendor", vendor, "version",
 				 json_string_value(json_object_get(f, "package_version"))
 				     ? json_string_value(json_object_get(f, "package_version"))
 				     : str_of(f, "installed_version"),

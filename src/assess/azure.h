@@ -94,9 +94,10 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 				  unsigned parts);
 /* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
-/* The same from the finding's id and package. */
+/* The same from the finding's id, package and path (an application package's files; "" or NULL
+ * for an OS package, whose name alone is unique in an image). */
 const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
-					const char *package);
+					const char *package, const char *path);
 /* properties.status of the sub-assessment of a finding of severity `severity` (the report's:
  * CRITICAL, HIGH, ...) that no rule suppresses: one shared object per Azure severity, read-only,
  * never released (a caller may hold it without a reference). */
@@ -113,7 +114,8 @@ enum az_lite { AZ_LITE_TOP = 1, AZ_LITE_VULN = 2, AZ_LITE_ARTIFACT = 4, AZ_LITE_
 unsigned azure_additional_lite_has(const char *const *path, int n);
 json_t *azure_additional_lite_image(const struct azure_names *n, enum azure_key k, const struct assessment_rec *rec);
 json_t *azure_additional_lite(enum azure_key k, unsigned groups, json_t *image, json_t *vuln, const char *id,
-			      const char *const *aliases, size_t naliases, const char *package, const char *severity);
+			      const char *const *aliases, size_t naliases, const char *package, const char *path,
+			      const char *severity);
 /* The group AZ_LITE_VULN of one finding (a new reference): the same for every image that has
  * it, so a caller may build it once and pass it to azure_additional_lite as vuln (NULL: built
  * there). */

@@ -18,6 +18,7 @@ struct meta;
 /* One finding of a stored report, read-only and shared between threads. */
 struct idc_finding {
 	const char *id, *package;
+	const char *path; /* an application package's files, else "" */
 	const char *severity; /* as the report has it: CRITICAL, HIGH, ... ("" when none) */
 	const char *const *aliases;
 	size_t naliases;

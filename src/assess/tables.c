@@ -337,7 +337,7 @@ static int finding_passes(struct tctx *c, enum azure_key k, const struct assessm
 			hit = matches(t->f, x->package);
 			break;
 		case F_NAME:
-			hit = matches(t->f, azure_subassessment_name_of(c->a, rec->repo, rec->digest, x->id, x->package));
+			hit = matches(t->f, azure_subassessment_name_of(c->a, rec->repo, rec->digest, x->id, x->package, x->path));
 			break;
 		default:
 			break;
@@ -471,7 +471,7 @@ static json_t *fast_props(struct fast *fs, enum azure_key k, const struct idc_fi
 		if (parts & AZP_ADDITIONAL)
 			json_object_set_new(p, "additionalData",
 					    azure_additional_lite(k, fs->c->lite_groups, fs->image[k], vuln_of(fs, x), x->id,
-								  x->aliases, x->naliases, x->package, x->severity));
+								  x->aliases, x->naliases, x->package, x->path, x->severity));
 		return p;
 	}
 	const char *sev = azure_severity(x->severity);
@@ -553,7 +553,7 @@ static int fast_image(void *ctx, const struct assessment_rec *rec, const char *k
 			const char *id = NULL;
 			if (c->parts & AZP_ENVELOPE) {
 				if (!name)
-					name = azure_subassessment_name_of(&a, rec->repo, rec->digest, f[i].id, f[i].package);
+					name = azure_subassessment_name_of(&a, rec->repo, rec->digest, f[i].id, f[i].package, f[i].path);
 				id = azure_subassessment_id(&a, &c->names, (enum azure_key)k, rec->repo, name);
 			}
 			json_t *props = fast_props(fs, (enum azure_key)k, &f[i]);

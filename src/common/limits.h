@@ -132,6 +132,21 @@
  * path at them, as a relocated /var/lib/dpkg would. Beyond this they are noted but not kept, and
  * an inventory that reaches one through a link fails naming this limit. */
 #define DD_MAX_LAYER_SPARE_BYTES (32 * 1024 * 1024)
+/* Application packages (src/inventory/lang.c). One language metadata file kept whole: a Python
+ * METADATA or PKG-INFO (only its header section is kept; long descriptions make some a few
+ * hundred KiB) or an npm package.json (a few KiB; the largest real ones some hundreds). Larger
+ * ones are not application metadata that any tool writes, and fail the layer naming the file. */
+#define DD_MAX_LANG_FILE_BYTES (4 * 1024 * 1024)
+/* One lock file (package-lock.json, Cargo.lock): a large monorepo's lock is a few MiB. */
+#define DD_MAX_LOCKFILE_BYTES (32 * 1024 * 1024)
+/* Bytes kept of an executable from its Go build information's magic on: the header, the Go
+ * version and the module list (a large binary's is tens of KiB). A longer list is cut here and
+ * its last, partial line ignored. */
+#define DD_MAX_GO_BUILDINFO_BYTES (1024 * 1024)
+/* Application packages in one image (a large node_modules tree holds a few thousand). */
+#define DD_MAX_LANG_PACKAGES 200000
+/* Nesting of package-lock.json v1 "dependencies" objects read. */
+#define DD_MAX_LOCK_DEPTH 64
 /* An image config read for its platform (the query tables): larger ones go without one. Configs
  * are a few KiB; long build histories reach some hundreds. */
 #define DD_MAX_IMAGE_CONFIG_BYTES (4 * 1024 * 1024)

@@ -3,11 +3,13 @@
  * out of the decompressor are counted exactly: the limits on uncompressed bytes, compression
  * ratio and entries stop a gzip or zstd bomb instead of enduring it. What the layer keeps is
  * bounded too: files only at the paths the inventory reads (and where distributions place
- * them behind links), in all at most DD_MAX_LAYER_KEPT_BYTES. */
+ * them behind links), application metadata (inventory/lang.h: the files whole, or what a probe
+ * finds in an executable as it streams past), in all at most DD_MAX_LAYER_KEPT_BYTES. */
 #include "common/dd.h"
 #include "layer.h"
 #include "common/arena.h"
 #include "common/digest.h"
+#include "inventory/lang.h"
 #include <archive.h>
 #include <isa-l/igzip_lib.h>
 #include <archive_entry.h>
@@ -551,7 +553,7 @@ static int redirected(struct reader *r, const char *path)
 /* Reads the current entry's data, keeping it in e when e is a file; counts every byte against
  * the layer's limit on uncompressed bytes, and kept ones against the kept bytes. */
 static int consume(struct archive *ar, struct reader *r, const char *path, struct lentry *e, uint64_t size_hint,
-		   const char **why)
+		   struct lang_probe *probe, const char **why)
 {
 	uint64_t max_bytes = r->src->max_bytes;
 	struct layer *l = r->l;
@@ -583,6 +585,8 @@ static int consume(struct archive *ar, struct reader *r, const char *path, struc
 					    max_bytes, path);
 			return DD_E_SCAN_LIMIT;
 		}
+		if (probe && !lang_probe_feed(probe, r->a, blk, n))
+			probe = NULL;
 		if (!keep)
 			continue;
 		if (off < 0 || (uint64_t)off + n > r->max_file) {
@@ -631,6 +635,8 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 	int plen = normalise(raw, path, sizeof(path));
 	struct lentry *e = NULL;
 	uint64_t hint = 0;
+	enum lang_file lk = LANG_NONE;
+	struct lang_probe probe, *pr = NULL;
 	if (plen > 0) {
 		const char *slash = strrchr(path, '/');
 		const char *base = slash ? slash + 1 : path;
@@ -669,6 +675,14 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 			if (rc)
 				return rc;
 			hint = size;
+		} else if (type == AE_IFREG && (lk = lang_file_kind(path)) != LANG_NONE) {
+			uint64_t max = lang_file_limit(lk);
+			if (size > max) {
+				*why = arena_printf(a, "'%s' is larger than the %" PRIu64 "-byte limit for its kind of file", path, max);
+				return DD_E_SCAN_LIMIT;
+			}
+			e = add(r, LE_FILE, arena_strdup(a, path), NULL);
+			hint = size;
 		} else if (type == AE_IFREG && spare_candidate(path)) {
 			/* kept while the spare bytes last; beyond, only noted */
 			int fits = size <= r->max_spare - r->spare && r->l->kept + size <= r->max_kept;
@@ -677,11 +691,41 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 				r->spare += size;
 				hint = size;
 			}
+		} else if (type == AE_IFREG && size >= 64 && (archive_entry_perm(ent) & 0111)) {
+			lang_probe_begin(&probe, path);
+			pr = &probe;
 		}
 		if (e && over_kept(r, path, why))
 			return DD_E_SCAN_LIMIT;
 	}
-	return consume(ar, r, plen > 0 ? path : raw, e, hint, why);
+	int rc = consume(ar, r, plen > 0 ? path : raw, e, hint, pr, why);
+	if (rc)
+		return rc;
+	if (e && lk != LANG_NONE) { /* only what the parsers read */
+		size_t len = e->len;
+		if (lk == LANG_DPKG_LIST)
+			len = lang_dpkg_list_filter((char *)e->data, e->len);
+		else if (lk == LANG_PY_METADATA) {
+			const char *end = memmem(e->data, e->len, "\n\n", 2), *crlf = memmem(e->data, e->len, "\r\n\r\n", 4);
+			if (crlf && (!end || crlf < end))
+				end = crlf;
+			if (end)
+				len = (size_t)(end - e->data) + 1;
+		}
+		r->l->kept -= e->len - len;
+		e->len = len;
+	}
+	size_t kn;
+	const char *kept = pr ? lang_probe_result(pr, &kn) : NULL;
+	if (kept) {
+		e = add(r, LE_FILE, arena_strdup(a, path), NULL);
+		e->data = kept;
+		e->len = kn;
+		r->l->kept += kn;
+		if (over_kept(r, path, why))
+			return DD_E_SCAN_LIMIT;
+	}
+	return 0;
 }
 
 static ssize_t fd_read(void *ctx, void *buf, size_t n) { return read(*(int *)ctx, buf, n); }

@@ -3,6 +3,7 @@
 #include "common/dd.h"
 #include "view.h"
 #include "common/arena.h"
+#include "inventory/lang.h"
 
 struct view_slot {
 	const char *path; /* NULL: empty; "" never used */
@@ -243,7 +244,29 @@ static int view_list(struct rootfs *fs, struct arena *a, const char *dir, const 
 	return 0;
 }
 
-static const struct rootfs_ops view_ops = {.read = view_read, .list = view_list};
+/* The kept files the application parsers read: the layers kept only those (layer.c), besides the
+ * OS files, which lang_file_kind does not name and whose bytes start with no probe's magic. */
+static int view_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why)
+{
+	struct view *v = (struct view *)fs;
+	size_t gk = strlen(LANG_GO_MAGIC), nk = strlen(LANG_NODE_MAGIC), k = 0;
+	(void)why;
+	struct rootfs_file *out = arena_alloc(a, (v->used + 1) * sizeof(*out));
+	for (size_t i = 0; i < v->nslots; i++) {
+		struct view_slot *s = &v->slots[i];
+		if (!s->path || s->dead || s->e->kind != LE_FILE)
+			continue;
+		const struct lentry *e = s->e;
+		if (lang_file_kind(e->path) != LANG_NONE || (e->len >= gk && !memcmp(e->data, LANG_GO_MAGIC, gk)) ||
+		    (e->len >= nk && !memcmp(e->data, LANG_NODE_MAGIC, nk)))
+			out[k++] = (struct rootfs_file){e->path, e->data, e->len};
+	}
+	*files = out;
+	*n = k;
+	return 0;
+}
+
+static const struct rootfs_ops view_ops = {.read = view_read, .list = view_list, .app_files = view_app_files};
 
 void view_init(struct view *v, struct arena *a)
 {

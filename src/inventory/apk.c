@@ -1,10 +1,12 @@
 /* apk.c: Alpine's lib/apk/db/installed: stanzas of "K:value" lines separated by blank
  * lines. A stanza is reported when it has P (name) and V (version); only the first
- * occurrence of a key counts. A line that is not "K:value" makes the file corrupt. */
+ * occurrence of a key counts. A line that is not "K:value" makes the file corrupt. Directories
+ * (F) of Python metadata are noted as the OS's (lang.h). */
 #include "common/dd.h"
 #include "inventory.h"
 #include "common/arena.h"
 #include "stanza.h"
+#include "lang.h"
 
 struct apk_stanza {
 	const char *name, *version, *arch, *origin, *license;
@@ -75,6 +77,10 @@ int apk_parse(struct inventory *inv, const char *path, const char *data, size_t 
 			break;
 		case 'L':
 			keep_first(&st.license, &st.ln, v, vn);
+			break;
+		case 'F': /* a directory the package installed: Python metadata is the package's */
+			if ((vn > 10 && !memcmp(v + vn - 10, ".dist-info", 10)) || (vn > 9 && !memcmp(v + vn - 9, ".egg-info", 9)))
+				lang_note_owned(inv, v, vn);
 			break;
 		default:
 			break;

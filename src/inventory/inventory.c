@@ -36,6 +36,8 @@ static int pkg_cmp(const void *x, const void *y)
 		r = str_cmp(a->version, b->version);
 	if (!r)
 		r = str_cmp(a->arch, b->arch);
+	if (!r && a->type > PKG_RPM)
+		r = str_cmp(a->db_path, b->db_path);
 	return r;
 }
 
@@ -43,4 +45,22 @@ void inventory_sort(struct inventory *inv)
 {
 	if (inv->n > 1) /* qsort's base must not be NULL, even for no elements */
 		qsort(inv->pkgs, inv->n, sizeof(*inv->pkgs), pkg_cmp);
+}
+
+const char *pkg_lang_ecosystem(enum pkg_type t)
+{
+	switch (t) {
+	case PKG_PYPI: return "PyPI";
+	case PKG_NPM: return "npm";
+	case PKG_GO: return "Go";
+	case PKG_CARGO: return "crates.io";
+	case PKG_NODEJS: return "Node.js";
+	default: return NULL;
+	}
+}
+
+const char *pkg_type_name(enum pkg_type t)
+{
+	static const char *const names[] = {"dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs"};
+	return (unsigned)t < DD_ARRAY_LEN(names) ? names[t] : "unknown";
 }

@@ -7,10 +7,19 @@
 #define DD_INVENTORY_H
 #include <stddef.h>
 #include <stdint.h>
+#include "common/strmap.h"
 
 struct arena;
 
-enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM };
+/* OS packages, then application packages (lang.c), each in its language's ecosystem. */
+enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM, PKG_PYPI, PKG_NPM, PKG_GO, PKG_CARGO, PKG_NODEJS };
+#define PKG_TYPE_MAX PKG_NODEJS
+
+/* The OSV ecosystem an application package is matched in ("PyPI", "npm", "Go", "crates.io",
+ * "Node.js"), or NULL for an OS package. */
+const char *pkg_lang_ecosystem(enum pkg_type t);
+/* A short name of the type: "dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs". */
+const char *pkg_type_name(enum pkg_type t);
 
 struct package {
 	enum pkg_type type;
@@ -28,7 +37,9 @@ struct package {
 	const char *sourcerpm;
 	const char *modularity_label;
 	const char *vendor;
-	const char *db_path; /* the database file it came from, relative to the root */
+	const char *db_path; /* the database file it came from, relative to the root; for an
+			      * application package the file that names it (METADATA, package.json,
+			      * the Go binary...) */
 	const char *layer;   /* digest of the layer that introduced it (images only) */
 };
 
@@ -48,12 +59,14 @@ struct inventory {
 	struct os_info os;
 	struct package *pkgs;
 	size_t n, cap;
+	struct strmap owned;  /* Python metadata paths the OS package manager installed (lang.h) */
+	size_t lang_skipped;  /* application metadata files that said nothing usable */
 };
 
 void inventory_init(struct inventory *inv, struct arena *a);
 /* Returns a zeroed package appended to inv. */
 struct package *inventory_add(struct inventory *inv);
-/* Sorts packages by type, name, version, arch. */
+/* Sorts packages by type, name, version, arch, path. */
 void inventory_sort(struct inventory *inv);
 
 /* Parsers: 0, or DD_E_PKGDB_CORRUPT with *why naming the line or byte (arena string).

@@ -7,6 +7,7 @@
 
 struct arena;
 struct rootfs;
+struct rootfs_file;
 
 struct rootfs_ops {
 	/* Reads a regular file into arena memory: 1 when read, 0 when absent (or not a regular
@@ -15,6 +16,17 @@ struct rootfs_ops {
 	int (*read)(struct rootfs *fs, struct arena *a, const char *path, char **data, size_t *len, const char **why);
 	/* Names of the entries of directory `dir`, sorted; 0 when absent. */
 	int (*list)(struct rootfs *fs, struct arena *a, const char *dir, const char ***names, size_t *n);
+	/* Every file an application package parser reads (lang.h): the files lang_file_kind names,
+	 * and what a probe keeps of each executable (its first bytes tell which). Regular files
+	 * only, never through a link. *files (arena) in any order. 0, or minus an error code with
+	 * *why (a file over its limit, or one that cannot be read). */
+	int (*app_files)(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why);
+};
+
+struct rootfs_file {
+	const char *path;
+	const char *data;
+	size_t len;
 };
 
 struct rootfs {

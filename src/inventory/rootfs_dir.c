@@ -4,6 +4,7 @@
 #include "common/dd.h"
 #include "rootfs.h"
 #include "common/arena.h"
+#include "lang.h"
 #include <dirent.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
@@ -92,7 +93,127 @@ static int dir_list(struct rootfs *fs, struct arena *a, const char *dir, const c
 	return 0;
 }
 
-static const struct rootfs_ops dir_ops = {.read = dir_read, .list = dir_list};
+/* ---- the application files, by a walk of the tree ---- */
+
+struct walk {
+	struct arena *a;
+	struct rootfs_file *v;
+	size_t n, cap;
+	uint64_t entries;
+	const char **why;
+};
+
+static int walk_add(struct walk *w, const char *path, const char *data, size_t len)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		struct rootfs_file *nv = arena_alloc(w->a, cap * sizeof(*nv));
+		if (w->n)
+			memcpy(nv, w->v, w->n * sizeof(*nv));
+		w->v = nv;
+		w->cap = cap;
+	}
+	w->v[w->n++] = (struct rootfs_file){path, data, len};
+	return 0;
+}
+
+/* One regular file (fd): read whole when its kind is known, else probed. */
+static int walk_file(struct walk *w, int fd, const char *path, const struct stat *st)
+{
+	enum lang_file kind = lang_file_kind(path);
+	if (kind != LANG_NONE) {
+		uint64_t max = lang_file_limit(kind);
+		if ((uint64_t)st->st_size > max) {
+			*w->why = arena_printf(w->a, "'%s' is larger than the %" PRIu64 "-byte limit for its kind of file", path, max);
+			return -DD_E_SCAN_LIMIT;
+		}
+		char *buf = arena_alloc_uninit(w->a, (size_t)st->st_size + 1);
+		size_t got = 0;
+		while (got < (size_t)st->st_size) {
+			ssize_t n = read(fd, buf + got, (size_t)st->st_size - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (kind == LANG_DPKG_LIST)
+			got = lang_dpkg_list_filter(buf, got);
+		return walk_add(w, path, buf, got);
+	}
+	if (!(st->st_mode & 0111) || st->st_size < 64)
+		return 0;
+	struct lang_probe p;
+	lang_probe_begin(&p, path);
+	char chunk[1 << 16];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || !lang_probe_feed(&p, w->a, chunk, (size_t)n))
+			break;
+	}
+	size_t len;
+	const char *kept = lang_probe_result(&p, &len);
+	return kept ? walk_add(w, path, kept, len) : 0;
+}
+
+/* Walks directory dfd (owned; closed here) at path (relative to the root, "" for it). */
+static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
+{
+	DIR *dp = fdopendir(dfd);
+	if (!dp) {
+		close(dfd);
+		return 0;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (++w->entries > DD_MAX_LAYER_ENTRIES) {
+			*w->why = arena_printf(w->a, "the directory has more than %d entries", DD_MAX_LAYER_ENTRIES);
+			rc = -DD_E_SCAN_LIMIT;
+			break;
+		}
+		if (e->d_type != DT_DIR && e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		size_t pl = strlen(path), nl = strlen(e->d_name);
+		if (pl + nl + 2 > DD_MAX_PATH_BYTES)
+			continue;
+		const char *sub = pl ? arena_printf(w->a, "%s/%s", path, e->d_name) : arena_strdup(w->a, e->d_name);
+		int fd = openat(dirfd(dp), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st)) {
+			close(fd);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode) && depth < 256) {
+			rc = walk_dir(w, fd, sub, depth + 1);
+			continue;
+		}
+		if (S_ISREG(st.st_mode))
+			rc = walk_file(w, fd, sub, &st);
+		close(fd);
+	}
+	closedir(dp);
+	return rc;
+}
+
+static int dir_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why)
+{
+	struct rootfs_dir *d = (struct rootfs_dir *)fs;
+	struct walk w = {.a = a, .why = why};
+	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 ? 0 : walk_dir(&w, fd, "", 0);
+	*files = w.v;
+	*n = w.n;
+	return rc;
+}
+
+static const struct rootfs_ops dir_ops = {.read = dir_read, .list = dir_list, .app_files = dir_app_files};
 
 int rootfs_dir_open(struct rootfs_dir *d, const char *path)
 {

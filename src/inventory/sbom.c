@@ -1,5 +1,6 @@
 /* sbom.c: rendering an inventory as drydock JSON, CycloneDX 1.5 or SPDX 2.3, and package
- * URLs per the purl specification (percent-encoded versions, type-specific namespaces). */
+ * URLs per the purl specification (percent-encoded versions, type-specific namespaces), for OS
+ * and application packages alike. */
 #include "common/dd.h"
 #include "sbom.h"
 #include "common/arena.h"
@@ -49,9 +50,59 @@ static const char *lower(struct arena *a, const char *s)
 	return o;
 }
 
+/* enc() of each '/'-separated segment of s, the slashes kept (a Go module path's namespace). */
+static void enc_path(struct buf *b, const char *s)
+{
+	for (const char *p = s; *p;) {
+		size_t n = strcspn(p, "/");
+		char seg[DD_MAX_PATH_BYTES + 1];
+		if (n > DD_MAX_PATH_BYTES)
+			n = DD_MAX_PATH_BYTES;
+		memcpy(seg, p, n);
+		seg[n] = 0;
+		enc(b, seg);
+		p += n;
+		if (*p == '/') {
+			buf_puts(b, "/");
+			p++;
+		}
+	}
+}
+
+/* pkg:pypi/name@v, pkg:npm/%40scope/name@v, pkg:golang/host/path@v, pkg:cargo/name@v, and the
+ * Node.js runtime as pkg:generic/node@v. */
+static const char *lang_purl(struct arena *a, const struct package *p)
+{
+	struct buf b;
+	buf_init(&b, 1 << 16);
+	switch (p->type) {
+	case PKG_PYPI: buf_puts(&b, "pkg:pypi/"), enc(&b, p->name); break;
+	case PKG_NPM:
+		buf_puts(&b, "pkg:npm/");
+		if (p->name[0] == '@' && strchr(p->name, '/')) {
+			const char *slash = strchr(p->name, '/');
+			enc(&b, arena_strndup(a, p->name, (size_t)(slash - p->name)));
+			buf_puts(&b, "/");
+			enc(&b, slash + 1);
+		} else
+			enc(&b, p->name);
+		break;
+	case PKG_GO: buf_puts(&b, "pkg:golang/"), enc_path(&b, p->name); break;
+	case PKG_CARGO: buf_puts(&b, "pkg:cargo/"), enc(&b, p->name); break;
+	default: buf_puts(&b, "pkg:generic/"), enc(&b, p->name); break;
+	}
+	buf_puts(&b, "@");
+	enc(&b, p->version);
+	const char *out = arena_strdup(a, b.data ? b.data : "");
+	buf_release(&b);
+	return out;
+}
+
 const char *sbom_purl(struct arena *a, const struct inventory *inv, size_t i)
 {
 	const struct package *p = &inv->pkgs[i];
+	if (pkg_lang_ecosystem(p->type))
+		return lang_purl(a, p);
 	const char *os = inv->os.id ? lower(a, inv->os.id) : NULL;
 	struct buf b;
 	buf_init(&b, 1 << 16);
@@ -94,8 +145,6 @@ static void set(json_t *o, const char *k, const char *v)
 		json_object_set_new(o, k, json_string(v));
 }
 
-static const char *type_name(enum pkg_type t) { return t == PKG_DPKG ? "dpkg" : t == PKG_APK ? "apk" : "rpm"; }
-
 static const char *kind_name(enum os_kind k)
 {
 	return k == OS_KNOWN ? "known" : k == OS_DISTROLESS ? "distroless" : k == OS_SCRATCH ? "scratch" : "unknown";
@@ -113,7 +162,7 @@ static json_t *native(struct arena *a, const struct inventory *inv, const struct
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct package *p = &inv->pkgs[i];
 		json_t *o = json_object();
-		set(o, "type", type_name(p->type));
+		set(o, "type", pkg_type_name(p->type));
 		set(o, "name", p->name);
 		set(o, "version", p->version);
 		set(o, "arch", p->arch);
@@ -142,8 +191,9 @@ static json_t *native(struct arena *a, const struct inventory *inv, const struct
 			if (p->modularity_label && *p->modularity_label)
 				set(o, "modularity_label", p->modularity_label);
 		}
+		set(o, "ecosystem", pkg_lang_ecosystem(p->type));
 		set(o, "purl", sbom_purl(a, inv, i));
-		set(o, "db", p->db_path);
+		set(o, pkg_lang_ecosystem(p->type) ? "path" : "db", p->db_path);
 		set(o, "layer", p->layer);
 		json_array_append_new(pkgs, o);
 	}
@@ -197,13 +247,15 @@ static json_t *cyclonedx(struct arena *a, const struct inventory *inv, const str
 		if (p->license && *p->license)
 			json_object_set_new(c, "licenses", json_pack("[{s:{s:s}}]", "license", "name", p->license));
 		json_t *props = json_array();
-		json_array_append_new(props, property("drydock:package:type", type_name(p->type)));
+		json_array_append_new(props, property("drydock:package:type", pkg_type_name(p->type)));
 		if (p->source_name)
 			json_array_append_new(props, property("drydock:package:source_name", p->source_name));
 		if (p->source_version)
 			json_array_append_new(props, property("drydock:package:source_version", p->source_version));
 		if (p->layer)
 			json_array_append_new(props, property("drydock:layer", p->layer));
+		if (pkg_lang_ecosystem(p->type) && p->db_path)
+			json_array_append_new(props, property("drydock:package:path", p->db_path));
 		json_object_set_new(c, "properties", props);
 		json_array_append_new(comps, c);
 	}

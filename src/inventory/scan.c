@@ -5,6 +5,7 @@
 #include "inventory.h"
 #include "common/arena.h"
 #include "rootfs.h"
+#include "lang.h"
 
 struct scan {
 	struct inventory *inv;
@@ -162,6 +163,94 @@ static int read_rpm(struct scan *s, const char **why)
 	return 0;
 }
 
+static int file_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct rootfs_file *)x)->path, ((const struct rootfs_file *)y)->path);
+}
+
+/* 1 when an npm package was found installed under dir/node_modules (dir "" is the root). */
+static int has_node_modules(const struct rootfs_file *v, size_t n, const char *dir, size_t dl)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lang_file_kind(v[i].path) == LANG_NPM_PACKAGE && !strncmp(v[i].path, dir, dl) &&
+		    !strncmp(v[i].path + dl, "node_modules/", 13))
+			return 1;
+	return 0;
+}
+
+/* On rpm-based systems pip installs to /usr/local; site-packages under /usr/lib and /usr/lib64
+ * are the distribution's packages (rpm's file lists are not read). */
+static int rpm_owned(const struct inventory *inv, const char *path)
+{
+	int rpm = 0;
+	for (size_t i = 0; i < inv->n && !rpm; i++)
+		rpm = inv->pkgs[i].type == PKG_RPM;
+	return rpm && (!strncmp(path, "usr/lib/python", 14) || !strncmp(path, "usr/lib64/python", 16)) &&
+	       strstr(path, "/site-packages/");
+}
+
+/* Application packages, after the OS's (which say what the OS installed). */
+static int read_lang(struct scan *s, const char **why)
+{
+	struct rootfs_file *v;
+	size_t n;
+	if (!s->fs->ops->app_files)
+		return 0;
+	int rc = s->fs->ops->app_files(s->fs, s->inv->arena, &v, &n, why);
+	if (rc < 0)
+		return -rc;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), file_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (lang_file_kind(v[i].path) == LANG_DPKG_LIST)
+			lang_parse(s->inv, v[i].path, v[i].data, v[i].len);
+	for (size_t i = 0; i < n; i++) {
+		enum lang_file k = lang_file_kind(v[i].path);
+		if (k == LANG_DPKG_LIST || (k == LANG_PY_METADATA && rpm_owned(s->inv, v[i].path)))
+			continue;
+		if (k == LANG_NPM_LOCK) { /* the installed tree, when there is one, says more */
+			const char *slash = strrchr(v[i].path, '/');
+			size_t dl = slash ? (size_t)(slash - v[i].path) + 1 : 0;
+			if (has_node_modules(v, n, v[i].path, dl))
+				continue;
+		}
+		lang_parse(s->inv, arena_strdup(s->inv->arena, v[i].path), v[i].data, v[i].len);
+	}
+	return 0;
+}
+
+/* One application package per (type, name, version): the files that name the same version (Go's
+ * standard library in every binary built by one toolchain, a module in two node_modules trees)
+ * are listed together in its path, so that one issue is one finding. Packages sorted. */
+#define MAX_PATHS_LISTED 16
+static void merge_copies(struct inventory *inv)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < inv->n;) {
+		struct package *p = &inv->pkgs[i];
+		size_t j = i + 1;
+		if (pkg_lang_ecosystem(p->type))
+			while (j < inv->n && inv->pkgs[j].type == p->type && !strcmp(inv->pkgs[j].name, p->name) &&
+			       !strcmp(inv->pkgs[j].version, p->version))
+				j++;
+		if (j - i > 1) {
+			size_t len = 0, listed = j - i < MAX_PATHS_LISTED ? j - i : MAX_PATHS_LISTED;
+			for (size_t k = i; k < i + listed; k++)
+				len += strlen(inv->pkgs[k].db_path) + 2;
+			size_t cap = len + 48, at = 0;
+			char *paths = arena_alloc(inv->arena, cap);
+			for (size_t k = i; k < i + listed; k++)
+				at += (size_t)snprintf(paths + at, cap - at, "%s%s", k > i ? ", " : "", inv->pkgs[k].db_path);
+			if (j - i > listed)
+				snprintf(paths + at, cap - at, ", and %zu more", j - i - listed);
+			p->db_path = paths;
+		}
+		inv->pkgs[w++] = *p;
+		i = j;
+	}
+	inv->n = w;
+}
+
 int inventory_from_rootfs(struct inventory *inv, struct rootfs *fs, const char **why)
 {
 	*why = NULL;
@@ -173,9 +262,13 @@ int inventory_from_rootfs(struct inventory *inv, struct rootfs *fs, const char *
 		rc = read_apk(&s, why);
 	if (!rc)
 		rc = read_rpm(&s, why);
-	if (!rc && !inv->os.id && inv->n == 0)
+	size_t os_packages = inv->n;
+	if (!rc)
+		rc = read_lang(&s, why);
+	if (!rc && !inv->os.id && os_packages == 0)
 		inv->os.kind = OS_SCRATCH;
 	inventory_sort(inv);
+	merge_copies(inv);
 	return rc;
 }
 

@@ -6,7 +6,8 @@
  * an absent field written as a lone \\0 (NUL marker "\\-"):
  *   DDINV1 <tab> kind <tab> id <tab> version_id <tab> codename <tab> pretty_name <tab> id_like
  *   type <tab> name <tab> version <tab> arch <tab> source_name <tab> source_version <tab> release
- *        <tab> epoch (-1: none) <tab> modularity_label <tab> layer
+ *        <tab> epoch (-1: none) <tab> modularity_label <tab> layer <tab> path
+ * (path, the file a package was read from, was added later: a line without it reads as NULL).
  * Reading it back is bounded like any untrusted input. */
 #include "common/dd.h"
 #include "inventory/inventory.h"
@@ -60,7 +61,8 @@ char *inventory_serialize(const struct inventory *inv)
 		snprintf(num, sizeof(num), "%ld", k->has_epoch ? k->epoch : -1L);
 		put(&b, num, 0);
 		put(&b, k->modularity_label, 0);
-		put(&b, k->layer, 1);
+		put(&b, k->layer, 0);
+		put(&b, k->db_path, 1);
 	}
 	if (b.len >= b.cap - 1) { /* over the cap: refuse rather than store half */
 		buf_release(&b);
@@ -110,7 +112,7 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 	}
 	struct arena *a = inv->arena;
 	const char *p = text, *end = text + len;
-	const char *f[10];
+	const char *f[11];
 	int first = 1;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -128,10 +130,10 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 			inv->os.pretty_name = f[5];
 			inv->os.id_like = f[6];
 			first = 0;
-		} else if (n == 10 && f[1]) {
+		} else if ((n == 10 || n == 11) && f[1]) {
 			struct package *k = inventory_add(inv);
 			int type = atoi(f[0] ? f[0] : "0");
-			k->type = type == PKG_APK ? PKG_APK : type == PKG_RPM ? PKG_RPM : PKG_DPKG;
+			k->type = type > 0 && type <= PKG_TYPE_MAX ? (enum pkg_type)type : PKG_DPKG;
 			k->name = f[1];
 			k->version = f[2];
 			k->arch = f[3];
@@ -143,6 +145,7 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 			k->epoch = e >= 0 ? e : 0;
 			k->modularity_label = f[8];
 			k->layer = f[9];
+			k->db_path = n == 11 ? f[10] : NULL;
 		}
 		p = nl ? nl + 1 : end;
 	}

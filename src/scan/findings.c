@@ -20,6 +20,8 @@ static void feed_key(struct arena *a, const char *eco, const struct package *p, 
 {
 	*name = p->name;
 	*ver = p->version;
+	if (pkg_lang_ecosystem(p->type))
+		return; /* application packages: as installed */
 	if (p->type == PKG_DPKG || p->type == PKG_APK) {
 		if (p->source_name && *p->source_name)
 			*name = p->source_name;
@@ -55,9 +57,27 @@ static const char *join(struct arena *a, const char *const *parts)
 	return out;
 }
 
+/* An application package's: what to upgrade, and where it is (the file that names it). */
+static const char *lang_remediation(struct arena *a, const char *eco, const struct package *p, const char *fixed)
+{
+	const char *where = p->db_path ? p->db_path : "";
+	if (p->type == PKG_GO && !strcmp(p->name, "stdlib"))
+		return fixed ? arena_printf(a, "rebuild %s with Go %s or later", where, fixed)
+			     : arena_printf(a, "no Go release fixes this yet (the Go standard library in %s)", where);
+	if (!fixed)
+		return arena_printf(a, "no fixed version of %s is available in %s yet; watch for an update or mitigate (%s)",
+				    p->name, eco, where);
+	/* Go module versions carry a 'v' the vulnerability database's fixes leave out */
+	const char *v = p->type == PKG_GO && p->version[0] == 'v' && fixed[0] != 'v' ? "v" : "";
+	return arena_printf(a, "upgrade %s from %s to %s%s or later (%s%s)", p->name, p->version, v, fixed,
+			    p->type == PKG_GO ? "and rebuild " : p->type == PKG_CARGO ? "in " : "", where);
+}
+
 static const char *remediation(struct arena *a, const char *eco, const struct package *p, const char *name,
 			       const char *installed, const char *fixed, const char *vendor)
 {
+	if (pkg_lang_ecosystem(p->type))
+		return lang_remediation(a, eco, p, fixed);
 	if (!fixed) {
 		if (vendor && !strncmp(vendor, "end-of-life", 11))
 			return arena_printf(a, "%s is no longer supported with security updates in %s; replace it or "
@@ -190,7 +210,7 @@ static void fill(struct arena *a, const struct vulndb *db, const char *eco, cons
 /* The hits of one (feed name, version): evaluated once per scan, however many binary
  * packages come from that source package. */
 struct memo {
-	const char *name, *ver;
+	const char *eco, *name, *ver;
 	struct hit *hits;
 	size_t nh;
 	int used;
@@ -376,12 +396,12 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 {
 	const char *name, *ver;
 	feed_key(a, eco, p, &name, &ver);
-	size_t i = (size_t)memo_hash(name, ver) & (nmemo - 1);
-	while (memo[i].used && (strcmp(memo[i].name, name) || strcmp(memo[i].ver, ver)))
+	size_t i = (size_t)(memo_hash(name, ver) + (uint64_t)p->type * 0x9e3779b97f4a7c15ull) & (nmemo - 1);
+	while (memo[i].used && (strcmp(memo[i].eco, eco) || strcmp(memo[i].name, name) || strcmp(memo[i].ver, ver)))
 		i = (i + 1) & (nmemo - 1);
 	struct memo *m = &memo[i];
 	if (!m->used) {
-		*m = (struct memo){.name = name, .ver = ver, .used = 1};
+		*m = (struct memo){.eco = eco, .name = name, .ver = ver, .used = 1};
 		compute_hits(a, db, eco, name, ver, p->modularity_label, &m->hits, &m->nh);
 	}
 	for (size_t k = 0; k < m->nh; k++) {
@@ -428,9 +448,6 @@ static int step_cmp(const void *x, const void *y)
  * different families are independent, so this is the fewest upgrades that clear the most. */
 static void plan(struct arena *a, const char *eco, size_t nfamilies, struct scan_result *r)
 {
-	enum version_scheme scheme;
-	if (osv_ecosystem_scheme(eco, &scheme))
-		return;
 	size_t *step_of = arena_alloc(a, nfamilies * sizeof(*step_of)); /* family -> step + 1 */
 	size_t cap = 0;
 	for (size_t i = 0; i < r->n; i++) {
@@ -450,7 +467,9 @@ static void plan(struct arena *a, const char *eco, size_t nfamilies, struct scan
 		}
 		int c = 0;
 		const char *why;
-		if (!version_compare(scheme, f->fixed, strlen(f->fixed), s->to, strlen(s->to), &c, &why) && c > 0)
+		enum version_scheme scheme;
+		if (!osv_ecosystem_scheme(finding_ecosystem(f, eco), &scheme) &&
+		    !version_compare(scheme, f->fixed, strlen(f->fixed), s->to, strlen(s->to), &c, &why) && c > 0)
 			s->to = f->fixed;
 		if (!has_str(s->packages, s->npackages, f->pkg->name) && s->npackages < 64)
 			s->packages[s->npackages++] = f->pkg->name;
@@ -468,17 +487,26 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 {
 	memset(out, 0, sizeof(*out));
 	*why = NULL;
-	const char *eco;
+	const char *eco = NULL;
 	int rc = vulndb_verify(db, why); /* a damaged database answers no scan, not an empty one */
 	if (rc)
 		return rc;
+	size_t nlang = 0;
+	for (size_t i = 0; i < inv->n; i++)
+		nlang += pkg_lang_ecosystem(inv->pkgs[i].type) != NULL;
+	/* the OS's packages are matched in its ecosystem; when no feed covers it, an image with
+	 * application packages still has theirs matched (a Go binary on scratch), and says so */
+	const char *os_why = NULL;
 	if (match_ecosystem(a, inv, &eco, why)) {
-		out->unsupported = *why;
+		os_why = *why;
 		*why = NULL;
-		return 0;
+		eco = NULL;
+	} else if (!vulndb_has_ecosystem(db, eco)) {
+		os_why = arena_printf(a, "the vulnerability database has no data for %s", eco);
+		eco = NULL;
 	}
-	if (!vulndb_has_ecosystem(db, eco)) {
-		out->unsupported = arena_printf(a, "the vulnerability database has no data for %s", eco);
+	if (os_why && !nlang) {
+		out->unsupported = os_why;
 		return 0;
 	}
 	if (!inv->n) { /* nothing to match is not "no vulnerabilities" */
@@ -486,6 +514,8 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 						inv->os.id ? inv->os.id : "", inv->os.version_id ? inv->os.version_id : "");
 		return 0;
 	}
+	if (os_why && inv->n > nlang)
+		out->note = arena_printf(a, "%s: only the application packages were matched", os_why);
 	out->ecosystem = eco;
 	size_t cap = 0, nmemo = 16;
 	while (nmemo < 2 * inv->n)
@@ -495,8 +525,11 @@ int scan_match(struct arena *a, const struct vulndb *db, const struct inventory 
 	cap = inv->n * 4 + 16;
 	out->findings = arena_alloc_uninit(a, cap * sizeof(*out->findings));
 	struct memo *memo = arena_alloc(a, nmemo * sizeof(*memo));
-	for (size_t i = 0; i < inv->n; i++)
-		match_package(a, db, eco, &inv->pkgs[i], memo, nmemo, &out->findings, &out->n, &cap);
+	for (size_t i = 0; i < inv->n; i++) {
+		const char *pe = pkg_lang_ecosystem(inv->pkgs[i].type);
+		if (pe || eco)
+			match_package(a, db, pe ? pe : eco, &inv->pkgs[i], memo, nmemo, &out->findings, &out->n, &cap);
+	}
 	if (out->n > 1)
 		qsort(out->findings, out->n, sizeof(*out->findings), finding_cmp);
 	for (size_t i = 0; i < out->n; i++) {
@@ -527,9 +560,14 @@ size_t scan_drop(struct arena *a, struct scan_result *r, int (*drop)(void *ctx, 
 	}
 	r->plan = NULL;
 	r->nplan = 0;
-	if (r->ecosystem)
-		plan(a, r->ecosystem, nfam, r);
+	plan(a, r->ecosystem, nfam, r);
 	return dropped;
+}
+
+const char *finding_ecosystem(const struct finding *f, const char *os_eco)
+{
+	const char *e = pkg_lang_ecosystem(f->pkg->type);
+	return e ? e : os_eco ? os_eco : "";
 }
 
 const char *finding_reference(const struct finding *f, size_t i)

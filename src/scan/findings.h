@@ -36,6 +36,10 @@ struct finding {
 	size_t family;           /* same value for findings of one (source package, version) */
 };
 
+/* The ecosystem f was matched in: its application package's ("PyPI", "Go", ...), else the OS's
+ * (os_eco, the scan result's ecosystem). */
+const char *finding_ecosystem(const struct finding *f, const char *os_eco);
+
 /* The i-th reference URL of f (borrowed from the database mapping). */
 const char *finding_reference(const struct finding *f, size_t i);
 
@@ -51,8 +55,10 @@ struct fix_step {
 };
 
 struct scan_result {
-	const char *ecosystem;   /* NULL when unsupported */
+	const char *ecosystem;   /* the OS's; NULL when no feed covers it */
 	const char *unsupported; /* why no feed applies, or NULL */
+	const char *note;        /* why the OS packages were not matched while the application
+				  * packages were, or NULL */
 	struct finding *findings; /* sorted by severity (worst first), package, id */
 	size_t n;
 	size_t by_severity[VDB_SEV_CRITICAL + 1];

@@ -129,6 +129,8 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 	buf_append(&b, ",", 1), jkey(&b, "status"), buf_json_str(&b, assessment_status_name(report_status(r, &none)));
 	if (r->unsupported)
 		buf_append(&b, ",", 1), jkey(&b, "reason"), buf_json_str(&b, r->unsupported);
+	if (r->note)
+		buf_append(&b, ",", 1), jkey(&b, "note"), buf_json_str(&b, r->note);
 	const struct vdb_header *h = vulndb_header(db);
 	buf_printf(&b, ",\"packages\":%zu,\"database\":{\"generation\":\"%016" PRIx64 "\",\"built_at\":%" PRId64 "}",
 		   inv->n, h->generation, (int64_t)h->built_at);
@@ -143,6 +145,9 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 		buf_append(&b, ",", 1), jkey(&b, "aliases"), jstrs(&b, x->aliases, x->naliases);
 		buf_append(&b, ",", 1), jkey(&b, "package"), buf_json_str(&b, x->pkg->name);
 		buf_append(&b, ",", 1), jkey(&b, "package_version"), jopt(&b, x->pkg->version);
+		buf_append(&b, ",", 1), jkey(&b, "ecosystem"), buf_json_str(&b, finding_ecosystem(x, r->ecosystem));
+		if (pkg_lang_ecosystem(x->pkg->type))
+			buf_append(&b, ",", 1), jkey(&b, "path"), jopt(&b, x->pkg->db_path);
 		buf_append(&b, ",", 1), jkey(&b, "source_package"), buf_json_str(&b, x->matched_name);
 		buf_append(&b, ",", 1), jkey(&b, "installed_version"),
 			buf_json_str(&b, x->pkg->version && *x->pkg->version ? x->pkg->version : x->installed);
@@ -303,6 +308,8 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 	json_object_set_new(o, "status", json_string(assessment_status_name(report_status(r, f))));
 	if (r->unsupported)
 		json_object_set_new(o, "reason", json_string(r->unsupported));
+	if (r->note)
+		json_object_set_new(o, "note", json_string(r->note));
 	json_object_set_new(o, "packages", json_integer((json_int_t)inv->n));
 	const struct vdb_header *h = vulndb_header(db);
 	char gen[17];
@@ -321,6 +328,9 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		json_object_set_new(j, "aliases", strs(x->aliases, x->naliases));
 		json_object_set_new(j, "package", json_string(x->pkg->name));
 		json_object_set_new(j, "package_version", opt(x->pkg->version));
+		json_object_set_new(j, "ecosystem", json_string(finding_ecosystem(x, r->ecosystem)));
+		if (pkg_lang_ecosystem(x->pkg->type))
+			json_object_set_new(j, "path", opt(x->pkg->db_path));
 		json_object_set_new(j, "source_package", json_string(x->matched_name));
 		json_object_set_new(j, "installed_version",
 				    json_string(x->pkg->version && *x->pkg->version ? x->pkg->version : x->installed));

@@ -8,6 +8,7 @@
 #include "common/arena.h"
 #include "common/util.h"
 #include "scan/match.h"
+#include "inventory/lang.h"
 #include <math.h>
 #include <openssl/rand.h>
 #include <zlib.h>
@@ -399,6 +400,10 @@ static unsigned tracker_status(const char *s)
 
 void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 {
+	if (r->withdrawn) { /* a withdrawn record matches nothing: counted as skipped */
+		vdb_builder_skip(b);
+		return;
+	}
 	struct vdb_feed *f = cur_feed(b);
 	int64_t t = iso_time(r->modified);
 	if (t > f->snapshot)
@@ -418,8 +423,12 @@ void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 		const char *eco = normalise_eco(&a, x->ecosystem);
 		if (vuln < 0)
 			vuln = vuln_of(b, r);
+		const char *name = x->name;
+		char norm[256];
+		if (!strcmp(eco, "PyPI") && lang_pep503(name, strlen(name), norm, sizeof(norm)))
+			name = norm; /* PEP 503, as installed distributions are named (inventory/lang.c) */
 		struct bentry *e = vec_push(&b->entries);
-		e->key = key_of(b, eco, x->name);
+		e->key = key_of(b, eco, name);
 		e->vuln = (uint32_t)vuln;
 		e->seq = seq;
 		e->mtime = t;
@@ -616,10 +625,48 @@ static size_t out_put(struct out *o, const void *p, size_t n)
 	return at;
 }
 
+/* 1 for the id of a language ecosystem's advisory (Go, PyPA, RustSec, GitHub, Node.js WG). */
+static int language_advisory(const char *id)
+{
+	static const char *const prefixes[] = {"GO-", "PYSEC-", "RUSTSEC-", "GHSA-", "NSWG-"};
+	for (size_t i = 0; i < DD_ARRAY_LEN(prefixes); i++)
+		if (!strncmp(id, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+/* A language advisory with no CVSS vector of its own (the Go and PyPA databases carry none)
+ * takes the one another feed gives its CVE, when it names exactly one: the vulnerability is
+ * the same. (Distributions' records are left as they are: their severity is their own word.) */
+static void cvss_from_aliases(struct vdb_builder *b)
+{
+	for (size_t i = 0; i < b->vulns.n; i++) {
+		struct bvuln *v = &AT(b->vulns, struct bvuln, i);
+		if (v->score10 != 0xffff || !language_advisory(S(b, v->id)))
+			continue;
+		uint32_t cve = 0;
+		int ncve = 0;
+		for (size_t k = 0; k < v->ids.n; k++)
+			if (!strncmp(S(b, AT(v->ids, uint32_t, k)), "CVE-", 4))
+				cve = AT(v->ids, uint32_t, k), ncve++;
+		if (ncve != 1)
+			continue;
+		struct vuln_probe p = {b, cve};
+		int64_t j = map_get(&b->vulnmap, vdb_hash(S(b, cve), ""), vuln_eq, &p);
+		const struct bvuln *w = j >= 0 ? &AT(b->vulns, struct bvuln, j) : NULL;
+		if (w && w->score10 != 0xffff) {
+			v->cvss = w->cvss;
+			v->score10 = w->score10;
+			v->level = w->level;
+		}
+	}
+}
+
 int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 {
 	static __thread char msg[600];
 	*why = NULL;
+	cvss_from_aliases(b);
 	/* entries: sorted by key then vulnerability, newest record first; keep one record's */
 	sort_b = b;
 	if (b->entries.n > 1)

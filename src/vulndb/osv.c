@@ -82,6 +82,7 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 		rc = arena_fail(a, why, DD_E_FEED_INVALID, "not an OSV record (no id)");
 		goto out;
 	}
+	out->withdrawn = json_object_get(root, "withdrawn") != NULL;
 	out->summary = str(a, root, "summary");
 	/* AlmaLinux and Rocky Linux put Red Hat's impact first in the summary: "Important: ..." */
 	static const char *const impacts[] = {"Critical", "Important", "Moderate", "Low"};

@@ -45,6 +45,7 @@ struct osv_record {
 	size_t nreferences;
 	struct osv_affected *affected;
 	size_t naffected;
+	int withdrawn; /* the record was withdrawn (OSV's "withdrawn"): it says nothing any more */
 };
 
 /* Parses one record from (data, len). 0, or DD_E_FEED_INVALID with *why (arena string). */

@@ -97,7 +97,8 @@ void vdb_builder_feed(struct vdb_builder *b, const char *name, const char *kind,
 /* Adds one record (borrowed). Ecosystem names are normalised ("Red Hat:enterprise_linux:9::
  * baseos" -> "Red Hat:9", "Ubuntu:22.04:LTS" -> "Ubuntu:22.04"); entries of ecosystems no
  * scan can use (upstream GIT ranges only) are skipped. The same (ecosystem, package,
- * vulnerability) from two records keeps the most recently modified record's entries. */
+ * vulnerability) from two records keeps the most recently modified record's entries. A
+ * withdrawn record adds nothing, and counts as skipped. */
 void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r);
 /* Raises the current feed's snapshot time to t (a file's time, for feeds without dates). */
 void vdb_builder_feed_time(struct vdb_builder *b, int64_t t);

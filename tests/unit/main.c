@@ -66,6 +66,7 @@ int main(void)
 	suite_http1();
 	suite_azure();
 	suite_query();
+	suite_lang();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

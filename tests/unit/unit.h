@@ -40,5 +40,6 @@ void suite_rules(void);
 void suite_http1(void);
 void suite_azure(void);
 void suite_query(void);
+void suite_lang(void);
 
 #endif

@@ -1,0 +1,78 @@
+/* fuzz_lang.c: the application package readers (inventory/lang.c). The first byte picks the
+ * file's path (its kind) and a block size; the rest is the file. Its bytes go through the probe
+ * in blocks of that size and whatever it keeps through the parser, and the file itself through
+ * the parser of its kind. Invariants: every package added has a non-empty name and version
+ * without a newline or a NUL; what the probe keeps is a prefix of the file starting at a magic,
+ * the same for any block size. */
+#include "common/dd.h"
+#include "common/arena.h"
+#include "inventory/inventory.h"
+#include "inventory/lang.h"
+#include "fuzz.h"
+
+static const char *const paths[] = {
+	"usr/lib/python3.11/site-packages/x-1.dist-info/METADATA",
+	"usr/lib/python3/dist-packages/x-1.egg-info",
+	"app/node_modules/@s/x/package.json",
+	"app/package-lock.json",
+	"app/Cargo.lock",
+	"var/lib/dpkg/info/x.list",
+	"usr/bin/app",
+	"usr/local/bin/node",
+};
+
+static void check(const struct inventory *inv, size_t from)
+{
+	for (size_t i = from; i < inv->n; i++) {
+		const struct package *p = &inv->pkgs[i];
+		if (!p->name || !*p->name || !p->version || !*p->version || strchr(p->version, '\n') ||
+		    strchr(p->name, '\n') || !pkg_lang_ecosystem(p->type))
+			abort();
+	}
+}
+
+static const char *probe(struct arena *a, const char *path, const uint8_t *d, size_t n, size_t block, size_t *len)
+{
+	struct lang_probe p;
+	lang_probe_begin(&p, path);
+	for (size_t off = 0; off < n; off += block)
+		if (!lang_probe_feed(&p, a, d + off, off + block > n ? n - off : block))
+			break;
+	return lang_probe_result(&p, len);
+}
+
+int fuzz_lang(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	const char *path = paths[data[0] % DD_ARRAY_LEN(paths)];
+	size_t block = 1 + (data[0] >> 3) * 37;
+	data++, size--;
+	struct arena a = {0};
+	struct inventory inv;
+	inventory_init(&inv, &a);
+	char *copy = arena_alloc(&a, size + 1);
+	if (size)
+		memcpy(copy, data, size);
+	size_t n = size;
+	if (lang_file_kind(path) == LANG_DPKG_LIST)
+		n = lang_dpkg_list_filter(copy, n);
+	lang_parse(&inv, path, copy, n);
+	check(&inv, 0);
+	size_t k1, k2;
+	const char *kept = probe(&a, path, data, size, block, &k1);
+	const char *whole = probe(&a, path, data, size, size ? size : 1, &k2);
+	if (!kept != !whole || (kept && (k1 != k2 || memcmp(kept, whole, k1))))
+		abort();
+	if (kept) {
+		if (!memmem(data, size, kept, k1))
+			abort();
+		size_t before = inv.n;
+		lang_parse(&inv, path, kept, k1);
+		check(&inv, before);
+	}
+	arena_free(&a);
+	return 0;
+}
+
+DD_FUZZ_ENTRY(fuzz_lang)

@@ -1,0 +1,629 @@
+/* lang.c: application packages (lang.h). The formats, each as its own tool writes it:
+ *   - Python core metadata (METADATA, PKG-INFO): RFC 822 style headers up to the first blank
+ *     line; Name and Version. Names as PEP 503 normalises them, which is how the advisory
+ *     database keys them.
+ *   - npm: package.json's name and version; package-lock.json v2/v3 ("packages", keyed by the
+ *     install path) and v1 ("dependencies", nested).
+ *   - Cargo.lock: [[package]] tables; crates from a registry only (a workspace's own crates have
+ *     no source, and are not the crates.io ones of the same name).
+ *   - Go build information (Go 1.18 and later, which store the strings inline after the 32-byte
+ *     header: a varint length, the Go version, a varint length, the module list between two
+ *     16-byte sentinels): "mod" (the main module), "dep" lines and "=>" replacements, and the
+ *     standard library as module "stdlib" at the toolchain's version. Older binaries keep
+ *     pointers instead, which only the whole file could resolve; they add nothing.
+ *   - Node.js: the version in the release URL official builds embed. */
+#include "common/dd.h"
+#include "lang.h"
+#include "common/arena.h"
+#include "inventory.h"
+#include <jansson.h>
+
+static int has_suffix(const char *s, size_t n, const char *suf)
+{
+	size_t k = strlen(suf);
+	return n >= k && !memcmp(s + n - k, suf, k);
+}
+
+/* 1 when one of path's directories (not its last component) is named `name`. */
+static int has_dir(const char *path, const char *name)
+{
+	size_t k = strlen(name);
+	for (const char *p = path; (p = strstr(p, name)); p += k)
+		if ((p == path || p[-1] == '/') && p[k] == '/')
+			return 1;
+	return 0;
+}
+
+enum lang_file lang_file_kind(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dl = slash ? (size_t)(slash - path) : 0; /* the parent directory: path[0, dl) */
+	const char *ps = dl ? memrchr(path, '/', dl) : NULL;
+	const char *parent = ps ? ps + 1 : path;
+	size_t pl = dl - (size_t)(parent - path);
+	if (!strcmp(base, "package.json") && dl) {
+		/* node_modules/name/package.json or node_modules/@scope/name/package.json */
+		if (parent[0] == '@' || parent[0] == '.' || parent == path)
+			return LANG_NONE;
+		size_t up = (size_t)(parent - path); /* path[0, up) ends in '/' */
+		const char *g = up >= 2 ? memrchr(path, '/', up - 1) : NULL;
+		const char *gp = g ? g + 1 : path;
+		size_t gl = up ? up - 1 - (size_t)(gp - path) : 0;
+		if (gl == 12 && !memcmp(gp, "node_modules", 12))
+			return LANG_NPM_PACKAGE;
+		if (gl > 1 && gp[0] == '@' && gp > path) { /* a scope: its parent must be node_modules */
+			size_t up2 = (size_t)(gp - path);
+			const char *h = up2 >= 2 ? memrchr(path, '/', up2 - 1) : NULL;
+			const char *hp = h ? h + 1 : path;
+			if (up2 - 1 - (size_t)(hp - path) == 12 && !memcmp(hp, "node_modules", 12))
+				return LANG_NPM_PACKAGE;
+		}
+		return LANG_NONE;
+	}
+	if (!strcmp(base, "package-lock.json"))
+		return has_dir(path, "node_modules") ? LANG_NONE : LANG_NPM_LOCK;
+	if (!strcmp(base, "Cargo.lock"))
+		return LANG_CARGO_LOCK;
+	if (!strncmp(path, "var/lib/dpkg/info/", 18) && !strchr(path + 18, '/') && has_suffix(path, strlen(path), ".list"))
+		return LANG_DPKG_LIST;
+	if (!has_dir(path, "site-packages") && !has_dir(path, "dist-packages"))
+		return LANG_NONE;
+	if ((!strcmp(base, "METADATA") && has_suffix(parent, pl, ".dist-info")) ||
+	    (!strcmp(base, "PKG-INFO") && has_suffix(parent, pl, ".egg-info")))
+		return LANG_PY_METADATA;
+	/* a file X.egg-info directly in site-packages (distutils' installs, Debian's older ones) */
+	if (has_suffix(base, strlen(base), ".egg-info") &&
+	    ((pl == 13 && !memcmp(parent, "site-packages", 13)) || (pl == 13 && !memcmp(parent, "dist-packages", 13))))
+		return LANG_PY_METADATA;
+	return LANG_NONE;
+}
+
+uint64_t lang_file_limit(enum lang_file k)
+{
+	switch (k) {
+	case LANG_NPM_LOCK:
+	case LANG_CARGO_LOCK: return DD_MAX_LOCKFILE_BYTES;
+	case LANG_DPKG_LIST: return DD_MAX_PKGDB_FILE_BYTES;
+	default: return DD_MAX_LANG_FILE_BYTES;
+	}
+}
+
+/* ---- the probe ---- */
+
+static const char *needle(const struct lang_probe *p, size_t *k)
+{
+	const char *s = p->node ? LANG_NODE_MAGIC : LANG_GO_MAGIC;
+	*k = strlen(s);
+	return s;
+}
+
+void lang_probe_begin(struct lang_probe *p, const char *path)
+{
+	memset(p, 0, sizeof(*p));
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	p->node = !strcmp(base, "node") || !strcmp(base, "nodejs");
+}
+
+/* A Go varint at s[*i, n): the value, *i past it; -1 when cut short or too long. */
+static long long uvarint(const unsigned char *s, size_t n, size_t *i)
+{
+	unsigned long long v = 0;
+	for (int shift = 0; *i < n && shift < 63; shift += 7) {
+		unsigned char b = s[(*i)++];
+		v |= (unsigned long long)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v > (unsigned long long)DD_MAX_GO_BUILDINFO_BYTES ? -1 : (long long)v;
+	}
+	return -1;
+}
+
+/* Once enough of the Go header is kept: how many bytes to keep in all (the header, both strings). */
+static void go_want(struct lang_probe *p)
+{
+	const unsigned char *s = (const unsigned char *)p->out;
+	if (p->want || p->len < 33)
+		return;
+	if (!(s[15] & 2)) { /* before Go 1.18: pointers, not strings */
+		p->want = 32;
+		return;
+	}
+	size_t i = 32;
+	long long vl = uvarint(s, p->len, &i);
+	if (vl < 0)
+		return;
+	if (i + (size_t)vl >= p->len)
+		return;
+	i += (size_t)vl;
+	long long ml = uvarint(s, p->len, &i);
+	if (ml >= 0)
+		p->want = i + (size_t)ml;
+}
+
+static void keep(struct lang_probe *p, struct arena *a, const unsigned char *d, size_t n)
+{
+	size_t max = p->node ? strlen(LANG_NODE_MAGIC) + 24 : DD_MAX_GO_BUILDINFO_BYTES;
+	if (p->want && p->want < max)
+		max = p->want;
+	if (p->len >= max) {
+		p->state = 3;
+		return;
+	}
+	if (p->len + n > max)
+		n = max - p->len;
+	if (p->len + n > p->cap) {
+		size_t cap = p->cap ? p->cap : 4096;
+		while (cap < p->len + n)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		char *o = arena_alloc_uninit(a, cap);
+		if (p->len)
+			memcpy(o, p->out, p->len);
+		p->out = o;
+		p->cap = cap;
+	}
+	memcpy(p->out + p->len, d, n);
+	p->len += n;
+	if (!p->node)
+		go_want(p);
+	if (p->want && p->len >= p->want) {
+		p->len = p->want; /* what follows the module list is not kept */
+		p->state = 3;
+	}
+	if (p->len >= max)
+		p->state = 3;
+}
+
+/* Whether the needle starts at s (avail bytes there), at file offset off. */
+static int match_at(const struct lang_probe *p, const unsigned char *s, size_t avail, uint64_t off)
+{
+	size_t k;
+	const char *nd = needle(p, &k);
+	return avail >= k && (p->node || off % 16 == 0) && s[0] == (unsigned char)nd[0] && !memcmp(s, nd, k);
+}
+
+int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n)
+{
+	const unsigned char *d = data;
+	uint64_t base = p->off;
+	p->off += n;
+	if (p->state == 3 || !n)
+		return p->state != 3;
+	if (p->state == 0) { /* the first 4 bytes say whether it is ELF */
+		size_t h = base < 4 ? (size_t)(4 - base) : 0;
+		if (h > n)
+			h = n;
+		if (memcmp(d, "\x7f" "ELF" + base, h)) {
+			p->state = 3;
+			return 0;
+		}
+		if (base + n < 4)
+			return 1;
+		p->state = 1;
+	}
+	if (p->state == 2) {
+		keep(p, a, d, n);
+		return p->state != 3;
+	}
+	size_t k;
+	const char *nd = needle(p, &k);
+	/* a needle across the last block's end: the carry and this block's first bytes */
+	if (p->ncarry) {
+		unsigned char buf[2 * sizeof(p->carry)];
+		size_t m = n < k ? n : k;
+		memcpy(buf, p->carry, p->ncarry);
+		memcpy(buf + p->ncarry, d, m);
+		for (size_t i = 0; i < p->ncarry; i++)
+			if (match_at(p, buf + i, p->ncarry + m - i, p->carry_off + i)) {
+				p->state = 2;
+				keep(p, a, buf + i, p->ncarry - i);
+				if (p->state == 2)
+					keep(p, a, d, n);
+				return p->state != 3;
+			}
+	}
+	const unsigned char *hit = NULL;
+	if (p->node)
+		hit = memmem(d, n, nd, k);
+	else {
+		uint64_t first = (base + 15) & ~(uint64_t)15;
+		uint64_t magic8;
+		memcpy(&magic8, nd, 8);
+		for (size_t q = (size_t)(first - base); q + k <= n; q += 16) {
+			uint64_t w;
+			memcpy(&w, d + q, 8);
+			if (w == magic8 && !memcmp(d + q + 8, nd + 8, k - 8)) {
+				hit = d + q;
+				break;
+			}
+		}
+	}
+	if (hit) {
+		p->state = 2;
+		keep(p, a, hit, n - (size_t)(hit - d));
+		return p->state != 3;
+	}
+	/* the last k-1 bytes seen carry over */
+	size_t c = k - 1;
+	if (n >= c) {
+		memcpy(p->carry, d + n - c, c);
+		p->ncarry = c;
+	} else {
+		size_t keepc = p->ncarry + n > c ? c - n : p->ncarry;
+		memmove(p->carry, p->carry + p->ncarry - keepc, keepc);
+		memcpy(p->carry + keepc, d, n);
+		p->ncarry = keepc + n;
+	}
+	p->carry_off = p->off - p->ncarry;
+	return 1;
+}
+
+const char *lang_probe_result(const struct lang_probe *p, size_t *len)
+{
+	*len = p->len;
+	return p->len ? p->out : NULL;
+}
+
+size_t lang_dpkg_list_filter(char *data, size_t len)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(data + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - data) : len, n = e - i;
+		if (has_suffix(data + i, n, ".dist-info") || has_suffix(data + i, n, ".egg-info")) {
+			memmove(data + w, data + i, n);
+			w += n;
+			data[w++] = '\n';
+		}
+		i = e + 1;
+	}
+	return w;
+}
+
+/* ---- the parsers ---- */
+
+size_t lang_pep503(const char *name, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+	int sep = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (c == '-' || c == '_' || c == '.') {
+			sep = 1;
+			continue;
+		}
+		if (sep && k) {
+			if (k + 1 >= cap)
+				return 0;
+			out[k++] = '-';
+		}
+		sep = 0;
+		if (k + 1 >= cap)
+			return 0;
+		out[k++] = (char)tolower((unsigned char)c);
+	}
+	out[k] = 0;
+	return k;
+}
+
+void lang_note_owned(struct inventory *inv, const char *path, size_t n)
+{
+	while (n && path[0] == '/')
+		path++, n--;
+	while (n && path[n - 1] == '/')
+		n--;
+	if (!n || n > DD_MAX_PATH_BYTES)
+		return;
+	int created;
+	void **slot = strmap_slot(inv->arena, &inv->owned, arena_strndup(inv->arena, path, n), &created);
+	*slot = (void *)1;
+}
+
+static struct package *add(struct inventory *inv, enum pkg_type t, const char *path, const char *name, size_t nn,
+			   const char *ver, size_t vn)
+{
+	if (!nn || !vn || inv->n >= DD_MAX_LANG_PACKAGES)
+		return NULL;
+	struct package *p = inventory_add(inv);
+	p->type = t;
+	p->name = arena_strndup(inv->arena, name, nn);
+	p->version = arena_strndup(inv->arena, ver, vn);
+	p->arch = "";
+	p->status = "";
+	p->db_path = path;
+	return p;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* Trims [*s, *s + *n) of blanks at both ends. */
+static void trim(const char **s, size_t *n)
+{
+	while (*n && is_space(**s))
+		(*s)++, (*n)--;
+	while (*n && is_space((*s)[*n - 1]))
+		(*n)--;
+}
+
+static size_t parse_python(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	size_t pl = strlen(path);
+	size_t dir = has_suffix(path, pl, ".egg-info") ? pl : (size_t)(strrchr(path, '/') - path);
+	char key[DD_MAX_PATH_BYTES + 1];
+	memcpy(key, path, dir);
+	key[dir] = 0;
+	if (inv->owned.n && strmap_get(&inv->owned, key))
+		return 0; /* the OS package manager's: reported as its package */
+	const char *name = NULL, *ver = NULL;
+	size_t nn = 0, vn = 0;
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(d + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - d) : len;
+		const char *line = d + i;
+		size_t n = e - i;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (!n)
+			break; /* the headers end; the description follows */
+		if (!name && n > 5 && !strncasecmp(line, "Name:", 5))
+			name = line + 5, nn = n - 5, trim(&name, &nn);
+		else if (!ver && n > 8 && !strncasecmp(line, "Version:", 8))
+			ver = line + 8, vn = n - 8, trim(&ver, &vn);
+		i = e + 1;
+	}
+	char norm[256];
+	size_t k = name ? lang_pep503(name, nn, norm, sizeof(norm)) : 0;
+	if (!k || !vn || vn > 128 || memchr(ver, 0, vn))
+		return 0;
+	return add(inv, PKG_PYPI, path, norm, k, ver, vn) != NULL;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && *s && strlen(s) <= 256 ? s : NULL;
+}
+
+static json_t *load_json(const char *d, size_t len)
+{
+	json_error_t err;
+	return json_loadb(d, len, JSON_REJECT_DUPLICATES, &err);
+}
+
+static size_t parse_npm_package(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	json_t *j = load_json(d, len);
+	const char *name = jstr(j, "name"), *ver = jstr(j, "version");
+	size_t got = name && ver && add(inv, PKG_NPM, path, name, strlen(name), ver, strlen(ver));
+	json_decref(j);
+	return got;
+}
+
+/* package-lock.json v1: "dependencies": {name: {version, dependencies: {...}}}. */
+static size_t lock_v1(struct inventory *inv, const char *path, json_t *deps, int depth)
+{
+	size_t got = 0;
+	const char *name;
+	json_t *v;
+	if (depth > DD_MAX_LOCK_DEPTH || !json_is_object(deps))
+		return 0;
+	json_object_foreach(deps, name, v)
+	{
+		const char *ver = jstr(v, "version");
+		if (ver && strlen(name) <= 256 && add(inv, PKG_NPM, path, name, strlen(name), ver, strlen(ver)))
+			got++;
+		got += lock_v1(inv, path, json_object_get(v, "dependencies"), depth + 1);
+	}
+	return got;
+}
+
+static size_t parse_npm_lock(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	json_t *j = load_json(d, len), *pk = json_object_get(j, "packages"), *v;
+	size_t got = 0;
+	const char *key;
+	if (json_is_object(pk)) { /* v2 and v3: keyed by where each is installed */
+		json_object_foreach(pk, key, v)
+		{
+			const char *at = strstr(key, "node_modules/");
+			if (!at || json_is_true(json_object_get(v, "link")))
+				continue; /* the root project, a workspace, or a link to one */
+			const char *last = at;
+			for (const char *q = at; (q = strstr(q, "node_modules/")); q += 13)
+				last = q;
+			const char *name = jstr(v, "name") ? jstr(v, "name") : last + 13;
+			const char *ver = jstr(v, "version");
+			if (ver && *name && strlen(name) <= 256 && add(inv, PKG_NPM, path, name, strlen(name), ver, strlen(ver)))
+				got++;
+		}
+	} else
+		got = lock_v1(inv, path, json_object_get(j, "dependencies"), 0);
+	json_decref(j);
+	return got;
+}
+
+/* A TOML basic string value of `key = "..."` at line (n bytes): the value's bytes, or NULL. */
+static const char *toml_str(const char *line, size_t n, const char *key, size_t *vn)
+{
+	size_t k = strlen(key);
+	if (n <= k || memcmp(line, key, k))
+		return NULL;
+	const char *p = line + k, *end = line + n;
+	while (p < end && is_space(*p))
+		p++;
+	if (p >= end || *p++ != '=')
+		return NULL;
+	while (p < end && is_space(*p))
+		p++;
+	if (p >= end || *p++ != '"')
+		return NULL;
+	const char *q = memchr(p, '"', (size_t)(end - p));
+	if (!q)
+		return NULL;
+	*vn = (size_t)(q - p);
+	return p;
+}
+
+static size_t parse_cargo_lock(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	size_t got = 0;
+	const char *name = NULL, *ver = NULL, *src = NULL;
+	size_t nn = 0, vn = 0, sn = 0;
+	for (size_t i = 0; i <= len;) {
+		const char *nl = i < len ? memchr(d + i, '\n', len - i) : NULL;
+		size_t e = nl ? (size_t)(nl - d) : len;
+		const char *line = d + i;
+		size_t n = e - i;
+		trim(&line, &n);
+		if (e >= len || (n && line[0] == '[')) { /* a table ends */
+			if (name && ver && src && ((sn > 9 && !memcmp(src, "registry+", 9)) || (sn > 7 && !memcmp(src, "sparse+", 7))))
+				got += add(inv, PKG_CARGO, path, name, nn, ver, vn) != NULL;
+			name = ver = src = NULL;
+			if (e >= len)
+				break;
+		} else if (!name && (name = toml_str(line, n, "name", &nn)))
+			;
+		else if (!ver && (ver = toml_str(line, n, "version", &vn)))
+			;
+		else if (!src)
+			src = toml_str(line, n, "source", &sn);
+		i = e + 1;
+	}
+	return got;
+}
+
+/* "go1.21.5" -> "1.21.5", "go1.21" -> "1.21.0", "go1.21rc2" -> "1.21.0-rc.2" (the Go vulnerability
+ * database's stdlib versions); NULL for a development build. */
+static const char *stdlib_version(struct arena *a, const char *s, size_t n)
+{
+	if (n < 3 || memcmp(s, "go", 2))
+		return NULL;
+	s += 2, n -= 2;
+	size_t k = 0, dots = 0;
+	while (k < n && (isdigit((unsigned char)s[k]) || s[k] == '.'))
+		dots += s[k++] == '.';
+	if (!k || !isdigit((unsigned char)s[0]) || s[k - 1] == '.' || dots > 2)
+		return NULL;
+	const char *pad = dots == 1 ? ".0" : "";
+	const char *rest = s + k;
+	size_t rn = 0; /* up to a blank: " X:boringcrypto" and the like follow some */
+	while (k + rn < n && rest[rn] != ' ' && rest[rn] != '\t')
+		rn++;
+	if (!rn)
+		return arena_printf(a, "%.*s%s", (int)k, s, pad);
+	for (const char *pre = "rc\0beta\0alpha\0"; *pre; pre += strlen(pre) + 1) {
+		size_t pl = strlen(pre);
+		if (rn > pl && !strncmp(rest, pre, pl) && strspn(rest + pl, "0123456789") == rn - pl)
+			return arena_printf(a, "%.*s%s-%s.%.*s", (int)k, s, pad, pre, (int)(rn - pl), rest + pl);
+	}
+	return NULL; /* "go1.22-devel_..." and the like: no release */
+}
+
+static size_t parse_go(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)d;
+	if (len < 33 || !(s[15] & 2))
+		return 0;
+	size_t i = 32;
+	long long vl = uvarint(s, len, &i);
+	if (vl < 0 || i + (size_t)vl > len)
+		return 0;
+	const char *gover = d + i;
+	i += (size_t)vl;
+	long long ml = uvarint(s, len, &i);
+	if (ml < 0)
+		return 0;
+	size_t mn = (size_t)ml > len - i ? len - i : (size_t)ml; /* cut at the kept bytes' limit */
+	const char *mod = d + i;
+	if (mn >= 33 && (size_t)ml == mn && mod[mn - 17] == '\n') /* the sentinels */
+		mod += 16, mn -= 32;
+	size_t got = 0;
+	const char *std = stdlib_version(inv->arena, gover, (size_t)vl);
+	if (std)
+		got += add(inv, PKG_GO, path, "stdlib", 6, std, strlen(std)) != NULL;
+	struct package *prev = NULL;
+	for (size_t k = 0; k < mn;) {
+		const char *nl = memchr(mod + k, '\n', mn - k);
+		if (!nl)
+			break; /* the last line is whole only when it ends */
+		const char *f[4] = {0};
+		size_t fl[4] = {0}, nf = 0;
+		for (const char *p = mod + k; p < nl && nf < 4;) {
+			const char *t = memchr(p, '\t', (size_t)(nl - p));
+			const char *e = t ? t : nl;
+			f[nf] = p, fl[nf++] = (size_t)(e - p);
+			p = e + 1;
+		}
+		k = (size_t)(nl - mod) + 1;
+		if (nf >= 2 && fl[0] == 2 && !memcmp(f[0], "=>", 2)) {
+			if (prev && nf >= 3 && fl[2]) { /* replaced by another module at a version */
+				prev->name = arena_strndup(inv->arena, f[1], fl[1]);
+				prev->version = arena_strndup(inv->arena, f[2], fl[2]);
+			} else if (prev) { /* replaced by a local directory: no module version to match */
+				prev->name = NULL;
+			}
+			continue;
+		}
+		prev = NULL;
+		if (nf < 3 || !fl[2] || (fl[0] != 3) || (memcmp(f[0], "mod", 3) && memcmp(f[0], "dep", 3)))
+			continue;
+		if (fl[2] == 7 && !memcmp(f[2], "(devel)", 7))
+			continue;
+		if ((prev = add(inv, PKG_GO, path, f[1], fl[1], f[2], fl[2])))
+			got++;
+	}
+	/* drop the modules replaced by local directories */
+	size_t w = inv->n - got;
+	for (size_t r = w; r < inv->n; r++)
+		if (inv->pkgs[r].name)
+			inv->pkgs[w++] = inv->pkgs[r];
+	got -= inv->n - w;
+	inv->n = w;
+	return got;
+}
+
+static size_t parse_node(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	size_t k = strlen(LANG_NODE_MAGIC);
+	const char *v = d + k;
+	size_t n = 0;
+	while (k + n < len && (isdigit((unsigned char)v[n]) || v[n] == '.'))
+		n++;
+	if (!n || k + n >= len || v[n] != '/')
+		return 0;
+	return add(inv, PKG_NODEJS, path, "node", 4, v, n) != NULL;
+}
+
+static size_t parse_dpkg_list(struct inventory *inv, const char *d, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(d + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - d) : len;
+		if (has_suffix(d + i, e - i, ".dist-info") || has_suffix(d + i, e - i, ".egg-info"))
+			lang_note_owned(inv, d + i, e - i);
+		i = e + 1;
+	}
+	return 0;
+}
+
+size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len)
+{
+	size_t got = 0;
+	if (len >= strlen(LANG_GO_MAGIC) && !memcmp(data, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)))
+		got = parse_go(inv, path, data, len);
+	else if (len >= strlen(LANG_NODE_MAGIC) && !memcmp(data, LANG_NODE_MAGIC, strlen(LANG_NODE_MAGIC)))
+		got = parse_node(inv, path, data, len);
+	else
+		switch (lang_file_kind(path)) {
+		case LANG_PY_METADATA: got = parse_python(inv, path, data, len); break;
+		case LANG_NPM_PACKAGE: got = parse_npm_package(inv, path, data, len); break;
+		case LANG_NPM_LOCK: got = parse_npm_lock(inv, path, data, len); break;
+		case LANG_CARGO_LOCK: got = parse_cargo_lock(inv, path, data, len); break;
+		case LANG_DPKG_LIST: return parse_dpkg_list(inv, data, len);
+		case LANG_NONE: return 0;
+		}
+	inv->lang_skipped += !got;
+	return got;
+}

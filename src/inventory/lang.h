@@ -1,0 +1,78 @@
+/* lang.h: application packages, the ones language package managers and toolchains leave in an
+ * image: Python distributions (*.dist-info/METADATA, *.egg-info), npm packages
+ * (node_modules/.../package.json; package-lock.json where no node_modules tree is), Rust crates
+ * (Cargo.lock), Go modules and the standard library (the build information the Go linker embeds
+ * in every binary) and the Node.js runtime (the release URL its official builds carry).
+ *
+ * Which files matter is decided from the path alone (lang_file_kind) or, for executables, from
+ * their bytes as they stream past (struct lang_probe), so a layer is still read once and keeps
+ * only what the parsers need. The parsers read one file's bytes, as the OS database parsers do;
+ * a file that does not parse adds nothing (a node_modules tree holds test fixtures named
+ * package.json), and it is counted. */
+#ifndef DD_LANG_H
+#define DD_LANG_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+struct inventory;
+
+enum lang_file {
+	LANG_NONE,
+	LANG_PY_METADATA, /* site-/dist-packages: X.dist-info/METADATA, X.egg-info/PKG-INFO, a file X.egg-info */
+	LANG_NPM_PACKAGE, /* node_modules/[@scope/]name/package.json */
+	LANG_NPM_LOCK,    /* package-lock.json, outside node_modules */
+	LANG_CARGO_LOCK,  /* Cargo.lock */
+	LANG_DPKG_LIST,   /* var/lib/dpkg/info/X.list: the Python metadata dpkg installed (filtered) */
+};
+
+/* The kind of file at a normalised path ("usr/lib/...", no leading '/'). */
+enum lang_file lang_file_kind(const char *path);
+/* The most bytes a file of that kind may have (limits.h). */
+uint64_t lang_file_limit(enum lang_file k);
+
+/* What the probe keeps of an ELF executable starts with one of these. */
+#define LANG_GO_MAGIC "\xff Go buildinf:"
+#define LANG_NODE_MAGIC "https://nodejs.org/download/release/v"
+
+/* Looks through one executable's bytes as they stream past: the Go build information (its
+ * magic is 16-byte aligned, so 1 position in 16 is compared) or, in a file named node, the
+ * Node.js release URL. At most DD_MAX_GO_BUILDINFO_BYTES are kept. */
+struct lang_probe {
+	int state;    /* 0 before the first bytes, 1 looking, 2 keeping, 3 done */
+	int node;     /* looking for the Node.js URL (else the Go magic) */
+	uint64_t off; /* bytes of the file seen */
+	unsigned char carry[64];
+	size_t ncarry;
+	uint64_t carry_off; /* file offset of carry[0] */
+	char *out;
+	size_t len, cap, want; /* want: bytes to keep in all, once known */
+};
+/* Starts a probe for the file at path (its name decides what is looked for). */
+void lang_probe_begin(struct lang_probe *p, const char *path);
+/* The file's next n bytes (in order from offset 0): 1 while more bytes could matter, 0 when
+ * done (nothing there, or all kept). */
+int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n);
+/* What was kept (arena memory), or NULL. */
+const char *lang_probe_result(const struct lang_probe *p, size_t *len);
+
+/* Keeps, of a dpkg .list file's lines, those naming Python metadata (the lines end in
+ * ".dist-info" or ".egg-info"): the rest of the file is of no use and can be large. Filters
+ * (data, len) in place; returns the new length. */
+size_t lang_dpkg_list_filter(char *data, size_t len);
+
+/* Adds the packages one file holds: a file of a kind lang_file_kind names, or what a probe kept
+ * of an executable (told apart by its first bytes). Python distributions that the OS package
+ * manager installed (inventory_owned) are left to it. The number added; 0 for a file that says
+ * nothing usable. */
+size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len);
+
+/* Notes that the OS package manager installed the Python metadata at path (a directory or file
+ * ending in .dist-info or .egg-info, from the root). */
+void lang_note_owned(struct inventory *inv, const char *path, size_t n);
+
+/* Normalises a Python distribution name as PEP 503 says (lower case, runs of '-', '_' and '.'
+ * as one '-') into out (cap bytes); the length, or 0 when it does not fit or is empty. */
+size_t lang_pep503(const char *name, size_t n, char *out, size_t cap);
+
+#endif
