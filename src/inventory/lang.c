@@ -16,6 +16,7 @@
 #include "lang.h"
 #include "common/arena.h"
 #include "inventory.h"
+#include "version/version.h"
 #include <jansson.h>
 
 static int has_suffix(const char *s, size_t n, const char *suf)
@@ -284,30 +285,6 @@ size_t lang_dpkg_list_filter(char *data, size_t len)
 
 /* ---- the parsers ---- */
 
-size_t lang_pep503(const char *name, size_t n, char *out, size_t cap)
-{
-	size_t k = 0;
-	int sep = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (c == '-' || c == '_' || c == '.') {
-			sep = 1;
-			continue;
-		}
-		if (sep && k) {
-			if (k + 1 >= cap)
-				return 0;
-			out[k++] = '-';
-		}
-		sep = 0;
-		if (k + 1 >= cap)
-			return 0;
-		out[k++] = (char)tolower((unsigned char)c);
-	}
-	out[k] = 0;
-	return k;
-}
-
 void lang_note_owned(struct inventory *inv, const char *path, size_t n)
 {
 	while (n && path[0] == '/')
@@ -374,7 +351,7 @@ static size_t parse_python(struct inventory *inv, const char *path, const char *
 		i = e + 1;
 	}
 	char norm[256];
-	size_t k = name ? lang_pep503(name, nn, norm, sizeof(norm)) : 0;
+	size_t k = name ? pep503_name(name, nn, norm, sizeof(norm)) : 0;
 	if (!k || !vn || vn > 128 || memchr(ver, 0, vn))
 		return 0;
 	return add(inv, PKG_PYPI, path, norm, k, ver, vn) != NULL;

@@ -71,8 +71,5 @@ size_t lang_parse(struct inventory *inv, const char *path, const char *data, siz
  * ending in .dist-info or .egg-info, from the root). */
 void lang_note_owned(struct inventory *inv, const char *path, size_t n);
 
-/* Normalises a Python distribution name as PEP 503 says (lower case, runs of '-', '_' and '.'
- * as one '-') into out (cap bytes); the length, or 0 when it does not fit or is empty. */
-size_t lang_pep503(const char *name, size_t n, char *out, size_t cap);
 
 #endif

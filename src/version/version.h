@@ -47,6 +47,9 @@ int apk_version_cmp(const char *a, size_t an, const char *b, size_t bn, int fuzz
  * DD_E_VERSION_INVALID with *why. */
 int pep440_valid(const char *s, size_t n, const char **why);
 int pep440_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
+/* A Python distribution name as PEP 503 normalises it (lower case, runs of '-', '_' and '.' as
+ * one '-') into out (cap bytes): the length, or 0 when it does not fit or is empty. */
+size_t pep503_name(const char *name, size_t n, char *out, size_t cap);
 int go_version_valid(const char *s, size_t n, const char **why);
 int go_version_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
 

@@ -267,3 +267,27 @@ int pep440_cmp(const char *a, size_t an, const char *b, size_t bn, int *out, con
 	*out = cmp(&va, &vb);
 	return 0;
 }
+
+size_t pep503_name(const char *name, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+	int sep = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (c == '-' || c == '_' || c == '.') {
+			sep = 1;
+			continue;
+		}
+		if (sep && k) {
+			if (k + 1 >= cap)
+				return 0;
+			out[k++] = '-';
+		}
+		sep = 0;
+		if (k + 1 >= cap)
+			return 0;
+		out[k++] = (char)tolower((unsigned char)c);
+	}
+	out[k] = 0;
+	return k;
+}

@@ -8,7 +8,7 @@
 #include "common/arena.h"
 #include "common/util.h"
 #include "scan/match.h"
-#include "inventory/lang.h"
+#include "version/version.h"
 #include <math.h>
 #include <openssl/rand.h>
 #include <zlib.h>
@@ -425,7 +425,7 @@ void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 			vuln = vuln_of(b, r);
 		const char *name = x->name;
 		char norm[256];
-		if (!strcmp(eco, "PyPI") && lang_pep503(name, strlen(name), norm, sizeof(norm)))
+		if (!strcmp(eco, "PyPI") && pep503_name(name, strlen(name), norm, sizeof(norm)))
 			name = norm; /* PEP 503, as installed distributions are named (inventory/lang.c) */
 		struct bentry *e = vec_push(&b->entries);
 		e->key = key_of(b, eco, name);

@@ -6,6 +6,7 @@
 #include "common/arena.h"
 #include "inventory/inventory.h"
 #include "inventory/lang.h"
+#include "version/version.h"
 
 static void test_file_kinds(void)
 {
@@ -46,11 +47,11 @@ static void test_file_kinds(void)
 static void test_pep503(void)
 {
 	char out[64];
-	CHECK(lang_pep503("Jinja2", 6, out, sizeof(out)) == 6 && !strcmp(out, "jinja2"));
-	CHECK(lang_pep503("jw.util", 7, out, sizeof(out)) && !strcmp(out, "jw-util"));
-	CHECK(lang_pep503("Foo__Bar-.baz", 13, out, sizeof(out)) && !strcmp(out, "foo-bar-baz"));
-	CHECK(lang_pep503("", 0, out, sizeof(out)) == 0);
-	CHECK(lang_pep503("abcdefgh", 8, out, 4) == 0); /* does not fit */
+	CHECK(pep503_name("Jinja2", 6, out, sizeof(out)) == 6 && !strcmp(out, "jinja2"));
+	CHECK(pep503_name("jw.util", 7, out, sizeof(out)) && !strcmp(out, "jw-util"));
+	CHECK(pep503_name("Foo__Bar-.baz", 13, out, sizeof(out)) && !strcmp(out, "foo-bar-baz"));
+	CHECK(pep503_name("", 0, out, sizeof(out)) == 0);
+	CHECK(pep503_name("abcdefgh", 8, out, 4) == 0); /* does not fit */
 }
 
 /* A Go varint. */
