@@ -3,7 +3,8 @@
  * in blocks of that size and whatever it keeps through the parser, and the file itself through
  * the parser of its kind. Invariants: every package added has a non-empty name and version
  * without a newline or a NUL; what the probe keeps is a prefix of the file starting at a magic,
- * the same for any block size. */
+ * the same for any block size; what the Java archive reader keeps is the same for any block
+ * size too, and parses into packages as valid as the rest. */
 #include "common/dd.h"
 #include "common/arena.h"
 #include "inventory/inventory.h"
@@ -19,7 +20,30 @@ static const char *const paths[] = {
 	"var/lib/dpkg/info/x.list",
 	"usr/bin/app",
 	"usr/local/bin/node",
+	"srv/java/app.war",
 };
+
+struct mem {
+	const uint8_t *d;
+	size_t n, off, block;
+};
+
+static ssize_t mem_pull(void *ctx, const void **buf)
+{
+	struct mem *m = ctx;
+	size_t k = m->n - m->off < m->block ? m->n - m->off : m->block;
+	*buf = m->d + m->off;
+	m->off += k;
+	return (ssize_t)k;
+}
+
+static const char *jar(struct arena *a, const char *path, const uint8_t *d, size_t n, size_t block, size_t *len)
+{
+	struct mem m = {d, n, 0, block};
+	const char *out;
+	lang_jar_read(a, path, mem_pull, &m, &out, len);
+	return out;
+}
 
 static void check(const struct inventory *inv, size_t from)
 {
@@ -60,6 +84,17 @@ int fuzz_lang(const uint8_t *data, size_t size)
 	lang_parse(&inv, path, copy, n);
 	check(&inv, 0);
 	size_t k1, k2;
+	if (lang_is_java_archive(path)) {
+		const char *j1 = jar(&a, path, data, size, block, &k1), *j2 = jar(&a, path, data, size, size ? size : 1, &k2);
+		if (!j1 != !j2 || (j1 && (k1 != k2 || memcmp(j1, j2, k1))))
+			abort();
+		if (j1) {
+			lang_parse(&inv, path, j1, k1);
+			check(&inv, 0);
+		}
+		arena_free(&a);
+		return 0;
+	}
 	const char *kept = probe(&a, path, data, size, block, &k1);
 	const char *whole = probe(&a, path, data, size, size ? size : 1, &k2);
 	if (!kept != !whole || (kept && (k1 != k2 || memcmp(kept, whole, k1))))

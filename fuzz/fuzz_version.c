@@ -22,7 +22,7 @@ int fuzz_version(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	enum version_scheme s = (enum version_scheme)(data[0] % 5); /* dpkg, rpm, apk, pep440, go */
+	enum version_scheme s = (enum version_scheme)(data[0] % 6); /* dpkg, rpm, apk, pep440, go, maven */
 	char *copy = malloc(size); /* exact size: ASan catches over-reads */
 	if (!copy)
 		return 0;

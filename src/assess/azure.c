@@ -234,7 +234,7 @@ static const char *language_of(const char *eco)
 {
 	static const struct {
 		const char *eco, *language;
-	} map[] = {{"PyPI", "python"}, {"npm", "javascript"}, {"Node.js", "javascript"}, {"Go", "go"}, {"crates.io", "rust"}};
+	} map[] = {{"PyPI", "python"}, {"npm", "javascript"}, {"Node.js", "javascript"}, {"Go", "go"}, {"crates.io", "rust"}, {"Maven", "java"}};
 	for (size_t i = 0; eco && i < DD_ARRAY_LEN(map); i++)
 		if (!strcmp(eco, map[i].eco))
 			return map[i].language;

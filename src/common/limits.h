@@ -143,6 +143,13 @@
  * version and the module list (a large binary's is tens of KiB). A longer list is cut here and
  * its last, partial line ignored. */
 #define DD_MAX_GO_BUILDINFO_BYTES (1024 * 1024)
+/* Java archives (jar, war, ear) are read as they stream past, never kept: archives nested in
+ * them are read to this depth (a war's jars, a Spring Boot jar's), entries counted up to
+ * DD_MAX_JAR_ENTRIES per archive, and of each only pom.properties and the manifest are
+ * decompressed, up to DD_MAX_JAR_META_BYTES each. */
+#define DD_MAX_JAR_DEPTH 3
+#define DD_MAX_JAR_ENTRIES 200000
+#define DD_MAX_JAR_META_BYTES (64 * 1024)
 /* Application packages in one image (a large node_modules tree holds a few thousand). */
 #define DD_MAX_LANG_PACKAGES 200000
 /* Nesting of package-lock.json v1 "dependencies" objects read. */

@@ -627,6 +627,27 @@ static int consume(struct archive *ar, struct reader *r, const char *path, struc
 	return 0;
 }
 
+/* A Java archive's bytes for lang_jar_read: the tar entry's data blocks, counted as consume()
+ * counts them (which then reads what is left, and reports any error of the stream). */
+struct jar_feed {
+	struct archive *ar;
+	struct reader *r;
+};
+
+static ssize_t jar_block(void *ctx, const void **buf)
+{
+	struct jar_feed *f = ctx;
+	size_t n;
+	la_int64_t off;
+	int rc = archive_read_data_block(f->ar, buf, &n, &off);
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	if (rc < ARCHIVE_WARN)
+		return -1;
+	f->r->l->bytes += n;
+	return f->r->l->bytes > f->r->src->max_bytes ? -1 : (ssize_t)n;
+}
+
 /* One tar entry: what the layer keeps of it, then its data read through. */
 static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent, const char *raw, const char **why)
 {
@@ -637,6 +658,8 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 	uint64_t hint = 0;
 	enum lang_file lk = LANG_NONE;
 	struct lang_probe probe, *pr = NULL;
+	const char *jar = NULL;
+	size_t jar_len = 0;
 	if (plen > 0) {
 		const char *slash = strrchr(path, '/');
 		const char *base = slash ? slash + 1 : path;
@@ -691,6 +714,9 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 				r->spare += size;
 				hint = size;
 			}
+		} else if (type == AE_IFREG && lang_is_java_archive(path)) {
+			struct jar_feed f = {ar, r};
+			lang_jar_read(a, path, jar_block, &f, &jar, &jar_len);
 		} else if (type == AE_IFREG && size >= 64 && (archive_entry_perm(ent) & 0111)) {
 			lang_probe_begin(&probe, path);
 			pr = &probe;
@@ -715,8 +741,8 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 		r->l->kept -= e->len - len;
 		e->len = len;
 	}
-	size_t kn;
-	const char *kept = pr ? lang_probe_result(pr, &kn) : NULL;
+	size_t kn = jar_len;
+	const char *kept = pr ? lang_probe_result(pr, &kn) : jar;
 	if (kept) {
 		e = add(r, LE_FILE, arena_strdup(a, path), NULL);
 		e->data = kept;

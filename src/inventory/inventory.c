@@ -55,12 +55,13 @@ const char *pkg_lang_ecosystem(enum pkg_type t)
 	case PKG_GO: return "Go";
 	case PKG_CARGO: return "crates.io";
 	case PKG_NODEJS: return "Node.js";
+	case PKG_MAVEN: return "Maven";
 	default: return NULL;
 	}
 }
 
 const char *pkg_type_name(enum pkg_type t)
 {
-	static const char *const names[] = {"dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs"};
+	static const char *const names[] = {"dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs", "maven"};
 	return (unsigned)t < DD_ARRAY_LEN(names) ? names[t] : "unknown";
 }

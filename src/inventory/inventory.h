@@ -12,13 +12,14 @@
 struct arena;
 
 /* OS packages, then application packages (lang.c), each in its language's ecosystem. */
-enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM, PKG_PYPI, PKG_NPM, PKG_GO, PKG_CARGO, PKG_NODEJS };
-#define PKG_TYPE_MAX PKG_NODEJS
+enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM, PKG_PYPI, PKG_NPM, PKG_GO, PKG_CARGO, PKG_NODEJS, PKG_MAVEN };
+#define PKG_TYPE_MAX PKG_MAVEN
 
 /* The OSV ecosystem an application package is matched in ("PyPI", "npm", "Go", "crates.io",
- * "Node.js"), or NULL for an OS package. */
+ * "Node.js", "Maven"), or NULL for an OS package. */
 const char *pkg_lang_ecosystem(enum pkg_type t);
-/* A short name of the type: "dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs". */
+/* A short name of the type: "dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs",
+ * "maven". */
 const char *pkg_type_name(enum pkg_type t);
 
 struct package {

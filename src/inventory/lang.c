@@ -17,6 +17,8 @@
 #include "common/arena.h"
 #include "inventory.h"
 #include "version/version.h"
+#include <archive.h>
+#include <archive_entry.h>
 #include <jansson.h>
 
 static int has_suffix(const char *s, size_t n, const char *suf)
@@ -301,8 +303,9 @@ void lang_note_owned(struct inventory *inv, const char *path, size_t n)
 static struct package *add(struct inventory *inv, enum pkg_type t, const char *path, const char *name, size_t nn,
 			   const char *ver, size_t vn)
 {
-	if (!nn || !vn || inv->n >= DD_MAX_LANG_PACKAGES)
-		return NULL;
+	if (!nn || !vn || inv->n >= DD_MAX_LANG_PACKAGES || memchr(name, 0, nn) || memchr(name, '\n', nn) ||
+	    memchr(ver, 0, vn) || memchr(ver, '\n', vn))
+		return NULL; /* not a name or a version any tool writes */
 	struct package *p = inventory_add(inv);
 	p->type = t;
 	p->name = arena_strndup(inv->arena, name, nn);
@@ -585,10 +588,31 @@ static size_t parse_dpkg_list(struct inventory *inv, const char *d, size_t len)
 	return 0;
 }
 
+/* What lang_jar_read kept: "group:artifact <tab> version <tab> where" lines. */
+static size_t parse_jar(struct inventory *inv, const char *d, size_t len)
+{
+	size_t got = 0;
+	for (size_t i = strlen(LANG_JAR_MAGIC); i < len;) {
+		const char *nl = memchr(d + i, '\n', len - i);
+		if (!nl)
+			break;
+		const char *line = d + i, *t1 = memchr(line, '\t', (size_t)(nl - line));
+		const char *t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(nl - t1 - 1)) : NULL;
+		i = (size_t)(nl - d) + 1;
+		if (!t2 || t2 + 1 >= nl)
+			continue;
+		const char *where = arena_strndup(inv->arena, t2 + 1, (size_t)(nl - t2 - 1));
+		got += add(inv, PKG_MAVEN, where, line, (size_t)(t1 - line), t1 + 1, (size_t)(t2 - t1 - 1)) != NULL;
+	}
+	return got;
+}
+
 size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len)
 {
 	size_t got = 0;
-	if (len >= strlen(LANG_GO_MAGIC) && !memcmp(data, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)))
+	if (len >= strlen(LANG_JAR_MAGIC) && !memcmp(data, LANG_JAR_MAGIC, strlen(LANG_JAR_MAGIC)))
+		got = parse_jar(inv, data, len);
+	else if (len >= strlen(LANG_GO_MAGIC) && !memcmp(data, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)))
 		got = parse_go(inv, path, data, len);
 	else if (len >= strlen(LANG_NODE_MAGIC) && !memcmp(data, LANG_NODE_MAGIC, strlen(LANG_NODE_MAGIC)))
 		got = parse_node(inv, path, data, len);
@@ -603,4 +627,199 @@ size_t lang_parse(struct inventory *inv, const char *path, const char *data, siz
 		}
 	inv->lang_skipped += !got;
 	return got;
+}
+
+/* ---- Java archives ---- */
+
+int lang_is_java_archive(const char *path)
+{
+	size_t n = strlen(path);
+	return has_suffix(path, n, ".jar") || has_suffix(path, n, ".war") || has_suffix(path, n, ".ear");
+}
+
+struct jar_src {
+	lang_pull_fn fn;
+	void *ctx;
+};
+
+static la_ssize_t jar_pull(struct archive *ar, void *ctx, const void **buf)
+{
+	(void)ar;
+	struct jar_src *s = ctx;
+	ssize_t n = s->fn(s->ctx, buf);
+	return n < 0 ? -1 : (la_ssize_t)n;
+}
+
+/* A nested archive's bytes: the current entry's data of the outer reader. */
+static ssize_t entry_pull(void *ctx, const void **buf)
+{
+	size_t n;
+	la_int64_t off;
+	int rc = archive_read_data_block((struct archive *)ctx, buf, &n, &off);
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	return rc < ARCHIVE_WARN ? -1 : (ssize_t)n;
+}
+
+/* Up to DD_MAX_JAR_META_BYTES of the current entry, NUL-terminated (arena). */
+static char *entry_text(struct arena *a, struct archive *ar, size_t *len)
+{
+	char *buf = arena_alloc_uninit(a, DD_MAX_JAR_META_BYTES + 1);
+	size_t n = 0;
+	while (n < DD_MAX_JAR_META_BYTES) {
+		la_ssize_t k = archive_read_data(ar, buf + n, DD_MAX_JAR_META_BYTES - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* The value of "key=value" (pom.properties) or "Key: value" (a manifest's main section) in text:
+ * arena string, or NULL. */
+static const char *prop(struct arena *a, const char *text, size_t len, const char *key, char sep)
+{
+	size_t k = strlen(key);
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - text) : len;
+		const char *line = text + i;
+		size_t n = e - i;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (sep == ':' && !n)
+			break; /* the manifest's main section ends */
+		if (n > k && !memcmp(line, key, k)) {
+			const char *v = line + k;
+			size_t vn = n - k;
+			trim(&v, &vn);
+			if (vn && *v == sep) {
+				v++, vn--;
+				trim(&v, &vn);
+				if (vn && vn <= 256)
+					return arena_strndup(a, v, vn);
+			}
+		}
+		i = e + 1;
+	}
+	return NULL;
+}
+
+struct jar_out {
+	struct arena *a;
+	char *text;
+	size_t len, cap;
+	size_t lines;
+};
+
+static void jar_emit(struct jar_out *o, const char *group, const char *artifact, const char *version,
+		     const char *where)
+{
+	if (!artifact || !version || o->lines >= 10000)
+		return;
+	for (const char *p = artifact; *p; p++)
+		if (*p == '\t' || *p == '\n' || *p == ':')
+			return;
+	const char *line = arena_printf(o->a, "%s%s%s\t%s\t%s\n", group ? group : "", group ? ":" : "", artifact, version,
+					where);
+	if (strchr(version, '\t') || strchr(where, '\t') || (group && (strchr(group, '\t') || strchr(group, ':'))))
+		return;
+	size_t n = strlen(line);
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 1024;
+		while (cap < o->len + n)
+			cap *= 2;
+		char *t = arena_alloc_uninit(o->a, cap);
+		if (o->len)
+			memcpy(t, o->text, o->len);
+		o->text = t;
+		o->cap = cap;
+	}
+	memcpy(o->text + o->len, line, n);
+	o->len += n;
+	o->lines++;
+}
+
+/* "log4j-core-2.14.1.jar" -> ("log4j-core", "2.14.1"): the last '-' before a digit. */
+static void name_version(struct arena *a, const char *path, const char **name, const char **version)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base) - 4; /* ".jar" */
+	*name = *version = NULL;
+	for (size_t i = n; i-- > 1;)
+		if (base[i] == '-' && isdigit((unsigned char)base[i + 1])) {
+			*name = arena_strndup(a, base, i);
+			*version = arena_strndup(a, base + i + 1, n - i - 1);
+			return;
+		}
+}
+
+static void jar_walk(struct jar_out *o, const char *where, lang_pull_fn fn, void *ctx, int depth)
+{
+	struct archive *ar = archive_read_new();
+	if (!ar)
+		return;
+	archive_read_support_format_zip_streamable(ar);
+	struct jar_src src = {fn, ctx};
+	size_t before = o->lines, entries = 0;
+	const char *manifest = NULL;
+	size_t mlen = 0;
+	if (archive_read_open(ar, &src, NULL, jar_pull, NULL) == ARCHIVE_OK) {
+		struct archive_entry *ent;
+		while (entries++ < DD_MAX_JAR_ENTRIES && archive_read_next_header(ar, &ent) == ARCHIVE_OK) {
+			const char *name = archive_entry_pathname(ent);
+			if (!name || strlen(name) > DD_MAX_PATH_BYTES)
+				continue;
+			size_t nl = strlen(name);
+			if (!strncmp(name, "META-INF/maven/", 15) && has_suffix(name, nl, "/pom.properties")) {
+				size_t len;
+				char *t = entry_text(o->a, ar, &len);
+				jar_emit(o, prop(o->a, t, len, "groupId", '='), prop(o->a, t, len, "artifactId", '='),
+					 prop(o->a, t, len, "version", '='), where);
+			} else if (!strcmp(name, "META-INF/MANIFEST.MF")) {
+				manifest = entry_text(o->a, ar, &mlen);
+			} else if (depth < DD_MAX_JAR_DEPTH && lang_is_java_archive(name)) {
+				jar_walk(o, arena_printf(o->a, "%s!/%s", where, name), entry_pull, ar, depth + 1);
+			}
+		}
+	}
+	archive_read_free(ar);
+	if (o->lines > before)
+		return; /* pom.properties say it best */
+	const char *title = NULL, *version = NULL, *group = NULL;
+	if (manifest) {
+		title = prop(o->a, manifest, mlen, "Implementation-Title", ':');
+		version = prop(o->a, manifest, mlen, "Implementation-Version", ':');
+		group = prop(o->a, manifest, mlen, "Implementation-Vendor-Id", ':');
+		if (!title || !version) {
+			const char *sym = prop(o->a, manifest, mlen, "Bundle-SymbolicName", ':');
+			const char *bv = prop(o->a, manifest, mlen, "Bundle-Version", ':');
+			if (sym && bv) { /* "org.apache.commons.commons-text" -> group and artifact */
+				sym = arena_strndup(o->a, sym, strcspn(sym, ";"));
+				const char *dot = strrchr(sym, '.');
+				group = dot ? arena_strndup(o->a, sym, (size_t)(dot - sym)) : NULL;
+				title = dot ? dot + 1 : sym;
+				version = bv;
+			}
+		}
+	}
+	if (!title || !version) {
+		name_version(o->a, where, &title, &version);
+		group = NULL;
+	}
+	jar_emit(o, group, title, version, where);
+}
+
+void lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len)
+{
+	size_t k = strlen(LANG_JAR_MAGIC);
+	struct jar_out o = {.a = a, .cap = 1024, .len = k};
+	o.text = arena_alloc_uninit(a, o.cap);
+	memcpy(o.text, LANG_JAR_MAGIC, k);
+	jar_walk(&o, path, fn, ctx, 0);
+	*out = o.lines ? o.text : NULL;
+	*len = o.lines ? o.len : 0;
 }

@@ -31,6 +31,24 @@ enum lang_file lang_file_kind(const char *path);
 /* The most bytes a file of that kind may have (limits.h). */
 uint64_t lang_file_limit(enum lang_file k);
 
+/* 1 for a Java archive's name (X.jar, X.war, X.ear): read as it streams past (lang_jar_read),
+ * never kept. */
+int lang_is_java_archive(const char *path);
+
+/* A Java archive's bytes, pulled: the next block in *buf, its length; 0 at the end, -1 on an
+ * error (the caller's why says which). */
+typedef ssize_t (*lang_pull_fn)(void *ctx, const void **buf);
+
+/* Reads a Java archive from its bytes, pulled from fn, with libarchive's streaming zip reader:
+ * the Maven coordinates of each pom.properties (META-INF/maven/G/A/pom.properties), else the
+ * manifest's (Implementation-Vendor-Id or Bundle-SymbolicName's group, Implementation-Title,
+ * Implementation-Version), else the file name's (name-1.2.3.jar); and the same of the archives
+ * nested in it. What it keeps (arena, *out, *len) starts with LANG_JAR_MAGIC and is what
+ * lang_parse reads; NULL when the archive names nothing. Reads at most what it needs: the
+ * caller drains the rest. */
+#define LANG_JAR_MAGIC "drydock-java-archive 1\n"
+void lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len);
+
 /* What the probe keeps of an ELF executable starts with one of these. */
 #define LANG_GO_MAGIC "\xff Go buildinf:"
 #define LANG_NODE_MAGIC "https://nodejs.org/download/release/v"

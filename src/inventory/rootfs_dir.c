@@ -117,7 +117,26 @@ static int walk_add(struct walk *w, const char *path, const char *data, size_t l
 	return 0;
 }
 
-/* One regular file (fd): read whole when its kind is known, else probed. */
+/* A Java archive's bytes for lang_jar_read, read from its file. */
+struct fd_feed {
+	int fd;
+	char buf[1 << 16];
+};
+
+static ssize_t fd_block(void *ctx, const void **buf)
+{
+	struct fd_feed *f = ctx;
+	for (;;) {
+		ssize_t n = read(f->fd, f->buf, sizeof(f->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		*buf = f->buf;
+		return n;
+	}
+}
+
+/* One regular file (fd): read whole when its kind is known, a Java archive as it streams, else
+ * probed. */
 static int walk_file(struct walk *w, int fd, const char *path, const struct stat *st)
 {
 	enum lang_file kind = lang_file_kind(path);
@@ -140,6 +159,13 @@ static int walk_file(struct walk *w, int fd, const char *path, const struct stat
 		if (kind == LANG_DPKG_LIST)
 			got = lang_dpkg_list_filter(buf, got);
 		return walk_add(w, path, buf, got);
+	}
+	if (lang_is_java_archive(path)) {
+		struct fd_feed f = {.fd = fd};
+		const char *kept;
+		size_t len;
+		lang_jar_read(w->a, path, fd_block, &f, &kept, &len);
+		return kept ? walk_add(w, path, kept, len) : 0;
 	}
 	if (!(st->st_mode & 0111) || st->st_size < 64)
 		return 0;

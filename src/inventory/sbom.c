@@ -69,8 +69,8 @@ static void enc_path(struct buf *b, const char *s)
 	}
 }
 
-/* pkg:pypi/name@v, pkg:npm/%40scope/name@v, pkg:golang/host/path@v, pkg:cargo/name@v, and the
- * Node.js runtime as pkg:generic/node@v. */
+/* pkg:pypi/name@v, pkg:npm/%40scope/name@v, pkg:golang/host/path@v, pkg:cargo/name@v,
+ * pkg:maven/group/artifact@v, and the Node.js runtime as pkg:generic/node@v. */
 static const char *lang_purl(struct arena *a, const struct package *p)
 {
 	struct buf b;
@@ -89,6 +89,17 @@ static const char *lang_purl(struct arena *a, const struct package *p)
 		break;
 	case PKG_GO: buf_puts(&b, "pkg:golang/"), enc_path(&b, p->name); break;
 	case PKG_CARGO: buf_puts(&b, "pkg:cargo/"), enc(&b, p->name); break;
+	case PKG_MAVEN: { /* pkg:maven/group/artifact (a name without a group has no namespace) */
+		const char *colon = strchr(p->name, ':');
+		buf_puts(&b, "pkg:maven/");
+		if (colon) {
+			enc(&b, arena_strndup(a, p->name, (size_t)(colon - p->name)));
+			buf_puts(&b, "/");
+			enc(&b, colon + 1);
+		} else
+			enc(&b, p->name);
+		break;
+	}
 	default: buf_puts(&b, "pkg:generic/"), enc(&b, p->name); break;
 	}
 	buf_puts(&b, "@");

@@ -16,7 +16,7 @@ int osv_ecosystem_scheme(const char *eco, enum version_scheme *out)
 		{"Debian", VERSION_DPKG},     {"Ubuntu", VERSION_DPKG},          {"Alpine", VERSION_APK},
 		{"Red Hat", VERSION_RPM},     {"AlmaLinux", VERSION_RPM},        {"Rocky Linux", VERSION_RPM},
 		{"openSUSE", VERSION_RPM},    {"SUSE", VERSION_RPM},             {"Mageia", VERSION_RPM},
-		{"PyPI", VERSION_PEP440},     {"Go", VERSION_GO},
+		{"PyPI", VERSION_PEP440},     {"Go", VERSION_GO},                {"Maven", VERSION_MAVEN},
 		/* SemVer 2.0's precedence, which golang.org/x/mod/semver follows (OSV SEMVER ranges) */
 		{"npm", VERSION_GO},          {"crates.io", VERSION_GO},         {"Node.js", VERSION_GO},
 	};

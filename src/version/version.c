@@ -14,6 +14,8 @@ int version_scheme_parse(const char *name, enum version_scheme *out)
 		*out = VERSION_PEP440;
 	else if (!strcmp(name, "go") || !strcmp(name, "golang") || !strcmp(name, "semver"))
 		*out = VERSION_GO; /* SemVer 2.0's precedence, as golang.org/x/mod/semver orders it */
+	else if (!strcmp(name, "maven"))
+		*out = VERSION_MAVEN;
 	else
 		return DD_E_USAGE;
 	return 0;
@@ -64,6 +66,8 @@ int version_validate(enum version_scheme scheme, const char *s, size_t n, const 
 		return pep440_valid(s, n, why);
 	case VERSION_GO:
 		return go_version_valid(s, n, why);
+	case VERSION_MAVEN:
+		return maven_version_valid(s, n, why);
 	}
 	*why = "unknown version scheme";
 	return DD_E_VERSION_INVALID;
@@ -85,6 +89,8 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 		return pep440_cmp(a, an, b, bn, cmp, why);
 	if (scheme == VERSION_GO)
 		return go_version_cmp(a, an, b, bn, cmp, why);
+	if (scheme == VERSION_MAVEN)
+		return maven_version_cmp(a, an, b, bn, cmp, why);
 	if (version_validate(scheme, a, an, &w)) {
 		*why = w;
 		return DD_E_VERSION_INVALID;
@@ -110,6 +116,7 @@ int version_compare(enum version_scheme scheme, const char *a, size_t an, const 
 		break;
 	case VERSION_PEP440:
 	case VERSION_GO:
+	case VERSION_MAVEN:
 		break; /* above */
 	}
 	*cmp = r < 0 ? -1 : r > 0;

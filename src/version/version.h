@@ -1,13 +1,14 @@
 /* version.h: package version comparison in each ecosystem's own order: dpkg (epochs,
  * '~'), rpm (rpmvercmp with '~' and '^', epoch:version-release), apk (Alpine/Gentoo
- * style: letters, _alpha.._p suffixes, ~hash, -rN), PEP 440 (Python) and Go modules. Pure functions over (pointer, length);
- * no allocation. A version that is not valid in its scheme is an error that says why, never
- * silently ordered. */
+ * style: letters, _alpha.._p suffixes, ~hash, -rN), PEP 440 (Python), Go modules and Maven.
+ * Pure functions over (pointer, length); no allocation (but Maven's, which builds its parse
+ * trees on the heap). A version that is not valid in its scheme is an error that says why,
+ * never silently ordered. */
 #ifndef DD_VERSION_H
 #define DD_VERSION_H
 #include <stddef.h>
 
-enum version_scheme { VERSION_DPKG, VERSION_RPM, VERSION_APK, VERSION_PEP440, VERSION_GO };
+enum version_scheme { VERSION_DPKG, VERSION_RPM, VERSION_APK, VERSION_PEP440, VERSION_GO, VERSION_MAVEN };
 
 /* "dpkg", "rpm", "apk", "pep440" (or "pypi") or "go"; 0 or DD_E_USAGE. */
 int version_scheme_parse(const char *name, enum version_scheme *out);
@@ -52,6 +53,9 @@ int pep440_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, con
 size_t pep503_name(const char *name, size_t n, char *out, size_t cap);
 int go_version_valid(const char *s, size_t n, const char **why);
 int go_version_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
+/* Maven's ComparableVersion order (version_maven.c): any printable text is a version. */
+int maven_version_valid(const char *s, size_t n, const char **why);
+int maven_version_cmp(const char *a, size_t an, const char *b, size_t bn, int *cmp, const char **why);
 
 /* A version parsed once and compared with many (the installed version against every fixed
  * version of a package's entries). Borrows s. */

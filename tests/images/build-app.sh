@@ -7,7 +7,9 @@
 #           dpkg (python3-six: reported once, as the OS package), an npm tree installed by npm
 #           from the npm registry at pinned old versions (lodash 4.17.15, minimist 1.2.0, with
 #           its package-lock.json), the same lock alone elsewhere (read where no node_modules
-#           is), and a Cargo.lock as cargo writes it;
+#           is), a Cargo.lock as cargo writes it, and Java archives made by Debian's fastjar: a
+#           log4j-core 2.14.1 jar with its pom.properties, a war holding it (stored, as wars hold
+#           jars), a jar known by its manifest only and one by its file name only;
 #   layer 3: minimist deleted (a whiteout hides it).
 # Written as the OCI layout OUTDIR/oci/app (tag "latest"); cached by tests/images/cached.sh.
 set -euo pipefail
@@ -37,7 +39,7 @@ chroot_run() {  # as build.sh's: /proc, /dev, /sys mounted in a private namespac
 
 log "app layer: age, python3 with pip's wheels, python3-six"
 chroot_run "$R" sh -c "apt-get update && apt-get install -y --no-install-recommends age python3 python3-six \
-  python3-pip-whl python3-setuptools-whl python3-wheel-whl" >"$OUT/logs/app-apt.log" 2>&1
+  python3-pip-whl python3-setuptools-whl python3-wheel-whl fastjar" >"$OUT/logs/app-apt.log" 2>&1
 chroot_run "$R" sh -c 'w=$(ls /usr/share/python-wheels/pip-*.whl) && python3 "$w/pip" install --no-index --no-cache-dir \
   --find-links /usr/share/python-wheels --break-system-packages pip setuptools wheel' \
   >"$OUT/logs/app-pip.log" 2>&1
@@ -72,6 +74,22 @@ version = "0.1.43"
 source = "registry+https://github.com/rust-lang/crates.io-index"
 checksum = "ca8a50ef2360fbd1eeb0ecd46795a87a19024eb4b53c5dc916ca1fd95fe62438"
 EOF
+log "app layer: Java archives"
+J=$R/tmp/java
+mkdir -p "$J/log4j/META-INF/maven/org.apache.logging.log4j/log4j-core" "$J/log4j/org/apache/logging/log4j/core" \
+  "$J/war/WEB-INF/lib" "$J/text/org/apache/commons/text" "$J/guava/com/google/common" "$R/srv/java"
+printf '#Created by Apache Maven 3.6.3\nversion=2.14.1\ngroupId=org.apache.logging.log4j\nartifactId=log4j-core\n' \
+  >"$J/log4j/META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties"
+head -c 20000 /dev/urandom >"$J/log4j/org/apache/logging/log4j/core/Logger.class"
+printf 'Bundle-SymbolicName: org.apache.commons.commons-text\nBundle-Version: 1.9\n' >"$J/text.mf"
+echo x >"$J/text/org/apache/commons/text/StringSubstitutor.class"
+echo x >"$J/guava/com/google/common/Lists.class"
+printf '<web-app/>\n' >"$J/war/WEB-INF/web.xml"
+chroot_run "$R" sh -c 'cd /tmp/java && fastjar -cf /srv/java/log4j-core-2.14.1.jar -C log4j . &&
+  cp /srv/java/log4j-core-2.14.1.jar war/WEB-INF/lib/ && fastjar -c0f /srv/java/app.war -C war . &&
+  fastjar -cfm /srv/java/commons-text.jar text.mf -C text . && fastjar -cf /srv/java/guava-30.0-jre.jar -C guava .' \
+  >"$OUT/logs/app-jar.log" 2>&1
+rm -rf "$J"
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin "$R"/var/cache/apt/archives/*.deb "$R"/var/log/apt/* \
   "$R"/var/log/dpkg.log "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old "$R"/tmp/* "$R"/root/.npm
 find "$R" -newermt @$SOURCE_DATE_EPOCH -exec touch -h -d @$SOURCE_DATE_EPOCH {} + 2>/dev/null || true

@@ -278,8 +278,63 @@ static void test_language_feeds(void)
 	arena_free(&a);
 }
 
+/* Maven's order: the sequences of Maven's own ComparableVersion tests, each strictly
+ * ascending, and its equal spellings. */
+static void maven_ascending(const char *const *v, size_t n)
+{
+	const char *why;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			int c = 2;
+			CHECK(!version_compare(VERSION_MAVEN, v[i], strlen(v[i]), v[j], strlen(v[j]), &c, &why));
+			int want = i < j ? -1 : i > j;
+			if (c != want)
+				fprintf(stderr, "  maven %s vs %s: %d, want %d\n", v[i], v[j], c, want);
+			CHECK(c == want);
+		}
+}
+
+static void test_maven_order(void)
+{
+	static const char *const qualifiers[] = {
+		"1-alpha2snapshot", "1-alpha2", "1-alpha-123", "1-beta-2", "1-beta123", "1-m2", "1-m11", "1-rc", "1-cr2",
+		"1-rc123", "1-SNAPSHOT", "1", "1-sp", "1-sp2", "1-sp123", "1-abc", "1-def", "1-pom-1", "1-1-snapshot",
+		"1-1", "1-2", "1-123"};
+	static const char *const numbers[] = {"2.0", "2-1", "2.0.a", "2.0.0.a", "2.0.2", "2.0.123", "2.1.0", "2.1-a",
+					      "2.1b", "2.1-c", "2.1-1", "2.1.0.1", "2.2", "2.123", "11.a2", "11.a11",
+					      "11.b2", "11.b11", "11.m2", "11.m11", "11", "11.a", "11b", "11c", "11m"};
+	maven_ascending(qualifiers, DD_ARRAY_LEN(qualifiers));
+	maven_ascending(numbers, DD_ARRAY_LEN(numbers));
+	/* the example, and log4j's releases around Log4Shell */
+	static const char *const log4j[] = {"2.0-alpha1", "2.0-beta9", "2.0-rc1", "2.0", "2.0-sp", "2.3.1", "2.12.2",
+					    "2.14.1", "2.15.0", "2.16.0", "2.17.1"};
+	maven_ascending(log4j, DD_ARRAY_LEN(log4j));
+	static const char *const same[][2] = {{"1", "1.0"}, {"1", "1.0.0"}, {"1.0-ga", "1"}, {"1final", "1"}, {"1-release", "1"},
+					      {"1cr", "1rc"}, {"1a1", "1-alpha-1"}, {"1b2", "1-beta-2"}, {"1m3", "1-milestone-3"},
+					      {"1X", "1x"}, {"1.0.0-0", "1"}, {"007", "7"}};
+	for (size_t i = 0; i < DD_ARRAY_LEN(same); i++) {
+		int c = 2;
+		const char *why;
+		CHECK(!version_compare(VERSION_MAVEN, same[i][0], strlen(same[i][0]), same[i][1], strlen(same[i][1]), &c, &why));
+		if (c)
+			fprintf(stderr, "  maven %s vs %s: %d, want 0\n", same[i][0], same[i][1], c);
+		CHECK(c == 0);
+	}
+	const char *why;
+	CHECK(version_validate(VERSION_MAVEN, "1.0 beta", 8, &why) == DD_E_VERSION_INVALID);
+	CHECK(version_validate(VERSION_MAVEN, "", 0, &why) == DD_E_VERSION_INVALID);
+	char big[300];
+	memset(big, '1', sizeof(big));
+	CHECK(version_validate(VERSION_MAVEN, big, sizeof(big), &why) == DD_E_VERSION_INVALID);
+	memset(big, 0, sizeof(big));
+	for (size_t i = 0; i + 2 < 256; i += 2)
+		memcpy(big + i, "x.", 2); /* the most qualifiers one version can hold */
+	CHECK(!version_validate(VERSION_MAVEN, big, strlen(big), &why));
+}
+
 void suite_version(void)
 {
+	RUN(test_maven_order);
 	RUN(test_dpkg_basics);
 	RUN(test_rpm_basics);
 	RUN(test_apk_basics);

@@ -48,6 +48,12 @@ def test_app_image_inventory(app):
         # crates from the registry only: the workspace's own crate is not crates.io's
         ("cargo", "smallvec", "1.6.0", "srv/rust/Cargo.lock"),
         ("cargo", "time", "0.1.43", "srv/rust/Cargo.lock"),
+        # fastjar's jars: by pom.properties (the same version in the war's WEB-INF/lib: one
+        # package naming both), by the manifest's bundle headers, by the file name alone
+        ("maven", "org.apache.logging.log4j:log4j-core", "2.14.1",
+         "srv/java/app.war!/WEB-INF/lib/log4j-core-2.14.1.jar, srv/java/log4j-core-2.14.1.jar"),
+        ("maven", "org.apache.commons:commons-text", "1.9", "srv/java/commons-text.jar"),
+        ("maven", "guava", "30.0-jre", "srv/java/guava-30.0-jre.jar"),
         std[0],
     ])
     # python3-six is dpkg's: reported once, as the OS package
@@ -55,6 +61,7 @@ def test_app_image_inventory(app):
     purls = {p["name"]: p["purl"] for p in doc["packages"] if p.get("ecosystem")}
     assert purls["pip"] == "pkg:pypi/pip@23.0.1" and purls["lodash"] == "pkg:npm/lodash@4.17.15"
     assert purls["smallvec"] == "pkg:cargo/smallvec@1.6.0" and purls["stdlib"].startswith("pkg:golang/stdlib@1.")
+    assert purls["org.apache.logging.log4j:log4j-core"] == "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
     layers = {p["name"]: p["layer"] for p in doc["packages"]}
     assert layers["lodash"] == layers["pip"] == layers["age"] != layers["base-files"]
     cdx = run_json("sbom", "--format", "cyclonedx", app)
@@ -177,3 +184,40 @@ def test_scratch_with_a_go_binary(full_db, tmp_path):
     (root / "app" / "server").unlink()
     r = run_json("scan", "--db", full_db, "--format", "json", str(root))
     assert r["status"] == "NotApplicable"
+
+
+MAVEN_OSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "maven-osv")
+
+
+@pytest.fixture(scope="module")
+def maven_db(tmp_path_factory):
+    """The real feeds and a user's OSV directory (a small Maven set in GitHub's format)."""
+    path = str(tmp_path_factory.mktemp("mdb") / "vulndb.ddb")
+    r = subprocess.run([BIN, "db", "import", "--db", path, VULNDATA, MAVEN_OSV], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def test_java_archives_matched_in_maven_order(maven_db, app):
+    r = run_json("scan", "--db", maven_db, "--format", "json", app)
+    mv = {f["id"]: f for f in r["findings"] if f["ecosystem"] == "Maven"}
+    # log4j-core 2.14.1, by Maven's order: in GHSA-jfh8-c2jp-5v3q's [2.13.0, 2.15.0),
+    # GHSA-7rjr-3q55-vv33's [2.13.0, 2.16.0) and GHSA-8489-44mv-ggj8's [2.13.0, 2.17.1);
+    # commons-text 1.9 in GHSA-599f-7c49-w659's [1.5, 1.10.0) (1.10.0 is above 1.9, not below)
+    assert {i: (f["package"], f["fixed_version"]) for i, f in mv.items()} == {
+        "GHSA-jfh8-c2jp-5v3q": ("org.apache.logging.log4j:log4j-core", "2.15.0"),
+        "GHSA-7rjr-3q55-vv33": ("org.apache.logging.log4j:log4j-core", "2.16.0"),
+        "GHSA-8489-44mv-ggj8": ("org.apache.logging.log4j:log4j-core", "2.17.1"),
+        "GHSA-599f-7c49-w659": ("org.apache.commons:commons-text", "1.10.0"),
+    }
+    log4shell = mv["GHSA-jfh8-c2jp-5v3q"]
+    assert log4shell["severity"] == "CRITICAL" and log4shell["aliases"] == ["CVE-2021-44228"]
+    assert log4shell["known_exploited"] is not None  # CISA's catalogue names CVE-2021-44228
+    assert "srv/java/app.war!/WEB-INF/lib/log4j-core-2.14.1.jar" in log4shell["path"]
+    # one upgrade clears the three log4j findings
+    step = [s for s in r["fix_plan"] if s["source"] == "org.apache.logging.log4j:log4j-core"]
+    assert len(step) == 1 and step[0]["to"] == "2.17.1" and step[0]["clears"] == 3
+    # a jar known by its file name only has no group: nothing in Maven's namespace to match
+    assert not [f for f in r["findings"] if f["package"] == "guava"]
+    sarif = run_json("scan", "--db", maven_db, "--format", "sarif", app)
+    assert any(res["ruleId"] == "GHSA-jfh8-c2jp-5v3q" for res in sarif["runs"][0]["results"])
