@@ -1,4 +1,4 @@
-/* cmd_version_compare.c: `drydock version-compare {dpkg|rpm|apk|pep440|go} A B` prints <, = or >
+/* cmd_version_compare.c: `drydock version-compare {dpkg|rpm|apk|pep440|go|maven} A B` prints <, = or >
  * (an invalid dpkg or rpm version is refused; apk-tools orders invalid versions, and so does
  * this, with a note on stderr).
  * With "-" for A and B it reads "A B" pairs from standard input, one result per line (for
@@ -7,8 +7,8 @@
 #include "cmds.h"
 #include "version/version.h"
 
-static const char usage[] = "usage: drydock version-compare {dpkg|rpm|apk|pep440|go} A B\n"
-			    "       drydock version-compare {dpkg|rpm|apk|pep440|go} - -   (pairs \"A B\" on stdin)\n"
+static const char usage[] = "usage: drydock version-compare {dpkg|rpm|apk|pep440|go|maven} A B\n"
+			    "       drydock version-compare {dpkg|rpm|apk|pep440|go|maven} - -   (pairs \"A B\" on stdin)\n"
 			    "  prints <, = or > as A sorts before, equal to or after B in that package manager's order\n";
 const char *const cmd_version_compare_usage = usage;
 
