@@ -48,8 +48,9 @@ def main():
     ap.add_argument("--images", required=True)
     ap.add_argument("--db", required=True)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--image", default="debian-big", help="the OCI layout under --images to push")
     o = ap.parse_args()
-    layout = os.path.join(o.images, "debian-big")
+    layout = os.path.join(o.images, o.image)
     out = tempfile.mkdtemp(prefix="ab-")
     res = {"a": {}, "b": {}}
     load = [os.getloadavg()[0]]

@@ -1,6 +1,9 @@
 /* fuzz_version.c: the version comparators as orders. Input: a scheme byte, then three
  * versions separated by '\n'. Invariants: cmp(a,a) = 0, cmp(a,b) = -cmp(b,a), and
- * cmp(a,b) <= 0 && cmp(b,c) <= 0 implies cmp(a,c) <= 0, for every scheme. */
+ * cmp(a,b) <= 0 && cmp(b,c) <= 0 implies cmp(a,c) <= 0, for every scheme but Maven's: its
+ * ComparableVersion is not transitive when a version starts with a qualifier ("t0.1" < "0rc1"
+ * < "-", yet "t0.1" > "-": a qualifier against nothing, a list against a qualifier), and
+ * drydock orders as Maven does. */
 #include "common/dd.h"
 #include "version/version.h"
 #include "fuzz.h"
@@ -51,9 +54,9 @@ int fuzz_version(const uint8_t *data, size_t size)
 	if (ok) {
 		if (aa != 0 || ab != -ba)
 			abort();
-		if (ab <= 0 && bc <= 0 && ac > 0)
+		if (s != VERSION_MAVEN && ab <= 0 && bc <= 0 && ac > 0)
 			abort();
-		if (ab >= 0 && bc >= 0 && ac < 0)
+		if (s != VERSION_MAVEN && ab >= 0 && bc >= 0 && ac < 0)
 			abort();
 	}
 	free(copy);

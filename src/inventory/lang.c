@@ -637,17 +637,48 @@ int lang_is_java_archive(const char *path)
 	return has_suffix(path, n, ".jar") || has_suffix(path, n, ".war") || has_suffix(path, n, ".ear");
 }
 
+/* libarchive is handed the archive in blocks of JAR_BLOCK bytes (the last one shorter), however
+ * the bytes arrive: its streaming zip reader looks ahead within a block (a stored entry with a
+ * data descriptor is found by its signature), so a jar reads the same from a layer, a nested
+ * archive or a file. */
+#define JAR_BLOCK (64 * 1024)
+
 struct jar_src {
 	lang_pull_fn fn;
 	void *ctx;
+	unsigned char *buf;
+	const unsigned char *pending; /* bytes the last pull gave that are not in buf yet */
+	size_t npending;
+	int eof, failed;
 };
 
-static la_ssize_t jar_pull(struct archive *ar, void *ctx, const void **buf)
+static la_ssize_t jar_pull(struct archive *ar, void *ctx, const void **out)
 {
 	(void)ar;
 	struct jar_src *s = ctx;
-	ssize_t n = s->fn(s->ctx, buf);
-	return n < 0 ? -1 : (la_ssize_t)n;
+	size_t n = 0;
+	while (n < JAR_BLOCK && !s->failed) {
+		if (!s->npending) {
+			if (s->eof)
+				break;
+			const void *b;
+			ssize_t k = s->fn(s->ctx, &b);
+			if (k < 0)
+				s->failed = 1;
+			else if (k == 0)
+				s->eof = 1;
+			s->pending = b;
+			s->npending = k > 0 ? (size_t)k : 0;
+			continue;
+		}
+		size_t take = s->npending < JAR_BLOCK - n ? s->npending : JAR_BLOCK - n;
+		memcpy(s->buf + n, s->pending, take);
+		n += take;
+		s->pending += take;
+		s->npending -= take;
+	}
+	*out = s->buf;
+	return s->failed && !n ? -1 : (la_ssize_t)n;
 }
 
 /* A nested archive's bytes: the current entry's data of the outer reader. */
@@ -763,7 +794,11 @@ static void jar_walk(struct jar_out *o, const char *where, lang_pull_fn fn, void
 	if (!ar)
 		return;
 	archive_read_support_format_zip_streamable(ar);
-	struct jar_src src = {fn, ctx};
+	struct jar_src src = {fn, ctx, malloc(JAR_BLOCK), NULL, 0, 0, 0};
+	if (!src.buf) {
+		archive_read_free(ar);
+		return;
+	}
 	size_t before = o->lines, entries = 0;
 	const char *manifest = NULL;
 	size_t mlen = 0;
@@ -787,6 +822,7 @@ static void jar_walk(struct jar_out *o, const char *where, lang_pull_fn fn, void
 		}
 	}
 	archive_read_free(ar);
+	free(src.buf);
 	if (o->lines > before)
 		return; /* pom.properties say it best */
 	const char *title = NULL, *version = NULL, *group = NULL;
