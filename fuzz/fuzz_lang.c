@@ -62,7 +62,7 @@ static const char *probe(struct arena *a, const char *path, const uint8_t *d, si
 	for (size_t off = 0; off < n; off += block)
 		if (!lang_probe_feed(&p, a, d + off, off + block > n ? n - off : block))
 			break;
-	return lang_probe_result(&p, len);
+	return lang_probe_result(&p, a, len);
 }
 
 int fuzz_lang(const uint8_t *data, size_t size)

@@ -150,6 +150,12 @@
 #define DD_MAX_JAR_DEPTH 3
 #define DD_MAX_JAR_ENTRIES 200000
 #define DD_MAX_JAR_META_BYTES (64 * 1024)
+/* An executable's tail, what no segment loads (where cargo auditable's .dep-v0 section and the
+ * section headers lie), is kept while it streams past when it is at most this long (a stripped
+ * Rust binary's is a few KiB; one with its symbols or debug information is passed by), and its
+ * dependency list inflated to at most DD_MAX_CARGO_AUDIT_BYTES. */
+#define DD_MAX_ELF_TAIL_BYTES (4 * 1024 * 1024)
+#define DD_MAX_CARGO_AUDIT_BYTES (4 * 1024 * 1024)
 /* Application packages in one image (a large node_modules tree holds a few thousand). */
 #define DD_MAX_LANG_PACKAGES 200000
 /* Nesting of package-lock.json v1 "dependencies" objects read. */

@@ -725,8 +725,11 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 			return DD_E_SCAN_LIMIT;
 	}
 	int rc = consume(ar, r, plen > 0 ? path : raw, e, hint, pr, why);
-	if (rc)
+	if (rc) {
+		if (pr)
+			lang_probe_abandon(pr);
 		return rc;
+	}
 	if (e && lk != LANG_NONE) { /* only what the parsers read */
 		size_t len = e->len;
 		if (lk == LANG_DPKG_LIST)
@@ -742,7 +745,7 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 		e->len = len;
 	}
 	size_t kn = jar_len;
-	const char *kept = pr ? lang_probe_result(pr, &kn) : jar;
+	const char *kept = pr ? lang_probe_result(pr, a, &kn) : jar;
 	if (kept) {
 		e = add(r, LE_FILE, arena_strdup(a, path), NULL);
 		e->data = kept;

@@ -249,7 +249,8 @@ static int view_list(struct rootfs *fs, struct arena *a, const char *dir, const 
 static int view_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why)
 {
 	struct view *v = (struct view *)fs;
-	size_t gk = strlen(LANG_GO_MAGIC), nk = strlen(LANG_NODE_MAGIC), jk = strlen(LANG_JAR_MAGIC), k = 0;
+	size_t gk = strlen(LANG_GO_MAGIC), nk = strlen(LANG_NODE_MAGIC), jk = strlen(LANG_JAR_MAGIC),
+	       ck = strlen(LANG_CARGO_MAGIC), k = 0;
 	(void)why;
 	struct rootfs_file *out = arena_alloc(a, (v->used + 1) * sizeof(*out));
 	for (size_t i = 0; i < v->nslots; i++) {
@@ -258,7 +259,8 @@ static int view_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file
 			continue;
 		const struct lentry *e = s->e;
 		if (lang_file_kind(e->path) != LANG_NONE || (e->len >= gk && !memcmp(e->data, LANG_GO_MAGIC, gk)) ||
-		    (e->len >= nk && !memcmp(e->data, LANG_NODE_MAGIC, nk)) || (e->len >= jk && !memcmp(e->data, LANG_JAR_MAGIC, jk)))
+		    (e->len >= nk && !memcmp(e->data, LANG_NODE_MAGIC, nk)) || (e->len >= jk && !memcmp(e->data, LANG_JAR_MAGIC, jk)) ||
+		    (e->len >= ck && !memcmp(e->data, LANG_CARGO_MAGIC, ck)))
 			out[k++] = (struct rootfs_file){e->path, e->data, e->len};
 	}
 	*files = out;

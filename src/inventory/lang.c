@@ -17,6 +17,7 @@
 #include "common/arena.h"
 #include "inventory.h"
 #include "version/version.h"
+#include <zlib.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
@@ -187,11 +188,145 @@ static int match_at(const struct lang_probe *p, const unsigned char *s, size_t a
 	return avail >= k && (p->node || off % 16 == 0) && s[0] == (unsigned char)nd[0] && !memcmp(s, nd, k);
 }
 
+/* ---- the ELF tail: cargo auditable's .dep-v0 ---- */
+
+static uint64_t rd(const struct lang_probe *p, const unsigned char *s, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)s[p->big_endian ? bytes - 1 - i : i] << (8 * i);
+	return v;
+}
+
+/* Copies what of (off, d, n) lies in the tail into it (the same bytes twice are harmless). */
+static void tail_put(struct lang_probe *p, uint64_t off, const unsigned char *d, size_t n)
+{
+	uint64_t lo = off > p->tail_start ? off : p->tail_start, hi = off + n < p->tail_end ? off + n : p->tail_end;
+	if (p->tail_state == 1 && lo < hi)
+		memcpy(p->tail + (lo - p->tail_start), d + (lo - off), (size_t)(hi - lo));
+}
+
+/* With the ELF header and program headers in p->head (the file's first size bytes, or all of
+ * it): where the tail is, and whether it is kept. */
+static void tail_decide(struct lang_probe *p, uint64_t size)
+{
+	const unsigned char *h = p->head;
+	p->tail_state = 2;
+	if (p->nhead < 52 || (h[4] != 1 && h[4] != 2) || (h[5] != 1 && h[5] != 2))
+		return;
+	p->elf64 = h[4] == 2;
+	p->big_endian = h[5] == 2;
+	int w = p->elf64 ? 8 : 4;
+	if (p->elf64 && p->nhead < 64)
+		return;
+	uint64_t phoff = rd(p, h + (p->elf64 ? 32 : 28), w);
+	p->shoff = rd(p, h + (p->elf64 ? 40 : 32), w);
+	unsigned phentsize = (unsigned)rd(p, h + (p->elf64 ? 54 : 42), 2), phnum = (unsigned)rd(p, h + (p->elf64 ? 56 : 44), 2);
+	p->shentsize = (unsigned)rd(p, h + (p->elf64 ? 58 : 46), 2);
+	p->shnum = (unsigned)rd(p, h + (p->elf64 ? 60 : 48), 2);
+	p->shstrndx = (unsigned)rd(p, h + (p->elf64 ? 62 : 50), 2);
+	if (phentsize < (p->elf64 ? 56u : 32u) || p->shentsize < (p->elf64 ? 64u : 40u) || !p->shnum ||
+	    p->shstrndx >= p->shnum || phoff > p->nhead || (uint64_t)phnum * phentsize > p->nhead - phoff)
+		return;
+	uint64_t end = 0;
+	for (unsigned i = 0; i < phnum; i++) {
+		const unsigned char *ph = h + phoff + (uint64_t)i * phentsize;
+		if (rd(p, ph, 4) != 1) /* PT_LOAD */
+			continue;
+		uint64_t off = rd(p, ph + (p->elf64 ? 8 : 4), w), filesz = rd(p, ph + (p->elf64 ? 32 : 16), w);
+		if (off + filesz > end && off + filesz >= off)
+			end = off + filesz;
+	}
+	uint64_t shend = p->shoff + (uint64_t)p->shnum * p->shentsize;
+	if (p->shoff < end || shend < p->shoff || shend - end > DD_MAX_ELF_TAIL_BYTES || (size && shend > size))
+		return;
+	p->tail_start = end;
+	p->tail_end = shend;
+	if (!(p->tail = malloc(shend - end ? (size_t)(shend - end) : 1)))
+		return;
+	p->tail_state = 1;
+	tail_put(p, 0, p->head, p->nhead);
+}
+
+/* The head, and the tail once decided. */
+static void tail_feed(struct lang_probe *p, uint64_t base, const unsigned char *d, size_t n)
+{
+	if (base < LANG_ELF_HEAD && p->nhead == base) {
+		size_t k = n < LANG_ELF_HEAD - base ? n : (size_t)(LANG_ELF_HEAD - base);
+		memcpy(p->head + base, d, k);
+		p->nhead += k;
+		if (p->nhead == LANG_ELF_HEAD && !p->tail_state)
+			tail_decide(p, 0);
+	}
+	tail_put(p, base, d, n);
+}
+
+void lang_probe_abandon(struct lang_probe *p)
+{
+	free(p->tail);
+	p->tail = NULL;
+	p->tail_state = 2;
+}
+
+/* The .dep-v0 section of a complete tail, inflated behind LANG_CARGO_MAGIC; NULL when none. */
+static const char *cargo_deps(struct lang_probe *p, struct arena *a, size_t *len)
+{
+	if (p->off < p->tail_end)
+		return NULL; /* the file ended before its section headers */
+	const unsigned char *t = p->tail;
+	uint64_t tn = p->tail_end - p->tail_start;
+	int w = p->elf64 ? 8 : 4;
+	const unsigned char *sh = t + (p->shoff - p->tail_start);
+	/* a section's bytes, when they lie in the tail */
+#define SECTION(i, off, size)                                                                     	(off = rd(p, sh + (uint64_t)(i)*p->shentsize + (p->elf64 ? 24 : 16), w),                   	 size = rd(p, sh + (uint64_t)(i)*p->shentsize + (p->elf64 ? 32 : 20), w),                 	 off >= p->tail_start && size <= tn && off - p->tail_start <= tn - size)
+	uint64_t stroff, strsize, off, size;
+	if (!SECTION(p->shstrndx, stroff, strsize))
+		return NULL;
+	const char *names = (const char *)t + (stroff - p->tail_start);
+	for (unsigned i = 0; i < p->shnum; i++) {
+		uint64_t name = rd(p, sh + (uint64_t)i * p->shentsize, 4);
+		if (name >= strsize || strsize - name < 8 || memcmp(names + name, ".dep-v0", 8) || !SECTION(i, off, size))
+			continue;
+		z_stream z = {0};
+		if (inflateInit(&z) != Z_OK)
+			return NULL;
+		size_t k = strlen(LANG_CARGO_MAGIC), cap = 65536;
+		char *out = arena_alloc_uninit(a, cap);
+		memcpy(out, LANG_CARGO_MAGIC, k);
+		z.next_in = (unsigned char *)t + (off - p->tail_start);
+		z.avail_in = (uInt)size;
+		int rc = Z_OK;
+		while (rc == Z_OK) {
+			if (k == cap) {
+				if (cap >= DD_MAX_CARGO_AUDIT_BYTES)
+					break;
+				char *o = arena_alloc_uninit(a, cap * 2);
+				memcpy(o, out, k);
+				out = o;
+				cap *= 2;
+			}
+			z.next_out = (unsigned char *)out + k;
+			z.avail_out = (uInt)(cap - k);
+			rc = inflate(&z, Z_NO_FLUSH);
+			k = cap - z.avail_out;
+		}
+		inflateEnd(&z);
+		if (rc != Z_STREAM_END)
+			return NULL; /* damaged, or over the limit */
+		*len = k;
+		return out;
+	}
+#undef SECTION
+	return NULL;
+}
+
 int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n)
 {
 	const unsigned char *d = data;
 	uint64_t base = p->off;
 	p->off += n;
+	if (p->state != 3 && n)
+		tail_feed(p, base, d, n);
 	if (p->state == 3 || !n)
 		return p->state != 3;
 	if (p->state == 0) { /* the first 4 bytes say whether it is ELF */
@@ -263,10 +398,21 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 	return 1;
 }
 
-const char *lang_probe_result(const struct lang_probe *p, size_t *len)
+const char *lang_probe_result(struct lang_probe *p, struct arena *a, size_t *len)
 {
-	*len = p->len;
-	return p->len ? p->out : NULL;
+	const char *out = NULL;
+	*len = 0;
+	if (p->len) {
+		*len = p->len;
+		out = p->out;
+	} else if (p->nhead >= 4 && !memcmp(p->head, "\x7f" "ELF", 4)) {
+		if (!p->tail_state && p->off == p->nhead)
+			tail_decide(p, p->off); /* a file shorter than the head: all of it is there */
+		if (p->tail_state == 1)
+			out = cargo_deps(p, a, len);
+	}
+	lang_probe_abandon(p);
+	return out;
 }
 
 size_t lang_dpkg_list_filter(char *data, size_t len)
@@ -588,6 +734,23 @@ static size_t parse_dpkg_list(struct inventory *inv, const char *d, size_t len)
 	return 0;
 }
 
+/* A Rust binary's dependency list as cargo auditable writes it: {"packages": [{"name", "version",
+ * "source": "crates.io" | "git" | "local" | "registry", ...}]}; crates.io's only (a git or
+ * local crate is not the crates.io one of its name). */
+static size_t parse_cargo_audit(struct inventory *inv, const char *path, const char *d, size_t len)
+{
+	size_t k = strlen(LANG_CARGO_MAGIC), got = 0, i;
+	json_t *j = load_json(d + k, len - k), *pk;
+	json_array_foreach(json_object_get(j, "packages"), i, pk)
+	{
+		const char *name = jstr(pk, "name"), *ver = jstr(pk, "version"), *src = jstr(pk, "source");
+		if (name && ver && src && !strcmp(src, "crates.io"))
+			got += add(inv, PKG_CARGO, path, name, strlen(name), ver, strlen(ver)) != NULL;
+	}
+	json_decref(j);
+	return got;
+}
+
 /* What lang_jar_read kept: "group:artifact <tab> version <tab> where" lines. */
 static size_t parse_jar(struct inventory *inv, const char *d, size_t len)
 {
@@ -612,6 +775,8 @@ size_t lang_parse(struct inventory *inv, const char *path, const char *data, siz
 	size_t got = 0;
 	if (len >= strlen(LANG_JAR_MAGIC) && !memcmp(data, LANG_JAR_MAGIC, strlen(LANG_JAR_MAGIC)))
 		got = parse_jar(inv, data, len);
+	else if (len >= strlen(LANG_CARGO_MAGIC) && !memcmp(data, LANG_CARGO_MAGIC, strlen(LANG_CARGO_MAGIC)))
+		got = parse_cargo_audit(inv, path, data, len);
 	else if (len >= strlen(LANG_GO_MAGIC) && !memcmp(data, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)))
 		got = parse_go(inv, path, data, len);
 	else if (len >= strlen(LANG_NODE_MAGIC) && !memcmp(data, LANG_NODE_MAGIC, strlen(LANG_NODE_MAGIC)))

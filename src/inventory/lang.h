@@ -49,13 +49,19 @@ typedef ssize_t (*lang_pull_fn)(void *ctx, const void **buf);
 #define LANG_JAR_MAGIC "drydock-java-archive 1\n"
 void lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len);
 
-/* What the probe keeps of an ELF executable starts with one of these. */
+/* What the probe keeps of an ELF executable starts with one of these: the Go build
+ * information's own magic, the Node.js release URL, or (ours) before a Rust binary's
+ * dependency list as cargo auditable embeds it (JSON, inflated from the .dep-v0 section). */
 #define LANG_GO_MAGIC "\xff Go buildinf:"
 #define LANG_NODE_MAGIC "https://nodejs.org/download/release/v"
+#define LANG_CARGO_MAGIC "drydock-cargo-auditable 1\n"
+#define LANG_ELF_HEAD 4096
 
 /* Looks through one executable's bytes as they stream past: the Go build information (its
  * magic is 16-byte aligned, so 1 position in 16 is compared) or, in a file named node, the
- * Node.js release URL. At most DD_MAX_GO_BUILDINFO_BYTES are kept. */
+ * Node.js release URL; and keeps the ELF file's tail (what no segment loads) when it is small,
+ * to find cargo auditable's .dep-v0 section by the section headers at its end. At most
+ * DD_MAX_GO_BUILDINFO_BYTES are kept of the one, DD_MAX_ELF_TAIL_BYTES of the other. */
 struct lang_probe {
 	int state;    /* 0 before the first bytes, 1 looking, 2 keeping, 3 done */
 	int node;     /* looking for the Node.js URL (else the Go magic) */
@@ -65,14 +71,25 @@ struct lang_probe {
 	uint64_t carry_off; /* file offset of carry[0] */
 	char *out;
 	size_t len, cap, want; /* want: bytes to keep in all, once known */
+	unsigned char head[LANG_ELF_HEAD]; /* the ELF header and program headers */
+	size_t nhead;
+	int tail_state;                /* 0 undecided, 1 keeping, 2 not */
+	uint64_t tail_start, tail_end; /* file offsets: where no segment loads, to the headers' end */
+	unsigned char *tail;           /* malloc: freed by lang_probe_result or lang_probe_abandon */
+	uint64_t shoff;                /* the section headers, from the ELF header */
+	unsigned shnum, shentsize, shstrndx;
+	int elf64, big_endian;
 };
 /* Starts a probe for the file at path (its name decides what is looked for). */
 void lang_probe_begin(struct lang_probe *p, const char *path);
 /* The file's next n bytes (in order from offset 0): 1 while more bytes could matter, 0 when
  * done (nothing there, or all kept). */
 int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n);
-/* What was kept (arena memory), or NULL. */
-const char *lang_probe_result(const struct lang_probe *p, size_t *len);
+/* What was kept (arena memory), or NULL: Go's or Node's bytes, else the Rust dependency list
+ * inflated from the tail. Frees what the probe held. */
+const char *lang_probe_result(struct lang_probe *p, struct arena *a, size_t *len);
+/* Frees what the probe held, for a file not read to its end. */
+void lang_probe_abandon(struct lang_probe *p);
 
 /* Keeps, of a dpkg .list file's lines, those naming Python metadata (the lines end in
  * ".dist-info" or ".egg-info"): the rest of the file is of no use and can be large. Filters

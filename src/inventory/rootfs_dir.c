@@ -180,7 +180,7 @@ static int walk_file(struct walk *w, int fd, const char *path, const struct stat
 			break;
 	}
 	size_t len;
-	const char *kept = lang_probe_result(&p, &len);
+	const char *kept = lang_probe_result(&p, w->a, &len);
 	return kept ? walk_add(w, path, kept, len) : 0;
 }
 

@@ -9,7 +9,9 @@
 #           its package-lock.json), the same lock alone elsewhere (read where no node_modules
 #           is), a Cargo.lock as cargo writes it, and Java archives made by Debian's fastjar: a
 #           log4j-core 2.14.1 jar with its pom.properties, a war holding it (stored, as wars hold
-#           jars), a jar known by its manifest only and one by its file name only;
+#           jars), a jar known by its manifest only and one by its file name only, and a Rust
+#           binary's dependency list as cargo auditable embeds it (zlib-compressed JSON in a
+#           .dep-v0 section, added to a Debian ELF with binutils' objcopy);
 #   layer 3: minimist deleted (a whiteout hides it).
 # Written as the OCI layout OUTDIR/oci/app (tag "latest"); cached by tests/images/cached.sh.
 set -euo pipefail
@@ -90,6 +92,15 @@ chroot_run "$R" sh -c 'cd /tmp/java && fastjar -cf /srv/java/log4j-core-2.14.1.j
   fastjar -cfm /srv/java/commons-text.jar text.mf -C text . && fastjar -cf /srv/java/guava-30.0-jre.jar -C guava .' \
   >"$OUT/logs/app-jar.log" 2>&1
 rm -rf "$J"
+log "app layer: a cargo auditable section"
+printf '{"packages":[{"name":"rust-app","version":"0.1.0","source":"local","kind":"runtime","dependencies":[1,2],"root":true},%s,%s]}' \
+  '{"name":"regex","version":"1.5.4","source":"crates.io","kind":"runtime"}' \
+  '{"name":"gitdep","version":"1.0.0","source":"git","kind":"runtime"}' >"$OUT/deps.json"
+/usr/bin/python3 -c 'import sys, zlib; sys.stdout.buffer.write(zlib.compress(open(sys.argv[1], "rb").read(), 9))' \
+  "$OUT/deps.json" >"$OUT/deps.z"
+objcopy --add-section .dep-v0="$OUT/deps.z" --set-section-flags .dep-v0=noload,readonly "$R/usr/bin/true" \
+  "$R/usr/local/bin/rust-app"
+rm -f "$OUT/deps.json" "$OUT/deps.z"
 rm -rf "$R"/var/lib/apt/lists/* "$R"/var/cache/apt/*.bin "$R"/var/cache/apt/archives/*.deb "$R"/var/log/apt/* \
   "$R"/var/log/dpkg.log "$R"/var/cache/debconf/*-old "$R"/var/lib/dpkg/*-old "$R"/tmp/* "$R"/root/.npm
 find "$R" -newermt @$SOURCE_DATE_EPOCH -exec touch -h -d @$SOURCE_DATE_EPOCH {} + 2>/dev/null || true

@@ -152,7 +152,7 @@ static const char *probe_in_blocks(struct arena *a, const char *path, const unsi
 	for (size_t off = 0; off < n; off += block)
 		if (!lang_probe_feed(&p, a, file + off, off + block > n ? n - off : block))
 			break;
-	return lang_probe_result(&p, len);
+	return lang_probe_result(&p, a, len);
 }
 
 static void test_probe(void)

@@ -48,6 +48,8 @@ def test_app_image_inventory(app):
         # crates from the registry only: the workspace's own crate is not crates.io's
         ("cargo", "smallvec", "1.6.0", "srv/rust/Cargo.lock"),
         ("cargo", "time", "0.1.43", "srv/rust/Cargo.lock"),
+        # cargo auditable's list in a binary's .dep-v0 section: crates.io's crates only
+        ("cargo", "regex", "1.5.4", "usr/local/bin/rust-app"),
         # fastjar's jars: by pom.properties (the same version in the war's WEB-INF/lib: one
         # package naming both), by the manifest's bundle headers, by the file name alone
         ("maven", "org.apache.logging.log4j:log4j-core", "2.14.1",
@@ -144,6 +146,10 @@ def test_app_image_findings(full_db, app):
     # = 0.2.6), and the nearest safe version is 0.2.0; RUSTSEC-2026-0009 is unaffected below 0.3.6
     assert {i: f["fixed_version"] for i, f in by[("crates.io", "smallvec")].items()} == {"CVE-2021-25900": "1.6.1"}
     assert {i: f["fixed_version"] for i, f in by[("crates.io", "time")].items()} == {"CVE-2020-26235": "0.2.0"}
+    # RUSTSEC-2022-0013 (CVE-2022-24713): regex patched >= 1.5.5, found in the binary's .dep-v0
+    rx = by[("crates.io", "regex")]
+    assert {i: f["fixed_version"] for i, f in rx.items()} == {"CVE-2022-24713": "1.5.5"}
+    assert rx["CVE-2022-24713"]["path"] == "usr/local/bin/rust-app"
     # Go's standard library at the toolchain that built age, against the feed read again here
     std = by[("Go", "stdlib")]
     version = next(iter(std.values()))["installed_version"]
