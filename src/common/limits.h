@@ -137,6 +137,9 @@
  * hundred KiB) or an npm package.json (a few KiB; the largest real ones some hundreds). Larger
  * ones are not application metadata that any tool writes, and fail the layer naming the file. */
 #define DD_MAX_LANG_FILE_BYTES (4 * 1024 * 1024)
+/* Of a Python METADATA or PKG-INFO, the first bytes are kept: the headers, Name and Version
+ * first among them (a long description follows, or, in old metadata, a Description header). */
+#define DD_MAX_PY_HEADER_BYTES (64 * 1024)
 /* One lock file (package-lock.json, Cargo.lock): a large monorepo's lock is a few MiB. */
 #define DD_MAX_LOCKFILE_BYTES (32 * 1024 * 1024)
 /* Bytes kept of an executable from its Go build information's magic on: the header, the Go
@@ -145,11 +148,13 @@
 #define DD_MAX_GO_BUILDINFO_BYTES (1024 * 1024)
 /* Java archives (jar, war, ear) are read as they stream past, never kept: archives nested in
  * them are read to this depth (a war's jars, a Spring Boot jar's), entries counted up to
- * DD_MAX_JAR_ENTRIES per archive, and of each only pom.properties and the manifest are
- * decompressed, up to DD_MAX_JAR_META_BYTES each. */
+ * DD_MAX_JAR_ENTRIES over an archive and all it holds, of which DD_MAX_JAR_META_READS
+ * pom.properties and manifests are read, up to DD_MAX_JAR_META_BYTES each; every byte inflated
+ * counts against the archive's own size as a layer's do (DD_MAX_LAYER_RATIO). */
 #define DD_MAX_JAR_DEPTH 3
 #define DD_MAX_JAR_ENTRIES 200000
 #define DD_MAX_JAR_META_BYTES (64 * 1024)
+#define DD_MAX_JAR_META_READS 1024
 /* An executable's tail, what no segment loads (where cargo auditable's .dep-v0 section and the
  * section headers lie), is kept while it streams past when it is at most this long (a stripped
  * Rust binary's is a few KiB; one with its symbols or debug information is passed by), and its

@@ -134,7 +134,7 @@ static int spare_candidate(const char *path)
 uint64_t layer_entry_cost(const struct lentry *e)
 {
 	return sizeof(*e) + strlen(e->path) + 1 + (e->target ? strlen(e->target) + 1 : 0) +
-	       (e->kind == LE_FILE ? e->len : 0);
+	       (e->kind == LE_FILE || e->kind == LE_DERIVED ? e->len : 0);
 }
 
 /* Normalises a tar path into out (cap bytes): drops leading "/" and "./", empty and "."
@@ -550,16 +550,27 @@ static int redirected(struct reader *r, const char *path)
 	return 0;
 }
 
+/* How an entry's data is kept: its first `prefix` bytes only (0: all of it), or through a line
+ * filter, or looked through by a probe. */
+struct keeping {
+	uint64_t prefix;
+	struct lang_list_filter *filter;
+	struct lang_probe *probe;
+};
+
 /* Reads the current entry's data, keeping it in e when e is a file; counts every byte against
  * the layer's limit on uncompressed bytes, and kept ones against the kept bytes. */
 static int consume(struct archive *ar, struct reader *r, const char *path, struct lentry *e, uint64_t size_hint,
-		   struct lang_probe *probe, const char **why)
+		   struct keeping k, const char **why)
 {
 	uint64_t max_bytes = r->src->max_bytes;
 	struct layer *l = r->l;
-	int keep = e && e->kind == LE_FILE;
+	struct lang_probe *probe = k.probe;
+	int keep = e && e->kind == LE_FILE && !k.filter;
 	char *buf = NULL;
 	size_t cap = 0, len = 0;
+	if (k.prefix && size_hint > k.prefix)
+		size_hint = k.prefix;
 	if (keep && size_hint) {
 		cap = (size_t)size_hint;
 		buf = arena_alloc_uninit(r->a, cap);
@@ -587,8 +598,20 @@ static int consume(struct archive *ar, struct reader *r, const char *path, struc
 		}
 		if (probe && !lang_probe_feed(probe, r->a, blk, n))
 			probe = NULL;
+		if (k.filter) {
+			size_t before = k.filter->len;
+			lang_list_filter_feed(k.filter, r->a, blk, n);
+			l->kept += k.filter->len - before;
+			if (over_kept(r, path, why))
+				return DD_E_SCAN_LIMIT;
+			continue;
+		}
 		if (!keep)
 			continue;
+		if (k.prefix && (off < 0 || (uint64_t)off >= k.prefix))
+			continue; /* past the part kept */
+		if (k.prefix && (uint64_t)off + n > k.prefix)
+			n = (size_t)(k.prefix - (uint64_t)off);
 		if (off < 0 || (uint64_t)off + n > r->max_file) {
 			*why = arena_printf(r->a, "'%s' is larger than the %" PRIu64 "-byte limit for a package database", path,
 					    r->max_file);
@@ -615,7 +638,11 @@ static int consume(struct archive *ar, struct reader *r, const char *path, struc
 		if (over_kept(r, path, why))
 			return DD_E_SCAN_LIMIT;
 	}
-	if (keep) {
+	if (k.filter) {
+		size_t before = k.filter->len;
+		e->data = lang_list_filter_end(k.filter, r->a, &e->len);
+		l->kept += e->len - before;
+	} else if (keep) {
 		if (len < cap && size_hint && len < size_hint) { /* a sparse file's trailing hole */
 			memset(buf + len, 0, (size_t)size_hint - len);
 			l->kept += size_hint - len;
@@ -716,7 +743,9 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 			}
 		} else if (type == AE_IFREG && lang_is_java_archive(path)) {
 			struct jar_feed f = {ar, r};
-			lang_jar_read(a, path, jar_block, &f, &jar, &jar_len);
+			int jrc = lang_jar_read(a, path, jar_block, &f, &jar, &jar_len, why);
+			if (jrc)
+				return jrc;
 		} else if (type == AE_IFREG && size >= 64 && (archive_entry_perm(ent) & 0111)) {
 			lang_probe_begin(&probe, path);
 			pr = &probe;
@@ -724,7 +753,17 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 		if (e && over_kept(r, path, why))
 			return DD_E_SCAN_LIMIT;
 	}
-	int rc = consume(ar, r, plen > 0 ? path : raw, e, hint, pr, why);
+	struct keeping k = {.probe = pr};
+	struct lang_list_filter lf; /* its line buffer is written before it is read */
+	if (lk == LANG_PY_METADATA)
+		k.prefix = DD_MAX_PY_HEADER_BYTES;
+	else if (lk == LANG_DPKG_LIST) {
+		lf.n = lf.len = lf.cap = 0;
+		lf.overlong = 0;
+		lf.out = NULL;
+		k.filter = &lf;
+	}
+	int rc = consume(ar, r, plen > 0 ? path : raw, e, hint, k, why);
 	if (rc) {
 		if (pr)
 			lang_probe_abandon(pr);
@@ -732,9 +771,7 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 	}
 	if (e && lk != LANG_NONE) { /* only what the parsers read */
 		size_t len = e->len;
-		if (lk == LANG_DPKG_LIST)
-			len = lang_dpkg_list_filter((char *)e->data, e->len);
-		else if (lk == LANG_PY_METADATA) {
+		if (lk == LANG_PY_METADATA) {
 			const char *end = memmem(e->data, e->len, "\n\n", 2), *crlf = memmem(e->data, e->len, "\r\n\r\n", 4);
 			if (crlf && (!end || crlf < end))
 				end = crlf;
@@ -747,7 +784,7 @@ static int entry(struct archive *ar, struct reader *r, struct archive_entry *ent
 	size_t kn = jar_len;
 	const char *kept = pr ? lang_probe_result(pr, a, &kn) : jar;
 	if (kept) {
-		e = add(r, LE_FILE, arena_strdup(a, path), NULL);
+		e = add(r, LE_DERIVED, arena_strdup(a, path), NULL);
 		e->data = kept;
 		e->len = kn;
 		r->l->kept += kn;

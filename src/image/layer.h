@@ -11,14 +11,17 @@
 struct arena;
 
 /* LE_DROPPED: a regular file that might have been a link's target, noted (path only) but not
- * kept, over DD_MAX_LAYER_SPARE_BYTES; reading it through the view fails naming the limit. */
-enum lentry_kind { LE_FILE, LE_SYMLINK, LE_HARDLINK, LE_WHITEOUT, LE_OPAQUE, LE_DROPPED };
+ * kept, over DD_MAX_LAYER_SPARE_BYTES; reading it through the view fails naming the limit.
+ * LE_DERIVED: what the layer reader found in a file as it streamed past (an executable's Go
+ * build information, a Java archive's Maven coordinates: inventory/lang.h), never the file's
+ * bytes, so no file can pass for it; the view reads it as no file. */
+enum lentry_kind { LE_FILE, LE_SYMLINK, LE_HARDLINK, LE_WHITEOUT, LE_OPAQUE, LE_DROPPED, LE_DERIVED };
 
 struct lentry {
 	enum lentry_kind kind;
 	const char *path;   /* normalised: no leading "/" or "./", no "." or ".." components */
 	const char *target; /* symlink target as written; hardlink target normalised */
-	const char *data;   /* LE_FILE only */
+	const char *data;   /* LE_FILE and LE_DERIVED only */
 	size_t len;
 };
 

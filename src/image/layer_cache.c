@@ -5,7 +5,8 @@
  * disk, and CRC-32 runs at memory speed where SHA-256 cost more than the rest of a lookup.)
  * A file is written as it is serialised and read through a mapping, so neither side holds a
  * second copy of what the layer kept. Version 3: files are kept at the package managers' paths
- * only, and LE_DROPPED entries; version 4: application metadata too (inventory/lang.h). A file
+ * only, and LE_DROPPED entries; version 4: application metadata too (inventory/lang.h), and
+ * LE_DERIVED entries. A file
  * of an older version is a miss, and read again. The same
  * bytes are what a sandboxed layer reader sends back (layer_cache_encode), which the server
  * checks as it writes them into the cache (layer_cache_receive). */
@@ -138,7 +139,7 @@ int layer_cache_read_fd(int fd, struct arena *a, struct layer *out)
 	out->v = arena_alloc(a, (size_t)(n ? n : 1) * sizeof(*out->v));
 	for (uint64_t i = 0; i < n; i++) {
 		struct lentry *e = &out->v[i];
-		if (r.p >= r.end || *r.p > LE_DROPPED)
+		if (r.p >= r.end || *r.p > LE_DERIVED)
 			goto out;
 		e->kind = (enum lentry_kind)*r.p++;
 		if (take_str(&r, a, &e->path, NULL) || !e->path || take_str(&r, a, &e->target, NULL) ||
@@ -190,7 +191,7 @@ uint64_t layer_cache_encoded_size(const struct layer *l)
 	uint64_t n = sizeof(magic) + 8 + 4;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct lentry *e = &l->v[i];
-		n += 1 + 3 * 8 + strlen(e->path) + (e->target ? strlen(e->target) : 0) + (e->kind == LE_FILE ? e->len : 0);
+		n += 1 + 3 * 8 + strlen(e->path) + (e->target ? strlen(e->target) : 0) + (e->kind == LE_FILE || e->kind == LE_DERIVED ? e->len : 0);
 	}
 	return n;
 }
@@ -206,7 +207,7 @@ int layer_cache_encode(const struct layer *l, layer_cache_write_fn fn, void *ctx
 		put(&w, &k, 1);
 		put_str(&w, e->path, strlen(e->path));
 		put_str(&w, e->target, e->target ? strlen(e->target) : 0);
-		put_str(&w, e->kind == LE_FILE ? e->data : NULL, e->len);
+		put_str(&w, e->kind == LE_FILE || e->kind == LE_DERIVED ? e->data : NULL, e->len);
 	}
 	unsigned char check[4];
 	crc_out(w.crc, check);

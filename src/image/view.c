@@ -244,24 +244,21 @@ static int view_list(struct rootfs *fs, struct arena *a, const char *dir, const 
 	return 0;
 }
 
-/* The kept files the application parsers read: the layers kept only those (layer.c), besides the
- * OS files, which lang_file_kind does not name and whose bytes start with no probe's magic. */
+/* The files the application parsers read: the kept ones lang_file_kind names, and what the
+ * layer reader derived from executables and Java archives. */
 static int view_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why)
 {
 	struct view *v = (struct view *)fs;
-	size_t gk = strlen(LANG_GO_MAGIC), nk = strlen(LANG_NODE_MAGIC), jk = strlen(LANG_JAR_MAGIC),
-	       ck = strlen(LANG_CARGO_MAGIC), k = 0;
+	size_t k = 0;
 	(void)why;
 	struct rootfs_file *out = arena_alloc(a, (v->used + 1) * sizeof(*out));
 	for (size_t i = 0; i < v->nslots; i++) {
 		struct view_slot *s = &v->slots[i];
-		if (!s->path || s->dead || s->e->kind != LE_FILE)
+		if (!s->path || s->dead)
 			continue;
 		const struct lentry *e = s->e;
-		if (lang_file_kind(e->path) != LANG_NONE || (e->len >= gk && !memcmp(e->data, LANG_GO_MAGIC, gk)) ||
-		    (e->len >= nk && !memcmp(e->data, LANG_NODE_MAGIC, nk)) || (e->len >= jk && !memcmp(e->data, LANG_JAR_MAGIC, jk)) ||
-		    (e->len >= ck && !memcmp(e->data, LANG_CARGO_MAGIC, ck)))
-			out[k++] = (struct rootfs_file){e->path, e->data, e->len};
+		if (e->kind == LE_DERIVED || (e->kind == LE_FILE && lang_file_kind(e->path) != LANG_NONE))
+			out[k++] = (struct rootfs_file){e->path, e->data, e->len, e->kind == LE_DERIVED};
 	}
 	*files = out;
 	*n = k;

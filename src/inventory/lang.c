@@ -431,6 +431,49 @@ size_t lang_dpkg_list_filter(char *data, size_t len)
 	return w;
 }
 
+static void list_line(struct lang_list_filter *f, struct arena *a)
+{
+	if (f->overlong || !(has_suffix(f->line, f->n, ".dist-info") || has_suffix(f->line, f->n, ".egg-info")))
+		return;
+	if (f->len + f->n + 1 > f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 1024;
+		while (cap < f->len + f->n + 1)
+			cap *= 2;
+		char *o = arena_alloc_uninit(a, cap);
+		if (f->len)
+			memcpy(o, f->out, f->len);
+		f->out = o;
+		f->cap = cap;
+	}
+	memcpy(f->out + f->len, f->line, f->n);
+	f->len += f->n;
+	f->out[f->len++] = '\n';
+}
+
+void lang_list_filter_feed(struct lang_list_filter *f, struct arena *a, const void *data, size_t n)
+{
+	const char *d = data;
+	for (size_t i = 0; i < n; i++) {
+		if (d[i] == '\n') {
+			list_line(f, a);
+			f->n = 0;
+			f->overlong = 0;
+		} else if (f->n < sizeof(f->line))
+			f->line[f->n++] = d[i];
+		else
+			f->overlong = 1;
+	}
+}
+
+const char *lang_list_filter_end(struct lang_list_filter *f, struct arena *a, size_t *len)
+{
+	if (f->n)
+		list_line(f, a);
+	f->n = 0;
+	*len = f->len;
+	return f->out ? f->out : "";
+}
+
 /* ---- the parsers ---- */
 
 void lang_note_owned(struct inventory *inv, const char *path, size_t n)
@@ -446,11 +489,26 @@ void lang_note_owned(struct inventory *inv, const char *path, size_t n)
 	*slot = (void *)1;
 }
 
+/* Longest name (a Go module path, Maven's group:artifact) and version taken. */
+#define LANG_MAX_NAME 512
+#define LANG_MAX_VERSION 128
+
+/* 1 for a name or version a tool could have written: not empty, not too long, no control byte. */
+static int lang_token_ok(const char *s, size_t n, size_t max)
+{
+	if (!n || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 static struct package *add(struct inventory *inv, enum pkg_type t, const char *path, const char *name, size_t nn,
 			   const char *ver, size_t vn)
 {
-	if (!nn || !vn || inv->n >= DD_MAX_LANG_PACKAGES || memchr(name, 0, nn) || memchr(name, '\n', nn) ||
-	    memchr(ver, 0, vn) || memchr(ver, '\n', vn))
+	if (!lang_token_ok(name, nn, LANG_MAX_NAME) || !lang_token_ok(ver, vn, LANG_MAX_VERSION) ||
+	    inv->n >= DD_MAX_LANG_PACKAGES)
 		return NULL; /* not a name or a version any tool writes */
 	struct package *p = inventory_add(inv);
 	p->type = t;
@@ -684,7 +742,8 @@ static size_t parse_go(struct inventory *inv, const char *path, const char *d, s
 		}
 		k = (size_t)(nl - mod) + 1;
 		if (nf >= 2 && fl[0] == 2 && !memcmp(f[0], "=>", 2)) {
-			if (prev && nf >= 3 && fl[2]) { /* replaced by another module at a version */
+			if (prev && nf >= 3 && lang_token_ok(f[1], fl[1], LANG_MAX_NAME) &&
+			    lang_token_ok(f[2], fl[2], LANG_MAX_VERSION)) { /* another module at a version */
 				prev->name = arena_strndup(inv->arena, f[1], fl[1]);
 				prev->version = arena_strndup(inv->arena, f[2], fl[2]);
 			} else if (prev) { /* replaced by a local directory: no module version to match */
@@ -770,26 +829,36 @@ static size_t parse_jar(struct inventory *inv, const char *d, size_t len)
 	return got;
 }
 
-size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len)
+/* 1 when data starts with magic. */
+static int starts(const char *data, size_t len, const char *magic)
+{
+	size_t k = strlen(magic);
+	return len >= k && !memcmp(data, magic, k);
+}
+
+size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len, int derived)
 {
 	size_t got = 0;
-	if (len >= strlen(LANG_JAR_MAGIC) && !memcmp(data, LANG_JAR_MAGIC, strlen(LANG_JAR_MAGIC)))
-		got = parse_jar(inv, data, len);
-	else if (len >= strlen(LANG_CARGO_MAGIC) && !memcmp(data, LANG_CARGO_MAGIC, strlen(LANG_CARGO_MAGIC)))
-		got = parse_cargo_audit(inv, path, data, len);
-	else if (len >= strlen(LANG_GO_MAGIC) && !memcmp(data, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)))
-		got = parse_go(inv, path, data, len);
-	else if (len >= strlen(LANG_NODE_MAGIC) && !memcmp(data, LANG_NODE_MAGIC, strlen(LANG_NODE_MAGIC)))
-		got = parse_node(inv, path, data, len);
-	else
-		switch (lang_file_kind(path)) {
-		case LANG_PY_METADATA: got = parse_python(inv, path, data, len); break;
-		case LANG_NPM_PACKAGE: got = parse_npm_package(inv, path, data, len); break;
-		case LANG_NPM_LOCK: got = parse_npm_lock(inv, path, data, len); break;
-		case LANG_CARGO_LOCK: got = parse_cargo_lock(inv, path, data, len); break;
-		case LANG_DPKG_LIST: return parse_dpkg_list(inv, data, len);
-		case LANG_NONE: return 0;
-		}
+	if (derived) {
+		if (starts(data, len, LANG_JAR_MAGIC))
+			got = parse_jar(inv, data, len);
+		else if (starts(data, len, LANG_CARGO_MAGIC))
+			got = parse_cargo_audit(inv, path, data, len);
+		else if (starts(data, len, LANG_GO_MAGIC))
+			got = parse_go(inv, path, data, len);
+		else if (starts(data, len, LANG_NODE_MAGIC))
+			got = parse_node(inv, path, data, len);
+		inv->lang_skipped += !got;
+		return got;
+	}
+	switch (lang_file_kind(path)) {
+	case LANG_PY_METADATA: got = parse_python(inv, path, data, len); break;
+	case LANG_NPM_PACKAGE: got = parse_npm_package(inv, path, data, len); break;
+	case LANG_NPM_LOCK: got = parse_npm_lock(inv, path, data, len); break;
+	case LANG_CARGO_LOCK: got = parse_cargo_lock(inv, path, data, len); break;
+	case LANG_DPKG_LIST: return parse_dpkg_list(inv, data, len);
+	case LANG_NONE: return 0;
+	}
 	inv->lang_skipped += !got;
 	return got;
 }
@@ -808,6 +877,8 @@ int lang_is_java_archive(const char *path)
  * archive or a file. */
 #define JAR_BLOCK (64 * 1024)
 
+struct jar_out;
+
 struct jar_src {
 	lang_pull_fn fn;
 	void *ctx;
@@ -815,7 +886,10 @@ struct jar_src {
 	const unsigned char *pending; /* bytes the last pull gave that are not in buf yet */
 	size_t npending;
 	int eof, failed;
+	struct jar_out *outer; /* the outermost archive's: its bytes are counted as packed */
 };
+
+static void jar_packed(struct jar_out *o, size_t n);
 
 static la_ssize_t jar_pull(struct archive *ar, void *ctx, const void **out)
 {
@@ -843,34 +917,28 @@ static la_ssize_t jar_pull(struct archive *ar, void *ctx, const void **out)
 		s->npending -= take;
 	}
 	*out = s->buf;
+	if (s->outer)
+		jar_packed(s->outer, n);
 	return s->failed && !n ? -1 : (la_ssize_t)n;
 }
 
-/* A nested archive's bytes: the current entry's data of the outer reader. */
+/* A nested archive's bytes: the current entry's data of the outer reader, counted as inflated. */
+struct nested {
+	struct archive *ar;
+	struct jar_out *o;
+};
+
+static int inflated(struct jar_out *o, size_t n);
+
 static ssize_t entry_pull(void *ctx, const void **buf)
 {
+	struct nested *x = ctx;
 	size_t n;
 	la_int64_t off;
-	int rc = archive_read_data_block((struct archive *)ctx, buf, &n, &off);
+	int rc = archive_read_data_block(x->ar, buf, &n, &off);
 	if (rc == ARCHIVE_EOF)
 		return 0;
-	return rc < ARCHIVE_WARN ? -1 : (ssize_t)n;
-}
-
-/* Up to DD_MAX_JAR_META_BYTES of the current entry, NUL-terminated (arena). */
-static char *entry_text(struct arena *a, struct archive *ar, size_t *len)
-{
-	char *buf = arena_alloc_uninit(a, DD_MAX_JAR_META_BYTES + 1);
-	size_t n = 0;
-	while (n < DD_MAX_JAR_META_BYTES) {
-		la_ssize_t k = archive_read_data(ar, buf + n, DD_MAX_JAR_META_BYTES - n);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	buf[n] = 0;
-	*len = n;
-	return buf;
+	return rc < ARCHIVE_WARN || inflated(x->o, n) ? -1 : (ssize_t)n;
 }
 
 /* The value of "key=value" (pom.properties) or "Key: value" (a manifest's main section) in text:
@@ -903,17 +971,69 @@ static const char *prop(struct arena *a, const char *text, size_t len, const cha
 	return NULL;
 }
 
+/* What one archive and the ones nested in it share: the text kept, and the budgets (entries,
+ * metadata read, bytes inflated against the archive's own size). */
 struct jar_out {
 	struct arena *a;
 	char *text;
 	size_t len, cap;
 	size_t lines;
+	char *scratch; /* DD_MAX_JAR_META_BYTES + 1 */
+	uint64_t entries, meta_reads;
+	uint64_t packed;   /* the outermost archive's bytes read */
+	uint64_t inflated; /* entry bytes read, at every depth */
+	const char *bomb;  /* why reading stopped, or NULL */
 };
+
+/* Counts n more inflated bytes: 0, or -1 (o->bomb set) past the ratio of DD_MAX_LAYER_RATIO
+ * over the archive's own bytes, once DD_LAYER_RATIO_AFTER_BYTES have come out. */
+static int inflated(struct jar_out *o, size_t n)
+{
+	o->inflated += n;
+	if (o->inflated > DD_LAYER_RATIO_AFTER_BYTES && o->inflated / DD_MAX_LAYER_RATIO > o->packed) {
+		o->bomb = arena_printf(o->a,
+				       "expands to more than %d times its size (%" PRIu64 " bytes from %" PRIu64
+				       "): refused as a decompression bomb",
+				       DD_MAX_LAYER_RATIO, o->inflated, o->packed);
+		return -1;
+	}
+	return 0;
+}
+
+/* Up to DD_MAX_JAR_META_BYTES of the current entry (arena, NUL-terminated, its own length). */
+static char *entry_text(struct jar_out *o, struct archive *ar, size_t *len)
+{
+	size_t n = 0;
+	while (n < DD_MAX_JAR_META_BYTES) {
+		la_ssize_t k = archive_read_data(ar, o->scratch + n, DD_MAX_JAR_META_BYTES - n);
+		if (k <= 0 || inflated(o, (size_t)k))
+			break;
+		n += (size_t)k;
+	}
+	*len = n;
+	return arena_strndup(o->a, o->scratch, n);
+}
+
+/* Reads what is left of the current entry, counted (libarchive's own skip of a deflated entry
+ * inflates it all, uncounted). 0, or -1 when the budget is spent or the data is damaged. */
+static int drain_entry(struct jar_out *o, struct archive *ar)
+{
+	for (;;) {
+		const void *b;
+		size_t n;
+		la_int64_t off;
+		int rc = archive_read_data_block(ar, &b, &n, &off);
+		if (rc == ARCHIVE_EOF)
+			return 0;
+		if (rc < ARCHIVE_WARN || inflated(o, n))
+			return -1;
+	}
+}
 
 static void jar_emit(struct jar_out *o, const char *group, const char *artifact, const char *version,
 		     const char *where)
 {
-	if (!artifact || !version || o->lines >= 10000)
+	if (!artifact || !*artifact || !version || !*version || (group && !*group) || o->lines >= 10000)
 		return;
 	for (const char *p = artifact; *p; p++)
 		if (*p == '\t' || *p == '\n' || *p == ':')
@@ -959,31 +1079,38 @@ static void jar_walk(struct jar_out *o, const char *where, lang_pull_fn fn, void
 	if (!ar)
 		return;
 	archive_read_support_format_zip_streamable(ar);
-	struct jar_src src = {fn, ctx, malloc(JAR_BLOCK), NULL, 0, 0, 0};
+	struct jar_src src = {fn, ctx, malloc(JAR_BLOCK), NULL, 0, 0, 0, NULL};
 	if (!src.buf) {
 		archive_read_free(ar);
 		return;
 	}
-	size_t before = o->lines, entries = 0;
+	src.outer = depth ? NULL : o;
+	size_t before = o->lines;
 	const char *manifest = NULL;
 	size_t mlen = 0;
 	if (archive_read_open(ar, &src, NULL, jar_pull, NULL) == ARCHIVE_OK) {
 		struct archive_entry *ent;
-		while (entries++ < DD_MAX_JAR_ENTRIES && archive_read_next_header(ar, &ent) == ARCHIVE_OK) {
+		while (!o->bomb && o->entries++ < DD_MAX_JAR_ENTRIES && archive_read_next_header(ar, &ent) == ARCHIVE_OK) {
 			const char *name = archive_entry_pathname(ent);
-			if (!name || strlen(name) > DD_MAX_PATH_BYTES)
-				continue;
-			size_t nl = strlen(name);
-			if (!strncmp(name, "META-INF/maven/", 15) && has_suffix(name, nl, "/pom.properties")) {
+			size_t nl = name ? strlen(name) : 0;
+			int meta = o->meta_reads < DD_MAX_JAR_META_READS;
+			if (!name || nl > DD_MAX_PATH_BYTES)
+				;
+			else if (meta && !strncmp(name, "META-INF/maven/", 15) && has_suffix(name, nl, "/pom.properties")) {
 				size_t len;
-				char *t = entry_text(o->a, ar, &len);
+				o->meta_reads++;
+				char *t = entry_text(o, ar, &len);
 				jar_emit(o, prop(o->a, t, len, "groupId", '='), prop(o->a, t, len, "artifactId", '='),
 					 prop(o->a, t, len, "version", '='), where);
-			} else if (!strcmp(name, "META-INF/MANIFEST.MF")) {
-				manifest = entry_text(o->a, ar, &mlen);
+			} else if (meta && !manifest && !strcmp(name, "META-INF/MANIFEST.MF")) {
+				o->meta_reads++;
+				manifest = entry_text(o, ar, &mlen);
 			} else if (depth < DD_MAX_JAR_DEPTH && lang_is_java_archive(name)) {
-				jar_walk(o, arena_printf(o->a, "%s!/%s", where, name), entry_pull, ar, depth + 1);
+				struct nested x = {ar, o};
+				jar_walk(o, arena_printf(o->a, "%s!/%s", where, name), entry_pull, &x, depth + 1);
 			}
+			if (!o->bomb && drain_entry(o, ar))
+				break;
 		}
 	}
 	archive_read_free(ar);
@@ -1014,13 +1141,26 @@ static void jar_walk(struct jar_out *o, const char *where, lang_pull_fn fn, void
 	jar_emit(o, group, title, version, where);
 }
 
-void lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len)
+static void jar_packed(struct jar_out *o, size_t n) { o->packed += n; }
+
+int lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len,
+		  const char **why)
 {
 	size_t k = strlen(LANG_JAR_MAGIC);
 	struct jar_out o = {.a = a, .cap = 1024, .len = k};
+	*out = NULL;
+	*len = 0;
+	if (!(o.scratch = malloc(DD_MAX_JAR_META_BYTES + 1)))
+		return 0;
 	o.text = arena_alloc_uninit(a, o.cap);
 	memcpy(o.text, LANG_JAR_MAGIC, k);
 	jar_walk(&o, path, fn, ctx, 0);
+	free(o.scratch);
+	if (o.bomb) {
+		*why = arena_printf(a, "Java archive '%s' %s", path, o.bomb);
+		return DD_E_SCAN_LIMIT;
+	}
 	*out = o.lines ? o.text : NULL;
 	*len = o.lines ? o.len : 0;
+	return 0;
 }

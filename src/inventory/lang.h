@@ -13,6 +13,7 @@
 #define DD_LANG_H
 #include <stddef.h>
 #include <stdint.h>
+#include "common/limits.h"
 
 struct arena;
 struct inventory;
@@ -45,9 +46,13 @@ typedef ssize_t (*lang_pull_fn)(void *ctx, const void **buf);
  * Implementation-Version), else the file name's (name-1.2.3.jar); and the same of the archives
  * nested in it. What it keeps (arena, *out, *len) starts with LANG_JAR_MAGIC and is what
  * lang_parse reads; NULL when the archive names nothing. Reads at most what it needs: the
- * caller drains the rest. */
+ * caller drains the rest. Entries are counted up to DD_MAX_JAR_ENTRIES and metadata entries
+ * read up to DD_MAX_JAR_META_READS over the archive and all it holds. */
 #define LANG_JAR_MAGIC "drydock-java-archive 1\n"
-void lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len);
+/* 0, or DD_E_SCAN_LIMIT with *why (arena) for a decompression bomb: the entries' bytes are
+ * counted, at every depth, against the outermost archive's as a layer's are (DD_MAX_LAYER_RATIO). */
+int lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx, const char **out, size_t *len,
+		  const char **why);
 
 /* What the probe keeps of an ELF executable starts with one of these: the Go build
  * information's own magic, the Node.js release URL, or (ours) before a Rust binary's
@@ -95,12 +100,22 @@ void lang_probe_abandon(struct lang_probe *p);
  * ".dist-info" or ".egg-info"): the rest of the file is of no use and can be large. Filters
  * (data, len) in place; returns the new length. */
 size_t lang_dpkg_list_filter(char *data, size_t len);
+/* The same over a stream: feed the file's bytes in order, then take what was kept (arena). */
+struct lang_list_filter {
+	char line[DD_MAX_PATH_BYTES + 2];
+	size_t n;
+	int overlong; /* the current line is longer than a path: dropped */
+	char *out;
+	size_t len, cap;
+};
+void lang_list_filter_feed(struct lang_list_filter *f, struct arena *a, const void *data, size_t n);
+const char *lang_list_filter_end(struct lang_list_filter *f, struct arena *a, size_t *len);
 
-/* Adds the packages one file holds: a file of a kind lang_file_kind names, or what a probe kept
- * of an executable (told apart by its first bytes). Python distributions that the OS package
- * manager installed (inventory_owned) are left to it. The number added; 0 for a file that says
- * nothing usable. */
-size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len);
+/* Adds the packages one file holds: a file of a kind lang_file_kind names, or (derived) what a
+ * probe or the Java archive reader kept (told apart by its first bytes: only then). Python
+ * distributions that the OS package manager installed (lang_note_owned) are left to it. The
+ * number added; 0 for a file that says nothing usable. */
+size_t lang_parse(struct inventory *inv, const char *path, const char *data, size_t len, int derived);
 
 /* Notes that the OS package manager installed the Python metadata at path (a directory or file
  * ending in .dist-info or .egg-info, from the root). */

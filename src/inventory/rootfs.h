@@ -17,7 +17,7 @@ struct rootfs_ops {
 	/* Names of the entries of directory `dir`, sorted; 0 when absent. */
 	int (*list)(struct rootfs *fs, struct arena *a, const char *dir, const char ***names, size_t *n);
 	/* Every file an application package parser reads (lang.h): the files lang_file_kind names,
-	 * and what a probe keeps of each executable (its first bytes tell which). Regular files
+	 * and what a probe or the Java archive reader derived from a file (derived set). Regular files
 	 * only, never through a link. *files (arena) in any order. 0, or minus an error code with
 	 * *why (a file over its limit, or one that cannot be read). */
 	int (*app_files)(struct rootfs *fs, struct arena *a, struct rootfs_file **files, size_t *n, const char **why);
@@ -27,6 +27,7 @@ struct rootfs_file {
 	const char *path;
 	const char *data;
 	size_t len;
+	int derived; /* what a probe or the Java archive reader kept (lang.h), not the file's bytes */
 };
 
 struct rootfs {

@@ -99,12 +99,17 @@ struct walk {
 	struct arena *a;
 	struct rootfs_file *v;
 	size_t n, cap;
-	uint64_t entries;
+	uint64_t entries, kept;
 	const char **why;
 };
 
-static int walk_add(struct walk *w, const char *path, const char *data, size_t len)
+static int walk_add(struct walk *w, const char *path, const char *data, size_t len, int derived)
 {
+	if ((w->kept += len) > DD_MAX_IMAGE_KEPT_BYTES) { /* as an image's layers may keep */
+		*w->why = arena_printf(w->a, "the directory's application metadata is over %lld bytes (at '%s')",
+				       (long long)DD_MAX_IMAGE_KEPT_BYTES, path);
+		return -DD_E_SCAN_LIMIT;
+	}
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 64;
 		struct rootfs_file *nv = arena_alloc(w->a, cap * sizeof(*nv));
@@ -113,7 +118,7 @@ static int walk_add(struct walk *w, const char *path, const char *data, size_t l
 		w->v = nv;
 		w->cap = cap;
 	}
-	w->v[w->n++] = (struct rootfs_file){path, data, len};
+	w->v[w->n++] = (struct rootfs_file){path, data, len, derived};
 	return 0;
 }
 
@@ -158,17 +163,18 @@ static int walk_file(struct walk *w, int fd, const char *path, const struct stat
 		}
 		if (kind == LANG_DPKG_LIST)
 			got = lang_dpkg_list_filter(buf, got);
-		return walk_add(w, path, buf, got);
+		return walk_add(w, path, buf, got, 0);
 	}
 	if (lang_is_java_archive(path)) {
 		struct fd_feed f = {.fd = fd};
 		const char *kept;
 		size_t len;
-		lang_jar_read(w->a, path, fd_block, &f, &kept, &len);
-		return kept ? walk_add(w, path, kept, len) : 0;
+		if (lang_jar_read(w->a, path, fd_block, &f, &kept, &len, w->why))
+			return -DD_E_SCAN_LIMIT;
+		return kept ? walk_add(w, path, kept, len, 1) : 0;
 	}
-	if (!(st->st_mode & 0111) || st->st_size < 64)
-		return 0;
+	if (!(st->st_mode & 0111) || st->st_size < 64 || st->st_size > DD_MAX_LAYER_BYTES)
+		return 0; /* a file larger than any layer may be is no executable of an image */
 	struct lang_probe p;
 	lang_probe_begin(&p, path);
 	char chunk[1 << 16];
@@ -181,7 +187,7 @@ static int walk_file(struct walk *w, int fd, const char *path, const struct stat
 	}
 	size_t len;
 	const char *kept = lang_probe_result(&p, w->a, &len);
-	return kept ? walk_add(w, path, kept, len) : 0;
+	return kept ? walk_add(w, path, kept, len, 1) : 0;
 }
 
 /* Walks directory dfd (owned; closed here) at path (relative to the root, "" for it). */

@@ -168,23 +168,25 @@ static int file_cmp(const void *x, const void *y)
 	return strcmp(((const struct rootfs_file *)x)->path, ((const struct rootfs_file *)y)->path);
 }
 
-/* 1 when an npm package was found installed under dir/node_modules (dir "" is the root). */
-static int has_node_modules(const struct rootfs_file *v, size_t n, const char *dir, size_t dl)
+/* The directories with an npm tree installed in them (the part of each package.json's path
+ * before its first "node_modules/", "" for the root): a lock file there is not read. */
+static void installed_trees(struct arena *a, const struct rootfs_file *v, size_t n, struct strmap *dirs)
 {
-	for (size_t i = 0; i < n; i++)
-		if (lang_file_kind(v[i].path) == LANG_NPM_PACKAGE && !strncmp(v[i].path, dir, dl) &&
-		    !strncmp(v[i].path + dl, "node_modules/", 13))
-			return 1;
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].derived || lang_file_kind(v[i].path) != LANG_NPM_PACKAGE)
+			continue;
+		const char *p = v[i].path, *at = !strncmp(p, "node_modules/", 13) ? p : strstr(p, "/node_modules/");
+		if (!at)
+			continue;
+		int created;
+		*strmap_slot(a, dirs, arena_strndup(a, p, (size_t)(at - p) + (at != p)), &created) = (void *)1;
+	}
 }
 
 /* On rpm-based systems pip installs to /usr/local; site-packages under /usr/lib and /usr/lib64
  * are the distribution's packages (rpm's file lists are not read). */
-static int rpm_owned(const struct inventory *inv, const char *path)
+static int rpm_owned(int rpm, const char *path)
 {
-	int rpm = 0;
-	for (size_t i = 0; i < inv->n && !rpm; i++)
-		rpm = inv->pkgs[i].type == PKG_RPM;
 	return rpm && (!strncmp(path, "usr/lib/python", 14) || !strncmp(path, "usr/lib64/python", 16)) &&
 	       strstr(path, "/site-packages/");
 }
@@ -202,19 +204,24 @@ static int read_lang(struct scan *s, const char **why)
 	if (n > 1)
 		qsort(v, n, sizeof(*v), file_cmp);
 	for (size_t i = 0; i < n; i++)
-		if (lang_file_kind(v[i].path) == LANG_DPKG_LIST)
-			lang_parse(s->inv, v[i].path, v[i].data, v[i].len);
+		if (!v[i].derived && lang_file_kind(v[i].path) == LANG_DPKG_LIST)
+			lang_parse(s->inv, v[i].path, v[i].data, v[i].len, 0);
+	int rpm = 0;
+	for (size_t i = 0; i < s->inv->n && !rpm; i++)
+		rpm = s->inv->pkgs[i].type == PKG_RPM;
+	struct strmap trees = {0};
+	installed_trees(s->inv->arena, v, n, &trees);
 	for (size_t i = 0; i < n; i++) {
-		enum lang_file k = lang_file_kind(v[i].path);
-		if (k == LANG_DPKG_LIST || (k == LANG_PY_METADATA && rpm_owned(s->inv, v[i].path)))
+		enum lang_file k = v[i].derived ? LANG_NONE : lang_file_kind(v[i].path);
+		if (k == LANG_DPKG_LIST || (k == LANG_PY_METADATA && rpm_owned(rpm, v[i].path)))
 			continue;
-		if (k == LANG_NPM_LOCK) { /* the installed tree, when there is one, says more */
+		if (k == LANG_NPM_LOCK && trees.n) { /* the installed tree, when there is one, says more */
 			const char *slash = strrchr(v[i].path, '/');
 			size_t dl = slash ? (size_t)(slash - v[i].path) + 1 : 0;
-			if (has_node_modules(v, n, v[i].path, dl))
+			if (strmap_get(&trees, arena_strndup(s->inv->arena, v[i].path, dl)))
 				continue;
 		}
-		lang_parse(s->inv, arena_strdup(s->inv->arena, v[i].path), v[i].data, v[i].len);
+		lang_parse(s->inv, arena_strdup(s->inv->arena, v[i].path), v[i].data, v[i].len, v[i].derived);
 	}
 	return 0;
 }

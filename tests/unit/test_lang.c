@@ -111,7 +111,7 @@ static void test_go_buildinfo(void)
 	inventory_init(&inv, &a);
 	unsigned char blob[2048];
 	size_t n = go_blob(blob, "go1.21rc2", MODS);
-	CHECK(lang_parse(&inv, "usr/bin/app", (const char *)blob, n) == 3);
+	CHECK(lang_parse(&inv, "usr/bin/app", (const char *)blob, n, 1) == 3);
 	const struct package *p = find(&inv, "stdlib");
 	CHECK(p && !strcmp(p->version, "1.21.0-rc.2") && p->type == PKG_GO && !strcmp(p->db_path, "usr/bin/app"));
 	CHECK((p = find(&inv, "golang.org/x/net")) && !strcmp(p->version, "v0.7.0"));
@@ -123,19 +123,23 @@ static void test_go_buildinfo(void)
 	for (size_t i = 0; i < DD_ARRAY_LEN(vers); i++) {
 		inventory_init(&inv, &a);
 		n = go_blob(blob, vers[i][0], "path\tx\n");
-		lang_parse(&inv, "b", (const char *)blob, n);
+		lang_parse(&inv, "b", (const char *)blob, n, 1);
 		CHECK(inv.n == 1 && !strcmp(inv.pkgs[0].version, vers[i][1]));
 	}
+	/* a replacement without a name (or with a control byte in it) is no module */
+	inventory_init(&inv, &a);
+	n = go_blob(blob, "go1.20", "dep\tgolang.org/x/net\tv0.1.0\th1:\n=>\t\tv0.2.0\t\ndep\ta\tv1\n=>\ta\x01b\tv2\t\n");
+	CHECK(lang_parse(&inv, "b", (const char *)blob, n, 1) == 1 && !strcmp(inv.pkgs[0].name, "stdlib"));
 	inventory_init(&inv, &a);
 	n = go_blob(blob, "devel go1.23-abcdef", "path\tx\n");
-	CHECK(lang_parse(&inv, "b", (const char *)blob, n) == 0 && inv.lang_skipped == 1);
+	CHECK(lang_parse(&inv, "b", (const char *)blob, n, 1) == 0 && inv.lang_skipped == 1);
 	/* cut short anywhere: never a read past the end, never a half line */
 	n = go_blob(blob, "go1.19.8", MODS);
 	for (size_t cut = 0; cut < n; cut++) {
 		inventory_init(&inv, &a);
 		char *copy = malloc(cut ? cut : 1);
 		memcpy(copy, blob, cut);
-		lang_parse(&inv, "b", copy, cut);
+		lang_parse(&inv, "b", copy, cut, 1);
 		for (size_t i = 0; i < inv.n; i++)
 			CHECK(strchr(inv.pkgs[i].version, '\n') == NULL && strchr(inv.pkgs[i].name, '\t') == NULL);
 		free(copy);
@@ -184,7 +188,7 @@ static void test_probe(void)
 		const char *kept = probe_in_blocks(&a, "usr/local/bin/node", file, n, blocks[i], &len);
 		struct inventory inv;
 		inventory_init(&inv, &a);
-		CHECK(kept && lang_parse(&inv, "usr/local/bin/node", kept, len) == 1 && !strcmp(inv.pkgs[0].name, "node") &&
+		CHECK(kept && lang_parse(&inv, "usr/local/bin/node", kept, len, 1) == 1 && !strcmp(inv.pkgs[0].name, "node") &&
 		      !strcmp(inv.pkgs[0].version, "20.10.0") && inv.pkgs[0].type == PKG_NODEJS);
 	}
 	CHECK(!probe_in_blocks(&a, "usr/local/bin/other", file, n, 4096, &len)); /* only a file named node */
@@ -194,7 +198,7 @@ static void test_probe(void)
 
 static size_t parse(struct inventory *inv, const char *path, const char *text)
 {
-	return lang_parse(inv, path, text, strlen(text));
+	return lang_parse(inv, path, text, strlen(text), 0);
 }
 
 static void test_formats(void)

@@ -227,3 +227,39 @@ def test_java_archives_matched_in_maven_order(maven_db, app):
     assert not [f for f in r["findings"] if f["package"] == "guava"]
     sarif = run_json("scan", "--db", maven_db, "--format", "sarif", app)
     assert any(res["ruleId"] == "GHSA-jfh8-c2jp-5v3q" for res in sarif["runs"][0]["results"])
+
+
+def sbom_dir(root):
+    return subprocess.run([BIN, "sbom", "--format", "json", str(root)], capture_output=True, text=True)
+
+
+def test_hostile_application_files(tmp_path):
+    """What a hostile pusher could put in a layer: a zip bomb in a jar, bytes that pretend to be
+    what the layer reader derives, a Go replacement with no name."""
+    import io
+    import zipfile
+    root = tmp_path / "rootfs"
+    (root / "app").mkdir(parents=True)
+    zeros = io.BytesIO()
+    with zipfile.ZipFile(zeros, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("META-INF/maven/g/a/pom.properties", "groupId=g\nartifactId=a\nversion=1\n")
+        for i in range(3):
+            z.writestr(f"blob{i}.bin", b"\0" * (64 << 20))
+    (root / "app" / "bomb.jar").write_bytes(zeros.getvalue())
+    r = sbom_dir(root)
+    assert r.returncode != 0 and "app/bomb.jar" in r.stderr and "decompression bomb" in r.stderr, r.stderr
+    (root / "app" / "bomb.jar").unlink()
+    # a METADATA that starts with what the Java archive reader keeps is still a METADATA
+    meta = root / "usr/lib/python3/site-packages/x-1.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text("drydock-java-archive 1\norg.apache.logging.log4j:log4j-core\t2.14.1\tfake.jar\n")
+    doc = json.loads(sbom_dir(root).stdout)
+    assert not [p for p in doc["packages"] if p["type"] == "maven"]
+    # a package-lock.json per directory, many of them: each read once, each a package
+    for i in range(300):
+        d = root / "srv" / f"d{i}"
+        d.mkdir(parents=True)
+        (d / "package-lock.json").write_text('{"packages":{"node_modules/left-pad":{"version":"1.3.0"}}}')
+    doc = json.loads(sbom_dir(root).stdout)
+    lp = [p for p in doc["packages"] if p["name"] == "left-pad"]
+    assert len(lp) == 1 and lp[0]["path"].endswith(", and 284 more")
