@@ -44,7 +44,7 @@ static int same(const struct layer *a, const struct layer *b)
 		if (x->kind != y->kind || strcmp(x->path, y->path) || !x->target != !y->target ||
 		    (x->target && strcmp(x->target, y->target)))
 			return 0;
-		if (x->kind == LE_FILE && (x->len != y->len || (x->len && memcmp(x->data, y->data, x->len))))
+		if ((x->kind == LE_FILE || x->kind == LE_DERIVED) && (x->len != y->len || (x->len && memcmp(x->data, y->data, x->len))))
 			return 0;
 	}
 	return 1;
