@@ -145,6 +145,24 @@ static void go_want(struct lang_probe *p)
 		p->want = i + (size_t)ml;
 }
 
+/* buf (len bytes used, *cap of room, arena) with room for `more` bytes: buf itself, or a copy
+ * with the room doubled (from `first`) until it fits, but never past max. */
+static char *room(struct arena *a, char *buf, size_t len, size_t *cap, size_t more, size_t first, size_t max)
+{
+	if (len + more <= *cap)
+		return buf;
+	size_t c = *cap ? *cap : first;
+	while (c < len + more)
+		c *= 2;
+	if (c > max)
+		c = max;
+	char *o = arena_alloc_uninit(a, c);
+	if (len)
+		memcpy(o, buf, len);
+	*cap = c;
+	return o;
+}
+
 static void keep(struct lang_probe *p, struct arena *a, const unsigned char *d, size_t n)
 {
 	size_t max = p->node ? strlen(LANG_NODE_MAGIC) + 24 : DD_MAX_GO_BUILDINFO_BYTES;
@@ -156,18 +174,7 @@ static void keep(struct lang_probe *p, struct arena *a, const unsigned char *d, 
 	}
 	if (p->len + n > max)
 		n = max - p->len;
-	if (p->len + n > p->cap) {
-		size_t cap = p->cap ? p->cap : 4096;
-		while (cap < p->len + n)
-			cap *= 2;
-		if (cap > max)
-			cap = max;
-		char *o = arena_alloc_uninit(a, cap);
-		if (p->len)
-			memcpy(o, p->out, p->len);
-		p->out = o;
-		p->cap = cap;
-	}
+	p->out = room(a, p->out, p->len, &p->cap, n, 4096, max);
 	memcpy(p->out + p->len, d, n);
 	p->len += n;
 	if (!p->node)
@@ -435,16 +442,7 @@ static void list_line(struct lang_list_filter *f, struct arena *a)
 {
 	if (f->overlong || !(has_suffix(f->line, f->n, ".dist-info") || has_suffix(f->line, f->n, ".egg-info")))
 		return;
-	if (f->len + f->n + 1 > f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 1024;
-		while (cap < f->len + f->n + 1)
-			cap *= 2;
-		char *o = arena_alloc_uninit(a, cap);
-		if (f->len)
-			memcpy(o, f->out, f->len);
-		f->out = o;
-		f->cap = cap;
-	}
+	f->out = room(a, f->out, f->len, &f->cap, f->n + 1, 1024, SIZE_MAX);
 	memcpy(f->out + f->len, f->line, f->n);
 	f->len += f->n;
 	f->out[f->len++] = '\n';
@@ -531,6 +529,8 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
+static const char *prop(struct arena *a, const char *text, size_t len, const char *key, char sep);
+
 static size_t parse_python(struct inventory *inv, const char *path, const char *d, size_t len)
 {
 	size_t pl = strlen(path);
@@ -540,23 +540,9 @@ static size_t parse_python(struct inventory *inv, const char *path, const char *
 	key[dir] = 0;
 	if (inv->owned.n && strmap_get(&inv->owned, key))
 		return 0; /* the OS package manager's: reported as its package */
-	const char *name = NULL, *ver = NULL;
-	size_t nn = 0, vn = 0;
-	for (size_t i = 0; i < len;) {
-		const char *nl = memchr(d + i, '\n', len - i);
-		size_t e = nl ? (size_t)(nl - d) : len;
-		const char *line = d + i;
-		size_t n = e - i;
-		if (n && line[n - 1] == '\r')
-			n--;
-		if (!n)
-			break; /* the headers end; the description follows */
-		if (!name && n > 5 && !strncasecmp(line, "Name:", 5))
-			name = line + 5, nn = n - 5, trim(&name, &nn);
-		else if (!ver && n > 8 && !strncasecmp(line, "Version:", 8))
-			ver = line + 8, vn = n - 8, trim(&ver, &vn);
-		i = e + 1;
-	}
+	/* the headers, up to the blank line before the description */
+	const char *name = prop(inv->arena, d, len, "Name", ':'), *ver = prop(inv->arena, d, len, "Version", ':');
+	size_t nn = name ? strlen(name) : 0, vn = ver ? strlen(ver) : 0;
 	char norm[256];
 	size_t k = name ? pep503_name(name, nn, norm, sizeof(norm)) : 0;
 	if (!k || !vn || vn > 128 || memchr(ver, 0, vn))
@@ -1043,16 +1029,7 @@ static void jar_emit(struct jar_out *o, const char *group, const char *artifact,
 	if (strchr(version, '\t') || strchr(where, '\t') || (group && (strchr(group, '\t') || strchr(group, ':'))))
 		return;
 	size_t n = strlen(line);
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 1024;
-		while (cap < o->len + n)
-			cap *= 2;
-		char *t = arena_alloc_uninit(o->a, cap);
-		if (o->len)
-			memcpy(t, o->text, o->len);
-		o->text = t;
-		o->cap = cap;
-	}
+	o->text = room(o->a, o->text, o->len, &o->cap, n, 1024, SIZE_MAX);
 	memcpy(o->text + o->len, line, n);
 	o->len += n;
 	o->lines++;

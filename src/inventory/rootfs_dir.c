@@ -110,14 +110,7 @@ static int walk_add(struct walk *w, const char *path, const char *data, size_t l
 				       (long long)DD_MAX_IMAGE_KEPT_BYTES, path);
 		return -DD_E_SCAN_LIMIT;
 	}
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 64;
-		struct rootfs_file *nv = arena_alloc(w->a, cap * sizeof(*nv));
-		if (w->n)
-			memcpy(nv, w->v, w->n * sizeof(*nv));
-		w->v = nv;
-		w->cap = cap;
-	}
+	w->v = arena_grow(w->a, w->v, w->n, &w->cap, sizeof(*w->v));
 	w->v[w->n++] = (struct rootfs_file){path, data, len, derived};
 	return 0;
 }
