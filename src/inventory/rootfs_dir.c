@@ -100,6 +100,7 @@ struct walk {
 	struct rootfs_file *v;
 	size_t n, cap;
 	uint64_t entries, kept;
+	dev_t dev; /* the root's filesystem: the walk does not leave it */
 	const char **why;
 };
 
@@ -215,7 +216,14 @@ static int walk_dir(struct walk *w, int dfd, const char *path, int depth)
 			close(fd);
 			continue;
 		}
-		if (S_ISDIR(st.st_mode) && depth < 256) {
+		if (S_ISDIR(st.st_mode)) {
+			/* not into another filesystem (a host's /proc, /sys, /dev, /run, a mount), as
+			 * find -xdev; nor the kernel's trees of a root that has them on one */
+			if (depth >= 256 || st.st_dev != w->dev ||
+			    (!*path && (!strcmp(e->d_name, "proc") || !strcmp(e->d_name, "sys") || !strcmp(e->d_name, "dev")))) {
+				close(fd);
+				continue;
+			}
 			rc = walk_dir(w, fd, sub, depth + 1);
 			continue;
 		}
@@ -231,7 +239,14 @@ static int dir_app_files(struct rootfs *fs, struct arena *a, struct rootfs_file 
 {
 	struct rootfs_dir *d = (struct rootfs_dir *)fs;
 	struct walk w = {.a = a, .why = why};
+	struct stat st;
 	int fd = openat(d->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		w.dev = st.st_dev;
 	int rc = fd < 0 ? 0 : walk_dir(&w, fd, "", 0);
 	*files = w.v;
 	*n = w.n;
