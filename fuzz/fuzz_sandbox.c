@@ -66,7 +66,7 @@ static void entry(const uint8_t *data, size_t size)
 		goto out;
 	uint64_t kept = 0;
 	for (size_t i = 0; i < l.n; i++) {
-		if (!l.v[i].path || l.v[i].kind > LE_DROPPED)
+		if (!l.v[i].path || l.v[i].kind > LE_DERIVED)
 			abort();
 		kept += layer_entry_cost(&l.v[i]);
 	}

@@ -340,7 +340,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 		size_t h = base < 4 ? (size_t)(4 - base) : 0;
 		if (h > n)
 			h = n;
-		if (memcmp(d, "\x7f" "ELF" + base, h)) {
+		if (memcmp(d, &("\x7f" "ELF")[base], h)) {
 			p->state = 3;
 			return 0;
 		}
