@@ -349,6 +349,9 @@ static int vex_matches(const struct vex_statement *st, const char *eco, const ch
 	const char *src = json_string_value(json_object_get(f, "source_package"));
 	const char *ver = json_string_value(json_object_get(f, "package_version"));
 	const char *inst = json_string_value(json_object_get(f, "compared_version"));
+	const char *own = json_string_value(json_object_get(f, "ecosystem"));
+	if (own && *own) /* the finding's own (an application package's), where the report says it */
+		eco = own;
 	if (!inst) /* a report from before compared_version: installed_version was the compared one */
 		inst = json_string_value(json_object_get(f, "installed_version"));
 	return id && (vex_applies(st, eco, digest, id, al, nal, pkg, src, ver) ||

@@ -43,10 +43,10 @@ static int suppressed(void *ctx, const struct finding *f)
 {
 	const struct suppress *s = ctx;
 	for (size_t i = s->n; i-- > 0;) /* the last statement that applies says (a later one overrides) */
-		if ((vex_applies(&s->st[i], s->eco, s->digest, f->id, f->aliases, f->naliases, f->pkg->name,
-				 f->matched_name, f->pkg->version) ||
-		     vex_applies(&s->st[i], s->eco, s->digest, f->id, f->aliases, f->naliases, f->pkg->name,
-				 f->matched_name, f->installed)))
+		if ((vex_applies(&s->st[i], finding_ecosystem(f, s->eco), s->digest, f->id, f->aliases, f->naliases,
+				 f->pkg->name, f->matched_name, f->pkg->version) ||
+		     vex_applies(&s->st[i], finding_ecosystem(f, s->eco), s->digest, f->id, f->aliases, f->naliases,
+				 f->pkg->name, f->matched_name, f->installed)))
 			return vex_suppresses(s->st[i].status);
 	return 0;
 }

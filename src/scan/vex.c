@@ -118,6 +118,13 @@ static int product(struct arena *a, const char *id, const char **digest, const c
 	for (char *c = t; *c; c++)
 		*c = (char)tolower((unsigned char)*c);
 	*type = t;
+	/* application packages are named with their namespace, as drydock names them: Maven's
+	 * group:artifact, npm's @scope/name, a Go module's whole path */
+	if (slash && *name && (!strcmp(t, "maven") || !strcmp(t, "npm") || !strcmp(t, "golang"))) {
+		const char *ns = decode(a, path, (size_t)(slash - path));
+		if (ns && *ns)
+			*name = arena_printf(a, "%s%s%s", ns, !strcmp(t, "maven") ? ":" : "/", *name);
+	}
 	return *name && **name;
 }
 

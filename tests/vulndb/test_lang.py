@@ -263,3 +263,29 @@ def test_hostile_application_files(tmp_path):
     doc = json.loads(sbom_dir(root).stdout)
     lp = [p for p in doc["packages"] if p["name"] == "left-pad"]
     assert len(lp) == 1 and lp[0]["path"].endswith(", and 284 more")
+
+
+def test_vex_for_application_packages(maven_db, app, tmp_path):
+    """VEX statements name application packages by their purls, namespace included, and apply to
+    them only: pkg:maven/G/A to group:artifact, pkg:npm/NAME to the npm package; a pkg:deb
+    statement of the same name does not reach them."""
+    doc = {"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/app",
+           "author": "security team", "timestamp": "2026-12-06T09:00:00Z", "version": 1,
+           "statements": [
+               {"vulnerability": {"name": "CVE-2021-44228"}, "status": "not_affected",
+                "justification": "vulnerable_code_not_in_execute_path",
+                "products": ["pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"]},
+               {"vulnerability": {"name": "NSWG-ECO-516"}, "status": "not_affected",
+                "justification": "vulnerable_code_not_present", "products": ["pkg:deb/debian/lodash"]},
+           ]}
+    vex = tmp_path / "vex.json"
+    vex.write_text(json.dumps(doc))
+    r = run_json("scan", "--db", maven_db, "--format", "json", "--vex", str(vex), app)
+    ids = {f["id"] for f in r["findings"]}
+    assert "GHSA-jfh8-c2jp-5v3q" not in ids  # its alias is the statement's CVE, its purl the package's
+    assert "GHSA-7rjr-3q55-vv33" in ids      # another CVE of the same package stays
+    assert "NSWG-ECO-516" in ids             # a Debian package's statement is not lodash's
+    doc["statements"][1]["products"] = ["pkg:npm/lodash@4.17.15"]
+    vex.write_text(json.dumps(doc))
+    r = run_json("scan", "--db", maven_db, "--format", "json", "--vex", str(vex), app)
+    assert "NSWG-ECO-516" not in {f["id"] for f in r["findings"]}
