@@ -103,14 +103,15 @@ const char *azure_registry_id(struct arena *a, const struct azure_names *n, cons
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f)
 {
 	return azure_subassessment_name_of(a, repo, digest, str_of(f, "id"), str_of(f, "package"),
-					   json_string_value(json_object_get(f, "path")));
+					   json_string_value(json_object_get(f, "path")), str_of(f, "package_version"));
 }
 
 const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
-					const char *package, const char *path)
+					const char *package, const char *path, const char *version)
 {
 	unsigned char h[SHA256_DIGEST_LENGTH];
-	const char *in = path && *path ? arena_printf(a, "%s\n%s\n%s\n%s\n%s", repo, digest, id, package, path)
+	const char *in = path && *path ? arena_printf(a, "%s\n%s\n%s\n%s\n%s\n%s", repo, digest, id, package, path,
+						      version ? version : "")
 				       : arena_printf(a, "%s\n%s\n%s\n%s", repo, digest, id, package);
 	SHA256((const unsigned char *)in, strlen(in), h);
 	return arena_printf(a, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
@@ -388,7 +389,10 @@ static json_t *additional_mdvm(struct arena *a, const struct azure_names *n, con
 	os_of(a, eco, &osname, &osver);
 	const char *fixed = json_string_value(json_object_get(f, "fixed_version"));
 	int patchable = json_is_true(json_object_get(f, "patchable"));
-	char *vendor = arena_strdup(a, osname);
+	/* the vendor of an OS package is its distribution; of an application package, its ecosystem's
+	 * registry (there is no CPE vendor to name) */
+	const char *lang = language_of(str_of(f, "ecosystem"));
+	char *vendor = arena_strdup(a, *lang ? str_of(f, "ecosystem") : osname);
 	for (char *p = vendor; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	json_t *soft = json_pack("{s:{s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[]}", "osDetails",
@@ -451,7 +455,8 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 			json_object_set_new(props, "impact",
 					    json_string(arena_printf(a, "%s %s (%s) in this image is affected", pkg,
 								     str_of(f, "package_version"), str_of(f, "severity"))));
-			json_object_set_new(props, "category", json_string("OS package"));
+			json_object_set_new(props, "category", json_string(*language_of(str_of(f, "ecosystem")) ? "Language package"
+													       : "OS package"));
 		} else
 			json_object_set_new(props, "displayName", json_string(id));
 	}

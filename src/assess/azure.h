@@ -94,10 +94,11 @@ json_t *azure_subassessment_parts(struct arena *a, const struct azure_names *n, 
 				  unsigned parts);
 /* The stable UUID-shaped name of finding f of image (repo, digest): the same under both keys. */
 const char *azure_subassessment_name(struct arena *a, const char *repo, const char *digest, json_t *f);
-/* The same from the finding's id, package and path (an application package's files; "" or NULL
- * for an OS package, whose name alone is unique in an image). */
+/* The same from the finding's id, package, and for an application package its files and version
+ * (path "" or NULL for an OS package, whose name alone is unique in an image; one lock file may
+ * name two versions of one package). */
 const char *azure_subassessment_name_of(struct arena *a, const char *repo, const char *digest, const char *id,
-					const char *package, const char *path);
+					const char *package, const char *path, const char *version);
 /* properties.status of the sub-assessment of a finding of severity `severity` (the report's:
  * CRITICAL, HIGH, ...) that no rule suppresses: one shared object per Azure severity, read-only,
  * never released (a caller may hold it without a reference). */

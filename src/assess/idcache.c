@@ -209,7 +209,7 @@ static struct list *list_of(const char *report)
 	json_array_foreach(fs, i, f)
 	{
 		text += strlen(str_or_empty(f, "id")) + strlen(str_or_empty(f, "package")) +
-			strlen(str_or_empty(f, "severity")) + strlen(str_or_empty(f, "path")) + 4;
+			strlen(str_or_empty(f, "severity")) + strlen(str_or_empty(f, "path")) + strlen(str_or_empty(f, "package_version")) + 5;
 		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
 		{
 			nal++;
@@ -250,6 +250,7 @@ static struct list *list_of(const char *report)
 		COPY(x->package, str_or_empty(f, "package"));
 		COPY(x->severity, str_or_empty(f, "severity"));
 		COPY(x->path, str_or_empty(f, "path"));
+		COPY(x->version, str_or_empty(f, "package_version"));
 		x->aliases = aliases;
 		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
 		{

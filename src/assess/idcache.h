@@ -18,7 +18,8 @@ struct meta;
 /* One finding of a stored report, read-only and shared between threads. */
 struct idc_finding {
 	const char *id, *package;
-	const char *path; /* an application package's files, else "" */
+	const char *path;    /* an application package's files, else "" */
+	const char *version; /* the package's version as installed */
 	const char *severity; /* as the report has it: CRITICAL, HIGH, ... ("" when none) */
 	const char *const *aliases;
 	size_t naliases;

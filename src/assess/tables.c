@@ -337,7 +337,7 @@ static int finding_passes(struct tctx *c, enum azure_key k, const struct assessm
 			hit = matches(t->f, x->package);
 			break;
 		case F_NAME:
-			hit = matches(t->f, azure_subassessment_name_of(c->a, rec->repo, rec->digest, x->id, x->package, x->path));
+			hit = matches(t->f, azure_subassessment_name_of(c->a, rec->repo, rec->digest, x->id, x->package, x->path, x->version));
 			break;
 		default:
 			break;
@@ -553,7 +553,7 @@ static int fast_image(void *ctx, const struct assessment_rec *rec, const char *k
 			const char *id = NULL;
 			if (c->parts & AZP_ENVELOPE) {
 				if (!name)
-					name = azure_subassessment_name_of(&a, rec->repo, rec->digest, f[i].id, f[i].package, f[i].path);
+					name = azure_subassessment_name_of(&a, rec->repo, rec->digest, f[i].id, f[i].package, f[i].path, f[i].version);
 				id = azure_subassessment_id(&a, &c->names, (enum azure_key)k, rec->repo, name);
 			}
 			json_t *props = fast_props(fs, (enum azure_key)k, &f[i]);

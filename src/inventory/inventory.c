@@ -60,6 +60,30 @@ const char *pkg_lang_ecosystem(enum pkg_type t)
 	}
 }
 
+const char **pkg_paths(struct arena *a, const struct package *p, size_t *n)
+{
+	const char *s = p->db_path ? p->db_path : "";
+	size_t cap = 1;
+	for (const char *q = s; pkg_lang_ecosystem(p->type) && (q = strstr(q, ", ")); q += 2)
+		cap++;
+	const char **v = arena_alloc(a, cap * sizeof(*v));
+	*n = 0;
+	if (!*s)
+		return v;
+	if (!pkg_lang_ecosystem(p->type)) {
+		v[(*n)++] = s;
+		return v;
+	}
+	for (const char *q = s; *q;) {
+		const char *e = strstr(q, ", ");
+		size_t k = e ? (size_t)(e - q) : strlen(q);
+		if (e || strncmp(q, "and ", 4) || !strstr(q, " more")) /* the last "and N more" is no path */
+			v[(*n)++] = arena_strndup(a, q, k);
+		q += k + (e ? 2 : 0);
+	}
+	return v;
+}
+
 const char *pkg_type_name(enum pkg_type t)
 {
 	static const char *const names[] = {"dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs", "maven"};

@@ -10,6 +10,7 @@
 #include "common/strmap.h"
 
 struct arena;
+struct package;
 
 /* OS packages, then application packages (lang.c), each in its language's ecosystem. */
 enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM, PKG_PYPI, PKG_NPM, PKG_GO, PKG_CARGO, PKG_NODEJS, PKG_MAVEN };
@@ -18,6 +19,10 @@ enum pkg_type { PKG_DPKG, PKG_APK, PKG_RPM, PKG_PYPI, PKG_NPM, PKG_GO, PKG_CARGO
 /* The OSV ecosystem an application package is matched in ("PyPI", "npm", "Go", "crates.io",
  * "Node.js", "Maven"), or NULL for an OS package. */
 const char *pkg_lang_ecosystem(enum pkg_type t);
+/* The files an application package was read from, one per element (its db_path lists them
+ * comma-separated when one version was found in several: inventory/scan.c), or the database
+ * file of an OS package: an arena array, *n elements. */
+const char **pkg_paths(struct arena *a, const struct package *p, size_t *n);
 /* A short name of the type: "dpkg", "apk", "rpm", "python", "npm", "go", "cargo", "nodejs",
  * "maven". */
 const char *pkg_type_name(enum pkg_type t);

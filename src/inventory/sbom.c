@@ -265,8 +265,10 @@ static json_t *cyclonedx(struct arena *a, const struct inventory *inv, const str
 			json_array_append_new(props, property("drydock:package:source_version", p->source_version));
 		if (p->layer)
 			json_array_append_new(props, property("drydock:layer", p->layer));
-		if (pkg_lang_ecosystem(p->type) && p->db_path)
-			json_array_append_new(props, property("drydock:package:path", p->db_path));
+		size_t np = 0;
+		const char **paths = pkg_lang_ecosystem(p->type) ? pkg_paths(a, p, &np) : NULL;
+		for (size_t k = 0; k < np; k++) /* one property per file that names it */
+			json_array_append_new(props, property("drydock:package:path", paths[k]));
 		json_object_set_new(c, "properties", props);
 		json_array_append_new(comps, c);
 	}

@@ -461,6 +461,8 @@ static void plan(struct arena *a, const char *eco, size_t nfamilies, struct scan
 			s = &r->plan[r->nplan++];
 			memset(s, 0, sizeof(*s));
 			s->source = f->matched_name;
+			s->ecosystem = finding_ecosystem(f, eco);
+			s->path = pkg_lang_ecosystem(f->pkg->type) ? f->pkg->db_path : NULL;
 			s->from = f->installed;
 			s->to = f->fixed;
 			s->packages = arena_alloc(a, 64 * sizeof(*s->packages));

@@ -46,6 +46,8 @@ const char *finding_reference(const struct finding *f, size_t i);
 /* One step of the fix plan: upgrading one package family clears these findings. */
 struct fix_step {
 	const char *source;     /* the source package (or the binary, for binary-keyed feeds) */
+	const char *ecosystem;  /* the one its findings were matched in */
+	const char *path;       /* an application package's files, or NULL */
 	const char **packages;  /* installed packages to upgrade */
 	size_t npackages;
 	const char *from, *to;  /* versions as the feed compares them */

@@ -174,6 +174,9 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 		const struct fix_step *st = &r->plan[i];
 		buf_puts(&b, i ? ",{" : "{");
 		jkey(&b, "source"), buf_json_str(&b, st->source);
+		buf_append(&b, ",", 1), jkey(&b, "ecosystem"), buf_json_str(&b, st->ecosystem ? st->ecosystem : "");
+		if (st->path)
+			buf_append(&b, ",", 1), jkey(&b, "path"), buf_json_str(&b, st->path);
 		buf_append(&b, ",", 1), jkey(&b, "packages"), jstrs(&b, st->packages, st->npackages);
 		buf_append(&b, ",", 1), jkey(&b, "from"), buf_json_str(&b, st->from);
 		buf_append(&b, ",", 1), jkey(&b, "to"), buf_json_str(&b, st->to);
@@ -274,6 +277,9 @@ size_t report_mark_known_exploited(const struct vulndb *db, void *report)
 void report_hydrate(const struct vulndb *db, const char *ecosystem, void *finding)
 {
 	json_t *f = finding;
+	const char *own = json_string_value(json_object_get(f, "ecosystem"));
+	if (own && *own) /* the finding's own: an application package's is not the OS's */
+		ecosystem = own;
 	if (!db || !ecosystem || !json_is_object(f) || json_object_get(f, "description"))
 		return;
 	const char *id = json_string_value(json_object_get(f, "id"));
@@ -375,10 +381,13 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		for (int k = VDB_SEV_CRITICAL; k >= VDB_SEV_UNKNOWN; k--)
 			if (s->by_severity[k])
 				json_object_set_new(sev, vdb_severity_name(k), json_integer((json_int_t)s->by_severity[k]));
-		json_array_append_new(plan, json_pack("{s:s, s:o, s:s, s:s, s:I, s:s, s:o}", "source", s->source, "packages",
-						      strs(s->packages, s->npackages), "from", s->from, "to", s->to,
-						      "clears", (json_int_t)s->clears, "worst",
-						      vdb_severity_name(s->worst), "by_severity", sev));
+		json_t *step = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:s, s:o}", "source", s->source, "ecosystem",
+					 s->ecosystem ? s->ecosystem : "", "packages", strs(s->packages, s->npackages), "from",
+					 s->from, "to", s->to, "clears", (json_int_t)s->clears, "worst",
+					 vdb_severity_name(s->worst), "by_severity", sev);
+		if (s->path)
+			json_object_set_new(step, "path", json_string(s->path));
+		json_array_append_new(plan, step);
 	}
 	json_object_set_new(o, "fix_plan", plan);
 	json_t *lp = json_array();
@@ -506,12 +515,17 @@ char *report_sarif(struct arena *a, const struct inventory *inv, const struct sb
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s %s in %s %s (%s): %s", vdb_severity_name(x->severity), x->id, x->pkg->name,
 			 x->pkg->version ? x->pkg->version : "", x->fixed ? "fix available" : "no fix yet", x->remediation);
+		/* one location per file that names the package */
+		size_t np = 0;
+		const char **paths = pkg_paths(a, x->pkg, &np);
+		json_t *locs = json_array();
+		for (size_t k = 0; k < (np ? np : 1); k++)
+			json_array_append_new(locs, json_pack("{s:{s:{s:s}}, s:{s:s}}", "physicalLocation", "artifactLocation",
+							      "uri", np ? paths[k] : target, "message", "text", target));
 		json_array_append_new(
 			results,
-			json_pack("{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:s}}, s:{s:s}}], s:{s:s, s:s, s:o, s:b}}", "ruleId", x->id,
-				  "ruleIndex", (json_int_t)idx, "level", sarif_level(x->severity), "message", "text", msg,
-				  "locations", "physicalLocation", "artifactLocation", "uri",
-				  x->pkg->db_path && *x->pkg->db_path ? x->pkg->db_path : target, "message", "text", target,
+			json_pack("{s:s, s:I, s:s, s:{s:s}, s:o, s:{s:s, s:s, s:o, s:b}}", "ruleId", x->id, "ruleIndex",
+				  (json_int_t)idx, "level", sarif_level(x->severity), "message", "text", msg, "locations", locs,
 				  "properties", "package", x->pkg->name, "installedVersion", x->installed, "fixedVersion",
 				  x->fixed ? json_string(x->fixed) : json_null(), "patchable", x->patchable));
 	}

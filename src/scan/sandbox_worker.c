@@ -34,6 +34,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <jansson.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -400,10 +401,64 @@ static void warm_entry(struct archive *w, const char *path, unsigned type, const
 	archive_entry_free(e);
 }
 
+/* A zip entry of `len` bytes (stored or deflated). */
+static void warm_zip_entry(struct archive *w, const char *path, const void *data, size_t len, int store)
+{
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return;
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_write_set_options(w, store ? "zip:compression=store" : "zip:compression=deflate");
+	archive_write_header(w, e);
+	archive_write_data(w, data, len);
+	archive_entry_free(e);
+}
+
+/* A Java archive in out (cap bytes): a manifest, a pom.properties, an entry whose name is not
+ * UTF-8 and not flagged so (libarchive converts it from CP437 through iconv, whose modules it
+ * loads on first use), and, when inner is given, that archive stored as a nested jar. Its
+ * length, or 0. */
+static size_t warm_jar(unsigned char *out, size_t cap, const unsigned char *inner, size_t inner_len)
+{
+	size_t used = 0;
+	struct archive *w = archive_write_new();
+	if (!w || archive_write_set_format_zip(w) || archive_write_open_memory(w, out, cap, &used)) {
+		archive_write_free(w);
+		return 0;
+	}
+	static const char mf[] = "Manifest-Version: 1.0\r\nImplementation-Title: x\r\nImplementation-Version: 1\r\n\r\n";
+	static const char pom[] = "groupId=g\nartifactId=a\nversion=1.0\n";
+	warm_zip_entry(w, "META-INF/MANIFEST.MF", mf, sizeof(mf) - 1, 0);
+	warm_zip_entry(w, "META-INF/maven/g/a/pom.properties", pom, sizeof(pom) - 1, 0);
+	warm_zip_entry(w, "cafX.txt", "x", 1, 0);
+	if (inner)
+		warm_zip_entry(w, "WEB-INF/lib/a-1.0.jar", inner, inner_len, 1);
+	archive_write_close(w);
+	archive_write_free(w);
+	for (unsigned char *p = out; (p = memmem(p, used - (size_t)(p - out), "cafX", 4)); p += 4)
+		p[3] = 0xe9; /* "caf\xe9": Latin-1 bytes, in neither header flagged UTF-8 */
+	return used;
+}
+
 /* A tar of what the layer reader meets in real layers: PAX headers (long and non-ASCII
- * names, sub-second times), links, whiteouts, kept files. Read once before the filter. */
+ * names, sub-second times), links, whiteouts, kept files, application metadata and a Java
+ * archive holding another. Read once before the filter. */
 static void warm_up_layer(void)
 {
+	/* a zip entry's DOS time goes through mktime, which looks at /etc/localtime at every call
+	 * (newfstatat, which the filter forbids): the worker's zone is a rule instead, as no time it
+	 * reads is shown in local time */
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	struct tm tm = {.tm_year = 100, .tm_mday = 1, .tm_isdst = -1};
+	time_t t = mktime(&tm);
+	localtime_r(&t, &tm);
+	static unsigned char inner[4096], war[16384];
+	size_t inner_len = warm_jar(inner, sizeof(inner), NULL, 0);
+	size_t war_len = inner_len ? warm_jar(war, sizeof(war), inner, inner_len) : 0;
 	static char tarbuf[64 * 1024];
 	size_t used = 0;
 	struct archive *w = archive_write_new();
@@ -421,6 +476,20 @@ static void warm_up_layer(void)
 	warm_entry(w, "var/lib/dpkg/status-old", AE_IFREG, "var/lib/dpkg/status", NULL);
 	warm_entry(w, "etc/.wh.gone", AE_IFREG, NULL, "");
 	warm_entry(w, "usr/.wh..wh..opq", AE_IFREG, NULL, "");
+	warm_entry(w, "srv/node_modules/a/package.json", AE_IFREG, NULL, "{\"name\":\"a\",\"version\":\"1.0.0\"}");
+	warm_entry(w, "usr/lib/python3/site-packages/a-1.dist-info/METADATA", AE_IFREG, NULL, "Name: a\nVersion: 1\n\n");
+	if (war_len) {
+		struct archive_entry *e = archive_entry_new();
+		if (e) {
+			archive_entry_set_pathname(e, "srv/app.war");
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_perm(e, 0644);
+			archive_entry_set_size(e, (la_int64_t)war_len);
+			archive_write_header(w, e);
+			archive_write_data(w, war, war_len);
+			archive_entry_free(e);
+		}
+	}
 	archive_write_close(w);
 	archive_write_free(w);
 	struct arena a = {0};
@@ -470,9 +539,19 @@ static void warm_up_inventory(void)
 	static const char os[] = "ID=debian\nVERSION_ID=\"12\"\n";
 	sqlite3_int64 rlen = 0;
 	unsigned char *rpmdb = empty_rpmdb(&rlen);
+	/* application metadata: jansson seeds its hash tables from /dev/urandom on first use */
+	static const char pkg[] = "{\"name\":\"a\",\"version\":\"1.0.0\"}";
+	static const char lock[] = "{\"lockfileVersion\":3,\"packages\":{\"node_modules/b\":{\"version\":\"2.0.0\"}}}";
+	static const char meta[] = "Metadata-Version: 2.1\nName: c\nVersion: 3\n";
+	static const char cargo[] = "[[package]]\nname = \"d\"\nversion = \"4.0.0\"\nsource = \"registry+x\"\n";
+	json_object_seed(0);
 	struct layer l[3] = {{0}};
 	add_file(&a, &l[0], "etc/os-release", os, sizeof(os) - 1);
 	add_file(&a, &l[0], "var/lib/dpkg/status", status, n);
+	add_file(&a, &l[0], "srv/node_modules/a/package.json", pkg, sizeof(pkg) - 1);
+	add_file(&a, &l[0], "opt/package-lock.json", lock, sizeof(lock) - 1);
+	add_file(&a, &l[0], "usr/lib/python3/site-packages/c-3.dist-info/METADATA", meta, sizeof(meta) - 1);
+	add_file(&a, &l[0], "opt/Cargo.lock", cargo, sizeof(cargo) - 1);
 	add_file(&a, &l[1], "lib/apk/db/installed", apk, sizeof(apk) - 1);
 	if (rpmdb)
 		add_file(&a, &l[2], "var/lib/rpm/rpmdb.sqlite", rpmdb, (size_t)rlen);

@@ -289,3 +289,51 @@ def test_vex_for_application_packages(maven_db, app, tmp_path):
     vex.write_text(json.dumps(doc))
     r = run_json("scan", "--db", maven_db, "--format", "json", "--vex", str(vex), app)
     assert "NSWG-ECO-516" not in {f["id"] for f in r["findings"]}
+
+
+def test_served_language_findings(maven_db, app, tmp_path):
+    """Pushed with skopeo to a live server: the image API gives language findings their texts
+    (looked up in their own ecosystem), the Microsoft.Security sub-assessments name each finding
+    once (a lock file may name two versions of one package) and call it a language package, and
+    the SARIF of the same findings gives one location per file."""
+    import requests
+    from drydock import wait_assessed
+    from test_scan_on_push import server_with_db, skopeo_push
+    srv = server_with_db(tmp_path, maven_db)
+    try:
+        skopeo_push(app, srv.url, "team/app:1")
+        img = wait_assessed(srv.url, "team/app", "1", timeout=300)
+        assert img["status"] == "Unhealthy", img
+        mine = [f for f in img["findings"] if f.get("path")]
+        assert mine and all(f["ecosystem"] != "Debian:12" for f in mine)
+        log4shell = next(f for f in mine if f["id"] == "GHSA-jfh8-c2jp-5v3q")
+        assert log4shell["description"] and log4shell["references"] and log4shell["published"]
+        names = {}
+        for key, lang_category in (("dbd0cb49-b563-45e7-9724-889e799fa648", None),
+                                   ("c0b7cfc6-3172-465a-b378-53c7ff2cc0d5", "Language")):
+            r = requests.get(f"{srv.url}/providers/Microsoft.Security/assessments/{key}/subAssessments",
+                             params={"api-version": "2019-01-01-preview"})
+            assert r.status_code == 200, r.text
+            subs = r.json()["value"]
+            while r.json().get("nextLink"):
+                r = requests.get(r.json()["nextLink"])
+                subs += r.json()["value"]
+            ids = [s["name"] for s in subs]
+            assert len(ids) == len(set(ids)) == len(img["findings"])
+            for s in subs:
+                if s["properties"]["id"] == "GHSA-jfh8-c2jp-5v3q":
+                    if lang_category:
+                        sw = s["properties"]["additionalData"]["softwareDetails"]
+                        assert sw["category"] == "Language" and sw["language"] == "java" and sw["vendor"] == "maven"
+                    else:
+                        assert s["properties"]["category"] == "Language package"
+            names[key] = ids
+    finally:
+        srv.stop()
+    sarif = run_json("scan", "--db", maven_db, "--format", "sarif", app)
+    res = next(x for x in sarif["runs"][0]["results"] if x["ruleId"] == "GHSA-jfh8-c2jp-5v3q")
+    assert sorted(l["physicalLocation"]["artifactLocation"]["uri"] for l in res["locations"]) == [
+        "srv/java/app.war!/WEB-INF/lib/log4j-core-2.14.1.jar", "srv/java/log4j-core-2.14.1.jar"]
+    r = run_json("scan", "--db", maven_db, "--format", "json", app)
+    step = next(s for s in r["fix_plan"] if s["source"] == "org.apache.logging.log4j:log4j-core")
+    assert step["ecosystem"] == "Maven" and "srv/java/log4j-core-2.14.1.jar" in step["path"]
