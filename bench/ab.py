@@ -26,8 +26,10 @@ def one(bin_, layout, db, out):
         c0 = reg.cpu_s()
         push = skopeo_push(reg, layout, "ab/big")
         pushed = time.monotonic()
-        wait_assessed(f"http://{reg.host}", "ab/big", "latest", timeout=300, every=0.01)
+        img = wait_assessed(f"http://{reg.host}", "ab/big", "latest", timeout=300, every=0.01)
         assessed = time.monotonic() - pushed
+        if img["status"] not in ("Healthy", "Unhealthy"):  # a failed scan is fast, and no measure
+            raise SystemExit(f"{bin_}: the image was assessed {img['status']}: {img.get('reason')}")
         cpu = reg.cpu_s() - c0
         pull = skopeo_pull(reg, "ab/big", os.path.join(out, "pulled"))
         digest = requests.head(f"http://{reg.host}/v2/ab/big/manifests/latest",
