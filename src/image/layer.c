@@ -664,15 +664,10 @@ struct jar_feed {
 static ssize_t jar_block(void *ctx, const void **buf)
 {
 	struct jar_feed *f = ctx;
-	size_t n;
-	la_int64_t off;
-	int rc = archive_read_data_block(f->ar, buf, &n, &off);
-	if (rc == ARCHIVE_EOF)
-		return 0;
-	if (rc < ARCHIVE_WARN)
+	ssize_t n = lang_archive_block(f->ar, buf);
+	if (n > 0 && (f->r->l->bytes += (uint64_t)n) > f->r->src->max_bytes)
 		return -1;
-	f->r->l->bytes += n;
-	return f->r->l->bytes > f->r->src->max_bytes ? -1 : (ssize_t)n;
+	return n;
 }
 
 /* One tar entry: what the layer keeps of it, then its data read through. */

@@ -916,15 +916,21 @@ struct nested {
 
 static int inflated(struct jar_out *o, size_t n);
 
+ssize_t lang_archive_block(struct archive *ar, const void **buf)
+{
+	size_t n;
+	la_int64_t off;
+	int rc = archive_read_data_block(ar, buf, &n, &off);
+	if (rc == ARCHIVE_EOF)
+		return 0;
+	return rc < ARCHIVE_WARN ? -1 : (ssize_t)n;
+}
+
 static ssize_t entry_pull(void *ctx, const void **buf)
 {
 	struct nested *x = ctx;
-	size_t n;
-	la_int64_t off;
-	int rc = archive_read_data_block(x->ar, buf, &n, &off);
-	if (rc == ARCHIVE_EOF)
-		return 0;
-	return rc < ARCHIVE_WARN || inflated(x->o, n) ? -1 : (ssize_t)n;
+	ssize_t n = lang_archive_block(x->ar, buf);
+	return n > 0 && inflated(x->o, (size_t)n) ? -1 : n;
 }
 
 /* The value of "key=value" (pom.properties) or "Key: value" (a manifest's main section) in text:
@@ -1006,12 +1012,10 @@ static int drain_entry(struct jar_out *o, struct archive *ar)
 {
 	for (;;) {
 		const void *b;
-		size_t n;
-		la_int64_t off;
-		int rc = archive_read_data_block(ar, &b, &n, &off);
-		if (rc == ARCHIVE_EOF)
-			return 0;
-		if (rc < ARCHIVE_WARN || inflated(o, n))
+		ssize_t n = lang_archive_block(ar, &b);
+		if (n <= 0)
+			return (int)n;
+		if (inflated(o, (size_t)n))
 			return -1;
 	}
 }

@@ -13,6 +13,7 @@
 #define DD_LANG_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "common/limits.h"
 
 struct arena;
@@ -31,6 +32,12 @@ enum lang_file {
 enum lang_file lang_file_kind(const char *path);
 /* The most bytes a file of that kind may have (limits.h). */
 uint64_t lang_file_limit(enum lang_file k);
+
+struct archive;
+/* The next data block of ar's current entry, as libarchive gives it: its length (in *buf), 0
+ * at the entry's end, -1 on an error. The one way the Java archive reader and its callers pull
+ * an entry's bytes. */
+ssize_t lang_archive_block(struct archive *ar, const void **buf);
 
 /* 1 for a Java archive's name (X.jar, X.war, X.ear): read as it streams past (lang_jar_read),
  * never kept. */
