@@ -67,6 +67,7 @@ struct inventory {
 	size_t n, cap;
 	struct strmap owned;  /* Python metadata paths the OS package manager installed (lang.h) */
 	size_t lang_skipped;  /* application metadata files that said nothing usable */
+	int lang_over;        /* a package over DD_MAX_LANG_PACKAGES was met */
 };
 
 void inventory_init(struct inventory *inv, struct arena *a);

@@ -505,9 +505,12 @@ static int lang_token_ok(const char *s, size_t n, size_t max)
 static struct package *add(struct inventory *inv, enum pkg_type t, const char *path, const char *name, size_t nn,
 			   const char *ver, size_t vn)
 {
-	if (!lang_token_ok(name, nn, LANG_MAX_NAME) || !lang_token_ok(ver, vn, LANG_MAX_VERSION) ||
-	    inv->n >= DD_MAX_LANG_PACKAGES)
+	if (!lang_token_ok(name, nn, LANG_MAX_NAME) || !lang_token_ok(ver, vn, LANG_MAX_VERSION))
 		return NULL; /* not a name or a version any tool writes */
+	if (inv->n >= DD_MAX_LANG_PACKAGES) {
+		inv->lang_over = 1; /* the scan fails naming the limit (scan.c) */
+		return NULL;
+	}
 	struct package *p = inventory_add(inv);
 	p->type = t;
 	p->name = arena_strndup(inv->arena, name, nn);

@@ -222,6 +222,11 @@ static int read_lang(struct scan *s, const char **why)
 				continue;
 		}
 		lang_parse(s->inv, arena_strdup(s->inv->arena, v[i].path), v[i].data, v[i].len, v[i].derived);
+		if (s->inv->lang_over) { /* never a report that leaves packages out without saying so */
+			*why = arena_printf(s->inv->arena, "more than %d packages with the application packages (at '%s')",
+					    DD_MAX_LANG_PACKAGES, v[i].path);
+			return DD_E_SCAN_LIMIT;
+		}
 	}
 	return 0;
 }

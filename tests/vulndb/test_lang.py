@@ -337,3 +337,14 @@ def test_served_language_findings(maven_db, app, tmp_path):
     r = run_json("scan", "--db", maven_db, "--format", "json", app)
     step = next(s for s in r["fix_plan"] if s["source"] == "org.apache.logging.log4j:log4j-core")
     assert step["ecosystem"] == "Maven" and "srv/java/log4j-core-2.14.1.jar" in step["path"]
+
+
+def test_over_the_package_limit_is_an_error(tmp_path):
+    """More application packages than an image may have (200,000) is refused naming the limit,
+    never reported as if the rest were all there."""
+    root = tmp_path / "rootfs" / "srv"
+    root.mkdir(parents=True)
+    pk = {f"node_modules/p{i}": {"version": "1.0.0"} for i in range(200001)}
+    (root / "package-lock.json").write_text(json.dumps({"lockfileVersion": 3, "packages": pk}))
+    r = sbom_dir(tmp_path / "rootfs")
+    assert r.returncode != 0 and "200000" in r.stderr and "application packages" in r.stderr, r.stderr[-500:]
