@@ -38,7 +38,7 @@ suite() {
     if "$BUILD/fuzz-replay" fuzz/corpus; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
     echo "== black-box tests (HTTP, version comparators vs the real tools, real clients, install, the README's tour, crash)"
-    "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth \
+    "$PY" -m pytest -q -p no:cacheprovider tests/http tests/version tests/inventory tests/vulndb tests/clients tests/auth tests/store \
       tests/install tests/tour tests/crash >"$log" 2>&1
     cat "$log"
     count "$log"

@@ -761,11 +761,7 @@ static void set_platform(struct tctx *c, struct arena *a, const struct image_row
 		return;
 	if (size > 0 && size <= DD_MAX_IMAGE_CONFIG_BYTES) {
 		char *buf = arena_alloc_uninit(a, (size_t)size);
-		size_t got = 0;
-		ssize_t r = 1;
-		while (got < (size_t)size && (r = pread(fd, buf + got, (size_t)size - got, (off_t)got)) > 0)
-			got += (size_t)r;
-		if (got == (size_t)size) {
+		if (util_read_full(fd, buf, (size_t)size) == size) {
 			json_t *conf = json_loadb(buf, (size_t)size, 0, NULL);
 			const char *name = platform_name(a, conf);
 			if (name)

@@ -83,11 +83,12 @@ int cmd_gc(int argc, char **argv)
 	}
 	struct meta *m = NULL;
 	struct blobstore *bs = NULL;
+	why = NULL;
 	int rc = meta_sqlite_open(path, &m);
 	if (!rc)
-		rc = blobstore_fs_open(c.data_dir, &bs);
+		rc = blobstore_open_config(&c, &bs, &why);
 	if (rc) {
-		fprintf(stderr, "drydock gc: cannot open '%s': %s\n", c.data_dir, dd_err_message(rc));
+		fprintf(stderr, "drydock gc: cannot open '%s': %s\n", c.data_dir, bs ? dd_err_message(rc) : why ? why : dd_err_message(rc));
 		if (m)
 			meta_free(m);
 		return 1;

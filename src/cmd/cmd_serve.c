@@ -293,18 +293,24 @@ int cmd_serve(int argc, char **argv)
 
 	char path[PATH_MAX];
 	struct blobstore *blobs = NULL;
+	const char *why_store = NULL;
 	struct meta *meta = NULL;
 	struct registry *reg = NULL;
 	struct http_server *srv = NULL;
 	struct event_log el = {.fd = -1};
 	int rc = util_mkdirs(c.data_dir);
+	if (!rc && c.storage_s3 && !c.s3_redirect) {
+		why_store = "s3-redirect = false (blob bytes served through drydock from S3) is not implemented yet: "
+			    "pulls are redirected to presigned S3 URLs, so clients must reach s3-endpoint";
+		rc = DD_E_NOT_IMPLEMENTED;
+	}
 	/* from here on the data directory is absolute, so that the commands the server prints
 	 * (the first-start notice, the missing database) work from any directory */
 	char abs_data[PATH_MAX];
 	if (!rc && realpath(c.data_dir, abs_data) && strlen(abs_data) < sizeof(c.data_dir))
 		memcpy(c.data_dir, abs_data, strlen(abs_data) + 1);
 	if (!rc)
-		rc = blobstore_fs_open(c.data_dir, &blobs);
+		rc = blobstore_open_config(&c, &blobs, &why_store);
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
 	if (!rc)
 		rc = meta_sqlite_open(path, &meta);
@@ -333,6 +339,7 @@ int cmd_serve(int argc, char **argv)
 		reg->space = space;
 	}
 	if (!rc) {
+		reg->blob_redirect = c.storage_s3 && c.s3_redirect;
 		reg->pull_gate = policy_check_pull;
 		reg->max_sessions = c.max_upload_sessions;
 		reg->max_sessions_per_owner = c.max_upload_sessions_per_account;
@@ -440,6 +447,6 @@ int cmd_serve(int argc, char **argv)
 	free(cert);
 	free(key);
 	if (rc)
-		fprintf(stderr, "drydock serve: %s\n", dd_err_message(rc));
+		fprintf(stderr, "drydock serve: %s\n", why_store ? why_store : dd_err_message(rc));
 	return rc ? 1 : 0;
 }

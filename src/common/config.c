@@ -28,6 +28,7 @@ void config_defaults(struct config *c)
 	c->idle_timeout = DD_CONNECTION_TIMEOUT;
 	c->header_timeout = DD_HEADER_TIMEOUT;
 	snprintf(c->azure_resource_group, sizeof(c->azure_resource_group), "drydock");
+	c->s3_redirect = 1;
 }
 
 /* A name that goes in an Azure resource id: 1 to 90 of letters, digits, '-', '_', '.', '(' and
@@ -251,6 +252,40 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		return set_str(c->db, sizeof(c->db), value, why);
 	if (!strcmp(key, "scan-workers"))
 		return set_long(&c->scan_workers, value, 0, 16, "scan-workers must be an integer from 0 (off) to 16", why);
+	if (!strcmp(key, "storage")) {
+		if (strcmp(value, "filesystem") && strcmp(value, "s3")) {
+			*why = "storage must be filesystem or s3";
+			return DD_E_CONFIG;
+		}
+		c->storage_s3 = !strcmp(value, "s3");
+		return 0;
+	}
+	if (!strcmp(key, "s3-endpoint"))
+		return set_str(c->s3_endpoint, sizeof(c->s3_endpoint), value, why);
+	if (!strcmp(key, "s3-bucket"))
+		return set_str(c->s3_bucket, sizeof(c->s3_bucket), value, why);
+	if (!strcmp(key, "s3-region"))
+		return set_str(c->s3_region, sizeof(c->s3_region), value, why);
+	if (!strcmp(key, "s3-access-key"))
+		return set_str(c->s3_access_key, sizeof(c->s3_access_key), value, why);
+	if (!strcmp(key, "s3-secret-key"))
+		return set_str(c->s3_secret_key, sizeof(c->s3_secret_key), value, why);
+	if (!strcmp(key, "s3-addressing")) {
+		if (strcmp(value, "path") && strcmp(value, "virtual")) {
+			*why = "s3-addressing must be path or virtual";
+			return DD_E_CONFIG;
+		}
+		c->s3_virtual_host = !strcmp(value, "virtual");
+		return 0;
+	}
+	if (!strcmp(key, "s3-redirect")) {
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			*why = "s3-redirect must be true or false";
+			return DD_E_CONFIG;
+		}
+		c->s3_redirect = !strcmp(value, "true");
+		return 0;
+	}
 	*why = "unknown setting";
 	return DD_E_CONFIG;
 }

@@ -43,6 +43,16 @@ struct config {
 	char azure_subscription[128];  /* empty: each namespace is a subscription */
 	char azure_resource_group[128]; /* default "drydock" */
 	char azure_registry[128];       /* empty: the host name clients use (the Host header's) */
+	/* where blobs are kept: the data directory, or an S3 bucket (metadata stays in the data
+	 * directory either way) */
+	int storage_s3;
+	char s3_endpoint[512];    /* http(s)://host[:port] */
+	char s3_bucket[64];
+	char s3_region[64];       /* empty: us-east-1 */
+	char s3_access_key[256];  /* empty: AWS_ACCESS_KEY_ID */
+	char s3_secret_key[256];  /* empty: AWS_SECRET_ACCESS_KEY */
+	int s3_virtual_host;      /* bucket.host addressing instead of host/bucket */
+	int s3_redirect;          /* blob GETs answered with a presigned S3 URL (default) */
 };
 
 void config_defaults(struct config *c);

@@ -24,6 +24,11 @@
 #define DD_MAX_HEADER_FIELDS 100
 /* One blob: layers of tens of GiB exist (ML images); refuse beyond 64 GiB. */
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
+/* A part of an upload on S3, held in memory while it fills (one per upload being written):
+ * S3 wants at least 5 MiB, at most 10,000 parts; 8 MiB parts hold DD_MAX_BLOB_BYTES. */
+#define DD_S3_PART_BYTES (8 * 1024 * 1024)
+/* How long a presigned URL that a blob GET redirects to stays valid (Distribution: 20 min). */
+#define DD_BLOB_URL_SECONDS 1200
 /* Open upload sessions at once (each is a temp file and a row). */
 #define DD_MAX_UPLOAD_SESSIONS 4096
 /* Open upload sessions of one account, or of one client address when no account is known

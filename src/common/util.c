@@ -33,6 +33,22 @@ int util_mkdirs(const char *path)
 
 int util_io_err(int e) { return e == ENOSPC || e == EDQUOT ? DD_E_NO_SPACE : DD_E_IO; }
 
+ssize_t util_read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int util_fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -27,6 +27,9 @@ int util_parse_size(const char *s, int64_t max, int64_t *bytes);
 /* The error code of a failed write's errno: DD_E_NO_SPACE for ENOSPC and EDQUOT (a full
  * filesystem or quota), DD_E_IO for anything else. */
 int util_io_err(int e);
+/* Reads up to n bytes from fd's current offset, looping over short reads (files, pipes and
+ * sockets alike); the count read, or -1. */
+ssize_t util_read_full(int fd, void *buf, size_t n);
 /* malloc as drydock serve runs it: two arenas (thread-per-connection would otherwise give
  * each busy thread its own, and memory freed in one is not reused by another); blocks of
  * more than 1 MiB (upload stream blocks) always mmap'd, so that they go back to the system

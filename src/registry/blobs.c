@@ -66,6 +66,16 @@ void blobs_handle(struct http_req *r)
 		blob_headers(r, d.str);
 		return;
 	}
+	char *url = is_get && reg->blob_redirect && reg->blobs->ops->blob_url
+			    ? reg->blobs->ops->blob_url(reg->blobs, d.str, DD_BLOB_URL_SECONDS)
+			    : NULL;
+	if (url) { /* the client reads the bytes from the store itself (Range included) */
+		http_respond(r, 307, NULL, "", 0);
+		http_add_header(r, "Location", arena_strdup(&r->arena, url));
+		http_add_header(r, "Docker-Content-Digest", d.str);
+		free(url);
+		return;
+	}
 	int fd = -1;
 	if (is_head) {
 		rc = reg->blobs->ops->blob_stat(reg->blobs, d.str, &size);

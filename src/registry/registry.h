@@ -31,6 +31,7 @@ struct registry {
 	int64_t max_sessions;
 	int64_t max_sessions_per_owner; /* of one account, or one client address without an account; 0: no cap */
 	struct space *space; /* the free space of the data directory (borrowed; NULL: not watched) */
+	int blob_redirect;   /* blob GETs answered 307 to the store's URL (a presigned S3 URL) */
 };
 
 /* Creates a registry over borrowed stores. Returns owned memory. */

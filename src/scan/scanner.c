@@ -184,7 +184,7 @@ static json_t *blob_json(struct blobstore *bs, const char *digest)
 		return NULL;
 	json_t *j = NULL;
 	char *data = size >= 0 && size <= DD_MAX_CONFIG_BYTES * 16 ? malloc((size_t)size + 1) : NULL;
-	if (data && pread(fd, data, (size_t)size, 0) == (ssize_t)size)
+	if (data && util_read_full(fd, data, (size_t)size) == (ssize_t)size)
 		j = json_loadb(data, (size_t)size, 0, NULL);
 	free(data);
 	close(fd);
@@ -204,7 +204,7 @@ static const char *vex_referrer(struct scanner *s, struct arena *a, const struct
 	if (!info->nlayers || s->cfg.blobs->ops->blob_open_fd(s->cfg.blobs, info->layers[0].digest, &fd, &size))
 		return "a VEX document whose layer cannot be read";
 	char *data = size >= 0 && size <= DD_MAX_VEX_BYTES ? arena_alloc(a, (size_t)size + 1) : NULL;
-	int ok = data && pread(fd, data, (size_t)size, 0) == (ssize_t)size;
+	int ok = data && util_read_full(fd, data, (size_t)size) == (ssize_t)size;
 	close(fd);
 	if (!ok)
 		return "a VEX document over 1 MiB: not applied";

@@ -1,6 +1,6 @@
 /* blobstore.h: the content-addressed blob store interface and its upload files.
  *
- * A backend implements struct blobstore_ops (blobstore_fs.c now; S3 later). Blobs are
+ * A backend implements struct blobstore_ops (blobstore_fs.c, blobstore_s3.c). Blobs are
  * shared by all repositories: which repository may see which blob is metadata (meta.h).
  * An upload is a named, append-only staging object that becomes a blob only through
  * upload_commit, after the caller has verified its digest; a blob is never visible
@@ -9,6 +9,7 @@
 #define DD_BLOBSTORE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "common/digest.h"
 
 struct blobstore;
 struct upload_file;
@@ -31,6 +32,9 @@ struct blobstore_ops {
 	 * a layer's bytes back from it while the rest uploads, instead of holding a copy.
 	 * DD_E_UNSUPPORTED when the backend keeps no local file. */
 	int (*upload_open_fd)(struct upload_file *u, int *fd);
+	/* The digest of all the upload's bytes, read back from the store: for a node that did
+	 * not see its first bytes (another node's upload, or one from before a restart). */
+	int (*upload_digest)(struct upload_file *u, enum digest_alg alg, struct digest *out);
 	/* Durably moves the upload to blob `digest` (already verified). If the blob exists,
 	 * the upload is dropped instead. Closes u in all cases. */
 	int (*upload_commit)(struct blobstore *bs, struct upload_file *u, const char *digest);
@@ -45,6 +49,9 @@ struct blobstore_ops {
 	 * the caller. 0 or DD_E_BLOB_UNKNOWN. */
 	int (*blob_open_fd)(struct blobstore *bs, const char *digest, int *fd, int64_t *size);
 	int (*blob_remove)(struct blobstore *bs, const char *digest);
+	/* Optional (NULL when the store has none): a URL a client may GET the blob from for
+	 * `expires` seconds, owned by the caller, or NULL. */
+	char *(*blob_url)(struct blobstore *bs, const char *digest, long expires);
 	/* Calls fn for each stored blob with its last modification time (unix seconds). Names
 	 * that are not digests are skipped. */
 	int (*blobs_each)(struct blobstore *bs, void (*fn)(void *ctx, const char *digest, int64_t mtime),
@@ -64,5 +71,14 @@ struct blobstore {
 
 /* Filesystem backend rooted at dir (created if missing). Returns an owned store. */
 int blobstore_fs_open(const char *dir, struct blobstore **out);
+
+/* S3 backend (blobstore_s3.c): the bucket is made when missing; lock_dir holds the garbage
+ * collector's lock file. On error *why names what is wrong (the setting or S3's answer). */
+struct s3_config;
+int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct blobstore **out, const char **why);
+
+/* The store the settings name (storage = filesystem or s3); *why as above, or NULL. */
+struct config;
+int blobstore_open_config(const struct config *c, struct blobstore **out, const char **why);
 
 #endif

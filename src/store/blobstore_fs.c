@@ -124,6 +124,29 @@ static int fs_upload_open_fd(struct upload_file *u, int *fd)
 	return 0;
 }
 
+static int fs_upload_digest(struct upload_file *u, enum digest_alg alg, struct digest *out)
+{
+	struct hasher *h = hasher_new(alg);
+	char *buf = malloc(1 << 20);
+	int rc = h && buf ? 0 : DD_E_NOMEM;
+	for (off_t off = 0; !rc;) {
+		ssize_t r = pread(u->fd, buf, 1 << 20, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = DD_E_IO;
+		if (r <= 0)
+			break;
+		hasher_update(h, buf, (size_t)r);
+		off += r;
+	}
+	if (!rc)
+		hasher_peek(h, out);
+	hasher_free(h);
+	free(buf);
+	return rc;
+}
+
 static void fs_upload_close(struct upload_file *u)
 {
 	if (!u)
@@ -326,6 +349,7 @@ static const struct blobstore_ops fs_ops = {
 	.upload_truncate = fs_upload_truncate,
 	.upload_read = fs_upload_read,
 	.upload_open_fd = fs_upload_open_fd,
+	.upload_digest = fs_upload_digest,
 	.upload_commit = fs_upload_commit,
 	.upload_close = fs_upload_close,
 	.upload_remove = fs_upload_remove,

@@ -8,6 +8,7 @@
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "store/space.h"
+#include "store/s3.h"
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -809,8 +810,78 @@ static void test_space(void)
 	remove_dir(dir);
 }
 
+/* Signature Version 4 against the worked examples of Amazon's S3 documentation
+ * ("Signature calculations for the Authorization header" and "for query string parameters"). */
+static void test_s3_signing(void)
+{
+	const char *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", *date = "20130524T000000Z";
+	const char *empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	char sig[65], hdrs[512], auth[512];
+	snprintf(hdrs, sizeof(hdrs), "host:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\nx-amz-content-sha256:%s\n"
+		 "x-amz-date:%s\n", empty, date);
+	s3_signature(secret, "us-east-1", date, "GET", "/test.txt", "", hdrs, "host;range;x-amz-content-sha256;x-amz-date",
+		     empty, sig);
+	CHECK_STR(sig, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	s3_sign("AKIAIOSFODNN7EXAMPLE", secret, "us-east-1", date, "GET", "/test.txt", "", hdrs,
+		"host;range;x-amz-content-sha256;x-amz-date", empty, auth, sizeof(auth));
+	CHECK_STR(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+			"SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+			"Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	/* GET Bucket (list objects): a query string */
+	snprintf(hdrs, sizeof(hdrs), "host:examplebucket.s3.amazonaws.com\nx-amz-content-sha256:%s\nx-amz-date:%s\n", empty,
+		 date);
+	s3_signature(secret, "us-east-1", date, "GET", "/", "max-keys=2&prefix=J", hdrs, "host;x-amz-content-sha256;x-amz-date",
+		     empty, sig);
+	CHECK_STR(sig, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+	/* a presigned URL */
+	s3_signature(secret, "us-east-1", date, "GET", "/test.txt",
+		     "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+		     "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host",
+		     "host:examplebucket.s3.amazonaws.com\n", "host", "UNSIGNED-PAYLOAD", sig);
+	CHECK_STR(sig, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+	struct buf b;
+	buf_init(&b, 1024);
+	CHECK(s3_uri_encode(&b, "a b/c~d+e=f%\xc3\xa9", 1) == 0);
+	CHECK_STR(b.data, "a%20b/c~d%2Be%3Df%25%C3%A9");
+	buf_reset(&b);
+	CHECK(s3_uri_encode(&b, "uploads/x", 0) == 0);
+	CHECK_STR(b.data, "uploads%2Fx");
+	buf_release(&b);
+	char out[64];
+	CHECK(s3_xml_text("<R><ETag>&quot;abc&quot;</ETag></R>", "ETag", out, sizeof(out)) == 0);
+	CHECK_STR(out, "\"abc\"");
+	CHECK(s3_xml_text("<R><ETag>x</ETag></R>", "Key", out, sizeof(out)) == -1);
+	CHECK(s3_xml_text("<R><Key>0123456789</Key></R>", "Key", out, 8) == -1);
+	/* settings are checked before any request */
+	struct s3 *s;
+	const char *why;
+	struct s3_config c = {.endpoint = "ftp://x", .bucket = "b-1", .access_key = "a", .secret_key = "s"};
+	CHECK(s3_open(&c, &s, &why) == DD_E_CONFIG && strstr(why, "http"));
+	c.endpoint = "http://127.0.0.1:1/path";
+	CHECK(s3_open(&c, &s, &why) == DD_E_CONFIG && strstr(why, "no path"));
+	c.endpoint = "http://127.0.0.1:1";
+	c.bucket = "Upper";
+	CHECK(s3_open(&c, &s, &why) == DD_E_CONFIG && strstr(why, "s3-bucket"));
+	c.bucket = "bucket";
+	c.secret_key = "";
+	CHECK(s3_open(&c, &s, &why) == DD_E_CONFIG && strstr(why, "secret"));
+	c.secret_key = secret;
+	c.access_key = "AKIAIOSFODNN7EXAMPLE";
+	CHECK(s3_open(&c, &s, &why) == 0);
+	char *url = s3_presign_get(s, "blobs/sha256/ab", 1369353600, 86400);
+	CHECK(url && !strncmp(url, "http://127.0.0.1:1/bucket/blobs/sha256/ab?X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+				   "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&"
+				   "X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=",
+			     strlen("http://127.0.0.1:1/bucket/blobs/sha256/ab?X-Amz-Algorithm=AWS4-HMAC-SHA256&"
+				    "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&"
+				    "X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=")));
+	free(url);
+	s3_free(s);
+}
+
 void suite_stores(void)
 {
+	RUN(test_s3_signing);
 	RUN(test_space);
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);

@@ -1,0 +1,291 @@
+"""Blobs on S3 (storage = s3), against a real Ceph radosgw started here: real clients push and
+pull through drydock, layers are scanned from S3 as they stream, chunked uploads survive a
+restart (the node that finishes an upload did not see its first bytes) and a request cut off
+mid-body, GETs are redirected to presigned URLs that serve ranges, bad settings are named at
+start, and garbage collection removes from the bucket exactly what no manifest names."""
+import hashlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import (BIN, VULNDATA, Server, cached_images, make_image, sha256,  # noqa: E402
+                     wait_assessed, OCI_MANIFEST)
+import s3server  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def s3():
+    if s3server.missing():
+        pytest.fail(f"Ceph is missing ({', '.join(s3server.missing())}): run scripts/deps.sh")
+    root = tempfile.mkdtemp(prefix="drydock-test-ceph-")
+    srv = s3server.S3Server(root).start()
+    yield srv
+    srv.stop()
+    subprocess.run(["rm", "-rf", root])
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("db") / "vulndb.ddb")
+    subprocess.run([BIN, "db", "import", "--db", path, os.path.join(VULNDATA, "debian-osv"),
+                    os.path.join(VULNDATA, "languages")], check=True, capture_output=True, timeout=600)
+    return path
+
+
+def s3_client(s3):
+    """Signed requests to the S3 service itself, to look at what drydock left in the bucket
+    (curl's SigV4, with the payload hash radosgw wants)."""
+    def call(method, path, query=""):
+        url = f"{s3.endpoint}/{path}" + (f"?{query}" if query else "")
+        p = subprocess.run(["curl", "-sS", "-X", method, "--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+                            f"{s3server.ACCESS_KEY}:{s3server.SECRET_KEY}", "-H",
+                            "x-amz-content-sha256: UNSIGNED-PAYLOAD", url],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    return call
+
+
+def keys(s3, bucket):
+    return re.findall(r"<Key>([^<]*)</Key>", s3_client(s3)("GET", bucket, "list-type=2"))
+
+
+def multipart_uploads(s3, bucket):
+    return re.findall(r"<UploadId>([^<]*)</UploadId>", s3_client(s3)("GET", bucket, "uploads="))
+
+
+def start(s3, bucket, *extra, data_dir=None, db=None):
+    args = s3.settings(bucket) + ["--scan-workers", "2" if db else "0"] + (["--db", db] if db else []) + list(extra)
+    return Server(data_dir=data_dir, extra_args=args).start()
+
+
+def layout_blobs(layout):
+    d = os.path.join(layout, "blobs", "sha256")
+    return {f"sha256:{n}": os.path.getsize(os.path.join(d, n)) for n in os.listdir(d)}
+
+
+def image_blobs(layout):
+    """The configs and layers of every image in an OCI layout."""
+    def read(d):
+        with open(os.path.join(layout, "blobs", "sha256", d[7:])) as f:
+            return json.load(f)
+    out, todo = set(), [m["digest"] for m in read_index(layout)["manifests"]]
+    while todo:
+        m = read(todo.pop())
+        todo += [x["digest"] for x in m.get("manifests", [])]
+        out |= {x["digest"] for x in ([m["config"]] if "config" in m else []) + m.get("layers", [])}
+    return out
+
+
+def read_index(layout):
+    with open(os.path.join(layout, "index.json")) as f:
+        return json.load(f)
+
+
+def test_clients_push_pull_and_scan_through_s3(s3, db, tmp_path):
+    images = cached_images()
+    app = os.path.join(cached_images("build-app.sh"), "app")
+    srv = start(s3, "clients", db=db)
+    try:
+        host = srv.url.split("//")[1]
+        for name, layout in (("big", os.path.join(images, "debian-big")), ("app", app)):
+            subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}",
+                            f"docker://{host}/{name}:1"], check=True, capture_output=True, timeout=600)
+        # layers larger than a part went up as multipart uploads; every blob is in the bucket
+        # under its digest, and nothing of the uploads is left behind
+        stored = keys(s3, "clients")
+        want = image_blobs(os.path.join(images, "debian-big")) | image_blobs(app)
+        assert {f"blobs/sha256/{d[7:]}" for d in want} <= set(stored)
+        assert not [k for k in stored if k.startswith("uploads/")], stored
+        assert multipart_uploads(s3, "clients") == []
+        assert max(layout_blobs(os.path.join(images, "debian-big")).values()) > 8 * MiB  # the multipart path ran
+        # scanned: the layers were read from S3
+        big = wait_assessed(srv.url, "big", "1", timeout=300)
+        assert big["status"] == "Unhealthy", big
+        a = wait_assessed(srv.url, "app", "1", timeout=300)
+        assert a["status"] == "Unhealthy", a
+        # pulled back whole, by skopeo and podman
+        out = str(tmp_path / "pulled")
+        subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/big:1", f"oci:{out}"],
+                       check=True, capture_output=True, timeout=600)
+        assert layout_blobs(out) == layout_blobs(os.path.join(images, "debian-big"))
+        for d in layout_blobs(out):
+            with open(os.path.join(out, "blobs", "sha256", d[7:]), "rb") as f:
+                assert sha256(f.read()) == d
+        # podman pulls (following the redirects) and pushes back, mounting the layers it has
+        store = tempfile.mkdtemp(prefix="drydock-podman-")
+        podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp",
+                  "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+        try:
+            for args in (["pull", "-q", "--tls-verify=false", f"{host}/app:1"],
+                         ["push", "-q", "--tls-verify=false", f"{host}/app:1", f"docker://{host}/app-copy:1"]):
+                p = subprocess.run(podman + args, capture_output=True, text=True, timeout=600)
+                assert p.returncode == 0, p.stderr
+        finally:
+            subprocess.run(["rm", "-rf", store])
+        r = requests.get(f"{srv.url}/v2/app-copy/manifests/1",
+                         headers={"Accept": "application/vnd.oci.image.manifest.v1+json,"
+                                            "application/vnd.docker.distribution.manifest.v2+json"})
+        assert r.status_code == 200
+        for layer in r.json()["layers"]:
+            g = requests.get(f"{srv.url}/v2/app-copy/blobs/{layer['digest']}")
+            assert g.status_code == 200 and sha256(g.content) == layer["digest"]
+    finally:
+        srv.stop()
+
+
+def test_blob_get_redirects_to_a_presigned_url_that_serves_ranges(s3):
+    srv = start(s3, "redirects")
+    try:
+        data = os.urandom(3 * MiB + 17)
+        d = sha256(data)
+        r = requests.post(f"{srv.url}/v2/r/blobs/uploads/?digest={d}", data=data)
+        assert r.status_code == 201, r.text
+        r = requests.get(f"{srv.url}/v2/r/blobs/{d}", allow_redirects=False)
+        assert r.status_code == 307
+        loc = r.headers["Location"]
+        assert loc.startswith(s3.endpoint + "/redirects/blobs/sha256/" + d[7:] + "?")
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+        assert q["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and q["X-Amz-Expires"] == ["1200"]
+        assert r.headers["Docker-Content-Digest"] == d
+        assert requests.get(loc).content == data  # no credentials but the URL's
+        r = requests.get(f"{srv.url}/v2/r/blobs/{d}", headers={"Range": "bytes=1000-1999"})
+        assert r.status_code == 206 and r.content == data[1000:2000]
+        # a tampered URL is refused by S3
+        bad = loc.replace("X-Amz-Expires=1200", "X-Amz-Expires=99999")
+        assert requests.get(bad).status_code == 403
+        # HEAD is answered by drydock itself, with the size
+        r = requests.head(f"{srv.url}/v2/r/blobs/{d}")
+        assert r.status_code == 200 and int(r.headers["Content-Length"]) == len(data)
+        # a blob in no repository's records is unknown, and not redirected
+        r = requests.get(f"{srv.url}/v2/other/blobs/{d}", allow_redirects=False)
+        assert r.status_code == 404
+    finally:
+        srv.stop()
+
+
+def test_chunked_upload_continues_after_a_restart_and_a_cut_off_request(s3, tmp_path):
+    """The restarted server has no hash of the first bytes: it checks the digest by reading the
+    completed upload back from S3. A PATCH cut off mid-body leaves the upload where it was."""
+    data_dir = str(tmp_path / "data")
+    srv = start(s3, "chunked", data_dir=data_dir)
+    try:
+        blob = os.urandom(21 * MiB + 5)
+        d = sha256(blob)
+        r = requests.post(f"{srv.url}/v2/c/blobs/uploads/")
+        assert r.status_code == 202
+        loc = srv.url + r.headers["Location"] if r.headers["Location"].startswith("/") else r.headers["Location"]
+        first = 10 * MiB
+        r = requests.patch(loc, data=blob[:first], headers={"Content-Type": "application/octet-stream",
+                                                              "Content-Range": f"0-{first - 1}"})
+        assert r.status_code == 202, r.text
+        loc = srv.url + r.headers["Location"] if r.headers["Location"].startswith("/") else r.headers["Location"]
+        # a PATCH that announces 9 MiB, sends 5 and hangs up (one more part went to S3 meanwhile)
+        u = urllib.parse.urlsplit(loc)
+        sock = socket.create_connection((srv.url.split("//")[1].rsplit(":", 1)[0], srv.port))
+        sock.sendall((f"PATCH {u.path}?{u.query} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                      f"Content-Length: {9 * MiB}\r\n\r\n").encode())
+        sock.sendall(blob[first:first + 5 * MiB])
+        sock.close()
+        srv.restart()
+        r = requests.get(loc.replace(loc.split("//")[1].split("/")[0], srv.url.split("//")[1]))
+        assert r.status_code == 204, r.text
+        assert r.headers["Range"] == f"0-{first - 1}"
+        loc = srv.url + urllib.parse.urlsplit(loc).path + "?" + urllib.parse.urlsplit(loc).query
+        r = requests.patch(loc, data=blob[first:], headers={"Content-Type": "application/octet-stream",
+                                                            "Content-Range": f"{first}-{len(blob) - 1}"})
+        assert r.status_code == 202, r.text
+        loc = srv.url + r.headers["Location"] if r.headers["Location"].startswith("/") else r.headers["Location"]
+        # the wrong digest is refused and nothing becomes visible; the right one commits
+        wrong = sha256(b"not it")
+        r = requests.put(loc + ("&" if "?" in loc else "?") + f"digest={wrong}")
+        assert r.status_code == 400 and "DIGEST_INVALID" in r.text
+        assert f"blobs/sha256/{wrong[7:]}" not in keys(s3, "chunked")
+        srv.restart()
+        r = requests.put(loc.replace(loc.split("//")[1].split("/")[0], srv.url.split("//")[1]) +
+                         ("&" if "?" in loc else "?") + f"digest={d}")
+        assert r.status_code == 201, r.text
+        r = requests.get(f"{srv.url}/v2/c/blobs/{d}")
+        assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == d[7:]
+        assert [k for k in keys(s3, "chunked") if k.startswith("uploads/")] == []
+        assert multipart_uploads(s3, "chunked") == []
+    finally:
+        srv.stop()
+
+
+def test_gc_removes_from_the_bucket_what_no_manifest_names(s3, tmp_path):
+    data_dir = str(tmp_path / "data")
+    srv = start(s3, "collect", data_dir=data_dir)
+    s = requests.Session()
+    try:
+        keep = make_image(s, srv.url, "g", seed=b"keep")
+        assert s.put(f"{srv.url}/v2/g/manifests/keep", data=keep,
+                     headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        drop = make_image(s, srv.url, "g", seed=b"drop")
+        r = s.put(f"{srv.url}/v2/g/manifests/drop", data=drop, headers={"Content-Type": OCI_MANIFEST})
+        assert r.status_code == 201
+        assert s.delete(f"{srv.url}/v2/g/manifests/{r.headers['Docker-Content-Digest']}").status_code == 202
+        # an abandoned upload session with a part in S3
+        r = s.post(f"{srv.url}/v2/g/blobs/uploads/")
+        loc = srv.url + r.headers["Location"] if r.headers["Location"].startswith("/") else r.headers["Location"]
+        assert s.patch(loc, data=os.urandom(9 * MiB)).status_code == 202
+    finally:
+        srv.stop()
+    time.sleep(1.5)  # past the second of the last upload: --grace 0 keeps blobs of this very second
+    conf = tmp_path / "drydock.conf"
+    conf.write_text("".join(f"{a[2:]} = {b}\n" for a, b in zip(s3.settings("collect")[::2], s3.settings("collect")[1::2])))
+    p = subprocess.run([BIN, "gc", "--config", str(conf), "--data", data_dir, "--grace", "0"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    left = {k for k in keys(s3, "collect") if k.startswith("blobs/")}
+    km = json.loads(keep)
+    assert left == {f"blobs/sha256/{x['digest'][7:]}" for x in [km["config"]] + km["layers"]}, (left, p.stdout)
+    # the abandoned upload goes when it is older than upload-max-age (here: at once)
+    srv = start(s3, "collect", "--upload-max-age", "1", data_dir=data_dir)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and (multipart_uploads(s3, "collect") or
+                                          [k for k in keys(s3, "collect") if k.startswith("uploads/")]):
+            time.sleep(0.5)
+        assert multipart_uploads(s3, "collect") == []
+        assert [k for k in keys(s3, "collect") if k.startswith("uploads/")] == []
+    finally:
+        srv.stop()
+
+
+def test_bad_s3_settings_are_named_at_start(s3, tmp_path):
+    def fails(*args):
+        p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", str(tmp_path / "d"), "--auth", "off",
+                            *args], capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0
+        return p.stderr
+    settings = s3.settings("named")
+    wrong_secret = settings[:-1] + ["not-the-secret"]
+    assert "SignatureDoesNotMatch" in fails(*wrong_secret)
+    wrong_key = list(settings)
+    wrong_key[wrong_key.index("--s3-access-key") + 1] = "NOSUCHKEY"
+    assert "InvalidAccessKeyId" in fails(*wrong_key)
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        closed = sk.getsockname()[1]
+    nowhere = list(settings)
+    nowhere[nowhere.index("--s3-endpoint") + 1] = f"http://127.0.0.1:{closed}"
+    assert "S3 endpoint does not answer" in fails(*nowhere)
+    assert "s3-bucket" in fails(*(settings[:settings.index("--s3-bucket") + 1] + ["Bad_Bucket"] +
+                                  settings[settings.index("--s3-bucket") + 2:]))
+    assert "s3-endpoint must start with http" in fails("--storage", "s3", "--s3-endpoint", "s3.example.com",
+                                                       "--s3-bucket", "b-1")
+    assert "not implemented" in fails(*settings, "--s3-redirect", "false")
+    assert "storage must be filesystem or s3" in fails("--storage", "ceph")
