@@ -24,6 +24,7 @@
 #include "store/meta_outbox.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
+#include "store/s3.h"
 #include "store/space.h"
 #include "vulndb/vulndb.h"
 #include "scan/status.h"
@@ -952,6 +953,21 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		buf_printf(&b, "# HELP drydock_storage_free_bytes Free bytes of the data directory's file system.\n"
 			       "# TYPE drydock_storage_free_bytes gauge\ndrydock_storage_free_bytes %" PRId64 "\n",
 			   sp.free_bytes);
+	int64_t s3n[S3_NMETHODS], s3_sent, s3_received, s3_all = 0;
+	s3_counts(s3n, &s3_sent, &s3_received);
+	for (int i = 0; i < S3_NMETHODS; i++)
+		s3_all += s3n[i];
+	if (s3_all) { /* storage = s3 */
+		buf_puts(&b, "# HELP drydock_s3_requests_total Requests made to S3, by method.\n"
+			     "# TYPE drydock_s3_requests_total counter\n");
+		for (int i = 0; i < S3_NMETHODS; i++)
+			buf_printf(&b, "drydock_s3_requests_total{method=\"%s\"} %" PRId64 "\n", s3_method_names[i], s3n[i]);
+		buf_printf(&b, "# HELP drydock_s3_sent_bytes_total Body bytes sent to S3.\n"
+			       "# TYPE drydock_s3_sent_bytes_total counter\ndrydock_s3_sent_bytes_total %" PRId64 "\n"
+			       "# HELP drydock_s3_received_bytes_total Body bytes received from S3.\n"
+			       "# TYPE drydock_s3_received_bytes_total counter\ndrydock_s3_received_bytes_total %" PRId64 "\n",
+			   s3_sent, s3_received);
+	}
 	http_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
 	buf_release(&b);
 }

@@ -299,11 +299,7 @@ int cmd_serve(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct event_log el = {.fd = -1};
 	int rc = util_mkdirs(c.data_dir);
-	if (!rc && c.storage_s3 && !c.s3_redirect) {
-		why_store = "s3-redirect = false (blob bytes served through drydock from S3) is not implemented yet: "
-			    "pulls are redirected to presigned S3 URLs, so clients must reach s3-endpoint";
-		rc = DD_E_NOT_IMPLEMENTED;
-	}
+
 	/* from here on the data directory is absolute, so that the commands the server prints
 	 * (the first-start notice, the missing database) work from any directory */
 	char abs_data[PATH_MAX];

@@ -28,7 +28,6 @@ void config_defaults(struct config *c)
 	c->idle_timeout = DD_CONNECTION_TIMEOUT;
 	c->header_timeout = DD_HEADER_TIMEOUT;
 	snprintf(c->azure_resource_group, sizeof(c->azure_resource_group), "drydock");
-	c->s3_redirect = 1;
 }
 
 /* A name that goes in an Azure resource id: 1 to 90 of letters, digits, '-', '_', '.', '(' and

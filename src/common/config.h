@@ -52,7 +52,7 @@ struct config {
 	char s3_access_key[256];  /* empty: AWS_ACCESS_KEY_ID */
 	char s3_secret_key[256];  /* empty: AWS_SECRET_ACCESS_KEY */
 	int s3_virtual_host;      /* bucket.host addressing instead of host/bucket */
-	int s3_redirect;          /* blob GETs answered with a presigned S3 URL (default) */
+	int s3_redirect;          /* blob GETs answered 307 with a presigned S3 URL, not served through drydock */
 };
 
 void config_defaults(struct config *c);

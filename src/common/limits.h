@@ -27,6 +27,9 @@
 /* A part of an upload on S3, held in memory while it fills (one per upload being written):
  * S3 wants at least 5 MiB, at most 10,000 parts; 8 MiB parts hold DD_MAX_BLOB_BYTES. */
 #define DD_S3_PART_BYTES (8 * 1024 * 1024)
+/* Blob reads from S3 streaming at once (a thread and a connection each, held while the
+ * client reads); beyond, a GET is answered 503 and a scan fails for now. */
+#define DD_MAX_S3_STREAMS 1024
 /* How long a presigned URL that a blob GET redirects to stays valid (Distribution: 20 min). */
 #define DD_BLOB_URL_SECONDS 1200
 /* Open upload sessions at once (each is a temp file and a row). */

@@ -177,7 +177,14 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 	if (rs->kind == RESP_MEM) {
 		memcpy(buf, rs->mem + s->h2_sent, n);
 	} else if (n) {
-		ssize_t r = pread(rs->fd, buf, n, (off_t)(rs->off + s->h2_sent));
+		ssize_t r = rs->stream ? read(rs->fd, buf, n) : pread(rs->fd, buf, n, (off_t)(rs->off + s->h2_sent));
+		if (r < 0 && rs->stream && (errno == EAGAIN || errno == EINTR)) {
+			/* nothing yet: resumed when its bytes come (h2_resume_streams) */
+			if (conn_watch_stream(s->conn, rs->fd))
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			s->h2_deferred = 1;
+			return NGHTTP2_ERR_DEFERRED;
+		}
 		if (r <= 0) {
 			log_error("cannot read a file being sent: %s", r ? strerror(errno) : "it ended early");
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -426,6 +433,15 @@ static int h2_write(struct conn *c)
 		c->out_off += (size_t)w;
 		c->since_ms = http_now_ms();
 	}
+}
+
+void h2_resume_streams(struct conn *c)
+{
+	for (struct http_stream *s = c->h2_streams; s; s = s->h2_next)
+		if (s->h2_deferred && !s->h2_closed) {
+			s->h2_deferred = 0;
+			nghttp2_session_resume_data(c->h2->ng, s->h2_id);
+		}
 }
 
 int h2_pump(struct conn *c)

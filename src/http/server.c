@@ -103,6 +103,21 @@ void http_respond_fd(struct http_req *r, int status, const char *content_type, i
 	rs->len = len;
 }
 
+void http_respond_stream(struct http_req *r, int status, const char *content_type, int fd, int64_t len)
+{
+	struct http_resp *rs = resp_new(r, status, RESP_FD, content_type);
+	rs->fd = fd;
+	rs->len = len;
+	rs->stream = 1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int conn_watch_stream(struct conn *c, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = (char *)c + 1};
+	return epoll_ctl(c->loop->epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST ? -1 : 0;
+}
+
 void http_respond_head(struct http_req *r, int status, const char *content_type, int64_t len)
 {
 	struct http_resp *rs = resp_new(r, status, RESP_HEAD, content_type);
@@ -863,7 +878,7 @@ static int conn_flush(struct conn *c)
 			w = conn_send(c, c->mem + c->mem_off, c->mem_len - c->mem_off);
 			if (w > 0)
 				c->mem_off += (size_t)w;
-		} else if (c->file_left && !c->ssl) {
+		} else if (c->file_left && !c->ssl && !c->file_stream) {
 			off_t off = (off_t)c->file_off;
 			size_t n = c->file_left > (1 << 30) ? (1 << 30) : (size_t)c->file_left;
 			w = sendfile(c->fd, c->file_fd, &off, n);
@@ -896,7 +911,15 @@ static int conn_flush(struct conn *c)
 					c->fbuf_cap = cap;
 				}
 				size_t n = c->file_left > (int64_t)c->fbuf_cap ? c->fbuf_cap : (size_t)c->file_left;
-				ssize_t r = pread(c->file_fd, c->fbuf, n, (off_t)c->file_off);
+				ssize_t r = c->file_stream ? read(c->file_fd, c->fbuf, n)
+							   : pread(c->file_fd, c->fbuf, n, (off_t)c->file_off);
+				if (r < 0 && c->file_stream && (errno == EAGAIN || errno == EINTR)) {
+					/* nothing yet: its bytes coming in bring the loop back here */
+					if (!c->file_watched && conn_watch_stream(c, c->file_fd))
+						return -1;
+					c->file_watched = 1;
+					return 0;
+				}
 				if (r <= 0) {
 					log_error("cannot read a file being sent: %s", r ? strerror(errno) : "it ended early");
 					return -1;
@@ -1166,6 +1189,8 @@ static void h1_prepare(struct conn *c, struct http_stream *s)
 			c->file_fd = rs->fd;
 			c->file_off = rs->off;
 			c->file_left = rs->len;
+			c->file_stream = rs->stream;
+			c->file_watched = 0;
 		}
 	}
 	s->prepared = 1;
@@ -1720,7 +1745,16 @@ static void *loop_main(void *arg)
 			else if (p == &mark_mail)
 				loop_mail(l);
 			else {
-				struct conn *c = p;
+				/* a connection's socket, or (address + 1) a streamed body it waits on */
+				struct conn *c = (struct conn *)((uintptr_t)p & ~(uintptr_t)1);
+				if ((uintptr_t)p & 1) {
+					if (!c->closed) {
+						if (c->proto == PROTO_H2)
+							h2_resume_streams(c);
+						conn_pump(c);
+					}
+					continue;
+				}
 				if (!c->closed) {
 					if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && c->proto == PROTO_H1 &&
 					    c->h1 == H1_HEAD && !c->in_len) {

@@ -79,6 +79,9 @@ void http_client_addr(struct http_req *r, char *out, size_t cap);
 void http_respond(struct http_req *r, int status, const char *content_type, const void *data, size_t len);
 /* Serves [off, off+len) of fd; takes ownership of fd. */
 void http_respond_fd(struct http_req *r, int status, const char *content_type, int fd, int64_t off, int64_t len);
+/* A body of len bytes read in order from fd (a socket or a pipe another thread fills), owned
+ * from here on; a body that ends short closes the connection (the client sees it cut off). */
+void http_respond_stream(struct http_req *r, int status, const char *content_type, int fd, int64_t len);
 /* Headers-only response whose Content-Length is `len` (for HEAD). */
 void http_respond_head(struct http_req *r, int status, const char *content_type, int64_t len);
 void http_add_header(struct http_req *r, const char *name, const char *value);

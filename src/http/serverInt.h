@@ -22,6 +22,7 @@ struct http_resp {
 	size_t mem_len;
 	int fd;
 	int64_t off, len; /* RESP_FD: the range; RESP_HEAD: the Content-Length */
+	int stream;       /* RESP_FD: fd is a socket or pipe read in order from its start, not a file */
 };
 enum { RESP_MEM, RESP_FD, RESP_HEAD };
 
@@ -68,6 +69,7 @@ struct http_stream {
 	char *h2_buf;           /* h2: request body bytes received, not yet handed to a task */
 	size_t h2_len, h2_cap, h2_handed;
 	int64_t h2_sent;        /* h2: response body bytes given to nghttp2 */
+	int h2_deferred;        /* h2: its streamed body had no bytes ready: resumed when they come */
 };
 
 enum conn_proto { PROTO_SNIFF, PROTO_TLS_HANDSHAKE, PROTO_H1, PROTO_H2 };
@@ -113,6 +115,8 @@ struct conn {
 	int64_t sent_total;     /* bytes written on this connection (HTTP/1.1: for the access log) */
 	int file_fd;            /* a response body from a file, after out and mem */
 	int64_t file_off, file_left;
+	int file_stream;        /* the body's fd is read in order (a socket, a pipe), not pread */
+	int file_watched;       /* that fd is in the loop's epoll set (tagged: the conn's address + 1) */
 	char *fbuf;             /* TLS: file bytes read, not yet written */
 	size_t fbuf_len, fbuf_off, fbuf_cap;
 	/* HTTP/2 */
@@ -139,6 +143,10 @@ struct loop {
 };
 
 /* The server: shared by every loop and handler thread. */
+/* A streamed body's fd is waited on in the loop's epoll set with the connection's address
+ * plus one, told apart from the connection's own socket by that low bit. Returns 0 or -1. */
+int conn_watch_stream(struct conn *c, int fd);
+
 struct http_server {
 	struct http_app app;
 	int listen_fd;
@@ -184,6 +192,8 @@ void conn_close(struct conn *c);
 int h2_start(struct conn *c);
 /* Feeds input and writes output; -1 when the connection is over. */
 int h2_pump(struct conn *c);
+/* Resumes the streams whose streamed bodies waited for bytes (their fd became readable). */
+void h2_resume_streams(struct conn *c);
 /* A task of one of the connection's streams came back. */
 void h2_task_done(struct conn *c, struct http_stream *s);
 void h2_free(struct conn *c);

@@ -76,10 +76,12 @@ void blobs_handle(struct http_req *r)
 		free(url);
 		return;
 	}
-	int fd = -1;
+	/* a store that streams (S3) is asked for the bytes once the range is known; the size is
+	 * the recorded one */
+	int fd = -1, stream = is_get && reg->blobs->ops->blob_stream;
 	if (is_head) {
 		rc = reg->blobs->ops->blob_stat(reg->blobs, d.str, &size);
-	} else
+	} else if (!stream)
 		rc = reg->blobs->ops->blob_open_fd(reg->blobs, d.str, &fd, &size);
 	if (rc) {
 		reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? "blob is recorded but missing from storage" : NULL);
@@ -105,7 +107,15 @@ void blobs_handle(struct http_req *r)
 		}
 	}
 	int64_t len = size ? end - start + 1 : 0;
-	if (is_head)
+	if (stream && len) {
+		if ((rc = reg->blobs->ops->blob_stream(reg->blobs, d.str, start, len, &fd))) {
+			reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? "blob is recorded but missing from storage" : NULL);
+			return;
+		}
+		http_respond_stream(r, partial ? 206 : 200, "application/octet-stream", fd, len);
+	} else if (stream)
+		http_respond(r, partial ? 206 : 200, "application/octet-stream", "", 0);
+	else if (is_head)
 		http_respond_head(r, partial ? 206 : 200, "application/octet-stream", len);
 	else
 		http_respond_fd(r, partial ? 206 : 200, "application/octet-stream", fd, start, len);

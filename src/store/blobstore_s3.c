@@ -701,6 +701,7 @@ static int s3_blob_stat(struct blobstore *b, const char *digest, int64_t *size)
 struct getter {
 	struct blobstore_s3 *bs;
 	char key[300];
+	char range[64]; /* "" for the whole blob */
 	int wfd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -709,12 +710,15 @@ struct getter {
 	int64_t length;
 };
 
+static int streams_live; /* atomic: getters running, against DD_MAX_S3_STREAMS */
+
 static void getter_unref(struct getter *g)
 {
 	pthread_mutex_lock(&g->mu);
 	int last = --g->refs == 0;
 	pthread_mutex_unlock(&g->mu);
 	if (last) {
+		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
 		pthread_mutex_destroy(&g->mu);
 		pthread_cond_destroy(&g->cv);
 		free(g);
@@ -751,7 +755,8 @@ static int getter_sink(void *ctx, const void *p, size_t n)
 static void *getter_run(void *arg)
 {
 	struct getter *g = arg;
-	struct s3_req q = {.method = "GET", .key = g->key, .sink = getter_sink, .on_head = getter_head, .sink_ctx = g};
+	struct s3_req q = {.method = "GET", .key = g->key, .range = g->range[0] ? g->range : NULL, .sink = getter_sink,
+			   .on_head = getter_head, .sink_ctx = g};
 	struct s3_resp r = {0};
 	int rc = s3_do(g->bs->s3, &q, &r);
 	buf_release(&r.body);
@@ -767,7 +772,8 @@ static void *getter_run(void *arg)
 	return NULL;
 }
 
-static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int64_t *size)
+/* A socket a thread fills from a GET of the blob (of bytes [off, off + len) when len >= 0). */
+static int open_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int *fd, int64_t *size)
 {
 	*fd = -1;
 	*size = 0;
@@ -779,8 +785,17 @@ static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int
 		free(g);
 		return rc;
 	}
+	if (len >= 0)
+		snprintf(g->range, sizeof(g->range), "bytes=%" PRId64 "-%" PRId64, off, off + len - 1);
+	if (__atomic_add_fetch(&streams_live, 1, __ATOMIC_RELAXED) > DD_MAX_S3_STREAMS) {
+		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
+		free(g);
+		log_warn("%d blob reads from S3 already stream: one more refused", DD_MAX_S3_STREAMS);
+		return DD_E_UNAVAILABLE;
+	}
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
 		free(g);
 		return DD_E_IO;
 	}
@@ -793,7 +808,9 @@ static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 512 * 1024);
 	if (pthread_create(&t, &at, getter_run, g)) {
+		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
 		pthread_attr_destroy(&at);
 		close(sv[0]);
 		close(sv[1]);
@@ -810,13 +827,24 @@ static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int
 	int64_t length = g->length;
 	pthread_mutex_unlock(&g->mu);
 	getter_unref(g);
-	if (status != 200 || length < 0) {
+	if ((status != 200 && status != 206) || length < 0 || (len >= 0 && length != len)) {
 		close(sv[0]);
 		return status == 404 ? DD_E_BLOB_UNKNOWN : DD_E_IO;
 	}
 	*fd = sv[0];
 	*size = length;
 	return 0;
+}
+
+static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int64_t *size)
+{
+	return open_stream(b, digest, 0, -1, fd, size);
+}
+
+static int s3_blob_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int *fd)
+{
+	int64_t size;
+	return open_stream(b, digest, off, len, fd, &size);
 }
 
 static int s3_blob_remove(struct blobstore *b, const char *digest)
@@ -912,6 +940,7 @@ static const struct blobstore_ops s3_ops = {
 	.blob_open_fd = s3_blob_open_fd,
 	.blob_remove = s3_blob_remove,
 	.blob_url = s3_blob_url,
+	.blob_stream = s3_blob_stream,
 	.blobs_each = s3_blobs_each,
 	.gc_lock = s3_gc_lock,
 	.gc_unlock = s3_gc_unlock,

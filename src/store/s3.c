@@ -22,6 +22,28 @@ struct s3 {
 	int npool;
 };
 
+/* ---- counters ---- */
+
+const char *const s3_method_names[S3_NMETHODS] = {"GET", "HEAD", "PUT", "POST", "DELETE"};
+static int64_t counts[S3_NMETHODS], sent_bytes, received_bytes; /* atomic */
+
+void s3_counts(int64_t requests[S3_NMETHODS], int64_t *bytes_sent, int64_t *bytes_received)
+{
+	for (int i = 0; i < S3_NMETHODS; i++)
+		requests[i] = __atomic_load_n(&counts[i], __ATOMIC_RELAXED);
+	*bytes_sent = __atomic_load_n(&sent_bytes, __ATOMIC_RELAXED);
+	*bytes_received = __atomic_load_n(&received_bytes, __ATOMIC_RELAXED);
+}
+
+static void count(const char *method, int64_t sent, int64_t received)
+{
+	for (int i = 0; i < S3_NMETHODS; i++)
+		if (!strcmp(method, s3_method_names[i]))
+			__atomic_fetch_add(&counts[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sent_bytes, sent, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&received_bytes, received, __ATOMIC_RELAXED);
+}
+
 /* ---- signing ---- */
 
 int s3_uri_encode(struct buf *b, const char *s, int keep_slash)
@@ -422,6 +444,8 @@ static int do_once(struct s3 *s, const struct s3_req *q, struct s3_resp *resp, i
 	CURLcode cc = curl_easy_perform(c);
 	curl_slist_free_all(h);
 	*sunk = x.sunk;
+	count(q->method, (int64_t)x.body_off + (int64_t)(strcmp(q->method, "POST") ? 0 : q->body_len),
+	      x.sunk + (int64_t)resp->body.len);
 	if (cc != CURLE_OK && !(x.stopped && cc == CURLE_WRITE_ERROR)) {
 		snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(cc));
 		resp->status = x.stopped ? resp->status : 0;

@@ -60,6 +60,12 @@ struct s3_resp {
 /* 0 when an answer came (any status: see resp->status), DD_E_IO when none did. */
 int s3_do(struct s3 *s, const struct s3_req *q, struct s3_resp *resp);
 
+/* Requests made by every client of this process so far, by method (GET, HEAD, PUT, POST,
+ * DELETE, in that order), and the body bytes sent and received; for /metrics. */
+#define S3_NMETHODS 5
+extern const char *const s3_method_names[S3_NMETHODS];
+void s3_counts(int64_t requests[S3_NMETHODS], int64_t *bytes_sent, int64_t *bytes_received);
+
 /* A presigned URL for GET of key, valid for `expires` seconds from `now`. Owned string. */
 char *s3_presign_get(struct s3 *s, const char *key, int64_t now, long expires);
 
