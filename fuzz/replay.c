@@ -12,6 +12,7 @@ static const struct {
 	{"digest", fuzz_digest},
 	{"names", fuzz_names},
 	{"range", fuzz_range},
+	{"s3xml", fuzz_s3xml},
 	{"manifest", fuzz_manifest},
 	{"version", fuzz_version},
 	{"pkgdb", fuzz_pkgdb},
