@@ -86,7 +86,7 @@ int cmd_gc(int argc, char **argv)
 	why = NULL;
 	int rc = meta_sqlite_open(path, &m);
 	if (!rc)
-		rc = blobstore_open_config(&c, &bs, &why);
+		rc = blobstore_open_config(&c, m, &bs, &why);
 	if (rc) {
 		fprintf(stderr, "drydock gc: cannot open '%s': %s\n", c.data_dir, bs ? dd_err_message(rc) : why ? why : dd_err_message(rc));
 		if (m)

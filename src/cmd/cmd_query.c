@@ -141,7 +141,7 @@ static int from_data(const struct config *c, const char *text, json_t **out)
 	if (!access(path, F_OK) && vulndb_open(path, &db, &why))
 		db = NULL; /* the findings' texts stay empty */
 	struct blobstore *blobs = NULL;
-	if (blobstore_open_config(c, &blobs, &why))
+	if (blobstore_open_config(c, meta, &blobs, &why))
 		blobs = NULL; /* no platforms */
 	struct assess_api api = {.meta = meta, .db = db, .host = "localhost", .blobs = blobs,
 				 .azure_subscription = c->azure_subscription, .azure_resource_group = c->azure_resource_group,

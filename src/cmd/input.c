@@ -2,9 +2,11 @@
 #include "common/dd.h"
 #include "input.h"
 #include "common/arena.h"
+#include "common/config.h"
 #include "common/util.h"
 #include "image/image.h"
 #include "store/blobstore.h"
+#include "store/meta.h"
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 
@@ -55,6 +57,24 @@ int input_is_remote(const char *path)
 	return memchr(path, '.', n) || memchr(path, ':', n) || (n == 9 && !strncmp(path, "localhost", 9));
 }
 
+/* The blob store of a data directory: where its metadata says its blobs are. */
+static int open_data_blobs(struct arena *a, const char *data_dir, struct blobstore **bs, const char **why)
+{
+	struct config c;
+	config_defaults(&c);
+	snprintf(c.data_dir, sizeof(c.data_dir), "%s", data_dir);
+	struct meta *m = NULL;
+	const char *w = NULL;
+	int rc = meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m);
+	if (!rc)
+		rc = blobstore_open_config(&c, m, bs, &w);
+	meta_free(m);
+	if (rc)
+		*why = arena_printf(a, "cannot open the blobs of data directory '%s'%s%s", data_dir, w ? ": " : "",
+				    w ? w : "");
+	return rc;
+}
+
 int input_inventory(struct arena *a, const char *data_dir, const char *path, const char *platform, int index,
 		    const char *cache, struct inventory *inv, struct sbom_subject *subj, const char **why)
 {
@@ -68,8 +88,8 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 		if (access(arena_printf(a, "%s/meta.db", data_dir), R_OK)) {
 			*why = arena_printf(a, "cannot open the metadata of data directory '%s'", data_dir);
 			rc = DD_E_IMAGE_INVALID;
-		} else if ((rc = blobstore_fs_open(data_dir, &bs)))
-			*why = arena_printf(a, "cannot open the blobs of data directory '%s'", data_dir);
+		} else if ((rc = open_data_blobs(a, data_dir, &bs, why)))
+			;
 		else
 			rc = image_open_store(a, data_dir, bs, path, &img, why);
 	}

@@ -24,12 +24,18 @@
 #define DD_MAX_HEADER_FIELDS 100
 /* One blob: layers of tens of GiB exist (ML images); refuse beyond 64 GiB. */
 #define DD_MAX_BLOB_BYTES (64LL * 1024 * 1024 * 1024)
-/* A part of an upload on S3, held in memory while it fills (one per upload being written):
+/* A part of an upload on S3, held in memory while it fills, and the one before it while it goes
+ * up (two per upload being written):
  * S3 wants at least 5 MiB, at most 10,000 parts; 8 MiB parts hold DD_MAX_BLOB_BYTES. */
 #define DD_S3_PART_BYTES (8 * 1024 * 1024)
 /* Blob reads from S3 streaming at once (a thread and a connection each, held while the
  * client reads); beyond, a GET is answered 503 and a scan fails for now. */
 #define DD_MAX_S3_STREAMS 1024
+/* ... and for the server's own reads (the scanner's layers, configs): a pool of their own. */
+#define DD_MAX_S3_READERS 256
+/* Seconds a blob read from S3 may make no progress (S3 sends nothing, or the reader takes
+ * nothing) before it is ended. */
+#define DD_S3_STALL_SECONDS 120
 /* How long a presigned URL that a blob GET redirects to stays valid (Distribution: 20 min). */
 #define DD_BLOB_URL_SECONDS 1200
 /* Open upload sessions at once (each is a temp file and a row). */

@@ -180,7 +180,7 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 		ssize_t r = rs->stream ? read(rs->fd, buf, n) : pread(rs->fd, buf, n, (off_t)(rs->off + s->h2_sent));
 		if (r < 0 && rs->stream && (errno == EAGAIN || errno == EINTR)) {
 			/* nothing yet: resumed when its bytes come (h2_resume_streams) */
-			if (conn_watch_stream(s->conn, rs->fd))
+			if (conn_watch_stream(s->conn, rs))
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 			s->h2_deferred = 1;
 			return NGHTTP2_ERR_DEFERRED;

@@ -64,8 +64,14 @@ static void resp_release(struct http_resp *rs)
 		return;
 	free(rs->mem);
 	rs->mem = NULL;
-	if (rs->kind == RESP_FD && rs->fd >= 0)
+	if (rs->kind == RESP_FD && rs->fd >= 0) {
+		/* out of the epoll set first: a copy of the fd in a child being spawned would keep it
+		 * there, and its events would name a connection that is gone */
+		if (rs->watch_epfd)
+			epoll_ctl(rs->watch_epfd - 1, EPOLL_CTL_DEL, rs->fd, NULL);
+		rs->watch_epfd = 0;
 		close(rs->fd);
+	}
 	rs->fd = -1;
 }
 
@@ -112,10 +118,15 @@ void http_respond_stream(struct http_req *r, int status, const char *content_typ
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-int conn_watch_stream(struct conn *c, int fd)
+int conn_watch_stream(struct conn *c, struct http_resp *rs)
 {
+	if (!rs || rs->watch_epfd)
+		return rs ? 0 : -1;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = (char *)c + 1};
-	return epoll_ctl(c->loop->epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST ? -1 : 0;
+	if (epoll_ctl(c->loop->epfd, EPOLL_CTL_ADD, rs->fd, &ev))
+		return -1;
+	rs->watch_epfd = c->loop->epfd + 1;
+	return 0;
 }
 
 void http_respond_head(struct http_req *r, int status, const char *content_type, int64_t len)
@@ -915,9 +926,8 @@ static int conn_flush(struct conn *c)
 							   : pread(c->file_fd, c->fbuf, n, (off_t)c->file_off);
 				if (r < 0 && c->file_stream && (errno == EAGAIN || errno == EINTR)) {
 					/* nothing yet: its bytes coming in bring the loop back here */
-					if (!c->file_watched && conn_watch_stream(c, c->file_fd))
+					if (conn_watch_stream(c, c->cur ? c->cur->req.resp : NULL))
 						return -1;
-					c->file_watched = 1;
 					return 0;
 				}
 				if (r <= 0) {
@@ -1190,7 +1200,6 @@ static void h1_prepare(struct conn *c, struct http_stream *s)
 			c->file_off = rs->off;
 			c->file_left = rs->len;
 			c->file_stream = rs->stream;
-			c->file_watched = 0;
 		}
 	}
 	s->prepared = 1;

@@ -23,6 +23,7 @@ struct http_resp {
 	int fd;
 	int64_t off, len; /* RESP_FD: the range; RESP_HEAD: the Content-Length */
 	int stream;       /* RESP_FD: fd is a socket or pipe read in order from its start, not a file */
+	int watch_epfd;   /* the epoll set that fd was added to, plus one; 0: none (removed before close) */
 };
 enum { RESP_MEM, RESP_FD, RESP_HEAD };
 
@@ -116,7 +117,6 @@ struct conn {
 	int file_fd;            /* a response body from a file, after out and mem */
 	int64_t file_off, file_left;
 	int file_stream;        /* the body's fd is read in order (a socket, a pipe), not pread */
-	int file_watched;       /* that fd is in the loop's epoll set (tagged: the conn's address + 1) */
 	char *fbuf;             /* TLS: file bytes read, not yet written */
 	size_t fbuf_len, fbuf_off, fbuf_cap;
 	/* HTTP/2 */
@@ -145,7 +145,7 @@ struct loop {
 /* The server: shared by every loop and handler thread. */
 /* A streamed body's fd is waited on in the loop's epoll set with the connection's address
  * plus one, told apart from the connection's own socket by that low bit. Returns 0 or -1. */
-int conn_watch_stream(struct conn *c, int fd);
+int conn_watch_stream(struct conn *c, struct http_resp *rs);
 
 struct http_server {
 	struct http_app app;

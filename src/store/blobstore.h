@@ -81,8 +81,11 @@ int blobstore_fs_open(const char *dir, struct blobstore **out);
 struct s3_config;
 int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct blobstore **out, const char **why);
 
-/* The store the settings name (storage = filesystem or s3); *why as above, or NULL. */
+/* The store of data directory c->data_dir, whose metadata is m: the one its settings name
+ * (storage = filesystem or s3), else the one it recorded (blobstore_open.c); *why as above, or
+ * NULL. */
 struct config;
-int blobstore_open_config(const struct config *c, struct blobstore **out, const char **why);
+struct meta;
+int blobstore_open_config(const struct config *c, struct meta *m, struct blobstore **out, const char **why);
 
 #endif

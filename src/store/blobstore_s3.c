@@ -1,20 +1,25 @@
 /* blobstore_s3.c: the S3 blob store.
  *
- * Keys: blobs/<alg>/<hex> for blobs; uploads/<id>/tail.<total> and the multipart upload
- * uploads/<id>/data for staging. An upload is a multipart upload of DD_S3_PART_BYTES parts,
- * created when its first part is full, plus a tail: the bytes after the last whole part,
- * written as the object tail.<total> each time the upload is made durable (upload_sync, the
- * end of each PATCH). So the state of an acknowledged upload is in S3 alone and any node can
- * carry it on: it lists the tails, takes the largest total, reads that tail and the parts
- * before it. The tail before it is kept too, so an upload can be cut back one step (to the
- * offset the metadata acknowledged, when a node died between the two).
+ * Keys: blobs/<alg>/<hex> for blobs; for an upload, the multipart upload uploads/<id>/data and
+ * tail objects uploads/<id>/tail.<total>[.<hex of the multipart upload's id>]. An upload is a
+ * multipart upload of DD_S3_PART_BYTES parts, made when its first part is full, plus a tail:
+ * the bytes after the last whole part, written each time the upload is made durable
+ * (upload_sync, the end of each PATCH), its name giving the total and the one multipart upload
+ * whose parts come before it. So the acknowledged state of an upload is in S3 alone and any
+ * process can carry it on: it lists the tails, takes the largest total, reads that tail and
+ * lists the parts of the multipart upload it names (never another: a cut-off request's parts
+ * cannot slip in). The tail synced before is kept too, so an upload can be cut back one step
+ * (to the offset the metadata acknowledged, when a process died between the two); a cut-back
+ * deletes the tails beyond it. Opening only reads, as a status GET opens without the lock.
  *
  * Parts of an incomplete multipart upload cannot be read back, so upload_read is unsupported:
- * a node that did not see an upload's first bytes verifies its digest at the end by completing
- * it into uploads/<id>/data and reading that (upload_digest), and commit copies it into place.
- * Otherwise a blob is written once: one PUT when it fits a part, else the multipart upload is
- * completed, copied to its key and removed. The digest is always checked before a blob key is
- * written, so a blob is never visible half-written or wrong.
+ * a process that did not see an upload's first bytes checks its digest at the end by
+ * completing it into uploads/<id>/data and reading that (upload_digest). If the digest is
+ * wrong, or the process dies before its commit, the parts are copied back out of that object
+ * into a new multipart upload (reopen) before the upload is written again. Otherwise a blob is
+ * written once: one PUT when it fits a part, else the multipart upload is completed, copied to
+ * its key and removed. The digest is always checked before a blob key is written, so a blob is
+ * never visible half-written or wrong.
  *
  * Readers get a socket that a thread fills from a GET as it streams (no local copy). The
  * garbage collector's lock is a local flock until the metadata can hold a cluster-wide lease. */
@@ -35,19 +40,44 @@ struct blobstore_s3 {
 	char *lock_path;
 };
 
+/* ---- uploads ---- */
+
+/* A tail object: uploads/<id>/tail.<total>, or uploads/<id>/tail.<total>.<hex of the multipart
+ * upload's id> when the bytes before the tail are parts of that multipart upload. Naming the
+ * multipart upload binds the two: a request cut off, or a second multipart upload made for the
+ * same key, can never lend its parts to the upload's acknowledged state. */
+struct tail {
+	int64_t total, mtime;
+	char key[1100];
+};
+
 struct upload_file {
 	struct blobstore_s3 *bs;
 	char id[128];
-	char mpu[512];   /* the multipart upload's id, "" until the first part */
-	int nparts;      /* whole parts uploaded */
+	char mpu[512];   /* the multipart upload holding parts 1..nparts, "" while none */
+	int nparts;      /* whole parts in it */
 	char (*etags)[130];
 	int etags_cap;
 	char *buf;       /* the tail: bytes after the whole parts */
 	size_t len;
-	int64_t tails[2]; /* totals of the tail objects kept: the last two made durable */
-	int ntails;
-	int completed;   /* upload_digest completed it into uploads/<id>/data */
+	int completed;   /* mpu was completed into uploads/<id>/data: its parts are in that object now */
+	int64_t done_total; /* the upload's bytes when this process completed it (all in that object);
+			     * 0 when found completed at open (the object may hold other bytes) */
+	int synced;      /* this state is the one tail `cur` holds */
+	struct tail *tails; /* the tail objects known to be in S3, the one synced to last among them */
+	int ntails, tails_cap;
+	int cur;         /* index of that one in tails, -1 when none */
+	/* the part going up while the next fills (one at a time): its thread, buffer and result */
+	struct {
+		pthread_t t;
+		int active, num, rc;
+		char *buf;
+		size_t n;
+	} fly;
+	char *spare;     /* the buffer the next part fills once the flying one is back */
 };
+
+#define MAX_TAILS 256 /* tail objects of one upload (two, but for cut-offs between syncs) */
 
 static struct blobstore_s3 *s3_of(struct blobstore *bs) { return (struct blobstore_s3 *)bs; }
 
@@ -74,7 +104,8 @@ static int blob_key(const char *digest, char *out, size_t cap)
 	return 0;
 }
 
-/* A request whose answer must be one of the 2xx codes; others are logged and DD_E_IO. */
+/* A request whose answer must be one of the 2xx codes; others are logged and DD_E_IO
+ * (DD_E_NOT_FOUND for 404). */
 static int req(struct blobstore_s3 *bs, struct s3_req *q, struct s3_resp *r)
 {
 	int rc = s3_do(bs->s3, q, r);
@@ -93,6 +124,21 @@ static int simple(struct blobstore_s3 *bs, const char *method, const char *key, 
 	int rc = req(bs, &q, &r);
 	buf_release(&r.body);
 	return rc;
+}
+
+/* An error S3 may send in a 200 answer to a copy or a completion. */
+static int error_in(const char *what, const char *key, struct s3_resp *r)
+{
+	if (r->body.data && strstr(r->body.data, "<Error>")) {
+		log_error("S3 %s of %s failed: %s", what, key, r->body.data);
+		return DD_E_IO;
+	}
+	return 0;
+}
+
+static void data_key(const struct upload_file *u, char *out, size_t cap)
+{
+	key_printf(out, cap, "uploads/%s/data", u->id);
 }
 
 /* ---- listing ---- */
@@ -137,35 +183,59 @@ static int list_each(struct blobstore_s3 *bs, const char *prefix,
 	}
 }
 
-/* The multipart upload of uploads/<id>/data, if any, into u->mpu with its parts' ETags. */
-static int find_parts(struct blobstore_s3 *bs, struct upload_file *u, int need)
+
+/* ---- the multipart uploads of an upload ---- */
+
+/* Calls fn with the id of every multipart upload of uploads/<id>/data (normally one; a cut-off
+ * request or a reopened upload can leave others, which nothing names). */
+static int mpus_each(struct blobstore_s3 *bs, const char *id, void (*fn)(struct blobstore_s3 *bs, const char *id,
+									  const char *mpu))
 {
 	char key[256];
-	key_printf(key, sizeof(key), "uploads/%s/data", u->id);
+	key_printf(key, sizeof(key), "uploads/%s/data", id);
 	const char *q[] = {"uploads", NULL, "prefix", key, NULL};
-	struct s3_req sq = {.method = "GET", .key = "", .query = q, .body_cap = 1 << 20};
+	struct s3_req sq = {.method = "GET", .key = "", .query = q, .body_cap = 4 << 20};
 	struct s3_resp r = {0};
 	int rc = req(bs, &sq, &r);
-	if (!rc && s3_xml_text(r.body.data ? r.body.data : "", "UploadId", u->mpu, sizeof(u->mpu)))
-		u->mpu[0] = 0;
-	buf_release(&r.body);
-	if (rc || !need)
-		return rc;
-	if (!u->mpu[0]) {
-		log_error("upload '%s': its parts are gone from S3", u->id);
-		return DD_E_IO;
+	const char *pos = r.body.data ? r.body.data : "", *a, *b;
+	while (!rc && !s3_xml_next(&pos, "Upload", &a, &b)) {
+		char *item = strndup(a, (size_t)(b - a)), k[300], mpu[512];
+		if (item && !s3_xml_text(item, "Key", k, sizeof(k)) && !strcmp(k, key) &&
+		    !s3_xml_text(item, "UploadId", mpu, sizeof(mpu)))
+			fn(bs, id, mpu);
+		free(item);
 	}
+	buf_release(&r.body);
+	return rc;
+}
+
+static void abort_mpu(struct blobstore_s3 *bs, const char *id, const char *mpu)
+{
+	char key[256];
+	const char *q[] = {"uploadId", mpu, NULL};
+	struct s3_req sq = {.method = "DELETE", .key = key_printf(key, sizeof(key), "uploads/%s/data", id), .query = q};
+	struct s3_resp r = {0};
+	req(bs, &sq, &r);
+	buf_release(&r.body);
+}
+
+/* The ETags of parts 1..need of u->mpu. DD_E_NOT_FOUND when the multipart upload is gone. */
+static int load_parts(struct upload_file *u, int need)
+{
+	char key[256];
+	data_key(u, key, sizeof(key));
 	free(u->etags);
 	u->etags_cap = 0;
-	if (!(u->etags = calloc((size_t)need, sizeof(*u->etags))))
+	if (!(u->etags = calloc((size_t)(need ? need : 1), sizeof(*u->etags))))
 		return DD_E_NOMEM;
-	u->etags_cap = need;
+	u->etags_cap = need ? need : 1;
 	char marker[16] = "0";
-	int found = 0;
+	int found = 0, rc;
+	struct s3_resp r = {0};
 	for (;;) {
 		const char *pq[] = {"uploadId", u->mpu, "part-number-marker", marker, NULL};
 		struct s3_req pr = {.method = "GET", .key = key, .query = pq, .body_cap = 16 << 20};
-		if ((rc = req(bs, &pr, &r)))
+		if ((rc = req(u->bs, &pr, &r)))
 			break;
 		const char *pos = r.body.data ? r.body.data : "", *a, *b;
 		while (!s3_xml_next(&pos, "Part", &a, &b)) {
@@ -177,7 +247,7 @@ static int find_parts(struct blobstore_s3 *bs, struct upload_file *u, int need)
 			if (!s3_xml_text(item, "PartNumber", num, sizeof(num)) && !s3_xml_text(item, "Size", size, sizeof(size)) &&
 			    !s3_xml_text(item, "ETag", etag, sizeof(etag))) {
 				long n = strtol(num, NULL, 10);
-				if (n >= 1 && n <= need && strtoll(size, NULL, 10) == DD_S3_PART_BYTES) {
+				if (n >= 1 && n <= need && strtoll(size, NULL, 10) == DD_S3_PART_BYTES && !u->etags[n - 1][0]) {
 					snprintf(u->etags[n - 1], sizeof(u->etags[0]), "%s", etag);
 					found++;
 				}
@@ -197,140 +267,28 @@ static int find_parts(struct blobstore_s3 *bs, struct upload_file *u, int need)
 	return rc;
 }
 
-/* ---- uploads ---- */
-
-struct tails {
-	int64_t totals[8];
-	int n, more;
-};
-
-static int collect_tail(void *ctx, const char *key, int64_t size, int64_t mtime)
-{
-	(void)size;
-	(void)mtime;
-	struct tails *t = ctx;
-	const char *dot = strrchr(key, '/');
-	char *end;
-	if (!dot || strncmp(dot + 1, "tail.", 5))
-		return 0;
-	long long v = strtoll(dot + 6, &end, 10);
-	if (*end || v < 0)
-		return 0;
-	if (t->n < (int)DD_ARRAY_LEN(t->totals))
-		t->totals[t->n++] = v;
-	else
-		t->more = 1;
-	return 0;
-}
-
-/* Reads tail.<total> into u->buf and sets the parts before it. */
-static int load_tail(struct blobstore_s3 *bs, struct upload_file *u, int64_t total)
-{
-	char key[256];
-	key_printf(key, sizeof(key), "uploads/%s/tail.%" PRId64, u->id, total);
-	struct s3_req q = {.method = "GET", .key = key, .body_cap = DD_S3_PART_BYTES};
-	struct s3_resp r = {0};
-	int rc = req(bs, &q, &r);
-	if (!rc && ((int64_t)r.body.len > total || (total - (int64_t)r.body.len) % DD_S3_PART_BYTES)) {
-		log_error("upload '%s': tail of %zu bytes does not fit a total of %" PRId64, u->id, r.body.len, total);
-		rc = DD_E_IO;
-	}
-	if (!rc) {
-		if (!u->buf && !(u->buf = malloc(DD_S3_PART_BYTES)))
-			rc = DD_E_NOMEM;
-		else {
-			if (r.body.len)
-				memcpy(u->buf, r.body.data, r.body.len);
-			u->len = r.body.len;
-			u->nparts = (int)((total - (int64_t)r.body.len) / DD_S3_PART_BYTES);
-		}
-	}
-	buf_release(&r.body);
-	return rc;
-}
-
-static int reopen(struct upload_file *u);
-
-static int s3_upload_open(struct blobstore *b, const char *id, int create, struct upload_file **out, int64_t *size)
-{
-	struct blobstore_s3 *bs = s3_of(b);
-	*out = NULL;
-	*size = 0;
-	struct upload_file *u = calloc(1, sizeof(*u));
-	if (!u)
-		return DD_E_NOMEM;
-	u->bs = bs;
-	snprintf(u->id, sizeof(u->id), "%s", id);
-	char key[256];
-	int rc;
-	if (create) {
-		rc = simple(bs, "PUT", key_printf(key, sizeof(key), "uploads/%s/tail.0", id), NULL, 0);
-		u->ntails = 1; /* tails[0] = 0 */
-	} else {
-		struct tails t = {0};
-		rc = list_each(bs, key_printf(key, sizeof(key), "uploads/%s/", id), collect_tail, &t);
-		if (!rc && !t.n)
-			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
-		int64_t top = -1, prev = -1;
-		for (int i = 0; !rc && i < t.n; i++)
-			if (t.totals[i] > top) {
-				prev = top;
-				top = t.totals[i];
-			} else if (t.totals[i] > prev)
-				prev = t.totals[i];
-		if (!rc) {
-			u->tails[0] = top;
-			u->ntails = 1;
-			if (prev >= 0)
-				u->tails[u->ntails++] = prev;
-			rc = load_tail(bs, u, top);
-		}
-		int reopened = 0;
-		if (!rc && u->nparts && !find_parts(bs, u, 0) && !u->mpu[0]) {
-			/* completed by upload_digest and neither committed nor reopened (a node died) */
-			struct s3_req hq = {.method = "HEAD", .key = key_printf(key, sizeof(key), "uploads/%s/data", id)};
-			struct s3_resp hr = {0};
-			if (!req(bs, &hq, &hr) && hr.length >= total_of(u) - (int64_t)u->len) {
-				u->completed = 1;
-				rc = reopen(u);
-				reopened = 1;
-			}
-			buf_release(&hr.body);
-		}
-		if (!rc && !reopened && u->nparts)
-			rc = find_parts(bs, u, u->nparts);
-	}
-	if (rc) {
-		free(u->buf);
-		free(u->etags);
-		free(u);
-		return rc;
-	}
-	*size = total_of(u);
-	*out = u;
-	return 0;
-}
-
 static int ensure_mpu(struct upload_file *u)
 {
 	if (u->mpu[0])
 		return 0;
 	char key[256];
-	key_printf(key, sizeof(key), "uploads/%s/data", u->id);
+	data_key(u, key, sizeof(key));
 	const char *q[] = {"uploads", NULL, NULL};
 	struct s3_req sq = {.method = "POST", .key = key, .query = q};
 	struct s3_resp r = {0};
 	int rc = req(u->bs, &sq, &r);
 	if (!rc && s3_xml_text(r.body.data ? r.body.data : "", "UploadId", u->mpu, sizeof(u->mpu))) {
 		log_error("upload '%s': S3 answered no UploadId", u->id);
+		u->mpu[0] = 0;
 		rc = DD_E_IO;
 	}
 	buf_release(&r.body);
 	return rc;
 }
 
-/* Uploads u->buf[0, n) as part number `num`. */
-static int put_part(struct upload_file *u, int num, size_t n)
+/* Makes the multipart upload and room for part `num`'s ETag: before a part goes up (in this
+ * thread: the part's own thread touches neither). */
+static int part_prepare(struct upload_file *u, int num)
 {
 	int rc = ensure_mpu(u);
 	if (rc)
@@ -345,13 +303,19 @@ static int put_part(struct upload_file *u, int num, size_t n)
 		u->etags = e;
 		u->etags_cap = cap;
 	}
+	return 0;
+}
+
+/* Uploads buf[0, n) as part number `num` (part_prepare ran). */
+static int put_part(struct upload_file *u, int num, const char *buf, size_t n)
+{
 	char key[256], pn[16];
-	key_printf(key, sizeof(key), "uploads/%s/data", u->id);
+	data_key(u, key, sizeof(key));
 	snprintf(pn, sizeof(pn), "%d", num);
 	const char *q[] = {"partNumber", pn, "uploadId", u->mpu, NULL};
-	struct s3_req sq = {.method = "PUT", .key = key, .query = q, .body = u->buf, .body_len = n, .unsigned_payload = 1};
+	struct s3_req sq = {.method = "PUT", .key = key, .query = q, .body = buf, .body_len = n, .unsigned_payload = 1};
 	struct s3_resp r = {0};
-	rc = req(u->bs, &sq, &r);
+	int rc = req(u->bs, &sq, &r);
 	if (!rc && !r.etag[0]) {
 		log_error("upload '%s': S3 answered part %d with no ETag", u->id, num);
 		rc = DD_E_IO;
@@ -362,26 +326,27 @@ static int put_part(struct upload_file *u, int num, size_t n)
 	return rc;
 }
 
-/* After upload_digest completed the upload (and the digest did not match, or this node died
- * before its commit), its first u->nparts parts are copied back out of the completed object
- * into a new multipart upload, inside S3, so that it can go on. */
+/* The parts of a completed upload (their bytes in uploads/<id>/data) copied out into a new
+ * multipart upload, inside S3, so that the upload can go on after upload_digest completed it
+ * (its digest did not match, or the process died before its commit). A new multipart upload
+ * left half-copied is aborted. */
 static int reopen(struct upload_file *u)
 {
 	char key[256], src[600], pn[16], range[64];
-	key_printf(key, sizeof(key), "uploads/%s/data", u->id);
+	data_key(u, key, sizeof(key));
 	snprintf(src, sizeof(src), "/%s/%s", s3_bucket(u->bs->s3), key);
 	u->mpu[0] = 0;
-	int rc = 0;
-	for (int i = 1; !rc && i <= u->nparts; i++) {
-		if ((rc = ensure_mpu(u)))
-			break;
-		if (i > u->etags_cap) {
-			char(*e)[130] = realloc(u->etags, (size_t)u->nparts * sizeof(*e));
-			if (!e)
-				return DD_E_NOMEM;
+	int rc = u->nparts ? ensure_mpu(u) : 0;
+	if (!rc && u->nparts > u->etags_cap) {
+		char(*e)[130] = realloc(u->etags, (size_t)u->nparts * sizeof(*e));
+		if (!e)
+			rc = DD_E_NOMEM;
+		else {
 			u->etags = e;
 			u->etags_cap = u->nparts;
 		}
+	}
+	for (int i = 1; !rc && i <= u->nparts; i++) {
 		snprintf(pn, sizeof(pn), "%d", i);
 		snprintf(range, sizeof(range), "bytes=%" PRId64 "-%" PRId64, (int64_t)(i - 1) * DD_S3_PART_BYTES,
 			 (int64_t)i * DD_S3_PART_BYTES - 1);
@@ -395,16 +360,293 @@ static int reopen(struct upload_file *u)
 		}
 		buf_release(&r.body);
 	}
-	if (!rc)
+	if (rc && u->mpu[0]) {
+		abort_mpu(u->bs, u->id, u->mpu);
+		u->mpu[0] = 0;
+	}
+	if (!rc) {
 		u->completed = 0;
+		u->done_total = 0;
+		u->synced = 0; /* the tails name the completed one: the next sync names this one */
+	}
 	return rc;
+}
+
+/* ---- tails ---- */
+
+static void hex_encode(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && n + 2 < cap; p++) {
+		out[n++] = hex[*p >> 4];
+		out[n++] = hex[*p & 15];
+	}
+	out[n] = 0;
+}
+
+static int hex_decode(const char *s, char *out, size_t cap)
+{
+	size_t n = strlen(s), k = 0;
+	if (n % 2 || n / 2 >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i += 2) {
+		int hi = isdigit((unsigned char)s[i]) ? s[i] - '0' : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10 : -1;
+		int lo = isdigit((unsigned char)s[i + 1]) ? s[i + 1] - '0'
+							    : s[i + 1] >= 'a' && s[i + 1] <= 'f' ? s[i + 1] - 'a' + 10 : -1;
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k++] = (char)(hi * 16 + lo);
+	}
+	out[k] = 0;
+	return 0;
+}
+
+/* The tail key of u's present state. */
+static void tail_key(const struct upload_file *u, char *out, size_t cap)
+{
+	char hex[1030];
+	hex_encode(u->mpu, hex, sizeof(hex));
+	if (u->nparts)
+		key_printf(out, cap, "uploads/%s/tail.%" PRId64 ".%s", u->id, total_of(u), hex);
+	else
+		key_printf(out, cap, "uploads/%s/tail.%" PRId64, u->id, total_of(u));
+}
+
+static int tail_add(struct upload_file *u, const char *key, int64_t total, int64_t mtime)
+{
+	if (u->ntails == u->tails_cap) {
+		if (u->ntails >= MAX_TAILS) {
+			log_error("upload '%s': more than %d tail objects", u->id, MAX_TAILS);
+			return DD_E_IO;
+		}
+		int cap = u->tails_cap ? u->tails_cap * 2 : 4;
+		struct tail *t = realloc(u->tails, (size_t)cap * sizeof(*t));
+		if (!t)
+			return DD_E_NOMEM;
+		u->tails = t;
+		u->tails_cap = cap;
+	}
+	struct tail *t = &u->tails[u->ntails++];
+	t->total = total;
+	t->mtime = mtime;
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	return 0;
+}
+
+static int collect_tail(void *ctx, const char *key, int64_t size, int64_t mtime)
+{
+	(void)size;
+	struct upload_file *u = ctx;
+	const char *slash = strrchr(key, '/');
+	char *end;
+	if (!slash || strncmp(slash + 1, "tail.", 5) || !isdigit((unsigned char)slash[6]))
+		return 0;
+	long long v = strtoll(slash + 6, &end, 10);
+	if (v < 0 || (*end && *end != '.'))
+		return 0;
+	return tail_add(u, key, v, mtime);
+}
+
+/* Loads tail i: the bytes after the whole parts into u->buf, the parts' count and multipart
+ * upload from its name. */
+static int load_tail(struct upload_file *u, int i)
+{
+	const struct tail *t = &u->tails[i];
+	const char *dot = strchr(strrchr(t->key, '/') + 6, '.');
+	char mpu[sizeof(u->mpu)] = "";
+	if (dot && hex_decode(dot + 1, mpu, sizeof(mpu))) {
+		log_error("upload '%s': tail '%s' names no multipart upload", u->id, t->key);
+		return DD_E_IO;
+	}
+	struct s3_req q = {.method = "GET", .key = t->key, .body_cap = DD_S3_PART_BYTES};
+	struct s3_resp r = {0};
+	int rc = req(u->bs, &q, &r);
+	int64_t rest = t->total - (int64_t)r.body.len;
+	if (!rc && (rest < 0 || rest % DD_S3_PART_BYTES || (rest > 0) != (mpu[0] != 0))) {
+		log_error("upload '%s': tail of %zu bytes does not fit a total of %" PRId64, u->id, r.body.len, t->total);
+		rc = DD_E_IO;
+	}
+	if (!rc && !u->buf && !(u->buf = malloc(DD_S3_PART_BYTES)))
+		rc = DD_E_NOMEM;
+	if (!rc) {
+		if (r.body.len)
+			memcpy(u->buf, r.body.data, r.body.len);
+		u->len = r.body.len;
+		u->nparts = (int)(rest / DD_S3_PART_BYTES);
+		snprintf(u->mpu, sizeof(u->mpu), "%s", mpu);
+		u->cur = i;
+		u->synced = 1;
+		u->completed = 0;
+		u->done_total = 0;
+	}
+	buf_release(&r.body);
+	return rc;
+}
+
+/* After load_tail: the parts' ETags, or (the multipart upload gone, its bytes in the data
+ * object) completed, reopened when the upload is next written. */
+static int load_state_parts(struct upload_file *u)
+{
+	if (!u->nparts)
+		return 0;
+	int rc = load_parts(u, u->nparts);
+	if (rc != DD_E_NOT_FOUND)
+		return rc;
+	char key[256];
+	data_key(u, key, sizeof(key));
+	struct s3_req hq = {.method = "HEAD", .key = key};
+	struct s3_resp hr = {0};
+	rc = req(u->bs, &hq, &hr);
+	buf_release(&hr.body);
+	if (!rc && hr.length >= (int64_t)u->nparts * DD_S3_PART_BYTES) {
+		u->completed = 1;
+		return 0;
+	}
+	log_error("upload '%s': its parts are gone from S3", u->id);
+	return DD_E_IO;
+}
+
+/* The newest tail with this total, or -1. */
+static int tail_find(const struct upload_file *u, int64_t total)
+{
+	int best = -1;
+	for (int i = 0; i < u->ntails; i++)
+		if (u->tails[i].total == total && (best < 0 || u->tails[i].mtime >= u->tails[best].mtime))
+			best = i;
+	return best;
+}
+
+/* Deletes every known tail but those at indexes keep1 and keep2 (-1: none). */
+static void tails_prune(struct upload_file *u, int keep1, int keep2)
+{
+	int n = 0;
+	for (int i = 0; i < u->ntails; i++) {
+		if (i == keep1 || i == keep2) {
+			if (i == u->cur)
+				u->cur = n;
+			u->tails[n++] = u->tails[i];
+		} else
+			simple(u->bs, "DELETE", u->tails[i].key, NULL, 0);
+	}
+	u->ntails = n;
+}
+
+/* ---- the upload operations ---- */
+
+static void upload_free(struct upload_file *u)
+{
+	free(u->buf);
+	free(u->spare);
+	free(u->etags);
+	free(u->tails);
+	free(u);
+}
+
+static int s3_upload_open(struct blobstore *b, const char *id, int create, struct upload_file **out, int64_t *size)
+{
+	struct blobstore_s3 *bs = s3_of(b);
+	*out = NULL;
+	*size = 0;
+	struct upload_file *u = calloc(1, sizeof(*u));
+	if (!u)
+		return DD_E_NOMEM;
+	u->bs = bs;
+	u->cur = -1;
+	snprintf(u->id, sizeof(u->id), "%s", id);
+	char key[256];
+	int rc;
+	if (create) {
+		key_printf(key, sizeof(key), "uploads/%s/tail.0", id);
+		if (!(rc = simple(bs, "PUT", key, NULL, 0)) && !(rc = tail_add(u, key, 0, util_now()))) {
+			u->cur = 0;
+			u->synced = 1;
+		}
+	} else { /* reads only: a status GET opens it too, without the session's lock */
+		rc = list_each(bs, key_printf(key, sizeof(key), "uploads/%s/", id), collect_tail, u);
+		if (!rc && !u->ntails)
+			rc = DD_E_BLOB_UPLOAD_UNKNOWN;
+		int top = 0;
+		for (int i = 1; !rc && i < u->ntails; i++)
+			if (u->tails[i].total > u->tails[top].total ||
+			    (u->tails[i].total == u->tails[top].total && u->tails[i].mtime > u->tails[top].mtime))
+				top = i;
+		if (!rc)
+			rc = load_tail(u, top);
+		if (!rc)
+			rc = load_state_parts(u);
+	}
+	if (rc) {
+		upload_free(u);
+		return rc;
+	}
+	*size = total_of(u);
+	*out = u;
+	return 0;
+}
+
+static void *part_run(void *arg)
+{
+	struct upload_file *u = arg;
+	u->fly.rc = put_part(u, u->fly.num, u->fly.buf, u->fly.n);
+	return NULL;
+}
+
+/* Waits for the part going up, if any: its result. Its buffer becomes the spare. */
+static int part_wait(struct upload_file *u)
+{
+	if (!u->fly.active)
+		return 0;
+	pthread_join(u->fly.t, NULL);
+	u->fly.active = 0;
+	u->spare = u->fly.buf;
+	u->fly.buf = NULL;
+	return u->fly.rc;
+}
+
+/* Sends the full buffer as part nparts + 1 while the next fills the spare (a push's bytes keep
+ * coming while S3 takes the last 8 MiB). An error comes back here, at the next part, or at the
+ * sync or commit that waits for it. */
+static int part_send(struct upload_file *u)
+{
+	int rc = part_wait(u);
+	if (!rc)
+		rc = part_prepare(u, u->nparts + 1);
+	if (!rc && !u->spare && !(u->spare = malloc(DD_S3_PART_BYTES)))
+		rc = DD_E_NOMEM;
+	if (rc)
+		return rc;
+	u->fly.buf = u->buf;
+	u->fly.n = u->len;
+	u->fly.num = u->nparts + 1;
+	u->buf = u->spare;
+	u->spare = NULL;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 512 * 1024);
+	if (pthread_create(&u->fly.t, &at, part_run, u)) { /* no thread: sent from here */
+		pthread_attr_destroy(&at);
+		rc = put_part(u, u->fly.num, u->fly.buf, u->fly.n);
+		u->spare = u->buf;
+		u->buf = u->fly.buf;
+		u->fly.buf = NULL;
+		return rc;
+	}
+	pthread_attr_destroy(&at);
+	u->fly.active = 1;
+	return 0;
 }
 
 static int s3_upload_write(struct upload_file *u, const void *p, size_t n)
 {
 	const char *c = p;
+	int rc = u->completed ? reopen(u) : 0;
+	if (rc)
+		return rc;
 	if (!u->buf && !(u->buf = malloc(DD_S3_PART_BYTES)))
 		return DD_E_NOMEM;
+	if (n)
+		u->synced = 0;
 	while (n) {
 		size_t k = DD_S3_PART_BYTES - u->len < n ? DD_S3_PART_BYTES - u->len : n;
 		memcpy(u->buf + u->len, c, k);
@@ -412,8 +654,7 @@ static int s3_upload_write(struct upload_file *u, const void *p, size_t n)
 		c += k;
 		n -= k;
 		if (u->len == DD_S3_PART_BYTES) {
-			int rc = put_part(u, u->nparts + 1, u->len);
-			if (rc) {
+			if ((rc = part_send(u))) {
 				u->len -= k; /* as if this write never happened (the caller cuts back) */
 				return rc;
 			}
@@ -424,40 +665,65 @@ static int s3_upload_write(struct upload_file *u, const void *p, size_t n)
 	return 0;
 }
 
+/* Writes the present state as a tail object, and drops every tail but it and the one synced
+ * before it (what a cut-back to the offset acknowledged before may need). */
 static int s3_upload_sync(struct upload_file *u)
 {
-	int64_t total = total_of(u);
-	if (u->ntails && u->tails[0] == total)
-		return 0;
-	char key[256];
-	int rc = simple(u->bs, "PUT", key_printf(key, sizeof(key), "uploads/%s/tail.%" PRId64, u->id, total), u->buf,
-			u->len);
-	if (rc)
+	int rc = part_wait(u);
+	if (!rc && u->completed)
+		rc = reopen(u);
+	if (rc || u->synced)
 		return rc;
-	if (u->ntails == 2) /* the one before the previous: no longer needed to cut back */
-		simple(u->bs, "DELETE", key_printf(key, sizeof(key), "uploads/%s/tail.%" PRId64, u->id, u->tails[1]), NULL, 0);
-	u->tails[1] = u->tails[0];
-	u->tails[0] = total;
-	u->ntails = u->ntails ? 2 : 1;
+	char key[1100];
+	tail_key(u, key, sizeof(key));
+	if ((rc = simple(u->bs, "PUT", key, u->buf, u->len)))
+		return rc;
+	int i = -1;
+	for (int k = 0; k < u->ntails; k++)
+		if (!strcmp(u->tails[k].key, key))
+			i = k;
+	if (i < 0) {
+		if ((rc = tail_add(u, key, total_of(u), util_now())))
+			return rc;
+		i = u->ntails - 1;
+	}
+	int prev = u->cur;
+	u->cur = i;
+	u->synced = 1;
+	tails_prune(u, i, prev);
 	return 0;
 }
 
+/* Back to `size`, a total some tail holds (where the request found the upload, or the offset
+ * the metadata acknowledged): the tails beyond it are dropped, so they can never be taken for
+ * the upload's state again. */
 static int s3_upload_truncate(struct upload_file *u, int64_t size)
 {
-	if (size == total_of(u))
+	part_wait(u); /* cut back over it, whatever became of it */
+	if (size == total_of(u) && u->synced)
 		return 0;
-	for (int i = 0; i < u->ntails; i++)
-		if (u->tails[i] == size) {
-			int keep = u->nparts;
-			int rc = load_tail(u->bs, u, size);
-			if (!rc && u->completed)
-				rc = reopen(u);
-			else if (!rc && u->nparts > keep)
-				rc = find_parts(u->bs, u, u->nparts); /* parts read back (another node's) */
-			return rc;
+	int i = tail_find(u, size);
+	if (i < 0) {
+		log_error("upload '%s': cannot cut back to %" PRId64 " bytes (no tail ends there)", u->id, size);
+		return DD_E_IO;
+	}
+	int rc = load_tail(u, i);
+	if (!rc)
+		rc = load_state_parts(u);
+	if (rc)
+		return rc;
+	int n = 0;
+	for (int k = 0; k < u->ntails; k++) {
+		if (u->tails[k].total > size) {
+			simple(u->bs, "DELETE", u->tails[k].key, NULL, 0);
+			continue;
 		}
-	log_error("upload '%s': cannot cut back to %" PRId64 " bytes (no tail ends there)", u->id, size);
-	return DD_E_IO;
+		if (k == u->cur)
+			u->cur = n;
+		u->tails[n++] = u->tails[k];
+	}
+	u->ntails = n;
+	return 0;
 }
 
 static int s3_upload_read(struct upload_file *u, int64_t off, void *p, size_t n, size_t *got)
@@ -474,12 +740,14 @@ static int s3_upload_open_fd(struct upload_file *u, int *fd)
 	return DD_E_UNSUPPORTED;
 }
 
-/* Completes the multipart upload with the tail as its last part. */
+/* Completes the multipart upload with the tail as its last part, into uploads/<id>/data. */
 static int complete(struct upload_file *u)
 {
-	int rc = 0;
+	int rc = part_wait(u);
+	if (rc)
+		return rc;
 	if (u->len) {
-		if ((rc = put_part(u, u->nparts + 1, u->len)))
+		if ((rc = part_prepare(u, u->nparts + 1)) || (rc = put_part(u, u->nparts + 1, u->buf, u->len)))
 			return rc;
 		u->nparts++;
 		u->len = 0;
@@ -491,21 +759,31 @@ static int complete(struct upload_file *u)
 		rc = buf_printf(&x, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1, u->etags[i]);
 	rc = rc ? rc : buf_puts(&x, "</CompleteMultipartUpload>");
 	char key[256];
-	key_printf(key, sizeof(key), "uploads/%s/data", u->id);
+	data_key(u, key, sizeof(key));
 	const char *q[] = {"uploadId", u->mpu, NULL};
 	struct s3_req sq = {.method = "POST", .key = key, .query = q, .body = x.data, .body_len = x.len};
 	struct s3_resp r = {0};
-	if (!rc)
-		rc = req(u->bs, &sq, &r);
-	/* an error can come in a 200 answer, after the parts were checked */
-	if (!rc && r.body.data && strstr(r.body.data, "<Error>")) {
-		log_error("upload '%s': S3 could not complete it: %s", u->id, r.body.data);
-		rc = DD_E_IO;
-	}
+	if (!rc && !(rc = req(u->bs, &sq, &r)))
+		rc = error_in("completion", key, &r); /* an error can come in a 200 answer */
 	buf_release(&r.body);
 	buf_release(&x);
-	if (!rc)
+	if (!rc) {
 		u->completed = 1;
+		u->synced = 0;
+		u->done_total = total_of(u);
+	}
+	return rc;
+}
+
+/* The upload completed into uploads/<id>/data with exactly its bytes (once, whatever came
+ * before: a completion found at open is redone). */
+static int complete_exactly(struct upload_file *u)
+{
+	int rc = part_wait(u);
+	if (!rc && u->completed && !u->done_total)
+		rc = reopen(u);
+	if (!rc && !u->completed)
+		rc = complete(u);
 	return rc;
 }
 
@@ -524,13 +802,13 @@ static int s3_upload_digest(struct upload_file *u, enum digest_alg alg, struct d
 	struct hash_sink hs = {hasher_new(alg)};
 	if (!hs.h)
 		return DD_E_NOMEM;
-	int rc = 0;
-	if (!u->nparts) {
+	int rc = part_wait(u);
+	if (!rc && !u->nparts && !u->completed) {
 		hasher_update(hs.h, u->buf ? u->buf : "", u->len);
-	} else if (!(rc = complete(u))) {
+	} else if (!rc && !(rc = complete_exactly(u))) {
 		char key[256];
-		struct s3_req q = {.method = "GET", .key = key_printf(key, sizeof(key), "uploads/%s/data", u->id),
-				   .sink = hash_bytes, .sink_ctx = &hs};
+		data_key(u, key, sizeof(key));
+		struct s3_req q = {.method = "GET", .key = key, .sink = hash_bytes, .sink_ctx = &hs};
 		struct s3_resp r = {0};
 		rc = req(u->bs, &q, &r);
 		buf_release(&r.body);
@@ -541,13 +819,85 @@ static int s3_upload_digest(struct upload_file *u, enum digest_alg alg, struct d
 	return rc;
 }
 
-static void abort_mpu(struct blobstore_s3 *bs, const char *id, const char *mpu);
+/* Copies object src ("/bucket/key") of `size` bytes to key dst, inside S3: one request up to
+ * 5 GiB (S3's limit for a copy), else a multipart upload of 1 GiB ranges. */
+static int copy_object(struct blobstore_s3 *bs, const char *src, const char *dst, int64_t size)
+{
+	const int64_t one = 5LL << 30, part = 1LL << 30;
+	struct s3_resp r = {0};
+	int rc;
+	if (size <= one) {
+		struct s3_req q = {.method = "PUT", .key = dst, .copy_source = src};
+		if (!(rc = req(bs, &q, &r)))
+			rc = error_in("copy", dst, &r);
+		buf_release(&r.body);
+		return rc;
+	}
+	char id[512] = "", pn[16], range[64];
+	const char *uq[] = {"uploads", NULL, NULL};
+	struct s3_req cq = {.method = "POST", .key = dst, .query = uq};
+	if ((rc = req(bs, &cq, &r)) || s3_xml_text(r.body.data ? r.body.data : "", "UploadId", id, sizeof(id))) {
+		buf_release(&r.body);
+		return rc ? rc : DD_E_IO;
+	}
+	int n = (int)((size + part - 1) / part);
+	struct buf x;
+	buf_init(&x, (size_t)n * 256 + 256);
+	rc = buf_puts(&x, "<CompleteMultipartUpload>");
+	for (int i = 1; !rc && i <= n; i++) {
+		char etag[130];
+		snprintf(pn, sizeof(pn), "%d", i);
+		int64_t a = (int64_t)(i - 1) * part, b = i == n ? size - 1 : (int64_t)i * part - 1;
+		snprintf(range, sizeof(range), "bytes=%" PRId64 "-%" PRId64, a, b);
+		const char *q[] = {"partNumber", pn, "uploadId", id, NULL};
+		struct s3_req pq = {.method = "PUT", .key = dst, .query = q, .copy_source = src, .copy_range = range};
+		if (!(rc = req(bs, &pq, &r)) && s3_xml_text(r.body.data ? r.body.data : "", "ETag", etag, sizeof(etag)))
+			rc = DD_E_IO;
+		if (!rc)
+			rc = buf_printf(&x, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i, etag);
+	}
+	rc = rc ? rc : buf_puts(&x, "</CompleteMultipartUpload>");
+	const char *q[] = {"uploadId", id, NULL};
+	if (!rc) {
+		struct s3_req fq = {.method = "POST", .key = dst, .query = q, .body = x.data, .body_len = x.len};
+		if (!(rc = req(bs, &fq, &r)))
+			rc = error_in("multipart copy", dst, &r);
+	}
+	if (rc) {
+		struct s3_req aq = {.method = "DELETE", .key = dst, .query = q};
+		req(bs, &aq, &r);
+	}
+	buf_release(&r.body);
+	buf_release(&x);
+	return rc;
+}
+
+static int delete_key(void *ctx, const char *key, int64_t size, int64_t mtime)
+{
+	(void)size;
+	(void)mtime;
+	int rc = simple(ctx, "DELETE", key, NULL, 0);
+	return rc == DD_E_NOT_FOUND ? 0 : rc;
+}
+
+/* Removes what an upload left in S3: its tails first (so that a crash half-way leaves no tail
+ * naming parts that are gone), then the completed object and every multipart upload. */
+static int drop_staging(struct blobstore_s3 *bs, const char *id)
+{
+	char key[256];
+	int rc = list_each(bs, key_printf(key, sizeof(key), "uploads/%s/tail.", id), delete_key, bs);
+	int rc2 = delete_key(bs, key_printf(key, sizeof(key), "uploads/%s/data", id), 0, 0);
+	int rc3 = mpus_each(bs, id, abort_mpu);
+	return rc ? rc : rc2 ? rc2 : rc3;
+}
 
 static int s3_upload_commit(struct blobstore *b, struct upload_file *u, const char *digest)
 {
 	struct blobstore_s3 *bs = s3_of(b);
 	char key[300], src[600];
-	int rc = blob_key(digest, key, sizeof(key));
+	int rc = part_wait(u);
+	if (!rc)
+		rc = blob_key(digest, key, sizeof(key));
 	if (rc)
 		goto out;
 	struct s3_req hq = {.method = "HEAD", .key = key};
@@ -563,31 +913,17 @@ static int s3_upload_commit(struct blobstore *b, struct upload_file *u, const ch
 			goto out;
 		goto drop;
 	}
-	if (!u->completed && (rc = complete(u)))
+	if ((rc = complete_exactly(u)))
 		goto out;
 	snprintf(src, sizeof(src), "/%s/uploads/%s/data", s3_bucket(bs->s3), u->id);
-	struct s3_req cq = {.method = "PUT", .key = key, .copy_source = src};
-	struct s3_resp cr = {0};
-	rc = req(bs, &cq, &cr);
-	if (!rc && cr.body.data && strstr(cr.body.data, "<Error>")) {
-		log_error("cannot copy upload '%s' to %s: %s", u->id, key, cr.body.data);
-		rc = DD_E_IO;
-	}
-	buf_release(&cr.body);
-	if (rc)
+	if ((rc = copy_object(bs, src, key, u->done_total)))
 		goto out;
-drop: /* what this upload left in S3, as far as this node knows it */
-	if (u->completed)
-		simple(bs, "DELETE", key_printf(src, sizeof(src), "uploads/%s/data", u->id), NULL, 0);
-	else if (u->mpu[0])
-		abort_mpu(bs, u->id, u->mpu);
-	for (int i = 0; i < u->ntails; i++)
-		simple(bs, "DELETE", key_printf(src, sizeof(src), "uploads/%s/tail.%" PRId64, u->id, u->tails[i]), NULL, 0);
+drop:
+	if (drop_staging(bs, u->id))
+		log_warn("upload '%s': some of its staging objects stay in S3 (the janitor retries)", u->id);
 	rc = 0;
 out:
-	free(u->buf);
-	free(u->etags);
-	free(u);
+	upload_free(u);
 	return rc;
 }
 
@@ -595,44 +931,13 @@ static void s3_upload_close(struct upload_file *u)
 {
 	if (!u)
 		return;
-	free(u->buf);
-	free(u->etags);
-	free(u);
-}
-
-static int delete_key(void *ctx, const char *key, int64_t size, int64_t mtime)
-{
-	(void)size;
-	(void)mtime;
-	simple(ctx, "DELETE", key, NULL, 0);
-	return 0;
-}
-
-static void abort_mpu(struct blobstore_s3 *bs, const char *id, const char *mpu)
-{
-	char key[256];
-	const char *q[] = {"uploadId", mpu, NULL};
-	struct s3_req sq = {.method = "DELETE", .key = key_printf(key, sizeof(key), "uploads/%s/data", id), .query = q};
-	struct s3_resp r = {0};
-	req(bs, &sq, &r);
-	buf_release(&r.body);
-}
-
-/* Removes an upload's objects and aborts its multipart upload. */
-static void drop_staging(struct blobstore_s3 *bs, const char *id)
-{
-	struct upload_file u = {.bs = bs};
-	snprintf(u.id, sizeof(u.id), "%s", id);
-	char key[256];
-	if (!find_parts(bs, &u, 0) && u.mpu[0])
-		abort_mpu(bs, id, u.mpu);
-	list_each(bs, key_printf(key, sizeof(key), "uploads/%s/", id), delete_key, bs);
+	part_wait(u);
+	upload_free(u);
 }
 
 static int s3_upload_remove(struct blobstore *b, const char *id)
 {
-	drop_staging(s3_of(b), id);
-	return 0;
+	return drop_staging(s3_of(b), id);
 }
 
 struct older {
@@ -696,6 +1001,7 @@ static int s3_blob_stat(struct blobstore *b, const char *digest, int64_t *size)
 	return 0;
 }
 
+
 /* ---- readers: a socket filled from a GET by a thread ---- */
 
 struct getter {
@@ -708,9 +1014,12 @@ struct getter {
 	int refs, headed;
 	long status;
 	int64_t length;
+	int *live; /* the count it is one of: clients' GETs, or the server's own reads (the scanner) */
 };
 
-static int streams_live; /* atomic: getters running, against DD_MAX_S3_STREAMS */
+/* Getters running (atomic): for clients' GETs, and for the server's own reads, which clients
+ * holding every slot of theirs cannot starve. */
+static int streams_live, readers_live;
 
 static void getter_unref(struct getter *g)
 {
@@ -718,7 +1027,7 @@ static void getter_unref(struct getter *g)
 	int last = --g->refs == 0;
 	pthread_mutex_unlock(&g->mu);
 	if (last) {
-		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
 		pthread_mutex_destroy(&g->mu);
 		pthread_cond_destroy(&g->cv);
 		free(g);
@@ -772,8 +1081,12 @@ static void *getter_run(void *arg)
 	return NULL;
 }
 
-/* A socket a thread fills from a GET of the blob (of bytes [off, off + len) when len >= 0). */
-static int open_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int *fd, int64_t *size)
+/* A socket a thread fills from a GET of the blob (of bytes [off, off + len) when len >= 0):
+ * for a client (counted against DD_MAX_S3_STREAMS) or for the server itself. A reader that
+ * takes nothing for DD_S3_STALL_SECONDS ends the GET, and so does S3 answering no head in as
+ * long. */
+static int open_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int client, int *fd,
+		       int64_t *size)
 {
 	*fd = -1;
 	*size = 0;
@@ -787,18 +1100,22 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	}
 	if (len >= 0)
 		snprintf(g->range, sizeof(g->range), "bytes=%" PRId64 "-%" PRId64, off, off + len - 1);
-	if (__atomic_add_fetch(&streams_live, 1, __ATOMIC_RELAXED) > DD_MAX_S3_STREAMS) {
-		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
+	g->live = client ? &streams_live : &readers_live;
+	int cap = client ? DD_MAX_S3_STREAMS : DD_MAX_S3_READERS;
+	if (__atomic_add_fetch(g->live, 1, __ATOMIC_RELAXED) > cap) {
+		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
 		free(g);
-		log_warn("%d blob reads from S3 already stream: one more refused", DD_MAX_S3_STREAMS);
+		log_warn("%d blob reads from S3 already stream%s: one more refused", cap, client ? " to clients" : "");
 		return DD_E_UNAVAILABLE;
 	}
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
 		free(g);
 		return DD_E_IO;
 	}
+	struct timeval stall = {DD_S3_STALL_SECONDS, 0};
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
 	g->bs = s3_of(b);
 	g->wfd = sv[1];
 	g->refs = 2;
@@ -810,7 +1127,7 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 512 * 1024);
 	if (pthread_create(&t, &at, getter_run, g)) {
-		__atomic_fetch_sub(&streams_live, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
 		pthread_attr_destroy(&at);
 		close(sv[0]);
 		close(sv[1]);
@@ -820,16 +1137,22 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 		return DD_E_IO;
 	}
 	pthread_attr_destroy(&at);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DD_S3_STALL_SECONDS;
 	pthread_mutex_lock(&g->mu);
-	while (!g->headed)
-		pthread_cond_wait(&g->cv, &g->mu);
-	long status = g->status;
+	int waited = 0;
+	while (!g->headed && !waited)
+		waited = pthread_cond_timedwait(&g->cv, &g->mu, &until) == ETIMEDOUT;
+	long status = g->headed ? g->status : 0;
 	int64_t length = g->length;
 	pthread_mutex_unlock(&g->mu);
 	getter_unref(g);
 	if ((status != 200 && status != 206) || length < 0 || (len >= 0 && length != len)) {
-		close(sv[0]);
-		return status == 404 ? DD_E_BLOB_UNKNOWN : DD_E_IO;
+		close(sv[0]); /* the getter, if still waiting, stops at its first byte */
+		if (!status && waited)
+			log_error("S3 sent no answer to a GET of %s in %d s", digest, DD_S3_STALL_SECONDS);
+		return status == 404 ? DD_E_BLOB_UNKNOWN : !status && waited ? DD_E_UNAVAILABLE : DD_E_IO;
 	}
 	*fd = sv[0];
 	*size = length;
@@ -838,13 +1161,13 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 
 static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int64_t *size)
 {
-	return open_stream(b, digest, 0, -1, fd, size);
+	return open_stream(b, digest, 0, -1, 0, fd, size);
 }
 
 static int s3_blob_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int *fd)
 {
 	int64_t size;
-	return open_stream(b, digest, off, len, fd, &size);
+	return open_stream(b, digest, off, len, 1, fd, &size);
 }
 
 static int s3_blob_remove(struct blobstore *b, const char *digest)
@@ -969,7 +1292,14 @@ int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct bl
 	struct s3_resp r = {0};
 	rc = bs->lock_path ? s3_do(bs->s3, &sq, &r) : DD_E_NOMEM;
 	if (!rc && r.status == 404 && strstr(r.error, "NoSuchBucket")) { /* made on first start, as the data directory is */
-		struct s3_req cq = {.method = "PUT", .key = ""};
+		/* outside us-east-1, S3 wants the region named in the request's body */
+		char body[256] = "";
+		if (c->region && *c->region && strcmp(c->region, "us-east-1"))
+			snprintf(body, sizeof(body),
+				 "<CreateBucketConfiguration><LocationConstraint>%.64s</LocationConstraint>"
+				 "</CreateBucketConfiguration>",
+				 c->region);
+		struct s3_req cq = {.method = "PUT", .key = "", .body = body, .body_len = strlen(body)};
 		rc = s3_do(bs->s3, &cq, &r);
 	}
 	if (!rc && (r.status < 200 || r.status >= 300)) {

@@ -205,7 +205,13 @@ int s3_open(const struct s3_config *c, struct s3 **out, const char **why)
 	buf_init(&h, 1024);
 	if (c->virtual_host)
 		buf_printf(&h, "%s.", b);
-	buf_append(&h, host, hl);
+	/* curl leaves a default port out of Host, so the Host signed must too */
+	size_t keep = hl;
+	if (hl > 4 && !tls && !strncmp(host + hl - 3, ":80", 3))
+		keep = hl - 3;
+	else if (hl > 5 && tls && !strncmp(host + hl - 4, ":443", 4))
+		keep = hl - 4;
+	buf_append(&h, host, keep);
 	s->host = h.data;
 	struct buf sh;
 	buf_init(&sh, 1100);
@@ -486,11 +492,19 @@ int s3_do(struct s3 *s, const struct s3_req *q, struct s3_resp *resp)
 		buf_init(&resp->body, cap);
 	/* a kept-alive connection the server closed meanwhile fails at once: tried again while
 	 * no byte reached the reader */
-	int rc = DD_E_IO;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	/* and so is an answer 500 or 503 (SlowDown), a little later: except a POST (a multipart
+	 * upload made twice, a completion answered NoSuchUpload the second time) */
+	int rc = DD_E_IO, idempotent = strcmp(q->method, "POST") != 0;
+	for (int attempt = 0; attempt < 4; attempt++) {
 		rc = do_once(s, q, resp, &sunk);
-		if (!rc || resp->status || sunk)
+		int again = sunk == 0 && idempotent &&
+			    (rc ? !resp->status : resp->status == 500 || resp->status == 503);
+		if (!again || attempt == 3)
 			break;
+		if (resp->status) {
+			struct timespec ts = {0, (long)(100 << (2 * attempt)) * 1000000L}; /* 0.1, 0.4, 1.6 s */
+			nanosleep(&ts, NULL);
+		}
 	}
 	if (rc)
 		log_warn("S3 %s %s: %s", q->method, q->key, resp->error);

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drydock import (BIN, LAYER, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Server, make_image, push_blob,  # noqa: E402
+from drydock import (BIN, LAYER, ON_S3, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, Server, make_image, push_blob,  # noqa: E402
                      sha256)
 
 FOREIGN = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
@@ -114,6 +114,7 @@ def test_manifest_after_its_blobs_were_collected_is_refused(srv):
     assert put_manifest(http, base, "gc/late", "v1", body).status_code == 201
 
 
+@pytest.mark.skipif(ON_S3, reason="writes blob files into the data directory: storage = filesystem")
 def test_files_with_no_record(srv):
     old = sha256(b"orphan")
     young = sha256(b"young orphan")
@@ -187,8 +188,9 @@ def test_concurrent_pushes_lose_nothing(srv):
         for desc in [m["config"]] + m["layers"]:
             r = http.get(f"{base}/v2/{repo}/blobs/{desc['digest']}")
             assert r.status_code == 200 and sha256(r.content) == desc["digest"], (repo, desc)
-    leftovers = glob.glob(os.path.join(srv.data_dir, "blobs", "sha256", "*", "*"))
-    assert len(leftovers) == 2 * len(accepted)  # each image: its own config and layer, nothing else
+    if not ON_S3:  # (on S3 the blob listing is tests/store/test_s3.py's)
+        leftovers = glob.glob(os.path.join(srv.data_dir, "blobs", "sha256", "*", "*"))
+        assert len(leftovers) == 2 * len(accepted)  # each image: its own config and layer, nothing else
 
 
 def test_delete_untagged(srv):

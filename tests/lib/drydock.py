@@ -19,6 +19,12 @@ HOOKS_BIN = os.environ.get("DRYDOCK_HOOKS_BIN") or os.path.join(os.path.dirname(
 # the shared folder of real data (feeds, package databases), beside the repository unless set
 SHARED = os.environ.get("DRYDOCK_SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
 VULNDATA = os.path.join(SHARED, "vulndata")
+# DRYDOCK_TEST_S3: the commands the tests run on a data directory (drydock gc) find its bucket
+# from its records, and its keys here
+if os.environ.get("DRYDOCK_TEST_S3"):
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "DRYDOCKTESTKEY000001")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "drydock-test-secret-key-0000000000000001")
+ON_S3 = bool(os.environ.get("DRYDOCK_TEST_S3"))
 # the first-start administrator of servers started with auth=True
 ADMIN_PASSWORD = "admin-password-for-tests"
 
@@ -38,6 +44,16 @@ class Server:
             weakref.finalize(self, _discard, self.__dict__)
         os.makedirs(self.data_dir, exist_ok=True)
         self.extra_args = (["--auth", "off"] if not auth else []) + list(extra_args)
+        # DRYDOCK_TEST_S3=ENDPOINT: every server keeps its blobs in a bucket of its own there
+        # (the suites run again over S3: tests/store/with_s3.py)
+        # (a data directory made before finds its bucket from its records)
+        if os.environ.get("DRYDOCK_TEST_S3") and "--storage" not in self.extra_args and \
+                not os.path.exists(os.path.join(self.data_dir, "meta.db")):
+            import uuid
+            import s3server
+            self.extra_args += ["--storage", "s3", "--s3-endpoint", os.environ["DRYDOCK_TEST_S3"],
+                                "--s3-bucket", "t-" + uuid.uuid4().hex[:20],
+                                "--s3-access-key", s3server.ACCESS_KEY, "--s3-secret-key", s3server.SECRET_KEY]
         self.env = dict(os.environ, DRYDOCK_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.tls = tls  # (cert, key) or None
         self.proc = None

@@ -272,6 +272,48 @@ def test_chunked_upload_continues_after_a_restart_and_a_cut_off_request(s3, tmp_
         srv.stop()
 
 
+def cut_off_patch(srv, loc, body, announced):
+    """A PATCH that announces `announced` bytes, sends body and hangs up."""
+    u = urllib.parse.urlsplit(loc)
+    sock = socket.create_connection(("127.0.0.1", srv.port))
+    sock.sendall((f"PATCH {u.path}?{u.query} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                  f"Content-Length: {announced}\r\n\r\n").encode())
+    sock.sendall(body)
+    time.sleep(0.5)  # its part goes up meanwhile
+    sock.close()
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_parts_of_a_cut_off_request_never_reach_a_blob(s3, tmp_path, restart):
+    """Bytes X cut off after a part of them went up, then bytes Y from the same offset: the
+    blob is Y, byte for byte (the cut-off request's multipart upload is not the upload's), and
+    nothing of either is left in S3."""
+    srv = start(s3, "cutoff-" + ("restart" if restart else "live"), data_dir=str(tmp_path / "d"))
+    bucket = "cutoff-" + ("restart" if restart else "live")
+    try:
+        x, y = os.urandom(9 * MiB), os.urandom(9 * MiB)
+        r = requests.post(f"{srv.url}/v2/c/blobs/uploads/")
+        loc = srv.url + r.headers["Location"]
+        cut_off_patch(srv, loc, x, 10 * MiB)
+        if restart:
+            srv.restart()
+            loc = srv.url + urllib.parse.urlsplit(loc).path + "?" + urllib.parse.urlsplit(loc).query
+        r = requests.get(loc)
+        assert r.status_code == 204 and r.headers["Range"] == "0-0", r.headers
+        r = requests.patch(loc, data=y, headers={"Content-Type": "application/octet-stream"})
+        assert r.status_code == 202, r.text
+        loc = srv.url + r.headers["Location"]
+        d = sha256(y)
+        r = requests.put(loc + ("&" if "?" in loc else "?") + f"digest={d}")
+        assert r.status_code == 201, r.text
+        got = requests.get(f"{srv.url}/v2/c/blobs/{d}").content
+        assert got == y
+        assert [k for k in keys(s3, bucket) if k.startswith("uploads/")] == []
+        assert multipart_uploads(s3, bucket) == []
+    finally:
+        srv.stop()
+
+
 def test_gc_removes_from_the_bucket_what_no_manifest_names(s3, tmp_path):
     data_dir = str(tmp_path / "data")
     srv = start(s3, "collect", data_dir=data_dir)
@@ -291,10 +333,10 @@ def test_gc_removes_from_the_bucket_what_no_manifest_names(s3, tmp_path):
     finally:
         srv.stop()
     time.sleep(1.5)  # past the second of the last upload: --grace 0 keeps blobs of this very second
-    conf = tmp_path / "drydock.conf"
-    conf.write_text("".join(f"{a[2:]} = {b}\n" for a, b in zip(s3.settings("collect")[::2], s3.settings("collect")[1::2])))
-    p = subprocess.run([BIN, "gc", "--config", str(conf), "--data", data_dir, "--grace", "0"],
-                       capture_output=True, text=True, timeout=300)
+    # the data directory knows where its blobs are: gc needs only the keys (from the environment)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=s3server.ACCESS_KEY, AWS_SECRET_ACCESS_KEY=s3server.SECRET_KEY)
+    p = subprocess.run([BIN, "gc", "--data", data_dir, "--grace", "0"], capture_output=True, text=True, timeout=300,
+                       env=env)
     assert p.returncode == 0, p.stderr
     left = {k for k in keys(s3, "collect") if k.startswith("blobs/")}
     km = json.loads(keep)
@@ -336,3 +378,32 @@ def test_bad_s3_settings_are_named_at_start(s3, tmp_path):
                                                        "--s3-bucket", "b-1")
     assert "s3-redirect must be true or false" in fails(*settings, "--s3-redirect", "yes")
     assert "storage must be filesystem or s3" in fails("--storage", "ceph")
+
+
+def test_data_directory_keeps_to_its_storage(s3, tmp_path):
+    """A data directory made on S3 is refused with another bucket, and one whose blobs are on the
+    filesystem is refused on S3 (it would lose them); without storage settings it finds its bucket."""
+    data_dir = str(tmp_path / "on-s3")
+    srv = start(s3, "kept", data_dir=data_dir)
+    srv.stop()
+    p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", data_dir, "--auth", "off",
+                        *s3.settings("other-bucket")], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "keeps its blobs elsewhere" in p.stderr and '"bucket":"kept"' in p.stderr
+    env = {"AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3server.SECRET_KEY}
+    srv = Server(data_dir=data_dir, extra_args=["--scan-workers", "0"], env=env).start()
+    try:
+        data = os.urandom(1000)
+        d = sha256(data)
+        assert requests.post(f"{srv.url}/v2/k/blobs/uploads/?digest={d}", data=data).status_code == 201
+        assert f"blobs/sha256/{d[7:]}" in keys(s3, "kept")
+    finally:
+        srv.stop()
+    fs_dir = str(tmp_path / "on-fs")
+    srv = Server(data_dir=fs_dir, extra_args=["--scan-workers", "0", "--storage", "filesystem"]).start()
+    try:
+        assert requests.post(f"{srv.url}/v2/k/blobs/uploads/?digest={d}", data=data).status_code == 201
+    finally:
+        srv.stop()
+    p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", fs_dir, "--auth", "off",
+                        *s3.settings("kept2")], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "holds 1 blobs on the filesystem" in p.stderr
