@@ -11,10 +11,11 @@ int cmd_scan(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 /* The text of `drydock NAME --help`, one per command (each command's file). */
 extern const char *const cmd_serve_usage, *const cmd_version_usage, *const cmd_version_compare_usage,
 	*const cmd_sbom_usage, *const cmd_db_usage, *const cmd_scan_usage, *const cmd_user_usage, *const cmd_gc_usage,
-	*const cmd_query_usage;
+	*const cmd_query_usage, *const cmd_migrate_usage;
 int cmd_scan_worker(int argc, char **argv); /* hidden: started by the server only */
 /* Who runs a subcommand, for the audit log: "cli:<unix user>" (main.c). */
 const char *cli_actor(void);

@@ -18,6 +18,7 @@ static const struct {
 	{"db", cmd_db, &cmd_db_usage, "build, update or describe the vulnerability database"},
 	{"user", cmd_user, &cmd_user_usage, "manage accounts, robot accounts and roles"},
 	{"gc", cmd_gc, &cmd_gc_usage, "remove the blobs no manifest names"},
+	{"migrate", cmd_migrate, &cmd_migrate_usage, "move a data directory's blobs into an S3 bucket"},
 	{"query", cmd_query, &cmd_query_usage, "run a Kusto (KQL) query over the findings, images and repositories"},
 };
 

@@ -87,5 +87,9 @@ int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct bl
 struct config;
 struct meta;
 int blobstore_open_config(const struct config *c, struct meta *m, struct blobstore **out, const char **why);
+/* The S3 store c's settings name, whatever the data directory records; and the record that
+ * makes the data directory keep its blobs there (drydock migrate). */
+int blobstore_open_s3_settings(const struct config *c, struct blobstore **out, const char **why);
+int blobstore_record_s3(const struct config *c, struct meta *m);
 
 #endif

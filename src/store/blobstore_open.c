@@ -26,7 +26,7 @@ static char *s3_record(const struct config *c)
 	return out;
 }
 
-static int open_s3(const struct config *c, struct blobstore **out, const char **why)
+int blobstore_open_s3_settings(const struct config *c, struct blobstore **out, const char **why)
 {
 	const char *ak = *c->s3_access_key ? c->s3_access_key : getenv("AWS_ACCESS_KEY_ID");
 	const char *sk = *c->s3_secret_key ? c->s3_secret_key : getenv("AWS_SECRET_ACCESS_KEY");
@@ -77,7 +77,7 @@ int blobstore_open_config(const struct config *c, struct meta *m, struct blobsto
 			rc = DD_E_CONFIG;
 		}
 		if (!rc && !rec) { /* the bucket answers before the data directory is bound to it */
-			if (!(rc = open_s3(c, out, why)))
+			if (!(rc = blobstore_open_s3_settings(c, out, why)))
 				rc = m->admin->setting_put(m, "storage/blobs", want);
 			free(want);
 			json_decref(j);
@@ -87,12 +87,20 @@ int blobstore_open_config(const struct config *c, struct meta *m, struct blobsto
 	}
 	json_decref(j);
 	if (!rc)
-		rc = use.storage_s3 ? open_s3(&use, out, why) : blobstore_fs_open(c->data_dir, out);
+		rc = use.storage_s3 ? blobstore_open_s3_settings(&use, out, why) : blobstore_fs_open(c->data_dir, out);
 done:
 	if (rc && *out) {
 		(*out)->ops->free(*out);
 		*out = NULL;
 	}
 	arena_free(&a);
+	return rc;
+}
+
+int blobstore_record_s3(const struct config *c, struct meta *m)
+{
+	char *rec = s3_record(c);
+	int rc = rec ? m->admin->setting_put(m, "storage/blobs", rec) : DD_E_NOMEM;
+	free(rec);
 	return rc;
 }

@@ -407,3 +407,60 @@ def test_data_directory_keeps_to_its_storage(s3, tmp_path):
     p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data", fs_dir, "--auth", "off",
                         *s3.settings("kept2")], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "holds 1 blobs on the filesystem" in p.stderr
+
+
+def test_migrate_moves_a_registry_onto_s3(s3, tmp_path):
+    """drydock migrate copies a filesystem registry's blobs into a bucket (each read back through
+    its digest), again only what is missing, and the data directory then serves from S3."""
+    images = cached_images()
+    data_dir = str(tmp_path / "data")
+    srv = Server(data_dir=data_dir, extra_args=["--scan-workers", "0"]).start()
+    host = srv.url.split("//")[1]
+    try:
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{os.path.join(images, 'debian-min')}",
+                        f"docker://{host}/moved:1"], check=True, capture_output=True, timeout=600)
+    finally:
+        srv.stop()
+    on_fs = {f"sha256:{n}" for _, _, files in os.walk(os.path.join(data_dir, "blobs", "sha256")) for n in files}
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=s3server.ACCESS_KEY, AWS_SECRET_ACCESS_KEY=s3server.SECRET_KEY)
+    where = ["--storage", "s3", "--s3-endpoint", s3.endpoint, "--s3-bucket", "moved"]
+    p = subprocess.run([BIN, "migrate", "--data", data_dir, *where], capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert p.returncode == 0, p.stderr
+    assert f"{len(on_fs)} blobs copied" in p.stdout and "0 there already, 0 failed" in p.stdout, p.stdout
+    assert {f"sha256:{k.split('/')[-1]}" for k in keys(s3, "moved") if k.startswith("blobs/")} == on_fs
+    p = subprocess.run([BIN, "migrate", "--data", data_dir, *where], capture_output=True, text=True, timeout=600,
+                       env=env)
+    assert p.returncode == 0 and f"0 blobs copied (0.0 MiB), {len(on_fs)} there already" in p.stdout, p.stdout
+    # the files go; the data directory serves from its bucket, named nowhere but in its records
+    subprocess.run(["rm", "-rf", os.path.join(data_dir, "blobs")], check=True)
+    srv = Server(data_dir=data_dir, extra_args=["--scan-workers", "0"], env={
+        "AWS_ACCESS_KEY_ID": s3server.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": s3server.SECRET_KEY}).start()
+    try:
+        out = str(tmp_path / "pulled")
+        subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host.split(':')[0]}:{srv.port}/moved:1",
+                        f"oci:{out}"], check=True, capture_output=True, timeout=600)
+        assert image_blobs(out) <= on_fs and len(image_blobs(out)) >= 2
+    finally:
+        srv.stop()
+    # a damaged file is named and not copied, and the data directory stays on the filesystem
+    bad_dir = str(tmp_path / "bad")
+    srv = Server(data_dir=bad_dir, extra_args=["--scan-workers", "0"]).start()
+    try:
+        data = os.urandom(5000)
+        d = sha256(data)
+        assert requests.post(f"{srv.url}/v2/b/blobs/uploads/?digest={d}", data=data).status_code == 201
+    finally:
+        srv.stop()
+    with open(os.path.join(bad_dir, "blobs", "sha256", d[7:9], d[7:]), "r+b") as f:
+        f.write(b"X")
+    p = subprocess.run([BIN, "migrate", "--data", bad_dir, "--storage", "s3", "--s3-endpoint", s3.endpoint,
+                        "--s3-bucket", "moved-bad"], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 1 and d in p.stderr and "do not match its digest" in p.stderr, p.stderr
+    assert "0 blobs copied" in p.stdout and "1 failed" in p.stdout
+    assert [k for k in keys(s3, "moved-bad") if k.startswith("blobs/")] == []
+    srv = Server(data_dir=bad_dir, extra_args=["--scan-workers", "0"]).start()  # still the filesystem
+    try:
+        assert requests.head(f"{srv.url}/v2/b/blobs/{d}").status_code == 200
+    finally:
+        srv.stop()
