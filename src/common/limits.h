@@ -36,6 +36,10 @@
 /* Seconds a blob read from S3 may make no progress (S3 sends nothing, or the reader takes
  * nothing) before it is ended. */
 #define DD_S3_STALL_SECONDS 120
+/* An S3 upload's bytes kept in memory for the scanner reading the layer as it uploads, beyond
+ * what the scanner has read and given back; past this the scanner reads it from S3 once
+ * committed instead. */
+#define DD_MAX_S3_MIRROR_BYTES (64LL * 1024 * 1024)
 /* How long a presigned URL that a blob GET redirects to stays valid (Distribution: 20 min). */
 #define DD_BLOB_URL_SECONDS 1200
 /* Open upload sessions at once (each is a temp file and a row). */

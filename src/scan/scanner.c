@@ -339,6 +339,8 @@ struct layer_stream {
 	int fd;        /* the staging file, read with pread */
 	uint64_t fed;  /* bytes the upload appended to it */
 	uint64_t pos;  /* bytes the reader took (its thread's alone) */
+	int scratch;   /* the file has no name (the S3 store's copy in memory): what was read is given back */
+	uint64_t given; /* bytes given back so far */
 	int waiting;   /* the reader sleeps until more bytes or the end */
 	int eof, dead, ended, refs;
 	char *digest;   /* the committed digest, NULL when cancelled */
@@ -357,6 +359,18 @@ static void stream_unref(struct layer_stream *ls)
 	pthread_mutex_destroy(&ls->mu);
 	pthread_cond_destroy(&ls->cv);
 	free(ls);
+}
+
+/* A scratch file's bytes already read, given back (holes punched) a MiB at a time, so that it
+ * holds only what the reader has still to read. */
+static void give_back(struct layer_stream *ls)
+{
+	uint64_t upto = ls->pos & ~(uint64_t)(1024 * 1024 - 1);
+	if (!ls->scratch || upto <= ls->given)
+		return;
+	if (fallocate(ls->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ls->given, (off_t)(upto - ls->given)))
+		ls->scratch = 0;
+	ls->given = upto;
 }
 
 static ssize_t stream_read(void *ctx, void *buf, size_t n)
@@ -379,6 +393,7 @@ static ssize_t stream_read(void *ctx, void *buf, size_t n)
 	}
 	if (k > 0)
 		ls->pos += (uint64_t)k;
+	give_back(ls);
 	return k;
 }
 
@@ -436,8 +451,10 @@ static int stream_sandboxed(struct layer_stream *ls, struct arena *a)
 			break;
 		if (sandbox_stream_feed(r, ls->fd, from, avail))
 			failed = 1; /* not a layer (a config), a broken one, or a failed worker */
-		else
+		else {
 			ls->pos += avail;
+			give_back(ls);
+		}
 	}
 	pthread_mutex_lock(&ls->mu);
 	if (failed) { /* stop taking bytes */
@@ -501,8 +518,10 @@ static void *stream_begin(void *ctx, int fd)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (ls) {
+		struct stat st;
 		ls->s = s;
 		ls->fd = fd;
+		ls->scratch = !fstat(fd, &st) && st.st_nlink == 0;
 		ls->refs = 2;
 		pthread_mutex_init(&ls->mu, NULL);
 		pthread_cond_init(&ls->cv, NULL);

@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 struct blobstore_s3 {
@@ -75,6 +76,11 @@ struct upload_file {
 		size_t n;
 	} fly;
 	char *spare;     /* the buffer the next part fills once the flying one is back */
+	/* For the scanner, which reads a layer while it uploads (upload_open_fd): a copy of the
+	 * bytes in memory (a memfd) that the reader gives back as it reads them (holes punched),
+	 * dropped when the reader falls more than DD_MAX_S3_MIRROR_BYTES behind. */
+	int mirror_on, mirror;
+	int64_t mirror_len, mirror_checked;
 };
 
 #define MAX_TAILS 256 /* tail objects of one upload (two, but for cut-offs between syncs) */
@@ -534,8 +540,16 @@ static void tails_prune(struct upload_file *u, int keep1, int keep2)
 
 /* ---- the upload operations ---- */
 
+static void mirror_stop(struct upload_file *u)
+{
+	if (u->mirror_on)
+		close(u->mirror);
+	u->mirror_on = 0;
+}
+
 static void upload_free(struct upload_file *u)
 {
+	mirror_stop(u);
 	free(u->buf);
 	free(u->spare);
 	free(u->etags);
@@ -637,9 +651,39 @@ static int part_send(struct upload_file *u)
 	return 0;
 }
 
+/* Appends to the mirror, or drops it: its reader stopped reading (or is far behind: it then
+ * finds the bytes end short, gives up, and the scan reads the blob from S3 once committed). */
+static void mirror_write(struct upload_file *u, const void *p, size_t n)
+{
+	if (!u->mirror_on)
+		return;
+	struct stat st;
+	if (u->mirror_len - u->mirror_checked >= DD_S3_PART_BYTES) { /* what it has not given back */
+		u->mirror_checked = u->mirror_len;
+		if (fstat(u->mirror, &st) || (int64_t)st.st_blocks * 512 > DD_MAX_S3_MIRROR_BYTES) {
+			mirror_stop(u);
+			return;
+		}
+	}
+	const char *c = p;
+	while (n) {
+		ssize_t w = pwrite(u->mirror, c, n, (off_t)u->mirror_len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			mirror_stop(u);
+			return;
+		}
+		c += w;
+		n -= (size_t)w;
+		u->mirror_len += w;
+	}
+}
+
 static int s3_upload_write(struct upload_file *u, const void *p, size_t n)
 {
 	const char *c = p;
+	mirror_write(u, p, n);
 	int rc = u->completed ? reopen(u) : 0;
 	if (rc)
 		return rc;
@@ -700,6 +744,8 @@ static int s3_upload_sync(struct upload_file *u)
 static int s3_upload_truncate(struct upload_file *u, int64_t size)
 {
 	part_wait(u); /* cut back over it, whatever became of it */
+	if (size != total_of(u))
+		mirror_stop(u); /* its reader was ended before this cut (blobstore.h) */
 	if (size == total_of(u) && u->synced)
 		return 0;
 	int i = tail_find(u, size);
@@ -735,9 +781,23 @@ static int s3_upload_read(struct upload_file *u, int64_t off, void *p, size_t n,
 
 static int s3_upload_open_fd(struct upload_file *u, int *fd)
 {
-	(void)u;
 	*fd = -1;
-	return DD_E_UNSUPPORTED;
+	/* only from an upload's first bytes, all still in the buffer */
+	if (!u->mirror_on && (u->nparts || u->fly.active || u->completed || total_of(u) != (int64_t)u->len))
+		return DD_E_UNSUPPORTED;
+	if (!u->mirror_on) {
+		int m = memfd_create("drydock-upload", MFD_CLOEXEC);
+		if (m < 0)
+			return DD_E_UNSUPPORTED;
+		u->mirror = m;
+		u->mirror_on = 1;
+		u->mirror_len = u->mirror_checked = 0;
+		mirror_write(u, u->buf ? u->buf : "", u->len);
+		if (!u->mirror_on)
+			return DD_E_UNSUPPORTED;
+	}
+	*fd = fcntl(u->mirror, F_DUPFD_CLOEXEC, 0);
+	return *fd < 0 ? DD_E_IO : 0;
 }
 
 /* Completes the multipart upload with the tail as its last part, into uploads/<id>/data. */

@@ -121,6 +121,10 @@ def test_clients_push_pull_and_scan_through_s3(s3, db, tmp_path):
         assert big["status"] == "Unhealthy", big
         a = wait_assessed(srv.url, "app", "1", timeout=300)
         assert a["status"] == "Unhealthy", a
+        # the layers were read as they uploaded, from a copy in memory: not fetched back from S3
+        metrics = requests.get(f"{srv.url}/metrics").text
+        received = int(re.search(r"drydock_s3_received_bytes_total (\d+)", metrics).group(1))
+        assert received < sum(layout_blobs(os.path.join(images, "debian-big")).values()) * 0.1, received
         # pulled back whole, by skopeo and podman
         out = str(tmp_path / "pulled")
         subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/big:1", f"oci:{out}"],
