@@ -656,12 +656,14 @@ void uploads_done(struct http_req *r)
 		events_upload_end(q->watch, NULL);
 	q->watch = NULL;
 	if (q->file) {
-		if (q->monolithic == 1)
-			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
-		else if (q->offset != q->start_offset) /* aborted mid-body: cut back */
+		if (q->monolithic != 1 && q->offset != q->start_offset) /* aborted mid-body: cut back */
 			reg->blobs->ops->upload_truncate(q->file, q->start_offset);
+		/* closed before a monolithic upload's staging is removed: the close waits for what
+		 * is still being written (a part going up to S3 would outlive the removal) */
 		reg->blobs->ops->upload_close(q->file);
 		q->file = NULL;
+		if (q->monolithic == 1)
+			reg->blobs->ops->upload_remove(reg->blobs, q->upload_id);
 	}
 	if (q->locked) {
 		int gone = q->monolithic != 0; /* committed, or a monolithic upload's file removed */

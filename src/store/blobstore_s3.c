@@ -192,37 +192,77 @@ static int list_each(struct blobstore_s3 *bs, const char *prefix,
 
 /* ---- the multipart uploads of an upload ---- */
 
-/* Calls fn with the id of every multipart upload of uploads/<id>/data (normally one; a cut-off
- * request or a reopened upload can leave others, which nothing names). */
-static int mpus_each(struct blobstore_s3 *bs, const char *id, void (*fn)(struct blobstore_s3 *bs, const char *id,
-									  const char *mpu))
+/* Calls fn with every multipart upload under prefix: its key, upload id and start (unix
+ * seconds); a nonzero return stops. Every page of the listing. */
+static int mpus_list(struct blobstore_s3 *bs, const char *prefix,
+		     int (*fn)(void *ctx, const char *key, const char *mpu, int64_t started), void *ctx)
 {
-	char key[256];
-	key_printf(key, sizeof(key), "uploads/%s/data", id);
-	const char *q[] = {"uploads", NULL, "prefix", key, NULL};
-	struct s3_req sq = {.method = "GET", .key = "", .query = q, .body_cap = 4 << 20};
-	struct s3_resp r = {0};
-	int rc = req(bs, &sq, &r);
-	const char *pos = r.body.data ? r.body.data : "", *a, *b;
-	while (!rc && !s3_xml_next(&pos, "Upload", &a, &b)) {
-		char *item = strndup(a, (size_t)(b - a)), k[300], mpu[512];
-		if (item && !s3_xml_text(item, "Key", k, sizeof(k)) && !strcmp(k, key) &&
-		    !s3_xml_text(item, "UploadId", mpu, sizeof(mpu)))
-			fn(bs, id, mpu);
-		free(item);
+	char kmark[1100] = "", umark[512] = "";
+	for (;;) {
+		const char *q[] = {"uploads", NULL, "prefix", prefix, "key-marker", kmark, "upload-id-marker", umark, NULL};
+		struct s3_req sq = {.method = "GET", .key = "", .query = q, .body_cap = 16 << 20};
+		struct s3_resp r = {0};
+		int rc = req(bs, &sq, &r);
+		const char *pos = r.body.data ? r.body.data : "", *a, *b;
+		while (!rc && !s3_xml_next(&pos, "Upload", &a, &b)) {
+			char *item = strndup(a, (size_t)(b - a)), k[1100], mpu[512], init[64];
+			struct tm tm = {0};
+			int64_t t = 0;
+			if (item && !s3_xml_text(item, "Key", k, sizeof(k)) && !s3_xml_text(item, "UploadId", mpu, sizeof(mpu))) {
+				if (!s3_xml_text(item, "Initiated", init, sizeof(init)) && strptime(init, "%Y-%m-%dT%H:%M:%S", &tm))
+					t = (int64_t)timegm(&tm);
+				rc = fn(ctx, k, mpu, t);
+			}
+			free(item);
+		}
+		char trunc[16] = "";
+		s3_xml_text(r.body.data ? r.body.data : "", "IsTruncated", trunc, sizeof(trunc));
+		int more = !rc && !strcmp(trunc, "true") &&
+			   !s3_xml_text(r.body.data, "NextKeyMarker", kmark, sizeof(kmark)) &&
+			   !s3_xml_text(r.body.data, "NextUploadIdMarker", umark, sizeof(umark));
+		buf_release(&r.body);
+		if (!more)
+			return rc;
 	}
-	buf_release(&r.body);
-	return rc;
 }
 
-static void abort_mpu(struct blobstore_s3 *bs, const char *id, const char *mpu)
+static int abort_mpu(struct blobstore_s3 *bs, const char *id, const char *mpu)
 {
 	char key[256];
 	const char *q[] = {"uploadId", mpu, NULL};
 	struct s3_req sq = {.method = "DELETE", .key = key_printf(key, sizeof(key), "uploads/%s/data", id), .query = q};
 	struct s3_resp r = {0};
-	req(bs, &sq, &r);
+	int rc = req(bs, &sq, &r);
 	buf_release(&r.body);
+	return rc == DD_E_NOT_FOUND ? 0 : rc; /* gone already */
+}
+
+struct abort_ctx {
+	struct blobstore_s3 *bs;
+	const char *id;
+	int rc;
+};
+
+static int abort_each(void *ctx, const char *key, const char *mpu, int64_t started)
+{
+	(void)started;
+	struct abort_ctx *a = ctx;
+	char want[256];
+	if (!strcmp(key, key_printf(want, sizeof(want), "uploads/%s/data", a->id))) {
+		int rc = abort_mpu(a->bs, a->id, mpu);
+		a->rc = a->rc ? a->rc : rc;
+	}
+	return 0;
+}
+
+/* Aborts every multipart upload of uploads/<id>/data (normally one; a cut-off request or a
+ * reopened upload can leave others, which nothing names). */
+static int abort_all(struct blobstore_s3 *bs, const char *id)
+{
+	char key[256];
+	struct abort_ctx a = {bs, id, 0};
+	int rc = mpus_list(bs, key_printf(key, sizeof(key), "uploads/%s/data", id), abort_each, &a);
+	return rc ? rc : a.rc;
 }
 
 /* The ETags of parts 1..need of u->mpu. DD_E_NOT_FOUND when the multipart upload is gone. */
@@ -332,6 +372,37 @@ static int put_part(struct upload_file *u, int num, const char *buf, size_t n)
 	return rc;
 }
 
+static int tail_add(struct upload_file *u, const char *key, int64_t total, int64_t mtime);
+static void tail_key(const struct upload_file *u, char *out, size_t cap);
+
+/* A reopened upload's state written at once as a tail naming the new multipart upload, and the
+ * tails of the same total that name the completed one deleted: the copy is not done again, and
+ * no two tails of one total are left to choose between. */
+static int reopen_durable(struct upload_file *u)
+{
+	char key[1100];
+	tail_key(u, key, sizeof(key));
+	int rc = simple(u->bs, "PUT", key, u->buf ? u->buf : "", u->len);
+	int n = 0;
+	for (int k = 0; !rc && k < u->ntails; k++) {
+		if (u->tails[k].total == total_of(u) && strcmp(u->tails[k].key, key)) {
+			int d = simple(u->bs, "DELETE", u->tails[k].key, NULL, 0);
+			if (d && d != DD_E_NOT_FOUND)
+				rc = d;
+			continue;
+		}
+		u->tails[n++] = u->tails[k];
+	}
+	if (rc)
+		return rc;
+	u->ntails = n;
+	if ((rc = tail_add(u, key, total_of(u), util_now())))
+		return rc;
+	u->cur = u->ntails - 1;
+	u->synced = 1;
+	return 0;
+}
+
 /* The parts of a completed upload (their bytes in uploads/<id>/data) copied out into a new
  * multipart upload, inside S3, so that the upload can go on after upload_digest completed it
  * (its digest did not match, or the process died before its commit). A new multipart upload
@@ -373,7 +444,8 @@ static int reopen(struct upload_file *u)
 	if (!rc) {
 		u->completed = 0;
 		u->done_total = 0;
-		u->synced = 0; /* the tails name the completed one: the next sync names this one */
+		u->synced = 0;
+		rc = reopen_durable(u);
 	}
 	return rc;
 }
@@ -760,8 +832,10 @@ static int s3_upload_truncate(struct upload_file *u, int64_t size)
 		return rc;
 	int n = 0;
 	for (int k = 0; k < u->ntails; k++) {
-		if (u->tails[k].total > size) {
-			simple(u->bs, "DELETE", u->tails[k].key, NULL, 0);
+		if (u->tails[k].total > size) { /* never to be taken for the upload's state again */
+			int d = simple(u->bs, "DELETE", u->tails[k].key, NULL, 0);
+			if (d && d != DD_E_NOT_FOUND)
+				rc = d;
 			continue;
 		}
 		if (k == u->cur)
@@ -769,7 +843,7 @@ static int s3_upload_truncate(struct upload_file *u, int64_t size)
 		u->tails[n++] = u->tails[k];
 	}
 	u->ntails = n;
-	return 0;
+	return rc;
 }
 
 static int s3_upload_read(struct upload_file *u, int64_t off, void *p, size_t n, size_t *got)
@@ -940,14 +1014,28 @@ static int delete_key(void *ctx, const char *key, int64_t size, int64_t mtime)
 	return rc == DD_E_NOT_FOUND ? 0 : rc;
 }
 
-/* Removes what an upload left in S3: its tails first (so that a crash half-way leaves no tail
- * naming parts that are gone), then the completed object and every multipart upload. */
+static int tail_order(const void *a, const void *b)
+{
+	const struct tail *x = a, *y = b;
+	return x->total < y->total ? -1 : x->total > y->total;
+}
+
+/* Removes what an upload left in S3: its tails first, the smallest first (so that a crash
+ * half-way leaves the upload's latest state, or nothing), then the completed object, then every
+ * multipart upload (when they fail, the janitor finds them by their multipart uploads). */
 static int drop_staging(struct blobstore_s3 *bs, const char *id)
 {
+	struct upload_file t = {.bs = bs};
+	snprintf(t.id, sizeof(t.id), "%s", id);
 	char key[256];
-	int rc = list_each(bs, key_printf(key, sizeof(key), "uploads/%s/tail.", id), delete_key, bs);
+	int rc = list_each(bs, key_printf(key, sizeof(key), "uploads/%s/tail.", id), collect_tail, &t);
+	if (t.ntails)
+		qsort(t.tails, (size_t)t.ntails, sizeof(*t.tails), tail_order);
+	for (int i = 0; !rc && i < t.ntails; i++)
+		rc = delete_key(bs, t.tails[i].key, 0, 0);
+	free(t.tails);
 	int rc2 = delete_key(bs, key_printf(key, sizeof(key), "uploads/%s/data", id), 0, 0);
-	int rc3 = mpus_each(bs, id, abort_mpu);
+	int rc3 = abort_all(bs, id);
 	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
@@ -1035,12 +1123,50 @@ static int older_each(void *ctx, const char *key, int64_t size, int64_t mtime)
 	return 0;
 }
 
+static int older_mpu(void *ctx, const char *key, const char *mpu, int64_t started)
+{
+	struct older *o = ctx;
+	(void)mpu;
+	const char *id = key + strlen("uploads/");
+	size_t n = strcspn(id, "/");
+	char one[128];
+	if (started >= o->before || !n || n >= sizeof(one) || strcmp(id + n, "/data"))
+		return 0;
+	memcpy(one, id, n);
+	one[n] = 0;
+	o->fn(o->ctx, one); /* a multipart upload whose tails are gone (a removal cut short) */
+	return 0;
+}
+
+struct older_copy {
+	struct blobstore_s3 *bs;
+	int64_t before;
+};
+
+static int older_copy(void *ctx, const char *key, const char *mpu, int64_t started)
+{
+	struct older_copy *o = ctx;
+	if (started < o->before) { /* a copy over 5 GiB cut short */
+		const char *q[] = {"uploadId", mpu, NULL};
+		struct s3_req sq = {.method = "DELETE", .key = key, .query = q};
+		struct s3_resp r = {0};
+		req(o->bs, &sq, &r);
+		buf_release(&r.body);
+	}
+	return 0;
+}
+
 static int s3_uploads_each_older(struct blobstore *b, int64_t before, void (*fn)(void *ctx, const char *id), void *ctx)
 {
 	struct older o = {.before = before, .fn = fn, .ctx = ctx};
 	int rc = list_each(s3_of(b), "uploads/", older_each, &o);
 	if (!rc)
 		older_flush(&o);
+	if (!rc)
+		rc = mpus_list(s3_of(b), "uploads/", older_mpu, &o);
+	struct older_copy oc = {s3_of(b), before};
+	if (!rc)
+		rc = mpus_list(s3_of(b), "blobs/", older_copy, &oc);
 	return rc;
 }
 

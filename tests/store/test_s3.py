@@ -345,6 +345,12 @@ def test_gc_removes_from_the_bucket_what_no_manifest_names(s3, tmp_path):
     left = {k for k in keys(s3, "collect") if k.startswith("blobs/")}
     km = json.loads(keep)
     assert left == {f"blobs/sha256/{x['digest'][7:]}" for x in [km["config"]] + km["layers"]}, (left, p.stdout)
+    # and a multipart upload whose tails are gone (a removal cut short by a crash)
+    import uuid
+    orphan = str(uuid.uuid4())
+    s3_client(s3)("POST", f"collect/uploads/{orphan}/data", "uploads=")
+    assert len(multipart_uploads(s3, "collect")) == 2
+    time.sleep(1.5)
     # the abandoned upload goes when it is older than upload-max-age (here: at once)
     srv = start(s3, "collect", "--upload-max-age", "1", data_dir=data_dir)
     try:
