@@ -85,3 +85,15 @@ int cli_become_owner(const char *dir, const char *cmd)
 	}
 	return 0;
 }
+
+int cli_data_meta(const char *dir, const char *cmd, char *path, size_t cap)
+{
+	if (cli_become_owner(dir, cmd))
+		return 1;
+	snprintf(path, cap, "%s/meta.db", dir);
+	if (access(path, F_OK)) {
+		fprintf(stderr, "drydock %s: '%s' holds no registry data (no meta.db)\n", cmd, dir);
+		return 1;
+	}
+	return 0;
+}

@@ -73,14 +73,9 @@ int cmd_gc(int argc, char **argv)
 		} else
 			return usage_err(NULL);
 	}
-	if (cli_become_owner(c.data_dir, "gc"))
-		return 1;
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
-	if (access(path, F_OK)) {
-		fprintf(stderr, "drydock gc: '%s' holds no registry data (no meta.db)\n", c.data_dir);
+	if (cli_data_meta(c.data_dir, "gc", path, sizeof(path)))
 		return 1;
-	}
 	struct meta *m = NULL;
 	struct blobstore *bs = NULL;
 	why = NULL;

@@ -138,14 +138,9 @@ int cmd_migrate(int argc, char **argv)
 		fprintf(stderr, "drydock migrate: say where to: --storage s3 and the bucket's settings\n%s", usage_text);
 		return 2;
 	}
-	if (cli_become_owner(c.data_dir, "migrate"))
-		return 1;
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
-	if (access(path, F_OK)) {
-		fprintf(stderr, "drydock migrate: '%s' holds no registry data (no meta.db)\n", c.data_dir);
+	if (cli_data_meta(c.data_dir, "migrate", path, sizeof(path)))
 		return 1;
-	}
 	struct meta *m = NULL;
 	struct blobstore *fs = NULL, *s3 = NULL;
 	why = NULL;

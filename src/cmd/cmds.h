@@ -29,6 +29,9 @@ const char *cli_quote(const char *s, int slot);
  * account, so that what the command creates there stays usable by it; a no-op otherwise.
  * 0, or 1 after a message naming cmd (cli.c). */
 int cli_become_owner(const char *dir, const char *cmd);
+/* The data directory's metadata path into path (cap bytes), after cli_become_owner: 0, or 1
+ * after a message naming cmd when dir holds no registry data (cli.c). */
+int cli_data_meta(const char *dir, const char *cmd, char *path, size_t cap);
 /* Prints one line about the database at path (cmd_db.c); 0, or 1 when it cannot be opened. */
 int db_print_summary(const char *path, FILE *f);
 #endif

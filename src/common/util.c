@@ -2,9 +2,10 @@
 #include "dd.h"
 #include "util.h"
 #include "arena.h"
-#include <malloc.h>
 #include "log.h"
 #include <ftw.h>
+#include <malloc.h>
+#include <sys/file.h>
 #include <openssl/rand.h>
 
 int util_mkdirs(const char *path)
@@ -32,6 +33,24 @@ int util_mkdirs(const char *path)
 }
 
 int util_io_err(int e) { return e == ENOSPC || e == EDQUOT ? DD_E_NO_SPACE : DD_E_IO; }
+
+int util_lock_file(const char *path, int exclusive, int *fd)
+{
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (f < 0) {
+		log_error("cannot open '%s': %s", path, strerror(errno));
+		return DD_E_IO;
+	}
+	while (flock(f, exclusive ? LOCK_EX : LOCK_SH)) {
+		if (errno != EINTR) {
+			log_error("cannot lock '%s': %s", path, strerror(errno));
+			close(f);
+			return DD_E_IO;
+		}
+	}
+	*fd = f;
+	return 0;
+}
 
 ssize_t util_read_full(int fd, void *buf, size_t n)
 {

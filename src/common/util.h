@@ -30,6 +30,9 @@ int util_io_err(int e);
 /* Reads up to n bytes from fd's current offset, looping over short reads (files, pipes and
  * sockets alike); the count read, or -1. */
 ssize_t util_read_full(int fd, void *buf, size_t n);
+/* Opens (creating) the lock file at path and takes flock(2) on it, shared or exclusive, waiting
+ * for it: 0 with *fd (closing it drops the lock), or DD_E_IO, logged. */
+int util_lock_file(const char *path, int exclusive, int *fd);
 /* malloc as drydock serve runs it: two arenas (thread-per-connection would otherwise give
  * each busy thread its own, and memory freed in one is not reused by another); blocks of
  * more than 1 MiB (upload stream blocks) always mmap'd, so that they go back to the system

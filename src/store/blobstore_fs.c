@@ -313,20 +313,7 @@ static int fs_gc_lock(struct blobstore *bs, int exclusive, int *token)
 {
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/gc.lock", fs_of(bs)->root);
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_error("cannot open '%s': %s", p, strerror(errno));
-		return DD_E_IO;
-	}
-	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
-		if (errno != EINTR) {
-			log_error("cannot lock '%s': %s", p, strerror(errno));
-			close(fd);
-			return DD_E_IO;
-		}
-	}
-	*token = fd;
-	return 0;
+	return util_lock_file(p, exclusive, token);
 }
 
 static void fs_gc_unlock(struct blobstore *bs, int token)

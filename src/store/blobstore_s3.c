@@ -1403,20 +1403,7 @@ static int s3_blobs_each(struct blobstore *b, void (*fn)(void *ctx, const char *
 
 static int s3_gc_lock(struct blobstore *b, int exclusive, int *token)
 {
-	const char *p = s3_of(b)->lock_path;
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_error("cannot open '%s': %s", p, strerror(errno));
-		return DD_E_IO;
-	}
-	while (flock(fd, exclusive ? LOCK_EX : LOCK_SH)) {
-		if (errno != EINTR) {
-			close(fd);
-			return DD_E_IO;
-		}
-	}
-	*token = fd;
-	return 0;
+	return util_lock_file(s3_of(b)->lock_path, exclusive, token);
 }
 
 static void s3_gc_unlock(struct blobstore *b, int token)

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drydock import (BIN, VULNDATA, Server, cached_images, make_image, sha256,  # noqa: E402
+from drydock import (BIN, VULNDATA, Server, cached_images, make_image, push_blob, sha256,  # noqa: E402
                      wait_assessed, OCI_MANIFEST)
 import s3server  # noqa: E402
 
@@ -159,9 +159,7 @@ def test_blob_get_redirects_to_a_presigned_url_that_serves_ranges(s3):
     srv = start(s3, "redirects", "--s3-redirect", "true")
     try:
         data = os.urandom(3 * MiB + 17)
-        d = sha256(data)
-        r = requests.post(f"{srv.url}/v2/r/blobs/uploads/?digest={d}", data=data)
-        assert r.status_code == 201, r.text
+        d = push_blob(requests, srv.url, "r", data)
         r = requests.get(f"{srv.url}/v2/r/blobs/{d}", allow_redirects=False)
         assert r.status_code == 307
         loc = r.headers["Location"]
@@ -198,9 +196,7 @@ def test_blob_bytes_stream_through_drydock_over_http1_and_http2(s3, tmp_path):
     http.trust_env = False
     try:
         data = os.urandom(20 * MiB + 3)
-        d = sha256(data)
-        r = http.post(f"{srv.url}/v2/p/blobs/uploads/?digest={d}", data=data)
-        assert r.status_code == 201, r.text
+        d = push_blob(http, srv.url, "p", data)
         r = http.get(f"{srv.url}/v2/p/blobs/{d}", allow_redirects=False)
         assert r.status_code == 200 and r.content == data
         assert r.headers["Docker-Content-Digest"] == d and int(r.headers["Content-Length"]) == len(data)
