@@ -31,6 +31,9 @@
 /* Blob reads from S3 streaming at once (a thread and a connection each, held while the
  * client reads); beyond, a GET is answered 503 and a scan fails for now. */
 #define DD_MAX_S3_STREAMS 1024
+/* Clients' blob GETs waiting at once for S3's first answer (each holds a handler thread);
+ * beyond, 503. */
+#define DD_MAX_S3_HEAD_WAITS 64
 /* ... and for the server's own reads (the scanner's layers, configs): a pool of their own. */
 #define DD_MAX_S3_READERS 256
 /* Seconds a blob read from S3 may make no progress (S3 sends nothing, or the reader takes

@@ -177,8 +177,11 @@ static ssize_t data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 	if (rs->kind == RESP_MEM) {
 		memcpy(buf, rs->mem + s->h2_sent, n);
 	} else if (n) {
-		ssize_t r = rs->stream ? read(rs->fd, buf, n) : pread(rs->fd, buf, n, (off_t)(rs->off + s->h2_sent));
-		if (r < 0 && rs->stream && (errno == EAGAIN || errno == EINTR)) {
+		ssize_t r;
+		do
+			r = rs->stream ? read(rs->fd, buf, n) : pread(rs->fd, buf, n, (off_t)(rs->off + s->h2_sent));
+		while (r < 0 && errno == EINTR);
+		if (r < 0 && rs->stream && errno == EAGAIN) {
 			/* nothing yet: resumed when its bytes come (h2_resume_streams) */
 			if (conn_watch_stream(s->conn, rs))
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;

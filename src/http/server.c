@@ -804,6 +804,7 @@ static void out_reset(struct conn *c)
 	c->mem_len = c->mem_off = 0;
 	c->file_fd = -1;
 	c->file_left = 0;
+	c->file_stream = 0;
 	if (c->fbuf)
 		__atomic_fetch_sub(&c->loop->srv->buffered, (int64_t)c->fbuf_cap, __ATOMIC_RELAXED);
 	free(c->fbuf);
@@ -924,7 +925,9 @@ static int conn_flush(struct conn *c)
 				size_t n = c->file_left > (int64_t)c->fbuf_cap ? c->fbuf_cap : (size_t)c->file_left;
 				ssize_t r = c->file_stream ? read(c->file_fd, c->fbuf, n)
 							   : pread(c->file_fd, c->fbuf, n, (off_t)c->file_off);
-				if (r < 0 && c->file_stream && (errno == EAGAIN || errno == EINTR)) {
+				if (r < 0 && c->file_stream && errno == EINTR)
+					continue;
+				if (r < 0 && c->file_stream && errno == EAGAIN) {
 					/* nothing yet: its bytes coming in bring the loop back here */
 					if (conn_watch_stream(c, c->cur ? c->cur->req.resp : NULL))
 						return -1;

@@ -30,6 +30,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include <poll.h>
 #include <pthread.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -1201,6 +1202,7 @@ struct getter {
 	long status;
 	int64_t length;
 	int *live; /* the count it is one of: clients' GETs, or the server's own reads (the scanner) */
+	int cancelled; /* atomic: the reader gave up waiting for the head */
 };
 
 /* Getters running (atomic): for clients' GETs, and for the server's own reads, which clients
@@ -1247,11 +1249,20 @@ static int getter_sink(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
+/* The GET ends when the reader gave up waiting, or hung up its end of the socket. */
+static int getter_cancelled(void *ctx)
+{
+	struct getter *g = ctx;
+	struct pollfd p = {.fd = g->wfd, .events = 0};
+	return __atomic_load_n(&g->cancelled, __ATOMIC_RELAXED) ||
+	       (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)));
+}
+
 static void *getter_run(void *arg)
 {
 	struct getter *g = arg;
 	struct s3_req q = {.method = "GET", .key = g->key, .range = g->range[0] ? g->range : NULL, .sink = getter_sink,
-			   .on_head = getter_head, .sink_ctx = g};
+			   .on_head = getter_head, .cancelled = getter_cancelled, .sink_ctx = g};
 	struct s3_resp r = {0};
 	int rc = s3_do(g->bs->s3, &q, &r);
 	buf_release(&r.body);
@@ -1296,9 +1307,10 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	}
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		int e = errno;
 		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
 		free(g);
-		return DD_E_IO;
+		return e == EMFILE || e == ENFILE ? DD_E_UNAVAILABLE : DD_E_IO;
 	}
 	struct timeval stall = {DD_S3_STALL_SECONDS, 0};
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &stall, sizeof(stall));
@@ -1326,17 +1338,27 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += DD_S3_STALL_SECONDS;
+	/* clients' GETs wait for S3's answer on the server's handler threads: when S3 is slow, a
+	 * bounded number of them, so that the others stay free for everything else */
+	static int heads_waiting;
+	int over = client && __atomic_add_fetch(&heads_waiting, 1, __ATOMIC_RELAXED) > DD_MAX_S3_HEAD_WAITS;
 	pthread_mutex_lock(&g->mu);
-	int waited = 0;
+	int waited = over;
 	while (!g->headed && !waited)
 		waited = pthread_cond_timedwait(&g->cv, &g->mu, &until) == ETIMEDOUT;
+	if (client)
+		__atomic_fetch_sub(&heads_waiting, 1, __ATOMIC_RELAXED);
 	long status = g->headed ? g->status : 0;
+	if (!g->headed)
+		__atomic_store_n(&g->cancelled, 1, __ATOMIC_RELAXED);
 	int64_t length = g->length;
 	pthread_mutex_unlock(&g->mu);
 	getter_unref(g);
 	if ((status != 200 && status != 206) || length < 0 || (len >= 0 && length != len)) {
 		close(sv[0]); /* the getter, if still waiting, stops at its first byte */
-		if (!status && waited)
+		if (!status && waited && over)
+			log_warn("%d blob GETs already wait for S3's answer: one more refused", DD_MAX_S3_HEAD_WAITS);
+		else if (!status && waited)
 			log_error("S3 sent no answer to a GET of %s in %d s", digest, DD_S3_STALL_SECONDS);
 		return status == 404 ? DD_E_BLOB_UNKNOWN : !status && waited ? DD_E_UNAVAILABLE : DD_E_IO;
 	}

@@ -345,6 +345,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return buf_append(&x->resp->body, p, len) ? 0 : len;
 }
 
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	(void)dt, (void)dn, (void)ut, (void)un;
+	struct xfer *x = ctx;
+	if (x->q->cancelled(x->q->sink_ctx)) {
+		x->stopped = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static size_t on_read(char *p, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -434,6 +445,11 @@ static int do_once(struct s3 *s, const struct s3_req *q, struct s3_resp *resp, i
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	if (q->cancelled) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+	}
 	if (!strcmp(q->method, "HEAD"))
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	else if (!strcmp(q->method, "PUT")) {
@@ -497,7 +513,7 @@ int s3_do(struct s3 *s, const struct s3_req *q, struct s3_resp *resp)
 	int rc = DD_E_IO, idempotent = strcmp(q->method, "POST") != 0;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		rc = do_once(s, q, resp, &sunk);
-		int again = sunk == 0 && idempotent &&
+		int again = sunk == 0 && idempotent && !(q->cancelled && q->cancelled(q->sink_ctx)) &&
 			    (rc ? !resp->status : resp->status == 500 || resp->status == 503);
 		if (!again || attempt == 3)
 			break;

@@ -45,6 +45,8 @@ struct s3_req {
 	void *sink_ctx;
 	/* called once the status and headers are in, before any body byte reaches sink */
 	void (*on_head)(void *ctx, long status, int64_t length);
+	/* when set, polled while the request runs: nonzero ends it (its reader is gone) */
+	int (*cancelled)(void *ctx);
 	size_t body_cap;
 };
 
