@@ -31,6 +31,8 @@
 /* Blob reads from S3 streaming at once (a thread and a connection each, held while the
  * client reads); beyond, a GET is answered 503 and a scan fails for now. */
 #define DD_MAX_S3_STREAMS 1024
+/* ... of which one client (by address) holds at most this many; beyond, 429. */
+#define DD_MAX_S3_STREAMS_PER_CLIENT 64
 /* Clients' blob GETs waiting at once for S3's first answer (each holds a handler thread);
  * beyond, 503. */
 #define DD_MAX_S3_HEAD_WAITS 64

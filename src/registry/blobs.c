@@ -108,7 +108,9 @@ void blobs_handle(struct http_req *r)
 	}
 	int64_t len = size ? end - start + 1 : 0;
 	if (stream && len) {
-		if ((rc = reg->blobs->ops->blob_stream(reg->blobs, d.str, start, len, &fd))) {
+		char addr[128];
+		http_client_addr(r, addr, sizeof(addr));
+		if ((rc = reg->blobs->ops->blob_stream(reg->blobs, d.str, start, len, addr, &fd))) {
 			reg_error(r, rc, rc == DD_E_BLOB_UNKNOWN ? "blob is recorded but missing from storage" : NULL);
 			return;
 		}

@@ -50,9 +50,11 @@ struct blobstore_ops {
 	int (*blob_open_fd)(struct blobstore *bs, const char *digest, int *fd, int64_t *size);
 	int (*blob_remove)(struct blobstore *bs, const char *digest);
 	/* Optional (NULL when blob_open_fd's descriptor serves): bytes [off, off + len) of the
-	 * blob as a socket read in order, filled as they come from the store. DD_E_BLOB_UNKNOWN
-	 * when it is gone. */
-	int (*blob_stream)(struct blobstore *bs, const char *digest, int64_t off, int64_t len, int *fd);
+	 * blob as a socket read in order, filled as they come from the store, for the client at
+	 * address `client` (each client has a share of the streams: beyond it,
+	 * DD_E_TOOMANYREQUESTS). DD_E_BLOB_UNKNOWN when it is gone. */
+	int (*blob_stream)(struct blobstore *bs, const char *digest, int64_t off, int64_t len, const char *client,
+			   int *fd);
 	/* Optional (NULL when the store has none): a URL a client may GET the blob from for
 	 * `expires` seconds, owned by the caller, or NULL. */
 	char *(*blob_url)(struct blobstore *bs, const char *digest, long expires);

@@ -1203,7 +1203,21 @@ struct getter {
 	int64_t length;
 	int *live; /* the count it is one of: clients' GETs, or the server's own reads (the scanner) */
 	int cancelled; /* atomic: the reader gave up waiting for the head */
+	int *share;    /* its client's count of streams (a slot of client_streams), or NULL */
 };
+
+/* Each client's share of the streams: counts in slots by a hash of its address (two clients
+ * in one slot share it, which only makes the cap stricter for them). */
+#define CLIENT_SLOTS 4096
+static int client_streams[CLIENT_SLOTS]; /* atomic */
+
+static int *client_share(const char *client)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)client; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &client_streams[h % CLIENT_SLOTS];
+}
 
 /* Getters running (atomic): for clients' GETs, and for the server's own reads, which clients
  * holding every slot of theirs cannot starve. */
@@ -1216,6 +1230,8 @@ static void getter_unref(struct getter *g)
 	pthread_mutex_unlock(&g->mu);
 	if (last) {
 		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
+		if (g->share)
+			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
 		pthread_mutex_destroy(&g->mu);
 		pthread_cond_destroy(&g->cv);
 		free(g);
@@ -1282,8 +1298,8 @@ static void *getter_run(void *arg)
  * for a client (counted against DD_MAX_S3_STREAMS) or for the server itself. A reader that
  * takes nothing for DD_S3_STALL_SECONDS ends the GET, and so does S3 answering no head in as
  * long. */
-static int open_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int client, int *fd,
-		       int64_t *size)
+static int open_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, const char *client,
+		       int *fd, int64_t *size)
 {
 	*fd = -1;
 	*size = 0;
@@ -1299,8 +1315,20 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 		snprintf(g->range, sizeof(g->range), "bytes=%" PRId64 "-%" PRId64, off, off + len - 1);
 	g->live = client ? &streams_live : &readers_live;
 	int cap = client ? DD_MAX_S3_STREAMS : DD_MAX_S3_READERS;
+	if (client) {
+		g->share = client_share(client);
+		if (__atomic_add_fetch(g->share, 1, __ATOMIC_RELAXED) > DD_MAX_S3_STREAMS_PER_CLIENT) {
+			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
+			free(g);
+			log_warn("client %s already reads %d blobs from S3: one more refused", client,
+				 DD_MAX_S3_STREAMS_PER_CLIENT);
+			return DD_E_TOOMANYREQUESTS;
+		}
+	}
 	if (__atomic_add_fetch(g->live, 1, __ATOMIC_RELAXED) > cap) {
 		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
+		if (g->share)
+			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
 		free(g);
 		log_warn("%d blob reads from S3 already stream%s: one more refused", cap, client ? " to clients" : "");
 		return DD_E_UNAVAILABLE;
@@ -1309,6 +1337,8 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		int e = errno;
 		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
+		if (g->share)
+			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
 		free(g);
 		return e == EMFILE || e == ENFILE ? DD_E_UNAVAILABLE : DD_E_IO;
 	}
@@ -1326,6 +1356,8 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 	pthread_attr_setstacksize(&at, 512 * 1024);
 	if (pthread_create(&t, &at, getter_run, g)) {
 		__atomic_fetch_sub(g->live, 1, __ATOMIC_RELAXED);
+		if (g->share)
+			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
 		pthread_attr_destroy(&at);
 		close(sv[0]);
 		close(sv[1]);
@@ -1369,13 +1401,14 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 
 static int s3_blob_open_fd(struct blobstore *b, const char *digest, int *fd, int64_t *size)
 {
-	return open_stream(b, digest, 0, -1, 0, fd, size);
+	return open_stream(b, digest, 0, -1, NULL, fd, size);
 }
 
-static int s3_blob_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, int *fd)
+static int s3_blob_stream(struct blobstore *b, const char *digest, int64_t off, int64_t len, const char *client,
+			  int *fd)
 {
 	int64_t size;
-	return open_stream(b, digest, off, len, 1, fd, &size);
+	return open_stream(b, digest, off, len, client ? client : "", fd, &size);
 }
 
 static int s3_blob_remove(struct blobstore *b, const char *digest)

@@ -223,6 +223,43 @@ def test_blob_bytes_stream_through_drydock_over_http1_and_http2(s3, tmp_path):
         srv.stop()
 
 
+def test_one_client_holds_a_share_of_the_streams(s3):
+    """A client that asks for many blobs and reads none holds at most 64 S3 streams; beyond
+    them it is answered 429 at once, and the streams it let go are free again."""
+    srv = start(s3, "shares")
+    socks = []
+    try:
+        data = os.urandom(12 * MiB)
+        d = push_blob(requests, srv.url, "s", data)
+        for _ in range(70):
+            sk = socket.create_connection(("127.0.0.1", srv.port))
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sk.sendall(f"GET /v2/s/blobs/{d} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            socks.append(sk)
+        codes = []
+        for sk in socks:
+            sk.settimeout(30)
+            head = b""
+            while b"\r\n" not in head:
+                head += sk.recv(1)
+            codes.append(int(head.split()[1]))
+        assert codes.count(200) == 64 and codes.count(429) == 6, codes
+        for sk in socks:
+            sk.close()
+        socks = []
+        deadline = time.time() + 30
+        while time.time() < deadline:  # the getters see their readers gone
+            r = requests.get(f"{srv.url}/v2/s/blobs/{d}")
+            if r.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 200 and r.content == data
+    finally:
+        for sk in socks:
+            sk.close()
+        srv.stop()
+
+
 def test_chunked_upload_continues_after_a_restart_and_a_cut_off_request(s3, tmp_path):
     """The restarted server has no hash of the first bytes: it checks the digest by reading the
     completed upload back from S3. A PATCH cut off mid-body leaves the upload where it was."""
