@@ -28,6 +28,7 @@ void config_defaults(struct config *c)
 	c->idle_timeout = DD_CONNECTION_TIMEOUT;
 	c->header_timeout = DD_HEADER_TIMEOUT;
 	snprintf(c->azure_resource_group, sizeof(c->azure_resource_group), "drydock");
+	c->s3_streams_per_client = DD_MAX_S3_STREAMS_PER_CLIENT;
 }
 
 /* A name that goes in an Azure resource id: 1 to 90 of letters, digits, '-', '_', '.', '(' and
@@ -277,6 +278,9 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->s3_virtual_host = !strcmp(value, "virtual");
 		return 0;
 	}
+	if (!strcmp(key, "s3-streams-per-client"))
+		return set_long(&c->s3_streams_per_client, value, 0, DD_MAX_S3_STREAMS,
+				"s3-streams-per-client must be an integer from 0 (no cap) to 1024", why);
 	if (!strcmp(key, "s3-redirect")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "s3-redirect must be true or false";

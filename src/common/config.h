@@ -53,6 +53,7 @@ struct config {
 	char s3_secret_key[256];  /* empty: AWS_SECRET_ACCESS_KEY */
 	int s3_virtual_host;      /* bucket.host addressing instead of host/bucket */
 	int s3_redirect;          /* blob GETs answered 307 with a presigned S3 URL, not served through drydock */
+	long s3_streams_per_client; /* blob GETs streaming from S3 at once for one client address; 0: no cap */
 };
 
 void config_defaults(struct config *c);

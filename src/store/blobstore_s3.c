@@ -40,6 +40,7 @@ struct blobstore_s3 {
 	struct blobstore base;
 	struct s3 *s3;
 	char *lock_path;
+	long per_client; /* a client address's streams at once; 0: no cap */
 };
 
 /* ---- uploads ---- */
@@ -1315,13 +1316,14 @@ static int open_stream(struct blobstore *b, const char *digest, int64_t off, int
 		snprintf(g->range, sizeof(g->range), "bytes=%" PRId64 "-%" PRId64, off, off + len - 1);
 	g->live = client ? &streams_live : &readers_live;
 	int cap = client ? DD_MAX_S3_STREAMS : DD_MAX_S3_READERS;
-	if (client) {
+	long per_client = s3_of(b)->per_client;
+	if (client && per_client) {
 		g->share = client_share(client);
-		if (__atomic_add_fetch(g->share, 1, __ATOMIC_RELAXED) > DD_MAX_S3_STREAMS_PER_CLIENT) {
+		if (__atomic_add_fetch(g->share, 1, __ATOMIC_RELAXED) > per_client) {
 			__atomic_fetch_sub(g->share, 1, __ATOMIC_RELAXED);
 			free(g);
-			log_warn("client %s already reads %d blobs from S3: one more refused", client,
-				 DD_MAX_S3_STREAMS_PER_CLIENT);
+			log_warn("client %s already reads %ld blobs from S3 (s3-streams-per-client): one more refused",
+				 client, per_client);
 			return DD_E_TOOMANYREQUESTS;
 		}
 	}
@@ -1513,6 +1515,7 @@ int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct bl
 	buf_init(&p, PATH_MAX);
 	buf_printf(&p, "%s/gc.lock", lock_dir);
 	bs->lock_path = p.data;
+	bs->per_client = c->streams_per_client;
 	bs->base.ops = &s3_ops;
 	/* the bucket must answer: a wrong endpoint, key or bucket is named at start */
 	const char *q[] = {"list-type", "2", "max-keys", "1", NULL};

@@ -18,6 +18,7 @@ struct s3_config {
 	const char *access_key;
 	const char *secret_key;
 	int virtual_host;     /* bucket in the host name instead of the path */
+	long streams_per_client; /* for the blob store: one client address's streams; 0: no cap */
 };
 
 struct s3;

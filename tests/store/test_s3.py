@@ -420,6 +420,7 @@ def test_bad_s3_settings_are_named_at_start(s3, tmp_path):
     assert "s3-endpoint must start with http" in fails("--storage", "s3", "--s3-endpoint", "s3.example.com",
                                                        "--s3-bucket", "b-1")
     assert "s3-redirect must be true or false" in fails(*settings, "--s3-redirect", "yes")
+    assert "s3-streams-per-client must be" in fails(*settings, "--s3-streams-per-client", "5000")
     assert "storage must be filesystem or s3" in fails("--storage", "ceph")
 
 
