@@ -273,12 +273,14 @@ int vulndb_open(const char *path, struct vulndb **out, const char **why)
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	/* with another database open (a replacement), check before it can be used at all;
 	 * otherwise while the caller goes on, and every lookup waits for the verdict */
-	if (atomic_fetch_add(&open_files, 1) > 0 ||
-	    pthread_create(&db->checker, NULL, checker_main, db) != 0)
+	int now = atomic_fetch_add(&open_files, 1) > 0 || pthread_create(&db->checker, NULL, checker_main, db) != 0;
+	if (now)
 		check_file(db);
 	else
 		db->checker_running = 1;
-	if (atomic_load_explicit(&db->check, memory_order_acquire) == VDB_CHECK_BAD) {
+	/* only the check made here decides the answer: the thread's, done or not, is the lookups'
+	 * (open answers the same whichever of the two threads runs first) */
+	if (now && atomic_load_explicit(&db->check, memory_order_acquire) == VDB_CHECK_BAD) {
 		snprintf(msg, sizeof(msg), "%s", db->why);
 		*why = msg;
 		vulndb_close(db);
