@@ -29,6 +29,7 @@ void config_defaults(struct config *c)
 	c->header_timeout = DD_HEADER_TIMEOUT;
 	snprintf(c->azure_resource_group, sizeof(c->azure_resource_group), "drydock");
 	c->s3_streams_per_client = DD_MAX_S3_STREAMS_PER_CLIENT;
+	c->s3_upload_memory = DD_S3_UPLOAD_MEMORY;
 }
 
 /* A name that goes in an Azure resource id: 1 to 90 of letters, digits, '-', '_', '.', '(' and
@@ -281,6 +282,15 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "s3-streams-per-client"))
 		return set_long(&c->s3_streams_per_client, value, 0, DD_MAX_S3_STREAMS,
 				"s3-streams-per-client must be an integer from 0 (no cap) to 1024", why);
+	if (!strcmp(key, "s3-upload-memory")) {
+		int rc = set_size(&c->s3_upload_memory, value, 1LL << 40,
+				  "s3-upload-memory must be a size of at least 16M (512M, 2G)", why);
+		if (!rc && c->s3_upload_memory < 2 * DD_S3_PART_BYTES) {
+			*why = "s3-upload-memory must be a size of at least 16M (512M, 2G)";
+			rc = DD_E_CONFIG;
+		}
+		return rc;
+	}
 	if (!strcmp(key, "s3-redirect")) {
 		if (strcmp(value, "true") && strcmp(value, "false")) {
 			*why = "s3-redirect must be true or false";

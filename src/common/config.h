@@ -54,6 +54,7 @@ struct config {
 	int s3_virtual_host;      /* bucket.host addressing instead of host/bucket */
 	int s3_redirect;          /* blob GETs answered 307 with a presigned S3 URL, not served through drydock */
 	long s3_streams_per_client; /* blob GETs streaming from S3 at once for one client address; 0: no cap */
+	int64_t s3_upload_memory;   /* bytes all uploads to S3 may hold in buffers at once */
 };
 
 void config_defaults(struct config *c);

@@ -28,6 +28,9 @@
  * up (two per upload being written):
  * S3 wants at least 5 MiB, at most 10,000 parts; 8 MiB parts hold DD_MAX_BLOB_BYTES. */
 #define DD_S3_PART_BYTES (8 * 1024 * 1024)
+/* What those buffers may hold in all at once (default of s3-upload-memory): beyond, a PATCH is
+ * answered 503, so that clients stalling mid-part cannot take the server's memory. */
+#define DD_S3_UPLOAD_MEMORY (1024LL * 1024 * 1024)
 /* Blob reads from S3 streaming at once (a thread and a connection each, held while the
  * client reads); beyond, a GET is answered 503 and a scan fails for now. */
 #define DD_MAX_S3_STREAMS 1024

@@ -78,8 +78,8 @@ void blobs_handle(struct http_req *r)
 	}
 	/* a store that streams (S3) is asked for the bytes once the range is known; the size is
 	 * the recorded one */
-	int fd = -1, stream = is_get && reg->blobs->ops->blob_stream;
-	if (is_head) {
+	int fd = -1, stream = reg->blobs->ops->blob_stream != NULL;
+	if (is_head && !stream) { /* (on S3 a HEAD would cost a request: the recorded size answers) */
 		rc = reg->blobs->ops->blob_stat(reg->blobs, d.str, &size);
 	} else if (!stream)
 		rc = reg->blobs->ops->blob_open_fd(reg->blobs, d.str, &fd, &size);
@@ -107,7 +107,7 @@ void blobs_handle(struct http_req *r)
 		}
 	}
 	int64_t len = size ? end - start + 1 : 0;
-	if (stream && len) {
+	if (stream && !is_head && len) {
 		char addr[128];
 		http_client_addr(r, addr, sizeof(addr));
 		if ((rc = reg->blobs->ops->blob_stream(reg->blobs, d.str, start, len, addr, &fd))) {
@@ -115,7 +115,7 @@ void blobs_handle(struct http_req *r)
 			return;
 		}
 		http_respond_stream(r, partial ? 206 : 200, "application/octet-stream", fd, len);
-	} else if (stream)
+	} else if (stream && !is_head)
 		http_respond(r, partial ? 206 : 200, "application/octet-stream", "", 0);
 	else if (is_head)
 		http_respond_head(r, partial ? 206 : 200, "application/octet-stream", len);

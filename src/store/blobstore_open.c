@@ -32,7 +32,7 @@ int blobstore_open_s3_settings(const struct config *c, struct blobstore **out, c
 	const char *sk = *c->s3_secret_key ? c->s3_secret_key : getenv("AWS_SECRET_ACCESS_KEY");
 	struct s3_config sc = {.endpoint = c->s3_endpoint, .bucket = c->s3_bucket, .region = c->s3_region,
 			       .access_key = ak, .secret_key = sk, .virtual_host = c->s3_virtual_host,
-			       .streams_per_client = c->s3_streams_per_client};
+			       .streams_per_client = c->s3_streams_per_client, .upload_memory = c->s3_upload_memory};
 	return blobstore_s3_open(&sc, c->data_dir, out, why);
 }
 

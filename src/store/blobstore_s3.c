@@ -41,6 +41,8 @@ struct blobstore_s3 {
 	struct s3 *s3;
 	char *lock_path;
 	long per_client; /* a client address's streams at once; 0: no cap */
+	int64_t mem_limit; /* bytes all uploads' buffers may hold at once */
+	int64_t mem_used;  /* atomic */
 };
 
 /* ---- uploads ---- */
@@ -62,7 +64,8 @@ struct upload_file {
 	char (*etags)[130];
 	int etags_cap;
 	char *buf;       /* the tail: bytes after the whole parts */
-	size_t len;
+	size_t len, cap; /* cap grows with len, up to a part */
+	int64_t charged; /* bytes of buffers it holds, counted against the store's upload memory */
 	int completed;   /* mpu was completed into uploads/<id>/data: its parts are in that object now */
 	int64_t done_total; /* the upload's bytes when this process completed it (all in that object);
 			     * 0 when found completed at open (the object may hold other bytes) */
@@ -528,6 +531,8 @@ static int collect_tail(void *ctx, const char *key, int64_t size, int64_t mtime)
 	return tail_add(u, key, v, mtime);
 }
 
+static int buf_reserve(struct upload_file *u, size_t need);
+
 /* Loads tail i: the bytes after the whole parts into u->buf, the parts' count and multipart
  * upload from its name. */
 static int load_tail(struct upload_file *u, int i)
@@ -547,8 +552,8 @@ static int load_tail(struct upload_file *u, int i)
 		log_error("upload '%s': tail of %zu bytes does not fit a total of %" PRId64, u->id, r.body.len, t->total);
 		rc = DD_E_IO;
 	}
-	if (!rc && !u->buf && !(u->buf = malloc(DD_S3_PART_BYTES)))
-		rc = DD_E_NOMEM;
+	if (!rc)
+		rc = buf_reserve(u, r.body.len ? r.body.len : 1);
 	if (!rc) {
 		if (r.body.len)
 			memcpy(u->buf, r.body.data, r.body.len);
@@ -614,6 +619,46 @@ static void tails_prune(struct upload_file *u, int keep1, int keep2)
 
 /* ---- the upload operations ---- */
 
+/* Counts n more bytes of buffers against the store's upload memory: 0, or DD_E_UNAVAILABLE
+ * (503) when clients hold it all already (stalled mid-part, each up to two parts). */
+static int charge(struct upload_file *u, int64_t n)
+{
+	struct blobstore_s3 *bs = u->bs;
+	if (__atomic_add_fetch(&bs->mem_used, n, __ATOMIC_RELAXED) > bs->mem_limit) {
+		__atomic_fetch_sub(&bs->mem_used, n, __ATOMIC_RELAXED);
+		log_warn("uploads to S3 hold %" PRId64 " bytes of buffers (s3-upload-memory): one more part refused",
+			 bs->mem_limit);
+		return DD_E_UNAVAILABLE;
+	}
+	u->charged += n;
+	return 0;
+}
+
+/* Room in u->buf for `need` bytes (at most a part), grown by doubling from 64 KiB: a small
+ * blob never holds a whole part. */
+static int buf_reserve(struct upload_file *u, size_t need)
+{
+	if (need <= u->cap && u->buf)
+		return 0;
+	size_t cap = u->cap ? u->cap : 64 * 1024;
+	while (cap < need)
+		cap *= 2;
+	if (cap > DD_S3_PART_BYTES)
+		cap = DD_S3_PART_BYTES;
+	int rc = charge(u, (int64_t)(cap - u->cap));
+	if (rc)
+		return rc;
+	char *b = realloc(u->buf, cap);
+	if (!b) {
+		__atomic_fetch_sub(&u->bs->mem_used, (int64_t)(cap - u->cap), __ATOMIC_RELAXED);
+		u->charged -= (int64_t)(cap - u->cap);
+		return DD_E_NOMEM;
+	}
+	u->buf = b;
+	u->cap = cap;
+	return 0;
+}
+
 static void mirror_stop(struct upload_file *u)
 {
 	if (u->mirror_on)
@@ -624,6 +669,7 @@ static void mirror_stop(struct upload_file *u)
 static void upload_free(struct upload_file *u)
 {
 	mirror_stop(u);
+	__atomic_fetch_sub(&u->bs->mem_used, u->charged, __ATOMIC_RELAXED);
 	free(u->buf);
 	free(u->spare);
 	free(u->etags);
@@ -700,8 +746,8 @@ static int part_send(struct upload_file *u)
 	int rc = part_wait(u);
 	if (!rc)
 		rc = part_prepare(u, u->nparts + 1);
-	if (!rc && !u->spare && !(u->spare = malloc(DD_S3_PART_BYTES)))
-		rc = DD_E_NOMEM;
+	if (!rc && !u->spare && !(rc = charge(u, DD_S3_PART_BYTES)) && !(u->spare = malloc(DD_S3_PART_BYTES)))
+		rc = DD_E_NOMEM; /* (the charge stays: it goes with the upload) */
 	if (rc)
 		return rc;
 	u->fly.buf = u->buf;
@@ -709,6 +755,7 @@ static int part_send(struct upload_file *u)
 	u->fly.num = u->nparts + 1;
 	u->buf = u->spare;
 	u->spare = NULL;
+	u->cap = DD_S3_PART_BYTES;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 512 * 1024);
@@ -761,12 +808,12 @@ static int s3_upload_write(struct upload_file *u, const void *p, size_t n)
 	int rc = u->completed ? reopen(u) : 0;
 	if (rc)
 		return rc;
-	if (!u->buf && !(u->buf = malloc(DD_S3_PART_BYTES)))
-		return DD_E_NOMEM;
 	if (n)
 		u->synced = 0;
 	while (n) {
 		size_t k = DD_S3_PART_BYTES - u->len < n ? DD_S3_PART_BYTES - u->len : n;
+		if ((rc = buf_reserve(u, u->len + k)))
+			return rc;
 		memcpy(u->buf + u->len, c, k);
 		u->len += k;
 		c += k;
@@ -1516,6 +1563,7 @@ int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct bl
 	buf_printf(&p, "%s/gc.lock", lock_dir);
 	bs->lock_path = p.data;
 	bs->per_client = c->streams_per_client;
+	bs->mem_limit = c->upload_memory ? c->upload_memory : DD_S3_UPLOAD_MEMORY;
 	bs->base.ops = &s3_ops;
 	/* the bucket must answer: a wrong endpoint, key or bucket is named at start */
 	const char *q[] = {"list-type", "2", "max-keys", "1", NULL};

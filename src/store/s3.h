@@ -19,6 +19,7 @@ struct s3_config {
 	const char *secret_key;
 	int virtual_host;     /* bucket in the host name instead of the path */
 	long streams_per_client; /* for the blob store: one client address's streams; 0: no cap */
+	int64_t upload_memory;   /* for the blob store: its uploads' buffers in all; 0: the default */
 };
 
 struct s3;

@@ -260,6 +260,53 @@ def test_one_client_holds_a_share_of_the_streams(s3):
         srv.stop()
 
 
+def test_stalled_uploads_hold_bounded_memory(s3):
+    """Clients that send most of a part and stall hold upload memory only up to
+    s3-upload-memory: beyond it a PATCH is answered 503 at once, the server answers others,
+    and the memory is theirs again once those clients go."""
+    srv = start(s3, "memory", "--s3-upload-memory", "32M")
+    socks = []
+    try:
+        codes = []
+        for _ in range(8):
+            r = requests.post(f"{srv.url}/v2/m/blobs/uploads/")
+            u = urllib.parse.urlsplit(srv.url + r.headers["Location"])
+            sk = socket.create_connection(("127.0.0.1", srv.port))
+            sk.sendall((f"PATCH {u.path}?{u.query} HTTP/1.1\r\nHost: x\r\n"
+                        f"Content-Type: application/octet-stream\r\nContent-Length: {20 * MiB}\r\n\r\n").encode())
+            sk.settimeout(0.2)
+            try:
+                sk.sendall(os.urandom(7 * MiB))  # most of a part, then nothing more
+            except (socket.timeout, OSError):
+                pass
+            socks.append(sk)
+        time.sleep(1)
+        for sk in socks:
+            sk.settimeout(0.5)
+            try:
+                head = sk.recv(64)
+            except (socket.timeout, OSError):
+                head = b""
+            codes.append(int(head.split()[1]) if head.startswith(b"HTTP/1.1") else 0)
+        assert codes.count(503) >= 3 and codes.count(0) >= 3, codes  # some hold memory, the rest refused
+        assert requests.get(f"{srv.url}/v2/").status_code == 200
+        for sk in socks:
+            sk.close()
+        socks = []
+        data = os.urandom(9 * MiB)
+        deadline = time.time() + 30
+        while time.time() < deadline:  # the stalled requests end when their clients go
+            r = requests.post(f"{srv.url}/v2/m/blobs/uploads/?digest={sha256(data)}", data=data)
+            if r.status_code == 201:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 201, r.text
+    finally:
+        for sk in socks:
+            sk.close()
+        srv.stop()
+
+
 def test_chunked_upload_continues_after_a_restart_and_a_cut_off_request(s3, tmp_path):
     """The restarted server has no hash of the first bytes: it checks the digest by reading the
     completed upload back from S3. A PATCH cut off mid-body leaves the upload where it was."""
@@ -421,6 +468,7 @@ def test_bad_s3_settings_are_named_at_start(s3, tmp_path):
                                                        "--s3-bucket", "b-1")
     assert "s3-redirect must be true or false" in fails(*settings, "--s3-redirect", "yes")
     assert "s3-streams-per-client must be" in fails(*settings, "--s3-streams-per-client", "5000")
+    assert "s3-upload-memory must be" in fails(*settings, "--s3-upload-memory", "1M")
     assert "storage must be filesystem or s3" in fails("--storage", "ceph")
 
 
