@@ -13,6 +13,7 @@
 
 #define H2_STREAM_WINDOW (1 << 20)
 #define H2_CONN_WINDOW (4 << 20)
+#define H2_BODY_BATCH (H2_STREAM_WINDOW / 4) /* body bytes of a stream a handler is woken for */
 #define H2_OUT_BATCH (64 * 1024) /* frames gathered into one TLS write: full-size records */
 #define H2_READ (64 * 1024)
 
@@ -243,8 +244,14 @@ static void submit_response(struct conn *c, struct http_stream *s)
 		nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, s->h2_id, NGHTTP2_INTERNAL_ERROR);
 }
 
-/* Hands a stream the work that is ready, if it is not with a handler already. */
-static void stream_kick(struct conn *c, struct http_stream *s)
+/* Hands a stream the work that is ready, if it is not with a handler already. Body bytes wait
+ * for a batch (H2_BODY_BATCH; handing over each read as it came cost two thread wakeups per
+ * DATA frame or two) unless the stream's body is complete or `hold` is 0: the connection holds
+ * so much unhanded that the client's connection window could run out before a stream fills a
+ * batch. The bytes held stay under a quarter of H2_CONN_WINDOW and each stream's under a
+ * quarter of its window, so a client is never left waiting for a WINDOW_UPDATE that needs a
+ * batch to come. */
+static void stream_kick(struct conn *c, struct http_stream *s, int hold)
 {
 	struct h2_conn *h = c->h2;
 	if (s->busy || s->finished)
@@ -266,6 +273,8 @@ static void stream_kick(struct conn *c, struct http_stream *s)
 	}
 	int eos = s->h2_eos;
 	if (s->began && !s->h2_len && (!eos || s->ended))
+		return;
+	if (s->began && !eos && hold && s->h2_len < H2_BODY_BATCH)
 		return;
 	s->body = s->h2_buf;
 	s->body_len = s->h2_len;
@@ -476,9 +485,14 @@ int h2_pump(struct conn *c)
 		/* streams */
 		if (h->dirty) {
 			h->dirty = 0;
+			size_t held = 0;
+			for (struct http_stream *s = c->h2_streams; s; s = s->h2_next)
+				if (!s->busy)
+					held += s->h2_len;
+			int hold = held < H2_CONN_WINDOW / 4;
 			for (struct http_stream *s = c->h2_streams, *n; s; s = n) {
 				n = s->h2_next;
-				stream_kick(c, s);
+				stream_kick(c, s, hold);
 				if (s->finished && !s->busy) {
 					stream_unlink(c, s);
 					stream_free(s);

@@ -240,6 +240,69 @@ def test_expect_100_continue_and_chunked_upload(server):
     assert requests.get(f"{server.url}/v2/cont/repo/blobs/{digest}").content == data
 
 
+def test_bodies_in_small_pieces_with_pauses_end_at_once(server):
+    """The server hands body bytes to a handler in batches of up to 1 MiB (fewer thread wakeups
+    on a push); a body whose pieces are smaller than that, with pauses between them, must still be
+    read to its end and answered as soon as its last byte (or chunked terminator) is there,
+    also when the terminator comes alone, split, or with a pipelined request behind it."""
+    data = os.urandom(200000)
+    digest = sha256(data)
+
+    def answer(c):
+        c.settimeout(5)  # a server waiting for a batch that never comes would time out here
+        out = b""
+        while b"\r\n\r\n" not in out:
+            b = c.recv(4096)
+            assert b, out
+            out += b
+        return out
+
+    # Content-Length, in 10 pieces a pause apart
+    c = connect(server.port)
+    c.sendall(f"POST /v2/pieces/a/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
+              f"Content-Length: {len(data)}\r\n\r\n".encode())
+    for i in range(0, len(data), 20000):
+        c.sendall(data[i:i + 20000])
+        time.sleep(0.05)
+    assert answer(c).startswith(b"HTTP/1.1 201")
+    c.close()
+    # chunked, the terminator split and sent after pauses, a request pipelined behind it
+    c = connect(server.port)
+    c.sendall(f"POST /v2/pieces/b/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
+              f"Transfer-Encoding: chunked\r\n\r\n".encode())
+    for i in range(0, len(data), 30000):
+        piece = data[i:i + 30000]
+        c.sendall(b"%x\r\n" % len(piece) + piece[:100])
+        time.sleep(0.03)
+        c.sendall(piece[100:] + b"\r\n")
+    time.sleep(0.1)
+    c.sendall(b"0\r\n")
+    time.sleep(0.1)
+    c.sendall(b"\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    first = answer(c)
+    assert first.startswith(b"HTTP/1.1 201"), first
+    rest = first.split(b"\r\n\r\n", 1)[1]
+    while b"HTTP/1.1 200" not in rest:
+        b = c.recv(4096)
+        assert b, rest
+        rest += b
+    c.close()
+    # a PATCH of 100 bytes alone: the session moves on at once
+    r = requests.post(f"{server.url}/v2/pieces/c/blobs/uploads/")
+    loc = r.headers["Location"]
+    loc = loc if loc.startswith("http") else server.url + loc
+    c = connect(server.port)
+    path = loc.split(str(server.port), 1)[1]
+    c.sendall(f"PATCH {path} HTTP/1.1\r\nHost: x\r\nContent-Range: 0-99\r\nContent-Length: 100\r\n"
+              f"Content-Type: application/octet-stream\r\n\r\n".encode())
+    time.sleep(0.1)
+    c.sendall(data[:100])
+    assert answer(c).startswith(b"HTTP/1.1 202")
+    c.close()
+    for repo in ("a", "b"):
+        assert requests.get(f"{server.url}/v2/pieces/{repo}/blobs/{digest}").content == data
+
+
 def test_early_answer_to_a_body_is_read_by_the_client(server):
     """The server answers before reading a body (a refused upload); it then drains what the
     client still sends, so the client reads the answer instead of a connection reset."""
@@ -317,6 +380,36 @@ def test_http2_over_tls(tmp_path):
                             headers={"Content-Type": OCI_MANIFEST}).status_code == 201
         m = curl("--http2", "--cacert", str(cert), "-H", f"Accept: {OCI_MANIFEST}", f"{s.url}/v2/h2/img/manifests/v1")
         assert m == body
+    finally:
+        s.stop()
+
+
+def test_http2_many_small_bodies_on_one_connection(tmp_path):
+    """Body bytes of an HTTP/2 stream wait for a batch before a handler is woken, but never so
+    many that the client's connection window runs out: 40 uploads of 200 KB each (8 MB in all,
+    twice the connection window, each below a batch) on one connection all end, with the right
+    bytes."""
+    s, cert = tls_server(tmp_path)
+    try:
+        args, digests = [], []
+        for i in range(40):
+            data = os.urandom(200000 + i)
+            (tmp_path / f"b{i}").write_bytes(data)
+            digests.append(sha256(data))
+            args += ["--http2", "--cacert", str(cert), "-X", "POST", "--data-binary", f"@{tmp_path / f'b{i}'}",
+                     "-o", "/dev/null", "-w", "%{http_version} %{http_code} %{num_connects}\n",
+                     f"{s.url}/v2/h2many/r{i}/blobs/uploads/?digest={digests[i]}"]
+            if i < 39:
+                args.append("--next")
+        p = subprocess.run(["curl", "-sS", "--parallel", "--parallel-max", "40", *args],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.decode().split("\n")[:-1]
+        assert len(lines) == 40 and all(ln.startswith("2 201") for ln in lines), lines
+        assert sum(int(ln.split()[2]) for ln in lines) == 1, lines  # one connection for all
+        for i in range(40):
+            assert curl("--http2", "--cacert", str(cert), f"{s.url}/v2/h2many/r{i}/blobs/{digests[i]}") == \
+                (tmp_path / f"b{i}").read_bytes()
     finally:
         s.stop()
 
