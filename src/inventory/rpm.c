@@ -10,10 +10,15 @@
  * A header blob is il (entry count), dl (data length), il 16-byte index entries (tag,
  * type, offset, count; big-endian) and dl bytes of data. Every count, offset, length and
  * chain is bounded by the file's size and by limits.h. Contents of a -wal file next to an
- * rpmdb.sqlite are not read (images ship the database checkpointed). */
+ * rpmdb.sqlite are not read (images ship the database checkpointed).
+ *
+ * A header's file list (DIRNAMES, BASENAMES and DIRINDEXES; OLDFILENAMES before rpm 4) says
+ * which Python distributions the package installed: their .dist-info and .egg-info paths go
+ * to lang_note_owned, so they are reported once, as this package. */
 #include "common/dd.h"
 #include "inventory.h"
 #include "common/arena.h"
+#include "lang.h"
 #include <sqlite3.h>
 
 enum {
@@ -24,7 +29,11 @@ enum {
 	TAG_VENDOR = 1011,
 	TAG_LICENSE = 1014,
 	TAG_ARCH = 1022,
+	TAG_OLDFILENAMES = 1027,
 	TAG_SOURCERPM = 1044,
+	TAG_DIRINDEXES = 1116,
+	TAG_BASENAMES = 1117,
+	TAG_DIRNAMES = 1118,
 	TAG_MODULARITYLABEL = 5096,
 };
 enum { TYPE_INT32 = 4, TYPE_STRING = 6, TYPE_STRING_ARRAY = 8, TYPE_I18NSTRING = 9 };
@@ -60,6 +69,96 @@ static const char *source_name_of(struct arena *a, const char *srpm)
 	return arena_strndup(a, srpm, n);
 }
 
+/* A string array entry of a header: count strings from off in the data. */
+struct strs {
+	uint32_t off, count;
+	int set;
+};
+
+/* The next string of an array at *at (its end checked), or NULL past the data. */
+static const char *next_str(const unsigned char *data, uint32_t dl, uint32_t *at, size_t *n)
+{
+	if (*at >= dl)
+		return NULL;
+	const unsigned char *nul = memchr(data + *at, 0, dl - *at);
+	if (!nul)
+		return NULL;
+	const char *s = (const char *)data + *at;
+	*n = (size_t)(nul - (data + *at));
+	*at += (uint32_t)*n + 1;
+	return s;
+}
+
+static int py_meta(const char *s, size_t n)
+{
+	while (n && s[n - 1] == '/')
+		n--;
+	return (n > 10 && !memcmp(s + n - 10, ".dist-info", 10)) || (n > 9 && !memcmp(s + n - 9, ".egg-info", 9));
+}
+
+/* Python metadata named by a basename whose directory index is dir: noted by their order */
+struct named {
+	uint32_t dir, boff;
+	size_t bn;
+};
+#define MAX_NAMED 64 /* per header; a package holds one or two distributions */
+
+static int named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	return x->dir < y->dir ? -1 : x->dir > y->dir;
+}
+
+/* Notes the Python metadata a header's file list holds: a directory ending in .dist-info or
+ * .egg-info (its files are the package's), and a file or directory so named. Each array is
+ * walked once; a list that ends early is damage. */
+static int note_python_files(struct inventory *inv, const char *path, const unsigned char *data, uint32_t dl,
+			     const struct strs *old, const struct strs *base, const struct strs *dirs,
+			     const struct strs *idx, const char **why)
+{
+	size_t n;
+	const char *s;
+	uint32_t at = old->off;
+	for (uint32_t i = 0; old->set && i < old->count; i++) {
+		if (!(s = next_str(data, dl, &at, &n)))
+			return corrupt(inv, why, path, "rpm OLDFILENAMES ends early");
+		if (py_meta(s, n))
+			lang_note_owned(inv, s, n);
+	}
+	if (!base->set || !dirs->set)
+		return 0;
+	if (!idx->set || idx->count != base->count || (uint64_t)idx->off + 4ull * idx->count > dl)
+		return corrupt(inv, why, path, "rpm DIRINDEXES does not match BASENAMES");
+	struct named named[MAX_NAMED];
+	size_t nn = 0;
+	at = base->off;
+	for (uint32_t i = 0; i < base->count; i++) {
+		if (!(s = next_str(data, dl, &at, &n)))
+			return corrupt(inv, why, path, "rpm BASENAMES ends early");
+		if (py_meta(s, n) && nn < MAX_NAMED)
+			named[nn++] = (struct named){be32(data + idx->off + 4 * i), (uint32_t)(s - (const char *)data), n};
+	}
+	if (nn > 1)
+		qsort(named, nn, sizeof(*named), named_cmp);
+	size_t k = 0;
+	at = dirs->off;
+	for (uint32_t i = 0; i < dirs->count; i++) {
+		if (!(s = next_str(data, dl, &at, &n)))
+			return corrupt(inv, why, path, "rpm DIRNAMES ends early");
+		if (py_meta(s, n))
+			lang_note_owned(inv, s, n);
+		for (; k < nn && named[k].dir <= i; k++) {
+			if (named[k].dir < i || n + named[k].bn > DD_MAX_PATH_BYTES)
+				continue;
+			char full[DD_MAX_PATH_BYTES + 1];
+			memcpy(full, s, n);
+			memcpy(full + n, data + named[k].boff, named[k].bn);
+			lang_note_owned(inv, full, n + named[k].bn);
+		}
+	}
+	return 0;
+}
+
 int rpm_header_parse(struct inventory *inv, const char *path, const unsigned char *blob, size_t len,
 		     const char **why)
 {
@@ -75,6 +174,7 @@ int rpm_header_parse(struct inventory *inv, const char *path, const unsigned cha
 	const char *str[TAG_MODULARITYLABEL - TAG_NAME + 1] = {0};
 	int has_epoch = 0;
 	long epoch = 0;
+	struct strs old = {0}, base = {0}, dirs = {0}, idx = {0};
 	for (uint32_t i = 0; i < il; i++) {
 		const unsigned char *e = index + (size_t)i * 16;
 		uint32_t tag = be32(e), type = be32(e + 4), off = be32(e + 8), count = be32(e + 12);
@@ -82,6 +182,16 @@ int rpm_header_parse(struct inventory *inv, const char *path, const unsigned cha
 			continue;
 		if (off >= dl)
 			return corrupt(inv, why, path, "rpm header entry points outside its data");
+		struct strs *list = tag == TAG_OLDFILENAMES ? &old : tag == TAG_BASENAMES ? &base
+				  : tag == TAG_DIRNAMES	      ? &dirs
+				  : tag == TAG_DIRINDEXES     ? &idx
+							      : NULL;
+		if (list) {
+			if (type != (tag == TAG_DIRINDEXES ? TYPE_INT32 : TYPE_STRING_ARRAY))
+				return corrupt(inv, why, path, "rpm file list entry of the wrong type");
+			*list = (struct strs){off, count, 1};
+			continue;
+		}
 		if (tag == TAG_EPOCH) {
 			if (type != TYPE_INT32 || count < 1 || off > dl - 4)
 				return corrupt(inv, why, path, "rpm EPOCH is not an int32");
@@ -99,6 +209,9 @@ int rpm_header_parse(struct inventory *inv, const char *path, const unsigned cha
 	const char *name = str[TAG_NAME - TAG_NAME];
 	if (!name || !*name)
 		return 0; /* not a package header */
+	int rc = note_python_files(inv, path, data, dl, &old, &base, &dirs, &idx, why);
+	if (rc)
+		return rc;
 	struct package *p = inventory_add(inv);
 	p->type = PKG_RPM;
 	p->name = name;

@@ -183,14 +183,6 @@ static void installed_trees(struct arena *a, const struct rootfs_file *v, size_t
 	}
 }
 
-/* On rpm-based systems pip installs to /usr/local; site-packages under /usr/lib and /usr/lib64
- * are the distribution's packages (rpm's file lists are not read). */
-static int rpm_owned(int rpm, const char *path)
-{
-	return rpm && (!strncmp(path, "usr/lib/python", 14) || !strncmp(path, "usr/lib64/python", 16)) &&
-	       strstr(path, "/site-packages/");
-}
-
 /* Application packages, after the OS's (which say what the OS installed). */
 static int read_lang(struct scan *s, const char **why)
 {
@@ -206,14 +198,11 @@ static int read_lang(struct scan *s, const char **why)
 	for (size_t i = 0; i < n; i++)
 		if (!v[i].derived && lang_file_kind(v[i].path) == LANG_DPKG_LIST)
 			lang_parse(s->inv, v[i].path, v[i].data, v[i].len, 0);
-	int rpm = 0;
-	for (size_t i = 0; i < s->inv->n && !rpm; i++)
-		rpm = s->inv->pkgs[i].type == PKG_RPM;
 	struct strmap trees = {0};
 	installed_trees(s->inv->arena, v, n, &trees);
 	for (size_t i = 0; i < n; i++) {
 		enum lang_file k = v[i].derived ? LANG_NONE : lang_file_kind(v[i].path);
-		if (k == LANG_DPKG_LIST || (k == LANG_PY_METADATA && rpm_owned(rpm, v[i].path)))
+		if (k == LANG_DPKG_LIST)
 			continue;
 		if (k == LANG_NPM_LOCK && trees.n) { /* the installed tree, when there is one, says more */
 			const char *slash = strrchr(v[i].path, '/');

@@ -209,6 +209,55 @@ def test_rpmdb_made_by_rpm(tmp_path):
     assert have == want and len(have) == 3
 
 
+def test_python_packages_rpm_installed_are_reported_once(tmp_path):
+    """rpm's file lists say which Python distributions the OS installed (reported once, as rpm
+    packages): a dist-info directory, an egg-info directory and a distutils egg-info file, each
+    from an rpm built by rpmbuild and installed by Debian's rpm. What pip installed beside them is
+    a PyPI package, in /usr/local and also in /usr/lib's site-packages (as `pip install` as root
+    does on CentOS 7), where no rpm owns it."""
+    top, root = tmp_path / "rpmbuild", tmp_path / "root"
+    site = "/usr/lib/python3.9/site-packages"
+    owned = {"python3-requests": [f"{site}/requests-2.25.1.dist-info/METADATA",
+                                  f"{site}/requests-2.25.1.dist-info/RECORD"],
+             "python3-chardet": [f"{site}/chardet-4.0.0-py3.9.egg-info/PKG-INFO"],
+             "python3-six": [f"{site}/six-1.15.0-py3.9.egg-info"]}
+    meta = {"python3-requests": ("requests", "2.25.1"), "python3-chardet": ("chardet", "4.0.0"),
+            "python3-six": ("six", "1.15.0")}
+    for d in ("SPECS", "RPMS", "BUILD", "BUILDROOT", "SOURCES", "SRPMS"):
+        (top / d).mkdir(parents=True)
+    for name, files in owned.items():
+        (top / "SOURCES" / f"{name}.meta").write_text(
+            "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % meta[name])
+        install = "".join(f"install -D -m644 %{{_sourcedir}}/{name}.meta %{{buildroot}}{f}\n" for f in files)
+        # the dist-info and egg-info directories are listed as directories (all they hold is
+        # the package's), the distutils egg-info as the file it is
+        listed = os.path.dirname(files[0]) if files[0].endswith(("METADATA", "PKG-INFO")) else files[0]
+        (top / "SPECS" / f"{name}.spec").write_text(
+            f"Name: {name}\nVersion: 1\nRelease: 1.el9\nSummary: test\nLicense: MIT\nBuildArch: noarch\n"
+            "%global debug_package %{nil}\n%global __os_install_post %{nil}\n"
+            f"%description\ntest package\n%install\n{install}%files\n{listed}\n")
+        subprocess.run(["rpmbuild", "--quiet", "--define", f"_topdir {top}", "--define", "_build_id_links none",
+                        "-bb", str(top / "SPECS" / f"{name}.spec")], check=True, capture_output=True)
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm"]
+    subprocess.run(rpm + ["--initdb"], check=True)
+    subprocess.run(rpm + ["-i", "--nodeps", "--noscripts", "--ignorearch"] +
+                   glob.glob(str(top / "RPMS/noarch/*.rpm")), check=True, capture_output=True)
+    for f in glob.glob(str(root / "var/lib/rpm/rpmdb.sqlite-*")):
+        os.unlink(f)
+    for d, name, ver in ((f"usr/local/lib/python3.9/site-packages", "urllib3", "1.26.5"),
+                         (site.lstrip("/"), "idna", "2.10")):  # pip's, not rpm's
+        m = root / d / f"{name}-{ver}.dist-info"
+        m.mkdir(parents=True)
+        (m / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {ver}\n")
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text('ID="rhel"\nVERSION_ID="9.3"\n')
+    got = sbom(str(root))["packages"]
+    assert sorted(p["name"] for p in got if p["type"] == "rpm") == sorted(owned)
+    assert sorted((p["name"], p["version"]) for p in got if p["type"] == "python") == [("idna", "2.10"),
+                                                                                    ("urllib3", "1.26.5")], got
+
+
 def test_red_hat_release_files(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/redhat-release").write_text("CentOS release 6.10 (Final)\n")
