@@ -341,10 +341,19 @@ def test_served_language_findings(maven_db, app, tmp_path):
 
 def test_over_the_package_limit_is_an_error(tmp_path):
     """More application packages than an image may have (200,000) is refused naming the limit,
-    never reported as if the rest were all there."""
-    root = tmp_path / "rootfs" / "srv"
-    root.mkdir(parents=True)
-    pk = {f"node_modules/p{i}": {"version": "1.0.0"} for i in range(200001)}
-    (root / "package-lock.json").write_text(json.dumps({"lockfileVersion": 3, "packages": pk}))
-    r = sbom_dir(tmp_path / "rootfs")
-    assert r.returncode != 0 and "200000" in r.stderr and "application packages" in r.stderr, r.stderr[-500:]
+    never reported as if the rest were all there. The file is made on another filesystem
+    (/dev/shm) and removed at the end: the other build's suite, running at the same time, reads
+    this machine's root filesystem (test_pkgdb.py), which must not find it."""
+    import pathlib
+    import shutil
+    import tempfile
+    top = pathlib.Path(tempfile.mkdtemp(dir="/dev/shm" if os.path.isdir("/dev/shm") else tmp_path))
+    try:
+        root = top / "rootfs" / "srv"
+        root.mkdir(parents=True)
+        pk = {f"node_modules/p{i}": {"version": "1.0.0"} for i in range(200001)}
+        (root / "package-lock.json").write_text(json.dumps({"lockfileVersion": 3, "packages": pk}))
+        r = sbom_dir(top / "rootfs")
+        assert r.returncode != 0 and "200000" in r.stderr and "application packages" in r.stderr, r.stderr[-500:]
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
