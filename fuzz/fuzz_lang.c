@@ -3,7 +3,9 @@
  * in blocks of that size and whatever it keeps through the parser, and the file itself through
  * the parser of its kind. Invariants: every package added has a non-empty name and version
  * without a newline or a NUL; what the probe keeps is bytes of the file starting at a magic (or
- * a Rust binary's inflated dependency list), the same for any block size; what the Java archive
+ * a Rust binary's inflated dependency list, or an old Go binary's build information with the
+ * version and module list its pointers name, all bytes of the file), the same for any block
+ * size; what the Java archive
  * reader keeps is the same for any block size too, and parses into packages as valid as the
  * rest; any bytes parsed as if derived are parsed safely. */
 #include "common/dd.h"
@@ -66,6 +68,38 @@ static const char *probe(struct arena *a, const char *path, const uint8_t *d, si
 	return lang_probe_result(&p, a, len);
 }
 
+static int uvar(const unsigned char *s, size_t n, size_t *i, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *i < n && shift < 63; shift += 7) {
+		unsigned char b = s[(*i)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 1;
+	}
+	return 0;
+}
+
+/* An old Go binary's build information as the probe hands it on (the 1.18 form): its header is
+ * the file's but for the inline flag, and its version and module list are bytes of the file. */
+static int old_go_from_file(const uint8_t *data, size_t size, const char *kept, size_t k)
+{
+	const unsigned char *s = (const unsigned char *)kept;
+	if (k < 33 || memcmp(kept, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)) || !(s[15] & 2))
+		return 0;
+	unsigned char h[32];
+	memcpy(h, kept, 32);
+	h[15] &= (unsigned char)~2;
+	size_t i = 32;
+	uint64_t vl, ml;
+	if (!memmem(data, size, h, 32) || !uvar(s, k, &i, &vl) || vl > k - i || (vl && !memmem(data, size, s + i, vl)))
+		return 0;
+	i += vl;
+	if (!uvar(s, k, &i, &ml) || ml != k - i || (ml && !memmem(data, size, s + i, ml)))
+		return 0;
+	return vl || ml;
+}
+
 int fuzz_lang(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -103,7 +137,7 @@ int fuzz_lang(const uint8_t *data, size_t size)
 		abort();
 	if (kept) {
 		int cargo = k1 >= strlen(LANG_CARGO_MAGIC) && !memcmp(kept, LANG_CARGO_MAGIC, strlen(LANG_CARGO_MAGIC));
-		if (!cargo && !memmem(data, size, kept, k1))
+		if (!cargo && !memmem(data, size, kept, k1) && !old_go_from_file(data, size, kept, k1))
 			abort(); /* Go's and Node's are bytes of the file; cargo auditable's is inflated */
 		size_t before = inv.n;
 		lang_parse(&inv, path, kept, k1, 1);

@@ -9,8 +9,11 @@
  *   - Go build information (Go 1.18 and later, which store the strings inline after the 32-byte
  *     header: a varint length, the Go version, a varint length, the module list between two
  *     16-byte sentinels): "mod" (the main module), "dep" lines and "=>" replacements, and the
- *     standard library as module "stdlib" at the toolchain's version. Older binaries keep
- *     pointers instead, which only the whole file could resolve; they add nothing.
+ *     standard library as module "stdlib" at the toolchain's version. Older binaries (Go 1.13
+ *     to 1.17) keep pointers instead, to strings that lie before the build information: the
+ *     probe keeps the module list between its sentinels and the places of "go1." as they pass,
+ *     and the version's string header, after the build information, says which one is the
+ *     version and how long it is ("old Go" below); what it finds is handed on in the 1.18 form.
  *   - Node.js: the version in the release URL official builds embed. */
 #include "common/dd.h"
 #include "lang.h"
@@ -195,6 +198,221 @@ static int match_at(const struct lang_probe *p, const unsigned char *s, size_t a
 	return avail >= k && (p->node || off % 16 == 0) && s[0] == (unsigned char)nd[0] && !memcmp(s, nd, k);
 }
 
+/* ---- old Go: the build information of Go 1.13 to 1.17 ---- */
+
+static const unsigned char GO_MOD_START[16] = {0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02,
+					       0x41, 0xe1, 0xc1, 0x07, 0xe6, 0xd6, 0x18, 0xe6};
+static const unsigned char GO_MOD_END[16] = {0xf9, 0x32, 0x43, 0x31, 0x86, 0x18, 0x20, 0x72,
+					     0x00, 0x82, 0x42, 0x10, 0x41, 0x16, 0xd8, 0xf2};
+
+static uint64_t rd_endian(const unsigned char *s, int bytes, int big)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)s[big ? bytes - 1 - i : i] << (8 * i);
+	return v;
+}
+
+/* Whether the ELF head carries Go's build ID note (name size 4, type 4, name "Go\0\0"), which
+ * the Go linker writes in the first page of every binary. */
+static int go_note_in_head(const struct lang_probe *p)
+{
+	if (p->nhead < 64 || memcmp(p->head, "\x7f" "ELF", 4) || (p->head[5] != 1 && p->head[5] != 2))
+		return 0;
+	int big = p->head[5] == 2;
+	const unsigned char *h = p->head, *e = h + p->nhead;
+	for (const unsigned char *q = h + 12; q < e && (q = memmem(q, (size_t)(e - q), "Go\0\0", 4)); q++)
+		if ((q - h) % 4 == 0 && rd_endian(q - 12, 4, big) == 4 && rd_endian(q - 4, 4, big) == 4)
+			return 1;
+	return 0;
+}
+
+/* The file offset a virtual address is loaded from (the head's PT_LOAD segments); 0 when none. */
+static int vaddr_off(const struct lang_probe *p, uint64_t va, uint64_t *off)
+{
+	const unsigned char *h = p->head;
+	int e64 = h[4] == 2, big = h[5] == 2, w = e64 ? 8 : 4;
+	uint64_t phoff = rd_endian(h + (e64 ? 32 : 28), w, big);
+	unsigned phentsize = (unsigned)rd_endian(h + (e64 ? 54 : 42), 2, big);
+	unsigned phnum = (unsigned)rd_endian(h + (e64 ? 56 : 44), 2, big);
+	if (phentsize < (e64 ? 56u : 32u) || phoff > p->nhead || (uint64_t)phnum * phentsize > p->nhead - phoff)
+		return 0;
+	for (unsigned i = 0; i < phnum; i++) {
+		const unsigned char *ph = h + phoff + (uint64_t)i * phentsize;
+		if (rd_endian(ph, 4, big) != 1) /* PT_LOAD */
+			continue;
+		uint64_t o = rd_endian(ph + (e64 ? 8 : 4), w, big), v = rd_endian(ph + (e64 ? 16 : 8), w, big);
+		uint64_t filesz = rd_endian(ph + (e64 ? 32 : 16), w, big);
+		if (va >= v && va - v < filesz && o + (va - v) >= o) {
+			*off = o + (va - v);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Takes what of (off, d, n) g still needs: bytes come in file order, so from g->off + g->got. */
+static void grab_put(struct lang_grab *g, uint64_t off, const unsigned char *d, size_t n)
+{
+	uint64_t next = g->off + g->got;
+	if (g->got >= g->n || next < off || next - off >= n)
+		return;
+	size_t k = (size_t)(off + n - next);
+	if (k > g->n - g->got)
+		k = g->n - g->got;
+	memcpy(g->b + g->got, d + (next - off), k);
+	g->got += (unsigned)k;
+}
+
+/* Appends what of (off, d, n) follows the module list kept so far, up to its end sentinel. */
+static void mod_put(struct lang_probe *p, struct arena *a, uint64_t off, const unsigned char *d, size_t n)
+{
+	uint64_t next = p->mod_off + p->mod_len;
+	if (p->mod_state != 1 || next < off || next - off >= n)
+		return;
+	size_t k = (size_t)(off + n - next), had = p->mod_len;
+	if (k > DD_MAX_GO_BUILDINFO_BYTES - p->mod_len)
+		k = DD_MAX_GO_BUILDINFO_BYTES - p->mod_len;
+	p->mod = room(a, p->mod, p->mod_len, &p->mod_cap, k, 4096, DD_MAX_GO_BUILDINFO_BYTES);
+	memcpy(p->mod + p->mod_len, d + (next - off), k);
+	p->mod_len += k;
+	size_t from = had > 31 ? had - 15 : 16;
+	const char *end = p->mod_len > from ? memmem(p->mod + from, p->mod_len - from, GO_MOD_END, 16) : NULL;
+	if (end) {
+		p->mod_len = (size_t)(end - p->mod) + 16;
+		p->mod_state = 2;
+	} else if (p->mod_len >= DD_MAX_GO_BUILDINFO_BYTES) {
+		p->mod_state = 3; /* no end within the limit: not a module list */
+	}
+}
+
+/* A "go1." or the module list's first sentinel at file offset off (avail bytes at s). */
+static void old_match(struct lang_probe *p, const unsigned char *s, size_t avail, uint64_t off)
+{
+	if (avail >= 4 && !memcmp(s, "go1.", 4) && p->ngo_ver < LANG_GO_VERSIONS)
+		p->go_ver[p->ngo_ver++] = (struct lang_grab){off, sizeof(p->go_ver[0].b), 0, {0}};
+	if (avail >= 16 && p->mod_state == 0 && !memcmp(s, GO_MOD_START, 16)) {
+		p->mod_state = 1;
+		p->mod_off = off;
+	}
+}
+
+/* What an old Go binary's block holds: both patterns at offsets from LANG_ELF_HEAD on (so the
+ * same whatever the blocks: the note that starts this is in the head), across blocks too. */
+static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const unsigned char *d, size_t n)
+{
+	size_t sc = sizeof(p->scarry);
+	uint64_t coff = base - p->nscarry;
+	if (p->nscarry) {
+		unsigned char buf[2 * sizeof(p->scarry)];
+		size_t m = n < sc ? n : sc;
+		memcpy(buf, p->scarry, p->nscarry);
+		memcpy(buf + p->nscarry, d, m);
+		for (size_t i = 0; i < p->nscarry; i++)
+			if (coff + i >= LANG_ELF_HEAD)
+				old_match(p, buf + i, p->nscarry + m - i, coff + i);
+	}
+	size_t from = base >= LANG_ELF_HEAD ? 0 : (size_t)(LANG_ELF_HEAD - base);
+	if (from < n) { /* each pattern's first byte, the next of each found once */
+		const unsigned char *e = d + n, *g = memchr(d + from, 'g', n - from), *t = NULL;
+		if (p->mod_state == 0)
+			t = memchr(d + from, GO_MOD_START[0], n - from);
+		while (g || t) {
+			const unsigned char *q = !g ? t : !t ? g : g < t ? g : t;
+			old_match(p, q, (size_t)(e - q), base + (uint64_t)(q - d));
+			if (q == g)
+				g = q + 1 < e ? memchr(q + 1, 'g', (size_t)(e - q - 1)) : NULL;
+			if (q == t)
+				t = p->mod_state == 0 && q + 1 < e ? memchr(q + 1, GO_MOD_START[0], (size_t)(e - q - 1)) : NULL;
+		}
+	}
+	for (int i = 0; i < p->ngo_ver; i++) {
+		grab_put(&p->go_ver[i], coff, p->scarry, p->nscarry);
+		grab_put(&p->go_ver[i], base, d, n);
+	}
+	mod_put(p, a, coff, p->scarry, p->nscarry);
+	mod_put(p, a, base, d, n);
+	grab_put(&p->go_hdr, base, d, n);
+	/* the last bytes seen carry over */
+	if (n >= sc) {
+		memcpy(p->scarry, d + n - sc, sc);
+		p->nscarry = sc;
+	} else {
+		size_t keepc = p->nscarry + n > sc ? sc - n : p->nscarry;
+		memmove(p->scarry, p->scarry + p->nscarry - keepc, keepc);
+		memcpy(p->scarry + keepc, d, n);
+		p->nscarry = keepc + n;
+	}
+}
+
+/* The build information's header is kept and says it is older than 1.18: where the version's
+ * string header is. 4 while it is to come (from the block at base on), else 3. */
+static int old_begin(struct lang_probe *p, uint64_t base)
+{
+	const unsigned char *s = (const unsigned char *)p->out;
+	int ptr = s[14], big = s[15] & 1;
+	uint64_t off;
+	if ((ptr != 4 && ptr != 8) || !vaddr_off(p, rd_endian(s + 16, ptr, big), &off) || off < base)
+		return 3;
+	p->go_hdr = (struct lang_grab){off, 2u * (unsigned)ptr, 0, {0}};
+	return 4;
+}
+
+/* Once the version's string header is taken and its bytes have passed: the version. 4 while
+ * they are to come, else 3. */
+static int old_resolve(struct lang_probe *p, struct arena *a)
+{
+	if (p->go_hdr.got < p->go_hdr.n)
+		return 4;
+	const unsigned char *s = (const unsigned char *)p->out;
+	int ptr = s[14], big = s[15] & 1;
+	uint64_t va = rd_endian(p->go_hdr.b, ptr, big), n = rd_endian(p->go_hdr.b + ptr, ptr, big), off;
+	if (!n || n > sizeof(p->go_ver[0].b) || !vaddr_off(p, va, &off))
+		return 3;
+	if (off + n > p->off)
+		return 4; /* after the header: still to come */
+	for (int i = 0; i < p->ngo_ver; i++)
+		if (p->go_ver[i].off == off && p->go_ver[i].got >= n) {
+			size_t k = 0;
+			while (k < n && (isalnum(p->go_ver[i].b[k]) || p->go_ver[i].b[k] == '.'))
+				k++;
+			if (k == n)
+				p->go_old_version = arena_strndup(a, (const char *)p->go_ver[i].b, (size_t)n);
+		}
+	return 3;
+}
+
+/* A Go varint of v at o: its length. */
+static size_t put_uvarint(char *o, uint64_t v)
+{
+	size_t k = 0;
+	for (; v >= 0x80; v >>= 7)
+		o[k++] = (char)(v | 0x80);
+	o[k++] = (char)v;
+	return k;
+}
+
+/* The old build information in the 1.18 form parse_go reads: the header flagged as inline, the
+ * version ("" when not found) and the module list (with its sentinels), or NULL when neither
+ * was found. */
+static const char *old_result(struct lang_probe *p, struct arena *a, size_t *len)
+{
+	size_t vl = p->go_old_version ? strlen(p->go_old_version) : 0, ml = p->mod_state == 2 ? p->mod_len : 0;
+	if (!vl && !ml)
+		return NULL;
+	char *o = arena_alloc_uninit(a, 32 + 10 + vl + 10 + ml);
+	memcpy(o, p->out, 32);
+	o[15] |= 2;
+	size_t k = 32 + put_uvarint(o + 32, vl);
+	memcpy(o + k, p->go_old_version ? p->go_old_version : "", vl);
+	k += vl;
+	k += put_uvarint(o + k, ml);
+	if (ml)
+		memcpy(o + k, p->mod, ml);
+	*len = k + ml;
+	return o;
+}
+
 /* ---- the ELF tail: cargo auditable's .dep-v0 ---- */
 
 static uint64_t rd(const struct lang_probe *p, const unsigned char *s, int bytes)
@@ -262,8 +480,10 @@ static void tail_feed(struct lang_probe *p, uint64_t base, const unsigned char *
 		size_t k = n < LANG_ELF_HEAD - base ? n : (size_t)(LANG_ELF_HEAD - base);
 		memcpy(p->head + base, d, k);
 		p->nhead += k;
-		if (p->nhead == LANG_ELF_HEAD && !p->tail_state)
+		if (p->nhead == LANG_ELF_HEAD && !p->tail_state) {
 			tail_decide(p, 0);
+			p->go_note = !p->node && go_note_in_head(p);
+		}
 	}
 	tail_put(p, base, d, n);
 }
@@ -327,6 +547,18 @@ static const char *cargo_deps(struct lang_probe *p, struct arena *a, size_t *len
 	return NULL;
 }
 
+/* After keeping: an old Go header, once whole, starts the wait for its version's string header,
+ * whose bytes may be in this block already. What lang_probe_feed returns. */
+static int old_kept(struct lang_probe *p, struct arena *a, uint64_t base, const unsigned char *d, size_t n)
+{
+	if (p->state == 3 && p->go_note && !p->node && p->len >= 32 && !(p->out[15] & 2) && !p->go_hdr.n &&
+	    old_begin(p, base) == 4) {
+		grab_put(&p->go_hdr, base, d, n);
+		p->state = old_resolve(p, a);
+	}
+	return p->state != 3;
+}
+
 int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n)
 {
 	const unsigned char *d = data;
@@ -348,9 +580,15 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 			return 1;
 		p->state = 1;
 	}
+	if (p->go_note)
+		old_scan(p, a, base, d, n);
+	if (p->state == 4) {
+		p->state = old_resolve(p, a);
+		return p->state != 3;
+	}
 	if (p->state == 2) {
 		keep(p, a, d, n);
-		return p->state != 3;
+		return old_kept(p, a, base, d, n);
 	}
 	size_t k;
 	const char *nd = needle(p, &k);
@@ -366,7 +604,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 				keep(p, a, buf + i, p->ncarry - i);
 				if (p->state == 2)
 					keep(p, a, d, n);
-				return p->state != 3;
+				return old_kept(p, a, base, d, n);
 			}
 	}
 	const unsigned char *hit = NULL;
@@ -388,7 +626,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 	if (hit) {
 		p->state = 2;
 		keep(p, a, hit, n - (size_t)(hit - d));
-		return p->state != 3;
+		return old_kept(p, a, base, d, n);
 	}
 	/* the last k-1 bytes seen carry over */
 	size_t c = k - 1;
@@ -409,7 +647,9 @@ const char *lang_probe_result(struct lang_probe *p, struct arena *a, size_t *len
 {
 	const char *out = NULL;
 	*len = 0;
-	if (p->len) {
+	if (p->len >= 32 && !p->node && !(p->out[15] & 2) && (out = old_result(p, a, len))) {
+		/* an old Go binary's, in the 1.18 form */
+	} else if (p->len) {
 		*len = p->len;
 		out = p->out;
 	} else if (p->nhead >= 4 && !memcmp(p->head, "\x7f" "ELF", 4)) {

@@ -74,8 +74,16 @@ int lang_jar_read(struct arena *a, const char *path, lang_pull_fn fn, void *ctx,
  * Node.js release URL; and keeps the ELF file's tail (what no segment loads) when it is small,
  * to find cargo auditable's .dep-v0 section by the section headers at its end. At most
  * DD_MAX_GO_BUILDINFO_BYTES are kept of the one, DD_MAX_ELF_TAIL_BYTES of the other. */
+/* A few bytes at a known file offset, taken as they stream past. */
+struct lang_grab {
+	uint64_t off;
+	unsigned n, got;
+	unsigned char b[24];
+};
+#define LANG_GO_VERSIONS 32 /* places of "go1." remembered in an old Go binary */
+
 struct lang_probe {
-	int state;    /* 0 before the first bytes, 1 looking, 2 keeping, 3 done */
+	int state;    /* 0 before the first bytes, 1 looking, 2 keeping, 3 done, 4 old Go: see below */
 	int node;     /* looking for the Node.js URL (else the Go magic) */
 	uint64_t off; /* bytes of the file seen */
 	unsigned char carry[64];
@@ -91,6 +99,22 @@ struct lang_probe {
 	uint64_t shoff;                /* the section headers, from the ELF header */
 	unsigned shnum, shentsize, shstrndx;
 	int elf64, big_endian;
+	/* Go before 1.18 (lang.c, "old Go"): its build information holds pointers to the Go version
+	 * and module list, which lie before it in the file. In a file with Go's build ID note, the
+	 * places of "go1." and the module list between its sentinels are kept as they pass; the
+	 * version's string header, after the build information, says which "go1." is the version
+	 * and how long (state 4 waits for it). */
+	int go_note;
+	struct lang_grab go_ver[LANG_GO_VERSIONS];
+	int ngo_ver;
+	struct lang_grab go_hdr; /* the version's (pointer, length) */
+	unsigned char scarry[15]; /* the last bytes seen, for a pattern across blocks */
+	size_t nscarry;
+	int mod_state;      /* 0 looking for the module list's first sentinel, 1 keeping, 2 kept */
+	uint64_t mod_off;   /* where it starts */
+	char *mod;          /* arena */
+	size_t mod_len, mod_cap;
+	const char *go_old_version; /* arena, once resolved */
 };
 /* Starts a probe for the file at path (its name decides what is looked for). */
 void lang_probe_begin(struct lang_probe *p, const char *path);

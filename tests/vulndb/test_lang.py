@@ -104,6 +104,12 @@ def go_affected(version, rng_events):
 
 
 def stdlib_expected(version):
+    return go_expected("stdlib", version)
+
+
+def go_expected(module, version):
+    """The Go database's records for a module at a version, read again here: {id: fixed}."""
+    version = version[1:] if version.startswith("v") else version
     out = {}
     with lzma.open(os.path.join(VULNDATA, "languages", "go-vulndb.osv.jsonl.xz"), "rt") as f:
         for line in f:
@@ -111,7 +117,7 @@ def stdlib_expected(version):
             if r.get("withdrawn"):
                 continue
             for a in r["affected"]:
-                if a["package"]["name"] != "stdlib" or a["package"]["ecosystem"] != "Go":
+                if a["package"]["name"] != module or a["package"]["ecosystem"] != "Go":
                     continue
                 for rg in a.get("ranges", []):
                     if rg["type"] != "SEMVER":
@@ -190,6 +196,44 @@ def test_scratch_with_a_go_binary(full_db, tmp_path):
     (root / "app" / "server").unlink()
     r = run_json("scan", "--db", full_db, "--format", "json", str(root))
     assert r["status"] == "NotApplicable"
+
+
+@pytest.fixture(scope="module")
+def oldgo():
+    return os.path.join(cached_images("build-oldgo.sh"), "oldgo")
+
+
+def test_go_binaries_before_1_18(full_db, oldgo, tmp_path):
+    """Go 1.13 to 1.17 wrote build information that points to its strings instead of holding
+    them, and the strings come earlier in the file than the pointers: Debian 11's age (Go 1.15.9,
+    GOPATH mode: a version, no module list) and npm's esbuild-linux-64 0.8.57 (go1.16, module
+    mode: golang.org/x/sys in its list; its version is followed in the file by other bytes,
+    and "go1.13" appears elsewhere in it). Read from the image's layer as it streams and from a
+    directory; matched against the Go database read again here."""
+    esb = "srv/node_modules/esbuild-linux-64/bin/esbuild"
+    want = sorted([("go", "stdlib", "1.15.9", "usr/bin/age, usr/bin/age-keygen"),
+                   ("go", "stdlib", "1.16.0", esb),
+                   ("go", "golang.org/x/sys", "v0.0.0-20200501145240-bc7a7d42d5c3", esb),
+                   ("npm", "esbuild-linux-64", "0.8.57", "srv/node_modules/esbuild-linux-64/package.json")])
+    assert lang(run_json("sbom", "--format", "json", oldgo)["packages"]) == want
+    import tarfile
+    with open(os.path.join(oldgo, "index.json")) as f:
+        man = json.load(open(os.path.join(oldgo, "blobs", *json.load(f)["manifests"][0]["digest"].split(":"))))
+    with tarfile.open(os.path.join(oldgo, "blobs", *man["layers"][0]["digest"].split(":"))) as t:
+        t.extractall(tmp_path / "rootfs")
+    assert lang(run_json("sbom", "--format", "json", str(tmp_path / "rootfs"))["packages"]) == want
+    r = run_json("scan", "--db", full_db, "--format", "json", oldgo)
+    assert r["status"] == "Unhealthy"
+    by = {}
+    for f in r["findings"]:
+        by.setdefault((f["package"], f["installed_version"]), {})[f["id"]] = f["fixed_version"]
+    for module, version in (("stdlib", "1.15.9"), ("stdlib", "1.16.0"),
+                            ("golang.org/x/sys", "v0.0.0-20200501145240-bc7a7d42d5c3")):
+        exp = go_expected(module, version)
+        assert exp and by.get((module, version)) == exp, (module, version)
+    # GO-2022-0493 (CVE-2022-29526): golang.org/x/sys/unix before 0.0.0-20220412211240-33da011f77ad
+    assert by[("golang.org/x/sys", "v0.0.0-20200501145240-bc7a7d42d5c3")]["GO-2022-0493"] == \
+        "0.0.0-20220412211240-33da011f77ad"
 
 
 MAVEN_OSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "maven-osv")
