@@ -346,20 +346,21 @@ static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const
 }
 
 /* The build information's header is kept and says it is older than 1.18: where the version's
- * string header is. 4 while it is to come (from the block at base on), else 3. */
-static int old_begin(struct lang_probe *p, uint64_t base)
+ * string header is (after the build information's header: every byte from there on is in the
+ * block that completed it, or later). 4 while it is to come, else 3. */
+static int old_begin(struct lang_probe *p)
 {
 	const unsigned char *s = (const unsigned char *)p->out;
 	int ptr = s[14], big = s[15] & 1;
 	uint64_t off;
-	if ((ptr != 4 && ptr != 8) || !vaddr_off(p, rd_endian(s + 16, ptr, big), &off) || off < base)
+	if ((ptr != 4 && ptr != 8) || !vaddr_off(p, rd_endian(s + 16, ptr, big), &off) || off < p->go_at + 32)
 		return 3;
 	p->go_hdr = (struct lang_grab){off, 2u * (unsigned)ptr, 0, {0}};
 	return 4;
 }
 
-/* Once the version's string header is taken and its bytes have passed: the version. 4 while
- * they are to come, else 3. */
+/* Once the version's string header is taken: the version, when its bytes lie before the build
+ * information where a "go1." was seen. 4 while the header is to come, else 3. */
 static int old_resolve(struct lang_probe *p, struct arena *a)
 {
 	if (p->go_hdr.got < p->go_hdr.n)
@@ -367,10 +368,8 @@ static int old_resolve(struct lang_probe *p, struct arena *a)
 	const unsigned char *s = (const unsigned char *)p->out;
 	int ptr = s[14], big = s[15] & 1;
 	uint64_t va = rd_endian(p->go_hdr.b, ptr, big), n = rd_endian(p->go_hdr.b + ptr, ptr, big), off;
-	if (!n || n > sizeof(p->go_ver[0].b) || !vaddr_off(p, va, &off))
-		return 3;
-	if (off + n > p->off)
-		return 4; /* after the header: still to come */
+	if (!n || n > sizeof(p->go_ver[0].b) || !vaddr_off(p, va, &off) || off + n > p->go_at)
+		return 3; /* the linker puts it before the build information */
 	for (int i = 0; i < p->ngo_ver; i++)
 		if (p->go_ver[i].off == off && p->go_ver[i].got >= n) {
 			size_t k = 0;
@@ -397,7 +396,8 @@ static size_t put_uvarint(char *o, uint64_t v)
  * was found. */
 static const char *old_result(struct lang_probe *p, struct arena *a, size_t *len)
 {
-	size_t vl = p->go_old_version ? strlen(p->go_old_version) : 0, ml = p->mod_state == 2 ? p->mod_len : 0;
+	size_t vl = p->go_old_version ? strlen(p->go_old_version) : 0;
+	size_t ml = p->mod_state == 2 && p->mod_off + p->mod_len <= p->go_at ? p->mod_len : 0;
 	if (!vl && !ml)
 		return NULL;
 	char *o = arena_alloc_uninit(a, 32 + 10 + vl + 10 + ml);
@@ -551,8 +551,8 @@ static const char *cargo_deps(struct lang_probe *p, struct arena *a, size_t *len
  * whose bytes may be in this block already. What lang_probe_feed returns. */
 static int old_kept(struct lang_probe *p, struct arena *a, uint64_t base, const unsigned char *d, size_t n)
 {
-	if (p->state == 3 && p->go_note && !p->node && p->len >= 32 && !(p->out[15] & 2) && !p->go_hdr.n &&
-	    old_begin(p, base) == 4) {
+	if (p->state == 3 && p->go_note && !p->node && p->go_at >= LANG_ELF_HEAD && p->len >= 32 &&
+	    !(p->out[15] & 2) && !p->go_hdr.n && old_begin(p) == 4) {
 		grab_put(&p->go_hdr, base, d, n);
 		p->state = old_resolve(p, a);
 	}
@@ -601,6 +601,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 		for (size_t i = 0; i < p->ncarry; i++)
 			if (match_at(p, buf + i, p->ncarry + m - i, p->carry_off + i)) {
 				p->state = 2;
+				p->go_at = p->carry_off + i;
 				keep(p, a, buf + i, p->ncarry - i);
 				if (p->state == 2)
 					keep(p, a, d, n);
@@ -625,6 +626,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 	}
 	if (hit) {
 		p->state = 2;
+		p->go_at = base + (uint64_t)(hit - d);
 		keep(p, a, hit, n - (size_t)(hit - d));
 		return old_kept(p, a, base, d, n);
 	}

@@ -115,6 +115,7 @@ struct lang_probe {
 	char *mod;          /* arena */
 	size_t mod_len, mod_cap;
 	const char *go_old_version; /* arena, once resolved */
+	uint64_t go_at;             /* where the build information starts: only what lies before it counts */
 };
 /* Starts a probe for the file at path (its name decides what is looked for). */
 void lang_probe_begin(struct lang_probe *p, const char *path);
