@@ -146,6 +146,13 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error_code,
 		return 0;
 	nghttp2_session_set_stream_user_data(ng, id, NULL);
 	s->h2_closed = 1;
+	/* body bytes no handler took go back to the connection's window: the stream's own closes
+	 * with it, and nobody will take them (a reset stream held up to a batch each, which else
+	 * drained the window in a few dozen resets) */
+	if (s->h2_len > s->h2_handed) {
+		nghttp2_session_consume_connection(ng, s->h2_len - s->h2_handed);
+		s->h2_len = s->h2_handed;
+	}
 	if (!s->h2_resp_done)
 		s->aborted = 1;
 	((struct h2_conn *)c->h2)->dirty = 1;

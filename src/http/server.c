@@ -1135,8 +1135,11 @@ static void h1_begin(struct conn *c, size_t len)
 static int h1_body(struct conn *c)
 {
 	struct http_stream *s = c->cur;
-	ssize_t r = 0;
-	size_t cap = DD_MAX_BODY_CHUNK;
+	ssize_t r;
+	size_t cap;
+again:
+	r = 0;
+	cap = DD_MAX_BODY_CHUNK;
 	if (!s->chunked && (uint64_t)s->body_left + c->raw_off < cap)
 		cap = (size_t)s->body_left + c->raw_off < IN_MIN ? IN_MIN : (size_t)s->body_left + c->raw_off;
 	/* read until the socket is empty or the buffer full */
@@ -1172,9 +1175,14 @@ static int h1_body(struct conn *c)
 	if (!s->body_complete && r == 0 && room && s->body_len < DD_MAX_BODY_CHUNK)
 		return 0; /* more is on its way: wait for it */
 	if (!s->body_len && !s->body_complete) {
-		in_consume(c, c->raw_off); /* chunk framing only */
+		size_t dropped = c->raw_off;
+		in_consume(c, dropped); /* chunk framing only */
 		c->raw_off = 0;
-		return r < 0 ? -1 : 0;
+		if (r < 0)
+			return -1;
+		if ((r > 0 || !room) && dropped)
+			goto again; /* the buffer filled, not the socket emptied: read on (edge-triggered) */
+		return 0;
 	}
 	s->body = c->in;
 	c->timeout_ms = 0;

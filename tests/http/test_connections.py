@@ -414,6 +414,47 @@ def test_http2_many_small_bodies_on_one_connection(tmp_path):
         s.stop()
 
 
+def test_http2_reset_uploads_give_their_window_back(server):
+    """A stream's body bytes wait for a batch; a client that resets its uploads mid-body must
+    get the bytes they held back in the connection's flow-control window. Before, 21 resets of
+    200 KB uploads left the window at 0 and every later upload on the connection hung."""
+    from h2raw import H2
+    h = H2(server.port)
+    try:
+        h.poll(0.2)
+        part = os.urandom(200000)
+        for i in range(30):
+            sid = h.request("POST", f"/v2/h2reset/r{i}/blobs/uploads/?digest={sha256(part + b'x')}")
+            assert h.data(sid, part, timeout=5) == len(part), i
+            h.poll(0.05)
+            h.reset(sid)
+        data = os.urandom(1 << 20)
+        sid = h.request("POST", f"/v2/h2reset/final/blobs/uploads/?digest={sha256(data)}")
+        assert h.data(sid, data, end=True, timeout=10) == len(data)
+        assert h.wait(sid)  # answered; the blob below says it was stored
+    finally:
+        h.close()
+    assert requests.get(f"{server.url}/v2/h2reset/final/blobs/{sha256(data)}").content == data
+
+
+def test_chunked_trailers_longer_than_the_buffer(server):
+    """A chunked body whose trailers fill the 1 MiB buffer with framing alone: the reader drops
+    it and reads on (the socket's readiness is edge-triggered: waiting would never wake)."""
+    c = connect(server.port)
+    c.settimeout(5)
+    c.sendall(f"POST /v2/trailers/a/blobs/uploads/?digest={sha256(b'hello')} HTTP/1.1\r\nHost: x\r\n"
+              f"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n".encode())
+    trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 1000) for i in range(1100)) + b"\r\n"
+    cut = (1 << 20) - 20000
+    for i in range(0, cut, 65536):
+        c.sendall(trailers[i:min(i + 65536, cut)])
+        time.sleep(0.01)
+    time.sleep(0.2)
+    c.sendall(trailers[cut:])
+    assert c.recv(4096).startswith(b"HTTP/1.1 201")
+    c.close()
+
+
 def test_http2_off_and_prior_knowledge(tmp_path, server):
     assert curl("--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
                 f"{server.url}/v2/") == b"2 200"
