@@ -265,7 +265,7 @@ static void grab_put(struct lang_grab *g, uint64_t off, const unsigned char *d, 
 }
 
 /* Appends what of (off, d, n) follows the module list kept so far, up to its end sentinel. */
-static void mod_put(struct lang_probe *p, struct arena *a, uint64_t off, const unsigned char *d, size_t n)
+static void mod_put(struct lang_probe *p, uint64_t off, const unsigned char *d, size_t n)
 {
 	uint64_t next = p->mod_off + p->mod_len;
 	if (p->mod_state != 1 || next < off || next - off >= n)
@@ -273,7 +273,20 @@ static void mod_put(struct lang_probe *p, struct arena *a, uint64_t off, const u
 	size_t k = (size_t)(off + n - next), had = p->mod_len;
 	if (k > DD_MAX_GO_BUILDINFO_BYTES - p->mod_len)
 		k = DD_MAX_GO_BUILDINFO_BYTES - p->mod_len;
-	p->mod = room(a, p->mod, p->mod_len, &p->mod_cap, k, 4096, DD_MAX_GO_BUILDINFO_BYTES);
+	if (p->mod_len + k > p->mod_cap) { /* its own memory, given back with the probe: not the arena's */
+		size_t c = p->mod_cap ? p->mod_cap : 4096;
+		while (c < p->mod_len + k)
+			c *= 2;
+		if (c > DD_MAX_GO_BUILDINFO_BYTES)
+			c = DD_MAX_GO_BUILDINFO_BYTES;
+		char *m = realloc(p->mod, c);
+		if (!m) {
+			p->mod_state = 3;
+			return;
+		}
+		p->mod = m;
+		p->mod_cap = c;
+	}
 	memcpy(p->mod + p->mod_len, d + (next - off), k);
 	p->mod_len += k;
 	size_t from = had > 31 ? had - 15 : 16;
@@ -286,12 +299,13 @@ static void mod_put(struct lang_probe *p, struct arena *a, uint64_t off, const u
 	}
 }
 
-/* A "go1." or the module list's first sentinel at file offset off (avail bytes at s). */
-static void old_match(struct lang_probe *p, const unsigned char *s, size_t avail, uint64_t off)
+/* A "go1." or the module list's first sentinel at file offset off (avail bytes at s), that
+ * ends past `past` (a match across blocks is taken once: in the block it ends in). */
+static void old_match(struct lang_probe *p, const unsigned char *s, size_t avail, uint64_t off, uint64_t past)
 {
-	if (avail >= 4 && !memcmp(s, "go1.", 4) && p->ngo_ver < LANG_GO_VERSIONS)
+	if (avail >= 4 && off + 4 > past && !memcmp(s, "go1.", 4) && p->ngo_ver < LANG_GO_VERSIONS)
 		p->go_ver[p->ngo_ver++] = (struct lang_grab){off, sizeof(p->go_ver[0].b), 0, {0}};
-	if (avail >= 16 && p->mod_state == 0 && !memcmp(s, GO_MOD_START, 16)) {
+	if (avail >= 16 && off + 16 > past && p->mod_state == 0 && !memcmp(s, GO_MOD_START, 16)) {
 		p->mod_state = 1;
 		p->mod_off = off;
 	}
@@ -299,7 +313,7 @@ static void old_match(struct lang_probe *p, const unsigned char *s, size_t avail
 
 /* What an old Go binary's block holds: both patterns at offsets from LANG_ELF_HEAD on (so the
  * same whatever the blocks: the note that starts this is in the head), across blocks too. */
-static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const unsigned char *d, size_t n)
+static void old_scan(struct lang_probe *p, uint64_t base, const unsigned char *d, size_t n)
 {
 	size_t sc = sizeof(p->scarry);
 	uint64_t coff = base - p->nscarry;
@@ -310,7 +324,7 @@ static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const
 		memcpy(buf + p->nscarry, d, m);
 		for (size_t i = 0; i < p->nscarry; i++)
 			if (coff + i >= LANG_ELF_HEAD)
-				old_match(p, buf + i, p->nscarry + m - i, coff + i);
+				old_match(p, buf + i, p->nscarry + m - i, coff + i, base);
 	}
 	size_t from = base >= LANG_ELF_HEAD ? 0 : (size_t)(LANG_ELF_HEAD - base);
 	if (from < n) { /* each pattern's first byte, the next of each found once */
@@ -319,7 +333,7 @@ static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const
 			t = memchr(d + from, GO_MOD_START[0], n - from);
 		while (g || t) {
 			const unsigned char *q = !g ? t : !t ? g : g < t ? g : t;
-			old_match(p, q, (size_t)(e - q), base + (uint64_t)(q - d));
+			old_match(p, q, (size_t)(e - q), base + (uint64_t)(q - d), 0);
 			if (q == g)
 				g = q + 1 < e ? memchr(q + 1, 'g', (size_t)(e - q - 1)) : NULL;
 			if (q == t)
@@ -330,9 +344,10 @@ static void old_scan(struct lang_probe *p, struct arena *a, uint64_t base, const
 		grab_put(&p->go_ver[i], coff, p->scarry, p->nscarry);
 		grab_put(&p->go_ver[i], base, d, n);
 	}
-	mod_put(p, a, coff, p->scarry, p->nscarry);
-	mod_put(p, a, base, d, n);
+	mod_put(p, coff, p->scarry, p->nscarry);
+	mod_put(p, base, d, n);
 	grab_put(&p->go_hdr, base, d, n);
+	grab_put(&p->go_mhdr, base, d, n);
 	/* the last bytes seen carry over */
 	if (n >= sc) {
 		memcpy(p->scarry, d + n - sc, sc);
@@ -352,10 +367,12 @@ static int old_begin(struct lang_probe *p)
 {
 	const unsigned char *s = (const unsigned char *)p->out;
 	int ptr = s[14], big = s[15] & 1;
-	uint64_t off;
+	uint64_t off, moff;
 	if ((ptr != 4 && ptr != 8) || !vaddr_off(p, rd_endian(s + 16, ptr, big), &off) || off < p->go_at + 32)
 		return 3;
 	p->go_hdr = (struct lang_grab){off, 2u * (unsigned)ptr, 0, {0}};
+	if (vaddr_off(p, rd_endian(s + 16 + ptr, ptr, big), &moff) && moff >= p->go_at + 32)
+		p->go_mhdr = (struct lang_grab){moff, 2u * (unsigned)ptr, 0, {0}};
 	return 4;
 }
 
@@ -363,10 +380,14 @@ static int old_begin(struct lang_probe *p)
  * information where a "go1." was seen. 4 while the header is to come, else 3. */
 static int old_resolve(struct lang_probe *p, struct arena *a)
 {
-	if (p->go_hdr.got < p->go_hdr.n)
+	if (p->go_hdr.got < p->go_hdr.n || p->go_mhdr.got < p->go_mhdr.n)
 		return 4;
 	const unsigned char *s = (const unsigned char *)p->out;
 	int ptr = s[14], big = s[15] & 1;
+	/* the module list kept is the one its pointer names (its sentinels included), else none */
+	uint64_t mva = rd_endian(p->go_mhdr.b, ptr, big), mn = rd_endian(p->go_mhdr.b + ptr, ptr, big), moff;
+	p->mod_named = p->go_mhdr.n && p->mod_state == 2 && vaddr_off(p, mva, &moff) && moff == p->mod_off &&
+		       mn == p->mod_len;
 	uint64_t va = rd_endian(p->go_hdr.b, ptr, big), n = rd_endian(p->go_hdr.b + ptr, ptr, big), off;
 	if (!n || n > sizeof(p->go_ver[0].b) || !vaddr_off(p, va, &off) || off + n > p->go_at)
 		return 3; /* the linker puts it before the build information */
@@ -397,7 +418,7 @@ static size_t put_uvarint(char *o, uint64_t v)
 static const char *old_result(struct lang_probe *p, struct arena *a, size_t *len)
 {
 	size_t vl = p->go_old_version ? strlen(p->go_old_version) : 0;
-	size_t ml = p->mod_state == 2 && p->mod_off + p->mod_len <= p->go_at ? p->mod_len : 0;
+	size_t ml = p->mod_named && p->mod_off + p->mod_len <= p->go_at ? p->mod_len : 0;
 	if (!vl && !ml)
 		return NULL;
 	char *o = arena_alloc_uninit(a, 32 + 10 + vl + 10 + ml);
@@ -492,6 +513,9 @@ void lang_probe_abandon(struct lang_probe *p)
 {
 	free(p->tail);
 	p->tail = NULL;
+	free(p->mod);
+	p->mod = NULL;
+	p->mod_len = p->mod_cap = 0;
 	p->tail_state = 2;
 }
 
@@ -554,6 +578,7 @@ static int old_kept(struct lang_probe *p, struct arena *a, uint64_t base, const 
 	if (p->state == 3 && p->go_note && !p->node && p->go_at >= LANG_ELF_HEAD && p->len >= 32 &&
 	    !(p->out[15] & 2) && !p->go_hdr.n && old_begin(p) == 4) {
 		grab_put(&p->go_hdr, base, d, n);
+		grab_put(&p->go_mhdr, base, d, n);
 		p->state = old_resolve(p, a);
 	}
 	return p->state != 3;
@@ -581,7 +606,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 		p->state = 1;
 	}
 	if (p->go_note)
-		old_scan(p, a, base, d, n);
+		old_scan(p, base, d, n);
 	if (p->state == 4) {
 		p->state = old_resolve(p, a);
 		return p->state != 3;

@@ -108,13 +108,15 @@ struct lang_probe {
 	struct lang_grab go_ver[LANG_GO_VERSIONS];
 	int ngo_ver;
 	struct lang_grab go_hdr; /* the version's (pointer, length) */
+	struct lang_grab go_mhdr; /* the module list's (pointer, length) */
 	unsigned char scarry[15]; /* the last bytes seen, for a pattern across blocks */
 	size_t nscarry;
 	int mod_state;      /* 0 looking for the module list's first sentinel, 1 keeping, 2 kept */
 	uint64_t mod_off;   /* where it starts */
-	char *mod;          /* arena */
+	char *mod;          /* malloc: freed by lang_probe_result or lang_probe_abandon */
 	size_t mod_len, mod_cap;
 	const char *go_old_version; /* arena, once resolved */
+	int mod_named;              /* the module list kept is the one the pointer names */
 	uint64_t go_at;             /* where the build information starts: only what lies before it counts */
 };
 /* Starts a probe for the file at path (its name decides what is looked for). */

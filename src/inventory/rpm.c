@@ -101,7 +101,7 @@ struct named {
 	uint32_t dir, boff;
 	size_t bn;
 };
-#define MAX_NAMED 64 /* per header; a package holds one or two distributions */
+#define MAX_NAMED 256 /* per header; a package holds one or two distributions (past it: reported as found) */
 
 static int named_cmp(const void *a, const void *b)
 {
@@ -111,30 +111,30 @@ static int named_cmp(const void *a, const void *b)
 
 /* Notes the Python metadata a header's file list holds: a directory ending in .dist-info or
  * .egg-info (its files are the package's), and a file or directory so named. Each array is
- * walked once; a list that ends early is damage. */
-static int note_python_files(struct inventory *inv, const char *path, const unsigned char *data, uint32_t dl,
-			     const struct strs *old, const struct strs *base, const struct strs *dirs,
-			     const struct strs *idx, const char **why)
+ * walked once. A damaged list stops the noting there and nothing else: it names no package,
+ * and the package itself is read as before file lists were (what it installed is then
+ * reported as found). */
+static void note_python_files(struct inventory *inv, const unsigned char *data, uint32_t dl, const struct strs *old,
+			      const struct strs *base, const struct strs *dirs, const struct strs *idx)
 {
 	size_t n;
 	const char *s;
 	uint32_t at = old->off;
 	for (uint32_t i = 0; old->set && i < old->count; i++) {
 		if (!(s = next_str(data, dl, &at, &n)))
-			return corrupt(inv, why, path, "rpm OLDFILENAMES ends early");
+			return;
 		if (py_meta(s, n))
 			lang_note_owned(inv, s, n);
 	}
-	if (!base->set || !dirs->set)
-		return 0;
-	if (!idx->set || idx->count != base->count || (uint64_t)idx->off + 4ull * idx->count > dl)
-		return corrupt(inv, why, path, "rpm DIRINDEXES does not match BASENAMES");
+	if (!base->set || !dirs->set || !idx->set || idx->count != base->count ||
+	    (uint64_t)idx->off + 4ull * idx->count > dl)
+		return;
 	struct named named[MAX_NAMED];
 	size_t nn = 0;
 	at = base->off;
 	for (uint32_t i = 0; i < base->count; i++) {
 		if (!(s = next_str(data, dl, &at, &n)))
-			return corrupt(inv, why, path, "rpm BASENAMES ends early");
+			return;
 		if (py_meta(s, n) && nn < MAX_NAMED)
 			named[nn++] = (struct named){be32(data + idx->off + 4 * i), (uint32_t)(s - (const char *)data), n};
 	}
@@ -144,7 +144,7 @@ static int note_python_files(struct inventory *inv, const char *path, const unsi
 	at = dirs->off;
 	for (uint32_t i = 0; i < dirs->count; i++) {
 		if (!(s = next_str(data, dl, &at, &n)))
-			return corrupt(inv, why, path, "rpm DIRNAMES ends early");
+			return;
 		if (py_meta(s, n))
 			lang_note_owned(inv, s, n);
 		for (; k < nn && named[k].dir <= i; k++) {
@@ -156,7 +156,6 @@ static int note_python_files(struct inventory *inv, const char *path, const unsi
 			lang_note_owned(inv, full, n + named[k].bn);
 		}
 	}
-	return 0;
 }
 
 int rpm_header_parse(struct inventory *inv, const char *path, const unsigned char *blob, size_t len,
@@ -186,10 +185,9 @@ int rpm_header_parse(struct inventory *inv, const char *path, const unsigned cha
 				  : tag == TAG_DIRNAMES	      ? &dirs
 				  : tag == TAG_DIRINDEXES     ? &idx
 							      : NULL;
-		if (list) {
-			if (type != (tag == TAG_DIRINDEXES ? TYPE_INT32 : TYPE_STRING_ARRAY))
-				return corrupt(inv, why, path, "rpm file list entry of the wrong type");
-			*list = (struct strs){off, count, 1};
+		if (list) { /* of another type: damaged, and not read */
+			if (type == (tag == TAG_DIRINDEXES ? TYPE_INT32 : TYPE_STRING_ARRAY))
+				*list = (struct strs){off, count, 1};
 			continue;
 		}
 		if (tag == TAG_EPOCH) {
@@ -209,9 +207,7 @@ int rpm_header_parse(struct inventory *inv, const char *path, const unsigned cha
 	const char *name = str[TAG_NAME - TAG_NAME];
 	if (!name || !*name)
 		return 0; /* not a package header */
-	int rc = note_python_files(inv, path, data, dl, &old, &base, &dirs, &idx, why);
-	if (rc)
-		return rc;
+	note_python_files(inv, data, dl, &old, &base, &dirs, &idx);
 	struct package *p = inventory_add(inv);
 	p->type = PKG_RPM;
 	p->name = name;

@@ -258,6 +258,34 @@ def test_python_packages_rpm_installed_are_reported_once(tmp_path):
                                                                                     ("urllib3", "1.26.5")], got
 
 
+def test_damaged_rpm_file_lists_keep_their_packages(tmp_path):
+    """A package header whose file list is damaged (DIRINDEXES of the wrong type, BASENAMES
+    counting more names than it holds) is still the package it names: only the file list is
+    not read. Before, the whole database was refused as corrupt."""
+    import sqlite3
+    import struct
+    test_python_packages_rpm_installed_are_reported_once(tmp_path)
+    db = tmp_path / "root/var/lib/rpm/rpmdb.sqlite"
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT hnum, blob FROM Packages").fetchall()
+    for k, (hnum, blob) in enumerate(rows):
+        b = bytearray(blob)
+        il = struct.unpack(">I", b[:4])[0]
+        for i in range(il):
+            e = 8 + 16 * i
+            tag = struct.unpack(">I", b[e:e + 4])[0]
+            if tag == 1116 and k % 2 == 0:  # DIRINDEXES as a string
+                b[e + 4:e + 8] = struct.pack(">I", 6)
+            if tag == 1117 and k % 2 == 1:  # BASENAMES naming a million files
+                b[e + 12:e + 16] = struct.pack(">I", 1000000)
+        con.execute("UPDATE Packages SET blob=? WHERE hnum=?", (bytes(b), hnum))
+    con.commit()
+    con.close()
+    got = sbom(str(tmp_path / "root"))["packages"]
+    assert sorted(p["name"] for p in got if p["type"] == "rpm") == \
+        ["python3-chardet", "python3-requests", "python3-six"]
+
+
 def test_red_hat_release_files(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/redhat-release").write_text("CentOS release 6.10 (Final)\n")

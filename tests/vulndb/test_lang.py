@@ -236,6 +236,55 @@ def test_go_binaries_before_1_18(full_db, oldgo, tmp_path):
         "0.0.0-20220412211240-33da011f77ad"
 
 
+def old_go_elf(layout):
+    """A small ELF laid out as Go 1.13-1.17 lay theirs out: Go's build ID note in the first page,
+    then what `layout` puts where (offset: bytes), the build information holding pointers."""
+    import struct
+    va, size = 0x400000, 0x3000
+    f = bytearray(size)
+    f[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", f, 16, 2, 0x3e, 1, va, 0x40, 0, 0, 64, 56, 1, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", f, 0x40, 1, 5, 0, va, va, size, size, 0x1000)  # one PT_LOAD
+    struct.pack_into("<III", f, 0xf4, 4, 4, 4)
+    f[0x100:0x108] = b"Go\0\0abcd"
+    for off, b in layout(va).items():
+        f[off:off + len(b)] = b
+    return bytes(f)
+
+
+GO_MOD_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
+GO_MOD_END = bytes.fromhex("f932433186182072008242104116d8f2")
+
+
+def test_old_go_build_information_takes_only_what_its_pointers_name(tmp_path):
+    """What an old Go binary's pointers name, and nothing else: a module list embedded before
+    the real one (another binary's, uncompressed) is not taken for it, nor is the span from a
+    lone start sentinel to the real list's end; the version is the "go1." the string header
+    names, with the length it gives."""
+    import struct
+    real = GO_MOD_START + b"path\tex\nmod\tex\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.0\th1:abc=\n" + GO_MOD_END
+    decoy = GO_MOD_START + b"path\tdecoy\nmod\tdecoy\t(devel)\t\ndep\tgolang.org/x/decoy\tv9.9.9\th1:x=\n" + GO_MOD_END
+
+    def layout(first):
+        def place(va):
+            out = {0x1000: b"go1.13.go xx go1.12 ", 0x1100: b"go1.16gopher", 0x1200: first, 0x1400: real,
+                   0x2000: b"\xff Go buildinf:" + bytes([8, 0]) + struct.pack("<QQ", va + 0x2100, va + 0x2110),
+                   0x2100: struct.pack("<QQQQ", va + 0x1100, 6, va + 0x1400, len(real))}
+            return out
+        return place
+
+    for name, first in (("decoy", decoy), ("lone", GO_MOD_START + b"junk" * 20), ("none", b"")):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "app").write_bytes(old_go_elf(layout(first)))
+        os.chmod(root / "app", 0o755)
+        got = {(p["name"], p["version"]) for p in run_json("sbom", "--format", "json", str(root))["packages"]}
+        assert ("stdlib", "1.16.0") in got, (name, got)
+        assert not any("decoy" in n or "junk" in n for n, _ in got), (name, got)
+        if name == "none":
+            assert ("golang.org/x/text", "v0.3.0") in got, got
+
+
 MAVEN_OSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "maven-osv")
 
 
