@@ -198,6 +198,20 @@ static int match_at(const struct lang_probe *p, const unsigned char *s, size_t a
 	return avail >= k && (p->node || off % 16 == 0) && s[0] == (unsigned char)nd[0] && !memcmp(s, nd, k);
 }
 
+/* Keeps in carry (*nc bytes now) the last c bytes of what it held and then (d, n). */
+static void carry_over(unsigned char *carry, size_t *nc, size_t c, const unsigned char *d, size_t n)
+{
+	if (n >= c) {
+		memcpy(carry, d + n - c, c);
+		*nc = c;
+	} else {
+		size_t keepc = *nc + n > c ? c - n : *nc;
+		memmove(carry, carry + *nc - keepc, keepc);
+		memcpy(carry + keepc, d, n);
+		*nc = keepc + n;
+	}
+}
+
 /* ---- old Go: the build information of Go 1.13 to 1.17 ---- */
 
 static const unsigned char GO_MOD_START[16] = {0x30, 0x77, 0xaf, 0x0c, 0x92, 0x74, 0x08, 0x02,
@@ -348,16 +362,7 @@ static void old_scan(struct lang_probe *p, uint64_t base, const unsigned char *d
 	mod_put(p, base, d, n);
 	grab_put(&p->go_hdr, base, d, n);
 	grab_put(&p->go_mhdr, base, d, n);
-	/* the last bytes seen carry over */
-	if (n >= sc) {
-		memcpy(p->scarry, d + n - sc, sc);
-		p->nscarry = sc;
-	} else {
-		size_t keepc = p->nscarry + n > sc ? sc - n : p->nscarry;
-		memmove(p->scarry, p->scarry + p->nscarry - keepc, keepc);
-		memcpy(p->scarry + keepc, d, n);
-		p->nscarry = keepc + n;
-	}
+	carry_over(p->scarry, &p->nscarry, sc, d, n);
 }
 
 /* The build information's header is kept and says it is older than 1.18: where the version's
@@ -655,17 +660,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 		keep(p, a, hit, n - (size_t)(hit - d));
 		return old_kept(p, a, base, d, n);
 	}
-	/* the last k-1 bytes seen carry over */
-	size_t c = k - 1;
-	if (n >= c) {
-		memcpy(p->carry, d + n - c, c);
-		p->ncarry = c;
-	} else {
-		size_t keepc = p->ncarry + n > c ? c - n : p->ncarry;
-		memmove(p->carry, p->carry + p->ncarry - keepc, keepc);
-		memcpy(p->carry + keepc, d, n);
-		p->ncarry = keepc + n;
-	}
+	carry_over(p->carry, &p->ncarry, k - 1, d, n); /* the last k-1 bytes seen */
 	p->carry_off = p->off - p->ncarry;
 	return 1;
 }
