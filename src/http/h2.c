@@ -118,16 +118,30 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 	(void)flags;
 	struct conn *c = ud;
 	struct http_stream *s = nghttp2_session_get_stream_user_data(ng, id);
-	if (!s || s->responded || s->finished) { /* nobody reads it: give the window back */
+	if (!s || s->responded || s->finished || s->h2_refused) { /* nobody reads it: give the window back */
 		nghttp2_session_consume(ng, id, len);
 		return 0;
 	}
 	if (!s->h2_buf) {
-		s->h2_buf = malloc(H2_STREAM_WINDOW);
-		if (!s->h2_buf)
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		s->h2_cap = H2_STREAM_WINDOW;
-		__atomic_add_fetch(&c->loop->srv->buffered, (int64_t)H2_STREAM_WINDOW, __ATOMIC_RELAXED);
+		/* a window's room (the body's length when it is less), within the bound on bodies read
+		 * ahead of their handlers (DD_MAX_BUFFERED_BYTES, shared with HTTP/1.1's): past it the
+		 * stream is refused, which a client may try again */
+		struct http_server *srv = c->loop->srv;
+		size_t cap = H2_STREAM_WINDOW;
+		if (s->content_length >= 0 && s->content_length < (int64_t)cap)
+			cap = s->content_length ? (size_t)s->content_length : 1;
+		int over = __atomic_add_fetch(&srv->buffered, (int64_t)cap, __ATOMIC_RELAXED) > DD_MAX_BUFFERED_BYTES;
+		if (over || !(s->h2_buf = malloc(cap))) {
+			__atomic_fetch_sub(&srv->buffered, (int64_t)cap, __ATOMIC_RELAXED);
+			log_info("refused an HTTP/2 stream's body: %s",
+				 over ? "the server holds its bound of bodies read ahead" : "out of memory");
+			s->h2_refused = 1;
+			nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+			nghttp2_session_consume(ng, id, len);
+			((struct h2_conn *)c->h2)->dirty = 1;
+			return 0;
+		}
+		s->h2_cap = cap;
 	}
 	if (s->h2_len + len > s->h2_cap) /* the client ignored flow control (nghttp2 stops that first) */
 		return NGHTTP2_ERR_CALLBACK_FAILURE;

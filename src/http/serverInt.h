@@ -64,6 +64,7 @@ struct http_stream {
 	int h2_headers_done;    /* h2: the request's headers are all here */
 	int h2_eos;             /* h2: the request's last byte is here */
 	int h2_closed;          /* h2: nghttp2 closed the stream */
+	int h2_refused;         /* h2: its body had no room in the server's budget: reset, bytes dropped */
 	int h2_submitted;       /* h2: the response was handed to nghttp2 */
 	int h2_resp_done;       /* h2: the response's last frame was sent */
 	size_t h2_hdr_bytes;    /* h2: the request's header list size (RFC 9113 6.5.2) */

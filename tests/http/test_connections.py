@@ -437,6 +437,38 @@ def test_http2_reset_uploads_give_their_window_back(server):
     assert requests.get(f"{server.url}/v2/h2reset/final/blobs/{sha256(data)}").content == data
 
 
+def test_http2_bodies_read_ahead_are_bounded(server):
+    """An HTTP/2 stream's body takes a window's room (1 MiB; less when its length says so) and
+    counts against the bound on bodies read ahead of their handlers (256 MiB), as HTTP/1.1's
+    do: past it, streams are refused (REFUSED_STREAM, which a client may retry) instead of
+    growing without end (300 connections x 4 streams held 311 MiB past the bound); once the
+    streams holding it are gone, bodies have room again."""
+    from h2raw import H2
+    conns, refused, held = [], 0, 0
+    try:
+        for k in range(3):
+            h = H2(server.port)
+            conns.append(h)
+            h.poll(0.1)
+            for i in range(100):  # each holds a byte of a manifest, waiting for a batch, and its room
+                sid = h.request("PUT", f"/v2/h2bound/c{k}/manifests/s{i}",
+                                headers=[("content-type", "application/vnd.oci.image.manifest.v1+json")])
+                h.data(sid, b"{")
+            h.poll(0.3)
+            refused += sum(1 for c in h.rst.values() if c == 7)
+            held += sum(1 for s in h.win if s not in h.ended)
+        assert refused and held <= 256, (refused, held)
+        assert requests.get(f"{server.url}/v2/").status_code == 200  # the server answers others
+    finally:
+        for h in conns:
+            h.close()
+    # the held streams are gone with their connections: bodies have room again
+    time.sleep(0.5)
+    data = os.urandom(300000)
+    r = requests.post(f"{server.url}/v2/h2bound/after/blobs/uploads/?digest={sha256(data)}", data=data)
+    assert r.status_code == 201
+
+
 def test_chunked_trailers_longer_than_the_buffer(server):
     """A chunked body whose trailers fill the 1 MiB buffer with framing alone: the reader drops
     it and reads on (the socket's readiness is edge-triggered: waiting would never wake)."""

@@ -34,7 +34,7 @@ class H2:
         self.s = socket.create_connection(("127.0.0.1", port))
         self.s.setblocking(False)
         self.buf, self.conn_win, self.init_win, self.max_frame = b"", 65535, 65535, 16384
-        self.win, self.ended, self.status, self.next_id = {}, set(), {}, 1
+        self.win, self.ended, self.status, self.next_id, self.rst = {}, set(), {}, 1, {}
         self._send(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self._frame(SETTINGS, 0, 0, b""))
 
     @staticmethod
@@ -90,14 +90,15 @@ class H2:
                                self._frame(WINDOW_UPDATE, 0, sid, struct.pack(">I", len(p))))
             elif kind == RST_STREAM:
                 self.ended.add(sid)
+                self.rst[sid] = struct.unpack(">I", p)[0]
             elif kind == PING and not flags & 1:
                 self._send(self._frame(PING, 1, 0, p))
 
-    def request(self, method, path):
+    def request(self, method, path, headers=()):
         sid, self.next_id = self.next_id, self.next_id + 2
         self.win[sid] = self.init_win
         self._send(self._frame(HEADERS, 4, sid, _headers([(":method", method), (":scheme", "http"),
-                                                          (":authority", "x"), (":path", path)])))
+                                                          (":authority", "x"), (":path", path), *headers])))
         return sid
 
     def data(self, sid, data, end=False, timeout=10):
