@@ -4,8 +4,8 @@
  * the parser of its kind. Invariants: every package added has a non-empty name and version
  * without a newline or a NUL; what the probe keeps is bytes of the file starting at a magic (or
  * a Rust binary's inflated dependency list, or an old Go binary's build information with the
- * version and module list its pointers name, all bytes of the file), the same for any block
- * size; what the Java archive
+ * version and module list its pointers name, all bytes of the file; a Go binary's package list
+ * after it: paths, sorted, each once), the same for any block size; what the Java archive
  * reader keeps is the same for any block size too, and parses into packages as valid as the
  * rest; any bytes parsed as if derived are parsed safely. */
 #include "common/dd.h"
@@ -100,6 +100,40 @@ static int old_go_from_file(const uint8_t *data, size_t size, const char *kept, 
 	return vl || ml;
 }
 
+/* Where a Go binary's package list starts in what the probe kept (k when it has none), checked:
+ * package paths, each once, sorted, each ended by a newline. */
+static size_t go_packages_at(const char *kept, size_t k)
+{
+	const char *m = LANG_GO_PACKAGES_MAGIC;
+	size_t ml = strlen(m), at = k;
+	for (size_t i = 0; i + ml <= k; i++)
+		if (!memcmp(kept + i, m, ml))
+			at = i; /* the last: the list holds no such bytes */
+	if (at == k)
+		return k;
+	const char *prev = NULL;
+	size_t prevn = 0;
+	for (size_t i = at + ml; i < k;) {
+		const char *nl = memchr(kept + i, '\n', k - i);
+		if (!nl)
+			abort(); /* every path ends with a newline */
+		size_t n = (size_t)(nl - kept) - i;
+		if (!n || n > LANG_GO_MAX_PACKAGE)
+			abort();
+		for (size_t j = 0; j < n; j++)
+			if ((unsigned char)kept[i + j] <= ' ' || (unsigned char)kept[i + j] >= 0x7f)
+				abort();
+		if (prev) {
+			int c = memcmp(prev, kept + i, prevn < n ? prevn : n);
+			if (c > 0 || (!c && prevn >= n))
+				abort(); /* sorted, each once */
+		}
+		prev = kept + i, prevn = n;
+		i += n + 1;
+	}
+	return at;
+}
+
 int fuzz_lang(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -137,7 +171,8 @@ int fuzz_lang(const uint8_t *data, size_t size)
 		abort();
 	if (kept) {
 		int cargo = k1 >= strlen(LANG_CARGO_MAGIC) && !memcmp(kept, LANG_CARGO_MAGIC, strlen(LANG_CARGO_MAGIC));
-		if (!cargo && !memmem(data, size, kept, k1) && !old_go_from_file(data, size, kept, k1))
+		size_t own = go_packages_at(kept, k1);
+		if (!cargo && !memmem(data, size, kept, own) && !old_go_from_file(data, size, kept, own))
 			abort(); /* Go's and Node's are bytes of the file; cargo auditable's is inflated */
 		size_t before = inv.n;
 		lang_parse(&inv, path, kept, k1, 1);

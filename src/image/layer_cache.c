@@ -1,4 +1,4 @@
-/* layer_cache.c: the layer cache's file format: "DDLAYER4" magic, the entry count, then per
+/* layer_cache.c: the layer cache's file format: "DDLAYER5" magic, the entry count, then per
  * entry its kind (1 byte), path, target and data, each a 64-bit length and its bytes; and a
  * trailing CRC-32 (zlib) of everything before it, so a damaged file reads as a miss. (Files
  * are renamed into place whole, so a torn write cannot be seen; the check is against the
@@ -6,7 +6,8 @@
  * A file is written as it is serialised and read through a mapping, so neither side holds a
  * second copy of what the layer kept. Version 3: files are kept at the package managers' paths
  * only, and LE_DROPPED entries; version 4: application metadata too (inventory/lang.h), and
- * LE_DERIVED entries. A file
+ * LE_DERIVED entries; version 5: a Go binary's derived bytes name the packages it holds code of
+ * (inventory/lang.h). A file
  * of an older version is a miss, and read again. The same
  * bytes are what a sandboxed layer reader sends back (layer_cache_encode), which the server
  * checks as it writes them into the cache (layer_cache_receive). */
@@ -19,7 +20,7 @@
 #include <sys/mman.h>
 #include <zlib.h>
 
-static const char magic[8] = {'D', 'D', 'L', 'A', 'Y', 'E', 'R', '4'};
+static const char magic[8] = {'D', 'D', 'L', 'A', 'Y', 'E', 'R', '5'};
 
 /* The running CRC-32 c over (p, n). */
 static uLong crc_more(uLong c, const void *p, size_t n)

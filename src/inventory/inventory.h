@@ -47,6 +47,8 @@ struct package {
 			      * application package the file that names it (METADATA, package.json,
 			      * the Go binary...) */
 	const char *layer;   /* digest of the layer that introduced it (images only) */
+	const char *go_packages; /* Go modules: those of its packages whose code the binary holds,
+				  * each ended by a newline ("": none); NULL when not known */
 };
 
 enum os_kind { OS_UNKNOWN, OS_KNOWN, OS_DISTROLESS, OS_SCRATCH };

@@ -18,6 +18,7 @@
 #include "common/dd.h"
 #include "lang.h"
 #include "common/arena.h"
+#include "common/buf.h"
 #include "inventory.h"
 #include "version/version.h"
 #include <zlib.h>
@@ -95,6 +96,8 @@ uint64_t lang_file_limit(enum lang_file k)
 	default: return DD_MAX_LANG_FILE_BYTES;
 	}
 }
+
+static int starts(const char *data, size_t len, const char *magic);
 
 /* ---- the probe ---- */
 
@@ -439,6 +442,13 @@ static const char *old_result(struct lang_probe *p, struct arena *a, size_t *len
 	return o;
 }
 
+/* Whether bytes to come could matter: the build information is not kept whole yet, or a Go
+ * binary's function name table is being read or could be found twice. */
+static int wants_more(const struct lang_probe *p)
+{
+	return p->state != 3 || (p->go_note && p->funcs.state != LANG_GOFUNCS_UNUSABLE);
+}
+
 /* ---- the ELF tail: cargo auditable's .dep-v0 ---- */
 
 static uint64_t rd(const struct lang_probe *p, const unsigned char *s, int bytes)
@@ -509,6 +519,8 @@ static void tail_feed(struct lang_probe *p, uint64_t base, const unsigned char *
 		if (p->nhead == LANG_ELF_HEAD && !p->tail_state) {
 			tail_decide(p, 0);
 			p->go_note = !p->node && go_note_in_head(p);
+			if (p->go_note)
+				lang_gofuncs_begin(&p->funcs, p->head[5] == 2, p->head[4] == 2 ? 8 : 4);
 		}
 	}
 	tail_put(p, base, d, n);
@@ -516,6 +528,7 @@ static void tail_feed(struct lang_probe *p, uint64_t base, const unsigned char *
 
 void lang_probe_abandon(struct lang_probe *p)
 {
+	lang_gofuncs_free(&p->funcs);
 	free(p->tail);
 	p->tail = NULL;
 	free(p->mod);
@@ -586,7 +599,7 @@ static int old_kept(struct lang_probe *p, struct arena *a, uint64_t base, const 
 		grab_put(&p->go_mhdr, base, d, n);
 		p->state = old_resolve(p, a);
 	}
-	return p->state != 3;
+	return wants_more(p);
 }
 
 int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n)
@@ -596,8 +609,12 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 	p->off += n;
 	if (p->state != 3 && n)
 		tail_feed(p, base, d, n);
+	if (p->go_note && base + n > LANG_ELF_HEAD) { /* from the head's end on, whatever the blocks */
+		size_t skip = base < LANG_ELF_HEAD ? (size_t)(LANG_ELF_HEAD - base) : 0;
+		lang_gofuncs_feed(&p->funcs, base + skip, d + skip, n - skip);
+	}
 	if (p->state == 3 || !n)
-		return p->state != 3;
+		return wants_more(p);
 	if (p->state == 0) { /* the first 4 bytes say whether it is ELF */
 		size_t h = base < 4 ? (size_t)(4 - base) : 0;
 		if (h > n)
@@ -614,7 +631,7 @@ int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, siz
 		old_scan(p, base, d, n);
 	if (p->state == 4) {
 		p->state = old_resolve(p, a);
-		return p->state != 3;
+		return wants_more(p);
 	}
 	if (p->state == 2) {
 		keep(p, a, d, n);
@@ -679,6 +696,18 @@ const char *lang_probe_result(struct lang_probe *p, struct arena *a, size_t *len
 			tail_decide(p, p->off); /* a file shorter than the head: all of it is there */
 		if (p->tail_state == 1)
 			out = cargo_deps(p, a, len);
+	}
+	size_t pn;
+	int whole = out && out != p->out ? 1 : p->want && p->len == p->want; /* never after a cut list */
+	const char *pk = out && !p->node && p->len && whole ? lang_gofuncs_result(&p->funcs, a, &pn) : NULL;
+	if (pk && starts(out, *len, LANG_GO_MAGIC)) { /* the packages follow the build information */
+		size_t k = strlen(LANG_GO_PACKAGES_MAGIC);
+		char *o = arena_alloc_uninit(a, *len + k + pn);
+		memcpy(o, out, *len);
+		memcpy(o + *len, LANG_GO_PACKAGES_MAGIC, k);
+		memcpy(o + *len + k, pk, pn);
+		*len += k + pn;
+		out = o;
 	}
 	lang_probe_abandon(p);
 	return out;
@@ -956,6 +985,58 @@ static const char *stdlib_version(struct arena *a, const char *s, size_t n)
 	return NULL; /* "go1.22-devel_..." and the like: no release */
 }
 
+/* Whether package path pk (n bytes) is module m's or below it. */
+static int in_module(const char *pk, size_t n, const char *m)
+{
+	size_t k = strlen(m);
+	return k && k <= n && !memcmp(pk, m, k) && (k == n || pk[k] == '/');
+}
+
+/* Gives each Go module of a binary, inv->pkgs[first..] (orig: their paths as built, "" for the
+ * standard library), the packages of the list (pk, n: paths each ended by a newline) that are
+ * its own: the standard library's have no dot in their first element, a module's lie at or
+ * below its path (the longest that fits). A module replaced by another has its packages named
+ * under the replacement's path, as the advisories for the replacement name them. */
+static void go_owners(struct inventory *inv, size_t first, const char **orig, const char *pk, size_t n)
+{
+	size_t nm = inv->n - first;
+	struct buf *own = arena_alloc(inv->arena, nm * sizeof(*own));
+	for (size_t m = 0; m < nm; m++)
+		buf_init(&own[m], (size_t)DD_MAX_GO_PACKAGES * (LANG_GO_MAX_PACKAGE + 1));
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(pk + i, '\n', n - i);
+		if (!nl)
+			break;
+		const char *s = pk + i;
+		size_t k = (size_t)(nl - s), best = nm, bestlen = 0;
+		i += k + 1;
+		size_t e = 0;
+		while (e < k && s[e] != '/')
+			e++;
+		int std = !memchr(s, '.', e) && !(k == 4 && !memcmp(s, "main", 4));
+		for (size_t m = 0; m < nm; m++) {
+			if (!*orig[m] ? std && (best == nm || !bestlen) : in_module(s, k, orig[m]) && strlen(orig[m]) > bestlen) {
+				best = m;
+				bestlen = *orig[m] ? strlen(orig[m]) : 0;
+			}
+		}
+		if (best == nm)
+			continue;
+		struct package *p = &inv->pkgs[first + best];
+		if (*orig[best] && p->name && strcmp(p->name, orig[best])) { /* replaced: the replacement's path */
+			buf_puts(&own[best], p->name);
+			buf_append(&own[best], s + bestlen, k - bestlen);
+		} else {
+			buf_append(&own[best], s, k);
+		}
+		buf_append(&own[best], "\n", 1);
+	}
+	for (size_t m = 0; m < nm; m++) {
+		inv->pkgs[first + m].go_packages = arena_strndup(inv->arena, own[m].data ? own[m].data : "", own[m].len);
+		buf_release(&own[m]);
+	}
+}
+
 static size_t parse_go(struct inventory *inv, const char *path, const char *d, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)d;
@@ -974,10 +1055,18 @@ static size_t parse_go(struct inventory *inv, const char *path, const char *d, s
 	const char *mod = d + i;
 	if (mn >= 33 && (size_t)ml == mn && mod[mn - 17] == '\n') /* the sentinels */
 		mod += 16, mn -= 32;
-	size_t got = 0;
+	const char *pk = NULL; /* the packages the binary holds code of (lang_gofuncs.c), when read */
+	size_t pkn = 0, kn = strlen(LANG_GO_PACKAGES_MAGIC), at = i + (size_t)ml;
+	if ((size_t)ml <= len - i && len - at >= kn && !memcmp(d + at, LANG_GO_PACKAGES_MAGIC, kn))
+		pk = d + at + kn, pkn = len - at - kn;
+	size_t got = 0, first = inv->n;
+	size_t nlines = 1;
+	for (size_t k = 0; k < mn; k++)
+		nlines += mod[k] == '\n';
+	const char **orig = arena_alloc(inv->arena, (nlines + 1) * sizeof(*orig)); /* module paths as built */
 	const char *std = stdlib_version(inv->arena, gover, (size_t)vl);
-	if (std)
-		got += add(inv, PKG_GO, path, "stdlib", 6, std, strlen(std)) != NULL;
+	if (std && add(inv, PKG_GO, path, "stdlib", 6, std, strlen(std)))
+		orig[got++] = "";
 	struct package *prev = NULL;
 	for (size_t k = 0; k < mn;) {
 		const char *nl = memchr(mod + k, '\n', mn - k);
@@ -1008,8 +1097,10 @@ static size_t parse_go(struct inventory *inv, const char *path, const char *d, s
 		if (fl[2] == 7 && !memcmp(f[2], "(devel)", 7))
 			continue;
 		if ((prev = add(inv, PKG_GO, path, f[1], fl[1], f[2], fl[2])))
-			got++;
+			orig[got++] = prev->name;
 	}
+	if (pk)
+		go_owners(inv, first, orig, pk, pkn);
 	/* drop the modules replaced by local directories */
 	size_t w = inv->n - got;
 	for (size_t r = w; r < inv->n; r++)

@@ -82,6 +82,45 @@ struct lang_grab {
 };
 #define LANG_GO_VERSIONS 32 /* places of "go1." remembered in an old Go binary */
 
+/* Which packages a Go binary (Go 1.16 on) holds code of, from its function name table, read as
+ * the file's bytes stream past (lang_gofuncs.c). */
+#define LANG_GO_NAME_PREFIX 1024 /* bytes of a function's name looked at: the package comes first */
+#define LANG_GO_MAX_PACKAGE 512  /* a package path longer than this is no package's */
+enum lang_gofuncs_state {
+	LANG_GOFUNCS_LOOKING,  /* for the table's header */
+	LANG_GOFUNCS_HEADER,   /* taking a candidate header's bytes */
+	LANG_GOFUNCS_NAMES,    /* reading the function names */
+	LANG_GOFUNCS_READ,     /* read: looking on for a second table */
+	LANG_GOFUNCS_UNUSABLE, /* two tables, or past a limit: says nothing */
+};
+struct lang_gofuncs {
+	enum lang_gofuncs_state state, save_state; /* save_state: before a candidate header */
+	int big, ptr;                              /* the binary's byte order and pointer size */
+	int found;                                 /* a table's header was sound */
+	unsigned char carry[7];                    /* the last bytes seen: a header across blocks */
+	size_t ncarry;
+	unsigned char hdr[8 + 8 * 8];
+	unsigned hdr_n, hdr_got;
+	uint64_t hdr_off;
+	uint64_t lo, hi, next; /* the names' file range, and the next offset to read */
+	char name[LANG_GO_NAME_PREFIX];
+	size_t nname;
+	char *pool; /* malloc: the packages, each NUL-ended */
+	size_t pool_len, pool_cap;
+	uint32_t *set; /* malloc: a hash set of pool offset + 1 */
+	size_t set_cap, npkgs;
+	size_t last_off, last_len; /* the package of the last name */
+};
+void lang_gofuncs_begin(struct lang_gofuncs *g, int big, int ptr);
+/* The file's next n bytes, from file offset base, in order. */
+void lang_gofuncs_feed(struct lang_gofuncs *g, uint64_t base, const unsigned char *d, size_t n);
+/* The packages, sorted, each ended by a newline (arena), when one table was read whole and no
+ * other seen; else NULL. The caller has fed the whole file. */
+const char *lang_gofuncs_result(struct lang_gofuncs *g, struct arena *a, size_t *len);
+void lang_gofuncs_free(struct lang_gofuncs *g);
+/* What the probe hands on of a Go binary ends with this and that list, when it was read. */
+#define LANG_GO_PACKAGES_MAGIC "\ndrydock-go-packages 1\n"
+
 struct lang_probe {
 	int state;    /* 0 before the first bytes, 1 looking, 2 keeping, 3 done, 4 old Go: see below */
 	int node;     /* looking for the Node.js URL (else the Go magic) */
@@ -118,6 +157,7 @@ struct lang_probe {
 	const char *go_old_version; /* arena, once resolved */
 	int mod_named;              /* the module list kept is the one the pointer names */
 	uint64_t go_at;             /* where the build information starts: only what lies before it counts */
+	struct lang_gofuncs funcs;  /* in a file with Go's build ID note */
 };
 /* Starts a probe for the file at path (its name decides what is looked for). */
 void lang_probe_begin(struct lang_probe *p, const char *path);

@@ -206,6 +206,12 @@ static json_t *native(struct arena *a, const struct inventory *inv, const struct
 		set(o, "purl", sbom_purl(a, inv, i));
 		set(o, pkg_lang_ecosystem(p->type) ? "path" : "db", p->db_path);
 		set(o, "layer", p->layer);
+		if (p->type == PKG_GO && p->go_packages) { /* those whose code the binary holds */
+			json_t *gp = json_array();
+			for (const char *l = p->go_packages, *nl; (nl = strchr(l, '\n')); l = nl + 1)
+				json_array_append_new(gp, json_stringn(l, (size_t)(nl - l)));
+			json_object_set_new(o, "go_packages", gp);
+		}
 		json_array_append_new(pkgs, o);
 	}
 	json_t *doc = json_pack("{s:o, s:o}", "os", os, "packages", pkgs);

@@ -224,6 +224,37 @@ static int read_lang(struct scan *s, const char **why)
  * standard library in every binary built by one toolchain, a module in two node_modules trees)
  * are listed together in its path, so that one issue is one finding. Packages sorted. */
 #define MAX_PATHS_LISTED 16
+
+/* The Go packages of n copies of one module (a standard library in several binaries): each
+ * package any copy holds, once, sorted; NULL when a copy's are not known. */
+static int line_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+static const char *merged_go_packages(struct arena *a, const struct package *p, size_t n)
+{
+	size_t lines = 0, bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!p[i].go_packages)
+			return NULL;
+		for (const char *s = p[i].go_packages; *s; s++)
+			lines += *s == '\n';
+		bytes += strlen(p[i].go_packages);
+	}
+	const char **v = arena_alloc(a, (lines + 1) * sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		for (const char *s = p[i].go_packages, *nl; (nl = strchr(s, '\n')); s = nl + 1)
+			v[k++] = arena_strndup(a, s, (size_t)(nl - s));
+	qsort(v, k, sizeof(*v), line_cmp);
+	char *out = arena_alloc(a, bytes + 1), *w = out;
+	for (size_t i = 0; i < k; i++)
+		if (!i || strcmp(v[i], v[i - 1])) {
+			size_t m = strlen(v[i]);
+			memcpy(w, v[i], m);
+			w[m] = '\n';
+			w += m + 1;
+		}
+	*w = 0;
+	return out;
+}
 static void merge_copies(struct inventory *inv)
 {
 	size_t w = 0;
@@ -245,6 +276,7 @@ static void merge_copies(struct inventory *inv)
 			if (j - i > listed)
 				snprintf(paths + at, cap - at, ", and %zu more", j - i - listed);
 			p->db_path = paths;
+			p->go_packages = merged_go_packages(inv->arena, inv->pkgs + i, j - i);
 		}
 		inv->pkgs[w++] = *p;
 		i = j;

@@ -6,8 +6,9 @@
  * an absent field written as a lone \\0 (NUL marker "\\-"):
  *   DDINV1 <tab> kind <tab> id <tab> version_id <tab> codename <tab> pretty_name <tab> id_like
  *   type <tab> name <tab> version <tab> arch <tab> source_name <tab> source_version <tab> release
- *        <tab> epoch (-1: none) <tab> modularity_label <tab> layer <tab> path
- * (path, the file a package was read from, was added later: a line without it reads as NULL).
+ *        <tab> epoch (-1: none) <tab> modularity_label <tab> layer <tab> path <tab> go_packages
+ * (path, the file a package was read from, and go_packages, the packages of a Go module whose
+ * code its binary holds, were added later: a line without them reads them as NULL).
  * Reading it back is bounded like any untrusted input. */
 #include "common/dd.h"
 #include "inventory/inventory.h"
@@ -62,7 +63,9 @@ char *inventory_serialize(const struct inventory *inv)
 		put(&b, num, 0);
 		put(&b, k->modularity_label, 0);
 		put(&b, k->layer, 0);
-		put(&b, k->db_path, 1);
+		put(&b, k->db_path, !k->go_packages);
+		if (k->go_packages)
+			put(&b, k->go_packages, 1);
 	}
 	if (b.len >= b.cap - 1) { /* over the cap: refuse rather than store half */
 		buf_release(&b);
@@ -112,7 +115,7 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 	}
 	struct arena *a = inv->arena;
 	const char *p = text, *end = text + len;
-	const char *f[11];
+	const char *f[12];
 	int first = 1;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -130,7 +133,7 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 			inv->os.pretty_name = f[5];
 			inv->os.id_like = f[6];
 			first = 0;
-		} else if ((n == 10 || n == 11) && f[1]) {
+		} else if (n >= 10 && n <= 12 && f[1]) {
 			struct package *k = inventory_add(inv);
 			int type = atoi(f[0] ? f[0] : "0");
 			k->type = type > 0 && type <= PKG_TYPE_MAX ? (enum pkg_type)type : PKG_DPKG;
@@ -145,7 +148,8 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 			k->epoch = e >= 0 ? e : 0;
 			k->modularity_label = f[8];
 			k->layer = f[9];
-			k->db_path = n == 11 ? f[10] : NULL;
+			k->db_path = n >= 11 ? f[10] : NULL;
+			k->go_packages = n == 12 && k->type == PKG_GO ? f[11] : NULL;
 		}
 		p = nl ? nl + 1 : end;
 	}

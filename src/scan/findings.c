@@ -116,6 +116,8 @@ struct hit {
 	size_t nextra, capextra;
 	int dropped;
 	const struct finding *first;   /* filled for the first binary package; copied for the others */
+	const struct vdb_entry *all;   /* the package's entries of this vulnerability */
+	size_t nall;
 };
 
 static int has_str(const char **v, size_t n, const char *s)
@@ -353,7 +355,8 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 			GROW(a, hits, nh, caph);
 			if (fixed && fixed[0] == '0' && fixed[1] == ':')
 				fixed += 2; /* epoch 0 is no epoch: "upgrade curl to 7.76.1-23.el9_2.4" */
-			hits[nh++] = (struct hit){.vuln = es[i].vuln, .fixed = fixed, .entry = decided};
+			hits[nh++] = (struct hit){.vuln = es[i].vuln, .fixed = fixed, .entry = decided, .all = &es[i],
+						  .nall = j - i};
 		}
 		i = j;
 	}
@@ -390,6 +393,45 @@ static void compute_hits(struct arena *a, const struct vulndb *db, const char *e
 
 static uint64_t memo_hash(const char *name, const char *ver) { return vdb_hash(name, ver); }
 
+/* Whether line (s, n) is one of the lines of list (each ended by a newline). */
+static int has_line(const char *list, const char *s, size_t n)
+{
+	for (const char *l = list, *nl; (nl = strchr(l, '\n')); l = nl + 1)
+		if ((size_t)(nl - l) == n && !memcmp(l, s, n))
+			return 1;
+	return 0;
+}
+
+/* A Go finding's packages, those its advisory says the vulnerable code is in (each entry's of
+ * the vulnerability, once), and whether the binary holds code of any of them. */
+static void go_reach(struct arena *a, const struct vulndb *db, const struct hit *h, const struct package *p,
+		     struct finding *f)
+{
+	f->imported = -1;
+	f->imports = NULL;
+	f->nimports = 0;
+	size_t total = 0;
+	for (size_t e = 0; e < h->nall; e++)
+		total += vulndb_list(db, h->all[e].imports, h->all[e].nimports) ? h->all[e].nimports : 0;
+	if (!total)
+		return;
+	const char **v = arena_alloc(a, total * sizeof(*v));
+	for (size_t e = 0; e < h->nall; e++) {
+		const uint32_t *l = vulndb_list(db, h->all[e].imports, h->all[e].nimports);
+		for (size_t k = 0; l && k < h->all[e].nimports; k++) {
+			const char *path = vulndb_str(db, l[k]);
+			if (*path && !has_str(v, f->nimports, path))
+				v[f->nimports++] = path;
+		}
+	}
+	f->imports = v;
+	if (!f->nimports || !p->go_packages)
+		return;
+	f->imported = 0;
+	for (size_t k = 0; k < f->nimports && !f->imported; k++)
+		f->imported = has_line(p->go_packages, v[k], strlen(v[k]));
+}
+
 /* Matches one package: appends its findings. */
 static void match_package(struct arena *a, const struct vulndb *db, const char *eco, const struct package *p,
 			  struct memo *memo, size_t nmemo, struct finding **fv, size_t *fn, size_t *fcap)
@@ -420,6 +462,10 @@ static void match_package(struct arena *a, const struct vulndb *db, const char *
 			*keep = *f;
 			h->first = keep;
 		}
+		if (p->type == PKG_GO)
+			go_reach(a, db, h, p, f);
+		else
+			f->imported = -1;
 		(*fv)[(*fn)++].family = i;
 	}
 }

@@ -34,6 +34,12 @@ struct finding {
 	const struct vulndb *db;
 	const char *remediation; /* one sentence */
 	size_t family;           /* same value for findings of one (source package, version) */
+	/* Go: the packages the advisory says the vulnerable code is in, and whether the binary holds
+	 * code of one of them (1), of none (0), or is not known to (-1: not Go, no packages named, or
+	 * the binary's function table not read) */
+	const char **imports;
+	size_t nimports;
+	int imported;
 };
 
 /* The ecosystem f was matched in: its application package's ("PyPI", "Go", ...), else the OS's

@@ -167,6 +167,11 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 			buf_puts(&b, ",\"cvss\":null");
 		buf_append(&b, ",", 1), jkey(&b, "remediation"), buf_json_str(&b, x->remediation);
 		buf_append(&b, ",", 1), jkey(&b, "layer"), jopt(&b, x->pkg->layer);
+		if (x->nimports) {
+			buf_append(&b, ",", 1), jkey(&b, "vulnerable_packages"), jstrs(&b, x->imports, x->nimports);
+			if (x->imported >= 0)
+				buf_puts(&b, x->imported ? ",\"imported\":true" : ",\"imported\":false");
+		}
 		buf_append(&b, "}", 1);
 	}
 	buf_puts(&b, "],\"fix_plan\":[");
@@ -351,6 +356,11 @@ static char *render_json(const struct vulndb *db, const struct inventory *inv, c
 		json_object_set_new(j, "cvss", x->cvss_score >= 0 ? json_pack("{s:f, s:o}", "score", x->cvss_score, "vector",
 									      opt(x->cvss_vector))
 								 : json_null());
+		if (x->nimports) {
+			json_object_set_new(j, "vulnerable_packages", strs(x->imports, x->nimports));
+			if (x->imported >= 0)
+				json_object_set_new(j, "imported", json_boolean(x->imported));
+		}
 		if (!compact) {
 			const char *refs[64];
 			size_t nr = 0;
@@ -522,12 +532,18 @@ char *report_sarif(struct arena *a, const struct inventory *inv, const struct sb
 		for (size_t k = 0; k < (np ? np : 1); k++)
 			json_array_append_new(locs, json_pack("{s:{s:{s:s}}, s:{s:s}}", "physicalLocation", "artifactLocation",
 							      "uri", np ? paths[k] : target, "message", "text", target));
-		json_array_append_new(
-			results,
+		json_t *res =
 			json_pack("{s:s, s:I, s:s, s:{s:s}, s:o, s:{s:s, s:s, s:o, s:b}}", "ruleId", x->id, "ruleIndex",
 				  (json_int_t)idx, "level", sarif_level(x->severity), "message", "text", msg, "locations", locs,
 				  "properties", "package", x->pkg->name, "installedVersion", x->installed, "fixedVersion",
-				  x->fixed ? json_string(x->fixed) : json_null(), "patchable", x->patchable));
+				  x->fixed ? json_string(x->fixed) : json_null(), "patchable", x->patchable);
+		if (x->nimports) {
+			json_t *props = json_object_get(res, "properties");
+			json_object_set_new(props, "vulnerablePackages", strs(x->imports, x->nimports));
+			if (x->imported >= 0)
+				json_object_set_new(props, "imported", json_boolean(x->imported));
+		}
+		json_array_append_new(results, res);
 	}
 	json_t *o = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, s:o}]}", "$schema",
 			      "https://json.schemastore.org/sarif-2.1.0.json", "version", "2.1.0", "runs", "tool", "driver",
@@ -587,6 +603,11 @@ char *report_sbom_with_findings(struct arena *a, const struct inventory *inv, co
 			}
 			if (x->published && *x->published)
 				json_object_set_new(v, "published", json_string(x->published));
+			if (x->imported == 0) /* none of the packages the advisory names is in the binary */
+				json_object_set_new(v, "analysis",
+						    json_pack("{s:s, s:s, s:s}", "state", "not_affected", "justification",
+							      "code_not_present", "detail",
+							      arena_printf(a, "the binary holds no code of %s", x->imports[0])));
 			json_array_append_new(vulns, v);
 		}
 		json_object_set_new(doc, "vulnerabilities", vulns);

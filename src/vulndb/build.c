@@ -108,6 +108,7 @@ struct bentry {
 	uint32_t key, vuln, seq, severity;
 	uint32_t first_range, nranges; /* into b->ranges */
 	uint32_t versions, nversions;  /* into b->lists */
+	uint32_t imports, nimports;    /* into b->lists */
 	uint8_t flags, level;
 };
 
@@ -467,6 +468,10 @@ void vdb_builder_add(struct vdb_builder *b, const struct osv_record *r)
 			*(uint32_t *)vec_push(&b->lists) = intern(b, x->versions[k]);
 			e->nversions++;
 		}
+		e->imports = (uint32_t)b->lists.n;
+		for (size_t k = 0; k < x->nimports; k++)
+			*(uint32_t *)vec_push(&b->lists) = intern(b, x->imports[k]);
+		e->nimports = (uint32_t)x->nimports;
 		if (never_affected(x))
 			e->flags |= VDB_NOT_AFFECTED;
 		else if (!fixed)
@@ -717,6 +722,10 @@ int vdb_builder_write(struct vdb_builder *b, const char *path, const char **why)
 		d->nversions = e->nversions;
 		for (uint32_t k = 0; k < e->nversions; k++)
 			*(uint32_t *)vec_push(&lists) = AT(b->lists, uint32_t, e->versions + k);
+		d->imports = (uint32_t)lists.n;
+		d->nimports = e->nimports;
+		for (uint32_t k = 0; k < e->nimports; k++)
+			*(uint32_t *)vec_push(&lists) = AT(b->lists, uint32_t, e->imports + k);
 	}
 	rank_fixes(b, &keys, &ents, &ranges, &events, &lists);
 	sort_b = b;

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define VDB_MAGIC "DDVULNDB"
-#define VDB_FORMAT 3 /* 3: the known-exploited catalogue (VDB_KEV) */
+#define VDB_FORMAT 4 /* 3: the known-exploited catalogue (VDB_KEV); 4: entries name Go packages */
 
 enum vdb_section {
 	VDB_STRINGS, /* bytes */
@@ -104,6 +104,8 @@ struct vdb_entry {
 	uint8_t level; /* enum vdb_severity from `severity`; UNKNOWN when the vendor gave none */
 	uint32_t fix;  /* VDB_SIMPLE: 1 + the fix's index in the key's fixes; 0 when unfixed;
 			* VDB_FIX_UNREADABLE when the fix is no valid version: the entry never applies */
+	uint32_t imports, nimports; /* VDB_LISTS: Go, the packages the vulnerable code is in (none:
+				     * the feed does not say) */
 };
 #define VDB_FIX_UNREADABLE 0xffffffffu
 

@@ -126,7 +126,18 @@ int osv_parse(struct arena *a, const char *data, size_t len, struct osv_record *
 		x->ecosystem = str(a, pkg, "ecosystem");
 		x->name = str(a, pkg, "name");
 		x->versions = strings(a, json_object_get(s, "versions"), &x->nversions);
-		x->urgency = str(a, json_object_get(s, "ecosystem_specific"), "urgency");
+		json_t *es = json_object_get(s, "ecosystem_specific"), *imp = json_object_get(es, "imports"), *im;
+		x->urgency = str(a, es, "urgency");
+		if (json_is_array(imp)) { /* Go: the packages (and symbols) the vulnerable code is in */
+			size_t n = json_array_size(imp) < OSV_MAX_ITEMS ? json_array_size(imp) : OSV_MAX_ITEMS, k;
+			x->imports = arena_alloc(a, (n ? n : 1) * sizeof(*x->imports));
+			json_array_foreach(imp, k, im)
+			{
+				const char *path = k < n ? json_string_value(json_object_get(im, "path")) : NULL;
+				if (path && *path && strlen(path) <= OSV_MAX_IMPORT_PATH)
+					x->imports[x->nimports++] = arena_strdup(a, path);
+			}
+		}
 		if (ranges && (!json_is_array(ranges) || json_array_size(ranges) > OSV_MAX_ITEMS)) {
 			rc = arena_fail(a, why, DD_E_FEED_INVALID, "%s: ranges is not an array", out->id);
 			goto out;

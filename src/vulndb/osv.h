@@ -33,7 +33,10 @@ struct osv_affected {
 	size_t nversions;
 	const char *urgency; /* ecosystem_specific.urgency (Debian), or NULL */
 	const char *status;  /* the tracker's status (Ubuntu: needed, needs-triage, ...), or NULL */
+	const char **imports; /* Go: the packages the vulnerable code is in (ecosystem_specific.imports) */
+	size_t nimports;
 };
+#define OSV_MAX_IMPORT_PATH 512 /* a longer package path is no Go package's */
 
 struct osv_record {
 	const char *id, *summary, *details, *published, *modified;

@@ -26,7 +26,7 @@ def info(path):
 
 def test_info_lists_every_feed_and_ecosystem(full_db):
     i = info(full_db)
-    assert i["format"] == 3 and len(i["generation"]) == 16
+    assert i["format"] == 4 and len(i["generation"]) == 16
     assert i["vulnerabilities"] > 80000
     ecos = {e["ecosystem"]: e for e in i["ecosystems"]}
     for e in ("Debian:12", "Debian:11", "Ubuntu:22.04", "Ubuntu:18.04", "Alpine:v3.18", "Alpine:edge",

@@ -8,7 +8,9 @@ import json
 import lzma
 import os
 import re
+import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -285,6 +287,156 @@ def test_old_go_build_information_takes_only_what_its_pointers_name(tmp_path):
             assert ("golang.org/x/text", "v0.3.0") in got, got
 
 
+def go_record_imports(module):
+    """The Go database's packages per record for a module, read again here: {id: {paths}}."""
+    out = {}
+    with lzma.open(os.path.join(VULNDATA, "languages", "go-vulndb.osv.jsonl.xz"), "rt") as f:
+        for line in f:
+            r = json.loads(line)
+            for a in r["affected"]:
+                if a["package"]["name"] == module and a["package"]["ecosystem"] == "Go":
+                    for i in (a.get("ecosystem_specific") or {}).get("imports", []):
+                        out.setdefault(r["id"], set()).add(i["path"])
+    return out
+
+
+def holds(binary, package):
+    """Whether a Go binary names a function of the package: in its function name table each name
+    follows a NUL, and the linker writes the dots of a path's last element as %2e."""
+    head, _, last = package.rpartition("/")
+    name = (head + "/" if head else "") + last.replace(".", "%2e")
+    return b"\0" + name.encode() + b"." in binary
+
+
+def layout_files(layout, wanted):
+    """The files at the paths `wanted` from an OCI layout's layers (the last layer's copy)."""
+    import tarfile
+    with open(os.path.join(layout, "index.json")) as f:
+        man = json.load(open(os.path.join(layout, "blobs", *json.load(f)["manifests"][0]["digest"].split(":"))))
+    out = {}
+    for layer in man["layers"]:
+        with tarfile.open(os.path.join(layout, "blobs", *layer["digest"].split(":"))) as t:
+            for m in t.getmembers():
+                name = m.name.lstrip("./")
+                if name in wanted and m.isfile():
+                    out[name] = t.extractfile(m).read()
+    return out
+
+
+def check_go_reach(report, files, unknown=()):
+    """Each Go finding names the packages its record names, and says whether a binary it was
+    found in holds code of one of them, as the binaries' bytes say (not known for the versions
+    in `unknown`, whose binaries have no function name table to read)."""
+    seen = {True: 0, False: 0}
+    records = {}
+    for f in report["findings"]:
+        if f["ecosystem"] != "Go":
+            continue
+        if f["package"] not in records:
+            records[f["package"]] = go_record_imports(f["package"])
+        want = records[f["package"]].get(f["id"], set())
+        assert set(f.get("vulnerable_packages", [])) == want, f
+        if not want or f["installed_version"] in unknown:
+            assert "imported" not in f, f
+            continue
+        bins = [files[p] for p in f["path"].split(", ")]
+        assert f["imported"] == any(holds(b, p) for b in bins for p in want), f
+        seen[f["imported"]] += 1
+    return seen
+
+
+def test_go_findings_say_whether_the_binary_holds_the_package(full_db, app, oldgo, tmp_path):
+    """Where the Go database names the packages the vulnerable code is in, a finding names them
+    and says whether the binary holds code of any (its function name table, which no strip
+    removes, names every function the linker kept). Checked against the binaries' own bytes:
+    Debian's age (Go 1.19: no net/http, so its HTTP advisories are not in it), npm's esbuild
+    (Go 1.16: golang.org/x/sys/unix and net/http in it, html/template not), and Go 1.15's age, whose table says nothing."""
+    r = run_json("scan", "--db", full_db, "--format", "json", app)
+    seen = check_go_reach(r, layout_files(app, {"usr/bin/age", "usr/bin/age-keygen"}))
+    assert seen[True] and seen[False], seen
+    std = {f["id"]: f for f in r["findings"] if f["package"] == "stdlib"}
+    # GO-2023-1751 (CVE-2023-24539) is in html/template, which age does not use
+    assert std["GO-2023-1751"]["vulnerable_packages"] == ["html/template"] and std["GO-2023-1751"]["imported"] is False
+    esb = "srv/node_modules/esbuild-linux-64/bin/esbuild"
+    r = run_json("scan", "--db", full_db, "--format", "json", oldgo)
+    seen = check_go_reach(r, layout_files(oldgo, {esb}), unknown={"1.15.9"})
+    assert seen[True] and seen[False], seen
+    xsys = next(f for f in r["findings"] if f["id"] == "GO-2022-0493" and f["package"] == "golang.org/x/sys")
+    assert xsys["vulnerable_packages"] == ["golang.org/x/sys/unix"] and xsys["imported"] is True
+    sb = {p["name"] + " " + p["version"]: p for p in run_json("sbom", "--format", "json", oldgo)["packages"]}
+    assert sb["golang.org/x/sys v0.0.0-20200501145240-bc7a7d42d5c3"]["go_packages"] == ["golang.org/x/sys/unix"]
+    assert "html/template" not in sb["stdlib 1.16.0"]["go_packages"] and "net/http" in sb["stdlib 1.16.0"]["go_packages"]
+    assert "go_packages" not in sb["stdlib 1.15.9"]
+    # the same in SARIF's properties, and CycloneDX's analysis of what the binary does not hold
+    sarif = run_json("scan", "--db", full_db, "--format", "sarif", app)
+    res = next(x for x in sarif["runs"][0]["results"] if x["ruleId"] == "GO-2023-1751")
+    assert res["properties"]["imported"] is False and res["properties"]["vulnerablePackages"] == ["html/template"]
+    cdx = run_json("scan", "--db", full_db, "--format", "cyclonedx", app)
+    v = next(x for x in cdx["vulnerabilities"] if x["id"] == "GO-2023-1751")
+    assert v["analysis"]["state"] == "not_affected" and v["analysis"]["justification"] == "code_not_present"
+    assert not any("analysis" in x for x in cdx["vulnerabilities"] if x["id"] == "GO-2022-0493")
+
+
+def go_elf(tables, names=None):
+    """A small Go 1.20 ELF: Go's build ID note in the first page, the build information (1.18
+    form) at 0x2800, and a function name table (pclntab header, then the names) at each offset of
+    `tables` (a header whose offsets are not sound where the value is None)."""
+    import struct
+    names = names or [b"internal/cpu.Initialize", b"runtime.main", b"net/http.(*Client).Do",
+                      b"net/http.(*Transport).roundTrip.func1", b"github.com/a/b/x.F",
+                      b"github.com/a/b/x.G[github.com/zzz/q.T]", b"github.com/a/b/v2/y.(*T[go.shape.int]).M",
+                      b"gopkg.in/yaml%2ev3.Unmarshal", b"type:.eq.net/smtp.Client", b"go:buildid",
+                      b"type..eq.archive/zip.File", b"github.com/old/mod/sub.Func", b"example.com/app/z.F",
+                      b"main.main", b"main.init.0"]
+    blob = b"".join(n + b"\0" for n in names)
+    mods = (b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\n"
+            b"dep\tgithub.com/a/b\tv1.0.0\th1:x=\ndep\tgithub.com/a/b/v2\tv2.1.0\th1:y=\n"
+            b"dep\tgopkg.in/yaml.v3\tv3.0.0\th1:z=\ndep\tgithub.com/old/mod\tv1.0.0\n"
+            b"=>\tgithub.com/new/mod\tv1.2.0\th1:w=\n")
+    ver, mod = b"go1.20.1", GO_MOD_START + mods + GO_MOD_END
+    info = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + bytes([len(ver)]) + ver
+    info += bytes([len(mod) & 0x7f | 0x80, len(mod) >> 7]) + mod
+
+    def place(va):
+        out = {0x2800: info}
+        for off, sound in tables.items():
+            fn = 96  # after the 72-byte header, aligned as the linker aligns it
+            end = fn + len(blob) if sound else 8
+            out[off] = struct.pack("<IBBBBQQQQQQQQ", 0xfffffff1, 0, 0, 1, 8, len(names), 3, va + 0x400,
+                                   fn, end, end, end, end) + bytes(24) + (blob if sound else b"")
+        return out
+    return old_go_elf(place)
+
+
+def test_go_function_names_give_each_module_its_packages(full_db, tmp_path):
+    """The packages a Go binary holds code of, from the function names its pclntab lists: the
+    package is what precedes the first dot after the last slash, generic arguments left out, the
+    linker's %2e read as a dot; the compiler's own names (type:, go:, type..) and the main
+    package are no package's; each module gets its own (the longest path that fits), a replaced
+    one under its replacement's path. A header that is not sound is passed over; two tables
+    (another Go binary inside this one) say nothing, since which is this binary's is unknown."""
+    def sbom(tables):
+        root = tmp_path / ("t" + "-".join(f"{o:x}{int(bool(s))}" for o, s in tables.items()))
+        root.mkdir()
+        (root / "app").write_bytes(go_elf(tables))
+        os.chmod(root / "app", 0o755)
+        return root, {p["name"]: p.get("go_packages") for p in run_json("sbom", "--format", "json", str(root))["packages"]}
+
+    want = {"stdlib": ["internal/cpu", "net/http", "runtime"], "github.com/a/b": ["github.com/a/b/x"],
+            "github.com/a/b/v2": ["github.com/a/b/v2/y"], "gopkg.in/yaml.v3": ["gopkg.in/yaml.v3"],
+            "github.com/new/mod": ["github.com/new/mod/sub"]}
+    root, got = sbom({0x1000: True})
+    assert got == want
+    assert sbom({0x1000: None, 0x1400: True})[1] == want  # a header that is not sound, then the table
+    assert sbom({0x1000: True, 0x1c00: True})[1] == {m: None for m in want}
+    r = run_json("scan", "--db", full_db, "--format", "json", str(root))
+    std = [f for f in r["findings"] if f["package"] == "stdlib" and f.get("vulnerable_packages")]
+    assert any(f["imported"] and "net/http" in f["vulnerable_packages"] for f in std)
+    assert any(f["imported"] is False and f["vulnerable_packages"] == ["html/template"] for f in std)
+    for f in std:
+        assert f["imported"] == bool(set(f["vulnerable_packages"]) & set(want["stdlib"])), f
+
+
 MAVEN_OSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "maven-osv")
 
 
@@ -421,6 +573,27 @@ def test_served_language_findings(maven_db, app, tmp_path):
                     else:
                         assert s["properties"]["category"] == "Language package"
             names[key] = ids
+        # Go findings say whether the binary holds the vulnerable package, as the CLI does; and
+        # still do once re-assessed from the stored inventory under another database
+        go = {f["id"]: f.get("imported") for f in img["findings"] if f["ecosystem"] == "Go"}
+        cli = run_json("scan", "--db", maven_db, "--format", "json", app)
+        assert go == {f["id"]: f.get("imported") for f in cli["findings"] if f["ecosystem"] == "Go"}
+        assert set(go.values()) == {True, False}, go
+        go_db = tmp_path / "go-only.ddb"
+        r = subprocess.run([BIN, "db", "import", "--db", str(go_db),
+                            os.path.join(VULNDATA, "languages", "go-vulndb.osv.jsonl.xz")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        shutil.copy(go_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
+        deadline = time.time() + 120
+        while True:
+            again = requests.get(f"{srv.url}/api/v1/images",
+                                 params={"repository": "team/app", "reference": "1", "limit": 1000}).json()
+            if again.get("database_generation") != img["database_generation"] or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert again["database_generation"] != img["database_generation"], again
+        assert {f["id"]: f.get("imported") for f in again["findings"] if f["ecosystem"] == "Go"} == go
     finally:
         srv.stop()
     sarif = run_json("scan", "--db", maven_db, "--format", "sarif", app)
