@@ -469,9 +469,11 @@ void report_table(FILE *out, const struct inventory *inv, const struct sbom_subj
 			const struct finding *x = &r->findings[j];
 			if (x->pkg != p || !report_keep(f, x))
 				continue;
-			fprintf(out, "  %s%-10s%s %-18s %-26s %s\n", color ? colour(x->severity) : "",
+			fprintf(out, "  %s%-10s%s %-18s %-26s %s%s%s%s\n", color ? colour(x->severity) : "",
 				vdb_severity_name(x->severity), color ? "\033[0m" : "", x->id,
-				x->fixed ? x->fixed : "(no fix yet)", x->remediation);
+				x->fixed ? x->fixed : "(no fix yet)", x->remediation,
+				x->imported == 0 ? " (the binary holds no code of " : "",
+				x->imported == 0 ? x->imports[0] : "", x->imported == 0 ? (x->nimports > 1 ? ", nor of the others named)" : ")") : "");
 		}
 	}
 	if (r->nplan) {
