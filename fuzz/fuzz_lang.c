@@ -100,36 +100,43 @@ static int old_go_from_file(const uint8_t *data, size_t size, const char *kept, 
 	return vl || ml;
 }
 
-/* Where a Go binary's package list starts in what the probe kept (k when it has none), checked:
+/* Where a Go binary's package list starts in what the probe kept (k when it has none): right
+ * after the build information's module list, as the parser finds it. The list is checked:
  * package paths, each once, sorted, each ended by a newline. */
 static size_t go_packages_at(const char *kept, size_t k)
 {
 	const char *m = LANG_GO_PACKAGES_MAGIC;
-	size_t ml = strlen(m), at = k;
-	for (size_t i = 0; i + ml <= k; i++)
-		if (!memcmp(kept + i, m, ml))
-			at = i; /* the last: the list holds no such bytes */
-	if (at == k)
+	const unsigned char *s = (const unsigned char *)kept;
+	size_t ml = strlen(m), i = 32;
+	uint64_t vl, mlen;
+	if (k < 33 || memcmp(kept, LANG_GO_MAGIC, strlen(LANG_GO_MAGIC)) || !(s[15] & 2) || !uvar(s, k, &i, &vl) ||
+	    vl > k - i)
+		return k;
+	i += vl;
+	if (!uvar(s, k, &i, &mlen) || mlen > k - i)
+		return k;
+	size_t at = i + (size_t)mlen;
+	if (k - at < ml || memcmp(kept + at, m, ml))
 		return k;
 	const char *prev = NULL;
 	size_t prevn = 0;
-	for (size_t i = at + ml; i < k;) {
-		const char *nl = memchr(kept + i, '\n', k - i);
+	for (size_t j = at + ml; j < k;) {
+		const char *nl = memchr(kept + j, '\n', k - j);
 		if (!nl)
 			abort(); /* every path ends with a newline */
-		size_t n = (size_t)(nl - kept) - i;
+		size_t n = (size_t)(nl - kept) - j;
 		if (!n || n > LANG_GO_MAX_PACKAGE)
 			abort();
-		for (size_t j = 0; j < n; j++)
-			if ((unsigned char)kept[i + j] <= ' ' || (unsigned char)kept[i + j] >= 0x7f)
+		for (size_t q = 0; q < n; q++)
+			if ((unsigned char)kept[j + q] <= ' ' || (unsigned char)kept[j + q] >= 0x7f)
 				abort();
 		if (prev) {
-			int c = memcmp(prev, kept + i, prevn < n ? prevn : n);
+			int c = memcmp(prev, kept + j, prevn < n ? prevn : n);
 			if (c > 0 || (!c && prevn >= n))
 				abort(); /* sorted, each once */
 		}
-		prev = kept + i, prevn = n;
-		i += n + 1;
+		prev = kept + j, prevn = n;
+		j += n + 1;
 	}
 	return at;
 }
