@@ -326,6 +326,14 @@ static void post_begin(struct http_req *r)
 			reg_error(r, rc, NULL);
 			return;
 		}
+		if (reg->blobs->ops->upload_owner && /* its buffers count against the client's share */
+		    (rc = reg->blobs->ops->upload_owner(q->file, session_owner(r)))) {
+			reg->blobs->ops->upload_close(q->file);
+			q->file = NULL;
+			reg->blobs->ops->upload_remove(reg->blobs, id);
+			reg_error(r, rc, NULL);
+			return;
+		}
 		q->monolithic = 1; /* from here on uploads_done removes the staging file */
 		q->finishing = 1;
 		q->body = BODY_UPLOAD;
@@ -383,6 +391,13 @@ static int session_open(struct http_req *r, enum digest_alg alg)
 	if ((rc = reg->blobs->ops->upload_open(reg->blobs, rec.id, 0, &q->file, &size))) {
 		hasher_free(h);
 		return forget_if_orphan(reg, rec.id, rc);
+	}
+	if (reg->blobs->ops->upload_owner && /* its buffers count against the client's share */
+	    (rc = reg->blobs->ops->upload_owner(q->file, session_owner(r)))) {
+		reg->blobs->ops->upload_close(q->file);
+		q->file = NULL;
+		hasher_free(h);
+		return rc;
 	}
 	if (size != rec.offset) { /* bytes of an unacknowledged request, e.g. before a crash */
 		if (size < rec.offset) {

@@ -39,6 +39,10 @@ struct blobstore_ops {
 	 * the upload is dropped instead. Closes u in all cases. */
 	int (*upload_commit)(struct blobstore *bs, struct upload_file *u, const char *digest);
 	void (*upload_close)(struct upload_file *u);
+	/* Names the account (the registry's session owner) an open upload is for, so that the
+	 * memory its buffers hold counts against that account's share (NULL op: no such memory):
+	 * 0, or DD_E_UNAVAILABLE when that share is taken already. */
+	int (*upload_owner)(struct upload_file *u, const char *owner);
 	int (*upload_remove)(struct blobstore *bs, const char *id);
 	/* Calls fn for each staging object last written before `before` (unix seconds). */
 	int (*uploads_each_older)(struct blobstore *bs, int64_t before, void (*fn)(void *ctx, const char *id),

@@ -43,6 +43,18 @@ struct blobstore_s3 {
 	long per_client; /* a client address's streams at once; 0: no cap */
 	int64_t mem_limit; /* bytes all uploads' buffers may hold at once */
 	int64_t mem_used;  /* atomic */
+	/* what each account's uploads hold of it (upload_owner): at most share_limit, so that one
+	 * account stalling many uploads leaves room for the others */
+	int64_t share_limit;
+	pthread_mutex_t shares_mu;
+	struct share *shares; /* the accounts with an upload open */
+};
+
+struct share {
+	struct share *next;
+	int64_t used; /* bytes of buffers its uploads hold */
+	int refs;     /* its uploads open */
+	char owner[];
 };
 
 /* ---- uploads ---- */
@@ -86,6 +98,7 @@ struct upload_file {
 	 * dropped when the reader falls more than DD_MAX_S3_MIRROR_BYTES behind. */
 	int mirror_on, mirror;
 	int64_t mirror_len, mirror_checked;
+	struct share *share; /* its account's, once named (upload_owner) */
 };
 
 #define MAX_TAILS 256 /* tail objects of one upload (two, but for cut-offs between syncs) */
@@ -619,19 +632,77 @@ static void tails_prune(struct upload_file *u, int keep1, int keep2)
 
 /* ---- the upload operations ---- */
 
+/* Gives n bytes back to the account's share. */
+static void uncharge_share(struct upload_file *u, int64_t n)
+{
+	if (!u->share)
+		return;
+	pthread_mutex_lock(&u->bs->shares_mu);
+	u->share->used -= n;
+	pthread_mutex_unlock(&u->bs->shares_mu);
+}
+
 /* Counts n more bytes of buffers against the store's upload memory: 0, or DD_E_UNAVAILABLE
  * (503) when clients hold it all already (stalled mid-part, each up to two parts). */
 static int charge(struct upload_file *u, int64_t n)
 {
 	struct blobstore_s3 *bs = u->bs;
+	if (u->share) { /* the account's share first: its own stalls cannot take the others' room */
+		pthread_mutex_lock(&bs->shares_mu);
+		int over = u->share->used + n > bs->share_limit;
+		if (!over)
+			u->share->used += n;
+		pthread_mutex_unlock(&bs->shares_mu);
+		if (over) {
+			log_warn("uploads to S3 of '%s' hold its share of s3-upload-memory (%" PRId64
+				 " bytes): one more part refused",
+				 u->share->owner, bs->share_limit);
+			return DD_E_UNAVAILABLE;
+		}
+	}
 	if (__atomic_add_fetch(&bs->mem_used, n, __ATOMIC_RELAXED) > bs->mem_limit) {
 		__atomic_fetch_sub(&bs->mem_used, n, __ATOMIC_RELAXED);
+		uncharge_share(u, n);
 		log_warn("uploads to S3 hold %" PRId64 " bytes of buffers (s3-upload-memory): one more part refused",
 			 bs->mem_limit);
 		return DD_E_UNAVAILABLE;
 	}
 	u->charged += n;
 	return 0;
+}
+
+/* Names the account an upload is for (the registry's session owner): from here on its buffers
+ * count against that account's share too. DD_E_UNAVAILABLE when the share is taken already
+ * (what the upload holds does not fit in it), so the request is refused before its body. */
+static int s3_upload_owner(struct upload_file *u, const char *owner)
+{
+	struct blobstore_s3 *bs = u->bs;
+	if (u->share || !owner)
+		return 0;
+	int rc = 0;
+	pthread_mutex_lock(&bs->shares_mu);
+	struct share *sh = bs->shares;
+	while (sh && strcmp(sh->owner, owner))
+		sh = sh->next;
+	if (sh && (sh->used + u->charged > bs->share_limit || (!u->charged && sh->used >= bs->share_limit))) {
+		rc = DD_E_UNAVAILABLE;
+	} else if (!sh && !(sh = calloc(1, sizeof(*sh) + strlen(owner) + 1))) {
+		rc = DD_E_NOMEM;
+	} else {
+		if (!sh->refs) {
+			memcpy(sh->owner, owner, strlen(owner) + 1);
+			sh->next = bs->shares;
+			bs->shares = sh;
+		}
+		sh->refs++;
+		sh->used += u->charged;
+		u->share = sh;
+	}
+	pthread_mutex_unlock(&bs->shares_mu);
+	if (rc == DD_E_UNAVAILABLE)
+		log_warn("uploads to S3 of '%s' hold its share of s3-upload-memory (%" PRId64 " bytes): one more refused",
+			 owner, bs->share_limit);
+	return rc;
 }
 
 /* Room in u->buf for `need` bytes (at most a part), grown by doubling from 64 KiB: a small
@@ -651,6 +722,7 @@ static int buf_reserve(struct upload_file *u, size_t need)
 	char *b = realloc(u->buf, cap);
 	if (!b) {
 		__atomic_fetch_sub(&u->bs->mem_used, (int64_t)(cap - u->cap), __ATOMIC_RELAXED);
+		uncharge_share(u, (int64_t)(cap - u->cap));
 		u->charged -= (int64_t)(cap - u->cap);
 		return DD_E_NOMEM;
 	}
@@ -670,6 +742,19 @@ static void upload_free(struct upload_file *u)
 {
 	mirror_stop(u);
 	__atomic_fetch_sub(&u->bs->mem_used, u->charged, __ATOMIC_RELAXED);
+	if (u->share) { /* the account's share, forgotten with its last upload */
+		struct blobstore_s3 *bs = u->bs;
+		pthread_mutex_lock(&bs->shares_mu);
+		u->share->used -= u->charged;
+		if (!--u->share->refs) {
+			struct share **pp = &bs->shares;
+			while (*pp != u->share)
+				pp = &(*pp)->next;
+			*pp = u->share->next;
+			free(u->share);
+		}
+		pthread_mutex_unlock(&bs->shares_mu);
+	}
 	free(u->buf);
 	free(u->spare);
 	free(u->etags);
@@ -1521,6 +1606,7 @@ static void s3_store_free(struct blobstore *b)
 	struct blobstore_s3 *bs = s3_of(b);
 	s3_free(bs->s3);
 	free(bs->lock_path);
+	pthread_mutex_destroy(&bs->shares_mu);
 	free(bs);
 }
 
@@ -1534,6 +1620,7 @@ static const struct blobstore_ops s3_ops = {
 	.upload_digest = s3_upload_digest,
 	.upload_commit = s3_upload_commit,
 	.upload_close = s3_upload_close,
+	.upload_owner = s3_upload_owner,
 	.upload_remove = s3_upload_remove,
 	.uploads_each_older = s3_uploads_each_older,
 	.blob_stat = s3_blob_stat,
@@ -1564,6 +1651,11 @@ int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct bl
 	bs->lock_path = p.data;
 	bs->per_client = c->streams_per_client;
 	bs->mem_limit = c->upload_memory ? c->upload_memory : DD_S3_UPLOAD_MEMORY;
+	/* an account's share: a quarter, room for at least one upload's two parts */
+	bs->share_limit = bs->mem_limit / 4 > 2 * DD_S3_PART_BYTES ? bs->mem_limit / 4 : 2 * DD_S3_PART_BYTES;
+	if (bs->share_limit > bs->mem_limit)
+		bs->share_limit = bs->mem_limit;
+	pthread_mutex_init(&bs->shares_mu, NULL);
 	bs->base.ops = &s3_ops;
 	/* the bucket must answer: a wrong endpoint, key or bucket is named at start */
 	const char *q[] = {"list-type", "2", "max-keys", "1", NULL};
