@@ -700,7 +700,8 @@ const char *lang_probe_result(struct lang_probe *p, struct arena *a, size_t *len
 	size_t pn;
 	int whole = out && out != p->out ? 1 : p->want && p->len == p->want; /* never after a cut list */
 	const char *pk = out && !p->node && p->len && whole ? lang_gofuncs_result(&p->funcs, a, &pn) : NULL;
-	if (pk && starts(out, *len, LANG_GO_MAGIC)) { /* the packages follow the build information */
+	if (pk && starts(out, *len, LANG_GO_MAGIC) && *len >= 32 && (out[15] & 2)) { /* after the build information,
+										  * in the form parse_go reads */
 		size_t k = strlen(LANG_GO_PACKAGES_MAGIC);
 		char *o = arena_alloc_uninit(a, *len + k + pn);
 		memcpy(o, out, *len);
