@@ -173,11 +173,13 @@
  * its last, partial line ignored. */
 #define DD_MAX_GO_BUILDINFO_BYTES (1024 * 1024)
 /* A Go binary's function name table (lang_gofuncs.c): its functions (a large binary has some
- * 50,000), the table's bytes (a few MiB), and the distinct packages named (some thousands);
- * past any of them the binary says nothing of which packages it holds. */
+ * 50,000), the table's bytes (a few MiB), and the distinct packages named (podman: 675) and
+ * their bytes (podman: 22 KiB), which the image's stored inventory keeps; past any of them the
+ * binary says nothing of which packages it holds. */
 #define DD_MAX_GO_FUNCS (4 * 1024 * 1024)
 #define DD_MAX_GO_FUNCNAME_BYTES (256 * 1024 * 1024)
-#define DD_MAX_GO_PACKAGES 65536
+#define DD_MAX_GO_PACKAGES 20000
+#define DD_MAX_GO_PACKAGE_BYTES (1024 * 1024)
 /* Java archives (jar, war, ear) are read as they stream past, never kept: archives nested in
  * them are read to this depth (a war's jars, a Spring Boot jar's), entries counted up to
  * DD_MAX_JAR_ENTRIES over an archive and all it holds, of which DD_MAX_JAR_META_READS

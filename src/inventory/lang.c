@@ -997,11 +997,14 @@ static int in_module(const char *pk, size_t n, const char *m)
  * standard library), the packages of the list (pk, n: paths each ended by a newline) that are
  * its own: the standard library's have no dot in their first element, a module's lie at or
  * below its path (the longest that fits). A module replaced by another has its packages named
- * under the replacement's path, as the advisories for the replacement name them. */
+ * under the replacement's path, as the advisories for the replacement name them. A module
+ * with none of them, or every module when the list has no runtime package (every Go program
+ * has its code), is left not known: never "holds none" from names that were rewritten. */
 static void go_owners(struct inventory *inv, size_t first, const char **orig, const char *pk, size_t n)
 {
 	size_t nm = inv->n - first;
 	struct buf *own = arena_alloc(inv->arena, nm * sizeof(*own));
+	int has_runtime = 0;
 	for (size_t m = 0; m < nm; m++)
 		buf_init(&own[m], (size_t)DD_MAX_GO_PACKAGES * (LANG_GO_MAX_PACKAGE + 1));
 	for (size_t i = 0; i < n;) {
@@ -1021,6 +1024,7 @@ static void go_owners(struct inventory *inv, size_t first, const char **orig, co
 				bestlen = *orig[m] ? strlen(orig[m]) : 0;
 			}
 		}
+		has_runtime |= k == 7 && !memcmp(s, "runtime", 7);
 		if (best == nm)
 			continue;
 		struct package *p = &inv->pkgs[first + best];
@@ -1033,7 +1037,10 @@ static void go_owners(struct inventory *inv, size_t first, const char **orig, co
 		buf_append(&own[best], "\n", 1);
 	}
 	for (size_t m = 0; m < nm; m++) {
-		inv->pkgs[first + m].go_packages = arena_strndup(inv->arena, own[m].data ? own[m].data : "", own[m].len);
+		/* a module none of whose packages is named, or a list without the runtime's: the names
+		 * were rewritten (an obfuscator) or the list is not this binary's, so nothing is known */
+		if (own[m].len && has_runtime)
+			inv->pkgs[first + m].go_packages = arena_strndup(inv->arena, own[m].data, own[m].len);
 		buf_release(&own[m]);
 	}
 }

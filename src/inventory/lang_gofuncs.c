@@ -22,6 +22,22 @@
 #include "common/dd.h"
 #include "lang.h"
 #include "common/arena.h"
+#include "common/siphash.h"
+#include <pthread.h>
+
+/* Package paths come from the file: a keyed hash, so that no file can make them collide. */
+static struct siphash_key hash_key;
+static pthread_once_t hash_once = PTHREAD_ONCE_INIT;
+
+static void hash_init(void)
+{
+	if (siphash_key_random(&hash_key)) { /* no random source: still unknown to the file */
+		hash_key.k0 = (uint64_t)(uintptr_t)&hash_key ^ 0x736f6d6570736575ULL;
+		hash_key.k1 = (uint64_t)(uintptr_t)&hash_init ^ 0x646f72616e646f6dULL;
+	}
+}
+
+static uint64_t hash(const char *s, size_t n) { return siphash24(&hash_key, s, n); }
 
 static int magic_of(const unsigned char *s, int big, uint32_t *m)
 {
@@ -41,6 +57,7 @@ static uint64_t word(const unsigned char *s, int bytes, int big)
 
 void lang_gofuncs_begin(struct lang_gofuncs *g, int big, int ptr)
 {
+	pthread_once(&hash_once, hash_init);
 	memset(g, 0, sizeof(*g));
 	g->big = big;
 	g->ptr = ptr;
@@ -74,11 +91,10 @@ static void header_put(struct lang_gofuncs *g, uint64_t off, const unsigned char
 	g->hdr_got += (unsigned)k;
 }
 
-/* A whole header: where its names lie, or back to looking when it is not sound. */
-static void header_check(struct lang_gofuncs *g)
+/* A whole header: 1 when it is sound (then its names are read next, or the file says nothing
+ * when it is the second table), 0 when it is not a table. */
+static int header_sound(struct lang_gofuncs *g)
 {
-	if (g->state != LANG_GOFUNCS_HEADER || g->hdr_got < g->hdr_n)
-		return;
 	uint32_t m;
 	magic_of(g->hdr, g->big, &m);
 	int w = g->ptr, old = m == 0xfffffffau;
@@ -91,18 +107,44 @@ static void header_check(struct lang_gofuncs *g)
 		 o[0] - g->hdr_n <= 64 && o[1] > o[0] && o[1] - o[0] <= DD_MAX_GO_FUNCNAME_BYTES;
 	for (int i = 1; ok && i < 5; i++)
 		ok = o[i] >= o[i - 1];
-	if (!ok) {
-		g->state = g->save_state; /* not a table: as before it */
-		return;
-	}
+	if (!ok)
+		return 0;
 	if (g->found) { /* a second table: whose is which cannot be told */
 		unusable(g);
-		return;
+		return 1;
 	}
 	g->found = 1;
 	g->lo = g->next = g->hdr_off + o[0];
 	g->hi = g->hdr_off + o[1];
 	g->state = LANG_GOFUNCS_NAMES;
+	return 1;
+}
+
+static void candidate(struct lang_gofuncs *g, const unsigned char *s, uint64_t off);
+
+/* Once a candidate's header is whole (its last bytes in the block at base): a table, or not one.
+ * When not, the candidates its bytes hid in the blocks before this one are looked at again (a
+ * header that started in an earlier block kept the offsets after it from being looked at
+ * there; those in this block are looked at by the caller): the same whatever the blocks. */
+static void header_check(struct lang_gofuncs *g, uint64_t base, const unsigned char *d, size_t n)
+{
+	while (g->state == LANG_GOFUNCS_HEADER && g->hdr_got >= g->hdr_n && !header_sound(g)) {
+		unsigned char old[sizeof(g->hdr)];
+		unsigned on = g->hdr_n;
+		uint64_t ooff = g->hdr_off;
+		memcpy(old, g->hdr, on);
+		g->state = g->save_state; /* not a table: as before it */
+		for (unsigned k = 8; k + 8 <= on && ooff + k < base; k += 8) {
+			candidate(g, old + k, ooff + k);
+			if (g->state == LANG_GOFUNCS_HEADER) { /* its first bytes are the old header's */
+				unsigned have = on - k < g->hdr_n ? on - k : g->hdr_n;
+				memcpy(g->hdr, old + k, have);
+				g->hdr_got = have;
+				header_put(g, base, d, n);
+				break; /* checked by the loop: the rest of the old bytes lie in this one's */
+			}
+		}
+	}
 }
 
 /* A candidate header at file offset off: its first 8 bytes at s. */
@@ -120,14 +162,6 @@ static void candidate(struct lang_gofuncs *g, const unsigned char *s, uint64_t o
 	g->hdr_off = off;
 	g->hdr_got = 0;
 	g->hdr_n = 8u + (m == 0xfffffffau ? 7u : 8u) * (unsigned)g->ptr;
-}
-
-static uint64_t hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
 }
 
 static int hexval(char c)
@@ -172,6 +206,10 @@ static void add(struct lang_gofuncs *g, const char *s, size_t n)
 			return;
 		}
 	}
+	if (g->pool_len + n + 1 > DD_MAX_GO_PACKAGE_BYTES) {
+		unusable(g);
+		return;
+	}
 	if (g->pool_len + n + 1 > g->pool_cap) {
 		size_t cap = g->pool_cap ? g->pool_cap * 2 : 16384;
 		while (cap < g->pool_len + n + 1)
@@ -193,15 +231,37 @@ static void add(struct lang_gofuncs *g, const char *s, size_t n)
 	g->npkgs++;
 }
 
+/* Whether name (s, n) starts with a domain and a slash ("go.etcd.io/..."): labels of letters,
+ * digits and hyphens, none empty. */
+static int domain_first(const char *s, size_t n)
+{
+	size_t i = 0, label = 0;
+	for (; i < n && s[i] != '/'; i++) {
+		char c = s[i];
+		if (c == '.') {
+			if (!label)
+				return 0;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return i < n && label;
+}
+
 /* One function's name (its first bytes, up to LANG_GO_NAME_PREFIX): its package, if any. */
 static void name_done(struct lang_gofuncs *g, const char *s, size_t n)
 {
 	const char *br = memchr(s, '[', n);
 	if (br)
 		n = (size_t)(br - s); /* a generic's arguments: no package path follows them */
-	if ((n >= 5 && !memcmp(s, "type", 4) && (s[4] == ':' || s[4] == '.')) ||
-	    (n >= 3 && !memcmp(s, "go", 2) && (s[2] == ':' || s[2] == '.')))
-		return; /* the compiler's own (type:.eq.T, go:buildid; type..eq.T before Go 1.20) */
+	if ((n >= 5 && !memcmp(s, "type:", 5)) || (n >= 3 && !memcmp(s, "go:", 3)))
+		return; /* the compiler's own, from Go 1.20 on (type:.eq.T, go:buildid) */
+	if (((n >= 5 && !memcmp(s, "type.", 5)) || (n >= 3 && !memcmp(s, "go.", 3))) && !domain_first(s, n))
+		return; /* the compiler's own before Go 1.20 (type..eq.T, go.buildid, go.shape.int),
+			 * not a package of a module at go.etcd.io or go.uber.org */
 	size_t from = 0;
 	for (size_t i = 0; i < n; i++)
 		if (s[i] == '/')
@@ -260,7 +320,7 @@ static void names_put(struct lang_gofuncs *g, uint64_t off, const unsigned char 
 static void after(struct lang_gofuncs *g, uint64_t base, const unsigned char *d, size_t n)
 {
 	header_put(g, base, d, n);
-	header_check(g);
+	header_check(g, base, d, n);
 	names_put(g, base, d, n);
 }
 

@@ -238,11 +238,11 @@ def test_go_binaries_before_1_18(full_db, oldgo, tmp_path):
         "0.0.0-20220412211240-33da011f77ad"
 
 
-def old_go_elf(layout):
+def old_go_elf(layout, size=0x3000):
     """A small ELF laid out as Go 1.13-1.17 lay theirs out: Go's build ID note in the first page,
     then what `layout` puts where (offset: bytes), the build information holding pointers."""
     import struct
-    va, size = 0x400000, 0x3000
+    va = 0x400000
     f = bytearray(size)
     f[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
     struct.pack_into("<HHIQQQIHHHHHH", f, 16, 2, 0x3e, 1, va, 0x40, 0, 0, 64, 56, 1, 64, 0, 0)
@@ -379,10 +379,11 @@ def test_go_findings_say_whether_the_binary_holds_the_package(full_db, app, oldg
     assert line.endswith("(the binary holds no code of html/template)"), line
 
 
-def go_elf(tables, names=None):
+def go_elf(tables, names=None, mods=None, size=0x3000, info_at=0x2800, extra=None):
     """A small Go 1.20 ELF: Go's build ID note in the first page, the build information (1.18
-    form) at 0x2800, and a function name table (pclntab header, then the names) at each offset of
-    `tables` (a header whose offsets are not sound where the value is None)."""
+    form) at info_at, and a function name table (pclntab header, then the names) at each offset
+    of `tables` (a header whose offsets are not sound where the value is None); `extra` puts
+    more bytes where it says."""
     import struct
     names = names or [b"internal/cpu.Initialize", b"runtime.main", b"net/http.(*Client).Do",
                       b"net/http.(*Transport).roundTrip.func1", b"github.com/a/b/x.F",
@@ -391,23 +392,24 @@ def go_elf(tables, names=None):
                       b"type..eq.archive/zip.File", b"github.com/old/mod/sub.Func", b"example.com/app/z.F",
                       b"main.main", b"main.init.0"]
     blob = b"".join(n + b"\0" for n in names)
-    mods = (b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\n"
-            b"dep\tgithub.com/a/b\tv1.0.0\th1:x=\ndep\tgithub.com/a/b/v2\tv2.1.0\th1:y=\n"
-            b"dep\tgopkg.in/yaml.v3\tv3.0.0\th1:z=\ndep\tgithub.com/old/mod\tv1.0.0\n"
-            b"=>\tgithub.com/new/mod\tv1.2.0\th1:w=\n")
+    mods = mods or (b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\n"
+                    b"dep\tgithub.com/a/b\tv1.0.0\th1:x=\ndep\tgithub.com/a/b/v2\tv2.1.0\th1:y=\n"
+                    b"dep\tgopkg.in/yaml.v3\tv3.0.0\th1:z=\ndep\tgithub.com/old/mod\tv1.0.0\n"
+                    b"=>\tgithub.com/new/mod\tv1.2.0\th1:w=\n")
     ver, mod = b"go1.20.1", GO_MOD_START + mods + GO_MOD_END
     info = b"\xff Go buildinf:" + bytes([8, 2]) + bytes(16) + bytes([len(ver)]) + ver
     info += bytes([len(mod) & 0x7f | 0x80, len(mod) >> 7]) + mod
 
     def place(va):
-        out = {0x2800: info}
+        out = dict(extra or {})
+        out[info_at] = info
         for off, sound in tables.items():
             fn = 96  # after the 72-byte header, aligned as the linker aligns it
             end = fn + len(blob) if sound else 8
             out[off] = struct.pack("<IBBBBQQQQQQQQ", 0xfffffff1, 0, 0, 1, 8, len(names), 3, va + 0x400,
                                    fn, end, end, end, end) + bytes(24) + (blob if sound else b"")
         return out
-    return old_go_elf(place)
+    return old_go_elf(place, size)
 
 
 def test_go_function_names_give_each_module_its_packages(full_db, tmp_path):
@@ -437,6 +439,40 @@ def test_go_function_names_give_each_module_its_packages(full_db, tmp_path):
     assert any(f["imported"] is False and f["vulnerable_packages"] == ["html/template"] for f in std)
     for f in std:
         assert f["imported"] == bool(set(f["vulnerable_packages"]) & set(want["stdlib"])), f
+
+
+def test_go_package_lists_that_cannot_be_trusted_say_nothing(tmp_path):
+    """Found by attacking the reader: packages at go.etcd.io and go.uber.org are packages, not
+    the compiler's go.* names; a candidate header that is no table, across the 64 KiB reads of a
+    directory scan, hides no table behind it (two tables still say nothing); and names that
+    were rewritten (no runtime package, or a module none of whose packages is named) leave its
+    modules not known rather than holding nothing."""
+    def sbom(name, data):
+        root = tmp_path / name
+        root.mkdir()
+        (root / "app").write_bytes(data)
+        os.chmod(root / "app", 0o755)
+        return {p["name"]: p.get("go_packages") for p in run_json("sbom", "--format", "json", str(root))["packages"]}
+
+    mods = (b"path\texample.com/app\nmod\texample.com/app\t(devel)\t\n"
+            b"dep\tgo.etcd.io/bbolt\tv1.3.6\th1:x=\ndep\tgo.uber.org/zap\tv1.21.0\th1:y=\n"
+            b"dep\tgithub.com/a/b\tv1.0.0\th1:z=\n")
+    names = [b"runtime.main", b"go.etcd.io/bbolt.Open", b"go.uber.org/zap.(*Logger).Info", b"go.buildid",
+             b"go.shape.int", b"go.(*struct { F int }).M", b"type..eq.go.etcd.io/bbolt.DB", b"github.com/a/b.F"]
+    got = sbom("goprefix", go_elf({0x1000: True}, names=names, mods=mods))
+    assert got == {"stdlib": ["runtime"], "go.etcd.io/bbolt": ["go.etcd.io/bbolt"],
+                   "go.uber.org/zap": ["go.uber.org/zap"], "github.com/a/b": ["github.com/a/b"]}, got
+    # 8 bytes that start like a header at 0xffe0, a table at 0xffe8 inside its 72 bytes (across
+    # the first 64 KiB read), another table at 0x11000: two tables, so nothing is known
+    fake = b"\xf1\xff\xff\xff\x00\x00\x01\x08"
+    two = go_elf({0xffe8: True, 0x11000: True}, size=0x13000, info_at=0x12800, extra={0xffe0: fake})
+    assert set(sbom("masked-two", two).values()) == {None}
+    one = go_elf({0xffe8: True}, size=0x13000, info_at=0x12800, extra={0xffe0: fake})
+    assert sbom("masked-one", one)["stdlib"] == ["internal/cpu", "net/http", "runtime"]
+    # rewritten names: no runtime package, then a module with none of its packages named
+    assert set(sbom("no-runtime", go_elf({0x1000: True}, names=[b"a.F", b"net/http.Get"])).values()) == {None}
+    got = sbom("no-module-package", go_elf({0x1000: True}, names=[b"runtime.main", b"github.com/a/b/x.F"]))
+    assert got["github.com/a/b"] == ["github.com/a/b/x"] and got["github.com/a/b/v2"] is None
 
 
 MAVEN_OSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "maven-osv")
