@@ -442,11 +442,19 @@ static const char *old_result(struct lang_probe *p, struct arena *a, size_t *len
 	return o;
 }
 
+/* Whether the ELF head (where Go's note says whether to read a function table) is still to
+ * come: build information in the first page is kept whole before it is. */
+static int head_open(const struct lang_probe *p)
+{
+	return !p->node && p->nhead < LANG_ELF_HEAD && p->off == p->nhead && p->nhead >= 4 &&
+	       !memcmp(p->head, "\x7f" "ELF", 4);
+}
+
 /* Whether bytes to come could matter: the build information is not kept whole yet, or a Go
  * binary's function name table is being read or could be found twice. */
 static int wants_more(const struct lang_probe *p)
 {
-	return p->state != 3 || (p->go_note && p->funcs.state != LANG_GOFUNCS_UNUSABLE);
+	return p->state != 3 || (p->go_note && p->funcs.state != LANG_GOFUNCS_UNUSABLE) || head_open(p);
 }
 
 /* ---- the ELF tail: cargo auditable's .dep-v0 ---- */
@@ -602,12 +610,18 @@ static int old_kept(struct lang_probe *p, struct arena *a, uint64_t base, const 
 	return wants_more(p);
 }
 
+/* head_open as it stood before the block at base was counted. */
+static int head_open_at(const struct lang_probe *p, uint64_t base)
+{
+	return !p->node && base < LANG_ELF_HEAD && p->nhead == base && base >= 4 && !memcmp(p->head, "\x7f" "ELF", 4);
+}
+
 int lang_probe_feed(struct lang_probe *p, struct arena *a, const void *data, size_t n)
 {
 	const unsigned char *d = data;
 	uint64_t base = p->off;
 	p->off += n;
-	if (p->state != 3 && n)
+	if ((p->state != 3 || (p->nhead == base && head_open_at(p, base))) && n)
 		tail_feed(p, base, d, n);
 	if (p->go_note && base + n > LANG_ELF_HEAD) { /* from the head's end on, whatever the blocks */
 		size_t skip = base < LANG_ELF_HEAD ? (size_t)(LANG_ELF_HEAD - base) : 0;
