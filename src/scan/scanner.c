@@ -836,7 +836,7 @@ static void scan_events(struct arena *a, const struct assessment_rec *rec, int r
 }
 
 /* Runs one job into *done (arena memory); the caller stores a batch of them at once. */
-static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, struct arena *out_arena,
+static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, int listened, struct arena *out_arena,
 		    struct scan_done *done)
 {
 	struct meta *meta = s->cfg.meta;
@@ -921,8 +921,8 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 			by_sev[k] = r.by_severity[k];
 		nfind = r.n;
 		unfixed = r.unfixed;
-		if (have_inv && *old_hash && strcmp(old_hash, rec.findings_hash))
-			changes = findings_changes(meta, &a, job, &r);
+		if (listened && have_inv && *old_hash && strcmp(old_hash, rec.findings_hash))
+			changes = findings_changes(meta, &a, job, &r); /* reads the old report: only for a target */
 		if (have_inv && *old_hash && !strcmp(old_hash, rec.findings_hash)) {
 			unchanged = 1; /* same findings: the stored report and inventory stand */
 			rec.inventory = "";
@@ -957,7 +957,8 @@ store:
 	done->rec.db_generation = arena_strdup(o, rec.db_generation);
 	done->rec.findings_hash = rec.findings_hash ? arena_strdup(o, rec.findings_hash) : "";
 	done->rec.counts = arena_strdup(o, rec.counts);
-	scan_events(o, &done->rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed, changes, done);
+	if (listened) /* no webhook target: no event would be kept */
+		scan_events(o, &done->rec, job->priority == SCAN_REASSESS, by_sev, nfind, unfixed, changes, done);
 	if (job->priority == SCAN_PUSH)
 		log_info("assessed %s@%s: %s%s%s (%.3f s)", job->repo, job->digest, rec.status, *rec.reason ? ": " : "",
 			 rec.reason, rec.duration_us / 1e6);
@@ -1003,10 +1004,13 @@ static void *worker_main(void *arg)
 		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
+			int listened = 1; /* a webhook target to take this batch's events (a target added
+					   * meanwhile gets the events of the batches after it) */
+			s->cfg.meta->outbox->webhook_any(s->cfg.meta, &listened);
 			size_t stored = 0;
 			int64_t since = now_us();
 			for (size_t i = 0; i < n; i++) {
-				run_job(s, d, &jobs[i], &a, &done[i]);
+				run_job(s, d, &jobs[i], listened, &a, &done[i]);
 				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
 				 * batch does not wait for the last; re-assessments in whole batches */
 				if (i + 1 < n && jobs[i].priority == SCAN_PUSH && now_us() - since > SCANNER_STORE_US) {

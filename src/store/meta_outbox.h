@@ -59,6 +59,8 @@ struct meta_outbox_ops {
 	/* Adds target t (id, created and counts ignored) as *id, unless `max` targets are there, or
 	 * max_ns of t's namespace: DD_E_USAGE. */
 	int (*webhook_add)(struct meta *m, const struct webhook_target *t, int64_t max, int64_t max_ns, int64_t *id);
+	/* Whether any target is there (*any 1) to take events: the scanner builds none when not. */
+	int (*webhook_any)(struct meta *m, int *any);
 	/* Every target (secrets included: the caller leaves them out of what it shows), by id. */
 	int (*webhook_list)(struct meta *m, struct arena *a, struct webhook_target **out, size_t *n);
 	/* Removes a target and its waiting events; DD_E_NOT_FOUND when there is none. */

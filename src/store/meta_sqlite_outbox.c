@@ -135,6 +135,16 @@ static int ms_webhook_add(struct meta *m, const struct webhook_target *t, int64_
 	return sq_tx_end(c, rc);
 }
 
+static int ms_webhook_any(struct meta *m, int *any)
+{
+	*any = 1; /* on an error, events are built: none is lost */
+	struct sq q;
+	sq_query(&q, m, "SELECT EXISTS(SELECT 1 FROM webhooks)", NOARGS);
+	if (sq_row(&q))
+		*any = sq_int(&q, 0) != 0;
+	return sq_end(&q, "webhook targets");
+}
+
 static int ms_webhook_list(struct meta *m, struct arena *a, struct webhook_target **out, size_t *n)
 {
 	size_t cap = 0;
@@ -211,6 +221,7 @@ const struct meta_outbox_ops meta_sqlite_outbox = {
 	.outbox_failed = ms_outbox_failed,
 	.outbox_backlog = ms_outbox_backlog,
 	.webhook_add = ms_webhook_add,
+	.webhook_any = ms_webhook_any,
 	.webhook_list = ms_webhook_list,
 	.webhook_delete = ms_webhook_delete,
 	.webhook_config = ms_webhook_config,
