@@ -706,8 +706,8 @@ static int report_keys_fast(struct arena *a, const char *report, const char ***o
 	if (!p)
 		return -1;
 	p += strlen("\"findings\":[");
-	size_t cap = 64;
-	const char **v = arena_alloc(a, cap * sizeof(*v));
+	size_t cap = 0;
+	const char **v = NULL;
 	*n = 0;
 	while (*p != ']') {
 		const char *id, *pkg;
@@ -724,19 +724,14 @@ static int report_keys_fast(struct arena *a, const char *report, const char ***o
 		}
 		if (*p++ != '}')
 			return -1;
-		if (*n == cap) {
-			const char **w = arena_alloc(a, 2 * cap * sizeof(*w));
-			memcpy(w, v, cap * sizeof(*w));
-			v = w;
-			cap *= 2;
-		}
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
 		v[(*n)++] = arena_printf(a, "%s %s", id, pkg);
 		if (*p == ',')
 			p++;
 		else if (*p != ']')
 			return -1;
 	}
-	*out = v;
+	*out = v ? v : arena_alloc(a, sizeof(*v));
 	return 0;
 }
 #undef STARTS
