@@ -48,6 +48,9 @@
  * what the scanner has read and given back; past this the scanner reads it from S3 once
  * committed instead. */
 #define DD_MAX_S3_MIRROR_BYTES (64LL * 1024 * 1024)
+/* How often (bytes written) a mirror's resident size is looked at and counted against
+ * s3-upload-memory with the upload buffers. */
+#define DD_S3_MIRROR_CHECK_BYTES (1024 * 1024)
 /* How long a presigned URL that a blob GET redirects to stays valid (Distribution: 20 min). */
 #define DD_BLOB_URL_SECONDS 1200
 /* Open upload sessions at once (each is a temp file and a row). */

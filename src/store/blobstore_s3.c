@@ -98,6 +98,7 @@ struct upload_file {
 	 * dropped when the reader falls more than DD_MAX_S3_MIRROR_BYTES behind. */
 	int mirror_on, mirror;
 	int64_t mirror_len, mirror_checked;
+	int64_t mirror_charged; /* its resident bytes when last looked at, counted as buffers are */
 	struct share *share; /* its account's, once named (upload_owner) */
 };
 
@@ -644,7 +645,7 @@ static void uncharge_share(struct upload_file *u, int64_t n)
 
 /* Counts n more bytes of buffers against the store's upload memory: 0, or DD_E_UNAVAILABLE
  * (503) when clients hold it all already (stalled mid-part, each up to two parts). */
-static int charge(struct upload_file *u, int64_t n)
+static int charge_as(struct upload_file *u, int64_t n, int quiet)
 {
 	struct blobstore_s3 *bs = u->bs;
 	if (u->share) { /* the account's share first: its own stalls cannot take the others' room */
@@ -654,21 +655,33 @@ static int charge(struct upload_file *u, int64_t n)
 			u->share->used += n;
 		pthread_mutex_unlock(&bs->shares_mu);
 		if (over) {
-			log_warn("uploads to S3 of '%s' hold its share of s3-upload-memory (%" PRId64
-				 " bytes): one more part refused",
-				 u->share->owner, bs->share_limit);
+			if (!quiet)
+				log_warn("uploads to S3 of '%s' hold its share of s3-upload-memory (%" PRId64
+					 " bytes): one more part refused",
+					 u->share->owner, bs->share_limit);
 			return DD_E_UNAVAILABLE;
 		}
 	}
 	if (__atomic_add_fetch(&bs->mem_used, n, __ATOMIC_RELAXED) > bs->mem_limit) {
 		__atomic_fetch_sub(&bs->mem_used, n, __ATOMIC_RELAXED);
 		uncharge_share(u, n);
-		log_warn("uploads to S3 hold %" PRId64 " bytes of buffers (s3-upload-memory): one more part refused",
-			 bs->mem_limit);
+		if (!quiet)
+			log_warn("uploads to S3 hold %" PRId64 " bytes of buffers (s3-upload-memory): one more part refused",
+				 bs->mem_limit);
 		return DD_E_UNAVAILABLE;
 	}
 	u->charged += n;
 	return 0;
+}
+
+static int charge(struct upload_file *u, int64_t n) { return charge_as(u, n, 0); }
+
+/* Gives n bytes charged back. */
+static void uncharge(struct upload_file *u, int64_t n)
+{
+	__atomic_fetch_sub(&u->bs->mem_used, n, __ATOMIC_RELAXED);
+	uncharge_share(u, n);
+	u->charged -= n;
 }
 
 /* Names the account an upload is for (the registry's session owner): from here on its buffers
@@ -736,6 +749,8 @@ static void mirror_stop(struct upload_file *u)
 	if (u->mirror_on)
 		close(u->mirror);
 	u->mirror_on = 0;
+	uncharge(u, u->mirror_charged);
+	u->mirror_charged = 0;
 }
 
 static void upload_free(struct upload_file *u)
@@ -858,19 +873,15 @@ static int part_send(struct upload_file *u)
 }
 
 /* Appends to the mirror, or drops it: its reader stopped reading (or is far behind: it then
- * finds the bytes end short, gives up, and the scan reads the blob from S3 once committed). */
+ * finds the bytes end short, gives up, and the scan reads the blob from S3 once committed). What
+ * it holds that its reader has not given back counts against s3-upload-memory and the client's
+ * share as the buffers do, looked at every MiB: when that does not fit, it is dropped too (the
+ * push goes on; its scan reads the blob from S3), so many uploads nobody reads yet cannot each
+ * keep 64 MiB in memory. */
 static void mirror_write(struct upload_file *u, const void *p, size_t n)
 {
 	if (!u->mirror_on)
 		return;
-	struct stat st;
-	if (u->mirror_len - u->mirror_checked >= DD_S3_PART_BYTES) { /* what it has not given back */
-		u->mirror_checked = u->mirror_len;
-		if (fstat(u->mirror, &st) || (int64_t)st.st_blocks * 512 > DD_MAX_S3_MIRROR_BYTES) {
-			mirror_stop(u);
-			return;
-		}
-	}
 	const char *c = p;
 	while (n) {
 		ssize_t w = pwrite(u->mirror, c, n, (off_t)u->mirror_len);
@@ -883,6 +894,19 @@ static void mirror_write(struct upload_file *u, const void *p, size_t n)
 		c += w;
 		n -= (size_t)w;
 		u->mirror_len += w;
+	}
+	struct stat st;
+	if (u->mirror_len - u->mirror_checked >= DD_S3_MIRROR_CHECK_BYTES || !u->mirror_checked) {
+		u->mirror_checked = u->mirror_len;
+		int64_t resident = fstat(u->mirror, &st) ? -1 : (int64_t)st.st_blocks * 512;
+		int64_t more = resident - u->mirror_charged;
+		if (resident < 0 || resident > DD_MAX_S3_MIRROR_BYTES || (more > 0 && charge_as(u, more, 1))) {
+			mirror_stop(u);
+			return;
+		}
+		if (more < 0)
+			uncharge(u, -more);
+		u->mirror_charged = resident;
 	}
 }
 

@@ -325,6 +325,55 @@ def test_stalled_uploads_hold_bounded_memory(s3):
         srv.stop()
 
 
+def memfd_bytes(pid):
+    """What the server holds in memory files (the copies of uploads its scanner reads)."""
+    total = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:drydock-upload"):
+                total += os.stat(f"/proc/{pid}/fd/{fd}").st_blocks * 512
+        except OSError:
+            pass
+    return total
+
+
+def test_copies_of_uploads_nobody_reads_hold_bounded_memory(s3, db):
+    """The copy of an upload kept in memory for the scanner (which reads a layer as it uploads)
+    counts against s3-upload-memory and the client's share with the buffers: an upload whose
+    bytes nobody reads (not a layer the scanner can read) no longer keeps up to 64 MiB each.
+    Found by attacking the share; the push goes on, and another client still pushes."""
+    srv = start(s3, "mirror", "--s3-upload-memory", "32M", db=db)
+    sk = None
+    try:
+        sk = socket.create_connection(("127.0.0.1", srv.port))
+        sk.settimeout(60)
+        sk.sendall((f"POST /v2/m/blobs/uploads/?digest=sha256:{'0' * 64} HTTP/1.1\r\nHost: x\r\n"
+                    f"Content-Type: application/octet-stream\r\nContent-Length: {60 * MiB}\r\n\r\n").encode())
+        for _ in range(40):  # 40 MiB of bytes no scanner reads, then nothing more
+            sk.sendall(os.urandom(MiB))
+        deadline, held = time.time() + 30, None
+        while time.time() < deadline:  # what the server holds once it has read them
+            time.sleep(1)
+            now = memfd_bytes(srv.proc.pid)
+            if held == now:
+                break
+            held = now
+        assert held <= 16 * MiB, held  # the client's share (a quarter of 32 MiB, or two parts)
+        other = os.urandom(9 * MiB)
+        k = socket.create_connection(("127.0.0.1", srv.port), source_address=("127.0.0.2", 0))
+        k.settimeout(60)
+        k.sendall((f"POST /v2/m/blobs/uploads/?digest={sha256(other)} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: application/octet-stream\r\nContent-Length: {len(other)}\r\n\r\n").encode()
+                  + other)
+        head = k.recv(64)
+        k.close()
+        assert head.startswith(b"HTTP/1.1 201"), head
+    finally:
+        if sk:
+            sk.close()
+        srv.stop()
+
+
 def test_chunked_upload_continues_after_a_restart_and_a_cut_off_request(s3, tmp_path):
     """The restarted server has no hash of the first bytes: it checks the digest by reading the
     completed upload back from S3. A PATCH cut off mid-body leaves the upload where it was."""
