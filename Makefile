@@ -2,7 +2,7 @@
 # `make install` / `make uninstall` (PREFIX, DESTDIR), `make bench`, `make fuzz` (clang + libFuzzer). Objects go to build/ (build-<sanitizers>/ for
 # sanitizer flavours); header dependencies are tracked automatically (-MMD).
 
-PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 zlib libzstd libxcrypt libisal libseccomp libpcre2-8
+PKGS := libssl libnghttp2 libcurl libcrypto jansson libarchive sqlite3 libpq zlib libzstd libxcrypt libisal libseccomp libpcre2-8
 CC ?= cc
 SANITIZER ?=
 DEVELOPER ?= 1

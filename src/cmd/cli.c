@@ -3,6 +3,7 @@
  * running as the owner of a data directory when started by root. Nothing here touches the
  * registry's data itself. */
 #include "common/dd.h"
+#include "store/meta.h"
 #include "cmds.h"
 #include <grp.h>
 #include <pwd.h>
@@ -91,7 +92,7 @@ int cli_data_meta(const char *dir, const char *cmd, char *path, size_t cap)
 	if (cli_become_owner(dir, cmd))
 		return 1;
 	snprintf(path, cap, "%s/meta.db", dir);
-	if (access(path, F_OK)) {
+	if (!meta_dir_has(dir)) {
 		fprintf(stderr, "drydock %s: '%s' holds no registry data (no meta.db)\n", cmd, dir);
 		return 1;
 	}

@@ -79,7 +79,7 @@ int cmd_gc(int argc, char **argv)
 	struct meta *m = NULL;
 	struct blobstore *bs = NULL;
 	why = NULL;
-	int rc = meta_sqlite_open(path, &m);
+	int rc = meta_open_dir(c.data_dir, NULL, &m, &why);
 	if (!rc)
 		rc = blobstore_open_config(&c, m, &bs, &why);
 	if (rc) {

@@ -124,13 +124,15 @@ static int from_data(const struct config *c, const char *text, json_t **out)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/meta.db", c->data_dir);
-	if (access(path, F_OK)) {
+	if (!meta_dir_has(c->data_dir)) {
 		fprintf(stderr, "drydock query: no data directory at '%s' (give --data, or --server)\n", c->data_dir);
 		return 1;
 	}
 	struct meta *meta;
-	if (meta_sqlite_open(path, &meta)) {
-		fprintf(stderr, "drydock query: cannot open '%s'\n", path);
+	const char *why_meta;
+	if (meta_open_dir(c->data_dir, NULL, &meta, &why_meta)) {
+		fprintf(stderr, "drydock query: cannot open the metadata of '%s'%s%s\n", c->data_dir, why_meta ? ": " : "",
+			why_meta ? why_meta : "");
 		return 1;
 	}
 	struct vulndb *db = NULL;

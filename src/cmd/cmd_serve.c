@@ -305,9 +305,8 @@ int cmd_serve(int argc, char **argv)
 	char abs_data[PATH_MAX];
 	if (!rc && realpath(c.data_dir, abs_data) && strlen(abs_data) < sizeof(c.data_dir))
 		memcpy(c.data_dir, abs_data, strlen(abs_data) + 1);
-	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
 	if (!rc)
-		rc = meta_sqlite_open(path, &meta);
+		rc = meta_open_dir(c.data_dir, c.metadata, &meta, &why_store);
 	if (!rc)
 		rc = blobstore_open_config(&c, meta, &blobs, &why_store);
 	struct jwt_key *token_key = NULL;

@@ -455,9 +455,10 @@ int cmd_user(int argc, char **argv)
 	if (util_mkdirs(c.data_dir))
 		return 1;
 	snprintf(path, sizeof(path), "%s/meta.db", c.data_dir);
-	int rc = meta_sqlite_open(path, &m);
+	const char *why_meta = NULL;
+	int rc = meta_open_dir(c.data_dir, c.metadata, &m, &why_meta);
 	if (rc) {
-		fprintf(stderr, "drydock user: cannot open '%s': %s\n", path, dd_err_message(rc));
+		fprintf(stderr, "drydock user: cannot open '%s': %s\n", path, why_meta ? why_meta : dd_err_message(rc));
 		return 1;
 	}
 	struct arena a = {0};

@@ -65,7 +65,7 @@ static int open_data_blobs(struct arena *a, const char *data_dir, struct blobsto
 	snprintf(c.data_dir, sizeof(c.data_dir), "%s", data_dir);
 	struct meta *m = NULL;
 	const char *w = NULL;
-	int rc = meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m);
+	int rc = meta_open_dir(data_dir, NULL, &m, &w);
 	if (!rc)
 		rc = blobstore_open_config(&c, m, bs, &w);
 	meta_free(m);
@@ -85,7 +85,7 @@ int input_inventory(struct arena *a, const char *data_dir, const char *path, con
 	struct stat st;
 	struct blobstore *bs = NULL;
 	if (data_dir) { /* an image in drydock's own store: read, never created */
-		if (access(arena_printf(a, "%s/meta.db", data_dir), R_OK)) {
+		if (!meta_dir_has(data_dir)) {
 			*why = arena_printf(a, "cannot open the metadata of data directory '%s'", data_dir);
 			rc = DD_E_IMAGE_INVALID;
 		} else if ((rc = open_data_blobs(a, data_dir, &bs, why)))

@@ -261,6 +261,14 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		c->storage_s3 = !strcmp(value, "s3");
 		return 0;
 	}
+	if (!strcmp(key, "metadata")) {
+		if (*value && strncmp(value, "postgresql://", 13) && strncmp(value, "postgres://", 11) && !strchr(value, '=')) {
+			*why = "metadata must be a PostgreSQL connection: postgresql://USER@HOST/DATABASE, or libpq's "
+			       "key=value form (empty: the data directory's SQLite file)";
+			return DD_E_CONFIG;
+		}
+		return set_str(c->metadata, sizeof(c->metadata), value, why);
+	}
 	if (!strcmp(key, "s3-endpoint"))
 		return set_str(c->s3_endpoint, sizeof(c->s3_endpoint), value, why);
 	if (!strcmp(key, "s3-bucket"))

@@ -43,8 +43,10 @@ struct config {
 	char azure_subscription[128];  /* empty: each namespace is a subscription */
 	char azure_resource_group[128]; /* default "drydock" */
 	char azure_registry[128];       /* empty: the host name clients use (the Host header's) */
-	/* where blobs are kept: the data directory, or an S3 bucket (metadata stays in the data
-	 * directory either way) */
+	/* where the metadata is: empty for the data directory's SQLite file (meta.db), else a
+	 * PostgreSQL connection ("postgresql://user@host/db" or libpq's "key=value" form) */
+	char metadata[1024];
+	/* where blobs are kept: the data directory, or an S3 bucket */
 	int storage_s3;
 	char s3_endpoint[512];    /* http(s)://host[:port] */
 	char s3_bucket[64];

@@ -12,7 +12,8 @@ int image_open_store(struct arena *a, const char *data_dir, struct blobstore *bs
 {
 	struct meta *m;
 	*why = NULL;
-	if (meta_sqlite_open(arena_printf(a, "%s/meta.db", data_dir), &m))
+	const char *w;
+	if (meta_open_dir(data_dir, NULL, &m, &w))
 		return arena_fail(a, why, DD_E_IMAGE_INVALID, "cannot open the metadata of data directory '%s'",
 				  data_dir);
 	int rc = image_open_store_meta(a, m, bs, ref, out, why);

@@ -6,7 +6,8 @@
  *   meta_scans.h   the scan queue, assessments and their totals, scan usage, scanning per namespace
  *   meta_admin.h   settings (accounts, suppression rules, pull policies) and the audit log
  *   meta_outbox.h  the webhook outbox
- * A backend implements all four (meta_sqlite.c now; PostgreSQL later). Every operation takes
+ * Two engines implement all four with the same SQL (meta_sqlInt.h): SQLite (meta_sqlite.c),
+ * the embedded default, and PostgreSQL (meta_pg.c), shared by many nodes. Every operation takes
  * the store as its first argument: m->repos->blob_link(m, ...). Strings passed in are borrowed;
  * results that hold strings are allocated from the caller's arena. Every call is safe from any
  * thread. Nothing here knows about SQL. */
@@ -28,6 +29,16 @@ struct meta {
 
 /* SQLite backend in file `path` (WAL). Returns an owned store. */
 int meta_sqlite_open(const char *path, struct meta **out);
+/* PostgreSQL backend at `conninfo` (libpq's "postgresql://..." or "key=value" form), its schema
+ * made or brought up to date. Returns an owned store. */
+int meta_pg_open(const char *conninfo, struct meta **out);
+
+/* The metadata store of data directory data_dir: PostgreSQL at conninfo when it is given (and
+ * recorded in the data directory for the commands run on it later), else the one the data
+ * directory records, else its SQLite file. *why says what was wrong on DD_E_CONFIG. */
+int meta_open_dir(const char *data_dir, const char *conninfo, struct meta **out, const char **why);
+/* Whether data_dir holds registry metadata (its SQLite file, or a PostgreSQL database's record). */
+int meta_dir_has(const char *data_dir);
 
 /* Closes a store and frees it; NULL is ignored. */
 static inline void meta_free(struct meta *m)

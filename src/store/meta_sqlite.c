@@ -1,17 +1,17 @@
 /* meta_sqlite.c: the SQLite metadata backend's core (WAL, synchronous=FULL): the schema and
  * its migrations, a pool of connections each with its prepared statements cached, the one way
- * every operation runs a statement (sq_query ... sq_end, meta_sqliteInt.h) and write
- * transactions. The operations themselves are in meta_sqlite_repos.c, meta_sqlite_scans.c,
- * meta_sqlite_admin.c and meta_sqlite_outbox.c.
+ * every operation runs a statement (sq_query ... sq_end, meta_sqlInt.h) and write
+ * transactions. The operations themselves are in meta_sql_repos.c, meta_sql_scans.c,
+ * meta_sql_admin.c and meta_sql_outbox.c.
  *
  * A call takes a connection, runs, and returns it. Writers are serialised by a mutex of the
  * process and by SQLite itself (BEGIN IMMEDIATE, busy timeout) across processes. Holds no blob
  * bytes. Assessment reports and inventories are stored zstd-compressed (PACKED, sq_unpacked). */
 #include "common/dd.h"
-#include "meta_sqliteInt.h"
+#include "meta_sqlInt.h"
+#include <sqlite3.h>
 #include "common/arena.h"
 #include "common/log.h"
-#include <zstd.h>
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -165,17 +165,18 @@ static const char days_schema[] =
 	" " COUNTS_JSON("counts") " AS j FROM assessments)) AS a GROUP BY 2, 3;";
 
 /* A connection's prepared statements, by the address of their SQL text (a string literal,
- * meta_sqliteInt.h): open addressing, in a table over three times the size of all the SQL
+ * meta_sqlInt.h): open addressing, in a table over three times the size of all the SQL
  * there is (about 70 statements). */
 #define STMT_CACHE 256
 
-struct conn {
+struct lite_conn {
+	struct conn base;
 	sqlite3 *db;
 	struct {
 		const char *sql;
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
-	struct conn *next;
+	struct lite_conn *next;
 	struct meta_sqlite *ms;
 	int wlocked; /* holds ms->write_mu: inside a write transaction */
 	int lazy;    /* in a sq_tx_begin_lazy transaction */
@@ -186,11 +187,11 @@ struct conn {
 #define POOL_MAX 6
 
 struct meta_sqlite {
-	struct meta base;
+	struct meta_sql base;
 	char *path;
 	pthread_mutex_t mu;
 	pthread_cond_t freed;
-	struct conn *pool; /* idle connections */
+	struct lite_conn *pool; /* idle connections */
 	int open;          /* connections open, idle or busy */
 	/* One writer at a time in this process, queued on a mutex: SQLite's own busy handler makes
 	 * a waiting writer sleep and poll (up to 100 ms a try), which under a burst of pushes and
@@ -223,10 +224,10 @@ static int busy_wait(void *ctx, int tries)
 	return 1;
 }
 
-static int conn_open(struct meta_sqlite *ms, struct conn **out)
+static int conn_open(struct meta_sqlite *ms, struct lite_conn **out)
 {
 	*out = NULL;
-	struct conn *c = calloc(1, sizeof(*c));
+	struct lite_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return DD_E_NOMEM;
 	if (sqlite3_open_v2(ms->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -237,6 +238,7 @@ static int conn_open(struct meta_sqlite *ms, struct conn **out)
 		return DD_E_IO;
 	}
 	c->ms = ms;
+	c->base.eng = &sq_sqlite_engine;
 	sqlite3_busy_handler(c->db, busy_wait, NULL);
 	/* FULL: a transaction acknowledged to a client survives power loss, not only a crash.
 	 * A small page cache per connection: metadata rows are small and hot rows stay in the OS
@@ -344,7 +346,7 @@ static int migrate(sqlite3 *db, char **err)
 	return 0;
 }
 
-static void conn_close(struct conn *c)
+static void conn_close(struct lite_conn *c)
 {
 	for (int i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(c->cache[i].st);
@@ -353,12 +355,12 @@ static void conn_close(struct conn *c)
 }
 
 /* Takes an idle connection, opens one while fewer than POOL_MAX exist, else waits. */
-static int conn_get(struct meta_sqlite *ms, struct conn **out)
+static int conn_get(struct meta_sqlite *ms, struct lite_conn **out)
 {
 	pthread_mutex_lock(&ms->mu);
 	while (!ms->pool && ms->open >= POOL_MAX)
 		pthread_cond_wait(&ms->freed, &ms->mu);
-	struct conn *c = ms->pool;
+	struct lite_conn *c = ms->pool;
 	if (c)
 		ms->pool = c->next;
 	else
@@ -378,7 +380,7 @@ static int conn_get(struct meta_sqlite *ms, struct conn **out)
 	return rc;
 }
 
-static void conn_put(struct meta_sqlite *ms, struct conn *c)
+static void conn_put(struct meta_sqlite *ms, struct lite_conn *c)
 {
 	pthread_mutex_lock(&ms->mu);
 	c->next = ms->pool;
@@ -387,14 +389,22 @@ static void conn_put(struct meta_sqlite *ms, struct conn *c)
 	pthread_mutex_unlock(&ms->mu);
 }
 
-int sq_conn_get(struct meta *m, struct conn **out) { return conn_get(ms_of(m), out); }
+static struct lite_conn *lc(struct conn *c) { return (struct lite_conn *)c; }
 
-void sq_conn_put(struct conn *c) { conn_put(c->ms, c); }
+static int lite_conn_get(struct meta *m, struct conn **out)
+{
+	struct lite_conn *c;
+	int rc = conn_get(ms_of(m), &c);
+	*out = rc ? NULL : &c->base;
+	return rc;
+}
 
-int64_t sq_changes(struct conn *c) { return sqlite3_changes(c->db); }
+static void lite_conn_put(struct conn *c) { conn_put(lc(c)->ms, lc(c)); }
+
+static int64_t lite_changes(struct conn *c) { return sqlite3_changes(lc(c)->db); }
 
 /* The reset, cleared statement of connection c for sql, prepared at its first use there. */
-static sqlite3_stmt *stmt(struct conn *c, const char *sql)
+static sqlite3_stmt *stmt(struct lite_conn *c, const char *sql)
 {
 	size_t i = (size_t)(((uint64_t)(uintptr_t)sql * UINT64_C(0x9E3779B97F4A7C15)) >> 40) % STMT_CACHE, probes = 0;
 	while (c->cache[i].sql && c->cache[i].sql != sql) {
@@ -434,20 +444,12 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 
 static void bind_packed(sqlite3_stmt *s, int i, const char *v)
 {
-	size_t n = v ? strlen(v) : 0;
-	if (n < PACK_MIN) {
+	size_t z;
+	void *out = (v && strlen(v) >= PACK_MIN) ? sq_pack(v, &z) : NULL;
+	if (!out) /* short, or not compressed: kept as text, still correct, only larger */
 		bind_text(s, i, v ? v : "");
-		return;
-	}
-	size_t cap = ZSTD_compressBound(n);
-	void *out = malloc(cap);
-	size_t z = out ? ZSTD_compress(out, cap, v, n, 1) : 0;
-	if (!out || ZSTD_isError(z)) {
-		free(out);
-		bind_text(s, i, v); /* kept as text: still correct, only larger */
-		return;
-	}
-	sqlite3_bind_blob(s, i, out, (int)z, free);
+	else
+		sqlite3_bind_blob(s, i, out, (int)z, free);
 }
 
 static void bind_args(sqlite3_stmt *s, const char *sql, const struct sq_arg *args, size_t n)
@@ -477,16 +479,18 @@ static void bind_args(sqlite3_stmt *s, const char *sql, const struct sq_arg *arg
 	}
 }
 
-void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args, size_t n)
+static void lite_start(struct sq *q, struct meta *m, struct conn *cb, const char *sql, const struct sq_arg *args,
+		       size_t n)
 {
 	memset(q, 0, sizeof(*q));
 	q->step = SQLITE_OK;
+	struct lite_conn *c = lc(cb);
 	if (m) {
 		if ((q->rc = conn_get(ms_of(m), &c)))
 			return;
 		q->pooled = 1;
 	}
-	q->c = c;
+	q->c = &c->base;
 	q->st = stmt(c, sql);
 	bind_args(q->st, sql, args, n);
 	/* a write outside a transaction is a transaction of its own: it queues like one */
@@ -495,7 +499,7 @@ void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, con
 		pthread_mutex_lock(&c->ms->write_mu);
 }
 
-int sq_row(struct sq *q)
+static int lite_row(struct sq *q)
 {
 	if (!q->st || (q->step != SQLITE_OK && q->step != SQLITE_ROW))
 		return 0;
@@ -503,9 +507,9 @@ int sq_row(struct sq *q)
 	return q->step == SQLITE_ROW;
 }
 
-int sq_end(struct sq *q, const char *what)
+static int lite_end(struct sq *q, const char *what)
 {
-	struct conn *c = q->c;
+	struct lite_conn *c = lc(q->c);
 	if (!c)
 		return q->rc;
 	sqlite3_reset(q->st);
@@ -522,57 +526,44 @@ int sq_end(struct sq *q, const char *what)
 	return rc;
 }
 
-int sq_done(struct sq *q, const char *what)
+static int lite_done(struct sq *q, const char *what)
 {
 	if (q->step == SQLITE_OK)
-		sq_row(q);
-	return sq_end(q, what);
+		lite_row(q);
+	return lite_end(q, what);
 }
 
-int sq_one(struct sq *q, const char *what, int absent)
+static int lite_one(struct sq *q, const char *what, int absent)
 {
 	if (q->step == SQLITE_OK)
-		sq_row(q);
+		lite_row(q);
 	int found = q->step == SQLITE_ROW;
-	int rc = sq_end(q, what);
+	int rc = lite_end(q, what);
 	return rc ? rc : found ? 0 : absent;
 }
 
-int sq_run(struct meta *m, struct conn *c, const char *what, const char *sql, const struct sq_arg *args, size_t n)
-{
-	struct sq q;
-	sq_start(&q, m, c, sql, args, n);
-	return sq_done(&q, what);
-}
-
-char *sq_text(struct arena *a, const struct sq *q, int i)
+static char *lite_text(struct arena *a, const struct sq *q, int i)
 {
 	const unsigned char *t = sqlite3_column_text(q->st, i);
 	return arena_strndup(a, t ? (const char *)t : "", (size_t)sqlite3_column_bytes(q->st, i));
 }
 
-int64_t sq_int(const struct sq *q, int i) { return sqlite3_column_int64(q->st, i); }
+static int64_t lite_int(const struct sq *q, int i) { return sqlite3_column_int64(q->st, i); }
 
-char *sq_unpacked(struct arena *a, const struct sq *q, int i)
+static char *lite_blob(struct arena *a, const struct sq *q, int i, size_t *n)
+{
+	*n = (size_t)sqlite3_column_bytes(q->st, i);
+	char *d = arena_alloc(a, *n + 1);
+	if (*n)
+		memcpy(d, sqlite3_column_blob(q->st, i), *n);
+	return d;
+}
+
+static char *lite_unpacked(struct arena *a, const struct sq *q, int i)
 {
 	if (sqlite3_column_type(q->st, i) != SQLITE_BLOB)
-		return sq_text(a, q, i);
-	const void *z = sqlite3_column_blob(q->st, i);
-	size_t zn = (size_t)sqlite3_column_bytes(q->st, i);
-	unsigned long long n = z ? ZSTD_getFrameContentSize(z, zn) : ZSTD_CONTENTSIZE_ERROR;
-	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > DD_MAX_STORED_TEXT_BYTES) {
-		log_error("a stored assessment value is damaged (not a zstd frame of known size)");
-		return arena_strdup(a, "");
-	}
-	char *out = arena_alloc_uninit(a, (size_t)n + 1);
-	size_t got = ZSTD_decompress(out, (size_t)n, z, zn);
-	if (ZSTD_isError(got) || got != n || memchr(out, 0, (size_t)n)) {
-		log_error("a stored assessment value is damaged: %s",
-			  ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length or a NUL byte");
-		return arena_strdup(a, "");
-	}
-	out[n] = 0;
-	return out;
+		return lite_text(a, q, i);
+	return sq_unpack(a, sqlite3_column_blob(q->st, i), (size_t)sqlite3_column_bytes(q->st, i));
 }
 
 /* Write transactions: the process's write mutex from BEGIN IMMEDIATE to COMMIT or ROLLBACK.
@@ -582,11 +573,11 @@ char *sq_unpacked(struct arena *a, const struct sq *q, int i)
  * assessment is stored, so a lost one is made again). It commits without waiting for the disk
  * (WAL with synchronous=NORMAL); the next FULL commit's sync makes it durable too, since the WAL
  * is one sequence. Pushes, which clients are told are stored, keep synchronous=FULL. */
-static int tx_begin(struct meta *m, struct conn **out, int lazy)
+static int lite_tx_begin(struct meta *m, struct conn **out, int lazy)
 {
-	struct conn *c;
+	struct lite_conn *c;
 	int rc = conn_get(ms_of(m), &c);
-	*out = rc ? NULL : c;
+	*out = rc ? NULL : &c->base;
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&c->ms->write_mu);
@@ -595,14 +586,10 @@ static int tx_begin(struct meta *m, struct conn **out, int lazy)
 		sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 		c->lazy = 1;
 	}
-	return sq_exec_on(c, "begin", "BEGIN IMMEDIATE", NOARGS);
+	return sq_exec_on(&c->base, "begin", "BEGIN IMMEDIATE", NOARGS);
 }
 
-int sq_tx_begin(struct meta *m, struct conn **c) { return tx_begin(m, c, 0); }
-
-int sq_tx_begin_lazy(struct meta *m, struct conn **c) { return tx_begin(m, c, 1); }
-
-static void write_unlock(struct conn *c)
+static void write_unlock(struct lite_conn *c)
 {
 	if (c->lazy) {
 		sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
@@ -614,26 +601,43 @@ static void write_unlock(struct conn *c)
 	}
 }
 
-int sq_tx_end(struct conn *c, int rc)
+static int lite_tx_end(struct conn *cb, int rc)
 {
-	if (!c)
-		return rc;
-	if (!rc && !(rc = sq_exec_on(c, "commit", "COMMIT", NOARGS)))
+	struct lite_conn *c = lc(cb);
+	if (!rc && !(rc = sq_exec_on(cb, "commit", "COMMIT", NOARGS)))
 		write_unlock(c);
 	if (rc) {
 		if (!sqlite3_get_autocommit(c->db))
-			sq_exec_on(c, "rollback", "ROLLBACK", NOARGS);
+			sq_exec_on(cb, "rollback", "ROLLBACK", NOARGS);
 		write_unlock(c);
 	}
 	conn_put(c->ms, c);
 	return rc;
 }
 
+const struct sq_engine sq_sqlite_engine = {
+	.dialect = SQ_SQLITE,
+	.start = lite_start,
+	.row = lite_row,
+	.end = lite_end,
+	.done = lite_done,
+	.one = lite_one,
+	.text = lite_text,
+	.unpacked = lite_unpacked,
+	.integer = lite_int,
+	.blob = lite_blob,
+	.conn_get = lite_conn_get,
+	.conn_put = lite_conn_put,
+	.changes = lite_changes,
+	.tx_begin = lite_tx_begin,
+	.tx_end = lite_tx_end,
+};
+
 static void ms_free(struct meta *m)
 {
 	struct meta_sqlite *ms = ms_of(m);
 	while (ms->pool) {
-		struct conn *c = ms->pool;
+		struct lite_conn *c = ms->pool;
 		ms->pool = c->next;
 		conn_close(c);
 	}
@@ -655,15 +659,16 @@ int meta_sqlite_open(const char *path, struct meta **out)
 	pthread_mutex_init(&ms->mu, NULL);
 	pthread_mutex_init(&ms->write_mu, NULL);
 	pthread_cond_init(&ms->freed, NULL);
-	ms->base.repos = &meta_sqlite_repos;
-	ms->base.scans = &meta_sqlite_scans;
-	ms->base.admin = &meta_sqlite_admin;
-	ms->base.outbox = &meta_sqlite_outbox;
-	ms->base.free = ms_free;
-	struct conn *c;
+	ms->base.base.repos = &meta_sql_repos;
+	ms->base.base.scans = &meta_sql_scans;
+	ms->base.base.admin = &meta_sql_admin;
+	ms->base.base.outbox = &meta_sql_outbox;
+	ms->base.base.free = ms_free;
+	ms->base.eng = &sq_sqlite_engine;
+	struct lite_conn *c;
 	int rc = conn_get(ms, &c);
 	if (rc) {
-		ms_free(&ms->base);
+		ms_free(&ms->base.base);
 		return rc;
 	}
 	char *err = NULL;
@@ -671,10 +676,10 @@ int meta_sqlite_open(const char *path, struct meta **out)
 		log_error("cannot create schema in '%s': %s", path, err ? err : "?");
 		sqlite3_free(err);
 		conn_close(c);
-		ms_free(&ms->base);
+		ms_free(&ms->base.base);
 		return DD_E_IO;
 	}
 	conn_put(ms, c);
-	*out = &ms->base;
+	*out = &ms->base.base;
 	return 0;
 }

@@ -25,6 +25,7 @@ if os.environ.get("DRYDOCK_TEST_S3"):
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "DRYDOCKTESTKEY000001")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "drydock-test-secret-key-0000000000000001")
 ON_S3 = bool(os.environ.get("DRYDOCK_TEST_S3"))
+ON_PG = bool(os.environ.get("DRYDOCK_TEST_PG"))
 # the first-start administrator of servers started with auth=True
 ADMIN_PASSWORD = "admin-password-for-tests"
 
@@ -54,6 +55,13 @@ class Server:
             self.extra_args += ["--storage", "s3", "--s3-endpoint", os.environ["DRYDOCK_TEST_S3"],
                                 "--s3-bucket", "t-" + uuid.uuid4().hex[:20],
                                 "--s3-access-key", s3server.ACCESS_KEY, "--s3-secret-key", s3server.SECRET_KEY]
+        # DRYDOCK_TEST_PG=URL (a PostgreSQL's "postgres" database): every server keeps its metadata
+        # in a database of its own there (tests/store/with_s3.py --pg)
+        if os.environ.get("DRYDOCK_TEST_PG") and "--metadata" not in self.extra_args and \
+                not os.path.exists(os.path.join(self.data_dir, "meta.db")) and \
+                not os.path.exists(os.path.join(self.data_dir, "metadata")):
+            import pgserver
+            self.extra_args += ["--metadata", pgserver.create_database(os.environ["DRYDOCK_TEST_PG"])]
         self.env = dict(os.environ, DRYDOCK_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
         self.tls = tls  # (cert, key) or None
         self.proc = None

@@ -1,10 +1,10 @@
-/* meta_sqlite_scans.c: the SQLite backend's scans (meta_scans.h): the scan queue, assessments
+/* meta_sql_scans.c: the SQLite backend's scans (meta_scans.h): the scan queue, assessments
  * (reports and inventories stored PACKED), their running totals (kept by the triggers of
  * meta_sqlite.c's schema, only read here), scans counted per namespace and month, and scanning
  * per namespace. Job states and priorities are bound from their enums, never written as numbers
  * in the SQL. */
 #include "common/dd.h"
-#include "meta_sqliteInt.h"
+#include "meta_sqlInt.h"
 #include "common/arena.h"
 #include "common/util.h"
 
@@ -13,7 +13,8 @@ int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *dig
 	return sq_exec_on(c, "queue scan",
 			  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT ?1,?2,?3,?4,?5"
 			  " WHERE NOT EXISTS (SELECT 1 FROM assessments WHERE repo=?1 AND digest=?2)"
-			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=min(priority, excluded.priority)",
+			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=CASE WHEN excluded.priority<scan_jobs.priority"
+			  " THEN excluded.priority ELSE scan_jobs.priority END",
 			  TEXT(repo), TEXT(digest), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED), INT(util_now()));
 }
 
@@ -27,10 +28,42 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 	return rc;
 }
 
+/* How long a scan claimed on PostgreSQL stays its node's: past it, another node claims it again
+ * (its node died mid-scan, or is still at it: a scan made twice stores the same). */
+#define SCAN_LEASE_S 120
+
+/* PostgreSQL, shared by many nodes: one statement claims the jobs (skipping those another node
+ * is claiming at that moment) with a lease, and takes those whose lease ran out. */
+static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job *out, size_t *n)
+{
+	struct sq q;
+	int64_t now = util_now();
+	sq_query(&q, m,
+		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE state=?2 OR (state=?4 AND lease_until<?5)),"
+		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.id IN (SELECT id FROM ready WHERE"
+		 " priority=(SELECT min(priority) FROM ready)) AND (j.state=?2 OR (j.state=?4 AND j.lease_until<?5))"
+		 " ORDER BY j.id LIMIT (SELECT CASE WHEN min(priority)=?3 THEN 1 ELSE ?1 END FROM ready)"
+		 " FOR UPDATE SKIP LOCKED)"
+		 " UPDATE scan_jobs s SET state=?4, lease_until=?6 FROM pick WHERE s.id=pick.id"
+		 " RETURNING s.id, s.repo, s.digest, s.priority",
+		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(now), INT(now + SCAN_LEASE_S));
+	while (sq_row(&q) && *n < max) {
+		struct scan_job *j = &out[(*n)++];
+		j->id = sq_int(&q, 0);
+		j->repo = sq_text(a, &q, 1);
+		j->digest = sq_text(a, &q, 2);
+		j->priority = (enum scan_priority)sq_int(&q, 3);
+	}
+	int rc = sq_end(&q, "claim scans");
+	return rc ? rc : *n ? 0 : DD_E_NOT_FOUND;
+}
+
 static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n)
 {
 	*out = arena_alloc(a, (max + 1) * sizeof(**out));
 	*n = 0;
+	if (sq_dialect(m, NULL) == SQ_PG)
+		return claim_pg(m, a, max, *out, n);
 	struct conn *c;
 	int rc = sq_tx_begin_lazy(m, &c);
 	if (!rc) {
@@ -99,7 +132,7 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 	if (!rc && d->ns)
 		rc = sq_exec_on(c, "count scan",
 				"INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"
-				" ON CONFLICT(namespace, month) DO UPDATE SET scans=scans+1",
+				" ON CONFLICT(namespace, month) DO UPDATE SET scans=scan_usage.scans+1",
 				TEXT(d->ns), TEXT(d->month));
 	return rc;
 }
@@ -119,15 +152,22 @@ static int ms_scan_recover(struct meta *m)
 	int rc = sq_conn_get(m, &c);
 	if (rc)
 		return rc;
-	rc = sq_exec_on(c, "requeue scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2", INT(SCAN_JOB_QUEUED),
-			INT(SCAN_JOB_RUNNING));
+	/* one node's start: every running job was this process's. Many nodes on PostgreSQL: a
+	 * running job is another node's until its lease runs out (claim_pg) */
+	if (sq_dialect(m, NULL) != SQ_PG)
+		rc = sq_exec_on(c, "requeue scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2", INT(SCAN_JOB_QUEUED),
+				INT(SCAN_JOB_RUNNING));
 	/* by the small rows of assessments_list: a search of the table itself compares whole rows,
 	 * reports and all (40,001 images: 0.5 s at every start, instead of 0.06 s) */
 	if (!rc)
 		rc = sq_exec_on(c, "queue missing scans",
-				"INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
-				" SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
-				" assessments a INDEXED BY assessments_list WHERE a.repo=m.repo AND a.digest=m.digest)",
+				PG_OR("INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+				      " SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
+				      " assessments a INDEXED BY assessments_list WHERE a.repo=m.repo AND a.digest=m.digest)"
+				      " ON CONFLICT DO NOTHING",
+				      "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+				      " SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
+				      " assessments a WHERE a.repo=m.repo AND a.digest=m.digest) ON CONFLICT DO NOTHING"),
 				INT(util_now()), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED));
 	sq_conn_put(c);
 	return rc;
@@ -140,9 +180,9 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	*queued = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		 "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
 		 " SELECT repo, digest, ?3, ?4, ?2 FROM assessments WHERE (db_generation<>?1 OR status='Failed')"
-		 " AND inventory<>''",
+		 " AND inventory<>'' ON CONFLICT DO NOTHING",
 		 TEXT(generation), INT(util_now()), INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED));
 	int rc = sq_done(&q, "queue re-assessments");
 	if (!rc)
@@ -155,8 +195,8 @@ static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest,
 	*queued = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "INSERT OR IGNORE INTO scan_jobs(repo, digest, priority, state, enqueued)"
-		 " SELECT repo, digest, ?3, ?4, ?5 FROM manifests WHERE repo=?1 AND digest=?2",
+		 "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		 " SELECT repo, digest, ?3, ?4, ?5 FROM manifests WHERE repo=?1 AND digest=?2 ON CONFLICT DO NOTHING",
 		 TEXT(repo), TEXT(digest), INT(p), INT(SCAN_JOB_QUEUED), INT(util_now()));
 	int rc = sq_done(&q, "queue a scan");
 	if (rc)
@@ -185,7 +225,8 @@ static int ms_scan_queue_depth(struct meta *m, int64_t *queued, int64_t *running
 {
 	*queued = *running = 0;
 	struct sq q;
-	sq_query(&q, m, "SELECT coalesce(sum(state=?1),0), coalesce(sum(state=?2),0) FROM scan_jobs",
+	sq_query(&q, m, "SELECT coalesce(sum(CASE WHEN state=?1 THEN 1 ELSE 0 END), 0),"
+		 " coalesce(sum(CASE WHEN state=?2 THEN 1 ELSE 0 END), 0) FROM scan_jobs",
 		 INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
 	if (sq_row(&q)) {
 		*queued = sq_int(&q, 0);
@@ -306,8 +347,9 @@ static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *rep
 	*n = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT repo, digest, findings_hash FROM assessments INDEXED BY assessments_stamps"
-		 " WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
+		 PG_OR("SELECT repo, digest, findings_hash FROM assessments INDEXED BY assessments_stamps"
+		       " WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
+		       "SELECT repo, digest, findings_hash FROM assessments WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest"),
 		 TEXT(repo));
 	size_t cap = 0;
 	struct assessment_rec *v = NULL;
@@ -410,7 +452,7 @@ static int ms_assessment_days(struct meta *m, struct arena *a, const char *since
 		 " SELECT substr(repo, 1, instr(repo || '/', '/') - 1) AS ns, status, images, critical, high, medium, low,"
 		 " negligible, unknown, unfixed FROM assessment_totals WHERE repo<>''"
 		 " UNION ALL SELECT ns, status, -images, -critical, -high, -medium, -low, -negligible, -unknown, -unfixed"
-		 " FROM assessment_days WHERE day >= ?1) GROUP BY ns, status"
+		 " FROM assessment_days WHERE day >= ?1) AS t GROUP BY ns, status"
 		 " UNION ALL SELECT day, ns, status, sum(images), sum(critical), sum(high), sum(medium), sum(low),"
 		 " sum(negligible), sum(unknown), sum(unfixed), sum(assessed) FROM assessment_days WHERE day >= ?1"
 		 " GROUP BY day, ns, status ORDER BY 1, 2, 3",
@@ -470,7 +512,7 @@ static int ms_ns_scanning_set(struct meta *m, const char *ns, int enabled)
 		       TEXT(ns), INT(enabled));
 }
 
-const struct meta_scans_ops meta_sqlite_scans = {
+const struct meta_scans_ops meta_sql_scans = {
 	.scan_claim = ms_scan_claim,
 	.scan_complete = ms_scan_complete,
 	.scan_recover = ms_scan_recover,

@@ -1,7 +1,7 @@
-/* meta_sqlite_outbox.c: the SQLite backend's webhooks (meta_outbox.h): the targets, and the
+/* meta_sql_outbox.c: the SQLite backend's webhooks (meta_outbox.h): the targets, and the
  * events waiting for each, with their attempts and when each is next due. */
 #include "common/dd.h"
-#include "meta_sqliteInt.h"
+#include "meta_sqlInt.h"
 #include "common/arena.h"
 #include "common/util.h"
 
@@ -85,8 +85,8 @@ static int ms_outbox_failed(struct meta *m, int64_t target, int64_t id, int64_t 
 				INT(target), INT(retry_at), TEXT(error), INT(now), INT(*given_up));
 	if (!rc && *given_up) /* the registry's total, which deleting a target does not lower */
 		rc = sq_exec_on(c, "webhook failed",
-				"INSERT INTO settings(key, value) VALUES('webhooks/given-up', ?1) ON CONFLICT(key)"
-				" DO UPDATE SET value=CAST(value AS INTEGER)+?1",
+				"INSERT INTO settings(key, value) VALUES('webhooks/given-up', CAST(?1 AS TEXT)) ON CONFLICT(key)"
+				" DO UPDATE SET value=CAST(CAST(settings.value AS BIGINT)+?1 AS TEXT)",
 				INT(*given_up));
 	return sq_tx_end(c, rc);
 }
@@ -96,8 +96,8 @@ static int ms_outbox_backlog(struct meta *m, int64_t *waiting, int64_t *failed, 
 	struct sq q;
 	*waiting = *failed = *given_up = 0;
 	sq_query(&q, m,
-		 "SELECT count(*), coalesce(sum(attempts > 0), 0),"
-		 " (SELECT coalesce(CAST(value AS INTEGER), 0) FROM settings WHERE key='webhooks/given-up') FROM outbox",
+		 "SELECT count(*), coalesce(sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0),"
+		 " (SELECT coalesce(CAST(value AS BIGINT), 0) FROM settings WHERE key='webhooks/given-up') FROM outbox",
 		 NOARGS);
 	if (sq_row(&q)) {
 		*waiting = sq_int(&q, 0);
@@ -113,24 +113,23 @@ static int ms_webhook_add(struct meta *m, const struct webhook_target *t, int64_
 	int rc = sq_tx_begin(m, &c);
 	if (!rc) { /* counted in the transaction that adds: requests at once cannot pass the caps together */
 		struct sq q;
-		sq_query_on(&q, c, "SELECT count(*), coalesce(sum(ns=?1), 0) FROM webhooks", TEXT(t->ns));
+		sq_query_on(&q, c, "SELECT count(*), coalesce(sum(CASE WHEN ns=?1 THEN 1 ELSE 0 END), 0) FROM webhooks",
+			    TEXT(t->ns));
 		if (sq_row(&q) && (sq_int(&q, 0) >= max || sq_int(&q, 1) >= max_ns))
 			rc = DD_E_USAGE;
 		int qrc = sq_end(&q, "count webhooks");
 		if (!rc)
 			rc = qrc;
 	}
-	if (!rc)
-		rc = sq_exec_on(c, "add webhook",
-				"INSERT INTO webhooks(url, secret, ns, events, format, origin, created, internal)"
-				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8)",
-				TEXT(t->url), TEXT(t->secret), TEXT(t->ns), TEXT(t->events), TEXT(t->format),
-				TEXT(t->origin), INT(util_now()), INT(t->internal));
 	if (!rc) {
 		struct sq q;
-		sq_query_on(&q, c, "SELECT last_insert_rowid()", NOARGS);
+		sq_query_on(&q, c,
+			    "INSERT INTO webhooks(url, secret, ns, events, format, origin, created, internal)"
+			    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) RETURNING id",
+			    TEXT(t->url), TEXT(t->secret), TEXT(t->ns), TEXT(t->events), TEXT(t->format), TEXT(t->origin),
+			    INT(util_now()), INT(t->internal));
 		*id = sq_row(&q) ? sq_int(&q, 0) : 0;
-		rc = sq_end(&q, "add webhook");
+		rc = sq_done(&q, "add webhook");
 	}
 	return sq_tx_end(c, rc);
 }
@@ -208,13 +207,14 @@ static int ms_webhook_config(struct meta *m, const char *url, const char *secret
 	if (!rc) /* events stored before targets were the option's, and told of assessments */
 		rc = sq_exec_on(c, "webhook option",
 				"UPDATE outbox SET target=(SELECT id FROM webhooks WHERE origin='config'),"
-				" type=iif(type='', 'scan.completed', type), created=iif(created=0, unixepoch(), created)"
+				" type=CASE WHEN type='' THEN 'scan.completed' ELSE type END,"
+				" created=CASE WHEN created=0 THEN unixepoch() ELSE created END"
 				" WHERE target=0",
 				NOARGS);
 	return sq_tx_end(c, rc);
 }
 
-const struct meta_outbox_ops meta_sqlite_outbox = {
+const struct meta_outbox_ops meta_sql_outbox = {
 	.outbox_add = ms_outbox_add,
 	.outbox_heads = ms_outbox_heads,
 	.outbox_done = ms_outbox_done,

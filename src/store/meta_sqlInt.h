@@ -1,8 +1,8 @@
-/* meta_sqliteInt.h: what the files of the SQLite metadata backend share, and nothing outside
- * them includes. meta_sqlite.c holds the core (schema, connection pool, statement cache,
- * transactions); meta_sqlite_repos.c, meta_sqlite_scans.c, meta_sqlite_admin.c and
- * meta_sqlite_outbox.c implement the four parts of the store (meta.h), each operation as its
- * SQL plus what it does with the rows.
+/* meta_sqlInt.h: what the SQL metadata backends share, and nothing outside them includes. The
+ * operations of the store (meta.h) are written once, as SQL and what they do with the rows, in
+ * meta_sql_repos.c, meta_sql_scans.c, meta_sql_admin.c and meta_sql_outbox.c; they run on either
+ * engine: SQLite (meta_sqlite.c: the embedded default) or PostgreSQL (meta_pg.c: many nodes).
+ * Each engine holds its schema, connection pool, statement cache and transactions.
  *
  * Running one statement:
  *
@@ -17,17 +17,31 @@
  * connection, cached by the address of the SQL text, so the text must be a string literal:
  * the macros below refuse anything else), and binds the arguments to ?1, ?2, ... in order.
  * sq_row() steps to the next row. sq_end() resets the statement, puts the connection back and
- * returns 0 or the error, logged with `what`. An error sticks: after one, sq_row() returns 0. */
-#ifndef DD_META_SQLITE_INT_H
-#define DD_META_SQLITE_INT_H
+ * returns 0 or the error, logged with `what`. An error sticks: after one, sq_row() returns 0.
+ *
+ * The SQL is the dialect both engines read (PostgreSQL gets ?N as $N); where they differ, a
+ * statement is written PG_OR("SQLite text", "PostgreSQL text"). */
+#ifndef DD_META_SQL_INT_H
+#define DD_META_SQL_INT_H
 #include "meta_admin.h"
 #include "meta_outbox.h"
 #include "meta_repos.h"
 #include "meta_scans.h"
-#include <sqlite3.h>
 
 struct arena;
-struct conn; /* a connection of the pool with its cached statements */
+struct sq_engine;
+
+/* A connection of an engine's pool with its cached statements: each engine's own connection
+ * begins with this. */
+struct conn {
+	const struct sq_engine *eng;
+};
+
+/* The store of an SQL engine: each engine's own store begins with this. */
+struct meta_sql {
+	struct meta base;
+	const struct sq_engine *eng;
+};
 
 /* An argument bound to a statement's next parameter. */
 struct sq_arg {
@@ -44,24 +58,29 @@ struct sq_arg {
 
 struct sq {
 	struct conn *c;
-	sqlite3_stmt *st;
+	void *st;        /* the engine's statement (SQLite) or result (PostgreSQL) */
 	int pooled;      /* c was taken from the pool for this statement alone */
 	int locked;      /* holds the process's write mutex: a write outside a transaction */
-	int step;        /* the last sqlite3_step() result, SQLITE_OK before the first */
-	int rc;          /* an error before the statement ran (no connection) */
+	int step;        /* SQLite: the last sqlite3_step() result, SQLITE_OK (0) before the first */
+	int row, rows;   /* PostgreSQL: the current row (-1 before the first) and how many there are */
+	int rc;          /* an error before the statement ran (no connection), or the statement's */
 	int64_t changes; /* rows the statement changed, once sq_end() has returned */
 };
 
-/* "" sql "": only a string literal compiles there (the statement cache keys on its address).
+/* A statement written for each engine: both texts in one literal, the SQLite text first. */
+#define PG_OR(sqlite_sql, pg_sql) sqlite_sql "\0" pg_sql
+
+/* "" sql "\0": only a string literal compiles there (the statement cache keys on its address);
+ * the NUL after it ends a text written once for both engines (PG_OR puts the other text there).
  * The _on forms run on connection c, which the caller holds; the _at forms on c, or when c is
  * NULL on a connection of m's pool (for what runs both inside and outside a transaction). */
 #define SQ_ARGS(...) \
 	((const struct sq_arg[]){__VA_ARGS__}), (sizeof((struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg))
-#define sq_query_at(q, m, c, sql, ...) sq_start((q), (m), (c), "" sql "", SQ_ARGS(__VA_ARGS__))
+#define sq_query_at(q, m, c, sql, ...) sq_start((q), (m), (c), "" sql "\0", SQ_ARGS(__VA_ARGS__))
 #define sq_query(q, m, sql, ...) sq_query_at(q, m, NULL, sql, __VA_ARGS__)
 #define sq_query_on(q, c, sql, ...) sq_query_at(q, NULL, c, sql, __VA_ARGS__)
 /* A statement that returns no rows, in one call: 0 or the error (logged with what). */
-#define sq_exec_at(m, c, what, sql, ...) sq_run((m), (c), (what), "" sql "", SQ_ARGS(__VA_ARGS__))
+#define sq_exec_at(m, c, what, sql, ...) sq_run((m), (c), (what), "" sql "\0", SQ_ARGS(__VA_ARGS__))
 #define sq_exec(m, what, sql, ...) sq_exec_at(m, NULL, what, sql, __VA_ARGS__)
 #define sq_exec_on(c, what, sql, ...) sq_exec_at(NULL, c, what, sql, __VA_ARGS__)
 
@@ -82,6 +101,13 @@ int sq_one(struct sq *q, const char *what, int absent);
 char *sq_text(struct arena *a, const struct sq *q, int i);
 char *sq_unpacked(struct arena *a, const struct sq *q, int i);
 int64_t sq_int(const struct sq *q, int i);
+/* Column i as bytes (a BLOB) copied to the arena, NUL-terminated past *n. */
+char *sq_blob(struct arena *a, const struct sq *q, int i, size_t *n);
+
+/* Text v as one zstd frame (malloc'd, *zn bytes; NULL when it cannot be made), and a stored
+ * frame back as text (its checks failed: logged, and ""): how engines store PACKED values. */
+void *sq_pack(const char *v, size_t *zn);
+char *sq_unpack(struct arena *a, const void *z, size_t zn);
 
 /* A connection of the pool held across statements, and given back. */
 int sq_conn_get(struct meta *m, struct conn **out);
@@ -108,9 +134,35 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
 int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e);
 int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *e);
 
-extern const struct meta_repos_ops meta_sqlite_repos;
-extern const struct meta_scans_ops meta_sqlite_scans;
-extern const struct meta_admin_ops meta_sqlite_admin;
-extern const struct meta_outbox_ops meta_sqlite_outbox;
+/* Which engine runs the store or connection: SQ_PG for PostgreSQL. */
+enum sq_dialect { SQ_SQLITE, SQ_PG };
+enum sq_dialect sq_dialect(struct meta *m, struct conn *c);
+
+/* What an engine does for the functions above (meta_sqlite.c, meta_pg.c). */
+struct sq_engine {
+	enum sq_dialect dialect;
+	void (*start)(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args,
+		      size_t n);
+	int (*row)(struct sq *q);
+	int (*end)(struct sq *q, const char *what);
+	int (*done)(struct sq *q, const char *what);
+	int (*one)(struct sq *q, const char *what, int absent);
+	char *(*text)(struct arena *a, const struct sq *q, int i);
+	char *(*unpacked)(struct arena *a, const struct sq *q, int i);
+	int64_t (*integer)(const struct sq *q, int i);
+	char *(*blob)(struct arena *a, const struct sq *q, int i, size_t *n);
+	int (*conn_get)(struct meta *m, struct conn **out);
+	void (*conn_put)(struct conn *c);
+	int64_t (*changes)(struct conn *c);
+	int (*tx_begin)(struct meta *m, struct conn **c, int lazy);
+	int (*tx_end)(struct conn *c, int rc);
+};
+extern const struct sq_engine sq_sqlite_engine, sq_pg_engine;
+
+/* The parts of the store, written once for both engines. */
+extern const struct meta_repos_ops meta_sql_repos;
+extern const struct meta_scans_ops meta_sql_scans;
+extern const struct meta_admin_ops meta_sql_admin;
+extern const struct meta_outbox_ops meta_sql_outbox;
 
 #endif

@@ -1,9 +1,9 @@
-/* meta_sqlite_repos.c: the SQLite backend's registry data (meta_repos.h): repositories, the
+/* meta_sql_repos.c: the SQLite backend's registry data (meta_repos.h): repositories, the
  * blobs each may see, manifests and what they name, tags, referrers and upload sessions. The
  * schema, the statement helper and transactions are meta_sqlite.c's; a push's scan job and
  * audit entry are queued through the scans' and the audit log's own statements. */
 #include "common/dd.h"
-#include "meta_sqliteInt.h"
+#include "meta_sqlInt.h"
 #include "common/arena.h"
 #include "common/util.h"
 
@@ -17,7 +17,7 @@ static int64_t now_us(void)
 
 static int repo_add(struct conn *c, const char *repo)
 {
-	return sq_exec_on(c, "add repository", "INSERT OR IGNORE INTO repos(name, created) VALUES(?1, ?2)", TEXT(repo),
+	return sq_exec_on(c, "add repository", "INSERT INTO repos(name, created) VALUES(?1, ?2) ON CONFLICT DO NOTHING", TEXT(repo),
 			  INT(util_now()));
 }
 
@@ -49,7 +49,7 @@ static int ms_blob_link(struct meta *m, const char *repo, const char *digest, in
 				" ON CONFLICT(digest) DO UPDATE SET created=excluded.created",
 				TEXT(digest), INT(size), INT(util_now()));
 	if (!rc)
-		rc = sq_exec_on(c, "link blob", "INSERT OR IGNORE INTO repo_blobs(repo, digest) VALUES(?1, ?2)", TEXT(repo),
+		rc = sq_exec_on(c, "link blob", "INSERT INTO repo_blobs(repo, digest) VALUES(?1, ?2) ON CONFLICT DO NOTHING", TEXT(repo),
 				TEXT(digest));
 	return sq_tx_end(c, rc);
 }
@@ -163,14 +163,14 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 		rc = repo_add(c, r->repo);
 	if (!rc)
 		rc = sq_exec_on(c, "add manifest",
-				"INSERT OR IGNORE INTO manifests(repo, digest, media_type, artifact_type, subject,"
-				" annotations, size, content, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				"INSERT INTO manifests(repo, digest, media_type, artifact_type, subject,"
+				" annotations, size, content, created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT DO NOTHING",
 				TEXT(r->repo), TEXT(r->digest), TEXT(r->media_type), TEXT(r->artifact_type),
 				TEXT(r->subject), TEXT(r->annotations), INT(r->size), BLOB(r->content, r->size),
 				INT(util_now()));
 	for (size_t i = 0; !rc && i < p->nrefs; i++)
 		rc = sq_exec_on(c, "add manifest reference",
-				"INSERT OR IGNORE INTO manifest_refs(repo, parent, child, kind) VALUES(?1,?2,?3,?4)",
+				"INSERT INTO manifest_refs(repo, parent, child, kind) VALUES(?1,?2,?3,?4) ON CONFLICT DO NOTHING",
 				TEXT(r->repo), TEXT(r->digest), TEXT(p->refs[i].digest), INT(p->refs[i].kind));
 	if (!rc && p->tag)
 		rc = sq_exec_on(c, "set tag",
@@ -229,11 +229,8 @@ static int ms_manifest_get(struct meta *m, struct arena *a, const char *repo, co
 		if ((found = sq_row(&q))) {
 			fill_rec(a, &q, repo, out);
 			if (with_content) {
-				int n = sqlite3_column_bytes(q.st, 7);
-				char *d = arena_alloc(a, (size_t)n + 1);
-				if (n)
-					memcpy(d, sqlite3_column_blob(q.st, 7), (size_t)n);
-				out->content = d;
+				size_t n;
+				out->content = sq_blob(a, &q, 7, &n);
 			}
 		}
 		if (!(rc = sq_end(&q, "manifest lookup")) && !found)
@@ -398,11 +395,16 @@ static int ms_images_list(struct meta *m, struct arena *a, const char *repo, str
 	*n = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT m.repo, m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.created,"
-		 " (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags t WHERE t.repo=m.repo AND"
-		 " t.digest=m.digest ORDER BY name)), s.repo IS NOT NULL, s.status, s.counts, s.scanned_at FROM manifests m"
-		 " LEFT JOIN assessments s ON s.repo=m.repo AND s.digest=m.digest WHERE ?1 IS NULL OR m.repo=?1"
-		 " ORDER BY m.repo, m.digest",
+		 PG_OR("SELECT m.repo, m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.created,"
+		       " (SELECT group_concat(name, char(10)) FROM (SELECT name FROM tags t WHERE t.repo=m.repo AND"
+		       " t.digest=m.digest ORDER BY name)), s.repo IS NOT NULL, s.status, s.counts, s.scanned_at"
+		       " FROM manifests m LEFT JOIN assessments s ON s.repo=m.repo AND s.digest=m.digest"
+		       " WHERE ?1 IS NULL OR m.repo=?1 ORDER BY m.repo, m.digest",
+		       "SELECT m.repo, m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.created,"
+		       " (SELECT string_agg(name, chr(10) ORDER BY name) FROM tags t WHERE t.repo=m.repo AND"
+		       " t.digest=m.digest), s.repo IS NOT NULL, s.status, s.counts, s.scanned_at"
+		       " FROM manifests m LEFT JOIN assessments s ON s.repo=m.repo AND s.digest=m.digest"
+		       " WHERE ?1 IS NULL OR m.repo=?1 ORDER BY m.repo, m.digest"),
 		 TEXT(repo));
 	size_t cap = 0;
 	struct image_row *v = NULL;
@@ -480,7 +482,7 @@ static int ms_upload_create(struct meta *m, const char *id, const char *repo, co
 	}
 	if (!rc)
 		rc = sq_exec_on(c, "add upload",
-				"INSERT INTO uploads(id, repo, offset, created, updated, owner, touched)"
+				"INSERT INTO uploads(id, repo, \"offset\", created, updated, owner, touched)"
 				" VALUES(?1,?2,0,?3,?3,?4,?5)",
 				TEXT(id), TEXT(repo), INT(util_now()), TEXT(owner), INT(now_us()));
 	return sq_tx_end(c, rc);
@@ -502,7 +504,7 @@ static int ms_upload_get(struct meta *m, struct arena *a, const char *id, struct
 {
 	memset(out, 0, sizeof(*out));
 	struct sq q;
-	sq_query(&q, m, "SELECT repo, offset, created FROM uploads WHERE id=?1", TEXT(id));
+	sq_query(&q, m, "SELECT repo, \"offset\", created FROM uploads WHERE id=?1", TEXT(id));
 	if (sq_row(&q)) {
 		out->id = arena_strdup(a, id);
 		out->repo = sq_text(a, &q, 0);
@@ -515,7 +517,7 @@ static int ms_upload_get(struct meta *m, struct arena *a, const char *id, struct
 static int ms_upload_set_offset(struct meta *m, const char *id, int64_t offset)
 {
 	struct sq q;
-	sq_query(&q, m, "UPDATE uploads SET offset=?2, updated=?3, touched=?4 WHERE id=?1", TEXT(id), INT(offset),
+	sq_query(&q, m, "UPDATE uploads SET \"offset\"=?2, updated=?3, touched=?4 WHERE id=?1", TEXT(id), INT(offset),
 		 INT(util_now()), INT(now_us()));
 	int rc = sq_done(&q, "update upload");
 	return rc ? rc : q.changes ? 0 : DD_E_BLOB_UPLOAD_UNKNOWN;
@@ -540,7 +542,7 @@ static int ms_uploads_stale(struct meta *m, struct arena *a, int64_t before, siz
 	return collect_names(&q, a, (int64_t)max, ids, n, &more);
 }
 
-const struct meta_repos_ops meta_sqlite_repos = {
+const struct meta_repos_ops meta_sql_repos = {
 	.repo_exists = ms_repo_exists,
 	.blob_link = ms_blob_link,
 	.blob_linked = ms_blob_linked,

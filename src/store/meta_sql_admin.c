@@ -1,7 +1,7 @@
-/* meta_sqlite_admin.c: the SQLite backend's administration (meta_admin.h): settings, small
+/* meta_sql_admin.c: the SQLite backend's administration (meta_admin.h): settings, small
  * JSON documents by key (accounts, suppression rules, pull policies), and the audit log. */
 #include "common/dd.h"
-#include "meta_sqliteInt.h"
+#include "meta_sqlInt.h"
 #include "common/arena.h"
 
 static int ms_setting_put(struct meta *m, const char *key, const char *value)
@@ -82,7 +82,7 @@ static int ms_audit_list(struct meta *m, struct arena *a, int64_t after, size_t 
 	return sq_end(&q, "audit");
 }
 
-const struct meta_admin_ops meta_sqlite_admin = {
+const struct meta_admin_ops meta_sql_admin = {
 	.setting_put = ms_setting_put,
 	.setting_get = ms_setting_get,
 	.setting_delete = ms_setting_delete,

@@ -1,0 +1,73 @@
+/* meta_sql.c: the statement helpers of meta_sqlInt.h, passed to the engine that runs the store
+ * or connection at hand (meta_sqlite.c, meta_pg.c). */
+#include "common/dd.h"
+#include "meta_sqlInt.h"
+#include "common/arena.h"
+#include "common/log.h"
+#include <zstd.h>
+
+static const struct sq_engine *eng_of(struct meta *m, struct conn *c)
+{
+	return c ? c->eng : ((struct meta_sql *)m)->eng;
+}
+
+enum sq_dialect sq_dialect(struct meta *m, struct conn *c) { return eng_of(m, c)->dialect; }
+
+void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args, size_t n)
+{
+	eng_of(m, c)->start(q, m, c, sql, args, n);
+}
+
+int sq_run(struct meta *m, struct conn *c, const char *what, const char *sql, const struct sq_arg *args, size_t n)
+{
+	struct sq q;
+	sq_start(&q, m, c, sql, args, n);
+	return sq_done(&q, what);
+}
+
+/* A statement that could not start (q->c NULL) holds its error in q->rc. */
+int sq_row(struct sq *q) { return q->c ? q->c->eng->row(q) : 0; }
+int sq_end(struct sq *q, const char *what) { return q->c ? q->c->eng->end(q, what) : q->rc; }
+int sq_done(struct sq *q, const char *what) { return q->c ? q->c->eng->done(q, what) : q->rc; }
+int sq_one(struct sq *q, const char *what, int absent) { return q->c ? q->c->eng->one(q, what, absent) : q->rc; }
+char *sq_text(struct arena *a, const struct sq *q, int i) { return q->c->eng->text(a, q, i); }
+char *sq_unpacked(struct arena *a, const struct sq *q, int i) { return q->c->eng->unpacked(a, q, i); }
+int64_t sq_int(const struct sq *q, int i) { return q->c->eng->integer(q, i); }
+char *sq_blob(struct arena *a, const struct sq *q, int i, size_t *n) { return q->c->eng->blob(a, q, i, n); }
+int sq_conn_get(struct meta *m, struct conn **out) { return eng_of(m, NULL)->conn_get(m, out); }
+void sq_conn_put(struct conn *c) { c->eng->conn_put(c); }
+int64_t sq_changes(struct conn *c) { return c->eng->changes(c); }
+int sq_tx_begin(struct meta *m, struct conn **c) { return eng_of(m, NULL)->tx_begin(m, c, 0); }
+int sq_tx_begin_lazy(struct meta *m, struct conn **c) { return eng_of(m, NULL)->tx_begin(m, c, 1); }
+int sq_tx_end(struct conn *c, int rc) { return c ? c->eng->tx_end(c, rc) : rc; }
+
+void *sq_pack(const char *v, size_t *zn)
+{
+	size_t n = strlen(v), cap = ZSTD_compressBound(n);
+	void *out = malloc(cap);
+	size_t z = out ? ZSTD_compress(out, cap, v, n, 1) : 0;
+	if (!out || ZSTD_isError(z)) {
+		free(out);
+		return NULL;
+	}
+	*zn = z;
+	return out;
+}
+
+char *sq_unpack(struct arena *a, const void *z, size_t zn)
+{
+	unsigned long long n = z ? ZSTD_getFrameContentSize(z, zn) : ZSTD_CONTENTSIZE_ERROR;
+	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > DD_MAX_STORED_TEXT_BYTES) {
+		log_error("a stored assessment value is damaged (not a zstd frame of known size)");
+		return arena_strdup(a, "");
+	}
+	char *out = arena_alloc_uninit(a, (size_t)n + 1);
+	size_t got = ZSTD_decompress(out, (size_t)n, z, zn);
+	if (ZSTD_isError(got) || got != n || memchr(out, 0, (size_t)n)) {
+		log_error("a stored assessment value is damaged: %s",
+			  ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length or a NUL byte");
+		return arena_strdup(a, "");
+	}
+	out[n] = 0;
+	return out;
+}
