@@ -7,7 +7,7 @@ BUILD="build-essential pkg-config libnghttp2-dev libcurl4-openssl-dev libssl-dev
   libarchive-dev zlib1g-dev libzstd-dev libsqlite3-dev libpq-dev libseccomp-dev libcrypt-dev libisal-dev libpcre2-dev"
 TEST="python3 python3-pytest python3-requests curl openssl skopeo podman umoci debootstrap rsync jq
   uidmap fuse-overlayfs sqlite3 dpkg python3-rpm rpm zstd docker.io containerd buildah man-db groff-base chromium
-  ceph-mon ceph-osd radosgw"  # ceph: a real S3 service (radosgw) for the S3 storage tests
+  ceph-mon ceph-osd radosgw postgresql nginx-light"  # ceph: a real S3 service (radosgw); postgresql and nginx: the multi-node tests
 BENCH="docker-registry wrk isal"  # isal: igzip, the inflate floor of a scanned push
 
 want="$BUILD $TEST"

@@ -308,6 +308,8 @@ int cmd_serve(int argc, char **argv)
 	if (!rc)
 		rc = meta_open_dir(c.data_dir, c.metadata, &meta, &why_store);
 	if (!rc)
+		meta->scan_lease = c.scan_lease;
+	if (!rc)
 		rc = blobstore_open_config(&c, meta, &blobs, &why_store);
 	struct jwt_key *token_key = NULL;
 	if (!rc && c.auth) {

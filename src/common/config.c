@@ -17,6 +17,7 @@ void config_defaults(struct config *c)
 	c->webhook_give_up = 24 * 3600;
 	c->gc_grace = 3600;
 	c->scan_workers = 2;
+	c->scan_lease = 120;
 	c->analyse_uploads = 1;
 	c->sandbox = 1;
 	c->auth = 1;
@@ -253,6 +254,9 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 		return set_str(c->db, sizeof(c->db), value, why);
 	if (!strcmp(key, "scan-workers"))
 		return set_long(&c->scan_workers, value, 0, 16, "scan-workers must be an integer from 0 (off) to 16", why);
+	if (!strcmp(key, "scan-lease"))
+		return set_duration(&c->scan_lease, value, 1, 24 * 3600,
+				    "scan-lease must be a duration from 1s to 1d (a bare number is seconds; 30s, 2m)", why);
 	if (!strcmp(key, "storage")) {
 		if (strcmp(value, "filesystem") && strcmp(value, "s3")) {
 			*why = "storage must be filesystem or s3";

@@ -22,6 +22,7 @@ struct config {
 	int gc_delete_untagged;   /* the server's collections also delete untagged manifests */
 	char db[1024];            /* vulnerability database; empty: DATA/vulndb.ddb */
 	long scan_workers;        /* scan worker threads; 0 turns scanning off */
+	long scan_lease;          /* seconds a scan claimed on PostgreSQL stays this node's */
 	int analyse_uploads;      /* read layers as they upload (default), not only once committed */
 	int sandbox;              /* read layers and package databases in sandboxed workers (default) */
 	char webhook[1024];       /* URL that receives every webhook event (a target of origin "config"), or empty */

@@ -25,6 +25,10 @@ struct meta {
 	const struct meta_admin_ops *admin;
 	const struct meta_outbox_ops *outbox;
 	void (*free)(struct meta *m);
+	/* Seconds a scan claimed on a store shared by many nodes (PostgreSQL) stays the claiming
+	 * node's: past it, another node claims it again (its node died, or is slow: a scan made twice
+	 * stores the same). 0: two minutes. */
+	int64_t scan_lease;
 };
 
 /* SQLite backend in file `path` (WAL). Returns an owned store. */

@@ -28,16 +28,14 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 	return rc;
 }
 
-/* How long a scan claimed on PostgreSQL stays its node's: past it, another node claims it again
- * (its node died mid-scan, or is still at it: a scan made twice stores the same). */
-#define SCAN_LEASE_S 120
+#define SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
 
 /* PostgreSQL, shared by many nodes: one statement claims the jobs (skipping those another node
  * is claiming at that moment) with a lease, and takes those whose lease ran out. */
 static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job *out, size_t *n)
 {
 	struct sq q;
-	int64_t now = util_now();
+	int64_t now = util_now(), lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
 	sq_query(&q, m,
 		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE state=?2 OR (state=?4 AND lease_until<?5)),"
 		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.id IN (SELECT id FROM ready WHERE"
@@ -46,7 +44,7 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job
 		 " FOR UPDATE SKIP LOCKED)"
 		 " UPDATE scan_jobs s SET state=?4, lease_until=?6 FROM pick WHERE s.id=pick.id"
 		 " RETURNING s.id, s.repo, s.digest, s.priority",
-		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(now), INT(now + SCAN_LEASE_S));
+		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(now), INT(now + lease));
 	while (sq_row(&q) && *n < max) {
 		struct scan_job *j = &out[(*n)++];
 		j->id = sq_int(&q, 0);

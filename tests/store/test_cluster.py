@@ -1,0 +1,250 @@
+"""Many nodes, one registry: three `drydock serve` nodes sharing a real PostgreSQL (Debian's,
+started here as an unprivileged user) for metadata and a real S3 (Ceph radosgw) for blobs, with
+nginx (Debian's) in front as the load balancer. Real clients push through the balancer and pull
+from each node directly; scans are spread over the nodes; a node killed with SIGKILL in the
+middle of a burst of pushes, or of scans, loses nothing that was acknowledged, and every image
+ends assessed (the scans it had claimed are claimed again when their lease runs out)."""
+import concurrent.futures
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from drydock import (BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_image, sha256,  # noqa: E402
+                     wait_assessed)
+import pgserver  # noqa: E402
+import s3server  # noqa: E402
+
+LEASE = 4  # seconds a claimed scan stays its node's (scan-lease), short for the kill tests
+
+
+@pytest.fixture(scope="module")
+def services():
+    missing = s3server.missing() + pgserver.missing() + ([] if shutil.which("nginx") else ["nginx"])
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run scripts/deps.sh")
+    root = tempfile.mkdtemp(prefix="drydock-test-cluster-")
+    s3 = s3server.S3Server(os.path.join(root, "ceph"))
+    os.makedirs(s3.root)
+    pg = pgserver.PgServer(tempfile.mkdtemp(prefix="drydock-test-pg-"))  # its user reaches it from /tmp
+    try:
+        s3.start()
+        pg.start()
+        yield s3, pg
+    finally:
+        s3.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(pg.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("db") / "vulndb.ddb")
+    subprocess.run([BIN, "db", "import", "--db", path, os.path.join(VULNDATA, "debian-osv"),
+                    os.path.join(VULNDATA, "languages")], check=True, capture_output=True, timeout=600)
+    return path
+
+
+class Balancer:
+    """nginx in front of the nodes: round robin, bodies streamed both ways, a request that could
+    not reach a node (refused, cut) tried on the next when it is idempotent."""
+
+    def __init__(self, root, ports):
+        self.root = root
+        self.port = s3server._free_port()
+        os.makedirs(os.path.join(root, "logs"), exist_ok=True)
+        upstream = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in ports)
+        self.conf = os.path.join(root, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"""user root root;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
+  upstream nodes {{ {upstream} }}
+  server {{
+    listen 127.0.0.1:{self.port};
+    client_max_body_size 0;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $http_host;
+    proxy_read_timeout 300s;
+    proxy_next_upstream error timeout;
+    location / {{ proxy_pass http://nodes; }}
+  }}
+}}
+""")
+        self.proc = subprocess.Popen(["nginx", "-p", root, "-c", self.conf, "-g", "daemon off;"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                requests.get(self.url + "/v2/", timeout=2)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("nginx did not start")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+class Cluster:
+    def __init__(self, services, db, n=3, workers=1):
+        s3, pg = services
+        self.bucket = "c" + os.urandom(8).hex()
+        self.metadata = pg.new_database()
+        self.pg = pg
+        self.nodes = [Server(extra_args=s3.settings(self.bucket) + [
+            "--metadata", self.metadata, "--db", db, "--scan-workers", str(workers), "--scan-lease", f"{LEASE}s"])
+            for _ in range(n)]
+        for node in self.nodes:
+            node.start()
+        self.root = tempfile.mkdtemp(prefix="drydock-test-nginx-")
+        self.lb = Balancer(self.root, [node.port for node in self.nodes])
+
+    def scans(self, node):
+        """Assessments node completed since its start (its /metrics)."""
+        text = requests.get(f"{node.url}/metrics", timeout=10).text
+        return sum(int(n) for n in re.findall(r'^drydock_scans_total\{[^}]*\} (\d+)', text, re.M))
+
+    def sql(self, query):
+        return pgserver.psql(self.metadata, query).strip()
+
+    def stop(self):
+        self.lb.stop()
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster(services, db):
+    c = Cluster(services, db)
+    yield c
+    c.stop()
+
+
+def test_three_nodes_serve_one_registry(cluster, tmp_path):
+    images = cached_images()
+    app = os.path.join(cached_images("build-app.sh"), "app")
+    host = cluster.lb.url.split("//")[1]
+    # skopeo and podman push through the balancer: their requests land on every node, an upload
+    # started on one going on on another
+    for name, layout in (("lib/big", f"{images}/debian-big"), ("lib/app", app)):
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}", f"docker://{host}/{name}:1"],
+                       check=True, capture_output=True, timeout=600)
+    store = tempfile.mkdtemp(prefix="drydock-podman-")
+    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp",
+              "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    try:
+        for args in (["pull", "-q", "--tls-verify=false", f"{host}/lib/app:1"],
+                     ["push", "-q", "--tls-verify=false", f"{host}/lib/app:1", f"docker://{host}/lib/app-copy:1"]):
+            p = subprocess.run(podman + args, capture_output=True, text=True, timeout=600)
+            assert p.returncode == 0, p.stderr
+    finally:
+        subprocess.run(["rm", "-rf", store])
+    # every node serves both, byte for byte, and has the same assessment
+    accept = {"Accept": f"{OCI_MANIFEST},application/vnd.docker.distribution.manifest.v2+json"}
+    for name in ("lib/big", "lib/app", "lib/app-copy"):
+        want = wait_assessed(cluster.lb.url, name, "1", timeout=300)
+        assert want["status"] == "Unhealthy", want
+        for node in cluster.nodes:
+            r = requests.get(f"{node.url}/v2/{name}/manifests/1", headers=accept, timeout=30)
+            assert r.status_code == 200, r.text
+            for layer in r.json()["layers"]:
+                g = requests.get(f"{node.url}/v2/{name}/blobs/{layer['digest']}", timeout=120)
+                assert g.status_code == 200 and sha256(g.content) == layer["digest"]
+            got = wait_assessed(node.url, name, "1", timeout=10)
+            assert (got["status"], got.get("summary")) == (want["status"], want.get("summary"))
+    out = str(tmp_path / "pulled")
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{cluster.nodes[2].url.split('//')[1]}"
+                    "/lib/big:1", f"oci:{out}"], check=True, capture_output=True, timeout=600)
+    # a burst of small pushes: the scans are spread over the nodes
+    s = requests.Session()
+    for i in range(24):
+        m = make_image(s, cluster.lb.url, f"burst/i{i}", seed=f"b{i}".encode())
+        assert s.put(f"{cluster.lb.url}/v2/burst/i{i}/manifests/1", data=m,
+                     headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    for i in range(24):
+        wait_assessed(cluster.lb.url, f"burst/i{i}", "1", timeout=120)
+    per_node = [cluster.scans(node) for node in cluster.nodes]
+    assert sum(per_node) >= 27, per_node
+    assert sum(1 for n in per_node if n) >= 2, per_node  # more than one node scanned
+    # tags and deletes are seen by every node at once
+    d = requests.get(f"{cluster.nodes[0].url}/v2/burst/i0/manifests/1", headers=accept).headers["Docker-Content-Digest"]
+    assert requests.delete(f"{cluster.nodes[1].url}/v2/burst/i0/manifests/{d}").status_code == 202
+    for node in cluster.nodes:
+        assert requests.get(f"{node.url}/v2/burst/i0/manifests/1", headers=accept).status_code == 404
+    assert cluster.sql("SELECT count(*) FROM scan_jobs") == "0"
+
+
+def push_one(url, i, tries=20):
+    """Pushes image i through the balancer, trying again (as a client would) while a node is
+    down: the digest of its manifest once acknowledged (201), or None."""
+    s = requests.Session()
+    for _ in range(tries):
+        try:
+            m = make_image(s, url, f"kill/i{i}", seed=f"k{i}-{os.urandom(4).hex()}".encode())
+            r = s.put(f"{url}/v2/kill/i{i}/manifests/1", data=m, headers={"Content-Type": OCI_MANIFEST}, timeout=30)
+            if r.status_code == 201:
+                return sha256(m)
+        except (requests.ConnectionError, AssertionError, requests.Timeout):
+            pass
+        time.sleep(0.2)
+    return None
+
+
+@pytest.mark.parametrize("during", ["pushes", "scans"])
+def test_a_node_killed_loses_nothing_acknowledged(services, db, during):
+    c = Cluster(services, db, workers=1)
+    try:
+        victim = c.nodes[1]
+        n = 40
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(push_one, c.lb.url, i) for i in range(n)]
+            if during == "pushes":
+                time.sleep(0.5)
+                os.kill(victim.proc.pid, signal.SIGKILL)
+            pushed = {i: f.result() for i, f in enumerate(futures)}
+        assert all(pushed.values()), pushed
+        if during == "scans":
+            # the victim dies holding claimed scans (or about to claim them)
+            deadline = time.time() + 30
+            while time.time() < deadline and c.sql("SELECT count(*) FROM scan_jobs") == "0":
+                time.sleep(0.05)
+            os.kill(victim.proc.pid, signal.SIGKILL)
+        victim.proc.wait(timeout=10)
+        alive = [node for node in c.nodes if node is not victim]
+        for i, digest in pushed.items():
+            for node in alive:  # every acknowledged push is there, whole, on every live node
+                r = requests.get(f"{node.url}/v2/kill/i{i}/manifests/1", headers={"Accept": OCI_MANIFEST})
+                assert r.status_code == 200 and sha256(r.content) == digest, (i, r.status_code)
+                for b in [r.json()["config"]] + r.json()["layers"]:
+                    assert requests.head(f"{node.url}/v2/kill/i{i}/blobs/{b['digest']}").status_code == 200
+            wait_assessed(alive[0].url, f"kill/i{i}", "1", timeout=LEASE * 10 + 60)
+        assert c.sql("SELECT count(*) FROM scan_jobs") == "0"
+        assert c.sql("SELECT count(*) FROM assessments WHERE repo LIKE 'kill/%'") == str(n)
+    finally:
+        c.stop()
