@@ -114,7 +114,8 @@ int accounts_get(struct meta *m, struct arena *a, const char *name, struct accou
 	return account_parse(a, name, v, out);
 }
 
-int accounts_put(struct meta *m, const struct account *acc)
+/* The account's stored form: malloc'd JSON text. */
+static char *account_text(const struct account *acc)
 {
 	json_t *roles = json_array();
 	for (size_t i = 0; i < acc->ngrants; i++)
@@ -125,6 +126,24 @@ int accounts_put(struct meta *m, const struct account *acc)
 			      (json_int_t)acc->expires, "gen", (json_int_t)acc->gen);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
+	return text;
+}
+
+int accounts_put_new(struct meta *m, const struct account *acc, int *added)
+{
+	char *text = account_text(acc);
+	if (!text)
+		return DD_E_NOMEM;
+	struct arena a = {0};
+	int rc = m->admin->setting_add(m, key_of(&a, acc->name), text, added);
+	arena_free(&a);
+	free(text);
+	return rc;
+}
+
+int accounts_put(struct meta *m, const struct account *acc)
+{
+	char *text = account_text(acc);
 	if (!text)
 		return DD_E_NOMEM;
 	struct arena a = {0};
@@ -322,9 +341,12 @@ int accounts_bootstrap(struct meta *m, const char *user_cmd, FILE *notice)
 	rc = password_hash(pass, hash, sizeof(hash));
 	struct grant g = {ROLE_ADMIN, "*"};
 	struct account acc = {.name = user, .hash = hash, .created = util_now(), .grants = &g, .ngrants = 1};
+	int added = 1;
 	if (!rc)
-		rc = accounts_put(m, &acc);
-	if (!rc && !(given && *given))
+		rc = accounts_put_new(m, &acc, &added);
+	if (!rc && !added) /* another node starting at the same time made it */
+		;
+	else if (!rc && !(given && *given))
 		fprintf(notice,
 			"drydock: first start: created the administrator account '%s' with password %s\n"
 			"drydock: it is shown only this once; change it with `%s passwd %s`\n",

@@ -42,6 +42,8 @@ int grant_pattern_check(const char *pattern, const char **why);
 
 int accounts_get(struct meta *m, struct arena *a, const char *name, struct account *out);
 int accounts_put(struct meta *m, const struct account *acc);
+/* Stores a new account unless one of its name is there: *added 1 when this call stored it. */
+int accounts_put_new(struct meta *m, const struct account *acc, int *added);
 int accounts_delete(struct meta *m, const char *name);
 int accounts_list(struct meta *m, struct arena *a, struct account **out, size_t *n);
 /* An account as `drydock user list --json` and GET /api/v1/accounts show it (a json_t *, owned):

@@ -3,7 +3,9 @@
 #include "jwt.h"
 #include "header.h"
 #include "common/limits.h"
+#include "common/arena.h"
 #include "common/log.h"
+#include "store/meta_admin.h"
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -93,6 +95,45 @@ int jwt_key_open(const char *path, struct jwt_key **out)
 	}
 	log_info("generated a token signing key in '%s'", path);
 	return 0;
+}
+
+int jwt_key_shared(struct meta *m, struct jwt_key **out)
+{
+	*out = NULL;
+	struct arena a = {0};
+	const char *pem = NULL;
+	int rc = m->admin->setting_get(m, &a, TOKEN_KEY_SETTING, &pem);
+	if (rc == DD_E_NOT_FOUND) { /* the first node to start makes it; the others read that one */
+		struct jwt_key *k;
+		BIO *b = BIO_new(BIO_s_mem());
+		char *text = NULL;
+		long n = 0;
+		rc = b ? jwt_key_generate(&k) : DD_E_NOMEM;
+		if (!rc) {
+			if (PEM_write_bio_PrivateKey(b, k->pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+			    (n = BIO_get_mem_data(b, &text)) <= 0)
+				rc = DD_E_INTERNAL;
+			jwt_key_free(k);
+		}
+		int added = 0;
+		if (!rc)
+			rc = m->admin->setting_add(m, TOKEN_KEY_SETTING, arena_strndup(&a, text, (size_t)n), &added);
+		BIO_free(b);
+		if (!rc && added)
+			log_info("generated a token signing key, kept in the shared metadata for every node");
+		if (!rc)
+			rc = m->admin->setting_get(m, &a, TOKEN_KEY_SETTING, &pem);
+	}
+	if (!rc) {
+		BIO *b = BIO_new_mem_buf(pem, -1);
+		EVP_PKEY *pkey = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+		BIO_free(b);
+		rc = pkey ? finish_key(pkey, out) : DD_E_CONFIG;
+		if (rc == DD_E_CONFIG)
+			log_error("the token key in the shared metadata is not an EC P-256 private key");
+	}
+	arena_free(&a);
+	return rc;
 }
 
 void jwt_key_free(struct jwt_key *k)

@@ -14,6 +14,11 @@ struct jwt_key;
 int jwt_key_open(const char *path, struct jwt_key **out);
 /* A fresh key in memory (tests, fuzzing). */
 int jwt_key_generate(struct jwt_key **out);
+/* The key every node of a store shared by many (meta.h's `shared`) signs with, kept in its
+ * settings: made by the first node that finds none. */
+#define TOKEN_KEY_SETTING "auth/token-key"
+struct meta;
+int jwt_key_shared(struct meta *m, struct jwt_key **out);
 void jwt_key_free(struct jwt_key *k);
 /* The key id written into each token header ("kid"). */
 const char *jwt_key_id(const struct jwt_key *k);

@@ -314,7 +314,7 @@ int cmd_serve(int argc, char **argv)
 	struct jwt_key *token_key = NULL;
 	if (!rc && c.auth) {
 		snprintf(path, sizeof(path), "%s/token-key.pem", c.data_dir);
-		rc = jwt_key_open(path, &token_key);
+		rc = meta->shared ? jwt_key_shared(meta, &token_key) : jwt_key_open(path, &token_key);
 		if (!rc) {
 			char user_cmd[3 * PATH_MAX];
 			snprintf(user_cmd, sizeof(user_cmd), "%s user --data %s", cli_self(), cli_quote(c.data_dir, 0));

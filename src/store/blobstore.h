@@ -86,12 +86,15 @@ int blobstore_fs_open(const char *dir, struct blobstore **out);
  * collector's lock file. On error *why names what is wrong (the setting or S3's answer). */
 struct s3_config;
 int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct blobstore **out, const char **why);
+struct meta;
+/* An S3 store's garbage collector's lock becomes m's, shared by every node of m (meta.h): m
+ * outlives the store. Other stores are left as they are. */
+void blobstore_s3_share_lock(struct blobstore *b, struct meta *m);
 
 /* The store of data directory c->data_dir, whose metadata is m: the one its settings name
  * (storage = filesystem or s3), else the one it recorded (blobstore_open.c); *why as above, or
  * NULL. */
 struct config;
-struct meta;
 int blobstore_open_config(const struct config *c, struct meta *m, struct blobstore **out, const char **why);
 /* The S3 store c's settings name, whatever the data directory records; and the record that
  * makes the data directory keep its blobs there (drydock migrate). */

@@ -80,6 +80,8 @@ int blobstore_open_config(const struct config *c, struct meta *m, struct blobsto
 		if (!rc && !rec) { /* the bucket answers before the data directory is bound to it */
 			if (!(rc = blobstore_open_s3_settings(c, out, why)))
 				rc = m->admin->setting_put(m, "storage/blobs", want);
+			if (!rc && m->shared)
+				blobstore_s3_share_lock(*out, m);
 			free(want);
 			json_decref(j);
 			goto done;
@@ -89,6 +91,8 @@ int blobstore_open_config(const struct config *c, struct meta *m, struct blobsto
 	json_decref(j);
 	if (!rc)
 		rc = use.storage_s3 ? blobstore_open_s3_settings(&use, out, why) : blobstore_fs_open(c->data_dir, out);
+	if (!rc && m->shared)
+		blobstore_s3_share_lock(*out, m);
 done:
 	if (rc && *out) {
 		(*out)->ops->free(*out);

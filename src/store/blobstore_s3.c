@@ -22,9 +22,11 @@
  * never visible half-written or wrong.
  *
  * Readers get a socket that a thread fills from a GET as it streams (no local copy). The
- * garbage collector's lock is a local flock until the metadata can hold a cluster-wide lease. */
+ * garbage collector's lock is a local flock, or, when other nodes share the metadata (PostgreSQL),
+ * the metadata's lock across every node (blobstore_s3_share_lock). */
 #include "common/dd.h"
 #include "blobstore.h"
+#include "meta.h"
 #include "s3.h"
 #include "common/digest.h"
 #include "common/limits.h"
@@ -40,6 +42,7 @@ struct blobstore_s3 {
 	struct blobstore base;
 	struct s3 *s3;
 	char *lock_path;
+	struct meta *lock_meta; /* its lock instead of the file's, when other nodes share the bucket */
 	long per_client; /* a client address's streams at once; 0: no cap */
 	int64_t mem_limit; /* bytes all uploads' buffers may hold at once */
 	int64_t mem_used;  /* atomic */
@@ -1616,14 +1619,19 @@ static int s3_blobs_each(struct blobstore *b, void (*fn)(void *ctx, const char *
 
 static int s3_gc_lock(struct blobstore *b, int exclusive, int *token)
 {
-	return util_lock_file(s3_of(b)->lock_path, exclusive, token);
+	struct meta *m = s3_of(b)->lock_meta;
+	return m ? m->lock(m, exclusive, token) : util_lock_file(s3_of(b)->lock_path, exclusive, token);
 }
 
 static void s3_gc_unlock(struct blobstore *b, int token)
 {
-	(void)b;
-	close(token);
+	struct meta *m = s3_of(b)->lock_meta;
+	if (m)
+		m->unlock(m, token);
+	else
+		close(token);
 }
+
 
 static void s3_store_free(struct blobstore *b)
 {
@@ -1657,6 +1665,12 @@ static const struct blobstore_ops s3_ops = {
 	.gc_unlock = s3_gc_unlock,
 	.free = s3_store_free,
 };
+
+void blobstore_s3_share_lock(struct blobstore *b, struct meta *m)
+{
+	if (b->ops == &s3_ops && m->lock)
+		s3_of(b)->lock_meta = m;
+}
 
 int blobstore_s3_open(const struct s3_config *c, const char *lock_dir, struct blobstore **out, const char **why)
 {

@@ -29,6 +29,13 @@ struct meta {
 	 * node's: past it, another node claims it again (its node died, or is slow: a scan made twice
 	 * stores the same). 0: two minutes. */
 	int64_t scan_lease;
+	/* 1 when other nodes share the store (PostgreSQL): what a node would otherwise keep in its data
+	 * directory for itself (the token signing key, the collector's lock) is kept in the store */
+	int shared;
+	/* When shared: the garbage collector's lock across every node (blobstore.h's gc_lock), else
+	 * NULL. The token goes back to unlock. */
+	int (*lock)(struct meta *m, int exclusive, int *token);
+	void (*unlock)(struct meta *m, int token);
 };
 
 /* SQLite backend in file `path` (WAL). Returns an owned store. */

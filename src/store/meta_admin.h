@@ -22,6 +22,9 @@ struct audit_rec {
 struct meta_admin_ops {
 	/* Settings by key ("account/<name>", "suppression/<id>", "policy/<namespace>"). */
 	int (*setting_put)(struct meta *m, const char *key, const char *value);
+	/* Stores the setting unless key is there already: *added 1 when this call stored it (of nodes
+	 * starting at once, one makes the first administrator and the token key). */
+	int (*setting_add)(struct meta *m, const char *key, const char *value, int *added);
 	/* DD_E_NOT_FOUND when absent. */
 	int (*setting_get)(struct meta *m, struct arena *a, const char *key, const char **value);
 	int (*setting_delete)(struct meta *m, const char *key);

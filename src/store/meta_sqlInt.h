@@ -126,13 +126,12 @@ int sq_tx_end(struct conn *c, int rc);
 
 /* Statements one part runs in another's transaction (c): a push queues its scan and records
  * its audit entry, a deleted manifest's assessment and job go with it, a done scan queues its
- * webhook. Each is defined with its part's other SQL; the two that also take m serve their own
- * part's operation too, on a connection of the pool (c NULL). */
+ * webhook. Each is defined with its part's other SQL. */
 /* Queues a push's scan of (repo, digest) unless it has an assessment already (a re-tag). */
 int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *digest);
 int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
-int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e);
-int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *e);
+int sq_audit_insert(struct conn *c, const struct audit_rec *e);
+int sq_outbox_insert(struct conn *c, const struct outbox_event *e);
 
 /* Which engine runs the store or connection: SQ_PG for PostgreSQL. */
 enum sq_dialect { SQ_SQLITE, SQ_PG };

@@ -11,6 +11,15 @@ static int ms_setting_put(struct meta *m, const char *key, const char *value)
 		       TEXT(key), TEXT(value));
 }
 
+static int ms_setting_add(struct meta *m, const char *key, const char *value, int *added)
+{
+	struct sq q;
+	sq_query(&q, m, "INSERT INTO settings(key, value) VALUES(?1,?2) ON CONFLICT DO NOTHING", TEXT(key), TEXT(value));
+	int rc = sq_done(&q, "store setting");
+	*added = !rc && q.changes > 0;
+	return rc;
+}
+
 static int ms_setting_delete(struct meta *m, const char *key)
 {
 	return sq_exec(m, "delete setting", "DELETE FROM settings WHERE key=?1", TEXT(key));
@@ -53,14 +62,23 @@ static int ms_settings_list(struct meta *m, struct arena *a, const char *prefix,
 	return sq_end(&q, "settings");
 }
 
-int sq_audit_insert(struct meta *m, struct conn *c, const struct audit_rec *e)
+int sq_audit_insert(struct conn *c, const struct audit_rec *e)
 {
-	return sq_exec_at(m, c, "audit", "INSERT INTO audit(time, actor, action, target, detail) VALUES(?1,?2,?3,?4,?5)",
+	return sq_exec_on(c, "audit", "INSERT INTO audit(time, actor, action, target, detail) VALUES(?1,?2,?3,?4,?5)",
 			  INT(e->time), TEXT(e->actor), TEXT(e->action), TEXT(e->target),
 			  TEXT(e->detail ? e->detail : ""));
 }
 
-static int ms_audit_add(struct meta *m, const struct audit_rec *e) { return sq_audit_insert(m, NULL, e); }
+/* In a write transaction, as the entries a push or a deletion adds: on PostgreSQL, the entries of
+ * every node then commit in the order of their ids, and a reader paging by id misses none. */
+static int ms_audit_add(struct meta *m, const struct audit_rec *e)
+{
+	struct conn *c;
+	int rc = sq_tx_begin(m, &c);
+	if (!rc)
+		rc = sq_audit_insert(c, e);
+	return sq_tx_end(c, rc);
+}
 
 static int ms_audit_list(struct meta *m, struct arena *a, int64_t after, size_t max, struct audit_rec **out,
 			 size_t *n)
@@ -84,6 +102,7 @@ static int ms_audit_list(struct meta *m, struct arena *a, int64_t after, size_t 
 
 const struct meta_admin_ops meta_sql_admin = {
 	.setting_put = ms_setting_put,
+	.setting_add = ms_setting_add,
 	.setting_get = ms_setting_get,
 	.setting_delete = ms_setting_delete,
 	.settings_list = ms_settings_list,

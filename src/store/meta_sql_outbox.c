@@ -5,7 +5,7 @@
 #include "common/arena.h"
 #include "common/util.h"
 
-int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *e)
+int sq_outbox_insert(struct conn *c, const struct outbox_event *e)
 {
 	/* the namespace is the first path component of a name that has more than one: a name
 	 * without '/' is in none, as the grants see it (access.h), and only a target of every
@@ -17,14 +17,28 @@ int sq_outbox_insert(struct meta *m, struct conn *c, const struct outbox_event *
 	else if (slash)
 		snprintf(ns, sizeof(ns), "/"); /* no target has it */
 	/* one row per target whose scope takes it */
-	return sq_exec_at(m, c, "queue webhook",
+	return sq_exec_on(c, "queue webhook",
 			  "INSERT INTO outbox(target, type, payload, attempts, next_at, created)"
 			  " SELECT id, ?1, ?3, 0, 0, unixepoch() FROM webhooks WHERE (ns='' OR ns=?2)"
 			  " AND (events='' OR instr(',' || events || ',', ',' || ?1 || ',') > 0) ORDER BY id",
 			  TEXT(e->type), TEXT(ns), TEXT(e->payload));
 }
 
-static int ms_outbox_add(struct meta *m, const struct outbox_event *e) { return sq_outbox_insert(m, NULL, e); }
+/* Seconds a node's claim on a target's deliveries lasts on PostgreSQL: past it (the node died
+ * mid-POST, or had no free slot for it), another node takes the target over. Three POST
+ * timeouts (assess/webhook.c). */
+#define OUTBOX_LEASE 30
+
+/* In a write transaction (as ms_audit_add, meta_sql_admin.c): events commit in the order of
+ * their ids, the order they are delivered in. */
+static int ms_outbox_add(struct meta *m, const struct outbox_event *e)
+{
+	struct conn *c;
+	int rc = sq_tx_begin(m, &c);
+	if (!rc)
+		rc = sq_outbox_insert(c, e);
+	return sq_tx_end(c, rc);
+}
 
 static int ms_outbox_heads(struct meta *m, struct arena *a, int64_t now, struct webhook_target **targets,
 			   struct outbox_item **heads, size_t *n)
@@ -34,11 +48,19 @@ static int ms_outbox_heads(struct meta *m, struct arena *a, int64_t now, struct 
 	struct outbox_item *h = arena_grow(a, NULL, 0, &cap2, sizeof(*h));
 	*n = 0;
 	struct sq q;
+	/* on PostgreSQL, many nodes' deliverers: each target is claimed with a lease by one at a time
+	 * (its lease ends with outbox_done or outbox_failed), so every event is sent by one node */
 	sq_query(&q, m,
-		 "SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created, w.internal"
-		 " FROM webhooks w"
-		 " JOIN outbox o ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id) WHERE w.retry_at<=?1 ORDER BY w.id",
-		 INT(now));
+		 PG_OR("SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created, w.internal"
+		       " FROM webhooks w JOIN outbox o ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id)"
+		       " WHERE w.retry_at<=?1 AND ?2 ORDER BY w.id", /* (?2, the lease, is true) */
+		       "WITH due AS (SELECT w.id FROM webhooks w WHERE w.retry_at<=?1 AND w.lease_until<=unixepoch() AND"
+		       " EXISTS(SELECT 1 FROM outbox WHERE target=w.id) FOR UPDATE SKIP LOCKED),"
+		       " mine AS (UPDATE webhooks w SET lease_until=unixepoch()+?2 FROM due WHERE w.id=due.id"
+		       " RETURNING w.id, w.url, w.secret, w.format, w.internal)"
+		       " SELECT w.id, w.url, w.secret, w.format, o.id, o.type, o.payload, o.attempts, o.created, w.internal"
+		       " FROM mine w JOIN outbox o ON o.id=(SELECT min(id) FROM outbox WHERE target=w.id) ORDER BY w.id"),
+		 INT(now), INT(OUTBOX_LEASE));
 	while (sq_row(&q)) {
 		t = arena_grow(a, t, *n, &cap, sizeof(*t));
 		h = arena_grow(a, h, *n, &cap2, sizeof(*h));
@@ -61,7 +83,9 @@ static int ms_outbox_done(struct meta *m, int64_t target, int64_t id)
 		rc = sq_exec_on(c, "webhook delivered", "DELETE FROM outbox WHERE id=?1", INT(id));
 	if (!rc)
 		rc = sq_exec_on(c, "webhook delivered",
-				"UPDATE webhooks SET delivered=delivered+1, failures=0, retry_at=0 WHERE id=?1", INT(target));
+				PG_OR("UPDATE webhooks SET delivered=delivered+1, failures=0, retry_at=0 WHERE id=?1",
+				      "UPDATE webhooks SET delivered=delivered+1, failures=0, retry_at=0, lease_until=0 WHERE id=?1"),
+				INT(target));
 	return sq_tx_end(c, rc);
 }
 
@@ -80,8 +104,10 @@ static int ms_outbox_failed(struct meta *m, int64_t target, int64_t id, int64_t 
 		*given_up = sq_changes(c);
 	if (!rc)
 		rc = sq_exec_on(c, "webhook failed",
-				"UPDATE webhooks SET failures=failures+1, retry_at=?2, last_error=?3, last_error_at=?4,"
-				" given_up=given_up+?5 WHERE id=?1",
+				PG_OR("UPDATE webhooks SET failures=failures+1, retry_at=?2, last_error=?3, last_error_at=?4,"
+				      " given_up=given_up+?5 WHERE id=?1",
+				      "UPDATE webhooks SET failures=failures+1, retry_at=?2, last_error=?3, last_error_at=?4,"
+				      " given_up=given_up+?5, lease_until=0 WHERE id=?1"),
 				INT(target), INT(retry_at), TEXT(error), INT(now), INT(*given_up));
 	if (!rc && *given_up) /* the registry's total, which deleting a target does not lower */
 		rc = sq_exec_on(c, "webhook failed",

@@ -180,9 +180,9 @@ static int ms_manifest_put(struct meta *m, struct arena *a, const struct manifes
 	if (!rc && p->queue_scan) /* a manifest pushed again (a re-tag) is not scanned again */
 		rc = sq_scan_enqueue_unassessed(c, r->repo, r->digest);
 	if (!rc && p->audit)
-		rc = sq_audit_insert(NULL, c, p->audit);
+		rc = sq_audit_insert(c, p->audit);
 	if (!rc && p->event)
-		rc = sq_outbox_insert(NULL, c, p->event);
+		rc = sq_outbox_insert(c, p->event);
 	return sq_tx_end(c, rc);
 }
 

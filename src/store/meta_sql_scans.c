@@ -35,16 +35,17 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job *out, size_t *n)
 {
 	struct sq q;
-	int64_t now = util_now(), lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
+	int64_t lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
+	/* leases are read and set by the database's clock, the one clock every node shares */
 	sq_query(&q, m,
-		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE state=?2 OR (state=?4 AND lease_until<?5)),"
+		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE state=?2 OR (state=?4 AND lease_until<unixepoch())),"
 		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.id IN (SELECT id FROM ready WHERE"
-		 " priority=(SELECT min(priority) FROM ready)) AND (j.state=?2 OR (j.state=?4 AND j.lease_until<?5))"
+		 " priority=(SELECT min(priority) FROM ready)) AND (j.state=?2 OR (j.state=?4 AND j.lease_until<unixepoch()))"
 		 " ORDER BY j.id LIMIT (SELECT CASE WHEN min(priority)=?3 THEN 1 ELSE ?1 END FROM ready)"
 		 " FOR UPDATE SKIP LOCKED)"
-		 " UPDATE scan_jobs s SET state=?4, lease_until=?6 FROM pick WHERE s.id=pick.id"
+		 " UPDATE scan_jobs s SET state=?4, lease_until=unixepoch()+?5 FROM pick WHERE s.id=pick.id"
 		 " RETURNING s.id, s.repo, s.digest, s.priority",
-		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(now), INT(now + lease));
+		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease));
 	while (sq_row(&q) && *n < max) {
 		struct scan_job *j = &out[(*n)++];
 		j->id = sq_int(&q, 0);
@@ -126,7 +127,7 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 				ASSESSMENT_ARGS);
 #undef ASSESSMENT_ARGS
 	for (size_t i = 0; !rc && i < d->nevents; i++)
-		rc = sq_outbox_insert(NULL, c, &d->events[i]);
+		rc = sq_outbox_insert(c, &d->events[i]);
 	if (!rc && d->ns)
 		rc = sq_exec_on(c, "count scan",
 				"INSERT INTO scan_usage(namespace, month, scans) VALUES(?1,?2,1)"

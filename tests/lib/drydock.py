@@ -62,7 +62,7 @@ class Server:
                 not os.path.exists(os.path.join(self.data_dir, "metadata")):
             import pgserver
             self.extra_args += ["--metadata", pgserver.create_database(os.environ["DRYDOCK_TEST_PG"])]
-        self.env = dict(os.environ, DRYDOCK_ADMIN_PASSWORD=ADMIN_PASSWORD, **(env or {}))
+        self.env = dict(os.environ, **{"DRYDOCK_ADMIN_PASSWORD": ADMIN_PASSWORD, **(env or {})})
         self.tls = tls  # (cert, key) or None
         self.proc = None
         self.port = None

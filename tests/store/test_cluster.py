@@ -5,6 +5,7 @@ from each node directly; scans are spread over the nodes; a node killed with SIG
 middle of a burst of pushes, or of scans, loses nothing that was acknowledged, and every image
 ends assessed (the scans it had claimed are claimed again when their lease runs out)."""
 import concurrent.futures
+import http.server
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
@@ -111,16 +113,18 @@ http {{
 
 
 class Cluster:
-    def __init__(self, services, db, n=3, workers=1):
+    def __init__(self, services, db, n=3, workers=1, extra=(), auth=False, env=None):
         s3, pg = services
         self.bucket = "c" + os.urandom(8).hex()
         self.metadata = pg.new_database()
         self.pg = pg
-        self.nodes = [Server(extra_args=s3.settings(self.bucket) + [
-            "--metadata", self.metadata, "--db", db, "--scan-workers", str(workers), "--scan-lease", f"{LEASE}s"])
-            for _ in range(n)]
-        for node in self.nodes:
-            node.start()
+        self.nodes = [Server(auth=auth, env=env, extra_args=s3.settings(self.bucket) + [
+            "--metadata", self.metadata, "--db", db, "--scan-workers", str(workers), "--scan-lease", f"{LEASE}s"]
+            + list(extra)) for _ in range(n)]
+        # started at once, as a cluster's nodes come up: the first to reach the database makes
+        # the schema, the first administrator and the token key, the others use them
+        with concurrent.futures.ThreadPoolExecutor(n) as pool:
+            list(pool.map(lambda node: node.start(), self.nodes))
         self.root = tempfile.mkdtemp(prefix="drydock-test-nginx-")
         self.lb = Balancer(self.root, [node.port for node in self.nodes])
 
@@ -247,4 +251,122 @@ def test_a_node_killed_loses_nothing_acknowledged(services, db, during):
         assert c.sql("SELECT count(*) FROM scan_jobs") == "0"
         assert c.sql("SELECT count(*) FROM assessments WHERE repo LIKE 'kill/%'") == str(n)
     finally:
+        c.stop()
+
+
+def test_nodes_share_accounts_tokens_and_one_first_administrator(services, db):
+    c = Cluster(services, db, auth=True, env={"DRYDOCK_ADMIN_PASSWORD": ""}, extra=["--scan-workers", "0"])
+    try:
+        logs = []
+        for node in c.nodes:
+            with open(node.log_path) as f:
+                logs.append(f.read())
+        made = [m for log in logs for m in re.findall(r"created the administrator account 'admin' with password (\S+)",
+                                                       log)]
+        assert len(made) == 1, logs  # one node made it and told its password; the others found it
+        admin = ("admin", made[0])
+        for node in c.nodes:
+            assert requests.get(f"{node.url}/v2/", auth=admin).status_code == 200
+        # a token one node signs is good on every node (one signing key, kept in the database)
+        r = requests.get(f"{c.nodes[0].url}/auth/token", auth=admin,
+                         params={"service": "drydock", "scope": "repository:t/x:pull,push"})
+        assert r.status_code == 200, r.text
+        bearer = {"Authorization": f"Bearer {r.json()['token']}"}
+        for node in c.nodes:
+            r = requests.post(f"{node.url}/v2/t/x/blobs/uploads/?digest={sha256(b'a')}", data=b"a", headers=bearer)
+            assert r.status_code == 201, (node.url, r.status_code, r.text)
+        assert not os.path.exists(os.path.join(c.nodes[1].data_dir, "token-key.pem"))
+    finally:
+        c.stop()
+
+
+class Receiver:
+    """Webhook POSTs on loopback, recorded."""
+
+    def __init__(self):
+        self.events = []
+        rec = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                rec.events.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_each_webhook_event_is_delivered_by_one_node(services, db):
+    rx = Receiver()
+    c = Cluster(services, db, extra=["--webhook", rx.url])
+    try:
+        s = requests.Session()
+        n = 12
+        for i in range(n):
+            m = make_image(s, c.lb.url, f"hook/i{i}", seed=f"h{i}".encode())
+            assert s.put(f"{c.lb.url}/v2/hook/i{i}/manifests/1", data=m,
+                         headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+        deadline = time.time() + 120
+        while time.time() < deadline and len(rx.events) < 2 * n:
+            time.sleep(0.2)
+        time.sleep(3)  # three deliverers polling each second: time for any duplicate to arrive
+        ids = [e["id"] for e in rx.events]
+        assert len(ids) == 2 * n and len(set(ids)) == 2 * n, ids  # pushed and completed, once each
+        pushed = [e["repository"] for e in rx.events if e["event"] == "image.pushed"]
+        assert pushed == [f"hook/i{i}" for i in range(n)]  # in the order they were made
+        assert c.sql("SELECT count(*) FROM outbox") == "0"
+        hooks = requests.get(f"{c.nodes[0].url}/api/v1/webhooks").json()["webhooks"]
+        assert [h["delivery"]["delivered"] for h in hooks] == [2 * n]
+    finally:
+        c.stop()
+        rx.close()
+
+
+def test_a_collection_on_one_node_holds_up_blob_commits_on_every_node(services, db):
+    """The garbage collector's lock is the database's: while it is held (here by psql, as a
+    collection on any node holds it), a blob upload's last step on any node waits for it."""
+    c = Cluster(services, db, extra=["--scan-workers", "0"])
+    key = 0x647279646f636b + 1
+    holder = subprocess.Popen(["psql", "-X", "-q", c.metadata, "-c", f"SELECT pg_advisory_lock({key})",
+                               "-c", "SELECT pg_sleep(600)"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and c.sql(
+                f"SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND objid={key & 0xffffffff} AND granted") != "1":
+            time.sleep(0.1)
+        done = {}
+
+        def put(node):
+            data = os.urandom(1000)
+            done[node.url] = requests.post(f"{node.url}/v2/gc/x/blobs/uploads/?digest={sha256(data)}", data=data,
+                                           timeout=120).status_code
+        threads = [threading.Thread(target=put, args=(node,)) for node in c.nodes]
+        for t in threads:
+            t.start()
+        # every node's commit waits on the lock
+        deadline = time.time() + 30
+        while time.time() < deadline and c.sql(
+                f"SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND objid={key & 0xffffffff} AND NOT granted") \
+                != str(len(c.nodes)):
+            time.sleep(0.1)
+        assert not done, done
+        # the collection ends: its session goes, and with it the lock
+        c.sql(f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND objid={key & 0xffffffff}"
+              " AND granted")
+        holder.wait(timeout=10)
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(done.values()) == [201] * len(c.nodes), done
+    finally:
+        holder.kill()
         c.stop()
