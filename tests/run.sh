@@ -4,9 +4,10 @@
 # (default: build), e.g. the plain build and the one with AddressSanitizer and
 # UndefinedBehaviorSanitizer, in order: unit tests, fuzz corpus replay, black-box HTTP tests,
 # the vulnerability database and scans, real clients (skopeo, podman, buildah, docker, ctr),
-# S3 storage against a real radosgw, `make install` and README.md's tour run as written, the
-# kill -9 crash test; for the first build, the HTTP and client suites once more with every
-# server's blobs in S3. Ends with one line "N passed, N failed".
+# S3 storage against a real radosgw, three nodes on one PostgreSQL and one bucket behind nginx,
+# `make install` and README.md's tour run as written, the kill -9 crash test; for the first
+# build, the HTTP and client suites once more with every server's blobs in S3 and its metadata
+# in PostgreSQL. Ends with one line "N passed, N failed".
 # The builds' suites run side by side. Called by `make check`.
 set -u
 cd "$(dirname "$0")/.."
@@ -46,8 +47,8 @@ suite() {
     grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
 
     if [ "$BUILD" = "${RUNS%% *}" ]; then  # the first build only: the same suites with blobs on S3
-      echo "== the HTTP and client suites again, every server keeping its blobs in S3 (a real radosgw)"
-      "$PY" tests/store/with_s3.py "$PY" -m pytest -q -p no:cacheprovider tests/http tests/clients >"$log" 2>&1
+      echo "== the HTTP and client suites again, every server keeping its blobs in S3 (a real radosgw) and its metadata in PostgreSQL"
+      "$PY" tests/store/with_s3.py --pg "$PY" -m pytest -q -p no:cacheprovider tests/http tests/clients >"$log" 2>&1
       cat "$log"
       count "$log"
       grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))

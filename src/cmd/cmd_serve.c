@@ -155,18 +155,24 @@ static void *warmer_main(void *arg)
 	return NULL;
 }
 
+#define UPLOAD_SWEEP_SECONDS 10 /* registry_sweep_uploads */
+
 static void *janitor_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t every = j->max_age / 2 < 1 ? 1 : j->max_age / 2 > 3600 ? 3600 : j->max_age / 2;
 	int64_t now = util_now(), next_purge = now, next_gc = j->gc_every ? now + j->gc_every : INT64_MAX;
-	int64_t next_space = now, next_trim = now;
+	int64_t next_space = now, next_trim = now, next_sweep = now + UPLOAD_SWEEP_SECONDS;
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		pthread_mutex_unlock(&j->mu);
 		if ((now = util_now()) >= next_purge) {
 			registry_purge_uploads(j->reg, j->max_age);
 			next_purge = now + every;
+		}
+		if (now >= next_sweep) {
+			registry_sweep_uploads(j->reg);
+			next_sweep = now + UPLOAD_SWEEP_SECONDS;
 		}
 		if (now >= next_gc) {
 			collect(j); /* trims the layer cache too */
@@ -187,6 +193,7 @@ static void *janitor_main(void *arg)
 		int64_t next = next_purge < next_gc ? next_purge : next_gc;
 		next = next < next_trim ? next : next_trim;
 		next = next < next_space ? next : next_space;
+		next = next < next_sweep ? next : next_sweep;
 		until.tv_sec += next > now ? next - now : 1;
 		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &until) != ETIMEDOUT)
 			;

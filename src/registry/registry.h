@@ -40,6 +40,12 @@ void registry_free(struct registry *reg);
 /* Cancels upload sessions idle for more than max_age seconds and removes staging files
  * that no session owns (left by a crash). Safe while serving; returns how many it removed. */
 int registry_purge_uploads(struct registry *reg, int64_t max_age);
+/* Lets go of what this process holds for upload sessions it no longer serves: the hash state and
+ * watch of a session another node finished or cancelled (nodes behind a balancer: the request
+ * that ends an upload often reaches another node than the one that saw its bytes), and the
+ * watch of one no request has moved on for a minute (the scanner gets back the stream it kept
+ * for it). Returns how many it let go. The janitor runs it every few seconds. */
+int registry_sweep_uploads(struct registry *reg);
 /* The service (web/router.h) that answers the OCI API over reg: /v2, everything under it, and
  * the token endpoint; as the router's fallback it also answers unknown paths with the OCI error
  * JSON, as Distribution does. */

@@ -28,6 +28,7 @@ struct upload_state {
 	int64_t offset;         /* bytes hashed */
 	struct hasher *hasher;  /* NULL when unknown */
 	void *watch; /* a watcher reading these bytes as they arrive (events.h), or NULL */
+	int64_t idle_since; /* when the last request using it ended */
 	struct upload_state *next;
 };
 
@@ -129,6 +130,7 @@ static void table_release(struct upload_table *t, const char *id, struct hasher 
 		hasher_free(h);
 	} else if (s) {
 		s->busy = 0;
+		s->idle_since = util_now();
 		hasher_free(s->hasher);
 		s->hasher = h;
 		s->offset = offset;
@@ -692,6 +694,54 @@ void uploads_done(struct http_req *r)
 		events_upload_end(w, NULL);
 	}
 	q->hasher = NULL;
+}
+
+/* How long an upload's watch is kept with no request moving the upload on. */
+#define WATCH_IDLE_S 60
+#define SWEEP_MAX 256 /* states looked at per sweep */
+
+int registry_sweep_uploads(struct registry *reg)
+{
+	struct upload_table *t = reg->uploads;
+	char ids[SWEEP_MAX][37];
+	size_t n = 0;
+	pthread_mutex_lock(&t->mu);
+	for (int i = 0; i < NBUCKETS && n < SWEEP_MAX; i++)
+		for (struct upload_state *s = t->b[i]; s && n < SWEEP_MAX; s = s->next)
+			if (!s->busy && (s->watch || s->hasher))
+				memcpy(ids[n++], s->id, sizeof(s->id));
+	pthread_mutex_unlock(&t->mu);
+	int swept = 0;
+	int64_t now = util_now();
+	for (size_t i = 0; i < n; i++) {
+		struct arena a = {0};
+		struct upload_rec rec;
+		struct hasher *h;
+		void *w;
+		int64_t off;
+		if (table_acquire(t, ids[i], &h, &off, &w))
+			continue; /* a request has it: not idle */
+		int rc = reg->meta->repos->upload_get(reg->meta, &a, ids[i], &rec);
+		arena_free(&a);
+		if (rc == DD_E_BLOB_UPLOAD_UNKNOWN) { /* finished or cancelled by another node */
+			table_release(t, ids[i], h, off, 1, w);
+			swept++;
+			continue;
+		}
+		pthread_mutex_lock(&t->mu);
+		struct upload_state *s = t->b[bucket(ids[i])];
+		while (s && strcmp(s->id, ids[i]))
+			s = s->next;
+		int idle = s && s->idle_since && now - s->idle_since >= WATCH_IDLE_S;
+		pthread_mutex_unlock(&t->mu);
+		if (idle && w) {
+			events_upload_end(w, NULL); /* the scan reads the blob once it is committed */
+			w = NULL;
+			swept++;
+		}
+		table_release(t, ids[i], h, off, 0, w);
+	}
+	return swept;
 }
 
 struct purge_ctx {

@@ -370,3 +370,54 @@ def test_a_collection_on_one_node_holds_up_blob_commits_on_every_node(services, 
     finally:
         holder.kill()
         c.stop()
+
+
+def gz_layer(seed):
+    """A small gzip-compressed tar, different for each seed."""
+    import gzip
+    import io
+    import tarfile
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        data = f"layer {seed}\n".encode() * 100
+        info = tarfile.TarInfo(f"etc/seed-{seed}")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue())
+
+
+def streamed(node):
+    text = requests.get(f"{node.url}/metrics", timeout=10).text
+    return int(re.search(r"^drydock_layers_streamed_total (\d+)", text, re.M).group(1))
+
+
+def test_uploads_finished_on_another_node_give_back_what_they_held(services, db):
+    """docker's POST, PATCH, PUT through a round-robin balancer: the node that read an upload's
+    bytes as they came (its analysis, a stream of the scanner) sees another node finish it. It lets
+    go of it within seconds: its own next uploads are analysed as they arrive again."""
+    c = Cluster(services, db, n=2, workers=1)
+    try:
+        a, b = c.nodes
+        for i in range(5):  # more than the streams a node analyses at once
+            layer = gz_layer(f"x{i}")
+            r = requests.post(f"{a.url}/v2/cross/x/blobs/uploads/")
+            assert r.status_code == 202, r.text
+            loc = r.headers["Location"]
+            r = requests.patch(f"{a.url}{loc}", data=layer, headers={"Content-Type": "application/octet-stream"})
+            assert r.status_code == 202, r.text
+            r = requests.put(f"{b.url}{r.headers['Location']}", params={"digest": sha256(layer)})
+            assert r.status_code == 201, r.text
+        time.sleep(12)  # the janitor's sweep (every 10 s)
+        before = streamed(a)
+        layer = gz_layer("local")
+        r = requests.post(f"{a.url}/v2/cross/x/blobs/uploads/")
+        loc = r.headers["Location"]
+        r = requests.patch(f"{a.url}{loc}", data=layer, headers={"Content-Type": "application/octet-stream"})
+        r = requests.put(f"{a.url}{r.headers['Location']}", params={"digest": sha256(layer)})
+        assert r.status_code == 201, r.text
+        deadline = time.time() + 30
+        while time.time() < deadline and streamed(a) == before:
+            time.sleep(0.2)
+        assert streamed(a) == before + 1
+    finally:
+        c.stop()
