@@ -134,9 +134,23 @@ static void db_check(struct scanner *s)
 	s->st.db_built_at = vulndb_header(db)->built_at;
 	pthread_mutex_unlock(&s->mu);
 	db_release(s, old);
-	int64_t n = 0;
-	s->cfg.meta->scans->scan_enqueue_stale(s->cfg.meta, d->gen, &n);
-	log_info("vulnerability database generation %s in use; %" PRId64 " images queued for re-assessment", d->gen, n);
+	int64_t n = 0, newest_at = 0;
+	int behind = 0;
+	struct arena a = {0};
+	const char *newest = NULL;
+	/* many nodes, each with its database: the newest re-assesses; one behind scans pushes with its
+	 * own until it is updated, and their results are made again by a node that has the newest */
+	if (!s->cfg.meta->scans->db_generation_offer(s->cfg.meta, &a, d->gen, (int64_t)vulndb_header(db)->built_at,
+						      &behind, &newest, &newest_at) && behind)
+		log_warn("vulnerability database generation %s (built %" PRId64 ") is older than generation %s (built %"
+			 PRId64 ") another node uses: this node re-assesses nothing until its database is updated",
+			 d->gen, (int64_t)vulndb_header(db)->built_at, newest, newest_at);
+	else {
+		s->cfg.meta->scans->scan_enqueue_stale(s->cfg.meta, d->gen, &n);
+		log_info("vulnerability database generation %s in use; %" PRId64 " images queued for re-assessment", d->gen,
+			 n);
+	}
+	arena_free(&a);
 	scanner_kick(s);
 }
 
@@ -996,7 +1010,7 @@ static void *worker_main(void *arg)
 		struct arena a = {0};
 		struct scan_job *jobs;
 		size_t n = 0;
-		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, &jobs, &n) : DD_E_NOT_FOUND;
+		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, d->gen, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
 			int listened = 1; /* a webhook target to take this batch's events (a target added

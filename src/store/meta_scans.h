@@ -72,8 +72,11 @@ struct scan_done {
 
 struct meta_scans_ops {
 	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
-	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. */
-	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n);
+	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. generation: the
+	 * claiming node's database; on a store shared by many nodes, re-assessments go only to a node
+	 * whose database is the newest (db_generation_offer), NULL: any. */
+	int (*scan_claim)(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job **out,
+			  size_t *n);
 	/* For each done scan, in one transaction: stores the assessment, removes the job, counts
 	 * one scan for `ns` in `month` ("2026-11"; ns NULL: not counted, as for re-assessments) and
 	 * adds its events to the webhook outbox (meta_outbox.h). A job whose
@@ -85,6 +88,13 @@ struct meta_scans_ops {
 	/* Queues a re-assessment of every assessment made with another database generation, and of
 	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
+	/* A store shared by many nodes, each with a database of its own: a node offers the one it
+	 * put in place (its generation and build time). The newest offered (built last; the greater
+	 * generation of two built at once) is the registry's: *behind 0 when this one is it (now, or
+	 * already), else 1 with the registry's generation and build time in *newest, *newest_built_at.
+	 * A single node's store: always 0. */
+	int (*db_generation_offer)(struct meta *m, struct arena *a, const char *generation, int64_t built_at,
+				   int *behind, const char **newest, int64_t *newest_built_at);
 	/* Queues a scan of manifest (repo, digest) at priority p (SCAN_PUSH reads its layers again);
 	 * *queued 0 when a job for it is already there. DD_E_MANIFEST_UNKNOWN when the repository
 	 * holds no such manifest. */

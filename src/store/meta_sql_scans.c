@@ -32,20 +32,22 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 
 /* PostgreSQL, shared by many nodes: one statement claims the jobs (skipping those another node
  * is claiming at that moment) with a lease, and takes those whose lease ran out. */
-static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job *out, size_t *n)
+static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job *out,
+		    size_t *n)
 {
 	struct sq q;
 	int64_t lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
 	/* leases are read and set by the database's clock, the one clock every node shares */
 	sq_query(&q, m,
-		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE state=?2 OR (state=?4 AND lease_until<unixepoch())),"
+		 "WITH ready AS (SELECT id, priority FROM scan_jobs WHERE (state=?2 OR (state=?4 AND lease_until<unixepoch()))"
+		 " AND (priority=?3 OR ?6 IS NULL OR ?6=coalesce((SELECT value FROM settings WHERE key='vulndb/generation'), ?6))),"
 		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.id IN (SELECT id FROM ready WHERE"
 		 " priority=(SELECT min(priority) FROM ready)) AND (j.state=?2 OR (j.state=?4 AND j.lease_until<unixepoch()))"
 		 " ORDER BY j.id LIMIT (SELECT CASE WHEN min(priority)=?3 THEN 1 ELSE ?1 END FROM ready)"
 		 " FOR UPDATE SKIP LOCKED)"
 		 " UPDATE scan_jobs s SET state=?4, lease_until=unixepoch()+?5 FROM pick WHERE s.id=pick.id"
 		 " RETURNING s.id, s.repo, s.digest, s.priority",
-		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease));
+		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease), TEXT(generation));
 	while (sq_row(&q) && *n < max) {
 		struct scan_job *j = &out[(*n)++];
 		j->id = sq_int(&q, 0);
@@ -57,12 +59,13 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, struct scan_job
 	return rc ? rc : *n ? 0 : DD_E_NOT_FOUND;
 }
 
-static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, struct scan_job **out, size_t *n)
+static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job **out,
+			 size_t *n)
 {
 	*out = arena_alloc(a, (max + 1) * sizeof(**out));
 	*n = 0;
 	if (sq_dialect(m, NULL) == SQ_PG)
-		return claim_pg(m, a, max, *out, n);
+		return claim_pg(m, a, max, generation, *out, n);
 	struct conn *c;
 	int rc = sq_tx_begin_lazy(m, &c);
 	if (!rc) {
@@ -126,6 +129,15 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 				" findings_hash=excluded.findings_hash, counts=excluded.counts",
 				ASSESSMENT_ARGS);
 #undef ASSESSMENT_ARGS
+	/* many nodes: an assessment made with another database than the newest a node has offered
+	 * (db_generation_offer) is made again by a node that has the newest */
+	if (!rc && sq_dialect(NULL, c) == SQ_PG)
+		rc = sq_exec_on(c, "queue re-assessment",
+				"INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT ?1, ?2, ?3, ?4, ?5"
+				" WHERE EXISTS(SELECT 1 FROM settings WHERE key='vulndb/generation' AND value<>?6)"
+				" ON CONFLICT DO NOTHING",
+				TEXT(r->repo), TEXT(r->digest), INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED), INT(util_now()),
+				TEXT(r->db_generation ? r->db_generation : ""));
 	for (size_t i = 0; !rc && i < d->nevents; i++)
 		rc = sq_outbox_insert(c, &d->events[i]);
 	if (!rc && d->ns)
@@ -187,6 +199,48 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	if (!rc)
 		*queued = q.changes;
 	return rc;
+}
+
+static int ms_db_generation_offer(struct meta *m, struct arena *a, const char *generation, int64_t built_at,
+				  int *behind, const char **newest, int64_t *newest_built_at)
+{
+	*behind = 0;
+	*newest = generation;
+	*newest_built_at = built_at;
+	if (!m->shared)
+		return 0;
+	struct conn *c;
+	int rc = sq_tx_begin(m, &c);
+	const char *g = "";
+	int64_t b = 0;
+	if (!rc) {
+		struct sq q;
+		sq_query_on(&q, c,
+			    "SELECT (SELECT value FROM settings WHERE key='vulndb/generation'),"
+			    " (SELECT CAST(value AS BIGINT) FROM settings WHERE key='vulndb/built-at')",
+			    NOARGS);
+		if (sq_row(&q)) {
+			g = sq_text(a, &q, 0);
+			b = sq_int(&q, 1);
+		}
+		rc = sq_end(&q, "database generation");
+	}
+	if (!rc && *g && (b > built_at || (b == built_at && strcmp(g, generation) > 0))) {
+		*behind = 1;
+		*newest = g;
+		*newest_built_at = b;
+	} else if (!rc && strcmp(g, generation)) {
+		rc = sq_exec_on(c, "database generation",
+				"INSERT INTO settings(key, value) VALUES('vulndb/generation', ?1)"
+				" ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+				TEXT(generation));
+		if (!rc)
+			rc = sq_exec_on(c, "database generation",
+					"INSERT INTO settings(key, value) VALUES('vulndb/built-at', CAST(?1 AS TEXT))"
+					" ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+					INT(built_at));
+	}
+	return sq_tx_end(c, rc);
 }
 
 static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest, enum scan_priority p, int *queued)
@@ -516,6 +570,7 @@ const struct meta_scans_ops meta_sql_scans = {
 	.scan_complete = ms_scan_complete,
 	.scan_recover = ms_scan_recover,
 	.scan_enqueue_stale = ms_scan_enqueue_stale,
+	.db_generation_offer = ms_db_generation_offer,
 	.scan_enqueue = ms_scan_enqueue,
 	.scan_job_state = ms_scan_job_state,
 	.scan_queue_depth = ms_scan_queue_depth,

@@ -118,9 +118,10 @@ class Cluster:
         self.bucket = "c" + os.urandom(8).hex()
         self.metadata = pg.new_database()
         self.pg = pg
+        dbs = db if isinstance(db, list) else [db] * n  # each node's own file, or one for all
         self.nodes = [Server(auth=auth, env=env, extra_args=s3.settings(self.bucket) + [
-            "--metadata", self.metadata, "--db", db, "--scan-workers", str(workers), "--scan-lease", f"{LEASE}s"]
-            + list(extra)) for _ in range(n)]
+            "--metadata", self.metadata, "--db", dbs[i], "--scan-workers", str(workers), "--scan-lease", f"{LEASE}s"]
+            + list(extra)) for i in range(n)]
         # started at once, as a cluster's nodes come up: the first to reach the database makes
         # the schema, the first administrator and the token key, the others use them
         with concurrent.futures.ThreadPoolExecutor(n) as pool:
@@ -419,5 +420,52 @@ def test_uploads_finished_on_another_node_give_back_what_they_held(services, db)
         while time.time() < deadline and streamed(a) == before:
             time.sleep(0.2)
         assert streamed(a) == before + 1
+    finally:
+        c.stop()
+
+
+def test_the_newest_database_among_the_nodes_assesses_every_image(services, db, tmp_path):
+    """Each node has a database of its own. When one is given a newer one, it re-assesses every
+    image, and a node still on the older one re-assesses nothing (the results do not flap between
+    the two); what the older node scans from a push is made again with the newest."""
+    mine = [str(tmp_path / f"node{i}.ddb") for i in range(2)]
+    for path in mine:
+        shutil.copy(db, path)
+    c = Cluster(services, mine, n=2, workers=1)
+    images = cached_images()
+    host = c.lb.url.split("//")[1]
+
+    def push(i):  # a real image (packages to match), the same layers in each repository
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{images}/debian-min",
+                        f"docker://{host}/gen/i{i}:1"], check=True, capture_output=True, timeout=600)
+    try:
+        for i in range(4):
+            push(i)
+        for i in range(4):
+            wait_assessed(c.lb.url, f"gen/i{i}", "1")
+        old = c.sql("SELECT value FROM settings WHERE key='vulndb/generation'")
+        assert c.sql("SELECT DISTINCT db_generation FROM assessments") == old
+        # node 1 gets a newer database (built now, from the same feeds), put in place of its file
+        newer = str(tmp_path / "newer.ddb")
+        subprocess.run([BIN, "db", "import", "--db", newer, os.path.join(VULNDATA, "debian-osv"),
+                        os.path.join(VULNDATA, "languages")], check=True, capture_output=True, timeout=600)
+        os.rename(newer, mine[1])
+        deadline = time.time() + 60
+        while time.time() < deadline and c.sql("SELECT value FROM settings WHERE key='vulndb/generation'") == old:
+            time.sleep(0.2)
+        new = c.sql("SELECT value FROM settings WHERE key='vulndb/generation'")
+        assert new != old
+        # a push scanned by either node
+        for i in range(4, 8):
+            push(i)
+        deadline = time.time() + 120
+        while time.time() < deadline and (c.sql("SELECT count(*) FROM scan_jobs") != "0" or
+                                          c.sql("SELECT DISTINCT db_generation FROM assessments") != new):
+            time.sleep(0.2)
+        assert c.sql("SELECT DISTINCT db_generation FROM assessments") == new
+        assert c.sql("SELECT count(*) FROM assessments") == "8"
+        time.sleep(5)  # and it stays so: the node behind queues nothing back
+        assert c.sql("SELECT DISTINCT db_generation FROM assessments") == new
+        assert c.sql("SELECT count(*) FROM scan_jobs") == "0"
     finally:
         c.stop()

@@ -237,7 +237,7 @@ static void test_meta_assessments(void)
 	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	struct scan_job *jobs;
 	size_t n;
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
 	char *report = filler("report-1", 100000), *inventory = filler("inventory", 20000);
 	struct scan_done d = {.job = jobs[0].id,
 			      .rec = {.repo = "r", .digest = "sha256:aa", .status = "Unhealthy", .reason = "",
@@ -264,7 +264,7 @@ static void test_meta_assessments(void)
 	/* re-assessed from the stored inventory: a new report, the inventory as it was */
 	int64_t queued = 0;
 	CHECK(m->scans->scan_enqueue_stale(m, "g2", &queued) == 0 && queued == 1);
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1);
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
 	char *report2 = filler("report-2", 50000);
 	d.job = jobs[0].id;
 	d.inventory_kept = 1;
@@ -506,7 +506,7 @@ static void assess(struct meta *m, const char *repo, const char *digest, const c
 	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
 	int queued; /* a manifest put again is not queued again (a re-tag): queued as Scan again does */
 	CHECK(m->scans->scan_enqueue(m, repo, digest, SCAN_PUSH, &queued) == 0);
-	CHECK(m->scans->scan_claim(m, &a, 1, &jobs, &n) == 0 && n == 1);
+	CHECK(m->scans->scan_claim(m, &a, 1, NULL, &jobs, &n) == 0 && n == 1);
 	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
 			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
 				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
@@ -650,7 +650,7 @@ static void test_meta_stored_values(void)
 	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_QUEUED);
 	struct scan_job *jobs;
 	size_t n;
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH);
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH);
 	CHECK(sql_int(path, "SELECT state FROM scan_jobs WHERE digest='sha256:i'") == 1);
 	CHECK(m->scans->scan_job_state(m, "r", "sha256:i", &state) == 0 && state == SCAN_JOB_RUNNING);
 	CHECK(m->scans->scan_job_state(m, "r", "sha256:none", &state) == 0 && state == SCAN_JOB_NONE);
@@ -669,13 +669,13 @@ static void test_meta_stored_values(void)
 	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 1 && running == 2);
 	CHECK(m->scans->scan_recover(m) == 0); /* and the child, never queued, gets a job */
 	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 4 && running == 0);
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
 	      !strcmp(jobs[0].digest, "sha256:i"));
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:o2"));
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:c"));
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_REASSESS &&
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:o2"));
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, "sha256:c"));
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_REASSESS &&
 	      !strcmp(jobs[0].digest, "sha256:o1"));
-	CHECK(m->scans->scan_claim(m, &a, 8, &jobs, &n) == DD_E_NOT_FOUND);
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == DD_E_NOT_FOUND);
 	arena_free(&a);
 	meta_free(m);
 	remove_dir(dir);
