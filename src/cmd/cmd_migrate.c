@@ -1,19 +1,28 @@
-/* cmd_migrate.c: `drydock migrate`: moves a data directory's blobs from the filesystem into an
- * S3 bucket, checking each blob's digest on the way, then records that the data directory
- * keeps its blobs there (store/blobstore_open.c). Safe while the server runs on the
+/* cmd_migrate.c: `drydock migrate`: moves a data directory's metadata from SQLite into
+ * PostgreSQL (store/meta_copy.c; the server stopped), and its blobs from the filesystem into an
+ * S3 bucket, checking each blob's digest on the way, then records where they are now
+ * (store/meta_open.c, store/blobstore_open.c). Blobs: safe while the server runs on the
  * filesystem (blobs never change); run again once it is stopped, it copies what came since. */
 #include "common/dd.h"
 #include "cmds.h"
 #include "common/config.h"
 #include "common/digest.h"
 #include "common/util.h"
+#include "auth/jwt.h"
 #include "store/blobstore.h"
 #include "store/meta.h"
+#include "store/meta_admin.h"
+#include <sys/file.h>
 
 static const char usage_text[] =
-	"usage: drydock migrate [--data DIR] [--config FILE] --storage s3 --s3-endpoint URL --s3-bucket NAME\n"
-	"                       [--s3-region R] [--s3-addressing path|virtual] [--s3-access-key K --s3-secret-key S]\n"
-	"  copies every blob of the data directory's filesystem store into the S3 bucket (each one read\n"
+	"usage: drydock migrate [--data DIR] [--config FILE] [--metadata postgresql://USER@HOST/DB]\n"
+	"                       [--storage s3 --s3-endpoint URL --s3-bucket NAME [--s3-region R]\n"
+	"                        [--s3-addressing path|virtual] [--s3-access-key K --s3-secret-key S]]\n"
+	"  --metadata: copies the data directory's metadata (meta.db) into the PostgreSQL database, which\n"
+	"  must be empty, in one transaction, with the token signing key; then meta.db is renamed\n"
+	"  meta.db.migrated and the data directory records the database: `drydock serve` started on it\n"
+	"  afterwards (and every node given the same database) uses it. The server must be stopped.\n"
+	"  --storage s3: copies every blob of the data directory's filesystem store into the S3 bucket (each one read\n"
 	"  back through its digest; those already there are skipped), then records that the data\n"
 	"  directory keeps its blobs in that bucket: `drydock serve` started on it afterwards uses the\n"
 	"  bucket (the keys come from the settings or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).\n"
@@ -109,6 +118,66 @@ static int copy_blob(struct blobstore *from, struct blobstore *to, const char *d
 	return rc;
 }
 
+/* The metadata of c's data directory into PostgreSQL at c->metadata: 0, or 1 with the reason
+ * written. Refused while a server runs on the data directory (it holds serve.lock). */
+static int migrate_metadata(const struct config *c)
+{
+	char path[PATH_MAX], lock[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/meta.db", c->data_dir);
+	if (access(path, F_OK)) {
+		printf("'%s' keeps its metadata in PostgreSQL already\n", c->data_dir);
+		return 0;
+	}
+	snprintf(lock, sizeof(lock), "%s/serve.lock", c->data_dir);
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "drydock migrate: a server runs on '%s': stop it first (its metadata must not change "
+				"while it is copied)\n", c->data_dir);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	const char *why;
+	int rc = meta_copy_to_pg(path, c->metadata, stderr, &why);
+	if (rc) {
+		fprintf(stderr, "drydock migrate: the metadata stays in '%s': %s\n", path, why ? why : dd_err_message(rc));
+		close(fd);
+		return 1;
+	}
+	/* the token signing key goes with it: tokens signed before stay good */
+	struct meta *m = NULL;
+	char key[PATH_MAX], *pem = NULL;
+	size_t n;
+	snprintf(key, sizeof(key), "%s/token-key.pem", c->data_dir);
+	if (!util_read_file(key, 64 * 1024, &pem, &n) && !(rc = meta_pg_open(c->metadata, &m))) {
+		int added;
+		rc = m->admin->setting_add(m, TOKEN_KEY_SETTING, pem, &added);
+		meta_free(m);
+		m = NULL;
+	}
+	free(pem);
+	static const char *const files[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; !rc && i < DD_ARRAY_LEN(files); i++) {
+		char from[PATH_MAX + 8], to[PATH_MAX + 24];
+		snprintf(from, sizeof(from), "%s%s", path, files[i]);
+		snprintf(to, sizeof(to), "%s.migrated%s", path, files[i]);
+		if (rename(from, to) && errno != ENOENT)
+			rc = DD_E_IO;
+	}
+	if (!rc)
+		rc = meta_open_dir(c->data_dir, c->metadata, &m, &why); /* records the database */
+	meta_free(m);
+	close(fd);
+	if (rc) {
+		fprintf(stderr, "drydock migrate: copied, but cannot switch '%s' to it: %s\n", c->data_dir,
+			dd_err_message(rc));
+		return 1;
+	}
+	printf("'%s' now keeps its metadata in PostgreSQL (the SQLite file is kept as meta.db.migrated): start "
+	       "drydock serve on it, and any other node with the same metadata and storage settings\n", c->data_dir);
+	return 0;
+}
+
 int cmd_migrate(int argc, char **argv)
 {
 	struct config c;
@@ -134,17 +203,22 @@ int cmd_migrate(int argc, char **argv)
 		}
 		i++;
 	}
-	if (!c.storage_s3) {
-		fprintf(stderr, "drydock migrate: say where to: --storage s3 and the bucket's settings\n%s", usage_text);
+	if (!c.storage_s3 && !*c.metadata) {
+		fprintf(stderr, "drydock migrate: say where to: --metadata postgresql://..., or --storage s3 and the "
+				"bucket's settings\n%s", usage_text);
 		return 2;
 	}
 	char path[PATH_MAX];
 	if (cli_data_meta(c.data_dir, "migrate", path, sizeof(path)))
 		return 1;
+	if (*c.metadata && migrate_metadata(&c))
+		return 1;
+	if (!c.storage_s3)
+		return 0;
 	struct meta *m = NULL;
 	struct blobstore *fs = NULL, *s3 = NULL;
 	why = NULL;
-	int rc = meta_sqlite_open(path, &m);
+	int rc = meta_open_dir(c.data_dir, NULL, &m, &why);
 	if (!rc)
 		rc = blobstore_fs_open(c.data_dir, &fs);
 	if (!rc)

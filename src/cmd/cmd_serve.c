@@ -26,6 +26,7 @@
 #include "store/space.h"
 #include <jansson.h>
 #include <signal.h>
+#include <sys/file.h>
 
 static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
@@ -312,6 +313,13 @@ int cmd_serve(int argc, char **argv)
 	char abs_data[PATH_MAX];
 	if (!rc && realpath(c.data_dir, abs_data) && strlen(abs_data) < sizeof(c.data_dir))
 		memcpy(c.data_dir, abs_data, strlen(abs_data) + 1);
+	/* held shared while the server runs: drydock migrate moves the metadata only with none running */
+	snprintf(path, sizeof(path), "%s/serve.lock", c.data_dir);
+	int serve_lock = rc ? -1 : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (!rc && (serve_lock < 0 || flock(serve_lock, LOCK_SH | LOCK_NB))) {
+		why_store = "drydock migrate is moving this data directory's metadata: start the server when it is done";
+		rc = DD_E_CONFIG;
+	}
 	if (!rc)
 		rc = meta_open_dir(c.data_dir, c.metadata, &meta, &why_store);
 	if (!rc)
@@ -448,6 +456,8 @@ int cmd_serve(int argc, char **argv)
 	space_free(space);
 	if (el.fd >= 0)
 		close(el.fd);
+	if (serve_lock >= 0)
+		close(serve_lock);
 	free(cert);
 	free(key);
 	if (rc)

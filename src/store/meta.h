@@ -48,6 +48,10 @@ int meta_pg_open(const char *conninfo, struct meta **out);
  * recorded in the data directory for the commands run on it later), else the one the data
  * directory records, else its SQLite file. *why says what was wrong on DD_E_CONFIG. */
 int meta_open_dir(const char *data_dir, const char *conninfo, struct meta **out, const char **why);
+/* Copies the SQLite metadata in sqlite_path into the empty PostgreSQL database at conninfo (its
+ * schema made first), all of it in one transaction; progress (or NULL) gets a line per table.
+ * *why says what was wrong. */
+int meta_copy_to_pg(const char *sqlite_path, const char *conninfo, FILE *progress, const char **why);
 /* Whether data_dir holds registry metadata (its SQLite file, or a PostgreSQL database's record). */
 int meta_dir_has(const char *data_dir);
 

@@ -23,11 +23,10 @@
 #define STMT_CACHE 256 /* as meta_sqlite.c: over three times the statements there are */
 #define POOL_MAX 8     /* connections per node; a PostgreSQL serves about 100 by default */
 
-/* Takes the advisory lock every write transaction holds: its key is "drydock" in ASCII. */
-#define WRITE_LOCK "SELECT pg_advisory_xact_lock(28273363372696427)"
-/* The garbage collector's lock (blobstore.h's gc_lock) across the nodes: a session lock, the
- * next key. */
-#define GC_LOCK_KEY "28273363372696428"
+/* Takes the advisory lock every write transaction holds. The garbage collector's (blobstore.h's
+ * gc_lock) across the nodes is a session lock of PG_GC_LOCK_KEY. */
+#define WRITE_LOCK "SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY ")"
+#define GC_LOCK_KEY PG_GC_LOCK_KEY
 
 struct pg_conn {
 	struct conn base;

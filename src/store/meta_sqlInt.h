@@ -133,6 +133,11 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest);
 int sq_audit_insert(struct conn *c, const struct audit_rec *e);
 int sq_outbox_insert(struct conn *c, const struct outbox_event *e);
 
+/* PostgreSQL's advisory locks (meta_pg.c): every write transaction's, and the garbage
+ * collector's. Their keys are "drydock" in ASCII and the next number. */
+#define PG_WRITE_LOCK_KEY "28273363372696427"
+#define PG_GC_LOCK_KEY "28273363372696428"
+
 /* Which engine runs the store or connection: SQ_PG for PostgreSQL. */
 enum sq_dialect { SQ_SQLITE, SQ_PG };
 enum sq_dialect sq_dialect(struct meta *m, struct conn *c);

@@ -23,6 +23,7 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drydock import (BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_image, sha256,  # noqa: E402
                      wait_assessed)
+from balancer import Balancer  # noqa: E402
 import pgserver  # noqa: E402
 import s3server  # noqa: E402
 
@@ -55,61 +56,6 @@ def db(tmp_path_factory):
     subprocess.run([BIN, "db", "import", "--db", path, os.path.join(VULNDATA, "debian-osv"),
                     os.path.join(VULNDATA, "languages")], check=True, capture_output=True, timeout=600)
     return path
-
-
-class Balancer:
-    """nginx in front of the nodes: round robin, bodies streamed both ways, a request that could
-    not reach a node (refused, cut) tried on the next when it is idempotent."""
-
-    def __init__(self, root, ports):
-        self.root = root
-        self.port = s3server._free_port()
-        os.makedirs(os.path.join(root, "logs"), exist_ok=True)
-        upstream = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in ports)
-        self.conf = os.path.join(root, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(f"""user root root;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/logs/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/body;
-  proxy_temp_path {root}/proxy;
-  upstream nodes {{ {upstream} }}
-  server {{
-    listen 127.0.0.1:{self.port};
-    client_max_body_size 0;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host $http_host;
-    proxy_read_timeout 300s;
-    proxy_next_upstream error timeout;
-    location / {{ proxy_pass http://nodes; }}
-  }}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-p", root, "-c", self.conf, "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                requests.get(self.url + "/v2/", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise RuntimeError("nginx did not start")
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
 
 
 class Cluster:
@@ -469,3 +415,105 @@ def test_the_newest_database_among_the_nodes_assesses_every_image(services, db, 
         assert c.sql("SELECT count(*) FROM scan_jobs") == "0"
     finally:
         c.stop()
+
+
+def images_of(s, url):
+    """Each image's assessment as the API gives it, without what the moment changes."""
+    out = {}
+    for name, tag in (("moved/one", "1"), ("moved/two", "1"), ("moved/two", "2")):
+        r = s.get(f"{url}/api/v1/images", params={"repository": name, "reference": tag, "limit": 1000})
+        assert r.status_code == 200, r.text
+        j = r.json()
+        out[(name, tag)] = (j["status"], j["database_generation"], j["scanned_at"], json.dumps(j["counts"]),
+                            json.dumps(j["findings"], sort_keys=True))
+    return out
+
+
+def test_migrate_moves_a_single_node_registry_onto_postgresql_and_s3(services, db, tmp_path):
+    """drydock migrate --metadata copies a data directory's SQLite metadata into an empty
+    PostgreSQL database (with --storage s3 its blobs into a bucket, in the same run); the data
+    directory, and any new node given the same database and bucket, then serve the same registry:
+    images, tags, assessments and their totals, the audit log, accounts and tokens signed before."""
+    s3, pg = services
+    images = cached_images()
+    data_dir = str(tmp_path / "data")
+    admin = ("admin", "admin-password-for-tests")
+    srv = Server(data_dir=data_dir, auth=True, extra_args=["--db", db]).start()
+    host = srv.url.split("//")[1]
+    creds = f"--dest-creds={admin[0]}:{admin[1]}"
+    url = pg.new_database()
+    try:
+        for name in ("moved/one", "moved/two"):
+            subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", creds, f"oci:{images}/debian-min",
+                            f"docker://{host}/{name}:1"], check=True, capture_output=True, timeout=600)
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", creds, f"oci:{images}/debian-big",
+                        f"docker://{host}/moved/two:2"], check=True, capture_output=True, timeout=600)
+        s = requests.Session()
+        s.auth = admin
+        for name, tag in (("moved/one", "1"), ("moved/two", "1"), ("moved/two", "2")):
+            wait_assessed(srv.url, name, tag, session=s, timeout=300)
+        p = subprocess.run([BIN, "user", "--data", data_dir, "add", "reader", "--password-stdin", "--role",
+                            "reader:moved/*"], input="reader-password-0001\n", text=True, capture_output=True)
+        assert p.returncode == 0, p.stderr
+        before = {
+            "catalog": s.get(f"{srv.url}/v2/_catalog").json(),
+            "tags": s.get(f"{srv.url}/v2/moved/two/tags/list").json(),
+            "images": images_of(s, srv.url),
+            "summary": s.get(f"{srv.url}/api/v1/summary").json(),
+            "audit": s.get(f"{srv.url}/api/v1/audit", params={"n": 1000}).json()["entries"],
+        }
+        tok = s.get(f"{srv.url}/auth/token", params={"service": "drydock", "scope": "repository:moved/one:pull"}).json()
+        # refused while the server runs: the metadata must not change as it is copied
+        p = subprocess.run([BIN, "migrate", "--data", data_dir, "--metadata", url], capture_output=True, text=True)
+        assert p.returncode == 1 and "stop it first" in p.stderr, p.stderr
+    finally:
+        srv.stop()
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=s3server.ACCESS_KEY, AWS_SECRET_ACCESS_KEY=s3server.SECRET_KEY)
+    p = subprocess.run([BIN, "migrate", "--data", data_dir, "--metadata", url, "--storage", "s3", "--s3-endpoint",
+                        s3.endpoint, "--s3-bucket", "migrated"], capture_output=True, text=True, timeout=600, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "keeps its metadata in PostgreSQL" in p.stdout and "blobs copied" in p.stdout, p.stdout
+    assert not os.path.exists(os.path.join(data_dir, "meta.db"))
+    assert os.path.exists(os.path.join(data_dir, "meta.db.migrated"))
+    # into an empty database only
+    again = str(tmp_path / "again")
+    other = Server(data_dir=again, extra_args=["--scan-workers", "0"]).start()
+    other.stop()
+    p = subprocess.run([BIN, "migrate", "--data", again, "--metadata", url], capture_output=True, text=True)
+    assert p.returncode == 1 and "already holds" in p.stderr, p.stderr
+    # the old data directory and a new node: the same registry
+    nodes = [Server(data_dir=data_dir, auth=True, extra_args=["--db", db], env=env),
+             Server(auth=True, extra_args=["--db", db, "--metadata", url] + s3.settings("migrated"))]
+    try:
+        for node in nodes:
+            node.start()
+            s = requests.Session()
+            s.auth = admin
+            assert s.get(f"{node.url}/v2/_catalog").json() == before["catalog"]
+            assert s.get(f"{node.url}/v2/moved/two/tags/list").json() == before["tags"]
+            assert images_of(s, node.url) == before["images"]
+            summary = s.get(f"{node.url}/api/v1/summary").json()
+            assert {k: v for k, v in summary.items() if k != "queue"} == \
+                {k: v for k, v in before["summary"].items() if k != "queue"}
+            assert s.get(f"{node.url}/api/v1/audit", params={"n": 1000}).json()["entries"][:len(before["audit"])] \
+                == before["audit"]
+            # a token signed before the move is still good; the account made with `drydock user` too
+            r = requests.get(f"{node.url}/v2/moved/one/tags/list", headers={"Authorization": f"Bearer {tok['token']}"})
+            assert r.status_code == 200, r.text
+            assert requests.get(f"{node.url}/v2/moved/one/tags/list",
+                                auth=("reader", "reader-password-0001")).status_code == 200
+        out = str(tmp_path / "pulled")
+        subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"--src-creds={admin[0]}:{admin[1]}",
+                        f"docker://{nodes[1].url.split('//')[1]}/moved/two:2", f"oci:{out}"], check=True,
+                       capture_output=True, timeout=600)
+        # and it goes on: a new push, its audit entry after the copied ones
+        subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", creds, f"oci:{images}/debian-min",
+                        f"docker://{nodes[1].url.split('//')[1]}/moved/three:1"], check=True, capture_output=True,
+                       timeout=600)
+        s = requests.Session()
+        s.auth = admin
+        audit = s.get(f"{nodes[0].url}/api/v1/audit", params={"n": 1000}).json()["entries"]
+        assert audit[-1]["target"].startswith("moved/three@") and audit[-1]["id"] > before["audit"][-1]["id"]
+    finally:
+        for node in nodes:
+            node.stop()
