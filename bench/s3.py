@@ -1,5 +1,6 @@
 """Blobs on S3, side by side: drydock on the filesystem (the embedded defaults), drydock on S3,
-drydock on PostgreSQL + S3 as one node and as three nodes behind nginx, and Debian's
+drydock on PostgreSQL + S3 as one node and as three nodes behind nginx (an upload session's
+requests to one node, x3, or every request round robin, x3rr), and Debian's
 docker-registry (Distribution) on S3, all against one real Ceph radosgw and one PostgreSQL
 started here, in alternating rounds. Per round and registry: skopeo push and pull wall time of
 an image, the registry's CPU (every node, drydock's sandboxed scan workers counted), radosgw's
@@ -56,7 +57,7 @@ class Reg:
             if self.kind.startswith("drydock-pg"):
                 self.url = self.pg.new_database()
                 cmd += ["--metadata", self.url]
-            if self.kind == "drydock-pg-s3-x3":  # two more nodes like it, nginx in front
+            if self.kind.startswith("drydock-pg-s3-x3"):  # two more nodes like it, nginx in front
                 for i in (1, 2):
                     port = free_port()
                     c = [x.replace(f"127.0.0.1:{self.port}", f"127.0.0.1:{port}").replace(
@@ -98,7 +99,9 @@ http:
         self.nodes.insert(0, (self.proc, self.port))
         self.host = f"127.0.0.1:{self.port}"
         if len(self.nodes) > 1:
-            self.lb = Balancer(os.path.join(self.dir, "nginx"), [port for _, port in self.nodes])
+            # x3: an upload session's requests to one node, as docs/deployment.md advises; x3rr: round robin
+            self.lb = Balancer(os.path.join(self.dir, "nginx"), [port for _, port in self.nodes],
+                               sticky_uploads=self.kind == "drydock-pg-s3-x3")
             self.host = f"127.0.0.1:{self.lb.port}"
         return self
 
@@ -163,7 +166,8 @@ def main():
     ap.add_argument("--db")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--drydock", default=os.path.join(os.path.dirname(__file__), "..", "build", "drydock"))
-    ap.add_argument("--kinds", default="drydock-fs,drydock-s3,drydock-pg-s3,drydock-pg-s3-x3,docker-registry-s3")
+    ap.add_argument("--kinds", default="drydock-fs,drydock-s3,drydock-pg-s3,drydock-pg-s3-x3,drydock-pg-s3-x3rr,"
+                    "docker-registry-s3")
     a = ap.parse_args()
     layout = os.path.join(a.images, a.image)
     root = tempfile.mkdtemp(prefix="bench-ceph-")

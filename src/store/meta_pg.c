@@ -35,7 +35,6 @@ struct pg_conn {
 		const char *sql;
 		int prepared;
 	} cache[STMT_CACHE];
-	struct pg_conn *next;
 	struct meta_pg *mp;
 	int in_tx;
 	int64_t changes; /* rows the last statement run on it changed */
@@ -45,10 +44,6 @@ struct pg_conn {
 struct meta_pg {
 	struct meta_sql base;
 	char *conninfo;
-	pthread_mutex_t mu;
-	pthread_cond_t freed;
-	struct pg_conn *pool;
-	int open;
 	/* the gc lock: the node's shared holders (uploads committing) share one session's shared
 	 * lock, taken by the first and given back by the last; an exclusive holder (a collection)
 	 * holds a session of its own */
@@ -186,14 +181,16 @@ static int pg_exec(struct pg_conn *c, const char *sql, const char *what)
 	return rc;
 }
 
-static void conn_close(struct pg_conn *c)
+static void conn_close(struct conn *cb)
 {
+	struct pg_conn *c = pc(cb);
 	PQfinish(c->pg);
 	free(c);
 }
 
-static int conn_open(struct meta_pg *mp, struct pg_conn **out)
+static int conn_open(struct meta_sql *base, struct conn **out)
 {
+	struct meta_pg *mp = (struct meta_pg *)base;
 	*out = NULL;
 	struct pg_conn *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -204,61 +201,36 @@ static int conn_open(struct meta_pg *mp, struct pg_conn **out)
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		log_error("cannot connect to the PostgreSQL metadata database: %s",
 			  c->pg ? PQerrorMessage(c->pg) : "out of memory");
-		conn_close(c);
+		conn_close(&c->base);
 		return DD_E_IO;
 	}
 	/* the session's time zone and text form are the engine's business, not the server's defaults */
 	if (pg_exec(c, "SET client_encoding='UTF8'; SET TIME ZONE 'UTC'; SET client_min_messages=warning",
 		    "session")) {
-		conn_close(c);
+		conn_close(&c->base);
 		return DD_E_IO;
 	}
-	*out = c;
+	*out = &c->base;
 	return 0;
+}
+
+/* A connection whose link failed is closed when given back: the next get opens a new one (a
+ * restarted or failed-over server is reached again without restarting the node). */
+static int reusable(struct conn *cb)
+{
+	struct pg_conn *c = pc(cb);
+	return !c->broken && PQstatus(c->pg) == CONNECTION_OK;
 }
 
 static int conn_get(struct meta_pg *mp, struct pg_conn **out)
 {
-	pthread_mutex_lock(&mp->mu);
-	while (!mp->pool && mp->open >= POOL_MAX)
-		pthread_cond_wait(&mp->freed, &mp->mu);
-	struct pg_conn *c = mp->pool;
-	if (c)
-		mp->pool = c->next;
-	else
-		mp->open++;
-	pthread_mutex_unlock(&mp->mu);
-	if (c) {
-		*out = c;
-		return 0;
-	}
-	int rc = conn_open(mp, out);
-	if (rc) {
-		pthread_mutex_lock(&mp->mu);
-		mp->open--;
-		pthread_cond_signal(&mp->freed);
-		pthread_mutex_unlock(&mp->mu);
-	}
+	struct conn *c;
+	int rc = sq_pool_get(&mp->base, &c);
+	*out = rc ? NULL : pc(c);
 	return rc;
 }
 
-/* A connection whose link failed is closed: the next get opens a new one (a restarted or
- * failed-over server is reached again without restarting the node). */
-static void conn_put(struct meta_pg *mp, struct pg_conn *c)
-{
-	int drop = c->broken || PQstatus(c->pg) != CONNECTION_OK;
-	if (drop)
-		conn_close(c);
-	pthread_mutex_lock(&mp->mu);
-	if (drop)
-		mp->open--;
-	else {
-		c->next = mp->pool;
-		mp->pool = c;
-	}
-	pthread_cond_signal(&mp->freed);
-	pthread_mutex_unlock(&mp->mu);
-}
+static void conn_put(struct meta_pg *mp, struct pg_conn *c) { sq_pool_put(&mp->base, &c->base); }
 
 static int pg_conn_get(struct meta *m, struct conn **out)
 {
@@ -658,13 +630,7 @@ static int migrate(struct pg_conn *c)
 static void mp_free(struct meta *m)
 {
 	struct meta_pg *mp = mp_of(m);
-	while (mp->pool) {
-		struct pg_conn *c = mp->pool;
-		mp->pool = c->next;
-		conn_close(c);
-	}
-	pthread_mutex_destroy(&mp->mu);
-	pthread_cond_destroy(&mp->freed);
+	meta_sql_fini(&mp->base);
 	pthread_mutex_destroy(&mp->lock_mu);
 	pthread_cond_destroy(&mp->lock_cv);
 	pthread_mutex_destroy(&mp->excl_mu);
@@ -680,17 +646,10 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 		free(mp);
 		return DD_E_NOMEM;
 	}
-	pthread_mutex_init(&mp->mu, NULL);
-	pthread_cond_init(&mp->freed, NULL);
+	meta_sql_init(&mp->base, &sq_pg_engine, mp_free, POOL_MAX, conn_open, conn_close, reusable);
 	pthread_mutex_init(&mp->lock_mu, NULL);
 	pthread_cond_init(&mp->lock_cv, NULL);
 	pthread_mutex_init(&mp->excl_mu, NULL);
-	mp->base.base.repos = &meta_sql_repos;
-	mp->base.base.scans = &meta_sql_scans;
-	mp->base.base.admin = &meta_sql_admin;
-	mp->base.base.outbox = &meta_sql_outbox;
-	mp->base.base.free = mp_free;
-	mp->base.eng = &sq_pg_engine;
 	mp->base.base.shared = 1;
 	mp->base.base.lock = mp_lock;
 	mp->base.base.unlock = mp_unlock;
@@ -698,12 +657,9 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 	int rc = conn_get(mp, &c);
 	if (!rc && (rc = migrate(c)))
 		log_error("cannot create the schema in the PostgreSQL metadata database");
-	if (!rc)
+	if (c)
 		conn_put(mp, c);
-	else if (c)
-		conn_close(c);
 	if (rc) {
-		mp->pool = NULL;
 		mp_free(&mp->base.base);
 		return rc;
 	}

@@ -6,6 +6,81 @@
 #include "common/log.h"
 #include <zstd.h>
 
+void meta_sql_init(struct meta_sql *ms, const struct sq_engine *eng, void (*free_fn)(struct meta *m), int max,
+		   int (*open_conn)(struct meta_sql *ms, struct conn **out), void (*close_conn)(struct conn *c),
+		   int (*reusable)(struct conn *c))
+{
+	ms->base.repos = &meta_sql_repos;
+	ms->base.scans = &meta_sql_scans;
+	ms->base.admin = &meta_sql_admin;
+	ms->base.outbox = &meta_sql_outbox;
+	ms->base.free = free_fn;
+	ms->eng = eng;
+	struct sq_pool *p = &ms->pool;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->freed, NULL);
+	p->max = max;
+	p->open_conn = open_conn;
+	p->close_conn = close_conn;
+	p->reusable = reusable;
+}
+
+void meta_sql_fini(struct meta_sql *ms)
+{
+	struct sq_pool *p = &ms->pool;
+	while (p->idle) {
+		struct conn *c = p->idle;
+		p->idle = c->next;
+		p->close_conn(c);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->freed);
+}
+
+int sq_pool_get(struct meta_sql *ms, struct conn **out)
+{
+	struct sq_pool *p = &ms->pool;
+	pthread_mutex_lock(&p->mu);
+	while (!p->idle && p->open >= p->max)
+		pthread_cond_wait(&p->freed, &p->mu);
+	struct conn *c = p->idle;
+	if (c)
+		p->idle = c->next;
+	else
+		p->open++;
+	pthread_mutex_unlock(&p->mu);
+	if (c) {
+		*out = c;
+		return 0;
+	}
+	int rc = p->open_conn(ms, out);
+	if (rc) {
+		*out = NULL;
+		pthread_mutex_lock(&p->mu);
+		p->open--;
+		pthread_cond_signal(&p->freed);
+		pthread_mutex_unlock(&p->mu);
+	}
+	return rc;
+}
+
+void sq_pool_put(struct meta_sql *ms, struct conn *c)
+{
+	struct sq_pool *p = &ms->pool;
+	int drop = p->reusable && !p->reusable(c);
+	if (drop)
+		p->close_conn(c);
+	pthread_mutex_lock(&p->mu);
+	if (drop)
+		p->open--;
+	else {
+		c->next = p->idle;
+		p->idle = c;
+	}
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static const struct sq_engine *eng_of(struct meta *m, struct conn *c)
 {
 	return c ? c->eng : ((struct meta_sql *)m)->eng;

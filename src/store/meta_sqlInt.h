@@ -35,13 +35,34 @@ struct sq_engine;
  * begins with this. */
 struct conn {
 	const struct sq_engine *eng;
+	struct conn *next; /* in the pool's idle list */
 };
 
-/* The store of an SQL engine: each engine's own store begins with this. */
+/* The store of an SQL engine: each engine's own store begins with this. Its pool opens up to
+ * `max` connections with the engine's open_conn, hands idle ones out first, makes callers wait
+ * when all are busy, and closes one given back that is no longer reusable (NULL: all are). */
 struct meta_sql {
 	struct meta base;
 	const struct sq_engine *eng;
+	struct sq_pool {
+		pthread_mutex_t mu;
+		pthread_cond_t freed;
+		struct conn *idle;
+		int open, max; /* open: idle or busy */
+		int (*open_conn)(struct meta_sql *ms, struct conn **out);
+		void (*close_conn)(struct conn *c);
+		int (*reusable)(struct conn *c);
+	} pool;
 };
+
+/* Sets up ms: the parts of the store (meta_sql_*.c), its engine, free, and its pool. */
+void meta_sql_init(struct meta_sql *ms, const struct sq_engine *eng, void (*free_fn)(struct meta *m), int max,
+		   int (*open_conn)(struct meta_sql *ms, struct conn **out), void (*close_conn)(struct conn *c),
+		   int (*reusable)(struct conn *c));
+/* Closes the pool's idle connections and frees what init made (every connection given back). */
+void meta_sql_fini(struct meta_sql *ms);
+int sq_pool_get(struct meta_sql *ms, struct conn **out);
+void sq_pool_put(struct meta_sql *ms, struct conn *c);
 
 /* An argument bound to a statement's next parameter. */
 struct sq_arg {

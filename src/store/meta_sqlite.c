@@ -176,7 +176,6 @@ struct lite_conn {
 		const char *sql;
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
-	struct lite_conn *next;
 	struct meta_sqlite *ms;
 	int wlocked; /* holds ms->write_mu: inside a write transaction */
 	int lazy;    /* in a sq_tx_begin_lazy transaction */
@@ -189,10 +188,6 @@ struct lite_conn {
 struct meta_sqlite {
 	struct meta_sql base;
 	char *path;
-	pthread_mutex_t mu;
-	pthread_cond_t freed;
-	struct lite_conn *pool; /* idle connections */
-	int open;          /* connections open, idle or busy */
 	/* One writer at a time in this process, queued on a mutex: SQLite's own busy handler makes
 	 * a waiting writer sleep and poll (up to 100 ms a try), which under a burst of pushes and
 	 * scans left the lock free while writers slept (a 5 ms manifest PUT took up to 3 s). */
@@ -224,9 +219,10 @@ static int busy_wait(void *ctx, int tries)
 	return 1;
 }
 
-static int conn_open(struct meta_sqlite *ms, struct lite_conn **out)
+static int conn_open(struct meta_sql *base, struct conn **cout)
 {
-	*out = NULL;
+	struct meta_sqlite *ms = (struct meta_sqlite *)base;
+	*cout = NULL;
 	struct lite_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return DD_E_NOMEM;
@@ -247,7 +243,7 @@ static int conn_open(struct meta_sqlite *ms, struct lite_conn **out)
 	 * (40,001 images, 423 MB of meta.db: RSS 541 MB, PSS 277 MB), while a compressed report
 	 * is a few pages and listings read the assessments_list index, not the reports. */
 	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=0;", NULL, NULL, NULL);
-	*out = c;
+	*cout = &c->base;
 	return 0;
 }
 
@@ -346,50 +342,26 @@ static int migrate(sqlite3 *db, char **err)
 	return 0;
 }
 
-static void conn_close(struct lite_conn *c)
+static void conn_close(struct conn *cb)
 {
+	struct lite_conn *c = (struct lite_conn *)cb;
 	for (int i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(c->cache[i].st);
 	sqlite3_close(c->db);
 	free(c);
 }
 
-/* Takes an idle connection, opens one while fewer than POOL_MAX exist, else waits. */
+static struct lite_conn *lc(struct conn *c) { return (struct lite_conn *)c; }
+
 static int conn_get(struct meta_sqlite *ms, struct lite_conn **out)
 {
-	pthread_mutex_lock(&ms->mu);
-	while (!ms->pool && ms->open >= POOL_MAX)
-		pthread_cond_wait(&ms->freed, &ms->mu);
-	struct lite_conn *c = ms->pool;
-	if (c)
-		ms->pool = c->next;
-	else
-		ms->open++;
-	pthread_mutex_unlock(&ms->mu);
-	if (c) {
-		*out = c;
-		return 0;
-	}
-	int rc = conn_open(ms, out);
-	if (rc) {
-		pthread_mutex_lock(&ms->mu);
-		ms->open--;
-		pthread_cond_signal(&ms->freed);
-		pthread_mutex_unlock(&ms->mu);
-	}
+	struct conn *c;
+	int rc = sq_pool_get(&ms->base, &c);
+	*out = rc ? NULL : lc(c);
 	return rc;
 }
 
-static void conn_put(struct meta_sqlite *ms, struct lite_conn *c)
-{
-	pthread_mutex_lock(&ms->mu);
-	c->next = ms->pool;
-	ms->pool = c;
-	pthread_cond_signal(&ms->freed);
-	pthread_mutex_unlock(&ms->mu);
-}
-
-static struct lite_conn *lc(struct conn *c) { return (struct lite_conn *)c; }
+static void conn_put(struct meta_sqlite *ms, struct lite_conn *c) { sq_pool_put(&ms->base, &c->base); }
 
 static int lite_conn_get(struct meta *m, struct conn **out)
 {
@@ -636,14 +608,8 @@ const struct sq_engine sq_sqlite_engine = {
 static void ms_free(struct meta *m)
 {
 	struct meta_sqlite *ms = ms_of(m);
-	while (ms->pool) {
-		struct lite_conn *c = ms->pool;
-		ms->pool = c->next;
-		conn_close(c);
-	}
-	pthread_mutex_destroy(&ms->mu);
+	meta_sql_fini(&ms->base);
 	pthread_mutex_destroy(&ms->write_mu);
-	pthread_cond_destroy(&ms->freed);
 	free(ms->path);
 	free(ms);
 }
@@ -656,15 +622,8 @@ int meta_sqlite_open(const char *path, struct meta **out)
 		free(ms);
 		return DD_E_NOMEM;
 	}
-	pthread_mutex_init(&ms->mu, NULL);
 	pthread_mutex_init(&ms->write_mu, NULL);
-	pthread_cond_init(&ms->freed, NULL);
-	ms->base.base.repos = &meta_sql_repos;
-	ms->base.base.scans = &meta_sql_scans;
-	ms->base.base.admin = &meta_sql_admin;
-	ms->base.base.outbox = &meta_sql_outbox;
-	ms->base.base.free = ms_free;
-	ms->base.eng = &sq_sqlite_engine;
+	meta_sql_init(&ms->base, &sq_sqlite_engine, ms_free, POOL_MAX, conn_open, conn_close, NULL);
 	struct lite_conn *c;
 	int rc = conn_get(ms, &c);
 	if (rc) {
@@ -675,7 +634,7 @@ int meta_sqlite_open(const char *path, struct meta **out)
 	if (sqlite3_exec(c->db, schema, NULL, NULL, &err) != SQLITE_OK || migrate(c->db, &err)) {
 		log_error("cannot create schema in '%s': %s", path, err ? err : "?");
 		sqlite3_free(err);
-		conn_close(c);
+		conn_put(ms, c);
 		ms_free(&ms->base.base);
 		return DD_E_IO;
 	}

@@ -5,7 +5,6 @@ from each node directly; scans are spread over the nodes; a node killed with SIG
 middle of a burst of pushes, or of scans, loses nothing that was acknowledged, and every image
 ends assessed (the scans it had claimed are claimed again when their lease runs out)."""
 import concurrent.futures
-import http.server
 import json
 import os
 import re
@@ -24,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drydock import (BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_image, sha256,  # noqa: E402
                      wait_assessed)
 from balancer import Balancer  # noqa: E402
+from webhooks import Receiver  # noqa: E402
 import pgserver  # noqa: E402
 import s3server  # noqa: E402
 
@@ -227,32 +227,6 @@ def test_nodes_share_accounts_tokens_and_one_first_administrator(services, db):
         c.stop()
 
 
-class Receiver:
-    """Webhook POSTs on loopback, recorded."""
-
-    def __init__(self):
-        self.events = []
-        rec = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                rec.events.append(json.loads(body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/hook" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_each_webhook_event_is_delivered_by_one_node(services, db):
     rx = Receiver()
     c = Cluster(services, db, extra=["--webhook", rx.url])
@@ -263,13 +237,12 @@ def test_each_webhook_event_is_delivered_by_one_node(services, db):
             m = make_image(s, c.lb.url, f"hook/i{i}", seed=f"h{i}".encode())
             assert s.put(f"{c.lb.url}/v2/hook/i{i}/manifests/1", data=m,
                          headers={"Content-Type": OCI_MANIFEST}).status_code == 201
-        deadline = time.time() + 120
-        while time.time() < deadline and len(rx.events) < 2 * n:
-            time.sleep(0.2)
+        rx.wait(2 * n, timeout=120)
         time.sleep(3)  # three deliverers polling each second: time for any duplicate to arrive
-        ids = [e["id"] for e in rx.events]
+        events = [e for _, _, e in rx.events]
+        ids = [e["id"] for e in events]
         assert len(ids) == 2 * n and len(set(ids)) == 2 * n, ids  # pushed and completed, once each
-        pushed = [e["repository"] for e in rx.events if e["event"] == "image.pushed"]
+        pushed = [e["repository"] for e in events if e["event"] == "image.pushed"]
         assert pushed == [f"hook/i{i}" for i in range(n)]  # in the order they were made
         assert c.sql("SELECT count(*) FROM outbox") == "0"
         hooks = requests.get(f"{c.nodes[0].url}/api/v1/webhooks").json()["webhooks"]
