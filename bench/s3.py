@@ -5,7 +5,9 @@ docker-registry (Distribution) on S3, all against one real Ceph radosgw and one 
 started here, in alternating rounds. Per round and registry: skopeo push and pull wall time of
 an image, the registry's CPU (every node, drydock's sandboxed scan workers counted), radosgw's
 and PostgreSQL's CPU over the push, for drydock the S3 requests and bytes of the push (from
-/metrics) and on PostgreSQL its transactions and rows written over the push (pg_stat_database).
+/metrics) and on PostgreSQL its transactions and rows written over the push (pg_stat_database: idle
+nodes' polling counted too), and the statements and write transactions drydock ran on its
+metadata (its /metrics).
 With --db, drydock scans every push, as in service, and push-to-assessed is measured too.
 
     /usr/bin/python3 bench/s3.py --images DIR --db DB [--image debian-big] [--rounds 5] [--kinds ...]
@@ -130,6 +132,9 @@ http:
             for k in ("sent", "received"):
                 m = re.search(rf"drydock_s3_{k}_bytes_total (\d+)", text)
                 out[k] = out.get(k, 0) + (int(m.group(1)) if m else 0)
+            for k, name in (("md statements", "statements"), ("md write transactions", "write_transactions")):
+                m = re.search(rf"drydock_metadata_{name}_total (\d+)", text)
+                out[k] = out.get(k, 0) + (int(m.group(1)) if m else 0)
         if self.url:  # this database's transactions and rows written, as PostgreSQL counts them
             row = pgserver.psql(self.url, "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM"
                                 " pg_stat_database WHERE datname=current_database()").strip().split("|")
@@ -213,6 +218,8 @@ def main():
                     for k in m1:
                         if k.startswith("pg "):
                             r.setdefault(f"PostgreSQL {k[3:]} per push (scan included)", []).append(m1[k] - m0[k])
+                        elif k.startswith("md "):
+                            r.setdefault(f"metadata {k[3:]} per push (scan included)", []).append(m1[k] - m0[k])
                         elif k not in ("sent", "received"):
                             r.setdefault(f"S3 {k} requests per push", []).append(m1[k] - m0.get(k, 0))
                     if m1:

@@ -13,6 +13,8 @@
  * thread. Nothing here knows about SQL. */
 #ifndef DD_META_H
 #define DD_META_H
+#include <stdint.h>
+#include <stdio.h>
 
 struct meta_repos_ops;
 struct meta_scans_ops;
@@ -54,6 +56,10 @@ int meta_open_dir(const char *data_dir, const char *conninfo, struct meta **out,
 int meta_copy_to_pg(const char *sqlite_path, const char *conninfo, FILE *progress, const char **why);
 /* Whether data_dir holds registry metadata (its SQLite file, or a PostgreSQL database's record). */
 int meta_dir_has(const char *data_dir);
+
+/* Statements and write transactions the stores of this process have run since it started (for
+ * /metrics: a push's share of the database's work, whichever engine). */
+void meta_counts(int64_t *statements, int64_t *write_transactions);
 
 /* Closes a store and frees it; NULL is ignored. */
 static inline void meta_free(struct meta *m)

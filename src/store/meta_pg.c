@@ -204,8 +204,11 @@ static int conn_open(struct meta_sql *base, struct conn **out)
 		conn_close(&c->base);
 		return DD_E_IO;
 	}
-	/* the session's time zone and text form are the engine's business, not the server's defaults */
-	if (pg_exec(c, "SET client_encoding='UTF8'; SET TIME ZONE 'UTC'; SET client_min_messages=warning",
+	/* the session's time zone and text form are the engine's business, not the server's defaults;
+	 * no statement, nor wait for a lock, lasts over five minutes: a request fails rather than hangs */
+	if (pg_exec(c,
+		    "SET client_encoding='UTF8'; SET TIME ZONE 'UTC'; SET client_min_messages=warning;"
+		    " SET statement_timeout='5min'",
 		    "session")) {
 		conn_close(&c->base);
 		return DD_E_IO;
@@ -308,10 +311,11 @@ static int stmt(struct pg_conn *c, const char *sql, const struct sq_arg *args, s
 	snprintf(name, sizeof(name), "s%zu", i);
 	PGresult *r = PQprepare(c->pg, name, text, (int)n, types);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-	if (!ok && PQstatus(c->pg) == CONNECTION_OK) {
-		log_error("postgresql prepare '%s': %s", text, PQresultErrorMessage(r));
-		abort(); /* the SQL is ours: failing to prepare it on a live server is a bug */
-	}
+	/* the SQL is ours, but the server may refuse it for other reasons than a bug: a transaction
+	 * already failed, a schema changed by hand, a permission taken away. The operation fails;
+	 * the server goes on. */
+	if (!ok)
+		log_error("postgresql: cannot prepare '%s'", text);
 	if (!ok)
 		pg_fail(c, r, "prepare");
 	PQclear(r);

@@ -88,8 +88,17 @@ static const struct sq_engine *eng_of(struct meta *m, struct conn *c)
 
 enum sq_dialect sq_dialect(struct meta *m, struct conn *c) { return eng_of(m, c)->dialect; }
 
+static int64_t statements, transactions; /* atomic: meta_counts */
+
+void meta_counts(int64_t *s, int64_t *t)
+{
+	*s = __atomic_load_n(&statements, __ATOMIC_RELAXED);
+	*t = __atomic_load_n(&transactions, __ATOMIC_RELAXED);
+}
+
 void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args, size_t n)
 {
+	__atomic_add_fetch(&statements, 1, __ATOMIC_RELAXED);
 	eng_of(m, c)->start(q, m, c, sql, args, n);
 }
 
@@ -112,8 +121,17 @@ char *sq_blob(struct arena *a, const struct sq *q, int i, size_t *n) { return q-
 int sq_conn_get(struct meta *m, struct conn **out) { return eng_of(m, NULL)->conn_get(m, out); }
 void sq_conn_put(struct conn *c) { c->eng->conn_put(c); }
 int64_t sq_changes(struct conn *c) { return c->eng->changes(c); }
-int sq_tx_begin(struct meta *m, struct conn **c) { return eng_of(m, NULL)->tx_begin(m, c, 0); }
-int sq_tx_begin_lazy(struct meta *m, struct conn **c) { return eng_of(m, NULL)->tx_begin(m, c, 1); }
+int sq_tx_begin(struct meta *m, struct conn **c)
+{
+	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
+	return eng_of(m, NULL)->tx_begin(m, c, 0);
+}
+
+int sq_tx_begin_lazy(struct meta *m, struct conn **c)
+{
+	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
+	return eng_of(m, NULL)->tx_begin(m, c, 1);
+}
 int sq_tx_end(struct conn *c, int rc) { return c ? c->eng->tx_end(c, rc) : rc; }
 
 void *sq_pack(const char *v, size_t *zn)

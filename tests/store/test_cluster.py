@@ -141,6 +141,10 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
     for i in range(24):
         wait_assessed(cluster.lb.url, f"burst/i{i}", "1", timeout=120)
     per_node = [cluster.scans(node) for node in cluster.nodes]
+    # each push is a write transaction of the node that took its manifest (/metrics counts them)
+    writes = [int(re.search(r"^drydock_metadata_write_transactions_total (\d+)",
+                            requests.get(f"{node.url}/metrics").text, re.M).group(1)) for node in cluster.nodes]
+    assert sum(writes) >= 24 + 27, writes  # the manifests, and the stored assessments
     assert sum(per_node) >= 27, per_node
     assert sum(1 for n in per_node if n) >= 2, per_node  # more than one node scanned
     # tags and deletes are seen by every node at once
