@@ -47,6 +47,11 @@ suite() {
     grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
 
     if [ "$BUILD" = "${RUNS%% *}" ]; then  # the first build only: the same suites with blobs on S3
+      echo "== the metadata store's unit tests again on PostgreSQL"
+      "$PY" tests/store/with_s3.py --pg "$BUILD/unit-tests" >"$log" 2>&1
+      cat "$log"
+      count "$log"
+      grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))
       echo "== the HTTP and client suites again, every server keeping its blobs in S3 (a real radosgw) and its metadata in PostgreSQL"
       "$PY" tests/store/with_s3.py --pg "$PY" -m pytest -q -p no:cacheprovider tests/http tests/clients >"$log" 2>&1
       cat "$log"

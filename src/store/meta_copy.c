@@ -199,10 +199,16 @@ static int copy_table(sqlite3 *db, PGconn *pg, const struct table *t, int64_t *r
 		else
 			PQclear(r);
 	}
-	if (!rc && t->sequence) {
+	if (!rc && t->sequence) { /* after the highest id ever given: SQLite's AUTOINCREMENT kept it */
+		int64_t given = 0;
+		snprintf(sql, sizeof(sql), "SELECT seq FROM sqlite_sequence WHERE name='%s'", t->name);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			given = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
 		snprintf(sql, sizeof(sql),
-			 "SELECT setval(pg_get_serial_sequence('%s', '%s'), coalesce(max(%s), 0) + 1, false) FROM %s", t->name,
-			 t->sequence, t->sequence, t->name);
+			 "SELECT setval(pg_get_serial_sequence('%s', '%s'), greatest(coalesce(max(%s), 0), %" PRId64
+			 ") + 1, false) FROM %s",
+			 t->name, t->sequence, t->sequence, given, t->name);
 		rc = pg_ok(pg, PQexec(pg, sql), t->name, why);
 	}
 	return rc;

@@ -7,7 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-static __thread char why_buf[2048];
+static __thread char why_buf[4096];
 
 /* The PostgreSQL connection recorded in data_dir: 1 with it in buf, 0 when none is. */
 static int recorded(const char *data_dir, char *buf, size_t cap)
@@ -66,7 +66,8 @@ int meta_open_dir(const char *data_dir, const char *conninfo, struct meta **out,
 	} else if (!access(path, F_OK)) {
 		snprintf(why_buf, sizeof(why_buf),
 			 "data directory '%.1000s' keeps its metadata in meta.db: metadata = postgresql would leave it "
-			 "behind (moving it to PostgreSQL is not implemented yet)", data_dir);
+			 "behind (stop the server and move it: drydock migrate --data %.1000s --metadata URL)", data_dir,
+			 data_dir);
 		*why = why_buf;
 		return DD_E_CONFIG;
 	}

@@ -19,6 +19,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include <libpq-fe.h>
+#include <poll.h>
 
 #define STMT_CACHE 256 /* as meta_sqlite.c: over three times the statements there are */
 #define POOL_MAX 8     /* connections per node; a PostgreSQL serves about 100 by default */
@@ -100,7 +101,7 @@ static const char *const versions[] = {
 	/* SQLite's functions the shared SQL calls */
 	"CREATE FUNCTION unixepoch() RETURNS bigint LANGUAGE sql STABLE AS"
 	" 'SELECT extract(epoch FROM now())::bigint';"
-	"CREATE FUNCTION instr(s text, t text) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT strpos(s, t)';"
+	"CREATE FUNCTION instr(s text, t text) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT strpos(s, t)';"
 	/* the running totals and the history (meta_sqlite.c says what they are): counts text is
 	 * counted only in the one form "%d %d %d %d %d %d %d" writes, as SQLite's triggers decide */
 	"CREATE TABLE assessment_totals(repo " T ", status " T ", images " I ", critical " I ", high " I ","
@@ -159,7 +160,9 @@ static const char *const versions[] = {
 #undef T
 #undef I
 
-/* The error of a failed result: DD_E_NO_SPACE when the server's disk is full. */
+/* The error of a failed result: DD_E_NO_SPACE when the server's disk is full, DD_E_REQUEST_INVALID
+ * for text that is not UTF-8 (a request's value: SQLite compares its bytes, PostgreSQL refuses
+ * it), else DD_E_IO. */
 static int pg_fail(struct pg_conn *c, const PGresult *r, const char *what)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -168,6 +171,8 @@ static int pg_fail(struct pg_conn *c, const PGresult *r, const char *what)
 		log_error("postgresql: %s: %s", what, msg && *msg ? msg : "no answer");
 	if (PQstatus(c->pg) != CONNECTION_OK)
 		c->broken = 1;
+	if (state && (!strcmp(state, "22021") || !strcmp(state, "22P05")))
+		return DD_E_REQUEST_INVALID;
 	return state && !strcmp(state, "53100") ? DD_E_NO_SPACE : DD_E_IO;
 }
 
@@ -180,6 +185,17 @@ static int pg_exec(struct pg_conn *c, const char *sql, const char *what)
 	PQclear(r);
 	return rc;
 }
+
+/* What the engine relies on, whatever the server's or the database's defaults: text and bytea
+ * in the forms read here (pg_blob), UTC, and READ COMMITTED, in which each statement of a write
+ * transaction sees what committed before it, after the transaction's write lock was granted
+ * (a snapshot taken before, as REPEATABLE READ takes it, would check a push's blobs against a
+ * state gc has changed since). No statement, nor wait for a lock, lasts over five minutes: a
+ * request fails rather than hangs. */
+#define SESSION                                                                                     \
+	"SET client_encoding='UTF8'; SET bytea_output='hex'; SET TIME ZONE 'UTC';"                     \
+	" SET default_transaction_isolation='read committed'; SET client_min_messages=warning;"       \
+	" SET statement_timeout='5min'"
 
 static void conn_close(struct conn *cb)
 {
@@ -204,12 +220,7 @@ static int conn_open(struct meta_sql *base, struct conn **out)
 		conn_close(&c->base);
 		return DD_E_IO;
 	}
-	/* the session's time zone and text form are the engine's business, not the server's defaults;
-	 * no statement, nor wait for a lock, lasts over five minutes: a request fails rather than hangs */
-	if (pg_exec(c,
-		    "SET client_encoding='UTF8'; SET TIME ZONE 'UTC'; SET client_min_messages=warning;"
-		    " SET statement_timeout='5min'",
-		    "session")) {
+	if (pg_exec(c, SESSION, "session")) {
 		conn_close(&c->base);
 		return DD_E_IO;
 	}
@@ -217,12 +228,15 @@ static int conn_open(struct meta_sql *base, struct conn **out)
 	return 0;
 }
 
-/* A connection whose link failed is closed when given back: the next get opens a new one (a
- * restarted or failed-over server is reached again without restarting the node). */
+/* A connection whose link failed is closed, when given back or when taken from the pool: a
+ * restarted or failed-over server, or one that ended the session while it was idle, is reached
+ * again on a new one, before anything is sent on the old. An idle session has nothing to read:
+ * a socket that is readable (the server's last words, its end) or hung up is a session ended. */
 static int reusable(struct conn *cb)
 {
 	struct pg_conn *c = pc(cb);
-	return !c->broken && PQstatus(c->pg) == CONNECTION_OK;
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+	return !c->broken && PQstatus(c->pg) == CONNECTION_OK && p.fd >= 0 && poll(&p, 1, 0) == 0;
 }
 
 static int conn_get(struct meta_pg *mp, struct pg_conn **out)
@@ -339,11 +353,6 @@ static void pg_start(struct sq *q, struct meta *m, struct conn *cb, const char *
 		q->pooled = 1;
 	}
 	q->c = &c->base;
-	int slot = stmt(c, sql, args, n);
-	if (slot < 0) {
-		q->rc = DD_E_IO;
-		return;
-	}
 	const char *values[32];
 	int lengths[32], formats[32];
 	char ints[32][24];
@@ -382,17 +391,35 @@ static void pg_start(struct sq *q, struct meta *m, struct conn *cb, const char *
 		}
 		}
 	}
-	char name[16];
-	snprintf(name, sizeof(name), "s%d", slot);
-	PGresult *r = PQexecPrepared(c->pg, name, (int)n, values, lengths, formats, 0);
-	ExecStatusType st = PQresultStatus(r);
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-		q->rc = pg_fail(c, r, "statement");
+	/* A connection of the pool found broken (the server restarted, or ended the session) when a
+	 * read is sent on it: the read goes again, once, on a new one. (A write may have been done
+	 * before the link broke: it fails, as the client's request does.) */
+	for (int tries = 0;; tries++) {
+		int slot = stmt(c, sql, args, n);
+		PGresult *r = NULL;
+		ExecStatusType st = PGRES_FATAL_ERROR;
+		if (slot >= 0) {
+			char name[16];
+			snprintf(name, sizeof(name), "s%d", slot);
+			r = PQexecPrepared(c->pg, name, (int)n, values, lengths, formats, 0);
+			st = PQresultStatus(r);
+		}
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			q->rc = 0;
+			q->st = r;
+			q->rows = PQntuples(r);
+			break;
+		}
+		q->rc = slot < 0 ? DD_E_IO : pg_fail(c, r, "statement");
 		PQclear(r);
-		goto out;
+		if (tries || !q->pooled || reusable(&c->base) || strncmp(sql, "SELECT", 6))
+			break;
+		conn_put(c->mp, c); /* closed: broken */
+		q->c = NULL;
+		if ((q->rc = conn_get(mp_of(m), &c)))
+			goto out;
+		q->c = &c->base;
 	}
-	q->st = r;
-	q->rows = PQntuples(r);
 out:
 	for (size_t k = 0; k < n; k++)
 		free(packed[k]);
@@ -492,16 +519,21 @@ static int64_t pg_changes(struct conn *c) { return pc(c)->changes; }
 static int pg_tx_begin(struct meta *m, struct conn **out, int lazy)
 {
 	struct pg_conn *c;
-	int rc = conn_get(mp_of(m), &c);
-	*out = rc ? NULL : &c->base;
-	if (rc)
-		return rc;
+	int rc;
+	/* a connection of the pool found broken at BEGIN (nothing done on it yet): once more on a new one */
+	for (int tries = 0;; tries++) {
+		rc = conn_get(mp_of(m), &c);
+		*out = rc ? NULL : &c->base;
+		if (rc)
+			return rc;
+		/* the lazy kind (meta_sqlInt.h) commits without waiting for the server's disk */
+		rc = pg_exec(c, lazy ? "BEGIN; SET LOCAL synchronous_commit=off; " WRITE_LOCK : "BEGIN; " WRITE_LOCK,
+			     "begin");
+		if (!rc || tries || reusable(&c->base))
+			break;
+		conn_put(c->mp, c);
+	}
 	c->in_tx = 1;
-	/* the lazy kind (meta_sqlInt.h) commits without waiting for the server's disk */
-	rc = pg_exec(c,
-		     lazy ? "BEGIN; SET LOCAL synchronous_commit=off; " WRITE_LOCK
-			  : "BEGIN; " WRITE_LOCK,
-		     "begin");
 	return rc;
 }
 

@@ -40,15 +40,24 @@ void meta_sql_fini(struct meta_sql *ms)
 int sq_pool_get(struct meta_sql *ms, struct conn **out)
 {
 	struct sq_pool *p = &ms->pool;
-	pthread_mutex_lock(&p->mu);
-	while (!p->idle && p->open >= p->max)
-		pthread_cond_wait(&p->freed, &p->mu);
-	struct conn *c = p->idle;
-	if (c)
-		p->idle = c->next;
-	else
-		p->open++;
-	pthread_mutex_unlock(&p->mu);
+	struct conn *c;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->idle && p->open >= p->max)
+			pthread_cond_wait(&p->freed, &p->mu);
+		c = p->idle;
+		if (c)
+			p->idle = c->next;
+		else
+			p->open++;
+		pthread_mutex_unlock(&p->mu);
+		if (!c || !p->reusable || p->reusable(c))
+			break;
+		p->close_conn(c); /* gone bad while idle (the server ended it): another */
+		pthread_mutex_lock(&p->mu);
+		p->open--;
+		pthread_mutex_unlock(&p->mu);
+	}
 	if (c) {
 		*out = c;
 		return 0;

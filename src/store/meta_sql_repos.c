@@ -5,6 +5,7 @@
 #include "common/dd.h"
 #include "meta_sqlInt.h"
 #include "common/arena.h"
+#include "common/log.h"
 #include "common/util.h"
 
 /* Microseconds since the epoch: the order of upload sessions' use. */
@@ -226,15 +227,20 @@ static int ms_manifest_get(struct meta *m, struct arena *a, const char *repo, co
 		else
 			sq_query_on(&q, c, "SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo=?1 AND digest=?2", TEXT(repo),
 				    TEXT(digest));
+		int damaged = 0;
 		if ((found = sq_row(&q))) {
 			fill_rec(a, &q, repo, out);
-			if (with_content) {
-				size_t n;
-				out->content = sq_blob(a, &q, 7, &n);
+			size_t n = 0;
+			if (with_content && ((out->content = sq_blob(a, &q, 7, &n)), (int64_t)n != out->size)) {
+				log_error("manifest %s of %s: %zu bytes stored, %" PRId64 " recorded", digest, repo, n,
+					  out->size);
+				damaged = 1; /* never served as its recorded size */
 			}
 		}
 		if (!(rc = sq_end(&q, "manifest lookup")) && !found)
 			rc = manifest_unknown(c, repo);
+		if (!rc && damaged)
+			rc = DD_E_IO;
 	}
 	sq_conn_put(c);
 	return rc;

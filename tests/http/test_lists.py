@@ -48,6 +48,17 @@ def test_tags_pagination(http, base):
         assert r.status_code == 400 and err(r)["code"] == "PAGINATION_NUMBER_INVALID", bad
 
 
+def test_values_that_are_not_utf8_are_never_a_server_error(http, base):
+    """A query value of bytes that are not UTF-8: SQLite compares them as bytes (200), PostgreSQL
+    refuses text that is not UTF-8 (400, naming the request); never a 5xx."""
+    body = make_image(http, base, "l/utf")
+    assert http.put(f"{base}/v2/l/utf/manifests/1", data=body, headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    digest = "sha256:" + "0" * 64
+    for url in ("/v2/_catalog?last=%FF", "/v2/l/utf/tags/list?last=%C3", f"/v2/l/utf/referrers/{digest}?artifactType=%FF"):
+        r = http.get(base + url)
+        assert r.status_code in (200, 400), (url, r.status_code, r.text)
+
+
 def test_tags_unknown_repo(http, base):
     r = http.get(f"{base}/v2/l/nothing/tags/list")
     assert r.status_code == 404 and err(r)["code"] == "NAME_UNKNOWN"

@@ -129,6 +129,10 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
                 assert g.status_code == 200 and sha256(g.content) == layer["digest"]
             got = wait_assessed(node.url, name, "1", timeout=10)
             assert (got["status"], got.get("summary")) == (want["status"], want.get("summary"))
+    # every node reads the same totals and their history
+    answers = [[requests.get(f"{node.url}{path}").json() for path in ("/api/v1/summary", "/api/v1/trend")]
+               for node in cluster.nodes]
+    assert answers[0][1]["days"] and all(a == answers[0] for a in answers), answers
     out = str(tmp_path / "pulled")
     subprocess.run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{cluster.nodes[2].url.split('//')[1]}"
                     "/lib/big:1", f"oci:{out}"], check=True, capture_output=True, timeout=600)
@@ -153,6 +157,17 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
     for node in cluster.nodes:
         assert requests.get(f"{node.url}/v2/burst/i0/manifests/1", headers=accept).status_code == 404
     assert cluster.sql("SELECT count(*) FROM scan_jobs") == "0"
+    # PostgreSQL ends every session of the nodes (a restart, a failover): the next requests are
+    # served on new connections, none answered with an error
+    cluster.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname=current_database()"
+                " AND pid <> pg_backend_pid()")
+    for node in cluster.nodes:
+        for path in ("/v2/_catalog", "/v2/lib/big/tags/list", "/api/v1/summary"):
+            r = requests.get(f"{node.url}{path}")
+            assert r.status_code == 200, (node.url, path, r.status_code, r.text)
+    m = make_image(s, cluster.lb.url, "burst/after", seed=b"after")
+    assert s.put(f"{cluster.lb.url}/v2/burst/after/manifests/1", data=m,
+                 headers={"Content-Type": OCI_MANIFEST}).status_code == 201
 
 
 def push_one(url, i, tries=20):
