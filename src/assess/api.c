@@ -800,6 +800,11 @@ static void namespace_handle(struct http_req *r, struct assess_api *api)
 		return;
 	}
 	const char *ns = arena_strndup(&r->arena, p, (size_t)(slash - p));
+	if (strspn(ns, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(ns)) { /* no repository lives there */
+		api_error(r, DD_E_NAME_INVALID, "a namespace is the first component of repository names: a-z, 0-9, '.', "
+						 "'_' and '-'");
+		return;
+	}
 	if (!strcmp(slash, "/policy")) {
 		if (!strcmp(r->method, "PUT")) {
 			if (!web_access_ns(r, ns, ACCESS_SETTINGS))

@@ -278,6 +278,11 @@ def test_images_that_cannot_be_assessed(full_db, tmp_path):
             assert a["status"] == "NotApplicable" and words in a["reason"], (repo, a)
         assert requests.get(f"{srv.url}/api/v1/namespaces/off/scanning").json()["scanning"] is False
         assert requests.get(f"{srv.url}/api/v1/namespaces/team/scanning").json()["scanning"] is True
+        # a name no repository can have: refused, saying why (bytes that are not UTF-8 were a 500)
+        for bad in ("%FF", "%C3%A9", "Team"):
+            for method in ("GET", "PUT"):
+                r = requests.request(method, f"{srv.url}/api/v1/namespaces/{bad}/scanning", params={"enabled": "false"})
+                assert r.status_code == 400 and r.json()["errors"][0]["code"] == "NAME_INVALID", (bad, r.text)
     finally:
         srv.stop()
 
