@@ -958,15 +958,19 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		buf_printf(&b, "# HELP drydock_storage_free_bytes Free bytes of the data directory's file system.\n"
 			       "# TYPE drydock_storage_free_bytes gauge\ndrydock_storage_free_bytes %" PRId64 "\n",
 			   sp.free_bytes);
-	int64_t statements, transactions;
-	meta_counts(&statements, &transactions);
+	int64_t statements, transactions, write_ns;
+	meta_counts(&statements, &transactions, &write_ns);
 	buf_printf(&b, "# HELP drydock_metadata_statements_total Statements run on the metadata store (reads too).\n"
 		       "# TYPE drydock_metadata_statements_total counter\ndrydock_metadata_statements_total %" PRId64 "\n"
 		       "# HELP drydock_metadata_write_transactions_total Write transactions of several statements on the "
 		       "metadata store (a single-statement write is one statement, not counted here).\n"
 		       "# TYPE drydock_metadata_write_transactions_total counter\n"
-		       "drydock_metadata_write_transactions_total %" PRId64 "\n",
-		   statements, transactions);
+		       "drydock_metadata_write_transactions_total %" PRId64 "\n"
+		       "# HELP drydock_metadata_write_seconds_total Time write transactions held the writers' lock "
+		       "(SQLite's, or on PostgreSQL the one every node's writers share).\n"
+		       "# TYPE drydock_metadata_write_seconds_total counter\n"
+		       "drydock_metadata_write_seconds_total %.6f\n",
+		   statements, transactions, (double)write_ns / 1e9);
 	int64_t s3n[S3_NMETHODS], s3_sent, s3_received, s3_all = 0;
 	s3_counts(s3n, &s3_sent, &s3_received);
 	for (int i = 0; i < S3_NMETHODS; i++)

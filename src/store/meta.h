@@ -57,9 +57,10 @@ int meta_copy_to_pg(const char *sqlite_path, const char *conninfo, FILE *progres
 /* Whether data_dir holds registry metadata (its SQLite file, or a PostgreSQL database's record). */
 int meta_dir_has(const char *data_dir);
 
-/* Statements and write transactions the stores of this process have run since it started (for
- * /metrics: a push's share of the database's work, whichever engine). */
-void meta_counts(int64_t *statements, int64_t *write_transactions);
+/* Statements and write transactions the stores of this process have run since it started, and
+ * the nanoseconds its write transactions held the writers' lock (for /metrics: a push's share
+ * of the database's work, whichever engine; on PostgreSQL the lock is every node's). */
+void meta_counts(int64_t *statements, int64_t *write_transactions, int64_t *write_ns);
 
 /* Closes a store and frees it; NULL is ignored. */
 static inline void meta_free(struct meta *m)

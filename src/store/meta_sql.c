@@ -97,12 +97,29 @@ static const struct sq_engine *eng_of(struct meta *m, struct conn *c)
 
 enum sq_dialect sq_dialect(struct meta *m, struct conn *c) { return eng_of(m, c)->dialect; }
 
-static int64_t statements, transactions; /* atomic: meta_counts */
+static int64_t statements, transactions, write_ns; /* atomic: meta_counts */
 
-void meta_counts(int64_t *s, int64_t *t)
+void meta_counts(int64_t *s, int64_t *t, int64_t *ns)
 {
 	*s = __atomic_load_n(&statements, __ATOMIC_RELAXED);
 	*t = __atomic_load_n(&transactions, __ATOMIC_RELAXED);
+	*ns = __atomic_load_n(&write_ns, __ATOMIC_RELAXED);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A write transaction began (its lock granted when it returned 0): counted and timed. */
+static int began(struct conn *c, int rc)
+{
+	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
+	if (c)
+		c->tx_began_ns = rc ? 0 : mono_ns();
+	return rc;
 }
 
 void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args, size_t n)
@@ -132,16 +149,26 @@ void sq_conn_put(struct conn *c) { c->eng->conn_put(c); }
 int64_t sq_changes(struct conn *c) { return c->eng->changes(c); }
 int sq_tx_begin(struct meta *m, struct conn **c)
 {
-	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
-	return eng_of(m, NULL)->tx_begin(m, c, 0);
+	int rc = eng_of(m, NULL)->tx_begin(m, c, 0);
+	return began(*c, rc);
 }
 
 int sq_tx_begin_lazy(struct meta *m, struct conn **c)
 {
-	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
-	return eng_of(m, NULL)->tx_begin(m, c, 1);
+	int rc = eng_of(m, NULL)->tx_begin(m, c, 1);
+	return began(*c, rc);
 }
-int sq_tx_end(struct conn *c, int rc) { return c ? c->eng->tx_end(c, rc) : rc; }
+
+int sq_tx_end(struct conn *c, int rc)
+{
+	if (!c)
+		return rc;
+	int64_t t0 = c->tx_began_ns;
+	rc = c->eng->tx_end(c, rc); /* c is back in the pool: t0 read before */
+	if (t0)
+		__atomic_add_fetch(&write_ns, mono_ns() - t0, __ATOMIC_RELAXED);
+	return rc;
+}
 
 void *sq_pack(const char *v, size_t *zn)
 {

@@ -36,6 +36,7 @@ struct sq_engine;
 struct conn {
 	const struct sq_engine *eng;
 	struct conn *next; /* in the pool's idle list */
+	int64_t tx_began_ns; /* when its write transaction got its lock (meta_counts) */
 };
 
 /* The store of an SQL engine: each engine's own store begins with this. Its pool opens up to

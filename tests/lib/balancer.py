@@ -19,15 +19,18 @@ class Balancer:
     """nginx in front of the nodes listening on `ports`, its files under root."""
 
     def __init__(self, root, ports, sticky_uploads=False):
-        """sticky_uploads: the requests of one upload session (/v2/NAME/blobs/uploads/ID) go to one
-        node (a hash of the path), as docs/deployment.md advises; else round robin for all."""
+        """sticky_uploads: the uploads and manifests of one repository (/v2/NAME/blobs/uploads/...,
+        /v2/NAME/manifests/...) go to one node (a hash of NAME), as docs/deployment.md advises: the
+        node that read a push's layers as they came assesses it; else round robin for all."""
         self.root = root
         self.port = _free_port()
         os.makedirs(os.path.join(root, "logs"), exist_ok=True)
         upstream = "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n" for p in ports)
-        uploads = "location / { proxy_pass http://nodes; }"
+        uploads, byrepo = "location / { proxy_pass http://nodes; }", ""
         if sticky_uploads:
-            uploads = "location ~ ^/v2/.+/blobs/uploads/.+ { proxy_pass http://uploads; }\n    " + uploads
+            uploads = ("location ~ ^/v2/(?<repo>.+)/(blobs/uploads|manifests)/ { proxy_pass http://byrepo; }\n    "
+                       + uploads)
+            byrepo = f"upstream byrepo {{ hash $repo consistent; {upstream} }}"
         self.conf = os.path.join(root, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(f"""user root root;
@@ -40,7 +43,7 @@ http {{
   client_body_temp_path {root}/body;
   proxy_temp_path {root}/proxy;
   upstream nodes {{ {upstream} }}
-  upstream uploads {{ hash $uri consistent; {upstream} }}
+  {byrepo}
   server {{
     listen 127.0.0.1:{self.port};
     client_max_body_size 0;

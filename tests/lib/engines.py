@@ -53,6 +53,12 @@ DOCKERD_FLAGS = [
 REGISTRY_NAME = "registry.drydock.test"
 
 
+def podman(store):
+    """podman with a store of its own under directory `store` (vfs: plain copies), no systemd."""
+    return ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp",
+            "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+
+
 def missing(*tools):
     """The names among TOOLS that are not installed (for a skip that says what is missing)."""
     return [t for t in tools if not (t and (os.path.isabs(t) and os.access(t, os.X_OK) or shutil.which(t)))]

@@ -25,6 +25,7 @@ from drydock import (BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_im
 from balancer import Balancer  # noqa: E402
 from webhooks import Receiver  # noqa: E402
 import pgserver  # noqa: E402
+import engines  # noqa: E402
 import s3server  # noqa: E402
 
 LEASE = 4  # seconds a claimed scan stays its node's (scan-lease), short for the kill tests
@@ -107,8 +108,7 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
         subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}", f"docker://{host}/{name}:1"],
                        check=True, capture_output=True, timeout=600)
     store = tempfile.mkdtemp(prefix="drydock-podman-")
-    podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp",
-              "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+    podman = engines.podman(store)
     try:
         for args in (["pull", "-q", "--tls-verify=false", f"{host}/lib/app:1"],
                      ["push", "-q", "--tls-verify=false", f"{host}/lib/app:1", f"docker://{host}/lib/app-copy:1"]):

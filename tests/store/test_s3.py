@@ -20,6 +20,7 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from drydock import (BIN, VULNDATA, Server, cached_images, make_image, push_blob, sha256,  # noqa: E402
                      wait_assessed, OCI_MANIFEST)
+import engines  # noqa: E402
 import s3server  # noqa: E402
 
 MiB = 1024 * 1024
@@ -135,8 +136,7 @@ def test_clients_push_pull_and_scan_through_s3(s3, db, tmp_path):
                 assert sha256(f.read()) == d
         # podman pulls (following the redirects) and pushes back, mounting the layers it has
         store = tempfile.mkdtemp(prefix="drydock-podman-")
-        podman = ["podman", "--root", f"{store}/root", "--runroot", f"{store}/run", "--tmpdir", f"{store}/tmp",
-                  "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
+        podman = engines.podman(store)
         try:
             for args in (["pull", "-q", "--tls-verify=false", f"{host}/app:1"],
                          ["push", "-q", "--tls-verify=false", f"{host}/app:1", f"docker://{host}/app-copy:1"]):
