@@ -2,7 +2,7 @@
  * operations of the store (meta.h) are written once, as SQL and what they do with the rows, in
  * meta_sql_repos.c, meta_sql_scans.c, meta_sql_admin.c and meta_sql_outbox.c; they run on either
  * engine: SQLite (meta_sqlite.c: the embedded default) or PostgreSQL (meta_pg.c: many nodes).
- * Each engine holds its schema, connection pool, statement cache and transactions.
+ * Each engine holds its schema, statement cache and transactions; the pool is meta_sql.c's.
  *
  * Running one statement:
  *

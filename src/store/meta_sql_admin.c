@@ -1,4 +1,4 @@
-/* meta_sql_admin.c: the SQLite backend's administration (meta_admin.h): settings, small
+/* meta_sql_admin.c: the metadata store's administration (meta_admin.h): settings, small
  * JSON documents by key (accounts, suppression rules, pull policies), and the audit log. */
 #include "common/dd.h"
 #include "meta_sqlInt.h"

@@ -1,4 +1,4 @@
-/* meta_sql_outbox.c: the SQLite backend's webhooks (meta_outbox.h): the targets, and the
+/* meta_sql_outbox.c: the metadata store's webhooks (meta_outbox.h): the targets, and the
  * events waiting for each, with their attempts and when each is next due. */
 #include "common/dd.h"
 #include "meta_sqlInt.h"

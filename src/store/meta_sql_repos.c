@@ -1,7 +1,7 @@
-/* meta_sql_repos.c: the SQLite backend's registry data (meta_repos.h): repositories, the
- * blobs each may see, manifests and what they name, tags, referrers and upload sessions. The
- * schema, the statement helper and transactions are meta_sqlite.c's; a push's scan job and
- * audit entry are queued through the scans' and the audit log's own statements. */
+/* meta_sql_repos.c: the metadata store's registry data (meta_repos.h): repositories, the
+ * blobs each may see, manifests and what they name, tags, referrers and upload sessions, for
+ * both engines (meta_sqlInt.h). The schemas and transactions are the engines'; a push's scan job
+ * and audit entry are queued through the scans' and the audit log's own statements. */
 #include "common/dd.h"
 #include "meta_sqlInt.h"
 #include "common/arena.h"

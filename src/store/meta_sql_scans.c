@@ -1,6 +1,6 @@
-/* meta_sql_scans.c: the SQLite backend's scans (meta_scans.h): the scan queue, assessments
- * (reports and inventories stored PACKED), their running totals (kept by the triggers of
- * meta_sqlite.c's schema, only read here), scans counted per namespace and month, and scanning
+/* meta_sql_scans.c: the metadata store's scans (meta_scans.h): the scan queue, assessments
+ * (reports and inventories stored PACKED), their running totals (kept by the triggers of the
+ * engines' schemas, only read here), scans counted per namespace and month, and scanning
  * per namespace. Job states and priorities are bound from their enums, never written as numbers
  * in the SQL. */
 #include "common/dd.h"
