@@ -133,6 +133,7 @@ static void db_check(struct scanner *s)
 	snprintf(s->st.generation, sizeof(s->st.generation), "%s", d->gen);
 	s->st.db_built_at = vulndb_header(db)->built_at;
 	pthread_mutex_unlock(&s->mu);
+	int replaced = old != NULL; /* put in place while the server runs, not found at its start */
 	db_release(s, old);
 	int64_t n = 0, newest_at = 0;
 	int behind = 0;
@@ -141,7 +142,7 @@ static void db_check(struct scanner *s)
 	/* many nodes, each with its database: the newest re-assesses; one behind scans pushes with its
 	 * own until it is updated, and their results are made again by a node that has the newest */
 	if (!s->cfg.meta->scans->db_generation_offer(s->cfg.meta, &a, d->gen, (int64_t)vulndb_header(db)->built_at,
-						      &behind, &newest, &newest_at) && behind)
+						      replaced, &behind, &newest, &newest_at) && behind)
 		log_warn("vulnerability database generation %s (built %" PRId64 ") is older than generation %s (built %"
 			 PRId64 ") another node uses: this node re-assesses nothing until its database is updated",
 			 d->gen, (int64_t)vulndb_header(db)->built_at, newest, newest_at);

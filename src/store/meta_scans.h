@@ -89,12 +89,14 @@ struct meta_scans_ops {
 	 * every Failed one that has an inventory (its matching failed). */
 	int (*scan_enqueue_stale)(struct meta *m, const char *generation, int64_t *queued);
 	/* A store shared by many nodes, each with a database of its own: a node offers the one it
-	 * put in place (its generation and build time). The newest offered (built last; the greater
-	 * generation of two built at once) is the registry's: *behind 0 when this one is it (now, or
-	 * already), else 1 with the registry's generation and build time in *newest, *newest_built_at.
-	 * A single node's store: always 0. */
+	 * put in place (its generation and build time). One put in place while the node runs
+	 * (`replaced`: an update, or a rollback to an older file) becomes the registry's; one a node
+	 * starts with does only when it is the newest offered (built last; the greater generation of
+	 * two built at once), so a node restarting with an old file changes nothing. *behind 0 when
+	 * this one is the registry's (now, or already), else 1 with the registry's generation and
+	 * build time in *newest, *newest_built_at. A single node's store: always 0. */
 	int (*db_generation_offer)(struct meta *m, struct arena *a, const char *generation, int64_t built_at,
-				   int *behind, const char **newest, int64_t *newest_built_at);
+				   int replaced, int *behind, const char **newest, int64_t *newest_built_at);
 	/* Queues a scan of manifest (repo, digest) at priority p (SCAN_PUSH reads its layers again);
 	 * *queued 0 when a job for it is already there. DD_E_MANIFEST_UNKNOWN when the repository
 	 * holds no such manifest. */

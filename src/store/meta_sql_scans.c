@@ -202,7 +202,7 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 }
 
 static int ms_db_generation_offer(struct meta *m, struct arena *a, const char *generation, int64_t built_at,
-				  int *behind, const char **newest, int64_t *newest_built_at)
+				  int replaced, int *behind, const char **newest, int64_t *newest_built_at)
 {
 	*behind = 0;
 	*newest = generation;
@@ -225,7 +225,7 @@ static int ms_db_generation_offer(struct meta *m, struct arena *a, const char *g
 		}
 		rc = sq_end(&q, "database generation");
 	}
-	if (!rc && *g && (b > built_at || (b == built_at && strcmp(g, generation) > 0))) {
+	if (!rc && !replaced && *g && (b > built_at || (b == built_at && strcmp(g, generation) > 0))) {
 		*behind = 1;
 		*newest = g;
 		*newest_built_at = b;

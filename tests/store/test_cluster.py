@@ -405,6 +405,15 @@ def test_the_newest_database_among_the_nodes_assesses_every_image(services, db, 
         time.sleep(5)  # and it stays so: the node behind queues nothing back
         assert c.sql("SELECT DISTINCT db_generation FROM assessments") == new
         assert c.sql("SELECT count(*) FROM scan_jobs") == "0"
+        # a rollback: the older file put back in place on the running node is the registry's again
+        shutil.copy(db, mine[1] + ".tmp")
+        os.rename(mine[1] + ".tmp", mine[1])
+        deadline = time.time() + 120
+        while time.time() < deadline and (c.sql("SELECT count(*) FROM scan_jobs") != "0" or
+                                          c.sql("SELECT DISTINCT db_generation FROM assessments") != old):
+            time.sleep(0.2)
+        assert c.sql("SELECT value FROM settings WHERE key='vulndb/generation'") == old
+        assert c.sql("SELECT DISTINCT db_generation FROM assessments") == old
     finally:
         c.stop()
 
