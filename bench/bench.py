@@ -165,6 +165,13 @@ def descendants(root):
     return out
 
 
+def cpu_of(pid):
+    """CPU seconds of process pid alone (its own, not its children's)."""
+    with open(f"/proc/{pid}/stat") as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in v[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
 def tree_cpu_s(root):
     """CPU seconds of root and of every process below it, live or ended. Each live process
     counts its own time and its reaped children's (cutime, cstime, which hold their reaped

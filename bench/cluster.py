@@ -27,17 +27,11 @@ import requests
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "lib"))
-from bench import free_port, tree_cpu_s, wait_port  # noqa: E402
+from bench import cpu_of, free_port, tree_cpu_s, wait_port  # noqa: E402
 from balancer import Balancer  # noqa: E402
 from drydock import OCI_MANIFEST, make_image  # noqa: E402
 import pgserver  # noqa: E402
 import s3server  # noqa: E402
-
-
-def cpu_of(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        v = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in v[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def counters(ports):
