@@ -37,9 +37,10 @@ static const struct table tables[] = {
 	/* a scan running in the stopped server is queued again, as its restart would */
 	{"scan_jobs", "id, repo, digest, priority, state, enqueued",
 	 "SELECT id, repo, digest, priority, 0, enqueued FROM scan_jobs", {N, T, T, N, N, N}, "id"},
-	{"assessments",
-	 "repo, digest, status, reason, report, inventory, db_generation, scanned_at, duration_us, findings_hash, counts",
-	 NULL, {T, T, T, T, COL_PACKED, COL_PACKED, T, N, N, T, T}, NULL},
+	{"assessments", "repo, digest, status, reason, db_generation, scanned_at, duration_us, findings_hash, counts",
+	 NULL, {T, T, T, T, T, N, N, T, T}, NULL},
+	{"assessment_reports", "repo, digest, report", NULL, {T, T, COL_PACKED}, NULL},
+	{"assessment_inventories", "repo, digest, inventory", NULL, {T, T, COL_PACKED}, NULL},
 	{"scan_usage", "namespace, month, scans", NULL, {T, T, N}, NULL},
 	{"namespace_settings", "namespace, scanning", NULL, {T, N}, NULL},
 	{"settings", "key, value", NULL, {T, T}, NULL},

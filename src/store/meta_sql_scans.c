@@ -23,6 +23,12 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 	int rc = sq_exec_on(c, "delete manifest", "DELETE FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
 			    TEXT(digest));
 	if (!rc)
+		rc = sq_exec_on(c, "delete manifest", "DELETE FROM assessment_reports WHERE repo=?1 AND digest=?2",
+				TEXT(repo), TEXT(digest));
+	if (!rc)
+		rc = sq_exec_on(c, "delete manifest", "DELETE FROM assessment_inventories WHERE repo=?1 AND digest=?2",
+				TEXT(repo), TEXT(digest));
+	if (!rc)
 		rc = sq_exec_on(c, "delete manifest", "DELETE FROM scan_jobs WHERE repo=?1 AND digest=?2", TEXT(repo),
 				TEXT(digest));
 	return rc;
@@ -93,45 +99,15 @@ static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, const char
 	return sq_tx_end(c, rc);
 }
 
-static int complete_one(struct conn *c, const struct scan_done *d)
+/* What follows a stored assessment in its transaction: a re-assessment queued, its events, the
+ * month's count. */
+static int complete_rest(struct conn *c, const struct scan_done *d)
 {
 	const struct assessment_rec *r = &d->rec;
-	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1", INT(d->job));
-	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
-		return rc;
-	/* ?1 to ?11 of both statements that store the whole row; a re-assessment of the stored
-	 * inventory rewrites all of it but the inventory (?6) */
-#define ASSESSMENT_ARGS                                                                                      \
-	TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), PACKED(r->report),    \
-		d->inventory_kept ? SKIP : PACKED(r->inventory), TEXT(r->db_generation ? r->db_generation : ""), \
-		INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),         \
-		TEXT(r->counts ? r->counts : "")
-	if (d->unchanged) /* the same findings: counts fill rows stored before counts were */
-		rc = sq_exec_on(c, "store assessment",
-				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6"
-				" WHERE repo=?1 AND digest=?2",
-				TEXT(r->repo), TEXT(r->digest), TEXT(r->db_generation ? r->db_generation : ""),
-				INT(r->scanned_at), INT(r->duration_us), TEXT(r->counts ? r->counts : ""));
-	else if (d->inventory_kept)
-		rc = sq_exec_on(c, "store assessment",
-				"UPDATE assessments SET status=?3, reason=?4, report=?5, db_generation=?7, scanned_at=?8,"
-				" duration_us=?9, findings_hash=?10, counts=?11 WHERE repo=?1 AND digest=?2",
-				ASSESSMENT_ARGS);
-	else /* an upsert, not INSERT OR REPLACE: a replaced row would leave the running totals without
-	      * the delete trigger's update */
-		rc = sq_exec_on(c, "store assessment",
-				"INSERT INTO assessments(repo, digest, status, reason, report, inventory,"
-				" db_generation, scanned_at, duration_us, findings_hash, counts)"
-				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11) ON CONFLICT(repo, digest) DO UPDATE SET"
-				" status=excluded.status, reason=excluded.reason, report=excluded.report,"
-				" inventory=excluded.inventory, db_generation=excluded.db_generation,"
-				" scanned_at=excluded.scanned_at, duration_us=excluded.duration_us,"
-				" findings_hash=excluded.findings_hash, counts=excluded.counts",
-				ASSESSMENT_ARGS);
-#undef ASSESSMENT_ARGS
+	int rc = 0;
 	/* many nodes: an assessment made with another database than the newest a node has offered
 	 * (db_generation_offer) is made again by a node that has the newest */
-	if (!rc && sq_dialect(NULL, c) == SQ_PG)
+	if (sq_dialect(NULL, c) == SQ_PG)
 		rc = sq_exec_on(c, "queue re-assessment",
 				"INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT ?1, ?2, ?3, ?4, ?5"
 				" WHERE EXISTS(SELECT 1 FROM settings WHERE key='vulndb/generation' AND value<>?6)"
@@ -146,6 +122,45 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 				" ON CONFLICT(namespace, month) DO UPDATE SET scans=scan_usage.scans+1",
 				TEXT(d->ns), TEXT(d->month));
 	return rc;
+}
+
+static int complete_one(struct conn *c, const struct scan_done *d)
+{
+	const struct assessment_rec *r = &d->rec;
+	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1", INT(d->job));
+	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
+		return rc;
+	const char *gen = r->db_generation ? r->db_generation : "";
+	if (d->unchanged) { /* the same findings: counts fill rows stored before counts were */
+		rc = sq_exec_on(c, "store assessment",
+				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6"
+				" WHERE repo=?1 AND digest=?2",
+				TEXT(r->repo), TEXT(r->digest), TEXT(gen), INT(r->scanned_at), INT(r->duration_us),
+				TEXT(r->counts ? r->counts : ""));
+		return rc ? rc : complete_rest(c, d);
+	}
+	/* an upsert, not INSERT OR REPLACE: a replaced row would leave the running totals without the
+	 * delete trigger's update */
+	rc = sq_exec_on(c, "store assessment",
+			"INSERT INTO assessments(repo, digest, status, reason, db_generation, scanned_at, duration_us,"
+			" findings_hash, counts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(repo, digest) DO UPDATE SET"
+			" status=excluded.status, reason=excluded.reason, db_generation=excluded.db_generation,"
+			" scanned_at=excluded.scanned_at, duration_us=excluded.duration_us,"
+			" findings_hash=excluded.findings_hash, counts=excluded.counts",
+			TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
+			INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
+			TEXT(r->counts ? r->counts : ""));
+	if (!rc)
+		rc = sq_exec_on(c, "store assessment",
+				"INSERT INTO assessment_reports(repo, digest, report) VALUES(?1,?2,?3)"
+				" ON CONFLICT(repo, digest) DO UPDATE SET report=excluded.report",
+				TEXT(r->repo), TEXT(r->digest), PACKED(r->report));
+	if (!rc && !d->inventory_kept) /* a re-assessment of the stored inventory keeps it */
+		rc = sq_exec_on(c, "store assessment",
+				"INSERT INTO assessment_inventories(repo, digest, inventory) VALUES(?1,?2,?3)"
+				" ON CONFLICT(repo, digest) DO UPDATE SET inventory=excluded.inventory",
+				TEXT(r->repo), TEXT(r->digest), PACKED(r->inventory));
+	return rc ? rc : complete_rest(c, d);
 }
 
 static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t n)
@@ -168,17 +183,11 @@ static int ms_scan_recover(struct meta *m)
 	if (sq_dialect(m, NULL) != SQ_PG)
 		rc = sq_exec_on(c, "requeue scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2", INT(SCAN_JOB_QUEUED),
 				INT(SCAN_JOB_RUNNING));
-	/* by the small rows of assessments_list: a search of the table itself compares whole rows,
-	 * reports and all (40,001 images: 0.5 s at every start, instead of 0.06 s) */
 	if (!rc)
 		rc = sq_exec_on(c, "queue missing scans",
-				PG_OR("INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
-				      " SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
-				      " assessments a INDEXED BY assessments_list WHERE a.repo=m.repo AND a.digest=m.digest)"
-				      " ON CONFLICT DO NOTHING",
-				      "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
-				      " SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
-				      " assessments a WHERE a.repo=m.repo AND a.digest=m.digest) ON CONFLICT DO NOTHING"),
+				"INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+				" SELECT m.repo, m.digest, ?2, ?3, ?1 FROM manifests m WHERE NOT EXISTS (SELECT 1 FROM"
+				" assessments a WHERE a.repo=m.repo AND a.digest=m.digest) ON CONFLICT DO NOTHING",
 				INT(util_now()), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED));
 	sq_conn_put(c);
 	return rc;
@@ -192,8 +201,9 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	struct sq q;
 	sq_query(&q, m,
 		 "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
-		 " SELECT repo, digest, ?3, ?4, ?2 FROM assessments WHERE (db_generation<>?1 OR status='Failed')"
-		 " AND inventory<>'' ON CONFLICT DO NOTHING",
+		 " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
+		 " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
+		 " AND i.inventory<>'' ON CONFLICT DO NOTHING",
 		 TEXT(generation), INT(util_now()), INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED));
 	int rc = sq_done(&q, "queue re-assessments");
 	if (!rc)
@@ -294,8 +304,10 @@ static int ms_assessment_get(struct meta *m, struct arena *a, const char *repo, 
 	memset(out, 0, sizeof(*out));
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT status, reason, report, inventory, db_generation, scanned_at, duration_us, counts"
-		 " FROM assessments WHERE repo=?1 AND digest=?2",
+		 "SELECT a.status, a.reason, r.report, i.inventory, a.db_generation, a.scanned_at, a.duration_us,"
+		 " a.counts FROM assessments a LEFT JOIN assessment_reports r ON r.repo=a.repo AND r.digest=a.digest"
+		 " LEFT JOIN assessment_inventories i ON i.repo=a.repo AND i.digest=a.digest"
+		 " WHERE a.repo=?1 AND a.digest=?2",
 		 TEXT(repo), TEXT(digest));
 	if (sq_row(&q)) {
 		out->repo = arena_strdup(a, repo);
@@ -319,10 +331,14 @@ static int packed_of(struct meta *m, struct arena *a, const char *repo, const ch
 	*text = *findings_hash = NULL;
 	struct sq q;
 	if (!strcmp(col, "report")) /* statements are literals: the column is chosen here, not passed in */
-		sq_query(&q, m, "SELECT report, findings_hash FROM assessments WHERE repo=?1 AND digest=?2", TEXT(repo),
-			 TEXT(digest));
+		sq_query(&q, m,
+			 "SELECT r.report, a.findings_hash FROM assessments a LEFT JOIN assessment_reports r"
+			 " ON r.repo=a.repo AND r.digest=a.digest WHERE a.repo=?1 AND a.digest=?2",
+			 TEXT(repo), TEXT(digest));
 	else
-		sq_query(&q, m, "SELECT inventory, findings_hash FROM assessments WHERE repo=?1 AND digest=?2",
+		sq_query(&q, m,
+			 "SELECT i.inventory, a.findings_hash FROM assessments a LEFT JOIN assessment_inventories i"
+			 " ON i.repo=a.repo AND i.digest=a.digest WHERE a.repo=?1 AND a.digest=?2",
 			 TEXT(repo), TEXT(digest));
 	if (sq_row(&q)) {
 		*text = sq_unpacked(a, &q, 0);
@@ -337,7 +353,7 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 	return packed_of(m, a, repo, digest, "inventory", inventory, findings_hash);
 }
 
-/* What listings read of an assessment: the columns of the covering index assessments_list. */
+/* What listings read of an assessment: its small columns. */
 #define LIST_COLUMNS "repo, digest, status, reason, db_generation, scanned_at, duration_us, counts"
 
 /* Rows read per statement: the statement (and its connection) is done before fn runs, which may
@@ -355,9 +371,10 @@ static int ms_assessments_each(struct meta *m, const char *repo,
 		size_t n = 0;
 		struct sq q;
 		sq_query(&q, m,
-			 "SELECT repo, digest, status, reason, report, db_generation, scanned_at, duration_us, counts,"
-			 " findings_hash FROM assessments WHERE (?1 IS NULL OR repo=?1) AND (repo, digest) > (?2, ?3)"
-			 " ORDER BY repo, digest LIMIT ?4",
+			 "SELECT a.repo, a.digest, a.status, a.reason, r.report, a.db_generation, a.scanned_at,"
+			 " a.duration_us, a.counts, a.findings_hash FROM assessments a LEFT JOIN assessment_reports r"
+			 " ON r.repo=a.repo AND r.digest=a.digest WHERE (?1 IS NULL OR a.repo=?1)"
+			 " AND (a.repo, a.digest) > (?2, ?3) ORDER BY a.repo, a.digest LIMIT ?4",
 			 TEXT(repo), TEXT(last_repo), TEXT(last_digest), INT(EACH_BATCH));
 		while (n < EACH_BATCH && sq_row(&q)) {
 			struct assessment_rec *x = &v[n++];
