@@ -6,6 +6,7 @@
 #include "common/dd.h"
 #include "assess/idcache.h"
 #include "common/arena.h"
+#include "common/jsonscan.h"
 #include "store/meta_scans.h"
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -194,32 +195,133 @@ static struct list *store(const char *name, const char *hash, struct list *l)
 	return l;
 }
 
-static const char *str_or_empty(json_t *o, const char *key)
+/* A report finding's fields the lists keep, as read (NULL: absent or not a string): id,
+ * package, severity, path, package_version, in the order a list copies them. */
+#define NFIELDS 5
+static const char *const field_names[NFIELDS] = {"id", "package", "severity", "path", "package_version"};
+
+struct raw {
+	const char *f[NFIELDS];
+	const char **aliases;
+	size_t naliases;
+};
+
+/* The findings read straight from the compact writer's text (report_json_compact), their
+ * strings unescaped-free: 0, or -1 for any other text (raw_json reads it). */
+static int raw_fast(struct arena *a, const char *report, struct raw **out, size_t *n)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
+	const char *p = strstr(report, "\"findings\":["); /* no string holds an unescaped quote */
+	if (!p)
+		return -1;
+	p += strlen("\"findings\":[");
+	size_t cap = 0;
+	struct raw *v = NULL;
+	*n = 0;
+	while (*p != ']') {
+		if (*p++ != '{')
+			return -1;
+		v = arena_grow(a, v, *n, &cap, sizeof(*v));
+		struct raw *x = &v[(*n)++];
+		memset(x, 0, sizeof(*x));
+		size_t acap = 0;
+		while (*p != '}') {
+			const char *key = ++p; /* past the key's opening quote */
+			if (key[-1] != '"')
+				return -1;
+			while (*p && *p != '"' && *p != '\\')
+				p++;
+			if (*p != '"' || p[1] != ':')
+				return -1;
+			size_t kn = (size_t)(p - key);
+			p += 2;
+			int k = -1;
+			for (int j = 0; j < NFIELDS && k < 0; j++)
+				if (strlen(field_names[j]) == kn && !memcmp(key, field_names[j], kn))
+					k = j;
+			if (k >= 0 && *p == '"') {
+				p++;
+				if (!(x->f[k] = jscan_plain_string(a, &p)))
+					return -1;
+			} else if (kn == 7 && !memcmp(key, "aliases", 7) && *p == '[') {
+				for (p++; *p != ']';) {
+					if (*p == '"') {
+						p++;
+						x->aliases = arena_grow(a, x->aliases, x->naliases, &acap, sizeof(*x->aliases));
+						if (!(x->aliases[x->naliases++] = jscan_plain_string(a, &p)))
+							return -1;
+					} else if (!jscan_skip_value(&p)) {
+						return -1;
+					}
+					if (*p == ',')
+						p++;
+					else if (*p != ']')
+						return -1;
+				}
+				p++;
+			} else if (!jscan_skip_value(&p)) {
+				return -1;
+			}
+			if (*p == ',')
+				p++;
+			else if (*p != '}')
+				return -1;
+		}
+		p++;
+		if (*p == ',')
+			p++;
+		else if (*p != ']')
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* The same from any JSON text, by jansson (a report of no findings, or not JSON: none). */
+static void raw_json(struct arena *a, const char *report, struct raw **out, size_t *n)
+{
+	json_t *rep = json_loads(report, 0, NULL), *fs = json_object_get(rep, "findings"), *f, *al;
+	size_t i, k;
+	*n = json_array_size(fs);
+	*out = arena_alloc(a, (*n + 1) * sizeof(**out));
+	json_array_foreach(fs, i, f)
+	{
+		struct raw *x = &(*out)[i];
+		memset(x, 0, sizeof(*x));
+		for (int j = 0; j < NFIELDS; j++) {
+			const char *v = json_string_value(json_object_get(f, field_names[j]));
+			x->f[j] = v ? arena_strdup(a, v) : NULL;
+		}
+		json_t *as = json_object_get(f, "aliases");
+		x->aliases = arena_alloc(a, (json_array_size(as) + 1) * sizeof(*x->aliases));
+		json_array_foreach(as, k, al) if (json_is_string(al))
+			x->aliases[x->naliases++] = arena_strdup(a, json_string_value(al));
+	}
+	json_decref(rep);
 }
 
 /* The list of a report's findings (one per report finding; none when it has no findings or is
  * not JSON), with one reference, or NULL out of memory. */
 static struct list *list_of(const char *report)
 {
-	json_t *rep = json_loads(report, 0, NULL), *fs = json_object_get(rep, "findings"), *f, *al;
-	size_t n = json_array_size(fs), nal = 0, text = 0, i, k;
-	json_array_foreach(fs, i, f)
-	{
-		text += strlen(str_or_empty(f, "id")) + strlen(str_or_empty(f, "package")) +
-			strlen(str_or_empty(f, "severity")) + strlen(str_or_empty(f, "path")) + strlen(str_or_empty(f, "package_version")) + 5;
-		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
-		{
-			nal++;
-			text += json_string_length(al) + 1;
-		}
+	struct arena t = {0};
+	struct raw *v;
+	size_t n, nal = 0, text = 0;
+	if (raw_fast(&t, report, &v, &n))
+		raw_json(&t, report, &v, &n);
+	for (size_t i = 0; i < n; i++) {
+		for (int j = 0; j < NFIELDS; j++)
+			text += strlen(v[i].f[j] ? v[i].f[j] : "") + 1;
+		nal += v[i].naliases;
+		for (size_t k = 0; k < v[i].naliases; k++)
+			text += strlen(v[i].aliases[k]) + 1;
 	}
 	size_t bytes = sizeof(struct list) + n * sizeof(struct idc_finding) + nal * sizeof(char *) + text;
 	struct list *l = calloc(1, bytes);
-	if (!l) {
-		json_decref(rep);
+	EVP_MD_CTX *sha = l ? EVP_MD_CTX_new() : NULL;
+	if (!l || !sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(sha);
+		free(l);
+		arena_free(&t);
 		return NULL;
 	}
 	l->n = n;
@@ -228,35 +330,25 @@ static struct list *list_of(const char *report)
 	l->f = (struct idc_finding *)(l + 1);
 	const char **aliases = (const char **)(l->f + n);
 	char *p = (char *)(aliases + nal);
-	EVP_MD_CTX *sha = EVP_MD_CTX_new();
-	if (!sha || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(sha);
-		json_decref(rep);
-		free(l);
-		return NULL;
-	}
 #define COPY(dst, src)                                          \
 	do {                                                    \
-		size_t len_ = strlen(src) + 1;                  \
-		memcpy(p, src, len_);                           \
-		EVP_DigestUpdate(sha, p, len_);                   \
+		const char *s_ = (src) ? (src) : "";            \
+		size_t len_ = strlen(s_) + 1;                   \
+		memcpy(p, s_, len_);                            \
+		EVP_DigestUpdate(sha, p, len_);                 \
 		(dst) = p;                                      \
 		p += len_;                                      \
 	} while (0)
-	json_array_foreach(fs, i, f)
-	{
+	for (size_t i = 0; i < n; i++) {
 		struct idc_finding *x = &l->f[i];
-		COPY(x->id, str_or_empty(f, "id"));
-		COPY(x->package, str_or_empty(f, "package"));
-		COPY(x->severity, str_or_empty(f, "severity"));
-		COPY(x->path, str_or_empty(f, "path"));
-		COPY(x->version, str_or_empty(f, "package_version"));
+		COPY(x->id, v[i].f[0]);
+		COPY(x->package, v[i].f[1]);
+		COPY(x->severity, v[i].f[2]);
+		COPY(x->path, v[i].f[3]);
+		COPY(x->version, v[i].f[4]);
 		x->aliases = aliases;
-		json_array_foreach(json_object_get(f, "aliases"), k, al) if (json_is_string(al))
-		{
-			COPY(aliases[x->naliases], json_string_value(al));
-			x->naliases++;
-		}
+		for (size_t k = 0; k < v[i].naliases; k++)
+			COPY(aliases[x->naliases++], v[i].aliases[k]);
 		aliases += x->naliases;
 		char count[24];
 		int cn = snprintf(count, sizeof(count), "%zu", x->naliases); /* the fields' boundaries, hashed */
@@ -268,7 +360,7 @@ static struct list *list_of(const char *report)
 	EVP_MD_CTX_free(sha);
 	for (int j = 0; j < SHA256_DIGEST_LENGTH; j++)
 		snprintf(l->key + 2 * j, 3, "%02x", h[j]);
-	json_decref(rep);
+	arena_free(&t);
 	return l;
 }
 

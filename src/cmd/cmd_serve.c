@@ -27,6 +27,8 @@
 #include <jansson.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 static const char usage_text[] =
 	"usage: drydock serve [--config FILE] [--listen HOST:PORT] [--data DIR]\n"
@@ -148,6 +150,10 @@ static void *warmer_main(void *arg)
 {
 	struct janitor *j = arg;
 	int64_t t0 = util_now();
+	/* at the lowest priority: requests and scans first (a start with a new vulnerability
+	 * database re-assesses every image while this reads every report) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19))
+		log_debug("findings cache: cannot lower its priority: %s", strerror(errno));
 	int rc = idcache_warm(j->reg->meta, janitor_stopping, j);
 	if (rc)
 		log_warn("findings cache: %s (queries read the reports they need)", dd_err_message(rc));

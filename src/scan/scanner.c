@@ -9,6 +9,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/jsonmem.h"
+#include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "image/image.h"
@@ -662,56 +663,6 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
-/* A JSON string without escapes at *p (just past its opening quote): copied to the arena, *p
- * past its closing quote; NULL when it has an escape or no end (the slow path reads it). */
-static const char *plain_string(struct arena *a, const char **p)
-{
-	const char *q = *p;
-	while (*q && *q != '"' && *q != '\\')
-		q++;
-	if (*q != '"')
-		return NULL;
-	const char *out = arena_strndup(a, *p, (size_t)(q - *p));
-	*p = q + 1;
-	return out;
-}
-
-/* *p past the JSON value at it: a string, an object or array (the strings in it skipped
- * whole), or a scalar (up to the next ',', '}' or ']'); 0 when it does not end. */
-static int skip_value(const char **p)
-{
-	const char *q = *p;
-	int depth = 0;
-	for (;;) {
-		char c = *q;
-		if (!c)
-			return 0;
-		if (c == '"') {
-			for (q++; *q != '"'; q++)
-				if (!*q || (*q == '\\' && !*++q))
-					return 0;
-			q++;
-		} else if (c == '{' || c == '[') {
-			depth++;
-			q++;
-		} else if (c == '}' || c == ']') {
-			if (!depth)
-				break; /* the container around a scalar ends */
-			depth--;
-			q++;
-		} else if (c == ',' && !depth) {
-			break;
-		} else {
-			q++;
-		}
-		if (!depth && (c == '"' || c == '}' || c == ']'))
-			break; /* a string or a container ended */
-	}
-	*p = q;
-	return 1;
-}
-
-#define STARTS(p, lit) (!strncmp((p), (lit), sizeof(lit) - 1) ? ((p) += sizeof(lit) - 1, 1) : 0)
 
 /* The same keys read straight from the text the compact writer makes (report_json_compact:
  * each finding starts {"id":..,"aliases":[..],"package":..): 0, or -1 for any other text. */
@@ -726,15 +677,15 @@ static int report_keys_fast(struct arena *a, const char *report, const char ***o
 	*n = 0;
 	while (*p != ']') {
 		const char *id, *pkg;
-		if (!STARTS(p, "{\"id\":\"") || !(id = plain_string(a, &p)) || !STARTS(p, ",\"aliases\":") || !skip_value(&p) ||
-		    !STARTS(p, ",\"package\":\"") || !(pkg = plain_string(a, &p)))
+		if (!jscan_starts(&p, "{\"id\":\"") || !(id = jscan_plain_string(a, &p)) || !jscan_starts(&p, ",\"aliases\":") || !jscan_skip_value(&p) ||
+		    !jscan_starts(&p, ",\"package\":\"") || !(pkg = jscan_plain_string(a, &p)))
 			return -1;
 		while (*p == ',') { /* the finding's other fields */
 			p++;
-			if (*p != '"' || !skip_value(&p) || *p != ':')
+			if (*p != '"' || !jscan_skip_value(&p) || *p != ':')
 				return -1;
 			p++;
-			if (!skip_value(&p))
+			if (!jscan_skip_value(&p))
 				return -1;
 		}
 		if (*p++ != '}')
@@ -749,7 +700,6 @@ static int report_keys_fast(struct arena *a, const char *report, const char ***o
 	*out = v ? v : arena_alloc(a, sizeof(*v));
 	return 0;
 }
-#undef STARTS
 
 /* "id package" of each finding of a stored report (arena), sorted. */
 static const char **report_keys(struct arena *a, const char *report, size_t *n)

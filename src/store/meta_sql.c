@@ -170,11 +170,48 @@ int sq_tx_end(struct conn *c, int rc)
 	return rc;
 }
 
+/* Each thread's compression and decompression contexts, made at its first use and kept: one
+ * made and freed per value cost more than the compression of a report (allocations of hundreds
+ * of KB, and the heap grown and trimmed each time). */
+struct zctx {
+	ZSTD_CCtx *c;
+	ZSTD_DCtx *d;
+};
+static pthread_key_t zkey;
+static pthread_once_t zonce = PTHREAD_ONCE_INIT;
+
+static void zctx_free(void *p)
+{
+	struct zctx *z = p;
+	ZSTD_freeCCtx(z->c);
+	ZSTD_freeDCtx(z->d);
+	free(z);
+}
+
+static void zkey_make(void) { pthread_key_create(&zkey, zctx_free); }
+
+/* This thread's contexts (either may be NULL out of memory). */
+static struct zctx *zctx(void)
+{
+	pthread_once(&zonce, zkey_make);
+	struct zctx *z = pthread_getspecific(zkey);
+	if (!z && (z = calloc(1, sizeof(*z))) && pthread_setspecific(zkey, z)) {
+		free(z);
+		z = NULL;
+	}
+	if (z && !z->c)
+		z->c = ZSTD_createCCtx();
+	if (z && !z->d)
+		z->d = ZSTD_createDCtx();
+	return z;
+}
+
 void *sq_pack(const char *v, size_t *zn)
 {
 	size_t n = strlen(v), cap = ZSTD_compressBound(n);
-	void *out = malloc(cap);
-	size_t z = out ? ZSTD_compress(out, cap, v, n, 1) : 0;
+	struct zctx *zc = zctx();
+	void *out = zc && zc->c ? malloc(cap) : NULL;
+	size_t z = out ? ZSTD_compressCCtx(zc->c, out, cap, v, n, 1) : 0;
 	if (!out || ZSTD_isError(z)) {
 		free(out);
 		return NULL;
@@ -190,8 +227,13 @@ char *sq_unpack(struct arena *a, const void *z, size_t zn)
 		log_error("a stored assessment value is damaged (not a zstd frame of known size)");
 		return arena_strdup(a, "");
 	}
+	struct zctx *zc = zctx();
+	if (!zc || !zc->d) {
+		log_error("out of memory reading a stored assessment value");
+		return arena_strdup(a, "");
+	}
 	char *out = arena_alloc_uninit(a, (size_t)n + 1);
-	size_t got = ZSTD_decompress(out, (size_t)n, z, zn);
+	size_t got = ZSTD_decompressDCtx(zc->d, out, (size_t)n, z, zn);
 	if (ZSTD_isError(got) || got != n || memchr(out, 0, (size_t)n)) {
 		log_error("a stored assessment value is damaged: %s",
 			  ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong length or a NUL byte");

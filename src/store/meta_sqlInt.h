@@ -129,6 +129,9 @@ char *sq_blob(struct arena *a, const struct sq *q, int i, size_t *n);
 /* Text v as one zstd frame (malloc'd, *zn bytes; NULL when it cannot be made), and a stored
  * frame back as text (its checks failed: logged, and ""): how engines store PACKED values. */
 void *sq_pack(const char *v, size_t *zn);
+/* Values of at least this many bytes are stored packed by both engines (shorter ones too by
+ * PostgreSQL): what a caller may pack before its transaction and bind as a BLOB. */
+#define SQ_PACK_MIN 512
 char *sq_unpack(struct arena *a, const void *z, size_t zn);
 
 /* A connection of the pool held across statements, and given back. */

@@ -124,7 +124,19 @@ static int complete_rest(struct conn *c, const struct scan_done *d)
 	return rc;
 }
 
-static int complete_one(struct conn *c, const struct scan_done *d)
+/* A report and an inventory compressed before the write transaction (the writers wait for no
+ * compression): NULL where a value is bound as PACKED instead. */
+struct packed_pair {
+	void *report, *inventory;
+	size_t report_n, inventory_n;
+};
+
+static struct sq_arg packed_arg(const char *v, const void *z, size_t zn)
+{
+	return z ? BLOB(z, zn) : PACKED(v);
+}
+
+static int complete_one(struct conn *c, const struct scan_done *d, const struct packed_pair *pk)
 {
 	const struct assessment_rec *r = &d->rec;
 	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1", INT(d->job));
@@ -154,22 +166,42 @@ static int complete_one(struct conn *c, const struct scan_done *d)
 		rc = sq_exec_on(c, "store assessment",
 				"INSERT INTO assessment_reports(repo, digest, report) VALUES(?1,?2,?3)"
 				" ON CONFLICT(repo, digest) DO UPDATE SET report=excluded.report",
-				TEXT(r->repo), TEXT(r->digest), PACKED(r->report));
+				TEXT(r->repo), TEXT(r->digest), packed_arg(r->report, pk->report, pk->report_n));
 	if (!rc && !d->inventory_kept) /* a re-assessment of the stored inventory keeps it */
 		rc = sq_exec_on(c, "store assessment",
 				"INSERT INTO assessment_inventories(repo, digest, inventory) VALUES(?1,?2,?3)"
 				" ON CONFLICT(repo, digest) DO UPDATE SET inventory=excluded.inventory",
-				TEXT(r->repo), TEXT(r->digest), PACKED(r->inventory));
+				TEXT(r->repo), TEXT(r->digest), packed_arg(r->inventory, pk->inventory, pk->inventory_n));
 	return rc ? rc : complete_rest(c, d);
+}
+
+static void *prepack(const char *v, size_t *zn)
+{
+	return v && strlen(v) >= SQ_PACK_MIN ? sq_pack(v, zn) : NULL;
 }
 
 static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t n)
 {
+	struct packed_pair *pk = calloc(n ? n : 1, sizeof(*pk));
+	if (!pk)
+		return DD_E_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!done[i].unchanged) {
+			pk[i].report = prepack(done[i].rec.report, &pk[i].report_n);
+			if (!done[i].inventory_kept)
+				pk[i].inventory = prepack(done[i].rec.inventory, &pk[i].inventory_n);
+		}
 	struct conn *c;
 	int rc = sq_tx_begin_lazy(m, &c);
 	for (size_t i = 0; i < n && !rc; i++)
-		rc = complete_one(c, &done[i]);
-	return sq_tx_end(c, rc);
+		rc = complete_one(c, &done[i], &pk[i]);
+	rc = sq_tx_end(c, rc);
+	for (size_t i = 0; i < n; i++) {
+		free(pk[i].report);
+		free(pk[i].inventory);
+	}
+	free(pk);
+	return rc;
 }
 
 static int ms_scan_recover(struct meta *m)

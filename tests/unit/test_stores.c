@@ -3,6 +3,7 @@
 #include "common/arena.h"
 #include "common/digest.h"
 #include "common/util.h"
+#include "assess/idcache.h"
 #include "events/events.h"
 #include "store/blobstore.h"
 #include "store/meta_repos.h"
@@ -432,6 +433,82 @@ static void test_meta_referrer_migration(void)
 	      !strcmp((const char *)sqlite3_column_text(st, 1), "application/vnd.oci.image.config.v1+json"));
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	remove_dir(dir);
+}
+
+/* The findings cache reads reports of the compact writer's form without jansson, and any other
+ * JSON with it: the same findings give the same list, whichever read them. */
+static int idc_collect(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f,
+		       size_t n)
+{
+	char *out = ctx;
+	size_t len = strlen(out);
+	len += (size_t)snprintf(out + len, 4096 - len, "%s %s %zu:", rec->digest, key, n);
+	for (size_t i = 0; i < n && len < 4000; i++) {
+		len += (size_t)snprintf(out + len, 4096 - len, " [%s|%s|%s|%s|%s", f[i].id, f[i].package, f[i].severity,
+					f[i].path, f[i].version);
+		for (size_t k = 0; k < f[i].naliases && len < 4000; k++)
+			len += (size_t)snprintf(out + len, 4096 - len, "|%s", f[i].aliases[k]);
+		len += (size_t)snprintf(out + len, 4096 - len, "]");
+	}
+	snprintf(out + len, 4096 - len, "\n");
+	return 0;
+}
+
+static void test_idcache_reports(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	static const char *const reports[] = {
+		/* the compact writer's form: read without jansson */
+		"{\"image\":\"r\",\"findings\":[{\"id\":\"CVE-1\",\"aliases\":[\"GHSA-x\",7,\"DSA-1\"],\"package\":\"p\","
+		"\"package_version\":\"1.0\",\"cvss\":{\"score\":1.0,\"vector\":\"a,b}\"},\"remediation\":\"say \\\"hi\\\"\","
+		"\"severity\":\"HIGH\"},{\"id\":\"CVE-2\",\"aliases\":[],\"package\":\"q\",\"package_version\":null,"
+		"\"path\":\"/app/q.jar\",\"severity\":\"LOW\"}],\"fix_plan\":[]}",
+		/* the same findings spaced and escaped: read by jansson */
+		"{\"findings\": [{\"id\": \"CVE-\\u0031\", \"aliases\": [\"GHSA-x\", 7, \"DSA-1\"], \"package\": \"p\","
+		" \"package_version\": \"1.0\", \"severity\": \"HIGH\"}, {\"id\": \"CVE-2\", \"package\": \"q\","
+		" \"path\": \"/app/q.jar\", \"severity\": \"LOW\"}]}",
+		/* not JSON, and no findings */
+		"{\"findings\":[{\"id\":", "{\"findings\":[]}"};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	for (size_t i = 0; i < DD_ARRAY_LEN(reports); i++) {
+		char digest[80];
+		snprintf(digest, sizeof(digest), "sha256:%064zu", i);
+		struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
+						 .subject = "", .annotations = "", .content = "{}", .size = 2},
+					 .refs = refs, .nrefs = 1, .queue_scan = 1};
+		const char *missing;
+		struct scan_job *jobs;
+		size_t n;
+		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
+		struct scan_done d = {.job = jobs[0].id,
+				      .rec = {.repo = "r", .digest = digest, .status = "Unhealthy", .reason = "",
+					      .report = reports[i], .inventory = "", .db_generation = "g",
+					      .findings_hash = "h", .counts = "0 1 0 1 0 0 0", .scanned_at = 1}};
+		CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	}
+	char got[4096] = "";
+	idcache_clear();
+	CHECK(idcache_each(m, "r", idc_collect, got) == 0);
+	char want_list[] = "2: [CVE-1|p|HIGH||1.0|GHSA-x|DSA-1] [CVE-2|q|LOW|/app/q.jar|]";
+	char *first = strstr(got, "sha256:0000000000000000000000000000000000000000000000000000000000000000 ");
+	char *second = strstr(got, "sha256:0000000000000000000000000000000000000000000000000000000000000001 ");
+	CHECK(first && second && strstr(first, want_list) && strstr(second, want_list));
+	if (first && second) /* one list: the same key */
+		CHECK(!strncmp(first + 72, second + 72, 64));
+	CHECK(strstr(got, "0000000000002 ") && strstr(got, "0000000000003 "));
+	CHECK(strstr(strstr(got, "0000000000002 ") ? strstr(got, "0000000000002 ") : got, " 0:") != NULL);
+	if (!first || !second)
+		fprintf(stderr, "  got: %s\n", got);
+	idcache_clear();
+	meta_free(m);
+	arena_free(&a);
 	remove_dir(dir);
 }
 
@@ -993,6 +1070,7 @@ void suite_stores(void)
 	RUN(test_blobstore_fs);
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
+	RUN(test_idcache_reports);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
 	RUN(test_meta_referrer_migration);
