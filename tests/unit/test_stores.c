@@ -512,6 +512,66 @@ static void test_idcache_reports(void)
 	remove_dir(dir);
 }
 
+/* A batch of done scans stored at once: one whose manifest was deleted while it was scanned is
+ * dropped, the others stored (both engines: PostgreSQL stores a batch in statements over arrays). */
+static void test_scan_complete_batch(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	struct scan_done d[3];
+	struct scan_job *jobs;
+	size_t n;
+	char *big = filler("a \"quoted\\\" report", 3000);
+	for (int i = 0; i < 3; i++) {
+		char *digest = arena_printf(&a, "sha256:%064d", i);
+		struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
+						 .subject = "", .annotations = "", .content = "{}", .size = 2},
+					 .refs = refs, .nrefs = 1, .queue_scan = 1};
+		const char *missing;
+		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
+		d[i] = (struct scan_done){.job = jobs[0].id,
+					  .rec = {.repo = "r", .digest = digest, .status = "Unhealthy", .reason = "r\"1",
+						  .report = i ? big : "{}", .inventory = i == 1 ? big : "", .db_generation = "g",
+						  .findings_hash = "h", .counts = "1 0 0 0 0 0 0", .scanned_at = 5 + i}};
+	}
+	CHECK(m->repos->manifest_delete(m, "r", d[1].rec.digest) == 0);
+	CHECK(m->scans->scan_complete(m, d, 3) == 0);
+	struct assessment_rec got;
+	CHECK(m->scans->assessment_get(m, &a, "r", d[0].rec.digest, &got) == 0 && !strcmp(got.report, "{}") &&
+	      !strcmp(got.reason, "r\"1") && got.scanned_at == 5);
+	CHECK(m->scans->assessment_get(m, &a, "r", d[1].rec.digest, &got) == DD_E_NOT_FOUND);
+	CHECK(m->scans->assessment_get(m, &a, "r", d[2].rec.digest, &got) == 0 && !strcmp(got.report, big) &&
+	      !strcmp(got.inventory, ""));
+	/* again with the same findings: only the generation and time move */
+	int64_t queued = 0;
+	CHECK(m->scans->scan_enqueue_stale(m, "g2", &queued) == 0 && queued == 0); /* no inventory: none */
+	for (int i = 0; i < 3; i += 2) {
+		int q1;
+		CHECK(m->scans->scan_enqueue(m, "r", d[i].rec.digest, SCAN_REASSESS, &q1) == 0 && q1);
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
+		d[i].job = jobs[0].id;
+		d[i].unchanged = 1;
+		d[i].rec.db_generation = "g2";
+		d[i].rec.scanned_at = 9;
+	}
+	struct scan_done again[2] = {d[0], d[2]};
+	CHECK(m->scans->scan_complete(m, again, 2) == 0);
+	CHECK(m->scans->assessment_get(m, &a, "r", d[2].rec.digest, &got) == 0 && !strcmp(got.report, big) &&
+	      !strcmp(got.db_generation, "g2") && got.scanned_at == 9);
+	int64_t qd, running;
+	CHECK(m->scans->scan_queue_depth(m, &qd, &running) == 0 && qd == 0 && running == 0);
+	free(big);
+	meta_free(m);
+	arena_free(&a);
+	remove_dir(dir);
+}
+
 static void test_meta_migration(void)
 {
 	char *dir = unit_tmpdir(), path[512];
@@ -1071,6 +1131,7 @@ void suite_stores(void)
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
 	RUN(test_idcache_reports);
+	RUN(test_scan_complete_batch);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
 	RUN(test_meta_referrer_migration);
