@@ -164,6 +164,37 @@ static const char *const versions[] = {
 	"INSERT INTO assessment_reports(repo, digest, report) SELECT repo, digest, report FROM assessments;"
 	"INSERT INTO assessment_inventories(repo, digest, inventory) SELECT repo, digest, inventory FROM assessments;"
 	"ALTER TABLE assessments DROP COLUMN report, DROP COLUMN inventory;",
+	/* 3: the totals' functions in PL/pgSQL, counts parsed once a call: SQL functions called from
+	 * the trigger were parsed and planned at every call, and matched the counts' pattern 24
+	 * times (the same behaviour, version 1's definitions replaced) */
+	"CREATE OR REPLACE FUNCTION dd_change(r text, s text, c text, sign int) RETURNS void LANGUAGE plpgsql AS $$"
+	" DECLARE ok boolean := dd_counts_ok(c);"
+	" n bigint[] := CASE WHEN ok THEN string_to_array(c, ' ')::bigint[] ELSE '{0,0,0,0,0,0,0}' END;"
+	" BEGIN"
+	" INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low, negligible, unknown,"
+	" unfixed, uncounted) SELECT x, s, sign, sign * n[1], sign * n[2], sign * n[3], sign * n[4], sign * n[5],"
+	" sign * n[6], sign * n[7], CASE WHEN ok THEN 0 ELSE sign END FROM (VALUES (r), ('')) AS v(x)"
+	" ON CONFLICT(repo, status) DO UPDATE SET images=assessment_totals.images+excluded.images,"
+	" critical=assessment_totals.critical+excluded.critical, high=assessment_totals.high+excluded.high,"
+	" medium=assessment_totals.medium+excluded.medium, low=assessment_totals.low+excluded.low,"
+	" negligible=assessment_totals.negligible+excluded.negligible,"
+	" unknown=assessment_totals.unknown+excluded.unknown, unfixed=assessment_totals.unfixed+excluded.unfixed,"
+	" uncounted=assessment_totals.uncounted+excluded.uncounted;"
+	" DELETE FROM assessment_totals WHERE repo IN (r, '') AND status=s AND images=0;"
+	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
+	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s, sign,"
+	" sign * n[1], sign * n[2], sign * n[3], sign * n[4], sign * n[5], sign * n[6], sign * n[7], 0)"
+	" ON CONFLICT(day, ns, status) DO UPDATE SET images=assessment_days.images+excluded.images,"
+	" critical=assessment_days.critical+excluded.critical, high=assessment_days.high+excluded.high,"
+	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"
+	" negligible=assessment_days.negligible+excluded.negligible,"
+	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed;"
+	" END $$;"
+	"CREATE OR REPLACE FUNCTION dd_assessed(r text, s text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
+	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s,"
+	" 0, 0, 0, 0, 0, 0, 0, 0, 1) ON CONFLICT(day, ns, status) DO UPDATE SET"
+	" assessed=assessment_days.assessed+1; END $$;",
 };
 #undef T
 #undef I
