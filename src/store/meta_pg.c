@@ -64,6 +64,20 @@ static struct pg_conn *pc(struct conn *c) { return (struct pg_conn *)c; }
  * add one. */
 #define T "TEXT COLLATE \"C\" NOT NULL"
 #define I "BIGINT NOT NULL"
+/* What the totals' and the history's upserts add (version 1's functions and version 3's) */
+#define TOTALS_ADD                                                                                        \
+	" ON CONFLICT(repo, status) DO UPDATE SET images=assessment_totals.images+excluded.images,"           \
+	" critical=assessment_totals.critical+excluded.critical, high=assessment_totals.high+excluded.high,"   \
+	" medium=assessment_totals.medium+excluded.medium, low=assessment_totals.low+excluded.low,"           \
+	" negligible=assessment_totals.negligible+excluded.negligible,"                                       \
+	" unknown=assessment_totals.unknown+excluded.unknown, unfixed=assessment_totals.unfixed+excluded.unfixed," \
+	" uncounted=assessment_totals.uncounted+excluded.uncounted;"
+#define DAYS_ADD                                                                                          \
+	" ON CONFLICT(day, ns, status) DO UPDATE SET images=assessment_days.images+excluded.images,"          \
+	" critical=assessment_days.critical+excluded.critical, high=assessment_days.high+excluded.high,"       \
+	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"               \
+	" negligible=assessment_days.negligible+excluded.negligible,"                                         \
+	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed"
 static const char *const versions[] = {
 	/* 1: what SQLite's schema holds (meta_sqlite.c), with leases on running scans */
 	"CREATE TABLE repos(name " T " PRIMARY KEY, created " I ");"
@@ -119,22 +133,13 @@ static const char *const versions[] = {
 	" unfixed, uncounted) SELECT x, s, sign, sign * dd_count_at(c, 0), sign * dd_count_at(c, 1),"
 	" sign * dd_count_at(c, 2), sign * dd_count_at(c, 3), sign * dd_count_at(c, 4), sign * dd_count_at(c, 5),"
 	" sign * dd_count_at(c, 6), CASE WHEN dd_counts_ok(c) THEN 0 ELSE sign END FROM (VALUES (r), ('')) AS v(x)"
-	" ON CONFLICT(repo, status) DO UPDATE SET images=assessment_totals.images+excluded.images,"
-	" critical=assessment_totals.critical+excluded.critical, high=assessment_totals.high+excluded.high,"
-	" medium=assessment_totals.medium+excluded.medium, low=assessment_totals.low+excluded.low,"
-	" negligible=assessment_totals.negligible+excluded.negligible,"
-	" unknown=assessment_totals.unknown+excluded.unknown, unfixed=assessment_totals.unfixed+excluded.unfixed,"
-	" uncounted=assessment_totals.uncounted+excluded.uncounted;"
+	TOTALS_ADD
 	" DELETE FROM assessment_totals WHERE repo IN (r, '') AND status=s AND images=0;"
 	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
 	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s, sign,"
 	" sign * dd_count_at(c, 0), sign * dd_count_at(c, 1), sign * dd_count_at(c, 2), sign * dd_count_at(c, 3),"
 	" sign * dd_count_at(c, 4), sign * dd_count_at(c, 5), sign * dd_count_at(c, 6), 0)"
-	" ON CONFLICT(day, ns, status) DO UPDATE SET images=assessment_days.images+excluded.images,"
-	" critical=assessment_days.critical+excluded.critical, high=assessment_days.high+excluded.high,"
-	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"
-	" negligible=assessment_days.negligible+excluded.negligible,"
-	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed$$;"
+	DAYS_ADD "$$;"
 	"CREATE FUNCTION dd_assessed(r text, s text) RETURNS void LANGUAGE sql AS $$"
 	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
 	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s,"
@@ -174,21 +179,12 @@ static const char *const versions[] = {
 	" INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low, negligible, unknown,"
 	" unfixed, uncounted) SELECT x, s, sign, sign * n[1], sign * n[2], sign * n[3], sign * n[4], sign * n[5],"
 	" sign * n[6], sign * n[7], CASE WHEN ok THEN 0 ELSE sign END FROM (VALUES (r), ('')) AS v(x)"
-	" ON CONFLICT(repo, status) DO UPDATE SET images=assessment_totals.images+excluded.images,"
-	" critical=assessment_totals.critical+excluded.critical, high=assessment_totals.high+excluded.high,"
-	" medium=assessment_totals.medium+excluded.medium, low=assessment_totals.low+excluded.low,"
-	" negligible=assessment_totals.negligible+excluded.negligible,"
-	" unknown=assessment_totals.unknown+excluded.unknown, unfixed=assessment_totals.unfixed+excluded.unfixed,"
-	" uncounted=assessment_totals.uncounted+excluded.uncounted;"
+	TOTALS_ADD
 	" DELETE FROM assessment_totals WHERE repo IN (r, '') AND status=s AND images=0;"
 	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
 	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s, sign,"
 	" sign * n[1], sign * n[2], sign * n[3], sign * n[4], sign * n[5], sign * n[6], sign * n[7], 0)"
-	" ON CONFLICT(day, ns, status) DO UPDATE SET images=assessment_days.images+excluded.images,"
-	" critical=assessment_days.critical+excluded.critical, high=assessment_days.high+excluded.high,"
-	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"
-	" negligible=assessment_days.negligible+excluded.negligible,"
-	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed;"
+	DAYS_ADD ";"
 	" END $$;"
 	"CREATE OR REPLACE FUNCTION dd_assessed(r text, s text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
 	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
@@ -198,6 +194,8 @@ static const char *const versions[] = {
 };
 #undef T
 #undef I
+#undef TOTALS_ADD
+#undef DAYS_ADD
 
 /* The error of a failed result: DD_E_NO_SPACE when the server's disk is full, DD_E_REQUEST_INVALID
  * for text that is not UTF-8 (a request's value: SQLite compares its bytes, PostgreSQL refuses

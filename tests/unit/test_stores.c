@@ -436,6 +436,22 @@ static void test_meta_referrer_migration(void)
 	remove_dir(dir);
 }
 
+/* Manifest `digest` of repository r (over blob D1, linked before) put with its scan queued, and
+ * that scan claimed: the job's id (0 when a step failed, checked). */
+static int64_t claimed_scan(struct meta *m, struct arena *a, const char *digest)
+{
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .refs = refs, .nrefs = 1, .queue_scan = 1};
+	const char *missing;
+	struct scan_job *jobs;
+	size_t n = 0;
+	CHECK(m->repos->manifest_put(m, a, &p, &missing) == 0);
+	CHECK(m->scans->scan_claim(m, a, 8, NULL, &jobs, &n) == 0 && n == 1);
+	return n == 1 ? jobs[0].id : 0;
+}
+
 /* The findings cache reads reports of the compact writer's form without jansson, and any other
  * JSON with it: the same findings give the same list, whichever read them. */
 static int idc_collect(void *ctx, const struct assessment_rec *rec, const char *key, const struct idc_finding *f,
@@ -474,20 +490,11 @@ static void test_idcache_reports(void)
 		" \"path\": \"/app/q.jar\", \"severity\": \"LOW\"}]}",
 		/* not JSON, and no findings */
 		"{\"findings\":[{\"id\":", "{\"findings\":[]}"};
-	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
 	for (size_t i = 0; i < DD_ARRAY_LEN(reports); i++) {
 		char digest[80];
 		snprintf(digest, sizeof(digest), "sha256:%064zu", i);
-		struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
-						 .subject = "", .annotations = "", .content = "{}", .size = 2},
-					 .refs = refs, .nrefs = 1, .queue_scan = 1};
-		const char *missing;
-		struct scan_job *jobs;
-		size_t n;
-		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
-		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
-		struct scan_done d = {.job = jobs[0].id,
+		struct scan_done d = {.job = claimed_scan(m, &a, digest),
 				      .rec = {.repo = "r", .digest = digest, .status = "Unhealthy", .reason = "",
 					      .report = reports[i], .inventory = "", .db_generation = "g",
 					      .findings_hash = "h", .counts = "0 1 0 1 0 0 0", .scanned_at = 1}};
@@ -521,7 +528,6 @@ static void test_scan_complete_batch(void)
 	if (!m)
 		return;
 	struct arena a = {0};
-	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
 	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
 	struct scan_done d[3];
 	struct scan_job *jobs;
@@ -529,13 +535,7 @@ static void test_scan_complete_batch(void)
 	char *big = filler("a \"quoted\\\" report", 3000);
 	for (int i = 0; i < 3; i++) {
 		char *digest = arena_printf(&a, "sha256:%064d", i);
-		struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
-						 .subject = "", .annotations = "", .content = "{}", .size = 2},
-					 .refs = refs, .nrefs = 1, .queue_scan = 1};
-		const char *missing;
-		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
-		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
-		d[i] = (struct scan_done){.job = jobs[0].id,
+		d[i] = (struct scan_done){.job = claimed_scan(m, &a, digest),
 					  .rec = {.repo = "r", .digest = digest, .status = "Unhealthy", .reason = "r\"1",
 						  .report = i ? big : "{}", .inventory = i == 1 ? big : "", .db_generation = "g",
 						  .findings_hash = "h", .counts = "1 0 0 0 0 0 0", .scanned_at = 5 + i}};
