@@ -663,7 +663,6 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
-
 /* The same keys read straight from the text the compact writer makes (report_json_compact:
  * each finding starts {"id":..,"aliases":[..],"package":..): 0, or -1 for any other text. */
 static int report_keys_fast(struct arena *a, const char *report, const char ***out, size_t *n)
@@ -677,8 +676,9 @@ static int report_keys_fast(struct arena *a, const char *report, const char ***o
 	*n = 0;
 	while (*p != ']') {
 		const char *id, *pkg;
-		if (!jscan_starts(&p, "{\"id\":\"") || !(id = jscan_plain_string(a, &p)) || !jscan_starts(&p, ",\"aliases\":") || !jscan_skip_value(&p) ||
-		    !jscan_starts(&p, ",\"package\":\"") || !(pkg = jscan_plain_string(a, &p)))
+		if (!jscan_starts(&p, "{\"id\":\"") || !(id = jscan_plain_string(a, &p)) ||
+		    !jscan_starts(&p, ",\"aliases\":") || !jscan_skip_value(&p) || !jscan_starts(&p, ",\"package\":\"") ||
+		    !(pkg = jscan_plain_string(a, &p)))
 			return -1;
 		while (*p == ',') { /* the finding's other fields */
 			p++;
