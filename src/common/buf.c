@@ -71,6 +71,24 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
+int buf_utf8(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	int rc = 0;
+	while (!rc && *p) {
+		size_t n = utf8_len(p);
+		if (n) {
+			p += n;
+			continue;
+		}
+		rc = buf_append(b, run, (size_t)(p - run));
+		if (!rc)
+			rc = buf_append(b, "\xef\xbf\xbd", 3);
+		run = ++p;
+	}
+	return rc ? rc : buf_append(b, run, (size_t)(p - run));
+}
+
 int buf_json_str(struct buf *b, const char *s)
 {
 	if (!s)

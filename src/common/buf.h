@@ -13,6 +13,8 @@ void buf_init(struct buf *b, size_t cap);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s with every byte that does not begin a UTF-8 character replaced by U+FFFD. */
+int buf_utf8(struct buf *b, const char *s);
 /* s as a JSON string (quoted, escaped); bytes that are not UTF-8 become U+FFFD, so the text
  * always parses. NULL appends null. */
 int buf_json_str(struct buf *b, const char *s);

@@ -7,6 +7,7 @@
 #include "common/dd.h"
 #include "scan/scanner.h"
 #include "common/arena.h"
+#include "common/buf.h"
 #include "common/digest.h"
 #include "common/jsonmem.h"
 #include "common/jsonscan.h"
@@ -897,6 +898,15 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 		}
 	}
 store:
+	/* a reason may name what an image holds: stored as UTF-8 (PostgreSQL refuses other text,
+	 * and with it the whole batch of assessments) */
+	{
+		struct buf u;
+		buf_init(&u, (size_t)1 << 20);
+		if (!buf_utf8(&u, rec.reason) && strcmp(u.data, rec.reason))
+			rec.reason = arena_strdup(&a, u.data);
+		buf_release(&u);
+	}
 	rec.counts = arena_printf(&a, "%zu %zu %zu %zu %zu %zu %zu", by_sev[VDB_SEV_CRITICAL], by_sev[VDB_SEV_HIGH],
 				  by_sev[VDB_SEV_MEDIUM], by_sev[VDB_SEV_LOW], by_sev[VDB_SEV_NEGLIGIBLE],
 				  by_sev[VDB_SEV_UNKNOWN], unfixed);

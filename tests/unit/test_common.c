@@ -113,6 +113,9 @@ static void test_buf_json_str(void)
 	json_decref(j);
 	buf_reset(&b);
 	CHECK(buf_json_str(&b, NULL) == 0 && !strcmp(b.data, "null"));
+	buf_reset(&b); /* as UTF-8 text: the same replacements, nothing escaped */
+	CHECK(buf_utf8(&b, "x\xff\xc3(\xed\xa0\x80y \"caf\xc3\xa9\"") == 0);
+	CHECK_STR(b.data, "x\xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy \"caf\xc3\xa9\"");
 	buf_release(&b);
 }
 
