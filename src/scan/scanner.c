@@ -902,8 +902,10 @@ store:
 	 * and with it the whole batch of assessments) */
 	{
 		struct buf u;
-		buf_init(&u, (size_t)1 << 20);
-		if (!buf_utf8(&u, rec.reason) && strcmp(u.data, rec.reason))
+		buf_init(&u, strlen(rec.reason) * 3 + 16); /* every byte may become three */
+		if (buf_utf8(&u, rec.reason))
+			rec.reason = "the reason is not UTF-8 and could not be stored";
+		else if (strcmp(u.data, rec.reason))
 			rec.reason = arena_strdup(&a, u.data);
 		buf_release(&u);
 	}

@@ -46,8 +46,11 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 	struct sq q;
 	int64_t lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
 	/* leases are read and set by the database's clock, the one clock every node shares. A job
-	 * whose lease ran out is queued again first (the running are few: found by the index) */
-	int rc = sq_exec(m, "claim scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2 AND lease_until<unixepoch()",
+	 * whose lease ran out is queued again first (the running are few: found by the index),
+	 * skipping those a node is storing at that moment (locked in another order: a deadlock) */
+	int rc = sq_exec(m, "claim scans",
+			 "UPDATE scan_jobs SET state=?1 WHERE id IN (SELECT id FROM scan_jobs WHERE state=?2 AND"
+			 " lease_until<unixepoch() FOR UPDATE SKIP LOCKED)",
 			 INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
 	if (rc)
 		return rc;
@@ -184,65 +187,75 @@ static int complete_one(struct conn *c, const struct scan_done *d, const struct 
  * image: each statement is a round trip made under the writers' lock (2,000 images gaining
  * findings: 612 a second in statements of one row each). Arrays are bound as array literals
  * (text[], bigint[], bytea[] as hex). */
-static void arr_begin(struct buf *b) { buf_puts(b, "{"); }
-static void arr_sep(struct buf *b)
-{
-	if (b->len > 1)
-		buf_puts(b, ",");
-}
-static void arr_text(struct buf *b, const char *v)
-{
-	arr_sep(b);
-	buf_puts(b, "\"");
-	for (const char *p = v ? v : ""; *p;) {
-		size_t run = strcspn(p, "\"\\");
-		buf_append(b, p, run);
-		p += run;
-		if (*p) {
-			buf_append(b, "\\", 1);
-			buf_append(b, p++, 1);
-		}
-	}
-	buf_puts(b, "\"");
-}
-static void arr_int(struct buf *b, int64_t v)
-{
-	arr_sep(b);
-	buf_printf(b, "%" PRId64, v);
-}
-static void arr_bytes(struct buf *b, const unsigned char *z, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	arr_sep(b);
-	buf_puts(b, "\"\\\\x"); /* "\\x: the element's text is \x and hex */
-	char h[512];
-	for (size_t i = 0; i < n;) {
-		size_t k = 0;
-		for (; i < n && k < sizeof(h); i++, k += 2)
-			h[k] = hex[z[i] >> 4], h[k + 1] = hex[z[i] & 15];
-		buf_append(b, h, k);
-	}
-	buf_puts(b, "\"");
-}
-
-/* Columns of one statement's rows, as array literals. */
+/* Columns of one statement's rows, as array literals; err: an append failed (out of memory,
+ * or past the bound), and the text is not to be sent. */
 #define PG_COLS 9
 struct cols {
 	struct buf c[PG_COLS];
 	size_t n; /* rows */
+	int err;
 };
+
+static void put(struct cols *k, int i, const void *p, size_t n)
+{
+	if (!k->err && buf_append(&k->c[i], p, n))
+		k->err = DD_E_TOO_LARGE;
+}
+static void arr_sep(struct cols *k, int i)
+{
+	if (k->c[i].len > 1)
+		put(k, i, ",", 1);
+}
+static void arr_text(struct cols *k, int i, const char *v)
+{
+	arr_sep(k, i);
+	put(k, i, "\"", 1);
+	for (const char *p = v ? v : ""; *p;) {
+		size_t run = strcspn(p, "\"\\");
+		put(k, i, p, run);
+		p += run;
+		if (*p) {
+			put(k, i, "\\", 1);
+			put(k, i, p++, 1);
+		}
+	}
+	put(k, i, "\"", 1);
+}
+static void arr_int(struct cols *k, int i, int64_t v)
+{
+	char t[24];
+	arr_sep(k, i);
+	put(k, i, t, (size_t)snprintf(t, sizeof(t), "%" PRId64, v));
+}
+static void arr_bytes(struct cols *k, int i, const unsigned char *z, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	arr_sep(k, i);
+	put(k, i, "\"\\\\x", 4); /* "\\x: the element's text is \x and hex */
+	char h[512];
+	for (size_t j = 0; j < n;) {
+		size_t m = 0;
+		for (; j < n && m < sizeof(h); j++, m += 2)
+			h[m] = hex[z[j] >> 4], h[m + 1] = hex[z[j] & 15];
+		put(k, i, h, m);
+	}
+	put(k, i, "\"", 1);
+}
+
 static void cols_init(struct cols *k)
 {
+	memset(k, 0, sizeof(*k));
 	for (int i = 0; i < PG_COLS; i++) {
 		buf_init(&k->c[i], DD_MAX_STORED_TEXT_BYTES * (size_t)4);
-		arr_begin(&k->c[i]);
+		put(k, i, "{", 1);
 	}
-	k->n = 0;
 }
-static const char *col(struct cols *k, int i)
+/* Every column's literal closed: 0, or the error of an append that failed. */
+static int cols_close(struct cols *k)
 {
-	buf_puts(&k->c[i], "}");
-	return k->c[i].data;
+	for (int i = 0; i < PG_COLS; i++)
+		put(k, i, "}", 1);
+	return k->err;
 }
 static void cols_free(struct cols *k)
 {
@@ -256,7 +269,7 @@ static int arr_packed(struct cols *k, int i, const char *v, const void *z, size_
 	void *own = NULL;
 	if (!z && v && *v && !(z = own = sq_pack(v, &zn)))
 		return DD_E_NOMEM;
-	arr_bytes(&k->c[i], z, z ? zn : 0);
+	arr_bytes(k, i, z, z ? zn : 0);
 	free(own);
 	return 0;
 }
@@ -272,6 +285,25 @@ static void batch_free(struct pg_batch *t)
 	cols_free(&t->requeue);
 }
 
+/* An append that failed in any of t's columns. */
+static int batch_err(struct pg_batch *t)
+{
+	struct cols *all[] = {&t->same, &t->changed, &t->reports, &t->invs, &t->requeue};
+	for (size_t k = 0; k < DD_ARRAY_LEN(all); k++)
+		if (all[k]->err)
+			return all[k]->err;
+	return 0;
+}
+
+/* t's literals closed, to be bound: 0, or the error of an append that failed. */
+static int batch_close(struct pg_batch *t)
+{
+	struct cols *all[] = {&t->same, &t->changed, &t->reports, &t->invs, &t->requeue};
+	for (size_t k = 0; k < DD_ARRAY_LEN(all); k++)
+		cols_close(all[k]);
+	return batch_err(t);
+}
+
 static int batch_fill(struct pg_batch *t, const struct scan_done *done, size_t n, const struct packed_pair *pk,
 		      const char *kept)
 {
@@ -285,37 +317,32 @@ static int batch_fill(struct pg_batch *t, const struct scan_done *done, size_t n
 		const char *gen = r->db_generation ? r->db_generation : "";
 		if (done[i].unchanged) {
 			struct cols *k = &t->same;
-			arr_text(&k->c[0], r->repo), arr_text(&k->c[1], r->digest), arr_text(&k->c[2], gen);
-			arr_int(&k->c[3], r->scanned_at), arr_int(&k->c[4], r->duration_us);
-			arr_text(&k->c[5], r->counts ? r->counts : "");
+			arr_text(k, 0, r->repo), arr_text(k, 1, r->digest), arr_text(k, 2, gen);
+			arr_int(k, 3, r->scanned_at), arr_int(k, 4, r->duration_us);
+			arr_text(k, 5, r->counts ? r->counts : "");
 			k->n++;
 		} else {
 			struct cols *k = &t->changed;
-			arr_text(&k->c[0], r->repo), arr_text(&k->c[1], r->digest);
-			arr_text(&k->c[2], r->status), arr_text(&k->c[3], r->reason ? r->reason : "");
-			arr_text(&k->c[4], gen), arr_int(&k->c[5], r->scanned_at), arr_int(&k->c[6], r->duration_us);
-			arr_text(&k->c[7], r->findings_hash ? r->findings_hash : "");
-			arr_text(&k->c[8], r->counts ? r->counts : "");
+			arr_text(k, 0, r->repo), arr_text(k, 1, r->digest);
+			arr_text(k, 2, r->status), arr_text(k, 3, r->reason ? r->reason : "");
+			arr_text(k, 4, gen), arr_int(k, 5, r->scanned_at), arr_int(k, 6, r->duration_us);
+			arr_text(k, 7, r->findings_hash ? r->findings_hash : "");
+			arr_text(k, 8, r->counts ? r->counts : "");
 			k->n++;
-			arr_text(&t->reports.c[0], r->repo), arr_text(&t->reports.c[1], r->digest);
+			arr_text(&t->reports, 0, r->repo), arr_text(&t->reports, 1, r->digest);
 			rc = arr_packed(&t->reports, 2, r->report, pk[i].report, pk[i].report_n);
 			t->reports.n++;
 			if (!rc && !done[i].inventory_kept) {
-				arr_text(&t->invs.c[0], r->repo), arr_text(&t->invs.c[1], r->digest);
+				arr_text(&t->invs, 0, r->repo), arr_text(&t->invs, 1, r->digest);
 				rc = arr_packed(&t->invs, 2, r->inventory, pk[i].inventory, pk[i].inventory_n);
 				t->invs.n++;
 			}
 		}
-		arr_text(&t->requeue.c[0], r->repo), arr_text(&t->requeue.c[1], r->digest);
-		arr_text(&t->requeue.c[2], gen);
+		arr_text(&t->requeue, 0, r->repo), arr_text(&t->requeue, 1, r->digest);
+		arr_text(&t->requeue, 2, gen);
 		t->requeue.n++;
 	}
-	struct cols *all[] = {&t->same, &t->changed, &t->reports, &t->invs, &t->requeue};
-	for (size_t k = 0; !rc && k < DD_ARRAY_LEN(all); k++)
-		for (int i = 0; i < PG_COLS; i++)
-			if (all[k]->c[i].len + 2 > all[k]->c[i].cap) /* past the bound (never, at 32 images) */
-				rc = DD_E_TOO_LARGE;
-	return rc;
+	return rc ? rc : batch_err(t);
 }
 
 /* The batch's statements, in the write transaction on c; t was filled for every row (before
@@ -326,14 +353,14 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 	struct cols ids;
 	cols_init(&ids);
 	for (size_t i = 0; i < n; i++)
-		arr_int(&ids.c[0], done[i].job);
+		arr_int(&ids, 0, done[i].job);
 	char *kept = calloc(n ? n : 1, 1);
 	size_t nkept = 0;
-	int rc = kept ? 0 : DD_E_NOMEM;
+	int rc = kept ? cols_close(&ids) : DD_E_NOMEM;
 	if (!rc) { /* the jobs still there: the others' manifests were deleted while they were scanned */
 		struct sq q;
 		sq_query_on(&q, c, "DELETE FROM scan_jobs WHERE id = ANY(CAST(?1 AS BIGINT[])) RETURNING id",
-			    TEXT(col(&ids, 0)));
+			    TEXT(ids.c[0].data));
 		while (sq_row(&q)) {
 			int64_t id = sq_int(&q, 0);
 			for (size_t i = 0; i < n; i++)
@@ -347,14 +374,16 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 		batch_free(t);
 		rc = batch_fill(t, done, n, pk, kept);
 	}
+	if (!rc)
+		rc = batch_close(t);
 	if (!rc && t->same.n)
 		rc = sq_exec_on(c, "store assessments",
 				"UPDATE assessments a SET db_generation=v.g, scanned_at=v.t, duration_us=v.d, counts=v.c"
 				" FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]),"
 				" CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS TEXT[])) AS v(repo, digest, g, t, d, c)"
 				" WHERE a.repo=v.repo AND a.digest=v.digest",
-				TEXT(col(&t->same, 0)), TEXT(col(&t->same, 1)), TEXT(col(&t->same, 2)),
-				TEXT(col(&t->same, 3)), TEXT(col(&t->same, 4)), TEXT(col(&t->same, 5)));
+				TEXT(t->same.c[0].data), TEXT(t->same.c[1].data), TEXT(t->same.c[2].data),
+				TEXT(t->same.c[3].data), TEXT(t->same.c[4].data), TEXT(t->same.c[5].data));
 	if (!rc && t->changed.n)
 		rc = sq_exec_on(c, "store assessments",
 				"INSERT INTO assessments(repo, digest, status, reason, db_generation, scanned_at,"
@@ -365,21 +394,21 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 				" db_generation=excluded.db_generation, scanned_at=excluded.scanned_at,"
 				" duration_us=excluded.duration_us, findings_hash=excluded.findings_hash,"
 				" counts=excluded.counts",
-				TEXT(col(&t->changed, 0)), TEXT(col(&t->changed, 1)), TEXT(col(&t->changed, 2)),
-				TEXT(col(&t->changed, 3)), TEXT(col(&t->changed, 4)), TEXT(col(&t->changed, 5)),
-				TEXT(col(&t->changed, 6)), TEXT(col(&t->changed, 7)), TEXT(col(&t->changed, 8)));
+				TEXT(t->changed.c[0].data), TEXT(t->changed.c[1].data), TEXT(t->changed.c[2].data),
+				TEXT(t->changed.c[3].data), TEXT(t->changed.c[4].data), TEXT(t->changed.c[5].data),
+				TEXT(t->changed.c[6].data), TEXT(t->changed.c[7].data), TEXT(t->changed.c[8].data));
 	if (!rc && t->reports.n)
 		rc = sq_exec_on(c, "store assessments",
 				"INSERT INTO assessment_reports(repo, digest, report) SELECT * FROM unnest(CAST(?1 AS TEXT[]),"
 				" CAST(?2 AS TEXT[]), CAST(?3 AS BYTEA[])) ON CONFLICT(repo, digest) DO UPDATE SET"
 				" report=excluded.report",
-				TEXT(col(&t->reports, 0)), TEXT(col(&t->reports, 1)), TEXT(col(&t->reports, 2)));
+				TEXT(t->reports.c[0].data), TEXT(t->reports.c[1].data), TEXT(t->reports.c[2].data));
 	if (!rc && t->invs.n)
 		rc = sq_exec_on(c, "store assessments",
 				"INSERT INTO assessment_inventories(repo, digest, inventory) SELECT * FROM"
 				" unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS BYTEA[])) ON CONFLICT(repo, digest)"
 				" DO UPDATE SET inventory=excluded.inventory",
-				TEXT(col(&t->invs, 0)), TEXT(col(&t->invs, 1)), TEXT(col(&t->invs, 2)));
+				TEXT(t->invs.c[0].data), TEXT(t->invs.c[1].data), TEXT(t->invs.c[2].data));
 	/* many nodes: an assessment made with another database than the newest a node has offered
 	 * (db_generation_offer) is made again by a node that has the newest */
 	if (!rc && t->requeue.n)
@@ -388,7 +417,7 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 				" ?4, ?5, ?6 FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]))"
 				" AS v(repo, digest, g) WHERE EXISTS(SELECT 1 FROM settings WHERE key='vulndb/generation'"
 				" AND value<>v.g) ON CONFLICT DO NOTHING",
-				TEXT(col(&t->requeue, 0)), TEXT(col(&t->requeue, 1)), TEXT(col(&t->requeue, 2)),
+				TEXT(t->requeue.c[0].data), TEXT(t->requeue.c[1].data), TEXT(t->requeue.c[2].data),
 				INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED), INT(util_now()));
 	for (size_t i = 0; !rc && i < n; i++) {
 		if (!kept[i])
