@@ -443,8 +443,15 @@ static int ms_referrers(struct meta *m, struct arena *a, const char *repo, const
 	*n = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo=?1 AND subject=?2 AND (?3 IS NULL OR"
-		 " artifact_type=?3) ORDER BY created, digest LIMIT ?4",
+		 /* by the index manifests_subject, which holds the rows with a subject alone: named
+		  * (SQLite preferred the primary key) and its condition said (PostgreSQL uses it then);
+		  * every manifest of the repository was read, 37 ms an image's page at 100,000 images
+		  * in one repository */
+		 PG_OR("SELECT " MANIFEST_COLUMNS " FROM manifests INDEXED BY manifests_subject WHERE repo=?1"
+		       " AND subject=?2 AND subject<>'' AND (?3 IS NULL OR artifact_type=?3) ORDER BY created, digest"
+		       " LIMIT ?4",
+		       "SELECT " MANIFEST_COLUMNS " FROM manifests WHERE repo=?1 AND subject=?2 AND subject<>'' AND"
+		       " (?3 IS NULL OR artifact_type=?3) ORDER BY created, digest LIMIT ?4"),
 		 TEXT(repo), TEXT(subject), TEXT(artifact_type), INT(DD_MAX_REFERRERS));
 	size_t cap = 0, k = 0;
 	struct manifest_rec *v = arena_grow(a, NULL, 0, &cap, sizeof(*v));

@@ -503,11 +503,17 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 {
 	*queued = 0;
 	struct sq q;
+	/* SQLite: queued in the order the inventories lie in the file, so that the workers read
+	 * them page after page, not one page an image; length() reads no value, only its size */
 	sq_query(&q, m,
-		 "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
-		 " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
-		 " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
-		 " AND i.inventory<>'' ON CONFLICT DO NOTHING",
+		 PG_OR("INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		       " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
+		       " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
+		       " AND length(i.inventory)>0 ORDER BY i.rowid ON CONFLICT DO NOTHING",
+		       "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
+		       " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
+		       " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
+		       " AND i.inventory<>'' ON CONFLICT DO NOTHING"),
 		 TEXT(generation), INT(util_now()), INT(SCAN_REASSESS), INT(SCAN_JOB_QUEUED));
 	int rc = sq_done(&q, "queue re-assessments");
 	if (!rc)
