@@ -13,6 +13,13 @@
 #include "common/arena.h"
 #include "common/log.h"
 
+/* the assessments table's columns, in the schema and in its rewrite as a rowid table (migrate) */
+#define ASSESSMENT_COLUMNS                                                                                   \
+	"repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,"              \
+	" db_generation TEXT NOT NULL, scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL,"          \
+	" findings_hash TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT ''"
+#define ASSESSMENT_NAMES "repo, digest, status, reason, db_generation, scanned_at, duration_us, findings_hash, counts"
+
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
 	"CREATE TABLE IF NOT EXISTS repos(name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;"
@@ -42,11 +49,12 @@ static const char schema[] =
 	" priority INTEGER NOT NULL, state INTEGER NOT NULL, enqueued INTEGER NOT NULL, UNIQUE(repo, digest));"
 	"CREATE INDEX IF NOT EXISTS scan_jobs_next ON scan_jobs(state, priority, id);"
 	/* an assessment's small columns, rewritten by every re-assessment, apart from its report and
-	 * inventory (kilobytes each, rewritten only when they change): SQLite writes a whole row */
-	"CREATE TABLE IF NOT EXISTS assessments(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
-	" reason TEXT NOT NULL, db_generation TEXT NOT NULL, scanned_at INTEGER NOT NULL,"
-	" duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT '',"
-	" PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+	 * inventory (kilobytes each, rewritten only when they change): SQLite writes a whole row.
+	 * All three are rowid tables, their rows in the order they were first stored: a
+	 * re-assessment walks the three in one order, page after page (keyed by name, the small
+	 * rows of a directory filled push by push lay in another order: 100,000 images re-assessed
+	 * in 19-22 s, not 9-12 s, each batch of 32 rewriting 32 pages scattered over the table). */
+	"CREATE TABLE IF NOT EXISTS assessments(" ASSESSMENT_COLUMNS ", PRIMARY KEY(repo, digest));"
 	"CREATE TABLE IF NOT EXISTS assessment_reports(repo TEXT NOT NULL, digest TEXT NOT NULL, report TEXT NOT NULL,"
 	" PRIMARY KEY(repo, digest));"
 	"CREATE TABLE IF NOT EXISTS assessment_inventories(repo TEXT NOT NULL, digest TEXT NOT NULL,"
@@ -261,7 +269,7 @@ static int conn_open(struct meta_sql *base, struct conn **cout)
 	 * page cache; the pool holds one connection per concurrently busy thread. No mapping of the
 	 * file: each connection's mapping kept every page it had read resident in the process
 	 * (40,001 images, 423 MB of meta.db: RSS 541 MB, PSS 277 MB), while a compressed report
-	 * is a few pages and listings read the assessments_list index, not the reports. */
+	 * is a few pages and listings read the small assessments rows, not the reports. */
 	sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-512; PRAGMA mmap_size=0;", NULL, NULL, NULL);
 	*cout = &c->base;
 	return 0;
@@ -297,6 +305,21 @@ static int triggers_current(sqlite3 *db, const char *pattern, int n, int *curren
 	}
 	sqlite3_bind_text(s, 1, pattern, -1, SQLITE_STATIC);
 	*current = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == n;
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Whether table `name` is a WITHOUT ROWID table: 0 with *keyed, or 1 with *err. */
+static int without_rowid(sqlite3 *db, const char *name, int *keyed, char **err)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "SELECT wr FROM pragma_table_list WHERE schema='main' AND name=?1", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
+		return 1;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	*keyed = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	return 0;
 }
@@ -354,6 +377,32 @@ static int migrate(sqlite3 *db, char **err)
 					   " SELECT repo, digest, inventory FROM assessments WHERE true ON CONFLICT DO NOTHING;"
 					   "ALTER TABLE assessments DROP COLUMN report;"
 					   "ALTER TABLE assessments DROP COLUMN inventory;",
+					   NULL, NULL, err) != SQLITE_OK) ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return 1;
+		}
+	}
+	/* the assessments table keyed by name (WITHOUT ROWID) before: made a rowid table once, its
+	 * rows in the order of the inventories (meta.db's push order). Its triggers go with the old
+	 * table and are made again below; the running totals stay as they are (no row changes). */
+	int keyed;
+	if (without_rowid(db, "assessments", &keyed, err))
+		return 1;
+	if (keyed) {
+		log_info("rewriting the assessments table in the order of its inventories (once)");
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)
+			return 1;
+		if (without_rowid(db, "assessments", &keyed, err) ||
+		    (keyed && sqlite3_exec(db,
+					   "DROP TABLE IF EXISTS assessments_ordered;"
+					   "CREATE TABLE assessments_ordered(" ASSESSMENT_COLUMNS ", PRIMARY KEY(repo, digest));"
+					   "INSERT INTO assessments_ordered(" ASSESSMENT_NAMES ") SELECT a.repo, a.digest,"
+					   " a.status, a.reason, a.db_generation, a.scanned_at, a.duration_us, a.findings_hash,"
+					   " a.counts FROM assessments a LEFT JOIN assessment_inventories i"
+					   " ON i.repo=a.repo AND i.digest=a.digest ORDER BY i.rowid, a.repo, a.digest;"
+					   "DROP TABLE assessments;"
+					   "ALTER TABLE assessments_ordered RENAME TO assessments;",
 					   NULL, NULL, err) != SQLITE_OK) ||
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -796,6 +796,67 @@ out:
 	remove_dir(dir);
 }
 
+/* A data directory whose assessments table is keyed by name (WITHOUT ROWID, as before): made a
+ * rowid table when opened, its rows in the order of the inventories, with its triggers, index and
+ * running totals as they were. */
+static void test_meta_assessments_ordered(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	int sqlite = !on_pg(path);
+	/* stored in an order that is not the names' */
+	assess(m, "r", "sha256:cc", "Unhealthy", "1 0 0 0 0 0 1", 0);
+	assess(m, "r", "sha256:aa", "Healthy", "0 0 0 0 0 0 0", 0);
+	assess(m, "q", "sha256:bb", "Unhealthy", "0 2 0 0 0 0 2", 0);
+	meta_free(m);
+	m = NULL;
+	if (!sqlite)
+		goto out;
+	sql(path, "CREATE TABLE keyed(repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,"
+		  " reason TEXT NOT NULL, db_generation TEXT NOT NULL, scanned_at INTEGER NOT NULL,"
+		  " duration_us INTEGER NOT NULL, findings_hash TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT '',"
+		  " PRIMARY KEY(repo, digest)) WITHOUT ROWID;"
+		  "INSERT INTO keyed SELECT repo, digest, status, reason, db_generation, scanned_at, duration_us,"
+		  " findings_hash, counts FROM assessments;"
+		  "DROP TABLE assessments; ALTER TABLE keyed RENAME TO assessments;");
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db,
+				 "SELECT (SELECT wr FROM pragma_table_list WHERE schema='main' AND name='assessments'),"
+				 " (SELECT group_concat(digest, ' ') FROM (SELECT digest FROM assessments ORDER BY rowid)),"
+				 " (SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name='assessments'),"
+				 " (SELECT count(*) FROM sqlite_master WHERE name='assessments_stamps'),"
+				 " (SELECT count(*) FROM sqlite_master WHERE name='assessments_ordered')",
+				 -1, &st, NULL) == SQLITE_OK);
+	CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
+	      !strcmp((const char *)sqlite3_column_text(st, 1), "sha256:cc sha256:aa sha256:bb") &&
+	      sqlite3_column_int(st, 2) == 7 && sqlite3_column_int(st, 3) == 1 && sqlite3_column_int(st, 4) == 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	long long images;
+	CHECK(totals_match(m, &images) && images == 3);
+	/* the triggers made again keep the totals through changes */
+	assess(m, "r", "sha256:aa", "Unhealthy", "0 0 3 0 0 0 3", 0);
+	assess(m, "q", "sha256:dd", "Healthy", "0 0 0 0 0 0 0", 0);
+	CHECK(m->repos->manifest_delete(m, "r", "sha256:cc") == 0);
+	CHECK(totals_match(m, &images) && images == 3);
+	struct arena a = {0};
+	struct assessment_rec got;
+	CHECK(m->scans->assessment_get(m, &a, "q", "sha256:bb", &got) == 0 && !strcmp(got.counts, "0 2 0 0 0 0 2") &&
+	      !strcmp(got.report, "{}"));
+	arena_free(&a);
+out:
+	if (m)
+		meta_free(m);
+	remove_dir(dir);
+}
+
 /* The numbers the store writes for reference kinds, job priorities and job states are on disk:
  * they stay what data directories already hold, and rows written by an older drydock read
  * as they did. */
@@ -1134,6 +1195,7 @@ void suite_stores(void)
 	RUN(test_scan_complete_batch);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
+	RUN(test_meta_assessments_ordered);
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
 	RUN(test_meta_stored_values);
