@@ -45,6 +45,7 @@ struct dbref {
 	char gen[17];
 };
 
+#define SCANNER_BATCH 32 /* re-assessments claimed and stored per transaction */
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
 #define STREAMS_MAX 4 /* uploads analysed as their bytes arrive, at once */
@@ -69,6 +70,11 @@ struct scanner {
 	struct stat db_st; /* the file last opened, or last refused */
 	int db_seen;       /* db_st is set */
 	struct scanner_stats st;
+	/* the jobs this node's workers have claimed and not yet stored, whose leases the watcher
+	 * renews (meta_scans.h's scan_renew) */
+	int64_t held[SCANNER_MAX_WORKERS * SCANNER_BATCH];
+	size_t nheld;
+	int64_t renewed_us; /* when they were last renewed */
 };
 
 static struct dbref *db_take(struct scanner *s)
@@ -157,6 +163,46 @@ static void db_check(struct scanner *s)
 	scanner_kick(s);
 }
 
+static int64_t now_us(void);
+
+/* The jobs a worker claimed (n of them), held until it stored them: their leases renewed. */
+static void held_add(struct scanner *s, const struct scan_job *jobs, size_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < n && s->nheld < DD_ARRAY_LEN(s->held); i++)
+		s->held[s->nheld++] = jobs[i].id;
+	pthread_mutex_unlock(&s->mu);
+}
+static void held_drop(struct scanner *s, const struct scan_job *jobs, size_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < s->nheld; k++)
+			if (s->held[k] == jobs[i].id) {
+				s->held[k] = s->held[--s->nheld];
+				break;
+			}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Every `every_us`, the leases of the jobs held renewed, so that a long scan is not claimed
+ * again by another node while this one makes it. */
+static void leases_renew(struct scanner *s, int64_t every_us)
+{
+	int64_t ids[DD_ARRAY_LEN(s->held)];
+	size_t n = 0;
+	int64_t now = now_us();
+	pthread_mutex_lock(&s->mu);
+	if (now - s->renewed_us >= every_us) {
+		s->renewed_us = now;
+		n = s->nheld;
+		memcpy(ids, s->held, n * sizeof(*ids));
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (n && s->cfg.meta->scans->scan_renew(s->cfg.meta, ids, n))
+		log_warn("cannot renew the leases of %zu scans this node is making: another node may make them too", n);
+}
+
 /* The database watcher. Its first look, as the server starts, opens the database and checks
  * the whole file (its CRC) off the path that opens the port; images pushed meanwhile wait in the
  * queue, as they do while no database, or only a damaged one, is in place. */
@@ -168,14 +214,18 @@ static void *watcher_main(void *arg)
 		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
 			 "('drydock db update --db %s')",
 			 s->db_path, s->db_path);
+	struct meta *m = s->cfg.meta;
+	int64_t lease_us = (m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT) * 1000000;
+	long wait_ms = lease_us / 3000 < SCANNER_WATCH_MS ? (long)(lease_us / 3000) : SCANNER_WATCH_MS;
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mu);
 		db_check(s);
+		leases_renew(s, lease_us / 3);
 		pthread_mutex_lock(&s->mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += SCANNER_WATCH_MS * 1000000L;
+		ts.tv_nsec += wait_ms * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
 		if (!s->stop)
@@ -660,7 +710,6 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 	return arena_printf(a, "%016" PRIx64 "-%zu", h, r->n);
 }
 
-#define SCANNER_BATCH 32 /* re-assessments claimed and stored per transaction */
 
 static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
@@ -975,6 +1024,7 @@ static void *worker_main(void *arg)
 		size_t n = 0;
 		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, d->gen, &jobs, &n) : DD_E_NOT_FOUND;
 		if (!rc) {
+			held_add(s, jobs, n);
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
 			int listened = 1; /* a webhook target to take this batch's events (a target added
 					   * meanwhile gets the events of the batches after it) */
@@ -992,6 +1042,7 @@ static void *worker_main(void *arg)
 				}
 			}
 			store_done(s, done + stored, n - stored);
+			held_drop(s, jobs, n);
 			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
 				log_debug("assessed %zu images in a batch", n);
 		}

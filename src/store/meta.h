@@ -18,6 +18,8 @@
 
 struct meta_repos_ops;
 struct meta_scans_ops;
+
+#define META_SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
 struct meta_admin_ops;
 struct meta_outbox_ops;
 
@@ -29,7 +31,8 @@ struct meta {
 	void (*free)(struct meta *m);
 	/* Seconds a scan claimed on a store shared by many nodes (PostgreSQL) stays the claiming
 	 * node's: past it, another node claims it again (its node died, or is slow: a scan made twice
-	 * stores the same). 0: two minutes. */
+	 * stores the same; the claiming node renews the lease of the jobs it holds, scan_renew).
+	 * 0: META_SCAN_LEASE_DEFAULT. */
 	int64_t scan_lease;
 	/* 1 when other nodes share the store (PostgreSQL): what a node would otherwise keep in its data
 	 * directory for itself (the token signing key, the collector's lock) is kept in the store */

@@ -82,6 +82,11 @@ struct meta_scans_ops {
 	 * adds its events to the webhook outbox (meta_outbox.h). A job whose
 	 * manifest was deleted meanwhile is dropped. */
 	int (*scan_complete)(struct meta *m, const struct scan_done *done, size_t n);
+	/* Renews the lease of running jobs ids (n of them) for another scan_lease from now: a node
+	 * calls it for the jobs it still holds, so a scan that runs longer than the lease is not
+	 * claimed again by another node meanwhile. Jobs stored or deleted meanwhile are skipped.
+	 * SQLite: nothing to do (one process, whose claims are reset when it starts). */
+	int (*scan_renew)(struct meta *m, const int64_t *ids, size_t n);
 	/* At start: running jobs back to queued, and a job for every manifest without an assessment
 	 * or a job (so nothing pushed is ever left unassessed, whatever crashed when). */
 	int (*scan_recover)(struct meta *m);

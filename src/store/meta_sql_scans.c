@@ -36,15 +36,13 @@ int sq_scans_forget(struct conn *c, const char *repo, const char *digest)
 	return rc;
 }
 
-#define SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
-
 /* PostgreSQL, shared by many nodes: jobs whose lease ran out queued again, then one statement
  * claims the jobs (skipping those another node is claiming at that moment) with a lease. */
 static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job *out,
 		    size_t *n)
 {
 	struct sq q;
-	int64_t lease = m->scan_lease > 0 ? m->scan_lease : SCAN_LEASE_DEFAULT;
+	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
 	/* leases are read and set by the database's clock, the one clock every node shares. A job
 	 * whose lease ran out is queued again first (the running are few: found by the index),
 	 * skipping those a node is storing at that moment (locked in another order: a deadlock) */
@@ -76,6 +74,26 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 	}
 	rc = sq_end(&q, "claim scans");
 	return rc ? rc : *n ? 0 : DD_E_NOT_FOUND;
+}
+
+static int ms_scan_renew(struct meta *m, const int64_t *ids, size_t n)
+{
+	if (!n || sq_dialect(m, NULL) != SQ_PG)
+		return 0;
+	struct buf list;
+	buf_init(&list, (size_t)24 * n + 3);
+	int rc = buf_puts(&list, "{");
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = buf_printf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
+	if (!rc)
+		rc = buf_puts(&list, "}");
+	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
+	if (!rc)
+		rc = sq_exec(m, "renew scan leases",
+			     "UPDATE scan_jobs SET lease_until=unixepoch()+?3 WHERE id=ANY(CAST(?1 AS BIGINT[])) AND state=?2",
+			     TEXT(list.data), INT(SCAN_JOB_RUNNING), INT(lease));
+	buf_release(&list);
+	return rc;
 }
 
 static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job **out,
@@ -897,6 +915,7 @@ static int ms_ns_scanning_set(struct meta *m, const char *ns, int enabled)
 const struct meta_scans_ops meta_sql_scans = {
 	.scan_claim = ms_scan_claim,
 	.scan_complete = ms_scan_complete,
+	.scan_renew = ms_scan_renew,
 	.scan_recover = ms_scan_recover,
 	.scan_enqueue_stale = ms_scan_enqueue_stale,
 	.db_generation_offer = ms_db_generation_offer,

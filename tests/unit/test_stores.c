@@ -519,6 +519,40 @@ static void test_idcache_reports(void)
 	remove_dir(dir);
 }
 
+/* A node renews the leases of the scans it holds: on PostgreSQL, a renewed job is not claimed
+ * again past its first lease; one no longer renewed is, once its lease runs out (by the
+ * database's clock, in whole seconds). SQLite: renewing does nothing and fails nothing. */
+static void test_scan_renew(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	m->scan_lease = 1;
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	int64_t id = claimed_scan(m, &a, "sha256:aa"), gone = 999999;
+	struct scan_job *jobs;
+	size_t n = 0;
+	int64_t ids[] = {id, gone};
+	CHECK(m->scans->scan_renew(m, ids, 0) == 0);
+	if (on_pg(path)) {
+		for (int i = 0; i < 2; i++) {
+			usleep(1100000);
+			CHECK(m->scans->scan_renew(m, ids, 2) == 0);
+		}
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == DD_E_NOT_FOUND);
+		usleep(2100000);
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].id == id);
+	} else {
+		CHECK(m->scans->scan_renew(m, ids, 2) == 0);
+		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == DD_E_NOT_FOUND);
+	}
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* A batch of done scans stored at once: one whose manifest was deleted while it was scanned is
  * dropped, the others stored (both engines: PostgreSQL stores a batch in statements over arrays). */
 static void test_scan_complete_batch(void)
@@ -1193,6 +1227,7 @@ void suite_stores(void)
 	RUN(test_meta_assessments);
 	RUN(test_idcache_reports);
 	RUN(test_scan_complete_batch);
+	RUN(test_scan_renew);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
 	RUN(test_meta_assessments_ordered);
