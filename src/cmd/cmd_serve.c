@@ -4,6 +4,7 @@
 #include "cmds.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "http/server.h"
 #include "auth/access.h"
@@ -41,7 +42,7 @@ static const char usage_text[] =
 	"                     [--gc-interval SECONDS] [--gc-grace SECONDS] [--gc-delete-untagged true|false]\n"
 	"                     [--analyse-uploads true|false] [--sandbox true|false] [--http2 true|false]\n"
 	"                     [--max-connections N] [--max-connections-per-client N]\n"
-	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS]\n"
+	"                     [--idle-timeout SECONDS] [--header-timeout SECONDS] [--trusted-proxies ADDR[/BITS],...]\n"
 	"                     [--auth on|off] [--auth-realm URL] [--auth-service NAME] [--token-ttl SECONDS]\n"
 	"                     [--anonymous-pull PATTERN[,PATTERN...]]\n"
 	"                     [--azure-subscription ID] [--azure-resource-group NAME] [--azure-registry NAME]\n"
@@ -425,11 +426,16 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (!rc) {
 		app = router_app(router);
+		static struct netaddr_list proxies; /* checked when the setting was read */
+		char bad[128];
+		if (netaddr_list_parse(c.trusted_proxies, &proxies, bad, sizeof(bad)))
+			proxies.n = 0;
 		struct http_config hc = {.host = host, .port = port, .tls_cert_pem = cert, .tls_key_pem = key,
 					 .access_log = c.access_log, .http2 = c.http2,
 					 .max_connections = c.max_connections,
 					 .max_connections_per_client = c.max_connections_per_client,
-					 .idle_timeout = c.idle_timeout, .header_timeout = c.header_timeout};
+					 .idle_timeout = c.idle_timeout, .header_timeout = c.header_timeout,
+					 .trusted_proxies = &proxies};
 		int bound = 0;
 		rc = http_server_start(&hc, &app, &srv, &bound);
 		if (!rc) {

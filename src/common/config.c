@@ -1,6 +1,7 @@
 /* config.c: the settings file and its keys. */
 #include "dd.h"
 #include "config.h"
+#include "netaddr.h"
 #include "util.h"
 
 void config_defaults(struct config *c)
@@ -148,6 +149,18 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 	if (!strcmp(key, "max-connections-per-client"))
 		return set_long(&c->max_connections_per_client, value, 0, 1000000,
 				"max-connections-per-client must be an integer from 0 (no cap) to 1000000", why);
+	if (!strcmp(key, "trusted-proxies")) {
+		static char msg[200]; /* as config_load's: not thread-safe */
+		struct netaddr_list l;
+		char bad[128];
+		if (netaddr_list_parse(value, &l, bad, sizeof(bad))) {
+			snprintf(msg, sizeof(msg), "trusted-proxies: %s (a list of IP addresses and networks, ADDRESS/BITS)",
+				 bad);
+			*why = msg;
+			return DD_E_CONFIG;
+		}
+		return set_str(c->trusted_proxies, sizeof(c->trusted_proxies), value, why);
+	}
 	if (!strcmp(key, "idle-timeout"))
 		return set_duration(&c->idle_timeout, value, 1, 24 * 3600,
 				    "idle-timeout must be a duration from 1s to 1d (a bare number is seconds; 30s, 2m, 1h)", why);

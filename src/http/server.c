@@ -230,14 +230,29 @@ void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx,
 			fn(ctx, s->query[i].value ? s->query[i].value : "");
 }
 
+static void client_addr_key(const struct sockaddr_storage *ss, unsigned char out[16]);
+
 void http_client_addr(struct http_req *r, char *out, size_t cap)
 {
-	snprintf(out, cap, "unknown");
-	const struct sockaddr *sa = (const struct sockaddr *)&r->stream->conn->addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+	struct conn *c = r->stream->conn;
+	const struct netaddr_list *trusted = &c->loop->srv->proxies;
+	if (c->addr.ss_family != AF_INET && c->addr.ss_family != AF_INET6) {
+		snprintf(out, cap, "unknown");
+		return;
+	}
+	unsigned char peer[16], client[16];
+	client_addr_key(&c->addr, peer);
+	memcpy(client, peer, 16);
+	if (trusted->n && netaddr_list_has(trusted, peer)) {
+		struct http_stream *s = r->stream;
+		const char *fields[DD_MAX_HEADER_FIELDS];
+		int n = 0;
+		for (int i = 0; i < s->nheaders && n < DD_MAX_HEADER_FIELDS; i++)
+			if (!strcasecmp(s->headers[i].name, "X-Forwarded-For"))
+				fields[n++] = s->headers[i].value;
+		netaddr_forwarded_client(trusted, peer, fields, n, client);
+	}
+	netaddr_text(client, out, cap);
 }
 
 /* ---- streams ---- */
@@ -602,7 +617,7 @@ static int client_acquire(struct http_server *srv, struct conn *c)
 			srv->clients[c->client_key].next = cs;
 		}
 	}
-	if (!rc && srv->max_per_client && cs->count >= srv->max_per_client)
+	if (!rc && srv->max_per_client && cs->count >= srv->max_per_client && !netaddr_list_has(&srv->proxies, key))
 		rc = DD_E_UNAVAILABLE;
 	if (!rc)
 		cs->count++;
@@ -1897,6 +1912,8 @@ int http_server_start(const struct http_config *cfg, const struct http_app *app,
 	s->access_log = cfg->access_log;
 	s->max_conns = connection_cap(cfg->max_connections > 0 ? cfg->max_connections : DD_MAX_CONNECTIONS);
 	s->max_per_client = cfg->max_connections_per_client;
+	if (cfg->trusted_proxies)
+		s->proxies = *cfg->trusted_proxies;
 	s->idle_ms = (cfg->idle_timeout > 0 ? cfg->idle_timeout : DD_CONNECTION_TIMEOUT) * 1000;
 	s->header_ms = (cfg->header_timeout > 0 ? cfg->header_timeout : DD_HEADER_TIMEOUT) * 1000;
 	pthread_mutex_init(&s->clients_mu, NULL);

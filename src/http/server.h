@@ -11,6 +11,7 @@
 
 struct http_stream;
 struct http_resp;
+struct netaddr_list;
 
 struct http_req {
 	const char *method;
@@ -50,6 +51,10 @@ struct http_config {
 	int http2;                   /* offer h2 in TLS ALPN (and take h2 prior knowledge on plain HTTP) */
 	long max_connections;        /* 0: DD_MAX_CONNECTIONS */
 	long max_connections_per_client; /* 0: no cap */
+	/* reverse proxies (load balancers): a request from one is from the client its
+	 * X-Forwarded-For names (http_client_addr), and their connections have no per-client cap;
+	 * NULL: none (the header is ignored) */
+	const struct netaddr_list *trusted_proxies;
 	long idle_timeout;           /* seconds; 0: DD_CONNECTION_TIMEOUT */
 	long header_timeout;         /* seconds; 0: DD_HEADER_TIMEOUT */
 	int loops;                   /* event loop threads; 0: one per CPU, at most 8 */
@@ -72,7 +77,8 @@ int http_has_query(struct http_req *r, const char *name);
 
 /* Calls fn for every value of query parameter `name`, in order (scope= may repeat). */
 void http_query_each(struct http_req *r, const char *name, void (*fn)(void *ctx, const char *value), void *ctx);
-/* The peer's address as text ("unknown" when not known). */
+/* The client's address as text ("unknown" when not known): the peer's, or, when the peer is a
+ * trusted proxy, the client its X-Forwarded-For names (netaddr_forwarded_client). */
 void http_client_addr(struct http_req *r, char *out, size_t cap);
 
 /* Responses: set once per request (a second call replaces the first). The data is copied. */

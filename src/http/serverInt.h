@@ -4,6 +4,7 @@
 #define DD_HTTP_SERVER_INT_H
 #include "server.h"
 #include "http1.h"
+#include "common/netaddr.h"
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -156,6 +157,7 @@ struct http_server {
 	int access_log;
 	SSL_CTX *ssl_ctx;
 	long max_conns, max_per_client;
+	struct netaddr_list proxies; /* trusted_proxies (none: n 0) */
 	int64_t idle_ms, header_ms;
 	int nloops;
 	struct loop *loops;

@@ -2,6 +2,7 @@
 another repository, robot accounts, rate limiting, the first-start administrator, anonymous
 pull, htpasswd import, and that no credential ever reaches the log."""
 import base64
+import http.client
 import json
 import os
 import re
@@ -237,6 +238,50 @@ def test_wrong_passwords_are_rate_limited(srv):
     # an unknown account fails the same way as a wrong password
     r = basic(("nobody", "x")).get(f"{srv.url}/v2/")
     assert r.status_code == 401
+
+
+def _login(port, creds, source, forwarded=None):
+    """GET /v2/ with Basic credentials from a loopback source address, with an X-Forwarded-For."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    headers = {"Authorization": "Basic " + base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()}
+    if forwarded:
+        headers["X-Forwarded-For"] = forwarded
+    c.request("GET", "/v2/", headers=headers)
+    status = c.getresponse().status
+    c.close()
+    return status
+
+
+def test_clients_behind_a_trusted_proxy_are_throttled_apart(tmp_path):
+    # 127.0.0.5 is the load balancer; 127.0.0.6 a client that reaches the node directly
+    s = Server(data_dir=str(tmp_path), auth=True,
+               extra_args=["--scan-workers", "0", "--trusted-proxies", "127.0.0.5, 10.0.0.0/8"]).start()
+    try:
+        # twenty failures, each for another name, lock the address they come from...
+        for i in range(20):
+            assert _login(s.port, (f"guess{i}", "x"), "127.0.0.5", "198.51.100.1, 10.1.1.1") == 401
+        assert _login(s.port, ADMIN, "127.0.0.5", "198.51.100.1") == 429
+        # ...which is the client the balancer names, not the balancer: others log in through it
+        assert _login(s.port, ADMIN, "127.0.0.5", "198.51.100.2") == 200
+        assert _login(s.port, ADMIN, "127.0.0.5") == 200
+        # the entry a client writes itself (the leftmost) is not believed
+        assert _login(s.port, ADMIN, "127.0.0.5", "198.51.100.2, 198.51.100.1") == 429
+        # nor is the header of a peer that is not a trusted proxy
+        for i in range(20):
+            assert _login(s.port, (f"guess{i}", "x"), "127.0.0.6", "198.51.100.3") == 401
+        assert _login(s.port, ADMIN, "127.0.0.6", "198.51.100.4") == 429
+        assert _login(s.port, ADMIN, "127.0.0.5", "198.51.100.3") == 200
+    finally:
+        s.stop()
+    log = open(s.log_path).read()
+    assert "failed login for 'guess0' from 198.51.100.1" in log
+    assert "failed login for 'guess0' from 127.0.0.6" in log
+
+
+def test_trusted_proxies_that_are_not_addresses_are_refused(tmp_path):
+    r = subprocess.run([BIN, "serve", "--data", str(tmp_path), "--trusted-proxies", "127.0.0.1, nginx"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "trusted-proxies: 'nginx' is not an IP address" in r.stderr + r.stdout
 
 
 def test_robot_accounts_are_scoped_and_expire(srv):

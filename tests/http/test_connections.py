@@ -127,6 +127,25 @@ def test_connection_cap_closes_the_longest_idle(tmp_path):
         s.stop()
 
 
+def test_trusted_proxies_have_no_per_client_cap(tmp_path):
+    # a load balancer's connections carry many clients: the per-client cap is not its
+    s = Server(data_dir=str(tmp_path), extra_args=["--max-connections-per-client", "3",
+                                                   "--trusted-proxies", "127.0.0.5"]).start()
+    socks = []
+    try:
+        for source, served in (("127.0.0.5", 8), ("127.0.0.6", 3)):
+            for i in range(8):
+                c = connect(s.port, source=source)
+                socks.append(c)
+                c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.1\r\n\r\n")
+                answer = c.recv(4096)
+                assert answer.startswith(b"HTTP/1.1 200" if i < served else b"HTTP/1.1 503"), (source, i, answer)
+    finally:
+        for c in socks:
+            c.close()
+        s.stop()
+
+
 def test_per_client_cap(tmp_path):
     s = Server(data_dir=str(tmp_path), extra_args=["--max-connections-per-client", "20"]).start()
     socks = []

@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/digest.h"
+#include "common/netaddr.h"
 #include "common/util.h"
 
 static void test_err_table(void)
@@ -247,6 +248,85 @@ static void test_config(void)
 	free(dir);
 }
 
+/* the client an X-Forwarded-For names, walked from a trusted peer */
+static const char *forwarded(const char *trusted, const char *peer, const char *const *fields, int n)
+{
+	static char out[64];
+	struct netaddr_list l;
+	char why[128];
+	unsigned char p[16], c[16];
+	if (netaddr_list_parse(trusted, &l, why, sizeof(why)) || netaddr_parse(peer, strlen(peer), p))
+		return "bad";
+	netaddr_forwarded_client(&l, p, fields, n, c);
+	netaddr_text(c, out, sizeof(out));
+	return out;
+}
+
+static void test_netaddr(void)
+{
+	unsigned char a[16], b[16];
+	char t[64], why[128];
+	/* addresses, with a port or brackets */
+	CHECK(netaddr_parse("192.0.2.7", 9, a) == 0);
+	netaddr_text(a, t, sizeof(t));
+	CHECK_STR(t, "192.0.2.7");
+	CHECK(netaddr_parse("192.0.2.7:8080", 14, b) == 0 && !memcmp(a, b, 16));
+	CHECK(netaddr_parse("[2001:db8::1]:443", 17, a) == 0);
+	netaddr_text(a, t, sizeof(t));
+	CHECK_STR(t, "2001:db8::1");
+	CHECK(netaddr_parse("2001:db8::1", 11, b) == 0 && !memcmp(a, b, 16));
+	CHECK(netaddr_parse("[2001:db8::1]", 13, b) == 0 && !memcmp(a, b, 16));
+	const char *bad[] = {"", "unknown", "192.0.2", "192.0.2.256", "[192.0.2.1]", "192.0.2.1:", "192.0.2.1:123456",
+			     "[::1", "[::1]x", "::1:80:", "1.2.3.4 ", "_hidden", "::1%eth0"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		CHECK(netaddr_parse(bad[i], strlen(bad[i]), a) == -1);
+	/* lists: addresses and networks, each entry that is wrong named */
+	struct netaddr_list l;
+	CHECK(netaddr_list_parse("", &l, why, sizeof(why)) == 0 && l.n == 0);
+	CHECK(netaddr_list_parse(" 10.0.0.0/8, 127.0.0.1 ::1,fd00::/8 ", &l, why, sizeof(why)) == 0 && l.n == 4);
+	const char *in[] = {"10.200.3.4", "127.0.0.1", "::1", "fd12::9"}, *out[] = {"11.0.0.1", "127.0.0.2", "::2", "fe00::1"};
+	for (int i = 0; i < 4; i++) {
+		CHECK(netaddr_parse(in[i], strlen(in[i]), a) == 0 && netaddr_list_has(&l, a));
+		CHECK(netaddr_parse(out[i], strlen(out[i]), a) == 0 && !netaddr_list_has(&l, a));
+	}
+	CHECK(netaddr_list_parse("10.1.2.3/8", &l, why, sizeof(why)) == 0); /* host bits dropped */
+	CHECK(netaddr_parse("10.9.9.9", 8, a) == 0 && netaddr_list_has(&l, a));
+	CHECK(netaddr_list_parse("0.0.0.0/0", &l, why, sizeof(why)) == 0);
+	CHECK(netaddr_parse("203.0.113.5", 11, a) == 0 && netaddr_list_has(&l, a));
+	CHECK(netaddr_parse("2001:db8::5", 11, a) == 0 && !netaddr_list_has(&l, a)); /* IPv4's /0 is not IPv6's */
+	CHECK(netaddr_list_parse("10.0.0.0/33", &l, why, sizeof(why)) == -1 && strstr(why, "'10.0.0.0/33'") &&
+	      strstr(why, "0 to 32"));
+	CHECK(netaddr_list_parse("::/129", &l, why, sizeof(why)) == -1 && strstr(why, "0 to 128"));
+	CHECK(netaddr_list_parse("127.0.0.1, nginx", &l, why, sizeof(why)) == -1 && strstr(why, "'nginx'"));
+	CHECK(netaddr_list_parse("10.0.0.0/", &l, why, sizeof(why)) == -1);
+	CHECK(netaddr_list_parse("10.0.0.0/8x", &l, why, sizeof(why)) == -1);
+	CHECK(netaddr_list_parse("127.0.0.1:80", &l, why, sizeof(why)) == -1);
+	char many[64 * 16] = "";
+	for (int i = 0; i < 65; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d,", i);
+	CHECK(netaddr_list_parse(many, &l, why, sizeof(why)) == -1 && strstr(why, "64 entries"));
+	/* the walk: from a trusted peer, leftwards while the hop is trusted */
+	const char *one[] = {"198.51.100.7"};
+	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", one, 1), "198.51.100.7");
+	CHECK_STR(forwarded("", "127.0.0.1", one, 1), "127.0.0.1");            /* none trusted */
+	CHECK_STR(forwarded("10.0.0.1", "127.0.0.1", one, 1), "127.0.0.1");    /* not this peer */
+	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", NULL, 0), "127.0.0.1"); /* no header */
+	const char *spoofed[] = {"203.0.113.9, 198.51.100.7"}; /* the client wrote the first entry */
+	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", spoofed, 1), "198.51.100.7");
+	const char *chain[] = {"203.0.113.9, 198.51.100.7,10.0.0.5"}; /* through two proxies */
+	CHECK_STR(forwarded("127.0.0.1 10.0.0.0/8", "127.0.0.1", chain, 1), "198.51.100.7");
+	const char *fields[] = {"203.0.113.9", "198.51.100.7", "10.0.0.5"}; /* the same, as three fields */
+	CHECK_STR(forwarded("127.0.0.1 10.0.0.0/8", "127.0.0.1", fields, 3), "198.51.100.7");
+	const char *inside[] = {"10.0.0.9, 10.0.0.5"}; /* every hop trusted: the leftmost */
+	CHECK_STR(forwarded("127.0.0.1 10.0.0.0/8", "127.0.0.1", inside, 1), "10.0.0.9");
+	const char *junk[] = {"198.51.100.7, unknown"}; /* not an address: the proxy that passed it */
+	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", junk, 1), "127.0.0.1");
+	const char *ported[] = {" [2001:db8::7]:5000 ,, 192.0.2.1:99 ,"};
+	CHECK_STR(forwarded("127.0.0.1 192.0.2.1", "127.0.0.1", ported, 1), "2001:db8::7");
+	const char *empty[] = {""};
+	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", empty, 1), "127.0.0.1");
+}
+
 void suite_common(void)
 {
 	RUN(test_buf_json_str);
@@ -258,4 +338,5 @@ void suite_common(void)
 	RUN(test_uuid);
 	RUN(test_duration);
 	RUN(test_config);
+	RUN(test_netaddr);
 }
