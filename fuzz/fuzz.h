@@ -26,6 +26,7 @@ int fuzz_vex(const uint8_t *data, size_t size);
 int fuzz_langfeed(const uint8_t *data, size_t size);
 int fuzz_lang(const uint8_t *data, size_t size);
 int fuzz_s3xml(const uint8_t *data, size_t size);
+int fuzz_netaddr(const uint8_t *data, size_t size);
 
 #ifdef DD_LIBFUZZER
 #define DD_FUZZ_ENTRY(fn) \

@@ -30,6 +30,7 @@ static const struct {
 	{"vex", fuzz_vex},
 	{"langfeed", fuzz_langfeed},
 	{"lang", fuzz_lang},
+	{"netaddr", fuzz_netaddr},
 };
 
 int main(int argc, char **argv)
