@@ -519,6 +519,73 @@ static void test_idcache_reports(void)
 	remove_dir(dir);
 }
 
+/* Writers and readers on many threads at once: transactions (manifests with tags), writes
+ * outside any (blob links, upload offsets) and reads, all kept. SQLite makes every write on one
+ * connection under its lock, and reads on the pool's. */
+struct busy_writer {
+	struct meta *m;
+	int k, errors;
+};
+
+static void *busy_write(void *arg)
+{
+	struct busy_writer *w = arg;
+	struct arena a = {0};
+	for (int i = 0; i < 40; i++) {
+		char repo[32], digest[80], tag[16], id[32];
+		snprintf(repo, sizeof(repo), "busy/%d", w->k);
+		snprintf(digest, sizeof(digest), "sha256:%064d", w->k * 1000 + i);
+		snprintf(tag, sizeof(tag), "t%d", i);
+		snprintf(id, sizeof(id), "up-%d-%d", w->k, i);
+		struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+		struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
+						 .subject = "", .annotations = "", .content = "{}", .size = 2},
+					 .refs = refs, .nrefs = 1, .tag = tag};
+		const char *missing;
+		struct manifest_rec got;
+		enum upload_cap cap;
+		struct upload_rec ur;
+		w->errors += (w->m->repos->blob_link(w->m, repo, D1, 42) != 0);
+		w->errors += (w->m->repos->manifest_put(w->m, &a, &p, &missing) != 0);
+		w->errors += (w->m->repos->upload_create(w->m, id, repo, "", 1000000, 0, &cap) != 0);
+		w->errors += (w->m->repos->upload_set_offset(w->m, id, i + 1) != 0);
+		w->errors += (w->m->repos->manifest_get(w->m, &a, repo, tag, 0, 0, &got) != 0);
+		w->errors += (w->m->repos->upload_get(w->m, &a, id, &ur) != 0) || ur.offset != i + 1;
+		arena_free(&a);
+	}
+	return NULL;
+}
+
+static void test_meta_busy_threads(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct busy_writer w[4];
+	pthread_t t[4];
+	for (int k = 0; k < 4; k++) {
+		w[k] = (struct busy_writer){.m = m, .k = k};
+		CHECK(pthread_create(&t[k], NULL, busy_write, &w[k]) == 0);
+	}
+	for (int k = 0; k < 4; k++) {
+		pthread_join(t[k], NULL);
+		CHECK(w[k].errors == 0);
+	}
+	struct arena a = {0};
+	for (int k = 0; k < 4; k++) {
+		char repo[32];
+		snprintf(repo, sizeof(repo), "busy/%d", k);
+		const char **tags;
+		size_t n = 0;
+		int more;
+		CHECK(m->repos->tags_list(m, &a, repo, "", 100, &tags, &n, &more) == 0 && n == 40 && !more);
+	}
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* A node renews the leases of the scans it holds: on PostgreSQL, a renewed job is not claimed
  * again past its first lease; one no longer renewed is, once its lease runs out (by the
  * database's clock, in whole seconds). SQLite: renewing does nothing and fails nothing. */
@@ -728,8 +795,18 @@ static int totals_match(struct meta *m, long long *images)
 
 /* Stores an assessment of repo@digest (a new manifest and its job, or a re-assessment): how 0 stores
  * the whole row, 1 the same findings (only touched), 2 a new report of the stored inventory. */
+static void assess_at(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
+		      int how, int64_t scanned_at);
+
 static void assess(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
 		   int how)
+{
+	assess_at(m, repo, digest, status, counts, how, 1);
+}
+
+/* assess, at time scanned_at */
+static void assess_at(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
+		      int how, int64_t scanned_at)
 {
 	struct arena a = {0};
 	struct scan_job *jobs;
@@ -745,7 +822,7 @@ static void assess(struct meta *m, const char *repo, const char *digest, const c
 	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
 			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
 				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
-				      .scanned_at = 1, .duration_us = 1}};
+				      .scanned_at = scanned_at, .duration_us = 1}};
 	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
 	arena_free(&a);
 }
@@ -1228,6 +1305,7 @@ void suite_stores(void)
 	RUN(test_idcache_reports);
 	RUN(test_scan_complete_batch);
 	RUN(test_scan_renew);
+	RUN(test_meta_busy_threads);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
 	RUN(test_meta_assessments_ordered);
