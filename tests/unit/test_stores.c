@@ -968,6 +968,63 @@ out:
 	remove_dir(dir);
 }
 
+/* The history (assessment_days) through pushes, re-assessments with the same findings and with
+ * others, an UPDATE of several rows by another tool, and a delete: each day's deltas sum to the
+ * level, and every write of an assessment at a new time is counted as assessed (both engines:
+ * PostgreSQL counts an UPDATE once a statement). */
+static void test_meta_days(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	assess_at(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0, 10);
+	assess_at(m, "r1/x", "sha256:a2", "Healthy", "0 0 0 0 0 0 0", 0, 10);
+	assess_at(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 1, 20); /* the same findings */
+	assess_at(m, "r1", "sha256:a1", "Unhealthy", "0 1 0 0 0 0 1", 0, 30); /* others */
+	assess_at(m, "r2", "sha256:b1", "Unhealthy", "0 0 2 0 0 0 2", 0, 30);
+	sql(path, "UPDATE assessments SET status='Healthy', counts='0 0 0 0 0 0 0' WHERE repo LIKE 'r1%'");
+	CHECK(m->repos->manifest_delete(m, "r1/x", "sha256:a2") == 0);
+	char today[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(today, sizeof(today), "%Y-%m-%d", gmtime_r(&now, &tm));
+	struct arena a = {0};
+	struct assessment_day *d;
+	size_t n;
+	CHECK(m->scans->assessment_days(m, &a, today, &d, &n) == 0);
+	/* by namespace and status: images, the six severities, unfixed, assessed */
+	static const struct {
+		const char *ns, *status;
+		int64_t v[9];
+	} want[] = {
+		{"r1", "Healthy", {1, 0, 0, 0, 0, 0, 0, 0, 1}},
+		{"r1", "Unhealthy", {0, 0, 0, 0, 0, 0, 0, 0, 3}},
+		{"r2", "Unhealthy", {1, 0, 0, 2, 0, 0, 0, 2, 1}},
+	};
+	for (size_t w = 0; w < DD_ARRAY_LEN(want); w++) {
+		int64_t got[9] = {0};
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(d[i].ns, want[w].ns) || strcmp(d[i].status, want[w].status))
+				continue;
+			got[0] += d[i].images;
+			for (int k = 0; k < 6; k++)
+				got[1 + k] += d[i].severity[k];
+			got[7] += d[i].unfixed;
+			got[8] += d[i].assessed;
+		}
+		CHECK(!memcmp(got, want[w].v, sizeof(got)));
+		if (memcmp(got, want[w].v, sizeof(got)))
+			fprintf(stderr, "  %s %s: %lld images, %lld unfixed, %lld assessed\n", want[w].ns, want[w].status,
+				(long long)got[0], (long long)got[7], (long long)got[8]);
+	}
+	long long images;
+	CHECK(totals_match(m, &images) && images == 2);
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* The numbers the store writes for reference kinds, job priorities and job states are on disk:
  * they stay what data directories already hold, and rows written by an older drydock read
  * as they did. */
@@ -1311,6 +1368,7 @@ void suite_stores(void)
 	RUN(test_meta_assessments_ordered);
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
+	RUN(test_meta_days);
 	RUN(test_meta_stored_values);
 	RUN(test_meta_pg_session);
 	RUN(test_events);
