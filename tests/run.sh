@@ -7,7 +7,7 @@
 # S3 storage against a real radosgw, three nodes on one PostgreSQL and one bucket behind nginx,
 # `make install` and README.md's tour run as written, the kill -9 crash test; for the first
 # build, the HTTP and client suites once more with every server's blobs in S3 and its metadata
-# in PostgreSQL. Ends with one line "N passed, N failed".
+# in PostgreSQL (beside the others). Ends with one line "N passed, N failed".
 # The builds' suites run side by side. Called by `make check`.
 set -u
 cd "$(dirname "$0")/.."
@@ -46,21 +46,31 @@ suite() {
     count "$log"
     grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))  # pytest itself broke
 
-    if [ "$BUILD" = "${RUNS%% *}" ]; then  # the first build only: the same suites with blobs on S3
-      echo "== the metadata store's unit tests again on PostgreSQL"
-      "$PY" tests/store/with_s3.py --pg "$BUILD/unit-tests" >"$log" 2>&1
-      cat "$log"
-      count "$log"
-      grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))
-      echo "== the HTTP and client suites again, every server keeping its blobs in S3 (a real radosgw) and its metadata in PostgreSQL"
-      "$PY" tests/store/with_s3.py --pg "$PY" -m pytest -q -p no:cacheprovider tests/http tests/clients >"$log" 2>&1
-      cat "$log"
-      count "$log"
-      grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))
-    fi
     echo "==== $BUILD: $passed passed, $failed failed"
   } >"$out/$BUILD.log" 2>&1
   echo "$passed $failed" >"$out/$BUILD.count"
+}
+
+# the first build's suites again on PostgreSQL and S3, beside the others (its own log and count)
+suite_pg() {
+  local BUILD=$1 log=$out/$1.pg.pytest
+  passed=0 failed=0
+  export DRYDOCK_BIN=$PWD/$BUILD/drydock
+  {
+    echo "==== $BUILD on PostgreSQL and S3"
+    echo "== the metadata store's unit tests again on PostgreSQL"
+    "$PY" tests/store/with_s3.py --pg "$BUILD/unit-tests" >"$log" 2>&1
+    cat "$log"
+    count "$log"
+    grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))
+    echo "== the HTTP and client suites again, every server keeping its blobs in S3 (a real radosgw) and its metadata in PostgreSQL"
+    "$PY" tests/store/with_s3.py --pg "$PY" -m pytest -q -p no:cacheprovider tests/http tests/clients >"$log" 2>&1
+    cat "$log"
+    count "$log"
+    grep -qE '[0-9]+ (passed|failed)' "$log" || failed=$((failed + 1))
+    echo "==== $BUILD on PostgreSQL and S3: $passed passed, $failed failed"
+  } >"$out/$BUILD.pg.log" 2>&1
+  echo "$passed $failed" >"$out/$BUILD.pg.count"
 }
 
 # The builds' suites run at the same time: they spend most of their time waiting on clients,
@@ -79,13 +89,15 @@ count "$out/scripts.log"
 grep -qE '[0-9]+ (passed|failed)' "$out/scripts.log" || failed=$((failed + 1))  # pytest itself broke
 
 bash tests/images/cached.sh build.sh >/dev/null && bash tests/images/cached.sh build-rpm.sh >/dev/null
+first=${RUNS%% *}
 for BUILD in $RUNS; do
   suite "$BUILD" &
 done
+suite_pg "$first" &
 wait
-for BUILD in $RUNS; do
-  cat "$out/$BUILD.log"
-  read -r p f <"$out/$BUILD.count" || { p=0; f=1; }
+for part in $first $first.pg ${RUNS#"$first"}; do
+  cat "$out/$part.log"
+  read -r p f <"$out/$part.count" || { p=0; f=1; }
   passed=$((passed + p)) failed=$((failed + f))
 done
 rm -rf "$out"
