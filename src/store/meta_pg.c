@@ -78,18 +78,6 @@ static struct pg_conn *pc(struct conn *c) { return (struct pg_conn *)c; }
 	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"               \
 	" negligible=assessment_days.negligible+excluded.negligible,"                                         \
 	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed"
-/* Version 4's rows of an UPDATE, before (sign -1) and after (+1), counts parsed (r, s, sign,
- * ok, n); the sums of their counts; whether a group's sums move anything */
-#define DELTA                                                                                               \
-	"(SELECT repo AS r, status AS s, sign, dd_counts_ok(counts) AS ok, CASE WHEN dd_counts_ok(counts)"      \
-	" THEN string_to_array(counts, ' ')::bigint[] ELSE '{0,0,0,0,0,0,0}' END AS n FROM (SELECT repo, status," \
-	" counts, -1 AS sign FROM dd_old UNION ALL SELECT repo, status, counts, 1 FROM dd_new) AS c) AS delta"
-#define DELTA_SUMS                                                                                          \
-	"sum(sign), sum(sign * n[1]), sum(sign * n[2]), sum(sign * n[3]), sum(sign * n[4]), sum(sign * n[5]),"  \
-	" sum(sign * n[6]), sum(sign * n[7])"
-#define DELTA_ANY                                                                                           \
-	"(sum(sign) <> 0 OR sum(sign * n[1]) <> 0 OR sum(sign * n[2]) <> 0 OR sum(sign * n[3]) <> 0"           \
-	" OR sum(sign * n[4]) <> 0 OR sum(sign * n[5]) <> 0 OR sum(sign * n[6]) <> 0 OR sum(sign * n[7]) <> 0)"
 static const char *const versions[] = {
 	/* 1: what SQLite's schema holds (meta_sqlite.c), with leases on running scans */
 	"CREATE TABLE repos(name " T " PRIMARY KEY, created " I ");"
@@ -203,42 +191,11 @@ static const char *const versions[] = {
 	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s,"
 	" 0, 0, 0, 0, 0, 0, 0, 0, 1) ON CONFLICT(day, ns, status) DO UPDATE SET"
 	" assessed=assessment_days.assessed+1; END $$;",
-	/* 4: an UPDATE of assessments (a batch of re-assessments: 32 rows a statement) counted once
-	 * a statement over its transition tables, not by two calls a row: its rows before count -1,
-	 * after +1, summed by repository and status (groups that net to nothing are left alone), and
-	 * an image is assessed again where no row before has its name and time. INSERT and DELETE
-	 * keep version 1's trigger a row. */
-	"DROP TRIGGER assessments_changed ON assessments;"
-	"CREATE TRIGGER assessments_changed AFTER INSERT OR DELETE ON assessments"
-	" FOR EACH ROW EXECUTE FUNCTION dd_assessments_changed();"
-	"CREATE FUNCTION dd_assessments_updated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	" INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low, negligible, unknown,"
-	"  unfixed, uncounted) SELECT x, s, " DELTA_SUMS ", sum(CASE WHEN ok THEN 0 ELSE sign END) FROM " DELTA
-	"  CROSS JOIN LATERAL (VALUES (r), ('')) AS v(x) GROUP BY x, s HAVING " DELTA_ANY
-	"  OR sum(CASE WHEN ok THEN 0 ELSE sign END) <> 0"
-	TOTALS_ADD
-	" DELETE FROM assessment_totals t USING (SELECT DISTINCT r, s FROM " DELTA ") AS d"
-	"  WHERE t.repo IN (d.r, '') AND t.status=d.s AND t.images=0;"
-	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
-	"  unfixed, assessed) SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s, "
-	DELTA_SUMS ", 0 FROM " DELTA " GROUP BY 2, 3 HAVING " DELTA_ANY
-	DAYS_ADD ";"
-	" INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low, negligible, unknown,"
-	"  unfixed, assessed) SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(n.repo, '/', 1),"
-	"  n.status, 0, 0, 0, 0, 0, 0, 0, 0, count(*) FROM dd_new n WHERE NOT EXISTS (SELECT 1 FROM dd_old o"
-	"  WHERE o.repo=n.repo AND o.digest=n.digest AND o.scanned_at=n.scanned_at) GROUP BY 2, 3"
-	"  ON CONFLICT(day, ns, status) DO UPDATE SET assessed=assessment_days.assessed+excluded.assessed;"
-	" RETURN NULL; END $$;"
-	"CREATE TRIGGER assessments_updated AFTER UPDATE ON assessments REFERENCING OLD TABLE AS dd_old"
-	" NEW TABLE AS dd_new FOR EACH STATEMENT EXECUTE FUNCTION dd_assessments_updated();",
 };
 #undef T
 #undef I
 #undef TOTALS_ADD
 #undef DAYS_ADD
-#undef DELTA
-#undef DELTA_SUMS
-#undef DELTA_ANY
 
 /* The error of a failed result: DD_E_NO_SPACE when the server's disk is full, DD_E_REQUEST_INVALID
  * for text that is not UTF-8 (a request's value: SQLite compares its bytes, PostgreSQL refuses
