@@ -112,7 +112,10 @@ int netaddr_list_parse(const char *text, struct netaddr_list *out, char *why, si
 
 int netaddr_list_has(const struct netaddr_list *l, const unsigned char a[16])
 {
+	int v4 = is_v4_mapped(a);
 	for (int i = 0; l && i < l->n; i++) {
+		if (v4 && l->net[i].bits < 96)
+			continue; /* an IPv6 network (::/0, ::ffff:10.0.0.0/8) holds no IPv4 client, as in nginx */
 		unsigned char m[16];
 		memcpy(m, a, 16);
 		mask(m, l->net[i].bits);

@@ -26,7 +26,8 @@ int netaddr_parse(const char *s, size_t n, unsigned char out[16]);
  * empty text is an empty list. 0, or -1 with why (the entry that is wrong, and why) written. */
 int netaddr_list_parse(const char *text, struct netaddr_list *out, char *why, size_t whycap);
 
-/* 1 when address a is in one of l's networks. */
+/* 1 when address a is in one of l's networks. An IPv4 address is in IPv4 networks alone (and
+ * in ::ffff:a.b.c.d/96 or longer): ::/0 is every IPv6 client, not every client. */
 int netaddr_list_has(const struct netaddr_list *l, const unsigned char a[16]);
 
 /* Address a as text (a.b.c.d for IPv4). */

@@ -74,7 +74,9 @@ struct scanner {
 	 * renews (meta_scans.h's scan_renew) */
 	int64_t held[SCANNER_MAX_WORKERS * SCANNER_BATCH];
 	size_t nheld;
-	int64_t renewed_us; /* when they were last renewed */
+	pthread_t keeper; /* keeper_main, when keeping */
+	int keeping;
+	pthread_cond_t keeper_wake; /* signalled to stop it */
 };
 
 static struct dbref *db_take(struct scanner *s)
@@ -163,8 +165,6 @@ static void db_check(struct scanner *s)
 	scanner_kick(s);
 }
 
-static int64_t now_us(void);
-
 /* The jobs a worker claimed (n of them), held until it stored them: their leases renewed. */
 static void held_add(struct scanner *s, const struct scan_job *jobs, size_t n)
 {
@@ -185,22 +185,40 @@ static void held_drop(struct scanner *s, const struct scan_job *jobs, size_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Every `every_us`, the leases of the jobs held renewed, so that a long scan is not claimed
- * again by another node while this one makes it. */
-static void leases_renew(struct scanner *s, int64_t every_us)
+/* The lease keeper: every third of scan-lease (a tenth of a second at least), the leases of the
+ * jobs held renewed, so that a long scan is not claimed again by another node while this one
+ * makes it. A thread of its own: the watcher may spend seconds checking a new database. A
+ * renewal that fails is tried again at the next turn. */
+static void *keeper_main(void *arg)
 {
+	struct scanner *s = arg;
+	struct meta *m = s->cfg.meta;
+	int64_t every_ms = (m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT) * 1000 / 3;
+	if (every_ms < 100)
+		every_ms = 100;
 	int64_t ids[DD_ARRAY_LEN(s->held)];
-	size_t n = 0;
-	int64_t now = now_us();
 	pthread_mutex_lock(&s->mu);
-	if (now - s->renewed_us >= every_us) {
-		s->renewed_us = now;
-		n = s->nheld;
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += every_ms / 1000;
+		ts.tv_nsec += (every_ms % 1000) * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		while (!s->stop && pthread_cond_timedwait(&s->keeper_wake, &s->mu, &ts) != ETIMEDOUT)
+			;
+		size_t n = s->nheld;
 		memcpy(ids, s->held, n * sizeof(*ids));
+		pthread_mutex_unlock(&s->mu);
+		int rc = n && !s->stop ? m->scans->scan_renew(m, ids, n) : 0;
+		if (rc)
+			log_warn("cannot renew the leases of %zu scans this node is making (tried again in %" PRId64
+				 " ms): another node may make them too",
+				 n, every_ms);
+		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (n && s->cfg.meta->scans->scan_renew(s->cfg.meta, ids, n))
-		log_warn("cannot renew the leases of %zu scans this node is making: another node may make them too", n);
+	return NULL;
 }
 
 /* The database watcher. Its first look, as the server starts, opens the database and checks
@@ -214,18 +232,14 @@ static void *watcher_main(void *arg)
 		log_warn("no usable vulnerability database at '%s': pushed images stay queued until one is there "
 			 "('drydock db update --db %s')",
 			 s->db_path, s->db_path);
-	struct meta *m = s->cfg.meta;
-	int64_t lease_us = (m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT) * 1000000;
-	long wait_ms = lease_us / 3000 < SCANNER_WATCH_MS ? (long)(lease_us / 3000) : SCANNER_WATCH_MS;
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mu);
 		db_check(s);
-		leases_renew(s, lease_us / 3);
 		pthread_mutex_lock(&s->mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += wait_ms * 1000000L;
+		ts.tv_nsec += SCANNER_WATCH_MS * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
 		if (!s->stop)
@@ -1131,6 +1145,7 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->layer_wake, NULL);
 	pthread_cond_init(&s->layer_done, NULL);
+	pthread_cond_init(&s->keeper_wake, NULL);
 	int rc = c->meta->scans->scan_recover(c->meta);
 	if (!rc && c->sandbox)
 		rc = sandbox_new(&s->sb, why);
@@ -1150,6 +1165,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 			s->nlayer_threads++;
 	if (!pthread_create(&s->watcher, NULL, watcher_main, s))
 		s->watching = 1;
+	if (!pthread_create(&s->keeper, NULL, keeper_main, s))
+		s->keeping = 1;
 	*out = s;
 	return 0;
 }
@@ -1164,6 +1181,7 @@ void scanner_stop(struct scanner *s)
 	pthread_cond_broadcast(&s->wake);
 	pthread_cond_broadcast(&s->layer_wake);
 	pthread_cond_broadcast(&s->layer_done);
+	pthread_cond_broadcast(&s->keeper_wake);
 	while (s->streams > 0) /* the uploads ended every stream; their threads finish now */
 		pthread_cond_wait(&s->layer_done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
@@ -1175,6 +1193,8 @@ void scanner_stop(struct scanner *s)
 		free(s->lq[(s->lq_head + k) % LAYER_QUEUE]);
 	if (s->watching)
 		pthread_join(s->watcher, NULL);
+	if (s->keeping)
+		pthread_join(s->keeper, NULL);
 	if (s->cur)
 		db_release(s, s->cur);
 	sandbox_free(s->sb); /* every thread that used it is joined, every stream ended */
@@ -1182,6 +1202,7 @@ void scanner_stop(struct scanner *s)
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->layer_wake);
 	pthread_cond_destroy(&s->layer_done);
+	pthread_cond_destroy(&s->keeper_wake);
 	free(s->db_path);
 	free(s->cache_dir);
 	free(s);

@@ -89,8 +89,10 @@ static int ms_scan_renew(struct meta *m, const int64_t *ids, size_t n)
 		rc = buf_puts(&list, "}");
 	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
 	if (!rc)
+		/* skipping rows a batch is storing at that moment (locked in another order: a deadlock) */
 		rc = sq_exec(m, "renew scan leases",
-			     "UPDATE scan_jobs SET lease_until=unixepoch()+?3 WHERE id=ANY(CAST(?1 AS BIGINT[])) AND state=?2",
+			     "UPDATE scan_jobs SET lease_until=unixepoch()+?3 WHERE id IN (SELECT id FROM scan_jobs WHERE"
+			     " id=ANY(CAST(?1 AS BIGINT[])) AND state=?2 FOR UPDATE SKIP LOCKED)",
 			     TEXT(list.data), INT(SCAN_JOB_RUNNING), INT(lease));
 	buf_release(&list);
 	return rc;

@@ -18,6 +18,8 @@
 	"repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,"              \
 	" db_generation TEXT NOT NULL, scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL,"          \
 	" findings_hash TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT ''"
+/* each assessment's findings hash beside its name (migrate) */
+#define STAMPS_INDEX "CREATE INDEX IF NOT EXISTS assessments_stamps ON assessments(repo, digest, findings_hash)"
 #define ASSESSMENT_NAMES "repo, digest, status, reason, db_generation, scanned_at, duration_us, findings_hash, counts"
 
 static const char schema[] =
@@ -206,6 +208,7 @@ struct lite_conn {
 	} cache[STMT_CACHE];
 	struct meta_sqlite *ms;
 	int wlocked; /* holds ms->write_mu: inside a write transaction */
+	int writer;  /* the writer's connection (writer_get): never the pool's */
 	int lazy;    /* in a sq_tx_begin_lazy transaction */
 };
 
@@ -385,9 +388,10 @@ static int migrate(sqlite3 *db, char **err)
 		}
 	}
 	/* the assessments table keyed by name (WITHOUT ROWID) before: made a rowid table once, its
-	 * rows in the order of the inventories (meta.db's push order). Its triggers go with the old
-	 * table and are made again below; the running totals stay as they are (no row changes). */
-	int keyed;
+	 * rows in the order of the inventories (meta.db's push order). Its triggers and index go with
+	 * the old table and are made again in the same transaction (another process's write in
+	 * between would go uncounted); the running totals stay as they are (no row changes). */
+	int keyed, have;
 	if (without_rowid(db, "assessments", &keyed, err))
 		return 1;
 	if (keyed) {
@@ -403,8 +407,12 @@ static int migrate(sqlite3 *db, char **err)
 					   " a.counts FROM assessments a LEFT JOIN assessment_inventories i"
 					   " ON i.repo=a.repo AND i.digest=a.digest ORDER BY i.rowid, a.repo, a.digest;"
 					   "DROP TABLE assessments;"
-					   "ALTER TABLE assessments_ordered RENAME TO assessments;",
+					   "ALTER TABLE assessments_ordered RENAME TO assessments;" STAMPS_INDEX ";",
 					   NULL, NULL, err) != SQLITE_OK) ||
+		    (keyed && has_table(db, "assessment_totals", &have, err)) ||
+		    (keyed && have && sqlite3_exec(db, totals_triggers, NULL, NULL, err) != SQLITE_OK) ||
+		    (keyed && has_table(db, "assessment_days", &have, err)) ||
+		    (keyed && have && sqlite3_exec(db, days_triggers, NULL, NULL, err) != SQLITE_OK) ||
 		    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			return 1;
@@ -439,14 +447,13 @@ static int migrate(sqlite3 *db, char **err)
 		return 1;
 	/* each assessment's findings hash beside its name, for the query tables' cache of which
 	 * vulnerability ids each image has (a covering index: never the pages of the report) */
-	if (sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS assessments_stamps ON assessments(repo, digest, findings_hash)",
-			 NULL, NULL, err) != SQLITE_OK)
+	if (sqlite3_exec(db, STAMPS_INDEX, NULL, NULL, err) != SQLITE_OK)
 		return 1;
 	/* the running totals, made (and filled from the assessments there) once per data directory;
 	 * in one transaction, so two processes opening it at once cannot both fill them */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)
 		return 1;
-	int have, have_d;
+	int have_d;
 	if (has_table(db, "assessment_totals", &have, err) || has_table(db, "assessment_days", &have_d, err)) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
@@ -487,7 +494,7 @@ static int conn_get(struct meta_sqlite *ms, struct lite_conn **out)
 
 static void conn_put(struct meta_sqlite *ms, struct lite_conn *c)
 {
-	if (c != ms->writer) /* the writer's connection is never the pool's */
+	if (!c->writer)
 		sq_pool_put(&ms->base, &c->base);
 }
 
@@ -508,6 +515,7 @@ static int writer_get(struct meta_sqlite *ms, struct lite_conn **out)
 		if (rc)
 			return rc;
 		sqlite3_exec(lc(cb)->db, "PRAGMA cache_size=-" WRITER_CACHE_KIB, NULL, NULL, NULL);
+		lc(cb)->writer = 1;
 		ms->writer = lc(cb);
 	}
 	*out = ms->writer;
@@ -614,22 +622,23 @@ static void lite_start(struct sq *q, struct meta *m, struct conn *cb, const char
 	}
 	q->st = stmt(c, sql);
 	/* a write outside a transaction is a transaction of its own: it queues like one, and one
-	 * on no connection of the caller's is made on the writer's */
+	 * on no connection of the caller's is made on the writer's (the pooled one given back
+	 * first: it waits for no lock) */
 	q->locked = !c->wlocked && !sqlite3_stmt_readonly(q->st) && sqlite3_get_autocommit(c->db);
-	if (q->locked)
-		pthread_mutex_lock(&c->ms->write_mu);
 	if (q->locked && q->pooled) {
 		struct meta_sqlite *ms = c->ms;
 		conn_put(ms, c);
 		q->pooled = 0;
+		q->st = NULL;
+		pthread_mutex_lock(&ms->write_mu);
 		if ((q->rc = writer_get(ms, &c))) {
 			pthread_mutex_unlock(&ms->write_mu);
 			q->locked = 0;
-			q->st = NULL;
 			return;
 		}
 		q->st = stmt(c, sql);
-	}
+	} else if (q->locked)
+		pthread_mutex_lock(&c->ms->write_mu);
 	q->c = &c->base;
 	bind_args(q->st, sql, args, n);
 }

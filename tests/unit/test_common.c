@@ -294,6 +294,13 @@ static void test_netaddr(void)
 	CHECK(netaddr_list_parse("0.0.0.0/0", &l, why, sizeof(why)) == 0);
 	CHECK(netaddr_parse("203.0.113.5", 11, a) == 0 && netaddr_list_has(&l, a));
 	CHECK(netaddr_parse("2001:db8::5", 11, a) == 0 && !netaddr_list_has(&l, a)); /* IPv4's /0 is not IPv6's */
+	/* an IPv6 network holds no IPv4 client, even one that covers ::ffff:0:0/96 */
+	CHECK(netaddr_list_parse("::/0, ::ffff:10.0.0.0/8", &l, why, sizeof(why)) == 0);
+	CHECK(netaddr_parse("9.9.9.9", 7, a) == 0 && !netaddr_list_has(&l, a));
+	CHECK(netaddr_parse("2001:db8::5", 11, a) == 0 && netaddr_list_has(&l, a));
+	CHECK(netaddr_list_parse("::ffff:10.0.0.0/104", &l, why, sizeof(why)) == 0);
+	CHECK(netaddr_parse("10.1.2.3", 8, a) == 0 && netaddr_list_has(&l, a));
+	CHECK(netaddr_parse("11.1.2.3", 8, a) == 0 && !netaddr_list_has(&l, a));
 	CHECK(netaddr_list_parse("10.0.0.0/33", &l, why, sizeof(why)) == -1 && strstr(why, "'10.0.0.0/33'") &&
 	      strstr(why, "0 to 32"));
 	CHECK(netaddr_list_parse("::/129", &l, why, sizeof(why)) == -1 && strstr(why, "0 to 128"));
