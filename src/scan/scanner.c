@@ -70,8 +70,8 @@ struct scanner {
 	struct stat db_st; /* the file last opened, or last refused */
 	int db_seen;       /* db_st is set */
 	struct scanner_stats st;
-	/* the jobs this node's workers have claimed and not yet stored, whose leases the watcher
-	 * renews (meta_scans.h's scan_renew) */
+	/* the jobs this node's workers have claimed and not yet stored, whose leases the keeper
+	 * renews (meta_scans.h's scan_renew) on a store shared by many nodes */
 	int64_t held[SCANNER_MAX_WORKERS * SCANNER_BATCH];
 	size_t nheld;
 	pthread_t keeper; /* keeper_main, when keeping */
@@ -207,10 +207,10 @@ static void *keeper_main(void *arg)
 		ts.tv_nsec %= 1000000000L;
 		while (!s->stop && pthread_cond_timedwait(&s->keeper_wake, &s->mu, &ts) != ETIMEDOUT)
 			;
-		size_t n = s->nheld;
+		size_t n = s->stop ? 0 : s->nheld;
 		memcpy(ids, s->held, n * sizeof(*ids));
 		pthread_mutex_unlock(&s->mu);
-		int rc = n && !s->stop ? m->scans->scan_renew(m, ids, n) : 0;
+		int rc = n ? m->scans->scan_renew(m, ids, n) : 0;
 		if (rc)
 			log_warn("cannot renew the leases of %zu scans this node is making (tried again in %" PRId64
 				 " ms): another node may make them too",
@@ -724,7 +724,6 @@ static const char *findings_hash(struct arena *a, const struct scan_result *r)
 	return arena_printf(a, "%016" PRIx64 "-%zu", h, r->n);
 }
 
-
 static int cmp_str(const void *x, const void *y) { return strcmp(*(const char *const *)x, *(const char *const *)y); }
 
 /* The same keys read straight from the text the compact writer makes (report_json_compact:
@@ -1165,8 +1164,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 			s->nlayer_threads++;
 	if (!pthread_create(&s->watcher, NULL, watcher_main, s))
 		s->watching = 1;
-	if (!pthread_create(&s->keeper, NULL, keeper_main, s))
-		s->keeping = 1;
+	if (c->meta->shared && !pthread_create(&s->keeper, NULL, keeper_main, s))
+		s->keeping = 1; /* leases are the shared store's (one process's claims are reset at its start) */
 	*out = s;
 	return 0;
 }
