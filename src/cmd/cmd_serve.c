@@ -4,7 +4,6 @@
 #include "cmds.h"
 #include "common/config.h"
 #include "common/log.h"
-#include "common/netaddr.h"
 #include "common/util.h"
 #include "http/server.h"
 #include "auth/access.h"
@@ -426,16 +425,12 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (!rc) {
 		app = router_app(router);
-		static struct netaddr_list proxies; /* checked when the setting was read */
-		char bad[128];
-		if (netaddr_list_parse(c.trusted_proxies, &proxies, bad, sizeof(bad)))
-			proxies.n = 0;
 		struct http_config hc = {.host = host, .port = port, .tls_cert_pem = cert, .tls_key_pem = key,
 					 .access_log = c.access_log, .http2 = c.http2,
 					 .max_connections = c.max_connections,
 					 .max_connections_per_client = c.max_connections_per_client,
 					 .idle_timeout = c.idle_timeout, .header_timeout = c.header_timeout,
-					 .trusted_proxies = &proxies};
+					 .trusted_proxies = &c.trusted_proxies};
 		int bound = 0;
 		rc = http_server_start(&hc, &app, &srv, &bound);
 		if (!rc) {

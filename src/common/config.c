@@ -1,7 +1,6 @@
 /* config.c: the settings file and its keys. */
 #include "dd.h"
 #include "config.h"
-#include "netaddr.h"
 #include "util.h"
 
 void config_defaults(struct config *c)
@@ -151,15 +150,14 @@ int config_set(struct config *c, const char *key, const char *value, const char 
 				"max-connections-per-client must be an integer from 0 (no cap) to 1000000", why);
 	if (!strcmp(key, "trusted-proxies")) {
 		static char msg[200]; /* as config_load's: not thread-safe */
-		struct netaddr_list l;
 		char bad[128];
-		if (netaddr_list_parse(value, &l, bad, sizeof(bad))) {
+		if (netaddr_list_parse(value, &c->trusted_proxies, bad, sizeof(bad))) {
 			snprintf(msg, sizeof(msg), "trusted-proxies: %s (a list of IP addresses and networks, ADDRESS/BITS)",
 				 bad);
 			*why = msg;
 			return DD_E_CONFIG;
 		}
-		return set_str(c->trusted_proxies, sizeof(c->trusted_proxies), value, why);
+		return 0;
 	}
 	if (!strcmp(key, "idle-timeout"))
 		return set_duration(&c->idle_timeout, value, 1, 24 * 3600,

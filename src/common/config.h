@@ -3,6 +3,7 @@
 #ifndef DD_CONFIG_H
 #define DD_CONFIG_H
 #include <stdint.h>
+#include "netaddr.h"
 
 struct config {
 	char listen[256];     /* host:port */
@@ -40,7 +41,7 @@ struct config {
 	long max_connections_per_client; /* from one client address; 0: no cap */
 	long idle_timeout;        /* seconds a connection may wait between requests or stall */
 	long header_timeout;      /* seconds from a request head's first byte to its end */
-	char trusted_proxies[1024]; /* addresses and networks whose X-Forwarded-For names the client; empty: none */
+	struct netaddr_list trusted_proxies; /* whose X-Forwarded-For names the client; none: n 0 */
 	/* the registry's place in Azure's resource tree, for the Microsoft.Security shape */
 	char azure_subscription[128];  /* empty: each namespace is a subscription */
 	char azure_resource_group[128]; /* default "drydock" */

@@ -54,8 +54,8 @@ static const char schema[] =
 	 * inventory (kilobytes each, rewritten only when they change): SQLite writes a whole row.
 	 * All three are rowid tables, their rows in the order they were first stored: a
 	 * re-assessment walks the three in one order, page after page (keyed by name, the small
-	 * rows of a directory filled push by push lay in another order: 100,000 images re-assessed
-	 * in 19-22 s, not 9-12 s, each batch of 32 rewriting 32 pages scattered over the table). */
+	 * rows of a directory filled push by push lay in another order, and each batch of 32
+	 * rewrote 32 pages scattered over the table). */
 	"CREATE TABLE IF NOT EXISTS assessments(" ASSESSMENT_COLUMNS ", PRIMARY KEY(repo, digest));"
 	"CREATE TABLE IF NOT EXISTS assessment_reports(repo TEXT NOT NULL, digest TEXT NOT NULL, report TEXT NOT NULL,"
 	" PRIMARY KEY(repo, digest));"
