@@ -18,10 +18,10 @@
 
 struct meta_repos_ops;
 struct meta_scans_ops;
-
-#define META_SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
 struct meta_admin_ops;
 struct meta_outbox_ops;
+
+#define META_SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
 
 struct meta {
 	const struct meta_repos_ops *repos;

@@ -76,28 +76,6 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 	return rc ? rc : *n ? 0 : DD_E_NOT_FOUND;
 }
 
-static int ms_scan_renew(struct meta *m, const int64_t *ids, size_t n)
-{
-	if (!n || sq_dialect(m, NULL) != SQ_PG)
-		return 0;
-	struct buf list;
-	buf_init(&list, (size_t)24 * n + 3);
-	int rc = buf_puts(&list, "{");
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = buf_printf(&list, "%s%" PRId64, i ? "," : "", ids[i]);
-	if (!rc)
-		rc = buf_puts(&list, "}");
-	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
-	if (!rc)
-		/* skipping rows a batch is storing at that moment (locked in another order: a deadlock) */
-		rc = sq_exec(m, "renew scan leases",
-			     "UPDATE scan_jobs SET lease_until=unixepoch()+?3 WHERE id IN (SELECT id FROM scan_jobs WHERE"
-			     " id=ANY(CAST(?1 AS BIGINT[])) AND state=?2 FOR UPDATE SKIP LOCKED)",
-			     TEXT(list.data), INT(SCAN_JOB_RUNNING), INT(lease));
-	buf_release(&list);
-	return rc;
-}
-
 static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, const char *generation, struct scan_job **out,
 			 size_t *n)
 {
@@ -282,6 +260,28 @@ static void cols_free(struct cols *k)
 	for (int i = 0; i < PG_COLS; i++)
 		buf_release(&k->c[i]);
 }
+
+/* PostgreSQL: the leases of jobs ids renewed, skipping rows a batch is storing at that moment
+ * (locked in another order: a deadlock). */
+static int ms_scan_renew(struct meta *m, const int64_t *ids, size_t n)
+{
+	if (!n || sq_dialect(m, NULL) != SQ_PG)
+		return 0;
+	struct cols k;
+	cols_init(&k);
+	for (size_t i = 0; i < n; i++)
+		arr_int(&k, 0, ids[i]);
+	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
+	int rc = cols_close(&k);
+	if (!rc)
+		rc = sq_exec(m, "renew scan leases",
+			     "UPDATE scan_jobs SET lease_until=unixepoch()+?3 WHERE id IN (SELECT id FROM scan_jobs WHERE"
+			     " id=ANY(CAST(?1 AS BIGINT[])) AND state=?2 FOR UPDATE SKIP LOCKED)",
+			     TEXT(k.c[0].data), INT(SCAN_JOB_RUNNING), INT(lease));
+	cols_free(&k);
+	return rc;
+}
+
 
 /* A value as PostgreSQL stores it packed (every non-empty value a frame): into column i. */
 static int arr_packed(struct cols *k, int i, const char *v, const void *z, size_t zn)
