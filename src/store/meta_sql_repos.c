@@ -312,15 +312,15 @@ static int ms_manifests_untagged(struct meta *m, struct arena *a, int64_t before
 
 static int ms_tag_delete(struct meta *m, const char *repo, const char *tag)
 {
+	/* a write transaction (the writer's connection), not a pooled connection that would wait
+	 * for the write lock while readers wait for it */
 	struct conn *c;
-	int rc = sq_conn_get(m, &c);
-	if (rc)
-		return rc;
-	rc = sq_exec_on(c, "delete tag", "DELETE FROM tags WHERE repo=?1 AND name=?2", TEXT(repo), TEXT(tag));
+	int rc = sq_tx_begin(m, &c);
+	if (!rc)
+		rc = sq_exec_on(c, "delete tag", "DELETE FROM tags WHERE repo=?1 AND name=?2", TEXT(repo), TEXT(tag));
 	if (!rc && sq_changes(c) == 0)
 		rc = manifest_unknown(c, repo);
-	sq_conn_put(c);
-	return rc;
+	return sq_tx_end(c, rc);
 }
 
 /* Collects column 0 of up to limit rows of q and ends it; *more when a limit+1'th row exists. */

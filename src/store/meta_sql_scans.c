@@ -145,7 +145,10 @@ static struct sq_arg packed_arg(const char *v, const void *z, size_t zn)
 static int complete_one(struct conn *c, const struct scan_done *d, const struct packed_pair *pk)
 {
 	const struct assessment_rec *r = &d->rec;
-	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1", INT(d->job));
+	/* by its name too: SQLite gives a deleted job's id to the next job queued, which may be
+	 * another image's (PostgreSQL's identity never gives one twice) */
+	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1 AND repo=?2 AND digest=?3", INT(d->job),
+			    TEXT(r->repo), TEXT(r->digest));
 	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
 		return rc;
 	const char *gen = r->db_generation ? r->db_generation : "";

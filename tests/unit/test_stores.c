@@ -586,6 +586,131 @@ static void test_meta_busy_threads(void)
 	remove_dir(dir);
 }
 
+/* A scan that ends after its manifest was deleted, and a new job took its job's id (SQLite gives
+ * a deleted row's id to the next row): it stores nothing and leaves the other image's job
+ * queued. It deleted the other job and stored an assessment of the deleted image, and the other
+ * image was never assessed. */
+static void test_scan_job_id_reused(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	const char *gone = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+	const char *kept = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
+	int64_t job = claimed_scan(m, &a, gone);
+	CHECK(m->repos->manifest_delete(m, "r", gone) == 0);
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	struct manifest_put p = {.rec = {.repo = "r", .digest = kept, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .refs = refs, .nrefs = 1, .queue_scan = 1};
+	const char *missing;
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	struct scan_done d = {.job = job,
+			      .rec = {.repo = "r", .digest = gone, .status = "Healthy", .reason = "", .report = "{}",
+				      .inventory = "inv", .db_generation = "g", .findings_hash = "h",
+				      .counts = "0 0 0 0 0 0 0", .scanned_at = 5}};
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	struct assessment_rec got;
+	CHECK(m->scans->assessment_get(m, &a, "r", gone, &got) == DD_E_NOT_FOUND);
+	struct scan_job *jobs;
+	size_t n = 0;
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && !strcmp(jobs[0].digest, kept));
+	d.unchanged = 1; /* and the same through the path of the same findings */
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	n = 0;
+	int64_t queued = 0, running = 0;
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued + running == 1);
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
+/* Tag deletes waiting for the write lock (another process holds it: drydock gc, drydock user)
+ * hold no connection of the readers' pool: a read is answered meanwhile. They took pooled
+ * connections and waited with them, so eight of them left reads waiting for the other
+ * process (SQLite). */
+struct tag_deleter {
+	struct meta *m;
+	int k, rc;
+};
+
+static void *delete_tag(void *arg)
+{
+	struct tag_deleter *t = arg;
+	char tag[16];
+	snprintf(tag, sizeof(tag), "t%d", t->k);
+	t->rc = t->m->repos->tag_delete(t->m, "r", tag);
+	return NULL;
+}
+
+struct reader {
+	struct meta *m;
+	int done, rc;
+};
+
+static void *read_manifest(void *arg)
+{
+	struct reader *r = arg;
+	struct arena a = {0};
+	struct manifest_rec got;
+	r->rc = r->m->repos->manifest_get(r->m, &a, "r", "kept", 0, 0, &got);
+	arena_free(&a);
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_meta_waiting_writers_leave_reads(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (on_pg(path))
+		goto out;
+	struct arena a = {0};
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	for (int k = 0; k <= 8; k++) {
+		char tag[16];
+		snprintf(tag, sizeof(tag), k == 8 ? "kept" : "t%d", k);
+		struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+		struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:0000000000000000000000000000000000000000000000000000000000000009", .media_type = "t", .artifact_type = "",
+						 .subject = "", .annotations = "", .content = "{}", .size = 2},
+					 .refs = refs, .nrefs = 1, .tag = tag};
+		const char *missing;
+		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	}
+	sqlite3 *other;
+	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
+	CHECK(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+	struct tag_deleter t[8];
+	pthread_t th[8], rt;
+	for (int k = 0; k < 8; k++) {
+		t[k] = (struct tag_deleter){.m = m, .k = k};
+		CHECK(pthread_create(&th[k], NULL, delete_tag, &t[k]) == 0);
+	}
+	usleep(200000); /* the deletes are waiting for the lock */
+	struct reader r = {.m = m};
+	CHECK(pthread_create(&rt, NULL, read_manifest, &r) == 0);
+	for (int i = 0; i < 1000 && !__atomic_load_n(&r.done, __ATOMIC_SEQ_CST); i++) /* up to 10 s */
+		usleep(10000);
+	CHECK(__atomic_load_n(&r.done, __ATOMIC_SEQ_CST)); /* answered while the lock was still held */
+	sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(other);
+	pthread_join(rt, NULL);
+	CHECK(r.rc == 0);
+	for (int k = 0; k < 8; k++) {
+		pthread_join(th[k], NULL);
+		CHECK(t[k].rc == 0);
+	}
+	arena_free(&a);
+out:
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* A node renews the leases of the scans it holds: on PostgreSQL, a renewed job is not claimed
  * again past its first lease; one no longer renewed is, once its lease runs out (by the
  * database's clock, in whole seconds). SQLite: renewing does nothing and fails nothing. */
@@ -1362,6 +1487,8 @@ void suite_stores(void)
 	RUN(test_idcache_reports);
 	RUN(test_scan_complete_batch);
 	RUN(test_scan_renew);
+	RUN(test_scan_job_id_reused);
+	RUN(test_meta_waiting_writers_leave_reads);
 	RUN(test_meta_busy_threads);
 	RUN(test_meta_unreferenced);
 	RUN(test_meta_migration);
