@@ -139,12 +139,12 @@ void netaddr_forwarded_client(const struct netaddr_list *l, const unsigned char 
 			      int nfields, unsigned char out[16])
 {
 	memcpy(out, peer, 16);
+	if (!netaddr_list_has(l, out))
+		return; /* an untrusted peer is the client */
 	for (int f = nfields - 1; f >= 0; f--) {
 		const char *v = fields[f];
 		size_t end = strlen(v);
 		while (1) {
-			if (!netaddr_list_has(l, out))
-				return; /* the hop in hand is not trusted: the client */
 			/* the entry before `end`: from the comma before it (or the start) */
 			size_t start = end;
 			while (start > 0 && v[start - 1] != ',')
@@ -164,6 +164,8 @@ void netaddr_forwarded_client(const struct netaddr_list *l, const unsigned char 
 			if (netaddr_parse(v + a, b - a, next))
 				return; /* not an address: the trusted hop that passed it on */
 			memcpy(out, next, 16);
+			if (!netaddr_list_has(l, out))
+				return; /* a hop not trusted: the client (empty entries cost no check) */
 			if (start == 0)
 				break;
 			end = start - 1;

@@ -395,11 +395,15 @@ static int migrate(sqlite3 *db, char **err)
 	if (without_rowid(db, "assessments", &keyed, err))
 		return 1;
 	if (keyed) {
-		log_info("rewriting the assessments table in the order of its inventories (once)");
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err) != SQLITE_OK)
 			return 1;
-		if (without_rowid(db, "assessments", &keyed, err) ||
-		    (keyed && sqlite3_exec(db,
+		if (without_rowid(db, "assessments", &keyed, err)) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return 1;
+		}
+		if (keyed) /* checked again under the lock: another process may have made it */
+			log_info("rewriting the assessments table in the order of its inventories (once)");
+		if ((keyed && sqlite3_exec(db,
 					   "DROP TABLE IF EXISTS assessments_ordered;"
 					   "CREATE TABLE assessments_ordered(" ASSESSMENT_COLUMNS ", PRIMARY KEY(repo, digest));"
 					   "INSERT INTO assessments_ordered(" ASSESSMENT_NAMES ") SELECT a.repo, a.digest,"

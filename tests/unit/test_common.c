@@ -308,10 +308,20 @@ static void test_netaddr(void)
 	CHECK(netaddr_list_parse("10.0.0.0/", &l, why, sizeof(why)) == -1);
 	CHECK(netaddr_list_parse("10.0.0.0/8x", &l, why, sizeof(why)) == -1);
 	CHECK(netaddr_list_parse("127.0.0.1:80", &l, why, sizeof(why)) == -1);
-	char many[64 * 16] = "";
+	char many[64 * 48] = "";
 	for (int i = 0; i < 65; i++)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d,", i);
 	CHECK(netaddr_list_parse(many, &l, why, sizeof(why)) == -1 && strstr(why, "64 entries"));
+	/* the setting holds a list of 64 entries however long its text (64 IPv6 /128: 2,600 bytes) */
+	struct config c;
+	const char *cwhy;
+	config_defaults(&c);
+	many[0] = 0;
+	for (int i = 0; i < 64; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "2001:0db8:0000:0000:0000:0000:%04x:%04x/128, ", i, i);
+	CHECK(strlen(many) > 2000 && config_set(&c, "trusted-proxies", many, &cwhy) == 0 && c.trusted_proxies.n == 64);
+	CHECK(config_set(&c, "trusted-proxies", "10.0.0.1, 10.0.0.0/99", &cwhy) == DD_E_CONFIG &&
+	      strstr(cwhy, "'10.0.0.0/99'"));
 	/* the walk: from a trusted peer, leftwards while the hop is trusted */
 	const char *one[] = {"198.51.100.7"};
 	CHECK_STR(forwarded("127.0.0.1", "127.0.0.1", one, 1), "198.51.100.7");
