@@ -236,7 +236,7 @@ int registry_new(struct blobstore *blobs, struct meta *meta, struct registry **o
 	reg->meta = meta;
 	reg->max_sessions = DD_MAX_UPLOAD_SESSIONS;
 	reg->max_sessions_per_owner = DD_MAX_UPLOAD_SESSIONS_PER_ACCOUNT;
-	int rc = upload_table_new(&reg->uploads);
+	int rc = upload_table_new(meta, &reg->uploads);
 	if (rc) {
 		free(reg);
 		return rc;

@@ -84,7 +84,8 @@ struct http_app registry_app(struct registry *reg);
  *   moved); GET answers 204 with the same Range. The hash of those n bytes may be kept in the
  *   table. Crash: nothing is lost; the hash is rebuilt from the n bytes (rehash) on next use.
  * BUSY(n): one PATCH or PUT holds the session (session_open: table_acquire; another request
- *   gets DD_E_BUSY, 409). session_open cuts the file back to n (bytes of a request never
+ *   gets DD_E_BUSY, 409, on this node or, when nodes share the store, on any other: meta.h's
+ *   hold). session_open cuts the file back to n (bytes of a request never
  *   acknowledged) and checks that Content-Range starts at n (else 416 naming n); the body is
  *   appended beyond n. A PATCH ends in end_request: upload_sync, then upload_set_offset moves
  *   the row: OPEN(n + bytes), 202. An error while writing, a Content-Range whose length was
@@ -157,7 +158,7 @@ void uploads_begin(struct http_req *r);
 void uploads_body(struct http_req *r, const char *data, size_t n);
 void uploads_end(struct http_req *r);
 void uploads_done(struct http_req *r);
-int upload_table_new(struct upload_table **out);
+int upload_table_new(struct meta *meta, struct upload_table **out);
 void upload_table_free(struct upload_table *t);
 
 void blobs_handle(struct http_req *r);

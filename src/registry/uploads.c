@@ -25,6 +25,8 @@
 struct upload_state {
 	char id[37];
 	int busy;
+	int held;            /* busy, and held across the nodes too (meta.h's hold) with hold_token */
+	int64_t hold_token;
 	int64_t offset;         /* bytes hashed */
 	struct hasher *hasher;  /* NULL when unknown */
 	void *watch; /* a watcher reading these bytes as they arrive (events.h), or NULL */
@@ -34,14 +36,16 @@ struct upload_state {
 
 struct upload_table {
 	pthread_mutex_t mu;
+	struct meta *meta; /* whose hold keeps a busy session busy on every node */
 	struct upload_state *b[NBUCKETS];
 };
 
-int upload_table_new(struct upload_table **out)
+int upload_table_new(struct meta *meta, struct upload_table **out)
 {
 	struct upload_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return DD_E_NOMEM;
+	t->meta = meta;
 	pthread_mutex_init(&t->mu, NULL);
 	*out = t;
 	return 0;
@@ -73,9 +77,8 @@ static unsigned bucket(const char *id)
 	return h % NBUCKETS;
 }
 
-/* Marks upload id busy. On success *h, *off and *watch are the stored hash state and upload
- * watch (ownership moves to the caller; both may be NULL). DD_E_BUSY when another request holds it. */
-static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off, void **watch)
+/* Marks upload id busy in this process (table_acquire says what it gives). */
+static int table_take(struct upload_table *t, const char *id, struct hasher **h, int64_t *off, void **watch)
 {
 	*h = NULL;
 	*off = 0;
@@ -109,6 +112,43 @@ static int table_acquire(struct upload_table *t, const char *id, struct hasher *
 	return rc;
 }
 
+static struct upload_state *table_find(struct upload_table *t, const char *id)
+{
+	struct upload_state *s = t->b[bucket(id)];
+	while (s && strcmp(s->id, id))
+		s = s->next;
+	return s;
+}
+
+/* Marks upload id busy, in this process and, on a store many nodes share, on every node (meta.h's
+ * hold). On success *h, *off and *watch are the stored hash state and upload watch (ownership
+ * moves to the caller; all may be NULL). DD_E_BUSY when another request, here or on another
+ * node, holds it. */
+static int table_acquire(struct upload_table *t, const char *id, struct hasher **h, int64_t *off, void **watch)
+{
+	int rc = table_take(t, id, h, off, watch);
+	if (rc || !t->meta->hold)
+		return rc;
+	int64_t token;
+	if ((rc = t->meta->hold(t->meta, id, &token))) {
+		pthread_mutex_lock(&t->mu);
+		struct upload_state *s = table_find(t, id);
+		s->busy = 0; /* as found: what it held goes back */
+		s->hasher = *h;
+		s->watch = *watch;
+		pthread_mutex_unlock(&t->mu);
+		*h = NULL;
+		*watch = NULL;
+		return rc;
+	}
+	pthread_mutex_lock(&t->mu);
+	struct upload_state *s = table_find(t, id);
+	s->held = 1;
+	s->hold_token = token;
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
 /* Releases upload id; keeps hash state h and upload watch w (owned) at offset, or forgets the
  * upload when gone. */
 static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone,
@@ -123,6 +163,10 @@ static void table_release(struct upload_table *t, const char *id, struct hasher 
 	while (*pp && strcmp((*pp)->id, id))
 		pp = &(*pp)->next;
 	struct upload_state *s = *pp;
+	int held = s && s->held;
+	int64_t token = held ? s->hold_token : 0;
+	if (s)
+		s->held = 0;
 	if (s && gone) {
 		*pp = s->next;
 		hasher_free(s->hasher);
@@ -139,6 +183,8 @@ static void table_release(struct upload_table *t, const char *id, struct hasher 
 	} else
 		hasher_free(h);
 	pthread_mutex_unlock(&t->mu);
+	if (held) /* after this node is done with it */
+		t->meta->unhold(t->meta, id, token);
 	events_upload_end(w, NULL);
 }
 
@@ -719,7 +765,7 @@ int registry_sweep_uploads(struct registry *reg)
 		struct hasher *h;
 		void *w;
 		int64_t off;
-		if (table_acquire(t, ids[i], &h, &off, &w))
+		if (table_take(t, ids[i], &h, &off, &w)) /* this node's state only: no hold on others */
 			continue; /* a request has it: not idle */
 		int rc = reg->meta->repos->upload_get(reg->meta, &a, ids[i], &rec);
 		arena_free(&a);

@@ -41,6 +41,12 @@ struct meta {
 	 * NULL. The token goes back to unlock. */
 	int (*lock)(struct meta *m, int exclusive, int *token);
 	void (*unlock)(struct meta *m, int token);
+	/* When shared: holds upload session id for one request across every node, so that a request
+	 * for it on another node gets DD_E_BUSY, as one on the same node does (registry/uploads.c's
+	 * table), until unhold is given the token back. A node that dies lets go of its holds with
+	 * it. NULL when not shared. */
+	int (*hold)(struct meta *m, const char *id, int64_t *token);
+	void (*unhold)(struct meta *m, const char *id, int64_t token);
 };
 
 /* SQLite backend in file `path` (WAL). Returns an owned store. */

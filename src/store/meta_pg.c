@@ -18,6 +18,7 @@
 #include "meta_sqlInt.h"
 #include "common/arena.h"
 #include "common/log.h"
+#include "common/siphash.h"
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -54,6 +55,12 @@ struct meta_pg {
 	struct pg_conn *shared_conn;
 	pthread_mutex_t excl_mu;
 	struct pg_conn *excl_conn;
+	/* upload sessions held by this node's requests (meta.h's hold): session locks of one
+	 * connection kept for them, its generation counted up each time it is opened again (the
+	 * server ended the last, and its locks with it) */
+	pthread_mutex_t hold_mu;
+	struct pg_conn *hold_conn;
+	int64_t hold_gen;
 };
 
 static struct meta_pg *mp_of(struct meta *m) { return (struct meta_pg *)m; }
@@ -668,6 +675,62 @@ static void mp_unlock(struct meta *m, int token)
 	pthread_mutex_unlock(&mp->lock_mu);
 }
 
+/* The advisory lock key of upload session id: 62 bits of its hash, with bit 62 set, so that no
+ * session's key is PG_WRITE_LOCK_KEY or PG_GC_LOCK_KEY (both below 2^62). The hash key is the
+ * same on every node; ids are the nodes' random UUIDs, which a client cannot choose. */
+static int64_t hold_key(const char *id)
+{
+	static const struct siphash_key k = {UINT64_C(0x6472796475706c6f), UINT64_C(0x61642d686f6c6473)};
+	uint64_t h = siphash24(&k, id, strlen(id));
+	return (int64_t)((h >> 2) | (UINT64_C(1) << 62));
+}
+
+/* One statement of parameter key on the hold connection, opened again when the server ended it:
+ * 1 when it answered true, 0 false, or the error. Called under hold_mu. */
+static int hold_run(struct meta_pg *mp, const char *sql, int64_t key)
+{
+	if (mp->hold_conn && !reusable(&mp->hold_conn->base)) {
+		conn_close(&mp->hold_conn->base);
+		mp->hold_conn = NULL;
+	}
+	if (!mp->hold_conn) {
+		struct conn *c;
+		int rc = conn_open(&mp->base, &c);
+		if (rc)
+			return rc;
+		mp->hold_conn = pc(c);
+		mp->hold_gen++;
+	}
+	char text[24];
+	snprintf(text, sizeof(text), "%" PRId64, key);
+	const char *values[1] = {text};
+	PGresult *r = PQexecParams(mp->hold_conn->pg, sql, 1, NULL, values, NULL, NULL, 0);
+	int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? !strcmp(PQgetvalue(r, 0, 0), "t")
+									  : pg_fail(mp->hold_conn, r, "upload hold");
+	PQclear(r);
+	return rc;
+}
+
+static int mp_hold(struct meta *m, const char *id, int64_t *token)
+{
+	struct meta_pg *mp = mp_of(m);
+	pthread_mutex_lock(&mp->hold_mu);
+	int rc = hold_run(mp, "SELECT pg_try_advisory_lock($1::bigint)", hold_key(id));
+	*token = mp->hold_gen;
+	pthread_mutex_unlock(&mp->hold_mu);
+	return rc == 1 ? 0 : rc == 0 ? DD_E_BUSY : rc;
+}
+
+/* Given back on the connection that took it; one the server ended since has let go already. */
+static void mp_unhold(struct meta *m, const char *id, int64_t token)
+{
+	struct meta_pg *mp = mp_of(m);
+	pthread_mutex_lock(&mp->hold_mu);
+	if (mp->hold_conn && token == mp->hold_gen && reusable(&mp->hold_conn->base))
+		hold_run(mp, "SELECT pg_advisory_unlock($1::bigint)", hold_key(id));
+	pthread_mutex_unlock(&mp->hold_mu);
+}
+
 /* Brings the database to the last schema version, under the write lock. */
 static int migrate(struct pg_conn *c)
 {
@@ -707,6 +770,9 @@ static void mp_free(struct meta *m)
 	pthread_mutex_destroy(&mp->lock_mu);
 	pthread_cond_destroy(&mp->lock_cv);
 	pthread_mutex_destroy(&mp->excl_mu);
+	if (mp->hold_conn)
+		conn_close(&mp->hold_conn->base);
+	pthread_mutex_destroy(&mp->hold_mu);
 	free(mp->conninfo);
 	free(mp);
 }
@@ -723,9 +789,12 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 	pthread_mutex_init(&mp->lock_mu, NULL);
 	pthread_cond_init(&mp->lock_cv, NULL);
 	pthread_mutex_init(&mp->excl_mu, NULL);
+	pthread_mutex_init(&mp->hold_mu, NULL);
 	mp->base.base.shared = 1;
 	mp->base.base.lock = mp_lock;
 	mp->base.base.unlock = mp_unlock;
+	mp->base.base.hold = mp_hold;
+	mp->base.base.unhold = mp_unhold;
 	struct pg_conn *c = NULL;
 	int rc = conn_get(mp, &c);
 	if (!rc && (rc = migrate(c)))

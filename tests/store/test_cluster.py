@@ -362,6 +362,61 @@ def test_uploads_finished_on_another_node_give_back_what_they_held(services, db)
         c.stop()
 
 
+def test_an_upload_in_use_on_one_node_is_refused_on_another(services, db):
+    """A PATCH whose body is still coming on one node holds its session on every node: a
+    client's retry reaching another node meanwhile (a PATCH, a PUT, a DELETE) gets 409, as on one
+    node, instead of writing the same session at the same time. Once the first ends, the session
+    goes on from either node; a node killed while it holds one lets go of it."""
+    import select
+    import socket
+    c = Cluster(services, db, n=2, extra=["--scan-workers", "0"])
+    try:
+        a, b = c.nodes
+        loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
+
+        def hold(node):  # a PATCH whose first 5 of 10 bytes came, on a connection of its own
+            sock = socket.create_connection(("127.0.0.1", node.port))
+            sock.sendall(f"PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345".encode())
+            deadline = time.time() + 30
+            while requests.patch(f"{node.url}{loc}", data=b"").status_code != 409:  # held on its node
+                assert time.time() < deadline, "the PATCH never held its session"
+                if select.select([sock], [], [], 0)[0]:  # the probe had it when the PATCH came: again
+                    sock.close()
+                    return hold(node)
+                time.sleep(0.05)
+            return sock
+
+        sock = hold(a)
+        r = requests.patch(f"{b.url}{loc}", data=b"abcde")
+        assert r.status_code == 409 and r.json()["errors"][0]["code"] == "BLOB_UPLOAD_INVALID", r.text
+        assert requests.put(f"{b.url}{loc}", params={"digest": sha256(b"x")}).status_code == 409
+        assert requests.delete(f"{b.url}{loc}").status_code == 409
+        sock.sendall(b"67890")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 202")
+        sock.close()
+        r = requests.patch(f"{b.url}{loc}", data=b"abcde", headers={"Content-Range": "10-14"})
+        assert r.status_code == 202 and r.headers["Range"] == "0-14", r.text
+        data = b"1234567890abcde"
+        r = requests.put(f"{a.url}{loc}", params={"digest": sha256(data)})
+        assert r.status_code == 201, r.text
+        assert requests.get(f"{b.url}/v2/held/x/blobs/{sha256(data)}").content == data
+
+        # the node holding a session dies: the session is free on the other at once
+        loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
+        sock = hold(a)
+        assert requests.patch(f"{b.url}{loc}", data=b"abc").status_code == 409
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        sock.close()
+        deadline = time.time() + 30
+        while (r := requests.patch(f"{b.url}{loc}", data=b"abc")).status_code == 409:
+            assert time.time() < deadline, "the dead node's hold was never let go"
+            time.sleep(0.1)
+        assert r.status_code == 202 and r.headers["Range"] == "0-2", r.text
+    finally:
+        c.stop()
+
+
 def test_the_newest_database_among_the_nodes_assesses_every_image(services, db, tmp_path):
     """Each node has a database of its own. When one is given a newer one, it re-assesses every
     image, and a node still on the older one re-assesses nothing (the results do not flap between

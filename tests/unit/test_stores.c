@@ -153,8 +153,9 @@ static void sql(const char *path, const char *text)
 	if (on_pg(path)) {
 		PGconn *pg = PQconnectdb(path);
 		PGresult *r = PQexec(pg, text);
-		CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+		CHECK(ok);
+		if (!ok)
 			fprintf(stderr, "  sql: %s\n", PQresultErrorMessage(r));
 		PQclear(r);
 		PQfinish(pg);
@@ -1279,6 +1280,55 @@ static void test_meta_pg_session(void)
 	remove_dir(dir);
 }
 
+/* An upload session held by a request on one node is refused to a request on another until it
+ * is given back, or until the node holding it dies (its session, and its locks, end). Only a
+ * shared store holds across nodes; SQLite has one process, whose own table holds. */
+static void test_upload_hold(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (!on_pg(path)) {
+		CHECK(!m->hold && !m->unhold);
+		meta_free(m);
+		remove_dir(dir);
+		return;
+	}
+	struct meta *other = NULL;
+	CHECK(meta_pg_open(path, &other) == 0);
+	if (!other) {
+		meta_free(m);
+		return;
+	}
+	const char *id = "3b1f0c2e-8d4a-4e55-9b7e-2f0a6c1d9e11", *id2 = "7c2d1e3f-9a5b-4c66-8d8f-3a1b7d2e0f22";
+	int64_t t1, t2, t3;
+	CHECK(m->hold(m, id, &t1) == 0);
+	CHECK(other->hold(other, id, &t2) == DD_E_BUSY);
+	CHECK(other->hold(other, id2, &t2) == 0); /* another session is not held up */
+	m->unhold(m, id, t1);
+	CHECK(other->hold(other, id, &t3) == 0);
+	CHECK(m->hold(m, id, &t1) == DD_E_BUSY);
+	CHECK(m->hold(m, id2, &t1) == DD_E_BUSY);
+	meta_free(other); /* the node holding both dies */
+	CHECK(m->hold(m, id, &t1) == 0 && m->hold(m, id2, &t2) == 0);
+	/* the server ends the holding session: its holds go with it, and the next hold opens another */
+	sql(path, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND granted"
+		  " AND database=(SELECT oid FROM pg_database WHERE datname=current_database())");
+	CHECK(meta_pg_open(path, &other) == 0);
+	if (other) {
+		for (int i = 0; i < 50 && other->hold(other, id, &t3) == DD_E_BUSY; i++)
+			usleep(100000);
+		other->unhold(other, id, t3);
+		meta_free(other);
+	}
+	m->unhold(m, id, t1); /* on a session that is no more: nothing to give back */
+	CHECK(m->hold(m, id, &t1) == 0 && t1 != t2);
+	m->unhold(m, id, t1);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -1498,6 +1548,7 @@ void suite_stores(void)
 	RUN(test_meta_days);
 	RUN(test_meta_stored_values);
 	RUN(test_meta_pg_session);
+	RUN(test_upload_hold);
 	RUN(test_events);
 	RUN(test_upload_watcher);
 }
