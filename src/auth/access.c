@@ -74,7 +74,7 @@ int access_init(const struct auth_config *cfg)
 	A.service = strdup(cfg->service && *cfg->service ? cfg->service : "drydock");
 	A.realm = cfg->realm && *cfg->realm ? strdup(cfg->realm) : NULL;
 	A.anonymous = strdup(cfg->anonymous_pull ? cfg->anonymous_pull : "");
-	A.rl = ratelimit_new();
+	A.rl = ratelimit_new(cfg->meta);
 	if (!A.service || !A.anonymous || !A.rl || RAND_bytes(A.mac_key, sizeof(A.mac_key)) != 1)
 		return DD_E_NOMEM;
 	A.cfg.service = A.service;

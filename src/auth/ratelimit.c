@@ -1,7 +1,9 @@
 /* ratelimit.c: failed-login throttling (see ratelimit.h). */
 #include "common/dd.h"
 #include "ratelimit.h"
+#include "common/digest.h"
 #include "common/siphash.h"
+#include "store/meta.h"
 
 #define SLOTS 16384 /* power of two */
 #define PROBE 16
@@ -23,13 +25,15 @@ struct ratelimit {
 	struct siphash_key hash_key;
 	struct slot slots[SLOTS];
 	struct slot overflow[2]; /* accounts, addresses */
+	struct meta *shared;     /* the store's counts too, or NULL */
 };
 
-struct ratelimit *ratelimit_new(void)
+struct ratelimit *ratelimit_new(struct meta *shared)
 {
 	struct ratelimit *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return NULL;
+	rl->shared = shared && shared->throttle ? shared : NULL;
 	if (siphash_key_random(&rl->hash_key)) {
 		free(rl);
 		return NULL;
@@ -92,13 +96,15 @@ static int64_t wait_of(struct ratelimit *rl, char kind, const char *name, int64_
 	return s && s->locked_until > now ? s->locked_until - now : 0;
 }
 
-int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
+/* Seconds a key is locked for at its failures-th failure: none before free_failures, then 30
+ * s, doubling with each further failure up to MAX_LOCK. */
+static int64_t lock_for(int64_t failures, int free_failures)
 {
-	pthread_mutex_lock(&rl->mu);
-	int64_t a = account ? wait_of(rl, 'a', account, now) : 0;
-	int64_t b = addr ? wait_of(rl, 'i', addr, now) : 0;
-	pthread_mutex_unlock(&rl->mu);
-	return a > b ? a : b;
+	if (failures < free_failures)
+		return 0;
+	int64_t shift = failures - free_failures;
+	int64_t lock = shift > 5 ? MAX_LOCK : 30LL << shift;
+	return lock > MAX_LOCK ? MAX_LOCK : lock;
 }
 
 static void fail(struct ratelimit *rl, char kind, const char *name, int free_failures, int64_t now)
@@ -109,11 +115,60 @@ static void fail(struct ratelimit *rl, char kind, const char *name, int free_fai
 		s->failures = 0;
 	}
 	s->failures++;
-	if (s->failures >= free_failures) {
-		int shift = s->failures - free_failures;
-		int64_t lock = shift > 5 ? MAX_LOCK : 30LL << shift;
-		s->locked_until = now + (lock > MAX_LOCK ? MAX_LOCK : lock);
-	}
+	int64_t lock = lock_for(s->failures, free_failures);
+	if (lock)
+		s->locked_until = now + lock;
+}
+
+/* ---- the counts of the store the nodes share ---- */
+
+/* The store's key of name: its kind, then its SHA-256 (no name a client typed is stored, a
+ * password typed as one among them); "" for none. overflow: the kind's overflow key. */
+static void store_key(char kind, const char *name, char key[72], char overflow[4])
+{
+	snprintf(overflow, 4, "%c:~", kind);
+	*key = 0;
+	if (!name)
+		return;
+	size_t n = strlen(name);
+	struct digest d;
+	digest_of(DIGEST_SHA256, name, n > DD_MAX_TOKEN_BYTES ? DD_MAX_TOKEN_BYTES : n, &d);
+	snprintf(key, 72, "%c:%.64s", kind, d.str + strlen("sha256:"));
+}
+
+static int64_t shared_wait(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
+{
+	char keys[2][72], over[2][4];
+	store_key('a', account, keys[0], over[0]);
+	store_key('i', addr, keys[1], over[1]);
+	const char *k[2] = {keys[0], keys[1]}, *o[2] = {over[0], over[1]};
+	int64_t until;
+	if (rl->shared->throttle->locked(rl->shared, k, o, 2, &until))
+		return 0; /* the node's own count holds meanwhile */
+	return until > now ? until - now : 0;
+}
+
+static void shared_fail(struct ratelimit *rl, char kind, const char *name, int free_failures, int64_t now)
+{
+	char key[72], over[4];
+	store_key(kind, name, key, over);
+	int64_t failures, lock;
+	int is_over;
+	if (!rl->shared->throttle->fail(rl->shared, key, over, now, WINDOW, &failures, &is_over) &&
+	    (lock = lock_for(failures, free_failures)))
+		rl->shared->throttle->lock(rl->shared, is_over ? over : key, now + lock);
+}
+
+int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
+{
+	pthread_mutex_lock(&rl->mu);
+	int64_t a = account ? wait_of(rl, 'a', account, now) : 0;
+	int64_t b = addr ? wait_of(rl, 'i', addr, now) : 0;
+	pthread_mutex_unlock(&rl->mu);
+	int64_t c = rl->shared ? shared_wait(rl, account, addr, now) : 0;
+	if (b > a)
+		a = b;
+	return c > a ? c : a;
 }
 
 void ratelimit_failed(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
@@ -124,6 +179,10 @@ void ratelimit_failed(struct ratelimit *rl, const char *account, const char *add
 	if (addr)
 		fail(rl, 'i', addr, ADDR_FREE_FAILURES, now);
 	pthread_mutex_unlock(&rl->mu);
+	if (rl->shared && account)
+		shared_fail(rl, 'a', account, LOGIN_FREE_FAILURES, now);
+	if (rl->shared && addr)
+		shared_fail(rl, 'i', addr, ADDR_FREE_FAILURES, now);
 }
 
 void ratelimit_succeeded(struct ratelimit *rl, const char *account)
@@ -136,4 +195,9 @@ void ratelimit_succeeded(struct ratelimit *rl, const char *account)
 			memset(s, 0, sizeof(*s));
 	}
 	pthread_mutex_unlock(&rl->mu);
+	if (rl->shared) {
+		char k[72], over[4];
+		store_key('a', account, k, over);
+		rl->shared->throttle->clear(rl->shared, k);
+	}
 }

@@ -5,7 +5,13 @@
  * A fixed table with a keyed hash: memory stays bounded whatever a client sends, and a slot
  * counting failures is never given to another name (names made to collide cannot reset an
  * account's count); when an attack fills the table, names without a slot share one that
- * locks (fail closed). */
+ * locks (fail closed).
+ *
+ * On a store many nodes share (PostgreSQL), the failures are counted there as well, so that a
+ * balancer spreading one client's guesses over the nodes locks the account after the same five
+ * as one node does: a login waits for the later of the two locks (the store's counts every
+ * node's failures; the node's own keeps counting when the store cannot be reached). The store
+ * keys are SHA-256 digests of the names, never the names a client typed. */
 #ifndef DD_RATELIMIT_H
 #define DD_RATELIMIT_H
 #include <stdint.h>
@@ -15,7 +21,10 @@
 
 struct ratelimit;
 
-struct ratelimit *ratelimit_new(void);
+struct meta;
+
+/* shared: the store the nodes share (its throttle), or NULL to count in memory only. */
+struct ratelimit *ratelimit_new(struct meta *shared);
 void ratelimit_free(struct ratelimit *rl);
 /* 0 when a login for (account, addr) may be tried now, else the seconds to wait. */
 int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now);

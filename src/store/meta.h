@@ -20,6 +20,7 @@ struct meta_repos_ops;
 struct meta_scans_ops;
 struct meta_admin_ops;
 struct meta_outbox_ops;
+struct meta_throttle_ops;
 
 #define META_SCAN_LEASE_DEFAULT 120 /* seconds (struct meta's scan_lease) */
 
@@ -47,6 +48,28 @@ struct meta {
 	 * it. NULL when not shared. */
 	int (*hold)(struct meta *m, const char *id, int64_t *token);
 	void (*unhold)(struct meta *m, const char *id, int64_t token);
+	/* When shared: failed logins counted across every node (below), else NULL. */
+	const struct meta_throttle_ops *throttle;
+};
+
+/* Failed logins counted by key, across the nodes sharing a store (auth/ratelimit.c says what
+ * they mean; a node counts in its memory as well). At most META_THROTTLE_KEYS keys are kept, the
+ * spent ones removed as they are met: past it, a key without a count counts in its overflow key
+ * instead, whose lock then holds for every key without a count of its own (fail closed). */
+#define META_THROTTLE_KEYS 100000
+struct meta_throttle_ops {
+	/* One more failure of key (of overflow when the store is full) at now: a new count when the
+	 * last began over window seconds before and is not locked. *failures is the count, *over 1
+	 * when it is overflow's. */
+	int (*fail)(struct meta *m, const char *key, const char *overflow, int64_t now, int64_t window,
+		    int64_t *failures, int *over);
+	/* Locks key until `until` (a later lock it has stays). */
+	int (*lock)(struct meta *m, const char *key, int64_t until);
+	/* The latest lock of keys[0..n) ("" for none), each without a count of its own taking its
+	 * overflows[i]'s: 0 when none is locked. */
+	int (*locked)(struct meta *m, const char *const *keys, const char *const *overflows, size_t n, int64_t *until);
+	/* Forgets key's count (a success). */
+	int (*clear)(struct meta *m, const char *key);
 };
 
 /* SQLite backend in file `path` (WAL). Returns an owned store. */

@@ -61,6 +61,7 @@ struct meta_pg {
 	pthread_mutex_t hold_mu;
 	struct pg_conn *hold_conn;
 	int64_t hold_gen;
+	int64_t throttle_swept; /* when this node last removed spent login failures */
 };
 
 static struct meta_pg *mp_of(struct meta *m) { return (struct meta_pg *)m; }
@@ -198,6 +199,10 @@ static const char *const versions[] = {
 	" unfixed, assessed) VALUES(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'), split_part(r, '/', 1), s,"
 	" 0, 0, 0, 0, 0, 0, 0, 0, 1) ON CONFLICT(day, ns, status) DO UPDATE SET"
 	" assessed=assessment_days.assessed+1; END $$;",
+	/* 4: failed logins counted across the nodes (meta.h's throttle), kept out of the WAL: a
+	 * crash of the server forgets them, as a restart of one node forgets its own count */
+	"CREATE UNLOGGED TABLE login_failures(key " T " PRIMARY KEY, first " I ", failures " I ","
+	" locked_until " I " DEFAULT 0);",
 };
 #undef T
 #undef I
@@ -731,6 +736,79 @@ static void mp_unhold(struct meta *m, const char *id, int64_t token)
 	pthread_mutex_unlock(&mp->hold_mu);
 }
 
+/* ---- failed logins across the nodes (meta.h's throttle) ---- */
+
+static int mp_throttle_fail(struct meta *m, const char *key, const char *overflow, int64_t now, int64_t window,
+			    int64_t *failures, int *over)
+{
+	struct meta_pg *mp = mp_of(m);
+	*failures = 0;
+	*over = 0;
+	int64_t last = __atomic_load_n(&mp->throttle_swept, __ATOMIC_RELAXED);
+	if (now - last >= 60 && __atomic_compare_exchange_n(&mp->throttle_swept, &last, now, 0, __ATOMIC_RELAXED,
+							    __ATOMIC_RELAXED)) /* a node's sweep a minute at most */
+		sq_exec(m, "login failures", "DELETE FROM login_failures WHERE locked_until<=?1 AND first<?1-?2",
+			INT(now), INT(window));
+	int rc = 0;
+	for (int i = 0; i < 2 && !rc && !*failures; i++) {
+		struct sq q;
+		/* a key counts while the store has room; one counting already goes on; the overflow always */
+		sq_query(&q, m,
+			 "INSERT INTO login_failures(key, first, failures) SELECT ?1, ?2, 1 WHERE ?4=1"
+			 " OR (SELECT count(*) FROM login_failures) < ?5 OR EXISTS(SELECT 1 FROM login_failures WHERE key=?1)"
+			 " ON CONFLICT(key) DO UPDATE SET"
+			 " first=CASE WHEN login_failures.locked_until<=?2 AND ?2-login_failures.first>?3 THEN ?2"
+			 " ELSE login_failures.first END,"
+			 " failures=CASE WHEN login_failures.locked_until<=?2 AND ?2-login_failures.first>?3 THEN 1"
+			 " ELSE login_failures.failures+1 END RETURNING failures",
+			 TEXT(i ? overflow : key), INT(now), INT(window), INT(i), INT(META_THROTTLE_KEYS));
+		if (sq_row(&q)) {
+			*failures = sq_int(&q, 0);
+			*over = i;
+		}
+		rc = sq_end(&q, "login failures");
+	}
+	return rc;
+}
+
+static int mp_throttle_lock(struct meta *m, const char *key, int64_t until)
+{
+	return sq_exec(m, "login failures",
+		       "UPDATE login_failures SET locked_until=greatest(locked_until, ?2) WHERE key=?1", TEXT(key),
+		       INT(until));
+}
+
+static int mp_throttle_locked(struct meta *m, const char *const *keys, const char *const *overflows, size_t n,
+			      int64_t *until)
+{
+	*until = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sq q;
+		sq_query(&q, m,
+			 "SELECT coalesce(max(locked_until), 0) FROM login_failures WHERE key=?1"
+			 " OR (key=?2 AND NOT EXISTS(SELECT 1 FROM login_failures WHERE key=?1))",
+			 TEXT(keys[i]), TEXT(overflows[i]));
+		if (sq_row(&q) && sq_int(&q, 0) > *until)
+			*until = sq_int(&q, 0);
+		int rc = sq_end(&q, "login failures");
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int mp_throttle_clear(struct meta *m, const char *key)
+{
+	return sq_exec(m, "login failures", "DELETE FROM login_failures WHERE key=?1", TEXT(key));
+}
+
+static const struct meta_throttle_ops mp_throttle = {
+	.fail = mp_throttle_fail,
+	.lock = mp_throttle_lock,
+	.locked = mp_throttle_locked,
+	.clear = mp_throttle_clear,
+};
+
 /* Brings the database to the last schema version, under the write lock. */
 static int migrate(struct pg_conn *c)
 {
@@ -795,6 +873,7 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 	mp->base.base.unlock = mp_unlock;
 	mp->base.base.hold = mp_hold;
 	mp->base.base.unhold = mp_unhold;
+	mp->base.base.throttle = &mp_throttle;
 	struct pg_conn *c = NULL;
 	int rc = conn_get(mp, &c);
 	if (!rc && (rc = migrate(c)))

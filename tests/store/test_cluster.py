@@ -20,7 +20,7 @@ import pytest
 import requests
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from drydock import (BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_image, sha256,  # noqa: E402
+from drydock import (ADMIN_PASSWORD, BIN, VULNDATA, OCI_MANIFEST, Server, cached_images, make_image, sha256,  # noqa: E402
                      wait_assessed)
 from balancer import Balancer  # noqa: E402
 from webhooks import Receiver  # noqa: E402
@@ -28,6 +28,7 @@ import pgserver  # noqa: E402
 import engines  # noqa: E402
 import s3server  # noqa: E402
 
+LOGIN_FREE_FAILURES = 5  # auth/ratelimit.h
 LEASE = 4  # seconds a claimed scan stays its node's (scan-lease), short for the kill tests
 
 
@@ -242,6 +243,28 @@ def test_nodes_share_accounts_tokens_and_one_first_administrator(services, db):
             r = requests.post(f"{node.url}/v2/t/x/blobs/uploads/?digest={sha256(b'a')}", data=b"a", headers=bearer)
             assert r.status_code == 201, (node.url, r.status_code, r.text)
         assert not os.path.exists(os.path.join(c.nodes[1].data_dir, "token-key.pem"))
+    finally:
+        c.stop()
+
+
+def test_failed_logins_spread_over_the_nodes_lock_as_on_one(services, db):
+    """A balancer spreads one client's password guesses over the nodes: the account is locked
+    after five in all (counted in the database), not five on each node; a login on any node is
+    refused until the lock ends (tests/unit: a success on any node clears the count, a count
+    starts again after its window, a full table fails closed). The balancer's X-Forwarded-For
+    is believed (trusted-proxies), so the guesses count for the client, not for nginx."""
+    c = Cluster(services, db, n=3, auth=True, extra=["--scan-workers", "0", "--trusted-proxies", "127.0.0.1"])
+    try:
+        admin = ("admin", ADMIN_PASSWORD)
+        for i in range(LOGIN_FREE_FAILURES - 1):  # one to each node in turn
+            assert requests.get(f"{c.lb.url}/v2/", auth=("admin", f"guess{i}")).status_code == 401
+        assert requests.get(f"{c.lb.url}/v2/", auth=("admin", "guess")).status_code == 401  # the fifth
+        for node in c.nodes + [c.lb]:
+            r = requests.get(f"{node.url}/v2/", auth=admin)
+            assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 30, (node.url, r.status_code)
+        # no name a client typed is kept in the database, only their digests
+        keys = c.sql("SELECT string_agg(key, ' ') FROM login_failures")
+        assert "admin" not in keys and "127.0.0.1" not in keys and keys.startswith(("a:", "i:")), keys
     finally:
         c.stop()
 

@@ -170,7 +170,7 @@ static void test_roles(void)
 
 static void test_ratelimit(void)
 {
-	struct ratelimit *rl = ratelimit_new();
+	struct ratelimit *rl = ratelimit_new(NULL);
 	for (int i = 0; i < LOGIN_FREE_FAILURES - 1; i++)
 		ratelimit_failed(rl, "alice", "10.0.0.1", 1000);
 	CHECK(ratelimit_check(rl, "alice", "10.0.0.1", 1000) == 0);
@@ -192,7 +192,7 @@ static void test_ratelimit(void)
  * victim's failures, so a guesser who cycled colliding names was never locked out. */
 static void test_ratelimit_no_eviction(void)
 {
-	struct ratelimit *rl = ratelimit_new();
+	struct ratelimit *rl = ratelimit_new(NULL);
 	char name[32];
 	for (int round = 0; round < 8; round++) {
 		ratelimit_failed(rl, "victim", NULL, 1000 + round);
@@ -203,7 +203,7 @@ static void test_ratelimit_no_eviction(void)
 	}
 	CHECK(ratelimit_check(rl, "victim", NULL, 1010) > 0);
 	/* a full table: an account it cannot track shares a slot that locks, it is not let through */
-	struct ratelimit *full = ratelimit_new();
+	struct ratelimit *full = ratelimit_new(NULL);
 	for (int i = 0; i < 200000; i++) {
 		snprintf(name, sizeof(name), "fill-%d", i);
 		ratelimit_failed(full, name, NULL, 5000);

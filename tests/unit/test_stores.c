@@ -4,6 +4,7 @@
 #include "common/digest.h"
 #include "common/util.h"
 #include "assess/idcache.h"
+#include "auth/ratelimit.h"
 #include "events/events.h"
 #include "store/blobstore.h"
 #include "store/meta_repos.h"
@@ -1329,6 +1330,65 @@ static void test_upload_hold(void)
 	remove_dir(dir);
 }
 
+/* Failed logins spread over two nodes lock the account after five, as on one node; a success
+ * on either clears it; a count starts again after its window; with the store's keys all taken,
+ * a key without a count of its own is locked with the overflow (fail closed). SQLite has no
+ * other node: the memory count alone. */
+static void test_login_throttle_shared(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (!on_pg(path)) {
+		CHECK(!m->throttle);
+		meta_free(m);
+		remove_dir(dir);
+		return;
+	}
+	struct meta *other = NULL;
+	CHECK(meta_pg_open(path, &other) == 0);
+	struct ratelimit *a = ratelimit_new(m), *b = other ? ratelimit_new(other) : NULL;
+	CHECK(a && b);
+	if (!a || !b) {
+		meta_free(m);
+		meta_free(other);
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		ratelimit_failed(a, "alice", "10.0.0.1", 1000);
+	for (int i = 0; i < 2; i++)
+		ratelimit_failed(b, "alice", "10.0.0.2", 1000);
+	CHECK(ratelimit_check(a, "alice", "10.0.0.3", 1000) == 30); /* locked on both nodes */
+	CHECK(ratelimit_check(b, "alice", "10.0.0.3", 1010) == 20);
+	CHECK(ratelimit_check(b, "bob", "10.0.0.1", 1010) == 0);
+	ratelimit_failed(a, "alice", "10.0.0.1", 1030);
+	CHECK(ratelimit_check(b, "alice", NULL, 1030) == 60); /* doubled, whichever node it failed on */
+	ratelimit_succeeded(b, "alice");
+	CHECK(ratelimit_check(a, "alice", NULL, 1030) == 0);
+	for (int i = 0; i < 4; i++)
+		ratelimit_failed(b, "carol", NULL, 2000);
+	ratelimit_failed(a, "carol", NULL, 2000 + 301); /* the window passed: a new count */
+	CHECK(ratelimit_check(a, "carol", NULL, 2301) == 0);
+	/* the store's keys all taken (by others' spraying, made here at once): late names count, and
+	 * lock, together */
+	ratelimit_failed(a, "dave", NULL, 5000);
+	char fill[160];
+	snprintf(fill, sizeof(fill),
+		 "INSERT INTO login_failures(key, first, failures) SELECT 'x:' || g, 5000, 1 FROM generate_series(1, %d) g",
+		 META_THROTTLE_KEYS);
+	sql(path, fill);
+	for (int i = 0; i < LOGIN_FREE_FAILURES; i++)
+		ratelimit_failed(b, i % 2 ? "late-1" : "late-2", NULL, 5001);
+	CHECK(ratelimit_check(a, "late-3", NULL, 5001) == 30);
+	CHECK(ratelimit_check(a, "dave", NULL, 5001) == 0); /* one counting already counts as its own */
+	ratelimit_free(a);
+	ratelimit_free(b);
+	meta_free(other);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -1549,6 +1609,7 @@ void suite_stores(void)
 	RUN(test_meta_stored_values);
 	RUN(test_meta_pg_session);
 	RUN(test_upload_hold);
+	RUN(test_login_throttle_shared);
 	RUN(test_events);
 	RUN(test_upload_watcher);
 }
