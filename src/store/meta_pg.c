@@ -709,6 +709,7 @@ static int hold_run(struct meta_pg *mp, const char *sql, int64_t key)
 	char text[24];
 	snprintf(text, sizeof(text), "%" PRId64, key);
 	const char *values[1] = {text};
+	sq_counted();
 	PGresult *r = PQexecParams(mp->hold_conn->pg, sql, 1, NULL, values, NULL, NULL, 0);
 	int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? !strcmp(PQgetvalue(r, 0, 0), "t")
 									  : pg_fail(mp->hold_conn, r, "upload hold");

@@ -122,9 +122,11 @@ static int began(struct conn *c, int rc)
 	return rc;
 }
 
+void sq_counted(void) { __atomic_add_fetch(&statements, 1, __ATOMIC_RELAXED); }
+
 void sq_start(struct sq *q, struct meta *m, struct conn *c, const char *sql, const struct sq_arg *args, size_t n)
 {
-	__atomic_add_fetch(&statements, 1, __ATOMIC_RELAXED);
+	sq_counted();
 	eng_of(m, c)->start(q, m, c, sql, args, n);
 }
 

@@ -98,6 +98,8 @@ struct sq {
  * NULL on a connection of m's pool (for what runs both inside and outside a transaction). */
 #define SQ_ARGS(...) \
 	((const struct sq_arg[]){__VA_ARGS__}), (sizeof((struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg))
+/* Counts a statement an engine runs outside sq_start (meta_counts). */
+void sq_counted(void);
 #define sq_query_at(q, m, c, sql, ...) sq_start((q), (m), (c), "" sql "\0", SQ_ARGS(__VA_ARGS__))
 #define sq_query(q, m, sql, ...) sq_query_at(q, m, NULL, sql, __VA_ARGS__)
 #define sq_query_on(q, c, sql, ...) sq_query_at(q, NULL, c, sql, __VA_ARGS__)
