@@ -10,6 +10,11 @@ nodes share its cores with PostgreSQL and radosgw: the counts, not the rate, say
 of real machines needs (bench/RESULTS.md, "Many nodes").
 
     /usr/bin/python3 bench/cluster.py --db DB [--seconds 20] [--clients 8] [--rounds 3]
+
+With --wake N instead: two nodes, one taking pushes with no scan workers and one scanning; N
+small images pushed one at a time to the first, each timed from its manifest's 201 to its
+assessment (read on the first node): how soon an idle node of the cluster starts on a scan
+another node queued (it is told by PostgreSQL's NOTIFY, or finds it at its next poll).
 """
 import argparse
 import concurrent.futures
@@ -66,6 +71,58 @@ def burst(url, seconds, clients, tag):
     return done[0]
 
 
+def wake(a):
+    root = tempfile.mkdtemp(prefix="bench-cluster-")
+    s3 = s3server.S3Server(os.path.join(root, "ceph"))
+    os.makedirs(s3.root)
+    s3.start()
+    pg = pgserver.PgServer(tempfile.mkdtemp(prefix="bench-cluster-pg-"))
+    pg.start()
+    times = []
+    try:
+        for rnd in range(a.rounds):
+            url, procs, ports = pg.new_database(), [], []
+            for i, workers in enumerate((0, 1)):
+                port = free_port()
+                d = os.path.join(root, f"w{rnd}-{i}")
+                log = open(d + ".log", "w")
+                p = subprocess.Popen([a.drydock, "serve", "--listen", f"127.0.0.1:{port}", "--data", d,
+                                      "--log-level", "warn", "--auth", "off", "--db", a.db, "--metadata", url,
+                                      "--scan-workers", str(workers)] + s3.settings(f"wake{rnd}"),
+                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                wait_port(port, p)
+                procs.append(p)
+                ports.append(port)
+            try:
+                base = f"http://127.0.0.1:{ports[0]}"
+                s = requests.Session()
+                time.sleep(3)  # the scanning node has found its database
+                for i in range(a.wake):
+                    repo = f"wake/r{rnd}i{i}"
+                    m = make_image(s, base, repo, seed=f"w{rnd}-{i}".encode())
+                    assert s.put(f"{base}/v2/{repo}/manifests/1", data=m,
+                                 headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+                    t = time.monotonic()
+                    while s.get(f"{base}/api/v1/images", params={"repository": repo, "reference": "1"}).json().get(
+                            "status") not in ("Healthy", "Unhealthy", "NotApplicable", "Failed"):
+                        assert time.monotonic() - t < 60, "not assessed"
+                        time.sleep(0.005)
+                    times.append(time.monotonic() - t)
+                    time.sleep(0.3)  # the scanning node idle again
+            finally:
+                for p in procs:
+                    p.terminate()
+                    p.wait(30)
+    finally:
+        s3.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(pg.root, ignore_errors=True)
+    times.sort()
+    print(f"{len(times)} pushes to a node without workers: push to assessed median {statistics.median(times):.3f} s,"
+          f" p10 {times[len(times) // 10]:.3f} s, p90 {times[len(times) * 9 // 10]:.3f} s, max {times[-1]:.3f} s")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
@@ -73,7 +130,10 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--wake", type=int, default=0)
     a = ap.parse_args()
+    if a.wake:
+        return wake(a)
     root = tempfile.mkdtemp(prefix="bench-cluster-")
     s3 = s3server.S3Server(os.path.join(root, "ceph"))
     os.makedirs(s3.root)

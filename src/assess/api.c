@@ -865,6 +865,9 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 	buf_printf(&b, "# HELP drydock_layers_streamed_total Layers analysed while they uploaded.\n"
 		       "# TYPE drydock_layers_streamed_total counter\ndrydock_layers_streamed_total %" PRIu64 "\n",
 		   st.layers_streamed);
+	buf_printf(&b, "# HELP drydock_scan_notices_total Notices that a node of the cluster queued scans (PostgreSQL).\n"
+		       "# TYPE drydock_scan_notices_total counter\ndrydock_scan_notices_total %" PRIu64 "\n",
+		   st.notices);
 	buf_printf(&b, "# HELP drydock_scan_worker_tasks_total Tasks given to sandboxed scan workers, by what they read.\n"
 		       "# TYPE drydock_scan_worker_tasks_total counter\n"
 		       "drydock_scan_worker_tasks_total{reader=\"layer\"} %" PRIu64 "\n"

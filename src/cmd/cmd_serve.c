@@ -400,6 +400,8 @@ int cmd_serve(int argc, char **argv)
 		if (!rc && !c.sandbox)
 			log_warn("sandbox = false: pushed layers and package databases are parsed inside the server process");
 	}
+	if (!rc && !scanner && meta->shared)
+		reg->scan_on_push = 1; /* scanning nodes of the cluster take what this one queues */
 	struct webhook *hook = NULL;
 	if (!rc && meta->outbox->webhook_config(meta, c.webhook, c.webhook_secret))
 		log_warn("cannot record the webhook setting's target");

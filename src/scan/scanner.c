@@ -77,6 +77,7 @@ struct scanner {
 	pthread_t keeper; /* keeper_main, when keeping */
 	int keeping;
 	pthread_cond_t keeper_wake; /* signalled to stop it */
+	int listening;              /* the store's notices of queued scans call on_notice */
 };
 
 static struct dbref *db_take(struct scanner *s)
@@ -1124,6 +1125,17 @@ void scanner_kick(struct scanner *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* A node of the cluster (this one too) queued scans (meta.h's listen): idle workers claim now,
+ * not at their next poll. */
+static void on_notice(void *ctx)
+{
+	struct scanner *s = ctx;
+	pthread_mutex_lock(&s->mu);
+	s->st.notices++;
+	pthread_mutex_unlock(&s->mu);
+	scanner_kick(s);
+}
+
 int scanner_start(const struct scanner_config *c, struct scanner **out, const char **why)
 {
 	*out = NULL;
@@ -1166,6 +1178,8 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 		s->watching = 1;
 	if (c->meta->shared && !pthread_create(&s->keeper, NULL, keeper_main, s))
 		s->keeping = 1; /* leases are the shared store's (one process's claims are reset at its start) */
+	if (c->meta->listen && !c->meta->listen(c->meta, on_notice, s))
+		s->listening = 1;
 	*out = s;
 	return 0;
 }
@@ -1175,6 +1189,8 @@ void scanner_stop(struct scanner *s)
 	if (!s)
 		return;
 	events_unwatch_uploads(s); /* no new upload is handed to it now */
+	if (s->listening)
+		s->cfg.meta->listen(s->cfg.meta, NULL, NULL); /* nor a notice */
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&s->wake);

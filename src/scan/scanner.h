@@ -87,6 +87,7 @@ void scanner_kick(struct scanner *s);
 struct scanner_stats {
 	uint64_t completed, failed;
 	uint64_t layers_streamed; /* layers analysed while they uploaded, and cached */
+	uint64_t notices;         /* notices of scans queued on any node (meta.h's listen) */
 	uint64_t worker_layer_tasks, worker_inventory_tasks, inventories_spared; /* sandbox.h's counts */
 	uint64_t by_status[4];                 /* by enum assessment_status (scan/status.h) */
 	uint64_t latency_le[SCANNER_BUCKETS];  /* cumulative counts of scan durations <= bound */

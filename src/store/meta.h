@@ -48,6 +48,11 @@ struct meta {
 	 * it. NULL when not shared. */
 	int (*hold)(struct meta *m, const char *id, int64_t *token);
 	void (*unhold)(struct meta *m, const char *id, int64_t token);
+	/* When shared: calls fn(ctx) from a thread of the store's soon after any node queued scans
+	 * (a push, a re-assessment, a scan asked for, a lease run out when claims noticed it), so that
+	 * idle workers of every node start at once rather than at their next poll. fn NULL: no more
+	 * calls once it returns. NULL when not shared (the process's own events say it). */
+	int (*listen)(struct meta *m, void (*fn)(void *ctx), void *ctx);
 	/* When shared: failed logins counted across every node (below), else NULL. */
 	const struct meta_throttle_ops *throttle;
 };

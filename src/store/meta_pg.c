@@ -20,7 +20,9 @@
 #include "common/log.h"
 #include "common/siphash.h"
 #include <libpq-fe.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #define STMT_CACHE 256 /* as meta_sqlite.c: over three times the statements there are */
 #define POOL_MAX 8     /* connections per node; a PostgreSQL serves about 100 by default */
@@ -62,6 +64,13 @@ struct meta_pg {
 	struct pg_conn *hold_conn;
 	int64_t hold_gen;
 	int64_t throttle_swept; /* when this node last removed spent login failures */
+	/* the scan queue's notices (meta.h's listen): a thread on a connection of its own, started at
+	 * the first listen, woken to stop by the pipe */
+	pthread_mutex_t listen_mu;
+	void (*on_queued)(void *ctx);
+	void *on_queued_ctx;
+	pthread_t listener;
+	int listening, listen_pipe[2];
 };
 
 static struct meta_pg *mp_of(struct meta *m) { return (struct meta_pg *)m; }
@@ -203,6 +212,15 @@ static const char *const versions[] = {
 	 * crash of the server forgets them, as a restart of one node forgets its own count */
 	"CREATE UNLOGGED TABLE login_failures(key " T " PRIMARY KEY, first " I ", failures " I ","
 	" locked_until " I " DEFAULT 0);",
+	/* 5: a notice on channel drydock_scans when a statement queued scans (meta.h's listen): sent
+	 * at the commit that makes them visible, once a transaction (state 0: SCAN_JOB_QUEUED) */
+	"CREATE FUNCTION dd_scans_queued() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	" IF EXISTS(SELECT 1 FROM queued WHERE state=0) THEN PERFORM pg_notify('drydock_scans', ''); END IF;"
+	" RETURN NULL; END $$;"
+	"CREATE TRIGGER scan_jobs_inserted AFTER INSERT ON scan_jobs REFERENCING NEW TABLE AS queued"
+	" FOR EACH STATEMENT EXECUTE FUNCTION dd_scans_queued();"
+	"CREATE TRIGGER scan_jobs_updated AFTER UPDATE ON scan_jobs REFERENCING NEW TABLE AS queued"
+	" FOR EACH STATEMENT EXECUTE FUNCTION dd_scans_queued();",
 };
 #undef T
 #undef I
@@ -810,6 +828,85 @@ static const struct meta_throttle_ops mp_throttle = {
 	.clear = mp_throttle_clear,
 };
 
+/* ---- notices of queued scans (meta.h's listen) ---- */
+
+/* Waits up to ms for c's socket, or the stop pipe: 1 when c has input, 0 on a timeout, -1 to stop. */
+static int listen_wait(struct meta_pg *mp, struct pg_conn *c, int ms)
+{
+	struct pollfd p[2] = {{.fd = mp->listen_pipe[0], .events = POLLIN}, {.fd = c ? PQsocket(c->pg) : -1, .events = POLLIN}};
+	int r = poll(p, c ? 2 : 1, ms);
+	if (r > 0 && p[0].revents)
+		return -1;
+	return r > 0 && c && p[1].revents ? 1 : 0;
+}
+
+static void *listener_main(void *arg)
+{
+	struct meta_pg *mp = arg;
+	struct pg_conn *c = NULL;
+	for (;;) {
+		if (!c) {
+			struct conn *cb;
+			if (!conn_open(&mp->base, &cb)) {
+				c = pc(cb);
+				if (pg_exec(c, "LISTEN drydock_scans", "listen")) {
+					conn_close(&c->base);
+					c = NULL;
+				}
+			}
+			if (!c) { /* the server is away: its nodes poll meanwhile; try again in a second */
+				if (listen_wait(mp, NULL, 1000) < 0)
+					break;
+				continue;
+			}
+		}
+		int r = listen_wait(mp, c, -1);
+		if (r < 0)
+			break;
+		if (!r)
+			continue;
+		if (!PQconsumeInput(c->pg)) {
+			conn_close(&c->base); /* reconnected above; a notice missed meanwhile is a poll's */
+			c = NULL;
+			continue;
+		}
+		int got = 0;
+		PGnotify *n;
+		while ((n = PQnotifies(c->pg))) {
+			got = 1;
+			PQfreemem(n);
+		}
+		pthread_mutex_lock(&mp->listen_mu);
+		if (got && mp->on_queued)
+			mp->on_queued(mp->on_queued_ctx);
+		pthread_mutex_unlock(&mp->listen_mu);
+	}
+	if (c)
+		conn_close(&c->base);
+	return NULL;
+}
+
+static int mp_listen(struct meta *m, void (*fn)(void *ctx), void *ctx)
+{
+	struct meta_pg *mp = mp_of(m);
+	int rc = 0;
+	pthread_mutex_lock(&mp->listen_mu);
+	mp->on_queued = fn;
+	mp->on_queued_ctx = ctx;
+	if (fn && !mp->listening) {
+		if (pipe2(mp->listen_pipe, O_CLOEXEC))
+			rc = DD_E_IO;
+		else if (pthread_create(&mp->listener, NULL, listener_main, mp)) {
+			close(mp->listen_pipe[0]);
+			close(mp->listen_pipe[1]);
+			rc = DD_E_NOMEM;
+		} else
+			mp->listening = 1;
+	}
+	pthread_mutex_unlock(&mp->listen_mu);
+	return rc;
+}
+
 /* Brings the database to the last schema version, under the write lock. */
 static int migrate(struct pg_conn *c)
 {
@@ -845,10 +942,19 @@ static int migrate(struct pg_conn *c)
 static void mp_free(struct meta *m)
 {
 	struct meta_pg *mp = mp_of(m);
+	if (mp->listening) {
+		char stop = 1;
+		if (write(mp->listen_pipe[1], &stop, 1) != 1)
+			log_error("cannot stop the listener of queued scans");
+		pthread_join(mp->listener, NULL);
+		close(mp->listen_pipe[0]);
+		close(mp->listen_pipe[1]);
+	}
 	meta_sql_fini(&mp->base);
 	pthread_mutex_destroy(&mp->lock_mu);
 	pthread_cond_destroy(&mp->lock_cv);
 	pthread_mutex_destroy(&mp->excl_mu);
+	pthread_mutex_destroy(&mp->listen_mu);
 	if (mp->hold_conn)
 		conn_close(&mp->hold_conn->base);
 	pthread_mutex_destroy(&mp->hold_mu);
@@ -869,12 +975,14 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 	pthread_cond_init(&mp->lock_cv, NULL);
 	pthread_mutex_init(&mp->excl_mu, NULL);
 	pthread_mutex_init(&mp->hold_mu, NULL);
+	pthread_mutex_init(&mp->listen_mu, NULL);
 	mp->base.base.shared = 1;
 	mp->base.base.lock = mp_lock;
 	mp->base.base.unlock = mp_unlock;
 	mp->base.base.hold = mp_hold;
 	mp->base.base.unhold = mp_unhold;
 	mp->base.base.throttle = &mp_throttle;
+	mp->base.base.listen = mp_listen;
 	struct pg_conn *c = NULL;
 	int rc = conn_get(mp, &c);
 	if (!rc && (rc = migrate(c)))

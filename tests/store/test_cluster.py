@@ -152,6 +152,8 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
     assert sum(writes) >= 24 + 27, writes  # the manifests, and the stored assessments
     assert sum(per_node) >= 27, per_node
     assert sum(1 for n in per_node if n) >= 2, per_node  # more than one node scanned
+    # each node heard of the scans every other queued (LISTEN/NOTIFY): idle workers start at once
+    assert all(notices(node) > 0 for node in cluster.nodes), [notices(node) for node in cluster.nodes]
     # tags and deletes are seen by every node at once
     d = requests.get(f"{cluster.nodes[0].url}/v2/burst/i0/manifests/1", headers=accept).headers["Docker-Content-Digest"]
     assert requests.delete(f"{cluster.nodes[1].url}/v2/burst/i0/manifests/{d}").status_code == 202
@@ -166,9 +168,21 @@ def test_three_nodes_serve_one_registry(cluster, tmp_path):
         for path in ("/v2/_catalog", "/v2/lib/big/tags/list", "/api/v1/summary"):
             r = requests.get(f"{node.url}{path}")
             assert r.status_code == 200, (node.url, path, r.status_code, r.text)
+    heard = [notices(node) for node in cluster.nodes]
     m = make_image(s, cluster.lb.url, "burst/after", seed=b"after")
     assert s.put(f"{cluster.lb.url}/v2/burst/after/manifests/1", data=m,
                  headers={"Content-Type": OCI_MANIFEST}).status_code == 201
+    # and listen again on a new session: the next push is heard by every node
+    deadline = time.time() + 30
+    while any(notices(node) == h for node, h in zip(cluster.nodes, heard)):
+        assert time.time() < deadline, (heard, [notices(node) for node in cluster.nodes])
+        time.sleep(0.2)
+
+
+def notices(node):
+    """Notices node heard that a node of the cluster queued scans (its /metrics)."""
+    text = requests.get(f"{node.url}/metrics", timeout=10).text
+    return int(re.search(r"^drydock_scan_notices_total (\d+)", text, re.M).group(1))
 
 
 def push_one(url, i, tries=20):

@@ -1389,6 +1389,73 @@ static void test_login_throttle_shared(void)
 	remove_dir(dir);
 }
 
+static int notices;
+static void count_notice(void *ctx)
+{
+	(void)ctx;
+	__atomic_add_fetch(&notices, 1, __ATOMIC_RELAXED);
+}
+
+/* Waits up to 5 s for a notice: whether one came (a notice is sent at a commit, and the listener
+ * reads it from its socket). */
+static int notice_came(void)
+{
+	for (int i = 0; i < 500 && !__atomic_load_n(&notices, __ATOMIC_RELAXED); i++)
+		usleep(10000);
+	return __atomic_exchange_n(&notices, 0, __ATOMIC_RELAXED) > 0;
+}
+
+/* A node listening is told when any node queues scans: a push's, a lease run out; not when they
+ * are claimed, renewed or stored. No listening on SQLite: its one process's events say it. */
+static void test_scan_notices(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (!on_pg(path)) {
+		CHECK(!m->listen);
+		meta_free(m);
+		remove_dir(dir);
+		return;
+	}
+	struct meta *other = NULL;
+	CHECK(meta_pg_open(path, &other) == 0);
+	if (!other) {
+		meta_free(m);
+		return;
+	}
+	struct arena a = {0};
+	notices = 0;
+	CHECK(m->listen(m, count_notice, NULL) == 0);
+	usleep(300000); /* its LISTEN runs on its thread */
+	other->scan_lease = 1;
+	CHECK(other->repos->blob_link(other, "r", D1, 42) == 0);
+	int64_t id = claimed_scan(other, &a, "sha256:aa"); /* queued (a notice), then claimed (none) */
+	CHECK(notice_came());
+	CHECK(other->scans->scan_renew(other, &id, 1) == 0);
+	usleep(300000);
+	CHECK(!notice_came());
+	sleep(2); /* the lease runs out: the next claim queues it again, and says so */
+	struct scan_job *jobs;
+	size_t n = 0;
+	CHECK(other->scans->scan_claim(other, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
+	CHECK(notice_came());
+	CHECK(m->listen(m, NULL, NULL) == 0); /* no more calls */
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:bb", .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .refs = refs, .nrefs = 1, .queue_scan = 1};
+	const char *missing;
+	CHECK(other->repos->manifest_put(other, &a, &p, &missing) == 0);
+	usleep(300000);
+	CHECK(!notice_came());
+	arena_free(&a);
+	meta_free(other);
+	meta_free(m); /* stops the listener */
+	remove_dir(dir);
+}
+
 static int seen;
 static void count_event(void *ctx, const struct event *ev)
 {
@@ -1610,6 +1677,7 @@ void suite_stores(void)
 	RUN(test_meta_pg_session);
 	RUN(test_upload_hold);
 	RUN(test_login_throttle_shared);
+	RUN(test_scan_notices);
 	RUN(test_events);
 	RUN(test_upload_watcher);
 }
