@@ -131,6 +131,7 @@ struct reg_req {
 	int64_t admitted; /* the offset up to which the free space was checked (store/space.h) */
 	int64_t range_start, range_end; /* Content-Range of this request, or -1 */
 	int locked, monolithic, finishing;
+	int hold_lost; /* the session's hold across nodes went (meta.h's held): its file is left as it is */
 	struct digest want; /* PUT/POST ?digest= */
 	void *watch; /* a watcher reading this upload as it arrives (events/events.h), or NULL */
 	int watch_tried;

@@ -149,6 +149,19 @@ static int table_acquire(struct upload_table *t, const char *id, struct hasher *
 	return 0;
 }
 
+/* 0 when this request still holds upload id on every node (meta.h's held): else the hold went
+ * with its connection, another node's request may have the session now, and this one writes
+ * nothing more to it (DD_E_BUSY). */
+static int table_held(struct upload_table *t, const char *id)
+{
+	pthread_mutex_lock(&t->mu);
+	struct upload_state *s = table_find(t, id);
+	int held = s && s->held;
+	int64_t token = held ? s->hold_token : 0;
+	pthread_mutex_unlock(&t->mu);
+	return held ? t->meta->held(t->meta, token) : 0;
+}
+
 /* Releases upload id; keeps hash state h and upload watch w (owned) at offset, or forgets the
  * upload when gone. */
 static void table_release(struct upload_table *t, const char *id, struct hasher *h, int64_t offset, int gone,
@@ -613,7 +626,7 @@ static void undo(struct http_req *r, int err, const char *why)
 {
 	struct reg_req *q = reg_of(r);
 	struct registry *reg = q->reg;
-	if (q->file && q->offset != q->start_offset) {
+	if (q->file && q->offset != q->start_offset && !q->hold_lost) {
 		events_upload_end(q->watch, NULL); /* it read bytes that are cut back now */
 		q->watch = NULL;
 		if (reg->blobs->ops->upload_truncate(q->file, q->start_offset))
@@ -642,6 +655,11 @@ static void finish_put(struct http_req *r)
 	if (strcmp(got.str, q->want.str)) {
 		undo(r, DD_E_DIGEST_INVALID,
 		     arena_printf(&r->arena, "content is %s, not %s", got.str, q->want.str));
+		return;
+	}
+	if ((rc = table_held(reg->uploads, q->upload_id))) {
+		q->hold_lost = 1;
+		undo(r, rc, "the upload session's hold across the nodes was lost (its database connection ended): try again");
 		return;
 	}
 	int lock;
@@ -698,9 +716,15 @@ static void end_request(struct http_req *r)
 		finish_put(r);
 		return;
 	}
-	int rc = q->offset != q->start_offset ? reg->blobs->ops->upload_sync(q->file) : 0;
+	int rc = table_held(reg->uploads, q->upload_id);
+	if (rc) {
+		q->hold_lost = 1;
+		undo(r, rc, "the upload session's hold across the nodes was lost (its database connection ended): try again");
+		return;
+	}
+	rc = q->offset != q->start_offset ? reg->blobs->ops->upload_sync(q->file) : 0;
 	if (!rc)
-		rc = reg->meta->repos->upload_set_offset(reg->meta, q->upload_id, q->offset);
+		rc = reg->meta->repos->upload_set_offset(reg->meta, q->upload_id, q->start_offset, q->offset);
 	if (rc) {
 		undo(r, rc, NULL);
 		return;
@@ -719,7 +743,7 @@ void uploads_done(struct http_req *r)
 		events_upload_end(q->watch, NULL);
 	q->watch = NULL;
 	if (q->file) {
-		if (q->monolithic != 1 && q->offset != q->start_offset) /* aborted mid-body: cut back */
+		if (q->monolithic != 1 && q->offset != q->start_offset && !q->hold_lost) /* aborted mid-body: cut back */
 			reg->blobs->ops->upload_truncate(q->file, q->start_offset);
 		/* closed before a monolithic upload's staging is removed: the close waits for what
 		 * is still being written (a part going up to S3 would outlive the removal) */

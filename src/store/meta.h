@@ -48,6 +48,10 @@ struct meta {
 	 * it. NULL when not shared. */
 	int (*hold)(struct meta *m, const char *id, int64_t *token);
 	void (*unhold)(struct meta *m, const char *id, int64_t token);
+	/* 0 when what hold gave token for is still held: the connection that holds it is the same and
+	 * answers now (the server ending it, or a link that failed, let go of it), else DD_E_BUSY. A
+	 * request asks before it writes what it holds. */
+	int (*held)(struct meta *m, int64_t token);
 	/* When shared: calls fn(ctx) from a thread of the store's soon after any node queued scans
 	 * (a push, a re-assessment, a scan asked for, a lease run out when claims noticed it), so that
 	 * idle workers of every node start at once rather than at their next poll. fn NULL: no more

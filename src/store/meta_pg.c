@@ -63,6 +63,7 @@ struct meta_pg {
 	pthread_mutex_t hold_mu;
 	struct pg_conn *hold_conn;
 	int64_t hold_gen;
+	char hold_name[64]; /* its application_name */
 	int64_t throttle_swept; /* when this node last removed spent login failures */
 	/* the scan queue's notices (meta.h's listen): a thread on a connection of its own, started at
 	 * the first listen, woken to stop by the pipe */
@@ -708,27 +709,74 @@ static int64_t hold_key(const char *id)
 	return (int64_t)((h >> 2) | (UINT64_C(1) << 62));
 }
 
-/* One statement of parameter key on the hold connection, opened again when the server ended it:
- * 1 when it answered true, 0 false, or the error. Called under hold_mu. */
-static int hold_run(struct meta_pg *mp, const char *sql, int64_t key)
+/* A connection of its own that holds or listens for the node while it lives: one that cannot
+ * be reached is given up within seconds (a bounded connect, TCP keepalives and a user timeout),
+ * not after the system's default of minutes or hours; its application_name is unique, so the
+ * session it was is ended when the server still keeps it (kept_close). The caller's settings
+ * come first; these override theirs. */
+static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn **out, char name[64])
 {
-	if (mp->hold_conn && !reusable(&mp->hold_conn->base)) {
+	static int64_t seq;
+	snprintf(name, 64, "drydock %s %ld-%" PRId64, role, (long)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+			      "keepalives_count", "tcp_user_timeout", "application_name", NULL};
+	const char *values[] = {mp->conninfo, "10", "1", "10", "5", "3", "30000", name, NULL};
+	*out = NULL;
+	struct pg_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return DD_E_NOMEM;
+	c->base.eng = &sq_pg_engine;
+	c->mp = mp;
+	c->pg = PQconnectdbParams(keys, values, 1);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		log_error("cannot connect to the PostgreSQL metadata database: %s",
+			  c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		conn_close(&c->base);
+		return DD_E_IO;
+	}
+	if (pg_exec(c, SESSION, "session")) {
+		conn_close(&c->base);
+		return DD_E_IO;
+	}
+	*out = c;
+	return 0;
+}
+
+/* The hold connection, opened again when its link failed. The session it was is ended if the
+ * server still has it (a link cut without the server seeing it), so that its locks go now, not
+ * when the server's keepalives find it gone. Called under hold_mu. */
+static int hold_conn(struct meta_pg *mp)
+{
+	if (mp->hold_conn && reusable(&mp->hold_conn->base))
+		return 0;
+	if (mp->hold_conn) {
 		conn_close(&mp->hold_conn->base);
 		mp->hold_conn = NULL;
 	}
-	if (!mp->hold_conn) {
-		struct conn *c;
-		int rc = conn_open(&mp->base, &c);
-		if (rc)
-			return rc;
-		mp->hold_conn = pc(c);
-		mp->hold_gen++;
+	char name[64];
+	int rc = conn_open_kept(mp, "hold", &mp->hold_conn, name);
+	if (rc)
+		return rc;
+	mp->hold_gen++;
+	if (*mp->hold_name) {
+		const char *values[1] = {mp->hold_name};
+		PQclear(PQexecParams(mp->hold_conn->pg,
+				     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name=$1", 1,
+				     NULL, values, NULL, NULL, 0));
 	}
+	snprintf(mp->hold_name, sizeof(mp->hold_name), "%s", name);
+	return 0;
+}
+
+/* One statement of parameter key (or none) on the hold connection: 1 when it answered true, 0
+ * false, or the error. Called under hold_mu with the connection there. */
+static int hold_run(struct meta_pg *mp, const char *sql, int64_t key)
+{
 	char text[24];
 	snprintf(text, sizeof(text), "%" PRId64, key);
 	const char *values[1] = {text};
 	sq_counted();
-	PGresult *r = PQexecParams(mp->hold_conn->pg, sql, 1, NULL, values, NULL, NULL, 0);
+	PGresult *r = PQexecParams(mp->hold_conn->pg, sql, key ? 1 : 0, NULL, key ? values : NULL, NULL, NULL, 0);
 	int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? !strcmp(PQgetvalue(r, 0, 0), "t")
 									  : pg_fail(mp->hold_conn, r, "upload hold");
 	PQclear(r);
@@ -739,13 +787,16 @@ static int mp_hold(struct meta *m, const char *id, int64_t *token)
 {
 	struct meta_pg *mp = mp_of(m);
 	pthread_mutex_lock(&mp->hold_mu);
-	int rc = hold_run(mp, "SELECT pg_try_advisory_lock($1::bigint)", hold_key(id));
+	int rc = hold_conn(mp);
+	if (!rc)
+		rc = hold_run(mp, "SELECT pg_try_advisory_lock($1::bigint)", hold_key(id));
 	*token = mp->hold_gen;
 	pthread_mutex_unlock(&mp->hold_mu);
 	return rc == 1 ? 0 : rc == 0 ? DD_E_BUSY : rc;
 }
 
-/* Given back on the connection that took it; one the server ended since has let go already. */
+/* Given back on the connection that took it; one the server ended since has let go already,
+ * and none is opened for it. */
 static void mp_unhold(struct meta *m, const char *id, int64_t token)
 {
 	struct meta_pg *mp = mp_of(m);
@@ -753,6 +804,16 @@ static void mp_unhold(struct meta *m, const char *id, int64_t token)
 	if (mp->hold_conn && token == mp->hold_gen && reusable(&mp->hold_conn->base))
 		hold_run(mp, "SELECT pg_advisory_unlock($1::bigint)", hold_key(id));
 	pthread_mutex_unlock(&mp->hold_mu);
+}
+
+static int mp_held(struct meta *m, int64_t token)
+{
+	struct meta_pg *mp = mp_of(m);
+	pthread_mutex_lock(&mp->hold_mu);
+	int ok = mp->hold_conn && token == mp->hold_gen && reusable(&mp->hold_conn->base) &&
+		 hold_run(mp, "SELECT true", 0) == 1;
+	pthread_mutex_unlock(&mp->hold_mu);
+	return ok ? 0 : DD_E_BUSY;
 }
 
 /* ---- failed logins across the nodes (meta.h's throttle) ---- */
@@ -846,9 +907,8 @@ static void *listener_main(void *arg)
 	struct pg_conn *c = NULL;
 	for (;;) {
 		if (!c) {
-			struct conn *cb;
-			if (!conn_open(&mp->base, &cb)) {
-				c = pc(cb);
+			char name[64];
+			if (!conn_open_kept(mp, "listen", &c, name)) {
 				if (pg_exec(c, "LISTEN drydock_scans", "listen")) {
 					conn_close(&c->base);
 					c = NULL;
@@ -981,6 +1041,7 @@ int meta_pg_open(const char *conninfo, struct meta **out)
 	mp->base.base.unlock = mp_unlock;
 	mp->base.base.hold = mp_hold;
 	mp->base.base.unhold = mp_unhold;
+	mp->base.base.held = mp_held;
 	mp->base.base.throttle = &mp_throttle;
 	mp->base.base.listen = mp_listen;
 	struct pg_conn *c = NULL;

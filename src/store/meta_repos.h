@@ -123,7 +123,9 @@ struct meta_repos_ops {
 	int (*upload_create)(struct meta *m, const char *id, const char *repo, const char *owner, int64_t max_sessions,
 			     int64_t max_per_owner, enum upload_cap *cap);
 	int (*upload_get)(struct meta *m, struct arena *a, const char *id, struct upload_rec *out);
-	int (*upload_set_offset)(struct meta *m, const char *id, int64_t offset);
+	/* Moves session id from offset `from` (where the request found it) to `offset`: DD_E_BUSY when
+	 * it is no longer at `from` (another request moved it meanwhile). */
+	int (*upload_set_offset)(struct meta *m, const char *id, int64_t from, int64_t offset);
 	int (*upload_delete)(struct meta *m, const char *id);
 	/* Ids of up to max sessions not touched since `before` (unix seconds), oldest first. */
 	int (*uploads_stale)(struct meta *m, struct arena *a, int64_t before, size_t max, const char ***ids,

@@ -527,13 +527,19 @@ static int ms_upload_get(struct meta *m, struct arena *a, const char *id, struct
 	return sq_one(&q, "upload lookup", DD_E_BLOB_UPLOAD_UNKNOWN);
 }
 
-static int ms_upload_set_offset(struct meta *m, const char *id, int64_t offset)
+static int ms_upload_set_offset(struct meta *m, const char *id, int64_t from, int64_t offset)
 {
 	struct sq q;
-	sq_query(&q, m, "UPDATE uploads SET \"offset\"=?2, updated=?3, touched=?4 WHERE id=?1", TEXT(id), INT(offset),
-		 INT(util_now()), INT(now_us()));
+	sq_query(&q, m, "UPDATE uploads SET \"offset\"=?2, updated=?3, touched=?4 WHERE id=?1 AND \"offset\"=?5", TEXT(id),
+		 INT(offset), INT(util_now()), INT(now_us()), INT(from));
 	int rc = sq_done(&q, "update upload");
-	return rc ? rc : q.changes ? 0 : DD_E_BLOB_UPLOAD_UNKNOWN;
+	if (rc || q.changes)
+		return rc;
+	struct arena a = {0};
+	struct upload_rec rec;
+	rc = ms_upload_get(m, &a, id, &rec);
+	arena_free(&a);
+	return rc ? rc : DD_E_BUSY;
 }
 
 static int ms_upload_delete(struct meta *m, const char *id)

@@ -438,6 +438,24 @@ def test_an_upload_in_use_on_one_node_is_refused_on_another(services, db):
         assert r.status_code == 201, r.text
         assert requests.get(f"{b.url}/v2/held/x/blobs/{sha256(data)}").content == data
 
+        # the database ends the session holding it while the PATCH still runs (a failover, a link
+        # cut): the other node may take the session, and the first, finding its hold gone before
+        # it writes, refuses and leaves the session as the other left it
+        loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
+        sock = hold(a)
+        assert requests.patch(f"{b.url}{loc}", data=b"abc").status_code == 409
+        c.sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND granted"
+              " AND classid >= 1073741824")  # the session holding it: a hold's key has bit 62 set
+        r = requests.patch(f"{b.url}{loc}", data=b"abcde")
+        assert r.status_code == 202 and r.headers["Range"] == "0-4", r.text
+        sock.sendall(b"67890")
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 409"), answer
+        sock.close()
+        r = requests.put(f"{a.url}{loc}", params={"digest": sha256(b"abcde")})
+        assert r.status_code == 201, r.text
+        assert requests.get(f"{a.url}/v2/held/x/blobs/{sha256(b'abcde')}").content == b"abcde"
+
         # the node holding a session dies: the session is free on the other at once
         loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
         sock = hold(a)

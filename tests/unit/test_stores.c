@@ -235,9 +235,13 @@ static void test_meta_sqlite(void)
 	enum upload_cap cap;
 	CHECK(m->repos->upload_create(m, "u1", "r", "alice", 1, 0, &cap) == 0 && cap == UPLOAD_CAP_NONE);
 	CHECK(m->repos->upload_create(m, "u2", "r", "bob", 1, 0, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_ALL);
-	CHECK(m->repos->upload_set_offset(m, "u1", 77) == 0);
+	CHECK(m->repos->upload_set_offset(m, "u1", 0, 77) == 0);
 	struct upload_rec ur;
 	CHECK(m->repos->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77 && !strcmp(ur.repo, "r"));
+	/* moved by another request meanwhile: refused, left where that one put it */
+	CHECK(m->repos->upload_set_offset(m, "u1", 0, 5) == DD_E_BUSY);
+	CHECK(m->repos->upload_get(m, &a, "u1", &ur) == 0 && ur.offset == 77);
+	CHECK(m->repos->upload_set_offset(m, "none", 0, 5) == DD_E_BLOB_UPLOAD_UNKNOWN);
 	CHECK(m->repos->upload_delete(m, "u1") == 0);
 	CHECK(m->repos->upload_get(m, &a, "u1", &ur) == DD_E_BLOB_UPLOAD_UNKNOWN);
 
@@ -249,7 +253,7 @@ static void test_meta_sqlite(void)
 	CHECK(m->repos->upload_create(m, "a4", "r", "alice", 100, 3, &cap) == DD_E_TOOMANYREQUESTS && cap == UPLOAD_CAP_OWNER);
 	CHECK(m->repos->upload_create(m, "b1", "r", "addr:127.0.0.1", 100, 3, &cap) == 0 && cap == UPLOAD_CAP_NONE);
 	CHECK(m->repos->upload_create(m, "c1", "r", "carol", 100, 0, &cap) == 0); /* 0: no cap */
-	CHECK(m->repos->upload_set_offset(m, "a1", 5) == 0);
+	CHECK(m->repos->upload_set_offset(m, "a1", 0, 5) == 0);
 	const char **own;
 	CHECK(m->repos->uploads_of_owner(m, &a, "alice", 10, &own, &n) == 0 && n == 3);
 	CHECK(n == 3 && !strcmp(own[0], "a2") && !strcmp(own[1], "a3") && !strcmp(own[2], "a1"));
@@ -550,7 +554,7 @@ static void *busy_write(void *arg)
 		w->errors += (w->m->repos->blob_link(w->m, repo, D1, 42) != 0);
 		w->errors += (w->m->repos->manifest_put(w->m, &a, &p, &missing) != 0);
 		w->errors += (w->m->repos->upload_create(w->m, id, repo, "", 1000000, 0, &cap) != 0);
-		w->errors += (w->m->repos->upload_set_offset(w->m, id, i + 1) != 0);
+		w->errors += (w->m->repos->upload_set_offset(w->m, id, 0, i + 1) != 0);
 		w->errors += (w->m->repos->manifest_get(w->m, &a, repo, tag, 0, 0, &got) != 0);
 		w->errors += (w->m->repos->upload_get(w->m, &a, id, &ur) != 0) || ur.offset != i + 1;
 		arena_free(&a);
@@ -1313,9 +1317,13 @@ static void test_upload_hold(void)
 	CHECK(m->hold(m, id2, &t1) == DD_E_BUSY);
 	meta_free(other); /* the node holding both dies */
 	CHECK(m->hold(m, id, &t1) == 0 && m->hold(m, id2, &t2) == 0);
-	/* the server ends the holding session: its holds go with it, and the next hold opens another */
+	CHECK(m->held(m, t1) == 0);
+	/* the server ends the holding session: its holds go with it (held says so), and the next hold
+	 * opens another */
 	sql(path, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND granted"
 		  " AND database=(SELECT oid FROM pg_database WHERE datname=current_database())");
+	usleep(200000);
+	CHECK(m->held(m, t1) == DD_E_BUSY);
 	CHECK(meta_pg_open(path, &other) == 0);
 	if (other) {
 		for (int i = 0; i < 50 && other->hold(other, id, &t3) == DD_E_BUSY; i++)
