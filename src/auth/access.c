@@ -167,7 +167,7 @@ int access_account(const char *name, struct arena *a, struct account *out)
 	return 0;
 }
 
-int access_login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
+static int login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
 		 int64_t *retry_after)
 {
 	char addr[64];
@@ -198,6 +198,15 @@ int access_login(struct http_req *r, const char *user, const char *pass, struct 
 	ratelimit_succeeded(A.rl, user);
 	cache_put(user, pass, out->hash, now);
 	return 0;
+}
+
+int access_login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
+		 int64_t *retry_after)
+{
+	unsigned stripe = ratelimit_enter(A.rl, user); /* its check and its count, one login after another */
+	int rc = login(r, user, pass, a, out, retry_after);
+	ratelimit_leave(A.rl, stripe);
+	return rc;
 }
 
 /* ---- resolving the identity of a request ---- */

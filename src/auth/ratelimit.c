@@ -9,6 +9,7 @@
 #define PROBE 16
 #define WINDOW 300 /* seconds over which failures count */
 #define MAX_LOCK 900
+#define STRIPES 256 /* logins of different accounts wait for each other only when they share one */
 
 struct slot {
 	uint64_t key; /* 0: free */
@@ -26,6 +27,12 @@ struct ratelimit {
 	struct slot slots[SLOTS];
 	struct slot overflow[2]; /* accounts, addresses */
 	struct meta *shared;     /* the store's counts too, or NULL */
+	/* one login of an account at a time on this node (ratelimit_enter), and whether the store
+	 * had a count of it when its check read it */
+	struct {
+		pthread_mutex_t mu;
+		int counted;
+	} stripes[STRIPES];
 };
 
 struct ratelimit *ratelimit_new(struct meta *shared)
@@ -39,6 +46,8 @@ struct ratelimit *ratelimit_new(struct meta *shared)
 		return NULL;
 	}
 	pthread_mutex_init(&rl->mu, NULL);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_init(&rl->stripes[i].mu, NULL);
 	return rl;
 }
 
@@ -47,6 +56,8 @@ void ratelimit_free(struct ratelimit *rl)
 	if (!rl)
 		return;
 	pthread_mutex_destroy(&rl->mu);
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_destroy(&rl->stripes[i].mu);
 	free(rl);
 }
 
@@ -136,16 +147,33 @@ static void store_key(char kind, const char *name, char key[72], char overflow[4
 	snprintf(key, 72, "%c:%.64s", kind, d.str + strlen("sha256:"));
 }
 
+static unsigned stripe_of(struct ratelimit *rl, const char *account)
+{
+	return account ? (unsigned)(key_of(rl, 'a', account) % STRIPES) : 0;
+}
+
+/* The later of the store's locks of account and addr; a key without a count takes its overflow's
+ * while the store is full. */
 static int64_t shared_wait(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
 {
-	char keys[2][72], over[2][4];
+	char keys[4][72], over[2][4];
 	store_key('a', account, keys[0], over[0]);
-	store_key('i', addr, keys[1], over[1]);
-	const char *k[2] = {keys[0], keys[1]}, *o[2] = {over[0], over[1]};
-	int64_t until;
-	if (rl->shared->throttle->locked(rl->shared, k, o, 2, &until))
+	store_key('i', addr, keys[2], over[1]);
+	snprintf(keys[1], sizeof(keys[1]), "%s", *keys[0] ? over[0] : "");
+	snprintf(keys[3], sizeof(keys[3]), "%s", *keys[2] ? over[1] : "");
+	const char *k[4] = {keys[0], keys[1], keys[2], keys[3]};
+	int64_t until[4];
+	int present[4], full;
+	if (rl->shared->throttle->read(rl->shared, k, 4, now, until, present, &full))
 		return 0; /* the node's own count holds meanwhile */
-	return until > now ? until - now : 0;
+	rl->stripes[stripe_of(rl, account)].counted = present[0];
+	int64_t latest = 0;
+	for (int i = 0; i < 4; i += 2) {
+		int64_t u = present[i] ? until[i] : full ? until[i + 1] : 0;
+		if (u > latest)
+			latest = u;
+	}
+	return latest > now ? latest - now : 0;
 }
 
 static void shared_fail(struct ratelimit *rl, char kind, const char *name, int free_failures, int64_t now)
@@ -195,9 +223,20 @@ void ratelimit_succeeded(struct ratelimit *rl, const char *account)
 			memset(s, 0, sizeof(*s));
 	}
 	pthread_mutex_unlock(&rl->mu);
-	if (rl->shared) {
+	unsigned stripe = stripe_of(rl, account);
+	if (rl->shared && rl->stripes[stripe].counted) { /* the store had a count when checked */
 		char k[72], over[4];
 		store_key('a', account, k, over);
 		rl->shared->throttle->clear(rl->shared, k);
+		rl->stripes[stripe].counted = 0;
 	}
 }
+
+unsigned ratelimit_enter(struct ratelimit *rl, const char *account)
+{
+	unsigned stripe = stripe_of(rl, account);
+	pthread_mutex_lock(&rl->stripes[stripe].mu);
+	return stripe;
+}
+
+void ratelimit_leave(struct ratelimit *rl, unsigned stripe) { pthread_mutex_unlock(&rl->stripes[stripe].mu); }

@@ -11,7 +11,9 @@
  * balancer spreading one client's guesses over the nodes locks the account after the same five
  * as one node does: a login waits for the later of the two locks (the store's counts every
  * node's failures; the node's own keeps counting when the store cannot be reached). The store
- * keys are SHA-256 digests of the names, never the names a client typed. */
+ * keys are SHA-256 digests of the names, never the names a client typed. A login reads the
+ * store once (its two keys and their overflows), a failure writes it twice, and a success once
+ * when the store had a count of the account. */
 #ifndef DD_RATELIMIT_H
 #define DD_RATELIMIT_H
 #include <stdint.h>
@@ -30,5 +32,11 @@ void ratelimit_free(struct ratelimit *rl);
 int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
 void ratelimit_failed(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
 void ratelimit_succeeded(struct ratelimit *rl, const char *account);
+/* One login of account at a time on this node, from before its check to after its count
+ * (ratelimit_leave with what this returned): else every guess in flight when the fifth failure
+ * was counted would have been checked against the count before it, and let through. Logins of
+ * other accounts wait only on a shared stripe, and only while a password is checked. */
+unsigned ratelimit_enter(struct ratelimit *rl, const char *account);
+void ratelimit_leave(struct ratelimit *rl, unsigned stripe);
 
 #endif

@@ -132,10 +132,17 @@ static int table_acquire(struct upload_table *t, const char *id, struct hasher *
 	int64_t token;
 	if ((rc = t->meta->hold(t->meta, id, &token))) {
 		pthread_mutex_lock(&t->mu);
-		struct upload_state *s = table_find(t, id);
+		struct upload_state **pp = &t->b[bucket(id)], *s;
+		while (strcmp((*pp)->id, id))
+			pp = &(*pp)->next;
+		s = *pp;
 		s->busy = 0; /* as found: what it held goes back */
 		s->hasher = *h;
 		s->watch = *watch;
+		if (!s->hasher && !s->watch) { /* nothing kept: no entry (the sweep looks at none such) */
+			*pp = s->next;
+			free(s);
+		}
 		pthread_mutex_unlock(&t->mu);
 		*h = NULL;
 		*watch = NULL;

@@ -62,21 +62,23 @@ struct meta {
 };
 
 /* Failed logins counted by key, across the nodes sharing a store (auth/ratelimit.c says what
- * they mean; a node counts in its memory as well). At most META_THROTTLE_KEYS keys are kept, the
- * spent ones removed as they are met: past it, a key without a count counts in its overflow key
- * instead, whose lock then holds for every key without a count of its own (fail closed). */
+ * they mean; a node counts in its memory as well). About META_THROTTLE_KEYS keys are kept, the
+ * spent ones removed by each node once a minute, when it also counts them: past the cap, a key
+ * without a count counts in its overflow key instead, whose lock then holds for every key without
+ * a count of its own (fail closed). */
 #define META_THROTTLE_KEYS 100000
 struct meta_throttle_ops {
-	/* One more failure of key (of overflow when the store is full) at now: a new count when the
-	 * last began over window seconds before and is not locked. *failures is the count, *over 1
-	 * when it is overflow's. */
+	/* One more failure of key (of overflow when the store is full and key has no count) at now:
+	 * a new count when the last began over window seconds before and is not locked. *failures is
+	 * the count, *over 1 when it is overflow's. */
 	int (*fail)(struct meta *m, const char *key, const char *overflow, int64_t now, int64_t window,
 		    int64_t *failures, int *over);
 	/* Locks key until `until` (a later lock it has stays). */
 	int (*lock)(struct meta *m, const char *key, int64_t until);
-	/* The latest lock of keys[0..n) ("" for none), each without a count of its own taking its
-	 * overflows[i]'s: 0 when none is locked. */
-	int (*locked)(struct meta *m, const char *const *keys, const char *const *overflows, size_t n, int64_t *until);
+	/* For keys[0..n) ("" for none), in one statement: until[i] its lock (0 for none), present[i]
+	 * whether it has a count; *full whether new keys count in their overflow (at now). */
+	int (*read)(struct meta *m, const char *const *keys, size_t n, int64_t now, int64_t *until, int *present,
+		    int *full);
 	/* Forgets key's count (a success). */
 	int (*clear)(struct meta *m, const char *key);
 };

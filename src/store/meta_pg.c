@@ -65,6 +65,7 @@ struct meta_pg {
 	int64_t hold_gen;
 	char hold_name[64]; /* its application_name */
 	int64_t throttle_swept; /* when this node last removed spent login failures */
+	int throttle_full;      /* and whether the others filled the store then */
 	/* the scan queue's notices (meta.h's listen): a thread on a connection of its own, started at
 	 * the first listen, woken to stop by the pipe */
 	pthread_mutex_t listen_mu;
@@ -818,30 +819,44 @@ static int mp_held(struct meta *m, int64_t token)
 
 /* ---- failed logins across the nodes (meta.h's throttle) ---- */
 
+/* Once a minute at most for the node: the spent counts removed, the others counted, which says
+ * whether the store is full. */
+static void throttle_sweep(struct meta *m, int64_t now, int64_t window)
+{
+	struct meta_pg *mp = mp_of(m);
+	int64_t last = __atomic_load_n(&mp->throttle_swept, __ATOMIC_RELAXED);
+	if (now - last < 60 ||
+	    !__atomic_compare_exchange_n(&mp->throttle_swept, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	sq_exec(m, "login failures", "DELETE FROM login_failures WHERE locked_until<=?1 AND first<?1-?2", INT(now),
+		INT(window));
+	struct sq q;
+	sq_query(&q, m, "SELECT count(*) FROM login_failures");
+	if (sq_row(&q))
+		__atomic_store_n(&mp->throttle_full, sq_int(&q, 0) >= META_THROTTLE_KEYS, __ATOMIC_RELAXED);
+	sq_end(&q, "login failures");
+}
+
 static int mp_throttle_fail(struct meta *m, const char *key, const char *overflow, int64_t now, int64_t window,
 			    int64_t *failures, int *over)
 {
 	struct meta_pg *mp = mp_of(m);
 	*failures = 0;
 	*over = 0;
-	int64_t last = __atomic_load_n(&mp->throttle_swept, __ATOMIC_RELAXED);
-	if (now - last >= 60 && __atomic_compare_exchange_n(&mp->throttle_swept, &last, now, 0, __ATOMIC_RELAXED,
-							    __ATOMIC_RELAXED)) /* a node's sweep a minute at most */
-		sq_exec(m, "login failures", "DELETE FROM login_failures WHERE locked_until<=?1 AND first<?1-?2",
-			INT(now), INT(window));
-	int rc = 0;
+	throttle_sweep(m, now, window);
+	int full = __atomic_load_n(&mp->throttle_full, __ATOMIC_RELAXED), rc = 0;
 	for (int i = 0; i < 2 && !rc && !*failures; i++) {
 		struct sq q;
 		/* a key counts while the store has room; one counting already goes on; the overflow always */
 		sq_query(&q, m,
-			 "INSERT INTO login_failures(key, first, failures) SELECT ?1, ?2, 1 WHERE ?4=1"
-			 " OR (SELECT count(*) FROM login_failures) < ?5 OR EXISTS(SELECT 1 FROM login_failures WHERE key=?1)"
+			 "INSERT INTO login_failures(key, first, failures) SELECT ?1, ?2, 1 WHERE ?4=0"
+			 " OR EXISTS(SELECT 1 FROM login_failures WHERE key=?1)"
 			 " ON CONFLICT(key) DO UPDATE SET"
 			 " first=CASE WHEN login_failures.locked_until<=?2 AND ?2-login_failures.first>?3 THEN ?2"
 			 " ELSE login_failures.first END,"
 			 " failures=CASE WHEN login_failures.locked_until<=?2 AND ?2-login_failures.first>?3 THEN 1"
 			 " ELSE login_failures.failures+1 END RETURNING failures",
-			 TEXT(i ? overflow : key), INT(now), INT(window), INT(i), INT(META_THROTTLE_KEYS));
+			 TEXT(i ? overflow : key), INT(now), INT(window), INT(i ? 0 : full));
 		if (sq_row(&q)) {
 			*failures = sq_int(&q, 0);
 			*over = i;
@@ -858,23 +873,33 @@ static int mp_throttle_lock(struct meta *m, const char *key, int64_t until)
 		       INT(until));
 }
 
-static int mp_throttle_locked(struct meta *m, const char *const *keys, const char *const *overflows, size_t n,
-			      int64_t *until)
+static int mp_throttle_read(struct meta *m, const char *const *keys, size_t n, int64_t now, int64_t *until,
+			    int *present, int *full)
 {
-	*until = 0;
+	struct meta_pg *mp = mp_of(m);
+	throttle_sweep(m, now, 300);
+	*full = __atomic_load_n(&mp->throttle_full, __ATOMIC_RELAXED);
+	const char *k[4] = {"", "", "", ""};
 	for (size_t i = 0; i < n; i++) {
-		struct sq q;
-		sq_query(&q, m,
-			 "SELECT coalesce(max(locked_until), 0) FROM login_failures WHERE key=?1"
-			 " OR (key=?2 AND NOT EXISTS(SELECT 1 FROM login_failures WHERE key=?1))",
-			 TEXT(keys[i]), TEXT(overflows[i]));
-		if (sq_row(&q) && sq_int(&q, 0) > *until)
-			*until = sq_int(&q, 0);
-		int rc = sq_end(&q, "login failures");
-		if (rc)
-			return rc;
+		until[i] = 0;
+		present[i] = 0;
+		if (i < 4)
+			k[i] = keys[i];
 	}
-	return 0;
+	struct sq q;
+	struct arena a = {0};
+	sq_query(&q, m, "SELECT key, locked_until FROM login_failures WHERE key IN (?1, ?2, ?3, ?4)", TEXT(k[0]),
+		 TEXT(k[1]), TEXT(k[2]), TEXT(k[3]));
+	while (sq_row(&q)) {
+		const char *key = sq_text(&a, &q, 0);
+		for (size_t i = 0; i < n && i < 4; i++)
+			if (*keys[i] && !strcmp(key, keys[i])) {
+				present[i] = 1;
+				until[i] = sq_int(&q, 1);
+			}
+	}
+	arena_free(&a);
+	return sq_end(&q, "login failures");
 }
 
 static int mp_throttle_clear(struct meta *m, const char *key)
@@ -885,7 +910,7 @@ static int mp_throttle_clear(struct meta *m, const char *key)
 static const struct meta_throttle_ops mp_throttle = {
 	.fail = mp_throttle_fail,
 	.lock = mp_throttle_lock,
-	.locked = mp_throttle_locked,
+	.read = mp_throttle_read,
 	.clear = mp_throttle_clear,
 };
 
