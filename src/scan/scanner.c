@@ -1065,11 +1065,12 @@ static void *worker_main(void *arg)
 		jsonmem_reset();
 		if (rc) { /* nothing to do (or no database yet): sleep until kicked */
 			pthread_mutex_lock(&s->mu);
-			if (!s->stop && !s->kicks) {
+			if (!s->stop && !s->kicks) { /* until a kick is left for it: a notice wakes one worker */
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
 				ts.tv_sec += 2;
-				pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+				while (!s->stop && !s->kicks && pthread_cond_timedwait(&s->wake, &s->mu, &ts) != ETIMEDOUT)
+					;
 			}
 			if (s->kicks)
 				s->kicks--;
@@ -1125,15 +1126,17 @@ void scanner_kick(struct scanner *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* A node of the cluster (this one too) queued scans (meta.h's listen): idle workers claim now,
- * not at their next poll. */
+/* A node of the cluster (this one too) queued scans (meta.h's listen): an idle worker claims
+ * now, not at its next poll. */
 static void on_notice(void *ctx)
 {
 	struct scanner *s = ctx;
 	pthread_mutex_lock(&s->mu);
 	s->st.notices++;
+	if (s->kicks < s->nworkers) /* one idle worker claims: every node hears every notice */
+		s->kicks++;
+	pthread_cond_broadcast(&s->wake);
 	pthread_mutex_unlock(&s->mu);
-	scanner_kick(s);
 }
 
 int scanner_start(const struct scanner_config *c, struct scanner **out, const char **why)
