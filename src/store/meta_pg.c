@@ -266,6 +266,14 @@ static int pg_exec(struct pg_conn *c, const char *sql, const char *what)
 	" SET default_transaction_isolation='read committed'; SET client_min_messages=warning;"       \
 	" SET statement_timeout='5min'"
 
+/* The server's notices and warnings go to the log, not to the process's stderr (libpq's default). */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	size_t n = strlen(message);
+	log_debug("postgresql: %.*s", (int)(n && message[n - 1] == '\n' ? n - 1 : n), message);
+}
+
 static void conn_close(struct conn *cb)
 {
 	struct pg_conn *c = pc(cb);
@@ -283,6 +291,8 @@ static int conn_open(struct meta_sql *base, struct conn **out)
 	c->base.eng = &sq_pg_engine;
 	c->mp = mp;
 	c->pg = PQconnectdb(mp->conninfo);
+	if (c->pg)
+		PQsetNoticeProcessor(c->pg, on_notice, NULL);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		log_error("cannot connect to the PostgreSQL metadata database: %s",
 			  c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -729,6 +739,8 @@ static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn *
 	c->base.eng = &sq_pg_engine;
 	c->mp = mp;
 	c->pg = PQconnectdbParams(keys, values, 1);
+	if (c->pg)
+		PQsetNoticeProcessor(c->pg, on_notice, NULL);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		log_error("cannot connect to the PostgreSQL metadata database: %s",
 			  c->pg ? PQerrorMessage(c->pg) : "out of memory");
