@@ -17,6 +17,7 @@ assessment (read on the first node): how soon an idle node of the cluster starts
 another node queued (it is told by PostgreSQL's NOTIFY, or finds it at its next poll).
 """
 import argparse
+import contextlib
 import concurrent.futures
 import os
 import re
@@ -71,26 +72,43 @@ def burst(url, seconds, clients, tag):
     return done[0]
 
 
-def wake(a):
+@contextlib.contextmanager
+def services():
+    """A real radosgw and PostgreSQL for the run, and a directory for the nodes: (root, s3, pg)."""
     root = tempfile.mkdtemp(prefix="bench-cluster-")
     s3 = s3server.S3Server(os.path.join(root, "ceph"))
     os.makedirs(s3.root)
-    s3.start()
     pg = pgserver.PgServer(tempfile.mkdtemp(prefix="bench-cluster-pg-"))
-    pg.start()
-    times = []
     try:
+        s3.start()
+        pg.start()
+        yield root, s3, pg
+    finally:
+        s3.stop()
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(pg.root, ignore_errors=True)
+
+
+def start_node(a, s3, data, url, bucket, extra=()):
+    """A drydock node on metadata url and bucket: (process, port)."""
+    port = free_port()
+    log = open(data + ".log", "w")
+    p = subprocess.Popen([a.drydock, "serve", "--listen", f"127.0.0.1:{port}", "--data", data, "--log-level", "warn",
+                          "--auth", "off", "--db", a.db, "--metadata", url] + list(extra) + s3.settings(bucket),
+                         stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    wait_port(port, p)
+    return p, port
+
+
+def wake(a):
+    times = []
+    with services() as (root, s3, pg):
         for rnd in range(a.rounds):
             url, procs, ports = pg.new_database(), [], []
             for i, workers in enumerate((0, 1)):
-                port = free_port()
-                d = os.path.join(root, f"w{rnd}-{i}")
-                log = open(d + ".log", "w")
-                p = subprocess.Popen([a.drydock, "serve", "--listen", f"127.0.0.1:{port}", "--data", d,
-                                      "--log-level", "warn", "--auth", "off", "--db", a.db, "--metadata", url,
-                                      "--scan-workers", str(workers)] + s3.settings(f"wake{rnd}"),
-                                     stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-                wait_port(port, p)
+                p, port = start_node(a, s3, os.path.join(root, f"w{rnd}-{i}"), url, f"wake{rnd}",
+                                     ["--scan-workers", str(workers)])
                 procs.append(p)
                 ports.append(port)
             try:
@@ -113,11 +131,6 @@ def wake(a):
                 for p in procs:
                     p.terminate()
                     p.wait(30)
-    finally:
-        s3.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(pg.root, ignore_errors=True)
     times.sort()
     print(f"{len(times)} pushes to a node without workers: push to assessed median {statistics.median(times):.3f} s,"
           f" p10 {times[len(times) // 10]:.3f} s, p90 {times[len(times) * 9 // 10]:.3f} s, max {times[-1]:.3f} s")
@@ -134,29 +147,17 @@ def main():
     a = ap.parse_args()
     if a.wake:
         return wake(a)
-    root = tempfile.mkdtemp(prefix="bench-cluster-")
-    s3 = s3server.S3Server(os.path.join(root, "ceph"))
-    os.makedirs(s3.root)
-    s3.start()
-    pg = pgserver.PgServer(tempfile.mkdtemp(prefix="bench-cluster-pg-"))
-    pg.start()
-    pg_pid = int(open(os.path.join(pg.data, "postmaster.pid")).readline())
-    rgw = next(p.pid for p in s3.procs if os.path.basename(p.args[0]) == "radosgw")
     res = {}
-    try:
+    with services() as (root, s3, pg):
+        pg_pid = int(open(os.path.join(pg.data, "postmaster.pid")).readline())
+        rgw = next(p.pid for p in s3.procs if os.path.basename(p.args[0]) == "radosgw")
         for rnd in range(a.rounds):
             for n in ((1, 3) if rnd % 2 == 0 else (3, 1)):
                 url = pg.new_database()
                 bucket = f"c{rnd}n{n}"
                 procs, ports = [], []
                 for i in range(n):
-                    port = free_port()
-                    d = os.path.join(root, f"r{rnd}n{n}-{i}")
-                    log = open(d + ".log", "w")
-                    p = subprocess.Popen([a.drydock, "serve", "--listen", f"127.0.0.1:{port}", "--data", d,
-                                          "--log-level", "warn", "--auth", "off", "--db", a.db, "--metadata", url]
-                                         + s3.settings(bucket), stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-                    wait_port(port, p)
+                    p, port = start_node(a, s3, os.path.join(root, f"r{rnd}n{n}-{i}"), url, bucket)
                     procs.append(p)
                     ports.append(port)
                 lb = Balancer(os.path.join(root, f"nginx-{rnd}-{n}"), ports, sticky_uploads=True) if n > 1 else None
@@ -190,11 +191,6 @@ def main():
                     for p in procs:
                         p.terminate()
                         p.wait(30)
-    finally:
-        s3.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(pg.root, ignore_errors=True)
     keys = list(next(iter(res.values())))
     print(f"\n{a.clients} clients, {a.seconds} s a burst, {a.rounds} rounds, medians\n")
     print("| measure | " + " | ".join(res) + " |")

@@ -281,16 +281,17 @@ static void conn_close(struct conn *cb)
 	free(c);
 }
 
-static int conn_open(struct meta_sql *base, struct conn **out)
+/* A session of the server with the engine's settings (SESSION), from libpq's keywords and values
+ * (NULL-terminated; the store's conninfo as "dbname", expanded, first). */
+static int connect_with(struct meta_pg *mp, const char *const *keys, const char *const *values, struct pg_conn **out)
 {
-	struct meta_pg *mp = (struct meta_pg *)base;
 	*out = NULL;
 	struct pg_conn *c = calloc(1, sizeof(*c));
 	if (!c)
 		return DD_E_NOMEM;
 	c->base.eng = &sq_pg_engine;
 	c->mp = mp;
-	c->pg = PQconnectdb(mp->conninfo);
+	c->pg = PQconnectdbParams(keys, values, 1);
 	if (c->pg)
 		PQsetNoticeProcessor(c->pg, on_notice, NULL);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
@@ -303,8 +304,18 @@ static int conn_open(struct meta_sql *base, struct conn **out)
 		conn_close(&c->base);
 		return DD_E_IO;
 	}
-	*out = &c->base;
+	*out = c;
 	return 0;
+}
+
+static int conn_open(struct meta_sql *base, struct conn **out)
+{
+	struct meta_pg *mp = (struct meta_pg *)base;
+	const char *keys[] = {"dbname", NULL}, *values[] = {mp->conninfo, NULL};
+	struct pg_conn *c;
+	int rc = connect_with(mp, keys, values, &c);
+	*out = rc ? NULL : &c->base;
+	return rc;
 }
 
 /* A connection whose link failed is closed, when given back or when taken from the pool: a
@@ -723,7 +734,7 @@ static int64_t hold_key(const char *id)
 /* A connection of its own that holds or listens for the node while it lives: one that cannot
  * be reached is given up within seconds (a bounded connect, TCP keepalives and a user timeout),
  * not after the system's default of minutes or hours; its application_name is unique, so the
- * session it was is ended when the server still keeps it (kept_close). The caller's settings
+ * session it was is ended when the server still keeps it (hold_conn). The store's settings
  * come first; these override theirs. */
 static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn **out, char name[64])
 {
@@ -732,27 +743,7 @@ static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn *
 	const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
 			      "keepalives_count", "tcp_user_timeout", "application_name", NULL};
 	const char *values[] = {mp->conninfo, "10", "1", "10", "5", "3", "30000", name, NULL};
-	*out = NULL;
-	struct pg_conn *c = calloc(1, sizeof(*c));
-	if (!c)
-		return DD_E_NOMEM;
-	c->base.eng = &sq_pg_engine;
-	c->mp = mp;
-	c->pg = PQconnectdbParams(keys, values, 1);
-	if (c->pg)
-		PQsetNoticeProcessor(c->pg, on_notice, NULL);
-	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-		log_error("cannot connect to the PostgreSQL metadata database: %s",
-			  c->pg ? PQerrorMessage(c->pg) : "out of memory");
-		conn_close(&c->base);
-		return DD_E_IO;
-	}
-	if (pg_exec(c, SESSION, "session")) {
-		conn_close(&c->base);
-		return DD_E_IO;
-	}
-	*out = c;
-	return 0;
+	return connect_with(mp, keys, values, out);
 }
 
 /* The hold connection, opened again when its link failed. The session it was is ended if the

@@ -1285,27 +1285,40 @@ static void test_meta_pg_session(void)
 	remove_dir(dir);
 }
 
+/* Two nodes on one new store: m, and *other a second store on m's database. On SQLite (no other
+ * node) NULL, with shared_only(m) checked first: what only a shared store has is absent. */
+static struct meta *two_nodes(char **dir, char *path, size_t n, struct meta **other, int (*shared_only)(struct meta *))
+{
+	*other = NULL;
+	struct meta *m = fresh_meta(dir, path, n);
+	if (m && !on_pg(path)) {
+		CHECK(shared_only(m));
+		meta_free(m);
+		remove_dir(*dir);
+		return NULL;
+	}
+	if (m)
+		CHECK(meta_pg_open(path, other) == 0);
+	if (m && !*other) {
+		meta_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int no_holds(struct meta *m) { return !m->hold && !m->unhold && !m->held; }
+static int no_throttle(struct meta *m) { return !m->throttle; }
+static int no_listen(struct meta *m) { return !m->listen; }
+
 /* An upload session held by a request on one node is refused to a request on another until it
  * is given back, or until the node holding it dies (its session, and its locks, end). Only a
  * shared store holds across nodes; SQLite has one process, whose own table holds. */
 static void test_upload_hold(void)
 {
 	char *dir, path[512];
-	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	struct meta *other, *m = two_nodes(&dir, path, sizeof(path), &other, no_holds);
 	if (!m)
 		return;
-	if (!on_pg(path)) {
-		CHECK(!m->hold && !m->unhold);
-		meta_free(m);
-		remove_dir(dir);
-		return;
-	}
-	struct meta *other = NULL;
-	CHECK(meta_pg_open(path, &other) == 0);
-	if (!other) {
-		meta_free(m);
-		return;
-	}
 	const char *id = "3b1f0c2e-8d4a-4e55-9b7e-2f0a6c1d9e11", *id2 = "7c2d1e3f-9a5b-4c66-8d8f-3a1b7d2e0f22";
 	int64_t t1, t2, t3;
 	CHECK(m->hold(m, id, &t1) == 0);
@@ -1354,18 +1367,10 @@ static void test_upload_hold(void)
 static void test_login_throttle_shared(void)
 {
 	char *dir, path[512];
-	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	struct meta *other, *m = two_nodes(&dir, path, sizeof(path), &other, no_throttle);
 	if (!m)
 		return;
-	if (!on_pg(path)) {
-		CHECK(!m->throttle);
-		meta_free(m);
-		remove_dir(dir);
-		return;
-	}
-	struct meta *other = NULL;
-	CHECK(meta_pg_open(path, &other) == 0);
-	struct ratelimit *a = ratelimit_new(m), *b = other ? ratelimit_new(other) : NULL;
+	struct ratelimit *a = ratelimit_new(m), *b = ratelimit_new(other);
 	CHECK(a && b);
 	if (!a || !b) {
 		meta_free(m);
@@ -1428,21 +1433,9 @@ static int notice_came(void)
 static void test_scan_notices(void)
 {
 	char *dir, path[512];
-	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	struct meta *other, *m = two_nodes(&dir, path, sizeof(path), &other, no_listen);
 	if (!m)
 		return;
-	if (!on_pg(path)) {
-		CHECK(!m->listen);
-		meta_free(m);
-		remove_dir(dir);
-		return;
-	}
-	struct meta *other = NULL;
-	CHECK(meta_pg_open(path, &other) == 0);
-	if (!other) {
-		meta_free(m);
-		return;
-	}
 	struct arena a = {0};
 	notices = 0;
 	CHECK(m->listen(m, count_notice, NULL) == 0);
