@@ -19,6 +19,7 @@
 #include "common/arena.h"
 #include "common/log.h"
 #include "common/siphash.h"
+#include "common/util.h"
 #include <libpq-fe.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -733,13 +734,15 @@ static int64_t hold_key(const char *id)
 
 /* A connection of its own that holds or listens for the node while it lives: one that cannot
  * be reached is given up within seconds (a bounded connect, TCP keepalives and a user timeout),
- * not after the system's default of minutes or hours; its application_name is unique, so the
+ * not after the system's default of minutes or hours; its application_name is unique (a random id,
+ * not a process id, which nodes in containers share), so the
  * session it was is ended when the server still keeps it (hold_conn). The store's settings
  * come first; these override theirs. */
 static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn **out, char name[64])
 {
-	static int64_t seq;
-	snprintf(name, 64, "drydock %s %ld-%" PRId64, role, (long)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	char id[37]; /* random: nodes in containers share their process ids */
+	util_uuid(id);
+	snprintf(name, 64, "drydock %s %s", role, id);
 	const char *keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
 			      "keepalives_count", "tcp_user_timeout", "application_name", NULL};
 	const char *values[] = {mp->conninfo, "10", "1", "10", "5", "3", "30000", name, NULL};
