@@ -734,10 +734,9 @@ static int64_t hold_key(const char *id)
 
 /* A connection of its own that holds or listens for the node while it lives: one that cannot
  * be reached is given up within seconds (a bounded connect, TCP keepalives and a user timeout),
- * not after the system's default of minutes or hours; its application_name is unique (a random id,
- * not a process id, which nodes in containers share), so the
- * session it was is ended when the server still keeps it (hold_conn). The store's settings
- * come first; these override theirs. */
+ * not after the system's default of minutes or hours. Its application_name is unique (a random
+ * id: nodes in containers share their process ids), so that the session it was can be ended when
+ * the server still keeps it (hold_conn). The store's settings come first; these override theirs. */
 static int conn_open_kept(struct meta_pg *mp, const char *role, struct pg_conn **out, char name[64])
 {
 	char id[37]; /* random: nodes in containers share their process ids */
