@@ -167,26 +167,42 @@ int access_account(const char *name, struct arena *a, struct account *out)
 	return 0;
 }
 
-static int login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
+/* A login: its lock looked at, the account read, the password checked, the outcome counted. A
+ * password this node saw succeed within the last minute (the cache) needs only the look at the
+ * lock; any other is checked in its account's turn on this node (ratelimit_enter), the lock
+ * looked at again then, so that guesses sent at once are checked one after another against the
+ * count each left. */
+int access_login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
 		 int64_t *retry_after)
 {
 	char addr[64];
 	http_client_addr(r, addr, sizeof(addr));
 	int64_t now = util_now();
-	*retry_after = ratelimit_check(A.rl, user, addr, now);
-	if (*retry_after)
+	int counted;
+	if ((*retry_after = ratelimit_check(A.rl, user, addr, now, &counted)))
 		return DD_E_TOOMANYREQUESTS;
 	int rc = accounts_get(A.cfg.meta, a, user, out);
-	int ok;
-	if (rc) {
+	int live = !rc && !(out->expires && out->expires <= now);
+	if (live && cached_ok(user, pass, out->hash, now)) {
+		ratelimit_succeeded(A.rl, user, counted);
+		return 0;
+	}
+	unsigned stripe = ratelimit_enter(A.rl, user);
+	int ok = 0;
+	if ((*retry_after = ratelimit_check(A.rl, user, addr, now, &counted))) {
+		ratelimit_leave(A.rl, stripe);
+		return DD_E_TOOMANYREQUESTS;
+	}
+	if (rc)
 		password_check(A.dummy_hash, pass);
-		ok = 0;
-	} else
-		ok = cached_ok(user, pass, out->hash, now) || password_check(out->hash, pass);
-	if (ok && out->expires && out->expires <= now)
-		ok = 0;
-	if (!ok) {
+	else
+		ok = password_check(out->hash, pass) && live;
+	if (!ok)
 		ratelimit_failed(A.rl, user, addr, now);
+	else
+		ratelimit_succeeded(A.rl, user, counted);
+	ratelimit_leave(A.rl, stripe);
+	if (!ok) {
 		const char *why;
 		/* the name is the client's: logged only when it is a name an account could have */
 		if (account_name_check(user, !strncmp(user, ROBOT_PREFIX, strlen(ROBOT_PREFIX)), &why))
@@ -195,18 +211,8 @@ static int login(struct http_req *r, const char *user, const char *pass, struct 
 			log_info("failed login for '%s' from %s", user, addr);
 		return DD_E_UNAUTHORIZED;
 	}
-	ratelimit_succeeded(A.rl, user);
 	cache_put(user, pass, out->hash, now);
 	return 0;
-}
-
-int access_login(struct http_req *r, const char *user, const char *pass, struct arena *a, struct account *out,
-		 int64_t *retry_after)
-{
-	unsigned stripe = ratelimit_enter(A.rl, user); /* its check and its count, one login after another */
-	int rc = login(r, user, pass, a, out, retry_after);
-	ratelimit_leave(A.rl, stripe);
-	return rc;
 }
 
 /* ---- resolving the identity of a request ---- */

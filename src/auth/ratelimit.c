@@ -27,12 +27,7 @@ struct ratelimit {
 	struct slot slots[SLOTS];
 	struct slot overflow[2]; /* accounts, addresses */
 	struct meta *shared;     /* the store's counts too, or NULL */
-	/* one login of an account at a time on this node (ratelimit_enter), and whether the store
-	 * had a count of it when its check read it */
-	struct {
-		pthread_mutex_t mu;
-		int counted;
-	} stripes[STRIPES];
+	pthread_mutex_t stripes[STRIPES]; /* one login of an account at a time here (ratelimit_enter) */
 };
 
 struct ratelimit *ratelimit_new(struct meta *shared)
@@ -47,7 +42,7 @@ struct ratelimit *ratelimit_new(struct meta *shared)
 	}
 	pthread_mutex_init(&rl->mu, NULL);
 	for (int i = 0; i < STRIPES; i++)
-		pthread_mutex_init(&rl->stripes[i].mu, NULL);
+		pthread_mutex_init(&rl->stripes[i], NULL);
 	return rl;
 }
 
@@ -57,7 +52,7 @@ void ratelimit_free(struct ratelimit *rl)
 		return;
 	pthread_mutex_destroy(&rl->mu);
 	for (int i = 0; i < STRIPES; i++)
-		pthread_mutex_destroy(&rl->stripes[i].mu);
+		pthread_mutex_destroy(&rl->stripes[i]);
 	free(rl);
 }
 
@@ -154,7 +149,7 @@ static unsigned stripe_of(struct ratelimit *rl, const char *account)
 
 /* The later of the store's locks of account and addr; a key without a count takes its overflow's
  * while the store is full. */
-static int64_t shared_wait(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
+static int64_t shared_wait(struct ratelimit *rl, const char *account, const char *addr, int64_t now, int *counted)
 {
 	char keys[4][72], over[2][4];
 	store_key('a', account, keys[0], over[0]);
@@ -166,7 +161,7 @@ static int64_t shared_wait(struct ratelimit *rl, const char *account, const char
 	int present[4], full;
 	if (rl->shared->throttle->read(rl->shared, k, 4, now, until, present, &full))
 		return 0; /* the node's own count holds meanwhile */
-	rl->stripes[stripe_of(rl, account)].counted = present[0];
+	*counted = present[0];
 	int64_t latest = 0;
 	for (int i = 0; i < 4; i += 2) {
 		int64_t u = present[i] ? until[i] : full ? until[i + 1] : 0;
@@ -187,13 +182,17 @@ static void shared_fail(struct ratelimit *rl, char kind, const char *name, int f
 		rl->shared->throttle->lock(rl->shared, is_over ? over : key, now + lock);
 }
 
-int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now)
+int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now, int *counted)
 {
+	int none;
+	if (!counted)
+		counted = &none;
+	*counted = 1; /* unless the store says it has no count: then a success has nothing to clear there */
 	pthread_mutex_lock(&rl->mu);
 	int64_t a = account ? wait_of(rl, 'a', account, now) : 0;
 	int64_t b = addr ? wait_of(rl, 'i', addr, now) : 0;
 	pthread_mutex_unlock(&rl->mu);
-	int64_t c = rl->shared ? shared_wait(rl, account, addr, now) : 0;
+	int64_t c = rl->shared ? shared_wait(rl, account, addr, now, counted) : 0;
 	if (b > a)
 		a = b;
 	return c > a ? c : a;
@@ -213,7 +212,7 @@ void ratelimit_failed(struct ratelimit *rl, const char *account, const char *add
 		shared_fail(rl, 'i', addr, ADDR_FREE_FAILURES, now);
 }
 
-void ratelimit_succeeded(struct ratelimit *rl, const char *account)
+void ratelimit_succeeded(struct ratelimit *rl, const char *account, int counted)
 {
 	pthread_mutex_lock(&rl->mu);
 	uint64_t key = key_of(rl, 'a', account);
@@ -223,20 +222,18 @@ void ratelimit_succeeded(struct ratelimit *rl, const char *account)
 			memset(s, 0, sizeof(*s));
 	}
 	pthread_mutex_unlock(&rl->mu);
-	unsigned stripe = stripe_of(rl, account);
-	if (rl->shared && rl->stripes[stripe].counted) { /* the store had a count when checked */
+	if (rl->shared && counted) { /* the store had a count when checked, or could not say */
 		char k[72], over[4];
 		store_key('a', account, k, over);
 		rl->shared->throttle->clear(rl->shared, k);
-		rl->stripes[stripe].counted = 0;
 	}
 }
 
 unsigned ratelimit_enter(struct ratelimit *rl, const char *account)
 {
 	unsigned stripe = stripe_of(rl, account);
-	pthread_mutex_lock(&rl->stripes[stripe].mu);
+	pthread_mutex_lock(&rl->stripes[stripe]);
 	return stripe;
 }
 
-void ratelimit_leave(struct ratelimit *rl, unsigned stripe) { pthread_mutex_unlock(&rl->stripes[stripe].mu); }
+void ratelimit_leave(struct ratelimit *rl, unsigned stripe) { pthread_mutex_unlock(&rl->stripes[stripe]); }

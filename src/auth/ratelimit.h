@@ -28,14 +28,17 @@ struct meta;
 /* shared: the store the nodes share (its throttle), or NULL to count in memory only. */
 struct ratelimit *ratelimit_new(struct meta *shared);
 void ratelimit_free(struct ratelimit *rl);
-/* 0 when a login for (account, addr) may be tried now, else the seconds to wait. */
-int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
+/* 0 when a login for (account, addr) may be tried now, else the seconds to wait. *counted (when
+ * not NULL): 0 when the shared store has no count of account, for ratelimit_succeeded. */
+int64_t ratelimit_check(struct ratelimit *rl, const char *account, const char *addr, int64_t now, int *counted);
 void ratelimit_failed(struct ratelimit *rl, const char *account, const char *addr, int64_t now);
-void ratelimit_succeeded(struct ratelimit *rl, const char *account);
-/* One login of account at a time on this node, from before its check to after its count
- * (ratelimit_leave with what this returned): else every guess in flight when the fifth failure
- * was counted would have been checked against the count before it, and let through. Logins of
- * other accounts wait only on a shared stripe, and only while a password is checked. */
+/* counted: what ratelimit_check said (1 when not known). */
+void ratelimit_succeeded(struct ratelimit *rl, const char *account, int counted);
+/* One login of account at a time on this node, from a second look at its count to after its
+ * own (ratelimit_leave with what this returned): else every guess in flight when the fifth
+ * failure was counted would have been checked against the count before it, and let through.
+ * Logins of other accounts wait only when they share a stripe, and only while a password is
+ * checked (a password this node saw succeed needs no turn). */
 unsigned ratelimit_enter(struct ratelimit *rl, const char *account);
 void ratelimit_leave(struct ratelimit *rl, unsigned stripe);
 

@@ -730,8 +730,9 @@ static void end_request(struct http_req *r)
 		return;
 	}
 	rc = q->offset != q->start_offset ? reg->blobs->ops->upload_sync(q->file) : 0;
-	if (!rc)
-		rc = reg->meta->repos->upload_set_offset(reg->meta, q->upload_id, q->start_offset, q->offset);
+	if (!rc && (rc = reg->meta->repos->upload_set_offset(reg->meta, q->upload_id, q->start_offset, q->offset)) ==
+			   DD_E_BUSY)
+		q->hold_lost = 1; /* another request moved it: what is there is the other's */
 	if (rc) {
 		undo(r, rc, NULL);
 		return;

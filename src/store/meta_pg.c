@@ -767,8 +767,9 @@ static int hold_conn(struct meta_pg *mp)
 	if (*mp->hold_name) {
 		const char *values[1] = {mp->hold_name};
 		PQclear(PQexecParams(mp->hold_conn->pg,
-				     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name=$1", 1,
-				     NULL, values, NULL, NULL, 0));
+				     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name=$1"
+				     " AND datname=current_database()",
+				     1, NULL, values, NULL, NULL, 0));
 	}
 	snprintf(mp->hold_name, sizeof(mp->hold_name), "%s", name);
 	return 0;
@@ -950,12 +951,10 @@ static void *listener_main(void *arg)
 				continue;
 			}
 		}
-		int r = listen_wait(mp, c, -1);
+		int r = listen_wait(mp, c, 30000);
 		if (r < 0)
 			break;
-		if (!r)
-			continue;
-		if (!PQconsumeInput(c->pg)) {
+		if ((r && !PQconsumeInput(c->pg)) || PQstatus(c->pg) != CONNECTION_OK || PQsocket(c->pg) < 0) {
 			conn_close(&c->base); /* reconnected above; a notice missed meanwhile is a poll's */
 			c = NULL;
 			continue;
@@ -963,11 +962,11 @@ static void *listener_main(void *arg)
 		int got = 0;
 		PGnotify *n;
 		while ((n = PQnotifies(c->pg))) {
-			got = 1;
+			got++;
 			PQfreemem(n);
 		}
 		pthread_mutex_lock(&mp->listen_mu);
-		if (got && mp->on_queued)
+		for (int i = 0; i < got && i < 64 && mp->on_queued; i++) /* a kick a notice: each a commit's jobs */
 			mp->on_queued(mp->on_queued_ctx);
 		pthread_mutex_unlock(&mp->listen_mu);
 	}

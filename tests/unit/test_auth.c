@@ -173,18 +173,18 @@ static void test_ratelimit(void)
 	struct ratelimit *rl = ratelimit_new(NULL);
 	for (int i = 0; i < LOGIN_FREE_FAILURES - 1; i++)
 		ratelimit_failed(rl, "alice", "10.0.0.1", 1000);
-	CHECK(ratelimit_check(rl, "alice", "10.0.0.1", 1000) == 0);
+	CHECK(ratelimit_check(rl, "alice", "10.0.0.1", 1000, NULL) == 0);
 	ratelimit_failed(rl, "alice", "10.0.0.1", 1000);
-	CHECK(ratelimit_check(rl, "alice", "10.0.0.2", 1000) == 30); /* the account is locked */
-	CHECK(ratelimit_check(rl, "bob", "10.0.0.1", 1000) == 0);    /* the address is not, yet */
-	CHECK(ratelimit_check(rl, "alice", "10.0.0.2", 1030) == 0);
+	CHECK(ratelimit_check(rl, "alice", "10.0.0.2", 1000, NULL) == 30); /* the account is locked */
+	CHECK(ratelimit_check(rl, "bob", "10.0.0.1", 1000, NULL) == 0);    /* the address is not, yet */
+	CHECK(ratelimit_check(rl, "alice", "10.0.0.2", 1030, NULL) == 0);
 	ratelimit_failed(rl, "alice", "10.0.0.1", 1030);
-	CHECK(ratelimit_check(rl, "alice", NULL, 1030) == 60); /* doubled */
-	ratelimit_succeeded(rl, "alice");
-	CHECK(ratelimit_check(rl, "alice", NULL, 1030) == 0);
+	CHECK(ratelimit_check(rl, "alice", NULL, 1030, NULL) == 60); /* doubled */
+	ratelimit_succeeded(rl, "alice", 1);
+	CHECK(ratelimit_check(rl, "alice", NULL, 1030, NULL) == 0);
 	for (int i = 0; i < ADDR_FREE_FAILURES; i++) /* spraying many accounts from one address */
 		ratelimit_failed(rl, NULL, "10.9.9.9", 2000);
-	CHECK(ratelimit_check(rl, "carol", "10.9.9.9", 2000) > 0);
+	CHECK(ratelimit_check(rl, "carol", "10.9.9.9", 2000, NULL) > 0);
 	ratelimit_free(rl);
 }
 
@@ -201,7 +201,7 @@ static void test_ratelimit_no_eviction(void)
 			ratelimit_failed(rl, name, NULL, 1000 + round);
 		}
 	}
-	CHECK(ratelimit_check(rl, "victim", NULL, 1010) > 0);
+	CHECK(ratelimit_check(rl, "victim", NULL, 1010, NULL) > 0);
 	/* a full table: an account it cannot track shares a slot that locks, it is not let through */
 	struct ratelimit *full = ratelimit_new(NULL);
 	for (int i = 0; i < 200000; i++) {
@@ -210,7 +210,7 @@ static void test_ratelimit_no_eviction(void)
 	}
 	for (int i = 0; i < 64; i++)
 		ratelimit_failed(full, "late-victim", NULL, 5001);
-	CHECK(ratelimit_check(full, "late-victim", NULL, 5001) > 0);
+	CHECK(ratelimit_check(full, "late-victim", NULL, 5001, NULL) > 0);
 	ratelimit_free(full);
 	ratelimit_free(rl);
 }

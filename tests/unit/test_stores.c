@@ -1381,17 +1381,19 @@ static void test_login_throttle_shared(void)
 		ratelimit_failed(a, "alice", "10.0.0.1", 1000);
 	for (int i = 0; i < 2; i++)
 		ratelimit_failed(b, "alice", "10.0.0.2", 1000);
-	CHECK(ratelimit_check(a, "alice", "10.0.0.3", 1000) == 30); /* locked on both nodes */
-	CHECK(ratelimit_check(b, "alice", "10.0.0.3", 1010) == 20);
-	CHECK(ratelimit_check(b, "bob", "10.0.0.1", 1010) == 0);
+	CHECK(ratelimit_check(a, "alice", "10.0.0.3", 1000, NULL) == 30); /* locked on both nodes */
+	CHECK(ratelimit_check(b, "alice", "10.0.0.3", 1010, NULL) == 20);
+	CHECK(ratelimit_check(b, "bob", "10.0.0.1", 1010, NULL) == 0);
 	ratelimit_failed(a, "alice", "10.0.0.1", 1030);
-	CHECK(ratelimit_check(b, "alice", NULL, 1030) == 60); /* doubled, whichever node it failed on */
-	ratelimit_succeeded(b, "alice");
-	CHECK(ratelimit_check(a, "alice", NULL, 1030) == 0);
+	int counted = 0;
+	CHECK(ratelimit_check(b, "alice", NULL, 1030, &counted) == 60 && counted); /* doubled, whichever node */
+	ratelimit_succeeded(b, "alice", counted);
+	CHECK(ratelimit_check(b, "alice", NULL, 1030, &counted) == 0 && !counted); /* cleared: none to clear next */
+	CHECK(ratelimit_check(a, "alice", NULL, 1030, NULL) == 0);
 	for (int i = 0; i < 4; i++)
 		ratelimit_failed(b, "carol", NULL, 2000);
 	ratelimit_failed(a, "carol", NULL, 2000 + 301); /* the window passed: a new count */
-	CHECK(ratelimit_check(a, "carol", NULL, 2301) == 0);
+	CHECK(ratelimit_check(a, "carol", NULL, 2301, NULL) == 0);
 	/* the store's keys all taken (by others' spraying, made here at once): late names count, and
 	 * lock, together */
 	ratelimit_failed(a, "dave", NULL, 5000);
@@ -1403,8 +1405,8 @@ static void test_login_throttle_shared(void)
 	for (int i = 0; i < LOGIN_FREE_FAILURES + 4; i++)
 		ratelimit_failed(b, i % 2 ? "late-1" : "late-2", NULL, 5001);
 	/* a node sees the store full once it counted it (once a minute) */
-	CHECK(ratelimit_check(a, "late-3", NULL, 5061) == 30 * 16 - 60);
-	CHECK(ratelimit_check(a, "dave", NULL, 5061) == 0); /* one counting already counts as its own */
+	CHECK(ratelimit_check(a, "late-3", NULL, 5061, NULL) == 30 * 16 - 60);
+	CHECK(ratelimit_check(a, "dave", NULL, 5061, NULL) == 0); /* one counting already counts as its own */
 	ratelimit_free(a);
 	ratelimit_free(b);
 	meta_free(other);
