@@ -63,12 +63,18 @@ struct share {
 /* ---- uploads ---- */
 
 /* A tail object: uploads/<id>/tail.<total>, or uploads/<id>/tail.<total>.<hex of the multipart
- * upload's id> when the bytes before the tail are parts of that multipart upload. Naming the
- * multipart upload binds the two: a request cut off, or a second multipart upload made for the
- * same key, can never lend its parts to the upload's acknowledged state. */
+ * upload's id>.<sum of its parts' ETags> when the bytes before the tail are parts of that
+ * multipart upload. Naming the multipart upload binds the two: a request cut off, or a second
+ * multipart upload made for the same key, can never lend its parts to the upload's acknowledged
+ * state. The sum (etags_sum) binds the parts themselves: a part written again after the tail
+ * (by a request that wrote the session while another had it: a hold across the nodes lost
+ * mid-request) is found when the upload is opened, and the upload refused, never completed with
+ * other bytes than those acknowledged. A tail named before the sum was (no second dot) is
+ * taken without it. */
+#define TAIL_KEY_MAX 1240
 struct tail {
 	int64_t total, mtime;
-	char key[1100];
+	char key[TAIL_KEY_MAX];
 };
 
 struct upload_file {
@@ -76,6 +82,7 @@ struct upload_file {
 	char id[128];
 	char mpu[512];   /* the multipart upload holding parts 1..nparts, "" while none */
 	int nparts;      /* whole parts in it */
+	char sum[17];    /* the sum of their ETags the tail loaded names, "" for none */
 	char (*etags)[130];
 	int etags_cap;
 	char *buf;       /* the tail: bytes after the whole parts */
@@ -402,7 +409,7 @@ static void tail_key(const struct upload_file *u, char *out, size_t cap);
  * no two tails of one total are left to choose between. */
 static int reopen_durable(struct upload_file *u)
 {
-	char key[1100];
+	char key[TAIL_KEY_MAX];
 	tail_key(u, key, sizeof(key));
 	int rc = simple(u->bs, "PUT", key, u->buf ? u->buf : "", u->len);
 	int n = 0;
@@ -502,14 +509,35 @@ static int hex_decode(const char *s, char *out, size_t cap)
 	return 0;
 }
 
+/* 16 hex digits of the SHA-256 of the ETags of parts 1..n, their hex digits only (S3 quotes an
+ * ETag one way in a header and another in XML). */
+static void etags_sum(const struct upload_file *u, int n, char out[17])
+{
+	struct hasher *h = hasher_new(DIGEST_SHA256);
+	struct digest d = {0};
+	for (int i = 0; h && i < n; i++) {
+		for (const char *c = u->etags[i]; *c; c++)
+			if (isxdigit((unsigned char)*c)) {
+				char low = (char)tolower((unsigned char)*c);
+				hasher_update(h, &low, 1);
+			}
+		hasher_update(h, "\n", 1);
+	}
+	if (h)
+		hasher_peek(h, &d);
+	hasher_free(h);
+	snprintf(out, 17, "%.16s", h ? d.str + strlen("sha256:") : "0000000000000000");
+}
+
 /* The tail key of u's present state. */
 static void tail_key(const struct upload_file *u, char *out, size_t cap)
 {
-	char hex[1030];
+	char hex[1030], sum[17];
 	hex_encode(u->mpu, hex, sizeof(hex));
-	if (u->nparts)
-		key_printf(out, cap, "uploads/%s/tail.%" PRId64 ".%s", u->id, total_of(u), hex);
-	else
+	if (u->nparts) {
+		etags_sum(u, u->nparts, sum);
+		key_printf(out, cap, "uploads/%s/tail.%" PRId64 ".%s.%s", u->id, total_of(u), hex, sum);
+	} else
 		key_printf(out, cap, "uploads/%s/tail.%" PRId64, u->id, total_of(u));
 }
 
@@ -555,9 +583,11 @@ static int buf_reserve(struct upload_file *u, size_t need);
 static int load_tail(struct upload_file *u, int i)
 {
 	const struct tail *t = &u->tails[i];
-	const char *dot = strchr(strrchr(t->key, '/') + 6, '.');
-	char mpu[sizeof(u->mpu)] = "";
-	if (dot && hex_decode(dot + 1, mpu, sizeof(mpu))) {
+	const char *dot = strchr(strrchr(t->key, '/') + 6, '.'), *dot2 = dot ? strchr(dot + 1, '.') : NULL;
+	char mpu[sizeof(u->mpu)] = "", hex[1030] = "";
+	if (dot)
+		snprintf(hex, sizeof(hex), "%.*s", (int)(dot2 ? (size_t)(dot2 - dot - 1) : strlen(dot + 1)), dot + 1);
+	if ((dot && hex_decode(hex, mpu, sizeof(mpu))) || (dot2 && strlen(dot2 + 1) != 16)) {
 		log_error("upload '%s': tail '%s' names no multipart upload", u->id, t->key);
 		return DD_E_IO;
 	}
@@ -577,6 +607,7 @@ static int load_tail(struct upload_file *u, int i)
 		u->len = r.body.len;
 		u->nparts = (int)(rest / DD_S3_PART_BYTES);
 		snprintf(u->mpu, sizeof(u->mpu), "%s", mpu);
+		snprintf(u->sum, sizeof(u->sum), "%s", dot2 ? dot2 + 1 : "");
 		u->cur = i;
 		u->synced = 1;
 		u->completed = 0;
@@ -593,6 +624,12 @@ static int load_state_parts(struct upload_file *u)
 	if (!u->nparts)
 		return 0;
 	int rc = load_parts(u, u->nparts);
+	char sum[17];
+	if (!rc && *u->sum && (etags_sum(u, u->nparts, sum), strcmp(sum, u->sum))) {
+		log_error("upload '%s': its parts were written again after they were acknowledged (by a request that"
+			  " had lost the session to another): refused, not completed with other bytes", u->id);
+		return DD_E_IO;
+	}
 	if (rc != DD_E_NOT_FOUND)
 		return rc;
 	char key[256];
@@ -951,7 +988,7 @@ static int s3_upload_sync(struct upload_file *u)
 		rc = reopen(u);
 	if (rc || u->synced)
 		return rc;
-	char key[1100];
+	char key[TAIL_KEY_MAX];
 	tail_key(u, key, sizeof(key));
 	if ((rc = simple(u->bs, "PUT", key, u->buf, u->len)))
 		return rc;

@@ -775,17 +775,20 @@ static int hold_conn(struct meta_pg *mp)
 	return 0;
 }
 
-/* One statement of parameter key (or none) on the hold connection: 1 when it answered true, 0
- * false, or the error. Called under hold_mu with the connection there. */
-static int hold_run(struct meta_pg *mp, const char *sql, int64_t key)
+/* One statement of parameter key (or none) on the hold connection, which answers a boolean:
+ * 0 with it in *yes, or the error. Called under hold_mu with the connection there. */
+static int hold_run(struct meta_pg *mp, const char *sql, int64_t key, int *yes)
 {
 	char text[24];
 	snprintf(text, sizeof(text), "%" PRId64, key);
 	const char *values[1] = {text};
 	sq_counted();
 	PGresult *r = PQexecParams(mp->hold_conn->pg, sql, key ? 1 : 0, NULL, key ? values : NULL, NULL, NULL, 0);
-	int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? !strcmp(PQgetvalue(r, 0, 0), "t")
-									  : pg_fail(mp->hold_conn, r, "upload hold");
+	int rc = 0;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		*yes = !strcmp(PQgetvalue(r, 0, 0), "t");
+	else
+		rc = pg_fail(mp->hold_conn, r, "upload hold");
 	PQclear(r);
 	return rc;
 }
@@ -794,12 +797,12 @@ static int mp_hold(struct meta *m, const char *id, int64_t *token)
 {
 	struct meta_pg *mp = mp_of(m);
 	pthread_mutex_lock(&mp->hold_mu);
-	int rc = hold_conn(mp);
+	int yes = 0, rc = hold_conn(mp);
 	if (!rc)
-		rc = hold_run(mp, "SELECT pg_try_advisory_lock($1::bigint)", hold_key(id));
+		rc = hold_run(mp, "SELECT pg_try_advisory_lock($1::bigint)", hold_key(id), &yes);
 	*token = mp->hold_gen;
 	pthread_mutex_unlock(&mp->hold_mu);
-	return rc == 1 ? 0 : rc == 0 ? DD_E_BUSY : rc;
+	return rc ? rc : yes ? 0 : DD_E_BUSY;
 }
 
 /* Given back on the connection that took it; one the server ended since has let go already,
@@ -808,8 +811,9 @@ static void mp_unhold(struct meta *m, const char *id, int64_t token)
 {
 	struct meta_pg *mp = mp_of(m);
 	pthread_mutex_lock(&mp->hold_mu);
+	int yes;
 	if (mp->hold_conn && token == mp->hold_gen && reusable(&mp->hold_conn->base))
-		hold_run(mp, "SELECT pg_advisory_unlock($1::bigint)", hold_key(id));
+		hold_run(mp, "SELECT pg_advisory_unlock($1::bigint)", hold_key(id), &yes);
 	pthread_mutex_unlock(&mp->hold_mu);
 }
 
@@ -817,8 +821,9 @@ static int mp_held(struct meta *m, int64_t token)
 {
 	struct meta_pg *mp = mp_of(m);
 	pthread_mutex_lock(&mp->hold_mu);
+	int yes = 0;
 	int ok = mp->hold_conn && token == mp->hold_gen && reusable(&mp->hold_conn->base) &&
-		 hold_run(mp, "SELECT true", 0) == 1;
+		 !hold_run(mp, "SELECT true", 0, &yes) && yes;
 	pthread_mutex_unlock(&mp->hold_mu);
 	return ok ? 0 : DD_E_BUSY;
 }

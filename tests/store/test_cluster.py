@@ -422,15 +422,19 @@ def test_an_upload_in_use_on_one_node_is_refused_on_another(services, db):
         a, b = c.nodes
         loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
 
-        def hold(node):  # a PATCH whose first 5 of 10 bytes came, on a connection of its own
+        def hold(node, first=b"12345", length=10, head=""):
+            """A PATCH of which the first bytes came, on a connection of its own: held once the
+            other node refuses a request for the session (its hold on every node is taken just
+            after its own node's)."""
             sock = socket.create_connection(("127.0.0.1", node.port))
-            sock.sendall(f"PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345".encode())
+            sock.sendall(f"PATCH {loc} HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {length}\r\n\r\n".encode() + first)
             deadline = time.time() + 30
-            while requests.patch(f"{node.url}{loc}", data=b"").status_code != 409:  # held on its node
+            other = b if node is a else a
+            while requests.patch(f"{other.url}{loc}", data=b"").status_code != 409:
                 assert time.time() < deadline, "the PATCH never held its session"
                 if select.select([sock], [], [], 0)[0]:  # the probe had it when the PATCH came: again
                     sock.close()
-                    return hold(node)
+                    return hold(node, first, length, head)
                 time.sleep(0.05)
             return sock
 
@@ -466,6 +470,35 @@ def test_an_upload_in_use_on_one_node_is_refused_on_another(services, db):
         r = requests.put(f"{a.url}{loc}", params={"digest": sha256(b"abcde")})
         assert r.status_code == 201, r.text
         assert requests.get(f"{a.url}/v2/held/x/blobs/{sha256(b'abcde')}").content == b"abcde"
+
+        # the same with whole parts of S3's multipart upload (8 MiB): the bytes the first node still
+        # sends after its hold went (a part of the same number) must not end in the blob the
+        # other node finishes under its digest
+        part = 8 << 20
+        loc = requests.post(f"{b.url}/v2/held/x/blobs/uploads/").headers["Location"]
+        r = requests.patch(f"{b.url}{loc}", data=b"0" * part)
+        assert r.status_code == 202, r.text
+        sock = hold(a, b"A" * (1 << 20), 2 * part, f"Content-Range: {part}-{3 * part - 1}\r\n")
+        c.sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND granted"
+              " AND classid >= 1073741824")
+        deadline = time.time() + 30
+        while (r := requests.patch(f"{b.url}{loc}", data=b"B" * (part + (1 << 20)),
+                                   headers={"Content-Range": f"{part}-{2 * part + (1 << 20) - 1}"})).status_code == 409:
+            assert time.time() < deadline, "the lost hold was never let go"
+            time.sleep(0.1)
+        assert r.status_code == 202, r.text
+        sock.sendall(b"A" * (2 * part - (1 << 20)))
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 409"), answer
+        sock.close()
+        data = b"0" * part + b"B" * (part + (1 << 20))
+        r = requests.put(f"{b.url}{loc}", params={"digest": sha256(data)})
+        if r.status_code == 201:  # only with the bytes acknowledged
+            assert sha256(requests.get(f"{b.url}/v2/held/x/blobs/{sha256(data)}").content) == sha256(data)
+        else:  # or refused: the client pushes the blob again
+            assert r.status_code >= 500, r.text
+            r = requests.post(f"{b.url}/v2/held/x/blobs/uploads/?digest={sha256(data)}", data=data)
+            assert r.status_code == 201, r.text
 
         # the node holding a session dies: the session is free on the other at once
         loc = requests.post(f"{a.url}/v2/held/x/blobs/uploads/").headers["Location"]
