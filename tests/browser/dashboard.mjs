@@ -196,12 +196,15 @@ try {
   await page.waitForSelector('p:text("Pulls are not gated on findings.")');
   check(true, 'and taken off again');
   // the audit log is the admins': the owner is told so, the admin reads who did what
+  // each refusal awaited as a response: the page keeps the last page's error in place until the
+  // next answer comes, so waiting for the error alone could go on before the 403 came (seen in
+  // the slower sanitizer build), and count it as unexpected
   expected.push('/api/v1/audit');
-  await page.goto(URL + '/#/audit');
+  await Promise.all([page.waitForResponse(r => r.url().includes('/api/v1/audit')), page.goto(URL + '/#/audit')]);
   await page.waitForSelector('p.error');
   check(/denied/i.test(await text('p.error')), 'an owner may not read the audit log: ' + await text('p.error'));
   expected.push('/api/v1/accounts');
-  await page.goto(URL + '/#/accounts');
+  await Promise.all([page.waitForResponse(r => r.url().includes('/api/v1/accounts')), page.goto(URL + '/#/accounts')]);
   await page.waitForSelector('p.error');
   check(/denied/i.test(await text('p.error')), 'nor the accounts');
   expected.length = 0;
