@@ -442,18 +442,26 @@ static void test_meta_referrer_migration(void)
 	remove_dir(dir);
 }
 
+/* Stores manifest digest of repo naming blob D1 (tagged tag, or untagged for NULL), its scan
+ * queued with queue_scan: manifest_put's answer. */
+static int put_image(struct meta *m, struct arena *a, const char *repo, const char *digest, const char *tag,
+		     int queue_scan)
+{
+	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
+	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .refs = refs, .nrefs = 1, .tag = tag, .queue_scan = queue_scan};
+	const char *missing;
+	return m->repos->manifest_put(m, a, &p, &missing);
+}
+
 /* Manifest `digest` of repository r (over blob D1, linked before) put with its scan queued, and
  * that scan claimed: the job's id (0 when a step failed, checked). */
 static int64_t claimed_scan(struct meta *m, struct arena *a, const char *digest)
 {
-	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-	struct manifest_put p = {.rec = {.repo = "r", .digest = digest, .media_type = "t", .artifact_type = "",
-					 .subject = "", .annotations = "", .content = "{}", .size = 2},
-				 .refs = refs, .nrefs = 1, .queue_scan = 1};
-	const char *missing;
 	struct scan_job *jobs;
 	size_t n = 0;
-	CHECK(m->repos->manifest_put(m, a, &p, &missing) == 0);
+	CHECK(put_image(m, a, "r", digest, NULL, 1) == 0);
 	CHECK(m->scans->scan_claim(m, a, 8, NULL, &jobs, &n) == 0 && n == 1);
 	return n == 1 ? jobs[0].id : 0;
 }
@@ -543,16 +551,11 @@ static void *busy_write(void *arg)
 		snprintf(digest, sizeof(digest), "sha256:%064d", w->k * 1000 + i);
 		snprintf(tag, sizeof(tag), "t%d", i);
 		snprintf(id, sizeof(id), "up-%d-%d", w->k, i);
-		struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-		struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
-						 .subject = "", .annotations = "", .content = "{}", .size = 2},
-					 .refs = refs, .nrefs = 1, .tag = tag};
-		const char *missing;
 		struct manifest_rec got;
 		enum upload_cap cap;
 		struct upload_rec ur;
 		w->errors += (w->m->repos->blob_link(w->m, repo, D1, 42) != 0);
-		w->errors += (w->m->repos->manifest_put(w->m, &a, &p, &missing) != 0);
+		w->errors += (put_image(w->m, &a, repo, digest, tag, 0) != 0);
 		w->errors += (w->m->repos->upload_create(w->m, id, repo, "", 1000000, 0, &cap) != 0);
 		w->errors += (w->m->repos->upload_set_offset(w->m, id, 0, i + 1) != 0);
 		w->errors += (w->m->repos->manifest_get(w->m, &a, repo, tag, 0, 0, &got) != 0);
@@ -608,12 +611,7 @@ static void test_scan_job_id_reused(void)
 	const char *kept = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
 	int64_t job = claimed_scan(m, &a, gone);
 	CHECK(m->repos->manifest_delete(m, "r", gone) == 0);
-	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-	struct manifest_put p = {.rec = {.repo = "r", .digest = kept, .media_type = "t", .artifact_type = "",
-					 .subject = "", .annotations = "", .content = "{}", .size = 2},
-				 .refs = refs, .nrefs = 1, .queue_scan = 1};
-	const char *missing;
-	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	CHECK(put_image(m, &a, "r", kept, NULL, 1) == 0);
 	struct scan_done d = {.job = job,
 			      .rec = {.repo = "r", .digest = gone, .status = "Healthy", .reason = "", .report = "{}",
 				      .inventory = "inv", .db_generation = "g", .findings_hash = "h",
@@ -681,12 +679,7 @@ static void test_meta_waiting_writers_leave_reads(void)
 	for (int k = 0; k <= 8; k++) {
 		char tag[16];
 		snprintf(tag, sizeof(tag), k == 8 ? "kept" : "t%d", k);
-		struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-		struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:0000000000000000000000000000000000000000000000000000000000000009", .media_type = "t", .artifact_type = "",
-						 .subject = "", .annotations = "", .content = "{}", .size = 2},
-					 .refs = refs, .nrefs = 1, .tag = tag};
-		const char *missing;
-		CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+		CHECK(put_image(m, &a, "r", "sha256:0000000000000000000000000000000000000000000000000000000000000009", tag, 0) == 0);
 	}
 	sqlite3 *other;
 	CHECK(sqlite3_open(path, &other) == SQLITE_OK);
@@ -1455,12 +1448,7 @@ static void test_scan_notices(void)
 	CHECK(other->scans->scan_claim(other, &a, 8, NULL, &jobs, &n) == 0 && n == 1);
 	CHECK(notice_came());
 	CHECK(m->listen(m, NULL, NULL) == 0); /* no more calls */
-	struct manifest_ref refs[] = {{D1, REF_BLOB, 0}};
-	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:bb", .media_type = "t", .artifact_type = "",
-					 .subject = "", .annotations = "", .content = "{}", .size = 2},
-				 .refs = refs, .nrefs = 1, .queue_scan = 1};
-	const char *missing;
-	CHECK(other->repos->manifest_put(other, &a, &p, &missing) == 0);
+	CHECK(put_image(other, &a, "r", "sha256:bb", NULL, 1) == 0);
 	usleep(300000);
 	CHECK(!notice_came());
 	arena_free(&a);
