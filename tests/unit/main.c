@@ -36,13 +36,27 @@ int unit_shared_file(const char *rel, char **data, size_t *len)
 	return 0;
 }
 
+/* Every directory handed out is removed when the run ends (UNIT_KEEP=1 keeps them to look at). */
+static char *tmpdirs[256];
+static int ntmpdirs;
+
 char *unit_tmpdir(void)
 {
 	char tmpl[] = "/tmp/drydock-unit-XXXXXX";
 	char *d = mkdtemp(tmpl);
-	if (!d)
+	if (!d || ntmpdirs == (int)(sizeof(tmpdirs) / sizeof(tmpdirs[0])))
 		abort();
+	tmpdirs[ntmpdirs++] = strdup(d);
 	return strdup(d);
+}
+
+static void remove_tmpdirs(void)
+{
+	for (int i = 0; i < ntmpdirs; i++) {
+		if (!getenv("UNIT_KEEP"))
+			util_rmtree(tmpdirs[i]);
+		free(tmpdirs[i]);
+	}
 }
 
 int main(void)
@@ -67,6 +81,7 @@ int main(void)
 	suite_azure();
 	suite_query();
 	suite_lang();
+	remove_tmpdirs();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }
