@@ -974,6 +974,9 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		       "# TYPE drydock_metadata_write_seconds_total counter\n"
 		       "drydock_metadata_write_seconds_total %.6f\n",
 		   statements, transactions, (double)write_ns / 1e9);
+	buf_printf(&b, "# HELP drydock_metadata_checkpoints_total WAL checkpoints run beside the writers (SQLite).\n"
+		       "# TYPE drydock_metadata_checkpoints_total counter\ndrydock_metadata_checkpoints_total %" PRId64 "\n",
+		   meta_checkpoints());
 	int64_t s3n[S3_NMETHODS], s3_sent, s3_received, s3_all = 0;
 	s3_counts(s3n, &s3_sent, &s3_received);
 	for (int i = 0; i < S3_NMETHODS; i++)

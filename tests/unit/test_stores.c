@@ -7,6 +7,7 @@
 #include "auth/ratelimit.h"
 #include "events/events.h"
 #include "store/blobstore.h"
+#include "store/meta_admin.h"
 #include "store/meta_repos.h"
 #include "store/meta_scans.h"
 #include "store/space.h"
@@ -1031,6 +1032,69 @@ out:
 	remove_dir(dir);
 }
 
+/* Triggers of the version before, which cut the counts with ltrim and CAST: made again when the
+ * directory is opened (a stand-in that keeps no totals, so the totals tell whether it was). */
+static void test_meta_totals_triggers_replaced(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	long long images;
+	assess(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0);
+	meta_free(m);
+	if (on_pg(path))
+		goto out;
+	sql(path, "DROP TRIGGER assessments_totals_update; CREATE TRIGGER assessments_totals_update AFTER UPDATE OF"
+		  " counts ON assessments BEGIN SELECT ltrim(NEW.counts, '0123456789'); END;");
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	if (!m)
+		goto out;
+	assess(m, "r1", "sha256:a1", "Unhealthy", "2 0 0 0 0 0 1", 0);
+	CHECK(totals_match(m, &images) && images == 1);
+	meta_free(m);
+out:
+	remove_dir(dir);
+}
+
+/* The WAL is checkpointed by the store's own thread beside the writers, not left to grow: after
+ * more than 1,000 pages are written, a checkpoint is counted (waited for, up to 20 s) and the
+ * data reads back. */
+static void test_meta_checkpointed_beside(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (on_pg(path)) {
+		meta_free(m);
+		remove_dir(dir);
+		return;
+	}
+	int64_t before = meta_checkpoints();
+	size_t n = 64 << 10;
+	char *v = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	v[n] = 0;
+	for (int k = 0; k < 80; k++) { /* 5 MB, 1,300 pages and more */
+		char key[32];
+		snprintf(key, sizeof(key), "big/%d", k);
+		v[0] = (char)('a' + k % 26);
+		CHECK(m->admin->setting_put(m, key, v) == 0);
+	}
+	for (int i = 0; i < 2000 && meta_checkpoints() == before; i++)
+		usleep(10000);
+	CHECK(meta_checkpoints() > before);
+	struct arena a = {0};
+	const char *got;
+	CHECK(m->admin->setting_get(m, &a, "big/79", &got) == 0 && strlen(got) == n && got[0] == 'a' + 79 % 26);
+	arena_free(&a);
+	free(v);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* A data directory whose assessments table is keyed by name (WITHOUT ROWID, as before): made a
  * rowid table when opened, its rows in the order of the inventories, with its triggers, index and
  * running totals as they were. */
@@ -1673,6 +1737,8 @@ void suite_stores(void)
 	RUN(test_meta_assessments_ordered);
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
+	RUN(test_meta_totals_triggers_replaced);
+	RUN(test_meta_checkpointed_beside);
 	RUN(test_meta_days);
 	RUN(test_meta_stored_values);
 	RUN(test_meta_pg_session);
