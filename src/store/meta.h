@@ -104,8 +104,8 @@ int meta_dir_has(const char *data_dir);
  * the nanoseconds its write transactions held the writers' lock (for /metrics: a push's share
  * of the database's work, whichever engine; on PostgreSQL the lock is every node's). */
 void meta_counts(int64_t *statements, int64_t *write_transactions, int64_t *write_ns);
-/* WAL checkpoints the SQLite stores of this process have run beside their writers (for /metrics
- * and tests; 0 on PostgreSQL). */
+/* WAL checkpoints the SQLite stores of this process have run beside their writers that copied
+ * pages into the file (for /metrics and tests; 0 on PostgreSQL). */
 int64_t meta_checkpoints(void);
 
 /* Closes a store and frees it; NULL is ignored. */

@@ -102,12 +102,13 @@ static const char schema[] =
 	" NOT GLOB '* 0[0-9]*' AND " C " NOT GLOB"                                                            \
 	" '*[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*')"
 /* The rows of SEL (with s, a status) FROM, counts column C checked (ok) and made a JSON array j
- * ("1 2 3" -> "[1,2,3]", read by COUNT_AT: only where ok, so j is always an array of integers).
+ * ("1 2 3" -> "[1,2,3]", read by COUNT_AT: only where ok, so j is always an array of integers;
+ * the text up to a NUL, which the checks and counts_parse read no further than either).
  * ROW_PARSED: row R (NEW or OLD) alone, in a subquery that runs once (LIMIT 1: not flattened
  * into the join with the two totals' rows, which evaluated the parse once for each). Measured on
  * 100,000 stored images, per changed row: the numbers cut from the text with nested ltrim() and
  * CAST took 7 us a parse, json_extract 2 us; the totals' trigger went from 50 to 20 us. */
-#define COUNTS_J(C) "'[' || replace(" C ", ' ', ',') || ']' AS j"
+#define COUNTS_J(C) "'[' || replace(substr(" C ", 1, length(" C ")), ' ', ',') || ']' AS j"
 #define COUNTS_PARSED(SEL, C, FROM) "(SELECT " SEL ", ok, " COUNTS_J(C) " FROM (SELECT *, " COUNTS_OK(C) " AS ok " FROM "))"
 #define ROW_PARSED(R)                                                                                       \
 	"(SELECT " R ".status AS s, ok, " COUNTS_J(R ".counts") " FROM (SELECT " COUNTS_OK(R ".counts") " AS ok)" \
@@ -229,6 +230,7 @@ struct meta_sqlite {
 	pthread_cond_t ckpt_wake;
 	pthread_t ckpt_thread;
 	int ckpt_started, ckpt_due, ckpt_stop;
+	int ckpt_failed; /* atomic: the thread could not open its connection (the writer checkpoints) */
 };
 
 static int64_t checkpoints; /* atomic: meta_checkpoints */
@@ -515,15 +517,6 @@ static void conn_put(struct meta_sqlite *ms, struct lite_conn *c)
 		sq_pool_put(&ms->base, &c->base);
 }
 
-/* The page cache of the writer's connection (KiB): the index pages of a few hundred thousand
- * images' assessments and queue. */
-#define WRITER_CACHE_KIB "32768"
-
-/* The connection every write of this process is made on, under write_mu (held by the caller):
- * its page cache stays valid from one write transaction to the next. In WAL mode a connection
- * drops its whole cache when another connection has committed since its last transaction, so
- * with writes spread over the pool every stored batch of re-assessments read its index pages
- * from the file again (a quarter of the CPU of re-assessing 100,000 images, in pread). */
 /* WAL checkpoints out of the writers' lock. SQLite checkpoints in the connection that commits
  * once the WAL holds 1,000 pages: the committing writer copied 4 MB into the file and waited for
  * two syncs while every other writer waited for it (a batch of 32 re-assessments took 3 ms to
@@ -543,7 +536,8 @@ static void *checkpointer(void *arg)
 		log_error("sqlite: the checkpointer cannot open '%s': %s (the writer checkpoints itself)", ms->path,
 			  sqlite3_errmsg(db));
 		sqlite3_close(db);
-		db = NULL;
+		__atomic_store_n(&ms->ckpt_failed, 1, __ATOMIC_RELAXED);
+		return NULL;
 	}
 	pthread_mutex_lock(&ms->ckpt_mu);
 	while (!ms->ckpt_stop) {
@@ -553,10 +547,14 @@ static void *checkpointer(void *arg)
 		}
 		ms->ckpt_due = 0;
 		pthread_mutex_unlock(&ms->ckpt_mu);
-		int r = db ? sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) : SQLITE_OK;
+		/* a connection opens the WAL at its first read: before it, a checkpoint returns
+		 * SQLITE_OK and copies nothing (-1 frames) */
+		int copied = -1, r = sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
+		if (r == SQLITE_OK)
+			r = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied);
 		if (r != SQLITE_OK && r != SQLITE_BUSY)
 			log_warn("sqlite: checkpoint: %s", sqlite3_errmsg(db));
-		else if (db)
+		else if (copied > 0)
 			__atomic_add_fetch(&checkpoints, 1, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&ms->ckpt_mu);
 	}
@@ -569,7 +567,7 @@ static void *checkpointer(void *arg)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct meta_sqlite *ms = arg;
-	if (pages >= CKPT_INLINE_PAGES || !ms->ckpt_started) {
+	if (pages >= CKPT_INLINE_PAGES || !ms->ckpt_started || __atomic_load_n(&ms->ckpt_failed, __ATOMIC_RELAXED)) {
 		if (pages >= CKPT_PAGES)
 			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	} else if (pages >= CKPT_PAGES) {
@@ -581,6 +579,15 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+/* The page cache of the writer's connection (KiB): the index pages of a few hundred thousand
+ * images' assessments and queue. */
+#define WRITER_CACHE_KIB "32768"
+
+/* The connection every write of this process is made on, under write_mu (held by the caller):
+ * its page cache stays valid from one write transaction to the next. In WAL mode a connection
+ * drops its whole cache when another connection has committed since its last transaction, so
+ * with writes spread over the pool every stored batch of re-assessments read its index pages
+ * from the file again (a quarter of the CPU of re-assessing 100,000 images, in pread). */
 static int writer_get(struct meta_sqlite *ms, struct lite_conn **out)
 {
 	if (!ms->writer) {
