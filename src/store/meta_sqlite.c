@@ -97,7 +97,7 @@ static const char schema[] =
  * changed assessment (JSON functions in their place took 10 times the time of the whole
  * update, 100,000 re-assessed images gaining or losing findings took 13 s more). */
 #define COUNTS_OK(C)                                                                                       \
-	"(" C " NOT GLOB '*[^0-9 ]*' AND length(" C ") - length(replace(" C ", ' ', '')) = 6 AND " C            \
+	"(typeof(" C ") = 'text' AND " C " NOT GLOB '*[^0-9 ]*' AND length(" C ") - length(replace(" C ", ' ', '')) = 6 AND " C            \
 	" NOT GLOB ' *' AND " C " NOT GLOB '* ' AND " C " NOT GLOB '*  *' AND " C " NOT GLOB '0[0-9]*' AND " C \
 	" NOT GLOB '* 0[0-9]*' AND " C " NOT GLOB"                                                            \
 	" '*[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*')"
@@ -227,9 +227,9 @@ struct meta_sqlite {
 	struct lite_conn *writer; /* writer_get: used under write_mu alone, never pooled */
 	/* the checkpointer (wal_hook): started with the writer's connection */
 	pthread_mutex_t ckpt_mu;
-	pthread_cond_t ckpt_wake;
+	pthread_cond_t ckpt_wake, ckpt_idle;
 	pthread_t ckpt_thread;
-	int ckpt_started, ckpt_due, ckpt_stop;
+	int ckpt_started, ckpt_due, ckpt_stop, ckpt_running;
 	int ckpt_failed; /* atomic: the thread could not open its connection (the writer checkpoints) */
 };
 
@@ -307,14 +307,14 @@ static int has_table(sqlite3 *db, const char *name, int *have, char **err)
 	return 0;
 }
 
-/* Whether the n triggers named like `pattern` are there, none of an older version (which parsed
- * counts with json_valid and a JSON object, or with ltrim and CAST): 0 with *current, or 1 with
- * *err. */
-static int triggers_current(sqlite3 *db, const char *pattern, int n, int *current, char **err)
+/* Whether the n triggers named like `pattern` are there, each made by `sql` (the statements that
+ * make them: an older version's text, which parsed counts otherwise, is in none): 0 with
+ * *current, or 1 with *err. */
+static int triggers_current(sqlite3 *db, const char *pattern, int n, const char *sql, int *current, char **err)
 {
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db,
-			       "SELECT count(*) = ?2 AND sum(instr(sql, 'json_valid(') + instr(sql, 'ltrim(')) = 0"
+			       "SELECT count(*) = ?2 AND sum(instr(?3, sql) = 0) = 0"
 			       " FROM sqlite_master WHERE type='trigger' AND name LIKE ?1",
 			       -1, &s, NULL) != SQLITE_OK) {
 		*err = sqlite3_mprintf("%s", sqlite3_errmsg(db));
@@ -322,6 +322,7 @@ static int triggers_current(sqlite3 *db, const char *pattern, int n, int *curren
 	}
 	sqlite3_bind_text(s, 1, pattern, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, n);
+	sqlite3_bind_text(s, 3, sql, -1, SQLITE_STATIC);
 	*current = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1;
 	sqlite3_finalize(s);
 	return 0;
@@ -476,13 +477,12 @@ static int migrate(sqlite3 *db, char **err)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return 1;
 	}
-	/* and their triggers, made again where an older version's parse counts otherwise (json_valid
-	 * and a JSON object; ltrim and CAST) */
+	/* and their triggers, made again where they are not this version's */
 	int cur_t, cur_d;
 	if ((!have && sqlite3_exec(db, totals_schema, NULL, NULL, err) != SQLITE_OK) ||
 	    (!have_d && sqlite3_exec(db, days_schema, NULL, NULL, err) != SQLITE_OK) ||
-	    triggers_current(db, "assessments_totals_%", 3, &cur_t, err) ||
-	    triggers_current(db, "assessments_days_%", 4, &cur_d, err) ||
+	    triggers_current(db, "assessments_totals_%", 3, totals_triggers, &cur_t, err) ||
+	    triggers_current(db, "assessments_days_%", 4, days_triggers, &cur_d, err) ||
 	    (!cur_t && sqlite3_exec(db, totals_triggers, NULL, NULL, err) != SQLITE_OK) ||
 	    (!cur_d && sqlite3_exec(db, days_triggers, NULL, NULL, err) != SQLITE_OK) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, err) != SQLITE_OK) {
@@ -523,8 +523,8 @@ static void conn_put(struct meta_sqlite *ms, struct lite_conn *c)
  * commit, a third of the time the lock was held). The writer's connection only counts its WAL
  * now (wal_hook); a thread of the store's own, on a connection of its own, runs the checkpoint
  * beside the writers (PASSIVE: it copies what was committed, takes no writer's lock and waits
- * for no reader). Should it fall behind, the writer checkpoints itself past CKPT_INLINE_PAGES,
- * as SQLite would, so the WAL stays bounded. */
+ * for no reader). Past CKPT_INLINE_PAGES the writer checkpoints itself (wal_hook), so the WAL
+ * stays bounded; the file is cut back to that size when the WAL starts over (journal_size_limit). */
 #define CKPT_PAGES 1000
 #define CKPT_INLINE_PAGES 16000
 
@@ -546,6 +546,7 @@ static void *checkpointer(void *arg)
 			continue;
 		}
 		ms->ckpt_due = 0;
+		ms->ckpt_running = 1;
 		pthread_mutex_unlock(&ms->ckpt_mu);
 		/* a connection opens the WAL at its first read: before it, a checkpoint returns
 		 * SQLITE_OK and copies nothing (-1 frames) */
@@ -557,25 +558,39 @@ static void *checkpointer(void *arg)
 		else if (copied > 0)
 			__atomic_add_fetch(&checkpoints, 1, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&ms->ckpt_mu);
+		ms->ckpt_running = 0;
+		pthread_cond_broadcast(&ms->ckpt_idle);
 	}
 	pthread_mutex_unlock(&ms->ckpt_mu);
 	sqlite3_close(db);
 	return NULL;
 }
 
-/* Called by SQLite after each commit on the writer's connection, with the WAL's size in pages. */
+/* Called by SQLite after each commit on the writer's connection, with the WAL's size in pages.
+ * Past CKPT_INLINE_PAGES the writer waits for the thread's checkpoint to end and runs one itself
+ * with the thread held off: with no other writer and no other checkpointer it copies every frame
+ * no reader still needs, and the next write starts the WAL over. (A passive checkpoint beside
+ * the thread's returns SQLITE_BUSY at once: the WAL grew to 27,000-45,000 pages under a stream
+ * of commits, found by a review helper.) */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct meta_sqlite *ms = arg;
-	if (pages >= CKPT_INLINE_PAGES || !ms->ckpt_started || __atomic_load_n(&ms->ckpt_failed, __ATOMIC_RELAXED)) {
-		if (pages >= CKPT_PAGES)
-			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	} else if (pages >= CKPT_PAGES) {
-		pthread_mutex_lock(&ms->ckpt_mu);
+	if (pages < CKPT_PAGES)
+		return SQLITE_OK;
+	if (!ms->ckpt_started || __atomic_load_n(&ms->ckpt_failed, __ATOMIC_RELAXED)) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	pthread_mutex_lock(&ms->ckpt_mu);
+	if (pages >= CKPT_INLINE_PAGES) {
+		while (ms->ckpt_running)
+			pthread_cond_wait(&ms->ckpt_idle, &ms->ckpt_mu);
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else {
 		ms->ckpt_due = 1;
 		pthread_cond_signal(&ms->ckpt_wake);
-		pthread_mutex_unlock(&ms->ckpt_mu);
 	}
+	pthread_mutex_unlock(&ms->ckpt_mu);
 	return SQLITE_OK;
 }
 
@@ -595,7 +610,8 @@ static int writer_get(struct meta_sqlite *ms, struct lite_conn **out)
 		int rc = conn_open(&ms->base, &cb);
 		if (rc)
 			return rc;
-		sqlite3_exec(lc(cb)->db, "PRAGMA cache_size=-" WRITER_CACHE_KIB, NULL, NULL, NULL);
+		sqlite3_exec(lc(cb)->db, "PRAGMA cache_size=-" WRITER_CACHE_KIB "; PRAGMA journal_size_limit=67108864", NULL,
+			     NULL, NULL);
 		lc(cb)->writer = 1;
 		ms->writer = lc(cb);
 		if (!ms->ckpt_started && !pthread_create(&ms->ckpt_thread, NULL, checkpointer, ms))
@@ -879,6 +895,7 @@ static void ms_free(struct meta *m)
 	pthread_mutex_destroy(&ms->write_mu);
 	pthread_mutex_destroy(&ms->ckpt_mu);
 	pthread_cond_destroy(&ms->ckpt_wake);
+	pthread_cond_destroy(&ms->ckpt_idle);
 	free(ms->path);
 	free(ms);
 }
@@ -902,6 +919,7 @@ int meta_sqlite_open(const char *path, struct meta **out)
 	pthread_mutex_init(&ms->write_mu, NULL);
 	pthread_mutex_init(&ms->ckpt_mu, NULL);
 	pthread_cond_init(&ms->ckpt_wake, NULL);
+	pthread_cond_init(&ms->ckpt_idle, NULL);
 	meta_sql_init(&ms->base, &sq_sqlite_engine, ms_free, POOL_MAX, conn_open, conn_close, NULL);
 	struct lite_conn *c;
 	int rc = conn_get(ms, &c);

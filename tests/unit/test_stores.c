@@ -1043,6 +1043,21 @@ out:
 
 /* Triggers of the version before, which cut the counts with ltrim and CAST: made again when the
  * directory is opened (a stand-in that keeps no totals, so the totals tell whether it was). */
+static int schema_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
 static void test_meta_totals_triggers_replaced(void)
 {
 	char *dir, path[512];
@@ -1062,7 +1077,47 @@ static void test_meta_totals_triggers_replaced(void)
 	assess(m, "r1", "sha256:a1", "Unhealthy", "2 0 0 0 0 0 1", 0);
 	CHECK(totals_match(m, &images) && images == 1);
 	meta_free(m);
+	/* this version's own are kept: opened again, the schema is not changed */
+	int v0 = schema_version(path);
+	CHECK(meta_sqlite_open(path, &m) == 0);
+	meta_free(m);
+	CHECK(v0 > 0 && schema_version(path) == v0);
 out:
+	remove_dir(dir);
+}
+
+/* A stream of write transactions with no pause (84 MB, 150 pages each) keeps the WAL within
+ * 16,000 pages and one transaction: the writer waits for the thread's checkpoint and runs one. */
+static void test_meta_wal_bounded(void)
+{
+	char *dir, path[512], wal[600];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	if (on_pg(path)) {
+		meta_free(m);
+		remove_dir(dir);
+		return;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	size_t n = 600 << 10;
+	char *v = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (char)('a' + (i * 7 + i / 13) % 26);
+	v[n] = 0;
+	off_t most = 0;
+	for (int k = 0; k < 140; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "big/%d", k);
+		v[k % 1000] = (char)('a' + k % 26);
+		CHECK(m->admin->setting_put(m, key, v) == 0);
+		struct stat st;
+		if (!stat(wal, &st) && st.st_size > most)
+			most = st.st_size;
+	}
+	CHECK(most > 0 && most <= (off_t)(16000 + 200) * (4096 + 24) + 32);
+	free(v);
+	meta_free(m);
 	remove_dir(dir);
 }
 
@@ -1752,6 +1807,7 @@ void suite_stores(void)
 	RUN(test_meta_totals);
 	RUN(test_meta_totals_triggers_replaced);
 	RUN(test_meta_checkpointed_beside);
+	RUN(test_meta_wal_bounded);
 	RUN(test_meta_days);
 	RUN(test_meta_stored_values);
 	RUN(test_meta_pg_session);
