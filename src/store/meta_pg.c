@@ -239,7 +239,10 @@ static int pg_fail(struct pg_conn *c, const PGresult *r, const char *what)
 	const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg);
 	if (what)
 		log_error("postgresql: %s: %s", what, msg && *msg ? msg : "no answer");
-	if (PQstatus(c->pg) != CONNECTION_OK)
+	/* the session ended by the server (57P01 when an administrator ends it; 57P02, 57P03; class 08,
+	 * the link): broken even while libpq has not yet read the end of the socket, which the retry
+	 * of a read would otherwise take for a live session and fail with */
+	if (PQstatus(c->pg) != CONNECTION_OK || (state && (!strncmp(state, "57P", 3) || !strncmp(state, "08", 2))))
 		c->broken = 1;
 	if (state && (!strcmp(state, "22021") || !strcmp(state, "22P05")))
 		return DD_E_REQUEST_INVALID;

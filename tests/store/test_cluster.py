@@ -461,6 +461,12 @@ def test_an_upload_in_use_on_one_node_is_refused_on_another(services, db):
         assert requests.patch(f"{b.url}{loc}", data=b"abc").status_code == 409
         c.sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype='advisory' AND granted"
               " AND classid >= 1073741824")  # the session holding it: a hold's key has bit 62 set
+        # pg_terminate_backend returns before the session has ended and let go of its locks
+        deadline = time.time() + 30
+        while c.sql("SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND granted"
+                    " AND classid >= 1073741824") != "0":
+            assert time.time() < deadline, "the terminated session kept its hold"
+            time.sleep(0.05)
         r = requests.patch(f"{b.url}{loc}", data=b"abcde")
         assert r.status_code == 202 and r.headers["Range"] == "0-4", r.text
         sock.sendall(b"67890")
