@@ -1043,20 +1043,7 @@ out:
 
 /* Triggers of the version before, which cut the counts with ltrim and CAST: made again when the
  * directory is opened (a stand-in that keeps no totals, so the totals tell whether it was). */
-static int schema_version(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v = -1;
-	if (sqlite3_open(path, &db) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return v;
-}
+static int64_t sql_int(const char *path, const char *query);
 
 static void test_meta_totals_triggers_replaced(void)
 {
@@ -1078,12 +1065,24 @@ static void test_meta_totals_triggers_replaced(void)
 	CHECK(totals_match(m, &images) && images == 1);
 	meta_free(m);
 	/* this version's own are kept: opened again, the schema is not changed */
-	int v0 = schema_version(path);
+	int64_t v0 = sql_int(path, "PRAGMA schema_version");
 	CHECK(meta_sqlite_open(path, &m) == 0);
 	meta_free(m);
-	CHECK(v0 > 0 && schema_version(path) == v0);
+	CHECK(v0 > 0 && sql_int(path, "PRAGMA schema_version") == v0);
 out:
 	remove_dir(dir);
+}
+
+/* fresh_meta, SQLite only: NULL on PostgreSQL (its directory removed) */
+static struct meta *fresh_sqlite(char **dir, char *path, size_t n)
+{
+	struct meta *m = fresh_meta(dir, path, n);
+	if (m && on_pg(path)) {
+		meta_free(m);
+		remove_dir(*dir);
+		return NULL;
+	}
+	return m;
 }
 
 /* A stream of write transactions with no pause (84 MB, 150 pages each) keeps the WAL within
@@ -1091,20 +1090,12 @@ out:
 static void test_meta_wal_bounded(void)
 {
 	char *dir, path[512], wal[600];
-	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	struct meta *m = fresh_sqlite(&dir, path, sizeof(path));
 	if (!m)
 		return;
-	if (on_pg(path)) {
-		meta_free(m);
-		remove_dir(dir);
-		return;
-	}
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	size_t n = 600 << 10;
-	char *v = malloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		v[i] = (char)('a' + (i * 7 + i / 13) % 26);
-	v[n] = 0;
+	char *v = filler("big", n); /* settings are stored as they are */
 	off_t most = 0;
 	for (int k = 0; k < 140; k++) {
 		char key[32];
@@ -1128,20 +1119,12 @@ static void test_meta_wal_bounded(void)
 static void test_meta_checkpointed_beside(void)
 {
 	char *dir, path[512];
-	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	struct meta *m = fresh_sqlite(&dir, path, sizeof(path));
 	if (!m)
 		return;
-	if (on_pg(path)) {
-		meta_free(m);
-		remove_dir(dir);
-		return;
-	}
 	int64_t before = meta_checkpoints();
 	size_t n = 64 << 10;
-	char *v = malloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		v[i] = (char)('a' + (i * 7 + i / 13) % 26);
-	v[n] = 0;
+	char *v = filler("big", n); /* settings are stored as they are */
 	for (int k = 0; k < 80; k++) { /* 5 MB, 1,300 pages and more */
 		char key[32];
 		snprintf(key, sizeof(key), "big/%d", k);
