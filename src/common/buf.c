@@ -9,7 +9,7 @@ void buf_init(struct buf *b, size_t cap)
 	b->cap = cap;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+int buf_append_grow(struct buf *b, const void *p, size_t n)
 {
 	if (n > b->cap - b->len)
 		return DD_E_TOO_LARGE;
@@ -89,13 +89,36 @@ int buf_utf8(struct buf *b, const char *s)
 	return rc ? rc : buf_append(b, run, (size_t)(p - run));
 }
 
+/* How many bytes from p (of n) are plain ASCII a JSON string holds as they are, counted in
+ * whole words of 8: a word with any control byte, quote, backslash or byte of 0x80 and above
+ * ends the count (the caller looks at its bytes one at a time). */
+static size_t plain_words(const unsigned char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t x, q, bs;
+		memcpy(&x, p + i, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		/* a byte below 0x20, a zero byte of q or bs (a quote, a backslash), or a high bit: the
+		 * "has a byte less than" test, exact for whether any byte is */
+		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high)
+			break;
+	}
+	return i;
+}
+
 int buf_json_str(struct buf *b, const char *s)
 {
 	if (!s)
 		return buf_append(b, "null", 4);
 	int rc = buf_append(b, "\"", 1);
-	const unsigned char *p = (const unsigned char *)s, *run = p;
-	while (!rc && *p) {
+	const unsigned char *p = (const unsigned char *)s, *run = p, *end = p + strlen(s);
+	while (!rc && p < end) {
+		p += plain_words(p, (size_t)(end - p));
+		if (p == end)
+			break;
 		unsigned char c = *p;
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') { /* the common case: plain ASCII */
 			p++;

@@ -10,7 +10,20 @@ struct buf {
 };
 
 void buf_init(struct buf *b, size_t cap);
-int buf_append(struct buf *b, const void *p, size_t n);
+/* buf_append's path that grows the allocation (or fails at the cap). */
+int buf_append_grow(struct buf *b, const void *p, size_t n);
+/* Appends n bytes. Inline: a stored report is thousands of appends of a few bytes each, and
+ * the call cost most of the time they took. */
+static inline int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n < b->alloc - b->len && n <= b->cap - b->len) { /* room for the bytes and the NUL */
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = 0;
+		return 0;
+	}
+	return buf_append_grow(b, p, n);
+}
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s with every byte that does not begin a UTF-8 character replaced by U+FFFD. */

@@ -120,6 +120,71 @@ static void test_buf_json_str(void)
 	buf_release(&b);
 }
 
+/* The old escaping, a byte at a time: the word-at-a-time scan must give the same text. */
+static void json_str_bytewise(struct buf *b, const unsigned char *p)
+{
+	buf_append(b, "\"", 1);
+	for (; *p; p++) {
+		size_t n = 0;
+		if (*p >= 0x20 && *p != '"' && *p != '\\') {
+			n = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3 : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+			for (size_t i = 1; i < n; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					n = 0;
+			if ((n == 3 && ((*p == 0xe0 && p[1] < 0xa0) || (*p == 0xed && p[1] > 0x9f))) ||
+			    (n == 4 && ((*p == 0xf0 && p[1] < 0x90) || (*p == 0xf4 && p[1] > 0x8f))))
+				n = 0;
+		}
+		char esc[8];
+		if (n) {
+			buf_append(b, p, n);
+			p += n - 1;
+		} else if (*p == '"' || *p == '\\') {
+			buf_append(b, "\\", 1);
+			buf_append(b, p, 1);
+		} else if (*p < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			buf_append(b, esc, 6);
+		} else
+			buf_append(b, "\\ufffd", 6);
+	}
+	buf_append(b, "\"", 1);
+}
+
+static void test_buf_json_str_words(void)
+{
+	/* every byte class at every place of a word: plain, the two escaped, controls, the
+	 * edges of the tests (0x1f, 0x20, 0x7f, 0x80), UTF-8 leads and continuations */
+	static const unsigned char alphabet[] = {'a', 'z', '"', '\\', 0x01, 0x1f, 0x20, 0x21, 0x5b, 0x5d,
+						 0x7f, 0x80, 0xbf, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0xff};
+	struct buf got, want;
+	buf_init(&got, 4096);
+	buf_init(&want, 4096);
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	for (int round = 0; round < 20000; round++) {
+		unsigned char s[48];
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		size_t n = (size_t)(seed >> 33) % (sizeof(s) - 1), rare = (size_t)(seed >> 20) % 4;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			/* mostly plain, so whole plain words come before and after the others */
+			size_t k = (size_t)(seed >> 33);
+			s[i] = k % 8 < rare ? alphabet[(k / 8) % sizeof(alphabet)] : (unsigned char)('a' + k % 26);
+		}
+		s[n] = 0;
+		buf_reset(&got);
+		buf_reset(&want);
+		CHECK(buf_json_str(&got, (const char *)s) == 0);
+		json_str_bytewise(&want, s);
+		if (strcmp(got.data, want.data)) {
+			CHECK_STR(got.data, want.data);
+			break;
+		}
+	}
+	buf_release(&got);
+	buf_release(&want);
+}
+
 static void test_arena(void)
 {
 	struct arena a = {0};
@@ -347,6 +412,7 @@ static void test_netaddr(void)
 void suite_common(void)
 {
 	RUN(test_buf_json_str);
+	RUN(test_buf_json_str_words);
 	RUN(test_err_table);
 	RUN(test_digest_parse);
 	RUN(test_hasher);
