@@ -241,6 +241,12 @@
  * allocate without bound. */
 #define DD_MAX_STORED_TEXT_BYTES (256 * 1024 * 1024)
 
+/* Reports and inventories a scan worker holds before it stores them (one write transaction):
+ * a batch of re-assessments is stored at SCANNER_BATCH images or at this many bytes, whichever
+ * comes first, so images with large reports (debian-big's is 0.5 MB) do not make a worker hold
+ * a batch's worth of them. */
+#define DD_MAX_SCAN_BATCH_BYTES (16 * 1024 * 1024)
+
 /* The sandboxed scan workers (src/scan/sandbox.c): every layer is read, and every package
  * database parsed, in a process of its own that may only read the descriptors it is given. An
  * operator (or a test) may lower, never raise, the first three with DRYDOCK_MAX_SANDBOX_MEMORY,

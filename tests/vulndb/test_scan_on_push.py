@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -332,6 +333,43 @@ def test_new_database_reassesses_without_reading_layers(full_db, images, tmp_pat
     finally:
         if os.path.exists(tmp_path / "blobs-away"):
             os.rename(str(tmp_path / "blobs-away"), os.path.join(srv.data_dir, "blobs"))
+        srv.stop()
+
+
+def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
+    """A worker stores a batch of re-assessments in parts of at most 16 MiB of reports (and
+    another image's worth): 41 images of debian-big, a report of about half a megabyte each,
+    gaining their findings at once, are not all held until the batch's end."""
+    small = tmp_path / "alpine-only.ddb"
+    r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1")
+    try:
+        skopeo_push(os.path.join(images, "debian-big"), srv.url, "big/img:0")
+        assert wait(srv.url, "big/img", "0")["status"] == "NotApplicable"
+        s = requests.Session()
+        m = json.loads(s.get(f"{srv.url}/v2/big/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
+        for i in range(1, 41):
+            m["annotations"] = {"copy": str(i)}
+            r = s.put(f"{srv.url}/v2/big/img/manifests/{i}", data=json.dumps(m), headers={"Content-Type": OCI_MANIFEST})
+            assert r.status_code == 201, r.text
+        for i in range(41):
+            wait(srv.url, "big/img", str(i))
+        before = os.path.getsize(srv.log_path)  # the pushes' batches are logged before this
+        shutil.copy(full_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
+        for i in range(41):
+            wait(srv.url, "big/img", str(i), want="Unhealthy")
+        with open(srv.log_path) as f:
+            f.seek(before)
+            parts = [tuple(int(x) for x in re.search(r"stored (\d+) assessments of a batch of (\d+) \((\d+) bytes\)",
+                                                     line).groups()) for line in f if "assessments of a batch of" in line]
+        assert sum(p[0] for p in parts) == 41 and len(parts) >= 2, parts
+        assert sum(p[2] for p in parts) > 16 * 1024 * 1024, parts  # the bound had to act
+        for count, _, size in parts:  # each part ended at the first report past the bound
+            assert size - size / count <= 16 * 1024 * 1024, parts
+    finally:
         srv.stop()
 
 
