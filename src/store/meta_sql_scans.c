@@ -1,6 +1,7 @@
 /* meta_sql_scans.c: the metadata store's scans (meta_scans.h): the scan queue, assessments
  * (reports and inventories stored PACKED), their running totals (kept by the triggers of the
- * engines' schemas, only read here), scans counted per namespace and month, and scanning
+ * engines' schemas, and on SQLite by a batch's own tally of its updates), scans counted per
+ * namespace and month, and scanning
  * per namespace. Job states and priorities are bound from their enums, never written as numbers
  * in the SQL. */
 #include "common/dd.h"
@@ -142,7 +143,187 @@ static struct sq_arg packed_arg(const char *v, const void *z, size_t zn)
 	return z ? BLOB(z, zn) : PACKED(v);
 }
 
-static int complete_one(struct conn *c, const struct scan_done *d, const struct packed_pair *pk)
+/* SQLite: a batch's changes to the running totals (assessment_totals) and the history
+ * (assessment_days), counted here as meta_sqlite.c's update triggers would count them row by
+ * row, and written once at the batch's end (tally_write). The rows it counts have `tallied`
+ * bumped, so those triggers skip them. */
+struct tally_row {
+	char *key, *status; /* repository ('' for the registry) or namespace; status */
+	long long v[9];     /* images, the seven counts, and uncounted (totals) or assessed (days) */
+	int taken;          /* an image left it: removed when it holds none (the triggers' prune) */
+};
+struct tally {
+	struct tally_row *totals, *days;
+	size_t ntotals, ndays, cap_totals, cap_days;
+	int err;
+};
+
+static struct tally_row *tally_at(struct tally *t, int days, const char *key, size_t key_n, const char *status)
+{
+	struct tally_row **v = days ? &t->days : &t->totals;
+	size_t *n = days ? &t->ndays : &t->ntotals, *cap = days ? &t->cap_days : &t->cap_totals;
+	for (size_t i = 0; i < *n; i++)
+		if (strlen((*v)[i].key) == key_n && !memcmp((*v)[i].key, key, key_n) && !strcmp((*v)[i].status, status))
+			return &(*v)[i];
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct tally_row *g = realloc(*v, nc * sizeof(*g));
+		if (!g) {
+			t->err = DD_E_NOMEM;
+			return NULL;
+		}
+		*v = g, *cap = nc;
+	}
+	struct tally_row *e = &(*v)[*n];
+	memset(e, 0, sizeof(*e));
+	e->key = strndup(key, key_n);
+	e->status = strdup(status);
+	if (!e->key || !e->status) {
+		free(e->key), free(e->status);
+		t->err = DD_E_NOMEM;
+		return NULL;
+	}
+	(*n)++;
+	return e;
+}
+
+static void tally_free(struct tally *t)
+{
+	for (size_t i = 0; i < t->ntotals; i++)
+		free(t->totals[i].key), free(t->totals[i].status);
+	for (size_t i = 0; i < t->ndays; i++)
+		free(t->days[i].key), free(t->days[i].status);
+	free(t->totals), free(t->days);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Counts text as the triggers read it (meta_sqlite.c's COUNTS_OK, the text up to a NUL):
+ * exactly seven numbers of 1 to 12 digits, no leading zero, single spaces between. 1 with v,
+ * or 0: not counted (the image is `uncounted`). */
+static int counts_read(const char *c, long long v[7])
+{
+	if (!c)
+		return 0;
+	for (int k = 0; k < 7; k++) {
+		size_t n = 0;
+		long long x = 0;
+		while (c[n] >= '0' && c[n] <= '9')
+			x = x * 10 + (c[n++] - '0');
+		if (!n || n > 12 || (n > 1 && c[0] == '0'))
+			return 0;
+		v[k] = x;
+		c += n;
+		if (k < 6 && *c++ != ' ')
+			return 0;
+	}
+	return *c == 0;
+}
+
+/* One image's counts taken away from (sign -1) or added to (1) its repository's, the
+ * registry's and (with its namespace) today's rows of status st. */
+static void tally_image(struct tally *t, const char *repo, const char *st, const char *counts, int sign)
+{
+	long long v[7];
+	int ok = counts_read(counts, v);
+	const char *keys[2] = {repo, ""};
+	for (int k = 0; k < 3; k++) {
+		const char *key = k < 2 ? keys[k] : repo;
+		size_t key_n = k < 2 ? strlen(key) : strcspn(repo, "/");
+		struct tally_row *e = tally_at(t, k == 2, key, key_n, st);
+		if (!e)
+			return;
+		e->v[0] += sign;
+		for (int i = 0; ok && i < 7; i++)
+			e->v[1 + i] += sign * v[i];
+		if (k < 2 && !ok)
+			e->v[8] += sign; /* uncounted (the history has no such column) */
+		if (k < 2 && sign < 0)
+			e->taken = 1;
+	}
+}
+
+/* Row repo@digest read before the batch's update of it: *found, and whether the update's
+ * status, counts and scanned_at differ from the row's (as the triggers' IS NOT compares them). */
+struct tally_prev {
+	int found, moved, rescanned, restatus;
+	const char *status, *counts; /* counts: NULL when not text (never counted) */
+};
+
+static int tally_read(struct conn *c, struct arena *a, const struct assessment_rec *r, struct tally_prev *p)
+{
+	memset(p, 0, sizeof(*p));
+	struct sq q;
+	sq_query_on(&q, c,
+		    "SELECT status, iif(typeof(counts)='text', counts, NULL), status IS NOT ?3, counts IS NOT ?4,"
+		    " scanned_at IS NOT ?5 FROM assessments WHERE repo=?1 AND digest=?2",
+		    TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->counts ? r->counts : ""),
+		    INT(r->scanned_at));
+	if (sq_row(&q)) {
+		p->found = 1;
+		p->status = sq_text(a, &q, 0);
+		p->counts = sq_text(a, &q, 1);
+		p->restatus = (int)sq_int(&q, 2);
+		p->moved = (int)sq_int(&q, 3);
+		p->rescanned = (int)sq_int(&q, 4);
+	}
+	return sq_end(&q, "read assessment");
+}
+
+/* What the update triggers would have done for row r after its update from p (status too
+ * unless `same_status`: the update left it as it was). */
+static void tally_update(struct tally *t, const struct assessment_rec *r, const struct tally_prev *p, int same_status)
+{
+	const char *st = same_status ? p->status : r->status;
+	if (p->moved || (!same_status && p->restatus)) {
+		tally_image(t, r->repo, p->status, p->counts, -1);
+		tally_image(t, r->repo, st, r->counts ? r->counts : "", 1);
+	}
+	if (p->rescanned) {
+		struct tally_row *e = tally_at(t, 1, r->repo, strcspn(r->repo, "/"), st);
+		if (e)
+			e->v[8]++;
+	}
+}
+
+/* The batch's tally written: each row touched added to its stored one (made when there is
+ * none), and a totals row an image left removed when it holds no image. */
+static int tally_write(struct conn *c, struct tally *t)
+{
+	int rc = t->err;
+	for (size_t i = 0; !rc && i < t->ntotals; i++) {
+		const long long *v = t->totals[i].v;
+		rc = sq_exec_on(c, "store assessment totals",
+				"INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low,"
+				" negligible, unknown, unfixed, uncounted) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+				" ON CONFLICT(repo, status) DO UPDATE SET images=images+excluded.images,"
+				" critical=critical+excluded.critical, high=high+excluded.high,"
+				" medium=medium+excluded.medium, low=low+excluded.low,"
+				" negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown,"
+				" unfixed=unfixed+excluded.unfixed, uncounted=uncounted+excluded.uncounted",
+				TEXT(t->totals[i].key), TEXT(t->totals[i].status), INT(v[0]), INT(v[1]), INT(v[2]),
+				INT(v[3]), INT(v[4]), INT(v[5]), INT(v[6]), INT(v[7]), INT(v[8]));
+		if (!rc && t->totals[i].taken)
+			rc = sq_exec_on(c, "store assessment totals",
+					"DELETE FROM assessment_totals WHERE repo=?1 AND status=?2 AND images=0",
+					TEXT(t->totals[i].key), TEXT(t->totals[i].status));
+	}
+	for (size_t i = 0; !rc && i < t->ndays; i++) {
+		const long long *v = t->days[i].v;
+		rc = sq_exec_on(c, "store assessment history",
+				"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low,"
+				" negligible, unknown, unfixed, assessed) VALUES(date('now'),?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+				" ON CONFLICT(day, ns, status) DO UPDATE SET images=images+excluded.images,"
+				" critical=critical+excluded.critical, high=high+excluded.high,"
+				" medium=medium+excluded.medium, low=low+excluded.low,"
+				" negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown,"
+				" unfixed=unfixed+excluded.unfixed, assessed=assessed+excluded.assessed",
+				TEXT(t->days[i].key), TEXT(t->days[i].status), INT(v[0]), INT(v[1]), INT(v[2]), INT(v[3]),
+				INT(v[4]), INT(v[5]), INT(v[6]), INT(v[7]), INT(v[8]));
+	}
+	return rc;
+}
+
+static int complete_one(struct conn *c, const struct scan_done *d, const struct packed_pair *pk, struct tally *t)
 {
 	const struct assessment_rec *r = &d->rec;
 	/* by its name too: SQLite gives a deleted job's id to the next job queued, which may be
@@ -152,30 +333,38 @@ static int complete_one(struct conn *c, const struct scan_done *d, const struct 
 	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
 		return rc;
 	const char *gen = r->db_generation ? r->db_generation : "";
-	if (d->unchanged) { /* the same findings: counts fill rows stored before counts were */
+	struct arena a = {0};
+	struct tally_prev p;
+	rc = tally_read(c, &a, r, &p);
+	if (!rc && d->unchanged) /* the same findings: counts fill rows stored before counts were */
 		rc = sq_exec_on(c, "store assessment",
-				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6"
-				" WHERE repo=?1 AND digest=?2",
+				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6,"
+				" tallied=tallied+1 WHERE repo=?1 AND digest=?2",
 				TEXT(r->repo), TEXT(r->digest), TEXT(gen), INT(r->scanned_at), INT(r->duration_us),
 				TEXT(r->counts ? r->counts : ""));
-		return rc ? rc : complete_rest(c, d);
-	}
-	/* an upsert, not INSERT OR REPLACE: a replaced row would leave the running totals without the
-	 * delete trigger's update */
-	rc = sq_exec_on(c, "store assessment",
-			"INSERT INTO assessments(repo, digest, status, reason, db_generation, scanned_at, duration_us,"
-			" findings_hash, counts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(repo, digest) DO UPDATE SET"
-			" status=excluded.status, reason=excluded.reason, db_generation=excluded.db_generation,"
-			" scanned_at=excluded.scanned_at, duration_us=excluded.duration_us,"
-			" findings_hash=excluded.findings_hash, counts=excluded.counts",
-			TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
-			INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
-			TEXT(r->counts ? r->counts : ""));
-	if (!rc)
+	else if (!rc && p.found)
 		rc = sq_exec_on(c, "store assessment",
-				"INSERT INTO assessment_reports(repo, digest, report) VALUES(?1,?2,?3)"
-				" ON CONFLICT(repo, digest) DO UPDATE SET report=excluded.report",
-				TEXT(r->repo), TEXT(r->digest), packed_arg(r->report, pk->report, pk->report_n));
+				"UPDATE assessments SET status=?3, reason=?4, db_generation=?5, scanned_at=?6,"
+				" duration_us=?7, findings_hash=?8, counts=?9, tallied=tallied+1 WHERE repo=?1 AND digest=?2",
+				TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
+				INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
+				TEXT(r->counts ? r->counts : ""));
+	else if (!rc) /* the image's first: the insert triggers count it */
+		rc = sq_exec_on(c, "store assessment",
+				"INSERT INTO assessments(repo, digest, status, reason, db_generation, scanned_at,"
+				" duration_us, findings_hash, counts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
+				INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
+				TEXT(r->counts ? r->counts : ""));
+	if (!rc && p.found)
+		tally_update(t, r, &p, d->unchanged);
+	arena_free(&a);
+	if (rc || d->unchanged)
+		return rc ? rc : complete_rest(c, d);
+	rc = sq_exec_on(c, "store assessment",
+			"INSERT INTO assessment_reports(repo, digest, report) VALUES(?1,?2,?3)"
+			" ON CONFLICT(repo, digest) DO UPDATE SET report=excluded.report",
+			TEXT(r->repo), TEXT(r->digest), packed_arg(r->report, pk->report, pk->report_n));
 	if (!rc && !d->inventory_kept) /* a re-assessment of the stored inventory keeps it */
 		rc = sq_exec_on(c, "store assessment",
 				"INSERT INTO assessment_inventories(repo, digest, inventory) VALUES(?1,?2,?3)"
@@ -485,9 +674,14 @@ static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t
 		rc = sq_tx_begin_lazy(m, &c);
 	if (!rc && pg)
 		rc = complete_pg(c, done, n, pk, &t);
-	else
+	else {
+		struct tally t = {0};
 		for (size_t i = 0; i < n && !rc; i++)
-			rc = complete_one(c, &done[i], &pk[i]);
+			rc = complete_one(c, &done[i], &pk[i], &t);
+		if (!rc)
+			rc = tally_write(c, &t);
+		tally_free(&t);
+	}
 	rc = sq_tx_end(c, rc);
 	if (pg)
 		batch_free(&t);

@@ -1085,6 +1085,115 @@ static struct meta *fresh_sqlite(char **dir, char *path, size_t n)
 	return m;
 }
 
+/* Rows of a query, every column as text, one line each (the whole dump in *out, malloc'd). */
+static void sql_dump(const char *path, const char *query, char **out)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_append(&b, "", 0);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK && sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const unsigned char *v = sqlite3_column_text(st, i);
+			buf_printf(&b, "%s%s", i ? "|" : "", v ? (const char *)v : "NULL");
+		}
+		buf_append(&b, "\n", 1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	*out = b.data;
+}
+
+/* The scans' store counts a batch's updates in the totals and the history itself (SQLite, the
+ * rows' `tallied` bumped, the update triggers skipping them): random batches of re-assessments
+ * stored by scan_complete in one directory, the same updates made by plain SQL in another (the
+ * triggers count them), and the two directories' totals and history compared row for row.
+ * Statuses move, counts change into and out of forms that are not counted, scans land in the
+ * same second as the one before (no assessment counted then), images share a batch. */
+static void test_meta_tally_as_triggers(void)
+{
+	char *da, *db, pa[512], pb[512];
+	struct meta *ma = fresh_sqlite(&da, pa, sizeof(pa));
+	if (!ma)
+		return;
+	struct meta *mb = fresh_sqlite(&db, pb, sizeof(pb));
+	if (!mb) {
+		meta_free(ma);
+		remove_dir(da);
+		return;
+	}
+	static const char *const repos[] = {"r1", "ns/a", "ns/b/c"};
+	static const char *const statuses[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
+	static const char *const counts[] = {"1 2 3 4 5 6 7", "0 0 0 0 0 0 0", "2 0 0 0 0 0 1", "01 2 3 4 5 6 7", "",
+					     "1 2 3", "1000000000000 0 0 0 0 0 0", "999999999999 0 0 0 0 0 0",
+					     "0 0 0 0 7 0 0", "1 2 3 4 5 6 7 ", "1  2 3 4 5 6 7"};
+	char digest[9][16];
+	for (int i = 0; i < 9; i++) {
+		snprintf(digest[i], sizeof(digest[i]), "sha256:d%d", i);
+		assess(ma, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
+		assess(mb, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
+	}
+	uint64_t seed = 12345;
+#define NEXT(n) ((seed = seed * 6364136223846793005ULL + 1442695040888963407ULL), (size_t)(seed >> 33) % (n))
+	for (int round = 0; round < 100; round++) {
+		struct arena a = {0};
+		size_t k = 1 + NEXT(4), first = NEXT(9), n = 0;
+		struct scan_done d[4];
+		struct scan_job *jobs;
+		for (size_t j = 0; j < k; j++) {
+			size_t i = (first + j * 2) % 9; /* k distinct images */
+			int queued;
+			CHECK(ma->scans->scan_enqueue(ma, repos[i % 3], digest[i], SCAN_REASSESS, &queued) == 0);
+		}
+		CHECK(ma->scans->scan_claim(ma, &a, 4, NULL, &jobs, &n) == 0 && n == k);
+		struct buf upd;
+		buf_init(&upd, 1 << 16);
+		for (size_t j = 0; j < n; j++) {
+			int how = (int)NEXT(2); /* 0: the findings changed, 1: the same (counts only) */
+			const char *st = statuses[NEXT(4)], *c = counts[NEXT(DD_ARRAY_LEN(counts))];
+			int64_t at = 1 + (int64_t)NEXT(3);
+			d[j] = (struct scan_done){.job = jobs[j].id, .unchanged = how, .inventory_kept = 1,
+						  .rec = {.repo = jobs[j].repo, .digest = jobs[j].digest, .status = st,
+							  .reason = "", .report = "{}", .inventory = "", .db_generation = "g",
+							  .findings_hash = "h", .counts = c, .scanned_at = at, .duration_us = 1}};
+			if (how)
+				buf_printf(&upd, "UPDATE assessments SET counts='%s', scanned_at=%" PRId64, c, at);
+			else
+				buf_printf(&upd, "UPDATE assessments SET status='%s', counts='%s', scanned_at=%" PRId64, st, c,
+					   at);
+			buf_printf(&upd, " WHERE repo='%s' AND digest='%s';", jobs[j].repo, jobs[j].digest);
+		}
+		CHECK(ma->scans->scan_complete(ma, d, n) == 0);
+		sql(pb, upd.data);
+		buf_release(&upd);
+		arena_free(&a);
+		/* after every batch: a difference that a later one would undo is seen too */
+		char *ta, *tb, *ha, *hb, *ra, *rb;
+		sql_dump(pa, "SELECT * FROM assessment_totals ORDER BY repo, status", &ta);
+		sql_dump(pb, "SELECT * FROM assessment_totals ORDER BY repo, status", &tb);
+		sql_dump(pa, "SELECT * FROM assessment_days ORDER BY day, ns, status", &ha);
+		sql_dump(pb, "SELECT * FROM assessment_days ORDER BY day, ns, status", &hb);
+		sql_dump(pa, "SELECT repo, digest, status, counts, scanned_at FROM assessments ORDER BY 1, 2", &ra);
+		sql_dump(pb, "SELECT repo, digest, status, counts, scanned_at FROM assessments ORDER BY 1, 2", &rb);
+		int same = !strcmp(ra, rb) && !strcmp(ta, tb) && !strcmp(ha, hb);
+		CHECK_STR(ra, rb); /* the same rows, */
+		CHECK_STR(ta, tb); /* the same totals */
+		CHECK_STR(ha, hb); /* and the same history */
+		free(ta), free(tb), free(ha), free(hb), free(ra), free(rb);
+		if (!same)
+			break;
+	}
+#undef NEXT
+	long long images;
+	CHECK(totals_match(ma, &images) && images == 9);
+	meta_free(ma);
+	meta_free(mb);
+	remove_dir(da);
+	remove_dir(db);
+}
+
 /* A stream of write transactions with no pause (84 MB, 150 pages each) keeps the WAL within
  * 16,000 pages and one transaction: the writer waits for the thread's checkpoint and runs one. */
 static void test_meta_wal_bounded(void)
@@ -1789,6 +1898,7 @@ void suite_stores(void)
 	RUN(test_meta_referrer_migration);
 	RUN(test_meta_totals);
 	RUN(test_meta_totals_triggers_replaced);
+	RUN(test_meta_tally_as_triggers);
 	RUN(test_meta_checkpointed_beside);
 	RUN(test_meta_wal_bounded);
 	RUN(test_meta_days);
