@@ -6,6 +6,7 @@
 #include "inventory/inventory.h"
 #include "inventory/sbom.h"
 #include <jansson.h>
+#include <math.h>
 
 int report_severities(const char *list, unsigned *mask, const char **why)
 {
@@ -85,6 +86,27 @@ static void jstrs(struct buf *b, const char *const *v, size_t n)
 	buf_append(b, "]", 1);
 }
 
+/* ',"cvss":{"score":S,"vector":' with S as "%.1f" writes it: without printf's float formatting
+ * (a twentieth of a report's time) when the score is a whole number of tenths, as CVSS
+ * scores are; printf for any other. */
+static void score_tenths(struct buf *b, double score)
+{
+	double t = score * 10;
+	if (score >= 0 && score <= 1000 && fabs(t - nearbyint(t)) < 1e-6) {
+		unsigned v = (unsigned)nearbyint(t), w = v / 10;
+		char s[16], *p = s + sizeof(s);
+		*--p = (char)('0' + v % 10);
+		*--p = '.';
+		do
+			*--p = (char)('0' + w % 10);
+		while (w /= 10);
+		buf_append(b, ",\"cvss\":{\"score\":", 17);
+		buf_append(b, p, (size_t)(s + sizeof(s) - p));
+		buf_append(b, ",\"vector\":", 10);
+	} else
+		buf_printf(b, ",\"cvss\":{\"score\":%.1f,\"vector\":", score);
+}
+
 /* The layers that introduced packages, each once, in the order the inventory first names them
  * (owned array of the packages' own strings; NULL and *n 0 when none or out of memory). */
 static const char **layers_of(const struct inventory *inv, size_t *n)
@@ -157,7 +179,7 @@ char *report_json_compact(const struct vulndb *db, const struct inventory *inv, 
 		buf_append(&b, ",", 1), jkey(&b, "severity_source"), buf_json_str(&b, x->severity_source);
 		buf_append(&b, ",", 1), jkey(&b, "vendor_severity"), jopt(&b, x->vendor_severity);
 		if (x->cvss_score >= 0) {
-			buf_printf(&b, ",\"cvss\":{\"score\":%.1f,\"vector\":", x->cvss_score);
+			score_tenths(&b, x->cvss_score);
 			jopt(&b, x->cvss_vector);
 			buf_append(&b, "}", 1);
 		} else

@@ -863,9 +863,10 @@ static void scan_events(struct arena *a, const struct assessment_rec *rec, int r
 	done->nevents = n;
 }
 
-/* Runs one job into *done (arena memory); the caller stores a batch of them at once. */
-static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, int listened, struct arena *out_arena,
-		    struct scan_done *done)
+/* Runs one job into *done (arena memory); the caller stores a batch of them at once. Returns
+ * the bytes of the report and inventory it holds. */
+static size_t run_job(struct scanner *s, struct dbref *d, const struct scan_job *job, int listened,
+		      struct arena *out_arena, struct scan_done *done)
 {
 	struct meta *meta = s->cfg.meta;
 	struct arena a = {0};
@@ -881,6 +882,7 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 	const char *stored = "", *old_hash = "";
 	int unchanged = 0, inventory_kept = 0, metered = 0;
 	json_t *changes = NULL; /* a re-assessment's new and resolved findings */
+	char *rep = NULL;       /* the report (malloc'd), copied once into out_arena */
 	meta->scans->ns_scanning_get(meta, ns, &enabled);
 	if (!enabled) {
 		rec.status = assessment_status_name(STATUS_NOT_APPLICABLE);
@@ -959,9 +961,8 @@ static void run_job(struct scanner *s, struct dbref *d, const struct scan_job *j
 				inventory_kept = 1; /* only the report is rewritten */
 				rec.inventory = "";
 			}
-			char *rep = report_json_compact(d->db, &inv, &subj, &r);
-			rec.report = rep ? arena_strdup(&a, rep) : "";
-			jsonmem_free(rep);
+			rep = report_json_compact(d->db, &inv, &subj, &r);
+			rec.report = rep ? rep : "";
 		}
 	}
 store:
@@ -991,8 +992,10 @@ store:
 	done->rec.digest = arena_strdup(o, rec.digest);
 	done->rec.status = arena_strdup(o, rec.status);
 	done->rec.reason = arena_strdup(o, rec.reason);
-	done->rec.report = arena_strdup(o, rec.report);
-	done->rec.inventory = arena_strdup(o, rec.inventory);
+	size_t report_n = strlen(rec.report), inventory_n = strlen(rec.inventory);
+	done->rec.report = arena_strndup(o, rec.report, report_n);
+	done->rec.inventory = arena_strndup(o, rec.inventory, inventory_n);
+	jsonmem_free(rep);
 	done->rec.db_generation = arena_strdup(o, rec.db_generation);
 	done->rec.findings_hash = rec.findings_hash ? arena_strdup(o, rec.findings_hash) : "";
 	done->rec.counts = arena_strdup(o, rec.counts);
@@ -1013,6 +1016,7 @@ store:
 	s->st.latency_sum += secs;
 	pthread_mutex_unlock(&s->mu);
 	arena_free(&a);
+	return report_n + inventory_n;
 }
 
 #define SCANNER_STORE_US 20000 /* a push's assessment waits at most this for others to share its commit */
@@ -1051,8 +1055,7 @@ static void *worker_main(void *arg)
 			int64_t since = now_us();
 			struct arena out = {0}; /* the assessments not yet stored */
 			for (size_t i = 0; i < n; i++) {
-				run_job(s, d, &jobs[i], listened, &out, &done[i]);
-				bytes += strlen(done[i].rec.report) + strlen(done[i].rec.inventory);
+				bytes += run_job(s, d, &jobs[i], listened, &out, &done[i]);
 				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
 				 * batch does not wait for the last; re-assessments in whole batches, or
 				 * at DD_MAX_SCAN_BATCH_BYTES */

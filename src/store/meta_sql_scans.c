@@ -645,7 +645,7 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 
 static void *prepack(const char *v, size_t *zn)
 {
-	return v && strlen(v) >= SQ_PACK_MIN ? sq_pack(v, zn) : NULL;
+	return v && strnlen(v, SQ_PACK_MIN) >= SQ_PACK_MIN ? sq_pack(v, zn) : NULL;
 }
 
 static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t n)

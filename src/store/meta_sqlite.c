@@ -686,7 +686,7 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 static void bind_packed(sqlite3_stmt *s, int i, const char *v)
 {
 	size_t z;
-	void *out = (v && strlen(v) >= SQ_PACK_MIN) ? sq_pack(v, &z) : NULL;
+	void *out = (v && strnlen(v, SQ_PACK_MIN) >= SQ_PACK_MIN) ? sq_pack(v, &z) : NULL;
 	if (!out) /* short, or not compressed: kept as text, still correct, only larger */
 		bind_text(s, i, v ? v : "");
 	else
