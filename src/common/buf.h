@@ -17,7 +17,8 @@ int buf_append_grow(struct buf *b, const void *p, size_t n);
 static inline int buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (n < b->alloc - b->len && n <= b->cap - b->len) { /* room for the bytes and the NUL */
-		memcpy(b->data + b->len, p, n);
+		if (n) /* p may be NULL with nothing to copy */
+			memcpy(b->data + b->len, p, n);
 		b->len += n;
 		b->data[b->len] = 0;
 		return 0;

@@ -134,6 +134,9 @@ void *sq_pack(const char *v, size_t *zn);
 /* Values of at least this many bytes are stored packed by both engines (shorter ones too by
  * PostgreSQL): what a caller may pack before its transaction and bind as a BLOB. */
 #define SQ_PACK_MIN 512
+/* SQLite: the condition of the assessments' update triggers that lets a writer count its own
+ * updates in the running totals (meta_sqlite.c's triggers, meta_sql_scans.c's tally). */
+#define SQ_UNTALLIED "NEW.tallied IS OLD.tallied"
 char *sq_unpack(struct arena *a, const void *z, size_t zn);
 
 /* A connection of the pool held across statements, and given back. */

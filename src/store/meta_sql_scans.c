@@ -9,6 +9,7 @@
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/util.h"
 
 int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *digest)
@@ -148,7 +149,7 @@ static struct sq_arg packed_arg(const char *v, const void *z, size_t zn)
  * row, and written once at the batch's end (tally_write). The rows it counts have `tallied`
  * bumped, so those triggers skip them. */
 struct tally_row {
-	char *key, *status; /* repository ('' for the registry) or namespace; status */
+	char *key, *status; /* repository ('' for the registry) or "day/namespace"; status */
 	long long v[9];     /* images, the seven counts, and uncounted (totals) or assessed (days) */
 	int taken;          /* an image left it: removed when it holds none (the triggers' prune) */
 };
@@ -156,6 +157,7 @@ struct tally {
 	struct tally_row *totals, *days;
 	size_t ntotals, ndays, cap_totals, cap_days;
 	int err;
+	int off; /* the triggers in place are not this version's: they count every update */
 };
 
 static struct tally_row *tally_at(struct tally *t, int days, const char *key, size_t key_n, const char *status)
@@ -207,7 +209,7 @@ static int counts_read(const char *c, long long v[7])
 	for (int k = 0; k < 7; k++) {
 		size_t n = 0;
 		long long x = 0;
-		while (c[n] >= '0' && c[n] <= '9')
+		while (c[n] >= '0' && c[n] <= '9' && n <= 12)
 			x = x * 10 + (c[n++] - '0');
 		if (!n || n > 12 || (n > 1 && c[0] == '0'))
 			return 0;
@@ -221,15 +223,14 @@ static int counts_read(const char *c, long long v[7])
 
 /* One image's counts taken away from (sign -1) or added to (1) its repository's, the
  * registry's and (with its namespace) today's rows of status st. */
-static void tally_image(struct tally *t, const char *repo, const char *st, const char *counts, int sign)
+static void tally_image(struct tally *t, const char *repo, const char *day_ns, const char *st, const char *counts,
+			int sign)
 {
 	long long v[7];
 	int ok = counts_read(counts, v);
-	const char *keys[2] = {repo, ""};
+	const char *keys[3] = {repo, "", day_ns};
 	for (int k = 0; k < 3; k++) {
-		const char *key = k < 2 ? keys[k] : repo;
-		size_t key_n = k < 2 ? strlen(key) : strcspn(repo, "/");
-		struct tally_row *e = tally_at(t, k == 2, key, key_n, st);
+		struct tally_row *e = tally_at(t, k == 2, keys[k], strlen(keys[k]), st);
 		if (!e)
 			return;
 		e->v[0] += sign;
@@ -247,6 +248,7 @@ static void tally_image(struct tally *t, const char *repo, const char *st, const
 struct tally_prev {
 	int found, moved, rescanned, restatus;
 	const char *status, *counts; /* counts: NULL when not text (never counted) */
+	const char *day_ns;          /* "YYYY-MM-DD/namespace": the history's row, dated as a trigger would */
 };
 
 static int tally_read(struct conn *c, struct arena *a, const struct assessment_rec *r, struct tally_prev *p)
@@ -255,7 +257,8 @@ static int tally_read(struct conn *c, struct arena *a, const struct assessment_r
 	struct sq q;
 	sq_query_on(&q, c,
 		    "SELECT status, iif(typeof(counts)='text', counts, NULL), status IS NOT ?3, counts IS NOT ?4,"
-		    " scanned_at IS NOT ?5 FROM assessments WHERE repo=?1 AND digest=?2",
+		    " scanned_at IS NOT ?5, date('now') || '/' || substr(repo, 1, instr(repo || '/', '/') - 1)"
+		    " FROM assessments WHERE repo=?1 AND digest=?2",
 		    TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->counts ? r->counts : ""),
 		    INT(r->scanned_at));
 	if (sq_row(&q)) {
@@ -265,6 +268,7 @@ static int tally_read(struct conn *c, struct arena *a, const struct assessment_r
 		p->restatus = (int)sq_int(&q, 2);
 		p->moved = (int)sq_int(&q, 3);
 		p->rescanned = (int)sq_int(&q, 4);
+		p->day_ns = sq_text(a, &q, 5);
 	}
 	return sq_end(&q, "read assessment");
 }
@@ -275,11 +279,11 @@ static void tally_update(struct tally *t, const struct assessment_rec *r, const 
 {
 	const char *st = same_status ? p->status : r->status;
 	if (p->moved || (!same_status && p->restatus)) {
-		tally_image(t, r->repo, p->status, p->counts, -1);
-		tally_image(t, r->repo, st, r->counts ? r->counts : "", 1);
+		tally_image(t, r->repo, p->day_ns, p->status, p->counts, -1);
+		tally_image(t, r->repo, p->day_ns, st, r->counts ? r->counts : "", 1);
 	}
 	if (p->rescanned) {
-		struct tally_row *e = tally_at(t, 1, r->repo, strcspn(r->repo, "/"), st);
+		struct tally_row *e = tally_at(t, 1, p->day_ns, strlen(p->day_ns), st);
 		if (e)
 			e->v[8]++;
 	}
@@ -309,18 +313,36 @@ static int tally_write(struct conn *c, struct tally *t)
 	}
 	for (size_t i = 0; !rc && i < t->ndays; i++) {
 		const long long *v = t->days[i].v;
+		const char *day_ns = t->days[i].key; /* "YYYY-MM-DD/namespace" */
 		rc = sq_exec_on(c, "store assessment history",
 				"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low,"
-				" negligible, unknown, unfixed, assessed) VALUES(date('now'),?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
+				" negligible, unknown, unfixed, assessed) VALUES(substr(?1, 1, instr(?1, '/') - 1),"
+				" substr(?1, instr(?1, '/') + 1),?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
 				" ON CONFLICT(day, ns, status) DO UPDATE SET images=images+excluded.images,"
 				" critical=critical+excluded.critical, high=high+excluded.high,"
 				" medium=medium+excluded.medium, low=low+excluded.low,"
 				" negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown,"
 				" unfixed=unfixed+excluded.unfixed, assessed=assessed+excluded.assessed",
-				TEXT(t->days[i].key), TEXT(t->days[i].status), INT(v[0]), INT(v[1]), INT(v[2]), INT(v[3]),
+				TEXT(day_ns), TEXT(t->days[i].status), INT(v[0]), INT(v[1]), INT(v[2]), INT(v[3]),
 				INT(v[4]), INT(v[5]), INT(v[6]), INT(v[7]), INT(v[8]));
 	}
 	return rc;
+}
+
+/* `tallied` changed (whatever a tool left in it), or left as it is when ON is 0 */
+#define TALLY_BUMP(ON) "iif(" ON ", iif(tallied IS 1, 2, 1), tallied)"
+
+/* Whether the update triggers in place skip a tallied row (this version's): in the batch's
+ * write transaction, so no other process can put others in before it commits. */
+static int tally_on(struct conn *c, int *on)
+{
+	struct sq q;
+	sq_query_on(&q, c,
+		    "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND name IN ('assessments_totals_update',"
+		    " 'assessments_days_update', 'assessments_days_assessed') AND instr(sql, ?1) > 0",
+		    TEXT(SQ_UNTALLIED));
+	*on = sq_row(&q) && sq_int(&q, 0) == 3;
+	return sq_end(&q, "read the triggers");
 }
 
 static int complete_one(struct conn *c, const struct scan_done *d, const struct packed_pair *pk, struct tally *t)
@@ -339,16 +361,17 @@ static int complete_one(struct conn *c, const struct scan_done *d, const struct 
 	if (!rc && d->unchanged) /* the same findings: counts fill rows stored before counts were */
 		rc = sq_exec_on(c, "store assessment",
 				"UPDATE assessments SET db_generation=?3, scanned_at=?4, duration_us=?5, counts=?6,"
-				" tallied=tallied+1 WHERE repo=?1 AND digest=?2",
+				" tallied=" TALLY_BUMP("?7") " WHERE repo=?1 AND digest=?2",
 				TEXT(r->repo), TEXT(r->digest), TEXT(gen), INT(r->scanned_at), INT(r->duration_us),
-				TEXT(r->counts ? r->counts : ""));
+				TEXT(r->counts ? r->counts : ""), INT(!t->off));
 	else if (!rc && p.found)
 		rc = sq_exec_on(c, "store assessment",
 				"UPDATE assessments SET status=?3, reason=?4, db_generation=?5, scanned_at=?6,"
-				" duration_us=?7, findings_hash=?8, counts=?9, tallied=tallied+1 WHERE repo=?1 AND digest=?2",
+				" duration_us=?7, findings_hash=?8, counts=?9, tallied=" TALLY_BUMP("?10")
+				" WHERE repo=?1 AND digest=?2",
 				TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
 				INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
-				TEXT(r->counts ? r->counts : ""));
+				TEXT(r->counts ? r->counts : ""), INT(!t->off));
 	else if (!rc) /* the image's first: the insert triggers count it */
 		rc = sq_exec_on(c, "store assessment",
 				"INSERT INTO assessments(repo, digest, status, reason, db_generation, scanned_at,"
@@ -356,7 +379,7 @@ static int complete_one(struct conn *c, const struct scan_done *d, const struct 
 				TEXT(r->repo), TEXT(r->digest), TEXT(r->status), TEXT(r->reason ? r->reason : ""), TEXT(gen),
 				INT(r->scanned_at), INT(r->duration_us), TEXT(r->findings_hash ? r->findings_hash : ""),
 				TEXT(r->counts ? r->counts : ""));
-	if (!rc && p.found)
+	if (!rc && p.found && !t->off)
 		tally_update(t, r, &p, d->unchanged);
 	arena_free(&a);
 	if (rc || d->unchanged)
@@ -676,6 +699,16 @@ static int ms_scan_complete(struct meta *m, const struct scan_done *done, size_t
 		rc = complete_pg(c, done, n, pk, &t);
 	else {
 		struct tally t = {0};
+		int on = 0;
+		static int warned;
+		if (!rc)
+			rc = tally_on(c, &on);
+		if (!rc && !on) {
+			t.off = 1;
+			if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+				log_warn("the assessments' triggers in meta.db are another version's: stored scans are"
+					 " counted by them (is another drydock version using this data directory?)");
+		}
 		for (size_t i = 0; i < n && !rc; i++)
 			rc = complete_one(c, &done[i], &pk[i], &t);
 		if (!rc)

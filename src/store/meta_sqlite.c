@@ -134,8 +134,9 @@ static const char schema[] =
  * and writes the batch's change to the totals and the history once, at its end: the triggers'
  * statements for every row took 35-45 us of the writers' lock per re-assessed image. Any other
  * update (another statement of drydock's, a tool's) leaves `tallied` as it was and is counted
- * here, as before. */
-#define UNTALLIED "NEW.tallied IS OLD.tallied"
+ * here, as before. The store checks, in each batch's transaction, that the triggers in place
+ * are these (another version's, put back by it, would count the batch too). */
+#define UNTALLIED SQ_UNTALLIED
 
 /* the totals' triggers, made with the table or in place of an older version's */
 static const char totals_triggers[] =

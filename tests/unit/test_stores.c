@@ -1128,13 +1128,16 @@ static void test_meta_tally_as_triggers(void)
 	static const char *const statuses[] = {"Healthy", "Unhealthy", "NotApplicable", "Failed"};
 	static const char *const counts[] = {"1 2 3 4 5 6 7", "0 0 0 0 0 0 0", "2 0 0 0 0 0 1", "01 2 3 4 5 6 7", "",
 					     "1 2 3", "1000000000000 0 0 0 0 0 0", "999999999999 0 0 0 0 0 0",
-					     "0 0 0 0 7 0 0", "1 2 3 4 5 6 7 ", "1  2 3 4 5 6 7"};
+					     "0 0 0 0 7 0 0", "1 2 3 4 5 6 7 ", "1  2 3 4 5 6 7",
+					     "12345678901234567890123 0 0 0 0 0 0"};
 	char digest[9][16];
 	for (int i = 0; i < 9; i++) {
 		snprintf(digest[i], sizeof(digest[i]), "sha256:d%d", i);
 		assess(ma, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
 		assess(mb, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
 	}
+	/* a value no version writes, where adding 1 changes nothing */
+	sql(pa, "UPDATE assessments SET tallied=9.3e18 WHERE digest='sha256:d0'");
 	uint64_t seed = 12345;
 #define NEXT(n) ((seed = seed * 6364136223846793005ULL + 1442695040888963407ULL), (size_t)(seed >> 33) % (n))
 	for (int round = 0; round < 100; round++) {
@@ -1192,6 +1195,48 @@ static void test_meta_tally_as_triggers(void)
 	meta_free(mb);
 	remove_dir(da);
 	remove_dir(db);
+}
+
+/* Another version's update triggers put back while the server runs (an older `drydock gc` opening
+ * the directory): they count every update, so the scans' store leaves its batches to them
+ * instead of counting them a second time. */
+static void test_meta_tally_other_triggers(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_sqlite(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	long long images;
+	assess(m, "r1", "sha256:a1", "Unhealthy", "1 2 3 4 5 6 7", 0);
+	assess(m, "ns/x", "sha256:a2", "Healthy", "0 0 0 0 0 0 0", 0);
+	/* the update triggers made again without the guard, as the version before made them */
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	struct buf again;
+	buf_init(&again, 1 << 20);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK &&
+	      sqlite3_prepare_v2(db, "SELECT name, replace(sql, 'NEW.tallied IS OLD.tallied AND ', '') FROM sqlite_master"
+				     " WHERE type='trigger' AND instr(sql, 'NEW.tallied IS OLD.tallied')", -1, &st, NULL) == SQLITE_OK);
+	int n = 0;
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		buf_printf(&again, "DROP TRIGGER %s; %s;", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CHECK(n == 3);
+	sql(path, again.data);
+	buf_release(&again);
+	assess(m, "r1", "sha256:a1", "Unhealthy", "2 0 0 0 0 0 1", 0); /* the findings changed */
+	assess_at(m, "ns/x", "sha256:a2", "Unhealthy", "0 0 1 0 0 0 0", 0, 2); /* and the status */
+	assess_at(m, "ns/x", "sha256:a2", "Unhealthy", "0 0 1 0 0 0 0", 1, 3); /* the same findings */
+	CHECK(totals_match(m, &images) && images == 2);
+	/* the history: both images once, today, the three assessments of ns counted */
+	CHECK(sql_int(path, "SELECT sum(images) FROM assessment_days") == 2);
+	CHECK(sql_int(path, "SELECT sum(critical) FROM assessment_days") == 2);
+	CHECK(sql_int(path, "SELECT sum(assessed) FROM assessment_days WHERE ns='ns'") == 3);
+	meta_free(m);
+	remove_dir(dir);
 }
 
 /* A stream of write transactions with no pause (84 MB, 150 pages each) keeps the WAL within
@@ -1899,6 +1944,7 @@ void suite_stores(void)
 	RUN(test_meta_totals);
 	RUN(test_meta_totals_triggers_replaced);
 	RUN(test_meta_tally_as_triggers);
+	RUN(test_meta_tally_other_triggers);
 	RUN(test_meta_checkpointed_beside);
 	RUN(test_meta_wal_bounded);
 	RUN(test_meta_days);
