@@ -45,11 +45,16 @@ struct dbref {
 	char gen[17];
 };
 
-/* Re-assessments claimed and stored per transaction (or fewer: DD_MAX_SCAN_BATCH_BYTES). 128,
- * not 32: 100,000 images gaining findings took 24.5 s against 21.5 s, the commits' pages and
- * syncs shared by four times as many images; a push claimed meanwhile waits at most for the
- * batch in hand (about 45 ms). */
+/* Re-assessments claimed and stored per transaction at most (stored in parts past
+ * DD_MAX_SCAN_BATCH_BYTES). 128, not 32: 100,000 images gaining findings took 24.5 s against
+ * 21.5 s, the commits' pages and syncs shared by four times as many images. */
 #define SCANNER_BATCH 128
+/* ... and fewer when they take longer: a worker claims about this much time's worth of jobs, at
+ * the rate of its last batch, since a push that comes meanwhile waits for the batch in hand
+ * (debian-min's re-assessment takes 0.3 ms and debian-wide's 2-3 ms on an idle machine; a
+ * review measured 50 ms for debian-wide's under load, where 128 would hold a worker 6 s). */
+#define SCANNER_BATCH_US 100000 /* DRYDOCK_SCAN_BATCH_MS changes it (1 to 600000 ms) */
+#define SCANNER_BATCH_FIRST 8 /* claimed before a worker has timed a batch */
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
 #define STREAMS_MAX 4 /* uploads analysed as their bytes arrive, at once */
@@ -82,6 +87,7 @@ struct scanner {
 	int keeping;
 	pthread_cond_t keeper_wake; /* signalled to stop it */
 	int listening;              /* the store's notices of queued scans call on_notice */
+	int64_t batch_us;           /* SCANNER_BATCH_US, or the environment's */
 };
 
 static struct dbref *db_take(struct scanner *s)
@@ -1034,6 +1040,7 @@ static void *worker_main(void *arg)
 {
 	struct scanner *s = arg;
 	jsonmem_begin(); /* this thread's JSON is per job: a bump region, reset after each batch */
+	size_t want = SCANNER_BATCH_FIRST; /* jobs to claim (SCANNER_BATCH_US) */
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		int stop = s->stop;
@@ -1044,7 +1051,8 @@ static void *worker_main(void *arg)
 		struct arena a = {0};
 		struct scan_job *jobs;
 		size_t n = 0;
-		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, SCANNER_BATCH, d->gen, &jobs, &n) : DD_E_NOT_FOUND;
+		int rc = d ? s->cfg.meta->scans->scan_claim(s->cfg.meta, &a, want, d->gen, &jobs, &n) : DD_E_NOT_FOUND;
+		int64_t began = now_us();
 		if (!rc) {
 			held_add(s, jobs, n);
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
@@ -1074,8 +1082,11 @@ static void *worker_main(void *arg)
 			log_debug("stored %zu assessments of a batch of %zu (%zu bytes)", n - stored, n, bytes);
 			arena_free(&out);
 			held_drop(s, jobs, n);
+			int64_t each = (now_us() - began) / (int64_t)n;
 			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
-				log_debug("assessed %zu images in a batch", n);
+				log_debug("assessed %zu images in a batch (%zu asked for), %" PRId64 " us each", n, want, each);
+			want = each > 0 ? (size_t)(s->batch_us / each) : SCANNER_BATCH;
+			want = want < 1 ? 1 : want > SCANNER_BATCH ? SCANNER_BATCH : want;
 		}
 		db_release(s, d);
 		arena_free(&a);
@@ -1172,6 +1183,15 @@ int scanner_start(const struct scanner_config *c, struct scanner **out, const ch
 		return DD_E_NOMEM;
 	}
 	snprintf(s->cache_dir, n, "%s/" LAYER_CACHE_SUBDIR, c->data_dir);
+	s->batch_us = SCANNER_BATCH_US;
+	const char *ms = getenv("DRYDOCK_SCAN_BATCH_MS");
+	char *end;
+	long v = ms ? strtol(ms, &end, 10) : 0;
+	if (ms && *ms && !*end && v >= 1 && v <= 600000)
+		s->batch_us = (int64_t)v * 1000;
+	else if (ms)
+		log_warn("DRYDOCK_SCAN_BATCH_MS must be a number of milliseconds from 1 to 600000; using %d",
+			 SCANNER_BATCH_US / 1000);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->layer_wake, NULL);

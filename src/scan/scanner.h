@@ -39,10 +39,11 @@
  *   stored before scanning was).
  * QUEUED (0): waiting for a worker. scan_claim takes the lowest priority number, oldest job
  *   (lowest id) first, and marks what it took RUNNING in one transaction: one job when pushes
- *   are waiting, else up to SCANNER_BATCH re-assessments. Nothing is claimed while no usable
- *   database is in place: jobs wait QUEUED. Queuing a job that exists adds no row: a push keeps
- *   the more urgent priority (an upsert, which leaves a RUNNING job RUNNING), a re-assessment
- *   leaves the job as it is. Crash: nothing is lost; the job is claimed after the restart.
+ *   are waiting, else up to SCANNER_BATCH re-assessments (fewer when they are slow:
+ *   SCANNER_BATCH_US). Nothing is claimed while no usable database is in place: jobs wait
+ *   QUEUED. Queuing a job that exists adds no row: a push keeps the more urgent priority (an
+ *   upsert, which leaves a RUNNING job RUNNING), a re-assessment leaves the job as it is.
+ *   Crash: nothing is lost; the job is claimed after the restart.
  * RUNNING (1): claimed by a worker of this process, which reads the image (the layer cache, or
  *   the stored inventory for a re-assessment), matches it and builds the assessment; a worker
  *   finishes the batch in hand before scanner_stop returns. scan_complete then, in one

@@ -24,12 +24,12 @@ def skopeo_push(layout, url, repo_tag):
                     f"docker://{url.split('://')[1]}/{repo_tag}"], check=True, capture_output=True)
 
 
-def server_with_db(tmp_path, db, *extra):
+def server_with_db(tmp_path, db, *extra, env=None):
     data = tmp_path / "data"
     data.mkdir()
     if db:
         shutil.copy(db, data / "vulndb.ddb")
-    return Server(str(data), extra_args=list(extra)).start()
+    return Server(str(data), extra_args=list(extra), env=env).start()
 
 
 def push_layers(url, repo, tag, files, config=None, config_type=OCI_CONFIG, annotations=None):
@@ -339,12 +339,14 @@ def test_new_database_reassesses_without_reading_layers(full_db, images, tmp_pat
 def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
     """A worker stores a batch of re-assessments in parts of at most 16 MiB of reports (and
     another image's worth): 41 images of debian-big, a report of about half a megabyte each,
-    gaining their findings at once, are not all held until the batch's end."""
+    gaining their findings at once, are not all held until the batch's end (claimed at once: the
+    claims' time bound set out of the way)."""
     small = tmp_path / "alpine-only.ddb"
     r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1")
+    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1",
+                         env={"DRYDOCK_SCAN_BATCH_MS": "600000"})
     try:
         skopeo_push(os.path.join(images, "debian-big"), srv.url, "big/img:0")
         assert wait(srv.url, "big/img", "0")["status"] == "NotApplicable"
@@ -369,6 +371,43 @@ def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
         assert sum(p[2] for p in parts) > 16 * 1024 * 1024, parts  # the bound had to act
         for count, _, size in parts:  # each part ended at the first report past the bound
             assert size - size / count <= 16 * 1024 * 1024, parts
+    finally:
+        srv.stop()
+
+
+def test_slow_reassessments_claimed_few_at_a_time(full_db, images, tmp_path):
+    """A worker claims about 100 ms of re-assessments at the rate of its last batch, not 128 of
+    whatever size (a push that comes meanwhile waits for the batch in hand): 60 images of
+    debian-wide, re-assessed at once. Each claim is checked against the time per image the
+    server itself logged for the batch before it (claims of 128 fail it)."""
+    small = tmp_path / "alpine-only.ddb"
+    r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1")
+    try:
+        skopeo_push(os.path.join(images, "debian-wide"), srv.url, "wide/img:0")
+        wait(srv.url, "wide/img", "0")
+        s = requests.Session()
+        m = json.loads(s.get(f"{srv.url}/v2/wide/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
+        for i in range(1, 60):
+            m["annotations"] = {"copy": str(i)}
+            r = s.put(f"{srv.url}/v2/wide/img/manifests/{i}", data=json.dumps(m), headers={"Content-Type": OCI_MANIFEST})
+            assert r.status_code == 201, r.text
+        for i in range(60):
+            wait(srv.url, "wide/img", str(i))
+        before = os.path.getsize(srv.log_path)
+        shutil.copy(full_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
+        for i in range(60):
+            wait(srv.url, "wide/img", str(i), want="Unhealthy", timeout=300)
+        with open(srv.log_path) as f:
+            f.seek(before)
+            batches = [tuple(int(x) for x in re.search(r"assessed (\d+) images in a batch \((\d+) asked for\), (\d+) us each",
+                                                       line).groups()) for line in f if "images in a batch (" in line]
+        assert sum(b[0] for b in batches) == 60 and len(batches) >= 2, batches
+        for prev, cur in zip(batches, batches[1:]):
+            assert cur[1] <= max(1, 100_000 // max(prev[2], 1)), batches
     finally:
         srv.stop()
 
