@@ -336,43 +336,54 @@ def test_new_database_reassesses_without_reading_layers(full_db, images, tmp_pat
         srv.stop()
 
 
+def copies_reassessed(full_db, images, tmp_path, image, count, env=None):
+    """A server (debug log, one worker) with an Alpine-only database, `image` pushed and `count`
+    - 1 more manifests over its layers (annotations told apart), all assessed; then the full
+    database put in place and every one re-assessed. Returns the server (running) and the log
+    written while it re-assessed."""
+    small = tmp_path / "alpine-only.ddb"
+    r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1", env=env)
+    try:
+        skopeo_push(os.path.join(images, image), srv.url, "copies/img:0")
+        assert wait(srv.url, "copies/img", "0")["status"] == "NotApplicable"
+        s = requests.Session()
+        m = json.loads(s.get(f"{srv.url}/v2/copies/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
+        for i in range(1, count):
+            m["annotations"] = {"copy": str(i)}
+            r = s.put(f"{srv.url}/v2/copies/img/manifests/{i}", data=json.dumps(m),
+                      headers={"Content-Type": OCI_MANIFEST})
+            assert r.status_code == 201, r.text
+        for i in range(count):
+            wait(srv.url, "copies/img", str(i))
+        before = os.path.getsize(srv.log_path)  # the pushes' batches are logged before this
+        shutil.copy(full_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
+        for i in range(count):
+            wait(srv.url, "copies/img", str(i), want="Unhealthy", timeout=300)
+        with open(srv.log_path) as f:
+            f.seek(before)
+            return srv, f.read()
+    except BaseException:
+        srv.stop()
+        raise
+
+
 def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
     """A worker stores a batch of re-assessments in parts of at most 16 MiB of reports (and
     another image's worth): 41 images of debian-big, a report of about half a megabyte each,
     gaining their findings at once, are not all held until the batch's end (claimed at once: the
     claims' time bound set out of the way)."""
-    small = tmp_path / "alpine-only.ddb"
-    r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1",
-                         env={"DRYDOCK_SCAN_BATCH_MS": "600000"})
-    try:
-        skopeo_push(os.path.join(images, "debian-big"), srv.url, "big/img:0")
-        assert wait(srv.url, "big/img", "0")["status"] == "NotApplicable"
-        s = requests.Session()
-        m = json.loads(s.get(f"{srv.url}/v2/big/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
-        for i in range(1, 41):
-            m["annotations"] = {"copy": str(i)}
-            r = s.put(f"{srv.url}/v2/big/img/manifests/{i}", data=json.dumps(m), headers={"Content-Type": OCI_MANIFEST})
-            assert r.status_code == 201, r.text
-        for i in range(41):
-            wait(srv.url, "big/img", str(i))
-        before = os.path.getsize(srv.log_path)  # the pushes' batches are logged before this
-        shutil.copy(full_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
-        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
-        for i in range(41):
-            wait(srv.url, "big/img", str(i), want="Unhealthy")
-        with open(srv.log_path) as f:
-            f.seek(before)
-            parts = [tuple(int(x) for x in re.search(r"stored (\d+) assessments of a batch of (\d+) \((\d+) bytes\)",
-                                                     line).groups()) for line in f if "assessments of a batch of" in line]
-        assert sum(p[0] for p in parts) == 41 and len(parts) >= 2, parts
-        assert sum(p[2] for p in parts) > 16 * 1024 * 1024, parts  # the bound had to act
-        for count, _, size in parts:  # each part ended at the first report past the bound
-            assert size - size / count <= 16 * 1024 * 1024, parts
-    finally:
-        srv.stop()
+    srv, log = copies_reassessed(full_db, images, tmp_path, "debian-big", 41, env={"DRYDOCK_SCAN_BATCH_MS": "600000"})
+    srv.stop()
+    parts = [tuple(int(x) for x in m.groups())
+             for m in re.finditer(r"stored (\d+) assessments of a batch of (\d+) \((\d+) bytes\)", log)]
+    assert sum(p[0] for p in parts) == 41 and len(parts) >= 2, parts
+    assert sum(p[2] for p in parts) > 16 * 1024 * 1024, parts  # the bound had to act
+    for count, _, size in parts:  # each part ended at the first report past the bound
+        assert size - size / count <= 16 * 1024 * 1024, parts
 
 
 def test_slow_reassessments_claimed_few_at_a_time(full_db, images, tmp_path):
@@ -380,36 +391,13 @@ def test_slow_reassessments_claimed_few_at_a_time(full_db, images, tmp_path):
     whatever size (a push that comes meanwhile waits for the batch in hand): 60 images of
     debian-wide, re-assessed at once. Each claim is checked against the time per image the
     server itself logged for the batch before it (claims of 128 fail it)."""
-    small = tmp_path / "alpine-only.ddb"
-    r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    srv = server_with_db(tmp_path, str(small), "--log-level", "debug", "--scan-workers", "1")
-    try:
-        skopeo_push(os.path.join(images, "debian-wide"), srv.url, "wide/img:0")
-        wait(srv.url, "wide/img", "0")
-        s = requests.Session()
-        m = json.loads(s.get(f"{srv.url}/v2/wide/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
-        for i in range(1, 60):
-            m["annotations"] = {"copy": str(i)}
-            r = s.put(f"{srv.url}/v2/wide/img/manifests/{i}", data=json.dumps(m), headers={"Content-Type": OCI_MANIFEST})
-            assert r.status_code == 201, r.text
-        for i in range(60):
-            wait(srv.url, "wide/img", str(i))
-        before = os.path.getsize(srv.log_path)
-        shutil.copy(full_db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
-        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
-        for i in range(60):
-            wait(srv.url, "wide/img", str(i), want="Unhealthy", timeout=300)
-        with open(srv.log_path) as f:
-            f.seek(before)
-            batches = [tuple(int(x) for x in re.search(r"assessed (\d+) images in a batch \((\d+) asked for\), (\d+) us each",
-                                                       line).groups()) for line in f if "images in a batch (" in line]
-        assert sum(b[0] for b in batches) == 60 and len(batches) >= 2, batches
-        for prev, cur in zip(batches, batches[1:]):
-            assert cur[1] <= max(1, 100_000 // max(prev[2], 1)), batches
-    finally:
-        srv.stop()
+    srv, log = copies_reassessed(full_db, images, tmp_path, "debian-wide", 60)
+    srv.stop()
+    batches = [tuple(int(x) for x in m.groups())
+               for m in re.finditer(r"assessed (\d+) images in a batch \((\d+) asked for\), (\d+) us each", log)]
+    assert sum(b[0] for b in batches) == 60 and len(batches) >= 2, batches
+    for prev, cur in zip(batches, batches[1:]):
+        assert cur[1] <= max(1, 100_000 // max(prev[2], 1)), batches
 
 
 def distroless(url, repo, tag="1"):
