@@ -1085,8 +1085,10 @@ static void *worker_main(void *arg)
 			int64_t each = (now_us() - began) / (int64_t)n;
 			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
 				log_debug("assessed %zu images in a batch (%zu asked for), %" PRId64 " us each", n, want, each);
-			want = each > 0 ? (size_t)(s->batch_us / each) : SCANNER_BATCH;
-			want = want < 1 ? 1 : want > SCANNER_BATCH ? SCANNER_BATCH : want;
+			if (jobs[0].priority == SCAN_REASSESS) { /* a push's time says nothing of theirs */
+				want = each > 0 ? (size_t)(s->batch_us / each) : SCANNER_BATCH;
+				want = want < 1 ? 1 : want > SCANNER_BATCH ? SCANNER_BATCH : want;
+			}
 		}
 		db_release(s, d);
 		arena_free(&a);

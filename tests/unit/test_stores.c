@@ -1191,6 +1191,9 @@ static void test_meta_tally_as_triggers(void)
 #undef NEXT
 	long long images;
 	CHECK(totals_match(ma, &images) && images == 9);
+	/* and the store counted its batches itself (the triggers did in the other directory) */
+	CHECK(sql_int(pa, "SELECT count(*) FROM assessments WHERE tallied IN (1, 2)") > 0);
+	CHECK(sql_int(pb, "SELECT count(*) FROM assessments WHERE tallied IN (1, 2)") == 0);
 	meta_free(ma);
 	meta_free(mb);
 	remove_dir(da);

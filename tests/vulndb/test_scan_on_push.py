@@ -339,8 +339,8 @@ def test_new_database_reassesses_without_reading_layers(full_db, images, tmp_pat
 def copies_reassessed(full_db, images, tmp_path, image, count, env=None):
     """A server (debug log, one worker) with an Alpine-only database, `image` pushed and `count`
     - 1 more manifests over its layers (annotations told apart), all assessed; then the full
-    database put in place and every one re-assessed. Returns the server (running) and the log
-    written while it re-assessed."""
+    database put in place and every one re-assessed. Returns the log written while it
+    re-assessed, read after the server stopped (a batch's lines follow its commit)."""
     small = tmp_path / "alpine-only.ddb"
     r = subprocess.run([BIN, "db", "import", "--db", str(small), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
                        capture_output=True, text=True)
@@ -363,12 +363,11 @@ def copies_reassessed(full_db, images, tmp_path, image, count, env=None):
         os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
         for i in range(count):
             wait(srv.url, "copies/img", str(i), want="Unhealthy", timeout=300)
-        with open(srv.log_path) as f:
-            f.seek(before)
-            return srv, f.read()
-    except BaseException:
+    finally:
         srv.stop()
-        raise
+    with open(srv.log_path) as f:
+        f.seek(before)
+        return f.read()
 
 
 def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
@@ -376,10 +375,10 @@ def test_reassessment_batch_bounded_in_bytes(full_db, images, tmp_path):
     another image's worth): 41 images of debian-big, a report of about half a megabyte each,
     gaining their findings at once, are not all held until the batch's end (claimed at once: the
     claims' time bound set out of the way)."""
-    srv, log = copies_reassessed(full_db, images, tmp_path, "debian-big", 41, env={"DRYDOCK_SCAN_BATCH_MS": "600000"})
-    srv.stop()
+    log = copies_reassessed(full_db, images, tmp_path, "debian-big", 41, env={"DRYDOCK_SCAN_BATCH_MS": "600000"})
     parts = [tuple(int(x) for x in m.groups())
              for m in re.finditer(r"stored (\d+) assessments of a batch of (\d+) \((\d+) bytes\)", log)]
+    parts = [p for p in parts if p[1] > 1]  # a push's own line may come after the log was measured
     assert sum(p[0] for p in parts) == 41 and len(parts) >= 2, parts
     assert sum(p[2] for p in parts) > 16 * 1024 * 1024, parts  # the bound had to act
     for count, _, size in parts:  # each part ended at the first report past the bound
@@ -391,8 +390,7 @@ def test_slow_reassessments_claimed_few_at_a_time(full_db, images, tmp_path):
     whatever size (a push that comes meanwhile waits for the batch in hand): 60 images of
     debian-wide, re-assessed at once. Each claim is checked against the time per image the
     server itself logged for the batch before it (claims of 128 fail it)."""
-    srv, log = copies_reassessed(full_db, images, tmp_path, "debian-wide", 60)
-    srv.stop()
+    log = copies_reassessed(full_db, images, tmp_path, "debian-wide", 60)
     batches = [tuple(int(x) for x in m.groups())
                for m in re.finditer(r"assessed (\d+) images in a batch \((\d+) asked for\), (\d+) us each", log)]
     assert sum(b[0] for b in batches) == 60 and len(batches) >= 2, batches
