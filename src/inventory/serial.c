@@ -75,33 +75,39 @@ char *inventory_serialize(const struct inventory *inv)
 	return out;
 }
 
-/* Unescapes field [p, end) into the arena; NULL for the "\-" marker. */
-static const char *field(struct arena *a, const char *p, const char *end)
+/* Field [p, end) of the arena's copy, unescaped where it lies and ended with a NUL (the text
+ * only shrinks, and its delimiter has been passed); NULL for the "\\-" marker. */
+static const char *field(char *p, char *end)
 {
 	if (end - p == 2 && p[0] == '\\' && p[1] == '-')
 		return NULL;
-	char *out = arena_alloc(a, (size_t)(end - p) + 1), *o = out;
-	for (; p < end; p++) {
-		if (*p == '\\' && p + 1 < end) {
-			p++;
-			*o++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
-		} else
-			*o++ = *p;
-	}
+	char *out = p, *o = memchr(p, '\\', (size_t)(end - p));
+	if (o)
+		for (p = o; p < end; p++) {
+			if (*p == '\\' && p + 1 < end) {
+				p++;
+				*o++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+			} else
+				*o++ = *p;
+		}
+	else
+		o = end;
 	*o = 0;
 	return out;
 }
 
-/* Splits one line into up to max fields; returns how many. */
-static size_t split(struct arena *a, const char *line, const char *end, const char **f, size_t max)
+/* Splits line [line, end) into up to max fields (what lies past the max-th is not read);
+ * returns how many. */
+static size_t split(char *line, char *end, const char **f, size_t max)
 {
 	size_t n = 0;
-	const char *start = line;
-	for (const char *p = line; p <= end && n < max; p++) {
-		if (p == end || *p == '\t') {
-			f[n++] = field(a, start, p);
-			start = p + 1;
-		}
+	char *start = line;
+	while (n < max) {
+		char *tab = memchr(start, '\t', (size_t)(end - start)), *fe = tab ? tab : end;
+		f[n++] = field(start, fe);
+		if (!tab)
+			break;
+		start = tab + 1;
 	}
 	return n;
 }
@@ -113,14 +119,16 @@ int inventory_deserialize(struct inventory *inv, const char *text, size_t len, c
 		*why = "not a stored inventory";
 		return DD_E_PKGDB_CORRUPT;
 	}
-	struct arena *a = inv->arena;
-	const char *p = text, *end = text + len;
+	/* one copy, its fields unescaped in place: the packages' strings point into it */
+	char *copy = arena_alloc(inv->arena, len + 1), *p = copy, *end = copy + len;
+	memcpy(copy, text, len);
+	*end = 0;
 	const char *f[12];
 	int first = 1;
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		size_t n = split(a, p, le, f, DD_ARRAY_LEN(f));
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *le = nl ? nl : end;
+		size_t n = split(p, le, f, DD_ARRAY_LEN(f));
 		if (first) {
 			if (n != 7) {
 				*why = "stored inventory: bad header";

@@ -4,6 +4,7 @@
  * by hand against the feed record named in the comment. */
 #include "unit.h"
 #include "common/arena.h"
+#include "common/buf.h"
 #include "common/util.h"
 #include "inventory/inventory.h"
 #include "scan/findings.h"
@@ -619,8 +620,176 @@ static void test_golden_redhat(void)
 	arena_free(&a);
 }
 
+
+/* ---- stored inventories: the in-place reader against the field-by-field copy it replaced ---- */
+
+static const char *ref_field(struct arena *a, const char *p, const char *end)
+{
+	if (end - p == 2 && p[0] == '\\' && p[1] == '-')
+		return NULL;
+	char *out = arena_alloc(a, (size_t)(end - p) + 1), *o = out;
+	for (; p < end; p++) {
+		if (*p == '\\' && p + 1 < end) {
+			p++;
+			*o++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p;
+		} else
+			*o++ = *p;
+	}
+	*o = 0;
+	return out;
+}
+
+static void put_str(struct buf *b, const char *s) { buf_puts(b, s ? s : "<null>"); buf_puts(b, "|"); }
+
+/* What inventory_deserialize read, in want_fields' shape. */
+static void got_fields(const struct inventory *inv, struct buf *out)
+{
+	put_str(out, inv->os.id);
+	put_str(out, inv->os.version_id);
+	put_str(out, inv->os.codename);
+	put_str(out, inv->os.pretty_name);
+	put_str(out, inv->os.id_like);
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct package *k = &inv->pkgs[i];
+		char num[48];
+		snprintf(num, sizeof(num), "%d/%d/%ld", (int)k->type, k->has_epoch, k->epoch);
+		put_str(out, num);
+		const char *f[] = {k->name, k->version, k->arch, k->source_name, k->source_version, k->release,
+				   k->modularity_label, k->layer, k->db_path, k->go_packages};
+		for (size_t j = 0; j < DD_ARRAY_LEN(f); j++)
+			put_str(out, f[j]);
+	}
+}
+
+/* The fields the reader before the in-place one kept, converted as inventory_deserialize does;
+ * 0, or -1 for a bad header. */
+static int want_fields(struct arena *a, const char *text, size_t len, struct buf *out)
+{
+	const char *p = text, *end = text + len;
+	int first = 1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end, *start = p, *f[12];
+		size_t n = 0;
+		for (const char *q = p; q <= le && n < 12; q++)
+			if (q == le || *q == '\t') {
+				f[n++] = ref_field(a, start, q);
+				start = q + 1;
+			}
+		if (first) {
+			if (n != 7)
+				return -1;
+			for (int i = 2; i < 7; i++)
+				put_str(out, f[i]);
+			first = 0;
+		} else if (n >= 10 && n <= 12 && f[1]) {
+			int type = atoi(f[0] ? f[0] : "0");
+			type = type > 0 && type <= PKG_TYPE_MAX ? type : PKG_DPKG;
+			long e = f[7] ? atol(f[7]) : -1;
+			char num[48];
+			snprintf(num, sizeof(num), "%d/%d/%ld", type, e >= 0, e >= 0 ? e : 0);
+			put_str(out, num);
+			const char *g[] = {f[1], f[2], f[3], f[4], f[5], f[6], f[8], f[9], n >= 11 ? f[10] : NULL,
+					   n == 12 && type == PKG_GO ? f[11] : NULL};
+			for (size_t j = 0; j < DD_ARRAY_LEN(g); j++)
+				put_str(out, g[j]);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *s >> 33;
+}
+
+static const char *rand_field(struct arena *a, uint64_t *seed)
+{
+	static const char alphabet[] = "ab-\\\t\nt0:~+.";
+	size_t n = lcg(seed) % 9;
+	if (n == 8)
+		return NULL;
+	char *s = arena_alloc(a, n + 1);
+	for (size_t i = 0; i < n; i++)
+		s[i] = alphabet[lcg(seed) % (sizeof(alphabet) - 1)];
+	return s;
+}
+
+static void test_inventory_read_in_place(void)
+{
+	uint64_t seed = 0x243f6a8885a308d3ULL;
+	for (int round = 0; round < 3000; round++) {
+		struct arena a = {0};
+		struct inventory inv, back;
+		inventory_init(&inv, &a);
+		inv.os.kind = OS_KNOWN;
+		inv.os.id = rand_field(&a, &seed);
+		inv.os.pretty_name = rand_field(&a, &seed);
+		size_t npkg = lcg(&seed) % 6;
+		for (size_t i = 0; i < npkg; i++) {
+			struct package *k = inventory_add(&inv);
+			k->type = (enum pkg_type)(lcg(&seed) % (PKG_TYPE_MAX + 1));
+			k->name = rand_field(&a, &seed);
+			if (!k->name)
+				k->name = "n";
+			k->version = rand_field(&a, &seed);
+			k->source_name = rand_field(&a, &seed);
+			k->has_epoch = lcg(&seed) % 2;
+			k->epoch = k->has_epoch ? (long)(lcg(&seed) % 5) : 0;
+			k->layer = rand_field(&a, &seed);
+			k->db_path = rand_field(&a, &seed);
+			k->go_packages = k->type == PKG_GO ? rand_field(&a, &seed) : NULL;
+		}
+		char *text = inventory_serialize(&inv);
+		CHECK(text != NULL);
+		if (!text) {
+			arena_free(&a);
+			break;
+		}
+		size_t len = strlen(text);
+		/* the text as written, then changed: bytes replaced by the format's own, cut short */
+		for (int change = 0; change < 4; change++) {
+			if (change) {
+				static const char bytes[] = "\t\n\\-0a";
+				for (size_t c = lcg(&seed) % 4 + 1; c && len > 7; c--)
+					text[7 + lcg(&seed) % (len - 7)] = bytes[lcg(&seed) % (sizeof(bytes) - 1)];
+				if (lcg(&seed) % 3 == 0 && len > 8)
+					len = 7 + lcg(&seed) % (len - 7);
+			}
+			const char *why;
+			struct buf got, want;
+			buf_init(&got, 1 << 20);
+			buf_init(&want, 1 << 20);
+			inventory_init(&back, &a);
+			int rc = inventory_deserialize(&back, text, len, &why);
+			int want_rc = want_fields(&a, text, len, &want);
+			CHECK(!rc == !want_rc);
+			if (!rc) {
+				got_fields(&back, &got);
+				if (strcmp(got.data ? got.data : "", want.data ? want.data : "")) {
+					CHECK_STR(got.data ? got.data : "", want.data ? want.data : "");
+					change = 4, round = 3000;
+				}
+				if (!change) { /* unchanged: what was written is read back */
+					struct buf orig;
+					buf_init(&orig, 1 << 20);
+					got_fields(&inv, &orig);
+					CHECK_STR(got.data ? got.data : "", orig.data ? orig.data : "");
+					buf_release(&orig);
+				}
+			}
+			buf_release(&got);
+			buf_release(&want);
+		}
+		free(text);
+		arena_free(&a);
+	}
+}
+
 void suite_findings(void)
 {
+	RUN(test_inventory_read_in_place);
 	RUN(test_db_build_and_damage);
 	RUN(test_checksum_after_open);
 	RUN(test_ranked_fixes);
