@@ -972,17 +972,25 @@ static int ms_assessments_each(struct meta *m, const char *repo,
 	return rc;
 }
 
+static int cmp_stamp(const void *x, const void *y)
+{
+	const struct assessment_rec *a = x, *b = y;
+	int c = strcmp(a->repo, b->repo);
+	return c ? c : strcmp(a->digest, b->digest);
+}
+
 static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				size_t *n)
 {
 	*out = NULL;
 	*n = 0;
 	struct sq q;
-	sq_query(&q, m,
-		 PG_OR("SELECT repo, digest, findings_hash FROM assessments INDEXED BY assessments_stamps"
-		       " WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest",
-		       "SELECT repo, digest, findings_hash FROM assessments WHERE ?1 IS NULL OR repo=?1 ORDER BY repo, digest"),
-		 TEXT(repo));
+	/* the rows in the table's order (a repository's by its key), sorted here: no index holds the
+	 * hashes, which change with every re-assessment that changes findings */
+	if (repo)
+		sq_query(&q, m, "SELECT repo, digest, findings_hash FROM assessments WHERE repo=?1", TEXT(repo));
+	else
+		sq_query(&q, m, "SELECT repo, digest, findings_hash FROM assessments", NOARGS);
 	size_t cap = 0;
 	struct assessment_rec *v = NULL;
 	while (sq_row(&q)) {
@@ -993,8 +1001,11 @@ static int ms_assessment_stamps(struct meta *m, struct arena *a, const char *rep
 		x->findings_hash = sq_text(a, &q, 2);
 		x->status = x->reason = x->report = x->inventory = x->db_generation = x->counts = "";
 	}
+	int rc = sq_end(&q, "assessment stamps");
+	if (!rc && *n > 1)
+		qsort(v, *n, sizeof(*v), cmp_stamp);
 	*out = v;
-	return sq_end(&q, "assessment stamps");
+	return rc;
 }
 
 static int ms_assessment_report(struct meta *m, struct arena *a, const char *repo, const char *digest,

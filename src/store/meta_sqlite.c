@@ -18,8 +18,6 @@
 	"repo TEXT NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,"              \
 	" db_generation TEXT NOT NULL, scanned_at INTEGER NOT NULL, duration_us INTEGER NOT NULL,"          \
 	" findings_hash TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT '', tallied INTEGER NOT NULL DEFAULT 0"
-/* each assessment's findings hash beside its name (migrate) */
-#define STAMPS_INDEX "CREATE INDEX IF NOT EXISTS assessments_stamps ON assessments(repo, digest, findings_hash)"
 #define ASSESSMENT_NAMES "repo, digest, status, reason, db_generation, scanned_at, duration_us, findings_hash, counts"
 
 static const char schema[] =
@@ -438,7 +436,7 @@ static int migrate(sqlite3 *db, char **err)
 					   " a.counts FROM assessments a LEFT JOIN assessment_inventories i"
 					   " ON i.repo=a.repo AND i.digest=a.digest ORDER BY i.rowid, a.repo, a.digest;"
 					   "DROP TABLE assessments;"
-					   "ALTER TABLE assessments_ordered RENAME TO assessments;" STAMPS_INDEX ";",
+					   "ALTER TABLE assessments_ordered RENAME TO assessments;",
 					   NULL, NULL, err) != SQLITE_OK) ||
 		    (keyed && has_table(db, "assessment_totals", &have, err)) ||
 		    (keyed && have && sqlite3_exec(db, totals_triggers, NULL, NULL, err) != SQLITE_OK) ||
@@ -476,9 +474,11 @@ static int migrate(sqlite3 *db, char **err)
 	 * as small, and every re-assessment rewrote its entry */
 	if (sqlite3_exec(db, "DROP INDEX IF EXISTS assessments_list", NULL, NULL, err) != SQLITE_OK)
 		return 1;
-	/* each assessment's findings hash beside its name, for the query tables' cache of which
-	 * vulnerability ids each image has (a covering index: never the pages of the report) */
-	if (sqlite3_exec(db, STAMPS_INDEX, NULL, NULL, err) != SQLITE_OK)
+	/* each assessment's findings hash beside its name, once read from this covering index: every
+	 * assessment whose findings changed rewrote its entry, a page of the index at a random place
+	 * (images are re-assessed in the order of their rows). The rows are as small and are read in
+	 * their own order (ms_assessment_stamps), as fast as the index was at 100,000 images */
+	if (sqlite3_exec(db, "DROP INDEX IF EXISTS assessments_stamps", NULL, NULL, err) != SQLITE_OK)
 		return 1;
 	/* the running totals, made (and filled from the assessments there) once per data directory;
 	 * in one transaction, so two processes opening it at once cannot both fill them */

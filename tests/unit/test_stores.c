@@ -534,6 +534,65 @@ static void test_idcache_reports(void)
 	remove_dir(dir);
 }
 
+/* Each assessment's findings hash beside its name (what the query tables' cache checks), for
+ * the registry and for one repository: sorted by bytes, repository then digest, whatever order
+ * they were stored in, with the hash of the last assessment. */
+static void stamp_one(struct meta *m, const char *repo, const char *digest, const char *hash)
+{
+	struct arena a = {0};
+	struct scan_job *jobs;
+	size_t n;
+	const char *missing;
+	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .tag = NULL, .queue_scan = 1};
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	int queued;
+	CHECK(m->scans->scan_enqueue(m, repo, digest, SCAN_PUSH, &queued) == 0);
+	CHECK(m->scans->scan_claim(m, &a, 1, NULL, &jobs, &n) == 0 && n == 1);
+	struct scan_done d = {.job = n ? jobs[0].id : 0,
+			      .rec = {.repo = repo, .digest = digest, .status = "Unhealthy", .reason = "", .report = "{}",
+				      .inventory = "inv", .db_generation = "g", .findings_hash = hash,
+				      .counts = "0 1 0 0 0 0 1", .scanned_at = 1, .duration_us = 1}};
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	arena_free(&a);
+}
+
+static char *stamps_text(struct meta *m, struct arena *a, const char *repo)
+{
+	struct assessment_rec *v;
+	size_t n;
+	if (m->scans->assessment_stamps(m, a, repo, &v, &n))
+		return "(failed)";
+	char *out = "";
+	for (size_t i = 0; i < n; i++)
+		out = arena_printf(a, "%s%s@%s=%s ", out, v[i].repo, v[i].digest + 7, v[i].findings_hash);
+	return out;
+}
+
+static void test_meta_stamps(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	/* '-' (0x2d) sorts before '/' (0x2f) and 'B' before 'a' by bytes, not in a locale's order */
+	stamp_one(m, "a/x", "sha256:b2", "h1");
+	stamp_one(m, "a", "sha256:c3", "h2");
+	stamp_one(m, "a-b", "sha256:a1", "h3");
+	stamp_one(m, "a", "sha256:B9", "h4");
+	stamp_one(m, "a", "sha256:a1", "h5");
+	stamp_one(m, "Z", "sha256:a1", "h6");
+	stamp_one(m, "a", "sha256:c3", "h7"); /* assessed again: its new hash */
+	struct arena a = {0};
+	CHECK_STR(stamps_text(m, &a, NULL), "Z@a1=h6 a@B9=h4 a@a1=h5 a@c3=h7 a-b@a1=h3 a/x@b2=h1 ");
+	CHECK_STR(stamps_text(m, &a, "a"), "a@B9=h4 a@a1=h5 a@c3=h7 ");
+	CHECK_STR(stamps_text(m, &a, "none"), "");
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* Writers and readers on many threads at once: transactions (manifests with tags), writes
  * outside any (blob links, upload offsets) and reads, all kept. SQLite makes every write on one
  * connection under its lock, and reads on the pool's. */
@@ -1304,8 +1363,8 @@ static void test_meta_checkpointed_beside(void)
 }
 
 /* A data directory whose assessments table is keyed by name (WITHOUT ROWID, as before): made a
- * rowid table when opened, its rows in the order of the inventories, with its triggers, index and
- * running totals as they were. */
+ * rowid table when opened, its rows in the order of the inventories, with its triggers and
+ * running totals as they were (and no index of the findings hashes, which is dropped). */
 static void test_meta_assessments_ordered(void)
 {
 	char *dir, path[512];
@@ -1343,7 +1402,7 @@ static void test_meta_assessments_ordered(void)
 				 -1, &st, NULL) == SQLITE_OK);
 	CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
 	      !strcmp((const char *)sqlite3_column_text(st, 1), "sha256:cc sha256:aa sha256:bb") &&
-	      sqlite3_column_int(st, 2) == 7 && sqlite3_column_int(st, 3) == 1 && sqlite3_column_int(st, 4) == 0);
+	      sqlite3_column_int(st, 2) == 7 && sqlite3_column_int(st, 3) == 0 && sqlite3_column_int(st, 4) == 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	long long images;
@@ -1935,6 +1994,7 @@ void suite_stores(void)
 	RUN(test_meta_sqlite);
 	RUN(test_meta_assessments);
 	RUN(test_idcache_reports);
+	RUN(test_meta_stamps);
 	RUN(test_scan_complete_batch);
 	RUN(test_scan_renew);
 	RUN(test_scan_job_id_reused);
