@@ -13,7 +13,8 @@
 /* The states of a scan job, written down as SQLite's pager.c writes down its own. A job is a
  * row of the scan_jobs table of the metadata store (store/meta.h, meta_sqlite.c): at most one
  * per (repository, manifest digest), with a priority (SCAN_PUSH 0 runs before SCAN_REASSESS
- * 1) and a state (0 QUEUED, 1 RUNNING). The row is the job: storing the assessment deletes it.
+ * 1) and a state (0 QUEUED, 1 RUNNING, 2 DONE). The row is the job: storing the assessment
+ * deletes it (PostgreSQL) or marks it DONE, no job to any reader (SQLite: see DONE).
  *
  *   manifest_put (SCAN_PUSH) ──────────────────────┐
  *   scan_enqueue_stale (SCAN_REASSESS) ────────────┤
@@ -26,7 +27,7 @@
  *                  └─────────────────────────── RUNNING
  *                                                  │ scan_complete: the assessment stored
  *                                                  ▼
- *                                                NO JOB ◄── manifest_delete, in either state
+ *                                   NO JOB (or DONE) ◄── manifest_delete, in any state
  *
  * NO JOB: the manifest has an assessment, or was never queued (pushed with scanning off). A
  *   manifest PUT queues a SCAN_PUSH job in the transaction that stores the manifest
@@ -47,13 +48,22 @@
  * RUNNING (1): claimed by a worker of this process, which reads the image (the layer cache, or
  *   the stored inventory for a re-assessment), matches it and builds the assessment; a worker
  *   finishes the batch in hand before scanner_stop returns. scan_complete then, in one
- *   transaction per batch, deletes the job, stores the assessment, counts a push's scan in
- *   scan_usage and adds its webhook events (events/hooks.h: scan.completed or scan.failed, and
- *   findings.changed) to the outbox of each target that wants them. A job whose row is gone
- *   (its manifest deleted meanwhile) is dropped with its result. A batch whose scan_complete fails (logged) stays RUNNING until the next start:
+ *   transaction per batch, ends the job (deletes it, or marks it DONE), stores the assessment,
+ *   counts a push's scan in scan_usage and adds its webhook events (events/hooks.h:
+ *   scan.completed or scan.failed, and findings.changed) to the outbox of each target that
+ *   wants them. A job whose row is gone (its manifest deleted meanwhile) is dropped with its
+ *   result. A batch whose scan_complete fails (logged) stays RUNNING until the next start:
  *   nothing claims a RUNNING job. Crash: nothing of the job was stored, since all of it commits
- *   with the job's deletion; scanner_start's scan_recover puts every RUNNING job back to
+ *   with the job's end; scanner_start's scan_recover puts every RUNNING job back to
  *   QUEUED, and it runs again from the start, so its webhook events are still sent once.
+ *
+ * DONE (2, SQLite): the assessment is stored and the row waits to be deleted with the others,
+ *   by the next claim that finds nothing queued, when the store is closed, or at the next start
+ *   (scan_recover; only after a crash would a drydock from before DONE find such rows). Deleted
+ *   one at a time, each row took a page of the (repo, digest) index at a random place: a
+ *   re-assessment of 100,000 images wrote about one more page an image. Every reader counts it
+ *   as no job, and queuing the image again (a push, Scan again, a new database, scan_recover)
+ *   makes the row QUEUED with the new priority. Crash: as NO JOB.
  *
  * manifest_delete deletes the job with the manifest, its tags and its assessment. The security
  * API shows a manifest with a job and no assessment as "Queued" or "Scanning"

@@ -34,9 +34,10 @@ static const struct table tables[] = {
 	{"manifest_refs", "repo, parent, child, kind", NULL, {T, T, T, N}, NULL},
 	{"tags", "repo, name, digest, updated", NULL, {T, T, T, N}, NULL},
 	{"uploads", "id, repo, \"offset\", created, updated, owner, touched", NULL, {T, T, N, N, N, T, N}, NULL},
-	/* a scan running in the stopped server is queued again, as its restart would */
+	/* a scan running in the stopped server is queued again, as its restart would; a job done
+	 * (SCAN_JOB_DONE, 2) is no job */
 	{"scan_jobs", "id, repo, digest, priority, state, enqueued",
-	 "SELECT id, repo, digest, priority, 0, enqueued FROM scan_jobs", {N, T, T, N, N, N}, "id"},
+	 "SELECT id, repo, digest, priority, 0, enqueued FROM scan_jobs WHERE state<>2", {N, T, T, N, N, N}, "id"},
 	{"assessments", "repo, digest, status, reason, db_generation, scanned_at, duration_us, findings_hash, counts",
 	 NULL, {T, T, T, T, T, N, N, T, T}, NULL},
 	{"assessment_reports", "repo, digest, report", NULL, {T, T, COL_PACKED}, NULL},

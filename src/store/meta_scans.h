@@ -15,8 +15,11 @@ struct outbox_event;
 /* A job's priority, lower runs first. The values are stored: never renumber. */
 enum scan_priority { SCAN_PUSH = 0, SCAN_REASSESS = 1 };
 
-/* A job's state. QUEUED and RUNNING are stored: never renumber. */
-enum scan_job_state { SCAN_JOB_NONE = -1, SCAN_JOB_QUEUED = 0, SCAN_JOB_RUNNING = 1 };
+/* A job's state. QUEUED, RUNNING and DONE are stored: never renumber. DONE (SQLite): the
+ * assessment is stored, and the row waits to be deleted with the others (no job, to every
+ * reader): deleted one at a time, each took a page of the (repo, digest) index at a random
+ * place. Queuing the image again makes it QUEUED. */
+enum scan_job_state { SCAN_JOB_NONE = -1, SCAN_JOB_QUEUED = 0, SCAN_JOB_RUNNING = 1, SCAN_JOB_DONE = 2 };
 
 struct scan_job {
 	int64_t id;
@@ -122,7 +125,7 @@ struct meta_scans_ops {
 	int (*assessments_each)(struct meta *m, const char *repo,
 				int (*fn)(void *ctx, const struct assessment_rec *rec), void *ctx);
 	/* The name and findings hash of each assessment of repo (all when NULL), by repo and digest,
-	 * from an index (no report read): rec's repo, digest and findings_hash, the rest empty. */
+	 * from the small rows (no report read): rec's repo, digest and findings_hash, the rest empty. */
 	int (*assessment_stamps)(struct meta *m, struct arena *a, const char *repo, struct assessment_rec **out,
 				 size_t *n);
 	/* The report of (repo, digest) alone, with its findings hash; DD_E_NOT_FOUND when none. */

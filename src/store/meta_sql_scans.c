@@ -12,13 +12,29 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* SCAN_JOB_DONE in statements; queuing a job whose row is DONE (SQLite) makes it a new job.
+ * PostgreSQL has no DONE row and keeps DO NOTHING: its DO UPDATE locks every conflicting row even
+ * where its WHERE is false, and a node storing a batch holds its jobs' rows (a deadlock, found
+ * by a review helper). */
+#define DONE_SQL "2"
+_Static_assert(SCAN_JOB_DONE == 2, "DONE_SQL");
+#define REVIVE_DONE                                                                                        \
+	" ON CONFLICT(repo, digest) DO UPDATE SET state=excluded.state, priority=excluded.priority,"         \
+	" enqueued=excluded.enqueued WHERE scan_jobs.state=" DONE_SQL
+/* DONE rows deleted by a claim that finds nothing queued, 8,192 a claim: 100,000 in one
+ * statement held the writers' lock half a second (a review helper's measure) */
+#define DONE_SWEEP                                                                                         \
+	"DELETE FROM scan_jobs WHERE id IN (SELECT id FROM scan_jobs WHERE state=" DONE_SQL " LIMIT 8192)"
+
 int sq_scan_enqueue_unassessed(struct conn *c, const char *repo, const char *digest)
 {
 	return sq_exec_on(c, "queue scan",
 			  "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT ?1,?2,?3,?4,?5"
 			  " WHERE NOT EXISTS (SELECT 1 FROM assessments WHERE repo=?1 AND digest=?2)"
-			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=CASE WHEN excluded.priority<scan_jobs.priority"
-			  " THEN excluded.priority ELSE scan_jobs.priority END",
+			  " ON CONFLICT(repo, digest) DO UPDATE SET priority=CASE WHEN scan_jobs.state=" DONE_SQL
+			  " OR excluded.priority<scan_jobs.priority THEN excluded.priority ELSE scan_jobs.priority END,"
+			  " state=CASE WHEN scan_jobs.state=" DONE_SQL " THEN excluded.state ELSE scan_jobs.state END,"
+			  " enqueued=CASE WHEN scan_jobs.state=" DONE_SQL " THEN excluded.enqueued ELSE scan_jobs.enqueued END",
 			  TEXT(repo), TEXT(digest), INT(SCAN_PUSH), INT(SCAN_JOB_QUEUED), INT(util_now()));
 }
 
@@ -104,8 +120,10 @@ static int ms_scan_claim(struct meta *m, struct arena *a, size_t max, const char
 		}
 		rc = sq_end(&q, "next scan");
 	}
-	if (!rc && !*n)
-		rc = DD_E_NOT_FOUND;
+	if (!rc && !*n) { /* none queued: rows of jobs done go (DONE_SWEEP) */
+		rc = sq_tx_end(c, sq_exec_on(c, "clear done scans", DONE_SWEEP, NOARGS));
+		return rc ? rc : DD_E_NOT_FOUND;
+	}
 	for (size_t i = 0; !rc && i < *n; i++)
 		rc = sq_exec_on(c, "claim scan", "UPDATE scan_jobs SET state=?2 WHERE id=?1", INT((*out)[i].id),
 				INT(SCAN_JOB_RUNNING));
@@ -350,8 +368,9 @@ static int complete_one(struct conn *c, const struct scan_done *d, const struct 
 	const struct assessment_rec *r = &d->rec;
 	/* by its name too: SQLite gives a deleted job's id to the next job queued, which may be
 	 * another image's (PostgreSQL's identity never gives one twice) */
-	int rc = sq_exec_on(c, "finish scan", "DELETE FROM scan_jobs WHERE id=?1 AND repo=?2 AND digest=?3", INT(d->job),
-			    TEXT(r->repo), TEXT(r->digest));
+	int rc = sq_exec_on(c, "finish scan",
+			    "UPDATE scan_jobs SET state=" DONE_SQL " WHERE id=?1 AND repo=?2 AND digest=?3 AND state<>" DONE_SQL,
+			    INT(d->job), TEXT(r->repo), TEXT(r->digest));
 	if (rc || sq_changes(c) == 0) /* the manifest was deleted while it was scanned */
 		return rc;
 	const char *gen = r->db_generation ? r->db_generation : "";
@@ -737,6 +756,8 @@ static int ms_scan_recover(struct meta *m)
 	if (sq_dialect(m, NULL) != SQ_PG)
 		rc = sq_exec_on(c, "requeue scans", "UPDATE scan_jobs SET state=?1 WHERE state=?2", INT(SCAN_JOB_QUEUED),
 				INT(SCAN_JOB_RUNNING));
+	if (!rc && sq_dialect(m, NULL) != SQ_PG) /* and no DONE row is left to queue again below */
+		rc = sq_exec_on(c, "clear done scans", "DELETE FROM scan_jobs WHERE state=" DONE_SQL, NOARGS);
 	if (!rc)
 		rc = sq_exec_on(c, "queue missing scans",
 				"INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
@@ -759,7 +780,7 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 		 PG_OR("INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
 		       " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
 		       " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
-		       " AND length(i.inventory)>0 ORDER BY i.rowid ON CONFLICT DO NOTHING",
+		       " AND length(i.inventory)>0 ORDER BY i.rowid" REVIVE_DONE,
 		       "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
 		       " SELECT a.repo, a.digest, ?3, ?4, ?2 FROM assessments a JOIN assessment_inventories i"
 		       " ON i.repo=a.repo AND i.digest=a.digest WHERE (a.db_generation<>?1 OR a.status='Failed')"
@@ -818,8 +839,10 @@ static int ms_scan_enqueue(struct meta *m, const char *repo, const char *digest,
 	*queued = 0;
 	struct sq q;
 	sq_query(&q, m,
-		 "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued)"
-		 " SELECT repo, digest, ?3, ?4, ?5 FROM manifests WHERE repo=?1 AND digest=?2 ON CONFLICT DO NOTHING",
+		 PG_OR("INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT repo, digest, ?3, ?4, ?5"
+		       " FROM manifests WHERE repo=?1 AND digest=?2" REVIVE_DONE,
+		       "INSERT INTO scan_jobs(repo, digest, priority, state, enqueued) SELECT repo, digest, ?3, ?4, ?5"
+		       " FROM manifests WHERE repo=?1 AND digest=?2 ON CONFLICT DO NOTHING"),
 		 TEXT(repo), TEXT(digest), INT(p), INT(SCAN_JOB_QUEUED), INT(util_now()));
 	int rc = sq_done(&q, "queue a scan");
 	if (rc)
@@ -838,7 +861,8 @@ static int ms_scan_job_state(struct meta *m, const char *repo, const char *diges
 {
 	*state = SCAN_JOB_NONE;
 	struct sq q;
-	sq_query(&q, m, "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2", TEXT(repo), TEXT(digest));
+	sq_query(&q, m, "SELECT state FROM scan_jobs WHERE repo=?1 AND digest=?2 AND state<>" DONE_SQL, TEXT(repo),
+		 TEXT(digest));
 	if (sq_row(&q))
 		*state = (enum scan_job_state)sq_int(&q, 0);
 	return sq_end(&q, "scan state");

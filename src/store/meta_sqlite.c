@@ -901,8 +901,18 @@ static void ms_free(struct meta *m)
 		pthread_mutex_unlock(&ms->ckpt_mu);
 		pthread_join(ms->ckpt_thread, NULL);
 	}
-	if (ms->writer)
+	if (ms->writer) {
+		/* the queue's DONE rows (scan/scanner.h) go at a clean stop too: a drydock from before
+		 * them that opens the directory next would take one for a job and queue its image no more */
+		pthread_mutex_lock(&ms->write_mu);
+		char *err = NULL;
+		if (sqlite3_exec(ms->writer->db, "DELETE FROM scan_jobs WHERE state=2", NULL, NULL, &err) != SQLITE_OK)
+			log_warn("sqlite: the queue's done rows stay (%s): a drydock from before them would take each"
+				 " for a job; this one clears them when it starts", err ? err : "?");
+		sqlite3_free(err);
+		pthread_mutex_unlock(&ms->write_mu);
 		conn_close(&ms->writer->base);
+	}
 	meta_sql_fini(&ms->base);
 	pthread_mutex_destroy(&ms->write_mu);
 	pthread_mutex_destroy(&ms->ckpt_mu);

@@ -1572,6 +1572,98 @@ static void test_meta_stored_values(void)
 	remove_dir(dir);
 }
 
+/* A job whose assessment is stored is no job, whatever its row holds until it is cleared (SQLite
+ * keeps it DONE until nothing is queued, or the next start): queuing the image again, by a push,
+ * Scan again or a new database, makes it a job; a manifest deleted takes its row. */
+static void complete_claimed(struct meta *m, struct arena *a, const char *digest, const char *gen,
+			     enum scan_priority want)
+{
+	struct scan_job *jobs;
+	size_t n = 0;
+	CHECK(m->scans->scan_claim(m, a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == want &&
+	      !strcmp(jobs[0].digest, digest));
+	struct scan_done d = {.job = n ? jobs[0].id : 0,
+			      .rec = {.repo = "r", .digest = digest, .status = "Healthy", .reason = "", .report = "{}",
+				      .inventory = "inv", .db_generation = gen, .findings_hash = gen,
+				      .counts = "0 0 0 0 0 0 0", .scanned_at = 1, .duration_us = 1}};
+	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+}
+
+static void test_meta_jobs_done(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	int sqlite = !on_pg(path);
+	struct arena a = {0};
+	const char *missing;
+	struct manifest_put p = {.rec = {.repo = "r", .digest = "sha256:d1", .media_type = "t", .artifact_type = "",
+					 .subject = "", .annotations = "", .content = "{}", .size = 2},
+				 .queue_scan = 1};
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	p.rec.digest = "sha256:d2";
+	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
+	complete_claimed(m, &a, "sha256:d1", "g1", SCAN_PUSH);
+	complete_claimed(m, &a, "sha256:d2", "g1", SCAN_PUSH);
+	enum scan_job_state state;
+	int64_t queued, running;
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:d1", &state) == 0 && state == SCAN_JOB_NONE);
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 0 && running == 0);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs WHERE state=2") == 2);
+	/* Scan again: a job again, as urgent as a push */
+	int q = 0;
+	CHECK(m->scans->scan_enqueue(m, "r", "sha256:d1", SCAN_PUSH, &q) == 0 && q == 1);
+	CHECK(m->scans->scan_job_state(m, "r", "sha256:d1", &state) == 0 && state == SCAN_JOB_QUEUED);
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 1 && running == 0);
+	complete_claimed(m, &a, "sha256:d1", "g1", SCAN_PUSH);
+	/* a new database: both re-assessed */
+	int64_t stale = 0;
+	CHECK(m->scans->scan_enqueue_stale(m, "g2", &stale) == 0 && stale == 2);
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 2 && running == 0);
+	struct scan_job *jobs;
+	size_t n = 0;
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 2 && jobs[0].priority == SCAN_REASSESS);
+	for (size_t i = 0; i < n; i++) {
+		struct scan_done d = {.job = jobs[i].id,
+				      .rec = {.repo = "r", .digest = jobs[i].digest, .status = "Healthy", .reason = "",
+					      .report = "{}", .inventory = "inv", .db_generation = "g2",
+					      .findings_hash = "g2", .counts = "0 0 0 0 0 0 0", .scanned_at = 2,
+					      .duration_us = 1}};
+		CHECK(m->scans->scan_complete(m, &d, 1) == 0);
+	}
+	struct assessment_rec got;
+	CHECK(m->scans->assessment_get(m, &a, "r", "sha256:d2", &got) == 0 && !strcmp(got.db_generation, "g2"));
+	CHECK(m->scans->scan_enqueue_stale(m, "g2", &stale) == 0 && stale == 0);
+	/* nothing queued: the claim that finds none clears the rows */
+	CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == DD_E_NOT_FOUND);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs") == 0);
+	/* a start clears them too, and a deleted manifest takes its row */
+	CHECK(m->scans->scan_enqueue(m, "r", "sha256:d1", SCAN_PUSH, &q) == 0 && q == 1);
+	complete_claimed(m, &a, "sha256:d1", "g2", SCAN_PUSH);
+	CHECK(m->scans->scan_enqueue(m, "r", "sha256:d2", SCAN_PUSH, &q) == 0 && q == 1);
+	complete_claimed(m, &a, "sha256:d2", "g2", SCAN_PUSH);
+	CHECK(m->repos->manifest_delete(m, "r", "sha256:d2") == 0);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs") == 1);
+	CHECK(m->scans->scan_recover(m) == 0);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs") == 0);
+	CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 0 && running == 0);
+	/* and a clean stop: an older drydock opening the directory next finds none */
+	CHECK(m->scans->scan_enqueue(m, "r", "sha256:d1", SCAN_PUSH, &q) == 0 && q == 1);
+	complete_claimed(m, &a, "sha256:d1", "g2", SCAN_PUSH);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs") == 1);
+	arena_free(&a);
+	meta_free(m);
+	if (sqlite)
+		CHECK(sql_int(path, "SELECT count(*) FROM scan_jobs") == 0);
+	remove_dir(dir);
+}
+
 /* On PostgreSQL, the engine sets what it relies on for its sessions, whatever the database's
  * defaults: bytea read as hex (a manifest's bytes come back as stored, not the escape form's
  * text) and READ COMMITTED (a write transaction's checks see what committed before its lock). */
@@ -2012,6 +2104,7 @@ void suite_stores(void)
 	RUN(test_meta_wal_bounded);
 	RUN(test_meta_days);
 	RUN(test_meta_stored_values);
+	RUN(test_meta_jobs_done);
 	RUN(test_meta_pg_session);
 	RUN(test_upload_hold);
 	RUN(test_login_throttle_shared);
