@@ -537,25 +537,12 @@ static void test_idcache_reports(void)
 /* Each assessment's findings hash beside its name (what the query tables' cache checks), for
  * the registry and for one repository: sorted by bytes, repository then digest, whatever order
  * they were stored in, with the hash of the last assessment. */
+static void assess_hashed(struct meta *m, const char *repo, const char *digest, const char *status,
+			  const char *counts, int how, int64_t scanned_at, const char *hash);
+
 static void stamp_one(struct meta *m, const char *repo, const char *digest, const char *hash)
 {
-	struct arena a = {0};
-	struct scan_job *jobs;
-	size_t n;
-	const char *missing;
-	struct manifest_put p = {.rec = {.repo = repo, .digest = digest, .media_type = "t", .artifact_type = "",
-					 .subject = "", .annotations = "", .content = "{}", .size = 2},
-				 .tag = NULL, .queue_scan = 1};
-	CHECK(m->repos->manifest_put(m, &a, &p, &missing) == 0);
-	int queued;
-	CHECK(m->scans->scan_enqueue(m, repo, digest, SCAN_PUSH, &queued) == 0);
-	CHECK(m->scans->scan_claim(m, &a, 1, NULL, &jobs, &n) == 0 && n == 1);
-	struct scan_done d = {.job = n ? jobs[0].id : 0,
-			      .rec = {.repo = repo, .digest = digest, .status = "Unhealthy", .reason = "", .report = "{}",
-				      .inventory = "inv", .db_generation = "g", .findings_hash = hash,
-				      .counts = "0 1 0 0 0 0 1", .scanned_at = 1, .duration_us = 1}};
-	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
-	arena_free(&a);
+	assess_hashed(m, repo, digest, "Unhealthy", "0 1 0 0 0 0 1", 0, 1, hash);
 }
 
 static char *stamps_text(struct meta *m, struct arena *a, const char *repo)
@@ -992,6 +979,13 @@ static void assess(struct meta *m, const char *repo, const char *digest, const c
 static void assess_at(struct meta *m, const char *repo, const char *digest, const char *status, const char *counts,
 		      int how, int64_t scanned_at)
 {
+	assess_hashed(m, repo, digest, status, counts, how, scanned_at, "h");
+}
+
+/* assess_at, with findings hash `hash` */
+static void assess_hashed(struct meta *m, const char *repo, const char *digest, const char *status,
+			  const char *counts, int how, int64_t scanned_at, const char *hash)
+{
 	struct arena a = {0};
 	struct scan_job *jobs;
 	size_t n;
@@ -1005,7 +999,7 @@ static void assess_at(struct meta *m, const char *repo, const char *digest, cons
 	CHECK(m->scans->scan_claim(m, &a, 1, NULL, &jobs, &n) == 0 && n == 1);
 	struct scan_done d = {.job = jobs[0].id, .unchanged = how == 1, .inventory_kept = how == 2,
 			      .rec = {.repo = repo, .digest = digest, .status = status, .reason = "", .report = "{}",
-				      .inventory = "inv", .db_generation = "g", .findings_hash = "h", .counts = counts,
+				      .inventory = "inv", .db_generation = "g", .findings_hash = hash, .counts = counts,
 				      .scanned_at = scanned_at, .duration_us = 1}};
 	CHECK(m->scans->scan_complete(m, &d, 1) == 0);
 	arena_free(&a);
