@@ -3,8 +3,8 @@
  * state) and written with COPY in one PostgreSQL transaction, so the copy is all there or not
  * at all. Values keep their meaning: report and inventory texts become the zstd frames the
  * PostgreSQL engine stores (meta_pg.c), running scans become queued ones, ids keep their values
- * and the id sequences go on after them. The running totals are made by the triggers as the
- * assessments arrive; the history of the totals (by day) is copied as it was. */
+ * and the id sequences go on after them. The running totals are counted once the assessments
+ * are there; the history of the totals (by day) is copied as it was. */
 #include "common/dd.h"
 #include "meta.h"
 #include "meta_sqlInt.h"
@@ -57,6 +57,17 @@ static const struct table tables[] = {
 };
 #undef T
 #undef N
+
+/* The running totals of the copied assessments, counted as the trigger counts each one
+ * (dd_change in meta_pg.c: per repository and for the registry, '', by status; counts that do
+ * not read as seven numbers count as uncounted) */
+#define TOTALS_COUNTED                                                                                     \
+	"INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low, negligible, unknown," \
+	" unfixed, uncounted) SELECT x.repo, a.status, count(*), sum(dd_count_at(a.counts, 0)),"               \
+	" sum(dd_count_at(a.counts, 1)), sum(dd_count_at(a.counts, 2)), sum(dd_count_at(a.counts, 3)),"        \
+	" sum(dd_count_at(a.counts, 4)), sum(dd_count_at(a.counts, 5)), sum(dd_count_at(a.counts, 6)),"        \
+	" sum(CASE WHEN dd_counts_ok(a.counts) THEN 0 ELSE 1 END) FROM assessments a"                         \
+	" CROSS JOIN LATERAL (VALUES (a.repo), ('')) AS x(repo) GROUP BY x.repo, a.status"
 
 struct line {
 	char *p;
@@ -261,10 +272,21 @@ int meta_copy_to_pg(const char *sqlite_path, const char *conninfo, FILE *progres
 	}
 	for (size_t i = 0; !rc && i < DD_ARRAY_LEN(tables); i++) {
 		int64_t rows = 0;
-		if (!strcmp(tables[i].name, "assessment_days")) /* the triggers wrote today's; the history replaces them */
+		int assessments = !strcmp(tables[i].name, "assessments");
+		if (!strcmp(tables[i].name, "assessment_days")) /* the history, as it was */
 			rc = pg_ok(pg, PQexec(pg, "DELETE FROM assessment_days"), "assessment_days", why);
+		/* the assessments' row trigger off for their copy, and the totals counted once after
+		 * it: in one transaction the trigger rewrote the same two rows of assessment_totals
+		 * for every image, each time behind a longer chain of their versions (100,000 images
+		 * ran for more than 10 minutes) */
+		if (!rc && assessments)
+			rc = pg_ok(pg, PQexec(pg, "ALTER TABLE assessments DISABLE TRIGGER assessments_changed"),
+				   "assessments", why);
 		if (!rc)
 			rc = copy_table(db, pg, &tables[i], &rows, why);
+		if (!rc && assessments)
+			rc = pg_ok(pg, PQexec(pg, TOTALS_COUNTED "; ALTER TABLE assessments ENABLE TRIGGER assessments_changed"),
+				   "assessment_totals", why);
 		if (!rc && progress)
 			fprintf(progress, "drydock migrate: %s: %" PRId64 " rows\n", tables[i].name, rows);
 	}

@@ -675,6 +675,10 @@ def test_migrate_moves_a_single_node_registry_onto_postgresql_and_s3(services, d
         s.auth = admin
         audit = s.get(f"{nodes[0].url}/api/v1/audit", params={"n": 1000}).json()["entries"]
         assert audit[-1]["target"].startswith("moved/three@") and audit[-1]["id"] > before["audit"][-1]["id"]
+        # the copy counted the totals itself, its trigger off: on again, it counts the new image
+        wait_assessed(nodes[1].url, "moved/three", "1", timeout=300, session=s)
+        after = s.get(f"{nodes[1].url}/api/v1/summary").json()["images_by_status"]
+        assert sum(after.values()) == sum(before["summary"]["images_by_status"].values()) + 1, after
     finally:
         for node in nodes:
             node.stop()
