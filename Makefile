@@ -59,12 +59,13 @@ $(BUILD)/libdrydock.a: $(LIB_OBJ)
 $(BIN): $(CMD_OBJ) $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/src/scan/sandbox_worker-hooks.o: src/scan/sandbox_worker.c
+$(BUILD)/src/scan/%-hooks.o: src/scan/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DDD_TEST_HOOKS -c -o $@ $<
 
-# the hooks object comes first, so the archive's own sandbox_worker.o is not linked
-$(HOOKS_BIN): $(CMD_OBJ) $(BUILD)/src/scan/sandbox_worker-hooks.o $(BUILD)/libdrydock.a
+# the hooks objects come first, so the archive's own sandbox_worker.o and scanner.o are not linked
+$(HOOKS_BIN): $(CMD_OBJ) $(BUILD)/src/scan/sandbox_worker-hooks.o $(BUILD)/src/scan/scanner-hooks.o \
+	      $(BUILD)/libdrydock.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libdrydock.a

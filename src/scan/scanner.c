@@ -1027,6 +1027,42 @@ store:
 
 #define SCANNER_STORE_US 20000 /* a push's assessment waits at most this for others to share its commit */
 
+#ifdef DD_TEST_HOOKS
+/* A test build only (build/drydock-test-hooks): with DRYDOCK_TEST_BATCH_PAUSE_MS=N a batch of
+ * re-assessments waits N ms before it is stored, so that a test can put a database in place
+ * while one runs. */
+static void test_pause(const struct scan_job *jobs)
+{
+	const char *v = getenv("DRYDOCK_TEST_BATCH_PAUSE_MS");
+	if (v && jobs[0].priority == SCAN_REASSESS)
+		usleep((useconds_t)atoi(v) * 1000);
+}
+#else
+#define test_pause(jobs) ((void)0)
+#endif
+
+/* A database put in place while a batch ran: its scan_enqueue_stale may have come before the
+ * batch was stored, and left the batch's jobs as they were (RUNNING), so what the batch stored,
+ * made with the database before, would stay until the next start (found by a review helper, 1
+ * pass in 6 of a few thousand images with databases swapped back and forth). Queued again as
+ * re-assessments: one queued already, or stored after that enqueue re-queued it, stays one job. */
+static void requeue_if_replaced(struct scanner *s, const struct dbref *d, const struct scan_job *jobs, size_t n)
+{
+	pthread_mutex_lock(&s->mu);
+	int replaced = s->cur && strcmp(s->cur->gen, d->gen);
+	pthread_mutex_unlock(&s->mu);
+	if (!replaced)
+		return;
+	size_t again = 0;
+	for (size_t i = 0; i < n; i++) {
+		int queued = 0;
+		if (!s->cfg.meta->scans->scan_enqueue(s->cfg.meta, jobs[i].repo, jobs[i].digest, SCAN_REASSESS, &queued))
+			again += queued != 0;
+	}
+	log_info("%zu of %zu images assessed with database generation %s, replaced meanwhile, queued again", again, n,
+		 d->gen);
+}
+
 static void store_done(struct scanner *s, struct scan_done *done, size_t n)
 {
 	if (!n)
@@ -1078,10 +1114,12 @@ static void *worker_main(void *arg)
 					since = now_us();
 				}
 			}
+			test_pause(jobs);
 			store_done(s, done + stored, n - stored);
 			log_debug("stored %zu assessments of a batch of %zu (%zu bytes)", n - stored, n, bytes);
 			arena_free(&out);
 			held_drop(s, jobs, n);
+			requeue_if_replaced(s, d, jobs, n);
 			int64_t each = (now_us() - began) / (int64_t)n;
 			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
 				log_debug("assessed %zu images in a batch (%zu asked for), %" PRId64 " us each", n, want, each);

@@ -43,7 +43,9 @@
  *   are waiting, else up to SCANNER_BATCH re-assessments (fewer when they are slow:
  *   SCANNER_BATCH_US). Nothing is claimed while no usable database is in place: jobs wait
  *   QUEUED. Queuing a job that exists adds no row: a push keeps the more urgent priority (an
- *   upsert, which leaves a RUNNING job RUNNING), a re-assessment leaves the job as it is.
+ *   upsert, which leaves a RUNNING job RUNNING), a re-assessment leaves the job as it is; a
+ *   worker whose batch was made with a database replaced meanwhile queues its images again
+ *   once the batch is stored (requeue_if_replaced in scanner.c).
  *   Crash: nothing is lost; the job is claimed after the restart.
  * RUNNING (1): claimed by a worker of this process, which reads the image (the layer cache, or
  *   the stored inventory for a re-assessment), matches it and builds the assessment; a worker

@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from drydock import BIN, SHARED, VULNDATA, OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
+from drydock import BIN, HOOKS_BIN, SHARED, VULNDATA, OCI_CONFIG, OCI_MANIFEST, Server, push_blob, sha256
 from drydock import wait_assessed as wait
 
 
@@ -396,6 +396,68 @@ def test_slow_reassessments_claimed_few_at_a_time(full_db, images, tmp_path):
     assert sum(b[0] for b in batches) == 60 and len(batches) >= 2, batches
     for prev, cur in zip(batches, batches[1:]):
         assert cur[1] <= max(1, 100_000 // max(prev[2], 1)), batches
+
+
+def test_database_replaced_while_a_batch_runs(full_db, images, tmp_path):
+    """A database put in place while a batch of re-assessments runs: the batch stores what it
+    made with the database before, and its images are queued again, so every image ends on the
+    database in place (before, the batch's images stayed on the one before until a restart). The
+    test build holds each batch of re-assessments 3 s before storing it, and the database is put
+    in place while one is held."""
+    alpine = []
+    for name in ("alpine-1.ddb", "alpine-2.ddb"):  # the same feed, two generations
+        path = tmp_path / name
+        r = subprocess.run([BIN, "db", "import", "--db", str(path), os.path.join(VULNDATA, "alpine-secdb", "v3.18")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        alpine.append(str(path))
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(alpine[0], data / "vulndb.ddb")
+    srv = Server(str(data), extra_args=["--scan-workers", "1"], binary=HOOKS_BIN,
+                 env={"DRYDOCK_TEST_BATCH_PAUSE_MS": "3000"}).start()
+
+    def put_in_place(db):
+        shutil.copy(db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
+        os.rename(os.path.join(srv.data_dir, "vulndb.ddb.new"), os.path.join(srv.data_dir, "vulndb.ddb"))
+        want = json.loads(subprocess.run([BIN, "db", "info", "--db", db, "--json"], check=True, capture_output=True,
+                                         text=True).stdout)["generation"]
+        deadline = time.time() + 60
+        while requests.get(f"{srv.url}/api/v1/database").json().get("generation") != want:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        return want
+
+    try:
+        skopeo_push(os.path.join(images, "debian-min"), srv.url, "held/img:0")
+        assert wait(srv.url, "held/img", "0")["status"] == "NotApplicable"
+        s = requests.Session()
+        m = json.loads(s.get(f"{srv.url}/v2/held/img/manifests/0", headers={"Accept": OCI_MANIFEST}).content)
+        for i in range(1, 12):
+            m["annotations"] = {"copy": str(i)}
+            r = s.put(f"{srv.url}/v2/held/img/manifests/{i}", data=json.dumps(m), headers={"Content-Type": OCI_MANIFEST})
+            assert r.status_code == 201, r.text
+        for i in range(12):
+            wait(srv.url, "held/img", str(i))
+        put_in_place(full_db)
+        deadline = time.time() + 60
+        while not requests.get(f"{srv.url}/healthz").json()["scanning"]:  # a batch claimed, held
+            assert time.time() < deadline
+            time.sleep(0.05)
+        last = put_in_place(alpine[1])
+        deadline = time.time() + 120
+        while True:
+            h = requests.get(f"{srv.url}/healthz").json()
+            gens = {s.get(f"{srv.url}/api/v1/images", params={"repository": "held/img", "reference": str(i)}).json()
+                    .get("database_generation") for i in range(12)}
+            if not h["scan_queue"] and not h["scanning"] and gens == {last}:
+                break
+            assert time.time() < deadline, (h, gens, last)
+            time.sleep(0.5)
+        for i in range(12):
+            assert wait(srv.url, "held/img", str(i))["status"] == "NotApplicable"
+    finally:
+        srv.stop()
 
 
 def distroless(url, repo, tag="1"):
