@@ -59,7 +59,7 @@ static const struct table tables[] = {
 #undef N
 
 /* The running totals of the copied assessments, counted as the trigger counts each one
- * (dd_apply in meta_pg.c: per repository and for the registry, '', by status; counts that do
+ * (dd_change in meta_pg.c: per repository and for the registry, '', by status; counts that do
  * not read as seven numbers count as uncounted) */
 #define TOTALS_COUNTED                                                                                     \
 	"INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low, negligible, unknown," \
@@ -280,12 +280,12 @@ int meta_copy_to_pg(const char *sqlite_path, const char *conninfo, FILE *progres
 		 * for every image, each time behind a longer chain of their versions (100,000 images
 		 * ran for more than 10 minutes) */
 		if (!rc && assessments)
-			rc = pg_ok(pg, PQexec(pg, "ALTER TABLE assessments DISABLE TRIGGER USER"),
+			rc = pg_ok(pg, PQexec(pg, "ALTER TABLE assessments DISABLE TRIGGER assessments_changed"),
 				   "assessments", why);
 		if (!rc)
 			rc = copy_table(db, pg, &tables[i], &rows, why);
 		if (!rc && assessments)
-			rc = pg_ok(pg, PQexec(pg, TOTALS_COUNTED "; ALTER TABLE assessments ENABLE TRIGGER USER"),
+			rc = pg_ok(pg, PQexec(pg, TOTALS_COUNTED "; ALTER TABLE assessments ENABLE TRIGGER assessments_changed"),
 				   "assessment_totals", why);
 		if (!rc && progress)
 			fprintf(progress, "drydock migrate: %s: %" PRId64 " rows\n", tables[i].name, rows);
