@@ -1028,25 +1028,28 @@ store:
 #define SCANNER_STORE_US 20000 /* a push's assessment waits at most this for others to share its commit */
 
 #ifdef DD_TEST_HOOKS
-/* A test build only (build/drydock-test-hooks): with DRYDOCK_TEST_BATCH_PAUSE_MS=N a batch of
- * re-assessments waits N ms before it is stored, so that a test can put a database in place
- * while one runs. */
-static void test_pause(const struct scan_job *jobs)
+/* A test build only (build/drydock-test-hooks): with DRYDOCK_TEST_BATCH_HOLD=FILE a batch waits
+ * while FILE exists (two minutes at most) before it is stored, so that a test can put a database
+ * in place while one runs. */
+static void test_pause(void)
 {
-	const char *v = getenv("DRYDOCK_TEST_BATCH_PAUSE_MS");
-	if (v && jobs[0].priority == SCAN_REASSESS)
-		usleep((useconds_t)atoi(v) * 1000);
+	const char *f = getenv("DRYDOCK_TEST_BATCH_HOLD");
+	for (int i = 0; f && !access(f, F_OK) && i < 12000; i++)
+		usleep(10000);
 }
 #else
-#define test_pause(jobs) ((void)0)
+#define test_pause() ((void)0)
 #endif
 
 /* A database put in place while a batch ran: its scan_enqueue_stale may have come before the
  * batch was stored, and left the batch's jobs as they were (RUNNING), so what the batch stored,
  * made with the database before, would stay until the next start (found by a review helper, 1
  * pass in 6 of a few thousand images with databases swapped back and forth). Queued again as
- * re-assessments: one queued already, or stored after that enqueue re-queued it, stays one job. */
-static void requeue_if_replaced(struct scanner *s, const struct dbref *d, const struct scan_job *jobs, size_t n)
+ * re-assessments, those with a stored inventory (reassessable[i]), as scan_enqueue_stale queues
+ * them: an image whose scan failed or found nothing to read is not read again for a database.
+ * One queued already, or stored after that enqueue re-queued it, stays one job. */
+static void requeue_if_replaced(struct scanner *s, const struct dbref *d, const struct scan_job *jobs,
+				const char *reassessable, size_t n)
 {
 	pthread_mutex_lock(&s->mu);
 	int replaced = s->cur && strcmp(s->cur->gen, d->gen);
@@ -1056,11 +1059,13 @@ static void requeue_if_replaced(struct scanner *s, const struct dbref *d, const 
 	size_t again = 0;
 	for (size_t i = 0; i < n; i++) {
 		int queued = 0;
-		if (!s->cfg.meta->scans->scan_enqueue(s->cfg.meta, jobs[i].repo, jobs[i].digest, SCAN_REASSESS, &queued))
+		if (reassessable[i] &&
+		    !s->cfg.meta->scans->scan_enqueue(s->cfg.meta, jobs[i].repo, jobs[i].digest, SCAN_REASSESS, &queued))
 			again += queued != 0;
 	}
-	log_info("%zu of %zu images assessed with database generation %s, replaced meanwhile, queued again", again, n,
-		 d->gen);
+	if (again)
+		log_info("%zu of %zu images assessed with database generation %s, replaced meanwhile, queued again",
+			 again, n, d->gen);
 }
 
 static void store_done(struct scanner *s, struct scan_done *done, size_t n)
@@ -1092,6 +1097,7 @@ static void *worker_main(void *arg)
 		if (!rc) {
 			held_add(s, jobs, n);
 			struct scan_done *done = arena_alloc(&a, n * sizeof(*done));
+			char *reassessable = arena_alloc(&a, n); /* a stored inventory: requeue_if_replaced */
 			int listened = 1; /* a webhook target to take this batch's events (a target added
 					   * meanwhile gets the events of the batches after it) */
 			s->cfg.meta->outbox->webhook_any(s->cfg.meta, &listened);
@@ -1100,6 +1106,7 @@ static void *worker_main(void *arg)
 			struct arena out = {0}; /* the assessments not yet stored */
 			for (size_t i = 0; i < n; i++) {
 				bytes += run_job(s, d, &jobs[i], listened, &out, &done[i]);
+				reassessable[i] = done[i].unchanged || done[i].inventory_kept || *done[i].rec.inventory;
 				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
 				 * batch does not wait for the last; re-assessments in whole batches, or
 				 * at DD_MAX_SCAN_BATCH_BYTES */
@@ -1114,12 +1121,12 @@ static void *worker_main(void *arg)
 					since = now_us();
 				}
 			}
-			test_pause(jobs);
+			test_pause();
 			store_done(s, done + stored, n - stored);
 			log_debug("stored %zu assessments of a batch of %zu (%zu bytes)", n - stored, n, bytes);
 			arena_free(&out);
 			held_drop(s, jobs, n);
-			requeue_if_replaced(s, d, jobs, n);
+			requeue_if_replaced(s, d, jobs, reassessable, n);
 			int64_t each = (now_us() - began) / (int64_t)n;
 			if (n > 1 || jobs[0].priority == SCAN_REASSESS)
 				log_debug("assessed %zu images in a batch (%zu asked for), %" PRId64 " us each", n, want, each);

@@ -402,8 +402,8 @@ def test_database_replaced_while_a_batch_runs(full_db, images, tmp_path):
     """A database put in place while a batch of re-assessments runs: the batch stores what it
     made with the database before, and its images are queued again, so every image ends on the
     database in place (before, the batch's images stayed on the one before until a restart). The
-    test build holds each batch of re-assessments 3 s before storing it, and the database is put
-    in place while one is held."""
+    test build holds a batch of re-assessments while a file exists; the file goes once the other
+    database is in place and its re-assessments queued."""
     alpine = []
     for name in ("alpine-1.ddb", "alpine-2.ddb"):  # the same feed, two generations
         path = tmp_path / name
@@ -414,8 +414,9 @@ def test_database_replaced_while_a_batch_runs(full_db, images, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(alpine[0], data / "vulndb.ddb")
+    hold = tmp_path / "hold"
     srv = Server(str(data), extra_args=["--scan-workers", "1"], binary=HOOKS_BIN,
-                 env={"DRYDOCK_TEST_BATCH_PAUSE_MS": "3000"}).start()
+                 env={"DRYDOCK_TEST_BATCH_HOLD": str(hold)}).start()
 
     def put_in_place(db):
         shutil.copy(db, os.path.join(srv.data_dir, "vulndb.ddb.new"))
@@ -439,12 +440,18 @@ def test_database_replaced_while_a_batch_runs(full_db, images, tmp_path):
             assert r.status_code == 201, r.text
         for i in range(12):
             wait(srv.url, "held/img", str(i))
+        hold.write_text("")
         put_in_place(full_db)
         deadline = time.time() + 60
         while not requests.get(f"{srv.url}/healthz").json()["scanning"]:  # a batch claimed, held
             assert time.time() < deadline
             time.sleep(0.05)
         last = put_in_place(alpine[1])
+        while f"vulnerability database generation {last} in use" not in open(srv.log_path).read():
+            assert time.time() < deadline  # its re-assessments queued (the held batch's left running)
+            time.sleep(0.05)
+        assert requests.get(f"{srv.url}/healthz").json()["scanning"]  # still held
+        hold.unlink()
         deadline = time.time() + 120
         while True:
             h = requests.get(f"{srv.url}/healthz").json()
@@ -456,6 +463,29 @@ def test_database_replaced_while_a_batch_runs(full_db, images, tmp_path):
             time.sleep(0.5)
         for i in range(12):
             assert wait(srv.url, "held/img", str(i))["status"] == "NotApplicable"
+        # a push with nothing to read (no stored inventory), held likewise: not read again for
+        # the database put in place meanwhile, as a new database re-assesses no such image
+        hold.write_text("")
+        push_layers(srv.url, "held/scratch", "1", {"hello.txt": b"hello"})
+        deadline = time.time() + 60
+        while not requests.get(f"{srv.url}/healthz").json()["scanning"]:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        newest = put_in_place(alpine[0])
+        while f"vulnerability database generation {newest} in use" not in open(srv.log_path).read():
+            assert time.time() < deadline
+            time.sleep(0.05)
+        hold.unlink()
+        for i in range(12):
+            wait(srv.url, "held/img", str(i))
+        deadline = time.time() + 60
+        while requests.get(f"{srv.url}/healthz").json()["scan_queue"] or \
+                requests.get(f"{srv.url}/healthz").json()["scanning"]:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        scratch = wait(srv.url, "held/scratch", "1")
+        assert scratch["status"] == "NotApplicable" and scratch["database_generation"] == last, scratch
+        assert "queued again" not in open(srv.log_path).read().split(f"generation {newest} in use")[-1]
     finally:
         srv.stop()
 
