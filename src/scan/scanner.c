@@ -1106,7 +1106,7 @@ static void *worker_main(void *arg)
 			struct arena out = {0}; /* the assessments not yet stored */
 			for (size_t i = 0; i < n; i++) {
 				bytes += run_job(s, d, &jobs[i], listened, &out, &done[i]);
-				reassessable[i] = done[i].unchanged || done[i].inventory_kept || *done[i].rec.inventory;
+				reassessable[i] = (char)scan_done_reassessable(&done[i]);
 				/* pushes' assessments are stored every SCANNER_STORE_US, so the first of a
 				 * batch does not wait for the last; re-assessments in whole batches, or
 				 * at DD_MAX_SCAN_BATCH_BYTES */

@@ -73,6 +73,13 @@ struct scan_done {
 	size_t nevents;
 };
 
+/* Whether a done scan leaves an inventory stored (kept, or written now): what a new database
+ * re-assesses (scan_enqueue_stale's rule). A push that failed or found nothing to read has none. */
+static inline int scan_done_reassessable(const struct scan_done *d)
+{
+	return d->unchanged || d->inventory_kept || (d->rec.inventory && *d->rec.inventory);
+}
+
 struct meta_scans_ops {
 	/* Claims the most urgent, oldest queued jobs (marked running): one when pushes are waiting,
 	 * else up to max re-assessments. Arena array; DD_E_NOT_FOUND when none. generation: the

@@ -592,9 +592,7 @@ static int batch_fill(struct pg_batch *t, const struct scan_done *done, size_t n
 				t->invs.n++;
 			}
 		}
-		/* made again only from a stored inventory, as scan_enqueue_stale queues: a push that
-		 * failed or found nothing to read is not read again for a database */
-		if (done[i].unchanged || done[i].inventory_kept || (r->inventory && *r->inventory)) {
+		if (scan_done_reassessable(&done[i])) { /* a push with nothing read is not read again */
 			arr_text(&t->requeue, 0, r->repo), arr_text(&t->requeue, 1, r->digest);
 			arr_text(&t->requeue, 2, gen);
 			t->requeue.n++;
