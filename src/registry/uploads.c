@@ -611,6 +611,9 @@ void uploads_body(struct http_req *r, const char *data, size_t n)
 		rc = reg->blobs->ops->upload_write(q->file, data, n);
 	if (rc) {
 		q->err = rc;
+		if (rc == DD_E_UNAVAILABLE && !q->why)
+			q->why = "the memory for uploads in progress is taken (this client's share, or all of it): "
+				 "try again shortly";
 		return;
 	}
 	if (q->hasher)

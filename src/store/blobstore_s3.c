@@ -724,6 +724,28 @@ static void uncharge(struct upload_file *u, int64_t n)
 	u->charged -= n;
 }
 
+static void mirror_stop(struct upload_file *u)
+{
+	if (u->mirror_on)
+		close(u->mirror);
+	u->mirror_on = 0;
+	uncharge(u, u->mirror_charged);
+	u->mirror_charged = 0;
+}
+
+/* Counts n more bytes of an upload's own buffers: its copy for the scanner gives way to them
+ * first (dropped: the push goes on, its scan reads the blob from S3 once committed), so a
+ * reader behind never makes a push that fits in the share fail. */
+static int charge_buffers(struct upload_file *u, int64_t n)
+{
+	if (!u->mirror_charged)
+		return charge(u, n);
+	if (!charge_as(u, n, 1))
+		return 0;
+	mirror_stop(u);
+	return charge(u, n);
+}
+
 /* Names the account an upload is for (the registry's session owner): from here on its buffers
  * count against that account's share too. DD_E_UNAVAILABLE when the share is taken already
  * (what the upload holds does not fit in it), so the request is refused before its body. */
@@ -769,7 +791,7 @@ static int buf_reserve(struct upload_file *u, size_t need)
 		cap *= 2;
 	if (cap > DD_S3_PART_BYTES)
 		cap = DD_S3_PART_BYTES;
-	int rc = charge(u, (int64_t)(cap - u->cap));
+	int rc = charge_buffers(u, (int64_t)(cap - u->cap));
 	if (rc)
 		return rc;
 	char *b = realloc(u->buf, cap);
@@ -782,15 +804,6 @@ static int buf_reserve(struct upload_file *u, size_t need)
 	u->buf = b;
 	u->cap = cap;
 	return 0;
-}
-
-static void mirror_stop(struct upload_file *u)
-{
-	if (u->mirror_on)
-		close(u->mirror);
-	u->mirror_on = 0;
-	uncharge(u, u->mirror_charged);
-	u->mirror_charged = 0;
 }
 
 static void upload_free(struct upload_file *u)
@@ -886,7 +899,7 @@ static int part_send(struct upload_file *u)
 	int rc = part_wait(u);
 	if (!rc)
 		rc = part_prepare(u, u->nparts + 1);
-	if (!rc && !u->spare && !(rc = charge(u, DD_S3_PART_BYTES)) && !(u->spare = malloc(DD_S3_PART_BYTES)))
+	if (!rc && !u->spare && !(rc = charge_buffers(u, DD_S3_PART_BYTES)) && !(u->spare = malloc(DD_S3_PART_BYTES)))
 		rc = DD_E_NOMEM; /* (the charge stays: it goes with the upload) */
 	if (rc)
 		return rc;

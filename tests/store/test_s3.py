@@ -3,13 +3,16 @@ pull through drydock, layers are scanned from S3 as they stream, chunked uploads
 restart (the node that finishes an upload did not see its first bytes) and a request cut off
 mid-body, GETs are redirected to presigned URLs that serve ranges, bad settings are named at
 start, and garbage collection removes from the bucket exactly what no manifest names."""
+import gzip
 import hashlib
+import io
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.parse
@@ -371,6 +374,65 @@ def test_copies_of_uploads_nobody_reads_hold_bounded_memory(s3, db):
     finally:
         if sk:
             sk.close()
+        srv.stop()
+
+
+def random_layer(size):
+    """A gzipped tar of one file of random bytes: a layer the scanner reads as it uploads."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        data = os.urandom(size)
+        info = tarfile.TarInfo("data.bin")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    return gzip.compress(raw.getvalue(), compresslevel=1)
+
+
+def test_a_layer_within_the_clients_share_is_pushed_while_the_scanner_reads_it(s3, db):
+    """An upload's buffers come before its copy for the scanner: what the copy held that the
+    scanner had not read yet (up to a MiB, read and given back a MiB at a time) made the second
+    part's buffer not fit in the client's share, and a layer of 9 MiB was answered 503 (found by
+    CI). Now the copy is dropped and the push goes on; the scan reads the layer from S3."""
+    srv = start(s3, "ownshare", "--s3-upload-memory", "32M", db=db)
+    try:
+        for size in (9 * MiB, 20 * MiB):
+            blob = random_layer(size)
+            k = socket.create_connection(("127.0.0.1", srv.port))
+            k.settimeout(60)
+            k.sendall((f"POST /v2/own/blobs/uploads/?digest={sha256(blob)} HTTP/1.1\r\nHost: x\r\n"
+                       f"Content-Type: application/octet-stream\r\nContent-Length: {len(blob)}\r\n\r\n").encode()
+                      + blob)
+            head = k.recv(4096)
+            k.close()
+            assert head.startswith(b"HTTP/1.1 201"), head
+            r = requests.get(f"{srv.url}/v2/own/blobs/{sha256(blob)}", timeout=60)
+            assert r.status_code == 200 and r.content == blob
+        assert memfd_bytes(srv.proc.pid) == 0
+        # past the share, a push is refused with a reason: another upload of the client's stalls
+        # holding a part's buffer, and this one cannot have its two
+        a = socket.create_connection(("127.0.0.1", srv.port))
+        a.sendall((f"POST /v2/own/blobs/uploads/?digest=sha256:{'0' * 64} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: application/octet-stream\r\nContent-Length: {60 * MiB}\r\n\r\n").encode()
+                  + os.urandom(5 * MiB))
+        time.sleep(2)
+        k = socket.create_connection(("127.0.0.1", srv.port))
+        k.settimeout(60)
+        k.sendall((f"POST /v2/own/blobs/uploads/?digest={sha256(blob)} HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: application/octet-stream\r\nContent-Length: {len(blob)}\r\n\r\n").encode())
+        try:
+            k.sendall(blob)
+        except OSError:
+            pass  # answered before the whole body
+        head = b""
+        while b"}]}" not in head:  # the whole JSON error
+            more = k.recv(4096)
+            if not more:
+                break
+            head += more
+        k.close()
+        a.close()
+        assert head.startswith(b"HTTP/1.1 503") and b"memory for uploads in progress is taken" in head, head
+    finally:
         srv.stop()
 
 
