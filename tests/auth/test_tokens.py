@@ -180,12 +180,14 @@ def test_bad_tokens_are_refused(srv):
 
 
 def test_expired_token(tmp_path):
-    s = Server(auth=True, extra_args=["--token-ttl", "1", "--scan-workers", "0"]).start()
+    # 3 s: a token lives its ttl in whole seconds, so a ttl of 1 s left a loaded machine less than
+    # a request's time to use it
+    s = Server(auth=True, extra_args=["--token-ttl", "3", "--scan-workers", "0"]).start()
     try:
         push(basic(ADMIN), s.url, "team/app")
         t = token(s, ADMIN, "repository:team/app:pull")["token"]
         assert bearer(t).get(f"{s.url}/v2/team/app/manifests/1").status_code == 200
-        time.sleep(2.1)
+        time.sleep(4.1)
         r = bearer(t).get(f"{s.url}/v2/team/app/manifests/1")
         assert r.status_code == 401 and "expired" in r.text
     finally:
@@ -285,7 +287,8 @@ def test_trusted_proxies_that_are_not_addresses_are_refused(tmp_path):
 
 
 def test_robot_accounts_are_scoped_and_expire(srv):
-    out = user(srv, "add", "--robot", "ci", "--role", "writer:team/*", "--expires", "3s").stdout
+    out = user(srv, "add", "--robot", "ci", "--role", "writer:team/*", "--expires", "10s").stdout
+    made = time.time()
     secret = re.search(r"secret for robot\$ci: (\S+)", out).group(1)
     robot = ("robot$ci", secret)
     s = basic(robot)
@@ -296,7 +299,7 @@ def test_robot_accounts_are_scoped_and_expire(srv):
     p = subprocess.run([BIN, "user", "--data", srv.data_dir, "add", "--robot", "x", "--role", "admin"],
                        capture_output=True, text=True)
     assert p.returncode != 0 and "scoped to repositories" in p.stderr
-    time.sleep(3.2)
+    time.sleep(max(0.0, made + 10.2 - time.time()))  # 10 s from its making, in whole seconds
     assert s.get(f"{srv.url}/v2/team/app/manifests/1").status_code == 401
     assert requests.get(f"{srv.url}/auth/token", auth=robot).status_code == 401
 

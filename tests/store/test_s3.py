@@ -104,6 +104,9 @@ def test_clients_push_pull_and_scan_through_s3(s3, db, tmp_path):
     srv = start(s3, "clients", db=db)
     try:
         host = srv.url.split("//")[1]
+        deadline = time.time() + 60  # layers are read as they upload once the database is in use
+        while not requests.get(f"{srv.url}/api/v1/database").json().get("generation") and time.time() < deadline:
+            time.sleep(0.1)
         for name, layout in (("big", os.path.join(images, "debian-big")), ("app", app)):
             subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}",
                             f"docker://{host}/{name}:1"], check=True, capture_output=True, timeout=600)
@@ -407,6 +410,9 @@ def test_a_layer_within_the_clients_share_is_pushed_while_the_scanner_reads_it(s
             assert head.startswith(b"HTTP/1.1 201"), head
             r = requests.get(f"{srv.url}/v2/own/blobs/{sha256(blob)}", timeout=60)
             assert r.status_code == 200 and r.content == blob
+        deadline = time.time() + 30
+        while memfd_bytes(srv.proc.pid) and time.time() < deadline:
+            time.sleep(0.2)  # the scanner's reader holds the copy until its thread ends
         assert memfd_bytes(srv.proc.pid) == 0
         # past the share, a push is refused with a reason: another upload of the client's stalls
         # holding a part's buffer, and this one cannot have its two

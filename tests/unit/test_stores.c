@@ -1851,7 +1851,9 @@ static void test_scan_notices(void)
 	struct arena a = {0};
 	notices = 0;
 	CHECK(m->listen(m, count_notice, NULL) == 0);
-	usleep(300000); /* its LISTEN runs on its thread */
+	for (int i = 0; i < 1000 && sql_int(path, "SELECT count(*) FROM pg_stat_activity WHERE"
+						" datname=current_database() AND query='LISTEN drydock_scans'") != 1; i++)
+		usleep(10000); /* its LISTEN runs on its thread: a notice before it is not heard */
 	other->scan_lease = 1;
 	CHECK(other->repos->blob_link(other, "r", D1, 42) == 0);
 	int64_t id = claimed_scan(other, &a, "sha256:aa"); /* queued (a notice), then claimed (none) */
