@@ -106,7 +106,7 @@ void meta_counts(int64_t *s, int64_t *t, int64_t *ns)
 	*ns = __atomic_load_n(&write_ns, __ATOMIC_RELAXED);
 }
 
-static int64_t mono_ns(void)
+int64_t sq_mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -118,7 +118,7 @@ static int began(struct conn *c, int rc)
 {
 	__atomic_add_fetch(&transactions, 1, __ATOMIC_RELAXED);
 	if (c)
-		c->tx_began_ns = rc ? 0 : mono_ns();
+		c->tx_began_ns = rc ? 0 : sq_mono_ns();
 	return rc;
 }
 
@@ -168,7 +168,7 @@ int sq_tx_end(struct conn *c, int rc)
 	int64_t t0 = c->tx_began_ns;
 	rc = c->eng->tx_end(c, rc); /* c is back in the pool: t0 read before */
 	if (t0)
-		__atomic_add_fetch(&write_ns, mono_ns() - t0, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&write_ns, sq_mono_ns() - t0, __ATOMIC_RELAXED);
 	return rc;
 }
 

@@ -45,6 +45,7 @@ struct conn {
 struct meta_sql {
 	struct meta base;
 	const struct sq_engine *eng;
+	int64_t leases_swept_ns; /* atomic, monotonic: when claims last queued expired leases again */
 	struct sq_pool {
 		pthread_mutex_t mu;
 		pthread_cond_t freed;
@@ -100,6 +101,8 @@ struct sq {
 	((const struct sq_arg[]){__VA_ARGS__}), (sizeof((struct sq_arg[]){__VA_ARGS__}) / sizeof(struct sq_arg))
 /* Counts a statement an engine runs outside sq_start (meta_counts). */
 void sq_counted(void);
+/* The monotonic clock, in nanoseconds. */
+int64_t sq_mono_ns(void);
 #define sq_query_at(q, m, c, sql, ...) sq_start((q), (m), (c), "" sql "\0", SQ_ARGS(__VA_ARGS__))
 #define sq_query(q, m, sql, ...) sq_query_at(q, m, NULL, sql, __VA_ARGS__)
 #define sq_query_on(q, c, sql, ...) sq_query_at(q, NULL, c, sql, __VA_ARGS__)

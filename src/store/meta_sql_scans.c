@@ -60,26 +60,39 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 		    size_t *n)
 {
 	struct sq q;
+	struct meta_sql *ms = (struct meta_sql *)m;
 	int64_t lease = m->scan_lease > 0 ? m->scan_lease : META_SCAN_LEASE_DEFAULT;
 	/* leases are read and set by the database's clock, the one clock every node shares. A job
 	 * whose lease ran out is queued again first (the running are few: found by the index),
-	 * skipping those a node is storing at that moment (locked in another order: a deadlock) */
-	int rc = sq_exec(m, "claim scans",
-			 "UPDATE scan_jobs SET state=?1 WHERE id IN (SELECT id FROM scan_jobs WHERE state=?2 AND"
-			 " lease_until<unixepoch() FOR UPDATE SKIP LOCKED)",
-			 INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
+	 * skipping those a node is storing at that moment (locked in another order: a deadlock).
+	 * Looked for at most once a second by a node: in a pass over 100,000 images, the index's
+	 * entries of jobs run and gone made this statement 4 ms a claim, 15% of PostgreSQL's time */
+	int64_t now = sq_mono_ns(), last = __atomic_load_n(&ms->leases_swept_ns, __ATOMIC_RELAXED);
+	int rc = 0;
+	if ((!last || now - last >= 1000000000) &&
+	    __atomic_compare_exchange_n(&ms->leases_swept_ns, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		rc = sq_exec(m, "claim scans",
+			     "UPDATE scan_jobs SET state=?1 WHERE id IN (SELECT id FROM scan_jobs WHERE state=?2 AND"
+			     " lease_until<unixepoch() FOR UPDATE SKIP LOCKED)",
+			     INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
 	if (rc)
 		return rc;
 	/* then the oldest of the most urgent priority queued, by the index scan_jobs_next: one push,
 	 * or up to max others, re-assessments only by a node whose database is the registry's
 	 * (a statement that read every queued job, as this one did, made 100,000 re-assessments
 	 * quadratic) */
+	/* Both read the index in its own order, (state, priority, id), by ranges that make one value
+	 * each: with statistics that know the queue is large, the planner took the primary key's order
+	 * instead, and read every job claimed before (gone, or running) at each claim: 19 ms a claim,
+	 * half of PostgreSQL's time in a pass over 100,000 images */
 	sq_query(&q, m,
 		 "WITH p AS (SELECT CASE WHEN ?6 IS NULL OR ?6=coalesce((SELECT value FROM settings"
-		 " WHERE key='vulndb/generation'), ?6) THEN (SELECT min(priority) FROM scan_jobs WHERE state=?2)"
+		 " WHERE key='vulndb/generation'), ?6) THEN (SELECT priority FROM scan_jobs WHERE state BETWEEN ?2"
+		 " AND ?2 ORDER BY state, priority LIMIT 1)"
 		 " ELSE (SELECT min(priority) FROM scan_jobs WHERE state=?2 AND priority=?3) END AS pr),"
-		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.state=?2 AND j.priority=(SELECT pr FROM p)"
-		 " ORDER BY j.id LIMIT (SELECT CASE WHEN pr=?3 THEN 1 ELSE ?1 END FROM p) FOR UPDATE SKIP LOCKED)"
+		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.state BETWEEN ?2 AND ?2 AND j.priority BETWEEN"
+		 " (SELECT pr FROM p) AND (SELECT pr FROM p) ORDER BY j.state, j.priority, j.id"
+		 " LIMIT (SELECT CASE WHEN pr=?3 THEN 1 ELSE ?1 END FROM p) FOR UPDATE SKIP LOCKED)"
 		 " UPDATE scan_jobs s SET state=?4, lease_until=unixepoch()+?5 FROM pick WHERE s.id=pick.id"
 		 " RETURNING s.id, s.repo, s.digest, s.priority",
 		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease), TEXT(generation));
@@ -162,10 +175,10 @@ static struct sq_arg packed_arg(const char *v, const void *z, size_t zn)
 	return z ? BLOB(z, zn) : PACKED(v);
 }
 
-/* SQLite: a batch's changes to the running totals (assessment_totals) and the history
- * (assessment_days), counted here as meta_sqlite.c's update triggers would count them row by
- * row, and written once at the batch's end (tally_write). The rows it counts have `tallied`
- * bumped, so those triggers skip them. */
+/* A batch's changes to the running totals (assessment_totals) and the history
+ * (assessment_days), counted here as the update triggers (meta_sqlite.c's, meta_pg.c's) would
+ * count them row by row, and written once at the batch's end (tally_write). The rows it counts
+ * have `tallied` changed, so those triggers skip them. */
 struct tally_row {
 	char *key, *status; /* repository ('' for the registry) or "day/namespace"; status */
 	long long v[9];     /* images, the seven counts, and uncounted (totals) or assessed (days) */
@@ -317,11 +330,14 @@ static int tally_write(struct conn *c, struct tally *t)
 		rc = sq_exec_on(c, "store assessment totals",
 				"INSERT INTO assessment_totals(repo, status, images, critical, high, medium, low,"
 				" negligible, unknown, unfixed, uncounted) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-				" ON CONFLICT(repo, status) DO UPDATE SET images=images+excluded.images,"
-				" critical=critical+excluded.critical, high=high+excluded.high,"
-				" medium=medium+excluded.medium, low=low+excluded.low,"
-				" negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown,"
-				" unfixed=unfixed+excluded.unfixed, uncounted=uncounted+excluded.uncounted",
+				" ON CONFLICT(repo, status) DO UPDATE SET images=assessment_totals.images+excluded.images,"
+				" critical=assessment_totals.critical+excluded.critical,"
+				" high=assessment_totals.high+excluded.high, medium=assessment_totals.medium+excluded.medium,"
+				" low=assessment_totals.low+excluded.low,"
+				" negligible=assessment_totals.negligible+excluded.negligible,"
+				" unknown=assessment_totals.unknown+excluded.unknown,"
+				" unfixed=assessment_totals.unfixed+excluded.unfixed,"
+				" uncounted=assessment_totals.uncounted+excluded.uncounted",
 				TEXT(t->totals[i].key), TEXT(t->totals[i].status), INT(v[0]), INT(v[1]), INT(v[2]),
 				INT(v[3]), INT(v[4]), INT(v[5]), INT(v[6]), INT(v[7]), INT(v[8]));
 		if (!rc && t->totals[i].taken)
@@ -336,11 +352,14 @@ static int tally_write(struct conn *c, struct tally *t)
 				"INSERT INTO assessment_days(day, ns, status, images, critical, high, medium, low,"
 				" negligible, unknown, unfixed, assessed) VALUES(substr(?1, 1, instr(?1, '/') - 1),"
 				" substr(?1, instr(?1, '/') + 1),?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)"
-				" ON CONFLICT(day, ns, status) DO UPDATE SET images=images+excluded.images,"
-				" critical=critical+excluded.critical, high=high+excluded.high,"
-				" medium=medium+excluded.medium, low=low+excluded.low,"
-				" negligible=negligible+excluded.negligible, unknown=unknown+excluded.unknown,"
-				" unfixed=unfixed+excluded.unfixed, assessed=assessed+excluded.assessed",
+				" ON CONFLICT(day, ns, status) DO UPDATE SET images=assessment_days.images+excluded.images,"
+				" critical=assessment_days.critical+excluded.critical,"
+				" high=assessment_days.high+excluded.high, medium=assessment_days.medium+excluded.medium,"
+				" low=assessment_days.low+excluded.low,"
+				" negligible=assessment_days.negligible+excluded.negligible,"
+				" unknown=assessment_days.unknown+excluded.unknown,"
+				" unfixed=assessment_days.unfixed+excluded.unfixed,"
+				" assessed=assessment_days.assessed+excluded.assessed",
 				TEXT(day_ns), TEXT(t->days[i].status), INT(v[0]), INT(v[1]), INT(v[2]), INT(v[3]),
 				INT(v[4]), INT(v[5]), INT(v[6]), INT(v[7]), INT(v[8]));
 	}
@@ -601,6 +620,58 @@ static int batch_fill(struct pg_batch *t, const struct scan_done *done, size_t n
 	return rc ? rc : batch_err(t);
 }
 
+/* The stored rows of the batch's kept images, read in one statement before its updates, tallied
+ * as complete_one tallies each on SQLite (an image stored for the first time is inserted, and
+ * counted by the insert trigger). */
+static int tally_pg(struct conn *c, const struct scan_done *done, size_t n, const char *kept, struct tally *tl)
+{
+	struct cols k;
+	cols_init(&k);
+	size_t *at = malloc((n ? n : 1) * sizeof(*at)), m = 0;
+	for (size_t i = 0; at && i < n; i++) {
+		if (!kept[i])
+			continue;
+		const struct assessment_rec *r = &done[i].rec;
+		arr_text(&k, 0, r->repo), arr_text(&k, 1, r->digest), arr_text(&k, 2, r->status);
+		arr_text(&k, 3, r->counts ? r->counts : ""), arr_int(&k, 4, r->scanned_at);
+		at[m++] = i;
+	}
+	int rc = at ? cols_close(&k) : DD_E_NOMEM;
+	if (!rc && m) {
+		struct arena a = {0};
+		struct sq q;
+		sq_query_on(&q, c,
+			    "SELECT v.i, a.status, a.counts, CASE WHEN a.status IS DISTINCT FROM v.st THEN 1 ELSE 0 END,"
+			    " CASE WHEN a.counts IS DISTINCT FROM v.c THEN 1 ELSE 0 END,"
+			    " CASE WHEN a.scanned_at IS DISTINCT FROM v.t THEN 1 ELSE 0 END,"
+			    " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') || '/' || split_part(a.repo, '/', 1)"
+			    " FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]), CAST(?4 AS TEXT[]),"
+			    " CAST(?5 AS BIGINT[])) WITH ORDINALITY AS v(repo, digest, st, c, t, i)"
+			    " JOIN assessments a ON a.repo=v.repo AND a.digest=v.digest",
+			    TEXT(k.c[0].data), TEXT(k.c[1].data), TEXT(k.c[2].data), TEXT(k.c[3].data),
+			    TEXT(k.c[4].data));
+		while (sq_row(&q)) {
+			int64_t j = sq_int(&q, 0);
+			if (j < 1 || (size_t)j > m)
+				continue;
+			size_t i = at[j - 1];
+			struct tally_prev p = {.found = 1};
+			p.status = sq_text(&a, &q, 1);
+			p.counts = sq_text(&a, &q, 2); /* NULL reads "": not counted either way */
+			p.restatus = (int)sq_int(&q, 3);
+			p.moved = (int)sq_int(&q, 4);
+			p.rescanned = (int)sq_int(&q, 5);
+			p.day_ns = sq_text(&a, &q, 6);
+			tally_update(tl, &done[i].rec, &p, done[i].unchanged);
+		}
+		rc = sq_end(&q, "read assessments");
+		arena_free(&a);
+	}
+	cols_free(&k);
+	free(at);
+	return rc;
+}
+
 /* The batch's statements, in the write transaction on c; t was filled for every row (before
  * the transaction: the writers wait for no array text), and again here when a job is gone. */
 static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, const struct packed_pair *pk,
@@ -630,12 +701,15 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 		batch_free(t);
 		rc = batch_fill(t, done, n, pk, kept);
 	}
+	struct tally tl = {0};
+	if (!rc)
+		rc = tally_pg(c, done, n, kept, &tl);
 	if (!rc)
 		rc = batch_close(t);
 	if (!rc && t->same.n)
 		rc = sq_exec_on(c, "store assessments",
-				"UPDATE assessments a SET db_generation=v.g, scanned_at=v.t, duration_us=v.d, counts=v.c"
-				" FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]),"
+				"UPDATE assessments a SET db_generation=v.g, scanned_at=v.t, duration_us=v.d, counts=v.c,"
+				" tallied=CASE WHEN a.tallied=1 THEN 2 ELSE 1 END FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]), CAST(?3 AS TEXT[]),"
 				" CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS TEXT[])) AS v(repo, digest, g, t, d, c)"
 				" WHERE a.repo=v.repo AND a.digest=v.digest",
 				TEXT(t->same.c[0].data), TEXT(t->same.c[1].data), TEXT(t->same.c[2].data),
@@ -649,7 +723,7 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 				" ON CONFLICT(repo, digest) DO UPDATE SET status=excluded.status, reason=excluded.reason,"
 				" db_generation=excluded.db_generation, scanned_at=excluded.scanned_at,"
 				" duration_us=excluded.duration_us, findings_hash=excluded.findings_hash,"
-				" counts=excluded.counts",
+				" counts=excluded.counts, tallied=CASE WHEN assessments.tallied=1 THEN 2 ELSE 1 END",
 				TEXT(t->changed.c[0].data), TEXT(t->changed.c[1].data), TEXT(t->changed.c[2].data),
 				TEXT(t->changed.c[3].data), TEXT(t->changed.c[4].data), TEXT(t->changed.c[5].data),
 				TEXT(t->changed.c[6].data), TEXT(t->changed.c[7].data), TEXT(t->changed.c[8].data));
@@ -683,6 +757,9 @@ static int complete_pg(struct conn *c, const struct scan_done *done, size_t n, c
 		if (!rc && done[i].ns)
 			rc = count_scan(c, &done[i]);
 	}
+	if (!rc)
+		rc = tally_write(c, &tl);
+	tally_free(&tl);
 	free(kept);
 	return rc;
 }
@@ -791,6 +868,12 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	int rc = sq_done(&q, "queue re-assessments");
 	if (!rc)
 		*queued = q.changes;
+	/* PostgreSQL plans by the table's statistics: ones taken while the queue was empty (or none
+	 * yet) made the claims' and the leases' statements scan the whole table for each row, once
+	 * 100,000 jobs were queued (a claim took 14 ms, a look for leases run out 37 s). Taken
+	 * again now, not at autovacuum's next round */
+	if (!rc && *queued >= 1000 && sq_dialect(m, NULL) == SQ_PG)
+		rc = sq_exec(m, "queue re-assessments", "ANALYZE scan_jobs", NOARGS);
 	return rc;
 }
 
@@ -939,6 +1022,45 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 				   const char **inventory, const char **findings_hash)
 {
 	return packed_of(m, a, repo, digest, "inventory", inventory, findings_hash);
+}
+
+static int ms_assessment_inventories(struct meta *m, struct arena *a, const struct scan_job *jobs, size_t n,
+				     const char **inventory, const char **findings_hash)
+{
+	for (size_t i = 0; i < n; i++)
+		inventory[i] = findings_hash[i] = NULL;
+	int rc = 0;
+	if (sq_dialect(m, NULL) != SQ_PG) {
+		for (size_t i = 0; i < n && (!rc || rc == DD_E_NOT_FOUND); i++)
+			rc = packed_of(m, a, jobs[i].repo, jobs[i].digest, "inventory", &inventory[i],
+				       &findings_hash[i]);
+		return rc == DD_E_NOT_FOUND ? 0 : rc;
+	}
+	struct cols k;
+	cols_init(&k);
+	for (size_t i = 0; i < n; i++) {
+		arr_text(&k, 0, jobs[i].repo), arr_text(&k, 1, jobs[i].digest);
+		k.n++;
+	}
+	rc = cols_close(&k);
+	if (!rc) {
+		struct sq q;
+		sq_query(&q, m,
+			 "SELECT v.k, i.inventory, a.findings_hash FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]))"
+			 " WITH ORDINALITY AS v(repo, digest, k) JOIN assessments a ON a.repo=v.repo AND"
+			 " a.digest=v.digest LEFT JOIN assessment_inventories i ON i.repo=a.repo AND i.digest=a.digest",
+			 TEXT(k.c[0].data), TEXT(k.c[1].data));
+		while (sq_row(&q)) {
+			int64_t j = sq_int(&q, 0);
+			if (j >= 1 && (size_t)j <= n) {
+				inventory[j - 1] = sq_unpacked(a, &q, 1);
+				findings_hash[j - 1] = sq_text(a, &q, 2);
+			}
+		}
+		rc = sq_end(&q, "inventories");
+	}
+	cols_free(&k);
+	return rc;
 }
 
 /* What listings read of an assessment: its small columns. */
@@ -1193,6 +1315,7 @@ const struct meta_scans_ops meta_sql_scans = {
 	.scan_queue_depth = ms_scan_queue_depth,
 	.assessment_get = ms_assessment_get,
 	.assessment_inventory = ms_assessment_inventory,
+	.assessment_inventories = ms_assessment_inventories,
 	.assessments_each = ms_assessments_each,
 	.assessment_stamps = ms_assessment_stamps,
 	.assessment_report = ms_assessment_report,

@@ -323,6 +323,14 @@ static void test_meta_assessments(void)
 	const char *inv, *hash;
 	CHECK(m->scans->assessment_inventory(m, &a, "r", "sha256:aa", &inv, &hash) == 0 && !strcmp(inv, inventory) &&
 	      !strcmp(hash, "h1"));
+	/* a batch's at once: in the jobs' order, none where nothing is stored (names an array's
+	 * text must quote) */
+	struct scan_job few[] = {{.repo = "r", .digest = "sha256:none"}, {.repo = "r", .digest = "sha256:aa"},
+				 {.repo = "a \"b\",{c}", .digest = "sha256:x'y"}};
+	const char *invs[3] = {"x", "x", "x"}, *hashes[3] = {"x", "x", "x"};
+	CHECK(m->scans->assessment_inventories(m, &a, few, 3, invs, hashes) == 0);
+	CHECK(!invs[0] && !hashes[0] && invs[1] && !strcmp(invs[1], inventory) && !strcmp(hashes[1], "h1") && !invs[2] &&
+	      !hashes[2]);
 
 	/* re-assessed from the stored inventory: a new report, the inventory as it was */
 	int64_t queued = 0;
@@ -1141,6 +1149,23 @@ static struct meta *fresh_sqlite(char **dir, char *path, size_t n)
 /* Rows of a query, every column as text, one line each (the whole dump in *out, malloc'd). */
 static void sql_dump(const char *path, const char *query, char **out)
 {
+	if (on_pg(path)) {
+		struct buf b;
+		buf_init(&b, 1 << 20);
+		buf_append(&b, "", 0);
+		PGconn *pg = PQconnectdb(path);
+		PGresult *r = PQexec(pg, query);
+		CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+		for (int i = 0; i < PQntuples(r); i++) {
+			for (int j = 0; j < PQnfields(r); j++)
+				buf_printf(&b, "%s%s", j ? "|" : "", PQgetisnull(r, i, j) ? "NULL" : PQgetvalue(r, i, j));
+			buf_append(&b, "\n", 1);
+		}
+		PQclear(r);
+		PQfinish(pg);
+		*out = b.data;
+		return;
+	}
 	sqlite3 *db;
 	sqlite3_stmt *st = NULL;
 	struct buf b;
@@ -1159,8 +1184,8 @@ static void sql_dump(const char *path, const char *query, char **out)
 	*out = b.data;
 }
 
-/* The scans' store counts a batch's updates in the totals and the history itself (SQLite, the
- * rows' `tallied` bumped, the update triggers skipping them): random batches of re-assessments
+/* The scans' store counts a batch's updates in the totals and the history itself (both engines:
+ * the rows' `tallied` changed, the update triggers skipping them): random batches of re-assessments
  * stored by scan_complete in one directory, the same updates made by plain SQL in another (the
  * triggers count them), and the two directories' totals and history compared row for row.
  * Statuses move, counts change into and out of forms that are not counted, scans land in the
@@ -1168,10 +1193,10 @@ static void sql_dump(const char *path, const char *query, char **out)
 static void test_meta_tally_as_triggers(void)
 {
 	char *da, *db, pa[512], pb[512];
-	struct meta *ma = fresh_sqlite(&da, pa, sizeof(pa));
+	struct meta *ma = fresh_meta(&da, pa, sizeof(pa));
 	if (!ma)
 		return;
-	struct meta *mb = fresh_sqlite(&db, pb, sizeof(pb));
+	struct meta *mb = fresh_meta(&db, pb, sizeof(pb));
 	if (!mb) {
 		meta_free(ma);
 		remove_dir(da);
@@ -1189,8 +1214,9 @@ static void test_meta_tally_as_triggers(void)
 		assess(ma, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
 		assess(mb, repos[i % 3], digest[i], "Unhealthy", "1 2 3 4 5 6 7", 0);
 	}
-	/* a value no version writes, where adding 1 changes nothing */
-	sql(pa, "UPDATE assessments SET tallied=9.3e18 WHERE digest='sha256:d0'");
+	/* a value no version writes (on SQLite, one where adding 1 changes nothing) */
+	sql(pa, on_pg(pa) ? "UPDATE assessments SET tallied=-7 WHERE digest='sha256:d0'"
+			  : "UPDATE assessments SET tallied=9.3e18 WHERE digest='sha256:d0'");
 	uint64_t seed = 12345;
 #define NEXT(n) ((seed = seed * 6364136223846793005ULL + 1442695040888963407ULL), (size_t)(seed >> 33) % (n))
 	for (int round = 0; round < 100; round++) {
@@ -1551,6 +1577,7 @@ static void test_meta_stored_values(void)
 		/* many nodes: a running job stays its node's until its lease runs out (sha256:i's runs two
 		 * minutes; sha256:o1's, written with none, has run out) */
 		CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 2 && running == 2);
+		usleep(1100000); /* a node looks for leases run out at most once a second */
 	} else {
 		CHECK(m->scans->scan_queue_depth(m, &queued, &running) == 0 && queued == 4 && running == 0);
 		CHECK(m->scans->scan_claim(m, &a, 8, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
