@@ -56,6 +56,7 @@ struct dbref {
 #define SCANNER_BATCH_US 100000 /* DRYDOCK_SCAN_BATCH_MS changes it (1 to 600000 ms) */
 #define SCANNER_BATCH_FIRST 8 /* claimed before a worker has timed a batch */
 #define SEEN_GROUP 32         /* stored inventories read at once (struct batch_seen) */
+#define SEEN_GROUP_BYTES (2 * 1024 * 1024) /* of them stored (compressed), the first aside */
 #define LAYER_QUEUE 1024 /* blobs waiting for analysis; beyond, the image scan reads them itself */
 #define LAYER_INFLIGHT 32 /* layer threads (at most SCANNER_MAX_WORKERS) and streams */
 #define STREAMS_MAX 4 /* uploads analysed as their bytes arrive, at once */
@@ -879,29 +880,35 @@ struct batch_seen {
 	int enabled;
 	/* re-assessments: the stored inventories of jobs [from, from + n), read in one statement
 	 * (one an image was two fifths of PostgreSQL's statements), into an arena of their own
-	 * freed at the next group's read: a group holds at most SEEN_GROUP inventories at once */
+	 * freed at the next group's read: a group holds at most SEEN_GROUP inventories, of at most
+	 * SEEN_GROUP_BYTES stored (and the first, whatever its size) */
 	struct arena group;
 	const struct scan_job *from;
 	size_t n;
+	int single; /* a group's read failed: the rest of the batch is read one by one */
 	const char *inv[SEEN_GROUP], *hash[SEEN_GROUP];
 };
 
-/* The stored inventory and findings hash of job, from its batch's group when read (*got 1). */
+/* The stored inventory and findings hash of job (jobs[0..njobs) in order), from its group. */
 static int seen_inventory(struct scanner *s, struct batch_seen *seen, const struct scan_job *jobs, size_t njobs,
 			  const struct scan_job *job, const char **inv, const char **hash)
 {
 	struct meta *meta = s->cfg.meta;
-	if (!seen->from || job < seen->from || job >= seen->from + seen->n) {
+	if (!seen->single && (!seen->from || job < seen->from || job >= seen->from + seen->n)) {
 		arena_free(&seen->group);
+		size_t left = (size_t)(jobs + njobs - job);
 		seen->from = job;
-		seen->n = (size_t)(jobs + njobs - job) < SEEN_GROUP ? (size_t)(jobs + njobs - job) : SEEN_GROUP;
-		if (meta->scans->assessment_inventories(meta, &seen->group, job, seen->n, seen->inv, seen->hash)) {
+		if (meta->scans->assessment_inventories(meta, &seen->group, job, left < SEEN_GROUP ? left : SEEN_GROUP,
+							SEEN_GROUP_BYTES, seen->inv, seen->hash, &seen->n) ||
+		    !seen->n) {
+			seen->single = 1;
 			seen->from = NULL;
-			seen->n = 0;
 		}
 	}
-	if (!seen->from) /* the group could not be read: this one alone */
+	if (seen->single) {
+		arena_free(&seen->group); /* the job before is done with its own */
 		return meta->scans->assessment_inventory(meta, &seen->group, job->repo, job->digest, inv, hash);
+	}
 	*inv = seen->inv[job - seen->from];
 	*hash = seen->hash[job - seen->from];
 	return *inv ? 0 : DD_E_NOT_FOUND;

@@ -125,11 +125,13 @@ struct meta_scans_ops {
 	/* The stored inventory of (repo, digest) alone (what a re-assessment needs). */
 	int (*assessment_inventory)(struct meta *m, struct arena *a, const char *repo, const char *digest,
 				    const char **inventory, const char **findings_hash);
-	/* The same for each of jobs[0..n) (a batch of re-assessments): inventory[i] and
-	 * findings_hash[i], NULL where no assessment is stored. PostgreSQL reads them in one
-	 * statement; SQLite one by one (in-process, a statement costs little there). */
+	/* The same for the first *answered of jobs[0..n) (a batch of re-assessments; at least one):
+	 * inventory[i] and findings_hash[i], NULL where no assessment is stored. PostgreSQL reads
+	 * them in one statement, as many as fit in max_bytes stored (compressed), and at least
+	 * the first; SQLite the first alone (in-process, a statement costs little there). */
 	int (*assessment_inventories)(struct meta *m, struct arena *a, const struct scan_job *jobs, size_t n,
-				      const char **inventory, const char **findings_hash);
+				      int64_t max_bytes, const char **inventory, const char **findings_hash,
+				      size_t *answered);
 	/* Calls fn for each assessment of repo (all when NULL), by repo and digest, with its report
 	 * but not its inventory, read a few at a time (no statement open while fn runs: fn may use
 	 * the store); rec and its strings live until fn returns. A non-zero return of fn ends the

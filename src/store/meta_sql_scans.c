@@ -872,8 +872,9 @@ static int ms_scan_enqueue_stale(struct meta *m, const char *generation, int64_t
 	 * yet) made the claims' and the leases' statements scan the whole table for each row, once
 	 * 100,000 jobs were queued (a claim took 14 ms, a look for leases run out 37 s). Taken
 	 * again now, not at autovacuum's next round */
-	if (!rc && *queued >= 1000 && sq_dialect(m, NULL) == SQ_PG)
-		rc = sq_exec(m, "queue re-assessments", "ANALYZE scan_jobs", NOARGS);
+	if (!rc && *queued >= 1000 && sq_dialect(m, NULL) == SQ_PG &&
+	    sq_exec(m, "take the scan queue's statistics", "ANALYZE scan_jobs", NOARGS))
+		log_warn("the scan queue's statistics were not taken again: autovacuum takes them at its next round");
 	return rc;
 }
 
@@ -1025,15 +1026,18 @@ static int ms_assessment_inventory(struct meta *m, struct arena *a, const char *
 }
 
 static int ms_assessment_inventories(struct meta *m, struct arena *a, const struct scan_job *jobs, size_t n,
-				     const char **inventory, const char **findings_hash)
+				     int64_t max_bytes, const char **inventory, const char **findings_hash,
+				     size_t *answered)
 {
 	for (size_t i = 0; i < n; i++)
 		inventory[i] = findings_hash[i] = NULL;
+	*answered = 0;
+	if (!n)
+		return 0;
 	int rc = 0;
 	if (sq_dialect(m, NULL) != SQ_PG) {
-		for (size_t i = 0; i < n && (!rc || rc == DD_E_NOT_FOUND); i++)
-			rc = packed_of(m, a, jobs[i].repo, jobs[i].digest, "inventory", &inventory[i],
-				       &findings_hash[i]);
+		rc = packed_of(m, a, jobs[0].repo, jobs[0].digest, "inventory", &inventory[0], &findings_hash[0]);
+		*answered = 1;
 		return rc == DD_E_NOT_FOUND ? 0 : rc;
 	}
 	struct cols k;
@@ -1044,20 +1048,34 @@ static int ms_assessment_inventories(struct meta *m, struct arena *a, const stru
 	}
 	rc = cols_close(&k);
 	if (!rc) {
+		/* the stored bytes of the rows before each: those past max_bytes are answered next time
+		 * (their inventories not sent), the first always */
 		struct sq q;
 		sq_query(&q, m,
-			 "SELECT v.k, i.inventory, a.findings_hash FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[]))"
-			 " WITH ORDINALITY AS v(repo, digest, k) JOIN assessments a ON a.repo=v.repo AND"
-			 " a.digest=v.digest LEFT JOIN assessment_inventories i ON i.repo=a.repo AND i.digest=a.digest",
-			 TEXT(k.c[0].data), TEXT(k.c[1].data));
+			 "SELECT k, CASE WHEN before < ?3 THEN inventory END, findings_hash, CASE WHEN before < ?3 THEN 1"
+			 " ELSE 0 END FROM (SELECT v.k, i.inventory, a.findings_hash, coalesce(sum(octet_length(i.inventory))"
+			 " OVER (ORDER BY v.k ROWS UNBOUNDED PRECEDING), 0) - coalesce(octet_length(i.inventory), 0) AS before"
+			 " FROM unnest(CAST(?1 AS TEXT[]), CAST(?2 AS TEXT[])) WITH ORDINALITY AS v(repo, digest, k)"
+			 " JOIN assessments a ON a.repo=v.repo AND a.digest=v.digest LEFT JOIN assessment_inventories i"
+			 " ON i.repo=a.repo AND i.digest=a.digest) x ORDER BY k",
+			 TEXT(k.c[0].data), TEXT(k.c[1].data), INT(max_bytes));
+		size_t upto = n; /* the first job not answered */
 		while (sq_row(&q)) {
 			int64_t j = sq_int(&q, 0);
-			if (j >= 1 && (size_t)j <= n) {
-				inventory[j - 1] = sq_unpacked(a, &q, 1);
-				findings_hash[j - 1] = sq_text(a, &q, 2);
+			if (j < 1 || (size_t)j > n)
+				continue;
+			if (!sq_int(&q, 3)) {
+				if ((size_t)j - 1 < upto)
+					upto = (size_t)j - 1;
+				continue;
 			}
+			inventory[j - 1] = sq_unpacked(a, &q, 1);
+			findings_hash[j - 1] = sq_text(a, &q, 2);
 		}
 		rc = sq_end(&q, "inventories");
+		for (size_t i = upto; i < n; i++) /* (rows the order gave before the cut are beyond it) */
+			inventory[i] = findings_hash[i] = NULL;
+		*answered = upto ? upto : 1;
 	}
 	cols_free(&k);
 	return rc;

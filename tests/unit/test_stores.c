@@ -328,9 +328,21 @@ static void test_meta_assessments(void)
 	struct scan_job few[] = {{.repo = "r", .digest = "sha256:none"}, {.repo = "r", .digest = "sha256:aa"},
 				 {.repo = "a \"b\",{c}", .digest = "sha256:x'y"}};
 	const char *invs[3] = {"x", "x", "x"}, *hashes[3] = {"x", "x", "x"};
-	CHECK(m->scans->assessment_inventories(m, &a, few, 3, invs, hashes) == 0);
+	for (size_t from = 0, got = 0; from < 3; from += got) { /* a prefix each time, at least one */
+		CHECK(m->scans->assessment_inventories(m, &a, few + from, 3 - from, 1 << 20, invs + from, hashes + from,
+						       &got) == 0 &&
+		      got >= 1 && got <= 3 - from);
+		CHECK(!on_pg(path) || got == 3); /* PostgreSQL: the three in one statement */
+		if (!got)
+			break;
+	}
 	CHECK(!invs[0] && !hashes[0] && invs[1] && !strcmp(invs[1], inventory) && !strcmp(hashes[1], "h1") && !invs[2] &&
 	      !hashes[2]);
+	/* past the bytes asked for, the rest is left for the next call (the first always answered) */
+	struct scan_job twice[] = {{.repo = "r", .digest = "sha256:aa"}, {.repo = "r", .digest = "sha256:aa"}};
+	size_t first = 0;
+	CHECK(m->scans->assessment_inventories(m, &a, twice, 2, 1, invs, hashes, &first) == 0 && first == 1 && invs[0] &&
+	      !strcmp(invs[0], inventory));
 
 	/* re-assessed from the stored inventory: a new report, the inventory as it was */
 	int64_t queued = 0;
