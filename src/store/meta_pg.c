@@ -98,6 +98,14 @@ static struct pg_conn *pc(struct conn *c) { return (struct pg_conn *)c; }
 	" medium=assessment_days.medium+excluded.medium, low=assessment_days.low+excluded.low,"               \
 	" negligible=assessment_days.negligible+excluded.negligible,"                                         \
 	" unknown=assessment_days.unknown+excluded.unknown, unfixed=assessment_days.unfixed+excluded.unfixed"
+/* What the assessments' trigger counts of an updated row (versions 1 and 6) */
+#define UPDATE_COUNTED                                                                                    \
+	"  IF OLD.repo IS DISTINCT FROM NEW.repo OR OLD.status IS DISTINCT FROM NEW.status"                   \
+	"   OR OLD.counts IS DISTINCT FROM NEW.counts THEN"                                                    \
+	"   PERFORM dd_change(OLD.repo, OLD.status, OLD.counts, -1);"                                          \
+	"   PERFORM dd_change(NEW.repo, NEW.status, NEW.counts, 1);"                                           \
+	"  END IF;"                                                                                            \
+	"  IF OLD.scanned_at IS DISTINCT FROM NEW.scanned_at THEN PERFORM dd_assessed(NEW.repo, NEW.status); END IF;"
 static const char *const versions[] = {
 	/* 1: what SQLite's schema holds (meta_sqlite.c), with leases on running scans */
 	"CREATE TABLE repos(name " T " PRIMARY KEY, created " I ");"
@@ -171,12 +179,7 @@ static const char *const versions[] = {
 	" ELSIF TG_OP = 'DELETE' THEN"
 	"  PERFORM dd_change(OLD.repo, OLD.status, OLD.counts, -1);"
 	" ELSE"
-	"  IF OLD.repo IS DISTINCT FROM NEW.repo OR OLD.status IS DISTINCT FROM NEW.status"
-	"   OR OLD.counts IS DISTINCT FROM NEW.counts THEN"
-	"   PERFORM dd_change(OLD.repo, OLD.status, OLD.counts, -1);"
-	"   PERFORM dd_change(NEW.repo, NEW.status, NEW.counts, 1);"
-	"  END IF;"
-	"  IF OLD.scanned_at IS DISTINCT FROM NEW.scanned_at THEN PERFORM dd_assessed(NEW.repo, NEW.status); END IF;"
+	UPDATE_COUNTED
 	" END IF;"
 	" RETURN NULL; END $$;"
 	"CREATE TRIGGER assessments_changed AFTER INSERT OR UPDATE OR DELETE ON assessments"
@@ -236,18 +239,14 @@ static const char *const versions[] = {
 	" ELSIF TG_OP = 'DELETE' THEN"
 	"  PERFORM dd_change(OLD.repo, OLD.status, OLD.counts, -1);"
 	" ELSIF OLD.tallied IS NOT DISTINCT FROM NEW.tallied THEN"
-	"  IF OLD.repo IS DISTINCT FROM NEW.repo OR OLD.status IS DISTINCT FROM NEW.status"
-	"   OR OLD.counts IS DISTINCT FROM NEW.counts THEN"
-	"   PERFORM dd_change(OLD.repo, OLD.status, OLD.counts, -1);"
-	"   PERFORM dd_change(NEW.repo, NEW.status, NEW.counts, 1);"
-	"  END IF;"
-	"  IF OLD.scanned_at IS DISTINCT FROM NEW.scanned_at THEN PERFORM dd_assessed(NEW.repo, NEW.status); END IF;"
+	UPDATE_COUNTED
 	" END IF;"
 	" RETURN NULL; END $$;",
 };
 #undef T
 #undef I
 #undef TOTALS_ADD
+#undef UPDATE_COUNTED
 #undef DAYS_ADD
 
 /* The error of a failed result: DD_E_NO_SPACE when the server's disk is full, DD_E_REQUEST_INVALID

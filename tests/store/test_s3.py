@@ -305,14 +305,7 @@ def test_stalled_uploads_hold_bounded_memory(s3):
         assert codes.count(503) >= 3 and codes.count(0) >= 1 and -1 not in codes, codes
         assert requests.get(f"{srv.url}/v2/").status_code == 200
         # another client (another address) pushes a blob of two parts meanwhile
-        other = os.urandom(9 * MiB)
-        sk = socket.create_connection(("127.0.0.1", srv.port), source_address=("127.0.0.2", 0))
-        sk.settimeout(60)
-        sk.sendall((f"POST /v2/m/blobs/uploads/?digest={sha256(other)} HTTP/1.1\r\nHost: x\r\n"
-                    f"Content-Type: application/octet-stream\r\nContent-Length: {len(other)}\r\n\r\n").encode()
-                   + other)
-        head = sk.recv(64)
-        sk.close()
+        head = post_blob(srv.port, "m", os.urandom(9 * MiB), source="127.0.0.2")
         assert head.startswith(b"HTTP/1.1 201"), head
         for sk in socks:
             sk.close()
@@ -343,6 +336,34 @@ def memfd_bytes(pid):
     return total
 
 
+def post_head(port, repo, digest, length, source="127.0.0.1"):
+    """A socket that sent a monolithic upload's head (its body is the caller's to send)."""
+    sk = socket.create_connection(("127.0.0.1", port), source_address=(source, 0))
+    sk.settimeout(60)
+    sk.sendall((f"POST /v2/{repo}/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n").encode())
+    return sk
+
+
+def post_blob(port, repo, blob, source="127.0.0.1"):
+    """A monolithic upload of blob on a connection of its own: the whole answer, body and all
+    (the server may answer before it has read the body: what is left unsent is dropped)."""
+    sk = post_head(port, repo, sha256(blob), len(blob), source)
+    try:
+        sk.sendall(blob)
+    except OSError:
+        pass
+    out = b""
+    while b"\r\n\r\n" not in out or len(out.split(b"\r\n\r\n", 1)[1]) < int(
+            re.search(rb"(?i)content-length: (\d+)", out.split(b"\r\n\r\n", 1)[0]).group(1)):
+        more = sk.recv(65536)
+        if not more:
+            break
+        out += more
+    sk.close()
+    return out
+
+
 def test_copies_of_uploads_nobody_reads_hold_bounded_memory(s3, db):
     """The copy of an upload kept in memory for the scanner (which reads a layer as it uploads)
     counts against s3-upload-memory and the client's share with the buffers: an upload whose
@@ -351,10 +372,7 @@ def test_copies_of_uploads_nobody_reads_hold_bounded_memory(s3, db):
     srv = start(s3, "mirror", "--s3-upload-memory", "32M", db=db)
     sk = None
     try:
-        sk = socket.create_connection(("127.0.0.1", srv.port))
-        sk.settimeout(60)
-        sk.sendall((f"POST /v2/m/blobs/uploads/?digest=sha256:{'0' * 64} HTTP/1.1\r\nHost: x\r\n"
-                    f"Content-Type: application/octet-stream\r\nContent-Length: {60 * MiB}\r\n\r\n").encode())
+        sk = post_head(srv.port, "m", "sha256:" + "0" * 64, 60 * MiB)
         for _ in range(40):  # 40 MiB of bytes no scanner reads, then nothing more
             sk.sendall(os.urandom(MiB))
         deadline, held = time.time() + 30, None
@@ -365,14 +383,7 @@ def test_copies_of_uploads_nobody_reads_hold_bounded_memory(s3, db):
                 break
             held = now
         assert held <= 16 * MiB, held  # the client's share (a quarter of 32 MiB, or two parts)
-        other = os.urandom(9 * MiB)
-        k = socket.create_connection(("127.0.0.1", srv.port), source_address=("127.0.0.2", 0))
-        k.settimeout(60)
-        k.sendall((f"POST /v2/m/blobs/uploads/?digest={sha256(other)} HTTP/1.1\r\nHost: x\r\n"
-                   f"Content-Type: application/octet-stream\r\nContent-Length: {len(other)}\r\n\r\n").encode()
-                  + other)
-        head = k.recv(64)
-        k.close()
+        head = post_blob(srv.port, "m", os.urandom(9 * MiB), source="127.0.0.2")
         assert head.startswith(b"HTTP/1.1 201"), head
     finally:
         if sk:
@@ -400,13 +411,7 @@ def test_a_layer_within_the_clients_share_is_pushed_while_the_scanner_reads_it(s
     try:
         for size in (9 * MiB, 20 * MiB):
             blob = random_layer(size)
-            k = socket.create_connection(("127.0.0.1", srv.port))
-            k.settimeout(60)
-            k.sendall((f"POST /v2/own/blobs/uploads/?digest={sha256(blob)} HTTP/1.1\r\nHost: x\r\n"
-                       f"Content-Type: application/octet-stream\r\nContent-Length: {len(blob)}\r\n\r\n").encode()
-                      + blob)
-            head = k.recv(4096)
-            k.close()
+            head = post_blob(srv.port, "own", blob)
             assert head.startswith(b"HTTP/1.1 201"), head
             r = requests.get(f"{srv.url}/v2/own/blobs/{sha256(blob)}", timeout=60)
             assert r.status_code == 200 and r.content == blob
@@ -416,26 +421,10 @@ def test_a_layer_within_the_clients_share_is_pushed_while_the_scanner_reads_it(s
         assert memfd_bytes(srv.proc.pid) == 0
         # past the share, a push is refused with a reason: another upload of the client's stalls
         # holding a part's buffer, and this one cannot have its two
-        a = socket.create_connection(("127.0.0.1", srv.port))
-        a.sendall((f"POST /v2/own/blobs/uploads/?digest=sha256:{'0' * 64} HTTP/1.1\r\nHost: x\r\n"
-                   f"Content-Type: application/octet-stream\r\nContent-Length: {60 * MiB}\r\n\r\n").encode()
-                  + os.urandom(5 * MiB))
+        a = post_head(srv.port, "own", "sha256:" + "0" * 64, 60 * MiB)
+        a.sendall(os.urandom(5 * MiB))
         time.sleep(2)
-        k = socket.create_connection(("127.0.0.1", srv.port))
-        k.settimeout(60)
-        k.sendall((f"POST /v2/own/blobs/uploads/?digest={sha256(blob)} HTTP/1.1\r\nHost: x\r\n"
-                   f"Content-Type: application/octet-stream\r\nContent-Length: {len(blob)}\r\n\r\n").encode())
-        try:
-            k.sendall(blob)
-        except OSError:
-            pass  # answered before the whole body
-        head = b""
-        while b"}]}" not in head:  # the whole JSON error
-            more = k.recv(4096)
-            if not more:
-                break
-            head += more
-        k.close()
+        head = post_blob(srv.port, "own", blob)
         a.close()
         assert head.startswith(b"HTTP/1.1 503") and b"memory for uploads in progress is taken" in head, head
     finally:
