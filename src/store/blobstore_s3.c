@@ -733,6 +733,17 @@ static void mirror_stop(struct upload_file *u)
 	u->mirror_charged = 0;
 }
 
+/* The copy dropped while its reader may still hold it (its own descriptor of the same memory):
+ * emptied first, so what the reader had not read is given back now, not once the reader got
+ * through it uncounted (a slow layer held 17 MiB past s3-upload-memory for seconds); the reader
+ * finds its bytes end short and gives up, and the scan reads the blob from S3 once committed. */
+static void mirror_drop(struct upload_file *u)
+{
+	if (u->mirror_on && ftruncate(u->mirror, 0))
+		log_warn("upload '%s': cannot empty its copy for the scanner: %s", u->id, strerror(errno));
+	mirror_stop(u);
+}
+
 /* Counts n more bytes of an upload's own buffers: its copy for the scanner gives way to them
  * first (dropped: the push goes on, its scan reads the blob from S3 once committed), so a
  * reader behind never makes a push that fits in the share fail. */
@@ -742,7 +753,7 @@ static int charge_buffers(struct upload_file *u, int64_t n)
 		return charge(u, n);
 	if (!charge_as(u, n, 1))
 		return 0;
-	mirror_stop(u);
+	mirror_drop(u);
 	return charge(u, n);
 }
 
@@ -941,7 +952,7 @@ static void mirror_write(struct upload_file *u, const void *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			mirror_stop(u);
+			mirror_drop(u);
 			return;
 		}
 		c += w;
@@ -954,7 +965,7 @@ static void mirror_write(struct upload_file *u, const void *p, size_t n)
 		int64_t resident = fstat(u->mirror, &st) ? -1 : (int64_t)st.st_blocks * 512;
 		int64_t more = resident - u->mirror_charged;
 		if (resident < 0 || resident > DD_MAX_S3_MIRROR_BYTES || (more > 0 && charge_as(u, more, 1))) {
-			mirror_stop(u);
+			mirror_drop(u);
 			return;
 		}
 		if (more < 0)

@@ -16,6 +16,7 @@ import tarfile
 import tempfile
 import time
 import urllib.parse
+import zlib
 
 import pytest
 import requests
@@ -427,6 +428,33 @@ def test_a_layer_within_the_clients_share_is_pushed_while_the_scanner_reads_it(s
         head = post_blob(srv.port, "own", blob)
         a.close()
         assert head.startswith(b"HTTP/1.1 503") and b"memory for uploads in progress is taken" in head, head
+    finally:
+        srv.stop()
+
+
+def slow_layer(size):
+    """A gzipped tar that is slow to read: about 850 bytes out for each byte in (under the
+    ratio a layer reader refuses), so its reader stays far behind its upload."""
+    head = tarfile.TarInfo("z.bin")
+    head.size = 8 * 1024 ** 3 - 1
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = c.compress(head.tobuf(format=tarfile.GNU_FORMAT)) + c.flush(zlib.Z_FULL_FLUSH)
+    d = zlib.compressobj(9, zlib.DEFLATED, -15)
+    seg = d.compress(b"\0" * (MiB - 200) + os.urandom(200)) + d.flush(zlib.Z_FULL_FLUSH)
+    return out + seg * ((size - len(out)) // len(seg))
+
+
+def test_a_copy_dropped_for_memory_is_given_back_at_once(s3, db):
+    """The scanner's copy of an upload dropped to make room for the upload's buffers was closed
+    on the upload's side only: the reader's own descriptor kept what it had not read, uncounted,
+    until it got through it (found by attacking the change: a slow layer held 17 MiB past
+    s3-upload-memory for seconds). Now it is emptied as it is dropped; the push goes on."""
+    srv = start(s3, "dropped", "--s3-upload-memory", "32M", db=db)
+    try:
+        head = post_blob(srv.port, "slow", slow_layer(24 * MiB))
+        assert head.startswith(b"HTTP/1.1 201"), head
+        assert memfd_bytes(srv.proc.pid) == 0  # the reader is still seconds behind the upload
+        assert requests.get(f"{srv.url}/v2/", timeout=10).status_code == 200
     finally:
         srv.stop()
 
