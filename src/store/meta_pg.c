@@ -407,6 +407,8 @@ static Oid arg_type(const struct sq_arg *a)
 	case SQ_ARG_BLOB:
 	case SQ_ARG_PACKED:
 		return 17; /* bytea */
+	case SQ_ARG_BLOBS:
+		return 1001; /* bytea[] */
 	default:
 		return 25; /* text */
 	}
@@ -485,6 +487,7 @@ static void pg_start(struct sq *q, struct meta *m, struct conn *cb, const char *
 			values[k] = ints[k];
 			break;
 		case SQ_ARG_BLOB:
+		case SQ_ARG_BLOBS:
 			values[k] = args[k].text ? args[k].text : "";
 			lengths[k] = (int)args[k].i;
 			formats[k] = 1;

@@ -68,13 +68,15 @@ void sq_pool_put(struct meta_sql *ms, struct conn *c);
 
 /* An argument bound to a statement's next parameter. */
 struct sq_arg {
-	enum { SQ_ARG_NONE, SQ_ARG_TEXT, SQ_ARG_INT, SQ_ARG_BLOB, SQ_ARG_PACKED } type;
-	const char *text; /* TEXT, PACKED and BLOB: borrowed until the statement ends */
-	int64_t i;        /* INT's value, BLOB's length */
+	enum { SQ_ARG_NONE, SQ_ARG_TEXT, SQ_ARG_INT, SQ_ARG_BLOB, SQ_ARG_PACKED, SQ_ARG_BLOBS } type;
+	const char *text; /* TEXT, PACKED, BLOB and BLOBS: borrowed until the statement ends */
+	int64_t i;        /* INT's value, BLOB's and BLOBS's length */
 };
 #define TEXT(v) ((struct sq_arg){SQ_ARG_TEXT, (v), 0})     /* NULL binds NULL */
 #define INT(v) ((struct sq_arg){SQ_ARG_INT, NULL, (int64_t)(v)}) /* any integer or enum value */
 #define BLOB(p, n) ((struct sq_arg){SQ_ARG_BLOB, (p), (int64_t)(n)})
+/* PostgreSQL only: a bytea[] in its binary form (n bytes at p) */
+#define BLOBS(p, n) ((struct sq_arg){SQ_ARG_BLOBS, (p), (int64_t)(n)})
 #define PACKED(v) ((struct sq_arg){SQ_ARG_PACKED, (v), 0}) /* text stored zstd-compressed (sq_unpacked) */
 #define SKIP ((struct sq_arg){SQ_ARG_NONE, NULL, 0})       /* leaves this parameter NULL */
 #define NOARGS SKIP                                         /* for a statement without parameters */

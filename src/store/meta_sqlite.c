@@ -717,6 +717,9 @@ static void bind_args(sqlite3_stmt *s, const char *sql, const struct sq_arg *arg
 		case SQ_ARG_PACKED:
 			bind_packed(s, i, args[k].text);
 			break;
+		case SQ_ARG_BLOBS:
+			log_error("sqlite: '%s' binds an array", sql);
+			abort(); /* PostgreSQL's only: a bug */
 		}
 	}
 }
