@@ -30,6 +30,22 @@ int buf_append_grow(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int buf_room(struct buf *b, size_t n)
+{
+	if (n > b->cap - b->len)
+		n = b->cap - b->len;
+	if (b->len + n + 1 <= b->alloc)
+		return 0;
+	char *d = realloc(b->data, b->len + n + 1);
+	if (!d)
+		return DD_E_NOMEM;
+	if (!b->data)
+		d[0] = 0;
+	b->data = d;
+	b->alloc = b->len + n + 1;
+	return 0;
+}
+
 int buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

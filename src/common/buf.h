@@ -25,6 +25,9 @@ static inline int buf_append(struct buf *b, const void *p, size_t n)
 	}
 	return buf_append_grow(b, p, n);
 }
+/* Room for n more bytes (up to the cap) made at once: a writer that knows about how much it
+ * will append spares the copies of growing by doubling. Fails only for want of memory. */
+int buf_room(struct buf *b, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s with every byte that does not begin a UTF-8 character replaced by U+FFFD. */

@@ -46,6 +46,7 @@ struct meta_sql {
 	struct meta base;
 	const struct sq_engine *eng;
 	int64_t leases_swept_ns; /* atomic, monotonic: when claims last queued expired leases again */
+	int64_t reassess_after;  /* atomic: the last re-assessment claimed here (claim_pg's hint), 0 for none */
 	struct sq_pool {
 		pthread_mutex_t mu;
 		pthread_cond_t freed;

@@ -70,40 +70,64 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 	int64_t now = sq_mono_ns(), last = __atomic_load_n(&ms->leases_swept_ns, __ATOMIC_RELAXED);
 	int rc = 0;
 	if ((!last || now - last >= 1000000000) &&
-	    __atomic_compare_exchange_n(&ms->leases_swept_ns, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	    __atomic_compare_exchange_n(&ms->leases_swept_ns, &last, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 		rc = sq_exec(m, "claim scans",
 			     "UPDATE scan_jobs SET state=?1 WHERE id IN (SELECT id FROM scan_jobs WHERE state=?2 AND"
 			     " lease_until<unixepoch() FOR UPDATE SKIP LOCKED)",
 			     INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
+		__atomic_store_n(&ms->reassess_after, 0, __ATOMIC_RELAXED); /* what it queued again is read too */
+	}
 	if (rc)
 		return rc;
-	/* then the oldest of the most urgent priority queued, by the index scan_jobs_next: one push,
-	 * or up to max others, re-assessments only by a node whose database is the registry's
-	 * (a statement that read every queued job, as this one did, made 100,000 re-assessments
-	 * quadratic) */
-	/* Both read the index in its own order, (state, priority, id), by ranges that make one value
-	 * each: with statistics that know the queue is large, the planner took the primary key's order
-	 * instead, and read every job claimed before (gone, or running) at each claim: 19 ms a claim,
-	 * half of PostgreSQL's time in a pass over 100,000 images */
-	sq_query(&q, m,
-		 "WITH p AS (SELECT CASE WHEN ?6 IS NULL OR ?6=coalesce((SELECT value FROM settings"
-		 " WHERE key='vulndb/generation'), ?6) THEN (SELECT priority FROM scan_jobs WHERE state BETWEEN ?2"
-		 " AND ?2 ORDER BY state, priority LIMIT 1)"
-		 " ELSE (SELECT min(priority) FROM scan_jobs WHERE state=?2 AND priority=?3) END AS pr),"
-		 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.state BETWEEN ?2 AND ?2 AND j.priority BETWEEN"
-		 " (SELECT pr FROM p) AND (SELECT pr FROM p) ORDER BY j.state, j.priority, j.id"
-		 " LIMIT (SELECT CASE WHEN pr=?3 THEN 1 ELSE ?1 END FROM p) FOR UPDATE SKIP LOCKED)"
-		 " UPDATE scan_jobs s SET state=?4, lease_until=unixepoch()+?5 FROM pick WHERE s.id=pick.id"
-		 " RETURNING s.id, s.repo, s.digest, s.priority",
-		 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease), TEXT(generation));
-	while (sq_row(&q) && *n < max) {
-		struct scan_job *j = &out[(*n)++];
-		j->id = sq_int(&q, 0);
-		j->repo = sq_text(a, &q, 1);
-		j->digest = sq_text(a, &q, 2);
-		j->priority = (enum scan_priority)sq_int(&q, 3);
+	/* then one push, the oldest queued, or else up to max re-assessments, the oldest queued after
+	 * the last this node claimed (only by a node whose database is the registry's: a statement
+	 * that read every queued job, as this one did, made 100,000 re-assessments quadratic). */
+	/* The index scan_jobs_next, (state, priority, id), is read in its own order, by ranges that
+	 * make one value each: with statistics that know the queue is large, the planner took the
+	 * primary key's order instead, and read every job claimed before (gone, or running) at each
+	 * claim: 19 ms a claim, half of PostgreSQL's time in a pass over 100,000 images. Read from
+	 * the start, the index's entries of the jobs claimed since the last vacuum still cost 4 ms a
+	 * claim: re-assessments are read from the last this node claimed (reassess_after), and from
+	 * the start when none are queued after it, and once a second, when expired leases are looked
+	 * for (a job queued again, or skipped by a claim that failed, waits at most that second). */
+	for (int from_start = 0;; from_start = 1) {
+		int64_t after = __atomic_load_n(&ms->reassess_after, __ATOMIC_RELAXED);
+		if (from_start)
+			after = 0;
+		sq_query(&q, m,
+			 "WITH p AS (SELECT CASE WHEN EXISTS(SELECT 1 FROM scan_jobs WHERE state BETWEEN ?2 AND ?2"
+			 " AND priority BETWEEN ?3 AND ?3) THEN ?3"
+			 " WHEN ?6 IS NOT NULL AND ?6<>coalesce((SELECT value FROM settings WHERE key='vulndb/generation'),"
+			 " ?6) THEN NULL"
+			 " WHEN EXISTS(SELECT 1 FROM scan_jobs WHERE state BETWEEN ?2 AND ?2 AND priority BETWEEN ?7 AND ?7"
+			 " AND id>?8) THEN ?7 END AS pr),"
+			 " pick AS (SELECT j.id FROM scan_jobs j WHERE j.state BETWEEN ?2 AND ?2 AND j.priority BETWEEN"
+			 " (SELECT pr FROM p) AND (SELECT pr FROM p) AND j.id>(SELECT CASE WHEN pr=?3 THEN 0 ELSE ?8 END"
+			 " FROM p) ORDER BY j.state, j.priority, j.id"
+			 " LIMIT (SELECT CASE WHEN pr=?3 THEN 1 ELSE ?1 END FROM p) FOR UPDATE SKIP LOCKED)"
+			 " UPDATE scan_jobs s SET state=?4, lease_until=unixepoch()+?5 FROM pick WHERE s.id=pick.id"
+			 " RETURNING s.id, s.repo, s.digest, s.priority",
+			 INT(max), INT(SCAN_JOB_QUEUED), INT(SCAN_PUSH), INT(SCAN_JOB_RUNNING), INT(lease),
+			 TEXT(generation), INT(SCAN_REASSESS), INT(after));
+		int64_t last_id = 0;
+		while (sq_row(&q) && *n < max) {
+			struct scan_job *j = &out[(*n)++];
+			j->id = sq_int(&q, 0);
+			j->repo = sq_text(a, &q, 1);
+			j->digest = sq_text(a, &q, 2);
+			j->priority = (enum scan_priority)sq_int(&q, 3);
+			if (j->priority == SCAN_REASSESS && j->id > last_id)
+				last_id = j->id;
+		}
+		rc = sq_end(&q, "claim scans");
+		if (!rc && last_id) /* another worker's later claim may have moved it on: kept the later */
+			for (int64_t cur = __atomic_load_n(&ms->reassess_after, __ATOMIC_RELAXED);
+			     cur < last_id && !__atomic_compare_exchange_n(&ms->reassess_after, &cur, last_id, 0,
+									   __ATOMIC_RELAXED, __ATOMIC_RELAXED);)
+				;
+		if (rc || *n || !after)
+			break;
 	}
-	rc = sq_end(&q, "claim scans");
 	return rc ? rc : *n ? 0 : DD_E_NOT_FOUND;
 }
 

@@ -95,6 +95,16 @@ static void test_buf_cap(void)
 	CHECK_STR(b.data, "42-a");
 	buf_release(&b);
 	CHECK(b.data == NULL);
+	/* room made ahead: an empty buffer reads "", the cap still holds, appends fill the room */
+	buf_init(&b, 10);
+	CHECK(buf_room(&b, 1000) == 0 && b.data && !*b.data && b.alloc == 11 && b.len == 0);
+	CHECK(buf_append(&b, "12345", 5) == 0 && b.alloc == 11 && buf_room(&b, 3) == 0 && b.alloc == 11);
+	CHECK(buf_append(&b, "678901", 6) == DD_E_TOO_LARGE && buf_puts(&b, "67890") == 0);
+	CHECK_STR(b.data, "1234567890");
+	buf_release(&b);
+	buf_init(&b, 1 << 20);
+	CHECK(buf_append(&b, "ab", 2) == 0 && buf_room(&b, 100) == 0 && b.alloc >= 103 && !strcmp(b.data, "ab"));
+	buf_release(&b);
 }
 
 static void test_buf_json_str(void)

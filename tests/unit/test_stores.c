@@ -811,6 +811,49 @@ static void test_scan_renew(void)
 	remove_dir(dir);
 }
 
+/* Re-assessments are claimed oldest first and none is left behind: on PostgreSQL a node reads
+ * the queue from the last re-assessment it claimed, and from the start when none is queued after
+ * it (here, one queued again as an expired lease is, behind the others); a push queued meanwhile
+ * is claimed first (both engines). */
+static void test_scan_claim_leaves_none_behind(void)
+{
+	char *dir, path[512];
+	struct meta *m = fresh_meta(&dir, path, sizeof(path));
+	if (!m)
+		return;
+	struct arena a = {0};
+	struct scan_job *jobs;
+	size_t n = 0;
+	char digest[7][80];
+	CHECK(m->repos->blob_link(m, "r", D1, 42) == 0);
+	for (int i = 0; i < 7; i++) {
+		int queued = 0;
+		snprintf(digest[i], sizeof(digest[i]), "sha256:e%d", i);
+		CHECK(put_image(m, &a, "r", digest[i], NULL, 0) == 0);
+		if (i < 6)
+			CHECK(m->scans->scan_enqueue(m, "r", digest[i], SCAN_REASSESS, &queued) == 0 && queued);
+	}
+	CHECK(m->scans->scan_claim(m, &a, 2, NULL, &jobs, &n) == 0 && n == 2);
+	CHECK(n == 2 && !strcmp(jobs[0].digest, digest[0]) && !strcmp(jobs[1].digest, digest[1]));
+	char *again = arena_printf(&a, "UPDATE scan_jobs SET state=%d WHERE digest='%s'", SCAN_JOB_QUEUED, digest[0]);
+	sql(path, again);
+	int queued = 0;
+	CHECK(m->scans->scan_enqueue(m, "r", digest[6], SCAN_PUSH, &queued) == 0 && queued);
+	CHECK(m->scans->scan_claim(m, &a, 2, NULL, &jobs, &n) == 0 && n == 1 && jobs[0].priority == SCAN_PUSH &&
+	      !strcmp(jobs[0].digest, digest[6]));
+	int seen[7] = {0}, claims = 0;
+	while (m->scans->scan_claim(m, &a, 2, NULL, &jobs, &n) == 0 && claims++ < 10)
+		for (size_t i = 0; i < n; i++)
+			for (int k = 0; k < 7; k++)
+				seen[k] += !strcmp(jobs[i].digest, digest[k]) && jobs[i].priority == SCAN_REASSESS;
+	for (int k = 0; k < 6; k++)
+		CHECK(seen[k] == (k != 1)); /* e0 again, e2 to e5 once; e1 is still running */
+	CHECK(seen[6] == 0);
+	arena_free(&a);
+	meta_free(m);
+	remove_dir(dir);
+}
+
 /* A batch of done scans stored at once: one whose manifest was deleted while it was scanned is
  * dropped, the others stored (both engines: PostgreSQL stores a batch in statements over arrays). */
 static void test_scan_complete_batch(void)
@@ -2124,6 +2167,7 @@ void suite_stores(void)
 	RUN(test_meta_stamps);
 	RUN(test_scan_complete_batch);
 	RUN(test_scan_renew);
+	RUN(test_scan_claim_leaves_none_behind);
 	RUN(test_scan_job_id_reused);
 	RUN(test_meta_waiting_writers_leave_reads);
 	RUN(test_meta_busy_threads);
