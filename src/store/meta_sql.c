@@ -16,6 +16,7 @@ void meta_sql_init(struct meta_sql *ms, const struct sq_engine *eng, void (*free
 	ms->base.outbox = &meta_sql_outbox;
 	ms->base.free = free_fn;
 	ms->eng = eng;
+	pthread_mutex_init(&ms->hint.mu, NULL);
 	struct sq_pool *p = &ms->pool;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->freed, NULL);
@@ -34,6 +35,7 @@ void meta_sql_fini(struct meta_sql *ms)
 		p->close_conn(c);
 	}
 	pthread_mutex_destroy(&p->mu);
+	pthread_mutex_destroy(&ms->hint.mu);
 	pthread_cond_destroy(&p->freed);
 }
 

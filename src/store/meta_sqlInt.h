@@ -46,7 +46,12 @@ struct meta_sql {
 	struct meta base;
 	const struct sq_engine *eng;
 	int64_t leases_swept_ns; /* atomic, monotonic: when claims last queued expired leases again */
-	int64_t reassess_after;  /* atomic: the last re-assessment claimed here (claim_pg's hint), 0 for none */
+	struct {                 /* claim_pg's hint: where this node's next re-assessments are read from */
+		pthread_mutex_t mu;
+		int64_t after;  /* the last re-assessment claimed here, 0: from the start */
+		uint64_t epoch; /* moved on when the hint goes back to the start: a claim begun before
+				 * does not carry it forward again */
+	} hint;
 	struct sq_pool {
 		pthread_mutex_t mu;
 		pthread_cond_t freed;

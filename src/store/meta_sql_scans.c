@@ -75,7 +75,10 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 			     "UPDATE scan_jobs SET state=?1 WHERE id IN (SELECT id FROM scan_jobs WHERE state=?2 AND"
 			     " lease_until<unixepoch() FOR UPDATE SKIP LOCKED)",
 			     INT(SCAN_JOB_QUEUED), INT(SCAN_JOB_RUNNING));
-		__atomic_store_n(&ms->reassess_after, 0, __ATOMIC_RELAXED); /* what it queued again is read too */
+		pthread_mutex_lock(&ms->hint.mu); /* what it queued again is read too */
+		ms->hint.after = 0;
+		ms->hint.epoch++;
+		pthread_mutex_unlock(&ms->hint.mu);
 	}
 	if (rc)
 		return rc;
@@ -87,13 +90,14 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 	 * primary key's order instead, and read every job claimed before (gone, or running) at each
 	 * claim: 19 ms a claim, half of PostgreSQL's time in a pass over 100,000 images. Read from
 	 * the start, the index's entries of the jobs claimed since the last vacuum still cost 4 ms a
-	 * claim: re-assessments are read from the last this node claimed (reassess_after), and from
-	 * the start when none are queued after it, and once a second, when expired leases are looked
-	 * for (a job queued again, or skipped by a claim that failed, waits at most that second). */
+	 * claim: re-assessments are read from the last this node claimed (ms->hint), and from the
+	 * start when none are queued after it, and once a second, when expired leases are looked for
+	 * (a job queued again, or skipped by a claim that failed, is read then). */
 	for (int from_start = 0;; from_start = 1) {
-		int64_t after = __atomic_load_n(&ms->reassess_after, __ATOMIC_RELAXED);
-		if (from_start)
-			after = 0;
+		pthread_mutex_lock(&ms->hint.mu);
+		int64_t after = from_start ? 0 : ms->hint.after;
+		uint64_t epoch = ms->hint.epoch;
+		pthread_mutex_unlock(&ms->hint.mu);
 		sq_query(&q, m,
 			 "WITH p AS (SELECT CASE WHEN EXISTS(SELECT 1 FROM scan_jobs WHERE state BETWEEN ?2 AND ?2"
 			 " AND priority BETWEEN ?3 AND ?3) THEN ?3"
@@ -120,11 +124,17 @@ static int claim_pg(struct meta *m, struct arena *a, size_t max, const char *gen
 				last_id = j->id;
 		}
 		rc = sq_end(&q, "claim scans");
-		if (!rc && last_id) /* another worker's later claim may have moved it on: kept the later */
-			for (int64_t cur = __atomic_load_n(&ms->reassess_after, __ATOMIC_RELAXED);
-			     cur < last_id && !__atomic_compare_exchange_n(&ms->reassess_after, &cur, last_id, 0,
-									   __ATOMIC_RELAXED, __ATOMIC_RELAXED);)
-				;
+		/* another worker's later claim may have moved the hint on (kept: the later); one read from
+		 * the start sets it where it got to, or back to the start when it found none (an idle
+		 * queue: one statement a claim); one begun before the hint went back leaves it */
+		pthread_mutex_lock(&ms->hint.mu);
+		if (!rc && ms->hint.epoch == epoch) {
+			if (last_id && (!after || last_id > ms->hint.after))
+				ms->hint.after = last_id;
+			else if (from_start && !*n)
+				ms->hint.after = 0;
+		}
+		pthread_mutex_unlock(&ms->hint.mu);
 		if (rc || *n || !after)
 			break;
 	}
@@ -549,8 +559,10 @@ static int cols_close(struct cols *k)
 			put(k, i, "}", 1);
 			continue;
 		}
-		if (k->err || k->elems[i] > INT32_MAX)
-			return k->err ? k->err : DD_E_TOO_LARGE;
+		if (!k->err && k->elems[i] > INT32_MAX)
+			k->err = DD_E_TOO_LARGE;
+		if (k->err)
+			return k->err;
 		unsigned char *h = (unsigned char *)k->c[i].data;
 		put_be32(h, 1), put_be32(h + 4, 0), put_be32(h + 8, PG_BYTEA_OID);
 		put_be32(h + 12, (uint32_t)k->elems[i]), put_be32(h + 16, 1);
