@@ -90,6 +90,7 @@ struct sandbox {
 	char uid[24], gid[24]; /* "-": not started as root, no user to become */
 	uint64_t memory[SB_KINDS], cpu, files;
 	int64_t stall_ms;
+	int stopping; /* (atomic) sandbox_stop_background: the layers read for the cache are given up */
 	uint64_t tasks[SB_KINDS], spared; /* (atomic) tasks given to workers; images whose layer's inventory served */
 };
 
@@ -97,6 +98,7 @@ struct sandbox_run {
 	struct sandbox *sb;
 	struct proc p;
 	int in;         /* a stream's pipe (its write end), else -1 */
+	int background; /* a layer read for the layer cache alone: given up when the scanner stops */
 	int64_t last;   /* when the worker last made progress (ms, monotonic) */
 	int stalled;    /* killed here for making none */
 	int dead;       /* a stream's worker stopped taking input */
@@ -507,8 +509,18 @@ static void run_free(struct sandbox_run *r)
 
 /* ---- reading a worker's answer ---- */
 
+/* A background run is looked at this often for the scanner's stop (sandbox_stop_background). */
+#define GIVE_UP_MS 200
+
+static int given_up(const struct sandbox_run *r)
+{
+	return r->background && __atomic_load_n(&r->sb->stopping, __ATOMIC_RELAXED);
+}
+
 static void stall_kill(struct sandbox_run *r)
 {
+	if (!r->stalled && given_up(r))
+		log_debug("scan worker %d: a layer read for the cache alone, given up: the scanner stops", (int)r->p.pid);
 	if (!r->stalled && r->p.pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, r->p.pidfd, SIGKILL, NULL, 0);
 	else if (!r->stalled && r->p.pid > 0)
@@ -534,10 +546,12 @@ static ssize_t read_some(struct sandbox_run *r, void *buf, size_t n)
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return 0; /* reset: the worker is gone */
 		int64_t left = r->last + r->sb->stall_ms - now_ms();
-		if (left <= 0) {
+		if (left <= 0 || given_up(r)) {
 			stall_kill(r);
 			return -1;
 		}
+		if (r->background && left > GIVE_UP_MS)
+			left = GIVE_UP_MS;
 		struct pollfd pf = {.fd = r->p.sock, .events = POLLIN};
 		poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
 	}
@@ -645,6 +659,10 @@ static int ended(struct sandbox_run *r, struct arena *a, const char **why)
 	}
 	pid_t pid = r->p.pid;
 	r->p.pid = -1;
+	if (r->stalled && given_up(r)) { /* logged by stall_kill */
+		*why = arena_printf(a, "%s was stopped with the scanner", who);
+		return DD_E_SANDBOX;
+	}
 	if (r->stalled)
 		*why = arena_printf(a, "%s made no progress for %" PRId64 " s and was stopped", who, r->sb->stall_ms / 1000);
 	else if (got < 0)
@@ -863,7 +881,7 @@ static int finish_layer(struct sandbox_run *r, struct arena *a, const char *dige
  * finish_layer gives it). */
 /* blob: a descriptor of the layer's bytes, taken over. */
 static int read_layer(struct sandbox *sb, struct arena *a, int blob, const char *digest, const char *cache_dir,
-		      int *out_fd, const char **why)
+		      int *out_fd, int background, const char **why)
 {
 	struct sandbox_run *r = run_start(sb, SB_LAYER, digest, &blob, 1, -1);
 	close(blob);
@@ -871,6 +889,7 @@ static int read_layer(struct sandbox *sb, struct arena *a, int blob, const char 
 		*why = "cannot start a worker to read it";
 		return DD_E_SANDBOX;
 	}
+	r->background = background;
 	int rc = finish_layer(r, a, digest, cache_dir, out_fd, why);
 	run_free(r);
 	return rc;
@@ -896,7 +915,7 @@ int sandbox_analyze_layer(struct sandbox *sb, struct arena *a, struct blobstore 
 		*why = "not a layer (a JSON document)";
 		return DD_E_LAYER_INVALID;
 	}
-	return read_layer(sb, a, fd, digest, cache_dir, NULL, why);
+	return read_layer(sb, a, fd, digest, cache_dir, NULL, 1, why);
 }
 
 struct sandbox_run *sandbox_stream_begin(struct sandbox *sb)
@@ -910,6 +929,8 @@ struct sandbox_run *sandbox_stream_begin(struct sandbox *sb)
 	close(p[0]);
 	if (!r)
 		close(p[1]);
+	else
+		r->background = 1;
 	return r;
 }
 
@@ -919,10 +940,12 @@ static int wait_writable(struct sandbox_run *r)
 {
 	for (;;) {
 		int64_t left = r->last + r->sb->stall_ms - now_ms();
-		if (left <= 0) {
+		if (left <= 0 || given_up(r)) {
 			stall_kill(r);
 			return -1;
 		}
+		if (r->background && left > GIVE_UP_MS)
+			left = GIVE_UP_MS;
 		struct pollfd pf[2] = {{.fd = r->in, .events = POLLOUT}, {.fd = r->p.sock, .events = POLLIN}};
 		if (poll(pf, 2, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR)
 			return -1;
@@ -1097,7 +1120,7 @@ again:
 		digests[i] = il->digest;
 		if (fd < 0 && (rc = image_layer_open(a, il, &blob, why)))
 			break;
-		if (fd < 0 && (rc = read_layer(sb, a, blob, il->digest, cache_dir, &fd, why))) {
+		if (fd < 0 && (rc = read_layer(sb, a, blob, il->digest, cache_dir, &fd, 0, why))) {
 			*why = arena_printf(a, "layer %s: %s", il->digest, *why);
 			break;
 		}
@@ -1127,6 +1150,12 @@ again:
 	for (size_t i = 0; i < nfds; i++)
 		close(fds[i]);
 	return rc;
+}
+
+void sandbox_stop_background(struct sandbox *sb)
+{
+	if (sb)
+		__atomic_store_n(&sb->stopping, 1, __ATOMIC_RELAXED);
 }
 
 void sandbox_counts(struct sandbox *sb, struct sandbox_counts *out)

@@ -26,6 +26,10 @@ struct sandbox;
  * below has returned. 0, or DD_E_INTERNAL with *why (static text). */
 int sandbox_new(struct sandbox **out, const char **why);
 void sandbox_free(struct sandbox *sb);
+/* The layers read for the layer cache alone (sandbox_analyze_layer, the streams) are given up
+ * within a fraction of a second, their workers killed: a scanner stopping does not wait for a
+ * slow layer nobody needs (an image scan's own reads go on to their end). */
+void sandbox_stop_background(struct sandbox *sb);
 
 /* Reads blob `digest` of bs as a layer (its bytes must hash to digest) in a worker, into the
  * layer cache under cache_dir. Nothing when the cache holds it already, and no worker for a

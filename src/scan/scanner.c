@@ -1331,6 +1331,7 @@ void scanner_stop(struct scanner *s)
 	events_unwatch_uploads(s); /* no new upload is handed to it now */
 	if (s->listening)
 		s->cfg.meta->listen(s->cfg.meta, NULL, NULL); /* nor a notice */
+	sandbox_stop_background(s->sb); /* the layers read for the cache alone are not waited for */
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_broadcast(&s->wake);

@@ -444,6 +444,24 @@ def slow_layer(size):
     return out + seg * ((size - len(out)) // len(seg))
 
 
+def test_a_stop_gives_up_a_slow_layer_read_for_the_cache(db, tmp_path):
+    """A layer is read for the layer cache as it uploads and once it commits; a stop does not
+    wait for a slow one, whose worker is killed (a stop waited for one for more than the 10 s
+    this harness gives, on a loaded machine: a container runtime kills the registry then). A
+    scan's own reads go on to their end."""
+    srv = Server(data_dir=str(tmp_path / "d"), extra_args=["--db", db, "--scan-workers", "2",
+                                                           "--log-level", "debug"]).start()
+    try:
+        blob = slow_layer(24 * MiB)
+        r = requests.post(f"{srv.url}/v2/slow/blobs/uploads/?digest={sha256(blob)}", data=blob, timeout=120)
+        assert r.status_code == 201, r.text
+    finally:
+        srv.stop()  # its exit status is 0
+    with open(srv.log_path, errors="replace") as f:
+        log = f.read()
+    assert "a layer read for the cache alone, given up: the scanner stops" in log, log[-3000:]
+
+
 def test_a_copy_dropped_for_memory_is_given_back_at_once(s3, db):
     """The scanner's copy of an upload dropped to make room for the upload's buffers was closed
     on the upload's side only: the reader's own descriptor kept what it had not read, uncounted,
