@@ -99,6 +99,7 @@ struct sandbox_run {
 	struct proc p;
 	int in;         /* a stream's pipe (its write end), else -1 */
 	int background; /* a layer read for the layer cache alone: given up when the scanner stops */
+	int gave_up;    /* killed for that (stall_kill), not for a stall */
 	int64_t last;   /* when the worker last made progress (ms, monotonic) */
 	int stalled;    /* killed here for making none */
 	int dead;       /* a stream's worker stopped taking input */
@@ -519,8 +520,10 @@ static int given_up(const struct sandbox_run *r)
 
 static void stall_kill(struct sandbox_run *r)
 {
-	if (!r->stalled && given_up(r))
+	if (!r->stalled && given_up(r)) {
+		r->gave_up = 1;
 		log_debug("scan worker %d: a layer read for the cache alone, given up: the scanner stops", (int)r->p.pid);
+	}
 	if (!r->stalled && r->p.pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, r->p.pidfd, SIGKILL, NULL, 0);
 	else if (!r->stalled && r->p.pid > 0)
@@ -659,7 +662,7 @@ static int ended(struct sandbox_run *r, struct arena *a, const char **why)
 	}
 	pid_t pid = r->p.pid;
 	r->p.pid = -1;
-	if (r->stalled && given_up(r)) { /* logged by stall_kill */
+	if (r->gave_up) { /* logged by stall_kill */
 		*why = arena_printf(a, "%s was stopped with the scanner", who);
 		return DD_E_SANDBOX;
 	}
@@ -883,6 +886,11 @@ static int finish_layer(struct sandbox_run *r, struct arena *a, const char *dige
 static int read_layer(struct sandbox *sb, struct arena *a, int blob, const char *digest, const char *cache_dir,
 		      int *out_fd, int background, const char **why)
 {
+	if (background && __atomic_load_n(&sb->stopping, __ATOMIC_RELAXED)) {
+		close(blob);
+		*why = "the scanner stops";
+		return DD_E_SANDBOX;
+	}
 	struct sandbox_run *r = run_start(sb, SB_LAYER, digest, &blob, 1, -1);
 	close(blob);
 	if (!r) {
