@@ -531,6 +531,18 @@ static void stall_kill(struct sandbox_run *r)
 	r->stalled = 1;
 }
 
+/* How long to wait on r's worker now (ms): until its stall time, and a background run looks at
+ * the scanner's stop every GIVE_UP_MS; -1 when it is killed (stalled, or given up). */
+static int64_t poll_budget(struct sandbox_run *r)
+{
+	int64_t left = r->last + r->sb->stall_ms - now_ms();
+	if (left <= 0 || given_up(r)) {
+		stall_kill(r);
+		return -1;
+	}
+	return r->background && left > GIVE_UP_MS ? GIVE_UP_MS : left;
+}
+
 /* Up to n bytes of the answer: > 0, 0 at its end, -1 when the worker stalled (killed). */
 static ssize_t read_some(struct sandbox_run *r, void *buf, size_t n)
 {
@@ -548,13 +560,9 @@ static ssize_t read_some(struct sandbox_run *r, void *buf, size_t n)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return 0; /* reset: the worker is gone */
-		int64_t left = r->last + r->sb->stall_ms - now_ms();
-		if (left <= 0 || given_up(r)) {
-			stall_kill(r);
+		int64_t left = poll_budget(r);
+		if (left < 0)
 			return -1;
-		}
-		if (r->background && left > GIVE_UP_MS)
-			left = GIVE_UP_MS;
 		struct pollfd pf = {.fd = r->p.sock, .events = POLLIN};
 		poll(&pf, 1, left > INT_MAX ? INT_MAX : (int)left);
 	}
@@ -947,13 +955,9 @@ struct sandbox_run *sandbox_stream_begin(struct sandbox *sb)
 static int wait_writable(struct sandbox_run *r)
 {
 	for (;;) {
-		int64_t left = r->last + r->sb->stall_ms - now_ms();
-		if (left <= 0 || given_up(r)) {
-			stall_kill(r);
+		int64_t left = poll_budget(r);
+		if (left < 0)
 			return -1;
-		}
-		if (r->background && left > GIVE_UP_MS)
-			left = GIVE_UP_MS;
 		struct pollfd pf[2] = {{.fd = r->in, .events = POLLOUT}, {.fd = r->p.sock, .events = POLLIN}};
 		if (poll(pf, 2, left > INT_MAX ? INT_MAX : (int)left) < 0 && errno != EINTR)
 			return -1;
