@@ -989,8 +989,12 @@ static void metrics_handle(struct http_req *r, struct assess_api *api)
 		buf_printf(&b, "# HELP drydock_s3_sent_bytes_total Body bytes sent to S3.\n"
 			       "# TYPE drydock_s3_sent_bytes_total counter\ndrydock_s3_sent_bytes_total %" PRId64 "\n"
 			       "# HELP drydock_s3_received_bytes_total Body bytes received from S3.\n"
-			       "# TYPE drydock_s3_received_bytes_total counter\ndrydock_s3_received_bytes_total %" PRId64 "\n",
-			   s3_sent, s3_received);
+			       "# TYPE drydock_s3_received_bytes_total counter\ndrydock_s3_received_bytes_total %" PRId64 "\n"
+			       "# HELP drydock_s3_scanner_copies_dropped_total Uploads' copies for the scanner dropped (its"
+			       " reader too far behind, or the memory for uploads taken): each layer read back from S3.\n"
+			       "# TYPE drydock_s3_scanner_copies_dropped_total counter\n"
+			       "drydock_s3_scanner_copies_dropped_total %" PRId64 "\n",
+			   s3_sent, s3_received, s3_copies_dropped());
 	}
 	http_respond(r, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
 	buf_release(&b);

@@ -741,6 +741,8 @@ static void mirror_drop(struct upload_file *u)
 {
 	if (u->mirror_on && ftruncate(u->mirror, 0))
 		log_warn("upload '%s': cannot empty its copy for the scanner: %s", u->id, strerror(errno));
+	if (u->mirror_on)
+		s3_copy_dropped();
 	mirror_stop(u);
 }
 

@@ -25,7 +25,10 @@ struct s3 {
 /* ---- counters ---- */
 
 const char *const s3_method_names[S3_NMETHODS] = {"GET", "HEAD", "PUT", "POST", "DELETE"};
-static int64_t counts[S3_NMETHODS], sent_bytes, received_bytes; /* atomic */
+static int64_t counts[S3_NMETHODS], sent_bytes, received_bytes, copies_dropped; /* atomic */
+
+int64_t s3_copies_dropped(void) { return __atomic_load_n(&copies_dropped, __ATOMIC_RELAXED); }
+void s3_copy_dropped(void) { __atomic_fetch_add(&copies_dropped, 1, __ATOMIC_RELAXED); }
 
 void s3_counts(int64_t requests[S3_NMETHODS], int64_t *bytes_sent, int64_t *bytes_received)
 {

@@ -69,6 +69,11 @@ int s3_do(struct s3 *s, const struct s3_req *q, struct s3_resp *resp);
 #define S3_NMETHODS 5
 extern const char *const s3_method_names[S3_NMETHODS];
 void s3_counts(int64_t requests[S3_NMETHODS], int64_t *bytes_sent, int64_t *bytes_received);
+/* Copies of uploads in memory the scanner was to read as they arrived, dropped (its reader too
+ * far behind, or the memory for uploads taken): each such layer is read back from S3 once
+ * committed. s3_copy_dropped counts one. */
+int64_t s3_copies_dropped(void);
+void s3_copy_dropped(void);
 
 /* A presigned URL for GET of key, valid for `expires` seconds from `now`. Owned string. */
 char *s3_presign_get(struct s3 *s, const char *key, int64_t now, long expires);
